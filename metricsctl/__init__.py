@@ -1,0 +1,3 @@
+"""metricsctl: metrics as code, compiled from the dbt Semantic Layer spec through sqlglot."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,146 @@
+"""The `metricsctl` command: a thin layer over `metricsctl.facade.Metricsctl`.
+
+Exit codes, as dbt's: 0 ok, 1 a check or test failed, 2 an error (bad input, bad spec, warehouse).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from metricsctl.errors import MetricsctlError, QueryError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def project_options(func: F) -> F:
+    """dbt's flags, defined once."""
+    func = click.option("--target", "-t", default=None, help="dbt target (default: the profile's).")(func)
+    func = click.option("--profiles-dir", type=click.Path(file_okay=False), default=None,
+                        help="Folder holding profiles.yml (default: as dbt finds it).")(func)
+    func = click.option("--project-dir", type=click.Path(file_okay=False), default=".",
+                        show_default=True, help="The dbt project.")(func)
+    return func
+
+
+def reports_errors(func: F) -> F:
+    """Turn metricsctl errors into one clear message and exit code 2; --debug shows the traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        try:
+            return func(*args, **kwargs)
+        except MetricsctlError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group()
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.version_option(package_name="metricsctl")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Metrics as code: the dbt Semantic Layer compiled into lean SQL for your warehouse."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+@main.command()
+@click.option("--metrics", default="", help="Metrics to compute, comma-separated.")
+@click.option("--group-by", default="", help="Group-by items, e.g. metric_time__month,customer__region.")
+@click.option("--where", multiple=True, help="A filter in MetricFlow's Jinja form (repeatable).")
+@click.option("--order-by", "--order", "order_by", default="",
+              help="Columns to sort by, comma-separated; a leading '-' sorts descending.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many rows.")
+@click.option("--start-time", default=None, help="Earliest metric_time (ISO date), inclusive.")
+@click.option("--end-time", default=None, help="Latest metric_time (ISO date), inclusive.")
+@click.option("--saved-query", default=None, help="Run a saved query of the project.")
+@click.option("--explain", is_flag=True, help="Print the SQL and run nothing.")
+@click.option("--dialect", default=None, help="With --explain: render for this dialect.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write CSV here.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON records.")
+@click.option("--semantic-manifest", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Query this semantic_manifest.json instead of parsing the project.")
+@project_options
+@reports_errors
+def query(metrics: str, group_by: str, where: tuple[str, ...], order_by: str, limit: int | None,
+          start_time: str | None, end_time: str | None, saved_query: str | None, explain: bool,
+          dialect: str | None, csv_path: str | None, as_json: bool, semantic_manifest: str | None,
+          project_dir: str, profiles_dir: str | None, target: str | None) -> None:
+    """Compute metrics, shaped like `mf query`.
+
+    Example:
+
+        metricsctl query --metrics revenue,orders --group-by metric_time__month --order-by metric_time__month
+    """
+    from metricsctl import output
+    from metricsctl.compiler.query import MetricQuery
+    from metricsctl.facade import Metricsctl
+
+    app = Metricsctl(project_dir, profiles_dir, target, semantic_manifest)
+    if saved_query:
+        if metrics or group_by:
+            raise QueryError("--saved-query runs the saved query as written; drop --metrics and --group-by")
+        base = app.saved_query(saved_query)
+        request = MetricQuery(base.metrics, base.group_by, base.where + where,
+                              tuple(order_by.split(",")) if order_by else base.order_by,
+                              limit if limit is not None else base.limit, start_time, end_time)
+    else:
+        if not metrics:
+            raise QueryError("no metrics given; pass --metrics a,b or --saved-query NAME")
+        request = MetricQuery.of(metrics, group_by, where, order_by, limit, start_time, end_time)
+    if explain:
+        compiled = app.compile_query(request, dialect)
+        click.echo(compiled.sql())
+        return
+    if dialect:
+        raise QueryError("--dialect renders SQL only; use it with --explain")
+    result = app.query(request)
+    if csv_path:
+        output.write_csv(result, Path(csv_path))
+        click.echo(f"wrote {len(result.rows)} rows to {csv_path}", err=True)
+    elif as_json:
+        output.write_json(result, sys.stdout)
+    else:
+        output.print_table(result)
+
+
+@main.command()
+@click.option("--select", "-s", multiple=True, help="dbt node selection (repeatable), as in dbt.")
+@click.option("--exclude", multiple=True, help="dbt nodes to leave out (repeatable), as in dbt.")
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+@project_options
+@reports_errors
+def build(select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool, project_dir: str,
+          profiles_dir: str | None, target: str | None) -> None:
+    """Validate the metrics, then build seeds, models and tests in the warehouse.
+
+    The run result is written to target/metricsctl_run.json. Exit code 1 when a model or test failed.
+
+    Example:
+
+        metricsctl build --select +sales_by_month_and_store
+    """
+    from metricsctl import output
+    from metricsctl.facade import Metricsctl
+
+    app = Metricsctl(project_dir, profiles_dir, target)
+    run = app.build(select, exclude, full_refresh)
+    output.print_build(run)
+    if not run.success:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,787 @@
+"""Plan -> one sqlglot SELECT: a CTE per scan, then the outer select that combines and computes.
+
+Every scan outputs the query's group-by columns (named as `mf query` names them) and one column per
+measure instance. Scans are combined on the group-by keys (null-safe), and ratio and derived metrics
+are computed from those columns in the outer select.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from metricsctl.compiler.dialects import date_part, percentile
+from metricsctl.compiler.filters import ParsedFilter, parse_filter
+from metricsctl.compiler.plan import (
+    Cumulative,
+    Derived,
+    Leaf,
+    MeasureInstance,
+    Node,
+    Offset,
+    Plan,
+    Planner,
+    Ratio,
+    Window,
+)
+from metricsctl.compiler.query import MetricQuery
+from metricsctl.errors import QueryError
+from metricsctl.graph import JoinStep, ResolvedItem, SemanticGraph, dimension, dimension_grain, entity_expr
+from metricsctl.names import METRIC_TIME, STANDARD_GRAINS, ItemName, grain_rank, parse_item_name
+from metricsctl.spec import Spec, suggest
+
+DAY = "__day"
+SPINE = "time_spine"
+
+
+# --- small expression helpers ------------------------------------------------------------------
+def column(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table, quoted=False)
+
+
+def trunc(grain: str, value: exp.Expr) -> exp.Expr:
+    return exp.TimestampTrunc(this=value, unit=exp.Var(this=grain.upper()))
+
+
+def as_date(value: exp.Expr) -> exp.Expr:
+    return exp.cast(value, exp.DataType.build("DATE"))
+
+
+def interval(window: Window) -> exp.Interval:
+    return exp.Interval(this=exp.Literal.string(str(window.count)), unit=exp.Var(this=window.grain.upper()))
+
+
+def null_safe_eq(left: exp.Expr, right: exp.Expr) -> exp.Expr:
+    return exp.NullSafeEQ(this=left, expression=right)
+
+
+def and_all(conditions: list[exp.Expr]) -> exp.Expr | None:
+    return exp.and_(*conditions) if conditions else None
+
+
+def alias(value: exp.Expr, name: str) -> exp.Expr:
+    return exp.alias_(value, name, quoted=False)
+
+
+@dataclass(frozen=True)
+class TimeItem:
+    """A metric_time group-by or filter item at a grain, custom grain or date part."""
+
+    item: ItemName
+
+    @property
+    def column(self) -> str:
+        return self.item.column_name()
+
+
+@dataclass
+class ScanSource:
+    """FROM a semantic model's relation, with the joins its items need (deduplicated by alias)."""
+
+    compiler: SqlCompiler
+    model: Any
+    joins: dict[str, JoinStep] = field(default_factory=dict)
+    spine_joins: dict[str, tuple[str, exp.Expr]] = field(default_factory=dict)
+
+    def qualify(self, sql: str, table: str) -> exp.Expr:
+        return self.compiler.qualify(sql, table)
+
+    def item(self, resolved: ResolvedItem) -> exp.Expr:
+        for step in resolved.joins:
+            self.joins.setdefault(step.alias, step)
+        value = self.qualify(resolved.expr, resolved.alias)
+        if resolved.is_time:
+            return self.compiler.time_value(resolved.name, value, self)
+        return value
+
+    def custom_grain(self, grain: str, value: exp.Expr) -> exp.Expr:
+        """Custom granularities live in the time spine: join it on the day and read its column."""
+        key = as_date(trunc("day", value)).sql()
+        if key not in self.spine_joins:
+            self.spine_joins[key] = (f"{SPINE}_{len(self.spine_joins) + 1}", as_date(trunc("day", value)))
+        spine_alias = self.spine_joins[key][0]
+        return column(self.compiler.spine.custom_grains[grain], spine_alias)
+
+    def from_(self, select: exp.Select) -> exp.Select:
+        select = select.from_(exp.alias_(self.compiler.relation(self.model.node_relation.relation_name),
+                                         "src", table=True))
+        for step in self.joins.values():
+            on = exp.EQ(this=self.qualify(step.left_expr, step.left_alias),
+                        expression=self.qualify(step.right_expr, step.alias))
+            select = select.join(exp.alias_(self.compiler.relation(step.relation), step.alias, table=True),
+                                 on=on, join_type="LEFT")
+        for spine_alias, day in self.spine_joins.values():
+            on = exp.EQ(this=column(self.compiler.spine.day_column, spine_alias), expression=day)
+            select = select.join(exp.alias_(self.compiler.relation(self.compiler.spine.relation),
+                                            spine_alias, table=True), on=on, join_type="LEFT")
+        return select
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A compiled query: the expression, its output columns, and SQL for any dialect."""
+
+    expression: exp.Select
+    columns: tuple[str, ...]
+    dialect: str
+
+    def sql(self, dialect: str | None = None, pretty: bool = True) -> str:
+        return self.expression.sql(dialect=dialect or self.dialect, pretty=pretty)
+
+
+class SqlCompiler:
+    """Compiles metric queries against one spec into sqlglot expressions."""
+
+    def __init__(self, spec: Spec, dialect: str = "duckdb", source_dialect: str | None = None) -> None:
+        self.spec = spec
+        self.dialect = dialect
+        self.source_dialect = source_dialect or dialect
+        self.graph = SemanticGraph(spec)
+        self.custom_grains = spec.custom_grains
+        self._filters: dict[str, ParsedFilter] = {}
+
+    # --- shared helpers ------------------------------------------------------------------------
+    @property
+    def spine(self) -> Any:
+        return self.spec.time_spine
+
+    def relation(self, relation_name: str) -> exp.Table:
+        return exp.to_table(relation_name, dialect=self.source_dialect)
+
+    def qualify(self, sql: str, table: str) -> exp.Expr:
+        """Parse a model's SQL expression and qualify its bare columns with the model's alias."""
+        try:
+            value = sqlglot.parse_one(sql, read=self.source_dialect)
+        except sqlglot.errors.ParseError as exc:
+            raise QueryError(f"expression {sql!r} is not valid SQL: {exc.errors[0]['description']}") from None
+        for col in list(value.find_all(exp.Column)):
+            if not col.table:
+                col.set("table", exp.to_identifier(table))
+        if isinstance(value, exp.Column) and not value.table:
+            value.set("table", exp.to_identifier(table))
+        return value
+
+    def filter(self, template: str) -> ParsedFilter:
+        if template not in self._filters:
+            self._filters[template] = parse_filter(template, self.source_dialect, self.custom_grains)
+        return self._filters[template]
+
+    def time_value(self, item: ItemName, value: exp.Expr, source: ScanSource | None,
+                   spine_alias: str | None = None) -> exp.Expr:
+        """A time expression at the item's grain, custom grain or date part."""
+        if item.date_part:
+            return date_part(item.date_part, value, self.dialect)
+        grain = item.grain or "day"
+        if grain in STANDARD_GRAINS:
+            return trunc(grain, value)
+        if grain in self.custom_grains:
+            if spine_alias is not None:
+                return column(self.spine.custom_grains[grain], spine_alias)
+            if source is None:
+                raise QueryError(f"custom granularity '{grain}' needs the time spine")
+            return source.custom_grain(grain, value)
+        raise QueryError(f"unknown time granularity '{grain}'"
+                         f"{suggest(grain, [*STANDARD_GRAINS, *self.custom_grains])}")
+
+    def measure_time(self, measure: str, model: Any, table: str = "src") -> exp.Expr:
+        ref = self.spec.measure(measure)
+        name = ref.agg_time_dimension
+        dim = dimension(model, name)
+        if dim is None:
+            raise QueryError(f"semantic model '{model.name}' has no time dimension '{name}'")
+        return self.qualify(str(dim.expr or dim.name), table)
+
+    def aggregate(self, instance: MeasureInstance, value: exp.Expr) -> exp.Expr:
+        measure = self.spec.measure(instance.measure).measure
+        agg = str(measure.agg.value)
+        if agg == "sum":
+            return exp.Sum(this=value)
+        if agg == "count":
+            return exp.Count(this=value)
+        if agg == "count_distinct":
+            return exp.Count(this=exp.Distinct(expressions=[value]))
+        if agg == "sum_boolean":
+            return exp.Sum(this=exp.Case(ifs=[exp.If(this=value, true=exp.Literal.number(1))],
+                                         default=exp.Literal.number(0)))
+        if agg == "average":
+            return exp.Avg(this=value)
+        if agg == "min":
+            return exp.Min(this=value)
+        if agg == "max":
+            return exp.Max(this=value)
+        if agg == "median":
+            return percentile(value, 0.5, False, self.dialect)
+        if agg == "percentile":
+            params = measure.agg_params
+            if params is None or params.percentile is None:
+                raise QueryError(f"measure '{measure.name}' needs agg_params.percentile")
+            return percentile(value, float(params.percentile), bool(params.use_discrete_percentile),
+                              self.dialect)
+        raise QueryError(f"measure '{measure.name}' has unsupported aggregation '{agg}'")
+
+    def measure_value(self, instance: MeasureInstance, table: str = "src") -> exp.Expr:
+        measure = self.spec.measure(instance.measure).measure
+        return self.qualify(str(measure.expr or measure.name), table)
+
+    # --- the query -----------------------------------------------------------------------------
+    def compile(self, query: MetricQuery) -> Compiled:
+        if not query.metrics:
+            raise QueryError("no metrics given; pass --metrics a,b")
+        plan = Planner(self.spec).plan(query.metrics, query.where)
+        items = self._group_by_items(query, plan)
+        builder = _QueryBuilder(self, plan, items, query)
+        return builder.build()
+
+    def _group_by_items(self, query: MetricQuery, plan: Plan) -> list[ItemName]:
+        items: list[ItemName] = []
+        for text in query.group_by:
+            try:
+                item = parse_item_name(text, self.custom_grains)
+            except ValueError as exc:
+                raise QueryError(str(exc)) from None
+            if item.is_metric_time and item.grain is None and item.date_part is None:
+                item = item.with_grain(self._finest_common_grain(plan))
+            if item in items:
+                raise QueryError(f"group-by item '{text}' is given twice")
+            items.append(item)
+        return items
+
+    def _finest_common_grain(self, plan: Plan) -> str:
+        grains = ["day"]
+        for instance in plan.instances:
+            ref = self.spec.measure(instance.measure)
+            dim = dimension(ref.model, ref.agg_time_dimension)
+            if dim is not None:
+                grains.append(dimension_grain(dim))
+        known = [g for g in grains if g in STANDARD_GRAINS]
+        return max(known, key=grain_rank)
+
+
+class _QueryBuilder:
+    """Builds the CTEs of one query; one instance per compile call."""
+
+    def __init__(self, compiler: SqlCompiler, plan: Plan, items: list[ItemName], query: MetricQuery) -> None:
+        self.c = compiler
+        self.plan = plan
+        self.items = items
+        self.query = query
+        self.ctes: list[tuple[str, exp.Expr]] = []
+        self.time_items = [i for i in items if i.is_metric_time]
+        self.other_items = [i for i in items if not i.is_metric_time]
+        self.columns = [i.column_name() for i in items]
+
+    # --- naming --------------------------------------------------------------------------------
+    def cte_name(self, base: str) -> str:
+        taken = {name for name, _ in self.ctes}
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        return name
+
+    def add_cte(self, base: str, body: exp.Expr) -> str:
+        name = self.cte_name(base)
+        self.ctes.append((name, body))
+        return name
+
+    # --- filters -------------------------------------------------------------------------------
+    def filter_items(self, templates: tuple[str, ...]) -> list[ItemName]:
+        found: list[ItemName] = []
+        for template in templates:
+            parsed = self.c.filter(template)
+            if parsed.metrics:
+                raise QueryError(f"filter {template!r}: Metric() filters are not supported yet")
+            for _, item in parsed.items:
+                if item not in found:
+                    found.append(item)
+        return found
+
+    def bind_filters(self, templates: tuple[str, ...],
+                     bind: Callable[[ItemName], exp.Expr]) -> list[exp.Expr]:
+        bound: list[exp.Expr] = []
+        for template in templates:
+            parsed = self.c.filter(template)
+            mapping = {key: item for key, item in parsed.items}
+            expression = parsed.expression.copy()
+
+            def replace(node: exp.Expr, mapping: dict[str, ItemName] = mapping) -> exp.Expr:
+                if isinstance(node, exp.Column) and not node.table and node.name in mapping:
+                    return bind(mapping[node.name]).copy()
+                return node
+
+            bound.append(exp.paren(expression.transform(replace)) if not isinstance(
+                expression, (exp.EQ, exp.Column)) else expression.transform(replace))
+        return bound
+
+    def time_constraint(self, day: exp.Expr) -> list[exp.Expr]:
+        grain = self.time_items[0].grain if self.time_items and self.time_items[0].grain in STANDARD_GRAINS \
+            else "day"
+        assert grain is not None
+        period = trunc(grain, day)
+        conditions: list[exp.Expr] = []
+        if self.query.start_time:
+            start = trunc(grain, exp.cast(exp.Literal.string(self.query.start_time), "TIMESTAMP"))
+            conditions.append(exp.GTE(this=period, expression=start))
+        if self.query.end_time:
+            end = trunc(grain, exp.cast(exp.Literal.string(self.query.end_time), "TIMESTAMP"))
+            conditions.append(exp.LTE(this=period, expression=end))
+        return conditions
+
+    # --- resolution ----------------------------------------------------------------------------
+    def resolve(self, model: Any, item: ItemName) -> ResolvedItem:
+        return self.c.graph.resolve(model.name, item)
+
+    def row_binder(self, source: ScanSource, time: exp.Expr) -> Callable[[ItemName], exp.Expr]:
+        """Items as expressions over a model's rows, metric_time being the measure's own time."""
+
+        def bind(item: ItemName) -> exp.Expr:
+            if item.is_metric_time:
+                return self.c.time_value(item, time, source)
+            return source.item(self.resolve(source.model, item))
+
+        return bind
+
+    # --- scans ---------------------------------------------------------------------------------
+    def build(self) -> Compiled:
+        outputs: list[tuple[str, list[MeasureInstance]]] = []
+        for group in self.plan.scans():
+            outputs.append((self.scan(group), group))
+        return self.combine(outputs)
+
+    def scan(self, group: list[MeasureInstance]) -> str:
+        first = group[0]
+        if first.conversion is not None:
+            return self.conversion_scan(group)
+        if first.cumulative is not None:
+            return self.cumulative_scan(group)
+        if first.offset is not None:
+            if self.offset_at_query_grain(first.offset):
+                return self.offset_period_scan(group)
+            return self.offset_day_scan(group)
+        if first.semi_additive is not None:
+            return self.semi_additive_scan(group)
+        name = self.plain_scan(group)
+        if first.join_to_timespine and self.time_items:
+            return self.spine_fill(name, group)
+        return name
+
+    def require_metric_time(self, instance: MeasureInstance, what: str) -> None:
+        if not self.time_items:
+            raise QueryError(f"metric input '{instance.measure}' is {what}, which needs metric_time in "
+                             "the group-by; add --group-by metric_time__day (or another grain)")
+
+    def plain_select(self, group: list[MeasureInstance], filters: tuple[str, ...] | None = None,
+                     apply_time: bool = True) -> exp.Select:
+        """One aggregation over a model's rows; `filters` overrides the instances' own filters."""
+        first = group[0]
+        model = self.c.graph.models[first.model]
+        source = ScanSource(self.c, model)
+        time = self.c.measure_time(first.measure, model)
+        bind = self.row_binder(source, time)
+        projections = [alias(bind(item), item.column_name()) for item in self.items]
+        for instance in group:
+            projections.append(alias(self.c.aggregate(instance, self.c.measure_value(instance)),
+                                     self.plan.instances[instance]))
+        conditions = self.bind_filters(first.filters if filters is None else filters, bind)
+        if apply_time:
+            conditions += self.time_constraint(time)
+        select = exp.select(*projections)
+        select = source.from_(select)
+        where = and_all(conditions)
+        if where is not None:
+            select = select.where(where)
+        if self.items:
+            select = select.group_by(*[bind(item) for item in self.items])
+        return select
+
+    def plain_scan(self, group: list[MeasureInstance]) -> str:
+        return self.add_cte(f"{group[0].model}_agg", self.plain_select(group))
+
+    def spine_periods(self, grain_items: list[ItemName]) -> exp.Select:
+        """One row per period of the time spine at the query's metric_time grains."""
+        day = column(self.c.spine.day_column, SPINE)
+        projections = [alias(self.c.time_value(i, day, None, SPINE), i.column_name()) for i in grain_items]
+        select = exp.select(*projections).distinct().from_(
+            exp.alias_(self.c.relation(self.c.spine.relation), SPINE, table=True))
+        conditions = self.time_constraint(day)
+        if conditions:
+            select = select.where(and_all(conditions))
+        return select
+
+    def spine_fill(self, aggregated: str, group: list[MeasureInstance]) -> str:
+        """join_to_timespine: every spine period appears, with NULL (or the fill value) where no data."""
+        periods = exp.Subquery(this=self.spine_periods(self.time_items), alias=exp.TableAlias(
+            this=exp.to_identifier("periods")))
+        projections: list[exp.Expr] = []
+        for item in self.items:
+            table = "periods" if item.is_metric_time else aggregated
+            projections.append(alias(column(item.column_name(), table), item.column_name()))
+        projections += [alias(column(self.plan.instances[i], aggregated), self.plan.instances[i])
+                        for i in group]
+        on = and_all([exp.EQ(this=column(i.column_name(), "periods"),
+                             expression=column(i.column_name(), aggregated)) for i in self.time_items])
+        select = exp.select(*projections).from_(periods).join(aggregated, on=on, join_type="LEFT")
+        return self.add_cte(f"{group[0].model}_spine", select)
+
+    # --- scans over raw rows, staged -----------------------------------------------------------
+    def rows_cte(self, group: list[MeasureInstance], extra_items: list[ItemName],
+                 with_time_items: bool, apply_filters: bool) -> tuple[str, list[ItemName]]:
+        """A model's rows with each needed item as a named column, plus its day and measure values."""
+        first = group[0]
+        model = self.c.graph.models[first.model]
+        source = ScanSource(self.c, model)
+        time = self.c.measure_time(first.measure, model)
+        bind = self.row_binder(source, time)
+        wanted: list[ItemName] = []
+        for item in [*self.items, *extra_items, *(self.filter_items(first.filters)
+                                                  if not apply_filters else [])]:
+            if (item.is_metric_time and not with_time_items) or item in wanted:
+                continue
+            wanted.append(item)
+        projections = [alias(as_date(trunc("day", time)), DAY)]
+        projections += [alias(bind(item), self.item_column(item)) for item in wanted]
+        for instance in group:
+            projections.append(alias(self.c.measure_value(instance), self.plan.instances[instance]))
+        select = source.from_(exp.select(*projections))
+        if apply_filters:
+            conditions = self.bind_filters(first.filters, bind) + self.time_constraint(time)
+            if conditions:
+                select = select.where(and_all(conditions))
+        return self.add_cte(f"{first.model}_rows", select), wanted
+
+    @staticmethod
+    def item_column(item: ItemName) -> str:
+        return item.column_name()
+
+    def spine_joined(self, group: list[MeasureInstance], on: Callable[[exp.Expr, exp.Expr],
+                                                                     exp.Expr],
+                     label: str) -> str:
+        """Join the time spine's days to the rows (an offset or a window); metric_time is the spine's."""
+        rows, _ = self.rows_cte(group, [], with_time_items=False, apply_filters=False)
+        spine_day = column(self.c.spine.day_column, SPINE)
+
+        def bind(item: ItemName) -> exp.Expr:
+            if item.is_metric_time:
+                return self.c.time_value(item, spine_day, None, SPINE)
+            return column(self.item_column(item), rows)
+
+        # a cumulative scan stays at day grain; period_aggregate derives metric_time from the day
+        items = self.other_items if label == "cumulative" else self.items
+        projections = [alias(bind(item), item.column_name()) for item in items]
+        if label == "cumulative":
+            projections.insert(0, alias(spine_day, DAY))
+        for instance in group:
+            projections.append(alias(self.c.aggregate(instance, column(self.plan.instances[instance], rows)),
+                                     self.plan.instances[instance]))
+        select = exp.select(*projections).from_(
+            exp.alias_(self.c.relation(self.c.spine.relation), SPINE, table=True))
+        select = select.join(rows, on=on(column(DAY, rows), spine_day), join_type="INNER")
+        conditions = self.bind_filters(group[0].filters, bind) + self.time_constraint(spine_day)
+        if conditions:
+            select = select.where(and_all(conditions))
+        group_exprs = [bind(item) for item in items]
+        if label == "cumulative":
+            group_exprs.insert(0, spine_day)
+        if group_exprs:
+            select = select.group_by(*group_exprs)
+        return self.add_cte(f"{group[0].model}_{label}", select)
+
+    def offset_at_query_grain(self, offset: Offset) -> bool:
+        """MetricFlow joins at the query's grain when the offset is at least that coarse."""
+        if len(self.time_items) != 1:
+            return False
+        grain = self.time_items[0].grain
+        if grain not in STANDARD_GRAINS or self.time_items[0].date_part:
+            return False
+        unit = offset.window.grain if offset.window else offset.to_grain
+        return unit in STANDARD_GRAINS and grain_rank(unit) >= grain_rank(grain)
+
+    def offset_day_scan(self, group: list[MeasureInstance]) -> str:
+        offset = group[0].offset
+        assert offset is not None
+        self.require_metric_time(group[0], "offset in time")
+
+        def on(row_day: exp.Expr, spine_day: exp.Expr) -> exp.Expr:
+            if offset.window is not None:
+                return exp.EQ(this=row_day, expression=exp.Sub(this=spine_day, expression=interval(offset.window)))
+            assert offset.to_grain is not None
+            return exp.EQ(this=row_day, expression=as_date(trunc(offset.to_grain, spine_day)))
+
+        return self.spine_joined(group, on, "offset")
+
+    def offset_period_scan(self, group: list[MeasureInstance]) -> str:
+        """Aggregate at the query grain, then read each period's value from the offset period."""
+        offset = group[0].offset
+        assert offset is not None
+        time_item = self.time_items[0]
+        # filters on metric_time apply to the shifted periods; the others to the rows
+        row_filters = tuple(t for t in group[0].filters
+                            if not any(i.is_metric_time for i in self.filter_items((t,))))
+        inner = self.plain_select(group, filters=row_filters, apply_time=False)
+        aggregated = self.add_cte(f"{group[0].model}_by_period", inner)
+        periods = exp.Subquery(this=self.spine_periods(self.time_items), alias=exp.TableAlias(
+            this=exp.to_identifier("periods")))
+        period = column(time_item.column_name(), "periods")
+        if offset.window is not None:
+            shifted: exp.Expr = exp.Sub(this=period, expression=interval(offset.window))
+        else:
+            assert offset.to_grain is not None
+            shifted = trunc(offset.to_grain, period)
+        projections: list[exp.Expr] = []
+        for item in self.items:
+            table = "periods" if item.is_metric_time else aggregated
+            projections.append(alias(column(item.column_name(), table), item.column_name()))
+        projections += [alias(column(self.plan.instances[i], aggregated), self.plan.instances[i]) for i in group]
+        select = exp.select(*projections).from_(periods).join(
+            aggregated, on=exp.EQ(this=column(time_item.column_name(), aggregated), expression=shifted),
+            join_type="INNER")
+        time_filters = [t for t in group[0].filters if t not in row_filters]
+        conditions = self.bind_filters(tuple(time_filters), lambda item: self.c.time_value(
+            item, period, None) if item.is_metric_time else column(item.column_name(), aggregated))
+        if conditions:
+            select = select.where(and_all(conditions))
+        return self.add_cte(f"{group[0].model}_offset", select)
+
+    def cumulative_scan(self, group: list[MeasureInstance]) -> str:
+        cumulative = group[0].cumulative
+        assert cumulative is not None
+        if not self.time_items:
+            if cumulative.window is not None or cumulative.grain_to_date is not None:
+                self.require_metric_time(group[0], "a cumulative metric with a window or grain_to_date")
+            return self.plain_scan(group)  # accumulated over all time: a plain aggregate
+        window = cumulative.window
+        grain_to_date = cumulative.grain_to_date
+
+        def on(row_day: exp.Expr, spine_day: exp.Expr) -> exp.Expr:
+            conditions: list[exp.Expr] = [exp.LTE(this=row_day, expression=spine_day)]
+            if window is not None:
+                conditions.append(exp.GT(this=row_day, expression=exp.Sub(
+                    this=spine_day, expression=interval(window))))
+            if grain_to_date is not None:
+                conditions.append(exp.GTE(this=row_day, expression=as_date(trunc(grain_to_date, spine_day))))
+            return exp.and_(*conditions)
+
+        daily = self.spine_joined(group, on, "cumulative")
+        return self.period_aggregate(daily, group, cumulative)
+
+    def period_aggregate(self, daily: str, group: list[MeasureInstance], cumulative: Cumulative) -> str:
+        """From daily cumulative values to the query's grain: first, last or average of the days."""
+        day = column(DAY, daily)
+        time_values = {i: self.c.time_value(i, day, None) for i in self.time_items}
+        if all(i.grain == "day" and not i.date_part for i in self.time_items):
+            projections = [alias(time_values[i] if i.is_metric_time else column(i.column_name(), daily),
+                                 i.column_name()) for i in self.items]
+            projections += [alias(column(self.plan.instances[i], daily), self.plan.instances[i]) for i in group]
+            return self.add_cte(f"{group[0].model}_cumulative_by_day", exp.select(*projections).from_(daily))
+        partition = [time_values[i] if i.is_metric_time else column(i.column_name(), daily) for i in self.items]
+        if cumulative.period_agg == "average":
+            projections = [alias(p, i.column_name()) for p, i in zip(partition, self.items)]
+            projections += [alias(exp.Avg(this=column(self.plan.instances[i], daily)), self.plan.instances[i])
+                            for i in group]
+            select = exp.select(*projections).from_(daily).group_by(*partition)
+            return self.add_cte(f"{group[0].model}_cumulative_avg", select)
+        descending = cumulative.period_agg == "last"
+        rank = exp.Window(this=exp.RowNumber(), partition_by=partition, order=exp.Order(
+            expressions=[exp.Ordered(this=day, desc=descending)]))
+        inner = exp.select(*[alias(p, i.column_name()) for p, i in zip(partition, self.items)],
+                           *[alias(column(self.plan.instances[i], daily), self.plan.instances[i]) for i in group],
+                           alias(rank, "__period_rank")).from_(daily)
+        ranked = self.add_cte(f"{group[0].model}_cumulative_ranked", inner)
+        outer = exp.select(*[column(i.column_name(), ranked) for i in self.items],
+                           *[column(self.plan.instances[i], ranked) for i in group]).from_(ranked).where(
+            exp.EQ(this=column("__period_rank", ranked), expression=exp.Literal.number(1)))
+        return self.add_cte(f"{group[0].model}_cumulative_{cumulative.period_agg}", outer)
+
+    def semi_additive_scan(self, group: list[MeasureInstance]) -> str:
+        """Keep only the rows at the latest (or earliest) value of the non-additive dimension."""
+        first = group[0]
+        model = self.c.graph.models[first.model]
+        nad = self.c.spec.measure(first.measure).measure.non_additive_dimension
+        nad_dim = dimension(model, nad.name)
+        if nad_dim is None:
+            raise QueryError(f"measure '{first.measure}': non_additive_dimension '{nad.name}' is not a "
+                             f"dimension of '{model.name}'")
+        source = ScanSource(self.c, model)
+        time = self.c.measure_time(first.measure, model)
+        bind = self.row_binder(source, time)
+        projections = [alias(bind(item), item.column_name()) for item in self.items]
+        projections.append(alias(as_date(trunc("day", self.c.qualify(str(nad_dim.expr or nad_dim.name), "src"))),
+                                 "__window_day"))
+        groupings = [str(g) for g in (nad.window_groupings or [])]
+        for g in groupings:
+            projections.append(alias(self.c.qualify(entity_expr(model, g), "src"), f"__window_{g}"))
+        for instance in group:
+            projections.append(alias(self.c.measure_value(instance), self.plan.instances[instance]))
+        rows = source.from_(exp.select(*projections))
+        conditions = self.bind_filters(first.filters, bind) + self.time_constraint(time)
+        if conditions:
+            rows = rows.where(and_all(conditions))
+        rows_name = self.add_cte(f"{first.model}_rows", rows)
+        partition = [column(i.column_name(), rows_name) for i in self.time_items]
+        partition += [column(f"__window_{g}", rows_name) for g in groupings]
+        choice = str(nad.window_choice.value)
+        window_func: exp.Expr = exp.Max(this=column("__window_day", rows_name)) if choice == "max" \
+            else exp.Min(this=column("__window_day", rows_name))
+        marked = exp.select(exp.Star(), alias(exp.Window(this=window_func, partition_by=partition or None),
+                                              "__window_pick")).from_(rows_name)
+        marked_name = self.add_cte(f"{first.model}_window", marked)
+        outer = exp.select(*[column(i.column_name(), marked_name) for i in self.items],
+                           *[alias(self.c.aggregate(i, column(self.plan.instances[i], marked_name)),
+                                   self.plan.instances[i]) for i in group]).from_(marked_name).where(
+            exp.EQ(this=column("__window_day", marked_name), expression=column("__window_pick", marked_name)))
+        if self.items:
+            outer = outer.group_by(*[column(i.column_name(), marked_name) for i in self.items])
+        return self.add_cte(f"{first.model}_agg", outer)
+
+    def conversion_scan(self, group: list[MeasureInstance]) -> str:
+        """Each conversion event is attributed to the latest base event of the same entity in the window."""
+        instance = group[0]
+        conversion = instance.conversion
+        assert conversion is not None
+        base_model = self.c.graph.models[conversion.base_model]
+        conv_model = self.c.graph.models[instance.model]
+        # base events: the query's items, entity and constant properties, filtered like the base measure
+        base_source = ScanSource(self.c, base_model)
+        base_time = self.c.measure_time(conversion.base_measure, base_model)
+        bind = self.row_binder(base_source, base_time)
+        projections = [alias(as_date(trunc("day", base_time)), DAY),
+                       alias(self.c.qualify(entity_expr(base_model, conversion.entity), "src"), "__entity")]
+        projections += [alias(bind(item), item.column_name()) for item in self.items]
+        for n, (base_prop, _) in enumerate(conversion.constant_properties):
+            projections.append(alias(bind(parse_item_name(self._local_name(base_model, base_prop))),
+                                     f"__property_{n}"))
+        base = base_source.from_(exp.select(*projections))
+        conditions = self.bind_filters(instance.filters, bind) + self.time_constraint(base_time)
+        if conditions:
+            base = base.where(and_all(conditions))
+        base_name = self.add_cte(f"{base_model.name}_base_events", base)
+        # conversion events
+        conv_source = ScanSource(self.c, conv_model)
+        conv_time = self.c.measure_time(instance.measure, conv_model)
+        conv_bind = self.row_binder(conv_source, conv_time)
+        conv_day = as_date(trunc("day", conv_time))
+        conv_projections = [
+            alias(exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=[exp.Ordered(this=conv_day)])),
+                  "__conversion_id"),
+            alias(conv_day, DAY),
+            alias(self.c.qualify(entity_expr(conv_model, conversion.entity), "src"), "__entity"),
+            alias(self.c.measure_value(instance), "__value")]
+        for n, (_, conv_prop) in enumerate(conversion.constant_properties):
+            conv_projections.append(alias(conv_bind(parse_item_name(self._local_name(conv_model, conv_prop))),
+                                          f"__property_{n}"))
+        conv = conv_source.from_(exp.select(*conv_projections))
+        conv_conditions = self.bind_filters(conversion.conversion_filters, conv_bind)
+        if conv_conditions:
+            conv = conv.where(and_all(conv_conditions))
+        conv_name = self.add_cte(f"{conv_model.name}_conversion_events", conv)
+        # attribution
+        on: list[exp.Expr] = [
+            exp.EQ(this=column("__entity", base_name), expression=column("__entity", conv_name)),
+            exp.LTE(this=column(DAY, base_name), expression=column(DAY, conv_name))]
+        if conversion.window is not None:
+            on.append(exp.GT(this=column(DAY, base_name), expression=exp.Sub(
+                this=column(DAY, conv_name), expression=interval(conversion.window))))
+        for n in range(len(conversion.constant_properties)):
+            on.append(exp.EQ(this=column(f"__property_{n}", base_name),
+                             expression=column(f"__property_{n}", conv_name)))
+        rank = exp.Window(this=exp.RowNumber(), partition_by=[column("__conversion_id", conv_name)],
+                          order=exp.Order(expressions=[exp.Ordered(this=column(DAY, base_name), desc=True)]))
+        matched = exp.select(*[column(i.column_name(), base_name) for i in self.items],
+                             column("__value", conv_name), alias(rank, "__attribution_rank")).from_(
+            conv_name).join(base_name, on=exp.and_(*on), join_type="INNER")
+        matched_name = self.add_cte(f"{conv_model.name}_attributed", matched)
+        outer = exp.select(*[column(i.column_name(), matched_name) for i in self.items],
+                           alias(self.c.aggregate(instance, column("__value", matched_name)),
+                                 self.plan.instances[instance])).from_(matched_name).where(
+            exp.EQ(this=column("__attribution_rank", matched_name), expression=exp.Literal.number(1)))
+        if self.items:
+            outer = outer.group_by(*[column(i.column_name(), matched_name) for i in self.items])
+        return self.add_cte(f"{conv_model.name}_conversions", outer)
+
+    @staticmethod
+    def _local_name(model: Any, dimension_name: str) -> str:
+        """A model's own dimension, named through its primary entity."""
+        primary = model.primary_entity or next(
+            (e.name for e in model.entities if str(e.type.value) in ("primary", "unique", "natural")), None)
+        if primary is None:
+            raise QueryError(f"semantic model '{model.name}' has no primary entity to name "
+                             f"'{dimension_name}' through")
+        return f"{primary}__{dimension_name}"
+
+    # --- combining -----------------------------------------------------------------------------
+    def combine(self, outputs: list[tuple[str, list[MeasureInstance]]]) -> Compiled:
+        where_from = {inst: name for name, group in outputs for inst in group}
+        if len(outputs) == 1:
+            base = outputs[0][0]
+            key_source = base
+            select = exp.select().from_(base)
+        elif self.items:
+            keys: exp.Query | None = None
+            for name, _ in outputs:
+                part = exp.select(*[column(c) for c in self.columns]).from_(name)
+                keys = part if keys is None else exp.union(keys, part, distinct=True)
+            assert keys is not None
+            key_source = self.add_cte("group_keys", keys)
+            select = exp.select().from_(key_source)
+            for name, _ in outputs:
+                on = and_all([null_safe_eq(column(c, key_source), column(c, name)) for c in self.columns])
+                select = select.join(name, on=on, join_type="LEFT")
+        else:
+            key_source = outputs[0][0]
+            select = exp.select().from_(key_source)
+            for name, _ in outputs[1:]:
+                select = select.join(name, join_type="CROSS")
+        projections: list[exp.Expr] = [alias(column(c, key_source), c) for c in self.columns]
+        for metric, node in self.plan.metrics.items():
+            projections.append(alias(self.metric_expression(node, where_from), metric))
+        select = select.select(*projections)
+        for name, body in self.ctes:
+            select = select.with_(name, as_=body)
+        select = self.order_and_limit(select)
+        output = tuple([*self.columns, *self.plan.metrics])
+        return Compiled(select, output, self.c.dialect)
+
+    def metric_expression(self, node: Node, where_from: dict[MeasureInstance, str]) -> exp.Expr:
+        if isinstance(node, Leaf):
+            value: exp.Expr = column(self.plan.instances[node.instance], where_from[node.instance])
+            if node.fill_nulls_with is not None:
+                value = exp.Coalesce(this=value, expressions=[exp.Literal.number(node.fill_nulls_with)])
+            return value
+        if isinstance(node, Ratio):
+            num = exp.cast(self.metric_expression(node.numerator, where_from), "DOUBLE")
+            den = exp.cast(exp.Nullif(this=self.metric_expression(node.denominator, where_from),
+                                      expression=exp.Literal.number(0)), "DOUBLE")
+            return exp.Div(this=num, expression=den)
+        assert isinstance(node, Derived)
+        try:
+            parsed = sqlglot.parse_one(node.expr, read=self.c.source_dialect)
+        except sqlglot.errors.ParseError as exc:
+            raise QueryError(f"derived expression {node.expr!r} is not valid SQL: "
+                             f"{exc.errors[0]['description']}") from None
+        inputs = dict(node.inputs)
+
+        def replace(n: exp.Expr) -> exp.Expr:
+            if isinstance(n, exp.Column) and not n.table and n.name in inputs:
+                return exp.paren(self.metric_expression(inputs[n.name], where_from))
+            return n
+
+        return exp.paren(parsed.transform(replace))
+
+    def order_and_limit(self, select: exp.Select) -> exp.Select:
+        names = {*self.columns, *self.plan.metrics}
+        for spec in self.query.order_by:
+            desc = spec.startswith("-")
+            name = spec[1:] if desc else spec
+            if name == METRIC_TIME:
+                name = next((i.column_name() for i in self.time_items), name)
+            if name not in names:
+                raise QueryError(f"cannot order by '{name}': it is not a metric or group-by item of the "
+                                 f"query{suggest(name, sorted(names))}")
+            select = select.order_by(exp.Ordered(this=column(name), desc=desc))
+        if self.query.limit is not None:
+            select = select.limit(self.query.limit)
+        return select

@@ -1,0 +1,99 @@
+"""One object, one method per verb: what the CLI (and any scheduler or notebook) calls."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict
+from functools import cached_property
+from pathlib import Path
+
+from metricsctl.compiler.dialects import ADAPTER_DIALECTS, check_dialect
+from metricsctl.compiler.query import MetricQuery
+from metricsctl.compiler.render import Compiled, SqlCompiler
+from metricsctl.errors import DbtError
+from metricsctl.profiles import Target, load_target
+from metricsctl.project import DbtProject
+from metricsctl.runner import DbtRun, run_dbt
+from metricsctl.saved_queries import saved_query_to_query
+from metricsctl.spec import Spec
+from metricsctl.warehouse import Result, Warehouse, connect
+
+
+class Metricsctl:
+    """A dbt project's metrics: compile queries, answer them in the warehouse."""
+
+    def __init__(self, project_dir: str | Path = ".", profiles_dir: str | Path | None = None,
+                 target: str | None = None, semantic_manifest: str | Path | None = None) -> None:
+        self.project_dir = Path(project_dir).resolve()
+        self.profiles_dir = profiles_dir
+        self.target_name = target
+        self.semantic_manifest_path = Path(semantic_manifest) if semantic_manifest else None
+        # profiles can place files relative to the project, whatever the working directory
+        os.environ.setdefault("METRICSCTL_PROJECT_DIR", str(self.project_dir))
+
+    # --- the project -------------------------------------------------------------------------------
+    @cached_property
+    def project(self) -> DbtProject:
+        return DbtProject.at(self.project_dir, self.profiles_dir, self.target_name)
+
+    @cached_property
+    def spec(self) -> Spec:
+        if self.semantic_manifest_path is not None:
+            return Spec.load(self.semantic_manifest_path)
+        return Spec.load(self.project.semantic_manifest(), self.project.locations())
+
+    @cached_property
+    def target(self) -> Target:
+        profile = self.project.config.get("profile")
+        if not profile:
+            raise DbtError(f"{self.project.project_dir / 'dbt_project.yml'}: no `profile:` set")
+        return load_target(self.project.resolved_profiles_dir(), str(profile), self.target_name)
+
+    @property
+    def dialect(self) -> str:
+        if self.semantic_manifest_path is not None and not (self.project_dir / "dbt_project.yml").is_file():
+            return "duckdb"
+        return ADAPTER_DIALECTS.get(self.target.type, self.target.type)
+
+    # --- verbs ---------------------------------------------------------------------------------
+    def saved_query(self, name: str) -> MetricQuery:
+        return saved_query_to_query(self.spec.saved_query(name), self.spec.custom_grains)
+
+    def compile_query(self, query: MetricQuery, dialect: str | None = None) -> Compiled:
+        """The SQL that answers `query`, in `dialect` (default: the target's)."""
+        source = self.dialect
+        return SqlCompiler(self.spec, check_dialect(dialect or source), source).compile(query)
+
+    def warehouse(self) -> Warehouse:
+        return connect(self.target, self.project.project_dir)
+
+    def query(self, query: MetricQuery) -> Result:
+        """Compile `query` and run it in the target's warehouse."""
+        compiled = self.compile_query(query)
+        warehouse = self.warehouse()
+        try:
+            result = warehouse.execute(compiled.sql())
+        finally:
+            warehouse.close()
+        return Result(compiled.columns, result.rows)
+
+    def build(self, select: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
+              full_refresh: bool = False) -> DbtRun:
+        """Validate the spec, then `dbt build` the project; the run result is written as JSON."""
+        _ = self.spec  # parse and validate first: a bad spec stops the build before the warehouse
+        args = ["build"]
+        if select:
+            args += ["--select", *select]
+        if exclude:
+            args += ["--exclude", *exclude]
+        if full_refresh:
+            args.append("--full-refresh")
+        started = time.time()
+        run = run_dbt(self.project, args)
+        record = {"command": "build", "started_at": started, "seconds": round(run.seconds, 3),
+                  "success": run.success, "nodes": [asdict(n) for n in run.nodes]}
+        self.project.target_dir.mkdir(parents=True, exist_ok=True)
+        (self.project.target_dir / "metricsctl_run.json").write_text(json.dumps(record, indent=2))
+        return run

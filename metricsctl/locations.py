@@ -1,0 +1,86 @@
+"""Where each metric, semantic model and saved query is written: file and line, for error messages.
+
+dbt's semantic manifest keeps no line numbers, so the project's YAML files are read once more with
+node marks. Only the three Semantic Layer sections are indexed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+SECTIONS = ("semantic_models", "metrics", "saved_queries")
+CHILD_SECTIONS = ("measures", "dimensions", "entities", "exports")
+
+
+@dataclass(frozen=True)
+class Location:
+    path: str
+    line: int
+
+
+@dataclass
+class LocationIndex:
+    """(section, name) -> where it is; (section, name, child section, child name) for nested items."""
+
+    items: dict[tuple[str, ...], Location] = field(default_factory=dict)
+
+    def find(self, *key: str) -> Location | None:
+        return self.items.get(key)
+
+    def names(self, section: str) -> list[str]:
+        return [k[1] for k in self.items if len(k) == 2 and k[0] == section]
+
+    def locate_message(self, message: str) -> Location | None:
+        """Best guess of the element a free-text message (e.g. from dbt's validator) is about."""
+        quoted = set(re.findall(r"[`'\"]([A-Za-z_][A-Za-z0-9_]*)[`'\"]", message))
+        for section in ("metrics", "saved_queries", "semantic_models"):
+            for name in self.names(section):
+                if name in quoted:
+                    return self.items[(section, name)]
+        return None
+
+
+def _mapping_get(node: yaml.Node, key: str) -> yaml.Node | None:
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    for k, v in node.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == key:
+            return v if isinstance(v, yaml.Node) else None
+    return None
+
+
+def _named_items(node: yaml.Node | None) -> Iterable[tuple[str, yaml.Node]]:
+    if not isinstance(node, yaml.SequenceNode):
+        return
+    for item in node.value:
+        name = _mapping_get(item, "name")
+        if isinstance(name, yaml.ScalarNode):
+            yield str(name.value), item
+
+
+def index_yaml_files(project_dir: Path, folders: Iterable[str]) -> LocationIndex:
+    """Index every .yml/.yaml file under the given project folders."""
+    index = LocationIndex()
+    for folder in folders:
+        root = project_dir / folder
+        if not root.is_dir():
+            continue
+        for path in sorted([*root.rglob("*.yml"), *root.rglob("*.yaml")]):
+            try:
+                doc = yaml.compose(path.read_text(encoding="utf-8"))
+            except (yaml.YAMLError, UnicodeDecodeError):
+                continue  # dbt reports broken YAML itself, with its own position
+            rel = str(path.relative_to(project_dir))
+            for section in SECTIONS:
+                for name, item in _named_items(_mapping_get(doc, section) if doc else None):
+                    index.items[(section, name)] = Location(rel, item.start_mark.line + 1)
+                    for child in CHILD_SECTIONS:
+                        for child_name, child_item in _named_items(_mapping_get(item, child)):
+                            key = (section, name, child, child_name)
+                            index.items[key] = Location(rel, child_item.start_mark.line + 1)
+    return index

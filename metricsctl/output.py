@@ -1,0 +1,83 @@
+"""Rendering query results: a terminal table, CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import decimal
+import json
+from pathlib import Path
+from typing import IO, Any
+
+from metricsctl.runner import DbtRun
+from metricsctl.warehouse import Result
+
+
+def plain(value: Any) -> Any:
+    """A JSON/CSV-friendly value: dates as ISO strings, decimals as floats."""
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    return value
+
+
+def records(result: Result) -> list[dict[str, Any]]:
+    return [{c: plain(v) for c, v in zip(result.columns, row)} for row in result.rows]
+
+
+def write_csv(result: Result, path: Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(result.columns)
+        writer.writerows([["" if v is None else plain(v) for v in row] for row in result.rows])
+
+
+def write_json(result: Result, stream: IO[str]) -> None:
+    json.dump(records(result), stream, indent=2)
+    stream.write("\n")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime.datetime) and value.time() == datetime.time():
+        return value.date().isoformat()
+    if isinstance(value, float):
+        return f"{value:,.6g}" if abs(value) < 1e6 else f"{value:,.2f}"
+    return str(plain(value))
+
+
+def print_table(result: Result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    cells = [[_cell(v) for v in row] for row in result.rows]
+    widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(result.columns)]
+    table = Table(show_edge=False, header_style="bold")
+    for name, row_value in zip(result.columns, result.rows[0] if result.rows else result.columns):
+        numeric = isinstance(row_value, (int, float, decimal.Decimal)) and not isinstance(row_value, bool)
+        table.add_column(name, justify="right" if numeric else "left", no_wrap=True)
+    for row in cells:
+        table.add_row(*row)
+    # never squeeze numbers into ellipses: the table is as wide as its content
+    Console(width=max(80, sum(widths) + 3 * len(widths) + 2)).print(table)
+    if not result.rows:
+        Console(stderr=True).print("(no rows)")
+
+
+def print_build(run: DbtRun) -> None:
+    """One line per node that did not simply pass, then the totals."""
+    from rich.console import Console
+
+    console = Console(stderr=False, highlight=False)
+    kinds: dict[str, int] = {}
+    for node in run.nodes:
+        kind = node.unique_id.split(".")[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+        if node.status not in ("success", "pass", "no-op"):
+            console.print(f"[bold red]{node.status.upper()}[/] {node.unique_id}: {node.message}")
+    parts = ", ".join(f"{count} {kind}{'s' if count != 1 else ''}" for kind, count in sorted(kinds.items()))
+    failed = len(run.failed)
+    verdict = "[bold green]OK[/]" if run.success else f"[bold red]FAILED[/] ({failed} failed)"
+    console.print(f"{verdict} built {parts or 'nothing'} in {run.seconds:.1f} s")

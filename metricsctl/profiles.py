@@ -1,0 +1,64 @@
+"""The dbt profile and target a project runs against, read the way dbt reads them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from metricsctl.errors import DbtError
+
+
+@dataclass(frozen=True)
+class Target:
+    profile: str
+    name: str
+    config: dict[str, Any]
+
+    @property
+    def type(self) -> str:
+        return str(self.config.get("type", ""))
+
+
+def _env_var(name: str, default: str | None = None) -> str:
+    if name in os.environ:
+        return os.environ[name]
+    if default is None:
+        raise DbtError(f"env_var('{name}') is not set and has no default in profiles.yml")
+    return default
+
+
+def _render(value: Any, env: jinja2.Environment) -> Any:
+    if isinstance(value, str) and "{{" in value:
+        return env.from_string(value).render()
+    if isinstance(value, dict):
+        return {k: _render(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render(v, env) for v in value]
+    return value
+
+
+def load_target(profiles_dir: Path, profile: str, target: str | None) -> Target:
+    """The rendered output of `profile` for `target` (or the profile's default target)."""
+    path = profiles_dir / "profiles.yml"
+    if not path.is_file():
+        raise DbtError(f"{path}: no profiles.yml; pass --profiles-dir or create one (see dbt's docs)")
+    try:
+        profiles = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise DbtError(f"{path}: not valid YAML: {exc}") from exc
+    if profile not in profiles:
+        raise DbtError(f"{path}: no profile '{profile}' (named by dbt_project.yml's `profile:`)")
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.globals["env_var"] = _env_var
+    entry = profiles[profile] or {}
+    name = target or _render(entry.get("target"), env)
+    outputs = entry.get("outputs") or {}
+    if not name or name not in outputs:
+        raise DbtError(f"{path}: profile '{profile}' has no target '{name}'; "
+                       f"targets: {', '.join(sorted(outputs)) or 'none'}")
+    return Target(profile, str(name), _render(outputs[name], env))

@@ -1,0 +1,79 @@
+"""Running dbt in-process, and letting go of the warehouse afterwards."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from metricsctl.errors import DbtError, WarehouseError
+from metricsctl.project import DbtProject, quiet_dbt_environment
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    unique_id: str
+    status: str
+    message: str
+    seconds: float
+    rows: int | None = None
+
+
+@dataclass
+class DbtRun:
+    command: list[str]
+    success: bool
+    seconds: float
+    nodes: list[NodeResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[NodeResult]:
+        return [n for n in self.nodes if n.status in ("error", "fail", "runtime error")]
+
+
+def release_duckdb() -> None:
+    """dbt-duckdb keeps its database open after `invoke`; close it so other clients can open the file."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:
+        return
+    env = DuckDBConnectionManager._ENV
+    if env is not None:
+        try:
+            env.close()
+        finally:
+            DuckDBConnectionManager._ENV = None
+
+
+def run_dbt(project: DbtProject, command: list[str]) -> DbtRun:
+    """`dbt <command>` on the project; node results kept, errors of dbt itself raised as DbtError."""
+    quiet_dbt_environment()
+    from dbt.cli.main import dbtRunner
+
+    errors: list[str] = []
+
+    def collect(event: Any) -> None:
+        if event.info.level == "error" and event.info.msg:
+            errors.append(str(event.info.msg))
+
+    started = time.perf_counter()
+    try:
+        result = dbtRunner(callbacks=[collect]).invoke(project.dbt_args([*command, "--quiet"]))
+    finally:
+        release_duckdb()
+    seconds = time.perf_counter() - started
+    if result.exception is not None:
+        text = str(result.exception)
+        if "lock" in text.lower():
+            raise WarehouseError("the warehouse is in use by another process (another build or a "
+                                 "query is running); try again when it has finished")
+        raise DbtError(f"dbt {command[0]} failed: {text}")
+    nodes: list[NodeResult] = []
+    for r in getattr(result.result, "results", None) or []:
+        rows = (r.adapter_response or {}).get("rows_affected") if hasattr(r, "adapter_response") else None
+        nodes.append(NodeResult(r.node.unique_id, str(getattr(r.status, "value", r.status)),
+                                str(r.message or ""), float(r.execution_time or 0.0),
+                                int(rows) if isinstance(rows, int) else None))
+    if not result.success and not nodes and errors:
+        raise DbtError(f"dbt {command[0]} failed: {errors[-1]}")
+    return DbtRun(command, bool(result.success), seconds, nodes)

@@ -1,0 +1,154 @@
+"""The semantic spec, loaded from a semantic manifest with dbt-semantic-interfaces and indexed.
+
+`Spec` is read-only after loading: lookups by name for semantic models, measures, metrics, saved
+queries and the time spine, plus the location index used to point errors at files and lines.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from metricsctl.errors import QueryError, SpecError, SpecIssue
+from metricsctl.locations import LocationIndex
+
+Manifest = Any  # dbt_semantic_interfaces PydanticSemanticManifest (untyped library)
+
+
+@dataclass(frozen=True)
+class TimeSpine:
+    relation: str
+    day_column: str
+    custom_grains: dict[str, str]  # custom granularity name -> column
+
+
+@dataclass(frozen=True)
+class MeasureRef:
+    """A measure together with the semantic model that defines it."""
+
+    model: Any
+    measure: Any
+
+    @property
+    def agg_time_dimension(self) -> str:
+        name = self.measure.agg_time_dimension or (
+            self.model.defaults.agg_time_dimension if self.model.defaults else None)
+        if not name:
+            raise QueryError(
+                f"measure '{self.measure.name}' of semantic model '{self.model.name}' has no "
+                "agg_time_dimension; set defaults.agg_time_dimension on the semantic model")
+        return str(name)
+
+
+@dataclass(frozen=True)
+class Spec:
+    manifest: Manifest
+    locations: LocationIndex = field(default_factory=LocationIndex)
+
+    # --- loading -------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path, locations: LocationIndex | None = None,
+             validate: bool = True) -> Spec:
+        from dbt_semantic_interfaces.implementations.semantic_manifest import PydanticSemanticManifest
+
+        path = Path(path)
+        if not path.is_file():
+            raise SpecError([SpecIssue("semantic manifest not found; run `dbt parse` or pass "
+                                       "--project-dir", str(path))])
+        try:
+            manifest = PydanticSemanticManifest.parse_raw(path.read_text(encoding="utf-8"))
+        except Exception as exc:  # pydantic's errors carry the field path, which is what a user needs
+            raise SpecError([SpecIssue(f"not a semantic manifest: {exc}", str(path))]) from exc
+        spec = cls(manifest, locations or LocationIndex())
+        if validate:
+            spec.validate()
+        return spec
+
+    def validate(self) -> None:
+        """dbt-semantic-interfaces' validation; every error reported at once."""
+        from dbt_semantic_interfaces.implementations.semantic_manifest import PydanticSemanticManifest
+        from dbt_semantic_interfaces.validations.semantic_manifest_validator import (
+            SemanticManifestValidator,
+        )
+
+        results = SemanticManifestValidator[PydanticSemanticManifest]().validate_semantic_manifest(
+            self.manifest)
+        issues = []
+        for error in results.errors:
+            context = getattr(error, "context", None)
+            name = getattr(context, "object_name", None) if context else None
+            kind = getattr(context, "object_type", "") if context else ""
+            section = {"metric": "metrics", "semantic model": "semantic_models",
+                       "saved query": "saved_queries"}.get(str(kind).lower().replace("_", " "), "")
+            where = self.locations.find(section, str(name)) if name else None
+            where = where or self.locations.locate_message(error.message)
+            issues.append(SpecIssue(error.message, where.path if where else None,
+                                    where.line if where else None))
+        if issues:
+            raise SpecError(issues)
+
+    # --- lookups -------------------------------------------------------------------------------
+    @property
+    def semantic_models(self) -> list[Any]:
+        return list(self.manifest.semantic_models)
+
+    def metric(self, name: str) -> Any:
+        for metric in self.manifest.metrics:
+            if metric.name == name:
+                return metric
+        raise QueryError(f"unknown metric '{name}'{suggest(name, self.metric_names())}")
+
+    def metric_names(self) -> list[str]:
+        return sorted(m.name for m in self.manifest.metrics)
+
+    def saved_query(self, name: str) -> Any:
+        for query in self.manifest.saved_queries:
+            if query.name == name:
+                return query
+        names = sorted(q.name for q in self.manifest.saved_queries)
+        raise QueryError(f"unknown saved query '{name}'{suggest(name, names)}")
+
+    def measure(self, name: str) -> MeasureRef:
+        for model in self.manifest.semantic_models:
+            for measure in model.measures:
+                if measure.name == name:
+                    return MeasureRef(model, measure)
+        raise QueryError(f"unknown measure '{name}'")
+
+    def semantic_model(self, name: str) -> Any:
+        for model in self.manifest.semantic_models:
+            if model.name == name:
+                return model
+        raise QueryError(f"unknown semantic model '{name}'")
+
+    @property
+    def time_spine(self) -> TimeSpine:
+        config = self.manifest.project_configuration
+        for spine in config.time_spines:
+            if str(spine.primary_column.time_granularity.value) == "day":
+                return TimeSpine(
+                    relation=spine.node_relation.relation_name,
+                    day_column=spine.primary_column.name,
+                    custom_grains={c.name: (c.column_name or c.name) for c in spine.custom_granularities},
+                )
+        for legacy in config.time_spine_table_configurations:
+            return TimeSpine(relation=legacy.location, day_column=legacy.column_name, custom_grains={})
+        raise QueryError("the project has no time spine at day grain; add a model with "
+                         "`time_spine: {standard_granularity_column: date_day}` (see dbt's docs)")
+
+    @property
+    def custom_grains(self) -> frozenset[str]:
+        try:
+            return frozenset(self.time_spine.custom_grains)
+        except QueryError:
+            return frozenset()
+
+
+def suggest(name: str, candidates: list[str]) -> str:
+    """`; did you mean 'x', 'y'?` or nothing."""
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.6)
+    if close:
+        return "; did you mean " + ", ".join(f"'{c}'" for c in close) + "?"
+    return ""

@@ -1,0 +1,93 @@
+"""Shared fixtures: the shop test project, built once per session in a temporary folder.
+
+The shop project (tests/fixtures/shop) is a dbt project of its own: seven semantic models joined by
+entities, a time spine with a fiscal-quarter custom granularity, and every metric type. Expected values
+in the tests are computed from its seed CSVs with pandas, never by metricsctl.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from metricsctl.compiler.query import MetricQuery
+from metricsctl.facade import Metricsctl
+from metricsctl.project import DbtProject
+from metricsctl.runner import run_dbt
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHOP = FIXTURES / "shop"
+
+
+@pytest.fixture(scope="session")
+def shop_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A built copy of the shop project: seeds loaded, time spine built, manifest parsed."""
+    root = tmp_path_factory.mktemp("shop") / "shop"
+    shutil.copytree(SHOP, root, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
+    old = os.environ.get("METRICSCTL_SHOP_DB")
+    os.environ["METRICSCTL_SHOP_DB"] = str(root / "shop.duckdb")
+    run = run_dbt(DbtProject.at(root), ["build"])
+    assert run.success, [n for n in run.nodes if n.status != "success"]
+    yield root
+    if old is None:
+        os.environ.pop("METRICSCTL_SHOP_DB", None)
+    else:
+        os.environ["METRICSCTL_SHOP_DB"] = old
+
+
+@pytest.fixture(scope="session")
+def shop(shop_dir: Path) -> Metricsctl:
+    return Metricsctl(shop_dir)
+
+
+class Answer:
+    """Query results as a pandas frame, for comparisons with independent computations."""
+
+    def __init__(self, app: Metricsctl) -> None:
+        self.app = app
+
+    def __call__(self, metrics: str, group_by: str = "", where: tuple[str, ...] | str = (),
+                 **kwargs: object) -> pd.DataFrame:
+        query = MetricQuery.of(metrics, group_by, where, **kwargs)  # type: ignore[arg-type]
+        result = self.app.query(query)
+        frame = pd.DataFrame(result.rows, columns=list(result.columns))
+        for col in frame.columns:
+            if col.startswith("metric_time") and "extract" not in col:
+                frame[col] = pd.to_datetime(frame[col])
+        return frame
+
+
+@pytest.fixture(scope="session")
+def answer(shop: Metricsctl) -> Answer:
+    return Answer(shop)
+
+
+def seed(name: str) -> pd.DataFrame:
+    """A seed of the shop project, read straight from its CSV."""
+    frame = pd.read_csv(SHOP / "seeds" / f"{name}.csv")
+    for col in frame.columns:
+        if col.endswith(("_at", "_date")):
+            frame[col] = pd.to_datetime(frame[col])
+    return frame
+
+
+def month(series: pd.Series) -> pd.Series:
+    return series.dt.to_period("M").dt.to_timestamp()
+
+
+def assert_series(actual: pd.DataFrame, key: str | list[str], column: str, expected: pd.Series,
+                  rel: float = 1e-9) -> None:
+    """`actual[column]` indexed by `key` equals `expected` (same index, same values, NaN == NaN)."""
+    got = actual.set_index(key)[column].sort_index()
+    want = expected.sort_index()
+    assert list(got.index) == list(want.index), f"{column}: index differs\n{got}\n{want}"
+    for idx, (g, w) in enumerate(zip(got.tolist(), want.tolist())):
+        if pd.isna(w):
+            assert pd.isna(g), f"{column}[{got.index[idx]}]: expected NULL, got {g}"
+        else:
+            assert g == pytest.approx(float(w), rel=rel, abs=1e-6), f"{column}[{got.index[idx]}]: {g} != {w}"

@@ -1,0 +1,110 @@
+"""Joins through entities (one and two hops), metric and query filters, and refused fan-outs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from metricsctl.compiler.query import MetricQuery
+from metricsctl.errors import QueryError
+from tests.conftest import assert_series, month, seed
+
+
+def lines_with_orders() -> pd.DataFrame:
+    lines = seed("order_lines")
+    lines["revenue"] = lines.quantity * lines.unit_price
+    orders = seed("orders").drop(columns=["ordered_at"])
+    customers = seed("customers")
+    joined = lines.merge(orders, on="order_id", how="left").merge(customers, on="customer_id", how="left")
+    joined["month"] = month(joined.ordered_at)
+    return joined
+
+
+def test_two_hop_group_by(answer):
+    got = answer("revenue", "order__customer__region")
+    expected = lines_with_orders().groupby("region", dropna=False).revenue.sum()
+    got = got.fillna({"order__customer__region": "<null>"})
+    assert_series(got, "order__customer__region", "revenue", expected.rename(index={pd.NA: "<null>"})
+                  .rename(lambda k: "<null>" if pd.isna(k) else k))
+
+
+def test_one_hop_group_by_on_two_models(answer):
+    got = answer("revenue", "product__category,order__channel")
+    lines = lines_with_orders().merge(seed("products")[["product_id", "category"]], on="product_id")
+    expected = lines.groupby(["category", "channel"]).revenue.sum()
+    assert_series(got, ["product__category", "order__channel"], "revenue", expected)
+
+
+def test_metric_filter_through_a_join(answer):
+    got = answer("online_revenue,north_revenue", "metric_time__month")
+    joined = lines_with_orders()
+    online = joined[joined.channel == "online"].groupby("month").revenue.sum()
+    north = joined[joined.region == "north"].groupby("month").revenue.sum()
+    assert_series(got, "metric_time__month", "online_revenue", online)
+    assert_series(got, "metric_time__month", "north_revenue", north)
+
+
+def test_measure_filter_and_time_filter_in_definitions(answer):
+    got = answer("store_order_total,january_orders", "metric_time__month")
+    orders = seed("orders")
+    orders["month"] = month(orders.ordered_at)
+    store = orders[orders.channel == "store"].groupby("month").amount.sum()
+    assert_series(got, "metric_time__month", "store_order_total", store)
+    january = got.set_index("metric_time__month").january_orders.dropna()
+    assert list(january.index) == [pd.Timestamp("2024-01-01")]
+    assert january.iloc[0] == (orders.month == "2024-01-01").sum()
+
+
+def test_query_filter_applies_to_every_metric(answer):
+    where = "{{ Dimension('customer__region') }} = 'north'"
+    got = answer("orders,order_total", "metric_time__month", where)
+    orders = seed("orders").merge(seed("customers"), on="customer_id")
+    north = orders[orders.region == "north"]
+    assert_series(got, "metric_time__month", "orders", north.groupby(month(north.ordered_at)).size())
+    assert_series(got, "metric_time__month", "order_total",
+                  north.groupby(month(north.ordered_at)).amount.sum())
+
+
+def test_entity_group_by(answer):
+    got = answer("orders", "customer")
+    assert_series(got, "customer", "orders", seed("orders").groupby("customer_id").size())
+
+
+def test_filter_on_a_time_dimension_with_grain(answer):
+    where = "{{ TimeDimension('metric_time', 'month') }} >= '2024-05-01'"
+    got = answer("orders", "metric_time__month", where)
+    assert sorted(got.metric_time__month.dt.month) == [5, 6]
+
+
+def test_start_and_end_time(answer):
+    got = answer("orders", "metric_time__month", start_time="2024-02-15", end_time="2024-03-10")
+    orders = seed("orders")
+    by_month = orders.groupby(month(orders.ordered_at)).size()
+    assert_series(got, "metric_time__month", "orders", by_month.loc["2024-02-01":"2024-03-01"])
+
+
+def test_fan_out_join_is_refused(shop):
+    # orders -> visits on `customer` would match many visits per order
+    with pytest.raises(QueryError, match="fan out"):
+        shop.compile_query(MetricQuery.of("orders", "customer__source"))
+
+
+def test_unknown_names_get_suggestions(shop):
+    with pytest.raises(QueryError, match="did you mean 'revenue'"):
+        shop.compile_query(MetricQuery.of("revenu"))
+    with pytest.raises(QueryError, match="did you mean 'order__customer__region'"):
+        shop.compile_query(MetricQuery.of("revenue", "order__customer__regoin"))
+    with pytest.raises(QueryError, match="not available for semantic model 'order_lines'"):
+        shop.compile_query(MetricQuery.of("revenue", "customer__region"))
+
+
+@pytest.mark.parametrize("where", [
+    "1=1; drop table orders",
+    "{{ Dimension('order__channel') }} in (select 'online')",
+    "drop table orders",
+    "amount > 100",
+    "{{ Dimension('order__channel') }} = 'online' union select 1",
+])
+def test_unsafe_where_is_refused_before_anything_runs(shop, where):
+    with pytest.raises(QueryError):
+        shop.compile_query(MetricQuery.of("orders", "metric_time__month", where))
