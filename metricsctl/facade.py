@@ -12,7 +12,7 @@ from pathlib import Path
 from metricsctl.compiler.dialects import ADAPTER_DIALECTS, check_dialect
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import Compiled, SqlCompiler
-from metricsctl.errors import DbtError
+from metricsctl.errors import DbtError, SpecError
 from metricsctl.profiles import Target, load_target
 from metricsctl.project import DbtProject
 from metricsctl.runner import DbtRun, run_dbt
@@ -79,10 +79,19 @@ class Metricsctl:
             warehouse.close()
         return Result(compiled.columns, result.rows)
 
+    def validate(self) -> Spec:
+        """The spec, checked further than dbt does: every metric and saved query must compile."""
+        from metricsctl.validation import check_compiles
+
+        issues = check_compiles(self.spec)
+        if issues:
+            raise SpecError(issues)
+        return self.spec
+
     def build(self, select: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
               full_refresh: bool = False) -> DbtRun:
         """Validate the spec, then `dbt build` the project; the run result is written as JSON."""
-        _ = self.spec  # parse and validate first: a bad spec stops the build before the warehouse
+        self.validate()  # a bad spec stops the build before it touches the warehouse
         args = ["build"]
         if select:
             args += ["--select", *select]

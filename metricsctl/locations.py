@@ -38,6 +38,9 @@ class LocationIndex:
     def locate_message(self, message: str) -> Location | None:
         """Best guess of the element a free-text message (e.g. from dbt's validator) is about."""
         quoted = set(re.findall(r"[`'\"]([A-Za-z_][A-Za-z0-9_]*)[`'\"]", message))
+        # dbt's own wording: "Parsing Error in metric revenue (metrics/sales.yml)"
+        quoted |= set(re.findall(r"(?:metric|semantic model|saved query|semantic_model) ([A-Za-z_][A-Za-z0-9_]*)",
+                                 message))
         for section in ("metrics", "saved_queries", "semantic_models"):
             for name in self.names(section):
                 if name in quoted:

@@ -138,9 +138,14 @@ class DbtProject:
                 messages.append((str(event.info.level), str(event.info.msg)))
 
         result = dbtRunner(callbacks=[collect]).invoke(
-            self.dbt_args(["parse", "--quiet"]))
+            self.dbt_args(["parse", "--quiet", "--log-level", "none"]))
         if result.success:
             return
+        from metricsctl.validation import check_yaml
+
+        found = check_yaml(self.project_dir, self.paths("model-paths"))
+        if found:
+            raise SpecError(found)
         index = self.locations()
         issues: list[SpecIssue] = []
         for level, message in messages:
@@ -154,7 +159,9 @@ class DbtProject:
                                     where.line if where else None))
         if not issues:
             detail = str(result.exception) if result.exception else "see dbt's log in logs/dbt.log"
-            issues.append(SpecIssue(f"dbt parse failed: {detail}", "dbt_project.yml"))
+            where = index.locate_message(detail)
+            issues.append(SpecIssue(f"dbt parse failed: {_first_paragraph(detail)}",
+                                    where.path if where else "dbt_project.yml", where.line if where else None))
         raise SpecError(issues)
 
 

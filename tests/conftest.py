@@ -21,6 +21,12 @@ from metricsctl.project import DbtProject
 from metricsctl.runner import run_dbt
 
 FIXTURES = Path(__file__).parent / "fixtures"
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="Rewrite the golden SQL files in tests/golden from the compiler's output.")
 SHOP = FIXTURES / "shop"
 
 

@@ -44,7 +44,9 @@ def column(name: str, table: str | None = None) -> exp.Column:
 
 
 def trunc(grain: str, value: exp.Expr) -> exp.Expr:
-    return exp.TimestampTrunc(this=value, unit=exp.Var(this=grain.upper()))
+    """DATE_TRUNC, rendered per dialect by sqlglot (TRUNC on Spark, DATE_TRUNC(x, MONTH) on BigQuery)."""
+    truncated: exp.Expr = exp.DateTrunc(this=value, unit=exp.Var(this=grain.upper()))  # type: ignore[no-untyped-call]
+    return truncated
 
 
 def as_date(value: exp.Expr) -> exp.Expr:
@@ -243,6 +245,11 @@ class SqlCompiler:
                 item = parse_item_name(text, self.custom_grains)
             except ValueError as exc:
                 raise QueryError(str(exc)) from None
+            if item.entity_path[:1] == (METRIC_TIME,):
+                grains = [*STANDARD_GRAINS, *sorted(self.custom_grains)]
+                raise QueryError(f"unknown time granularity '{item.element}' in '{text}'"
+                                 f"{suggest(item.element, grains)}; use one of {', '.join(grains)}, "
+                                 "or extract_<part>")
             if item.is_metric_time and item.grain is None and item.date_part is None:
                 item = item.with_grain(self._finest_common_grain(plan))
             if item in items:

@@ -1,0 +1,77 @@
+WITH order_lines_agg AS (
+  SELECT
+    TRUNC(src.ordered_at, 'MONTH') AS metric_time__month,
+    SUM(src.quantity * src.unit_price) AS revenue
+  FROM `shop`.`main`.`order_lines` AS src
+  GROUP BY
+    TRUNC(src.ordered_at, 'MONTH')
+), order_lines_by_period AS (
+  SELECT
+    TRUNC(src.ordered_at, 'MONTH') AS metric_time__month,
+    SUM(src.quantity * src.unit_price) AS revenue__2
+  FROM `shop`.`main`.`order_lines` AS src
+  GROUP BY
+    TRUNC(src.ordered_at, 'MONTH')
+), order_lines_offset AS (
+  SELECT
+    periods.metric_time__month AS metric_time__month,
+    order_lines_by_period.revenue__2 AS revenue__2
+  FROM (
+    SELECT DISTINCT
+      TRUNC(time_spine.date_day, 'MONTH') AS metric_time__month
+    FROM `shop`.`main`.`metricflow_time_spine` AS time_spine
+  ) AS periods
+  INNER JOIN order_lines_by_period
+    ON order_lines_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
+), order_lines_rows AS (
+  SELECT
+    CAST(TRUNC(src.ordered_at, 'DAY') AS DATE) AS __day,
+    src.quantity * src.unit_price AS revenue__3
+  FROM `shop`.`main`.`order_lines` AS src
+), order_lines_offset_2 AS (
+  SELECT
+    TRUNC(time_spine.date_day, 'MONTH') AS metric_time__month,
+    SUM(order_lines_rows.revenue__3) AS revenue__3
+  FROM `shop`.`main`.`metricflow_time_spine` AS time_spine
+  INNER JOIN order_lines_rows
+    ON order_lines_rows.__day = time_spine.date_day - INTERVAL '7' DAY
+  GROUP BY
+    TRUNC(time_spine.date_day, 'MONTH')
+), group_keys AS (
+  SELECT
+    metric_time__month
+  FROM order_lines_agg
+  UNION
+  SELECT
+    metric_time__month
+  FROM order_lines_offset
+  UNION
+  SELECT
+    metric_time__month
+  FROM order_lines_offset_2
+)
+SELECT
+  group_keys.metric_time__month AS metric_time__month,
+  (
+    (
+      (
+        order_lines_agg.revenue
+      ) - (
+        order_lines_offset.revenue__2
+      )
+    ) / (
+      order_lines_offset.revenue__2
+    )
+  ) AS revenue_mom_growth,
+  (
+    (
+      order_lines_offset_2.revenue__3
+    )
+  ) AS revenue_week_ago
+FROM group_keys
+LEFT JOIN order_lines_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg.metric_time__month
+LEFT JOIN order_lines_offset
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset.metric_time__month
+LEFT JOIN order_lines_offset_2
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset_2.metric_time__month

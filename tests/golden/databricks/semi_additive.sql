@@ -1,0 +1,61 @@
+WITH inventory_rows AS (
+  SELECT
+    TRUNC(src.balance_date, 'MONTH') AS metric_time__month,
+    CAST(TRUNC(src.balance_date, 'DAY') AS DATE) AS __window_day,
+    src.on_hand AS stock_on_hand
+  FROM `shop`.`main`.`inventory_balances` AS src
+), inventory_window AS (
+  SELECT
+    *,
+    MAX(inventory_rows.__window_day) OVER (PARTITION BY inventory_rows.metric_time__month) AS __window_pick
+  FROM inventory_rows
+), inventory_agg AS (
+  SELECT
+    inventory_window.metric_time__month,
+    SUM(inventory_window.stock_on_hand) AS stock_on_hand
+  FROM inventory_window
+  WHERE
+    inventory_window.__window_day = inventory_window.__window_pick
+  GROUP BY
+    inventory_window.metric_time__month
+), inventory_rows_2 AS (
+  SELECT
+    TRUNC(src.balance_date, 'MONTH') AS metric_time__month,
+    CAST(TRUNC(src.balance_date, 'DAY') AS DATE) AS __window_day,
+    src.product_id AS __window_product,
+    src.on_hand AS latest_stock_per_product
+  FROM `shop`.`main`.`inventory_balances` AS src
+), inventory_window_2 AS (
+  SELECT
+    *,
+    MAX(inventory_rows_2.__window_day) OVER (
+      PARTITION BY inventory_rows_2.metric_time__month, inventory_rows_2.__window_product
+    ) AS __window_pick
+  FROM inventory_rows_2
+), inventory_agg_2 AS (
+  SELECT
+    inventory_window_2.metric_time__month,
+    SUM(inventory_window_2.latest_stock_per_product) AS latest_stock_per_product
+  FROM inventory_window_2
+  WHERE
+    inventory_window_2.__window_day = inventory_window_2.__window_pick
+  GROUP BY
+    inventory_window_2.metric_time__month
+), group_keys AS (
+  SELECT
+    metric_time__month
+  FROM inventory_agg
+  UNION
+  SELECT
+    metric_time__month
+  FROM inventory_agg_2
+)
+SELECT
+  group_keys.metric_time__month AS metric_time__month,
+  inventory_agg.stock_on_hand AS stock_on_hand,
+  inventory_agg_2.latest_stock_per_product AS latest_stock_per_product
+FROM group_keys
+LEFT JOIN inventory_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_agg.metric_time__month
+LEFT JOIN inventory_agg_2
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_agg_2.metric_time__month

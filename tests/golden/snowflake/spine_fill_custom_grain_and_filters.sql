@@ -1,0 +1,74 @@
+WITH orders_agg AS (
+  SELECT
+    time_spine_1.fiscal_quarter AS metric_time__fiscal_quarter,
+    DAYOFWEEKISO(src.ordered_at) AS metric_time__extract_dow,
+    SUM(CASE WHEN src.is_promo THEN 1 ELSE 0 END) AS promo_orders
+  FROM "shop"."main"."orders" AS src
+  LEFT JOIN "shop"."main"."customers" AS j_customer
+    ON src.customer_id = j_customer.customer_id
+  LEFT JOIN "shop"."main"."metricflow_time_spine" AS time_spine_1
+    ON time_spine_1.date_day = CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)
+  WHERE
+    (
+      j_customer.region <> 'south'
+    )
+  GROUP BY
+    time_spine_1.fiscal_quarter,
+    DAYOFWEEKISO(src.ordered_at)
+), orders_spine AS (
+  SELECT
+    periods.metric_time__fiscal_quarter AS metric_time__fiscal_quarter,
+    periods.metric_time__extract_dow AS metric_time__extract_dow,
+    orders_agg.promo_orders AS promo_orders
+  FROM (
+    SELECT DISTINCT
+      time_spine.fiscal_quarter AS metric_time__fiscal_quarter,
+      DAYOFWEEKISO(time_spine.date_day) AS metric_time__extract_dow
+    FROM "shop"."main"."metricflow_time_spine" AS time_spine
+  ) AS periods
+  LEFT JOIN orders_agg
+    ON periods.metric_time__fiscal_quarter = orders_agg.metric_time__fiscal_quarter
+    AND periods.metric_time__extract_dow = orders_agg.metric_time__extract_dow
+), orders_agg_2 AS (
+  SELECT
+    time_spine_1.fiscal_quarter AS metric_time__fiscal_quarter,
+    DAYOFWEEKISO(src.ordered_at) AS metric_time__extract_dow,
+    SUM(1) AS orders
+  FROM "shop"."main"."orders" AS src
+  LEFT JOIN "shop"."main"."customers" AS j_customer
+    ON src.customer_id = j_customer.customer_id
+  LEFT JOIN "shop"."main"."metricflow_time_spine" AS time_spine_1
+    ON time_spine_1.date_day = CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)
+  WHERE
+    (
+      j_customer.region <> 'south'
+    )
+  GROUP BY
+    time_spine_1.fiscal_quarter,
+    DAYOFWEEKISO(src.ordered_at)
+), group_keys AS (
+  SELECT
+    metric_time__fiscal_quarter,
+    metric_time__extract_dow
+  FROM orders_spine
+  UNION
+  SELECT
+    metric_time__fiscal_quarter,
+    metric_time__extract_dow
+  FROM orders_agg_2
+)
+SELECT
+  group_keys.metric_time__fiscal_quarter AS metric_time__fiscal_quarter,
+  group_keys.metric_time__extract_dow AS metric_time__extract_dow,
+  COALESCE(orders_spine.promo_orders, 0) AS promo_orders_filled,
+  orders_agg_2.orders AS orders
+FROM group_keys
+LEFT JOIN orders_spine
+  ON group_keys.metric_time__fiscal_quarter IS NOT DISTINCT FROM orders_spine.metric_time__fiscal_quarter
+  AND group_keys.metric_time__extract_dow IS NOT DISTINCT FROM orders_spine.metric_time__extract_dow
+LEFT JOIN orders_agg_2
+  ON group_keys.metric_time__fiscal_quarter IS NOT DISTINCT FROM orders_agg_2.metric_time__fiscal_quarter
+  AND group_keys.metric_time__extract_dow IS NOT DISTINCT FROM orders_agg_2.metric_time__extract_dow
+ORDER BY
+  orders DESC NULLS LAST
+LIMIT 10

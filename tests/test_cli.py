@@ -1,0 +1,92 @@
+"""The `metricsctl` command line: output formats, exit codes and error messages."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from metricsctl.cli import main
+from tests.conftest import seed
+
+
+def run(*args: str) -> click.testing.Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_query_prints_a_table(shop_dir: Path):
+    result = run("query", "--project-dir", str(shop_dir), "--metrics", "orders",
+                 "--group-by", "metric_time__month", "--order-by", "metric_time__month")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "metric_time__month" in lines[0] and "orders" in lines[0]
+    assert "2024-01-01" in lines[2]
+    january = seed("orders").ordered_at.dt.month.eq(1).sum()
+    assert lines[2].split()[-1] == str(january)
+
+
+def test_query_json_with_order_and_limit(shop_dir: Path):
+    result = run("query", "--project-dir", str(shop_dir), "--metrics", "orders,revenue",
+                 "--group-by", "metric_time__month", "--order-by", "-orders", "--limit", "2", "--json")
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.output)
+    assert len(records) == 2 and list(records[0]) == ["metric_time__month", "orders", "revenue"]
+    by_month = seed("orders").groupby(seed("orders").ordered_at.dt.month).size().sort_values(ascending=False)
+    assert [r["orders"] for r in records] == by_month.head(2).tolist()
+
+
+def test_query_csv(shop_dir: Path, tmp_path: Path):
+    target = tmp_path / "out.csv"
+    result = run("query", "--project-dir", str(shop_dir), "--metrics", "orders",
+                 "--group-by", "order__channel", "--csv", str(target))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(target.open()))
+    counts = seed("orders").channel.value_counts()
+    assert {r["order__channel"]: int(r["orders"]) for r in rows} == counts.to_dict()
+
+
+def test_explain_prints_sql_and_runs_nothing(shop_dir: Path):
+    result = run("query", "--project-dir", str(shop_dir), "--metrics", "revenue",
+                 "--group-by", "metric_time__month", "--explain", "--dialect", "postgres")
+    assert result.exit_code == 0, result.output
+    assert result.output.lstrip().startswith("WITH order_lines_agg AS")
+    assert "DATE_TRUNC('MONTH'" in result.output
+
+
+def test_saved_query_from_a_semantic_manifest(shop_dir: Path):
+    manifest = shop_dir / "target" / "semantic_manifest.json"
+    result = run("query", "--semantic-manifest", str(manifest), "--project-dir", str(shop_dir),
+                 "--metrics", "orders", "--explain")
+    assert result.exit_code == 0 and "SUM(1)" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--metrics", "revnue"], "unknown metric 'revnue'; did you mean 'revenue'"),
+    (["--metrics", "revenue", "--group-by", "order__chanel"], "did you mean 'order__channel'"),
+    (["--metrics", "orders", "--group-by", "customer__source"], "fan out"),
+    (["--metrics", "orders", "--where", "1=1; drop table orders"], "exactly one SQL boolean expression"),
+    (["--metrics", "orders", "--where", "{{ Dimension('order__channel') }} in (select 1)"], "subqueries"),
+    (["--metrics", "orders", "--order-by", "revenue"], "cannot order by 'revenue'"),
+    (["--metrics", "revenue_7d"], "needs metric_time"),
+    (["--metrics", "orders", "--group-by", "metric_time__fortnight"], "unknown time granularity"),
+])
+def test_bad_queries_exit_2_with_one_line(shop_dir: Path, args: list[str], message: str):
+    result = CliRunner().invoke(main, ["query", "--project-dir", str(shop_dir), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_project_is_a_clear_error(tmp_path: Path):
+    result = CliRunner().invoke(main, ["query", "--project-dir", str(tmp_path), "--metrics", "x"])
+    assert result.exit_code == 2 and "no dbt_project.yml" in result.output
+
+
+def test_every_command_has_help_with_an_example():
+    for name, command in main.commands.items():
+        assert command.help and "Example" in command.help, f"`metricsctl {name}` needs help with an example"
+        assert run(name, "--help").exit_code == 0
