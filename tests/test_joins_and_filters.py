@@ -108,3 +108,28 @@ def test_unknown_names_get_suggestions(shop):
 def test_unsafe_where_is_refused_before_anything_runs(shop, where):
     with pytest.raises(QueryError):
         shop.compile_query(MetricQuery.of("orders", "metric_time__month", where))
+
+
+def test_metric_filter_in_a_definition(answer):
+    got = answer("orders_from_big_spenders", "metric_time__month")
+    orders = seed("orders")
+    big = orders.groupby("customer_id").amount.sum().loc[lambda s: s > 2000].index
+    chosen = orders[orders.customer_id.isin(big)]
+    assert 0 < len(chosen) < len(orders)
+    assert_series(got, "metric_time__month", "orders_from_big_spenders",
+                  chosen.groupby(month(chosen.ordered_at)).size())
+
+
+def test_metric_filter_in_a_query_joined_on_a_primary_entity(answer):
+    where = "{{ Metric('revenue', group_by=['order']) }} > 300"
+    got = answer("orders", "metric_time__month", where)
+    lines = seed("order_lines")
+    per_order = (lines.quantity * lines.unit_price).groupby(lines.order_id).sum()
+    orders = seed("orders")
+    chosen = orders[orders.order_id.isin(per_order[per_order > 300].index)]
+    assert_series(got, "metric_time__month", "orders", chosen.groupby(month(chosen.ordered_at)).size())
+
+
+def test_metric_filter_without_group_by_is_refused(shop):
+    with pytest.raises(QueryError, match="needs group_by"):
+        shop.compile_query(MetricQuery.of("orders", "", "{{ Metric('revenue') }} > 1"))

@@ -15,7 +15,7 @@ import sqlglot
 from sqlglot import exp
 
 from metricsctl.compiler.dialects import date_part, percentile
-from metricsctl.compiler.filters import ParsedFilter, parse_filter
+from metricsctl.compiler.filters import MetricCall, ParsedFilter, parse_filter
 from metricsctl.compiler.plan import (
     Cumulative,
     Derived,
@@ -36,6 +36,7 @@ from metricsctl.spec import Spec, suggest
 
 DAY = "__day"
 SPINE = "time_spine"
+Ref = ItemName | MetricCall  # what a filter placeholder stands for
 
 
 # --- small expression helpers ------------------------------------------------------------------
@@ -88,6 +89,7 @@ class ScanSource:
     model: Any
     joins: dict[str, JoinStep] = field(default_factory=dict)
     spine_joins: dict[str, tuple[str, exp.Expr]] = field(default_factory=dict)
+    metric_joins: dict[MetricCall, tuple[str, exp.Expr, exp.Expr]] = field(default_factory=dict)
 
     def qualify(self, sql: str, table: str) -> exp.Expr:
         return self.compiler.qualify(sql, table)
@@ -99,6 +101,22 @@ class ScanSource:
         if resolved.is_time:
             return self.compiler.time_value(resolved.name, value, self)
         return value
+
+    def metric(self, call: MetricCall, bind: Callable[[ItemName], exp.Expr]) -> exp.Expr:
+        """`{{ Metric('revenue', group_by=['customer']) }}`: the metric per entity, joined to the rows."""
+        if call not in self.metric_joins:
+            if not call.group_by:
+                raise QueryError(f"Metric('{call.metric}') in a filter needs group_by=[...] naming the "
+                                 "entity it is joined on")
+            compiled = self.compiler.compile(MetricQuery((call.metric,), call.group_by))
+            name = f"metric_filter_{len(self.metric_joins) + 1}"
+            on = and_all([exp.EQ(this=bind(parse_item_name(g, self.compiler.custom_grains)),
+                                 expression=column(parse_item_name(g).column_name(), name))
+                          for g in call.group_by])
+            assert on is not None
+            self.metric_joins[call] = (name, exp.Subquery(this=compiled.expression,
+                                                          alias=exp.TableAlias(this=exp.to_identifier(name))), on)
+        return column(call.metric, self.metric_joins[call][0])
 
     def custom_grain(self, grain: str, value: exp.Expr) -> exp.Expr:
         """Custom granularities live in the time spine: join it on the day and read its column."""
@@ -120,6 +138,8 @@ class ScanSource:
             on = exp.EQ(this=column(self.compiler.spine.day_column, spine_alias), expression=day)
             select = select.join(exp.alias_(self.compiler.relation(self.compiler.spine.relation),
                                             spine_alias, table=True), on=on, join_type="LEFT")
+        for _, subquery, metric_on in self.metric_joins.values():
+            select = select.join(subquery, on=metric_on, join_type="LEFT")
         return select
 
 
@@ -299,23 +319,22 @@ class _QueryBuilder:
     def filter_items(self, templates: tuple[str, ...]) -> list[ItemName]:
         found: list[ItemName] = []
         for template in templates:
-            parsed = self.c.filter(template)
-            if parsed.metrics:
-                raise QueryError(f"filter {template!r}: Metric() filters are not supported yet")
-            for _, item in parsed.items:
+            for _, item in self.c.filter(template).items:
                 if item not in found:
                     found.append(item)
         return found
 
-    def bind_filters(self, templates: tuple[str, ...],
-                     bind: Callable[[ItemName], exp.Expr]) -> list[exp.Expr]:
+    def filter_metrics(self, templates: tuple[str, ...]) -> list[MetricCall]:
+        return list(dict.fromkeys(call for t in templates for _, call in self.c.filter(t).metrics))
+
+    def bind_filters(self, templates: tuple[str, ...], bind: Callable[[Ref], exp.Expr]) -> list[exp.Expr]:
         bound: list[exp.Expr] = []
         for template in templates:
             parsed = self.c.filter(template)
-            mapping = {key: item for key, item in parsed.items}
+            mapping: dict[str, Ref] = {**dict(parsed.items), **dict(parsed.metrics)}
             expression = parsed.expression.copy()
 
-            def replace(node: exp.Expr, mapping: dict[str, ItemName] = mapping) -> exp.Expr:
+            def replace(node: exp.Expr, mapping: dict[str, Ref] = mapping) -> exp.Expr:
                 if isinstance(node, exp.Column) and not node.table and node.name in mapping:
                     return bind(mapping[node.name]).copy()
                 return node
@@ -342,10 +361,12 @@ class _QueryBuilder:
     def resolve(self, model: Any, item: ItemName) -> ResolvedItem:
         return self.c.graph.resolve(model.name, item)
 
-    def row_binder(self, source: ScanSource, time: exp.Expr) -> Callable[[ItemName], exp.Expr]:
+    def row_binder(self, source: ScanSource, time: exp.Expr) -> Callable[[Ref], exp.Expr]:
         """Items as expressions over a model's rows, metric_time being the measure's own time."""
 
-        def bind(item: ItemName) -> exp.Expr:
+        def bind(item: Ref) -> exp.Expr:
+            if isinstance(item, MetricCall):
+                return source.metric(item, bind)
             if item.is_metric_time:
                 return self.c.time_value(item, time, source)
             return source.item(self.resolve(source.model, item))
@@ -451,17 +472,20 @@ class _QueryBuilder:
             wanted.append(item)
         projections = [alias(as_date(trunc("day", time)), DAY)]
         projections += [alias(bind(item), self.item_column(item)) for item in wanted]
+        if not apply_filters:
+            projections += [alias(bind(call), self.item_column(call)) for call in self.filter_metrics(first.filters)]
         for instance in group:
             projections.append(alias(self.c.measure_value(instance), self.plan.instances[instance]))
-        select = source.from_(exp.select(*projections))
-        if apply_filters:
-            conditions = self.bind_filters(first.filters, bind) + self.time_constraint(time)
-            if conditions:
-                select = select.where(and_all(conditions))
+        conditions = (self.bind_filters(first.filters, bind) + self.time_constraint(time)) if apply_filters else []
+        select = source.from_(exp.select(*projections))  # after binding: filters may add joins
+        if conditions:
+            select = select.where(and_all(conditions))
         return self.add_cte(f"{first.model}_rows", select), wanted
 
     @staticmethod
-    def item_column(item: ItemName) -> str:
+    def item_column(item: Ref) -> str:
+        if isinstance(item, MetricCall):
+            return "__".join(("__metric", item.metric, *item.group_by))
         return item.column_name()
 
     def spine_joined(self, group: list[MeasureInstance], on: Callable[[exp.Expr, exp.Expr],
@@ -471,8 +495,8 @@ class _QueryBuilder:
         rows, _ = self.rows_cte(group, [], with_time_items=False, apply_filters=False)
         spine_day = column(self.c.spine.day_column, SPINE)
 
-        def bind(item: ItemName) -> exp.Expr:
-            if item.is_metric_time:
+        def bind(item: Ref) -> exp.Expr:
+            if isinstance(item, ItemName) and item.is_metric_time:
                 return self.c.time_value(item, spine_day, None, SPINE)
             return column(self.item_column(item), rows)
 
@@ -548,7 +572,8 @@ class _QueryBuilder:
             join_type="INNER")
         time_filters = [t for t in group[0].filters if t not in row_filters]
         conditions = self.bind_filters(tuple(time_filters), lambda item: self.c.time_value(
-            item, period, None) if item.is_metric_time else column(item.column_name(), aggregated))
+            item, period, None) if isinstance(item, ItemName) and item.is_metric_time
+            else column(self.item_column(item), aggregated))
         if conditions:
             select = select.where(and_all(conditions))
         return self.add_cte(f"{group[0].model}_offset", select)
@@ -623,8 +648,8 @@ class _QueryBuilder:
             projections.append(alias(self.c.qualify(entity_expr(model, g), "src"), f"__window_{g}"))
         for instance in group:
             projections.append(alias(self.c.measure_value(instance), self.plan.instances[instance]))
-        rows = source.from_(exp.select(*projections))
         conditions = self.bind_filters(first.filters, bind) + self.time_constraint(time)
+        rows = source.from_(exp.select(*projections))  # after binding: filters may add joins
         if conditions:
             rows = rows.where(and_all(conditions))
         rows_name = self.add_cte(f"{first.model}_rows", rows)
@@ -661,8 +686,8 @@ class _QueryBuilder:
         for n, (base_prop, _) in enumerate(conversion.constant_properties):
             projections.append(alias(bind(parse_item_name(self._local_name(base_model, base_prop))),
                                      f"__property_{n}"))
-        base = base_source.from_(exp.select(*projections))
         conditions = self.bind_filters(instance.filters, bind) + self.time_constraint(base_time)
+        base = base_source.from_(exp.select(*projections))  # after binding: filters may add joins
         if conditions:
             base = base.where(and_all(conditions))
         base_name = self.add_cte(f"{base_model.name}_base_events", base)
@@ -680,8 +705,8 @@ class _QueryBuilder:
         for n, (_, conv_prop) in enumerate(conversion.constant_properties):
             conv_projections.append(alias(conv_bind(parse_item_name(self._local_name(conv_model, conv_prop))),
                                           f"__property_{n}"))
-        conv = conv_source.from_(exp.select(*conv_projections))
         conv_conditions = self.bind_filters(conversion.conversion_filters, conv_bind)
+        conv = conv_source.from_(exp.select(*conv_projections))
         if conv_conditions:
             conv = conv.where(and_all(conv_conditions))
         conv_name = self.add_cte(f"{conv_model.name}_conversion_events", conv)
