@@ -297,6 +297,7 @@ class _QueryBuilder:
         self.items = items
         self.query = query
         self.ctes: list[tuple[str, exp.Expr]] = []
+        self.staged: dict[tuple[Any, ...], tuple[str, bool]] = {}
         self.time_items = [i for i in items if i.is_metric_time]
         self.other_items = [i for i in items if not i.is_metric_time]
         self.columns = [i.column_name() for i in items]
@@ -488,11 +489,52 @@ class _QueryBuilder:
             return "__".join(("__metric", item.metric, *item.group_by))
         return item.column_name()
 
+    def is_staged(self, instance: MeasureInstance) -> bool:
+        """Whether the instance is computed by joining the time spine's days to its rows."""
+        if instance.conversion is not None or instance.semi_additive is not None or not self.time_items:
+            return False
+        if instance.cumulative is not None:
+            return True
+        return instance.offset is not None and not self.offset_at_query_grain(instance.offset)
+
+    def staged_rows(self, group: list[MeasureInstance]) -> tuple[str, bool]:
+        """The rows (or daily sums) that spine joins read: built once per model and filters.
+
+        Every staged instance of the same model, filters and time dimension shares one scan. When all
+        of them can be rolled up (sums, counts, min, max), the rows are first aggregated to one row
+        per day and group, so the spine joins days to daily values, never to raw rows.
+        """
+        first = group[0]
+        key = (first.model, first.filters, first.agg_time_dimension)
+        if key not in self.staged:
+            members = [i for i in self.plan.instances if self.is_staged(i)
+                       and (i.model, i.filters, i.agg_time_dimension) == key]
+            rows, wanted = self.rows_cte(members, [], with_time_items=False, apply_filters=False)
+            rolled = all(self.rollup_kind(i) is not None for i in members)
+            if rolled:
+                keys = [column(DAY, rows)] + [column(self.item_column(i), rows) for i in wanted]
+                keys += [column(self.item_column(c), rows) for c in self.filter_metrics(first.filters)]
+                daily = exp.select(*keys, *[alias(self.c.aggregate(i, column(self.plan.instances[i], rows)),
+                                                  self.plan.instances[i]) for i in members]
+                                   ).from_(rows).group_by(*keys)
+                rows = self.add_cte(f"{first.model}_daily", daily)
+            self.staged[key] = (rows, rolled)
+        return self.staged[key]
+
+    def rollup_kind(self, instance: MeasureInstance) -> str | None:
+        """How daily aggregates of the measure combine into a longer period, if they can."""
+        agg = str(self.c.spec.measure(instance.measure).measure.agg.value)
+        return {"sum": "sum", "count": "sum", "sum_boolean": "sum", "min": "min", "max": "max"}.get(agg)
+
+    def rollup(self, instance: MeasureInstance, value: exp.Expr) -> exp.Expr:
+        kind = self.rollup_kind(instance)
+        return exp.Min(this=value) if kind == "min" else exp.Max(this=value) if kind == "max" else exp.Sum(this=value)
+
     def spine_joined(self, group: list[MeasureInstance], on: Callable[[exp.Expr, exp.Expr],
                                                                      exp.Expr],
                      label: str) -> str:
         """Join the time spine's days to the rows (an offset or a window); metric_time is the spine's."""
-        rows, _ = self.rows_cte(group, [], with_time_items=False, apply_filters=False)
+        rows, rolled_up = self.staged_rows(group)
         spine_day = column(self.c.spine.day_column, SPINE)
 
         def bind(item: Ref) -> exp.Expr:
@@ -506,8 +548,9 @@ class _QueryBuilder:
         if label == "cumulative":
             projections.insert(0, alias(spine_day, DAY))
         for instance in group:
-            projections.append(alias(self.c.aggregate(instance, column(self.plan.instances[instance], rows)),
-                                     self.plan.instances[instance]))
+            value = column(self.plan.instances[instance], rows)
+            aggregated = self.rollup(instance, value) if rolled_up else self.c.aggregate(instance, value)
+            projections.append(alias(aggregated, self.plan.instances[instance]))
         select = exp.select(*projections).from_(
             exp.alias_(self.c.relation(self.c.spine.relation), SPINE, table=True))
         select = select.join(rows, on=on(column(DAY, rows), spine_day), join_type="INNER")

@@ -1,16 +1,27 @@
 WITH order_lines_rows AS (
   SELECT
     CAST(DATE_TRUNC(src.ordered_at, DAY) AS DATE) AS __day,
-    src.quantity * src.unit_price AS revenue
+    src.quantity * src.unit_price AS revenue,
+    src.quantity * src.unit_price AS revenue__2,
+    src.quantity * src.unit_price AS revenue__3
   FROM `shop`.`main`.`order_lines` AS src
+), order_lines_daily AS (
+  SELECT
+    order_lines_rows.__day,
+    SUM(order_lines_rows.revenue) AS revenue,
+    SUM(order_lines_rows.revenue__2) AS revenue__2,
+    SUM(order_lines_rows.revenue__3) AS revenue__3
+  FROM order_lines_rows
+  GROUP BY
+    order_lines_rows.__day
 ), order_lines_cumulative AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(order_lines_rows.revenue) AS revenue
+    SUM(order_lines_daily.revenue) AS revenue
   FROM `shop`.`main`.`metricflow_time_spine` AS time_spine
-  INNER JOIN order_lines_rows
-    ON order_lines_rows.__day <= time_spine.date_day
-    AND order_lines_rows.__day > time_spine.date_day - INTERVAL '7' DAY
+  INNER JOIN order_lines_daily
+    ON order_lines_daily.__day <= time_spine.date_day
+    AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7' DAY
   GROUP BY
     time_spine.date_day
 ), order_lines_cumulative_ranked AS (
@@ -29,19 +40,14 @@ WITH order_lines_rows AS (
   FROM order_lines_cumulative_ranked
   WHERE
     order_lines_cumulative_ranked.__period_rank = 1
-), order_lines_rows_2 AS (
-  SELECT
-    CAST(DATE_TRUNC(src.ordered_at, DAY) AS DATE) AS __day,
-    src.quantity * src.unit_price AS revenue__2
-  FROM `shop`.`main`.`order_lines` AS src
 ), order_lines_cumulative_2 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(order_lines_rows_2.revenue__2) AS revenue__2
+    SUM(order_lines_daily.revenue__2) AS revenue__2
   FROM `shop`.`main`.`metricflow_time_spine` AS time_spine
-  INNER JOIN order_lines_rows_2
-    ON order_lines_rows_2.__day <= time_spine.date_day
-    AND order_lines_rows_2.__day >= CAST(DATE_TRUNC(time_spine.date_day, MONTH) AS DATE)
+  INNER JOIN order_lines_daily
+    ON order_lines_daily.__day <= time_spine.date_day
+    AND order_lines_daily.__day >= CAST(DATE_TRUNC(time_spine.date_day, MONTH) AS DATE)
   GROUP BY
     time_spine.date_day
 ), order_lines_cumulative_ranked_2 AS (
@@ -60,19 +66,14 @@ WITH order_lines_rows AS (
   FROM order_lines_cumulative_ranked_2
   WHERE
     order_lines_cumulative_ranked_2.__period_rank = 1
-), order_lines_rows_3 AS (
-  SELECT
-    CAST(DATE_TRUNC(src.ordered_at, DAY) AS DATE) AS __day,
-    src.quantity * src.unit_price AS revenue__3
-  FROM `shop`.`main`.`order_lines` AS src
 ), order_lines_cumulative_3 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(order_lines_rows_3.revenue__3) AS revenue__3
+    SUM(order_lines_daily.revenue__3) AS revenue__3
   FROM `shop`.`main`.`metricflow_time_spine` AS time_spine
-  INNER JOIN order_lines_rows_3
-    ON order_lines_rows_3.__day <= time_spine.date_day
-    AND order_lines_rows_3.__day > time_spine.date_day - INTERVAL '7' DAY
+  INNER JOIN order_lines_daily
+    ON order_lines_daily.__day <= time_spine.date_day
+    AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7' DAY
   GROUP BY
     time_spine.date_day
 ), order_lines_cumulative_avg AS (

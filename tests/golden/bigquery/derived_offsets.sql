@@ -28,13 +28,20 @@ WITH order_lines_agg AS (
     CAST(DATE_TRUNC(src.ordered_at, DAY) AS DATE) AS __day,
     src.quantity * src.unit_price AS revenue__3
   FROM `shop`.`main`.`order_lines` AS src
+), order_lines_daily AS (
+  SELECT
+    order_lines_rows.__day,
+    SUM(order_lines_rows.revenue__3) AS revenue__3
+  FROM order_lines_rows
+  GROUP BY
+    order_lines_rows.__day
 ), order_lines_offset_2 AS (
   SELECT
     DATE_TRUNC(time_spine.date_day, MONTH) AS metric_time__month,
-    SUM(order_lines_rows.revenue__3) AS revenue__3
+    SUM(order_lines_daily.revenue__3) AS revenue__3
   FROM `shop`.`main`.`metricflow_time_spine` AS time_spine
-  INNER JOIN order_lines_rows
-    ON order_lines_rows.__day = time_spine.date_day - INTERVAL '7' DAY
+  INNER JOIN order_lines_daily
+    ON order_lines_daily.__day = time_spine.date_day - INTERVAL '7' DAY
   GROUP BY
     DATE_TRUNC(time_spine.date_day, MONTH)
 ), group_keys AS (
