@@ -265,6 +265,10 @@ class SqlCompiler:
                 item = parse_item_name(text, self.custom_grains)
             except ValueError as exc:
                 raise QueryError(str(exc)) from None
+            if item.is_metric_time is False and item.entity_path == (METRIC_TIME,) and \
+                    item.element in ("hour", "minute", "second", "millisecond", "microsecond", "nanosecond"):
+                raise QueryError(f"'{text}' is finer than the data: metric_time is kept by day at the finest; "
+                                 "use metric_time__day or a coarser grain")
             if item.entity_path[:1] == (METRIC_TIME,):
                 grains = [*STANDARD_GRAINS, *sorted(self.custom_grains)]
                 raise QueryError(f"unknown time granularity '{item.element}' in '{text}'"
