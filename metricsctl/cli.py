@@ -116,6 +116,37 @@ def query(metrics: str, group_by: str, where: tuple[str, ...], order_by: str, li
         output.print_table(result)
 
 
+@main.command(name="compile")
+@click.option("--check", is_flag=True, help="Change nothing; exit 1 if a generated model is out of date.")
+@project_options
+@reports_errors
+def compile_(check: bool, project_dir: str, profiles_dir: str | None, target: str | None) -> None:
+    """Generate a dbt model for every saved-query export, plus metric_values and metric_catalog.
+
+    The models are written to models/metrics/ (one header line names the spec each came from) and are
+    meant to be committed, so reviewers read the SQL in the pull request. With --check, nothing is
+    written and the exit code is 1 when a spec changed without its models: run it in CI.
+
+    Example:
+
+        metricsctl compile --check
+    """
+    from metricsctl.facade import Metricsctl
+
+    result = Metricsctl(project_dir, profiles_dir, target).compile(check=check)
+    for label, paths in (("out of date", result.stale), ("missing", result.missing), ("no longer produced",
+                                                                                      result.extra)):
+        for path in paths:
+            verb = label if check else {"out of date": "updated", "missing": "created",
+                                        "no longer produced": "removed"}[label]
+            click.echo(f"{verb}: {path}")
+    if check and not result.ok:
+        click.echo("generated models are out of date: run `metricsctl compile` and commit the result", err=True)
+        sys.exit(1)
+    if result.ok:
+        click.echo("generated models are up to date")
+
+
 @main.command()
 @click.option("--select", "-s", multiple=True, help="dbt node selection (repeatable), as in dbt.")
 @click.option("--exclude", multiple=True, help="dbt nodes to leave out (repeatable), as in dbt.")
@@ -136,7 +167,7 @@ def build(select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
     from metricsctl.facade import Metricsctl
 
     app = Metricsctl(project_dir, profiles_dir, target)
-    run = app.build(select, exclude, full_refresh)
+    run = app.build(select, exclude, full_refresh, on_node=output.node_progress())
     output.print_build(run)
     if not run.success:
         sys.exit(1)

@@ -5,20 +5,25 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from metricsctl.compiler.dialects import ADAPTER_DIALECTS, check_dialect
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import Compiled, SqlCompiler
 from metricsctl.errors import DbtError, SpecError
+
+if TYPE_CHECKING:
+    from metricsctl.materialize import CheckResult, Materializer
 from metricsctl.profiles import Target, load_target
 from metricsctl.project import DbtProject
 from metricsctl.runner import DbtRun, run_dbt
 from metricsctl.saved_queries import saved_query_to_query
 from metricsctl.spec import Spec
-from metricsctl.warehouse import Result, Warehouse, connect
+from metricsctl.warehouse import Result, Warehouse, connect, ensure_writable
 
 
 class Metricsctl:
@@ -88,10 +93,23 @@ class Metricsctl:
             raise SpecError(issues)
         return self.spec
 
-    def build(self, select: tuple[str, ...] = (), exclude: tuple[str, ...] = (),
-              full_refresh: bool = False) -> DbtRun:
-        """Validate the spec, then `dbt build` the project; the run result is written as JSON."""
-        self.validate()  # a bad spec stops the build before it touches the warehouse
+    def materializer(self) -> Materializer:
+        from metricsctl.materialize import Materializer
+
+        return Materializer(self.spec, self.project, self.dialect)
+
+    def compile(self, check: bool = False) -> CheckResult:
+        """Write the generated models (or, with `check`, only report which are out of date)."""
+        self.validate()
+        materializer = self.materializer()
+        models = materializer.models()
+        return materializer.check(models) if check else materializer.write(models)
+
+    def build(self, select: tuple[str, ...] = (), exclude: tuple[str, ...] = (), full_refresh: bool = False,
+              on_node: Callable[[str, str], None] | None = None) -> DbtRun:
+        """Validate and compile the spec, then `dbt build` the project; the run result is kept as JSON."""
+        ensure_writable(self.target)
+        self.compile()  # a bad spec stops the build before it touches the warehouse
         args = ["build"]
         if select:
             args += ["--select", *select]
@@ -100,7 +118,7 @@ class Metricsctl:
         if full_refresh:
             args.append("--full-refresh")
         started = time.time()
-        run = run_dbt(self.project, args)
+        run = run_dbt(self.project, args, on_node)
         record = {"command": "build", "started_at": started, "seconds": round(run.seconds, 3),
                   "success": run.success, "nodes": [asdict(n) for n in run.nodes]}
         self.project.target_dir.mkdir(parents=True, exist_ok=True)

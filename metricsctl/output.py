@@ -6,6 +6,7 @@ import csv
 import datetime
 import decimal
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -66,6 +67,22 @@ def print_table(result: Result) -> None:
         Console(stderr=True).print("(no rows)")
 
 
+def node_progress() -> Callable[[str, str], None]:
+    """A line per finished dbt node, as the build goes."""
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    marks = {"success": "[green]ok[/]", "pass": "[green]pass[/]", "no-op": "[dim]no-op[/]",
+             "skipped": "[yellow]skipped[/]", "warn": "[yellow]warn[/]"}
+
+    def show(unique_id: str, status: str) -> None:
+        kind, _, name = unique_id.split(".", 2)
+        if status != "no-op":
+            console.print(f"  {marks.get(status, f'[bold red]{status}[/]')} {kind} {name}")
+
+    return show
+
+
 def print_build(run: DbtRun) -> None:
     """One line per node that did not simply pass, then the totals."""
     from rich.console import Console
@@ -73,9 +90,11 @@ def print_build(run: DbtRun) -> None:
     console = Console(stderr=False, highlight=False)
     kinds: dict[str, int] = {}
     for node in run.nodes:
+        if node.status == "no-op":
+            continue  # saved queries: dbt Core does nothing with them; their exports are models
         kind = node.unique_id.split(".")[0]
         kinds[kind] = kinds.get(kind, 0) + 1
-        if node.status not in ("success", "pass", "no-op"):
+        if node.status not in ("success", "pass"):
             console.print(f"[bold red]{node.status.upper()}[/] {node.unique_id}: {node.message}")
     parts = ", ".join(f"{count} {kind}{'s' if count != 1 else ''}" for kind, count in sorted(kinds.items()))
     failed = len(run.failed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,20 +46,28 @@ def release_duckdb() -> None:
             DuckDBConnectionManager._ENV = None
 
 
-def run_dbt(project: DbtProject, command: list[str]) -> DbtRun:
-    """`dbt <command>` on the project; node results kept, errors of dbt itself raised as DbtError."""
+def run_dbt(project: DbtProject, command: list[str],
+            on_node: Callable[[str, str], None] | None = None) -> DbtRun:
+    """`dbt <command>` on the project, silent; `on_node(unique_id, status)` hears each finished node.
+
+    Node results are returned; an error of dbt itself is raised as DbtError, a locked warehouse as
+    WarehouseError.
+    """
     quiet_dbt_environment()
     from dbt.cli.main import dbtRunner
 
     errors: list[str] = []
 
     def collect(event: Any) -> None:
-        if event.info.level == "error" and event.info.msg:
+        if event.info.name == "NodeFinished" and on_node is not None:
+            info = event.data.node_info
+            on_node(str(info.unique_id), str(info.node_status))
+        elif event.info.level == "error" and event.info.msg:
             errors.append(str(event.info.msg))
 
     started = time.perf_counter()
     try:
-        result = dbtRunner(callbacks=[collect]).invoke(project.dbt_args([*command, "--quiet"]))
+        result = dbtRunner(callbacks=[collect]).invoke(project.dbt_args([*command, "--log-level", "none"]))
     finally:
         release_duckdb()
     seconds = time.perf_counter() - started

@@ -158,8 +158,11 @@ class Compiled:
 class SqlCompiler:
     """Compiles metric queries against one spec into sqlglot expressions."""
 
-    def __init__(self, spec: Spec, dialect: str = "duckdb", source_dialect: str | None = None) -> None:
+    def __init__(self, spec: Spec, dialect: str = "duckdb", source_dialect: str | None = None,
+                 relations: dict[str, str] | None = None) -> None:
+        """`relations` renames warehouse relations (e.g. to placeholders that become dbt refs)."""
         self.spec = spec
+        self.relations = relations or {}
         self.dialect = dialect
         self.source_dialect = source_dialect or dialect
         self.graph = SemanticGraph(spec)
@@ -172,6 +175,8 @@ class SqlCompiler:
         return self.spec.time_spine
 
     def relation(self, relation_name: str) -> exp.Table:
+        if relation_name in self.relations:
+            return exp.to_table(self.relations[relation_name])
         return exp.to_table(relation_name, dialect=self.source_dialect)
 
     def qualify(self, sql: str, table: str) -> exp.Expr:
@@ -250,12 +255,13 @@ class SqlCompiler:
         return self.qualify(str(measure.expr or measure.name), table)
 
     # --- the query -----------------------------------------------------------------------------
-    def compile(self, query: MetricQuery) -> Compiled:
+    def compile(self, query: MetricQuery, since: exp.Expr | None = None) -> Compiled:
+        """`since`: an expression for the earliest metric_time, instead of the query's start_time."""
         if not query.metrics:
             raise QueryError("no metrics given; pass --metrics a,b")
         plan = Planner(self.spec).plan(query.metrics, query.where)
         items = self._group_by_items(query, plan)
-        builder = _QueryBuilder(self, plan, items, query)
+        builder = _QueryBuilder(self, plan, items, query, since)
         return builder.build()
 
     def _group_by_items(self, query: MetricQuery, plan: Plan) -> list[ItemName]:
@@ -295,8 +301,10 @@ class SqlCompiler:
 class _QueryBuilder:
     """Builds the CTEs of one query; one instance per compile call."""
 
-    def __init__(self, compiler: SqlCompiler, plan: Plan, items: list[ItemName], query: MetricQuery) -> None:
+    def __init__(self, compiler: SqlCompiler, plan: Plan, items: list[ItemName], query: MetricQuery,
+                 since: exp.Expr | None = None) -> None:
         self.c = compiler
+        self.since = since
         self.plan = plan
         self.items = items
         self.query = query
@@ -354,7 +362,9 @@ class _QueryBuilder:
         assert grain is not None
         period = trunc(grain, day)
         conditions: list[exp.Expr] = []
-        if self.query.start_time:
+        if self.since is not None:
+            conditions.append(exp.GTE(this=period, expression=trunc(grain, self.since.copy())))
+        elif self.query.start_time:
             start = trunc(grain, exp.cast(exp.Literal.string(self.query.start_time), "TIMESTAMP"))
             conditions.append(exp.GTE(this=period, expression=start))
         if self.query.end_time:
@@ -802,7 +812,7 @@ class _QueryBuilder:
             keys: exp.Query | None = None
             for name, _ in outputs:
                 part = exp.select(*[column(c) for c in self.columns]).from_(name)
-                keys = part if keys is None else exp.union(keys, part, distinct=True)
+                keys = part if keys is None else exp.union(keys, part, distinct=True, copy=False)
             assert keys is not None
             key_source = self.add_cte("group_keys", keys)
             select = exp.select().from_(key_source)
@@ -819,7 +829,7 @@ class _QueryBuilder:
             projections.append(alias(self.metric_expression(node, where_from), metric))
         select = select.select(*projections)
         for name, body in self.ctes:
-            select = select.with_(name, as_=body)
+            select = select.with_(name, as_=body, copy=False)
         select = self.order_and_limit(select)
         output = tuple([*self.columns, *self.plan.metrics])
         return Compiled(select, output, self.c.dialect)
