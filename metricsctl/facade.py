@@ -15,15 +15,15 @@ from metricsctl.compiler.dialects import ADAPTER_DIALECTS, check_dialect
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import Compiled, SqlCompiler
 from metricsctl.errors import DbtError, SpecError
-
-if TYPE_CHECKING:
-    from metricsctl.materialize import CheckResult, Materializer
 from metricsctl.profiles import Target, load_target
 from metricsctl.project import DbtProject
 from metricsctl.runner import DbtRun, run_dbt
 from metricsctl.saved_queries import saved_query_to_query
 from metricsctl.spec import Spec
 from metricsctl.warehouse import Result, Warehouse, connect, ensure_writable
+
+if TYPE_CHECKING:
+    from metricsctl.materialize import CheckResult, Materializer
 
 
 class Metricsctl:
