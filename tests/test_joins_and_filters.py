@@ -133,3 +133,15 @@ def test_metric_filter_in_a_query_joined_on_a_primary_entity(answer):
 def test_metric_filter_without_group_by_is_refused(shop):
     with pytest.raises(QueryError, match="needs group_by"):
         shop.compile_query(MetricQuery.of("orders", "", "{{ Metric('revenue') }} > 1"))
+
+
+def test_filtered_and_unfiltered_metrics_of_one_scan_keep_their_own_rows(answer):
+    got = answer("orders,order_count,january_orders,store_order_total", "metric_time__month")
+    orders = seed("orders")
+    orders["month"] = month(orders.ordered_at)
+    assert_series(got, "metric_time__month", "order_count", orders.groupby("month").order_id.count())
+    store = orders[orders.channel == "store"].groupby("month").amount.sum()
+    assert_series(got, "metric_time__month", "store_order_total", store)
+    january = got.set_index("metric_time__month").january_orders
+    assert january.loc["2024-01-01"] == (orders.month == "2024-01-01").sum()
+    assert january.drop(pd.Timestamp("2024-01-01")).isna().all()  # NULL, not 0, where it has no rows

@@ -38,3 +38,9 @@ def test_joins_are_only_those_the_query_needs(shop):
     reads = scans(shop, "revenue", "order__customer__region")
     assert reads == Counter({"order_lines": 1, "orders": 1, "customers": 1})
     assert scans(shop, "revenue", "metric_time__month") == Counter({"order_lines": 1})
+
+
+def test_metrics_with_different_filters_on_one_model_share_one_scan(shop):
+    # orders, orders filtered to online (in a ratio), to January, and a store-only total
+    reads = scans(shop, "orders,online_order_share,january_orders,store_order_total,order_count")
+    assert reads == Counter({"orders": 1})

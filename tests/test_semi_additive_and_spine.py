@@ -94,3 +94,13 @@ def test_year_grain_and_a_dimension_time_grain(answer):
     got["customer__signup_date__month"] = pd.to_datetime(got.customer__signup_date__month)
     assert_series(got, "customer__signup_date__month", "orders", expected)
     assert set(got.metric_time__year) == {pd.Timestamp("2024-01-01")}
+
+
+def test_a_time_filter_also_limits_the_spine_periods(answer):
+    where = "{{ TimeDimension('metric_time', 'month') }} >= '2024-05-01'"
+    got = answer("promo_orders_filled", "metric_time__month", where)
+    orders = seed("orders")
+    promo = orders.groupby(month(orders.ordered_at)).is_promo.sum()
+    spine_months = pd.date_range("2024-05-01", "2024-12-01", freq="MS")
+    expected = promo.reindex(spine_months).fillna(0).rename_axis("metric_time__month")
+    assert_series(got, "metric_time__month", "promo_orders_filled", expected)

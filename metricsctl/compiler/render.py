@@ -391,9 +391,68 @@ class _QueryBuilder:
     # --- scans ---------------------------------------------------------------------------------
     def build(self) -> Compiled:
         outputs: list[tuple[str, list[MeasureInstance]]] = []
+        plain: dict[tuple[str, str], list[list[MeasureInstance]]] = {}
         for group in self.plan.scans():
-            outputs.append((self.scan(group), group))
+            if self.is_plain(group[0]):
+                plain.setdefault((group[0].model, group[0].agg_time_dimension), []).append(group)
+        done: set[tuple[str, str]] = set()
+        for group in self.plan.scans():
+            key = (group[0].model, group[0].agg_time_dimension)
+            if not self.is_plain(group[0]):
+                outputs.append((self.scan(group), group))
+            elif key not in done:
+                done.add(key)
+                groups = plain[key]
+                name = self.add_cte(f"{key[0]}_agg", self.plain_select(groups[0]) if len(groups) == 1
+                                    else self.conditional_select(groups))
+                outputs.append((name, [i for g in groups for i in g]))
         return self.combine(outputs)
+
+    @staticmethod
+    def is_plain(instance: MeasureInstance) -> bool:
+        """Aggregated straight from the rows: any number of these share one scan of their model."""
+        return (instance.conversion is None and instance.cumulative is None and instance.offset is None
+                and instance.semi_additive is None and not instance.join_to_timespine)
+
+    def conditional_select(self, groups: list[list[MeasureInstance]]) -> exp.Select:
+        """Metrics of one model with different filters, in one scan: each aggregates only its rows.
+
+        Filters shared by every metric stay in WHERE; the others become CASE WHEN inside the aggregate,
+        and WHERE keeps the rows that any metric reads. A count over no rows of its own is NULL, as if
+        it had been scanned alone (its group would be missing).
+        """
+        first = groups[0][0]
+        model = self.c.graph.models[first.model]
+        source = ScanSource(self.c, model)
+        time = self.c.measure_time(first.measure, model)
+        bind = self.row_binder(source, time)
+        common = [f for f in groups[0][0].filters if all(f in g[0].filters for g in groups)]
+        projections = [alias(bind(item), item.column_name()) for item in self.items]
+        own_conditions: list[exp.Expr | None] = []
+        for group in groups:
+            own = and_all(self.bind_filters(tuple(f for f in group[0].filters if f not in common), bind))
+            own_conditions.append(own)
+            for instance in group:
+                value = self.c.measure_value(instance)
+                if own is None:
+                    aggregated = self.c.aggregate(instance, value)
+                else:
+                    aggregated = self.c.aggregate(instance, exp.Case(ifs=[exp.If(this=own.copy(), true=value)]))
+                    if self.c.spec.measure(instance.measure).measure.agg.value in ("count", "count_distinct"):
+                        present = exp.Count(this=exp.Case(ifs=[exp.If(this=own.copy(), true=exp.Literal.number(1))]))
+                        aggregated = exp.Case(ifs=[exp.If(this=exp.GT(this=present, expression=exp.Literal.number(0)),
+                                                          true=aggregated)])
+                projections.append(alias(aggregated, self.plan.instances[instance]))
+        conditions = self.bind_filters(tuple(common), bind) + self.time_constraint(time)
+        if all(c is not None for c in own_conditions):
+            conditions.append(exp.paren(exp.or_(*[c.copy() for c in own_conditions if c is not None])))
+        select = source.from_(exp.select(*projections))
+        where = and_all(conditions)
+        if where is not None:
+            select = select.where(where)
+        if self.items:
+            select = select.group_by(*[bind(item) for item in self.items])
+        return select
 
     def scan(self, group: list[MeasureInstance]) -> str:
         first = group[0]
@@ -444,20 +503,28 @@ class _QueryBuilder:
     def plain_scan(self, group: list[MeasureInstance]) -> str:
         return self.add_cte(f"{group[0].model}_agg", self.plain_select(group))
 
-    def spine_periods(self, grain_items: list[ItemName]) -> exp.Select:
-        """One row per period of the time spine at the query's metric_time grains."""
+    def spine_periods(self, grain_items: list[ItemName], filters: tuple[str, ...] = ()) -> exp.Select:
+        """One row per period of the time spine at the query's metric_time grains.
+
+        Filters that read only metric_time apply to the periods too: a spine-filled metric filtered to
+        2025 lists 2025's periods only.
+        """
         day = column(self.c.spine.day_column, SPINE)
         projections = [alias(self.c.time_value(i, day, None, SPINE), i.column_name()) for i in grain_items]
         select = exp.select(*projections).distinct().from_(
             exp.alias_(self.c.relation(self.c.spine.relation), SPINE, table=True))
-        conditions = self.time_constraint(day)
+        time_only = tuple(t for t in filters if not self.filter_metrics((t,))
+                          and all(i.is_metric_time for i in self.filter_items((t,))))
+        conditions = self.time_constraint(day) + self.bind_filters(
+            time_only, lambda item: self.c.time_value(item, day, None, SPINE) if isinstance(item, ItemName)
+            else exp.Null())
         if conditions:
             select = select.where(and_all(conditions))
         return select
 
     def spine_fill(self, aggregated: str, group: list[MeasureInstance]) -> str:
         """join_to_timespine: every spine period appears, with NULL (or the fill value) where no data."""
-        periods = exp.Subquery(this=self.spine_periods(self.time_items), alias=exp.TableAlias(
+        periods = exp.Subquery(this=self.spine_periods(self.time_items, group[0].filters), alias=exp.TableAlias(
             this=exp.to_identifier("periods")))
         projections: list[exp.Expr] = []
         for item in self.items:

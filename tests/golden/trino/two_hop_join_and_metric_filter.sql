@@ -3,7 +3,10 @@ WITH order_lines_agg AS (
     j_order__customer.region AS order__customer__region,
     j_product.category AS product__category,
     SUM(src.quantity * src.unit_price) AS revenue,
-    COUNT(src.order_line_id) AS line_count
+    COUNT(src.order_line_id) AS line_count,
+    SUM(
+      CASE WHEN j_order__customer.region = 'north' THEN src.quantity * src.unit_price END
+    ) AS revenue__2
   FROM "shop"."main"."order_lines" AS src
   LEFT JOIN "shop"."main"."orders" AS j_order
     ON src.order_id = j_order.order_id
@@ -14,39 +17,12 @@ WITH order_lines_agg AS (
   GROUP BY
     j_order__customer.region,
     j_product.category
-), order_lines_agg_2 AS (
-  SELECT
-    j_order__customer.region AS order__customer__region,
-    j_product.category AS product__category,
-    SUM(src.quantity * src.unit_price) AS revenue__2
-  FROM "shop"."main"."order_lines" AS src
-  LEFT JOIN "shop"."main"."orders" AS j_order
-    ON src.order_id = j_order.order_id
-  LEFT JOIN "shop"."main"."customers" AS j_order__customer
-    ON j_order.customer_id = j_order__customer.customer_id
-  LEFT JOIN "shop"."main"."products" AS j_product
-    ON src.product_id = j_product.product_id
-  WHERE
-    j_order__customer.region = 'north'
-  GROUP BY
-    j_order__customer.region,
-    j_product.category
-), group_keys AS (
-  SELECT
-    order__customer__region,
-    product__category
-  FROM order_lines_agg
-  UNION
-  SELECT
-    order__customer__region,
-    product__category
-  FROM order_lines_agg_2
 )
 SELECT
-  group_keys.order__customer__region AS order__customer__region,
-  group_keys.product__category AS product__category,
+  order_lines_agg.order__customer__region AS order__customer__region,
+  order_lines_agg.product__category AS product__category,
   order_lines_agg.revenue AS revenue,
-  order_lines_agg_2.revenue__2 AS north_revenue,
+  order_lines_agg.revenue__2 AS north_revenue,
   (
     CAST((
       order_lines_agg.revenue
@@ -54,10 +30,4 @@ SELECT
       order_lines_agg.line_count
     )
   ) AS avg_line_value
-FROM group_keys
-LEFT JOIN order_lines_agg
-  ON group_keys.order__customer__region IS NOT DISTINCT FROM order_lines_agg.order__customer__region
-  AND group_keys.product__category IS NOT DISTINCT FROM order_lines_agg.product__category
-LEFT JOIN order_lines_agg_2
-  ON group_keys.order__customer__region IS NOT DISTINCT FROM order_lines_agg_2.order__customer__region
-  AND group_keys.product__category IS NOT DISTINCT FROM order_lines_agg_2.product__category
+FROM order_lines_agg
