@@ -71,7 +71,7 @@ def node_progress() -> Callable[[str, str], None]:
     """A line per finished dbt node, as the build goes."""
     from rich.console import Console
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     marks = {"success": "[green]ok[/]", "pass": "[green]pass[/]", "no-op": "[dim]no-op[/]",
              "skipped": "[yellow]skipped[/]", "warn": "[yellow]warn[/]"}
 

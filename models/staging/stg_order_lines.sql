@@ -1,4 +1,5 @@
--- Order lines with net price and unit cost, ready for revenue and margin measures.
+-- Order lines with net price and unit cost, ready for revenue and margin measures. A discount the till did
+-- not record is the promotion's discount on promotion days and none otherwise.
 select
     l.order_line_id,
     l.order_id,
@@ -7,9 +8,15 @@ select
     o.store_id,
     o.customer_id,
     l.quantity,
-    l.unit_price - l.discount_per_unit as net_unit_price,
+    cast(l.unit_price as double) as unit_price,
+    coalesce(l.discount_per_unit, round(l.unit_price * coalesce(pr.discount_pct, 0), 2)) as discount_per_unit,
+    l.discount_per_unit is null as discount_was_missing,
+    l.unit_price - coalesce(l.discount_per_unit, round(l.unit_price * coalesce(pr.discount_pct, 0), 2))
+        as net_unit_price,
     p.unit_cost,
-    o.promotion is not null as on_promotion
+    o.on_promotion
 from {{ ref('order_lines') }} as l
 join {{ ref('stg_orders') }} as o on o.order_id = l.order_id
-join {{ ref('products') }} as p on p.product_id = l.product_id
+join {{ ref('stg_products') }} as p on p.product_id = l.product_id
+left join {{ ref('stg_promotions') }} as pr
+    on pr.promotion_code = o.promotion and o.ordered_at between pr.start_date and pr.end_date

@@ -1,0 +1,24 @@
+-- Orders attributed to marketing (last click), with the order's revenue and gross profit, for ROI by channel.
+with order_totals as (
+    select
+        order_id,
+        sum(quantity * net_unit_price) as revenue,
+        sum(quantity * unit_cost) as cost_of_goods
+    from {{ ref('stg_order_lines') }}
+    group by order_id
+)
+
+select
+    a.order_id,
+    a.campaign_id,
+    a.channel_id,
+    a.attribution_model,
+    o.ordered_at,
+    o.customer_id,
+    o.store_id,
+    coalesce(t.revenue, 0) as attributed_revenue,
+    coalesce(t.cost_of_goods, 0) as attributed_cost_of_goods,
+    coalesce(t.revenue, 0) - coalesce(t.cost_of_goods, 0) as attributed_gross_profit
+from {{ ref('stg_attributed_orders') }} as a
+join {{ ref('stg_orders') }} as o on o.order_id = a.order_id
+left join order_totals as t on t.order_id = a.order_id
