@@ -215,7 +215,7 @@ class Materializer:
     # --- the standard tables -------------------------------------------------------------------
     def _metric_values(self) -> GeneratedModel:
         """Every metric by day, week and month, in long form."""
-        names = [m.name for m in self.spec.manifest.metrics]
+        names = sorted(m.name for m in self.spec.manifest.metrics)  # stable whatever order dbt parsed in
         parts: list[exp.Query] = []
         with_: list[tuple[str, exp.Expr]] = []
         for grain in VALUE_GRAINS:
@@ -244,7 +244,7 @@ class Materializer:
     def _metric_catalog(self) -> GeneratedModel:
         """One row per metric: what it is, who owns it, how it is computed."""
         rows = []
-        for metric in self.spec.manifest.metrics:
+        for metric in sorted(self.spec.manifest.metrics, key=lambda m: m.name):
             meta = (metric.config.meta if metric.config else None) or {}
             where = self.spec.locations.find("metrics", metric.name)
             rows.append(exp.Tuple(expressions=[exp.Literal.string(str(v)) if v is not None else exp.Null() for v in (
