@@ -116,6 +116,35 @@ def query(metrics: str, group_by: str, where: tuple[str, ...], order_by: str, li
         output.print_table(result)
 
 
+@main.command()
+@click.argument("node")
+@click.option("--up", "direction", flag_value="up", help="Only what NODE reads.")
+@click.option("--down", "direction", flag_value="down", help="Only what reads NODE.")
+@click.option("--both", "direction", flag_value="both", default=True, help="Both ways (the default).")
+@click.option("--depth", type=click.IntRange(min=0), default=None, help="At most this many steps each way.")
+@click.option("--columns", is_flag=True, help="Column level: down to the source columns NODE reads.")
+@click.option("--format", "fmt", type=click.Choice(["tree", "json", "mermaid", "dot"]), default="tree",
+              show_default=True, help="Output format.")
+@project_options
+@reports_errors
+def lineage(node: str, direction: str, depth: int | None, columns: bool, fmt: str, project_dir: str,
+            profiles_dir: str | None, target: str | None) -> None:
+    """Show the lineage of NODE: seeds and models, semantic models, measures, metrics, exports, dashboards.
+
+    NODE is a metric name, or kind:name (seed:orders, model:stg_orders, measure:order_lines.revenue,
+    saved_query:x, export:x, exposure:x).
+
+    Example:
+
+        metricsctl lineage revenue_mom_growth --up --format mermaid
+    """
+    from metricsctl.facade import Metricsctl
+    from metricsctl.lineage import render
+
+    result = Metricsctl(project_dir, profiles_dir, target).lineage(node, direction, depth, columns)
+    click.echo(render(result, fmt))
+
+
 @main.command(name="compile")
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 if a generated model is out of date.")
 @project_options

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from metricsctl.compiler.dialects import ADAPTER_DIALECTS, check_dialect
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import Compiled, SqlCompiler
-from metricsctl.errors import DbtError, SpecError
+from metricsctl.errors import DbtError, MetricsctlError, SpecError
 from metricsctl.profiles import Target, load_target
 from metricsctl.project import DbtProject
 from metricsctl.runner import DbtRun, run_dbt
@@ -23,6 +23,7 @@ from metricsctl.spec import Spec
 from metricsctl.warehouse import Result, Warehouse, connect, ensure_writable
 
 if TYPE_CHECKING:
+    from metricsctl.lineage import Lineage
     from metricsctl.materialize import CheckResult, Materializer
 
 
@@ -92,6 +93,17 @@ class Metricsctl:
         if issues:
             raise SpecError(issues)
         return self.spec
+
+    def lineage(self, node: str, direction: str = "both", depth: int | None = None,
+                columns: bool = False) -> Lineage:
+        """What `node` reads and what reads it, from source systems to exports and dashboards."""
+        from metricsctl.lineage import DIRECTIONS, lineage_of, load_manifest
+
+        if direction not in DIRECTIONS:
+            raise MetricsctlError(f"direction must be one of {', '.join(DIRECTIONS)}")
+        spec = self.spec  # parses the project when it changed, which rewrites manifest.json
+        return lineage_of(spec, load_manifest(self.project.target_dir), node, direction,  # type: ignore[arg-type]
+                          depth, columns, self.dialect)
 
     def materializer(self) -> Materializer:
         from metricsctl.materialize import Materializer
