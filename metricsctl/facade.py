@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -36,8 +35,6 @@ class Metricsctl:
         self.profiles_dir = profiles_dir
         self.target_name = target
         self.semantic_manifest_path = Path(semantic_manifest) if semantic_manifest else None
-        # profiles can place files relative to the project, whatever the working directory
-        os.environ.setdefault("METRICSCTL_PROJECT_DIR", str(self.project_dir))
 
     # --- the project -------------------------------------------------------------------------------
     @cached_property
@@ -55,6 +52,7 @@ class Metricsctl:
         profile = self.project.config.get("profile")
         if not profile:
             raise DbtError(f"{self.project.project_dir / 'dbt_project.yml'}: no `profile:` set")
+        self.project.activate()
         return load_target(self.project.resolved_profiles_dir(), str(profile), self.target_name)
 
     @property

@@ -86,6 +86,11 @@ class DbtProject:
         return index_yaml_files(self.project_dir, self.paths("model-paths"))
 
     # --- dbt invocation ------------------------------------------------------------------------
+    def activate(self) -> None:
+        """Profiles may place files relative to the project (`env_var('METRICSCTL_PROJECT_DIR')`),
+        whatever the working directory: point the variable at this project before dbt reads them."""
+        os.environ["METRICSCTL_PROJECT_DIR"] = str(self.project_dir)
+
     def dbt_args(self, command: list[str]) -> list[str]:
         args = [*command, "--project-dir", str(self.project_dir),
                 "--profiles-dir", str(self.resolved_profiles_dir())]
@@ -95,6 +100,7 @@ class DbtProject:
 
     def fingerprint(self) -> str:
         """Changes whenever anything dbt reads to build the semantic manifest changes."""
+        self.activate()
         digest = hashlib.sha256()
         files = [self.project_dir / "dbt_project.yml", self.resolved_profiles_dir() / "profiles.yml"]
         for key in ("model-paths", "seed-paths", "macro-paths", "snapshot-paths"):
@@ -128,6 +134,7 @@ class DbtProject:
     def parse(self) -> None:
         """Run `dbt parse`; a failure becomes a SpecError listing every problem with file and line."""
         quiet_dbt_environment()
+        self.activate()
         from dbt.cli.main import dbtRunner
 
         messages: list[tuple[str, str]] = []

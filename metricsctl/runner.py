@@ -54,6 +54,7 @@ def run_dbt(project: DbtProject, command: list[str],
     WarehouseError.
     """
     quiet_dbt_environment()
+    project.activate()
     from dbt.cli.main import dbtRunner
 
     errors: list[str] = []
