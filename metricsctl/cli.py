@@ -145,6 +145,87 @@ def lineage(node: str, direction: str, depth: int | None, columns: bool, fmt: st
     click.echo(render(result, fmt))
 
 
+@main.command()
+@click.argument("metric")
+@click.option("--period", required=True, help="2025-03, 2025-Q1, 2025, 2025-W10 or 2025-03-05.")
+@click.option("--vs", "previous", default=None, help="The period to compare with (default: the one before).")
+@click.option("--depth", type=click.IntRange(min=0), default=None, help="At most this many levels.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@project_options
+@reports_errors
+def tree(metric: str, period: str, previous: str | None, depth: int | None, as_json: bool, project_dir: str,
+         profiles_dir: str | None, target: str | None) -> None:
+    """Show METRIC's tree down to its leaves: value, previous value, target, attainment and owner.
+
+    A derived metric's formula and a ratio's parts are its edges; `parents` in config.meta adds others.
+
+    Example:
+
+        metricsctl tree oee --period 2025-03
+    """
+    import json
+
+    from metricsctl.facade import Metricsctl
+    from metricsctl.management.tree import render_tree
+
+    valued = Metricsctl(project_dir, profiles_dir, target).tree(metric, period, previous, depth)
+    click.echo(json.dumps(valued.to_dict(), indent=2) if as_json else render_tree(valued))
+
+
+@main.command()
+@click.argument("metric")
+@click.option("--period", required=True, help="The period to explain, e.g. 2025-03.")
+@click.option("--vs", default=None, help="The period to compare with (default: the one before).")
+@click.option("--by", default="", help="Dimensions to break the change down by, comma-separated.")
+@click.option("--top", type=click.IntRange(min=1), default=None, help="Show the largest N slices per dimension.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@project_options
+@reports_errors
+def explain(metric: str, period: str, vs: str | None, by: str, top: int | None, as_json: bool, project_dir: str,
+            profiles_dir: str | None, target: str | None) -> None:
+    """Explain why METRIC moved between two periods: along its tree and along dimensions.
+
+    Contributions of the inputs (Shapley attribution over the formula) sum exactly to the change; for a
+    ratio broken down by a dimension, each slice's change splits into mix and rate.
+
+    Example:
+
+        metricsctl explain average_order_value --period 2025-03 --by store__store_name
+    """
+    import json
+
+    from metricsctl.compiler.query import split_list
+    from metricsctl.facade import Metricsctl
+    from metricsctl.management.explain import render_explanation
+
+    result = Metricsctl(project_dir, profiles_dir, target).explain(metric, period, vs, split_list(by), top)
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else render_explanation(result))
+
+
+@main.command()
+@project_options
+@reports_errors
+def lint(project_dir: str, profiles_dir: str | None, target: str | None) -> None:
+    """Check every KPI against the project's checklist: owner, description, unit, target, time grain.
+
+    The checklist is configured under `metricsctl_lint:` in any YAML file of the model paths. Each gap is
+    reported with its file and line; the exit code is 1 when there is any.
+
+    Example:
+
+        metricsctl lint
+    """
+    from metricsctl.facade import Metricsctl
+
+    issues = Metricsctl(project_dir, profiles_dir, target).lint()
+    for issue in issues:
+        click.echo(str(issue))
+    if issues:
+        click.echo(f"{len(issues)} gap{'s' if len(issues) != 1 else ''} in the metrics' management", err=True)
+        sys.exit(1)
+    click.echo("every KPI passes the checklist")
+
+
 @main.command(name="compile")
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 if a generated model is out of date.")
 @project_options

@@ -23,6 +23,9 @@ from metricsctl.warehouse import Result, Warehouse, connect, ensure_writable
 
 if TYPE_CHECKING:
     from metricsctl.lineage import Lineage
+    from metricsctl.management.explain import Explanation
+    from metricsctl.management.lint import LintIssue
+    from metricsctl.management.tree import ValuedNode
     from metricsctl.materialize import CheckResult, Materializer
 
 
@@ -102,6 +105,56 @@ class Metricsctl:
         spec = self.spec  # parses the project when it changed, which rewrites manifest.json
         return lineage_of(spec, load_manifest(self.project.target_dir), node, direction,  # type: ignore[arg-type]
                           depth, columns, self.dialect)
+
+    # --- metric management ---------------------------------------------------------------------
+    def _targets(self, grain: str, period_start: str) -> dict[str, float | None] | None:
+        """The company's targets of one period, when the project has a scorecard and a built warehouse."""
+        from metricsctl.management.targets import load_scorecard_config, read_targets
+
+        config = load_scorecard_config(self.project.project_dir, self.project.paths("model-paths"))
+        if config is None:
+            return None
+        warehouse = self.warehouse()
+        try:
+            return read_targets(warehouse.execute, config.targets, grain, period_start, dialect=self.dialect)
+        except MetricsctlError:
+            return None  # targets not built yet: the tree shows no targets rather than failing
+        finally:
+            warehouse.close()
+
+    def tree(self, metric: str, period: str, previous: str | None = None, depth: int | None = None) -> ValuedNode:
+        """The metric's tree down to its leaves, with values in `period` and the period before."""
+        from metricsctl.management.periods import parse_period
+        from metricsctl.management.tree import tree
+
+        at = parse_period(period)
+        before = parse_period(previous, at.grain) if previous else None
+        targets = self._targets(at.grain, at.start.isoformat())
+        return tree(self.spec, self.query, metric, at, before, targets, max_depth=depth)
+
+    def explain(self, metric: str, period: str, vs: str | None = None, by: tuple[str, ...] = (),
+                top: int | None = None) -> Explanation:
+        """Why `metric` moved from `vs` (default: the period before) to `period`."""
+        from metricsctl.management.explain import explain
+
+        return explain(self.spec, self.query, metric, period, vs, by, top)
+
+    def lint(self) -> list[LintIssue]:
+        """The gaps of every KPI against the project's checklist (`metricsctl_lint:`)."""
+        from metricsctl.management.lint import lint, load_lint_config, metrics_with_targets
+        from metricsctl.management.targets import load_scorecard_config
+
+        folders = self.project.paths("model-paths")
+        config = load_lint_config(self.project.project_dir, folders)
+        scorecard = load_scorecard_config(self.project.project_dir, folders)
+        targets = None
+        if scorecard is not None:
+            for seed_folder in self.project.paths("seed-paths"):
+                for name in {scorecard.targets, scorecard.targets.removeprefix("stg_")}:
+                    csv_path = self.project.project_dir / seed_folder / f"{name}.csv"
+                    if csv_path.is_file():
+                        targets = metrics_with_targets(csv_path)
+        return lint(self.spec, config, targets=targets)
 
     def materializer(self) -> Materializer:
         from metricsctl.materialize import Materializer
