@@ -97,6 +97,9 @@ def print_build(run: DbtRun) -> None:
         if node.status not in ("success", "pass"):
             console.print(f"[bold red]{node.status.upper()}[/] {node.unique_id}: {node.message}")
     parts = ", ".join(f"{count} {kind}{'s' if count != 1 else ''}" for kind, count in sorted(kinds.items()))
+    if any(n.unique_id.startswith("seed.") for n in run.failed):
+        console.print("hint: when a seed's columns changed since the last load, reload it with "
+                      "`metricsctl build --full-refresh`")
     failed = len(run.failed)
     verdict = "[bold green]OK[/]" if run.success else f"[bold red]FAILED[/] ({failed} failed)"
     console.print(f"{verdict} built {parts or 'nothing'} in {run.seconds:.1f} s")
