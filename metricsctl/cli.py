@@ -145,6 +145,53 @@ def lineage(node: str, direction: str, depth: int | None, columns: bool, fmt: st
     click.echo(render(result, fmt))
 
 
+SEVERITIES = ("info", "warning", "critical")
+
+
+@main.command()
+@click.option("--as-of", "as_of", type=click.DateTime(), default=None,
+              help="Judge the periods that ended by this date (default: now), for reproducible runs.")
+@click.option("--dry-run", is_flag=True, help="Evaluate only: notify nobody and change no state.")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default="critical", show_default=True,
+              help="Exit 1 when an alert at or above this severity is open.")
+@click.option("--rule", "rules", multiple=True, help="Evaluate only this rule (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the run result as JSON.")
+@project_options
+@reports_errors
+def alerts(as_of: Any, dry_run: bool, fail_on: str, rules: tuple[str, ...], as_json: bool, project_dir: str,
+           profiles_dir: str | None, target: str | None) -> None:
+    """Evaluate the alert rules: thresholds, changes, anomalies, target misses and freshness.
+
+    Each series' alert opens once, is re-sent only after its cooldown, and is announced again when it
+    resolves; state and history are kept in the warehouse. Exit code 0 when no alert at or above
+    --fail-on is open, 1 otherwise, 2 on an error.
+
+    Example:
+
+        metricsctl alerts --as-of 2025-03-17 --dry-run
+    """
+    import json
+
+    from metricsctl import output
+    from metricsctl.alerts import exit_code
+    from metricsctl.facade import Metricsctl
+
+    run = Metricsctl(project_dir, profiles_dir, target).alerts(as_of, dry_run, rules)
+    if as_json:
+        click.echo(json.dumps(run.summary(), indent=2, default=str))
+    else:
+        opened = len(run.opened)
+        click.echo(f"{len(run.rules)} rules, {run.series_count} series: {opened} opened, {len(run.renotified)} "
+                   f"re-sent, {len(run.resolved)} resolved, {len(run.open_alerts)} open"
+                   + (" (dry run: nothing sent or stored)" if dry_run else ""))
+        output.print_open_alerts(run.open_alerts)
+        for failure in run.failures:
+            click.echo(f"delivery failed: {failure}", err=True)
+        for error in run.errors:
+            click.echo(f"rule failed: {error}", err=True)
+    sys.exit(exit_code(run, fail_on))
+
+
 @main.command()
 @click.argument("metric")
 @click.option("--period", required=True, help="2025-03, 2025-Q1, 2025, 2025-W10 or 2025-03-05.")

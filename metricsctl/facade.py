@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -22,6 +23,9 @@ from metricsctl.spec import Spec
 from metricsctl.warehouse import Result, Warehouse, connect, ensure_writable
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from metricsctl.alerts.engine import AlertRun
     from metricsctl.lineage import Lineage
     from metricsctl.management.explain import Explanation
     from metricsctl.management.lint import LintIssue
@@ -105,6 +109,28 @@ class Metricsctl:
         spec = self.spec  # parses the project when it changed, which rewrites manifest.json
         return lineage_of(spec, load_manifest(self.project.target_dir), node, direction,  # type: ignore[arg-type]
                           depth, columns, self.dialect)
+
+    # --- alerts --------------------------------------------------------------------------------
+    def alerts(self, as_of: datetime | None = None, dry_run: bool = False, rules: tuple[str, ...] = (),
+               stale_metrics: tuple[str, ...] = ()) -> AlertRun:
+        """Evaluate the alert rules in the warehouse, keep their state there and notify the owners."""
+        from metricsctl.alerts import load_alert_config, run_alerts
+        from metricsctl.runner import release_duckdb
+        from metricsctl.warehouse import DuckDBWarehouse
+
+        config = load_alert_config(self.project.project_dir, self.project.paths("model-paths"), self.spec)
+        if self.target.type != "duckdb":
+            raise MetricsctlError(f"target '{self.target.name}' is a {self.target.type} warehouse; alerts are "
+                                  "evaluated on DuckDB targets for now")
+        release_duckdb()
+        path = str(self.target.config.get("path", ":memory:"))
+        warehouse = DuckDBWarehouse(os.path.abspath(path) if path != ":memory:" else path, read_only=dry_run)
+        try:
+            return run_alerts(self.spec, config, warehouse.execute, as_of=as_of, dry_run=dry_run,
+                              stale_metrics=stale_metrics, rules=rules or None, dialect=self.dialect,
+                              base_dir=self.project.project_dir)
+        finally:
+            warehouse.close()
 
     # --- metric management ---------------------------------------------------------------------
     def _targets(self, grain: str, period_start: str) -> dict[str, float | None] | None:

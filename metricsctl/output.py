@@ -6,7 +6,7 @@ import csv
 import datetime
 import decimal
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -103,3 +103,21 @@ def print_build(run: DbtRun) -> None:
     failed = len(run.failed)
     verdict = "[bold green]OK[/]" if run.success else f"[bold red]FAILED[/] ({failed} failed)"
     console.print(f"{verdict} built {parts or 'nothing'} in {run.seconds:.1f} s")
+
+
+def print_open_alerts(alerts: Sequence[Any]) -> None:
+    """The alerts open after a run, most severe first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    if not alerts:
+        return
+    rank = {"critical": 0, "warning": 1, "info": 2}
+    table = Table(show_edge=False, header_style="bold")
+    for name in ("severity", "rule", "series", "period", "value", "owner", "why"):
+        table.add_column(name, no_wrap=name != "why")
+    for alert in sorted(alerts, key=lambda a: (rank.get(a.severity, 3), a.rule, a.series_key)):
+        table.add_row(alert.severity, alert.rule, alert.series_key or "(all)",
+                      alert.period.isoformat() if alert.period else "", _cell(alert.value), alert.owner or "",
+                      alert.message)
+    Console(width=160).print(table)

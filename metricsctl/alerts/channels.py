@@ -1,0 +1,238 @@
+"""Where alerts go: the console, a webhook (Slack or any JSON endpoint), email over SMTP, a JSON-lines file.
+
+Secrets (a webhook URL, SMTP credentials) are read from environment variables when a message is sent
+and never printed: every error message is scrubbed of them before it leaves this module. A failing
+send is retried with exponential backoff; what still fails is reported to the caller, which keeps the
+events pending.
+"""
+
+from __future__ import annotations
+
+import json
+import smtplib
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from metricsctl.alerts.rules import Channel
+
+Event = dict[str, Any]  # an event payload, as stored in the outbox
+SEVERITY_MARKS = {"critical": "CRITICAL", "warning": "WARNING", "info": "INFO"}
+
+
+class DeliveryError(Exception):
+    """A channel did not take the events; the message holds no secret."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """`attempts` tries per channel and run, waiting base_delay, 2 x base_delay, ... (at most max_delay)."""
+
+    attempts: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+
+
+class Notifier(Protocol):
+    channel: Channel
+
+    def send(self, events: Sequence[Event]) -> None: ...
+
+
+def headline(event: Event) -> str:
+    """One line for one event: what happened, to which series, and why."""
+    if event["event"] == "resolved":
+        return f"RESOLVED {event['message']}"
+    again = " (still firing)" if event["event"] == "renotified" else ""
+    return f"{SEVERITY_MARKS.get(event['severity'], event['severity'].upper())} {event['message']}{again}"
+
+
+def summary(events: Sequence[Event]) -> str:
+    counts: dict[str, int] = {}
+    for event in events:
+        counts[event["event"]] = counts.get(event["event"], 0) + 1
+    parts = ", ".join(f"{n} {name}" for name, n in counts.items())
+    return f"metricsctl: {len(events)} alert event{'s' if len(events) != 1 else ''} ({parts})"
+
+
+def plain_text(events: Sequence[Event]) -> str:
+    lines = [summary(events), ""]
+    for event in events:
+        lines.append(f"- {headline(event)}")
+        lines.append(f"  rule {event['rule']} · owner {event.get('owner') or '-'} · alert {event['alert_id']}")
+    return "\n".join(lines) + "\n"
+
+
+class _Secrets:
+    """Environment lookups that remember what they returned, to scrub it from any message."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.values: list[str] = []
+
+    def get(self, channel: Channel, key: str, required: bool = True) -> str | None:
+        name = channel.get(key)
+        if name is None:
+            return None
+        value = self.environ.get(str(name))
+        if not value:
+            if required:
+                raise DeliveryError(f"channel '{channel.name}': environment variable {name} is not set")
+            return None
+        self.values.append(value)
+        return value
+
+    def scrub(self, message: str) -> str:
+        for value in sorted(self.values, key=len, reverse=True):
+            if len(value) >= 3:
+                message = message.replace(value, "***")
+        return message
+
+
+class ConsoleNotifier:
+    def __init__(self, channel: Channel, stream: IO[str] | None = None) -> None:
+        self.channel = channel
+        self.stream = stream
+
+    def send(self, events: Sequence[Event]) -> None:
+        from rich.console import Console
+        from rich.markup import escape
+        from rich.table import Table
+
+        table = Table(title=summary(events), show_edge=False, header_style="bold", title_justify="left")
+        for name in ("event", "severity", "rule", "series", "message"):
+            table.add_column(name, overflow="fold")
+        styles = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+        for event in events:
+            severity = event["severity"]
+            table.add_row(event["event"], f"[{styles[severity]}]{severity}[/]" if severity in styles
+                          else escape(severity), escape(event["rule"]), escape(event.get("series_key") or "-"),
+                          escape(event["message"]))
+        Console(file=self.stream or sys.stdout, width=160, highlight=False).print(table)
+
+
+class WebhookNotifier:
+    def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
+        self.channel = channel
+        self.secrets = _Secrets(environ)
+
+    def body(self, events: Sequence[Event]) -> dict[str, Any]:
+        if self.channel.get("format", "slack") == "slack":
+            return {"text": plain_text(events)}
+        return {"summary": summary(events), "alerts": list(events)}
+
+    def send(self, events: Sequence[Event]) -> None:
+        url = self.secrets.get(self.channel, "url_env")
+        assert url is not None
+        if not url.startswith(("http://", "https://")):
+            raise DeliveryError(f"channel '{self.channel.name}': the URL in {self.channel.get('url_env')} is not "
+                                "an http(s) URL")
+        request = urllib.request.Request(url, data=json.dumps(self.body(events)).encode("utf-8"), method="POST",
+                                         headers={"Content-Type": "application/json",
+                                                  "User-Agent": "metricsctl-alerts"})
+        try:
+            with urllib.request.urlopen(request, timeout=float(self.channel.get("timeout", 10))) as response:
+                response.read()
+        except urllib.error.HTTPError as exc:
+            raise DeliveryError(f"channel '{self.channel.name}': the webhook answered HTTP {exc.code}") from None
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise DeliveryError(self.secrets.scrub(f"channel '{self.channel.name}': the webhook could not be "
+                                                   f"reached: {reason}")) from None
+
+
+class EmailNotifier:
+    def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
+        self.channel = channel
+        self.secrets = _Secrets(environ)
+
+    def message(self, events: Sequence[Event]) -> EmailMessage:
+        message = EmailMessage()
+        prefix = str(self.channel.get("subject_prefix", "[metricsctl]"))
+        worst = next((s for s in ("critical", "warning", "info")
+                      if any(e["severity"] == s and e["event"] != "resolved" for e in events)), None)
+        subject = summary(events).removeprefix("metricsctl: ")
+        message["Subject"] = f"{prefix} {subject}" + (f" - {worst}" if worst else "")
+        message["From"] = str(self.channel.get("from"))
+        message["To"] = ", ".join(self.channel.get("to") or ())
+        message.set_content(plain_text(events))
+        return message
+
+    def send(self, events: Sequence[Event]) -> None:
+        host = str(self.channel.get("host"))
+        ssl = bool(self.channel.get("ssl", False))
+        starttls = bool(self.channel.get("starttls", False))
+        port = int(self.channel.get("port", 465 if ssl else 587 if starttls else 25))
+        username = self.channel.get("username") or self.secrets.get(self.channel, "username_env")
+        password = self.secrets.get(self.channel, "password_env")
+        timeout = float(self.channel.get("timeout", 10))
+        try:
+            smtp = smtplib.SMTP_SSL(host, port, timeout=timeout) if ssl else smtplib.SMTP(host, port, timeout=timeout)
+            with smtp:
+                if starttls:
+                    smtp.starttls()
+                if password is not None:
+                    smtp.login(str(username or ""), password)
+                smtp.send_message(self.message(events))
+        except (smtplib.SMTPException, OSError) as exc:
+            raise DeliveryError(self.secrets.scrub(f"channel '{self.channel.name}': SMTP {host}:{port} failed: "
+                                                   f"{type(exc).__name__}: {exc}")) from None
+
+
+class JsonlNotifier:
+    def __init__(self, channel: Channel, base_dir: Path | None = None) -> None:
+        self.channel = channel
+        path = Path(str(channel.get("path")))
+        self.path = path if path.is_absolute() or base_dir is None else base_dir / path
+
+    def send(self, events: Sequence[Event]) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as f:
+                for event in events:
+                    f.write(json.dumps(event, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise DeliveryError(f"channel '{self.channel.name}': cannot append to {self.path}: "
+                                f"{exc.strerror or exc}") from None
+
+
+def notifier_for(channel: Channel, environ: Mapping[str, str], stream: IO[str] | None = None,
+                 base_dir: Path | None = None) -> Notifier:
+    if channel.type == "console":
+        return ConsoleNotifier(channel, stream)
+    if channel.type == "webhook":
+        return WebhookNotifier(channel, environ)
+    if channel.type == "email":
+        return EmailNotifier(channel, environ)
+    if channel.type == "jsonl":
+        return JsonlNotifier(channel, base_dir)
+    raise AssertionError(f"unhandled channel type {channel.type}")
+
+
+def send_with_retry(notifier: Notifier, events: Sequence[Event], policy: RetryPolicy,
+                    sleep: Callable[[float], None] = time.sleep) -> tuple[int, str | None]:
+    """(attempts made, the last error or None when delivered)."""
+    error: str | None = None
+    for attempt in range(1, max(1, policy.attempts) + 1):
+        try:
+            notifier.send(events)
+            return attempt, None
+        except DeliveryError as exc:
+            error = str(exc)
+        except Exception as exc:  # a notifier's own bug must not lose the events either
+            scrub = getattr(getattr(notifier, "secrets", None), "scrub", None)
+            error = f"channel '{notifier.channel.name}': {type(exc).__name__}"
+            if callable(scrub):
+                error = str(scrub(f"{error}: {exc}"))
+        if attempt < policy.attempts:
+            sleep(policy.delay(attempt))
+    return max(1, policy.attempts), error

@@ -1,0 +1,208 @@
+"""Alert state in two warehouse tables, written through the caller's read-write connection.
+
+`metricsctl_alert_history`: one row per alert episode, from firing to resolution. An open alert is a
+row with `resolved_at` NULL; together the rows are the history a BI tool shows (rule, metric, series,
+owner, severity, fired/resolved times, the value and the expected range when it fired).
+
+`metricsctl_alert_outbox`: one row per event (opened, renotified, resolved) and channel. A row stays
+pending (`delivered_at` NULL) until its channel took it, so an event is never lost when a channel is
+down: a later run delivers it, once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlglot import exp
+
+from metricsctl.alerts.evaluate import Execute
+from metricsctl.errors import WarehouseError
+
+HISTORY = "metricsctl_alert_history"
+OUTBOX = "metricsctl_alert_outbox"
+CHUNK = 500  # rows per INSERT/UPDATE statement
+
+HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("alert_id", "VARCHAR"), ("rule", "VARCHAR"), ("metric", "VARCHAR"), ("kind", "VARCHAR"), ("grain", "VARCHAR"),
+    ("series_key", "VARCHAR"), ("series", "VARCHAR"), ("owner", "VARCHAR"), ("severity", "VARCHAR"),
+    ("channels", "VARCHAR"), ("fired_at", "TIMESTAMP"), ("resolved_at", "TIMESTAMP"),
+    ("last_notified_at", "TIMESTAMP"), ("notifications", "INTEGER"), ("last_evaluated_at", "TIMESTAMP"),
+    ("period", "DATE"), ("value", "DOUBLE"), ("expected", "DOUBLE"), ("expected_low", "DOUBLE"),
+    ("expected_high", "DOUBLE"), ("score", "DOUBLE"), ("message", "VARCHAR"), ("last_period", "DATE"),
+    ("last_value", "DOUBLE"), ("resolved_value", "DOUBLE"),
+)
+OUTBOX_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("event_id", "VARCHAR"), ("alert_id", "VARCHAR"), ("event", "VARCHAR"), ("channel", "VARCHAR"),
+    ("created_at", "TIMESTAMP"), ("payload", "VARCHAR"), ("attempts", "INTEGER"), ("last_error", "VARCHAR"),
+    ("delivered_at", "TIMESTAMP"),
+)
+TYPES = dict(HISTORY_COLUMNS) | dict(OUTBOX_COLUMNS)
+
+
+@dataclass(frozen=True)
+class OpenAlert:
+    """An alert that fired and has not resolved yet."""
+
+    alert_id: str
+    rule: str
+    metric: str
+    kind: str
+    series_key: str
+    severity: str
+    owner: str | None
+    fired_at: datetime
+    last_notified_at: datetime
+    notifications: int
+    period: date | None
+    value: float | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An event not yet delivered to one channel."""
+
+    event_id: str
+    alert_id: str
+    event: str
+    channel: str
+    created_at: datetime
+    payload: dict[str, Any]
+    attempts: int
+
+
+def literal(value: Any, kind: str) -> exp.Expr:
+    """A Python value as a typed SQL literal (strings escaped by sqlglot, never concatenated)."""
+    if value is None:
+        return exp.cast(exp.null(), kind) if kind != "VARCHAR" else exp.null()
+    if kind == "TIMESTAMP":
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP")
+    if kind == "DATE":
+        return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    if kind in ("DOUBLE", "INTEGER"):
+        return exp.cast(exp.convert(float(value) if kind == "DOUBLE" else int(value)), kind)
+    return exp.Literal.string(str(value))
+
+
+class StateStore:
+    """Reads and writes the alert tables in `schema` (created on first use, never in a dry run)."""
+
+    def __init__(self, execute: Execute, schema: str | None = None, dialect: str = "duckdb") -> None:
+        self.execute = execute
+        self.schema = schema
+        self.dialect = dialect
+
+    def table(self, name: str) -> exp.Table:
+        return exp.table_(name, db=self.schema) if self.schema else exp.table_(name)
+
+    def run(self, statement: exp.Expr) -> list[tuple[Any, ...]]:
+        return self.execute(statement.sql(dialect=self.dialect)).rows
+
+    # --- tables --------------------------------------------------------------------------------
+    def ensure(self) -> None:
+        if self.schema:
+            self.run(exp.Create(this=exp.Table(this=exp.to_identifier(self.schema)), kind="SCHEMA", exists=True))
+        for name, columns in ((HISTORY, HISTORY_COLUMNS), (OUTBOX, OUTBOX_COLUMNS)):
+            definitions = [exp.ColumnDef(this=exp.to_identifier(c), kind=exp.DataType.build(t)) for c, t in columns]
+            self.run(exp.Create(this=exp.Schema(this=self.table(name), expressions=definitions), kind="TABLE",
+                                exists=True))
+
+    def exists(self) -> bool:
+        conditions = [exp.column("table_name").eq(exp.Literal.string(HISTORY))]
+        if self.schema:
+            conditions.append(exp.column("table_schema").eq(exp.Literal.string(self.schema)))
+        query = exp.select(exp.Count(this=exp.Star())).from_(exp.table_("tables", db="information_schema")).where(
+            exp.and_(*conditions))
+        return bool(self.run(query)[0][0])
+
+    def transaction(self) -> _Transaction:
+        return _Transaction(self)
+
+    # --- reads ---------------------------------------------------------------------------------
+    def open_alerts(self) -> list[OpenAlert]:
+        names = ("alert_id", "rule", "metric", "kind", "series_key", "severity", "owner", "fired_at",
+                 "last_notified_at", "notifications", "period", "value", "message")
+        query = exp.select(*names).from_(self.table(HISTORY)).where(exp.column("resolved_at").is_(exp.null()))
+        rows = self.run(query.order_by("fired_at", "rule", "series_key"))
+        return [OpenAlert(*row) for row in rows]
+
+    def pending(self) -> list[Pending]:
+        names = ("event_id", "alert_id", "event", "channel", "created_at", "payload", "attempts")
+        query = exp.select(*names).from_(self.table(OUTBOX)).where(exp.column("delivered_at").is_(exp.null()))
+        rows = self.run(query.order_by("created_at", "channel", "event_id"))
+        return [Pending(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), int(r[6] or 0)) for r in rows]
+
+    def history(self) -> list[dict[str, Any]]:
+        result = self.execute(exp.select("*").from_(self.table(HISTORY)).order_by("fired_at", "rule", "series_key")
+                              .sql(dialect=self.dialect))
+        return [dict(zip(result.columns, row)) for row in result.rows]
+
+    # --- writes --------------------------------------------------------------------------------
+    def insert(self, name: str, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        columns = list(rows[0])
+        for start in range(0, len(rows), CHUNK):
+            values = exp.values([exp.Tuple(expressions=[literal(row[c], TYPES[c]) for c in columns])
+                                 for row in rows[start:start + CHUNK]])
+            self.run(exp.insert(values, self.table(name), columns=columns))
+
+    def update(self, name: str, key: str, rows: Sequence[dict[str, Any]],
+               increments: Iterable[str] = ()) -> None:
+        """Set each row's columns where `key` matches; `increments` columns are added to instead."""
+        if not rows:
+            return
+        columns = [c for c in rows[0] if c != key]
+        added = set(increments)
+        for start in range(0, len(rows), CHUNK):
+            values = exp.Values(expressions=[exp.Tuple(expressions=[literal(row[c], TYPES[c])
+                                                                    for c in (key, *columns)])
+                                             for row in rows[start:start + CHUNK]],
+                                alias=exp.TableAlias(this=exp.to_identifier("u"),
+                                                     columns=[exp.to_identifier(c) for c in (key, *columns)]))
+            sets = []
+            for c in columns:
+                new: exp.Expr = exp.cast(exp.column(c, table="u"), TYPES[c])
+                if c in added:
+                    new = exp.Coalesce(this=exp.column(c, table=name), expressions=[exp.Literal.number(0)]) + new
+                sets.append(exp.EQ(this=exp.column(c), expression=new))
+            statement = exp.Update(this=self.table(name), expressions=sets, from_=exp.From(this=values),
+                                   where=exp.Where(this=exp.column(key, table=name).eq(exp.column(key, table="u"))))
+            self.run(statement)
+
+
+    def mark(self, channel: str, event_ids: Sequence[str], attempts: int, error: str | None,
+             delivered_at: datetime | None) -> None:
+        """Record a delivery attempt of these events to `channel`: delivered, or the error met."""
+        for start in range(0, len(event_ids), CHUNK):
+            chunk = [exp.Literal.string(i) for i in event_ids[start:start + CHUNK]]
+            tried = exp.Coalesce(this=exp.column("attempts"), expressions=[exp.Literal.number(0)])
+            sets = [exp.EQ(this=exp.column("attempts"), expression=tried + exp.Literal.number(attempts)),
+                    exp.EQ(this=exp.column("last_error"), expression=literal(error, "VARCHAR")),
+                    exp.EQ(this=exp.column("delivered_at"), expression=literal(delivered_at, "TIMESTAMP"))]
+            where = exp.and_(exp.column("channel").eq(exp.Literal.string(channel)), exp.column("event_id").isin(*chunk))
+            self.run(exp.Update(this=self.table(OUTBOX), expressions=sets, where=exp.Where(this=where)))
+
+
+class _Transaction:
+    """All state writes of a run land together, or not at all."""
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    def __enter__(self) -> StateStore:
+        self.store.execute("BEGIN TRANSACTION")
+        return self.store
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
+        if kind is None:
+            self.store.execute("COMMIT")
+        else:
+            try:
+                self.store.execute("ROLLBACK")
+            except WarehouseError:
+                pass
