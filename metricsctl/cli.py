@@ -308,25 +308,62 @@ def compile_(check: bool, project_dir: str, profiles_dir: str | None, target: st
 @click.option("--select", "-s", multiple=True, help="dbt node selection (repeatable), as in dbt.")
 @click.option("--exclude", multiple=True, help="dbt nodes to leave out (repeatable), as in dbt.")
 @click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The date freshness checks and alerts judge against (default: today).")
+@click.option("--alerts", "with_alerts", is_flag=True, help="Evaluate the alert rules after the build.")
+@click.option("--fail-on", type=click.Choice(SEVERITIES), default="critical", show_default=True,
+              help="With --alerts: exit 1 when an alert at or above this severity is open.")
 @project_options
 @reports_errors
-def build(select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool, project_dir: str,
-          profiles_dir: str | None, target: str | None) -> None:
-    """Validate the metrics, then build seeds, models and tests in the warehouse.
+def build(select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool, as_of: Any, with_alerts: bool,
+          fail_on: str, project_dir: str, profiles_dir: str | None, target: str | None) -> None:
+    """Validate and compile the metrics, build sources and staging, check them, then build the metrics.
 
-    The run result is written to target/metricsctl_run.json. Exit code 1 when a model or test failed.
+    Expectation suites run after sources and staging are built: a failed `error` suite keeps every metric
+    model downstream of it at its last good table and reports the metrics as stale. The run result is
+    written to target/metricsctl_run.json. Exit code 1 when a model, test or expectation failed (or,
+    with --alerts, an alert at or above --fail-on is open), 2 on an error.
 
     Example:
 
-        metricsctl build --select +sales_by_month_and_store
+        metricsctl build --alerts --fail-on warning
+    """
+    from metricsctl import output
+    from metricsctl.alerts import exit_code
+    from metricsctl.facade import Metricsctl
+
+    app = Metricsctl(project_dir, profiles_dir, target)
+    day = as_of.date() if as_of else None
+    result = app.build(select, exclude, full_refresh, output.node_progress(), day, with_alerts)
+    output.print_build(result)
+    code = 0 if result.success else 1
+    if result.alerts is not None:
+        output.print_open_alerts(result.alerts.open_alerts)
+        code = max(code, exit_code(result.alerts, fail_on))
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The date freshness checks judge against (default: today).")
+@project_options
+@reports_errors
+def check(as_of: Any, project_dir: str, profiles_dir: str | None, target: str | None) -> None:
+    """Run the expectation suites alone, against the warehouse as it is.
+
+    Results are stored in the warehouse table expectation_results. Exit code 1 when an expectation of
+    severity error failed.
+
+    Example:
+
+        metricsctl check --as-of 2025-07-01
     """
     from metricsctl import output
     from metricsctl.facade import Metricsctl
 
-    app = Metricsctl(project_dir, profiles_dir, target)
-    run = app.build(select, exclude, full_refresh, on_node=output.node_progress())
-    output.print_build(run)
-    if not run.success:
+    run = Metricsctl(project_dir, profiles_dir, target).check(as_of.date() if as_of else None)
+    output.print_expectations(run)
+    if not run.ok:
         sys.exit(1)
 
 

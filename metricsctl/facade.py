@@ -6,7 +6,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,20 +17,19 @@ from metricsctl.compiler.render import Compiled, SqlCompiler
 from metricsctl.errors import DbtError, MetricsctlError, SpecError
 from metricsctl.profiles import Target, load_target
 from metricsctl.project import DbtProject
-from metricsctl.runner import DbtRun, run_dbt
 from metricsctl.saved_queries import saved_query_to_query
 from metricsctl.spec import Spec
 from metricsctl.warehouse import Result, Warehouse, connect, ensure_writable
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from metricsctl.alerts.engine import AlertRun
+    from metricsctl.expectations import ExpectationRun
     from metricsctl.lineage import Lineage
     from metricsctl.management.explain import Explanation
     from metricsctl.management.lint import LintIssue
     from metricsctl.management.tree import ValuedNode
     from metricsctl.materialize import CheckResult, Materializer
+    from metricsctl.pipeline import BuildResult
 
 
 class Metricsctl:
@@ -195,21 +194,35 @@ class Metricsctl:
         return materializer.check(models) if check else materializer.write(models)
 
     def build(self, select: tuple[str, ...] = (), exclude: tuple[str, ...] = (), full_refresh: bool = False,
-              on_node: Callable[[str, str], None] | None = None) -> DbtRun:
-        """Validate and compile the spec, then `dbt build` the project; the run result is kept as JSON."""
+              on_node: Callable[[str, str], None] | None = None, as_of: date | None = None,
+              alerts: bool = False) -> BuildResult:
+        """Validate and compile the spec, build through the data-quality gate, then (optionally) alert.
+
+        The run result is written to target/metricsctl_run.json.
+        """
+        from metricsctl.pipeline import build
+
         ensure_writable(self.target)
         self.compile()  # a bad spec stops the build before it touches the warehouse
-        args = ["build"]
-        if select:
-            args += ["--select", *select]
-        if exclude:
-            args += ["--exclude", *exclude]
-        if full_refresh:
-            args.append("--full-refresh")
         started = time.time()
-        run = run_dbt(self.project, args, on_node)
-        record = {"command": "build", "started_at": started, "seconds": round(run.seconds, 3),
-                  "success": run.success, "nodes": [asdict(n) for n in run.nodes]}
+        result = build(self, select, exclude, full_refresh, on_node, as_of)
+        if alerts:
+            now = datetime.combine(as_of, datetime.min.time()) if as_of else None
+            result.alerts = self.alerts(now, stale_metrics=tuple(result.stale_metrics))
+        record = {"command": "build", "started_at": started, **result.to_dict()}
         self.project.target_dir.mkdir(parents=True, exist_ok=True)
-        (self.project.target_dir / "metricsctl_run.json").write_text(json.dumps(record, indent=2))
+        (self.project.target_dir / "metricsctl_run.json").write_text(json.dumps(record, indent=2, default=str))
+        return result
+
+    def check(self, as_of: date | None = None) -> ExpectationRun:
+        """Run the expectation suites alone, against the warehouse as it is; results are stored there."""
+        from metricsctl.expectations import project_suites, run_suites, write_results
+        from metricsctl.expectations.connection import connection_url
+        from metricsctl.runner import release_duckdb
+
+        _ = self.spec  # parses the project when it changed: suites resolve relations through its manifest
+        release_duckdb()
+        run = run_suites(project_suites(self.project), connection_url(self.target), as_of=as_of)
+        if self.target.type == "duckdb" and self.target.config.get("path"):
+            write_results(str(self.target.config["path"]), run)
         return run

@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from metricsctl.runner import DbtRun
 from metricsctl.warehouse import Result
 
 
@@ -83,26 +82,48 @@ def node_progress() -> Callable[[str, str], None]:
     return show
 
 
-def print_build(run: DbtRun) -> None:
-    """One line per node that did not simply pass, then the totals."""
+def print_expectations(run: Any) -> None:
+    """Failed and errored expectations, then the counts."""
     from rich.console import Console
 
-    console = Console(stderr=False, highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
+    for result in run.results:
+        if result.status != "pass":
+            mark = "[bold red]ERROR[/]" if result.status == "error" else (
+                "[bold red]FAIL[/]" if result.severity == "error" else "[yellow]WARN[/]")
+            console.print(f"{mark} {result.describe()}")
+    counts = run.counts()
+    console.print("expectations: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+
+
+def print_build(result: Any) -> None:
+    """One line per node that did not simply pass, data quality, stale metrics, then the totals."""
+    from rich.console import Console
+
+    console = Console(stderr=False, highlight=False, soft_wrap=True)
     kinds: dict[str, int] = {}
-    for node in run.nodes:
+    failed_nodes = [n for run in result.runs for n in run.failed]
+    for node in result.nodes:
         if node.status == "no-op":
             continue  # saved queries: dbt Core does nothing with them; their exports are models
         kind = node.unique_id.split(".")[0]
         kinds[kind] = kinds.get(kind, 0) + 1
         if node.status not in ("success", "pass"):
             console.print(f"[bold red]{node.status.upper()}[/] {node.unique_id}: {node.message}")
-    parts = ", ".join(f"{count} {kind}{'s' if count != 1 else ''}" for kind, count in sorted(kinds.items()))
-    if any(n.unique_id.startswith("seed.") for n in run.failed):
+    if any(n.unique_id.startswith("seed.") for n in failed_nodes):
         console.print("hint: when a seed's columns changed since the last load, reload it with "
                       "`metricsctl build --full-refresh`")
-    failed = len(run.failed)
-    verdict = "[bold green]OK[/]" if run.success else f"[bold red]FAILED[/] ({failed} failed)"
-    console.print(f"{verdict} built {parts or 'nothing'} in {run.seconds:.1f} s")
+    if result.expectations is not None:
+        print_expectations(result.expectations)
+    if result.gate is not None:
+        for model in result.gate.metric_models:
+            console.print(f"[yellow]NOT REBUILT[/] {model}: {result.gate.reason(model)}; its last good table "
+                          "is kept")
+    for metric, why in sorted(result.stale_metrics.items()):
+        console.print(f"[yellow]STALE[/] metric {metric}: {why}")
+    parts = ", ".join(f"{count} {kind}{'s' if count != 1 else ''}" for kind, count in sorted(kinds.items()))
+    verdict = "[bold green]OK[/]" if result.success else "[bold red]FAILED[/]"
+    console.print(f"{verdict} built {parts or 'nothing'} in {result.seconds:.1f} s")
 
 
 def print_open_alerts(alerts: Sequence[Any]) -> None:

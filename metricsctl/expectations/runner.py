@@ -1,0 +1,434 @@
+"""Running the suites with Great Expectations 1.24, as SQL in the warehouse (never pulling tables into pandas).
+
+GX on DuckDB fails silently as shipped: every expectation comes back success=False with
+`MetricResolutionError: list index out of range` inside `exception_info`. GX closes the SQLAlchemy
+connection before it fetches the rows, and duckdb-engine's cursor is the connection. GX already keeps one
+persisted connection for sqlite and a few others (`_PERSISTED_CONNECTION_DIALECTS`); duckdb is added to
+that list here. tests/test_expectations_runner.py proves both sides: without the fix every expectation
+errors, with it a clean table passes and each defect fails with the right count.
+
+Two more GX-on-DuckDB traps are avoided: a table asset in a schema other than `main` loses its schema when
+GX reflects its columns (duckdb-engine's reflection is broken on SQLAlchemy 2.1), so each relation is read
+through a query asset (`SELECT * FROM "db"."schema"."table"`); and any exception GX records in a result
+makes that result an error, never a pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import logging
+import os
+import re
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlglot import exp
+
+from metricsctl.errors import SpecIssue, WarehouseError
+from metricsctl.expectations.catalog import FRESHNESS, FRESHNESS_ARG, REFERENTIAL
+from metricsctl.expectations.connection import (
+    describe_duckdb_error,
+    duckdb_path,
+    ensure_duckdb_free,
+    url_dialect,
+)
+from metricsctl.expectations.relations import Relation
+from metricsctl.expectations.results import (
+    SAMPLE_SIZE,
+    ExpectationResult,
+    ExpectationRun,
+    SuiteResult,
+    new_run_id,
+)
+from metricsctl.expectations.spec import ExpectationSpec, ExpectationSpecError, Suite
+
+META_KEY = "metricsctl_index"
+BATCH_PLACEHOLDER = "__metricsctl_batch__"
+ROW_QUERY_EXPECTATIONS = (REFERENTIAL, "unexpected_rows_expectation")
+
+
+class _DialectName(str):
+    """A dialect name as GX's persisted-connection checks read one: equal to the string, with a `.value`."""
+
+    @property
+    def value(self) -> str:
+        return str(self)
+
+
+def import_gx() -> Any:
+    """great_expectations, imported quietly (no analytics, no deprecation noise) and fixed for DuckDB."""
+    os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        import great_expectations as gx
+        from great_expectations.execution_engine import sqlalchemy_execution_engine as engine_module
+    # GX logs its internals at INFO and WARNING ("Created temporary directory ...", "unexpected
+    # table_selectable type"); what matters reaches the results. Quiet it unless someone configured it.
+    logger = logging.getLogger("great_expectations")
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.ERROR)
+    for name, child in list(logging.root.manager.loggerDict.items()):
+        # some GX modules force their own logger to INFO at import: let them inherit instead
+        if name.startswith("great_expectations.") and isinstance(child, logging.Logger) \
+                and logging.NOTSET < child.level <= logging.INFO:
+            child.setLevel(logging.NOTSET)
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+    persist_duckdb_connections(engine_module)
+    return gx
+
+
+def persist_duckdb_connections(engine_module: Any) -> None:
+    """Make GX keep one connection open for duckdb, as it does for sqlite (see the module docstring)."""
+    dialects = getattr(engine_module, "_PERSISTED_CONNECTION_DIALECTS", None)
+    if dialects is None:
+        raise WarehouseError("this great_expectations version has no _PERSISTED_CONNECTION_DIALECTS, which "
+                             "metricsctl needs to run expectations on DuckDB; install great-expectations 1.24")
+    if "duckdb" not in [str(getattr(d, "value", d)) for d in dialects]:
+        engine_module._PERSISTED_CONNECTION_DIALECTS = (*dialects, _DialectName("duckdb"))
+
+
+@dataclass
+class _Planned:
+    index: int
+    spec: ExpectationSpec
+    gx_expectation: Any
+    rows_query: bool  # the result is a count of rows returned by a query (referential integrity)
+
+
+def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = None,
+               run_id: str | None = None) -> ExpectationRun:
+    """Run every suite in the warehouse at `url` (a SQLAlchemy URL, see connection_url) and collect results.
+
+    `as_of` (default: today) anchors freshness (`max_age_days`). A DuckDB file is opened read-only, and only
+    when no other connection holds it (release dbt's first: metricsctl.runner.release_duckdb()); it is
+    closed again before this returns. Arguments GX rejects raise SpecError (file:line) before any query.
+    """
+    started = time.perf_counter()
+    as_of = as_of or dt.date.today()
+    run_id = run_id or new_run_id()
+    run_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    if not suites:
+        return ExpectationRun(run_id, run_at, as_of, (), 0.0)
+    gx = import_gx()
+    dialect = url_dialect(url)
+    plans, issues = [], []
+    for suite in suites:
+        planned, problems = _plan(suite, as_of, dialect)
+        plans.append(planned)
+        issues += problems
+    if issues:
+        raise ExpectationSpecError(issues)
+    path = duckdb_path(url)
+    connect_args: dict[str, Any] = {"read_only": True} if path is not None else {}
+    ensure_duckdb_free(url, connect_args)
+    context = gx.get_context(mode="ephemeral")
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "a more specific PostgresDatasource may be more appropriate"
+            source = context.data_sources.add_sql(name=f"metricsctl_{run_id}", connection_string=url,
+                                                  kwargs={"connect_args": connect_args} if connect_args else {})
+    except Exception as exc:  # GX tests the connection here
+        if path is not None:
+            raise describe_duckdb_error(path, exc) from None
+        missing = re.search(r"No module named \\?['\"]([\w.]+)", str(exc))
+        if missing:
+            raise WarehouseError(f"cannot connect to {_safe_url(url)}: the database driver "
+                                 f"{missing.group(1)} is not installed (for postgres: pip install "
+                                 "psycopg2-binary, which dbt-postgres brings along)") from None
+        raise WarehouseError(f"cannot connect to {_safe_url(url)}: {_clean_error(str(exc))}") from None
+    try:
+        runner = _SuiteRunner(gx, source, dialect)
+        results = tuple(runner.run(i, suite, planned) for i, (suite, planned) in enumerate(zip(suites, plans)))
+    finally:
+        _close(source)
+    return ExpectationRun(run_id, run_at, as_of, results, time.perf_counter() - started)
+
+
+def _plan(suite: Suite, as_of: dt.date, dialect: str) -> tuple[list[_Planned], list[SpecIssue]]:
+    """GX expectation objects for a suite; arguments GX's own validation rejects become issues."""
+    import great_expectations.expectations as gxe
+
+    classes = _gx_classes(gxe)
+    planned: list[_Planned] = []
+    issues: list[SpecIssue] = []
+    for index, spec in enumerate(suite.expectations):
+        kwargs = dict(spec.kwargs)
+        meta = {META_KEY: index}
+        try:
+            if spec.name == REFERENTIAL:
+                assert spec.to is not None
+                query = orphan_rows_query(kwargs["column"], spec.to, kwargs.get("field") or kwargs["column"],
+                                          dialect)
+                expectation = classes["unexpected_rows_expectation"](
+                    unexpected_rows_query=query, meta=meta, description=kwargs.get("description"))
+            else:
+                if spec.name == FRESHNESS and FRESHNESS_ARG in kwargs:
+                    kwargs["min_value"] = as_of - dt.timedelta(days=int(kwargs.pop(FRESHNESS_ARG)))
+                expectation = classes[spec.name](**kwargs, meta=meta)
+        except Exception as exc:  # pydantic's ValidationError, GX's own checks
+            issues.append(SpecIssue(f"`{spec.name}`: Great Expectations rejects the arguments: "
+                                    f"{_validation_message(exc)}", spec.path, spec.line))
+            continue
+        planned.append(_Planned(index, spec, expectation, spec.name in ROW_QUERY_EXPECTATIONS))
+    return planned, issues
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL SQLAlchemy can parse: say so without echoing it
+        return "the warehouse URL"
+
+
+def _validation_message(exc: Exception) -> str:
+    """pydantic's first complaint as `min_value: value is not a valid integer`, else the message."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        try:
+            first = errors()[0]
+            return f"{'.'.join(str(p) for p in first.get('loc', ()))}: {first.get('msg')}"
+        except Exception:  # not pydantic's shape after all
+            pass
+    return _first_lines(str(exc), 3)
+
+
+def _gx_classes(gxe: Any) -> dict[str, type]:
+    classes: dict[str, type] = {}
+    for value in vars(gxe).values():
+        name = getattr(value, "expectation_type", None)
+        if isinstance(value, type) and isinstance(name, str) and name:
+            classes[name] = value
+    return classes
+
+
+def orphan_rows_query(column: str, parent: Relation, field: str, dialect: str) -> str:
+    """The rows of the checked relation (GX's `{batch}`) whose non-null `column` has no match in `parent.field`.
+
+    Orphans are found with a LEFT JOIN, so a duplicate key in the parent never multiplies an orphan row;
+    a NULL foreign key is not an orphan (as in dbt's `relationships` test).
+    """
+    child_col = exp.column(column, table="child", quoted=True)
+    parent_col = exp.column(field, table="parent", quoted=True)
+    batch = exp.alias_(exp.Table(this=exp.to_identifier(BATCH_PLACEHOLDER, quoted=True)),
+                       exp.to_identifier("child", quoted=True), table=True)
+    query = (exp.select(child_col.copy())
+             .from_(batch)
+             .join(exp.alias_(parent.table(), exp.to_identifier("parent", quoted=True), table=True),
+                   on=exp.EQ(this=child_col.copy(), expression=parent_col.copy()), join_type="left")
+             .where(exp.and_(exp.Not(this=exp.Is(this=child_col.copy(), expression=exp.Null())),
+                             exp.Is(this=parent_col.copy(), expression=exp.Null()))))
+    sql = query.sql(dialect).replace("{", "{{").replace("}", "}}")  # GX fills {batch} with str.format
+    return sql.replace(exp.to_identifier(BATCH_PLACEHOLDER, quoted=True).sql(dialect), "{batch}")
+
+
+class _SuiteRunner:
+    def __init__(self, gx: Any, source: Any, dialect: str) -> None:
+        self.gx = gx
+        self.source = source
+        self.dialect = dialect
+        self._columns: dict[str, list[str] | str] = {}
+
+    def columns(self, relation: Relation) -> list[str] | str:
+        """The relation's column names, or why it cannot be read."""
+        key = str(relation)
+        if key not in self._columns:
+            import sqlalchemy
+
+            sql = exp.select("*").from_(relation.table()).limit(0).sql(self.dialect)
+            try:
+                with self.source.get_engine().connect() as connection:
+                    self._columns[key] = list(connection.exec_driver_sql(sql).keys())
+            except sqlalchemy.exc.DBAPIError as exc:
+                path = duckdb_path(str(self.source.connection_string))
+                if path is not None and re.search(r"lock|different configuration", str(exc), re.IGNORECASE):
+                    raise describe_duckdb_error(path, exc.orig or exc) from None
+                self._columns[key] = (f"cannot read relation {key}: {_clean_error(str(exc.orig or exc))}; "
+                                      "is it built (dbt build) and does the manifest match the warehouse?")
+        return self._columns[key]
+
+    def run(self, number: int, suite: Suite, planned: list[_Planned]) -> SuiteResult:
+        started = time.perf_counter()
+        outcomes: dict[int, ExpectationResult] = {}
+        columns = self.columns(suite.relation)
+        runnable: list[_Planned] = []
+        for item in planned:
+            problem = columns if isinstance(columns, str) else self._column_problem(suite, item.spec, columns)
+            if problem:
+                outcomes[item.index] = _result(suite, item.spec, success=False, error=problem)
+            else:
+                runnable.append(item)
+        if runnable:
+            try:
+                outcomes.update(self._run_gx(number, suite, runnable))
+            except WarehouseError:
+                raise
+            except Exception as exc:  # GX itself failed: this suite's results are errors, the run goes on
+                self._rollback()
+                message = f"Great Expectations failed on this suite: {_clean_error(str(exc))}"
+                for item in runnable:
+                    outcomes.setdefault(item.index, _result(suite, item.spec, success=False, error=message))
+        results = tuple(outcomes[i] for i in sorted(outcomes))
+        return SuiteResult(suite.name, suite.relation.name or str(suite.relation), str(suite.relation),
+                           suite.relation.unique_id, suite.severity, results, time.perf_counter() - started)
+
+    def _run_gx(self, number: int, suite: Suite, runnable: list[_Planned]) -> dict[int, ExpectationResult]:
+        outcomes: dict[int, ExpectationResult] = {}
+        query = exp.select("*").from_(suite.relation.table()).sql(self.dialect)
+        asset = self.source.add_query_asset(name=f"suite_{number}", query=query)
+        batch = asset.add_batch_definition_whole_table("whole").get_batch()
+        summary = [p for p in runnable if not p.rows_query]
+        if summary:
+            outcomes.update(self._validate_isolating_errors(batch, suite, summary, {
+                "result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}))
+        for item in (p for p in runnable if p.rows_query):
+            # one at a time: each is a query of its own that may fail on its own; COMPLETE returns the
+            # orphan rows themselves (at most 200), for the sample
+            outcomes.update(self._validate_isolating_errors(batch, suite, [item], "COMPLETE"))
+        return outcomes
+
+    def _column_problem(self, suite: Suite, spec: ExpectationSpec, columns: list[str]) -> str | None:
+        problems = [_missing_column(c, columns, str(suite.relation)) for c in spec.columns()]
+        if spec.name == REFERENTIAL and spec.to is not None:
+            parent = self.columns(spec.to)
+            if isinstance(parent, str):
+                problems.append(parent)
+            else:
+                problems.append(_missing_column(spec.kwargs.get("field") or spec.kwargs["column"], parent,
+                                                str(spec.to)))
+        found = [p for p in problems if p]
+        return "; ".join(found) if found else None
+
+    def _validate_isolating_errors(self, batch: Any, suite: Suite, planned: list[_Planned],
+                                   result_format: Any) -> dict[int, ExpectationResult]:
+        """Validate together; when some fail to evaluate, run those again one by one.
+
+        On DuckDB GX keeps one connection in one transaction, and a failed statement aborts it: every
+        expectation evaluated after it in the same call reports "Current transaction is aborted". Rolling
+        back and evaluating the errored ones alone gives each its own result or its own error.
+        """
+        outcomes = self._validate(batch, suite, planned, result_format)
+        errored = [p for p in planned if outcomes[p.index].error is not None]
+        if errored:
+            self._rollback()
+        if len(planned) > 1:
+            for item in errored:
+                outcomes.update(self._validate(batch, suite, [item], result_format))
+                if outcomes[item.index].error is not None:
+                    self._rollback()
+        return outcomes
+
+    def _rollback(self) -> None:
+        """End GX's aborted transaction on its persisted connection, so the next statement can run."""
+        try:
+            with self.source.get_execution_engine().get_connection() as connection:
+                if connection.in_transaction():
+                    connection.rollback()
+        except Exception:  # nothing to roll back, or the connection is gone: the next query reconnects
+            logging.getLogger(__name__).debug("rollback after a failed expectation failed", exc_info=True)
+
+    def _validate(self, batch: Any, suite: Suite, planned: list[_Planned],
+                  result_format: Any) -> dict[int, ExpectationResult]:
+        gx_suite = self.gx.ExpectationSuite(name=suite.name, expectations=[p.gx_expectation for p in planned])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            validation = batch.validate(gx_suite, result_format=result_format)
+        by_index = {p.index: p for p in planned}
+        outcomes: dict[int, ExpectationResult] = {}
+        for gx_result in validation.results:
+            index = (gx_result.expectation_config.meta or {}).get(META_KEY)
+            if index in by_index:
+                outcomes[index] = _convert(suite, by_index[index], gx_result)
+        for index, item in by_index.items():
+            if index not in outcomes:
+                outcomes[index] = _result(suite, item.spec, success=False,
+                                          error="Great Expectations returned no result for this expectation")
+        return outcomes
+
+
+def _missing_column(name: str, columns: list[str], relation: str) -> str | None:
+    if name.lower() in {c.lower() for c in columns}:
+        return None
+    close = difflib.get_close_matches(name, columns, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"column '{name}' does not exist in {relation}{hint}; its columns: {', '.join(columns)}"
+
+
+def _result(suite: Suite, spec: ExpectationSpec, **values: Any) -> ExpectationResult:
+    return ExpectationResult(suite=suite.name, relation=suite.relation.name or str(suite.relation),
+                             expectation=spec.name, kwargs=dict(spec.kwargs), severity=spec.severity,
+                             path=spec.path, line=spec.line, **values)
+
+
+def _convert(suite: Suite, item: _Planned, gx_result: Any) -> ExpectationResult:
+    """A GX result as ours; an exception GX recorded (unknown column, SQL error) makes it an error."""
+    error = exception_message(gx_result.exception_info)
+    result = dict(gx_result.result or {})
+    if item.rows_query:
+        count = result.get("observed_value")
+        rows = (result.get("details") or {}).get("unexpected_rows") or []
+        values = [next(iter(r.values())) if isinstance(r, dict) and len(r) == 1 else r for r in rows]
+        return _result(suite, item.spec, success=bool(gx_result.success) and error is None,
+                       unexpected_count=int(count) if isinstance(count, (int, float)) else None,
+                       unexpected_sample=_distinct(values), error=error)
+    count = result.get("unexpected_count")
+    return _result(suite, item.spec, success=bool(gx_result.success) and error is None,
+                   unexpected_count=int(count) if isinstance(count, (int, float)) else None,
+                   unexpected_sample=_distinct(result.get("partial_unexpected_list") or []),
+                   observed_value=result.get("observed_value"), error=error)
+
+
+def exception_message(info: Any) -> str | None:
+    """The message of an exception GX recorded in a result's exception_info (flat or keyed by metric)."""
+    if not info:
+        return None
+    entries = [info] if isinstance(info, dict) and "raised_exception" in info else (
+        list(info.values()) if isinstance(info, dict) else [info])
+    for entry in entries:
+        raised = entry.get("raised_exception") if isinstance(entry, dict) else getattr(entry, "raised_exception", None)
+        if raised:
+            message = (entry.get("exception_message") if isinstance(entry, dict)
+                       else getattr(entry, "exception_message", None))
+            return _clean_error(str(message or "Great Expectations raised an exception"))
+    return None
+
+
+def _clean_error(text: str) -> str:
+    """A database or GX message without SQLAlchemy's [SQL: ...] dump and background link."""
+    text = re.split(r"\n\[SQL:|\(Background on this error", text)[0]
+    text = re.sub(r"^\(\S+?\)\s*", "", text.strip())  # "(_duckdb.BinderException) ..."
+    return _first_lines(text, 4)
+
+
+def _first_lines(text: str, count: int) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return " ".join(lines[:count])[:500]
+
+
+def _distinct(values: Sequence[Any]) -> tuple[Any, ...]:
+    seen: list[Any] = []
+    for value in values:
+        if value not in seen:
+            seen.append(value)
+        if len(seen) == SAMPLE_SIZE:
+            break
+    return tuple(seen)
+
+
+def _close(source: Any) -> None:
+    """Close GX's engines, so the DuckDB file is free for dbt and for writing results."""
+    for owner, method in ((source.get_execution_engine, "close"), (source.get_engine, "dispose")):
+        try:
+            getattr(owner(), method)()
+        except Exception:  # closing is best effort; a failure here must not hide the run's results
+            logging.getLogger(__name__).debug("closing a GX engine failed", exc_info=True)

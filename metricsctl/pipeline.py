@@ -1,0 +1,138 @@
+"""The build: sources and staging, then the data-quality gate, then the metric models, then alerts.
+
+With expectation suites in the project, `metricsctl build` runs dbt twice:
+
+1. everything but the generated metric models (seeds, staging, marts, their dbt tests);
+2. the suites, in the warehouse (Great Expectations), their results stored in `expectation_results`;
+3. the metric models, except those downstream of an input that failed an `error` suite or a dbt
+   test: they keep their last good tables, and the metrics they hold are reported stale, with why.
+
+Without suites it is one `dbt build`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from metricsctl.compiler.plan import Planner
+from metricsctl.runner import DbtRun, release_duckdb, run_dbt
+
+if TYPE_CHECKING:
+    from metricsctl.alerts.engine import AlertRun
+    from metricsctl.expectations import ExpectationRun, Gate
+    from metricsctl.facade import Metricsctl
+
+
+@dataclass
+class BuildResult:
+    runs: list[DbtRun] = field(default_factory=list)
+    expectations: ExpectationRun | None = None
+    gate: Gate | None = None
+    stale_metrics: dict[str, str] = field(default_factory=dict)  # metric -> why it was not refreshed
+    alerts: AlertRun | None = None
+
+    @property
+    def nodes(self) -> list[Any]:
+        return [n for run in self.runs for n in run.nodes]
+
+    @property
+    def failed(self) -> list[Any]:
+        return [n for run in self.runs for n in run.failed]
+
+    @property
+    def seconds(self) -> float:
+        return sum(run.seconds for run in self.runs)
+
+    @property
+    def dbt_ok(self) -> bool:
+        return all(run.success for run in self.runs)
+
+    @property
+    def success(self) -> bool:
+        """Every node built and every `error` expectation passed (stale metrics are a failure too)."""
+        return self.dbt_ok and (self.expectations is None or self.expectations.ok) and not self.stale_metrics
+
+    def to_dict(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
+        return {
+            "success": self.success, "seconds": round(self.seconds, 3),
+            "nodes": [asdict(n) for n in self.nodes],
+            "expectations": self.expectations.to_dict() if self.expectations else None,
+            "stale_metrics": self.stale_metrics,
+            "blocked_models": list(self.gate.metric_models) if self.gate else [],
+            "alerts": self.alerts.summary() if self.alerts else None,
+        }
+
+
+def _selection(select: tuple[str, ...], scope: str | None) -> list[str]:
+    """dbt's --select, narrowed to `scope` (intersection) when given."""
+    if not select:
+        return ["--select", scope] if scope else []
+    return ["--select", *[f"{s},{scope}" if scope else s for s in select]]
+
+
+def build(app: Metricsctl, select: tuple[str, ...] = (), exclude: tuple[str, ...] = (), full_refresh: bool = False,
+          on_node: Callable[[str, str], None] | None = None, as_of: dt.date | None = None) -> BuildResult:
+    from metricsctl.expectations import gate, project_suites, read_manifest, run_suites, write_results
+    from metricsctl.expectations.connection import connection_url
+
+    common = ["--full-refresh"] if full_refresh else []
+    result = BuildResult()
+    suites = project_suites(app.project)
+    if not suites:
+        result.runs.append(run_dbt(app.project, ["build", *_selection(select, None),
+                                                 *(["--exclude", *exclude] if exclude else []), *common], on_node))
+        return result
+    metrics_path = f"path:{app.materializer().folder}"
+    first = run_dbt(app.project, ["build", *_selection(select, None), "--exclude", metrics_path, *exclude, *common],
+                    on_node)
+    result.runs.append(first)
+    release_duckdb()
+    result.expectations = run_suites(suites, connection_url(app.target), as_of=as_of)
+    database = app.target.config.get("path") if app.target.type == "duckdb" else None
+    if database:
+        write_results(str(database), result.expectations)
+    manifest = read_manifest(app.project.target_dir)
+    failed: dict[str, list[str]] = {k: list(v) for k, v in result.expectations.failed_relations("error").items()}
+    for node in first.failed:  # a failed model or test upstream stops its metric models too
+        info = manifest.get("nodes", {}).get(node.unique_id, {})
+        parents = info.get("depends_on", {}).get("nodes", []) if node.unique_id.startswith("test.") else [
+            node.unique_id]
+        for parent in parents:
+            failed.setdefault(parent, []).append(f"{node.unique_id.split('.')[-1]} ({node.status})")
+    result.gate = gate(manifest, failed, app.materializer().folder)
+    excluded = [*exclude, *result.gate.selectors]
+    second = run_dbt(app.project, ["build", *_selection(select, metrics_path),
+                                   *(["--exclude", *excluded] if excluded else []), *common], on_node)
+    result.runs.append(second)
+    result.stale_metrics = stale_metrics(app, manifest, result.gate)
+    return result
+
+
+def stale_metrics(app: Metricsctl, manifest: dict[str, Any], blocked: Gate) -> dict[str, str]:
+    """Metrics that read a semantic model whose dbt model failed or is downstream of a failure."""
+    bad = set(blocked.blocked) | set(blocked.failed)
+    if not bad:
+        return {}
+    why: dict[str, str] = {}
+    for node in manifest.get("semantic_models", {}).values():
+        for parent in node.get("depends_on", {}).get("nodes", []):
+            if parent in bad:
+                origins = blocked.upstream_failures.get(parent, (parent,))
+                causes = "; ".join(f"{blocked.names.get(o, o)} failed {', '.join(blocked.failed.get(o, ()))}"
+                                   for o in origins)
+                why[node["name"]] = causes
+    if not why:
+        return {}
+    planner = Planner(app.spec)
+    stale: dict[str, str] = {}
+    for metric in app.spec.metric_names():
+        models = {i.model for i in planner.plan((metric,), ()).instances}
+        reasons = [why[m] for m in sorted(models) if m in why]
+        if reasons:
+            stale[metric] = reasons[0]
+    return stale

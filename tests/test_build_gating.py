@@ -1,0 +1,96 @@
+"""`metricsctl build` with expectation suites: a bad load never reaches a metric table.
+
+A copy of the shop project gets suites on two of its seeds. A clean load passes; a defect injected
+into the visits seed fails the right expectation, keeps exactly the metric models downstream of visits
+at their last good tables, builds the others, reports the stale metrics, and exits 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from metricsctl.cli import main
+from metricsctl.facade import Metricsctl
+from tests.test_materialize import make_project
+
+SUITES = """
+expectations:
+  - relation: visits
+    severity: error
+    expectations:
+      - expect_column_values_to_be_unique: {column: visit_id}
+      - expect_column_values_to_not_be_null: {column: customer_id}
+      - expect_column_values_to_be_in_set: {column: source, value_set: [online, store]}
+      - expect_column_values_to_be_in_relation: {column: customer_id, to: customers, field: customer_id}
+  - relation: orders
+    severity: warn
+    expectations:
+      - expect_column_max_to_be_between: {column: ordered_at, max_age_days: 5}
+"""
+
+
+def table(root: Path, sql: str) -> pd.DataFrame:
+    with duckdb.connect(str(root / "shop.duckdb"), read_only=True) as con:
+        return con.execute(sql).df()
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = make_project(tmp_path_factory.mktemp("gating"))
+    (root / "models" / "expectations.yml").write_text(SUITES)
+    return root
+
+
+def test_a_clean_load_passes_and_its_results_are_kept(project: Path):
+    result = Metricsctl(project).build(as_of=dt.date(2024, 7, 2))
+    assert result.success, result.to_dict()
+    assert result.expectations is not None and result.expectations.ok
+    stored = table(project, "select suite, expectation, success from expectation_results")
+    assert len(stored) == 5 and stored.success.all()
+    assert json.loads((project / "target" / "metricsctl_run.json").read_text())["success"] is True
+
+
+def test_a_stale_input_of_severity_warn_is_reported_and_the_build_goes_on(project: Path):
+    result = Metricsctl(project).build(as_of=dt.date(2024, 8, 1))
+    freshness = [r for r in result.expectations.results if r.expectation == "expect_column_max_to_be_between"]
+    assert [r.status for r in freshness] == ["fail"] and freshness[0].severity == "warn"
+    assert result.success and not result.stale_metrics
+
+
+def test_a_defect_blocks_exactly_the_metric_models_downstream(project: Path):
+    before = table(project, "select * from metric_values order by all")
+    sales_before = table(project, "select * from sales_by_month order by all")
+    visits = project / "seeds" / "visits.csv"
+    rows = list(csv.reader(visits.open()))
+    rows.append([rows[1][0], rows[1][1], "2024-06-30", "store"])  # a second visit with an existing id
+    rows.append([str(len(rows) + 1000), "999", "2024-06-30", "online"])  # a customer that does not exist
+    with visits.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    orders = project / "seeds" / "orders.csv"  # and new orders, which the unaffected exports must show
+    with orders.open("a", newline="") as f:
+        csv.writer(f).writerow([99999, 3, 1, "2024-06-30", "store", "false", 100.0])
+
+    result = CliRunner().invoke(main, ["build", "--project-dir", str(project), "--as-of", "2024-07-02"])
+    assert result.exit_code == 1, result.output
+    record = json.loads((project / "target" / "metricsctl_run.json").read_text())
+    failures = {(r["expectation"], r["unexpected_count"]) for suite in record["expectations"]["suites"]
+                for r in suite["results"] if r["success"] is False}
+    assert failures == {("expect_column_values_to_be_unique", 2), ("expect_column_values_to_be_in_relation", 1)}
+    # visits feeds conversion_by_source and the standard tables, not sales_by_month
+    assert sorted(m.split(".")[-1] for m in record["blocked_models"]) == [
+        "conversion_by_source", "metric_catalog", "metric_values"]
+    assert set(record["stale_metrics"]) == {"visits", "visitors", "visitors_7d", "visit_to_order_rate",
+                                            "visit_to_order_conversions", "same_channel_conversion_rate"}
+    assert "STALE metric visit_to_order_rate" in result.output
+    pd.testing.assert_frame_equal(table(project, "select * from metric_values order by all"), before)
+    sales_after = table(project, "select * from sales_by_month order by all")
+    june = sales_after.metric_time__month == pd.Timestamp("2024-06-01")
+    assert sales_after[june].orders.iloc[0] == sales_before[june].orders.iloc[0] + 1
