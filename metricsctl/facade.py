@@ -24,7 +24,7 @@ from metricsctl.warehouse import Result, Warehouse, connect, ensure_writable
 if TYPE_CHECKING:
     from metricsctl.alerts.engine import AlertRun
     from metricsctl.expectations import ExpectationRun
-    from metricsctl.lineage import Lineage
+    from metricsctl.lineage import Attachment, Lineage
     from metricsctl.management.explain import Explanation
     from metricsctl.management.lint import LintIssue
     from metricsctl.management.tree import ValuedNode
@@ -107,7 +107,22 @@ class Metricsctl:
             raise MetricsctlError(f"direction must be one of {', '.join(DIRECTIONS)}")
         spec = self.spec  # parses the project when it changed, which rewrites manifest.json
         return lineage_of(spec, load_manifest(self.project.target_dir), node, direction,  # type: ignore[arg-type]
-                          depth, columns, self.dialect)
+                          depth, columns, self.dialect, self._lineage_attachments())
+
+    def _lineage_attachments(self) -> list[Attachment]:
+        """Expectation suites (guarding their relation) and alert rules (watching their metric)."""
+        from metricsctl.alerts import load_alert_config
+        from metricsctl.expectations import project_suites
+        from metricsctl.lineage import Attachment
+
+        attachments = [Attachment(f"expectation_suite:{suite.name}", (suite.relation.unique_id,),
+                                  label=f"{len(suite.expectations)} expectations, {suite.severity}",
+                                  path=f"{suite.path}:{suite.line}", edge_kind="guarded by")
+                       for suite in project_suites(self.project) if suite.relation.unique_id]
+        for rule in load_alert_config(self.project.project_dir, self.project.paths("model-paths"), self.spec).rules:
+            attachments.append(Attachment(f"alert:{rule.name}", (f"metric:{rule.metric}",),
+                                          label=f"{rule.kind}, {rule.grain}, {rule.severity}", edge_kind="watched by"))
+        return attachments
 
     # --- alerts --------------------------------------------------------------------------------
     def alerts(self, as_of: datetime | None = None, dry_run: bool = False, rules: tuple[str, ...] = (),

@@ -144,3 +144,9 @@ def test_the_alert_rules_find_exactly_the_planted_events(demo_root: Path, demo):
         ("channel_roi_under_target", "channel__channel_name=paid_social", "2025-02-01"),
         ("defect_rate_spike", "production_line__line_name=Assembly", "2025-03-10"),
     }
+
+
+def test_lineage_reaches_the_alert_rules_that_watch_a_metric(demo_root: Path):
+    lineage = Metricsctl(demo_root).lineage("defect_rate", "down", depth=1)
+    assert "alert:defect_rate_spike" in lineage.graph.nodes
+    assert "export:factory_kpis_by_line_and_day" not in lineage.graph.nodes  # two steps away
