@@ -194,7 +194,13 @@ class Metricsctl:
                     csv_path = self.project.project_dir / seed_folder / f"{name}.csv"
                     if csv_path.is_file():
                         targets = metrics_with_targets(csv_path)
-        return lint(self.spec, config, targets=targets)
+        from metricsctl.alerts import load_alert_config
+        from metricsctl.expectations import project_suites
+
+        suites = project_suites(self.project)
+        guarded = {name for suite in suites for name in (suite.relation.name, suite.relation.identifier) if name}
+        watched = {rule.metric for rule in load_alert_config(self.project.project_dir, folders, self.spec).rules}
+        return lint(self.spec, config, targets=targets, watched=watched, guarded=guarded if suites else None)
 
     def materializer(self) -> Materializer:
         from metricsctl.materialize import Materializer
