@@ -66,24 +66,30 @@ def _named_items(node: yaml.Node | None) -> Iterable[tuple[str, yaml.Node]]:
             yield str(name.value), item
 
 
+def yaml_files(project_dir: Path, folders: Iterable[str]) -> list[Path]:
+    """Every .yml/.yaml file under the given project folders, in a stable order."""
+    files: list[Path] = []
+    for folder in folders:
+        root = Path(project_dir) / folder
+        if root.is_dir():
+            files += sorted([*root.rglob("*.yml"), *root.rglob("*.yaml")])
+    return files
+
+
 def index_yaml_files(project_dir: Path, folders: Iterable[str]) -> LocationIndex:
     """Index every .yml/.yaml file under the given project folders."""
     index = LocationIndex()
-    for folder in folders:
-        root = project_dir / folder
-        if not root.is_dir():
-            continue
-        for path in sorted([*root.rglob("*.yml"), *root.rglob("*.yaml")]):
-            try:
-                doc = yaml.compose(path.read_text(encoding="utf-8"))
-            except (yaml.YAMLError, UnicodeDecodeError):
-                continue  # dbt reports broken YAML itself, with its own position
-            rel = str(path.relative_to(project_dir))
-            for section in SECTIONS:
-                for name, item in _named_items(_mapping_get(doc, section) if doc else None):
-                    index.items[(section, name)] = Location(rel, item.start_mark.line + 1)
-                    for child in CHILD_SECTIONS:
-                        for child_name, child_item in _named_items(_mapping_get(item, child)):
-                            key = (section, name, child, child_name)
-                            index.items[key] = Location(rel, child_item.start_mark.line + 1)
+    for path in yaml_files(project_dir, folders):
+        try:
+            doc = yaml.compose(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError):
+            continue  # dbt reports broken YAML itself, with its own position
+        rel = str(path.relative_to(project_dir))
+        for section in SECTIONS:
+            for name, item in _named_items(_mapping_get(doc, section) if doc else None):
+                index.items[(section, name)] = Location(rel, item.start_mark.line + 1)
+                for child in CHILD_SECTIONS:
+                    for child_name, child_item in _named_items(_mapping_get(item, child)):
+                        key = (section, name, child, child_name)
+                        index.items[key] = Location(rel, child_item.start_mark.line + 1)
     return index

@@ -16,6 +16,7 @@ import yaml
 from sqlglot import exp
 
 from metricsctl.errors import MetricsctlError, SpecIssue
+from metricsctl.locations import yaml_files
 from metricsctl.spec import Spec, suggest
 
 METRIC_TYPES = ("simple", "ratio", "derived", "cumulative", "conversion")
@@ -61,22 +62,18 @@ def check_yaml(project_dir: Path, folders: Iterable[str]) -> list[SpecIssue]:
     models: list[tuple[str, dict[str, Any]]] = []
     metrics: list[tuple[str, dict[str, Any]]] = []
     saved: list[tuple[str, dict[str, Any]]] = []
-    for folder in folders:
-        root = project_dir / folder
-        if not root.is_dir():
+    for file in yaml_files(project_dir, folders):
+        try:
+            doc = yaml.load(file.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506
+        except (yaml.YAMLError, UnicodeDecodeError):
             continue
-        for file in sorted([*root.rglob("*.yml"), *root.rglob("*.yaml")]):
-            try:
-                doc = yaml.load(file.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506
-            except (yaml.YAMLError, UnicodeDecodeError):
-                continue
-            if not isinstance(doc, dict):
-                continue
-            rel = str(file.relative_to(project_dir))
-            for key, bucket in (("semantic_models", models), ("metrics", metrics), ("saved_queries", saved)):
-                for item in doc.get(key) or []:
-                    if isinstance(item, dict):
-                        bucket.append((rel, item))
+        if not isinstance(doc, dict):
+            continue
+        rel = str(file.relative_to(project_dir))
+        for key, bucket in (("semantic_models", models), ("metrics", metrics), ("saved_queries", saved)):
+            for item in doc.get(key) or []:
+                if isinstance(item, dict):
+                    bucket.append((rel, item))
     out = _Collector()
     measures: dict[str, dict[str, Any]] = {}
     seen_models: set[str] = set()

@@ -90,6 +90,7 @@ from typing import Any
 import yaml
 
 from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
+from metricsctl.locations import yaml_files
 from metricsctl.spec import Spec, suggest
 
 KINDS = ("threshold", "change", "anomaly", "target", "freshness")
@@ -328,17 +329,13 @@ class _Raw:
 def alert_files(project_dir: Path, folders: Iterable[str]) -> list[Path]:
     """The YAML files under the given project folders that hold any alert section."""
     found = []
-    for folder in folders:
-        root = project_dir / folder
-        if not root.is_dir():
+    for path in yaml_files(project_dir, folders):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
             continue
-        for path in sorted([*root.rglob("*.yml"), *root.rglob("*.yaml")]):
-            try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
-            if any(re.search(rf"^{section}\s*:", text, re.MULTILINE) for section in SECTIONS):
-                found.append(path)
+        if any(re.search(rf"^{section}\s*:", text, re.MULTILINE) for section in SECTIONS):
+            found.append(path)
     return found
 
 

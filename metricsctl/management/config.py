@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from metricsctl.errors import SpecError, SpecIssue
+from metricsctl.locations import yaml_files
 
 
 def _mapping_item(node: yaml.Node, key: str) -> tuple[yaml.Node, yaml.Node] | None:
@@ -28,24 +29,20 @@ def find_config(project_dir: str | Path, folders: Iterable[str], key: str) -> tu
     """(`path:line`, value) of the one top-level `key` in the YAML files under `folders`, or None."""
     root = Path(project_dir)
     found: list[tuple[str, Any]] = []
-    for folder in folders:
-        base = root / folder
-        if not base.is_dir():
-            continue
-        for path in sorted([*base.rglob("*.yml"), *base.rglob("*.yaml")]):
-            try:
-                text = path.read_text(encoding="utf-8")
-                if key not in text:
-                    continue
-                node = yaml.compose(text)
-            except (yaml.YAMLError, UnicodeDecodeError):
-                continue  # dbt reports broken YAML itself
-            item = _mapping_item(node, key) if node is not None else None
-            if item is None:
+    for path in yaml_files(root, folders):
+        try:
+            text = path.read_text(encoding="utf-8")
+            if key not in text:
                 continue
-            key_node, value_node = item
-            found.append((f"{path.relative_to(root)}:{key_node.start_mark.line + 1}",
-                          yaml.safe_load(yaml.serialize(value_node))))
+            node = yaml.compose(text)
+        except (yaml.YAMLError, UnicodeDecodeError):
+            continue  # dbt reports broken YAML itself
+        item = _mapping_item(node, key) if node is not None else None
+        if item is None:
+            continue
+        key_node, value_node = item
+        found.append((f"{path.relative_to(root)}:{key_node.start_mark.line + 1}",
+                      yaml.safe_load(yaml.serialize(value_node))))
     if not found:
         return None
     if len(found) > 1:
