@@ -116,19 +116,20 @@ class Plan:
         return list(groups.values())
 
 
-def _filters(where: Any) -> tuple[str, ...]:
+def filter_templates(where: Any) -> tuple[str, ...]:
+    """The where-filter templates of a spec filter (None: none)."""
     if where is None:
         return ()
     return tuple(f.where_sql_template for f in where.where_filters)
 
 
-def _window(value: Any) -> Window | None:
+def window_of(value: Any) -> Window | None:
     if value is None:
         return None
     return Window(int(value.count), str(getattr(value.granularity, "value", value.granularity)).lower())
 
 
-def _grain(value: Any) -> str | None:
+def grain_of(value: Any) -> str | None:
     if value is None:
         return None
     return str(getattr(value, "value", value)).lower()
@@ -152,7 +153,7 @@ class Planner:
             str(nad.name), str(nad.window_choice.value), tuple(str(g) for g in nad.window_groupings or ()))
         instance = MeasureInstance(
             measure=ref.measure.name, model=ref.model.name,
-            filters=tuple(dict.fromkeys(filters + _filters(measure_input.filter))),
+            filters=tuple(dict.fromkeys(filters + filter_templates(measure_input.filter))),
             offset=offset, cumulative=cumulative,
             join_to_timespine=bool(measure_input.join_to_timespine),
             semi_additive=semi_additive, agg_time_dimension=ref.agg_time_dimension)
@@ -162,7 +163,7 @@ class Planner:
     def _metric(self, plan: Plan, name: str, filters: tuple[str, ...], offset: Offset | None,
                 stack: tuple[str, ...]) -> Node:
         metric = self.spec.metric(name)
-        filters = tuple(dict.fromkeys(filters + _filters(metric.filter)))
+        filters = tuple(dict.fromkeys(filters + filter_templates(metric.filter)))
         params = metric.type_params
         kind = str(metric.type.value)
         if kind == "simple":
@@ -179,9 +180,9 @@ class Planner:
                 raise QueryError(f"metric '{name}': a time offset over a cumulative metric is not supported")
             cp = params.cumulative_type_params
             cumulative = Cumulative(
-                window=_window(cp.window if cp else None) or _window(params.window),
-                grain_to_date=_grain(cp.grain_to_date if cp else None) or _grain(params.grain_to_date),
-                period_agg=_grain(cp.period_agg if cp else None) or "first")
+                window=window_of(cp.window if cp else None) or window_of(params.window),
+                grain_to_date=grain_of(cp.grain_to_date if cp else None) or grain_of(params.grain_to_date),
+                period_agg=grain_of(cp.period_agg if cp else None) or "first")
             return self._measure(plan, params.measure, filters, None, cumulative)
         if kind == "conversion":
             cp = params.conversion_type_params
@@ -189,10 +190,10 @@ class Planner:
             conv_ref = self.spec.measure(cp.conversion_measure.name)
             conversion = Conversion(
                 base_model=base.instance.model, base_measure=base.instance.measure,
-                entity=str(cp.entity), window=_window(cp.window),
+                entity=str(cp.entity), window=window_of(cp.window),
                 constant_properties=tuple((c.base_property, c.conversion_property)
                                           for c in (cp.constant_properties or [])),
-                conversion_filters=_filters(cp.conversion_measure.filter))
+                conversion_filters=filter_templates(cp.conversion_measure.filter))
             conv_instance = MeasureInstance(
                 measure=conv_ref.measure.name, model=conv_ref.model.name,
                 filters=base.instance.filters, offset=offset, conversion=conversion,
@@ -208,12 +209,12 @@ class Planner:
                stack: tuple[str, ...]) -> Node:
         if metric_input.name in stack:
             raise QueryError(f"metric '{stack[0]}' refers to itself through {' -> '.join(stack)}")
-        inner = Offset(_window(metric_input.offset_window), _grain(metric_input.offset_to_grain))
+        inner = Offset(window_of(metric_input.offset_window), grain_of(metric_input.offset_to_grain))
         if inner.window is None and inner.to_grain is None:
             combined = offset
         elif offset is None:
             combined = inner
         else:
             raise QueryError(f"metric '{stack[-1]}': an offset inside an offset input is not supported")
-        return self._metric(plan, metric_input.name, filters + _filters(metric_input.filter), combined,
+        return self._metric(plan, metric_input.name, filters + filter_templates(metric_input.filter), combined,
                             (*stack, metric_input.name))

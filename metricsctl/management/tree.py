@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from sqlglot import exp
 
-from metricsctl.compiler.plan import Offset, Window, _filters, _grain, _window
+from metricsctl.compiler.plan import Offset, Window, filter_templates, grain_of, window_of
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.errors import QueryError
 from metricsctl.management.attribution import as_float, number, parse_formula
@@ -133,7 +133,7 @@ def _node(spec: Spec, fields: Mapping[str, MetricFields], driven: Mapping[str, l
     metric = spec.metric(name)
     kind = str(metric.type.value)
     params = metric.type_params
-    below = tuple(dict.fromkeys(filters + _filters(metric.filter)))
+    below = tuple(dict.fromkeys(filters + filter_templates(metric.filter)))
     children: list[TreeNode] = []
     formula: exp.Expr | None = None
     if depth is None or depth > 0:
@@ -142,11 +142,11 @@ def _node(spec: Spec, fields: Mapping[str, MetricFields], driven: Mapping[str, l
         def child(inp: Any, child_role: str, child_edge: str) -> TreeNode:
             if inp.name in stack:
                 raise QueryError(f"metric '{stack[0]}' refers to itself through {' -> '.join((*stack, inp.name))}")
-            inner = Offset(_window(inp.offset_window), _grain(inp.offset_to_grain))
+            inner = Offset(window_of(inp.offset_window), grain_of(inp.offset_to_grain))
             has_inner = inner.window is not None or inner.to_grain is not None
             if has_inner and offset is not None:
                 raise QueryError(f"metric '{name}': an offset inside an offset input is not supported")
-            child_filters = tuple(dict.fromkeys(below + _filters(inp.filter)))
+            child_filters = tuple(dict.fromkeys(below + filter_templates(inp.filter)))
             return _node(spec, fields, driven, inp.name, child_role, child_edge, child_filters,
                          inner if has_inner else offset, (*stack, inp.name), drivers, nxt)
 
