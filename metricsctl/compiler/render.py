@@ -820,10 +820,11 @@ class _QueryBuilder:
         conv_time = self.c.measure_time(instance.measure, conv_model)
         conv_bind = self.row_binder(conv_source, conv_time)
         conv_day = as_date(trunc("day", conv_time))
-        conv_projections = [
+        conv_projections = [] if self.c.dialect == "duckdb" else [  # an id to rank base events per conversion
             alias(exp.Window(this=exp.RowNumber(), order=exp.Order(expressions=[exp.Ordered(this=conv_day)])),
-                  "__conversion_id"),
-            alias(conv_day, DAY),
+                  "__conversion_id")]
+        conv_projections += [
+            alias(conv_day.copy(), DAY),
             alias(self.c.qualify(entity_expr(conv_model, conversion.entity), "src"), "__entity"),
             alias(self.c.measure_value(instance), "__value")]
         for n, (_, conv_prop) in enumerate(conversion.constant_properties):
@@ -844,16 +845,31 @@ class _QueryBuilder:
         for n in range(len(conversion.constant_properties)):
             on.append(exp.EQ(this=column(f"__property_{n}", base_name),
                              expression=column(f"__property_{n}", conv_name)))
-        rank = exp.Window(this=exp.RowNumber(), partition_by=[column("__conversion_id", conv_name)],
-                          order=exp.Order(expressions=[exp.Ordered(this=column(DAY, base_name), desc=True)]))
-        matched = exp.select(*[column(i.column_name(), base_name) for i in self.items],
-                             column("__value", conv_name), alias(rank, "__attribution_rank")).from_(
-            conv_name).join(base_name, on=exp.and_(*on), join_type="INNER")
-        matched_name = self.add_cte(f"{conv_model.name}_attributed", matched)
-        outer = exp.select(*[column(i.column_name(), matched_name) for i in self.items],
-                           alias(self.c.aggregate(instance, column("__value", matched_name)),
-                                 self.plan.instances[instance])).from_(matched_name).where(
-            exp.EQ(this=column("__attribution_rank", matched_name), expression=exp.Literal.number(1)))
+        if self.c.dialect == "duckdb":
+            # ASOF JOIN finds each conversion's latest base event without pairing every base event
+            # with every later conversion of the same entity; the window is checked afterwards
+            asof = [c for c in on if not isinstance(c, exp.GT)]
+            window: list[exp.Expr] = [c for c in on if isinstance(c, exp.GT)]
+            matched = exp.select(*[column(i.column_name(), base_name) for i in self.items],
+                                 column("__value", conv_name)).from_(conv_name).join(
+                base_name, on=exp.and_(*asof), join_type="ASOF")
+            if window:
+                matched = matched.where(and_all(window))
+            matched_name = self.add_cte(f"{conv_model.name}_attributed", matched)
+            outer = exp.select(*[column(i.column_name(), matched_name) for i in self.items],
+                               alias(self.c.aggregate(instance, column("__value", matched_name)),
+                                     self.plan.instances[instance])).from_(matched_name)
+        else:
+            rank = exp.Window(this=exp.RowNumber(), partition_by=[column("__conversion_id", conv_name)],
+                              order=exp.Order(expressions=[exp.Ordered(this=column(DAY, base_name), desc=True)]))
+            matched = exp.select(*[column(i.column_name(), base_name) for i in self.items],
+                                 column("__value", conv_name), alias(rank, "__attribution_rank")).from_(
+                conv_name).join(base_name, on=exp.and_(*on), join_type="INNER")
+            matched_name = self.add_cte(f"{conv_model.name}_attributed", matched)
+            outer = exp.select(*[column(i.column_name(), matched_name) for i in self.items],
+                               alias(self.c.aggregate(instance, column("__value", matched_name)),
+                                     self.plan.instances[instance])).from_(matched_name).where(
+                exp.EQ(this=column("__attribution_rank", matched_name), expression=exp.Literal.number(1)))
         if self.items:
             outer = outer.group_by(*[column(i.column_name(), matched_name) for i in self.items])
         return self.add_cte(f"{conv_model.name}_conversions", outer)

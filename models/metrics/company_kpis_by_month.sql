@@ -145,7 +145,6 @@ WITH order_lines_agg AS (
     )
 ), orders_conversion_events AS (
   SELECT
-    ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.customer_id AS __entity,
     src.order_id AS __value
@@ -153,23 +152,18 @@ WITH order_lines_agg AS (
 ), orders_attributed AS (
   SELECT
     sales_visits_base_events.metric_time__month,
-    orders_conversion_events.__value,
-    ROW_NUMBER() OVER (
-      PARTITION BY orders_conversion_events.__conversion_id
-      ORDER BY sales_visits_base_events.__day DESC
-    ) AS __attribution_rank
+    orders_conversion_events.__value
   FROM orders_conversion_events
-  INNER JOIN sales_visits_base_events
+  ASOF JOIN sales_visits_base_events
     ON sales_visits_base_events.__entity = orders_conversion_events.__entity
     AND sales_visits_base_events.__day <= orders_conversion_events.__day
-    AND sales_visits_base_events.__day > orders_conversion_events.__day - INTERVAL '14' DAY
+  WHERE
+    sales_visits_base_events.__day > orders_conversion_events.__day - INTERVAL '14' DAY
 ), orders_conversions AS (
   SELECT
     orders_attributed.metric_time__month,
     COUNT(orders_attributed.__value) AS orders__2
   FROM orders_attributed
-  WHERE
-    orders_attributed.__attribution_rank = 1
   GROUP BY
     orders_attributed.metric_time__month
 ), group_keys AS (

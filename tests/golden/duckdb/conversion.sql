@@ -13,7 +13,6 @@ WITH visits_agg AS (
   FROM "shop"."main"."visits" AS src
 ), orders_conversion_events AS (
   SELECT
-    ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.customer_id AS __entity,
     src.order_id AS __value
@@ -21,23 +20,18 @@ WITH visits_agg AS (
 ), orders_attributed AS (
   SELECT
     visits_base_events.metric_time__month,
-    orders_conversion_events.__value,
-    ROW_NUMBER() OVER (
-      PARTITION BY orders_conversion_events.__conversion_id
-      ORDER BY visits_base_events.__day DESC
-    ) AS __attribution_rank
+    orders_conversion_events.__value
   FROM orders_conversion_events
-  INNER JOIN visits_base_events
+  ASOF JOIN visits_base_events
     ON visits_base_events.__entity = orders_conversion_events.__entity
     AND visits_base_events.__day <= orders_conversion_events.__day
-    AND visits_base_events.__day > orders_conversion_events.__day - INTERVAL '7' DAY
+  WHERE
+    visits_base_events.__day > orders_conversion_events.__day - INTERVAL '7' DAY
 ), orders_conversions AS (
   SELECT
     orders_attributed.metric_time__month,
     COUNT(orders_attributed.__value) AS order_count
   FROM orders_attributed
-  WHERE
-    orders_attributed.__attribution_rank = 1
   GROUP BY
     orders_attributed.metric_time__month
 ), visits_base_events_2 AS (
@@ -49,7 +43,6 @@ WITH visits_agg AS (
   FROM "shop"."main"."visits" AS src
 ), orders_conversion_events_2 AS (
   SELECT
-    ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.customer_id AS __entity,
     src.order_id AS __value,
@@ -58,13 +51,9 @@ WITH visits_agg AS (
 ), orders_attributed_2 AS (
   SELECT
     visits_base_events_2.metric_time__month,
-    orders_conversion_events_2.__value,
-    ROW_NUMBER() OVER (
-      PARTITION BY orders_conversion_events_2.__conversion_id
-      ORDER BY visits_base_events_2.__day DESC
-    ) AS __attribution_rank
+    orders_conversion_events_2.__value
   FROM orders_conversion_events_2
-  INNER JOIN visits_base_events_2
+  ASOF JOIN visits_base_events_2
     ON visits_base_events_2.__entity = orders_conversion_events_2.__entity
     AND visits_base_events_2.__day <= orders_conversion_events_2.__day
     AND visits_base_events_2.__property_0 = orders_conversion_events_2.__property_0
@@ -73,8 +62,6 @@ WITH visits_agg AS (
     orders_attributed_2.metric_time__month,
     COUNT(orders_attributed_2.__value) AS order_count__2
   FROM orders_attributed_2
-  WHERE
-    orders_attributed_2.__attribution_rank = 1
   GROUP BY
     orders_attributed_2.metric_time__month
 ), group_keys AS (
