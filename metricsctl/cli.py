@@ -273,6 +273,41 @@ def lint(project_dir: str, profiles_dir: str | None, target: str | None) -> None
     click.echo("every KPI passes the checklist")
 
 
+@main.command()
+@click.option("--base", required=True, help="The git ref the change is measured against (e.g. origin/main).")
+@click.option("--head", default=None, help="The git ref with the change (default: the working tree).")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown", show_default=True,
+              help="Markdown fit for a pull-request comment, or JSON.")
+@click.option("--no-values", is_flag=True, help="Skip the value diff (it builds both sides on the demo data).")
+@click.option("--max-rows", type=click.IntRange(min=1), default=20, show_default=True,
+              help="At most this many differing rows per metric or export.")
+@click.option("--grain", type=click.Choice(["day", "week", "month", "quarter", "year"]), default="month",
+              show_default=True, help="The grain metrics are compared at.")
+@click.option("--no-merge-base", is_flag=True, help="Compare with BASE itself, not where HEAD forked from it.")
+@click.option("--allow-breaking", is_flag=True, help="Exit 0 even when the change breaks consumers.")
+@project_options
+@reports_errors
+def diff(base: str, head: str | None, fmt: str, no_values: bool, max_rows: int, grain: str, no_merge_base: bool,
+         allow_breaking: bool, project_dir: str, profiles_dir: str | None, target: str | None) -> None:
+    """Show what a pull request changes: definitions, what they reach, the generated SQL, the numbers.
+
+    Both sides are built in throw-away warehouses (yours is never touched). Breaking changes (a metric or
+    export column removed or renamed, a metric whose meaning changed) exit 1 unless --allow-breaking.
+
+    Example:
+
+        metricsctl diff --base origin/main --format markdown > pr-comment.md
+    """
+    from metricsctl.diff import exit_code, render
+    from metricsctl.facade import Metricsctl
+
+    result = Metricsctl(project_dir, profiles_dir, target).diff(
+        base, head, values=not no_values, max_rows=max_rows, grain=grain, merge_base=not no_merge_base,
+        on_step=lambda step: click.echo(step, err=True))
+    click.echo(render(result, fmt))
+    sys.exit(exit_code(result, allow_breaking))
+
+
 @main.command(name="compile")
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 if a generated model is out of date.")
 @project_options

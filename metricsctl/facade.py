@@ -23,6 +23,7 @@ from metricsctl.warehouse import Result, Warehouse, connect, ensure_writable
 
 if TYPE_CHECKING:
     from metricsctl.alerts.engine import AlertRun
+    from metricsctl.diff import DiffResult
     from metricsctl.expectations import ExpectationRun
     from metricsctl.lineage import Attachment, Lineage
     from metricsctl.management.explain import Explanation
@@ -123,6 +124,16 @@ class Metricsctl:
             attachments.append(Attachment(f"alert:{rule.name}", (f"metric:{rule.metric}",),
                                           label=f"{rule.kind}, {rule.grain}, {rule.severity}", edge_kind="watched by"))
         return attachments
+
+    # --- review ---------------------------------------------------------------------------------
+    def diff(self, base: str, head: str | None = None, values: bool = True, max_rows: int = 20,
+             grain: str = "month", merge_base: bool = True,
+             on_step: Callable[[str], None] | None = None) -> DiffResult:
+        """What the change from git ref `base` to `head` (default: the working tree) does to the metrics."""
+        from metricsctl.diff import diff
+
+        return diff(self.project_dir, base, head, values=values, max_rows=max_rows, grain=grain,
+                    merge_base=merge_base, profiles_dir=self.profiles_dir, target=self.target_name, on_step=on_step)
 
     # --- alerts --------------------------------------------------------------------------------
     def alerts(self, as_of: datetime | None = None, dry_run: bool = False, rules: tuple[str, ...] = (),

@@ -37,10 +37,15 @@ class LocationIndex:
 
     def locate_message(self, message: str) -> Location | None:
         """Best guess of the element a free-text message (e.g. from dbt's validator) is about."""
+        # dbt's own wording names the element: "Parsing Error in metric revenue (metrics/sales.yml)"
+        named = re.findall(r"\b(metric|semantic model|semantic_model|saved query) `?([A-Za-z_][A-Za-z0-9_]*)", message)
+        sections = {"metric": "metrics", "semantic model": "semantic_models", "semantic_model": "semantic_models",
+                    "saved query": "saved_queries"}
+        for kind, name in named:
+            found = self.items.get((sections[kind], name))
+            if found is not None:
+                return found
         quoted = set(re.findall(r"[`'\"]([A-Za-z_][A-Za-z0-9_]*)[`'\"]", message))
-        # dbt's own wording: "Parsing Error in metric revenue (metrics/sales.yml)"
-        quoted |= set(re.findall(r"(?:metric|semantic model|saved query|semantic_model) ([A-Za-z_][A-Za-z0-9_]*)",
-                                 message))
         for section in ("metrics", "saved_queries", "semantic_models"):
             for name in self.names(section):
                 if name in quoted:

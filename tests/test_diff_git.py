@@ -1,0 +1,159 @@
+"""`metricsctl diff` and git: which two trees it compares, and the errors a user can cause.
+
+A monorepo holds the shop project in `analytics/shop`. `main` moves on after `feature` forked from it,
+and the work tree (on `feature`) has an uncommitted edit: the diff of the work tree against `main` must
+show the feature's commit and the uncommitted edit, and not what `main` did since the fork, as a pull
+request does. No values are built here (test_diff.py does that).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from metricsctl.diff import DiffError, NotAGitRepository, RefSpecError, UnknownRefError, diff, exit_code
+from metricsctl.diff.semantic import canonical_filter, canonical_sql, diff_dbt_nodes
+from metricsctl.errors import MetricsctlError, SpecError
+from tests.conftest import SHOP
+
+GITIGNORE = "target/\nlogs/\n*.duckdb\n"
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, f"{old!r} must occur once in {path.name}"
+    path.write_text(text.replace(old, new))
+
+
+def init(root: Path) -> Path:
+    root.mkdir(parents=True)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.name", "Test")
+    git(root, "config", "user.email", "test@example.com")
+    git(root, "config", "commit.gpgsign", "false")
+    return root
+
+
+@pytest.fixture(scope="module")
+def monorepo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """README only, then the project in analytics/shop; `feature` relabels a metric, `main` adds one."""
+    root = init(tmp_path_factory.mktemp("monorepo") / "repo")
+    (root / "README.md").write_text("company repo\n")
+    (root / ".gitignore").write_text(GITIGNORE)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "readme")
+    git(root, "tag", "before-project")
+    project = root / "analytics" / "shop"
+    shutil.copytree(SHOP, project, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "shop project")
+    git(root, "checkout", "-q", "-b", "feature")
+    edit(project / "metrics" / "metrics.yml", "label: Units sold", "label: Units")
+    git(root, "commit", "-q", "-am", "relabel quantity")
+    git(root, "checkout", "-q", "main")
+    metrics = project / "metrics" / "metrics.yml"
+    added = "  - {name: main_only, label: Main only, type: simple, type_params: {measure: orders}}\n"
+    metrics.write_text(metrics.read_text() + added)
+    git(root, "commit", "-q", "-am", "main moves on")
+    git(root, "checkout", "-q", "feature")
+    edit(project / "metrics" / "metrics.yml", "label: Orders,", "label: Orders placed,")  # not committed
+    return root
+
+
+def test_the_work_tree_is_compared_with_where_it_forked_from_main(monorepo: Path):
+    project = monorepo / "analytics" / "shop"
+    status = git(monorepo, "status", "--porcelain")
+    result = diff(project, "main", values=False)
+    assert {c.name: [f.field for f in c.fields] for c in result.semantic.changes} == {
+        "quantity": ["label"],  # committed on feature
+        "orders": ["label"],  # not committed yet
+    }  # and not main_only, which main added after the fork
+    assert result.base.merge_base_of == "main"
+    assert result.base.sha == git(monorepo, "merge-base", "main", "feature")
+    assert result.head.is_working_tree and result.head.dirty
+    assert not result.is_breaking and exit_code(result) == 0
+    assert result.downstream == ()  # labels move no value
+    assert result.values is None and result.values_skipped == "not asked for (--no-values)"
+    assert {m.name for m in result.sql} == {"metric_catalog"}  # labels are in the catalog only
+    # nothing was written into the user's project or repository
+    assert git(monorepo, "status", "--porcelain") == status
+    assert not (project / "target").exists() and not (project / "logs").exists()
+    assert not list(project.glob("*.duckdb"))
+
+
+def test_without_the_merge_base_main_s_later_work_shows_as_removed(monorepo: Path):
+    result = diff(monorepo / "analytics" / "shop", "main", "feature", values=False, merge_base=False)
+    assert {(c.name, c.status) for c in result.semantic.metrics} == {("quantity", "changed"),
+                                                                     ("main_only", "removed")}
+    assert result.is_breaking  # from main's point of view, feature drops main_only
+
+
+def test_a_folder_outside_git_is_refused(tmp_path: Path):
+    project = tmp_path / "shop"
+    shutil.copytree(SHOP, project, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
+    with pytest.raises(NotAGitRepository, match="is not inside a git repository"):
+        diff(project, "main")
+
+
+def test_an_unknown_ref_is_refused_with_a_suggestion(monorepo: Path):
+    with pytest.raises(UnknownRefError, match=r"unknown git ref 'mian'.*did you mean 'main'\?"):
+        diff(monorepo / "analytics" / "shop", "mian")
+    with pytest.raises(UnknownRefError, match="unknown git ref 'nope'"):
+        diff(monorepo / "analytics" / "shop", "main", head="nope")
+
+
+def test_a_ref_without_the_project_is_refused(monorepo: Path):
+    with pytest.raises(DiffError, match="there is no dbt project at 'analytics/shop'"):
+        diff(monorepo / "analytics" / "shop", "before-project", "main", merge_base=False)
+
+
+def test_a_ref_whose_spec_is_broken_reports_its_issues_with_file_and_line(tmp_path: Path):
+    root = init(tmp_path / "repo")
+    shutil.copytree(SHOP, root, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"), dirs_exist_ok=True)
+    (root / ".gitignore").write_text(GITIGNORE)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "shop")
+    edit(root / "metrics" / "metrics.yml", "type_params: {measure: quantity}", "type_params: {measure: quantty}")
+    git(root, "commit", "-q", "-am", "typo")
+    with pytest.raises(RefSpecError) as raised:
+        diff(root, "HEAD~1", "HEAD", values=False)
+    error = raised.value
+    assert isinstance(error, SpecError) and isinstance(error, MetricsctlError) and error.exit_code == 2
+    assert error.side == "head"
+    text = str(error)
+    assert text.startswith("the project at head `HEAD` (")
+    assert "quantty" in text and "metrics/metrics.yml:4" in text
+    assert str(tmp_path) not in text  # paths as the user knows them, not the temp copy's
+    assert text.endswith("fix them on that ref, or compare against another --head")
+
+
+# --- canonical forms -----------------------------------------------------------------------------
+def test_reformatting_a_filter_or_an_expression_is_no_change():
+    a = canonical_filter("{{ Dimension('customer__region', entity_path=['order']) }} = 'north'", "duckdb")
+    b = canonical_filter("{{Dimension('order__customer__region')}}='north'", "duckdb")
+    assert a == b
+    assert a != canonical_filter("{{ Dimension('order__customer__region') }} = 'south'", "duckdb")
+    assert canonical_sql("quantity*unit_price", "duckdb") == canonical_sql("quantity  *  unit_price", "duckdb")
+    assert canonical_sql("amount", "duckdb") != canonical_sql("amount / 1.2", "duckdb")
+
+
+def test_changed_models_and_seeds_are_found_from_their_checksums():
+    def node(kind: str, name: str, checksum: str, **config: object) -> dict[str, object]:
+        return {"resource_type": kind, "name": name, "checksum": {"name": "sha256", "checksum": checksum},
+                "config": config, "original_file_path": f"{kind}s/{name}", "raw_code": "select 1"}
+
+    base = {"nodes": {"a": node("model", "stg_orders", "1", materialized="view"), "b": node("seed", "orders", "2"),
+                      "c": node("model", "old", "3")}}
+    head = {"nodes": {"a": node("model", "stg_orders", "1", materialized="table"), "b": node("seed", "orders", "9"),
+                      "d": node("model", "new", "4")}}
+    found = {(c.node_id, c.status, tuple(f.field for f in c.fields)) for c in diff_dbt_nodes(base, head)}
+    assert found == {("model:stg_orders", "changed", ("config",)), ("seed:orders", "changed", ("data",)),
+                     ("model:old", "removed", ()), ("model:new", "added", ())}
