@@ -394,3 +394,10 @@ def test_dot_draws_every_edge(graph: LineageGraph):
 def test_an_unknown_format_is_refused(graph: LineageGraph):
     with pytest.raises(QueryError, match="use one of tree, json, mermaid, dot"):
         render(trace(graph, "revenue"), "svg")
+
+
+def test_a_conversion_metrics_constant_properties_are_edges(graph: LineageGraph):
+    # same_channel_conversion_rate only matches a visit to an order when visit source = order channel
+    downstream = trace(graph, "dimension:orders.channel", "down")
+    assert "metric:same_channel_conversion_rate" in downstream.graph.nodes
+    assert ("dimension:visits.source", "metric:same_channel_conversion_rate", "constant_property") in edges(graph)

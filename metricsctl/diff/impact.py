@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from metricsctl.diff.semantic import Change, SemanticDiff
-from metricsctl.lineage.graph import Attachment, Edge, LineageGraph, Node
+from metricsctl.lineage.graph import Attachment, LineageGraph
 from metricsctl.spec import Spec
 
 # Kinds a user consumes; the upstream kinds (seeds, measures, dimensions) are never reached downstream.
@@ -59,34 +59,10 @@ class Breaking:
 
 def lineage_graph(spec: Spec, manifest: Mapping[str, Any], attachments: Iterable[Attachment] = (),
                   dialect: str = "duckdb") -> LineageGraph:
-    """The project's lineage graph, plus what a conversion metric's constant properties read.
-
-    `constant_properties: [{base_property: source, conversion_property: channel}]` matches a base event
-    to a conversion only when the two dimensions agree: changing either changes the metric.
-    """
+    """The project's lineage graph."""
     from metricsctl.lineage import build_graph
 
-    graph = build_graph(spec, manifest, attachments, dialect)
-    for metric in spec.manifest.metrics:
-        params = metric.type_params.conversion_type_params
-        target = f"metric:{metric.name}"
-        if params is None or target not in graph.nodes:
-            continue
-        for prop in params.constant_properties or []:
-            for measure, name in ((params.base_measure.name, prop.base_property),
-                                  (params.conversion_measure.name, prop.conversion_property)):
-                model = spec.measure(measure).model
-                dim = next((d for d in model.dimensions if d.name == name), None)
-                if dim is None:
-                    continue  # an entity: drawn already through the model
-                node_id = f"dimension:{model.name}.{name}"
-                graph.add_node(Node(node_id, "dimension", name, str(dim.label or ""),
-                                    f"{getattr(dim.type, 'value', dim.type)}: {dim.expr or dim.name}"))
-                if f"semantic_model:{model.name}" in graph.nodes:
-                    graph.add_edge(Edge(f"semantic_model:{model.name}", node_id, "defines"))
-                graph.add_edge(Edge(node_id, target, "constant_property",
-                                    f"{prop.base_property} = {prop.conversion_property}"))
-    return graph
+    return build_graph(spec, manifest, attachments, dialect)
 
 
 def reason(change: Change) -> str:
