@@ -220,9 +220,12 @@ class Metricsctl:
 
     def compile(self, check: bool = False) -> CheckResult:
         """Write the generated models (or, with `check`, only report which are out of date)."""
-        self.validate()
         materializer = self.materializer()
-        models = materializer.models()
+        try:
+            models = materializer.models()  # compiles every metric (metric_values) and every export
+        except MetricsctlError:
+            self.validate()  # locate each failing metric at its file and line
+            raise
         return materializer.check(models) if check else materializer.write(models)
 
     def build(self, select: tuple[str, ...] = (), exclude: tuple[str, ...] = (), full_refresh: bool = False,

@@ -80,3 +80,13 @@ def test_a_changed_spec_is_parsed_again_before_the_next_query(tmp_path: Path, sh
     store = lines[lines.channel == "store"]
     assert after == pytest.approx((store.quantity * store.unit_price).sum())
     assert after != pytest.approx(before)
+
+
+def test_compile_reports_a_broken_metric_at_its_definition(tmp_path: Path, shop_dir: Path):
+    root = project_copy(tmp_path, shop_dir)
+    metrics = root / "metrics" / "metrics.yml"
+    edit(metrics, "{{ Dimension('customer__region', entity_path=['order']) }}",
+         "{{ Dimension('customer__regio', entity_path=['order']) }}")
+    result = CliRunner().invoke(main, ["compile", "--project-dir", str(root)])
+    assert result.exit_code == 2
+    assert f"metrics/metrics.yml:{line_of(metrics, '- name: north_revenue')}: metric 'north_revenue'" in result.output
