@@ -96,7 +96,7 @@ class Materializer:
         return refs
 
     def _render(self, expression: exp.Expr) -> str:
-        sql = expression.sql(dialect=self.dialect, pretty=True)
+        sql = expression.sql(dialect=self.dialect, pretty=True, copy=False)  # rendered once, never reused
         for i, ref in enumerate(self.refs.values()):
             sql = sql.replace(REF.format(i), ref)
         sql = re.sub(MODEL_REF.format("([A-Za-z0-9_]+)"), lambda m: "{{ ref('" + m.group(1) + "') }}", sql)

@@ -40,6 +40,19 @@ Ref = ItemName | MetricCall  # what a filter placeholder stands for
 
 
 # --- small expression helpers ------------------------------------------------------------------
+
+_TYPES = {name: exp.DataType.build(name) for name in ("DATE", "DOUBLE", "TIMESTAMP")}
+
+
+def cast(value: exp.Expr, type_name: str) -> exp.Expr:
+    """CAST with a prebuilt type: building one from text parses it, every time."""
+    return exp.Cast(this=value, to=_TYPES[type_name].copy())
+
+
+def named_table(name: str) -> exp.Table:
+    """A CTE or table named by a plain identifier, without parsing."""
+    return exp.Table(this=exp.to_identifier(name))
+
 def column(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=False)
 
@@ -51,7 +64,7 @@ def trunc(grain: str, value: exp.Expr) -> exp.Expr:
 
 
 def as_date(value: exp.Expr) -> exp.Expr:
-    return exp.cast(value, exp.DataType.build("DATE"))
+    return cast(value, "DATE")
 
 
 def interval(window: Window) -> exp.Interval:
@@ -133,13 +146,13 @@ class ScanSource:
             on = exp.EQ(this=self.qualify(step.left_expr, step.left_alias),
                         expression=self.qualify(step.right_expr, step.alias))
             select = select.join(exp.alias_(self.compiler.relation(step.relation), step.alias, table=True),
-                                 on=on, join_type="LEFT")
+                                 on=on, join_type="LEFT", copy=False)
         for spine_alias, day in self.spine_joins.values():
             on = exp.EQ(this=column(self.compiler.spine.day_column, spine_alias), expression=day)
             select = select.join(exp.alias_(self.compiler.relation(self.compiler.spine.relation),
-                                            spine_alias, table=True), on=on, join_type="LEFT")
+                                            spine_alias, table=True), on=on, join_type="LEFT", copy=False)
         for _, subquery, metric_on in self.metric_joins.values():
-            select = select.join(subquery, on=metric_on, join_type="LEFT")
+            select = select.join(subquery, on=metric_on, join_type="LEFT", copy=False)
         return select
 
 
@@ -168,6 +181,7 @@ class SqlCompiler:
         self.graph = SemanticGraph(spec)
         self.custom_grains = spec.custom_grains
         self._filters: dict[str, ParsedFilter] = {}
+        self._parsed: dict[str, exp.Expr] = {}  # model expressions, parsed once
 
     # --- shared helpers ------------------------------------------------------------------------
     @property
@@ -181,10 +195,12 @@ class SqlCompiler:
 
     def qualify(self, sql: str, table: str) -> exp.Expr:
         """Parse a model's SQL expression and qualify its bare columns with the model's alias."""
-        try:
-            value = sqlglot.parse_one(sql, read=self.source_dialect)
-        except sqlglot.errors.ParseError as exc:
-            raise QueryError(f"expression {sql!r} is not valid SQL: {exc.errors[0]['description']}") from None
+        if sql not in self._parsed:
+            try:
+                self._parsed[sql] = sqlglot.parse_one(sql, read=self.source_dialect)
+            except sqlglot.errors.ParseError as exc:
+                raise QueryError(f"expression {sql!r} is not valid SQL: {exc.errors[0]['description']}") from None
+        value = self._parsed[sql].copy()
         for col in list(value.find_all(exp.Column)):
             if not col.table:
                 col.set("table", exp.to_identifier(table))
@@ -365,10 +381,10 @@ class _QueryBuilder:
         if self.since is not None:
             conditions.append(exp.GTE(this=period, expression=trunc(grain, self.since.copy())))
         elif self.query.start_time:
-            start = trunc(grain, exp.cast(exp.Literal.string(self.query.start_time), "TIMESTAMP"))
+            start = trunc(grain, cast(exp.Literal.string(self.query.start_time), "TIMESTAMP"))
             conditions.append(exp.GTE(this=period, expression=start))
         if self.query.end_time:
-            end = trunc(grain, exp.cast(exp.Literal.string(self.query.end_time), "TIMESTAMP"))
+            end = trunc(grain, cast(exp.Literal.string(self.query.end_time), "TIMESTAMP"))
             conditions.append(exp.LTE(this=period, expression=end))
         return conditions
 
@@ -534,7 +550,7 @@ class _QueryBuilder:
                         for i in group]
         on = and_all([exp.EQ(this=column(i.column_name(), "periods"),
                              expression=column(i.column_name(), aggregated)) for i in self.time_items])
-        select = exp.select(*projections).from_(periods).join(aggregated, on=on, join_type="LEFT")
+        select = exp.select(*projections).from_(periods).join(named_table(aggregated), on=on, join_type="LEFT")
         return self.add_cte(f"{group[0].model}_spine", select)
 
     # --- scans over raw rows, staged -----------------------------------------------------------
@@ -597,7 +613,7 @@ class _QueryBuilder:
                 keys += [column(self.item_column(c), rows) for c in self.filter_metrics(first.filters)]
                 daily = exp.select(*keys, *[alias(self.c.aggregate(i, column(self.plan.instances[i], rows)),
                                                   self.plan.instances[i]) for i in members]
-                                   ).from_(rows).group_by(*keys)
+                                   ).from_(named_table(rows)).group_by(*keys)
                 rows = self.add_cte(f"{first.model}_daily", daily)
             self.staged[key] = (rows, rolled)
         return self.staged[key]
@@ -634,7 +650,7 @@ class _QueryBuilder:
             projections.append(alias(aggregated, self.plan.instances[instance]))
         select = exp.select(*projections).from_(
             exp.alias_(self.c.relation(self.c.spine.relation), SPINE, table=True))
-        select = select.join(rows, on=on(column(DAY, rows), spine_day), join_type="INNER")
+        select = select.join(named_table(rows), on=on(column(DAY, rows), spine_day), join_type="INNER")
         conditions = self.bind_filters(group[0].filters, bind) + self.time_constraint(spine_day)
         if conditions:
             select = select.where(and_all(conditions))
@@ -732,23 +748,24 @@ class _QueryBuilder:
             projections = [alias(time_values[i] if i.is_metric_time else column(i.column_name(), daily),
                                  i.column_name()) for i in self.items]
             projections += [alias(column(self.plan.instances[i], daily), self.plan.instances[i]) for i in group]
-            return self.add_cte(f"{group[0].model}_cumulative_by_day", exp.select(*projections).from_(daily))
+            by_day = exp.select(*projections).from_(named_table(daily))
+            return self.add_cte(f"{group[0].model}_cumulative_by_day", by_day)
         partition = [time_values[i] if i.is_metric_time else column(i.column_name(), daily) for i in self.items]
         if cumulative.period_agg == "average":
             projections = [alias(p, i.column_name()) for p, i in zip(partition, self.items)]
             projections += [alias(exp.Avg(this=column(self.plan.instances[i], daily)), self.plan.instances[i])
                             for i in group]
-            select = exp.select(*projections).from_(daily).group_by(*partition)
+            select = exp.select(*projections).from_(named_table(daily)).group_by(*partition)
             return self.add_cte(f"{group[0].model}_cumulative_avg", select)
         descending = cumulative.period_agg == "last"
         rank = exp.Window(this=exp.RowNumber(), partition_by=partition, order=exp.Order(
             expressions=[exp.Ordered(this=day, desc=descending)]))
         inner = exp.select(*[alias(p, i.column_name()) for p, i in zip(partition, self.items)],
                            *[alias(column(self.plan.instances[i], daily), self.plan.instances[i]) for i in group],
-                           alias(rank, "__period_rank")).from_(daily)
+                           alias(rank, "__period_rank")).from_(named_table(daily))
         ranked = self.add_cte(f"{group[0].model}_cumulative_ranked", inner)
         outer = exp.select(*[column(i.column_name(), ranked) for i in self.items],
-                           *[column(self.plan.instances[i], ranked) for i in group]).from_(ranked).where(
+                           *[column(self.plan.instances[i], ranked) for i in group]).from_(named_table(ranked)).where(
             exp.EQ(this=column("__period_rank", ranked), expression=exp.Literal.number(1)))
         return self.add_cte(f"{group[0].model}_cumulative_{cumulative.period_agg}", outer)
 
@@ -783,11 +800,11 @@ class _QueryBuilder:
         window_func: exp.Expr = exp.Max(this=column("__window_day", rows_name)) if choice == "max" \
             else exp.Min(this=column("__window_day", rows_name))
         marked = exp.select(exp.Star(), alias(exp.Window(this=window_func, partition_by=partition or None),
-                                              "__window_pick")).from_(rows_name)
+                                              "__window_pick")).from_(named_table(rows_name))
         marked_name = self.add_cte(f"{first.model}_window", marked)
         outer = exp.select(*[column(i.column_name(), marked_name) for i in self.items],
                            *[alias(self.c.aggregate(i, column(self.plan.instances[i], marked_name)),
-                                   self.plan.instances[i]) for i in group]).from_(marked_name).where(
+                                   self.plan.instances[i]) for i in group]).from_(named_table(marked_name)).where(
             exp.EQ(this=column("__window_day", marked_name), expression=column("__window_pick", marked_name)))
         if self.items:
             outer = outer.group_by(*[column(i.column_name(), marked_name) for i in self.items])
@@ -851,24 +868,24 @@ class _QueryBuilder:
             asof = [c for c in on if not isinstance(c, exp.GT)]
             window: list[exp.Expr] = [c for c in on if isinstance(c, exp.GT)]
             matched = exp.select(*[column(i.column_name(), base_name) for i in self.items],
-                                 column("__value", conv_name)).from_(conv_name).join(
+                                 column("__value", conv_name)).from_(named_table(conv_name)).join(
                 base_name, on=exp.and_(*asof), join_type="ASOF")
             if window:
                 matched = matched.where(and_all(window))
             matched_name = self.add_cte(f"{conv_model.name}_attributed", matched)
             outer = exp.select(*[column(i.column_name(), matched_name) for i in self.items],
                                alias(self.c.aggregate(instance, column("__value", matched_name)),
-                                     self.plan.instances[instance])).from_(matched_name)
+                                     self.plan.instances[instance])).from_(named_table(matched_name))
         else:
             rank = exp.Window(this=exp.RowNumber(), partition_by=[column("__conversion_id", conv_name)],
                               order=exp.Order(expressions=[exp.Ordered(this=column(DAY, base_name), desc=True)]))
             matched = exp.select(*[column(i.column_name(), base_name) for i in self.items],
                                  column("__value", conv_name), alias(rank, "__attribution_rank")).from_(
-                conv_name).join(base_name, on=exp.and_(*on), join_type="INNER")
+                conv_name).join(named_table(base_name), on=exp.and_(*on), join_type="INNER")
             matched_name = self.add_cte(f"{conv_model.name}_attributed", matched)
             outer = exp.select(*[column(i.column_name(), matched_name) for i in self.items],
                                alias(self.c.aggregate(instance, column("__value", matched_name)),
-                                     self.plan.instances[instance])).from_(matched_name).where(
+                                     self.plan.instances[instance])).from_(named_table(matched_name)).where(
                 exp.EQ(this=column("__attribution_rank", matched_name), expression=exp.Literal.number(1)))
         if self.items:
             outer = outer.group_by(*[column(i.column_name(), matched_name) for i in self.items])
@@ -890,27 +907,27 @@ class _QueryBuilder:
         if len(outputs) == 1:
             base = outputs[0][0]
             key_source = base
-            select = exp.select().from_(base)
+            select = exp.select().from_(named_table(base))
         elif self.items:
             keys: exp.Query | None = None
             for name, _ in outputs:
-                part = exp.select(*[column(c) for c in self.columns]).from_(name)
+                part = exp.select(*[column(c) for c in self.columns]).from_(named_table(name))
                 keys = part if keys is None else exp.union(keys, part, distinct=True, copy=False)
             assert keys is not None
             key_source = self.add_cte("group_keys", keys)
-            select = exp.select().from_(key_source)
+            select = exp.select().from_(named_table(key_source))
             for name, _ in outputs:
                 on = and_all([null_safe_eq(column(c, key_source), column(c, name)) for c in self.columns])
-                select = select.join(name, on=on, join_type="LEFT")
+                select = select.join(named_table(name), on=on, join_type="LEFT", copy=False)
         else:
             key_source = outputs[0][0]
-            select = exp.select().from_(key_source)
+            select = exp.select().from_(named_table(key_source))
             for name, _ in outputs[1:]:
-                select = select.join(name, join_type="CROSS")
+                select = select.join(named_table(name), join_type="CROSS", copy=False)
         projections: list[exp.Expr] = [alias(column(c, key_source), c) for c in self.columns]
         for metric, node in self.plan.metrics.items():
             projections.append(alias(self.metric_expression(node, where_from), metric))
-        select = select.select(*projections)
+        select = select.select(*projections, copy=False)
         for name, body in self.ctes:
             select = select.with_(name, as_=body, copy=False)
         select = self.order_and_limit(select)
@@ -924,8 +941,8 @@ class _QueryBuilder:
                 value = exp.Coalesce(this=value, expressions=[exp.Literal.number(node.fill_nulls_with)])
             return value
         if isinstance(node, Ratio):
-            num = exp.cast(self.metric_expression(node.numerator, where_from), "DOUBLE")
-            den = exp.cast(exp.Nullif(this=self.metric_expression(node.denominator, where_from),
+            num = cast(self.metric_expression(node.numerator, where_from), "DOUBLE")
+            den = cast(exp.Nullif(this=self.metric_expression(node.denominator, where_from),
                                       expression=exp.Literal.number(0)), "DOUBLE")
             return exp.Div(this=num, expression=den)
         assert isinstance(node, Derived)
@@ -953,7 +970,7 @@ class _QueryBuilder:
             if name not in names:
                 raise QueryError(f"cannot order by '{name}': it is not a metric or group-by item of the "
                                  f"query{suggest(name, sorted(names))}")
-            select = select.order_by(exp.Ordered(this=column(name), desc=desc))
+            select = select.order_by(exp.Ordered(this=column(name), desc=desc), copy=False)
         if self.query.limit is not None:
-            select = select.limit(self.query.limit)
+            select = select.limit(self.query.limit, copy=False)
         return select
