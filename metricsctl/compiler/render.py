@@ -794,6 +794,14 @@ class _QueryBuilder:
         if conditions:
             rows = rows.where(and_all(conditions))
         rows_name = self.add_cte(f"{first.model}_rows", rows)
+        rolled_up = all(self.rollup_kind(i) is not None for i in group)
+        if rolled_up:
+            # one row per day and group before the window: a daily balance table has many rows per day
+            keys = [*(i.column_name() for i in self.items), "__window_day", *(f"__window_{g}" for g in groupings)]
+            daily = exp.select(*[column(k, rows_name) for k in keys], *[
+                alias(self.c.aggregate(i, column(self.plan.instances[i], rows_name)), self.plan.instances[i])
+                for i in group]).from_(named_table(rows_name)).group_by(*[column(k, rows_name) for k in keys])
+            rows_name = self.add_cte(f"{first.model}_by_day", daily)
         partition = [column(i.column_name(), rows_name) for i in self.time_items]
         partition += [column(f"__window_{g}", rows_name) for g in groupings]
         choice = str(nad.window_choice.value)
@@ -802,8 +810,9 @@ class _QueryBuilder:
         marked = exp.select(exp.Star(), alias(exp.Window(this=window_func, partition_by=partition or None),
                                               "__window_pick")).from_(named_table(rows_name))
         marked_name = self.add_cte(f"{first.model}_window", marked)
+        combine = self.rollup if rolled_up else self.c.aggregate
         outer = exp.select(*[column(i.column_name(), marked_name) for i in self.items],
-                           *[alias(self.c.aggregate(i, column(self.plan.instances[i], marked_name)),
+                           *[alias(combine(i, column(self.plan.instances[i], marked_name)),
                                    self.plan.instances[i]) for i in group]).from_(named_table(marked_name)).where(
             exp.EQ(this=column("__window_day", marked_name), expression=column("__window_pick", marked_name)))
         if self.items:

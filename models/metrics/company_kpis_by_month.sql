@@ -85,11 +85,20 @@ WITH order_lines_agg AS (
     (
       DATE_TRUNC('MONTH', src.balance_date) BETWEEN '2024-01-01' AND '2025-06-01'
     )
+), inventory_balances_by_day AS (
+  SELECT
+    inventory_balances_rows.metric_time__month,
+    inventory_balances_rows.__window_day,
+    SUM(inventory_balances_rows.inventory_value) AS inventory_value
+  FROM inventory_balances_rows
+  GROUP BY
+    inventory_balances_rows.metric_time__month,
+    inventory_balances_rows.__window_day
 ), inventory_balances_window AS (
   SELECT
     *,
-    MAX(inventory_balances_rows.__window_day) OVER (PARTITION BY inventory_balances_rows.metric_time__month) AS __window_pick
-  FROM inventory_balances_rows
+    MAX(inventory_balances_by_day.__window_day) OVER (PARTITION BY inventory_balances_by_day.metric_time__month) AS __window_pick
+  FROM inventory_balances_by_day
 ), inventory_balances_agg AS (
   SELECT
     inventory_balances_window.metric_time__month,

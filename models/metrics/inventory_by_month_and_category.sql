@@ -10,11 +10,23 @@ WITH inventory_balances_rows AS (
   FROM {{ ref('stg_inventory_balances') }} AS src
   LEFT JOIN {{ ref('stg_products') }} AS j_product
     ON src.product_id = j_product.product_id
+), inventory_balances_by_day AS (
+  SELECT
+    inventory_balances_rows.metric_time__month,
+    inventory_balances_rows.product__category,
+    inventory_balances_rows.__window_day,
+    SUM(inventory_balances_rows.inventory_units) AS inventory_units,
+    SUM(inventory_balances_rows.inventory_value) AS inventory_value
+  FROM inventory_balances_rows
+  GROUP BY
+    inventory_balances_rows.metric_time__month,
+    inventory_balances_rows.product__category,
+    inventory_balances_rows.__window_day
 ), inventory_balances_window AS (
   SELECT
     *,
-    MAX(inventory_balances_rows.__window_day) OVER (PARTITION BY inventory_balances_rows.metric_time__month) AS __window_pick
-  FROM inventory_balances_rows
+    MAX(inventory_balances_by_day.__window_day) OVER (PARTITION BY inventory_balances_by_day.metric_time__month) AS __window_pick
+  FROM inventory_balances_by_day
 ), inventory_balances_agg AS (
   SELECT
     inventory_balances_window.metric_time__month,

@@ -34,11 +34,21 @@ WITH metrics_by_day AS (
       1 AS headcount,
       src.fte AS fte
     FROM {{ ref('fct_headcount_daily') }} AS src
+  ), headcount_by_day AS (
+    SELECT
+      headcount_rows.metric_time__day,
+      headcount_rows.__window_day,
+      SUM(headcount_rows.headcount) AS headcount,
+      SUM(headcount_rows.fte) AS fte
+    FROM headcount_rows
+    GROUP BY
+      headcount_rows.metric_time__day,
+      headcount_rows.__window_day
   ), headcount_window AS (
     SELECT
       *,
-      MAX(headcount_rows.__window_day) OVER (PARTITION BY headcount_rows.metric_time__day) AS __window_pick
-    FROM headcount_rows
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__day) AS __window_pick
+    FROM headcount_by_day
   ), headcount_agg AS (
     SELECT
       headcount_window.metric_time__day,
@@ -209,11 +219,21 @@ WITH metrics_by_day AS (
       src.inventory_value AS inventory_value,
       src.on_hand_units AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
+  ), inventory_balances_by_day AS (
+    SELECT
+      inventory_balances_rows.metric_time__day,
+      inventory_balances_rows.__window_day,
+      SUM(inventory_balances_rows.inventory_value) AS inventory_value,
+      SUM(inventory_balances_rows.inventory_units) AS inventory_units
+    FROM inventory_balances_rows
+    GROUP BY
+      inventory_balances_rows.metric_time__day,
+      inventory_balances_rows.__window_day
   ), inventory_balances_window AS (
     SELECT
       *,
-      MAX(inventory_balances_rows.__window_day) OVER (PARTITION BY inventory_balances_rows.metric_time__day) AS __window_pick
-    FROM inventory_balances_rows
+      MAX(inventory_balances_by_day.__window_day) OVER (PARTITION BY inventory_balances_by_day.metric_time__day) AS __window_pick
+    FROM inventory_balances_by_day
   ), inventory_balances_agg_2 AS (
     SELECT
       inventory_balances_window.metric_time__day,
@@ -1002,11 +1022,21 @@ WITH metrics_by_day AS (
       1 AS headcount,
       src.fte AS fte
     FROM {{ ref('fct_headcount_daily') }} AS src
+  ), headcount_by_day AS (
+    SELECT
+      headcount_rows.metric_time__week,
+      headcount_rows.__window_day,
+      SUM(headcount_rows.headcount) AS headcount,
+      SUM(headcount_rows.fte) AS fte
+    FROM headcount_rows
+    GROUP BY
+      headcount_rows.metric_time__week,
+      headcount_rows.__window_day
   ), headcount_window AS (
     SELECT
       *,
-      MAX(headcount_rows.__window_day) OVER (PARTITION BY headcount_rows.metric_time__week) AS __window_pick
-    FROM headcount_rows
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__week) AS __window_pick
+    FROM headcount_by_day
   ), headcount_agg AS (
     SELECT
       headcount_window.metric_time__week,
@@ -1210,11 +1240,21 @@ WITH metrics_by_day AS (
       src.inventory_value AS inventory_value,
       src.on_hand_units AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
+  ), inventory_balances_by_day AS (
+    SELECT
+      inventory_balances_rows.metric_time__week,
+      inventory_balances_rows.__window_day,
+      SUM(inventory_balances_rows.inventory_value) AS inventory_value,
+      SUM(inventory_balances_rows.inventory_units) AS inventory_units
+    FROM inventory_balances_rows
+    GROUP BY
+      inventory_balances_rows.metric_time__week,
+      inventory_balances_rows.__window_day
   ), inventory_balances_window AS (
     SELECT
       *,
-      MAX(inventory_balances_rows.__window_day) OVER (PARTITION BY inventory_balances_rows.metric_time__week) AS __window_pick
-    FROM inventory_balances_rows
+      MAX(inventory_balances_by_day.__window_day) OVER (PARTITION BY inventory_balances_by_day.metric_time__week) AS __window_pick
+    FROM inventory_balances_by_day
   ), inventory_balances_agg_2 AS (
     SELECT
       inventory_balances_window.metric_time__week,
@@ -2080,11 +2120,21 @@ WITH metrics_by_day AS (
       1 AS headcount,
       src.fte AS fte
     FROM {{ ref('fct_headcount_daily') }} AS src
+  ), headcount_by_day AS (
+    SELECT
+      headcount_rows.metric_time__month,
+      headcount_rows.__window_day,
+      SUM(headcount_rows.headcount) AS headcount,
+      SUM(headcount_rows.fte) AS fte
+    FROM headcount_rows
+    GROUP BY
+      headcount_rows.metric_time__month,
+      headcount_rows.__window_day
   ), headcount_window AS (
     SELECT
       *,
-      MAX(headcount_rows.__window_day) OVER (PARTITION BY headcount_rows.metric_time__month) AS __window_pick
-    FROM headcount_rows
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__month) AS __window_pick
+    FROM headcount_by_day
   ), headcount_agg AS (
     SELECT
       headcount_window.metric_time__month,
@@ -2288,11 +2338,21 @@ WITH metrics_by_day AS (
       src.inventory_value AS inventory_value,
       src.on_hand_units AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
+  ), inventory_balances_by_day AS (
+    SELECT
+      inventory_balances_rows.metric_time__month,
+      inventory_balances_rows.__window_day,
+      SUM(inventory_balances_rows.inventory_value) AS inventory_value,
+      SUM(inventory_balances_rows.inventory_units) AS inventory_units
+    FROM inventory_balances_rows
+    GROUP BY
+      inventory_balances_rows.metric_time__month,
+      inventory_balances_rows.__window_day
   ), inventory_balances_window AS (
     SELECT
       *,
-      MAX(inventory_balances_rows.__window_day) OVER (PARTITION BY inventory_balances_rows.metric_time__month) AS __window_pick
-    FROM inventory_balances_rows
+      MAX(inventory_balances_by_day.__window_day) OVER (PARTITION BY inventory_balances_by_day.metric_time__month) AS __window_pick
+    FROM inventory_balances_by_day
   ), inventory_balances_agg_2 AS (
     SELECT
       inventory_balances_window.metric_time__month,

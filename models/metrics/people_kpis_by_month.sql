@@ -14,11 +14,23 @@ WITH headcount_rows AS (
     (
       DATE_TRUNC('MONTH', src.date_day) >= '2024-01-01'
     )
+), headcount_by_day AS (
+  SELECT
+    headcount_rows.metric_time__month,
+    headcount_rows.department__division,
+    headcount_rows.__window_day,
+    SUM(headcount_rows.headcount) AS headcount,
+    SUM(headcount_rows.fte) AS fte
+  FROM headcount_rows
+  GROUP BY
+    headcount_rows.metric_time__month,
+    headcount_rows.department__division,
+    headcount_rows.__window_day
 ), headcount_window AS (
   SELECT
     *,
-    MAX(headcount_rows.__window_day) OVER (PARTITION BY headcount_rows.metric_time__month) AS __window_pick
-  FROM headcount_rows
+    MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__month) AS __window_pick
+  FROM headcount_by_day
 ), headcount_agg AS (
   SELECT
     headcount_window.metric_time__month,

@@ -4,11 +4,20 @@ WITH inventory_rows AS (
     CAST(DATE_TRUNC(src.balance_date, DAY) AS DATE) AS __window_day,
     src.on_hand AS stock_on_hand
   FROM `shop`.`main`.`inventory_balances` AS src
+), inventory_by_day AS (
+  SELECT
+    inventory_rows.metric_time__month,
+    inventory_rows.__window_day,
+    SUM(inventory_rows.stock_on_hand) AS stock_on_hand
+  FROM inventory_rows
+  GROUP BY
+    inventory_rows.metric_time__month,
+    inventory_rows.__window_day
 ), inventory_window AS (
   SELECT
     *,
-    MAX(inventory_rows.__window_day) OVER (PARTITION BY inventory_rows.metric_time__month) AS __window_pick
-  FROM inventory_rows
+    MAX(inventory_by_day.__window_day) OVER (PARTITION BY inventory_by_day.metric_time__month) AS __window_pick
+  FROM inventory_by_day
 ), inventory_agg AS (
   SELECT
     inventory_window.metric_time__month,
@@ -25,13 +34,24 @@ WITH inventory_rows AS (
     src.product_id AS __window_product,
     src.on_hand AS latest_stock_per_product
   FROM `shop`.`main`.`inventory_balances` AS src
+), inventory_by_day_2 AS (
+  SELECT
+    inventory_rows_2.metric_time__month,
+    inventory_rows_2.__window_day,
+    inventory_rows_2.__window_product,
+    SUM(inventory_rows_2.latest_stock_per_product) AS latest_stock_per_product
+  FROM inventory_rows_2
+  GROUP BY
+    inventory_rows_2.metric_time__month,
+    inventory_rows_2.__window_day,
+    inventory_rows_2.__window_product
 ), inventory_window_2 AS (
   SELECT
     *,
-    MAX(inventory_rows_2.__window_day) OVER (
-      PARTITION BY inventory_rows_2.metric_time__month, inventory_rows_2.__window_product
+    MAX(inventory_by_day_2.__window_day) OVER (
+      PARTITION BY inventory_by_day_2.metric_time__month, inventory_by_day_2.__window_product
     ) AS __window_pick
-  FROM inventory_rows_2
+  FROM inventory_by_day_2
 ), inventory_agg_2 AS (
   SELECT
     inventory_window_2.metric_time__month,
