@@ -1,6 +1,6 @@
 """Compile time for a big semantic project: 1,000 metrics of every type and 200 saved queries with exports.
 
-    python bench/compile_bench.py [--metrics 1000] [--saved-queries 200] [--mf /work/mfvenv/bin/mf]
+    python bench/compile_bench.py [--metrics 1000] [--saved-queries 200] [--mf /path/to/metricflow-venv/bin/mf]
 
 A synthetic dbt project is written to a temp folder: five fact models and two dimensions (customers,
 products), each a semantic model with entities, categorical and time dimensions and measures of every

@@ -2,7 +2,7 @@
 
 Runs in MetricFlow's own virtual environment, never in metricsctl's:
 
-    /work/mfvenv/bin/python bench/mf_explain_time.py target/semantic_manifest.json [--sample 50]
+    /path/to/metricflow-venv/bin/python bench/mf_explain_time.py target/semantic_manifest.json [--sample 50]
 
 The manifest is parsed as `mf` parses it; the engine gets a client that renders DuckDB SQL and executes
 nothing. Prints one JSON line: engine set-up seconds, seconds for the explained saved queries (SQL text

@@ -1,7 +1,7 @@
 """Every benchmark of the demo company at one scale, in one run: `python bench/run_all.py --scale 1m`.
 
-    python bench/run_all.py --scale 1m  --mf /work/mfvenv/bin/mf
-    python bench/run_all.py --scale 10m --mf /work/mfvenv/bin/mf
+    python bench/run_all.py --scale 1m  --mf /path/to/metricflow-venv/bin/mf
+    python bench/run_all.py --scale 10m --mf /path/to/metricflow-venv/bin/mf
     python bench/run_all.py --scale 1m  --skip-compile          # without the 1,000-metric compile benchmark
 
 What it does, in a fresh folder (default /tmp/metricsctl-bench-<scale>):

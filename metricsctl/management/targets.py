@@ -1,4 +1,4 @@
-"""Targets, attainment and scorecards, as SQL the lead materializes as dbt models.
+"""Targets, attainment and scorecards, as SQL that metricsctl compile materializes as dbt models.
 
 The targets table is the finance spreadsheet, one row per metric, period and org unit:
 
