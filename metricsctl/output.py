@@ -91,7 +91,11 @@ def print_expectations(run: Any) -> None:
         if result.status != "pass":
             mark = "[bold red]ERROR[/]" if result.status == "error" else (
                 "[bold red]FAIL[/]" if result.severity == "error" else "[yellow]WARN[/]")
-            console.print(f"{mark} {result.describe()}")
+            where = f" ({result.path}:{result.line})" if result.path else ""
+            found = (f": {result.unexpected_count} unexpected, e.g. {list(result.unexpected_sample)[:3]}"
+                     if result.unexpected_count else f": observed {result.observed_value}"
+                     if result.observed_value is not None else f": {result.error}" if result.error else "")
+            console.print(f"{mark} {result.relation} {result.describe()}{found}{where}")
     counts = run.counts()
     console.print("expectations: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
 
