@@ -126,8 +126,10 @@ def node_times(project: Path, top: int = 12) -> list[tuple[str, float]]:
 
 
 def node_time(project: Path, name: str) -> float:
+    """The model's execution time (a saved query of the same name is a no-op node of its own)."""
     results = json.loads((project / "target" / "run_results.json").read_text())["results"]
-    return next(float(r["execution_time"]) for r in results if r["unique_id"].endswith(f".{name}"))
+    return next(float(r["execution_time"]) for r in results
+                if r["unique_id"].startswith("model.") and r["unique_id"].endswith(f".{name}"))
 
 
 def compiled_sql(project: Path, model: str) -> str:
