@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from metricsctl.errors import MetricsctlError, QueryError
+from metricsctl.guards import mask
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,7 +41,7 @@ def reports_errors(func: F) -> F:
         except MetricsctlError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 traceback.print_exc()
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {mask(str(exc))}", err=True)
             sys.exit(exc.exit_code)
 
     return wrapper  # type: ignore[return-value]
@@ -89,6 +90,8 @@ def query(metrics: str, group_by: str, where: tuple[str, ...], order_by: str, li
     from metricsctl.facade import Metricsctl
 
     app = Metricsctl(project_dir, profiles_dir, target, semantic_manifest)
+    if csv_path:  # checked before anything runs: an output never overwrites an input
+        output.check_output_path(Path(csv_path), ".csv", app.protected_paths())
     if saved_query:
         if metrics or group_by:
             raise QueryError("--saved-query runs the saved query as written; drop --metrics and --group-by")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -15,11 +16,12 @@ from metricsctl.compiler.dialects import ADAPTER_DIALECTS, check_dialect
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import Compiled, SqlCompiler
 from metricsctl.errors import DbtError, MetricsctlError, SpecError
+from metricsctl.guards import mask
 from metricsctl.profiles import Target, load_target
 from metricsctl.project import DbtProject
 from metricsctl.saved_queries import saved_query_to_query
 from metricsctl.spec import Spec
-from metricsctl.warehouse import Result, Warehouse, connect, ensure_writable
+from metricsctl.warehouse import Result, Warehouse, connect
 
 if TYPE_CHECKING:
     from metricsctl.alerts.engine import AlertRun
@@ -76,6 +78,18 @@ class Metricsctl:
         """The SQL that answers `query`, in `dialect` (default: the target's)."""
         source = self.dialect
         return SqlCompiler(self.spec, check_dialect(dialect or source), source).compile(query)
+
+    def protected_paths(self) -> list[Path]:
+        """Files no output may overwrite: the warehouse of the target (when it is a file)."""
+        if self.semantic_manifest_path is not None and not (self.project_dir / "dbt_project.yml").is_file():
+            return [self.semantic_manifest_path]
+        try:
+            path = self.target.config.get("path") if self.target.type == "duckdb" else None
+        except MetricsctlError:
+            return []
+        if not path or path == ":memory:":
+            return []
+        return [Path(os.path.abspath(str(path))), Path(os.path.abspath(str(path)) + ".wal")]
 
     def warehouse(self) -> Warehouse:
         return connect(self.target, self.project.project_dir)
@@ -140,6 +154,7 @@ class Metricsctl:
                stale_metrics: tuple[str, ...] = ()) -> AlertRun:
         """Evaluate the alert rules in the warehouse, keep their state there and notify the owners."""
         from metricsctl.alerts import load_alert_config, run_alerts
+        from metricsctl.publish import writer_lock
         from metricsctl.runner import release_duckdb
         from metricsctl.warehouse import DuckDBWarehouse
 
@@ -149,13 +164,14 @@ class Metricsctl:
                                   "evaluated on DuckDB targets for now")
         release_duckdb()
         path = str(self.target.config.get("path", ":memory:"))
-        warehouse = DuckDBWarehouse(os.path.abspath(path) if path != ":memory:" else path, read_only=dry_run)
-        try:
-            return run_alerts(self.spec, config, warehouse.execute, as_of=as_of, dry_run=dry_run,
-                              stale_metrics=stale_metrics, rules=rules or None, dialect=self.dialect,
-                              base_dir=self.project.project_dir)
-        finally:
-            warehouse.close()
+        with contextlib.nullcontext() if dry_run else writer_lock(self.target):
+            warehouse = DuckDBWarehouse(os.path.abspath(path) if path != ":memory:" else path, read_only=dry_run)
+            try:
+                return run_alerts(self.spec, config, warehouse.execute, as_of=as_of, dry_run=dry_run,
+                                  stale_metrics=stale_metrics, rules=rules or None, dialect=self.dialect,
+                                  base_dir=self.project.project_dir)
+            finally:
+                warehouse.close()
 
     # --- metric management ---------------------------------------------------------------------
     def _targets(self, grain: str, period_start: str) -> dict[str, float | None] | None:
@@ -237,7 +253,6 @@ class Metricsctl:
         """
         from metricsctl.pipeline import build
 
-        ensure_writable(self.target)
         self.compile()  # a bad spec stops the build before it touches the warehouse
         started = time.time()
         result = build(self, select, exclude, full_refresh, on_node, as_of)
@@ -246,7 +261,8 @@ class Metricsctl:
             result.alerts = self.alerts(now, stale_metrics=tuple(result.stale_metrics))
         record = {"command": "build", "started_at": started, **result.to_dict()}
         self.project.target_dir.mkdir(parents=True, exist_ok=True)
-        (self.project.target_dir / "metricsctl_run.json").write_text(json.dumps(record, indent=2, default=str))
+        (self.project.target_dir / "metricsctl_run.json").write_text(
+            mask(json.dumps(record, indent=2, default=str)))
         return result
 
     def check(self, as_of: date | None = None) -> ExpectationRun:
@@ -259,5 +275,8 @@ class Metricsctl:
         release_duckdb()
         run = run_suites(project_suites(self.project), connection_url(self.target), as_of=as_of)
         if self.target.type == "duckdb" and self.target.config.get("path"):
-            write_results(str(self.target.config["path"]), run)
+            from metricsctl.publish import writer_lock
+
+            with writer_lock(self.target):
+                write_results(str(self.target.config["path"]), run)
         return run

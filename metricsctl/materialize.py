@@ -25,6 +25,7 @@ from sqlglot import exp
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import SqlCompiler, column
 from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
+from metricsctl.guards import escape_jinja, identifier_problem, inside
 from metricsctl.names import METRIC_TIME, STANDARD_GRAINS, parse_item_name
 from metricsctl.project import DbtProject
 from metricsctl.saved_queries import saved_query_to_query
@@ -96,7 +97,8 @@ class Materializer:
         return refs
 
     def _render(self, expression: exp.Expr) -> str:
-        sql = expression.sql(dialect=self.dialect, pretty=True, copy=False)  # rendered once, never reused
+        # rendered once, never reused; text from the spec (labels, filter literals) must never run as Jinja
+        sql = escape_jinja(expression.sql(dialect=self.dialect, pretty=True, copy=False))
         for i, ref in enumerate(self.refs.values()):
             sql = sql.replace(REF.format(i), ref)
         sql = re.sub(MODEL_REF.format("([A-Za-z0-9_]+)"), lambda m: "{{ ref('" + m.group(1) + "') }}", sql)
@@ -109,6 +111,7 @@ class Materializer:
         for saved in self.spec.manifest.saved_queries:
             for export in saved.exports:
                 try:
+                    self._check_names(saved, export)
                     models.append(self._export(saved, export))
                 except MetricsctlError as exc:
                     where = self.spec.locations.find("saved_queries", saved.name)
@@ -128,6 +131,16 @@ class Materializer:
             raise SpecError([SpecIssue(f"two exports are named '{n}'; export names become model names and "
                                        "must be unique") for n in duplicates])
         return models
+
+    def _check_names(self, saved: Any, export: Any) -> None:
+        """The export's name, alias and schema become a file and a relation: plain identifiers only."""
+        schema = self._export_schema(saved.name, export.name)
+        for what, name in (("saved query", saved.name), ("export", export.name), ("alias", export.config.alias),
+                           ("schema", schema)):
+            if name is not None or what in ("saved query", "export"):
+                problem = identifier_problem(name, what)
+                if problem:
+                    raise MetricsctlError(problem)
 
     def _saved_query_config(self, name: str) -> dict[str, Any]:
         for node in self.manifest.get("saved_queries", {}).values():
@@ -150,7 +163,8 @@ class Materializer:
     def _header(self, what: str, section: str, name: str) -> str:
         where = self.spec.locations.find(section, name)
         place = f" ({where.path}:{where.line})" if where else ""
-        return f"{MARKER} from {what}{place}. Do not edit: change the spec and run `metricsctl compile`."
+        header = f"{MARKER} from {what}{place}. Do not edit: change the spec and run `metricsctl compile`."
+        return escape_jinja(" ".join(header.splitlines()))
 
     def _export(self, saved: Any, export: Any) -> GeneratedModel:
         query = saved_query_to_query(saved, self.spec.custom_grains)
@@ -322,6 +336,11 @@ class Materializer:
         """Write what changed, remove generated files no spec produces; returns what was done."""
         result = self.check(models)
         root = self.project.project_dir
+        folder = root / self.folder
+        outside = [m.path for m in models if not inside(root / m.path, folder)]
+        if outside:
+            raise MetricsctlError(f"refusing to write {outside[0]}: generated models are only ever written "
+                                  f"inside {self.folder}/")
         for model in models:
             if model.path in result.stale or model.path in result.missing:
                 path = root / model.path

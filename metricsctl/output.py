@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from metricsctl.errors import MetricsctlError
 from metricsctl.warehouse import Result
 
 
@@ -26,11 +27,45 @@ def records(result: Result) -> list[dict[str, Any]]:
     return [{c: plain(v) for c, v in zip(result.columns, row)} for row in result.rows]
 
 
+def check_output_path(path: Path, suffix: str, protected: Sequence[Path] = ()) -> Path:
+    """Refuse, with one line, an output path that would destroy an input or cannot be written.
+
+    The path must end in `suffix`, lie in a folder that exists, and be either new or an existing text
+    file of that kind: never the warehouse, a folder, a link or a binary file.
+    """
+    shown = str(path)
+    if path.suffix.lower() != suffix:
+        raise MetricsctlError(f"{shown}: output files must end in {suffix}; choose a name like results{suffix}")
+    if not path.parent.is_dir():
+        raise MetricsctlError(f"{shown}: the folder {path.parent} does not exist; create it first")
+    if any(path.resolve() == p.resolve() for p in protected):
+        raise MetricsctlError(f"{shown}: refusing to overwrite the warehouse")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise MetricsctlError(f"{shown}: exists and is not a plain file; refusing to overwrite it")
+    if path.exists():
+        with open(path, "rb") as f:
+            head = f.read(4096)
+        if b"\0" in head:
+            raise MetricsctlError(f"{shown}: exists and is not a {suffix.lstrip('.').upper()} file (it holds binary "
+                                  "data); refusing to overwrite it")
+    return path
+
+
 def write_csv(result: Result, path: Path) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(result.columns)
-        writer.writerows([["" if v is None else plain(v) for v in row] for row in result.rows])
+    """Write the rows to a temporary file beside `path`, then move it into place: never half a file."""
+    import os
+    import tempfile
+
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(result.columns)
+            writer.writerows([["" if v is None else plain(v) for v in row] for row in result.rows])
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def write_json(result: Result, stream: IO[str]) -> None:
@@ -121,8 +156,12 @@ def print_build(result: Any) -> None:
         print_expectations(result.expectations)
     if result.gate is not None:
         for model in result.gate.metric_models:
-            console.print(f"[yellow]NOT REBUILT[/] {model}: {result.gate.reason(model)}; its last good table "
-                          "is kept")
+            console.print(f"[yellow]NOT REBUILT[/] {model}: {result.gate.reason(model)}; readers keep its "
+                          "last published rows")
+    if result.restored:
+        console.print(f"[yellow]KEPT AS PUBLISHED[/] {len(result.restored)} relation"
+                      f"{'s' if len(result.restored) != 1 else ''} that failed an audit or read from one "
+                      f"(tables and views alike show their previous rows): {', '.join(result.restored)}")
     for metric, why in sorted(result.stale_metrics.items()):
         console.print(f"[yellow]STALE[/] metric {metric}: {why}")
     parts = ", ".join(f"{count} {kind}{'s' if count != 1 else ''}" for kind, count in sorted(kinds.items()))

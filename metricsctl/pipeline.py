@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from metricsctl.alerts.engine import AlertRun
     from metricsctl.expectations import ExpectationRun, Gate
     from metricsctl.facade import Metricsctl
+    from metricsctl.publish import Stage
 
 
 @dataclass
@@ -33,6 +34,7 @@ class BuildResult:
     gate: Gate | None = None
     stale_metrics: dict[str, str] = field(default_factory=dict)  # metric -> why it was not refreshed
     alerts: AlertRun | None = None
+    restored: list[str] = field(default_factory=list)  # relations put back to their published rows
 
     @property
     def nodes(self) -> list[Any]:
@@ -64,6 +66,7 @@ class BuildResult:
             "expectations": self.expectations.to_dict() if self.expectations else None,
             "stale_metrics": self.stale_metrics,
             "blocked_models": list(self.gate.metric_models) if self.gate else [],
+            "restored_relations": self.restored,
             "alerts": self.alerts.summary() if self.alerts else None,
         }
 
@@ -77,23 +80,34 @@ def _selection(select: tuple[str, ...], scope: str | None) -> list[str]:
 
 def build(app: Metricsctl, select: tuple[str, ...] = (), exclude: tuple[str, ...] = (), full_refresh: bool = False,
           on_node: Callable[[str, str], None] | None = None, as_of: dt.date | None = None) -> BuildResult:
+    """Build into a candidate, audit it, put failed relations back to their published rows, then publish."""
+    from metricsctl.publish import staged
+
+    with staged(app.project, app.target) as stage:
+        result = _build(app, stage, select, exclude, full_refresh, on_node, as_of)
+    return result
+
+
+def _build(app: Metricsctl, stage: Stage, select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
+           on_node: Callable[[str, str], None] | None, as_of: dt.date | None) -> BuildResult:
     from metricsctl.expectations import gate, project_suites, read_manifest, run_suites, write_results
     from metricsctl.expectations.connection import connection_url
+    from metricsctl.publish import relations_of
 
     common = ["--full-refresh"] if full_refresh else []
     result = BuildResult()
     suites = project_suites(app.project)
     if not suites:
-        result.runs.append(run_dbt(app.project, ["build", *_selection(select, None),
-                                                 *(["--exclude", *exclude] if exclude else []), *common], on_node))
+        result.runs.append(run_dbt(stage.project, ["build", *_selection(select, None),
+                                                   *(["--exclude", *exclude] if exclude else []), *common], on_node))
         return result
     metrics_path = f"path:{app.materializer().folder}"
-    first = run_dbt(app.project, ["build", *_selection(select, None), "--exclude", metrics_path, *exclude, *common],
-                    on_node)
+    first = run_dbt(stage.project, ["build", *_selection(select, None), "--exclude", metrics_path, *exclude,
+                                    *common], on_node)
     result.runs.append(first)
     release_duckdb()
-    result.expectations = run_suites(suites, connection_url(app.target), as_of=as_of)
-    database = app.target.config.get("path") if app.target.type == "duckdb" else None
+    result.expectations = run_suites(suites, connection_url(stage.target), as_of=as_of)
+    database = stage.target.config.get("path") if stage.target.type == "duckdb" else None
     if database:
         write_results(str(database), result.expectations)
     manifest = read_manifest(app.project.target_dir)
@@ -106,10 +120,14 @@ def build(app: Metricsctl, select: tuple[str, ...] = (), exclude: tuple[str, ...
             failed.setdefault(parent, []).append(f"{node.unique_id.split('.')[-1]} ({node.status})")
     result.gate = gate(manifest, failed, app.materializer().folder)
     excluded = [*exclude, *result.gate.selectors]
-    second = run_dbt(app.project, ["build", *_selection(select, metrics_path),
-                                   *(["--exclude", *excluded] if excluded else []), *common], on_node)
+    second = run_dbt(stage.project, ["build", *_selection(select, metrics_path),
+                                     *(["--exclude", *excluded] if excluded else []), *common], on_node)
     result.runs.append(second)
     result.stale_metrics = stale_metrics(app, manifest, result.gate)
+    if result.gate:
+        # readers only ever see audited rows: what failed, and every view or table built from it, goes back
+        # to the rows the published warehouse holds
+        result.restored = stage.restore(relations_of(manifest, [*result.gate.failed, *result.gate.blocked]))
     return result
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 import yaml
 
 from metricsctl.errors import DbtError
+from metricsctl.guards import SECRET_KEYS, register_secret
 
 
 @dataclass(frozen=True)
@@ -32,13 +34,16 @@ def _env_var(name: str, default: str | None = None) -> str:
     return default
 
 
-def _render(value: Any, env: jinja2.Environment) -> Any:
+def _render(value: Any, env: jinja2.Environment, key: str = "") -> Any:
+    """The profile value rendered; a secret's value (a password, a token) is remembered to be masked."""
     if isinstance(value, str) and "{{" in value:
-        return env.from_string(value).render()
-    if isinstance(value, dict):
-        return {k: _render(v, env) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_render(v, env) for v in value]
+        value = env.from_string(value).render()
+    elif isinstance(value, dict):
+        return {k: _render(v, env, str(k)) for k, v in value.items()}
+    elif isinstance(value, list):
+        return [_render(v, env, key) for v in value]
+    if SECRET_KEYS.search(key) and isinstance(value, str):
+        register_secret(value)
     return value
 
 
@@ -53,8 +58,9 @@ def load_target(profiles_dir: Path, profile: str, target: str | None) -> Target:
         raise DbtError(f"{path}: not valid YAML: {exc}") from exc
     if profile not in profiles:
         raise DbtError(f"{path}: no profile '{profile}' (named by dbt_project.yml's `profile:`)")
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
-    env.globals["env_var"] = _env_var
+    # profiles.yml is the user's own file, but it still renders sandboxed, with env_var() only.
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined)
+    env.globals = {"env_var": _env_var}
     entry = profiles[profile] or {}
     name = target or _render(entry.get("target"), env)
     outputs = entry.get("outputs") or {}

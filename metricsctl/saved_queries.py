@@ -4,35 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
-import jinja2
-
 from metricsctl.compiler.filters import _Ref, _Registry
 from metricsctl.compiler.query import MetricQuery
+from metricsctl.compiler.templates import evaluate_call
 from metricsctl.errors import QueryError
 from metricsctl.names import ItemName
 
 
 def group_by_name(text: str, custom_grains: frozenset[str] = frozenset()) -> str:
-    """`TimeDimension('metric_time', 'month')` -> `metric_time__month`; plain names pass through."""
+    """`TimeDimension('metric_time', 'month')` -> `metric_time__month`; plain names pass through.
+
+    The call is read as data (see metricsctl.compiler.templates); no template engine runs it.
+    """
     if "(" not in text:
         return text.strip()
     registry = _Registry(custom_grains)
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
-    holder: list[_Ref] = []
-
-    def capture(ref: _Ref) -> str:
-        holder.append(ref)
-        return ""
-
-    try:
-        env.from_string("{{ capture(" + text + ") }}").render(
-            capture=capture, Dimension=registry.dimension, TimeDimension=registry.time_dimension,
-            Entity=registry.entity)
-    except (jinja2.TemplateError, ValueError, TypeError) as exc:
-        raise QueryError(f"group-by item {text!r}: {exc}") from None
-    if len(holder) != 1:
+    functions = {k: v for k, v in registry.functions().items() if k != "Metric"}
+    ref = evaluate_call(text.strip().removeprefix("{{").removesuffix("}}"), functions, text)
+    if not isinstance(ref, _Ref):
         raise QueryError(f"group-by item {text!r} is not a Dimension, TimeDimension or Entity")
-    item: ItemName = holder[0]._item
+    item: ItemName = ref._item
     return item.column_name()
 
 

@@ -59,24 +59,6 @@ class DuckDBWarehouse:
         self.connection.close()
 
 
-def ensure_writable(target: Target) -> None:
-    """Fail fast, with one line, when another process holds the DuckDB warehouse a build would write."""
-    if target.type != "duckdb":
-        return
-    path = str(target.config.get("path", ":memory:"))
-    if path == ":memory:" or not Path(path).exists():
-        return
-    import duckdb
-
-    try:
-        duckdb.connect(path).close()
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise WarehouseError(f"{path}: the warehouse is in use by another process (another build or a "
-                                 "query is running); try again when it has finished") from None
-        raise WarehouseError(f"{path}: cannot open the DuckDB warehouse: {exc}") from None
-
-
 def connect(target: Target, project_dir: Path) -> Warehouse:
     """Open the warehouse a dbt target points at."""
     if target.type == "duckdb":

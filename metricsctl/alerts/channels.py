@@ -8,6 +8,7 @@ events pending.
 
 from __future__ import annotations
 
+import http.client
 import json
 import smtplib
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from metricsctl.alerts.rules import Channel
+from metricsctl.guards import inside, mask, register_secret
 
 Event = dict[str, Any]  # an event payload, as stored in the outbox
 SEVERITY_MARKS = {"critical": "CRITICAL", "warning": "WARNING", "info": "INFO"}
@@ -89,13 +91,12 @@ class _Secrets:
                 raise DeliveryError(f"channel '{channel.name}': environment variable {name} is not set")
             return None
         self.values.append(value)
+        register_secret(value)
         return value
 
     def scrub(self, message: str) -> str:
-        for value in sorted(self.values, key=len, reverse=True):
-            if len(value) >= 3:
-                message = message.replace(value, "***")
-        return message
+        """`message` without the secrets, whole or in pieces (an invalid URL's path quoted in an error)."""
+        return mask(mask(message, set(self.values)))
 
 
 class ConsoleNotifier:
@@ -133,9 +134,9 @@ class WebhookNotifier:
     def send(self, events: Sequence[Event]) -> None:
         url = self.secrets.get(self.channel, "url_env")
         assert url is not None
-        if not url.startswith(("http://", "https://")):
+        if not url.startswith(("http://", "https://")) or any(c.isspace() or ord(c) < 32 for c in url):
             raise DeliveryError(f"channel '{self.channel.name}': the URL in {self.channel.get('url_env')} is not "
-                                "an http(s) URL")
+                                "a valid http(s) URL (it must not contain spaces or control characters)")
         request = urllib.request.Request(url, data=json.dumps(self.body(events)).encode("utf-8"), method="POST",
                                          headers={"Content-Type": "application/json",
                                                   "User-Agent": "metricsctl-alerts"})
@@ -144,7 +145,7 @@ class WebhookNotifier:
                 response.read()
         except urllib.error.HTTPError as exc:
             raise DeliveryError(f"channel '{self.channel.name}': the webhook answered HTTP {exc.code}") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             raise DeliveryError(self.secrets.scrub(f"channel '{self.channel.name}': the webhook could not be "
                                                    f"reached: {reason}")) from None
@@ -192,9 +193,13 @@ class JsonlNotifier:
     def __init__(self, channel: Channel, base_dir: Path | None = None) -> None:
         self.channel = channel
         path = Path(str(channel.get("path")))
+        self.base_dir = base_dir
         self.path = path if path.is_absolute() or base_dir is None else base_dir / path
 
     def send(self, events: Sequence[Event]) -> None:
+        if self.base_dir is not None and not inside(self.path, self.base_dir):
+            raise DeliveryError(f"channel '{self.channel.name}': {self.path} is outside the project; "
+                                "metricsctl writes nowhere else")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with open(self.path, "a", encoding="utf-8") as f:

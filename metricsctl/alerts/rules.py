@@ -90,6 +90,7 @@ from typing import Any
 import yaml
 
 from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
+from metricsctl.guards import name_problem
 from metricsctl.locations import yaml_files
 from metricsctl.spec import Spec, suggest
 
@@ -460,6 +461,9 @@ class _Builder:
             return None
         name = str(item["name"])
         what = f"alert channel '{name}'"
+        problem = name_problem(name, "alert channel")
+        if problem:
+            r.add(r.line(item, "name"), problem)
         if name in known:
             r.add(r.line(item), f"{what} is declared twice; keep one")
         kind = item.get("type")
@@ -480,6 +484,13 @@ class _Builder:
             if key in item:
                 r.add(r.line(item, key), f"{what}: write the secret's environment variable name as '{key}_env', "
                       f"never the secret itself")
+        if kind == "jsonl" and isinstance(item.get("path"), str):
+            from pathlib import PurePath
+
+            path = PurePath(item["path"])
+            if path.is_absolute() or ".." in path.parts:
+                r.add(r.line(item, "path"), f"{what}: path {item['path']!r} must be relative and inside the "
+                      "project (e.g. target/alerts.jsonl); metricsctl writes nowhere else")
         if kind == "webhook" and item.get("format", "slack") not in ("slack", "json"):
             r.add(r.line(item, "format"), f"{what}: format is {item.get('format')!r}; use slack or json")
         if kind == "email":
@@ -503,6 +514,9 @@ class _Builder:
         name = str(item["name"])
         what = f"alert '{name}'"
         line = r.line(item)
+        problem = name_problem(name, "alert rule")
+        if problem:
+            r.add(r.line(item, "name"), problem)
         if name in seen:
             r.add(line, f"{what} is declared twice; rule names must be unique")
         seen.add(name)

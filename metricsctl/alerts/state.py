@@ -21,6 +21,7 @@ from sqlglot import exp
 
 from metricsctl.alerts.evaluate import Execute
 from metricsctl.errors import WarehouseError
+from metricsctl.guards import mask
 
 HISTORY = "metricsctl_alert_history"
 OUTBOX = "metricsctl_alert_outbox"
@@ -177,7 +178,9 @@ class StateStore:
 
     def mark(self, channel: str, event_ids: Sequence[str], attempts: int, error: str | None,
              delivered_at: datetime | None) -> None:
-        """Record a delivery attempt of these events to `channel`: delivered, or the error met."""
+        """Record a delivery attempt of these events to `channel`: delivered, or the error met (masked:
+        BI tools can read this table)."""
+        error = mask(error) if error is not None else None
         for start in range(0, len(event_ids), CHUNK):
             chunk = [exp.Literal.string(i) for i in event_ids[start:start + CHUNK]]
             tried = exp.Coalesce(this=exp.column("attempts"), expressions=[exp.Literal.number(0)])

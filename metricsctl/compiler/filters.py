@@ -10,19 +10,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import jinja2
 import sqlglot
 from sqlglot import exp
 
+from metricsctl.compiler.templates import check_nesting, quote, render
 from metricsctl.errors import QueryError
 from metricsctl.names import SEP, ItemName, parse_item_name
 
 PLACEHOLDER = "__mctl_item_{}"
 
-# Node types a filter may contain; anything else (subqueries, DDL, DML, commands) is refused.
-_FORBIDDEN = (exp.Query, exp.Subquery, exp.Command, exp.Create, exp.Drop, exp.Insert, exp.Delete,
-              exp.Update, exp.Merge, exp.Alter, exp.Set, exp.Use, exp.Transaction, exp.Commit,
-              exp.Rollback, exp.Pragma, exp.Into, exp.Copy, exp.Star)
+# The node types a filter may contain: comparisons, boolean logic, arithmetic, literals, casts and the
+# plain scalar functions of dates and text. Anything else (subqueries, statements, table functions that
+# read files such as read_csv or read_text, unknown functions, variables) is refused.
+_ALLOWED: tuple[type[exp.Expr], ...] = (
+    exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Tuple, exp.Not, exp.And,
+    exp.Or, exp.Xor, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ, exp.Is,
+    exp.In, exp.Between, exp.Like, exp.ILike, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.IntDiv, exp.Mod, exp.Neg,
+    exp.Cast, exp.TryCast, exp.DataType, exp.DataTypeParam, exp.Interval, exp.Var, exp.Case, exp.If,
+    exp.Coalesce, exp.Nullif, exp.Lower, exp.Upper, exp.Trim, exp.Length, exp.Substring, exp.Concat, exp.DPipe,
+    exp.Abs, exp.Round, exp.Floor, exp.Ceil, exp.Extract, exp.DateTrunc, exp.TimestampTrunc, exp.DateAdd,
+    exp.DateSub, exp.DateDiff, exp.CurrentDate, exp.CurrentTimestamp, exp.Date, exp.TsOrDsToDate,
+    exp.StrToDate, exp.Year, exp.Month, exp.Day, exp.Quarter, exp.DayOfWeek, exp.DayOfYear, exp.Week,
+    exp.StartsWith, exp.Greatest, exp.Least, exp.Placeholder,
+)
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,11 @@ class _Registry:
     def entity(self, name: str, entity_path: Any = None) -> _Ref:
         return _Ref(self, self.name(name, entity_path))
 
+    def functions(self) -> dict[str, Any]:
+        """The only names a filter template may call."""
+        return {"Dimension": self.dimension, "TimeDimension": self.time_dimension, "Entity": self.entity,
+                "Metric": self.metric}
+
     def metric(self, metric: str, group_by: Any = None) -> str:
         call = MetricCall(str(metric), tuple(str(g) for g in (group_by or ())))
         key = PLACEHOLDER.format(len(self.items) + len(self.metrics))
@@ -108,32 +123,31 @@ class _Registry:
 
 
 def parse_filter(template: str, dialect: str, custom_grains: frozenset[str] = frozenset()) -> ParsedFilter:
-    """Render the Jinja, parse the SQL, and refuse anything but one boolean expression over items."""
+    """Read the item calls (no template engine runs), parse the SQL, and refuse anything but one
+    boolean expression over items."""
     registry = _Registry(custom_grains)
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
-    try:
-        rendered = env.from_string(template).render(
-            Dimension=registry.dimension, TimeDimension=registry.time_dimension,
-            Entity=registry.entity, Metric=registry.metric)
-    except (jinja2.TemplateError, ValueError, TypeError) as exc:
-        raise QueryError(f"filter {template!r}: {exc}; write items as {{{{ Dimension('entity__name') }}}}, "
-                         "{{ TimeDimension('metric_time', 'month') }} or {{ Entity('name') }}") from None
+    rendered = render(template, registry.functions())
+    check_nesting(rendered, f"filter {quote(template)}")
     try:
         statements = [s for s in sqlglot.parse(rendered, read=dialect) if s is not None]
+    except RecursionError:
+        raise QueryError(f"filter {quote(template)} is nested too deeply to read") from None
     except sqlglot.errors.ParseError as exc:
-        raise QueryError(f"filter {template!r} is not valid SQL: {exc.errors[0]['description']}") from None
+        raise QueryError(f"filter {quote(template)} is not valid SQL: {exc.errors[0]['description']}") from None
     if len(statements) != 1:
-        raise QueryError(f"filter {template!r} must be exactly one SQL boolean expression, "
+        raise QueryError(f"filter {quote(template)} must be exactly one SQL boolean expression, "
                          f"found {len(statements)} statements")
     expression = statements[0]
-    if isinstance(expression, _FORBIDDEN) or any(isinstance(n, _FORBIDDEN) for n in expression.walk()):
-        raise QueryError(f"filter {template!r} may only compare items and values: subqueries, "
-                         "statements and DDL are not allowed")
+    refused = next((n for n in expression.walk() if not isinstance(n, _ALLOWED)), None)
+    if refused is not None:
+        raise QueryError(f"filter {quote(template)} may only compare items and values with operators, casts and "
+                         f"date or text functions; `{refused.sql(dialect)[:60]}` is not allowed (subqueries, "
+                         "statements and table or file functions never are)")
     known = set(registry.items) | set(registry.metrics)
     for column in expression.find_all(exp.Column):
         if column.table or column.name not in known:
             raise QueryError(
-                f"filter {template!r} reads column '{column.sql(dialect)}' directly; reference items "
+                f"filter {quote(template)} reads column '{column.sql(dialect)}' directly; reference items "
                 "as {{ Dimension('entity__name') }}, {{ TimeDimension('metric_time', 'day') }} or "
                 "{{ Entity('name') }}")
     return ParsedFilter(template, expression, tuple(registry.items.items()), tuple(registry.metrics.items()))

@@ -281,6 +281,11 @@ class _Parser:
         for arg in ("value_set", "column_list", "column_set"):
             if arg in kwargs and not isinstance(kwargs[arg], list):
                 self.issue(at(arg), f"`{arg}` must be a list, e.g. [a, b]")
+        parser = kwargs.get("condition_parser")
+        if "condition_parser" in kwargs and parser not in ("great_expectations", "great_expectations__experimental__"):
+            # GX's other parsers (pandas, spark) evaluate the condition as code; the warehouse path needs none
+            self.issue(at("condition_parser"), f"`condition_parser` must be great_expectations (a row_condition "
+                                               f"such as 'col(\"status\")==\"paid\"'), not {parser!r}")
         mostly = kwargs.get("mostly")
         if mostly is not None and not (isinstance(mostly, (int, float)) and not isinstance(mostly, bool)
                                        and 0 <= mostly <= 1):

@@ -291,6 +291,7 @@ def render_raw_sql(manifest: Mapping[str, Any], item: Mapping[str, Any]) -> str:
     """A model's raw SQL with `ref`, `source`, `config`, `var`, `env_var`, `this` and `is_incremental`
     rendered the way dbt would for a full build; any other macro raises."""
     import jinja2
+    import jinja2.sandbox
 
     nodes = [n for n in (manifest.get("nodes") or {}).values() if n.get("relation_name")]
     sources = list((manifest.get("sources") or {}).values())
@@ -322,7 +323,9 @@ def render_raw_sql(manifest: Mapping[str, Any], item: Mapping[str, Any]) -> str:
             raise ValueError(f"env_var('{name}') is not set")
         return value
 
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    # a model's SQL may come from a branch under review: render it sandboxed, with dbt's few names only
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    env.globals = {}
     template = env.from_string(str(item.get("raw_code") or ""))
     return template.render(ref=ref, source=source, var=var, env_var=env_var, config=lambda *a, **k: "",
                            is_incremental=lambda: False, this=str(item.get("relation_name") or ""))

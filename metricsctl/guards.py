@@ -1,0 +1,126 @@
+"""The guards untrusted text passes through: one each for identifiers, generated dbt SQL, secrets and paths.
+
+- `check_identifier`: a name that becomes a file, a relation or a column is a plain SQL identifier.
+- `escape_jinja`: text placed into a generated dbt model can never become Jinja that dbt would run.
+- `register_secret` / `mask`: a value read from an environment variable as a secret is replaced by `***`
+  wherever it (or a long enough piece of it, e.g. a URL's path inside an error message) appears.
+- `inside`: a path that is about to be written lies inside the folder it belongs to.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+#: A relation, file or column name: a letter or underscore, then letters, digits and underscores; at most
+#: 63 characters (PostgreSQL's limit, the shortest of the supported warehouses).
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+#: A name that is stored and shown but never becomes a file or relation (alert rules, channels): hyphens too.
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}")
+
+
+def identifier_problem(name: object, what: str) -> str | None:
+    """Why `name` cannot name a file, relation or column, or None when it can."""
+    text = str(name) if name is not None else ""
+    if IDENTIFIER.fullmatch(text):
+        return None
+    return (f"{what} {_shown(text)!r} is not a valid name: use letters, digits and underscores, starting with a "
+            f"letter or underscore, at most 63 characters (it becomes a file and a table name)")
+
+
+def name_problem(name: object, what: str) -> str | None:
+    """Why `name` cannot name an alert rule or channel (kept in tables, logs and messages), or None."""
+    text = str(name) if name is not None else ""
+    if NAME.fullmatch(text):
+        return None
+    return (f"{what} {_shown(text)!r} is not a valid name: use letters, digits, underscores and hyphens, "
+            f"starting with a letter or underscore, at most 63 characters")
+
+
+def _shown(text: str) -> str:
+    return text if len(text) <= 80 else text[:80] + "..."
+
+
+# --- generated dbt SQL -----------------------------------------------------------------------------
+_JINJA_OPEN = re.compile(r"\{[{%#]")
+
+
+def escape_jinja(sql: str) -> str:
+    """`sql` with every Jinja opening (`{{`, `{%`, `{#`) written so that dbt prints it instead of running it.
+
+    Labels, descriptions and filter literals end up inside generated models, which dbt renders with Jinja:
+    `{{ env_var('TOKEN') }}` in a description must land in the table as text, never as the token.
+    """
+    return _JINJA_OPEN.sub(lambda m: "{{ '" + m.group(0) + "' }}", sql)
+
+
+# --- secrets ---------------------------------------------------------------------------------------
+#: A piece of a secret at least this long found in a message is masked too (a URL's path, a token).
+MIN_SECRET_PIECE = 8
+_SECRETS: set[str] = set()
+SECRET_KEYS = re.compile(r"(pass|secret|token|private|credential|api[_-]?key|auth|keyfile)", re.IGNORECASE)
+
+
+def register_secret(value: object) -> None:
+    """Remember a secret read from the environment, so `mask` hides it from every message and file."""
+    text = str(value) if value is not None else ""
+    if len(text) >= 4:
+        _SECRETS.add(text)
+
+
+def _masked_spans(text: str, secret: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    shortest = min(MIN_SECRET_PIECE, len(secret))
+    i = 0
+    while i <= len(text) - shortest:
+        k = 0
+        while i + k < len(text) and text[i:i + k + 1] in secret:
+            k += 1
+        if k >= shortest:
+            spans.append((i, i + k))
+            i += k
+        else:
+            i += 1
+    return spans
+
+
+def mask(text: str, secrets: set[str] | None = None) -> str:
+    """`text` with every registered secret, and every piece of one `MIN_SECRET_PIECE` long, as `***`."""
+    known = _SECRETS if secrets is None else secrets
+    if not known or not text:
+        return text
+    spans: list[tuple[int, int]] = []
+    for secret in known:
+        if any(piece in text for piece in _pieces(secret)):
+            spans += _masked_spans(text, secret)
+    if not spans:
+        return text
+    spans.sort()
+    out: list[str] = []
+    last = 0
+    for start, end in spans:
+        if end <= last:
+            continue
+        start = max(start, last)
+        out.append(text[last:start] + "***")
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _pieces(secret: str) -> list[str]:
+    """Cheap pre-check: the secret's pieces of MIN_SECRET_PIECE characters (or the whole short secret)."""
+    size = min(MIN_SECRET_PIECE, len(secret))
+    return [secret[i:i + size] for i in range(0, len(secret) - size + 1)]
+
+
+# --- paths -----------------------------------------------------------------------------------------
+def inside(path: Path, folder: Path) -> bool:
+    """Whether `path`, with every `..` and symlink resolved, lies inside `folder`."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True

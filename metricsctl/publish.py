@@ -1,0 +1,276 @@
+"""Write, audit, publish: a build writes a candidate warehouse, and readers only ever see a published one.
+
+On a DuckDB target the candidate is a copy of the warehouse file in a hidden folder beside it
+(`.metricsctl-candidate/<same name>`: the same file name keeps the catalog name that views refer to).
+dbt builds into the copy (through a copy of the profile whose only change is the `path`), the expectation
+suites audit it, and every relation that failed an audit, or is downstream of one, is put back to the rows
+the published warehouse holds (tables and views alike; a view comes back as a table of its previous rows
+until the next good build replaces it). Then the copy replaces the published file with one atomic rename.
+
+Readers (BI tools, `metricsctl query`) keep reading the published file during the whole build, because the
+build never opens it for writing; one that has it open while the rename happens keeps reading the old
+file until it reconnects. A build killed at any point leaves the published file as it was. A second build
+is refused while one runs (a lock file beside the warehouse).
+
+Other engines build in place for now: dbt's own table materializations swap each table atomically, and
+the expectation gate keeps downstream metric tables at their last good state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from metricsctl.errors import DbtError, WarehouseError
+from metricsctl.profiles import Target
+from metricsctl.project import DbtProject
+
+CANDIDATE_DIR = ".metricsctl-candidate"
+PROFILE_DIR = "metricsctl_candidate_profile"
+
+
+@dataclass
+class Stage:
+    """Where a build writes: the candidate (or, in place, the target itself)."""
+
+    project: DbtProject  # dbt pointed at the candidate
+    target: Target  # the candidate's target (a copy of the real one with another path)
+    live: Path | None = None  # the published DuckDB file
+    candidate: Path | None = None  # the copy being built
+    restored: list[str] = field(default_factory=list)  # relations put back to their published rows
+
+    @property
+    def staged(self) -> bool:
+        return self.candidate is not None
+
+    def restore(self, relations: Sequence[tuple[str, str]]) -> list[str]:
+        """Put each (schema, name) relation of the candidate back to the rows the published warehouse holds
+        (dropped when it had none). Returns the names restored."""
+        if self.candidate is None or not relations:
+            return []
+        import duckdb
+
+        from metricsctl.runner import release_duckdb
+
+        release_duckdb()
+        con = duckdb.connect(":memory:")
+        catalog = _catalog_name(self.candidate)
+        try:
+            con.execute(f"ATTACH {_string(self.candidate)} AS metricsctl_candidate")
+            previous = set()
+            if self.live is not None and self.live.exists():
+                con.execute(f"ATTACH {_string(self.live)} AS {_quote(catalog)} (READ_ONLY)")
+                previous = _relations(con, catalog)
+            current = _relation_kinds(con, "metricsctl_candidate")
+            done: list[str] = []
+            for schema, name in relations:
+                kind = current.get((schema.lower(), name.lower()))
+                target = f"metricsctl_candidate.{_quote(schema)}.{_quote(name)}"
+                if kind is not None:
+                    con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} {target}")
+                if (schema.lower(), name.lower()) in previous:
+                    con.execute(f"CREATE SCHEMA IF NOT EXISTS metricsctl_candidate.{_quote(schema)}")
+                    con.execute(f"CREATE TABLE {target} AS SELECT * FROM {_quote(catalog)}.{_quote(schema)}."
+                                f"{_quote(name)}")
+                if kind is not None or (schema.lower(), name.lower()) in previous:
+                    done.append(f"{schema}.{name}")
+            self.restored += done
+            return done
+        except duckdb.Error as exc:
+            raise WarehouseError(f"{self.candidate}: could not restore the published rows: {exc}") from None
+        finally:
+            con.close()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _string(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _catalog_name(path: Path) -> str:
+    """DuckDB names a file's catalog after the file name up to its first dot."""
+    return path.name.split(".")[0]
+
+
+def _relations(con: Any, catalog: str) -> set[tuple[str, str]]:
+    rows = con.execute("SELECT lower(table_schema), lower(table_name) FROM information_schema.tables "
+                       "WHERE table_catalog = ?", [catalog]).fetchall()
+    return {(str(s), str(n)) for s, n in rows}
+
+
+def _relation_kinds(con: Any, catalog: str) -> dict[tuple[str, str], str]:
+    rows = con.execute("SELECT lower(table_schema), lower(table_name), table_type FROM information_schema.tables "
+                       "WHERE table_catalog = ?", [catalog]).fetchall()
+    return {(str(s), str(n)): str(t) for s, n, t in rows}
+
+
+def duckdb_file(target: Target) -> Path | None:
+    """The DuckDB file a target writes, or None (another engine, or an in-memory database)."""
+    if target.type != "duckdb":
+        return None
+    path = str(target.config.get("path", ":memory:"))
+    if path == ":memory:" or path.startswith("md:"):
+        return None
+    return Path(os.path.abspath(path))  # dbt resolves a relative path against the working directory
+
+
+# --- the build lock ---------------------------------------------------------------------------------
+class BuildLock:
+    """One writer of a published warehouse at a time, across processes (an advisory lock file)."""
+
+    def __init__(self, warehouse: Path) -> None:
+        self.path = warehouse.parent / f".{warehouse.name}.lock"
+        self.handle: IO[str] | None = None
+
+    def acquire(self) -> None:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            raise WarehouseError(f"{self.path.parent / self.path.name[1:-5]}: another build (or alert run) is "
+                                 "writing this warehouse; try again when it has finished") from None
+        self.handle = handle
+
+    def release(self) -> None:
+        if self.handle is not None:
+            self.handle.close()  # closing the file releases the lock
+            self.handle = None
+
+
+@contextlib.contextmanager
+def writer_lock(target: Target) -> Iterator[None]:
+    """Hold the warehouse's build lock while writing to the published file (alert state, check results)."""
+    path = duckdb_file(target)
+    if path is None:
+        yield
+        return
+    lock = BuildLock(path)
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+# --- the candidate ----------------------------------------------------------------------------------
+def _candidate_profile(project: DbtProject, target: Target, candidate: Path) -> Path:
+    """A profiles.yml that is the project's with only the target's `path` changed; no value is rendered
+    (env_var() calls stay as written, so no secret is written to disk)."""
+    source = project.resolved_profiles_dir() / "profiles.yml"
+    try:
+        profiles = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise DbtError(f"{source}: cannot read the profile: {exc}") from None
+    entry = dict(profiles[target.profile])
+    outputs = dict(entry.get("outputs") or {})
+    outputs[target.name] = {**outputs[target.name], "path": str(candidate)}
+    entry["outputs"] = outputs
+    folder = project.target_dir / PROFILE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "profiles.yml"
+    path.write_text(yaml.safe_dump({target.profile: entry}, sort_keys=False), encoding="utf-8")
+    path.chmod(0o600)
+    return folder
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def staged(project: DbtProject, target: Target) -> Iterator[Stage]:
+    """Build into a candidate and publish it when the block ends normally; discard it on an error."""
+    live = duckdb_file(target)
+    if live is None:
+        yield Stage(project, target)
+        return
+    lock = BuildLock(live)
+    lock.acquire()
+    folder = live.parent / CANDIDATE_DIR
+    candidate = folder / live.name
+    wal = Path(f"{candidate}.wal")
+    try:
+        folder.mkdir(exist_ok=True)
+        _remove(candidate, wal)
+        if live.exists():
+            shutil.copyfile(live, candidate)
+            if Path(f"{live}.wal").exists():
+                shutil.copyfile(f"{live}.wal", wal)
+        profiles = _candidate_profile(project, target, candidate)
+        stage = Stage(dataclasses.replace(project, profiles_dir=profiles, target=target.name),
+                      Target(target.profile, target.name, {**target.config, "path": str(candidate)}), live,
+                      candidate)
+        try:
+            yield stage
+        except BaseException:
+            _discard(candidate, wal)
+            raise
+        _publish(candidate, live)
+    finally:
+        shutil.rmtree(project.target_dir / PROFILE_DIR, ignore_errors=True)
+        lock.release()
+
+
+def _discard(candidate: Path, wal: Path) -> None:
+    from metricsctl.runner import release_duckdb
+
+    release_duckdb()
+    _remove(candidate, wal)
+
+
+def _publish(candidate: Path, live: Path) -> None:
+    """Make the candidate the published warehouse in one atomic rename."""
+    import duckdb
+
+    from metricsctl.runner import release_duckdb
+
+    release_duckdb()
+    if not candidate.exists():
+        return  # nothing was built (an empty selection): the published file stays as it is
+    try:
+        con = duckdb.connect(str(candidate))
+        con.execute("CHECKPOINT")  # everything in the file itself: no write-ahead log to carry along
+        con.close()
+    except duckdb.Error as exc:
+        raise WarehouseError(f"{candidate}: the built warehouse cannot be published: {exc}") from None
+    with open(candidate, "rb") as f:
+        os.fsync(f.fileno())
+    _remove(Path(f"{live}.wal"))  # a log of the old file must never be replayed onto the new one
+    os.replace(candidate, live)
+    directory = os.open(live.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def relations_of(manifest: Mapping[str, Any], unique_ids: Sequence[str]) -> list[tuple[str, str]]:
+    """(schema, identifier) of each model, seed, snapshot or source among `unique_ids`."""
+    nodes = {**(manifest.get("nodes") or {}), **(manifest.get("sources") or {})}
+    found: list[tuple[str, str]] = []
+    for uid in unique_ids:
+        node = nodes.get(uid)
+        if not node or node.get("resource_type") not in ("model", "seed", "snapshot", "source"):
+            continue
+        if node.get("resource_type") == "model" and (node.get("config") or {}).get("materialized") == "ephemeral":
+            continue
+        name = node.get("identifier") or node.get("alias") or node.get("name")
+        if node.get("schema") and name:
+            found.append((str(node["schema"]), str(name)))
+    return found

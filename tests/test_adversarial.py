@@ -1,0 +1,402 @@
+"""Hostile and careless input: what a filter can do, where metricsctl writes, secrets, failed builds.
+
+Filters arrive from BI tools, bots and CI parameters; names and descriptions from YAML under review. Each
+test here feeds a kind of hostile input and checks that nothing runs, nothing is written where it should
+not be, no secret leaves, and readers only ever see audited rows. The corpora are lists so that new
+attacks are one line each.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from metricsctl.alerts.channels import DeliveryError, WebhookNotifier
+from metricsctl.alerts.rules import Channel
+from metricsctl.cli import main
+from metricsctl.compiler.filters import parse_filter
+from metricsctl.errors import MetricsctlError, QueryError
+from metricsctl.facade import Metricsctl
+from metricsctl.guards import escape_jinja, identifier_problem, mask
+from metricsctl.publish import BuildLock
+from metricsctl.saved_queries import group_by_name
+from tests.test_build_gating import SUITES
+from tests.test_materialize import make_project, table
+
+# --- filters are data, never code ------------------------------------------------------------------
+TEMPLATE_ESCAPES = [
+    "{{ cycler.__init__.__globals__.os.system('touch PWNED') }} = 0",
+    "{{ lipsum.__globals__.os.popen('id').read() }} = 1",
+    "{{ joiner.__init__.__globals__['os'].system('touch PWNED') }} = 0",
+    "{{ Dimension('order__channel').__class__.__mro__[1].__subclasses__() }} = 1",
+    "{{ Dimension('order__channel').__init__.__globals__ }} = 1",
+    "{{ Dimension.__globals__ }} = 1",
+    "{{ Dimension(''.join(['order__', 'channel'])) }} = 'x'",
+    "{{ Dimension('order__channel' ~ 'x') }} = 'x'",
+    "{{ Dimension(name) }} = 'x'",
+    "{{ Dimension('order__channel', **kw) }} = 'x'",
+    "{{ Dimension('order__channel') | attr('__class__') }} = 1",
+    "{{ Dimension('order__channel')['x'] }} = 1",
+    "{{ (lambda: 1)() }} = 1",
+    "{{ __import__('os').system('touch PWNED') }} = 0",
+    "{{ config.__class__ }} = 1",
+    "{% set x = 1 %}{{ Dimension('order__channel') }} = 'a'",
+    "{% for i in range(99999999) %}x{% endfor %} = 1",
+    "{# comment #}{{ Dimension('order__channel') }} = 'a'",
+    "{{ Dimension('order__channel') }} = 'a' {{",
+    "{{ Dimension('order__channel').grain('month').__class__ }} = 1",
+    "{{ Dimension('order__channel').upper() }} = 'A'",
+]
+
+SQL_ESCAPES = [
+    "{{ Dimension('order__channel') }} = 'a'; DROP TABLE orders",
+    "{{ Dimension('order__channel') }} = 'a'; COPY orders TO '/tmp/x.csv'",
+    "{{ Dimension('order__channel') }} IN (SELECT channel FROM orders)",
+    "{{ Dimension('order__channel') }} = read_text('/etc/passwd')",
+    "{{ Dimension('order__channel') }} = getenv('HOME')",
+    "{{ Dimension('order__channel') }} = (SELECT current_setting('home_directory'))",
+    "EXISTS (SELECT 1 FROM orders)",
+    "{{ Dimension('order__channel') }} = 'a' OR amount > 0",
+    "{{ Dimension('order__channel') }} = 'a' UNION SELECT * FROM customers",
+    "1 = 1",  # no item at all still is one boolean expression: allowed below, only checked to parse
+]
+
+
+@pytest.mark.parametrize("template", TEMPLATE_ESCAPES)
+def test_a_template_escape_is_refused_and_runs_nothing(template: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(QueryError) as caught:
+        parse_filter(template, "duckdb")
+    assert "\n" not in str(caught.value)
+    assert not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.parametrize("template", SQL_ESCAPES[:-1])
+def test_sql_beyond_one_boolean_over_items_is_refused(template: str):
+    with pytest.raises(QueryError):
+        parse_filter(template, "duckdb")
+
+
+def test_plain_filters_still_read_as_metricflow_writes_them():
+    parsed = parse_filter("{{ TimeDimension('metric_time', 'month') }} >= '2024-01-01' AND "
+                          "{{ Dimension('order__channel') }} IN ('online', 'store') AND "
+                          "{{ Dimension('customer__signup_date').grain('month') }} IS NOT NULL AND "
+                          "{{ Entity('customer') }} <> 3 AND {{ Metric('revenue', group_by=['customer']) }} > 10",
+                          "duckdb")
+    assert [str(item) for _, item in parsed.items] == [
+        "metric_time__month", "order__channel", "customer__signup_date__month", "customer"]
+    assert [call.metric for _, call in parsed.metrics] == ["revenue"]
+    assert group_by_name("TimeDimension('metric_time', 'week')") == "metric_time__week"
+    assert group_by_name("Dimension('customer__region')") == "customer__region"
+
+
+@pytest.mark.parametrize("text", [
+    "Dimension('a').__class__", "__import__('os')", "Dimension(open('/etc/passwd').read())",
+    "Metric('revenue')", "Dimension('a'); Dimension('b')"])
+def test_a_group_by_item_is_read_as_data_too(text: str):
+    with pytest.raises(QueryError):
+        group_by_name(text)
+
+
+def test_deep_nesting_and_huge_filters_are_one_line_not_a_traceback():
+    for template in ["(" * 60 + "{{ Dimension('order__channel') }} = 'a'" + ")" * 60,
+                     "{{ Dimension('order__channel') }} = 'a'" + " AND 1 = 1" * 5000,
+                     "{{ Dimension(" + "[" * 200 + "'a'" + "]" * 200 + ") }} = 1"]:
+        with pytest.raises(QueryError) as caught:
+            parse_filter(template, "duckdb")
+        assert len(str(caught.value)) < 600
+
+
+def test_the_cli_refuses_a_code_running_filter_before_anything_runs(shop_dir: Path, tmp_path: Path):
+    marker = tmp_path / "PWNED"
+    result = subprocess.run(
+        [sys.executable, "-m", "metricsctl.cli", "query", "--project-dir", str(shop_dir), "--metrics", "revenue",
+         "--group-by", "metric_time__month",
+         "--where", f"{{{{ cycler.__init__.__globals__.os.system('touch {marker}') }}}} = 0"],
+        capture_output=True, text=True, env={**os.environ, "METRICSCTL_SHOP_DB": str(shop_dir / "shop.duckdb")})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr and not marker.exists()
+
+
+# --- text placed in generated models never runs as Jinja -------------------------------------------
+def test_jinja_in_spec_text_is_escaped_in_generated_sql():
+    assert escape_jinja("select '{{ env_var(\"X\") }}', '{% do x %}', '{# c #}'") == (
+        "select '{{ '{{' }} env_var(\"X\") }}', '{{ '{%' }} do x %}', '{{ '{#' }} c #}'")
+    assert escape_jinja("select 1") == "select 1"
+
+
+# --- names become files and relations only when they are identifiers ------------------------------
+@pytest.mark.parametrize("name", ["../../../escaped_export", "a/b", "x\n{{ evil }}", "drop table x;", "",
+                                  "a" * 64, "1starts_with_digit", "naïve", "semi;colon", ".hidden"])
+def test_unsafe_names_are_not_identifiers(name: str):
+    assert identifier_problem(name, "export") is not None
+
+
+@pytest.mark.parametrize("field,value", [("name", "../../../escaped_export"), ("alias", "../escaped"),
+                                         ("schema", "main; drop table orders")])
+def test_an_export_name_cannot_reach_outside_the_project(tmp_path: Path, field: str, value: str):
+    root = make_project(tmp_path)
+    spec = root / "metrics" / "saved_queries.yml"
+    original = spec.read_text()
+    target = "      - name: sales_by_month\n        config: {export_as: table}"
+    assert target in original
+    if field == "name":
+        changed = target.replace("name: sales_by_month", f"name: '{value}'")
+    else:
+        changed = target.replace("{export_as: table}", f"{{export_as: table, {field}: '{value}'}}")
+    spec.write_text(original.replace(target, changed))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.sql"))
+    result = CliRunner().invoke(main, ["compile", "--project-dir", str(root)])
+    assert result.exit_code == 2, result.output
+    assert "is not a valid name" in result.output and "saved_queries.yml:" in result.output
+    after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.sql"))
+    assert after == before
+    assert not (tmp_path.parent / "escaped_export.sql").exists()
+
+
+def test_alert_rule_and_channel_names_are_identifiers(tmp_path: Path):
+    root = make_project(tmp_path)
+    (root / "metrics" / "alerts.yml").write_text(
+        "alert_channels:\n  - {name: 'log/../x', type: jsonl, path: /tmp/escape.jsonl}\n"
+        "alerts:\n  - {name: 'bad name', metric: revenue, kind: threshold, grain: month, above: 1}\n")
+    result = CliRunner().invoke(main, ["alerts", "--project-dir", str(root), "--dry-run"])
+    assert result.exit_code == 2
+    assert "alert channel 'log/../x' is not a valid name" in result.output
+    assert "alert rule 'bad name' is not a valid name" in result.output
+    assert "must be relative and inside the project" in result.output
+    assert "alerts.yml:2" in result.output
+
+
+# --- outputs never destroy inputs ------------------------------------------------------------------
+def test_csv_output_refuses_to_clobber_the_warehouse_or_a_binary_file(shop_dir: Path, tmp_path: Path):
+    warehouse = shop_dir / "shop.duckdb"
+    size = warehouse.stat().st_size
+    binary = tmp_path / "data.csv"
+    binary.write_bytes(b"DUCK\0\0\0binary")
+    cases = {
+        str(warehouse): "must end in .csv",
+        str(tmp_path / "missing" / "out.csv"): "does not exist",
+        str(binary): "not a CSV file",
+        str(tmp_path): "is a directory",
+    }
+    for path, message in cases.items():
+        result = CliRunner().invoke(main, ["query", "--project-dir", str(shop_dir), "--metrics", "revenue",
+                                           "--csv", path])
+        assert result.exit_code == 2, (path, result.output)
+        assert message in result.output and "Traceback" not in result.output
+    assert warehouse.stat().st_size == size and binary.read_bytes() == b"DUCK\0\0\0binary"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute("select count(*) from information_schema.tables").fetchone()[0] > 5
+
+
+def test_csv_output_renamed_to_csv_still_cannot_be_the_warehouse(tmp_path: Path):
+    from metricsctl.output import check_output_path
+
+    warehouse = tmp_path / "warehouse.csv"
+    warehouse.write_text("a,b\n")
+    with pytest.raises(MetricsctlError, match="refusing to overwrite the warehouse"):
+        check_output_path(warehouse, ".csv", [warehouse])
+    link = tmp_path / "link.csv"
+    link.symlink_to(warehouse)
+    with pytest.raises(MetricsctlError, match="not a plain file"):
+        check_output_path(link, ".csv")
+
+
+# --- secrets never leave ---------------------------------------------------------------------------
+def test_a_secret_is_masked_whole_and_in_pieces():
+    secret = "https://hooks.example.com/services/T000/B000/XXXXsecretTOKEN"
+    assert mask(f"cannot reach {secret}!", {secret}) == "cannot reach ***!"
+    path_only = "URL can't contain control characters. '/services/T000/B000/XXXXsecretTOKEN' (found ' ')"
+    assert "secretTOKEN" not in mask(path_only, {secret}) and "T000" not in mask(path_only, {secret})
+    assert mask("nothing to hide here", {secret}) == "nothing to hide here"
+    assert mask("password=hunter2hunter2;", {"hunter2hunter2"}) == "password=***;"
+
+
+def test_a_webhook_url_with_a_space_does_not_leak_its_token():
+    token = "T0KEN-abc123-very-secret"
+    channel = Channel("hook", "webhook", (("url_env", "HOOK_URL"),), None, None)
+    notifier = WebhookNotifier(channel, {"HOOK_URL": f"https://hooks.example.com/services/{token} x"})
+    with pytest.raises(DeliveryError) as caught:
+        notifier.send([{"event": "opened", "severity": "warning", "message": "m", "rule": "r", "alert_id": "a"}])
+    assert token not in str(caught.value) and "very-secret" not in str(caught.value)
+    assert "HOOK_URL" in str(caught.value)
+
+
+def test_a_profile_password_never_reaches_an_error_message(tmp_path: Path):
+    root = make_project(tmp_path)
+    (root / "profiles.yml").write_text(
+        "shop:\n  target: pg\n  outputs:\n    pg:\n      type: postgres\n      host: 127.0.0.1\n"
+        "      port: 1\n      user: u\n      password: \"{{ env_var('SHOP_PG_PASSWORD') }}\"\n"
+        "      dbname: d\n      schema: s\n      threads: 1\n")
+    secret = "pg-pass-Zq81-secret"
+    result = subprocess.run([sys.executable, "-m", "metricsctl.cli", "query", "--project-dir", str(root),
+                             "--metrics", "revenue", "--debug"],
+                            capture_output=True, text=True, env={**os.environ, "SHOP_PG_PASSWORD": secret})
+    assert result.returncode == 2
+    assert secret not in result.stdout + result.stderr.split("Traceback")[0]
+
+
+# --- write, audit, publish -------------------------------------------------------------------------
+@pytest.fixture()
+def gated(tmp_path: Path) -> Path:
+    root = make_project(tmp_path)
+    (root / "models" / "expectations.yml").write_text(SUITES)
+    assert Metricsctl(root).build(as_of=dt.date(2024, 7, 2)).success
+    return root
+
+
+def poison_visits(root: Path) -> None:
+    visits = root / "seeds" / "visits.csv"
+    rows = list(csv.reader(visits.open()))
+    rows.append([rows[1][0], rows[1][1], "2024-06-30", "store"])  # a duplicate visit id
+    rows.append([str(len(rows) + 1000), "999", "2024-06-30", "online"])  # an unknown customer
+    with visits.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+
+
+def test_after_a_failed_audit_every_relation_a_reader_sees_holds_its_previous_rows(gated: Path):
+    # conversion_by_source is a view over the visits seed: without the audit step it would show the new rows
+    readable = {name: table(gated, f"select * from {name} order by all")
+                for name in ("conversion_by_source", "visits", "metric_values")}
+    poison_visits(gated)
+    result = CliRunner().invoke(main, ["build", "--project-dir", str(gated), "--as-of", "2024-07-02"])
+    assert result.exit_code == 1, result.output
+    for name, before in readable.items():
+        pd.testing.assert_frame_equal(table(gated, f"select * from {name} order by all"), before, obj=name)
+    assert "KEPT AS PUBLISHED" in result.output and "conversion_by_source" in result.output
+    record = json.loads((gated / "target" / "metricsctl_run.json").read_text())
+    assert {"main.conversion_by_source", "main.visits"} <= set(record["restored_relations"])
+    # the audit results themselves are published
+    assert table(gated, "select count(*) as n from expectation_results where not success").n[0] >= 2
+
+
+def test_readers_keep_reading_while_a_build_runs_and_a_second_build_is_refused(gated: Path):
+    warehouse = gated / "shop.duckdb"
+    published = int(table(gated, "select count(*) as n from sales_by_month").n[0])
+    answers: list[int] = []
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                with duckdb.connect(str(warehouse), read_only=True) as con:
+                    answers.append(con.execute("select count(*) from sales_by_month").fetchone()[0])
+            except duckdb.Error as exc:
+                errors.append(str(exc))
+            time.sleep(0.05)
+
+    build = subprocess.Popen([sys.executable, "-m", "metricsctl.cli", "build", "--project-dir", str(gated),
+                              "--as-of", "2024-07-02"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reader = threading.Thread(target=read)
+    reader.start()
+    candidate = gated / ".metricsctl-candidate" / "shop.duckdb"
+    deadline = time.monotonic() + 120
+    while not candidate.exists() and build.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # the first build holds the lock once its candidate exists
+    second = subprocess.run([sys.executable, "-m", "metricsctl.cli", "build", "--project-dir", str(gated)],
+                            capture_output=True, text=True)
+    out, err = build.communicate(timeout=300)
+    stop.set()
+    reader.join()
+    assert build.returncode == 0, out + err
+    assert second.returncode == 2 and "another build" in second.stderr, second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
+    assert not errors, errors[:3]
+    assert len(answers) > 5 and set(answers) == {published}
+
+
+def test_a_build_lock_held_elsewhere_refuses_the_build_with_one_line(gated: Path):
+    lock = BuildLock(gated / "shop.duckdb")
+    lock.acquire()
+    try:
+        result = subprocess.run([sys.executable, "-m", "metricsctl.cli", "build", "--project-dir", str(gated)],
+                                capture_output=True, text=True)
+    finally:
+        lock.release()
+    assert result.returncode == 2
+    assert "another build" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_build_killed_at_any_point_leaves_the_published_warehouse_intact(gated: Path):
+    before = table(gated, "select * from sales_by_month order by all")
+    orders = gated / "seeds" / "orders.csv"
+    with orders.open("a", newline="") as f:
+        csv.writer(f).writerow([99999, 3, 1, "2024-06-30", "store", "false", 100.0])
+    for delay in (0.5, 3.0, 6.0):
+        build = subprocess.Popen([sys.executable, "-m", "metricsctl.cli", "build", "--project-dir", str(gated)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        build.kill()
+        build.wait()
+        after = table(gated, "select * from sales_by_month order by all")
+        june = pd.Timestamp("2024-06-01")
+        changed = after[after.metric_time__month == june].orders.iloc[0]
+        # either the old warehouse, or (when the kill came after the publish) the new one: never a mix
+        if changed == before[before.metric_time__month == june].orders.iloc[0]:
+            pd.testing.assert_frame_equal(after, before)
+    assert Metricsctl(gated).build(as_of=dt.date(2024, 7, 2)).success
+
+
+def test_a_crash_just_before_the_publish_leaves_the_published_warehouse_and_the_next_build_works(
+        gated: Path, monkeypatch: pytest.MonkeyPatch):
+    before = table(gated, "select * from sales_by_month order by all")
+    orders = gated / "seeds" / "orders.csv"
+    with orders.open("a", newline="") as f:
+        csv.writer(f).writerow([99999, 3, 1, "2024-06-30", "store", "false", 100.0])
+
+    def crash(*args: object) -> None:
+        raise KeyboardInterrupt  # as if the process died between the audit and the rename
+
+    monkeypatch.setattr("metricsctl.publish.os.replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        Metricsctl(gated).build(as_of=dt.date(2024, 7, 2))
+    pd.testing.assert_frame_equal(table(gated, "select * from sales_by_month order by all"), before)
+    monkeypatch.undo()
+    assert Metricsctl(gated).build(as_of=dt.date(2024, 7, 2)).success
+    after = table(gated, "select * from sales_by_month order by all")
+    june = after.metric_time__month == pd.Timestamp("2024-06-01")
+    assert after[june].orders.iloc[0] == before[june].orders.iloc[0] + 1
+
+
+def test_jinja_in_a_description_lands_in_the_catalog_as_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # dbt renders the YAML itself, so `{{ '{{' }}` reaches the semantic manifest as a literal `{{`; the generated
+    # metric_catalog model must keep it text when dbt renders the model in turn
+    root = make_project(tmp_path)
+    metrics = root / "metrics" / "metrics.yml"
+    text = "Revenue of order lines whose order was placed online (a filter through a join)."
+    written = "Online revenue {{ '{{' }} env_var('SHOP_SECRET') }} {{ '{%' }} do x %} {{ '{#' }} y #}"
+    meant = "Online revenue {{ env_var('SHOP_SECRET') }} {% do x %} {# y #}"
+    source = metrics.read_text()
+    assert text in source
+    metrics.write_text(source.replace(text, '"' + written + '"'))
+    monkeypatch.setenv("SHOP_SECRET", "the-secret-value")
+    assert Metricsctl(root).build().success
+    described = table(root, "select description from metric_catalog where description like 'Online revenue%'")
+    assert list(described.description) == [meant]
+
+
+def test_an_expectation_row_condition_is_never_evaluated_as_code(tmp_path: Path):
+    from metricsctl.errors import SpecError
+    from metricsctl.expectations import load_suites
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "expectations.yml").write_text(
+        "expectations:\n  - relation: main.orders\n    expectations:\n"
+        "      - expect_column_values_to_not_be_null:\n          column: id\n"
+        "          row_condition: \"__import__('os').system('touch PWNED')\"\n          condition_parser: pandas\n")
+    with pytest.raises(SpecError, match=r"expectations.yml:7: `condition_parser` must be great_expectations"):
+        load_suites(tmp_path, ["models"])
