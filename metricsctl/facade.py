@@ -54,7 +54,8 @@ class Metricsctl:
     def spec(self) -> Spec:
         if self.semantic_manifest_path is not None:
             return Spec.load(self.semantic_manifest_path)
-        return Spec.load(self.project.semantic_manifest(), self.project.locations())
+        return Spec.load(self.project.semantic_manifest(), self.project.locations(),
+                         validated_stamp=self.project.target_dir / "metricsctl_validated.txt")
 
     @cached_property
     def target(self) -> Target:

@@ -7,6 +7,7 @@ validation messages are collected and located in the project's YAML files.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -28,6 +29,10 @@ DEFAULT_PATHS = {
     "analysis-paths": ["analyses"],
     "test-paths": ["tests"],
 }
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_CONFIGS: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
 
 
 def quiet_dbt_environment() -> None:
@@ -52,14 +57,21 @@ class DbtProject:
     # --- configuration -------------------------------------------------------------------------
     @property
     def config(self) -> dict[str, Any]:
+        """dbt_project.yml, read again only when the file changed."""
         path = self.project_dir / "dbt_project.yml"
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        cached = _CONFIGS.get(path)
+        if cached is not None and cached[0] == stamp:
+            return copy.deepcopy(cached[1])
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER) or {}
         except yaml.YAMLError as exc:
             raise DbtError(f"{path}: not valid YAML: {exc}") from exc
         if not isinstance(loaded, dict):
             raise DbtError(f"{path}: expected a mapping of dbt project settings")
-        return loaded
+        _CONFIGS[path] = (stamp, loaded)
+        return copy.deepcopy(loaded)
 
     def paths(self, key: str) -> list[str]:
         value = self.config.get(key, DEFAULT_PATHS.get(key, []))
@@ -83,7 +95,8 @@ class DbtProject:
         return Path.home() / ".dbt"
 
     def locations(self) -> LocationIndex:
-        return index_yaml_files(self.project_dir, self.paths("model-paths"))
+        return index_yaml_files(self.project_dir, self.paths("model-paths"),
+                                cache=self.target_dir / "metricsctl_locations.json")
 
     # --- dbt invocation ------------------------------------------------------------------------
     def activate(self) -> None:

@@ -6,7 +6,9 @@ queries and the time spine, plus the location index used to point errors at file
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,20 +52,28 @@ class Spec:
     # --- loading -------------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path, locations: LocationIndex | None = None,
-             validate: bool = True) -> Spec:
+             validate: bool = True, validated_stamp: Path | None = None) -> Spec:
+        """Load and validate a semantic manifest. With `validated_stamp` (a file under target/), a manifest
+        that passed validation before (same content hash) is not validated again."""
         from dbt_semantic_interfaces.implementations.semantic_manifest import PydanticSemanticManifest
 
         path = Path(path)
         if not path.is_file():
             raise SpecError([SpecIssue("semantic manifest not found; run `dbt parse` or pass "
                                        "--project-dir", str(path))])
+        text = path.read_text(encoding="utf-8")
         try:
-            manifest = PydanticSemanticManifest.parse_raw(path.read_text(encoding="utf-8"))
+            manifest = PydanticSemanticManifest.parse_raw(text)
         except Exception as exc:  # pydantic's errors carry the field path, which is what a user needs
             raise SpecError([SpecIssue(f"not a semantic manifest: {exc}", str(path))]) from exc
         spec = cls(manifest, locations or LocationIndex())
         if validate:
-            spec.validate()
+            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            if validated_stamp is None or not _stamped(validated_stamp, digest):
+                spec.validate()
+                if validated_stamp is not None:
+                    with contextlib.suppress(OSError):
+                        validated_stamp.write_text(digest, encoding="utf-8")
         return spec
 
     def validate(self) -> None:
@@ -144,6 +154,13 @@ class Spec:
             return frozenset(self.time_spine.custom_grains)
         except QueryError:
             return frozenset()
+
+
+def _stamped(stamp: Path, digest: str) -> bool:
+    try:
+        return stamp.read_text(encoding="utf-8") == digest
+    except OSError:
+        return False
 
 
 def suggest(name: str, candidates: list[str]) -> str:
