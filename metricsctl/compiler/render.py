@@ -31,7 +31,7 @@ from metricsctl.compiler.plan import (
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.errors import QueryError
 from metricsctl.graph import JoinStep, ResolvedItem, SemanticGraph, dimension, dimension_grain, entity_expr
-from metricsctl.names import METRIC_TIME, STANDARD_GRAINS, ItemName, grain_rank, parse_item_name
+from metricsctl.names import METRIC_TIME, SEP, STANDARD_GRAINS, ItemName, grain_rank, parse_item_name
 from metricsctl.spec import Spec, suggest
 
 DAY = "__day"
@@ -298,10 +298,23 @@ class SqlCompiler:
                                  "or extract_<part>")
             if item.is_metric_time and item.grain is None and item.date_part is None:
                 item = item.with_grain(self._finest_common_grain(plan))
+            elif item.grain is None and item.date_part is None:
+                item = self._named_with_grain(item, plan)
             if item in items:
                 raise QueryError(f"group-by item '{text}' is given twice")
             items.append(item)
         return items
+
+    def _named_with_grain(self, item: ItemName, plan: Plan) -> ItemName:
+        """A time dimension asked without a grain is answered, and named, at its own grain, as `mf query`
+        names it (`order__ordered_at` -> `order__ordered_at__day`); any other item is returned as is."""
+        for instance in plan.instances:
+            try:
+                resolved = self.graph.resolve(instance.model, item)
+            except QueryError:
+                continue  # reported where the item is bound, with the model's suggestions
+            return resolved.name if resolved.kind == "time_dimension" else item
+        return item
 
     def _finest_common_grain(self, plan: Plan) -> str:
         grains = ["day"]
@@ -976,6 +989,9 @@ class _QueryBuilder:
             name = spec[1:] if desc else spec
             if name == METRIC_TIME:
                 name = next((i.column_name() for i in self.time_items), name)
+            if name not in names:  # a time dimension ordered by the name it was asked for, without its grain
+                name = next((c for c in self.columns if c.startswith(f"{name}{SEP}")
+                             and c[len(name) + len(SEP):] in {*STANDARD_GRAINS, *self.c.custom_grains}), name)
             if name not in names:
                 raise QueryError(f"cannot order by '{name}': it is not a metric or group-by item of the "
                                  f"query{suggest(name, sorted(names))}")
