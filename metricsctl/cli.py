@@ -86,23 +86,12 @@ def query(metrics: str, group_by: str, where: tuple[str, ...], order_by: str, li
         metricsctl query --metrics revenue,orders --group-by metric_time__month --order-by metric_time__month
     """
     from metricsctl import output
-    from metricsctl.compiler.query import MetricQuery
     from metricsctl.facade import Metricsctl
 
     app = Metricsctl(project_dir, profiles_dir, target, semantic_manifest)
     if csv_path:  # checked before anything runs: an output never overwrites an input
         output.check_output_path(Path(csv_path), ".csv", app.protected_paths())
-    if saved_query:
-        if metrics or group_by:
-            raise QueryError("--saved-query runs the saved query as written; drop --metrics and --group-by")
-        base = app.saved_query(saved_query)
-        request = MetricQuery(base.metrics, base.group_by, base.where + where,
-                              tuple(order_by.split(",")) if order_by else base.order_by,
-                              limit if limit is not None else base.limit, start_time, end_time)
-    else:
-        if not metrics:
-            raise QueryError("no metrics given; pass --metrics a,b or --saved-query NAME")
-        request = MetricQuery.of(metrics, group_by, where, order_by, limit, start_time, end_time)
+    request = app.request(metrics, group_by, where, order_by, limit, start_time, end_time, saved_query)
     if explain:
         compiled = app.compile_query(request, dialect)
         click.echo(compiled.sql())
@@ -403,6 +392,71 @@ def check(as_of: Any, project_dir: str, profiles_dir: str | None, target: str | 
     output.print_expectations(run)
     if not run.ok:
         sys.exit(1)
+
+
+@main.group()
+def docs() -> None:
+    """The metric center: a static site of the metrics, and a server for it with a read-only query API.
+
+    Example:
+
+        metricsctl docs generate && metricsctl docs serve
+    """
+
+
+@docs.command(name="generate")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="Language of the site's own words (labels and descriptions stay as written).")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Show the periods complete before this date (default: the last build's, else today).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Write the site here (default: target/metrics-site/ in the project).")
+@project_options
+@reports_errors
+def docs_generate(lang: str, as_of: Any, out: str | None, project_dir: str, profiles_dir: str | None,
+                  target: str | None) -> None:
+    """Write the metric center into target/metrics-site/: open its index.html, no server or network needed.
+
+    It shows the KPIs, the catalog, a page per metric (trend against target, breakdowns, alerts, data
+    quality, lineage, SQL), the metric tree, scorecards, funnels, alerts and data quality, from the built
+    warehouse. Exit code 2 when the warehouse is not built.
+
+    Example:
+
+        metricsctl docs generate --lang zh
+    """
+    from metricsctl.facade import Metricsctl
+
+    result = Metricsctl(project_dir, profiles_dir, target).docs_generate(out, lang, as_of.date() if as_of else None)
+    click.echo(f"wrote the metric center ({result.metrics} metrics, {result.bytes / 1e6:.1f} MB) to "
+               f"{result.folder / 'index.html'} in {result.seconds:.1f} s")
+
+
+@docs.command(name="serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port to listen on.")
+@project_options
+@reports_errors
+def docs_serve(host: str, port: int, project_dir: str, profiles_dir: str | None, target: str | None) -> None:
+    """Serve the generated metric center and its read-only API (/api/query, /api/metrics); Ctrl-C stops it.
+
+    /api/query takes the options of `metricsctl query` (metrics, group_by, where, start_time, end_time,
+    order_by, limit) and answers as `metricsctl query --json` does.
+
+    Example:
+
+        metricsctl docs serve --port 8080
+    """
+    from metricsctl.facade import Metricsctl
+
+    server = Metricsctl(project_dir, profiles_dir, target).docs_server(host, port)
+    click.echo(f"serving {server.folder} at {server.url} (Ctrl-C stops)", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from metricsctl.compiler.dialects import ADAPTER_DIALECTS, check_dialect
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import Compiled, SqlCompiler
-from metricsctl.errors import DbtError, MetricsctlError, SpecError
+from metricsctl.errors import DbtError, MetricsctlError, QueryError, SpecError
 from metricsctl.guards import mask
 from metricsctl.profiles import Target, load_target
 from metricsctl.project import DbtProject
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from metricsctl.management.tree import ValuedNode
     from metricsctl.materialize import CheckResult, Materializer
     from metricsctl.pipeline import BuildResult
+    from metricsctl.site import SiteResult
+    from metricsctl.site.server import SiteServer
 
 
 class Metricsctl:
@@ -74,6 +76,21 @@ class Metricsctl:
     # --- verbs ---------------------------------------------------------------------------------
     def saved_query(self, name: str) -> MetricQuery:
         return saved_query_to_query(self.spec.saved_query(name), self.spec.custom_grains)
+
+    def request(self, metrics: str = "", group_by: str = "", where: tuple[str, ...] = (), order_by: str = "",
+                limit: int | None = None, start_time: str | None = None, end_time: str | None = None,
+                saved_query: str | None = None) -> MetricQuery:
+        """The query `metricsctl query` (and the site's /api/query) asks, from its options as given."""
+        if saved_query:
+            if metrics or group_by:
+                raise QueryError("--saved-query runs the saved query as written; drop --metrics and --group-by")
+            base = self.saved_query(saved_query)
+            return MetricQuery(base.metrics, base.group_by, base.where + where,
+                               tuple(order_by.split(",")) if order_by else base.order_by,
+                               limit if limit is not None else base.limit, start_time, end_time)
+        if not metrics:
+            raise QueryError("no metrics given; pass --metrics a,b or --saved-query NAME")
+        return MetricQuery.of(metrics, group_by, where, order_by, limit, start_time, end_time)
 
     def compile_query(self, query: MetricQuery, dialect: str | None = None) -> Compiled:
         """The SQL that answers `query`, in `dialect` (default: the target's)."""
@@ -281,3 +298,16 @@ class Metricsctl:
             with writer_lock(self.target):
                 write_results(str(self.target.config["path"]), run)
         return run
+
+    # --- the metric center ---------------------------------------------------------------------
+    def docs_generate(self, out: str | Path | None = None, lang: str = "en", as_of: date | None = None) -> SiteResult:
+        """Write the metric center, a static site of the metrics, into target/metrics-site/ (or `out`)."""
+        from metricsctl.site import generate
+
+        return generate(self, Path(out) if out is not None else None, lang, as_of)
+
+    def docs_server(self, host: str = "127.0.0.1", port: int = 8080, folder: str | Path | None = None) -> SiteServer:
+        """A server of the generated site and its read-only query API (call `serve_forever()` on it)."""
+        from metricsctl.site.server import SiteServer
+
+        return SiteServer(self, Path(folder) if folder is not None else None, host, port)

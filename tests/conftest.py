@@ -46,6 +46,23 @@ def shop_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["METRICSCTL_SHOP_DB"] = old
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def demo_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The repository's own dbt project, copied without its warehouse, then built (once per session).
+
+    Tests read it as it is; a test that changes the warehouse works on a copy of this folder.
+    """
+    root = tmp_path_factory.mktemp("demo") / "demo"
+    shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "target", "logs", "*.duckdb", "*.duckdb.wal", "tests", "bench", "docs", "*.egg-info"))
+    run = Metricsctl(root).build()
+    assert run.success, run.failed
+    return root
+
+
 @pytest.fixture(scope="session")
 def shop(shop_dir: Path) -> Metricsctl:
     return Metricsctl(shop_dir)

@@ -8,7 +8,6 @@ discount is the promotion's), never through staging, the semantic layer or metri
 from __future__ import annotations
 
 import datetime
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +16,6 @@ import pandas as pd
 import pytest
 
 from metricsctl.facade import Metricsctl
-
-ROOT = Path(__file__).resolve().parents[1]
 
 ORDER_LINES = """
     with orders as (select distinct order_id, customer_id, store_id, cast(ordered_at as date) as ordered_at,
@@ -37,15 +34,9 @@ ORDER_LINES = """
 
 
 @pytest.fixture(scope="module")
-def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The repository's own dbt project, copied without its warehouse, then built."""
-    root = tmp_path_factory.mktemp("demo") / "demo"
-    shutil.copytree(ROOT, root, ignore=shutil.ignore_patterns(
-        ".git", ".venv", "target", "logs", "*.duckdb", "*.duckdb.wal", "tests", "bench", "docs", "*.egg-info"))
-    app = Metricsctl(root)
-    run = app.build()
-    assert run.success, run.failed
-    return root
+def demo_root(demo_built: Path) -> Path:
+    """The repository's own dbt project, copied without its warehouse, then built (tests/conftest.py)."""
+    return demo_built
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,396 @@
+"""The metric center (`metricsctl docs generate` / `docs serve`), opened in headless Chromium.
+
+The demo is built once per session (tests/conftest.py); this module works on a copy of it in which
+the alert rules ran at the three planted events (so there is alert history) and one metric's label
+and description hold markup, as a careless YAML author might write. Values shown by the site are
+checked against SQL over `metric_values`, and the Explore page against `metricsctl query --json`.
+Screenshots of the overview, a metric page and the tree are written to target/site-screenshots/.
+"""
+
+from __future__ import annotations
+
+import datetime
+import http.client
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from metricsctl.cli import main
+from metricsctl.facade import Metricsctl
+from metricsctl.site.server import SiteServer
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "target" / "site-screenshots"
+AS_OF = "2025-07-01"  # the demo's data ends on 2025-06-30: June 2025 is the latest complete month
+LATEST = "2025-06-01"
+MARKUP_METRIC = "ad_clicks"
+MARKUP_LABEL = "</script><script>window.__pwned = 1</script>Clicks"
+MARKUP_DESCRIPTION = '<img src=x onerror="window.__pwned = 2"> <!-- <b>bold</b>'
+CHINESE_METRIC, CHINESE_LABEL = "orders", "订单数（笔）"
+PAGES = ("overview", "catalog", f"metric/{MARKUP_METRIC}", "metric/revenue", "metric/oee", "tree", "scorecards",
+         "funnels", "alerts", "quality", "explore")
+
+
+def run(*args: str) -> click.testing.Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def sql(project: Path, query: str) -> list[tuple[Any, ...]]:
+    con = duckdb.connect(str(project / "warehouse.duckdb"), read_only=True)
+    try:
+        return con.execute(query).fetchall()
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def project(demo_built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the built demo, with alert history and a metric whose label and description hold markup."""
+    root = tmp_path_factory.mktemp("site") / "demo"
+    shutil.copytree(demo_built, root)
+    app = Metricsctl(root)
+    for day in ("2024-10-21", "2024-10-28", "2025-03-03", "2025-03-17", "2025-03-24"):
+        app.alerts(as_of=datetime.datetime.fromisoformat(day))
+    con = duckdb.connect(str(root / "warehouse.duckdb"))
+    con.execute("update metric_catalog set label = ?, description = ? where metric_name = ?",
+                [MARKUP_LABEL, MARKUP_DESCRIPTION, MARKUP_METRIC])
+    con.execute("update metric_catalog set label = ? where metric_name = ?", [CHINESE_LABEL, CHINESE_METRIC])
+    con.close()
+    return root
+
+
+@pytest.fixture(scope="module")
+def site(project: Path) -> Path:
+    result = run("docs", "generate", "--project-dir", str(project), "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    return project / "target" / "metrics-site"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("needs Debian's chromium and chromium-driver (installed by .ci/run)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="metricsctl-chromium-")
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1000",
+                f"--user-data-dir={profile}"):
+        options.add_argument(arg)
+    options.binary_location = shutil.which("chromium") or ""
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=shutil.which("chromedriver")), options=options)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def open_page(driver: Any, url: str) -> None:
+    driver.get("about:blank")  # a fresh page each time, even when only the #fragment changes
+    driver.get(url)
+    # a page is drawn when app.js marked the body with it
+    page = url.split("#/")[-1].split("/")[0] if "#/" in url else "overview"
+    for _ in range(100):
+        if driver.execute_script("return document.body.getAttribute('data-page')") == page:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{url}: the page was not drawn")
+
+
+def errors(driver: Any) -> list[dict[str, Any]]:
+    return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def empty_charts(driver: Any) -> list[str]:
+    """The charts of the page that drew nothing (no SVG shape)."""
+    return driver.execute_script("""
+        return Array.from(document.querySelectorAll('.chart')).filter(function (c) {
+          return c.querySelectorAll('svg path, svg rect, svg circle').length === 0;
+        }).map(function (c) { return c.outerHTML.slice(0, 80); });""")
+
+
+# --- the static site, from file:// ---------------------------------------------------------------
+def test_every_page_opens_from_file_without_errors_and_draws_its_charts(site: Path, browser: Any):
+    drawn = {}
+    for page in PAGES:
+        open_page(browser, f"{site.as_uri()}/index.html#/{page}")
+        assert errors(browser) == [], page
+        assert empty_charts(browser) == [], page
+        drawn[page] = browser.execute_script("return document.querySelectorAll('.chart').length")
+        if page == "tree":
+            browser.find_element("id", "tree-expand").click()
+        if page in ("overview", "metric/revenue", "tree"):
+            browser.save_screenshot(str(SCREENSHOTS / f"{page.replace('/', '-')}.png"))
+    assert drawn["overview"] == sum(1 for row in sql(site.parents[1], "select is_kpi from metric_catalog") if row[0])
+    assert drawn["metric/revenue"] >= 3  # trend, a breakdown per store, lineage
+    for page in ("scorecards", "funnels", "alerts", "quality"):
+        assert drawn[page] >= 1, page
+
+
+def test_the_site_needs_no_network_and_is_small(site: Path):
+    html = (site / "index.html").read_text(encoding="utf-8")
+    assert "http://" not in html and "https://" not in html
+    assert "fetch(" not in (site / "data.js").read_text(encoding="utf-8")
+    assert sum(f.stat().st_size for f in site.iterdir()) < 5_000_000
+
+
+def test_a_metric_page_shows_the_latest_value_the_warehouse_holds(site: Path, browser: Any):
+    project = site.parents[1]
+    for metric in ("revenue", "oee", "average_order_value", "defect_rate"):
+        expected = sql(project, f"select value from metric_values where metric_name = '{metric}' "
+                                f"and grain = 'month' and period_start = date '{LATEST}'")[0][0]
+        open_page(browser, f"{site.as_uri()}/index.html#/metric/{metric}")
+        shown = browser.find_element("id", "latest-value")
+        assert shown.get_attribute("data-period") == LATEST
+        assert float(shown.get_attribute("data-value")) == pytest.approx(expected, rel=1e-12), metric
+        assert shown.text not in ("", "–")
+
+
+def test_the_catalog_search_narrows_to_the_matching_metrics(site: Path, browser: Any):
+    project = site.parents[1]
+    open_page(browser, f"{site.as_uri()}/index.html#/catalog")
+    rows = browser.find_elements("css selector", "#catalog tbody tr")
+    assert len(rows) == sql(project, "select count(*) from metric_catalog")[0][0]
+    browser.find_element("id", "search").send_keys("Conversion")
+    expected = {name for (name,) in sql(project, """
+        select metric_name from metric_catalog
+        where lower(concat_ws(' ', metric_name, label, description, owner)) like '%conversion%'""")}
+    shown = {r.get_attribute("data-metric") for r in browser.find_elements("css selector", "#catalog tbody tr")}
+    assert shown == expected and 2 < len(shown) < len(rows)
+
+
+def test_the_catalog_filters_by_owner(site: Path, browser: Any):
+    from selenium.webdriver.support.ui import Select
+
+    open_page(browser, f"{site.as_uri()}/index.html#/catalog")
+    Select(browser.find_element("css selector", "select[data-filter=owner]")).select_by_value("head_of_quality")
+    shown = {r.get_attribute("data-metric") for r in browser.find_elements("css selector", "#catalog tbody tr")}
+    owned = {name for (name,) in sql(site.parents[1], "select metric_name from metric_catalog "
+                                                      "where owner = 'head_of_quality'")}
+    assert shown == owned and shown
+
+
+def test_markup_in_labels_and_descriptions_shows_as_text(site: Path, browser: Any):
+    for page in (f"metric/{MARKUP_METRIC}", "catalog"):
+        open_page(browser, f"{site.as_uri()}/index.html#/{page}")
+        assert browser.execute_script("return window.__pwned") is None
+        assert browser.execute_script("return document.querySelectorAll('main script, main img').length") == 0
+        assert errors(browser) == []
+    open_page(browser, f"{site.as_uri()}/index.html#/metric/{MARKUP_METRIC}")
+    assert browser.find_element("css selector", "main h1").text == MARKUP_LABEL
+    assert browser.find_element("css selector", "main p.description").text == MARKUP_DESCRIPTION.strip()
+
+
+def test_the_tree_expands_and_collapses(site: Path, browser: Any):
+    from selenium.webdriver.support.ui import Select
+
+    open_page(browser, f"{site.as_uri()}/index.html#/tree")
+    Select(browser.find_element("id", "tree-root")).select_by_value("oee")
+    root = browser.find_element("css selector", "#tree > .tree-node")
+    assert root.get_attribute("data-metric") == "oee"
+    children = root.find_elements("css selector", ":scope > .tree-children > .tree-node")
+    assert {c.get_attribute("data-metric") for c in children} >= {"availability", "performance", "quality"}
+    assert all(c.is_displayed() for c in children)
+    branch = next(c for c in children if c.find_elements("css selector", ":scope > .tree-children"))
+    grandchildren = branch.find_elements("css selector", ":scope > .tree-children > .tree-node")
+    assert grandchildren and not any(g.is_displayed() for g in grandchildren)
+    branch.find_element("css selector", ":scope > .tree-row .toggle").click()
+    assert all(g.is_displayed() for g in grandchildren)
+    assert branch.get_attribute("aria-expanded") == "true"
+    branch.find_element("css selector", ":scope > .tree-row .toggle").click()
+    assert not any(g.is_displayed() for g in grandchildren)
+
+
+def test_the_tree_shows_what_metricsctl_tree_computes(site: Path):
+    data = json.loads((site / "data.js").read_text(encoding="utf-8").split(" = ", 1)[1].rstrip(";\n"))
+    result = run("tree", "oee", "--period", "2025-03", "--json", "--project-dir", str(site.parents[1]))
+    assert data["trees"]["by_period"]["2025-03"]["oee"] == json.loads(result.stdout)
+
+
+def test_the_site_speaks_chinese(project: Path, browser: Any, tmp_path: Path):
+    result = run("docs", "generate", "--project-dir", str(project), "--as-of", AS_OF, "--lang", "zh",
+                 "--out", str(tmp_path / "zh"))
+    assert result.exit_code == 0, result.output
+    open_page(browser, f"{(tmp_path / 'zh').as_uri()}/index.html#/overview")
+    nav = [a.text for a in browser.find_elements("css selector", "#nav a")]
+    assert nav[:3] == ["概览", "指标目录", "指标树"]
+    assert errors(browser) == [] and empty_charts(browser) == []
+    assert browser.find_element("css selector", "html").get_attribute("lang") == "zh"
+    open_page(browser, f"{(tmp_path / 'zh').as_uri()}/index.html#/metric/{CHINESE_METRIC}")
+    assert browser.find_element("css selector", "main h1").text == CHINESE_LABEL  # labels stay as written
+    browser.save_screenshot(str(SCREENSHOTS / "overview-zh.png"))
+
+
+def test_explore_says_it_needs_the_server_when_opened_from_file(site: Path, browser: Any):
+    open_page(browser, f"{site.as_uri()}/index.html#/explore")
+    assert "metricsctl docs serve" in browser.find_element("id", "explore-note").text
+
+
+# --- bad input -------------------------------------------------------------------------------------
+def test_generate_before_a_build_names_the_missing_tables_and_exits_2(shop_dir: Path):
+    # the shop test project is loaded by dbt, but metricsctl never built its metric tables
+    result = run("docs", "generate", "--project-dir", str(shop_dir), "--out", str(shop_dir / "site"))
+    assert result.exit_code == 2
+    assert result.output.strip() == ("error: the warehouse has no metric_values, metric_catalog: the project is not "
+                                     "built yet; run `metricsctl build` first, then `metricsctl docs generate`")
+    assert not (shop_dir / "site").exists()
+
+
+# --- docs serve ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def server(site: Path) -> Iterator[SiteServer]:
+    served = SiteServer(Metricsctl(site.parents[1]), port=0, quiet=True)
+    thread = threading.Thread(target=served.serve_forever, daemon=True)
+    thread.start()
+    yield served
+    served.shutdown()
+    served.server_close()
+
+
+def get(server: SiteServer, path: str, method: str = "GET") -> tuple[int, str]:
+    host, port = server.server_address[:2]
+    con = http.client.HTTPConnection(str(host), int(port), timeout=30)
+    try:
+        con.request(method, path)  # the path goes out as written: no client-side normalisation
+        response = con.getresponse()
+        return response.status, response.read().decode("utf-8")
+    finally:
+        con.close()
+
+
+def test_api_query_answers_exactly_as_metricsctl_query_json(server: SiteServer, site: Path):
+    cli = run("query", "--project-dir", str(site.parents[1]), "--metrics", "revenue,orders", "--group-by",
+              "metric_time__month,store__region", "--order-by", "-revenue", "--limit", "7", "--start-time",
+              "2025-01-01", "--where", "{{ Dimension('customer__segment') }} = 'business'", "--json")
+    assert cli.exit_code == 0, cli.output
+    status, body = get(server, "/api/query?metrics=revenue,orders&group_by=metric_time__month,store__region"
+                               "&order_by=-revenue&limit=7&start_time=2025-01-01&where=%7B%7B%20Dimension("
+                               "%27customer__segment%27)%20%7D%7D%20%3D%20%27business%27")
+    assert status == 200
+    assert body == cli.stdout
+    assert len(json.loads(body)) == 7
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ("metrics=revenu", "revenu"),
+    ("metrics=revenue&where=1%3D1%3B%20drop%20table%20metric_values", "exactly one SQL boolean expression"),
+    ("metrics=revenue&where=%7B%7B%20Dimension('customer__segment')%20%7D%7D%20in%20(select%20password%20from%20x)",
+     "`(SELECT password FROM x)` is not allowed"),
+    ("metrics=revenue&limit=-1", "limit"),
+    ("metrics=revenue&drop=1", "unknown parameter drop"),
+    ("", "no metrics"),
+])
+def test_api_query_refuses_bad_input_with_400_and_runs_nothing(server: SiteServer, query: str, message: str,
+                                                                monkeypatch: pytest.MonkeyPatch):
+    opened = []
+    real = server.app.warehouse
+    monkeypatch.setattr(server.app, "warehouse", lambda: opened.append(1) or real())
+    status, body = get(server, f"/api/query?{query}")
+    assert status == 400
+    assert message in json.loads(body)["error"]
+    assert opened == []  # refused before the warehouse was opened
+
+
+def test_api_metrics_lists_the_catalog(server: SiteServer, site: Path):
+    status, body = get(server, "/api/metrics")
+    assert status == 200
+    names = [row["metric_name"] for row in json.loads(body)]
+    assert names == [n for (n,) in sql(site.parents[1], "select metric_name from metric_catalog order by 1")]
+
+
+@pytest.mark.parametrize("path", ["/../warehouse.duckdb", "/%2e%2e/%2e%2e/warehouse.duckdb", "/..%2fprofiles.yml",
+                                  "//etc/passwd", "/%2fetc%2fpasswd", "/nothing-here.js", "/api/write"])
+def test_the_server_serves_nothing_outside_the_site(server: SiteServer, path: str):
+    status, body = get(server, path)
+    assert status == 404
+    assert "error" in json.loads(body)
+
+
+def test_the_server_has_no_write_endpoint(server: SiteServer):
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        status, body = get(server, "/api/query?metrics=revenue", method)
+        assert status == 405 and "read-only" in json.loads(body)["error"]
+
+
+def test_explore_returns_the_rows_of_metricsctl_query(server: SiteServer, site: Path, browser: Any):
+    host, port = server.server_address[:2]
+    open_page(browser, f"http://{host!s}:{port}/#/overview")
+    assert errors(browser) == [] and empty_charts(browser) == []
+    open_page(browser, f"http://{host!s}:{port}/#/explore")
+    for name, value in (("metrics", "revenue,average_order_value"), ("group_by", "metric_time__quarter"),
+                        ("order_by", "metric_time__quarter")):
+        box = browser.find_element("id", f"q-{name}")
+        box.clear()
+        box.send_keys(value)
+    browser.find_element("id", "q-run").click()
+    for _ in range(200):
+        if browser.find_element("id", "explore-result").get_attribute("data-done"):
+            break
+        time.sleep(0.05)
+    header = [th.text for th in browser.find_elements("css selector", "#explore-table thead th")]
+    rows = [[td.text for td in tr.find_elements("css selector", "td")]
+            for tr in browser.find_elements("css selector", "#explore-table tbody tr")]
+    cli = json.loads(run("query", "--project-dir", str(site.parents[1]), "--metrics", "revenue,average_order_value",
+                         "--group-by", "metric_time__quarter", "--order-by", "metric_time__quarter", "--json").stdout)
+    assert header == list(cli[0])
+    assert len(rows) == len(cli) > 4
+    for shown, record in zip(rows, cli):
+        for text, value in zip(shown, record.values(), strict=True):
+            if isinstance(value, float):
+                assert float(text) == value  # the shortest text that reads back as the same number
+            else:
+                assert text == ("–" if value is None else str(value))
+    assert errors(browser) == []
+    browser.find_element("id", "q-metrics").clear()
+    browser.find_element("id", "q-metrics").send_keys("revenu")
+    browser.find_element("id", "q-run").click()
+    for _ in range(200):
+        if browser.find_element("id", "explore-result").get_attribute("data-done"):
+            break
+        time.sleep(0.05)
+    assert "revenu" in browser.find_element("id", "explore-error").text
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_docs_serve_from_the_command_line(site: Path):
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "metricsctl.cli", "docs", "serve", "--port", str(port),
+                                "--project-dir", str(site.parents[1])], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                con = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                con.request("GET", "/")
+                response = con.getresponse()
+                break
+            except OSError:
+                assert process.poll() is None and time.time() < deadline, "the server did not start"
+                time.sleep(0.2)
+        assert response.status == 200 and b"data.js" in response.read()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
