@@ -292,15 +292,32 @@ def tree_roots(app: Metricsctl, catalog: Mapping[str, Mapping[str, Any]], parent
     return sorted(names, key=key)
 
 
-def trees(app: Metricsctl, roots: Sequence[str], window: Window, months: int = TREE_MONTHS) -> dict[str, Any]:
-    """`metricsctl tree ROOT --period P` for every root and each of the last `months` complete months.
+def tree_periods(window: Window, months: int = TREE_MONTHS) -> list[Period]:
+    """The complete months the tree is shown for, newest first."""
+    return [Period("month", add_months(window.latest_month, -i)) for i in range(months)]
+
+
+def read_period_targets(reader: Reader, targets_table: str, periods: Sequence[Period],
+                        ) -> dict[str, dict[str, float | None]]:
+    """period label -> the company's targets in it, as `metricsctl tree` reads them."""
+    from metricsctl.management.targets import read_targets
+
+    try:
+        return {p.label: read_targets(reader.execute, targets_table, p.grain, p.start.isoformat(),
+                                      dialect=reader.dialect) for p in periods}
+    except MetricsctlError:
+        return {}  # targets not built: the tree shows no targets, as `metricsctl tree` does
+
+
+def trees(app: Metricsctl, roots: Sequence[str], periods: Sequence[Period],
+          targets: Mapping[str, Mapping[str, float | None]]) -> dict[str, Any]:
+    """`metricsctl tree ROOT --period P` for every root and period (`targets`: period label -> targets).
 
     The values of every node of every tree come from one query per filter set (the tree module's
     fetch), not one per tree and period.
     """
     from metricsctl.management.tree import fetch_values, metric_tree, tree_values
 
-    periods = [Period("month", add_months(window.latest_month, -i)) for i in range(months)]
     structures = {}
     for root in roots:
         try:
@@ -311,9 +328,8 @@ def trees(app: Metricsctl, roots: Sequence[str], window: Window, months: int = T
     values = fetch_values(app.query, nodes, [*periods, periods[-1].previous()])
     by_period: dict[str, dict[str, Any]] = {}
     for period in periods:
-        targets = app._targets("month", period.start.isoformat())
         by_period[period.label] = {
-            root: tree_values(structure, values, period, period.previous(), targets).to_dict()
+            root: tree_values(structure, values, period, period.previous(), targets.get(period.label)).to_dict()
             for root, structure in structures.items()}
     return {"roots": list(structures), "periods": [p.label for p in periods], "by_period": by_period}
 

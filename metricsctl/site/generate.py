@@ -78,6 +78,8 @@ def site_data(app: Metricsctl, lang: str = "en", as_of: datetime.date | None = N
         alerts = extract.read_alerts(reader, app.dialect)
         manifest = load_manifest(app.project.target_dir)
         breakdowns = extract.breakdowns(app, reader, manifest, window)
+        periods = extract.tree_periods(window)
+        period_targets = extract.read_period_targets(reader, scorecard.targets, periods) if scorecard else {}
     finally:
         warehouse.close()
     graph = build_graph(spec, manifest, app._lineage_attachments(), app.dialect)
@@ -110,7 +112,7 @@ def site_data(app: Metricsctl, lang: str = "en", as_of: datetime.date | None = N
         "words": words(lang),
         "metrics": metrics,
         "values": values,
-        "trees": extract.trees(app, roots, window),
+        "trees": extract.trees(app, roots, periods, period_targets),
         "scorecards": scorecards,
         "funnels": extract.funnels(app, values, window),
         "alerts": alerts,

@@ -31,7 +31,7 @@ _EN = {
     "no_alerts_run": "No alert history: alerts have not run with state in this warehouse.",
     "no_quality_run": "No expectation results: the suites have not run in this warehouse.",
     "healthy": "Every metric's inputs passed their expectations.", "observed": "Observed",
-    "members": "Members", "total": "Total", "company": "company",
+    "members": "Members", "total": "Total", "company": "company", "defined_in": "Defined in",
 }
 
 _ZH = {
@@ -57,7 +57,7 @@ _ZH = {
     "no_alerts_run": "暂无告警历史：此数仓尚未保存告警状态。",
     "no_quality_run": "暂无校验结果：此数仓尚未运行校验套件。",
     "healthy": "所有指标的输入数据均通过校验。", "observed": "观测值", "members": "成员", "total": "合计",
-    "company": "公司",
+    "company": "公司", "defined_in": "定义位置",
 }
 
 WORDS: dict[str, dict[str, str]] = {"en": _EN, "zh": _ZH}

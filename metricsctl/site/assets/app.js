@@ -189,7 +189,7 @@
   function fieldRows(m) {
     var rows = [[W.metric, m.name], [W.owner, m.owner], [W.unit, m.unit],
       [W.direction, m.direction === "lower" ? W.lower : W.higher], [W.level, m.level], [W.type, m.type],
-      [W.kpi, m.kpi ? "✓" : "–"], [W.formula, m.formula], ["", m.defined_in]];
+      [W.kpi, m.kpi ? "✓" : "–"], [W.formula, m.formula], [W.defined_in, m.defined_in]];
     return el("table", {cls: "fields"}, el("tbody", null, rows.map(function (r) {
       return el("tr", null, el("th", {text: r[0]}), td(r[1]));
     })));
@@ -240,13 +240,14 @@
       var series = seriesOf(m.name, grain);
       var targets = {};
       m.targets.forEach(function (t) { targets[t[0]] = t[1]; });
-      var option = {tooltip: {trigger: "axis"}, legend: {data: [m.label, W.target]},
+      var option = {tooltip: {trigger: "axis"}, legend: {data: [m.label]},
         grid: {left: 60, right: 20, top: 30, bottom: 30},
         xAxis: {type: "category", data: series.map(function (r) { return r[0]; })},
         yAxis: {type: "value", scale: true},
         series: [{name: m.label, type: "line", data: series.map(function (r) { return r[1]; }),
           showSymbol: grain === "month"}]};
       if (grain === "month" && m.targets.length) {
+        option.legend.data.push(W.target);
         option.series.push({name: W.target, type: "line", step: "middle", lineStyle: {type: "dashed"},
           symbol: "none", data: series.map(function (r) { return targets[r[0]] === undefined ? null : targets[r[0]]; })});
       }
@@ -323,7 +324,7 @@
     var known = {};
     nodes.forEach(function (n) { known[n.id] = 1; });
     return {tooltip: {formatter: function (p) { return p.dataType === "node" ? escapeHtml(p.name) : ""; }},
-      series: [{type: "graph", layout: "none", roam: true, data: nodes, edgeSymbol: ["none", "arrow"],
+      series: [{type: "graph", layout: "none", roam: true, data: nodes, left: 30, right: 170, top: 30, bottom: 30, edgeSymbol: ["none", "arrow"],
         edgeSymbolSize: 6, lineStyle: {color: "#aaa", curveness: 0.1},
         links: m.lineage.edges.filter(function (e) { return known[e[0]] && known[e[1]]; })
           .map(function (e) { return {source: e[0], target: e[1]}; })}]};
@@ -351,7 +352,7 @@
   }
   function qualityTable(rows) {
     return table([W.suite, W.relation, W.expectation, W.result, W.unexpected, W.severity, W.run_at], rows.map(function (q) {
-      return el("tr", null, td(q.suite), td(q.relation), td(q.expectation + "(" + JSON.stringify(q.kwargs) + ")", "mono"),
+      return el("tr", null, td(q.suite), td(q.relation), td(q.expectation, "mono"),
         statusCell(q), td(q.unexpected_count, "num"), td(q.severity), td(q.run_at));
     }));
   }
