@@ -13,6 +13,7 @@ import datetime
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -40,7 +41,7 @@ SCREENSHOTS = ROOT / "target" / "site-screenshots"
 AS_OF = "2025-07-01"  # the demo's data ends on 2025-06-30: June 2025 is the latest complete month
 LATEST = "2025-06-01"
 MARKUP_METRIC = "ad_clicks"
-MARKUP_LABEL = "</script><script>window.__pwned = 1</script>Clicks"
+MARKUP_LABEL = '</script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 3">Clicks'
 MARKUP_DESCRIPTION = '<img src=x onerror="window.__pwned = 2"> <!-- <b>bold</b>'
 CHINESE_METRIC, CHINESE_LABEL = "orders", "订单数（笔）"
 PAGES = ("overview", "catalog", f"metric/{MARKUP_METRIC}", "metric/revenue", "metric/oee", "tree", "scorecards",
@@ -201,6 +202,23 @@ def test_markup_in_labels_and_descriptions_shows_as_text(site: Path, browser: An
     open_page(browser, f"{site.as_uri()}/index.html#/metric/{MARKUP_METRIC}")
     assert browser.find_element("css selector", "main h1").text == MARKUP_LABEL
     assert browser.find_element("css selector", "main p.description").text == MARKUP_DESCRIPTION.strip()
+    # the trend chart's tooltip names the series by its label: hovering shows it as text too
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    trend = browser.find_elements("css selector", ".chart")[0]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", trend)
+    tooltip = ""
+    for step in range(40):
+        ActionChains(browser).move_to_element_with_offset(trend, step % 5 * 10, 0).perform()
+        tooltip = browser.execute_script(
+            "var divs = arguments[0].querySelectorAll(':scope > div'); return divs[divs.length - 1].textContent;",
+            trend)
+        if MARKUP_LABEL in tooltip:
+            break
+        time.sleep(0.1)
+    assert MARKUP_LABEL in tooltip  # the tooltip is up, and shows the label as text
+    assert browser.execute_script("return window.__pwned") is None
+    assert browser.execute_script("return document.querySelectorAll('img').length") == 0
 
 
 def test_the_tree_expands_and_collapses(site: Path, browser: Any):
@@ -256,6 +274,16 @@ def test_the_docs_commands_have_help_with_an_example():
         assert run("docs", name, "--help").exit_code == 0
 
 
+def test_every_word_the_pages_use_exists_in_every_language():
+    from metricsctl.site.words import WORDS
+
+    app_js = (ROOT / "metricsctl" / "site" / "assets" / "app.js").read_text(encoding="utf-8")
+    used = set(re.findall(r"\bW\.([a-z_]+)", app_js)) | {"day", "week", "month", "metrics", "group_by", "where"}
+    for lang, words in WORDS.items():
+        assert used <= set(words), (lang, used - set(words))
+        assert set(words) == set(WORDS["en"]), lang
+
+
 # --- bad input -------------------------------------------------------------------------------------
 def test_generate_before_a_build_names_the_missing_tables_and_exits_2(shop_dir: Path):
     # the shop test project is loaded by dbt, but metricsctl never built its metric tables
@@ -264,6 +292,12 @@ def test_generate_before_a_build_names_the_missing_tables_and_exits_2(shop_dir: 
     assert result.output.strip() == ("error: the warehouse has no metric_values, metric_catalog: the project is not "
                                      "built yet; run `metricsctl build` first, then `metricsctl docs generate`")
     assert not (shop_dir / "site").exists()
+
+
+def test_serve_before_generate_says_so_and_exits_2(shop_dir: Path):
+    result = run("docs", "serve", "--project-dir", str(shop_dir), "--port", "0")
+    assert result.exit_code == 2
+    assert "no metric center here; run `metricsctl docs generate` first" in result.output
 
 
 # --- docs serve ------------------------------------------------------------------------------------

@@ -250,8 +250,8 @@ def breakdowns(app: Metricsctl, reader: Reader, manifest: Mapping[str, Any], win
         items = [(g, parse_item_name(g)) for g in query.group_by]
         times = [(g, item) for g, item in items if item.is_metric_time]
         dimensions = [item.column_name() for g, item in items if not item.is_metric_time]
-        # one time column and one dimension: a value per member (several dimensions give combinations)
-        if len(times) != 1 or len(dimensions) != 1 or times[0][1].grain not in ("day", "week", "month"):
+        # one time column; several dimensions give a value per combination of their members
+        if len(times) != 1 or not dimensions or times[0][1].grain not in ("day", "week", "month"):
             continue
         time_column, grain = times[0][1].column_name(), str(times[0][1].grain)
         for export in saved.exports:
@@ -269,11 +269,11 @@ def breakdowns(app: Metricsctl, reader: Reader, manifest: Mapping[str, Any], win
             rows = reader.rows(exp.select(exp.alias_(exp.cast(_col(time_column), "DATE"), "period"),
                                           *[_col(d) for d in dimensions], *[_col(m) for m in query.metrics])
                                .from_(table).where(condition).order_by("period"))
-            dimension = dimensions[0]
             for metric in query.metrics:
                 found.setdefault(metric, []).append({
-                    "saved_query": saved.name, "export": export.name, "grain": grain, "dimension": dimension,
-                    "rows": [[r["period"], r[dimension], r[metric]] for r in rows]})
+                    "saved_query": saved.name, "export": export.name, "grain": grain,
+                    "dimension": " × ".join(dimensions),
+                    "rows": [[r["period"], " / ".join(str(r[d]) for d in dimensions), r[metric]] for r in rows]})
     return found
 
 

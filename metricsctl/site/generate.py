@@ -100,7 +100,7 @@ def site_data(app: Metricsctl, lang: str = "en", as_of: datetime.date | None = N
             "parents": parents.get(name, []), "children": children.get(name, []),
             "latest": {"period": latest, "value": value, "previous": previous,
                        "target": target.get("target"), "attainment": target.get("attainment")},
-            "targets": [[p, t["target"]] for p, t in sorted(targets.get(name, {}).items())],
+            "targets": [[p, t["target"]] for p, t in sorted(targets.get(name, {}).items()) if t["target"] is not None],
             "lineage": extract.metric_lineage(graph, name), "sql": extract.metric_sql(app, name),
             "breakdowns": breakdowns.get(name, []),
         })

@@ -18,9 +18,9 @@ _EN = {
     "lineage": "Lineage", "sql": "Generated SQL", "value": "Value", "previous": "Previous", "change": "Change",
     "target": "Target", "attainment": "Attainment", "period": "Period", "latest": "Latest complete period",
     "day": "Day", "week": "Week", "month": "Month", "metric": "Metric", "label": "Label", "score": "Score",
-    "rank": "Rank", "org_unit": "Org unit", "weight": "Weight", "actual": "Actual", "step": "Step",
+    "rank": "Rank", "org_unit": "Org unit", "weight": "Weight", "step": "Step",
     "conversion": "Conversion", "lost": "Lost", "none": "None", "rule": "Rule", "series": "Series",
-    "severity": "Severity", "fired": "Fired", "resolved": "Resolved", "status": "Status", "open": "open",
+    "severity": "Severity", "fired": "Fired", "resolved": "Resolved", "open": "open",
     "suite": "Suite", "relation": "Relation", "expectation": "Expectation", "result": "Result",
     "unexpected": "Unexpected rows", "run_at": "Run at", "pass": "pass", "fail": "fail", "error": "error",
     "metrics": "Metrics", "group_by": "Group by", "where": "Where", "start_time": "Start", "end_time": "End",
@@ -31,7 +31,8 @@ _EN = {
     "no_alerts_run": "No alert history: alerts have not run with state in this warehouse.",
     "no_quality_run": "No expectation results: the suites have not run in this warehouse.",
     "healthy": "Every metric's inputs passed their expectations.", "observed": "Observed",
-    "members": "Members", "total": "Total", "company": "company", "defined_in": "Defined in",
+    "members": "Members", "total": "Total", "company": "company", "defined_in": "Defined in", "filtered": "filtered",
+    "days": "days",
 }
 
 _ZH = {
@@ -45,8 +46,8 @@ _ZH = {
     "value": "数值", "previous": "上期", "change": "变化", "target": "目标", "attainment": "达成率",
     "period": "期间", "latest": "最近完整期间", "day": "日", "week": "周", "month": "月", "metric": "指标",
     "label": "名称", "score": "得分", "rank": "排名", "org_unit": "组织单元", "weight": "权重",
-    "actual": "实际", "step": "步骤", "conversion": "转化率", "lost": "流失", "none": "无", "rule": "规则",
-    "series": "序列", "severity": "级别", "fired": "触发时间", "resolved": "解决时间", "status": "状态",
+    "step": "步骤", "conversion": "转化率", "lost": "流失", "none": "无", "rule": "规则",
+    "series": "序列", "severity": "级别", "fired": "触发时间", "resolved": "解决时间",
     "open": "未关闭", "suite": "校验套件", "relation": "数据表", "expectation": "校验项", "result": "结果",
     "unexpected": "异常行数", "run_at": "运行时间", "pass": "通过", "fail": "失败", "error": "错误",
     "metrics": "指标", "group_by": "分组", "where": "筛选", "start_time": "开始", "end_time": "结束",
@@ -57,7 +58,7 @@ _ZH = {
     "no_alerts_run": "暂无告警历史：此数仓尚未保存告警状态。",
     "no_quality_run": "暂无校验结果：此数仓尚未运行校验套件。",
     "healthy": "所有指标的输入数据均通过校验。", "observed": "观测值", "members": "成员", "total": "合计",
-    "company": "公司", "defined_in": "定义位置",
+    "company": "公司", "defined_in": "定义位置", "filtered": "已筛选", "days": "天",
 }
 
 WORDS: dict[str, dict[str, str]] = {"en": _EN, "zh": _ZH}

@@ -137,7 +137,7 @@
     var fresh = D.quality.filter(function (q) { return q.kwargs && q.kwargs.max_age_days !== undefined; });
     main.appendChild(fresh.length ? table([W.relation, W.expectation, W.observed, W.result, W.run_at],
       fresh.map(function (q) {
-        return el("tr", null, td(q.relation), td(q.expectation + " ≤ " + q.kwargs.max_age_days + " d"),
+        return el("tr", null, td(q.relation), td(q.expectation + " ≤ " + q.kwargs.max_age_days + " " + W.days),
           td(JSON.stringify(q.observed_value)), statusCell(q), td(q.run_at));
       })) : el("p", {cls: "muted", text: D.quality.length ? W.none : W.no_quality_run}));
   }
@@ -410,7 +410,7 @@
     var tag = n.edge !== "root" && n.edge !== "input" ? " [" + n.edge + "]" : "";
     var row = el("div", {cls: "tree-row"},
       el("span", {style: "padding-left:" + (depth * 22) + "px"}, toggle, el("span", {text: name}), link(n.metric), el("span", {cls: "muted",
-        text: tag + (n.offset ? " (" + n.offset + ")" : "") + (n.filters.length ? " (filtered)" : "")})),
+        text: tag + (n.offset ? " (" + n.offset + ")" : "") + (n.filters.length ? " (" + W.filtered + ")" : "")})),
       el("span", {cls: "num", text: fmtValue(m, n.value)}), el("span", {cls: "num", text: fmtValue(m, n.previous)}),
       el("span", {cls: "num " + goodness(m, n.change), text: pct(n.change_pct, true)}),
       el("span", {cls: "num", text: fmtValue(m, n.target)}), el("span", {cls: "num", text: pct(n.attainment)}),
@@ -624,7 +624,8 @@
   }
 
   document.getElementById("brand").textContent = W.title + " · " + D.meta.project;
-  document.getElementById("asof").textContent = W.as_of + " " + D.meta.as_of;
+  document.getElementById("asof").textContent = W.as_of + " " + D.meta.as_of + " · " + W.generated + " " +
+    D.meta.generated_at;
   var nav = document.getElementById("nav");
   PAGES.forEach(function (p) { nav.appendChild(el("a", {href: "#/" + p, text: W[p], "data-page": p})); });
   window.addEventListener("hashchange", route);
