@@ -140,6 +140,10 @@ def test_every_page_opens_from_file_without_errors_and_draws_its_charts(site: Pa
         assert errors(browser) == [], page
         assert empty_charts(browser) == [], page
         drawn[page] = browser.execute_script("return document.querySelectorAll('.chart').length")
+        loaded = browser.execute_script(
+            "return Array.from(document.querySelectorAll('[src], [href]')).map(e => e.src || e.href)")
+        outside = [url for url in loaded if not url.startswith((site.as_uri(), "data:"))]
+        assert outside == [], outside  # scripts, styles and links all within the site
         if page == "tree":
             browser.find_element("id", "tree-expand").click()
         if page in ("overview", "metric/revenue", "tree"):
@@ -376,11 +380,15 @@ def test_the_server_has_no_write_endpoint(server: SiteServer):
         assert status == 405 and "read-only" in json.loads(body)["error"]
 
 
+def test_every_page_opens_through_docs_serve_without_errors_and_draws_its_charts(server: SiteServer, browser: Any):
+    for page in PAGES:
+        open_page(browser, f"{server.url}#/{page}")
+        assert errors(browser) == [], page
+        assert empty_charts(browser) == [], page
+
+
 def test_explore_returns_the_rows_of_metricsctl_query(server: SiteServer, site: Path, browser: Any):
-    host, port = server.server_address[:2]
-    open_page(browser, f"http://{host!s}:{port}/#/overview")
-    assert errors(browser) == [] and empty_charts(browser) == []
-    open_page(browser, f"http://{host!s}:{port}/#/explore")
+    open_page(browser, f"{server.url}#/explore")
     for name, value in (("metrics", "revenue,average_order_value"), ("group_by", "metric_time__quarter"),
                         ("order_by", "metric_time__quarter")):
         box = browser.find_element("id", f"q-{name}")
