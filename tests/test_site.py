@@ -247,8 +247,22 @@ def test_the_tree_expands_and_collapses(site: Path, browser: Any):
 
 def test_the_tree_shows_what_metricsctl_tree_computes(site: Path):
     data = json.loads((site / "data.js").read_text(encoding="utf-8").split(" = ", 1)[1].rstrip(";\n"))
+    assert site_meta(site)["latest_month"] == LATEST
     result = run("tree", "oee", "--period", "2025-03", "--json", "--project-dir", str(site.parents[1]))
     assert data["trees"]["by_period"]["2025-03"]["oee"] == json.loads(result.stdout)
+
+
+def site_meta(folder: Path) -> dict[str, Any]:
+    data = json.loads((folder / "data.js").read_text(encoding="utf-8").split(" = ", 1)[1].rstrip(";\n"))
+    return dict(data["meta"])
+
+
+def test_without_as_of_the_site_ends_where_the_data_ends(project: Path, tmp_path: Path):
+    # the demo was built without --as-of (judged against today); its source systems end on 2025-06-30
+    result = run("docs", "generate", "--project-dir", str(project), "--out", str(tmp_path / "site"))
+    assert result.exit_code == 0, result.output
+    meta = site_meta(tmp_path / "site")
+    assert (meta["as_of"], meta["latest_month"]) == ("2025-07-01", LATEST)
 
 
 def test_the_site_speaks_chinese(project: Path, browser: Any, tmp_path: Path):

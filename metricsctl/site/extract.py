@@ -141,6 +141,21 @@ def read_values(reader: Reader, window: Window) -> dict[str, dict[str, list[list
     return values
 
 
+def data_end(reader: Reader) -> datetime.date | None:
+    """The last day most metrics have a daily value for (the median of each metric's last day).
+
+    The median passes over metrics joined to the whole time spine (values into the future) and
+    metrics whose sources stopped early.
+    """
+    query = (exp.select(exp.alias_(exp.cast(exp.Max(this=_col("period_start")), "DATE"), "last_day"))
+             .from_("metric_values")
+             .where(exp.and_(_col("grain").eq(_str("day")), exp.Not(this=exp.Is(this=_col("value"),
+                                                                                expression=exp.Null()))))
+             .group_by(_col("metric_name")))
+    days = sorted(datetime.date.fromisoformat(str(r["last_day"])) for r in reader.rows(query) if r["last_day"])
+    return days[(len(days) - 1) // 2] if days else None
+
+
 def latest_of(series: Sequence[Sequence[Any]], month: str) -> tuple[Any, Any]:
     """(value in `month`, value in the month before) from a monthly series, None when absent."""
     by_period = {p: v for p, v in series}
@@ -269,6 +284,8 @@ def breakdowns(app: Metricsctl, reader: Reader, manifest: Mapping[str, Any], win
             rows = reader.rows(exp.select(exp.alias_(exp.cast(_col(time_column), "DATE"), "period"),
                                           *[_col(d) for d in dimensions], *[_col(m) for m in query.metrics])
                                .from_(table).where(condition).order_by("period"))
+            if not rows:
+                continue
             for metric in query.metrics:
                 found.setdefault(metric, []).append({
                     "saved_query": saved.name, "export": export.name, "grain": grain,

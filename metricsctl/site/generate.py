@@ -37,7 +37,7 @@ class SiteResult:
     seconds: float
 
 
-def default_as_of(app: Metricsctl) -> datetime.date:
+def build_as_of(app: Metricsctl) -> datetime.date:
     """The date the last build judged freshness against (target/metricsctl_run.json), else today."""
     path = app.project.target_dir / "metricsctl_run.json"
     try:
@@ -45,6 +45,13 @@ def default_as_of(app: Metricsctl) -> datetime.date:
         return datetime.date.fromisoformat(str(record["expectations"]["as_of"])[:10])
     except (OSError, ValueError, KeyError, TypeError):
         return datetime.date.today()
+
+
+def default_as_of(app: Metricsctl, reader: extract.Reader) -> datetime.date:
+    """The last build's as-of date (else today), but no later than the day after the data ends."""
+    end = extract.data_end(reader)
+    as_of = build_as_of(app)
+    return min(as_of, end + datetime.timedelta(days=1)) if end is not None else as_of
 
 
 def stale_metrics(app: Metricsctl) -> dict[str, str]:
@@ -64,12 +71,12 @@ def site_data(app: Metricsctl, lang: str = "en", as_of: datetime.date | None = N
     from metricsctl.management.targets import load_scorecard_config
 
     spec = app.spec  # parses the project when it changed
-    window = extract.Window(as_of or default_as_of(app), daily_days)
     scorecard = load_scorecard_config(app.project.project_dir, app.project.paths("model-paths"))
     warehouse = app.warehouse()
     try:
         reader = extract.Reader(warehouse.execute, app.dialect)
         extract.check_tables(reader, scorecard is not None)
+        window = extract.Window(as_of or default_as_of(app, reader), daily_days)
         values = extract.read_values(reader, window)
         catalog = extract.read_catalog(reader)
         targets = extract.read_company_targets(reader, window) if scorecard is not None else {}

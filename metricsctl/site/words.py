@@ -32,7 +32,7 @@ _EN = {
     "no_quality_run": "No expectation results: the suites have not run in this warehouse.",
     "healthy": "Every metric's inputs passed their expectations.", "observed": "Observed",
     "members": "Members", "total": "Total", "company": "company", "defined_in": "Defined in", "filtered": "filtered",
-    "days": "days",
+    "days": "days", "no_kpis": "No metric is a KPI yet: set `kpi: true` in a metric's config.meta.",
 }
 
 _ZH = {
@@ -59,6 +59,7 @@ _ZH = {
     "no_quality_run": "暂无校验结果：此数仓尚未运行校验套件。",
     "healthy": "所有指标的输入数据均通过校验。", "observed": "观测值", "members": "成员", "total": "合计",
     "company": "公司", "defined_in": "定义位置", "filtered": "已筛选", "days": "天",
+    "no_kpis": "尚无 KPI：在指标的 config.meta 中设置 `kpi: true`。",
 }
 
 WORDS: dict[str, dict[str, str]] = {"en": _EN, "zh": _ZH}

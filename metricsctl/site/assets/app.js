@@ -104,7 +104,7 @@
     main.appendChild(el("p", {cls: "muted", text: W.latest + ": " + monthLabel(D.meta.latest_month)}));
     main.appendChild(h2(W.kpis));
     var cards = el("div", {cls: "cards"});
-    main.appendChild(cards);
+    main.appendChild(kpis.length ? cards : el("p", {cls: "muted", text: W.no_kpis}));
     var pending = [];
     kpis.forEach(function (m) {
       var delta = change(m);
