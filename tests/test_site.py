@@ -173,6 +173,21 @@ def test_a_metric_page_shows_the_latest_value_the_warehouse_holds(site: Path, br
         assert shown.text not in ("", "–")
 
 
+def test_the_trend_shows_every_month_and_the_daily_window(site: Path, browser: Any):
+    project = site.parents[1]
+    open_page(browser, f"{site.as_uri()}/index.html#/metric/revenue")
+    points = "return echarts.getInstanceByDom(document.querySelector('.chart')).getOption().series[0].data"
+    months = sql(project, f"select value from metric_values where metric_name = 'revenue' and grain = 'month' "
+                          f"and period_start <= date '{LATEST}' order by period_start")
+    assert browser.execute_script(points) == pytest.approx([v for (v,) in months])
+    browser.find_element("css selector", "button[data-grain=day]").click()
+    days = sql(project, "select value from metric_values where metric_name = 'revenue' and grain = 'day' and "
+                        f"period_start >= date '{AS_OF}' - 92 and period_start < date '{AS_OF}' order by period_start")
+    shown = browser.execute_script(points)
+    assert shown == pytest.approx([v for (v,) in days]) and 80 < len(shown) <= 92
+    assert "92" in browser.find_element("id", "trend-note").text
+
+
 def test_the_catalog_search_narrows_to_the_matching_metrics(site: Path, browser: Any):
     project = site.parents[1]
     open_page(browser, f"{site.as_uri()}/index.html#/catalog")

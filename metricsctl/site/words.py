@@ -32,7 +32,8 @@ _EN = {
     "no_quality_run": "No expectation results: the suites have not run in this warehouse.",
     "healthy": "Every metric's inputs passed their expectations.", "observed": "Observed",
     "members": "Members", "total": "Total", "company": "company", "defined_in": "Defined in", "filtered": "filtered",
-    "days": "days", "no_kpis": "No metric is a KPI yet: set `kpi: true` in a metric's config.meta.",
+    "days": "days", "daily_window": "Daily values of the {days} days before {as_of}.",
+    "no_kpis": "No metric is a KPI yet: set `kpi: true` in a metric's config.meta.",
 }
 
 _ZH = {
@@ -59,6 +60,7 @@ _ZH = {
     "no_quality_run": "暂无校验结果：此数仓尚未运行校验套件。",
     "healthy": "所有指标的输入数据均通过校验。", "observed": "观测值", "members": "成员", "total": "合计",
     "company": "公司", "defined_in": "定义位置", "filtered": "已筛选", "days": "天",
+    "daily_window": "日数据：{as_of} 之前的 {days} 天。",
     "no_kpis": "尚无 KPI：在指标的 config.meta 中设置 `kpi: true`。",
 }
 

@@ -201,6 +201,12 @@
     return span;
   }
 
+  function inputLinks(text) {  // metrics among the inputs link to their pages; measures stay text
+    var span = el("span", {cls: "links"});
+    String(text || "–").split(/,\s*/).forEach(function (n) { span.appendChild(byName[n] ? link(n) : el("span", {text: n})); });
+    return span;
+  }
+
   function metricPage(main, name) {
     var m = byName[name];
     if (!m) { main.appendChild(el("p", {text: W.no_data})); return; }
@@ -219,7 +225,7 @@
     main.appendChild(el("h3", {text: W.definition}));
     main.appendChild(el("pre", {cls: "code", text: JSON.stringify(m.definition, null, 2)}));
     main.appendChild(el("dl", {cls: "links-list"},
-      el("dt", {text: W.inputs}), el("dd", {text: m.inputs || "–"}),
+      el("dt", {text: W.inputs}), el("dd", null, inputLinks(m.inputs)),
       el("dt", {text: W.parents}), el("dd", null, links(m.parents)),
       el("dt", {text: W.children}), el("dd", null, links(m.children)),
       el("dt", {text: W.sources}), el("dd", {text: m.lineage.sources.join(", ") || "–"})));
@@ -233,11 +239,15 @@
         onclick: function () { grain = g; Array.prototype.forEach.call(tabs.children, function (b) {
           b.className = b.getAttribute("data-grain") === g ? "on" : ""; }); drawTrend(); }}));
     });
+    var window_note = el("p", {cls: "muted", id: "trend-note"});
     main.appendChild(tabs);
+    main.appendChild(window_note);
     main.appendChild(trend);
     var trendChart = null;
     function drawTrend() {
       var series = seriesOf(m.name, grain);
+      window_note.textContent = grain === "day" ? W.daily_window.replace("{days}", D.meta.daily_days)
+        .replace("{as_of}", D.meta.as_of) : "";
       var targets = {};
       m.targets.forEach(function (t) { targets[t[0]] = t[1]; });
       var option = {tooltip: {trigger: "axis"}, legend: {data: [m.label]},
