@@ -280,6 +280,31 @@ def test_without_as_of_the_site_ends_where_the_data_ends(project: Path, tmp_path
     assert (meta["as_of"], meta["latest_month"]) == ("2025-07-01", LATEST)
 
 
+def test_funnels_step_from_a_whole_to_the_part_that_converted(site: Path):
+    data = json.loads((site / "data.js").read_text(encoding="utf-8").split(" = ", 1)[1].rstrip(";\n"))
+    funnels = {tuple(f["steps"]): f for f in data["funnels"]}
+    assert {("sales_visits", "sales_visit_conversions"), ("leads", "converted_leads")} <= set(funnels)
+    visits = funnels[("sales_visits", "sales_visit_conversions")]
+    june = next(r for r in visits["rows"] if r[0] == LATEST)
+    expected = dict(sql(site.parents[1], "select metric_name, value from metric_values where grain = 'month' and "
+                                         f"period_start = date '{LATEST}' and metric_name like 'sales_visit%'"))
+    assert june[1:] == [expected["sales_visits"], expected["sales_visit_conversions"]]
+    # by visit type, the counts add up to the month's (counts are additive)
+    by_type = next(d for d in visits["dimensions"] if d["dimension"] == "visit__visit_type")
+    members = [r for r in by_type["rows"] if r[0] == LATEST]
+    assert len(members) >= 2
+    assert [sum(r[i] for r in members) for i in (2, 3)] == june[1:]
+
+
+def test_scorecards_rank_the_org_units_by_their_score(site: Path, browser: Any):
+    open_page(browser, f"{site.as_uri()}/index.html#/scorecards")
+    for kind in ("store", "channel", "production_line"):
+        shown = [r.get_attribute("data-unit") for r in browser.find_elements("css selector", f"tr[data-kind={kind}]")]
+        ranked = [u for (u,) in sql(site.parents[1], f"select org_unit from scorecards where org_unit_kind = '{kind}' "
+                                                     f"and period_start = date '{LATEST}' order by score desc")]
+        assert shown == ranked and len(shown) >= 3, kind
+
+
 def test_the_site_speaks_chinese(project: Path, browser: Any, tmp_path: Path):
     result = run("docs", "generate", "--project-dir", str(project), "--as-of", AS_OF, "--lang", "zh",
                  "--out", str(tmp_path / "zh"))

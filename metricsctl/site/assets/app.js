@@ -465,7 +465,7 @@
           series: [{type: "bar", data: units.map(function (u) { return u.score; })}]});
         var rows = [];
         units.forEach(function (u, i) {
-          rows.push(el("tr", {cls: "unit"}, td(String(i + 1)), td(u.org_unit), td(pct(u.score), "num"),
+          rows.push(el("tr", {cls: "unit", "data-kind": kind, "data-unit": u.org_unit}, td(String(i + 1)), td(u.org_unit), td(pct(u.score), "num"),
             td(u.kpis_scored + " / " + u.kpis_with_target, "num")));
           S.kpis.filter(function (k) { return k.period_start === period && k.org_unit_kind === kind && k.org_unit === u.org_unit; })
             .forEach(function (k) {
