@@ -305,6 +305,24 @@ def test_scorecards_rank_the_org_units_by_their_score(site: Path, browser: Any):
         assert shown == ranked and len(shown) >= 3, kind
 
 
+def test_alerts_and_data_quality_show_what_the_warehouse_recorded(site: Path, browser: Any):
+    project = site.parents[1]
+    history = dict(sql(project, "select alert_id, resolved_at is null from metricsctl_alert_history"))
+    assert sorted(history.values()) == [False, False, True]  # the planted events: two resolved, one still open
+    open_page(browser, f"{site.as_uri()}/index.html#/alerts")
+    rows = browser.find_elements("css selector", "tr.alert")
+    assert {r.get_attribute("data-alert"): "open" in r.get_attribute("class").split() for r in rows} == history
+    open_page(browser, f"{site.as_uri()}/index.html#/overview")
+    shown_open = {r.get_attribute("data-alert") for r in browser.find_elements("css selector", "tr.alert")}
+    assert shown_open == {a for a, is_open in history.items() if is_open}
+    open_page(browser, f"{site.as_uri()}/index.html#/quality")
+    last_run = sql(project, "select count(*), count(*) filter (where not success) from expectation_results "
+                            "where run_at = (select max(run_at) from expectation_results)")[0]
+    checks = browser.find_elements("css selector", "tr.check")
+    assert len(checks) == last_run[0] > 100
+    assert len(browser.find_elements("css selector", "tr.check td.status.fail")) == last_run[1]
+
+
 def test_the_site_speaks_chinese(project: Path, browser: Any, tmp_path: Path):
     result = run("docs", "generate", "--project-dir", str(project), "--as-of", AS_OF, "--lang", "zh",
                  "--out", str(tmp_path / "zh"))

@@ -347,7 +347,7 @@
 
   function alertTable(rows) {
     return table([W.rule, W.metric, W.series, W.severity, W.period, W.value, W.fired, W.resolved], rows.map(function (a) {
-      return el("tr", {cls: a.resolved_at ? "" : "open"}, td(a.rule), td(link(a.metric)), td(seriesText(a)),
+      return el("tr", {cls: "alert " + (a.resolved_at ? "resolved" : "open"), "data-alert": a.alert_id}, td(a.rule), td(link(a.metric)), td(seriesText(a)),
         td(a.severity, "sev " + a.severity), td(a.period), td(num(a.value), "num"), td(a.fired_at),
         td(a.resolved_at || W.open));
     }));
@@ -362,7 +362,7 @@
   }
   function qualityTable(rows) {
     return table([W.suite, W.relation, W.expectation, W.result, W.unexpected, W.severity, W.run_at], rows.map(function (q) {
-      return el("tr", null, td(q.suite), td(q.relation), td(q.expectation, "mono"),
+      return el("tr", {cls: "check"}, td(q.suite), td(q.relation), td(q.expectation, "mono"),
         statusCell(q), td(q.unexpected_count, "num"), td(q.severity), td(q.run_at));
     }));
   }
