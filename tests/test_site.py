@@ -411,6 +411,14 @@ def test_api_query_answers_exactly_as_metricsctl_query_json(server: SiteServer, 
     assert len(json.loads(body)) == 7
 
 
+def test_api_query_runs_a_saved_query_as_metricsctl_query_does(server: SiteServer, site: Path):
+    cli = run("query", "--project-dir", str(site.parents[1]), "--saved-query", "sales_by_month_and_store",
+              "--order-by", "-revenue", "--limit", "3", "--json")
+    assert cli.exit_code == 0, cli.output
+    status, body = get(server, "/api/query?saved_query=sales_by_month_and_store&order_by=-revenue&limit=3")
+    assert (status, body) == (200, cli.stdout)
+
+
 @pytest.mark.parametrize(("query", "message"), [
     ("metrics=revenu", "revenu"),
     ("metrics=revenue&where=1%3D1%3B%20drop%20table%20metric_values", "exactly one SQL boolean expression"),
