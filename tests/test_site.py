@@ -323,6 +323,26 @@ def test_alerts_and_data_quality_show_what_the_warehouse_recorded(site: Path, br
     assert len(browser.find_elements("css selector", "tr.check td.status.fail")) == last_run[1]
 
 
+def test_a_tree_the_warehouse_cannot_answer_is_left_out_and_the_others_kept(project: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch):
+    from metricsctl.errors import WarehouseError
+    from metricsctl.site import extract
+
+    app = Metricsctl(project)
+    real = app.query
+
+    def failing(query: Any) -> Any:
+        if "quality" in query.metrics:
+            raise WarehouseError("the warehouse refused the query: quality is broken")
+        return real(query)
+
+    monkeypatch.setattr(app, "query", failing)
+    periods = extract.tree_periods(extract.Window(datetime.date.fromisoformat(AS_OF)), months=2)
+    result = extract.trees(app, ["oee", "average_order_value"], periods, {})
+    assert result["roots"] == ["average_order_value"]
+    assert result["by_period"][periods[0].label]["average_order_value"]["value"] is not None
+
+
 def test_the_site_speaks_chinese(project: Path, browser: Any, tmp_path: Path):
     result = run("docs", "generate", "--project-dir", str(project), "--as-of", AS_OF, "--lang", "zh",
                  "--out", str(tmp_path / "zh"))

@@ -333,7 +333,7 @@ def trees(app: Metricsctl, roots: Sequence[str], periods: Sequence[Period],
     The values of every node of every tree come from one query per filter set (the tree module's
     fetch), not one per tree and period.
     """
-    from metricsctl.management.tree import fetch_values, metric_tree, tree_values
+    from metricsctl.management.tree import Values, fetch_values, metric_tree, tree_values
 
     structures = {}
     for root in roots:
@@ -341,8 +341,16 @@ def trees(app: Metricsctl, roots: Sequence[str], periods: Sequence[Period],
             structures[root] = metric_tree(app.spec, root)
         except MetricsctlError:
             continue  # a tree the CLI refuses too (a cycle, an offset inside an offset): left out
-    nodes = [node for structure in structures.values() for node in structure.walk()]
-    values = fetch_values(app.query, nodes, [*periods, periods[-1].previous()])
+    fetched = [*periods, periods[-1].previous()]
+    try:
+        values = fetch_values(app.query, [n for s in structures.values() for n in s.walk()], fetched)
+    except MetricsctlError:  # one metric the warehouse cannot answer: fetch tree by tree, leave out what fails
+        values = Values()
+        for root, structure in list(structures.items()):
+            try:
+                values.data.update(fetch_values(app.query, list(structure.walk()), fetched).data)
+            except MetricsctlError:
+                del structures[root]
     by_period: dict[str, dict[str, Any]] = {}
     for period in periods:
         by_period[period.label] = {
