@@ -30,21 +30,48 @@ def project_options(func: F) -> F:
     return func
 
 
+def _enable_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(dict)["debug"] = True
+
+
 def reports_errors(func: F) -> F:
-    """Turn metricsctl errors into one clear message and exit code 2; --debug shows the traceback."""
+    """Every error becomes one line and exit code 2; `--debug` (before or after the command) shows the traceback.
+
+    metricsctl's own errors say what is wrong and how to fix it. Anything else is a defect of metricsctl
+    and is reported as an internal error, still as one line.
+    """
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         ctx = click.get_current_context()
         try:
             return func(*args, **kwargs)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
         except MetricsctlError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
-                traceback.print_exc()
-            click.echo(f"error: {mask(str(exc))}", err=True)
-            sys.exit(exc.exit_code)
+            _fail(ctx, f"error: {exc}", exc.exit_code)
+        except RecursionError:
+            _fail(ctx, "error: the input is nested too deeply to process (Python's recursion limit was reached); "
+                  "simplify the most deeply nested filter or expression", 2)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: never a traceback
+            _fail(ctx, f"internal error: {type(exc).__name__}: {_one_line(str(exc))}; rerun with --debug to see "
+                  "the traceback", 2)
 
+    wrapper = click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_enable_debug,
+                           help="Show tracebacks of errors.")(wrapper)
     return wrapper  # type: ignore[return-value]
+
+
+def _fail(ctx: click.Context, message: str, code: int) -> None:
+    if ctx.obj and ctx.obj.get("debug"):
+        traceback.print_exc()
+    click.echo(mask(message), err=True)  # an error may quote a secret (a URL with its token)
+    sys.exit(code)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "(no message)"
 
 
 @click.group()
@@ -142,7 +169,8 @@ SEVERITIES = ("info", "warning", "critical")
 
 @main.command()
 @click.option("--as-of", "as_of", type=click.DateTime(), default=None,
-              help="Judge the periods that ended by this date (default: now), for reproducible runs.")
+              help="Judge the periods that ended by this date (default: now) against the alert state as it "
+                   "stood then.")
 @click.option("--dry-run", is_flag=True, help="Evaluate only: notify nobody and change no state.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES), default="critical", show_default=True,
               help="Exit 1 when an alert at or above this severity is open.")

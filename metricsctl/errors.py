@@ -26,14 +26,24 @@ class SpecIssue:
         return f"{where}: {self.message}"
 
 
-class SpecError(MetricsctlError):
-    """The project's semantic spec is invalid; carries every issue found, not only the first."""
+class IssuesError(MetricsctlError):
+    """Problems in the user's files; carries every issue found, not only the first, one line each."""
+
+    subject = "the project"
 
     def __init__(self, issues: list[SpecIssue]) -> None:
         self.issues = issues
-        count = len(issues)
-        head = f"{count} problem{'s' if count != 1 else ''} in the semantic spec:"
+        if len(issues) == 1:  # one problem, one line
+            super().__init__(str(issues[0]))
+            return
+        head = f"{len(issues)} problems in {self.subject}:"
         super().__init__("\n".join([head, *(f"  {issue}" for issue in issues)]))
+
+
+class SpecError(IssuesError):
+    """The project's semantic spec is invalid."""
+
+    subject = "the semantic spec"
 
 
 class QueryError(MetricsctlError):

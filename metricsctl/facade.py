@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from metricsctl.compiler.dialects import ADAPTER_DIALECTS, check_dialect
-from metricsctl.compiler.query import MetricQuery
+from metricsctl.compiler.query import MetricQuery, too_deep
 from metricsctl.compiler.render import Compiled, SqlCompiler
-from metricsctl.errors import DbtError, MetricsctlError, QueryError, SpecError
+from metricsctl.errors import DbtError, IssuesError, MetricsctlError, QueryError, SpecError
 from metricsctl.guards import mask
 from metricsctl.profiles import Target, load_target
 from metricsctl.project import DbtProject
@@ -95,7 +95,11 @@ class Metricsctl:
     def compile_query(self, query: MetricQuery, dialect: str | None = None) -> Compiled:
         """The SQL that answers `query`, in `dialect` (default: the target's)."""
         source = self.dialect
-        return SqlCompiler(self.spec, check_dialect(dialect or source), source).compile(query)
+        compiler = SqlCompiler(self.spec, check_dialect(dialect or source), source)
+        try:
+            return compiler.compile(query)
+        except RecursionError:
+            raise QueryError(too_deep(query)) from None
 
     def protected_paths(self) -> list[Path]:
         """Files no output may overwrite: the warehouse of the target (when it is a file)."""
@@ -191,6 +195,25 @@ class Metricsctl:
             finally:
                 warehouse.close()
 
+    def _refuse_rewriting_alerts(self, as_of: datetime) -> None:
+        """Alerts judged as of a date before the recorded alert state would rewrite it: refuse up front."""
+        from metricsctl.alerts.engine import refuse_rewriting
+        from metricsctl.alerts.state import StateStore
+        from metricsctl.runner import release_duckdb
+        from metricsctl.warehouse import DuckDBWarehouse
+
+        path = str(self.target.config.get("path", ":memory:")) if self.target.type == "duckdb" else ":memory:"
+        if path == ":memory:" or not os.path.exists(path):
+            return
+        release_duckdb()
+        warehouse = DuckDBWarehouse(os.path.abspath(path), read_only=True)
+        try:
+            store = StateStore(warehouse.execute)
+            if store.exists():
+                refuse_rewriting(store.recorded_until(), as_of)
+        finally:
+            warehouse.close()
+
     # --- metric management ---------------------------------------------------------------------
     def _targets(self, grain: str, period_start: str) -> dict[str, float | None] | None:
         """The company's targets of one period, when the project has a scorecard and a built warehouse."""
@@ -229,6 +252,7 @@ class Metricsctl:
         from metricsctl.management.lint import lint, load_lint_config, metrics_with_targets
         from metricsctl.management.targets import load_scorecard_config
 
+        spec = self.spec  # parses the project when it changed: suites resolve relations through its manifest
         folders = self.project.paths("model-paths")
         config = load_lint_config(self.project.project_dir, folders)
         scorecard = load_scorecard_config(self.project.project_dir, folders)
@@ -244,8 +268,8 @@ class Metricsctl:
 
         suites = project_suites(self.project)
         guarded = {name for suite in suites for name in (suite.relation.name, suite.relation.identifier) if name}
-        watched = {rule.metric for rule in load_alert_config(self.project.project_dir, folders, self.spec).rules}
-        return lint(self.spec, config, targets=targets, watched=watched, guarded=guarded if suites else None)
+        watched = {rule.metric for rule in load_alert_config(self.project.project_dir, folders, spec).rules}
+        return lint(spec, config, targets=targets, watched=watched, guarded=guarded if suites else None)
 
     def materializer(self) -> Materializer:
         from metricsctl.materialize import Materializer
@@ -257,10 +281,39 @@ class Metricsctl:
         materializer = self.materializer()
         try:
             models = materializer.models()  # compiles every metric (metric_values) and every export
-        except MetricsctlError:
+        except (MetricsctlError, RecursionError):
             self.validate()  # locate each failing metric at its file and line
             raise
         return materializer.check(models) if check else materializer.write(models)
+
+    def preflight(self, alerts: bool = False) -> None:
+        """Check what a build reads from the project's files (seeds, spec and generated models, expectation
+        suites and, with `alerts`, alert rules) and report every problem found at once."""
+        from metricsctl.alerts import load_alert_config
+        from metricsctl.expectations import project_suites
+        from metricsctl.seeds import ensure_seeds_load
+
+        failures: list[IssuesError] = []
+
+        def attempt(check: Callable[[], object]) -> bool:
+            try:
+                check()
+            except IssuesError as exc:
+                failures.append(exc)
+                return False
+            return True
+
+        folders = self.project.paths("model-paths")
+        attempt(lambda: ensure_seeds_load(self.project.project_dir, self.project.paths("seed-paths")))
+        if attempt(lambda: self.spec):  # the others read the parsed project
+            attempt(self.compile)
+            attempt(lambda: project_suites(self.project))
+            if alerts:
+                attempt(lambda: load_alert_config(self.project.project_dir, folders, self.spec))
+        if len(failures) == 1:
+            raise failures[0]
+        if failures:  # the same problem may stop two checks (a seed dbt cannot read stops the parse too)
+            raise IssuesError(list(dict.fromkeys(issue for failure in failures for issue in failure.issues)))
 
     def build(self, select: tuple[str, ...] = (), exclude: tuple[str, ...] = (), full_refresh: bool = False,
               on_node: Callable[[str, str], None] | None = None, as_of: date | None = None,
@@ -271,11 +324,13 @@ class Metricsctl:
         """
         from metricsctl.pipeline import build
 
-        self.compile()  # a bad spec stops the build before it touches the warehouse
+        self.preflight(alerts)  # a bad spec, seed, suite or rule stops the build before it touches the warehouse
+        now = datetime.combine(as_of, datetime.min.time()) if as_of else None
+        if alerts and now is not None:
+            self._refuse_rewriting_alerts(now)  # before the build, not after it
         started = time.time()
         result = build(self, select, exclude, full_refresh, on_node, as_of)
         if alerts:
-            now = datetime.combine(as_of, datetime.min.time()) if as_of else None
             result.alerts = self.alerts(now, stale_metrics=tuple(result.stale_metrics))
         record = {"command": "build", "started_at": started, **result.to_dict()}
         self.project.target_dir.mkdir(parents=True, exist_ok=True)

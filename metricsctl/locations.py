@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from metricsctl.errors import SpecIssue
+
 SECTIONS = ("semantic_models", "metrics", "saved_queries")
 CHILD_SECTIONS = ("measures", "dimensions", "entities", "exports")
 
@@ -27,7 +29,8 @@ class Location:
 
 @dataclass
 class LocationIndex:
-    """(section, name) -> where it is; (section, name, child section, child name) for nested items."""
+    """(section, name) -> where it is; (section, name, child section, child name) for nested items;
+    (section, name, "meta", key) for the keys of an element's `config.meta`."""
 
     items: dict[tuple[str, ...], Location] = field(default_factory=dict)
 
@@ -40,12 +43,24 @@ class LocationIndex:
     def locate_message(self, message: str) -> Location | None:
         """Best guess of the element a free-text message (e.g. from dbt's validator) is about."""
         # dbt's own wording names the element: "Parsing Error in metric revenue (metrics/sales.yml)"
-        named = re.findall(r"\b(metric|semantic model|semantic_model|saved query) `?([A-Za-z_][A-Za-z0-9_]*)", message)
+        for kind, name in re.findall(r"\b(metric|semantic_model|saved_query)\.[A-Za-z0-9_]+\.([A-Za-z_][A-Za-z0-9_]*)",
+                                     message, flags=re.IGNORECASE):  # dbt's unique ids: semantic_model.shop.orders
+            found = self.items.get(({"metric": "metrics"}.get(kind.lower(), kind.lower() + "s"), name))
+            if found is not None:
+                return found
+        named = re.findall(r"\b(metric|semantic model|semantic_model|saved query)(?: named)? [`'\"]?"
+                           r"([A-Za-z_][A-Za-z0-9_]*)", message)
         sections = {"metric": "metrics", "semantic model": "semantic_models", "semantic_model": "semantic_models",
                     "saved query": "saved_queries"}
+        children = re.findall(r"\b(measure|dimension|entity|export) [`'\"]?([A-Za-z_][A-Za-z0-9_]*)", message)
         for kind, name in named:
             found = self.items.get((sections[kind], name))
             if found is not None:
+                for child_kind, child in children:  # "In semantic model 'orders', measure 'x' ...": at the measure
+                    child_key = {"entity": "entities"}.get(child_kind, child_kind + "s")
+                    at = self.items.get((sections[kind], name, child_key, child))
+                    if at is not None:
+                        return at
                 return found
         quoted = set(re.findall(r"[`'\"]([A-Za-z_][A-Za-z0-9_]*)[`'\"]", message))
         for section in ("metrics", "saved_queries", "semantic_models"):
@@ -53,6 +68,13 @@ class LocationIndex:
                 if name in quoted:
                     return self.items[(section, name)]
         return None
+
+
+def yaml_error_issue(exc: Exception, path: str) -> SpecIssue:
+    """A YAML syntax error as one line at its file and line."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+    return SpecIssue(f"not valid YAML: {problem}", path, mark.line + 1 if mark is not None else None)
 
 
 def _mapping_get(node: yaml.Node, key: str) -> yaml.Node | None:
@@ -83,6 +105,7 @@ def yaml_files(project_dir: Path, folders: Iterable[str]) -> list[Path]:
     return files
 
 
+INDEX_VERSION = "2"  # what an index holds (2: the keys of config.meta); a new version ignores older caches
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser: same marks, ten times faster
 
 
@@ -95,7 +118,7 @@ def index_yaml_files(project_dir: Path, folders: Iterable[str], cache: Path | No
     files = yaml_files(project_dir, folders)
     key = ""
     if cache is not None:
-        digest = hashlib.sha256()
+        digest = hashlib.sha256(INDEX_VERSION.encode())
         for path in files:
             stat = path.stat()
             digest.update(f"{path}\0{stat.st_mtime_ns}\0{stat.st_size}\n".encode())
@@ -117,6 +140,13 @@ def index_yaml_files(project_dir: Path, folders: Iterable[str], cache: Path | No
                     for child_name, child_item in _named_items(_mapping_get(item, child)):
                         key_ = (section, name, child, child_name)
                         index.items[key_] = Location(rel, child_item.start_mark.line + 1)
+                config = _mapping_get(item, "config")
+                for meta in (_mapping_get(item, "meta"), _mapping_get(config, "meta") if config else None):
+                    if isinstance(meta, yaml.MappingNode):
+                        for key_node, _ in meta.value:
+                            if isinstance(key_node, yaml.ScalarNode):
+                                index.items[(section, name, "meta", str(key_node.value))] = Location(
+                                    rel, key_node.start_mark.line + 1)
     if cache is not None:
         _write_cache(cache, key, index)
     return index

@@ -6,12 +6,16 @@ import csv
 import datetime
 import decimal
 import json
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from metricsctl.errors import MetricsctlError
 from metricsctl.warehouse import Result
+
+# What the warehouse says when a seed's CSV has other columns than its table from the last load.
+COLUMNS_CHANGED = re.compile(r"number of columns|has \d+ columns but|does not have a column", re.IGNORECASE)
 
 
 def plain(value: Any) -> Any:
@@ -149,7 +153,7 @@ def print_build(result: Any) -> None:
         kinds[kind] = kinds.get(kind, 0) + 1
         if node.status not in ("success", "pass"):
             console.print(f"[bold red]{node.status.upper()}[/] {node.unique_id}: {node.message}")
-    if any(n.unique_id.startswith("seed.") for n in failed_nodes):
+    if any(n.unique_id.startswith("seed.") and COLUMNS_CHANGED.search(str(n.message)) for n in failed_nodes):
         console.print("hint: when a seed's columns changed since the last load, reload it with "
                       "`metricsctl build --full-refresh`")
     if result.expectations is not None:

@@ -13,6 +13,7 @@ import yaml
 
 from metricsctl.errors import DbtError
 from metricsctl.guards import SECRET_KEYS, register_secret
+from metricsctl.locations import yaml_error_issue
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def load_target(profiles_dir: Path, profile: str, target: str | None) -> Target:
     try:
         profiles = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
-        raise DbtError(f"{path}: not valid YAML: {exc}") from exc
+        raise DbtError(str(yaml_error_issue(exc, str(path)))) from exc
     if profile not in profiles:
         raise DbtError(f"{path}: no profile '{profile}' (named by dbt_project.yml's `profile:`)")
     # profiles.yml is the user's own file, but it still renders sandboxed, with env_var() only.

@@ -8,6 +8,7 @@ validation messages are collected and located in the project's YAML files.
 from __future__ import annotations
 
 import copy
+import errno
 import hashlib
 import json
 import os
@@ -18,7 +19,7 @@ from typing import Any
 import yaml
 
 from metricsctl.errors import DbtError, SpecError, SpecIssue
-from metricsctl.locations import LocationIndex, index_yaml_files
+from metricsctl.locations import LocationIndex, index_yaml_files, yaml_error_issue
 
 FINGERPRINT_FILE = "metricsctl_parse_fingerprint.json"
 DEFAULT_PATHS = {
@@ -67,7 +68,7 @@ class DbtProject:
         try:
             loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER) or {}
         except yaml.YAMLError as exc:
-            raise DbtError(f"{path}: not valid YAML: {exc}") from exc
+            raise DbtError(str(yaml_error_issue(exc, str(path)))) from exc
         if not isinstance(loaded, dict):
             raise DbtError(f"{path}: expected a mapping of dbt project settings")
         _CONFIGS[path] = (stamp, loaded)
@@ -150,39 +151,86 @@ class DbtProject:
         self.activate()
         from dbt.cli.main import dbtRunner
 
-        messages: list[tuple[str, str]] = []
+        messages: list[tuple[str, str, str]] = []
 
         def collect(event: Any) -> None:
             name = event.info.name
             if name == "SemanticValidationFailure" or event.info.level == "error":
-                messages.append((str(event.info.level), str(event.info.msg)))
+                messages.append((str(name), str(event.info.level), str(event.info.msg)))
 
         result = dbtRunner(callbacks=[collect]).invoke(
             self.dbt_args(["parse", "--quiet", "--log-level", "none"]))
         if result.success:
             return
+        if isinstance(result.exception, OSError):
+            raise DbtError(_os_error_message(result.exception, self.project_dir)) from result.exception
+        from metricsctl.seeds import ensure_seeds_load
         from metricsctl.validation import check_yaml
 
-        found = check_yaml(self.project_dir, self.paths("model-paths"))
-        if found:
-            raise SpecError(found)
+        ensure_seeds_load(self.project_dir, self.paths("seed-paths"))  # dbt reads seeds while parsing
+
+        # dbt stops at the first broken reference, which check_yaml reports better, with every other one.
+        # When dbt got as far as validating the semantic manifest, its findings and check_yaml's (filters,
+        # which it does not check) are different problems: both are reported.
+        issues = check_yaml(self.project_dir, self.paths("model-paths"))
         index = self.locations()
-        issues: list[SpecIssue] = []
-        for level, message in messages:
-            if level != "error" or not message.strip():
-                continue
-            text = message.strip()
+        for name, level, message in messages:
+            text = _first_paragraph(message.strip())
+            if level != "error" or not text:
+                continue  # dbt's traceback event holds no message of its own
             if text.startswith("Encountered an error") or "Semantic Manifest validation failed" in text:
                 continue
+            if issues and name != "SemanticValidationFailure":
+                continue
             where = index.locate_message(text)
-            issues.append(SpecIssue(_first_paragraph(text), where.path if where else None,
-                                    where.line if where else None))
+            issues.append(SpecIssue(text, where.path if where else None, where.line if where else None))
         if not issues:
-            detail = str(result.exception) if result.exception else "see dbt's log in logs/dbt.log"
-            where = index.locate_message(detail)
-            issues.append(SpecIssue(f"dbt parse failed: {_first_paragraph(detail)}",
-                                    where.path if where else "dbt_project.yml", where.line if where else None))
-        raise SpecError(issues)
+            issues.append(_dbt_failure(result.exception, index))
+        raise SpecError(sorted(issues, key=lambda i: (i.path or "", i.line or 0)))
+
+
+def _os_error_message(exc: OSError, project_dir: Path) -> str:
+    """A file dbt could not read or write: which, why, and what to do."""
+    name = exc.filename or project_dir
+    why = exc.strerror or type(exc).__name__
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return (f"{name}: {why}; `dbt parse` writes the project's target/ and logs/ folders: make the project "
+                "writable, or query a parsed manifest with --semantic-manifest")
+    return f"{name}: {why} (while dbt parsed the project)"
+
+
+def _dbt_failure(exc: BaseException | None, index: LocationIndex) -> SpecIssue:
+    """dbt stopped without a message of its own: say what it raised, at the element it names."""
+    from dbt.exceptions import YamlParseDictError
+
+    if isinstance(exc, YamlParseDictError):
+        return _yaml_parse_issue(exc, index)
+    if isinstance(exc, RecursionError):
+        return SpecIssue("dbt parse failed: dbt exceeded Python's recursion limit (a derived or ratio metric "
+                         "that reaches itself through its inputs does this)", "dbt_project.yml")
+    detail = _first_paragraph(str(exc)) if exc is not None else ""
+    if not detail:
+        detail = f"{type(exc).__name__} without a message" if exc is not None else "see dbt's log in logs/dbt.log"
+    where = index.locate_message(detail)
+    return SpecIssue(f"dbt parse failed: {detail}", where.path if where else "dbt_project.yml",
+                     where.line if where else None)
+
+
+def _yaml_parse_issue(exc: Any, index: LocationIndex) -> SpecIssue:
+    """dbt's `Invalid metrics config given in FilePath(...) @ metrics: {...}`, located at the element itself."""
+    file = getattr(exc.path, "relative_path", None)
+    searched = getattr(exc.path, "searched_path", None)
+    path = str(Path(searched) / file) if file and searched else None
+    data = exc.yaml_data if isinstance(exc.yaml_data, dict) else {}
+    name = data.get("name")
+    where = index.find(str(exc.key), str(name)) if name is not None else None
+    cause = exc.cause
+    reason = getattr(cause, "message", None) or getattr(cause, "msg", None) or str(cause)
+    what = {"metrics": "metric", "semantic_models": "semantic model", "saved_queries": "saved query"}.get(
+        str(exc.key), str(exc.key))
+    label = f"{what} '{name}'" if name is not None else f"a {what}"
+    return SpecIssue(f"{label}: {' '.join(str(reason).split())}", where.path if where else path,
+                     where.line if where else None)
 
 
 def _first_paragraph(message: str) -> str:

@@ -65,7 +65,7 @@ class Spec:
         try:
             manifest = PydanticSemanticManifest.parse_raw(text)
         except Exception as exc:  # pydantic's errors carry the field path, which is what a user needs
-            raise SpecError([SpecIssue(f"not a semantic manifest: {exc}", str(path))]) from exc
+            raise SpecError([SpecIssue(f"not a semantic manifest: {_manifest_problem(exc)}", str(path))]) from exc
         spec = cls(manifest, locations or LocationIndex())
         if validate:
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -161,6 +161,21 @@ def _stamped(stamp: Path, digest: str) -> bool:
         return stamp.read_text(encoding="utf-8") == digest
     except OSError:
         return False
+
+
+def _manifest_problem(exc: Exception) -> str:
+    """pydantic's multi-line report as one line: the first few fields and what is wrong with each."""
+    errors = getattr(exc, "errors", None)
+    found = errors() if callable(errors) else []
+    if not found:
+        return " ".join(str(exc).split())
+    parts = []
+    for error in found[:3]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "__root__")
+        message = " ".join(str(error.get("msg", "")).split())
+        parts.append(f"{where}: {message}" if where else message)
+    more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
+    return "; ".join(parts) + more
 
 
 def suggest(name: str, candidates: list[str]) -> str:

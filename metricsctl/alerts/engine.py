@@ -229,6 +229,10 @@ def run_alerts(spec: Spec, config: AlertConfig, execute: Execute, *, as_of: date
     selected = [config.rule(name) for name in rules] if rules is not None else list(config.rules)
     stale = set(stale_metrics)
     run = AlertRun(as_of, dry_run)
+    store = StateStore(execute, schema, dialect)
+    if not dry_run:
+        store.ensure()
+        refuse_rewriting(store.recorded_until(), as_of)
     judged: dict[str, tuple[Rule, list[Evaluation], bool]] = {}
     for rule in selected:
         if rule.metric in stale:
@@ -246,10 +250,7 @@ def run_alerts(spec: Spec, config: AlertConfig, execute: Execute, *, as_of: date
         run.series[rule.name] = len(evaluated)
         run.evaluations.extend(evaluated)
 
-    store = StateStore(execute, schema, dialect)
-    if not dry_run:
-        store.ensure()
-    current = store.open_alerts() if not dry_run or store.exists() else []
+    current = store.open_alerts(as_of) if not dry_run or store.exists() else []
     plan = _transitions(judged, current, as_of)
     if rules is None:  # a full run: alerts of rules no longer declared close, silently (nowhere to send them)
         declared = {rule.name for rule in config.rules}
@@ -274,6 +275,14 @@ def run_alerts(spec: Spec, config: AlertConfig, execute: Execute, *, as_of: date
     _deliver(store, config, run, retry or RetryPolicy(), dict(os.environ) if environ is None else environ,
              stream, base_dir, sleep)
     return run
+
+
+def refuse_rewriting(recorded: datetime | None, as_of: datetime) -> None:
+    """A run that records alert state must not be dated before what later runs recorded."""
+    if recorded is not None and recorded > as_of:
+        raise MetricsctlError(
+            f"alert state is recorded up to {recorded.isoformat(sep=' ')}; a run as of {as_of.isoformat(sep=' ')} "
+            "would rewrite what later runs recorded: add --dry-run to see what the alerts were then")
 
 
 def _transitions(judged: Mapping[str, tuple[Rule, list[Evaluation], bool]], current: list[OpenAlert],

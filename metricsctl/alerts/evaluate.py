@@ -469,4 +469,7 @@ def evaluate_rule(spec: Spec, rule: Rule, execute: Execute, as_of: datetime,
         result = execute(query.sql(dialect=dialect))
     except MetricsctlError as exc:
         raise QueryError(f"{rule.where}: alert '{rule.name}' could not be evaluated: {exc}") from None
+    except RecursionError:
+        raise QueryError(f"{rule.where}: alert '{rule.name}' could not be evaluated: its query nests too deeply "
+                         "to compile; simplify its filter") from None
     return evaluations(rule, rule.dimensions, result)

@@ -91,7 +91,7 @@ import yaml
 
 from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
 from metricsctl.guards import name_problem
-from metricsctl.locations import yaml_files
+from metricsctl.locations import yaml_error_issue, yaml_files
 from metricsctl.spec import Spec, suggest
 
 KINDS = ("threshold", "change", "anomaly", "target", "freshness")
@@ -360,9 +360,7 @@ def parse_alert_config(documents: Iterable[tuple[str, str]], spec: Spec) -> Aler
         try:
             doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            issues.append(SpecIssue(f"not valid YAML: {getattr(exc, 'problem', exc)}", path,
-                                    mark.line + 1 if mark else None))
+            issues.append(yaml_error_issue(exc, path))
             continue
         if not isinstance(doc, dict):
             continue
@@ -653,3 +651,6 @@ class _Builder:
         except MetricsctlError as exc:
             key = "dimensions" if dimensions else "filter" if filters else "metric"
             r.add(r.line(item, key), f"{what}: cannot query {metric} by {', '.join(dimensions) or grain}: {exc}")
+        except RecursionError:
+            r.add(r.line(item, "filter") or r.line(item), f"{what}: its filter nests too deeply to compile; "
+                  "simplify it")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -124,12 +124,45 @@ class StateStore:
         return _Transaction(self)
 
     # --- reads ---------------------------------------------------------------------------------
-    def open_alerts(self) -> list[OpenAlert]:
+    def open_alerts(self, as_of: datetime | None = None) -> list[OpenAlert]:
+        """The alerts open now or, with `as_of`, as they stood then: later runs' changes are not seen."""
         names = ("alert_id", "rule", "metric", "kind", "series_key", "severity", "owner", "fired_at",
                  "last_notified_at", "notifications", "period", "value", "message")
-        query = exp.select(*names).from_(self.table(HISTORY)).where(exp.column("resolved_at").is_(exp.null()))
-        rows = self.run(query.order_by("fired_at", "rule", "series_key"))
-        return [OpenAlert(*row) for row in rows]
+        still_open: exp.Expr = exp.column("resolved_at").is_(exp.null())
+        if as_of is not None:
+            at = literal(as_of, "TIMESTAMP")
+            still_open = exp.and_(exp.column("fired_at") <= at,
+                                  exp.or_(still_open, exp.column("resolved_at") > at))
+        query = exp.select(*names).from_(self.table(HISTORY)).where(still_open)
+        alerts = [OpenAlert(*row) for row in self.run(query.order_by("fired_at", "rule", "series_key"))]
+        if as_of is None:
+            return alerts
+        later = [a.alert_id for a in alerts if a.last_notified_at > as_of]
+        notified = self._notifications_until(later, as_of)
+        return [replace(a, last_notified_at=notified[a.alert_id][0], notifications=notified[a.alert_id][1])
+                if a.alert_id in notified else
+                replace(a, last_notified_at=a.fired_at, notifications=1) if a.alert_id in later else a
+                for a in alerts]
+
+    def _notifications_until(self, alert_ids: Sequence[str], as_of: datetime) -> dict[str, tuple[datetime, int]]:
+        """Per alert: its last notification at or before `as_of`, and how many there were, from the outbox."""
+        if not alert_ids:
+            return {}
+        sent = exp.and_(exp.column("alert_id").isin(*[exp.Literal.string(i) for i in alert_ids]),
+                        exp.column("event").isin(exp.Literal.string("opened"), exp.Literal.string("renotified")),
+                        exp.column("created_at") <= literal(as_of, "TIMESTAMP"))
+        query = (exp.select("alert_id", exp.Max(this=exp.column("created_at")),
+                            exp.Count(this=exp.Distinct(expressions=[exp.column("event_id")])))
+                 .from_(self.table(OUTBOX)).where(sent).group_by("alert_id"))
+        return {row[0]: (row[1], int(row[2])) for row in self.run(query)}
+
+    def recorded_until(self) -> datetime | None:
+        """The latest moment a run recorded anything about an alert (it fired, was judged or resolved)."""
+        latest = exp.Max(this=exp.Greatest(this=exp.column("fired_at"), expressions=[
+            exp.Coalesce(this=exp.column("last_evaluated_at"), expressions=[exp.column("fired_at")]),
+            exp.Coalesce(this=exp.column("resolved_at"), expressions=[exp.column("fired_at")])]))
+        value = self.run(exp.select(latest).from_(self.table(HISTORY)))[0][0]
+        return value if isinstance(value, datetime) else None
 
     def pending(self) -> list[Pending]:
         names = ("event_id", "alert_id", "event", "channel", "created_at", "payload", "attempts")

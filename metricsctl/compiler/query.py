@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+
+from metricsctl.errors import QueryError
 
 
 @dataclass(frozen=True)
@@ -14,6 +17,13 @@ class MetricQuery:
     limit: int | None = None
     start_time: str | None = None
     end_time: str | None = None
+
+    def __post_init__(self) -> None:
+        start = parse_time(self.start_time, "--start-time")
+        end = parse_time(self.end_time, "--end-time")
+        if start is not None and end is not None and start > end:
+            raise QueryError(f"--start-time {self.start_time} is after --end-time {self.end_time}; "
+                             "swap them, or drop one")
 
     @classmethod
     def of(cls, metrics: str | list[str] | tuple[str, ...], group_by: str | list[str] | tuple[str, ...] = (),
@@ -29,3 +39,21 @@ def split_list(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """`"a, b"` or `["a", "b,c"]` -> `("a", "b", "c")`."""
     parts = [value] if isinstance(value, str) else list(value)
     return tuple(p.strip() for part in parts for p in part.split(",") if p.strip())
+
+
+def parse_time(text: str | None, option: str) -> datetime | None:
+    """An ISO date or timestamp (`2025-03-01`, `2025-03-01T12:00`), checked before it reaches SQL."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise QueryError(f"{option} '{text}' is not a date; write an ISO date such as 2025-03-01 "
+                         "(or a timestamp such as 2025-03-01T12:00:00)") from None
+    return value.replace(tzinfo=None)
+
+
+def too_deep(query: MetricQuery) -> str:
+    """What to say when compiling `query` exhausted Python's recursion limit (filters are bounded before)."""
+    return (f"metrics {', '.join(query.metrics)}: a filter or expression of their definitions nests too deeply "
+            "to compile; simplify it")

@@ -46,6 +46,7 @@ from metricsctl.expectations.catalog import (
     required_args,
 )
 from metricsctl.expectations.relations import Relation, RelationResolver
+from metricsctl.locations import yaml_error_issue
 
 Severity = Literal["error", "warn"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warn")
@@ -57,11 +58,7 @@ COLUMN_ARGS = ("column", "column_A", "column_B")
 class ExpectationSpecError(SpecError):
     """Problems in the project's expectation suites (a SpecError: every issue, with file and line)."""
 
-    def __init__(self, issues: list[SpecIssue]) -> None:
-        super().__init__(issues)
-        count = len(issues)
-        head = f"{count} problem{'s' if count != 1 else ''} in the expectation suites:"
-        self.args = ("\n".join([head, *(f"  {issue}" for issue in issues)]),)
+    subject = "the expectation suites"
 
 
 @dataclass(frozen=True)
@@ -148,9 +145,7 @@ def parse_suites(text: str, path: str, resolver: RelationResolver) -> tuple[list
     except yaml.YAMLError as exc:
         if not re.search(rf"^{SECTION}\s*:", text, re.MULTILINE):
             return [], []  # not ours: dbt reports its own broken YAML
-        mark = getattr(exc, "problem_mark", None)
-        return [], [SpecIssue(f"not valid YAML: {getattr(exc, 'problem', exc)}", path,
-                              mark.line + 1 if mark is not None else None)]
+        return [], [yaml_error_issue(exc, path)]
     section = _get(doc, SECTION)
     if section is None:
         return [], []

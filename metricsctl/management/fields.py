@@ -15,7 +15,8 @@
             parents: [gross_profit]     # metrics this one drives without being in their formula
 
 Formula relations (a derived metric's inputs, a ratio's numerator and denominator) are tree edges
-already; `parents` is only for the others.
+already; `parents` is only for the others. `owner` is one person or role, never a list: one owner
+answers for a metric, and `alert_owners` routes a role to everyone who should hear of it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,14 @@ DIRECTIONS: tuple[str, ...] = ("higher", "lower")
 _DIRECTION_ALIASES = {"higher": "higher", "higher_is_better": "higher", "up": "higher",
                       "lower": "lower", "lower_is_better": "lower", "down": "lower"}
 KEYS: tuple[str, ...] = ("owner", "level", "unit", "direction", "kpi", "parents")
+# Fields that hold one text, and what to write instead of anything else.
+TEXT_FIELDS: dict[str, str] = {
+    "owner": "a metric has one accountable owner: name one person or role (alert_owners routes a role to "
+             "everyone who should hear of it)",
+    "level": f"write one of {', '.join(LEVELS)}",
+    "unit": "write one unit as text, e.g. EUR, orders or ratio",
+    "direction": "write higher or lower",
+}
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,10 @@ def metric_meta(metric: Any) -> dict[str, Any]:
     return dict(meta) if isinstance(meta, dict) else {}
 
 
+def _kind(value: Any) -> str:
+    return {list: "a list", dict: "a mapping", bool: "true/false"}.get(type(value), f"a {type(value).__name__}")
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -80,12 +93,19 @@ def read_fields(spec: Spec) -> tuple[dict[str, MetricFields], list[SpecIssue]]:
 
         path, line = (where.path, where.line) if where else (None, None)
 
-        def issue(message: str, name: str = metric.name, path: str | None = path, line: int | None = line) -> None:
-            issues.append(SpecIssue(f"metric '{name}': {message}", path, line))
+        def issue(message: str, name: str = metric.name, path: str | None = path, line: int | None = line,
+                  key: str | None = None) -> None:
+            at = spec.locations.find("metrics", name, "meta", key) if key else None
+            issues.append(SpecIssue(f"metric '{name}': {message}", at.path if at else path, at.line if at else line))
 
+        for key, why in TEXT_FIELDS.items():
+            value = meta.get(key)
+            if isinstance(value, bool) or (value is not None and not isinstance(value, (str, int, float))):
+                issue(f"config.meta.{key} is {_kind(value)} ({value!r}); {why}", key=key)
+                meta[key] = None
         level = _text(meta.get("level"))
         if level is not None and level not in LEVELS:
-            issue(f"config.meta.level is '{level}'; use one of {', '.join(LEVELS)}")
+            issue(f"config.meta.level is '{level}'; use one of {', '.join(LEVELS)}", key="level")
             level = None
         direction = "higher"
         raw_direction = _text(meta.get("direction"))
@@ -93,24 +113,26 @@ def read_fields(spec: Spec) -> tuple[dict[str, MetricFields], list[SpecIssue]]:
             if raw_direction.lower() in _DIRECTION_ALIASES:
                 direction = _DIRECTION_ALIASES[raw_direction.lower()]
             else:
-                issue(f"config.meta.direction is '{raw_direction}'; use 'higher' (higher is better) or 'lower'")
+                issue(f"config.meta.direction is '{raw_direction}'; use 'higher' (higher is better) or 'lower'",
+                      key="direction")
         kpi = meta.get("kpi", False)
         if not isinstance(kpi, bool):
-            issue(f"config.meta.kpi is {kpi!r}; use true or false")
+            issue(f"config.meta.kpi is {kpi!r}; use true or false", key="kpi")
             kpi = False
         raw_parents = meta.get("parents", [])
         if isinstance(raw_parents, str):
             raw_parents = [raw_parents]
         parents: list[str] = []
         if not isinstance(raw_parents, list):
-            issue("config.meta.parents must be a list of metric names")
+            issue("config.meta.parents must be a list of metric names", key="parents")
         else:
             for parent in raw_parents:
                 parent_name = str(parent)
                 if parent_name not in names:
-                    issue(f"config.meta.parents names unknown metric '{parent_name}'{suggest(parent_name, names)}")
+                    issue(f"config.meta.parents names unknown metric '{parent_name}'{suggest(parent_name, names)}",
+                          key="parents")
                 elif parent_name == metric.name:
-                    issue("config.meta.parents names the metric itself")
+                    issue("config.meta.parents names the metric itself", key="parents")
                 elif parent_name not in parents:
                     parents.append(parent_name)
         fields[metric.name] = MetricFields(
