@@ -71,8 +71,12 @@ def register_secret(value: object) -> None:
 
 
 def _masked_spans(text: str, secret: str) -> list[tuple[int, int]]:
+    if len(secret) < MIN_SECRET_PIECE:
+        # a short secret is masked where it stands as a whole word only: `alerts` must not eat `alerts.yml`
+        pattern = rf"(?<![A-Za-z0-9_.\-/]){re.escape(secret)}(?![A-Za-z0-9_.\-/])"
+        return [m.span() for m in re.finditer(pattern, text)]
     spans: list[tuple[int, int]] = []
-    shortest = min(MIN_SECRET_PIECE, len(secret))
+    shortest = MIN_SECRET_PIECE
     i = 0
     while i <= len(text) - shortest:
         k = 0

@@ -400,3 +400,8 @@ def test_an_expectation_row_condition_is_never_evaluated_as_code(tmp_path: Path)
         "          row_condition: \"__import__('os').system('touch PWNED')\"\n          condition_parser: pandas\n")
     with pytest.raises(SpecError, match=r"expectations.yml:7: `condition_parser` must be great_expectations"):
         load_suites(tmp_path, ["models"])
+
+
+def test_a_short_secret_is_masked_only_where_it_stands_alone():
+    assert mask("could not log in with pass4 at host", {"pass4"}) == "could not log in with *** at host"
+    assert mask("metrics/pass4.yml:3: rule r", {"pass4"}) == "metrics/pass4.yml:3: rule r"

@@ -90,8 +90,9 @@ class _Secrets:
             if required:
                 raise DeliveryError(f"channel '{channel.name}': environment variable {name} is not set")
             return None
-        self.values.append(value)
-        register_secret(value)
+        if key != "username_env":  # a user name identifies; the URL and the password are the secrets
+            self.values.append(value)
+            register_secret(value)
         return value
 
     def scrub(self, message: str) -> str:
