@@ -26,7 +26,7 @@ from metricsctl.warehouse import Result, Warehouse, connect, ensure_adapter, ens
 if TYPE_CHECKING:
     from metricsctl.alerts.engine import AlertRun
     from metricsctl.diff import DiffResult
-    from metricsctl.expectations import ExpectationRun
+    from metricsctl.expectations import ExpectationRun, Suite
     from metricsctl.lineage import Attachment, Lineage
     from metricsctl.management.explain import Explanation
     from metricsctl.management.lint import LintIssue
@@ -312,15 +312,29 @@ class Metricsctl:
 
     def check(self, as_of: date | None = None) -> ExpectationRun:
         """Run the expectation suites alone, against the warehouse as it is; results are stored there."""
-        from metricsctl.expectations import project_suites, run_suites
+        from metricsctl.expectations import project_suites
+
+        _ = self.spec  # parses the project when it changed: suites resolve relations through its manifest
+        run = self.run_suites(project_suites(self.project), as_of)
+        self.store_expectation_results(run)
+        return run
+
+    def run_suites(self, suites: list[Suite], as_of: date | None = None,
+                   target: Target | None = None) -> ExpectationRun:
+        """Run expectation suites in the target's warehouse (or the candidate a build writes): through
+        SQLAlchemy, or Spark's own session."""
+        from metricsctl.expectations import run_suites
         from metricsctl.expectations.connection import connection_url
         from metricsctl.runner import release_duckdb
 
-        _ = self.spec  # parses the project when it changed: suites resolve relations through its manifest
+        where = target or self.target
         release_duckdb()
-        run = run_suites(project_suites(self.project), connection_url(self.target), as_of=as_of)
-        self.store_expectation_results(run)
-        return run
+        if where.type == "spark":
+            from metricsctl.warehouse import SparkWarehouse
+
+            return run_suites(suites, f"spark target '{where.name}'", as_of=as_of,
+                              spark=SparkWarehouse(where.config).session)
+        return run_suites(suites, connection_url(where), as_of=as_of)
 
     def store_expectation_results(self, run: ExpectationRun, target: Target | None = None) -> None:
         """Append a run's results to `expectation_results` in the target's warehouse (a build passes the

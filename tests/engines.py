@@ -140,15 +140,16 @@ def keyed(columns: tuple[str, ...], rows: list[tuple[object, ...]], keys: list[s
     return out
 
 
-def differences(expected: Keyed, actual: Keyed, rel: float = 1e-9) -> list[str]:
-    """What differs between two keyed results: missing or extra keys, values beyond `rel` (relative)."""
+def differences(expected: Keyed, actual: Keyed, rel: float = 1e-9, abs_: float = 1e-9) -> list[str]:
+    """What differs between two keyed results: missing or extra keys, values beyond `rel` (relative) and
+    `abs_` (absolute: a difference of two large sums is zero on one engine and 1e-12 on another)."""
     problems = [f"missing key {k}" for k in sorted(set(expected) - set(actual), key=repr)[:5]]
     problems += [f"extra key {k}" for k in sorted(set(actual) - set(expected), key=repr)[:5]]
     for key in sorted(set(expected) & set(actual), key=repr):
         for name, want in expected[key].items():
             got = actual[key].get(name)
             if isinstance(want, float) and isinstance(got, float):
-                if abs(got - want) > rel * max(abs(want), abs(got), 1e-300) and abs(got - want) > 1e-12:
+                if abs(got - want) > max(rel * max(abs(want), abs(got)), abs_):
                     problems.append(f"{key} {name}: {got!r} != {want!r}")
             elif got != want:
                 problems.append(f"{key} {name}: {got!r} != {want!r}")

@@ -1012,7 +1012,7 @@ WITH metric_directions AS (
   GROUP BY
     DATE_TRUNC('MONTH', src.spend_date),
     j_channel.channel_name
-), group_keys AS (
+), group_keys_2 AS (
   SELECT
     metric_time__month,
     channel__channel_name
@@ -1024,17 +1024,17 @@ WITH metric_directions AS (
   FROM campaign_spend_agg
 ), actuals_channel_month AS (
   SELECT
-    group_keys.metric_time__month AS metric_time__month,
-    group_keys.channel__channel_name AS channel__channel_name,
+    group_keys_2.metric_time__month AS metric_time__month,
+    group_keys_2.channel__channel_name AS channel__channel_name,
     CAST(attributed_orders_agg.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS channel_roi,
     campaign_spend_agg.marketing_spend AS marketing_spend
-  FROM group_keys
+  FROM group_keys_2
   LEFT JOIN attributed_orders_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM attributed_orders_agg.metric_time__month
-    AND group_keys.channel__channel_name IS NOT DISTINCT FROM attributed_orders_agg.channel__channel_name
+    ON group_keys_2.metric_time__month IS NOT DISTINCT FROM attributed_orders_agg.metric_time__month
+    AND group_keys_2.channel__channel_name IS NOT DISTINCT FROM attributed_orders_agg.channel__channel_name
   LEFT JOIN campaign_spend_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg.metric_time__month
-    AND group_keys.channel__channel_name IS NOT DISTINCT FROM campaign_spend_agg.channel__channel_name
+    ON group_keys_2.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg.metric_time__month
+    AND group_keys_2.channel__channel_name IS NOT DISTINCT FROM campaign_spend_agg.channel__channel_name
 ), production_runs_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,

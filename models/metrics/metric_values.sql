@@ -11926,7 +11926,7 @@ WITH campaign_spend_agg AS (
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_offset.metric_time__day
   LEFT JOIN production_runs_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_cumulative_by_day.metric_time__day
-), campaign_spend_agg AS (
+), campaign_spend_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
     SUM(src.clicks) AS clicks,
@@ -11935,7 +11935,7 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_campaign_spend') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.spend_date)
-), attributed_orders_agg AS (
+), attributed_orders_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
     SUM(src.attributed_gross_profit) AS attributed_gross_profit,
@@ -11944,7 +11944,7 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('fct_attributed_orders') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.ordered_at)
-), employee_movements_agg AS (
+), employee_movements_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.movement_date) AS metric_time__week,
     SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
@@ -11952,39 +11952,39 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('fct_employee_movements') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.movement_date)
-), headcount_rows AS (
+), headcount_rows_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
     CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
     1 AS headcount,
     src.fte AS fte
   FROM {{ ref('fct_headcount_daily') }} AS src
-), headcount_by_day AS (
+), headcount_by_day_2 AS (
   SELECT
-    headcount_rows.metric_time__week,
-    headcount_rows.__window_day,
-    SUM(headcount_rows.headcount) AS headcount,
-    SUM(headcount_rows.fte) AS fte
-  FROM headcount_rows
+    headcount_rows_2.metric_time__week,
+    headcount_rows_2.__window_day,
+    SUM(headcount_rows_2.headcount) AS headcount,
+    SUM(headcount_rows_2.fte) AS fte
+  FROM headcount_rows_2
   GROUP BY
-    headcount_rows.metric_time__week,
-    headcount_rows.__window_day
-), headcount_window AS (
+    headcount_rows_2.metric_time__week,
+    headcount_rows_2.__window_day
+), headcount_window_2 AS (
   SELECT
     *,
-    MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__week) AS __window_pick
-  FROM headcount_by_day
-), headcount_agg AS (
+    MAX(headcount_by_day_2.__window_day) OVER (PARTITION BY headcount_by_day_2.metric_time__week) AS __window_pick
+  FROM headcount_by_day_2
+), headcount_agg_2 AS (
   SELECT
-    headcount_window.metric_time__week,
-    SUM(headcount_window.headcount) AS headcount,
-    SUM(headcount_window.fte) AS fte
-  FROM headcount_window
+    headcount_window_2.metric_time__week,
+    SUM(headcount_window_2.headcount) AS headcount,
+    SUM(headcount_window_2.fte) AS fte
+  FROM headcount_window_2
   WHERE
-    headcount_window.__window_day = headcount_window.__window_pick
+    headcount_window_2.__window_day = headcount_window_2.__window_pick
   GROUP BY
-    headcount_window.metric_time__week
-), production_runs_agg AS (
+    headcount_window_2.metric_time__week
+), production_runs_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
     SUM(src.run_minutes) AS run_minutes,
@@ -11997,7 +11997,7 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_production_runs') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.run_date)
-), order_lines_agg AS (
+), order_lines_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
     SUM(src.quantity * src.net_unit_price) AS revenue,
@@ -12008,7 +12008,7 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_order_lines') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.ordered_at)
-), orders_agg AS (
+), orders_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
     COUNT(src.order_id) AS orders,
@@ -12024,7 +12024,7 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_orders') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.ordered_at)
-), leads_agg AS (
+), leads_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.created_date) AS metric_time__week,
     SUM(CASE WHEN src.is_converted THEN 1 ELSE 0 END) AS converted_leads,
@@ -12032,25 +12032,25 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_leads') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.created_date)
-), customers_agg AS (
+), customers_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
     COUNT(src.customer_id) AS new_customers
   FROM {{ ref('stg_customers') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.signup_date)
-), customers_spine AS (
+), customers_spine_2 AS (
   SELECT
     periods.metric_time__week AS metric_time__week,
-    customers_agg.new_customers AS new_customers
+    customers_agg_2.new_customers AS new_customers
   FROM (
     SELECT DISTINCT
       DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
   ) AS periods
-  LEFT JOIN customers_agg
-    ON periods.metric_time__week = customers_agg.metric_time__week
-), order_lines_rows AS (
+  LEFT JOIN customers_agg_2
+    ON periods.metric_time__week = customers_agg_2.metric_time__week
+), order_lines_rows_2 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.quantity * (
@@ -12060,34 +12060,34 @@ WITH campaign_spend_agg AS (
     src.quantity * src.net_unit_price AS revenue__5,
     src.quantity * src.net_unit_price AS revenue__7
   FROM {{ ref('stg_order_lines') }} AS src
-), order_lines_daily AS (
+), order_lines_daily_2 AS (
   SELECT
-    order_lines_rows.__day,
-    SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-    SUM(order_lines_rows.revenue__4) AS revenue__4,
-    SUM(order_lines_rows.revenue__5) AS revenue__5,
-    SUM(order_lines_rows.revenue__7) AS revenue__7
-  FROM order_lines_rows
+    order_lines_rows_2.__day,
+    SUM(order_lines_rows_2.line_gross_profit) AS line_gross_profit,
+    SUM(order_lines_rows_2.revenue__4) AS revenue__4,
+    SUM(order_lines_rows_2.revenue__5) AS revenue__5,
+    SUM(order_lines_rows_2.revenue__7) AS revenue__7
+  FROM order_lines_rows_2
   GROUP BY
-    order_lines_rows.__day
-), order_lines_cumulative AS (
+    order_lines_rows_2.__day
+), order_lines_cumulative_5 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(order_lines_daily.line_gross_profit) AS line_gross_profit
+    SUM(order_lines_daily_2.line_gross_profit) AS line_gross_profit
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily
-    ON order_lines_daily.__day <= time_spine.date_day
+  INNER JOIN order_lines_daily_2
+    ON order_lines_daily_2.__day <= time_spine.date_day
   GROUP BY
     time_spine.date_day
 ), order_lines_cumulative_ranked AS (
   SELECT
-    DATE_TRUNC('WEEK', order_lines_cumulative.__day) AS metric_time__week,
-    order_lines_cumulative.line_gross_profit AS line_gross_profit,
+    DATE_TRUNC('WEEK', order_lines_cumulative_5.__day) AS metric_time__week,
+    order_lines_cumulative_5.line_gross_profit AS line_gross_profit,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('WEEK', order_lines_cumulative.__day)
-      ORDER BY order_lines_cumulative.__day ASC NULLS LAST
+      PARTITION BY DATE_TRUNC('WEEK', order_lines_cumulative_5.__day)
+      ORDER BY order_lines_cumulative_5.__day ASC NULLS LAST
     ) AS __period_rank
-  FROM order_lines_cumulative
+  FROM order_lines_cumulative_5
 ), order_lines_cumulative_first AS (
   SELECT
     order_lines_cumulative_ranked.metric_time__week,
@@ -12095,29 +12095,29 @@ WITH campaign_spend_agg AS (
   FROM order_lines_cumulative_ranked
   WHERE
     order_lines_cumulative_ranked.__period_rank = 1
-), orders_rows AS (
+), orders_rows_2 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.customer_id AS ordering_customers
   FROM {{ ref('stg_orders') }} AS src
-), orders_cumulative AS (
+), orders_cumulative_2 AS (
   SELECT
     time_spine.date_day AS __day,
-    COUNT(DISTINCT orders_rows.ordering_customers) AS ordering_customers
+    COUNT(DISTINCT orders_rows_2.ordering_customers) AS ordering_customers
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN orders_rows
-    ON orders_rows.__day <= time_spine.date_day
+  INNER JOIN orders_rows_2
+    ON orders_rows_2.__day <= time_spine.date_day
   GROUP BY
     time_spine.date_day
 ), orders_cumulative_ranked AS (
   SELECT
-    DATE_TRUNC('WEEK', orders_cumulative.__day) AS metric_time__week,
-    orders_cumulative.ordering_customers AS ordering_customers,
+    DATE_TRUNC('WEEK', orders_cumulative_2.__day) AS metric_time__week,
+    orders_cumulative_2.ordering_customers AS ordering_customers,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('WEEK', orders_cumulative.__day)
-      ORDER BY orders_cumulative.__day ASC NULLS LAST
+      PARTITION BY DATE_TRUNC('WEEK', orders_cumulative_2.__day)
+      ORDER BY orders_cumulative_2.__day ASC NULLS LAST
     ) AS __period_rank
-  FROM orders_cumulative
+  FROM orders_cumulative_2
 ), orders_cumulative_first AS (
   SELECT
     orders_cumulative_ranked.metric_time__week,
@@ -12125,37 +12125,37 @@ WITH campaign_spend_agg AS (
   FROM orders_cumulative_ranked
   WHERE
     orders_cumulative_ranked.__period_rank = 1
-), employee_movements_rows AS (
+), employee_movements_rows_2 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
     CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
   FROM {{ ref('fct_employee_movements') }} AS src
-), employee_movements_daily AS (
+), employee_movements_daily_2 AS (
   SELECT
-    employee_movements_rows.__day,
-    SUM(employee_movements_rows.hires__2) AS hires__2
-  FROM employee_movements_rows
+    employee_movements_rows_2.__day,
+    SUM(employee_movements_rows_2.hires__2) AS hires__2
+  FROM employee_movements_rows_2
   GROUP BY
-    employee_movements_rows.__day
-), employee_movements_cumulative AS (
+    employee_movements_rows_2.__day
+), employee_movements_cumulative_2 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(employee_movements_daily.hires__2) AS hires__2
+    SUM(employee_movements_daily_2.hires__2) AS hires__2
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN employee_movements_daily
-    ON employee_movements_daily.__day <= time_spine.date_day
-    AND employee_movements_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
+  INNER JOIN employee_movements_daily_2
+    ON employee_movements_daily_2.__day <= time_spine.date_day
+    AND employee_movements_daily_2.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
   GROUP BY
     time_spine.date_day
 ), employee_movements_cumulative_ranked AS (
   SELECT
-    DATE_TRUNC('WEEK', employee_movements_cumulative.__day) AS metric_time__week,
-    employee_movements_cumulative.hires__2 AS hires__2,
+    DATE_TRUNC('WEEK', employee_movements_cumulative_2.__day) AS metric_time__week,
+    employee_movements_cumulative_2.hires__2 AS hires__2,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('WEEK', employee_movements_cumulative.__day)
-      ORDER BY employee_movements_cumulative.__day DESC
+      PARTITION BY DATE_TRUNC('WEEK', employee_movements_cumulative_2.__day)
+      ORDER BY employee_movements_cumulative_2.__day DESC
     ) AS __period_rank
-  FROM employee_movements_cumulative
+  FROM employee_movements_cumulative_2
 ), employee_movements_cumulative_last AS (
   SELECT
     employee_movements_cumulative_ranked.metric_time__week,
@@ -12163,101 +12163,101 @@ WITH campaign_spend_agg AS (
   FROM employee_movements_cumulative_ranked
   WHERE
     employee_movements_cumulative_ranked.__period_rank = 1
-), inventory_balances_agg AS (
+), inventory_balances_agg_3 AS (
   SELECT
     DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
     COUNT(DISTINCT src.balance_date) AS inventory_days
   FROM {{ ref('stg_inventory_balances') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.balance_date)
-), inventory_balances_rows AS (
+), inventory_balances_rows_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
     CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
     src.inventory_value AS inventory_value,
     src.on_hand_units AS inventory_units
   FROM {{ ref('stg_inventory_balances') }} AS src
-), inventory_balances_by_day AS (
+), inventory_balances_by_day_2 AS (
   SELECT
-    inventory_balances_rows.metric_time__week,
-    inventory_balances_rows.__window_day,
-    SUM(inventory_balances_rows.inventory_value) AS inventory_value,
-    SUM(inventory_balances_rows.inventory_units) AS inventory_units
-  FROM inventory_balances_rows
+    inventory_balances_rows_2.metric_time__week,
+    inventory_balances_rows_2.__window_day,
+    SUM(inventory_balances_rows_2.inventory_value) AS inventory_value,
+    SUM(inventory_balances_rows_2.inventory_units) AS inventory_units
+  FROM inventory_balances_rows_2
   GROUP BY
-    inventory_balances_rows.metric_time__week,
-    inventory_balances_rows.__window_day
-), inventory_balances_window AS (
+    inventory_balances_rows_2.metric_time__week,
+    inventory_balances_rows_2.__window_day
+), inventory_balances_window_2 AS (
   SELECT
     *,
-    MAX(inventory_balances_by_day.__window_day) OVER (PARTITION BY inventory_balances_by_day.metric_time__week) AS __window_pick
-  FROM inventory_balances_by_day
-), inventory_balances_agg_2 AS (
+    MAX(inventory_balances_by_day_2.__window_day) OVER (PARTITION BY inventory_balances_by_day_2.metric_time__week) AS __window_pick
+  FROM inventory_balances_by_day_2
+), inventory_balances_agg_2_2 AS (
   SELECT
-    inventory_balances_window.metric_time__week,
-    SUM(inventory_balances_window.inventory_value) AS inventory_value,
-    SUM(inventory_balances_window.inventory_units) AS inventory_units
-  FROM inventory_balances_window
+    inventory_balances_window_2.metric_time__week,
+    SUM(inventory_balances_window_2.inventory_value) AS inventory_value,
+    SUM(inventory_balances_window_2.inventory_units) AS inventory_units
+  FROM inventory_balances_window_2
   WHERE
-    inventory_balances_window.__window_day = inventory_balances_window.__window_pick
+    inventory_balances_window_2.__window_day = inventory_balances_window_2.__window_pick
   GROUP BY
-    inventory_balances_window.metric_time__week
-), kpi_targets_agg AS (
+    inventory_balances_window_2.metric_time__week
+), kpi_targets_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.period_start) AS metric_time__week,
     MAX(src.target_value) AS target_value
   FROM {{ ref('stg_targets') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.period_start)
-), campaign_spend_by_period AS (
+), campaign_spend_by_period_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
     SUM(src.spend_eur) AS marketing_spend__2
   FROM {{ ref('stg_campaign_spend') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.spend_date)
-), campaign_spend_offset AS (
+), campaign_spend_offset_2 AS (
   SELECT
     periods.metric_time__week AS metric_time__week,
-    campaign_spend_by_period.marketing_spend__2 AS marketing_spend__2
+    campaign_spend_by_period_2.marketing_spend__2 AS marketing_spend__2
   FROM (
     SELECT DISTINCT
       DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
   ) AS periods
-  INNER JOIN campaign_spend_by_period
-    ON campaign_spend_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
-), campaign_spend_rows AS (
+  INNER JOIN campaign_spend_by_period_2
+    ON campaign_spend_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
+), campaign_spend_rows_2 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
     src.spend_eur AS marketing_spend__3
   FROM {{ ref('stg_campaign_spend') }} AS src
-), campaign_spend_daily AS (
+), campaign_spend_daily_2 AS (
   SELECT
-    campaign_spend_rows.__day,
-    SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
-  FROM campaign_spend_rows
+    campaign_spend_rows_2.__day,
+    SUM(campaign_spend_rows_2.marketing_spend__3) AS marketing_spend__3
+  FROM campaign_spend_rows_2
   GROUP BY
-    campaign_spend_rows.__day
-), campaign_spend_cumulative AS (
+    campaign_spend_rows_2.__day
+), campaign_spend_cumulative_2 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(campaign_spend_daily.marketing_spend__3) AS marketing_spend__3
+    SUM(campaign_spend_daily_2.marketing_spend__3) AS marketing_spend__3
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN campaign_spend_daily
-    ON campaign_spend_daily.__day <= time_spine.date_day
-    AND campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
+  INNER JOIN campaign_spend_daily_2
+    ON campaign_spend_daily_2.__day <= time_spine.date_day
+    AND campaign_spend_daily_2.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
   GROUP BY
     time_spine.date_day
 ), campaign_spend_cumulative_ranked AS (
   SELECT
-    DATE_TRUNC('WEEK', campaign_spend_cumulative.__day) AS metric_time__week,
-    campaign_spend_cumulative.marketing_spend__3 AS marketing_spend__3,
+    DATE_TRUNC('WEEK', campaign_spend_cumulative_2.__day) AS metric_time__week,
+    campaign_spend_cumulative_2.marketing_spend__3 AS marketing_spend__3,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('WEEK', campaign_spend_cumulative.__day)
-      ORDER BY campaign_spend_cumulative.__day DESC
+      PARTITION BY DATE_TRUNC('WEEK', campaign_spend_cumulative_2.__day)
+      ORDER BY campaign_spend_cumulative_2.__day DESC
     ) AS __period_rank
-  FROM campaign_spend_cumulative
+  FROM campaign_spend_cumulative_2
 ), campaign_spend_cumulative_last AS (
   SELECT
     campaign_spend_cumulative_ranked.metric_time__week,
@@ -12265,37 +12265,37 @@ WITH campaign_spend_agg AS (
   FROM campaign_spend_cumulative_ranked
   WHERE
     campaign_spend_cumulative_ranked.__period_rank = 1
-), customers_rows AS (
+), customers_rows_2 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
     src.customer_id AS new_customers__2
   FROM {{ ref('stg_customers') }} AS src
-), customers_daily AS (
+), customers_daily_2 AS (
   SELECT
-    customers_rows.__day,
-    COUNT(customers_rows.new_customers__2) AS new_customers__2
-  FROM customers_rows
+    customers_rows_2.__day,
+    COUNT(customers_rows_2.new_customers__2) AS new_customers__2
+  FROM customers_rows_2
   GROUP BY
-    customers_rows.__day
-), customers_cumulative AS (
+    customers_rows_2.__day
+), customers_cumulative_2 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(customers_daily.new_customers__2) AS new_customers__2
+    SUM(customers_daily_2.new_customers__2) AS new_customers__2
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN customers_daily
-    ON customers_daily.__day <= time_spine.date_day
-    AND customers_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+  INNER JOIN customers_daily_2
+    ON customers_daily_2.__day <= time_spine.date_day
+    AND customers_daily_2.__day > time_spine.date_day - INTERVAL '7' DAY
   GROUP BY
     time_spine.date_day
 ), customers_cumulative_ranked AS (
   SELECT
-    DATE_TRUNC('WEEK', customers_cumulative.__day) AS metric_time__week,
-    customers_cumulative.new_customers__2 AS new_customers__2,
+    DATE_TRUNC('WEEK', customers_cumulative_2.__day) AS metric_time__week,
+    customers_cumulative_2.new_customers__2 AS new_customers__2,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('WEEK', customers_cumulative.__day)
-      ORDER BY customers_cumulative.__day ASC NULLS LAST
+      PARTITION BY DATE_TRUNC('WEEK', customers_cumulative_2.__day)
+      ORDER BY customers_cumulative_2.__day ASC NULLS LAST
     ) AS __period_rank
-  FROM customers_cumulative
+  FROM customers_cumulative_2
 ), customers_cumulative_first AS (
   SELECT
     customers_cumulative_ranked.metric_time__week,
@@ -12303,7 +12303,7 @@ WITH campaign_spend_agg AS (
   FROM customers_cumulative_ranked
   WHERE
     customers_cumulative_ranked.__period_rank = 1
-), production_runs_by_period AS (
+), production_runs_by_period_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
     SUM(src.run_minutes) AS run_minutes__2,
@@ -12314,22 +12314,22 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_production_runs') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.run_date)
-), production_runs_offset AS (
+), production_runs_offset_2 AS (
   SELECT
     periods.metric_time__week AS metric_time__week,
-    production_runs_by_period.run_minutes__2 AS run_minutes__2,
-    production_runs_by_period.planned_minutes__2 AS planned_minutes__2,
-    production_runs_by_period.ideal_run_minutes__2 AS ideal_run_minutes__2,
-    production_runs_by_period.good_units__2 AS good_units__2,
-    production_runs_by_period.units_produced__2 AS units_produced__2
+    production_runs_by_period_2.run_minutes__2 AS run_minutes__2,
+    production_runs_by_period_2.planned_minutes__2 AS planned_minutes__2,
+    production_runs_by_period_2.ideal_run_minutes__2 AS ideal_run_minutes__2,
+    production_runs_by_period_2.good_units__2 AS good_units__2,
+    production_runs_by_period_2.units_produced__2 AS units_produced__2
   FROM (
     SELECT DISTINCT
       DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
   ) AS periods
-  INNER JOIN production_runs_by_period
-    ON production_runs_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
-), tasks_agg AS (
+  INNER JOIN production_runs_by_period_2
+    ON production_runs_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
+), tasks_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.due_date) AS metric_time__week,
     SUM(CASE WHEN src.is_completed_on_time THEN 1 ELSE 0 END) AS tasks_completed_on_time,
@@ -12338,25 +12338,25 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_tasks') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.due_date)
-), orders_by_period AS (
+), orders_by_period_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
     COUNT(src.order_id) AS orders__2
   FROM {{ ref('stg_orders') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.ordered_at)
-), orders_offset AS (
+), orders_offset_2 AS (
   SELECT
     periods.metric_time__week AS metric_time__week,
-    orders_by_period.orders__2 AS orders__2
+    orders_by_period_2.orders__2 AS orders__2
   FROM (
     SELECT DISTINCT
       DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
   ) AS periods
-  INNER JOIN orders_by_period
-    ON orders_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
-), store_traffic_agg AS (
+  INNER JOIN orders_by_period_2
+    ON orders_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
+), store_traffic_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
     SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
@@ -12364,7 +12364,7 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_store_traffic') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.traffic_date)
-), purchase_orders_agg AS (
+), purchase_orders_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.ordered_date) AS metric_time__week,
     COUNT(src.purchase_order_id) AS purchase_orders,
@@ -12373,43 +12373,43 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_purchase_orders') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.ordered_date)
-), order_lines_by_period AS (
+), order_lines_by_period_3 AS (
   SELECT
     DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
     SUM(src.quantity * src.net_unit_price) AS revenue__3
   FROM {{ ref('stg_order_lines') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.ordered_at)
-), order_lines_offset AS (
+), order_lines_offset_3 AS (
   SELECT
     periods.metric_time__week AS metric_time__week,
-    order_lines_by_period.revenue__3 AS revenue__3
+    order_lines_by_period_3.revenue__3 AS revenue__3
   FROM (
     SELECT DISTINCT
       DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
   ) AS periods
-  INNER JOIN order_lines_by_period
-    ON order_lines_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
-), order_lines_cumulative_2 AS (
+  INNER JOIN order_lines_by_period_3
+    ON order_lines_by_period_3.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
+), order_lines_cumulative_2_2 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(order_lines_daily.revenue__4) AS revenue__4
+    SUM(order_lines_daily_2.revenue__4) AS revenue__4
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily
-    ON order_lines_daily.__day <= time_spine.date_day
-    AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
+  INNER JOIN order_lines_daily_2
+    ON order_lines_daily_2.__day <= time_spine.date_day
+    AND order_lines_daily_2.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
   GROUP BY
     time_spine.date_day
 ), order_lines_cumulative_ranked_2 AS (
   SELECT
-    DATE_TRUNC('WEEK', order_lines_cumulative_2.__day) AS metric_time__week,
-    order_lines_cumulative_2.revenue__4 AS revenue__4,
+    DATE_TRUNC('WEEK', order_lines_cumulative_2_2.__day) AS metric_time__week,
+    order_lines_cumulative_2_2.revenue__4 AS revenue__4,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('WEEK', order_lines_cumulative_2.__day)
-      ORDER BY order_lines_cumulative_2.__day DESC
+      PARTITION BY DATE_TRUNC('WEEK', order_lines_cumulative_2_2.__day)
+      ORDER BY order_lines_cumulative_2_2.__day DESC
     ) AS __period_rank
-  FROM order_lines_cumulative_2
+  FROM order_lines_cumulative_2_2
 ), order_lines_cumulative_last AS (
   SELECT
     order_lines_cumulative_ranked_2.metric_time__week,
@@ -12417,25 +12417,25 @@ WITH campaign_spend_agg AS (
   FROM order_lines_cumulative_ranked_2
   WHERE
     order_lines_cumulative_ranked_2.__period_rank = 1
-), order_lines_cumulative_3 AS (
+), order_lines_cumulative_3_2 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(order_lines_daily.revenue__5) AS revenue__5
+    SUM(order_lines_daily_2.revenue__5) AS revenue__5
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily
-    ON order_lines_daily.__day <= time_spine.date_day
-    AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+  INNER JOIN order_lines_daily_2
+    ON order_lines_daily_2.__day <= time_spine.date_day
+    AND order_lines_daily_2.__day > time_spine.date_day - INTERVAL '7' DAY
   GROUP BY
     time_spine.date_day
 ), order_lines_cumulative_ranked_3 AS (
   SELECT
-    DATE_TRUNC('WEEK', order_lines_cumulative_3.__day) AS metric_time__week,
-    order_lines_cumulative_3.revenue__5 AS revenue__5,
+    DATE_TRUNC('WEEK', order_lines_cumulative_3_2.__day) AS metric_time__week,
+    order_lines_cumulative_3_2.revenue__5 AS revenue__5,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('WEEK', order_lines_cumulative_3.__day)
-      ORDER BY order_lines_cumulative_3.__day ASC NULLS LAST
+      PARTITION BY DATE_TRUNC('WEEK', order_lines_cumulative_3_2.__day)
+      ORDER BY order_lines_cumulative_3_2.__day ASC NULLS LAST
     ) AS __period_rank
-  FROM order_lines_cumulative_3
+  FROM order_lines_cumulative_3_2
 ), order_lines_cumulative_first_2 AS (
   SELECT
     order_lines_cumulative_ranked_3.metric_time__week,
@@ -12443,43 +12443,43 @@ WITH campaign_spend_agg AS (
   FROM order_lines_cumulative_ranked_3
   WHERE
     order_lines_cumulative_ranked_3.__period_rank = 1
-), order_lines_by_period_2 AS (
+), order_lines_by_period_2_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
     SUM(src.quantity * src.net_unit_price) AS revenue__6
   FROM {{ ref('stg_order_lines') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.ordered_at)
-), order_lines_offset_2 AS (
+), order_lines_offset_2_2 AS (
   SELECT
     periods.metric_time__week AS metric_time__week,
-    order_lines_by_period_2.revenue__6 AS revenue__6
+    order_lines_by_period_2_2.revenue__6 AS revenue__6
   FROM (
     SELECT DISTINCT
       DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
   ) AS periods
-  INNER JOIN order_lines_by_period_2
-    ON order_lines_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
-), order_lines_cumulative_4 AS (
+  INNER JOIN order_lines_by_period_2_2
+    ON order_lines_by_period_2_2.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
+), order_lines_cumulative_4_2 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(order_lines_daily.revenue__7) AS revenue__7
+    SUM(order_lines_daily_2.revenue__7) AS revenue__7
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily
-    ON order_lines_daily.__day <= time_spine.date_day
-    AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
+  INNER JOIN order_lines_daily_2
+    ON order_lines_daily_2.__day <= time_spine.date_day
+    AND order_lines_daily_2.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
   GROUP BY
     time_spine.date_day
 ), order_lines_cumulative_ranked_4 AS (
   SELECT
-    DATE_TRUNC('WEEK', order_lines_cumulative_4.__day) AS metric_time__week,
-    order_lines_cumulative_4.revenue__7 AS revenue__7,
+    DATE_TRUNC('WEEK', order_lines_cumulative_4_2.__day) AS metric_time__week,
+    order_lines_cumulative_4_2.revenue__7 AS revenue__7,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('WEEK', order_lines_cumulative_4.__day)
-      ORDER BY order_lines_cumulative_4.__day DESC
+      PARTITION BY DATE_TRUNC('WEEK', order_lines_cumulative_4_2.__day)
+      ORDER BY order_lines_cumulative_4_2.__day DESC
     ) AS __period_rank
-  FROM order_lines_cumulative_4
+  FROM order_lines_cumulative_4_2
 ), order_lines_cumulative_last_2 AS (
   SELECT
     order_lines_cumulative_ranked_4.metric_time__week,
@@ -12487,79 +12487,79 @@ WITH campaign_spend_agg AS (
   FROM order_lines_cumulative_ranked_4
   WHERE
     order_lines_cumulative_ranked_4.__period_rank = 1
-), sales_visits_agg AS (
+), sales_visits_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week,
     COUNT(src.visit_id) AS sales_visits
   FROM {{ ref('stg_sales_visits') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.visit_date)
-), sales_visits_base_events AS (
+), sales_visits_base_events_2 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
     src.customer_id AS __entity,
     DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week
   FROM {{ ref('stg_sales_visits') }} AS src
-), orders_conversion_events AS (
+), orders_conversion_events_2 AS (
   SELECT
     ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) NULLS LAST) AS __conversion_id,
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.customer_id AS __entity,
     src.order_id AS __value
   FROM {{ ref('stg_orders') }} AS src
-), orders_attributed AS (
+), orders_attributed_2 AS (
   SELECT
-    sales_visits_base_events.metric_time__week,
-    orders_conversion_events.__value,
+    sales_visits_base_events_2.metric_time__week,
+    orders_conversion_events_2.__value,
     ROW_NUMBER() OVER (
-      PARTITION BY orders_conversion_events.__conversion_id
-      ORDER BY sales_visits_base_events.__day DESC
+      PARTITION BY orders_conversion_events_2.__conversion_id
+      ORDER BY sales_visits_base_events_2.__day DESC
     ) AS __attribution_rank
-  FROM orders_conversion_events
-  INNER JOIN sales_visits_base_events
-    ON sales_visits_base_events.__entity = orders_conversion_events.__entity
-    AND sales_visits_base_events.__day <= orders_conversion_events.__day
-    AND sales_visits_base_events.__day > orders_conversion_events.__day - INTERVAL '14' DAY
-), orders_conversions AS (
+  FROM orders_conversion_events_2
+  INNER JOIN sales_visits_base_events_2
+    ON sales_visits_base_events_2.__entity = orders_conversion_events_2.__entity
+    AND sales_visits_base_events_2.__day <= orders_conversion_events_2.__day
+    AND sales_visits_base_events_2.__day > orders_conversion_events_2.__day - INTERVAL '14' DAY
+), orders_conversions_2 AS (
   SELECT
-    orders_attributed.metric_time__week,
-    COUNT(orders_attributed.__value) AS orders__4
-  FROM orders_attributed
+    orders_attributed_2.metric_time__week,
+    COUNT(orders_attributed_2.__value) AS orders__4
+  FROM orders_attributed_2
   WHERE
-    orders_attributed.__attribution_rank = 1
+    orders_attributed_2.__attribution_rank = 1
   GROUP BY
-    orders_attributed.metric_time__week
-), store_traffic_rows AS (
+    orders_attributed_2.metric_time__week
+), store_traffic_rows_2 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
     src.footfall AS footfall__3
   FROM {{ ref('stg_store_traffic') }} AS src
-), store_traffic_daily AS (
+), store_traffic_daily_2 AS (
   SELECT
-    store_traffic_rows.__day,
-    SUM(store_traffic_rows.footfall__3) AS footfall__3
-  FROM store_traffic_rows
+    store_traffic_rows_2.__day,
+    SUM(store_traffic_rows_2.footfall__3) AS footfall__3
+  FROM store_traffic_rows_2
   GROUP BY
-    store_traffic_rows.__day
-), store_traffic_cumulative AS (
+    store_traffic_rows_2.__day
+), store_traffic_cumulative_2 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(store_traffic_daily.footfall__3) AS footfall__3
+    SUM(store_traffic_daily_2.footfall__3) AS footfall__3
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN store_traffic_daily
-    ON store_traffic_daily.__day <= time_spine.date_day
-    AND store_traffic_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+  INNER JOIN store_traffic_daily_2
+    ON store_traffic_daily_2.__day <= time_spine.date_day
+    AND store_traffic_daily_2.__day > time_spine.date_day - INTERVAL '7' DAY
   GROUP BY
     time_spine.date_day
 ), store_traffic_cumulative_ranked AS (
   SELECT
-    DATE_TRUNC('WEEK', store_traffic_cumulative.__day) AS metric_time__week,
-    store_traffic_cumulative.footfall__3 AS footfall__3,
+    DATE_TRUNC('WEEK', store_traffic_cumulative_2.__day) AS metric_time__week,
+    store_traffic_cumulative_2.footfall__3 AS footfall__3,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('WEEK', store_traffic_cumulative.__day)
-      ORDER BY store_traffic_cumulative.__day ASC NULLS LAST
+      PARTITION BY DATE_TRUNC('WEEK', store_traffic_cumulative_2.__day)
+      ORDER BY store_traffic_cumulative_2.__day ASC NULLS LAST
     ) AS __period_rank
-  FROM store_traffic_cumulative
+  FROM store_traffic_cumulative_2
 ), store_traffic_cumulative_first AS (
   SELECT
     store_traffic_cumulative_ranked.metric_time__week,
@@ -12567,55 +12567,55 @@ WITH campaign_spend_agg AS (
   FROM store_traffic_cumulative_ranked
   WHERE
     store_traffic_cumulative_ranked.__period_rank = 1
-), store_traffic_by_period AS (
+), store_traffic_by_period_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
     SUM(src.footfall) AS footfall__4
   FROM {{ ref('stg_store_traffic') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.traffic_date)
-), store_traffic_offset AS (
+), store_traffic_offset_2 AS (
   SELECT
     periods.metric_time__week AS metric_time__week,
-    store_traffic_by_period.footfall__4 AS footfall__4
+    store_traffic_by_period_2.footfall__4 AS footfall__4
   FROM (
     SELECT DISTINCT
       DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
   ) AS periods
-  INNER JOIN store_traffic_by_period
-    ON store_traffic_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
-), production_runs_rows AS (
+  INNER JOIN store_traffic_by_period_2
+    ON store_traffic_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
+), production_runs_rows_2 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
     src.units_produced AS units_produced__3
   FROM {{ ref('stg_production_runs') }} AS src
-), production_runs_daily AS (
+), production_runs_daily_2 AS (
   SELECT
-    production_runs_rows.__day,
-    SUM(production_runs_rows.units_produced__3) AS units_produced__3
-  FROM production_runs_rows
+    production_runs_rows_2.__day,
+    SUM(production_runs_rows_2.units_produced__3) AS units_produced__3
+  FROM production_runs_rows_2
   GROUP BY
-    production_runs_rows.__day
-), production_runs_cumulative AS (
+    production_runs_rows_2.__day
+), production_runs_cumulative_2 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(production_runs_daily.units_produced__3) AS units_produced__3
+    SUM(production_runs_daily_2.units_produced__3) AS units_produced__3
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN production_runs_daily
-    ON production_runs_daily.__day <= time_spine.date_day
-    AND production_runs_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+  INNER JOIN production_runs_daily_2
+    ON production_runs_daily_2.__day <= time_spine.date_day
+    AND production_runs_daily_2.__day > time_spine.date_day - INTERVAL '7' DAY
   GROUP BY
     time_spine.date_day
 ), production_runs_cumulative_ranked AS (
   SELECT
-    DATE_TRUNC('WEEK', production_runs_cumulative.__day) AS metric_time__week,
-    production_runs_cumulative.units_produced__3 AS units_produced__3,
+    DATE_TRUNC('WEEK', production_runs_cumulative_2.__day) AS metric_time__week,
+    production_runs_cumulative_2.units_produced__3 AS units_produced__3,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('WEEK', production_runs_cumulative.__day)
-      ORDER BY production_runs_cumulative.__day ASC NULLS LAST
+      PARTITION BY DATE_TRUNC('WEEK', production_runs_cumulative_2.__day)
+      ORDER BY production_runs_cumulative_2.__day ASC NULLS LAST
     ) AS __period_rank
-  FROM production_runs_cumulative
+  FROM production_runs_cumulative_2
 ), production_runs_cumulative_first AS (
   SELECT
     production_runs_cumulative_ranked.metric_time__week,
@@ -12623,42 +12623,42 @@ WITH campaign_spend_agg AS (
   FROM production_runs_cumulative_ranked
   WHERE
     production_runs_cumulative_ranked.__period_rank = 1
-), group_keys AS (
+), group_keys_2 AS (
   SELECT
     metric_time__week
-  FROM campaign_spend_agg
+  FROM campaign_spend_agg_2
   UNION
   SELECT
     metric_time__week
-  FROM attributed_orders_agg
+  FROM attributed_orders_agg_2
   UNION
   SELECT
     metric_time__week
-  FROM employee_movements_agg
+  FROM employee_movements_agg_2
   UNION
   SELECT
     metric_time__week
-  FROM headcount_agg
+  FROM headcount_agg_2
   UNION
   SELECT
     metric_time__week
-  FROM production_runs_agg
+  FROM production_runs_agg_2
   UNION
   SELECT
     metric_time__week
-  FROM order_lines_agg
+  FROM order_lines_agg_2
   UNION
   SELECT
     metric_time__week
-  FROM orders_agg
+  FROM orders_agg_2
   UNION
   SELECT
     metric_time__week
-  FROM leads_agg
+  FROM leads_agg_2
   UNION
   SELECT
     metric_time__week
-  FROM customers_spine
+  FROM customers_spine_2
   UNION
   SELECT
     metric_time__week
@@ -12674,19 +12674,19 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__week
-  FROM inventory_balances_agg
+  FROM inventory_balances_agg_3
   UNION
   SELECT
     metric_time__week
-  FROM inventory_balances_agg_2
+  FROM inventory_balances_agg_2_2
   UNION
   SELECT
     metric_time__week
-  FROM kpi_targets_agg
+  FROM kpi_targets_agg_2
   UNION
   SELECT
     metric_time__week
-  FROM campaign_spend_offset
+  FROM campaign_spend_offset_2
   UNION
   SELECT
     metric_time__week
@@ -12698,27 +12698,27 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__week
-  FROM production_runs_offset
+  FROM production_runs_offset_2
   UNION
   SELECT
     metric_time__week
-  FROM tasks_agg
+  FROM tasks_agg_2
   UNION
   SELECT
     metric_time__week
-  FROM orders_offset
+  FROM orders_offset_2
   UNION
   SELECT
     metric_time__week
-  FROM store_traffic_agg
+  FROM store_traffic_agg_2
   UNION
   SELECT
     metric_time__week
-  FROM purchase_orders_agg
+  FROM purchase_orders_agg_2
   UNION
   SELECT
     metric_time__week
-  FROM order_lines_offset
+  FROM order_lines_offset_3
   UNION
   SELECT
     metric_time__week
@@ -12730,7 +12730,7 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__week
-  FROM order_lines_offset_2
+  FROM order_lines_offset_2_2
   UNION
   SELECT
     metric_time__week
@@ -12738,11 +12738,11 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__week
-  FROM sales_visits_agg
+  FROM sales_visits_agg_2
   UNION
   SELECT
     metric_time__week
-  FROM orders_conversions
+  FROM orders_conversions_2
   UNION
   SELECT
     metric_time__week
@@ -12750,28 +12750,28 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__week
-  FROM store_traffic_offset
+  FROM store_traffic_offset_2
   UNION
   SELECT
     metric_time__week
   FROM production_runs_cumulative_first
 ), metrics_by_week AS (
   SELECT
-    group_keys.metric_time__week AS metric_time__week,
-    campaign_spend_agg.clicks AS ad_clicks,
-    campaign_spend_agg.impressions AS ad_impressions,
-    attributed_orders_agg.attributed_gross_profit AS attributed_gross_profit,
-    attributed_orders_agg.attributed_orders AS attributed_orders,
-    attributed_orders_agg.attributed_revenue AS attributed_revenue,
-    CAST(employee_movements_agg.leavers AS DOUBLE) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE) AS attrition_rate,
-    CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE) AS availability,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS average_order_value,
-    CAST(attributed_orders_agg.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS channel_roi,
-    CAST(campaign_spend_agg.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.impressions, 0) AS DOUBLE) AS click_through_rate,
-    leads_agg.converted_leads AS converted_leads,
-    order_lines_agg.cost_of_goods AS cost_of_goods,
-    CAST(campaign_spend_agg.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.clicks, 0) AS DOUBLE) AS cost_per_click,
-    CAST(campaign_spend_agg.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(customers_spine.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
+    group_keys_2.metric_time__week AS metric_time__week,
+    campaign_spend_agg_2.clicks AS ad_clicks,
+    campaign_spend_agg_2.impressions AS ad_impressions,
+    attributed_orders_agg_2.attributed_gross_profit AS attributed_gross_profit,
+    attributed_orders_agg_2.attributed_orders AS attributed_orders,
+    attributed_orders_agg_2.attributed_revenue AS attributed_revenue,
+    CAST(employee_movements_agg_2.leavers AS DOUBLE) / CAST(NULLIF(headcount_agg_2.headcount, 0) AS DOUBLE) AS attrition_rate,
+    CAST(production_runs_agg_2.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.planned_minutes, 0) AS DOUBLE) AS availability,
+    CAST(order_lines_agg_2.revenue AS DOUBLE) / CAST(NULLIF(orders_agg_2.orders, 0) AS DOUBLE) AS average_order_value,
+    CAST(attributed_orders_agg_2.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.marketing_spend, 0) AS DOUBLE) AS channel_roi,
+    CAST(campaign_spend_agg_2.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.impressions, 0) AS DOUBLE) AS click_through_rate,
+    leads_agg_2.converted_leads AS converted_leads,
+    order_lines_agg_2.cost_of_goods AS cost_of_goods,
+    CAST(campaign_spend_agg_2.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.clicks, 0) AS DOUBLE) AS cost_per_click,
+    CAST(campaign_spend_agg_2.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(customers_spine_2.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
     (
       CAST((
         order_lines_cumulative_first.line_gross_profit
@@ -12780,73 +12780,73 @@ WITH campaign_spend_agg AS (
       ), 0)
     ) AS customer_lifetime_value,
     orders_cumulative_first.ordering_customers AS customers_to_date,
-    CAST(production_runs_agg.units_defective AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS defect_rate,
-    order_lines_agg.discount_amount AS discounts,
-    headcount_agg.fte AS fte,
-    production_runs_agg.good_units AS good_units,
+    CAST(production_runs_agg_2.units_defective AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.units_produced, 0) AS DOUBLE) AS defect_rate,
+    order_lines_agg_2.discount_amount AS discounts,
+    headcount_agg_2.fte AS fte,
+    production_runs_agg_2.good_units AS good_units,
     (
       CAST(100 * (
         (
           (
-            order_lines_agg.revenue
+            order_lines_agg_2.revenue
           ) - (
-            order_lines_agg.cost_of_goods
+            order_lines_agg_2.cost_of_goods
           )
         )
       ) AS DOUBLE) / NULLIF((
-        order_lines_agg.revenue
+        order_lines_agg_2.revenue
       ), 0)
     ) AS gross_margin_pct,
     (
       (
-        order_lines_agg.revenue
+        order_lines_agg_2.revenue
       ) - (
-        order_lines_agg.cost_of_goods
+        order_lines_agg_2.cost_of_goods
       )
     ) AS gross_profit,
     order_lines_cumulative_first.line_gross_profit AS gross_profit_to_date,
-    headcount_agg.headcount AS headcount,
-    employee_movements_agg.hires AS hires,
+    headcount_agg_2.headcount AS headcount,
+    employee_movements_agg_2.hires AS hires,
     employee_movements_cumulative_last.hires__2 AS hires_ytd,
-    production_runs_agg.ideal_run_minutes AS ideal_production_minutes,
-    inventory_balances_agg.inventory_days AS inventory_days_in_period,
+    production_runs_agg_2.ideal_run_minutes AS ideal_production_minutes,
+    inventory_balances_agg_3.inventory_days AS inventory_days_in_period,
     (
       CAST((
-        inventory_balances_agg_2.inventory_value
+        inventory_balances_agg_2_2.inventory_value
       ) * (
-        inventory_balances_agg.inventory_days
+        inventory_balances_agg_3.inventory_days
       ) AS DOUBLE) / NULLIF((
-        order_lines_agg.cost_of_goods
+        order_lines_agg_2.cost_of_goods
       ), 0)
     ) AS inventory_turnover_days,
-    inventory_balances_agg_2.inventory_units AS inventory_units,
-    inventory_balances_agg_2.inventory_value AS inventory_value,
-    kpi_targets_agg.target_value AS kpi_target,
-    CAST(leads_agg.converted_leads AS DOUBLE) / CAST(NULLIF(leads_agg.leads, 0) AS DOUBLE) AS lead_conversion_rate,
-    leads_agg.leads AS leads,
-    employee_movements_agg.leavers AS leavers,
-    campaign_spend_agg.marketing_spend AS marketing_spend,
+    inventory_balances_agg_2_2.inventory_units AS inventory_units,
+    inventory_balances_agg_2_2.inventory_value AS inventory_value,
+    kpi_targets_agg_2.target_value AS kpi_target,
+    CAST(leads_agg_2.converted_leads AS DOUBLE) / CAST(NULLIF(leads_agg_2.leads, 0) AS DOUBLE) AS lead_conversion_rate,
+    leads_agg_2.leads AS leads,
+    employee_movements_agg_2.leavers AS leavers,
+    campaign_spend_agg_2.marketing_spend AS marketing_spend,
     (
       CAST(100 * (
         (
-          campaign_spend_agg.marketing_spend
+          campaign_spend_agg_2.marketing_spend
         ) - (
-          campaign_spend_offset.marketing_spend__2
+          campaign_spend_offset_2.marketing_spend__2
         )
       ) AS DOUBLE) / NULLIF((
-        campaign_spend_offset.marketing_spend__2
+        campaign_spend_offset_2.marketing_spend__2
       ), 0)
     ) AS marketing_spend_mom_growth_pct,
     campaign_spend_cumulative_last.marketing_spend__3 AS marketing_spend_mtd,
-    COALESCE(customers_spine.new_customers, 0) AS new_customers,
+    COALESCE(customers_spine_2.new_customers, 0) AS new_customers,
     customers_cumulative_first.new_customers__2 AS new_customers_rolling_7d,
     (
       (
-        CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE)
+        CAST(production_runs_agg_2.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.planned_minutes, 0) AS DOUBLE)
       ) * (
-        CAST(production_runs_agg.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE)
+        CAST(production_runs_agg_2.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.run_minutes, 0) AS DOUBLE)
       ) * (
-        CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE)
+        CAST(production_runs_agg_2.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.units_produced, 0) AS DOUBLE)
       )
     ) AS oee,
     (
@@ -12854,182 +12854,182 @@ WITH campaign_spend_agg AS (
         (
           (
             (
-              CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE)
+              CAST(production_runs_agg_2.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.planned_minutes, 0) AS DOUBLE)
             ) * (
-              CAST(production_runs_agg.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE)
+              CAST(production_runs_agg_2.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.run_minutes, 0) AS DOUBLE)
             ) * (
-              CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE)
+              CAST(production_runs_agg_2.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.units_produced, 0) AS DOUBLE)
             )
           )
         ) - (
           (
             (
-              CAST(production_runs_offset.run_minutes__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset.planned_minutes__2, 0) AS DOUBLE)
+              CAST(production_runs_offset_2.run_minutes__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset_2.planned_minutes__2, 0) AS DOUBLE)
             ) * (
-              CAST(production_runs_offset.ideal_run_minutes__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset.run_minutes__2, 0) AS DOUBLE)
+              CAST(production_runs_offset_2.ideal_run_minutes__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset_2.run_minutes__2, 0) AS DOUBLE)
             ) * (
-              CAST(production_runs_offset.good_units__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset.units_produced__2, 0) AS DOUBLE)
+              CAST(production_runs_offset_2.good_units__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset_2.units_produced__2, 0) AS DOUBLE)
             )
           )
         )
       )
     ) AS oee_mom_change_pts,
-    CAST(tasks_agg.tasks_completed_on_time AS DOUBLE) / CAST(NULLIF(tasks_agg.tasks_due, 0) AS DOUBLE) AS on_time_task_rate,
-    orders_agg.ordering_customers__2 AS ordering_customers,
-    orders_agg.orders AS orders,
+    CAST(tasks_agg_2.tasks_completed_on_time AS DOUBLE) / CAST(NULLIF(tasks_agg_2.tasks_due, 0) AS DOUBLE) AS on_time_task_rate,
+    orders_agg_2.ordering_customers__2 AS ordering_customers,
+    orders_agg_2.orders AS orders,
     (
       CAST(100 * (
         (
-          orders_agg.orders
+          orders_agg_2.orders
         ) - (
-          orders_offset.orders__2
+          orders_offset_2.orders__2
         )
       ) AS DOUBLE) / NULLIF((
-        orders_offset.orders__2
+        orders_offset_2.orders__2
       ), 0)
     ) AS orders_yoy_growth_pct,
-    CAST(production_runs_agg.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE) AS performance,
-    production_runs_agg.planned_minutes AS planned_production_minutes,
+    CAST(production_runs_agg_2.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.run_minutes, 0) AS DOUBLE) AS performance,
+    production_runs_agg_2.planned_minutes AS planned_production_minutes,
     (
       CAST(60 * (
-        production_runs_agg.run_minutes
+        production_runs_agg_2.run_minutes
       ) AS DOUBLE) / NULLIF((
-        production_runs_agg.units_produced
+        production_runs_agg_2.units_produced
       ), 0)
     ) AS production_cycle_time,
-    production_runs_agg.production_runs AS production_runs,
-    CAST(tasks_agg.tasks_completed AS DOUBLE) / CAST(NULLIF(tasks_agg.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
-    CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
-    CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS promotion_order_share,
-    order_lines_agg.revenue__2 AS promotion_revenue,
-    purchase_orders_agg.purchase_orders AS purchase_orders,
-    purchase_orders_agg.purchase_orders_on_time AS purchase_orders_on_time,
-    purchase_orders_agg.purchase_spend AS purchase_spend,
-    CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS quality,
-    orders_agg.ordering_customers__3 AS repeat_customers,
-    CAST(orders_agg.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
-    CAST(attributed_orders_agg.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
-    order_lines_agg.revenue AS revenue,
+    production_runs_agg_2.production_runs AS production_runs,
+    CAST(tasks_agg_2.tasks_completed AS DOUBLE) / CAST(NULLIF(tasks_agg_2.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
+    CAST(orders_agg_2.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
+    CAST(orders_agg_2.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg_2.orders, 0) AS DOUBLE) AS promotion_order_share,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
+    purchase_orders_agg_2.purchase_orders AS purchase_orders,
+    purchase_orders_agg_2.purchase_orders_on_time AS purchase_orders_on_time,
+    purchase_orders_agg_2.purchase_spend AS purchase_spend,
+    CAST(production_runs_agg_2.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.units_produced, 0) AS DOUBLE) AS quality,
+    orders_agg_2.ordering_customers__3 AS repeat_customers,
+    CAST(orders_agg_2.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg_2.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
+    CAST(attributed_orders_agg_2.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
+    order_lines_agg_2.revenue AS revenue,
     (
       CAST(100 * (
         (
-          order_lines_agg.revenue
+          order_lines_agg_2.revenue
         ) - (
-          order_lines_offset.revenue__3
+          order_lines_offset_3.revenue__3
         )
       ) AS DOUBLE) / NULLIF((
-        order_lines_offset.revenue__3
+        order_lines_offset_3.revenue__3
       ), 0)
     ) AS revenue_mom_growth_pct,
     order_lines_cumulative_last.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
+    CAST(order_lines_agg_2.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
     order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
         (
-          order_lines_agg.revenue
+          order_lines_agg_2.revenue
         ) - (
-          order_lines_offset_2.revenue__6
+          order_lines_offset_2_2.revenue__6
         )
       ) AS DOUBLE) / NULLIF((
-        order_lines_offset_2.revenue__6
+        order_lines_offset_2_2.revenue__6
       ), 0)
     ) AS revenue_yoy_growth_pct,
     order_lines_cumulative_last_2.revenue__7 AS revenue_ytd,
-    production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_conversions.orders__4 AS DOUBLE) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
-    orders_conversions.orders__4 AS sales_visit_conversions,
-    sales_visits_agg.sales_visits AS sales_visits,
-    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
-    store_traffic_agg.footfall__2 AS store_footfall,
+    production_runs_agg_2.run_minutes AS run_time_minutes,
+    CAST(orders_conversions_2.orders__4 AS DOUBLE) / CAST(NULLIF(sales_visits_agg_2.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
+    orders_conversions_2.orders__4 AS sales_visit_conversions,
+    sales_visits_agg_2.sales_visits AS sales_visits,
+    CAST(orders_agg_2.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg.footfall__2
+          store_traffic_agg_2.footfall__2
         ) - (
-          store_traffic_offset.footfall__4
+          store_traffic_offset_2.footfall__4
         )
       ) AS DOUBLE) / NULLIF((
-        store_traffic_offset.footfall__4
+        store_traffic_offset_2.footfall__4
       ), 0)
     ) AS store_footfall_yoy_growth_pct,
-    CAST(purchase_orders_agg.purchase_orders_on_time AS DOUBLE) / CAST(NULLIF(purchase_orders_agg.purchase_orders, 0) AS DOUBLE) AS supplier_on_time_rate,
-    tasks_agg.tasks_completed AS tasks_completed,
-    tasks_agg.tasks_completed_on_time AS tasks_completed_on_time,
-    tasks_agg.tasks_due AS tasks_due,
-    production_runs_agg.units_defective AS units_defective,
-    production_runs_agg.units_produced AS units_produced,
+    CAST(purchase_orders_agg_2.purchase_orders_on_time AS DOUBLE) / CAST(NULLIF(purchase_orders_agg_2.purchase_orders, 0) AS DOUBLE) AS supplier_on_time_rate,
+    tasks_agg_2.tasks_completed AS tasks_completed,
+    tasks_agg_2.tasks_completed_on_time AS tasks_completed_on_time,
+    tasks_agg_2.tasks_due AS tasks_due,
+    production_runs_agg_2.units_defective AS units_defective,
+    production_runs_agg_2.units_produced AS units_produced,
     production_runs_cumulative_first.units_produced__3 AS units_produced_rolling_7d,
-    order_lines_agg.units_sold AS units_sold
-  FROM group_keys
-  LEFT JOIN campaign_spend_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_agg.metric_time__week
-  LEFT JOIN attributed_orders_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM attributed_orders_agg.metric_time__week
-  LEFT JOIN employee_movements_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM employee_movements_agg.metric_time__week
-  LEFT JOIN headcount_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM headcount_agg.metric_time__week
-  LEFT JOIN production_runs_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_agg.metric_time__week
-  LEFT JOIN order_lines_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_agg.metric_time__week
-  LEFT JOIN orders_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_agg.metric_time__week
-  LEFT JOIN leads_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM leads_agg.metric_time__week
-  LEFT JOIN customers_spine
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM customers_spine.metric_time__week
+    order_lines_agg_2.units_sold AS units_sold
+  FROM group_keys_2
+  LEFT JOIN campaign_spend_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM campaign_spend_agg_2.metric_time__week
+  LEFT JOIN attributed_orders_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM attributed_orders_agg_2.metric_time__week
+  LEFT JOIN employee_movements_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM employee_movements_agg_2.metric_time__week
+  LEFT JOIN headcount_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM headcount_agg_2.metric_time__week
+  LEFT JOIN production_runs_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM production_runs_agg_2.metric_time__week
+  LEFT JOIN order_lines_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_agg_2.metric_time__week
+  LEFT JOIN orders_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM orders_agg_2.metric_time__week
+  LEFT JOIN leads_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM leads_agg_2.metric_time__week
+  LEFT JOIN customers_spine_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM customers_spine_2.metric_time__week
   LEFT JOIN order_lines_cumulative_first
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first.metric_time__week
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first.metric_time__week
   LEFT JOIN orders_cumulative_first
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_cumulative_first.metric_time__week
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM orders_cumulative_first.metric_time__week
   LEFT JOIN employee_movements_cumulative_last
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM employee_movements_cumulative_last.metric_time__week
-  LEFT JOIN inventory_balances_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM inventory_balances_agg.metric_time__week
-  LEFT JOIN inventory_balances_agg_2
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__week
-  LEFT JOIN kpi_targets_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM kpi_targets_agg.metric_time__week
-  LEFT JOIN campaign_spend_offset
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_offset.metric_time__week
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM employee_movements_cumulative_last.metric_time__week
+  LEFT JOIN inventory_balances_agg_3
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM inventory_balances_agg_3.metric_time__week
+  LEFT JOIN inventory_balances_agg_2_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM inventory_balances_agg_2_2.metric_time__week
+  LEFT JOIN kpi_targets_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM kpi_targets_agg_2.metric_time__week
+  LEFT JOIN campaign_spend_offset_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM campaign_spend_offset_2.metric_time__week
   LEFT JOIN campaign_spend_cumulative_last
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_cumulative_last.metric_time__week
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM campaign_spend_cumulative_last.metric_time__week
   LEFT JOIN customers_cumulative_first
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM customers_cumulative_first.metric_time__week
-  LEFT JOIN production_runs_offset
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_offset.metric_time__week
-  LEFT JOIN tasks_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM tasks_agg.metric_time__week
-  LEFT JOIN orders_offset
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_offset.metric_time__week
-  LEFT JOIN store_traffic_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_agg.metric_time__week
-  LEFT JOIN purchase_orders_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM purchase_orders_agg.metric_time__week
-  LEFT JOIN order_lines_offset
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_offset.metric_time__week
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM customers_cumulative_first.metric_time__week
+  LEFT JOIN production_runs_offset_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM production_runs_offset_2.metric_time__week
+  LEFT JOIN tasks_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM tasks_agg_2.metric_time__week
+  LEFT JOIN orders_offset_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM orders_offset_2.metric_time__week
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__week
+  LEFT JOIN purchase_orders_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM purchase_orders_agg_2.metric_time__week
+  LEFT JOIN order_lines_offset_3
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_offset_3.metric_time__week
   LEFT JOIN order_lines_cumulative_last
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__week
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__week
   LEFT JOIN order_lines_cumulative_first_2
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__week
-  LEFT JOIN order_lines_offset_2
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_offset_2.metric_time__week
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__week
+  LEFT JOIN order_lines_offset_2_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_offset_2_2.metric_time__week
   LEFT JOIN order_lines_cumulative_last_2
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last_2.metric_time__week
-  LEFT JOIN sales_visits_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM sales_visits_agg.metric_time__week
-  LEFT JOIN orders_conversions
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_conversions.metric_time__week
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last_2.metric_time__week
+  LEFT JOIN sales_visits_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM sales_visits_agg_2.metric_time__week
+  LEFT JOIN orders_conversions_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM orders_conversions_2.metric_time__week
   LEFT JOIN store_traffic_cumulative_first
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__week
-  LEFT JOIN store_traffic_offset
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_offset.metric_time__week
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__week
+  LEFT JOIN store_traffic_offset_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM store_traffic_offset_2.metric_time__week
   LEFT JOIN production_runs_cumulative_first
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
-), campaign_spend_agg AS (
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
+), campaign_spend_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
     SUM(src.clicks) AS clicks,
@@ -13038,7 +13038,7 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_campaign_spend') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.spend_date)
-), attributed_orders_agg AS (
+), attributed_orders_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
     SUM(src.attributed_gross_profit) AS attributed_gross_profit,
@@ -13047,7 +13047,7 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('fct_attributed_orders') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at)
-), employee_movements_agg AS (
+), employee_movements_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.movement_date) AS metric_time__month,
     SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
@@ -13055,39 +13055,39 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('fct_employee_movements') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.movement_date)
-), headcount_rows AS (
+), headcount_rows_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
     CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
     1 AS headcount,
     src.fte AS fte
   FROM {{ ref('fct_headcount_daily') }} AS src
-), headcount_by_day AS (
+), headcount_by_day_3 AS (
   SELECT
-    headcount_rows.metric_time__month,
-    headcount_rows.__window_day,
-    SUM(headcount_rows.headcount) AS headcount,
-    SUM(headcount_rows.fte) AS fte
-  FROM headcount_rows
+    headcount_rows_3.metric_time__month,
+    headcount_rows_3.__window_day,
+    SUM(headcount_rows_3.headcount) AS headcount,
+    SUM(headcount_rows_3.fte) AS fte
+  FROM headcount_rows_3
   GROUP BY
-    headcount_rows.metric_time__month,
-    headcount_rows.__window_day
-), headcount_window AS (
+    headcount_rows_3.metric_time__month,
+    headcount_rows_3.__window_day
+), headcount_window_3 AS (
   SELECT
     *,
-    MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__month) AS __window_pick
-  FROM headcount_by_day
-), headcount_agg AS (
+    MAX(headcount_by_day_3.__window_day) OVER (PARTITION BY headcount_by_day_3.metric_time__month) AS __window_pick
+  FROM headcount_by_day_3
+), headcount_agg_3 AS (
   SELECT
-    headcount_window.metric_time__month,
-    SUM(headcount_window.headcount) AS headcount,
-    SUM(headcount_window.fte) AS fte
-  FROM headcount_window
+    headcount_window_3.metric_time__month,
+    SUM(headcount_window_3.headcount) AS headcount,
+    SUM(headcount_window_3.fte) AS fte
+  FROM headcount_window_3
   WHERE
-    headcount_window.__window_day = headcount_window.__window_pick
+    headcount_window_3.__window_day = headcount_window_3.__window_pick
   GROUP BY
-    headcount_window.metric_time__month
-), production_runs_agg AS (
+    headcount_window_3.metric_time__month
+), production_runs_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
     SUM(src.run_minutes) AS run_minutes,
@@ -13100,7 +13100,7 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_production_runs') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.run_date)
-), order_lines_agg AS (
+), order_lines_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
     SUM(src.quantity * src.net_unit_price) AS revenue,
@@ -13111,7 +13111,7 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_order_lines') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at)
-), orders_agg AS (
+), orders_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
     COUNT(src.order_id) AS orders,
@@ -13127,7 +13127,7 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_orders') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at)
-), leads_agg AS (
+), leads_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.created_date) AS metric_time__month,
     SUM(CASE WHEN src.is_converted THEN 1 ELSE 0 END) AS converted_leads,
@@ -13135,25 +13135,25 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_leads') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.created_date)
-), customers_agg AS (
+), customers_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
     COUNT(src.customer_id) AS new_customers
   FROM {{ ref('stg_customers') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.signup_date)
-), customers_spine AS (
+), customers_spine_3 AS (
   SELECT
     periods.metric_time__month AS metric_time__month,
-    customers_agg.new_customers AS new_customers
+    customers_agg_3.new_customers AS new_customers
   FROM (
     SELECT DISTINCT
       DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
   ) AS periods
-  LEFT JOIN customers_agg
-    ON periods.metric_time__month = customers_agg.metric_time__month
-), order_lines_rows AS (
+  LEFT JOIN customers_agg_3
+    ON periods.metric_time__month = customers_agg_3.metric_time__month
+), order_lines_rows_3 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.quantity * (
@@ -13163,250 +13163,250 @@ WITH campaign_spend_agg AS (
     src.quantity * src.net_unit_price AS revenue__5,
     src.quantity * src.net_unit_price AS revenue__7
   FROM {{ ref('stg_order_lines') }} AS src
-), order_lines_daily AS (
+), order_lines_daily_3 AS (
   SELECT
-    order_lines_rows.__day,
-    SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-    SUM(order_lines_rows.revenue__4) AS revenue__4,
-    SUM(order_lines_rows.revenue__5) AS revenue__5,
-    SUM(order_lines_rows.revenue__7) AS revenue__7
-  FROM order_lines_rows
+    order_lines_rows_3.__day,
+    SUM(order_lines_rows_3.line_gross_profit) AS line_gross_profit,
+    SUM(order_lines_rows_3.revenue__4) AS revenue__4,
+    SUM(order_lines_rows_3.revenue__5) AS revenue__5,
+    SUM(order_lines_rows_3.revenue__7) AS revenue__7
+  FROM order_lines_rows_3
   GROUP BY
-    order_lines_rows.__day
-), order_lines_cumulative AS (
+    order_lines_rows_3.__day
+), order_lines_cumulative_6 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(order_lines_daily.line_gross_profit) AS line_gross_profit
+    SUM(order_lines_daily_3.line_gross_profit) AS line_gross_profit
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily
-    ON order_lines_daily.__day <= time_spine.date_day
+  INNER JOIN order_lines_daily_3
+    ON order_lines_daily_3.__day <= time_spine.date_day
   GROUP BY
     time_spine.date_day
-), order_lines_cumulative_ranked AS (
+), order_lines_cumulative_ranked_5 AS (
   SELECT
-    DATE_TRUNC('MONTH', order_lines_cumulative.__day) AS metric_time__month,
-    order_lines_cumulative.line_gross_profit AS line_gross_profit,
+    DATE_TRUNC('MONTH', order_lines_cumulative_6.__day) AS metric_time__month,
+    order_lines_cumulative_6.line_gross_profit AS line_gross_profit,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative.__day)
-      ORDER BY order_lines_cumulative.__day ASC NULLS LAST
+      PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_6.__day)
+      ORDER BY order_lines_cumulative_6.__day ASC NULLS LAST
     ) AS __period_rank
-  FROM order_lines_cumulative
-), order_lines_cumulative_first AS (
+  FROM order_lines_cumulative_6
+), order_lines_cumulative_first_3 AS (
   SELECT
-    order_lines_cumulative_ranked.metric_time__month,
-    order_lines_cumulative_ranked.line_gross_profit
-  FROM order_lines_cumulative_ranked
+    order_lines_cumulative_ranked_5.metric_time__month,
+    order_lines_cumulative_ranked_5.line_gross_profit
+  FROM order_lines_cumulative_ranked_5
   WHERE
-    order_lines_cumulative_ranked.__period_rank = 1
-), orders_rows AS (
+    order_lines_cumulative_ranked_5.__period_rank = 1
+), orders_rows_3 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.customer_id AS ordering_customers
   FROM {{ ref('stg_orders') }} AS src
-), orders_cumulative AS (
+), orders_cumulative_3 AS (
   SELECT
     time_spine.date_day AS __day,
-    COUNT(DISTINCT orders_rows.ordering_customers) AS ordering_customers
+    COUNT(DISTINCT orders_rows_3.ordering_customers) AS ordering_customers
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN orders_rows
-    ON orders_rows.__day <= time_spine.date_day
+  INNER JOIN orders_rows_3
+    ON orders_rows_3.__day <= time_spine.date_day
   GROUP BY
     time_spine.date_day
-), orders_cumulative_ranked AS (
+), orders_cumulative_ranked_2 AS (
   SELECT
-    DATE_TRUNC('MONTH', orders_cumulative.__day) AS metric_time__month,
-    orders_cumulative.ordering_customers AS ordering_customers,
+    DATE_TRUNC('MONTH', orders_cumulative_3.__day) AS metric_time__month,
+    orders_cumulative_3.ordering_customers AS ordering_customers,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', orders_cumulative.__day)
-      ORDER BY orders_cumulative.__day ASC NULLS LAST
+      PARTITION BY DATE_TRUNC('MONTH', orders_cumulative_3.__day)
+      ORDER BY orders_cumulative_3.__day ASC NULLS LAST
     ) AS __period_rank
-  FROM orders_cumulative
-), orders_cumulative_first AS (
+  FROM orders_cumulative_3
+), orders_cumulative_first_2 AS (
   SELECT
-    orders_cumulative_ranked.metric_time__month,
-    orders_cumulative_ranked.ordering_customers
-  FROM orders_cumulative_ranked
+    orders_cumulative_ranked_2.metric_time__month,
+    orders_cumulative_ranked_2.ordering_customers
+  FROM orders_cumulative_ranked_2
   WHERE
-    orders_cumulative_ranked.__period_rank = 1
-), employee_movements_rows AS (
+    orders_cumulative_ranked_2.__period_rank = 1
+), employee_movements_rows_3 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
     CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
   FROM {{ ref('fct_employee_movements') }} AS src
-), employee_movements_daily AS (
+), employee_movements_daily_3 AS (
   SELECT
-    employee_movements_rows.__day,
-    SUM(employee_movements_rows.hires__2) AS hires__2
-  FROM employee_movements_rows
+    employee_movements_rows_3.__day,
+    SUM(employee_movements_rows_3.hires__2) AS hires__2
+  FROM employee_movements_rows_3
   GROUP BY
-    employee_movements_rows.__day
-), employee_movements_cumulative AS (
+    employee_movements_rows_3.__day
+), employee_movements_cumulative_3 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(employee_movements_daily.hires__2) AS hires__2
+    SUM(employee_movements_daily_3.hires__2) AS hires__2
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN employee_movements_daily
-    ON employee_movements_daily.__day <= time_spine.date_day
-    AND employee_movements_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
+  INNER JOIN employee_movements_daily_3
+    ON employee_movements_daily_3.__day <= time_spine.date_day
+    AND employee_movements_daily_3.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
   GROUP BY
     time_spine.date_day
-), employee_movements_cumulative_ranked AS (
+), employee_movements_cumulative_ranked_2 AS (
   SELECT
-    DATE_TRUNC('MONTH', employee_movements_cumulative.__day) AS metric_time__month,
-    employee_movements_cumulative.hires__2 AS hires__2,
+    DATE_TRUNC('MONTH', employee_movements_cumulative_3.__day) AS metric_time__month,
+    employee_movements_cumulative_3.hires__2 AS hires__2,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', employee_movements_cumulative.__day)
-      ORDER BY employee_movements_cumulative.__day DESC
+      PARTITION BY DATE_TRUNC('MONTH', employee_movements_cumulative_3.__day)
+      ORDER BY employee_movements_cumulative_3.__day DESC
     ) AS __period_rank
-  FROM employee_movements_cumulative
-), employee_movements_cumulative_last AS (
+  FROM employee_movements_cumulative_3
+), employee_movements_cumulative_last_2 AS (
   SELECT
-    employee_movements_cumulative_ranked.metric_time__month,
-    employee_movements_cumulative_ranked.hires__2
-  FROM employee_movements_cumulative_ranked
+    employee_movements_cumulative_ranked_2.metric_time__month,
+    employee_movements_cumulative_ranked_2.hires__2
+  FROM employee_movements_cumulative_ranked_2
   WHERE
-    employee_movements_cumulative_ranked.__period_rank = 1
-), inventory_balances_agg AS (
+    employee_movements_cumulative_ranked_2.__period_rank = 1
+), inventory_balances_agg_4 AS (
   SELECT
     DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
     COUNT(DISTINCT src.balance_date) AS inventory_days
   FROM {{ ref('stg_inventory_balances') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.balance_date)
-), inventory_balances_rows AS (
+), inventory_balances_rows_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
     CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
     src.inventory_value AS inventory_value,
     src.on_hand_units AS inventory_units
   FROM {{ ref('stg_inventory_balances') }} AS src
-), inventory_balances_by_day AS (
+), inventory_balances_by_day_3 AS (
   SELECT
-    inventory_balances_rows.metric_time__month,
-    inventory_balances_rows.__window_day,
-    SUM(inventory_balances_rows.inventory_value) AS inventory_value,
-    SUM(inventory_balances_rows.inventory_units) AS inventory_units
-  FROM inventory_balances_rows
+    inventory_balances_rows_3.metric_time__month,
+    inventory_balances_rows_3.__window_day,
+    SUM(inventory_balances_rows_3.inventory_value) AS inventory_value,
+    SUM(inventory_balances_rows_3.inventory_units) AS inventory_units
+  FROM inventory_balances_rows_3
   GROUP BY
-    inventory_balances_rows.metric_time__month,
-    inventory_balances_rows.__window_day
-), inventory_balances_window AS (
+    inventory_balances_rows_3.metric_time__month,
+    inventory_balances_rows_3.__window_day
+), inventory_balances_window_3 AS (
   SELECT
     *,
-    MAX(inventory_balances_by_day.__window_day) OVER (PARTITION BY inventory_balances_by_day.metric_time__month) AS __window_pick
-  FROM inventory_balances_by_day
-), inventory_balances_agg_2 AS (
+    MAX(inventory_balances_by_day_3.__window_day) OVER (PARTITION BY inventory_balances_by_day_3.metric_time__month) AS __window_pick
+  FROM inventory_balances_by_day_3
+), inventory_balances_agg_2_3 AS (
   SELECT
-    inventory_balances_window.metric_time__month,
-    SUM(inventory_balances_window.inventory_value) AS inventory_value,
-    SUM(inventory_balances_window.inventory_units) AS inventory_units
-  FROM inventory_balances_window
+    inventory_balances_window_3.metric_time__month,
+    SUM(inventory_balances_window_3.inventory_value) AS inventory_value,
+    SUM(inventory_balances_window_3.inventory_units) AS inventory_units
+  FROM inventory_balances_window_3
   WHERE
-    inventory_balances_window.__window_day = inventory_balances_window.__window_pick
+    inventory_balances_window_3.__window_day = inventory_balances_window_3.__window_pick
   GROUP BY
-    inventory_balances_window.metric_time__month
-), kpi_targets_agg AS (
+    inventory_balances_window_3.metric_time__month
+), kpi_targets_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.period_start) AS metric_time__month,
     MAX(src.target_value) AS target_value
   FROM {{ ref('stg_targets') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.period_start)
-), campaign_spend_by_period AS (
+), campaign_spend_by_period_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
     SUM(src.spend_eur) AS marketing_spend__2
   FROM {{ ref('stg_campaign_spend') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.spend_date)
-), campaign_spend_offset AS (
+), campaign_spend_offset_3 AS (
   SELECT
     periods.metric_time__month AS metric_time__month,
-    campaign_spend_by_period.marketing_spend__2 AS marketing_spend__2
+    campaign_spend_by_period_3.marketing_spend__2 AS marketing_spend__2
   FROM (
     SELECT DISTINCT
       DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
   ) AS periods
-  INNER JOIN campaign_spend_by_period
-    ON campaign_spend_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
-), campaign_spend_rows AS (
+  INNER JOIN campaign_spend_by_period_3
+    ON campaign_spend_by_period_3.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
+), campaign_spend_rows_3 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
     src.spend_eur AS marketing_spend__3
   FROM {{ ref('stg_campaign_spend') }} AS src
-), campaign_spend_daily AS (
+), campaign_spend_daily_3 AS (
   SELECT
-    campaign_spend_rows.__day,
-    SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
-  FROM campaign_spend_rows
+    campaign_spend_rows_3.__day,
+    SUM(campaign_spend_rows_3.marketing_spend__3) AS marketing_spend__3
+  FROM campaign_spend_rows_3
   GROUP BY
-    campaign_spend_rows.__day
-), campaign_spend_cumulative AS (
+    campaign_spend_rows_3.__day
+), campaign_spend_cumulative_3 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(campaign_spend_daily.marketing_spend__3) AS marketing_spend__3
+    SUM(campaign_spend_daily_3.marketing_spend__3) AS marketing_spend__3
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN campaign_spend_daily
-    ON campaign_spend_daily.__day <= time_spine.date_day
-    AND campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
+  INNER JOIN campaign_spend_daily_3
+    ON campaign_spend_daily_3.__day <= time_spine.date_day
+    AND campaign_spend_daily_3.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
   GROUP BY
     time_spine.date_day
-), campaign_spend_cumulative_ranked AS (
+), campaign_spend_cumulative_ranked_2 AS (
   SELECT
-    DATE_TRUNC('MONTH', campaign_spend_cumulative.__day) AS metric_time__month,
-    campaign_spend_cumulative.marketing_spend__3 AS marketing_spend__3,
+    DATE_TRUNC('MONTH', campaign_spend_cumulative_3.__day) AS metric_time__month,
+    campaign_spend_cumulative_3.marketing_spend__3 AS marketing_spend__3,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', campaign_spend_cumulative.__day)
-      ORDER BY campaign_spend_cumulative.__day DESC
+      PARTITION BY DATE_TRUNC('MONTH', campaign_spend_cumulative_3.__day)
+      ORDER BY campaign_spend_cumulative_3.__day DESC
     ) AS __period_rank
-  FROM campaign_spend_cumulative
-), campaign_spend_cumulative_last AS (
+  FROM campaign_spend_cumulative_3
+), campaign_spend_cumulative_last_2 AS (
   SELECT
-    campaign_spend_cumulative_ranked.metric_time__month,
-    campaign_spend_cumulative_ranked.marketing_spend__3
-  FROM campaign_spend_cumulative_ranked
+    campaign_spend_cumulative_ranked_2.metric_time__month,
+    campaign_spend_cumulative_ranked_2.marketing_spend__3
+  FROM campaign_spend_cumulative_ranked_2
   WHERE
-    campaign_spend_cumulative_ranked.__period_rank = 1
-), customers_rows AS (
+    campaign_spend_cumulative_ranked_2.__period_rank = 1
+), customers_rows_3 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
     src.customer_id AS new_customers__2
   FROM {{ ref('stg_customers') }} AS src
-), customers_daily AS (
+), customers_daily_3 AS (
   SELECT
-    customers_rows.__day,
-    COUNT(customers_rows.new_customers__2) AS new_customers__2
-  FROM customers_rows
+    customers_rows_3.__day,
+    COUNT(customers_rows_3.new_customers__2) AS new_customers__2
+  FROM customers_rows_3
   GROUP BY
-    customers_rows.__day
-), customers_cumulative AS (
+    customers_rows_3.__day
+), customers_cumulative_3 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(customers_daily.new_customers__2) AS new_customers__2
+    SUM(customers_daily_3.new_customers__2) AS new_customers__2
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN customers_daily
-    ON customers_daily.__day <= time_spine.date_day
-    AND customers_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+  INNER JOIN customers_daily_3
+    ON customers_daily_3.__day <= time_spine.date_day
+    AND customers_daily_3.__day > time_spine.date_day - INTERVAL '7' DAY
   GROUP BY
     time_spine.date_day
-), customers_cumulative_ranked AS (
+), customers_cumulative_ranked_2 AS (
   SELECT
-    DATE_TRUNC('MONTH', customers_cumulative.__day) AS metric_time__month,
-    customers_cumulative.new_customers__2 AS new_customers__2,
+    DATE_TRUNC('MONTH', customers_cumulative_3.__day) AS metric_time__month,
+    customers_cumulative_3.new_customers__2 AS new_customers__2,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', customers_cumulative.__day)
-      ORDER BY customers_cumulative.__day ASC NULLS LAST
+      PARTITION BY DATE_TRUNC('MONTH', customers_cumulative_3.__day)
+      ORDER BY customers_cumulative_3.__day ASC NULLS LAST
     ) AS __period_rank
-  FROM customers_cumulative
-), customers_cumulative_first AS (
+  FROM customers_cumulative_3
+), customers_cumulative_first_2 AS (
   SELECT
-    customers_cumulative_ranked.metric_time__month,
-    customers_cumulative_ranked.new_customers__2
-  FROM customers_cumulative_ranked
+    customers_cumulative_ranked_2.metric_time__month,
+    customers_cumulative_ranked_2.new_customers__2
+  FROM customers_cumulative_ranked_2
   WHERE
-    customers_cumulative_ranked.__period_rank = 1
-), production_runs_by_period AS (
+    customers_cumulative_ranked_2.__period_rank = 1
+), production_runs_by_period_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
     SUM(src.run_minutes) AS run_minutes__2,
@@ -13417,22 +13417,22 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_production_runs') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.run_date)
-), production_runs_offset AS (
+), production_runs_offset_3 AS (
   SELECT
     periods.metric_time__month AS metric_time__month,
-    production_runs_by_period.run_minutes__2 AS run_minutes__2,
-    production_runs_by_period.planned_minutes__2 AS planned_minutes__2,
-    production_runs_by_period.ideal_run_minutes__2 AS ideal_run_minutes__2,
-    production_runs_by_period.good_units__2 AS good_units__2,
-    production_runs_by_period.units_produced__2 AS units_produced__2
+    production_runs_by_period_3.run_minutes__2 AS run_minutes__2,
+    production_runs_by_period_3.planned_minutes__2 AS planned_minutes__2,
+    production_runs_by_period_3.ideal_run_minutes__2 AS ideal_run_minutes__2,
+    production_runs_by_period_3.good_units__2 AS good_units__2,
+    production_runs_by_period_3.units_produced__2 AS units_produced__2
   FROM (
     SELECT DISTINCT
       DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
   ) AS periods
-  INNER JOIN production_runs_by_period
-    ON production_runs_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
-), tasks_agg AS (
+  INNER JOIN production_runs_by_period_3
+    ON production_runs_by_period_3.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
+), tasks_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.due_date) AS metric_time__month,
     SUM(CASE WHEN src.is_completed_on_time THEN 1 ELSE 0 END) AS tasks_completed_on_time,
@@ -13441,25 +13441,25 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_tasks') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.due_date)
-), orders_by_period AS (
+), orders_by_period_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
     COUNT(src.order_id) AS orders__2
   FROM {{ ref('stg_orders') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at)
-), orders_offset AS (
+), orders_offset_3 AS (
   SELECT
     periods.metric_time__month AS metric_time__month,
-    orders_by_period.orders__2 AS orders__2
+    orders_by_period_3.orders__2 AS orders__2
   FROM (
     SELECT DISTINCT
       DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
   ) AS periods
-  INNER JOIN orders_by_period
-    ON orders_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
-), store_traffic_agg AS (
+  INNER JOIN orders_by_period_3
+    ON orders_by_period_3.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
+), store_traffic_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
     SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
@@ -13467,7 +13467,7 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_store_traffic') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.traffic_date)
-), purchase_orders_agg AS (
+), purchase_orders_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_date) AS metric_time__month,
     COUNT(src.purchase_order_id) AS purchase_orders,
@@ -13476,480 +13476,480 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_purchase_orders') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_date)
-), order_lines_by_period AS (
+), order_lines_by_period_4 AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
     SUM(src.quantity * src.net_unit_price) AS revenue__3
   FROM {{ ref('stg_order_lines') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at)
-), order_lines_offset AS (
+), order_lines_offset_4 AS (
   SELECT
     periods.metric_time__month AS metric_time__month,
-    order_lines_by_period.revenue__3 AS revenue__3
+    order_lines_by_period_4.revenue__3 AS revenue__3
   FROM (
     SELECT DISTINCT
       DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
   ) AS periods
-  INNER JOIN order_lines_by_period
-    ON order_lines_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
-), order_lines_cumulative_2 AS (
+  INNER JOIN order_lines_by_period_4
+    ON order_lines_by_period_4.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
+), order_lines_cumulative_2_3 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(order_lines_daily.revenue__4) AS revenue__4
+    SUM(order_lines_daily_3.revenue__4) AS revenue__4
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily
-    ON order_lines_daily.__day <= time_spine.date_day
-    AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
+  INNER JOIN order_lines_daily_3
+    ON order_lines_daily_3.__day <= time_spine.date_day
+    AND order_lines_daily_3.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
   GROUP BY
     time_spine.date_day
-), order_lines_cumulative_ranked_2 AS (
+), order_lines_cumulative_ranked_2_2 AS (
   SELECT
-    DATE_TRUNC('MONTH', order_lines_cumulative_2.__day) AS metric_time__month,
-    order_lines_cumulative_2.revenue__4 AS revenue__4,
+    DATE_TRUNC('MONTH', order_lines_cumulative_2_3.__day) AS metric_time__month,
+    order_lines_cumulative_2_3.revenue__4 AS revenue__4,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_2.__day)
-      ORDER BY order_lines_cumulative_2.__day DESC
+      PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_2_3.__day)
+      ORDER BY order_lines_cumulative_2_3.__day DESC
     ) AS __period_rank
-  FROM order_lines_cumulative_2
-), order_lines_cumulative_last AS (
+  FROM order_lines_cumulative_2_3
+), order_lines_cumulative_last_3 AS (
   SELECT
-    order_lines_cumulative_ranked_2.metric_time__month,
-    order_lines_cumulative_ranked_2.revenue__4
-  FROM order_lines_cumulative_ranked_2
+    order_lines_cumulative_ranked_2_2.metric_time__month,
+    order_lines_cumulative_ranked_2_2.revenue__4
+  FROM order_lines_cumulative_ranked_2_2
   WHERE
-    order_lines_cumulative_ranked_2.__period_rank = 1
-), order_lines_cumulative_3 AS (
+    order_lines_cumulative_ranked_2_2.__period_rank = 1
+), order_lines_cumulative_3_3 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(order_lines_daily.revenue__5) AS revenue__5
+    SUM(order_lines_daily_3.revenue__5) AS revenue__5
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily
-    ON order_lines_daily.__day <= time_spine.date_day
-    AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+  INNER JOIN order_lines_daily_3
+    ON order_lines_daily_3.__day <= time_spine.date_day
+    AND order_lines_daily_3.__day > time_spine.date_day - INTERVAL '7' DAY
   GROUP BY
     time_spine.date_day
-), order_lines_cumulative_ranked_3 AS (
+), order_lines_cumulative_ranked_3_2 AS (
   SELECT
-    DATE_TRUNC('MONTH', order_lines_cumulative_3.__day) AS metric_time__month,
-    order_lines_cumulative_3.revenue__5 AS revenue__5,
+    DATE_TRUNC('MONTH', order_lines_cumulative_3_3.__day) AS metric_time__month,
+    order_lines_cumulative_3_3.revenue__5 AS revenue__5,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_3.__day)
-      ORDER BY order_lines_cumulative_3.__day ASC NULLS LAST
+      PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_3_3.__day)
+      ORDER BY order_lines_cumulative_3_3.__day ASC NULLS LAST
     ) AS __period_rank
-  FROM order_lines_cumulative_3
-), order_lines_cumulative_first_2 AS (
+  FROM order_lines_cumulative_3_3
+), order_lines_cumulative_first_2_2 AS (
   SELECT
-    order_lines_cumulative_ranked_3.metric_time__month,
-    order_lines_cumulative_ranked_3.revenue__5
-  FROM order_lines_cumulative_ranked_3
+    order_lines_cumulative_ranked_3_2.metric_time__month,
+    order_lines_cumulative_ranked_3_2.revenue__5
+  FROM order_lines_cumulative_ranked_3_2
   WHERE
-    order_lines_cumulative_ranked_3.__period_rank = 1
-), order_lines_by_period_2 AS (
+    order_lines_cumulative_ranked_3_2.__period_rank = 1
+), order_lines_by_period_2_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
     SUM(src.quantity * src.net_unit_price) AS revenue__6
   FROM {{ ref('stg_order_lines') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at)
-), order_lines_offset_2 AS (
+), order_lines_offset_2_3 AS (
   SELECT
     periods.metric_time__month AS metric_time__month,
-    order_lines_by_period_2.revenue__6 AS revenue__6
+    order_lines_by_period_2_3.revenue__6 AS revenue__6
   FROM (
     SELECT DISTINCT
       DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
   ) AS periods
-  INNER JOIN order_lines_by_period_2
-    ON order_lines_by_period_2.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
-), order_lines_cumulative_4 AS (
+  INNER JOIN order_lines_by_period_2_3
+    ON order_lines_by_period_2_3.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
+), order_lines_cumulative_4_3 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(order_lines_daily.revenue__7) AS revenue__7
+    SUM(order_lines_daily_3.revenue__7) AS revenue__7
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily
-    ON order_lines_daily.__day <= time_spine.date_day
-    AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
+  INNER JOIN order_lines_daily_3
+    ON order_lines_daily_3.__day <= time_spine.date_day
+    AND order_lines_daily_3.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
   GROUP BY
     time_spine.date_day
-), order_lines_cumulative_ranked_4 AS (
+), order_lines_cumulative_ranked_4_2 AS (
   SELECT
-    DATE_TRUNC('MONTH', order_lines_cumulative_4.__day) AS metric_time__month,
-    order_lines_cumulative_4.revenue__7 AS revenue__7,
+    DATE_TRUNC('MONTH', order_lines_cumulative_4_3.__day) AS metric_time__month,
+    order_lines_cumulative_4_3.revenue__7 AS revenue__7,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_4.__day)
-      ORDER BY order_lines_cumulative_4.__day DESC
+      PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_4_3.__day)
+      ORDER BY order_lines_cumulative_4_3.__day DESC
     ) AS __period_rank
-  FROM order_lines_cumulative_4
-), order_lines_cumulative_last_2 AS (
+  FROM order_lines_cumulative_4_3
+), order_lines_cumulative_last_2_2 AS (
   SELECT
-    order_lines_cumulative_ranked_4.metric_time__month,
-    order_lines_cumulative_ranked_4.revenue__7
-  FROM order_lines_cumulative_ranked_4
+    order_lines_cumulative_ranked_4_2.metric_time__month,
+    order_lines_cumulative_ranked_4_2.revenue__7
+  FROM order_lines_cumulative_ranked_4_2
   WHERE
-    order_lines_cumulative_ranked_4.__period_rank = 1
-), sales_visits_agg AS (
+    order_lines_cumulative_ranked_4_2.__period_rank = 1
+), sales_visits_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
     COUNT(src.visit_id) AS sales_visits
   FROM {{ ref('stg_sales_visits') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.visit_date)
-), sales_visits_base_events AS (
+), sales_visits_base_events_3 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
     src.customer_id AS __entity,
     DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month
   FROM {{ ref('stg_sales_visits') }} AS src
-), orders_conversion_events AS (
+), orders_conversion_events_3 AS (
   SELECT
     ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) NULLS LAST) AS __conversion_id,
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.customer_id AS __entity,
     src.order_id AS __value
   FROM {{ ref('stg_orders') }} AS src
-), orders_attributed AS (
+), orders_attributed_3 AS (
   SELECT
-    sales_visits_base_events.metric_time__month,
-    orders_conversion_events.__value,
+    sales_visits_base_events_3.metric_time__month,
+    orders_conversion_events_3.__value,
     ROW_NUMBER() OVER (
-      PARTITION BY orders_conversion_events.__conversion_id
-      ORDER BY sales_visits_base_events.__day DESC
+      PARTITION BY orders_conversion_events_3.__conversion_id
+      ORDER BY sales_visits_base_events_3.__day DESC
     ) AS __attribution_rank
-  FROM orders_conversion_events
-  INNER JOIN sales_visits_base_events
-    ON sales_visits_base_events.__entity = orders_conversion_events.__entity
-    AND sales_visits_base_events.__day <= orders_conversion_events.__day
-    AND sales_visits_base_events.__day > orders_conversion_events.__day - INTERVAL '14' DAY
-), orders_conversions AS (
+  FROM orders_conversion_events_3
+  INNER JOIN sales_visits_base_events_3
+    ON sales_visits_base_events_3.__entity = orders_conversion_events_3.__entity
+    AND sales_visits_base_events_3.__day <= orders_conversion_events_3.__day
+    AND sales_visits_base_events_3.__day > orders_conversion_events_3.__day - INTERVAL '14' DAY
+), orders_conversions_3 AS (
   SELECT
-    orders_attributed.metric_time__month,
-    COUNT(orders_attributed.__value) AS orders__4
-  FROM orders_attributed
+    orders_attributed_3.metric_time__month,
+    COUNT(orders_attributed_3.__value) AS orders__4
+  FROM orders_attributed_3
   WHERE
-    orders_attributed.__attribution_rank = 1
+    orders_attributed_3.__attribution_rank = 1
   GROUP BY
-    orders_attributed.metric_time__month
-), store_traffic_rows AS (
+    orders_attributed_3.metric_time__month
+), store_traffic_rows_3 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
     src.footfall AS footfall__3
   FROM {{ ref('stg_store_traffic') }} AS src
-), store_traffic_daily AS (
+), store_traffic_daily_3 AS (
   SELECT
-    store_traffic_rows.__day,
-    SUM(store_traffic_rows.footfall__3) AS footfall__3
-  FROM store_traffic_rows
+    store_traffic_rows_3.__day,
+    SUM(store_traffic_rows_3.footfall__3) AS footfall__3
+  FROM store_traffic_rows_3
   GROUP BY
-    store_traffic_rows.__day
-), store_traffic_cumulative AS (
+    store_traffic_rows_3.__day
+), store_traffic_cumulative_3 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(store_traffic_daily.footfall__3) AS footfall__3
+    SUM(store_traffic_daily_3.footfall__3) AS footfall__3
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN store_traffic_daily
-    ON store_traffic_daily.__day <= time_spine.date_day
-    AND store_traffic_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+  INNER JOIN store_traffic_daily_3
+    ON store_traffic_daily_3.__day <= time_spine.date_day
+    AND store_traffic_daily_3.__day > time_spine.date_day - INTERVAL '7' DAY
   GROUP BY
     time_spine.date_day
-), store_traffic_cumulative_ranked AS (
+), store_traffic_cumulative_ranked_2 AS (
   SELECT
-    DATE_TRUNC('MONTH', store_traffic_cumulative.__day) AS metric_time__month,
-    store_traffic_cumulative.footfall__3 AS footfall__3,
+    DATE_TRUNC('MONTH', store_traffic_cumulative_3.__day) AS metric_time__month,
+    store_traffic_cumulative_3.footfall__3 AS footfall__3,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', store_traffic_cumulative.__day)
-      ORDER BY store_traffic_cumulative.__day ASC NULLS LAST
+      PARTITION BY DATE_TRUNC('MONTH', store_traffic_cumulative_3.__day)
+      ORDER BY store_traffic_cumulative_3.__day ASC NULLS LAST
     ) AS __period_rank
-  FROM store_traffic_cumulative
-), store_traffic_cumulative_first AS (
+  FROM store_traffic_cumulative_3
+), store_traffic_cumulative_first_2 AS (
   SELECT
-    store_traffic_cumulative_ranked.metric_time__month,
-    store_traffic_cumulative_ranked.footfall__3
-  FROM store_traffic_cumulative_ranked
+    store_traffic_cumulative_ranked_2.metric_time__month,
+    store_traffic_cumulative_ranked_2.footfall__3
+  FROM store_traffic_cumulative_ranked_2
   WHERE
-    store_traffic_cumulative_ranked.__period_rank = 1
-), store_traffic_by_period AS (
+    store_traffic_cumulative_ranked_2.__period_rank = 1
+), store_traffic_by_period_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
     SUM(src.footfall) AS footfall__4
   FROM {{ ref('stg_store_traffic') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.traffic_date)
-), store_traffic_offset AS (
+), store_traffic_offset_3 AS (
   SELECT
     periods.metric_time__month AS metric_time__month,
-    store_traffic_by_period.footfall__4 AS footfall__4
+    store_traffic_by_period_3.footfall__4 AS footfall__4
   FROM (
     SELECT DISTINCT
       DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
   ) AS periods
-  INNER JOIN store_traffic_by_period
-    ON store_traffic_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
-), production_runs_rows AS (
+  INNER JOIN store_traffic_by_period_3
+    ON store_traffic_by_period_3.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
+), production_runs_rows_3 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
     src.units_produced AS units_produced__3
   FROM {{ ref('stg_production_runs') }} AS src
-), production_runs_daily AS (
+), production_runs_daily_3 AS (
   SELECT
-    production_runs_rows.__day,
-    SUM(production_runs_rows.units_produced__3) AS units_produced__3
-  FROM production_runs_rows
+    production_runs_rows_3.__day,
+    SUM(production_runs_rows_3.units_produced__3) AS units_produced__3
+  FROM production_runs_rows_3
   GROUP BY
-    production_runs_rows.__day
-), production_runs_cumulative AS (
+    production_runs_rows_3.__day
+), production_runs_cumulative_3 AS (
   SELECT
     time_spine.date_day AS __day,
-    SUM(production_runs_daily.units_produced__3) AS units_produced__3
+    SUM(production_runs_daily_3.units_produced__3) AS units_produced__3
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN production_runs_daily
-    ON production_runs_daily.__day <= time_spine.date_day
-    AND production_runs_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+  INNER JOIN production_runs_daily_3
+    ON production_runs_daily_3.__day <= time_spine.date_day
+    AND production_runs_daily_3.__day > time_spine.date_day - INTERVAL '7' DAY
   GROUP BY
     time_spine.date_day
-), production_runs_cumulative_ranked AS (
+), production_runs_cumulative_ranked_2 AS (
   SELECT
-    DATE_TRUNC('MONTH', production_runs_cumulative.__day) AS metric_time__month,
-    production_runs_cumulative.units_produced__3 AS units_produced__3,
+    DATE_TRUNC('MONTH', production_runs_cumulative_3.__day) AS metric_time__month,
+    production_runs_cumulative_3.units_produced__3 AS units_produced__3,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', production_runs_cumulative.__day)
-      ORDER BY production_runs_cumulative.__day ASC NULLS LAST
+      PARTITION BY DATE_TRUNC('MONTH', production_runs_cumulative_3.__day)
+      ORDER BY production_runs_cumulative_3.__day ASC NULLS LAST
     ) AS __period_rank
-  FROM production_runs_cumulative
-), production_runs_cumulative_first AS (
+  FROM production_runs_cumulative_3
+), production_runs_cumulative_first_2 AS (
   SELECT
-    production_runs_cumulative_ranked.metric_time__month,
-    production_runs_cumulative_ranked.units_produced__3
-  FROM production_runs_cumulative_ranked
+    production_runs_cumulative_ranked_2.metric_time__month,
+    production_runs_cumulative_ranked_2.units_produced__3
+  FROM production_runs_cumulative_ranked_2
   WHERE
-    production_runs_cumulative_ranked.__period_rank = 1
-), group_keys AS (
+    production_runs_cumulative_ranked_2.__period_rank = 1
+), group_keys_3 AS (
   SELECT
     metric_time__month
-  FROM campaign_spend_agg
+  FROM campaign_spend_agg_3
   UNION
   SELECT
     metric_time__month
-  FROM attributed_orders_agg
+  FROM attributed_orders_agg_3
   UNION
   SELECT
     metric_time__month
-  FROM employee_movements_agg
+  FROM employee_movements_agg_3
   UNION
   SELECT
     metric_time__month
-  FROM headcount_agg
+  FROM headcount_agg_3
   UNION
   SELECT
     metric_time__month
-  FROM production_runs_agg
+  FROM production_runs_agg_3
   UNION
   SELECT
     metric_time__month
-  FROM order_lines_agg
+  FROM order_lines_agg_3
   UNION
   SELECT
     metric_time__month
-  FROM orders_agg
+  FROM orders_agg_3
   UNION
   SELECT
     metric_time__month
-  FROM leads_agg
+  FROM leads_agg_3
   UNION
   SELECT
     metric_time__month
-  FROM customers_spine
+  FROM customers_spine_3
   UNION
   SELECT
     metric_time__month
-  FROM order_lines_cumulative_first
+  FROM order_lines_cumulative_first_3
   UNION
   SELECT
     metric_time__month
-  FROM orders_cumulative_first
+  FROM orders_cumulative_first_2
   UNION
   SELECT
     metric_time__month
-  FROM employee_movements_cumulative_last
+  FROM employee_movements_cumulative_last_2
   UNION
   SELECT
     metric_time__month
-  FROM inventory_balances_agg
+  FROM inventory_balances_agg_4
   UNION
   SELECT
     metric_time__month
-  FROM inventory_balances_agg_2
+  FROM inventory_balances_agg_2_3
   UNION
   SELECT
     metric_time__month
-  FROM kpi_targets_agg
+  FROM kpi_targets_agg_3
   UNION
   SELECT
     metric_time__month
-  FROM campaign_spend_offset
+  FROM campaign_spend_offset_3
   UNION
   SELECT
     metric_time__month
-  FROM campaign_spend_cumulative_last
+  FROM campaign_spend_cumulative_last_2
   UNION
   SELECT
     metric_time__month
-  FROM customers_cumulative_first
+  FROM customers_cumulative_first_2
   UNION
   SELECT
     metric_time__month
-  FROM production_runs_offset
+  FROM production_runs_offset_3
   UNION
   SELECT
     metric_time__month
-  FROM tasks_agg
+  FROM tasks_agg_3
   UNION
   SELECT
     metric_time__month
-  FROM orders_offset
+  FROM orders_offset_3
   UNION
   SELECT
     metric_time__month
-  FROM store_traffic_agg
+  FROM store_traffic_agg_3
   UNION
   SELECT
     metric_time__month
-  FROM purchase_orders_agg
+  FROM purchase_orders_agg_3
   UNION
   SELECT
     metric_time__month
-  FROM order_lines_offset
+  FROM order_lines_offset_4
   UNION
   SELECT
     metric_time__month
-  FROM order_lines_cumulative_last
+  FROM order_lines_cumulative_last_3
   UNION
   SELECT
     metric_time__month
-  FROM order_lines_cumulative_first_2
+  FROM order_lines_cumulative_first_2_2
   UNION
   SELECT
     metric_time__month
-  FROM order_lines_offset_2
+  FROM order_lines_offset_2_3
   UNION
   SELECT
     metric_time__month
-  FROM order_lines_cumulative_last_2
+  FROM order_lines_cumulative_last_2_2
   UNION
   SELECT
     metric_time__month
-  FROM sales_visits_agg
+  FROM sales_visits_agg_3
   UNION
   SELECT
     metric_time__month
-  FROM orders_conversions
+  FROM orders_conversions_3
   UNION
   SELECT
     metric_time__month
-  FROM store_traffic_cumulative_first
+  FROM store_traffic_cumulative_first_2
   UNION
   SELECT
     metric_time__month
-  FROM store_traffic_offset
+  FROM store_traffic_offset_3
   UNION
   SELECT
     metric_time__month
-  FROM production_runs_cumulative_first
+  FROM production_runs_cumulative_first_2
 ), metrics_by_month AS (
   SELECT
-    group_keys.metric_time__month AS metric_time__month,
-    campaign_spend_agg.clicks AS ad_clicks,
-    campaign_spend_agg.impressions AS ad_impressions,
-    attributed_orders_agg.attributed_gross_profit AS attributed_gross_profit,
-    attributed_orders_agg.attributed_orders AS attributed_orders,
-    attributed_orders_agg.attributed_revenue AS attributed_revenue,
-    CAST(employee_movements_agg.leavers AS DOUBLE) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE) AS attrition_rate,
-    CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE) AS availability,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS average_order_value,
-    CAST(attributed_orders_agg.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS channel_roi,
-    CAST(campaign_spend_agg.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.impressions, 0) AS DOUBLE) AS click_through_rate,
-    leads_agg.converted_leads AS converted_leads,
-    order_lines_agg.cost_of_goods AS cost_of_goods,
-    CAST(campaign_spend_agg.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.clicks, 0) AS DOUBLE) AS cost_per_click,
-    CAST(campaign_spend_agg.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(customers_spine.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
+    group_keys_3.metric_time__month AS metric_time__month,
+    campaign_spend_agg_3.clicks AS ad_clicks,
+    campaign_spend_agg_3.impressions AS ad_impressions,
+    attributed_orders_agg_3.attributed_gross_profit AS attributed_gross_profit,
+    attributed_orders_agg_3.attributed_orders AS attributed_orders,
+    attributed_orders_agg_3.attributed_revenue AS attributed_revenue,
+    CAST(employee_movements_agg_3.leavers AS DOUBLE) / CAST(NULLIF(headcount_agg_3.headcount, 0) AS DOUBLE) AS attrition_rate,
+    CAST(production_runs_agg_3.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.planned_minutes, 0) AS DOUBLE) AS availability,
+    CAST(order_lines_agg_3.revenue AS DOUBLE) / CAST(NULLIF(orders_agg_3.orders, 0) AS DOUBLE) AS average_order_value,
+    CAST(attributed_orders_agg_3.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.marketing_spend, 0) AS DOUBLE) AS channel_roi,
+    CAST(campaign_spend_agg_3.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.impressions, 0) AS DOUBLE) AS click_through_rate,
+    leads_agg_3.converted_leads AS converted_leads,
+    order_lines_agg_3.cost_of_goods AS cost_of_goods,
+    CAST(campaign_spend_agg_3.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.clicks, 0) AS DOUBLE) AS cost_per_click,
+    CAST(campaign_spend_agg_3.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(customers_spine_3.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
     (
       CAST((
-        order_lines_cumulative_first.line_gross_profit
+        order_lines_cumulative_first_3.line_gross_profit
       ) AS DOUBLE) / NULLIF((
-        orders_cumulative_first.ordering_customers
+        orders_cumulative_first_2.ordering_customers
       ), 0)
     ) AS customer_lifetime_value,
-    orders_cumulative_first.ordering_customers AS customers_to_date,
-    CAST(production_runs_agg.units_defective AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS defect_rate,
-    order_lines_agg.discount_amount AS discounts,
-    headcount_agg.fte AS fte,
-    production_runs_agg.good_units AS good_units,
+    orders_cumulative_first_2.ordering_customers AS customers_to_date,
+    CAST(production_runs_agg_3.units_defective AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.units_produced, 0) AS DOUBLE) AS defect_rate,
+    order_lines_agg_3.discount_amount AS discounts,
+    headcount_agg_3.fte AS fte,
+    production_runs_agg_3.good_units AS good_units,
     (
       CAST(100 * (
         (
           (
-            order_lines_agg.revenue
+            order_lines_agg_3.revenue
           ) - (
-            order_lines_agg.cost_of_goods
+            order_lines_agg_3.cost_of_goods
           )
         )
       ) AS DOUBLE) / NULLIF((
-        order_lines_agg.revenue
+        order_lines_agg_3.revenue
       ), 0)
     ) AS gross_margin_pct,
     (
       (
-        order_lines_agg.revenue
+        order_lines_agg_3.revenue
       ) - (
-        order_lines_agg.cost_of_goods
+        order_lines_agg_3.cost_of_goods
       )
     ) AS gross_profit,
-    order_lines_cumulative_first.line_gross_profit AS gross_profit_to_date,
-    headcount_agg.headcount AS headcount,
-    employee_movements_agg.hires AS hires,
-    employee_movements_cumulative_last.hires__2 AS hires_ytd,
-    production_runs_agg.ideal_run_minutes AS ideal_production_minutes,
-    inventory_balances_agg.inventory_days AS inventory_days_in_period,
+    order_lines_cumulative_first_3.line_gross_profit AS gross_profit_to_date,
+    headcount_agg_3.headcount AS headcount,
+    employee_movements_agg_3.hires AS hires,
+    employee_movements_cumulative_last_2.hires__2 AS hires_ytd,
+    production_runs_agg_3.ideal_run_minutes AS ideal_production_minutes,
+    inventory_balances_agg_4.inventory_days AS inventory_days_in_period,
     (
       CAST((
-        inventory_balances_agg_2.inventory_value
+        inventory_balances_agg_2_3.inventory_value
       ) * (
-        inventory_balances_agg.inventory_days
+        inventory_balances_agg_4.inventory_days
       ) AS DOUBLE) / NULLIF((
-        order_lines_agg.cost_of_goods
+        order_lines_agg_3.cost_of_goods
       ), 0)
     ) AS inventory_turnover_days,
-    inventory_balances_agg_2.inventory_units AS inventory_units,
-    inventory_balances_agg_2.inventory_value AS inventory_value,
-    kpi_targets_agg.target_value AS kpi_target,
-    CAST(leads_agg.converted_leads AS DOUBLE) / CAST(NULLIF(leads_agg.leads, 0) AS DOUBLE) AS lead_conversion_rate,
-    leads_agg.leads AS leads,
-    employee_movements_agg.leavers AS leavers,
-    campaign_spend_agg.marketing_spend AS marketing_spend,
+    inventory_balances_agg_2_3.inventory_units AS inventory_units,
+    inventory_balances_agg_2_3.inventory_value AS inventory_value,
+    kpi_targets_agg_3.target_value AS kpi_target,
+    CAST(leads_agg_3.converted_leads AS DOUBLE) / CAST(NULLIF(leads_agg_3.leads, 0) AS DOUBLE) AS lead_conversion_rate,
+    leads_agg_3.leads AS leads,
+    employee_movements_agg_3.leavers AS leavers,
+    campaign_spend_agg_3.marketing_spend AS marketing_spend,
     (
       CAST(100 * (
         (
-          campaign_spend_agg.marketing_spend
+          campaign_spend_agg_3.marketing_spend
         ) - (
-          campaign_spend_offset.marketing_spend__2
+          campaign_spend_offset_3.marketing_spend__2
         )
       ) AS DOUBLE) / NULLIF((
-        campaign_spend_offset.marketing_spend__2
+        campaign_spend_offset_3.marketing_spend__2
       ), 0)
     ) AS marketing_spend_mom_growth_pct,
-    campaign_spend_cumulative_last.marketing_spend__3 AS marketing_spend_mtd,
-    COALESCE(customers_spine.new_customers, 0) AS new_customers,
-    customers_cumulative_first.new_customers__2 AS new_customers_rolling_7d,
+    campaign_spend_cumulative_last_2.marketing_spend__3 AS marketing_spend_mtd,
+    COALESCE(customers_spine_3.new_customers, 0) AS new_customers,
+    customers_cumulative_first_2.new_customers__2 AS new_customers_rolling_7d,
     (
       (
-        CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE)
+        CAST(production_runs_agg_3.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.planned_minutes, 0) AS DOUBLE)
       ) * (
-        CAST(production_runs_agg.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE)
+        CAST(production_runs_agg_3.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.run_minutes, 0) AS DOUBLE)
       ) * (
-        CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE)
+        CAST(production_runs_agg_3.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.units_produced, 0) AS DOUBLE)
       )
     ) AS oee,
     (
@@ -13957,181 +13957,181 @@ WITH campaign_spend_agg AS (
         (
           (
             (
-              CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE)
+              CAST(production_runs_agg_3.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.planned_minutes, 0) AS DOUBLE)
             ) * (
-              CAST(production_runs_agg.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE)
+              CAST(production_runs_agg_3.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.run_minutes, 0) AS DOUBLE)
             ) * (
-              CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE)
+              CAST(production_runs_agg_3.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.units_produced, 0) AS DOUBLE)
             )
           )
         ) - (
           (
             (
-              CAST(production_runs_offset.run_minutes__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset.planned_minutes__2, 0) AS DOUBLE)
+              CAST(production_runs_offset_3.run_minutes__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset_3.planned_minutes__2, 0) AS DOUBLE)
             ) * (
-              CAST(production_runs_offset.ideal_run_minutes__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset.run_minutes__2, 0) AS DOUBLE)
+              CAST(production_runs_offset_3.ideal_run_minutes__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset_3.run_minutes__2, 0) AS DOUBLE)
             ) * (
-              CAST(production_runs_offset.good_units__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset.units_produced__2, 0) AS DOUBLE)
+              CAST(production_runs_offset_3.good_units__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset_3.units_produced__2, 0) AS DOUBLE)
             )
           )
         )
       )
     ) AS oee_mom_change_pts,
-    CAST(tasks_agg.tasks_completed_on_time AS DOUBLE) / CAST(NULLIF(tasks_agg.tasks_due, 0) AS DOUBLE) AS on_time_task_rate,
-    orders_agg.ordering_customers__2 AS ordering_customers,
-    orders_agg.orders AS orders,
+    CAST(tasks_agg_3.tasks_completed_on_time AS DOUBLE) / CAST(NULLIF(tasks_agg_3.tasks_due, 0) AS DOUBLE) AS on_time_task_rate,
+    orders_agg_3.ordering_customers__2 AS ordering_customers,
+    orders_agg_3.orders AS orders,
     (
       CAST(100 * (
         (
-          orders_agg.orders
+          orders_agg_3.orders
         ) - (
-          orders_offset.orders__2
+          orders_offset_3.orders__2
         )
       ) AS DOUBLE) / NULLIF((
-        orders_offset.orders__2
+        orders_offset_3.orders__2
       ), 0)
     ) AS orders_yoy_growth_pct,
-    CAST(production_runs_agg.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE) AS performance,
-    production_runs_agg.planned_minutes AS planned_production_minutes,
+    CAST(production_runs_agg_3.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.run_minutes, 0) AS DOUBLE) AS performance,
+    production_runs_agg_3.planned_minutes AS planned_production_minutes,
     (
       CAST(60 * (
-        production_runs_agg.run_minutes
+        production_runs_agg_3.run_minutes
       ) AS DOUBLE) / NULLIF((
-        production_runs_agg.units_produced
+        production_runs_agg_3.units_produced
       ), 0)
     ) AS production_cycle_time,
-    production_runs_agg.production_runs AS production_runs,
-    CAST(tasks_agg.tasks_completed AS DOUBLE) / CAST(NULLIF(tasks_agg.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
-    CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
-    CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS promotion_order_share,
-    order_lines_agg.revenue__2 AS promotion_revenue,
-    purchase_orders_agg.purchase_orders AS purchase_orders,
-    purchase_orders_agg.purchase_orders_on_time AS purchase_orders_on_time,
-    purchase_orders_agg.purchase_spend AS purchase_spend,
-    CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS quality,
-    orders_agg.ordering_customers__3 AS repeat_customers,
-    CAST(orders_agg.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
-    CAST(attributed_orders_agg.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
-    order_lines_agg.revenue AS revenue,
+    production_runs_agg_3.production_runs AS production_runs,
+    CAST(tasks_agg_3.tasks_completed AS DOUBLE) / CAST(NULLIF(tasks_agg_3.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
+    CAST(orders_agg_3.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg_3.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
+    CAST(orders_agg_3.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg_3.orders, 0) AS DOUBLE) AS promotion_order_share,
+    order_lines_agg_3.revenue__2 AS promotion_revenue,
+    purchase_orders_agg_3.purchase_orders AS purchase_orders,
+    purchase_orders_agg_3.purchase_orders_on_time AS purchase_orders_on_time,
+    purchase_orders_agg_3.purchase_spend AS purchase_spend,
+    CAST(production_runs_agg_3.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.units_produced, 0) AS DOUBLE) AS quality,
+    orders_agg_3.ordering_customers__3 AS repeat_customers,
+    CAST(orders_agg_3.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg_3.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
+    CAST(attributed_orders_agg_3.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
+    order_lines_agg_3.revenue AS revenue,
     (
       CAST(100 * (
         (
-          order_lines_agg.revenue
+          order_lines_agg_3.revenue
         ) - (
-          order_lines_offset.revenue__3
+          order_lines_offset_4.revenue__3
         )
       ) AS DOUBLE) / NULLIF((
-        order_lines_offset.revenue__3
+        order_lines_offset_4.revenue__3
       ), 0)
     ) AS revenue_mom_growth_pct,
-    order_lines_cumulative_last.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
-    order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
+    order_lines_cumulative_last_3.revenue__4 AS revenue_mtd,
+    CAST(order_lines_agg_3.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_3.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
+    order_lines_cumulative_first_2_2.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
         (
-          order_lines_agg.revenue
+          order_lines_agg_3.revenue
         ) - (
-          order_lines_offset_2.revenue__6
+          order_lines_offset_2_3.revenue__6
         )
       ) AS DOUBLE) / NULLIF((
-        order_lines_offset_2.revenue__6
+        order_lines_offset_2_3.revenue__6
       ), 0)
     ) AS revenue_yoy_growth_pct,
-    order_lines_cumulative_last_2.revenue__7 AS revenue_ytd,
-    production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_conversions.orders__4 AS DOUBLE) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
-    orders_conversions.orders__4 AS sales_visit_conversions,
-    sales_visits_agg.sales_visits AS sales_visits,
-    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
-    store_traffic_agg.footfall__2 AS store_footfall,
-    store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
+    order_lines_cumulative_last_2_2.revenue__7 AS revenue_ytd,
+    production_runs_agg_3.run_minutes AS run_time_minutes,
+    CAST(orders_conversions_3.orders__4 AS DOUBLE) / CAST(NULLIF(sales_visits_agg_3.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
+    orders_conversions_3.orders__4 AS sales_visit_conversions,
+    sales_visits_agg_3.sales_visits AS sales_visits,
+    CAST(orders_agg_3.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_3.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
+    store_traffic_agg_3.footfall__2 AS store_footfall,
+    store_traffic_cumulative_first_2.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg.footfall__2
+          store_traffic_agg_3.footfall__2
         ) - (
-          store_traffic_offset.footfall__4
+          store_traffic_offset_3.footfall__4
         )
       ) AS DOUBLE) / NULLIF((
-        store_traffic_offset.footfall__4
+        store_traffic_offset_3.footfall__4
       ), 0)
     ) AS store_footfall_yoy_growth_pct,
-    CAST(purchase_orders_agg.purchase_orders_on_time AS DOUBLE) / CAST(NULLIF(purchase_orders_agg.purchase_orders, 0) AS DOUBLE) AS supplier_on_time_rate,
-    tasks_agg.tasks_completed AS tasks_completed,
-    tasks_agg.tasks_completed_on_time AS tasks_completed_on_time,
-    tasks_agg.tasks_due AS tasks_due,
-    production_runs_agg.units_defective AS units_defective,
-    production_runs_agg.units_produced AS units_produced,
-    production_runs_cumulative_first.units_produced__3 AS units_produced_rolling_7d,
-    order_lines_agg.units_sold AS units_sold
-  FROM group_keys
-  LEFT JOIN campaign_spend_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg.metric_time__month
-  LEFT JOIN attributed_orders_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM attributed_orders_agg.metric_time__month
-  LEFT JOIN employee_movements_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM employee_movements_agg.metric_time__month
-  LEFT JOIN headcount_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM headcount_agg.metric_time__month
-  LEFT JOIN production_runs_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM production_runs_agg.metric_time__month
-  LEFT JOIN order_lines_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg.metric_time__month
-  LEFT JOIN orders_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_agg.metric_time__month
-  LEFT JOIN leads_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM leads_agg.metric_time__month
-  LEFT JOIN customers_spine
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM customers_spine.metric_time__month
-  LEFT JOIN order_lines_cumulative_first
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first.metric_time__month
-  LEFT JOIN orders_cumulative_first
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_cumulative_first.metric_time__month
-  LEFT JOIN employee_movements_cumulative_last
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM employee_movements_cumulative_last.metric_time__month
-  LEFT JOIN inventory_balances_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg.metric_time__month
-  LEFT JOIN inventory_balances_agg_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__month
-  LEFT JOIN kpi_targets_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM kpi_targets_agg.metric_time__month
-  LEFT JOIN campaign_spend_offset
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_offset.metric_time__month
-  LEFT JOIN campaign_spend_cumulative_last
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_cumulative_last.metric_time__month
-  LEFT JOIN customers_cumulative_first
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM customers_cumulative_first.metric_time__month
-  LEFT JOIN production_runs_offset
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM production_runs_offset.metric_time__month
-  LEFT JOIN tasks_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM tasks_agg.metric_time__month
-  LEFT JOIN orders_offset
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_offset.metric_time__month
-  LEFT JOIN store_traffic_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg.metric_time__month
-  LEFT JOIN purchase_orders_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM purchase_orders_agg.metric_time__month
-  LEFT JOIN order_lines_offset
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset.metric_time__month
-  LEFT JOIN order_lines_cumulative_last
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__month
-  LEFT JOIN order_lines_cumulative_first_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__month
-  LEFT JOIN order_lines_offset_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset_2.metric_time__month
-  LEFT JOIN order_lines_cumulative_last_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last_2.metric_time__month
-  LEFT JOIN sales_visits_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM sales_visits_agg.metric_time__month
-  LEFT JOIN orders_conversions
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_conversions.metric_time__month
-  LEFT JOIN store_traffic_cumulative_first
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__month
-  LEFT JOIN store_traffic_offset
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_offset.metric_time__month
-  LEFT JOIN production_runs_cumulative_first
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__month
+    CAST(purchase_orders_agg_3.purchase_orders_on_time AS DOUBLE) / CAST(NULLIF(purchase_orders_agg_3.purchase_orders, 0) AS DOUBLE) AS supplier_on_time_rate,
+    tasks_agg_3.tasks_completed AS tasks_completed,
+    tasks_agg_3.tasks_completed_on_time AS tasks_completed_on_time,
+    tasks_agg_3.tasks_due AS tasks_due,
+    production_runs_agg_3.units_defective AS units_defective,
+    production_runs_agg_3.units_produced AS units_produced,
+    production_runs_cumulative_first_2.units_produced__3 AS units_produced_rolling_7d,
+    order_lines_agg_3.units_sold AS units_sold
+  FROM group_keys_3
+  LEFT JOIN campaign_spend_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg_3.metric_time__month
+  LEFT JOIN attributed_orders_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM attributed_orders_agg_3.metric_time__month
+  LEFT JOIN employee_movements_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM employee_movements_agg_3.metric_time__month
+  LEFT JOIN headcount_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM headcount_agg_3.metric_time__month
+  LEFT JOIN production_runs_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM production_runs_agg_3.metric_time__month
+  LEFT JOIN order_lines_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_agg_3.metric_time__month
+  LEFT JOIN orders_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM orders_agg_3.metric_time__month
+  LEFT JOIN leads_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM leads_agg_3.metric_time__month
+  LEFT JOIN customers_spine_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM customers_spine_3.metric_time__month
+  LEFT JOIN order_lines_cumulative_first_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_3.metric_time__month
+  LEFT JOIN orders_cumulative_first_2
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM orders_cumulative_first_2.metric_time__month
+  LEFT JOIN employee_movements_cumulative_last_2
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM employee_movements_cumulative_last_2.metric_time__month
+  LEFT JOIN inventory_balances_agg_4
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg_4.metric_time__month
+  LEFT JOIN inventory_balances_agg_2_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg_2_3.metric_time__month
+  LEFT JOIN kpi_targets_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM kpi_targets_agg_3.metric_time__month
+  LEFT JOIN campaign_spend_offset_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM campaign_spend_offset_3.metric_time__month
+  LEFT JOIN campaign_spend_cumulative_last_2
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM campaign_spend_cumulative_last_2.metric_time__month
+  LEFT JOIN customers_cumulative_first_2
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM customers_cumulative_first_2.metric_time__month
+  LEFT JOIN production_runs_offset_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM production_runs_offset_3.metric_time__month
+  LEFT JOIN tasks_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM tasks_agg_3.metric_time__month
+  LEFT JOIN orders_offset_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM orders_offset_3.metric_time__month
+  LEFT JOIN store_traffic_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_3.metric_time__month
+  LEFT JOIN purchase_orders_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM purchase_orders_agg_3.metric_time__month
+  LEFT JOIN order_lines_offset_4
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_offset_4.metric_time__month
+  LEFT JOIN order_lines_cumulative_last_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last_3.metric_time__month
+  LEFT JOIN order_lines_cumulative_first_2_2
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_2_2.metric_time__month
+  LEFT JOIN order_lines_offset_2_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_offset_2_3.metric_time__month
+  LEFT JOIN order_lines_cumulative_last_2_2
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last_2_2.metric_time__month
+  LEFT JOIN sales_visits_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM sales_visits_agg_3.metric_time__month
+  LEFT JOIN orders_conversions_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM orders_conversions_3.metric_time__month
+  LEFT JOIN store_traffic_cumulative_first_2
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM store_traffic_cumulative_first_2.metric_time__month
+  LEFT JOIN store_traffic_offset_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM store_traffic_offset_3.metric_time__month
+  LEFT JOIN production_runs_cumulative_first_2
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM production_runs_cumulative_first_2.metric_time__month
 )
 SELECT
   *
