@@ -76,13 +76,39 @@ def compare(reference: Metricsctl, other: Metricsctl) -> None:
     assert not failures, f"the demo on {other.target_name} differs from DuckDB:\n" + "\n".join(failures)
 
 
+def alerts_opened(app: Metricsctl, as_of: dt.datetime) -> set[tuple[str, str, object]]:
+    run = app.alerts(as_of)
+    assert not run.errors, run.errors
+    return {(e.rule, e.series_key, e.period) for e in run.opened}
+
+
+def same_alerts_and_state(reference: Metricsctl, other: Metricsctl) -> None:
+    """The planted events open the same alerts; the state kept in the target's warehouse stops a re-open."""
+    for day in (dt.datetime(2024, 10, 21), dt.datetime(2025, 3, 3)):
+        expected = alerts_opened(reference, day)
+        assert expected, f"no alert opened on DuckDB at {day}"
+        assert alerts_opened(other, day) == expected
+        assert alerts_opened(other, day) == set()  # already open: kept in the warehouse, not opened again
+    warehouse = other.warehouse()
+    try:
+        stored = warehouse.execute("select count(*) from expectation_results").rows[0][0]
+        history = warehouse.execute("select count(*) from metricsctl_alert_history").rows[0][0]
+    finally:
+        warehouse.close()
+    assert stored > 0 and history > 0
+
+
 @pytest.mark.postgres
 def test_the_demo_on_postgres_holds_duckdbs_numbers(demo_duckdb: Metricsctl, postgres_env: dict[str, str],
                                                     tmp_path_factory: pytest.TempPathFactory) -> None:
-    compare(demo_duckdb, build_demo(tmp_path_factory.mktemp("demo-pg") / "demo", "postgres"))
+    postgres = build_demo(tmp_path_factory.mktemp("demo-pg") / "demo", "postgres")
+    compare(demo_duckdb, postgres)
+    same_alerts_and_state(demo_duckdb, postgres)
 
 
 @pytest.mark.spark
 def test_the_demo_on_spark_holds_duckdbs_numbers(demo_duckdb: Metricsctl, spark_env: dict[str, str],
                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
-    compare(demo_duckdb, build_demo(tmp_path_factory.mktemp("demo-spark") / "demo", "spark"))
+    spark = build_demo(tmp_path_factory.mktemp("demo-spark") / "demo", "spark")
+    compare(demo_duckdb, spark)
+    same_alerts_and_state(demo_duckdb, spark)

@@ -21,6 +21,16 @@ ADAPTER_DIALECTS = {
 }
 
 
+# dialects whose tables (as dbt creates them there) take no UPDATE and no transaction: Spark's own
+# (Hive) tables; Databricks' Delta tables do
+NO_ROW_UPDATES = frozenset({"spark", "hive"})
+
+
+def updates_rows(dialect: str) -> bool:
+    """Whether UPDATE and BEGIN/COMMIT work on the dialect's tables."""
+    return dialect not in NO_ROW_UPDATES
+
+
 def adapter_types(dialect: str) -> tuple[str, ...]:
     """The dbt adapter types (`target.type`) whose warehouse speaks `dialect`."""
     return tuple(sorted(a for a, d in ADAPTER_DIALECTS.items() if d == dialect)) or (dialect,)
