@@ -7,7 +7,10 @@ line naming the spec it came from; `metricsctl compile --check` fails when a fil
 - An export named X becomes the model X, materialized as its `export_as` says (table or view), or
   incrementally when the saved query's `config.meta.metricsctl` says `incremental: true`: a run then
   rebuilds only the periods from the latest one it holds minus `lookback_days`, and deletes and
-  re-inserts those periods, which gives the same rows as a full refresh.
+  re-inserts those periods (on Spark: overwrites their partitions), which gives the same rows as a full
+  refresh.
+- With several dialects (`vars.metricsctl_dialects`), each model holds one SQL branch per dialect,
+  chosen by `target.type` when dbt renders it (`for_targets`).
 - `metric_values`: every metric by day, week and month in long form (metric_name, grain,
   period_start, value), for catalogs, alerts and targets.
 - `metric_catalog`: one row per metric with its definition and management fields.
@@ -22,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from metricsctl.compiler.dialects import adapter_types, to_sql
+from metricsctl.compiler.dialects import adapter_types, incremental_config, to_sql
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import SqlCompiler, column
 from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
@@ -224,6 +227,7 @@ class Materializer:
         header = self._header(f"saved query '{saved.name}', export '{export.name}'", "saved_queries", saved.name)
         lines: list[str] = []
         since: exp.Expr | None = None
+        extra: list[str] = []
         if options.get("incremental"):
             time_columns = [g for g in query.group_by if parse_item_name(g).is_metric_time]
             time_item = parse_item_name(time_columns[0]) if time_columns else None
@@ -232,8 +236,8 @@ class Materializer:
                                       "year in its group-by")
             time_column = time_item.column_name()
             lookback = int(options.get("lookback_days", DEFAULT_LOOKBACK_DAYS)) + self._attribution_days(query)
-            config.update(materialized="incremental", incremental_strategy="delete+insert",
-                          unique_key=[time_column], on_schema_change="fail")
+            config.update(materialized="incremental", unique_key=[time_column], on_schema_change="fail")
+            extra.append(incremental_config(time_column))  # delete+insert, or what the adapter has instead
             # where the data ended at the last run: cumulative and offset metrics run on past it
             bearing = [m for m in query.metrics if self._bears_data(m)]
             if not bearing:
@@ -250,7 +254,8 @@ class Materializer:
                          + self._render(incremental_since) + "{% endset %}{% else %}"
                          + "{% set metricsctl_since %}" + self._render(full) + "{% endset %}{% endif %}")
             since = exp.column(SINCE)
-        config_line = "{{ config(" + ", ".join(f"{k}={v!r}" for k, v in config.items()) + ") }}"
+        arguments = [f"{k}={v!r}" for k, v in config.items()] + extra
+        config_line = "{{ config(" + ", ".join(arguments) + ") }}"
         compiled = self.compiler.compile(query, since)
         lines.append(self._render(compiled.expression))
         return GeneratedModel(export.name, f"{self.folder}/{export.name}.sql", header, config_line, "\n".join(lines))

@@ -31,6 +31,22 @@ def updates_rows(dialect: str) -> bool:
     return dialect not in NO_ROW_UPDATES
 
 
+# dbt adapters whose incremental models lack delete+insert: the strategy that replaces whole periods
+# instead, partitioned by the period column (Spark's insert_overwrite replaces the partitions it writes)
+PERIOD_REPLACING = {"spark": "insert_overwrite"}
+
+
+def incremental_config(period_column: str) -> str:
+    """dbt config arguments (Jinja) for an incremental model that replaces its periods on any adapter."""
+    strategy = "delete+insert"
+    partition = "none"
+    for adapter, other in sorted(PERIOD_REPLACING.items(), reverse=True):
+        test = f"target.type == {adapter!r}"
+        strategy = f"({other!r} if {test} else {strategy if strategy.startswith('(') else repr(strategy)})"
+        partition = f"([{period_column!r}] if {test} else {partition})"
+    return f"incremental_strategy={strategy}, partition_by={partition}"
+
+
 def adapter_types(dialect: str) -> tuple[str, ...]:
     """The dbt adapter types (`target.type`) whose warehouse speaks `dialect`."""
     return tuple(sorted(a for a, d in ADAPTER_DIALECTS.items() if d == dialect)) or (dialect,)
