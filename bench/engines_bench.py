@@ -137,7 +137,8 @@ def main() -> int:
     shutil.rmtree(work, ignore_errors=True)
     (work / "logs").mkdir(parents=True)
     logs = work / "logs"
-    raw = work / "raw.duckdb"
+    (work / "source").mkdir()
+    raw = work / "source" / "warehouse.duckdb"  # the catalog name the duckdb target's views expect
     started = time.perf_counter()
     run_child([sys.executable, str(BENCH / "datagen.py"), "--order-lines", str(lines), "--db", str(raw)],
               logs / "datagen.log")

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from metricsctl.compiler.dialects import adapter_types, incremental_config, to_sql
+from metricsctl.compiler.dialects import adapter_types, incremental_config, to_sql, unpivots
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import SqlCompiler, column
 from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
@@ -299,6 +299,9 @@ class Materializer:
             compiled = self.compiler.compile(MetricQuery(tuple(names), (time_column,)))
             cte = f"metrics_by_{grain}"
             with_.append((cte, compiled.expression))
+            if unpivots(self.dialect):
+                parts.append(self._unpivoted(cte, grain, time_column, names))
+                continue
             for name in names:
                 parts.append(exp.select(
                     exp.alias_(exp.Literal.string(name), "metric_name"),
@@ -315,6 +318,18 @@ class Materializer:
             select = select.with_(cte, as_=body, copy=False)
         header = f"{MARKER} from every metric in the project. Do not edit: run `metricsctl compile`."
         return GeneratedModel("metric_values", f"{self.folder}/metric_values.sql", header, TABLE, self._render(select))
+
+    @staticmethod
+    def _unpivoted(cte: str, grain: str, time_column: str, names: list[str]) -> exp.Query:
+        """One grain of metric_values in one pass: the metrics' columns turned into rows (NULLs dropped)."""
+        wide = exp.select(column(time_column), *[exp.alias_(exp.cast(column(n), "DOUBLE"), n) for n in names]
+                          ).from_(cte)
+        source = exp.Subquery(this=wide, alias=exp.TableAlias(this=exp.to_identifier(f"{cte}_wide")))
+        source.set("pivots", [exp.Pivot(expressions=[exp.to_identifier("value")], unpivot=True, fields=[
+            exp.In(this=exp.to_identifier("metric_name"), expressions=[column(n) for n in names])])])
+        return exp.select(column("metric_name"), exp.alias_(exp.Literal.string(grain), "grain"),
+                          exp.alias_(exp.cast(column(time_column), "DATE"), "period_start"),
+                          column("value")).from_(source)
 
     def _scorecard_config(self) -> ScorecardConfig | None:
         from metricsctl.management.targets import load_scorecard_config

@@ -47,6 +47,15 @@ def incremental_config(period_column: str) -> str:
     return f"incremental_strategy={strategy}, partition_by={partition}"
 
 
+# dialects that get metric_values as one UNPIVOT per grain: Spark inlines a CTE into every reference, so
+# one union branch per metric, each reading the all-metrics CTE, made a plan too large for its driver
+UNPIVOT_DIALECTS = frozenset({"spark", "databricks"})
+
+
+def unpivots(dialect: str) -> bool:
+    return dialect in UNPIVOT_DIALECTS
+
+
 def adapter_types(dialect: str) -> tuple[str, ...]:
     """The dbt adapter types (`target.type`) whose warehouse speaks `dialect`."""
     return tuple(sorted(a for a, d in ADAPTER_DIALECTS.items() if d == dialect)) or (dialect,)
