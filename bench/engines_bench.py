@@ -114,7 +114,8 @@ def build(engine: str, project: Path, logs: Path, env: dict[str, str]) -> dict[s
     child = run_child([dbt, "build", "--exclude", "resource_type:seed", *target], logs / f"build_{engine}.log",
                       cwd=project, env=env)
     results = json.loads((project / "target" / "run_results.json").read_text())["results"]
-    failed = [r["unique_id"] for r in results if r["status"] not in ("success", "pass")]
+    failed = [r["unique_id"] for r in results if r["status"] not in ("success", "pass")
+              and not r["unique_id"].startswith("saved_query.")]  # saved queries are no-op nodes in dbt Core
     nodes = {r["unique_id"].split(".")[-1]: round(float(r["execution_time"]), 2) for r in results
              if r["unique_id"].startswith("model.")}
     exports = export_names(project)
