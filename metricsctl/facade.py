@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from metricsctl.compiler.dialects import ADAPTER_DIALECTS, check_dialect
+from metricsctl.compiler.dialects import ADAPTER_DIALECTS, DIALECTS, check_dialect
 from metricsctl.compiler.query import MetricQuery, too_deep
 from metricsctl.compiler.render import Compiled, SqlCompiler
 from metricsctl.errors import DbtError, IssuesError, MetricsctlError, QueryError, SpecError
@@ -21,12 +21,12 @@ from metricsctl.profiles import Target, load_target
 from metricsctl.project import DbtProject
 from metricsctl.saved_queries import saved_query_to_query
 from metricsctl.spec import Spec
-from metricsctl.warehouse import Result, Warehouse, connect
+from metricsctl.warehouse import Result, Warehouse, connect, ensure_adapter, ensure_reachable, release_duckdb_if_loaded
 
 if TYPE_CHECKING:
     from metricsctl.alerts.engine import AlertRun
     from metricsctl.diff import DiffResult
-    from metricsctl.expectations import ExpectationRun
+    from metricsctl.expectations import ExpectationRun, Suite
     from metricsctl.lineage import Attachment, Lineage
     from metricsctl.management.explain import Explanation
     from metricsctl.management.lint import LintIssue
@@ -65,13 +65,42 @@ class Metricsctl:
         if not profile:
             raise DbtError(f"{self.project.project_dir / 'dbt_project.yml'}: no `profile:` set")
         self.project.activate()
-        return load_target(self.project.resolved_profiles_dir(), str(profile), self.target_name)
+        target = load_target(self.project.resolved_profiles_dir(), str(profile), self.target_name)
+        ensure_adapter(target)
+        return target
 
     @property
     def dialect(self) -> str:
         if self.semantic_manifest_path is not None and not (self.project_dir / "dbt_project.yml").is_file():
             return "duckdb"
         return ADAPTER_DIALECTS.get(self.target.type, self.target.type)
+
+    @cached_property
+    def model_dialects(self) -> tuple[str, ...]:
+        """The dialects the generated models are compiled for: `vars.metricsctl_dialects` in dbt_project.yml,
+        else the dialect of the profile's default target. Never the target of one run: the committed models
+        must not change with the target a build runs on."""
+        listed = (self.project.config.get("vars") or {}).get("metricsctl_dialects")
+        if listed is None:
+            profile = str(self.project.config.get("profile"))
+            default = load_target(self.project.resolved_profiles_dir(), profile, None)
+            return (ADAPTER_DIALECTS.get(default.type, default.type),)
+        names = [listed] if isinstance(listed, str) else list(listed)
+        where = self.project.project_dir / "dbt_project.yml"
+        if not names or not all(isinstance(n, str) for n in names):
+            raise DbtError(f"{where}: vars.metricsctl_dialects must be a list of dialects, e.g. [duckdb, postgres]")
+        for name in names:
+            if name not in DIALECTS:
+                raise DbtError(f"{where}: vars.metricsctl_dialects: unknown dialect '{name}'; "
+                               f"choose from {', '.join(DIALECTS)}")
+        return tuple(dict.fromkeys(names))
+
+    def ensure_buildable(self) -> None:
+        """A build on a target whose dialect the committed models lack stops here, before any change."""
+        if self.dialect not in self.model_dialects:
+            raise DbtError(f"target '{self.target.name}' is a {self.target.type} warehouse, but the generated models "
+                           f"are compiled for {', '.join(self.model_dialects)}: add '{self.dialect}' to "
+                           "vars.metricsctl_dialects in dbt_project.yml and run `metricsctl compile`")
 
     # --- verbs ---------------------------------------------------------------------------------
     def saved_query(self, name: str) -> MetricQuery:
@@ -113,8 +142,11 @@ class Metricsctl:
             return []
         return [Path(os.path.abspath(str(path))), Path(os.path.abspath(str(path)) + ".wal")]
 
-    def warehouse(self) -> Warehouse:
-        return connect(self.target, self.project.project_dir)
+    def warehouse(self, read_only: bool = True) -> Warehouse:
+        """The target's warehouse, through its own client; close it when done."""
+        if not read_only:
+            release_duckdb_if_loaded()
+        return connect(self.target, self.project.project_dir, read_only=read_only)
 
     def query(self, query: MetricQuery) -> Result:
         """Compile `query` and run it in the target's warehouse."""
@@ -177,17 +209,10 @@ class Metricsctl:
         """Evaluate the alert rules in the warehouse, keep their state there and notify the owners."""
         from metricsctl.alerts import load_alert_config, run_alerts
         from metricsctl.publish import writer_lock
-        from metricsctl.runner import release_duckdb
-        from metricsctl.warehouse import DuckDBWarehouse
 
         config = load_alert_config(self.project.project_dir, self.project.paths("model-paths"), self.spec)
-        if self.target.type != "duckdb":
-            raise MetricsctlError(f"target '{self.target.name}' is a {self.target.type} warehouse; alerts are "
-                                  "evaluated on DuckDB targets for now")
-        release_duckdb()
-        path = str(self.target.config.get("path", ":memory:"))
         with contextlib.nullcontext() if dry_run else writer_lock(self.target):
-            warehouse = DuckDBWarehouse(os.path.abspath(path) if path != ":memory:" else path, read_only=dry_run)
+            warehouse = self.warehouse(read_only=dry_run)
             try:
                 return run_alerts(self.spec, config, warehouse.execute, as_of=as_of, dry_run=dry_run,
                                   stale_metrics=stale_metrics, rules=rules or None, dialect=self.dialect,
@@ -274,7 +299,7 @@ class Metricsctl:
     def materializer(self) -> Materializer:
         from metricsctl.materialize import Materializer
 
-        return Materializer(self.spec, self.project, self.dialect)
+        return Materializer(self.spec, self.project, self.model_dialects)
 
     def compile(self, check: bool = False) -> CheckResult:
         """Write the generated models (or, with `check`, only report which are out of date)."""
@@ -324,6 +349,8 @@ class Metricsctl:
         """
         from metricsctl.pipeline import build
 
+        self.ensure_buildable()
+        ensure_reachable(self.target)
         self.preflight(alerts)  # a bad spec, seed, suite or rule stops the build before it touches the warehouse
         now = datetime.combine(as_of, datetime.min.time()) if as_of else None
         if alerts and now is not None:
@@ -340,19 +367,46 @@ class Metricsctl:
 
     def check(self, as_of: date | None = None) -> ExpectationRun:
         """Run the expectation suites alone, against the warehouse as it is; results are stored there."""
-        from metricsctl.expectations import project_suites, run_suites, write_results
+        from metricsctl.expectations import project_suites
+
+        _ = self.spec  # parses the project when it changed: suites resolve relations through its manifest
+        run = self.run_suites(project_suites(self.project), as_of)
+        self.store_expectation_results(run)
+        return run
+
+    def run_suites(self, suites: list[Suite], as_of: date | None = None,
+                   target: Target | None = None) -> ExpectationRun:
+        """Run expectation suites in the target's warehouse (or the candidate a build writes): through
+        SQLAlchemy, or Spark's own session."""
+        from metricsctl.expectations import run_suites
         from metricsctl.expectations.connection import connection_url
         from metricsctl.runner import release_duckdb
 
-        _ = self.spec  # parses the project when it changed: suites resolve relations through its manifest
+        where = target or self.target
         release_duckdb()
-        run = run_suites(project_suites(self.project), connection_url(self.target), as_of=as_of)
-        if self.target.type == "duckdb" and self.target.config.get("path"):
-            from metricsctl.publish import writer_lock
+        if where.type == "spark":
+            from metricsctl.warehouse import SparkWarehouse
 
-            with writer_lock(self.target):
-                write_results(str(self.target.config["path"]), run)
-        return run
+            return run_suites(suites, f"spark target '{where.name}'", as_of=as_of,
+                              spark=SparkWarehouse(where.config).session)
+        return run_suites(suites, connection_url(where), as_of=as_of)
+
+    def store_expectation_results(self, run: ExpectationRun, target: Target | None = None) -> None:
+        """Append a run's results to `expectation_results` in the target's warehouse (a build passes the
+        candidate it writes; otherwise the published warehouse, under its writer lock)."""
+        from metricsctl.expectations.results import store_results
+        from metricsctl.publish import writer_lock
+
+        where = target or self.target
+        if where.type == "duckdb" and where.config.get("path", ":memory:") == ":memory:":
+            return  # nothing outlives an in-memory database
+        with contextlib.nullcontext() if target is not None else writer_lock(where):
+            release_duckdb_if_loaded()
+            warehouse = connect(where, self.project.project_dir, read_only=False)
+            try:
+                store_results(warehouse, run, where.config.get("schema"))
+            finally:
+                warehouse.close()
 
     # --- the metric center ---------------------------------------------------------------------
     def docs_generate(self, out: str | Path | None = None, lang: str = "en", as_of: date | None = None) -> SiteResult:

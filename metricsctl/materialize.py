@@ -7,7 +7,10 @@ line naming the spec it came from; `metricsctl compile --check` fails when a fil
 - An export named X becomes the model X, materialized as its `export_as` says (table or view), or
   incrementally when the saved query's `config.meta.metricsctl` says `incremental: true`: a run then
   rebuilds only the periods from the latest one it holds minus `lookback_days`, and deletes and
-  re-inserts those periods, which gives the same rows as a full refresh.
+  re-inserts those periods (on Spark: overwrites their partitions), which gives the same rows as a full
+  refresh.
+- With several dialects (`vars.metricsctl_dialects`), each model holds one SQL branch per dialect,
+  chosen by `target.type` when dbt renders it (`for_targets`).
 - `metric_values`: every metric by day, week and month in long form (metric_name, grain,
   period_start, value), for catalogs, alerts and targets.
 - `metric_catalog`: one row per metric with its definition and management fields.
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from metricsctl.compiler.dialects import adapter_types, incremental_config, to_sql, unpivots
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import SqlCompiler, column
 from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
@@ -41,13 +45,44 @@ THIS = "__metricsctl_this__"
 REF = "__metricsctl_ref_{}__"
 MODEL_REF = "__metricsctl_model_{}__"  # a placeholder table name that renders as {{ ref('<name>') }}
 DEFAULT_LOOKBACK_DAYS = 3
+TABLE = "{{ config(materialized='table') }}"
 
 
 @dataclass(frozen=True)
 class GeneratedModel:
     name: str
     path: str  # relative to the project
-    content: str
+    header: str  # the first line: which spec the model came from
+    config: str  # the `{{ config(...) }}` line
+    body: str  # the SQL, in one dialect, or one branch per dialect (see `for_targets`)
+
+    @property
+    def content(self) -> str:
+        return "\n".join([self.header, self.config, self.body]) + "\n"
+
+
+def for_targets(variants: list[tuple[str, GeneratedModel]]) -> GeneratedModel:
+    """One model that builds on every dialect's targets: a branch per dialect, chosen by `target.type`.
+
+    The branches are written in the order given; a target of any other type stops with a message that
+    says how to add its dialect.
+    """
+    first = variants[0][1]
+    if len(variants) == 1:
+        return first
+    branches: list[str] = []
+    for n, (dialect, model) in enumerate(variants):
+        if model.header != first.header or model.config != first.config:
+            raise MetricsctlError(f"model '{first.name}': its configuration differs between dialects")
+        types = adapter_types(dialect)
+        test = f"target.type == '{types[0]}'" if len(types) == 1 else f"target.type in {types!r}"
+        branches.append(("{% if " if n == 0 else "{% elif ") + test + " %}")
+        branches.append(model.body)
+    names = ", ".join(d for d, _ in variants)
+    branches.append("{% else %}{{ exceptions.raise_compiler_error(\"metricsctl compiled this model for " + names
+                    + " only: add '\" ~ target.type ~ \"' to vars.metricsctl_dialects in dbt_project.yml and run "
+                    "`metricsctl compile`\") }}{% endif %}")
+    return GeneratedModel(first.name, first.path, first.header, first.config, "\n".join(branches))
 
 
 @dataclass(frozen=True)
@@ -68,17 +103,22 @@ def _sql_string(value: str) -> str:
 class Materializer:
     """Renders the generated dbt models of a project."""
 
-    def __init__(self, spec: Spec, project: DbtProject, dialect: str) -> None:
+    def __init__(self, spec: Spec, project: DbtProject, dialect: str | tuple[str, ...],
+                 source_dialect: str | None = None) -> None:
+        """`dialect`: the dialects the models must build on; the first also reads the spec's SQL."""
         self.spec = spec
         self.project = project
-        self.dialect = dialect
+        self.dialects = (dialect,) if isinstance(dialect, str) else tuple(dialect)
+        self.dialect = self.dialects[0]
+        self.source_dialect = source_dialect or self.dialect
         manifest_path = project.target_dir / "manifest.json"
         if not manifest_path.is_file():
             raise MetricsctlError(f"{manifest_path}: dbt's manifest is missing; run `metricsctl compile` "
                                   "in the project (it parses the project first)")
         self.manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
         self.refs = self._relation_refs()
-        self.compiler = SqlCompiler(spec, dialect, dialect, {rel: REF.format(i) for i, rel in enumerate(self.refs)})
+        self.compiler = SqlCompiler(spec, self.dialect, self.source_dialect,
+                                    {rel: REF.format(i) for i, rel in enumerate(self.refs)})
 
     @property
     def folder(self) -> str:
@@ -98,7 +138,7 @@ class Materializer:
 
     def _render(self, expression: exp.Expr) -> str:
         # rendered once, never reused; text from the spec (labels, filter literals) must never run as Jinja
-        sql = escape_jinja(expression.sql(dialect=self.dialect, pretty=True, copy=False))
+        sql = escape_jinja(to_sql(expression, self.dialect, pretty=True, copy=False))
         for i, ref in enumerate(self.refs.values()):
             sql = sql.replace(REF.format(i), ref)
         sql = re.sub(MODEL_REF.format("([A-Za-z0-9_]+)"), lambda m: "{{ ref('" + m.group(1) + "') }}", sql)
@@ -106,6 +146,16 @@ class Materializer:
 
     # --- exports -------------------------------------------------------------------------------
     def models(self) -> list[GeneratedModel]:
+        """Every generated model, each with one branch per dialect when there are several."""
+        if len(self.dialects) == 1:
+            return self.dialect_models()
+        per_dialect = [(self.dialect, self.dialect_models())]
+        for dialect in self.dialects[1:]:
+            other = Materializer(self.spec, self.project, dialect, self.source_dialect)
+            per_dialect.append((dialect, other.dialect_models()))
+        return [for_targets([(d, models[i]) for d, models in per_dialect]) for i in range(len(per_dialect[0][1]))]
+
+    def dialect_models(self) -> list[GeneratedModel]:
         models: list[GeneratedModel] = []
         issues: list[SpecIssue] = []
         for saved in self.spec.manifest.saved_queries:
@@ -174,8 +224,10 @@ class Materializer:
         schema = self._export_schema(saved.name, export.name)
         if schema:
             config["schema"] = schema
-        lines = [self._header(f"saved query '{saved.name}', export '{export.name}'", "saved_queries", saved.name)]
+        header = self._header(f"saved query '{saved.name}', export '{export.name}'", "saved_queries", saved.name)
+        lines: list[str] = []
         since: exp.Expr | None = None
+        extra: list[str] = []
         if options.get("incremental"):
             time_columns = [g for g in query.group_by if parse_item_name(g).is_metric_time]
             time_item = parse_item_name(time_columns[0]) if time_columns else None
@@ -184,8 +236,8 @@ class Materializer:
                                       "year in its group-by")
             time_column = time_item.column_name()
             lookback = int(options.get("lookback_days", DEFAULT_LOOKBACK_DAYS)) + self._attribution_days(query)
-            config.update(materialized="incremental", incremental_strategy="delete+insert",
-                          unique_key=[time_column], on_schema_change="fail")
+            config.update(materialized="incremental", unique_key=[time_column], on_schema_change="fail")
+            extra.append(incremental_config(time_column))  # delete+insert, or what the adapter has instead
             # where the data ended at the last run: cumulative and offset metrics run on past it
             bearing = [m for m in query.metrics if self._bears_data(m)]
             if not bearing:
@@ -202,10 +254,11 @@ class Materializer:
                          + self._render(incremental_since) + "{% endset %}{% else %}"
                          + "{% set metricsctl_since %}" + self._render(full) + "{% endset %}{% endif %}")
             since = exp.column(SINCE)
-        lines.append("{{ config(" + ", ".join(f"{k}={v!r}" for k, v in config.items()) + ") }}")
+        arguments = [f"{k}={v!r}" for k, v in config.items()] + extra
+        config_line = "{{ config(" + ", ".join(arguments) + ") }}"
         compiled = self.compiler.compile(query, since)
         lines.append(self._render(compiled.expression))
-        return GeneratedModel(export.name, f"{self.folder}/{export.name}.sql", "\n".join(lines) + "\n")
+        return GeneratedModel(export.name, f"{self.folder}/{export.name}.sql", header, config_line, "\n".join(lines))
 
     def _bears_data(self, name: str) -> bool:
         """A metric that has a value only for periods with source rows."""
@@ -246,6 +299,9 @@ class Materializer:
             compiled = self.compiler.compile(MetricQuery(tuple(names), (time_column,)))
             cte = f"metrics_by_{grain}"
             with_.append((cte, compiled.expression))
+            if unpivots(self.dialect):
+                parts.append(self._unpivoted(cte, grain, time_column, names))
+                continue
             for name in names:
                 parts.append(exp.select(
                     exp.alias_(exp.Literal.string(name), "metric_name"),
@@ -261,8 +317,19 @@ class Materializer:
         for cte, body in with_:
             select = select.with_(cte, as_=body, copy=False)
         header = f"{MARKER} from every metric in the project. Do not edit: run `metricsctl compile`."
-        content = "\n".join([header, "{{ config(materialized='table') }}", self._render(select)]) + "\n"
-        return GeneratedModel("metric_values", f"{self.folder}/metric_values.sql", content)
+        return GeneratedModel("metric_values", f"{self.folder}/metric_values.sql", header, TABLE, self._render(select))
+
+    @staticmethod
+    def _unpivoted(cte: str, grain: str, time_column: str, names: list[str]) -> exp.Query:
+        """One grain of metric_values in one pass: the metrics' columns turned into rows (NULLs dropped)."""
+        wide = exp.select(column(time_column), *[exp.alias_(exp.cast(column(n), "DOUBLE"), n) for n in names]
+                          ).from_(cte)
+        source = exp.Subquery(this=wide, alias=exp.TableAlias(this=exp.to_identifier(f"{cte}_wide")))
+        source.set("pivots", [exp.Pivot(expressions=[exp.to_identifier("value")], unpivot=True, fields=[
+            exp.In(this=exp.to_identifier("metric_name"), expressions=[column(n) for n in names])])])
+        return exp.select(column("metric_name"), exp.alias_(exp.Literal.string(grain), "grain"),
+                          exp.alias_(exp.cast(column(time_column), "DATE"), "period_start"),
+                          column("value")).from_(source)
 
     def _scorecard_config(self) -> ScorecardConfig | None:
         from metricsctl.management.targets import load_scorecard_config
@@ -281,8 +348,7 @@ class Materializer:
                        targets=MODEL_REF.format(config.targets))
         attainment = attainment_sql(self.spec, refs, self.compiler)
         scorecard = scorecard_sql(MODEL_REF.format("metric_attainment"), cap=config.cap)
-        return [GeneratedModel(name, f"{self.folder}/{name}.sql", "\n".join(
-                    [header, "{{ config(materialized='table') }}", self._render(body)]) + "\n")
+        return [GeneratedModel(name, f"{self.folder}/{name}.sql", header, TABLE, self._render(body))
                 for name, body in (("metric_attainment", attainment), ("scorecards", scorecard))]
 
     def _metric_catalog(self, with_attainment: bool = False) -> GeneratedModel:
@@ -310,8 +376,8 @@ class Materializer:
                                 this=column("metric_name", "definitions"), expression=column("metric_name", "managed")),
                                 join_type="LEFT")
         header = f"{MARKER} from every metric in the project. Do not edit: run `metricsctl compile`."
-        content = "\n".join([header, "{{ config(materialized='table') }}", self._render(select)]) + "\n"
-        return GeneratedModel("metric_catalog", f"{self.folder}/metric_catalog.sql", content)
+        return GeneratedModel("metric_catalog", f"{self.folder}/metric_catalog.sql", header, TABLE,
+                              self._render(select))
 
     # --- files ---------------------------------------------------------------------------------
     def generated_on_disk(self) -> dict[str, str]:

@@ -90,8 +90,7 @@ def build(app: Metricsctl, select: tuple[str, ...] = (), exclude: tuple[str, ...
 
 def _build(app: Metricsctl, stage: Stage, select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
            on_node: Callable[[str, str], None] | None, as_of: dt.date | None) -> BuildResult:
-    from metricsctl.expectations import gate, project_suites, read_manifest, run_suites, write_results
-    from metricsctl.expectations.connection import connection_url
+    from metricsctl.expectations import gate, project_suites, read_manifest
     from metricsctl.publish import relations_of
 
     common = ["--full-refresh"] if full_refresh else []
@@ -106,10 +105,8 @@ def _build(app: Metricsctl, stage: Stage, select: tuple[str, ...], exclude: tupl
                                     *common], on_node)
     result.runs.append(first)
     release_duckdb()
-    result.expectations = run_suites(suites, connection_url(stage.target), as_of=as_of)
-    database = stage.target.config.get("path") if stage.target.type == "duckdb" else None
-    if database:
-        write_results(str(database), result.expectations)
+    result.expectations = app.run_suites(suites, as_of, stage.target)
+    app.store_expectation_results(result.expectations, stage.target)
     manifest = read_manifest(app.project.target_dir)
     failed: dict[str, list[str]] = {k: list(v) for k, v in result.expectations.failed_relations("error").items()}
     for node in first.failed:  # a failed model or test upstream stops its metric models too

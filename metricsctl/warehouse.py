@@ -1,4 +1,9 @@
-"""Warehouses that answer queries: a Protocol and its DuckDB implementation."""
+"""Warehouses that answer queries: a Protocol and its implementations (DuckDB, PostgreSQL, Spark).
+
+Each opens the warehouse a dbt target points at with that engine's own client, so a query, an expectation
+suite or an alert rule runs where dbt built the tables. Everything engine-specific about connecting lives
+here; what differs in SQL lives in compiler/dialects.py and the project's dispatched macros.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,115 @@ class Warehouse(Protocol):
     def execute(self, sql: str) -> Result: ...
 
     def close(self) -> None: ...
+
+
+# adapter type -> the pip extra that installs its dbt adapter and client
+EXTRAS = {"postgres": "postgres", "spark": "spark"}
+
+
+def missing_adapter(adapter: str, package: str) -> WarehouseError:
+    extra = EXTRAS.get(adapter)
+    fix = (f"pip install 'metricsctl[{extra}]'" if extra else f"pip install dbt-{adapter}")
+    return WarehouseError(f"the {adapter} warehouse needs {package}, which is not installed: {fix}")
+
+
+class PostgresWarehouse:
+    """A PostgreSQL database, through psycopg2 (the client dbt-postgres uses)."""
+
+    dialect = "postgres"
+
+    def __init__(self, config: dict[str, Any], read_only: bool = True) -> None:
+        try:
+            import psycopg2
+        except ImportError:
+            raise missing_adapter("postgres", "psycopg2") from None
+        self.host = str(config.get("host", "localhost"))
+        self.port = int(config.get("port", 5432))
+        # unqualified names (alert rules' tables, the state tables) resolve in the target's schema, as in dbt
+        # JIT-compiling a wide metric query (dozens of CTEs) costs PostgreSQL more than running it
+        options = "-c TimeZone=UTC -c jit=off"
+        if config.get("schema"):
+            options += f" -c search_path={quote_identifier(str(config['schema']))},public"
+        try:
+            self.connection = psycopg2.connect(
+                host=self.host, port=self.port, user=config.get("user"), password=config.get("password") or None,
+                dbname=config.get("dbname") or config.get("database"), connect_timeout=int(config.get(
+                    "connect_timeout", 10)), options=options)
+        except psycopg2.OperationalError as exc:
+            raise unreachable("PostgreSQL", self.host, self.port, exc) from None
+        self.connection.set_session(readonly=read_only, autocommit=True)
+
+    def execute(self, sql: str) -> Result:
+        import psycopg2
+
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute(sql)
+                if cursor.description is None:
+                    return Result((), [])
+                return Result(tuple(d[0] for d in cursor.description), [tuple(r) for r in cursor.fetchall()])
+        except psycopg2.Error as exc:
+            raise WarehouseError(f"the warehouse refused the query: {first_line(exc)}") from None
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class SparkWarehouse:
+    """Spark SQL through a pyspark session with the target's settings (dbt-spark's `session` method).
+
+    In the process that built the tables it reuses dbt's session; in another, it opens the same
+    warehouse folder and metastore (`spark.sql.warehouse.dir`, `derby.system.home`).
+    """
+
+    dialect = "spark"
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        method = str(config.get("method", "session"))
+        if method != "session":
+            raise WarehouseError(f"spark target with method '{method}': metricsctl answers queries on Spark through "
+                                 "a session (method: session); for a Thrift server or Databricks use --explain "
+                                 "--dialect spark, or a databricks target")
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError:
+            raise missing_adapter("spark", "pyspark") from None
+        builder = SparkSession.builder.enableHiveSupport()
+        for key, value in (config.get("server_side_parameters") or {}).items():
+            builder = builder.config(str(key), str(value))
+        try:
+            self.session = builder.getOrCreate()
+        except Exception as exc:  # the JVM could not start (no Java, a bad setting): one line
+            raise WarehouseError(f"cannot start a Spark session: {first_line(exc)}") from None
+        if config.get("schema"):  # unqualified names resolve in the target's schema, as in dbt
+            schema = quote_identifier(str(config["schema"]), "`")
+            self.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            self.execute(f"USE {schema}")
+
+    def execute(self, sql: str) -> Result:
+        try:
+            frame = self.session.sql(sql)
+            rows = frame.collect()
+        except Exception as exc:  # pyspark raises AnalysisException and friends, all with the message
+            raise WarehouseError(f"the warehouse refused the query: {first_line(exc)}") from None
+        return Result(tuple(frame.columns), [tuple(row) for row in rows])
+
+    def close(self) -> None:
+        pass  # the session is the process's: dbt and later queries share it
+
+
+def quote_identifier(name: str, quote: str = '"') -> str:
+    return quote + name.replace(quote, quote * 2) + quote
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def unreachable(engine: str, host: str, port: int, exc: BaseException) -> WarehouseError:
+    return WarehouseError(f"cannot connect to {engine} at {host}:{port}: {first_line(exc)} "
+                          "(is the server running, and are host, port and credentials in profiles.yml right?)")
 
 
 class DuckDBWarehouse:
@@ -59,12 +173,49 @@ class DuckDBWarehouse:
         self.connection.close()
 
 
-def connect(target: Target, project_dir: Path) -> Warehouse:
-    """Open the warehouse a dbt target points at."""
+def ensure_adapter(target: Target) -> None:
+    """A target whose dbt adapter (or engine client) is not installed: one line naming the pip extra."""
+    import importlib.util
+
+    needs = {"postgres": ("dbt.adapters.postgres", "dbt-postgres"), "spark": ("dbt.adapters.spark", "dbt-spark")}
+    module, package = needs.get(target.type, (f"dbt.adapters.{target.type}", f"dbt-{target.type}"))
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        found = False
+    if not found:
+        raise missing_adapter(target.type, package)
+    if target.type == "spark" and str(target.config.get("method", "session")) == "session" \
+            and importlib.util.find_spec("pyspark") is None:
+        raise missing_adapter("spark", "pyspark")
+
+
+def release_duckdb_if_loaded() -> None:
+    """Let go of dbt-duckdb's connection, if dbt ran in this process (no dbt import otherwise)."""
+    import sys
+
+    if "dbt.adapters.duckdb" in sys.modules:
+        from metricsctl.runner import release_duckdb
+
+        release_duckdb()
+
+
+def ensure_reachable(target: Target) -> None:
+    """Fail fast, with one line, when the target's server does not answer (before anything is changed)."""
+    if target.type == "postgres":
+        PostgresWarehouse(target.config).close()
+
+
+def connect(target: Target, project_dir: Path, read_only: bool = True) -> Warehouse:
+    """Open the warehouse a dbt target points at (read-write when asked: alert state, results)."""
     if target.type == "duckdb":
         path = str(target.config.get("path", ":memory:"))
         if path != ":memory:" and not os.path.isabs(path):
             path = os.path.abspath(path)  # dbt resolves a relative path against the working directory
-        return DuckDBWarehouse(path)
-    raise WarehouseError(f"target '{target.name}' is a {target.type} warehouse; metricsctl answers "
-                         "queries on DuckDB targets for now (use --explain to get the SQL for any dialect)")
+        return DuckDBWarehouse(path, read_only=read_only)
+    if target.type == "postgres":
+        return PostgresWarehouse(target.config, read_only=read_only)
+    if target.type == "spark":
+        return SparkWarehouse(target.config)
+    raise WarehouseError(f"target '{target.name}' is a {target.type} warehouse; metricsctl answers queries on "
+                         "duckdb, postgres and spark targets (use --explain to get the SQL for any dialect)")

@@ -7,8 +7,11 @@ in the tests are computed from its seed CSVs with pandas, never by metricsctl.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +23,8 @@ from metricsctl.facade import Metricsctl
 from metricsctl.project import DbtProject
 from metricsctl.runner import run_dbt
 
+sys.path.insert(0, str(Path(__file__).parent))  # tests/engines.py, the engines the tests start
+REPOSITORY = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -114,3 +119,78 @@ def assert_series(actual: pd.DataFrame, key: str | list[str], column: str, expec
             assert pd.isna(g), f"{column}[{got.index[idx]}]: expected NULL, got {g}"
         else:
             assert g == pytest.approx(float(w), rel=rel, abs=1e-6), f"{column}[{got.index[idx]}]: {g} != {w}"
+
+
+# --- other engines ----------------------------------------------------------------------------------
+# One PostgreSQL server and one Spark warehouse folder per test session (a process holds one Spark session,
+# whose warehouse folder is fixed when it starts); each project builds into schemas of its own.
+
+@pytest.fixture(scope="session")
+def postgres_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A throwaway PostgreSQL server, started on a free port and stopped at the end, even on failure;
+    its connection settings are in the environment the profiles read (METRICSCTL_PG_*)."""
+    from engines import PostgresServer, missing_postgres
+
+    skip_or_fail(missing_postgres())
+    server = PostgresServer(Path(tempfile.mkdtemp(prefix="metricsctl-pg-")))
+    try:
+        env = server.start().env("metricsctl")
+        with patched_environ(env):
+            yield env
+    finally:
+        server.stop()
+        shutil.rmtree(server.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def spark_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A local Spark warehouse folder (and metastore) for the session's `spark` targets (METRICSCTL_SPARK_*)."""
+    from engines import missing_spark, spark_env
+
+    skip_or_fail(missing_spark())
+    env = spark_env(tmp_path_factory.mktemp("spark"), "metricsctl")
+    with patched_environ(env):
+        yield env
+
+
+def skip_or_fail(why: str | None) -> None:
+    """Skip a test whose engine is absent here; in CI (METRICSCTL_REQUIRE_ENGINES=1) that is a failure."""
+    if why is None:
+        return
+    if os.environ.get("METRICSCTL_REQUIRE_ENGINES"):
+        pytest.fail(f"METRICSCTL_REQUIRE_ENGINES is set, but {why}")
+    pytest.skip(why)
+
+
+@contextlib.contextmanager
+def patched_environ(values: dict[str, str]) -> Iterator[None]:
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in old.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def build_shop_on(root: Path, target: str) -> Metricsctl:
+    """A copy of the shop project, built on `target` (dev, postgres, spark)."""
+    shutil.copytree(SHOP, root, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
+    (root / "macros").mkdir(exist_ok=True)  # the demo's seed loader: Spark's own is quadratic and writes 'None'
+    shutil.copy(REPOSITORY / "macros" / "spark_seeds.sql", root / "macros")
+    run = run_dbt(DbtProject.at(root, target=target), ["build"])
+    assert run.success, [(n.unique_id, n.message) for n in run.nodes if n.status not in ("success", "pass")]
+    return Metricsctl(root, target=target)
+
+
+@pytest.fixture(scope="session")
+def shop_postgres(postgres_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Metricsctl:
+    return build_shop_on(tmp_path_factory.mktemp("shop-pg") / "shop", "postgres")
+
+
+@pytest.fixture(scope="session")
+def shop_spark(spark_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Metricsctl:
+    return build_shop_on(tmp_path_factory.mktemp("shop-spark") / "shop", "spark")

@@ -7,6 +7,7 @@ and review the diff of tests/golden/ in the pull request.
 from __future__ import annotations
 
 import difflib
+import re
 
 import pytest
 import sqlglot
@@ -25,6 +26,10 @@ QUERIES = {
     "derived_offsets": MetricQuery.of("revenue_mom_growth,revenue_week_ago", "metric_time__month"),
     "cumulative": MetricQuery.of("revenue_7d,revenue_mtd,revenue_7d_avg", "metric_time__week"),
     "conversion": MetricQuery.of("visit_to_order_rate,same_channel_conversion_rate", "metric_time__month"),
+    # a dimension of the base event: tied base events (one entity, one day) resolve by its value
+    "conversion_ties_by_source": MetricQuery.of("visit_to_order_rate", "metric_time__month,visit__source"),
+    # a metric filter is a query of its own, inside a subquery: Spark lifts its CTEs, names must not clash
+    "metric_filter_subquery": MetricQuery.of("orders_from_big_spenders,store_order_total", "metric_time__month"),
     "semi_additive": MetricQuery.of("stock_on_hand,latest_stock_per_product", "metric_time__month"),
     "spine_fill_custom_grain_and_filters": MetricQuery.of(
         "promo_orders_filled,orders", "metric_time__fiscal_quarter,metric_time__extract_dow",
@@ -62,6 +67,17 @@ def test_sql_parses_back_and_avoids_what_the_dialect_lacks(shop, dialect: str, n
         for duckdb_only in ("QUANTILE_CONT", "QUANTILE_DISC", "ASOF", "ISODOW" if dialect not in (
                 "postgres",) else "QUANTILE_"):
             assert duckdb_only not in upper, f"{duckdb_only} in {dialect} SQL"
+    if dialect in ("spark", "databricks"):
+        assert not re.search(r"(?<!DATE_)TRUNC\(", upper), "Spark's TRUNC(x, 'DAY') is NULL: DATE_TRUNC it is"
+        names = re.findall(r"(\w+) AS \(", sql)
+        assert len(names) == len(set(names)), f"CTE names repeat: {names}"
+
+
+def test_a_derived_metric_divides_as_floating_point_everywhere(shop):
+    for dialect in DIALECTS:
+        sql = shop.compile_query(MetricQuery.of("avg_line_value", "metric_time__month"), dialect).sql(pretty=False)
+        division = re.search(r"CAST\(.*? AS (DOUBLE|FLOAT64|DOUBLE PRECISION)\) / NULLIF\(", sql)
+        assert division, f"{dialect}: {sql[-300:]}"
 
 
 def test_every_golden_file_belongs_to_a_query():

@@ -22,7 +22,7 @@ from typing import Any
 from sqlglot import exp
 
 from metricsctl.alerts.rules import Anomaly, Change, Freshness, Rule, Target, Threshold
-from metricsctl.compiler.dialects import date_part, percentile
+from metricsctl.compiler.dialects import date_part, percentile, to_sql
 from metricsctl.errors import MetricsctlError, QueryError
 from metricsctl.spec import Spec
 from metricsctl.warehouse import Result
@@ -466,7 +466,7 @@ def evaluate_rule(spec: Spec, rule: Rule, execute: Execute, as_of: datetime,
         query = rule_query(spec, rule, as_of, dialect)
         if query is None:
             return []
-        result = execute(query.sql(dialect=dialect))
+        result = execute(to_sql(query, dialect))
     except MetricsctlError as exc:
         raise QueryError(f"{rule.where}: alert '{rule.name}' could not be evaluated: {exc}") from None
     except RecursionError:

@@ -7,12 +7,15 @@ owner, severity, fired/resolved times, the value and the expected range when it 
 `metricsctl_alert_outbox`: one row per event (opened, renotified, resolved) and channel. A row stays
 pending (`delivered_at` NULL) until its channel took it, so an event is never lost when a channel is
 down: a later run delivers it, once.
+
+Where tables take no UPDATE and no transaction (Spark's own tables), a change rewrites the small table
+whole (`INSERT OVERWRITE`), and a run's writes are not atomic (compiler/dialects.py: NO_ROW_UPDATES).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
@@ -20,6 +23,7 @@ from typing import Any
 from sqlglot import exp
 
 from metricsctl.alerts.evaluate import Execute
+from metricsctl.compiler.dialects import updates_rows
 from metricsctl.errors import WarehouseError
 from metricsctl.guards import mask
 
@@ -113,6 +117,12 @@ class StateStore:
                                 exists=True))
 
     def exists(self) -> bool:
+        if not updates_rows(self.dialect):  # Spark: no information_schema before 4.1; ask for the table
+            try:
+                self.run(exp.select(exp.Literal.number(1)).from_(self.table(HISTORY)).limit(0))
+                return True
+            except WarehouseError:
+                return False
         conditions = [exp.column("table_name").eq(exp.Literal.string(HISTORY))]
         if self.schema:
             conditions.append(exp.column("table_schema").eq(exp.Literal.string(self.schema)))
@@ -185,10 +195,35 @@ class StateStore:
                                  for row in rows[start:start + CHUNK]])
             self.run(exp.insert(values, self.table(name), columns=columns))
 
+    def rewrite(self, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """Where rows cannot be updated: read the table, change each row, write the table back whole."""
+        result = self.execute(exp.select("*").from_(self.table(name)).sql(dialect=self.dialect))
+        rows = [change(dict(zip(result.columns, row))) for row in result.rows]
+        columns = [c for c, _ in (HISTORY_COLUMNS if name == HISTORY else OUTBOX_COLUMNS)]
+        for start in range(0, max(len(rows), 1), CHUNK):
+            chunk = rows[start:start + CHUNK]
+            if not chunk:  # an empty table stays empty
+                return
+            values = exp.values([exp.Tuple(expressions=[literal(row.get(c), TYPES[c]) for c in columns])
+                                 for row in chunk])
+            self.run(exp.Insert(this=self.table(name), expression=values, overwrite=start == 0))
+
     def update(self, name: str, key: str, rows: Sequence[dict[str, Any]],
                increments: Iterable[str] = ()) -> None:
         """Set each row's columns where `key` matches; `increments` columns are added to instead."""
         if not rows:
+            return
+        if not updates_rows(self.dialect):
+            by_key = {row[key]: row for row in rows}
+            added_ = set(increments)
+
+            def change(row: dict[str, Any]) -> dict[str, Any]:
+                new = by_key.get(row[key])
+                if new is None:
+                    return row
+                return {**row, **{c: (row.get(c) or 0) + v if c in added_ else v for c, v in new.items() if c != key}}
+
+            self.rewrite(name, change)
             return
         columns = [c for c in rows[0] if c != key]
         added = set(increments)
@@ -214,6 +249,17 @@ class StateStore:
         """Record a delivery attempt of these events to `channel`: delivered, or the error met (masked:
         BI tools can read this table)."""
         error = mask(error) if error is not None else None
+        if not updates_rows(self.dialect):
+            chosen = set(event_ids)
+
+            def change(row: dict[str, Any]) -> dict[str, Any]:
+                if row["channel"] != channel or row["event_id"] not in chosen:
+                    return row
+                return {**row, "attempts": (row.get("attempts") or 0) + attempts, "last_error": error,
+                        "delivered_at": delivered_at}
+
+            self.rewrite(OUTBOX, change)
+            return
         for start in range(0, len(event_ids), CHUNK):
             chunk = [exp.Literal.string(i) for i in event_ids[start:start + CHUNK]]
             tried = exp.Coalesce(this=exp.column("attempts"), expressions=[exp.Literal.number(0)])
@@ -231,10 +277,13 @@ class _Transaction:
         self.store = store
 
     def __enter__(self) -> StateStore:
-        self.store.execute("BEGIN TRANSACTION")
+        if updates_rows(self.store.dialect):
+            self.store.execute("BEGIN TRANSACTION")
         return self.store
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> None:
+        if not updates_rows(self.store.dialect):
+            return
         if kind is None:
             self.store.execute("COMMIT")
         else:

@@ -1,10 +1,14 @@
 """What differs between warehouses, in one place: the dialects we render and their gaps.
 
 Everything else is portable SQL that sqlglot transpiles; these helpers cover what it cannot
-(exact percentiles, ISO day of week) and keep DuckDB-only syntax out of other dialects.
+(exact percentiles, ISO day of week, Spark's DATE_TRUNC) and keep DuckDB-only syntax out of other
+dialects. Every expression the compiler builds becomes text through `to_sql`, which applies the
+dialect's rules (`RULES`) first.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from sqlglot import exp
 
@@ -15,6 +19,101 @@ ADAPTER_DIALECTS = {
     "duckdb": "duckdb", "postgres": "postgres", "redshift": "redshift", "snowflake": "snowflake",
     "bigquery": "bigquery", "spark": "spark", "databricks": "databricks", "trino": "trino",
 }
+
+
+# dialects whose tables (as dbt creates them there) take no UPDATE and no transaction: Spark's own
+# (Hive) tables; Databricks' Delta tables do
+NO_ROW_UPDATES = frozenset({"spark", "hive"})
+
+
+def updates_rows(dialect: str) -> bool:
+    """Whether UPDATE and BEGIN/COMMIT work on the dialect's tables."""
+    return dialect not in NO_ROW_UPDATES
+
+
+# dbt adapters whose incremental models lack delete+insert: the strategy that replaces whole periods
+# instead, partitioned by the period column (Spark's insert_overwrite replaces the partitions it writes)
+PERIOD_REPLACING = {"spark": "insert_overwrite"}
+
+
+def incremental_config(period_column: str) -> str:
+    """dbt config arguments (Jinja) for an incremental model that replaces its periods on any adapter."""
+    strategy = "delete+insert"
+    partition = "none"
+    for adapter, other in sorted(PERIOD_REPLACING.items(), reverse=True):
+        test = f"target.type == {adapter!r}"
+        strategy = f"({other!r} if {test} else {strategy if strategy.startswith('(') else repr(strategy)})"
+        partition = f"([{period_column!r}] if {test} else {partition})"
+    return f"incremental_strategy={strategy}, partition_by={partition}"
+
+
+# dialects that get metric_values as one UNPIVOT per grain: Spark inlines a CTE into every reference, so
+# one union branch per metric, each reading the all-metrics CTE, made a plan too large for its driver
+UNPIVOT_DIALECTS = frozenset({"spark", "databricks"})
+
+
+def unpivots(dialect: str) -> bool:
+    return dialect in UNPIVOT_DIALECTS
+
+
+def adapter_types(dialect: str) -> tuple[str, ...]:
+    """The dbt adapter types (`target.type`) whose warehouse speaks `dialect`."""
+    return tuple(sorted(a for a, d in ADAPTER_DIALECTS.items() if d == dialect)) or (dialect,)
+
+
+def _spark_date_trunc(tree: exp.Expr) -> exp.Expr:
+    """Spark's TRUNC(x, unit) (what sqlglot writes for DATE_TRUNC) knows YEAR..WEEK only: DAY gives NULL."""
+    def swap(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.DateTrunc):
+            return exp.TimestampTrunc(this=node.this, unit=node.args.get("unit"))
+        return node
+
+    return tree.transform(swap, copy=False)
+
+
+def _unique_cte_names(tree: exp.Expr) -> exp.Expr:
+    """Spark takes no WITH inside a subquery, so sqlglot lifts nested CTEs to the top, where two of one name
+    (a metric filter's own `orders_agg` beside the query's) are an error: rename the nested ones."""
+    top = tree.args.get("with")
+    seen = {cte.alias for cte in top.expressions} if isinstance(top, exp.With) else set()
+    for with_ in list(tree.find_all(exp.With)):
+        if with_ is top or with_.parent is None:
+            continue
+        scope = with_.parent
+        for cte in with_.expressions:
+            name, fresh, n = cte.alias, cte.alias, 1
+            while fresh in seen:
+                n += 1
+                fresh = f"{name}_{n}"
+            seen.add(fresh)
+            if fresh == name:
+                continue
+            cte.set("alias", exp.TableAlias(this=exp.to_identifier(fresh)))
+            for table in scope.find_all(exp.Table):
+                if table.name == name and not table.db:
+                    table.set("this", exp.to_identifier(fresh))
+            for column in scope.find_all(exp.Column):
+                if column.table == name:
+                    column.set("table", exp.to_identifier(fresh))
+    return tree
+
+
+# dialect -> rewrites of a whole expression, applied in order before it is written in that dialect
+RULES: dict[str, tuple[Callable[[exp.Expr], exp.Expr], ...]] = {
+    "spark": (_spark_date_trunc, _unique_cte_names),
+    "databricks": (_spark_date_trunc, _unique_cte_names),
+}
+
+
+def to_sql(expression: exp.Expr, dialect: str, pretty: bool = False, copy: bool = True) -> str:
+    """SQL text of a compiled expression in `dialect`, after the dialect's rules."""
+    rules = RULES.get(dialect, ())
+    if rules:
+        expression = expression.copy() if copy else expression
+        for rule in rules:
+            expression = rule(expression)
+        copy = False
+    return expression.sql(dialect=dialect, pretty=pretty, copy=copy)
 
 
 def check_dialect(dialect: str) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from metricsctl.compiler.dialects import date_part, percentile
+from metricsctl.compiler.dialects import date_part, percentile, to_sql
 from metricsctl.compiler.filters import MetricCall, ParsedFilter, parse_filter
 from metricsctl.compiler.plan import (
     Cumulative,
@@ -165,7 +165,7 @@ class Compiled:
     dialect: str
 
     def sql(self, dialect: str | None = None, pretty: bool = True) -> str:
-        return self.expression.sql(dialect=dialect or self.dialect, pretty=pretty)
+        return to_sql(self.expression, dialect or self.dialect, pretty=pretty)
 
 
 class SqlCompiler:
@@ -854,6 +854,7 @@ class _QueryBuilder:
         if conditions:
             base = base.where(and_all(conditions))
         base_name = self.add_cte(f"{base_model.name}_base_events", base)
+        base_name = self.one_base_event_per_day(base_name, len(conversion.constant_properties))
         # conversion events
         conv_source = ScanSource(self.c, conv_model)
         conv_time = self.c.measure_time(instance.measure, conv_model)
@@ -912,6 +913,23 @@ class _QueryBuilder:
         if self.items:
             outer = outer.group_by(*[column(i.column_name(), matched_name) for i in self.items])
         return self.add_cte(f"{conv_model.name}_conversions", outer)
+
+    def one_base_event_per_day(self, base_name: str, properties: int) -> str:
+        """Ties, broken the same way on every engine: of an entity's base events on one day, the one whose
+        group-by values sort first (NULLs last) is the conversion's latest base event."""
+        ties = [i for i in self.items if not i.is_metric_time]
+        if not ties:
+            return base_name  # the day decides every group-by value: tied events are interchangeable
+        keys = [DAY, "__entity", *(f"__property_{n}" for n in range(properties))]
+        rank = exp.Window(this=exp.RowNumber(), partition_by=[column(k, base_name) for k in keys],
+                          order=exp.Order(expressions=[exp.Ordered(this=column(i.column_name(), base_name),
+                                                                   nulls_first=False) for i in ties]))
+        ranked = self.add_cte(f"{base_name}_ranked", exp.select(exp.Star(), alias(rank, "__tie_rank")).from_(
+            named_table(base_name)))
+        kept = exp.select(*[column(k, ranked) for k in [*keys[:2], *(i.column_name() for i in self.items),
+                                                        *keys[2:]]]).from_(named_table(ranked)).where(
+            exp.EQ(this=column("__tie_rank", ranked), expression=exp.Literal.number(1)))
+        return self.add_cte(f"{base_name}_first", kept)
 
     @staticmethod
     def _local_name(model: Any, dimension_name: str) -> str:
@@ -974,6 +992,16 @@ class _QueryBuilder:
             raise QueryError(f"derived expression {node.expr!r} is not valid SQL: "
                              f"{exc.errors[0]['description']}") from None
         inputs = dict(node.inputs)
+
+        def float_division(n: exp.Expr) -> exp.Expr:
+            # `/` is integer division on Postgres, Trino and SQL Server, and x / 0 an error on Postgres:
+            # a derived metric divides as floating point everywhere, and by zero gives NULL everywhere
+            if isinstance(n, exp.Div):
+                return exp.Div(this=cast(n.this, "DOUBLE"), expression=exp.Nullif(
+                    this=n.expression, expression=exp.Literal.number(0)))
+            return n
+
+        parsed = parsed.transform(float_division)
 
         def replace(n: exp.Expr) -> exp.Expr:
             if isinstance(n, exp.Column) and not n.table and n.name in inputs:

@@ -16,7 +16,7 @@ Nothing here imports great_expectations until suites are run.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from metricsctl.expectations.connection import connection_url
 from metricsctl.expectations.gating import Gate, downstream, gate, gate_run
@@ -42,11 +42,12 @@ if TYPE_CHECKING:
 
 
 def run_suites(suites: list[Suite], url: str, *, as_of: dt.date | None = None,
-               run_id: str | None = None) -> ExpectationRun:
-    """Run the suites in the warehouse at `url` (see runner.run_suites); imports GX on first use."""
+               run_id: str | None = None, spark: Any = None) -> ExpectationRun:
+    """Run the suites in the warehouse at `url`, or in a Spark session (see runner.run_suites); imports GX on
+    first use."""
     from metricsctl.expectations.runner import run_suites as run
 
-    return run(suites, url, as_of=as_of, run_id=run_id)
+    return run(suites, url, as_of=as_of, run_id=run_id, spark=spark)
 
 
 def project_suites(project: DbtProject) -> list[Suite]:

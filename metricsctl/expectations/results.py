@@ -9,11 +9,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlglot import exp
 
 from metricsctl.expectations.spec import Severity, short_value
+
+if TYPE_CHECKING:
+    from metricsctl.warehouse import Warehouse
 
 Status = Literal["pass", "fail", "error"]
 RESULTS_TABLE = "expectation_results"
@@ -244,3 +247,26 @@ def _write(connection: Any, rows: Sequence[tuple[Any, ...]], table: str, schema:
     for start in range(0, len(rows), INSERT_CHUNK):
         chunk = rows[start:start + INSERT_CHUNK]
         connection.execute(insert_sql(table, schema, rows=len(chunk)), [v for row in chunk for v in row])
+
+
+def _literal(value: Any, kind: str) -> exp.Expr:
+    if value is None:
+        return exp.cast(exp.Null(), kind)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return exp.cast(exp.Literal.string(value.isoformat(sep=" ") if isinstance(value, dt.datetime)
+                                           else value.isoformat()), kind)
+    return exp.cast(exp.convert(value), kind)
+
+
+def store_results(warehouse: Warehouse, run: ExpectationRun, schema: str | None = None,
+                  table: str = RESULTS_TABLE) -> int:
+    """Append the run to the results table in any warehouse (created if needed), through its own client."""
+    rows = result_rows(run)
+    warehouse.execute(create_table_sql(table, schema, warehouse.dialect))
+    for start in range(0, len(rows), INSERT_CHUNK):
+        values = [exp.Tuple(expressions=[_literal(v, kind) for v, (_, kind) in zip(row, RESULT_COLUMNS)])
+                  for row in rows[start:start + INSERT_CHUNK]]
+        insert = exp.Insert(this=exp.Schema(this=_table(table, schema), expressions=[
+            exp.to_identifier(name) for name, _ in RESULT_COLUMNS]), expression=exp.Values(expressions=values))
+        warehouse.execute(insert.sql(warehouse.dialect))
+    return len(rows)

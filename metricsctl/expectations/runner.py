@@ -102,8 +102,11 @@ class _Planned:
 
 
 def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = None,
-               run_id: str | None = None) -> ExpectationRun:
+               run_id: str | None = None, spark: Any = None) -> ExpectationRun:
     """Run every suite in the warehouse at `url` (a SQLAlchemy URL, see connection_url) and collect results.
+
+    On Spark, pass the SparkSession as `spark` (`url` is then only a label): each relation is read as a
+    Spark DataFrame and GX validates it with its Spark engine, the orphan-rows queries in Spark SQL.
 
     `as_of` (default: today) anchors freshness (`max_age_days`). A DuckDB file is opened read-only, and only
     when no other connection holds it (release dbt's first: metricsctl.runner.release_duckdb()); it is
@@ -116,7 +119,7 @@ def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = Non
     if not suites:
         return ExpectationRun(run_id, run_at, as_of, (), 0.0)
     gx = import_gx()
-    dialect = url_dialect(url)
+    dialect = "spark" if spark is not None else url_dialect(url)
     plans, issues = [], []
     for suite in suites:
         planned, problems = _plan(suite, as_of, dialect)
@@ -124,13 +127,19 @@ def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = Non
         issues += problems
     if issues:
         raise ExpectationSpecError(issues)
-    path = duckdb_path(url)
+    path = None if spark is not None else duckdb_path(url)
     connect_args: dict[str, Any] = {"read_only": True} if path is not None else {}
-    ensure_duckdb_free(url, connect_args)
+    if spark is None:
+        ensure_duckdb_free(url, connect_args)
     context = gx.get_context(mode="ephemeral")
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    if spark is not None:
+        runner: _SuiteRunner = _SparkSuiteRunner(gx, context.data_sources.add_spark(name=f"metricsctl_{run_id}"),
+                                                 dialect, spark)
+        results = tuple(runner.run(i, suite, planned) for i, (suite, planned) in enumerate(zip(suites, plans)))
+        return ExpectationRun(run_id, run_at, as_of, results, time.perf_counter() - started)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "a more specific PostgresDatasource may be more appropriate"
@@ -285,8 +294,7 @@ class _SuiteRunner:
     def _run_gx(self, number: int, suite: Suite, runnable: list[_Planned]) -> dict[int, ExpectationResult]:
         outcomes: dict[int, ExpectationResult] = {}
         query = exp.select("*").from_(suite.relation.table()).sql(self.dialect)
-        asset = self.source.add_query_asset(name=f"suite_{number}", query=query)
-        batch = asset.add_batch_definition_whole_table("whole").get_batch()
+        batch = self._batch(number, query)
         summary = [p for p in runnable if not p.rows_query]
         if summary:
             outcomes.update(self._validate_isolating_errors(batch, suite, summary, {
@@ -296,6 +304,10 @@ class _SuiteRunner:
             # orphan rows themselves (at most 200), for the sample
             outcomes.update(self._validate_isolating_errors(batch, suite, [item], "COMPLETE"))
         return outcomes
+
+    def _batch(self, number: int, query: str) -> Any:
+        asset = self.source.add_query_asset(name=f"suite_{number}", query=query)
+        return asset.add_batch_definition_whole_table("whole").get_batch()
 
     def _column_problem(self, suite: Suite, spec: ExpectationSpec, columns: list[str]) -> str | None:
         problems = [_missing_column(c, columns, str(suite.relation)) for c in spec.columns()]
@@ -354,6 +366,33 @@ class _SuiteRunner:
                 outcomes[index] = _result(suite, item.spec, success=False,
                                           error="Great Expectations returned no result for this expectation")
         return outcomes
+
+
+class _SparkSuiteRunner(_SuiteRunner):
+    """The same suites on Spark: relations read as DataFrames of the session, validated by GX's Spark engine."""
+
+    def __init__(self, gx: Any, source: Any, dialect: str, spark: Any) -> None:
+        super().__init__(gx, source, dialect)
+        self.spark = spark
+
+    def columns(self, relation: Relation) -> list[str] | str:
+        key = str(relation)
+        if key not in self._columns:
+            sql = exp.select("*").from_(relation.table()).limit(0).sql(self.dialect)
+            try:
+                self._columns[key] = list(self.spark.sql(sql).columns)
+            except Exception as exc:  # pyspark's AnalysisException: the relation is not there
+                self._columns[key] = (f"cannot read relation {key}: {_first_lines(str(exc), 1)}; "
+                                      "is it built (dbt build) and does the manifest match the warehouse?")
+        return self._columns[key]
+
+    def _batch(self, number: int, query: str) -> Any:
+        asset = self.source.add_dataframe_asset(name=f"suite_{number}")
+        return asset.add_batch_definition_whole_dataframe("whole").get_batch(
+            batch_parameters={"dataframe": self.spark.sql(query)})
+
+    def _rollback(self) -> None:
+        pass  # no transaction to end
 
 
 def _missing_column(name: str, columns: list[str], relation: str) -> str | None:

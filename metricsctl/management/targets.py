@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from metricsctl.compiler.dialects import to_sql
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.errors import MetricsctlError, QueryError
 from metricsctl.names import parse_item_name
@@ -122,7 +123,7 @@ def _union(parts: Sequence[exp.Query]) -> exp.Query:
 
 def render(expression: exp.Expr, dialect: str = "duckdb", pretty: bool = True) -> str:
     """SQL text of an expression built here, for a dialect."""
-    return expression.sql(dialect=dialect, pretty=pretty)
+    return to_sql(expression, dialect, pretty=pretty)
 
 
 # --- attainment --------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 -- Hires and exits, one row per movement.
 select
-    employee_id || '-hire' as movement_id,
+    cast(employee_id as {{ dbt.type_string() }}) || '-hire' as movement_id,
     employee_id,
     department_id,
     hire_date as movement_date,
@@ -10,7 +10,7 @@ from {{ ref('stg_employees') }}
 union all
 
 select
-    employee_id || '-exit' as movement_id,
+    cast(employee_id as {{ dbt.type_string() }}) || '-exit' as movement_id,
     employee_id,
     department_id,
     termination_date as movement_date,

@@ -7,7 +7,7 @@ with days as (
 )
 
 select
-    e.employee_id || '-' || strftime(d.date_day, '%Y%m%d') as headcount_day_id,
+    cast(e.employee_id as {{ dbt.type_string() }}) || '-' || {{ date_text('d.date_day', compact=true) }} as headcount_day_id,
     d.date_day,
     e.employee_id,
     e.department_id,

@@ -6,5 +6,5 @@ select
     job_title,
     cast(hire_date as date) as hire_date,
     cast(termination_date as date) as termination_date,
-    cast(fte as double) as fte
+    cast(fte as {{ type_double() }}) as fte
 from {{ ref('employees') }}

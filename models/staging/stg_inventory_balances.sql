@@ -1,6 +1,7 @@
 -- End-of-day units on hand per product and warehouse, valued at standard cost (EUR).
 select
-    concat_ws('-', b.product_id, b.warehouse, strftime(cast(b.balance_date as date), '%Y%m%d')) as inventory_balance_id,
+    concat_ws('-', cast(b.product_id as {{ dbt.type_string() }}), b.warehouse,
+        {{ date_text('b.balance_date', compact=true) }}) as inventory_balance_id,
     cast(b.balance_date as date) as balance_date,
     cast(b.product_id as integer) as product_id,
     b.warehouse,

@@ -7,5 +7,5 @@ select
     cast(is_converted as boolean) as is_converted,
     cast(converted_date as date) as converted_date,
     cast(customer_id as integer) as customer_id,
-    cast(converted_date as date) - cast(created_date as date) as days_to_convert
+    {{ days_between('created_date', 'converted_date') }} as days_to_convert
 from {{ ref('leads') }}

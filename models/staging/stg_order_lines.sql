@@ -8,10 +8,10 @@ select
     o.store_id,
     o.customer_id,
     l.quantity,
-    cast(l.unit_price as double) as unit_price,
-    coalesce(l.discount_per_unit, round(l.unit_price * coalesce(pr.discount_pct, 0), 2)) as discount_per_unit,
+    cast(l.unit_price as {{ type_double() }}) as unit_price,
+    coalesce(l.discount_per_unit, {{ round_half_up('l.unit_price * coalesce(pr.discount_pct, 0)', 2) }}) as discount_per_unit,
     l.discount_per_unit is null as discount_was_missing,
-    l.unit_price - coalesce(l.discount_per_unit, round(l.unit_price * coalesce(pr.discount_pct, 0), 2))
+    l.unit_price - coalesce(l.discount_per_unit, {{ round_half_up('l.unit_price * coalesce(pr.discount_pct, 0)', 2) }})
         as net_unit_price,
     p.unit_cost,
     o.on_promotion

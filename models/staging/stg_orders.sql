@@ -2,8 +2,11 @@
 -- the latest load) and some sync days late (is_late_arriving). is_repeat_order: the customer ordered before.
 with deduplicated as (
     select *
-    from {{ ref('orders') }}
-    qualify row_number() over (partition by order_id order by loaded_at desc) = 1
+    from (
+        select *, row_number() over (partition by order_id order by loaded_at desc) as load_rank
+        from {{ ref('orders') }}
+    ) as loads
+    where load_rank = 1
 )
 
 select
@@ -15,5 +18,5 @@ select
     nullif(trim(promotion), '') is not null as on_promotion,
     row_number() over (partition by customer_id order by ordered_at, order_id) > 1 as is_repeat_order,
     cast(loaded_at as timestamp) as loaded_at,
-    cast(loaded_at as date) - cast(ordered_at as date) > 1 as is_late_arriving
+    {{ days_between('ordered_at', 'loaded_at') }} > 1 as is_late_arriving
 from deduplicated

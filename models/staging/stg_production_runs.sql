@@ -2,8 +2,11 @@
 -- some arrive days late (is_late_arriving). OEE inputs are computed here, per run.
 with deduplicated as (
     select *
-    from {{ ref('production_runs') }}
-    qualify row_number() over (partition by run_id order by loaded_at desc) = 1
+    from (
+        select *, row_number() over (partition by run_id order by loaded_at desc) as load_rank
+        from {{ ref('production_runs') }}
+    ) as loads
+    where load_rank = 1
 )
 
 select
@@ -12,14 +15,14 @@ select
     cast(product_id as integer) as product_id,
     cast(run_date as date) as run_date,
     cast(shift as integer) as shift,
-    cast(planned_minutes as double) as planned_minutes,
-    cast(run_minutes as double) as run_minutes,
-    cast(ideal_cycle_time_s as double) as ideal_cycle_time_s,
+    cast(planned_minutes as {{ type_double() }}) as planned_minutes,
+    cast(run_minutes as {{ type_double() }}) as run_minutes,
+    cast(ideal_cycle_time_s as {{ type_double() }}) as ideal_cycle_time_s,
     cast(units_produced as integer) as units_produced,
     cast(units_defective as integer) as units_defective,
     cast(units_produced - units_defective as integer) as good_units,
     units_produced * ideal_cycle_time_s / 60.0 as ideal_run_minutes,
     run_minutes * 60.0 as run_seconds,
     cast(loaded_at as timestamp) as loaded_at,
-    cast(loaded_at as date) - cast(run_date as date) > 1 as is_late_arriving
+    {{ days_between('run_date', 'loaded_at') }} > 1 as is_late_arriving
 from deduplicated

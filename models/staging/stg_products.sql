@@ -4,8 +4,8 @@ select
     p.sku,
     p.product_name,
     p.category,
-    cast(p.list_price as double) as list_price,
-    cast(p.unit_cost as double) as unit_cost,
+    cast(p.list_price as {{ type_double() }}) as list_price,
+    cast(p.unit_cost as {{ type_double() }}) as unit_cost,
     cast(p.production_line_id as integer) as production_line_id,
     case when p.production_line_id is null then 'bought' else 'made' end as sourcing,
     coalesce(l.line_name, 'bought in') as production_line

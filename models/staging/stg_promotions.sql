@@ -4,5 +4,5 @@ select
     promotion_name,
     cast(start_date as date) as start_date,
     cast(end_date as date) as end_date,
-    cast(discount_pct as double) as discount_pct
+    cast(discount_pct as {{ type_double() }}) as discount_pct
 from {{ ref('promotions') }}

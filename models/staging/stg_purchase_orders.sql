@@ -8,12 +8,12 @@ select
     cast(po.received_date as date) as received_date,
     cast(po.quantity as integer) as quantity,
     po.currency,
-    cast(po.unit_cost as double) as unit_cost_local,
-    round(po.unit_cost * fx.eur_per_unit, 4) as unit_cost_eur,
-    round(po.quantity * po.unit_cost * fx.eur_per_unit, 2) as order_value_eur,
+    cast(po.unit_cost as {{ type_double() }}) as unit_cost_local,
+    {{ round_half_up('po.unit_cost * fx.eur_per_unit', 4) }} as unit_cost_eur,
+    {{ round_half_up('po.quantity * po.unit_cost * fx.eur_per_unit', 2) }} as order_value_eur,
     po.received_date is not null as is_received,
     po.received_date is not null and po.received_date <= po.expected_date as is_on_time,
-    cast(po.received_date as date) - cast(po.ordered_date as date) as lead_time_days
+    {{ days_between('po.ordered_date', 'po.received_date') }} as lead_time_days
 from {{ ref('purchase_orders') }} as po
 left join {{ ref('stg_fx_rates') }} as fx
-    on fx.currency = po.currency and fx.month_start = date_trunc('month', cast(po.ordered_date as date))
+    on fx.currency = po.currency and fx.month_start = cast({{ dbt.date_trunc('month', 'cast(po.ordered_date as date)') }} as date)

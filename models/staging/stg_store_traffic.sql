@@ -1,6 +1,6 @@
 -- Footfall per store and day (web sessions for the online shop), flagged with the promotion of the day.
 select
-    concat_ws('-', t.store_id, strftime(cast(t.traffic_date as date), '%Y%m%d')) as store_day_id,
+    concat_ws('-', cast(t.store_id as {{ dbt.type_string() }}), {{ date_text('t.traffic_date', compact=true) }}) as store_day_id,
     cast(t.traffic_date as date) as traffic_date,
     cast(t.store_id as integer) as store_id,
     cast(t.footfall as integer) as footfall,

@@ -7,7 +7,7 @@ select
     cast(t.created_date as date) as created_date,
     cast(t.due_date as date) as due_date,
     cast(t.completed_date as date) as completed_date,
-    cast(t.estimate_hours as double) as estimate_hours,
+    cast(t.estimate_hours as {{ type_double() }}) as estimate_hours,
     t.completed_date is not null as is_completed,
     t.completed_date is not null and t.completed_date <= t.due_date as is_completed_on_time
 from {{ ref('tasks') }} as t

@@ -60,15 +60,15 @@ WITH order_lines_agg AS (
 SELECT
   group_keys.metric_time__month AS metric_time__month,
   (
-    (
+    CAST((
       (
         order_lines_agg.revenue
       ) - (
         order_lines_offset.revenue__2
       )
-    ) / (
+    ) AS FLOAT64) / NULLIF((
       order_lines_offset.revenue__2
-    )
+    ), 0)
   ) AS revenue_mom_growth,
   (
     (

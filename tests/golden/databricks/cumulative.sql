@@ -1,6 +1,6 @@
 WITH order_lines_rows AS (
   SELECT
-    CAST(TRUNC(src.ordered_at, 'DAY') AS DATE) AS __day,
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.quantity * src.unit_price AS revenue,
     src.quantity * src.unit_price AS revenue__2,
     src.quantity * src.unit_price AS revenue__3
@@ -26,10 +26,10 @@ WITH order_lines_rows AS (
     time_spine.date_day
 ), order_lines_cumulative_ranked AS (
   SELECT
-    TRUNC(order_lines_cumulative.__day, 'WEEK') AS metric_time__week,
+    DATE_TRUNC('WEEK', order_lines_cumulative.__day) AS metric_time__week,
     order_lines_cumulative.revenue AS revenue,
     ROW_NUMBER() OVER (
-      PARTITION BY TRUNC(order_lines_cumulative.__day, 'WEEK')
+      PARTITION BY DATE_TRUNC('WEEK', order_lines_cumulative.__day)
       ORDER BY order_lines_cumulative.__day ASC NULLS LAST
     ) AS __period_rank
   FROM order_lines_cumulative
@@ -47,15 +47,15 @@ WITH order_lines_rows AS (
   FROM `shop`.`main`.`metricflow_time_spine` AS time_spine
   INNER JOIN order_lines_daily
     ON order_lines_daily.__day <= time_spine.date_day
-    AND order_lines_daily.__day >= CAST(TRUNC(time_spine.date_day, 'MONTH') AS DATE)
+    AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
   GROUP BY
     time_spine.date_day
 ), order_lines_cumulative_ranked_2 AS (
   SELECT
-    TRUNC(order_lines_cumulative_2.__day, 'WEEK') AS metric_time__week,
+    DATE_TRUNC('WEEK', order_lines_cumulative_2.__day) AS metric_time__week,
     order_lines_cumulative_2.revenue__2 AS revenue__2,
     ROW_NUMBER() OVER (
-      PARTITION BY TRUNC(order_lines_cumulative_2.__day, 'WEEK')
+      PARTITION BY DATE_TRUNC('WEEK', order_lines_cumulative_2.__day)
       ORDER BY order_lines_cumulative_2.__day ASC NULLS LAST
     ) AS __period_rank
   FROM order_lines_cumulative_2
@@ -78,11 +78,11 @@ WITH order_lines_rows AS (
     time_spine.date_day
 ), order_lines_cumulative_avg AS (
   SELECT
-    TRUNC(order_lines_cumulative_3.__day, 'WEEK') AS metric_time__week,
+    DATE_TRUNC('WEEK', order_lines_cumulative_3.__day) AS metric_time__week,
     AVG(order_lines_cumulative_3.revenue__3) AS revenue__3
   FROM order_lines_cumulative_3
   GROUP BY
-    TRUNC(order_lines_cumulative_3.__day, 'WEEK')
+    DATE_TRUNC('WEEK', order_lines_cumulative_3.__day)
 ), group_keys AS (
   SELECT
     metric_time__week

@@ -1,31 +1,31 @@
 WITH order_lines_agg AS (
   SELECT
-    TRUNC(src.ordered_at, 'MONTH') AS metric_time__month,
+    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
     SUM(src.quantity * src.unit_price) AS revenue
   FROM `shop`.`main`.`order_lines` AS src
   GROUP BY
-    TRUNC(src.ordered_at, 'MONTH')
+    DATE_TRUNC('MONTH', src.ordered_at)
 ), order_lines_by_period AS (
   SELECT
-    TRUNC(src.ordered_at, 'MONTH') AS metric_time__month,
+    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
     SUM(src.quantity * src.unit_price) AS revenue__2
   FROM `shop`.`main`.`order_lines` AS src
   GROUP BY
-    TRUNC(src.ordered_at, 'MONTH')
+    DATE_TRUNC('MONTH', src.ordered_at)
 ), order_lines_offset AS (
   SELECT
     periods.metric_time__month AS metric_time__month,
     order_lines_by_period.revenue__2 AS revenue__2
   FROM (
     SELECT DISTINCT
-      TRUNC(time_spine.date_day, 'MONTH') AS metric_time__month
+      DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
     FROM `shop`.`main`.`metricflow_time_spine` AS time_spine
   ) AS periods
   INNER JOIN order_lines_by_period
     ON order_lines_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
 ), order_lines_rows AS (
   SELECT
-    CAST(TRUNC(src.ordered_at, 'DAY') AS DATE) AS __day,
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.quantity * src.unit_price AS revenue__3
   FROM `shop`.`main`.`order_lines` AS src
 ), order_lines_daily AS (
@@ -37,13 +37,13 @@ WITH order_lines_agg AS (
     order_lines_rows.__day
 ), order_lines_offset_2 AS (
   SELECT
-    TRUNC(time_spine.date_day, 'MONTH') AS metric_time__month,
+    DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month,
     SUM(order_lines_daily.revenue__3) AS revenue__3
   FROM `shop`.`main`.`metricflow_time_spine` AS time_spine
   INNER JOIN order_lines_daily
     ON order_lines_daily.__day = time_spine.date_day - INTERVAL '7' DAY
   GROUP BY
-    TRUNC(time_spine.date_day, 'MONTH')
+    DATE_TRUNC('MONTH', time_spine.date_day)
 ), group_keys AS (
   SELECT
     metric_time__month
@@ -60,15 +60,15 @@ WITH order_lines_agg AS (
 SELECT
   group_keys.metric_time__month AS metric_time__month,
   (
-    (
+    CAST((
       (
         order_lines_agg.revenue
       ) - (
         order_lines_offset.revenue__2
       )
-    ) / (
+    ) AS DOUBLE) / NULLIF((
       order_lines_offset.revenue__2
-    )
+    ), 0)
   ) AS revenue_mom_growth,
   (
     (

@@ -1,15 +1,15 @@
 WITH orders_agg AS (
   SELECT
-    TRUNC(src.ordered_at, 'YEAR') AS metric_time__year,
+    DATE_TRUNC('YEAR', src.ordered_at) AS metric_time__year,
     PERCENTILE(src.amount, 0.5) AS median_order_amount,
     PERCENTILE(src.amount, 0.9) AS p90_order_amount,
     PERCENTILE_APPROX(src.amount, 0.9) AS p90_order_amount_discrete
   FROM `shop`.`main`.`orders` AS src
   WHERE
-    TRUNC(src.ordered_at, 'YEAR') >= TRUNC(CAST('2024-01-01' AS TIMESTAMP), 'YEAR')
-    AND TRUNC(src.ordered_at, 'YEAR') <= TRUNC(CAST('2024-12-31' AS TIMESTAMP), 'YEAR')
+    DATE_TRUNC('YEAR', src.ordered_at) >= DATE_TRUNC('YEAR', CAST('2024-01-01' AS TIMESTAMP))
+    AND DATE_TRUNC('YEAR', src.ordered_at) <= DATE_TRUNC('YEAR', CAST('2024-12-31' AS TIMESTAMP))
   GROUP BY
-    TRUNC(src.ordered_at, 'YEAR')
+    DATE_TRUNC('YEAR', src.ordered_at)
 )
 SELECT
   orders_agg.metric_time__year AS metric_time__year,

@@ -1,23 +1,23 @@
 WITH order_lines_agg AS (
   SELECT
-    TRUNC(src.ordered_at, 'QUARTER') AS metric_time__quarter,
+    DATE_TRUNC('QUARTER', src.ordered_at) AS metric_time__quarter,
     j_order.channel AS order__channel,
     SUM(src.quantity * src.unit_price) AS revenue
   FROM `shop`.`main`.`order_lines` AS src
   LEFT JOIN `shop`.`main`.`orders` AS j_order
     ON src.order_id = j_order.order_id
   GROUP BY
-    TRUNC(src.ordered_at, 'QUARTER'),
+    DATE_TRUNC('QUARTER', src.ordered_at),
     j_order.channel
 ), orders_agg AS (
   SELECT
-    TRUNC(src.ordered_at, 'QUARTER') AS metric_time__quarter,
+    DATE_TRUNC('QUARTER', src.ordered_at) AS metric_time__quarter,
     src.channel AS order__channel,
     SUM(1) AS orders,
     SUM(CASE WHEN src.channel = 'online' THEN 1 END) AS orders__2
   FROM `shop`.`main`.`orders` AS src
   GROUP BY
-    TRUNC(src.ordered_at, 'QUARTER'),
+    DATE_TRUNC('QUARTER', src.ordered_at),
     src.channel
 ), group_keys AS (
   SELECT

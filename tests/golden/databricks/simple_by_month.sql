@@ -1,12 +1,12 @@
 WITH order_lines_agg AS (
   SELECT
-    TRUNC(src.ordered_at, 'MONTH') AS metric_time__month,
+    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
     SUM(src.quantity * src.unit_price) AS revenue,
     SUM(src.quantity) AS quantity,
     COUNT(src.order_line_id) AS line_count
   FROM `shop`.`main`.`order_lines` AS src
   GROUP BY
-    TRUNC(src.ordered_at, 'MONTH')
+    DATE_TRUNC('MONTH', src.ordered_at)
 )
 SELECT
   order_lines_agg.metric_time__month AS metric_time__month,

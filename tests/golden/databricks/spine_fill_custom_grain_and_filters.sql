@@ -7,7 +7,7 @@ WITH orders_agg AS (
   LEFT JOIN `shop`.`main`.`customers` AS j_customer
     ON src.customer_id = j_customer.customer_id
   LEFT JOIN `shop`.`main`.`metricflow_time_spine` AS time_spine_1
-    ON time_spine_1.date_day = CAST(TRUNC(src.ordered_at, 'DAY') AS DATE)
+    ON time_spine_1.date_day = CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)
   WHERE
     (
       j_customer.region <> 'south'
@@ -38,7 +38,7 @@ WITH orders_agg AS (
   LEFT JOIN `shop`.`main`.`customers` AS j_customer
     ON src.customer_id = j_customer.customer_id
   LEFT JOIN `shop`.`main`.`metricflow_time_spine` AS time_spine_1
-    ON time_spine_1.date_day = CAST(TRUNC(src.ordered_at, 'DAY') AS DATE)
+    ON time_spine_1.date_day = CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)
   WHERE
     (
       j_customer.region <> 'south'

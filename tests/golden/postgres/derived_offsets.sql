@@ -66,9 +66,9 @@ SELECT
       ) - (
         order_lines_offset.revenue__2
       )
-    ) AS DOUBLE PRECISION) / (
+    ) AS DOUBLE PRECISION) / NULLIF((
       order_lines_offset.revenue__2
-    )
+    ), 0)
   ) AS revenue_mom_growth,
   (
     (

@@ -26,8 +26,8 @@ SELECT
   (
     CAST((
       order_lines_agg.revenue
-    ) AS DOUBLE PRECISION) / (
+    ) AS DOUBLE PRECISION) / NULLIF((
       order_lines_agg.line_count
-    )
+    ), 0)
   ) AS avg_line_value
 FROM order_lines_agg

@@ -1,20 +1,20 @@
 WITH visits_agg AS (
   SELECT
-    TRUNC(src.visited_at, 'MONTH') AS metric_time__month,
+    DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month,
     COUNT(src.visit_id) AS visits
   FROM `shop`.`main`.`visits` AS src
   GROUP BY
-    TRUNC(src.visited_at, 'MONTH')
+    DATE_TRUNC('MONTH', src.visited_at)
 ), visits_base_events AS (
   SELECT
-    CAST(TRUNC(src.visited_at, 'DAY') AS DATE) AS __day,
+    CAST(DATE_TRUNC('DAY', src.visited_at) AS DATE) AS __day,
     src.customer_id AS __entity,
-    TRUNC(src.visited_at, 'MONTH') AS metric_time__month
+    DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month
   FROM `shop`.`main`.`visits` AS src
 ), orders_conversion_events AS (
   SELECT
-    ROW_NUMBER() OVER (ORDER BY CAST(TRUNC(src.ordered_at, 'DAY') AS DATE) NULLS LAST) AS __conversion_id,
-    CAST(TRUNC(src.ordered_at, 'DAY') AS DATE) AS __day,
+    ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) NULLS LAST) AS __conversion_id,
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.customer_id AS __entity,
     src.order_id AS __value
   FROM `shop`.`main`.`orders` AS src
@@ -42,15 +42,15 @@ WITH visits_agg AS (
     orders_attributed.metric_time__month
 ), visits_base_events_2 AS (
   SELECT
-    CAST(TRUNC(src.visited_at, 'DAY') AS DATE) AS __day,
+    CAST(DATE_TRUNC('DAY', src.visited_at) AS DATE) AS __day,
     src.customer_id AS __entity,
-    TRUNC(src.visited_at, 'MONTH') AS metric_time__month,
+    DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month,
     src.source AS __property_0
   FROM `shop`.`main`.`visits` AS src
 ), orders_conversion_events_2 AS (
   SELECT
-    ROW_NUMBER() OVER (ORDER BY CAST(TRUNC(src.ordered_at, 'DAY') AS DATE) NULLS LAST) AS __conversion_id,
-    CAST(TRUNC(src.ordered_at, 'DAY') AS DATE) AS __day,
+    ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) NULLS LAST) AS __conversion_id,
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.customer_id AS __entity,
     src.order_id AS __value,
     src.channel AS __property_0

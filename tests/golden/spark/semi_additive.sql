@@ -1,7 +1,7 @@
 WITH inventory_rows AS (
   SELECT
-    TRUNC(src.balance_date, 'MONTH') AS metric_time__month,
-    CAST(TRUNC(src.balance_date, 'DAY') AS DATE) AS __window_day,
+    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
+    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
     src.on_hand AS stock_on_hand
   FROM `shop`.`main`.`inventory_balances` AS src
 ), inventory_by_day AS (
@@ -29,8 +29,8 @@ WITH inventory_rows AS (
     inventory_window.metric_time__month
 ), inventory_rows_2 AS (
   SELECT
-    TRUNC(src.balance_date, 'MONTH') AS metric_time__month,
-    CAST(TRUNC(src.balance_date, 'DAY') AS DATE) AS __window_day,
+    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
+    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
     src.product_id AS __window_product,
     src.on_hand AS latest_stock_per_product
   FROM `shop`.`main`.`inventory_balances` AS src

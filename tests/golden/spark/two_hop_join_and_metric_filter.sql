@@ -24,10 +24,10 @@ SELECT
   order_lines_agg.revenue AS revenue,
   order_lines_agg.revenue__2 AS north_revenue,
   (
-    (
+    CAST((
       order_lines_agg.revenue
-    ) / (
+    ) AS DOUBLE) / NULLIF((
       order_lines_agg.line_count
-    )
+    ), 0)
   ) AS avg_line_value
 FROM order_lines_agg

@@ -66,9 +66,9 @@ SELECT
       ) - (
         order_lines_offset.revenue__2
       )
-    ) AS DOUBLE) / (
+    ) AS DOUBLE) / NULLIF((
       order_lines_offset.revenue__2
-    )
+    ), 0)
   ) AS revenue_mom_growth,
   (
     (

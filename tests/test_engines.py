@@ -1,0 +1,59 @@
+"""The same numbers on every engine: the shop project's queries of every metric type, answered by DuckDB,
+PostgreSQL and Spark through each target's own connection, rows matched on their keys."""
+
+from __future__ import annotations
+
+import pytest
+from engines import differences, keyed
+
+from metricsctl.compiler.query import MetricQuery
+from metricsctl.facade import Metricsctl
+
+# (metrics, group-by): every metric type, filters, fill_nulls_with, percentiles, date parts, custom grains
+QUERIES = [
+    ("revenue,quantity,line_count,orders,order_total,ordering_customers,promo_orders,new_customers",
+     "metric_time__month"),
+    ("avg_order_amount,min_order_amount,max_order_amount,median_order_amount,p90_order_amount,"
+     "p90_order_amount_discrete", "metric_time__quarter,order__channel"),
+    ("online_revenue,store_order_total,north_revenue,january_orders,promo_orders_filled,new_customers_zero,"
+     "orders_from_big_spenders", "metric_time__day"),
+    ("revenue,line_count", "order__store__store_region,product__category"),
+    ("stock_on_hand,opening_stock,latest_stock_per_product", "metric_time__week"),
+    ("stock_on_hand", "metric_time__month,product__category"),
+    ("revenue_per_order,online_order_share", "metric_time__month"),
+    ("online_order_share,orders", "metric_time__quarter,customer__region"),
+    ("avg_line_value,revenue_minus_order_total,revenue_mom_growth,online_share_of_revenue_pct", "metric_time__month"),
+    ("revenue_week_ago,revenue_at_month_start", "metric_time__day"),
+    ("revenue_all_time,revenue_7d,revenue_mtd,visitors_7d", "metric_time__day"),
+    ("revenue_7d_last,revenue_7d_avg,revenue_mtd", "metric_time__week"),
+    ("visit_to_order_rate,visit_to_order_conversions,same_channel_conversion_rate", "metric_time__month"),
+    ("visit_to_order_rate,visit_to_order_conversions", "metric_time__week,visit__source"),
+    ("revenue,orders", "metric_time__extract_dow,metric_time__fiscal_quarter"),
+    ("revenue,revenue_per_order", ""),
+]
+
+
+def answers(app: Metricsctl, metrics: str, group_by: str) -> dict[tuple[object, ...], dict[str, object]]:
+    query = MetricQuery.of(metrics, group_by)
+    result = app.query(query)
+    assert result.rows, f"{app.target_name}: no rows for {metrics} by {group_by}"
+    return keyed(result.columns, result.rows, [c for c in result.columns if c not in query.metrics])
+
+
+def compare(reference: Metricsctl, other: Metricsctl) -> None:
+    failures = []
+    for metrics, group_by in QUERIES:
+        problems = differences(answers(reference, metrics, group_by), answers(other, metrics, group_by))
+        if problems:
+            failures.append(f"{metrics} by {group_by or '(nothing)'}:\n  " + "\n  ".join(problems))
+    assert not failures, f"{other.target_name} differs from DuckDB:\n" + "\n".join(failures)
+
+
+@pytest.mark.postgres
+def test_postgres_answers_every_metric_type_as_duckdb(shop: Metricsctl, shop_postgres: Metricsctl) -> None:
+    compare(shop, shop_postgres)
+
+
+@pytest.mark.spark
+def test_spark_answers_every_metric_type_as_duckdb(shop: Metricsctl, shop_spark: Metricsctl) -> None:
+    compare(shop, shop_spark)
