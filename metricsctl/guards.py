@@ -70,6 +70,22 @@ def register_secret(value: object) -> None:
         _SECRETS.add(text)
 
 
+def _secret_parts(secret: str) -> tuple[str, list[str]]:
+    """The secret masked whole, and the parts of it masked in pieces: of a URL only its user information,
+    path and query (the token), never its scheme, host or port, which messages name rightly."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(secret)
+    except ValueError:
+        return secret, [secret]
+    if parts.scheme and parts.netloc:
+        tail = secret[len(f"{parts.scheme}://{parts.netloc}"):]
+        userinfo = parts.netloc.rpartition("@")[0]
+        return secret, [p for p in (tail, userinfo) if len(p) >= 4]
+    return secret, [secret]
+
+
 def _masked_spans(text: str, secret: str) -> list[tuple[int, int]]:
     if len(secret) < MIN_SECRET_PIECE:
         # a short secret is masked where it stands as a whole word only: `alerts` must not eat `alerts.yml`
@@ -97,8 +113,14 @@ def mask(text: str, secrets: set[str] | None = None) -> str:
         return text
     spans: list[tuple[int, int]] = []
     for secret in known:
-        if any(piece in text for piece in _pieces(secret)):
-            spans += _masked_spans(text, secret)
+        whole, parts = _secret_parts(secret)
+        start = text.find(whole) if len(whole) >= MIN_SECRET_PIECE else -1  # a short one: as a word only
+        while start >= 0:
+            spans.append((start, start + len(whole)))
+            start = text.find(whole, start + 1)
+        for part in parts:
+            if any(piece in text for piece in _pieces(part)):
+                spans += _masked_spans(text, part)
     if not spans:
         return text
     spans.sort()

@@ -405,3 +405,10 @@ def test_an_expectation_row_condition_is_never_evaluated_as_code(tmp_path: Path)
 def test_a_short_secret_is_masked_only_where_it_stands_alone():
     assert mask("could not log in with pass4 at host", {"pass4"}) == "could not log in with *** at host"
     assert mask("metrics/pass4.yml:3: rule r", {"pass4"}) == "metrics/pass4.yml:3: rule r"
+
+
+def test_a_webhook_url_is_masked_but_its_host_stays_readable():
+    secret = "http://127.0.0.1:9/hooks/T123/very-secret-token"
+    assert mask(f"cannot reach {secret}", {secret}) == "cannot reach ***"
+    assert mask("connection refused by 127.0.0.1:9", {secret}) == "connection refused by 127.0.0.1:9"
+    assert "very-secret" not in mask("bad path /hooks/T123/very-secret-token x", {secret})
