@@ -16,6 +16,7 @@ import click
 
 from metricsctl.errors import MetricsctlError, QueryError
 from metricsctl.guards import mask
+from metricsctl.jsonable import dumps
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -155,7 +156,7 @@ def lineage(node: str, direction: str, depth: int | None, columns: bool, fmt: st
 
     Example:
 
-        metricsctl lineage revenue_mom_growth --up --format mermaid
+        metricsctl lineage revenue_mom_growth_pct --up --format mermaid
     """
     from metricsctl.facade import Metricsctl
     from metricsctl.lineage import render
@@ -190,15 +191,13 @@ def alerts(as_of: Any, dry_run: bool, fail_on: str, rules: tuple[str, ...], as_j
 
         metricsctl alerts --as-of 2025-03-17 --dry-run
     """
-    import json
-
     from metricsctl import output
     from metricsctl.alerts import exit_code
     from metricsctl.facade import Metricsctl
 
     run = Metricsctl(project_dir, profiles_dir, target).alerts(as_of, dry_run, rules)
     if as_json:
-        click.echo(json.dumps(run.summary(), indent=2, default=str))
+        click.echo(dumps(run.summary()))
     else:
         opened = len(run.opened)
         click.echo(f"{len(run.rules)} rules, {run.series_count} series: {opened} opened, {len(run.renotified)} "
@@ -230,13 +229,11 @@ def tree(metric: str, period: str, previous: str | None, depth: int | None, as_j
 
         metricsctl tree oee --period 2025-03
     """
-    import json
-
     from metricsctl.facade import Metricsctl
     from metricsctl.management.tree import render_tree
 
     valued = Metricsctl(project_dir, profiles_dir, target).tree(metric, period, previous, depth)
-    click.echo(json.dumps(valued.to_dict(), indent=2) if as_json else render_tree(valued))
+    click.echo(dumps(valued.to_dict()) if as_json else render_tree(valued))
 
 
 @main.command()
@@ -259,14 +256,12 @@ def explain(metric: str, period: str, vs: str | None, by: str, top: int | None, 
 
         metricsctl explain average_order_value --period 2025-03 --by store__store_name
     """
-    import json
-
     from metricsctl.compiler.query import split_list
     from metricsctl.facade import Metricsctl
     from metricsctl.management.explain import render_explanation
 
     result = Metricsctl(project_dir, profiles_dir, target).explain(metric, period, vs, split_list(by), top)
-    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else render_explanation(result))
+    click.echo(dumps(result.to_dict()) if as_json else render_explanation(result))
 
 
 @main.command()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import Callable
@@ -17,6 +16,7 @@ from metricsctl.compiler.query import MetricQuery, too_deep
 from metricsctl.compiler.render import Compiled, SqlCompiler
 from metricsctl.errors import DbtError, IssuesError, MetricsctlError, QueryError, SpecError
 from metricsctl.guards import mask
+from metricsctl.jsonable import dumps
 from metricsctl.profiles import Target, load_target
 from metricsctl.project import DbtProject
 from metricsctl.saved_queries import saved_query_to_query
@@ -334,8 +334,7 @@ class Metricsctl:
             result.alerts = self.alerts(now, stale_metrics=tuple(result.stale_metrics))
         record = {"command": "build", "started_at": started, **result.to_dict()}
         self.project.target_dir.mkdir(parents=True, exist_ok=True)
-        (self.project.target_dir / "metricsctl_run.json").write_text(
-            mask(json.dumps(record, indent=2, default=str)))
+        (self.project.target_dir / "metricsctl_run.json").write_text(mask(dumps(record)))
         return result
 
     def check(self, as_of: date | None = None) -> ExpectationRun:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import datetime
 import decimal
-import json
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from metricsctl.errors import MetricsctlError
+from metricsctl.jsonable import dumps
 from metricsctl.warehouse import Result
 
 # What the warehouse says when a seed's CSV has other columns than its table from the last load.
@@ -73,8 +73,8 @@ def write_csv(result: Result, path: Path) -> None:
 
 
 def write_json(result: Result, stream: IO[str]) -> None:
-    json.dump(records(result), stream, indent=2)
-    stream.write("\n")
+    """JSON records; a non-finite value (a division by zero on DuckDB) is `null`, as JSON has no infinity."""
+    stream.write(dumps(records(result)) + "\n")
 
 
 def _cell(value: Any) -> str:

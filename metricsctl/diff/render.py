@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 from metricsctl.diff.errors import DiffError
 from metricsctl.diff.result import DiffResult
 from metricsctl.diff.semantic import Change
 from metricsctl.diff.values import ValueDiff
+from metricsctl.jsonable import dumps
 
 FORMATS = ("markdown", "json")
 COLLAPSE_LINES = 40  # a diff longer than this is folded into <details>
@@ -28,7 +28,7 @@ def render(result: DiffResult, fmt: str = "markdown") -> str:
 
 
 def render_json(result: DiffResult) -> str:
-    return json.dumps(result.to_dict(), indent=2, default=str) + "\n"
+    return dumps(result.to_dict()) + "\n"
 
 
 # --- Markdown helpers ------------------------------------------------------------------------------

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 
 from metricsctl.errors import QueryError
+from metricsctl.jsonable import dumps
 from metricsctl.lineage.graph import Edge, Lineage, LineageGraph, Node
 
 FORMATS = ("tree", "json", "mermaid", "dot")
@@ -97,7 +97,7 @@ def render_json(lineage: Lineage) -> str:
                   for e in graph.edges],
         "warnings": list(graph.warnings),
     }
-    return json.dumps(document, indent=2) + "\n"
+    return dumps(document) + "\n"
 
 
 # --- Mermaid ---------------------------------------------------------------------------------------
