@@ -156,10 +156,8 @@ class Metricsctl:
                                   label=f"{len(suite.expectations)} expectations, {suite.severity}",
                                   path=f"{suite.path}:{suite.line}", edge_kind="guarded by")
                        for suite in project_suites(self.project) if suite.relation.unique_id]
-        for rule in load_alert_config(self.project.project_dir, self.project.paths("model-paths"), self.spec).rules:
-            attachments.append(Attachment(f"alert:{rule.name}", (f"metric:{rule.metric}",),
-                                          label=f"{rule.kind}, {rule.grain}, {rule.severity}", edge_kind="watched by"))
-        return attachments
+        rules = load_alert_config(self.project.project_dir, self.project.paths("model-paths"), self.spec).rules
+        return [*attachments, *(rule.attachment() for rule in rules)]
 
     # --- review ---------------------------------------------------------------------------------
     def diff(self, base: str, head: str | None = None, values: bool = True, max_rows: int = 20,

@@ -421,6 +421,32 @@ alerts:
     assert {s for s, e in got.items() if e.firing} == {"Mill", "Dock"}
 
 
+def test_a_target_rule_matches_org_units_by_kind_as_well_as_name(spec: Spec, project: Path, tmp_path: Path):
+    """A team named like a store ('Mill') has a target of its own: the store's rule never reads it."""
+    import duckdb
+
+    from metricsctl.management.targets import ScorecardConfig
+
+    copy = tmp_path / "tiny.duckdb"  # the catalog keeps its name
+    shutil.copy(project / "tiny.duckdb", copy)
+    con = duckdb.connect(str(copy))
+    con.execute("create table targets_typed as select *, 'store' as org_unit_type from main.targets")
+    con.execute("insert into targets_typed values ('revenue', 'month', '2024-02-01', 'Mill', 1, 1.0, 'team')")
+    con.close()
+    text = ("alert_channels:\n  - {name: terminal, type: console}\nalert_defaults: {channels: [terminal]}\n"
+            "alerts:\n  - {name: t, metric: revenue, kind: target, grain: month, dimensions: [store__store_name],"
+            " targets_table: main.targets_typed}\n")
+    scorecard = ScorecardConfig(org_units={"store": "store__store_name"}, kind_column="org_unit_type")
+    (rule,) = parse_alert_config([("metrics/alerts.yml", text)], spec, scorecard).rules
+    counting = Counting(copy)
+    try:
+        got = {dict(e.series)["store__store_name"]: e for e in evaluate_rule(spec, rule, counting, AS_OF)}
+    finally:
+        counting.warehouse.close()
+    assert got["Mill"].expected == 6000  # the store's target, not the team's 1
+    assert got["Mill"].firing == (month_actual("Mill", "2024-02-01", "2024-03-01") < 6000)
+
+
 def test_company_target_and_a_metric_where_lower_is_better(spec: Spec, execute: Counting):
     company = judge(spec, execute, "alerts:\n  - {name: t, metric: revenue, kind: target, grain: month}\n")[""]
     assert company.value == pytest.approx(month_actual(None, "2024-02-01", "2024-03-01"))

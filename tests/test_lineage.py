@@ -283,6 +283,38 @@ def test_an_unknown_name_gets_suggestions(graph: LineageGraph):
 
 
 # --- columns -----------------------------------------------------------------------------------------
+def test_an_alert_sliced_by_a_two_hop_dimension_is_downstream_of_where_it_comes_from(
+        project: Path, manifest: dict[str, Any]):
+    """revenue by order__customer__region: order_lines -> orders -> customers, as a saved query would read it."""
+    from metricsctl.alerts.rules import parse_alert_config
+
+    spec = Metricsctl(project).spec
+    text = ("alert_channels:\n  - {name: terminal, type: console}\nalert_defaults: {channels: [terminal]}\n"
+            "alerts:\n  - {name: regional_revenue_floor, metric: revenue, kind: threshold, grain: month, "
+            "below: 1, dimensions: [order__customer__region],\n"
+            "     filter: \"{{ Dimension('order__channel') }} = 'online'\"}\n")
+    (rule,) = parse_alert_config([("metrics/alerts.yml", text)], spec).rules
+    graph = build_graph(spec, manifest, [rule.attachment()])
+    for upstream in ("source:crm.customers", "model:stg_customers", "seed:orders"):
+        assert "alert:regional_revenue_floor" in trace(graph, upstream, "down").graph.nodes, upstream
+    assert {("dimension:customers.region", "alert:regional_revenue_floor", "group_by"),
+            ("semantic_model:orders", "alert:regional_revenue_floor", "join"),
+            ("dimension:orders.channel", "alert:regional_revenue_floor", "filter")} <= edges(graph)
+
+
+def test_the_lineage_command_hangs_the_projects_alerts_by_what_they_slice(project: Path):
+    alerts = project / "metrics" / "alerts.yml"
+    alerts.write_text("alert_channels:\n  - {name: terminal, type: console}\n"
+                      "alert_defaults: {channels: [terminal]}\nalerts:\n"
+                      "  - {name: by_region, metric: revenue, kind: threshold, grain: month, below: 1,"
+                      " dimensions: [order__customer__region]}\n")
+    try:
+        down = Metricsctl(project).lineage("source:crm.customers", "down")
+    finally:
+        alerts.unlink()
+    assert "alert:by_region" in down.graph.nodes
+
+
 def source_columns(lineage: Lineage) -> set[str]:
     """Columns with nothing above them: what the root finally reads."""
     g = lineage.graph

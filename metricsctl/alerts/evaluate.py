@@ -337,6 +337,8 @@ def target_query(rule: Rule, params: Target, source: Source, as_of: datetime, ta
                   exp.Lower(this=exp.cast(col("period_grain"), "VARCHAR")).eq(text(rule.grain)),
                   exp.cast(col("period_start"), "DATE").eq(day_literal(period)),
                   org_unit.eq(text("company")) if n == 0 else org_unit.neq(text("company"))]
+    if n and params.kind_column and params.org_unit_kind:
+        conditions.append(exp.cast(col(params.kind_column), "VARCHAR").eq(text(params.org_unit_kind)))
     wanted = exp.select(alias(exp.cast(org_unit.copy(), "VARCHAR"), "org_unit"),
                         alias(exp.Max(this=exp.cast(col("target_value"), "DOUBLE")), "target"),
                         alias(exp.Max(this=exp.cast(col("weight"), "DOUBLE")), "weight")).from_(

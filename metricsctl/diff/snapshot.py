@@ -204,8 +204,8 @@ def _alert_attachments(app: Metricsctl, notes: list[str], name: str) -> list[Att
 
     project = app.project
     try:
-        rules = [(r.name, r.metric, f"{r.kind}, {r.grain}, {r.severity}", r.where)
-                 for r in load_alert_config(project.project_dir, project.paths("model-paths"), app.spec).rules]
+        return [r.attachment() for r in load_alert_config(project.project_dir, project.paths("model-paths"),
+                                                          app.spec).rules]
     except SpecError as exc:
         notes += [f"{name}: alert rules: {issue}" for issue in _relocate(exc.issues, project.project_dir)]
         rules = []
