@@ -352,6 +352,15 @@ def test_column_lineage_follows_filters_and_join_keys_to_a_source(graph: Lineage
         "source:crm.customers.customer_id", "source:crm.customers.region"}
 
 
+def test_column_lineage_of_a_conversion_metric_includes_the_entity_key(graph: LineageGraph,
+                                                                      manifest: dict[str, Any]):
+    """visit_to_order_rate matches a visit to an order of the same customer: customer_id on both sides."""
+    lineage = trace_columns(graph, manifest, "visit_to_order_rate")
+    assert {("seed:visits.customer_id", "metric:visit_to_order_rate", "entity"),
+            ("seed:orders.customer_id", "metric:visit_to_order_rate", "entity")} <= edges(lineage)
+    assert {"seed:visits.customer_id", "seed:orders.customer_id"} <= source_columns(lineage)
+
+
 def test_column_lineage_renders_raw_sql_when_dbt_has_not_compiled(graph: LineageGraph, manifest: dict[str, Any]):
     """`dbt parse` leaves no compiled_code in the manifest: ref() and source() are rendered here then."""
     parsed_only = copy.deepcopy(manifest)

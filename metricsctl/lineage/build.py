@@ -318,7 +318,12 @@ class _Builder:
             same = ", ".join(f"{p.base_property} = {p.conversion_property}" for p in cp.constant_properties or [])
             for role, measure in (("base", cp.base_measure), ("conversion", cp.conversion_measure)):
                 label = f"by {cp.entity}{window}" + (f", same {same}" if same else "")
-                self._edge(self._measure_id(measure.name), target, role, label, entity=str(cp.entity))
+                model = self.spec.measure(measure.name).model
+                entity = next((e for e in model.entities if e.name == cp.entity), None)
+                key = f"{model.name}.{entity.expr or entity.name}" if entity is not None else ""
+                # the entity key both sides are matched on: a column the metric reads (column lineage)
+                self._edge(self._measure_id(measure.name), target, role, label, entity=str(cp.entity),
+                           entity_key=key)
                 self._filters(target, measure.filter, [self.spec.measure(measure.name).model.name],
                               f"{role} filter")
         self._filters(target, metric.filter, self._measure_models(metric.name), "")
