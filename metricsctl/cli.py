@@ -6,6 +6,7 @@ Exit codes, as dbt's: 0 ok, 1 a check or test failed, 2 an error (bad input, bad
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from functools import wraps
@@ -21,8 +22,17 @@ from metricsctl.jsonable import dumps
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _debug(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(dict)
+        ctx.find_root().ensure_object(dict)["debug"] = True
+        ctx.obj["debug"] = True
+
+
 def project_options(func: F) -> F:
-    """dbt's flags, defined once."""
+    """dbt's flags, defined once; `--debug` works after the command as well as before it."""
+    func = click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_debug,
+                        help="Show tracebacks of errors.")(func)
     func = click.option("--target", "-t", default=None, help="dbt target (default: the profile's).")(func)
     func = click.option("--profiles-dir", type=click.Path(file_okay=False), default=None,
                         help="Folder holding profiles.yml (default: as dbt finds it).")(func)
@@ -82,7 +92,8 @@ def _one_line(text: str) -> str:
 def main(ctx: click.Context, debug: bool) -> None:
     """Metrics as code: the dbt Semantic Layer compiled into lean SQL for your warehouse."""
     ctx.ensure_object(dict)
-    ctx.obj["debug"] = debug
+    ctx.obj["debug"] = ctx.obj.get("debug") or debug
+    ctx.obj["started"] = time.perf_counter()  # a build reports its wall time from here
 
 
 @main.command()
@@ -199,15 +210,7 @@ def alerts(as_of: Any, dry_run: bool, fail_on: str, rules: tuple[str, ...], as_j
     if as_json:
         click.echo(dumps(run.summary()))
     else:
-        opened = len(run.opened)
-        click.echo(f"{len(run.rules)} rules, {run.series_count} series: {opened} opened, {len(run.renotified)} "
-                   f"re-sent, {len(run.resolved)} resolved, {len(run.open_alerts)} open"
-                   + (" (dry run: nothing sent or stored)" if dry_run else ""))
-        output.print_open_alerts(run.open_alerts)
-        for failure in run.failures:
-            click.echo(f"delivery failed: {failure}", err=True)
-        for error in run.errors:
-            click.echo(f"rule failed: {error}", err=True)
+        output.print_alert_run(run)
     sys.exit(exit_code(run, fail_on))
 
 
@@ -384,11 +387,12 @@ def build(select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
 
     app = Metricsctl(project_dir, profiles_dir, target)
     day = as_of.date() if as_of else None
-    result = app.build(select, exclude, full_refresh, output.node_progress(), day, with_alerts)
+    progress = output.build_progress(started=click.get_current_context().obj.get("started"))
+    result = app.build(select, exclude, full_refresh, progress, day, with_alerts)
     output.print_build(result)
     code = 0 if result.success else 1
     if result.alerts is not None:
-        output.print_open_alerts(result.alerts.open_alerts)
+        output.print_alert_run(result.alerts)
         code = max(code, exit_code(result.alerts, fail_on))
     sys.exit(code)
 

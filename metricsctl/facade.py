@@ -18,6 +18,7 @@ from metricsctl.errors import DbtError, IssuesError, MetricsctlError, QueryError
 from metricsctl.guards import mask
 from metricsctl.jsonable import dumps
 from metricsctl.profiles import Target, load_target
+from metricsctl.progress import Phases
 from metricsctl.project import DbtProject
 from metricsctl.saved_queries import saved_query_to_query
 from metricsctl.spec import Spec
@@ -25,6 +26,7 @@ from metricsctl.warehouse import Result, Warehouse, connect
 
 if TYPE_CHECKING:
     from metricsctl.alerts.engine import AlertRun
+    from metricsctl.alerts.rules import Rule as AlertRule
     from metricsctl.diff import DiffResult
     from metricsctl.expectations import ExpectationRun
     from metricsctl.lineage import Attachment, Lineage
@@ -170,8 +172,13 @@ class Metricsctl:
                     merge_base=merge_base, profiles_dir=self.profiles_dir, target=self.target_name, on_step=on_step)
 
     # --- alerts --------------------------------------------------------------------------------
+    def alert_rules(self) -> tuple[AlertRule, ...]:
+        from metricsctl.alerts import load_alert_config
+
+        return load_alert_config(self.project.project_dir, self.project.paths("model-paths"), self.spec).rules
+
     def alerts(self, as_of: datetime | None = None, dry_run: bool = False, rules: tuple[str, ...] = (),
-               stale_metrics: tuple[str, ...] = ()) -> AlertRun:
+               stale_metrics: tuple[str, ...] = (), progress: Phases | None = None) -> AlertRun:
         """Evaluate the alert rules in the warehouse, keep their state there and notify the owners."""
         from metricsctl.alerts import load_alert_config, run_alerts
         from metricsctl.publish import writer_lock
@@ -189,7 +196,8 @@ class Metricsctl:
             try:
                 return run_alerts(self.spec, config, warehouse.execute, as_of=as_of, dry_run=dry_run,
                                   stale_metrics=stale_metrics, rules=rules or None, dialect=self.dialect,
-                                  base_dir=self.project.project_dir)
+                                  base_dir=self.project.project_dir,
+                                  on_rule=progress.item if progress else None)
             finally:
                 warehouse.close()
 
@@ -314,22 +322,28 @@ class Metricsctl:
             raise IssuesError(list(dict.fromkeys(issue for failure in failures for issue in failure.issues)))
 
     def build(self, select: tuple[str, ...] = (), exclude: tuple[str, ...] = (), full_refresh: bool = False,
-              on_node: Callable[[str, str], None] | None = None, as_of: date | None = None,
-              alerts: bool = False) -> BuildResult:
+              progress: Phases | None = None, as_of: date | None = None, alerts: bool = False) -> BuildResult:
         """Validate and compile the spec, build through the data-quality gate, then (optionally) alert.
 
-        The run result is written to target/metricsctl_run.json.
+        `progress` hears each phase and each item as it finishes, and times the phases. The run result,
+        with the phase times, is written to target/metricsctl_run.json.
         """
         from metricsctl.pipeline import build
 
-        self.preflight(alerts)  # a bad spec, seed, suite or rule stops the build before it touches the warehouse
-        now = datetime.combine(as_of, datetime.min.time()) if as_of else None
-        if alerts and now is not None:
-            self._refuse_rewriting_alerts(now)  # before the build, not after it
+        phases = progress or Phases()
         started = time.time()
-        result = build(self, select, exclude, full_refresh, on_node, as_of)
+        now = datetime.combine(as_of, datetime.min.time()) if as_of else None
+        with phases.phase("parse"):
+            self.preflight(alerts)  # a bad spec, seed, suite or rule stops the build before it touches the warehouse
+            if alerts and now is not None:
+                self._refuse_rewriting_alerts(now)  # before the build, not after it
+        result = build(self, select, exclude, full_refresh, phases, as_of)
         if alerts:
-            result.alerts = self.alerts(now, stale_metrics=tuple(result.stale_metrics))
+            with phases.phase("alerts", len(self.alert_rules())):
+                result.alerts = self.alerts(now, stale_metrics=tuple(result.stale_metrics), progress=phases)
+                phases.summary(result.alerts.headline())
+        result.phases = dict(phases.seconds)
+        result.wall_seconds = phases.wall_seconds
         record = {"command": "build", "started_at": started, **result.to_dict()}
         self.project.target_dir.mkdir(parents=True, exist_ok=True)
         (self.project.target_dir / "metricsctl_run.json").write_text(mask(dumps(record)))

@@ -6,12 +6,13 @@ import csv
 import datetime
 import decimal
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from metricsctl.errors import MetricsctlError
 from metricsctl.jsonable import dumps
+from metricsctl.progress import Phases
 from metricsctl.warehouse import Result
 
 # What the warehouse says when a seed's CSV has other columns than its table from the last load.
@@ -105,20 +106,91 @@ def print_table(result: Result) -> None:
         Console(stderr=True).print("(no rows)")
 
 
-def node_progress() -> Callable[[str, str], None]:
-    """A line per finished dbt node, as the build goes."""
+MARKS = {"success": "[green]ok[/]", "pass": "[green]pass[/]", "ok": "[green]ok[/]", "no-op": "[dim]no-op[/]",
+         "skipped": "[yellow]skipped[/]", "warn": "[yellow]warn[/]", "stale": "[yellow]stale[/]",
+         "firing": "[bold red]firing[/]"}
+QUIET = ("success", "pass", "ok")  # on a terminal these only move the live display
+PLURALS = {"saved_query": "saved queries", "analysis": "analyses"}
+
+
+def plural(count: int, kind: str) -> str:
+    """`1 model`, `4 saved queries`, `2 unit tests`."""
+    word = kind.replace("_", " ") if count == 1 else PLURALS.get(kind, kind.replace("_", " ") + "s")
+    return f"{count} {word}"
+
+
+def _item_text(phase: str, item: str, status: str, detail: str) -> str:
+    """`ok model stg_orders`, `warn suite stg_orders (2 of 9 failed)`, `firing alert defect_spike`."""
+    if item.count(".") >= 2 and item.split(".", 1)[0] in ("model", "seed", "test", "snapshot", "unit_test",
+                                                          "saved_query", "exposure", "source", "analysis"):
+        kind, _, name = item.split(".", 2)
+        what = f"{kind.replace('_', ' ')} {name}"
+    else:
+        what = f"{'suite' if phase == 'expectations' else 'alert' if phase == 'alerts' else ''} {item}".strip()
+    mark = MARKS.get(status, f"[bold red]{status}[/]")
+    return f"{mark} {what}" + (f" ({detail})" if detail else "")
+
+
+class PlainReporter:
+    """Progress as plain lines, for cron, CI and pipes: each phase, each item, each phase's time."""
+
+    def __init__(self, console: Any = None) -> None:
+        from rich.console import Console
+
+        self.console = console or Console(highlight=False, soft_wrap=True)
+
+    def phase_started(self, phase: str, total: int | None) -> None:
+        unit = {"expectations": "suite", "alerts": "rule"}.get(phase, "item")
+        self.console.print(f"{phase}" + (f" ({plural(total, unit)})" if total else "") + " ...")
+
+    def item_done(self, phase: str, item: str, status: str, detail: str) -> None:
+        if status != "no-op":
+            self.console.print("  " + _item_text(phase, item, status, detail))
+
+    def phase_finished(self, phase: str, seconds: float, summary: str) -> None:
+        self.console.print(f"{phase}: {seconds:.1f} s" + (f", {summary}" if summary else ""))
+
+
+class LiveReporter(PlainReporter):
+    """Progress on a terminal: a live line per phase (count, latest item, time); problems stay printed."""
+
+    def __init__(self, console: Any = None) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        super().__init__(console)
+        self.progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("[dim]{task.fields[latest]}"),
+                                 console=self.console, transient=True)
+        self.tasks: list[Any] = []
+
+    def phase_started(self, phase: str, total: int | None) -> None:
+        if not self.tasks:
+            self.progress.start()
+        self.tasks.append(self.progress.add_task(phase, total=total, latest=""))
+
+    def item_done(self, phase: str, item: str, status: str, detail: str) -> None:
+        if status == "no-op":
+            return
+        if self.tasks:
+            self.progress.update(self.tasks[-1], advance=1, latest=item.rsplit(".", 1)[-1][:40])
+        if status not in QUIET:
+            self.progress.console.print("  " + _item_text(phase, item, status, detail))
+
+    def phase_finished(self, phase: str, seconds: float, summary: str) -> None:
+        if self.tasks:
+            self.progress.remove_task(self.tasks.pop())
+        if not self.tasks:
+            self.progress.stop()
+        self.console.print(f"[green]✓[/] {phase}: {seconds:.1f} s" + (f", {summary}" if summary else ""))
+
+
+def build_progress(console: Any = None, started: float | None = None) -> Phases:
+    """The build's progress: live on a terminal, plain lines otherwise; timed from `started`
+    (a time.perf_counter() reading, default: now)."""
     from rich.console import Console
 
-    console = Console(highlight=False, soft_wrap=True)
-    marks = {"success": "[green]ok[/]", "pass": "[green]pass[/]", "no-op": "[dim]no-op[/]",
-             "skipped": "[yellow]skipped[/]", "warn": "[yellow]warn[/]"}
-
-    def show(unique_id: str, status: str) -> None:
-        kind, _, name = unique_id.split(".", 2)
-        if status != "no-op":
-            console.print(f"  {marks.get(status, f'[bold red]{status}[/]')} {kind} {name}")
-
-    return show
+    console = console or Console(highlight=False, soft_wrap=True)
+    return Phases(LiveReporter(console) if console.is_terminal else PlainReporter(console), started)
 
 
 def print_expectations(run: Any) -> None:
@@ -146,13 +218,21 @@ def print_build(result: Any) -> None:
     console = Console(stderr=False, highlight=False, soft_wrap=True)
     kinds: dict[str, int] = {}
     failed_nodes = [n for run in result.runs for n in run.failed]
+    skipped: list[str] = []
     for node in result.nodes:
-        if node.status == "no-op":
-            continue  # saved queries: dbt Core does nothing with them; their exports are models
         kind = node.unique_id.split(".")[0]
+        if node.status == "no-op" or kind == "saved_query":
+            continue  # saved queries: dbt Core does nothing with them; their exports are models
+        if node.status == "skipped":
+            skipped.append(node.unique_id.split(".", 2)[-1])
+            continue
         kinds[kind] = kinds.get(kind, 0) + 1
         if node.status not in ("success", "pass"):
-            console.print(f"[bold red]{node.status.upper()}[/] {node.unique_id}: {node.message}")
+            color = "yellow" if node.status == "warn" else "bold red"
+            console.print(f"[{color}]{node.status.upper()}[/] {node.unique_id}: {node.message or '(no message)'}")
+    if skipped:
+        shown = ", ".join(skipped[:8]) + (f" and {len(skipped) - 8} more" if len(skipped) > 8 else "")
+        console.print(f"[yellow]SKIPPED[/] {plural(len(skipped), 'node')} downstream of a failure: {shown}")
     if any(n.unique_id.startswith("seed.") and COLUMNS_CHANGED.search(str(n.message)) for n in failed_nodes):
         console.print("hint: when a seed's columns changed since the last load, reload it with "
                       "`metricsctl build --full-refresh`")
@@ -168,12 +248,29 @@ def print_build(result: Any) -> None:
                       f"(tables and views alike show their previous rows): {', '.join(result.restored)}")
     for metric, why in sorted(result.stale_metrics.items()):
         console.print(f"[yellow]STALE[/] metric {metric}: {why}")
-    parts = ", ".join(f"{count} {kind}{'s' if count != 1 else ''}" for kind, count in sorted(kinds.items()))
+    parts = ", ".join(plural(count, kind) for kind, count in sorted(kinds.items()))
     verdict = "[bold green]OK[/]" if result.success else "[bold red]FAILED[/]"
-    console.print(f"{verdict} built {parts or 'nothing'} in {result.seconds:.1f} s")
+    phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.phases.items())
+    console.print(f"{verdict} built {parts or 'nothing'} in {result.seconds:.1f} s"
+                  + (f" ({phases})" if phases else ""))
 
 
-def print_open_alerts(alerts: Sequence[Any]) -> None:
+def print_alert_run(run: Any) -> None:
+    """One line on the run, the alerts still open that a console channel did not just print, then what
+    failed (on stderr)."""
+    from rich.console import Console
+
+    Console(highlight=False, soft_wrap=True).print(f"alerts {run.headline()}")
+    print_open_alerts([a for a in run.open_alerts if (a.rule, a.series_key or "") not in run.on_console],
+                      "still open" if run.on_console else None)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    for failure in run.failures:
+        errors.print(f"delivery failed: {failure}")
+    for error in run.errors:
+        errors.print(f"rule failed: {error}")
+
+
+def print_open_alerts(alerts: Sequence[Any], title: str | None = None) -> None:
     """The alerts open after a run, most severe first."""
     from rich.console import Console
     from rich.table import Table
@@ -181,7 +278,7 @@ def print_open_alerts(alerts: Sequence[Any]) -> None:
     if not alerts:
         return
     rank = {"critical": 0, "warning": 1, "info": 2}
-    table = Table(show_edge=False, header_style="bold")
+    table = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
     for name in ("severity", "rule", "series", "period", "value", "owner", "why"):
         table.add_column(name, no_wrap=name != "why")
     for alert in sorted(alerts, key=lambda a: (rank.get(a.severity, 3), a.rule, a.series_key)):

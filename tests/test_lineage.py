@@ -395,6 +395,21 @@ upstream (what it reads):
 """
 
 
+def test_a_multi_line_description_stays_on_its_branch():
+    from metricsctl.lineage import Edge, Node
+
+    graph = LineageGraph()
+    graph.add_node(Node("metric:a", "metric", "a", "A", "derived: x\n  / y"))
+    graph.add_node(Node("semantic_model:m", "semantic_model", "m", "",
+                        "Orders, one row each.\n\nLate rows land daily."))
+    graph.add_edge(Edge("semantic_model:m", "metric:a", "filter", "{{ Dimension('m__x') }}\n  = 1"))
+    assert render(Lineage("metric:a", "up", None, graph)) == """\
+metric:a "A" — derived: x / y
+upstream (what it reads):
+└── [filter: {{ Dimension('m__x') }} = 1] semantic_model:m — Orders, one row each. Late rows land daily.
+"""
+
+
 def test_the_tree_marks_a_node_it_has_shown_already(graph: LineageGraph):
     tree = render(trace(graph, "revenue_mom_growth", "up"))
     assert "├── [input] metric:revenue" in tree

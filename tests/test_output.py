@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import re
 
 import pytest
 
@@ -38,3 +39,61 @@ def test_run_records_and_summaries_are_strict_json():
         "value": None, "nested": [None, 1.0]}
     with pytest.raises(ValueError):
         strict_loads('{"x": Infinity}')
+
+
+# --- a build's progress and summary ------------------------------------------------------------------
+def build_result(statuses: dict[str, str], phases: dict[str, float] | None = None, wall: float | None = None):
+    from metricsctl.pipeline import BuildResult
+    from metricsctl.runner import DbtRun, NodeResult
+
+    nodes = [NodeResult(uid, status, "", 0.5) for uid, status in statuses.items()]
+    return BuildResult(runs=[DbtRun(["build"], all(s in ("success", "pass") for s in statuses.values()), 3.0,
+                                    nodes)], phases=phases or {}, wall_seconds=wall)
+
+
+def test_a_failed_builds_summary_reads_as_english(capsys: pytest.CaptureFixture[str]):
+    result = build_result({
+        "seed.shop.orders": "success", "model.shop.stg_orders": "error",
+        **{f"saved_query.shop.q{i}": "skipped" for i in range(4)},
+        "model.shop.sales_by_month": "skipped", "test.shop.unique_orders_order_id": "skipped"})
+    output.print_build(result)
+    text = capsys.readouterr().out
+    assert "saved_querys" not in text and "saved quer" not in text  # dbt Core does nothing with them
+    assert "ERROR model.shop.stg_orders: (no message)" in text
+    assert "SKIPPED 2 nodes downstream of a failure: sales_by_month, unique_orders_order_id" in text
+    assert not [line for line in text.splitlines() if line.strip() in ("SKIPPED", "SKIPPED:")]
+    assert text.splitlines()[-1] == "FAILED built 1 model, 1 seed in 3.0 s"
+    assert output.plural(4, "saved_query") == "4 saved queries" and output.plural(1, "unit_test") == "1 unit test"
+
+
+def test_the_summary_time_is_the_wall_time_with_each_phase(capsys: pytest.CaptureFixture[str]):
+    result = build_result({"model.shop.a": "success"}, {"parse": 9.1, "sources and staging": 12.0,
+                                                         "expectations": 17.3}, wall=43.6)
+    output.print_build(result)
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "OK built 1 model in 43.6 s (parse 9.1 s, sources and staging 12.0 s, expectations 17.3 s)")
+    assert result.to_dict()["seconds"] == 43.6 and result.to_dict()["phases"]["expectations"] == 17.3
+
+
+def test_on_a_terminal_progress_is_live_and_problems_stay_printed():
+    from rich.console import Console
+
+    from metricsctl.progress import Phases
+
+    stream = io.StringIO()
+    phases = output.build_progress(Console(file=stream, force_terminal=True, width=100))
+    assert isinstance(phases.reporter, output.LiveReporter)
+    with phases.phase("sources and staging"):
+        phases.node("seed.shop.orders", "success")
+        phases.node("test.shop.unique_orders_order_id", "fail")
+    with phases.phase("expectations", 2):
+        phases.item("orders", "pass")
+        phases.item("visits", "warn", "1 of 4 failed")
+        phases.summary("5 expectations: 4 passed, 1 failed (warn)")
+    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", stream.getvalue())  # without the terminal's escapes
+    assert "fail test unique_orders_order_id" in text and "warn suite visits (1 of 4 failed)" in text
+    assert "sources and staging: " in text and "5 expectations: 4 passed, 1 failed (warn)" in text
+    assert "ok seed orders" not in text  # a passing node only moves the live line
+    assert list(phases.seconds) == ["sources and staging", "expectations"]
+    assert isinstance(output.build_progress(Console(file=io.StringIO())).reporter, output.PlainReporter)
+    assert Phases().wall_seconds >= 0

@@ -144,6 +144,16 @@ class ExpectationRun:
                 "failed_error_severity": len(self.failures("error")),
                 "failed_warn_severity": len(self.failures("warn"))}
 
+    def headline(self) -> str:
+        """`234 expectations: 221 passed, 13 failed (warn)` in a few words."""
+        counts = self.counts()
+        parts = [f"{counts['passed']} passed"]
+        for key, text in (("failed_error_severity", "failed (error)"), ("failed_warn_severity", "failed (warn)"),
+                          ("errors", "could not run")):
+            if counts[key]:
+                parts.append(f"{counts[key]} {text}")
+        return f"{counts['expectations']} expectations: {', '.join(parts)}"
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able summary of the run."""
         return {"run_id": self.run_id, "run_at": self.run_at.isoformat(), "as_of": self.as_of.isoformat(),

@@ -22,7 +22,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,12 +102,14 @@ class _Planned:
 
 
 def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = None,
-               run_id: str | None = None) -> ExpectationRun:
+               run_id: str | None = None,
+               on_suite: Callable[[str, str, str], None] | None = None) -> ExpectationRun:
     """Run every suite in the warehouse at `url` (a SQLAlchemy URL, see connection_url) and collect results.
 
     `as_of` (default: today) anchors freshness (`max_age_days`). A DuckDB file is opened read-only, and only
     when no other connection holds it (release dbt's first: metricsctl.runner.release_duckdb()); it is
     closed again before this returns. Arguments GX rejects raise SpecError (file:line) before any query.
+    `on_suite(suite, status, detail)` hears each suite as it finishes (status: pass, warn, fail).
     """
     started = time.perf_counter()
     as_of = as_of or dt.date.today()
@@ -147,10 +149,17 @@ def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = Non
         raise WarehouseError(f"cannot connect to {_safe_url(url)}: {_clean_error(str(exc))}") from None
     try:
         runner = _SuiteRunner(gx, source, dialect)
-        results = tuple(runner.run(i, suite, planned) for i, (suite, planned) in enumerate(zip(suites, plans)))
+        results = []
+        for i, (suite, planned) in enumerate(zip(suites, plans)):
+            done = runner.run(i, suite, planned)
+            results.append(done)
+            if on_suite is not None:
+                failed = done.failures()
+                status = "pass" if not failed else "fail" if done.failures("error") else "warn"
+                on_suite(suite.name, status, f"{len(failed)} of {len(done.results)} failed" if failed else "")
     finally:
         _close(source)
-    return ExpectationRun(run_id, run_at, as_of, results, time.perf_counter() - started)
+    return ExpectationRun(run_id, run_at, as_of, tuple(results), time.perf_counter() - started)
 
 
 def _plan(suite: Suite, as_of: dt.date, dialect: str) -> tuple[list[_Planned], list[SpecIssue]]:
