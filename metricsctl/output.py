@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from rich.markup import escape
+
 from metricsctl.errors import MetricsctlError
 from metricsctl.jsonable import dumps
 from metricsctl.progress import Phases
@@ -99,7 +101,7 @@ def print_table(result: Result) -> None:
         numeric = isinstance(row_value, (int, float, decimal.Decimal)) and not isinstance(row_value, bool)
         table.add_column(name, justify="right" if numeric else "left", no_wrap=True)
     for row in cells:
-        table.add_row(*row)
+        table.add_row(*(escape(cell) for cell in row))
     # never squeeze numbers into ellipses: the table is as wide as its content
     Console(width=max(80, sum(widths) + 3 * len(widths) + 2)).print(table)
     if not result.rows:
@@ -128,7 +130,7 @@ def _item_text(phase: str, item: str, status: str, detail: str) -> str:
     else:
         what = f"{'suite' if phase == 'expectations' else 'alert' if phase == 'alerts' else ''} {item}".strip()
     mark = MARKS.get(status, f"[bold red]{status}[/]")
-    return f"{mark} {what}" + (f" ({detail})" if detail else "")
+    return f"{mark} " + escape(what + (f" ({detail})" if detail else ""))
 
 
 class PlainReporter:
@@ -206,7 +208,7 @@ def print_expectations(run: Any) -> None:
             found = (f": {result.unexpected_count} unexpected, e.g. {list(result.unexpected_sample)[:3]}"
                      if result.unexpected_count else f": observed {result.observed_value}"
                      if result.observed_value is not None else f": {result.error}" if result.error else "")
-            console.print(f"{mark} {result.relation} {result.describe()}{found}{where}")
+            console.print(f"{mark} " + escape(f"{result.relation} {result.describe()}{found}{where}"))
     counts = run.counts()
     console.print("expectations: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
 
@@ -229,10 +231,11 @@ def print_build(result: Any) -> None:
         kinds[kind] = kinds.get(kind, 0) + 1
         if node.status not in ("success", "pass"):
             color = "yellow" if node.status == "warn" else "bold red"
-            console.print(f"[{color}]{node.status.upper()}[/] {node.unique_id}: {node.message or '(no message)'}")
+            console.print(f"[{color}]{node.status.upper()}[/] " + escape(f"{node.unique_id}: "
+                                                                             f"{node.message or '(no message)'}"))
     if skipped:
         shown = ", ".join(skipped[:8]) + (f" and {len(skipped) - 8} more" if len(skipped) > 8 else "")
-        console.print(f"[yellow]SKIPPED[/] {plural(len(skipped), 'node')} downstream of a failure: {shown}")
+        console.print(f"[yellow]SKIPPED[/] {plural(len(skipped), 'node')} downstream of a failure: {escape(shown)}")
     if any(n.unique_id.startswith("seed.") and COLUMNS_CHANGED.search(str(n.message)) for n in failed_nodes):
         console.print("hint: when a seed's columns changed since the last load, reload it with "
                       "`metricsctl build --full-refresh`")
@@ -240,14 +243,14 @@ def print_build(result: Any) -> None:
         print_expectations(result.expectations)
     if result.gate is not None:
         for model in result.gate.metric_models:
-            console.print(f"[yellow]NOT REBUILT[/] {model}: {result.gate.reason(model)}; readers keep its "
-                          "last published rows")
+            reason = escape(f"{model}: {result.gate.reason(model)}")
+            console.print(f"[yellow]NOT REBUILT[/] {reason}; readers keep its last published rows")
     if result.restored:
-        console.print(f"[yellow]KEPT AS PUBLISHED[/] {len(result.restored)} relation"
-                      f"{'s' if len(result.restored) != 1 else ''} that failed an audit or read from one "
-                      f"(tables and views alike show their previous rows): {', '.join(result.restored)}")
+        console.print(f"[yellow]KEPT AS PUBLISHED[/] {plural(len(result.restored), 'relation')} that failed an audit "
+                      "or read from one (tables and views alike show their previous rows): "
+                      + escape(", ".join(result.restored)))
     for metric, why in sorted(result.stale_metrics.items()):
-        console.print(f"[yellow]STALE[/] metric {metric}: {why}")
+        console.print(f"[yellow]STALE[/] metric {escape(metric)}: {escape(why)}")
     parts = ", ".join(plural(count, kind) for kind, count in sorted(kinds.items()))
     verdict = "[bold green]OK[/]" if result.success else "[bold red]FAILED[/]"
     phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.phases.items())
@@ -279,10 +282,13 @@ def print_open_alerts(alerts: Sequence[Any], title: str | None = None) -> None:
         return
     rank = {"critical": 0, "warning": 1, "info": 2}
     table = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
+    # long names wrap inside their cell: cropped, a column would vanish or leave a gap in the line
+    widths = {"severity": 8, "period": 10, "value": 8}
     for name in ("severity", "rule", "series", "period", "value", "owner", "why"):
-        table.add_column(name, no_wrap=name != "why")
+        table.add_column(name, overflow="fold", min_width=widths.get(name), justify="right" if name == "value"
+                         else "left", ratio=2 if name == "why" else 1 if name in ("rule", "series") else None)
     for alert in sorted(alerts, key=lambda a: (rank.get(a.severity, 3), a.rule, a.series_key)):
-        table.add_row(alert.severity, alert.rule, alert.series_key or "(all)",
-                      alert.period.isoformat() if alert.period else "", _cell(alert.value), alert.owner or "",
-                      alert.message)
+        cells = (alert.severity, alert.rule, alert.series_key or "(all)",
+                 alert.period.isoformat() if alert.period else "", _cell(alert.value), alert.owner or "", alert.message)
+        table.add_row(*(escape(str(cell)) for cell in cells))  # `[store=Riverside]` is text, not markup
     Console(width=160).print(table)

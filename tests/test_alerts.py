@@ -495,3 +495,24 @@ def test_rule_query_is_a_sqlglot_expression_over_the_compiled_metric(spec: Spec)
     (rule,) = rules(spec, ANOMALY).rules
     sql = rule_query(spec, rule, AS_OF).sql(dialect="duckdb")  # type: ignore[union-attr]
     assert '"tiny"."main"."sales"' in sql and "STDDEV_SAMP" in sql
+
+
+def test_the_alerts_command_prints_each_alert_once(project: Path, tmp_path: Path):
+    """The console channel announces what opened; the table after it holds only what it did not show."""
+    from click.testing import CliRunner
+
+    from metricsctl.cli import main
+
+    copy = tmp_path / "tiny"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("target", "logs"))
+    (copy / "profiles.yml").write_text((copy / "profiles.yml").read_text().replace(str(project), str(copy)))
+    args = ["alerts", "--project-dir", str(copy), "--as-of", "2024-03-04"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output  # warning is below --fail-on critical
+    rows = [line for line in first.output.splitlines() if "revenue_floor" in line]
+    assert len(rows) == 1 and "store__store_name=Mill" in rows[0], first.output
+    assert "alerts as of 2024-03-04: 1 rule, 4 series: 1 opened, 0 re-sent, 0 resolved, 1 open" in first.output
+    again = CliRunner().invoke(main, args)  # inside the cooldown: nothing sent, the open alert listed once
+    rows = [line for line in again.output.splitlines() if "revenue_floor" in line]
+    assert len(rows) == 1 and "store__store_name=Mill" in rows[0], again.output
+    assert "0 opened, 0 re-sent, 0 resolved, 1 open" in again.output

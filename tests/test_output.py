@@ -97,3 +97,19 @@ def test_on_a_terminal_progress_is_live_and_problems_stay_printed():
     assert list(phases.seconds) == ["sources and staging", "expectations"]
     assert isinstance(output.build_progress(Console(file=io.StringIO())).reporter, output.PlainReporter)
     assert Phases().wall_seconds >= 0
+
+
+def test_the_open_alerts_table_shows_bracketed_names_and_crops_nothing(capsys: pytest.CaptureFixture[str]):
+    from types import SimpleNamespace
+
+    alert = SimpleNamespace(
+        severity="critical", rule="store_conversion_collapse_by_store_and_channel", period=datetime.date(2024, 10, 14),
+        series_key="store__store_name=Riverside Market Hall, order__channel=online_marketplace_partner",
+        value=0.0123, owner="sales-team@example.com",
+        message="conversion_rate [store__store_name=Riverside] was 0.01 for the week of 2024-10-14: a drop")
+    output.print_open_alerts([alert])
+    text = capsys.readouterr().out
+    flat = " ".join(text.replace("│", " ").split())
+    assert "[store__store_name=Riverside]" in flat  # not swallowed as markup, leaving two spaces
+    assert "…" not in text and "0.0123" in text and "2024-10-14" in text
+    assert "sales-team@example.com" in flat

@@ -112,7 +112,8 @@ class AlertRun:
         """`as of 2025-03-17: 12 rules, 40 series: 1 opened, 0 re-sent, 0 resolved, 1 open` in one line."""
         day = self.as_of.date().isoformat() if self.as_of.time() == datetime.min.time() else self.as_of.isoformat(
             sep=" ", timespec="minutes")
-        return (f"as of {day}: {len(self.rules)} rules, {self.series_count} series: {len(self.opened)} opened, "
+        rules = f"{len(self.rules)} rule{'s' if len(self.rules) != 1 else ''}"
+        return (f"as of {day}: {rules}, {self.series_count} series: {len(self.opened)} opened, "
                 f"{len(self.renotified)} re-sent, {len(self.resolved)} resolved, {len(self.open_alerts)} open"
                 + (" (dry run: nothing sent or stored)" if self.dry_run else ""))
 
