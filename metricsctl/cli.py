@@ -130,7 +130,8 @@ def query(metrics: str, group_by: str, where: tuple[str, ...], order_by: str, li
     app = Metricsctl(project_dir, profiles_dir, target, semantic_manifest)
     if csv_path:  # checked before anything runs: an output never overwrites an input
         output.check_output_path(Path(csv_path), ".csv", app.protected_paths())
-    request = app.request(metrics, group_by, where, order_by, limit, start_time, end_time, saved_query)
+    request = app.request(metrics, group_by, where, order_by, limit, start_time, end_time,
+                          saved_query).with_default_order()
     if explain:
         compiled = app.compile_query(request, dialect)
         click.echo(compiled.sql())

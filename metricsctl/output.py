@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime
 import decimal
+import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -90,15 +91,39 @@ def _cell(value: Any) -> str:
     return str(plain(value))
 
 
+def _decimals(values: Sequence[Any]) -> int | None:
+    """Decimal places for a column of fractional numbers, the same for every row (None: not such a column).
+
+    Whole numbers show none; amounts two; values under 1 in size (rates, shares) four.
+    """
+    if any(v is not None and not isinstance(v, (float, decimal.Decimal)) for v in values):
+        return None
+    numbers = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not numbers:
+        return None
+    if all(n == int(n) for n in numbers):
+        return 0
+    return 2 if max(abs(n) for n in numbers) >= 1 else 4
+
+
+def _number(value: Any, decimals: int | None) -> str:
+    if value is None or decimals is None:
+        return _cell(value)
+    number = float(value)
+    return f"{number:,.{decimals}f}" if math.isfinite(number) else str(number)
+
+
 def print_table(result: Result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    cells = [[_cell(v) for v in row] for row in result.rows]
+    columns = [[row[i] for row in result.rows] for i in range(len(result.columns))]
+    places = [_decimals(values) for values in columns]
+    cells = [[_number(v, places[i]) for i, v in enumerate(row)] for row in result.rows]
     widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(result.columns)]
     table = Table(show_edge=False, header_style="bold")
-    for name, row_value in zip(result.columns, result.rows[0] if result.rows else result.columns):
-        numeric = isinstance(row_value, (int, float, decimal.Decimal)) and not isinstance(row_value, bool)
+    for name, values in zip(result.columns, columns):
+        numeric = any(isinstance(v, (int, float, decimal.Decimal)) and not isinstance(v, bool) for v in values)
         table.add_column(name, justify="right" if numeric else "left", no_wrap=True)
     for row in cells:
         table.add_row(*(escape(cell) for cell in row))

@@ -122,3 +122,14 @@ def test_lint_on_a_project_without_kpis_says_it_checked_nothing(shop_dir: Path):
     assert result.exit_code == 1
     assert "no metric is a KPI, so the checklist checks nothing" in result.output
     assert "every KPI passes" not in result.output
+
+
+def test_without_order_by_rows_come_in_group_by_order_so_limit_is_stable(shop_dir: Path):
+    result = run("query", "--project-dir", str(shop_dir), "--metrics", "orders",
+                 "--group-by", "metric_time__month", "--limit", "3", "--json")
+    assert result.exit_code == 0, result.output
+    months = sorted(seed("orders").ordered_at.dt.to_period("M").unique())[:3]
+    assert [r["metric_time__month"][:7] for r in json.loads(result.output)] == [str(m) for m in months]
+    explained = run("query", "--project-dir", str(shop_dir), "--metrics", "orders",
+                    "--group-by", "metric_time__month", "--limit", "3", "--explain")
+    assert "ORDER BY" in explained.output and "LIMIT 3" in explained.output

@@ -113,3 +113,13 @@ def test_the_open_alerts_table_shows_bracketed_names_and_crops_nothing(capsys: p
     assert "[store__store_name=Riverside]" in flat  # not swallowed as markup, leaving two spaces
     assert "…" not in text and "0.0123" in text and "2024-10-14" in text
     assert "sales-team@example.com" in flat
+
+
+def test_a_column_of_numbers_shows_the_same_decimals_on_every_row(capsys: pytest.CaptureFixture[str]):
+    result = Result(("store", "revenue", "orders", "conversion", "units"),
+                    [("Mill", 71018.0, 12, 0.1234567, 3.0), ("Dock", 42419.3, 7, 0.05, 4.0),
+                     ("Quay", None, 1, None, 5.0)])
+    output.print_table(result)
+    rows = [line.replace("│", " ").split() for line in capsys.readouterr().out.splitlines()[2:]]
+    assert rows == [["Mill", "71,018.00", "12", "0.1235", "3"], ["Dock", "42,419.30", "7", "0.0500", "4"],
+                    ["Quay", "1", "5"]]
