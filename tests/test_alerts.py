@@ -396,6 +396,21 @@ alerts:
     assert (got.status, got.low) == ("ok", feb_2023 - 1000)
 
 
+def test_an_anomaly_band_never_goes_below_zero_for_a_series_that_never_did(spec: Spec, execute: Counting):
+    """Harbor without weekday seasonality: 100 a day and 400 on Sundays make 3 sigma reach below zero."""
+    got = judge(spec, execute, """
+alerts:
+  - {name: flat, metric: revenue, kind: anomaly, grain: day, dimensions: [store__store_name], seasonality: none,
+     training_periods: 28}
+""")
+    training = [daily("Harbor")[date(2024, 3, 3) - timedelta(days=k)] for k in range(1, 29)]
+    mean, sd = statistics.mean(training), statistics.stdev(training)
+    assert mean - 3 * sd < 0 <= min(training)
+    harbor = got["Harbor"]
+    assert (harbor.low, harbor.high) == (0, pytest.approx(mean + 3 * sd))
+    assert harbor.expected == pytest.approx(mean)
+
+
 # --- targets ------------------------------------------------------------------------------------
 def month_actual(store: str | None, start: str, end: str, column: str = "amount") -> float:
     rows = SALES[(SALES["sold_on"] >= start) & (SALES["sold_on"] < end)]
