@@ -304,7 +304,10 @@ class Materializer:
         managed = catalog_sql(self.spec, MODEL_REF.format("metric_values"),
                               MODEL_REF.format("metric_attainment") if with_attainment else None)
         extra = [c for c in CATALOG_COLUMNS if c not in columns]
-        select = exp.select(*[column(c, "definitions") for c in columns], *[column(c, "managed") for c in extra]
+        # typed text even when every row is NULL (no metric with a description): a NULL-typed column
+        # breaks BI tools and unions
+        typed = [exp.alias_(exp.cast(column(c, "definitions"), exp.DataType.build("VARCHAR")), c) for c in columns]
+        select = exp.select(*typed, *[column(c, "managed") for c in extra]
                             ).from_(values).join(exp.Subquery(this=managed, alias=exp.TableAlias(
                                 this=exp.to_identifier("managed"))), on=exp.EQ(
                                 this=column("metric_name", "definitions"), expression=column("metric_name", "managed")),
