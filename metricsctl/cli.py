@@ -217,26 +217,29 @@ def alerts(as_of: Any, dry_run: bool, fail_on: str, rules: tuple[str, ...], as_j
 
 @main.command()
 @click.argument("metric")
-@click.option("--period", required=True, help="2025-03, 2025-Q1, 2025, 2025-W10 or 2025-03-05.")
+@click.option("--period", default=None,
+              help="2025-03, 2025-Q1, 2025, 2025-W10 or 2025-03-05 (default: the latest complete month with a value).")
 @click.option("--vs", "previous", default=None, help="The period to compare with (default: the one before).")
+@click.option("--org-unit", default=None,
+              help="One org unit's tree and targets, as KIND=NAME (kinds from metricsctl_scorecard's org_units).")
 @click.option("--depth", type=click.IntRange(min=0), default=None, help="At most this many levels.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @project_options
 @reports_errors
-def tree(metric: str, period: str, previous: str | None, depth: int | None, as_json: bool, project_dir: str,
-         profiles_dir: str | None, target: str | None) -> None:
+def tree(metric: str, period: str | None, previous: str | None, org_unit: str | None, depth: int | None,
+         as_json: bool, project_dir: str, profiles_dir: str | None, target: str | None) -> None:
     """Show METRIC's tree down to its leaves: value, previous value, target, attainment and owner.
 
     A derived metric's formula and a ratio's parts are its edges; `parents` in config.meta adds others.
 
     Example:
 
-        metricsctl tree oee --period 2025-03
+        metricsctl tree oee --period 2025-03 --org-unit production_line=Assembly
     """
     from metricsctl.facade import Metricsctl
     from metricsctl.management.tree import render_tree
 
-    valued = Metricsctl(project_dir, profiles_dir, target).tree(metric, period, previous, depth)
+    valued = Metricsctl(project_dir, profiles_dir, target).tree(metric, period, previous, depth, org_unit)
     click.echo(dumps(valued.to_dict()) if as_json else render_tree(valued))
 
 

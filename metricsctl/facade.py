@@ -6,6 +6,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -221,30 +222,61 @@ class Metricsctl:
             warehouse.close()
 
     # --- metric management ---------------------------------------------------------------------
-    def _targets(self, grain: str, period_start: str) -> dict[str, float | None] | None:
-        """The company's targets of one period, when the project has a scorecard and a built warehouse."""
-        from metricsctl.management.targets import load_scorecard_config, read_targets
+    def _targets(self, grain: str, period_start: str, org_unit: tuple[str, str] | None = None,
+                 ) -> dict[str, float | None] | None:
+        """The targets of one period, of the company or of `org_unit` (kind, name), when the project has a
+        scorecard and a built warehouse."""
+        from metricsctl.management.targets import COMPANY, load_scorecard_config, read_targets
 
         config = load_scorecard_config(self.project.project_dir, self.project.paths("model-paths"))
         if config is None:
             return None
+        kind, name = org_unit or (COMPANY, COMPANY)
         warehouse = self.warehouse()
         try:
-            return read_targets(warehouse.execute, config.targets, grain, period_start, dialect=self.dialect)
+            return read_targets(warehouse.execute, config.targets, grain, period_start, name, dialect=self.dialect,
+                                kind=(config.kind_column, kind) if config.kind_column and org_unit else None)
         except MetricsctlError:
             return None  # targets not built yet: the tree shows no targets rather than failing
         finally:
             warehouse.close()
 
-    def tree(self, metric: str, period: str, previous: str | None = None, depth: int | None = None) -> ValuedNode:
-        """The metric's tree down to its leaves, with values in `period` and the period before."""
-        from metricsctl.management.periods import parse_period
-        from metricsctl.management.tree import tree
+    def org_unit_filter(self, org_unit: str) -> tuple[tuple[str, str], str]:
+        """`store=Riverside` -> ((kind, name), the where filter that narrows a metric to it), through the
+        scorecard's `org_units` (kind -> the dimension holding its names)."""
+        from metricsctl.management.targets import load_scorecard_config
+        from metricsctl.spec import suggest
 
-        at = parse_period(period)
+        config = load_scorecard_config(self.project.project_dir, self.project.paths("model-paths"))
+        kinds = dict(config.org_units) if config else {}
+        if not kinds:
+            raise QueryError("--org-unit needs `org_units:` under `metricsctl_scorecard:` (org unit kind -> the "
+                             "dimension naming them, e.g. {store: store__store_name})")
+        kind, sep, name = org_unit.partition("=")
+        if not sep or not kind.strip() or not name.strip():
+            raise QueryError(f"--org-unit is KIND=NAME, e.g. {next(iter(kinds))}=..., not '{org_unit}'")
+        kind, name = kind.strip(), name.strip()
+        if kind not in kinds:
+            raise QueryError(f"unknown org unit kind '{kind}'{suggest(kind, sorted(kinds))}; the kinds are "
+                             f"{', '.join(sorted(kinds))}")
+        literal = name.replace("'", "''")
+        return (kind, name), "{{ Dimension('" + kinds[kind] + "') }} = '" + literal + "'"
+
+    def tree(self, metric: str, period: str | None = None, previous: str | None = None, depth: int | None = None,
+             org_unit: str | None = None) -> ValuedNode:
+        """The metric's tree down to its leaves, with values in `period` (default: the latest complete month
+        with a value) and the period before; with `org_unit` (KIND=NAME), that org unit's values and targets."""
+        from metricsctl.management.periods import parse_period
+        from metricsctl.management.tree import latest_period, tree
+
+        unit, where = self.org_unit_filter(org_unit) if org_unit else (None, None)
+        filters = (where,) if where else ()
+        at = parse_period(period) if period else latest_period(self.spec, self.query, metric, date.today(),
+                                                                where=filters)
         before = parse_period(previous, at.grain) if previous else None
-        targets = self._targets(at.grain, at.start.isoformat())
-        return tree(self.spec, self.query, metric, at, before, targets, max_depth=depth)
+        targets = self._targets(at.grain, at.start.isoformat(), unit)
+        valued = tree(self.spec, self.query, metric, at, before, targets, max_depth=depth, where=filters)
+        return replace(valued, org_unit=f"{unit[0]}={unit[1]}") if unit else valued
 
     def explain(self, metric: str, period: str, vs: str | None = None, by: tuple[str, ...] = (),
                 top: int | None = None) -> Explanation:
