@@ -531,3 +531,14 @@ def test_the_alerts_command_prints_each_alert_once(project: Path, tmp_path: Path
     rows = [line for line in again.output.splitlines() if "revenue_floor" in line]
     assert len(rows) == 1 and "store__store_name=Mill" in rows[0], again.output
     assert "0 opened, 0 re-sent, 0 resolved, 1 open" in again.output
+
+
+def test_a_run_that_finds_no_data_says_so(spec: Spec, execute: Counting):
+    """Judged long after the data ends (as a build without --as-of judges the demo), no series is found."""
+    from metricsctl.alerts.engine import run_alerts
+
+    config = rules(spec, "alerts:\n  - {name: floor, metric: revenue, kind: threshold, grain: month, below: 1}\n")
+    run = run_alerts(spec, config, execute, as_of=datetime(2030, 1, 1), dry_run=True)
+    assert run.series_count == 0
+    assert run.headline().startswith("as of 2030-01-01: 1 rule, 0 series: 0 opened")
+    assert "no rule found data in the periods it judges" in run.headline()

@@ -115,7 +115,9 @@ class AlertRun:
         rules = f"{len(self.rules)} rule{'s' if len(self.rules) != 1 else ''}"
         return (f"as of {day}: {rules}, {self.series_count} series: {len(self.opened)} opened, "
                 f"{len(self.renotified)} re-sent, {len(self.resolved)} resolved, {len(self.open_alerts)} open"
-                + (" (dry run: nothing sent or stored)" if self.dry_run else ""))
+                + (" (dry run: nothing sent or stored)" if self.dry_run else "")
+                + ("; no rule found data in the periods it judges: is the data older than that? (--as-of "
+                   "judges another date)" if self.rules and not self.series_count else ""))
 
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly digest (for `--json` and logs); holds no secret."""
