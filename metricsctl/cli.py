@@ -330,6 +330,38 @@ def diff(base: str, head: str | None, fmt: str, no_values: bool, max_rows: int, 
     sys.exit(exit_code(result, allow_breaking))
 
 
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False), default=".")
+@click.option("--name", default=None, help="The dbt project name (default: from the folder's name).")
+@reports_errors
+def init(folder: str, name: str | None) -> None:
+    """Start a metrics project in FOLDER (default: here) that `metricsctl build` builds right away.
+
+    It gets a DuckDB profile, a sample orders seed, a time spine, a semantic model with metrics and a saved
+    query, an expectation suite and alert rules, each file commented. In a folder that holds a dbt project
+    already, only metricsctl's files are added (a time spine when there is none, example expectations and
+    alerts). No existing file is overwritten.
+
+    Example:
+
+        metricsctl init shop-metrics && cd shop-metrics && metricsctl build
+    """
+    from metricsctl.facade import Metricsctl
+
+    result = Metricsctl(folder).init(name)
+    for path in result.created:
+        click.echo(f"created: {path}")
+    for path in result.kept:
+        click.echo(f"kept as it was: {path}")
+    where = "" if Path(folder).resolve() == Path.cwd() else f"cd {folder} && "
+    if result.existing_project:
+        click.echo("added metricsctl to the dbt project: define semantic models and metrics under the model "
+                   f"paths, then `{where}metricsctl build`")
+    else:
+        click.echo(f"next: `{where}metricsctl build`, then `metricsctl query --metrics revenue,orders "
+                   "--group-by metric_time__month`")
+
+
 @main.command(name="compile")
 @click.option("--check", is_flag=True, help="Change nothing; exit 1 if a generated model is out of date.")
 @project_options

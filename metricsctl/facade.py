@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from metricsctl.management.tree import ValuedNode
     from metricsctl.materialize import CheckResult, Materializer
     from metricsctl.pipeline import BuildResult
+    from metricsctl.scaffold import InitResult
     from metricsctl.site import SiteResult
     from metricsctl.site.server import SiteServer
 
@@ -308,6 +309,12 @@ class Metricsctl:
         guarded = {name for suite in suites for name in (suite.relation.name, suite.relation.identifier) if name}
         watched = {rule.metric for rule in load_alert_config(self.project.project_dir, folders, spec).rules}
         return lint(spec, config, targets=targets, watched=watched, guarded=guarded if suites else None)
+
+    def init(self, name: str | None = None) -> InitResult:
+        """Scaffold a metrics project in the project folder, or add metricsctl's files to the dbt project there."""
+        from metricsctl.scaffold import init_project
+
+        return init_project(self.project_dir, name)
 
     def materializer(self) -> Materializer:
         from metricsctl.materialize import Materializer
