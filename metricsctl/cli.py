@@ -451,7 +451,8 @@ def check(as_of: Any, project_dir: str, profiles_dir: str | None, target: str | 
     from metricsctl import output
     from metricsctl.facade import Metricsctl
 
-    run = Metricsctl(project_dir, profiles_dir, target).check(as_of.date() if as_of else None)
+    progress = output.build_progress(started=click.get_current_context().obj.get("started"))
+    run = Metricsctl(project_dir, profiles_dir, target).check(as_of.date() if as_of else None, progress)
     output.print_expectations(run)
     if not run.ok:
         sys.exit(1)

@@ -388,15 +388,20 @@ class Metricsctl:
         (self.project.target_dir / "metricsctl_run.json").write_text(mask(dumps(record)))
         return result
 
-    def check(self, as_of: date | None = None) -> ExpectationRun:
+    def check(self, as_of: date | None = None, progress: Phases | None = None) -> ExpectationRun:
         """Run the expectation suites alone, against the warehouse as it is; results are stored there."""
         from metricsctl.expectations import project_suites, run_suites, write_results
         from metricsctl.expectations.connection import connection_url
         from metricsctl.runner import release_duckdb
 
-        _ = self.spec  # parses the project when it changed: suites resolve relations through its manifest
+        phases = progress or Phases()
+        with phases.phase("parse"):
+            _ = self.spec  # parses the project when it changed: suites resolve relations through its manifest
         release_duckdb()
-        run = run_suites(project_suites(self.project), connection_url(self.target), as_of=as_of)
+        suites = project_suites(self.project)
+        with phases.phase("expectations", len(suites)):
+            run = run_suites(suites, connection_url(self.target), as_of=as_of, on_suite=phases.item)
+            phases.summary(run.headline())
         if self.target.type == "duckdb" and self.target.config.get("path"):
             from metricsctl.publish import writer_lock
 

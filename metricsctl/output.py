@@ -212,7 +212,7 @@ class LiveReporter(PlainReporter):
 
 
 def build_progress(console: Any = None, started: float | None = None) -> Phases:
-    """The build's progress: live on a terminal, plain lines otherwise; timed from `started`
+    """A job's progress (build, check): live on a terminal, plain lines otherwise; timed from `started`
     (a time.perf_counter() reading, default: now)."""
     from rich.console import Console
 
