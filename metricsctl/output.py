@@ -234,8 +234,7 @@ def print_expectations(run: Any) -> None:
                      if result.unexpected_count else f": observed {result.observed_value}"
                      if result.observed_value is not None else f": {result.error}" if result.error else "")
             console.print(f"{mark} " + escape(f"{result.relation} {result.describe()}{found}{where}"))
-    counts = run.counts()
-    console.print("expectations: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+    console.print(escape(run.headline()))
 
 
 def print_build(result: Any) -> None:
