@@ -143,14 +143,15 @@ def test_lineage_reaches_the_alert_rules_that_watch_a_metric(demo_root: Path):
     assert "export:factory_kpis_by_line_and_day" not in lineage.graph.nodes  # two steps away
 
 
-def test_one_stores_tree_has_its_own_values_and_targets(demo_root: Path, demo):
+def test_one_stores_tree_has_its_own_values_and_targets(demo_root: Path):
     """`metricsctl tree revenue --org-unit store=Riverside`: Riverside's revenue and Riverside's target."""
     valued = Metricsctl(demo_root).tree("revenue", "2025-03", org_unit="store=Riverside", depth=0)
-    expected = frame(demo, ORDER_LINES + """
-        select sum(quantity * net_price) as revenue from lines join raw.stores s using (store_id)
-        where s.store_name = 'Riverside' and date_trunc('month', ordered_at) = date '2025-03-01'""").revenue[0]
-    target = frame(demo, """select target_value from raw.targets where metric_name = 'revenue'
-        and org_unit = 'Riverside' and period_start = '2025-03-01'""").target_value[0]
+    with duckdb.connect(str(demo_root / "warehouse.duckdb"), read_only=True) as con:
+        expected = frame(con, ORDER_LINES + """
+            select sum(quantity * net_price) as revenue from lines join raw.stores s using (store_id)
+            where s.store_name = 'Riverside' and date_trunc('month', ordered_at) = date '2025-03-01'""").revenue[0]
+        target = frame(con, """select target_value from raw.targets where metric_name = 'revenue'
+            and org_unit = 'Riverside' and period_start = '2025-03-01'""").target_value[0]
     assert valued.org_unit == "store=Riverside"
     assert valued.value == pytest.approx(expected) and valued.target == target
     assert valued.attainment == pytest.approx(expected / target)
