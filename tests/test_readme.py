@@ -4,8 +4,9 @@ the README promises.
 The commands are read from the README's ```bash blocks (a line ending in `\\` continues on the next),
 so an example can never rot. Nothing is skipped silently: the installation steps are what gave this
 test its environment (they are stripped, and the rest of the line runs), the test suite itself is
-CI's job, and `metricsctl diff --base origin/main` runs against a local stand-in for the remote (a
-git repository of the copy whose `origin/main` is its one commit). A README command that matches none
+CI's job, `metricsctl diff --base origin/main` runs against a local stand-in for the remote (a
+git repository of the copy whose `origin/main` is its one commit), and a server (`docs serve`) is
+started on a free port, asked for a page until it answers, then stopped. A README command that matches none
 of these rules runs as written; a rule that matches no README command fails the test.
 """
 
@@ -14,8 +15,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -26,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 INSTALL = re.compile(r"^python3 -m venv \.venv && \. \.venv/bin/activate && pip install -e (\.|\"\.\[test\]\") && ")
 # Commands not run here, each with why.
 NOT_RUN = {"python -m pytest -q": "the test suite itself; CI runs it (.ci/run)"}
+# Servers: started on a free port, asked for this path until they answer 200, then stopped with Ctrl-C.
+SERVERS = {"metricsctl docs serve": "/api/metrics"}
 # Exit codes the README promises other than 0.
 EXIT_CODES = {
     "metricsctl alerts --as-of 2024-10-21 --dry-run": 1,  # a critical alert is open (--fail-on critical)
@@ -70,6 +77,33 @@ def test_commands_are_read_from_every_bash_block():
         "metricsctl query --where \"{{ D('a') }} = '#1'\"")
 
 
+def serve(command: str, path: str, cwd: Path, env: dict[str, str]) -> None:
+    """Start a server the README shows on a free port, wait until `path` answers 200, stop it with Ctrl-C."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(["bash", "-c", f"exec {command} --port {port}"], cwd=cwd, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, f"{command} stopped: {server.stdout.read() if server.stdout else ''}"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
+                    assert answer.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, f"{command} did not answer {path} within 120 s"
+                time.sleep(0.5)
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
 def git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
@@ -99,6 +133,10 @@ def test_every_readme_command_runs(tmp_path: Path):
         if command in NOT_RUN:
             not_run.append(command)
             continue
+        if command in SERVERS:
+            serve(command, SERVERS[command], demo, env)
+            ran.append(command)
+            continue
         done = subprocess.run(["bash", "-c", command], cwd=demo, env=env, capture_output=True, text=True,
                               timeout=900)
         expected = EXIT_CODES.get(command, 0)
@@ -109,5 +147,5 @@ def test_every_readme_command_runs(tmp_path: Path):
         ran.append(command)
     assert sorted(not_run) == sorted(NOT_RUN), "a NOT_RUN entry matches no README command"
     assert rules_used == {"install"}, "the install steps are no longer in the README"
-    assert set(EXIT_CODES) <= set(ran), "an EXIT_CODES entry matches no README command"
+    assert set(EXIT_CODES) | set(SERVERS) <= set(ran), "an EXIT_CODES or SERVERS entry matches no README command"
     assert (demo / "sales.csv").is_file() and (demo / "comment.md").read_text().startswith("## metricsctl diff")
