@@ -22,22 +22,8 @@ from metricsctl.jsonable import dumps
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _debug(ctx: click.Context, _: click.Parameter, value: bool) -> None:
-    if value:
-        ctx.ensure_object(dict)
-        ctx.find_root().ensure_object(dict)["debug"] = True
-        ctx.obj["debug"] = True
-
-
-def debug_option(func: F) -> F:
-    """`--debug` after the command as well as before it."""
-    return click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_debug,
-                        help="Show tracebacks of errors.")(func)
-
-
 def project_options(func: F) -> F:
-    """dbt's flags, defined once (and --debug)."""
-    func = debug_option(func)
+    """dbt's flags, defined once."""
     func = click.option("--target", "-t", default=None, help="dbt target (default: the profile's).")(func)
     func = click.option("--profiles-dir", type=click.Path(file_okay=False), default=None,
                         help="Folder holding profiles.yml (default: as dbt finds it).")(func)
@@ -338,7 +324,6 @@ def diff(base: str, head: str | None, fmt: str, no_values: bool, max_rows: int, 
 @main.command()
 @click.argument("folder", type=click.Path(file_okay=False), default=".")
 @click.option("--name", default=None, help="The dbt project name (default: from the folder's name).")
-@debug_option
 @reports_errors
 def init(folder: str, name: str | None) -> None:
     """Start a metrics project in FOLDER (default: here) that `metricsctl build` builds right away.

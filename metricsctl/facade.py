@@ -372,10 +372,13 @@ class Metricsctl:
         phases = progress or Phases()
         started = time.time()
         now = datetime.combine(as_of, datetime.min.time()) if as_of else None
-        with phases.phase("parse"):
-            self.preflight(alerts)  # a bad spec, seed, suite or rule stops the build before it touches the warehouse
-            if alerts and now is not None:
-                self._refuse_rewriting_alerts(now)  # before the build, not after it
+        begin = time.perf_counter()
+        # a bad spec, seed, suite or rule stops the build before it touches the warehouse, as one message
+        # with no progress lines before it
+        self.preflight(alerts)
+        if alerts and now is not None:
+            self._refuse_rewriting_alerts(now)  # before the build, not after it
+        phases.seconds["parse"] = time.perf_counter() - begin
         result = build(self, select, exclude, full_refresh, phases, as_of)
         if alerts:
             with phases.phase("alerts", len(self.alert_rules())):
