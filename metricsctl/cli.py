@@ -6,6 +6,7 @@ Exit codes, as dbt's: 0 ok, 1 a check or test failed, 2 an error (bad input, bad
 from __future__ import annotations
 
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from functools import wraps
@@ -16,6 +17,7 @@ import click
 
 from metricsctl.errors import MetricsctlError, QueryError
 from metricsctl.guards import mask
+from metricsctl.jsonable import dumps
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,7 +83,8 @@ def _one_line(text: str) -> str:
 def main(ctx: click.Context, debug: bool) -> None:
     """Metrics as code: the dbt Semantic Layer compiled into lean SQL for your warehouse."""
     ctx.ensure_object(dict)
-    ctx.obj["debug"] = debug
+    ctx.obj["debug"] = ctx.obj.get("debug") or debug
+    ctx.obj["started"] = time.perf_counter()  # a build reports its wall time from here
 
 
 @main.command()
@@ -118,7 +121,8 @@ def query(metrics: str, group_by: str, where: tuple[str, ...], order_by: str, li
     app = Metricsctl(project_dir, profiles_dir, target, semantic_manifest)
     if csv_path:  # checked before anything runs: an output never overwrites an input
         output.check_output_path(Path(csv_path), ".csv", app.protected_paths())
-    request = app.request(metrics, group_by, where, order_by, limit, start_time, end_time, saved_query)
+    request = app.request(metrics, group_by, where, order_by, limit, start_time, end_time,
+                          saved_query).with_default_order()
     if explain:
         compiled = app.compile_query(request, dialect)
         click.echo(compiled.sql())
@@ -155,7 +159,7 @@ def lineage(node: str, direction: str, depth: int | None, columns: bool, fmt: st
 
     Example:
 
-        metricsctl lineage revenue_mom_growth --up --format mermaid
+        metricsctl lineage revenue_mom_growth_pct --up --format mermaid
     """
     from metricsctl.facade import Metricsctl
     from metricsctl.lineage import render
@@ -190,53 +194,44 @@ def alerts(as_of: Any, dry_run: bool, fail_on: str, rules: tuple[str, ...], as_j
 
         metricsctl alerts --as-of 2025-03-17 --dry-run
     """
-    import json
-
     from metricsctl import output
     from metricsctl.alerts import exit_code
     from metricsctl.facade import Metricsctl
 
     run = Metricsctl(project_dir, profiles_dir, target).alerts(as_of, dry_run, rules)
     if as_json:
-        click.echo(json.dumps(run.summary(), indent=2, default=str))
+        click.echo(dumps(run.summary()))
     else:
-        opened = len(run.opened)
-        click.echo(f"{len(run.rules)} rules, {run.series_count} series: {opened} opened, {len(run.renotified)} "
-                   f"re-sent, {len(run.resolved)} resolved, {len(run.open_alerts)} open"
-                   + (" (dry run: nothing sent or stored)" if dry_run else ""))
-        output.print_open_alerts(run.open_alerts)
-        for failure in run.failures:
-            click.echo(f"delivery failed: {failure}", err=True)
-        for error in run.errors:
-            click.echo(f"rule failed: {error}", err=True)
+        output.print_alert_run(run)
     sys.exit(exit_code(run, fail_on))
 
 
 @main.command()
 @click.argument("metric")
-@click.option("--period", required=True, help="2025-03, 2025-Q1, 2025, 2025-W10 or 2025-03-05.")
+@click.option("--period", default=None,
+              help="2025-03, 2025-Q1, 2025, 2025-W10 or 2025-03-05 (default: the latest complete month with a value).")
 @click.option("--vs", "previous", default=None, help="The period to compare with (default: the one before).")
+@click.option("--org-unit", default=None,
+              help="One org unit's tree and targets, as KIND=NAME (kinds from metricsctl_scorecard's org_units).")
 @click.option("--depth", type=click.IntRange(min=0), default=None, help="At most this many levels.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @project_options
 @reports_errors
-def tree(metric: str, period: str, previous: str | None, depth: int | None, as_json: bool, project_dir: str,
-         profiles_dir: str | None, target: str | None) -> None:
+def tree(metric: str, period: str | None, previous: str | None, org_unit: str | None, depth: int | None,
+         as_json: bool, project_dir: str, profiles_dir: str | None, target: str | None) -> None:
     """Show METRIC's tree down to its leaves: value, previous value, target, attainment and owner.
 
     A derived metric's formula and a ratio's parts are its edges; `parents` in config.meta adds others.
 
     Example:
 
-        metricsctl tree oee --period 2025-03
+        metricsctl tree oee --period 2025-03 --org-unit production_line=Assembly
     """
-    import json
-
     from metricsctl.facade import Metricsctl
     from metricsctl.management.tree import render_tree
 
-    valued = Metricsctl(project_dir, profiles_dir, target).tree(metric, period, previous, depth)
-    click.echo(json.dumps(valued.to_dict(), indent=2) if as_json else render_tree(valued))
+    valued = Metricsctl(project_dir, profiles_dir, target).tree(metric, period, previous, depth, org_unit)
+    click.echo(dumps(valued.to_dict()) if as_json else render_tree(valued))
 
 
 @main.command()
@@ -259,14 +254,12 @@ def explain(metric: str, period: str, vs: str | None, by: str, top: int | None, 
 
         metricsctl explain average_order_value --period 2025-03 --by store__store_name
     """
-    import json
-
     from metricsctl.compiler.query import split_list
     from metricsctl.facade import Metricsctl
     from metricsctl.management.explain import render_explanation
 
     result = Metricsctl(project_dir, profiles_dir, target).explain(metric, period, vs, split_list(by), top)
-    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else render_explanation(result))
+    click.echo(dumps(result.to_dict()) if as_json else render_explanation(result))
 
 
 @main.command()
@@ -326,6 +319,38 @@ def diff(base: str, head: str | None, fmt: str, no_values: bool, max_rows: int, 
         on_step=lambda step: click.echo(step, err=True))
     click.echo(render(result, fmt))
     sys.exit(exit_code(result, allow_breaking))
+
+
+@main.command()
+@click.argument("folder", type=click.Path(file_okay=False), default=".")
+@click.option("--name", default=None, help="The dbt project name (default: from the folder's name).")
+@reports_errors
+def init(folder: str, name: str | None) -> None:
+    """Start a metrics project in FOLDER (default: here) that `metricsctl build` builds right away.
+
+    It gets a DuckDB profile, a sample orders seed, a time spine, a semantic model with metrics and a saved
+    query, an expectation suite and alert rules, each file commented. In a folder that holds a dbt project
+    already, only metricsctl's files are added (a time spine when there is none, example expectations and
+    alerts). No existing file is overwritten.
+
+    Example:
+
+        metricsctl init shop-metrics && cd shop-metrics && metricsctl build
+    """
+    from metricsctl.facade import Metricsctl
+
+    result = Metricsctl(folder).init(name)
+    for path in result.created:
+        click.echo(f"created: {path}")
+    for path in result.kept:
+        click.echo(f"kept as it was: {path}")
+    where = "" if Path(folder).resolve() == Path.cwd() else f"cd {folder} && "
+    if result.existing_project:
+        click.echo("added metricsctl to the dbt project: define semantic models and metrics under the model "
+                   f"paths, then `{where}metricsctl build`")
+    else:
+        click.echo(f"next: `{where}metricsctl build`, then `metricsctl query --metrics revenue,orders "
+                   "--group-by metric_time__month`")
 
 
 @main.command(name="compile")
@@ -389,11 +414,12 @@ def build(select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
 
     app = Metricsctl(project_dir, profiles_dir, target)
     day = as_of.date() if as_of else None
-    result = app.build(select, exclude, full_refresh, output.node_progress(), day, with_alerts)
+    progress = output.build_progress(started=click.get_current_context().obj.get("started"))
+    result = app.build(select, exclude, full_refresh, progress, day, with_alerts)
     output.print_build(result)
     code = 0 if result.success else 1
     if result.alerts is not None:
-        output.print_open_alerts(result.alerts.open_alerts)
+        output.print_alert_run(result.alerts)
         code = max(code, exit_code(result.alerts, fail_on))
     sys.exit(code)
 
@@ -416,7 +442,8 @@ def check(as_of: Any, project_dir: str, profiles_dir: str | None, target: str | 
     from metricsctl import output
     from metricsctl.facade import Metricsctl
 
-    run = Metricsctl(project_dir, profiles_dir, target).check(as_of.date() if as_of else None)
+    progress = output.build_progress(started=click.get_current_context().obj.get("started"))
+    run = Metricsctl(project_dir, profiles_dir, target).check(as_of.date() if as_of else None, progress)
     output.print_expectations(run)
     if not run.ok:
         sys.exit(1)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from functools import cached_property
 from pathlib import Path
@@ -17,7 +17,9 @@ from metricsctl.compiler.query import MetricQuery, too_deep
 from metricsctl.compiler.render import Compiled, SqlCompiler
 from metricsctl.errors import DbtError, IssuesError, MetricsctlError, QueryError, SpecError
 from metricsctl.guards import mask
+from metricsctl.jsonable import dumps
 from metricsctl.profiles import Target, load_target
+from metricsctl.progress import Phases
 from metricsctl.project import DbtProject
 from metricsctl.saved_queries import saved_query_to_query
 from metricsctl.spec import Spec
@@ -25,6 +27,7 @@ from metricsctl.warehouse import Result, Warehouse, connect, ensure_adapter, ens
 
 if TYPE_CHECKING:
     from metricsctl.alerts.engine import AlertRun
+    from metricsctl.alerts.rules import Rule as AlertRule
     from metricsctl.diff import DiffResult
     from metricsctl.expectations import ExpectationRun, Suite
     from metricsctl.lineage import Attachment, Lineage
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from metricsctl.management.tree import ValuedNode
     from metricsctl.materialize import CheckResult, Materializer
     from metricsctl.pipeline import BuildResult
+    from metricsctl.scaffold import InitResult
     from metricsctl.site import SiteResult
     from metricsctl.site.server import SiteServer
 
@@ -188,10 +192,8 @@ class Metricsctl:
                                   label=f"{len(suite.expectations)} expectations, {suite.severity}",
                                   path=f"{suite.path}:{suite.line}", edge_kind="guarded by")
                        for suite in project_suites(self.project) if suite.relation.unique_id]
-        for rule in load_alert_config(self.project.project_dir, self.project.paths("model-paths"), self.spec).rules:
-            attachments.append(Attachment(f"alert:{rule.name}", (f"metric:{rule.metric}",),
-                                          label=f"{rule.kind}, {rule.grain}, {rule.severity}", edge_kind="watched by"))
-        return attachments
+        rules = load_alert_config(self.project.project_dir, self.project.paths("model-paths"), self.spec).rules
+        return [*attachments, *(rule.attachment() for rule in rules)]
 
     # --- review ---------------------------------------------------------------------------------
     def diff(self, base: str, head: str | None = None, values: bool = True, max_rows: int = 20,
@@ -204,8 +206,13 @@ class Metricsctl:
                     merge_base=merge_base, profiles_dir=self.profiles_dir, target=self.target_name, on_step=on_step)
 
     # --- alerts --------------------------------------------------------------------------------
+    def alert_rules(self) -> tuple[AlertRule, ...]:
+        from metricsctl.alerts import load_alert_config
+
+        return load_alert_config(self.project.project_dir, self.project.paths("model-paths"), self.spec).rules
+
     def alerts(self, as_of: datetime | None = None, dry_run: bool = False, rules: tuple[str, ...] = (),
-               stale_metrics: tuple[str, ...] = ()) -> AlertRun:
+               stale_metrics: tuple[str, ...] = (), progress: Phases | None = None) -> AlertRun:
         """Evaluate the alert rules in the warehouse, keep their state there and notify the owners."""
         from metricsctl.alerts import load_alert_config, run_alerts
         from metricsctl.publish import writer_lock
@@ -216,7 +223,8 @@ class Metricsctl:
             try:
                 return run_alerts(self.spec, config, warehouse.execute, as_of=as_of, dry_run=dry_run,
                                   stale_metrics=stale_metrics, rules=rules or None, dialect=self.dialect,
-                                  base_dir=self.project.project_dir)
+                                  base_dir=self.project.project_dir,
+                                  on_rule=progress.item if progress else None)
             finally:
                 warehouse.close()
 
@@ -240,30 +248,61 @@ class Metricsctl:
             warehouse.close()
 
     # --- metric management ---------------------------------------------------------------------
-    def _targets(self, grain: str, period_start: str) -> dict[str, float | None] | None:
-        """The company's targets of one period, when the project has a scorecard and a built warehouse."""
-        from metricsctl.management.targets import load_scorecard_config, read_targets
+    def _targets(self, grain: str, period_start: str, org_unit: tuple[str, str] | None = None,
+                 ) -> dict[str, float | None] | None:
+        """The targets of one period, of the company or of `org_unit` (kind, name), when the project has a
+        scorecard and a built warehouse."""
+        from metricsctl.management.targets import COMPANY, load_scorecard_config, read_targets
 
         config = load_scorecard_config(self.project.project_dir, self.project.paths("model-paths"))
         if config is None:
             return None
+        kind, name = org_unit or (COMPANY, COMPANY)
         warehouse = self.warehouse()
         try:
-            return read_targets(warehouse.execute, config.targets, grain, period_start, dialect=self.dialect)
+            return read_targets(warehouse.execute, config.targets, grain, period_start, name, dialect=self.dialect,
+                                kind=(config.kind_column, kind) if config.kind_column and org_unit else None)
         except MetricsctlError:
             return None  # targets not built yet: the tree shows no targets rather than failing
         finally:
             warehouse.close()
 
-    def tree(self, metric: str, period: str, previous: str | None = None, depth: int | None = None) -> ValuedNode:
-        """The metric's tree down to its leaves, with values in `period` and the period before."""
-        from metricsctl.management.periods import parse_period
-        from metricsctl.management.tree import tree
+    def org_unit_filter(self, org_unit: str) -> tuple[tuple[str, str], str]:
+        """`store=Riverside` -> ((kind, name), the where filter that narrows a metric to it), through the
+        scorecard's `org_units` (kind -> the dimension holding its names)."""
+        from metricsctl.management.targets import load_scorecard_config
+        from metricsctl.spec import suggest
 
-        at = parse_period(period)
+        config = load_scorecard_config(self.project.project_dir, self.project.paths("model-paths"))
+        kinds = dict(config.org_units) if config else {}
+        if not kinds:
+            raise QueryError("--org-unit needs `org_units:` under `metricsctl_scorecard:` (org unit kind -> the "
+                             "dimension naming them, e.g. {store: store__store_name})")
+        kind, sep, name = org_unit.partition("=")
+        if not sep or not kind.strip() or not name.strip():
+            raise QueryError(f"--org-unit is KIND=NAME, e.g. {next(iter(kinds))}=..., not '{org_unit}'")
+        kind, name = kind.strip(), name.strip()
+        if kind not in kinds:
+            raise QueryError(f"unknown org unit kind '{kind}'{suggest(kind, sorted(kinds))}; the kinds are "
+                             f"{', '.join(sorted(kinds))}")
+        literal = name.replace("'", "''")
+        return (kind, name), "{{ Dimension('" + kinds[kind] + "') }} = '" + literal + "'"
+
+    def tree(self, metric: str, period: str | None = None, previous: str | None = None, depth: int | None = None,
+             org_unit: str | None = None) -> ValuedNode:
+        """The metric's tree down to its leaves, with values in `period` (default: the latest complete month
+        with a value) and the period before; with `org_unit` (KIND=NAME), that org unit's values and targets."""
+        from metricsctl.management.periods import parse_period
+        from metricsctl.management.tree import latest_period, tree
+
+        unit, where = self.org_unit_filter(org_unit) if org_unit else (None, None)
+        filters = (where,) if where else ()
+        at = parse_period(period) if period else latest_period(self.spec, self.query, metric, date.today(),
+                                                                where=filters)
         before = parse_period(previous, at.grain) if previous else None
-        targets = self._targets(at.grain, at.start.isoformat())
-        return tree(self.spec, self.query, metric, at, before, targets, max_depth=depth)
+        targets = self._targets(at.grain, at.start.isoformat(), unit)
+        valued = tree(self.spec, self.query, metric, at, before, targets, max_depth=depth, where=filters)
+        return replace(valued, org_unit=f"{unit[0]}={unit[1]}") if unit else valued
 
     def explain(self, metric: str, period: str, vs: str | None = None, by: tuple[str, ...] = (),
                 top: int | None = None) -> Explanation:
@@ -295,6 +334,12 @@ class Metricsctl:
         guarded = {name for suite in suites for name in (suite.relation.name, suite.relation.identifier) if name}
         watched = {rule.metric for rule in load_alert_config(self.project.project_dir, folders, spec).rules}
         return lint(spec, config, targets=targets, watched=watched, guarded=guarded if suites else None)
+
+    def init(self, name: str | None = None) -> InitResult:
+        """Scaffold a metrics project in the project folder, or add metricsctl's files to the dbt project there."""
+        from metricsctl.scaffold import init_project
+
+        return init_project(self.project_dir, name)
 
     def materializer(self) -> Materializer:
         from metricsctl.materialize import Materializer
@@ -341,43 +386,56 @@ class Metricsctl:
             raise IssuesError(list(dict.fromkeys(issue for failure in failures for issue in failure.issues)))
 
     def build(self, select: tuple[str, ...] = (), exclude: tuple[str, ...] = (), full_refresh: bool = False,
-              on_node: Callable[[str, str], None] | None = None, as_of: date | None = None,
-              alerts: bool = False) -> BuildResult:
+              progress: Phases | None = None, as_of: date | None = None, alerts: bool = False) -> BuildResult:
         """Validate and compile the spec, build through the data-quality gate, then (optionally) alert.
 
-        The run result is written to target/metricsctl_run.json.
+        `progress` hears each phase and each item as it finishes, and times the phases. The run result,
+        with the phase times, is written to target/metricsctl_run.json.
         """
         from metricsctl.pipeline import build
 
+        phases = progress or Phases()
+        started = time.time()
+        now = datetime.combine(as_of, datetime.min.time()) if as_of else None
+        begin = time.perf_counter()
         self.ensure_buildable()
         ensure_reachable(self.target)
-        self.preflight(alerts)  # a bad spec, seed, suite or rule stops the build before it touches the warehouse
-        now = datetime.combine(as_of, datetime.min.time()) if as_of else None
+        # a bad spec, seed, suite or rule stops the build before it touches the warehouse, as one message
+        # with no progress lines before it
+        self.preflight(alerts)
         if alerts and now is not None:
             self._refuse_rewriting_alerts(now)  # before the build, not after it
-        started = time.time()
-        result = build(self, select, exclude, full_refresh, on_node, as_of)
+        phases.seconds["parse"] = time.perf_counter() - begin
+        result = build(self, select, exclude, full_refresh, phases, as_of)
         if alerts:
-            result.alerts = self.alerts(now, stale_metrics=tuple(result.stale_metrics))
+            with phases.phase("alerts", len(self.alert_rules())):
+                result.alerts = self.alerts(now, stale_metrics=tuple(result.stale_metrics), progress=phases)
+                phases.summary(result.alerts.headline())
+        result.phases = dict(phases.seconds)
+        result.wall_seconds = phases.wall_seconds
         record = {"command": "build", "started_at": started, **result.to_dict()}
         self.project.target_dir.mkdir(parents=True, exist_ok=True)
-        (self.project.target_dir / "metricsctl_run.json").write_text(
-            mask(json.dumps(record, indent=2, default=str)))
+        (self.project.target_dir / "metricsctl_run.json").write_text(mask(dumps(record)))
         return result
 
-    def check(self, as_of: date | None = None) -> ExpectationRun:
+    def check(self, as_of: date | None = None, progress: Phases | None = None) -> ExpectationRun:
         """Run the expectation suites alone, against the warehouse as it is; results are stored there."""
         from metricsctl.expectations import project_suites
 
-        _ = self.spec  # parses the project when it changed: suites resolve relations through its manifest
-        run = self.run_suites(project_suites(self.project), as_of)
+        phases = progress or Phases()
+        with phases.phase("parse"):
+            _ = self.spec  # parses the project when it changed: suites resolve relations through its manifest
+        suites = project_suites(self.project)
+        with phases.phase("expectations", len(suites)):
+            run = self.run_suites(suites, as_of, on_suite=phases.item)
+            phases.summary(run.headline())
         self.store_expectation_results(run)
         return run
 
-    def run_suites(self, suites: list[Suite], as_of: date | None = None,
-                   target: Target | None = None) -> ExpectationRun:
+    def run_suites(self, suites: list[Suite], as_of: date | None = None, target: Target | None = None,
+                   on_suite: Callable[[str, str, str], None] | None = None) -> ExpectationRun:
         """Run expectation suites in the target's warehouse (or the candidate a build writes): through
-        SQLAlchemy, or Spark's own session."""
+        SQLAlchemy, or Spark's own session. `on_suite` hears each suite as it finishes."""
         from metricsctl.expectations import run_suites
         from metricsctl.expectations.connection import connection_url
         from metricsctl.runner import release_duckdb
@@ -388,8 +446,8 @@ class Metricsctl:
             from metricsctl.warehouse import SparkWarehouse
 
             return run_suites(suites, f"spark target '{where.name}'", as_of=as_of,
-                              spark=SparkWarehouse(where.config).session)
-        return run_suites(suites, connection_url(where), as_of=as_of)
+                              spark=SparkWarehouse(where.config).session, on_suite=on_suite)
+        return run_suites(suites, connection_url(where), as_of=as_of, on_suite=on_suite)
 
     def store_expectation_results(self, run: ExpectationRun, target: Target | None = None) -> None:
         """Append a run's results to `expectation_results` in the target's warehouse (a build passes the

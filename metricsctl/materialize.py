@@ -60,6 +60,13 @@ class GeneratedModel:
     def content(self) -> str:
         return "\n".join([self.header, self.config, self.body]) + "\n"
 
+    @classmethod
+    def from_text(cls, name: str, path: str, text: str) -> GeneratedModel:
+        """A generated model as a file holds it (header line, config line, body)."""
+        header, _, rest = text.removesuffix("\n").partition("\n")
+        config, _, body = rest.partition("\n")
+        return cls(name, path, header, config, body)
+
 
 def for_targets(variants: list[tuple[str, GeneratedModel]]) -> GeneratedModel:
     """One model that builds on every dialect's targets: a branch per dialect, chosen by `target.type`.
@@ -370,7 +377,10 @@ class Materializer:
         managed = catalog_sql(self.spec, MODEL_REF.format("metric_values"),
                               MODEL_REF.format("metric_attainment") if with_attainment else None)
         extra = [c for c in CATALOG_COLUMNS if c not in columns]
-        select = exp.select(*[column(c, "definitions") for c in columns], *[column(c, "managed") for c in extra]
+        # typed text even when every row is NULL (no metric with a description): a NULL-typed column
+        # breaks BI tools and unions
+        typed = [exp.alias_(exp.cast(column(c, "definitions"), exp.DataType.build("VARCHAR")), c) for c in columns]
+        select = exp.select(*typed, *[column(c, "managed") for c in extra]
                             ).from_(values).join(exp.Subquery(this=managed, alias=exp.TableAlias(
                                 this=exp.to_identifier("managed"))), on=exp.EQ(
                                 this=column("metric_name", "definitions"), expression=column("metric_name", "managed")),

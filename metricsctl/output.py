@@ -5,13 +5,17 @@ from __future__ import annotations
 import csv
 import datetime
 import decimal
-import json
+import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from rich.markup import escape
+
 from metricsctl.errors import MetricsctlError
+from metricsctl.jsonable import dumps
+from metricsctl.progress import Phases
 from metricsctl.warehouse import Result
 
 # What the warehouse says when a seed's CSV has other columns than its table from the last load.
@@ -73,8 +77,8 @@ def write_csv(result: Result, path: Path) -> None:
 
 
 def write_json(result: Result, stream: IO[str]) -> None:
-    json.dump(records(result), stream, indent=2)
-    stream.write("\n")
+    """JSON records; a non-finite value (a division by zero on DuckDB) is `null`, as JSON has no infinity."""
+    stream.write(dumps(records(result)) + "\n")
 
 
 def _cell(value: Any) -> str:
@@ -87,38 +91,133 @@ def _cell(value: Any) -> str:
     return str(plain(value))
 
 
+def _decimals(values: Sequence[Any]) -> int | None:
+    """Decimal places for a column of fractional numbers, the same for every row (None: not such a column).
+
+    Whole numbers show none; amounts two; values under 1 in size (rates, shares) four.
+    """
+    if any(v is not None and not isinstance(v, (float, decimal.Decimal)) for v in values):
+        return None
+    numbers = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not numbers:
+        return None
+    if all(n == int(n) for n in numbers):
+        return 0
+    return 2 if max(abs(n) for n in numbers) >= 1 else 4
+
+
+def _number(value: Any, decimals: int | None) -> str:
+    if value is None or decimals is None:
+        return _cell(value)
+    number = float(value)
+    return f"{number:,.{decimals}f}" if math.isfinite(number) else str(number)
+
+
 def print_table(result: Result) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    cells = [[_cell(v) for v in row] for row in result.rows]
+    columns = [[row[i] for row in result.rows] for i in range(len(result.columns))]
+    places = [_decimals(values) for values in columns]
+    cells = [[_number(v, places[i]) for i, v in enumerate(row)] for row in result.rows]
     widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(result.columns)]
     table = Table(show_edge=False, header_style="bold")
-    for name, row_value in zip(result.columns, result.rows[0] if result.rows else result.columns):
-        numeric = isinstance(row_value, (int, float, decimal.Decimal)) and not isinstance(row_value, bool)
+    for name, values in zip(result.columns, columns):
+        numeric = any(isinstance(v, (int, float, decimal.Decimal)) and not isinstance(v, bool) for v in values)
         table.add_column(name, justify="right" if numeric else "left", no_wrap=True)
     for row in cells:
-        table.add_row(*row)
+        table.add_row(*(escape(cell) for cell in row))
     # never squeeze numbers into ellipses: the table is as wide as its content
     Console(width=max(80, sum(widths) + 3 * len(widths) + 2)).print(table)
     if not result.rows:
         Console(stderr=True).print("(no rows)")
 
 
-def node_progress() -> Callable[[str, str], None]:
-    """A line per finished dbt node, as the build goes."""
+MARKS = {"success": "[green]ok[/]", "pass": "[green]pass[/]", "ok": "[green]ok[/]", "no-op": "[dim]no-op[/]",
+         "skipped": "[yellow]skipped[/]", "warn": "[yellow]warn[/]", "stale": "[yellow]stale[/]",
+         "firing": "[bold red]firing[/]"}
+QUIET = ("success", "pass", "ok")  # on a terminal these only move the live display
+PLURALS = {"saved_query": "saved queries", "analysis": "analyses"}
+
+
+def plural(count: int, kind: str) -> str:
+    """`1 model`, `4 saved queries`, `2 unit tests`."""
+    word = kind.replace("_", " ") if count == 1 else PLURALS.get(kind, kind.replace("_", " ") + "s")
+    return f"{count} {word}"
+
+
+def _item_text(phase: str, item: str, status: str, detail: str) -> str:
+    """`ok model stg_orders`, `warn suite stg_orders (2 of 9 failed)`, `firing alert defect_spike`."""
+    if item.count(".") >= 2 and item.split(".", 1)[0] in ("model", "seed", "test", "snapshot", "unit_test",
+                                                          "saved_query", "exposure", "source", "analysis"):
+        kind, _, name = item.split(".", 2)
+        what = f"{kind.replace('_', ' ')} {name}"
+    else:
+        what = f"{'suite' if phase == 'expectations' else 'alert' if phase == 'alerts' else ''} {item}".strip()
+    mark = MARKS.get(status, f"[bold red]{status}[/]")
+    return f"{mark} " + escape(what + (f" ({detail})" if detail else ""))
+
+
+class PlainReporter:
+    """Progress as plain lines, for cron, CI and pipes: each phase, each item, each phase's time."""
+
+    def __init__(self, console: Any = None) -> None:
+        from rich.console import Console
+
+        self.console = console or Console(highlight=False, soft_wrap=True)
+
+    def phase_started(self, phase: str, total: int | None) -> None:
+        unit = {"expectations": "suite", "alerts": "rule"}.get(phase, "item")
+        self.console.print(f"{phase}" + (f" ({plural(total, unit)})" if total else "") + " ...")
+
+    def item_done(self, phase: str, item: str, status: str, detail: str) -> None:
+        if status != "no-op":
+            self.console.print("  " + _item_text(phase, item, status, detail))
+
+    def phase_finished(self, phase: str, seconds: float, summary: str) -> None:
+        self.console.print(f"{phase}: {seconds:.1f} s" + (f", {summary}" if summary else ""))
+
+
+class LiveReporter(PlainReporter):
+    """Progress on a terminal: a live line per phase (count, latest item, time); problems stay printed."""
+
+    def __init__(self, console: Any = None) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        super().__init__(console)
+        self.progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("[dim]{task.fields[latest]}"),
+                                 console=self.console, transient=True)
+        self.tasks: list[Any] = []
+
+    def phase_started(self, phase: str, total: int | None) -> None:
+        if not self.tasks:
+            self.progress.start()
+        self.tasks.append(self.progress.add_task(phase, total=total, latest=""))
+
+    def item_done(self, phase: str, item: str, status: str, detail: str) -> None:
+        if status == "no-op":
+            return
+        if self.tasks:
+            self.progress.update(self.tasks[-1], advance=1, latest=item.rsplit(".", 1)[-1][:40])
+        if status not in QUIET:
+            self.progress.console.print("  " + _item_text(phase, item, status, detail))
+
+    def phase_finished(self, phase: str, seconds: float, summary: str) -> None:
+        if self.tasks:
+            self.progress.remove_task(self.tasks.pop())
+        if not self.tasks:
+            self.progress.stop()
+        self.console.print(f"[green]✓[/] {phase}: {seconds:.1f} s" + (f", {summary}" if summary else ""))
+
+
+def build_progress(console: Any = None, started: float | None = None) -> Phases:
+    """A job's progress (build, check): live on a terminal, plain lines otherwise; timed from `started`
+    (a time.perf_counter() reading, default: now)."""
     from rich.console import Console
 
-    console = Console(highlight=False, soft_wrap=True)
-    marks = {"success": "[green]ok[/]", "pass": "[green]pass[/]", "no-op": "[dim]no-op[/]",
-             "skipped": "[yellow]skipped[/]", "warn": "[yellow]warn[/]"}
-
-    def show(unique_id: str, status: str) -> None:
-        kind, _, name = unique_id.split(".", 2)
-        if status != "no-op":
-            console.print(f"  {marks.get(status, f'[bold red]{status}[/]')} {kind} {name}")
-
-    return show
+    console = console or Console(highlight=False, soft_wrap=True)
+    return Phases(LiveReporter(console) if console.is_terminal else PlainReporter(console), started)
 
 
 def print_expectations(run: Any) -> None:
@@ -134,9 +233,8 @@ def print_expectations(run: Any) -> None:
             found = (f": {result.unexpected_count} unexpected, e.g. {list(result.unexpected_sample)[:3]}"
                      if result.unexpected_count else f": observed {result.observed_value}"
                      if result.observed_value is not None else f": {result.error}" if result.error else "")
-            console.print(f"{mark} {result.relation} {result.describe()}{found}{where}")
-    counts = run.counts()
-    console.print("expectations: " + ", ".join(f"{n} {k}" for k, n in counts.items()))
+            console.print(f"{mark} " + escape(f"{result.relation} {result.describe()}{found}{where}"))
+    console.print(escape(run.headline()))
 
 
 def print_build(result: Any) -> None:
@@ -146,13 +244,22 @@ def print_build(result: Any) -> None:
     console = Console(stderr=False, highlight=False, soft_wrap=True)
     kinds: dict[str, int] = {}
     failed_nodes = [n for run in result.runs for n in run.failed]
+    skipped: list[str] = []
     for node in result.nodes:
-        if node.status == "no-op":
-            continue  # saved queries: dbt Core does nothing with them; their exports are models
         kind = node.unique_id.split(".")[0]
+        if node.status == "no-op" or kind == "saved_query":
+            continue  # saved queries: dbt Core does nothing with them; their exports are models
+        if node.status == "skipped":
+            skipped.append(node.unique_id.split(".", 2)[-1])
+            continue
         kinds[kind] = kinds.get(kind, 0) + 1
         if node.status not in ("success", "pass"):
-            console.print(f"[bold red]{node.status.upper()}[/] {node.unique_id}: {node.message}")
+            color = "yellow" if node.status == "warn" else "bold red"
+            console.print(f"[{color}]{node.status.upper()}[/] " + escape(f"{node.unique_id}: "
+                                                                             f"{node.message or '(no message)'}"))
+    if skipped:
+        shown = ", ".join(skipped[:8]) + (f" and {len(skipped) - 8} more" if len(skipped) > 8 else "")
+        console.print(f"[yellow]SKIPPED[/] {plural(len(skipped), 'node')} downstream of a failure: {escape(shown)}")
     if any(n.unique_id.startswith("seed.") and COLUMNS_CHANGED.search(str(n.message)) for n in failed_nodes):
         console.print("hint: when a seed's columns changed since the last load, reload it with "
                       "`metricsctl build --full-refresh`")
@@ -160,20 +267,37 @@ def print_build(result: Any) -> None:
         print_expectations(result.expectations)
     if result.gate is not None:
         for model in result.gate.metric_models:
-            console.print(f"[yellow]NOT REBUILT[/] {model}: {result.gate.reason(model)}; readers keep its "
-                          "last published rows")
+            reason = escape(f"{model}: {result.gate.reason(model)}")
+            console.print(f"[yellow]NOT REBUILT[/] {reason}; readers keep its last published rows")
     if result.restored:
-        console.print(f"[yellow]KEPT AS PUBLISHED[/] {len(result.restored)} relation"
-                      f"{'s' if len(result.restored) != 1 else ''} that failed an audit or read from one "
-                      f"(tables and views alike show their previous rows): {', '.join(result.restored)}")
+        console.print(f"[yellow]KEPT AS PUBLISHED[/] {plural(len(result.restored), 'relation')} that failed an audit "
+                      "or read from one (tables and views alike show their previous rows): "
+                      + escape(", ".join(result.restored)))
     for metric, why in sorted(result.stale_metrics.items()):
-        console.print(f"[yellow]STALE[/] metric {metric}: {why}")
-    parts = ", ".join(f"{count} {kind}{'s' if count != 1 else ''}" for kind, count in sorted(kinds.items()))
+        console.print(f"[yellow]STALE[/] metric {escape(metric)}: {escape(why)}")
+    parts = ", ".join(plural(count, kind) for kind, count in sorted(kinds.items()))
     verdict = "[bold green]OK[/]" if result.success else "[bold red]FAILED[/]"
-    console.print(f"{verdict} built {parts or 'nothing'} in {result.seconds:.1f} s")
+    phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.phases.items())
+    console.print(f"{verdict} built {parts or 'nothing'} in {result.seconds:.1f} s"
+                  + (f" ({phases})" if phases else ""))
 
 
-def print_open_alerts(alerts: Sequence[Any]) -> None:
+def print_alert_run(run: Any) -> None:
+    """One line on the run, the alerts still open that a console channel did not just print, then what
+    failed (on stderr)."""
+    from rich.console import Console
+
+    Console(highlight=False, soft_wrap=True).print(f"alerts {run.headline()}")
+    print_open_alerts([a for a in run.open_alerts if (a.rule, a.series_key or "") not in run.on_console],
+                      "still open" if run.on_console else None)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
+    for failure in run.failures:
+        errors.print(f"delivery failed: {failure}")
+    for error in run.errors:
+        errors.print(f"rule failed: {error}")
+
+
+def print_open_alerts(alerts: Sequence[Any], title: str | None = None) -> None:
     """The alerts open after a run, most severe first."""
     from rich.console import Console
     from rich.table import Table
@@ -181,11 +305,14 @@ def print_open_alerts(alerts: Sequence[Any]) -> None:
     if not alerts:
         return
     rank = {"critical": 0, "warning": 1, "info": 2}
-    table = Table(show_edge=False, header_style="bold")
+    table = Table(title=title, title_justify="left", show_edge=False, header_style="bold")
+    # long names wrap inside their cell: cropped, a column would vanish or leave a gap in the line
+    widths = {"severity": 8, "period": 10, "value": 8}
     for name in ("severity", "rule", "series", "period", "value", "owner", "why"):
-        table.add_column(name, no_wrap=name != "why")
+        table.add_column(name, overflow="fold", min_width=widths.get(name), justify="right" if name == "value"
+                         else "left", ratio=2 if name == "why" else 1 if name in ("rule", "series") else None)
     for alert in sorted(alerts, key=lambda a: (rank.get(a.severity, 3), a.rule, a.series_key)):
-        table.add_row(alert.severity, alert.rule, alert.series_key or "(all)",
-                      alert.period.isoformat() if alert.period else "", _cell(alert.value), alert.owner or "",
-                      alert.message)
+        cells = (alert.severity, alert.rule, alert.series_key or "(all)",
+                 alert.period.isoformat() if alert.period else "", _cell(alert.value), alert.owner or "", alert.message)
+        table.add_row(*(escape(str(cell)) for cell in cells))  # `[store=Riverside]` is text, not markup
     Console(width=160).print(table)

@@ -13,11 +13,11 @@ Without suites it is one `dbt build`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from metricsctl.compiler.plan import Planner
+from metricsctl.progress import Phases
 from metricsctl.runner import DbtRun, release_duckdb, run_dbt
 
 if TYPE_CHECKING:
@@ -35,6 +35,8 @@ class BuildResult:
     stale_metrics: dict[str, str] = field(default_factory=dict)  # metric -> why it was not refreshed
     alerts: AlertRun | None = None
     restored: list[str] = field(default_factory=list)  # relations put back to their published rows
+    phases: dict[str, float] = field(default_factory=dict)  # phase -> seconds
+    wall_seconds: float | None = None  # the whole build, as a clock on the wall measures it
 
     @property
     def nodes(self) -> list[Any]:
@@ -46,7 +48,8 @@ class BuildResult:
 
     @property
     def seconds(self) -> float:
-        return sum(run.seconds for run in self.runs)
+        """The build's wall time (before it is known: the time dbt took)."""
+        return self.wall_seconds if self.wall_seconds is not None else sum(run.seconds for run in self.runs)
 
     @property
     def dbt_ok(self) -> bool:
@@ -62,6 +65,7 @@ class BuildResult:
 
         return {
             "success": self.success, "seconds": round(self.seconds, 3),
+            "phases": {name: round(seconds, 3) for name, seconds in self.phases.items()},
             "nodes": [asdict(n) for n in self.nodes],
             "expectations": self.expectations.to_dict() if self.expectations else None,
             "stale_metrics": self.stale_metrics,
@@ -79,17 +83,18 @@ def _selection(select: tuple[str, ...], scope: str | None) -> list[str]:
 
 
 def build(app: Metricsctl, select: tuple[str, ...] = (), exclude: tuple[str, ...] = (), full_refresh: bool = False,
-          on_node: Callable[[str, str], None] | None = None, as_of: dt.date | None = None) -> BuildResult:
+          progress: Phases | None = None, as_of: dt.date | None = None) -> BuildResult:
     """Build into a candidate, audit it, put failed relations back to their published rows, then publish."""
     from metricsctl.publish import staged
 
+    phases = progress or Phases()
     with staged(app.project, app.target) as stage:
-        result = _build(app, stage, select, exclude, full_refresh, on_node, as_of)
+        result = _build(app, stage, select, exclude, full_refresh, phases, as_of)
     return result
 
 
 def _build(app: Metricsctl, stage: Stage, select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
-           on_node: Callable[[str, str], None] | None, as_of: dt.date | None) -> BuildResult:
+           phases: Phases, as_of: dt.date | None) -> BuildResult:
     from metricsctl.expectations import gate, project_suites, read_manifest
     from metricsctl.publish import relations_of
 
@@ -97,15 +102,20 @@ def _build(app: Metricsctl, stage: Stage, select: tuple[str, ...], exclude: tupl
     result = BuildResult()
     suites = project_suites(app.project)
     if not suites:
-        result.runs.append(run_dbt(stage.project, ["build", *_selection(select, None),
-                                                   *(["--exclude", *exclude] if exclude else []), *common], on_node))
+        with phases.phase("dbt build"):
+            result.runs.append(run_dbt(stage.project, ["build", *_selection(select, None),
+                                                       *(["--exclude", *exclude] if exclude else []), *common],
+                                       phases.node))
         return result
     metrics_path = f"path:{app.materializer().folder}"
-    first = run_dbt(stage.project, ["build", *_selection(select, None), "--exclude", metrics_path, *exclude,
-                                    *common], on_node)
+    with phases.phase("sources and staging"):
+        first = run_dbt(stage.project, ["build", *_selection(select, None), "--exclude", metrics_path, *exclude,
+                                        *common], phases.node)
     result.runs.append(first)
     release_duckdb()
-    result.expectations = app.run_suites(suites, as_of, stage.target)
+    with phases.phase("expectations", len(suites)):
+        result.expectations = app.run_suites(suites, as_of, stage.target, on_suite=phases.item)
+        phases.summary(result.expectations.headline())
     app.store_expectation_results(result.expectations, stage.target)
     manifest = read_manifest(app.project.target_dir)
     failed: dict[str, list[str]] = {k: list(v) for k, v in result.expectations.failed_relations("error").items()}
@@ -117,8 +127,9 @@ def _build(app: Metricsctl, stage: Stage, select: tuple[str, ...], exclude: tupl
             failed.setdefault(parent, []).append(f"{node.unique_id.split('.')[-1]} ({node.status})")
     result.gate = gate(manifest, failed, app.materializer().folder)
     excluded = [*exclude, *result.gate.selectors]
-    second = run_dbt(stage.project, ["build", *_selection(select, metrics_path),
-                                     *(["--exclude", *excluded] if excluded else []), *common], on_node)
+    with phases.phase("metric models"):
+        second = run_dbt(stage.project, ["build", *_selection(select, metrics_path),
+                                         *(["--exclude", *excluded] if excluded else []), *common], phases.node)
     result.runs.append(second)
     result.stale_metrics = stale_metrics(app, manifest, result.gate)
     if result.gate:

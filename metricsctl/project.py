@@ -50,9 +50,12 @@ class DbtProject:
     @classmethod
     def at(cls, project_dir: str | Path = ".", profiles_dir: str | Path | None = None,
            target: str | None = None) -> DbtProject:
-        root = Path(project_dir).resolve()
-        if not (root / "dbt_project.yml").is_file():
-            raise DbtError(f"{root}: no dbt_project.yml here; pass --project-dir with a dbt project")
+        start = Path(project_dir).resolve()
+        # as git finds its repository: from a subfolder of the project (models/, metrics/) too
+        root = next((folder for folder in (start, *start.parents) if (folder / "dbt_project.yml").is_file()), None)
+        if root is None:
+            raise DbtError(f"{start}: no dbt_project.yml here or in a folder above; pass --project-dir with a "
+                           "dbt project (or start one with `metricsctl init`)")
         return cls(root, Path(profiles_dir).resolve() if profiles_dir else None, target)
 
     # --- configuration -------------------------------------------------------------------------

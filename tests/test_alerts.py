@@ -396,6 +396,21 @@ alerts:
     assert (got.status, got.low) == ("ok", feb_2023 - 1000)
 
 
+def test_an_anomaly_band_never_goes_below_zero_for_a_series_that_never_did(spec: Spec, execute: Counting):
+    """Harbor without weekday seasonality: 100 a day and 400 on Sundays make 3 sigma reach below zero."""
+    got = judge(spec, execute, """
+alerts:
+  - {name: flat, metric: revenue, kind: anomaly, grain: day, dimensions: [store__store_name], seasonality: none,
+     training_periods: 28}
+""")
+    training = [daily("Harbor")[date(2024, 3, 3) - timedelta(days=k)] for k in range(1, 29)]
+    mean, sd = statistics.mean(training), statistics.stdev(training)
+    assert mean - 3 * sd < 0 <= min(training)
+    harbor = got["Harbor"]
+    assert (harbor.low, harbor.high) == (0, pytest.approx(mean + 3 * sd))
+    assert harbor.expected == pytest.approx(mean)
+
+
 # --- targets ------------------------------------------------------------------------------------
 def month_actual(store: str | None, start: str, end: str, column: str = "amount") -> float:
     rows = SALES[(SALES["sold_on"] >= start) & (SALES["sold_on"] < end)]
@@ -419,6 +434,32 @@ alerts:
         assert (e.value, e.expected, e.weight) == (pytest.approx(actual), target, weight)
         assert e.status == ("firing" if actual < target else "ok"), store
     assert {s for s, e in got.items() if e.firing} == {"Mill", "Dock"}
+
+
+def test_a_target_rule_matches_org_units_by_kind_as_well_as_name(spec: Spec, project: Path, tmp_path: Path):
+    """A team named like a store ('Mill') has a target of its own: the store's rule never reads it."""
+    import duckdb
+
+    from metricsctl.management.targets import ScorecardConfig
+
+    copy = tmp_path / "tiny.duckdb"  # the catalog keeps its name
+    shutil.copy(project / "tiny.duckdb", copy)
+    con = duckdb.connect(str(copy))
+    con.execute("create table targets_typed as select *, 'store' as org_unit_type from main.targets")
+    con.execute("insert into targets_typed values ('revenue', 'month', '2024-02-01', 'Mill', 1, 1.0, 'team')")
+    con.close()
+    text = ("alert_channels:\n  - {name: terminal, type: console}\nalert_defaults: {channels: [terminal]}\n"
+            "alerts:\n  - {name: t, metric: revenue, kind: target, grain: month, dimensions: [store__store_name],"
+            " targets_table: main.targets_typed}\n")
+    scorecard = ScorecardConfig(org_units={"store": "store__store_name"}, kind_column="org_unit_type")
+    (rule,) = parse_alert_config([("metrics/alerts.yml", text)], spec, scorecard).rules
+    counting = Counting(copy)
+    try:
+        got = {dict(e.series)["store__store_name"]: e for e in evaluate_rule(spec, rule, counting, AS_OF)}
+    finally:
+        counting.warehouse.close()
+    assert got["Mill"].expected == 6000  # the store's target, not the team's 1
+    assert got["Mill"].firing == (month_actual("Mill", "2024-02-01", "2024-03-01") < 6000)
 
 
 def test_company_target_and_a_metric_where_lower_is_better(spec: Spec, execute: Counting):
@@ -469,3 +510,35 @@ def test_rule_query_is_a_sqlglot_expression_over_the_compiled_metric(spec: Spec)
     (rule,) = rules(spec, ANOMALY).rules
     sql = rule_query(spec, rule, AS_OF).sql(dialect="duckdb")  # type: ignore[union-attr]
     assert '"tiny"."main"."sales"' in sql and "STDDEV_SAMP" in sql
+
+
+def test_the_alerts_command_prints_each_alert_once(project: Path, tmp_path: Path):
+    """The console channel announces what opened; the table after it holds only what it did not show."""
+    from click.testing import CliRunner
+
+    from metricsctl.cli import main
+
+    copy = tmp_path / "tiny"
+    shutil.copytree(project, copy, ignore=shutil.ignore_patterns("target", "logs"))
+    (copy / "profiles.yml").write_text((copy / "profiles.yml").read_text().replace(str(project), str(copy)))
+    args = ["alerts", "--project-dir", str(copy), "--as-of", "2024-03-04"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output  # warning is below --fail-on critical
+    rows = [line for line in first.output.splitlines() if "revenue_floor" in line]
+    assert len(rows) == 1 and "store__store_name=Mill" in rows[0], first.output
+    assert "alerts as of 2024-03-04: 1 rule, 4 series: 1 opened, 0 re-sent, 0 resolved, 1 open" in first.output
+    again = CliRunner().invoke(main, args)  # inside the cooldown: nothing sent, the open alert listed once
+    rows = [line for line in again.output.splitlines() if "revenue_floor" in line]
+    assert len(rows) == 1 and "store__store_name=Mill" in rows[0], again.output
+    assert "0 opened, 0 re-sent, 0 resolved, 1 open" in again.output
+
+
+def test_a_run_that_finds_no_data_says_so(spec: Spec, execute: Counting):
+    """Judged long after the data ends (as a build without --as-of judges the demo), no series is found."""
+    from metricsctl.alerts.engine import run_alerts
+
+    config = rules(spec, "alerts:\n  - {name: floor, metric: revenue, kind: threshold, grain: month, below: 1}\n")
+    run = run_alerts(spec, config, execute, as_of=datetime(2030, 1, 1), dry_run=True)
+    assert run.series_count == 0
+    assert run.headline().startswith("as of 2030-01-01: 1 rule, 0 series: 0 opened")
+    assert "no rule found data in the periods it judges" in run.headline()

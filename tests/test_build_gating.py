@@ -58,6 +58,32 @@ def test_a_clean_load_passes_and_its_results_are_kept(project: Path):
     assert json.loads((project / "target" / "metricsctl_run.json").read_text())["success"] is True
 
 
+def test_a_build_tells_each_phase_as_it_goes_and_records_its_times(project: Path):
+    """Not a terminal here, so plain lines: each phase as it starts and ends, each item in between."""
+    result = CliRunner().invoke(main, ["build", "--project-dir", str(project), "--as-of", "2024-07-02"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+
+    def at(prefix: str) -> int:
+        return next(i for i, line in enumerate(lines) if line.startswith(prefix))
+
+    order = [at("sources and staging ..."), at("  ok seed visits"),
+             at("sources and staging: "), at("expectations (2 suites) ..."), at("  pass suite visits"),
+             at("expectations: "), at("metric models ..."), at("  ok model sales_by_month"), at("metric models: ")]
+    assert order == sorted(order), lines
+    assert lines[at("expectations: ")].endswith("5 expectations: 5 passed")
+    record = json.loads((project / "target" / "metricsctl_run.json").read_text())
+    phases = record["phases"]
+    assert list(phases) == ["parse", "sources and staging", "expectations", "metric models"]
+    assert record["seconds"] >= sum(phases.values()) - 0.01  # wall time: the phases and what lies between them
+    summary = lines[-1]
+    assert summary.startswith("OK built ") and f"in {record['seconds']:.1f} s (parse " in summary
+    checked = CliRunner().invoke(main, ["check", "--project-dir", str(project), "--as-of", "2024-07-02"])
+    assert checked.exit_code == 0, checked.output
+    assert checked.output.splitlines()[:4] == ["parse ...", checked.output.splitlines()[1],
+                                               "expectations (2 suites) ...", "  pass suite visits"]
+
+
 def test_a_stale_input_of_severity_warn_is_reported_and_the_build_goes_on(project: Path):
     result = Metricsctl(project).build(as_of=dt.date(2024, 8, 1))
     freshness = [r for r in result.expectations.results if r.expectation == "expect_column_max_to_be_between"]

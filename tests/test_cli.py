@@ -91,3 +91,45 @@ def test_every_command_has_help_with_an_example():
     for name, command in main.commands.items():
         assert command.help and "Example" in command.help, f"`metricsctl {name}` needs help with an example"
         assert run(name, "--help").exit_code == 0
+
+
+# --- what a new user trips on ------------------------------------------------------------------------
+def test_debug_works_after_the_command_as_well_as_before(shop_dir: Path):
+    for args in (["--debug", "query"], ["query", "--debug"]):
+        result = CliRunner().invoke(main, [*args, "--project-dir", str(shop_dir), "--metrics", "revnue"])
+        assert result.exit_code == 2
+        assert "Traceback" in result.output and "error: " in result.output, args
+    quiet = CliRunner().invoke(main, ["query", "--project-dir", str(shop_dir), "--metrics", "revnue"])
+    assert quiet.exit_code == 2 and "Traceback" not in quiet.output
+
+
+def test_a_command_run_in_a_subfolder_finds_the_project(shop_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(shop_dir / "metrics")
+    result = run("query", "--metrics", "orders", "--group-by", "metric_time__month", "--json")
+    assert result.exit_code == 0, result.output
+    assert sum(r["orders"] for r in json.loads(result.output)) == len(seed("orders"))
+
+
+def test_outside_any_project_the_error_says_where_it_looked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["query", "--metrics", "orders"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert f"{tmp_path}: no dbt_project.yml here or in a folder above" in result.output
+
+
+def test_lint_on_a_project_without_kpis_says_it_checked_nothing(shop_dir: Path):
+    result = run("lint", "--project-dir", str(shop_dir))  # the shop marks no metric as a KPI
+    assert result.exit_code == 1
+    assert "no metric is a KPI, so the checklist checks nothing" in result.output
+    assert "every KPI passes" not in result.output
+
+
+def test_without_order_by_rows_come_in_group_by_order_so_limit_is_stable(shop_dir: Path):
+    result = run("query", "--project-dir", str(shop_dir), "--metrics", "orders",
+                 "--group-by", "metric_time__month", "--limit", "3", "--json")
+    assert result.exit_code == 0, result.output
+    months = sorted(seed("orders").ordered_at.dt.to_period("M").unique())[:3]
+    assert [r["metric_time__month"][:7] for r in json.loads(result.output)] == [str(m) for m in months]
+    explained = run("query", "--project-dir", str(shop_dir), "--metrics", "orders",
+                    "--group-by", "metric_time__month", "--limit", "3", "--explain")
+    assert "ORDER BY" in explained.output and "LIMIT 3" in explained.output

@@ -141,3 +141,32 @@ def test_lineage_reaches_the_alert_rules_that_watch_a_metric(demo_root: Path):
     lineage = Metricsctl(demo_root).lineage("defect_rate", "down", depth=1)
     assert "alert:defect_rate_spike" in lineage.graph.nodes
     assert "export:factory_kpis_by_line_and_day" not in lineage.graph.nodes  # two steps away
+
+
+def test_one_stores_tree_has_its_own_values_and_targets(demo_root: Path):
+    """`metricsctl tree revenue --org-unit store=Riverside`: Riverside's revenue and Riverside's target."""
+    valued = Metricsctl(demo_root).tree("revenue", "2025-03", org_unit="store=Riverside", depth=0)
+    with duckdb.connect(str(demo_root / "warehouse.duckdb"), read_only=True) as con:
+        expected = frame(con, ORDER_LINES + """
+            select sum(quantity * net_price) as revenue from lines join raw.stores s using (store_id)
+            where s.store_name = 'Riverside' and date_trunc('month', ordered_at) = date '2025-03-01'""").revenue[0]
+        target = frame(con, """select target_value from raw.targets where metric_name = 'revenue'
+            and org_unit = 'Riverside' and period_start = '2025-03-01'""").target_value[0]
+    assert valued.org_unit == "store=Riverside"
+    assert valued.value == pytest.approx(expected) and valued.target == target
+    assert valued.attainment == pytest.approx(expected / target)
+
+
+def test_a_tree_without_a_period_shows_the_latest_complete_month_with_data(demo_root: Path):
+    valued = Metricsctl(demo_root).tree("oee", depth=1)
+    assert valued.period.label == "2025-06"  # the demo's source systems end on 2025-06-30
+    assert valued.previous_period is not None and valued.previous_period.label == "2025-05"
+
+
+def test_a_tree_for_an_org_unit_its_metric_cannot_be_split_by_says_so(demo_root: Path):
+    from metricsctl.errors import QueryError
+
+    valued = Metricsctl(demo_root).tree("oee", "2025-03", org_unit="store=Riverside", depth=0)
+    assert valued.value is None and valued.note is not None and valued.note.startswith("not split by this org unit")
+    with pytest.raises(QueryError, match="unknown org unit kind 'shop'; the kinds are channel, production_line, store"):
+        Metricsctl(demo_root).tree("oee", "2025-03", org_unit="shop=Riverside")

@@ -186,8 +186,17 @@ def test_downstream_metrics_exports_alerts_and_the_dashboard(result: DiffResult)
 
 
 def test_the_head_alert_on_a_removed_metric_is_reported(result: DiffResult):
-    assert result.notes == ("head: alert rules: metrics/alerts.yml:7: alert 'january_orders_floor' watches unknown "
-                            "metric 'january_orders'; did you mean 'large_orders', 'promo_orders', 'orders'?",)
+    assert result.notes[1:] == ("head: alert rules: metrics/alerts.yml:7: alert 'january_orders_floor' watches "
+                                "unknown metric 'january_orders'; did you mean 'large_orders', 'promo_orders', "
+                                "'orders'?",)
+
+
+def test_a_head_whose_specs_changed_without_its_generated_models_is_told_so(result: DiffResult):
+    """The head commit changes the specs but not the committed models (no `metricsctl compile` was run)."""
+    assert result.notes[0] == (
+        "head: the committed generated models differ from what its specs generate (models/metrics/"
+        "daily_channel_sales.sql, models/metrics/metric_catalog.sql, models/metrics/metric_values.sql, "
+        "models/metrics/sales_by_month.sql): run `metricsctl compile` and commit the result")
 
 
 # --- breaking ----------------------------------------------------------------------------------------

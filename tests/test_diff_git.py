@@ -157,3 +157,29 @@ def test_changed_models_and_seeds_are_found_from_their_checksums():
     found = {(c.node_id, c.status, tuple(f.field for f in c.fields)) for c in diff_dbt_nodes(base, head)}
     assert found == {("model:stg_orders", "changed", ("config",)), ("seed:orders", "changed", ("data",)),
                      ("model:old", "removed", ()), ("model:new", "added", ())}
+
+
+def test_a_committed_generated_model_edited_on_its_own_is_shown(tmp_path: Path):
+    """dbt builds the committed SQL: an edit of a generated file with no spec change still moves tables."""
+    from metricsctl.diff import render_markdown
+    from metricsctl.facade import Metricsctl
+
+    root = init(tmp_path / "repo")
+    shutil.copytree(SHOP, root, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"), dirs_exist_ok=True)
+    (root / ".gitignore").write_text(GITIGNORE)
+    Metricsctl(root).compile()
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "shop, generated models committed")
+    model = root / "models" / "metrics" / "sales_by_month.sql"
+    model.write_text(model.read_text().replace("SELECT", "SELECT DISTINCT", 1))
+    git(root, "commit", "-q", "-am", "hand edit of a generated model")
+    result = diff(root, "HEAD~1", "HEAD", values=False)
+    assert result.semantic.empty
+    assert [(m.path, m.status, m.committed) for m in result.sql] == [
+        ("models/metrics/sales_by_month.sql", "changed", True)]
+    assert [line for line in result.sql[0].diff.splitlines() if line.startswith("+") and "DISTINCT" in line]
+    assert any("head: the committed generated models differ from what its specs generate "
+               "(models/metrics/sales_by_month.sql)" in note for note in result.notes)
+    text = render_markdown(result)
+    assert "No metric, semantic model, saved query, model or seed changed" not in text
+    assert "`models/metrics/sales_by_month.sql` changed in the committed file only" in text

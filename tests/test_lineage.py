@@ -283,6 +283,38 @@ def test_an_unknown_name_gets_suggestions(graph: LineageGraph):
 
 
 # --- columns -----------------------------------------------------------------------------------------
+def test_an_alert_sliced_by_a_two_hop_dimension_is_downstream_of_where_it_comes_from(
+        project: Path, manifest: dict[str, Any]):
+    """revenue by order__customer__region: order_lines -> orders -> customers, as a saved query would read it."""
+    from metricsctl.alerts.rules import parse_alert_config
+
+    spec = Metricsctl(project).spec
+    text = ("alert_channels:\n  - {name: terminal, type: console}\nalert_defaults: {channels: [terminal]}\n"
+            "alerts:\n  - {name: regional_revenue_floor, metric: revenue, kind: threshold, grain: month, "
+            "below: 1, dimensions: [order__customer__region],\n"
+            "     filter: \"{{ Dimension('order__channel') }} = 'online'\"}\n")
+    (rule,) = parse_alert_config([("metrics/alerts.yml", text)], spec).rules
+    graph = build_graph(spec, manifest, [rule.attachment()])
+    for upstream in ("source:crm.customers", "model:stg_customers", "seed:orders"):
+        assert "alert:regional_revenue_floor" in trace(graph, upstream, "down").graph.nodes, upstream
+    assert {("dimension:customers.region", "alert:regional_revenue_floor", "group_by"),
+            ("semantic_model:orders", "alert:regional_revenue_floor", "join"),
+            ("dimension:orders.channel", "alert:regional_revenue_floor", "filter")} <= edges(graph)
+
+
+def test_the_lineage_command_hangs_the_projects_alerts_by_what_they_slice(project: Path):
+    alerts = project / "metrics" / "alerts.yml"
+    alerts.write_text("alert_channels:\n  - {name: terminal, type: console}\n"
+                      "alert_defaults: {channels: [terminal]}\nalerts:\n"
+                      "  - {name: by_region, metric: revenue, kind: threshold, grain: month, below: 1,"
+                      " dimensions: [order__customer__region]}\n")
+    try:
+        down = Metricsctl(project).lineage("source:crm.customers", "down")
+    finally:
+        alerts.unlink()
+    assert "alert:by_region" in down.graph.nodes
+
+
 def source_columns(lineage: Lineage) -> set[str]:
     """Columns with nothing above them: what the root finally reads."""
     g = lineage.graph
@@ -320,6 +352,15 @@ def test_column_lineage_follows_filters_and_join_keys_to_a_source(graph: Lineage
         "source:crm.customers.customer_id", "source:crm.customers.region"}
 
 
+def test_column_lineage_of_a_conversion_metric_includes_the_entity_key(graph: LineageGraph,
+                                                                      manifest: dict[str, Any]):
+    """visit_to_order_rate matches a visit to an order of the same customer: customer_id on both sides."""
+    lineage = trace_columns(graph, manifest, "visit_to_order_rate")
+    assert {("seed:visits.customer_id", "metric:visit_to_order_rate", "entity"),
+            ("seed:orders.customer_id", "metric:visit_to_order_rate", "entity")} <= edges(lineage)
+    assert {"seed:visits.customer_id", "seed:orders.customer_id"} <= source_columns(lineage)
+
+
 def test_column_lineage_renders_raw_sql_when_dbt_has_not_compiled(graph: LineageGraph, manifest: dict[str, Any]):
     """`dbt parse` leaves no compiled_code in the manifest: ref() and source() are rendered here then."""
     parsed_only = copy.deepcopy(manifest)
@@ -351,6 +392,21 @@ upstream (what it reads):
 │   └── [measure] measure:order_lines.revenue — sum(quantity * net_unit_price) …
 └── [denominator] metric:orders "Orders" — simple: sum(1) over orders
     └── [measure] measure:orders.orders — sum(1) …
+"""
+
+
+def test_a_multi_line_description_stays_on_its_branch():
+    from metricsctl.lineage import Edge, Node
+
+    graph = LineageGraph()
+    graph.add_node(Node("metric:a", "metric", "a", "A", "derived: x\n  / y"))
+    graph.add_node(Node("semantic_model:m", "semantic_model", "m", "",
+                        "Orders, one row each.\n\nLate rows land daily."))
+    graph.add_edge(Edge("semantic_model:m", "metric:a", "filter", "{{ Dimension('m__x') }}\n  = 1"))
+    assert render(Lineage("metric:a", "up", None, graph)) == """\
+metric:a "A" — derived: x / y
+upstream (what it reads):
+└── [filter: {{ Dimension('m__x') }} = 1] semantic_model:m — Orders, one row each. Late rows land daily.
 """
 
 

@@ -225,3 +225,15 @@ def test_a_reader_holding_the_warehouse_does_not_stop_a_build(tmp_path: Path):
         assert reader.execute("select count(*) from sales_by_month").fetchone()[0] > 0
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_metric_catalog_columns_are_text_even_when_no_metric_has_a_description(tmp_path: Path):
+    root = make_project(tmp_path)
+    metrics = root / "metrics" / "metrics.yml"
+    metrics.write_text("".join(line for line in metrics.read_text().splitlines(keepends=True)
+                               if not line.lstrip().startswith("description:")))
+    assert Metricsctl(root).build(select=("+metric_catalog",)).success
+    types = dict(table(root, "select column_name, data_type from information_schema.columns "
+                             "where table_name = 'metric_catalog'").values.tolist())
+    assert types["description"] == "VARCHAR" and types["unit"] == "VARCHAR"
+    assert table(root, "select count(description) as n from metric_catalog").n[0] == 0

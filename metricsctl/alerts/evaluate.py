@@ -270,7 +270,8 @@ def anomaly_query(rule: Rule, params: Anomaly, source: Source, as_of: datetime,
     group = [*keys(n), col("slot")]
     stats = exp.select(*group, alias(exp.Count(this=exp.Star()), "n"), alias(exp.Avg(this=value), "mean"),
                        alias(exp.func("stddev_samp", value), "sd"),
-                       alias(percentile(value, 0.5, False, dialect), "med")).from_("train").group_by(*group)
+                       alias(percentile(value, 0.5, False, dialect), "med"),
+                       alias(exp.Min(this=value.copy()), "lowest")).from_("train").group_by(*group)
     on = exp.and_(keys_match(n, "d", "s"), col("slot", "d").eq(col("slot", "s")))
     ctes: list[tuple[str, exp.Expr]] = [("series", source.series(train_start, last, dialect)), ("train", train),
                                         ("detect", detect), ("stats", stats)]
@@ -292,12 +293,16 @@ def anomaly_query(rule: Rule, params: Anomaly, source: Source, as_of: datetime,
                              on=exp.and_(keys_match(n, "d", "p"), col("slot", "d").eq(col("slot", "p"))),
                              join_type="LEFT")
         center, scale = col("med", "s"), num(MAD_TO_SIGMA) * col("mad", "p")
-    scored = scored.select(alias(center, "center"), alias(scale, "scale"), append=True)
+    scored = scored.select(alias(center, "center"), alias(scale, "scale"), col("lowest", "s"), append=True)
     ctes.append(("scored", scored))
 
     center, scale, value = col("center"), col("scale"), col("value")
     threshold = num(params.threshold)
-    low = center - threshold * scale
+    # a series that never went below zero (a count, a rate) gets no band below zero: `expected -0.10 to
+    # 0.13` for a rate reads as nonsense, and no value of such a series could fall under it anyway
+    below_zero = center.copy() - threshold.copy() * scale.copy()
+    low = exp.case().when(exp.and_(col("lowest") >= exp.Literal.number(0), below_zero < exp.Literal.number(0)),
+                          exp.Literal.number(0)).else_(below_zero.copy())
     high = center + threshold.copy() * scale.copy()
     deviation = value - center.copy()
     outside = {"spike": value.copy() > high.copy(), "drop": value.copy() < low.copy(),
@@ -337,6 +342,8 @@ def target_query(rule: Rule, params: Target, source: Source, as_of: datetime, ta
                   exp.Lower(this=exp.cast(col("period_grain"), "VARCHAR")).eq(text(rule.grain)),
                   exp.cast(col("period_start"), "DATE").eq(day_literal(period)),
                   org_unit.eq(text("company")) if n == 0 else org_unit.neq(text("company"))]
+    if n and params.kind_column and params.org_unit_kind:
+        conditions.append(exp.cast(col(params.kind_column), "VARCHAR").eq(text(params.org_unit_kind)))
     wanted = exp.select(alias(exp.cast(org_unit.copy(), "VARCHAR"), "org_unit"),
                         alias(exp.Max(this=exp.cast(col("target_value"), "DOUBLE")), "target"),
                         alias(exp.Max(this=exp.cast(col("weight"), "DOUBLE")), "weight")).from_(

@@ -85,7 +85,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -93,6 +93,10 @@ from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
 from metricsctl.guards import name_problem
 from metricsctl.locations import yaml_error_issue, yaml_files
 from metricsctl.spec import Spec, suggest
+
+if TYPE_CHECKING:
+    from metricsctl.lineage.graph import Attachment
+    from metricsctl.management.targets import ScorecardConfig
 
 KINDS = ("threshold", "change", "anomaly", "target", "freshness")
 SEVERITIES = ("info", "warning", "critical")
@@ -164,6 +168,10 @@ class Target:
     target_metric: str  # metric_name in the targets table
     tolerance: float  # percent of the target allowed to be missed
     higher_is_better: bool
+    # the targets' column naming each row's org unit kind, and the kind the rule's dimension holds (from
+    # `metricsctl_scorecard:`), so a store and a team of the same name never share a target
+    kind_column: str | None = None
+    org_unit_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,6 +214,16 @@ class Rule:
     @property
     def where(self) -> str:
         return f"{self.path}:{self.line}" if self.path else f"rule '{self.name}'"
+
+    def attachment(self) -> Attachment:
+        """The rule as a lineage node: watching its metric, and reading the dimensions it slices and
+        filters by (so a change to the model a dimension comes from reaches the rule)."""
+        from metricsctl.lineage.graph import Attachment
+
+        return Attachment(f"alert:{self.name}", (f"metric:{self.metric}",),
+                          label=f"{self.kind}, {self.grain}, {self.severity}", path=self.where,
+                          edge_kind="watched by", metrics=(self.metric,), dimensions=self.dimensions,
+                          filters=self.filters)
 
 
 @dataclass(frozen=True)
@@ -345,15 +363,20 @@ def load_alert_config(project_dir: str | Path, folders: Iterable[str], spec: Spe
 
     Raises SpecError listing every problem (file and line) at once.
     """
+    from metricsctl.management.targets import load_scorecard_config
+
     root = Path(project_dir)
+    folders = list(folders)
     documents = []
     for path in alert_files(root, folders):
         documents.append((str(path.relative_to(root)), path.read_text(encoding="utf-8")))
-    return parse_alert_config(documents, spec)
+    return parse_alert_config(documents, spec, load_scorecard_config(root, folders) if documents else None)
 
 
-def parse_alert_config(documents: Iterable[tuple[str, str]], spec: Spec) -> AlertConfig:
-    """`documents`: (path to show in messages, YAML text) pairs."""
+def parse_alert_config(documents: Iterable[tuple[str, str]], spec: Spec,
+                       scorecard: ScorecardConfig | None = None) -> AlertConfig:
+    """`documents`: (path to show in messages, YAML text) pairs; `scorecard` tells target rules which org
+    unit kind each dimension holds."""
     issues: list[SpecIssue] = []
     raw = _Raw()
     for path, text in documents:
@@ -381,16 +404,17 @@ def parse_alert_config(documents: Iterable[tuple[str, str]], spec: Spec) -> Aler
                 reader.add(reader.line(doc, section), f"'{section}' must be a mapping")
                 continue
             dict_bucket.append((path, value))
-    config = _Builder(spec, issues).build(raw)
+    config = _Builder(spec, issues, scorecard).build(raw)
     if issues:
         raise SpecError(issues)
     return config
 
 
 class _Builder:
-    def __init__(self, spec: Spec, issues: list[SpecIssue]) -> None:
+    def __init__(self, spec: Spec, issues: list[SpecIssue], scorecard: ScorecardConfig | None = None) -> None:
         self.spec = spec
         self.issues = issues
+        self.scorecard = scorecard
 
     def build(self, raw: _Raw) -> AlertConfig:
         cooldown, targets_table = DEFAULT_COOLDOWN, DEFAULT_TARGETS_TABLE
@@ -629,8 +653,12 @@ class _Builder:
             target_metric = item.get("target_metric", metric_name)
             if not isinstance(target_metric, str):
                 r.add(r.line(item, "target_metric"), f"{what}: target_metric must be a name")
+            card = self.scorecard
+            kinds = {by: kind for kind, by in card.org_units.items()} if card and card.kind_column else {}
             return Target(mode, table or targets_table, str(target_metric),
-                          r.number(item, "tolerance", what, 0.0, 0.0) or 0.0, direction != "lower")
+                          r.number(item, "tolerance", what, 0.0, 0.0) or 0.0, direction != "lower",
+                          card.kind_column if card and dimensions and dimensions[0] in kinds else None,
+                          kinds.get(dimensions[0]) if dimensions else None)
         if kind == "freshness":
             max_age = parse_duration(item.get("max_age"))
             if max_age is None:

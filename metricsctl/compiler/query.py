@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from metricsctl.errors import QueryError
@@ -33,6 +33,13 @@ class MetricQuery:
         return cls(split_list(metrics), split_list(group_by),
                    (where,) if isinstance(where, str) else tuple(where),
                    split_list(order_by), limit, start_time, end_time)
+
+    def with_default_order(self) -> MetricQuery:
+        """Sorted by its group-by items, in their order, when it names no order: a `--limit` then keeps
+        the same rows on every run, and a table reads in time order."""
+        if self.order_by or not self.group_by:
+            return self
+        return replace(self, order_by=self.group_by)
 
 
 def split_list(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
 from metricsctl.diff.errors import DiffError
 from metricsctl.diff.result import DiffResult
 from metricsctl.diff.semantic import Change
 from metricsctl.diff.values import ValueDiff
+from metricsctl.jsonable import dumps
 
 FORMATS = ("markdown", "json")
 COLLAPSE_LINES = 40  # a diff longer than this is folded into <details>
@@ -28,7 +28,7 @@ def render(result: DiffResult, fmt: str = "markdown") -> str:
 
 
 def render_json(result: DiffResult) -> str:
-    return json.dumps(result.to_dict(), indent=2, default=str) + "\n"
+    return dumps(result.to_dict()) + "\n"
 
 
 # --- Markdown helpers ------------------------------------------------------------------------------
@@ -181,16 +181,18 @@ def _downstream(result: DiffResult) -> list[str]:
 def _sql(result: DiffResult) -> list[str]:
     if not result.sql:
         return []
-    lines = ["### Generated SQL", "", "What `metricsctl compile` writes differently to the generated models:", ""]
+    lines = ["### Generated SQL", "", "What `metricsctl compile` writes differently to the generated models "
+             "(and committed generated files that changed on their own):", ""]
     for model in result.sql:
-        summary = f"<code>{model.path}</code> {model.status} (+{model.added} −{model.removed})"
+        status = f"{model.status} in the committed file only" if model.committed else model.status
+        summary = f"<code>{model.path}</code> {status} (+{model.added} −{model.removed})"
         diff_lines = model.diff.split("\n")
         shown = diff_lines[:MAX_SQL_LINES]
         if len(diff_lines) > MAX_SQL_LINES:
             shown.append(f"… {len(diff_lines) - MAX_SQL_LINES} more lines: run `metricsctl compile` and `git diff`")
         body = _fence("\n".join(shown))
         long = len(diff_lines) > COLLAPSE_LINES
-        lines += _folded(summary, body, long, title=f"`{model.path}` {model.status} (+{model.added} −{model.removed})")
+        lines += _folded(summary, body, long, title=f"`{model.path}` {status} (+{model.added} −{model.removed})")
     return lines
 
 

@@ -16,7 +16,7 @@ from metricsctl.diff.impact import breaking_changes, downstream
 from metricsctl.diff.result import DiffResult
 from metricsctl.diff.semantic import diff_specs
 from metricsctl.diff.snapshot import checkout
-from metricsctl.diff.sql import diff_models
+from metricsctl.diff.sql import diff_generated
 from metricsctl.diff.values import value_diffs
 from metricsctl.names import STANDARD_GRAINS
 from metricsctl.project import DbtProject
@@ -75,7 +75,7 @@ def diff(project_dir: str | Path, base: str, head: str | None = None, *, values:
         semantic = diff_specs(before.side, after.side, before.manifest, after.manifest)
         affected = downstream(semantic, before.graph, after.graph)
         breaking = breaking_changes(semantic, before.graph, after.graph)
-        sql = diff_models(before.models, after.models)
+        sql = diff_generated(before.models, after.models, before.committed, after.committed)
         result = DiffResult(before.revision, after.revision, semantic, affected, breaking, sql, grain=grain,
                             max_rows=max_rows)
         metrics = result.affected_metrics

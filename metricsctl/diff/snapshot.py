@@ -53,6 +53,7 @@ class Snapshot:
     side: Side
     warehouse: Path | None  # the throw-away DuckDB file; None when the target is not DuckDB
     notes: list[str] = field(default_factory=list)
+    committed: list[GeneratedModel] = field(default_factory=list)  # generated models as committed at the ref
     build: BuildSummary | None = None
 
     @property
@@ -93,7 +94,10 @@ def checkout(repo: Repo, revision: Revision, name: str, workdir: Path, user_proj
     snapshot_where = revision.describe()
     try:
         spec = app.validate()  # parses the project, then compiles every metric and saved query
-        models = app.materializer().models()
+        materializer = app.materializer()
+        models = materializer.models()
+        committed = [GeneratedModel.from_text(Path(path).stem, path, content)
+                     for path, content in materializer.generated_on_disk().items()]
     except SpecError as exc:
         raise RefSpecError(name, snapshot_where, _relocate(exc.issues, project)) from None
     except MetricsctlError as exc:
@@ -101,10 +105,14 @@ def checkout(repo: Repo, revision: Revision, name: str, workdir: Path, user_proj
                         f"{_strip(str(exc), project)}") from None
     manifest = _manifest(app)
     notes: list[str] = []
+    stale = ", ".join(materializer.check(models).stale) if committed else ""
+    if stale:
+        notes.append(f"{name}: the committed generated models differ from what its specs generate ({stale}): "
+                     "run `metricsctl compile` and commit the result")
     attachments = _alert_attachments(app, notes, name)
     graph = lineage_graph(spec, manifest, attachments, app.dialect)
     return Snapshot(name, revision, app, manifest, models, graph, side(spec, manifest, app.dialect), warehouse,
-                    notes)
+                    notes, committed)
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -196,8 +204,8 @@ def _alert_attachments(app: Metricsctl, notes: list[str], name: str) -> list[Att
 
     project = app.project
     try:
-        rules = [(r.name, r.metric, f"{r.kind}, {r.grain}, {r.severity}", r.where)
-                 for r in load_alert_config(project.project_dir, project.paths("model-paths"), app.spec).rules]
+        return [r.attachment() for r in load_alert_config(project.project_dir, project.paths("model-paths"),
+                                                          app.spec).rules]
     except SpecError as exc:
         notes += [f"{name}: alert rules: {issue}" for issue in _relocate(exc.issues, project.project_dir)]
         rules = []

@@ -18,10 +18,11 @@ class ModelDiff:
     diff: str  # unified diff, `a/<path>` -> `b/<path>`
     added: int  # lines added
     removed: int  # lines removed
+    committed: bool = False  # the committed file changed, though the specs of both sides generate the same
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "path": self.path, "status": self.status, "added": self.added,
-                "removed": self.removed, "diff": self.diff}
+                "removed": self.removed, "committed_only": self.committed, "diff": self.diff}
 
 
 def _body(content: str) -> list[str]:
@@ -30,7 +31,7 @@ def _body(content: str) -> list[str]:
 
 
 def diff_models(base: Iterable[GeneratedModel], head: Iterable[GeneratedModel], context: int = 3,
-                ) -> tuple[ModelDiff, ...]:
+                committed: bool = False) -> tuple[ModelDiff, ...]:
     """Models added, removed, or whose SQL changed (a moved header line alone is no change)."""
     before = {m.path: m for m in base}
     after = {m.path: m for m in head}
@@ -47,5 +48,21 @@ def diff_models(base: Iterable[GeneratedModel], head: Iterable[GeneratedModel], 
         removed = sum(1 for line in lines if line.startswith("-") and not line.startswith("---"))
         status = "added" if old is None else "removed" if new is None else "changed"
         name = (new or old).name  # type: ignore[union-attr]
-        diffs.append(ModelDiff(name, path, status, "\n".join(lines), added, removed))
+        diffs.append(ModelDiff(name, path, status, "\n".join(lines), added, removed, committed))
     return tuple(diffs)
+
+
+def diff_generated(base_models: Iterable[GeneratedModel], head_models: Iterable[GeneratedModel],
+                   base_files: Iterable[GeneratedModel], head_files: Iterable[GeneratedModel],
+                   ) -> tuple[ModelDiff, ...]:
+    """What the specs generate differently, then committed generated files that changed on their own.
+
+    dbt builds the committed files: a hand edit, or models committed without their spec change, moves
+    the tables as surely as a spec change does, so a reviewer must see it.
+    """
+    generated = diff_models(base_models, head_models)
+    seen = {(m.path, m.diff) for m in generated}
+    shown = {m.path for m in generated}
+    files = [m for m in diff_models(base_files, head_files, committed=True)
+             if m.path not in shown and (m.path, m.diff) not in seen]
+    return (*generated, *files)

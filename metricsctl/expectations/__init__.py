@@ -16,6 +16,7 @@ Nothing here imports great_expectations until suites are run.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from metricsctl.expectations.connection import connection_url
@@ -41,13 +42,13 @@ if TYPE_CHECKING:
     from metricsctl.project import DbtProject
 
 
-def run_suites(suites: list[Suite], url: str, *, as_of: dt.date | None = None,
-               run_id: str | None = None, spark: Any = None) -> ExpectationRun:
+def run_suites(suites: list[Suite], url: str, *, as_of: dt.date | None = None, run_id: str | None = None,
+               spark: Any = None, on_suite: Callable[[str, str, str], None] | None = None) -> ExpectationRun:
     """Run the suites in the warehouse at `url`, or in a Spark session (see runner.run_suites); imports GX on
     first use."""
     from metricsctl.expectations.runner import run_suites as run
 
-    return run(suites, url, as_of=as_of, run_id=run_id, spark=spark)
+    return run(suites, url, as_of=as_of, run_id=run_id, spark=spark, on_suite=on_suite)
 
 
 def project_suites(project: DbtProject) -> list[Suite]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import json
 import uuid
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlglot import exp
 
 from metricsctl.expectations.spec import Severity, short_value
+from metricsctl.jsonable import jsonable as to_json
 
 if TYPE_CHECKING:
     from metricsctl.warehouse import Warehouse
@@ -147,6 +147,16 @@ class ExpectationRun:
                 "failed_error_severity": len(self.failures("error")),
                 "failed_warn_severity": len(self.failures("warn"))}
 
+    def headline(self) -> str:
+        """`234 expectations: 221 passed, 13 failed (warn)` in a few words."""
+        counts = self.counts()
+        parts = [f"{counts['passed']} passed"]
+        for key, text in (("failed_error_severity", "failed (error)"), ("failed_warn_severity", "failed (warn)"),
+                          ("errors", "could not run")):
+            if counts[key]:
+                parts.append(f"{counts[key]} {text}")
+        return f"{counts['expectations']} expectations: {', '.join(parts)}"
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able summary of the run."""
         return {"run_id": self.run_id, "run_at": self.run_at.isoformat(), "as_of": self.as_of.isoformat(),
@@ -159,22 +169,8 @@ def new_run_id() -> str:
 
 
 def jsonable(value: Any) -> Any:
-    """Warehouse values (dates, decimals, UUIDs, bytes) as JSON values."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
-    if isinstance(value, decimal.Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (dt.date, dt.datetime, dt.time)):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
+    """Warehouse values as JSON values; a non-finite observed value is kept as its text (`inf`)."""
+    return to_json(value, str)
 
 
 def _json(value: Any) -> str:

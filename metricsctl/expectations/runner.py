@@ -22,7 +22,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,7 +102,8 @@ class _Planned:
 
 
 def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = None,
-               run_id: str | None = None, spark: Any = None) -> ExpectationRun:
+               run_id: str | None = None, spark: Any = None,
+               on_suite: Callable[[str, str, str], None] | None = None) -> ExpectationRun:
     """Run every suite in the warehouse at `url` (a SQLAlchemy URL, see connection_url) and collect results.
 
     On Spark, pass the SparkSession as `spark` (`url` is then only a label): each relation is read as a
@@ -111,6 +112,7 @@ def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = Non
     `as_of` (default: today) anchors freshness (`max_age_days`). A DuckDB file is opened read-only, and only
     when no other connection holds it (release dbt's first: metricsctl.runner.release_duckdb()); it is
     closed again before this returns. Arguments GX rejects raise SpecError (file:line) before any query.
+    `on_suite(suite, status, detail)` hears each suite as it finishes (status: pass, warn, fail).
     """
     started = time.perf_counter()
     as_of = as_of or dt.date.today()
@@ -138,8 +140,11 @@ def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = Non
     if spark is not None:
         runner: _SuiteRunner = _SparkSuiteRunner(gx, context.data_sources.add_spark(name=f"metricsctl_{run_id}"),
                                                  dialect, spark)
-        results = tuple(runner.run(i, suite, planned) for i, (suite, planned) in enumerate(zip(suites, plans)))
-        return ExpectationRun(run_id, run_at, as_of, results, time.perf_counter() - started)
+        done_suites = []
+        for i, (suite, planned) in enumerate(zip(suites, plans)):
+            done_suites.append(runner.run(i, suite, planned))
+            _report(on_suite, suite, done_suites[-1])
+        return ExpectationRun(run_id, run_at, as_of, tuple(done_suites), time.perf_counter() - started)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "a more specific PostgresDatasource may be more appropriate"
@@ -156,10 +161,23 @@ def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = Non
         raise WarehouseError(f"cannot connect to {_safe_url(url)}: {_clean_error(str(exc))}") from None
     try:
         runner = _SuiteRunner(gx, source, dialect)
-        results = tuple(runner.run(i, suite, planned) for i, (suite, planned) in enumerate(zip(suites, plans)))
+        results = []
+        for i, (suite, planned) in enumerate(zip(suites, plans)):
+            done = runner.run(i, suite, planned)
+            results.append(done)
+            _report(on_suite, suite, done)
     finally:
         _close(source)
-    return ExpectationRun(run_id, run_at, as_of, results, time.perf_counter() - started)
+    return ExpectationRun(run_id, run_at, as_of, tuple(results), time.perf_counter() - started)
+
+
+def _report(on_suite: Callable[[str, str, str], None] | None, suite: Suite, done: Any) -> None:
+    """Tell `on_suite` how a finished suite went: pass, warn or fail, and how many expectations failed."""
+    if on_suite is None:
+        return
+    failed = done.failures()
+    status = "pass" if not failed else "fail" if done.failures("error") else "warn"
+    on_suite(suite.name, status, f"{len(failed)} of {len(done.results)} failed" if failed else "")
 
 
 def _plan(suite: Suite, as_of: dt.date, dialect: str) -> tuple[list[_Planned], list[SpecIssue]]:

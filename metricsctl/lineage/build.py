@@ -39,7 +39,10 @@ def build_graph(spec: Spec, manifest: Mapping[str, Any], attachments: Iterable[A
     """Every node of the project and every edge between them; `attachments` hang on at the end."""
     builder = _Builder(spec, manifest, dialect)
     builder.build()
+    attachments = list(attachments)
     builder.graph.attach(attachments)
+    for item in attachments:
+        builder.items_read(item.id, item.metrics, item.dimensions, item.filters)
     add_constant_properties(builder.graph, spec)
     return builder.graph
 
@@ -315,7 +318,12 @@ class _Builder:
             same = ", ".join(f"{p.base_property} = {p.conversion_property}" for p in cp.constant_properties or [])
             for role, measure in (("base", cp.base_measure), ("conversion", cp.conversion_measure)):
                 label = f"by {cp.entity}{window}" + (f", same {same}" if same else "")
-                self._edge(self._measure_id(measure.name), target, role, label, entity=str(cp.entity))
+                model = self.spec.measure(measure.name).model
+                entity = next((e for e in model.entities if e.name == cp.entity), None)
+                key = f"{model.name}.{entity.expr or entity.name}" if entity is not None else ""
+                # the entity key both sides are matched on: a column the metric reads (column lineage)
+                self._edge(self._measure_id(measure.name), target, role, label, entity=str(cp.entity),
+                           entity_key=key)
                 self._filters(target, measure.filter, [self.spec.measure(measure.name).model.name],
                               f"{role} filter")
         self._filters(target, metric.filter, self._measure_models(metric.name), "")
@@ -329,9 +337,12 @@ class _Builder:
 
     def _filters(self, target: str, where: Any, models: list[str], role: str) -> None:
         """Edges from whatever a where filter reads (dimensions, joined models, metrics) to `target`."""
+        self._filter_templates(target, _where_templates(where), models, role)
+
+    def _filter_templates(self, target: str, templates: Iterable[str], models: list[str], role: str) -> None:
         from metricsctl.compiler.filters import parse_filter
 
-        for template in _where_templates(where):
+        for template in templates:
             try:
                 parsed = parse_filter(template, self.dialect, self.spec.custom_grains)
             except QueryError as exc:
@@ -378,8 +389,6 @@ class _Builder:
                            join_path=path if found.joins else "", joins=joins, where=where)
 
     def _saved_queries(self) -> None:
-        from metricsctl.saved_queries import group_by_name
-
         for saved in self.spec.manifest.saved_queries:
             node_id = f"saved_query:{saved.name}"
             uid = self._dbt_uid("saved_queries", saved.name)
@@ -393,14 +402,7 @@ class _Builder:
             for name in params.metrics:
                 self._edge(f"metric:{name}", node_id, "metric")
                 models += [m for m in self._measure_models(name) if m not in models]
-            for text in params.group_by:
-                try:
-                    item = parse_item_name(group_by_name(text, self.spec.custom_grains), self.spec.custom_grains)
-                except (QueryError, ValueError) as exc:
-                    self.graph.warnings.append(f"{node_id}: group-by {text!r}: {exc}")
-                    continue
-                if item.element != METRIC_TIME:
-                    self._item(node_id, item, models, "group_by", "")
+            self._group_by(node_id, params.group_by, models)
             self._filters(node_id, params.where, models, "")
             for export in saved.exports:
                 export_id = f"export:{export.name}"
@@ -411,6 +413,30 @@ class _Builder:
                                              {"status": "not generated"}))
                 config = export.config
                 self._edge(node_id, export_id, "export", _value(config.export_as) if config else "")
+
+    def _group_by(self, target: str, names: Iterable[str], models: list[str]) -> None:
+        """Edges from the dimensions `target` groups by (and the models joined to reach them)."""
+        from metricsctl.saved_queries import group_by_name
+
+        for name in names:
+            try:
+                item = parse_item_name(group_by_name(name, self.spec.custom_grains), self.spec.custom_grains)
+            except (QueryError, ValueError) as exc:
+                self.graph.warnings.append(f"{target}: group-by {name!r}: {exc}")
+                continue
+            if item.element != METRIC_TIME:
+                self._item(target, item, models, "group_by", "")
+
+    def items_read(self, target: str, metrics: Iterable[str], dimensions: Iterable[str],
+                   filters: Iterable[str]) -> None:
+        """What a node hung on later (an alert rule) slices and filters `metrics` by, as for a saved query."""
+        models: list[str] = []
+        for name in metrics:
+            if f"metric:{name}" in self.graph.nodes:
+                models += [m for m in self._measure_models(name) if m not in models]
+        if models:
+            self._group_by(target, dimensions, models)
+            self._filter_templates(target, filters, models, "")
 
     def _generated_models(self) -> None:
         """`metric_values` and `metric_catalog` are generated from every metric."""

@@ -106,6 +106,14 @@ class ColumnTracer:
                             continue
                         for column in self._expr_columns(self.graph.node(edge.target), expr):
                             self.out.add_edge(Edge(self._column(key_table, column), edge.target, "join"))
+        for edge in semantic.edges:  # the entity key a conversion metric matches base and conversion events on
+            if edge.target in self.out.nodes and edge.attrs.get("entity_key"):
+                model_name, _, expr = edge.attrs["entity_key"].partition(".")
+                key_table = self._semantic_table(model_name)
+                if key_table is None:
+                    continue
+                for column in self._expr_columns(self.graph.node(edge.target), expr):
+                    self.out.add_edge(Edge(self._column(key_table, column), edge.target, "entity"))
         for item in list(self.out.nodes.values()):
             if item.kind not in ("measure", "dimension"):
                 continue

@@ -61,6 +61,11 @@ class Attachment:
     detail: str = ""
     path: str | None = None
     edge_kind: str = "reads"
+    # what it slices and filters its metrics by, as a saved query does: `dimensions` are group-by names
+    # (`order__customer__region`), `filters` Jinja where filters; their semantic models are upstream too
+    metrics: tuple[str, ...] = ()
+    dimensions: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()
 
 
 class LineageGraph:

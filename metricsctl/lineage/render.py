@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 
 from metricsctl.errors import QueryError
+from metricsctl.jsonable import dumps
 from metricsctl.lineage.graph import Edge, Lineage, LineageGraph, Node
 
 FORMATS = ("tree", "json", "mermaid", "dot")
@@ -27,17 +27,22 @@ def render(lineage: Lineage, fmt: str = "tree") -> str:
 def edge_text(edge: Edge) -> str:
     """What an edge says on a diagram: `input: offset 1 month`, `numerator`, or nothing."""
     if edge.kind in QUIET_KINDS:
-        return edge.label
-    return f"{edge.kind}: {edge.label}" if edge.label else edge.kind
+        return one_line(edge.label)
+    return f"{edge.kind}: {one_line(edge.label)}" if edge.label else edge.kind
+
+
+def one_line(text: str) -> str:
+    """Text on one line: a multi-line description or SQL expression would break the tree's branches."""
+    return " ".join(text.split())
 
 
 def node_line(node: Node) -> str:
-    """`metric:revenue "Revenue" — simple: sum(...) over order_lines`."""
+    """`metric:revenue "Revenue" — simple: sum(...) over order_lines`, always on one line."""
     text = node.id
     if node.label and node.label != node.name:
-        text += f' "{node.label}"'
+        text += f' "{one_line(node.label)}"'
     if node.detail:
-        text += f" — {node.detail}"
+        text += f" — {one_line(node.detail)}"
     return text
 
 
@@ -66,7 +71,7 @@ def _branches(graph: LineageGraph, node_id: str, upward: bool, prefix: str, expa
     for i, edge in enumerate(edges):
         last = i == len(edges) - 1
         other = edge.source if upward else edge.target
-        how = f"{edge.kind}: {edge.label}" if edge.label else edge.kind
+        how = f"{edge.kind}: {one_line(edge.label)}" if edge.label else edge.kind
         more = graph.parents(other) if upward else graph.children(other)
         text = f"{prefix}{'└── ' if last else '├── '}[{how}] {node_line(graph.node(other))}"
         if other in path:
@@ -97,7 +102,7 @@ def render_json(lineage: Lineage) -> str:
                   for e in graph.edges],
         "warnings": list(graph.warnings),
     }
-    return json.dumps(document, indent=2) + "\n"
+    return dumps(document) + "\n"
 
 
 # --- Mermaid ---------------------------------------------------------------------------------------

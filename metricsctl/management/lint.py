@@ -187,6 +187,11 @@ def lint(spec: Spec, config: LintConfig | None = None, targets: Collection[str] 
         names = spec.metric_names()
     else:
         names = sorted(n for n, f in fields.items() if f.kpi)
+        if not names:  # a checklist that checks nothing must not read as a pass
+            where = spec.locations.find("metrics", spec.metric_names()[0]) if spec.metric_names() else None
+            return [LintIssue("scope", "", "no metric is a KPI, so the checklist checks nothing: mark the KPIs "
+                              "with `config: {meta: {kpi: true}}`, or lint every metric with "
+                              "`metricsctl_lint: {scope: all}`", where.path if where else None)]
     checks = set(config.checks)
     if targets is None:
         checks.discard("target")

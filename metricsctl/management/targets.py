@@ -392,17 +392,22 @@ def scorecard_sql(attainment_source: str | exp.Query, cap: float | None = None,
     return select
 
 
-def targets_sql(targets: str, period_grain: str, period_start: str, org_unit: str = COMPANY) -> exp.Select:
-    """metric_name, target_value of one period and org unit (for `tree`'s target column)."""
+def targets_sql(targets: str, period_grain: str, period_start: str, org_unit: str = COMPANY,
+                kind: tuple[str, str] | None = None) -> exp.Select:
+    """metric_name, target_value of one period and org unit (for `tree`'s target column); `kind` is
+    (the targets' kind column, the org unit's kind), so a store and a team of one name keep their own."""
+    conditions = [exp.EQ(this=_col("period_grain"), expression=_str(period_grain)),
+                  exp.EQ(this=_date(_col("period_start")), expression=_date(_str(period_start))),
+                  exp.EQ(this=_col("org_unit"), expression=_str(org_unit))]
+    if kind is not None:
+        conditions.append(exp.EQ(this=_text(_col(kind[0])), expression=_str(kind[1])))
     return exp.select(_col("metric_name"), _alias(_double(_col("target_value")), "target_value")).from_(
-        exp.to_table(targets)).where(exp.and_(
-            exp.EQ(this=_col("period_grain"), expression=_str(period_grain)),
-            exp.EQ(this=_date(_col("period_start")), expression=_date(_str(period_start))),
-            exp.EQ(this=_col("org_unit"), expression=_str(org_unit))))
+        exp.to_table(targets)).where(exp.and_(*conditions))
 
 
 def read_targets(execute: Callable[[str], Any], targets: str, period_grain: str, period_start: str,
-                 org_unit: str = COMPANY, dialect: str = "duckdb") -> dict[str, float | None]:
+                 org_unit: str = COMPANY, dialect: str = "duckdb",
+                 kind: tuple[str, str] | None = None) -> dict[str, float | None]:
     """Metric -> target of one period and org unit, through `execute(sql) -> Result` (e.g. a Warehouse)."""
-    result = execute(render(targets_sql(targets, period_grain, period_start, org_unit), dialect))
+    result = execute(render(targets_sql(targets, period_grain, period_start, org_unit, kind), dialect))
     return {str(r[0]): (None if r[1] is None else float(r[1])) for r in result.rows}

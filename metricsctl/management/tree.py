@@ -219,6 +219,7 @@ class Values:
     """Fetched values: (metric, filters) -> period start -> slice (None without --by) -> value."""
 
     data: dict[ValueKey, dict[datetime.date, dict[Any, Any]]] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)  # metric -> why it has no values here
 
     def get(self, node: TreeNode, period: Period, key: Any = None) -> Any:
         at = offset_period(period, node.offset)
@@ -234,8 +235,12 @@ class Values:
 
 
 def fetch_values(run: RunQuery, nodes: Sequence[TreeNode], periods: Sequence[Period],
-                 by: str | None = None) -> Values:
-    """Query every node's value in the periods (shifted by their offsets): one query per filter set."""
+                 by: str | None = None, where: tuple[str, ...] = ()) -> Values:
+    """Query every node's value in the periods (shifted by their offsets): one query per filter set.
+
+    `where` narrows every value (one org unit's tree); a metric that cannot be narrowed so is left
+    without values, and why is kept in `Values.unavailable`.
+    """
     wanted: dict[tuple[str, ...], tuple[set[str], set[datetime.date]]] = {}
     grain = periods[0].grain
     for node in nodes:
@@ -250,19 +255,37 @@ def fetch_values(run: RunQuery, nodes: Sequence[TreeNode], periods: Sequence[Per
     values = Values()
     for filters, (metrics, days) in wanted.items():
         group_by = (time_column, by) if by else (time_column,)
-        query = MetricQuery(tuple(sorted(metrics)), group_by, filters,
-                            start_time=min(days).isoformat(), end_time=max(days).isoformat())
-        result = run(query)
-        columns = list(result.columns)
-        for row in result.rows:
-            record = dict(zip(columns, row))
-            day = _day(record.get(time_column))
-            if day is None or day not in days:
-                continue
-            key = record.get(slice_column) if slice_column else None
-            for metric in metrics:
-                values.data.setdefault(ValueKey(metric, filters), {}).setdefault(day, {})[key] = record.get(metric)
+        names = tuple(sorted(metrics))
+        batches = [names]
+        if where:  # find the metrics the org unit's dimension cannot reach, and leave them out
+            batches = []
+            for name in names:
+                try:
+                    run(MetricQuery((name,), group_by, filters + where, limit=0))
+                    batches.append((name,))
+                except QueryError as exc:
+                    values.unavailable[name] = str(exc)
+            batches = [tuple(n for batch in batches for n in batch)] if batches else []
+        for batch in batches:
+            _fetch(run, MetricQuery(batch, group_by, filters + where, start_time=min(days).isoformat(),
+                                    end_time=max(days).isoformat()), filters, days, time_column, slice_column,
+                   values)
     return values
+
+
+def _fetch(run: RunQuery, query: MetricQuery, filters: tuple[str, ...], days: set[datetime.date], time_column: str,
+           slice_column: str | None, values: Values) -> None:
+    """Run one query and file its values under (metric, the node's own filters), period, slice."""
+    result = run(query)
+    columns = list(result.columns)
+    for row in result.rows:
+        record = dict(zip(columns, row))
+        day = _day(record.get(time_column))
+        if day is None or day not in days:
+            continue
+        key = record.get(slice_column) if slice_column else None
+        for metric in query.metrics:
+            values.data.setdefault(ValueKey(metric, filters), {}).setdefault(day, {})[key] = record.get(metric)
 
 
 # --- a tree with values ------------------------------------------------------------------------
@@ -279,6 +302,7 @@ class ValuedNode:
     attainment: float | None = None
     children: tuple[ValuedNode, ...] = ()
     note: str | None = None
+    org_unit: str | None = None  # KIND=NAME when the values are one org unit's
 
     @property
     def change(self) -> float | None:
@@ -303,6 +327,7 @@ class ValuedNode:
             "previous_period": self.previous_period.label if self.previous_period else None,
             "previous": self.previous, "change": self.change, "change_pct": self.change_pct,
             "target": self.target, "attainment": self.attainment, "note": self.note,
+            **({"org_unit": self.org_unit} if self.org_unit else {}),
             "children": [c.to_dict() for c in self.children],
         }
 
@@ -318,6 +343,8 @@ def tree_values(tree: TreeNode, values: Values, period: Period, previous: Period
     note = None
     if offset_period(period, tree.offset) is None:
         note = f"offset '{tree.offset_text}' does not map to a whole {period.grain}: not evaluated"
+    elif tree.metric in values.unavailable:
+        note = f"not split by this org unit: {values.unavailable[tree.metric]}"
     target = None
     if targets is not None and not tree.filters and tree.offset is None:
         target = targets.get(tree.metric)
@@ -327,12 +354,31 @@ def tree_values(tree: TreeNode, values: Values, period: Period, previous: Period
 
 
 def tree(spec: Spec, run: RunQuery, metric: str, period: Period, previous: Period | None = None,
-         targets: TargetLookup | None = None, drivers: bool = True, max_depth: int | None = None) -> ValuedNode:
-    """`metricsctl tree METRIC --period P`: the tree with values in P and the period before (or `previous`)."""
+         targets: TargetLookup | None = None, drivers: bool = True, max_depth: int | None = None,
+         where: tuple[str, ...] = ()) -> ValuedNode:
+    """`metricsctl tree METRIC --period P`: the tree with values in P and the period before (or `previous`);
+    `where` narrows every value (one org unit's tree, with that org unit's `targets`)."""
     structure = metric_tree(spec, metric, drivers=drivers, max_depth=max_depth)
     before = previous if previous is not None else period.previous()
-    values = fetch_values(run, list(structure.walk()), [period, before])
+    values = fetch_values(run, list(structure.walk()), [period, before], where=where)
     return tree_values(structure, values, period, before, targets)
+
+
+def latest_period(spec: Spec, run: RunQuery, metric: str, today: datetime.date, grain: str = "month",
+                  where: tuple[str, ...] = ()) -> Period:
+    """The latest complete `grain` (before the one `today` is in) in which `metric` has a value."""
+    spec.metric(metric)  # an unknown name fails with a suggestion
+    current = Period(grain, truncate(today, grain))
+    column = f"metric_time__{grain}"
+    result = run(MetricQuery((metric,), (column,), where, (f"-{column}",),
+                             end_time=(current.start - datetime.timedelta(days=1)).isoformat()))
+    columns = list(result.columns)
+    for row in result.rows:
+        record = dict(zip(columns, row))
+        day = _day(record.get(column))
+        if day is not None and record.get(metric) is not None:
+            return Period(grain, day)
+    raise QueryError(f"'{metric}' has no value in any {grain} before {current.label}; pass --period")
 
 
 # --- text --------------------------------------------------------------------------------------
@@ -392,4 +438,5 @@ def render_tree(valued: ValuedNode) -> str:
         rows.append([label, fmt(item.value), fmt(item.previous), pct(item.change_pct, signed=True),
                      fmt(item.target), pct(item.attainment), item.node.fields.owner or ""])
     notes = [f"note: {item.node.role}: {item.note}" for _, item in tree_lines(valued) if item.note]
-    return "\n".join([table(header, rows), *notes])
+    title = [f"{valued.node.metric} of {valued.org_unit}, its values and targets:"] if valued.org_unit else []
+    return "\n".join([*title, table(header, rows), *notes])
