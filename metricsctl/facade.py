@@ -397,15 +397,14 @@ class Metricsctl:
         phases = progress or Phases()
         started = time.time()
         now = datetime.combine(as_of, datetime.min.time()) if as_of else None
-        begin = time.perf_counter()
-        self.ensure_buildable()
-        ensure_reachable(self.target)
         # a bad spec, seed, suite or rule stops the build before it touches the warehouse, as one message
-        # with no progress lines before it
-        self.preflight(alerts)
-        if alerts and now is not None:
-            self._refuse_rewriting_alerts(now)  # before the build, not after it
-        phases.seconds["parse"] = time.perf_counter() - begin
+        # with no progress lines before it: the parse shows a live line on a terminal, its time once done
+        with phases.phase("parse", quiet_until_done=True):
+            self.ensure_buildable()
+            ensure_reachable(self.target)
+            self.preflight(alerts)
+            if alerts and now is not None:
+                self._refuse_rewriting_alerts(now)  # before the build, not after it
         result = build(self, select, exclude, full_refresh, phases, as_of)
         if alerts:
             with phases.phase("alerts", len(self.alert_rules())):

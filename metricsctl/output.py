@@ -161,6 +161,8 @@ def _item_text(phase: str, item: str, status: str, detail: str) -> str:
 class PlainReporter:
     """Progress as plain lines, for cron, CI and pipes: each phase, each item, each phase's time."""
 
+    live = False
+
     def __init__(self, console: Any = None) -> None:
         from rich.console import Console
 
@@ -203,11 +205,17 @@ class LiveReporter(PlainReporter):
         if status not in QUIET:
             self.progress.console.print("  " + _item_text(phase, item, status, detail))
 
-    def phase_finished(self, phase: str, seconds: float, summary: str) -> None:
+    live = True
+
+    def phase_abandoned(self, phase: str) -> None:
+        """A quiet phase failed: its live line goes away and nothing is printed for it."""
         if self.tasks:
             self.progress.remove_task(self.tasks.pop())
         if not self.tasks:
             self.progress.stop()
+
+    def phase_finished(self, phase: str, seconds: float, summary: str) -> None:
+        self.phase_abandoned(phase)
         self.console.print(f"[green]✓[/] {phase}: {seconds:.1f} s" + (f", {summary}" if summary else ""))
 
 

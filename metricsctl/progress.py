@@ -32,18 +32,31 @@ class Phases:
         self._summary = ""
 
     @contextmanager
-    def phase(self, name: str, total: int | None = None) -> Iterator[None]:
-        """Time the `with` body as phase `name` (times of a phase run twice add up)."""
+    def phase(self, name: str, total: int | None = None, quiet_until_done: bool = False) -> Iterator[None]:
+        """Time the `with` body as phase `name` (times of a phase run twice add up).
+
+        `quiet_until_done`: a phase whose failure must be the only thing printed (the parse and checks before
+        a build) shows only a transient live line while it runs, and its time once it succeeded.
+        """
         outer, self.current, self._summary = self.current, name, ""
-        if self.reporter is not None:
+        live = bool(getattr(self.reporter, "live", False))
+        announce = self.reporter is not None and (live or not quiet_until_done)
+        if announce and self.reporter is not None:
             self.reporter.phase_started(name, total)
         begin = time.perf_counter()
+        failed = True
         try:
             yield
+            failed = False
         finally:
             seconds = time.perf_counter() - begin
             self.seconds[name] = self.seconds.get(name, 0.0) + seconds
-            if self.reporter is not None:
+            if self.reporter is not None and failed and quiet_until_done:
+                if announce:
+                    abandon = getattr(self.reporter, "phase_abandoned", None)
+                    if callable(abandon):
+                        abandon(name)
+            elif self.reporter is not None:
                 self.reporter.phase_finished(name, seconds, self._summary)
             self.current = outer
 

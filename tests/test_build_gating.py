@@ -67,7 +67,7 @@ def test_a_build_tells_each_phase_as_it_goes_and_records_its_times(project: Path
     def at(prefix: str) -> int:
         return next(i for i, line in enumerate(lines) if line.startswith(prefix))
 
-    order = [at("sources and staging ..."), at("  ok seed visits"),
+    order = [at("parse: "), at("sources and staging ..."), at("  ok seed visits"),
              at("sources and staging: "), at("expectations (2 suites) ..."), at("  pass suite visits"),
              at("expectations: "), at("metric models ..."), at("  ok model sales_by_month"), at("metric models: ")]
     assert order == sorted(order), lines

@@ -123,3 +123,39 @@ def test_a_column_of_numbers_shows_the_same_decimals_on_every_row(capsys: pytest
     rows = [line.replace("│", " ").split() for line in capsys.readouterr().out.splitlines()[2:]]
     assert rows == [["Mill", "71,018.00", "12", "0.1235", "3"], ["Dock", "42,419.30", "7", "0.0500", "4"],
                     ["Quay", "1", "5"]]
+
+
+class _Recorder:
+    def __init__(self, live: bool) -> None:
+        self.live = live
+        self.events: list[tuple[str, str]] = []
+
+    def phase_started(self, phase: str, total: int | None) -> None:
+        self.events.append(("started", phase))
+
+    def item_done(self, phase: str, item: str, status: str, detail: str) -> None:
+        self.events.append(("item", item))
+
+    def phase_finished(self, phase: str, seconds: float, summary: str) -> None:
+        self.events.append(("finished", phase))
+
+    def phase_abandoned(self, phase: str) -> None:
+        self.events.append(("abandoned", phase))
+
+
+def test_the_parse_shows_progress_yet_a_failure_is_the_only_line():
+    import pytest
+
+    from metricsctl.progress import Phases
+
+    for live, ok_events, failed_events in (
+            (False, [("finished", "parse")], []),
+            (True, [("started", "parse"), ("finished", "parse")], [("started", "parse"), ("abandoned", "parse")])):
+        recorder = _Recorder(live)
+        with Phases(recorder).phase("parse", quiet_until_done=True):
+            pass
+        assert recorder.events == ok_events
+        recorder = _Recorder(live)
+        with pytest.raises(ValueError), Phases(recorder).phase("parse", quiet_until_done=True):
+            raise ValueError("bad spec")
+        assert recorder.events == failed_events
