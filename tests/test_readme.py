@@ -30,7 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 # The environment this test runs in is what these steps make: strip them and run the rest.
 INSTALL = re.compile(r"^python3 -m venv \.venv && \. \.venv/bin/activate && pip install -e (\.|\"\.\[test\]\") && ")
 # Commands not run here, each with why.
-NOT_RUN = {"python -m pytest -q": "the test suite itself; CI runs it (.ci/run)"}
+NOT_RUN = {
+    "python -m pytest -q": "the test suite itself; CI runs it (.ci/run)",
+    "metricsctl build --target spark": "the demo on a local Spark session takes 20-30 minutes on 2 cores; "
+                                       "tests/test_engines.py runs every metric type on Spark",
+    "metricsctl query --target spark --metrics defect_rate --group-by metric_time__week,production_line__line_name":
+        "needs the Spark build above; tests/test_engines.py queries every metric type on Spark",
+}
 # Servers: started on a free port, asked for this path until they answer 200, then stopped with Ctrl-C.
 SERVERS = {"metricsctl docs serve": "/api/metrics"}
 # Exit codes the README promises other than 0.
