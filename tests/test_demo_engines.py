@@ -1,5 +1,6 @@
 """The demo built on PostgreSQL and on Spark holds DuckDB's numbers: every export, `metric_values`,
-`metric_attainment` and `scorecards`, rows matched on their keys, values within 1e-9 relative.
+`metric_attainment` and `scorecards`, rows matched on their keys, values within 1e-9 relative; and the
+metric center generated from each engine's warehouse shows what the one generated from DuckDB shows.
 
 Each engine builds its own copy of the repository's project with `metricsctl build --target <engine>`,
 seeds to scorecards, through the expectation gate; the committed generated models are not rewritten.
@@ -16,7 +17,9 @@ from pathlib import Path
 import pytest
 from engines import differences, keyed
 
+from metricsctl.compiler.query import MetricQuery
 from metricsctl.facade import Metricsctl
+from metricsctl.site.generate import site_data
 
 ROOT = Path(__file__).resolve().parents[1]
 AS_OF = dt.date(2025, 7, 1)
@@ -77,6 +80,45 @@ def compare(reference: Metricsctl, other: Metricsctl) -> None:
     assert not failures, f"the demo on {other.target_name} differs from DuckDB:\n" + "\n".join(failures)
 
 
+# what differs between engines by nature: when the site and the expectation runs were made, the
+# warehouse's name for a relation (`warehouse.raw.orders` on DuckDB, `postgres.raw.orders` on PostgreSQL),
+# and a metric's SQL, which each site shows in its own engine's dialect (checked in `same_site`)
+VOLATILE = frozenset({"generated_at", "run_at", "relation", "sql"})
+
+
+def document_differences(expected: object, actual: object, path: str = "", rel: float = 1e-9) -> list[str]:
+    """Where two JSON-able documents differ: keys, lengths, values (numbers within `rel`, relative)."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        problems = [f"{path}: missing {k!r}" for k in expected.keys() - actual.keys()]
+        problems += [f"{path}: extra {k!r}" for k in actual.keys() - expected.keys()]
+        for key in expected.keys() & actual.keys():
+            if key not in VOLATILE:
+                problems += document_differences(expected[key], actual[key], f"{path}/{key}", rel)
+        return problems
+    if isinstance(expected, list) and isinstance(actual, list):
+        if len(expected) != len(actual):
+            return [f"{path}: {len(actual)} items, DuckDB has {len(expected)}"]
+        return [problem for i, (e, a) in enumerate(zip(expected, actual))
+                for problem in document_differences(e, a, f"{path}/{i}", rel)]
+    numbers = (int, float)
+    if isinstance(expected, numbers) and isinstance(actual, numbers) and not isinstance(expected, bool):
+        close = abs(actual - expected) <= max(rel * max(abs(expected), abs(actual)), 1e-9)
+        return [] if close else [f"{path}: {actual!r} != {expected!r}"]
+    return [] if expected == actual else [f"{path}: {actual!r:.200} != {expected!r:.200}"]
+
+
+def same_site(reference: Metricsctl, other: Metricsctl) -> None:
+    """The metric center's document (KPIs, values, trees, scorecards, funnels, quality) from the other
+    engine's warehouse equals the one from DuckDB's."""
+    expected, actual = site_data(reference, as_of=AS_OF), site_data(other, as_of=AS_OF)
+    assert expected["values"] and expected["trees"]["roots"] and expected["scorecards"]["scores"]
+    problems = document_differences(expected, actual)
+    # a metric page's SQL is what `metricsctl query --explain` prints for that engine
+    explained = other.compile_query(MetricQuery(("revenue",), ("metric_time__month",))).sql()
+    assert next(m["sql"] for m in actual["metrics"] if m["name"] == "revenue") == explained
+    assert not problems, f"the metric center on {other.target_name} differs from DuckDB's:\n" + "\n".join(problems[:20])
+
+
 def alerts_opened(app: Metricsctl, as_of: dt.datetime) -> set[tuple[str, str, object]]:
     run = app.alerts(as_of)
     assert not run.errors, run.errors
@@ -104,6 +146,7 @@ def test_the_demo_on_postgres_holds_duckdbs_numbers(demo_duckdb: Metricsctl, pos
                                                     tmp_path_factory: pytest.TempPathFactory) -> None:
     postgres = build_demo(tmp_path_factory.mktemp("demo-pg") / "demo", "postgres")
     compare(demo_duckdb, postgres)
+    same_site(demo_duckdb, postgres)
     same_alerts_and_state(demo_duckdb, postgres)
 
 
@@ -115,4 +158,5 @@ def test_the_demo_on_spark_holds_duckdbs_numbers(demo_duckdb: Metricsctl, spark_
                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
     spark = build_demo(tmp_path_factory.mktemp("demo-spark") / "demo", "spark")
     compare(demo_duckdb, spark)
+    same_site(demo_duckdb, spark)
     same_alerts_and_state(demo_duckdb, spark)

@@ -165,3 +165,18 @@ def test_targets_seed_gives_the_metrics_with_targets(tmp_path: Path):
                     "revenue,month,2024-01-01,company,1,1\nrevenue,month,2024-02-01,company,1,1\n"
                     "orders,month,2024-01-01,Mill,1,1\n")
     assert metrics_with_targets(path) == {"revenue", "orders"}
+
+
+def test_conversion_value_names_a_metric_or_is_reported_with_a_suggestion(tmp_path: Path):
+    project = make_copy(tmp_path / "shop")
+    path = project / "metrics" / "metrics.yml"
+    path.write_text(path.read_text().replace("config: {meta: {unit: orders, kpi: true}}",
+                                             "config: {meta: {unit: orders, kpi: true, conversion_value: revenu}}"))
+    fields, issues = read_fields(Metricsctl(project).spec)
+    assert fields["orders"].conversion_value is None  # reported and dropped
+    [issue] = [i for i in issues if "conversion_value" in str(i)]
+    assert (issue.path, issue.line) == ("metrics/metrics.yml", meta_line(project, "orders"))
+    assert "unknown metric 'revenu'; did you mean 'revenue'" in str(issue)
+
+    path.write_text(path.read_text().replace("conversion_value: revenu}", "conversion_value: revenue}"))
+    assert read_fields(Metricsctl(project).spec)[0]["orders"].conversion_value == "revenue"

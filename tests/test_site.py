@@ -32,6 +32,7 @@ from click.testing import CliRunner
 
 from metricsctl.cli import main
 from metricsctl.facade import Metricsctl
+from metricsctl.site.extract import value_lost
 from metricsctl.site.server import SiteServer
 
 pytestmark = pytest.mark.slow
@@ -294,6 +295,40 @@ def test_funnels_step_from_a_whole_to_the_part_that_converted(site: Path):
     members = [r for r in by_type["rows"] if r[0] == LATEST]
     assert len(members) >= 2
     assert [sum(r[i] for r in members) for i in (2, 3)] == june[1:]
+
+
+def test_a_funnel_with_a_conversion_value_shows_the_money_each_step_loses(site: Path, browser: Any):
+    # the demo says one converted sales visit is worth an average order (`conversion_value`)
+    data = json.loads((site / "data.js").read_text(encoding="utf-8").split(" = ", 1)[1].rstrip(";\n"))
+    visits = next(f for f in data["funnels"] if f["steps"] == ["sales_visits", "sales_visit_conversions"])
+    assert visits["value"]["metric"] == "average_order_value"
+    june = dict(sql(site.parents[1], "select metric_name, value from metric_values where grain = 'month' and "
+                                     f"period_start = date '{LATEST}'"))
+    # two steps: the visits that did not convert, each worth one average order
+    expected = (june["sales_visits"] - june["sales_visit_conversions"]) * june["average_order_value"]
+    assert next(r for r in visits["value"]["rows"] if r[0] == LATEST) == pytest.approx(
+        [LATEST, june["average_order_value"], expected])
+    # a funnel whose steps name no conversion_value shows people only
+    assert "value" not in next(f for f in data["funnels"] if f["steps"] == ["leads", "converted_leads"])
+
+    open_page(browser, f"{site.as_uri()}/index.html#/funnels")
+    section = browser.find_elements("css selector", "section.funnel")[
+        [f["steps"] for f in data["funnels"]].index(["sales_visits", "sales_visit_conversions"])]
+    assert "Average order value" in section.find_element("css selector", ".worth").text
+    lost = section.find_elements("css selector", "table.grid tbody td.value-lost")
+    assert [c.text for c in lost][0] == "–" and lost[1].text.endswith("EUR")
+    assert float(lost[1].text.split()[0].replace(",", "")) == pytest.approx(expected, rel=1e-3, abs=1)
+    assert not errors(browser)
+
+
+def test_value_lost_at_each_step_by_a_worked_example():
+    # 100 visits, 40 quotes, 10 orders worth 50 each: 500 in all. Whoever got a quote was worth 500 / 40
+    # = 12.5, so the 60 visits without a quote lost 750; the 30 quotes without an order lost 30 * 50.
+    assert value_lost([100, 40, 10], 50.0) == [750.0, 1500.0]
+    # nothing converted: a quote led to no order, so losing a visit lost nothing; each lost quote, an order
+    assert value_lost([100, 40, 0], 50.0) == [0.0, 2000.0]
+    assert value_lost([100, 0, 0], 50.0) == [None, 0.0]  # nobody got a quote: what one was worth is unknown
+    assert value_lost([100, None], 50.0) == [None] and value_lost([100, 40], None) == [None]
 
 
 def test_scorecards_rank_the_org_units_by_their_score(site: Path, browser: Any):

@@ -14,6 +14,11 @@
             kpi: true                   # on scorecards, and checked by `metricsctl lint`
             parents: [gross_profit]     # metrics this one drives without being in their formula
 
+A conversion (or a converted count) may also say what one conversion is worth, so that the metric
+center's funnels show the money each step loses as well as the people:
+
+            conversion_value: average_order_value   # a metric: the value of one conversion
+
 Formula relations (a derived metric's inputs, a ratio's numerator and denominator) are tree edges
 already; `parents` is only for the others. `owner` is one person or role, never a list: one owner
 answers for a metric, and `alert_owners` routes a role to everyone who should hear of it.
@@ -31,7 +36,7 @@ LEVELS: tuple[str, ...] = ("company", "department", "team", "individual")
 DIRECTIONS: tuple[str, ...] = ("higher", "lower")
 _DIRECTION_ALIASES = {"higher": "higher", "higher_is_better": "higher", "up": "higher",
                       "lower": "lower", "lower_is_better": "lower", "down": "lower"}
-KEYS: tuple[str, ...] = ("owner", "level", "unit", "direction", "kpi", "parents")
+KEYS: tuple[str, ...] = ("owner", "level", "unit", "direction", "kpi", "parents", "conversion_value")
 # Fields that hold one text, and what to write instead of anything else.
 TEXT_FIELDS: dict[str, str] = {
     "owner": "a metric has one accountable owner: name one person or role (alert_owners routes a role to "
@@ -39,6 +44,7 @@ TEXT_FIELDS: dict[str, str] = {
     "level": f"write one of {', '.join(LEVELS)}",
     "unit": "write one unit as text, e.g. EUR, orders or ratio",
     "direction": "write higher or lower",
+    "conversion_value": "name one metric: what one conversion is worth, e.g. average_order_value",
 }
 
 
@@ -55,6 +61,7 @@ class MetricFields:
     direction: str = "higher"
     kpi: bool = False
     parents: tuple[str, ...] = ()
+    conversion_value: str | None = None
 
     @property
     def lower_is_better(self) -> bool:
@@ -135,10 +142,19 @@ def read_fields(spec: Spec) -> tuple[dict[str, MetricFields], list[SpecIssue]]:
                     issue("config.meta.parents names the metric itself", key="parents")
                 elif parent_name not in parents:
                     parents.append(parent_name)
+        conversion_value = _text(meta.get("conversion_value"))
+        if conversion_value is not None and conversion_value not in names:
+            issue(f"config.meta.conversion_value names unknown metric '{conversion_value}'"
+                  f"{suggest(conversion_value, names)}", key="conversion_value")
+            conversion_value = None
+        elif conversion_value == metric.name:
+            issue("config.meta.conversion_value names the metric itself; name the metric that gives what one "
+                  "conversion is worth, e.g. average_order_value", key="conversion_value")
+            conversion_value = None
         fields[metric.name] = MetricFields(
             name=metric.name, label=_text(metric.label), description=_text(metric.description),
             owner=_text(meta.get("owner")), level=level, unit=_text(meta.get("unit")), direction=direction,
-            kpi=kpi, parents=tuple(parents))
+            kpi=kpi, parents=tuple(parents), conversion_value=conversion_value)
     issues.extend(_driver_cycles(spec, fields))
     return fields, issues
 

@@ -389,8 +389,14 @@ def funnels(app: Metricsctl, values: Mapping[str, Mapping[str, list[list[Any]]]]
     whose last step is the first step of another are chained into one. Each funnel is also broken down
     by (up to `max_dimensions`) categorical dimensions of its first step's semantic model, for the last
     `months` complete months, through metric queries.
+
+    When a step says what one conversion is worth (`config.meta.conversion_value`), each row and each
+    breakdown row gains the money each step lost (see `value_lost`), valued at the month's worth.
     """
+    from metricsctl.management.fields import read_fields
+
     spec = app.spec
+    fields = read_fields(spec)[0]
     simple_of: dict[str, str] = {}
     for metric in spec.manifest.metrics:
         if str(metric.type.value) == "simple" and metric.type_params.measure and metric.filter is None:
@@ -418,9 +424,41 @@ def funnels(app: Metricsctl, values: Mapping[str, Mapping[str, list[list[Any]]]]
     for steps in merged:
         monthly = {step: dict((p, v) for p, v in values.get(step, {}).get("month", [])) for step in steps}
         periods = sorted(set().union(*[set(m) for m in monthly.values()]))
-        result.append({"steps": steps, "rows": [[p, *[monthly[s].get(p) for s in steps]] for p in periods],
-                       "dimensions": _funnel_slices(app, steps, window, months, max_dimensions)})
+        funnel: dict[str, Any] = {
+            "steps": steps, "rows": [[p, *[monthly[s].get(p) for s in steps]] for p in periods],
+            "dimensions": _funnel_slices(app, steps, window, months, max_dimensions)}
+        worth_metric = next((fields[s].conversion_value for s in reversed(steps)
+                             if s in fields and fields[s].conversion_value), None)
+        if worth_metric is not None:
+            worth = dict((p, v) for p, v in values.get(worth_metric, {}).get("month", []))
+            funnel["value"] = {
+                "metric": worth_metric, "unit": fields[worth_metric].unit if worth_metric in fields else None,
+                "rows": [[row[0], worth.get(row[0]), *value_lost(row[1:], worth.get(row[0]))]
+                         for row in funnel["rows"]],
+                "dimensions": [[[r[0], r[1], *value_lost(r[2:], worth.get(r[0]))] for r in d["rows"]]
+                               for d in funnel["dimensions"]]}
+        result.append(funnel)
     return result
+
+
+def value_lost(counts: Sequence[Any], worth: Any) -> list[float | None]:
+    """The money a funnel loses at each step after the first, given what one conversion is worth.
+
+    Whoever reaches the last step is one conversion, worth `worth`; whoever reaches an earlier step i+1
+    is worth `worth * last / counts[i+1]` (the conversions still ahead, shared among those who reached
+    it). The people step i+1 lost, `counts[i] - counts[i+1]`, lost that much each. With two steps this
+    is simply the lost count times the worth of a conversion.
+    """
+    lost: list[float | None] = []
+    last = counts[-1] if counts else None
+    for i, (before, after) in enumerate(zip(counts, counts[1:])):
+        final = i == len(counts) - 2
+        if worth is None or before is None or after is None or last is None or (not final and not after):
+            lost.append(None)
+        else:
+            each = float(worth) if final else float(worth) * float(last) / float(after)
+            lost.append(float(before - after) * each)
+    return lost
 
 
 def _funnel_slices(app: Metricsctl, steps: list[str], window: Window, months: int,

@@ -489,38 +489,55 @@
       var box = chartBox();
       var body = el("tbody");
       var slices = el("div", {cls: "slices"});
+      var worth = el("p", {cls: "muted worth"});
       var fc = null;
+      // with `conversion_value`, f.value.rows are [period, worth of one conversion, money lost at steps 2..n]
+      var worthOf = f.value ? (byName[f.value.metric] || {unit: f.value.unit}) : null;
+      function money(v) { return v === null || v === undefined ? "–" : fmtValue(worthOf, v); }
       function draw(period) {
         var row = f.rows.filter(function (r) { return r[0] === period; })[0] || [period];
+        var valueRow = f.value ? (f.value.rows.filter(function (r) { return r[0] === period; })[0] || [period]) : null;
         body.textContent = "";
+        worth.textContent = valueRow ? W.worth + ": " + money(valueRow[1]) + " (" +
+          (byName[f.value.metric] ? byName[f.value.metric].label : f.value.metric) + ")" : "";
         f.steps.forEach(function (s, i) {
           var v = row[i + 1], before = i ? row[i] : null;
           body.appendChild(el("tr", null, td(link(s)), td(num(v), "num"),
-            td(i && before ? pct(v / before) : "–", "num"), td(i && before !== null && v !== null ? num(before - v) : "–", "num")));
+            td(i && before ? pct(v / before) : "–", "num"), td(i && before !== null && v !== null ? num(before - v) : "–", "num"),
+            valueRow ? td(i ? money(valueRow[i + 1]) : "–", "num value-lost") : []));
         });
         var option = {tooltip: {}, series: [{type: "funnel", sort: "none", left: "10%", width: "80%", minSize: "10%",
           label: {show: true, position: "inside"},
           data: f.steps.map(function (s, i) { return {name: byName[s] ? byName[s].label : s, value: row[i + 1] || 0}; })}]};
         if (fc) fc.setOption(option, true); else fc = chart(box, option);
         slices.textContent = "";
-        f.dimensions.forEach(function (d) {
+        f.dimensions.forEach(function (d, di) {
           var rows = d.rows.filter(function (r) { return r[0] === period; });
           if (!rows.length) return;
+          // the money each member lost over the whole funnel (the sum of its steps' losses)
+          var lostValue = {};
+          if (f.value) f.value.dimensions[di].forEach(function (r) {
+            if (r[0] !== period) return;
+            var parts = r.slice(2);
+            lostValue[String(r[1])] = parts.some(function (x) { return x === null; }) ? null :
+              parts.reduce(function (a, b) { return a + b; }, 0);
+          });
           slices.appendChild(el("h3", {text: W.breakdown + ": " + d.dimension}));
           slices.appendChild(table([W.members].concat(f.steps.map(function (s) { return byName[s] ? byName[s].label : s; }),
-            [W.conversion, W.lost]), rows.map(function (r) {
+            [W.conversion, W.lost], f.value ? [W.value_lost] : []), rows.map(function (r) {
             var first = r[2], last = r[r.length - 1];
             return el("tr", null, td(r[1] === null ? "–" : String(r[1])),
               r.slice(2).map(function (v) { return td(num(v), "num"); }),
-              td(first ? pct(last / first) : "–", "num"), td(first !== null && last !== null ? num(first - last) : "–", "num"));
+              td(first ? pct(last / first) : "–", "num"), td(first !== null && last !== null ? num(first - last) : "–", "num"),
+              f.value ? td(money(lostValue[String(r[1])]), "num value-lost") : []);
           })));
         });
       }
       main.appendChild(el("section", {cls: "funnel"},
         h2(f.steps.map(function (s) { return byName[s] ? byName[s].label : s; }).join(" → ")),
-        select(periods.map(function (p) { return [p, monthLabel(p)]; }), periods[0], draw), box,
+        select(periods.map(function (p) { return [p, monthLabel(p)]; }), periods[0], draw), box, worth,
         el("table", {cls: "grid"}, el("thead", null, el("tr", null, [W.step, W.value, W.conversion, W.lost]
-          .map(function (x) { return el("th", {text: x}); }))), body), slices));
+          .concat(f.value ? [W.value_lost] : []).map(function (x) { return el("th", {text: x}); }))), body), slices));
       draw(periods[0]);
     });
   }
