@@ -18,6 +18,7 @@ import click
 from metricsctl.errors import MetricsctlError, QueryError
 from metricsctl.guards import mask
 from metricsctl.jsonable import dumps
+from metricsctl.progress import stdout_gone
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,6 +52,9 @@ def reports_errors(func: F) -> F:
             return func(*args, **kwargs)
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:  # `metricsctl query | head`: the reader has what it wanted; exit as `head`'s peers do
+            stdout_gone()
+            sys.exit(141)
         except MetricsctlError as exc:
             _fail(ctx, f"error: {exc}", exc.exit_code)
         except RecursionError:

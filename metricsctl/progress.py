@@ -7,10 +7,23 @@ plain lines for cron and CI, see metricsctl.output). Phase times are kept for th
 
 from __future__ import annotations
 
+import os
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Any, Protocol
+
+
+def stdout_gone() -> None:
+    """The reader of standard output went away (`metricsctl build | head`): send what is still printed
+    to the null device, so the job goes on to its end (and its exit code) instead of failing mid-way."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind sys.stdout (a test's capture): nothing to do
+        pass
 
 
 class Reporter(Protocol):
@@ -42,7 +55,7 @@ class Phases:
         live = bool(getattr(self.reporter, "live", False))
         announce = self.reporter is not None and (live or not quiet_until_done)
         if announce and self.reporter is not None:
-            self.reporter.phase_started(name, total)
+            self._tell(self.reporter.phase_started, name, total)
         begin = time.perf_counter()
         failed = True
         try:
@@ -55,15 +68,24 @@ class Phases:
                 if announce:
                     abandon = getattr(self.reporter, "phase_abandoned", None)
                     if callable(abandon):
-                        abandon(name)
+                        self._tell(abandon, name)
             elif self.reporter is not None:
-                self.reporter.phase_finished(name, seconds, self._summary)
+                self._tell(self.reporter.phase_finished, name, seconds, self._summary)
             self.current = outer
+
+    def _tell(self, call: Callable[..., Any], *args: Any) -> None:
+        """Pass one event to the reporter; when the reader of the output went away, stop reporting (the job
+        itself goes on: a report must never stop a build half-way, nor hang dbt's threads)."""
+        try:
+            call(*args)
+        except (BrokenPipeError, SystemExit):  # rich's console answers a broken pipe with SystemExit
+            self.reporter = None
+            stdout_gone()
 
     def item(self, item: str, status: str, detail: str = "") -> None:
         """One thing of the current phase finished: a dbt node, a suite, an alert rule."""
         if self.reporter is not None:
-            self.reporter.item_done(self.current or "", item, status, detail)
+            self._tell(self.reporter.item_done, self.current or "", item, status, detail)
 
     def summary(self, text: str) -> None:
         """A few words on the current phase's outcome, shown when it finishes (`221 passed, 13 warned`)."""

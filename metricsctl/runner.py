@@ -58,19 +58,25 @@ def run_dbt(project: DbtProject, command: list[str],
     from dbt.cli.main import dbtRunner
 
     errors: list[str] = []
+    raised: list[BaseException] = []
 
     def collect(event: Any) -> None:
-        if event.info.name == "NodeFinished" and on_node is not None:
-            info = event.data.node_info
-            on_node(str(info.unique_id), str(info.node_status))
-        elif event.info.level == "error" and event.info.msg:
-            errors.append(str(event.info.msg))
+        try:
+            if event.info.name == "NodeFinished" and on_node is not None:
+                info = event.data.node_info
+                on_node(str(info.unique_id), str(info.node_status))
+            elif event.info.level == "error" and event.info.msg:
+                errors.append(str(event.info.msg))
+        except BaseException as exc:  # noqa: BLE001 - raised once dbt returns: in its worker threads it hangs dbt
+            raised.append(exc)
 
     started = time.perf_counter()
     try:
         result = dbtRunner(callbacks=[collect]).invoke(project.dbt_args([*command, "--log-level", "none"]))
     finally:
         release_duckdb()
+    if raised:
+        raise raised[0]
     seconds = time.perf_counter() - started
     if result.exception is not None:
         text = str(result.exception)

@@ -412,3 +412,23 @@ def test_a_webhook_url_is_masked_but_its_host_stays_readable():
     assert mask(f"cannot reach {secret}", {secret}) == "cannot reach ***"
     assert mask("connection refused by 127.0.0.1:9", {secret}) == "connection refused by 127.0.0.1:9"
     assert "very-secret" not in mask("bad path /hooks/T123/very-secret-token x", {secret})
+
+
+def test_a_build_whose_reader_goes_away_still_builds_and_publishes(gated: Path):
+    # `metricsctl build | head -2` in a scheduler: the reader closes the pipe after two lines. The build must
+    # neither hang (a failed write inside dbt's worker threads used to stop them) nor stop half-way.
+    poison_visits(gated)  # new rows, so that a publish is visible; the suites fail, as they should
+    (gated / "models" / "expectations.yml").write_text(SUITES.replace("severity: error", "severity: warn"))
+    before = int(table(gated, "select count(*) as n from visits").n[0])
+    build = subprocess.Popen([sys.executable, "-m", "metricsctl.cli", "build", "--project-dir", str(gated),
+                              "--as-of", "2024-07-02"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert build.stdout is not None
+    first = [build.stdout.readline() for _ in range(2)]
+    build.stdout.close()  # what `head -2` does
+    try:
+        build.wait(timeout=300)
+    finally:
+        build.kill()
+    assert all(first), first
+    assert build.returncode == 0, build.stderr.read() if build.stderr else ""
+    assert int(table(gated, "select count(*) as n from visits").n[0]) == before + 2
