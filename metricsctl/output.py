@@ -233,15 +233,33 @@ def print_expectations(run: Any) -> None:
     from rich.console import Console
 
     console = Console(highlight=False, soft_wrap=True)
+    # expectations of one relation that could not run for one reason (a relation that cannot be read):
+    # one line for all of them
+    same_error: dict[tuple[str, str], list[Any]] = {}
     for result in run.results:
-        if result.status != "pass":
-            mark = "[bold red]ERROR[/]" if result.status == "error" else (
-                "[bold red]FAIL[/]" if result.severity == "error" else "[yellow]WARN[/]")
-            where = f" ({result.path}:{result.line})" if result.path else ""
-            found = (f": {result.unexpected_count} unexpected, e.g. {list(result.unexpected_sample)[:3]}"
-                     if result.unexpected_count else f": observed {result.observed_value}"
-                     if result.observed_value is not None else f": {result.error}" if result.error else "")
-            console.print(f"{mark} " + escape(f"{result.relation} {result.describe()}{found}{where}"))
+        if result.status == "error" and result.error:
+            same_error.setdefault((result.relation, result.error), []).append(result)
+    printed: set[tuple[str, str]] = set()
+    for result in run.results:
+        if result.status == "pass":
+            continue
+        group = same_error.get((result.relation, result.error or ""), [])
+        if len(group) > 1:
+            if (result.relation, result.error) not in printed:
+                printed.add((result.relation, result.error))
+                lines = sorted(r.line for r in group if r.line is not None)
+                span = f"{lines[0]}-{lines[-1]}" if lines and lines[0] != lines[-1] else f"{lines[0]}" if lines else ""
+                where = f" ({result.path}:{span})" if result.path and span else ""
+                console.print("[bold red]ERROR[/] " + escape(
+                    f"{result.relation}: {len(group)} expectations could not run: {result.error}{where}"))
+            continue
+        mark = "[bold red]ERROR[/]" if result.status == "error" else (
+            "[bold red]FAIL[/]" if result.severity == "error" else "[yellow]WARN[/]")
+        where = f" ({result.path}:{result.line})" if result.path else ""
+        found = (f": {result.unexpected_count} unexpected, e.g. {list(result.unexpected_sample)[:3]}"
+                 if result.unexpected_count else f": observed {result.observed_value}"
+                 if result.observed_value is not None else f": {result.error}" if result.error else "")
+        console.print(f"{mark} " + escape(f"{result.relation} {result.describe()}{found}{where}"))
     console.print(escape(run.headline()))
 
 

@@ -91,6 +91,13 @@ def test_a_source_and_two_failures_sharing_a_descendant() -> None:
     assert stale.reason("model.shop.metric_events").startswith("stale because raw.events failed")
 
 
+def test_a_relation_that_failed_many_checks_is_named_with_its_first_two_and_a_count() -> None:
+    checks = [f"expect_column_values_to_not_be_null(column=c{i})" for i in range(5)]
+    stale = gate(MANIFEST, {"stg_orders": checks})
+    assert stale.reason("model.shop.metric_sales") == (
+        f"stale because stg_orders failed {checks[0]}, {checks[1]} and 3 more")
+
+
 def test_downstream_excludes_the_roots() -> None:
     assert downstream(MANIFEST, ["model.shop.fct_sales"]) == {"model.shop.metric_sales"}
     assert downstream(MANIFEST, ["model.shop.metric_sales"]) == set()

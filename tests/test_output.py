@@ -159,3 +159,22 @@ def test_the_parse_shows_progress_yet_a_failure_is_the_only_line():
         with pytest.raises(ValueError), Phases(recorder).phase("parse", quiet_until_done=True):
             raise ValueError("bad spec")
         assert recorder.events == failed_events
+
+
+def test_expectations_that_could_not_run_for_one_reason_are_one_line(capsys: pytest.CaptureFixture[str]):
+    from metricsctl.expectations.results import ExpectationResult, ExpectationRun, SuiteResult
+
+    cast = 'Conversion Error: invalid date field format: "not-a-date" (column opened_date)'
+    results = [ExpectationResult("stg_stores", "stg_stores", "expect_column_values_to_not_be_null", {"column": c},
+                                 "error", False, error=cast, path="models/expectations.yml", line=line)
+               for c, line in (("store_id", 180), ("store_name", 182), ("region", 181))]
+    results.append(ExpectationResult("stg_orders", "stg_orders", "expect_column_values_to_be_unique",
+                                     {"column": "order_id"}, "error", False, unexpected_count=2,
+                                     unexpected_sample=(7, 7), path="models/expectations.yml", line=200))
+    suites = tuple(SuiteResult(name, name, f"main.{name}", None, "error", tuple(r for r in results if r.suite == name))
+                   for name in ("stg_stores", "stg_orders"))
+    output.print_expectations(ExpectationRun("run", datetime.datetime(2025, 7, 1), datetime.date(2025, 7, 1), suites))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"ERROR stg_stores: 3 expectations could not run: {cast} (models/expectations.yml:180-182)"
+    assert lines[1].startswith("FAIL stg_orders expect_column_values_to_be_unique(column=order_id): 2 unexpected")
+    assert len(lines) == 3  # and the counts

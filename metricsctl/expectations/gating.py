@@ -42,11 +42,17 @@ class Gate:
     def __bool__(self) -> bool:
         return bool(self.failed)
 
-    def reason(self, unique_id: str) -> str:
-        """`stale because stg_orders failed expect_column_values_to_be_unique(column=order_id)`."""
+    def reason(self, unique_id: str, shown: int = 2) -> str:
+        """`stale because stg_orders failed expect_column_values_to_be_unique(column=order_id)`.
+
+        A relation that failed more than `shown` checks is named with its first ones and a count of the
+        rest: each failed check has its own line in the build's report already.
+        """
         parts = []
         for relation in self.upstream_failures.get(unique_id, ()):
-            parts.append(f"{self.names.get(relation, relation)} failed {', '.join(self.failed[relation])}")
+            checks = self.failed[relation]
+            more = f" and {len(checks) - shown} more" if len(checks) > shown else ""
+            parts.append(f"{self.names.get(relation, relation)} failed {', '.join(checks[:shown])}{more}")
         return "stale because " + "; ".join(parts) if parts else ""
 
 
