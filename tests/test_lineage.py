@@ -302,6 +302,21 @@ def test_an_alert_sliced_by_a_two_hop_dimension_is_downstream_of_where_it_comes_
             ("dimension:orders.channel", "alert:regional_revenue_floor", "filter")} <= edges(graph)
 
 
+def test_a_target_alert_reads_its_targets_table(project: Path, manifest: dict[str, Any]):
+    """A change to the finance team's targets reaches the rules that compare a metric with them."""
+    from metricsctl.alerts.rules import parse_alert_config
+
+    spec = Metricsctl(project).spec
+    text = ("alert_channels:\n  - {name: terminal, type: console}\n"
+            "alert_defaults: {channels: [terminal], targets_table: finance.stores}\n"
+            "alerts:\n  - {name: under_target, metric: revenue, kind: target, grain: month}\n")
+    (rule,) = parse_alert_config([("metrics/alerts.yml", text)], spec).rules
+    graph = build_graph(spec, manifest, [rule.attachment()])
+    assert ("seed:stores", "alert:under_target", "reads") in edges(graph)  # the relation, named without schema
+    assert "alert:under_target" in trace(graph, "seed:stores", "down").graph.nodes
+    assert not graph.warnings
+
+
 def test_the_lineage_command_hangs_the_projects_alerts_by_what_they_slice(project: Path):
     alerts = project / "metrics" / "alerts.yml"
     alerts.write_text("alert_channels:\n  - {name: terminal, type: console}\n"

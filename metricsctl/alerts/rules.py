@@ -220,10 +220,12 @@ class Rule:
         filters by (so a change to the model a dimension comes from reaches the rule)."""
         from metricsctl.lineage.graph import Attachment
 
+        # a target rule reads the targets table too (`finance.targets` is the relation `targets`)
+        reads = (self.params.targets_table.split(".")[-1],) if isinstance(self.params, Target) else ()
         return Attachment(f"alert:{self.name}", (f"metric:{self.metric}",),
                           label=f"{self.kind}, {self.grain}, {self.severity}", path=self.where,
                           edge_kind="watched by", metrics=(self.metric,), dimensions=self.dimensions,
-                          filters=self.filters)
+                          filters=self.filters, reads=reads)
 
 
 @dataclass(frozen=True)

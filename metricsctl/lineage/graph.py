@@ -66,6 +66,7 @@ class Attachment:
     metrics: tuple[str, ...] = ()
     dimensions: tuple[str, ...] = ()
     filters: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()  # further upstream nodes it reads (edge kind "reads"), e.g. a targets table
 
 
 class LineageGraph:
@@ -101,13 +102,22 @@ class LineageGraph:
             if not sep or not kind or not name:
                 raise ValueError(f"attachment id '{item.id}' must be written kind:name")
             self.add_node(Node(item.id, kind, name, item.label, item.detail, item.path))
-            for upstream in item.upstream:
+            edges = [*((u, item.edge_kind) for u in item.upstream), *((u, "reads") for u in item.reads)]
+            for upstream, edge_kind in edges:
                 try:
-                    source = self.resolve(upstream)
+                    source = self._relation(upstream) if edge_kind == "reads" else self.resolve(upstream)
                 except QueryError as exc:
                     self.warnings.append(f"{item.id} reads {upstream}, which is not in the project: {exc}")
                     continue
-                self.add_edge(Edge(source, item.id, item.edge_kind))
+                self.add_edge(Edge(source, item.id, edge_kind))
+
+    def _relation(self, name: str) -> str:
+        """The warehouse relation a bare name means (a model, then a seed, snapshot or source), not a
+        suite or a metric of the same name."""
+        for kind in ("model", "seed", "snapshot", "source"):
+            if f"{kind}:{name}" in self.nodes:
+                return f"{kind}:{name}"
+        return self.resolve(name)
 
     # --- reading -------------------------------------------------------------------------------
     @property
