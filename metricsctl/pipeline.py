@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from metricsctl.compiler.plan import Planner
 from metricsctl.progress import Phases
-from metricsctl.runner import DbtRun, release_duckdb, run_dbt
+from metricsctl.runner import DbtRun, release_duckdb
 
 if TYPE_CHECKING:
     from metricsctl.alerts.engine import AlertRun
@@ -88,7 +88,7 @@ def build(app: Metricsctl, select: tuple[str, ...] = (), exclude: tuple[str, ...
     from metricsctl.publish import staged
 
     phases = progress or Phases()
-    with staged(app.project, app.target) as stage:
+    with staged(app.project, app.target, select, exclude, full_refresh) as stage:
         result = _build(app, stage, select, exclude, full_refresh, phases, as_of)
     return result
 
@@ -103,18 +103,17 @@ def _build(app: Metricsctl, stage: Stage, select: tuple[str, ...], exclude: tupl
     suites = project_suites(app.project)
     if not suites:
         with phases.phase("dbt build"):
-            result.runs.append(run_dbt(stage.project, ["build", *_selection(select, None),
-                                                       *(["--exclude", *exclude] if exclude else []), *common],
-                                       phases.node))
+            result.runs.append(stage.dbt(["build", *_selection(select, None),
+                                          *(["--exclude", *exclude] if exclude else []), *common], phases.node))
         return result
     metrics_path = f"path:{app.materializer().folder}"
     with phases.phase("sources and staging"):
-        first = run_dbt(stage.project, ["build", *_selection(select, None), "--exclude", metrics_path, *exclude,
-                                        *common], phases.node)
+        first = stage.dbt(["build", *_selection(select, None), "--exclude", metrics_path, *exclude, *common],
+                          phases.node)
     result.runs.append(first)
     release_duckdb()
     with phases.phase("expectations", len(suites)):
-        result.expectations = app.run_suites(suites, as_of, stage.target, on_suite=phases.item)
+        result.expectations = app.run_suites(stage.audited(suites), as_of, stage.target, on_suite=phases.item)
         phases.summary(result.expectations.headline())
     app.store_expectation_results(result.expectations, stage.target)
     manifest = read_manifest(app.project.target_dir)
@@ -128,8 +127,8 @@ def _build(app: Metricsctl, stage: Stage, select: tuple[str, ...], exclude: tupl
     result.gate = gate(manifest, failed, app.materializer().folder)
     excluded = [*exclude, *result.gate.selectors]
     with phases.phase("metric models"):
-        second = run_dbt(stage.project, ["build", *_selection(select, metrics_path),
-                                         *(["--exclude", *excluded] if excluded else []), *common], phases.node)
+        second = stage.dbt(["build", *_selection(select, metrics_path),
+                            *(["--exclude", *excluded] if excluded else []), *common], phases.node)
     result.runs.append(second)
     result.stale_metrics = stale_metrics(app, manifest, result.gate)
     if result.gate:

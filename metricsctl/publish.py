@@ -12,8 +12,8 @@ build never opens it for writing; one that has it open while the rename happens 
 file until it reconnects. A build killed at any point leaves the published file as it was. A second build
 is refused while one runs (a lock file beside the warehouse).
 
-Other engines build in place for now: dbt's own table materializations swap each table atomically, and
-the expectation gate keeps downstream metric tables at their last good state.
+PostgreSQL and Spark build into candidate schemas beside the published ones and publish those
+(metricsctl/publish_schemas.py); any other engine builds in place.
 """
 
 from __future__ import annotations
@@ -22,16 +22,20 @@ import contextlib
 import dataclasses
 import os
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import yaml
 
 from metricsctl.errors import DbtError, WarehouseError
 from metricsctl.profiles import Target
 from metricsctl.project import DbtProject
+
+if TYPE_CHECKING:
+    from metricsctl.expectations import Suite
+    from metricsctl.runner import DbtRun
 
 CANDIDATE_DIR = ".metricsctl-candidate"
 PROFILE_DIR = "metricsctl_candidate_profile"
@@ -46,10 +50,27 @@ class Stage:
     live: Path | None = None  # the published DuckDB file
     candidate: Path | None = None  # the copy being built
     restored: list[str] = field(default_factory=list)  # relations put back to their published rows
+    manifest: Any = None  # a parsed dbt Manifest whose nodes point at candidate relations (candidate schemas)
+    dbt_target_path: Path | None = None  # where dbt writes when it runs from that manifest
 
     @property
     def staged(self) -> bool:
         return self.candidate is not None
+
+    def dbt(self, command: list[str], on_node: Callable[[str, str], None] | None = None) -> DbtRun:
+        """`dbt <command>`, writing where this stage writes."""
+        from metricsctl.runner import run_dbt
+
+        run = run_dbt(self.project, command, on_node, self.manifest, self.dbt_target_path)
+        self.ran(run)
+        return run
+
+    def ran(self, run: DbtRun) -> None:
+        """Hears each dbt run of the build (a candidate-schema stage publishes only what dbt built)."""
+
+    def audited(self, suites: list[Suite]) -> list[Suite]:
+        """The suites, reading the relations this stage writes."""
+        return suites
 
     def restore(self, relations: Sequence[tuple[str, str]]) -> list[str]:
         """Put each (schema, name) relation of the candidate back to the rows the published warehouse holds
@@ -157,7 +178,10 @@ def writer_lock(target: Target) -> Iterator[None]:
     """Hold the warehouse's build lock while writing to the published file (alert state, check results)."""
     path = duckdb_file(target)
     if path is None:
-        yield
+        from metricsctl.publish_schemas import ENGINES, build_lock
+
+        with build_lock(target) if target.type in ENGINES else contextlib.nullcontext():
+            yield
         return
     lock = BuildLock(path)
     lock.acquire()
@@ -194,10 +218,19 @@ def _remove(*paths: Path) -> None:
 
 
 @contextlib.contextmanager
-def staged(project: DbtProject, target: Target) -> Iterator[Stage]:
-    """Build into a candidate and publish it when the block ends normally; discard it on an error."""
+def staged(project: DbtProject, target: Target, select: Sequence[str] = (), exclude: Sequence[str] = (),
+           full_refresh: bool = False) -> Iterator[Stage]:
+    """Build into a candidate and publish it when the block ends normally; discard it on an error.
+
+    `select`, `exclude` and `full_refresh` are the build's: a candidate schema holds what they select."""
     live = duckdb_file(target)
     if live is None:
+        from metricsctl.publish_schemas import ENGINES, staged_in_schemas
+
+        if target.type in ENGINES:
+            with staged_in_schemas(project, target, select, exclude, full_refresh) as stage:
+                yield stage
+            return
         yield Stage(project, target)
         return
     lock = BuildLock(live)

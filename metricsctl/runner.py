@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from metricsctl.errors import DbtError, WarehouseError
@@ -47,9 +48,12 @@ def release_duckdb() -> None:
 
 
 def run_dbt(project: DbtProject, command: list[str],
-            on_node: Callable[[str, str], None] | None = None) -> DbtRun:
+            on_node: Callable[[str, str], None] | None = None, manifest: Any = None,
+            target_path: Path | None = None) -> DbtRun:
     """`dbt <command>` on the project, silent; `on_node(unique_id, status)` hears each finished node.
 
+    With `manifest` (a parsed dbt Manifest) dbt runs from it instead of parsing the project, and
+    `target_path` keeps what it writes (its manifest, compiled SQL) out of the project's target/.
     Node results are returned; an error of dbt itself is raised as DbtError, a locked warehouse as
     WarehouseError.
     """
@@ -72,7 +76,9 @@ def run_dbt(project: DbtProject, command: list[str],
 
     started = time.perf_counter()
     try:
-        result = dbtRunner(callbacks=[collect]).invoke(project.dbt_args([*command, "--log-level", "none"]))
+        extra = ["--target-path", str(target_path)] if target_path is not None else []
+        result = dbtRunner(manifest=manifest, callbacks=[collect]).invoke(
+            project.dbt_args([*command, *extra, "--log-level", "none"]))
     finally:
         release_duckdb()
     if raised:
