@@ -406,11 +406,12 @@ class SparkCatalog:
         return self.warehouse.execute(sql).rows
 
     def kinds(self, schema: str) -> dict[str, str]:
-        catalog = self.warehouse.session.catalog
-        if not catalog.databaseExists(schema):
+        if not self.warehouse.session.catalog.databaseExists(schema):
             return {}
-        return {str(t.name).lower(): "view" if str(t.tableType).upper() == "VIEW" else "table"
-                for t in catalog.listTables(schema) if not t.isTemporary}
+        # SHOW TABLES lists views too; it asks the metastore once (listTables asks once per table)
+        views = {str(r[1]).lower() for r in self._run(f"SHOW VIEWS IN {_spark(schema)}") if not r[2]}
+        return {str(r[1]).lower(): "view" if str(r[1]).lower() in views else "table"
+                for r in self._run(f"SHOW TABLES IN {_spark(schema)}") if not r[2]}
 
     def copy_table(self, source: Name, target: Name) -> None:
         self._run(f"CREATE DATABASE IF NOT EXISTS {_spark(target[0])}")
@@ -428,12 +429,13 @@ class SparkCatalog:
                 self._run(f"CREATE OR REPLACE VIEW {_spark(schema, name)} AS SELECT * FROM "
                           f"{_spark(schema, name + KEPT)}")
         views: list[str] = []
+        kinds = {schema: self.kinds(schema) for schema in {*stage.candidates, *stage.candidates.values()}}
         for uid, (schema, name) in stage.published():
-            new = _kind(self.kinds(stage.candidates[schema]), name)
+            new = _kind(kinds[stage.candidates[schema]], name)
             if new == "view":
                 views.append(uid)
             elif new == "table":
-                self._swap_table(schema, name, stage.candidates[schema])
+                self._swap_table(schema, name, stage.candidates[schema], _kind(kinds[schema], name))
         if views:
             assert stage.live_project is not None
             from metricsctl.runner import run_dbt
@@ -449,13 +451,13 @@ class SparkCatalog:
         for schema in sorted(set(stage.candidates.values())):
             self.drop_schema(schema)
 
-    def _swap_table(self, schema: str, name: str, candidate: str) -> None:
+    def _swap_table(self, schema: str, name: str, candidate: str, kind: str | None) -> None:
+        """The candidate table copied beside the published `name` (a table, a view or none), then renamed in."""
         new, old = name + "__metricsctl_new", name + "__metricsctl_old"
         self._run(f"CREATE DATABASE IF NOT EXISTS {_spark(schema)}")
         self._run(f"DROP TABLE IF EXISTS {_spark(schema, new)}")
         self._run(f"CREATE TABLE {_spark(schema, new)} LIKE {_spark(candidate, name)}")
         self._run(f"INSERT INTO {_spark(schema, new)} SELECT * FROM {_spark(candidate, name)}")
-        kind = _kind(self.kinds(schema), name)
         if kind == "view":
             self._run(f"DROP VIEW {_spark(schema, name)}")
         elif kind == "table":
