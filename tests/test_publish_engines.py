@@ -43,11 +43,11 @@ STORE_DAY = (f"select orders from {SCHEMA}_exports.daily_channel_sales "
 ONLINE_VISITS = f"select visits from {VIEW} where visit__source = 'online'"
 
 
-def shop_on(root: Path, target: str) -> Metricsctl:
-    """The shop project with expectation suites, its tables in the schema `audited` of `target`."""
+def shop_on(root: Path, target: str, schema: str = SCHEMA) -> Metricsctl:
+    """The shop project with expectation suites, its tables in `schema` (`audited`) of `target`."""
     shutil.copytree(SHOP, root, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
     profiles = root / "profiles.yml"
-    profiles.write_text(profiles.read_text().replace("schema: shop", f"schema: {SCHEMA}"))
+    profiles.write_text(profiles.read_text().replace("schema: shop", f"schema: {schema}"))
     project = root / "dbt_project.yml"
     project.write_text(project.read_text() + "vars:\n  metricsctl_dialects: [duckdb, postgres, spark]\n")
     (root / "macros").mkdir()
@@ -183,6 +183,34 @@ def test_postgres_readers_see_only_audited_rows_during_and_after_a_failed_build(
     assert f"{SCHEMA}__retired" not in schemas(app)
     # metricsctl's own tables stay where they are across builds: every run's audit results are there
     assert one(app, f"select count(distinct run_id) from {SCHEMA}.expectation_results") == 3
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_postgres_a_build_stopped_before_its_commit_leaves_every_published_relation_as_it_was(
+        postgres_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from metricsctl.publish_schemas import PostgresCatalog
+
+    root = tmp_path / "shop"
+    app = shop_on(root, "postgres", schema="stopped")
+    assert app.build(as_of=dt.date(2024, 7, 2)).success
+    exports = ["stopped.sales_by_month", "stopped.orders", "stopped.conversion_by_source",
+               "stopped_exports.daily_channel_sales"]
+    before = {r: rows(app, r) for r in exports}
+    june = one(app, SALES_JUNE.replace(f"{SCHEMA}.", "stopped."))
+    append(root, "orders", NEW_ORDER)
+
+    def die(*args: object) -> None:
+        raise KeyboardInterrupt  # as if the process died once every relation had moved, before the commit
+
+    monkeypatch.setattr(PostgresCatalog, "_project_relations", die)
+    with pytest.raises(KeyboardInterrupt):
+        app.build(as_of=dt.date(2024, 7, 2))
+    assert {r: rows(app, r) for r in exports} == before
+    monkeypatch.undo()
+    assert app.build(as_of=dt.date(2024, 7, 2)).success  # it drops the candidates the stopped build left
+    assert one(app, SALES_JUNE.replace(f"{SCHEMA}.", "stopped.")) == june + 1
+    assert not {"stopped__candidate", "stopped_exports__candidate", "stopped__retired"} & schemas(app)
 
 
 # --- Spark ------------------------------------------------------------------------------------------------
