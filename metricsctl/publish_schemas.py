@@ -107,8 +107,8 @@ class SchemaStage(Stage):
                                for e in suite.expectations)) for suite in suites]
 
     def _candidate(self, relation: Relation) -> Relation:
-        if relation.unique_id not in self.nodes or relation.schema is None:
-            return relation  # a source, or a relation outside the build: read where it is
+        if relation.unique_id not in self.built or relation.schema is None:
+            return relation  # a source, or a relation outside the build or not built yet: read where it is
         return dataclasses.replace(relation, schema=self.candidates[relation.schema])
 
     def restore(self, relations: Sequence[tuple[str, str]]) -> list[str]:
