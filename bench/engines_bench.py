@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -108,21 +110,79 @@ def export_names(project: Path) -> list[str]:
                   if "saved query" in p.read_text().splitlines()[0])
 
 
-def build(engine: str, project: Path, logs: Path, env: dict[str, str]) -> dict[str, Any]:
+# a node's line in dbt's log: "12 of 158 OK created sql table model main.metric_values .... [OK in 91.39s]"
+NODE_LINE = re.compile(r"\d+ of \d+ (OK|ERROR) .*? model [\w.]*?(\w+)\s+\.*\s*\[.*? in ([\d.]+)s\]")
+STARTED = re.compile(r"\d+ of \d+ START .*? model [\w.]*?(\w+)\s+\.*\s*\[RUN\]")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+DONE = re.compile(r"^(\d\d):(\d\d):(\d\d)  \d+ of \d+ (?!START)\S+ .*? ([\w.]*?)(\w+)\s+\.*\s*\[")
+METRIC_VALUES_AND_AFTER = ("metric_values", "metric_attainment", "scorecards", "metric_catalog")
+
+
+def logged_models(log: Path) -> tuple[dict[str, tuple[str, float]], list[str]]:
+    """Each finished model's status and seconds, and the models still running, from dbt's log (its
+    run_results.json is written only when the build ends)."""
+    finished: dict[str, tuple[str, float]] = {}
+    started: list[str] = []
+    for line in ANSI.sub("", log.read_text(errors="replace")).splitlines():
+        if match := NODE_LINE.search(line):
+            finished[match.group(2)] = (match.group(1), float(match.group(3)))
+        elif match := STARTED.search(line):
+            started.append(match.group(1))
+    return finished, [name for name in started if name not in finished]
+
+
+def seconds_before_metric_values(log: Path) -> float | None:
+    """From dbt's first line to the last node that is not metric_values or built from it: staging, marts,
+    their tests and the exports, the part of a build a BI tool waits for."""
+    def clock(h: str, m: str, s: str) -> int:
+        return int(h) * 3600 + int(m) * 60 + int(s)
+
+    lines = ANSI.sub("", log.read_text(errors="replace")).splitlines()
+    first = next((clock(*line[:8].split(":")) for line in lines if re.match(r"\d\d:\d\d:\d\d ", line)), None)
+    ends = [clock(*match.group(1, 2, 3)) for line in lines if (match := DONE.match(line))
+            and match.group(5) not in METRIC_VALUES_AND_AFTER]
+    return float((max(ends) - first) % 86400) if first is not None and ends else None
+
+
+def build(engine: str, project: Path, logs: Path, env: dict[str, str], limit_minutes: float | None) -> dict[str, Any]:
     dbt = str(Path(sys.executable).parent / "dbt")
     target = [] if engine == "duckdb" else ["--target", engine]
-    child = run_child([dbt, "build", "--exclude", "resource_type:seed", *target], logs / f"build_{engine}.log",
-                      cwd=project, env=env, check=False)  # a failed node is a result too: keep the others
-    results = json.loads((project / "target" / "run_results.json").read_text())["results"]
-    failed = [r["unique_id"] for r in results if r["status"] not in ("success", "pass")
-              and not r["unique_id"].startswith("saved_query.")]  # saved queries are no-op nodes in dbt Core
-    nodes = {r["unique_id"].split(".")[-1]: round(float(r["execution_time"]), 2) for r in results
-             if r["unique_id"].startswith("model.")}
+    log = logs / f"build_{engine}.log"
+    results_file = project / "target" / "run_results.json"
+    results_file.unlink(missing_ok=True)
+    started = time.perf_counter()
+    with open(log, "w") as out:  # a failed node is a result too: keep the others
+        proc = subprocess.Popen([dbt, "build", "--exclude", "resource_type:seed", *target], stdout=out,
+                                stderr=subprocess.STDOUT, cwd=project, env=env, start_new_session=True)
+        try:
+            returncode: int | None = proc.wait(timeout=limit_minutes * 60 if limit_minutes else None)
+        except subprocess.TimeoutExpired:  # stop dbt and the engine process it started (Spark's JVM)
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            returncode = None
+    seconds = time.perf_counter() - started
     exports = export_names(project)
-    return {"seconds": round(child.seconds, 1), "returncode": child.returncode, "failed": failed,
+    logged, running = logged_models(log)
+    if returncode is not None and results_file.is_file():
+        results = json.loads(results_file.read_text())["results"]
+        failed = [r["unique_id"] for r in results if r["status"] not in ("success", "pass")
+                  and not r["unique_id"].startswith("saved_query.")]  # saved queries are no-op nodes in dbt Core
+        nodes = {r["unique_id"].split(".")[-1]: round(float(r["execution_time"]), 2) for r in results
+                 if r["unique_id"].startswith("model.")}
+    else:  # stopped at the limit: what finished, from the log; a node still running has no time
+        failed = [name for name, (status, _) in logged.items() if status in ("ERROR", "FAIL")]
+        nodes = {name: round(s, 2) for name, (status, s) in logged.items() if status == "OK"}
+    return {"seconds": round(seconds, 1), "returncode": returncode,
+            "stopped_after_minutes": limit_minutes if returncode is None else None, "failed": failed,
             "exports": {e: nodes.get(e) for e in exports},
             "exports_seconds": round(sum(nodes.get(e) or 0 for e in exports), 2),
-            "standard_tables": {m: nodes.get(m) for m in ("metric_values", "metric_attainment", "scorecards")}}
+            "standard_tables": {m: nodes.get(m) for m in ("metric_values", "metric_attainment", "scorecards")},
+            "running_when_stopped": running if returncode is None else [],
+            "seconds_before_metric_values": seconds_before_metric_values(log)}
 
 
 def main() -> int:
@@ -130,6 +190,8 @@ def main() -> int:
     parser.add_argument("--order-lines", default="1m")
     parser.add_argument("--engines", default="duckdb,postgres,spark")
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "metricsctl-bench-engines")
+    parser.add_argument("--limit-minutes", type=float, default=None,
+                        help="stop an engine's build after this long and report the nodes that finished")
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default bench/results/engines_<n>.json)")
     args = parser.parse_args()
     lines = parse_count(args.order_lines)
@@ -167,7 +229,8 @@ def main() -> int:
                 load = load_spark(raw, warehouse, work)
             print(f"[{time.strftime('%H:%M:%S')}] {engine}: raw data loaded in {load:.1f} s; building",
                   file=sys.stderr, flush=True)
-            results["engines"][engine] = {"load_seconds": round(load, 1), **build(engine, project, logs, env)}
+            measured = build(engine, project, logs, env, args.limit_minutes)
+            results["engines"][engine] = {"load_seconds": round(load, 1), **measured}
             print(json.dumps(results["engines"][engine]), file=sys.stderr, flush=True)
     finally:
         if server is not None:
