@@ -29,17 +29,19 @@ class ItemName:
     entity_path: tuple[str, ...] = ()
     grain: str | None = None
     date_part: str | None = None
+    # metric_time asked for by another name: a measure's own time dimension (`order__ordered_at`)
+    named_as: tuple[str, ...] | None = None
 
     @property
     def is_metric_time(self) -> bool:
         return self.element == METRIC_TIME and not self.entity_path
 
     def with_grain(self, grain: str | None) -> ItemName:
-        return ItemName(self.element, self.entity_path, grain, self.date_part)
+        return ItemName(self.element, self.entity_path, grain, self.date_part, self.named_as)
 
     def column_name(self) -> str:
         """The output column name, as `mf query` names it."""
-        parts = [*self.entity_path, self.element]
+        parts = list(self.named_as) if self.named_as else [*self.entity_path, self.element]
         if self.date_part:
             parts.append(f"extract_{self.date_part}")
         elif self.grain:

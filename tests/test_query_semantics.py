@@ -5,7 +5,11 @@ Each test names the rule it shows, as `mf query` applies it.
 
 from __future__ import annotations
 
-from tests.conftest import assert_series, month, seed
+import pytest
+
+from tests.conftest import SHOP, assert_series, month, seed
+
+SHOP_SEEDS = SHOP / "seeds"
 
 
 def revenue_lines():
@@ -37,3 +41,135 @@ def test_the_same_rule_holds_two_hops_away_and_a_grain_given_is_kept(answer):
         "datetime64[ns]")
     assert_series(by_month, "order__customer__signup_date__month", "revenue",
                   lines.groupby("signup_month").revenue.sum())
+
+
+# --- expected rows from hand-written SQL over the seed CSVs ------------------------------------------
+# Each query below is written as MetricFlow's own integration cases check themselves: plain SQL over the
+# raw tables, joined and filtered by hand, run by an in-memory DuckDB that never sees metricsctl's SQL.
+
+SPINE = "select cast(range as date) as ds from range(date '2023-10-01', date '2025-01-01', interval 1 day)"
+DAILY_REVENUE = ("select ordered_at as ds, sum(quantity * unit_price) as revenue from order_lines "
+                 "group by ordered_at")
+
+
+def hand(sql: str) -> list[tuple[object, ...]]:
+    """Rows of `sql` over the shop's seeds (each a table named after its CSV) and `spine`, sorted."""
+    import duckdb
+
+    con = duckdb.connect()
+    for path in sorted(SHOP_SEEDS.glob("*.csv")):
+        con.execute(f"create view {path.stem} as select * from read_csv_auto('{path}')")
+    con.execute(f"create view spine as {SPINE}")
+    return ordered(con.execute(sql).fetchall())
+
+
+def rows(frame, columns: list[str]) -> list[tuple[object, ...]]:
+    """A query's rows, in `columns` order, sorted like `hand`."""
+    return ordered(frame[columns].itertuples(index=False))
+
+
+def ordered(found) -> list[tuple[object, ...]]:
+    """Rows with times as dates (or timestamps) and NULL as None, sorted with NULLs last."""
+    import datetime
+
+    def plain(value: object) -> object:
+        if hasattr(value, "to_pydatetime"):
+            value = value.to_pydatetime()
+        if isinstance(value, datetime.datetime) and value.time() == datetime.time(0):
+            return value.date()
+        return None if value is None or value != value else value
+
+    found = [tuple(plain(v) for v in row) for row in found]
+    return sorted(found, key=lambda row: tuple((v is None, str(v)) for v in row))
+
+
+def same_rows(got: list[tuple[object, ...]], expected: list[tuple[object, ...]]) -> None:
+    assert len(got) == len(expected), f"{len(got)} rows, expected {len(expected)}"
+    for g, e in zip(got, expected):
+        assert g[:-1] == e[:-1], f"{g} != {e}"
+        assert (g[-1] is None and e[-1] is None) or g[-1] == pytest.approx(e[-1]), f"{g} != {e}"
+
+
+def test_a_filter_on_a_grouped_dimension_keeps_one_row_per_group(answer):
+    got = answer("revenue", "order__customer__region,metric_time__month",
+                 "{{ Dimension('order__customer__region') }} <> 'south' "
+                 "or {{ Dimension('order__customer__region') }} is null")
+    same_rows(rows(got, ["order__customer__region", "metric_time__month", "revenue"]), hand("""
+        select c.region, date_trunc('month', l.ordered_at), sum(l.quantity * l.unit_price)
+        from order_lines l left join orders o on l.order_id = o.order_id
+        left join customers c on o.customer_id = c.customer_id
+        where c.region <> 'south' or c.region is null
+        group by 1, 2"""))
+
+
+def test_offset_to_grain_at_coarser_grains_reads_the_first_day_of_each_period(answer):
+    # MetricFlow's derived_metric_with_offset_to_grain_and_multiple_granularities: each spine day reads the
+    # revenue of its month's first day; only days that start a week or a month are kept, then summed
+    got = answer("revenue_at_month_start", "metric_time__week,metric_time__month")
+    same_rows(rows(got, ["metric_time__week", "metric_time__month", "revenue_at_month_start"]), hand(f"""
+        select date_trunc('week', s.ds), date_trunc('month', s.ds), sum(r.revenue)
+        from spine s join ({DAILY_REVENUE}) r on date_trunc('month', s.ds) = r.ds
+        where date_trunc('week', s.ds) = s.ds or date_trunc('month', s.ds) = s.ds
+        group by 1, 2"""))
+    by_quarter = answer("revenue_at_month_start", "metric_time__quarter")
+    same_rows(rows(by_quarter, ["metric_time__quarter", "revenue_at_month_start"]), hand(f"""
+        select date_trunc('quarter', s.ds), sum(r.revenue)
+        from spine s join ({DAILY_REVENUE}) r on date_trunc('month', s.ds) = r.ds
+        where date_trunc('quarter', s.ds) = s.ds
+        group by 1"""))
+
+
+def test_a_cumulative_metric_grouped_by_its_own_time_dimension_moves_along_the_spine(answer):
+    # `order_line__ordered_at` is revenue's aggregation time: as metric_time, the window is evaluated per
+    # spine day and the first day of each week is shown (period_agg: first), as by metric_time__week
+    got = answer("revenue_7d,revenue_all_time", "order_line__ordered_at__week")
+    assert list(got.columns) == ["order_line__ordered_at__week", "revenue_7d", "revenue_all_time"]
+    windows = hand(f"""
+        with daily as (
+            select s.ds, sum(case when r.ds > s.ds - interval 7 day then r.revenue end) as revenue_7d,
+                   sum(r.revenue) as revenue_all_time
+            from spine s join ({DAILY_REVENUE}) r on r.ds <= s.ds group by s.ds)
+        select date_trunc('week', ds), arg_min(revenue_7d, ds), arg_min(revenue_all_time, ds)
+        from daily group by 1""")
+    same_rows(rows(got, ["order_line__ordered_at__week", "revenue_7d"]), [w[:2] for w in windows])
+    same_rows(rows(got, ["order_line__ordered_at__week", "revenue_all_time"]), [(w[0], w[2]) for w in windows])
+
+
+def test_a_time_filter_on_a_measures_own_time_dimension_filters_the_spine_days(answer):
+    got = answer("revenue_7d", "order_line__ordered_at",
+                 "{{ TimeDimension('order_line__ordered_at', 'day') }} between '2024-02-01' and '2024-02-05'")
+    same_rows(rows(got, ["order_line__ordered_at__day", "revenue_7d"]), hand(f"""
+        select s.ds, sum(r.revenue) from spine s join ({DAILY_REVENUE}) r
+          on r.ds <= s.ds and r.ds > s.ds - interval 7 day
+        where s.ds between date '2024-02-01' and date '2024-02-05' group by 1"""))
+
+
+def test_a_partitioned_dimension_is_joined_on_its_partition_through_the_model_that_leads_on(answer):
+    # customers and memberships both have `customer` as primary key; only memberships leads on to `plan`.
+    # sessions and memberships share the partition `partition_day`: a session reads its own day's plan
+    got = answer("sessions,page_views", "customer__region,customer__plan__plan_name")
+    same_rows(rows(got, ["customer__region", "customer__plan__plan_name", "page_views"]), hand("""
+        select c.region, p.plan_name, sum(s.page_views)
+        from sessions s left join customers c on s.customer_id = c.customer_id
+        left join memberships m on s.customer_id = m.customer_id and s.partition_day = m.partition_day
+        left join plans p on m.plan_id = p.plan_id
+        group by 1, 2"""))
+    assert got.sessions.sum() == 120  # each session counted once
+
+
+def test_an_scd_dimension_is_joined_on_the_validity_window(answer):
+    got = answer("orders", "store__manager,metric_time__month")
+    same_rows(rows(got, ["store__manager", "metric_time__month", "orders"]), hand("""
+        select m.manager, date_trunc('month', o.ordered_at), count(*)
+        from orders o left join managers m on o.store_id = m.store_id
+          and o.ordered_at >= m.valid_from and (o.ordered_at < m.valid_to or m.valid_to is null)
+        group by 1, 2"""))
+    assert answer("orders").orders[0] == answer("orders", "store__manager").orders.sum()
+
+
+def test_a_partition_join_reads_one_row_per_partition(answer):
+    got = answer("sessions", "customer__plan")
+    same_rows(rows(got, ["customer__plan", "sessions"]), hand("""
+        select m.plan_id, count(*) from sessions s
+        left join memberships m on s.customer_id = m.customer_id and s.partition_day = m.partition_day
+        group by 1"""))

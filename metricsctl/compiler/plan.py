@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from metricsctl.errors import QueryError
+from metricsctl.names import METRIC_TIME, ItemName
 from metricsctl.spec import Spec
 
 
@@ -63,6 +64,12 @@ class MeasureInstance:
     agg_time_dimension: str = ""
 
     @property
+    def is_plain(self) -> bool:
+        """Aggregated straight from its model's rows, with no time spine, window or attribution."""
+        return (self.conversion is None and self.cumulative is None and self.offset is None
+                and self.semi_additive is None and not self.join_to_timespine)
+
+    @property
     def scan_key(self) -> tuple[Any, ...]:
         """Instances with equal keys are aggregated by one scan."""
         return (self.model, self.filters, self.offset, self.cumulative, self.conversion,
@@ -96,6 +103,9 @@ class Plan:
 
     metrics: dict[str, Node] = field(default_factory=dict)
     instances: dict[MeasureInstance, str] = field(default_factory=dict)
+    # (entity, time dimension) names that mean metric_time for every instance: a measure's own
+    # aggregation time, named through its model's primary entity (`order__ordered_at`)
+    time_aliases: frozenset[tuple[str, str]] = frozenset()
 
     def add_instance(self, instance: MeasureInstance) -> None:
         if instance in self.instances:
@@ -135,6 +145,19 @@ def grain_of(value: Any) -> str | None:
     return str(getattr(value, "value", value)).lower()
 
 
+def as_metric_time(item: ItemName, aliases: frozenset[tuple[str, str]]) -> ItemName:
+    """`order__ordered_at__month` as metric_time at month, still named as asked, when it is an alias."""
+    if len(item.entity_path) != 1 or (item.entity_path[0], item.element) not in aliases:
+        return item
+    return ItemName(METRIC_TIME, (), item.grain, item.date_part, (item.entity_path[0], item.element))
+
+
+def primary_entity(model: Any) -> str | None:
+    """The entity a model's own dimensions are named through."""
+    return model.primary_entity or next(
+        (e.name for e in model.entities if str(e.type.value) in ("primary", "unique", "natural")), None)
+
+
 class Planner:
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
@@ -143,7 +166,21 @@ class Planner:
         plan = Plan()
         for name in metric_names:
             plan.metrics[name] = self._metric(plan, name, query_filters, None, (name,))
+        plan.time_aliases = self._time_aliases(plan)
         return plan
+
+    def _time_aliases(self, plan: Plan) -> frozenset[tuple[str, str]]:
+        """As MetricFlow answers it, a measure's own time dimension is its metric_time: an offset or a
+        window grouped by `order__ordered_at__month` moves along the time spine, not along the rows.
+        Plain aggregates read the same value either way, so the names are kept as they are for them."""
+        if all(i.is_plain for i in plan.instances):
+            return frozenset()
+        names: set[tuple[str, str]] | None = None
+        for instance in plan.instances:
+            entity = primary_entity(self.spec.measure(instance.measure).model)
+            own = {(entity, instance.agg_time_dimension)} if entity else set()
+            names = own if names is None else names & own
+        return frozenset(names or ())
 
     def _measure(self, plan: Plan, measure_input: Any, filters: tuple[str, ...], offset: Offset | None,
                  cumulative: Cumulative | None = None) -> Leaf:

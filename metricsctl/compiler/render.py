@@ -27,6 +27,8 @@ from metricsctl.compiler.plan import (
     Planner,
     Ratio,
     Window,
+    as_metric_time,
+    primary_entity,
 )
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.errors import QueryError
@@ -103,6 +105,7 @@ class ScanSource:
     joins: dict[str, JoinStep] = field(default_factory=dict)
     spine_joins: dict[str, tuple[str, exp.Expr]] = field(default_factory=dict)
     metric_joins: dict[MetricCall, tuple[str, exp.Expr, exp.Expr]] = field(default_factory=dict)
+    time: exp.Expr | None = None  # the row's time, for joins on an SCD model's validity window
 
     def qualify(self, sql: str, table: str) -> exp.Expr:
         return self.compiler.qualify(sql, table)
@@ -139,14 +142,30 @@ class ScanSource:
         spine_alias = self.spine_joins[key][0]
         return column(self.compiler.spine.custom_grains[grain], spine_alias)
 
+    def join_condition(self, step: JoinStep) -> exp.Expr:
+        """The entity, every partition both models share, and an SCD model's validity window."""
+        conditions: list[exp.Expr] = [exp.EQ(this=self.qualify(step.left_expr, step.left_alias),
+                                             expression=self.qualify(step.right_expr, step.alias))]
+        conditions += [exp.EQ(this=self.qualify(left, step.left_alias), expression=self.qualify(right, step.alias))
+                       for left, right in step.partitions]
+        if step.validity is not None:
+            if self.time is None:
+                raise QueryError(f"'{step.model}' is a slowly changing dimension (validity_params): its "
+                                 "values are joined on a measure's time, so query it with a metric")
+            start, end = step.validity
+            conditions.append(exp.GTE(this=self.time.copy(), expression=self.qualify(start, step.alias)))
+            if end is not None:
+                end_value = self.qualify(end, step.alias)
+                conditions.append(exp.paren(exp.or_(exp.LT(this=self.time.copy(), expression=end_value),
+                                                    exp.Is(this=end_value.copy(), expression=exp.Null()))))
+        return exp.and_(*conditions) if len(conditions) > 1 else conditions[0]
+
     def from_(self, select: exp.Select) -> exp.Select:
         select = select.from_(exp.alias_(self.compiler.relation(self.model.node_relation.relation_name),
                                          "src", table=True))
         for step in self.joins.values():
-            on = exp.EQ(this=self.qualify(step.left_expr, step.left_alias),
-                        expression=self.qualify(step.right_expr, step.alias))
             select = select.join(exp.alias_(self.compiler.relation(step.relation), step.alias, table=True),
-                                 on=on, join_type="LEFT", copy=False)
+                                 on=self.join_condition(step), join_type="LEFT", copy=False)
         for spine_alias, day in self.spine_joins.values():
             on = exp.EQ(this=column(self.compiler.spine.day_column, spine_alias), expression=day)
             select = select.join(exp.alias_(self.compiler.relation(self.compiler.spine.relation),
@@ -300,10 +319,23 @@ class SqlCompiler:
                 item = item.with_grain(self._finest_common_grain(plan))
             elif item.grain is None and item.date_part is None:
                 item = self._named_with_grain(item, plan)
+            item = self._as_metric_time(item, plan, text)
             if item in items:
                 raise QueryError(f"group-by item '{text}' is given twice")
             items.append(item)
         return items
+
+    def _as_metric_time(self, item: ItemName, plan: Plan, text: str) -> ItemName:
+        """A measure's own time dimension is its metric_time; refused where that differs by metric."""
+        found = as_metric_time(item, plan.time_aliases)
+        if found is not item or len(item.entity_path) != 1:
+            return found
+        for instance in plan.instances:
+            if not instance.is_plain and instance.agg_time_dimension == item.element and \
+                    primary_entity(self.graph.models[instance.model]) == item.entity_path[0]:
+                raise QueryError(f"'{text}' is the aggregation time of '{instance.measure}' but not of every "
+                                 "metric of the query; group by metric_time (at a grain) instead")
+        return item
 
     def _named_with_grain(self, item: ItemName, plan: Plan) -> ItemName:
         """A time dimension asked without a grain is answered, and named, at its own grain, as `mf query`
@@ -361,7 +393,8 @@ class _QueryBuilder:
     def filter_items(self, templates: tuple[str, ...]) -> list[ItemName]:
         found: list[ItemName] = []
         for template in templates:
-            for _, item in self.c.filter(template).items:
+            for _, named in self.c.filter(template).items:
+                item = as_metric_time(named, self.plan.time_aliases)
                 if item not in found:
                     found.append(item)
         return found
@@ -373,7 +406,8 @@ class _QueryBuilder:
         bound: list[exp.Expr] = []
         for template in templates:
             parsed = self.c.filter(template)
-            mapping: dict[str, Ref] = {**dict(parsed.items), **dict(parsed.metrics)}
+            mapping: dict[str, Ref] = {**{name: as_metric_time(item, self.plan.time_aliases)
+                                          for name, item in parsed.items}, **dict(parsed.metrics)}
             expression = parsed.expression.copy()
 
             def replace(node: exp.Expr, mapping: dict[str, Ref] = mapping) -> exp.Expr:
@@ -407,6 +441,7 @@ class _QueryBuilder:
 
     def row_binder(self, source: ScanSource, time: exp.Expr) -> Callable[[Ref], exp.Expr]:
         """Items as expressions over a model's rows, metric_time being the measure's own time."""
+        source.time = time
 
         def bind(item: Ref) -> exp.Expr:
             if isinstance(item, MetricCall):
@@ -440,8 +475,7 @@ class _QueryBuilder:
     @staticmethod
     def is_plain(instance: MeasureInstance) -> bool:
         """Aggregated straight from the rows: any number of these share one scan of their model."""
-        return (instance.conversion is None and instance.cumulative is None and instance.offset is None
-                and instance.semi_additive is None and not instance.join_to_timespine)
+        return instance.is_plain
 
     def conditional_select(self, groups: list[list[MeasureInstance]]) -> exp.Select:
         """Metrics of one model with different filters, in one scan: each aggregates only its rows.
@@ -642,8 +676,10 @@ class _QueryBuilder:
 
     def spine_joined(self, group: list[MeasureInstance], on: Callable[[exp.Expr, exp.Expr],
                                                                      exp.Expr],
-                     label: str) -> str:
-        """Join the time spine's days to the rows (an offset or a window); metric_time is the spine's."""
+                     label: str, days: exp.Expr | None = None) -> str:
+        """Join the time spine's days to the rows (an offset or a window); metric_time is the spine's.
+
+        `days`, given the spine's day, keeps only some of the days (those that start a period)."""
         rows, rolled_up = self.staged_rows(group)
         spine_day = column(self.c.spine.day_column, SPINE)
 
@@ -665,6 +701,8 @@ class _QueryBuilder:
             exp.alias_(self.c.relation(self.c.spine.relation), SPINE, table=True))
         select = select.join(named_table(rows), on=on(column(DAY, rows), spine_day), join_type="INNER")
         conditions = self.bind_filters(group[0].filters, bind) + self.time_constraint(spine_day)
+        if days is not None:
+            conditions.append(days)
         if conditions:
             select = select.where(and_all(conditions))
         group_exprs = [bind(item) for item in items]
@@ -681,7 +719,9 @@ class _QueryBuilder:
         grain = self.time_items[0].grain
         if grain not in STANDARD_GRAINS or self.time_items[0].date_part:
             return False
-        unit = offset.window.grain if offset.window else offset.to_grain
+        if offset.window is None:
+            return False  # offset_to_grain reads one day per period: see offset_day_scan
+        unit = offset.window.grain
         return unit in STANDARD_GRAINS and grain_rank(unit) >= grain_rank(grain)
 
     def offset_day_scan(self, group: list[MeasureInstance]) -> str:
@@ -695,7 +735,25 @@ class _QueryBuilder:
             assert offset.to_grain is not None
             return exp.EQ(this=row_day, expression=as_date(trunc(offset.to_grain, spine_day)))
 
-        return self.spine_joined(group, on, "offset")
+        days = None
+        if offset.to_grain is not None:
+            days = self.period_starts(group[0])
+        return self.spine_joined(group, on, "offset", days)
+
+    def period_starts(self, instance: MeasureInstance) -> exp.Expr | None:
+        """offset_to_grain at a coarser grain, as MetricFlow answers it: a period's value is the value
+        its first day reads (the week of 2024-03-04 shows the value of 2024-03-01 for offset_to_grain:
+        month), so only days that start a period of some grain of the query are kept."""
+        spine_day = column(self.c.spine.day_column, SPINE)
+        starts: list[exp.Expr] = []
+        for item in self.time_items:
+            if item.date_part or item.grain not in STANDARD_GRAINS:
+                raise QueryError(f"metric input '{instance.measure}' has offset_to_grain, which is answered "
+                                 f"at day, week, month, quarter or year; '{item.column_name()}' is not one")
+            if item.grain == "day":
+                return None
+            starts.append(exp.EQ(this=as_date(trunc(str(item.grain), spine_day.copy())), expression=spine_day.copy()))
+        return exp.paren(exp.or_(*starts)) if len(starts) > 1 else starts[0] if starts else None
 
     def offset_period_scan(self, group: list[MeasureInstance]) -> str:
         """Aggregate at the query grain, then read each period's value from the offset period."""
@@ -934,8 +992,7 @@ class _QueryBuilder:
     @staticmethod
     def _local_name(model: Any, dimension_name: str) -> str:
         """A model's own dimension, named through its primary entity."""
-        primary = model.primary_entity or next(
-            (e.name for e in model.entities if str(e.type.value) in ("primary", "unique", "natural")), None)
+        primary = primary_entity(model)
         if primary is None:
             raise QueryError(f"semantic model '{model.name}' has no primary entity to name "
                              f"'{dimension_name}' through")
