@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pytest
 
+from metricsctl.compiler.query import MetricQuery
+from metricsctl.errors import QueryError
 from tests.conftest import SHOP, assert_series, month, seed
 
 SHOP_SEEDS = SHOP / "seeds"
@@ -173,3 +175,41 @@ def test_a_partition_join_reads_one_row_per_partition(answer):
         select m.plan_id, count(*) from sessions s
         left join memberships m on s.customer_id = m.customer_id and s.partition_day = m.partition_day
         group by 1"""))
+
+
+# --- queries without metrics: the distinct values of the group-by items ------------------------------
+
+def test_group_by_alone_lists_distinct_values_of_the_model_that_holds_them(answer):
+    got = answer("", "customer__region")
+    assert list(got.columns) == ["customer__region"]
+    same_rows(rows(got, ["customer__region"]), hand("select distinct region from customers"))
+
+
+def test_group_by_alone_across_models_with_a_filter(answer):
+    # MetricFlow's test_constraints_on_joined_group_by_items: the model that reaches every item with the
+    # fewest joins (orders) is read, joined as for a metric, filtered, and made distinct
+    got = answer("", "order__channel,customer__region",
+                 "{{ Dimension('customer__region') }} <> 'south' or {{ Dimension('customer__region') }} is null")
+    expected = hand("""
+        select distinct o.channel, c.region from orders o left join customers c on o.customer_id = c.customer_id
+        where c.region <> 'south' or c.region is null""")
+    assert rows(got, ["order__channel", "customer__region"]) == expected
+
+
+def test_metric_time_alone_lists_the_time_spines_periods(answer):
+    got = answer("", "metric_time__month", "{{ TimeDimension('metric_time', 'day') }} >= '2024-11-15'")
+    assert rows(got, ["metric_time__month"]) == hand(
+        "select distinct date_trunc('month', ds) from spine where ds >= date '2024-11-15'")
+    by_day = answer("", "metric_time", start_time="2024-03-01", end_time="2024-03-03")
+    assert list(by_day.columns) == ["metric_time__day"] and len(by_day) == 3
+
+
+def test_a_time_dimension_alone_is_named_with_its_grain(answer):
+    got = answer("", "customer__signup_date")
+    assert list(got.columns) == ["customer__signup_date__day"]
+    assert rows(got, ["customer__signup_date__day"]) == hand("select distinct signup_date from customers")
+
+
+def test_metric_time_with_a_dimension_and_no_metric_is_refused(shop):
+    with pytest.raises(QueryError, match="metric_time together with other group-by items needs a metric"):
+        shop.compile_query(MetricQuery.of("", "metric_time__month,customer__region"))

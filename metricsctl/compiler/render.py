@@ -292,12 +292,37 @@ class SqlCompiler:
     # --- the query -----------------------------------------------------------------------------
     def compile(self, query: MetricQuery, since: exp.Expr | None = None) -> Compiled:
         """`since`: an expression for the earliest metric_time, instead of the query's start_time."""
-        if not query.metrics:
-            raise QueryError("no metrics given; pass --metrics a,b")
+        if not query.metrics and not query.group_by:
+            raise QueryError("no metrics given and nothing to group by; pass --metrics a,b or --group-by a,b")
         plan = Planner(self.spec).plan(query.metrics, query.where)
         items = self._group_by_items(query, plan)
         builder = _QueryBuilder(self, plan, items, query, since)
+        if not query.metrics:
+            return builder.values(self._values_model(items))
         return builder.build()
+
+    def _values_model(self, items: list[ItemName]) -> Any | None:
+        """A query without metrics lists the distinct values of its group-by items, read from the model
+        that reaches them all with the fewest joins (None: metric_time alone, read from the time spine)."""
+        if all(i.is_metric_time for i in items):
+            return None
+        if any(i.is_metric_time for i in items):
+            raise QueryError("metric_time together with other group-by items needs a metric to relate them; "
+                             "add --metrics, or group by metric_time alone")
+        best: tuple[int, str] | None = None
+        first_error: QueryError | None = None
+        for name in sorted(self.graph.models):
+            try:
+                joins = sum(len(self.graph.resolve(name, item).joins) for item in items)
+            except QueryError as exc:
+                first_error = first_error or exc
+                continue
+            if best is None or joins < best[0]:
+                best = (joins, name)
+        if best is None:
+            names = ", ".join(i.column_name() for i in items)
+            raise QueryError(f"no semantic model reaches all of {names}; group by items that share an entity")
+        return self.graph.models[best[1]]
 
     def _group_by_items(self, query: MetricQuery, plan: Plan) -> list[ItemName]:
         items: list[ItemName] = []
@@ -340,9 +365,10 @@ class SqlCompiler:
     def _named_with_grain(self, item: ItemName, plan: Plan) -> ItemName:
         """A time dimension asked without a grain is answered, and named, at its own grain, as `mf query`
         names it (`order__ordered_at` -> `order__ordered_at__day`); any other item is returned as is."""
-        for instance in plan.instances:
+        models = [i.model for i in plan.instances] or sorted(self.graph.models)
+        for model in models:
             try:
-                resolved = self.graph.resolve(instance.model, item)
+                resolved = self.graph.resolve(model, item)
             except QueryError:
                 continue  # reported where the item is bound, with the model's suggestions
             return resolved.name if resolved.kind == "time_dimension" else item
@@ -476,6 +502,31 @@ class _QueryBuilder:
     def is_plain(instance: MeasureInstance) -> bool:
         """Aggregated straight from the rows: any number of these share one scan of their model."""
         return instance.is_plain
+
+    def values(self, model: Any | None) -> Compiled:
+        """The distinct values of the group-by items: from `model` and its joins, or the time spine."""
+        if model is None:
+            periods = self.spine_periods(self.time_items, self.query.where)
+            time_only = [t for t in self.query.where if not self.filter_metrics((t,))
+                         and all(i.is_metric_time for i in self.filter_items((t,)))]
+            if len(time_only) != len(self.query.where):
+                raise QueryError("a query of metric_time alone takes filters on metric_time only")
+            return self.combine([(self.add_cte("time_spine_periods", periods), [])])
+        if any(i.is_metric_time for i in self.filter_items(self.query.where)):
+            raise QueryError("a filter on metric_time needs a metric (or metric_time alone in the group-by)")
+        source = ScanSource(self.c, model)
+
+        def bind(item: Ref) -> exp.Expr:
+            if isinstance(item, MetricCall):
+                return source.metric(item, bind)
+            return source.item(self.resolve(model, item))
+
+        projections = [alias(bind(item), item.column_name()) for item in self.items]
+        conditions = self.bind_filters(self.query.where, bind)
+        select = source.from_(exp.select(*projections).distinct())
+        if conditions:
+            select = select.where(and_all(conditions))
+        return self.combine([(self.add_cte(f"{model.name}_values", select), [])])
 
     def conditional_select(self, groups: list[list[MeasureInstance]]) -> exp.Select:
         """Metrics of one model with different filters, in one scan: each aggregates only its rows.
