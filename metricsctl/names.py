@@ -13,12 +13,14 @@ METRIC_TIME = "metric_time"
 
 # Standard grains, finest first: their order decides "finest common grain" and offset handling.
 STANDARD_GRAINS: tuple[str, ...] = ("day", "week", "month", "quarter", "year")
+# Finer than a day: answered where the data's time is that fine and no time spine is read.
+SUBDAILY_GRAINS: tuple[str, ...] = ("millisecond", "second", "minute", "hour")
 DATE_PARTS: tuple[str, ...] = ("year", "quarter", "month", "week", "day", "dow", "doy")
 
 
 def grain_rank(grain: str) -> int:
-    """Position of a standard grain, finest first (`day` is 0)."""
-    return STANDARD_GRAINS.index(grain)
+    """Position of a grain, finest first (`day` is 0, `hour` -1)."""
+    return (*SUBDAILY_GRAINS, *STANDARD_GRAINS).index(grain) - len(SUBDAILY_GRAINS)
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def parse_item_name(text: str, custom_grains: frozenset[str] = frozenset()) -> I
     grain: str | None = None
     date_part: str | None = None
     last = parts[-1].lower()
-    if len(parts) > 1 and (last in STANDARD_GRAINS or last in custom_grains):
+    if len(parts) > 1 and (last in STANDARD_GRAINS or last in SUBDAILY_GRAINS or last in custom_grains):
         grain = last
         parts = parts[:-1]
     elif len(parts) > 1 and last.startswith("extract_") and last[len("extract_"):] in DATE_PARTS:

@@ -30,6 +30,16 @@ QUERIES = [
     ("visit_to_order_rate,visit_to_order_conversions", "metric_time__week,visit__source"),
     ("revenue,orders", "metric_time__extract_dow,metric_time__fiscal_quarter"),
     ("revenue,revenue_per_order", ""),
+    # partitions, SCD validity windows, multi-hop model choice, offsets and windows along the spine
+    ("sessions,page_views", "customer__region,customer__plan__plan_name"),
+    ("orders", "store__manager,metric_time__month"),
+    ("revenue_at_month_start,revenue", "metric_time__week,metric_time__month"),
+    ("revenue_7d,revenue_all_time", "order_line__ordered_at__week"),
+    # sub-daily grains, a metric's default grain, and queries without metrics
+    ("sessions,page_views", "metric_time__hour,session__started_at__minute"),
+    ("volume_by_month,revenue", "metric_time"),
+    ("", "order__channel,customer__region"),
+    ("", "metric_time__month"),
 ]
 
 

@@ -213,3 +213,37 @@ def test_a_time_dimension_alone_is_named_with_its_grain(answer):
 def test_metric_time_with_a_dimension_and_no_metric_is_refused(shop):
     with pytest.raises(QueryError, match="metric_time together with other group-by items needs a metric"):
         shop.compile_query(MetricQuery.of("", "metric_time__month,customer__region"))
+
+
+# --- default grains and sub-daily grains --------------------------------------------------------------
+
+def test_bare_metric_time_takes_the_coarsest_default_grain_of_the_query_metrics(answer):
+    # volume_by_month has `time_granularity: month`; revenue has none (its measure is timed by day)
+    got = answer("volume_by_month,revenue", "metric_time")
+    assert list(got.columns) == ["metric_time__month", "volume_by_month", "revenue"]
+    same_rows(rows(got, ["metric_time__month", "volume_by_month"]), hand(
+        "select date_trunc('month', ordered_at), count(*) from orders group by 1"))
+    assert list(answer("volume_by_month", "metric_time__day").columns)[0] == "metric_time__day"
+
+
+def test_sub_daily_grains_where_the_data_is_timed_to_the_second(answer):
+    got = answer("sessions,page_views", "metric_time__hour")
+    same_rows(rows(got, ["metric_time__hour", "page_views"]), hand(
+        "select date_trunc('hour', started_at), sum(page_views) from sessions group by 1"))
+    by_minute = answer("sessions", "session__started_at__minute",
+                       "{{ TimeDimension('metric_time', 'hour') }} >= '2024-01-05 12:00:00'")
+    same_rows(rows(by_minute, ["session__started_at__minute", "sessions"]), hand("""
+        select date_trunc('minute', started_at), count(*) from sessions
+        where date_trunc('hour', started_at) >= timestamp '2024-01-05 12:00:00' group by 1"""))
+    assert list(answer("sessions", "session__started_at").columns)[0] == "session__started_at__second"
+
+
+@pytest.mark.parametrize(("metrics", "group_by", "message"), [
+    ("revenue", "metric_time__hour", "'metric_time__hour' is finer than the data: 'revenue' is timed by "
+                                     "'ordered_at' at day"),
+    ("sessions", "metric_time__millisecond", "'sessions' is timed by 'started_at' at second"),
+    ("", "metric_time__hour", "finer than the time spine, which is kept by day"),
+])
+def test_a_grain_finer_than_the_data_or_the_spine_is_refused(shop, metrics, group_by, message):
+    with pytest.raises(QueryError, match=message):
+        shop.compile_query(MetricQuery.of(metrics, group_by))

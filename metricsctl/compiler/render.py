@@ -33,7 +33,15 @@ from metricsctl.compiler.plan import (
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.errors import QueryError
 from metricsctl.graph import JoinStep, ResolvedItem, SemanticGraph, dimension, dimension_grain, entity_expr
-from metricsctl.names import METRIC_TIME, SEP, STANDARD_GRAINS, ItemName, grain_rank, parse_item_name
+from metricsctl.names import (
+    METRIC_TIME,
+    SEP,
+    STANDARD_GRAINS,
+    SUBDAILY_GRAINS,
+    ItemName,
+    grain_rank,
+    parse_item_name,
+)
 from metricsctl.spec import Spec, suggest
 
 DAY = "__day"
@@ -240,6 +248,13 @@ class SqlCompiler:
         grain = item.grain or "day"
         if grain in STANDARD_GRAINS:
             return trunc(grain, value)
+        if grain in SUBDAILY_GRAINS:
+            if source is None:
+                raise QueryError(f"'{item.column_name()}' is finer than the time spine, which is kept by day: "
+                                 "sub-daily grains are answered for metrics read straight from their rows "
+                                 "(not cumulative, offset, join_to_timespine or metric-free time queries)")
+            # a timestamp's truncation: TIMESTAMP_TRUNC on BigQuery, whose DATE_TRUNC takes dates only
+            return exp.TimestampTrunc(this=value, unit=exp.Var(this=grain.upper()))
         if grain in self.custom_grains:
             if spine_alias is not None:
                 return column(self.spine.custom_grains[grain], spine_alias)
@@ -332,16 +347,17 @@ class SqlCompiler:
             except ValueError as exc:
                 raise QueryError(str(exc)) from None
             if item.is_metric_time is False and item.entity_path == (METRIC_TIME,) and \
-                    item.element in ("hour", "minute", "second", "millisecond", "microsecond", "nanosecond"):
-                raise QueryError(f"'{text}' is finer than the data: metric_time is kept by day at the finest; "
-                                 "use metric_time__day or a coarser grain")
+                    item.element in ("microsecond", "nanosecond"):
+                raise QueryError(f"'{text}' is finer than metricsctl answers: use millisecond or coarser")
             if item.entity_path[:1] == (METRIC_TIME,):
                 grains = [*STANDARD_GRAINS, *sorted(self.custom_grains)]
                 raise QueryError(f"unknown time granularity '{item.element}' in '{text}'"
                                  f"{suggest(item.element, grains)}; use one of {', '.join(grains)}, "
                                  "or extract_<part>")
             if item.is_metric_time and item.grain is None and item.date_part is None:
-                item = item.with_grain(self._finest_common_grain(plan))
+                item = item.with_grain(self._default_grain(plan))
+            elif item.is_metric_time and item.grain in SUBDAILY_GRAINS:
+                self._check_fine_enough(item, plan, text)
             elif item.grain is None and item.date_part is None:
                 item = self._named_with_grain(item, plan)
             item = self._as_metric_time(item, plan, text)
@@ -373,6 +389,25 @@ class SqlCompiler:
                 continue  # reported where the item is bound, with the model's suggestions
             return resolved.name if resolved.kind == "time_dimension" else item
         return item
+
+    def _check_fine_enough(self, item: ItemName, plan: Plan, text: str) -> None:
+        """metric_time at a sub-daily grain needs every measure's time to be at least that fine."""
+        assert item.grain is not None
+        for instance in plan.instances:
+            ref = self.spec.measure(instance.measure)
+            dim = dimension(ref.model, ref.agg_time_dimension)
+            grain = dimension_grain(dim) if dim is not None else "day"
+            if grain not in (*SUBDAILY_GRAINS, *STANDARD_GRAINS) or grain_rank(grain) > grain_rank(item.grain):
+                raise QueryError(f"'{text}' is finer than the data: '{instance.measure}' is timed by "
+                                 f"'{ref.agg_time_dimension}' at {grain}; use metric_time__{grain} or coarser")
+
+    def _default_grain(self, plan: Plan) -> str:
+        """Bare metric_time, as MetricFlow answers it: the coarsest of the query's metrics' default grains,
+        each its `time_granularity` or else the finest grain its measures' times allow (day at the finest)."""
+        grains = [str(getattr(g, "value", g)).lower() for name in plan.metrics
+                  if (g := getattr(self.spec.metric(name), "time_granularity", None)) is not None]
+        return max([*grains, self._finest_common_grain(plan)],
+                   key=lambda g: grain_rank(g) if g in STANDARD_GRAINS else 0)
 
     def _finest_common_grain(self, plan: Plan) -> str:
         grains = ["day"]
@@ -1126,8 +1161,9 @@ class _QueryBuilder:
             if name == METRIC_TIME:
                 name = next((i.column_name() for i in self.time_items), name)
             if name not in names:  # a time dimension ordered by the name it was asked for, without its grain
+                grains = {*STANDARD_GRAINS, *SUBDAILY_GRAINS, *self.c.custom_grains}
                 name = next((c for c in self.columns if c.startswith(f"{name}{SEP}")
-                             and c[len(name) + len(SEP):] in {*STANDARD_GRAINS, *self.c.custom_grains}), name)
+                             and c[len(name) + len(SEP):] in grains), name)
             if name not in names:
                 raise QueryError(f"cannot order by '{name}': it is not a metric or group-by item of the "
                                  f"query{suggest(name, sorted(names))}")
