@@ -202,8 +202,9 @@ class SemanticGraph:
         taken, as MetricFlow does; the last link stays on `current` when the element is its own.
         """
         entity, rest = path[0], path[1:]
-        if not rest and entity_type(current, entity) in PRIMARY_LIKE and dimension(current, element) is not None:
-            return current, alias, []
+        if not rest and entity_type(current, entity) in PRIMARY_LIKE and (
+                dimension(current, element) is not None or entity_type(current, element) is not None):
+            return current, alias, []  # the model's own dimension or entity (`visit__session`)
         if not rest and entity_type(current, entity) is None:
             raise QueryError(f"semantic model '{current.name}' has no entity '{entity}'")
         candidates = self._candidates(current, entity, None if rest else element)

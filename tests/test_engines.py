@@ -9,7 +9,7 @@ from engines import differences, keyed
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.facade import Metricsctl
 
-# (metrics, group-by): every metric type, filters, fill_nulls_with, percentiles, date parts, custom grains
+# (metrics, group-by[, where]): every metric type, filters, fill_nulls_with, percentiles, date parts, custom grains
 QUERIES = [
     ("revenue,quantity,line_count,orders,order_total,ordering_customers,promo_orders,new_customers",
      "metric_time__month"),
@@ -40,11 +40,18 @@ QUERIES = [
     ("volume_by_month,revenue", "metric_time"),
     ("", "order__channel,customer__region"),
     ("", "metric_time__month"),
+    # filters: metric_time compared with casts, a metric filter by an entity with a local prefix
+    ("revenue,revenue_7d,revenue_week_ago", "metric_time__day",
+     "{{ TimeDimension('metric_time', 'day') }} BETWEEN CAST('2024-02-05' AS DATE) "
+     "AND CAST('2024-02-09' AS TIMESTAMP)"),
+    ("new_customers", "customer__region", "{{ Metric('orders', group_by=['order__customer']) }} > 15"),
+    ("same_customer_conversion_rate", "metric_time__month"),
 ]
 
 
-def answers(app: Metricsctl, metrics: str, group_by: str) -> dict[tuple[object, ...], dict[str, object]]:
-    query = MetricQuery.of(metrics, group_by)
+def answers(app: Metricsctl, metrics: str, group_by: str, where: str = "",
+            ) -> dict[tuple[object, ...], dict[str, object]]:
+    query = MetricQuery.of(metrics, group_by, (where,) if where else ())
     result = app.query(query)
     assert result.rows, f"{app.target_name}: no rows for {metrics} by {group_by}"
     return keyed(result.columns, result.rows, [c for c in result.columns if c not in query.metrics])
@@ -52,8 +59,8 @@ def answers(app: Metricsctl, metrics: str, group_by: str) -> dict[tuple[object, 
 
 def compare(reference: Metricsctl, other: Metricsctl) -> None:
     failures = []
-    for metrics, group_by in QUERIES:
-        problems = differences(answers(reference, metrics, group_by), answers(other, metrics, group_by))
+    for metrics, group_by, *where in QUERIES:
+        problems = differences(answers(reference, metrics, group_by, *where), answers(other, metrics, group_by, *where))
         if problems:
             failures.append(f"{metrics} by {group_by or '(nothing)'}:\n  " + "\n  ".join(problems))
     assert not failures, f"{other.target_name} differs from DuckDB:\n" + "\n".join(failures)

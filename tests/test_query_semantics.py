@@ -247,3 +247,38 @@ def test_sub_daily_grains_where_the_data_is_timed_to_the_second(answer):
 def test_a_grain_finer_than_the_data_or_the_spine_is_refused(shop, metrics, group_by, message):
     with pytest.raises(QueryError, match=message):
         shop.compile_query(MetricQuery.of(metrics, group_by))
+
+
+# --- filters ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("where", [
+    "{{ TimeDimension('metric_time', 'day') }} = CAST('2024-02-05' AS TIMESTAMP)",
+    "{{ Dimension('metric_time') }} = CAST('2024-02-05' AS TIMESTAMP)",
+    "{{ TimeDimension('metric_time') }} BETWEEN CAST('2024-02-05' AS DATE) AND CAST('2024-02-05' AS TIMESTAMP)",
+])
+def test_metric_time_in_a_filter_compared_with_casts(answer, where):
+    got = answer("revenue,revenue_7d", "metric_time", where)
+    same_rows(rows(got, ["metric_time__day", "revenue"]), hand(
+        "select ordered_at, sum(quantity * unit_price) from order_lines "
+        "where ordered_at = date '2024-02-05' group by 1"))
+    same_rows(rows(got, ["metric_time__day", "revenue_7d"]), hand(f"""
+        select s.ds, sum(r.revenue) from spine s join ({DAILY_REVENUE}) r
+          on r.ds <= s.ds and r.ds > s.ds - interval 7 day
+        where s.ds = date '2024-02-05' group by 1"""))
+
+
+def test_an_entity_named_through_the_models_own_entity(answer):
+    got = answer("revenue", "", "{{ Entity('order_line__product') }} = 1")
+    assert got.revenue[0] == pytest.approx(hand(
+        "select sum(quantity * unit_price) from order_lines where product_id = 1")[0][0])
+
+
+def test_a_metric_filter_grouped_by_an_entity_with_a_local_prefix(answer):
+    # MetricFlow's test_metric_filter_with_local_entity_prefix: `order__customer` is the orders model's
+    # customer entity; customers are joined to it on the customer itself
+    got = answer("new_customers", "customer__region", "{{ Metric('orders', group_by=['order__customer']) }} > 15")
+    same_rows(rows(got, ["customer__region", "new_customers"]), hand("""
+        select c.region, count(c.customer_id) from customers c
+        left join (select customer_id, count(*) as orders from orders group by 1) o
+          on c.customer_id = o.customer_id
+        where o.orders > 15 group by 1"""))

@@ -32,7 +32,15 @@ from metricsctl.compiler.plan import (
 )
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.errors import QueryError
-from metricsctl.graph import JoinStep, ResolvedItem, SemanticGraph, dimension, dimension_grain, entity_expr
+from metricsctl.graph import (
+    JoinStep,
+    ResolvedItem,
+    SemanticGraph,
+    dimension,
+    dimension_grain,
+    entity_expr,
+    entity_type,
+)
 from metricsctl.names import (
     METRIC_TIME,
     SEP,
@@ -134,13 +142,23 @@ class ScanSource:
                                  "entity it is joined on")
             compiled = self.compiler.compile(MetricQuery((call.metric,), call.group_by))
             name = f"metric_filter_{len(self.metric_joins) + 1}"
-            on = and_all([exp.EQ(this=bind(parse_item_name(g, self.compiler.custom_grains)),
+            on = and_all([exp.EQ(this=self.join_key(parse_item_name(g, self.compiler.custom_grains), bind),
                                  expression=column(parse_item_name(g).column_name(), name))
                           for g in call.group_by])
             assert on is not None
             self.metric_joins[call] = (name, exp.Subquery(this=compiled.expression,
                                                           alias=exp.TableAlias(this=exp.to_identifier(name))), on)
         return column(call.metric, self.metric_joins[call][0])
+
+    def join_key(self, item: ItemName, bind: Callable[[ItemName], exp.Expr]) -> exp.Expr:
+        """A metric filter's group-by item on these rows; an entity named through the metric's own model
+        (`view__listing`, MetricFlow's local entity prefix) is joined on the entity itself."""
+        try:
+            return bind(item)
+        except QueryError:
+            if not item.entity_path or entity_type(self.model, item.element) is None:
+                raise
+            return bind(ItemName(item.element))
 
     def custom_grain(self, grain: str, value: exp.Expr) -> exp.Expr:
         """Custom granularities live in the time spine: join it on the day and read its column."""
