@@ -282,3 +282,27 @@ def test_a_metric_filter_grouped_by_an_entity_with_a_local_prefix(answer):
         left join (select customer_id, count(*) as orders from orders group by 1) o
           on c.customer_id = o.customer_id
         where o.orders > 15 group by 1"""))
+
+
+def test_a_filter_on_a_grouped_scd_dimension_keeps_one_row_per_order(answer):
+    # MetricFlow's scd_constrained_metric_with_nulls: the filter lets NULL through (orders of a store
+    # before its first manager), and each order is counted once, under the manager of its day
+    got = answer("orders", "store__manager,order__channel",
+                 "{{ Dimension('store__manager') }} <> 'Ada' or {{ Dimension('store__manager') }} is null")
+    same_rows(rows(got, ["store__manager", "order__channel", "orders"]), hand("""
+        select m.manager, o.channel, count(*)
+        from orders o left join managers m on o.store_id = m.store_id
+          and o.ordered_at >= m.valid_from and (o.ordered_at < m.valid_to or m.valid_to is null)
+        where m.manager <> 'Ada' or m.manager is null
+        group by 1, 2"""))
+
+
+def test_an_offset_over_a_cumulative_metric_reads_the_window_ending_on_the_offset_day(answer):
+    # MetricFlow's derived_metric_offset_with_cumulative_metric: the 7-day window of the day a week before
+    got = answer("revenue_7d_week_ago", "metric_time")
+    same_rows(rows(got, ["metric_time__day", "revenue_7d_week_ago"]), hand(f"""
+        select s.ds, sum(r.revenue) from spine s join ({DAILY_REVENUE}) r
+          on r.ds <= s.ds - interval 7 day and r.ds > s.ds - interval 14 day
+        group by 1"""))
+    with pytest.raises(QueryError, match="offset over a cumulative metric, which is answered by metric_time__day"):
+        answer("revenue_7d_week_ago", "metric_time__month")

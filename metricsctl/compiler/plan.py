@@ -213,14 +213,12 @@ class Planner:
                            for inp in params.metrics)
             return Derived(str(params.expr), inputs)
         if kind == "cumulative":
-            if offset is not None:
-                raise QueryError(f"metric '{name}': a time offset over a cumulative metric is not supported")
             cp = params.cumulative_type_params
             cumulative = Cumulative(
                 window=window_of(cp.window if cp else None) or window_of(params.window),
                 grain_to_date=grain_of(cp.grain_to_date if cp else None) or grain_of(params.grain_to_date),
                 period_agg=grain_of(cp.period_agg if cp else None) or "first")
-            return self._measure(plan, params.measure, filters, None, cumulative)
+            return self._measure(plan, params.measure, filters, offset, cumulative)
         if kind == "conversion":
             cp = params.conversion_type_params
             base = self._measure(plan, cp.base_measure, filters, offset)

@@ -897,13 +897,23 @@ class _QueryBuilder:
         cumulative = group[0].cumulative
         assert cumulative is not None
         if not self.time_items:
-            if cumulative.window is not None or cumulative.grain_to_date is not None:
-                self.require_metric_time(group[0], "a cumulative metric with a window or grain_to_date")
+            if cumulative.window is not None or cumulative.grain_to_date is not None or group[0].offset:
+                self.require_metric_time(group[0], "a cumulative metric with a window, grain_to_date or offset")
             return self.plain_scan(group)  # accumulated over all time: a plain aggregate
         window = cumulative.window
         grain_to_date = cumulative.grain_to_date
+        offset = group[0].offset
+        if offset is not None and any(i.grain != "day" or i.date_part for i in self.time_items):
+            raise QueryError(f"metric input '{group[0].measure}' is an offset over a cumulative metric, which "
+                             "is answered by metric_time__day; group by metric_time__day")
 
         def on(row_day: exp.Expr, spine_day: exp.Expr) -> exp.Expr:
+            # an offset moves the window's end: the day's value is the one of the offset day
+            if offset is not None and offset.window is not None:
+                spine_day = exp.paren(exp.Sub(this=spine_day, expression=interval(offset.window)))
+            elif offset is not None:
+                assert offset.to_grain is not None
+                spine_day = as_date(trunc(offset.to_grain, spine_day))
             conditions: list[exp.Expr] = [exp.LTE(this=row_day, expression=spine_day)]
             if window is not None:
                 conditions.append(exp.GT(this=row_day, expression=exp.Sub(
