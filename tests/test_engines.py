@@ -36,6 +36,7 @@ QUERIES = [
     ("revenue_at_month_start,revenue", "metric_time__week,metric_time__month"),
     ("revenue_7d,revenue_all_time", "order_line__ordered_at__week"),
     ("revenue_7d_week_ago", "metric_time__day"),
+    ("revenue_7d,revenue_all_time", "metric_time__fiscal_quarter"),
     # sub-daily grains, a metric's default grain, and queries without metrics
     ("sessions,page_views", "metric_time__hour,session__started_at__minute"),
     ("volume_by_month,revenue", "metric_time"),

@@ -306,3 +306,20 @@ def test_an_offset_over_a_cumulative_metric_reads_the_window_ending_on_the_offse
         group by 1"""))
     with pytest.raises(QueryError, match="offset over a cumulative metric, which is answered by metric_time__day"):
         answer("revenue_7d_week_ago", "metric_time__month")
+
+
+def test_a_cumulative_metric_by_a_custom_granularity_takes_each_periods_first_day(answer):
+    # fiscal quarters start in February, May, August and November (the time spine's fiscal_quarter column)
+    got = answer("revenue_7d,revenue_all_time", "metric_time__fiscal_quarter")
+    fiscal = "cast(date_trunc('quarter', s.ds - interval 1 month) + interval 1 month as date)"
+    expected = hand(f"""
+        with daily as (
+            select s.ds, {fiscal} as fiscal_quarter,
+                   sum(case when r.ds > s.ds - interval 7 day then r.revenue end) as revenue_7d,
+                   sum(r.revenue) as revenue_all_time
+            from spine s join ({DAILY_REVENUE}) r on r.ds <= s.ds group by 1, 2)
+        select fiscal_quarter, arg_min(revenue_7d, ds) filter (where revenue_7d is not null),
+               arg_min(revenue_all_time, ds)
+        from daily group by 1""")
+    same_rows(rows(got, ["metric_time__fiscal_quarter", "revenue_all_time"]), [(e[0], e[2]) for e in expected])
+    same_rows(rows(got, ["metric_time__fiscal_quarter", "revenue_7d"]), [e[:2] for e in expected])

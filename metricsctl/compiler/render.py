@@ -792,8 +792,10 @@ class _QueryBuilder:
                 return self.c.time_value(item, spine_day, None, SPINE)
             return column(self.item_column(item), rows)
 
-        # a cumulative scan stays at day grain; period_aggregate derives metric_time from the day
-        items = self.other_items if label == "cumulative" else self.items
+        # a cumulative scan stays at day grain; period_aggregate derives metric_time from the day, and
+        # reads the day's custom-grain periods, which only the spine holds, from here
+        items = [i for i in self.items if not i.is_metric_time or self.is_custom(i)] \
+            if label == "cumulative" else self.items
         projections = [alias(bind(item), item.column_name()) for item in items]
         if label == "cumulative":
             projections.insert(0, alias(spine_day, DAY))
@@ -925,10 +927,14 @@ class _QueryBuilder:
         daily = self.spine_joined(group, on, "cumulative")
         return self.period_aggregate(daily, group, cumulative)
 
+    def is_custom(self, item: ItemName) -> bool:
+        return item.grain in self.c.custom_grains and not item.date_part
+
     def period_aggregate(self, daily: str, group: list[MeasureInstance], cumulative: Cumulative) -> str:
         """From daily cumulative values to the query's grain: first, last or average of the days."""
         day = column(DAY, daily)
-        time_values = {i: self.c.time_value(i, day, None) for i in self.time_items}
+        time_values = {i: column(i.column_name(), daily) if self.is_custom(i) else self.c.time_value(i, day, None)
+                       for i in self.time_items}
         if all(i.grain == "day" and not i.date_part for i in self.time_items):
             projections = [alias(time_values[i] if i.is_metric_time else column(i.column_name(), daily),
                                  i.column_name()) for i in self.items]
