@@ -323,3 +323,14 @@ def test_a_cumulative_metric_by_a_custom_granularity_takes_each_periods_first_da
         from daily group by 1""")
     same_rows(rows(got, ["metric_time__fiscal_quarter", "revenue_all_time"]), [(e[0], e[2]) for e in expected])
     same_rows(rows(got, ["metric_time__fiscal_quarter", "revenue_7d"]), [e[:2] for e in expected])
+
+
+@pytest.mark.parametrize("unit", ["hour", "fiscal_quarter"])
+def test_a_window_in_a_unit_the_daily_spine_cannot_step_by_is_refused(unit):
+    from types import SimpleNamespace
+
+    from metricsctl.compiler.plan import window_of
+
+    with pytest.raises(QueryError, match=f"metric 'm': a window of 3 {unit} is not supported"):
+        window_of(SimpleNamespace(count=3, granularity=unit), "m")
+    assert window_of(SimpleNamespace(count=3, granularity="DAY"), "m") is not None

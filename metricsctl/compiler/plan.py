@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from metricsctl.errors import QueryError
-from metricsctl.names import METRIC_TIME, ItemName
+from metricsctl.names import METRIC_TIME, STANDARD_GRAINS, ItemName
 from metricsctl.spec import Spec
 
 
@@ -133,10 +133,15 @@ def filter_templates(where: Any) -> tuple[str, ...]:
     return tuple(f.where_sql_template for f in where.where_filters)
 
 
-def window_of(value: Any) -> Window | None:
+def window_of(value: Any, metric: str = "", what: str = "window") -> Window | None:
+    """A window or offset; in a unit the daily time spine can step by (day to year), or refused."""
     if value is None:
         return None
-    return Window(int(value.count), str(getattr(value.granularity, "value", value.granularity)).lower())
+    window = Window(int(value.count), str(getattr(value.granularity, "value", value.granularity)).lower())
+    if window.grain not in STANDARD_GRAINS:
+        raise QueryError(f"metric '{metric}': a {what} of {window} is not supported; windows and offsets are "
+                         f"answered in {', '.join(STANDARD_GRAINS)} (the time spine is kept by day)")
+    return window
 
 
 def grain_of(value: Any) -> str | None:
@@ -215,7 +220,7 @@ class Planner:
         if kind == "cumulative":
             cp = params.cumulative_type_params
             cumulative = Cumulative(
-                window=window_of(cp.window if cp else None) or window_of(params.window),
+                window=window_of(cp.window if cp else None, name) or window_of(params.window, name),
                 grain_to_date=grain_of(cp.grain_to_date if cp else None) or grain_of(params.grain_to_date),
                 period_agg=grain_of(cp.period_agg if cp else None) or "first")
             return self._measure(plan, params.measure, filters, offset, cumulative)
@@ -225,7 +230,7 @@ class Planner:
             conv_ref = self.spec.measure(cp.conversion_measure.name)
             conversion = Conversion(
                 base_model=base.instance.model, base_measure=base.instance.measure,
-                entity=str(cp.entity), window=window_of(cp.window),
+                entity=str(cp.entity), window=window_of(cp.window, name),
                 constant_properties=tuple((c.base_property, c.conversion_property)
                                           for c in (cp.constant_properties or [])),
                 conversion_filters=filter_templates(cp.conversion_measure.filter))
@@ -244,7 +249,11 @@ class Planner:
                stack: tuple[str, ...]) -> Node:
         if metric_input.name in stack:
             raise QueryError(f"metric '{stack[0]}' refers to itself through {' -> '.join(stack)}")
-        inner = Offset(window_of(metric_input.offset_window), grain_of(metric_input.offset_to_grain))
+        inner = Offset(window_of(metric_input.offset_window, stack[-1], "offset_window"),
+                       grain_of(metric_input.offset_to_grain))
+        if inner.to_grain is not None and inner.to_grain not in STANDARD_GRAINS:
+            raise QueryError(f"metric '{stack[-1]}': offset_to_grain {inner.to_grain} is not supported; it is "
+                             f"answered for {', '.join(STANDARD_GRAINS)}")
         if inner.window is None and inner.to_grain is None:
             combined = offset
         elif offset is None:
