@@ -304,8 +304,13 @@ def test_an_offset_over_a_cumulative_metric_reads_the_window_ending_on_the_offse
         select s.ds, sum(r.revenue) from spine s join ({DAILY_REVENUE}) r
           on r.ds <= s.ds - interval 7 day and r.ds > s.ds - interval 14 day
         group by 1"""))
-    with pytest.raises(QueryError, match="offset over a cumulative metric, which is answered by metric_time__day"):
-        answer("revenue_7d_week_ago", "metric_time__month")
+    # by month: the days' values as above, the first day of each month shown (period_agg: first)
+    by_month = answer("revenue_7d_week_ago", "metric_time__month")
+    same_rows(rows(by_month, ["metric_time__month", "revenue_7d_week_ago"]), hand(f"""
+        with daily as (
+            select s.ds, sum(r.revenue) as value from spine s join ({DAILY_REVENUE}) r
+              on r.ds <= s.ds - interval 7 day and r.ds > s.ds - interval 14 day group by 1)
+        select date_trunc('month', ds), arg_min(value, ds) from daily group by 1"""))
 
 
 def test_a_cumulative_metric_by_a_custom_granularity_takes_each_periods_first_day(answer):

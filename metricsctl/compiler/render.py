@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from metricsctl.compiler.dialects import date_part, percentile, to_sql
 from metricsctl.compiler.filters import MetricCall, ParsedFilter, parse_filter
+from metricsctl.compiler.items import ItemResolver
 from metricsctl.compiler.plan import (
     Cumulative,
     Derived,
@@ -37,7 +38,6 @@ from metricsctl.graph import (
     ResolvedItem,
     SemanticGraph,
     dimension,
-    dimension_grain,
     entity_expr,
     entity_type,
 )
@@ -224,6 +224,7 @@ class SqlCompiler:
         self.dialect = dialect
         self.source_dialect = source_dialect or dialect
         self.graph = SemanticGraph(spec)
+        self.items = ItemResolver(spec, self.graph)
         self.custom_grains = spec.custom_grains
         self._filters: dict[str, ParsedFilter] = {}
         self._parsed: dict[str, exp.Expr] = {}  # model expressions, parsed once
@@ -328,114 +329,11 @@ class SqlCompiler:
         if not query.metrics and not query.group_by:
             raise QueryError("no metrics given and nothing to group by; pass --metrics a,b or --group-by a,b")
         plan = Planner(self.spec).plan(query.metrics, query.where)
-        items = self._group_by_items(query, plan)
+        items = self.items.group_by_items(query, plan)
         builder = _QueryBuilder(self, plan, items, query, since)
         if not query.metrics:
-            return builder.values(self._values_model(items))
+            return builder.values(self.items.values_model(items))
         return builder.build()
-
-    def _values_model(self, items: list[ItemName]) -> Any | None:
-        """A query without metrics lists the distinct values of its group-by items, read from the model
-        that reaches them all with the fewest joins (None: metric_time alone, read from the time spine)."""
-        if all(i.is_metric_time for i in items):
-            return None
-        if any(i.is_metric_time for i in items):
-            raise QueryError("metric_time together with other group-by items needs a metric to relate them; "
-                             "add --metrics, or group by metric_time alone")
-        best: tuple[int, str] | None = None
-        first_error: QueryError | None = None
-        for name in sorted(self.graph.models):
-            try:
-                joins = sum(len(self.graph.resolve(name, item).joins) for item in items)
-            except QueryError as exc:
-                first_error = first_error or exc
-                continue
-            if best is None or joins < best[0]:
-                best = (joins, name)
-        if best is None:
-            names = ", ".join(i.column_name() for i in items)
-            raise QueryError(f"no semantic model reaches all of {names}; group by items that share an entity")
-        return self.graph.models[best[1]]
-
-    def _group_by_items(self, query: MetricQuery, plan: Plan) -> list[ItemName]:
-        items: list[ItemName] = []
-        for text in query.group_by:
-            try:
-                item = parse_item_name(text, self.custom_grains)
-            except ValueError as exc:
-                raise QueryError(str(exc)) from None
-            if item.is_metric_time is False and item.entity_path == (METRIC_TIME,) and \
-                    item.element in ("microsecond", "nanosecond"):
-                raise QueryError(f"'{text}' is finer than metricsctl answers: use millisecond or coarser")
-            if item.entity_path[:1] == (METRIC_TIME,):
-                grains = [*STANDARD_GRAINS, *sorted(self.custom_grains)]
-                raise QueryError(f"unknown time granularity '{item.element}' in '{text}'"
-                                 f"{suggest(item.element, grains)}; use one of {', '.join(grains)}, "
-                                 "or extract_<part>")
-            if item.is_metric_time and item.grain is None and item.date_part is None:
-                item = item.with_grain(self._default_grain(plan))
-            elif item.is_metric_time and item.grain in SUBDAILY_GRAINS:
-                self._check_fine_enough(item, plan, text)
-            elif item.grain is None and item.date_part is None:
-                item = self._named_with_grain(item, plan)
-            item = self._as_metric_time(item, plan, text)
-            if item in items:
-                raise QueryError(f"group-by item '{text}' is given twice")
-            items.append(item)
-        return items
-
-    def _as_metric_time(self, item: ItemName, plan: Plan, text: str) -> ItemName:
-        """A measure's own time dimension is its metric_time; refused where that differs by metric."""
-        found = as_metric_time(item, plan.time_aliases)
-        if found is not item or len(item.entity_path) != 1:
-            return found
-        for instance in plan.instances:
-            if not instance.is_plain and instance.agg_time_dimension == item.element and \
-                    primary_entity(self.graph.models[instance.model]) == item.entity_path[0]:
-                raise QueryError(f"'{text}' is the aggregation time of '{instance.measure}' but not of every "
-                                 "metric of the query; group by metric_time (at a grain) instead")
-        return item
-
-    def _named_with_grain(self, item: ItemName, plan: Plan) -> ItemName:
-        """A time dimension asked without a grain is answered, and named, at its own grain, as `mf query`
-        names it (`order__ordered_at` -> `order__ordered_at__day`); any other item is returned as is."""
-        models = [i.model for i in plan.instances] or sorted(self.graph.models)
-        for model in models:
-            try:
-                resolved = self.graph.resolve(model, item)
-            except QueryError:
-                continue  # reported where the item is bound, with the model's suggestions
-            return resolved.name if resolved.kind == "time_dimension" else item
-        return item
-
-    def _check_fine_enough(self, item: ItemName, plan: Plan, text: str) -> None:
-        """metric_time at a sub-daily grain needs every measure's time to be at least that fine."""
-        assert item.grain is not None
-        for instance in plan.instances:
-            ref = self.spec.measure(instance.measure)
-            dim = dimension(ref.model, ref.agg_time_dimension)
-            grain = dimension_grain(dim) if dim is not None else "day"
-            if grain not in (*SUBDAILY_GRAINS, *STANDARD_GRAINS) or grain_rank(grain) > grain_rank(item.grain):
-                raise QueryError(f"'{text}' is finer than the data: '{instance.measure}' is timed by "
-                                 f"'{ref.agg_time_dimension}' at {grain}; use metric_time__{grain} or coarser")
-
-    def _default_grain(self, plan: Plan) -> str:
-        """Bare metric_time, as MetricFlow answers it: the coarsest of the query's metrics' default grains,
-        each its `time_granularity` or else the finest grain its measures' times allow (day at the finest)."""
-        grains = [str(getattr(g, "value", g)).lower() for name in plan.metrics
-                  if (g := getattr(self.spec.metric(name), "time_granularity", None)) is not None]
-        return max([*grains, self._finest_common_grain(plan)],
-                   key=lambda g: grain_rank(g) if g in STANDARD_GRAINS else 0)
-
-    def _finest_common_grain(self, plan: Plan) -> str:
-        grains = ["day"]
-        for instance in plan.instances:
-            ref = self.spec.measure(instance.measure)
-            dim = dimension(ref.model, ref.agg_time_dimension)
-            if dim is not None:
-                grains.append(dimension_grain(dim))
-        known = [g for g in grains if g in STANDARD_GRAINS]
-        return max(known, key=grain_rank)
 
 
 class _QueryBuilder:
@@ -905,12 +803,10 @@ class _QueryBuilder:
         window = cumulative.window
         grain_to_date = cumulative.grain_to_date
         offset = group[0].offset
-        if offset is not None and any(i.grain != "day" or i.date_part for i in self.time_items):
-            raise QueryError(f"metric input '{group[0].measure}' is an offset over a cumulative metric, which "
-                             "is answered by metric_time__day; group by metric_time__day")
 
         def on(row_day: exp.Expr, spine_day: exp.Expr) -> exp.Expr:
-            # an offset moves the window's end: the day's value is the one of the offset day
+            # an offset moves the window's end, before the days are aggregated to the query's grain (as
+            # MetricFlow joins the offset spine before aggregating): a day reads its offset day's window
             if offset is not None and offset.window is not None:
                 spine_day = exp.paren(exp.Sub(this=spine_day, expression=interval(offset.window)))
             elif offset is not None:
