@@ -136,7 +136,8 @@ class SemanticGraph:
                         partitions, validity_window(target))
 
     def _candidates(self, current: Any, entity: str, need: str | None) -> list[Any]:
-        """The models `entity` joins `current` to, those holding `need` (if given) first; or why none."""
+        """The models `entity` joins `current` to, by name (only those holding `need`, if given); or why
+        there are none."""
         if entity_type(current, entity) is None:
             raise QueryError(
                 f"semantic model '{current.name}' has no entity '{entity}'; its entities are "

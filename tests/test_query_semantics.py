@@ -113,6 +113,12 @@ def test_offset_to_grain_at_coarser_grains_reads_the_first_day_of_each_period(an
         from spine s join ({DAILY_REVENUE}) r on date_trunc('month', s.ds) = r.ds
         where date_trunc('week', s.ds) = s.ds or date_trunc('month', s.ds) = s.ds
         group by 1, 2"""))
+    # at the offset's own grain (and coarser ones with it) MetricFlow joins after aggregating: a month
+    # reads the month its first day falls in, i.e. itself
+    by_month = answer("revenue_at_month_start", "metric_time__quarter,metric_time__month")
+    same_rows(rows(by_month, ["metric_time__quarter", "metric_time__month", "revenue_at_month_start"]), hand("""
+        select date_trunc('quarter', ordered_at), date_trunc('month', ordered_at), sum(quantity * unit_price)
+        from order_lines group by 1, 2"""))
     by_quarter = answer("revenue_at_month_start", "metric_time__quarter")
     same_rows(rows(by_quarter, ["metric_time__quarter", "revenue_at_month_start"]), hand(f"""
         select date_trunc('quarter', s.ds), sum(r.revenue)

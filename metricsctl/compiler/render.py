@@ -716,17 +716,26 @@ class _QueryBuilder:
             select = select.group_by(*group_exprs)
         return self.add_cte(f"{group[0].model}_{label}", select)
 
+    def smallest_time_item(self) -> ItemName | None:
+        """The finest metric_time item when all are standard grains (None: none, or a date part or custom)."""
+        if not self.time_items or any(i.date_part or i.grain not in STANDARD_GRAINS for i in self.time_items):
+            return None
+        return min(self.time_items, key=lambda i: grain_rank(str(i.grain)))
+
     def offset_at_query_grain(self, offset: Offset) -> bool:
-        """MetricFlow joins at the query's grain when the offset is at least that coarse."""
-        if len(self.time_items) != 1:
+        """As MetricFlow decides it: the offset is joined after aggregating to the query's grains when the
+        finest of them is no coarser than the offset's unit (offset_to_grain by week excepted: weeks do
+        not roll up into months), and before, day by day, otherwise."""
+        smallest = self.smallest_time_item()
+        unit = offset.window.grain if offset.window else offset.to_grain
+        if smallest is None or unit not in STANDARD_GRAINS or grain_rank(str(smallest.grain)) > grain_rank(unit):
             return False
-        grain = self.time_items[0].grain
-        if grain not in STANDARD_GRAINS or self.time_items[0].date_part:
+        if smallest.grain == "week" and offset.to_grain is not None:
             return False
-        if offset.window is None:
-            return False  # offset_to_grain reads one day per period: see offset_day_scan
-        unit = offset.window.grain
-        return unit in STANDARD_GRAINS and grain_rank(unit) >= grain_rank(grain)
+        if smallest.grain == "week" and len(self.time_items) > 1:
+            raise QueryError(f"an offset of {offset.window} grouped by metric_time__week and a coarser grain "
+                             "is not supported (a week can fall in two months); group by one of them")
+        return True
 
     def offset_day_scan(self, group: list[MeasureInstance]) -> str:
         offset = group[0].offset
@@ -745,9 +754,10 @@ class _QueryBuilder:
         return self.spine_joined(group, on, "offset", days)
 
     def period_starts(self, instance: MeasureInstance) -> exp.Expr | None:
-        """offset_to_grain at a coarser grain, as MetricFlow answers it: a period's value is the value
-        its first day reads (the week of 2024-03-04 shows the value of 2024-03-01 for offset_to_grain:
-        month), so only days that start a period of some grain of the query are kept."""
+        """offset_to_grain joined day by day (the query's finest grain is coarser than the offset's, or is
+        a week), as MetricFlow answers it: a period's value is the value its first day reads (the week of
+        2024-03-04 shows the value of 2024-03-01 for offset_to_grain: month), so only days that start a
+        period of some grain of the query are kept."""
         spine_day = column(self.c.spine.day_column, SPINE)
         starts: list[exp.Expr] = []
         for item in self.time_items:
@@ -763,7 +773,8 @@ class _QueryBuilder:
         """Aggregate at the query grain, then read each period's value from the offset period."""
         offset = group[0].offset
         assert offset is not None
-        time_item = self.time_items[0]
+        time_item = self.smallest_time_item()
+        assert time_item is not None
         # filters on metric_time apply to the shifted periods; the others to the rows
         row_filters = tuple(t for t in group[0].filters
                             if not any(i.is_metric_time for i in self.filter_items((t,))))
