@@ -36,9 +36,13 @@ def normalise(value: Any) -> Any:
     """Dates to ISO days, numbers rounded to 6 places, booleans and empties spelled alike."""
     if value is None or value == "":
         return None
+    if isinstance(value, datetime.datetime) and value.time() != datetime.time(0):
+        return value.isoformat(sep=" ")[:19]  # a sub-daily period, to the second
     if isinstance(value, (datetime.date, datetime.datetime)):
         return value.isoformat()[:10]
     text = str(value)
+    if len(text) >= 19 and text[4] == "-" and text[10] in " T" and text[11:19] != "00:00:00":
+        return f"{text[:10]} {text[11:19]}"
     try:
         return round(float(text), 6)
     except ValueError:
@@ -71,7 +75,7 @@ def main() -> int:
         where = rest[0] if rest and rest[0] else None
         out = work / "mf.csv"
         out.unlink(missing_ok=True)
-        command = [args.mf, "query", "--metrics", metrics, "--csv", str(out)]
+        command = [args.mf, "query", "--csv", str(out)] + (["--metrics", metrics] if metrics else [])
         command += ["--group-by", group_by] if group_by else []
         command += ["--where", where] if where else []
         subprocess.run(command, cwd=mf_dir, env=env, capture_output=True, text=True)

@@ -121,8 +121,9 @@ class Metricsctl:
             return MetricQuery(base.metrics, base.group_by, base.where + where,
                                tuple(order_by.split(",")) if order_by else base.order_by,
                                limit if limit is not None else base.limit, start_time, end_time)
-        if not metrics:
-            raise QueryError("no metrics given; pass --metrics a,b or --saved-query NAME")
+        if not metrics and not group_by:
+            raise QueryError("no metrics given and nothing to group by; pass --metrics a,b, --group-by a,b "
+                             "(their distinct values) or --saved-query NAME")
         return MetricQuery.of(metrics, group_by, where, order_by, limit, start_time, end_time)
 
     def compile_query(self, query: MetricQuery, dialect: str | None = None) -> Compiled:

@@ -1,8 +1,11 @@
 """The semantic graph: which dimensions and entities a measure's semantic model can reach, and how.
 
 Joins follow MetricFlow's rules: from any entity of the current model to a model where that entity is
-primary, unique or natural (many-to-one or one-to-one), at most two hops. A join onto a foreign entity
-would fan out and is refused.
+primary, unique or natural (many-to-one or one-to-one), at most two hops, each hop to the model from
+which the rest of the path reaches the item. A join onto a foreign entity would fan out and is refused.
+Two models that both have a partition dimension of the same name (`is_partition: true`) are joined on it
+as well; a model with `validity_params` (an SCD type II dimension) is joined on the row's time falling
+inside the validity window.
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ class JoinStep:
     relation: str
     alias: str
     right_expr: str
+    # (left expression, right expression) of each partition dimension both models share
+    partitions: tuple[tuple[str, str], ...] = ()
+    # the target's validity window (start, end expressions) when it is an SCD type II model
+    validity: tuple[str, str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,26 @@ def dimension(model: Any, name: str) -> Any | None:
     return None
 
 
+def partition_exprs(model: Any) -> dict[str, str]:
+    """A model's partition dimensions: name -> SQL expression."""
+    return {d.name: str(d.expr or d.name) for d in model.dimensions if getattr(d, "is_partition", False)}
+
+
+def validity_window(model: Any) -> tuple[str, str | None] | None:
+    """The start and end expressions of an SCD type II model's validity window (None: not one)."""
+    start: str | None = None
+    end: str | None = None
+    for d in model.dimensions:
+        params = getattr(d.type_params, "validity_params", None) if d.type_params is not None else None
+        if params is None:
+            continue
+        if params.is_start:
+            start = str(d.expr or d.name)
+        if params.is_end:
+            end = str(d.expr or d.name)
+    return None if start is None else (start, end)
+
+
 def dimension_grain(dim: Any) -> str:
     params = dim.type_params
     if params is None or params.time_granularity is None:
@@ -95,14 +122,27 @@ class SemanticGraph:
         return [m for m in self.models.values()
                 if m.name != exclude and entity_type(m, entity) in PRIMARY_LIKE]
 
-    def _hop(self, current: Any, alias: str, entity: str, path: tuple[str, ...],
-             need: str | None) -> tuple[Any, JoinStep]:
-        """Join from `current` through `entity` to the model that owns it (holding `need`, if given)."""
+    def _hop(self, current: Any, alias: str, entity: str, target: Any) -> JoinStep:
+        """Join from `current` through `entity` to `target`, a model where the entity is primary-like."""
+        first = sorted(self._targets(entity, current.name), key=lambda m: m.name)[0]
+        # the usual target keeps the plain alias; another model reached on the same path gets its own
+        join_alias = ("j_" if alias == "src" else alias + SEP) + entity + (
+            "" if target.name == first.name else SEP + target.name)
+        left_partitions = partition_exprs(current)
+        partitions = tuple((left_partitions[name], right) for name, right in partition_exprs(target).items()
+                           if name in left_partitions)
+        return JoinStep(entity, alias, entity_expr(current, entity), target.name,
+                        target.node_relation.relation_name, join_alias, entity_expr(target, entity),
+                        partitions, validity_window(target))
+
+    def _candidates(self, current: Any, entity: str, need: str | None) -> list[Any]:
+        """The models `entity` joins `current` to, by name (only those holding `need`, if given); or why
+        there are none."""
         if entity_type(current, entity) is None:
             raise QueryError(
                 f"semantic model '{current.name}' has no entity '{entity}'; its entities are "
                 + ", ".join(sorted(e.name for e in current.entities)))
-        targets = self._targets(entity, current.name)
+        targets = sorted(self._targets(entity, current.name), key=lambda m: m.name)
         if need is not None:
             targets = [m for m in targets if dimension(m, need) or entity_type(m, need)]
         if not targets:
@@ -116,11 +156,7 @@ class SemanticGraph:
                     "group by a dimension of a model where the entity is primary or unique")
             raise QueryError(f"no semantic model reachable through entity '{entity}' has "
                              f"'{need}'" if need else f"no semantic model has '{entity}' as primary")
-        target = sorted(targets, key=lambda m: m.name)[0]
-        join_alias = "j_" + SEP.join(path)
-        step = JoinStep(entity, alias, entity_expr(current, entity), target.name,
-                        target.node_relation.relation_name, join_alias, entity_expr(target, entity))
-        return target, step
+        return targets
 
     # --- resolution ----------------------------------------------------------------------------
     def resolve(self, model_name: str, item: ItemName) -> ResolvedItem:
@@ -143,21 +179,7 @@ class SemanticGraph:
                 raise QueryError(f"'{item.element}' is neither an entity of the model nor "
                                  "qualified with an entity (write entity__dimension)")
             return ResolvedItem(item, "entity", model.name, "src", entity_expr(model, item.element))
-        current, alias, joins = model, "src", []
-        path = item.entity_path
-        for i, entity in enumerate(path[:-1]):
-            current, step = self._hop(current, alias, entity, path[: i + 1], None)
-            joins.append(step)
-            alias = step.alias
-        last = path[-1]
-        local = entity_type(current, last) in PRIMARY_LIKE and (
-            dimension(current, item.element) is not None)
-        if not local:
-            if entity_type(current, last) is None:
-                raise QueryError(f"semantic model '{current.name}' has no entity '{last}'")
-            current, step = self._hop(current, alias, last, path, item.element)
-            joins.append(step)
-            alias = step.alias
+        current, alias, joins = self._walk(model, "src", item.entity_path, item.element)
         dim = dimension(current, item.element)
         if dim is None:
             if entity_type(current, item.element) is not None and item.grain is None:
@@ -172,6 +194,34 @@ class SemanticGraph:
         if item.grain or item.date_part:
             raise QueryError(f"'{item.element}' is a categorical dimension and takes no time grain")
         return ResolvedItem(item, "dimension", current.name, alias, expr, tuple(joins))
+
+    def _walk(self, current: Any, alias: str, path: tuple[str, ...], element: str,
+              ) -> tuple[Any, str, list[JoinStep]]:
+        """Follow the entity links of `path` from `current` to the model holding `element`.
+
+        At each link the first model (by name) from which the rest of the path reaches the element is
+        taken, as MetricFlow does; the last link stays on `current` when the element is its own.
+        """
+        entity, rest = path[0], path[1:]
+        if not rest and entity_type(current, entity) in PRIMARY_LIKE and (
+                dimension(current, element) is not None or entity_type(current, element) is not None):
+            return current, alias, []  # the model's own dimension or entity (`visit__session`)
+        if not rest and entity_type(current, entity) is None:
+            raise QueryError(f"semantic model '{current.name}' has no entity '{entity}'")
+        candidates = self._candidates(current, entity, None if rest else element)
+        error: QueryError | None = None
+        for target in candidates:
+            step = self._hop(current, alias, entity, target)
+            if not rest:
+                return target, step.alias, [step]
+            try:
+                found, found_alias, steps = self._walk(target, step.alias, rest, element)
+            except QueryError as exc:
+                error = error or exc
+                continue
+            return found, found_alias, [step, *steps]
+        assert error is not None
+        raise error
 
     # --- what can be asked for -----------------------------------------------------------------
     def available(self, model_name: str) -> list[str]:

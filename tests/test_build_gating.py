@@ -114,7 +114,8 @@ def test_a_defect_blocks_exactly_the_metric_models_downstream(project: Path):
     assert sorted(m.split(".")[-1] for m in record["blocked_models"]) == [
         "conversion_by_source", "metric_catalog", "metric_values"]
     assert set(record["stale_metrics"]) == {"visits", "visitors", "visitors_7d", "visit_to_order_rate",
-                                            "visit_to_order_conversions", "same_channel_conversion_rate"}
+                                            "visit_to_order_conversions", "same_channel_conversion_rate",
+                                            "same_customer_conversion_rate"}
     assert "STALE metric visit_to_order_rate" in result.output
     pd.testing.assert_frame_equal(table(project, "select * from metric_values order by all"), before)
     sales_after = table(project, "select * from sales_by_month order by all")

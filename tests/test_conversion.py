@@ -47,3 +47,13 @@ def test_conversion_rate_by_a_dimension_of_the_base_event(answer):
     conv = attributed(7)
     expected = conv.groupby("source").size() / visits.groupby("source").size()
     assert_series(got, "visit__source", "visit_to_order_rate", expected)
+
+
+def test_a_constant_property_named_through_an_entity(answer):
+    # MetricFlow's `base_property: session`: an entity of the base model, named through the model's own
+    # entity (visit__customer); the same customer on both sides, so every conversion keeps it
+    got = answer("same_customer_conversion_rate", "metric_time__month")
+    visits = seed("visits")
+    conv = attributed(7)
+    expected = conv.groupby(month(conv.visited_at)).size() / visits.groupby(month(visits.visited_at)).size()
+    assert_series(got, "metric_time__month", "same_customer_conversion_rate", expected)

@@ -124,11 +124,12 @@ def test_a_measure_aggregation_reaches_every_metric_through_every_kind_of_input(
 
     semantic, reached, breaking = compare(base, edit)
     assert fields(semantic) == {"measure:orders.order_count": ["agg"]}
-    # order_count is read by its simple metric and, as the conversion measure, by three conversion metrics
+    # order_count is read by its simple metric and, as the conversion measure, by four conversion metrics
     assert set(reached) == {"order_count", "visit_to_order_rate", "visit_to_order_conversions",
-                            "same_channel_conversion_rate"}
+                            "same_channel_conversion_rate", "same_customer_conversion_rate"}
     assert breaking == ["measure `orders.order_count`: agg changed, which changes the metrics `order_count`, "
-                        "`same_channel_conversion_rate`, `visit_to_order_conversions`, `visit_to_order_rate`"]
+                        "`same_channel_conversion_rate`, `same_customer_conversion_rate`, "
+                        "`visit_to_order_conversions`, `visit_to_order_rate`"]
 
 
 def test_a_dimension_expression_reaches_the_metrics_that_filter_on_it_without_breaking(
@@ -166,7 +167,7 @@ def test_an_entity_or_a_model_ref_reaches_everything_reading_the_model(base: tup
     semantic, reached, breaking = compare(base, edit)
     assert fields(semantic) == {"entity:visits.customer": ["expr"]}
     assert set(reached) == {"visits", "visitors", "visitors_7d", "visit_to_order_rate", "visit_to_order_conversions",
-                            "same_channel_conversion_rate"}
+                            "same_channel_conversion_rate", "same_customer_conversion_rate"}
     assert breaking == []
     moved = replace(before, model_refs={**before.model_refs, "visits": "ref('stg_visits')"})
     ref = diff_specs(before, moved)

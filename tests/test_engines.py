@@ -9,7 +9,7 @@ from engines import differences, keyed
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.facade import Metricsctl
 
-# (metrics, group-by): every metric type, filters, fill_nulls_with, percentiles, date parts, custom grains
+# (metrics, group-by[, where]): every metric type, filters, fill_nulls_with, percentiles, date parts, custom grains
 QUERIES = [
     ("revenue,quantity,line_count,orders,order_total,ordering_customers,promo_orders,new_customers",
      "metric_time__month"),
@@ -30,11 +30,30 @@ QUERIES = [
     ("visit_to_order_rate,visit_to_order_conversions", "metric_time__week,visit__source"),
     ("revenue,orders", "metric_time__extract_dow,metric_time__fiscal_quarter"),
     ("revenue,revenue_per_order", ""),
+    # partitions, SCD validity windows, multi-hop model choice, offsets and windows along the spine
+    ("sessions,page_views", "customer__region,customer__plan__plan_name"),
+    ("orders", "store__manager,metric_time__month"),
+    ("revenue_at_month_start,revenue", "metric_time__week,metric_time__month"),
+    ("revenue_7d,revenue_all_time", "order_line__ordered_at__week"),
+    ("revenue_7d_week_ago", "metric_time__day"),
+    ("revenue_7d,revenue_all_time", "metric_time__fiscal_quarter"),
+    # sub-daily grains, a metric's default grain, and queries without metrics
+    ("sessions,page_views", "metric_time__hour,session__started_at__minute"),
+    ("volume_by_month,revenue", "metric_time"),
+    ("", "order__channel,customer__region"),
+    ("", "metric_time__month"),
+    # filters: metric_time compared with casts, a metric filter by an entity with a local prefix
+    ("revenue,revenue_7d,revenue_week_ago", "metric_time__day",
+     "{{ TimeDimension('metric_time', 'day') }} BETWEEN CAST('2024-02-05' AS DATE) "
+     "AND CAST('2024-02-09' AS TIMESTAMP)"),
+    ("new_customers", "customer__region", "{{ Metric('orders', group_by=['order__customer']) }} > 15"),
+    ("same_customer_conversion_rate", "metric_time__month"),
 ]
 
 
-def answers(app: Metricsctl, metrics: str, group_by: str) -> dict[tuple[object, ...], dict[str, object]]:
-    query = MetricQuery.of(metrics, group_by)
+def answers(app: Metricsctl, metrics: str, group_by: str, where: str = "",
+            ) -> dict[tuple[object, ...], dict[str, object]]:
+    query = MetricQuery.of(metrics, group_by, (where,) if where else ())
     result = app.query(query)
     assert result.rows, f"{app.target_name}: no rows for {metrics} by {group_by}"
     return keyed(result.columns, result.rows, [c for c in result.columns if c not in query.metrics])
@@ -42,8 +61,8 @@ def answers(app: Metricsctl, metrics: str, group_by: str) -> dict[tuple[object, 
 
 def compare(reference: Metricsctl, other: Metricsctl) -> None:
     failures = []
-    for metrics, group_by in QUERIES:
-        problems = differences(answers(reference, metrics, group_by), answers(other, metrics, group_by))
+    for metrics, group_by, *where in QUERIES:
+        problems = differences(answers(reference, metrics, group_by, *where), answers(other, metrics, group_by, *where))
         if problems:
             failures.append(f"{metrics} by {group_by or '(nothing)'}:\n  " + "\n  ".join(problems))
     assert not failures, f"{other.target_name} differs from DuckDB:\n" + "\n".join(failures)

@@ -34,6 +34,15 @@ QUERIES = {
     "spine_fill_custom_grain_and_filters": MetricQuery.of(
         "promo_orders_filled,orders", "metric_time__fiscal_quarter,metric_time__extract_dow",
         "{{ Dimension('customer__region') }} <> 'south'", order_by="-orders", limit=10),
+    # a partition joined on the partition too, through the model that leads on to the plan
+    "partition_and_multi_hop": MetricQuery.of("sessions,page_views", "customer__region,customer__plan__plan_name"),
+    "scd_validity_window": MetricQuery.of("orders", "store__manager,metric_time__month"),
+    "offset_to_grain_by_week_and_month": MetricQuery.of("revenue_at_month_start",
+                                                        "metric_time__week,metric_time__month"),
+    "cumulative_by_own_time_dimension": MetricQuery.of("revenue_7d", "order_line__ordered_at__month"),
+    "sub_daily": MetricQuery.of("sessions", "metric_time__hour,session__started_at__minute"),
+    "dimension_values": MetricQuery.of("", "order__channel,customer__region",
+                                       "{{ Dimension('order__channel') }} = 'online'"),
     "percentiles": MetricQuery.of("median_order_amount,p90_order_amount,p90_order_amount_discrete",
                                   "metric_time__year", start_time="2024-01-01", end_time="2024-12-31"),
 }

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from metricsctl.errors import QueryError
+from metricsctl.names import METRIC_TIME, STANDARD_GRAINS, ItemName
 from metricsctl.spec import Spec
 
 
@@ -63,6 +64,12 @@ class MeasureInstance:
     agg_time_dimension: str = ""
 
     @property
+    def is_plain(self) -> bool:
+        """Aggregated straight from its model's rows, with no time spine, window or attribution."""
+        return (self.conversion is None and self.cumulative is None and self.offset is None
+                and self.semi_additive is None and not self.join_to_timespine)
+
+    @property
     def scan_key(self) -> tuple[Any, ...]:
         """Instances with equal keys are aggregated by one scan."""
         return (self.model, self.filters, self.offset, self.cumulative, self.conversion,
@@ -96,6 +103,9 @@ class Plan:
 
     metrics: dict[str, Node] = field(default_factory=dict)
     instances: dict[MeasureInstance, str] = field(default_factory=dict)
+    # (entity, time dimension) names that mean metric_time for every instance: a measure's own
+    # aggregation time, named through its model's primary entity (`order__ordered_at`)
+    time_aliases: frozenset[tuple[str, str]] = frozenset()
 
     def add_instance(self, instance: MeasureInstance) -> None:
         if instance in self.instances:
@@ -123,16 +133,34 @@ def filter_templates(where: Any) -> tuple[str, ...]:
     return tuple(f.where_sql_template for f in where.where_filters)
 
 
-def window_of(value: Any) -> Window | None:
+def window_of(value: Any, metric: str = "", what: str = "window") -> Window | None:
+    """A window or offset; in a unit the daily time spine can step by (day to year), or refused."""
     if value is None:
         return None
-    return Window(int(value.count), str(getattr(value.granularity, "value", value.granularity)).lower())
+    window = Window(int(value.count), str(getattr(value.granularity, "value", value.granularity)).lower())
+    if window.grain not in STANDARD_GRAINS:
+        raise QueryError(f"metric '{metric}': a {what} of {window} is not supported; windows and offsets are "
+                         f"answered in {', '.join(STANDARD_GRAINS)} (the time spine is kept by day)")
+    return window
 
 
 def grain_of(value: Any) -> str | None:
     if value is None:
         return None
     return str(getattr(value, "value", value)).lower()
+
+
+def as_metric_time(item: ItemName, aliases: frozenset[tuple[str, str]]) -> ItemName:
+    """`order__ordered_at__month` as metric_time at month, still named as asked, when it is an alias."""
+    if len(item.entity_path) != 1 or (item.entity_path[0], item.element) not in aliases:
+        return item
+    return ItemName(METRIC_TIME, (), item.grain, item.date_part, (item.entity_path[0], item.element))
+
+
+def primary_entity(model: Any) -> str | None:
+    """The entity a model's own dimensions are named through."""
+    return model.primary_entity or next(
+        (e.name for e in model.entities if str(e.type.value) in ("primary", "unique", "natural")), None)
 
 
 class Planner:
@@ -143,7 +171,21 @@ class Planner:
         plan = Plan()
         for name in metric_names:
             plan.metrics[name] = self._metric(plan, name, query_filters, None, (name,))
+        plan.time_aliases = self._time_aliases(plan)
         return plan
+
+    def _time_aliases(self, plan: Plan) -> frozenset[tuple[str, str]]:
+        """As MetricFlow answers it, a measure's own time dimension is its metric_time: an offset or a
+        window grouped by `order__ordered_at__month` moves along the time spine, not along the rows.
+        Plain aggregates read the same value either way, so the names are kept as they are for them."""
+        if all(i.is_plain for i in plan.instances):
+            return frozenset()
+        names: set[tuple[str, str]] | None = None
+        for instance in plan.instances:
+            entity = primary_entity(self.spec.measure(instance.measure).model)
+            own = {(entity, instance.agg_time_dimension)} if entity else set()
+            names = own if names is None else names & own
+        return frozenset(names or ())
 
     def _measure(self, plan: Plan, measure_input: Any, filters: tuple[str, ...], offset: Offset | None,
                  cumulative: Cumulative | None = None) -> Leaf:
@@ -176,21 +218,19 @@ class Planner:
                            for inp in params.metrics)
             return Derived(str(params.expr), inputs)
         if kind == "cumulative":
-            if offset is not None:
-                raise QueryError(f"metric '{name}': a time offset over a cumulative metric is not supported")
             cp = params.cumulative_type_params
             cumulative = Cumulative(
-                window=window_of(cp.window if cp else None) or window_of(params.window),
+                window=window_of(cp.window if cp else None, name) or window_of(params.window, name),
                 grain_to_date=grain_of(cp.grain_to_date if cp else None) or grain_of(params.grain_to_date),
                 period_agg=grain_of(cp.period_agg if cp else None) or "first")
-            return self._measure(plan, params.measure, filters, None, cumulative)
+            return self._measure(plan, params.measure, filters, offset, cumulative)
         if kind == "conversion":
             cp = params.conversion_type_params
             base = self._measure(plan, cp.base_measure, filters, offset)
             conv_ref = self.spec.measure(cp.conversion_measure.name)
             conversion = Conversion(
                 base_model=base.instance.model, base_measure=base.instance.measure,
-                entity=str(cp.entity), window=window_of(cp.window),
+                entity=str(cp.entity), window=window_of(cp.window, name),
                 constant_properties=tuple((c.base_property, c.conversion_property)
                                           for c in (cp.constant_properties or [])),
                 conversion_filters=filter_templates(cp.conversion_measure.filter))
@@ -209,7 +249,11 @@ class Planner:
                stack: tuple[str, ...]) -> Node:
         if metric_input.name in stack:
             raise QueryError(f"metric '{stack[0]}' refers to itself through {' -> '.join(stack)}")
-        inner = Offset(window_of(metric_input.offset_window), grain_of(metric_input.offset_to_grain))
+        inner = Offset(window_of(metric_input.offset_window, stack[-1], "offset_window"),
+                       grain_of(metric_input.offset_to_grain))
+        if inner.to_grain is not None and inner.to_grain not in STANDARD_GRAINS:
+            raise QueryError(f"metric '{stack[-1]}': offset_to_grain {inner.to_grain} is not supported; it is "
+                             f"answered for {', '.join(STANDARD_GRAINS)}")
         if inner.window is None and inner.to_grain is None:
             combined = offset
         elif offset is None:

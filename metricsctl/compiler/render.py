@@ -16,6 +16,7 @@ from sqlglot import exp
 
 from metricsctl.compiler.dialects import date_part, percentile, to_sql
 from metricsctl.compiler.filters import MetricCall, ParsedFilter, parse_filter
+from metricsctl.compiler.items import ItemResolver
 from metricsctl.compiler.plan import (
     Cumulative,
     Derived,
@@ -27,11 +28,28 @@ from metricsctl.compiler.plan import (
     Planner,
     Ratio,
     Window,
+    as_metric_time,
+    primary_entity,
 )
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.errors import QueryError
-from metricsctl.graph import JoinStep, ResolvedItem, SemanticGraph, dimension, dimension_grain, entity_expr
-from metricsctl.names import METRIC_TIME, SEP, STANDARD_GRAINS, ItemName, grain_rank, parse_item_name
+from metricsctl.graph import (
+    JoinStep,
+    ResolvedItem,
+    SemanticGraph,
+    dimension,
+    entity_expr,
+    entity_type,
+)
+from metricsctl.names import (
+    METRIC_TIME,
+    SEP,
+    STANDARD_GRAINS,
+    SUBDAILY_GRAINS,
+    ItemName,
+    grain_rank,
+    parse_item_name,
+)
 from metricsctl.spec import Spec, suggest
 
 DAY = "__day"
@@ -103,6 +121,7 @@ class ScanSource:
     joins: dict[str, JoinStep] = field(default_factory=dict)
     spine_joins: dict[str, tuple[str, exp.Expr]] = field(default_factory=dict)
     metric_joins: dict[MetricCall, tuple[str, exp.Expr, exp.Expr]] = field(default_factory=dict)
+    time: exp.Expr | None = None  # the row's time, for joins on an SCD model's validity window
 
     def qualify(self, sql: str, table: str) -> exp.Expr:
         return self.compiler.qualify(sql, table)
@@ -123,13 +142,23 @@ class ScanSource:
                                  "entity it is joined on")
             compiled = self.compiler.compile(MetricQuery((call.metric,), call.group_by))
             name = f"metric_filter_{len(self.metric_joins) + 1}"
-            on = and_all([exp.EQ(this=bind(parse_item_name(g, self.compiler.custom_grains)),
+            on = and_all([exp.EQ(this=self.join_key(parse_item_name(g, self.compiler.custom_grains), bind),
                                  expression=column(parse_item_name(g).column_name(), name))
                           for g in call.group_by])
             assert on is not None
             self.metric_joins[call] = (name, exp.Subquery(this=compiled.expression,
                                                           alias=exp.TableAlias(this=exp.to_identifier(name))), on)
         return column(call.metric, self.metric_joins[call][0])
+
+    def join_key(self, item: ItemName, bind: Callable[[ItemName], exp.Expr]) -> exp.Expr:
+        """A metric filter's group-by item on these rows; an entity named through the metric's own model
+        (`view__listing`, MetricFlow's local entity prefix) is joined on the entity itself."""
+        try:
+            return bind(item)
+        except QueryError:
+            if not item.entity_path or entity_type(self.model, item.element) is None:
+                raise
+            return bind(ItemName(item.element))
 
     def custom_grain(self, grain: str, value: exp.Expr) -> exp.Expr:
         """Custom granularities live in the time spine: join it on the day and read its column."""
@@ -139,14 +168,30 @@ class ScanSource:
         spine_alias = self.spine_joins[key][0]
         return column(self.compiler.spine.custom_grains[grain], spine_alias)
 
+    def join_condition(self, step: JoinStep) -> exp.Expr:
+        """The entity, every partition both models share, and an SCD model's validity window."""
+        conditions: list[exp.Expr] = [exp.EQ(this=self.qualify(step.left_expr, step.left_alias),
+                                             expression=self.qualify(step.right_expr, step.alias))]
+        conditions += [exp.EQ(this=self.qualify(left, step.left_alias), expression=self.qualify(right, step.alias))
+                       for left, right in step.partitions]
+        if step.validity is not None:
+            if self.time is None:
+                raise QueryError(f"'{step.model}' is a slowly changing dimension (validity_params): its "
+                                 "values are joined on a measure's time, so query it with a metric")
+            start, end = step.validity
+            conditions.append(exp.GTE(this=self.time.copy(), expression=self.qualify(start, step.alias)))
+            if end is not None:
+                end_value = self.qualify(end, step.alias)
+                conditions.append(exp.paren(exp.or_(exp.LT(this=self.time.copy(), expression=end_value),
+                                                    exp.Is(this=end_value.copy(), expression=exp.Null()))))
+        return exp.and_(*conditions) if len(conditions) > 1 else conditions[0]
+
     def from_(self, select: exp.Select) -> exp.Select:
         select = select.from_(exp.alias_(self.compiler.relation(self.model.node_relation.relation_name),
                                          "src", table=True))
         for step in self.joins.values():
-            on = exp.EQ(this=self.qualify(step.left_expr, step.left_alias),
-                        expression=self.qualify(step.right_expr, step.alias))
             select = select.join(exp.alias_(self.compiler.relation(step.relation), step.alias, table=True),
-                                 on=on, join_type="LEFT", copy=False)
+                                 on=self.join_condition(step), join_type="LEFT", copy=False)
         for spine_alias, day in self.spine_joins.values():
             on = exp.EQ(this=column(self.compiler.spine.day_column, spine_alias), expression=day)
             select = select.join(exp.alias_(self.compiler.relation(self.compiler.spine.relation),
@@ -179,6 +224,7 @@ class SqlCompiler:
         self.dialect = dialect
         self.source_dialect = source_dialect or dialect
         self.graph = SemanticGraph(spec)
+        self.items = ItemResolver(spec, self.graph)
         self.custom_grains = spec.custom_grains
         self._filters: dict[str, ParsedFilter] = {}
         self._parsed: dict[str, exp.Expr] = {}  # model expressions, parsed once
@@ -221,6 +267,13 @@ class SqlCompiler:
         grain = item.grain or "day"
         if grain in STANDARD_GRAINS:
             return trunc(grain, value)
+        if grain in SUBDAILY_GRAINS:
+            if source is None:
+                raise QueryError(f"'{item.column_name()}' is finer than the time spine, which is kept by day: "
+                                 "sub-daily grains are answered for metrics read straight from their rows "
+                                 "(not cumulative, offset, join_to_timespine or metric-free time queries)")
+            # a timestamp's truncation: TIMESTAMP_TRUNC on BigQuery, whose DATE_TRUNC takes dates only
+            return exp.TimestampTrunc(this=value, unit=exp.Var(this=grain.upper()))
         if grain in self.custom_grains:
             if spine_alias is not None:
                 return column(self.spine.custom_grains[grain], spine_alias)
@@ -273,58 +326,14 @@ class SqlCompiler:
     # --- the query -----------------------------------------------------------------------------
     def compile(self, query: MetricQuery, since: exp.Expr | None = None) -> Compiled:
         """`since`: an expression for the earliest metric_time, instead of the query's start_time."""
-        if not query.metrics:
-            raise QueryError("no metrics given; pass --metrics a,b")
+        if not query.metrics and not query.group_by:
+            raise QueryError("no metrics given and nothing to group by; pass --metrics a,b or --group-by a,b")
         plan = Planner(self.spec).plan(query.metrics, query.where)
-        items = self._group_by_items(query, plan)
+        items = self.items.group_by_items(query, plan)
         builder = _QueryBuilder(self, plan, items, query, since)
+        if not query.metrics:
+            return builder.values(self.items.values_model(items))
         return builder.build()
-
-    def _group_by_items(self, query: MetricQuery, plan: Plan) -> list[ItemName]:
-        items: list[ItemName] = []
-        for text in query.group_by:
-            try:
-                item = parse_item_name(text, self.custom_grains)
-            except ValueError as exc:
-                raise QueryError(str(exc)) from None
-            if item.is_metric_time is False and item.entity_path == (METRIC_TIME,) and \
-                    item.element in ("hour", "minute", "second", "millisecond", "microsecond", "nanosecond"):
-                raise QueryError(f"'{text}' is finer than the data: metric_time is kept by day at the finest; "
-                                 "use metric_time__day or a coarser grain")
-            if item.entity_path[:1] == (METRIC_TIME,):
-                grains = [*STANDARD_GRAINS, *sorted(self.custom_grains)]
-                raise QueryError(f"unknown time granularity '{item.element}' in '{text}'"
-                                 f"{suggest(item.element, grains)}; use one of {', '.join(grains)}, "
-                                 "or extract_<part>")
-            if item.is_metric_time and item.grain is None and item.date_part is None:
-                item = item.with_grain(self._finest_common_grain(plan))
-            elif item.grain is None and item.date_part is None:
-                item = self._named_with_grain(item, plan)
-            if item in items:
-                raise QueryError(f"group-by item '{text}' is given twice")
-            items.append(item)
-        return items
-
-    def _named_with_grain(self, item: ItemName, plan: Plan) -> ItemName:
-        """A time dimension asked without a grain is answered, and named, at its own grain, as `mf query`
-        names it (`order__ordered_at` -> `order__ordered_at__day`); any other item is returned as is."""
-        for instance in plan.instances:
-            try:
-                resolved = self.graph.resolve(instance.model, item)
-            except QueryError:
-                continue  # reported where the item is bound, with the model's suggestions
-            return resolved.name if resolved.kind == "time_dimension" else item
-        return item
-
-    def _finest_common_grain(self, plan: Plan) -> str:
-        grains = ["day"]
-        for instance in plan.instances:
-            ref = self.spec.measure(instance.measure)
-            dim = dimension(ref.model, ref.agg_time_dimension)
-            if dim is not None:
-                grains.append(dimension_grain(dim))
-        known = [g for g in grains if g in STANDARD_GRAINS]
-        return max(known, key=grain_rank)
 
 
 class _QueryBuilder:
@@ -361,7 +370,8 @@ class _QueryBuilder:
     def filter_items(self, templates: tuple[str, ...]) -> list[ItemName]:
         found: list[ItemName] = []
         for template in templates:
-            for _, item in self.c.filter(template).items:
+            for _, named in self.c.filter(template).items:
+                item = as_metric_time(named, self.plan.time_aliases)
                 if item not in found:
                     found.append(item)
         return found
@@ -373,7 +383,8 @@ class _QueryBuilder:
         bound: list[exp.Expr] = []
         for template in templates:
             parsed = self.c.filter(template)
-            mapping: dict[str, Ref] = {**dict(parsed.items), **dict(parsed.metrics)}
+            mapping: dict[str, Ref] = {**{name: as_metric_time(item, self.plan.time_aliases)
+                                          for name, item in parsed.items}, **dict(parsed.metrics)}
             expression = parsed.expression.copy()
 
             def replace(node: exp.Expr, mapping: dict[str, Ref] = mapping) -> exp.Expr:
@@ -407,6 +418,7 @@ class _QueryBuilder:
 
     def row_binder(self, source: ScanSource, time: exp.Expr) -> Callable[[Ref], exp.Expr]:
         """Items as expressions over a model's rows, metric_time being the measure's own time."""
+        source.time = time
 
         def bind(item: Ref) -> exp.Expr:
             if isinstance(item, MetricCall):
@@ -440,8 +452,32 @@ class _QueryBuilder:
     @staticmethod
     def is_plain(instance: MeasureInstance) -> bool:
         """Aggregated straight from the rows: any number of these share one scan of their model."""
-        return (instance.conversion is None and instance.cumulative is None and instance.offset is None
-                and instance.semi_additive is None and not instance.join_to_timespine)
+        return instance.is_plain
+
+    def values(self, model: Any | None) -> Compiled:
+        """The distinct values of the group-by items: from `model` and its joins, or the time spine."""
+        if model is None:
+            periods = self.spine_periods(self.time_items, self.query.where)
+            time_only = [t for t in self.query.where if not self.filter_metrics((t,))
+                         and all(i.is_metric_time for i in self.filter_items((t,)))]
+            if len(time_only) != len(self.query.where):
+                raise QueryError("a query of metric_time alone takes filters on metric_time only")
+            return self.combine([(self.add_cte("time_spine_periods", periods), [])])
+        if any(i.is_metric_time for i in self.filter_items(self.query.where)):
+            raise QueryError("a filter on metric_time needs a metric (or metric_time alone in the group-by)")
+        source = ScanSource(self.c, model)
+
+        def bind(item: Ref) -> exp.Expr:
+            if isinstance(item, MetricCall):
+                return source.metric(item, bind)
+            return source.item(self.resolve(model, item))
+
+        projections = [alias(bind(item), item.column_name()) for item in self.items]
+        conditions = self.bind_filters(self.query.where, bind)
+        select = source.from_(exp.select(*projections).distinct())
+        if conditions:
+            select = select.where(and_all(conditions))
+        return self.combine([(self.add_cte(f"{model.name}_values", select), [])])
 
     def conditional_select(self, groups: list[list[MeasureInstance]]) -> exp.Select:
         """Metrics of one model with different filters, in one scan: each aggregates only its rows.
@@ -642,8 +678,10 @@ class _QueryBuilder:
 
     def spine_joined(self, group: list[MeasureInstance], on: Callable[[exp.Expr, exp.Expr],
                                                                      exp.Expr],
-                     label: str) -> str:
-        """Join the time spine's days to the rows (an offset or a window); metric_time is the spine's."""
+                     label: str, days: exp.Expr | None = None) -> str:
+        """Join the time spine's days to the rows (an offset or a window); metric_time is the spine's.
+
+        `days`, given the spine's day, keeps only some of the days (those that start a period)."""
         rows, rolled_up = self.staged_rows(group)
         spine_day = column(self.c.spine.day_column, SPINE)
 
@@ -652,8 +690,10 @@ class _QueryBuilder:
                 return self.c.time_value(item, spine_day, None, SPINE)
             return column(self.item_column(item), rows)
 
-        # a cumulative scan stays at day grain; period_aggregate derives metric_time from the day
-        items = self.other_items if label == "cumulative" else self.items
+        # a cumulative scan stays at day grain; period_aggregate derives metric_time from the day, and
+        # reads the day's custom-grain periods, which only the spine holds, from here
+        items = [i for i in self.items if not i.is_metric_time or self.is_custom(i)] \
+            if label == "cumulative" else self.items
         projections = [alias(bind(item), item.column_name()) for item in items]
         if label == "cumulative":
             projections.insert(0, alias(spine_day, DAY))
@@ -665,6 +705,8 @@ class _QueryBuilder:
             exp.alias_(self.c.relation(self.c.spine.relation), SPINE, table=True))
         select = select.join(named_table(rows), on=on(column(DAY, rows), spine_day), join_type="INNER")
         conditions = self.bind_filters(group[0].filters, bind) + self.time_constraint(spine_day)
+        if days is not None:
+            conditions.append(days)
         if conditions:
             select = select.where(and_all(conditions))
         group_exprs = [bind(item) for item in items]
@@ -674,15 +716,26 @@ class _QueryBuilder:
             select = select.group_by(*group_exprs)
         return self.add_cte(f"{group[0].model}_{label}", select)
 
+    def smallest_time_item(self) -> ItemName | None:
+        """The finest metric_time item when all are standard grains (None: none, or a date part or custom)."""
+        if not self.time_items or any(i.date_part or i.grain not in STANDARD_GRAINS for i in self.time_items):
+            return None
+        return min(self.time_items, key=lambda i: grain_rank(str(i.grain)))
+
     def offset_at_query_grain(self, offset: Offset) -> bool:
-        """MetricFlow joins at the query's grain when the offset is at least that coarse."""
-        if len(self.time_items) != 1:
-            return False
-        grain = self.time_items[0].grain
-        if grain not in STANDARD_GRAINS or self.time_items[0].date_part:
-            return False
+        """As MetricFlow decides it: the offset is joined after aggregating to the query's grains when the
+        finest of them is no coarser than the offset's unit (offset_to_grain by week excepted: weeks do
+        not roll up into months), and before, day by day, otherwise."""
+        smallest = self.smallest_time_item()
         unit = offset.window.grain if offset.window else offset.to_grain
-        return unit in STANDARD_GRAINS and grain_rank(unit) >= grain_rank(grain)
+        if smallest is None or unit not in STANDARD_GRAINS or grain_rank(str(smallest.grain)) > grain_rank(unit):
+            return False
+        if smallest.grain == "week" and offset.to_grain is not None:
+            return False
+        if smallest.grain == "week" and len(self.time_items) > 1:
+            raise QueryError(f"an offset of {offset.window} grouped by metric_time__week and a coarser grain "
+                             "is not supported (a week can fall in two months); group by one of them")
+        return True
 
     def offset_day_scan(self, group: list[MeasureInstance]) -> str:
         offset = group[0].offset
@@ -695,13 +748,33 @@ class _QueryBuilder:
             assert offset.to_grain is not None
             return exp.EQ(this=row_day, expression=as_date(trunc(offset.to_grain, spine_day)))
 
-        return self.spine_joined(group, on, "offset")
+        days = None
+        if offset.to_grain is not None:
+            days = self.period_starts(group[0])
+        return self.spine_joined(group, on, "offset", days)
+
+    def period_starts(self, instance: MeasureInstance) -> exp.Expr | None:
+        """offset_to_grain joined day by day (the query's finest grain is coarser than the offset's, or is
+        a week), as MetricFlow answers it: a period's value is the value its first day reads (the week of
+        2024-03-04 shows the value of 2024-03-01 for offset_to_grain: month), so only days that start a
+        period of some grain of the query are kept."""
+        spine_day = column(self.c.spine.day_column, SPINE)
+        starts: list[exp.Expr] = []
+        for item in self.time_items:
+            if item.date_part or item.grain not in STANDARD_GRAINS:
+                raise QueryError(f"metric input '{instance.measure}' has offset_to_grain, which is answered "
+                                 f"at day, week, month, quarter or year; '{item.column_name()}' is not one")
+            if item.grain == "day":
+                return None
+            starts.append(exp.EQ(this=as_date(trunc(str(item.grain), spine_day.copy())), expression=spine_day.copy()))
+        return exp.paren(exp.or_(*starts)) if len(starts) > 1 else starts[0] if starts else None
 
     def offset_period_scan(self, group: list[MeasureInstance]) -> str:
         """Aggregate at the query grain, then read each period's value from the offset period."""
         offset = group[0].offset
         assert offset is not None
-        time_item = self.time_items[0]
+        time_item = self.smallest_time_item()
+        assert time_item is not None
         # filters on metric_time apply to the shifted periods; the others to the rows
         row_filters = tuple(t for t in group[0].filters
                             if not any(i.is_metric_time for i in self.filter_items((t,))))
@@ -735,13 +808,21 @@ class _QueryBuilder:
         cumulative = group[0].cumulative
         assert cumulative is not None
         if not self.time_items:
-            if cumulative.window is not None or cumulative.grain_to_date is not None:
-                self.require_metric_time(group[0], "a cumulative metric with a window or grain_to_date")
+            if cumulative.window is not None or cumulative.grain_to_date is not None or group[0].offset:
+                self.require_metric_time(group[0], "a cumulative metric with a window, grain_to_date or offset")
             return self.plain_scan(group)  # accumulated over all time: a plain aggregate
         window = cumulative.window
         grain_to_date = cumulative.grain_to_date
+        offset = group[0].offset
 
         def on(row_day: exp.Expr, spine_day: exp.Expr) -> exp.Expr:
+            # an offset moves the window's end, before the days are aggregated to the query's grain (as
+            # MetricFlow joins the offset spine before aggregating): a day reads its offset day's window
+            if offset is not None and offset.window is not None:
+                spine_day = exp.paren(exp.Sub(this=spine_day, expression=interval(offset.window)))
+            elif offset is not None:
+                assert offset.to_grain is not None
+                spine_day = as_date(trunc(offset.to_grain, spine_day))
             conditions: list[exp.Expr] = [exp.LTE(this=row_day, expression=spine_day)]
             if window is not None:
                 conditions.append(exp.GT(this=row_day, expression=exp.Sub(
@@ -753,10 +834,14 @@ class _QueryBuilder:
         daily = self.spine_joined(group, on, "cumulative")
         return self.period_aggregate(daily, group, cumulative)
 
+    def is_custom(self, item: ItemName) -> bool:
+        return item.grain in self.c.custom_grains and not item.date_part
+
     def period_aggregate(self, daily: str, group: list[MeasureInstance], cumulative: Cumulative) -> str:
         """From daily cumulative values to the query's grain: first, last or average of the days."""
         day = column(DAY, daily)
-        time_values = {i: self.c.time_value(i, day, None) for i in self.time_items}
+        time_values = {i: column(i.column_name(), daily) if self.is_custom(i) else self.c.time_value(i, day, None)
+                       for i in self.time_items}
         if all(i.grain == "day" and not i.date_part for i in self.time_items):
             projections = [alias(time_values[i] if i.is_metric_time else column(i.column_name(), daily),
                                  i.column_name()) for i in self.items]
@@ -934,8 +1019,7 @@ class _QueryBuilder:
     @staticmethod
     def _local_name(model: Any, dimension_name: str) -> str:
         """A model's own dimension, named through its primary entity."""
-        primary = model.primary_entity or next(
-            (e.name for e in model.entities if str(e.type.value) in ("primary", "unique", "natural")), None)
+        primary = primary_entity(model)
         if primary is None:
             raise QueryError(f"semantic model '{model.name}' has no primary entity to name "
                              f"'{dimension_name}' through")
@@ -1018,8 +1102,9 @@ class _QueryBuilder:
             if name == METRIC_TIME:
                 name = next((i.column_name() for i in self.time_items), name)
             if name not in names:  # a time dimension ordered by the name it was asked for, without its grain
+                grains = {*STANDARD_GRAINS, *SUBDAILY_GRAINS, *self.c.custom_grains}
                 name = next((c for c in self.columns if c.startswith(f"{name}{SEP}")
-                             and c[len(name) + len(SEP):] in {*STANDARD_GRAINS, *self.c.custom_grains}), name)
+                             and c[len(name) + len(SEP):] in grains), name)
             if name not in names:
                 raise QueryError(f"cannot order by '{name}': it is not a metric or group-by item of the "
                                  f"query{suggest(name, sorted(names))}")
