@@ -175,12 +175,12 @@ class Metricsctl:
     def lineage(self, node: str, direction: str = "both", depth: int | None = None,
                 columns: bool = False) -> Lineage:
         """What `node` reads and what reads it, from source systems to exports and dashboards."""
-        from metricsctl.lineage import DIRECTIONS, lineage_of, load_manifest
+        from metricsctl.lineage import DIRECTIONS, lineage_of
 
         if direction not in DIRECTIONS:
             raise MetricsctlError(f"direction must be one of {', '.join(DIRECTIONS)}")
         spec = self.spec  # parses the project when it changed, which rewrites manifest.json
-        return lineage_of(spec, load_manifest(self.project.target_dir), node, direction,  # type: ignore[arg-type]
+        return lineage_of(spec, self.project.manifest(), node, direction,  # type: ignore[arg-type]
                           depth, columns, self.dialect, self._lineage_attachments())
 
     def _lineage_attachments(self) -> list[Attachment]:

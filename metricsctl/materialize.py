@@ -18,7 +18,6 @@ line naming the spec it came from; `metricsctl compile --check` fails when a fil
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -118,11 +117,7 @@ class Materializer:
         self.dialects = (dialect,) if isinstance(dialect, str) else tuple(dialect)
         self.dialect = self.dialects[0]
         self.source_dialect = source_dialect or self.dialect
-        manifest_path = project.target_dir / "manifest.json"
-        if not manifest_path.is_file():
-            raise MetricsctlError(f"{manifest_path}: dbt's manifest is missing; run `metricsctl compile` "
-                                  "in the project (it parses the project first)")
-        self.manifest: dict[str, Any] = json.loads(manifest_path.read_text(encoding="utf-8"))
+        self.manifest: dict[str, Any] = project.manifest()
         self.refs = self._relation_refs()
         self.compiler = SqlCompiler(spec, self.dialect, self.source_dialect,
                                     {rel: REF.format(i) for i, rel in enumerate(self.refs)})

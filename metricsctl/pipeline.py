@@ -95,7 +95,7 @@ def build(app: Metricsctl, select: tuple[str, ...] = (), exclude: tuple[str, ...
 
 def _build(app: Metricsctl, stage: Stage, select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
            phases: Phases, as_of: dt.date | None) -> BuildResult:
-    from metricsctl.expectations import gate, project_suites, read_manifest
+    from metricsctl.expectations import gate, project_suites
     from metricsctl.publish import relations_of
 
     common = ["--full-refresh"] if full_refresh else []
@@ -116,7 +116,7 @@ def _build(app: Metricsctl, stage: Stage, select: tuple[str, ...], exclude: tupl
         result.expectations = app.run_suites(stage.audited(suites), as_of, stage.target, on_suite=phases.item)
         phases.summary(result.expectations.headline())
     app.store_expectation_results(result.expectations, stage.target)
-    manifest = read_manifest(app.project.target_dir)
+    manifest = app.project.manifest()
     failed: dict[str, list[str]] = {k: list(v) for k, v in result.expectations.failed_relations("error").items()}
     for node in first.failed:  # a failed model or test upstream stops its metric models too
         info = manifest.get("nodes", {}).get(node.unique_id, {})

@@ -36,6 +36,31 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CONFIGS: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
 
 
+def read_manifest(target_dir: str | Path) -> dict[str, Any]:
+    """dbt's target/manifest.json as a dict; a missing one means the project was never parsed."""
+    path = Path(target_dir) / "manifest.json"
+    if not path.is_file():
+        raise DbtError(f"{path}: no dbt manifest; run `dbt parse` (or `metricsctl compile`) in the project first")
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DbtError(f"{path}: not valid JSON ({exc}); run `dbt parse` again") from exc
+    if not isinstance(loaded, dict):
+        raise DbtError(f"{path}: not a dbt manifest; run `dbt parse` again")
+    return loaded
+
+
+def _written_whole(path: Path) -> bool:
+    """Whether dbt finished writing the JSON file at `path`: a dbt stopped while it wrote one (killed,
+    out of disk) leaves it cut short, without its closing brace. Reads one byte, not the file."""
+    try:
+        with path.open("rb") as f:
+            f.seek(-1, os.SEEK_END)
+            return f.read(1) == b"}"
+    except OSError:  # missing, or empty (seeking before the start)
+        return False
+
+
 def quiet_dbt_environment() -> None:
     """dbt phones home on every call unless told not to; metricsctl never wants that."""
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
@@ -84,6 +109,10 @@ class DbtProject:
     @property
     def target_dir(self) -> Path:
         return self.project_dir / str(self.config.get("target-path", "target"))
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.target_dir / "manifest.json"
 
     @property
     def semantic_manifest_path(self) -> Path:
@@ -137,8 +166,8 @@ class DbtProject:
         """The path of an up-to-date target/semantic_manifest.json, running `dbt parse` if needed."""
         stamp = self.target_dir / FINGERPRINT_FILE
         current = self.fingerprint()
-        if (not force and self.semantic_manifest_path.is_file() and stamp.is_file()
-                and stamp.read_text() == current):
+        if (not force and stamp.is_file() and stamp.read_text() == current
+                and _written_whole(self.semantic_manifest_path) and _written_whole(self.manifest_path)):
             return self.semantic_manifest_path
         self.parse()
         if not self.semantic_manifest_path.is_file():
@@ -147,6 +176,11 @@ class DbtProject:
                 "define semantic_models and metrics in a YAML file under the model paths")
         stamp.write_text(current)
         return self.semantic_manifest_path
+
+    def manifest(self) -> dict[str, Any]:
+        """dbt's target/manifest.json of the project as it is now (parsed again when anything changed)."""
+        self.semantic_manifest()
+        return read_manifest(self.target_dir)
 
     def parse(self) -> None:
         """Run `dbt parse`; a failure becomes a SpecError listing every problem with file and line."""

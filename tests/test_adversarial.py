@@ -351,6 +351,19 @@ def test_a_build_killed_at_any_point_leaves_the_published_warehouse_intact(gated
     assert Metricsctl(gated).build(as_of=dt.date(2024, 7, 2)).success
 
 
+@pytest.mark.parametrize("written", ["manifest.json", "semantic_manifest.json"])
+def test_a_dbt_file_cut_short_by_a_killed_build_is_parsed_again(gated: Path, written: str):
+    """A build killed while dbt writes target/*.json leaves the file cut short; the next command must
+    not trip over it (nor trust the parse stamp written before), but parse the project again."""
+    path = gated / "target" / written
+    whole = path.read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    assert Metricsctl(gated).build(as_of=dt.date(2024, 7, 2)).success
+    assert json.loads(path.read_text(encoding="utf-8"))["metrics"]  # written whole again
+    path.write_bytes(whole[: len(whole) // 3])
+    assert Metricsctl(gated).lineage("revenue", "up")
+
+
 def test_a_crash_just_before_the_publish_leaves_the_published_warehouse_and_the_next_build_works(
         gated: Path, monkeypatch: pytest.MonkeyPatch):
     before = table(gated, "select * from sales_by_month order by all")

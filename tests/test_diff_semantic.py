@@ -20,13 +20,13 @@ from metricsctl.diff import breaking_changes, diff_specs, downstream, side
 from metricsctl.diff.impact import lineage_graph
 from metricsctl.diff.semantic import SemanticDiff, Side
 from metricsctl.facade import Metricsctl
-from metricsctl.lineage import load_manifest
+from metricsctl.project import read_manifest
 from metricsctl.spec import Spec
 
 
 @pytest.fixture(scope="module")
 def base(shop: Metricsctl, shop_dir: Path) -> tuple[Side, dict[str, Any]]:
-    manifest = load_manifest(shop_dir / "target")
+    manifest = read_manifest(shop_dir / "target")
     return side(shop.spec, manifest), manifest
 
 

@@ -26,11 +26,11 @@ from metricsctl.lineage import (
     LineageGraph,
     build_graph,
     lineage_of,
-    load_manifest,
     render,
     trace,
     trace_columns,
 )
+from metricsctl.project import read_manifest
 from metricsctl.runner import run_dbt
 from tests.conftest import SHOP
 
@@ -113,7 +113,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def manifest(project: Path) -> dict[str, Any]:
-    return load_manifest(project / "target")
+    return read_manifest(project / "target")
 
 
 @pytest.fixture(scope="module")
@@ -395,7 +395,7 @@ def test_column_lineage_of_a_model_traces_every_column(graph: LineageGraph, mani
 
 def test_column_lineage_goes_upstream_only(project: Path):
     with pytest.raises(QueryError, match="upstream"):
-        lineage_of(Metricsctl(project).spec, load_manifest(project / "target"), "revenue", "down", columns=True)
+        lineage_of(Metricsctl(project).spec, read_manifest(project / "target"), "revenue", "down", columns=True)
 
 
 # --- output ------------------------------------------------------------------------------------------

@@ -117,9 +117,8 @@ def checkout(repo: Repo, revision: Revision, name: str, workdir: Path, user_proj
 
 # --- helpers ---------------------------------------------------------------------------------------
 def _manifest(app: Metricsctl) -> dict[str, Any]:
-    from metricsctl.lineage import load_manifest
 
-    return load_manifest(app.project.target_dir)
+    return app.project.manifest()
 
 
 def _strip(text: str, project: Path) -> str:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from metricsctl.expectations.connection import connection_url
 from metricsctl.expectations.gating import Gate, downstream, gate, gate_run
-from metricsctl.expectations.relations import Relation, RelationResolver, read_manifest
+from metricsctl.expectations.relations import Relation, RelationResolver
 from metricsctl.expectations.results import (
     RESULTS_TABLE,
     ExpectationResult,
@@ -36,6 +36,7 @@ from metricsctl.expectations.spec import (
     load_suites,
     suites_from_yaml,
 )
+from metricsctl.project import read_manifest
 
 if TYPE_CHECKING:
     from metricsctl.profiles import Target
@@ -53,7 +54,7 @@ def run_suites(suites: list[Suite], url: str, *, as_of: dt.date | None = None, r
 
 def project_suites(project: DbtProject) -> list[Suite]:
     """Every suite under the project's model and seed paths, resolved through target/manifest.json."""
-    manifest = read_manifest(project.target_dir)
+    manifest = project.manifest()
     return load_suites(project.project_dir, [*project.paths("model-paths"), *project.paths("seed-paths")],
                        manifest)
 

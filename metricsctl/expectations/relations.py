@@ -9,15 +9,11 @@ Without a manifest a name is taken as a warehouse table, `[[database.]schema.]id
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
-
-from metricsctl.errors import DbtError
 
 RELATION_TYPES = ("model", "seed", "snapshot")
 
@@ -40,20 +36,6 @@ class Relation:
 
     def __str__(self) -> str:
         return ".".join(p for p in (self.database, self.schema, self.identifier) if p)
-
-
-def read_manifest(target_dir: str | Path) -> dict[str, Any]:
-    """dbt's target/manifest.json as a dict; a missing one means the project was never parsed."""
-    path = Path(target_dir) / "manifest.json"
-    if not path.is_file():
-        raise DbtError(f"{path}: no dbt manifest; run `dbt parse` (or `metricsctl build`) first")
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DbtError(f"{path}: not valid JSON ({exc}); run `dbt parse` again") from exc
-    if not isinstance(loaded, dict):
-        raise DbtError(f"{path}: not a dbt manifest; run `dbt parse` again")
-    return loaded
 
 
 class RelationResolver:

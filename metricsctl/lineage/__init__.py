@@ -11,14 +11,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from metricsctl.errors import QueryError
-from metricsctl.lineage.build import build_graph, load_manifest
+from metricsctl.lineage.build import build_graph
 from metricsctl.lineage.columns import trace_columns
 from metricsctl.lineage.graph import DIRECTIONS, Attachment, Direction, Edge, Lineage, LineageGraph, Node
 from metricsctl.lineage.render import FORMATS, render
 from metricsctl.spec import Spec
 
 __all__ = ["DIRECTIONS", "FORMATS", "Attachment", "Direction", "Edge", "Lineage", "LineageGraph", "Node",
-           "build_graph", "lineage_of", "load_manifest", "render", "trace", "trace_columns"]
+           "build_graph", "lineage_of", "render", "trace", "trace_columns"]
 
 
 def trace(graph: LineageGraph, node: str, direction: Direction = "both", depth: int | None = None) -> Lineage:

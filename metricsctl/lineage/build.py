@@ -9,9 +9,7 @@ export from its saved query, `metric_values` and `metric_catalog` from every met
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from metricsctl.errors import MetricsctlError, QueryError
@@ -20,18 +18,6 @@ from metricsctl.names import METRIC_TIME, parse_item_name
 from metricsctl.spec import Spec
 
 PHYSICAL_KINDS = ("seed", "model", "snapshot")
-
-
-def load_manifest(target_dir: str | Path) -> dict[str, Any]:
-    """dbt's target/manifest.json (written by every `dbt parse`, compile and build)."""
-    path = Path(target_dir) / "manifest.json"
-    if not path.is_file():
-        raise MetricsctlError(f"{path}: dbt's manifest is missing; run `dbt parse` (any metricsctl command "
-                              "that reads the spec does) in the project")
-    loaded = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(loaded, dict):
-        raise MetricsctlError(f"{path}: not a dbt manifest")
-    return loaded
 
 
 def build_graph(spec: Spec, manifest: Mapping[str, Any], attachments: Iterable[Attachment] = (),

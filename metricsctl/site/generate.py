@@ -67,7 +67,7 @@ def stale_metrics(app: Metricsctl) -> dict[str, str]:
 def site_data(app: Metricsctl, lang: str = "en", as_of: datetime.date | None = None,
               daily_days: int = extract.DAILY_DAYS) -> dict[str, Any]:
     """Everything the site shows, as one JSON-able document."""
-    from metricsctl.lineage import build_graph, load_manifest
+    from metricsctl.lineage import build_graph
     from metricsctl.management.targets import load_scorecard_config
 
     spec = app.spec  # parses the project when it changed
@@ -83,7 +83,7 @@ def site_data(app: Metricsctl, lang: str = "en", as_of: datetime.date | None = N
         scorecards = extract.read_scorecards(reader, window) if scorecard is not None else {"scores": [], "kpis": []}
         quality = extract.read_quality(reader)
         alerts = extract.read_alerts(reader, app.dialect)
-        manifest = load_manifest(app.project.target_dir)
+        manifest = app.project.manifest()
         breakdowns = extract.breakdowns(app, reader, manifest, window)
         periods = extract.tree_periods(window)
         period_targets = extract.read_period_targets(reader, scorecard.targets, periods) if scorecard else {}
