@@ -113,7 +113,9 @@ def test_a_defect_blocks_exactly_the_metric_models_downstream(project: Path):
     # visits feeds conversion_by_source and the standard tables, not sales_by_month
     assert sorted(m.split(".")[-1] for m in record["blocked_models"]) == [
         "conversion_by_source", "metric_catalog", "metric_values"]
-    assert set(record["stale_metrics"]) == {"visits", "visitors", "visitors_7d", "visit_to_order_rate",
+    assert set(record["stale_metrics"]) == {"visits", "visitors", "visitors_7d", "visitors_all_time", "visitors_mtd",
+                                            "online_visitors_all_time", "store_visitors_all_time",
+                                            "visit_to_order_rate",
                                             "visit_to_order_conversions", "same_channel_conversion_rate",
                                             "same_customer_conversion_rate"}
     assert "STALE metric visit_to_order_rate" in result.output

@@ -166,8 +166,10 @@ def test_an_entity_or_a_model_ref_reaches_everything_reading_the_model(base: tup
 
     semantic, reached, breaking = compare(base, edit)
     assert fields(semantic) == {"entity:visits.customer": ["expr"]}
-    assert set(reached) == {"visits", "visitors", "visitors_7d", "visit_to_order_rate", "visit_to_order_conversions",
-                            "same_channel_conversion_rate", "same_customer_conversion_rate"}
+    assert set(reached) == {"visits", "visitors", "visitors_7d", "visitors_all_time", "visitors_mtd",
+                            "online_visitors_all_time", "store_visitors_all_time", "visit_to_order_rate",
+                            "visit_to_order_conversions", "same_channel_conversion_rate",
+                            "same_customer_conversion_rate"}
     assert breaking == []
     moved = replace(before, model_refs={**before.model_refs, "visits": "ref('stg_visits')"})
     ref = diff_specs(before, moved)

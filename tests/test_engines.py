@@ -26,6 +26,9 @@ QUERIES = [
     ("revenue_week_ago,revenue_at_month_start", "metric_time__day"),
     ("revenue_all_time,revenue_7d,revenue_mtd,visitors_7d", "metric_time__day"),
     ("revenue_7d_last,revenue_7d_avg,revenue_mtd", "metric_time__week"),
+    # distinct counts since a fixed start, read from the days each value first appears
+    ("visitors_all_time,visitors_mtd,online_visitors_all_time,store_visitors_all_time", "metric_time__month"),
+    ("visitors_all_time,visitors_mtd,visits", "metric_time__week,customer__region"),
     ("visit_to_order_rate,visit_to_order_conversions,same_channel_conversion_rate", "metric_time__month"),
     ("visit_to_order_rate,visit_to_order_conversions", "metric_time__week,visit__source"),
     ("revenue,orders", "metric_time__extract_dow,metric_time__fiscal_quarter"),

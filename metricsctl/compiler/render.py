@@ -59,7 +59,7 @@ Ref = ItemName | MetricCall  # what a filter placeholder stands for
 
 # --- small expression helpers ------------------------------------------------------------------
 
-_TYPES = {name: exp.DataType.build(name) for name in ("DATE", "DOUBLE", "TIMESTAMP")}
+_TYPES = {name: exp.DataType.build(name) for name in ("BIGINT", "DATE", "DOUBLE", "TIMESTAMP")}
 
 
 def cast(value: exp.Expr, type_name: str) -> exp.Expr:
@@ -348,6 +348,7 @@ class _QueryBuilder:
         self.query = query
         self.ctes: list[tuple[str, exp.Expr]] = []
         self.staged: dict[tuple[Any, ...], tuple[str, bool]] = {}
+        self.staged_scans: dict[tuple[Any, ...], tuple[str, list[ItemName]]] = {}
         self.time_items = [i for i in items if i.is_metric_time]
         self.other_items = [i for i in items if not i.is_metric_time]
         self.columns = [i.column_name() for i in items]
@@ -433,11 +434,12 @@ class _QueryBuilder:
     def build(self) -> Compiled:
         outputs: list[tuple[str, list[MeasureInstance]]] = []
         plain: dict[tuple[str, str], list[list[MeasureInstance]]] = {}
-        for group in self.plan.scans():
+        scans = self.scans()
+        for group in scans:
             if self.is_plain(group[0]):
                 plain.setdefault((group[0].model, group[0].agg_time_dimension), []).append(group)
         done: set[tuple[str, str]] = set()
-        for group in self.plan.scans():
+        for group in scans:
             key = (group[0].model, group[0].agg_time_dimension)
             if not self.is_plain(group[0]):
                 outputs.append((self.scan(group), group))
@@ -448,6 +450,15 @@ class _QueryBuilder:
                                     else self.conditional_select(groups))
                 outputs.append((name, [i for g in groups for i in g]))
         return self.combine(outputs)
+
+    def scans(self) -> list[list[MeasureInstance]]:
+        """The plan's scans; a distinct count counted once per value (`counted_once`) is a scan of its own."""
+        scans: list[list[MeasureInstance]] = []
+        for group in self.plan.scans():
+            rest = [i for i in group if not self.counted_once(i)]
+            scans += [rest] if rest else []
+            scans += [[i] for i in group if self.counted_once(i)]
+        return scans
 
     @staticmethod
     def is_plain(instance: MeasureInstance) -> bool:
@@ -648,14 +659,24 @@ class _QueryBuilder:
 
         Every staged instance of the same model, filters and time dimension shares one scan. When all
         of them can be rolled up (sums, counts, min, max), the rows are first aggregated to one row
-        per day and group, so the spine joins days to daily values, never to raw rows.
+        per day and group, so the spine joins days to daily values, never to raw rows. A distinct
+        count accumulated since a fixed start (`counted_once`) reads the days its values first appear.
         """
         first = group[0]
         key = (first.model, first.filters, first.agg_time_dimension)
-        if key not in self.staged:
+        if key not in self.staged_scans:
             members = [i for i in self.plan.instances if self.is_staged(i)
                        and (i.model, i.filters, i.agg_time_dimension) == key]
-            rows, wanted = self.rows_cte(members, [], with_time_items=False, apply_filters=False)
+            self.staged_scans[key] = self.rows_cte(members, [], with_time_items=False, apply_filters=False)
+        rows, wanted = self.staged_scans[key]
+        if self.counted_once(first):
+            variant = (*key, first.measure, first.cumulative)
+            if variant not in self.staged:
+                self.staged[variant] = (self.first_seen_daily(first, rows, wanted), True)
+            return self.staged[variant]
+        if key not in self.staged:
+            members = [i for i in self.plan.instances if self.is_staged(i) and not self.counted_once(i)
+                       and (i.model, i.filters, i.agg_time_dimension) == key]
             rolled = all(self.rollup_kind(i) is not None for i in members)
             if rolled:
                 keys = [column(DAY, rows)] + [column(self.item_column(i), rows) for i in wanted]
@@ -666,6 +687,40 @@ class _QueryBuilder:
                 rows = self.add_cte(f"{first.model}_daily", daily)
             self.staged[key] = (rows, rolled)
         return self.staged[key]
+
+    def counted_once(self, instance: MeasureInstance) -> bool:
+        """A distinct count accumulated since a fixed start (all time, or the start of its grain_to_date
+        period): each value counts from the first day it appears, so the spine reads those days, one row
+        per value and group, instead of every row. Filters on metric_time keep the general shape (they
+        apply to the spine's days, the others to the rows)."""
+        cumulative = instance.cumulative
+        return (cumulative is not None and cumulative.window is None and self.is_staged(instance)
+                and self.c.spec.measure(instance.measure).measure.agg.value == "count_distinct"
+                and not any(i.is_metric_time for i in self.filter_items(instance.filters)))
+
+    def first_seen_daily(self, instance: MeasureInstance, rows: str, wanted: list[ItemName]) -> str:
+        """Per day and group, how many values of a distinct count appear for the first time (since the
+        start of the grain_to_date period, if any). Summed over the days up to a day, that is the
+        distinct count up to it. A value's first day is taken after the instance's filters; NULLs form
+        a group of their own, counted as none, so that a group with rows has a day as it had before."""
+        assert instance.cumulative is not None
+        value = column(self.plan.instances[instance], rows)
+        day = column(DAY, rows)
+        keys = [column(i.column_name(), rows) for i in self.items if not i.is_metric_time]
+        by: list[exp.Expr] = [*keys, value]
+        grain_to_date = instance.cumulative.grain_to_date
+        if grain_to_date is not None:
+            by.append(as_date(trunc(grain_to_date, day.copy())))
+        conditions = self.bind_filters(instance.filters, lambda item: column(self.item_column(item), rows))
+        first = exp.select(*[alias(k.copy(), k.name) for k in keys], alias(value.copy(), value.name),
+                           alias(exp.Min(this=day), DAY)).from_(named_table(rows)).group_by(*[b.copy() for b in by])
+        if conditions:
+            first = first.where(and_all(conditions))
+        seen = self.add_cte(f"{instance.model}_first_seen", first)
+        keys = [column(DAY, seen)] + [column(k.name, seen) for k in keys]
+        daily = exp.select(*keys, alias(exp.Count(this=column(value.name, seen)), value.name)).from_(
+            named_table(seen)).group_by(*[k.copy() for k in keys])
+        return self.add_cte(f"{instance.model}_first_seen_daily", daily)
 
     def rollup_kind(self, instance: MeasureInstance) -> str | None:
         """How daily aggregates of the measure combine into a longer period, if they can."""
@@ -697,14 +752,18 @@ class _QueryBuilder:
         projections = [alias(bind(item), item.column_name()) for item in items]
         if label == "cumulative":
             projections.insert(0, alias(spine_day, DAY))
+        counted_once = self.counted_once(group[0])
         for instance in group:
             value = column(self.plan.instances[instance], rows)
             aggregated = self.rollup(instance, value) if rolled_up else self.c.aggregate(instance, value)
+            if counted_once:  # a sum of counts, typed as the count it stands for
+                aggregated = cast(aggregated, "BIGINT")
             projections.append(alias(aggregated, self.plan.instances[instance]))
         select = exp.select(*projections).from_(
             exp.alias_(self.c.relation(self.c.spine.relation), SPINE, table=True))
         select = select.join(named_table(rows), on=on(column(DAY, rows), spine_day), join_type="INNER")
-        conditions = self.bind_filters(group[0].filters, bind) + self.time_constraint(spine_day)
+        filters = () if counted_once else group[0].filters  # counted_once applied them to the rows
+        conditions = self.bind_filters(filters, bind) + self.time_constraint(spine_day)
         if days is not None:
             conditions.append(days)
         if conditions:

@@ -165,13 +165,27 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
     FROM {{ ref('stg_orders') }} AS src
+  ), orders_first_seen AS (
+    SELECT
+      orders_rows.ordering_customers AS ordering_customers,
+      MIN(orders_rows.__day) AS __day
+    FROM orders_rows
+    GROUP BY
+      orders_rows.ordering_customers
+  ), orders_first_seen_daily AS (
+    SELECT
+      orders_first_seen.__day,
+      COUNT(orders_first_seen.ordering_customers) AS ordering_customers
+    FROM orders_first_seen
+    GROUP BY
+      orders_first_seen.__day
   ), orders_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
-      COUNT(DISTINCT orders_rows.ordering_customers) AS ordering_customers
+      CAST(SUM(orders_first_seen_daily.ordering_customers) AS BIGINT) AS ordering_customers
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN orders_rows
-      ON orders_rows.__day <= time_spine.date_day
+    INNER JOIN orders_first_seen_daily
+      ON orders_first_seen_daily.__day <= time_spine.date_day
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_by_day AS (
@@ -1164,13 +1178,27 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
     FROM {{ ref('stg_orders') }} AS src
+  ), orders_first_seen AS (
+    SELECT
+      orders_rows.ordering_customers AS ordering_customers,
+      MIN(orders_rows.__day) AS __day
+    FROM orders_rows
+    GROUP BY
+      orders_rows.ordering_customers
+  ), orders_first_seen_daily AS (
+    SELECT
+      orders_first_seen.__day,
+      COUNT(orders_first_seen.ordering_customers) AS ordering_customers
+    FROM orders_first_seen
+    GROUP BY
+      orders_first_seen.__day
   ), orders_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
-      COUNT(DISTINCT orders_rows.ordering_customers) AS ordering_customers
+      CAST(SUM(orders_first_seen_daily.ordering_customers) AS BIGINT) AS ordering_customers
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN orders_rows
-      ON orders_rows.__day <= time_spine.date_day
+    INNER JOIN orders_first_seen_daily
+      ON orders_first_seen_daily.__day <= time_spine.date_day
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_ranked AS (
@@ -2262,13 +2290,27 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
     FROM {{ ref('stg_orders') }} AS src
+  ), orders_first_seen AS (
+    SELECT
+      orders_rows.ordering_customers AS ordering_customers,
+      MIN(orders_rows.__day) AS __day
+    FROM orders_rows
+    GROUP BY
+      orders_rows.ordering_customers
+  ), orders_first_seen_daily AS (
+    SELECT
+      orders_first_seen.__day,
+      COUNT(orders_first_seen.ordering_customers) AS ordering_customers
+    FROM orders_first_seen
+    GROUP BY
+      orders_first_seen.__day
   ), orders_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
-      COUNT(DISTINCT orders_rows.ordering_customers) AS ordering_customers
+      CAST(SUM(orders_first_seen_daily.ordering_customers) AS BIGINT) AS ordering_customers
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN orders_rows
-      ON orders_rows.__day <= time_spine.date_day
+    INNER JOIN orders_first_seen_daily
+      ON orders_first_seen_daily.__day <= time_spine.date_day
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_ranked AS (
@@ -5622,13 +5664,27 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
     FROM {{ ref('stg_orders') }} AS src
+  ), orders_first_seen AS (
+    SELECT
+      orders_rows.ordering_customers AS ordering_customers,
+      MIN(orders_rows.__day) AS __day
+    FROM orders_rows
+    GROUP BY
+      orders_rows.ordering_customers
+  ), orders_first_seen_daily AS (
+    SELECT
+      orders_first_seen.__day,
+      COUNT(orders_first_seen.ordering_customers) AS ordering_customers
+    FROM orders_first_seen
+    GROUP BY
+      orders_first_seen.__day
   ), orders_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
-      COUNT(DISTINCT orders_rows.ordering_customers) AS ordering_customers
+      CAST(SUM(orders_first_seen_daily.ordering_customers) AS BIGINT) AS ordering_customers
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN orders_rows
-      ON orders_rows.__day <= time_spine.date_day
+    INNER JOIN orders_first_seen_daily
+      ON orders_first_seen_daily.__day <= time_spine.date_day
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_by_day AS (
@@ -6627,13 +6683,27 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
     FROM {{ ref('stg_orders') }} AS src
+  ), orders_first_seen AS (
+    SELECT
+      orders_rows.ordering_customers AS ordering_customers,
+      MIN(orders_rows.__day) AS __day
+    FROM orders_rows
+    GROUP BY
+      orders_rows.ordering_customers
+  ), orders_first_seen_daily AS (
+    SELECT
+      orders_first_seen.__day,
+      COUNT(orders_first_seen.ordering_customers) AS ordering_customers
+    FROM orders_first_seen
+    GROUP BY
+      orders_first_seen.__day
   ), orders_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
-      COUNT(DISTINCT orders_rows.ordering_customers) AS ordering_customers
+      CAST(SUM(orders_first_seen_daily.ordering_customers) AS BIGINT) AS ordering_customers
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN orders_rows
-      ON orders_rows.__day <= time_spine.date_day
+    INNER JOIN orders_first_seen_daily
+      ON orders_first_seen_daily.__day <= time_spine.date_day
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_ranked AS (
@@ -7731,13 +7801,27 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
     FROM {{ ref('stg_orders') }} AS src
+  ), orders_first_seen AS (
+    SELECT
+      orders_rows.ordering_customers AS ordering_customers,
+      MIN(orders_rows.__day) AS __day
+    FROM orders_rows
+    GROUP BY
+      orders_rows.ordering_customers
+  ), orders_first_seen_daily AS (
+    SELECT
+      orders_first_seen.__day,
+      COUNT(orders_first_seen.ordering_customers) AS ordering_customers
+    FROM orders_first_seen
+    GROUP BY
+      orders_first_seen.__day
   ), orders_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
-      COUNT(DISTINCT orders_rows.ordering_customers) AS ordering_customers
+      CAST(SUM(orders_first_seen_daily.ordering_customers) AS BIGINT) AS ordering_customers
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN orders_rows
-      ON orders_rows.__day <= time_spine.date_day
+    INNER JOIN orders_first_seen_daily
+      ON orders_first_seen_daily.__day <= time_spine.date_day
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_ranked AS (
@@ -11096,13 +11180,27 @@ WITH campaign_spend_agg AS (
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.customer_id AS ordering_customers
   FROM {{ ref('stg_orders') }} AS src
+), orders_first_seen AS (
+  SELECT
+    orders_rows.ordering_customers AS ordering_customers,
+    MIN(orders_rows.__day) AS __day
+  FROM orders_rows
+  GROUP BY
+    orders_rows.ordering_customers
+), orders_first_seen_daily AS (
+  SELECT
+    orders_first_seen.__day,
+    COUNT(orders_first_seen.ordering_customers) AS ordering_customers
+  FROM orders_first_seen
+  GROUP BY
+    orders_first_seen.__day
 ), orders_cumulative AS (
   SELECT
     time_spine.date_day AS __day,
-    COUNT(DISTINCT orders_rows.ordering_customers) AS ordering_customers
+    CAST(SUM(orders_first_seen_daily.ordering_customers) AS BIGINT) AS ordering_customers
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN orders_rows
-    ON orders_rows.__day <= time_spine.date_day
+  INNER JOIN orders_first_seen_daily
+    ON orders_first_seen_daily.__day <= time_spine.date_day
   GROUP BY
     time_spine.date_day
 ), orders_cumulative_by_day AS (
@@ -12100,13 +12198,27 @@ WITH campaign_spend_agg AS (
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.customer_id AS ordering_customers
   FROM {{ ref('stg_orders') }} AS src
+), orders_first_seen_2 AS (
+  SELECT
+    orders_rows_2.ordering_customers AS ordering_customers,
+    MIN(orders_rows_2.__day) AS __day
+  FROM orders_rows_2
+  GROUP BY
+    orders_rows_2.ordering_customers
+), orders_first_seen_daily_2 AS (
+  SELECT
+    orders_first_seen_2.__day,
+    COUNT(orders_first_seen_2.ordering_customers) AS ordering_customers
+  FROM orders_first_seen_2
+  GROUP BY
+    orders_first_seen_2.__day
 ), orders_cumulative_2 AS (
   SELECT
     time_spine.date_day AS __day,
-    COUNT(DISTINCT orders_rows_2.ordering_customers) AS ordering_customers
+    CAST(SUM(orders_first_seen_daily_2.ordering_customers) AS BIGINT) AS ordering_customers
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN orders_rows_2
-    ON orders_rows_2.__day <= time_spine.date_day
+  INNER JOIN orders_first_seen_daily_2
+    ON orders_first_seen_daily_2.__day <= time_spine.date_day
   GROUP BY
     time_spine.date_day
 ), orders_cumulative_ranked AS (
@@ -13203,13 +13315,27 @@ WITH campaign_spend_agg AS (
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.customer_id AS ordering_customers
   FROM {{ ref('stg_orders') }} AS src
+), orders_first_seen_3 AS (
+  SELECT
+    orders_rows_3.ordering_customers AS ordering_customers,
+    MIN(orders_rows_3.__day) AS __day
+  FROM orders_rows_3
+  GROUP BY
+    orders_rows_3.ordering_customers
+), orders_first_seen_daily_3 AS (
+  SELECT
+    orders_first_seen_3.__day,
+    COUNT(orders_first_seen_3.ordering_customers) AS ordering_customers
+  FROM orders_first_seen_3
+  GROUP BY
+    orders_first_seen_3.__day
 ), orders_cumulative_3 AS (
   SELECT
     time_spine.date_day AS __day,
-    COUNT(DISTINCT orders_rows_3.ordering_customers) AS ordering_customers
+    CAST(SUM(orders_first_seen_daily_3.ordering_customers) AS BIGINT) AS ordering_customers
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN orders_rows_3
-    ON orders_rows_3.__day <= time_spine.date_day
+  INNER JOIN orders_first_seen_daily_3
+    ON orders_first_seen_daily_3.__day <= time_spine.date_day
   GROUP BY
     time_spine.date_day
 ), orders_cumulative_ranked_2 AS (
