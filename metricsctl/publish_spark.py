@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,9 +117,7 @@ class SparkCatalog:
 
     def discard(self, stage: SchemaStage) -> None:
         """The files this build wrote: nothing of them is published."""
-        for folder in sorted(self.folders.values()):
-            self._delete(folder)
-            self._delete_if_empty(folder.rsplit("/", 1)[0])
+        self._delete_folders(self.folders.values())
 
     def publish(self, stage: SchemaStage) -> None:
         """Kept views frozen on their rows, then each table switched to its new files, then the views
@@ -146,9 +145,8 @@ class SparkCatalog:
         for schema in sorted(set(stage.candidates.values())):
             self.drop_schema(schema)
         names = {(stage.candidates[schema], name) for schema, name in published}
-        for candidate, folder in sorted(self.folders.items()):
-            if candidate not in names:
-                self._delete(folder)  # a table kept at its published rows, or a view (no folder)
+        # the files of a table kept at its published rows (a view has none)
+        self._delete_folders(folder for candidate, folder in self.folders.items() if candidate not in names)
 
     def _recreate_views(self, stage: SchemaStage, views: list[str]) -> None:
         assert stage.live_project is not None
@@ -241,6 +239,13 @@ class SparkCatalog:
         fs, path = self._path(uri)
         if fs.exists(path) and not fs.listStatus(path):
             fs.delete(path, False)
+
+    def _delete_folders(self, folders: Iterable[str]) -> None:
+        """These folders of this build, then this build's folder if nothing is left in it."""
+        for folder in sorted(folders):
+            self._delete(folder)
+        for build in sorted({folder.rsplit("/", 1)[0] for folder in self.folders.values()}):
+            self._delete_if_empty(build)
 
     def _sweep(self, versions: str, name: str, keep: set[str]) -> None:
         """Every folder of `name` among its versions, but those in `keep`; then each build's folder left empty."""

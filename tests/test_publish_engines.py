@@ -324,3 +324,66 @@ def test_spark_readers_see_only_audited_rows_during_and_after_a_failed_build(
     tables = {r[1] for r in session.execute(f"show tables in {SCHEMA}").rows}
     assert "conversion_by_source__metricsctl_kept" not in tables  # the view reads the new tables again
     assert len(versions(warehouse, KEPT[1])) == 2 and first[KEPT[1]] < versions(warehouse, KEPT[1])
+
+
+@pytest.mark.spark
+def test_spark_switches_a_table_with_the_same_columns_by_one_location_change_and_renames_a_changed_one(
+        spark_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three builds of a plain and a partitioned table, written straight into the candidate database."""
+    from types import SimpleNamespace
+
+    from metricsctl.profiles import Target
+    from metricsctl.publish_schemas import SchemaStage
+    from metricsctl.publish_spark import SparkCatalog
+
+    warehouse = spark_env["METRICSCTL_SPARK_WAREHOUSE"]
+    target = Target("shop", "spark", {"method": "session", "schema": "swapped", "server_side_parameters": {
+        "spark.master": "local[2]", "spark.ui.enabled": "false", "spark.sql.warehouse.dir": warehouse,
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse}"}})
+    statements: list[str] = []
+    run = SparkCatalog._run
+    monkeypatch.setattr(SparkCatalog, "_run", lambda self, sql: statements.append(sql) or run(self, sql))
+
+    def build(plain: str, partitioned: str) -> None:
+        """Publish `swapped.plain` and `swapped.daily` (partitioned by day) with the rows of these queries."""
+        catalog = SparkCatalog(target)
+        nodes = {"model.p.plain": ("swapped", "plain"), "model.p.daily": ("swapped", "daily")}
+        stage = SchemaStage(None, target, catalog=catalog, nodes=nodes, candidates={"swapped": "swapped__candidate"},
+                            built=set(nodes))
+        stage.manifest = SimpleNamespace(nodes={uid: SimpleNamespace(config={}) for uid in nodes})
+        catalog.drop_schema("swapped__candidate")
+        catalog.prepare(stage)
+        catalog._run("CREATE DATABASE swapped__candidate")  # what dbt writes, into the folders it is told
+        folder = catalog.folders[("swapped__candidate", "plain")]
+        catalog._run(f"CREATE TABLE swapped__candidate.plain LOCATION '{folder}' AS {plain}")
+        folder = catalog.folders[("swapped__candidate", "daily")]
+        catalog._run(f"CREATE TABLE swapped__candidate.daily PARTITIONED BY (day) LOCATION '{folder}' AS {partitioned}")
+        statements.clear()
+        catalog.publish(stage)
+
+    def read(sql: str) -> list[tuple[Any, ...]]:
+        return sorted(tuple(normalized(v) for v in r) for r in SparkCatalog(target).warehouse.execute(sql).rows)
+
+    def folders(name: str) -> set[str]:
+        return {p.parent.name for p in Path(warehouse, "swapped.db", "__metricsctl_versions").glob(f"*/{name}")}
+
+    build("SELECT 1 AS id, 'a' AS label", "SELECT 1 AS orders, DATE'2024-06-01' AS day")
+    first = folders("plain")
+    assert read("SELECT * FROM swapped.plain") == [(1.0, "a")]
+
+    build("SELECT 2 AS id, 'b' AS label",
+          "SELECT 2 AS orders, DATE'2024-06-02' AS day UNION ALL SELECT 3, DATE'2024-06-03'")
+    assert any("SET LOCATION" in s for s in statements) and not any("RENAME" in s for s in statements), statements
+    assert read("SELECT * FROM swapped.plain") == [(2.0, "b")]
+    # every partition switched with the table: none of the previous build's is left
+    assert read("SELECT * FROM swapped.daily") == [(2.0, "2024-06-02"), (3.0, "2024-06-03")]
+    second = folders("plain")
+    assert len(second) == 2 and first < second  # the previous files stay for readers still on them
+
+    build("SELECT 4 AS id, 'd' AS label, 1.5 AS weight", "SELECT 4 AS orders, DATE'2024-06-04' AS day")
+    assert any("RENAME" in s for s in statements)  # new columns: the published table is replaced
+    assert read("SELECT * FROM swapped.plain") == [(4.0, "d", 1.5)]
+    assert read("SELECT * FROM swapped.daily") == [(4.0, "2024-06-04")]
+    third = folders("plain")
+    assert len(third) == 2 and not first & third and second & third  # only the previous build's are kept
+    assert [r[:2] for r in read("SHOW TABLES IN swapped") if not r[2]] == [("swapped", "daily"), ("swapped", "plain")]
