@@ -14,7 +14,7 @@ How each engine puts what passed in place:
 - Spark (metricsctl/publish_spark.py) has no transaction across tables: it writes each candidate table's
   files into a folder of their own, then points the published table at them with one metastore change
   (`ALTER TABLE ... SET LOCATION`), table by table: a reader never meets a missing table (but for a
-  table that is new or changed its columns: that one is swapped in by two renames).
+  table whose columns changed: that one is swapped in by two renames).
 
 A second build of the same target is refused while one runs: a PostgreSQL advisory lock on the target
 schema, a lock file beside Spark's warehouse folder.

@@ -12,12 +12,13 @@ publish: a reader resolves the table before the change (and reads the old files)
 ones), never a missing table and never a mix. A partitioned table is published without its partitions
 listed in the metastore (Spark finds them in the folder), so that one change moves all of them. The folder
 a table read before stays until the table's next publish, so a query planned on the old files finishes
-on them; older folders, those of tables kept at their published rows and those of killed builds go then.
+on them; older folders, and those a killed build left, go then. The files of a table kept at its published
+rows are deleted at once.
 
-Only a table that is new, or whose format or columns changed, or that is a view or a managed table now
-(written by dbt directly), is put in place otherwise: created under a hidden name over its new folder and
-swapped in by two renames (the published relation to `<name>__metricsctl_old`, the new one to `<name>`).
-Between those two renames a query naming that table fails with "table not found".
+A new table is created over its folder. Only a table whose format or columns changed, or that is a view or
+a managed table now (written by dbt directly), is put in place otherwise: created under a hidden name over
+its new folder and swapped in by two renames (the published relation to `<name>__metricsctl_old`, the new
+one to `<name>`). Between those two renames a query naming that table fails with "table not found".
 
 Tables switch one at a time, so a query joining two of them can see one new and one old. Views are
 re-created by dbt afterwards (`CREATE OR REPLACE VIEW`, atomic each) and read the new tables by name from
@@ -171,7 +172,9 @@ class SparkCatalog:
             self._run(f"INSERT INTO {_spark(candidate, name)} SELECT * FROM {_spark(candidate, name + '__managed')}")
             new = self._table(candidate, name)
         old = self._table(schema, name) if kind == "table" else None
-        if old is not None and old.switchable_to(new):
+        if kind is None:
+            self._create(_spark(schema, name), _spark(candidate, name), new)
+        elif old is not None and old.switchable_to(new):
             self._run(f"ALTER TABLE {_spark(schema, name)} SET LOCATION {_string(new.location)}")
         else:
             self._swap(schema, name, candidate, kind, new)
@@ -179,7 +182,7 @@ class SparkCatalog:
         keep = {self._qualified(new.location)} | ({self._qualified(old.location)} if old is not None else set())
         self._sweep(self.versions[(schema, name)], name, keep)
 
-    def _swap(self, schema: str, name: str, candidate: str, kind: str | None, new: Table) -> None:
+    def _swap(self, schema: str, name: str, candidate: str, kind: str, new: Table) -> None:
         """A new published table over `new`'s files, put in place by two renames."""
         hidden, old = name + "__metricsctl_new", name + "__metricsctl_old"
         self._run(f"DROP TABLE IF EXISTS {_spark(schema, hidden)}")
