@@ -344,8 +344,9 @@ def test_spark_switches_a_table_with_the_same_columns_by_one_location_change_and
     run = SparkCatalog._run
     monkeypatch.setattr(SparkCatalog, "_run", lambda self, sql: statements.append(sql) or run(self, sql))
 
-    def build(plain: str, partitioned: str) -> None:
-        """Publish `swapped.plain` and `swapped.daily` (partitioned by day) with the rows of these queries."""
+    def build(plain: str, partitioned: str, managed: bool = False) -> None:
+        """Publish `swapped.plain` and `swapped.daily` (partitioned by day) with the rows of these queries;
+        `managed`: plain is written where Spark puts it, not into the folder metricsctl chose."""
         catalog = SparkCatalog(target)
         nodes = {"model.p.plain": ("swapped", "plain"), "model.p.daily": ("swapped", "daily")}
         stage = SchemaStage(None, target, catalog=catalog, nodes=nodes, candidates={"swapped": "swapped__candidate"},
@@ -355,7 +356,8 @@ def test_spark_switches_a_table_with_the_same_columns_by_one_location_change_and
         catalog.prepare(stage)
         catalog._run("CREATE DATABASE swapped__candidate")  # what dbt writes, into the folders it is told
         folder = catalog.folders[("swapped__candidate", "plain")]
-        catalog._run(f"CREATE TABLE swapped__candidate.plain LOCATION '{folder}' AS {plain}")
+        location = "" if managed else f"LOCATION '{folder}'"
+        catalog._run(f"CREATE TABLE swapped__candidate.plain {location} AS {plain}")
         folder = catalog.folders[("swapped__candidate", "daily")]
         catalog._run(f"CREATE TABLE swapped__candidate.daily PARTITIONED BY (day) LOCATION '{folder}' AS {partitioned}")
         statements.clear()
@@ -380,10 +382,11 @@ def test_spark_switches_a_table_with_the_same_columns_by_one_location_change_and
     second = folders("plain")
     assert len(second) == 2 and first < second  # the previous files stay for readers still on them
 
-    build("SELECT 4 AS id, 'd' AS label, 1.5 AS weight", "SELECT 4 AS orders, DATE'2024-06-04' AS day")
-    assert any("RENAME" in s for s in statements)  # new columns: the published table is replaced
+    build("SELECT 4 AS id, 'd' AS label, 1.5 AS weight", "SELECT 4 AS orders, DATE'2024-06-04' AS day", managed=True)
+    assert any("RENAME TO `swapped`" in s for s in statements)  # new columns: the published table is replaced
     assert read("SELECT * FROM swapped.plain") == [(4.0, "d", 1.5)]
     assert read("SELECT * FROM swapped.daily") == [(4.0, "2024-06-04")]
     third = folders("plain")
-    assert len(third) == 2 and not first & third and second & third  # only the previous build's are kept
+    # only the previous build's are kept, and the managed table's rows were copied into a folder of this build
+    assert len(third) == 2 and not first & third and second & third
     assert [r[:2] for r in read("SHOW TABLES IN swapped") if not r[2]] == [("swapped", "daily"), ("swapped", "plain")]
