@@ -96,13 +96,16 @@ class Reader:
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run)
 
+    def read(self, relation: str) -> None:
+        try:
+            self.answers[relation].append(rows(self.app, relation))
+        except Exception as exc:  # any error a reader meets is a failure of the test
+            self.errors.append(f"{relation}: {exc}")
+
     def _run(self) -> None:
         while not self.stop.is_set():
             for relation in self.relations:
-                try:
-                    self.answers[relation].append(rows(self.app, relation))
-                except Exception as exc:  # any error a reader meets is a failure of the test
-                    self.errors.append(f"{relation}: {exc}")
+                self.read(relation)
             time.sleep(0.05)
 
     def __enter__(self) -> Reader:
@@ -189,7 +192,7 @@ def test_postgres_readers_see_only_audited_rows_during_and_after_a_failed_build(
 @pytest.mark.slow
 def test_postgres_a_build_stopped_before_its_commit_leaves_every_published_relation_as_it_was(
         postgres_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from metricsctl.publish_schemas import PostgresCatalog
+    from metricsctl.publish_postgres import PostgresCatalog
 
     root = tmp_path / "shop"
     app = shop_on(root, "postgres", schema="stopped")
@@ -214,29 +217,68 @@ def test_postgres_a_build_stopped_before_its_commit_leaves_every_published_relat
 
 
 # --- Spark ------------------------------------------------------------------------------------------------
+OWN_TABLES = ("expectation_results", "metricsctl_")  # metricsctl's own tables: written by the build itself
+
+
+def published_relations(app: Metricsctl) -> list[str]:
+    """Every table and view of the project's databases that a build publishes."""
+    found = []
+    for database in (SCHEMA, f"{SCHEMA}_exports"):
+        found += [f"{database}.{r[1]}" for r in query(app, f"show tables in {database}")
+                  if not r[2] and not str(r[1]).startswith(OWN_TABLES)]
+    return sorted(found)
+
+
+def versions(warehouse: str, table: str) -> set[str]:
+    """The folders holding the files of a published table's versions (the previous one is kept for readers)."""
+    database, name = table.split(".")
+    return {p.parent.name for p in Path(warehouse, f"{database}.db", "__metricsctl_versions").glob(f"*/{name}")}
+
+
+def location(app: Metricsctl, table: str) -> str:
+    return next(str(r[1]) for r in query(app, f"describe table extended {table}") if r[0] == "Location")
+
+
 @pytest.mark.spark
 @pytest.mark.slow
 def test_spark_readers_see_only_audited_rows_during_and_after_a_failed_build(
         spark_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from metricsctl.publish_schemas import SparkCatalog
+    from metricsctl.publish_spark import SparkCatalog
 
     root = tmp_path / "shop"
     app = shop_on(root, "spark")
     skip = ("metric_values+",)  # the standard tables: covered on PostgreSQL, slow on Spark
     assert app.build(as_of=dt.date(2024, 7, 2), exclude=skip).success
-    exports = [*KEPT, f"{SCHEMA}.sales_by_month", f"{SCHEMA}_exports.daily_channel_sales"]
+    exports = published_relations(app)
+    assert {*KEPT, f"{SCHEMA}.sales_by_month", f"{SCHEMA}_exports.daily_channel_sales", f"{SCHEMA}.orders"} <= {
+        *exports}
     before = {r: rows(app, r) for r in exports}
+    first = {t: versions(spark_env["METRICSCTL_SPARK_WAREHOUSE"], t) for t in (f"{SCHEMA}.orders", KEPT[1])}
     june, store_day = one(app, SALES_JUNE), one(app, STORE_DAY)
     poison_visits(root)
     append(root, "orders", NEW_ORDER)
 
+    # Besides the reader's loop, every statement of the publish that changes a published relation is
+    # followed at once by a read of that relation: a window between two statements cannot slip through.
+    reader = Reader(app, exports)
     publishing = threading.Event()
-    publish = SparkCatalog.publish
+    run, publish = SparkCatalog._run, SparkCatalog.publish
+    read_while_publishing: list[str] = []
+
+    def checked(self: SparkCatalog, sql: str) -> list[tuple[Any, ...]]:
+        answer = run(self, sql)
+        if publishing.is_set() and sql.startswith(("ALTER", "DROP")):
+            for relation in exports:
+                if "`{}`.`{}`".format(*relation.split(".")) in sql:
+                    reader.read(relation)
+                    read_while_publishing.append(relation)
+        return answer
 
     def announced(self: SparkCatalog, stage: Any) -> None:
-        publishing.set()  # the reader stops here: the swap itself is documented, not asserted
+        publishing.set()
         publish(self, stage)
 
+    monkeypatch.setattr(SparkCatalog, "_run", checked)
     monkeypatch.setattr(SparkCatalog, "publish", announced)
     session = app.warehouse()
     refused: list[subprocess.CompletedProcess[str]] = []
@@ -246,17 +288,19 @@ def test_spark_readers_see_only_audited_rows_during_and_after_a_failed_build(
         refused.append(second_build(root, "spark"))
 
     other = threading.Thread(target=start_second_build)
-    reader = Reader(app, exports)
-    reader.stop = publishing
     with reader:
         other.start()
         result = app.build(as_of=dt.date(2024, 7, 2), exclude=skip)
     other.join()
+    monkeypatch.undo()
     assert not result.success and result.expectations is not None and not result.expectations.ok
     assert_refused(refused[0])
     assert not reader.errors, reader.errors[:3]
-    for relation in exports:
-        assert reader.answers[relation] and all(a == before[relation] for a in reader.answers[relation]), relation
+    assert f"{SCHEMA}.orders" in read_while_publishing  # the reads above did happen during the publish
+    for relation in exports:  # the published rows, then (once the relation switched) the new ones
+        seen, after = reader.answers[relation], rows(app, relation)
+        assert seen and seen[0] == before[relation], relation
+        assert all(answer in (before[relation], after) for answer in seen), relation
 
     for relation in KEPT:
         assert rows(app, relation) == before[relation], f"{relation} changed after a failed audit"
@@ -264,6 +308,13 @@ def test_spark_readers_see_only_audited_rows_during_and_after_a_failed_build(
     assert one(app, SALES_JUNE) == june + 1 and one(app, STORE_DAY) == store_day + 1
     databases = {r[0] for r in session.execute("show databases").rows}
     assert not {f"{SCHEMA}__candidate", f"{SCHEMA}_exports__candidate"} & databases
+    # a published table reads its build's own folder; the previous one stays for readers still on it, and the
+    # unaudited files of the kept visits are gone
+    warehouse = spark_env["METRICSCTL_SPARK_WAREHOUSE"]
+    orders = versions(warehouse, f"{SCHEMA}.orders")
+    assert len(orders) == 2 and first[f"{SCHEMA}.orders"] < orders
+    assert "/".join((*orders - first[f"{SCHEMA}.orders"], "orders")) in location(app, f"{SCHEMA}.orders")
+    assert versions(warehouse, KEPT[1]) == first[KEPT[1]]
 
     shutil.copy(SHOP / "seeds" / "visits.csv", root / "seeds" / "visits.csv")
     online = one(app, ONLINE_VISITS)
@@ -272,3 +323,70 @@ def test_spark_readers_see_only_audited_rows_during_and_after_a_failed_build(
     assert one(app, ONLINE_VISITS) == online + 1
     tables = {r[1] for r in session.execute(f"show tables in {SCHEMA}").rows}
     assert "conversion_by_source__metricsctl_kept" not in tables  # the view reads the new tables again
+    assert len(versions(warehouse, KEPT[1])) == 2 and first[KEPT[1]] < versions(warehouse, KEPT[1])
+
+
+@pytest.mark.spark
+def test_spark_switches_a_table_with_the_same_columns_by_one_location_change_and_renames_a_changed_one(
+        spark_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three builds of a plain and a partitioned table, written straight into the candidate database."""
+    from types import SimpleNamespace
+
+    from metricsctl.profiles import Target
+    from metricsctl.publish_schemas import SchemaStage
+    from metricsctl.publish_spark import SparkCatalog
+
+    warehouse = spark_env["METRICSCTL_SPARK_WAREHOUSE"]
+    target = Target("shop", "spark", {"method": "session", "schema": "swapped", "server_side_parameters": {
+        "spark.master": "local[2]", "spark.ui.enabled": "false", "spark.sql.warehouse.dir": warehouse,
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={warehouse}"}})
+    statements: list[str] = []
+    run = SparkCatalog._run
+    monkeypatch.setattr(SparkCatalog, "_run", lambda self, sql: statements.append(sql) or run(self, sql))
+
+    def build(plain: str, partitioned: str, managed: bool = False) -> None:
+        """Publish `swapped.plain` and `swapped.daily` (partitioned by day) with the rows of these queries;
+        `managed`: plain is written where Spark puts it, not into the folder metricsctl chose."""
+        catalog = SparkCatalog(target)
+        nodes = {"model.p.plain": ("swapped", "plain"), "model.p.daily": ("swapped", "daily")}
+        stage = SchemaStage(None, target, catalog=catalog, nodes=nodes, candidates={"swapped": "swapped__candidate"},
+                            built=set(nodes))
+        stage.manifest = SimpleNamespace(nodes={uid: SimpleNamespace(config={}) for uid in nodes})
+        catalog.drop_schema("swapped__candidate")
+        catalog.prepare(stage)
+        catalog._run("CREATE DATABASE swapped__candidate")  # what dbt writes, into the folders it is told
+        folder = catalog.folders[("swapped__candidate", "plain")]
+        location = "" if managed else f"LOCATION '{folder}'"
+        catalog._run(f"CREATE TABLE swapped__candidate.plain {location} AS {plain}")
+        folder = catalog.folders[("swapped__candidate", "daily")]
+        catalog._run(f"CREATE TABLE swapped__candidate.daily PARTITIONED BY (day) LOCATION '{folder}' AS {partitioned}")
+        statements.clear()
+        catalog.publish(stage)
+
+    def read(sql: str) -> list[tuple[Any, ...]]:
+        return sorted(tuple(normalized(v) for v in r) for r in SparkCatalog(target).warehouse.execute(sql).rows)
+
+    def folders(name: str) -> set[str]:
+        return {p.parent.name for p in Path(warehouse, "swapped.db", "__metricsctl_versions").glob(f"*/{name}")}
+
+    build("SELECT 1 AS id, 'a' AS label", "SELECT 1 AS orders, DATE'2024-06-01' AS day")
+    first = folders("plain")
+    assert read("SELECT * FROM swapped.plain") == [(1.0, "a")]
+
+    build("SELECT 2 AS id, 'b' AS label",
+          "SELECT 2 AS orders, DATE'2024-06-02' AS day UNION ALL SELECT 3, DATE'2024-06-03'")
+    assert any("SET LOCATION" in s for s in statements) and not any("RENAME" in s for s in statements), statements
+    assert read("SELECT * FROM swapped.plain") == [(2.0, "b")]
+    # every partition switched with the table: none of the previous build's is left
+    assert read("SELECT * FROM swapped.daily") == [(2.0, "2024-06-02"), (3.0, "2024-06-03")]
+    second = folders("plain")
+    assert len(second) == 2 and first < second  # the previous files stay for readers still on them
+
+    build("SELECT 4 AS id, 'd' AS label, 1.5 AS weight", "SELECT 4 AS orders, DATE'2024-06-04' AS day", managed=True)
+    assert any("RENAME TO `swapped`" in s for s in statements)  # new columns: the published table is replaced
+    assert read("SELECT * FROM swapped.plain") == [(4.0, "d", 1.5)]
+    assert read("SELECT * FROM swapped.daily") == [(4.0, "2024-06-04")]
+    third = folders("plain")
+    # only the previous build's are kept, and the managed table's rows were copied into a folder of this build
+    assert len(third) == 2 and not first & third and second & third
+    assert [r[:2] for r in read("SHOW TABLES IN swapped") if not r[2]] == [("swapped", "daily"), ("swapped", "plain")]
