@@ -140,6 +140,7 @@ def write(path: Path, key: bytes, tree: Node) -> None:
             with os.fdopen(fd, "wb") as f:
                 f.write(key + b"\n")
                 pickle.dump(tree, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.chmod(temporary, 0o644)  # as readable as the manifest it stands for (mkstemp makes it 0600)
             os.replace(temporary, path)
         except BaseException:
             with contextlib.suppress(OSError):
