@@ -6,11 +6,16 @@
 
 The project must be built (`metricsctl build`) and its manifest up to date: one warm-up query per tree
 checks that (a query that has to run `dbt parse` first is not what is measured) and that every tree
-answers with the same rows. Then, `--runs` times, interleaved so that the machine's load falls on every
+answers with the same rows. The children may write bytecode (`__pycache__`) whatever
+PYTHONDONTWRITEBYTECODE says, as an installed metricsctl runs: compiling metricsctl's sources on every
+run would add about 0.1 s that no user pays. Then, `--runs` times, interleaved so that the machine's load falls on every
 tree alike, each tree runs in a fresh interpreter, its own source first on PYTHONPATH:
 
 - `metricsctl query --metrics revenue --group-by metric_time__month` (a one-metric monthly query), and
-- `metricsctl --help`.
+- `metricsctl --help`,
+
+timing each one's wall clock and its CPU time (user + system, from the kernel's accounting of the child):
+on a machine shared with other work the wall time stretches with the load, the CPU time far less.
 
 Separately, `--import-runs` more queries per tree run under `python -X importtime`: the median of the
 top-level imports' cumulative time is the import time, and the median of its share of each such run's
@@ -26,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -44,16 +50,22 @@ QUERY = ["query", "--metrics", "revenue", "--group-by", "metric_time__month"]
 HELP = ["--help"]
 
 
-def run(tree: Path, project: Path, args: list[str], python_flags: tuple[str, ...] = ()) -> tuple[float, str, str]:
-    """Wall seconds, stdout and stderr of `metricsctl ARGS` from `tree`'s source, in a fresh process."""
+def run(tree: Path, project: Path, args: list[str],
+        python_flags: tuple[str, ...] = ()) -> tuple[float, float, str, str]:
+    """Wall seconds, CPU seconds (user + system), stdout and stderr of `metricsctl ARGS` from `tree`'s
+    source, in a fresh process. CPU time is what a machine shared with other work inflates least."""
     env = {**os.environ, "PYTHONPATH": str(tree), "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed metricsctl runs from cached bytecode
     command = [sys.executable, *python_flags, "-c", LAUNCH, *args]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} (from {tree}) exited {done.returncode}: {done.stderr.strip()}")
-    return seconds, done.stdout, done.stderr
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu, done.stdout, done.stderr
 
 
 def check_tree(tree: Path) -> None:
@@ -101,22 +113,25 @@ def main() -> None:
     for label, tree in trees.items():
         check_tree(tree)
         run(tree, project, QUERY)  # a first query may parse the project or write caches: not measured
-        answers[label] = run(tree, project, QUERY)[1]
+        answers[label] = run(tree, project, QUERY)[2]
     if len(set(answers.values())) != 1:
         raise SystemExit("the trees answer the query differently:\n" + "\n".join(
             f"--- {label}\n{text}" for label, text in answers.items()))
 
     walls: dict[str, dict[str, list[float]]] = {label: {"query": [], "help": []} for label in trees}
+    cpus: dict[str, dict[str, list[float]]] = {label: {"query": [], "help": []} for label in trees}
     for _ in range(options.runs):
         for label, tree in trees.items():
-            walls[label]["query"].append(run(tree, project, QUERY)[0])
-            walls[label]["help"].append(run(tree, project, HELP)[0])
+            for command, args in (("query", QUERY), ("help", HELP)):
+                wall, cpu, _, _ = run(tree, project, args)
+                walls[label][command].append(wall)
+                cpus[label][command].append(cpu)
     imported: dict[str, list[float]] = {label: [] for label in trees}
     shares: dict[str, list[float]] = {label: [] for label in trees}
     modules: dict[str, list[str]] = {}
     for _ in range(options.import_runs):
         for label, tree in trees.items():
-            wall, _, stderr = run(tree, project, QUERY, ("-X", "importtime"))
+            wall, _, _, stderr = run(tree, project, QUERY, ("-X", "importtime"))
             seconds, names = imports(stderr)
             imported[label].append(seconds)
             shares[label].append(seconds / wall)  # -X importtime slows imports down: a share of its own run
@@ -131,6 +146,7 @@ def main() -> None:
         import_seconds = statistics.median(imported[label])
         results["trees"][label] = {
             "path": str(tree), "query_wall": query, "help_wall": summary(walls[label]["help"]),
+            "query_cpu": summary(cpus[label]["query"]), "help_cpu": summary(cpus[label]["help"]),
             "query_imports": round(import_seconds, 4), "import_share": round(statistics.median(shares[label]), 3),
             "dbt_modules": sorted(n for n in modules[label] if n == "dbt" or n.startswith("dbt.")),
             "pydantic_modules": len([n for n in modules[label] if n.split(".")[0] in ("pydantic", "pydantic_core")]),
@@ -142,13 +158,15 @@ def main() -> None:
 
     print(f"`metricsctl {' '.join(QUERY)}` and `metricsctl --help`, {options.runs} fresh processes each "
           f"(load average at the end {results['load_average'][0]:.1f} on {os.cpu_count()} CPUs)\n")
-    print("| tree | query median | query min | imports (share) | --help median | --help min "
-          "| dbt / pydantic / DSI modules |")
+    print("| tree | query wall, median (min) | query CPU, median (min) | imports (share) "
+          "| --help wall, median (min) | --help CPU, median | dbt / pydantic / DSI modules |")
     print("|---|---|---|---|---|---|---|")
     for label, row in results["trees"].items():
-        print(f"| {label} | {row['query_wall']['median']:.3f} s | {row['query_wall']['min']:.3f} s "
-              f"| {row['query_imports']:.3f} s ({row['import_share']:.0%}) | {row['help_wall']['median']:.3f} s "
-              f"| {row['help_wall']['min']:.3f} s | {len(row['dbt_modules'])} / {row['pydantic_modules']} / "
+        print(f"| {label} | {row['query_wall']['median']:.3f} s ({row['query_wall']['min']:.3f}) "
+              f"| {row['query_cpu']['median']:.3f} s ({row['query_cpu']['min']:.3f}) "
+              f"| {row['query_imports']:.3f} s ({row['import_share']:.0%}) "
+              f"| {row['help_wall']['median']:.3f} s ({row['help_wall']['min']:.3f}) "
+              f"| {row['help_cpu']['median']:.3f} s | {len(row['dbt_modules'])} / {row['pydantic_modules']} / "
               f"{row['dbt_semantic_interfaces_modules']} |")
     print(f"\nwritten to {out.relative_to(ROOT)}")
 
