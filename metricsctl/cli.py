@@ -1,13 +1,15 @@
 """The `metricsctl` command: a thin layer over `metricsctl.facade.Metricsctl`.
 
 Exit codes, as dbt's: 0 ok, 1 a check or test failed, 2 an error (bad input, bad spec, warehouse).
+
+Each command imports what it needs when it runs, so `metricsctl --help` and a query answer quickly: this
+module itself imports only click and metricsctl's errors (bench/query_latency.py measures it).
 """
 
 from __future__ import annotations
 
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -16,9 +18,6 @@ from typing import Any, TypeVar
 import click
 
 from metricsctl.errors import MetricsctlError, QueryError
-from metricsctl.guards import mask
-from metricsctl.jsonable import dumps
-from metricsctl.progress import stdout_gone
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -53,6 +52,8 @@ def reports_errors(func: F) -> F:
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except BrokenPipeError:  # `metricsctl query | head`: the reader has what it wanted; exit as `head`'s peers do
+            from metricsctl.progress import stdout_gone
+
             stdout_gone()
             sys.exit(141)
         except MetricsctlError as exc:
@@ -70,6 +71,10 @@ def reports_errors(func: F) -> F:
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> None:
+    import traceback
+
+    from metricsctl.guards import mask
+
     if ctx.obj and ctx.obj.get("debug"):
         traceback.print_exc()
     click.echo(mask(message), err=True)  # an error may quote a secret (a URL with its token)
@@ -119,12 +124,13 @@ def query(metrics: str, group_by: str, where: tuple[str, ...], order_by: str, li
 
         metricsctl query --metrics revenue,orders --group-by metric_time__month --order-by metric_time__month
     """
-    from metricsctl import output
     from metricsctl.facade import Metricsctl
 
     app = Metricsctl(project_dir, profiles_dir, target, semantic_manifest)
     if csv_path:  # checked before anything runs: an output never overwrites an input
-        output.check_output_path(Path(csv_path), ".csv", app.protected_paths())
+        from metricsctl.output import check_output_path
+
+        check_output_path(Path(csv_path), ".csv", app.protected_paths())
     request = app.request(metrics, group_by, where, order_by, limit, start_time, end_time,
                           saved_query).with_default_order()
     if explain:
@@ -133,6 +139,8 @@ def query(metrics: str, group_by: str, where: tuple[str, ...], order_by: str, li
         return
     if dialect:
         raise QueryError("--dialect renders SQL only; use it with --explain")
+    from metricsctl import output  # the table printer, only for an answer
+
     result = app.query(request)
     if csv_path:
         output.write_csv(result, Path(csv_path))
@@ -201,6 +209,7 @@ def alerts(as_of: Any, dry_run: bool, fail_on: str, rules: tuple[str, ...], as_j
     from metricsctl import output
     from metricsctl.alerts import exit_code
     from metricsctl.facade import Metricsctl
+    from metricsctl.jsonable import dumps
 
     run = Metricsctl(project_dir, profiles_dir, target).alerts(as_of, dry_run, rules)
     if as_json:
@@ -232,6 +241,7 @@ def tree(metric: str, period: str | None, previous: str | None, org_unit: str | 
         metricsctl tree oee --period 2025-03 --org-unit production_line=Assembly
     """
     from metricsctl.facade import Metricsctl
+    from metricsctl.jsonable import dumps
     from metricsctl.management.tree import render_tree
 
     valued = Metricsctl(project_dir, profiles_dir, target).tree(metric, period, previous, depth, org_unit)
@@ -260,6 +270,7 @@ def explain(metric: str, period: str, vs: str | None, by: str, top: int | None, 
     """
     from metricsctl.compiler.query import split_list
     from metricsctl.facade import Metricsctl
+    from metricsctl.jsonable import dumps
     from metricsctl.management.explain import render_explanation
 
     result = Metricsctl(project_dir, profiles_dir, target).explain(metric, period, vs, split_list(by), top)

@@ -23,6 +23,7 @@ from metricsctl.progress import Phases
 from metricsctl.project import DbtProject
 from metricsctl.saved_queries import saved_query_to_query
 from metricsctl.spec import Spec
+from metricsctl.spec_cache import CACHE_FILE
 from metricsctl.warehouse import Result, Warehouse, connect, ensure_adapter, ensure_reachable, release_duckdb_if_loaded
 
 if TYPE_CHECKING:
@@ -61,7 +62,8 @@ class Metricsctl:
         if self.semantic_manifest_path is not None:
             return Spec.load(self.semantic_manifest_path)
         return Spec.load(self.project.semantic_manifest(), self.project.locations(),
-                         validated_stamp=self.project.target_dir / "metricsctl_validated.txt")
+                         validated_stamp=self.project.target_dir / "metricsctl_validated.txt",
+                         cache=self.project.target_dir / CACHE_FILE)
 
     @cached_property
     def target(self) -> Target:

@@ -1,7 +1,9 @@
 """The semantic spec, loaded from a semantic manifest with dbt-semantic-interfaces and indexed.
 
 `Spec` is read-only after loading: lookups by name for semantic models, measures, metrics, saved
-queries and the time spine, plus the location index used to point errors at files and lines.
+queries and the time spine, plus the location index used to point errors at files and lines. Its
+manifest is a tree of plain objects with dbt-semantic-interfaces' attribute names (spec_cache.Node),
+not the library's pydantic models, so a spec read back from target/ needs no pydantic.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 from metricsctl.errors import QueryError, SpecError, SpecIssue
 from metricsctl.locations import LocationIndex
 
-Manifest = Any  # dbt_semantic_interfaces PydanticSemanticManifest (untyped library)
+Manifest = Any  # spec_cache.Node trees of dbt_semantic_interfaces' models, read through attributes (untyped)
 
 
 @dataclass(frozen=True)
@@ -52,52 +54,35 @@ class Spec:
     # --- loading -------------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | Path, locations: LocationIndex | None = None,
-             validate: bool = True, validated_stamp: Path | None = None) -> Spec:
+             validate: bool = True, validated_stamp: Path | None = None, cache: Path | None = None) -> Spec:
         """Load and validate a semantic manifest. With `validated_stamp` (a file under target/), a manifest
-        that passed validation before (same content hash) is not validated again."""
-        from dbt_semantic_interfaces.implementations.semantic_manifest import PydanticSemanticManifest
+        that passed validation before (same content hash) is not validated again. With `cache` (a file
+        under target/), the loaded spec is read from there when it was made from the same manifest, and
+        written there otherwise (see metricsctl/spec_cache.py)."""
+        from metricsctl import spec_cache
 
         path = Path(path)
         if not path.is_file():
             raise SpecError([SpecIssue("semantic manifest not found; run `dbt parse` or pass "
                                        "--project-dir", str(path))])
-        text = path.read_text(encoding="utf-8")
-        try:
-            manifest = PydanticSemanticManifest.parse_raw(text)
-        except Exception as exc:  # pydantic's errors carry the field path, which is what a user needs
-            raise SpecError([SpecIssue(f"not a semantic manifest: {_manifest_problem(exc)}", str(path))]) from exc
-        spec = cls(manifest, locations or LocationIndex())
+        data = path.read_bytes()
+        key = spec_cache.cache_key(data) if cache is not None and validate else None
+        if cache is not None and key is not None:
+            cached = spec_cache.read(cache, key)
+            if cached is not None:
+                return cls(cached, locations or LocationIndex())
+        manifest = _parse(data.decode("utf-8"), path)
         if validate:
-            digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            digest = hashlib.sha256(data).hexdigest()
             if validated_stamp is None or not _stamped(validated_stamp, digest):
-                spec.validate()
+                _validate(manifest, locations or LocationIndex())
                 if validated_stamp is not None:
                     with contextlib.suppress(OSError):
                         validated_stamp.write_text(digest, encoding="utf-8")
-        return spec
-
-    def validate(self) -> None:
-        """dbt-semantic-interfaces' validation; every error reported at once."""
-        from dbt_semantic_interfaces.implementations.semantic_manifest import PydanticSemanticManifest
-        from dbt_semantic_interfaces.validations.semantic_manifest_validator import (
-            SemanticManifestValidator,
-        )
-
-        results = SemanticManifestValidator[PydanticSemanticManifest]().validate_semantic_manifest(
-            self.manifest)
-        issues = []
-        for error in results.errors:
-            context = getattr(error, "context", None)
-            name = getattr(context, "object_name", None) if context else None
-            kind = getattr(context, "object_type", "") if context else ""
-            section = {"metric": "metrics", "semantic model": "semantic_models",
-                       "saved query": "saved_queries"}.get(str(kind).lower().replace("_", " "), "")
-            where = self.locations.find(section, str(name)) if name else None
-            where = where or self.locations.locate_message(error.message)
-            issues.append(SpecIssue(error.message, where.path if where else None,
-                                    where.line if where else None))
-        if issues:
-            raise SpecError(issues)
+        tree = spec_cache.to_nodes(manifest)
+        if cache is not None and key is not None:
+            spec_cache.write(cache, key, tree)
+        return cls(tree, locations or LocationIndex())
 
     # --- lookups -------------------------------------------------------------------------------
     @property
@@ -154,6 +139,38 @@ class Spec:
             return frozenset(self.time_spine.custom_grains)
         except QueryError:
             return frozenset()
+
+
+def _parse(text: str, path: Path) -> Any:
+    """dbt-semantic-interfaces' pydantic model of the manifest; a file that is not one names its first problems."""
+    from dbt_semantic_interfaces.implementations.semantic_manifest import PydanticSemanticManifest
+
+    try:
+        return PydanticSemanticManifest.parse_raw(text)
+    except Exception as exc:  # pydantic's errors carry the field path, which is what a user needs
+        raise SpecError([SpecIssue(f"not a semantic manifest: {_manifest_problem(exc)}", str(path))]) from exc
+
+
+def _validate(manifest: Any, locations: LocationIndex) -> None:
+    """dbt-semantic-interfaces' validation of the parsed manifest; every error reported at once."""
+    from dbt_semantic_interfaces.implementations.semantic_manifest import PydanticSemanticManifest
+    from dbt_semantic_interfaces.validations.semantic_manifest_validator import (
+        SemanticManifestValidator,
+    )
+
+    results = SemanticManifestValidator[PydanticSemanticManifest]().validate_semantic_manifest(manifest)
+    issues = []
+    for error in results.errors:
+        context = getattr(error, "context", None)
+        name = getattr(context, "object_name", None) if context else None
+        kind = getattr(context, "object_type", "") if context else ""
+        section = {"metric": "metrics", "semantic model": "semantic_models",
+                   "saved query": "saved_queries"}.get(str(kind).lower().replace("_", " "), "")
+        where = locations.find(section, str(name)) if name else None
+        where = where or locations.locate_message(error.message)
+        issues.append(SpecIssue(error.message, where.path if where else None, where.line if where else None))
+    if issues:
+        raise SpecError(issues)
 
 
 def _stamped(stamp: Path, digest: str) -> bool:
