@@ -22,6 +22,8 @@ from metricsctl.errors import DbtError, SpecError, SpecIssue
 from metricsctl.locations import LocationIndex, index_yaml_files, yaml_error_issue
 
 FINGERPRINT_FILE = "metricsctl_parse_fingerprint.json"
+# environment variables dbt reads that do not change what it parses (metricsctl sets the first itself)
+PARSE_NEUTRAL = frozenset({"DBT_SEND_ANONYMOUS_USAGE_STATS", "DBT_QUIET", "DBT_LOG_LEVEL", "DBT_NO_PRINT"})
 DEFAULT_PATHS = {
     "model-paths": ["models"],
     "seed-paths": ["seeds"],
@@ -158,7 +160,8 @@ class DbtProject:
             if path.is_file():
                 stat = path.stat()
                 digest.update(f"{path}\0{stat.st_mtime_ns}\0{stat.st_size}\n".encode())
-        env = sorted((k, v) for k, v in os.environ.items() if k.startswith(("DBT_", "METRICSCTL_")))
+        env = sorted((k, v) for k, v in os.environ.items()
+                     if k.startswith(("DBT_", "METRICSCTL_")) and k not in PARSE_NEUTRAL)
         digest.update(json.dumps([self.target, env]).encode())
         return digest.hexdigest()
 

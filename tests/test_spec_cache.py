@@ -156,3 +156,19 @@ def test_nodes_compare_hash_copy_and_pickle_by_value(shop: Metricsctl):
     twin.label = "Turnover"  # an edited copy (as the semantic diff's tests make) differs, the original does not
     assert twin != metric and metric.label == "Revenue"
     assert "PydanticMetric(name='revenue'" in repr(metric)
+
+
+def test_dbt_settings_that_do_not_change_the_parse_do_not_make_the_project_parsed_again(
+        project: Path, monkeypatch: pytest.MonkeyPatch):
+    """A build run from a scheduler that sets DBT_SEND_ANONYMOUS_USAGE_STATS, then a query from a shell
+    that does not: the second must not pay for a dbt parse. A variable dbt's parse reads still counts."""
+    from metricsctl.project import DbtProject
+
+    monkeypatch.delenv("DBT_SEND_ANONYMOUS_USAGE_STATS", raising=False)
+    monkeypatch.delenv("DBT_TARGET_PATH", raising=False)
+    before = DbtProject.at(project).fingerprint()
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "True")
+    monkeypatch.setenv("DBT_QUIET", "1")
+    assert DbtProject.at(project).fingerprint() == before
+    monkeypatch.setenv("DBT_TARGET_PATH", "elsewhere")
+    assert DbtProject.at(project).fingerprint() != before
