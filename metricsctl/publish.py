@@ -53,10 +53,6 @@ class Stage:
     manifest: Any = None  # a parsed dbt Manifest whose nodes point at candidate relations (candidate schemas)
     dbt_target_path: Path | None = None  # where dbt writes when it runs from that manifest
 
-    @property
-    def staged(self) -> bool:
-        return self.candidate is not None
-
     def dbt(self, command: list[str], on_node: Callable[[str, str], None] | None = None) -> DbtRun:
         """`dbt <command>`, writing where this stage writes."""
         from metricsctl.runner import run_dbt
