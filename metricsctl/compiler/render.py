@@ -672,7 +672,7 @@ class _QueryBuilder:
         if self.counted_once(first):
             variant = (*key, first.measure, first.cumulative)
             if variant not in self.staged:
-                self.staged[variant] = (self.first_seen_daily(first, rows, wanted), True)
+                self.staged[variant] = (self.first_seen_daily(first, rows), True)
             return self.staged[variant]
         if key not in self.staged:
             members = [i for i in self.plan.instances if self.is_staged(i) and not self.counted_once(i)
@@ -698,7 +698,7 @@ class _QueryBuilder:
                 and self.c.spec.measure(instance.measure).measure.agg.value == "count_distinct"
                 and not any(i.is_metric_time for i in self.filter_items(instance.filters)))
 
-    def first_seen_daily(self, instance: MeasureInstance, rows: str, wanted: list[ItemName]) -> str:
+    def first_seen_daily(self, instance: MeasureInstance, rows: str) -> str:
         """Per day and group, how many values of a distinct count appear for the first time (since the
         start of the grain_to_date period, if any). Summed over the days up to a day, that is the
         distinct count up to it. A value's first day is taken after the instance's filters; NULLs form
@@ -706,7 +706,7 @@ class _QueryBuilder:
         assert instance.cumulative is not None
         value = column(self.plan.instances[instance], rows)
         day = column(DAY, rows)
-        keys = [column(i.column_name(), rows) for i in self.items if not i.is_metric_time]
+        keys = [column(i.column_name(), rows) for i in self.other_items]
         by: list[exp.Expr] = [*keys, value]
         grain_to_date = instance.cumulative.grain_to_date
         if grain_to_date is not None:
