@@ -24,8 +24,9 @@ Manifest = Any  # spec_cache.Node trees of dbt_semantic_interfaces' models, read
 @dataclass(frozen=True)
 class TimeSpine:
     relation: str
-    day_column: str
+    day_column: str  # the spine's standard-granularity column (a day, or an hour, ... for finer spines)
     custom_grains: dict[str, str]  # custom granularity name -> column
+    grain: str = "day"  # the granularity of `day_column`
 
 
 @dataclass(frozen=True)
@@ -119,19 +120,31 @@ class Spec:
         raise QueryError(f"unknown semantic model '{name}'")
 
     @property
-    def time_spine(self) -> TimeSpine:
+    def time_spines(self) -> dict[str, TimeSpine]:
+        """The project's time spines by the granularity of their standard column (`day`, `hour`, ...)."""
         config = self.manifest.project_configuration
+        spines: dict[str, TimeSpine] = {}
         for spine in config.time_spines:
-            if str(spine.primary_column.time_granularity.value) == "day":
-                return TimeSpine(
-                    relation=spine.node_relation.relation_name,
-                    day_column=spine.primary_column.name,
-                    custom_grains={c.name: (c.column_name or c.name) for c in spine.custom_granularities},
-                )
+            grain = str(spine.primary_column.time_granularity.value).lower()
+            spines.setdefault(grain, TimeSpine(
+                relation=spine.node_relation.relation_name,
+                day_column=spine.primary_column.name,
+                custom_grains={c.name: (c.column_name or c.name) for c in spine.custom_granularities},
+                grain=grain))
         for legacy in config.time_spine_table_configurations:
-            return TimeSpine(relation=legacy.location, day_column=legacy.column_name, custom_grains={})
-        raise QueryError("the project has no time spine at day grain; add a model with "
-                         "`time_spine: {standard_granularity_column: date_day}` (see dbt's docs)")
+            grain = str(getattr(legacy.grain, "value", legacy.grain)).lower()
+            spines.setdefault(grain, TimeSpine(relation=legacy.location, day_column=legacy.column_name,
+                                               custom_grains={}, grain=grain))
+        return spines
+
+    @property
+    def time_spine(self) -> TimeSpine:
+        """The time spine by day, which windows, offsets and custom granularities step along."""
+        spine = self.time_spines.get("day")
+        if spine is None:
+            raise QueryError("the project has no time spine at day grain; add a model with "
+                             "`time_spine: {standard_granularity_column: date_day}` (see dbt's docs)")
+        return spine
 
     @property
     def custom_grains(self) -> frozenset[str]:

@@ -42,6 +42,11 @@ QUERIES = [
     ("revenue_7d,revenue_all_time", "metric_time__fiscal_quarter"),
     # sub-daily grains, a metric's default grain, and queries without metrics
     ("sessions,page_views", "metric_time__hour,session__started_at__minute"),
+    ("sessions_3h,page_views_today,sessions_hour_ago,sessions_filled", "metric_time__hour"),
+    ("sessions_3h,sessions_hour_ago", "metric_time__day"),
+    # offsets by custom periods: by that grain, and day by day (a day with no place lands on NULL)
+    ("revenue_fiscal_quarter_ago,revenue", "metric_time__fiscal_quarter"),
+    ("revenue_fiscal_quarter_ago", "metric_time__day"),
     ("volume_by_month,revenue", "metric_time"),
     ("", "order__channel,customer__region"),
     ("", "metric_time__month"),

@@ -41,6 +41,11 @@ QUERIES = {
                                                         "metric_time__week,metric_time__month"),
     "cumulative_by_own_time_dimension": MetricQuery.of("revenue_7d", "order_line__ordered_at__month"),
     "sub_daily": MetricQuery.of("sessions", "metric_time__hour,session__started_at__minute"),
+    # windows and offsets stepping along the hourly time spine
+    "hourly_spine": MetricQuery.of("sessions_3h,sessions_hour_ago,sessions_filled", "metric_time__hour"),
+    # an offset by custom periods: by that grain (periods moved), and by month (days moved)
+    "custom_offset_by_its_grain": MetricQuery.of("revenue_fiscal_quarter_ago", "metric_time__fiscal_quarter"),
+    "custom_offset_by_month": MetricQuery.of("revenue_fiscal_quarter_ago", "metric_time__month"),
     "dimension_values": MetricQuery.of("", "order__channel,customer__region",
                                        "{{ Dimension('order__channel') }} = 'online'"),
     "percentiles": MetricQuery.of("median_order_amount,p90_order_amount,p90_order_amount_discrete",

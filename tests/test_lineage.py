@@ -237,8 +237,8 @@ def test_downstream_of_a_seed_reaches_every_metric_built_on_it(graph: LineageGra
     assert metrics == {
         "revenue", "quantity", "line_count", "online_revenue", "north_revenue", "revenue_per_order",
         "avg_line_value", "revenue_minus_order_total", "revenue_mom_growth", "revenue_week_ago",
-        "revenue_at_month_start", "online_share_of_revenue_pct", "revenue_all_time", "revenue_7d",
-        "revenue_mtd", "revenue_7d_last", "revenue_7d_avg", "revenue_7d_week_ago"}
+        "revenue_fiscal_quarter_ago", "revenue_at_month_start", "online_share_of_revenue_pct", "revenue_all_time",
+        "revenue_7d", "revenue_mtd", "revenue_7d_last", "revenue_7d_avg", "revenue_7d_week_ago"}
     assert {"saved_query:sales_by_month", "saved_query:daily_channel_sales", "export:sales_by_month",
             "export:daily_channel_sales", "exposure:sales_dashboard", "exposure:kpi_tile",
             "model:metric_values"} <= set(down.nodes)

@@ -5,6 +5,8 @@ Each test names the rule it shows, as `mf query` applies it.
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from metricsctl.compiler.query import MetricQuery
@@ -75,6 +77,8 @@ def ordered(found) -> list[tuple[object, ...]]:
     import datetime
 
     def plain(value: object) -> object:
+        if value is None or value != value:  # NULL, NaN, NaT
+            return None
         if hasattr(value, "to_pydatetime"):
             value = value.to_pydatetime()
         if isinstance(value, datetime.datetime) and value.time() == datetime.time(0):
@@ -244,11 +248,73 @@ def test_sub_daily_grains_where_the_data_is_timed_to_the_second(answer):
     assert list(answer("sessions", "session__started_at").columns)[0] == "session__started_at__second"
 
 
+# The shop has a second time spine, by hour (metricflow_time_spine_hour, 2023-12-31 to 2024-01-12), that
+# hourly windows, offsets and fills step along, as MetricFlow picks the coarsest spine fine enough.
+HOURS = ("select range as hr from range(timestamp '2023-12-31 00:00:00', timestamp '2024-01-13 00:00:00', "
+         "interval 1 hour)")
+HOURLY_SESSIONS = ("select date_trunc('hour', started_at) as hr, count(*) as sessions, sum(page_views) as views "
+                   "from sessions group by 1")
+
+
+def test_a_window_of_hours_steps_along_the_hourly_spine(answer):
+    got = answer("sessions_3h,page_views_today", "metric_time__hour")
+    # an hour has a value where its window holds a session (each metric's rows, side by side)
+    same_rows(rows(got.dropna(subset=["sessions_3h"]), ["metric_time__hour", "sessions_3h"]), hand(f"""
+        select h.hr, sum(s.sessions) from ({HOURS}) h join ({HOURLY_SESSIONS}) s
+          on s.hr <= h.hr and s.hr > h.hr - interval 3 hour
+        group by 1"""))
+    same_rows(rows(got.dropna(subset=["page_views_today"]), ["metric_time__hour", "page_views_today"]), hand(f"""
+        select h.hr, sum(s.views) from ({HOURS}) h join ({HOURLY_SESSIONS}) s
+          on s.hr <= h.hr and s.hr >= date_trunc('day', h.hr)
+        group by 1"""))
+
+
+def test_an_offset_of_an_hour_and_a_fill_read_every_hour_of_the_spine(answer):
+    got = answer("sessions_hour_ago,sessions_filled", "metric_time__hour")
+    assert len(got) == 13 * 24  # every hour of the spine: the fill gives each one a row
+    same_rows(rows(got, ["metric_time__hour", "sessions_filled"]), hand(f"""
+        select h.hr, coalesce(s.sessions, 0) from ({HOURS}) h left join ({HOURLY_SESSIONS}) s on s.hr = h.hr"""))
+    same_rows(rows(got, ["metric_time__hour", "sessions_hour_ago"]), hand(f"""
+        select h.hr, s.sessions from ({HOURS}) h left join ({HOURLY_SESSIONS}) s on s.hr = h.hr - interval 1 hour"""))
+    alone = answer("", "metric_time__hour")
+    assert len(alone) == 13 * 24 and list(alone.columns) == ["metric_time__hour"]
+
+
+def test_by_day_an_hourly_measure_is_accumulated_and_offset_hour_by_hour_first(answer):
+    # as MetricFlow joins the spine at the measure's own grain, then aggregates: a day's trailing-3-hours
+    # value is the one of its first hour that has one (period_agg first), and a day's hour-earlier value
+    # sums its hours' values
+    got = answer("sessions_3h,sessions_hour_ago", "metric_time__day")
+    same_rows(rows(got.dropna(subset=["sessions_3h"]), ["metric_time__day", "sessions_3h"]), hand(f"""
+        with by_hour as (
+          select h.hr, sum(s.sessions) as trailing_3h from ({HOURS}) h join ({HOURLY_SESSIONS}) s
+            on s.hr <= h.hr and s.hr > h.hr - interval 3 hour
+          group by 1)
+        select cast(hr as date), arg_min(trailing_3h, hr) from by_hour group by 1"""))
+    same_rows(rows(got.dropna(subset=["sessions_hour_ago"]), ["metric_time__day", "sessions_hour_ago"]), hand(f"""
+        select cast(h.hr as date), sum(s.sessions) from ({HOURS}) h join ({HOURLY_SESSIONS}) s
+          on s.hr = h.hr - interval 1 hour
+        group by 1"""))
+
+
+def test_an_hourly_scan_does_not_move_the_other_metrics_of_the_query_to_the_hourly_spine(answer):
+    # the hourly spine covers 13 days only: a daily offset beside an hourly window keeps the daily spine
+    together = answer("sessions_3h,revenue_week_ago", "metric_time__day")
+    alone = answer("revenue_week_ago", "metric_time__day")
+    assert len(alone) > 100
+    same_rows(rows(together.dropna(subset=["revenue_week_ago"]), ["metric_time__day", "revenue_week_ago"]),
+              rows(alone, ["metric_time__day", "revenue_week_ago"]))
+
+
 @pytest.mark.parametrize(("metrics", "group_by", "message"), [
     ("revenue", "metric_time__hour", "'metric_time__hour' is finer than the data: 'revenue' is timed by "
                                      "'ordered_at' at day"),
     ("sessions", "metric_time__millisecond", "'sessions' is timed by 'started_at' at second"),
-    ("", "metric_time__hour", "finer than the time spine, which is kept by day"),
+    ("", "metric_time__minute", "'metric_time__minute' needs a time spine by minute or finer, and the project's "
+                                "time spines are by hour, day: add a time spine model whose "
+                                "standard_granularity_column is at minute grain"),
+    ("sessions_filled", "metric_time__hour,metric_time__fiscal_quarter", "'metric_time__fiscal_quarter' is read "
+                                                                         "from the daily time spine"),
 ])
 def test_a_grain_finer_than_the_data_or_the_spine_is_refused(shop, metrics, group_by, message):
     with pytest.raises(QueryError, match=message):
@@ -336,12 +402,55 @@ def test_a_cumulative_metric_by_a_custom_granularity_takes_each_periods_first_da
     same_rows(rows(got, ["metric_time__fiscal_quarter", "revenue_7d"]), [e[:2] for e in expected])
 
 
-@pytest.mark.parametrize("unit", ["hour", "fiscal_quarter"])
-def test_a_window_in_a_unit_the_daily_spine_cannot_step_by_is_refused(unit):
+def test_a_window_in_a_unit_no_time_spine_steps_by_is_refused():
     from types import SimpleNamespace
 
     from metricsctl.compiler.plan import window_of
 
-    with pytest.raises(QueryError, match=f"metric 'm': a window of 3 {unit} is not supported"):
-        window_of(SimpleNamespace(count=3, granularity=unit), "m")
+    with pytest.raises(QueryError, match="metric 'm': a window of 3 fiscal_quarter is not supported"):
+        window_of(SimpleNamespace(count=3, granularity="fiscal_quarter"), "m")
+    with pytest.raises(QueryError, match="metric 'm': a conversion window of 3 hour is not supported"):
+        window_of(SimpleNamespace(count=3, granularity="hour"), "m", "conversion window", sub_daily=False)
     assert window_of(SimpleNamespace(count=3, granularity="DAY"), "m") is not None
+    assert window_of(SimpleNamespace(count=3, granularity="hour"), "m") is not None
+
+
+# --- offsets by custom periods --------------------------------------------------------------------------
+# revenue_fiscal_quarter_ago: `offset_window: 1 fiscal_quarter` (fiscal quarters start Feb, May, Aug, Nov).
+# As MetricFlow moves it: grouped by fiscal quarter, a quarter reads the previous quarter's total; grouped
+# otherwise, each day's revenue moves to the day at the same position in the next fiscal quarter, and to a
+# NULL day when that quarter is shorter (Nov 2023-Jan 2024 has 92 days, Feb-Apr 2024 only 90).
+FISCAL_DAYS = """
+    with s as (select ds, cast(date_trunc('quarter', ds - interval 1 month) + interval 1 month as date) as fq
+               from spine),
+    b as (select ds, fq, row_number() over (partition by fq order by ds) as pos from s),
+    q as (select fq, min(ds) as first_day, max(ds) as last_day from s group by fq),
+    nq as (select fq, lead(first_day) over (order by fq) as next_first, lead(last_day) over (order by fq) as next_last
+           from q)
+    select b.ds, case when next_first + (pos - 1) * interval 1 day <= next_last
+                      then cast(next_first + (pos - 1) * interval 1 day as date) end as moved_to
+    from b join nq using (fq)"""
+
+
+def test_an_offset_by_fiscal_quarters_reads_the_previous_quarter_by_quarter(answer):
+    got = answer("revenue_fiscal_quarter_ago", "metric_time__fiscal_quarter")
+    same_rows(rows(got, ["metric_time__fiscal_quarter", "revenue_fiscal_quarter_ago"]), hand(f"""
+        with fq as (select distinct cast(date_trunc('quarter', ds - interval 1 month) + interval 1 month as date) as q
+                    from spine),
+        totals as (select cast(date_trunc('quarter', ds - interval 1 month) + interval 1 month as date) as q,
+                          sum(revenue) as revenue from ({DAILY_REVENUE}) group by 1),
+        moved as (select q, lead(q) over (order by q) as later from fq)
+        select moved.later, totals.revenue from totals join moved using (q)"""))
+
+
+def test_an_offset_by_fiscal_quarters_moves_each_day_to_its_place_in_the_next_quarter(answer):
+    got = answer("revenue_fiscal_quarter_ago", "metric_time__day")
+    same_rows(rows(got, ["metric_time__day", "revenue_fiscal_quarter_ago"]), hand(f"""
+        select m.moved_to, sum(r.revenue) from ({FISCAL_DAYS}) m join ({DAILY_REVENUE}) r on r.ds = m.ds
+        group by 1"""))
+    # worked by hand: 1 May 2024 (day 1 of May-Jul) reads 1 February (day 1 of Feb-Apr); 30 and 31 January
+    # (days 91 and 92 of Nov-Jan) have no place in the 90 days of Feb-Apr and land on a NULL day
+    by_day = dict(hand(f"select ds, revenue from ({DAILY_REVENUE})"))
+    values = dict(rows(got, ["metric_time__day", "revenue_fiscal_quarter_ago"]))
+    assert values[date(2024, 5, 1)] == pytest.approx(by_day[date(2024, 2, 1)])
+    assert values[None] == pytest.approx(by_day.get(date(2024, 1, 30), 0) + by_day.get(date(2024, 1, 31), 0))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Union
 
 from metricsctl.errors import QueryError
-from metricsctl.names import METRIC_TIME, STANDARD_GRAINS, ItemName
+from metricsctl.names import METRIC_TIME, STANDARD_GRAINS, SUBDAILY_GRAINS, ItemName
 from metricsctl.spec import Spec
 
 
@@ -133,14 +133,17 @@ def filter_templates(where: Any) -> tuple[str, ...]:
     return tuple(f.where_sql_template for f in where.where_filters)
 
 
-def window_of(value: Any, metric: str = "", what: str = "window") -> Window | None:
-    """A window or offset; in a unit the daily time spine can step by (day to year), or refused."""
+def window_of(value: Any, metric: str = "", what: str = "window", sub_daily: bool = True,
+              custom: frozenset[str] = frozenset()) -> Window | None:
+    """A window or offset in a unit a time spine can step by (millisecond to year; `sub_daily=False`:
+    day to year; and the `custom` granularities), or refused."""
     if value is None:
         return None
     window = Window(int(value.count), str(getattr(value.granularity, "value", value.granularity)).lower())
-    if window.grain not in STANDARD_GRAINS:
-        raise QueryError(f"metric '{metric}': a {what} of {window} is not supported; windows and offsets are "
-                         f"answered in {', '.join(STANDARD_GRAINS)} (the time spine is kept by day)")
+    units = (*SUBDAILY_GRAINS, *STANDARD_GRAINS) if sub_daily else STANDARD_GRAINS
+    if window.grain not in units and window.grain not in custom:
+        raise QueryError(f"metric '{metric}': a {what} of {window} is not supported; it is answered in "
+                         f"{', '.join(units)}")
     return window
 
 
@@ -230,7 +233,7 @@ class Planner:
             conv_ref = self.spec.measure(cp.conversion_measure.name)
             conversion = Conversion(
                 base_model=base.instance.model, base_measure=base.instance.measure,
-                entity=str(cp.entity), window=window_of(cp.window, name),
+                entity=str(cp.entity), window=window_of(cp.window, name, "conversion window", sub_daily=False),
                 constant_properties=tuple((c.base_property, c.conversion_property)
                                           for c in (cp.constant_properties or [])),
                 conversion_filters=filter_templates(cp.conversion_measure.filter))
@@ -249,11 +252,12 @@ class Planner:
                stack: tuple[str, ...]) -> Node:
         if metric_input.name in stack:
             raise QueryError(f"metric '{stack[0]}' refers to itself through {' -> '.join(stack)}")
-        inner = Offset(window_of(metric_input.offset_window, stack[-1], "offset_window"),
+        inner = Offset(window_of(metric_input.offset_window, stack[-1], "offset_window",
+                                 custom=self.spec.custom_grains),
                        grain_of(metric_input.offset_to_grain))
-        if inner.to_grain is not None and inner.to_grain not in STANDARD_GRAINS:
+        if inner.to_grain is not None and inner.to_grain not in (*SUBDAILY_GRAINS, *STANDARD_GRAINS):
             raise QueryError(f"metric '{stack[-1]}': offset_to_grain {inner.to_grain} is not supported; it is "
-                             f"answered for {', '.join(STANDARD_GRAINS)}")
+                             f"answered for {', '.join((*SUBDAILY_GRAINS, *STANDARD_GRAINS))}")
         if inner.window is None and inner.to_grain is None:
             combined = offset
         elif offset is None:

@@ -38,6 +38,7 @@ from metricsctl.graph import (
     ResolvedItem,
     SemanticGraph,
     dimension,
+    dimension_grain,
     entity_expr,
     entity_type,
 )
@@ -50,10 +51,11 @@ from metricsctl.names import (
     grain_rank,
     parse_item_name,
 )
-from metricsctl.spec import Spec, suggest
+from metricsctl.spec import Spec, TimeSpine, suggest
 
-DAY = "__day"
+DAY = "__day"  # a row's time at the time spine's grain (a day, or an hour, ... for a finer spine)
 SPINE = "time_spine"
+STEPPED_GRAINS = (*SUBDAILY_GRAINS, *STANDARD_GRAINS)  # grains a time spine's rows can be truncated to
 Ref = ItemName | MetricCall  # what a filter placeholder stands for
 
 
@@ -76,7 +78,10 @@ def column(name: str, table: str | None = None) -> exp.Column:
 
 
 def trunc(grain: str, value: exp.Expr) -> exp.Expr:
-    """DATE_TRUNC, rendered per dialect by sqlglot (TRUNC on Spark, DATE_TRUNC(x, MONTH) on BigQuery)."""
+    """DATE_TRUNC, rendered per dialect by sqlglot (TRUNC on Spark, DATE_TRUNC(x, MONTH) on BigQuery);
+    a sub-daily grain truncates a timestamp (TIMESTAMP_TRUNC on BigQuery, whose DATE_TRUNC takes dates only)."""
+    if grain in SUBDAILY_GRAINS:
+        return exp.TimestampTrunc(this=value, unit=exp.Var(this=grain.upper()))
     truncated: exp.Expr = exp.DateTrunc(this=value, unit=exp.Var(this=grain.upper()))  # type: ignore[no-untyped-call]
     return truncated
 
@@ -265,15 +270,8 @@ class SqlCompiler:
         if item.date_part:
             return date_part(item.date_part, value, self.dialect)
         grain = item.grain or "day"
-        if grain in STANDARD_GRAINS:
+        if grain in STANDARD_GRAINS or grain in SUBDAILY_GRAINS:
             return trunc(grain, value)
-        if grain in SUBDAILY_GRAINS:
-            if source is None:
-                raise QueryError(f"'{item.column_name()}' is finer than the time spine, which is kept by day: "
-                                 "sub-daily grains are answered for metrics read straight from their rows "
-                                 "(not cumulative, offset, join_to_timespine or metric-free time queries)")
-            # a timestamp's truncation: TIMESTAMP_TRUNC on BigQuery, whose DATE_TRUNC takes dates only
-            return exp.TimestampTrunc(this=value, unit=exp.Var(this=grain.upper()))
         if grain in self.custom_grains:
             if spine_alias is not None:
                 return column(self.spine.custom_grains[grain], spine_alias)
@@ -282,6 +280,12 @@ class SqlCompiler:
             return source.custom_grain(grain, value)
         raise QueryError(f"unknown time granularity '{grain}'"
                          f"{suggest(grain, [*STANDARD_GRAINS, *self.custom_grains])}")
+
+    def measure_grain(self, measure: str) -> str:
+        """The granularity of a measure's aggregation time dimension (`day` when it names none)."""
+        ref = self.spec.measure(measure)
+        dim = dimension(ref.model, ref.agg_time_dimension)
+        return dimension_grain(dim) if dim is not None else "day"
 
     def measure_time(self, measure: str, model: Any, table: str = "src") -> exp.Expr:
         ref = self.spec.measure(measure)
@@ -350,6 +354,7 @@ class _QueryBuilder:
         self.staged: dict[tuple[Any, ...], tuple[str, bool]] = {}
         self.staged_scans: dict[tuple[Any, ...], tuple[str, list[ItemName]]] = {}
         self.time_items = [i for i in items if i.is_metric_time]
+        self.spines: dict[str, TimeSpine] = {}  # by the grain a scan needs
         self.other_items = [i for i in items if not i.is_metric_time]
         self.columns = [i.column_name() for i in items]
 
@@ -366,6 +371,64 @@ class _QueryBuilder:
         name = self.cte_name(base)
         self.ctes.append((name, body))
         return name
+
+    # --- the time spine ------------------------------------------------------------------------
+    def spine_for(self, instance: MeasureInstance | None = None) -> TimeSpine:
+        """The time spine a scan steps along, chosen as MetricFlow chooses it: of the project's spines, the
+        coarsest that is no coarser than the query's finest metric_time grain, nor than the time of the
+        scan's measure when its window or offset is joined to the spine before aggregating (a session timed
+        to the second is accumulated by the second), nor than a day. Windows, offsets and spine joins then
+        step by that spine's grain (`__day` holds a row's time at it). `instance` None: the query's own
+        periods (metric_time alone, a spine fill, an offset joined after aggregating)."""
+        needs = [(str(i.grain), f"'{i.column_name()}'") for i in self.time_items
+                 if i.grain in SUBDAILY_GRAINS and not i.date_part]
+        if instance is not None and self.is_staged(instance):
+            grain = self.c.measure_grain(instance.measure)
+            if grain in SUBDAILY_GRAINS:
+                needs.append((grain, f"metric input '{instance.measure}' (timed at {grain}, its window or offset "
+                                     "joined to the time spine before aggregating)"))
+        needed, why = min(needs or [("day", "")], key=lambda need: grain_rank(need[0]))
+        if needed not in self.spines:
+            self.spines[needed] = self.choose_spine(needed, why)
+        return self.spines[needed]
+
+    def choose_spine(self, needed: str, why: str) -> TimeSpine:
+        spines = self.c.spec.time_spines
+        usable = [g for g in spines if g in STEPPED_GRAINS and grain_rank(g) <= grain_rank(needed)]
+        if not usable:
+            if needed == "day":
+                return self.c.spec.time_spine  # raises: the project has no daily time spine
+            have = ", ".join(sorted(spines, key=lambda g: grain_rank(g) if g in STEPPED_GRAINS else 99)) or "none"
+            raise QueryError(f"{why} needs a time spine by {needed} or finer, and the project's time spines "
+                             f"are by {have}: add a time spine model whose standard_granularity_column is at "
+                             f"{needed} grain, or group by a coarser grain")
+        spine = spines[max(usable, key=grain_rank)]
+        custom = [i for i in self.time_items if i.grain in self.c.custom_grains and not i.date_part]
+        if custom and spine.grain != "day":
+            raise QueryError(f"'{custom[0].column_name()}' is read from the daily time spine and "
+                             f"{why} from the {spine.grain} one; a query that reads the time spine "
+                             "takes one of them")
+        return spine
+
+    @staticmethod
+    def at_spine_grain(value: exp.Expr, spine: TimeSpine, grain: str | None = None) -> exp.Expr:
+        """`value` truncated to `grain` (the spine's by default), typed as the spine's column: a DATE
+        for a daily spine, a TIMESTAMP for a finer one."""
+        truncated = trunc(grain or spine.grain, value)
+        return as_date(truncated) if spine.grain in STANDARD_GRAINS else cast(truncated, "TIMESTAMP")
+
+    def check_units(self, instance: MeasureInstance) -> None:
+        """A window or offset in a sub-daily unit steps along a spine at least that fine, so the query
+        groups by metric_time at that unit or finer."""
+        units = [w.grain for w in (instance.cumulative.window if instance.cumulative else None,
+                                   instance.offset.window if instance.offset else None) if w is not None]
+        units += [u for u in (instance.offset.to_grain if instance.offset else None,
+                              instance.cumulative.grain_to_date if instance.cumulative else None) if u]
+        for unit in units:
+            if unit in SUBDAILY_GRAINS and self.time_items and grain_rank(self.spine_for(instance).grain) > \
+                    grain_rank(unit):
+                raise QueryError(f"metric input '{instance.measure}' steps by {unit}, finer than the query's "
+                                 f"metric_time grain: group by metric_time__{unit} (or finer)")
 
     # --- filters -------------------------------------------------------------------------------
     def filter_items(self, templates: tuple[str, ...]) -> list[ItemName]:
@@ -398,7 +461,7 @@ class _QueryBuilder:
         return bound
 
     def time_constraint(self, day: exp.Expr) -> list[exp.Expr]:
-        grain = self.time_items[0].grain if self.time_items and self.time_items[0].grain in STANDARD_GRAINS \
+        grain = self.time_items[0].grain if self.time_items and self.time_items[0].grain in STEPPED_GRAINS \
             else "day"
         assert grain is not None
         period = trunc(grain, day)
@@ -532,12 +595,16 @@ class _QueryBuilder:
 
     def scan(self, group: list[MeasureInstance]) -> str:
         first = group[0]
+        self.check_units(first)
         if first.conversion is not None:
             return self.conversion_scan(group)
         if first.cumulative is not None:
             return self.cumulative_scan(group)
         if first.offset is not None:
             if self.offset_at_query_grain(first.offset):
+                window = first.offset.window
+                if window is not None and window.grain in self.c.custom_grains:
+                    return self.custom_offset_period_scan(group)
                 return self.offset_period_scan(group)
             return self.offset_day_scan(group)
         if first.semi_additive is not None:
@@ -585,10 +652,11 @@ class _QueryBuilder:
         Filters that read only metric_time apply to the periods too: a spine-filled metric filtered to
         2025 lists 2025's periods only.
         """
-        day = column(self.c.spine.day_column, SPINE)
+        spine = self.spine_for()
+        day = column(spine.day_column, SPINE)
         projections = [alias(self.c.time_value(i, day, None, SPINE), i.column_name()) for i in grain_items]
         select = exp.select(*projections).distinct().from_(
-            exp.alias_(self.c.relation(self.c.spine.relation), SPINE, table=True))
+            exp.alias_(self.c.relation(spine.relation), SPINE, table=True))
         time_only = tuple(t for t in filters if not self.filter_metrics((t,))
                           and all(i.is_metric_time for i in self.filter_items((t,))))
         conditions = self.time_constraint(day) + self.bind_filters(
@@ -628,7 +696,7 @@ class _QueryBuilder:
             if (item.is_metric_time and not with_time_items) or item in wanted:
                 continue
             wanted.append(item)
-        projections = [alias(as_date(trunc("day", time)), DAY)]
+        projections = [alias(self.at_spine_grain(time, self.spine_for(first)), DAY)]
         projections += [alias(bind(item), self.item_column(item)) for item in wanted]
         if not apply_filters:
             projections += [alias(bind(call), self.item_column(call)) for call in self.filter_metrics(first.filters)]
@@ -710,7 +778,7 @@ class _QueryBuilder:
         by: list[exp.Expr] = [*keys, value]
         grain_to_date = instance.cumulative.grain_to_date
         if grain_to_date is not None:
-            by.append(as_date(trunc(grain_to_date, day.copy())))
+            by.append(self.at_spine_grain(day.copy(), self.spine_for(instance), grain_to_date))
         conditions = self.bind_filters(instance.filters, lambda item: column(self.item_column(item), rows))
         first = exp.select(*[alias(k.copy(), k.name) for k in keys], alias(value.copy(), value.name),
                            alias(exp.Min(this=day), DAY)).from_(named_table(rows)).group_by(*[b.copy() for b in by])
@@ -733,12 +801,14 @@ class _QueryBuilder:
 
     def spine_joined(self, group: list[MeasureInstance], on: Callable[[exp.Expr, exp.Expr],
                                                                      exp.Expr],
-                     label: str, days: exp.Expr | None = None) -> str:
+                     label: str, days: exp.Expr | None = None, via: tuple[str, str] | None = None) -> str:
         """Join the time spine's days to the rows (an offset or a window); metric_time is the spine's.
 
-        `days`, given the spine's day, keeps only some of the days (those that start a period)."""
+        `days`, given the spine's day, keeps only some of the days (those that start a period). With `via`
+        (a relation and its column), the rows are joined to `via`, and the spine's day is the column's."""
         rows, rolled_up = self.staged_rows(group)
-        spine_day = column(self.c.spine.day_column, SPINE)
+        spine_of = self.spine_for(group[0])
+        spine_day = column(spine_of.day_column, SPINE)
 
         def bind(item: Ref) -> exp.Expr:
             if isinstance(item, ItemName) and item.is_metric_time:
@@ -759,8 +829,12 @@ class _QueryBuilder:
             if counted_once:  # a sum of counts, typed as the count it stands for
                 aggregated = cast(aggregated, "BIGINT")
             projections.append(alias(aggregated, self.plan.instances[instance]))
-        select = exp.select(*projections).from_(
-            exp.alias_(self.c.relation(self.c.spine.relation), SPINE, table=True))
+        spine = exp.alias_(self.c.relation(spine_of.relation), SPINE, table=True)
+        if via is None:
+            select = exp.select(*projections).from_(spine)
+        else:  # a row whose day has no counterpart in `via` keeps a NULL metric_time
+            select = exp.select(*projections).from_(named_table(via[0])).join(
+                spine, on=exp.EQ(this=column(via[1], via[0]), expression=spine_day.copy()), join_type="LEFT")
         select = select.join(named_table(rows), on=on(column(DAY, rows), spine_day), join_type="INNER")
         filters = () if counted_once else group[0].filters  # counted_once applied them to the rows
         conditions = self.bind_filters(filters, bind) + self.time_constraint(spine_day)
@@ -777,17 +851,20 @@ class _QueryBuilder:
 
     def smallest_time_item(self) -> ItemName | None:
         """The finest metric_time item when all are standard grains (None: none, or a date part or custom)."""
-        if not self.time_items or any(i.date_part or i.grain not in STANDARD_GRAINS for i in self.time_items):
+        if not self.time_items or any(i.date_part or i.grain not in STEPPED_GRAINS for i in self.time_items):
             return None
         return min(self.time_items, key=lambda i: grain_rank(str(i.grain)))
 
     def offset_at_query_grain(self, offset: Offset) -> bool:
         """As MetricFlow decides it: the offset is joined after aggregating to the query's grains when the
         finest of them is no coarser than the offset's unit (offset_to_grain by week excepted: weeks do
-        not roll up into months), and before, day by day, otherwise."""
+        not roll up into months), and before, day by day, otherwise. An offset by custom periods is
+        joined after aggregating when the query groups metric_time by that custom grain alone."""
         smallest = self.smallest_time_item()
         unit = offset.window.grain if offset.window else offset.to_grain
-        if smallest is None or unit not in STANDARD_GRAINS or grain_rank(str(smallest.grain)) > grain_rank(unit):
+        if unit in self.c.custom_grains:
+            return [(i.grain, i.date_part) for i in self.time_items] == [(unit, None)]
+        if smallest is None or unit not in STEPPED_GRAINS or grain_rank(str(smallest.grain)) > grain_rank(unit):
             return False
         if smallest.grain == "week" and offset.to_grain is not None:
             return False
@@ -800,32 +877,78 @@ class _QueryBuilder:
         offset = group[0].offset
         assert offset is not None
         self.require_metric_time(group[0], "offset in time")
+        spine = self.spine_for(group[0])
+
+        if offset.window is not None and offset.window.grain in self.c.custom_grains:
+            mapping = self.custom_offset_days(offset.window)
+            return self.spine_joined(group, lambda row_day, _: exp.EQ(this=row_day, expression=column(DAY, mapping)),
+                                     "offset", via=(mapping, "__offset_day"))
 
         def on(row_day: exp.Expr, spine_day: exp.Expr) -> exp.Expr:
             if offset.window is not None:
                 return exp.EQ(this=row_day, expression=exp.Sub(this=spine_day, expression=interval(offset.window)))
             assert offset.to_grain is not None
-            return exp.EQ(this=row_day, expression=as_date(trunc(offset.to_grain, spine_day)))
+            return exp.EQ(this=row_day, expression=self.at_spine_grain(spine_day, spine, offset.to_grain))
 
         days = None
         if offset.to_grain is not None:
             days = self.period_starts(group[0])
         return self.spine_joined(group, on, "offset", days)
 
+    def custom_offset_days(self, window: Window) -> str:
+        """Each spine day with the day it is reported on, `window.count` custom periods later, as MetricFlow
+        offsets by custom periods: the day at the same position in the later period (the 10th day of a
+        fiscal quarter moves to the 10th day of the next); NULL when that period is shorter or beyond the
+        spine, and reported under a NULL metric_time, as MetricFlow reports it."""
+        key = ("custom_offset", window)
+        if key not in self.staged:
+            spine = self.c.spec.time_spine
+            day = column(spine.day_column, SPINE)
+            period = column(spine.custom_grains[window.grain], SPINE)
+            by_period = [period.copy()]
+            bounds = exp.select(
+                alias(day, DAY), alias(period, "__period"),
+                alias(exp.Window(this=exp.RowNumber(), partition_by=by_period,
+                                 order=exp.Order(expressions=[exp.Ordered(this=day.copy())])), "__position"),
+                alias(exp.Window(this=exp.Min(this=day.copy()), partition_by=[period.copy()]), "__first"),
+                alias(exp.Window(this=exp.Max(this=day.copy()), partition_by=[period.copy()]), "__last"),
+            ).from_(exp.alias_(self.c.relation(spine.relation), SPINE, table=True))
+            bounds_name = self.add_cte(f"{window.grain}_days", bounds)
+            periods = exp.select(column("__period"), column("__first"), column("__last")).distinct().from_(
+                named_table(bounds_name))
+            order = exp.Order(expressions=[exp.Ordered(this=column("__period"))])
+            shifted = exp.select(column("__period"), *[alias(exp.Window(
+                this=exp.func("LEAD", column(c), exp.Literal.number(window.count)), order=order.copy()), c)
+                for c in ("__first", "__last")]).from_(exp.Subquery(
+                this=periods, alias=exp.TableAlias(this=exp.to_identifier("periods"))))
+            shifted_name = self.add_cte(f"{window.grain}_offset_periods", shifted)
+            moved = exp.DateAdd(this=column("__first", shifted_name), expression=exp.Sub(
+                this=column("__position", bounds_name), expression=exp.Literal.number(1)), unit=exp.Var(this="DAY"))
+            moved_day = exp.Case(ifs=[exp.If(this=exp.LTE(this=as_date(moved), expression=column(
+                "__last", shifted_name)), true=as_date(moved.copy()))])
+            mapping = exp.select(column(DAY, bounds_name), alias(moved_day, "__offset_day")).from_(
+                named_table(bounds_name)).join(named_table(shifted_name), on=exp.EQ(
+                    this=column("__period", bounds_name), expression=column("__period", shifted_name)),
+                join_type="INNER")
+            self.staged[key] = (self.add_cte(f"{window.grain}_offset_days", mapping), False)
+        return self.staged[key][0]
+
     def period_starts(self, instance: MeasureInstance) -> exp.Expr | None:
         """offset_to_grain joined day by day (the query's finest grain is coarser than the offset's, or is
         a week), as MetricFlow answers it: a period's value is the value its first day reads (the week of
         2024-03-04 shows the value of 2024-03-01 for offset_to_grain: month), so only days that start a
         period of some grain of the query are kept."""
-        spine_day = column(self.c.spine.day_column, SPINE)
+        spine = self.spine_for(instance)
+        spine_day = column(spine.day_column, SPINE)
         starts: list[exp.Expr] = []
         for item in self.time_items:
-            if item.date_part or item.grain not in STANDARD_GRAINS:
+            if item.date_part or item.grain not in STEPPED_GRAINS:
                 raise QueryError(f"metric input '{instance.measure}' has offset_to_grain, which is answered "
-                                 f"at day, week, month, quarter or year; '{item.column_name()}' is not one")
-            if item.grain == "day":
+                                 f"at {', '.join(STEPPED_GRAINS)}; '{item.column_name()}' is not one")
+            if item.grain == spine.grain:
                 return None
-            starts.append(exp.EQ(this=as_date(trunc(str(item.grain), spine_day.copy())), expression=spine_day.copy()))
+            starts.append(exp.EQ(this=self.at_spine_grain(spine_day.copy(), spine, str(item.grain)),
+                                 expression=spine_day.copy()))
         return exp.paren(exp.or_(*starts)) if len(starts) > 1 else starts[0] if starts else None
 
     def offset_period_scan(self, group: list[MeasureInstance]) -> str:
@@ -863,6 +986,46 @@ class _QueryBuilder:
             select = select.where(and_all(conditions))
         return self.add_cte(f"{group[0].model}_offset", select)
 
+    def custom_offset_period_scan(self, group: list[MeasureInstance]) -> str:
+        """An offset by custom periods, grouped by that custom grain: each period's total is reported
+        `count` periods later, as MetricFlow moves it (the total of a period with no later one in the time
+        spine is reported under a NULL period, as MetricFlow reports it)."""
+        offset = group[0].offset
+        assert offset is not None and offset.window is not None
+        name = self.time_items[0].column_name()
+        row_filters = tuple(t for t in group[0].filters
+                            if not any(i.is_metric_time for i in self.filter_items((t,))))
+        aggregated = self.add_cte(f"{group[0].model}_by_period",
+                                  self.plain_select(group, filters=row_filters, apply_time=False))
+        spine = self.c.spec.time_spine
+        periods = exp.select(alias(column(spine.custom_grains[offset.window.grain], SPINE), name)).distinct().from_(
+            exp.alias_(self.c.relation(spine.relation), SPINE, table=True))
+        later = exp.Window(this=exp.func("LEAD", column(name), exp.Literal.number(offset.window.count)),
+                           order=exp.Order(expressions=[exp.Ordered(this=column(name))]))
+        moved = self.add_cte(f"{offset.window.grain}_offset_periods", exp.select(
+            column(name), alias(later, "__offset_period")).from_(exp.Subquery(
+                this=periods, alias=exp.TableAlias(this=exp.to_identifier("periods")))))
+        period = column("__offset_period", moved)
+        projections = [alias(period.copy() if item.is_metric_time else column(item.column_name(), aggregated),
+                             item.column_name()) for item in self.items]
+        projections += [alias(column(self.plan.instances[i], aggregated), self.plan.instances[i]) for i in group]
+        select = exp.select(*projections).from_(named_table(aggregated)).join(
+            named_table(moved), on=exp.EQ(this=column(name, moved), expression=column(name, aggregated)),
+            join_type="INNER")
+        time_filters = tuple(t for t in group[0].filters if t not in row_filters)
+        grain = offset.window.grain
+
+        def bind(item: Ref) -> exp.Expr:  # metric_time is the later period (its first day at other grains)
+            if isinstance(item, ItemName) and item.is_metric_time:
+                same = item.grain == grain and not item.date_part
+                return period.copy() if same else self.c.time_value(item, period.copy(), None)
+            return column(self.item_column(item), aggregated)
+
+        conditions = self.bind_filters(time_filters, bind) + self.time_constraint(period.copy())
+        if conditions:
+            select = select.where(and_all(conditions))
+        return self.add_cte(f"{group[0].model}_offset", select)
+
     def cumulative_scan(self, group: list[MeasureInstance]) -> str:
         cumulative = group[0].cumulative
         assert cumulative is not None
@@ -873,6 +1036,10 @@ class _QueryBuilder:
         window = cumulative.window
         grain_to_date = cumulative.grain_to_date
         offset = group[0].offset
+        spine = self.spine_for(group[0])
+        if offset is not None and offset.window is not None and offset.window.grain in self.c.custom_grains:
+            raise QueryError(f"an offset of {offset.window} over the cumulative metric input '{group[0].measure}' is "
+                             "not supported (offsets by custom periods are answered for simple inputs)")
 
         def on(row_day: exp.Expr, spine_day: exp.Expr) -> exp.Expr:
             # an offset moves the window's end, before the days are aggregated to the query's grain (as
@@ -881,13 +1048,14 @@ class _QueryBuilder:
                 spine_day = exp.paren(exp.Sub(this=spine_day, expression=interval(offset.window)))
             elif offset is not None:
                 assert offset.to_grain is not None
-                spine_day = as_date(trunc(offset.to_grain, spine_day))
+                spine_day = self.at_spine_grain(spine_day, spine, offset.to_grain)
             conditions: list[exp.Expr] = [exp.LTE(this=row_day, expression=spine_day)]
             if window is not None:
                 conditions.append(exp.GT(this=row_day, expression=exp.Sub(
                     this=spine_day, expression=interval(window))))
             if grain_to_date is not None:
-                conditions.append(exp.GTE(this=row_day, expression=as_date(trunc(grain_to_date, spine_day))))
+                conditions.append(exp.GTE(this=row_day, expression=self.at_spine_grain(spine_day, spine,
+                                                                                        grain_to_date)))
             return exp.and_(*conditions)
 
         daily = self.spine_joined(group, on, "cumulative")
@@ -901,7 +1069,7 @@ class _QueryBuilder:
         day = column(DAY, daily)
         time_values = {i: column(i.column_name(), daily) if self.is_custom(i) else self.c.time_value(i, day, None)
                        for i in self.time_items}
-        if all(i.grain == "day" and not i.date_part for i in self.time_items):
+        if all(i.grain == self.spine_for(group[0]).grain and not i.date_part for i in self.time_items):
             projections = [alias(time_values[i] if i.is_metric_time else column(i.column_name(), daily),
                                  i.column_name()) for i in self.items]
             projections += [alias(column(self.plan.instances[i], daily), self.plan.instances[i]) for i in group]
