@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from metricsctl.compiler.dialects import adapter_types, incremental_config, to_sql, unpivots
 from metricsctl.compiler.query import MetricQuery
-from metricsctl.compiler.render import SqlCompiler, column
+from metricsctl.compiler.render import SqlCompiler, alias, cast, column, named_table
 from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
 from metricsctl.guards import escape_jinja, identifier_problem, inside
 from metricsctl.names import METRIC_TIME, STANDARD_GRAINS, parse_item_name
@@ -306,11 +306,12 @@ class Materializer:
                 continue
             for name in names:
                 parts.append(exp.select(
-                    exp.alias_(exp.Literal.string(name), "metric_name"),
-                    exp.alias_(exp.Literal.string(grain), "grain"),
-                    exp.alias_(exp.cast(column(time_column), "DATE"), "period_start"),
-                    exp.alias_(exp.cast(column(name), "DOUBLE"), "value"),
-                ).from_(cte).where(exp.Not(this=exp.Is(this=column(name), expression=exp.Null()))))
+                    alias(exp.Literal.string(name), "metric_name"),
+                    alias(exp.Literal.string(grain), "grain"),
+                    alias(cast(column(time_column), "DATE"), "period_start"),
+                    alias(cast(column(name), "DOUBLE"), "value"),
+                ).from_(named_table(cte), copy=False).where(
+                    exp.Not(this=exp.Is(this=column(name), expression=exp.Null())), copy=False))
         union: exp.Query = parts[0]
         for part in parts[1:]:
             union = exp.union(union, part, distinct=False, copy=False)
@@ -324,14 +325,14 @@ class Materializer:
     @staticmethod
     def _unpivoted(cte: str, grain: str, time_column: str, names: list[str]) -> exp.Query:
         """One grain of metric_values in one pass: the metrics' columns turned into rows (NULLs dropped)."""
-        wide = exp.select(column(time_column), *[exp.alias_(exp.cast(column(n), "DOUBLE"), n) for n in names]
-                          ).from_(cte)
+        wide = exp.select(column(time_column), *[alias(cast(column(n), "DOUBLE"), n) for n in names]
+                          ).from_(named_table(cte), copy=False)
         source = exp.Subquery(this=wide, alias=exp.TableAlias(this=exp.to_identifier(f"{cte}_wide")))
         source.set("pivots", [exp.Pivot(expressions=[exp.to_identifier("value")], unpivot=True, fields=[
             exp.In(this=exp.to_identifier("metric_name"), expressions=[column(n) for n in names])])])
-        return exp.select(column("metric_name"), exp.alias_(exp.Literal.string(grain), "grain"),
-                          exp.alias_(exp.cast(column(time_column), "DATE"), "period_start"),
-                          column("value")).from_(source)
+        return exp.select(column("metric_name"), alias(exp.Literal.string(grain), "grain"),
+                          alias(cast(column(time_column), "DATE"), "period_start"),
+                          column("value")).from_(source, copy=False)
 
     def _scorecard_config(self) -> ScorecardConfig | None:
         from metricsctl.management.targets import load_scorecard_config
@@ -374,7 +375,7 @@ class Materializer:
         extra = [c for c in CATALOG_COLUMNS if c not in columns]
         # typed text even when every row is NULL (no metric with a description): a NULL-typed column
         # breaks BI tools and unions
-        typed = [exp.alias_(exp.cast(column(c, "definitions"), exp.DataType.build("VARCHAR")), c) for c in columns]
+        typed = [alias(cast(column(c, "definitions"), "VARCHAR"), c) for c in columns]
         select = exp.select(*typed, *[column(c, "managed") for c in extra]
                             ).from_(values).join(exp.Subquery(this=managed, alias=exp.TableAlias(
                                 this=exp.to_identifier("managed"))), on=exp.EQ(

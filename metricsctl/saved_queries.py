@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from metricsctl.compiler.filters import _Ref, _Registry
@@ -11,6 +12,7 @@ from metricsctl.errors import QueryError
 from metricsctl.names import ItemName
 
 
+@lru_cache(maxsize=4096)
 def group_by_name(text: str, custom_grains: frozenset[str] = frozenset()) -> str:
     """`TimeDimension('metric_time', 'month')` -> `metric_time__month`; plain names pass through.
 

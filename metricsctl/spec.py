@@ -12,6 +12,7 @@ import contextlib
 import difflib
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +91,23 @@ class Spec:
     def semantic_models(self) -> list[Any]:
         return list(self.manifest.semantic_models)
 
+    @cached_property
+    def _metrics(self) -> dict[str, Any]:
+        return {m.name: m for m in self.manifest.metrics}
+
+    @cached_property
+    def _measures(self) -> dict[str, MeasureRef]:
+        found: dict[str, MeasureRef] = {}
+        for model in self.manifest.semantic_models:
+            for measure in model.measures:
+                found.setdefault(measure.name, MeasureRef(model, measure))
+        return found
+
     def metric(self, name: str) -> Any:
-        for metric in self.manifest.metrics:
-            if metric.name == name:
-                return metric
-        raise QueryError(f"unknown metric '{name}'{suggest(name, self.metric_names())}")
+        found = self._metrics.get(name)
+        if found is None:
+            raise QueryError(f"unknown metric '{name}'{suggest(name, self.metric_names())}")
+        return found
 
     def metric_names(self) -> list[str]:
         return sorted(m.name for m in self.manifest.metrics)
@@ -107,11 +120,10 @@ class Spec:
         raise QueryError(f"unknown saved query '{name}'{suggest(name, names)}")
 
     def measure(self, name: str) -> MeasureRef:
-        for model in self.manifest.semantic_models:
-            for measure in model.measures:
-                if measure.name == name:
-                    return MeasureRef(model, measure)
-        raise QueryError(f"unknown measure '{name}'")
+        found = self._measures.get(name)
+        if found is None:
+            raise QueryError(f"unknown measure '{name}'")
+        return found
 
     def semantic_model(self, name: str) -> Any:
         for model in self.manifest.semantic_models:
@@ -119,7 +131,7 @@ class Spec:
                 return model
         raise QueryError(f"unknown semantic model '{name}'")
 
-    @property
+    @cached_property
     def time_spines(self) -> dict[str, TimeSpine]:
         """The project's time spines by the granularity of their standard column (`day`, `hour`, ...)."""
         config = self.manifest.project_configuration
@@ -146,7 +158,7 @@ class Spec:
                              "`time_spine: {standard_granularity_column: date_day}` (see dbt's docs)")
         return spine
 
-    @property
+    @cached_property
     def custom_grains(self) -> frozenset[str]:
         try:
             return frozenset(self.time_spine.custom_grains)

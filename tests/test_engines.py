@@ -50,6 +50,7 @@ QUERIES = [
     ("volume_by_month,revenue", "metric_time"),
     ("", "order__channel,customer__region"),
     ("", "metric_time__month"),
+    ("", "metric_time__month,customer__region"),
     # filters: metric_time compared with casts, a metric filter by an entity with a local prefix
     ("revenue,revenue_7d,revenue_week_ago", "metric_time__day",
      "{{ TimeDimension('metric_time', 'day') }} BETWEEN CAST('2024-02-05' AS DATE) "

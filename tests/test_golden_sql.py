@@ -41,6 +41,8 @@ QUERIES = {
                                                         "metric_time__week,metric_time__month"),
     "cumulative_by_own_time_dimension": MetricQuery.of("revenue_7d", "order_line__ordered_at__month"),
     "sub_daily": MetricQuery.of("sessions", "metric_time__hour,session__started_at__minute"),
+    # no metric: every period of the spine crossed with every value of the dimension
+    "periods_and_values": MetricQuery.of("", "metric_time__month,customer__region"),
     # windows and offsets stepping along the hourly time spine
     "hourly_spine": MetricQuery.of("sessions_3h,sessions_hour_ago,sessions_filled", "metric_time__hour"),
     # an offset by custom periods: by that grain (periods moved), and by month (days moved)

@@ -220,9 +220,18 @@ def test_a_time_dimension_alone_is_named_with_its_grain(answer):
     assert rows(got, ["customer__signup_date__day"]) == hand("select distinct signup_date from customers")
 
 
-def test_metric_time_with_a_dimension_and_no_metric_is_refused(shop):
-    with pytest.raises(QueryError, match="metric_time together with other group-by items needs a metric"):
-        shop.compile_query(MetricQuery.of("", "metric_time__month,customer__region"))
+def test_metric_time_with_a_dimension_and_no_metric_crosses_every_period_with_every_value(answer, shop):
+    # as `mf query --group-by metric_time__month,customer__region` answers it: nothing relates the two
+    got = answer("", "metric_time__month,customer__region",
+                 ("{{ TimeDimension('metric_time', 'month') }} >= '2024-10-01'",
+                  "{{ Dimension('customer__region') }} <> 'south'"))
+    assert list(got.columns) == ["metric_time__month", "customer__region"]
+    assert rows(got, ["metric_time__month", "customer__region"]) == hand("""
+        select distinct date_trunc('month', s.ds), c.region from spine s cross join customers c
+        where date_trunc('month', s.ds) >= date '2024-10-01' and c.region <> 'south'""")
+    with pytest.raises(QueryError, match="a filter on metric_time needs a metric, or metric_time in the group-by"):
+        shop.compile_query(MetricQuery.of("", "customer__region",
+                                          "{{ TimeDimension('metric_time', 'day') }} > '2024-01-01'"))
 
 
 # --- default grains and sub-daily grains --------------------------------------------------------------

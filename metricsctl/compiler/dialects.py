@@ -47,9 +47,10 @@ def incremental_config(period_column: str) -> str:
     return f"incremental_strategy={strategy}, partition_by={partition}"
 
 
-# dialects that get metric_values as one UNPIVOT per grain: Spark inlines a CTE into every reference, so
-# one union branch per metric, each reading the all-metrics CTE, made a plan too large for its driver
-UNPIVOT_DIALECTS = frozenset({"spark", "databricks"})
+# dialects that get metric_values as one UNPIVOT per grain (NULLs dropped), one pass over each grain's
+# metrics instead of a union branch per metric: Spark inlines a CTE into every reference, so those branches
+# made a plan too large for its driver, and on DuckDB they were half of compiling a large project
+UNPIVOT_DIALECTS = frozenset({"duckdb", "spark", "databricks"})
 
 
 def unpivots(dialect: str) -> bool:
@@ -109,7 +110,9 @@ def to_sql(expression: exp.Expr, dialect: str, pretty: bool = False, copy: bool 
     """SQL text of a compiled expression in `dialect`, after the dialect's rules."""
     rules = RULES.get(dialect, ())
     if rules:
-        expression = expression.copy() if copy else expression
+        # always a copy: the rules rewrite nodes in place, and a compiled tree may share a node
+        # between two places (builders attach expressions without copying them)
+        expression = expression.copy()
         for rule in rules:
             expression = rule(expression)
         copy = False

@@ -28,12 +28,11 @@ class ItemResolver:
 
     def values_model(self, items: list[ItemName]) -> Any | None:
         """A query without metrics lists the distinct values of its group-by items, read from the model
-        that reaches them all with the fewest joins (None: metric_time alone, read from the time spine)."""
+        that reaches the items other than metric_time with the fewest joins (None: metric_time alone,
+        read from the time spine); metric_time's periods are crossed with those values."""
         if all(i.is_metric_time for i in items):
             return None
-        if any(i.is_metric_time for i in items):
-            raise QueryError("metric_time together with other group-by items needs a metric to relate them; "
-                             "add --metrics, or group by metric_time alone")
+        items = [i for i in items if not i.is_metric_time]  # metric_time comes from the time spine
         best: tuple[int, str] | None = None
         first_error: QueryError | None = None
         for name in sorted(self.graph.models):

@@ -61,7 +61,7 @@ Ref = ItemName | MetricCall  # what a filter placeholder stands for
 
 # --- small expression helpers ------------------------------------------------------------------
 
-_TYPES = {name: exp.DataType.build(name) for name in ("BIGINT", "DATE", "DOUBLE", "TIMESTAMP")}
+_TYPES = {name: exp.DataType.build(name) for name in ("BIGINT", "DATE", "DOUBLE", "TIMESTAMP", "VARCHAR")}
 
 
 def cast(value: exp.Expr, type_name: str) -> exp.Expr:
@@ -72,6 +72,24 @@ def cast(value: exp.Expr, type_name: str) -> exp.Expr:
 def named_table(name: str) -> exp.Table:
     """A CTE or table named by a plain identifier, without parsing."""
     return exp.Table(this=exp.to_identifier(name))
+
+_JOIN_PARTS: dict[str, dict[str, str]] = {"LEFT": {"side": "LEFT"}, "INNER": {"kind": "INNER"},
+                                         "CROSS": {"kind": "CROSS"}, "ASOF": {"method": "ASOF"}}
+
+
+def joined(join_type: str, table: exp.Expr | str) -> exp.Join:
+    """A join of `table` (a CTE's name, or a relation), built without parsing its type."""
+    source = named_table(table) if isinstance(table, str) else table
+    return exp.Join(this=source, **_JOIN_PARTS[join_type])
+
+
+def with_ctes(select: exp.Select, ctes: list[tuple[str, exp.Expr]]) -> exp.Select:
+    """`WITH name AS (body), ...` before `select`, built without parsing the names (as `with_` does)."""
+    if ctes:
+        select.set("with_", exp.With(expressions=[
+            exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(name))) for name, body in ctes]))
+    return select
+
 
 def column(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=False)
@@ -99,11 +117,11 @@ def null_safe_eq(left: exp.Expr, right: exp.Expr) -> exp.Expr:
 
 
 def and_all(conditions: list[exp.Expr]) -> exp.Expr | None:
-    return exp.and_(*conditions) if conditions else None
+    return exp.and_(*conditions, copy=False) if conditions else None
 
 
 def alias(value: exp.Expr, name: str) -> exp.Expr:
-    return exp.alias_(value, name, quoted=False)
+    return exp.alias_(value, name, quoted=False, copy=False)
 
 
 @dataclass(frozen=True)
@@ -189,20 +207,21 @@ class ScanSource:
                 end_value = self.qualify(end, step.alias)
                 conditions.append(exp.paren(exp.or_(exp.LT(this=self.time.copy(), expression=end_value),
                                                     exp.Is(this=end_value.copy(), expression=exp.Null()))))
-        return exp.and_(*conditions) if len(conditions) > 1 else conditions[0]
+        return exp.and_(*conditions, copy=False) if len(conditions) > 1 else conditions[0]
 
     def from_(self, select: exp.Select) -> exp.Select:
         select = select.from_(exp.alias_(self.compiler.relation(self.model.node_relation.relation_name),
-                                         "src", table=True))
+                                         "src", table=True), copy=False)
         for step in self.joins.values():
-            select = select.join(exp.alias_(self.compiler.relation(step.relation), step.alias, table=True),
-                                 on=self.join_condition(step), join_type="LEFT", copy=False)
+            table = exp.alias_(self.compiler.relation(step.relation), step.alias, table=True)
+            select = select.join(joined("LEFT", table),
+                                 on=self.join_condition(step), copy=False)
         for spine_alias, day in self.spine_joins.values():
             on = exp.EQ(this=column(self.compiler.spine.day_column, spine_alias), expression=day)
-            select = select.join(exp.alias_(self.compiler.relation(self.compiler.spine.relation),
-                                            spine_alias, table=True), on=on, join_type="LEFT", copy=False)
+            select = select.join(joined("LEFT", exp.alias_(self.compiler.relation(self.compiler.spine.relation),
+                                            spine_alias, table=True)), on=on, copy=False)
         for _, subquery, metric_on in self.metric_joins.values():
-            select = select.join(subquery, on=metric_on, join_type="LEFT", copy=False)
+            select = select.join(joined("LEFT", subquery), on=metric_on, copy=False)
         return select
 
 
@@ -233,6 +252,9 @@ class SqlCompiler:
         self.custom_grains = spec.custom_grains
         self._filters: dict[str, ParsedFilter] = {}
         self._parsed: dict[str, exp.Expr] = {}  # model expressions, parsed once
+        self._tables: dict[str, exp.Table] = {}  # relations, parsed once
+        self._qualified: dict[tuple[str, str], exp.Expr] = {}  # (expression, table alias) -> qualified
+        self._derived: dict[str, exp.Expr] = {}  # derived metrics' expressions, parsed once
 
     # --- shared helpers ------------------------------------------------------------------------
     @property
@@ -240,24 +262,50 @@ class SqlCompiler:
         return self.spec.time_spine
 
     def relation(self, relation_name: str) -> exp.Table:
-        if relation_name in self.relations:
-            return exp.to_table(self.relations[relation_name])
-        return exp.to_table(relation_name, dialect=self.source_dialect)
+        table = self._tables.get(relation_name)
+        if table is None:
+            if relation_name in self.relations:
+                table = exp.to_table(self.relations[relation_name])
+            else:
+                table = exp.to_table(relation_name, dialect=self.source_dialect)
+            self._tables[relation_name] = table
+        return table.copy()
 
     def qualify(self, sql: str, table: str) -> exp.Expr:
         """Parse a model's SQL expression and qualify its bare columns with the model's alias."""
-        if sql not in self._parsed:
+        key = (sql, table)
+        if key not in self._qualified:
+            if sql not in self._parsed:
+                try:
+                    self._parsed[sql] = sqlglot.parse_one(sql, read=self.source_dialect)
+                except sqlglot.errors.ParseError as exc:
+                    raise QueryError(f"expression {sql!r} is not valid SQL: "
+                                     f"{exc.errors[0]['description']}") from None
+            value = self._parsed[sql].copy()
+            for col in list(value.find_all(exp.Column)):
+                if not col.table:
+                    col.set("table", exp.to_identifier(table))
+            if isinstance(value, exp.Column) and not value.table:
+                value.set("table", exp.to_identifier(table))
+            self._qualified[key] = value
+        qualified = self._qualified[key]
+        parts = [qualified.args.get("this"), qualified.args.get("table")]
+        if isinstance(qualified, exp.Column) and set(qualified.args) <= {"this", "table"} and all(
+                isinstance(i, exp.Identifier) and set(i.args) <= {"this", "quoted"} for i in parts):
+            # a plain column, the common case: built afresh, cheaper than a deep copy
+            this, table_id = [exp.Identifier(this=i.this, quoted=i.quoted) for i in parts if i is not None]
+            return exp.Column(this=this, table=table_id)
+        return qualified.copy()
+
+    def derived(self, expr: str) -> exp.Expr:
+        """A derived metric's expression, parsed once per compiler; a copy to rewrite."""
+        if expr not in self._derived:
             try:
-                self._parsed[sql] = sqlglot.parse_one(sql, read=self.source_dialect)
+                self._derived[expr] = sqlglot.parse_one(expr, read=self.source_dialect)
             except sqlglot.errors.ParseError as exc:
-                raise QueryError(f"expression {sql!r} is not valid SQL: {exc.errors[0]['description']}") from None
-        value = self._parsed[sql].copy()
-        for col in list(value.find_all(exp.Column)):
-            if not col.table:
-                col.set("table", exp.to_identifier(table))
-        if isinstance(value, exp.Column) and not value.table:
-            value.set("table", exp.to_identifier(table))
-        return value
+                raise QueryError(f"derived expression {expr!r} is not valid SQL: "
+                                 f"{exc.errors[0]['description']}") from None
+        return self._derived[expr].copy()
 
     def filter(self, template: str) -> ParsedFilter:
         if template not in self._filters:
@@ -456,7 +504,7 @@ class _QueryBuilder:
                     return bind(mapping[node.name]).copy()
                 return node
 
-            bound.append(exp.paren(expression.transform(replace)) if not isinstance(
+            bound.append(exp.paren(expression.transform(replace), copy=False) if not isinstance(
                 expression, (exp.EQ, exp.Column)) else expression.transform(replace))
         return bound
 
@@ -529,7 +577,8 @@ class _QueryBuilder:
         return instance.is_plain
 
     def values(self, model: Any | None) -> Compiled:
-        """The distinct values of the group-by items: from `model` and its joins, or the time spine."""
+        """The distinct values of the group-by items: from `model` and its joins, or the time spine; with
+        metric_time and other items, every period with every value, as MetricFlow answers it."""
         if model is None:
             periods = self.spine_periods(self.time_items, self.query.where)
             time_only = [t for t in self.query.where if not self.filter_metrics((t,))
@@ -537,8 +586,12 @@ class _QueryBuilder:
             if len(time_only) != len(self.query.where):
                 raise QueryError("a query of metric_time alone takes filters on metric_time only")
             return self.combine([(self.add_cte("time_spine_periods", periods), [])])
-        if any(i.is_metric_time for i in self.filter_items(self.query.where)):
-            raise QueryError("a filter on metric_time needs a metric (or metric_time alone in the group-by)")
+        time_filters = tuple(t for t in self.query.where if not self.filter_metrics((t,))
+                             and all(i.is_metric_time for i in self.filter_items((t,))))
+        other_filters = tuple(t for t in self.query.where if t not in time_filters)
+        if any(i.is_metric_time for i in self.filter_items(other_filters)) or (time_filters and not self.time_items):
+            raise QueryError("a filter on metric_time needs a metric, or metric_time in the group-by (and a filter "
+                             "of its own, apart from the other items)")
         source = ScanSource(self.c, model)
 
         def bind(item: Ref) -> exp.Expr:
@@ -546,12 +599,19 @@ class _QueryBuilder:
                 return source.metric(item, bind)
             return source.item(self.resolve(model, item))
 
-        projections = [alias(bind(item), item.column_name()) for item in self.items]
-        conditions = self.bind_filters(self.query.where, bind)
-        select = source.from_(exp.select(*projections).distinct())
+        projections = [alias(bind(item), item.column_name()) for item in self.other_items]
+        conditions = self.bind_filters(other_filters, bind)
+        select = source.from_(exp.select(*projections).distinct(copy=False))
         if conditions:
-            select = select.where(and_all(conditions))
-        return self.combine([(self.add_cte(f"{model.name}_values", select), [])])
+            select = select.where(and_all(conditions), copy=False)
+        values = self.add_cte(f"{model.name}_values", select)
+        if not self.time_items:
+            return self.combine([(values, [])])
+        spine = self.add_cte("time_spine_periods", self.spine_periods(self.time_items, time_filters))
+        every = exp.select(*[alias(column(i.column_name(), spine if i.is_metric_time else values), i.column_name())
+                             for i in self.items]).from_(named_table(spine), copy=False).join(
+            joined("CROSS", values), copy=False)
+        return self.combine([(self.add_cte("periods_and_values", every), [])])
 
     def conditional_select(self, groups: list[list[MeasureInstance]]) -> exp.Select:
         """Metrics of one model with different filters, in one scan: each aggregates only its rows.
@@ -584,13 +644,14 @@ class _QueryBuilder:
                 projections.append(alias(aggregated, self.plan.instances[instance]))
         conditions = self.bind_filters(tuple(common), bind) + self.time_constraint(time)
         if all(c is not None for c in own_conditions):
-            conditions.append(exp.paren(exp.or_(*[c.copy() for c in own_conditions if c is not None])))
+            any_own = exp.or_(*[c.copy() for c in own_conditions if c is not None], copy=False)
+            conditions.append(exp.paren(any_own, copy=False))
         select = source.from_(exp.select(*projections))
         where = and_all(conditions)
         if where is not None:
-            select = select.where(where)
+            select = select.where(where, copy=False)
         if self.items:
-            select = select.group_by(*[bind(item) for item in self.items])
+            select = select.group_by(*[bind(item) for item in self.items], copy=False)
         return select
 
     def scan(self, group: list[MeasureInstance]) -> str:
@@ -638,9 +699,9 @@ class _QueryBuilder:
         select = source.from_(select)
         where = and_all(conditions)
         if where is not None:
-            select = select.where(where)
+            select = select.where(where, copy=False)
         if self.items:
-            select = select.group_by(*[bind(item) for item in self.items])
+            select = select.group_by(*[bind(item) for item in self.items], copy=False)
         return select
 
     def plain_scan(self, group: list[MeasureInstance]) -> str:
@@ -655,15 +716,15 @@ class _QueryBuilder:
         spine = self.spine_for()
         day = column(spine.day_column, SPINE)
         projections = [alias(self.c.time_value(i, day, None, SPINE), i.column_name()) for i in grain_items]
-        select = exp.select(*projections).distinct().from_(
-            exp.alias_(self.c.relation(spine.relation), SPINE, table=True))
+        select = exp.select(*projections).distinct(copy=False).from_(
+            exp.alias_(self.c.relation(spine.relation), SPINE, table=True), copy=False)
         time_only = tuple(t for t in filters if not self.filter_metrics((t,))
                           and all(i.is_metric_time for i in self.filter_items((t,))))
         conditions = self.time_constraint(day) + self.bind_filters(
             time_only, lambda item: self.c.time_value(item, day, None, SPINE) if isinstance(item, ItemName)
             else exp.Null())
         if conditions:
-            select = select.where(and_all(conditions))
+            select = select.where(and_all(conditions), copy=False)
         return select
 
     def spine_fill(self, aggregated: str, group: list[MeasureInstance]) -> str:
@@ -678,7 +739,7 @@ class _QueryBuilder:
                         for i in group]
         on = and_all([exp.EQ(this=column(i.column_name(), "periods"),
                              expression=column(i.column_name(), aggregated)) for i in self.time_items])
-        select = exp.select(*projections).from_(periods).join(named_table(aggregated), on=on, join_type="LEFT")
+        select = exp.select(*projections).from_(periods, copy=False).join(joined("LEFT", aggregated), on=on, copy=False)
         return self.add_cte(f"{group[0].model}_spine", select)
 
     # --- scans over raw rows, staged -----------------------------------------------------------
@@ -705,7 +766,7 @@ class _QueryBuilder:
         conditions = (self.bind_filters(first.filters, bind) + self.time_constraint(time)) if apply_filters else []
         select = source.from_(exp.select(*projections))  # after binding: filters may add joins
         if conditions:
-            select = select.where(and_all(conditions))
+            select = select.where(and_all(conditions), copy=False)
         return self.add_cte(f"{first.model}_rows", select), wanted
 
     @staticmethod
@@ -751,7 +812,7 @@ class _QueryBuilder:
                 keys += [column(self.item_column(c), rows) for c in self.filter_metrics(first.filters)]
                 daily = exp.select(*keys, *[alias(self.c.aggregate(i, column(self.plan.instances[i], rows)),
                                                   self.plan.instances[i]) for i in members]
-                                   ).from_(named_table(rows)).group_by(*keys)
+                                   ).from_(named_table(rows), copy=False).group_by(*keys, copy=False)
                 rows = self.add_cte(f"{first.model}_daily", daily)
             self.staged[key] = (rows, rolled)
         return self.staged[key]
@@ -781,13 +842,14 @@ class _QueryBuilder:
             by.append(self.at_spine_grain(day.copy(), self.spine_for(instance), grain_to_date))
         conditions = self.bind_filters(instance.filters, lambda item: column(self.item_column(item), rows))
         first = exp.select(*[alias(k.copy(), k.name) for k in keys], alias(value.copy(), value.name),
-                           alias(exp.Min(this=day), DAY)).from_(named_table(rows)).group_by(*[b.copy() for b in by])
+                           alias(exp.Min(this=day), DAY)).from_(named_table(rows), copy=False).group_by(
+            *[b.copy() for b in by], copy=False)
         if conditions:
-            first = first.where(and_all(conditions))
+            first = first.where(and_all(conditions), copy=False)
         seen = self.add_cte(f"{instance.model}_first_seen", first)
         keys = [column(DAY, seen)] + [column(k.name, seen) for k in keys]
         daily = exp.select(*keys, alias(exp.Count(this=column(value.name, seen)), value.name)).from_(
-            named_table(seen)).group_by(*[k.copy() for k in keys])
+            named_table(seen), copy=False).group_by(*[k.copy() for k in keys], copy=False)
         return self.add_cte(f"{instance.model}_first_seen_daily", daily)
 
     def rollup_kind(self, instance: MeasureInstance) -> str | None:
@@ -831,22 +893,22 @@ class _QueryBuilder:
             projections.append(alias(aggregated, self.plan.instances[instance]))
         spine = exp.alias_(self.c.relation(spine_of.relation), SPINE, table=True)
         if via is None:
-            select = exp.select(*projections).from_(spine)
+            select = exp.select(*projections).from_(spine, copy=False)
         else:  # a row whose day has no counterpart in `via` keeps a NULL metric_time
-            select = exp.select(*projections).from_(named_table(via[0])).join(
-                spine, on=exp.EQ(this=column(via[1], via[0]), expression=spine_day.copy()), join_type="LEFT")
-        select = select.join(named_table(rows), on=on(column(DAY, rows), spine_day), join_type="INNER")
+            select = exp.select(*projections).from_(named_table(via[0]), copy=False).join(
+                joined("LEFT", spine), on=exp.EQ(this=column(via[1], via[0]), expression=spine_day.copy()), copy=False)
+        select = select.join(joined("INNER", named_table(rows)), on=on(column(DAY, rows), spine_day), copy=False)
         filters = () if counted_once else group[0].filters  # counted_once applied them to the rows
         conditions = self.bind_filters(filters, bind) + self.time_constraint(spine_day)
         if days is not None:
             conditions.append(days)
         if conditions:
-            select = select.where(and_all(conditions))
+            select = select.where(and_all(conditions), copy=False)
         group_exprs = [bind(item) for item in items]
         if label == "cumulative":
             group_exprs.insert(0, spine_day)
         if group_exprs:
-            select = select.group_by(*group_exprs)
+            select = select.group_by(*group_exprs, copy=False)
         return self.add_cte(f"{group[0].model}_{label}", select)
 
     def smallest_time_item(self) -> ItemName | None:
@@ -912,24 +974,23 @@ class _QueryBuilder:
                                  order=exp.Order(expressions=[exp.Ordered(this=day.copy())])), "__position"),
                 alias(exp.Window(this=exp.Min(this=day.copy()), partition_by=[period.copy()]), "__first"),
                 alias(exp.Window(this=exp.Max(this=day.copy()), partition_by=[period.copy()]), "__last"),
-            ).from_(exp.alias_(self.c.relation(spine.relation), SPINE, table=True))
+            ).from_(exp.alias_(self.c.relation(spine.relation), SPINE, table=True), copy=False)
             bounds_name = self.add_cte(f"{window.grain}_days", bounds)
-            periods = exp.select(column("__period"), column("__first"), column("__last")).distinct().from_(
-                named_table(bounds_name))
+            periods = exp.select(column("__period"), column("__first"), column("__last")).distinct(copy=False).from_(
+                named_table(bounds_name), copy=False)
             order = exp.Order(expressions=[exp.Ordered(this=column("__period"))])
             shifted = exp.select(column("__period"), *[alias(exp.Window(
                 this=exp.func("LEAD", column(c), exp.Literal.number(window.count)), order=order.copy()), c)
                 for c in ("__first", "__last")]).from_(exp.Subquery(
-                this=periods, alias=exp.TableAlias(this=exp.to_identifier("periods"))))
+                this=periods, alias=exp.TableAlias(this=exp.to_identifier("periods"))), copy=False)
             shifted_name = self.add_cte(f"{window.grain}_offset_periods", shifted)
             moved = exp.DateAdd(this=column("__first", shifted_name), expression=exp.Sub(
                 this=column("__position", bounds_name), expression=exp.Literal.number(1)), unit=exp.Var(this="DAY"))
             moved_day = exp.Case(ifs=[exp.If(this=exp.LTE(this=as_date(moved), expression=column(
                 "__last", shifted_name)), true=as_date(moved.copy()))])
             mapping = exp.select(column(DAY, bounds_name), alias(moved_day, "__offset_day")).from_(
-                named_table(bounds_name)).join(named_table(shifted_name), on=exp.EQ(
-                    this=column("__period", bounds_name), expression=column("__period", shifted_name)),
-                join_type="INNER")
+                named_table(bounds_name), copy=False).join(joined("INNER", named_table(shifted_name)), on=exp.EQ(
+                    this=column("__period", bounds_name), expression=column("__period", shifted_name)), copy=False)
             self.staged[key] = (self.add_cte(f"{window.grain}_offset_days", mapping), False)
         return self.staged[key][0]
 
@@ -949,7 +1010,7 @@ class _QueryBuilder:
                 return None
             starts.append(exp.EQ(this=self.at_spine_grain(spine_day.copy(), spine, str(item.grain)),
                                  expression=spine_day.copy()))
-        return exp.paren(exp.or_(*starts)) if len(starts) > 1 else starts[0] if starts else None
+        return exp.paren(exp.or_(*starts, copy=False), copy=False) if len(starts) > 1 else starts[0] if starts else None
 
     def offset_period_scan(self, group: list[MeasureInstance]) -> str:
         """Aggregate at the query grain, then read each period's value from the offset period."""
@@ -975,15 +1036,15 @@ class _QueryBuilder:
             table = "periods" if item.is_metric_time else aggregated
             projections.append(alias(column(item.column_name(), table), item.column_name()))
         projections += [alias(column(self.plan.instances[i], aggregated), self.plan.instances[i]) for i in group]
-        select = exp.select(*projections).from_(periods).join(
-            aggregated, on=exp.EQ(this=column(time_item.column_name(), aggregated), expression=shifted),
-            join_type="INNER")
+        select = exp.select(*projections).from_(periods, copy=False).join(
+            joined("INNER", aggregated), copy=False,
+            on=exp.EQ(this=column(time_item.column_name(), aggregated), expression=shifted))
         time_filters = [t for t in group[0].filters if t not in row_filters]
         conditions = self.bind_filters(tuple(time_filters), lambda item: self.c.time_value(
             item, period, None) if isinstance(item, ItemName) and item.is_metric_time
             else column(self.item_column(item), aggregated))
         if conditions:
-            select = select.where(and_all(conditions))
+            select = select.where(and_all(conditions), copy=False)
         return self.add_cte(f"{group[0].model}_offset", select)
 
     def custom_offset_period_scan(self, group: list[MeasureInstance]) -> str:
@@ -998,20 +1059,21 @@ class _QueryBuilder:
         aggregated = self.add_cte(f"{group[0].model}_by_period",
                                   self.plain_select(group, filters=row_filters, apply_time=False))
         spine = self.c.spec.time_spine
-        periods = exp.select(alias(column(spine.custom_grains[offset.window.grain], SPINE), name)).distinct().from_(
-            exp.alias_(self.c.relation(spine.relation), SPINE, table=True))
+        custom = column(spine.custom_grains[offset.window.grain], SPINE)
+        periods = exp.select(alias(custom, name)).distinct(copy=False).from_(
+            exp.alias_(self.c.relation(spine.relation), SPINE, table=True), copy=False)
         later = exp.Window(this=exp.func("LEAD", column(name), exp.Literal.number(offset.window.count)),
                            order=exp.Order(expressions=[exp.Ordered(this=column(name))]))
         moved = self.add_cte(f"{offset.window.grain}_offset_periods", exp.select(
             column(name), alias(later, "__offset_period")).from_(exp.Subquery(
-                this=periods, alias=exp.TableAlias(this=exp.to_identifier("periods")))))
+                this=periods, alias=exp.TableAlias(this=exp.to_identifier("periods"))), copy=False))
         period = column("__offset_period", moved)
         projections = [alias(period.copy() if item.is_metric_time else column(item.column_name(), aggregated),
                              item.column_name()) for item in self.items]
         projections += [alias(column(self.plan.instances[i], aggregated), self.plan.instances[i]) for i in group]
-        select = exp.select(*projections).from_(named_table(aggregated)).join(
-            named_table(moved), on=exp.EQ(this=column(name, moved), expression=column(name, aggregated)),
-            join_type="INNER")
+        select = exp.select(*projections).from_(named_table(aggregated), copy=False).join(
+            joined("INNER", moved), copy=False,
+            on=exp.EQ(this=column(name, moved), expression=column(name, aggregated)))
         time_filters = tuple(t for t in group[0].filters if t not in row_filters)
         grain = offset.window.grain
 
@@ -1023,7 +1085,7 @@ class _QueryBuilder:
 
         conditions = self.bind_filters(time_filters, bind) + self.time_constraint(period.copy())
         if conditions:
-            select = select.where(and_all(conditions))
+            select = select.where(and_all(conditions), copy=False)
         return self.add_cte(f"{group[0].model}_offset", select)
 
     def cumulative_scan(self, group: list[MeasureInstance]) -> str:
@@ -1056,7 +1118,7 @@ class _QueryBuilder:
             if grain_to_date is not None:
                 conditions.append(exp.GTE(this=row_day, expression=self.at_spine_grain(spine_day, spine,
                                                                                         grain_to_date)))
-            return exp.and_(*conditions)
+            return exp.and_(*conditions, copy=False)
 
         daily = self.spine_joined(group, on, "cumulative")
         return self.period_aggregate(daily, group, cumulative)
@@ -1073,25 +1135,26 @@ class _QueryBuilder:
             projections = [alias(time_values[i] if i.is_metric_time else column(i.column_name(), daily),
                                  i.column_name()) for i in self.items]
             projections += [alias(column(self.plan.instances[i], daily), self.plan.instances[i]) for i in group]
-            by_day = exp.select(*projections).from_(named_table(daily))
+            by_day = exp.select(*projections).from_(named_table(daily), copy=False)
             return self.add_cte(f"{group[0].model}_cumulative_by_day", by_day)
         partition = [time_values[i] if i.is_metric_time else column(i.column_name(), daily) for i in self.items]
         if cumulative.period_agg == "average":
             projections = [alias(p, i.column_name()) for p, i in zip(partition, self.items)]
             projections += [alias(exp.Avg(this=column(self.plan.instances[i], daily)), self.plan.instances[i])
                             for i in group]
-            select = exp.select(*projections).from_(named_table(daily)).group_by(*partition)
+            select = exp.select(*projections).from_(named_table(daily), copy=False).group_by(*partition, copy=False)
             return self.add_cte(f"{group[0].model}_cumulative_avg", select)
         descending = cumulative.period_agg == "last"
         rank = exp.Window(this=exp.RowNumber(), partition_by=partition, order=exp.Order(
             expressions=[exp.Ordered(this=day, desc=descending)]))
         inner = exp.select(*[alias(p, i.column_name()) for p, i in zip(partition, self.items)],
                            *[alias(column(self.plan.instances[i], daily), self.plan.instances[i]) for i in group],
-                           alias(rank, "__period_rank")).from_(named_table(daily))
+                           alias(rank, "__period_rank")).from_(named_table(daily), copy=False)
         ranked = self.add_cte(f"{group[0].model}_cumulative_ranked", inner)
         outer = exp.select(*[column(i.column_name(), ranked) for i in self.items],
-                           *[column(self.plan.instances[i], ranked) for i in group]).from_(named_table(ranked)).where(
-            exp.EQ(this=column("__period_rank", ranked), expression=exp.Literal.number(1)))
+                           *[column(self.plan.instances[i], ranked) for i in group]).from_(
+            named_table(ranked), copy=False).where(
+            exp.EQ(this=column("__period_rank", ranked), expression=exp.Literal.number(1)), copy=False)
         return self.add_cte(f"{group[0].model}_cumulative_{cumulative.period_agg}", outer)
 
     def semi_additive_scan(self, group: list[MeasureInstance]) -> str:
@@ -1117,7 +1180,7 @@ class _QueryBuilder:
         conditions = self.bind_filters(first.filters, bind) + self.time_constraint(time)
         rows = source.from_(exp.select(*projections))  # after binding: filters may add joins
         if conditions:
-            rows = rows.where(and_all(conditions))
+            rows = rows.where(and_all(conditions), copy=False)
         rows_name = self.add_cte(f"{first.model}_rows", rows)
         rolled_up = all(self.rollup_kind(i) is not None for i in group)
         if rolled_up:
@@ -1125,7 +1188,8 @@ class _QueryBuilder:
             keys = [*(i.column_name() for i in self.items), "__window_day", *(f"__window_{g}" for g in groupings)]
             daily = exp.select(*[column(k, rows_name) for k in keys], *[
                 alias(self.c.aggregate(i, column(self.plan.instances[i], rows_name)), self.plan.instances[i])
-                for i in group]).from_(named_table(rows_name)).group_by(*[column(k, rows_name) for k in keys])
+                for i in group]).from_(named_table(rows_name), copy=False).group_by(
+                *[column(k, rows_name) for k in keys], copy=False)
             rows_name = self.add_cte(f"{first.model}_by_day", daily)
         partition = [column(i.column_name(), rows_name) for i in self.time_items]
         partition += [column(f"__window_{g}", rows_name) for g in groupings]
@@ -1133,15 +1197,16 @@ class _QueryBuilder:
         window_func: exp.Expr = exp.Max(this=column("__window_day", rows_name)) if choice == "max" \
             else exp.Min(this=column("__window_day", rows_name))
         marked = exp.select(exp.Star(), alias(exp.Window(this=window_func, partition_by=partition or None),
-                                              "__window_pick")).from_(named_table(rows_name))
+                                              "__window_pick")).from_(named_table(rows_name), copy=False)
         marked_name = self.add_cte(f"{first.model}_window", marked)
         combine = self.rollup if rolled_up else self.c.aggregate
         outer = exp.select(*[column(i.column_name(), marked_name) for i in self.items],
                            *[alias(combine(i, column(self.plan.instances[i], marked_name)),
-                                   self.plan.instances[i]) for i in group]).from_(named_table(marked_name)).where(
-            exp.EQ(this=column("__window_day", marked_name), expression=column("__window_pick", marked_name)))
+                                   self.plan.instances[i]) for i in group]).from_(
+            named_table(marked_name), copy=False).where(exp.EQ(
+                this=column("__window_day", marked_name), expression=column("__window_pick", marked_name)), copy=False)
         if self.items:
-            outer = outer.group_by(*[column(i.column_name(), marked_name) for i in self.items])
+            outer = outer.group_by(*[column(i.column_name(), marked_name) for i in self.items], copy=False)
         return self.add_cte(f"{first.model}_agg", outer)
 
     def conversion_scan(self, group: list[MeasureInstance]) -> str:
@@ -1164,7 +1229,7 @@ class _QueryBuilder:
         conditions = self.bind_filters(instance.filters, bind) + self.time_constraint(base_time)
         base = base_source.from_(exp.select(*projections))  # after binding: filters may add joins
         if conditions:
-            base = base.where(and_all(conditions))
+            base = base.where(and_all(conditions), copy=False)
         base_name = self.add_cte(f"{base_model.name}_base_events", base)
         base_name = self.one_base_event_per_day(base_name, len(conversion.constant_properties))
         # conversion events
@@ -1185,7 +1250,7 @@ class _QueryBuilder:
         conv_conditions = self.bind_filters(conversion.conversion_filters, conv_bind)
         conv = conv_source.from_(exp.select(*conv_projections))
         if conv_conditions:
-            conv = conv.where(and_all(conv_conditions))
+            conv = conv.where(and_all(conv_conditions), copy=False)
         conv_name = self.add_cte(f"{conv_model.name}_conversion_events", conv)
         # attribution
         on: list[exp.Expr] = [
@@ -1203,27 +1268,28 @@ class _QueryBuilder:
             asof = [c for c in on if not isinstance(c, exp.GT)]
             window: list[exp.Expr] = [c for c in on if isinstance(c, exp.GT)]
             matched = exp.select(*[column(i.column_name(), base_name) for i in self.items],
-                                 column("__value", conv_name)).from_(named_table(conv_name)).join(
-                base_name, on=exp.and_(*asof), join_type="ASOF")
+                                 column("__value", conv_name)).from_(named_table(conv_name), copy=False).join(
+                joined("ASOF", base_name), on=exp.and_(*asof, copy=False), copy=False)
             if window:
-                matched = matched.where(and_all(window))
+                matched = matched.where(and_all(window), copy=False)
             matched_name = self.add_cte(f"{conv_model.name}_attributed", matched)
             outer = exp.select(*[column(i.column_name(), matched_name) for i in self.items],
                                alias(self.c.aggregate(instance, column("__value", matched_name)),
-                                     self.plan.instances[instance])).from_(named_table(matched_name))
+                                     self.plan.instances[instance])).from_(named_table(matched_name), copy=False)
         else:
             rank = exp.Window(this=exp.RowNumber(), partition_by=[column("__conversion_id", conv_name)],
                               order=exp.Order(expressions=[exp.Ordered(this=column(DAY, base_name), desc=True)]))
             matched = exp.select(*[column(i.column_name(), base_name) for i in self.items],
                                  column("__value", conv_name), alias(rank, "__attribution_rank")).from_(
-                conv_name).join(named_table(base_name), on=exp.and_(*on), join_type="INNER")
+                named_table(conv_name), copy=False).join(joined("INNER", base_name), on=exp.and_(*on, copy=False),
+                                                         copy=False)
             matched_name = self.add_cte(f"{conv_model.name}_attributed", matched)
             outer = exp.select(*[column(i.column_name(), matched_name) for i in self.items],
                                alias(self.c.aggregate(instance, column("__value", matched_name)),
-                                     self.plan.instances[instance])).from_(named_table(matched_name)).where(
-                exp.EQ(this=column("__attribution_rank", matched_name), expression=exp.Literal.number(1)))
+                                     self.plan.instances[instance])).from_(named_table(matched_name), copy=False).where(
+                exp.EQ(this=column("__attribution_rank", matched_name), expression=exp.Literal.number(1)), copy=False)
         if self.items:
-            outer = outer.group_by(*[column(i.column_name(), matched_name) for i in self.items])
+            outer = outer.group_by(*[column(i.column_name(), matched_name) for i in self.items], copy=False)
         return self.add_cte(f"{conv_model.name}_conversions", outer)
 
     def one_base_event_per_day(self, base_name: str, properties: int) -> str:
@@ -1237,10 +1303,10 @@ class _QueryBuilder:
                           order=exp.Order(expressions=[exp.Ordered(this=column(i.column_name(), base_name),
                                                                    nulls_first=False) for i in ties]))
         ranked = self.add_cte(f"{base_name}_ranked", exp.select(exp.Star(), alias(rank, "__tie_rank")).from_(
-            named_table(base_name)))
+            named_table(base_name), copy=False))
         kept = exp.select(*[column(k, ranked) for k in [*keys[:2], *(i.column_name() for i in self.items),
-                                                        *keys[2:]]]).from_(named_table(ranked)).where(
-            exp.EQ(this=column("__tie_rank", ranked), expression=exp.Literal.number(1)))
+                                                        *keys[2:]]]).from_(named_table(ranked), copy=False).where(
+            exp.EQ(this=column("__tie_rank", ranked), expression=exp.Literal.number(1)), copy=False)
         return self.add_cte(f"{base_name}_first", kept)
 
     @staticmethod
@@ -1258,29 +1324,28 @@ class _QueryBuilder:
         if len(outputs) == 1:
             base = outputs[0][0]
             key_source = base
-            select = exp.select().from_(named_table(base))
+            select = exp.select().from_(named_table(base), copy=False)
         elif self.items:
             keys: exp.Query | None = None
             for name, _ in outputs:
-                part = exp.select(*[column(c) for c in self.columns]).from_(named_table(name))
+                part = exp.select(*[column(c) for c in self.columns]).from_(named_table(name), copy=False)
                 keys = part if keys is None else exp.union(keys, part, distinct=True, copy=False)
             assert keys is not None
             key_source = self.add_cte("group_keys", keys)
-            select = exp.select().from_(named_table(key_source))
+            select = exp.select().from_(named_table(key_source), copy=False)
             for name, _ in outputs:
                 on = and_all([null_safe_eq(column(c, key_source), column(c, name)) for c in self.columns])
-                select = select.join(named_table(name), on=on, join_type="LEFT", copy=False)
+                select = select.join(joined("LEFT", named_table(name)), on=on, copy=False)
         else:
             key_source = outputs[0][0]
-            select = exp.select().from_(named_table(key_source))
+            select = exp.select().from_(named_table(key_source), copy=False)
             for name, _ in outputs[1:]:
-                select = select.join(named_table(name), join_type="CROSS", copy=False)
+                select = select.join(joined("CROSS", named_table(name)), copy=False)
         projections: list[exp.Expr] = [alias(column(c, key_source), c) for c in self.columns]
         for metric, node in self.plan.metrics.items():
             projections.append(alias(self.metric_expression(node, where_from), metric))
         select = select.select(*projections, copy=False)
-        for name, body in self.ctes:
-            select = select.with_(name, as_=body, copy=False)
+        select = with_ctes(select, self.ctes)
         select = self.order_and_limit(select)
         output = tuple([*self.columns, *self.plan.metrics])
         return Compiled(select, output, self.c.dialect)
@@ -1297,11 +1362,7 @@ class _QueryBuilder:
                                       expression=exp.Literal.number(0)), "DOUBLE")
             return exp.Div(this=num, expression=den)
         assert isinstance(node, Derived)
-        try:
-            parsed = sqlglot.parse_one(node.expr, read=self.c.source_dialect)
-        except sqlglot.errors.ParseError as exc:
-            raise QueryError(f"derived expression {node.expr!r} is not valid SQL: "
-                             f"{exc.errors[0]['description']}") from None
+        parsed = self.c.derived(node.expr)
         inputs = dict(node.inputs)
 
         def float_division(n: exp.Expr) -> exp.Expr:
@@ -1312,14 +1373,14 @@ class _QueryBuilder:
                     this=n.expression, expression=exp.Literal.number(0)))
             return n
 
-        parsed = parsed.transform(float_division)
+        parsed = parsed.transform(float_division, copy=False)
 
         def replace(n: exp.Expr) -> exp.Expr:
             if isinstance(n, exp.Column) and not n.table and n.name in inputs:
-                return exp.paren(self.metric_expression(inputs[n.name], where_from))
+                return exp.paren(self.metric_expression(inputs[n.name], where_from), copy=False)
             return n
 
-        return exp.paren(parsed.transform(replace))
+        return exp.paren(parsed.transform(replace, copy=False), copy=False)
 
     def order_and_limit(self, select: exp.Select) -> exp.Select:
         names = {*self.columns, *self.plan.metrics}

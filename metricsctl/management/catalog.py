@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from metricsctl.compiler.render import cast
 from metricsctl.management.fields import read_fields
 from metricsctl.management.targets import COMPANY
 from metricsctl.management.tree import parents_of
@@ -48,7 +49,7 @@ def _col(name: str, table: str | None = None) -> exp.Column:
 
 def _literal(value: Any) -> exp.Expr:
     if value is None:
-        return exp.cast(exp.Null(), exp.DataType.build("VARCHAR"))
+        return cast(exp.Null(), "VARCHAR")
     if isinstance(value, bool):
         return exp.Boolean(this=value)
     return exp.Literal.string(str(value))

@@ -3232,2272 +3232,553 @@ SELECT
   *
 FROM (
   SELECT
-    'ad_clicks' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(ad_clicks AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT ad_clicks IS NULL
-  UNION ALL
-  SELECT
-    'ad_impressions' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(ad_impressions AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT ad_impressions IS NULL
-  UNION ALL
-  SELECT
-    'attributed_gross_profit' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(attributed_gross_profit AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT attributed_gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'attributed_orders' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(attributed_orders AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT attributed_orders IS NULL
-  UNION ALL
-  SELECT
-    'attributed_revenue' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(attributed_revenue AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT attributed_revenue IS NULL
-  UNION ALL
-  SELECT
-    'attrition_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(attrition_rate AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT attrition_rate IS NULL
-  UNION ALL
-  SELECT
-    'availability' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(availability AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT availability IS NULL
-  UNION ALL
-  SELECT
-    'average_order_value' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(average_order_value AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT average_order_value IS NULL
-  UNION ALL
-  SELECT
-    'channel_roi' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(channel_roi AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT channel_roi IS NULL
-  UNION ALL
-  SELECT
-    'click_through_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(click_through_rate AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT click_through_rate IS NULL
-  UNION ALL
-  SELECT
-    'converted_leads' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(converted_leads AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT converted_leads IS NULL
-  UNION ALL
-  SELECT
-    'cost_of_goods' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(cost_of_goods AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT cost_of_goods IS NULL
-  UNION ALL
-  SELECT
-    'cost_per_click' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(cost_per_click AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT cost_per_click IS NULL
-  UNION ALL
-  SELECT
-    'customer_acquisition_cost' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(customer_acquisition_cost AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT customer_acquisition_cost IS NULL
-  UNION ALL
-  SELECT
-    'customer_lifetime_value' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(customer_lifetime_value AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT customer_lifetime_value IS NULL
-  UNION ALL
-  SELECT
-    'customers_to_date' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(customers_to_date AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT customers_to_date IS NULL
-  UNION ALL
-  SELECT
-    'defect_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(defect_rate AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT defect_rate IS NULL
-  UNION ALL
-  SELECT
-    'discounts' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(discounts AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT discounts IS NULL
-  UNION ALL
-  SELECT
-    'fte' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(fte AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT fte IS NULL
-  UNION ALL
-  SELECT
-    'good_units' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(good_units AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT good_units IS NULL
-  UNION ALL
-  SELECT
-    'gross_margin_pct' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(gross_margin_pct AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT gross_margin_pct IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(gross_profit AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit_to_date' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(gross_profit_to_date AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT gross_profit_to_date IS NULL
-  UNION ALL
-  SELECT
-    'headcount' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(headcount AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT headcount IS NULL
-  UNION ALL
-  SELECT
-    'hires' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(hires AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT hires IS NULL
-  UNION ALL
-  SELECT
-    'hires_ytd' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(hires_ytd AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT hires_ytd IS NULL
-  UNION ALL
-  SELECT
-    'ideal_production_minutes' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(ideal_production_minutes AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT ideal_production_minutes IS NULL
-  UNION ALL
-  SELECT
-    'inventory_days_in_period' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(inventory_days_in_period AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT inventory_days_in_period IS NULL
-  UNION ALL
-  SELECT
-    'inventory_turnover_days' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(inventory_turnover_days AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT inventory_turnover_days IS NULL
-  UNION ALL
-  SELECT
-    'inventory_units' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(inventory_units AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT inventory_units IS NULL
-  UNION ALL
-  SELECT
-    'inventory_value' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(inventory_value AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT inventory_value IS NULL
-  UNION ALL
-  SELECT
-    'kpi_target' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(kpi_target AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT kpi_target IS NULL
-  UNION ALL
-  SELECT
-    'lead_conversion_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(lead_conversion_rate AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT lead_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'leads' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(leads AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT leads IS NULL
-  UNION ALL
-  SELECT
-    'leavers' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(leavers AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT leavers IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(marketing_spend AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT marketing_spend IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend_mom_growth_pct' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(marketing_spend_mom_growth_pct AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT marketing_spend_mom_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend_mtd' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(marketing_spend_mtd AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT marketing_spend_mtd IS NULL
-  UNION ALL
-  SELECT
-    'new_customers' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(new_customers AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT new_customers IS NULL
-  UNION ALL
-  SELECT
-    'new_customers_rolling_7d' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(new_customers_rolling_7d AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT new_customers_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'oee' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(oee AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT oee IS NULL
-  UNION ALL
-  SELECT
-    'oee_mom_change_pts' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(oee_mom_change_pts AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT oee_mom_change_pts IS NULL
-  UNION ALL
-  SELECT
-    'on_time_task_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(on_time_task_rate AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT on_time_task_rate IS NULL
-  UNION ALL
-  SELECT
-    'ordering_customers' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(ordering_customers AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT ordering_customers IS NULL
-  UNION ALL
-  SELECT
-    'orders' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(orders AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT orders IS NULL
-  UNION ALL
-  SELECT
-    'orders_yoy_growth_pct' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(orders_yoy_growth_pct AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT orders_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'performance' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(performance AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT performance IS NULL
-  UNION ALL
-  SELECT
-    'planned_production_minutes' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(planned_production_minutes AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT planned_production_minutes IS NULL
-  UNION ALL
-  SELECT
-    'production_cycle_time' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(production_cycle_time AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT production_cycle_time IS NULL
-  UNION ALL
-  SELECT
-    'production_runs' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(production_runs AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT production_runs IS NULL
-  UNION ALL
-  SELECT
-    'project_completion_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(project_completion_rate AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT project_completion_rate IS NULL
-  UNION ALL
-  SELECT
-    'promotion_conversion_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(promotion_conversion_rate AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT promotion_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'promotion_order_share' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(promotion_order_share AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT promotion_order_share IS NULL
-  UNION ALL
-  SELECT
-    'promotion_revenue' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(promotion_revenue AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT promotion_revenue IS NULL
-  UNION ALL
-  SELECT
-    'purchase_orders' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(purchase_orders AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT purchase_orders IS NULL
-  UNION ALL
-  SELECT
-    'purchase_orders_on_time' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(purchase_orders_on_time AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT purchase_orders_on_time IS NULL
-  UNION ALL
-  SELECT
-    'purchase_spend' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(purchase_spend AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT purchase_spend IS NULL
-  UNION ALL
-  SELECT
-    'quality' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(quality AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT quality IS NULL
-  UNION ALL
-  SELECT
-    'repeat_customers' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(repeat_customers AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT repeat_customers IS NULL
-  UNION ALL
-  SELECT
-    'repurchase_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(repurchase_rate AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT repurchase_rate IS NULL
-  UNION ALL
-  SELECT
-    'return_on_ad_spend' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(return_on_ad_spend AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT return_on_ad_spend IS NULL
-  UNION ALL
-  SELECT
-    'revenue' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(revenue AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT revenue IS NULL
-  UNION ALL
-  SELECT
-    'revenue_mom_growth_pct' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(revenue_mom_growth_pct AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT revenue_mom_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'revenue_mtd' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(revenue_mtd AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT revenue_mtd IS NULL
-  UNION ALL
-  SELECT
-    'revenue_per_visitor' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(revenue_per_visitor AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT revenue_per_visitor IS NULL
-  UNION ALL
-  SELECT
-    'revenue_rolling_7d' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(revenue_rolling_7d AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT revenue_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'revenue_yoy_growth_pct' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(revenue_yoy_growth_pct AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT revenue_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'revenue_ytd' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(revenue_ytd AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT revenue_ytd IS NULL
-  UNION ALL
-  SELECT
-    'run_time_minutes' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(run_time_minutes AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT run_time_minutes IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversion_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(sales_visit_conversion_rate AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT sales_visit_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversions' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(sales_visit_conversions AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT sales_visit_conversions IS NULL
-  UNION ALL
-  SELECT
-    'sales_visits' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(sales_visits AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT sales_visits IS NULL
-  UNION ALL
-  SELECT
-    'store_conversion_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(store_conversion_rate AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT store_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(store_footfall AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT store_footfall IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall_rolling_7d' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(store_footfall_rolling_7d AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT store_footfall_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall_yoy_growth_pct' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(store_footfall_yoy_growth_pct AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT store_footfall_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'supplier_on_time_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(supplier_on_time_rate AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT supplier_on_time_rate IS NULL
-  UNION ALL
-  SELECT
-    'tasks_completed' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(tasks_completed AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT tasks_completed IS NULL
-  UNION ALL
-  SELECT
-    'tasks_completed_on_time' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(tasks_completed_on_time AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT tasks_completed_on_time IS NULL
-  UNION ALL
-  SELECT
-    'tasks_due' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(tasks_due AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT tasks_due IS NULL
-  UNION ALL
-  SELECT
-    'units_defective' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(units_defective AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT units_defective IS NULL
-  UNION ALL
-  SELECT
-    'units_produced' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(units_produced AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT units_produced IS NULL
-  UNION ALL
-  SELECT
-    'units_produced_rolling_7d' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(units_produced_rolling_7d AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT units_produced_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'units_sold' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(units_sold AS DOUBLE) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT units_sold IS NULL
-  UNION ALL
-  SELECT
-    'ad_clicks' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(ad_clicks AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT ad_clicks IS NULL
-  UNION ALL
-  SELECT
-    'ad_impressions' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(ad_impressions AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT ad_impressions IS NULL
-  UNION ALL
-  SELECT
-    'attributed_gross_profit' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(attributed_gross_profit AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT attributed_gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'attributed_orders' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(attributed_orders AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT attributed_orders IS NULL
-  UNION ALL
-  SELECT
-    'attributed_revenue' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(attributed_revenue AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT attributed_revenue IS NULL
-  UNION ALL
-  SELECT
-    'attrition_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(attrition_rate AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT attrition_rate IS NULL
-  UNION ALL
-  SELECT
-    'availability' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(availability AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT availability IS NULL
-  UNION ALL
-  SELECT
-    'average_order_value' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(average_order_value AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT average_order_value IS NULL
-  UNION ALL
-  SELECT
-    'channel_roi' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(channel_roi AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT channel_roi IS NULL
-  UNION ALL
-  SELECT
-    'click_through_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(click_through_rate AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT click_through_rate IS NULL
-  UNION ALL
-  SELECT
-    'converted_leads' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(converted_leads AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT converted_leads IS NULL
-  UNION ALL
-  SELECT
-    'cost_of_goods' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(cost_of_goods AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT cost_of_goods IS NULL
-  UNION ALL
-  SELECT
-    'cost_per_click' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(cost_per_click AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT cost_per_click IS NULL
-  UNION ALL
-  SELECT
-    'customer_acquisition_cost' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(customer_acquisition_cost AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT customer_acquisition_cost IS NULL
-  UNION ALL
-  SELECT
-    'customer_lifetime_value' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(customer_lifetime_value AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT customer_lifetime_value IS NULL
-  UNION ALL
-  SELECT
-    'customers_to_date' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(customers_to_date AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT customers_to_date IS NULL
-  UNION ALL
-  SELECT
-    'defect_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(defect_rate AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT defect_rate IS NULL
-  UNION ALL
-  SELECT
-    'discounts' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(discounts AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT discounts IS NULL
-  UNION ALL
-  SELECT
-    'fte' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(fte AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT fte IS NULL
-  UNION ALL
-  SELECT
-    'good_units' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(good_units AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT good_units IS NULL
-  UNION ALL
-  SELECT
-    'gross_margin_pct' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(gross_margin_pct AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT gross_margin_pct IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(gross_profit AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit_to_date' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(gross_profit_to_date AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT gross_profit_to_date IS NULL
-  UNION ALL
-  SELECT
-    'headcount' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(headcount AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT headcount IS NULL
-  UNION ALL
-  SELECT
-    'hires' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(hires AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT hires IS NULL
-  UNION ALL
-  SELECT
-    'hires_ytd' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(hires_ytd AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT hires_ytd IS NULL
-  UNION ALL
-  SELECT
-    'ideal_production_minutes' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(ideal_production_minutes AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT ideal_production_minutes IS NULL
-  UNION ALL
-  SELECT
-    'inventory_days_in_period' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(inventory_days_in_period AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT inventory_days_in_period IS NULL
-  UNION ALL
-  SELECT
-    'inventory_turnover_days' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(inventory_turnover_days AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT inventory_turnover_days IS NULL
-  UNION ALL
-  SELECT
-    'inventory_units' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(inventory_units AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT inventory_units IS NULL
-  UNION ALL
-  SELECT
-    'inventory_value' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(inventory_value AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT inventory_value IS NULL
-  UNION ALL
-  SELECT
-    'kpi_target' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(kpi_target AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT kpi_target IS NULL
-  UNION ALL
-  SELECT
-    'lead_conversion_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(lead_conversion_rate AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT lead_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'leads' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(leads AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT leads IS NULL
-  UNION ALL
-  SELECT
-    'leavers' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(leavers AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT leavers IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(marketing_spend AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT marketing_spend IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend_mom_growth_pct' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(marketing_spend_mom_growth_pct AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT marketing_spend_mom_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend_mtd' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(marketing_spend_mtd AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT marketing_spend_mtd IS NULL
-  UNION ALL
-  SELECT
-    'new_customers' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(new_customers AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT new_customers IS NULL
-  UNION ALL
-  SELECT
-    'new_customers_rolling_7d' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(new_customers_rolling_7d AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT new_customers_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'oee' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(oee AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT oee IS NULL
-  UNION ALL
-  SELECT
-    'oee_mom_change_pts' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(oee_mom_change_pts AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT oee_mom_change_pts IS NULL
-  UNION ALL
-  SELECT
-    'on_time_task_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(on_time_task_rate AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT on_time_task_rate IS NULL
-  UNION ALL
-  SELECT
-    'ordering_customers' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(ordering_customers AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT ordering_customers IS NULL
-  UNION ALL
-  SELECT
-    'orders' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(orders AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT orders IS NULL
-  UNION ALL
-  SELECT
-    'orders_yoy_growth_pct' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(orders_yoy_growth_pct AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT orders_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'performance' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(performance AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT performance IS NULL
-  UNION ALL
-  SELECT
-    'planned_production_minutes' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(planned_production_minutes AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT planned_production_minutes IS NULL
-  UNION ALL
-  SELECT
-    'production_cycle_time' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(production_cycle_time AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT production_cycle_time IS NULL
-  UNION ALL
-  SELECT
-    'production_runs' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(production_runs AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT production_runs IS NULL
-  UNION ALL
-  SELECT
-    'project_completion_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(project_completion_rate AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT project_completion_rate IS NULL
-  UNION ALL
-  SELECT
-    'promotion_conversion_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(promotion_conversion_rate AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT promotion_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'promotion_order_share' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(promotion_order_share AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT promotion_order_share IS NULL
-  UNION ALL
-  SELECT
-    'promotion_revenue' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(promotion_revenue AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT promotion_revenue IS NULL
-  UNION ALL
-  SELECT
-    'purchase_orders' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(purchase_orders AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT purchase_orders IS NULL
-  UNION ALL
-  SELECT
-    'purchase_orders_on_time' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(purchase_orders_on_time AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT purchase_orders_on_time IS NULL
-  UNION ALL
-  SELECT
-    'purchase_spend' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(purchase_spend AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT purchase_spend IS NULL
-  UNION ALL
-  SELECT
-    'quality' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(quality AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT quality IS NULL
-  UNION ALL
-  SELECT
-    'repeat_customers' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(repeat_customers AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT repeat_customers IS NULL
-  UNION ALL
-  SELECT
-    'repurchase_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(repurchase_rate AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT repurchase_rate IS NULL
-  UNION ALL
-  SELECT
-    'return_on_ad_spend' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(return_on_ad_spend AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT return_on_ad_spend IS NULL
-  UNION ALL
-  SELECT
-    'revenue' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(revenue AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT revenue IS NULL
-  UNION ALL
-  SELECT
-    'revenue_mom_growth_pct' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(revenue_mom_growth_pct AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT revenue_mom_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'revenue_mtd' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(revenue_mtd AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT revenue_mtd IS NULL
-  UNION ALL
-  SELECT
-    'revenue_per_visitor' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(revenue_per_visitor AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT revenue_per_visitor IS NULL
-  UNION ALL
-  SELECT
-    'revenue_rolling_7d' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(revenue_rolling_7d AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT revenue_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'revenue_yoy_growth_pct' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(revenue_yoy_growth_pct AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT revenue_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'revenue_ytd' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(revenue_ytd AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT revenue_ytd IS NULL
-  UNION ALL
-  SELECT
-    'run_time_minutes' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(run_time_minutes AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT run_time_minutes IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversion_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(sales_visit_conversion_rate AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT sales_visit_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversions' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(sales_visit_conversions AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT sales_visit_conversions IS NULL
-  UNION ALL
-  SELECT
-    'sales_visits' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(sales_visits AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT sales_visits IS NULL
-  UNION ALL
-  SELECT
-    'store_conversion_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(store_conversion_rate AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT store_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(store_footfall AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT store_footfall IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall_rolling_7d' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(store_footfall_rolling_7d AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT store_footfall_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall_yoy_growth_pct' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(store_footfall_yoy_growth_pct AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT store_footfall_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'supplier_on_time_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(supplier_on_time_rate AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT supplier_on_time_rate IS NULL
-  UNION ALL
-  SELECT
-    'tasks_completed' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(tasks_completed AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT tasks_completed IS NULL
-  UNION ALL
-  SELECT
-    'tasks_completed_on_time' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(tasks_completed_on_time AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT tasks_completed_on_time IS NULL
-  UNION ALL
-  SELECT
-    'tasks_due' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(tasks_due AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT tasks_due IS NULL
-  UNION ALL
-  SELECT
-    'units_defective' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(units_defective AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT units_defective IS NULL
-  UNION ALL
-  SELECT
-    'units_produced' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(units_produced AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT units_produced IS NULL
-  UNION ALL
-  SELECT
-    'units_produced_rolling_7d' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(units_produced_rolling_7d AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT units_produced_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'units_sold' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(units_sold AS DOUBLE) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT units_sold IS NULL
-  UNION ALL
-  SELECT
-    'ad_clicks' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(ad_clicks AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT ad_clicks IS NULL
-  UNION ALL
-  SELECT
-    'ad_impressions' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(ad_impressions AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT ad_impressions IS NULL
-  UNION ALL
-  SELECT
-    'attributed_gross_profit' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(attributed_gross_profit AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT attributed_gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'attributed_orders' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(attributed_orders AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT attributed_orders IS NULL
-  UNION ALL
-  SELECT
-    'attributed_revenue' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(attributed_revenue AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT attributed_revenue IS NULL
-  UNION ALL
-  SELECT
-    'attrition_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(attrition_rate AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT attrition_rate IS NULL
-  UNION ALL
-  SELECT
-    'availability' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(availability AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT availability IS NULL
-  UNION ALL
-  SELECT
-    'average_order_value' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(average_order_value AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT average_order_value IS NULL
-  UNION ALL
-  SELECT
-    'channel_roi' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(channel_roi AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT channel_roi IS NULL
-  UNION ALL
-  SELECT
-    'click_through_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(click_through_rate AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT click_through_rate IS NULL
-  UNION ALL
-  SELECT
-    'converted_leads' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(converted_leads AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT converted_leads IS NULL
-  UNION ALL
-  SELECT
-    'cost_of_goods' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(cost_of_goods AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT cost_of_goods IS NULL
-  UNION ALL
-  SELECT
-    'cost_per_click' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(cost_per_click AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT cost_per_click IS NULL
-  UNION ALL
-  SELECT
-    'customer_acquisition_cost' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(customer_acquisition_cost AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT customer_acquisition_cost IS NULL
-  UNION ALL
-  SELECT
-    'customer_lifetime_value' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(customer_lifetime_value AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT customer_lifetime_value IS NULL
-  UNION ALL
-  SELECT
-    'customers_to_date' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(customers_to_date AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT customers_to_date IS NULL
-  UNION ALL
-  SELECT
-    'defect_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(defect_rate AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT defect_rate IS NULL
-  UNION ALL
-  SELECT
-    'discounts' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(discounts AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT discounts IS NULL
-  UNION ALL
-  SELECT
-    'fte' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(fte AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT fte IS NULL
-  UNION ALL
-  SELECT
-    'good_units' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(good_units AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT good_units IS NULL
-  UNION ALL
-  SELECT
-    'gross_margin_pct' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(gross_margin_pct AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT gross_margin_pct IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(gross_profit AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit_to_date' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(gross_profit_to_date AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT gross_profit_to_date IS NULL
-  UNION ALL
-  SELECT
-    'headcount' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(headcount AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT headcount IS NULL
-  UNION ALL
-  SELECT
-    'hires' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(hires AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT hires IS NULL
-  UNION ALL
-  SELECT
-    'hires_ytd' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(hires_ytd AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT hires_ytd IS NULL
-  UNION ALL
-  SELECT
-    'ideal_production_minutes' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(ideal_production_minutes AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT ideal_production_minutes IS NULL
-  UNION ALL
-  SELECT
-    'inventory_days_in_period' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(inventory_days_in_period AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT inventory_days_in_period IS NULL
-  UNION ALL
-  SELECT
-    'inventory_turnover_days' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(inventory_turnover_days AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT inventory_turnover_days IS NULL
-  UNION ALL
-  SELECT
-    'inventory_units' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(inventory_units AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT inventory_units IS NULL
-  UNION ALL
-  SELECT
-    'inventory_value' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(inventory_value AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT inventory_value IS NULL
-  UNION ALL
-  SELECT
-    'kpi_target' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(kpi_target AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT kpi_target IS NULL
-  UNION ALL
-  SELECT
-    'lead_conversion_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(lead_conversion_rate AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT lead_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'leads' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(leads AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT leads IS NULL
-  UNION ALL
-  SELECT
-    'leavers' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(leavers AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT leavers IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(marketing_spend AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT marketing_spend IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend_mom_growth_pct' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(marketing_spend_mom_growth_pct AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT marketing_spend_mom_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend_mtd' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(marketing_spend_mtd AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT marketing_spend_mtd IS NULL
-  UNION ALL
-  SELECT
-    'new_customers' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(new_customers AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT new_customers IS NULL
-  UNION ALL
-  SELECT
-    'new_customers_rolling_7d' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(new_customers_rolling_7d AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT new_customers_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'oee' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(oee AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT oee IS NULL
-  UNION ALL
-  SELECT
-    'oee_mom_change_pts' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(oee_mom_change_pts AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT oee_mom_change_pts IS NULL
-  UNION ALL
-  SELECT
-    'on_time_task_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(on_time_task_rate AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT on_time_task_rate IS NULL
-  UNION ALL
-  SELECT
-    'ordering_customers' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(ordering_customers AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT ordering_customers IS NULL
-  UNION ALL
-  SELECT
-    'orders' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(orders AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT orders IS NULL
-  UNION ALL
-  SELECT
-    'orders_yoy_growth_pct' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(orders_yoy_growth_pct AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT orders_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'performance' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(performance AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT performance IS NULL
-  UNION ALL
-  SELECT
-    'planned_production_minutes' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(planned_production_minutes AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT planned_production_minutes IS NULL
-  UNION ALL
-  SELECT
-    'production_cycle_time' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(production_cycle_time AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT production_cycle_time IS NULL
-  UNION ALL
-  SELECT
-    'production_runs' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(production_runs AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT production_runs IS NULL
-  UNION ALL
-  SELECT
-    'project_completion_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(project_completion_rate AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT project_completion_rate IS NULL
-  UNION ALL
-  SELECT
-    'promotion_conversion_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(promotion_conversion_rate AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT promotion_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'promotion_order_share' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(promotion_order_share AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT promotion_order_share IS NULL
-  UNION ALL
-  SELECT
-    'promotion_revenue' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(promotion_revenue AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT promotion_revenue IS NULL
-  UNION ALL
-  SELECT
-    'purchase_orders' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(purchase_orders AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT purchase_orders IS NULL
-  UNION ALL
-  SELECT
-    'purchase_orders_on_time' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(purchase_orders_on_time AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT purchase_orders_on_time IS NULL
-  UNION ALL
-  SELECT
-    'purchase_spend' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(purchase_spend AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT purchase_spend IS NULL
-  UNION ALL
-  SELECT
-    'quality' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(quality AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT quality IS NULL
-  UNION ALL
-  SELECT
-    'repeat_customers' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(repeat_customers AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT repeat_customers IS NULL
-  UNION ALL
-  SELECT
-    'repurchase_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(repurchase_rate AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT repurchase_rate IS NULL
-  UNION ALL
-  SELECT
-    'return_on_ad_spend' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(return_on_ad_spend AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT return_on_ad_spend IS NULL
-  UNION ALL
-  SELECT
-    'revenue' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(revenue AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT revenue IS NULL
-  UNION ALL
-  SELECT
-    'revenue_mom_growth_pct' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(revenue_mom_growth_pct AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT revenue_mom_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'revenue_mtd' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(revenue_mtd AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT revenue_mtd IS NULL
-  UNION ALL
-  SELECT
-    'revenue_per_visitor' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(revenue_per_visitor AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT revenue_per_visitor IS NULL
-  UNION ALL
-  SELECT
-    'revenue_rolling_7d' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(revenue_rolling_7d AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT revenue_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'revenue_yoy_growth_pct' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(revenue_yoy_growth_pct AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT revenue_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'revenue_ytd' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(revenue_ytd AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT revenue_ytd IS NULL
-  UNION ALL
-  SELECT
-    'run_time_minutes' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(run_time_minutes AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT run_time_minutes IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversion_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(sales_visit_conversion_rate AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT sales_visit_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversions' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(sales_visit_conversions AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT sales_visit_conversions IS NULL
-  UNION ALL
-  SELECT
-    'sales_visits' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(sales_visits AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT sales_visits IS NULL
-  UNION ALL
-  SELECT
-    'store_conversion_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(store_conversion_rate AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT store_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(store_footfall AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT store_footfall IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall_rolling_7d' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(store_footfall_rolling_7d AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT store_footfall_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall_yoy_growth_pct' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(store_footfall_yoy_growth_pct AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT store_footfall_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'supplier_on_time_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(supplier_on_time_rate AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT supplier_on_time_rate IS NULL
-  UNION ALL
-  SELECT
-    'tasks_completed' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(tasks_completed AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT tasks_completed IS NULL
-  UNION ALL
-  SELECT
-    'tasks_completed_on_time' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(tasks_completed_on_time AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT tasks_completed_on_time IS NULL
-  UNION ALL
-  SELECT
-    'tasks_due' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(tasks_due AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT tasks_due IS NULL
-  UNION ALL
-  SELECT
-    'units_defective' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(units_defective AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT units_defective IS NULL
-  UNION ALL
-  SELECT
-    'units_produced' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(units_produced AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT units_produced IS NULL
-  UNION ALL
-  SELECT
-    'units_produced_rolling_7d' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(units_produced_rolling_7d AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT units_produced_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'units_sold' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(units_sold AS DOUBLE) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT units_sold IS NULL
+    metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__day,
+      CAST(ad_clicks AS DOUBLE) AS ad_clicks,
+      CAST(ad_impressions AS DOUBLE) AS ad_impressions,
+      CAST(attributed_gross_profit AS DOUBLE) AS attributed_gross_profit,
+      CAST(attributed_orders AS DOUBLE) AS attributed_orders,
+      CAST(attributed_revenue AS DOUBLE) AS attributed_revenue,
+      CAST(attrition_rate AS DOUBLE) AS attrition_rate,
+      CAST(availability AS DOUBLE) AS availability,
+      CAST(average_order_value AS DOUBLE) AS average_order_value,
+      CAST(channel_roi AS DOUBLE) AS channel_roi,
+      CAST(click_through_rate AS DOUBLE) AS click_through_rate,
+      CAST(converted_leads AS DOUBLE) AS converted_leads,
+      CAST(cost_of_goods AS DOUBLE) AS cost_of_goods,
+      CAST(cost_per_click AS DOUBLE) AS cost_per_click,
+      CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost,
+      CAST(customer_lifetime_value AS DOUBLE) AS customer_lifetime_value,
+      CAST(customers_to_date AS DOUBLE) AS customers_to_date,
+      CAST(defect_rate AS DOUBLE) AS defect_rate,
+      CAST(discounts AS DOUBLE) AS discounts,
+      CAST(fte AS DOUBLE) AS fte,
+      CAST(good_units AS DOUBLE) AS good_units,
+      CAST(gross_margin_pct AS DOUBLE) AS gross_margin_pct,
+      CAST(gross_profit AS DOUBLE) AS gross_profit,
+      CAST(gross_profit_to_date AS DOUBLE) AS gross_profit_to_date,
+      CAST(headcount AS DOUBLE) AS headcount,
+      CAST(hires AS DOUBLE) AS hires,
+      CAST(hires_ytd AS DOUBLE) AS hires_ytd,
+      CAST(ideal_production_minutes AS DOUBLE) AS ideal_production_minutes,
+      CAST(inventory_days_in_period AS DOUBLE) AS inventory_days_in_period,
+      CAST(inventory_turnover_days AS DOUBLE) AS inventory_turnover_days,
+      CAST(inventory_units AS DOUBLE) AS inventory_units,
+      CAST(inventory_value AS DOUBLE) AS inventory_value,
+      CAST(kpi_target AS DOUBLE) AS kpi_target,
+      CAST(lead_conversion_rate AS DOUBLE) AS lead_conversion_rate,
+      CAST(leads AS DOUBLE) AS leads,
+      CAST(leavers AS DOUBLE) AS leavers,
+      CAST(marketing_spend AS DOUBLE) AS marketing_spend,
+      CAST(marketing_spend_mom_growth_pct AS DOUBLE) AS marketing_spend_mom_growth_pct,
+      CAST(marketing_spend_mtd AS DOUBLE) AS marketing_spend_mtd,
+      CAST(new_customers AS DOUBLE) AS new_customers,
+      CAST(new_customers_rolling_7d AS DOUBLE) AS new_customers_rolling_7d,
+      CAST(oee AS DOUBLE) AS oee,
+      CAST(oee_mom_change_pts AS DOUBLE) AS oee_mom_change_pts,
+      CAST(on_time_task_rate AS DOUBLE) AS on_time_task_rate,
+      CAST(ordering_customers AS DOUBLE) AS ordering_customers,
+      CAST(orders AS DOUBLE) AS orders,
+      CAST(orders_yoy_growth_pct AS DOUBLE) AS orders_yoy_growth_pct,
+      CAST(performance AS DOUBLE) AS performance,
+      CAST(planned_production_minutes AS DOUBLE) AS planned_production_minutes,
+      CAST(production_cycle_time AS DOUBLE) AS production_cycle_time,
+      CAST(production_runs AS DOUBLE) AS production_runs,
+      CAST(project_completion_rate AS DOUBLE) AS project_completion_rate,
+      CAST(promotion_conversion_rate AS DOUBLE) AS promotion_conversion_rate,
+      CAST(promotion_order_share AS DOUBLE) AS promotion_order_share,
+      CAST(promotion_revenue AS DOUBLE) AS promotion_revenue,
+      CAST(purchase_orders AS DOUBLE) AS purchase_orders,
+      CAST(purchase_orders_on_time AS DOUBLE) AS purchase_orders_on_time,
+      CAST(purchase_spend AS DOUBLE) AS purchase_spend,
+      CAST(quality AS DOUBLE) AS quality,
+      CAST(repeat_customers AS DOUBLE) AS repeat_customers,
+      CAST(repurchase_rate AS DOUBLE) AS repurchase_rate,
+      CAST(return_on_ad_spend AS DOUBLE) AS return_on_ad_spend,
+      CAST(revenue AS DOUBLE) AS revenue,
+      CAST(revenue_mom_growth_pct AS DOUBLE) AS revenue_mom_growth_pct,
+      CAST(revenue_mtd AS DOUBLE) AS revenue_mtd,
+      CAST(revenue_per_visitor AS DOUBLE) AS revenue_per_visitor,
+      CAST(revenue_rolling_7d AS DOUBLE) AS revenue_rolling_7d,
+      CAST(revenue_yoy_growth_pct AS DOUBLE) AS revenue_yoy_growth_pct,
+      CAST(revenue_ytd AS DOUBLE) AS revenue_ytd,
+      CAST(run_time_minutes AS DOUBLE) AS run_time_minutes,
+      CAST(sales_visit_conversion_rate AS DOUBLE) AS sales_visit_conversion_rate,
+      CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions,
+      CAST(sales_visits AS DOUBLE) AS sales_visits,
+      CAST(store_conversion_rate AS DOUBLE) AS store_conversion_rate,
+      CAST(store_footfall AS DOUBLE) AS store_footfall,
+      CAST(store_footfall_rolling_7d AS DOUBLE) AS store_footfall_rolling_7d,
+      CAST(store_footfall_yoy_growth_pct AS DOUBLE) AS store_footfall_yoy_growth_pct,
+      CAST(supplier_on_time_rate AS DOUBLE) AS supplier_on_time_rate,
+      CAST(tasks_completed AS DOUBLE) AS tasks_completed,
+      CAST(tasks_completed_on_time AS DOUBLE) AS tasks_completed_on_time,
+      CAST(tasks_due AS DOUBLE) AS tasks_due,
+      CAST(units_defective AS DOUBLE) AS units_defective,
+      CAST(units_produced AS DOUBLE) AS units_produced,
+      CAST(units_produced_rolling_7d AS DOUBLE) AS units_produced_rolling_7d,
+      CAST(units_sold AS DOUBLE) AS units_sold
+    FROM metrics_by_day
+  ) AS metrics_by_day_wide
+  UNPIVOT(value FOR 
+    metric_name IN (
+      ad_clicks,
+      ad_impressions,
+      attributed_gross_profit,
+      attributed_orders,
+      attributed_revenue,
+      attrition_rate,
+      availability,
+      average_order_value,
+      channel_roi,
+      click_through_rate,
+      converted_leads,
+      cost_of_goods,
+      cost_per_click,
+      customer_acquisition_cost,
+      customer_lifetime_value,
+      customers_to_date,
+      defect_rate,
+      discounts,
+      fte,
+      good_units,
+      gross_margin_pct,
+      gross_profit,
+      gross_profit_to_date,
+      headcount,
+      hires,
+      hires_ytd,
+      ideal_production_minutes,
+      inventory_days_in_period,
+      inventory_turnover_days,
+      inventory_units,
+      inventory_value,
+      kpi_target,
+      lead_conversion_rate,
+      leads,
+      leavers,
+      marketing_spend,
+      marketing_spend_mom_growth_pct,
+      marketing_spend_mtd,
+      new_customers,
+      new_customers_rolling_7d,
+      oee,
+      oee_mom_change_pts,
+      on_time_task_rate,
+      ordering_customers,
+      orders,
+      orders_yoy_growth_pct,
+      performance,
+      planned_production_minutes,
+      production_cycle_time,
+      production_runs,
+      project_completion_rate,
+      promotion_conversion_rate,
+      promotion_order_share,
+      promotion_revenue,
+      purchase_orders,
+      purchase_orders_on_time,
+      purchase_spend,
+      quality,
+      repeat_customers,
+      repurchase_rate,
+      return_on_ad_spend,
+      revenue,
+      revenue_mom_growth_pct,
+      revenue_mtd,
+      revenue_per_visitor,
+      revenue_rolling_7d,
+      revenue_yoy_growth_pct,
+      revenue_ytd,
+      run_time_minutes,
+      sales_visit_conversion_rate,
+      sales_visit_conversions,
+      sales_visits,
+      store_conversion_rate,
+      store_footfall,
+      store_footfall_rolling_7d,
+      store_footfall_yoy_growth_pct,
+      supplier_on_time_rate,
+      tasks_completed,
+      tasks_completed_on_time,
+      tasks_due,
+      units_defective,
+      units_produced,
+      units_produced_rolling_7d,
+      units_sold
+    )
+  )
+  UNION ALL
+  SELECT
+    metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__week,
+      CAST(ad_clicks AS DOUBLE) AS ad_clicks,
+      CAST(ad_impressions AS DOUBLE) AS ad_impressions,
+      CAST(attributed_gross_profit AS DOUBLE) AS attributed_gross_profit,
+      CAST(attributed_orders AS DOUBLE) AS attributed_orders,
+      CAST(attributed_revenue AS DOUBLE) AS attributed_revenue,
+      CAST(attrition_rate AS DOUBLE) AS attrition_rate,
+      CAST(availability AS DOUBLE) AS availability,
+      CAST(average_order_value AS DOUBLE) AS average_order_value,
+      CAST(channel_roi AS DOUBLE) AS channel_roi,
+      CAST(click_through_rate AS DOUBLE) AS click_through_rate,
+      CAST(converted_leads AS DOUBLE) AS converted_leads,
+      CAST(cost_of_goods AS DOUBLE) AS cost_of_goods,
+      CAST(cost_per_click AS DOUBLE) AS cost_per_click,
+      CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost,
+      CAST(customer_lifetime_value AS DOUBLE) AS customer_lifetime_value,
+      CAST(customers_to_date AS DOUBLE) AS customers_to_date,
+      CAST(defect_rate AS DOUBLE) AS defect_rate,
+      CAST(discounts AS DOUBLE) AS discounts,
+      CAST(fte AS DOUBLE) AS fte,
+      CAST(good_units AS DOUBLE) AS good_units,
+      CAST(gross_margin_pct AS DOUBLE) AS gross_margin_pct,
+      CAST(gross_profit AS DOUBLE) AS gross_profit,
+      CAST(gross_profit_to_date AS DOUBLE) AS gross_profit_to_date,
+      CAST(headcount AS DOUBLE) AS headcount,
+      CAST(hires AS DOUBLE) AS hires,
+      CAST(hires_ytd AS DOUBLE) AS hires_ytd,
+      CAST(ideal_production_minutes AS DOUBLE) AS ideal_production_minutes,
+      CAST(inventory_days_in_period AS DOUBLE) AS inventory_days_in_period,
+      CAST(inventory_turnover_days AS DOUBLE) AS inventory_turnover_days,
+      CAST(inventory_units AS DOUBLE) AS inventory_units,
+      CAST(inventory_value AS DOUBLE) AS inventory_value,
+      CAST(kpi_target AS DOUBLE) AS kpi_target,
+      CAST(lead_conversion_rate AS DOUBLE) AS lead_conversion_rate,
+      CAST(leads AS DOUBLE) AS leads,
+      CAST(leavers AS DOUBLE) AS leavers,
+      CAST(marketing_spend AS DOUBLE) AS marketing_spend,
+      CAST(marketing_spend_mom_growth_pct AS DOUBLE) AS marketing_spend_mom_growth_pct,
+      CAST(marketing_spend_mtd AS DOUBLE) AS marketing_spend_mtd,
+      CAST(new_customers AS DOUBLE) AS new_customers,
+      CAST(new_customers_rolling_7d AS DOUBLE) AS new_customers_rolling_7d,
+      CAST(oee AS DOUBLE) AS oee,
+      CAST(oee_mom_change_pts AS DOUBLE) AS oee_mom_change_pts,
+      CAST(on_time_task_rate AS DOUBLE) AS on_time_task_rate,
+      CAST(ordering_customers AS DOUBLE) AS ordering_customers,
+      CAST(orders AS DOUBLE) AS orders,
+      CAST(orders_yoy_growth_pct AS DOUBLE) AS orders_yoy_growth_pct,
+      CAST(performance AS DOUBLE) AS performance,
+      CAST(planned_production_minutes AS DOUBLE) AS planned_production_minutes,
+      CAST(production_cycle_time AS DOUBLE) AS production_cycle_time,
+      CAST(production_runs AS DOUBLE) AS production_runs,
+      CAST(project_completion_rate AS DOUBLE) AS project_completion_rate,
+      CAST(promotion_conversion_rate AS DOUBLE) AS promotion_conversion_rate,
+      CAST(promotion_order_share AS DOUBLE) AS promotion_order_share,
+      CAST(promotion_revenue AS DOUBLE) AS promotion_revenue,
+      CAST(purchase_orders AS DOUBLE) AS purchase_orders,
+      CAST(purchase_orders_on_time AS DOUBLE) AS purchase_orders_on_time,
+      CAST(purchase_spend AS DOUBLE) AS purchase_spend,
+      CAST(quality AS DOUBLE) AS quality,
+      CAST(repeat_customers AS DOUBLE) AS repeat_customers,
+      CAST(repurchase_rate AS DOUBLE) AS repurchase_rate,
+      CAST(return_on_ad_spend AS DOUBLE) AS return_on_ad_spend,
+      CAST(revenue AS DOUBLE) AS revenue,
+      CAST(revenue_mom_growth_pct AS DOUBLE) AS revenue_mom_growth_pct,
+      CAST(revenue_mtd AS DOUBLE) AS revenue_mtd,
+      CAST(revenue_per_visitor AS DOUBLE) AS revenue_per_visitor,
+      CAST(revenue_rolling_7d AS DOUBLE) AS revenue_rolling_7d,
+      CAST(revenue_yoy_growth_pct AS DOUBLE) AS revenue_yoy_growth_pct,
+      CAST(revenue_ytd AS DOUBLE) AS revenue_ytd,
+      CAST(run_time_minutes AS DOUBLE) AS run_time_minutes,
+      CAST(sales_visit_conversion_rate AS DOUBLE) AS sales_visit_conversion_rate,
+      CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions,
+      CAST(sales_visits AS DOUBLE) AS sales_visits,
+      CAST(store_conversion_rate AS DOUBLE) AS store_conversion_rate,
+      CAST(store_footfall AS DOUBLE) AS store_footfall,
+      CAST(store_footfall_rolling_7d AS DOUBLE) AS store_footfall_rolling_7d,
+      CAST(store_footfall_yoy_growth_pct AS DOUBLE) AS store_footfall_yoy_growth_pct,
+      CAST(supplier_on_time_rate AS DOUBLE) AS supplier_on_time_rate,
+      CAST(tasks_completed AS DOUBLE) AS tasks_completed,
+      CAST(tasks_completed_on_time AS DOUBLE) AS tasks_completed_on_time,
+      CAST(tasks_due AS DOUBLE) AS tasks_due,
+      CAST(units_defective AS DOUBLE) AS units_defective,
+      CAST(units_produced AS DOUBLE) AS units_produced,
+      CAST(units_produced_rolling_7d AS DOUBLE) AS units_produced_rolling_7d,
+      CAST(units_sold AS DOUBLE) AS units_sold
+    FROM metrics_by_week
+  ) AS metrics_by_week_wide
+  UNPIVOT(value FOR 
+    metric_name IN (
+      ad_clicks,
+      ad_impressions,
+      attributed_gross_profit,
+      attributed_orders,
+      attributed_revenue,
+      attrition_rate,
+      availability,
+      average_order_value,
+      channel_roi,
+      click_through_rate,
+      converted_leads,
+      cost_of_goods,
+      cost_per_click,
+      customer_acquisition_cost,
+      customer_lifetime_value,
+      customers_to_date,
+      defect_rate,
+      discounts,
+      fte,
+      good_units,
+      gross_margin_pct,
+      gross_profit,
+      gross_profit_to_date,
+      headcount,
+      hires,
+      hires_ytd,
+      ideal_production_minutes,
+      inventory_days_in_period,
+      inventory_turnover_days,
+      inventory_units,
+      inventory_value,
+      kpi_target,
+      lead_conversion_rate,
+      leads,
+      leavers,
+      marketing_spend,
+      marketing_spend_mom_growth_pct,
+      marketing_spend_mtd,
+      new_customers,
+      new_customers_rolling_7d,
+      oee,
+      oee_mom_change_pts,
+      on_time_task_rate,
+      ordering_customers,
+      orders,
+      orders_yoy_growth_pct,
+      performance,
+      planned_production_minutes,
+      production_cycle_time,
+      production_runs,
+      project_completion_rate,
+      promotion_conversion_rate,
+      promotion_order_share,
+      promotion_revenue,
+      purchase_orders,
+      purchase_orders_on_time,
+      purchase_spend,
+      quality,
+      repeat_customers,
+      repurchase_rate,
+      return_on_ad_spend,
+      revenue,
+      revenue_mom_growth_pct,
+      revenue_mtd,
+      revenue_per_visitor,
+      revenue_rolling_7d,
+      revenue_yoy_growth_pct,
+      revenue_ytd,
+      run_time_minutes,
+      sales_visit_conversion_rate,
+      sales_visit_conversions,
+      sales_visits,
+      store_conversion_rate,
+      store_footfall,
+      store_footfall_rolling_7d,
+      store_footfall_yoy_growth_pct,
+      supplier_on_time_rate,
+      tasks_completed,
+      tasks_completed_on_time,
+      tasks_due,
+      units_defective,
+      units_produced,
+      units_produced_rolling_7d,
+      units_sold
+    )
+  )
+  UNION ALL
+  SELECT
+    metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__month,
+      CAST(ad_clicks AS DOUBLE) AS ad_clicks,
+      CAST(ad_impressions AS DOUBLE) AS ad_impressions,
+      CAST(attributed_gross_profit AS DOUBLE) AS attributed_gross_profit,
+      CAST(attributed_orders AS DOUBLE) AS attributed_orders,
+      CAST(attributed_revenue AS DOUBLE) AS attributed_revenue,
+      CAST(attrition_rate AS DOUBLE) AS attrition_rate,
+      CAST(availability AS DOUBLE) AS availability,
+      CAST(average_order_value AS DOUBLE) AS average_order_value,
+      CAST(channel_roi AS DOUBLE) AS channel_roi,
+      CAST(click_through_rate AS DOUBLE) AS click_through_rate,
+      CAST(converted_leads AS DOUBLE) AS converted_leads,
+      CAST(cost_of_goods AS DOUBLE) AS cost_of_goods,
+      CAST(cost_per_click AS DOUBLE) AS cost_per_click,
+      CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost,
+      CAST(customer_lifetime_value AS DOUBLE) AS customer_lifetime_value,
+      CAST(customers_to_date AS DOUBLE) AS customers_to_date,
+      CAST(defect_rate AS DOUBLE) AS defect_rate,
+      CAST(discounts AS DOUBLE) AS discounts,
+      CAST(fte AS DOUBLE) AS fte,
+      CAST(good_units AS DOUBLE) AS good_units,
+      CAST(gross_margin_pct AS DOUBLE) AS gross_margin_pct,
+      CAST(gross_profit AS DOUBLE) AS gross_profit,
+      CAST(gross_profit_to_date AS DOUBLE) AS gross_profit_to_date,
+      CAST(headcount AS DOUBLE) AS headcount,
+      CAST(hires AS DOUBLE) AS hires,
+      CAST(hires_ytd AS DOUBLE) AS hires_ytd,
+      CAST(ideal_production_minutes AS DOUBLE) AS ideal_production_minutes,
+      CAST(inventory_days_in_period AS DOUBLE) AS inventory_days_in_period,
+      CAST(inventory_turnover_days AS DOUBLE) AS inventory_turnover_days,
+      CAST(inventory_units AS DOUBLE) AS inventory_units,
+      CAST(inventory_value AS DOUBLE) AS inventory_value,
+      CAST(kpi_target AS DOUBLE) AS kpi_target,
+      CAST(lead_conversion_rate AS DOUBLE) AS lead_conversion_rate,
+      CAST(leads AS DOUBLE) AS leads,
+      CAST(leavers AS DOUBLE) AS leavers,
+      CAST(marketing_spend AS DOUBLE) AS marketing_spend,
+      CAST(marketing_spend_mom_growth_pct AS DOUBLE) AS marketing_spend_mom_growth_pct,
+      CAST(marketing_spend_mtd AS DOUBLE) AS marketing_spend_mtd,
+      CAST(new_customers AS DOUBLE) AS new_customers,
+      CAST(new_customers_rolling_7d AS DOUBLE) AS new_customers_rolling_7d,
+      CAST(oee AS DOUBLE) AS oee,
+      CAST(oee_mom_change_pts AS DOUBLE) AS oee_mom_change_pts,
+      CAST(on_time_task_rate AS DOUBLE) AS on_time_task_rate,
+      CAST(ordering_customers AS DOUBLE) AS ordering_customers,
+      CAST(orders AS DOUBLE) AS orders,
+      CAST(orders_yoy_growth_pct AS DOUBLE) AS orders_yoy_growth_pct,
+      CAST(performance AS DOUBLE) AS performance,
+      CAST(planned_production_minutes AS DOUBLE) AS planned_production_minutes,
+      CAST(production_cycle_time AS DOUBLE) AS production_cycle_time,
+      CAST(production_runs AS DOUBLE) AS production_runs,
+      CAST(project_completion_rate AS DOUBLE) AS project_completion_rate,
+      CAST(promotion_conversion_rate AS DOUBLE) AS promotion_conversion_rate,
+      CAST(promotion_order_share AS DOUBLE) AS promotion_order_share,
+      CAST(promotion_revenue AS DOUBLE) AS promotion_revenue,
+      CAST(purchase_orders AS DOUBLE) AS purchase_orders,
+      CAST(purchase_orders_on_time AS DOUBLE) AS purchase_orders_on_time,
+      CAST(purchase_spend AS DOUBLE) AS purchase_spend,
+      CAST(quality AS DOUBLE) AS quality,
+      CAST(repeat_customers AS DOUBLE) AS repeat_customers,
+      CAST(repurchase_rate AS DOUBLE) AS repurchase_rate,
+      CAST(return_on_ad_spend AS DOUBLE) AS return_on_ad_spend,
+      CAST(revenue AS DOUBLE) AS revenue,
+      CAST(revenue_mom_growth_pct AS DOUBLE) AS revenue_mom_growth_pct,
+      CAST(revenue_mtd AS DOUBLE) AS revenue_mtd,
+      CAST(revenue_per_visitor AS DOUBLE) AS revenue_per_visitor,
+      CAST(revenue_rolling_7d AS DOUBLE) AS revenue_rolling_7d,
+      CAST(revenue_yoy_growth_pct AS DOUBLE) AS revenue_yoy_growth_pct,
+      CAST(revenue_ytd AS DOUBLE) AS revenue_ytd,
+      CAST(run_time_minutes AS DOUBLE) AS run_time_minutes,
+      CAST(sales_visit_conversion_rate AS DOUBLE) AS sales_visit_conversion_rate,
+      CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions,
+      CAST(sales_visits AS DOUBLE) AS sales_visits,
+      CAST(store_conversion_rate AS DOUBLE) AS store_conversion_rate,
+      CAST(store_footfall AS DOUBLE) AS store_footfall,
+      CAST(store_footfall_rolling_7d AS DOUBLE) AS store_footfall_rolling_7d,
+      CAST(store_footfall_yoy_growth_pct AS DOUBLE) AS store_footfall_yoy_growth_pct,
+      CAST(supplier_on_time_rate AS DOUBLE) AS supplier_on_time_rate,
+      CAST(tasks_completed AS DOUBLE) AS tasks_completed,
+      CAST(tasks_completed_on_time AS DOUBLE) AS tasks_completed_on_time,
+      CAST(tasks_due AS DOUBLE) AS tasks_due,
+      CAST(units_defective AS DOUBLE) AS units_defective,
+      CAST(units_produced AS DOUBLE) AS units_produced,
+      CAST(units_produced_rolling_7d AS DOUBLE) AS units_produced_rolling_7d,
+      CAST(units_sold AS DOUBLE) AS units_sold
+    FROM metrics_by_month
+  ) AS metrics_by_month_wide
+  UNPIVOT(value FOR 
+    metric_name IN (
+      ad_clicks,
+      ad_impressions,
+      attributed_gross_profit,
+      attributed_orders,
+      attributed_revenue,
+      attrition_rate,
+      availability,
+      average_order_value,
+      channel_roi,
+      click_through_rate,
+      converted_leads,
+      cost_of_goods,
+      cost_per_click,
+      customer_acquisition_cost,
+      customer_lifetime_value,
+      customers_to_date,
+      defect_rate,
+      discounts,
+      fte,
+      good_units,
+      gross_margin_pct,
+      gross_profit,
+      gross_profit_to_date,
+      headcount,
+      hires,
+      hires_ytd,
+      ideal_production_minutes,
+      inventory_days_in_period,
+      inventory_turnover_days,
+      inventory_units,
+      inventory_value,
+      kpi_target,
+      lead_conversion_rate,
+      leads,
+      leavers,
+      marketing_spend,
+      marketing_spend_mom_growth_pct,
+      marketing_spend_mtd,
+      new_customers,
+      new_customers_rolling_7d,
+      oee,
+      oee_mom_change_pts,
+      on_time_task_rate,
+      ordering_customers,
+      orders,
+      orders_yoy_growth_pct,
+      performance,
+      planned_production_minutes,
+      production_cycle_time,
+      production_runs,
+      project_completion_rate,
+      promotion_conversion_rate,
+      promotion_order_share,
+      promotion_revenue,
+      purchase_orders,
+      purchase_orders_on_time,
+      purchase_spend,
+      quality,
+      repeat_customers,
+      repurchase_rate,
+      return_on_ad_spend,
+      revenue,
+      revenue_mom_growth_pct,
+      revenue_mtd,
+      revenue_per_visitor,
+      revenue_rolling_7d,
+      revenue_yoy_growth_pct,
+      revenue_ytd,
+      run_time_minutes,
+      sales_visit_conversion_rate,
+      sales_visit_conversions,
+      sales_visits,
+      store_conversion_rate,
+      store_footfall,
+      store_footfall_rolling_7d,
+      store_footfall_yoy_growth_pct,
+      supplier_on_time_rate,
+      tasks_completed,
+      tasks_completed_on_time,
+      tasks_due,
+      units_defective,
+      units_produced,
+      units_produced_rolling_7d,
+      units_sold
+    )
+  )
 ) AS metric_values
 {% elif target.type == 'postgres' %}
 WITH metrics_by_day AS (
