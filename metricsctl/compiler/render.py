@@ -254,7 +254,6 @@ class SqlCompiler:
         self._parsed: dict[str, exp.Expr] = {}  # model expressions, parsed once
         self._tables: dict[str, exp.Table] = {}  # relations, parsed once
         self._qualified: dict[tuple[str, str], exp.Expr] = {}  # (expression, table alias) -> qualified
-        self._derived: dict[str, exp.Expr] = {}  # derived metrics' expressions, parsed once
 
     # --- shared helpers ------------------------------------------------------------------------
     @property
@@ -275,13 +274,7 @@ class SqlCompiler:
         """Parse a model's SQL expression and qualify its bare columns with the model's alias."""
         key = (sql, table)
         if key not in self._qualified:
-            if sql not in self._parsed:
-                try:
-                    self._parsed[sql] = sqlglot.parse_one(sql, read=self.source_dialect)
-                except sqlglot.errors.ParseError as exc:
-                    raise QueryError(f"expression {sql!r} is not valid SQL: "
-                                     f"{exc.errors[0]['description']}") from None
-            value = self._parsed[sql].copy()
+            value = self.parsed(sql, "expression")
             for col in list(value.find_all(exp.Column)):
                 if not col.table:
                     col.set("table", exp.to_identifier(table))
@@ -297,15 +290,14 @@ class SqlCompiler:
             return exp.Column(this=this, table=table_id)
         return qualified.copy()
 
-    def derived(self, expr: str) -> exp.Expr:
-        """A derived metric's expression, parsed once per compiler; a copy to rewrite."""
-        if expr not in self._derived:
+    def parsed(self, sql: str, what: str) -> exp.Expr:
+        """A model's or a derived metric's SQL expression, parsed once per compiler; a copy to rewrite."""
+        if sql not in self._parsed:
             try:
-                self._derived[expr] = sqlglot.parse_one(expr, read=self.source_dialect)
+                self._parsed[sql] = sqlglot.parse_one(sql, read=self.source_dialect)
             except sqlglot.errors.ParseError as exc:
-                raise QueryError(f"derived expression {expr!r} is not valid SQL: "
-                                 f"{exc.errors[0]['description']}") from None
-        return self._derived[expr].copy()
+                raise QueryError(f"{what} {sql!r} is not valid SQL: {exc.errors[0]['description']}") from None
+        return self._parsed[sql].copy()
 
     def filter(self, template: str) -> ParsedFilter:
         if template not in self._filters:
@@ -1362,7 +1354,7 @@ class _QueryBuilder:
                                       expression=exp.Literal.number(0)), "DOUBLE")
             return exp.Div(this=num, expression=den)
         assert isinstance(node, Derived)
-        parsed = self.c.derived(node.expr)
+        parsed = self.c.parsed(node.expr, "derived expression")
         inputs = dict(node.inputs)
 
         def float_division(n: exp.Expr) -> exp.Expr:
