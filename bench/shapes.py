@@ -28,7 +28,8 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated exports to try (default: every shape's)")
     parser.add_argument("--shapes", type=Path, default=BENCH / "shapes",
                         help="the folder of <export>.<shape>.sql files (bench/neobank/shapes for that project)")
-    parser.add_argument("--warmup", action="store_true", help="run every query once, untimed, first")
+    parser.add_argument("--warmup", action="store_true", help="run each export's current SQL once, untimed, first")
+    parser.add_argument("--metricflow", action="store_true", help="time MetricFlow's SQL for those exports too")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     work = args.workdir.resolve()
@@ -42,6 +43,8 @@ def main() -> int:
     exports = sorted({e for s in shapes.values() for e in s})
     variants: dict[str, dict[str, str]] = {"metricsctl": {e: current["metricsctl"][e] for e in exports},
                                            "floor": {e: current["floor"][e] for e in exports if e in current["floor"]}}
+    if args.metricflow:
+        variants["metricflow"] = {e: current["metricflow"][e] for e in exports if e in current.get("metricflow", {})}
     variants.update(shapes)
     sql_file = work / "shapes_sql.json"
     sql_file.write_text(json.dumps({"variants": variants}, indent=2))
@@ -54,7 +57,7 @@ def main() -> int:
              "shape / floor (min) | same rows |", "|---|---|---|---|---|---|---|---|"]
     for export in exports:
         x = timed["exports"][export]
-        for variant in ["metricsctl", "floor", *[s for s in shapes if export in shapes[s]]]:
+        for variant in ["metricsctl", "floor", "metricflow", *[s for s in shapes if export in shapes[s]]]:
             if variant not in x["median"]:
                 continue
             same = x["same_as_metricsctl"].get(variant)
