@@ -1,6 +1,6 @@
 """The neobank benchmark project, end to end in one run: `python bench/neobank_bench.py --rows 5m`.
 
-    python bench/neobank_bench.py --rows 5m --mf /path/to/metricflow-venv/bin/mf --repeats 5
+    python bench/neobank_bench.py --rows 5m --mf /path/to/metricflow-venv/bin/mf --repeats 3
     python bench/neobank_bench.py --rows 200k                     # without MetricFlow's column
 
 A project of a shape the demo lacks (bench/neobank/: rolling 7- and 28-day windows by day over a two-hop
@@ -9,14 +9,15 @@ weekly balance, exact percentiles), in a fresh folder (default /tmp/metricsctl-n
 
 1. copies bench/neobank and writes its raw tables at `--rows` transactions into the warehouse's `raw`
    schema (bench/neobank/generate_raw.py, deterministic for a `--seed`);
-2. `metricsctl build --exclude metric_values metric_catalog`: parse, compile the five exports, dbt build
-   of the staging views, the time spine, their tests and the exports (the standard table of every metric
-   by day, week and month is not what this benchmark compares);
-3. times each export three ways on the same DuckDB file, interleaved, `--repeats` times (bench/steps.py
-   time): metricsctl's SQL as dbt compiled it, the hand-written floor (bench/neobank/floor/<export>.sql)
-   and, with --mf, MetricFlow's SQL for the same saved query (`mf query --saved-query X --explain`);
-   every variant must give metricsctl's rows (matched on the group-by columns, values within 1e-9
-   relative), or the run exits 1. The load average is sampled every 5 s while the queries run.
+2. `metricsctl build --exclude metric_values --exclude metric_catalog`: parse, compile the five exports,
+   dbt build of the staging views, the time spine, their tests and the exports (the standard table of
+   every metric by day, week and month is not what this benchmark compares);
+3. times each export three ways on the same DuckDB file, interleaved, `--repeats` times after one untimed
+   run of metricsctl's (bench/steps.py time --warmup): metricsctl's SQL as dbt compiled it, the
+   hand-written floor (bench/neobank/floor/<export>.sql) and, with --mf, MetricFlow's SQL for the same
+   saved query (`mf query --saved-query X --explain`); every variant must give metricsctl's rows
+   (matched on the group-by columns, values within 1e-9 relative), or the run exits 1. The load average
+   is sampled every 5 s while the queries run.
 
 Results go to bench/results/neobank-<rows>.json and a Markdown summary to stdout.
 """
