@@ -574,7 +574,15 @@ drop table campaigns_t;
 
 def generate(con: duckdb.DuckDBPyConnection, scale: Scale) -> dict[str, int]:
     """Write every raw table of the demo into `con` (schema `raw`); returns the row count per table."""
-    script = SCRIPT.format(**scale.params())
+    return run_script(con, SCRIPT.format(**scale.params()))
+
+
+def generate_file(path: Path, order_lines: int, seed: int = 7) -> dict[str, int]:
+    return script_into_file(path, SCRIPT.format(**Scale(order_lines, seed).params()))
+
+
+def run_script(con: duckdb.DuckDBPyConnection, script: str) -> dict[str, int]:
+    """Run statements separated by `;` at a line's end (comment-only ones skipped); the rows of each raw table."""
     for statement in script.split(";\n"):
         if statement.strip() and not all(line.strip().startswith("--") or not line.strip()
                                          for line in statement.splitlines()):
@@ -587,11 +595,12 @@ def generate(con: duckdb.DuckDBPyConnection, scale: Scale) -> dict[str, int]:
     return counts
 
 
-def generate_file(path: Path, order_lines: int, seed: int = 7) -> dict[str, int]:
+def script_into_file(path: Path, script: str) -> dict[str, int]:
+    """run_script on a DuckDB file, created with its folder if need be."""
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
     try:
-        return generate(con, Scale(order_lines, seed))
+        return run_script(con, script)
     finally:
         con.close()
 

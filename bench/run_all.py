@@ -97,16 +97,17 @@ def machine() -> dict[str, Any]:
             "commit": commit, "uncommitted_files": len(changed), "load_average": os.getloadavg()}
 
 
-def copy_project(target: Path, memory_limit: str | None) -> None:
+def copy_project(target: Path, memory_limit: str | None, source: Path = ROOT) -> None:
+    """The dbt project at `source` (the demo by default) without its warehouse, target/ or logs."""
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     for name in PROJECT_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, target / name)
-        else:
-            shutil.copy2(source, target / name)
+        path = source / name
+        if path.is_dir():
+            shutil.copytree(path, target / name)
+        elif path.exists():
+            shutil.copy2(path, target / name)
     if memory_limit:  # dbt-duckdb passes `settings` to DuckDB
         profile = (target / "profiles.yml").read_text()
         profile = profile.replace("      threads: 2", f"      threads: 2\n      settings:\n        memory_limit: "
@@ -146,10 +147,11 @@ def saved_queries(project: Path) -> dict[str, list[str]]:
     return {sq["name"]: [e["name"] for e in sq.get("exports") or []] for sq in manifest.get("saved_queries", [])}
 
 
-def metricflow_sql(mf: Path, work: Path, names: list[str], logs: Path) -> tuple[dict[str, str], dict[str, float]]:
+def metricflow_sql(mf: Path, work: Path, names: list[str], logs: Path,
+                   source: Path = ROOT) -> tuple[dict[str, str], dict[str, float]]:
     """`mf query --saved-query X --explain` for each saved query, on a copy of the project without data."""
     project = work / "mf" / "project"
-    copy_project(project, None)
+    copy_project(project, None, source)
     env = dbt_env(project)
     run_child([str(mf.parent / "dbt"), "parse", "--quiet"], logs / "mf_dbt_parse.log", cwd=project, env=env)
     sql: dict[str, str] = {}
@@ -362,7 +364,34 @@ def summary(r: dict[str, Any]) -> str:
     out.append(f"\nBuild: metricsctl compile {b['metricsctl_compile_seconds']:.1f} s; dbt build of staging, marts "
                f"and tests {b['models_and_tests']['seconds']:.1f} s (peak {b['models_and_tests']['peak_mb']:.0f} MB); "
                f"dbt build of the exports {b['exports']['seconds']:.1f} s (peak {b['exports']['peak_mb']:.0f} MB).")
-    e = r["exports"]
+    out += exports_table(r["exports"])
+    out.append("\nPeak memory, each export alone in a process (MB): " + "; ".join(
+        f"{k}: " + ", ".join(f"{e} {mb}" for e, mb in v["export_peak_mb"].items())
+        for k, v in r["variant_pass"].items()))
+    inc = r.get("incremental")
+    if inc:
+        med = inc["sql_median"]
+        same = inc["same_rows"]
+        out.append(
+            f"\nIncremental ({INCREMENTAL_EXPORT}): appended {inc['appended']['rows']:,} rows (load of "
+            f"{inc['appended']['load_day']}, run days {inc['appended']['first_run_day']} .. "
+            f"{inc['appended']['last_run_day']}); dbt run {inc['dbt_incremental']['seconds']:.2f} s "
+            f"(node {inc['dbt_incremental']['node_seconds']:.2f} s) vs full refresh "
+            f"{inc['dbt_full_refresh']['seconds']:.2f} s (node {inc['dbt_full_refresh']['node_seconds']:.2f} s): "
+            f"{ratio(inc['dbt_full_refresh']['node_seconds'], inc['dbt_incremental']['node_seconds']):.1f}x on the "
+            f"node; SQL alone {med.get('incremental', 0):.3f} s vs {med.get('full_refresh', 0):.3f} s: "
+            f"{ratio(med.get('full_refresh', 0), med.get('incremental', 0)):.1f}x; same rows: "
+            f"{'yes' if same['same'] else 'NO'} ({same['left_rows']:,} rows, "
+            f"{same['rows_not_bit_identical']} not bit-identical).")
+    c = r.get("compile")
+    if c:
+        out.append(f"\nCompile ({c['metrics']:,} metrics, {c['saved_queries']} saved queries): " + c["summary"])
+    return "\n".join(out)
+
+
+def exports_table(e: dict[str, Any]) -> list[str]:
+    """Markdown lines: each export's median seconds per variant, the ratios, same rows and scans; totals."""
+    out: list[str] = []
     names = [v for v in VARIANTS if any(v in x["median"] for x in e["exports"].values())]
     out.append("\n| export | " + " | ".join(f"{n} s" for n in names) + " | metricsctl / floor | "
                + ("metricsctl / MetricFlow | " if "metricflow" in names else "") + "same rows | scans (metricsctl; "
@@ -392,28 +421,7 @@ def summary(r: dict[str, Any]) -> str:
                   if "metricflow" in names else "") + ".")
     if e.get("errors"):
         out.append(f"\nErrors: {e['errors']}")
-    out.append("\nPeak memory, each export alone in a process (MB): " + "; ".join(
-        f"{k}: " + ", ".join(f"{e} {mb}" for e, mb in v["export_peak_mb"].items())
-        for k, v in r["variant_pass"].items()))
-    inc = r.get("incremental")
-    if inc:
-        med = inc["sql_median"]
-        same = inc["same_rows"]
-        out.append(
-            f"\nIncremental ({INCREMENTAL_EXPORT}): appended {inc['appended']['rows']:,} rows (load of "
-            f"{inc['appended']['load_day']}, run days {inc['appended']['first_run_day']} .. "
-            f"{inc['appended']['last_run_day']}); dbt run {inc['dbt_incremental']['seconds']:.2f} s "
-            f"(node {inc['dbt_incremental']['node_seconds']:.2f} s) vs full refresh "
-            f"{inc['dbt_full_refresh']['seconds']:.2f} s (node {inc['dbt_full_refresh']['node_seconds']:.2f} s): "
-            f"{ratio(inc['dbt_full_refresh']['node_seconds'], inc['dbt_incremental']['node_seconds']):.1f}x on the "
-            f"node; SQL alone {med.get('incremental', 0):.3f} s vs {med.get('full_refresh', 0):.3f} s: "
-            f"{ratio(med.get('full_refresh', 0), med.get('incremental', 0)):.1f}x; same rows: "
-            f"{'yes' if same['same'] else 'NO'} ({same['left_rows']:,} rows, "
-            f"{same['rows_not_bit_identical']} not bit-identical).")
-    c = r.get("compile")
-    if c:
-        out.append(f"\nCompile ({c['metrics']:,} metrics, {c['saved_queries']} saved queries): " + c["summary"])
-    return "\n".join(out)
+    return out
 
 
 def scan_text(scans: dict[str, int]) -> str:

@@ -3,9 +3,9 @@
     python bench/run_all.py --scale 10m --skip-compile          # leaves /tmp/metricsctl-bench-10m
     python bench/shapes.py --workdir /tmp/metricsctl-bench-10m [--repeats 5]
 
-Each file bench/shapes/<export>.<shape>.sql is metricsctl's output for that export with one change, named
-in its header comment. Every shape runs interleaved with the current output and the floor, on the same
-file, `--repeats` times; its rows are checked against the current output's (bench/steps.py compare).
+Each file bench/shapes/<export>.<shape>.sql (or in `--shapes DIR`) is metricsctl's output for that export
+with one change, named in its header comment. Every shape runs interleaved with the current output and the
+floor, on the same file, `--repeats` times; its rows are checked against the current output's (bench/steps.py compare).
 """
 
 from __future__ import annotations
@@ -26,12 +26,16 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, required=True, help="a run_all.py folder (project and sql.json)")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", default="", help="comma-separated exports to try (default: every shape's)")
+    parser.add_argument("--shapes", type=Path, default=BENCH / "shapes",
+                        help="the folder of <export>.<shape>.sql files (bench/neobank/shapes for that project)")
+    parser.add_argument("--warmup", action="store_true", help="run each export's current SQL once, untimed, first")
+    parser.add_argument("--metricflow", action="store_true", help="time MetricFlow's SQL for those exports too")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     work = args.workdir.resolve()
     current = json.loads((work / "sql.json").read_text())["variants"]
     shapes: dict[str, dict[str, str]] = {}
-    for path in sorted((BENCH / "shapes").glob("*.sql")):
+    for path in sorted(args.shapes.glob("*.sql")):
         export, shape = path.stem.split(".", 1)
         if args.only and export not in args.only.split(","):
             continue
@@ -39,18 +43,21 @@ def main() -> int:
     exports = sorted({e for s in shapes.values() for e in s})
     variants: dict[str, dict[str, str]] = {"metricsctl": {e: current["metricsctl"][e] for e in exports},
                                            "floor": {e: current["floor"][e] for e in exports if e in current["floor"]}}
+    if args.metricflow:
+        variants["metricflow"] = {e: current["metricflow"][e] for e in exports if e in current.get("metricflow", {})}
     variants.update(shapes)
     sql_file = work / "shapes_sql.json"
     sql_file.write_text(json.dumps({"variants": variants}, indent=2))
     out = work / "shapes_timed.json"
     run_child([sys.executable, str(BENCH / "steps.py"), "time", "--db", str(work / "project" / "warehouse.duckdb"),
-               "--sql", str(sql_file), "--repeats", str(args.repeats), "--out", str(out)], work / "shapes.log")
+               "--sql", str(sql_file), "--repeats", str(args.repeats), "--out", str(out),
+               *(["--warmup"] if args.warmup else [])], work / "shapes.log")
     timed: dict[str, Any] = json.loads(out.read_text())
     lines = ["| export | shape | median s | min s | current / shape (median) | current / shape (min) | "
              "shape / floor (min) | same rows |", "|---|---|---|---|---|---|---|---|"]
     for export in exports:
         x = timed["exports"][export]
-        for variant in ["metricsctl", "floor", *[s for s in shapes if export in shapes[s]]]:
+        for variant in ["metricsctl", "floor", "metricflow", *[s for s in shapes if export in shapes[s]]]:
             if variant not in x["median"]:
                 continue
             same = x["same_as_metricsctl"].get(variant)

@@ -1,0 +1,2 @@
+-- raw.accounts as it lands.
+select * from {{ source('raw', 'accounts') }}

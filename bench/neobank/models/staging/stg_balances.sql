@@ -1,0 +1,2 @@
+-- raw.balances as it lands.
+select * from {{ source('raw', 'balances') }}

@@ -1,0 +1,2 @@
+-- raw.customers as it lands.
+select * from {{ source('raw', 'customers') }}

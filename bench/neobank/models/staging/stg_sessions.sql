@@ -1,0 +1,2 @@
+-- raw.sessions as it lands.
+select * from {{ source('raw', 'sessions') }}

@@ -1,0 +1,2 @@
+-- raw.transactions as it lands.
+select * from {{ source('raw', 'transactions') }}

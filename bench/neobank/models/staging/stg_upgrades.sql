@@ -1,0 +1,2 @@
+-- raw.upgrades as it lands.
+select * from {{ source('raw', 'upgrades') }}

@@ -1,0 +1,113 @@
+-- Shape hop_once of daily_spend_by_segment: metricsctl's output at commit da1681a, changed:
+-- the two hops (account -> customer -> segment) joined once, over the 31k accounts, and that map
+-- joined to each transaction (one hash join a row instead of two).
+WITH account_dims AS (
+  SELECT
+    j_account.account_id,
+    j_customer.segment
+  FROM "stg_accounts" AS j_account
+  LEFT JOIN "stg_customers" AS j_customer
+    ON j_account.customer_id = j_customer.customer_id
+), transactions_agg AS (
+  SELECT
+    DATE_TRUNC('DAY', src.booked_date) AS metric_time__day,
+    j_account__customer.segment AS account__customer__segment,
+    SUM(CASE WHEN src.kind = 'card' THEN src.amount ELSE 0 END) AS card_spend
+  FROM "stg_transactions" AS src
+  LEFT JOIN account_dims AS j_account__customer
+    ON src.account_id = j_account__customer.account_id
+  GROUP BY
+    DATE_TRUNC('DAY', src.booked_date),
+    j_account__customer.segment
+), transactions_rows AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.booked_date) AS DATE) AS __day,
+    j_account__customer.segment AS account__customer__segment,
+    CASE WHEN src.kind = 'card' THEN src.amount ELSE 0 END AS card_spend__2,
+    CASE WHEN src.kind = 'card' THEN src.amount ELSE 0 END AS card_spend__3,
+    src.transaction_id AS transactions
+  FROM "stg_transactions" AS src
+  LEFT JOIN account_dims AS j_account__customer
+    ON src.account_id = j_account__customer.account_id
+), transactions_daily AS (
+  SELECT
+    transactions_rows.__day,
+    transactions_rows.account__customer__segment,
+    SUM(transactions_rows.card_spend__2) AS card_spend__2,
+    SUM(transactions_rows.card_spend__3) AS card_spend__3,
+    COUNT(transactions_rows.transactions) AS transactions
+  FROM transactions_rows
+  GROUP BY
+    transactions_rows.__day,
+    transactions_rows.account__customer__segment
+), transactions_cumulative AS (
+  SELECT
+    time_spine.date_day AS __day,
+    transactions_daily.account__customer__segment AS account__customer__segment,
+    SUM(transactions_daily.card_spend__2) AS card_spend__2,
+    SUM(transactions_daily.transactions) AS transactions
+  FROM "metricflow_time_spine" AS time_spine
+  INNER JOIN transactions_daily
+    ON transactions_daily.__day <= time_spine.date_day
+    AND transactions_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+  GROUP BY
+    time_spine.date_day,
+    transactions_daily.account__customer__segment
+), transactions_cumulative_by_day AS (
+  SELECT
+    DATE_TRUNC('DAY', transactions_cumulative.__day) AS metric_time__day,
+    transactions_cumulative.account__customer__segment AS account__customer__segment,
+    transactions_cumulative.card_spend__2 AS card_spend__2,
+    transactions_cumulative.transactions AS transactions
+  FROM transactions_cumulative
+), transactions_cumulative_2 AS (
+  SELECT
+    time_spine.date_day AS __day,
+    transactions_daily.account__customer__segment AS account__customer__segment,
+    SUM(transactions_daily.card_spend__3) AS card_spend__3
+  FROM "metricflow_time_spine" AS time_spine
+  INNER JOIN transactions_daily
+    ON transactions_daily.__day <= time_spine.date_day
+    AND transactions_daily.__day > time_spine.date_day - INTERVAL '28' DAY
+  GROUP BY
+    time_spine.date_day,
+    transactions_daily.account__customer__segment
+), transactions_cumulative_by_day_2 AS (
+  SELECT
+    DATE_TRUNC('DAY', transactions_cumulative_2.__day) AS metric_time__day,
+    transactions_cumulative_2.account__customer__segment AS account__customer__segment,
+    transactions_cumulative_2.card_spend__3 AS card_spend__3
+  FROM transactions_cumulative_2
+), group_keys AS (
+  SELECT
+    metric_time__day,
+    account__customer__segment
+  FROM transactions_agg
+  UNION
+  SELECT
+    metric_time__day,
+    account__customer__segment
+  FROM transactions_cumulative_by_day
+  UNION
+  SELECT
+    metric_time__day,
+    account__customer__segment
+  FROM transactions_cumulative_by_day_2
+)
+SELECT
+  group_keys.metric_time__day AS metric_time__day,
+  group_keys.account__customer__segment AS account__customer__segment,
+  transactions_agg.card_spend AS card_spend,
+  transactions_cumulative_by_day.card_spend__2 AS card_spend_7d,
+  transactions_cumulative_by_day_2.card_spend__3 AS card_spend_28d,
+  transactions_cumulative_by_day.transactions AS transactions_7d
+FROM group_keys
+LEFT JOIN transactions_agg
+  ON group_keys.metric_time__day IS NOT DISTINCT FROM transactions_agg.metric_time__day
+  AND group_keys.account__customer__segment IS NOT DISTINCT FROM transactions_agg.account__customer__segment
+LEFT JOIN transactions_cumulative_by_day
+  ON group_keys.metric_time__day IS NOT DISTINCT FROM transactions_cumulative_by_day.metric_time__day
+  AND group_keys.account__customer__segment IS NOT DISTINCT FROM transactions_cumulative_by_day.account__customer__segment
+LEFT JOIN transactions_cumulative_by_day_2
+  ON group_keys.metric_time__day IS NOT DISTINCT FROM transactions_cumulative_by_day_2.metric_time__day
+  AND group_keys.account__customer__segment IS NOT DISTINCT FROM transactions_cumulative_by_day_2.account__customer__segment
