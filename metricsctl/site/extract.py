@@ -283,7 +283,10 @@ def breakdowns(app: Metricsctl, reader: Reader, manifest: Mapping[str, Any], win
             table = exp.to_table(relation, dialect=app.dialect)
             rows = reader.rows(exp.select(exp.alias_(exp.cast(_col(time_column), "DATE"), "period"),
                                           *[_col(d) for d in dimensions], *[_col(m) for m in query.metrics])
-                               .from_(table).where(condition).order_by("period"))
+                               .from_(table).where(condition)
+                               # members too: rows of one period come back in any order on Spark
+                               .order_by("period", *[exp.Ordered(this=_col(d), nulls_first=False)
+                                                     for d in dimensions]))
             if not rows:
                 continue
             for metric in query.metrics:
