@@ -179,8 +179,9 @@ def patched_environ(values: dict[str, str]) -> Iterator[None]:
 def build_shop_on(root: Path, target: str) -> Metricsctl:
     """A copy of the shop project, built on `target` (dev, postgres, spark)."""
     shutil.copytree(SHOP, root, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
-    (root / "macros").mkdir(exist_ok=True)  # the demo's seed loader: Spark's own is quadratic and writes 'None'
-    shutil.copy(REPOSITORY / "macros" / "spark_seeds.sql", root / "macros")
+    (root / "macros").mkdir(exist_ok=True)
+    for macros in (REPOSITORY / "macros").glob("spark_*.sql"):  # the demo's Spark seed loader and number series
+        shutil.copy(macros, root / "macros")
     run = run_dbt(DbtProject.at(root, target=target), ["build"])
     assert run.success, [(n.unique_id, n.message) for n in run.nodes if n.status not in ("success", "pass")]
     return Metricsctl(root, target=target)

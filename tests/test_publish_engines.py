@@ -51,7 +51,8 @@ def shop_on(root: Path, target: str, schema: str = SCHEMA) -> Metricsctl:
     project = root / "dbt_project.yml"
     project.write_text(project.read_text() + "vars:\n  metricsctl_dialects: [duckdb, postgres, spark]\n")
     (root / "macros").mkdir()
-    shutil.copy(REPOSITORY / "macros" / "spark_seeds.sql", root / "macros")  # Spark's own seed loader is quadratic
+    for macros in (REPOSITORY / "macros").glob("spark_*.sql"):  # the demo's Spark seed loader and number series
+        shutil.copy(macros, root / "macros")
     (root / "models" / "expectations.yml").write_text(SUITES)
     return Metricsctl(root, target=target)
 
