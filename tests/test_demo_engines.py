@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -175,10 +174,6 @@ def test_the_demo_on_postgres_holds_duckdbs_numbers(demo_duckdb: Metricsctl, duc
 
 
 @pytest.mark.spark
-@pytest.mark.skipif(not os.environ.get("METRICSCTL_SPARK_DEMO"), reason=(
-    "the demo on a local Spark session builds in 12 minutes on 2 cores and this test takes 11-12 (BENCHMARKS.md, "
-    "section 8), more than CI's 30 minutes leave beside the suite: set METRICSCTL_SPARK_DEMO=1; "
-    "tests/test_engines.py runs every metric type on Spark"))
 def test_the_demo_on_spark_holds_duckdbs_numbers(demo_duckdb: Metricsctl, duckdb_site: dict[str, Any],
                                                  duckdb_alerts: dict[dt.datetime, set], spark_env: dict[str, str],
                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
