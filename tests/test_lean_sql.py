@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from sqlglot import exp
 
 from metricsctl.compiler.query import MetricQuery
+from tests.conftest import month, seed
 
 
 def scans(shop, metrics: str, group_by: str = "metric_time__month") -> Counter[str]:
@@ -44,3 +46,50 @@ def test_metrics_with_different_filters_on_one_model_share_one_scan(shop):
     # orders, orders filtered to online (in a ratio), to January, and a store-only total
     reads = scans(shop, "orders,online_order_share,january_orders,store_order_total,order_count")
     assert reads == Counter({"orders": 1})
+
+
+def ctes(shop, metrics: str, group_by: str) -> dict[str, exp.Select]:
+    compiled = shop.compile_query(MetricQuery.of(metrics, group_by))
+    return {cte.alias: cte.this for cte in compiled.expression.find_all(exp.CTE)}
+
+
+def test_dimensions_are_joined_to_the_models_rows_grouped_by_what_the_query_reads(shop):
+    # orders grouped by day and customer first; the customer's region joined to those groups, not per order
+    steps = ctes(shop, "orders,order_total", "metric_time__month,customer__region")
+    grouped = steps["orders_grouped"]
+    assert not grouped.args.get("joins")
+    assert sorted(g.sql() for g in grouped.args["group"].expressions) == ["src.customer_id", "src.ordered_at"]
+    outer = steps["orders_agg"]
+    assert [j.this.alias for j in outer.args["joins"]] == ["j_customer"]
+    assert outer.args["from_"].this.name == "orders_grouped"
+
+
+def test_grouped_first_gives_the_answer_of_the_rows(answer):
+    got = answer("orders,order_total,max_order_amount", "metric_time__month,customer__region")
+    orders = seed("orders").merge(seed("customers"), on="customer_id", how="left")
+    orders["month"] = month(orders.ordered_at)
+    expected = orders.groupby(["month", "region"], dropna=False).agg(
+        orders=("order_id", "count"), order_total=("amount", "sum"), max_order_amount=("amount", "max"))
+    got = got.set_index(["metric_time__month", "customer__region"]).sort_index()
+    assert len(got) == len(expected)
+    for col in expected.columns:
+        assert got[col].to_numpy() == pytest.approx(expected.sort_index()[col].to_numpy())
+
+
+def test_a_count_over_no_rows_is_zero_when_grouped_first(answer):
+    # no group-by: one row, a count of 0 and a sum of NULL, as when the rows are aggregated directly
+    got = answer("order_count,order_total", "", "{{ Dimension('customer__region') }} = 'nowhere'")
+    assert got.to_dict("records") == [{"order_count": 0, "order_total": None}]
+
+
+def test_aggregates_that_do_not_combine_read_the_rows(shop):
+    # a distinct count and a median cannot be computed from partial groups
+    steps = ctes(shop, "ordering_customers,median_order_amount", "metric_time__month,customer__region")
+    assert "orders_grouped" not in steps
+
+
+def test_scans_of_several_models_are_stacked_and_grouped_not_joined(shop):
+    compiled = shop.compile_query(MetricQuery.of("revenue_per_order,online_order_share",
+                                                 "metric_time__quarter,order__channel"))
+    assert "group_keys" not in {cte.alias for cte in compiled.expression.find_all(exp.CTE)}
+    assert not compiled.expression.args.get("joins")

@@ -31,6 +31,7 @@ from metricsctl.compiler.plan import (
     as_metric_time,
     primary_entity,
 )
+from metricsctl.compiler.preaggregate import grouped_first
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.errors import QueryError
 from metricsctl.graph import (
@@ -122,6 +123,9 @@ def and_all(conditions: list[exp.Expr]) -> exp.Expr | None:
 
 def alias(value: exp.Expr, name: str) -> exp.Expr:
     return exp.alias_(value, name, quoted=False, copy=False)
+
+
+STACKED_CELLS = 400  # scans x measure columns up to which scans are combined by stacking them
 
 
 @dataclass(frozen=True)
@@ -252,6 +256,7 @@ class SqlCompiler:
         self.custom_grains = spec.custom_grains
         self._filters: dict[str, ParsedFilter] = {}
         self._parsed: dict[str, exp.Expr] = {}  # model expressions, parsed once
+        self._time_columns: dict[str, tuple[list[exp.Expr], set[str]]] = {}
         self._tables: dict[str, exp.Table] = {}  # relations, parsed once
         self._qualified: dict[tuple[str, str], exp.Expr] = {}  # (expression, table alias) -> qualified
 
@@ -320,6 +325,23 @@ class SqlCompiler:
             return source.custom_grain(grain, value)
         raise QueryError(f"unknown time granularity '{grain}'"
                          f"{suggest(grain, [*STANDARD_GRAINS, *self.custom_grains])}")
+
+    def time_columns(self, model_name: str) -> tuple[list[exp.Expr], set[str]]:
+        """A model's time dimensions at day grain or coarser, qualified on `src`, and the columns that its
+        finer time dimensions read."""
+        if model_name not in self._time_columns:
+            atoms: list[exp.Expr] = []
+            fine: set[str] = set()
+            for dim in self.graph.models[model_name].dimensions:
+                if str(dim.type.value) != "time":
+                    continue
+                value = self.qualify(str(dim.expr or dim.name), "src")
+                if dimension_grain(dim) in SUBDAILY_GRAINS:
+                    fine |= {c.name for c in value.find_all(exp.Column)}
+                elif value not in atoms:
+                    atoms.append(value)
+            self._time_columns[model_name] = (atoms, fine)
+        return self._time_columns[model_name]
 
     def measure_grain(self, measure: str) -> str:
         """The granularity of a measure's aggregation time dimension (`day` when it names none)."""
@@ -549,10 +571,19 @@ class _QueryBuilder:
             elif key not in done:
                 done.add(key)
                 groups = plain[key]
-                name = self.add_cte(f"{key[0]}_agg", self.plain_select(groups[0]) if len(groups) == 1
-                                    else self.conditional_select(groups))
+                name = self.grouped_scan(key[0], self.plain_select(groups[0]) if len(groups) == 1
+                                         else self.conditional_select(groups), f"{key[0]}_agg")
                 outputs.append((name, [i for g in groups for i in g]))
         return self.combine(outputs)
+
+    def grouped_scan(self, model_name: str, select: exp.Select, name: str) -> str:
+        """`select` as the CTE `name`, over the model's rows grouped first when that gives the same answer
+        (preaggregate.py): the dimensions are then joined to the groups, not to every row."""
+        atoms, fine = self.c.time_columns(model_name)
+        grouped = grouped_first(select, atoms, fine)
+        if grouped is None:
+            return self.add_cte(name, select)
+        return self.add_cte(name, grouped.outer(self.add_cte(f"{model_name}_grouped", grouped.inner)))
 
     def scans(self) -> list[list[MeasureInstance]]:
         """The plan's scans; a distinct count counted once per value (`counted_once`) is a scan of its own."""
@@ -1167,22 +1198,22 @@ class _QueryBuilder:
         groupings = [str(g) for g in (nad.window_groupings or [])]
         for g in groupings:
             projections.append(alias(self.c.qualify(entity_expr(model, g), "src"), f"__window_{g}"))
+        keys = [p.this for p in projections]
+        rolled_up = all(self.rollup_kind(i) is not None for i in group)
         for instance in group:
-            projections.append(alias(self.c.measure_value(instance), self.plan.instances[instance]))
+            value = self.c.measure_value(instance)
+            projections.append(alias(self.c.aggregate(instance, value) if rolled_up else value,
+                                     self.plan.instances[instance]))
         conditions = self.bind_filters(first.filters, bind) + self.time_constraint(time)
         rows = source.from_(exp.select(*projections))  # after binding: filters may add joins
         if conditions:
             rows = rows.where(and_all(conditions), copy=False)
-        rows_name = self.add_cte(f"{first.model}_rows", rows)
-        rolled_up = all(self.rollup_kind(i) is not None for i in group)
         if rolled_up:
             # one row per day and group before the window: a daily balance table has many rows per day
-            keys = [*(i.column_name() for i in self.items), "__window_day", *(f"__window_{g}" for g in groupings)]
-            daily = exp.select(*[column(k, rows_name) for k in keys], *[
-                alias(self.c.aggregate(i, column(self.plan.instances[i], rows_name)), self.plan.instances[i])
-                for i in group]).from_(named_table(rows_name), copy=False).group_by(
-                *[column(k, rows_name) for k in keys], copy=False)
-            rows_name = self.add_cte(f"{first.model}_by_day", daily)
+            rows_name = self.grouped_scan(first.model, rows.group_by(*[k.copy() for k in keys], copy=False),
+                                          f"{first.model}_by_day")
+        else:
+            rows_name = self.add_cte(f"{first.model}_rows", rows)
         partition = [column(i.column_name(), rows_name) for i in self.time_items]
         partition += [column(f"__window_{g}", rows_name) for g in groupings]
         choice = str(nad.window_choice.value)
@@ -1313,11 +1344,32 @@ class _QueryBuilder:
     # --- combining -----------------------------------------------------------------------------
     def combine(self, outputs: list[tuple[str, list[MeasureInstance]]]) -> Compiled:
         where_from = {inst: name for name, group in outputs for inst in group}
+        names = [self.plan.instances[inst] for _, group in outputs for inst in group]
         if len(outputs) == 1:
             base = outputs[0][0]
             key_source = base
             select = exp.select().from_(named_table(base), copy=False)
+        elif self.items and len(outputs) * len(names) <= STACKED_CELLS:
+            # every scan has one row per group: stacked and grouped, each group's values meet in one row
+            # (NULL keys meet as GROUP BY meets them), with no join and no distinct list of keys to build first
+            stacked: exp.Query | None = None
+            for name, group in outputs:
+                own = {self.plan.instances[inst] for inst in group}
+                part = exp.select(*[column(c, name) for c in self.columns], *[
+                    column(n, name) if n in own else alias(exp.Null(), n) for n in names]).from_(
+                    named_table(name), copy=False)
+                stacked = part if stacked is None else exp.union(stacked, part, distinct=False, copy=False)
+            assert stacked is not None
+            grouped = exp.select(*[column(c) for c in self.columns],
+                                 *[alias(exp.Max(this=column(n)), n) for n in names]).from_(
+                exp.Subquery(this=stacked, alias=exp.TableAlias(this=exp.to_identifier("stacked"))),
+                copy=False).group_by(*[column(c) for c in self.columns], copy=False)
+            key_source = self.add_cte("combined", grouped)
+            where_from = dict.fromkeys(where_from, key_source)
+            select = exp.select().from_(named_table(key_source), copy=False)
         elif self.items:
+            # many scans of many metrics (`metric_values`): stacking would pad each scan with every other
+            # scan's columns, so the distinct keys are listed once and each scan is joined to them
             keys: exp.Query | None = None
             for name, _ in outputs:
                 part = exp.select(*[column(c) for c in self.columns]).from_(named_table(name), copy=False)

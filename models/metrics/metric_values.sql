@@ -28,23 +28,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('fct_employee_movements') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.movement_date)
-  ), headcount_rows AS (
+  ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
       CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      1 AS headcount,
-      src.fte AS fte
+      SUM(1) AS headcount,
+      SUM(src.fte) AS fte
     FROM {{ ref('fct_headcount_daily') }} AS src
-  ), headcount_by_day AS (
-    SELECT
-      headcount_rows.metric_time__day,
-      headcount_rows.__window_day,
-      SUM(headcount_rows.headcount) AS headcount,
-      SUM(headcount_rows.fte) AS fte
-    FROM headcount_rows
     GROUP BY
-      headcount_rows.metric_time__day,
-      headcount_rows.__window_day
+      DATE_TRUNC('DAY', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
   ), headcount_window AS (
     SELECT
       *,
@@ -227,23 +220,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.balance_date)
-  ), inventory_balances_rows AS (
+  ), inventory_balances_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
       CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
-      src.inventory_value AS inventory_value,
-      src.on_hand_units AS inventory_units
+      SUM(src.inventory_value) AS inventory_value,
+      SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
-  ), inventory_balances_by_day AS (
-    SELECT
-      inventory_balances_rows.metric_time__day,
-      inventory_balances_rows.__window_day,
-      SUM(inventory_balances_rows.inventory_value) AS inventory_value,
-      SUM(inventory_balances_rows.inventory_units) AS inventory_units
-    FROM inventory_balances_rows
     GROUP BY
-      inventory_balances_rows.metric_time__day,
-      inventory_balances_rows.__window_day
+      DATE_TRUNC('DAY', src.balance_date),
+      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -1030,23 +1016,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('fct_employee_movements') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.movement_date)
-  ), headcount_rows AS (
+  ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
       CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      1 AS headcount,
-      src.fte AS fte
+      SUM(1) AS headcount,
+      SUM(src.fte) AS fte
     FROM {{ ref('fct_headcount_daily') }} AS src
-  ), headcount_by_day AS (
-    SELECT
-      headcount_rows.metric_time__week,
-      headcount_rows.__window_day,
-      SUM(headcount_rows.headcount) AS headcount,
-      SUM(headcount_rows.fte) AS fte
-    FROM headcount_rows
     GROUP BY
-      headcount_rows.metric_time__week,
-      headcount_rows.__window_day
+      DATE_TRUNC('WEEK', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
   ), headcount_window AS (
     SELECT
       *,
@@ -1262,23 +1241,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.balance_date)
-  ), inventory_balances_rows AS (
+  ), inventory_balances_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
       CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
-      src.inventory_value AS inventory_value,
-      src.on_hand_units AS inventory_units
+      SUM(src.inventory_value) AS inventory_value,
+      SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
-  ), inventory_balances_by_day AS (
-    SELECT
-      inventory_balances_rows.metric_time__week,
-      inventory_balances_rows.__window_day,
-      SUM(inventory_balances_rows.inventory_value) AS inventory_value,
-      SUM(inventory_balances_rows.inventory_units) AS inventory_units
-    FROM inventory_balances_rows
     GROUP BY
-      inventory_balances_rows.metric_time__week,
-      inventory_balances_rows.__window_day
+      DATE_TRUNC('WEEK', src.balance_date),
+      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -2142,23 +2114,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('fct_employee_movements') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.movement_date)
-  ), headcount_rows AS (
+  ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
       CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      1 AS headcount,
-      src.fte AS fte
+      SUM(1) AS headcount,
+      SUM(src.fte) AS fte
     FROM {{ ref('fct_headcount_daily') }} AS src
-  ), headcount_by_day AS (
-    SELECT
-      headcount_rows.metric_time__month,
-      headcount_rows.__window_day,
-      SUM(headcount_rows.headcount) AS headcount,
-      SUM(headcount_rows.fte) AS fte
-    FROM headcount_rows
     GROUP BY
-      headcount_rows.metric_time__month,
-      headcount_rows.__window_day
+      DATE_TRUNC('MONTH', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
   ), headcount_window AS (
     SELECT
       *,
@@ -2374,23 +2339,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.balance_date)
-  ), inventory_balances_rows AS (
+  ), inventory_balances_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
       CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
-      src.inventory_value AS inventory_value,
-      src.on_hand_units AS inventory_units
+      SUM(src.inventory_value) AS inventory_value,
+      SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
-  ), inventory_balances_by_day AS (
-    SELECT
-      inventory_balances_rows.metric_time__month,
-      inventory_balances_rows.__window_day,
-      SUM(inventory_balances_rows.inventory_value) AS inventory_value,
-      SUM(inventory_balances_rows.inventory_units) AS inventory_units
-    FROM inventory_balances_rows
     GROUP BY
-      inventory_balances_rows.metric_time__month,
-      inventory_balances_rows.__window_day
+      DATE_TRUNC('MONTH', src.balance_date),
+      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -3808,23 +3766,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('fct_employee_movements') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.movement_date)
-  ), headcount_rows AS (
+  ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
       CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      1 AS headcount,
-      src.fte AS fte
+      SUM(1) AS headcount,
+      SUM(src.fte) AS fte
     FROM {{ ref('fct_headcount_daily') }} AS src
-  ), headcount_by_day AS (
-    SELECT
-      headcount_rows.metric_time__day,
-      headcount_rows.__window_day,
-      SUM(headcount_rows.headcount) AS headcount,
-      SUM(headcount_rows.fte) AS fte
-    FROM headcount_rows
     GROUP BY
-      headcount_rows.metric_time__day,
-      headcount_rows.__window_day
+      DATE_TRUNC('DAY', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
   ), headcount_window AS (
     SELECT
       *,
@@ -4007,23 +3958,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.balance_date)
-  ), inventory_balances_rows AS (
+  ), inventory_balances_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
       CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
-      src.inventory_value AS inventory_value,
-      src.on_hand_units AS inventory_units
+      SUM(src.inventory_value) AS inventory_value,
+      SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
-  ), inventory_balances_by_day AS (
-    SELECT
-      inventory_balances_rows.metric_time__day,
-      inventory_balances_rows.__window_day,
-      SUM(inventory_balances_rows.inventory_value) AS inventory_value,
-      SUM(inventory_balances_rows.inventory_units) AS inventory_units
-    FROM inventory_balances_rows
     GROUP BY
-      inventory_balances_rows.metric_time__day,
-      inventory_balances_rows.__window_day
+      DATE_TRUNC('DAY', src.balance_date),
+      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -4816,23 +4760,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('fct_employee_movements') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.movement_date)
-  ), headcount_rows AS (
+  ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
       CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      1 AS headcount,
-      src.fte AS fte
+      SUM(1) AS headcount,
+      SUM(src.fte) AS fte
     FROM {{ ref('fct_headcount_daily') }} AS src
-  ), headcount_by_day AS (
-    SELECT
-      headcount_rows.metric_time__week,
-      headcount_rows.__window_day,
-      SUM(headcount_rows.headcount) AS headcount,
-      SUM(headcount_rows.fte) AS fte
-    FROM headcount_rows
     GROUP BY
-      headcount_rows.metric_time__week,
-      headcount_rows.__window_day
+      DATE_TRUNC('WEEK', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
   ), headcount_window AS (
     SELECT
       *,
@@ -5048,23 +4985,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.balance_date)
-  ), inventory_balances_rows AS (
+  ), inventory_balances_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
       CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
-      src.inventory_value AS inventory_value,
-      src.on_hand_units AS inventory_units
+      SUM(src.inventory_value) AS inventory_value,
+      SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
-  ), inventory_balances_by_day AS (
-    SELECT
-      inventory_balances_rows.metric_time__week,
-      inventory_balances_rows.__window_day,
-      SUM(inventory_balances_rows.inventory_value) AS inventory_value,
-      SUM(inventory_balances_rows.inventory_units) AS inventory_units
-    FROM inventory_balances_rows
     GROUP BY
-      inventory_balances_rows.metric_time__week,
-      inventory_balances_rows.__window_day
+      DATE_TRUNC('WEEK', src.balance_date),
+      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -5934,23 +5864,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('fct_employee_movements') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.movement_date)
-  ), headcount_rows AS (
+  ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
       CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      1 AS headcount,
-      src.fte AS fte
+      SUM(1) AS headcount,
+      SUM(src.fte) AS fte
     FROM {{ ref('fct_headcount_daily') }} AS src
-  ), headcount_by_day AS (
-    SELECT
-      headcount_rows.metric_time__month,
-      headcount_rows.__window_day,
-      SUM(headcount_rows.headcount) AS headcount,
-      SUM(headcount_rows.fte) AS fte
-    FROM headcount_rows
     GROUP BY
-      headcount_rows.metric_time__month,
-      headcount_rows.__window_day
+      DATE_TRUNC('MONTH', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
   ), headcount_window AS (
     SELECT
       *,
@@ -6166,23 +6089,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.balance_date)
-  ), inventory_balances_rows AS (
+  ), inventory_balances_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
       CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
-      src.inventory_value AS inventory_value,
-      src.on_hand_units AS inventory_units
+      SUM(src.inventory_value) AS inventory_value,
+      SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
-  ), inventory_balances_by_day AS (
-    SELECT
-      inventory_balances_rows.metric_time__month,
-      inventory_balances_rows.__window_day,
-      SUM(inventory_balances_rows.inventory_value) AS inventory_value,
-      SUM(inventory_balances_rows.inventory_units) AS inventory_units
-    FROM inventory_balances_rows
     GROUP BY
-      inventory_balances_rows.metric_time__month,
-      inventory_balances_rows.__window_day
+      DATE_TRUNC('MONTH', src.balance_date),
+      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -9324,23 +9240,16 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('fct_employee_movements') }} AS src
   GROUP BY
     DATE_TRUNC('DAY', src.movement_date)
-), headcount_rows AS (
+), headcount_by_day AS (
   SELECT
     DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
     CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-    1 AS headcount,
-    src.fte AS fte
+    SUM(1) AS headcount,
+    SUM(src.fte) AS fte
   FROM {{ ref('fct_headcount_daily') }} AS src
-), headcount_by_day AS (
-  SELECT
-    headcount_rows.metric_time__day,
-    headcount_rows.__window_day,
-    SUM(headcount_rows.headcount) AS headcount,
-    SUM(headcount_rows.fte) AS fte
-  FROM headcount_rows
   GROUP BY
-    headcount_rows.metric_time__day,
-    headcount_rows.__window_day
+    DATE_TRUNC('DAY', src.date_day),
+    CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
 ), headcount_window AS (
   SELECT
     *,
@@ -9523,23 +9432,16 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_inventory_balances') }} AS src
   GROUP BY
     DATE_TRUNC('DAY', src.balance_date)
-), inventory_balances_rows AS (
+), inventory_balances_by_day AS (
   SELECT
     DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
     CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
-    src.inventory_value AS inventory_value,
-    src.on_hand_units AS inventory_units
+    SUM(src.inventory_value) AS inventory_value,
+    SUM(src.on_hand_units) AS inventory_units
   FROM {{ ref('stg_inventory_balances') }} AS src
-), inventory_balances_by_day AS (
-  SELECT
-    inventory_balances_rows.metric_time__day,
-    inventory_balances_rows.__window_day,
-    SUM(inventory_balances_rows.inventory_value) AS inventory_value,
-    SUM(inventory_balances_rows.inventory_units) AS inventory_units
-  FROM inventory_balances_rows
   GROUP BY
-    inventory_balances_rows.metric_time__day,
-    inventory_balances_rows.__window_day
+    DATE_TRUNC('DAY', src.balance_date),
+    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
 ), inventory_balances_window AS (
   SELECT
     *,
@@ -10331,23 +10233,16 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('fct_employee_movements') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.movement_date)
-), headcount_rows_2 AS (
+), headcount_by_day_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
     CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-    1 AS headcount,
-    src.fte AS fte
+    SUM(1) AS headcount,
+    SUM(src.fte) AS fte
   FROM {{ ref('fct_headcount_daily') }} AS src
-), headcount_by_day_2 AS (
-  SELECT
-    headcount_rows_2.metric_time__week,
-    headcount_rows_2.__window_day,
-    SUM(headcount_rows_2.headcount) AS headcount,
-    SUM(headcount_rows_2.fte) AS fte
-  FROM headcount_rows_2
   GROUP BY
-    headcount_rows_2.metric_time__week,
-    headcount_rows_2.__window_day
+    DATE_TRUNC('WEEK', src.date_day),
+    CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
 ), headcount_window_2 AS (
   SELECT
     *,
@@ -10563,23 +10458,16 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_inventory_balances') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.balance_date)
-), inventory_balances_rows_2 AS (
+), inventory_balances_by_day_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
     CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
-    src.inventory_value AS inventory_value,
-    src.on_hand_units AS inventory_units
+    SUM(src.inventory_value) AS inventory_value,
+    SUM(src.on_hand_units) AS inventory_units
   FROM {{ ref('stg_inventory_balances') }} AS src
-), inventory_balances_by_day_2 AS (
-  SELECT
-    inventory_balances_rows_2.metric_time__week,
-    inventory_balances_rows_2.__window_day,
-    SUM(inventory_balances_rows_2.inventory_value) AS inventory_value,
-    SUM(inventory_balances_rows_2.inventory_units) AS inventory_units
-  FROM inventory_balances_rows_2
   GROUP BY
-    inventory_balances_rows_2.metric_time__week,
-    inventory_balances_rows_2.__window_day
+    DATE_TRUNC('WEEK', src.balance_date),
+    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
 ), inventory_balances_window_2 AS (
   SELECT
     *,
@@ -11448,23 +11336,16 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('fct_employee_movements') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.movement_date)
-), headcount_rows_3 AS (
+), headcount_by_day_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
     CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-    1 AS headcount,
-    src.fte AS fte
+    SUM(1) AS headcount,
+    SUM(src.fte) AS fte
   FROM {{ ref('fct_headcount_daily') }} AS src
-), headcount_by_day_3 AS (
-  SELECT
-    headcount_rows_3.metric_time__month,
-    headcount_rows_3.__window_day,
-    SUM(headcount_rows_3.headcount) AS headcount,
-    SUM(headcount_rows_3.fte) AS fte
-  FROM headcount_rows_3
   GROUP BY
-    headcount_rows_3.metric_time__month,
-    headcount_rows_3.__window_day
+    DATE_TRUNC('MONTH', src.date_day),
+    CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
 ), headcount_window_3 AS (
   SELECT
     *,
@@ -11680,23 +11561,16 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_inventory_balances') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.balance_date)
-), inventory_balances_rows_3 AS (
+), inventory_balances_by_day_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
     CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
-    src.inventory_value AS inventory_value,
-    src.on_hand_units AS inventory_units
+    SUM(src.inventory_value) AS inventory_value,
+    SUM(src.on_hand_units) AS inventory_units
   FROM {{ ref('stg_inventory_balances') }} AS src
-), inventory_balances_by_day_3 AS (
-  SELECT
-    inventory_balances_rows_3.metric_time__month,
-    inventory_balances_rows_3.__window_day,
-    SUM(inventory_balances_rows_3.inventory_value) AS inventory_value,
-    SUM(inventory_balances_rows_3.inventory_units) AS inventory_units
-  FROM inventory_balances_rows_3
   GROUP BY
-    inventory_balances_rows_3.metric_time__month,
-    inventory_balances_rows_3.__window_day
+    DATE_TRUNC('MONTH', src.balance_date),
+    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
 ), inventory_balances_window_3 AS (
   SELECT
     *,

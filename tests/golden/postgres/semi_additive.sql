@@ -1,18 +1,12 @@
-WITH inventory_rows AS (
+WITH inventory_by_day AS (
   SELECT
     DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
     CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
-    src.on_hand AS stock_on_hand
+    SUM(src.on_hand) AS stock_on_hand
   FROM "shop"."main"."inventory_balances" AS src
-), inventory_by_day AS (
-  SELECT
-    inventory_rows.metric_time__month,
-    inventory_rows.__window_day,
-    SUM(inventory_rows.stock_on_hand) AS stock_on_hand
-  FROM inventory_rows
   GROUP BY
-    inventory_rows.metric_time__month,
-    inventory_rows.__window_day
+    DATE_TRUNC('MONTH', src.balance_date),
+    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
 ), inventory_window AS (
   SELECT
     *,
@@ -27,24 +21,17 @@ WITH inventory_rows AS (
     inventory_window.__window_day = inventory_window.__window_pick
   GROUP BY
     inventory_window.metric_time__month
-), inventory_rows_2 AS (
+), inventory_by_day_2 AS (
   SELECT
     DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
     CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
     src.product_id AS __window_product,
-    src.on_hand AS latest_stock_per_product
+    SUM(src.on_hand) AS latest_stock_per_product
   FROM "shop"."main"."inventory_balances" AS src
-), inventory_by_day_2 AS (
-  SELECT
-    inventory_rows_2.metric_time__month,
-    inventory_rows_2.__window_day,
-    inventory_rows_2.__window_product,
-    SUM(inventory_rows_2.latest_stock_per_product) AS latest_stock_per_product
-  FROM inventory_rows_2
   GROUP BY
-    inventory_rows_2.metric_time__month,
-    inventory_rows_2.__window_day,
-    inventory_rows_2.__window_product
+    DATE_TRUNC('MONTH', src.balance_date),
+    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE),
+    src.product_id
 ), inventory_window_2 AS (
   SELECT
     *,
@@ -61,21 +48,29 @@ WITH inventory_rows AS (
     inventory_window_2.__window_day = inventory_window_2.__window_pick
   GROUP BY
     inventory_window_2.metric_time__month
-), group_keys AS (
+), combined AS (
   SELECT
+    metric_time__month,
+    MAX(stock_on_hand) AS stock_on_hand,
+    MAX(latest_stock_per_product) AS latest_stock_per_product
+  FROM (
+    SELECT
+      inventory_agg.metric_time__month,
+      inventory_agg.stock_on_hand,
+      NULL AS latest_stock_per_product
+    FROM inventory_agg
+    UNION ALL
+    SELECT
+      inventory_agg_2.metric_time__month,
+      NULL AS stock_on_hand,
+      inventory_agg_2.latest_stock_per_product
+    FROM inventory_agg_2
+  ) AS stacked
+  GROUP BY
     metric_time__month
-  FROM inventory_agg
-  UNION
-  SELECT
-    metric_time__month
-  FROM inventory_agg_2
 )
 SELECT
-  group_keys.metric_time__month AS metric_time__month,
-  inventory_agg.stock_on_hand AS stock_on_hand,
-  inventory_agg_2.latest_stock_per_product AS latest_stock_per_product
-FROM group_keys
-LEFT JOIN inventory_agg
-  ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_agg.metric_time__month
-LEFT JOIN inventory_agg_2
-  ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_agg_2.metric_time__month
+  combined.metric_time__month AS metric_time__month,
+  combined.stock_on_hand AS stock_on_hand,
+  combined.latest_stock_per_product AS latest_stock_per_product
+FROM combined

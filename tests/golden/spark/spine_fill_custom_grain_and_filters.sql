@@ -29,12 +29,21 @@ WITH orders_agg AS (
   LEFT JOIN orders_agg
     ON periods.metric_time__fiscal_quarter = orders_agg.metric_time__fiscal_quarter
     AND periods.metric_time__extract_dow = orders_agg.metric_time__extract_dow
+), orders_grouped AS (
+  SELECT
+    src.ordered_at AS ordered_at,
+    src.customer_id AS customer_id,
+    SUM(1) AS orders
+  FROM `shop`.`main`.`orders` AS src
+  GROUP BY
+    src.ordered_at,
+    src.customer_id
 ), orders_agg_2 AS (
   SELECT
     time_spine_1.fiscal_quarter AS metric_time__fiscal_quarter,
     EXTRACT(DAYOFWEEK_ISO FROM src.ordered_at) AS metric_time__extract_dow,
-    SUM(1) AS orders
-  FROM `shop`.`main`.`orders` AS src
+    SUM(src.orders) AS orders
+  FROM orders_grouped AS src
   LEFT JOIN `shop`.`main`.`customers` AS j_customer
     ON src.customer_id = j_customer.customer_id
   LEFT JOIN `shop`.`main`.`metricflow_time_spine` AS time_spine_1
@@ -46,29 +55,37 @@ WITH orders_agg AS (
   GROUP BY
     time_spine_1.fiscal_quarter,
     EXTRACT(DAYOFWEEK_ISO FROM src.ordered_at)
-), group_keys AS (
+), combined AS (
   SELECT
     metric_time__fiscal_quarter,
-    metric_time__extract_dow
-  FROM orders_spine
-  UNION
-  SELECT
+    metric_time__extract_dow,
+    MAX(promo_orders) AS promo_orders,
+    MAX(orders) AS orders
+  FROM (
+    SELECT
+      orders_spine.metric_time__fiscal_quarter,
+      orders_spine.metric_time__extract_dow,
+      orders_spine.promo_orders,
+      NULL AS orders
+    FROM orders_spine
+    UNION ALL
+    SELECT
+      orders_agg_2.metric_time__fiscal_quarter,
+      orders_agg_2.metric_time__extract_dow,
+      NULL AS promo_orders,
+      orders_agg_2.orders
+    FROM orders_agg_2
+  ) AS stacked
+  GROUP BY
     metric_time__fiscal_quarter,
     metric_time__extract_dow
-  FROM orders_agg_2
 )
 SELECT
-  group_keys.metric_time__fiscal_quarter AS metric_time__fiscal_quarter,
-  group_keys.metric_time__extract_dow AS metric_time__extract_dow,
-  COALESCE(orders_spine.promo_orders, 0) AS promo_orders_filled,
-  orders_agg_2.orders AS orders
-FROM group_keys
-LEFT JOIN orders_spine
-  ON group_keys.metric_time__fiscal_quarter IS NOT DISTINCT FROM orders_spine.metric_time__fiscal_quarter
-  AND group_keys.metric_time__extract_dow IS NOT DISTINCT FROM orders_spine.metric_time__extract_dow
-LEFT JOIN orders_agg_2
-  ON group_keys.metric_time__fiscal_quarter IS NOT DISTINCT FROM orders_agg_2.metric_time__fiscal_quarter
-  AND group_keys.metric_time__extract_dow IS NOT DISTINCT FROM orders_agg_2.metric_time__extract_dow
+  combined.metric_time__fiscal_quarter AS metric_time__fiscal_quarter,
+  combined.metric_time__extract_dow AS metric_time__extract_dow,
+  COALESCE(combined.promo_orders, 0) AS promo_orders_filled,
+  combined.orders AS orders
+FROM combined
 ORDER BY
   orders DESC
 LIMIT 10
