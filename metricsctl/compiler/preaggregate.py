@@ -79,97 +79,100 @@ def _own(node: exp.Expr, source: str) -> bool:
     return all(c.table == source for c in node.find_all(exp.Column))
 
 
+def _reads(node: exp.Expr, source: str, atoms: list[exp.Expr], found: dict[int, exp.Expr],
+           columns: dict[str, exp.Column]) -> None:
+    """Record the time atoms `node` reads (by id of the node) and the source's other columns, without
+    descending into a subquery (its columns are its own) or into an atom."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, exp.Subquery):
+            continue
+        atom = next((a for a in atoms if type(a) is type(current) and a == current), None)
+        if atom is not None:
+            found[id(current)] = atom
+            continue
+        if isinstance(current, exp.Column):
+            if current.table == source:
+                columns.setdefault(current.name, current)
+            continue
+        stack.extend(current.iter_expressions())
+
+
 def grouped_first(select: exp.Select, time_atoms: list[exp.Expr], fine_columns: set[str],
                   source: str = "src") -> Grouped | None:
     """The scan split into an aggregate of the source's rows and the scan over it; None when it does not
-    split (nothing is joined, an aggregate does not combine, or a finer time column is read).
+    split (nothing is joined, an aggregate does not combine, or a finer time column is read). The scan's
+    nodes move into the result: on success `select` is not to be used again.
 
     `time_atoms`: the model's time dimensions at day grain or coarser, as the scan qualifies them;
     `fine_columns`: the model's columns that a finer time dimension reads."""
     joins = list(select.args.get("joins") or [])
-    if not joins or select.args.get("distinct") or select.args.get("having") or select.find(exp.Window):
+    if not joins or select.args.get("distinct") or select.args.get("having"):
         return None
     from_ = select.args.get("from_")
     if from_ is None or not isinstance(from_.this, exp.Table) or from_.this.alias_or_name != source:
         return None
-    items: list[exp.Expr] = []
+    items: list[exp.Alias] = []
     aggregates: list[tuple[str, exp.Expr]] = []
     for projection in select.expressions:
         if not isinstance(projection, exp.Alias):
             return None
         value = projection.this
-        if value.find(exp.AggFunc, exp.WithinGroup) is None:
+        if value.find(exp.AggFunc, exp.WithinGroup, exp.Window) is None:
             items.append(projection)
             continue
         rollup = ROLLUPS.get(type(value))
         if rollup is None or isinstance(value.this, exp.Distinct) or not _own(value, source) \
-                or any(a is not value for a in value.find_all(exp.AggFunc)):
+                or any(a is not value for a in value.find_all(exp.AggFunc, exp.Window)):
             return None
         aggregates.append((projection.alias, value))
     if not aggregates:
         return None
-    inner_where = [c for c in _conjuncts(select.args.get("where")) if _own(c, source)]
-    outer_where = [c for c in _conjuncts(select.args.get("where")) if not _own(c, source)]
+    conjuncts = _conjuncts(select.args.get("where"))
+    inner_where = [c for c in conjuncts if _own(c, source)]
+    outer_where = [c for c in conjuncts if not _own(c, source)]
     group = list(select.args["group"].expressions) if select.args.get("group") else []
+    ons = [j.args["on"] for j in joins if j.args.get("on") is not None]
 
-    # the time atoms the rest of the scan reads become columns of the grouped rows
-    names: dict[str, exp.Expr] = {}  # a grouped column's name -> its expression over the source's rows
-    placeholders: set[int] = set()
-
-    def atom_name(atom: exp.Expr) -> str:
-        for name, known in names.items():
-            if known == atom:
-                return name
-        name = atom.name if isinstance(atom, exp.Column) else f"__time_{len(names) + 1}"
+    # what the rest of the scan reads of the source's rows: time atoms, and other columns
+    found: dict[int, exp.Expr] = {}
+    columns: dict[str, exp.Column] = {}
+    for part in [*items, *ons, *outer_where, *group]:
+        _reads(part, source, time_atoms, found, columns)
+    if any(name in fine_columns for name in columns):
+        return None
+    names: dict[str, exp.Expr] = {}  # a grouped column's name -> its value over the source's rows
+    atom_names: list[tuple[exp.Expr, str]] = []
+    for atom in dict.fromkeys(found.values()):  # each atom once, in the order met
+        name = atom.name if isinstance(atom, exp.Column) else f"__time_{len(atom_names) + 1}"
+        atom_names.append((atom, name))
         names[name] = atom.copy()
-        return name
-
-    def replace(node: exp.Expr) -> exp.Expr:
-        for atom in time_atoms:
-            if node == atom:
-                placeholder = exp.column(atom_name(atom), table=source, quoted=False)
-                placeholders.add(id(placeholder))
-                return placeholder
-        return node
-
-    def join_on(join: exp.Expr) -> exp.Expr:
-        join = join.copy()
-        if join.args.get("on") is not None:
-            join.set("on", join.args["on"].transform(replace, copy=False))
-        return join
-
-    rest = [*(p.copy().transform(replace, copy=False) for p in items),
-            *(join_on(j) for j in joins),
-            *(c.copy().transform(replace, copy=False) for c in outer_where),
-            *(g.copy().transform(replace, copy=False) for g in group)]
-    n_items, n_joins, n_where = len(items), len(joins), len(outer_where)
-    for part in rest:  # a joined subquery's own columns are its own: only the join's condition is read
-        read = part.args.get("on") if isinstance(part, exp.Join) else part
-        for col in read.find_all(exp.Column) if read is not None else ():
-            if col.table != source or id(col) in placeholders:
-                continue
-            if col.name in fine_columns:
-                return None
-            known = names.get(col.name)
-            if known is None:
-                names[col.name] = exp.column(col.name, table=source, quoted=col.this.quoted)
-            elif not (isinstance(known, exp.Column) and known.name == col.name):
-                return None  # a raw column named like a time atom's placeholder
+    for name, col in columns.items():
+        if name in names:
+            return None  # a column named like a time atom's placeholder
+        names[name] = exp.column(name, table=source, quoted=col.this.quoted)
     if any(alias in names for alias, _ in aggregates):
         return None
+
+    # nothing returns None from here: the scan's own nodes are moved into the two selects
+    placeholders = {id(atom): name for atom, name in atom_names}
+    for part in [*items, *ons, *outer_where, *group]:
+        for node in list(part.walk()):
+            matched = found.get(id(node))
+            if matched is not None and not isinstance(matched, exp.Column):
+                node.replace(exp.column(placeholders[id(matched)], table=source, quoted=False))
+    group = list(select.args["group"].expressions) if select.args.get("group") else []  # atoms replaced
     inner = exp.select(*[exp.alias_(value, name, quoted=False, copy=False) for name, value in names.items()],
-                       *[exp.alias_(value.copy(), alias, quoted=False, copy=False) for alias, value in aggregates])
-    inner = inner.from_(from_.this.copy(), copy=False)
+                       *[exp.alias_(value, alias, quoted=False, copy=False) for alias, value in aggregates],
+                       copy=False)
+    inner = inner.from_(from_.this, copy=False)
     if inner_where:
-        inner = inner.where(exp.and_(*[c.copy() for c in inner_where], copy=False), copy=False)
+        inner = inner.where(exp.and_(*inner_where, copy=False), copy=False)
     if names:
         inner = inner.group_by(*[value.copy() for value in names.values()], copy=False)
-    rolled = [exp.alias_(_rollup(value, exp.column(alias, table=source, quoted=False), bool(group)), alias,
-                         quoted=False, copy=False) for alias, value in aggregates]
-    by_alias = {p.alias: p for p in rest[:n_items]}
-    projections = [by_alias[p.alias] if isinstance(p, exp.Alias) and p.alias in by_alias
-                   else rolled.pop(0) for p in select.expressions]
-    outer_conjuncts = rest[n_items + n_joins:n_items + n_joins + n_where]
-    where = exp.and_(*outer_conjuncts, copy=False) if outer_conjuncts else None
-    return Grouped(inner, projections, rest[n_items:n_items + n_joins], where,
-                   rest[n_items + n_joins + n_where:], source)
+    rolled = {alias: exp.alias_(_rollup(value, exp.column(alias, table=source, quoted=False), bool(group)),
+                                alias, quoted=False, copy=False) for alias, value in aggregates}
+    projections: list[exp.Expr] = [rolled.get(p.alias_or_name, p) for p in select.expressions]
+    where = exp.and_(*outer_where, copy=False) if outer_where else None
+    return Grouped(inner, projections, joins, where, group, source)
