@@ -82,6 +82,13 @@ def test_a_count_over_no_rows_is_zero_when_grouped_first(answer):
     assert got.to_dict("records") == [{"order_count": 0, "order_total": None}]
 
 
+def test_rows_are_grouped_first_only_where_the_semantic_model_asks_for_it(shop):
+    # order lines (no `group_rows_first`) are joined row by row: most lines of a day have their own product
+    steps = ctes(shop, "revenue", "metric_time__month,product__category")
+    assert "order_lines_grouped" not in steps
+    assert [j.this.alias for j in steps["order_lines_agg"].args["joins"]] == ["j_product"]
+
+
 def test_aggregates_that_do_not_combine_read_the_rows(shop):
     # a distinct count and a median cannot be computed from partial groups
     steps = ctes(shop, "ordering_customers,median_order_amount", "metric_time__month,customer__region")

@@ -126,6 +126,9 @@ def alias(value: exp.Expr, name: str) -> exp.Expr:
 
 
 STACKED_CELLS = 400  # scans x measure columns up to which scans are combined by stacking them
+# where a column of NULLs takes the type of the other rows it is stacked with; PostgreSQL types two NULLs
+# stacked first as text, and BigQuery a NULL as INT64, before they meet the typed rows
+STACKED_DIALECTS = frozenset({"duckdb", "spark", "databricks", "snowflake", "trino"})
 
 
 @dataclass(frozen=True)
@@ -325,6 +328,14 @@ class SqlCompiler:
             return source.custom_grain(grain, value)
         raise QueryError(f"unknown time granularity '{grain}'"
                          f"{suggest(grain, [*STANDARD_GRAINS, *self.custom_grains])}")
+
+    def groups_rows_first(self, model_name: str) -> bool:
+        """The semantic model asks for its rows to be grouped before dimensions are joined to them
+        (`config: {meta: {metricsctl: {group_rows_first: true}}}`): a gain where many rows share a day and
+        a key, as in a daily snapshot per employee, and a loss where they hardly do."""
+        config = getattr(self.graph.models[model_name], "config", None)
+        settings = ((getattr(config, "meta", None) or {}).get("metricsctl") or {}) if config is not None else {}
+        return isinstance(settings, dict) and settings.get("group_rows_first") is True
 
     def time_columns(self, model_name: str) -> tuple[list[exp.Expr], set[str]]:
         """A model's time dimensions at day grain or coarser, qualified on `src`, and the columns that its
@@ -579,6 +590,8 @@ class _QueryBuilder:
     def grouped_scan(self, model_name: str, select: exp.Select, name: str) -> str:
         """`select` as the CTE `name`, over the model's rows grouped first when that gives the same answer
         (preaggregate.py): the dimensions are then joined to the groups, not to every row."""
+        if not self.c.groups_rows_first(model_name):
+            return self.add_cte(name, select)
         atoms, fine = self.c.time_columns(model_name)
         grouped = grouped_first(select, atoms, fine)
         if grouped is None:
@@ -1349,7 +1362,7 @@ class _QueryBuilder:
             base = outputs[0][0]
             key_source = base
             select = exp.select().from_(named_table(base), copy=False)
-        elif self.items and len(outputs) * len(names) <= STACKED_CELLS:
+        elif self.items and len(outputs) * len(names) <= STACKED_CELLS and self.c.dialect in STACKED_DIALECTS:
             # every scan has one row per group: stacked and grouped, each group's values meet in one row
             # (NULL keys meet as GROUP BY meets them), with no join and no distinct list of keys to build first
             stacked: exp.Query | None = None
@@ -1368,8 +1381,9 @@ class _QueryBuilder:
             where_from = dict.fromkeys(where_from, key_source)
             select = exp.select().from_(named_table(key_source), copy=False)
         elif self.items:
-            # many scans of many metrics (`metric_values`): stacking would pad each scan with every other
-            # scan's columns, so the distinct keys are listed once and each scan is joined to them
+            # many scans of many metrics (`metric_values`), where stacking would pad each scan with every
+            # other scan's columns, or an engine that cannot stack untyped NULLs: the distinct keys are
+            # listed once and each scan is joined to them
             keys: exp.Query | None = None
             for name, _ in outputs:
                 part = exp.select(*[column(c) for c in self.columns]).from_(named_table(name), copy=False)

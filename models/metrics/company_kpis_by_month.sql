@@ -611,269 +611,107 @@ WITH order_lines_agg AS (
     orders_attributed.__attribution_rank = 1
   GROUP BY
     orders_attributed.metric_time__month
-), combined AS (
+), group_keys AS (
   SELECT
-    metric_time__month,
-    MAX(revenue) AS revenue,
-    MAX(cost_of_goods) AS cost_of_goods,
-    MAX(orders) AS orders,
-    MAX(new_customers) AS new_customers,
-    MAX(marketing_spend) AS marketing_spend,
-    MAX(run_minutes) AS run_minutes,
-    MAX(planned_minutes) AS planned_minutes,
-    MAX(ideal_run_minutes) AS ideal_run_minutes,
-    MAX(good_units) AS good_units,
-    MAX(units_produced) AS units_produced,
-    MAX(inventory_value) AS inventory_value,
-    MAX(inventory_days) AS inventory_days,
-    MAX(tasks_completed) AS tasks_completed,
-    MAX(tasks_due) AS tasks_due,
-    MAX(sales_visits) AS sales_visits,
-    MAX(orders__2) AS orders__2
-  FROM (
-    SELECT
-      order_lines_agg.metric_time__month,
-      order_lines_agg.revenue,
-      order_lines_agg.cost_of_goods,
-      NULL AS orders,
-      NULL AS new_customers,
-      NULL AS marketing_spend,
-      NULL AS run_minutes,
-      NULL AS planned_minutes,
-      NULL AS ideal_run_minutes,
-      NULL AS good_units,
-      NULL AS units_produced,
-      NULL AS inventory_value,
-      NULL AS inventory_days,
-      NULL AS tasks_completed,
-      NULL AS tasks_due,
-      NULL AS sales_visits,
-      NULL AS orders__2
-    FROM order_lines_agg
-    UNION ALL
-    SELECT
-      orders_agg.metric_time__month,
-      NULL AS revenue,
-      NULL AS cost_of_goods,
-      orders_agg.orders,
-      NULL AS new_customers,
-      NULL AS marketing_spend,
-      NULL AS run_minutes,
-      NULL AS planned_minutes,
-      NULL AS ideal_run_minutes,
-      NULL AS good_units,
-      NULL AS units_produced,
-      NULL AS inventory_value,
-      NULL AS inventory_days,
-      NULL AS tasks_completed,
-      NULL AS tasks_due,
-      NULL AS sales_visits,
-      NULL AS orders__2
-    FROM orders_agg
-    UNION ALL
-    SELECT
-      customers_spine.metric_time__month,
-      NULL AS revenue,
-      NULL AS cost_of_goods,
-      NULL AS orders,
-      customers_spine.new_customers,
-      NULL AS marketing_spend,
-      NULL AS run_minutes,
-      NULL AS planned_minutes,
-      NULL AS ideal_run_minutes,
-      NULL AS good_units,
-      NULL AS units_produced,
-      NULL AS inventory_value,
-      NULL AS inventory_days,
-      NULL AS tasks_completed,
-      NULL AS tasks_due,
-      NULL AS sales_visits,
-      NULL AS orders__2
-    FROM customers_spine
-    UNION ALL
-    SELECT
-      campaign_spend_agg.metric_time__month,
-      NULL AS revenue,
-      NULL AS cost_of_goods,
-      NULL AS orders,
-      NULL AS new_customers,
-      campaign_spend_agg.marketing_spend,
-      NULL AS run_minutes,
-      NULL AS planned_minutes,
-      NULL AS ideal_run_minutes,
-      NULL AS good_units,
-      NULL AS units_produced,
-      NULL AS inventory_value,
-      NULL AS inventory_days,
-      NULL AS tasks_completed,
-      NULL AS tasks_due,
-      NULL AS sales_visits,
-      NULL AS orders__2
-    FROM campaign_spend_agg
-    UNION ALL
-    SELECT
-      production_runs_agg.metric_time__month,
-      NULL AS revenue,
-      NULL AS cost_of_goods,
-      NULL AS orders,
-      NULL AS new_customers,
-      NULL AS marketing_spend,
-      production_runs_agg.run_minutes,
-      production_runs_agg.planned_minutes,
-      production_runs_agg.ideal_run_minutes,
-      production_runs_agg.good_units,
-      production_runs_agg.units_produced,
-      NULL AS inventory_value,
-      NULL AS inventory_days,
-      NULL AS tasks_completed,
-      NULL AS tasks_due,
-      NULL AS sales_visits,
-      NULL AS orders__2
-    FROM production_runs_agg
-    UNION ALL
-    SELECT
-      inventory_balances_agg.metric_time__month,
-      NULL AS revenue,
-      NULL AS cost_of_goods,
-      NULL AS orders,
-      NULL AS new_customers,
-      NULL AS marketing_spend,
-      NULL AS run_minutes,
-      NULL AS planned_minutes,
-      NULL AS ideal_run_minutes,
-      NULL AS good_units,
-      NULL AS units_produced,
-      inventory_balances_agg.inventory_value,
-      NULL AS inventory_days,
-      NULL AS tasks_completed,
-      NULL AS tasks_due,
-      NULL AS sales_visits,
-      NULL AS orders__2
-    FROM inventory_balances_agg
-    UNION ALL
-    SELECT
-      inventory_balances_agg_2.metric_time__month,
-      NULL AS revenue,
-      NULL AS cost_of_goods,
-      NULL AS orders,
-      NULL AS new_customers,
-      NULL AS marketing_spend,
-      NULL AS run_minutes,
-      NULL AS planned_minutes,
-      NULL AS ideal_run_minutes,
-      NULL AS good_units,
-      NULL AS units_produced,
-      NULL AS inventory_value,
-      inventory_balances_agg_2.inventory_days,
-      NULL AS tasks_completed,
-      NULL AS tasks_due,
-      NULL AS sales_visits,
-      NULL AS orders__2
-    FROM inventory_balances_agg_2
-    UNION ALL
-    SELECT
-      tasks_agg.metric_time__month,
-      NULL AS revenue,
-      NULL AS cost_of_goods,
-      NULL AS orders,
-      NULL AS new_customers,
-      NULL AS marketing_spend,
-      NULL AS run_minutes,
-      NULL AS planned_minutes,
-      NULL AS ideal_run_minutes,
-      NULL AS good_units,
-      NULL AS units_produced,
-      NULL AS inventory_value,
-      NULL AS inventory_days,
-      tasks_agg.tasks_completed,
-      tasks_agg.tasks_due,
-      NULL AS sales_visits,
-      NULL AS orders__2
-    FROM tasks_agg
-    UNION ALL
-    SELECT
-      sales_visits_agg.metric_time__month,
-      NULL AS revenue,
-      NULL AS cost_of_goods,
-      NULL AS orders,
-      NULL AS new_customers,
-      NULL AS marketing_spend,
-      NULL AS run_minutes,
-      NULL AS planned_minutes,
-      NULL AS ideal_run_minutes,
-      NULL AS good_units,
-      NULL AS units_produced,
-      NULL AS inventory_value,
-      NULL AS inventory_days,
-      NULL AS tasks_completed,
-      NULL AS tasks_due,
-      sales_visits_agg.sales_visits,
-      NULL AS orders__2
-    FROM sales_visits_agg
-    UNION ALL
-    SELECT
-      orders_conversions.metric_time__month,
-      NULL AS revenue,
-      NULL AS cost_of_goods,
-      NULL AS orders,
-      NULL AS new_customers,
-      NULL AS marketing_spend,
-      NULL AS run_minutes,
-      NULL AS planned_minutes,
-      NULL AS ideal_run_minutes,
-      NULL AS good_units,
-      NULL AS units_produced,
-      NULL AS inventory_value,
-      NULL AS inventory_days,
-      NULL AS tasks_completed,
-      NULL AS tasks_due,
-      NULL AS sales_visits,
-      orders_conversions.orders__2
-    FROM orders_conversions
-  ) AS stacked
-  GROUP BY
     metric_time__month
+  FROM order_lines_agg
+  UNION
+  SELECT
+    metric_time__month
+  FROM orders_agg
+  UNION
+  SELECT
+    metric_time__month
+  FROM customers_spine
+  UNION
+  SELECT
+    metric_time__month
+  FROM campaign_spend_agg
+  UNION
+  SELECT
+    metric_time__month
+  FROM production_runs_agg
+  UNION
+  SELECT
+    metric_time__month
+  FROM inventory_balances_agg
+  UNION
+  SELECT
+    metric_time__month
+  FROM inventory_balances_agg_2
+  UNION
+  SELECT
+    metric_time__month
+  FROM tasks_agg
+  UNION
+  SELECT
+    metric_time__month
+  FROM sales_visits_agg
+  UNION
+  SELECT
+    metric_time__month
+  FROM orders_conversions
 )
 SELECT
-  combined.metric_time__month AS metric_time__month,
-  combined.revenue AS revenue,
+  group_keys.metric_time__month AS metric_time__month,
+  order_lines_agg.revenue AS revenue,
   (
     CAST(100 * (
       (
         (
-          combined.revenue
+          order_lines_agg.revenue
         ) - (
-          combined.cost_of_goods
+          order_lines_agg.cost_of_goods
         )
       )
     ) AS DOUBLE PRECISION) / NULLIF((
-      combined.revenue
+      order_lines_agg.revenue
     ), 0)
   ) AS gross_margin_pct,
-  CAST(combined.revenue AS DOUBLE PRECISION) / CAST(NULLIF(combined.orders, 0) AS DOUBLE PRECISION) AS average_order_value,
-  COALESCE(combined.new_customers, 0) AS new_customers,
-  CAST(combined.marketing_spend AS DOUBLE PRECISION) / CAST(NULLIF(COALESCE(combined.new_customers, 0), 0) AS DOUBLE PRECISION) AS customer_acquisition_cost,
+  CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS average_order_value,
+  COALESCE(customers_spine.new_customers, 0) AS new_customers,
+  CAST(campaign_spend_agg.marketing_spend AS DOUBLE PRECISION) / CAST(NULLIF(COALESCE(customers_spine.new_customers, 0), 0) AS DOUBLE PRECISION) AS customer_acquisition_cost,
   (
     (
-      CAST(combined.run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(combined.planned_minutes, 0) AS DOUBLE PRECISION)
+      CAST(production_runs_agg.run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE PRECISION)
     ) * (
-      CAST(combined.ideal_run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(combined.run_minutes, 0) AS DOUBLE PRECISION)
+      CAST(production_runs_agg.ideal_run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE PRECISION)
     ) * (
-      CAST(combined.good_units AS DOUBLE PRECISION) / CAST(NULLIF(combined.units_produced, 0) AS DOUBLE PRECISION)
+      CAST(production_runs_agg.good_units AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE PRECISION)
     )
   ) AS oee,
   (
     CAST((
-      combined.inventory_value
+      inventory_balances_agg.inventory_value
     ) * (
-      combined.inventory_days
+      inventory_balances_agg_2.inventory_days
     ) AS DOUBLE PRECISION) / NULLIF((
-      combined.cost_of_goods
+      order_lines_agg.cost_of_goods
     ), 0)
   ) AS inventory_turnover_days,
-  CAST(combined.tasks_completed AS DOUBLE PRECISION) / CAST(NULLIF(combined.tasks_due, 0) AS DOUBLE PRECISION) AS project_completion_rate,
-  CAST(combined.orders__2 AS DOUBLE PRECISION) / CAST(NULLIF(combined.sales_visits, 0) AS DOUBLE PRECISION) AS sales_visit_conversion_rate
-FROM combined
+  CAST(tasks_agg.tasks_completed AS DOUBLE PRECISION) / CAST(NULLIF(tasks_agg.tasks_due, 0) AS DOUBLE PRECISION) AS project_completion_rate,
+  CAST(orders_conversions.orders__2 AS DOUBLE PRECISION) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE PRECISION) AS sales_visit_conversion_rate
+FROM group_keys
+LEFT JOIN order_lines_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg.metric_time__month
+LEFT JOIN orders_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_agg.metric_time__month
+LEFT JOIN customers_spine
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM customers_spine.metric_time__month
+LEFT JOIN campaign_spend_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg.metric_time__month
+LEFT JOIN production_runs_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM production_runs_agg.metric_time__month
+LEFT JOIN inventory_balances_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg.metric_time__month
+LEFT JOIN inventory_balances_agg_2
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__month
+LEFT JOIN tasks_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM tasks_agg.metric_time__month
+LEFT JOIN sales_visits_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM sales_visits_agg.metric_time__month
+LEFT JOIN orders_conversions
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_conversions.metric_time__month
 ORDER BY
   metric_time__month ASC
 {% elif target.type == 'spark' %}

@@ -16,21 +16,7 @@
   ) AS TIMESTAMP) - INTERVAL '14' DAY,
   CAST('1900-01-01' AS TIMESTAMP)
 ){% endset %}{% else %}{% set metricsctl_since %}CAST('1900-01-01' AS TIMESTAMP){% endset %}{% endif %}
-WITH production_runs_grouped AS (
-  SELECT
-    src.run_date AS run_date,
-    src.production_line_id AS production_line_id,
-    SUM(src.units_produced) AS units_produced,
-    SUM(src.units_defective) AS units_defective,
-    SUM(src.run_minutes) AS run_minutes,
-    SUM(src.planned_minutes) AS planned_minutes,
-    SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-    SUM(src.good_units) AS good_units
-  FROM {{ ref('stg_production_runs') }} AS src
-  GROUP BY
-    src.run_date,
-    src.production_line_id
-), production_runs_agg AS (
+WITH production_runs_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
     j_production_line.line_name AS production_line__line_name,
@@ -40,7 +26,7 @@ WITH production_runs_grouped AS (
     SUM(src.planned_minutes) AS planned_minutes,
     SUM(src.ideal_run_minutes) AS ideal_run_minutes,
     SUM(src.good_units) AS good_units
-  FROM production_runs_grouped AS src
+  FROM {{ ref('stg_production_runs') }} AS src
   LEFT JOIN {{ ref('stg_production_lines') }} AS j_production_line
     ON src.production_line_id = j_production_line.production_line_id
   WHERE
@@ -94,21 +80,7 @@ ORDER BY
   ) AS TIMESTAMP) - INTERVAL '14 DAY',
   CAST('1900-01-01' AS TIMESTAMP)
 ){% endset %}{% else %}{% set metricsctl_since %}CAST('1900-01-01' AS TIMESTAMP){% endset %}{% endif %}
-WITH production_runs_grouped AS (
-  SELECT
-    src.run_date AS run_date,
-    src.production_line_id AS production_line_id,
-    SUM(src.units_produced) AS units_produced,
-    SUM(src.units_defective) AS units_defective,
-    SUM(src.run_minutes) AS run_minutes,
-    SUM(src.planned_minutes) AS planned_minutes,
-    SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-    SUM(src.good_units) AS good_units
-  FROM {{ ref('stg_production_runs') }} AS src
-  GROUP BY
-    src.run_date,
-    src.production_line_id
-), production_runs_agg AS (
+WITH production_runs_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
     j_production_line.line_name AS production_line__line_name,
@@ -118,7 +90,7 @@ WITH production_runs_grouped AS (
     SUM(src.planned_minutes) AS planned_minutes,
     SUM(src.ideal_run_minutes) AS ideal_run_minutes,
     SUM(src.good_units) AS good_units
-  FROM production_runs_grouped AS src
+  FROM {{ ref('stg_production_runs') }} AS src
   LEFT JOIN {{ ref('stg_production_lines') }} AS j_production_line
     ON src.production_line_id = j_production_line.production_line_id
   WHERE
@@ -172,21 +144,7 @@ ORDER BY
   ) AS TIMESTAMP) - INTERVAL '14' DAY,
   CAST('1900-01-01' AS TIMESTAMP)
 ){% endset %}{% else %}{% set metricsctl_since %}CAST('1900-01-01' AS TIMESTAMP){% endset %}{% endif %}
-WITH production_runs_grouped AS (
-  SELECT
-    src.run_date AS run_date,
-    src.production_line_id AS production_line_id,
-    SUM(src.units_produced) AS units_produced,
-    SUM(src.units_defective) AS units_defective,
-    SUM(src.run_minutes) AS run_minutes,
-    SUM(src.planned_minutes) AS planned_minutes,
-    SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-    SUM(src.good_units) AS good_units
-  FROM {{ ref('stg_production_runs') }} AS src
-  GROUP BY
-    src.run_date,
-    src.production_line_id
-), production_runs_agg AS (
+WITH production_runs_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
     j_production_line.line_name AS production_line__line_name,
@@ -196,7 +154,7 @@ WITH production_runs_grouped AS (
     SUM(src.planned_minutes) AS planned_minutes,
     SUM(src.ideal_run_minutes) AS ideal_run_minutes,
     SUM(src.good_units) AS good_units
-  FROM production_runs_grouped AS src
+  FROM {{ ref('stg_production_runs') }} AS src
   LEFT JOIN {{ ref('stg_production_lines') }} AS j_production_line
     ON src.production_line_id = j_production_line.production_line_id
   WHERE

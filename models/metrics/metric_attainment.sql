@@ -92,63 +92,35 @@ WITH metric_directions AS (
     ('units_produced_rolling_7d', 'higher', FALSE),
     ('units_sold', 'higher', FALSE)) AS metric_directions(metric_name, direction, is_kpi)
 ), actuals_store_month AS (
-  WITH order_lines_grouped AS (
-    SELECT
-      src.ordered_at AS ordered_at,
-      src.store_id AS store_id,
-      SUM(src.quantity * src.net_unit_price) AS revenue,
-      SUM(src.quantity * src.unit_cost) AS cost_of_goods
-    FROM {{ ref('stg_order_lines') }} AS src
-    GROUP BY
-      src.ordered_at,
-      src.store_id
-  ), order_lines_agg AS (
+  WITH order_lines_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       j_store.store_name AS store__store_name,
-      SUM(src.revenue) AS revenue,
-      SUM(src.cost_of_goods) AS cost_of_goods
-    FROM order_lines_grouped AS src
+      SUM(src.quantity * src.net_unit_price) AS revenue,
+      SUM(src.quantity * src.unit_cost) AS cost_of_goods
+    FROM {{ ref('stg_order_lines') }} AS src
     LEFT JOIN {{ ref('stg_stores') }} AS j_store
       ON src.store_id = j_store.store_id
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at),
       j_store.store_name
-  ), orders_grouped AS (
-    SELECT
-      src.ordered_at AS ordered_at,
-      src.store_id AS store_id,
-      COUNT(src.order_id) AS orders
-    FROM {{ ref('stg_orders') }} AS src
-    GROUP BY
-      src.ordered_at,
-      src.store_id
   ), orders_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       j_store.store_name AS store__store_name,
-      CAST(SUM(src.orders) AS BIGINT) AS orders
-    FROM orders_grouped AS src
+      COUNT(src.order_id) AS orders
+    FROM {{ ref('stg_orders') }} AS src
     LEFT JOIN {{ ref('stg_stores') }} AS j_store
       ON src.store_id = j_store.store_id
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at),
       j_store.store_name
-  ), store_traffic_grouped AS (
-    SELECT
-      src.traffic_date AS traffic_date,
-      src.store_id AS store_id,
-      SUM(src.footfall) AS footfall
-    FROM {{ ref('stg_store_traffic') }} AS src
-    GROUP BY
-      src.traffic_date,
-      src.store_id
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
       j_store.store_name AS store__store_name,
       SUM(src.footfall) AS footfall
-    FROM store_traffic_grouped AS src
+    FROM {{ ref('stg_store_traffic') }} AS src
     LEFT JOIN {{ ref('stg_stores') }} AS j_store
       ON src.store_id = j_store.store_id
     GROUP BY
@@ -215,41 +187,23 @@ WITH metric_directions AS (
     CAST(combined.orders AS DOUBLE) / CAST(NULLIF(combined.footfall, 0) AS DOUBLE) AS store_conversion_rate
   FROM combined
 ), actuals_channel_month AS (
-  WITH attributed_orders_grouped AS (
-    SELECT
-      src.ordered_at AS ordered_at,
-      src.channel_id AS channel_id,
-      SUM(src.attributed_gross_profit) AS attributed_gross_profit
-    FROM {{ ref('fct_attributed_orders') }} AS src
-    GROUP BY
-      src.ordered_at,
-      src.channel_id
-  ), attributed_orders_agg AS (
+  WITH attributed_orders_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       j_channel.channel_name AS channel__channel_name,
       SUM(src.attributed_gross_profit) AS attributed_gross_profit
-    FROM attributed_orders_grouped AS src
+    FROM {{ ref('fct_attributed_orders') }} AS src
     LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
       ON src.channel_id = j_channel.channel_id
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at),
       j_channel.channel_name
-  ), campaign_spend_grouped AS (
-    SELECT
-      src.spend_date AS spend_date,
-      src.channel_id AS channel_id,
-      SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
-    GROUP BY
-      src.spend_date,
-      src.channel_id
   ), campaign_spend_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
       j_channel.channel_name AS channel__channel_name,
-      SUM(src.marketing_spend) AS marketing_spend
-    FROM campaign_spend_grouped AS src
+      SUM(src.spend_eur) AS marketing_spend
+    FROM {{ ref('stg_campaign_spend') }} AS src
     LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
       ON src.channel_id = j_channel.channel_id
     GROUP BY
@@ -287,21 +241,7 @@ WITH metric_directions AS (
     combined.marketing_spend AS marketing_spend
   FROM combined
 ), actuals_production_line_month AS (
-  WITH production_runs_grouped AS (
-    SELECT
-      src.run_date AS run_date,
-      src.production_line_id AS production_line_id,
-      SUM(src.units_defective) AS units_defective,
-      SUM(src.units_produced) AS units_produced,
-      SUM(src.run_minutes) AS run_minutes,
-      SUM(src.planned_minutes) AS planned_minutes,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-      SUM(src.good_units) AS good_units
-    FROM {{ ref('stg_production_runs') }} AS src
-    GROUP BY
-      src.run_date,
-      src.production_line_id
-  ), production_runs_agg AS (
+  WITH production_runs_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
       j_production_line.line_name AS production_line__line_name,
@@ -311,7 +251,7 @@ WITH metric_directions AS (
       SUM(src.planned_minutes) AS planned_minutes,
       SUM(src.ideal_run_minutes) AS ideal_run_minutes,
       SUM(src.good_units) AS good_units
-    FROM production_runs_grouped AS src
+    FROM {{ ref('stg_production_runs') }} AS src
     LEFT JOIN {{ ref('stg_production_lines') }} AS j_production_line
       ON src.production_line_id = j_production_line.production_line_id
     GROUP BY
@@ -585,216 +525,133 @@ WITH metric_directions AS (
     ('units_produced_rolling_7d', 'higher', FALSE),
     ('units_sold', 'higher', FALSE)) AS metric_directions(metric_name, direction, is_kpi)
 ), actuals_store_month AS (
-  WITH order_lines_grouped AS (
-    SELECT
-      src.ordered_at AS ordered_at,
-      src.store_id AS store_id,
-      SUM(src.quantity * src.net_unit_price) AS revenue,
-      SUM(src.quantity * src.unit_cost) AS cost_of_goods
-    FROM {{ ref('stg_order_lines') }} AS src
-    GROUP BY
-      src.ordered_at,
-      src.store_id
-  ), order_lines_agg AS (
+  WITH order_lines_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       j_store.store_name AS store__store_name,
-      SUM(src.revenue) AS revenue,
-      SUM(src.cost_of_goods) AS cost_of_goods
-    FROM order_lines_grouped AS src
+      SUM(src.quantity * src.net_unit_price) AS revenue,
+      SUM(src.quantity * src.unit_cost) AS cost_of_goods
+    FROM {{ ref('stg_order_lines') }} AS src
     LEFT JOIN {{ ref('stg_stores') }} AS j_store
       ON src.store_id = j_store.store_id
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at),
       j_store.store_name
-  ), orders_grouped AS (
-    SELECT
-      src.ordered_at AS ordered_at,
-      src.store_id AS store_id,
-      COUNT(src.order_id) AS orders
-    FROM {{ ref('stg_orders') }} AS src
-    GROUP BY
-      src.ordered_at,
-      src.store_id
   ), orders_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       j_store.store_name AS store__store_name,
-      CAST(SUM(src.orders) AS BIGINT) AS orders
-    FROM orders_grouped AS src
+      COUNT(src.order_id) AS orders
+    FROM {{ ref('stg_orders') }} AS src
     LEFT JOIN {{ ref('stg_stores') }} AS j_store
       ON src.store_id = j_store.store_id
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at),
       j_store.store_name
-  ), store_traffic_grouped AS (
-    SELECT
-      src.traffic_date AS traffic_date,
-      src.store_id AS store_id,
-      SUM(src.footfall) AS footfall
-    FROM {{ ref('stg_store_traffic') }} AS src
-    GROUP BY
-      src.traffic_date,
-      src.store_id
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
       j_store.store_name AS store__store_name,
       SUM(src.footfall) AS footfall
-    FROM store_traffic_grouped AS src
+    FROM {{ ref('stg_store_traffic') }} AS src
     LEFT JOIN {{ ref('stg_stores') }} AS j_store
       ON src.store_id = j_store.store_id
     GROUP BY
       DATE_TRUNC('MONTH', src.traffic_date),
       j_store.store_name
-  ), combined AS (
+  ), group_keys AS (
     SELECT
       metric_time__month,
-      store__store_name,
-      MAX(revenue) AS revenue,
-      MAX(cost_of_goods) AS cost_of_goods,
-      MAX(orders) AS orders,
-      MAX(footfall) AS footfall
-    FROM (
-      SELECT
-        order_lines_agg.metric_time__month,
-        order_lines_agg.store__store_name,
-        order_lines_agg.revenue,
-        order_lines_agg.cost_of_goods,
-        NULL AS orders,
-        NULL AS footfall
-      FROM order_lines_agg
-      UNION ALL
-      SELECT
-        orders_agg.metric_time__month,
-        orders_agg.store__store_name,
-        NULL AS revenue,
-        NULL AS cost_of_goods,
-        orders_agg.orders,
-        NULL AS footfall
-      FROM orders_agg
-      UNION ALL
-      SELECT
-        store_traffic_agg.metric_time__month,
-        store_traffic_agg.store__store_name,
-        NULL AS revenue,
-        NULL AS cost_of_goods,
-        NULL AS orders,
-        store_traffic_agg.footfall
-      FROM store_traffic_agg
-    ) AS stacked
-    GROUP BY
+      store__store_name
+    FROM order_lines_agg
+    UNION
+    SELECT
       metric_time__month,
       store__store_name
+    FROM orders_agg
+    UNION
+    SELECT
+      metric_time__month,
+      store__store_name
+    FROM store_traffic_agg
   )
   SELECT
-    combined.metric_time__month AS metric_time__month,
-    combined.store__store_name AS store__store_name,
-    CAST(combined.revenue AS DOUBLE PRECISION) / CAST(NULLIF(combined.orders, 0) AS DOUBLE PRECISION) AS average_order_value,
+    group_keys.metric_time__month AS metric_time__month,
+    group_keys.store__store_name AS store__store_name,
+    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS average_order_value,
     (
       CAST(100 * (
         (
           (
-            combined.revenue
+            order_lines_agg.revenue
           ) - (
-            combined.cost_of_goods
+            order_lines_agg.cost_of_goods
           )
         )
       ) AS DOUBLE PRECISION) / NULLIF((
-        combined.revenue
+        order_lines_agg.revenue
       ), 0)
     ) AS gross_margin_pct,
-    combined.revenue AS revenue,
-    CAST(combined.orders AS DOUBLE PRECISION) / CAST(NULLIF(combined.footfall, 0) AS DOUBLE PRECISION) AS store_conversion_rate
-  FROM combined
+    order_lines_agg.revenue AS revenue,
+    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE PRECISION) AS store_conversion_rate
+  FROM group_keys
+  LEFT JOIN order_lines_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg.metric_time__month
+    AND group_keys.store__store_name IS NOT DISTINCT FROM order_lines_agg.store__store_name
+  LEFT JOIN orders_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_agg.metric_time__month
+    AND group_keys.store__store_name IS NOT DISTINCT FROM orders_agg.store__store_name
+  LEFT JOIN store_traffic_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg.metric_time__month
+    AND group_keys.store__store_name IS NOT DISTINCT FROM store_traffic_agg.store__store_name
 ), actuals_channel_month AS (
-  WITH attributed_orders_grouped AS (
-    SELECT
-      src.ordered_at AS ordered_at,
-      src.channel_id AS channel_id,
-      SUM(src.attributed_gross_profit) AS attributed_gross_profit
-    FROM {{ ref('fct_attributed_orders') }} AS src
-    GROUP BY
-      src.ordered_at,
-      src.channel_id
-  ), attributed_orders_agg AS (
+  WITH attributed_orders_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       j_channel.channel_name AS channel__channel_name,
       SUM(src.attributed_gross_profit) AS attributed_gross_profit
-    FROM attributed_orders_grouped AS src
+    FROM {{ ref('fct_attributed_orders') }} AS src
     LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
       ON src.channel_id = j_channel.channel_id
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at),
       j_channel.channel_name
-  ), campaign_spend_grouped AS (
-    SELECT
-      src.spend_date AS spend_date,
-      src.channel_id AS channel_id,
-      SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
-    GROUP BY
-      src.spend_date,
-      src.channel_id
   ), campaign_spend_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
       j_channel.channel_name AS channel__channel_name,
-      SUM(src.marketing_spend) AS marketing_spend
-    FROM campaign_spend_grouped AS src
+      SUM(src.spend_eur) AS marketing_spend
+    FROM {{ ref('stg_campaign_spend') }} AS src
     LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
       ON src.channel_id = j_channel.channel_id
     GROUP BY
       DATE_TRUNC('MONTH', src.spend_date),
       j_channel.channel_name
-  ), combined AS (
+  ), group_keys AS (
     SELECT
-      metric_time__month,
-      channel__channel_name,
-      MAX(attributed_gross_profit) AS attributed_gross_profit,
-      MAX(marketing_spend) AS marketing_spend
-    FROM (
-      SELECT
-        attributed_orders_agg.metric_time__month,
-        attributed_orders_agg.channel__channel_name,
-        attributed_orders_agg.attributed_gross_profit,
-        NULL AS marketing_spend
-      FROM attributed_orders_agg
-      UNION ALL
-      SELECT
-        campaign_spend_agg.metric_time__month,
-        campaign_spend_agg.channel__channel_name,
-        NULL AS attributed_gross_profit,
-        campaign_spend_agg.marketing_spend
-      FROM campaign_spend_agg
-    ) AS stacked
-    GROUP BY
       metric_time__month,
       channel__channel_name
+    FROM attributed_orders_agg
+    UNION
+    SELECT
+      metric_time__month,
+      channel__channel_name
+    FROM campaign_spend_agg
   )
   SELECT
-    combined.metric_time__month AS metric_time__month,
-    combined.channel__channel_name AS channel__channel_name,
-    CAST(combined.attributed_gross_profit AS DOUBLE PRECISION) / CAST(NULLIF(combined.marketing_spend, 0) AS DOUBLE PRECISION) AS channel_roi,
-    combined.marketing_spend AS marketing_spend
-  FROM combined
+    group_keys.metric_time__month AS metric_time__month,
+    group_keys.channel__channel_name AS channel__channel_name,
+    CAST(attributed_orders_agg.attributed_gross_profit AS DOUBLE PRECISION) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE PRECISION) AS channel_roi,
+    campaign_spend_agg.marketing_spend AS marketing_spend
+  FROM group_keys
+  LEFT JOIN attributed_orders_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM attributed_orders_agg.metric_time__month
+    AND group_keys.channel__channel_name IS NOT DISTINCT FROM attributed_orders_agg.channel__channel_name
+  LEFT JOIN campaign_spend_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg.metric_time__month
+    AND group_keys.channel__channel_name IS NOT DISTINCT FROM campaign_spend_agg.channel__channel_name
 ), actuals_production_line_month AS (
-  WITH production_runs_grouped AS (
-    SELECT
-      src.run_date AS run_date,
-      src.production_line_id AS production_line_id,
-      SUM(src.units_defective) AS units_defective,
-      SUM(src.units_produced) AS units_produced,
-      SUM(src.run_minutes) AS run_minutes,
-      SUM(src.planned_minutes) AS planned_minutes,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-      SUM(src.good_units) AS good_units
-    FROM {{ ref('stg_production_runs') }} AS src
-    GROUP BY
-      src.run_date,
-      src.production_line_id
-  ), production_runs_agg AS (
+  WITH production_runs_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
       j_production_line.line_name AS production_line__line_name,
@@ -804,7 +661,7 @@ WITH metric_directions AS (
       SUM(src.planned_minutes) AS planned_minutes,
       SUM(src.ideal_run_minutes) AS ideal_run_minutes,
       SUM(src.good_units) AS good_units
-    FROM production_runs_grouped AS src
+    FROM {{ ref('stg_production_runs') }} AS src
     LEFT JOIN {{ ref('stg_production_lines') }} AS j_production_line
       ON src.production_line_id = j_production_line.production_line_id
     GROUP BY
@@ -1077,63 +934,35 @@ WITH metric_directions AS (
     ('units_produced', 'higher', FALSE),
     ('units_produced_rolling_7d', 'higher', FALSE),
     ('units_sold', 'higher', FALSE) AS metric_directions(metric_name, direction, is_kpi)
-), order_lines_grouped AS (
-  SELECT
-    src.ordered_at AS ordered_at,
-    src.store_id AS store_id,
-    SUM(src.quantity * src.net_unit_price) AS revenue,
-    SUM(src.quantity * src.unit_cost) AS cost_of_goods
-  FROM {{ ref('stg_order_lines') }} AS src
-  GROUP BY
-    src.ordered_at,
-    src.store_id
 ), order_lines_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
     j_store.store_name AS store__store_name,
-    SUM(src.revenue) AS revenue,
-    SUM(src.cost_of_goods) AS cost_of_goods
-  FROM order_lines_grouped AS src
+    SUM(src.quantity * src.net_unit_price) AS revenue,
+    SUM(src.quantity * src.unit_cost) AS cost_of_goods
+  FROM {{ ref('stg_order_lines') }} AS src
   LEFT JOIN {{ ref('stg_stores') }} AS j_store
     ON src.store_id = j_store.store_id
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at),
     j_store.store_name
-), orders_grouped AS (
-  SELECT
-    src.ordered_at AS ordered_at,
-    src.store_id AS store_id,
-    COUNT(src.order_id) AS orders
-  FROM {{ ref('stg_orders') }} AS src
-  GROUP BY
-    src.ordered_at,
-    src.store_id
 ), orders_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
     j_store.store_name AS store__store_name,
-    CAST(SUM(src.orders) AS BIGINT) AS orders
-  FROM orders_grouped AS src
+    COUNT(src.order_id) AS orders
+  FROM {{ ref('stg_orders') }} AS src
   LEFT JOIN {{ ref('stg_stores') }} AS j_store
     ON src.store_id = j_store.store_id
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at),
     j_store.store_name
-), store_traffic_grouped AS (
-  SELECT
-    src.traffic_date AS traffic_date,
-    src.store_id AS store_id,
-    SUM(src.footfall) AS footfall
-  FROM {{ ref('stg_store_traffic') }} AS src
-  GROUP BY
-    src.traffic_date,
-    src.store_id
 ), store_traffic_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
     j_store.store_name AS store__store_name,
     SUM(src.footfall) AS footfall
-  FROM store_traffic_grouped AS src
+  FROM {{ ref('stg_store_traffic') }} AS src
   LEFT JOIN {{ ref('stg_stores') }} AS j_store
     ON src.store_id = j_store.store_id
   GROUP BY
@@ -1199,41 +1028,23 @@ WITH metric_directions AS (
     combined.revenue AS revenue,
     CAST(combined.orders AS DOUBLE) / CAST(NULLIF(combined.footfall, 0) AS DOUBLE) AS store_conversion_rate
   FROM combined
-), attributed_orders_grouped AS (
-  SELECT
-    src.ordered_at AS ordered_at,
-    src.channel_id AS channel_id,
-    SUM(src.attributed_gross_profit) AS attributed_gross_profit
-  FROM {{ ref('fct_attributed_orders') }} AS src
-  GROUP BY
-    src.ordered_at,
-    src.channel_id
 ), attributed_orders_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
     j_channel.channel_name AS channel__channel_name,
     SUM(src.attributed_gross_profit) AS attributed_gross_profit
-  FROM attributed_orders_grouped AS src
+  FROM {{ ref('fct_attributed_orders') }} AS src
   LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
     ON src.channel_id = j_channel.channel_id
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at),
     j_channel.channel_name
-), campaign_spend_grouped AS (
-  SELECT
-    src.spend_date AS spend_date,
-    src.channel_id AS channel_id,
-    SUM(src.spend_eur) AS marketing_spend
-  FROM {{ ref('stg_campaign_spend') }} AS src
-  GROUP BY
-    src.spend_date,
-    src.channel_id
 ), campaign_spend_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
     j_channel.channel_name AS channel__channel_name,
-    SUM(src.marketing_spend) AS marketing_spend
-  FROM campaign_spend_grouped AS src
+    SUM(src.spend_eur) AS marketing_spend
+  FROM {{ ref('stg_campaign_spend') }} AS src
   LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
     ON src.channel_id = j_channel.channel_id
   GROUP BY
@@ -1270,20 +1081,6 @@ WITH metric_directions AS (
     CAST(combined_2.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(combined_2.marketing_spend, 0) AS DOUBLE) AS channel_roi,
     combined_2.marketing_spend AS marketing_spend
   FROM combined_2
-), production_runs_grouped AS (
-  SELECT
-    src.run_date AS run_date,
-    src.production_line_id AS production_line_id,
-    SUM(src.units_defective) AS units_defective,
-    SUM(src.units_produced) AS units_produced,
-    SUM(src.run_minutes) AS run_minutes,
-    SUM(src.planned_minutes) AS planned_minutes,
-    SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-    SUM(src.good_units) AS good_units
-  FROM {{ ref('stg_production_runs') }} AS src
-  GROUP BY
-    src.run_date,
-    src.production_line_id
 ), production_runs_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
@@ -1294,7 +1091,7 @@ WITH metric_directions AS (
     SUM(src.planned_minutes) AS planned_minutes,
     SUM(src.ideal_run_minutes) AS ideal_run_minutes,
     SUM(src.good_units) AS good_units
-  FROM production_runs_grouped AS src
+  FROM {{ ref('stg_production_runs') }} AS src
   LEFT JOIN {{ ref('stg_production_lines') }} AS j_production_line
     ON src.production_line_id = j_production_line.production_line_id
   GROUP BY

@@ -44,53 +44,41 @@ WITH order_lines_agg AS (
     ON order_lines_daily.__day = time_spine.date_day - INTERVAL '7' DAY
   GROUP BY
     DATE_TRUNC(time_spine.date_day, MONTH)
-), combined AS (
+), group_keys AS (
   SELECT
-    metric_time__month,
-    MAX(revenue) AS revenue,
-    MAX(revenue__2) AS revenue__2,
-    MAX(revenue__3) AS revenue__3
-  FROM (
-    SELECT
-      order_lines_agg.metric_time__month,
-      order_lines_agg.revenue,
-      NULL AS revenue__2,
-      NULL AS revenue__3
-    FROM order_lines_agg
-    UNION ALL
-    SELECT
-      order_lines_offset.metric_time__month,
-      NULL AS revenue,
-      order_lines_offset.revenue__2,
-      NULL AS revenue__3
-    FROM order_lines_offset
-    UNION ALL
-    SELECT
-      order_lines_offset_2.metric_time__month,
-      NULL AS revenue,
-      NULL AS revenue__2,
-      order_lines_offset_2.revenue__3
-    FROM order_lines_offset_2
-  ) AS stacked
-  GROUP BY
     metric_time__month
+  FROM order_lines_agg
+  UNION DISTINCT
+  SELECT
+    metric_time__month
+  FROM order_lines_offset
+  UNION DISTINCT
+  SELECT
+    metric_time__month
+  FROM order_lines_offset_2
 )
 SELECT
-  combined.metric_time__month AS metric_time__month,
+  group_keys.metric_time__month AS metric_time__month,
   (
     CAST((
       (
-        combined.revenue
+        order_lines_agg.revenue
       ) - (
-        combined.revenue__2
+        order_lines_offset.revenue__2
       )
     ) AS FLOAT64) / NULLIF((
-      combined.revenue__2
+      order_lines_offset.revenue__2
     ), 0)
   ) AS revenue_mom_growth,
   (
     (
-      combined.revenue__3
+      order_lines_offset_2.revenue__3
     )
   ) AS revenue_week_ago
-FROM combined
+FROM group_keys
+LEFT JOIN order_lines_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg.metric_time__month
+LEFT JOIN order_lines_offset
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset.metric_time__month
+LEFT JOIN order_lines_offset_2
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset_2.metric_time__month

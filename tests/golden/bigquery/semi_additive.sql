@@ -48,29 +48,21 @@ WITH inventory_by_day AS (
     inventory_window_2.__window_day = inventory_window_2.__window_pick
   GROUP BY
     inventory_window_2.metric_time__month
-), combined AS (
+), group_keys AS (
   SELECT
-    metric_time__month,
-    MAX(stock_on_hand) AS stock_on_hand,
-    MAX(latest_stock_per_product) AS latest_stock_per_product
-  FROM (
-    SELECT
-      inventory_agg.metric_time__month,
-      inventory_agg.stock_on_hand,
-      NULL AS latest_stock_per_product
-    FROM inventory_agg
-    UNION ALL
-    SELECT
-      inventory_agg_2.metric_time__month,
-      NULL AS stock_on_hand,
-      inventory_agg_2.latest_stock_per_product
-    FROM inventory_agg_2
-  ) AS stacked
-  GROUP BY
     metric_time__month
+  FROM inventory_agg
+  UNION DISTINCT
+  SELECT
+    metric_time__month
+  FROM inventory_agg_2
 )
 SELECT
-  combined.metric_time__month AS metric_time__month,
-  combined.stock_on_hand AS stock_on_hand,
-  combined.latest_stock_per_product AS latest_stock_per_product
-FROM combined
+  group_keys.metric_time__month AS metric_time__month,
+  inventory_agg.stock_on_hand AS stock_on_hand,
+  inventory_agg_2.latest_stock_per_product AS latest_stock_per_product
+FROM group_keys
+LEFT JOIN inventory_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_agg.metric_time__month
+LEFT JOIN inventory_agg_2
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_agg_2.metric_time__month

@@ -1,18 +1,9 @@
-WITH order_lines_grouped AS (
-  SELECT
-    src.ordered_at AS ordered_at,
-    src.order_id AS order_id,
-    SUM(src.quantity * src.unit_price) AS revenue
-  FROM `shop`.`main`.`order_lines` AS src
-  GROUP BY
-    src.ordered_at,
-    src.order_id
-), order_lines_agg AS (
+WITH order_lines_agg AS (
   SELECT
     DATE_TRUNC('QUARTER', src.ordered_at) AS metric_time__quarter,
     j_order.channel AS order__channel,
-    SUM(src.revenue) AS revenue
-  FROM order_lines_grouped AS src
+    SUM(src.quantity * src.unit_price) AS revenue
+  FROM `shop`.`main`.`order_lines` AS src
   LEFT JOIN `shop`.`main`.`orders` AS j_order
     ON src.order_id = j_order.order_id
   GROUP BY

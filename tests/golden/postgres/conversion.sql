@@ -77,39 +77,27 @@ WITH visits_agg AS (
     orders_attributed_2.__attribution_rank = 1
   GROUP BY
     orders_attributed_2.metric_time__month
-), combined AS (
+), group_keys AS (
   SELECT
-    metric_time__month,
-    MAX(visits) AS visits,
-    MAX(order_count) AS order_count,
-    MAX(order_count__2) AS order_count__2
-  FROM (
-    SELECT
-      visits_agg.metric_time__month,
-      visits_agg.visits,
-      NULL AS order_count,
-      NULL AS order_count__2
-    FROM visits_agg
-    UNION ALL
-    SELECT
-      orders_conversions.metric_time__month,
-      NULL AS visits,
-      orders_conversions.order_count,
-      NULL AS order_count__2
-    FROM orders_conversions
-    UNION ALL
-    SELECT
-      orders_conversions_2.metric_time__month,
-      NULL AS visits,
-      NULL AS order_count,
-      orders_conversions_2.order_count__2
-    FROM orders_conversions_2
-  ) AS stacked
-  GROUP BY
     metric_time__month
+  FROM visits_agg
+  UNION
+  SELECT
+    metric_time__month
+  FROM orders_conversions
+  UNION
+  SELECT
+    metric_time__month
+  FROM orders_conversions_2
 )
 SELECT
-  combined.metric_time__month AS metric_time__month,
-  CAST(combined.order_count AS DOUBLE PRECISION) / CAST(NULLIF(combined.visits, 0) AS DOUBLE PRECISION) AS visit_to_order_rate,
-  CAST(combined.order_count__2 AS DOUBLE PRECISION) / CAST(NULLIF(combined.visits, 0) AS DOUBLE PRECISION) AS same_channel_conversion_rate
-FROM combined
+  group_keys.metric_time__month AS metric_time__month,
+  CAST(orders_conversions.order_count AS DOUBLE PRECISION) / CAST(NULLIF(visits_agg.visits, 0) AS DOUBLE PRECISION) AS visit_to_order_rate,
+  CAST(orders_conversions_2.order_count__2 AS DOUBLE PRECISION) / CAST(NULLIF(visits_agg.visits, 0) AS DOUBLE PRECISION) AS same_channel_conversion_rate
+FROM group_keys
+LEFT JOIN visits_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM visits_agg.metric_time__month
+LEFT JOIN orders_conversions
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_conversions.metric_time__month
+LEFT JOIN orders_conversions_2
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_conversions_2.metric_time__month

@@ -63,33 +63,25 @@ WITH visits_agg AS (
   GROUP BY
     orders_attributed.metric_time__month,
     orders_attributed.visit__source
-), combined AS (
+), group_keys AS (
   SELECT
     metric_time__month,
-    visit__source,
-    MAX(visits) AS visits,
-    MAX(order_count) AS order_count
-  FROM (
-    SELECT
-      visits_agg.metric_time__month,
-      visits_agg.visit__source,
-      visits_agg.visits,
-      NULL AS order_count
-    FROM visits_agg
-    UNION ALL
-    SELECT
-      orders_conversions.metric_time__month,
-      orders_conversions.visit__source,
-      NULL AS visits,
-      orders_conversions.order_count
-    FROM orders_conversions
-  ) AS stacked
-  GROUP BY
+    visit__source
+  FROM visits_agg
+  UNION
+  SELECT
     metric_time__month,
     visit__source
+  FROM orders_conversions
 )
 SELECT
-  combined.metric_time__month AS metric_time__month,
-  combined.visit__source AS visit__source,
-  CAST(combined.order_count AS DOUBLE PRECISION) / CAST(NULLIF(combined.visits, 0) AS DOUBLE PRECISION) AS visit_to_order_rate
-FROM combined
+  group_keys.metric_time__month AS metric_time__month,
+  group_keys.visit__source AS visit__source,
+  CAST(orders_conversions.order_count AS DOUBLE PRECISION) / CAST(NULLIF(visits_agg.visits, 0) AS DOUBLE PRECISION) AS visit_to_order_rate
+FROM group_keys
+LEFT JOIN visits_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM visits_agg.metric_time__month
+  AND group_keys.visit__source IS NOT DISTINCT FROM visits_agg.visit__source
+LEFT JOIN orders_conversions
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_conversions.metric_time__month
+  AND group_keys.visit__source IS NOT DISTINCT FROM orders_conversions.visit__source

@@ -83,40 +83,28 @@ WITH order_lines_rows AS (
   FROM order_lines_cumulative_3
   GROUP BY
     DATE_TRUNC('WEEK', order_lines_cumulative_3.__day)
-), combined AS (
+), group_keys AS (
   SELECT
-    metric_time__week,
-    MAX(revenue) AS revenue,
-    MAX(revenue__2) AS revenue__2,
-    MAX(revenue__3) AS revenue__3
-  FROM (
-    SELECT
-      order_lines_cumulative_first.metric_time__week,
-      order_lines_cumulative_first.revenue,
-      NULL AS revenue__2,
-      NULL AS revenue__3
-    FROM order_lines_cumulative_first
-    UNION ALL
-    SELECT
-      order_lines_cumulative_first_2.metric_time__week,
-      NULL AS revenue,
-      order_lines_cumulative_first_2.revenue__2,
-      NULL AS revenue__3
-    FROM order_lines_cumulative_first_2
-    UNION ALL
-    SELECT
-      order_lines_cumulative_avg.metric_time__week,
-      NULL AS revenue,
-      NULL AS revenue__2,
-      order_lines_cumulative_avg.revenue__3
-    FROM order_lines_cumulative_avg
-  ) AS stacked
-  GROUP BY
     metric_time__week
+  FROM order_lines_cumulative_first
+  UNION
+  SELECT
+    metric_time__week
+  FROM order_lines_cumulative_first_2
+  UNION
+  SELECT
+    metric_time__week
+  FROM order_lines_cumulative_avg
 )
 SELECT
-  combined.metric_time__week AS metric_time__week,
-  combined.revenue AS revenue_7d,
-  combined.revenue__2 AS revenue_mtd,
-  combined.revenue__3 AS revenue_7d_avg
-FROM combined
+  group_keys.metric_time__week AS metric_time__week,
+  order_lines_cumulative_first.revenue AS revenue_7d,
+  order_lines_cumulative_first_2.revenue__2 AS revenue_mtd,
+  order_lines_cumulative_avg.revenue__3 AS revenue_7d_avg
+FROM group_keys
+LEFT JOIN order_lines_cumulative_first
+  ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first.metric_time__week
+LEFT JOIN order_lines_cumulative_first_2
+  ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__week
+LEFT JOIN order_lines_cumulative_avg
+  ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_avg.metric_time__week

@@ -61,44 +61,32 @@ WITH sessions_rows AS (
   ) AS periods
   LEFT JOIN sessions_agg
     ON periods.metric_time__hour = sessions_agg.metric_time__hour
-), combined AS (
+), group_keys AS (
   SELECT
-    metric_time__hour,
-    MAX(hourly_sessions) AS hourly_sessions,
-    MAX(hourly_sessions__2) AS hourly_sessions__2,
-    MAX(sessions) AS sessions
-  FROM (
-    SELECT
-      sessions_cumulative_by_day.metric_time__hour,
-      sessions_cumulative_by_day.hourly_sessions,
-      NULL AS hourly_sessions__2,
-      NULL AS sessions
-    FROM sessions_cumulative_by_day
-    UNION ALL
-    SELECT
-      sessions_offset.metric_time__hour,
-      NULL AS hourly_sessions,
-      sessions_offset.hourly_sessions__2,
-      NULL AS sessions
-    FROM sessions_offset
-    UNION ALL
-    SELECT
-      sessions_spine.metric_time__hour,
-      NULL AS hourly_sessions,
-      NULL AS hourly_sessions__2,
-      sessions_spine.sessions
-    FROM sessions_spine
-  ) AS stacked
-  GROUP BY
     metric_time__hour
+  FROM sessions_cumulative_by_day
+  UNION
+  SELECT
+    metric_time__hour
+  FROM sessions_offset
+  UNION
+  SELECT
+    metric_time__hour
+  FROM sessions_spine
 )
 SELECT
-  combined.metric_time__hour AS metric_time__hour,
-  combined.hourly_sessions AS sessions_3h,
+  group_keys.metric_time__hour AS metric_time__hour,
+  sessions_cumulative_by_day.hourly_sessions AS sessions_3h,
   (
     (
-      combined.hourly_sessions__2
+      sessions_offset.hourly_sessions__2
     )
   ) AS sessions_hour_ago,
-  COALESCE(combined.sessions, 0) AS sessions_filled
-FROM combined
+  COALESCE(sessions_spine.sessions, 0) AS sessions_filled
+FROM group_keys
+LEFT JOIN sessions_cumulative_by_day
+  ON group_keys.metric_time__hour IS NOT DISTINCT FROM sessions_cumulative_by_day.metric_time__hour
+LEFT JOIN sessions_offset
+  ON group_keys.metric_time__hour IS NOT DISTINCT FROM sessions_offset.metric_time__hour
+LEFT JOIN sessions_spine
+  ON group_keys.metric_time__hour IS NOT DISTINCT FROM sessions_spine.metric_time__hour

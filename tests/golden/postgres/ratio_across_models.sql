@@ -1,18 +1,9 @@
-WITH order_lines_grouped AS (
-  SELECT
-    src.ordered_at AS ordered_at,
-    src.order_id AS order_id,
-    SUM(src.quantity * src.unit_price) AS revenue
-  FROM "shop"."main"."order_lines" AS src
-  GROUP BY
-    src.ordered_at,
-    src.order_id
-), order_lines_agg AS (
+WITH order_lines_agg AS (
   SELECT
     DATE_TRUNC('QUARTER', src.ordered_at) AS metric_time__quarter,
     j_order.channel AS order__channel,
-    SUM(src.revenue) AS revenue
-  FROM order_lines_grouped AS src
+    SUM(src.quantity * src.unit_price) AS revenue
+  FROM "shop"."main"."order_lines" AS src
   LEFT JOIN "shop"."main"."orders" AS j_order
     ON src.order_id = j_order.order_id
   GROUP BY
@@ -28,37 +19,26 @@ WITH order_lines_grouped AS (
   GROUP BY
     DATE_TRUNC('QUARTER', src.ordered_at),
     src.channel
-), combined AS (
+), group_keys AS (
   SELECT
     metric_time__quarter,
-    order__channel,
-    MAX(revenue) AS revenue,
-    MAX(orders) AS orders,
-    MAX(orders__2) AS orders__2
-  FROM (
-    SELECT
-      order_lines_agg.metric_time__quarter,
-      order_lines_agg.order__channel,
-      order_lines_agg.revenue,
-      NULL AS orders,
-      NULL AS orders__2
-    FROM order_lines_agg
-    UNION ALL
-    SELECT
-      orders_agg.metric_time__quarter,
-      orders_agg.order__channel,
-      NULL AS revenue,
-      orders_agg.orders,
-      orders_agg.orders__2
-    FROM orders_agg
-  ) AS stacked
-  GROUP BY
+    order__channel
+  FROM order_lines_agg
+  UNION
+  SELECT
     metric_time__quarter,
     order__channel
+  FROM orders_agg
 )
 SELECT
-  combined.metric_time__quarter AS metric_time__quarter,
-  combined.order__channel AS order__channel,
-  CAST(combined.revenue AS DOUBLE PRECISION) / CAST(NULLIF(combined.orders, 0) AS DOUBLE PRECISION) AS revenue_per_order,
-  CAST(combined.orders__2 AS DOUBLE PRECISION) / CAST(NULLIF(combined.orders, 0) AS DOUBLE PRECISION) AS online_order_share
-FROM combined
+  group_keys.metric_time__quarter AS metric_time__quarter,
+  group_keys.order__channel AS order__channel,
+  CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS revenue_per_order,
+  CAST(orders_agg.orders__2 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS online_order_share
+FROM group_keys
+LEFT JOIN order_lines_agg
+  ON group_keys.metric_time__quarter IS NOT DISTINCT FROM order_lines_agg.metric_time__quarter
+  AND group_keys.order__channel IS NOT DISTINCT FROM order_lines_agg.order__channel
+LEFT JOIN orders_agg
+  ON group_keys.metric_time__quarter IS NOT DISTINCT FROM orders_agg.metric_time__quarter
+  AND group_keys.order__channel IS NOT DISTINCT FROM orders_agg.order__channel

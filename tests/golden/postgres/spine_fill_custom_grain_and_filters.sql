@@ -55,37 +55,29 @@ WITH orders_agg AS (
   GROUP BY
     time_spine_1.fiscal_quarter,
     EXTRACT(ISODOW FROM src.ordered_at)
-), combined AS (
+), group_keys AS (
   SELECT
     metric_time__fiscal_quarter,
-    metric_time__extract_dow,
-    MAX(promo_orders) AS promo_orders,
-    MAX(orders) AS orders
-  FROM (
-    SELECT
-      orders_spine.metric_time__fiscal_quarter,
-      orders_spine.metric_time__extract_dow,
-      orders_spine.promo_orders,
-      NULL AS orders
-    FROM orders_spine
-    UNION ALL
-    SELECT
-      orders_agg_2.metric_time__fiscal_quarter,
-      orders_agg_2.metric_time__extract_dow,
-      NULL AS promo_orders,
-      orders_agg_2.orders
-    FROM orders_agg_2
-  ) AS stacked
-  GROUP BY
+    metric_time__extract_dow
+  FROM orders_spine
+  UNION
+  SELECT
     metric_time__fiscal_quarter,
     metric_time__extract_dow
+  FROM orders_agg_2
 )
 SELECT
-  combined.metric_time__fiscal_quarter AS metric_time__fiscal_quarter,
-  combined.metric_time__extract_dow AS metric_time__extract_dow,
-  COALESCE(combined.promo_orders, 0) AS promo_orders_filled,
-  combined.orders AS orders
-FROM combined
+  group_keys.metric_time__fiscal_quarter AS metric_time__fiscal_quarter,
+  group_keys.metric_time__extract_dow AS metric_time__extract_dow,
+  COALESCE(orders_spine.promo_orders, 0) AS promo_orders_filled,
+  orders_agg_2.orders AS orders
+FROM group_keys
+LEFT JOIN orders_spine
+  ON group_keys.metric_time__fiscal_quarter IS NOT DISTINCT FROM orders_spine.metric_time__fiscal_quarter
+  AND group_keys.metric_time__extract_dow IS NOT DISTINCT FROM orders_spine.metric_time__extract_dow
+LEFT JOIN orders_agg_2
+  ON group_keys.metric_time__fiscal_quarter IS NOT DISTINCT FROM orders_agg_2.metric_time__fiscal_quarter
+  AND group_keys.metric_time__extract_dow IS NOT DISTINCT FROM orders_agg_2.metric_time__extract_dow
 ORDER BY
   orders DESC NULLS LAST
 LIMIT 10

@@ -1,20 +1,10 @@
-WITH sessions_grouped AS (
-  SELECT
-    src.partition_day AS partition_day,
-    src.customer_id AS customer_id,
-    COUNT(src.session_id) AS sessions,
-    SUM(src.page_views) AS page_views
-  FROM "shop"."main"."sessions" AS src
-  GROUP BY
-    src.partition_day,
-    src.customer_id
-), sessions_agg AS (
+WITH sessions_agg AS (
   SELECT
     j_customer.region AS customer__region,
     j_customer__memberships__plan.plan_name AS customer__plan__plan_name,
-    CAST(SUM(src.sessions) AS BIGINT) AS sessions,
+    COUNT(src.session_id) AS sessions,
     SUM(src.page_views) AS page_views
-  FROM sessions_grouped AS src
+  FROM "shop"."main"."sessions" AS src
   LEFT JOIN "shop"."main"."customers" AS j_customer
     ON src.customer_id = j_customer.customer_id
   LEFT JOIN "shop"."main"."memberships" AS j_customer__memberships
