@@ -187,23 +187,41 @@ WITH metric_directions AS (
     CAST(combined.orders AS DOUBLE) / CAST(NULLIF(combined.footfall, 0) AS DOUBLE) AS store_conversion_rate
   FROM combined
 ), actuals_channel_month AS (
-  WITH attributed_orders_agg AS (
+  WITH attributed_orders_grouped AS (
+    SELECT
+      src.ordered_at AS ordered_at,
+      src.channel_id AS channel_id,
+      SUM(src.attributed_gross_profit) AS attributed_gross_profit
+    FROM {{ ref('fct_attributed_orders') }} AS src
+    GROUP BY
+      src.ordered_at,
+      src.channel_id
+  ), attributed_orders_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       j_channel.channel_name AS channel__channel_name,
       SUM(src.attributed_gross_profit) AS attributed_gross_profit
-    FROM {{ ref('fct_attributed_orders') }} AS src
+    FROM attributed_orders_grouped AS src
     LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
       ON src.channel_id = j_channel.channel_id
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at),
       j_channel.channel_name
+  ), campaign_spend_grouped AS (
+    SELECT
+      src.spend_date AS spend_date,
+      src.channel_id AS channel_id,
+      SUM(src.spend_eur) AS marketing_spend
+    FROM {{ ref('stg_campaign_spend') }} AS src
+    GROUP BY
+      src.spend_date,
+      src.channel_id
   ), campaign_spend_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
       j_channel.channel_name AS channel__channel_name,
-      SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
+      SUM(src.marketing_spend) AS marketing_spend
+    FROM campaign_spend_grouped AS src
     LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
       ON src.channel_id = j_channel.channel_id
     GROUP BY
@@ -605,23 +623,41 @@ WITH metric_directions AS (
     ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg.metric_time__month
     AND group_keys.store__store_name IS NOT DISTINCT FROM store_traffic_agg.store__store_name
 ), actuals_channel_month AS (
-  WITH attributed_orders_agg AS (
+  WITH attributed_orders_grouped AS (
+    SELECT
+      src.ordered_at AS ordered_at,
+      src.channel_id AS channel_id,
+      SUM(src.attributed_gross_profit) AS attributed_gross_profit
+    FROM {{ ref('fct_attributed_orders') }} AS src
+    GROUP BY
+      src.ordered_at,
+      src.channel_id
+  ), attributed_orders_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       j_channel.channel_name AS channel__channel_name,
       SUM(src.attributed_gross_profit) AS attributed_gross_profit
-    FROM {{ ref('fct_attributed_orders') }} AS src
+    FROM attributed_orders_grouped AS src
     LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
       ON src.channel_id = j_channel.channel_id
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at),
       j_channel.channel_name
+  ), campaign_spend_grouped AS (
+    SELECT
+      src.spend_date AS spend_date,
+      src.channel_id AS channel_id,
+      SUM(src.spend_eur) AS marketing_spend
+    FROM {{ ref('stg_campaign_spend') }} AS src
+    GROUP BY
+      src.spend_date,
+      src.channel_id
   ), campaign_spend_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
       j_channel.channel_name AS channel__channel_name,
-      SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
+      SUM(src.marketing_spend) AS marketing_spend
+    FROM campaign_spend_grouped AS src
     LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
       ON src.channel_id = j_channel.channel_id
     GROUP BY
@@ -1028,23 +1064,41 @@ WITH metric_directions AS (
     combined.revenue AS revenue,
     CAST(combined.orders AS DOUBLE) / CAST(NULLIF(combined.footfall, 0) AS DOUBLE) AS store_conversion_rate
   FROM combined
+), attributed_orders_grouped AS (
+  SELECT
+    src.ordered_at AS ordered_at,
+    src.channel_id AS channel_id,
+    SUM(src.attributed_gross_profit) AS attributed_gross_profit
+  FROM {{ ref('fct_attributed_orders') }} AS src
+  GROUP BY
+    src.ordered_at,
+    src.channel_id
 ), attributed_orders_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
     j_channel.channel_name AS channel__channel_name,
     SUM(src.attributed_gross_profit) AS attributed_gross_profit
-  FROM {{ ref('fct_attributed_orders') }} AS src
+  FROM attributed_orders_grouped AS src
   LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
     ON src.channel_id = j_channel.channel_id
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at),
     j_channel.channel_name
+), campaign_spend_grouped AS (
+  SELECT
+    src.spend_date AS spend_date,
+    src.channel_id AS channel_id,
+    SUM(src.spend_eur) AS marketing_spend
+  FROM {{ ref('stg_campaign_spend') }} AS src
+  GROUP BY
+    src.spend_date,
+    src.channel_id
 ), campaign_spend_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
     j_channel.channel_name AS channel__channel_name,
-    SUM(src.spend_eur) AS marketing_spend
-  FROM {{ ref('stg_campaign_spend') }} AS src
+    SUM(src.marketing_spend) AS marketing_spend
+  FROM campaign_spend_grouped AS src
   LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
     ON src.channel_id = j_channel.channel_id
   GROUP BY

@@ -30,7 +30,7 @@ FROM (VALUES
     'clicks',
     'sum(clicks) over campaign_spend',
     'clicks',
-    'metrics/marketing.yml:72'
+    'metrics/marketing.yml:78'
   ),
   (
     'ad_impressions',
@@ -41,7 +41,7 @@ FROM (VALUES
     'impressions',
     'sum(impressions) over campaign_spend',
     'impressions',
-    'metrics/marketing.yml:66'
+    'metrics/marketing.yml:72'
   ),
   (
     'attributed_gross_profit',
@@ -52,7 +52,7 @@ FROM (VALUES
     'EUR',
     'sum(attributed_gross_profit) over attributed_orders',
     'attributed_gross_profit',
-    'metrics/marketing.yml:102'
+    'metrics/marketing.yml:108'
   ),
   (
     'attributed_orders',
@@ -63,7 +63,7 @@ FROM (VALUES
     'orders',
     'count(order_id) over attributed_orders',
     'attributed_orders',
-    'metrics/marketing.yml:90'
+    'metrics/marketing.yml:96'
   ),
   (
     'attributed_revenue',
@@ -74,7 +74,7 @@ FROM (VALUES
     'EUR',
     'sum(attributed_revenue) over attributed_orders',
     'attributed_revenue',
-    'metrics/marketing.yml:96'
+    'metrics/marketing.yml:102'
   ),
   (
     'attrition_rate',
@@ -118,7 +118,7 @@ FROM (VALUES
     'ratio',
     'attributed_gross_profit / marketing_spend',
     'attributed_gross_profit, marketing_spend',
-    'metrics/marketing.yml:108'
+    'metrics/marketing.yml:114'
   ),
   (
     'click_through_rate',
@@ -129,7 +129,7 @@ FROM (VALUES
     'ratio',
     'ad_clicks / ad_impressions',
     'ad_clicks, ad_impressions',
-    'metrics/marketing.yml:78'
+    'metrics/marketing.yml:84'
   ),
   (
     'converted_leads',
@@ -162,7 +162,7 @@ FROM (VALUES
     'EUR',
     'marketing_spend / ad_clicks',
     'marketing_spend, ad_clicks',
-    'metrics/marketing.yml:84'
+    'metrics/marketing.yml:90'
   ),
   (
     'customer_acquisition_cost',
@@ -173,7 +173,7 @@ FROM (VALUES
     'EUR',
     'marketing_spend / new_customers',
     'marketing_spend, new_customers',
-    'metrics/marketing.yml:120'
+    'metrics/marketing.yml:126'
   ),
   (
     'customer_lifetime_value',
@@ -415,7 +415,7 @@ FROM (VALUES
     'EUR',
     'sum(spend_eur) over campaign_spend',
     'marketing_spend',
-    'metrics/marketing.yml:60'
+    'metrics/marketing.yml:66'
   ),
   (
     'marketing_spend_mom_growth_pct',
@@ -426,7 +426,7 @@ FROM (VALUES
     'percent',
     '100 * (marketing_spend - spend_prior_month) / spend_prior_month',
     'marketing_spend, marketing_spend',
-    'metrics/marketing.yml:132'
+    'metrics/marketing.yml:138'
   ),
   (
     'marketing_spend_mtd',
@@ -437,7 +437,7 @@ FROM (VALUES
     'EUR',
     'sum(spend_eur) over campaign_spend, month to date',
     'marketing_spend',
-    'metrics/marketing.yml:126'
+    'metrics/marketing.yml:132'
   ),
   (
     'new_customers',
@@ -690,7 +690,7 @@ FROM (VALUES
     'ratio',
     'attributed_revenue / marketing_spend',
     'attributed_revenue, marketing_spend',
-    'metrics/marketing.yml:114'
+    'metrics/marketing.yml:120'
   ),
   (
     'revenue',
@@ -1787,7 +1787,7 @@ FROM (VALUES
     'clicks',
     'sum(clicks) over campaign_spend',
     'clicks',
-    'metrics/marketing.yml:72'
+    'metrics/marketing.yml:78'
   ),
   (
     'ad_impressions',
@@ -1798,7 +1798,7 @@ FROM (VALUES
     'impressions',
     'sum(impressions) over campaign_spend',
     'impressions',
-    'metrics/marketing.yml:66'
+    'metrics/marketing.yml:72'
   ),
   (
     'attributed_gross_profit',
@@ -1809,7 +1809,7 @@ FROM (VALUES
     'EUR',
     'sum(attributed_gross_profit) over attributed_orders',
     'attributed_gross_profit',
-    'metrics/marketing.yml:102'
+    'metrics/marketing.yml:108'
   ),
   (
     'attributed_orders',
@@ -1820,7 +1820,7 @@ FROM (VALUES
     'orders',
     'count(order_id) over attributed_orders',
     'attributed_orders',
-    'metrics/marketing.yml:90'
+    'metrics/marketing.yml:96'
   ),
   (
     'attributed_revenue',
@@ -1831,7 +1831,7 @@ FROM (VALUES
     'EUR',
     'sum(attributed_revenue) over attributed_orders',
     'attributed_revenue',
-    'metrics/marketing.yml:96'
+    'metrics/marketing.yml:102'
   ),
   (
     'attrition_rate',
@@ -1875,7 +1875,7 @@ FROM (VALUES
     'ratio',
     'attributed_gross_profit / marketing_spend',
     'attributed_gross_profit, marketing_spend',
-    'metrics/marketing.yml:108'
+    'metrics/marketing.yml:114'
   ),
   (
     'click_through_rate',
@@ -1886,7 +1886,7 @@ FROM (VALUES
     'ratio',
     'ad_clicks / ad_impressions',
     'ad_clicks, ad_impressions',
-    'metrics/marketing.yml:78'
+    'metrics/marketing.yml:84'
   ),
   (
     'converted_leads',
@@ -1919,7 +1919,7 @@ FROM (VALUES
     'EUR',
     'marketing_spend / ad_clicks',
     'marketing_spend, ad_clicks',
-    'metrics/marketing.yml:84'
+    'metrics/marketing.yml:90'
   ),
   (
     'customer_acquisition_cost',
@@ -1930,7 +1930,7 @@ FROM (VALUES
     'EUR',
     'marketing_spend / new_customers',
     'marketing_spend, new_customers',
-    'metrics/marketing.yml:120'
+    'metrics/marketing.yml:126'
   ),
   (
     'customer_lifetime_value',
@@ -2172,7 +2172,7 @@ FROM (VALUES
     'EUR',
     'sum(spend_eur) over campaign_spend',
     'marketing_spend',
-    'metrics/marketing.yml:60'
+    'metrics/marketing.yml:66'
   ),
   (
     'marketing_spend_mom_growth_pct',
@@ -2183,7 +2183,7 @@ FROM (VALUES
     'percent',
     '100 * (marketing_spend - spend_prior_month) / spend_prior_month',
     'marketing_spend, marketing_spend',
-    'metrics/marketing.yml:132'
+    'metrics/marketing.yml:138'
   ),
   (
     'marketing_spend_mtd',
@@ -2194,7 +2194,7 @@ FROM (VALUES
     'EUR',
     'sum(spend_eur) over campaign_spend, month to date',
     'marketing_spend',
-    'metrics/marketing.yml:126'
+    'metrics/marketing.yml:132'
   ),
   (
     'new_customers',
@@ -2447,7 +2447,7 @@ FROM (VALUES
     'ratio',
     'attributed_revenue / marketing_spend',
     'attributed_revenue, marketing_spend',
-    'metrics/marketing.yml:114'
+    'metrics/marketing.yml:120'
   ),
   (
     'revenue',
@@ -4330,7 +4330,7 @@ FROM VALUES
     'clicks',
     'sum(clicks) over campaign_spend',
     'clicks',
-    'metrics/marketing.yml:72'
+    'metrics/marketing.yml:78'
   ),
   (
     'ad_impressions',
@@ -4341,7 +4341,7 @@ FROM VALUES
     'impressions',
     'sum(impressions) over campaign_spend',
     'impressions',
-    'metrics/marketing.yml:66'
+    'metrics/marketing.yml:72'
   ),
   (
     'attributed_gross_profit',
@@ -4352,7 +4352,7 @@ FROM VALUES
     'EUR',
     'sum(attributed_gross_profit) over attributed_orders',
     'attributed_gross_profit',
-    'metrics/marketing.yml:102'
+    'metrics/marketing.yml:108'
   ),
   (
     'attributed_orders',
@@ -4363,7 +4363,7 @@ FROM VALUES
     'orders',
     'count(order_id) over attributed_orders',
     'attributed_orders',
-    'metrics/marketing.yml:90'
+    'metrics/marketing.yml:96'
   ),
   (
     'attributed_revenue',
@@ -4374,7 +4374,7 @@ FROM VALUES
     'EUR',
     'sum(attributed_revenue) over attributed_orders',
     'attributed_revenue',
-    'metrics/marketing.yml:96'
+    'metrics/marketing.yml:102'
   ),
   (
     'attrition_rate',
@@ -4418,7 +4418,7 @@ FROM VALUES
     'ratio',
     'attributed_gross_profit / marketing_spend',
     'attributed_gross_profit, marketing_spend',
-    'metrics/marketing.yml:108'
+    'metrics/marketing.yml:114'
   ),
   (
     'click_through_rate',
@@ -4429,7 +4429,7 @@ FROM VALUES
     'ratio',
     'ad_clicks / ad_impressions',
     'ad_clicks, ad_impressions',
-    'metrics/marketing.yml:78'
+    'metrics/marketing.yml:84'
   ),
   (
     'converted_leads',
@@ -4462,7 +4462,7 @@ FROM VALUES
     'EUR',
     'marketing_spend / ad_clicks',
     'marketing_spend, ad_clicks',
-    'metrics/marketing.yml:84'
+    'metrics/marketing.yml:90'
   ),
   (
     'customer_acquisition_cost',
@@ -4473,7 +4473,7 @@ FROM VALUES
     'EUR',
     'marketing_spend / new_customers',
     'marketing_spend, new_customers',
-    'metrics/marketing.yml:120'
+    'metrics/marketing.yml:126'
   ),
   (
     'customer_lifetime_value',
@@ -4715,7 +4715,7 @@ FROM VALUES
     'EUR',
     'sum(spend_eur) over campaign_spend',
     'marketing_spend',
-    'metrics/marketing.yml:60'
+    'metrics/marketing.yml:66'
   ),
   (
     'marketing_spend_mom_growth_pct',
@@ -4726,7 +4726,7 @@ FROM VALUES
     'percent',
     '100 * (marketing_spend - spend_prior_month) / spend_prior_month',
     'marketing_spend, marketing_spend',
-    'metrics/marketing.yml:132'
+    'metrics/marketing.yml:138'
   ),
   (
     'marketing_spend_mtd',
@@ -4737,7 +4737,7 @@ FROM VALUES
     'EUR',
     'sum(spend_eur) over campaign_spend, month to date',
     'marketing_spend',
-    'metrics/marketing.yml:126'
+    'metrics/marketing.yml:132'
   ),
   (
     'new_customers',
@@ -4990,7 +4990,7 @@ FROM VALUES
     'ratio',
     'attributed_revenue / marketing_spend',
     'attributed_revenue, marketing_spend',
-    'metrics/marketing.yml:114'
+    'metrics/marketing.yml:120'
   ),
   (
     'revenue',
