@@ -1,0 +1,106 @@
+-- Shape: inventory_by_month_and_category as compiled before stacking and grouping first (8bf73d2)
+WITH inventory_balances_rows AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
+    j_product.category AS product__category,
+    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+    src.on_hand_units AS inventory_units,
+    src.inventory_value AS inventory_value
+  FROM "warehouse"."main"."stg_inventory_balances" AS src
+  LEFT JOIN "warehouse"."main"."stg_products" AS j_product
+    ON src.product_id = j_product.product_id
+), inventory_balances_by_day AS (
+  SELECT
+    inventory_balances_rows.metric_time__month,
+    inventory_balances_rows.product__category,
+    inventory_balances_rows.__window_day,
+    SUM(inventory_balances_rows.inventory_units) AS inventory_units,
+    SUM(inventory_balances_rows.inventory_value) AS inventory_value
+  FROM inventory_balances_rows
+  GROUP BY
+    inventory_balances_rows.metric_time__month,
+    inventory_balances_rows.product__category,
+    inventory_balances_rows.__window_day
+), inventory_balances_window AS (
+  SELECT
+    *,
+    MAX(inventory_balances_by_day.__window_day) OVER (PARTITION BY inventory_balances_by_day.metric_time__month) AS __window_pick
+  FROM inventory_balances_by_day
+), inventory_balances_agg AS (
+  SELECT
+    inventory_balances_window.metric_time__month,
+    inventory_balances_window.product__category,
+    SUM(inventory_balances_window.inventory_units) AS inventory_units,
+    SUM(inventory_balances_window.inventory_value) AS inventory_value
+  FROM inventory_balances_window
+  WHERE
+    inventory_balances_window.__window_day = inventory_balances_window.__window_pick
+  GROUP BY
+    inventory_balances_window.metric_time__month,
+    inventory_balances_window.product__category
+), order_lines_agg AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
+    j_product.category AS product__category,
+    SUM(src.quantity * src.unit_cost) AS cost_of_goods
+  FROM "warehouse"."main"."stg_order_lines" AS src
+  LEFT JOIN "warehouse"."main"."stg_products" AS j_product
+    ON src.product_id = j_product.product_id
+  GROUP BY
+    DATE_TRUNC('MONTH', src.ordered_at),
+    j_product.category
+), inventory_balances_agg_2 AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
+    j_product.category AS product__category,
+    COUNT(DISTINCT src.balance_date) AS inventory_days
+  FROM "warehouse"."main"."stg_inventory_balances" AS src
+  LEFT JOIN "warehouse"."main"."stg_products" AS j_product
+    ON src.product_id = j_product.product_id
+  GROUP BY
+    DATE_TRUNC('MONTH', src.balance_date),
+    j_product.category
+), group_keys AS (
+  SELECT
+    metric_time__month,
+    product__category
+  FROM inventory_balances_agg
+  UNION
+  SELECT
+    metric_time__month,
+    product__category
+  FROM order_lines_agg
+  UNION
+  SELECT
+    metric_time__month,
+    product__category
+  FROM inventory_balances_agg_2
+)
+SELECT
+  group_keys.metric_time__month AS metric_time__month,
+  group_keys.product__category AS product__category,
+  inventory_balances_agg.inventory_units AS inventory_units,
+  inventory_balances_agg.inventory_value AS inventory_value,
+  order_lines_agg.cost_of_goods AS cost_of_goods,
+  (
+    CAST((
+      inventory_balances_agg.inventory_value
+    ) * (
+      inventory_balances_agg_2.inventory_days
+    ) AS DOUBLE) / NULLIF((
+      order_lines_agg.cost_of_goods
+    ), 0)
+  ) AS inventory_turnover_days
+FROM group_keys
+LEFT JOIN inventory_balances_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg.metric_time__month
+  AND group_keys.product__category IS NOT DISTINCT FROM inventory_balances_agg.product__category
+LEFT JOIN order_lines_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg.metric_time__month
+  AND group_keys.product__category IS NOT DISTINCT FROM order_lines_agg.product__category
+LEFT JOIN inventory_balances_agg_2
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__month
+  AND group_keys.product__category IS NOT DISTINCT FROM inventory_balances_agg_2.product__category
+ORDER BY
+  metric_time__month ASC,
+  product__category ASC

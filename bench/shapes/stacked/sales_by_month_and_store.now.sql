@@ -1,0 +1,75 @@
+-- Shape: sales_by_month_and_store stacked, rows grouped first where the model asks for it
+WITH order_lines_agg AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
+    j_store.store_name AS store__store_name,
+    SUM(src.quantity * src.net_unit_price) AS revenue,
+    SUM(src.quantity * src.unit_cost) AS cost_of_goods
+  FROM "warehouse"."main"."stg_order_lines" AS src
+  LEFT JOIN "warehouse"."main"."stg_stores" AS j_store
+    ON src.store_id = j_store.store_id
+  GROUP BY
+    DATE_TRUNC('MONTH', src.ordered_at),
+    j_store.store_name
+), orders_agg AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
+    j_store.store_name AS store__store_name,
+    COUNT(src.order_id) AS orders
+  FROM "warehouse"."main"."stg_orders" AS src
+  LEFT JOIN "warehouse"."main"."stg_stores" AS j_store
+    ON src.store_id = j_store.store_id
+  GROUP BY
+    DATE_TRUNC('MONTH', src.ordered_at),
+    j_store.store_name
+), combined AS (
+  SELECT
+    metric_time__month,
+    store__store_name,
+    MAX(revenue) AS revenue,
+    MAX(cost_of_goods) AS cost_of_goods,
+    MAX(orders) AS orders
+  FROM (
+    SELECT
+      order_lines_agg.metric_time__month,
+      order_lines_agg.store__store_name,
+      order_lines_agg.revenue,
+      order_lines_agg.cost_of_goods,
+      NULL AS orders
+    FROM order_lines_agg
+    UNION ALL
+    SELECT
+      orders_agg.metric_time__month,
+      orders_agg.store__store_name,
+      NULL AS revenue,
+      NULL AS cost_of_goods,
+      orders_agg.orders
+    FROM orders_agg
+  ) AS stacked
+  GROUP BY
+    metric_time__month,
+    store__store_name
+)
+SELECT
+  combined.metric_time__month AS metric_time__month,
+  combined.store__store_name AS store__store_name,
+  combined.revenue AS revenue,
+  combined.orders AS orders,
+  CAST(combined.revenue AS DOUBLE) / CAST(NULLIF(combined.orders, 0) AS DOUBLE) AS average_order_value,
+  (
+    CAST(100 * (
+      (
+        (
+          combined.revenue
+        ) - (
+          combined.cost_of_goods
+        )
+      )
+    ) AS DOUBLE) / NULLIF((
+      combined.revenue
+    ), 0)
+  ) AS gross_margin_pct
+FROM combined
+ORDER BY
+  metric_time__month ASC,
+  store__store_name ASC
