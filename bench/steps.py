@@ -113,6 +113,67 @@ def compare(con: duckdb.DuckDBPyConnection, left: str, right: str) -> dict[str, 
     return result
 
 
+FLOATING = ("DOUBLE", "FLOAT", "REAL")
+
+
+def compare_catalogs(con: duckdb.DuckDBPyConnection, left: str, right: str,
+                     skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Every relation of two attached catalogs (but those whose name starts with one of `skip`): the same
+    relations, and in each the same rows. Rows are matched on their columns that are not floating-point (which
+    must tell them apart), and floating-point values are equal within TOLERANCE (relative): a sum over the same
+    rows stored in another order differs in the last bits. `bit_identical`: the same rows to the last bit."""
+
+    def relations(catalog: str) -> set[tuple[str, str]]:
+        rows = con.execute("select table_schema, table_name from information_schema.tables where table_catalog = ?",
+                           [catalog]).fetchall()
+        return {(str(s), str(n)) for s, n in rows if not str(n).startswith(skip)}
+
+    ours, theirs = relations(left), relations(right)
+    result: dict[str, Any] = {"only_left": sorted(".".join(x) for x in ours - theirs),
+                              "only_right": sorted(".".join(x) for x in theirs - ours), "tables": {}, "differing": []}
+    for schema, name in sorted(ours & theirs):
+        typed = [(str(c), str(t).upper()) for c, t in con.execute(
+            "select column_name, data_type from information_schema.columns where table_catalog = ? and "
+            "table_schema = ? and table_name = ? order by ordinal_position", [right, schema, name]).fetchall()]
+        keys = [f'"{c}"' for c, t in typed if not t.startswith(FLOATING)]
+        values = [f'"{c}"' for c, t in typed if t.startswith(FLOATING)]
+        listed = ", ".join(keys + values)  # by name: the column order may differ
+        a, b = f'{left}."{schema}"."{name}"', f'{right}."{schema}"."{name}"'
+        row = con.execute(
+            f"select (select count(*) from {a}), (select count(*) from {b}), (select count(*) from (select {listed} "
+            f"from {a} except all select {listed} from {b}))").fetchone()
+        assert row is not None
+        entry: dict[str, Any] = {"rows": row[0], "right_rows": row[1], "bit_identical": row[0] == row[1] and not row[2],
+                                 "differing_rows": 0}
+        if not entry["bit_identical"]:
+            entry["differing_rows"] = _differing_rows(con, a, b, keys, values, row[2])
+        result["tables"][f"{schema}.{name}"] = entry
+        if entry["differing_rows"] or row[0] != row[1]:
+            result["differing"].append(f"{schema}.{name}")
+    result["same"] = not (result["differing"] or result["only_left"] or result["only_right"])
+    return result
+
+
+def _differing_rows(con: duckdb.DuckDBPyConnection, a: str, b: str, keys: list[str], values: list[str],
+                    exact: int) -> int:
+    """Rows of `a` and `b` that differ beyond TOLERANCE, matched on `keys` (`exact`, the rows of `a` not in `b`
+    to the last bit, when the keys do not tell rows apart or there is nothing to tolerate)."""
+    if not values or not keys:
+        return exact
+    grouped = ", ".join(keys)
+    for side in (a, b):
+        repeated = con.execute(f"select count(*) from (select {grouped} from {side} group by {grouped} "
+                               "having count(*) > 1)").fetchone()
+        if repeated is None or repeated[0]:
+            return exact
+    on = " and ".join(f"l.{k} is not distinct from r.{k}" for k in keys)
+    same = " and ".join(f"coalesce(l.{v} = r.{v} or abs(l.{v} - r.{v}) <= {TOLERANCE} * greatest(abs(l.{v}), "
+                        f"abs(r.{v}), 1e-12), l.{v} is null and r.{v} is null)" for v in values)
+    row = con.execute(f"select count(*) from (select *, 1 as __l from {a}) l full join (select *, 1 as __r from {b}) "
+                      f"r on {on} where l.__l is null or r.__r is null or not ({same})").fetchone()
+    return int(row[0]) if row else exact
+
+
 # --- steps ---------------------------------------------------------------------------------------------
 def step_time(args: argparse.Namespace) -> dict[str, Any]:
     """Every export in every variant, `repeats` times, variants interleaved; then compare with metricsctl."""

@@ -40,3 +40,25 @@
 {% macro days_between(start, end) -%}
     {{ dbt.datediff('cast(' ~ start ~ ' as date)', 'cast(' ~ end ~ ' as date)', 'day') }}
 {%- endmacro %}
+
+{#- How the staging model of a large fact that deduplicates by a key is stored: an incremental table whose
+    runs delete and re-insert the keys a load touched, where tables delete rows; on Spark a table rebuilt in
+    full (its parquet tables take no DELETE, and insert_overwrite replaces partitions, not keys). -#}
+{% macro keyed_incremental() -%}
+    {{ return(adapter.dispatch('keyed_incremental')()) }}
+{%- endmacro %}
+
+{% macro default__keyed_incremental() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+
+{% macro spark__keyed_incremental() -%}
+    {{ return('table') }}
+{%- endmacro %}
+
+{#- In an incremental run: the rows loaded (`column`, a load time) since the latest load the model holds
+    (its `loaded_at`). Rows of that latest load are read again; deleting and re-inserting their keys makes
+    that harmless, and a load that lands after the run started is read by the next run. -#}
+{% macro loaded_since_last_run(column='loaded_at') -%}
+    cast({{ column }} as timestamp) >= (select max(loaded_at) from {{ this }})
+{%- endmacro %}

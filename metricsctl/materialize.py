@@ -26,7 +26,7 @@ from sqlglot import exp
 
 from metricsctl.compiler.dialects import adapter_types, incremental_config, to_sql, unpivots
 from metricsctl.compiler.query import MetricQuery
-from metricsctl.compiler.render import SqlCompiler, alias, cast, column, named_table
+from metricsctl.compiler.render import SqlCompiler, alias, as_date, cast, column, named_table, trunc
 from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
 from metricsctl.guards import escape_jinja, identifier_problem, inside
 from metricsctl.names import METRIC_TIME, STANDARD_GRAINS, parse_item_name
@@ -44,6 +44,7 @@ THIS = "__metricsctl_this__"
 REF = "__metricsctl_ref_{}__"
 MODEL_REF = "__metricsctl_model_{}__"  # a placeholder table name that renders as {{ ref('<name>') }}
 DEFAULT_LOOKBACK_DAYS = 3
+FULL_SINCE = "1900-01-01"  # the bound of a full build: every period
 TABLE = "{{ config(materialized='table') }}"
 
 
@@ -245,22 +246,37 @@ class Materializer:
             if not bearing:
                 raise MetricsctlError("an incremental export needs a simple or ratio metric without "
                                       "fill_nulls_with, to tell where its data ends")
-            latest = exp.Max(this=column(time_column))
-            has_data = exp.or_(*[exp.Not(this=exp.Is(this=column(m), expression=exp.Null())) for m in bearing])
-            previous = exp.Subquery(this=exp.select(latest).from_(exp.to_table(THIS)).where(has_data))
-            rebuild_from = exp.Sub(this=exp.cast(previous, "TIMESTAMP"), expression=exp.Interval(
-                this=exp.Literal.string(str(lookback)), unit=exp.Var(this="DAY")))
-            full = exp.cast(exp.Literal.string("1900-01-01"), "TIMESTAMP")
-            incremental_since = exp.Coalesce(this=rebuild_from, expressions=[full])
-            lines.append("{% if is_incremental() %}{% set metricsctl_since %}"
-                         + self._render(incremental_since) + "{% endset %}{% else %}"
-                         + "{% set metricsctl_since %}" + self._render(full) + "{% endset %}{% endif %}")
-            since = exp.column(SINCE)
+            lines.append(self._since_prelude(time_column, str(time_item.grain), lookback, bearing))
+            since = cast(exp.Literal.string(SINCE), "DATE")
         arguments = [f"{k}={v!r}" for k, v in config.items()] + extra
         config_line = "{{ config(" + ", ".join(arguments) + ") }}"
         compiled = self.compiler.compile(query, since)
         lines.append(self._render(compiled.expression))
         return GeneratedModel(export.name, f"{self.folder}/{export.name}.sql", header, config_line, "\n".join(lines))
+
+    def _since_prelude(self, time_column: str, grain: str, lookback: int, bearing: list[str]) -> str:
+        """Jinja that sets `metricsctl_since`, the first day an incremental run rebuilds, before the query runs.
+
+        The start of the period (at the export's grain) holding the latest one with data, minus the lookback,
+        read from the export's own table with `run_query`: the export's SQL then compares each source's raw
+        time with a constant (`run_date >= CAST('2025-06-16' AS DATE)`), which the engine applies while it
+        scans, instead of truncating every row's time and comparing it with a subquery. Since the bound
+        starts a period, `time >= bound` keeps exactly the rows of the periods `DATE_TRUNC(grain, time) >=
+        bound` keeps. A full build, or a table without data yet, starts at 1900-01-01.
+        """
+        latest = cast(exp.Max(this=column(time_column)), "TIMESTAMP")
+        start = as_date(trunc(grain, exp.Sub(this=latest, expression=exp.Interval(
+            this=exp.Literal.string(str(lookback)), unit=exp.Var(this="DAY")))))
+        has_data = exp.or_(*[exp.Not(this=exp.Is(this=column(m), expression=exp.Null())) for m in bearing])
+        bound = exp.select(start).from_(exp.to_table(THIS)).where(has_data)
+        found = "metricsctl_found.rows[0][0]"
+        # the value is a DATE the warehouse computed: its text is the ISO date, whatever the driver's type
+        return "\n".join([
+            "{% if is_incremental() %}{% set metricsctl_bound %}" + self._render(bound) + "{% endset %}",
+            "{% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}",
+            "{% set metricsctl_since = (" + found + " | string)[:10] if metricsctl_found is not none and " + found
+            + " is not none else '" + FULL_SINCE + "' %}",
+            "{% else %}{% set metricsctl_since = '" + FULL_SINCE + "' %}{% endif %}"])
 
     def _bears_data(self, name: str) -> bool:
         """A metric that has a value only for periods with source rows."""

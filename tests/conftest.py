@@ -176,6 +176,20 @@ def patched_environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
+def shop_for_engines(root: Path, schema: str) -> Path:
+    """A copy of the shop project whose PostgreSQL and Spark targets build into `schema` (custom schemas
+    prefixed by it), with SQL for DuckDB, PostgreSQL and Spark and the demo's seed loader for Spark."""
+    shutil.copytree(SHOP, root, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
+    profiles = root / "profiles.yml"
+    profiles.write_text(profiles.read_text().replace("schema: shop", f"schema: {schema}"))
+    project = root / "dbt_project.yml"
+    project.write_text(project.read_text() + "vars:\n  metricsctl_dialects: [duckdb, postgres, spark]\n")
+    (root / "macros").mkdir()
+    for macros in (REPOSITORY / "macros").glob("spark_*.sql"):  # the demo's Spark seed loader and number series
+        shutil.copy(macros, root / "macros")
+    return root
+
+
 def build_shop_on(root: Path, target: str) -> Metricsctl:
     """A copy of the shop project, built on `target` (dev, postgres, spark)."""
     shutil.copytree(SHOP, root, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))

@@ -28,7 +28,7 @@ import pytest
 from engines import normalized
 
 from metricsctl.facade import Metricsctl
-from tests.conftest import REPOSITORY, SHOP
+from tests.conftest import SHOP, shop_for_engines
 from tests.test_build_gating import SUITES
 
 AS_OF = "2024-07-02"
@@ -45,14 +45,7 @@ ONLINE_VISITS = f"select visits from {VIEW} where visit__source = 'online'"
 
 def shop_on(root: Path, target: str, schema: str = SCHEMA) -> Metricsctl:
     """The shop project with expectation suites, its tables in `schema` (`audited`) of `target`."""
-    shutil.copytree(SHOP, root, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
-    profiles = root / "profiles.yml"
-    profiles.write_text(profiles.read_text().replace("schema: shop", f"schema: {schema}"))
-    project = root / "dbt_project.yml"
-    project.write_text(project.read_text() + "vars:\n  metricsctl_dialects: [duckdb, postgres, spark]\n")
-    (root / "macros").mkdir()
-    for macros in (REPOSITORY / "macros").glob("spark_*.sql"):  # the demo's Spark seed loader and number series
-        shutil.copy(macros, root / "macros")
+    shop_for_engines(root, schema)
     (root / "models" / "expectations.yml").write_text(SUITES)
     return Metricsctl(root, target=target)
 

@@ -402,7 +402,8 @@ class SqlCompiler:
 
     # --- the query -----------------------------------------------------------------------------
     def compile(self, query: MetricQuery, since: exp.Expr | None = None) -> Compiled:
-        """`since`: an expression for the earliest metric_time, instead of the query's start_time."""
+        """`since`: the start of the first period to compute, at the grain of the query's metric_time (a
+        constant, so that each source's time is compared with it as it is), instead of the query's start_time."""
         if not query.metrics and not query.group_by:
             raise QueryError("no metrics given and nothing to group by; pass --metrics a,b or --group-by a,b")
         plan = Planner(self.spec).plan(query.metrics, query.where)
@@ -539,8 +540,8 @@ class _QueryBuilder:
         assert grain is not None
         period = trunc(grain, day)
         conditions: list[exp.Expr] = []
-        if self.since is not None:
-            conditions.append(exp.GTE(this=period, expression=trunc(grain, self.since.copy())))
+        if self.since is not None:  # a period start: `time >= since` keeps the periods `period >= since` keeps
+            conditions.append(exp.GTE(this=day.copy(), expression=self.since.copy()))
         elif self.query.start_time:
             start = trunc(grain, cast(exp.Literal.string(self.query.start_time), "TIMESTAMP"))
             conditions.append(exp.GTE(this=period, expression=start))

@@ -1,10 +1,24 @@
 -- Orders attributed to marketing (last click), with the order's revenue and gross profit, for ROI by channel.
-with order_totals as (
+-- Incremental: attributions land with their order, so a run replaces those of the orders loaded since the
+-- last run (by order_id); loaded_at is the order's load.
+-- depends_on: {{ ref('orders') }}
+{{ config(materialized=keyed_incremental(), unique_key='order_id', incremental_strategy='delete+insert') }}
+with
+{% if is_incremental() %}
+loaded as (
+    select order_id from {{ ref('orders') }} where {{ loaded_since_last_run() }}
+),
+{% endif %}
+
+order_totals as (
     select
         order_id,
         sum(quantity * net_unit_price) as revenue,
         sum(quantity * unit_cost) as cost_of_goods
     from {{ ref('stg_order_lines') }}
+    {% if is_incremental() %}
+    where order_id in (select order_id from loaded)
+    {% endif %}
     group by order_id
 )
 
@@ -18,7 +32,11 @@ select
     o.store_id,
     coalesce(t.revenue, 0) as attributed_revenue,
     coalesce(t.cost_of_goods, 0) as attributed_cost_of_goods,
-    coalesce(t.revenue, 0) - coalesce(t.cost_of_goods, 0) as attributed_gross_profit
+    coalesce(t.revenue, 0) - coalesce(t.cost_of_goods, 0) as attributed_gross_profit,
+    o.loaded_at
 from {{ ref('stg_attributed_orders') }} as a
 join {{ ref('stg_orders') }} as o on o.order_id = a.order_id
 left join order_totals as t on t.order_id = a.order_id
+{% if is_incremental() %}
+where a.order_id in (select order_id from loaded)
+{% endif %}

@@ -1,10 +1,16 @@
 -- Production runs from the line terminals. Some runs are exported twice (kept once: the latest load) and
 -- some arrive days late (is_late_arriving). OEE inputs are computed here, per run.
+-- Incremental: a run reads the runs of the loads since the last one and replaces those runs by run_id, so a
+-- reload that moves a run to another date moves it here too.
+{{ config(materialized=keyed_incremental(), unique_key='run_id', incremental_strategy='delete+insert') }}
 with deduplicated as (
     select *
     from (
         select *, row_number() over (partition by run_id order by loaded_at desc) as load_rank
         from {{ ref('production_runs') }}
+        {% if is_incremental() %}
+        where run_id in (select run_id from {{ ref('production_runs') }} where {{ loaded_since_last_run() }})
+        {% endif %}
     ) as loads
     where load_rank = 1
 )
