@@ -44,6 +44,7 @@ from run_all import (  # noqa: E402
     copy_project,
     dbt_env,
     exports_table,
+    fresh_workdir,
     machine,
     metricflow_sql,
     node_time,
@@ -98,15 +99,10 @@ def main() -> int:
     rows = parse_count(args.rows)
     label = args.rows.lower()
     work = (args.workdir or Path(f"/tmp/metricsctl-neobank-{label}")).resolve()
-    project, logs = work / "project", work / "logs"
-    if work.exists():
-        shutil.rmtree(work)
-    logs.mkdir(parents=True)
+    project = work / "project"
+    logs, mf = fresh_workdir(work, args.mf)
     db = project / "warehouse.duckdb"
     py = sys.executable
-    mf = args.mf if args.mf and args.mf.exists() else None
-    if args.mf and mf is None:
-        print(f"MetricFlow not found at {args.mf}: its column is skipped", file=sys.stderr)
     results: dict[str, Any] = {"project": "neobank", "rows": rows, "seed": args.seed, "repeats": args.repeats,
                                "machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
 

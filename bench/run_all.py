@@ -171,6 +171,19 @@ def metricflow_sql(mf: Path, work: Path, names: list[str], logs: Path,
     return sql, seconds
 
 
+def fresh_workdir(work: Path, mf: Path | None) -> tuple[Path, Path | None]:
+    """Empty `work` and make its logs folder; return that folder and MetricFlow's `mf` if it exists (a
+    warning, and None, when one was given and is missing: the MetricFlow columns are skipped)."""
+    if work.exists():
+        shutil.rmtree(work)
+    logs = work / "logs"
+    logs.mkdir(parents=True)
+    if mf is not None and not mf.exists():
+        print(f"MetricFlow not found at {mf}: its columns are skipped", file=sys.stderr)
+        return logs, None
+    return logs, mf
+
+
 def ratio(a: float, b: float) -> float:
     return a / b if b else float("nan")
 
@@ -193,15 +206,9 @@ def main() -> int:
     label = args.scale.lower() + (f"-mem{args.memory_limit}" if args.memory_limit else "")
     work = (args.workdir or Path(f"/tmp/metricsctl-bench-{label}")).resolve()
     project = work / "project"
-    logs = work / "logs"
-    if work.exists():
-        shutil.rmtree(work)
-    logs.mkdir(parents=True)
+    logs, mf = fresh_workdir(work, args.mf)
     db = project / "warehouse.duckdb"
     py = sys.executable
-    mf = args.mf if args.mf and args.mf.exists() else None
-    if args.mf and mf is None:
-        print(f"MetricFlow not found at {args.mf}: its columns are skipped", file=sys.stderr)
     results: dict[str, Any] = {"scale": args.scale, "order_lines": lines, "repeats": args.repeats,
                                "memory_limit": args.memory_limit, "machine": machine(),
                                "started": time.strftime("%Y-%m-%d %H:%M:%S")}
