@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from metricsctl.compiler.dialects import adapter_types, incremental_config, to_sql, unpivots
+from metricsctl.compiler.dialects import NO_ROW_UPDATES, adapter_types, incremental_config, to_sql, unpivots
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import SqlCompiler, alias, as_date, cast, column, named_table, trunc
 from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
@@ -101,6 +101,12 @@ class CheckResult:
     @property
     def ok(self) -> bool:
         return not (self.stale or self.missing or self.extra)
+
+
+def by_row_updates(updating: str, other: str) -> str:
+    """A Jinja expression: `updating` on targets whose tables take DELETE and UPDATE, `other` elsewhere."""
+    types = tuple(sorted(t for d in NO_ROW_UPDATES for t in adapter_types(d)))
+    return f"({other} if target.type in {types!r} else {updating})"
 
 
 def _sql_string(value: str) -> str:
@@ -246,7 +252,8 @@ class Materializer:
             if not bearing:
                 raise MetricsctlError("an incremental export needs a simple or ratio metric without "
                                       "fill_nulls_with, to tell where its data ends")
-            lines.append(self._since_prelude(time_column, str(time_item.grain), lookback, bearing))
+            has_data = exp.or_(*[exp.Not(this=exp.Is(this=column(m), expression=exp.Null())) for m in bearing])
+            lines.append(self._since_prelude(time_column, str(time_item.grain), lookback, has_data))
             since = cast(exp.Literal.string(SINCE), "DATE")
         arguments = [f"{k}={v!r}" for k, v in config.items()] + extra
         config_line = "{{ config(" + ", ".join(arguments) + ") }}"
@@ -254,7 +261,7 @@ class Materializer:
         lines.append(self._render(compiled.expression))
         return GeneratedModel(export.name, f"{self.folder}/{export.name}.sql", header, config_line, "\n".join(lines))
 
-    def _since_prelude(self, time_column: str, grain: str, lookback: int, bearing: list[str]) -> str:
+    def _since_prelude(self, time_column: str, grain: str, lookback: int, has_data: exp.Expr) -> str:
         """Jinja that sets `metricsctl_since`, the first day an incremental run rebuilds, before the query runs.
 
         The start of the period (at the export's grain) holding the latest one with data, minus the lookback,
@@ -262,12 +269,12 @@ class Materializer:
         time with a constant (`run_date >= CAST('2025-06-16' AS DATE)`), which the engine applies while it
         scans, instead of truncating every row's time and comparing it with a subquery. Since the bound
         starts a period, `time >= bound` keeps exactly the rows of the periods `DATE_TRUNC(grain, time) >=
-        bound` keeps. A full build, or a table without data yet, starts at 1900-01-01.
+        bound` keeps. `has_data`: the table's rows that tell where the data ends. A full build, or a table
+        without data yet, starts at 1900-01-01.
         """
         latest = cast(exp.Max(this=column(time_column)), "TIMESTAMP")
         start = as_date(trunc(grain, exp.Sub(this=latest, expression=exp.Interval(
             this=exp.Literal.string(str(lookback)), unit=exp.Var(this="DAY")))))
-        has_data = exp.or_(*[exp.Not(this=exp.Is(this=column(m), expression=exp.Null())) for m in bearing])
         bound = exp.select(start).from_(exp.to_table(THIS)).where(has_data)
         found = "metricsctl_found.rows[0][0]"
         # the value is a DATE the warehouse computed: its text is the ISO date, whatever the driver's type
@@ -308,35 +315,129 @@ class Materializer:
 
     # --- the standard tables -------------------------------------------------------------------
     def _metric_values(self) -> GeneratedModel:
-        """Every metric by day, week and month, in long form."""
+        """Every metric by day, week and month, in long form.
+
+        Incremental (except where tables take no DELETE) when some metrics read only semantic models that
+        declare `lookback_days`: a run recomputes those metrics from the period holding the latest day with
+        data minus the longest of their lookbacks (and conversion windows), at each grain, keeps their
+        earlier periods as the table holds them, and recomputes every other metric in full. The run writes
+        the whole table (replacing each grain's rows), so periods that lost all their values disappear as in
+        a full refresh; the table is small, its cost is computing the metrics.
+        """
         names = sorted(m.name for m in self.spec.manifest.metrics)  # stable whatever order dbt parsed in
+        bounded, lookback = self._bounded_metrics(names)
+        bearing = [n for n in bounded if self._bears_data(n)]
+        if not bearing:
+            bounded = []
+        unbounded = [n for n in names if n not in bounded]
         parts: list[exp.Query] = []
         with_: list[tuple[str, exp.Expr]] = []
+        day_since = cast(exp.Literal.string(SINCE), "DATE")
         for grain in VALUE_GRAINS:
             time_column = f"{METRIC_TIME}__{grain}"
-            compiled = self.compiler.compile(MetricQuery(tuple(names), (time_column,)))
-            cte = f"metrics_by_{grain}"
-            with_.append((cte, compiled.expression))
-            if unpivots(self.dialect):
-                parts.append(self._unpivoted(cte, grain, time_column, names))
-                continue
-            for name in names:
-                parts.append(exp.select(
-                    alias(exp.Literal.string(name), "metric_name"),
-                    alias(exp.Literal.string(grain), "grain"),
-                    alias(cast(column(time_column), "DATE"), "period_start"),
-                    alias(cast(column(name), "DOUBLE"), "value"),
-                ).from_(named_table(cte), copy=False).where(
-                    exp.Not(this=exp.Is(this=column(name), expression=exp.Null())), copy=False))
+            since = day_since if grain == "day" else as_date(trunc(grain, day_since.copy()))
+            for cte, group, bound in ((f"metrics_by_{grain}", unbounded, None),
+                                      (f"recent_metrics_by_{grain}", bounded, since)):
+                if not group:
+                    continue
+                compiled = self.compiler.compile(MetricQuery(tuple(group), (time_column,)), bound)
+                with_.append((cte, compiled.expression))
+                parts += self._long_form(cte, grain, time_column, group)
         union: exp.Query = parts[0]
         for part in parts[1:]:
             union = exp.union(union, part, distinct=False, copy=False)
         select = exp.select("*").from_(exp.Subquery(this=union, alias=exp.TableAlias(
             this=exp.to_identifier("metric_values"))))
-        for cte, body in with_:
-            select = select.with_(cte, as_=body, copy=False)
+        for cte, query in with_:
+            select = select.with_(cte, as_=query, copy=False)
         header = f"{MARKER} from every metric in the project. Do not edit: run `metricsctl compile`."
-        return GeneratedModel("metric_values", f"{self.folder}/metric_values.sql", header, TABLE, self._render(select))
+        if not bounded:
+            return GeneratedModel("metric_values", f"{self.folder}/metric_values.sql", header, TABLE,
+                                  self._render(select))
+        has_data = exp.and_(exp.EQ(this=column("grain"), expression=exp.Literal.string("day")), exp.In(
+            this=column("metric_name"), expressions=[exp.Literal.string(n) for n in bearing]))
+        kept = exp.select("metric_name", "grain", "period_start", "value").from_(exp.to_table(THIS)).where(
+            exp.and_(exp.In(this=column("metric_name"), expressions=[exp.Literal.string(n) for n in bounded]),
+                     exp.or_(*[exp.and_(exp.EQ(this=column("grain"), expression=exp.Literal.string(g)), exp.LT(
+                         this=column("period_start"),
+                         expression=day_since.copy() if g == "day" else as_date(trunc(g, day_since.copy()))))
+                               for g in VALUE_GRAINS])))
+        body = "\n".join([self._since_prelude("period_start", "day", lookback, has_data), self._render(select),
+                          "{% if is_incremental() %}", "UNION ALL", self._render(kept), "{% endif %}"])
+        # each grain's rows replaced by the run's (unique_key: the grain); rebuilt where tables take no DELETE
+        config = "{{ config(materialized=" + by_row_updates("'incremental'", "'table'") + \
+            ", unique_key='grain', incremental_strategy='delete+insert', on_schema_change='fail') }}"
+        return GeneratedModel("metric_values", f"{self.folder}/metric_values.sql", header, config, body)
+
+    def _long_form(self, cte: str, grain: str, time_column: str, names: list[str]) -> list[exp.Query]:
+        """The metrics of `cte` (one column each) as rows of metric_values, NULLs dropped."""
+        if unpivots(self.dialect):
+            return [self._unpivoted(cte, grain, time_column, names)]
+        return [exp.select(
+            alias(exp.Literal.string(name), "metric_name"),
+            alias(exp.Literal.string(grain), "grain"),
+            alias(cast(column(time_column), "DATE"), "period_start"),
+            alias(cast(column(name), "DOUBLE"), "value"),
+        ).from_(named_table(cte), copy=False).where(
+            exp.Not(this=exp.Is(this=column(name), expression=exp.Null())), copy=False) for name in names]
+
+    def _bounded_metrics(self, names: list[str]) -> tuple[list[str], int]:
+        """The metrics a load changes only in recent periods, and how many days back those periods start.
+
+        A metric qualifies when every semantic model it reads (its measures' and those its filters join)
+        declares `config: {meta: {metricsctl: {lookback_days: N}}}`: a load changes that model's rows only
+        from N days before the latest day with data. A late row changes its own day's values and later ones
+        (windows, cumulatives, offsets look back, never ahead), a conversion its base event's up to the
+        window earlier; a conversion without a window, or a filter on another metric, can change any period.
+        """
+        from metricsctl.compiler.plan import Planner
+
+        bounded: list[str] = []
+        longest = 0
+        for name in names:
+            try:
+                days = self._attribution_days(MetricQuery((name,), ()))
+            except MetricsctlError:
+                continue
+            models: set[str] = set()
+            reads_metrics = False
+            for instance in Planner(self.spec).plan((name,), ()).instances:
+                models.add(instance.model)
+                filters = list(instance.filters)
+                if instance.conversion is not None:
+                    models.add(instance.conversion.base_model)
+                    filters += instance.conversion.conversion_filters
+                for template in filters:
+                    parsed = self.compiler.filter(template)
+                    reads_metrics = reads_metrics or bool(parsed.metrics)
+                    for _, item in parsed.items:
+                        if item.is_metric_time:
+                            continue
+                        try:
+                            resolved = self.compiler.graph.resolve(instance.model, item)
+                        except MetricsctlError:
+                            reads_metrics = True  # the measure's own time under its own name, or unknown
+                            continue
+                        models.add(resolved.model)
+                        models.update(step.model for step in resolved.joins)
+            lookbacks = [self._lookback_days(m) for m in models]
+            if reads_metrics or any(days_back is None for days_back in lookbacks):
+                continue
+            bounded.append(name)
+            longest = max(longest, days + max((d for d in lookbacks if d is not None), default=0))
+        return bounded, longest
+
+    def _lookback_days(self, model_name: str) -> int | None:
+        """How far back a load changes a semantic model's rows (`meta.metricsctl.lookback_days`), if it says."""
+        config = getattr(self.compiler.graph.models[model_name], "config", None)
+        settings = ((getattr(config, "meta", None) or {}).get("metricsctl") or {}) if config is not None else {}
+        days = settings.get("lookback_days") if isinstance(settings, dict) else None
+        if days is None or (isinstance(days, int) and not isinstance(days, bool) and days >= 0):
+            return days
+        where = self.spec.locations.find("semantic_models", model_name)
+        raise SpecError([SpecIssue(f"semantic model '{model_name}': lookback_days must be a whole number of days "
+                                   f"(0 or more), not {days!r}", where.path if where else None,
+                                   where.line if where else None)])
 
     @staticmethod
     def _unpivoted(cte: str, grain: str, time_column: str, names: list[str]) -> exp.Query:

@@ -39,7 +39,13 @@ LOAD = {  # the morning of 2025-07-08: every row loaded after all the demo's row
         [1706, 3, 4, "2025-06-29", 2, 320, 282, 1800, 8, 2, "2025-07-08 06:15:00"],  # reloaded on another day
     ],
 }
+# corrections in the HR system, which lands whole every night: a leaving date moved earlier, a hire date later
+CORRECTED = {"13": {"termination_date": "2024-10-31"}, "80": {"hire_date": "2024-02-10"}}
 SENTINEL = "select loaded_at from stg_orders where order_id = 17"  # an old order of a customer the load leaves alone
+# rows no run needs to rebuild: a headcount day of an employee nobody corrected, a day of units sold long past
+# (metric_attainment reads months)
+OLD_HEADCOUNT = "headcount_day_id = '1-20240105'"
+OLD_VALUE = "metric_name = 'units_sold' and grain = 'day' and period_start = date '2024-03-05'"
 
 pytestmark = pytest.mark.slow
 
@@ -48,6 +54,15 @@ def land(root: Path) -> None:
     for seed, rows in LOAD.items():
         with (root / "seeds" / f"{seed}.csv").open("a", newline="") as f:
             csv.writer(f, lineterminator="\n").writerows(rows)
+    path = root / "seeds" / "employees.csv"
+    with path.open(newline="") as f:
+        employees = list(csv.DictReader(f))
+    for row in employees:
+        row.update(CORRECTED.get(row["employee_id"], {}))
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(employees[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(employees)
 
 
 def one(path: Path, sql: str) -> object:
@@ -99,9 +114,12 @@ def test_a_nightly_build_after_one_days_load_gives_a_full_builds_rows(demo_built
     nightly = tmp_path / "nightly"
     shutil.copytree(demo_built, nightly, ignore=shutil.ignore_patterns(".metricsctl-candidate", "*.lock"))
     warehouse = nightly / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse)) as con:  # the loaded_at of an order no run needs to read again
+    with duckdb.connect(str(warehouse)) as con:  # marks on rows no run needs to read or write again
         kept = con.execute(SENTINEL).fetchone()
         con.execute("update stg_orders set loaded_at = timestamp '2000-01-01' where order_id = 17")
+        con.execute(f"update fct_headcount_daily set headcount_day_id = 'kept' where {OLD_HEADCOUNT}")
+        units = con.execute(f"select value from metric_values where {OLD_VALUE}").fetchone()
+        con.execute(f"update metric_values set value = -1 where {OLD_VALUE}")
         repeat = con.execute("select is_repeat_order from stg_orders where order_id = (select min(order_id) "
                              "from stg_orders where customer_id = 133)").fetchone()
         assert repeat == (False,)  # 9002 makes it a repeat order
@@ -110,8 +128,13 @@ def test_a_nightly_build_after_one_days_load_gives_a_full_builds_rows(demo_built
     assert result.success, [(n.unique_id, n.message) for n in result.failed] or result.stale_metrics
     # the staging of the large facts was incremental: a row no load touched was not rebuilt
     assert str(one(warehouse, SENTINEL)) == "2000-01-01 00:00:00"
+    # and so were fct_headcount_daily (from the earliest corrected date on) and metric_values (recent periods)
+    assert one(warehouse, "select count(*) from fct_headcount_daily where headcount_day_id = 'kept'") == 1
+    assert one(warehouse, f"select value from metric_values where {OLD_VALUE}") == -1
     with duckdb.connect(str(warehouse)) as con:
         con.execute("update stg_orders set loaded_at = ? where order_id = 17", [kept[0] if kept else None])
+        con.execute("update fct_headcount_daily set headcount_day_id = '1-20240105' where headcount_day_id = 'kept'")
+        con.execute(f"update metric_values set value = ? where {OLD_VALUE}", [units[0] if units else None])
 
     assert not differing_relations(warehouse, full_build.project.project_dir / "warehouse.duckdb")
     # and the load's late rows moved what they move (so the comparison above saw them)
@@ -123,6 +146,9 @@ def test_a_nightly_build_after_one_days_load_gives_a_full_builds_rows(demo_built
     assert str(one(warehouse, "select run_date from stg_production_runs where run_id = 1706")) == "2025-06-29"
     assert one(warehouse, "select count(*) from stg_order_lines where order_id in (9001, 9002)") == 3
     assert one(warehouse, "select count(*) from fct_attributed_orders where order_id = 9001") == 1
+    # the corrected dates reached the headcount: employee 13 left on 2024-10-31, employee 80 joined on 2024-02-10
+    assert str(one(warehouse, "select max(date_day) from fct_headcount_daily where employee_id = 13")) == "2024-10-30"
+    assert str(one(warehouse, "select min(date_day) from fct_headcount_daily where employee_id = 80")) == "2024-02-10"
 
 
 @pytest.mark.postgres

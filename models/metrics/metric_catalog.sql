@@ -96,7 +96,7 @@ FROM (VALUES
     'ratio',
     'run_time_minutes / planned_production_minutes',
     'run_time_minutes, planned_production_minutes',
-    'metrics/factory.yml:83'
+    'metrics/factory.yml:86'
   ),
   (
     'average_order_value',
@@ -107,7 +107,7 @@ FROM (VALUES
     'EUR',
     'revenue / orders',
     'revenue, orders',
-    'metrics/sales.yml:105'
+    'metrics/sales.yml:111'
   ),
   (
     'channel_roi',
@@ -151,7 +151,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * unit_cost) over order_lines',
     'cost_of_goods',
-    'metrics/sales.yml:85'
+    'metrics/sales.yml:91'
   ),
   (
     'cost_per_click',
@@ -184,7 +184,7 @@ FROM (VALUES
     'EUR',
     'gross_profit_to_date / customers_to_date',
     'gross_profit_to_date, customers_to_date',
-    'metrics/sales.yml:181'
+    'metrics/sales.yml:187'
   ),
   (
     'customers_to_date',
@@ -195,7 +195,7 @@ FROM (VALUES
     'customers',
     'count_distinct(customer_id) over orders, all time',
     'ordering_customers',
-    'metrics/sales.yml:175'
+    'metrics/sales.yml:181'
   ),
   (
     'defect_rate',
@@ -206,7 +206,7 @@ FROM (VALUES
     'ratio',
     'units_defective / units_produced',
     'units_defective, units_produced',
-    'metrics/factory.yml:119'
+    'metrics/factory.yml:122'
   ),
   (
     'discounts',
@@ -217,7 +217,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * discount_per_unit) over order_lines',
     'discount_amount',
-    'metrics/sales.yml:117'
+    'metrics/sales.yml:123'
   ),
   (
     'fte',
@@ -239,7 +239,7 @@ FROM (VALUES
     'units',
     'sum(good_units) over production_runs',
     'good_units',
-    'metrics/factory.yml:71'
+    'metrics/factory.yml:74'
   ),
   (
     'gross_margin_pct',
@@ -250,7 +250,7 @@ FROM (VALUES
     'percent',
     '100 * gross_profit / revenue',
     'gross_profit, revenue',
-    'metrics/sales.yml:91'
+    'metrics/sales.yml:97'
   ),
   (
     'gross_profit',
@@ -261,7 +261,7 @@ FROM (VALUES
     'EUR',
     'revenue - cost_of_goods',
     'revenue, cost_of_goods',
-    'metrics/sales.yml:77'
+    'metrics/sales.yml:83'
   ),
   (
     'gross_profit_to_date',
@@ -272,7 +272,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * (net_unit_price - unit_cost)) over order_lines, all time',
     'line_gross_profit',
-    'metrics/sales.yml:169'
+    'metrics/sales.yml:175'
   ),
   (
     'headcount',
@@ -316,7 +316,7 @@ FROM (VALUES
     'minutes',
     'sum(ideal_run_minutes) over production_runs',
     'ideal_run_minutes',
-    'metrics/factory.yml:53'
+    'metrics/factory.yml:56'
   ),
   (
     'inventory_days_in_period',
@@ -327,7 +327,7 @@ FROM (VALUES
     'days',
     'count_distinct(balance_date) over inventory_balances',
     'inventory_days',
-    'metrics/inventory.yml:56'
+    'metrics/inventory.yml:59'
   ),
   (
     'inventory_turnover_days',
@@ -338,7 +338,7 @@ FROM (VALUES
     'days',
     'inventory_value * inventory_days_in_period / cost_of_goods',
     'inventory_value, inventory_days_in_period, cost_of_goods',
-    'metrics/inventory.yml:62'
+    'metrics/inventory.yml:65'
   ),
   (
     'inventory_units',
@@ -349,7 +349,7 @@ FROM (VALUES
     'units',
     'sum(on_hand_units) over inventory_balances',
     'inventory_units',
-    'metrics/inventory.yml:44'
+    'metrics/inventory.yml:47'
   ),
   (
     'inventory_value',
@@ -360,7 +360,7 @@ FROM (VALUES
     'EUR',
     'sum(inventory_value) over inventory_balances',
     'inventory_value',
-    'metrics/inventory.yml:50'
+    'metrics/inventory.yml:53'
   ),
   (
     'kpi_target',
@@ -448,7 +448,7 @@ FROM (VALUES
     'customers',
     'count(customer_id) over customers',
     'new_customers',
-    'metrics/sales.yml:138'
+    'metrics/sales.yml:144'
   ),
   (
     'new_customers_rolling_7d',
@@ -459,7 +459,7 @@ FROM (VALUES
     'customers',
     'count(customer_id) over customers, trailing 7 day',
     'new_customers',
-    'metrics/sales.yml:144'
+    'metrics/sales.yml:150'
   ),
   (
     'oee',
@@ -470,7 +470,7 @@ FROM (VALUES
     'ratio',
     'availability * performance * quality',
     'availability, performance, quality',
-    'metrics/factory.yml:101'
+    'metrics/factory.yml:104'
   ),
   (
     'oee_mom_change_pts',
@@ -481,7 +481,7 @@ FROM (VALUES
     'percentage_points',
     '100 * (oee - oee_prior_month)',
     'oee, oee',
-    'metrics/factory.yml:109'
+    'metrics/factory.yml:112'
   ),
   (
     'on_time_task_rate',
@@ -503,7 +503,7 @@ FROM (VALUES
     'customers',
     'count_distinct(customer_id) over orders',
     'ordering_customers',
-    'metrics/sales.yml:150'
+    'metrics/sales.yml:156'
   ),
   (
     'orders',
@@ -514,7 +514,7 @@ FROM (VALUES
     'orders',
     'count(order_id) over orders',
     'orders',
-    'metrics/sales.yml:99'
+    'metrics/sales.yml:105'
   ),
   (
     'orders_yoy_growth_pct',
@@ -525,7 +525,7 @@ FROM (VALUES
     'percent',
     '100 * (orders - orders_prior_year) / orders_prior_year',
     'orders, orders',
-    'metrics/sales.yml:227'
+    'metrics/sales.yml:233'
   ),
   (
     'performance',
@@ -536,7 +536,7 @@ FROM (VALUES
     'ratio',
     'ideal_production_minutes / run_time_minutes',
     'ideal_production_minutes, run_time_minutes',
-    'metrics/factory.yml:89'
+    'metrics/factory.yml:92'
   ),
   (
     'planned_production_minutes',
@@ -547,7 +547,7 @@ FROM (VALUES
     'minutes',
     'sum(planned_minutes) over production_runs',
     'planned_minutes',
-    'metrics/factory.yml:41'
+    'metrics/factory.yml:44'
   ),
   (
     'production_cycle_time',
@@ -558,7 +558,7 @@ FROM (VALUES
     'seconds',
     '60 * run_time_minutes / units_produced',
     'run_time_minutes, units_produced',
-    'metrics/factory.yml:125'
+    'metrics/factory.yml:128'
   ),
   (
     'production_runs',
@@ -569,7 +569,7 @@ FROM (VALUES
     'runs',
     'count(run_id) over production_runs',
     'production_runs',
-    'metrics/factory.yml:35'
+    'metrics/factory.yml:38'
   ),
   (
     'project_completion_rate',
@@ -591,7 +591,7 @@ FROM (VALUES
     'ratio',
     'promotion_orders / promotion_footfall',
     'orders, store_footfall',
-    'metrics/stores.yml:41'
+    'metrics/stores.yml:44'
   ),
   (
     'promotion_order_share',
@@ -602,7 +602,7 @@ FROM (VALUES
     'ratio',
     'promotion_orders / orders',
     'orders, orders',
-    'metrics/sales.yml:130'
+    'metrics/sales.yml:136'
   ),
   (
     'promotion_revenue',
@@ -613,7 +613,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines',
     'revenue',
-    'metrics/sales.yml:123'
+    'metrics/sales.yml:129'
   ),
   (
     'purchase_orders',
@@ -624,7 +624,7 @@ FROM (VALUES
     'orders',
     'count(purchase_order_id) over purchase_orders',
     'purchase_orders',
-    'metrics/inventory.yml:70'
+    'metrics/inventory.yml:73'
   ),
   (
     'purchase_orders_on_time',
@@ -635,7 +635,7 @@ FROM (VALUES
     'orders',
     'sum_boolean(is_on_time) over purchase_orders',
     'purchase_orders_on_time',
-    'metrics/inventory.yml:82'
+    'metrics/inventory.yml:85'
   ),
   (
     'purchase_spend',
@@ -646,7 +646,7 @@ FROM (VALUES
     'EUR',
     'sum(order_value_eur) over purchase_orders',
     'purchase_spend',
-    'metrics/inventory.yml:76'
+    'metrics/inventory.yml:79'
   ),
   (
     'quality',
@@ -657,7 +657,7 @@ FROM (VALUES
     'ratio',
     'good_units / units_produced',
     'good_units, units_produced',
-    'metrics/factory.yml:95'
+    'metrics/factory.yml:98'
   ),
   (
     'repeat_customers',
@@ -668,7 +668,7 @@ FROM (VALUES
     'customers',
     'count_distinct(customer_id) over orders',
     'ordering_customers',
-    'metrics/sales.yml:156'
+    'metrics/sales.yml:162'
   ),
   (
     'repurchase_rate',
@@ -679,7 +679,7 @@ FROM (VALUES
     'ratio',
     'repeat_customers / ordering_customers',
     'repeat_customers, ordering_customers',
-    'metrics/sales.yml:163'
+    'metrics/sales.yml:169'
   ),
   (
     'return_on_ad_spend',
@@ -701,7 +701,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines',
     'revenue',
-    'metrics/sales.yml:71'
+    'metrics/sales.yml:77'
   ),
   (
     'revenue_mom_growth_pct',
@@ -712,7 +712,7 @@ FROM (VALUES
     'percent',
     '100 * (revenue - revenue_prior_month) / revenue_prior_month',
     'revenue, revenue',
-    'metrics/sales.yml:207'
+    'metrics/sales.yml:213'
   ),
   (
     'revenue_mtd',
@@ -723,7 +723,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, month to date',
     'revenue',
-    'metrics/sales.yml:189'
+    'metrics/sales.yml:195'
   ),
   (
     'revenue_per_visitor',
@@ -734,7 +734,7 @@ FROM (VALUES
     'EUR',
     'revenue / store_footfall',
     'revenue, store_footfall',
-    'metrics/stores.yml:50'
+    'metrics/stores.yml:53'
   ),
   (
     'revenue_rolling_7d',
@@ -745,7 +745,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, trailing 7 day',
     'revenue',
-    'metrics/sales.yml:201'
+    'metrics/sales.yml:207'
   ),
   (
     'revenue_yoy_growth_pct',
@@ -756,7 +756,7 @@ FROM (VALUES
     'percent',
     '100 * (revenue - revenue_prior_year) / revenue_prior_year',
     'revenue, revenue',
-    'metrics/sales.yml:217'
+    'metrics/sales.yml:223'
   ),
   (
     'revenue_ytd',
@@ -767,7 +767,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, year to date',
     'revenue',
-    'metrics/sales.yml:195'
+    'metrics/sales.yml:201'
   ),
   (
     'run_time_minutes',
@@ -778,7 +778,7 @@ FROM (VALUES
     'minutes',
     'sum(run_minutes) over production_runs',
     'run_minutes',
-    'metrics/factory.yml:47'
+    'metrics/factory.yml:50'
   ),
   (
     'sales_visit_conversion_rate',
@@ -822,7 +822,7 @@ FROM (VALUES
     'ratio',
     'orders / store_footfall',
     'orders, store_footfall',
-    'metrics/stores.yml:35'
+    'metrics/stores.yml:38'
   ),
   (
     'store_footfall',
@@ -833,7 +833,7 @@ FROM (VALUES
     'visitors',
     'sum(footfall) over store_traffic',
     'footfall',
-    'metrics/stores.yml:29'
+    'metrics/stores.yml:32'
   ),
   (
     'store_footfall_rolling_7d',
@@ -844,7 +844,7 @@ FROM (VALUES
     'visitors',
     'sum(footfall) over store_traffic, trailing 7 day',
     'footfall',
-    'metrics/stores.yml:56'
+    'metrics/stores.yml:59'
   ),
   (
     'store_footfall_yoy_growth_pct',
@@ -855,7 +855,7 @@ FROM (VALUES
     'percent',
     '100 * (store_footfall - footfall_prior_year) / footfall_prior_year',
     'store_footfall, store_footfall',
-    'metrics/stores.yml:62'
+    'metrics/stores.yml:65'
   ),
   (
     'supplier_on_time_rate',
@@ -866,7 +866,7 @@ FROM (VALUES
     'ratio',
     'purchase_orders_on_time / purchase_orders',
     'purchase_orders_on_time, purchase_orders',
-    'metrics/inventory.yml:88'
+    'metrics/inventory.yml:91'
   ),
   (
     'tasks_completed',
@@ -910,7 +910,7 @@ FROM (VALUES
     'units',
     'sum(units_defective) over production_runs',
     'units_defective',
-    'metrics/factory.yml:65'
+    'metrics/factory.yml:68'
   ),
   (
     'units_produced',
@@ -921,7 +921,7 @@ FROM (VALUES
     'units',
     'sum(units_produced) over production_runs',
     'units_produced',
-    'metrics/factory.yml:59'
+    'metrics/factory.yml:62'
   ),
   (
     'units_produced_rolling_7d',
@@ -932,7 +932,7 @@ FROM (VALUES
     'units',
     'sum(units_produced) over production_runs, trailing 7 day',
     'units_produced',
-    'metrics/factory.yml:77'
+    'metrics/factory.yml:80'
   ),
   (
     'units_sold',
@@ -943,7 +943,7 @@ FROM (VALUES
     'units',
     'sum(quantity) over order_lines',
     'units_sold',
-    'metrics/sales.yml:111'
+    'metrics/sales.yml:117'
   )) AS definitions(metric_name, label, description, metric_type, owner, unit, formula, inputs, defined_in)
 LEFT JOIN (
   WITH fields AS (
@@ -1853,7 +1853,7 @@ FROM (VALUES
     'ratio',
     'run_time_minutes / planned_production_minutes',
     'run_time_minutes, planned_production_minutes',
-    'metrics/factory.yml:83'
+    'metrics/factory.yml:86'
   ),
   (
     'average_order_value',
@@ -1864,7 +1864,7 @@ FROM (VALUES
     'EUR',
     'revenue / orders',
     'revenue, orders',
-    'metrics/sales.yml:105'
+    'metrics/sales.yml:111'
   ),
   (
     'channel_roi',
@@ -1908,7 +1908,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * unit_cost) over order_lines',
     'cost_of_goods',
-    'metrics/sales.yml:85'
+    'metrics/sales.yml:91'
   ),
   (
     'cost_per_click',
@@ -1941,7 +1941,7 @@ FROM (VALUES
     'EUR',
     'gross_profit_to_date / customers_to_date',
     'gross_profit_to_date, customers_to_date',
-    'metrics/sales.yml:181'
+    'metrics/sales.yml:187'
   ),
   (
     'customers_to_date',
@@ -1952,7 +1952,7 @@ FROM (VALUES
     'customers',
     'count_distinct(customer_id) over orders, all time',
     'ordering_customers',
-    'metrics/sales.yml:175'
+    'metrics/sales.yml:181'
   ),
   (
     'defect_rate',
@@ -1963,7 +1963,7 @@ FROM (VALUES
     'ratio',
     'units_defective / units_produced',
     'units_defective, units_produced',
-    'metrics/factory.yml:119'
+    'metrics/factory.yml:122'
   ),
   (
     'discounts',
@@ -1974,7 +1974,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * discount_per_unit) over order_lines',
     'discount_amount',
-    'metrics/sales.yml:117'
+    'metrics/sales.yml:123'
   ),
   (
     'fte',
@@ -1996,7 +1996,7 @@ FROM (VALUES
     'units',
     'sum(good_units) over production_runs',
     'good_units',
-    'metrics/factory.yml:71'
+    'metrics/factory.yml:74'
   ),
   (
     'gross_margin_pct',
@@ -2007,7 +2007,7 @@ FROM (VALUES
     'percent',
     '100 * gross_profit / revenue',
     'gross_profit, revenue',
-    'metrics/sales.yml:91'
+    'metrics/sales.yml:97'
   ),
   (
     'gross_profit',
@@ -2018,7 +2018,7 @@ FROM (VALUES
     'EUR',
     'revenue - cost_of_goods',
     'revenue, cost_of_goods',
-    'metrics/sales.yml:77'
+    'metrics/sales.yml:83'
   ),
   (
     'gross_profit_to_date',
@@ -2029,7 +2029,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * (net_unit_price - unit_cost)) over order_lines, all time',
     'line_gross_profit',
-    'metrics/sales.yml:169'
+    'metrics/sales.yml:175'
   ),
   (
     'headcount',
@@ -2073,7 +2073,7 @@ FROM (VALUES
     'minutes',
     'sum(ideal_run_minutes) over production_runs',
     'ideal_run_minutes',
-    'metrics/factory.yml:53'
+    'metrics/factory.yml:56'
   ),
   (
     'inventory_days_in_period',
@@ -2084,7 +2084,7 @@ FROM (VALUES
     'days',
     'count_distinct(balance_date) over inventory_balances',
     'inventory_days',
-    'metrics/inventory.yml:56'
+    'metrics/inventory.yml:59'
   ),
   (
     'inventory_turnover_days',
@@ -2095,7 +2095,7 @@ FROM (VALUES
     'days',
     'inventory_value * inventory_days_in_period / cost_of_goods',
     'inventory_value, inventory_days_in_period, cost_of_goods',
-    'metrics/inventory.yml:62'
+    'metrics/inventory.yml:65'
   ),
   (
     'inventory_units',
@@ -2106,7 +2106,7 @@ FROM (VALUES
     'units',
     'sum(on_hand_units) over inventory_balances',
     'inventory_units',
-    'metrics/inventory.yml:44'
+    'metrics/inventory.yml:47'
   ),
   (
     'inventory_value',
@@ -2117,7 +2117,7 @@ FROM (VALUES
     'EUR',
     'sum(inventory_value) over inventory_balances',
     'inventory_value',
-    'metrics/inventory.yml:50'
+    'metrics/inventory.yml:53'
   ),
   (
     'kpi_target',
@@ -2205,7 +2205,7 @@ FROM (VALUES
     'customers',
     'count(customer_id) over customers',
     'new_customers',
-    'metrics/sales.yml:138'
+    'metrics/sales.yml:144'
   ),
   (
     'new_customers_rolling_7d',
@@ -2216,7 +2216,7 @@ FROM (VALUES
     'customers',
     'count(customer_id) over customers, trailing 7 day',
     'new_customers',
-    'metrics/sales.yml:144'
+    'metrics/sales.yml:150'
   ),
   (
     'oee',
@@ -2227,7 +2227,7 @@ FROM (VALUES
     'ratio',
     'availability * performance * quality',
     'availability, performance, quality',
-    'metrics/factory.yml:101'
+    'metrics/factory.yml:104'
   ),
   (
     'oee_mom_change_pts',
@@ -2238,7 +2238,7 @@ FROM (VALUES
     'percentage_points',
     '100 * (oee - oee_prior_month)',
     'oee, oee',
-    'metrics/factory.yml:109'
+    'metrics/factory.yml:112'
   ),
   (
     'on_time_task_rate',
@@ -2260,7 +2260,7 @@ FROM (VALUES
     'customers',
     'count_distinct(customer_id) over orders',
     'ordering_customers',
-    'metrics/sales.yml:150'
+    'metrics/sales.yml:156'
   ),
   (
     'orders',
@@ -2271,7 +2271,7 @@ FROM (VALUES
     'orders',
     'count(order_id) over orders',
     'orders',
-    'metrics/sales.yml:99'
+    'metrics/sales.yml:105'
   ),
   (
     'orders_yoy_growth_pct',
@@ -2282,7 +2282,7 @@ FROM (VALUES
     'percent',
     '100 * (orders - orders_prior_year) / orders_prior_year',
     'orders, orders',
-    'metrics/sales.yml:227'
+    'metrics/sales.yml:233'
   ),
   (
     'performance',
@@ -2293,7 +2293,7 @@ FROM (VALUES
     'ratio',
     'ideal_production_minutes / run_time_minutes',
     'ideal_production_minutes, run_time_minutes',
-    'metrics/factory.yml:89'
+    'metrics/factory.yml:92'
   ),
   (
     'planned_production_minutes',
@@ -2304,7 +2304,7 @@ FROM (VALUES
     'minutes',
     'sum(planned_minutes) over production_runs',
     'planned_minutes',
-    'metrics/factory.yml:41'
+    'metrics/factory.yml:44'
   ),
   (
     'production_cycle_time',
@@ -2315,7 +2315,7 @@ FROM (VALUES
     'seconds',
     '60 * run_time_minutes / units_produced',
     'run_time_minutes, units_produced',
-    'metrics/factory.yml:125'
+    'metrics/factory.yml:128'
   ),
   (
     'production_runs',
@@ -2326,7 +2326,7 @@ FROM (VALUES
     'runs',
     'count(run_id) over production_runs',
     'production_runs',
-    'metrics/factory.yml:35'
+    'metrics/factory.yml:38'
   ),
   (
     'project_completion_rate',
@@ -2348,7 +2348,7 @@ FROM (VALUES
     'ratio',
     'promotion_orders / promotion_footfall',
     'orders, store_footfall',
-    'metrics/stores.yml:41'
+    'metrics/stores.yml:44'
   ),
   (
     'promotion_order_share',
@@ -2359,7 +2359,7 @@ FROM (VALUES
     'ratio',
     'promotion_orders / orders',
     'orders, orders',
-    'metrics/sales.yml:130'
+    'metrics/sales.yml:136'
   ),
   (
     'promotion_revenue',
@@ -2370,7 +2370,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines',
     'revenue',
-    'metrics/sales.yml:123'
+    'metrics/sales.yml:129'
   ),
   (
     'purchase_orders',
@@ -2381,7 +2381,7 @@ FROM (VALUES
     'orders',
     'count(purchase_order_id) over purchase_orders',
     'purchase_orders',
-    'metrics/inventory.yml:70'
+    'metrics/inventory.yml:73'
   ),
   (
     'purchase_orders_on_time',
@@ -2392,7 +2392,7 @@ FROM (VALUES
     'orders',
     'sum_boolean(is_on_time) over purchase_orders',
     'purchase_orders_on_time',
-    'metrics/inventory.yml:82'
+    'metrics/inventory.yml:85'
   ),
   (
     'purchase_spend',
@@ -2403,7 +2403,7 @@ FROM (VALUES
     'EUR',
     'sum(order_value_eur) over purchase_orders',
     'purchase_spend',
-    'metrics/inventory.yml:76'
+    'metrics/inventory.yml:79'
   ),
   (
     'quality',
@@ -2414,7 +2414,7 @@ FROM (VALUES
     'ratio',
     'good_units / units_produced',
     'good_units, units_produced',
-    'metrics/factory.yml:95'
+    'metrics/factory.yml:98'
   ),
   (
     'repeat_customers',
@@ -2425,7 +2425,7 @@ FROM (VALUES
     'customers',
     'count_distinct(customer_id) over orders',
     'ordering_customers',
-    'metrics/sales.yml:156'
+    'metrics/sales.yml:162'
   ),
   (
     'repurchase_rate',
@@ -2436,7 +2436,7 @@ FROM (VALUES
     'ratio',
     'repeat_customers / ordering_customers',
     'repeat_customers, ordering_customers',
-    'metrics/sales.yml:163'
+    'metrics/sales.yml:169'
   ),
   (
     'return_on_ad_spend',
@@ -2458,7 +2458,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines',
     'revenue',
-    'metrics/sales.yml:71'
+    'metrics/sales.yml:77'
   ),
   (
     'revenue_mom_growth_pct',
@@ -2469,7 +2469,7 @@ FROM (VALUES
     'percent',
     '100 * (revenue - revenue_prior_month) / revenue_prior_month',
     'revenue, revenue',
-    'metrics/sales.yml:207'
+    'metrics/sales.yml:213'
   ),
   (
     'revenue_mtd',
@@ -2480,7 +2480,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, month to date',
     'revenue',
-    'metrics/sales.yml:189'
+    'metrics/sales.yml:195'
   ),
   (
     'revenue_per_visitor',
@@ -2491,7 +2491,7 @@ FROM (VALUES
     'EUR',
     'revenue / store_footfall',
     'revenue, store_footfall',
-    'metrics/stores.yml:50'
+    'metrics/stores.yml:53'
   ),
   (
     'revenue_rolling_7d',
@@ -2502,7 +2502,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, trailing 7 day',
     'revenue',
-    'metrics/sales.yml:201'
+    'metrics/sales.yml:207'
   ),
   (
     'revenue_yoy_growth_pct',
@@ -2513,7 +2513,7 @@ FROM (VALUES
     'percent',
     '100 * (revenue - revenue_prior_year) / revenue_prior_year',
     'revenue, revenue',
-    'metrics/sales.yml:217'
+    'metrics/sales.yml:223'
   ),
   (
     'revenue_ytd',
@@ -2524,7 +2524,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, year to date',
     'revenue',
-    'metrics/sales.yml:195'
+    'metrics/sales.yml:201'
   ),
   (
     'run_time_minutes',
@@ -2535,7 +2535,7 @@ FROM (VALUES
     'minutes',
     'sum(run_minutes) over production_runs',
     'run_minutes',
-    'metrics/factory.yml:47'
+    'metrics/factory.yml:50'
   ),
   (
     'sales_visit_conversion_rate',
@@ -2579,7 +2579,7 @@ FROM (VALUES
     'ratio',
     'orders / store_footfall',
     'orders, store_footfall',
-    'metrics/stores.yml:35'
+    'metrics/stores.yml:38'
   ),
   (
     'store_footfall',
@@ -2590,7 +2590,7 @@ FROM (VALUES
     'visitors',
     'sum(footfall) over store_traffic',
     'footfall',
-    'metrics/stores.yml:29'
+    'metrics/stores.yml:32'
   ),
   (
     'store_footfall_rolling_7d',
@@ -2601,7 +2601,7 @@ FROM (VALUES
     'visitors',
     'sum(footfall) over store_traffic, trailing 7 day',
     'footfall',
-    'metrics/stores.yml:56'
+    'metrics/stores.yml:59'
   ),
   (
     'store_footfall_yoy_growth_pct',
@@ -2612,7 +2612,7 @@ FROM (VALUES
     'percent',
     '100 * (store_footfall - footfall_prior_year) / footfall_prior_year',
     'store_footfall, store_footfall',
-    'metrics/stores.yml:62'
+    'metrics/stores.yml:65'
   ),
   (
     'supplier_on_time_rate',
@@ -2623,7 +2623,7 @@ FROM (VALUES
     'ratio',
     'purchase_orders_on_time / purchase_orders',
     'purchase_orders_on_time, purchase_orders',
-    'metrics/inventory.yml:88'
+    'metrics/inventory.yml:91'
   ),
   (
     'tasks_completed',
@@ -2667,7 +2667,7 @@ FROM (VALUES
     'units',
     'sum(units_defective) over production_runs',
     'units_defective',
-    'metrics/factory.yml:65'
+    'metrics/factory.yml:68'
   ),
   (
     'units_produced',
@@ -2678,7 +2678,7 @@ FROM (VALUES
     'units',
     'sum(units_produced) over production_runs',
     'units_produced',
-    'metrics/factory.yml:59'
+    'metrics/factory.yml:62'
   ),
   (
     'units_produced_rolling_7d',
@@ -2689,7 +2689,7 @@ FROM (VALUES
     'units',
     'sum(units_produced) over production_runs, trailing 7 day',
     'units_produced',
-    'metrics/factory.yml:77'
+    'metrics/factory.yml:80'
   ),
   (
     'units_sold',
@@ -2700,7 +2700,7 @@ FROM (VALUES
     'units',
     'sum(quantity) over order_lines',
     'units_sold',
-    'metrics/sales.yml:111'
+    'metrics/sales.yml:117'
   )) AS definitions(metric_name, label, description, metric_type, owner, unit, formula, inputs, defined_in)
 LEFT JOIN (
   WITH fields AS (
@@ -4396,7 +4396,7 @@ FROM VALUES
     'ratio',
     'run_time_minutes / planned_production_minutes',
     'run_time_minutes, planned_production_minutes',
-    'metrics/factory.yml:83'
+    'metrics/factory.yml:86'
   ),
   (
     'average_order_value',
@@ -4407,7 +4407,7 @@ FROM VALUES
     'EUR',
     'revenue / orders',
     'revenue, orders',
-    'metrics/sales.yml:105'
+    'metrics/sales.yml:111'
   ),
   (
     'channel_roi',
@@ -4451,7 +4451,7 @@ FROM VALUES
     'EUR',
     'sum(quantity * unit_cost) over order_lines',
     'cost_of_goods',
-    'metrics/sales.yml:85'
+    'metrics/sales.yml:91'
   ),
   (
     'cost_per_click',
@@ -4484,7 +4484,7 @@ FROM VALUES
     'EUR',
     'gross_profit_to_date / customers_to_date',
     'gross_profit_to_date, customers_to_date',
-    'metrics/sales.yml:181'
+    'metrics/sales.yml:187'
   ),
   (
     'customers_to_date',
@@ -4495,7 +4495,7 @@ FROM VALUES
     'customers',
     'count_distinct(customer_id) over orders, all time',
     'ordering_customers',
-    'metrics/sales.yml:175'
+    'metrics/sales.yml:181'
   ),
   (
     'defect_rate',
@@ -4506,7 +4506,7 @@ FROM VALUES
     'ratio',
     'units_defective / units_produced',
     'units_defective, units_produced',
-    'metrics/factory.yml:119'
+    'metrics/factory.yml:122'
   ),
   (
     'discounts',
@@ -4517,7 +4517,7 @@ FROM VALUES
     'EUR',
     'sum(quantity * discount_per_unit) over order_lines',
     'discount_amount',
-    'metrics/sales.yml:117'
+    'metrics/sales.yml:123'
   ),
   (
     'fte',
@@ -4539,7 +4539,7 @@ FROM VALUES
     'units',
     'sum(good_units) over production_runs',
     'good_units',
-    'metrics/factory.yml:71'
+    'metrics/factory.yml:74'
   ),
   (
     'gross_margin_pct',
@@ -4550,7 +4550,7 @@ FROM VALUES
     'percent',
     '100 * gross_profit / revenue',
     'gross_profit, revenue',
-    'metrics/sales.yml:91'
+    'metrics/sales.yml:97'
   ),
   (
     'gross_profit',
@@ -4561,7 +4561,7 @@ FROM VALUES
     'EUR',
     'revenue - cost_of_goods',
     'revenue, cost_of_goods',
-    'metrics/sales.yml:77'
+    'metrics/sales.yml:83'
   ),
   (
     'gross_profit_to_date',
@@ -4572,7 +4572,7 @@ FROM VALUES
     'EUR',
     'sum(quantity * (net_unit_price - unit_cost)) over order_lines, all time',
     'line_gross_profit',
-    'metrics/sales.yml:169'
+    'metrics/sales.yml:175'
   ),
   (
     'headcount',
@@ -4616,7 +4616,7 @@ FROM VALUES
     'minutes',
     'sum(ideal_run_minutes) over production_runs',
     'ideal_run_minutes',
-    'metrics/factory.yml:53'
+    'metrics/factory.yml:56'
   ),
   (
     'inventory_days_in_period',
@@ -4627,7 +4627,7 @@ FROM VALUES
     'days',
     'count_distinct(balance_date) over inventory_balances',
     'inventory_days',
-    'metrics/inventory.yml:56'
+    'metrics/inventory.yml:59'
   ),
   (
     'inventory_turnover_days',
@@ -4638,7 +4638,7 @@ FROM VALUES
     'days',
     'inventory_value * inventory_days_in_period / cost_of_goods',
     'inventory_value, inventory_days_in_period, cost_of_goods',
-    'metrics/inventory.yml:62'
+    'metrics/inventory.yml:65'
   ),
   (
     'inventory_units',
@@ -4649,7 +4649,7 @@ FROM VALUES
     'units',
     'sum(on_hand_units) over inventory_balances',
     'inventory_units',
-    'metrics/inventory.yml:44'
+    'metrics/inventory.yml:47'
   ),
   (
     'inventory_value',
@@ -4660,7 +4660,7 @@ FROM VALUES
     'EUR',
     'sum(inventory_value) over inventory_balances',
     'inventory_value',
-    'metrics/inventory.yml:50'
+    'metrics/inventory.yml:53'
   ),
   (
     'kpi_target',
@@ -4748,7 +4748,7 @@ FROM VALUES
     'customers',
     'count(customer_id) over customers',
     'new_customers',
-    'metrics/sales.yml:138'
+    'metrics/sales.yml:144'
   ),
   (
     'new_customers_rolling_7d',
@@ -4759,7 +4759,7 @@ FROM VALUES
     'customers',
     'count(customer_id) over customers, trailing 7 day',
     'new_customers',
-    'metrics/sales.yml:144'
+    'metrics/sales.yml:150'
   ),
   (
     'oee',
@@ -4770,7 +4770,7 @@ FROM VALUES
     'ratio',
     'availability * performance * quality',
     'availability, performance, quality',
-    'metrics/factory.yml:101'
+    'metrics/factory.yml:104'
   ),
   (
     'oee_mom_change_pts',
@@ -4781,7 +4781,7 @@ FROM VALUES
     'percentage_points',
     '100 * (oee - oee_prior_month)',
     'oee, oee',
-    'metrics/factory.yml:109'
+    'metrics/factory.yml:112'
   ),
   (
     'on_time_task_rate',
@@ -4803,7 +4803,7 @@ FROM VALUES
     'customers',
     'count_distinct(customer_id) over orders',
     'ordering_customers',
-    'metrics/sales.yml:150'
+    'metrics/sales.yml:156'
   ),
   (
     'orders',
@@ -4814,7 +4814,7 @@ FROM VALUES
     'orders',
     'count(order_id) over orders',
     'orders',
-    'metrics/sales.yml:99'
+    'metrics/sales.yml:105'
   ),
   (
     'orders_yoy_growth_pct',
@@ -4825,7 +4825,7 @@ FROM VALUES
     'percent',
     '100 * (orders - orders_prior_year) / orders_prior_year',
     'orders, orders',
-    'metrics/sales.yml:227'
+    'metrics/sales.yml:233'
   ),
   (
     'performance',
@@ -4836,7 +4836,7 @@ FROM VALUES
     'ratio',
     'ideal_production_minutes / run_time_minutes',
     'ideal_production_minutes, run_time_minutes',
-    'metrics/factory.yml:89'
+    'metrics/factory.yml:92'
   ),
   (
     'planned_production_minutes',
@@ -4847,7 +4847,7 @@ FROM VALUES
     'minutes',
     'sum(planned_minutes) over production_runs',
     'planned_minutes',
-    'metrics/factory.yml:41'
+    'metrics/factory.yml:44'
   ),
   (
     'production_cycle_time',
@@ -4858,7 +4858,7 @@ FROM VALUES
     'seconds',
     '60 * run_time_minutes / units_produced',
     'run_time_minutes, units_produced',
-    'metrics/factory.yml:125'
+    'metrics/factory.yml:128'
   ),
   (
     'production_runs',
@@ -4869,7 +4869,7 @@ FROM VALUES
     'runs',
     'count(run_id) over production_runs',
     'production_runs',
-    'metrics/factory.yml:35'
+    'metrics/factory.yml:38'
   ),
   (
     'project_completion_rate',
@@ -4891,7 +4891,7 @@ FROM VALUES
     'ratio',
     'promotion_orders / promotion_footfall',
     'orders, store_footfall',
-    'metrics/stores.yml:41'
+    'metrics/stores.yml:44'
   ),
   (
     'promotion_order_share',
@@ -4902,7 +4902,7 @@ FROM VALUES
     'ratio',
     'promotion_orders / orders',
     'orders, orders',
-    'metrics/sales.yml:130'
+    'metrics/sales.yml:136'
   ),
   (
     'promotion_revenue',
@@ -4913,7 +4913,7 @@ FROM VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines',
     'revenue',
-    'metrics/sales.yml:123'
+    'metrics/sales.yml:129'
   ),
   (
     'purchase_orders',
@@ -4924,7 +4924,7 @@ FROM VALUES
     'orders',
     'count(purchase_order_id) over purchase_orders',
     'purchase_orders',
-    'metrics/inventory.yml:70'
+    'metrics/inventory.yml:73'
   ),
   (
     'purchase_orders_on_time',
@@ -4935,7 +4935,7 @@ FROM VALUES
     'orders',
     'sum_boolean(is_on_time) over purchase_orders',
     'purchase_orders_on_time',
-    'metrics/inventory.yml:82'
+    'metrics/inventory.yml:85'
   ),
   (
     'purchase_spend',
@@ -4946,7 +4946,7 @@ FROM VALUES
     'EUR',
     'sum(order_value_eur) over purchase_orders',
     'purchase_spend',
-    'metrics/inventory.yml:76'
+    'metrics/inventory.yml:79'
   ),
   (
     'quality',
@@ -4957,7 +4957,7 @@ FROM VALUES
     'ratio',
     'good_units / units_produced',
     'good_units, units_produced',
-    'metrics/factory.yml:95'
+    'metrics/factory.yml:98'
   ),
   (
     'repeat_customers',
@@ -4968,7 +4968,7 @@ FROM VALUES
     'customers',
     'count_distinct(customer_id) over orders',
     'ordering_customers',
-    'metrics/sales.yml:156'
+    'metrics/sales.yml:162'
   ),
   (
     'repurchase_rate',
@@ -4979,7 +4979,7 @@ FROM VALUES
     'ratio',
     'repeat_customers / ordering_customers',
     'repeat_customers, ordering_customers',
-    'metrics/sales.yml:163'
+    'metrics/sales.yml:169'
   ),
   (
     'return_on_ad_spend',
@@ -5001,7 +5001,7 @@ FROM VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines',
     'revenue',
-    'metrics/sales.yml:71'
+    'metrics/sales.yml:77'
   ),
   (
     'revenue_mom_growth_pct',
@@ -5012,7 +5012,7 @@ FROM VALUES
     'percent',
     '100 * (revenue - revenue_prior_month) / revenue_prior_month',
     'revenue, revenue',
-    'metrics/sales.yml:207'
+    'metrics/sales.yml:213'
   ),
   (
     'revenue_mtd',
@@ -5023,7 +5023,7 @@ FROM VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, month to date',
     'revenue',
-    'metrics/sales.yml:189'
+    'metrics/sales.yml:195'
   ),
   (
     'revenue_per_visitor',
@@ -5034,7 +5034,7 @@ FROM VALUES
     'EUR',
     'revenue / store_footfall',
     'revenue, store_footfall',
-    'metrics/stores.yml:50'
+    'metrics/stores.yml:53'
   ),
   (
     'revenue_rolling_7d',
@@ -5045,7 +5045,7 @@ FROM VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, trailing 7 day',
     'revenue',
-    'metrics/sales.yml:201'
+    'metrics/sales.yml:207'
   ),
   (
     'revenue_yoy_growth_pct',
@@ -5056,7 +5056,7 @@ FROM VALUES
     'percent',
     '100 * (revenue - revenue_prior_year) / revenue_prior_year',
     'revenue, revenue',
-    'metrics/sales.yml:217'
+    'metrics/sales.yml:223'
   ),
   (
     'revenue_ytd',
@@ -5067,7 +5067,7 @@ FROM VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, year to date',
     'revenue',
-    'metrics/sales.yml:195'
+    'metrics/sales.yml:201'
   ),
   (
     'run_time_minutes',
@@ -5078,7 +5078,7 @@ FROM VALUES
     'minutes',
     'sum(run_minutes) over production_runs',
     'run_minutes',
-    'metrics/factory.yml:47'
+    'metrics/factory.yml:50'
   ),
   (
     'sales_visit_conversion_rate',
@@ -5122,7 +5122,7 @@ FROM VALUES
     'ratio',
     'orders / store_footfall',
     'orders, store_footfall',
-    'metrics/stores.yml:35'
+    'metrics/stores.yml:38'
   ),
   (
     'store_footfall',
@@ -5133,7 +5133,7 @@ FROM VALUES
     'visitors',
     'sum(footfall) over store_traffic',
     'footfall',
-    'metrics/stores.yml:29'
+    'metrics/stores.yml:32'
   ),
   (
     'store_footfall_rolling_7d',
@@ -5144,7 +5144,7 @@ FROM VALUES
     'visitors',
     'sum(footfall) over store_traffic, trailing 7 day',
     'footfall',
-    'metrics/stores.yml:56'
+    'metrics/stores.yml:59'
   ),
   (
     'store_footfall_yoy_growth_pct',
@@ -5155,7 +5155,7 @@ FROM VALUES
     'percent',
     '100 * (store_footfall - footfall_prior_year) / footfall_prior_year',
     'store_footfall, store_footfall',
-    'metrics/stores.yml:62'
+    'metrics/stores.yml:65'
   ),
   (
     'supplier_on_time_rate',
@@ -5166,7 +5166,7 @@ FROM VALUES
     'ratio',
     'purchase_orders_on_time / purchase_orders',
     'purchase_orders_on_time, purchase_orders',
-    'metrics/inventory.yml:88'
+    'metrics/inventory.yml:91'
   ),
   (
     'tasks_completed',
@@ -5210,7 +5210,7 @@ FROM VALUES
     'units',
     'sum(units_defective) over production_runs',
     'units_defective',
-    'metrics/factory.yml:65'
+    'metrics/factory.yml:68'
   ),
   (
     'units_produced',
@@ -5221,7 +5221,7 @@ FROM VALUES
     'units',
     'sum(units_produced) over production_runs',
     'units_produced',
-    'metrics/factory.yml:59'
+    'metrics/factory.yml:62'
   ),
   (
     'units_produced_rolling_7d',
@@ -5232,7 +5232,7 @@ FROM VALUES
     'units',
     'sum(units_produced) over production_runs, trailing 7 day',
     'units_produced',
-    'metrics/factory.yml:77'
+    'metrics/factory.yml:80'
   ),
   (
     'units_sold',
@@ -5243,7 +5243,7 @@ FROM VALUES
     'units',
     'sum(quantity) over order_lines',
     'units_sold',
-    'metrics/sales.yml:111'
+    'metrics/sales.yml:117'
   ) AS definitions(metric_name, label, description, metric_type, owner, unit, formula, inputs, defined_in)
 LEFT JOIN (
   SELECT
