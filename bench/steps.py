@@ -28,6 +28,9 @@ from typing import Any
 import duckdb
 
 TOLERANCE = 1e-9  # relative; sums of doubles in another order differ in the last bits
+# absolute, for values that are a small difference of large sums (a growth rate of 0.03%: the last bits of two
+# sums of millions, divided by their difference): the same floor as the engine comparisons' (tests/engines.py)
+ABSOLUTE_TOLERANCE = 1e-9
 
 
 def connect(db: Path, memory_limit: str | None) -> duckdb.DuckDBPyConnection:
@@ -120,8 +123,9 @@ def compare_catalogs(con: duckdb.DuckDBPyConnection, left: str, right: str,
                      skip: tuple[str, ...] = ()) -> dict[str, Any]:
     """Every relation of two attached catalogs (but those whose name starts with one of `skip`): the same
     relations, and in each the same rows. Rows are matched on their columns that are not floating-point (which
-    must tell them apart), and floating-point values are equal within TOLERANCE (relative): a sum over the same
-    rows stored in another order differs in the last bits. `bit_identical`: the same rows to the last bit."""
+    must tell them apart), and floating-point values are equal within TOLERANCE (relative) or ABSOLUTE_TOLERANCE:
+    a sum over the same rows stored in another order differs in the last bits. `bit_identical`: the same rows to
+    the last bit."""
 
     def relations(catalog: str) -> set[tuple[str, str]]:
         rows = con.execute("select table_schema, table_name from information_schema.tables where table_catalog = ?",
@@ -167,8 +171,8 @@ def _differing_rows(con: duckdb.DuckDBPyConnection, a: str, b: str, keys: list[s
         if repeated is None or repeated[0]:
             return exact
     on = " and ".join(f"l.{k} is not distinct from r.{k}" for k in keys)
-    same = " and ".join(f"coalesce(l.{v} = r.{v} or abs(l.{v} - r.{v}) <= {TOLERANCE} * greatest(abs(l.{v}), "
-                        f"abs(r.{v}), 1e-12), l.{v} is null and r.{v} is null)" for v in values)
+    same = " and ".join(f"coalesce(l.{v} = r.{v} or abs(l.{v} - r.{v}) <= greatest({TOLERANCE} * greatest(abs(l.{v}), "
+                        f"abs(r.{v})), {ABSOLUTE_TOLERANCE}), l.{v} is null and r.{v} is null)" for v in values)
     row = con.execute(f"select count(*) from (select *, 1 as __l from {a}) l full join (select *, 1 as __r from {b}) "
                       f"r on {on} where l.__l is null or r.__r is null or not ({same})").fetchone()
     return int(row[0]) if row else exact

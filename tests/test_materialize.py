@@ -24,6 +24,7 @@ from engines import differences, keyed
 from metricsctl.cli import main
 from metricsctl.compiler.dialects import updates_rows
 from metricsctl.facade import Metricsctl
+from metricsctl.pipeline import BuildResult
 from tests.conftest import SHOP, assert_series, month, seed, shop_for_engines
 
 AS_IS_SCHEMA = """{% macro generate_schema_name(custom_schema_name, node) -%}
@@ -223,6 +224,99 @@ def test_an_incremental_run_equals_a_full_refresh_and_rebuilds_only_recent_perio
     late_day = ((orders.ordered_at == "2024-06-29") & (orders.channel == "store")).sum()
     assert got[("2024-06-29", "store")]["orders"] == 1 + late_day
     assert ("2024-07-01", "store") in got
+
+
+def with_lookback(app: Metricsctl, days: int) -> Metricsctl:
+    """The project, saying that a load changes orders and order lines only from `days` days before the latest
+    data on."""
+    path = app.project.project_dir / "metrics" / "semantic_models.yml"
+    text = path.read_text()
+    setting = f"lookback_days: {days}"
+    text = text.replace("metricsctl: {group_rows_first: true}", f"metricsctl: {{group_rows_first: true, {setting}}}")
+    text = text.replace("    model: ref('order_lines')\n",
+                        f"    model: ref('order_lines')\n    config: {{meta: {{metricsctl: {{{setting}}}}}}}\n")
+    path.write_text(text)
+    return Metricsctl(app.project.project_dir, target=app.target_name)
+
+
+def metric_values(app: Metricsctl, schema: str) -> dict[tuple[object, ...], dict[str, object]]:
+    warehouse = app.warehouse()
+    try:
+        result = warehouse.execute(f"select metric_name, grain, period_start, value from {schema}.metric_values")
+    finally:
+        warehouse.close()
+    return keyed(("metric_name", "grain", "period_start", "value"), result.rows, ["metric_name", "grain",
+                                                                                 "period_start"])
+
+
+def built(result: BuildResult) -> None:
+    assert result.success, [(n.unique_id, n.message) for n in result.failed]
+
+
+def write(app: Metricsctl, env: dict[str, str], sql: str) -> None:
+    """Change the warehouse through the engine's own client (metricsctl's connections only read)."""
+    if app.target.type == "duckdb":
+        with duckdb.connect(str(app.project.project_dir / "shop.duckdb")) as con:
+            con.execute(sql)
+        return
+    import psycopg2
+
+    con = psycopg2.connect(host=env["METRICSCTL_PG_HOST"], port=env["METRICSCTL_PG_PORT"],
+                           user=env["METRICSCTL_PG_USER"], dbname=env["METRICSCTL_PG_DATABASE"])
+    try:
+        with con:  # commits
+            con.cursor().execute(sql)
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("target", ENGINES)
+def test_metric_values_after_a_late_order_equal_a_full_refresh(tmp_path: Path, target: str,
+                                                                request: pytest.FixtureRequest):
+    env = request.getfixturevalue(f"{target}_env") if target != "dev" else {}
+    only = ("+metric_values",)
+    schema = "main" if target == "dev" else "incremental"
+    incremental = with_lookback(engine_project(tmp_path, "incremental", target), 5)
+    built(incremental.build(select=only))
+    old = "metric_name = 'revenue' and grain = 'day' and period_start = date '2024-01-05'"
+    sentinel = updates_rows(incremental.target.type)  # elsewhere metric_values is rebuilt in full
+    if sentinel:  # an old period no run needs to recompute: the run keeps it as the table holds it
+        write(incremental, env, f"update {schema}.metric_values set value = -1 where {old}")
+    append_day(incremental.project.project_dir, "2024-07-01", late_day="2024-06-29")
+    built(incremental.build(select=only))
+    if sentinel:
+        compiled = max(incremental.project.target_dir.glob("**/compiled/*/models/metrics/metric_values.sql"),
+                       key=lambda path: path.stat().st_mtime)
+        # the latest day with data held (2024-06-30) minus the 5-day lookback, read before the query ran
+        assert "src.ordered_at >= CAST('2024-06-25' AS DATE)" in compiled.read_text()
+
+    full = with_lookback(engine_project(tmp_path, "refreshed", target), 5)
+    append_day(full.project.project_dir, "2024-07-01", late_day="2024-06-29")
+    built(full.build(select=only))
+
+    got = metric_values(incremental, schema)
+    expected = metric_values(full, "main" if target == "dev" else "refreshed")
+    key = ("revenue", "day", "2024-01-05")
+    if sentinel:
+        assert got.pop(key)["value"] == -1
+        expected.pop(key)
+    assert not differences(expected, got)
+    # the late order and the new day reached the table (so the comparison saw them)
+    orders = seed("orders")
+    assert got[("orders", "day", "2024-06-29")]["value"] == 1 + (orders.ordered_at == "2024-06-29").sum()
+    assert ("revenue", "month", "2024-07-01") in got
+
+
+def test_a_lookback_that_is_not_a_number_of_days_is_named_with_its_file(tmp_path: Path):
+    root = make_project(tmp_path)
+    path = root / "metrics" / "semantic_models.yml"
+    path.write_text(path.read_text().replace("metricsctl: {group_rows_first: true}",
+                                             "metricsctl: {group_rows_first: true, lookback_days: a week}"))
+    result = CliRunner().invoke(main, ["compile", "--project-dir", str(root)])
+    assert result.exit_code == 2
+    assert "metrics/semantic_models.yml:2: semantic model 'orders': lookback_days must be a whole number of days" \
+        in result.output
+    assert "Traceback" not in result.output
 
 
 def test_a_failed_build_leaves_the_previous_tables_intact(tmp_path: Path):
