@@ -249,7 +249,7 @@ def metric_values(app: Metricsctl, schema: str) -> dict[tuple[object, ...], dict
                                                                                  "period_start"])
 
 
-def built(result: BuildResult) -> None:
+def succeeded(result: BuildResult) -> None:
     assert result.success, [(n.unique_id, n.message) for n in result.failed]
 
 
@@ -277,13 +277,13 @@ def test_metric_values_after_a_late_order_equal_a_full_refresh(tmp_path: Path, t
     only = ("+metric_values",)
     schema = "main" if target == "dev" else "incremental"
     incremental = with_lookback(engine_project(tmp_path, "incremental", target), 5)
-    built(incremental.build(select=only))
+    succeeded(incremental.build(select=only))
     old = "metric_name = 'revenue' and grain = 'day' and period_start = date '2024-01-05'"
     sentinel = updates_rows(incremental.target.type)  # elsewhere metric_values is rebuilt in full
     if sentinel:  # an old period no run needs to recompute: the run keeps it as the table holds it
         write(incremental, env, f"update {schema}.metric_values set value = -1 where {old}")
     append_day(incremental.project.project_dir, "2024-07-01", late_day="2024-06-29")
-    built(incremental.build(select=only))
+    succeeded(incremental.build(select=only))
     if sentinel:
         compiled = max(incremental.project.target_dir.glob("**/compiled/*/models/metrics/metric_values.sql"),
                        key=lambda path: path.stat().st_mtime)
@@ -292,7 +292,7 @@ def test_metric_values_after_a_late_order_equal_a_full_refresh(tmp_path: Path, t
 
     full = with_lookback(engine_project(tmp_path, "refreshed", target), 5)
     append_day(full.project.project_dir, "2024-07-01", late_day="2024-06-29")
-    built(full.build(select=only))
+    succeeded(full.build(select=only))
 
     got = metric_values(incremental, schema)
     expected = metric_values(full, "main" if target == "dev" else "refreshed")
@@ -381,3 +381,17 @@ def test_metric_catalog_columns_are_text_even_when_no_metric_has_a_description(t
                              "where table_name = 'metric_catalog'").values.tolist())
     assert types["description"] == "VARCHAR" and types["unit"] == "VARCHAR"
     assert table(root, "select count(description) as n from metric_catalog").n[0] == 0
+
+
+def test_nested_ctes_lifted_for_spark_keep_pointing_at_their_own_rows():
+    """Spark takes no WITH in a subquery: nested CTEs are lifted and renamed, each reference with its CTE."""
+    from sqlglot import parse_one
+
+    from metricsctl.compiler.dialects import to_sql
+
+    # the nested `a` becomes `a_2`, a name the nested WITH has already: that one must become another
+    nested = ("with a as (select 1 as x) select * from a, "
+              "(with a as (select 3 as y), a_2 as (select y + 1 as z from a) select z from a_2) as n")
+    sql = to_sql(parse_one(nested, read="duckdb"), "spark")
+    with duckdb.connect() as con:
+        assert con.execute(sql).fetchall() == con.execute(nested).fetchall() == [(1, 4)]

@@ -81,21 +81,26 @@ def _unique_cte_names(tree: exp.Expr) -> exp.Expr:
         if with_ is top or with_.parent is None:
             continue
         scope = with_.parent
+        own = {cte.alias for cte in with_.expressions}
+        renamed: dict[str, str] = {}
         for cte in with_.expressions:
+            # a new name is none of this WITH's own names either, and all are renamed at once: renamed one by
+            # one, `orders_agg` -> `orders_agg_2` would then be taken again by the rename of `orders_agg_2`
             name, fresh, n = cte.alias, cte.alias, 1
-            while fresh in seen:
+            while fresh in seen or (fresh != name and fresh in own):
                 n += 1
                 fresh = f"{name}_{n}"
             seen.add(fresh)
-            if fresh == name:
-                continue
-            cte.set("alias", exp.TableAlias(this=exp.to_identifier(fresh)))
+            if fresh != name:
+                renamed[name] = fresh
+                cte.set("alias", exp.TableAlias(this=exp.to_identifier(fresh)))
+        if renamed:
             for table in scope.find_all(exp.Table):
-                if table.name == name and not table.db:
-                    table.set("this", exp.to_identifier(fresh))
+                if table.name in renamed and not table.db:
+                    table.set("this", exp.to_identifier(renamed[table.name]))
             for column in scope.find_all(exp.Column):
-                if column.table == name:
-                    column.set("table", exp.to_identifier(fresh))
+                if column.table in renamed:
+                    column.set("table", exp.to_identifier(renamed[column.table]))
     return tree
 
 
