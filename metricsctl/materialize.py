@@ -24,7 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from metricsctl.compiler.dialects import NO_ROW_UPDATES, adapter_types, incremental_config, to_sql, unpivots
+from metricsctl.compiler.dialects import (
+    NO_ROW_UPDATES,
+    adapter_types,
+    incremental_config,
+    to_sql,
+    unpivots,
+    updates_rows,
+)
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import SqlCompiler, alias, as_date, cast, column, named_table, trunc
 from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
@@ -329,15 +336,17 @@ class Materializer:
         bearing = [n for n in bounded if self._bears_data(n)]
         if not bearing:
             bounded = []
-        unbounded = [n for n in names if n not in bounded]
+        # where tables take no DELETE the table is rebuilt in full: one query per grain, as without lookbacks
+        recent = bounded if updates_rows(self.dialect) else []
+        everything = [n for n in names if n not in recent]
         parts: list[exp.Query] = []
         with_: list[tuple[str, exp.Expr]] = []
         day_since = cast(exp.Literal.string(SINCE), "DATE")
         for grain in VALUE_GRAINS:
             time_column = f"{METRIC_TIME}__{grain}"
             since = day_since if grain == "day" else as_date(trunc(grain, day_since.copy()))
-            for cte, group, bound in ((f"metrics_by_{grain}", unbounded, None),
-                                      (f"recent_metrics_by_{grain}", bounded, since)):
+            for cte, group, bound in ((f"metrics_by_{grain}", everything, None),
+                                      (f"recent_metrics_by_{grain}", recent, since)):
                 if not group:
                     continue
                 compiled = self.compiler.compile(MetricQuery(tuple(group), (time_column,)), bound)
@@ -354,6 +363,12 @@ class Materializer:
         if not bounded:
             return GeneratedModel("metric_values", f"{self.folder}/metric_values.sql", header, TABLE,
                                   self._render(select))
+        # each grain's rows replaced by the run's (unique_key: the grain); rebuilt where tables take no DELETE
+        config = "{{ config(materialized=" + by_row_updates("'incremental'", "'table'") + \
+            ", unique_key='grain', incremental_strategy='delete+insert', on_schema_change='fail') }}"
+        if not recent:
+            return GeneratedModel("metric_values", f"{self.folder}/metric_values.sql", header, config,
+                                  self._render(select))
         has_data = exp.and_(exp.EQ(this=column("grain"), expression=exp.Literal.string("day")), exp.In(
             this=column("metric_name"), expressions=[exp.Literal.string(n) for n in bearing]))
         kept = exp.select("metric_name", "grain", "period_start", "value").from_(exp.to_table(THIS)).where(
@@ -364,9 +379,6 @@ class Materializer:
                                for g in VALUE_GRAINS])))
         body = "\n".join([self._since_prelude("period_start", "day", lookback, has_data), self._render(select),
                           "{% if is_incremental() %}", "UNION ALL", self._render(kept), "{% endif %}"])
-        # each grain's rows replaced by the run's (unique_key: the grain); rebuilt where tables take no DELETE
-        config = "{{ config(materialized=" + by_row_updates("'incremental'", "'table'") + \
-            ", unique_key='grain', incremental_strategy='delete+insert', on_schema_change='fail') }}"
         return GeneratedModel("metric_values", f"{self.folder}/metric_values.sql", header, config, body)
 
     def _long_form(self, cte: str, grain: str, time_column: str, names: list[str]) -> list[exp.Query]:

@@ -10584,56 +10584,25 @@ WHERE
   )
 {% endif %}
 {% elif target.type == 'spark' %}
-{% if is_incremental() %}{% set metricsctl_bound %}SELECT
-  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '14' DAY) AS DATE)
-FROM {{ this }}
-WHERE
-  grain = 'day'
-  AND metric_name IN (
-    'ad_clicks',
-    'ad_impressions',
-    'attributed_gross_profit',
-    'attributed_orders',
-    'attributed_revenue',
-    'availability',
-    'average_order_value',
-    'channel_roi',
-    'click_through_rate',
-    'cost_of_goods',
-    'cost_per_click',
-    'defect_rate',
-    'discounts',
-    'good_units',
-    'ideal_production_minutes',
-    'inventory_days_in_period',
-    'inventory_units',
-    'inventory_value',
-    'marketing_spend',
-    'ordering_customers',
-    'orders',
-    'performance',
-    'planned_production_minutes',
-    'production_runs',
-    'promotion_conversion_rate',
-    'promotion_order_share',
-    'promotion_revenue',
-    'quality',
-    'repeat_customers',
-    'repurchase_rate',
-    'return_on_ad_spend',
-    'revenue',
-    'revenue_per_visitor',
-    'run_time_minutes',
-    'store_conversion_rate',
-    'store_footfall',
-    'units_defective',
-    'units_produced',
-    'units_sold'
-  ){% endset %}
-{% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
-{% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
-{% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
-WITH employee_movements_agg AS (
+WITH campaign_spend_agg AS (
+  SELECT
+    DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
+    SUM(src.clicks) AS clicks,
+    SUM(src.impressions) AS impressions,
+    SUM(src.spend_eur) AS marketing_spend
+  FROM {{ ref('stg_campaign_spend') }} AS src
+  GROUP BY
+    DATE_TRUNC('DAY', src.spend_date)
+), attributed_orders_agg AS (
+  SELECT
+    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
+    SUM(src.attributed_gross_profit) AS attributed_gross_profit,
+    COUNT(src.order_id) AS attributed_orders,
+    SUM(src.attributed_revenue) AS attributed_revenue
+  FROM {{ ref('fct_attributed_orders') }} AS src
+  GROUP BY
+    DATE_TRUNC('DAY', src.ordered_at)
+), employee_movements_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.movement_date) AS metric_time__day,
     SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
@@ -10666,6 +10635,46 @@ WITH employee_movements_agg AS (
     headcount_window.__window_day = headcount_window.__window_pick
   GROUP BY
     headcount_window.metric_time__day
+), production_runs_agg AS (
+  SELECT
+    DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
+    SUM(src.run_minutes) AS run_minutes,
+    SUM(src.planned_minutes) AS planned_minutes,
+    SUM(src.units_defective) AS units_defective,
+    SUM(src.units_produced) AS units_produced,
+    SUM(src.good_units) AS good_units,
+    SUM(src.ideal_run_minutes) AS ideal_run_minutes,
+    COUNT(src.run_id) AS production_runs
+  FROM {{ ref('stg_production_runs') }} AS src
+  GROUP BY
+    DATE_TRUNC('DAY', src.run_date)
+), order_lines_agg AS (
+  SELECT
+    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
+    SUM(src.quantity * src.net_unit_price) AS revenue,
+    SUM(src.quantity * src.unit_cost) AS cost_of_goods,
+    SUM(src.quantity * src.discount_per_unit) AS discount_amount,
+    SUM(src.quantity) AS units_sold,
+    SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
+  FROM {{ ref('stg_order_lines') }} AS src
+  GROUP BY
+    DATE_TRUNC('DAY', src.ordered_at)
+), orders_agg AS (
+  SELECT
+    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
+    COUNT(src.order_id) AS orders,
+    COUNT(DISTINCT src.customer_id) AS ordering_customers__2,
+    CASE
+      WHEN COUNT(CASE WHEN src.on_promotion THEN 1 END) > 0
+      THEN COUNT(CASE WHEN src.on_promotion THEN src.order_id END)
+    END AS orders__3,
+    CASE
+      WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
+      THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
+    END AS ordering_customers__3
+  FROM {{ ref('stg_orders') }} AS src
+  GROUP BY
+    DATE_TRUNC('DAY', src.ordered_at)
 ), leads_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.created_date) AS metric_time__day,
@@ -10674,13 +10683,6 @@ WITH employee_movements_agg AS (
   FROM {{ ref('stg_leads') }} AS src
   GROUP BY
     DATE_TRUNC('DAY', src.created_date)
-), campaign_spend_agg AS (
-  SELECT
-    DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
-    SUM(src.spend_eur) AS marketing_spend
-  FROM {{ ref('stg_campaign_spend') }} AS src
-  GROUP BY
-    DATE_TRUNC('DAY', src.spend_date)
 ), customers_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.signup_date) AS metric_time__day,
@@ -10699,6 +10701,73 @@ WITH employee_movements_agg AS (
   ) AS periods
   LEFT JOIN customers_agg
     ON periods.metric_time__day = customers_agg.metric_time__day
+), order_lines_rows AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+    src.quantity * (
+      src.net_unit_price - src.unit_cost
+    ) AS line_gross_profit,
+    src.quantity * src.net_unit_price AS revenue__4,
+    src.quantity * src.net_unit_price AS revenue__5,
+    src.quantity * src.net_unit_price AS revenue__7
+  FROM {{ ref('stg_order_lines') }} AS src
+), order_lines_daily AS (
+  SELECT
+    order_lines_rows.__day,
+    SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
+    SUM(order_lines_rows.revenue__4) AS revenue__4,
+    SUM(order_lines_rows.revenue__5) AS revenue__5,
+    SUM(order_lines_rows.revenue__7) AS revenue__7
+  FROM order_lines_rows
+  GROUP BY
+    order_lines_rows.__day
+), order_lines_cumulative AS (
+  SELECT
+    time_spine.date_day AS __day,
+    SUM(order_lines_daily.line_gross_profit) AS line_gross_profit
+  FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  INNER JOIN order_lines_daily
+    ON order_lines_daily.__day <= time_spine.date_day
+  GROUP BY
+    time_spine.date_day
+), order_lines_cumulative_by_day AS (
+  SELECT
+    DATE_TRUNC('DAY', order_lines_cumulative.__day) AS metric_time__day,
+    order_lines_cumulative.line_gross_profit AS line_gross_profit
+  FROM order_lines_cumulative
+), orders_rows AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+    src.customer_id AS ordering_customers
+  FROM {{ ref('stg_orders') }} AS src
+), orders_first_seen AS (
+  SELECT
+    orders_rows.ordering_customers AS ordering_customers,
+    MIN(orders_rows.__day) AS __day
+  FROM orders_rows
+  GROUP BY
+    orders_rows.ordering_customers
+), orders_first_seen_daily AS (
+  SELECT
+    orders_first_seen.__day,
+    COUNT(orders_first_seen.ordering_customers) AS ordering_customers
+  FROM orders_first_seen
+  GROUP BY
+    orders_first_seen.__day
+), orders_cumulative AS (
+  SELECT
+    time_spine.date_day AS __day,
+    CAST(SUM(orders_first_seen_daily.ordering_customers) AS BIGINT) AS ordering_customers
+  FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  INNER JOIN orders_first_seen_daily
+    ON orders_first_seen_daily.__day <= time_spine.date_day
+  GROUP BY
+    time_spine.date_day
+), orders_cumulative_by_day AS (
+  SELECT
+    DATE_TRUNC('DAY', orders_cumulative.__day) AS metric_time__day,
+    orders_cumulative.ordering_customers AS ordering_customers
+  FROM orders_cumulative
 ), employee_movements_rows AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
@@ -10726,6 +10795,38 @@ WITH employee_movements_agg AS (
     DATE_TRUNC('DAY', employee_movements_cumulative.__day) AS metric_time__day,
     employee_movements_cumulative.hires__2 AS hires__2
   FROM employee_movements_cumulative
+), inventory_balances_agg AS (
+  SELECT
+    DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
+    COUNT(DISTINCT src.balance_date) AS inventory_days
+  FROM {{ ref('stg_inventory_balances') }} AS src
+  GROUP BY
+    DATE_TRUNC('DAY', src.balance_date)
+), inventory_balances_by_day AS (
+  SELECT
+    DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
+    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+    SUM(src.inventory_value) AS inventory_value,
+    SUM(src.on_hand_units) AS inventory_units
+  FROM {{ ref('stg_inventory_balances') }} AS src
+  GROUP BY
+    DATE_TRUNC('DAY', src.balance_date),
+    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+), inventory_balances_window AS (
+  SELECT
+    *,
+    MAX(inventory_balances_by_day.__window_day) OVER (PARTITION BY inventory_balances_by_day.metric_time__day) AS __window_pick
+  FROM inventory_balances_by_day
+), inventory_balances_agg_2 AS (
+  SELECT
+    inventory_balances_window.metric_time__day,
+    SUM(inventory_balances_window.inventory_value) AS inventory_value,
+    SUM(inventory_balances_window.inventory_units) AS inventory_units
+  FROM inventory_balances_window
+  WHERE
+    inventory_balances_window.__window_day = inventory_balances_window.__window_pick
+  GROUP BY
+    inventory_balances_window.metric_time__day
 ), kpi_targets_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.period_start) AS metric_time__day,
@@ -10733,6 +10834,51 @@ WITH employee_movements_agg AS (
   FROM {{ ref('stg_targets') }} AS src
   GROUP BY
     DATE_TRUNC('DAY', src.period_start)
+), campaign_spend_by_period AS (
+  SELECT
+    DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
+    SUM(src.spend_eur) AS marketing_spend__2
+  FROM {{ ref('stg_campaign_spend') }} AS src
+  GROUP BY
+    DATE_TRUNC('DAY', src.spend_date)
+), campaign_spend_offset AS (
+  SELECT
+    periods.metric_time__day AS metric_time__day,
+    campaign_spend_by_period.marketing_spend__2 AS marketing_spend__2
+  FROM (
+    SELECT DISTINCT
+      DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  ) AS periods
+  INNER JOIN campaign_spend_by_period
+    ON campaign_spend_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' MONTH
+), campaign_spend_rows AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+    src.spend_eur AS marketing_spend__3
+  FROM {{ ref('stg_campaign_spend') }} AS src
+), campaign_spend_daily AS (
+  SELECT
+    campaign_spend_rows.__day,
+    SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
+  FROM campaign_spend_rows
+  GROUP BY
+    campaign_spend_rows.__day
+), campaign_spend_cumulative AS (
+  SELECT
+    time_spine.date_day AS __day,
+    SUM(campaign_spend_daily.marketing_spend__3) AS marketing_spend__3
+  FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  INNER JOIN campaign_spend_daily
+    ON campaign_spend_daily.__day <= time_spine.date_day
+    AND campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
+  GROUP BY
+    time_spine.date_day
+), campaign_spend_cumulative_by_day AS (
+  SELECT
+    DATE_TRUNC('DAY', campaign_spend_cumulative.__day) AS metric_time__day,
+    campaign_spend_cumulative.marketing_spend__3 AS marketing_spend__3
+  FROM campaign_spend_cumulative
 ), customers_rows AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
@@ -10760,6 +10906,32 @@ WITH employee_movements_agg AS (
     DATE_TRUNC('DAY', customers_cumulative.__day) AS metric_time__day,
     customers_cumulative.new_customers__2 AS new_customers__2
   FROM customers_cumulative
+), production_runs_by_period AS (
+  SELECT
+    DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
+    SUM(src.run_minutes) AS run_minutes__2,
+    SUM(src.planned_minutes) AS planned_minutes__2,
+    SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
+    SUM(src.good_units) AS good_units__2,
+    SUM(src.units_produced) AS units_produced__2
+  FROM {{ ref('stg_production_runs') }} AS src
+  GROUP BY
+    DATE_TRUNC('DAY', src.run_date)
+), production_runs_offset AS (
+  SELECT
+    periods.metric_time__day AS metric_time__day,
+    production_runs_by_period.run_minutes__2 AS run_minutes__2,
+    production_runs_by_period.planned_minutes__2 AS planned_minutes__2,
+    production_runs_by_period.ideal_run_minutes__2 AS ideal_run_minutes__2,
+    production_runs_by_period.good_units__2 AS good_units__2,
+    production_runs_by_period.units_produced__2 AS units_produced__2
+  FROM (
+    SELECT DISTINCT
+      DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  ) AS periods
+  INNER JOIN production_runs_by_period
+    ON production_runs_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' MONTH
 ), tasks_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.due_date) AS metric_time__day,
@@ -10769,6 +10941,32 @@ WITH employee_movements_agg AS (
   FROM {{ ref('stg_tasks') }} AS src
   GROUP BY
     DATE_TRUNC('DAY', src.due_date)
+), orders_by_period AS (
+  SELECT
+    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
+    COUNT(src.order_id) AS orders__2
+  FROM {{ ref('stg_orders') }} AS src
+  GROUP BY
+    DATE_TRUNC('DAY', src.ordered_at)
+), orders_offset AS (
+  SELECT
+    periods.metric_time__day AS metric_time__day,
+    orders_by_period.orders__2 AS orders__2
+  FROM (
+    SELECT DISTINCT
+      DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  ) AS periods
+  INNER JOIN orders_by_period
+    ON orders_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
+), store_traffic_agg AS (
+  SELECT
+    DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
+    SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
+    SUM(src.footfall) AS footfall__2
+  FROM {{ ref('stg_store_traffic') }} AS src
+  GROUP BY
+    DATE_TRUNC('DAY', src.traffic_date)
 ), purchase_orders_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.ordered_date) AS metric_time__day,
@@ -10778,6 +10976,87 @@ WITH employee_movements_agg AS (
   FROM {{ ref('stg_purchase_orders') }} AS src
   GROUP BY
     DATE_TRUNC('DAY', src.ordered_date)
+), order_lines_by_period AS (
+  SELECT
+    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
+    SUM(src.quantity * src.net_unit_price) AS revenue__3
+  FROM {{ ref('stg_order_lines') }} AS src
+  GROUP BY
+    DATE_TRUNC('DAY', src.ordered_at)
+), order_lines_offset AS (
+  SELECT
+    periods.metric_time__day AS metric_time__day,
+    order_lines_by_period.revenue__3 AS revenue__3
+  FROM (
+    SELECT DISTINCT
+      DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  ) AS periods
+  INNER JOIN order_lines_by_period
+    ON order_lines_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' MONTH
+), order_lines_cumulative_2 AS (
+  SELECT
+    time_spine.date_day AS __day,
+    SUM(order_lines_daily.revenue__4) AS revenue__4
+  FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  INNER JOIN order_lines_daily
+    ON order_lines_daily.__day <= time_spine.date_day
+    AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
+  GROUP BY
+    time_spine.date_day
+), order_lines_cumulative_by_day_2 AS (
+  SELECT
+    DATE_TRUNC('DAY', order_lines_cumulative_2.__day) AS metric_time__day,
+    order_lines_cumulative_2.revenue__4 AS revenue__4
+  FROM order_lines_cumulative_2
+), order_lines_cumulative_3 AS (
+  SELECT
+    time_spine.date_day AS __day,
+    SUM(order_lines_daily.revenue__5) AS revenue__5
+  FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  INNER JOIN order_lines_daily
+    ON order_lines_daily.__day <= time_spine.date_day
+    AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+  GROUP BY
+    time_spine.date_day
+), order_lines_cumulative_by_day_3 AS (
+  SELECT
+    DATE_TRUNC('DAY', order_lines_cumulative_3.__day) AS metric_time__day,
+    order_lines_cumulative_3.revenue__5 AS revenue__5
+  FROM order_lines_cumulative_3
+), order_lines_by_period_2 AS (
+  SELECT
+    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
+    SUM(src.quantity * src.net_unit_price) AS revenue__6
+  FROM {{ ref('stg_order_lines') }} AS src
+  GROUP BY
+    DATE_TRUNC('DAY', src.ordered_at)
+), order_lines_offset_2 AS (
+  SELECT
+    periods.metric_time__day AS metric_time__day,
+    order_lines_by_period_2.revenue__6 AS revenue__6
+  FROM (
+    SELECT DISTINCT
+      DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  ) AS periods
+  INNER JOIN order_lines_by_period_2
+    ON order_lines_by_period_2.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
+), order_lines_cumulative_4 AS (
+  SELECT
+    time_spine.date_day AS __day,
+    SUM(order_lines_daily.revenue__7) AS revenue__7
+  FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  INNER JOIN order_lines_daily
+    ON order_lines_daily.__day <= time_spine.date_day
+    AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
+  GROUP BY
+    time_spine.date_day
+), order_lines_cumulative_by_day_4 AS (
+  SELECT
+    DATE_TRUNC('DAY', order_lines_cumulative_4.__day) AS metric_time__day,
+    order_lines_cumulative_4.revenue__7 AS revenue__7
+  FROM order_lines_cumulative_4
 ), sales_visits_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.visit_date) AS metric_time__day,
@@ -10814,715 +11093,12 @@ WITH employee_movements_agg AS (
 ), orders_conversions AS (
   SELECT
     orders_attributed.metric_time__day,
-    COUNT(orders_attributed.__value) AS orders
+    COUNT(orders_attributed.__value) AS orders__4
   FROM orders_attributed
   WHERE
     orders_attributed.__attribution_rank = 1
   GROUP BY
     orders_attributed.metric_time__day
-), combined AS (
-  SELECT
-    metric_time__day,
-    MAX(leavers) AS leavers,
-    MAX(hires) AS hires,
-    MAX(headcount) AS headcount,
-    MAX(fte) AS fte,
-    MAX(converted_leads) AS converted_leads,
-    MAX(leads) AS leads,
-    MAX(marketing_spend) AS marketing_spend,
-    MAX(new_customers) AS new_customers,
-    MAX(hires__2) AS hires__2,
-    MAX(target_value) AS target_value,
-    MAX(new_customers__2) AS new_customers__2,
-    MAX(tasks_completed_on_time) AS tasks_completed_on_time,
-    MAX(tasks_due) AS tasks_due,
-    MAX(tasks_completed) AS tasks_completed,
-    MAX(purchase_orders) AS purchase_orders,
-    MAX(purchase_orders_on_time) AS purchase_orders_on_time,
-    MAX(purchase_spend) AS purchase_spend,
-    MAX(sales_visits) AS sales_visits,
-    MAX(orders) AS orders
-  FROM (
-    SELECT
-      employee_movements_agg.metric_time__day,
-      employee_movements_agg.leavers,
-      employee_movements_agg.hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM employee_movements_agg
-    UNION ALL
-    SELECT
-      headcount_agg.metric_time__day,
-      NULL AS leavers,
-      NULL AS hires,
-      headcount_agg.headcount,
-      headcount_agg.fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM headcount_agg
-    UNION ALL
-    SELECT
-      leads_agg.metric_time__day,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      leads_agg.converted_leads,
-      leads_agg.leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM leads_agg
-    UNION ALL
-    SELECT
-      campaign_spend_agg.metric_time__day,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      campaign_spend_agg.marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM campaign_spend_agg
-    UNION ALL
-    SELECT
-      customers_spine.metric_time__day,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      customers_spine.new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM customers_spine
-    UNION ALL
-    SELECT
-      employee_movements_cumulative_by_day.metric_time__day,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      employee_movements_cumulative_by_day.hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM employee_movements_cumulative_by_day
-    UNION ALL
-    SELECT
-      kpi_targets_agg.metric_time__day,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      kpi_targets_agg.target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM kpi_targets_agg
-    UNION ALL
-    SELECT
-      customers_cumulative_by_day.metric_time__day,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      customers_cumulative_by_day.new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM customers_cumulative_by_day
-    UNION ALL
-    SELECT
-      tasks_agg.metric_time__day,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      tasks_agg.tasks_completed_on_time,
-      tasks_agg.tasks_due,
-      tasks_agg.tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM tasks_agg
-    UNION ALL
-    SELECT
-      purchase_orders_agg.metric_time__day,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      purchase_orders_agg.purchase_orders,
-      purchase_orders_agg.purchase_orders_on_time,
-      purchase_orders_agg.purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM purchase_orders_agg
-    UNION ALL
-    SELECT
-      sales_visits_agg.metric_time__day,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      sales_visits_agg.sales_visits,
-      NULL AS orders
-    FROM sales_visits_agg
-    UNION ALL
-    SELECT
-      orders_conversions.metric_time__day,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      orders_conversions.orders
-    FROM orders_conversions
-  ) AS stacked
-  GROUP BY
-    metric_time__day
-), metrics_by_day AS (
-  SELECT
-    combined.metric_time__day AS metric_time__day,
-    CAST(combined.leavers AS DOUBLE) / CAST(NULLIF(combined.headcount, 0) AS DOUBLE) AS attrition_rate,
-    combined.converted_leads AS converted_leads,
-    CAST(combined.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(combined.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
-    combined.fte AS fte,
-    combined.headcount AS headcount,
-    combined.hires AS hires,
-    combined.hires__2 AS hires_ytd,
-    combined.target_value AS kpi_target,
-    CAST(combined.converted_leads AS DOUBLE) / CAST(NULLIF(combined.leads, 0) AS DOUBLE) AS lead_conversion_rate,
-    combined.leads AS leads,
-    combined.leavers AS leavers,
-    COALESCE(combined.new_customers, 0) AS new_customers,
-    combined.new_customers__2 AS new_customers_rolling_7d,
-    CAST(combined.tasks_completed_on_time AS DOUBLE) / CAST(NULLIF(combined.tasks_due, 0) AS DOUBLE) AS on_time_task_rate,
-    CAST(combined.tasks_completed AS DOUBLE) / CAST(NULLIF(combined.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
-    combined.purchase_orders AS purchase_orders,
-    combined.purchase_orders_on_time AS purchase_orders_on_time,
-    combined.purchase_spend AS purchase_spend,
-    CAST(combined.orders AS DOUBLE) / CAST(NULLIF(combined.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
-    combined.orders AS sales_visit_conversions,
-    combined.sales_visits AS sales_visits,
-    CAST(combined.purchase_orders_on_time AS DOUBLE) / CAST(NULLIF(combined.purchase_orders, 0) AS DOUBLE) AS supplier_on_time_rate,
-    combined.tasks_completed AS tasks_completed,
-    combined.tasks_completed_on_time AS tasks_completed_on_time,
-    combined.tasks_due AS tasks_due
-  FROM combined
-), campaign_spend_agg_2 AS (
-  SELECT
-    DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
-    SUM(src.clicks) AS clicks,
-    SUM(src.impressions) AS impressions,
-    SUM(src.spend_eur) AS marketing_spend
-  FROM {{ ref('stg_campaign_spend') }} AS src
-  WHERE
-    src.spend_date >= CAST('{{ metricsctl_since }}' AS DATE)
-  GROUP BY
-    DATE_TRUNC('DAY', src.spend_date)
-), attributed_orders_agg AS (
-  SELECT
-    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
-    SUM(src.attributed_gross_profit) AS attributed_gross_profit,
-    COUNT(src.order_id) AS attributed_orders,
-    SUM(src.attributed_revenue) AS attributed_revenue
-  FROM {{ ref('fct_attributed_orders') }} AS src
-  WHERE
-    src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
-  GROUP BY
-    DATE_TRUNC('DAY', src.ordered_at)
-), production_runs_agg AS (
-  SELECT
-    DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
-    SUM(src.run_minutes) AS run_minutes,
-    SUM(src.planned_minutes) AS planned_minutes,
-    SUM(src.units_defective) AS units_defective,
-    SUM(src.units_produced) AS units_produced,
-    SUM(src.good_units) AS good_units,
-    SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-    COUNT(src.run_id) AS production_runs
-  FROM {{ ref('stg_production_runs') }} AS src
-  WHERE
-    src.run_date >= CAST('{{ metricsctl_since }}' AS DATE)
-  GROUP BY
-    DATE_TRUNC('DAY', src.run_date)
-), order_lines_agg AS (
-  SELECT
-    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
-    SUM(src.quantity * src.net_unit_price) AS revenue,
-    SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-    SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-    SUM(src.quantity) AS units_sold,
-    SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-  FROM {{ ref('stg_order_lines') }} AS src
-  WHERE
-    src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
-  GROUP BY
-    DATE_TRUNC('DAY', src.ordered_at)
-), orders_agg AS (
-  SELECT
-    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
-    COUNT(src.order_id) AS orders,
-    COUNT(DISTINCT src.customer_id) AS ordering_customers__2,
-    CASE
-      WHEN COUNT(CASE WHEN src.on_promotion THEN 1 END) > 0
-      THEN COUNT(CASE WHEN src.on_promotion THEN src.order_id END)
-    END AS orders__3,
-    CASE
-      WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
-      THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
-    END AS ordering_customers__3
-  FROM {{ ref('stg_orders') }} AS src
-  WHERE
-    src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
-  GROUP BY
-    DATE_TRUNC('DAY', src.ordered_at)
-), order_lines_rows AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-    src.quantity * (
-      src.net_unit_price - src.unit_cost
-    ) AS line_gross_profit,
-    src.quantity * src.net_unit_price AS revenue__4,
-    src.quantity * src.net_unit_price AS revenue__5,
-    src.quantity * src.net_unit_price AS revenue__7
-  FROM {{ ref('stg_order_lines') }} AS src
-), order_lines_daily AS (
-  SELECT
-    order_lines_rows.__day,
-    SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-    SUM(order_lines_rows.revenue__4) AS revenue__4,
-    SUM(order_lines_rows.revenue__5) AS revenue__5,
-    SUM(order_lines_rows.revenue__7) AS revenue__7
-  FROM order_lines_rows
-  GROUP BY
-    order_lines_rows.__day
-), order_lines_cumulative AS (
-  SELECT
-    time_spine.date_day AS __day,
-    SUM(order_lines_daily.line_gross_profit) AS line_gross_profit
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily
-    ON order_lines_daily.__day <= time_spine.date_day
-  WHERE
-    time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-  GROUP BY
-    time_spine.date_day
-), order_lines_cumulative_by_day AS (
-  SELECT
-    DATE_TRUNC('DAY', order_lines_cumulative.__day) AS metric_time__day,
-    order_lines_cumulative.line_gross_profit AS line_gross_profit
-  FROM order_lines_cumulative
-), orders_rows AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-    src.customer_id AS ordering_customers
-  FROM {{ ref('stg_orders') }} AS src
-), orders_first_seen AS (
-  SELECT
-    orders_rows.ordering_customers AS ordering_customers,
-    MIN(orders_rows.__day) AS __day
-  FROM orders_rows
-  GROUP BY
-    orders_rows.ordering_customers
-), orders_first_seen_daily AS (
-  SELECT
-    orders_first_seen.__day,
-    COUNT(orders_first_seen.ordering_customers) AS ordering_customers
-  FROM orders_first_seen
-  GROUP BY
-    orders_first_seen.__day
-), orders_cumulative AS (
-  SELECT
-    time_spine.date_day AS __day,
-    CAST(SUM(orders_first_seen_daily.ordering_customers) AS BIGINT) AS ordering_customers
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN orders_first_seen_daily
-    ON orders_first_seen_daily.__day <= time_spine.date_day
-  WHERE
-    time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-  GROUP BY
-    time_spine.date_day
-), orders_cumulative_by_day AS (
-  SELECT
-    DATE_TRUNC('DAY', orders_cumulative.__day) AS metric_time__day,
-    orders_cumulative.ordering_customers AS ordering_customers
-  FROM orders_cumulative
-), inventory_balances_agg AS (
-  SELECT
-    DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
-    COUNT(DISTINCT src.balance_date) AS inventory_days
-  FROM {{ ref('stg_inventory_balances') }} AS src
-  WHERE
-    src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
-  GROUP BY
-    DATE_TRUNC('DAY', src.balance_date)
-), inventory_balances_by_day AS (
-  SELECT
-    DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
-    SUM(src.inventory_value) AS inventory_value,
-    SUM(src.on_hand_units) AS inventory_units
-  FROM {{ ref('stg_inventory_balances') }} AS src
-  WHERE
-    src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
-  GROUP BY
-    DATE_TRUNC('DAY', src.balance_date),
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
-), inventory_balances_window AS (
-  SELECT
-    *,
-    MAX(inventory_balances_by_day.__window_day) OVER (PARTITION BY inventory_balances_by_day.metric_time__day) AS __window_pick
-  FROM inventory_balances_by_day
-), inventory_balances_agg_2 AS (
-  SELECT
-    inventory_balances_window.metric_time__day,
-    SUM(inventory_balances_window.inventory_value) AS inventory_value,
-    SUM(inventory_balances_window.inventory_units) AS inventory_units
-  FROM inventory_balances_window
-  WHERE
-    inventory_balances_window.__window_day = inventory_balances_window.__window_pick
-  GROUP BY
-    inventory_balances_window.metric_time__day
-), campaign_spend_by_period AS (
-  SELECT
-    DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
-    SUM(src.spend_eur) AS marketing_spend__2
-  FROM {{ ref('stg_campaign_spend') }} AS src
-  GROUP BY
-    DATE_TRUNC('DAY', src.spend_date)
-), campaign_spend_offset AS (
-  SELECT
-    periods.metric_time__day AS metric_time__day,
-    campaign_spend_by_period.marketing_spend__2 AS marketing_spend__2
-  FROM (
-    SELECT DISTINCT
-      DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-  ) AS periods
-  INNER JOIN campaign_spend_by_period
-    ON campaign_spend_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' MONTH
-), campaign_spend_rows AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-    src.spend_eur AS marketing_spend__3
-  FROM {{ ref('stg_campaign_spend') }} AS src
-), campaign_spend_daily AS (
-  SELECT
-    campaign_spend_rows.__day,
-    SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
-  FROM campaign_spend_rows
-  GROUP BY
-    campaign_spend_rows.__day
-), campaign_spend_cumulative AS (
-  SELECT
-    time_spine.date_day AS __day,
-    SUM(campaign_spend_daily.marketing_spend__3) AS marketing_spend__3
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN campaign_spend_daily
-    ON campaign_spend_daily.__day <= time_spine.date_day
-    AND campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
-  WHERE
-    time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-  GROUP BY
-    time_spine.date_day
-), campaign_spend_cumulative_by_day AS (
-  SELECT
-    DATE_TRUNC('DAY', campaign_spend_cumulative.__day) AS metric_time__day,
-    campaign_spend_cumulative.marketing_spend__3 AS marketing_spend__3
-  FROM campaign_spend_cumulative
-), production_runs_by_period AS (
-  SELECT
-    DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
-    SUM(src.run_minutes) AS run_minutes__2,
-    SUM(src.planned_minutes) AS planned_minutes__2,
-    SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
-    SUM(src.good_units) AS good_units__2,
-    SUM(src.units_produced) AS units_produced__2
-  FROM {{ ref('stg_production_runs') }} AS src
-  GROUP BY
-    DATE_TRUNC('DAY', src.run_date)
-), production_runs_offset AS (
-  SELECT
-    periods.metric_time__day AS metric_time__day,
-    production_runs_by_period.run_minutes__2 AS run_minutes__2,
-    production_runs_by_period.planned_minutes__2 AS planned_minutes__2,
-    production_runs_by_period.ideal_run_minutes__2 AS ideal_run_minutes__2,
-    production_runs_by_period.good_units__2 AS good_units__2,
-    production_runs_by_period.units_produced__2 AS units_produced__2
-  FROM (
-    SELECT DISTINCT
-      DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-  ) AS periods
-  INNER JOIN production_runs_by_period
-    ON production_runs_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' MONTH
-), orders_by_period AS (
-  SELECT
-    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
-    COUNT(src.order_id) AS orders__2
-  FROM {{ ref('stg_orders') }} AS src
-  GROUP BY
-    DATE_TRUNC('DAY', src.ordered_at)
-), orders_offset AS (
-  SELECT
-    periods.metric_time__day AS metric_time__day,
-    orders_by_period.orders__2 AS orders__2
-  FROM (
-    SELECT DISTINCT
-      DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-  ) AS periods
-  INNER JOIN orders_by_period
-    ON orders_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
-), store_traffic_agg AS (
-  SELECT
-    DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
-    SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-    SUM(src.footfall) AS footfall__2
-  FROM {{ ref('stg_store_traffic') }} AS src
-  WHERE
-    src.traffic_date >= CAST('{{ metricsctl_since }}' AS DATE)
-  GROUP BY
-    DATE_TRUNC('DAY', src.traffic_date)
-), order_lines_by_period AS (
-  SELECT
-    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
-    SUM(src.quantity * src.net_unit_price) AS revenue__3
-  FROM {{ ref('stg_order_lines') }} AS src
-  GROUP BY
-    DATE_TRUNC('DAY', src.ordered_at)
-), order_lines_offset AS (
-  SELECT
-    periods.metric_time__day AS metric_time__day,
-    order_lines_by_period.revenue__3 AS revenue__3
-  FROM (
-    SELECT DISTINCT
-      DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-  ) AS periods
-  INNER JOIN order_lines_by_period
-    ON order_lines_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' MONTH
-), order_lines_cumulative_2 AS (
-  SELECT
-    time_spine.date_day AS __day,
-    SUM(order_lines_daily.revenue__4) AS revenue__4
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily
-    ON order_lines_daily.__day <= time_spine.date_day
-    AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
-  WHERE
-    time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-  GROUP BY
-    time_spine.date_day
-), order_lines_cumulative_by_day_2 AS (
-  SELECT
-    DATE_TRUNC('DAY', order_lines_cumulative_2.__day) AS metric_time__day,
-    order_lines_cumulative_2.revenue__4 AS revenue__4
-  FROM order_lines_cumulative_2
-), order_lines_cumulative_3 AS (
-  SELECT
-    time_spine.date_day AS __day,
-    SUM(order_lines_daily.revenue__5) AS revenue__5
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily
-    ON order_lines_daily.__day <= time_spine.date_day
-    AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-  WHERE
-    time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-  GROUP BY
-    time_spine.date_day
-), order_lines_cumulative_by_day_3 AS (
-  SELECT
-    DATE_TRUNC('DAY', order_lines_cumulative_3.__day) AS metric_time__day,
-    order_lines_cumulative_3.revenue__5 AS revenue__5
-  FROM order_lines_cumulative_3
-), order_lines_by_period_2 AS (
-  SELECT
-    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
-    SUM(src.quantity * src.net_unit_price) AS revenue__6
-  FROM {{ ref('stg_order_lines') }} AS src
-  GROUP BY
-    DATE_TRUNC('DAY', src.ordered_at)
-), order_lines_offset_2 AS (
-  SELECT
-    periods.metric_time__day AS metric_time__day,
-    order_lines_by_period_2.revenue__6 AS revenue__6
-  FROM (
-    SELECT DISTINCT
-      DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-  ) AS periods
-  INNER JOIN order_lines_by_period_2
-    ON order_lines_by_period_2.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
-), order_lines_cumulative_4 AS (
-  SELECT
-    time_spine.date_day AS __day,
-    SUM(order_lines_daily.revenue__7) AS revenue__7
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily
-    ON order_lines_daily.__day <= time_spine.date_day
-    AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
-  WHERE
-    time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-  GROUP BY
-    time_spine.date_day
-), order_lines_cumulative_by_day_4 AS (
-  SELECT
-    DATE_TRUNC('DAY', order_lines_cumulative_4.__day) AS metric_time__day,
-    order_lines_cumulative_4.revenue__7 AS revenue__7
-  FROM order_lines_cumulative_4
 ), store_traffic_rows AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
@@ -11543,8 +11119,6 @@ WITH employee_movements_agg AS (
   INNER JOIN store_traffic_daily
     ON store_traffic_daily.__day <= time_spine.date_day
     AND store_traffic_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-  WHERE
-    time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
     time_spine.date_day
 ), store_traffic_cumulative_by_day AS (
@@ -11567,8 +11141,6 @@ WITH employee_movements_agg AS (
     SELECT DISTINCT
       DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
   ) AS periods
   INNER JOIN store_traffic_by_period
     ON store_traffic_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
@@ -11592,8 +11164,6 @@ WITH employee_movements_agg AS (
   INNER JOIN production_runs_daily
     ON production_runs_daily.__day <= time_spine.date_day
     AND production_runs_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-  WHERE
-    time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
     time_spine.date_day
 ), production_runs_cumulative_by_day AS (
@@ -11604,11 +11174,19 @@ WITH employee_movements_agg AS (
 ), group_keys AS (
   SELECT
     metric_time__day
-  FROM campaign_spend_agg_2
+  FROM campaign_spend_agg
   UNION
   SELECT
     metric_time__day
   FROM attributed_orders_agg
+  UNION
+  SELECT
+    metric_time__day
+  FROM employee_movements_agg
+  UNION
+  SELECT
+    metric_time__day
+  FROM headcount_agg
   UNION
   SELECT
     metric_time__day
@@ -11624,11 +11202,23 @@ WITH employee_movements_agg AS (
   UNION
   SELECT
     metric_time__day
+  FROM leads_agg
+  UNION
+  SELECT
+    metric_time__day
+  FROM customers_spine
+  UNION
+  SELECT
+    metric_time__day
   FROM order_lines_cumulative_by_day
   UNION
   SELECT
     metric_time__day
   FROM orders_cumulative_by_day
+  UNION
+  SELECT
+    metric_time__day
+  FROM employee_movements_cumulative_by_day
   UNION
   SELECT
     metric_time__day
@@ -11640,6 +11230,10 @@ WITH employee_movements_agg AS (
   UNION
   SELECT
     metric_time__day
+  FROM kpi_targets_agg
+  UNION
+  SELECT
+    metric_time__day
   FROM campaign_spend_offset
   UNION
   SELECT
@@ -11648,7 +11242,15 @@ WITH employee_movements_agg AS (
   UNION
   SELECT
     metric_time__day
+  FROM customers_cumulative_by_day
+  UNION
+  SELECT
+    metric_time__day
   FROM production_runs_offset
+  UNION
+  SELECT
+    metric_time__day
+  FROM tasks_agg
   UNION
   SELECT
     metric_time__day
@@ -11657,6 +11259,10 @@ WITH employee_movements_agg AS (
   SELECT
     metric_time__day
   FROM store_traffic_agg
+  UNION
+  SELECT
+    metric_time__day
+  FROM purchase_orders_agg
   UNION
   SELECT
     metric_time__day
@@ -11680,6 +11286,14 @@ WITH employee_movements_agg AS (
   UNION
   SELECT
     metric_time__day
+  FROM sales_visits_agg
+  UNION
+  SELECT
+    metric_time__day
+  FROM orders_conversions
+  UNION
+  SELECT
+    metric_time__day
   FROM store_traffic_cumulative_by_day
   UNION
   SELECT
@@ -11689,20 +11303,23 @@ WITH employee_movements_agg AS (
   SELECT
     metric_time__day
   FROM production_runs_cumulative_by_day
-), recent_metrics_by_day AS (
+), metrics_by_day AS (
   SELECT
     group_keys.metric_time__day AS metric_time__day,
-    campaign_spend_agg_2.clicks AS ad_clicks,
-    campaign_spend_agg_2.impressions AS ad_impressions,
+    campaign_spend_agg.clicks AS ad_clicks,
+    campaign_spend_agg.impressions AS ad_impressions,
     attributed_orders_agg.attributed_gross_profit AS attributed_gross_profit,
     attributed_orders_agg.attributed_orders AS attributed_orders,
     attributed_orders_agg.attributed_revenue AS attributed_revenue,
+    CAST(employee_movements_agg.leavers AS DOUBLE) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE) AS attrition_rate,
     CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE) AS availability,
     CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS average_order_value,
-    CAST(attributed_orders_agg.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.marketing_spend, 0) AS DOUBLE) AS channel_roi,
-    CAST(campaign_spend_agg_2.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.impressions, 0) AS DOUBLE) AS click_through_rate,
+    CAST(attributed_orders_agg.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS channel_roi,
+    CAST(campaign_spend_agg.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.impressions, 0) AS DOUBLE) AS click_through_rate,
+    leads_agg.converted_leads AS converted_leads,
     order_lines_agg.cost_of_goods AS cost_of_goods,
-    CAST(campaign_spend_agg_2.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.clicks, 0) AS DOUBLE) AS cost_per_click,
+    CAST(campaign_spend_agg.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.clicks, 0) AS DOUBLE) AS cost_per_click,
+    CAST(campaign_spend_agg.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(customers_spine.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
     (
       CAST((
         order_lines_cumulative_by_day.line_gross_profit
@@ -11713,6 +11330,7 @@ WITH employee_movements_agg AS (
     orders_cumulative_by_day.ordering_customers AS customers_to_date,
     CAST(production_runs_agg.units_defective AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS defect_rate,
     order_lines_agg.discount_amount AS discounts,
+    headcount_agg.fte AS fte,
     production_runs_agg.good_units AS good_units,
     (
       CAST(100 * (
@@ -11735,6 +11353,9 @@ WITH employee_movements_agg AS (
       )
     ) AS gross_profit,
     order_lines_cumulative_by_day.line_gross_profit AS gross_profit_to_date,
+    headcount_agg.headcount AS headcount,
+    employee_movements_agg.hires AS hires,
+    employee_movements_cumulative_by_day.hires__2 AS hires_ytd,
     production_runs_agg.ideal_run_minutes AS ideal_production_minutes,
     inventory_balances_agg.inventory_days AS inventory_days_in_period,
     (
@@ -11748,11 +11369,15 @@ WITH employee_movements_agg AS (
     ) AS inventory_turnover_days,
     inventory_balances_agg_2.inventory_units AS inventory_units,
     inventory_balances_agg_2.inventory_value AS inventory_value,
-    campaign_spend_agg_2.marketing_spend AS marketing_spend,
+    kpi_targets_agg.target_value AS kpi_target,
+    CAST(leads_agg.converted_leads AS DOUBLE) / CAST(NULLIF(leads_agg.leads, 0) AS DOUBLE) AS lead_conversion_rate,
+    leads_agg.leads AS leads,
+    employee_movements_agg.leavers AS leavers,
+    campaign_spend_agg.marketing_spend AS marketing_spend,
     (
       CAST(100 * (
         (
-          campaign_spend_agg_2.marketing_spend
+          campaign_spend_agg.marketing_spend
         ) - (
           campaign_spend_offset.marketing_spend__2
         )
@@ -11761,6 +11386,8 @@ WITH employee_movements_agg AS (
       ), 0)
     ) AS marketing_spend_mom_growth_pct,
     campaign_spend_cumulative_by_day.marketing_spend__3 AS marketing_spend_mtd,
+    COALESCE(customers_spine.new_customers, 0) AS new_customers,
+    customers_cumulative_by_day.new_customers__2 AS new_customers_rolling_7d,
     (
       (
         CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE)
@@ -11795,6 +11422,7 @@ WITH employee_movements_agg AS (
         )
       )
     ) AS oee_mom_change_pts,
+    CAST(tasks_agg.tasks_completed_on_time AS DOUBLE) / CAST(NULLIF(tasks_agg.tasks_due, 0) AS DOUBLE) AS on_time_task_rate,
     orders_agg.ordering_customers__2 AS ordering_customers,
     orders_agg.orders AS orders,
     (
@@ -11818,13 +11446,17 @@ WITH employee_movements_agg AS (
       ), 0)
     ) AS production_cycle_time,
     production_runs_agg.production_runs AS production_runs,
+    CAST(tasks_agg.tasks_completed AS DOUBLE) / CAST(NULLIF(tasks_agg.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS promotion_order_share,
     order_lines_agg.revenue__2 AS promotion_revenue,
+    purchase_orders_agg.purchase_orders AS purchase_orders,
+    purchase_orders_agg.purchase_orders_on_time AS purchase_orders_on_time,
+    purchase_orders_agg.purchase_spend AS purchase_spend,
     CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS quality,
     orders_agg.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
-    CAST(attributed_orders_agg.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
+    CAST(attributed_orders_agg.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
     order_lines_agg.revenue AS revenue,
     (
       CAST(100 * (
@@ -11853,6 +11485,9 @@ WITH employee_movements_agg AS (
     ) AS revenue_yoy_growth_pct,
     order_lines_cumulative_by_day_4.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
+    CAST(orders_conversions.orders__4 AS DOUBLE) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
+    orders_conversions.orders__4 AS sales_visit_conversions,
+    sales_visits_agg.sales_visits AS sales_visits,
     CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
     store_traffic_agg.footfall__2 AS store_footfall,
     store_traffic_cumulative_by_day.footfall__3 AS store_footfall_rolling_7d,
@@ -11867,39 +11502,61 @@ WITH employee_movements_agg AS (
         store_traffic_offset.footfall__4
       ), 0)
     ) AS store_footfall_yoy_growth_pct,
+    CAST(purchase_orders_agg.purchase_orders_on_time AS DOUBLE) / CAST(NULLIF(purchase_orders_agg.purchase_orders, 0) AS DOUBLE) AS supplier_on_time_rate,
+    tasks_agg.tasks_completed AS tasks_completed,
+    tasks_agg.tasks_completed_on_time AS tasks_completed_on_time,
+    tasks_agg.tasks_due AS tasks_due,
     production_runs_agg.units_defective AS units_defective,
     production_runs_agg.units_produced AS units_produced,
     production_runs_cumulative_by_day.units_produced__3 AS units_produced_rolling_7d,
     order_lines_agg.units_sold AS units_sold
   FROM group_keys
-  LEFT JOIN campaign_spend_agg_2
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_agg_2.metric_time__day
+  LEFT JOIN campaign_spend_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_agg.metric_time__day
   LEFT JOIN attributed_orders_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM attributed_orders_agg.metric_time__day
+  LEFT JOIN employee_movements_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM employee_movements_agg.metric_time__day
+  LEFT JOIN headcount_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM headcount_agg.metric_time__day
   LEFT JOIN production_runs_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_agg.metric_time__day
   LEFT JOIN order_lines_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_agg.metric_time__day
   LEFT JOIN orders_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_agg.metric_time__day
+  LEFT JOIN leads_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM leads_agg.metric_time__day
+  LEFT JOIN customers_spine
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM customers_spine.metric_time__day
   LEFT JOIN order_lines_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day.metric_time__day
   LEFT JOIN orders_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_cumulative_by_day.metric_time__day
+  LEFT JOIN employee_movements_cumulative_by_day
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM employee_movements_cumulative_by_day.metric_time__day
   LEFT JOIN inventory_balances_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM inventory_balances_agg.metric_time__day
   LEFT JOIN inventory_balances_agg_2
     ON group_keys.metric_time__day IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__day
+  LEFT JOIN kpi_targets_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM kpi_targets_agg.metric_time__day
   LEFT JOIN campaign_spend_offset
     ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_offset.metric_time__day
   LEFT JOIN campaign_spend_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_cumulative_by_day.metric_time__day
+  LEFT JOIN customers_cumulative_by_day
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM customers_cumulative_by_day.metric_time__day
   LEFT JOIN production_runs_offset
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_offset.metric_time__day
+  LEFT JOIN tasks_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM tasks_agg.metric_time__day
   LEFT JOIN orders_offset
     ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_offset.metric_time__day
   LEFT JOIN store_traffic_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg.metric_time__day
+  LEFT JOIN purchase_orders_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM purchase_orders_agg.metric_time__day
   LEFT JOIN order_lines_offset
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_offset.metric_time__day
   LEFT JOIN order_lines_cumulative_by_day_2
@@ -11910,12 +11567,34 @@ WITH employee_movements_agg AS (
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_offset_2.metric_time__day
   LEFT JOIN order_lines_cumulative_by_day_4
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_4.metric_time__day
+  LEFT JOIN sales_visits_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM sales_visits_agg.metric_time__day
+  LEFT JOIN orders_conversions
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_conversions.metric_time__day
   LEFT JOIN store_traffic_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_cumulative_by_day.metric_time__day
   LEFT JOIN store_traffic_offset
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_offset.metric_time__day
   LEFT JOIN production_runs_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_cumulative_by_day.metric_time__day
+), campaign_spend_agg_2 AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
+    SUM(src.clicks) AS clicks,
+    SUM(src.impressions) AS impressions,
+    SUM(src.spend_eur) AS marketing_spend
+  FROM {{ ref('stg_campaign_spend') }} AS src
+  GROUP BY
+    DATE_TRUNC('WEEK', src.spend_date)
+), attributed_orders_agg_2 AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
+    SUM(src.attributed_gross_profit) AS attributed_gross_profit,
+    COUNT(src.order_id) AS attributed_orders,
+    SUM(src.attributed_revenue) AS attributed_revenue
+  FROM {{ ref('fct_attributed_orders') }} AS src
+  GROUP BY
+    DATE_TRUNC('WEEK', src.ordered_at)
 ), employee_movements_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.movement_date) AS metric_time__week,
@@ -11949,6 +11628,46 @@ WITH employee_movements_agg AS (
     headcount_window_2.__window_day = headcount_window_2.__window_pick
   GROUP BY
     headcount_window_2.metric_time__week
+), production_runs_agg_2 AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
+    SUM(src.run_minutes) AS run_minutes,
+    SUM(src.planned_minutes) AS planned_minutes,
+    SUM(src.units_defective) AS units_defective,
+    SUM(src.units_produced) AS units_produced,
+    SUM(src.good_units) AS good_units,
+    SUM(src.ideal_run_minutes) AS ideal_run_minutes,
+    COUNT(src.run_id) AS production_runs
+  FROM {{ ref('stg_production_runs') }} AS src
+  GROUP BY
+    DATE_TRUNC('WEEK', src.run_date)
+), order_lines_agg_2 AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
+    SUM(src.quantity * src.net_unit_price) AS revenue,
+    SUM(src.quantity * src.unit_cost) AS cost_of_goods,
+    SUM(src.quantity * src.discount_per_unit) AS discount_amount,
+    SUM(src.quantity) AS units_sold,
+    SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
+  FROM {{ ref('stg_order_lines') }} AS src
+  GROUP BY
+    DATE_TRUNC('WEEK', src.ordered_at)
+), orders_agg_2 AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
+    COUNT(src.order_id) AS orders,
+    COUNT(DISTINCT src.customer_id) AS ordering_customers__2,
+    CASE
+      WHEN COUNT(CASE WHEN src.on_promotion THEN 1 END) > 0
+      THEN COUNT(CASE WHEN src.on_promotion THEN src.order_id END)
+    END AS orders__3,
+    CASE
+      WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
+      THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
+    END AS ordering_customers__3
+  FROM {{ ref('stg_orders') }} AS src
+  GROUP BY
+    DATE_TRUNC('WEEK', src.ordered_at)
 ), leads_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.created_date) AS metric_time__week,
@@ -11957,13 +11676,6 @@ WITH employee_movements_agg AS (
   FROM {{ ref('stg_leads') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.created_date)
-), campaign_spend_agg_3 AS (
-  SELECT
-    DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
-    SUM(src.spend_eur) AS marketing_spend
-  FROM {{ ref('stg_campaign_spend') }} AS src
-  GROUP BY
-    DATE_TRUNC('WEEK', src.spend_date)
 ), customers_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
@@ -11982,547 +11694,6 @@ WITH employee_movements_agg AS (
   ) AS periods
   LEFT JOIN customers_agg_2
     ON periods.metric_time__week = customers_agg_2.metric_time__week
-), employee_movements_rows_2 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-  FROM {{ ref('fct_employee_movements') }} AS src
-), employee_movements_daily_2 AS (
-  SELECT
-    employee_movements_rows_2.__day,
-    SUM(employee_movements_rows_2.hires__2) AS hires__2
-  FROM employee_movements_rows_2
-  GROUP BY
-    employee_movements_rows_2.__day
-), employee_movements_cumulative_2 AS (
-  SELECT
-    time_spine.date_day AS __day,
-    SUM(employee_movements_daily_2.hires__2) AS hires__2
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN employee_movements_daily_2
-    ON employee_movements_daily_2.__day <= time_spine.date_day
-    AND employee_movements_daily_2.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
-  GROUP BY
-    time_spine.date_day
-), employee_movements_cumulative_ranked AS (
-  SELECT
-    DATE_TRUNC('WEEK', employee_movements_cumulative_2.__day) AS metric_time__week,
-    employee_movements_cumulative_2.hires__2 AS hires__2,
-    ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('WEEK', employee_movements_cumulative_2.__day)
-      ORDER BY employee_movements_cumulative_2.__day DESC
-    ) AS __period_rank
-  FROM employee_movements_cumulative_2
-), employee_movements_cumulative_last AS (
-  SELECT
-    employee_movements_cumulative_ranked.metric_time__week,
-    employee_movements_cumulative_ranked.hires__2
-  FROM employee_movements_cumulative_ranked
-  WHERE
-    employee_movements_cumulative_ranked.__period_rank = 1
-), kpi_targets_agg_2 AS (
-  SELECT
-    DATE_TRUNC('WEEK', src.period_start) AS metric_time__week,
-    MAX(src.target_value) AS target_value
-  FROM {{ ref('stg_targets') }} AS src
-  GROUP BY
-    DATE_TRUNC('WEEK', src.period_start)
-), customers_rows_2 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
-    src.customer_id AS new_customers__2
-  FROM {{ ref('stg_customers') }} AS src
-), customers_daily_2 AS (
-  SELECT
-    customers_rows_2.__day,
-    COUNT(customers_rows_2.new_customers__2) AS new_customers__2
-  FROM customers_rows_2
-  GROUP BY
-    customers_rows_2.__day
-), customers_cumulative_2 AS (
-  SELECT
-    time_spine.date_day AS __day,
-    SUM(customers_daily_2.new_customers__2) AS new_customers__2
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN customers_daily_2
-    ON customers_daily_2.__day <= time_spine.date_day
-    AND customers_daily_2.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
-), customers_cumulative_ranked AS (
-  SELECT
-    DATE_TRUNC('WEEK', customers_cumulative_2.__day) AS metric_time__week,
-    customers_cumulative_2.new_customers__2 AS new_customers__2,
-    ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('WEEK', customers_cumulative_2.__day)
-      ORDER BY customers_cumulative_2.__day ASC NULLS LAST
-    ) AS __period_rank
-  FROM customers_cumulative_2
-), customers_cumulative_first AS (
-  SELECT
-    customers_cumulative_ranked.metric_time__week,
-    customers_cumulative_ranked.new_customers__2
-  FROM customers_cumulative_ranked
-  WHERE
-    customers_cumulative_ranked.__period_rank = 1
-), tasks_agg_2 AS (
-  SELECT
-    DATE_TRUNC('WEEK', src.due_date) AS metric_time__week,
-    SUM(CASE WHEN src.is_completed_on_time THEN 1 ELSE 0 END) AS tasks_completed_on_time,
-    COUNT(src.task_id) AS tasks_due,
-    SUM(CASE WHEN src.is_completed THEN 1 ELSE 0 END) AS tasks_completed
-  FROM {{ ref('stg_tasks') }} AS src
-  GROUP BY
-    DATE_TRUNC('WEEK', src.due_date)
-), purchase_orders_agg_2 AS (
-  SELECT
-    DATE_TRUNC('WEEK', src.ordered_date) AS metric_time__week,
-    COUNT(src.purchase_order_id) AS purchase_orders,
-    SUM(CASE WHEN src.is_on_time THEN 1 ELSE 0 END) AS purchase_orders_on_time,
-    SUM(src.order_value_eur) AS purchase_spend
-  FROM {{ ref('stg_purchase_orders') }} AS src
-  GROUP BY
-    DATE_TRUNC('WEEK', src.ordered_date)
-), sales_visits_agg_2 AS (
-  SELECT
-    DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week,
-    COUNT(src.visit_id) AS sales_visits
-  FROM {{ ref('stg_sales_visits') }} AS src
-  GROUP BY
-    DATE_TRUNC('WEEK', src.visit_date)
-), sales_visits_base_events_2 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
-    src.customer_id AS __entity,
-    DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week
-  FROM {{ ref('stg_sales_visits') }} AS src
-), orders_conversion_events_2 AS (
-  SELECT
-    ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) NULLS LAST) AS __conversion_id,
-    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-    src.customer_id AS __entity,
-    src.order_id AS __value
-  FROM {{ ref('stg_orders') }} AS src
-), orders_attributed_2 AS (
-  SELECT
-    sales_visits_base_events_2.metric_time__week,
-    orders_conversion_events_2.__value,
-    ROW_NUMBER() OVER (
-      PARTITION BY orders_conversion_events_2.__conversion_id
-      ORDER BY sales_visits_base_events_2.__day DESC
-    ) AS __attribution_rank
-  FROM orders_conversion_events_2
-  INNER JOIN sales_visits_base_events_2
-    ON sales_visits_base_events_2.__entity = orders_conversion_events_2.__entity
-    AND sales_visits_base_events_2.__day <= orders_conversion_events_2.__day
-    AND sales_visits_base_events_2.__day > orders_conversion_events_2.__day - INTERVAL '14' DAY
-), orders_conversions_2 AS (
-  SELECT
-    orders_attributed_2.metric_time__week,
-    COUNT(orders_attributed_2.__value) AS orders
-  FROM orders_attributed_2
-  WHERE
-    orders_attributed_2.__attribution_rank = 1
-  GROUP BY
-    orders_attributed_2.metric_time__week
-), combined_2 AS (
-  SELECT
-    metric_time__week,
-    MAX(leavers) AS leavers,
-    MAX(hires) AS hires,
-    MAX(headcount) AS headcount,
-    MAX(fte) AS fte,
-    MAX(converted_leads) AS converted_leads,
-    MAX(leads) AS leads,
-    MAX(marketing_spend) AS marketing_spend,
-    MAX(new_customers) AS new_customers,
-    MAX(hires__2) AS hires__2,
-    MAX(target_value) AS target_value,
-    MAX(new_customers__2) AS new_customers__2,
-    MAX(tasks_completed_on_time) AS tasks_completed_on_time,
-    MAX(tasks_due) AS tasks_due,
-    MAX(tasks_completed) AS tasks_completed,
-    MAX(purchase_orders) AS purchase_orders,
-    MAX(purchase_orders_on_time) AS purchase_orders_on_time,
-    MAX(purchase_spend) AS purchase_spend,
-    MAX(sales_visits) AS sales_visits,
-    MAX(orders) AS orders
-  FROM (
-    SELECT
-      employee_movements_agg_2.metric_time__week,
-      employee_movements_agg_2.leavers,
-      employee_movements_agg_2.hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM employee_movements_agg_2
-    UNION ALL
-    SELECT
-      headcount_agg_2.metric_time__week,
-      NULL AS leavers,
-      NULL AS hires,
-      headcount_agg_2.headcount,
-      headcount_agg_2.fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM headcount_agg_2
-    UNION ALL
-    SELECT
-      leads_agg_2.metric_time__week,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      leads_agg_2.converted_leads,
-      leads_agg_2.leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM leads_agg_2
-    UNION ALL
-    SELECT
-      campaign_spend_agg_3.metric_time__week,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      campaign_spend_agg_3.marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM campaign_spend_agg_3
-    UNION ALL
-    SELECT
-      customers_spine_2.metric_time__week,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      customers_spine_2.new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM customers_spine_2
-    UNION ALL
-    SELECT
-      employee_movements_cumulative_last.metric_time__week,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      employee_movements_cumulative_last.hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM employee_movements_cumulative_last
-    UNION ALL
-    SELECT
-      kpi_targets_agg_2.metric_time__week,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      kpi_targets_agg_2.target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM kpi_targets_agg_2
-    UNION ALL
-    SELECT
-      customers_cumulative_first.metric_time__week,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      customers_cumulative_first.new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM customers_cumulative_first
-    UNION ALL
-    SELECT
-      tasks_agg_2.metric_time__week,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      tasks_agg_2.tasks_completed_on_time,
-      tasks_agg_2.tasks_due,
-      tasks_agg_2.tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM tasks_agg_2
-    UNION ALL
-    SELECT
-      purchase_orders_agg_2.metric_time__week,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      purchase_orders_agg_2.purchase_orders,
-      purchase_orders_agg_2.purchase_orders_on_time,
-      purchase_orders_agg_2.purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM purchase_orders_agg_2
-    UNION ALL
-    SELECT
-      sales_visits_agg_2.metric_time__week,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      sales_visits_agg_2.sales_visits,
-      NULL AS orders
-    FROM sales_visits_agg_2
-    UNION ALL
-    SELECT
-      orders_conversions_2.metric_time__week,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      orders_conversions_2.orders
-    FROM orders_conversions_2
-  ) AS stacked
-  GROUP BY
-    metric_time__week
-), metrics_by_week AS (
-  SELECT
-    combined_2.metric_time__week AS metric_time__week,
-    CAST(combined_2.leavers AS DOUBLE) / CAST(NULLIF(combined_2.headcount, 0) AS DOUBLE) AS attrition_rate,
-    combined_2.converted_leads AS converted_leads,
-    CAST(combined_2.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(combined_2.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
-    combined_2.fte AS fte,
-    combined_2.headcount AS headcount,
-    combined_2.hires AS hires,
-    combined_2.hires__2 AS hires_ytd,
-    combined_2.target_value AS kpi_target,
-    CAST(combined_2.converted_leads AS DOUBLE) / CAST(NULLIF(combined_2.leads, 0) AS DOUBLE) AS lead_conversion_rate,
-    combined_2.leads AS leads,
-    combined_2.leavers AS leavers,
-    COALESCE(combined_2.new_customers, 0) AS new_customers,
-    combined_2.new_customers__2 AS new_customers_rolling_7d,
-    CAST(combined_2.tasks_completed_on_time AS DOUBLE) / CAST(NULLIF(combined_2.tasks_due, 0) AS DOUBLE) AS on_time_task_rate,
-    CAST(combined_2.tasks_completed AS DOUBLE) / CAST(NULLIF(combined_2.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
-    combined_2.purchase_orders AS purchase_orders,
-    combined_2.purchase_orders_on_time AS purchase_orders_on_time,
-    combined_2.purchase_spend AS purchase_spend,
-    CAST(combined_2.orders AS DOUBLE) / CAST(NULLIF(combined_2.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
-    combined_2.orders AS sales_visit_conversions,
-    combined_2.sales_visits AS sales_visits,
-    CAST(combined_2.purchase_orders_on_time AS DOUBLE) / CAST(NULLIF(combined_2.purchase_orders, 0) AS DOUBLE) AS supplier_on_time_rate,
-    combined_2.tasks_completed AS tasks_completed,
-    combined_2.tasks_completed_on_time AS tasks_completed_on_time,
-    combined_2.tasks_due AS tasks_due
-  FROM combined_2
-), campaign_spend_agg_4 AS (
-  SELECT
-    DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
-    SUM(src.clicks) AS clicks,
-    SUM(src.impressions) AS impressions,
-    SUM(src.spend_eur) AS marketing_spend
-  FROM {{ ref('stg_campaign_spend') }} AS src
-  WHERE
-    src.spend_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  GROUP BY
-    DATE_TRUNC('WEEK', src.spend_date)
-), attributed_orders_agg_2 AS (
-  SELECT
-    DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
-    SUM(src.attributed_gross_profit) AS attributed_gross_profit,
-    COUNT(src.order_id) AS attributed_orders,
-    SUM(src.attributed_revenue) AS attributed_revenue
-  FROM {{ ref('fct_attributed_orders') }} AS src
-  WHERE
-    src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  GROUP BY
-    DATE_TRUNC('WEEK', src.ordered_at)
-), production_runs_agg_2 AS (
-  SELECT
-    DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
-    SUM(src.run_minutes) AS run_minutes,
-    SUM(src.planned_minutes) AS planned_minutes,
-    SUM(src.units_defective) AS units_defective,
-    SUM(src.units_produced) AS units_produced,
-    SUM(src.good_units) AS good_units,
-    SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-    COUNT(src.run_id) AS production_runs
-  FROM {{ ref('stg_production_runs') }} AS src
-  WHERE
-    src.run_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  GROUP BY
-    DATE_TRUNC('WEEK', src.run_date)
-), order_lines_agg_2 AS (
-  SELECT
-    DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
-    SUM(src.quantity * src.net_unit_price) AS revenue,
-    SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-    SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-    SUM(src.quantity) AS units_sold,
-    SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-  FROM {{ ref('stg_order_lines') }} AS src
-  WHERE
-    src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  GROUP BY
-    DATE_TRUNC('WEEK', src.ordered_at)
-), orders_agg_2 AS (
-  SELECT
-    DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
-    COUNT(src.order_id) AS orders,
-    COUNT(DISTINCT src.customer_id) AS ordering_customers__2,
-    CASE
-      WHEN COUNT(CASE WHEN src.on_promotion THEN 1 END) > 0
-      THEN COUNT(CASE WHEN src.on_promotion THEN src.order_id END)
-    END AS orders__3,
-    CASE
-      WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
-      THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
-    END AS ordering_customers__3
-  FROM {{ ref('stg_orders') }} AS src
-  WHERE
-    src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  GROUP BY
-    DATE_TRUNC('WEEK', src.ordered_at)
 ), order_lines_rows_2 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
@@ -12550,8 +11721,6 @@ WITH employee_movements_agg AS (
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
   INNER JOIN order_lines_daily_2
     ON order_lines_daily_2.__day <= time_spine.date_day
-  WHERE
-    time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     time_spine.date_day
 ), order_lines_cumulative_ranked AS (
@@ -12596,8 +11765,6 @@ WITH employee_movements_agg AS (
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
   INNER JOIN orders_first_seen_daily_2
     ON orders_first_seen_daily_2.__day <= time_spine.date_day
-  WHERE
-    time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     time_spine.date_day
 ), orders_cumulative_ranked AS (
@@ -12616,13 +11783,49 @@ WITH employee_movements_agg AS (
   FROM orders_cumulative_ranked
   WHERE
     orders_cumulative_ranked.__period_rank = 1
+), employee_movements_rows_2 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
+  FROM {{ ref('fct_employee_movements') }} AS src
+), employee_movements_daily_2 AS (
+  SELECT
+    employee_movements_rows_2.__day,
+    SUM(employee_movements_rows_2.hires__2) AS hires__2
+  FROM employee_movements_rows_2
+  GROUP BY
+    employee_movements_rows_2.__day
+), employee_movements_cumulative_2 AS (
+  SELECT
+    time_spine.date_day AS __day,
+    SUM(employee_movements_daily_2.hires__2) AS hires__2
+  FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  INNER JOIN employee_movements_daily_2
+    ON employee_movements_daily_2.__day <= time_spine.date_day
+    AND employee_movements_daily_2.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
+  GROUP BY
+    time_spine.date_day
+), employee_movements_cumulative_ranked AS (
+  SELECT
+    DATE_TRUNC('WEEK', employee_movements_cumulative_2.__day) AS metric_time__week,
+    employee_movements_cumulative_2.hires__2 AS hires__2,
+    ROW_NUMBER() OVER (
+      PARTITION BY DATE_TRUNC('WEEK', employee_movements_cumulative_2.__day)
+      ORDER BY employee_movements_cumulative_2.__day DESC
+    ) AS __period_rank
+  FROM employee_movements_cumulative_2
+), employee_movements_cumulative_last AS (
+  SELECT
+    employee_movements_cumulative_ranked.metric_time__week,
+    employee_movements_cumulative_ranked.hires__2
+  FROM employee_movements_cumulative_ranked
+  WHERE
+    employee_movements_cumulative_ranked.__period_rank = 1
 ), inventory_balances_agg_3 AS (
   SELECT
     DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
     COUNT(DISTINCT src.balance_date) AS inventory_days
   FROM {{ ref('stg_inventory_balances') }} AS src
-  WHERE
-    src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     DATE_TRUNC('WEEK', src.balance_date)
 ), inventory_balances_by_day_2 AS (
@@ -12632,8 +11835,6 @@ WITH employee_movements_agg AS (
     SUM(src.inventory_value) AS inventory_value,
     SUM(src.on_hand_units) AS inventory_units
   FROM {{ ref('stg_inventory_balances') }} AS src
-  WHERE
-    src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     DATE_TRUNC('WEEK', src.balance_date),
     CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
@@ -12652,6 +11853,13 @@ WITH employee_movements_agg AS (
     inventory_balances_window_2.__window_day = inventory_balances_window_2.__window_pick
   GROUP BY
     inventory_balances_window_2.metric_time__week
+), kpi_targets_agg_2 AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.period_start) AS metric_time__week,
+    MAX(src.target_value) AS target_value
+  FROM {{ ref('stg_targets') }} AS src
+  GROUP BY
+    DATE_TRUNC('WEEK', src.period_start)
 ), campaign_spend_by_period_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
@@ -12667,8 +11875,6 @@ WITH employee_movements_agg AS (
     SELECT DISTINCT
       DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ) AS periods
   INNER JOIN campaign_spend_by_period_2
     ON campaign_spend_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
@@ -12692,8 +11898,6 @@ WITH employee_movements_agg AS (
   INNER JOIN campaign_spend_daily_2
     ON campaign_spend_daily_2.__day <= time_spine.date_day
     AND campaign_spend_daily_2.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
-  WHERE
-    time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     time_spine.date_day
 ), campaign_spend_cumulative_ranked AS (
@@ -12712,6 +11916,44 @@ WITH employee_movements_agg AS (
   FROM campaign_spend_cumulative_ranked
   WHERE
     campaign_spend_cumulative_ranked.__period_rank = 1
+), customers_rows_2 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
+    src.customer_id AS new_customers__2
+  FROM {{ ref('stg_customers') }} AS src
+), customers_daily_2 AS (
+  SELECT
+    customers_rows_2.__day,
+    COUNT(customers_rows_2.new_customers__2) AS new_customers__2
+  FROM customers_rows_2
+  GROUP BY
+    customers_rows_2.__day
+), customers_cumulative_2 AS (
+  SELECT
+    time_spine.date_day AS __day,
+    SUM(customers_daily_2.new_customers__2) AS new_customers__2
+  FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  INNER JOIN customers_daily_2
+    ON customers_daily_2.__day <= time_spine.date_day
+    AND customers_daily_2.__day > time_spine.date_day - INTERVAL '7' DAY
+  GROUP BY
+    time_spine.date_day
+), customers_cumulative_ranked AS (
+  SELECT
+    DATE_TRUNC('WEEK', customers_cumulative_2.__day) AS metric_time__week,
+    customers_cumulative_2.new_customers__2 AS new_customers__2,
+    ROW_NUMBER() OVER (
+      PARTITION BY DATE_TRUNC('WEEK', customers_cumulative_2.__day)
+      ORDER BY customers_cumulative_2.__day ASC NULLS LAST
+    ) AS __period_rank
+  FROM customers_cumulative_2
+), customers_cumulative_first AS (
+  SELECT
+    customers_cumulative_ranked.metric_time__week,
+    customers_cumulative_ranked.new_customers__2
+  FROM customers_cumulative_ranked
+  WHERE
+    customers_cumulative_ranked.__period_rank = 1
 ), production_runs_by_period_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
@@ -12735,11 +11977,18 @@ WITH employee_movements_agg AS (
     SELECT DISTINCT
       DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ) AS periods
   INNER JOIN production_runs_by_period_2
     ON production_runs_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
+), tasks_agg_2 AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.due_date) AS metric_time__week,
+    SUM(CASE WHEN src.is_completed_on_time THEN 1 ELSE 0 END) AS tasks_completed_on_time,
+    COUNT(src.task_id) AS tasks_due,
+    SUM(CASE WHEN src.is_completed THEN 1 ELSE 0 END) AS tasks_completed
+  FROM {{ ref('stg_tasks') }} AS src
+  GROUP BY
+    DATE_TRUNC('WEEK', src.due_date)
 ), orders_by_period_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -12755,8 +12004,6 @@ WITH employee_movements_agg AS (
     SELECT DISTINCT
       DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ) AS periods
   INNER JOIN orders_by_period_2
     ON orders_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
@@ -12766,10 +12013,17 @@ WITH employee_movements_agg AS (
     SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
     SUM(src.footfall) AS footfall__2
   FROM {{ ref('stg_store_traffic') }} AS src
-  WHERE
-    src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     DATE_TRUNC('WEEK', src.traffic_date)
+), purchase_orders_agg_2 AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.ordered_date) AS metric_time__week,
+    COUNT(src.purchase_order_id) AS purchase_orders,
+    SUM(CASE WHEN src.is_on_time THEN 1 ELSE 0 END) AS purchase_orders_on_time,
+    SUM(src.order_value_eur) AS purchase_spend
+  FROM {{ ref('stg_purchase_orders') }} AS src
+  GROUP BY
+    DATE_TRUNC('WEEK', src.ordered_date)
 ), order_lines_by_period_3 AS (
   SELECT
     DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -12785,8 +12039,6 @@ WITH employee_movements_agg AS (
     SELECT DISTINCT
       DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ) AS periods
   INNER JOIN order_lines_by_period_3
     ON order_lines_by_period_3.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
@@ -12798,8 +12050,6 @@ WITH employee_movements_agg AS (
   INNER JOIN order_lines_daily_2
     ON order_lines_daily_2.__day <= time_spine.date_day
     AND order_lines_daily_2.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
-  WHERE
-    time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     time_spine.date_day
 ), order_lines_cumulative_ranked_2 AS (
@@ -12826,8 +12076,6 @@ WITH employee_movements_agg AS (
   INNER JOIN order_lines_daily_2
     ON order_lines_daily_2.__day <= time_spine.date_day
     AND order_lines_daily_2.__day > time_spine.date_day - INTERVAL '7' DAY
-  WHERE
-    time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     time_spine.date_day
 ), order_lines_cumulative_ranked_3 AS (
@@ -12861,8 +12109,6 @@ WITH employee_movements_agg AS (
     SELECT DISTINCT
       DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ) AS periods
   INNER JOIN order_lines_by_period_2_2
     ON order_lines_by_period_2_2.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
@@ -12874,8 +12120,6 @@ WITH employee_movements_agg AS (
   INNER JOIN order_lines_daily_2
     ON order_lines_daily_2.__day <= time_spine.date_day
     AND order_lines_daily_2.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
-  WHERE
-    time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     time_spine.date_day
 ), order_lines_cumulative_ranked_4 AS (
@@ -12894,6 +12138,48 @@ WITH employee_movements_agg AS (
   FROM order_lines_cumulative_ranked_4
   WHERE
     order_lines_cumulative_ranked_4.__period_rank = 1
+), sales_visits_agg_2 AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week,
+    COUNT(src.visit_id) AS sales_visits
+  FROM {{ ref('stg_sales_visits') }} AS src
+  GROUP BY
+    DATE_TRUNC('WEEK', src.visit_date)
+), sales_visits_base_events_2 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
+    src.customer_id AS __entity,
+    DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week
+  FROM {{ ref('stg_sales_visits') }} AS src
+), orders_conversion_events_2 AS (
+  SELECT
+    ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) NULLS LAST) AS __conversion_id,
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+    src.customer_id AS __entity,
+    src.order_id AS __value
+  FROM {{ ref('stg_orders') }} AS src
+), orders_attributed_2 AS (
+  SELECT
+    sales_visits_base_events_2.metric_time__week,
+    orders_conversion_events_2.__value,
+    ROW_NUMBER() OVER (
+      PARTITION BY orders_conversion_events_2.__conversion_id
+      ORDER BY sales_visits_base_events_2.__day DESC
+    ) AS __attribution_rank
+  FROM orders_conversion_events_2
+  INNER JOIN sales_visits_base_events_2
+    ON sales_visits_base_events_2.__entity = orders_conversion_events_2.__entity
+    AND sales_visits_base_events_2.__day <= orders_conversion_events_2.__day
+    AND sales_visits_base_events_2.__day > orders_conversion_events_2.__day - INTERVAL '14' DAY
+), orders_conversions_2 AS (
+  SELECT
+    orders_attributed_2.metric_time__week,
+    COUNT(orders_attributed_2.__value) AS orders__4
+  FROM orders_attributed_2
+  WHERE
+    orders_attributed_2.__attribution_rank = 1
+  GROUP BY
+    orders_attributed_2.metric_time__week
 ), store_traffic_rows_2 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
@@ -12914,8 +12200,6 @@ WITH employee_movements_agg AS (
   INNER JOIN store_traffic_daily_2
     ON store_traffic_daily_2.__day <= time_spine.date_day
     AND store_traffic_daily_2.__day > time_spine.date_day - INTERVAL '7' DAY
-  WHERE
-    time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     time_spine.date_day
 ), store_traffic_cumulative_ranked AS (
@@ -12949,8 +12233,6 @@ WITH employee_movements_agg AS (
     SELECT DISTINCT
       DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ) AS periods
   INNER JOIN store_traffic_by_period_2
     ON store_traffic_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
@@ -12974,8 +12256,6 @@ WITH employee_movements_agg AS (
   INNER JOIN production_runs_daily_2
     ON production_runs_daily_2.__day <= time_spine.date_day
     AND production_runs_daily_2.__day > time_spine.date_day - INTERVAL '7' DAY
-  WHERE
-    time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     time_spine.date_day
 ), production_runs_cumulative_ranked AS (
@@ -12997,11 +12277,19 @@ WITH employee_movements_agg AS (
 ), group_keys_2 AS (
   SELECT
     metric_time__week
-  FROM campaign_spend_agg_4
+  FROM campaign_spend_agg_2
   UNION
   SELECT
     metric_time__week
   FROM attributed_orders_agg_2
+  UNION
+  SELECT
+    metric_time__week
+  FROM employee_movements_agg_2
+  UNION
+  SELECT
+    metric_time__week
+  FROM headcount_agg_2
   UNION
   SELECT
     metric_time__week
@@ -13017,11 +12305,23 @@ WITH employee_movements_agg AS (
   UNION
   SELECT
     metric_time__week
+  FROM leads_agg_2
+  UNION
+  SELECT
+    metric_time__week
+  FROM customers_spine_2
+  UNION
+  SELECT
+    metric_time__week
   FROM order_lines_cumulative_first
   UNION
   SELECT
     metric_time__week
   FROM orders_cumulative_first
+  UNION
+  SELECT
+    metric_time__week
+  FROM employee_movements_cumulative_last
   UNION
   SELECT
     metric_time__week
@@ -13033,6 +12333,10 @@ WITH employee_movements_agg AS (
   UNION
   SELECT
     metric_time__week
+  FROM kpi_targets_agg_2
+  UNION
+  SELECT
+    metric_time__week
   FROM campaign_spend_offset_2
   UNION
   SELECT
@@ -13041,7 +12345,15 @@ WITH employee_movements_agg AS (
   UNION
   SELECT
     metric_time__week
+  FROM customers_cumulative_first
+  UNION
+  SELECT
+    metric_time__week
   FROM production_runs_offset_2
+  UNION
+  SELECT
+    metric_time__week
+  FROM tasks_agg_2
   UNION
   SELECT
     metric_time__week
@@ -13050,6 +12362,10 @@ WITH employee_movements_agg AS (
   SELECT
     metric_time__week
   FROM store_traffic_agg_2
+  UNION
+  SELECT
+    metric_time__week
+  FROM purchase_orders_agg_2
   UNION
   SELECT
     metric_time__week
@@ -13073,6 +12389,14 @@ WITH employee_movements_agg AS (
   UNION
   SELECT
     metric_time__week
+  FROM sales_visits_agg_2
+  UNION
+  SELECT
+    metric_time__week
+  FROM orders_conversions_2
+  UNION
+  SELECT
+    metric_time__week
   FROM store_traffic_cumulative_first
   UNION
   SELECT
@@ -13082,20 +12406,23 @@ WITH employee_movements_agg AS (
   SELECT
     metric_time__week
   FROM production_runs_cumulative_first
-), recent_metrics_by_week AS (
+), metrics_by_week AS (
   SELECT
     group_keys_2.metric_time__week AS metric_time__week,
-    campaign_spend_agg_4.clicks AS ad_clicks,
-    campaign_spend_agg_4.impressions AS ad_impressions,
+    campaign_spend_agg_2.clicks AS ad_clicks,
+    campaign_spend_agg_2.impressions AS ad_impressions,
     attributed_orders_agg_2.attributed_gross_profit AS attributed_gross_profit,
     attributed_orders_agg_2.attributed_orders AS attributed_orders,
     attributed_orders_agg_2.attributed_revenue AS attributed_revenue,
+    CAST(employee_movements_agg_2.leavers AS DOUBLE) / CAST(NULLIF(headcount_agg_2.headcount, 0) AS DOUBLE) AS attrition_rate,
     CAST(production_runs_agg_2.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.planned_minutes, 0) AS DOUBLE) AS availability,
     CAST(order_lines_agg_2.revenue AS DOUBLE) / CAST(NULLIF(orders_agg_2.orders, 0) AS DOUBLE) AS average_order_value,
-    CAST(attributed_orders_agg_2.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_4.marketing_spend, 0) AS DOUBLE) AS channel_roi,
-    CAST(campaign_spend_agg_4.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_4.impressions, 0) AS DOUBLE) AS click_through_rate,
+    CAST(attributed_orders_agg_2.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.marketing_spend, 0) AS DOUBLE) AS channel_roi,
+    CAST(campaign_spend_agg_2.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.impressions, 0) AS DOUBLE) AS click_through_rate,
+    leads_agg_2.converted_leads AS converted_leads,
     order_lines_agg_2.cost_of_goods AS cost_of_goods,
-    CAST(campaign_spend_agg_4.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_4.clicks, 0) AS DOUBLE) AS cost_per_click,
+    CAST(campaign_spend_agg_2.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.clicks, 0) AS DOUBLE) AS cost_per_click,
+    CAST(campaign_spend_agg_2.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(customers_spine_2.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
     (
       CAST((
         order_lines_cumulative_first.line_gross_profit
@@ -13106,6 +12433,7 @@ WITH employee_movements_agg AS (
     orders_cumulative_first.ordering_customers AS customers_to_date,
     CAST(production_runs_agg_2.units_defective AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.units_produced, 0) AS DOUBLE) AS defect_rate,
     order_lines_agg_2.discount_amount AS discounts,
+    headcount_agg_2.fte AS fte,
     production_runs_agg_2.good_units AS good_units,
     (
       CAST(100 * (
@@ -13128,6 +12456,9 @@ WITH employee_movements_agg AS (
       )
     ) AS gross_profit,
     order_lines_cumulative_first.line_gross_profit AS gross_profit_to_date,
+    headcount_agg_2.headcount AS headcount,
+    employee_movements_agg_2.hires AS hires,
+    employee_movements_cumulative_last.hires__2 AS hires_ytd,
     production_runs_agg_2.ideal_run_minutes AS ideal_production_minutes,
     inventory_balances_agg_3.inventory_days AS inventory_days_in_period,
     (
@@ -13141,11 +12472,15 @@ WITH employee_movements_agg AS (
     ) AS inventory_turnover_days,
     inventory_balances_agg_2_2.inventory_units AS inventory_units,
     inventory_balances_agg_2_2.inventory_value AS inventory_value,
-    campaign_spend_agg_4.marketing_spend AS marketing_spend,
+    kpi_targets_agg_2.target_value AS kpi_target,
+    CAST(leads_agg_2.converted_leads AS DOUBLE) / CAST(NULLIF(leads_agg_2.leads, 0) AS DOUBLE) AS lead_conversion_rate,
+    leads_agg_2.leads AS leads,
+    employee_movements_agg_2.leavers AS leavers,
+    campaign_spend_agg_2.marketing_spend AS marketing_spend,
     (
       CAST(100 * (
         (
-          campaign_spend_agg_4.marketing_spend
+          campaign_spend_agg_2.marketing_spend
         ) - (
           campaign_spend_offset_2.marketing_spend__2
         )
@@ -13154,6 +12489,8 @@ WITH employee_movements_agg AS (
       ), 0)
     ) AS marketing_spend_mom_growth_pct,
     campaign_spend_cumulative_last.marketing_spend__3 AS marketing_spend_mtd,
+    COALESCE(customers_spine_2.new_customers, 0) AS new_customers,
+    customers_cumulative_first.new_customers__2 AS new_customers_rolling_7d,
     (
       (
         CAST(production_runs_agg_2.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.planned_minutes, 0) AS DOUBLE)
@@ -13188,6 +12525,7 @@ WITH employee_movements_agg AS (
         )
       )
     ) AS oee_mom_change_pts,
+    CAST(tasks_agg_2.tasks_completed_on_time AS DOUBLE) / CAST(NULLIF(tasks_agg_2.tasks_due, 0) AS DOUBLE) AS on_time_task_rate,
     orders_agg_2.ordering_customers__2 AS ordering_customers,
     orders_agg_2.orders AS orders,
     (
@@ -13211,13 +12549,17 @@ WITH employee_movements_agg AS (
       ), 0)
     ) AS production_cycle_time,
     production_runs_agg_2.production_runs AS production_runs,
+    CAST(tasks_agg_2.tasks_completed AS DOUBLE) / CAST(NULLIF(tasks_agg_2.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
     CAST(orders_agg_2.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
     CAST(orders_agg_2.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg_2.orders, 0) AS DOUBLE) AS promotion_order_share,
     order_lines_agg_2.revenue__2 AS promotion_revenue,
+    purchase_orders_agg_2.purchase_orders AS purchase_orders,
+    purchase_orders_agg_2.purchase_orders_on_time AS purchase_orders_on_time,
+    purchase_orders_agg_2.purchase_spend AS purchase_spend,
     CAST(production_runs_agg_2.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.units_produced, 0) AS DOUBLE) AS quality,
     orders_agg_2.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg_2.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg_2.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
-    CAST(attributed_orders_agg_2.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_4.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
+    CAST(attributed_orders_agg_2.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
     order_lines_agg_2.revenue AS revenue,
     (
       CAST(100 * (
@@ -13246,6 +12588,9 @@ WITH employee_movements_agg AS (
     ) AS revenue_yoy_growth_pct,
     order_lines_cumulative_last_2.revenue__7 AS revenue_ytd,
     production_runs_agg_2.run_minutes AS run_time_minutes,
+    CAST(orders_conversions_2.orders__4 AS DOUBLE) / CAST(NULLIF(sales_visits_agg_2.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
+    orders_conversions_2.orders__4 AS sales_visit_conversions,
+    sales_visits_agg_2.sales_visits AS sales_visits,
     CAST(orders_agg_2.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
     store_traffic_agg_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
@@ -13260,39 +12605,61 @@ WITH employee_movements_agg AS (
         store_traffic_offset_2.footfall__4
       ), 0)
     ) AS store_footfall_yoy_growth_pct,
+    CAST(purchase_orders_agg_2.purchase_orders_on_time AS DOUBLE) / CAST(NULLIF(purchase_orders_agg_2.purchase_orders, 0) AS DOUBLE) AS supplier_on_time_rate,
+    tasks_agg_2.tasks_completed AS tasks_completed,
+    tasks_agg_2.tasks_completed_on_time AS tasks_completed_on_time,
+    tasks_agg_2.tasks_due AS tasks_due,
     production_runs_agg_2.units_defective AS units_defective,
     production_runs_agg_2.units_produced AS units_produced,
     production_runs_cumulative_first.units_produced__3 AS units_produced_rolling_7d,
     order_lines_agg_2.units_sold AS units_sold
   FROM group_keys_2
-  LEFT JOIN campaign_spend_agg_4
-    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM campaign_spend_agg_4.metric_time__week
+  LEFT JOIN campaign_spend_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM campaign_spend_agg_2.metric_time__week
   LEFT JOIN attributed_orders_agg_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM attributed_orders_agg_2.metric_time__week
+  LEFT JOIN employee_movements_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM employee_movements_agg_2.metric_time__week
+  LEFT JOIN headcount_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM headcount_agg_2.metric_time__week
   LEFT JOIN production_runs_agg_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM production_runs_agg_2.metric_time__week
   LEFT JOIN order_lines_agg_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_agg_2.metric_time__week
   LEFT JOIN orders_agg_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM orders_agg_2.metric_time__week
+  LEFT JOIN leads_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM leads_agg_2.metric_time__week
+  LEFT JOIN customers_spine_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM customers_spine_2.metric_time__week
   LEFT JOIN order_lines_cumulative_first
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first.metric_time__week
   LEFT JOIN orders_cumulative_first
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM orders_cumulative_first.metric_time__week
+  LEFT JOIN employee_movements_cumulative_last
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM employee_movements_cumulative_last.metric_time__week
   LEFT JOIN inventory_balances_agg_3
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM inventory_balances_agg_3.metric_time__week
   LEFT JOIN inventory_balances_agg_2_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM inventory_balances_agg_2_2.metric_time__week
+  LEFT JOIN kpi_targets_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM kpi_targets_agg_2.metric_time__week
   LEFT JOIN campaign_spend_offset_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM campaign_spend_offset_2.metric_time__week
   LEFT JOIN campaign_spend_cumulative_last
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM campaign_spend_cumulative_last.metric_time__week
+  LEFT JOIN customers_cumulative_first
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM customers_cumulative_first.metric_time__week
   LEFT JOIN production_runs_offset_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM production_runs_offset_2.metric_time__week
+  LEFT JOIN tasks_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM tasks_agg_2.metric_time__week
   LEFT JOIN orders_offset_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM orders_offset_2.metric_time__week
   LEFT JOIN store_traffic_agg_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__week
+  LEFT JOIN purchase_orders_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM purchase_orders_agg_2.metric_time__week
   LEFT JOIN order_lines_offset_3
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_offset_3.metric_time__week
   LEFT JOIN order_lines_cumulative_last
@@ -13303,12 +12670,34 @@ WITH employee_movements_agg AS (
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_offset_2_2.metric_time__week
   LEFT JOIN order_lines_cumulative_last_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last_2.metric_time__week
+  LEFT JOIN sales_visits_agg_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM sales_visits_agg_2.metric_time__week
+  LEFT JOIN orders_conversions_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM orders_conversions_2.metric_time__week
   LEFT JOIN store_traffic_cumulative_first
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__week
   LEFT JOIN store_traffic_offset_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM store_traffic_offset_2.metric_time__week
   LEFT JOIN production_runs_cumulative_first
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
+), campaign_spend_agg_3 AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
+    SUM(src.clicks) AS clicks,
+    SUM(src.impressions) AS impressions,
+    SUM(src.spend_eur) AS marketing_spend
+  FROM {{ ref('stg_campaign_spend') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.spend_date)
+), attributed_orders_agg_3 AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
+    SUM(src.attributed_gross_profit) AS attributed_gross_profit,
+    COUNT(src.order_id) AS attributed_orders,
+    SUM(src.attributed_revenue) AS attributed_revenue
+  FROM {{ ref('fct_attributed_orders') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.ordered_at)
 ), employee_movements_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.movement_date) AS metric_time__month,
@@ -13342,6 +12731,46 @@ WITH employee_movements_agg AS (
     headcount_window_3.__window_day = headcount_window_3.__window_pick
   GROUP BY
     headcount_window_3.metric_time__month
+), production_runs_agg_3 AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
+    SUM(src.run_minutes) AS run_minutes,
+    SUM(src.planned_minutes) AS planned_minutes,
+    SUM(src.units_defective) AS units_defective,
+    SUM(src.units_produced) AS units_produced,
+    SUM(src.good_units) AS good_units,
+    SUM(src.ideal_run_minutes) AS ideal_run_minutes,
+    COUNT(src.run_id) AS production_runs
+  FROM {{ ref('stg_production_runs') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.run_date)
+), order_lines_agg_3 AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
+    SUM(src.quantity * src.net_unit_price) AS revenue,
+    SUM(src.quantity * src.unit_cost) AS cost_of_goods,
+    SUM(src.quantity * src.discount_per_unit) AS discount_amount,
+    SUM(src.quantity) AS units_sold,
+    SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
+  FROM {{ ref('stg_order_lines') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.ordered_at)
+), orders_agg_3 AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
+    COUNT(src.order_id) AS orders,
+    COUNT(DISTINCT src.customer_id) AS ordering_customers__2,
+    CASE
+      WHEN COUNT(CASE WHEN src.on_promotion THEN 1 END) > 0
+      THEN COUNT(CASE WHEN src.on_promotion THEN src.order_id END)
+    END AS orders__3,
+    CASE
+      WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
+      THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
+    END AS ordering_customers__3
+  FROM {{ ref('stg_orders') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.ordered_at)
 ), leads_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.created_date) AS metric_time__month,
@@ -13350,13 +12779,6 @@ WITH employee_movements_agg AS (
   FROM {{ ref('stg_leads') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.created_date)
-), campaign_spend_agg_5 AS (
-  SELECT
-    DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
-    SUM(src.spend_eur) AS marketing_spend
-  FROM {{ ref('stg_campaign_spend') }} AS src
-  GROUP BY
-    DATE_TRUNC('MONTH', src.spend_date)
 ), customers_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
@@ -13375,547 +12797,6 @@ WITH employee_movements_agg AS (
   ) AS periods
   LEFT JOIN customers_agg_3
     ON periods.metric_time__month = customers_agg_3.metric_time__month
-), employee_movements_rows_3 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-  FROM {{ ref('fct_employee_movements') }} AS src
-), employee_movements_daily_3 AS (
-  SELECT
-    employee_movements_rows_3.__day,
-    SUM(employee_movements_rows_3.hires__2) AS hires__2
-  FROM employee_movements_rows_3
-  GROUP BY
-    employee_movements_rows_3.__day
-), employee_movements_cumulative_3 AS (
-  SELECT
-    time_spine.date_day AS __day,
-    SUM(employee_movements_daily_3.hires__2) AS hires__2
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN employee_movements_daily_3
-    ON employee_movements_daily_3.__day <= time_spine.date_day
-    AND employee_movements_daily_3.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
-  GROUP BY
-    time_spine.date_day
-), employee_movements_cumulative_ranked_2 AS (
-  SELECT
-    DATE_TRUNC('MONTH', employee_movements_cumulative_3.__day) AS metric_time__month,
-    employee_movements_cumulative_3.hires__2 AS hires__2,
-    ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', employee_movements_cumulative_3.__day)
-      ORDER BY employee_movements_cumulative_3.__day DESC
-    ) AS __period_rank
-  FROM employee_movements_cumulative_3
-), employee_movements_cumulative_last_2 AS (
-  SELECT
-    employee_movements_cumulative_ranked_2.metric_time__month,
-    employee_movements_cumulative_ranked_2.hires__2
-  FROM employee_movements_cumulative_ranked_2
-  WHERE
-    employee_movements_cumulative_ranked_2.__period_rank = 1
-), kpi_targets_agg_3 AS (
-  SELECT
-    DATE_TRUNC('MONTH', src.period_start) AS metric_time__month,
-    MAX(src.target_value) AS target_value
-  FROM {{ ref('stg_targets') }} AS src
-  GROUP BY
-    DATE_TRUNC('MONTH', src.period_start)
-), customers_rows_3 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
-    src.customer_id AS new_customers__2
-  FROM {{ ref('stg_customers') }} AS src
-), customers_daily_3 AS (
-  SELECT
-    customers_rows_3.__day,
-    COUNT(customers_rows_3.new_customers__2) AS new_customers__2
-  FROM customers_rows_3
-  GROUP BY
-    customers_rows_3.__day
-), customers_cumulative_3 AS (
-  SELECT
-    time_spine.date_day AS __day,
-    SUM(customers_daily_3.new_customers__2) AS new_customers__2
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN customers_daily_3
-    ON customers_daily_3.__day <= time_spine.date_day
-    AND customers_daily_3.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
-), customers_cumulative_ranked_2 AS (
-  SELECT
-    DATE_TRUNC('MONTH', customers_cumulative_3.__day) AS metric_time__month,
-    customers_cumulative_3.new_customers__2 AS new_customers__2,
-    ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', customers_cumulative_3.__day)
-      ORDER BY customers_cumulative_3.__day ASC NULLS LAST
-    ) AS __period_rank
-  FROM customers_cumulative_3
-), customers_cumulative_first_2 AS (
-  SELECT
-    customers_cumulative_ranked_2.metric_time__month,
-    customers_cumulative_ranked_2.new_customers__2
-  FROM customers_cumulative_ranked_2
-  WHERE
-    customers_cumulative_ranked_2.__period_rank = 1
-), tasks_agg_3 AS (
-  SELECT
-    DATE_TRUNC('MONTH', src.due_date) AS metric_time__month,
-    SUM(CASE WHEN src.is_completed_on_time THEN 1 ELSE 0 END) AS tasks_completed_on_time,
-    COUNT(src.task_id) AS tasks_due,
-    SUM(CASE WHEN src.is_completed THEN 1 ELSE 0 END) AS tasks_completed
-  FROM {{ ref('stg_tasks') }} AS src
-  GROUP BY
-    DATE_TRUNC('MONTH', src.due_date)
-), purchase_orders_agg_3 AS (
-  SELECT
-    DATE_TRUNC('MONTH', src.ordered_date) AS metric_time__month,
-    COUNT(src.purchase_order_id) AS purchase_orders,
-    SUM(CASE WHEN src.is_on_time THEN 1 ELSE 0 END) AS purchase_orders_on_time,
-    SUM(src.order_value_eur) AS purchase_spend
-  FROM {{ ref('stg_purchase_orders') }} AS src
-  GROUP BY
-    DATE_TRUNC('MONTH', src.ordered_date)
-), sales_visits_agg_3 AS (
-  SELECT
-    DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
-    COUNT(src.visit_id) AS sales_visits
-  FROM {{ ref('stg_sales_visits') }} AS src
-  GROUP BY
-    DATE_TRUNC('MONTH', src.visit_date)
-), sales_visits_base_events_3 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
-    src.customer_id AS __entity,
-    DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month
-  FROM {{ ref('stg_sales_visits') }} AS src
-), orders_conversion_events_3 AS (
-  SELECT
-    ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) NULLS LAST) AS __conversion_id,
-    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-    src.customer_id AS __entity,
-    src.order_id AS __value
-  FROM {{ ref('stg_orders') }} AS src
-), orders_attributed_3 AS (
-  SELECT
-    sales_visits_base_events_3.metric_time__month,
-    orders_conversion_events_3.__value,
-    ROW_NUMBER() OVER (
-      PARTITION BY orders_conversion_events_3.__conversion_id
-      ORDER BY sales_visits_base_events_3.__day DESC
-    ) AS __attribution_rank
-  FROM orders_conversion_events_3
-  INNER JOIN sales_visits_base_events_3
-    ON sales_visits_base_events_3.__entity = orders_conversion_events_3.__entity
-    AND sales_visits_base_events_3.__day <= orders_conversion_events_3.__day
-    AND sales_visits_base_events_3.__day > orders_conversion_events_3.__day - INTERVAL '14' DAY
-), orders_conversions_3 AS (
-  SELECT
-    orders_attributed_3.metric_time__month,
-    COUNT(orders_attributed_3.__value) AS orders
-  FROM orders_attributed_3
-  WHERE
-    orders_attributed_3.__attribution_rank = 1
-  GROUP BY
-    orders_attributed_3.metric_time__month
-), combined_3 AS (
-  SELECT
-    metric_time__month,
-    MAX(leavers) AS leavers,
-    MAX(hires) AS hires,
-    MAX(headcount) AS headcount,
-    MAX(fte) AS fte,
-    MAX(converted_leads) AS converted_leads,
-    MAX(leads) AS leads,
-    MAX(marketing_spend) AS marketing_spend,
-    MAX(new_customers) AS new_customers,
-    MAX(hires__2) AS hires__2,
-    MAX(target_value) AS target_value,
-    MAX(new_customers__2) AS new_customers__2,
-    MAX(tasks_completed_on_time) AS tasks_completed_on_time,
-    MAX(tasks_due) AS tasks_due,
-    MAX(tasks_completed) AS tasks_completed,
-    MAX(purchase_orders) AS purchase_orders,
-    MAX(purchase_orders_on_time) AS purchase_orders_on_time,
-    MAX(purchase_spend) AS purchase_spend,
-    MAX(sales_visits) AS sales_visits,
-    MAX(orders) AS orders
-  FROM (
-    SELECT
-      employee_movements_agg_3.metric_time__month,
-      employee_movements_agg_3.leavers,
-      employee_movements_agg_3.hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM employee_movements_agg_3
-    UNION ALL
-    SELECT
-      headcount_agg_3.metric_time__month,
-      NULL AS leavers,
-      NULL AS hires,
-      headcount_agg_3.headcount,
-      headcount_agg_3.fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM headcount_agg_3
-    UNION ALL
-    SELECT
-      leads_agg_3.metric_time__month,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      leads_agg_3.converted_leads,
-      leads_agg_3.leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM leads_agg_3
-    UNION ALL
-    SELECT
-      campaign_spend_agg_5.metric_time__month,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      campaign_spend_agg_5.marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM campaign_spend_agg_5
-    UNION ALL
-    SELECT
-      customers_spine_3.metric_time__month,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      customers_spine_3.new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM customers_spine_3
-    UNION ALL
-    SELECT
-      employee_movements_cumulative_last_2.metric_time__month,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      employee_movements_cumulative_last_2.hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM employee_movements_cumulative_last_2
-    UNION ALL
-    SELECT
-      kpi_targets_agg_3.metric_time__month,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      kpi_targets_agg_3.target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM kpi_targets_agg_3
-    UNION ALL
-    SELECT
-      customers_cumulative_first_2.metric_time__month,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      customers_cumulative_first_2.new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM customers_cumulative_first_2
-    UNION ALL
-    SELECT
-      tasks_agg_3.metric_time__month,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      tasks_agg_3.tasks_completed_on_time,
-      tasks_agg_3.tasks_due,
-      tasks_agg_3.tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM tasks_agg_3
-    UNION ALL
-    SELECT
-      purchase_orders_agg_3.metric_time__month,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      purchase_orders_agg_3.purchase_orders,
-      purchase_orders_agg_3.purchase_orders_on_time,
-      purchase_orders_agg_3.purchase_spend,
-      NULL AS sales_visits,
-      NULL AS orders
-    FROM purchase_orders_agg_3
-    UNION ALL
-    SELECT
-      sales_visits_agg_3.metric_time__month,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      sales_visits_agg_3.sales_visits,
-      NULL AS orders
-    FROM sales_visits_agg_3
-    UNION ALL
-    SELECT
-      orders_conversions_3.metric_time__month,
-      NULL AS leavers,
-      NULL AS hires,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS converted_leads,
-      NULL AS leads,
-      NULL AS marketing_spend,
-      NULL AS new_customers,
-      NULL AS hires__2,
-      NULL AS target_value,
-      NULL AS new_customers__2,
-      NULL AS tasks_completed_on_time,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS purchase_orders,
-      NULL AS purchase_orders_on_time,
-      NULL AS purchase_spend,
-      NULL AS sales_visits,
-      orders_conversions_3.orders
-    FROM orders_conversions_3
-  ) AS stacked
-  GROUP BY
-    metric_time__month
-), metrics_by_month AS (
-  SELECT
-    combined_3.metric_time__month AS metric_time__month,
-    CAST(combined_3.leavers AS DOUBLE) / CAST(NULLIF(combined_3.headcount, 0) AS DOUBLE) AS attrition_rate,
-    combined_3.converted_leads AS converted_leads,
-    CAST(combined_3.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(combined_3.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
-    combined_3.fte AS fte,
-    combined_3.headcount AS headcount,
-    combined_3.hires AS hires,
-    combined_3.hires__2 AS hires_ytd,
-    combined_3.target_value AS kpi_target,
-    CAST(combined_3.converted_leads AS DOUBLE) / CAST(NULLIF(combined_3.leads, 0) AS DOUBLE) AS lead_conversion_rate,
-    combined_3.leads AS leads,
-    combined_3.leavers AS leavers,
-    COALESCE(combined_3.new_customers, 0) AS new_customers,
-    combined_3.new_customers__2 AS new_customers_rolling_7d,
-    CAST(combined_3.tasks_completed_on_time AS DOUBLE) / CAST(NULLIF(combined_3.tasks_due, 0) AS DOUBLE) AS on_time_task_rate,
-    CAST(combined_3.tasks_completed AS DOUBLE) / CAST(NULLIF(combined_3.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
-    combined_3.purchase_orders AS purchase_orders,
-    combined_3.purchase_orders_on_time AS purchase_orders_on_time,
-    combined_3.purchase_spend AS purchase_spend,
-    CAST(combined_3.orders AS DOUBLE) / CAST(NULLIF(combined_3.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
-    combined_3.orders AS sales_visit_conversions,
-    combined_3.sales_visits AS sales_visits,
-    CAST(combined_3.purchase_orders_on_time AS DOUBLE) / CAST(NULLIF(combined_3.purchase_orders, 0) AS DOUBLE) AS supplier_on_time_rate,
-    combined_3.tasks_completed AS tasks_completed,
-    combined_3.tasks_completed_on_time AS tasks_completed_on_time,
-    combined_3.tasks_due AS tasks_due
-  FROM combined_3
-), campaign_spend_agg_6 AS (
-  SELECT
-    DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
-    SUM(src.clicks) AS clicks,
-    SUM(src.impressions) AS impressions,
-    SUM(src.spend_eur) AS marketing_spend
-  FROM {{ ref('stg_campaign_spend') }} AS src
-  WHERE
-    src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  GROUP BY
-    DATE_TRUNC('MONTH', src.spend_date)
-), attributed_orders_agg_3 AS (
-  SELECT
-    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-    SUM(src.attributed_gross_profit) AS attributed_gross_profit,
-    COUNT(src.order_id) AS attributed_orders,
-    SUM(src.attributed_revenue) AS attributed_revenue
-  FROM {{ ref('fct_attributed_orders') }} AS src
-  WHERE
-    src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  GROUP BY
-    DATE_TRUNC('MONTH', src.ordered_at)
-), production_runs_agg_3 AS (
-  SELECT
-    DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
-    SUM(src.run_minutes) AS run_minutes,
-    SUM(src.planned_minutes) AS planned_minutes,
-    SUM(src.units_defective) AS units_defective,
-    SUM(src.units_produced) AS units_produced,
-    SUM(src.good_units) AS good_units,
-    SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-    COUNT(src.run_id) AS production_runs
-  FROM {{ ref('stg_production_runs') }} AS src
-  WHERE
-    src.run_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  GROUP BY
-    DATE_TRUNC('MONTH', src.run_date)
-), order_lines_agg_3 AS (
-  SELECT
-    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-    SUM(src.quantity * src.net_unit_price) AS revenue,
-    SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-    SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-    SUM(src.quantity) AS units_sold,
-    SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-  FROM {{ ref('stg_order_lines') }} AS src
-  WHERE
-    src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  GROUP BY
-    DATE_TRUNC('MONTH', src.ordered_at)
-), orders_agg_3 AS (
-  SELECT
-    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-    COUNT(src.order_id) AS orders,
-    COUNT(DISTINCT src.customer_id) AS ordering_customers__2,
-    CASE
-      WHEN COUNT(CASE WHEN src.on_promotion THEN 1 END) > 0
-      THEN COUNT(CASE WHEN src.on_promotion THEN src.order_id END)
-    END AS orders__3,
-    CASE
-      WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
-      THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
-    END AS ordering_customers__3
-  FROM {{ ref('stg_orders') }} AS src
-  WHERE
-    src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  GROUP BY
-    DATE_TRUNC('MONTH', src.ordered_at)
 ), order_lines_rows_3 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
@@ -13943,8 +12824,6 @@ WITH employee_movements_agg AS (
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
   INNER JOIN order_lines_daily_3
     ON order_lines_daily_3.__day <= time_spine.date_day
-  WHERE
-    time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     time_spine.date_day
 ), order_lines_cumulative_ranked_5 AS (
@@ -13989,8 +12868,6 @@ WITH employee_movements_agg AS (
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
   INNER JOIN orders_first_seen_daily_3
     ON orders_first_seen_daily_3.__day <= time_spine.date_day
-  WHERE
-    time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     time_spine.date_day
 ), orders_cumulative_ranked_2 AS (
@@ -14009,13 +12886,49 @@ WITH employee_movements_agg AS (
   FROM orders_cumulative_ranked_2
   WHERE
     orders_cumulative_ranked_2.__period_rank = 1
+), employee_movements_rows_3 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
+  FROM {{ ref('fct_employee_movements') }} AS src
+), employee_movements_daily_3 AS (
+  SELECT
+    employee_movements_rows_3.__day,
+    SUM(employee_movements_rows_3.hires__2) AS hires__2
+  FROM employee_movements_rows_3
+  GROUP BY
+    employee_movements_rows_3.__day
+), employee_movements_cumulative_3 AS (
+  SELECT
+    time_spine.date_day AS __day,
+    SUM(employee_movements_daily_3.hires__2) AS hires__2
+  FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  INNER JOIN employee_movements_daily_3
+    ON employee_movements_daily_3.__day <= time_spine.date_day
+    AND employee_movements_daily_3.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
+  GROUP BY
+    time_spine.date_day
+), employee_movements_cumulative_ranked_2 AS (
+  SELECT
+    DATE_TRUNC('MONTH', employee_movements_cumulative_3.__day) AS metric_time__month,
+    employee_movements_cumulative_3.hires__2 AS hires__2,
+    ROW_NUMBER() OVER (
+      PARTITION BY DATE_TRUNC('MONTH', employee_movements_cumulative_3.__day)
+      ORDER BY employee_movements_cumulative_3.__day DESC
+    ) AS __period_rank
+  FROM employee_movements_cumulative_3
+), employee_movements_cumulative_last_2 AS (
+  SELECT
+    employee_movements_cumulative_ranked_2.metric_time__month,
+    employee_movements_cumulative_ranked_2.hires__2
+  FROM employee_movements_cumulative_ranked_2
+  WHERE
+    employee_movements_cumulative_ranked_2.__period_rank = 1
 ), inventory_balances_agg_4 AS (
   SELECT
     DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
     COUNT(DISTINCT src.balance_date) AS inventory_days
   FROM {{ ref('stg_inventory_balances') }} AS src
-  WHERE
-    src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     DATE_TRUNC('MONTH', src.balance_date)
 ), inventory_balances_by_day_3 AS (
@@ -14025,8 +12938,6 @@ WITH employee_movements_agg AS (
     SUM(src.inventory_value) AS inventory_value,
     SUM(src.on_hand_units) AS inventory_units
   FROM {{ ref('stg_inventory_balances') }} AS src
-  WHERE
-    src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     DATE_TRUNC('MONTH', src.balance_date),
     CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
@@ -14045,6 +12956,13 @@ WITH employee_movements_agg AS (
     inventory_balances_window_3.__window_day = inventory_balances_window_3.__window_pick
   GROUP BY
     inventory_balances_window_3.metric_time__month
+), kpi_targets_agg_3 AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.period_start) AS metric_time__month,
+    MAX(src.target_value) AS target_value
+  FROM {{ ref('stg_targets') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.period_start)
 ), campaign_spend_by_period_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
@@ -14060,8 +12978,6 @@ WITH employee_movements_agg AS (
     SELECT DISTINCT
       DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ) AS periods
   INNER JOIN campaign_spend_by_period_3
     ON campaign_spend_by_period_3.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
@@ -14085,8 +13001,6 @@ WITH employee_movements_agg AS (
   INNER JOIN campaign_spend_daily_3
     ON campaign_spend_daily_3.__day <= time_spine.date_day
     AND campaign_spend_daily_3.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
-  WHERE
-    time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     time_spine.date_day
 ), campaign_spend_cumulative_ranked_2 AS (
@@ -14105,6 +13019,44 @@ WITH employee_movements_agg AS (
   FROM campaign_spend_cumulative_ranked_2
   WHERE
     campaign_spend_cumulative_ranked_2.__period_rank = 1
+), customers_rows_3 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
+    src.customer_id AS new_customers__2
+  FROM {{ ref('stg_customers') }} AS src
+), customers_daily_3 AS (
+  SELECT
+    customers_rows_3.__day,
+    COUNT(customers_rows_3.new_customers__2) AS new_customers__2
+  FROM customers_rows_3
+  GROUP BY
+    customers_rows_3.__day
+), customers_cumulative_3 AS (
+  SELECT
+    time_spine.date_day AS __day,
+    SUM(customers_daily_3.new_customers__2) AS new_customers__2
+  FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  INNER JOIN customers_daily_3
+    ON customers_daily_3.__day <= time_spine.date_day
+    AND customers_daily_3.__day > time_spine.date_day - INTERVAL '7' DAY
+  GROUP BY
+    time_spine.date_day
+), customers_cumulative_ranked_2 AS (
+  SELECT
+    DATE_TRUNC('MONTH', customers_cumulative_3.__day) AS metric_time__month,
+    customers_cumulative_3.new_customers__2 AS new_customers__2,
+    ROW_NUMBER() OVER (
+      PARTITION BY DATE_TRUNC('MONTH', customers_cumulative_3.__day)
+      ORDER BY customers_cumulative_3.__day ASC NULLS LAST
+    ) AS __period_rank
+  FROM customers_cumulative_3
+), customers_cumulative_first_2 AS (
+  SELECT
+    customers_cumulative_ranked_2.metric_time__month,
+    customers_cumulative_ranked_2.new_customers__2
+  FROM customers_cumulative_ranked_2
+  WHERE
+    customers_cumulative_ranked_2.__period_rank = 1
 ), production_runs_by_period_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
@@ -14128,11 +13080,18 @@ WITH employee_movements_agg AS (
     SELECT DISTINCT
       DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ) AS periods
   INNER JOIN production_runs_by_period_3
     ON production_runs_by_period_3.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
+), tasks_agg_3 AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.due_date) AS metric_time__month,
+    SUM(CASE WHEN src.is_completed_on_time THEN 1 ELSE 0 END) AS tasks_completed_on_time,
+    COUNT(src.task_id) AS tasks_due,
+    SUM(CASE WHEN src.is_completed THEN 1 ELSE 0 END) AS tasks_completed
+  FROM {{ ref('stg_tasks') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.due_date)
 ), orders_by_period_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -14148,8 +13107,6 @@ WITH employee_movements_agg AS (
     SELECT DISTINCT
       DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ) AS periods
   INNER JOIN orders_by_period_3
     ON orders_by_period_3.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
@@ -14159,10 +13116,17 @@ WITH employee_movements_agg AS (
     SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
     SUM(src.footfall) AS footfall__2
   FROM {{ ref('stg_store_traffic') }} AS src
-  WHERE
-    src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     DATE_TRUNC('MONTH', src.traffic_date)
+), purchase_orders_agg_3 AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.ordered_date) AS metric_time__month,
+    COUNT(src.purchase_order_id) AS purchase_orders,
+    SUM(CASE WHEN src.is_on_time THEN 1 ELSE 0 END) AS purchase_orders_on_time,
+    SUM(src.order_value_eur) AS purchase_spend
+  FROM {{ ref('stg_purchase_orders') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.ordered_date)
 ), order_lines_by_period_4 AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -14178,8 +13142,6 @@ WITH employee_movements_agg AS (
     SELECT DISTINCT
       DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ) AS periods
   INNER JOIN order_lines_by_period_4
     ON order_lines_by_period_4.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
@@ -14191,8 +13153,6 @@ WITH employee_movements_agg AS (
   INNER JOIN order_lines_daily_3
     ON order_lines_daily_3.__day <= time_spine.date_day
     AND order_lines_daily_3.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
-  WHERE
-    time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     time_spine.date_day
 ), order_lines_cumulative_ranked_2_2 AS (
@@ -14219,8 +13179,6 @@ WITH employee_movements_agg AS (
   INNER JOIN order_lines_daily_3
     ON order_lines_daily_3.__day <= time_spine.date_day
     AND order_lines_daily_3.__day > time_spine.date_day - INTERVAL '7' DAY
-  WHERE
-    time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     time_spine.date_day
 ), order_lines_cumulative_ranked_3_2 AS (
@@ -14254,8 +13212,6 @@ WITH employee_movements_agg AS (
     SELECT DISTINCT
       DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ) AS periods
   INNER JOIN order_lines_by_period_2_3
     ON order_lines_by_period_2_3.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
@@ -14267,8 +13223,6 @@ WITH employee_movements_agg AS (
   INNER JOIN order_lines_daily_3
     ON order_lines_daily_3.__day <= time_spine.date_day
     AND order_lines_daily_3.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
-  WHERE
-    time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     time_spine.date_day
 ), order_lines_cumulative_ranked_4_2 AS (
@@ -14287,6 +13241,48 @@ WITH employee_movements_agg AS (
   FROM order_lines_cumulative_ranked_4_2
   WHERE
     order_lines_cumulative_ranked_4_2.__period_rank = 1
+), sales_visits_agg_3 AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
+    COUNT(src.visit_id) AS sales_visits
+  FROM {{ ref('stg_sales_visits') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.visit_date)
+), sales_visits_base_events_3 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
+    src.customer_id AS __entity,
+    DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month
+  FROM {{ ref('stg_sales_visits') }} AS src
+), orders_conversion_events_3 AS (
+  SELECT
+    ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) NULLS LAST) AS __conversion_id,
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+    src.customer_id AS __entity,
+    src.order_id AS __value
+  FROM {{ ref('stg_orders') }} AS src
+), orders_attributed_3 AS (
+  SELECT
+    sales_visits_base_events_3.metric_time__month,
+    orders_conversion_events_3.__value,
+    ROW_NUMBER() OVER (
+      PARTITION BY orders_conversion_events_3.__conversion_id
+      ORDER BY sales_visits_base_events_3.__day DESC
+    ) AS __attribution_rank
+  FROM orders_conversion_events_3
+  INNER JOIN sales_visits_base_events_3
+    ON sales_visits_base_events_3.__entity = orders_conversion_events_3.__entity
+    AND sales_visits_base_events_3.__day <= orders_conversion_events_3.__day
+    AND sales_visits_base_events_3.__day > orders_conversion_events_3.__day - INTERVAL '14' DAY
+), orders_conversions_3 AS (
+  SELECT
+    orders_attributed_3.metric_time__month,
+    COUNT(orders_attributed_3.__value) AS orders__4
+  FROM orders_attributed_3
+  WHERE
+    orders_attributed_3.__attribution_rank = 1
+  GROUP BY
+    orders_attributed_3.metric_time__month
 ), store_traffic_rows_3 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
@@ -14307,8 +13303,6 @@ WITH employee_movements_agg AS (
   INNER JOIN store_traffic_daily_3
     ON store_traffic_daily_3.__day <= time_spine.date_day
     AND store_traffic_daily_3.__day > time_spine.date_day - INTERVAL '7' DAY
-  WHERE
-    time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     time_spine.date_day
 ), store_traffic_cumulative_ranked_2 AS (
@@ -14342,8 +13336,6 @@ WITH employee_movements_agg AS (
     SELECT DISTINCT
       DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ) AS periods
   INNER JOIN store_traffic_by_period_3
     ON store_traffic_by_period_3.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
@@ -14367,8 +13359,6 @@ WITH employee_movements_agg AS (
   INNER JOIN production_runs_daily_3
     ON production_runs_daily_3.__day <= time_spine.date_day
     AND production_runs_daily_3.__day > time_spine.date_day - INTERVAL '7' DAY
-  WHERE
-    time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   GROUP BY
     time_spine.date_day
 ), production_runs_cumulative_ranked_2 AS (
@@ -14390,11 +13380,19 @@ WITH employee_movements_agg AS (
 ), group_keys_3 AS (
   SELECT
     metric_time__month
-  FROM campaign_spend_agg_6
+  FROM campaign_spend_agg_3
   UNION
   SELECT
     metric_time__month
   FROM attributed_orders_agg_3
+  UNION
+  SELECT
+    metric_time__month
+  FROM employee_movements_agg_3
+  UNION
+  SELECT
+    metric_time__month
+  FROM headcount_agg_3
   UNION
   SELECT
     metric_time__month
@@ -14410,11 +13408,23 @@ WITH employee_movements_agg AS (
   UNION
   SELECT
     metric_time__month
+  FROM leads_agg_3
+  UNION
+  SELECT
+    metric_time__month
+  FROM customers_spine_3
+  UNION
+  SELECT
+    metric_time__month
   FROM order_lines_cumulative_first_3
   UNION
   SELECT
     metric_time__month
   FROM orders_cumulative_first_2
+  UNION
+  SELECT
+    metric_time__month
+  FROM employee_movements_cumulative_last_2
   UNION
   SELECT
     metric_time__month
@@ -14426,6 +13436,10 @@ WITH employee_movements_agg AS (
   UNION
   SELECT
     metric_time__month
+  FROM kpi_targets_agg_3
+  UNION
+  SELECT
+    metric_time__month
   FROM campaign_spend_offset_3
   UNION
   SELECT
@@ -14434,7 +13448,15 @@ WITH employee_movements_agg AS (
   UNION
   SELECT
     metric_time__month
+  FROM customers_cumulative_first_2
+  UNION
+  SELECT
+    metric_time__month
   FROM production_runs_offset_3
+  UNION
+  SELECT
+    metric_time__month
+  FROM tasks_agg_3
   UNION
   SELECT
     metric_time__month
@@ -14443,6 +13465,10 @@ WITH employee_movements_agg AS (
   SELECT
     metric_time__month
   FROM store_traffic_agg_3
+  UNION
+  SELECT
+    metric_time__month
+  FROM purchase_orders_agg_3
   UNION
   SELECT
     metric_time__month
@@ -14466,6 +13492,14 @@ WITH employee_movements_agg AS (
   UNION
   SELECT
     metric_time__month
+  FROM sales_visits_agg_3
+  UNION
+  SELECT
+    metric_time__month
+  FROM orders_conversions_3
+  UNION
+  SELECT
+    metric_time__month
   FROM store_traffic_cumulative_first_2
   UNION
   SELECT
@@ -14475,20 +13509,23 @@ WITH employee_movements_agg AS (
   SELECT
     metric_time__month
   FROM production_runs_cumulative_first_2
-), recent_metrics_by_month AS (
+), metrics_by_month AS (
   SELECT
     group_keys_3.metric_time__month AS metric_time__month,
-    campaign_spend_agg_6.clicks AS ad_clicks,
-    campaign_spend_agg_6.impressions AS ad_impressions,
+    campaign_spend_agg_3.clicks AS ad_clicks,
+    campaign_spend_agg_3.impressions AS ad_impressions,
     attributed_orders_agg_3.attributed_gross_profit AS attributed_gross_profit,
     attributed_orders_agg_3.attributed_orders AS attributed_orders,
     attributed_orders_agg_3.attributed_revenue AS attributed_revenue,
+    CAST(employee_movements_agg_3.leavers AS DOUBLE) / CAST(NULLIF(headcount_agg_3.headcount, 0) AS DOUBLE) AS attrition_rate,
     CAST(production_runs_agg_3.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.planned_minutes, 0) AS DOUBLE) AS availability,
     CAST(order_lines_agg_3.revenue AS DOUBLE) / CAST(NULLIF(orders_agg_3.orders, 0) AS DOUBLE) AS average_order_value,
-    CAST(attributed_orders_agg_3.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_6.marketing_spend, 0) AS DOUBLE) AS channel_roi,
-    CAST(campaign_spend_agg_6.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_6.impressions, 0) AS DOUBLE) AS click_through_rate,
+    CAST(attributed_orders_agg_3.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.marketing_spend, 0) AS DOUBLE) AS channel_roi,
+    CAST(campaign_spend_agg_3.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.impressions, 0) AS DOUBLE) AS click_through_rate,
+    leads_agg_3.converted_leads AS converted_leads,
     order_lines_agg_3.cost_of_goods AS cost_of_goods,
-    CAST(campaign_spend_agg_6.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_6.clicks, 0) AS DOUBLE) AS cost_per_click,
+    CAST(campaign_spend_agg_3.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.clicks, 0) AS DOUBLE) AS cost_per_click,
+    CAST(campaign_spend_agg_3.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(customers_spine_3.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
     (
       CAST((
         order_lines_cumulative_first_3.line_gross_profit
@@ -14499,6 +13536,7 @@ WITH employee_movements_agg AS (
     orders_cumulative_first_2.ordering_customers AS customers_to_date,
     CAST(production_runs_agg_3.units_defective AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.units_produced, 0) AS DOUBLE) AS defect_rate,
     order_lines_agg_3.discount_amount AS discounts,
+    headcount_agg_3.fte AS fte,
     production_runs_agg_3.good_units AS good_units,
     (
       CAST(100 * (
@@ -14521,6 +13559,9 @@ WITH employee_movements_agg AS (
       )
     ) AS gross_profit,
     order_lines_cumulative_first_3.line_gross_profit AS gross_profit_to_date,
+    headcount_agg_3.headcount AS headcount,
+    employee_movements_agg_3.hires AS hires,
+    employee_movements_cumulative_last_2.hires__2 AS hires_ytd,
     production_runs_agg_3.ideal_run_minutes AS ideal_production_minutes,
     inventory_balances_agg_4.inventory_days AS inventory_days_in_period,
     (
@@ -14534,11 +13575,15 @@ WITH employee_movements_agg AS (
     ) AS inventory_turnover_days,
     inventory_balances_agg_2_3.inventory_units AS inventory_units,
     inventory_balances_agg_2_3.inventory_value AS inventory_value,
-    campaign_spend_agg_6.marketing_spend AS marketing_spend,
+    kpi_targets_agg_3.target_value AS kpi_target,
+    CAST(leads_agg_3.converted_leads AS DOUBLE) / CAST(NULLIF(leads_agg_3.leads, 0) AS DOUBLE) AS lead_conversion_rate,
+    leads_agg_3.leads AS leads,
+    employee_movements_agg_3.leavers AS leavers,
+    campaign_spend_agg_3.marketing_spend AS marketing_spend,
     (
       CAST(100 * (
         (
-          campaign_spend_agg_6.marketing_spend
+          campaign_spend_agg_3.marketing_spend
         ) - (
           campaign_spend_offset_3.marketing_spend__2
         )
@@ -14547,6 +13592,8 @@ WITH employee_movements_agg AS (
       ), 0)
     ) AS marketing_spend_mom_growth_pct,
     campaign_spend_cumulative_last_2.marketing_spend__3 AS marketing_spend_mtd,
+    COALESCE(customers_spine_3.new_customers, 0) AS new_customers,
+    customers_cumulative_first_2.new_customers__2 AS new_customers_rolling_7d,
     (
       (
         CAST(production_runs_agg_3.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.planned_minutes, 0) AS DOUBLE)
@@ -14581,6 +13628,7 @@ WITH employee_movements_agg AS (
         )
       )
     ) AS oee_mom_change_pts,
+    CAST(tasks_agg_3.tasks_completed_on_time AS DOUBLE) / CAST(NULLIF(tasks_agg_3.tasks_due, 0) AS DOUBLE) AS on_time_task_rate,
     orders_agg_3.ordering_customers__2 AS ordering_customers,
     orders_agg_3.orders AS orders,
     (
@@ -14604,13 +13652,17 @@ WITH employee_movements_agg AS (
       ), 0)
     ) AS production_cycle_time,
     production_runs_agg_3.production_runs AS production_runs,
+    CAST(tasks_agg_3.tasks_completed AS DOUBLE) / CAST(NULLIF(tasks_agg_3.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
     CAST(orders_agg_3.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg_3.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
     CAST(orders_agg_3.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg_3.orders, 0) AS DOUBLE) AS promotion_order_share,
     order_lines_agg_3.revenue__2 AS promotion_revenue,
+    purchase_orders_agg_3.purchase_orders AS purchase_orders,
+    purchase_orders_agg_3.purchase_orders_on_time AS purchase_orders_on_time,
+    purchase_orders_agg_3.purchase_spend AS purchase_spend,
     CAST(production_runs_agg_3.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.units_produced, 0) AS DOUBLE) AS quality,
     orders_agg_3.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg_3.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg_3.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
-    CAST(attributed_orders_agg_3.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_6.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
+    CAST(attributed_orders_agg_3.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
     order_lines_agg_3.revenue AS revenue,
     (
       CAST(100 * (
@@ -14639,6 +13691,9 @@ WITH employee_movements_agg AS (
     ) AS revenue_yoy_growth_pct,
     order_lines_cumulative_last_2_2.revenue__7 AS revenue_ytd,
     production_runs_agg_3.run_minutes AS run_time_minutes,
+    CAST(orders_conversions_3.orders__4 AS DOUBLE) / CAST(NULLIF(sales_visits_agg_3.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
+    orders_conversions_3.orders__4 AS sales_visit_conversions,
+    sales_visits_agg_3.sales_visits AS sales_visits,
     CAST(orders_agg_3.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_3.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
     store_traffic_agg_3.footfall__2 AS store_footfall,
     store_traffic_cumulative_first_2.footfall__3 AS store_footfall_rolling_7d,
@@ -14653,39 +13708,61 @@ WITH employee_movements_agg AS (
         store_traffic_offset_3.footfall__4
       ), 0)
     ) AS store_footfall_yoy_growth_pct,
+    CAST(purchase_orders_agg_3.purchase_orders_on_time AS DOUBLE) / CAST(NULLIF(purchase_orders_agg_3.purchase_orders, 0) AS DOUBLE) AS supplier_on_time_rate,
+    tasks_agg_3.tasks_completed AS tasks_completed,
+    tasks_agg_3.tasks_completed_on_time AS tasks_completed_on_time,
+    tasks_agg_3.tasks_due AS tasks_due,
     production_runs_agg_3.units_defective AS units_defective,
     production_runs_agg_3.units_produced AS units_produced,
     production_runs_cumulative_first_2.units_produced__3 AS units_produced_rolling_7d,
     order_lines_agg_3.units_sold AS units_sold
   FROM group_keys_3
-  LEFT JOIN campaign_spend_agg_6
-    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg_6.metric_time__month
+  LEFT JOIN campaign_spend_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg_3.metric_time__month
   LEFT JOIN attributed_orders_agg_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM attributed_orders_agg_3.metric_time__month
+  LEFT JOIN employee_movements_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM employee_movements_agg_3.metric_time__month
+  LEFT JOIN headcount_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM headcount_agg_3.metric_time__month
   LEFT JOIN production_runs_agg_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM production_runs_agg_3.metric_time__month
   LEFT JOIN order_lines_agg_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_agg_3.metric_time__month
   LEFT JOIN orders_agg_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM orders_agg_3.metric_time__month
+  LEFT JOIN leads_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM leads_agg_3.metric_time__month
+  LEFT JOIN customers_spine_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM customers_spine_3.metric_time__month
   LEFT JOIN order_lines_cumulative_first_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_3.metric_time__month
   LEFT JOIN orders_cumulative_first_2
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM orders_cumulative_first_2.metric_time__month
+  LEFT JOIN employee_movements_cumulative_last_2
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM employee_movements_cumulative_last_2.metric_time__month
   LEFT JOIN inventory_balances_agg_4
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg_4.metric_time__month
   LEFT JOIN inventory_balances_agg_2_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg_2_3.metric_time__month
+  LEFT JOIN kpi_targets_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM kpi_targets_agg_3.metric_time__month
   LEFT JOIN campaign_spend_offset_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM campaign_spend_offset_3.metric_time__month
   LEFT JOIN campaign_spend_cumulative_last_2
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM campaign_spend_cumulative_last_2.metric_time__month
+  LEFT JOIN customers_cumulative_first_2
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM customers_cumulative_first_2.metric_time__month
   LEFT JOIN production_runs_offset_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM production_runs_offset_3.metric_time__month
+  LEFT JOIN tasks_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM tasks_agg_3.metric_time__month
   LEFT JOIN orders_offset_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM orders_offset_3.metric_time__month
   LEFT JOIN store_traffic_agg_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_3.metric_time__month
+  LEFT JOIN purchase_orders_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM purchase_orders_agg_3.metric_time__month
   LEFT JOIN order_lines_offset_4
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_offset_4.metric_time__month
   LEFT JOIN order_lines_cumulative_last_3
@@ -14696,6 +13773,10 @@ WITH employee_movements_agg AS (
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_offset_2_3.metric_time__month
   LEFT JOIN order_lines_cumulative_last_2_2
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last_2_2.metric_time__month
+  LEFT JOIN sales_visits_agg_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM sales_visits_agg_3.metric_time__month
+  LEFT JOIN orders_conversions_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM orders_conversions_3.metric_time__month
   LEFT JOIN store_traffic_cumulative_first_2
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM store_traffic_cumulative_first_2.metric_time__month
   LEFT JOIN store_traffic_offset_3
@@ -14714,163 +13795,137 @@ FROM (
   FROM (
     SELECT
       metric_time__day,
+      CAST(ad_clicks AS DOUBLE) AS ad_clicks,
+      CAST(ad_impressions AS DOUBLE) AS ad_impressions,
+      CAST(attributed_gross_profit AS DOUBLE) AS attributed_gross_profit,
+      CAST(attributed_orders AS DOUBLE) AS attributed_orders,
+      CAST(attributed_revenue AS DOUBLE) AS attributed_revenue,
       CAST(attrition_rate AS DOUBLE) AS attrition_rate,
+      CAST(availability AS DOUBLE) AS availability,
+      CAST(average_order_value AS DOUBLE) AS average_order_value,
+      CAST(channel_roi AS DOUBLE) AS channel_roi,
+      CAST(click_through_rate AS DOUBLE) AS click_through_rate,
       CAST(converted_leads AS DOUBLE) AS converted_leads,
+      CAST(cost_of_goods AS DOUBLE) AS cost_of_goods,
+      CAST(cost_per_click AS DOUBLE) AS cost_per_click,
       CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost,
+      CAST(customer_lifetime_value AS DOUBLE) AS customer_lifetime_value,
+      CAST(customers_to_date AS DOUBLE) AS customers_to_date,
+      CAST(defect_rate AS DOUBLE) AS defect_rate,
+      CAST(discounts AS DOUBLE) AS discounts,
       CAST(fte AS DOUBLE) AS fte,
+      CAST(good_units AS DOUBLE) AS good_units,
+      CAST(gross_margin_pct AS DOUBLE) AS gross_margin_pct,
+      CAST(gross_profit AS DOUBLE) AS gross_profit,
+      CAST(gross_profit_to_date AS DOUBLE) AS gross_profit_to_date,
       CAST(headcount AS DOUBLE) AS headcount,
       CAST(hires AS DOUBLE) AS hires,
       CAST(hires_ytd AS DOUBLE) AS hires_ytd,
+      CAST(ideal_production_minutes AS DOUBLE) AS ideal_production_minutes,
+      CAST(inventory_days_in_period AS DOUBLE) AS inventory_days_in_period,
+      CAST(inventory_turnover_days AS DOUBLE) AS inventory_turnover_days,
+      CAST(inventory_units AS DOUBLE) AS inventory_units,
+      CAST(inventory_value AS DOUBLE) AS inventory_value,
       CAST(kpi_target AS DOUBLE) AS kpi_target,
       CAST(lead_conversion_rate AS DOUBLE) AS lead_conversion_rate,
       CAST(leads AS DOUBLE) AS leads,
       CAST(leavers AS DOUBLE) AS leavers,
+      CAST(marketing_spend AS DOUBLE) AS marketing_spend,
+      CAST(marketing_spend_mom_growth_pct AS DOUBLE) AS marketing_spend_mom_growth_pct,
+      CAST(marketing_spend_mtd AS DOUBLE) AS marketing_spend_mtd,
       CAST(new_customers AS DOUBLE) AS new_customers,
       CAST(new_customers_rolling_7d AS DOUBLE) AS new_customers_rolling_7d,
+      CAST(oee AS DOUBLE) AS oee,
+      CAST(oee_mom_change_pts AS DOUBLE) AS oee_mom_change_pts,
       CAST(on_time_task_rate AS DOUBLE) AS on_time_task_rate,
+      CAST(ordering_customers AS DOUBLE) AS ordering_customers,
+      CAST(orders AS DOUBLE) AS orders,
+      CAST(orders_yoy_growth_pct AS DOUBLE) AS orders_yoy_growth_pct,
+      CAST(performance AS DOUBLE) AS performance,
+      CAST(planned_production_minutes AS DOUBLE) AS planned_production_minutes,
+      CAST(production_cycle_time AS DOUBLE) AS production_cycle_time,
+      CAST(production_runs AS DOUBLE) AS production_runs,
       CAST(project_completion_rate AS DOUBLE) AS project_completion_rate,
+      CAST(promotion_conversion_rate AS DOUBLE) AS promotion_conversion_rate,
+      CAST(promotion_order_share AS DOUBLE) AS promotion_order_share,
+      CAST(promotion_revenue AS DOUBLE) AS promotion_revenue,
       CAST(purchase_orders AS DOUBLE) AS purchase_orders,
       CAST(purchase_orders_on_time AS DOUBLE) AS purchase_orders_on_time,
       CAST(purchase_spend AS DOUBLE) AS purchase_spend,
+      CAST(quality AS DOUBLE) AS quality,
+      CAST(repeat_customers AS DOUBLE) AS repeat_customers,
+      CAST(repurchase_rate AS DOUBLE) AS repurchase_rate,
+      CAST(return_on_ad_spend AS DOUBLE) AS return_on_ad_spend,
+      CAST(revenue AS DOUBLE) AS revenue,
+      CAST(revenue_mom_growth_pct AS DOUBLE) AS revenue_mom_growth_pct,
+      CAST(revenue_mtd AS DOUBLE) AS revenue_mtd,
+      CAST(revenue_per_visitor AS DOUBLE) AS revenue_per_visitor,
+      CAST(revenue_rolling_7d AS DOUBLE) AS revenue_rolling_7d,
+      CAST(revenue_yoy_growth_pct AS DOUBLE) AS revenue_yoy_growth_pct,
+      CAST(revenue_ytd AS DOUBLE) AS revenue_ytd,
+      CAST(run_time_minutes AS DOUBLE) AS run_time_minutes,
       CAST(sales_visit_conversion_rate AS DOUBLE) AS sales_visit_conversion_rate,
       CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions,
       CAST(sales_visits AS DOUBLE) AS sales_visits,
+      CAST(store_conversion_rate AS DOUBLE) AS store_conversion_rate,
+      CAST(store_footfall AS DOUBLE) AS store_footfall,
+      CAST(store_footfall_rolling_7d AS DOUBLE) AS store_footfall_rolling_7d,
+      CAST(store_footfall_yoy_growth_pct AS DOUBLE) AS store_footfall_yoy_growth_pct,
       CAST(supplier_on_time_rate AS DOUBLE) AS supplier_on_time_rate,
       CAST(tasks_completed AS DOUBLE) AS tasks_completed,
       CAST(tasks_completed_on_time AS DOUBLE) AS tasks_completed_on_time,
-      CAST(tasks_due AS DOUBLE) AS tasks_due
+      CAST(tasks_due AS DOUBLE) AS tasks_due,
+      CAST(units_defective AS DOUBLE) AS units_defective,
+      CAST(units_produced AS DOUBLE) AS units_produced,
+      CAST(units_produced_rolling_7d AS DOUBLE) AS units_produced_rolling_7d,
+      CAST(units_sold AS DOUBLE) AS units_sold
     FROM metrics_by_day
   ) AS metrics_by_day_wide
   UNPIVOT(value FOR 
     metric_name IN (
-      attrition_rate,
-      converted_leads,
-      customer_acquisition_cost,
-      fte,
-      headcount,
-      hires,
-      hires_ytd,
-      kpi_target,
-      lead_conversion_rate,
-      leads,
-      leavers,
-      new_customers,
-      new_customers_rolling_7d,
-      on_time_task_rate,
-      project_completion_rate,
-      purchase_orders,
-      purchase_orders_on_time,
-      purchase_spend,
-      sales_visit_conversion_rate,
-      sales_visit_conversions,
-      sales_visits,
-      supplier_on_time_rate,
-      tasks_completed,
-      tasks_completed_on_time,
-      tasks_due
-    )
-  )
-  UNION ALL
-  SELECT
-    metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    value
-  FROM (
-    SELECT
-      metric_time__day,
-      CAST(ad_clicks AS DOUBLE) AS ad_clicks,
-      CAST(ad_impressions AS DOUBLE) AS ad_impressions,
-      CAST(attributed_gross_profit AS DOUBLE) AS attributed_gross_profit,
-      CAST(attributed_orders AS DOUBLE) AS attributed_orders,
-      CAST(attributed_revenue AS DOUBLE) AS attributed_revenue,
-      CAST(availability AS DOUBLE) AS availability,
-      CAST(average_order_value AS DOUBLE) AS average_order_value,
-      CAST(channel_roi AS DOUBLE) AS channel_roi,
-      CAST(click_through_rate AS DOUBLE) AS click_through_rate,
-      CAST(cost_of_goods AS DOUBLE) AS cost_of_goods,
-      CAST(cost_per_click AS DOUBLE) AS cost_per_click,
-      CAST(customer_lifetime_value AS DOUBLE) AS customer_lifetime_value,
-      CAST(customers_to_date AS DOUBLE) AS customers_to_date,
-      CAST(defect_rate AS DOUBLE) AS defect_rate,
-      CAST(discounts AS DOUBLE) AS discounts,
-      CAST(good_units AS DOUBLE) AS good_units,
-      CAST(gross_margin_pct AS DOUBLE) AS gross_margin_pct,
-      CAST(gross_profit AS DOUBLE) AS gross_profit,
-      CAST(gross_profit_to_date AS DOUBLE) AS gross_profit_to_date,
-      CAST(ideal_production_minutes AS DOUBLE) AS ideal_production_minutes,
-      CAST(inventory_days_in_period AS DOUBLE) AS inventory_days_in_period,
-      CAST(inventory_turnover_days AS DOUBLE) AS inventory_turnover_days,
-      CAST(inventory_units AS DOUBLE) AS inventory_units,
-      CAST(inventory_value AS DOUBLE) AS inventory_value,
-      CAST(marketing_spend AS DOUBLE) AS marketing_spend,
-      CAST(marketing_spend_mom_growth_pct AS DOUBLE) AS marketing_spend_mom_growth_pct,
-      CAST(marketing_spend_mtd AS DOUBLE) AS marketing_spend_mtd,
-      CAST(oee AS DOUBLE) AS oee,
-      CAST(oee_mom_change_pts AS DOUBLE) AS oee_mom_change_pts,
-      CAST(ordering_customers AS DOUBLE) AS ordering_customers,
-      CAST(orders AS DOUBLE) AS orders,
-      CAST(orders_yoy_growth_pct AS DOUBLE) AS orders_yoy_growth_pct,
-      CAST(performance AS DOUBLE) AS performance,
-      CAST(planned_production_minutes AS DOUBLE) AS planned_production_minutes,
-      CAST(production_cycle_time AS DOUBLE) AS production_cycle_time,
-      CAST(production_runs AS DOUBLE) AS production_runs,
-      CAST(promotion_conversion_rate AS DOUBLE) AS promotion_conversion_rate,
-      CAST(promotion_order_share AS DOUBLE) AS promotion_order_share,
-      CAST(promotion_revenue AS DOUBLE) AS promotion_revenue,
-      CAST(quality AS DOUBLE) AS quality,
-      CAST(repeat_customers AS DOUBLE) AS repeat_customers,
-      CAST(repurchase_rate AS DOUBLE) AS repurchase_rate,
-      CAST(return_on_ad_spend AS DOUBLE) AS return_on_ad_spend,
-      CAST(revenue AS DOUBLE) AS revenue,
-      CAST(revenue_mom_growth_pct AS DOUBLE) AS revenue_mom_growth_pct,
-      CAST(revenue_mtd AS DOUBLE) AS revenue_mtd,
-      CAST(revenue_per_visitor AS DOUBLE) AS revenue_per_visitor,
-      CAST(revenue_rolling_7d AS DOUBLE) AS revenue_rolling_7d,
-      CAST(revenue_yoy_growth_pct AS DOUBLE) AS revenue_yoy_growth_pct,
-      CAST(revenue_ytd AS DOUBLE) AS revenue_ytd,
-      CAST(run_time_minutes AS DOUBLE) AS run_time_minutes,
-      CAST(store_conversion_rate AS DOUBLE) AS store_conversion_rate,
-      CAST(store_footfall AS DOUBLE) AS store_footfall,
-      CAST(store_footfall_rolling_7d AS DOUBLE) AS store_footfall_rolling_7d,
-      CAST(store_footfall_yoy_growth_pct AS DOUBLE) AS store_footfall_yoy_growth_pct,
-      CAST(units_defective AS DOUBLE) AS units_defective,
-      CAST(units_produced AS DOUBLE) AS units_produced,
-      CAST(units_produced_rolling_7d AS DOUBLE) AS units_produced_rolling_7d,
-      CAST(units_sold AS DOUBLE) AS units_sold
-    FROM recent_metrics_by_day
-  ) AS recent_metrics_by_day_wide
-  UNPIVOT(value FOR 
-    metric_name IN (
       ad_clicks,
       ad_impressions,
       attributed_gross_profit,
       attributed_orders,
       attributed_revenue,
+      attrition_rate,
       availability,
       average_order_value,
       channel_roi,
       click_through_rate,
+      converted_leads,
       cost_of_goods,
       cost_per_click,
+      customer_acquisition_cost,
       customer_lifetime_value,
       customers_to_date,
       defect_rate,
       discounts,
+      fte,
       good_units,
       gross_margin_pct,
       gross_profit,
       gross_profit_to_date,
+      headcount,
+      hires,
+      hires_ytd,
       ideal_production_minutes,
       inventory_days_in_period,
       inventory_turnover_days,
       inventory_units,
       inventory_value,
+      kpi_target,
+      lead_conversion_rate,
+      leads,
+      leavers,
       marketing_spend,
       marketing_spend_mom_growth_pct,
       marketing_spend_mtd,
+      new_customers,
+      new_customers_rolling_7d,
       oee,
       oee_mom_change_pts,
+      on_time_task_rate,
       ordering_customers,
       orders,
       orders_yoy_growth_pct,
@@ -14878,9 +13933,13 @@ FROM (
       planned_production_minutes,
       production_cycle_time,
       production_runs,
+      project_completion_rate,
       promotion_conversion_rate,
       promotion_order_share,
       promotion_revenue,
+      purchase_orders,
+      purchase_orders_on_time,
+      purchase_spend,
       quality,
       repeat_customers,
       repurchase_rate,
@@ -14893,10 +13952,17 @@ FROM (
       revenue_yoy_growth_pct,
       revenue_ytd,
       run_time_minutes,
+      sales_visit_conversion_rate,
+      sales_visit_conversions,
+      sales_visits,
       store_conversion_rate,
       store_footfall,
       store_footfall_rolling_7d,
       store_footfall_yoy_growth_pct,
+      supplier_on_time_rate,
+      tasks_completed,
+      tasks_completed_on_time,
+      tasks_due,
       units_defective,
       units_produced,
       units_produced_rolling_7d,
@@ -14912,163 +13978,137 @@ FROM (
   FROM (
     SELECT
       metric_time__week,
+      CAST(ad_clicks AS DOUBLE) AS ad_clicks,
+      CAST(ad_impressions AS DOUBLE) AS ad_impressions,
+      CAST(attributed_gross_profit AS DOUBLE) AS attributed_gross_profit,
+      CAST(attributed_orders AS DOUBLE) AS attributed_orders,
+      CAST(attributed_revenue AS DOUBLE) AS attributed_revenue,
       CAST(attrition_rate AS DOUBLE) AS attrition_rate,
+      CAST(availability AS DOUBLE) AS availability,
+      CAST(average_order_value AS DOUBLE) AS average_order_value,
+      CAST(channel_roi AS DOUBLE) AS channel_roi,
+      CAST(click_through_rate AS DOUBLE) AS click_through_rate,
       CAST(converted_leads AS DOUBLE) AS converted_leads,
+      CAST(cost_of_goods AS DOUBLE) AS cost_of_goods,
+      CAST(cost_per_click AS DOUBLE) AS cost_per_click,
       CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost,
+      CAST(customer_lifetime_value AS DOUBLE) AS customer_lifetime_value,
+      CAST(customers_to_date AS DOUBLE) AS customers_to_date,
+      CAST(defect_rate AS DOUBLE) AS defect_rate,
+      CAST(discounts AS DOUBLE) AS discounts,
       CAST(fte AS DOUBLE) AS fte,
+      CAST(good_units AS DOUBLE) AS good_units,
+      CAST(gross_margin_pct AS DOUBLE) AS gross_margin_pct,
+      CAST(gross_profit AS DOUBLE) AS gross_profit,
+      CAST(gross_profit_to_date AS DOUBLE) AS gross_profit_to_date,
       CAST(headcount AS DOUBLE) AS headcount,
       CAST(hires AS DOUBLE) AS hires,
       CAST(hires_ytd AS DOUBLE) AS hires_ytd,
+      CAST(ideal_production_minutes AS DOUBLE) AS ideal_production_minutes,
+      CAST(inventory_days_in_period AS DOUBLE) AS inventory_days_in_period,
+      CAST(inventory_turnover_days AS DOUBLE) AS inventory_turnover_days,
+      CAST(inventory_units AS DOUBLE) AS inventory_units,
+      CAST(inventory_value AS DOUBLE) AS inventory_value,
       CAST(kpi_target AS DOUBLE) AS kpi_target,
       CAST(lead_conversion_rate AS DOUBLE) AS lead_conversion_rate,
       CAST(leads AS DOUBLE) AS leads,
       CAST(leavers AS DOUBLE) AS leavers,
+      CAST(marketing_spend AS DOUBLE) AS marketing_spend,
+      CAST(marketing_spend_mom_growth_pct AS DOUBLE) AS marketing_spend_mom_growth_pct,
+      CAST(marketing_spend_mtd AS DOUBLE) AS marketing_spend_mtd,
       CAST(new_customers AS DOUBLE) AS new_customers,
       CAST(new_customers_rolling_7d AS DOUBLE) AS new_customers_rolling_7d,
+      CAST(oee AS DOUBLE) AS oee,
+      CAST(oee_mom_change_pts AS DOUBLE) AS oee_mom_change_pts,
       CAST(on_time_task_rate AS DOUBLE) AS on_time_task_rate,
+      CAST(ordering_customers AS DOUBLE) AS ordering_customers,
+      CAST(orders AS DOUBLE) AS orders,
+      CAST(orders_yoy_growth_pct AS DOUBLE) AS orders_yoy_growth_pct,
+      CAST(performance AS DOUBLE) AS performance,
+      CAST(planned_production_minutes AS DOUBLE) AS planned_production_minutes,
+      CAST(production_cycle_time AS DOUBLE) AS production_cycle_time,
+      CAST(production_runs AS DOUBLE) AS production_runs,
       CAST(project_completion_rate AS DOUBLE) AS project_completion_rate,
+      CAST(promotion_conversion_rate AS DOUBLE) AS promotion_conversion_rate,
+      CAST(promotion_order_share AS DOUBLE) AS promotion_order_share,
+      CAST(promotion_revenue AS DOUBLE) AS promotion_revenue,
       CAST(purchase_orders AS DOUBLE) AS purchase_orders,
       CAST(purchase_orders_on_time AS DOUBLE) AS purchase_orders_on_time,
       CAST(purchase_spend AS DOUBLE) AS purchase_spend,
+      CAST(quality AS DOUBLE) AS quality,
+      CAST(repeat_customers AS DOUBLE) AS repeat_customers,
+      CAST(repurchase_rate AS DOUBLE) AS repurchase_rate,
+      CAST(return_on_ad_spend AS DOUBLE) AS return_on_ad_spend,
+      CAST(revenue AS DOUBLE) AS revenue,
+      CAST(revenue_mom_growth_pct AS DOUBLE) AS revenue_mom_growth_pct,
+      CAST(revenue_mtd AS DOUBLE) AS revenue_mtd,
+      CAST(revenue_per_visitor AS DOUBLE) AS revenue_per_visitor,
+      CAST(revenue_rolling_7d AS DOUBLE) AS revenue_rolling_7d,
+      CAST(revenue_yoy_growth_pct AS DOUBLE) AS revenue_yoy_growth_pct,
+      CAST(revenue_ytd AS DOUBLE) AS revenue_ytd,
+      CAST(run_time_minutes AS DOUBLE) AS run_time_minutes,
       CAST(sales_visit_conversion_rate AS DOUBLE) AS sales_visit_conversion_rate,
       CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions,
       CAST(sales_visits AS DOUBLE) AS sales_visits,
+      CAST(store_conversion_rate AS DOUBLE) AS store_conversion_rate,
+      CAST(store_footfall AS DOUBLE) AS store_footfall,
+      CAST(store_footfall_rolling_7d AS DOUBLE) AS store_footfall_rolling_7d,
+      CAST(store_footfall_yoy_growth_pct AS DOUBLE) AS store_footfall_yoy_growth_pct,
       CAST(supplier_on_time_rate AS DOUBLE) AS supplier_on_time_rate,
       CAST(tasks_completed AS DOUBLE) AS tasks_completed,
       CAST(tasks_completed_on_time AS DOUBLE) AS tasks_completed_on_time,
-      CAST(tasks_due AS DOUBLE) AS tasks_due
+      CAST(tasks_due AS DOUBLE) AS tasks_due,
+      CAST(units_defective AS DOUBLE) AS units_defective,
+      CAST(units_produced AS DOUBLE) AS units_produced,
+      CAST(units_produced_rolling_7d AS DOUBLE) AS units_produced_rolling_7d,
+      CAST(units_sold AS DOUBLE) AS units_sold
     FROM metrics_by_week
   ) AS metrics_by_week_wide
   UNPIVOT(value FOR 
     metric_name IN (
-      attrition_rate,
-      converted_leads,
-      customer_acquisition_cost,
-      fte,
-      headcount,
-      hires,
-      hires_ytd,
-      kpi_target,
-      lead_conversion_rate,
-      leads,
-      leavers,
-      new_customers,
-      new_customers_rolling_7d,
-      on_time_task_rate,
-      project_completion_rate,
-      purchase_orders,
-      purchase_orders_on_time,
-      purchase_spend,
-      sales_visit_conversion_rate,
-      sales_visit_conversions,
-      sales_visits,
-      supplier_on_time_rate,
-      tasks_completed,
-      tasks_completed_on_time,
-      tasks_due
-    )
-  )
-  UNION ALL
-  SELECT
-    metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    value
-  FROM (
-    SELECT
-      metric_time__week,
-      CAST(ad_clicks AS DOUBLE) AS ad_clicks,
-      CAST(ad_impressions AS DOUBLE) AS ad_impressions,
-      CAST(attributed_gross_profit AS DOUBLE) AS attributed_gross_profit,
-      CAST(attributed_orders AS DOUBLE) AS attributed_orders,
-      CAST(attributed_revenue AS DOUBLE) AS attributed_revenue,
-      CAST(availability AS DOUBLE) AS availability,
-      CAST(average_order_value AS DOUBLE) AS average_order_value,
-      CAST(channel_roi AS DOUBLE) AS channel_roi,
-      CAST(click_through_rate AS DOUBLE) AS click_through_rate,
-      CAST(cost_of_goods AS DOUBLE) AS cost_of_goods,
-      CAST(cost_per_click AS DOUBLE) AS cost_per_click,
-      CAST(customer_lifetime_value AS DOUBLE) AS customer_lifetime_value,
-      CAST(customers_to_date AS DOUBLE) AS customers_to_date,
-      CAST(defect_rate AS DOUBLE) AS defect_rate,
-      CAST(discounts AS DOUBLE) AS discounts,
-      CAST(good_units AS DOUBLE) AS good_units,
-      CAST(gross_margin_pct AS DOUBLE) AS gross_margin_pct,
-      CAST(gross_profit AS DOUBLE) AS gross_profit,
-      CAST(gross_profit_to_date AS DOUBLE) AS gross_profit_to_date,
-      CAST(ideal_production_minutes AS DOUBLE) AS ideal_production_minutes,
-      CAST(inventory_days_in_period AS DOUBLE) AS inventory_days_in_period,
-      CAST(inventory_turnover_days AS DOUBLE) AS inventory_turnover_days,
-      CAST(inventory_units AS DOUBLE) AS inventory_units,
-      CAST(inventory_value AS DOUBLE) AS inventory_value,
-      CAST(marketing_spend AS DOUBLE) AS marketing_spend,
-      CAST(marketing_spend_mom_growth_pct AS DOUBLE) AS marketing_spend_mom_growth_pct,
-      CAST(marketing_spend_mtd AS DOUBLE) AS marketing_spend_mtd,
-      CAST(oee AS DOUBLE) AS oee,
-      CAST(oee_mom_change_pts AS DOUBLE) AS oee_mom_change_pts,
-      CAST(ordering_customers AS DOUBLE) AS ordering_customers,
-      CAST(orders AS DOUBLE) AS orders,
-      CAST(orders_yoy_growth_pct AS DOUBLE) AS orders_yoy_growth_pct,
-      CAST(performance AS DOUBLE) AS performance,
-      CAST(planned_production_minutes AS DOUBLE) AS planned_production_minutes,
-      CAST(production_cycle_time AS DOUBLE) AS production_cycle_time,
-      CAST(production_runs AS DOUBLE) AS production_runs,
-      CAST(promotion_conversion_rate AS DOUBLE) AS promotion_conversion_rate,
-      CAST(promotion_order_share AS DOUBLE) AS promotion_order_share,
-      CAST(promotion_revenue AS DOUBLE) AS promotion_revenue,
-      CAST(quality AS DOUBLE) AS quality,
-      CAST(repeat_customers AS DOUBLE) AS repeat_customers,
-      CAST(repurchase_rate AS DOUBLE) AS repurchase_rate,
-      CAST(return_on_ad_spend AS DOUBLE) AS return_on_ad_spend,
-      CAST(revenue AS DOUBLE) AS revenue,
-      CAST(revenue_mom_growth_pct AS DOUBLE) AS revenue_mom_growth_pct,
-      CAST(revenue_mtd AS DOUBLE) AS revenue_mtd,
-      CAST(revenue_per_visitor AS DOUBLE) AS revenue_per_visitor,
-      CAST(revenue_rolling_7d AS DOUBLE) AS revenue_rolling_7d,
-      CAST(revenue_yoy_growth_pct AS DOUBLE) AS revenue_yoy_growth_pct,
-      CAST(revenue_ytd AS DOUBLE) AS revenue_ytd,
-      CAST(run_time_minutes AS DOUBLE) AS run_time_minutes,
-      CAST(store_conversion_rate AS DOUBLE) AS store_conversion_rate,
-      CAST(store_footfall AS DOUBLE) AS store_footfall,
-      CAST(store_footfall_rolling_7d AS DOUBLE) AS store_footfall_rolling_7d,
-      CAST(store_footfall_yoy_growth_pct AS DOUBLE) AS store_footfall_yoy_growth_pct,
-      CAST(units_defective AS DOUBLE) AS units_defective,
-      CAST(units_produced AS DOUBLE) AS units_produced,
-      CAST(units_produced_rolling_7d AS DOUBLE) AS units_produced_rolling_7d,
-      CAST(units_sold AS DOUBLE) AS units_sold
-    FROM recent_metrics_by_week
-  ) AS recent_metrics_by_week_wide
-  UNPIVOT(value FOR 
-    metric_name IN (
       ad_clicks,
       ad_impressions,
       attributed_gross_profit,
       attributed_orders,
       attributed_revenue,
+      attrition_rate,
       availability,
       average_order_value,
       channel_roi,
       click_through_rate,
+      converted_leads,
       cost_of_goods,
       cost_per_click,
+      customer_acquisition_cost,
       customer_lifetime_value,
       customers_to_date,
       defect_rate,
       discounts,
+      fte,
       good_units,
       gross_margin_pct,
       gross_profit,
       gross_profit_to_date,
+      headcount,
+      hires,
+      hires_ytd,
       ideal_production_minutes,
       inventory_days_in_period,
       inventory_turnover_days,
       inventory_units,
       inventory_value,
+      kpi_target,
+      lead_conversion_rate,
+      leads,
+      leavers,
       marketing_spend,
       marketing_spend_mom_growth_pct,
       marketing_spend_mtd,
+      new_customers,
+      new_customers_rolling_7d,
       oee,
       oee_mom_change_pts,
+      on_time_task_rate,
       ordering_customers,
       orders,
       orders_yoy_growth_pct,
@@ -15076,9 +14116,13 @@ FROM (
       planned_production_minutes,
       production_cycle_time,
       production_runs,
+      project_completion_rate,
       promotion_conversion_rate,
       promotion_order_share,
       promotion_revenue,
+      purchase_orders,
+      purchase_orders_on_time,
+      purchase_spend,
       quality,
       repeat_customers,
       repurchase_rate,
@@ -15091,10 +14135,17 @@ FROM (
       revenue_yoy_growth_pct,
       revenue_ytd,
       run_time_minutes,
+      sales_visit_conversion_rate,
+      sales_visit_conversions,
+      sales_visits,
       store_conversion_rate,
       store_footfall,
       store_footfall_rolling_7d,
       store_footfall_yoy_growth_pct,
+      supplier_on_time_rate,
+      tasks_completed,
+      tasks_completed_on_time,
+      tasks_due,
       units_defective,
       units_produced,
       units_produced_rolling_7d,
@@ -15110,100 +14161,49 @@ FROM (
   FROM (
     SELECT
       metric_time__month,
-      CAST(attrition_rate AS DOUBLE) AS attrition_rate,
-      CAST(converted_leads AS DOUBLE) AS converted_leads,
-      CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost,
-      CAST(fte AS DOUBLE) AS fte,
-      CAST(headcount AS DOUBLE) AS headcount,
-      CAST(hires AS DOUBLE) AS hires,
-      CAST(hires_ytd AS DOUBLE) AS hires_ytd,
-      CAST(kpi_target AS DOUBLE) AS kpi_target,
-      CAST(lead_conversion_rate AS DOUBLE) AS lead_conversion_rate,
-      CAST(leads AS DOUBLE) AS leads,
-      CAST(leavers AS DOUBLE) AS leavers,
-      CAST(new_customers AS DOUBLE) AS new_customers,
-      CAST(new_customers_rolling_7d AS DOUBLE) AS new_customers_rolling_7d,
-      CAST(on_time_task_rate AS DOUBLE) AS on_time_task_rate,
-      CAST(project_completion_rate AS DOUBLE) AS project_completion_rate,
-      CAST(purchase_orders AS DOUBLE) AS purchase_orders,
-      CAST(purchase_orders_on_time AS DOUBLE) AS purchase_orders_on_time,
-      CAST(purchase_spend AS DOUBLE) AS purchase_spend,
-      CAST(sales_visit_conversion_rate AS DOUBLE) AS sales_visit_conversion_rate,
-      CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions,
-      CAST(sales_visits AS DOUBLE) AS sales_visits,
-      CAST(supplier_on_time_rate AS DOUBLE) AS supplier_on_time_rate,
-      CAST(tasks_completed AS DOUBLE) AS tasks_completed,
-      CAST(tasks_completed_on_time AS DOUBLE) AS tasks_completed_on_time,
-      CAST(tasks_due AS DOUBLE) AS tasks_due
-    FROM metrics_by_month
-  ) AS metrics_by_month_wide
-  UNPIVOT(value FOR 
-    metric_name IN (
-      attrition_rate,
-      converted_leads,
-      customer_acquisition_cost,
-      fte,
-      headcount,
-      hires,
-      hires_ytd,
-      kpi_target,
-      lead_conversion_rate,
-      leads,
-      leavers,
-      new_customers,
-      new_customers_rolling_7d,
-      on_time_task_rate,
-      project_completion_rate,
-      purchase_orders,
-      purchase_orders_on_time,
-      purchase_spend,
-      sales_visit_conversion_rate,
-      sales_visit_conversions,
-      sales_visits,
-      supplier_on_time_rate,
-      tasks_completed,
-      tasks_completed_on_time,
-      tasks_due
-    )
-  )
-  UNION ALL
-  SELECT
-    metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    value
-  FROM (
-    SELECT
-      metric_time__month,
       CAST(ad_clicks AS DOUBLE) AS ad_clicks,
       CAST(ad_impressions AS DOUBLE) AS ad_impressions,
       CAST(attributed_gross_profit AS DOUBLE) AS attributed_gross_profit,
       CAST(attributed_orders AS DOUBLE) AS attributed_orders,
       CAST(attributed_revenue AS DOUBLE) AS attributed_revenue,
+      CAST(attrition_rate AS DOUBLE) AS attrition_rate,
       CAST(availability AS DOUBLE) AS availability,
       CAST(average_order_value AS DOUBLE) AS average_order_value,
       CAST(channel_roi AS DOUBLE) AS channel_roi,
       CAST(click_through_rate AS DOUBLE) AS click_through_rate,
+      CAST(converted_leads AS DOUBLE) AS converted_leads,
       CAST(cost_of_goods AS DOUBLE) AS cost_of_goods,
       CAST(cost_per_click AS DOUBLE) AS cost_per_click,
+      CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost,
       CAST(customer_lifetime_value AS DOUBLE) AS customer_lifetime_value,
       CAST(customers_to_date AS DOUBLE) AS customers_to_date,
       CAST(defect_rate AS DOUBLE) AS defect_rate,
       CAST(discounts AS DOUBLE) AS discounts,
+      CAST(fte AS DOUBLE) AS fte,
       CAST(good_units AS DOUBLE) AS good_units,
       CAST(gross_margin_pct AS DOUBLE) AS gross_margin_pct,
       CAST(gross_profit AS DOUBLE) AS gross_profit,
       CAST(gross_profit_to_date AS DOUBLE) AS gross_profit_to_date,
+      CAST(headcount AS DOUBLE) AS headcount,
+      CAST(hires AS DOUBLE) AS hires,
+      CAST(hires_ytd AS DOUBLE) AS hires_ytd,
       CAST(ideal_production_minutes AS DOUBLE) AS ideal_production_minutes,
       CAST(inventory_days_in_period AS DOUBLE) AS inventory_days_in_period,
       CAST(inventory_turnover_days AS DOUBLE) AS inventory_turnover_days,
       CAST(inventory_units AS DOUBLE) AS inventory_units,
       CAST(inventory_value AS DOUBLE) AS inventory_value,
+      CAST(kpi_target AS DOUBLE) AS kpi_target,
+      CAST(lead_conversion_rate AS DOUBLE) AS lead_conversion_rate,
+      CAST(leads AS DOUBLE) AS leads,
+      CAST(leavers AS DOUBLE) AS leavers,
       CAST(marketing_spend AS DOUBLE) AS marketing_spend,
       CAST(marketing_spend_mom_growth_pct AS DOUBLE) AS marketing_spend_mom_growth_pct,
       CAST(marketing_spend_mtd AS DOUBLE) AS marketing_spend_mtd,
+      CAST(new_customers AS DOUBLE) AS new_customers,
+      CAST(new_customers_rolling_7d AS DOUBLE) AS new_customers_rolling_7d,
       CAST(oee AS DOUBLE) AS oee,
       CAST(oee_mom_change_pts AS DOUBLE) AS oee_mom_change_pts,
+      CAST(on_time_task_rate AS DOUBLE) AS on_time_task_rate,
       CAST(ordering_customers AS DOUBLE) AS ordering_customers,
       CAST(orders AS DOUBLE) AS orders,
       CAST(orders_yoy_growth_pct AS DOUBLE) AS orders_yoy_growth_pct,
@@ -15211,9 +14211,13 @@ FROM (
       CAST(planned_production_minutes AS DOUBLE) AS planned_production_minutes,
       CAST(production_cycle_time AS DOUBLE) AS production_cycle_time,
       CAST(production_runs AS DOUBLE) AS production_runs,
+      CAST(project_completion_rate AS DOUBLE) AS project_completion_rate,
       CAST(promotion_conversion_rate AS DOUBLE) AS promotion_conversion_rate,
       CAST(promotion_order_share AS DOUBLE) AS promotion_order_share,
       CAST(promotion_revenue AS DOUBLE) AS promotion_revenue,
+      CAST(purchase_orders AS DOUBLE) AS purchase_orders,
+      CAST(purchase_orders_on_time AS DOUBLE) AS purchase_orders_on_time,
+      CAST(purchase_spend AS DOUBLE) AS purchase_spend,
       CAST(quality AS DOUBLE) AS quality,
       CAST(repeat_customers AS DOUBLE) AS repeat_customers,
       CAST(repurchase_rate AS DOUBLE) AS repurchase_rate,
@@ -15226,16 +14230,23 @@ FROM (
       CAST(revenue_yoy_growth_pct AS DOUBLE) AS revenue_yoy_growth_pct,
       CAST(revenue_ytd AS DOUBLE) AS revenue_ytd,
       CAST(run_time_minutes AS DOUBLE) AS run_time_minutes,
+      CAST(sales_visit_conversion_rate AS DOUBLE) AS sales_visit_conversion_rate,
+      CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions,
+      CAST(sales_visits AS DOUBLE) AS sales_visits,
       CAST(store_conversion_rate AS DOUBLE) AS store_conversion_rate,
       CAST(store_footfall AS DOUBLE) AS store_footfall,
       CAST(store_footfall_rolling_7d AS DOUBLE) AS store_footfall_rolling_7d,
       CAST(store_footfall_yoy_growth_pct AS DOUBLE) AS store_footfall_yoy_growth_pct,
+      CAST(supplier_on_time_rate AS DOUBLE) AS supplier_on_time_rate,
+      CAST(tasks_completed AS DOUBLE) AS tasks_completed,
+      CAST(tasks_completed_on_time AS DOUBLE) AS tasks_completed_on_time,
+      CAST(tasks_due AS DOUBLE) AS tasks_due,
       CAST(units_defective AS DOUBLE) AS units_defective,
       CAST(units_produced AS DOUBLE) AS units_produced,
       CAST(units_produced_rolling_7d AS DOUBLE) AS units_produced_rolling_7d,
       CAST(units_sold AS DOUBLE) AS units_sold
-    FROM recent_metrics_by_month
-  ) AS recent_metrics_by_month_wide
+    FROM metrics_by_month
+  ) AS metrics_by_month_wide
   UNPIVOT(value FOR 
     metric_name IN (
       ad_clicks,
@@ -15243,30 +14254,44 @@ FROM (
       attributed_gross_profit,
       attributed_orders,
       attributed_revenue,
+      attrition_rate,
       availability,
       average_order_value,
       channel_roi,
       click_through_rate,
+      converted_leads,
       cost_of_goods,
       cost_per_click,
+      customer_acquisition_cost,
       customer_lifetime_value,
       customers_to_date,
       defect_rate,
       discounts,
+      fte,
       good_units,
       gross_margin_pct,
       gross_profit,
       gross_profit_to_date,
+      headcount,
+      hires,
+      hires_ytd,
       ideal_production_minutes,
       inventory_days_in_period,
       inventory_turnover_days,
       inventory_units,
       inventory_value,
+      kpi_target,
+      lead_conversion_rate,
+      leads,
+      leavers,
       marketing_spend,
       marketing_spend_mom_growth_pct,
       marketing_spend_mtd,
+      new_customers,
+      new_customers_rolling_7d,
       oee,
       oee_mom_change_pts,
+      on_time_task_rate,
       ordering_customers,
       orders,
       orders_yoy_growth_pct,
@@ -15274,9 +14299,13 @@ FROM (
       planned_production_minutes,
       production_cycle_time,
       production_runs,
+      project_completion_rate,
       promotion_conversion_rate,
       promotion_order_share,
       promotion_revenue,
+      purchase_orders,
+      purchase_orders_on_time,
+      purchase_spend,
       quality,
       repeat_customers,
       repurchase_rate,
@@ -15289,10 +14318,17 @@ FROM (
       revenue_yoy_growth_pct,
       revenue_ytd,
       run_time_minutes,
+      sales_visit_conversion_rate,
+      sales_visit_conversions,
+      sales_visits,
       store_conversion_rate,
       store_footfall,
       store_footfall_rolling_7d,
       store_footfall_yoy_growth_pct,
+      supplier_on_time_rate,
+      tasks_completed,
+      tasks_completed_on_time,
+      tasks_due,
       units_defective,
       units_produced,
       units_produced_rolling_7d,
@@ -15300,88 +14336,4 @@ FROM (
     )
   )
 ) AS metric_values
-{% if is_incremental() %}
-UNION ALL
-SELECT
-  metric_name,
-  grain,
-  period_start,
-  value
-FROM {{ this }}
-WHERE
-  metric_name IN (
-    'ad_clicks',
-    'ad_impressions',
-    'attributed_gross_profit',
-    'attributed_orders',
-    'attributed_revenue',
-    'availability',
-    'average_order_value',
-    'channel_roi',
-    'click_through_rate',
-    'cost_of_goods',
-    'cost_per_click',
-    'customer_lifetime_value',
-    'customers_to_date',
-    'defect_rate',
-    'discounts',
-    'good_units',
-    'gross_margin_pct',
-    'gross_profit',
-    'gross_profit_to_date',
-    'ideal_production_minutes',
-    'inventory_days_in_period',
-    'inventory_turnover_days',
-    'inventory_units',
-    'inventory_value',
-    'marketing_spend',
-    'marketing_spend_mom_growth_pct',
-    'marketing_spend_mtd',
-    'oee',
-    'oee_mom_change_pts',
-    'ordering_customers',
-    'orders',
-    'orders_yoy_growth_pct',
-    'performance',
-    'planned_production_minutes',
-    'production_cycle_time',
-    'production_runs',
-    'promotion_conversion_rate',
-    'promotion_order_share',
-    'promotion_revenue',
-    'quality',
-    'repeat_customers',
-    'repurchase_rate',
-    'return_on_ad_spend',
-    'revenue',
-    'revenue_mom_growth_pct',
-    'revenue_mtd',
-    'revenue_per_visitor',
-    'revenue_rolling_7d',
-    'revenue_yoy_growth_pct',
-    'revenue_ytd',
-    'run_time_minutes',
-    'store_conversion_rate',
-    'store_footfall',
-    'store_footfall_rolling_7d',
-    'store_footfall_yoy_growth_pct',
-    'units_defective',
-    'units_produced',
-    'units_produced_rolling_7d',
-    'units_sold'
-  )
-  AND (
-    (
-      grain = 'day' AND period_start < CAST('{{ metricsctl_since }}' AS DATE)
-    )
-    OR (
-      grain = 'week'
-      AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    )
-    OR (
-      grain = 'month'
-      AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    )
-  )
-{% endif %}
 {% else %}{{ exceptions.raise_compiler_error("metricsctl compiled this model for duckdb, postgres, spark only: add '" ~ target.type ~ "' to vars.metricsctl_dialects in dbt_project.yml and run `metricsctl compile`") }}{% endif %}
