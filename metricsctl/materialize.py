@@ -12,7 +12,8 @@ line naming the spec it came from; `metricsctl compile --check` fails when a fil
 - With several dialects (`vars.metricsctl_dialects`), each model holds one SQL branch per dialect,
   chosen by `target.type` when dbt renders it (`for_targets`).
 - `metric_values`: every metric by day, week and month in long form (metric_name, grain,
-  period_start, value), for catalogs, alerts and targets.
+  period_start, value), for catalogs, alerts and targets; incremental where semantic models declare
+  `lookback_days` (a run recomputes their metrics' recent periods and every other metric).
 - `metric_catalog`: one row per metric with its definition and management fields.
 """
 

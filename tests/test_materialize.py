@@ -392,6 +392,10 @@ def test_nested_ctes_lifted_for_spark_keep_pointing_at_their_own_rows():
     # the nested `a` becomes `a_2`, a name the nested WITH has already: that one must become another
     nested = ("with a as (select 1 as x) select * from a, "
               "(with a as (select 3 as y), a_2 as (select y + 1 as z from a) select z from a_2) as n")
-    sql = to_sql(parse_one(nested, read="duckdb"), "spark")
+    # and a WITH nested deeper (a metric filter's own `a`) keeps its `a` when the one around it is renamed
+    deeper = ("with a as (select 1 as x) select * from a, (with a as (select 2 as y) select y, f.w from a, "
+              "(with a as (select 3 as w) select w from a) as f) as n")
     with duckdb.connect() as con:
-        assert con.execute(sql).fetchall() == con.execute(nested).fetchall() == [(1, 4)]
+        for query, rows in ((nested, [(1, 4)]), (deeper, [(1, 2, 3)])):
+            sql = to_sql(parse_one(query, read="duckdb"), "spark")
+            assert con.execute(sql).fetchall() == con.execute(query).fetchall() == rows

@@ -75,7 +75,7 @@ def _spark_date_trunc(tree: exp.Expr) -> exp.Expr:
 def _unique_cte_names(tree: exp.Expr) -> exp.Expr:
     """Spark takes no WITH inside a subquery, so sqlglot lifts nested CTEs to the top, where two of one name
     (a metric filter's own `orders_agg` beside the query's) are an error: rename the nested ones."""
-    top = tree.args.get("with")
+    top = tree.args.get("with_")
     seen = {cte.alias for cte in top.expressions} if isinstance(top, exp.With) else set()
     for with_ in list(tree.find_all(exp.With)):
         if with_ is top or with_.parent is None:
@@ -96,12 +96,24 @@ def _unique_cte_names(tree: exp.Expr) -> exp.Expr:
                 cte.set("alias", exp.TableAlias(this=exp.to_identifier(fresh)))
         if renamed:
             for table in scope.find_all(exp.Table):
-                if table.name in renamed and not table.db:
+                if table.name in renamed and not table.db and not _shadowed(table, table.name, scope):
                     table.set("this", exp.to_identifier(renamed[table.name]))
             for column in scope.find_all(exp.Column):
-                if column.table in renamed:
+                if column.table in renamed and not _shadowed(column, column.table, scope):
                     column.set("table", exp.to_identifier(renamed[column.table]))
     return tree
+
+
+def _shadowed(node: exp.Expr, name: str, scope: exp.Expr) -> bool:
+    """Whether `name`, read at `node`, is a CTE of a WITH nested deeper than `scope` (a metric filter's own
+    `orders_agg`): that one is renamed, if at all, with its own WITH."""
+    parent = node.parent
+    while parent is not None and parent is not scope:
+        with_ = parent.args.get("with_")
+        if isinstance(with_, exp.With) and any(cte.alias == name for cte in with_.expressions):
+            return True
+        parent = parent.parent
+    return False
 
 
 # dialect -> rewrites of a whole expression, applied in order before it is written in that dialect
