@@ -190,19 +190,7 @@ def test_an_incremental_run_equals_a_full_refresh_and_rebuilds_only_recent_perio
     if sentinel:  # an old period an incremental run must not rebuild (and so not touch)
         update = (f"update {schema}.daily_channel_sales set revenue = -1 "
                   "where metric_time__day = '2024-01-05' and order__channel = 'store'")
-        if target == "dev":  # metricsctl's own connections only read: write through the engine's client
-            with duckdb.connect(str(incremental.project.project_dir / "shop.duckdb")) as con:
-                con.execute(update)
-        else:
-            import psycopg2
-
-            con = psycopg2.connect(host=env["METRICSCTL_PG_HOST"], port=env["METRICSCTL_PG_PORT"],
-                                   user=env["METRICSCTL_PG_USER"], dbname=env["METRICSCTL_PG_DATABASE"])
-            try:
-                with con:  # commits
-                    con.cursor().execute(update)
-            finally:
-                con.close()
+        write(incremental, env, update)
     append_day(incremental.project.project_dir, "2024-07-01", late_day="2024-06-29")
     assert incremental.build(select=only).success
     compiled = max(incremental.project.target_dir.glob("**/compiled/*/models/metrics/daily_channel_sales.sql"),
