@@ -309,8 +309,12 @@ class Materializer:
         """Conversions landing now change the periods of base events up to a window earlier."""
         from metricsctl.compiler.plan import Planner
 
+        return self._conversion_days(Planner(self.spec).plan(query.metrics, query.where).instances)
+
+    @staticmethod
+    def _conversion_days(instances: Any) -> int:
         days = 0
-        for instance in Planner(self.spec).plan(query.metrics, query.where).instances:
+        for instance in instances:
             if instance.conversion is None:
                 continue
             window = instance.conversion.window
@@ -407,14 +411,17 @@ class Materializer:
 
         bounded: list[str] = []
         longest = 0
+        if all(self._lookback_days(model) is None for model in self.compiler.graph.models):
+            return bounded, longest
         for name in names:
+            instances = Planner(self.spec).plan((name,), ()).instances
             try:
-                days = self._attribution_days(MetricQuery((name,), ()))
+                days = self._conversion_days(instances)
             except MetricsctlError:
                 continue
             models: set[str] = set()
             reads_metrics = False
-            for instance in Planner(self.spec).plan((name,), ()).instances:
+            for instance in instances:
                 models.add(instance.model)
                 filters = list(instance.filters)
                 if instance.conversion is not None:
