@@ -367,7 +367,7 @@ class Metricsctl:
         from metricsctl.alerts import load_alert_config
         from metricsctl.expectations import project_suites
         from metricsctl.seeds import ensure_seeds_load
-        from metricsctl.since_last_build import test_requests
+        from metricsctl.since_last_build import where_requests
 
         failures: list[IssuesError] = []
 
@@ -384,7 +384,7 @@ class Metricsctl:
         if attempt(lambda: self.spec):  # the others read the parsed project
             attempt(self.compile)
             attempt(lambda: project_suites(self.project))
-            attempt(lambda: test_requests(self.project.manifest(), self.project.project_dir))
+            attempt(lambda: where_requests(self.project.manifest(), self.project.project_dir))
             if alerts:
                 attempt(lambda: load_alert_config(self.project.project_dir, folders, self.spec))
         if len(failures) == 1:

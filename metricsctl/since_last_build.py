@@ -68,7 +68,10 @@ class Bound:
 
     def text(self) -> str:
         if isinstance(self.value, dt.datetime):
-            return self.value.isoformat(sep=" ")
+            value = self.value
+            if value.tzinfo is not None:  # a time zone's time: as UTC, the literal every engine reads alike
+                value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            return value.isoformat(sep=" ")
         return self.value.isoformat() if isinstance(self.value, dt.date) else str(self.value)
 
     def literal(self) -> exp.Expression:
@@ -93,7 +96,7 @@ class Request:
     column: str
 
 
-def test_requests(manifest: Mapping[str, Any], project_dir: Path) -> list[Request]:
+def where_requests(manifest: Mapping[str, Any], project_dir: Path) -> list[Request]:
     """What the project's dbt tests ask for in their `where`; a malformed token raises with file and line."""
     requests: list[Request] = []
     issues: list[SpecIssue] = []
@@ -200,7 +203,7 @@ def dbt_tests_see(bounds: Mapping[str, Mapping[str, Bound]]) -> Iterator[None]:
 def bounds_before_build(manifest: Mapping[str, Any], project_dir: Path, suites: Iterable[Suite],
                         target: Target) -> dict[str, dict[str, Bound]]:
     """The bounds the project's tests and suites ask for, read from `target` before dbt writes to it."""
-    requests = [*test_requests(manifest, project_dir),
+    requests = [*where_requests(manifest, project_dir),
                 *(Request(s.relation.unique_id, s.rows_since) for s in suites if s.rows_since and s.relation.unique_id)]
     if not any(incremental(manifest, r.unique_id) for r in requests):
         return {}  # nothing incremental here (Spark rebuilds its tables): no need to open the warehouse
