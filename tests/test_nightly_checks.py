@@ -94,10 +94,12 @@ def test_a_bound_narrows_row_checks_to_the_new_rows_and_uniqueness_to_their_keys
     assert unexpected(nightly) == {"expect_column_values_to_be_between": 1,
                                    "expect_column_values_to_be_unique": 2,
                                    "expect_column_values_to_be_in_relation": 1}
+    assert nightly.suites[0].rows_since == "loaded_at >= 2024-02-05 04:00:00"  # in the build's run record
     everything = run_suites(suites, url)  # no bound: a full refresh, a first build, `metricsctl check`
     assert unexpected(everything) == {"expect_column_values_to_be_between": 2,
                                       "expect_column_values_to_be_unique": 2,
                                       "expect_column_values_to_be_in_relation": 2}
+    assert everything.suites[0].rows_since is None
 
 
 def test_a_bound_after_every_row_leaves_row_checks_nothing_to_fail(orders: Path) -> None:
@@ -238,6 +240,7 @@ def test_a_nightly_build_stops_a_bad_row_of_the_days_load(demo_built: Path, tmp_
     unique = compiled_test(app, "unique_stg_order_lines_order_line_id")
     assert f"\"loaded_at\" >= cast('{bound}' as timestamp)" in unique
     assert "\"order_line_id\" in (select \"order_line_id\"" in unique
+    assert {s.suite: s.rows_since for s in result.expectations.suites}["stg_order_lines"] == f"loaded_at >= {bound}"
     # the failed relations keep their published rows: the bad rows never reach a reader
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from stg_order_lines where order_line_id = 17").fetchone() == (1,)

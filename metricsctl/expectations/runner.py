@@ -312,7 +312,8 @@ class _SuiteRunner:
                     outcomes.setdefault(item.index, _result(suite, item.spec, success=False, error=message))
         results = tuple(outcomes[i] for i in sorted(outcomes))
         return SuiteResult(suite.name, suite.relation.name or str(suite.relation), str(suite.relation),
-                           suite.relation.unique_id, suite.severity, results, time.perf_counter() - started)
+                           suite.relation.unique_id, suite.severity, results, time.perf_counter() - started,
+                           f"{bound.column} >= {bound.text()}" if bound is not None else None)
 
     def _run_gx(self, number: int, suite: Suite, runnable: list[_Planned],
                 bound: Bound | None) -> dict[int, ExpectationResult]:
