@@ -67,6 +67,8 @@ def main() -> int:
         for way, bound in (("nightly", since), ("whole", {})):
             run = app.run_suites(suites, since=bound)
             times[f"suites {way}"].append(run.seconds)
+            times.setdefault(f"incremental suites {way}", []).append(
+                sum(s.seconds for s in run.suites if s.suite in since))
             failures[f"suites {way}"] = sum(len(s.failures("error")) for s in run.suites)
         for way, tests_bounds in (("nightly", bounds), ("whole", {})):
             with dbt_tests_see(tests_bounds):
@@ -95,6 +97,8 @@ def main() -> int:
         a, b = median[f"{part} nightly"], median[f"{part} whole"]
         label = "expectation suites (GX)" if part == "suites" else "`dbt test` (sources, staging, marts)"
         print(f"| {label} | {a:.1f} s | {b:.1f} s | {b / a:.1f}x |")
+    a, b = median["incremental suites nightly"], median["incremental suites whole"]
+    print(f"| the suites of the incremental tables ({len(since)}) | {a:.1f} s | {b:.1f} s | {b / a:.1f}x |")
     print(f"| dbt tests of the incremental tables ({len(attached)}, node sum) | {restricted['tests nightly']:.2f} s | "
           f"{restricted['tests whole']:.2f} s | |")
     print(f"\nBounds read in {read_seconds:.2f} s: {result['bounds']}\nFailures (clean load): {failures}")
