@@ -7,7 +7,8 @@ With expectation suites in the project, `metricsctl build` runs dbt twice:
 3. the metric models, except those downstream of an input that failed an `error` suite or a dbt
    test: they keep their last good tables, and the metrics they hold are reported stale, with why.
 
-Without suites it is one `dbt build`.
+Without suites it is one `dbt build`. In a nightly build (not `--full-refresh`), the tests and suites that
+ask for it check the rows the build wrote to its incremental tables (metricsctl/since_last_build.py).
 """
 
 from __future__ import annotations
