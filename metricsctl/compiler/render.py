@@ -62,12 +62,29 @@ Ref = ItemName | MetricCall  # what a filter placeholder stands for
 
 # --- small expression helpers ------------------------------------------------------------------
 
-_TYPES = {name: exp.DataType.build(name) for name in ("BIGINT", "DATE", "DOUBLE", "TIMESTAMP", "VARCHAR")}
+# the arguments of each type (plain values): building a type from text parses it, every time
+_TYPES = {name: dict(exp.DataType.build(name).args) for name in ("BIGINT", "DATE", "DOUBLE", "TIMESTAMP", "VARCHAR")}
 
 
 def cast(value: exp.Expr, type_name: str) -> exp.Expr:
-    """CAST with a prebuilt type: building one from text parses it, every time."""
-    return exp.Cast(this=value, to=_TYPES[type_name].copy())
+    """CAST with a prebuilt type."""
+    return exp.Cast(this=value, to=exp.DataType(**_TYPES[type_name]))
+
+
+def rebuilt(node: exp.Expr) -> exp.Expr:
+    """A copy of `node`; a node of plain values and identifiers (a column, a table) is built afresh, which
+    costs a fraction of a deep copy."""
+    args: dict[str, object] = {}
+    for key, value in node.args.items():
+        if isinstance(value, exp.Identifier) and set(value.args) <= {"this", "quoted"} and not value.comments:
+            args[key] = exp.Identifier(**value.args)
+        elif value is None or isinstance(value, (str, bool)):
+            args[key] = value
+        else:
+            return node.copy()
+    if node.comments:
+        return node.copy()
+    return type(node)(**args)
 
 
 def named_table(name: str) -> exp.Table:
@@ -93,7 +110,9 @@ def with_ctes(select: exp.Select, ctes: list[tuple[str, exp.Expr]]) -> exp.Selec
 
 
 def column(name: str, table: str | None = None) -> exp.Column:
-    return exp.column(name, table=table, quoted=False)
+    """`table.name`, both unquoted (as `exp.column(name, table=table, quoted=False)` builds it)."""
+    return exp.Column(this=exp.Identifier(this=name, quoted=False),
+                      table=None if table is None else exp.Identifier(this=table, quoted=False), db=None, catalog=None)
 
 
 def trunc(grain: str, value: exp.Expr) -> exp.Expr:
@@ -122,7 +141,12 @@ def and_all(conditions: list[exp.Expr]) -> exp.Expr | None:
 
 
 def alias(value: exp.Expr, name: str) -> exp.Expr:
-    return exp.alias_(value, name, quoted=False, copy=False)
+    """`value AS name`, unquoted, as `exp.alias_(value, name, quoted=False, copy=False)` builds it."""
+    identifier = exp.Identifier(this=name, quoted=False)
+    if "alias" in value.arg_types and not isinstance(value, exp.Window):
+        value.set("alias", identifier)
+        return value
+    return exp.Alias(this=value, alias=identifier)
 
 
 STACKED_CELLS = 400  # scans x measure columns up to which scans are combined by stacking them
@@ -217,16 +241,15 @@ class ScanSource:
         return exp.and_(*conditions, copy=False) if len(conditions) > 1 else conditions[0]
 
     def from_(self, select: exp.Select) -> exp.Select:
-        select = select.from_(exp.alias_(self.compiler.relation(self.model.node_relation.relation_name),
-                                         "src", table=True), copy=False)
+        select = select.from_(self.compiler.relation(self.model.node_relation.relation_name, "src"), copy=False)
         for step in self.joins.values():
-            table = exp.alias_(self.compiler.relation(step.relation), step.alias, table=True)
+            table = self.compiler.relation(step.relation, step.alias)
             select = select.join(joined("LEFT", table),
                                  on=self.join_condition(step), copy=False)
         for spine_alias, day in self.spine_joins.values():
             on = exp.EQ(this=column(self.compiler.spine.day_column, spine_alias), expression=day)
-            select = select.join(joined("LEFT", exp.alias_(self.compiler.relation(self.compiler.spine.relation),
-                                            spine_alias, table=True)), on=on, copy=False)
+            spine = self.compiler.relation(self.compiler.spine.relation, spine_alias)
+            select = select.join(joined("LEFT", spine), on=on, copy=False)
         for _, subquery, metric_on in self.metric_joins.values():
             select = select.join(joined("LEFT", subquery), on=metric_on, copy=False)
         return select
@@ -268,7 +291,8 @@ class SqlCompiler:
     def spine(self) -> Any:
         return self.spec.time_spine
 
-    def relation(self, relation_name: str) -> exp.Table:
+    def relation(self, relation_name: str, table_alias: str | None = None) -> exp.Table:
+        """A warehouse relation (its text parsed once per compiler), `AS table_alias` when given."""
         table = self._tables.get(relation_name)
         if table is None:
             if relation_name in self.relations:
@@ -276,7 +300,11 @@ class SqlCompiler:
             else:
                 table = exp.to_table(relation_name, dialect=self.source_dialect)
             self._tables[relation_name] = table
-        return table.copy()
+        fresh = rebuilt(table)
+        assert isinstance(fresh, exp.Table)
+        if table_alias is not None:  # as exp.alias_(fresh, table_alias, table=True) sets it
+            fresh.set("alias", exp.TableAlias(this=exp.to_identifier(table_alias)))
+        return fresh
 
     def qualify(self, sql: str, table: str) -> exp.Expr:
         """Parse a model's SQL expression and qualify its bare columns with the model's alias."""
@@ -530,8 +558,8 @@ class _QueryBuilder:
                     return bind(mapping[node.name]).copy()
                 return node
 
-            bound.append(exp.paren(expression.transform(replace), copy=False) if not isinstance(
-                expression, (exp.EQ, exp.Column)) else expression.transform(replace))
+            bound.append(exp.paren(expression.transform(replace, copy=False), copy=False) if not isinstance(
+                expression, (exp.EQ, exp.Column)) else expression.transform(replace, copy=False))
         return bound
 
     def time_constraint(self, day: exp.Expr) -> list[exp.Expr]:
@@ -754,7 +782,7 @@ class _QueryBuilder:
         day = column(spine.day_column, SPINE)
         projections = [alias(self.c.time_value(i, day, None, SPINE), i.column_name()) for i in grain_items]
         select = exp.select(*projections).distinct(copy=False).from_(
-            exp.alias_(self.c.relation(spine.relation), SPINE, table=True), copy=False)
+            self.c.relation(spine.relation, SPINE), copy=False)
         time_only = tuple(t for t in filters if not self.filter_metrics((t,))
                           and all(i.is_metric_time for i in self.filter_items((t,))))
         conditions = self.time_constraint(day) + self.bind_filters(
@@ -928,7 +956,7 @@ class _QueryBuilder:
             if counted_once:  # a sum of counts, typed as the count it stands for
                 aggregated = cast(aggregated, "BIGINT")
             projections.append(alias(aggregated, self.plan.instances[instance]))
-        spine = exp.alias_(self.c.relation(spine_of.relation), SPINE, table=True)
+        spine = self.c.relation(spine_of.relation, SPINE)
         if via is None:
             select = exp.select(*projections).from_(spine, copy=False)
         else:  # a row whose day has no counterpart in `via` keeps a NULL metric_time
@@ -1011,7 +1039,7 @@ class _QueryBuilder:
                                  order=exp.Order(expressions=[exp.Ordered(this=day.copy())])), "__position"),
                 alias(exp.Window(this=exp.Min(this=day.copy()), partition_by=[period.copy()]), "__first"),
                 alias(exp.Window(this=exp.Max(this=day.copy()), partition_by=[period.copy()]), "__last"),
-            ).from_(exp.alias_(self.c.relation(spine.relation), SPINE, table=True), copy=False)
+            ).from_(self.c.relation(spine.relation, SPINE), copy=False)
             bounds_name = self.add_cte(f"{window.grain}_days", bounds)
             periods = exp.select(column("__period"), column("__first"), column("__last")).distinct(copy=False).from_(
                 named_table(bounds_name), copy=False)
@@ -1098,7 +1126,7 @@ class _QueryBuilder:
         spine = self.c.spec.time_spine
         custom = column(spine.custom_grains[offset.window.grain], SPINE)
         periods = exp.select(alias(custom, name)).distinct(copy=False).from_(
-            exp.alias_(self.c.relation(spine.relation), SPINE, table=True), copy=False)
+            self.c.relation(spine.relation, SPINE), copy=False)
         later = exp.Window(this=exp.func("LEAD", column(name), exp.Literal.number(offset.window.count)),
                            order=exp.Order(expressions=[exp.Ordered(this=column(name))]))
         moved = self.add_cte(f"{offset.window.grain}_offset_periods", exp.select(
