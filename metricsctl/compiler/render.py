@@ -462,6 +462,7 @@ class _QueryBuilder:
         self.items = items
         self.query = query
         self.ctes: list[tuple[str, exp.Expr]] = []
+        self.cte_names: set[str] = set()  # the names in `ctes`
         self.staged: dict[tuple[Any, ...], tuple[str, bool]] = {}
         self.staged_scans: dict[tuple[Any, ...], tuple[str, list[ItemName]]] = {}
         self.time_items = [i for i in items if i.is_metric_time]
@@ -471,9 +472,8 @@ class _QueryBuilder:
 
     # --- naming --------------------------------------------------------------------------------
     def cte_name(self, base: str) -> str:
-        taken = {name for name, _ in self.ctes}
         name, n = base, 1
-        while name in taken:
+        while name in self.cte_names:
             n += 1
             name = f"{base}_{n}"
         return name
@@ -481,6 +481,7 @@ class _QueryBuilder:
     def add_cte(self, base: str, body: exp.Expr) -> str:
         name = self.cte_name(base)
         self.ctes.append((name, body))
+        self.cte_names.add(name)
         return name
 
     # --- the time spine ------------------------------------------------------------------------
