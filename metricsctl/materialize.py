@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from metricsctl.compiler.collector import collector_paused
 from metricsctl.compiler.dialects import adapter_types, incremental_config, to_sql, unpivots
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import SqlCompiler, alias, as_date, cast, column, named_table, trunc
@@ -165,7 +166,8 @@ class Materializer:
             for export in saved.exports:
                 try:
                     self._check_names(saved, export)
-                    models.append(self._export(saved, export))
+                    with collector_paused():
+                        models.append(self._export(saved, export))
                 except MetricsctlError as exc:
                     where = self.spec.locations.find("saved_queries", saved.name)
                     issues.append(SpecIssue(f"export '{export.name}' of saved query '{saved.name}': {exc}",
@@ -173,11 +175,14 @@ class Materializer:
         if issues:
             raise SpecError(issues)
         if self.spec.manifest.metrics:
-            models.append(self._metric_values())
+            with collector_paused():
+                models.append(self._metric_values())
             scorecard = self._scorecard_config()
             if scorecard is not None:
-                models += self._scorecards(scorecard)
-            models.append(self._metric_catalog(scorecard is not None))
+                with collector_paused():
+                    models += self._scorecards(scorecard)
+            with collector_paused():
+                models.append(self._metric_catalog(scorecard is not None))
         names = [m.name for m in models]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

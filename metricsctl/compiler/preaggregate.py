@@ -66,12 +66,6 @@ def _rollup(aggregate: exp.Expr, partial: exp.Expr, grouped: bool) -> exp.Expr:
     return counted if grouped else exp.Coalesce(this=counted, expressions=[exp.Literal.number(0)])
 
 
-def _conjuncts(where: exp.Expr | None) -> list[exp.Expr]:
-    if where is None:
-        return []
-    return list(where.flatten()) if isinstance(where, exp.And) else [where]
-
-
 def _own(node: exp.Expr, source: str) -> bool:
     """Reads the source's columns only (no other table, no subquery)."""
     if node.find(exp.Subquery, exp.Select) is not None:
@@ -129,7 +123,9 @@ def grouped_first(select: exp.Select, time_atoms: list[exp.Expr], fine_columns: 
         aggregates.append((projection.alias, value))
     if not aggregates:
         return None
-    conjuncts = _conjuncts(select.args.get("where"))
+    where_clause = select.args.get("where")
+    # the WHERE clause's condition (not the clause itself, which is no condition), taken whole
+    conjuncts = [where_clause.this] if where_clause is not None else []
     inner_where = [c for c in conjuncts if _own(c, source)]
     outer_where = [c for c in conjuncts if not _own(c, source)]
     group = list(select.args["group"].expressions) if select.args.get("group") else []
