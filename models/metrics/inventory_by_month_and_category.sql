@@ -32,16 +32,25 @@ WITH inventory_balances_by_day AS (
   GROUP BY
     inventory_balances_window.metric_time__month,
     inventory_balances_window.product__category
-), order_lines_agg AS (
+), order_lines_grouped AS (
   SELECT
-    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-    j_product.category AS product__category,
+    DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+    src.product_id AS product_id,
     SUM(src.quantity * src.unit_cost) AS cost_of_goods
   FROM {{ ref('stg_order_lines') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.ordered_at),
+    src.product_id
+), order_lines_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__month,
+    j_product.category AS product__category,
+    SUM(src.cost_of_goods) AS cost_of_goods
+  FROM order_lines_grouped AS src
   LEFT JOIN {{ ref('stg_products') }} AS j_product
     ON src.product_id = j_product.product_id
   GROUP BY
-    DATE_TRUNC('MONTH', src.ordered_at),
+    src.__time_1,
     j_product.category
 ), inventory_balances_agg_2 AS (
   SELECT
@@ -145,16 +154,25 @@ WITH inventory_balances_by_day AS (
   GROUP BY
     inventory_balances_window.metric_time__month,
     inventory_balances_window.product__category
-), order_lines_agg AS (
+), order_lines_grouped AS (
   SELECT
-    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-    j_product.category AS product__category,
+    DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+    src.product_id AS product_id,
     SUM(src.quantity * src.unit_cost) AS cost_of_goods
   FROM {{ ref('stg_order_lines') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.ordered_at),
+    src.product_id
+), order_lines_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__month,
+    j_product.category AS product__category,
+    SUM(src.cost_of_goods) AS cost_of_goods
+  FROM order_lines_grouped AS src
   LEFT JOIN {{ ref('stg_products') }} AS j_product
     ON src.product_id = j_product.product_id
   GROUP BY
-    DATE_TRUNC('MONTH', src.ordered_at),
+    src.__time_1,
     j_product.category
 ), inventory_balances_agg_2 AS (
   SELECT
@@ -243,16 +261,25 @@ WITH inventory_balances_by_day AS (
   GROUP BY
     inventory_balances_window.metric_time__month,
     inventory_balances_window.product__category
-), order_lines_agg AS (
+), order_lines_grouped AS (
   SELECT
-    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-    j_product.category AS product__category,
+    DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+    src.product_id AS product_id,
     SUM(src.quantity * src.unit_cost) AS cost_of_goods
   FROM {{ ref('stg_order_lines') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.ordered_at),
+    src.product_id
+), order_lines_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__month,
+    j_product.category AS product__category,
+    SUM(src.cost_of_goods) AS cost_of_goods
+  FROM order_lines_grouped AS src
   LEFT JOIN {{ ref('stg_products') }} AS j_product
     ON src.product_id = j_product.product_id
   GROUP BY
-    DATE_TRUNC('MONTH', src.ordered_at),
+    src.__time_1,
     j_product.category
 ), inventory_balances_agg_2 AS (
   SELECT
