@@ -11,7 +11,8 @@ up to two dimensions, sometimes filtered, and has one table export.
 
 Timed separately:
 - `dbt parse` (dbt's work, not metricsctl's), a full parse in a fresh process;
-- metricsctl's own work, in a fresh process, as `metricsctl compile` does it once the manifest is up to
+- metricsctl's own work, in a fresh process (with sqlglot as installed: pure Python, or compiled with the
+  `fast` extra; the result says which), as `metricsctl compile` does it once the manifest is up to
   date: load and validate the semantic manifest (Spec.load), render the generated models
   (Materializer.models(): the 200 exports, metric_values, metric_catalog) and write them; then, apart,
   the metric-by-metric check it adds only when a model fails to compile (validation.check_compiles);
@@ -250,8 +251,13 @@ from metricsctl.project import DbtProject
 from metricsctl.spec import Spec
 from metricsctl.validation import check_compiles
 from metricsctl.materialize import Materializer
+import sqlglot.generator
 imported = time.perf_counter()
+compiled_sqlglot = not sqlglot.generator.__file__.endswith(".py")  # the `fast` extra: sqlglotc's build
 project = DbtProject.at(sys.argv[1])
+# metricsctl has not seen the `dbt parse` above: it would parse again inside the render (reading dbt's
+# manifest), so it checks the manifest first, untimed
+project.semantic_manifest()
 # what Metricsctl.compile() does once the semantic manifest is up to date
 t0, c0 = time.perf_counter(), time.process_time()
 spec = Spec.load(project.semantic_manifest_path, project.locations())
@@ -269,6 +275,7 @@ print(json.dumps({"import": imported - started, "load_and_validate": t1 - t0, "r
                   "write": t3 - t2, "own_total": t3 - t0, "check_compiles": t4 - t3,
                   # CPU seconds of the same steps: what a shared, busy machine does not inflate
                   "load_and_validate_cpu": c1 - c0, "render_models_cpu": c2 - c1, "own_total_cpu": c3 - c0,
+                  "sqlglot_compiled": compiled_sqlglot,
                   "issues": [str(i) for i in issues], "models": len(models), "sql_bytes": sum(sizes.values()),
                   "metric_values_bytes": sizes.get("metric_values", 0)}))
 """
@@ -363,7 +370,7 @@ def main() -> int:
     m = result["metricsctl"]
     parts = [f"dbt parse {parse_seconds:.1f} s (dbt's work); metricsctl's own work {m['own_total']:.2f} s "
              f"({m['own_total_cpu']:.2f} s of CPU: load+validate {m['load_and_validate_cpu']:.2f}, render "
-             f"{m['render_models_cpu']:.2f}) "
+             f"{m['render_models_cpu']:.2f}; sqlglot {'compiled' if m['sqlglot_compiled'] else 'pure Python'}) "
              f"(load+validate {m['load_and_validate']:.2f}, render {m['models']} models {m['render_models']:.2f} "
              f"[{args.saved_queries} exports {m['render_split']['exports']:.2f}, "
              f"metric_values {m['render_split']['metric_values']:.2f}], "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date, datetime
 from functools import cached_property
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from metricsctl.materialize import CheckResult, Materializer
     from metricsctl.pipeline import BuildResult
     from metricsctl.scaffold import InitResult
+    from metricsctl.since_last_build import Bound
     from metricsctl.site import SiteResult
     from metricsctl.site.server import SiteServer
 
@@ -361,10 +362,12 @@ class Metricsctl:
 
     def preflight(self, alerts: bool = False) -> None:
         """Check what a build reads from the project's files (seeds, spec and generated models, expectation
-        suites and, with `alerts`, alert rules) and report every problem found at once."""
+        suites, the tests' `*_since_last_build` filters and, with `alerts`, alert rules) and report every
+        problem found at once."""
         from metricsctl.alerts import load_alert_config
         from metricsctl.expectations import project_suites
         from metricsctl.seeds import ensure_seeds_load
+        from metricsctl.since_last_build import where_requests
 
         failures: list[IssuesError] = []
 
@@ -381,6 +384,7 @@ class Metricsctl:
         if attempt(lambda: self.spec):  # the others read the parsed project
             attempt(self.compile)
             attempt(lambda: project_suites(self.project))
+            attempt(lambda: where_requests(self.project.manifest(), self.project.project_dir))
             if alerts:
                 attempt(lambda: load_alert_config(self.project.project_dir, folders, self.spec))
         if len(failures) == 1:
@@ -435,9 +439,11 @@ class Metricsctl:
         return run
 
     def run_suites(self, suites: list[Suite], as_of: date | None = None, target: Target | None = None,
-                   on_suite: Callable[[str, str, str], None] | None = None) -> ExpectationRun:
+                   on_suite: Callable[[str, str, str], None] | None = None,
+                   since: Mapping[str, Bound] | None = None) -> ExpectationRun:
         """Run expectation suites in the target's warehouse (or the candidate a build writes): through
-        SQLAlchemy, or Spark's own session. `on_suite` hears each suite as it finishes."""
+        SQLAlchemy, or Spark's own session. `on_suite` hears each suite as it finishes; `since` (suite name ->
+        bound) narrows a nightly build's suites to the rows it wrote (metricsctl/since_last_build.py)."""
         from metricsctl.expectations import run_suites
         from metricsctl.expectations.connection import connection_url
         from metricsctl.runner import release_duckdb
@@ -448,8 +454,8 @@ class Metricsctl:
             from metricsctl.warehouse import SparkWarehouse
 
             return run_suites(suites, f"spark target '{where.name}'", as_of=as_of,
-                              spark=SparkWarehouse(where.config).session, on_suite=on_suite)
-        return run_suites(suites, connection_url(where), as_of=as_of, on_suite=on_suite)
+                              spark=SparkWarehouse(where.config).session, on_suite=on_suite, since=since)
+        return run_suites(suites, connection_url(where), as_of=as_of, on_suite=on_suite, since=since)
 
     def store_expectation_results(self, run: ExpectationRun, target: Target | None = None) -> None:
         """Append a run's results to `expectation_results` in the target's warehouse (a build passes the

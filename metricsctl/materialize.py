@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from metricsctl.compiler.collector import collector_paused
 from metricsctl.compiler.dialects import (
     NO_ROW_UPDATES,
     adapter_types,
@@ -179,7 +180,8 @@ class Materializer:
             for export in saved.exports:
                 try:
                     self._check_names(saved, export)
-                    models.append(self._export(saved, export))
+                    with collector_paused():
+                        models.append(self._export(saved, export))
                 except MetricsctlError as exc:
                     where = self.spec.locations.find("saved_queries", saved.name)
                     issues.append(SpecIssue(f"export '{export.name}' of saved query '{saved.name}': {exc}",
@@ -187,11 +189,14 @@ class Materializer:
         if issues:
             raise SpecError(issues)
         if self.spec.manifest.metrics:
-            models.append(self._metric_values())
+            with collector_paused():
+                models.append(self._metric_values())
             scorecard = self._scorecard_config()
             if scorecard is not None:
-                models += self._scorecards(scorecard)
-            models.append(self._metric_catalog(scorecard is not None))
+                with collector_paused():
+                    models += self._scorecards(scorecard)
+            with collector_paused():
+                models.append(self._metric_catalog(scorecard is not None))
         names = [m.name for m in models]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:

@@ -7,7 +7,8 @@ With expectation suites in the project, `metricsctl build` runs dbt twice:
 3. the metric models, except those downstream of an input that failed an `error` suite or a dbt
    test: they keep their last good tables, and the metrics they hold are reported stale, with why.
 
-Without suites it is one `dbt build`.
+Without suites it is one `dbt build`. In a nightly build (not `--full-refresh`), the tests and suites that
+ask for it check the rows the build wrote to its incremental tables (metricsctl/since_last_build.py).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from metricsctl.runner import DbtRun, release_duckdb
 
 if TYPE_CHECKING:
     from metricsctl.alerts.engine import AlertRun
-    from metricsctl.expectations import ExpectationRun, Gate
+    from metricsctl.expectations import ExpectationRun, Gate, Suite
     from metricsctl.facade import Metricsctl
     from metricsctl.publish import Stage
+    from metricsctl.since_last_build import Bound
 
 
 @dataclass
@@ -95,12 +97,26 @@ def build(app: Metricsctl, select: tuple[str, ...] = (), exclude: tuple[str, ...
 
 def _build(app: Metricsctl, stage: Stage, select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
            phases: Phases, as_of: dt.date | None) -> BuildResult:
-    from metricsctl.expectations import gate, project_suites
+    from metricsctl.expectations import project_suites
+    from metricsctl.since_last_build import bounds_before_build, dbt_tests_see
+
+    suites = project_suites(app.project)
+    # a nightly build checks the rows it writes: the bounds are read before dbt writes anything
+    bounds = {} if full_refresh else bounds_before_build(app.project.manifest(), app.project.project_dir, suites,
+                                                          stage.target)
+    with dbt_tests_see(bounds):
+        return _build_checked(app, stage, suites, bounds, select, exclude, full_refresh, phases, as_of)
+
+
+def _build_checked(app: Metricsctl, stage: Stage, suites: list[Suite], bounds: dict[str, dict[str, Bound]],
+                   select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool, phases: Phases,
+                   as_of: dt.date | None) -> BuildResult:
+    from metricsctl.expectations import gate
     from metricsctl.publish import relations_of
+    from metricsctl.since_last_build import suite_bounds
 
     common = ["--full-refresh"] if full_refresh else []
     result = BuildResult()
-    suites = project_suites(app.project)
     if not suites:
         with phases.phase("dbt build"):
             result.runs.append(stage.dbt(["build", *_selection(select, None),
@@ -113,7 +129,8 @@ def _build(app: Metricsctl, stage: Stage, select: tuple[str, ...], exclude: tupl
     result.runs.append(first)
     release_duckdb()
     with phases.phase("expectations", len(suites)):
-        result.expectations = app.run_suites(stage.audited(suites), as_of, stage.target, on_suite=phases.item)
+        result.expectations = app.run_suites(stage.audited(suites), as_of, stage.target, on_suite=phases.item,
+                                             since=suite_bounds(suites, bounds))
         phases.summary(result.expectations.headline())
     app.store_expectation_results(result.expectations, stage.target)
     manifest = app.project.manifest()

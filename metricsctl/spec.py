@@ -62,6 +62,7 @@ class Spec:
         under target/), the loaded spec is read from there when it was made from the same manifest, and
         written there otherwise (see metricsctl/spec_cache.py)."""
         from metricsctl import spec_cache
+        from metricsctl.compiler.collector import collector_paused
 
         path = Path(path)
         if not path.is_file():
@@ -73,15 +74,16 @@ class Spec:
             cached = spec_cache.read(cache, key)
             if cached is not None:
                 return cls(cached, locations or LocationIndex())
-        manifest = _parse(data.decode("utf-8"), path)
-        if validate:
-            digest = hashlib.sha256(data).hexdigest()
-            if validated_stamp is None or not _stamped(validated_stamp, digest):
-                _validate(manifest, locations or LocationIndex())
-                if validated_stamp is not None:
-                    with contextlib.suppress(OSError):
-                        validated_stamp.write_text(digest, encoding="utf-8")
-        tree = spec_cache.to_nodes(manifest)
+        with collector_paused():  # pydantic's models and the validation's objects, traversed once
+            manifest = _parse(data.decode("utf-8"), path)
+            if validate:
+                digest = hashlib.sha256(data).hexdigest()
+                if validated_stamp is None or not _stamped(validated_stamp, digest):
+                    _validate(manifest, locations or LocationIndex())
+                    if validated_stamp is not None:
+                        with contextlib.suppress(OSError):
+                            validated_stamp.write_text(digest, encoding="utf-8")
+            tree = spec_cache.to_nodes(manifest)
         if cache is not None and key is not None:
             spec_cache.write(cache, key, tree)
         return cls(tree, locations or LocationIndex())

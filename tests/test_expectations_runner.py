@@ -262,10 +262,10 @@ def test_a_suite_gx_cannot_run_is_all_errors_and_the_others_still_run(
 
     real = runner._SuiteRunner._run_gx
 
-    def broken_for_clean(self: Any, number: int, suite: Suite, runnable: Any) -> Any:
+    def broken_for_clean(self: Any, number: int, suite: Suite, runnable: Any, bound: Any) -> Any:
         if suite.name == "clean":
             raise RuntimeError("boom")
-        return real(self, number, suite, runnable)
+        return real(self, number, suite, runnable, bound)
 
     monkeypatch.setattr(runner._SuiteRunner, "_run_gx", broken_for_clean)
     checked = run_suites(suites(SUITE.format(variant="clean") + SUITE.format(variant="too_few")),

@@ -54,14 +54,48 @@ def ctes(shop, metrics: str, group_by: str) -> dict[str, exp.Select]:
 
 
 def test_dimensions_are_joined_to_the_models_rows_grouped_by_what_the_query_reads(shop):
-    # orders grouped by day and customer first; the customer's region joined to those groups, not per order
+    # orders grouped by month and customer first; the customer's region joined to those groups, not per order
     steps = ctes(shop, "orders,order_total", "metric_time__month,customer__region")
     grouped = steps["orders_grouped"]
     assert not grouped.args.get("joins")
-    assert sorted(g.sql() for g in grouped.args["group"].expressions) == ["src.customer_id", "src.ordered_at"]
+    assert sorted(g.sql() for g in grouped.args["group"].expressions) == [
+        "DATE_TRUNC('MONTH', src.ordered_at)", "src.customer_id"]
     outer = steps["orders_agg"]
     assert [j.this.alias for j in outer.args["joins"]] == ["j_customer"]
     assert outer.args["from_"].this.name == "orders_grouped"
+
+
+def test_a_time_read_at_two_grains_is_grouped_on_as_it_is(shop):
+    # by month and by week: the groups must hold both, so they are the days the orders fall on
+    steps = ctes(shop, "orders", "metric_time__month,order__ordered_at__week,customer__region")
+    assert sorted(g.sql() for g in steps["orders_grouped"].args["group"].expressions) == [
+        "src.customer_id", "src.ordered_at"]
+
+
+def test_filters_on_the_models_own_columns_apply_before_grouping(shop):
+    # the period bound reads the orders alone: the rows outside it are never grouped; the region is known
+    # only once the customers are joined, so it filters the groups
+    compiled = shop.compile_query(MetricQuery.of("orders", "metric_time__month",
+                                                 "{{ Dimension('customer__region') }} = 'north'",
+                                                 start_time="2024-02-01", end_time="2024-03-31"))
+    steps = {cte.alias: cte.this for cte in compiled.expression.find_all(exp.CTE)}
+    inner, outer = steps["orders_grouped"].args["where"].sql(), steps["orders_agg"].args["where"].sql()
+    assert "src.ordered_at" in inner and "region" not in inner
+    assert "region" in outer and "ordered_at" not in outer
+
+
+def test_filtered_grouped_first_gives_the_answer_of_the_rows(answer):
+    got = answer("orders,order_total", "metric_time__month", "{{ Dimension('customer__region') }} = 'north'",
+                 start_time="2024-02-01", end_time="2024-03-31")
+    orders = seed("orders").merge(seed("customers"), on="customer_id", how="left")
+    orders["month"] = month(orders.ordered_at)
+    kept = orders[(orders.region == "north") & (orders.month >= "2024-02-01") & (orders.month <= "2024-03-01")]
+    expected = kept.groupby("month").agg(orders=("order_id", "count"), order_total=("amount", "sum"))
+    assert len(expected) == 2  # February and March
+    got = got.set_index("metric_time__month").sort_index()
+    assert list(got.index) == list(expected.index)
+    assert got["orders"].tolist() == expected["orders"].tolist()
+    assert got["order_total"].to_numpy() == pytest.approx(expected["order_total"].to_numpy())
 
 
 def test_grouped_first_gives_the_answer_of_the_rows(answer):

@@ -453,7 +453,16 @@ def get(server: SiteServer, path: str, method: str = "GET") -> tuple[int, str]:
         con.close()
 
 
-def test_api_query_answers_exactly_as_metricsctl_query_json(server: SiteServer, site: Path):
+def same_answer(api: str, cli: str) -> bool:
+    """The same rows, columns and order; a sum of doubles may differ in its last bit between two runs of one
+    query, because DuckDB adds a group's rows in the order its threads meet them."""
+    left, right = json.loads(api), json.loads(cli)
+    assert [list(row) for row in left] == [list(row) for row in right]  # columns and their order
+    return all(a == pytest.approx(b, rel=1e-12) if isinstance(b, float) else a == b
+               for row_a, row_b in zip(left, right, strict=True) for a, b in zip(row_a.values(), row_b.values()))
+
+
+def test_api_query_answers_as_metricsctl_query_json(server: SiteServer, site: Path):
     cli = run("query", "--project-dir", str(site.parents[1]), "--metrics", "revenue,orders", "--group-by",
               "metric_time__month,store__region", "--order-by", "-revenue", "--limit", "7", "--start-time",
               "2025-01-01", "--where", "{{ Dimension('customer__segment') }} = 'business'", "--json")
@@ -462,7 +471,7 @@ def test_api_query_answers_exactly_as_metricsctl_query_json(server: SiteServer, 
                                "&order_by=-revenue&limit=7&start_time=2025-01-01&where=%7B%7B%20Dimension("
                                "%27customer__segment%27)%20%7D%7D%20%3D%20%27business%27")
     assert status == 200
-    assert body == cli.stdout
+    assert same_answer(body, cli.stdout)
     assert len(json.loads(body)) == 7
 
 
@@ -471,7 +480,8 @@ def test_api_query_runs_a_saved_query_as_metricsctl_query_does(server: SiteServe
               "--order-by", "-revenue", "--limit", "3", "--json")
     assert cli.exit_code == 0, cli.output
     status, body = get(server, "/api/query?saved_query=sales_by_month_and_store&order_by=-revenue&limit=3")
-    assert (status, body) == (200, cli.stdout)
+    assert status == 200
+    assert same_answer(body, cli.stdout)
 
 
 @pytest.mark.parametrize(("query", "message"), [

@@ -20,8 +20,10 @@ This holds for aggregates that combine from partial aggregates (SUM, COUNT as a 
 when every aggregate reads the model's own columns only. Filters on the model's own columns apply before
 grouping, the others after (they read the grouped columns and the joined rows, which are the same for every
 row of a group). A time dimension at day grain or coarser is grouped on as it is (its expression, when it
-is one), so a timestamp's truncations are computed once per group; a scan that reads a finer time column is
-left as it is, since grouping on it would group nothing.
+is one), so a timestamp's truncations are computed once per group; when every read of it is one and the same
+truncation (the scan of a query by month), it is grouped on that truncation, one group per month and key
+instead of per day and key. A scan that reads a finer time column is left as it is, since grouping on it would
+group nothing.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+TRUNCATIONS = (exp.DateTrunc, exp.TimestampTrunc)
 ROLLUPS: dict[type[exp.Expr], type[exp.Expr]] = {exp.Sum: exp.Sum, exp.Count: exp.Sum, exp.Min: exp.Min,
                                                  exp.Max: exp.Max}
 
@@ -67,9 +70,11 @@ def _rollup(aggregate: exp.Expr, partial: exp.Expr, grouped: bool) -> exp.Expr:
 
 
 def _conjuncts(where: exp.Expr | None) -> list[exp.Expr]:
+    """The conditions a WHERE clause ANDs together."""
     if where is None:
         return []
-    return list(where.flatten()) if isinstance(where, exp.And) else [where]
+    condition = where.this if isinstance(where, exp.Where) else where
+    return list(condition.flatten()) if isinstance(condition, exp.And) else [condition]
 
 
 def _own(node: exp.Expr, source: str) -> bool:
@@ -97,6 +102,33 @@ def _reads(node: exp.Expr, source: str, atoms: list[exp.Expr], found: dict[int, 
                 columns.setdefault(current.name, current)
             continue
         stack.extend(current.iter_expressions())
+
+
+def _walk(node: exp.Expr) -> list[exp.Expr]:
+    """`node` and the nodes below it, without descending into a subquery (its columns are its own)."""
+    found, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, exp.Subquery):
+            continue
+        found.append(current)
+        stack.extend(current.iter_expressions())
+    return found
+
+
+def _coarsest(atoms: list[exp.Expr], parts: list[exp.Expr]) -> list[exp.Expr]:
+    """Each time atom, or the one truncation of it that every read of it goes through: a scan by month
+    reads `DATE_TRUNC('MONTH', src.day)` only, and grouping on that leaves a group per month, not per day."""
+    nodes = [node for part in parts for node in _walk(part)]
+    coarsest: list[exp.Expr] = []
+    for atom in atoms:
+        parents = [n.parent for n in nodes if type(n) is type(atom) and n == atom]
+        first = parents[0] if parents else None
+        if isinstance(first, TRUNCATIONS) and all(type(p) is type(first) and p == first for p in parents):
+            coarsest.append(first.copy())
+        else:
+            coarsest.append(atom)
+    return coarsest
 
 
 def grouped_first(select: exp.Select, time_atoms: list[exp.Expr], fine_columns: set[str],
@@ -129,15 +161,19 @@ def grouped_first(select: exp.Select, time_atoms: list[exp.Expr], fine_columns: 
         aggregates.append((projection.alias, value))
     if not aggregates:
         return None
-    conjuncts = _conjuncts(select.args.get("where"))
+    # the filters and groups are copied: a compiled tree may share a node between two places (a period's
+    # truncation in the projection and in a bound), and each place's reads are replaced apart below
+    conjuncts = [c.copy() for c in _conjuncts(select.args.get("where"))]
     inner_where = [c for c in conjuncts if _own(c, source)]
     outer_where = [c for c in conjuncts if not _own(c, source)]
-    group = list(select.args["group"].expressions) if select.args.get("group") else []
+    group = [g.copy() for g in select.args["group"].expressions] if select.args.get("group") else []
     ons = [j.args["on"] for j in joins if j.args.get("on") is not None]
 
-    # what the rest of the scan reads of the source's rows: time atoms, and other columns
+    # what the rest of the scan reads of the source's rows: time atoms (each at the coarsest truncation
+    # that all its reads share), and other columns
     found: dict[int, exp.Expr] = {}
     columns: dict[str, exp.Column] = {}
+    time_atoms = _coarsest(time_atoms, [*items, *ons, *outer_where, *group])
     for part in [*items, *ons, *outer_where, *group]:
         _reads(part, source, time_atoms, found, columns)
     if any(name in fine_columns for name in columns):
@@ -157,12 +193,22 @@ def grouped_first(select: exp.Select, time_atoms: list[exp.Expr], fine_columns: 
 
     # nothing returns None from here: the scan's own nodes are moved into the two selects
     placeholders = {id(atom): name for atom, name in atom_names}
-    for part in [*items, *ons, *outer_where, *group]:
+
+    def placed(part: exp.Expr) -> exp.Expr:
+        """`part` reading the grouped columns: each time atom it reads replaced by the atom's column."""
         for node in list(part.walk()):
             matched = found.get(id(node))
             if matched is not None and not isinstance(matched, exp.Column):
-                node.replace(exp.column(placeholders[id(matched)], table=source, quoted=False))
-    group = list(select.args["group"].expressions) if select.args.get("group") else []  # atoms replaced
+                fresh = exp.column(placeholders[id(matched)], table=source, quoted=False)
+                if node is part:
+                    return fresh
+                node.replace(fresh)
+        return part
+
+    for part in [*items, *ons]:
+        placed(part)  # in place: a projection's alias or a join's condition is never an atom itself
+    outer_where = [placed(c) for c in outer_where]
+    group = [placed(g) for g in group]
     inner = exp.select(*[exp.alias_(value, name, quoted=False, copy=False) for name, value in names.items()],
                        *[exp.alias_(value, alias, quoted=False, copy=False) for alias, value in aggregates],
                        copy=False)

@@ -62,12 +62,34 @@ Ref = ItemName | MetricCall  # what a filter placeholder stands for
 
 # --- small expression helpers ------------------------------------------------------------------
 
-_TYPES = {name: exp.DataType.build(name) for name in ("BIGINT", "DATE", "DOUBLE", "TIMESTAMP", "VARCHAR")}
+# the arguments of each type (plain values): building a type from text parses it, every time
+_TYPES = {name: dict(exp.DataType.build(name).args) for name in ("BIGINT", "DATE", "DOUBLE", "TIMESTAMP", "VARCHAR")}
 
 
 def cast(value: exp.Expr, type_name: str) -> exp.Expr:
-    """CAST with a prebuilt type: building one from text parses it, every time."""
-    return exp.Cast(this=value, to=_TYPES[type_name].copy())
+    """CAST with a prebuilt type."""
+    return exp.Cast(this=value, to=exp.DataType(**_TYPES[type_name]))
+
+
+def new_select(*projections: exp.Expr) -> exp.Select:
+    """`SELECT projections`, as `exp.select(*projections)` builds it, without copying an empty query first."""
+    return exp.Select(expressions=list(projections))
+
+
+def rebuilt(node: exp.Expr) -> exp.Expr:
+    """A copy of `node`; a node of plain values and identifiers (a column, a table) is built afresh, which
+    costs a fraction of a deep copy."""
+    args: dict[str, object] = {}
+    for key, value in node.args.items():
+        if isinstance(value, exp.Identifier) and set(value.args) <= {"this", "quoted"} and not value.comments:
+            args[key] = exp.Identifier(**value.args)
+        elif value is None or isinstance(value, (str, bool)):
+            args[key] = value
+        else:
+            return node.copy()
+    if node.comments:
+        return node.copy()
+    return type(node)(**args)
 
 
 def named_table(name: str) -> exp.Table:
@@ -93,7 +115,9 @@ def with_ctes(select: exp.Select, ctes: list[tuple[str, exp.Expr]]) -> exp.Selec
 
 
 def column(name: str, table: str | None = None) -> exp.Column:
-    return exp.column(name, table=table, quoted=False)
+    """`table.name`, both unquoted (as `exp.column(name, table=table, quoted=False)` builds it)."""
+    return exp.Column(this=exp.Identifier(this=name, quoted=False),
+                      table=None if table is None else exp.Identifier(this=table, quoted=False), db=None, catalog=None)
 
 
 def trunc(grain: str, value: exp.Expr) -> exp.Expr:
@@ -122,7 +146,12 @@ def and_all(conditions: list[exp.Expr]) -> exp.Expr | None:
 
 
 def alias(value: exp.Expr, name: str) -> exp.Expr:
-    return exp.alias_(value, name, quoted=False, copy=False)
+    """`value AS name`, unquoted, as `exp.alias_(value, name, quoted=False, copy=False)` builds it."""
+    identifier = exp.Identifier(this=name, quoted=False)
+    if "alias" in value.arg_types and not isinstance(value, exp.Window):
+        value.set("alias", identifier)
+        return value
+    return exp.Alias(this=value, alias=identifier)
 
 
 STACKED_CELLS = 400  # scans x measure columns up to which scans are combined by stacking them
@@ -217,16 +246,15 @@ class ScanSource:
         return exp.and_(*conditions, copy=False) if len(conditions) > 1 else conditions[0]
 
     def from_(self, select: exp.Select) -> exp.Select:
-        select = select.from_(exp.alias_(self.compiler.relation(self.model.node_relation.relation_name),
-                                         "src", table=True), copy=False)
+        select = select.from_(self.compiler.relation(self.model.node_relation.relation_name, "src"), copy=False)
         for step in self.joins.values():
-            table = exp.alias_(self.compiler.relation(step.relation), step.alias, table=True)
+            table = self.compiler.relation(step.relation, step.alias)
             select = select.join(joined("LEFT", table),
                                  on=self.join_condition(step), copy=False)
         for spine_alias, day in self.spine_joins.values():
             on = exp.EQ(this=column(self.compiler.spine.day_column, spine_alias), expression=day)
-            select = select.join(joined("LEFT", exp.alias_(self.compiler.relation(self.compiler.spine.relation),
-                                            spine_alias, table=True)), on=on, copy=False)
+            spine = self.compiler.relation(self.compiler.spine.relation, spine_alias)
+            select = select.join(joined("LEFT", spine), on=on, copy=False)
         for _, subquery, metric_on in self.metric_joins.values():
             select = select.join(joined("LEFT", subquery), on=metric_on, copy=False)
         return select
@@ -262,13 +290,15 @@ class SqlCompiler:
         self._time_columns: dict[str, tuple[list[exp.Expr], set[str]]] = {}
         self._tables: dict[str, exp.Table] = {}  # relations, parsed once
         self._qualified: dict[tuple[str, str], exp.Expr] = {}  # (expression, table alias) -> qualified
+        self._plans: dict[tuple[tuple[str, ...], tuple[str, ...]], Plan] = {}  # (metrics, filters) -> plan
 
     # --- shared helpers ------------------------------------------------------------------------
     @property
     def spine(self) -> Any:
         return self.spec.time_spine
 
-    def relation(self, relation_name: str) -> exp.Table:
+    def relation(self, relation_name: str, table_alias: str | None = None) -> exp.Table:
+        """A warehouse relation (its text parsed once per compiler), `AS table_alias` when given."""
         table = self._tables.get(relation_name)
         if table is None:
             if relation_name in self.relations:
@@ -276,7 +306,11 @@ class SqlCompiler:
             else:
                 table = exp.to_table(relation_name, dialect=self.source_dialect)
             self._tables[relation_name] = table
-        return table.copy()
+        fresh = rebuilt(table)
+        assert isinstance(fresh, exp.Table)
+        if table_alias is not None:  # as exp.alias_(fresh, table_alias, table=True) sets it
+            fresh.set("alias", exp.TableAlias(this=exp.to_identifier(table_alias)))
+        return fresh
 
     def qualify(self, sql: str, table: str) -> exp.Expr:
         """Parse a model's SQL expression and qualify its bare columns with the model's alias."""
@@ -406,7 +440,10 @@ class SqlCompiler:
         constant, so that each source's time is compared with it as it is), instead of the query's start_time."""
         if not query.metrics and not query.group_by:
             raise QueryError("no metrics given and nothing to group by; pass --metrics a,b or --group-by a,b")
-        plan = Planner(self.spec).plan(query.metrics, query.where)
+        key = (query.metrics, query.where)
+        plan = self._plans.get(key)
+        if plan is None:  # read only from here on: a query by another grain of the same metrics reuses it
+            plan = self._plans[key] = Planner(self.spec).plan(query.metrics, query.where)
         items = self.items.group_by_items(query, plan)
         builder = _QueryBuilder(self, plan, items, query, since)
         if not query.metrics:
@@ -425,6 +462,7 @@ class _QueryBuilder:
         self.items = items
         self.query = query
         self.ctes: list[tuple[str, exp.Expr]] = []
+        self.cte_names: set[str] = set()  # the names in `ctes`
         self.staged: dict[tuple[Any, ...], tuple[str, bool]] = {}
         self.staged_scans: dict[tuple[Any, ...], tuple[str, list[ItemName]]] = {}
         self.time_items = [i for i in items if i.is_metric_time]
@@ -434,9 +472,8 @@ class _QueryBuilder:
 
     # --- naming --------------------------------------------------------------------------------
     def cte_name(self, base: str) -> str:
-        taken = {name for name, _ in self.ctes}
         name, n = base, 1
-        while name in taken:
+        while name in self.cte_names:
             n += 1
             name = f"{base}_{n}"
         return name
@@ -444,6 +481,7 @@ class _QueryBuilder:
     def add_cte(self, base: str, body: exp.Expr) -> str:
         name = self.cte_name(base)
         self.ctes.append((name, body))
+        self.cte_names.add(name)
         return name
 
     # --- the time spine ------------------------------------------------------------------------
@@ -530,8 +568,8 @@ class _QueryBuilder:
                     return bind(mapping[node.name]).copy()
                 return node
 
-            bound.append(exp.paren(expression.transform(replace), copy=False) if not isinstance(
-                expression, (exp.EQ, exp.Column)) else expression.transform(replace))
+            bound.append(exp.paren(expression.transform(replace, copy=False), copy=False) if not isinstance(
+                expression, (exp.EQ, exp.Column)) else expression.transform(replace, copy=False))
         return bound
 
     def time_constraint(self, day: exp.Expr) -> list[exp.Expr]:
@@ -638,14 +676,14 @@ class _QueryBuilder:
 
         projections = [alias(bind(item), item.column_name()) for item in self.other_items]
         conditions = self.bind_filters(other_filters, bind)
-        select = source.from_(exp.select(*projections).distinct(copy=False))
+        select = source.from_(new_select(*projections).distinct(copy=False))
         if conditions:
             select = select.where(and_all(conditions), copy=False)
         values = self.add_cte(f"{model.name}_values", select)
         if not self.time_items:
             return self.combine([(values, [])])
         spine = self.add_cte("time_spine_periods", self.spine_periods(self.time_items, time_filters))
-        every = exp.select(*[alias(column(i.column_name(), spine if i.is_metric_time else values), i.column_name())
+        every = new_select(*[alias(column(i.column_name(), spine if i.is_metric_time else values), i.column_name())
                              for i in self.items]).from_(named_table(spine), copy=False).join(
             joined("CROSS", values), copy=False)
         return self.combine([(self.add_cte("periods_and_values", every), [])])
@@ -683,7 +721,7 @@ class _QueryBuilder:
         if all(c is not None for c in own_conditions):
             any_own = exp.or_(*[c.copy() for c in own_conditions if c is not None], copy=False)
             conditions.append(exp.paren(any_own, copy=False))
-        select = source.from_(exp.select(*projections))
+        select = source.from_(new_select(*projections))
         where = and_all(conditions)
         if where is not None:
             select = select.where(where, copy=False)
@@ -732,7 +770,7 @@ class _QueryBuilder:
         conditions = self.bind_filters(first.filters if filters is None else filters, bind)
         if apply_time:
             conditions += self.time_constraint(time)
-        select = exp.select(*projections)
+        select = new_select(*projections)
         select = source.from_(select)
         where = and_all(conditions)
         if where is not None:
@@ -753,8 +791,8 @@ class _QueryBuilder:
         spine = self.spine_for()
         day = column(spine.day_column, SPINE)
         projections = [alias(self.c.time_value(i, day, None, SPINE), i.column_name()) for i in grain_items]
-        select = exp.select(*projections).distinct(copy=False).from_(
-            exp.alias_(self.c.relation(spine.relation), SPINE, table=True), copy=False)
+        select = new_select(*projections).distinct(copy=False).from_(
+            self.c.relation(spine.relation, SPINE), copy=False)
         time_only = tuple(t for t in filters if not self.filter_metrics((t,))
                           and all(i.is_metric_time for i in self.filter_items((t,))))
         conditions = self.time_constraint(day) + self.bind_filters(
@@ -776,7 +814,7 @@ class _QueryBuilder:
                         for i in group]
         on = and_all([exp.EQ(this=column(i.column_name(), "periods"),
                              expression=column(i.column_name(), aggregated)) for i in self.time_items])
-        select = exp.select(*projections).from_(periods, copy=False).join(joined("LEFT", aggregated), on=on, copy=False)
+        select = new_select(*projections).from_(periods, copy=False).join(joined("LEFT", aggregated), on=on, copy=False)
         return self.add_cte(f"{group[0].model}_spine", select)
 
     # --- scans over raw rows, staged -----------------------------------------------------------
@@ -801,7 +839,7 @@ class _QueryBuilder:
         for instance in group:
             projections.append(alias(self.c.measure_value(instance), self.plan.instances[instance]))
         conditions = (self.bind_filters(first.filters, bind) + self.time_constraint(time)) if apply_filters else []
-        select = source.from_(exp.select(*projections))  # after binding: filters may add joins
+        select = source.from_(new_select(*projections))  # after binding: filters may add joins
         if conditions:
             select = select.where(and_all(conditions), copy=False)
         return self.add_cte(f"{first.model}_rows", select), wanted
@@ -847,7 +885,7 @@ class _QueryBuilder:
             if rolled:
                 keys = [column(DAY, rows)] + [column(self.item_column(i), rows) for i in wanted]
                 keys += [column(self.item_column(c), rows) for c in self.filter_metrics(first.filters)]
-                daily = exp.select(*keys, *[alias(self.c.aggregate(i, column(self.plan.instances[i], rows)),
+                daily = new_select(*keys, *[alias(self.c.aggregate(i, column(self.plan.instances[i], rows)),
                                                   self.plan.instances[i]) for i in members]
                                    ).from_(named_table(rows), copy=False).group_by(*keys, copy=False)
                 rows = self.add_cte(f"{first.model}_daily", daily)
@@ -878,14 +916,14 @@ class _QueryBuilder:
         if grain_to_date is not None:
             by.append(self.at_spine_grain(day.copy(), self.spine_for(instance), grain_to_date))
         conditions = self.bind_filters(instance.filters, lambda item: column(self.item_column(item), rows))
-        first = exp.select(*[alias(k.copy(), k.name) for k in keys], alias(value.copy(), value.name),
+        first = new_select(*[alias(k.copy(), k.name) for k in keys], alias(value.copy(), value.name),
                            alias(exp.Min(this=day), DAY)).from_(named_table(rows), copy=False).group_by(
             *[b.copy() for b in by], copy=False)
         if conditions:
             first = first.where(and_all(conditions), copy=False)
         seen = self.add_cte(f"{instance.model}_first_seen", first)
         keys = [column(DAY, seen)] + [column(k.name, seen) for k in keys]
-        daily = exp.select(*keys, alias(exp.Count(this=column(value.name, seen)), value.name)).from_(
+        daily = new_select(*keys, alias(exp.Count(this=column(value.name, seen)), value.name)).from_(
             named_table(seen), copy=False).group_by(*[k.copy() for k in keys], copy=False)
         return self.add_cte(f"{instance.model}_first_seen_daily", daily)
 
@@ -928,11 +966,11 @@ class _QueryBuilder:
             if counted_once:  # a sum of counts, typed as the count it stands for
                 aggregated = cast(aggregated, "BIGINT")
             projections.append(alias(aggregated, self.plan.instances[instance]))
-        spine = exp.alias_(self.c.relation(spine_of.relation), SPINE, table=True)
+        spine = self.c.relation(spine_of.relation, SPINE)
         if via is None:
-            select = exp.select(*projections).from_(spine, copy=False)
+            select = new_select(*projections).from_(spine, copy=False)
         else:  # a row whose day has no counterpart in `via` keeps a NULL metric_time
-            select = exp.select(*projections).from_(named_table(via[0]), copy=False).join(
+            select = new_select(*projections).from_(named_table(via[0]), copy=False).join(
                 joined("LEFT", spine), on=exp.EQ(this=column(via[1], via[0]), expression=spine_day.copy()), copy=False)
         select = select.join(joined("INNER", named_table(rows)), on=on(column(DAY, rows), spine_day), copy=False)
         filters = () if counted_once else group[0].filters  # counted_once applied them to the rows
@@ -1005,18 +1043,18 @@ class _QueryBuilder:
             day = column(spine.day_column, SPINE)
             period = column(spine.custom_grains[window.grain], SPINE)
             by_period = [period.copy()]
-            bounds = exp.select(
+            bounds = new_select(
                 alias(day, DAY), alias(period, "__period"),
                 alias(exp.Window(this=exp.RowNumber(), partition_by=by_period,
                                  order=exp.Order(expressions=[exp.Ordered(this=day.copy())])), "__position"),
                 alias(exp.Window(this=exp.Min(this=day.copy()), partition_by=[period.copy()]), "__first"),
                 alias(exp.Window(this=exp.Max(this=day.copy()), partition_by=[period.copy()]), "__last"),
-            ).from_(exp.alias_(self.c.relation(spine.relation), SPINE, table=True), copy=False)
+            ).from_(self.c.relation(spine.relation, SPINE), copy=False)
             bounds_name = self.add_cte(f"{window.grain}_days", bounds)
-            periods = exp.select(column("__period"), column("__first"), column("__last")).distinct(copy=False).from_(
+            periods = new_select(column("__period"), column("__first"), column("__last")).distinct(copy=False).from_(
                 named_table(bounds_name), copy=False)
             order = exp.Order(expressions=[exp.Ordered(this=column("__period"))])
-            shifted = exp.select(column("__period"), *[alias(exp.Window(
+            shifted = new_select(column("__period"), *[alias(exp.Window(
                 this=exp.func("LEAD", column(c), exp.Literal.number(window.count)), order=order.copy()), c)
                 for c in ("__first", "__last")]).from_(exp.Subquery(
                 this=periods, alias=exp.TableAlias(this=exp.to_identifier("periods"))), copy=False)
@@ -1025,7 +1063,7 @@ class _QueryBuilder:
                 this=column("__position", bounds_name), expression=exp.Literal.number(1)), unit=exp.Var(this="DAY"))
             moved_day = exp.Case(ifs=[exp.If(this=exp.LTE(this=as_date(moved), expression=column(
                 "__last", shifted_name)), true=as_date(moved.copy()))])
-            mapping = exp.select(column(DAY, bounds_name), alias(moved_day, "__offset_day")).from_(
+            mapping = new_select(column(DAY, bounds_name), alias(moved_day, "__offset_day")).from_(
                 named_table(bounds_name), copy=False).join(joined("INNER", named_table(shifted_name)), on=exp.EQ(
                     this=column("__period", bounds_name), expression=column("__period", shifted_name)), copy=False)
             self.staged[key] = (self.add_cte(f"{window.grain}_offset_days", mapping), False)
@@ -1073,7 +1111,7 @@ class _QueryBuilder:
             table = "periods" if item.is_metric_time else aggregated
             projections.append(alias(column(item.column_name(), table), item.column_name()))
         projections += [alias(column(self.plan.instances[i], aggregated), self.plan.instances[i]) for i in group]
-        select = exp.select(*projections).from_(periods, copy=False).join(
+        select = new_select(*projections).from_(periods, copy=False).join(
             joined("INNER", aggregated), copy=False,
             on=exp.EQ(this=column(time_item.column_name(), aggregated), expression=shifted))
         time_filters = [t for t in group[0].filters if t not in row_filters]
@@ -1097,18 +1135,18 @@ class _QueryBuilder:
                                   self.plain_select(group, filters=row_filters, apply_time=False))
         spine = self.c.spec.time_spine
         custom = column(spine.custom_grains[offset.window.grain], SPINE)
-        periods = exp.select(alias(custom, name)).distinct(copy=False).from_(
-            exp.alias_(self.c.relation(spine.relation), SPINE, table=True), copy=False)
+        periods = new_select(alias(custom, name)).distinct(copy=False).from_(
+            self.c.relation(spine.relation, SPINE), copy=False)
         later = exp.Window(this=exp.func("LEAD", column(name), exp.Literal.number(offset.window.count)),
                            order=exp.Order(expressions=[exp.Ordered(this=column(name))]))
-        moved = self.add_cte(f"{offset.window.grain}_offset_periods", exp.select(
+        moved = self.add_cte(f"{offset.window.grain}_offset_periods", new_select(
             column(name), alias(later, "__offset_period")).from_(exp.Subquery(
                 this=periods, alias=exp.TableAlias(this=exp.to_identifier("periods"))), copy=False))
         period = column("__offset_period", moved)
         projections = [alias(period.copy() if item.is_metric_time else column(item.column_name(), aggregated),
                              item.column_name()) for item in self.items]
         projections += [alias(column(self.plan.instances[i], aggregated), self.plan.instances[i]) for i in group]
-        select = exp.select(*projections).from_(named_table(aggregated), copy=False).join(
+        select = new_select(*projections).from_(named_table(aggregated), copy=False).join(
             joined("INNER", moved), copy=False,
             on=exp.EQ(this=column(name, moved), expression=column(name, aggregated)))
         time_filters = tuple(t for t in group[0].filters if t not in row_filters)
@@ -1172,23 +1210,23 @@ class _QueryBuilder:
             projections = [alias(time_values[i] if i.is_metric_time else column(i.column_name(), daily),
                                  i.column_name()) for i in self.items]
             projections += [alias(column(self.plan.instances[i], daily), self.plan.instances[i]) for i in group]
-            by_day = exp.select(*projections).from_(named_table(daily), copy=False)
+            by_day = new_select(*projections).from_(named_table(daily), copy=False)
             return self.add_cte(f"{group[0].model}_cumulative_by_day", by_day)
         partition = [time_values[i] if i.is_metric_time else column(i.column_name(), daily) for i in self.items]
         if cumulative.period_agg == "average":
             projections = [alias(p, i.column_name()) for p, i in zip(partition, self.items)]
             projections += [alias(exp.Avg(this=column(self.plan.instances[i], daily)), self.plan.instances[i])
                             for i in group]
-            select = exp.select(*projections).from_(named_table(daily), copy=False).group_by(*partition, copy=False)
+            select = new_select(*projections).from_(named_table(daily), copy=False).group_by(*partition, copy=False)
             return self.add_cte(f"{group[0].model}_cumulative_avg", select)
         descending = cumulative.period_agg == "last"
         rank = exp.Window(this=exp.RowNumber(), partition_by=partition, order=exp.Order(
             expressions=[exp.Ordered(this=day, desc=descending)]))
-        inner = exp.select(*[alias(p, i.column_name()) for p, i in zip(partition, self.items)],
+        inner = new_select(*[alias(p, i.column_name()) for p, i in zip(partition, self.items)],
                            *[alias(column(self.plan.instances[i], daily), self.plan.instances[i]) for i in group],
                            alias(rank, "__period_rank")).from_(named_table(daily), copy=False)
         ranked = self.add_cte(f"{group[0].model}_cumulative_ranked", inner)
-        outer = exp.select(*[column(i.column_name(), ranked) for i in self.items],
+        outer = new_select(*[column(i.column_name(), ranked) for i in self.items],
                            *[column(self.plan.instances[i], ranked) for i in group]).from_(
             named_table(ranked), copy=False).where(
             exp.EQ(this=column("__period_rank", ranked), expression=exp.Literal.number(1)), copy=False)
@@ -1219,7 +1257,7 @@ class _QueryBuilder:
             projections.append(alias(self.c.aggregate(instance, value) if rolled_up else value,
                                      self.plan.instances[instance]))
         conditions = self.bind_filters(first.filters, bind) + self.time_constraint(time)
-        rows = source.from_(exp.select(*projections))  # after binding: filters may add joins
+        rows = source.from_(new_select(*projections))  # after binding: filters may add joins
         if conditions:
             rows = rows.where(and_all(conditions), copy=False)
         if rolled_up:
@@ -1233,11 +1271,11 @@ class _QueryBuilder:
         choice = str(nad.window_choice.value)
         window_func: exp.Expr = exp.Max(this=column("__window_day", rows_name)) if choice == "max" \
             else exp.Min(this=column("__window_day", rows_name))
-        marked = exp.select(exp.Star(), alias(exp.Window(this=window_func, partition_by=partition or None),
+        marked = new_select(exp.Star(), alias(exp.Window(this=window_func, partition_by=partition or None),
                                               "__window_pick")).from_(named_table(rows_name), copy=False)
         marked_name = self.add_cte(f"{first.model}_window", marked)
         combine = self.rollup if rolled_up else self.c.aggregate
-        outer = exp.select(*[column(i.column_name(), marked_name) for i in self.items],
+        outer = new_select(*[column(i.column_name(), marked_name) for i in self.items],
                            *[alias(combine(i, column(self.plan.instances[i], marked_name)),
                                    self.plan.instances[i]) for i in group]).from_(
             named_table(marked_name), copy=False).where(exp.EQ(
@@ -1264,7 +1302,7 @@ class _QueryBuilder:
             projections.append(alias(bind(parse_item_name(self._local_name(base_model, base_prop))),
                                      f"__property_{n}"))
         conditions = self.bind_filters(instance.filters, bind) + self.time_constraint(base_time)
-        base = base_source.from_(exp.select(*projections))  # after binding: filters may add joins
+        base = base_source.from_(new_select(*projections))  # after binding: filters may add joins
         if conditions:
             base = base.where(and_all(conditions), copy=False)
         base_name = self.add_cte(f"{base_model.name}_base_events", base)
@@ -1285,7 +1323,7 @@ class _QueryBuilder:
             conv_projections.append(alias(conv_bind(parse_item_name(self._local_name(conv_model, conv_prop))),
                                           f"__property_{n}"))
         conv_conditions = self.bind_filters(conversion.conversion_filters, conv_bind)
-        conv = conv_source.from_(exp.select(*conv_projections))
+        conv = conv_source.from_(new_select(*conv_projections))
         if conv_conditions:
             conv = conv.where(and_all(conv_conditions), copy=False)
         conv_name = self.add_cte(f"{conv_model.name}_conversion_events", conv)
@@ -1304,24 +1342,24 @@ class _QueryBuilder:
             # with every later conversion of the same entity; the window is checked afterwards
             asof = [c for c in on if not isinstance(c, exp.GT)]
             window: list[exp.Expr] = [c for c in on if isinstance(c, exp.GT)]
-            matched = exp.select(*[column(i.column_name(), base_name) for i in self.items],
+            matched = new_select(*[column(i.column_name(), base_name) for i in self.items],
                                  column("__value", conv_name)).from_(named_table(conv_name), copy=False).join(
                 joined("ASOF", base_name), on=exp.and_(*asof, copy=False), copy=False)
             if window:
                 matched = matched.where(and_all(window), copy=False)
             matched_name = self.add_cte(f"{conv_model.name}_attributed", matched)
-            outer = exp.select(*[column(i.column_name(), matched_name) for i in self.items],
+            outer = new_select(*[column(i.column_name(), matched_name) for i in self.items],
                                alias(self.c.aggregate(instance, column("__value", matched_name)),
                                      self.plan.instances[instance])).from_(named_table(matched_name), copy=False)
         else:
             rank = exp.Window(this=exp.RowNumber(), partition_by=[column("__conversion_id", conv_name)],
                               order=exp.Order(expressions=[exp.Ordered(this=column(DAY, base_name), desc=True)]))
-            matched = exp.select(*[column(i.column_name(), base_name) for i in self.items],
+            matched = new_select(*[column(i.column_name(), base_name) for i in self.items],
                                  column("__value", conv_name), alias(rank, "__attribution_rank")).from_(
                 named_table(conv_name), copy=False).join(joined("INNER", base_name), on=exp.and_(*on, copy=False),
                                                          copy=False)
             matched_name = self.add_cte(f"{conv_model.name}_attributed", matched)
-            outer = exp.select(*[column(i.column_name(), matched_name) for i in self.items],
+            outer = new_select(*[column(i.column_name(), matched_name) for i in self.items],
                                alias(self.c.aggregate(instance, column("__value", matched_name)),
                                      self.plan.instances[instance])).from_(named_table(matched_name), copy=False).where(
                 exp.EQ(this=column("__attribution_rank", matched_name), expression=exp.Literal.number(1)), copy=False)
@@ -1339,9 +1377,9 @@ class _QueryBuilder:
         rank = exp.Window(this=exp.RowNumber(), partition_by=[column(k, base_name) for k in keys],
                           order=exp.Order(expressions=[exp.Ordered(this=column(i.column_name(), base_name),
                                                                    nulls_first=False) for i in ties]))
-        ranked = self.add_cte(f"{base_name}_ranked", exp.select(exp.Star(), alias(rank, "__tie_rank")).from_(
+        ranked = self.add_cte(f"{base_name}_ranked", new_select(exp.Star(), alias(rank, "__tie_rank")).from_(
             named_table(base_name), copy=False))
-        kept = exp.select(*[column(k, ranked) for k in [*keys[:2], *(i.column_name() for i in self.items),
+        kept = new_select(*[column(k, ranked) for k in [*keys[:2], *(i.column_name() for i in self.items),
                                                         *keys[2:]]]).from_(named_table(ranked), copy=False).where(
             exp.EQ(this=column("__tie_rank", ranked), expression=exp.Literal.number(1)), copy=False)
         return self.add_cte(f"{base_name}_first", kept)
@@ -1362,42 +1400,42 @@ class _QueryBuilder:
         if len(outputs) == 1:
             base = outputs[0][0]
             key_source = base
-            select = exp.select().from_(named_table(base), copy=False)
+            select = new_select().from_(named_table(base), copy=False)
         elif self.items and len(outputs) * len(names) <= STACKED_CELLS and self.c.dialect in STACKED_DIALECTS:
             # every scan has one row per group: stacked and grouped, each group's values meet in one row
             # (NULL keys meet as GROUP BY meets them), with no join and no distinct list of keys to build first
             stacked: exp.Query | None = None
             for name, group in outputs:
                 own = {self.plan.instances[inst] for inst in group}
-                part = exp.select(*[column(c, name) for c in self.columns], *[
+                part = new_select(*[column(c, name) for c in self.columns], *[
                     column(n, name) if n in own else alias(exp.Null(), n) for n in names]).from_(
                     named_table(name), copy=False)
                 stacked = part if stacked is None else exp.union(stacked, part, distinct=False, copy=False)
             assert stacked is not None
-            grouped = exp.select(*[column(c) for c in self.columns],
+            grouped = new_select(*[column(c) for c in self.columns],
                                  *[alias(exp.Max(this=column(n)), n) for n in names]).from_(
                 exp.Subquery(this=stacked, alias=exp.TableAlias(this=exp.to_identifier("stacked"))),
                 copy=False).group_by(*[column(c) for c in self.columns], copy=False)
             key_source = self.add_cte("combined", grouped)
             where_from = dict.fromkeys(where_from, key_source)
-            select = exp.select().from_(named_table(key_source), copy=False)
+            select = new_select().from_(named_table(key_source), copy=False)
         elif self.items:
             # many scans of many metrics (`metric_values`), where stacking would pad each scan with every
             # other scan's columns, or an engine that cannot stack untyped NULLs: the distinct keys are
             # listed once and each scan is joined to them
             keys: exp.Query | None = None
             for name, _ in outputs:
-                part = exp.select(*[column(c) for c in self.columns]).from_(named_table(name), copy=False)
+                part = new_select(*[column(c) for c in self.columns]).from_(named_table(name), copy=False)
                 keys = part if keys is None else exp.union(keys, part, distinct=True, copy=False)
             assert keys is not None
             key_source = self.add_cte("group_keys", keys)
-            select = exp.select().from_(named_table(key_source), copy=False)
+            select = new_select().from_(named_table(key_source), copy=False)
             for name, _ in outputs:
                 on = and_all([null_safe_eq(column(c, key_source), column(c, name)) for c in self.columns])
                 select = select.join(joined("LEFT", named_table(name)), on=on, copy=False)
         else:
             key_source = outputs[0][0]
-            select = exp.select().from_(named_table(key_source), copy=False)
+            select = new_select().from_(named_table(key_source), copy=False)
             for name, _ in outputs[1:]:
                 select = select.join(joined("CROSS", named_table(name)), copy=False)
         projections: list[exp.Expr] = [alias(column(c, key_source), c) for c in self.columns]

@@ -16,7 +16,7 @@ Nothing here imports great_expectations until suites are run.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from metricsctl.expectations.connection import connection_url
@@ -41,15 +41,17 @@ from metricsctl.project import read_manifest
 if TYPE_CHECKING:
     from metricsctl.profiles import Target
     from metricsctl.project import DbtProject
+    from metricsctl.since_last_build import Bound
 
 
 def run_suites(suites: list[Suite], url: str, *, as_of: dt.date | None = None, run_id: str | None = None,
-               spark: Any = None, on_suite: Callable[[str, str, str], None] | None = None) -> ExpectationRun:
+               spark: Any = None, on_suite: Callable[[str, str, str], None] | None = None,
+               since: Mapping[str, Bound] | None = None) -> ExpectationRun:
     """Run the suites in the warehouse at `url`, or in a Spark session (see runner.run_suites); imports GX on
-    first use."""
+    first use. `since` (suite name -> bound): a nightly build's suites validate the rows it wrote."""
     from metricsctl.expectations.runner import run_suites as run
 
-    return run(suites, url, as_of=as_of, run_id=run_id, spark=spark, on_suite=on_suite)
+    return run(suites, url, as_of=as_of, run_id=run_id, spark=spark, on_suite=on_suite, since=since)
 
 
 def project_suites(project: DbtProject) -> list[Suite]:

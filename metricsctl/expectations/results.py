@@ -94,6 +94,7 @@ class SuiteResult:
     severity: Severity
     results: tuple[ExpectationResult, ...]
     seconds: float = 0.0
+    rows_since: str | None = None  # a nightly build's row-by-row checks read `loaded_at >= ...` (batches.py)
 
     @property
     def success(self) -> bool:
@@ -106,7 +107,8 @@ class SuiteResult:
         return {
             "suite": self.suite, "relation": self.relation, "warehouse_relation": self.warehouse_relation,
             "unique_id": self.unique_id, "severity": self.severity, "success": self.success,
-            "seconds": round(self.seconds, 3), "results": [r.to_dict() for r in self.results],
+            "seconds": round(self.seconds, 3), "rows_since": self.rows_since,
+            "results": [r.to_dict() for r in self.results],
         }
 
 

@@ -22,13 +22,14 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlglot import exp
 
 from metricsctl.errors import SpecIssue, WarehouseError
+from metricsctl.expectations.batches import Batch, batch_of, batch_query, key_of
 from metricsctl.expectations.catalog import FRESHNESS, FRESHNESS_ARG, REFERENTIAL
 from metricsctl.expectations.connection import (
     describe_duckdb_error,
@@ -45,6 +46,7 @@ from metricsctl.expectations.results import (
     new_run_id,
 )
 from metricsctl.expectations.spec import ExpectationSpec, ExpectationSpecError, Suite
+from metricsctl.since_last_build import Bound
 
 META_KEY = "metricsctl_index"
 BATCH_PLACEHOLDER = "__metricsctl_batch__"
@@ -103,7 +105,8 @@ class _Planned:
 
 def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = None,
                run_id: str | None = None, spark: Any = None,
-               on_suite: Callable[[str, str, str], None] | None = None) -> ExpectationRun:
+               on_suite: Callable[[str, str, str], None] | None = None,
+               since: Mapping[str, Bound] | None = None) -> ExpectationRun:
     """Run every suite in the warehouse at `url` (a SQLAlchemy URL, see connection_url) and collect results.
 
     On Spark, pass the SparkSession as `spark` (`url` is then only a label): each relation is read as a
@@ -113,7 +116,9 @@ def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = Non
     when no other connection holds it (release dbt's first: metricsctl.runner.release_duckdb()); it is
     closed again before this returns. Arguments GX rejects raise SpecError (file:line) before any query.
     `on_suite(suite, status, detail)` hears each suite as it finishes (status: pass, warn, fail).
+    `since` (suite name -> bound) narrows a nightly build's suites to the rows it wrote (see batches.py).
     """
+    since = since or {}
     started = time.perf_counter()
     as_of = as_of or dt.date.today()
     run_id = run_id or new_run_id()
@@ -142,7 +147,7 @@ def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = Non
                                                  dialect, spark)
         done_suites = []
         for i, (suite, planned) in enumerate(zip(suites, plans)):
-            done_suites.append(runner.run(i, suite, planned))
+            done_suites.append(runner.run(i, suite, planned, since.get(suite.name)))
             _report(on_suite, suite, done_suites[-1])
         return ExpectationRun(run_id, run_at, as_of, tuple(done_suites), time.perf_counter() - started)
     try:
@@ -163,7 +168,7 @@ def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = Non
         runner = _SuiteRunner(gx, source, dialect)
         results = []
         for i, (suite, planned) in enumerate(zip(suites, plans)):
-            done = runner.run(i, suite, planned)
+            done = runner.run(i, suite, planned, since.get(suite.name))
             results.append(done)
             _report(on_suite, suite, done)
     finally:
@@ -284,7 +289,7 @@ class _SuiteRunner:
                                       "is it built (dbt build) and does the manifest match the warehouse?")
         return self._columns[key]
 
-    def run(self, number: int, suite: Suite, planned: list[_Planned]) -> SuiteResult:
+    def run(self, number: int, suite: Suite, planned: list[_Planned], bound: Bound | None = None) -> SuiteResult:
         started = time.perf_counter()
         outcomes: dict[int, ExpectationResult] = {}
         columns = self.columns(suite.relation)
@@ -297,7 +302,7 @@ class _SuiteRunner:
                 runnable.append(item)
         if runnable:
             try:
-                outcomes.update(self._run_gx(number, suite, runnable))
+                outcomes.update(self._run_gx(number, suite, runnable, bound))
             except WarehouseError:
                 raise
             except Exception as exc:  # GX itself failed: this suite's results are errors, the run goes on
@@ -307,24 +312,32 @@ class _SuiteRunner:
                     outcomes.setdefault(item.index, _result(suite, item.spec, success=False, error=message))
         results = tuple(outcomes[i] for i in sorted(outcomes))
         return SuiteResult(suite.name, suite.relation.name or str(suite.relation), str(suite.relation),
-                           suite.relation.unique_id, suite.severity, results, time.perf_counter() - started)
+                           suite.relation.unique_id, suite.severity, results, time.perf_counter() - started,
+                           f"{bound.column} >= {bound.text()}" if bound is not None else None)
 
-    def _run_gx(self, number: int, suite: Suite, runnable: list[_Planned]) -> dict[int, ExpectationResult]:
+    def _run_gx(self, number: int, suite: Suite, runnable: list[_Planned],
+                bound: Bound | None) -> dict[int, ExpectationResult]:
+        """Validate in one batch of the relation, or (with a bound) in the batches batches.py assigns."""
         outcomes: dict[int, ExpectationResult] = {}
-        query = exp.select("*").from_(suite.relation.table()).sql(self.dialect)
-        batch = self._batch(number, query)
-        summary = [p for p in runnable if not p.rows_query]
-        if summary:
-            outcomes.update(self._validate_isolating_errors(batch, suite, summary, {
-                "result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}))
-        for item in (p for p in runnable if p.rows_query):
-            # one at a time: each is a query of its own that may fail on its own; COMPLETE returns the
-            # orphan rows themselves (at most 200), for the sample
-            outcomes.update(self._validate_isolating_errors(batch, suite, [item], "COMPLETE"))
+        groups: dict[tuple[Batch, str | None], list[_Planned]] = {}
+        for item in runnable:
+            batch: Batch = batch_of(item.spec) if bound is not None else "whole"
+            groups.setdefault((batch, key_of(item.spec) if batch == "keys" else None), []).append(item)
+        for part, ((batch, key), items) in enumerate(sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] or ""))):
+            query = batch_query(suite.relation, batch, bound, self.dialect, key)
+            data = self._batch(f"suite_{number}_{part}", query)
+            summary = [p for p in items if not p.rows_query]
+            if summary:
+                outcomes.update(self._validate_isolating_errors(data, suite, summary, {
+                    "result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}))
+            for item in (p for p in items if p.rows_query):
+                # one at a time: each is a query of its own that may fail on its own; COMPLETE returns the
+                # orphan rows themselves (at most 200), for the sample
+                outcomes.update(self._validate_isolating_errors(data, suite, [item], "COMPLETE"))
         return outcomes
 
-    def _batch(self, number: int, query: str) -> Any:
-        asset = self.source.add_query_asset(name=f"suite_{number}", query=query)
+    def _batch(self, name: str, query: str) -> Any:
+        asset = self.source.add_query_asset(name=name, query=query)
         return asset.add_batch_definition_whole_table("whole").get_batch()
 
     def _column_problem(self, suite: Suite, spec: ExpectationSpec, columns: list[str]) -> str | None:
@@ -404,8 +417,8 @@ class _SparkSuiteRunner(_SuiteRunner):
                                       "is it built (dbt build) and does the manifest match the warehouse?")
         return self._columns[key]
 
-    def _batch(self, number: int, query: str) -> Any:
-        asset = self.source.add_dataframe_asset(name=f"suite_{number}")
+    def _batch(self, name: str, query: str) -> Any:
+        asset = self.source.add_dataframe_asset(name=name)
         return asset.add_batch_definition_whole_dataframe("whole").get_batch(
             batch_parameters={"dataframe": self.spark.sql(query)})
 

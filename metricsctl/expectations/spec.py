@@ -8,6 +8,8 @@ top-level `expectations:` key (dbt 1.11 ignores top-level keys it does not know)
         relation: stg_orders         # a dbt model/seed/snapshot name, `source_name.table`, or a unique_id
         severity: error              # error (default): a failure keeps downstream metrics from building
                                      # warn: reported only
+        rows_since_last_build: loaded_at  # optional, on an incremental model: a nightly build validates
+                                     # the rows loaded since the last build (expectations/batches.py)
         expectations:
           - expect_column_values_to_not_be_null: {column: order_id}
           - expect_column_values_to_be_unique: {column: order_id}
@@ -51,7 +53,8 @@ from metricsctl.locations import yaml_error_issue
 Severity = Literal["error", "warn"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warn")
 SECTION = "expectations"
-SUITE_KEYS = ("suite", "relation", "severity", "description", "expectations")
+SINCE_KEY = "rows_since_last_build"
+SUITE_KEYS = ("suite", "relation", "severity", "description", SINCE_KEY, "expectations")
 COLUMN_ARGS = ("column", "column_A", "column_B")
 
 
@@ -97,6 +100,7 @@ class Suite:
     path: str
     line: int
     description: str | None = None
+    rows_since: str | None = None  # the load column: a nightly build validates the rows since the last build
 
 
 def load_suites(project_dir: str | Path, folders: Iterable[str],
@@ -192,6 +196,7 @@ class _Parser:
             else:
                 self.issue(name_node, "`suite:` must be a name")
         severity = self._severity(_get(node, "severity"), "error")
+        rows_since = self._rows_since(_get(node, SINCE_KEY), relation)
         description_node = _get(node, "description")
         description = str(description_node.value) if isinstance(description_node, yaml.ScalarNode) else None
         items = _get(node, "expectations")
@@ -206,7 +211,23 @@ class _Parser:
         if relation is None or len(self.issues) > before:
             return None
         return Suite(name or relation.name or str(relation), relation, severity, tuple(specs), self.path,
-                     node.start_mark.line + 1, description)
+                     node.start_mark.line + 1, description, rows_since)
+
+    def _rows_since(self, node: yaml.Node | None, relation: Relation | None) -> str | None:
+        """The suite's load column: a column name, on a model (whose builds write its rows)."""
+        if node is None:
+            return None
+        if not (_is_text(node) and re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", str(node.value))):
+            self.issue(node, f"`{SINCE_KEY}:` names the relation's load column, e.g. `{SINCE_KEY}: loaded_at` "
+                             "(a timestamp, date or whole number a build's new rows are told by)")
+            return None
+        if relation is not None and relation.unique_id and not relation.unique_id.startswith("model."):
+            kind = relation.unique_id.split(".")[0]
+            self.issue(node, f"`{SINCE_KEY}:` is for an incremental model, whose builds write its rows; "
+                             f"{relation.name} is a {kind} that a build does not write, so every row is validated: "
+                             f"remove `{SINCE_KEY}:` here")
+            return None
+        return str(node.value)
 
     def _resolve(self, node: yaml.Node) -> Relation | None:
         try:

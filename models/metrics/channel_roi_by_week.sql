@@ -16,29 +16,29 @@ WHERE
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 WITH campaign_spend_grouped AS (
   SELECT
-    src.spend_date AS spend_date,
+    DATE_TRUNC('WEEK', src.spend_date) AS __time_1,
     src.channel_id AS channel_id,
     SUM(src.spend_eur) AS marketing_spend
   FROM {{ ref('stg_campaign_spend') }} AS src
   WHERE
     src.spend_date >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
-    src.spend_date,
+    DATE_TRUNC('WEEK', src.spend_date),
     src.channel_id
 ), campaign_spend_agg AS (
   SELECT
-    DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
+    src.__time_1 AS metric_time__week,
     j_channel.channel_name AS channel__channel_name,
     SUM(src.marketing_spend) AS marketing_spend
   FROM campaign_spend_grouped AS src
   LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
     ON src.channel_id = j_channel.channel_id
   GROUP BY
-    DATE_TRUNC('WEEK', src.spend_date),
+    src.__time_1,
     j_channel.channel_name
 ), attributed_orders_grouped AS (
   SELECT
-    src.ordered_at AS ordered_at,
+    DATE_TRUNC('WEEK', src.ordered_at) AS __time_1,
     src.channel_id AS channel_id,
     COUNT(src.order_id) AS attributed_orders,
     SUM(src.attributed_revenue) AS attributed_revenue,
@@ -47,11 +47,11 @@ WITH campaign_spend_grouped AS (
   WHERE
     src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
-    src.ordered_at,
+    DATE_TRUNC('WEEK', src.ordered_at),
     src.channel_id
 ), attributed_orders_agg AS (
   SELECT
-    DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
+    src.__time_1 AS metric_time__week,
     j_channel.channel_name AS channel__channel_name,
     CAST(SUM(src.attributed_orders) AS BIGINT) AS attributed_orders,
     SUM(src.attributed_revenue) AS attributed_revenue,
@@ -60,7 +60,7 @@ WITH campaign_spend_grouped AS (
   LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
     ON src.channel_id = j_channel.channel_id
   GROUP BY
-    DATE_TRUNC('WEEK', src.ordered_at),
+    src.__time_1,
     j_channel.channel_name
 ), combined AS (
   SELECT
@@ -122,29 +122,29 @@ WHERE
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 WITH campaign_spend_grouped AS (
   SELECT
-    src.spend_date AS spend_date,
+    DATE_TRUNC('WEEK', src.spend_date) AS __time_1,
     src.channel_id AS channel_id,
     SUM(src.spend_eur) AS marketing_spend
   FROM {{ ref('stg_campaign_spend') }} AS src
   WHERE
     src.spend_date >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
-    src.spend_date,
+    DATE_TRUNC('WEEK', src.spend_date),
     src.channel_id
 ), campaign_spend_agg AS (
   SELECT
-    DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
+    src.__time_1 AS metric_time__week,
     j_channel.channel_name AS channel__channel_name,
     SUM(src.marketing_spend) AS marketing_spend
   FROM campaign_spend_grouped AS src
   LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
     ON src.channel_id = j_channel.channel_id
   GROUP BY
-    DATE_TRUNC('WEEK', src.spend_date),
+    src.__time_1,
     j_channel.channel_name
 ), attributed_orders_grouped AS (
   SELECT
-    src.ordered_at AS ordered_at,
+    DATE_TRUNC('WEEK', src.ordered_at) AS __time_1,
     src.channel_id AS channel_id,
     COUNT(src.order_id) AS attributed_orders,
     SUM(src.attributed_revenue) AS attributed_revenue,
@@ -153,11 +153,11 @@ WITH campaign_spend_grouped AS (
   WHERE
     src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
-    src.ordered_at,
+    DATE_TRUNC('WEEK', src.ordered_at),
     src.channel_id
 ), attributed_orders_agg AS (
   SELECT
-    DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
+    src.__time_1 AS metric_time__week,
     j_channel.channel_name AS channel__channel_name,
     CAST(SUM(src.attributed_orders) AS BIGINT) AS attributed_orders,
     SUM(src.attributed_revenue) AS attributed_revenue,
@@ -166,7 +166,7 @@ WITH campaign_spend_grouped AS (
   LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
     ON src.channel_id = j_channel.channel_id
   GROUP BY
-    DATE_TRUNC('WEEK', src.ordered_at),
+    src.__time_1,
     j_channel.channel_name
 ), group_keys AS (
   SELECT
@@ -214,29 +214,29 @@ WHERE
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 WITH campaign_spend_grouped AS (
   SELECT
-    src.spend_date AS spend_date,
+    DATE_TRUNC('WEEK', src.spend_date) AS __time_1,
     src.channel_id AS channel_id,
     SUM(src.spend_eur) AS marketing_spend
   FROM {{ ref('stg_campaign_spend') }} AS src
   WHERE
     src.spend_date >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
-    src.spend_date,
+    DATE_TRUNC('WEEK', src.spend_date),
     src.channel_id
 ), campaign_spend_agg AS (
   SELECT
-    DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
+    src.__time_1 AS metric_time__week,
     j_channel.channel_name AS channel__channel_name,
     SUM(src.marketing_spend) AS marketing_spend
   FROM campaign_spend_grouped AS src
   LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
     ON src.channel_id = j_channel.channel_id
   GROUP BY
-    DATE_TRUNC('WEEK', src.spend_date),
+    src.__time_1,
     j_channel.channel_name
 ), attributed_orders_grouped AS (
   SELECT
-    src.ordered_at AS ordered_at,
+    DATE_TRUNC('WEEK', src.ordered_at) AS __time_1,
     src.channel_id AS channel_id,
     COUNT(src.order_id) AS attributed_orders,
     SUM(src.attributed_revenue) AS attributed_revenue,
@@ -245,11 +245,11 @@ WITH campaign_spend_grouped AS (
   WHERE
     src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
-    src.ordered_at,
+    DATE_TRUNC('WEEK', src.ordered_at),
     src.channel_id
 ), attributed_orders_agg AS (
   SELECT
-    DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
+    src.__time_1 AS metric_time__week,
     j_channel.channel_name AS channel__channel_name,
     CAST(SUM(src.attributed_orders) AS BIGINT) AS attributed_orders,
     SUM(src.attributed_revenue) AS attributed_revenue,
@@ -258,7 +258,7 @@ WITH campaign_spend_grouped AS (
   LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
     ON src.channel_id = j_channel.channel_id
   GROUP BY
-    DATE_TRUNC('WEEK', src.ordered_at),
+    src.__time_1,
     j_channel.channel_name
 ), combined AS (
   SELECT

@@ -44,18 +44,27 @@ WITH inventory_balances_by_day AS (
   GROUP BY
     inventory_balances_window.metric_time__month,
     inventory_balances_window.product__category
-), order_lines_agg AS (
+), order_lines_grouped AS (
   SELECT
-    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-    j_product.category AS product__category,
+    DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+    src.product_id AS product_id,
     SUM(src.quantity * src.unit_cost) AS cost_of_goods
   FROM {{ ref('stg_order_lines') }} AS src
-  LEFT JOIN {{ ref('stg_products') }} AS j_product
-    ON src.product_id = j_product.product_id
   WHERE
     src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at),
+    src.product_id
+), order_lines_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__month,
+    j_product.category AS product__category,
+    SUM(src.cost_of_goods) AS cost_of_goods
+  FROM order_lines_grouped AS src
+  LEFT JOIN {{ ref('stg_products') }} AS j_product
+    ON src.product_id = j_product.product_id
+  GROUP BY
+    src.__time_1,
     j_product.category
 ), inventory_balances_agg_2 AS (
   SELECT
@@ -173,18 +182,27 @@ WITH inventory_balances_by_day AS (
   GROUP BY
     inventory_balances_window.metric_time__month,
     inventory_balances_window.product__category
-), order_lines_agg AS (
+), order_lines_grouped AS (
   SELECT
-    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-    j_product.category AS product__category,
+    DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+    src.product_id AS product_id,
     SUM(src.quantity * src.unit_cost) AS cost_of_goods
   FROM {{ ref('stg_order_lines') }} AS src
-  LEFT JOIN {{ ref('stg_products') }} AS j_product
-    ON src.product_id = j_product.product_id
   WHERE
     src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at),
+    src.product_id
+), order_lines_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__month,
+    j_product.category AS product__category,
+    SUM(src.cost_of_goods) AS cost_of_goods
+  FROM order_lines_grouped AS src
+  LEFT JOIN {{ ref('stg_products') }} AS j_product
+    ON src.product_id = j_product.product_id
+  GROUP BY
+    src.__time_1,
     j_product.category
 ), inventory_balances_agg_2 AS (
   SELECT
@@ -287,18 +305,27 @@ WITH inventory_balances_by_day AS (
   GROUP BY
     inventory_balances_window.metric_time__month,
     inventory_balances_window.product__category
-), order_lines_agg AS (
+), order_lines_grouped AS (
   SELECT
-    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-    j_product.category AS product__category,
+    DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+    src.product_id AS product_id,
     SUM(src.quantity * src.unit_cost) AS cost_of_goods
   FROM {{ ref('stg_order_lines') }} AS src
-  LEFT JOIN {{ ref('stg_products') }} AS j_product
-    ON src.product_id = j_product.product_id
   WHERE
     src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at),
+    src.product_id
+), order_lines_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__month,
+    j_product.category AS product__category,
+    SUM(src.cost_of_goods) AS cost_of_goods
+  FROM order_lines_grouped AS src
+  LEFT JOIN {{ ref('stg_products') }} AS j_product
+    ON src.product_id = j_product.product_id
+  GROUP BY
+    src.__time_1,
     j_product.category
 ), inventory_balances_agg_2 AS (
   SELECT

@@ -92,28 +92,47 @@ WITH metric_directions AS (
     ('units_produced_rolling_7d', 'higher', FALSE),
     ('units_sold', 'higher', FALSE)) AS metric_directions(metric_name, direction, is_kpi)
 ), actuals_store_month AS (
-  WITH order_lines_agg AS (
+  WITH order_lines_grouped AS (
     SELECT
-      DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-      j_store.store_name AS store__store_name,
+      DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+      src.store_id AS store_id,
       SUM(src.quantity * src.net_unit_price) AS revenue,
       SUM(src.quantity * src.unit_cost) AS cost_of_goods
     FROM {{ ref('stg_order_lines') }} AS src
+    GROUP BY
+      DATE_TRUNC('MONTH', src.ordered_at),
+      src.store_id
+  ), order_lines_agg AS (
+    SELECT
+      src.__time_1 AS metric_time__month,
+      j_store.store_name AS store__store_name,
+      SUM(src.revenue) AS revenue,
+      SUM(src.cost_of_goods) AS cost_of_goods
+    FROM order_lines_grouped AS src
     LEFT JOIN {{ ref('stg_stores') }} AS j_store
       ON src.store_id = j_store.store_id
     GROUP BY
-      DATE_TRUNC('MONTH', src.ordered_at),
+      src.__time_1,
       j_store.store_name
-  ), orders_agg AS (
+  ), orders_grouped AS (
     SELECT
-      DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-      j_store.store_name AS store__store_name,
+      DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+      src.store_id AS store_id,
       COUNT(src.order_id) AS orders
     FROM {{ ref('stg_orders') }} AS src
+    GROUP BY
+      DATE_TRUNC('MONTH', src.ordered_at),
+      src.store_id
+  ), orders_agg AS (
+    SELECT
+      src.__time_1 AS metric_time__month,
+      j_store.store_name AS store__store_name,
+      CAST(SUM(src.orders) AS BIGINT) AS orders
+    FROM orders_grouped AS src
     LEFT JOIN {{ ref('stg_stores') }} AS j_store
       ON src.store_id = j_store.store_id
     GROUP BY
-      DATE_TRUNC('MONTH', src.ordered_at),
+      src.__time_1,
       j_store.store_name
   ), store_traffic_agg AS (
     SELECT
@@ -189,43 +208,43 @@ WITH metric_directions AS (
 ), actuals_channel_month AS (
   WITH attributed_orders_grouped AS (
     SELECT
-      src.ordered_at AS ordered_at,
+      DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
       src.channel_id AS channel_id,
       SUM(src.attributed_gross_profit) AS attributed_gross_profit
     FROM {{ ref('fct_attributed_orders') }} AS src
     GROUP BY
-      src.ordered_at,
+      DATE_TRUNC('MONTH', src.ordered_at),
       src.channel_id
   ), attributed_orders_agg AS (
     SELECT
-      DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
+      src.__time_1 AS metric_time__month,
       j_channel.channel_name AS channel__channel_name,
       SUM(src.attributed_gross_profit) AS attributed_gross_profit
     FROM attributed_orders_grouped AS src
     LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
       ON src.channel_id = j_channel.channel_id
     GROUP BY
-      DATE_TRUNC('MONTH', src.ordered_at),
+      src.__time_1,
       j_channel.channel_name
   ), campaign_spend_grouped AS (
     SELECT
-      src.spend_date AS spend_date,
+      DATE_TRUNC('MONTH', src.spend_date) AS __time_1,
       src.channel_id AS channel_id,
       SUM(src.spend_eur) AS marketing_spend
     FROM {{ ref('stg_campaign_spend') }} AS src
     GROUP BY
-      src.spend_date,
+      DATE_TRUNC('MONTH', src.spend_date),
       src.channel_id
   ), campaign_spend_agg AS (
     SELECT
-      DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
+      src.__time_1 AS metric_time__month,
       j_channel.channel_name AS channel__channel_name,
       SUM(src.marketing_spend) AS marketing_spend
     FROM campaign_spend_grouped AS src
     LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
       ON src.channel_id = j_channel.channel_id
     GROUP BY
-      DATE_TRUNC('MONTH', src.spend_date),
+      src.__time_1,
       j_channel.channel_name
   ), combined AS (
     SELECT
@@ -543,28 +562,47 @@ WITH metric_directions AS (
     ('units_produced_rolling_7d', 'higher', FALSE),
     ('units_sold', 'higher', FALSE)) AS metric_directions(metric_name, direction, is_kpi)
 ), actuals_store_month AS (
-  WITH order_lines_agg AS (
+  WITH order_lines_grouped AS (
     SELECT
-      DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-      j_store.store_name AS store__store_name,
+      DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+      src.store_id AS store_id,
       SUM(src.quantity * src.net_unit_price) AS revenue,
       SUM(src.quantity * src.unit_cost) AS cost_of_goods
     FROM {{ ref('stg_order_lines') }} AS src
+    GROUP BY
+      DATE_TRUNC('MONTH', src.ordered_at),
+      src.store_id
+  ), order_lines_agg AS (
+    SELECT
+      src.__time_1 AS metric_time__month,
+      j_store.store_name AS store__store_name,
+      SUM(src.revenue) AS revenue,
+      SUM(src.cost_of_goods) AS cost_of_goods
+    FROM order_lines_grouped AS src
     LEFT JOIN {{ ref('stg_stores') }} AS j_store
       ON src.store_id = j_store.store_id
     GROUP BY
-      DATE_TRUNC('MONTH', src.ordered_at),
+      src.__time_1,
       j_store.store_name
-  ), orders_agg AS (
+  ), orders_grouped AS (
     SELECT
-      DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-      j_store.store_name AS store__store_name,
+      DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+      src.store_id AS store_id,
       COUNT(src.order_id) AS orders
     FROM {{ ref('stg_orders') }} AS src
+    GROUP BY
+      DATE_TRUNC('MONTH', src.ordered_at),
+      src.store_id
+  ), orders_agg AS (
+    SELECT
+      src.__time_1 AS metric_time__month,
+      j_store.store_name AS store__store_name,
+      CAST(SUM(src.orders) AS BIGINT) AS orders
+    FROM orders_grouped AS src
     LEFT JOIN {{ ref('stg_stores') }} AS j_store
       ON src.store_id = j_store.store_id
     GROUP BY
-      DATE_TRUNC('MONTH', src.ordered_at),
+      src.__time_1,
       j_store.store_name
   ), store_traffic_agg AS (
     SELECT
@@ -625,43 +663,43 @@ WITH metric_directions AS (
 ), actuals_channel_month AS (
   WITH attributed_orders_grouped AS (
     SELECT
-      src.ordered_at AS ordered_at,
+      DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
       src.channel_id AS channel_id,
       SUM(src.attributed_gross_profit) AS attributed_gross_profit
     FROM {{ ref('fct_attributed_orders') }} AS src
     GROUP BY
-      src.ordered_at,
+      DATE_TRUNC('MONTH', src.ordered_at),
       src.channel_id
   ), attributed_orders_agg AS (
     SELECT
-      DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
+      src.__time_1 AS metric_time__month,
       j_channel.channel_name AS channel__channel_name,
       SUM(src.attributed_gross_profit) AS attributed_gross_profit
     FROM attributed_orders_grouped AS src
     LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
       ON src.channel_id = j_channel.channel_id
     GROUP BY
-      DATE_TRUNC('MONTH', src.ordered_at),
+      src.__time_1,
       j_channel.channel_name
   ), campaign_spend_grouped AS (
     SELECT
-      src.spend_date AS spend_date,
+      DATE_TRUNC('MONTH', src.spend_date) AS __time_1,
       src.channel_id AS channel_id,
       SUM(src.spend_eur) AS marketing_spend
     FROM {{ ref('stg_campaign_spend') }} AS src
     GROUP BY
-      src.spend_date,
+      DATE_TRUNC('MONTH', src.spend_date),
       src.channel_id
   ), campaign_spend_agg AS (
     SELECT
-      DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
+      src.__time_1 AS metric_time__month,
       j_channel.channel_name AS channel__channel_name,
       SUM(src.marketing_spend) AS marketing_spend
     FROM campaign_spend_grouped AS src
     LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
       ON src.channel_id = j_channel.channel_id
     GROUP BY
-      DATE_TRUNC('MONTH', src.spend_date),
+      src.__time_1,
       j_channel.channel_name
   ), group_keys AS (
     SELECT
@@ -970,28 +1008,47 @@ WITH metric_directions AS (
     ('units_produced', 'higher', FALSE),
     ('units_produced_rolling_7d', 'higher', FALSE),
     ('units_sold', 'higher', FALSE) AS metric_directions(metric_name, direction, is_kpi)
-), order_lines_agg AS (
+), order_lines_grouped AS (
   SELECT
-    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-    j_store.store_name AS store__store_name,
+    DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+    src.store_id AS store_id,
     SUM(src.quantity * src.net_unit_price) AS revenue,
     SUM(src.quantity * src.unit_cost) AS cost_of_goods
   FROM {{ ref('stg_order_lines') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.ordered_at),
+    src.store_id
+), order_lines_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__month,
+    j_store.store_name AS store__store_name,
+    SUM(src.revenue) AS revenue,
+    SUM(src.cost_of_goods) AS cost_of_goods
+  FROM order_lines_grouped AS src
   LEFT JOIN {{ ref('stg_stores') }} AS j_store
     ON src.store_id = j_store.store_id
   GROUP BY
-    DATE_TRUNC('MONTH', src.ordered_at),
+    src.__time_1,
     j_store.store_name
-), orders_agg AS (
+), orders_grouped AS (
   SELECT
-    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-    j_store.store_name AS store__store_name,
+    DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+    src.store_id AS store_id,
     COUNT(src.order_id) AS orders
   FROM {{ ref('stg_orders') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.ordered_at),
+    src.store_id
+), orders_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__month,
+    j_store.store_name AS store__store_name,
+    CAST(SUM(src.orders) AS BIGINT) AS orders
+  FROM orders_grouped AS src
   LEFT JOIN {{ ref('stg_stores') }} AS j_store
     ON src.store_id = j_store.store_id
   GROUP BY
-    DATE_TRUNC('MONTH', src.ordered_at),
+    src.__time_1,
     j_store.store_name
 ), store_traffic_agg AS (
   SELECT
@@ -1066,43 +1123,43 @@ WITH metric_directions AS (
   FROM combined
 ), attributed_orders_grouped AS (
   SELECT
-    src.ordered_at AS ordered_at,
+    DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
     src.channel_id AS channel_id,
     SUM(src.attributed_gross_profit) AS attributed_gross_profit
   FROM {{ ref('fct_attributed_orders') }} AS src
   GROUP BY
-    src.ordered_at,
+    DATE_TRUNC('MONTH', src.ordered_at),
     src.channel_id
 ), attributed_orders_agg AS (
   SELECT
-    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
+    src.__time_1 AS metric_time__month,
     j_channel.channel_name AS channel__channel_name,
     SUM(src.attributed_gross_profit) AS attributed_gross_profit
   FROM attributed_orders_grouped AS src
   LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
     ON src.channel_id = j_channel.channel_id
   GROUP BY
-    DATE_TRUNC('MONTH', src.ordered_at),
+    src.__time_1,
     j_channel.channel_name
 ), campaign_spend_grouped AS (
   SELECT
-    src.spend_date AS spend_date,
+    DATE_TRUNC('MONTH', src.spend_date) AS __time_1,
     src.channel_id AS channel_id,
     SUM(src.spend_eur) AS marketing_spend
   FROM {{ ref('stg_campaign_spend') }} AS src
   GROUP BY
-    src.spend_date,
+    DATE_TRUNC('MONTH', src.spend_date),
     src.channel_id
 ), campaign_spend_agg AS (
   SELECT
-    DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
+    src.__time_1 AS metric_time__month,
     j_channel.channel_name AS channel__channel_name,
     SUM(src.marketing_spend) AS marketing_spend
   FROM campaign_spend_grouped AS src
   LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
     ON src.channel_id = j_channel.channel_id
   GROUP BY
-    DATE_TRUNC('MONTH', src.spend_date),
+    src.__time_1,
     j_channel.channel_name
 ), combined_2 AS (
   SELECT

@@ -107,7 +107,7 @@ FROM (VALUES
     'EUR',
     'revenue / orders',
     'revenue, orders',
-    'metrics/sales.yml:111'
+    'metrics/sales.yml:113'
   ),
   (
     'channel_roi',
@@ -151,7 +151,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * unit_cost) over order_lines',
     'cost_of_goods',
-    'metrics/sales.yml:91'
+    'metrics/sales.yml:93'
   ),
   (
     'cost_per_click',
@@ -184,7 +184,7 @@ FROM (VALUES
     'EUR',
     'gross_profit_to_date / customers_to_date',
     'gross_profit_to_date, customers_to_date',
-    'metrics/sales.yml:187'
+    'metrics/sales.yml:189'
   ),
   (
     'customers_to_date',
@@ -195,7 +195,7 @@ FROM (VALUES
     'customers',
     'count_distinct(customer_id) over orders, all time',
     'ordering_customers',
-    'metrics/sales.yml:181'
+    'metrics/sales.yml:183'
   ),
   (
     'defect_rate',
@@ -217,7 +217,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * discount_per_unit) over order_lines',
     'discount_amount',
-    'metrics/sales.yml:123'
+    'metrics/sales.yml:125'
   ),
   (
     'fte',
@@ -250,7 +250,7 @@ FROM (VALUES
     'percent',
     '100 * gross_profit / revenue',
     'gross_profit, revenue',
-    'metrics/sales.yml:97'
+    'metrics/sales.yml:99'
   ),
   (
     'gross_profit',
@@ -261,7 +261,7 @@ FROM (VALUES
     'EUR',
     'revenue - cost_of_goods',
     'revenue, cost_of_goods',
-    'metrics/sales.yml:83'
+    'metrics/sales.yml:85'
   ),
   (
     'gross_profit_to_date',
@@ -272,7 +272,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * (net_unit_price - unit_cost)) over order_lines, all time',
     'line_gross_profit',
-    'metrics/sales.yml:175'
+    'metrics/sales.yml:177'
   ),
   (
     'headcount',
@@ -448,7 +448,7 @@ FROM (VALUES
     'customers',
     'count(customer_id) over customers',
     'new_customers',
-    'metrics/sales.yml:144'
+    'metrics/sales.yml:146'
   ),
   (
     'new_customers_rolling_7d',
@@ -459,7 +459,7 @@ FROM (VALUES
     'customers',
     'count(customer_id) over customers, trailing 7 day',
     'new_customers',
-    'metrics/sales.yml:150'
+    'metrics/sales.yml:152'
   ),
   (
     'oee',
@@ -503,7 +503,7 @@ FROM (VALUES
     'customers',
     'count_distinct(customer_id) over orders',
     'ordering_customers',
-    'metrics/sales.yml:156'
+    'metrics/sales.yml:158'
   ),
   (
     'orders',
@@ -514,7 +514,7 @@ FROM (VALUES
     'orders',
     'count(order_id) over orders',
     'orders',
-    'metrics/sales.yml:105'
+    'metrics/sales.yml:107'
   ),
   (
     'orders_yoy_growth_pct',
@@ -525,7 +525,7 @@ FROM (VALUES
     'percent',
     '100 * (orders - orders_prior_year) / orders_prior_year',
     'orders, orders',
-    'metrics/sales.yml:233'
+    'metrics/sales.yml:235'
   ),
   (
     'performance',
@@ -602,7 +602,7 @@ FROM (VALUES
     'ratio',
     'promotion_orders / orders',
     'orders, orders',
-    'metrics/sales.yml:136'
+    'metrics/sales.yml:138'
   ),
   (
     'promotion_revenue',
@@ -613,7 +613,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines',
     'revenue',
-    'metrics/sales.yml:129'
+    'metrics/sales.yml:131'
   ),
   (
     'purchase_orders',
@@ -668,7 +668,7 @@ FROM (VALUES
     'customers',
     'count_distinct(customer_id) over orders',
     'ordering_customers',
-    'metrics/sales.yml:162'
+    'metrics/sales.yml:164'
   ),
   (
     'repurchase_rate',
@@ -679,7 +679,7 @@ FROM (VALUES
     'ratio',
     'repeat_customers / ordering_customers',
     'repeat_customers, ordering_customers',
-    'metrics/sales.yml:169'
+    'metrics/sales.yml:171'
   ),
   (
     'return_on_ad_spend',
@@ -701,7 +701,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines',
     'revenue',
-    'metrics/sales.yml:77'
+    'metrics/sales.yml:79'
   ),
   (
     'revenue_mom_growth_pct',
@@ -712,7 +712,7 @@ FROM (VALUES
     'percent',
     '100 * (revenue - revenue_prior_month) / revenue_prior_month',
     'revenue, revenue',
-    'metrics/sales.yml:213'
+    'metrics/sales.yml:215'
   ),
   (
     'revenue_mtd',
@@ -723,7 +723,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, month to date',
     'revenue',
-    'metrics/sales.yml:195'
+    'metrics/sales.yml:197'
   ),
   (
     'revenue_per_visitor',
@@ -745,7 +745,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, trailing 7 day',
     'revenue',
-    'metrics/sales.yml:207'
+    'metrics/sales.yml:209'
   ),
   (
     'revenue_yoy_growth_pct',
@@ -756,7 +756,7 @@ FROM (VALUES
     'percent',
     '100 * (revenue - revenue_prior_year) / revenue_prior_year',
     'revenue, revenue',
-    'metrics/sales.yml:223'
+    'metrics/sales.yml:225'
   ),
   (
     'revenue_ytd',
@@ -767,7 +767,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, year to date',
     'revenue',
-    'metrics/sales.yml:201'
+    'metrics/sales.yml:203'
   ),
   (
     'run_time_minutes',
@@ -943,7 +943,7 @@ FROM (VALUES
     'units',
     'sum(quantity) over order_lines',
     'units_sold',
-    'metrics/sales.yml:117'
+    'metrics/sales.yml:119'
   )) AS definitions(metric_name, label, description, metric_type, owner, unit, formula, inputs, defined_in)
 LEFT JOIN (
   WITH fields AS (
@@ -1864,7 +1864,7 @@ FROM (VALUES
     'EUR',
     'revenue / orders',
     'revenue, orders',
-    'metrics/sales.yml:111'
+    'metrics/sales.yml:113'
   ),
   (
     'channel_roi',
@@ -1908,7 +1908,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * unit_cost) over order_lines',
     'cost_of_goods',
-    'metrics/sales.yml:91'
+    'metrics/sales.yml:93'
   ),
   (
     'cost_per_click',
@@ -1941,7 +1941,7 @@ FROM (VALUES
     'EUR',
     'gross_profit_to_date / customers_to_date',
     'gross_profit_to_date, customers_to_date',
-    'metrics/sales.yml:187'
+    'metrics/sales.yml:189'
   ),
   (
     'customers_to_date',
@@ -1952,7 +1952,7 @@ FROM (VALUES
     'customers',
     'count_distinct(customer_id) over orders, all time',
     'ordering_customers',
-    'metrics/sales.yml:181'
+    'metrics/sales.yml:183'
   ),
   (
     'defect_rate',
@@ -1974,7 +1974,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * discount_per_unit) over order_lines',
     'discount_amount',
-    'metrics/sales.yml:123'
+    'metrics/sales.yml:125'
   ),
   (
     'fte',
@@ -2007,7 +2007,7 @@ FROM (VALUES
     'percent',
     '100 * gross_profit / revenue',
     'gross_profit, revenue',
-    'metrics/sales.yml:97'
+    'metrics/sales.yml:99'
   ),
   (
     'gross_profit',
@@ -2018,7 +2018,7 @@ FROM (VALUES
     'EUR',
     'revenue - cost_of_goods',
     'revenue, cost_of_goods',
-    'metrics/sales.yml:83'
+    'metrics/sales.yml:85'
   ),
   (
     'gross_profit_to_date',
@@ -2029,7 +2029,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * (net_unit_price - unit_cost)) over order_lines, all time',
     'line_gross_profit',
-    'metrics/sales.yml:175'
+    'metrics/sales.yml:177'
   ),
   (
     'headcount',
@@ -2205,7 +2205,7 @@ FROM (VALUES
     'customers',
     'count(customer_id) over customers',
     'new_customers',
-    'metrics/sales.yml:144'
+    'metrics/sales.yml:146'
   ),
   (
     'new_customers_rolling_7d',
@@ -2216,7 +2216,7 @@ FROM (VALUES
     'customers',
     'count(customer_id) over customers, trailing 7 day',
     'new_customers',
-    'metrics/sales.yml:150'
+    'metrics/sales.yml:152'
   ),
   (
     'oee',
@@ -2260,7 +2260,7 @@ FROM (VALUES
     'customers',
     'count_distinct(customer_id) over orders',
     'ordering_customers',
-    'metrics/sales.yml:156'
+    'metrics/sales.yml:158'
   ),
   (
     'orders',
@@ -2271,7 +2271,7 @@ FROM (VALUES
     'orders',
     'count(order_id) over orders',
     'orders',
-    'metrics/sales.yml:105'
+    'metrics/sales.yml:107'
   ),
   (
     'orders_yoy_growth_pct',
@@ -2282,7 +2282,7 @@ FROM (VALUES
     'percent',
     '100 * (orders - orders_prior_year) / orders_prior_year',
     'orders, orders',
-    'metrics/sales.yml:233'
+    'metrics/sales.yml:235'
   ),
   (
     'performance',
@@ -2359,7 +2359,7 @@ FROM (VALUES
     'ratio',
     'promotion_orders / orders',
     'orders, orders',
-    'metrics/sales.yml:136'
+    'metrics/sales.yml:138'
   ),
   (
     'promotion_revenue',
@@ -2370,7 +2370,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines',
     'revenue',
-    'metrics/sales.yml:129'
+    'metrics/sales.yml:131'
   ),
   (
     'purchase_orders',
@@ -2425,7 +2425,7 @@ FROM (VALUES
     'customers',
     'count_distinct(customer_id) over orders',
     'ordering_customers',
-    'metrics/sales.yml:162'
+    'metrics/sales.yml:164'
   ),
   (
     'repurchase_rate',
@@ -2436,7 +2436,7 @@ FROM (VALUES
     'ratio',
     'repeat_customers / ordering_customers',
     'repeat_customers, ordering_customers',
-    'metrics/sales.yml:169'
+    'metrics/sales.yml:171'
   ),
   (
     'return_on_ad_spend',
@@ -2458,7 +2458,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines',
     'revenue',
-    'metrics/sales.yml:77'
+    'metrics/sales.yml:79'
   ),
   (
     'revenue_mom_growth_pct',
@@ -2469,7 +2469,7 @@ FROM (VALUES
     'percent',
     '100 * (revenue - revenue_prior_month) / revenue_prior_month',
     'revenue, revenue',
-    'metrics/sales.yml:213'
+    'metrics/sales.yml:215'
   ),
   (
     'revenue_mtd',
@@ -2480,7 +2480,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, month to date',
     'revenue',
-    'metrics/sales.yml:195'
+    'metrics/sales.yml:197'
   ),
   (
     'revenue_per_visitor',
@@ -2502,7 +2502,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, trailing 7 day',
     'revenue',
-    'metrics/sales.yml:207'
+    'metrics/sales.yml:209'
   ),
   (
     'revenue_yoy_growth_pct',
@@ -2513,7 +2513,7 @@ FROM (VALUES
     'percent',
     '100 * (revenue - revenue_prior_year) / revenue_prior_year',
     'revenue, revenue',
-    'metrics/sales.yml:223'
+    'metrics/sales.yml:225'
   ),
   (
     'revenue_ytd',
@@ -2524,7 +2524,7 @@ FROM (VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, year to date',
     'revenue',
-    'metrics/sales.yml:201'
+    'metrics/sales.yml:203'
   ),
   (
     'run_time_minutes',
@@ -2700,7 +2700,7 @@ FROM (VALUES
     'units',
     'sum(quantity) over order_lines',
     'units_sold',
-    'metrics/sales.yml:117'
+    'metrics/sales.yml:119'
   )) AS definitions(metric_name, label, description, metric_type, owner, unit, formula, inputs, defined_in)
 LEFT JOIN (
   WITH fields AS (
@@ -4407,7 +4407,7 @@ FROM VALUES
     'EUR',
     'revenue / orders',
     'revenue, orders',
-    'metrics/sales.yml:111'
+    'metrics/sales.yml:113'
   ),
   (
     'channel_roi',
@@ -4451,7 +4451,7 @@ FROM VALUES
     'EUR',
     'sum(quantity * unit_cost) over order_lines',
     'cost_of_goods',
-    'metrics/sales.yml:91'
+    'metrics/sales.yml:93'
   ),
   (
     'cost_per_click',
@@ -4484,7 +4484,7 @@ FROM VALUES
     'EUR',
     'gross_profit_to_date / customers_to_date',
     'gross_profit_to_date, customers_to_date',
-    'metrics/sales.yml:187'
+    'metrics/sales.yml:189'
   ),
   (
     'customers_to_date',
@@ -4495,7 +4495,7 @@ FROM VALUES
     'customers',
     'count_distinct(customer_id) over orders, all time',
     'ordering_customers',
-    'metrics/sales.yml:181'
+    'metrics/sales.yml:183'
   ),
   (
     'defect_rate',
@@ -4517,7 +4517,7 @@ FROM VALUES
     'EUR',
     'sum(quantity * discount_per_unit) over order_lines',
     'discount_amount',
-    'metrics/sales.yml:123'
+    'metrics/sales.yml:125'
   ),
   (
     'fte',
@@ -4550,7 +4550,7 @@ FROM VALUES
     'percent',
     '100 * gross_profit / revenue',
     'gross_profit, revenue',
-    'metrics/sales.yml:97'
+    'metrics/sales.yml:99'
   ),
   (
     'gross_profit',
@@ -4561,7 +4561,7 @@ FROM VALUES
     'EUR',
     'revenue - cost_of_goods',
     'revenue, cost_of_goods',
-    'metrics/sales.yml:83'
+    'metrics/sales.yml:85'
   ),
   (
     'gross_profit_to_date',
@@ -4572,7 +4572,7 @@ FROM VALUES
     'EUR',
     'sum(quantity * (net_unit_price - unit_cost)) over order_lines, all time',
     'line_gross_profit',
-    'metrics/sales.yml:175'
+    'metrics/sales.yml:177'
   ),
   (
     'headcount',
@@ -4748,7 +4748,7 @@ FROM VALUES
     'customers',
     'count(customer_id) over customers',
     'new_customers',
-    'metrics/sales.yml:144'
+    'metrics/sales.yml:146'
   ),
   (
     'new_customers_rolling_7d',
@@ -4759,7 +4759,7 @@ FROM VALUES
     'customers',
     'count(customer_id) over customers, trailing 7 day',
     'new_customers',
-    'metrics/sales.yml:150'
+    'metrics/sales.yml:152'
   ),
   (
     'oee',
@@ -4803,7 +4803,7 @@ FROM VALUES
     'customers',
     'count_distinct(customer_id) over orders',
     'ordering_customers',
-    'metrics/sales.yml:156'
+    'metrics/sales.yml:158'
   ),
   (
     'orders',
@@ -4814,7 +4814,7 @@ FROM VALUES
     'orders',
     'count(order_id) over orders',
     'orders',
-    'metrics/sales.yml:105'
+    'metrics/sales.yml:107'
   ),
   (
     'orders_yoy_growth_pct',
@@ -4825,7 +4825,7 @@ FROM VALUES
     'percent',
     '100 * (orders - orders_prior_year) / orders_prior_year',
     'orders, orders',
-    'metrics/sales.yml:233'
+    'metrics/sales.yml:235'
   ),
   (
     'performance',
@@ -4902,7 +4902,7 @@ FROM VALUES
     'ratio',
     'promotion_orders / orders',
     'orders, orders',
-    'metrics/sales.yml:136'
+    'metrics/sales.yml:138'
   ),
   (
     'promotion_revenue',
@@ -4913,7 +4913,7 @@ FROM VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines',
     'revenue',
-    'metrics/sales.yml:129'
+    'metrics/sales.yml:131'
   ),
   (
     'purchase_orders',
@@ -4968,7 +4968,7 @@ FROM VALUES
     'customers',
     'count_distinct(customer_id) over orders',
     'ordering_customers',
-    'metrics/sales.yml:162'
+    'metrics/sales.yml:164'
   ),
   (
     'repurchase_rate',
@@ -4979,7 +4979,7 @@ FROM VALUES
     'ratio',
     'repeat_customers / ordering_customers',
     'repeat_customers, ordering_customers',
-    'metrics/sales.yml:169'
+    'metrics/sales.yml:171'
   ),
   (
     'return_on_ad_spend',
@@ -5001,7 +5001,7 @@ FROM VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines',
     'revenue',
-    'metrics/sales.yml:77'
+    'metrics/sales.yml:79'
   ),
   (
     'revenue_mom_growth_pct',
@@ -5012,7 +5012,7 @@ FROM VALUES
     'percent',
     '100 * (revenue - revenue_prior_month) / revenue_prior_month',
     'revenue, revenue',
-    'metrics/sales.yml:213'
+    'metrics/sales.yml:215'
   ),
   (
     'revenue_mtd',
@@ -5023,7 +5023,7 @@ FROM VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, month to date',
     'revenue',
-    'metrics/sales.yml:195'
+    'metrics/sales.yml:197'
   ),
   (
     'revenue_per_visitor',
@@ -5045,7 +5045,7 @@ FROM VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, trailing 7 day',
     'revenue',
-    'metrics/sales.yml:207'
+    'metrics/sales.yml:209'
   ),
   (
     'revenue_yoy_growth_pct',
@@ -5056,7 +5056,7 @@ FROM VALUES
     'percent',
     '100 * (revenue - revenue_prior_year) / revenue_prior_year',
     'revenue, revenue',
-    'metrics/sales.yml:223'
+    'metrics/sales.yml:225'
   ),
   (
     'revenue_ytd',
@@ -5067,7 +5067,7 @@ FROM VALUES
     'EUR',
     'sum(quantity * net_unit_price) over order_lines, year to date',
     'revenue',
-    'metrics/sales.yml:201'
+    'metrics/sales.yml:203'
   ),
   (
     'run_time_minutes',
@@ -5243,7 +5243,7 @@ FROM VALUES
     'units',
     'sum(quantity) over order_lines',
     'units_sold',
-    'metrics/sales.yml:117'
+    'metrics/sales.yml:119'
   ) AS definitions(metric_name, label, description, metric_type, owner, unit, formula, inputs, defined_in)
 LEFT JOIN (
   SELECT

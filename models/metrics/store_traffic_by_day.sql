@@ -26,31 +26,49 @@ WITH store_traffic_agg AS (
   GROUP BY
     DATE_TRUNC('DAY', src.traffic_date),
     j_store.store_name
-), orders_agg AS (
+), orders_grouped AS (
   SELECT
-    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
-    j_store.store_name AS store__store_name,
+    DATE_TRUNC('DAY', src.ordered_at) AS __time_1,
+    src.store_id AS store_id,
     COUNT(src.order_id) AS orders
   FROM {{ ref('stg_orders') }} AS src
-  LEFT JOIN {{ ref('stg_stores') }} AS j_store
-    ON src.store_id = j_store.store_id
   WHERE
     src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
     DATE_TRUNC('DAY', src.ordered_at),
-    j_store.store_name
-), order_lines_agg AS (
+    src.store_id
+), orders_agg AS (
   SELECT
-    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
+    src.__time_1 AS metric_time__day,
     j_store.store_name AS store__store_name,
+    CAST(SUM(src.orders) AS BIGINT) AS orders
+  FROM orders_grouped AS src
+  LEFT JOIN {{ ref('stg_stores') }} AS j_store
+    ON src.store_id = j_store.store_id
+  GROUP BY
+    src.__time_1,
+    j_store.store_name
+), order_lines_grouped AS (
+  SELECT
+    DATE_TRUNC('DAY', src.ordered_at) AS __time_1,
+    src.store_id AS store_id,
     SUM(src.quantity * src.net_unit_price) AS revenue
   FROM {{ ref('stg_order_lines') }} AS src
-  LEFT JOIN {{ ref('stg_stores') }} AS j_store
-    ON src.store_id = j_store.store_id
   WHERE
     src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
     DATE_TRUNC('DAY', src.ordered_at),
+    src.store_id
+), order_lines_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__day,
+    j_store.store_name AS store__store_name,
+    SUM(src.revenue) AS revenue
+  FROM order_lines_grouped AS src
+  LEFT JOIN {{ ref('stg_stores') }} AS j_store
+    ON src.store_id = j_store.store_id
+  GROUP BY
+    src.__time_1,
     j_store.store_name
 ), combined AS (
   SELECT
@@ -126,31 +144,49 @@ WITH store_traffic_agg AS (
   GROUP BY
     DATE_TRUNC('DAY', src.traffic_date),
     j_store.store_name
-), orders_agg AS (
+), orders_grouped AS (
   SELECT
-    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
-    j_store.store_name AS store__store_name,
+    DATE_TRUNC('DAY', src.ordered_at) AS __time_1,
+    src.store_id AS store_id,
     COUNT(src.order_id) AS orders
   FROM {{ ref('stg_orders') }} AS src
-  LEFT JOIN {{ ref('stg_stores') }} AS j_store
-    ON src.store_id = j_store.store_id
   WHERE
     src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
     DATE_TRUNC('DAY', src.ordered_at),
-    j_store.store_name
-), order_lines_agg AS (
+    src.store_id
+), orders_agg AS (
   SELECT
-    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
+    src.__time_1 AS metric_time__day,
     j_store.store_name AS store__store_name,
+    CAST(SUM(src.orders) AS BIGINT) AS orders
+  FROM orders_grouped AS src
+  LEFT JOIN {{ ref('stg_stores') }} AS j_store
+    ON src.store_id = j_store.store_id
+  GROUP BY
+    src.__time_1,
+    j_store.store_name
+), order_lines_grouped AS (
+  SELECT
+    DATE_TRUNC('DAY', src.ordered_at) AS __time_1,
+    src.store_id AS store_id,
     SUM(src.quantity * src.net_unit_price) AS revenue
   FROM {{ ref('stg_order_lines') }} AS src
-  LEFT JOIN {{ ref('stg_stores') }} AS j_store
-    ON src.store_id = j_store.store_id
   WHERE
     src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
     DATE_TRUNC('DAY', src.ordered_at),
+    src.store_id
+), order_lines_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__day,
+    j_store.store_name AS store__store_name,
+    SUM(src.revenue) AS revenue
+  FROM order_lines_grouped AS src
+  LEFT JOIN {{ ref('stg_stores') }} AS j_store
+    ON src.store_id = j_store.store_id
+  GROUP BY
+    src.__time_1,
     j_store.store_name
 ), group_keys AS (
   SELECT
@@ -215,31 +251,49 @@ WITH store_traffic_agg AS (
   GROUP BY
     DATE_TRUNC('DAY', src.traffic_date),
     j_store.store_name
-), orders_agg AS (
+), orders_grouped AS (
   SELECT
-    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
-    j_store.store_name AS store__store_name,
+    DATE_TRUNC('DAY', src.ordered_at) AS __time_1,
+    src.store_id AS store_id,
     COUNT(src.order_id) AS orders
   FROM {{ ref('stg_orders') }} AS src
-  LEFT JOIN {{ ref('stg_stores') }} AS j_store
-    ON src.store_id = j_store.store_id
   WHERE
     src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
     DATE_TRUNC('DAY', src.ordered_at),
-    j_store.store_name
-), order_lines_agg AS (
+    src.store_id
+), orders_agg AS (
   SELECT
-    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
+    src.__time_1 AS metric_time__day,
     j_store.store_name AS store__store_name,
+    CAST(SUM(src.orders) AS BIGINT) AS orders
+  FROM orders_grouped AS src
+  LEFT JOIN {{ ref('stg_stores') }} AS j_store
+    ON src.store_id = j_store.store_id
+  GROUP BY
+    src.__time_1,
+    j_store.store_name
+), order_lines_grouped AS (
+  SELECT
+    DATE_TRUNC('DAY', src.ordered_at) AS __time_1,
+    src.store_id AS store_id,
     SUM(src.quantity * src.net_unit_price) AS revenue
   FROM {{ ref('stg_order_lines') }} AS src
-  LEFT JOIN {{ ref('stg_stores') }} AS j_store
-    ON src.store_id = j_store.store_id
   WHERE
     src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
     DATE_TRUNC('DAY', src.ordered_at),
+    src.store_id
+), order_lines_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__day,
+    j_store.store_name AS store__store_name,
+    SUM(src.revenue) AS revenue
+  FROM order_lines_grouped AS src
+  LEFT JOIN {{ ref('stg_stores') }} AS j_store
+    ON src.store_id = j_store.store_id
+  GROUP BY
+    src.__time_1,
     j_store.store_name
 ), combined AS (
   SELECT
