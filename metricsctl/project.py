@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from metricsctl import validated
 from metricsctl.errors import DbtError, SpecError, SpecIssue
 from metricsctl.locations import LocationIndex, index_yaml_files, yaml_error_issue
 
@@ -120,6 +121,11 @@ class DbtProject:
     def semantic_manifest_path(self) -> Path:
         return self.target_dir / "semantic_manifest.json"
 
+    @property
+    def validated_stamp(self) -> Path:
+        """Which semantic manifest passed validation last (metricsctl/validated.py)."""
+        return self.target_dir / validated.FILE
+
     def resolved_profiles_dir(self) -> Path:
         if self.profiles_dir:
             return self.profiles_dir
@@ -198,9 +204,12 @@ class DbtProject:
             if name == "SemanticValidationFailure" or event.info.level == "error":
                 messages.append((str(name), str(event.info.level), str(event.info.msg)))
 
-        result = dbtRunner(callbacks=[collect]).invoke(
-            self.dbt_args(["parse", "--quiet", "--log-level", "none"]))
+        with validated.dbt_validations() as passed:
+            result = dbtRunner(callbacks=[collect]).invoke(
+                self.dbt_args(["parse", "--quiet", "--log-level", "none"]))
         if result.success:
+            # dbt validated the semantic manifest it wrote: metricsctl need not validate the same bytes again
+            validated.stamp_if_dbt_validated(passed, self.semantic_manifest_path, self.validated_stamp)
             return
         if isinstance(result.exception, OSError):
             raise DbtError(_os_error_message(result.exception, self.project_dir)) from result.exception
