@@ -67,13 +67,14 @@ class Spec:
             raise SpecError([SpecIssue("semantic manifest not found; run `dbt parse` or pass "
                                        "--project-dir", str(path))])
         data = path.read_bytes()
+        kept = validated.take_dbt_manifest(data) if validate and validated_stamp is not None else None
         key = spec_cache.cache_key(data) if cache is not None and validate else None
         if cache is not None and key is not None:
             cached = spec_cache.read(cache, key)
             if cached is not None:
                 return cls(cached, locations or LocationIndex())
         with collector_paused():  # pydantic's models and the validation's objects, traversed once
-            manifest = _parse(data.decode("utf-8"), path)
+            manifest = kept if kept is not None else _parse(data.decode("utf-8"), path)
             if validate and (validated_stamp is None or not validated.stamped(validated_stamp, data)):
                 _validate(manifest, locations or LocationIndex())
                 if validated_stamp is not None:

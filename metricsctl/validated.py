@@ -11,7 +11,8 @@ rules, are validated again. Two things write it:
   nor when the project lacks metrics or semantic models). While dbt runs, its validator is swapped for one
   that keeps each manifest it passed; the stamp is written only when such a manifest, written out as JSON,
   is byte for byte the semantic_manifest.json dbt left in target/, so what metricsctl then loads is exactly
-  what passed.
+  what passed. In that process the manifest dbt passed is kept too, and Spec.load takes it instead of
+  parsing the same bytes again.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 FILE = "metricsctl_validated.txt"
+_KEPT: dict[str, Any] = {}  # key of the manifest's bytes -> the parsed manifest dbt's validator passed
 
 
 def key(manifest: bytes) -> str:
@@ -85,4 +87,11 @@ def stamp_if_dbt_validated(passed: list[Any], manifest_path: Path, stamp_path: P
     if passed[-1].json().encode("utf-8") != written:
         return False
     stamp(stamp_path, written)
+    _KEPT.clear()
+    _KEPT[key(written)] = passed[-1]
     return True
+
+
+def take_dbt_manifest(manifest: bytes) -> Any | None:
+    """The parsed manifest dbt's validator passed in this process, if it is these bytes (then only once)."""
+    return _KEPT.pop(key(manifest), None) if _KEPT else None

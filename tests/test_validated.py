@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from metricsctl import spec as spec_module
-from metricsctl import validated
+from metricsctl import spec_cache, validated
 from metricsctl.errors import SpecError
 from metricsctl.facade import Metricsctl
 from tests.conftest import SHOP
@@ -49,11 +49,19 @@ def manifest_bytes(root: Path) -> bytes:
     return (root / "target" / "semantic_manifest.json").read_bytes()
 
 
-def test_the_manifest_dbt_just_validated_is_not_validated_again(root: Path, own_validations: list[object]):
+def test_the_manifest_dbt_just_validated_is_not_validated_again(root: Path, own_validations: list[object],
+                                                                 monkeypatch: pytest.MonkeyPatch):
+    parsed: list[str] = []
+    monkeypatch.setattr(spec_module, "_parse", lambda text, path: parsed.append(text))
     spec = Metricsctl(root).spec  # runs dbt parse: dbt validates, then metricsctl loads what dbt wrote
-    assert "revenue_per_order" in spec.metric_names()
-    assert own_validations == []
+    assert own_validations == [] and parsed == []  # neither validated nor parsed a second time
     assert validated.stamped(root / "target" / validated.FILE, manifest_bytes(root))
+
+    # the manifest dbt passed, taken as it is, is the one on disk, as metricsctl parses it
+    from dbt_semantic_interfaces.implementations.semantic_manifest import PydanticSemanticManifest
+
+    assert spec.manifest == spec_cache.to_nodes(PydanticSemanticManifest.parse_raw(manifest_bytes(root)))
+    assert "revenue_per_order" in spec.metric_names()
 
 
 def test_a_changed_metric_file_is_validated_again(root: Path, own_validations: list[object],
