@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from metricsctl import validated
+from metricsctl.compiler.collector import collector_paused
 from metricsctl.errors import DbtError, SpecError, SpecIssue
 from metricsctl.locations import LocationIndex, index_yaml_files, yaml_error_issue
 
@@ -45,7 +46,8 @@ def read_manifest(target_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise DbtError(f"{path}: no dbt manifest; run `dbt parse` (or `metricsctl compile`) in the project first")
     try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
+        with collector_paused():  # a large tree of dicts and lists, no garbage cycles in it
+            loaded = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DbtError(f"{path}: not valid JSON ({exc}); run `dbt parse` again") from exc
     if not isinstance(loaded, dict):
