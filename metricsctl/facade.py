@@ -63,7 +63,7 @@ class Metricsctl:
         if self.semantic_manifest_path is not None:
             return Spec.load(self.semantic_manifest_path)
         return Spec.load(self.project.semantic_manifest(), self.project.locations(),
-                         validated_stamp=self.project.target_dir / "metricsctl_validated.txt",
+                         validated_stamp=self.project.validated_stamp,
                          cache=self.project.target_dir / CACHE_FILE)
 
     @cached_property

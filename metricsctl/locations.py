@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from metricsctl.compiler.collector import collector_paused
 from metricsctl.errors import SpecIssue
 
 SECTIONS = ("semantic_models", "metrics", "saved_queries")
@@ -126,6 +127,14 @@ def index_yaml_files(project_dir: Path, folders: Iterable[str], cache: Path | No
         cached = _read_cache(cache, key)
         if cached is not None:
             return cached
+    with collector_paused():  # YAML nodes and index entries, none of them garbage cycles
+        index = _index(project_dir, files)
+        if cache is not None:
+            _write_cache(cache, key, index)
+    return index
+
+
+def _index(project_dir: Path, files: list[Path]) -> LocationIndex:
     index = LocationIndex()
     for path in files:
         try:
@@ -147,8 +156,6 @@ def index_yaml_files(project_dir: Path, folders: Iterable[str], cache: Path | No
                             if isinstance(key_node, yaml.ScalarNode):
                                 index.items[(section, name, "meta", str(key_node.value))] = Location(
                                     rel, key_node.start_mark.line + 1)
-    if cache is not None:
-        _write_cache(cache, key, index)
     return index
 
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from metricsctl import validated
+from metricsctl.compiler.collector import collector_paused
 from metricsctl.errors import DbtError, SpecError, SpecIssue
 from metricsctl.locations import LocationIndex, index_yaml_files, yaml_error_issue
 
@@ -44,7 +46,8 @@ def read_manifest(target_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise DbtError(f"{path}: no dbt manifest; run `dbt parse` (or `metricsctl compile`) in the project first")
     try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
+        with collector_paused():  # a large tree of dicts and lists, no garbage cycles in it
+            loaded = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise DbtError(f"{path}: not valid JSON ({exc}); run `dbt parse` again") from exc
     if not isinstance(loaded, dict):
@@ -119,6 +122,11 @@ class DbtProject:
     @property
     def semantic_manifest_path(self) -> Path:
         return self.target_dir / "semantic_manifest.json"
+
+    @property
+    def validated_stamp(self) -> Path:
+        """Which semantic manifest passed validation last (metricsctl/validated.py)."""
+        return self.target_dir / validated.FILE
 
     def resolved_profiles_dir(self) -> Path:
         if self.profiles_dir:
@@ -198,9 +206,12 @@ class DbtProject:
             if name == "SemanticValidationFailure" or event.info.level == "error":
                 messages.append((str(name), str(event.info.level), str(event.info.msg)))
 
-        result = dbtRunner(callbacks=[collect]).invoke(
-            self.dbt_args(["parse", "--quiet", "--log-level", "none"]))
+        with validated.dbt_validations() as passed:
+            result = dbtRunner(callbacks=[collect]).invoke(
+                self.dbt_args(["parse", "--quiet", "--log-level", "none"]))
         if result.success:
+            # dbt validated the semantic manifest it wrote: metricsctl need not validate the same bytes again
+            validated.stamp_if_dbt_validated(passed, self.semantic_manifest_path, self.validated_stamp)
             return
         if isinstance(result.exception, OSError):
             raise DbtError(_os_error_message(result.exception, self.project_dir)) from result.exception

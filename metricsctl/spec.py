@@ -8,9 +8,7 @@ not the library's pydantic models, so a spec read back from target/ needs no pyd
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -58,10 +56,10 @@ class Spec:
     def load(cls, path: str | Path, locations: LocationIndex | None = None,
              validate: bool = True, validated_stamp: Path | None = None, cache: Path | None = None) -> Spec:
         """Load and validate a semantic manifest. With `validated_stamp` (a file under target/), a manifest
-        that passed validation before (same content hash) is not validated again. With `cache` (a file
-        under target/), the loaded spec is read from there when it was made from the same manifest, and
-        written there otherwise (see metricsctl/spec_cache.py)."""
-        from metricsctl import spec_cache
+        that passed validation before (same content hash, metricsctl/validated.py) is not validated again.
+        With `cache` (a file under target/), the loaded spec is read from there when it was made from the
+        same manifest, and written there otherwise (see metricsctl/spec_cache.py)."""
+        from metricsctl import spec_cache, validated
         from metricsctl.compiler.collector import collector_paused
 
         path = Path(path)
@@ -69,20 +67,18 @@ class Spec:
             raise SpecError([SpecIssue("semantic manifest not found; run `dbt parse` or pass "
                                        "--project-dir", str(path))])
         data = path.read_bytes()
+        kept = validated.take_dbt_manifest(data) if validate and validated_stamp is not None else None
         key = spec_cache.cache_key(data) if cache is not None and validate else None
         if cache is not None and key is not None:
             cached = spec_cache.read(cache, key)
             if cached is not None:
                 return cls(cached, locations or LocationIndex())
         with collector_paused():  # pydantic's models and the validation's objects, traversed once
-            manifest = _parse(data.decode("utf-8"), path)
-            if validate:
-                digest = hashlib.sha256(data).hexdigest()
-                if validated_stamp is None or not _stamped(validated_stamp, digest):
-                    _validate(manifest, locations or LocationIndex())
-                    if validated_stamp is not None:
-                        with contextlib.suppress(OSError):
-                            validated_stamp.write_text(digest, encoding="utf-8")
+            manifest = kept if kept is not None else _parse(data.decode("utf-8"), path)
+            if validate and (validated_stamp is None or not validated.stamped(validated_stamp, data)):
+                _validate(manifest, locations or LocationIndex())
+                if validated_stamp is not None:
+                    validated.stamp(validated_stamp, data)
             tree = spec_cache.to_nodes(manifest)
         if cache is not None and key is not None:
             spec_cache.write(cache, key, tree)
@@ -198,13 +194,6 @@ def _validate(manifest: Any, locations: LocationIndex) -> None:
         issues.append(SpecIssue(error.message, where.path if where else None, where.line if where else None))
     if issues:
         raise SpecError(issues)
-
-
-def _stamped(stamp: Path, digest: str) -> bool:
-    try:
-        return stamp.read_text(encoding="utf-8") == digest
-    except OSError:
-        return False
 
 
 def _manifest_problem(exc: Exception) -> str:
