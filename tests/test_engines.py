@@ -35,6 +35,9 @@ QUERIES = [
     ("revenue,revenue_per_order", ""),
     # partitions, SCD validity windows, multi-hop model choice, offsets and windows along the spine
     ("sessions,page_views", "customer__region,customer__plan__plan_name"),
+    # a chain of two hops joined once, read by a plain sum and a window's rows, filtered through it too
+    ("revenue,revenue_7d,line_count", "metric_time__week,order__customer__region",
+     "{{ Dimension('order__customer__segment') }} = 'consumer'"),
     ("orders", "store__manager,metric_time__month"),
     ("revenue_at_month_start,revenue", "metric_time__week,metric_time__month"),
     ("revenue_7d,revenue_all_time", "order_line__ordered_at__week"),

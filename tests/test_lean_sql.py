@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 
+import duckdb
+import pandas as pd
 import pytest
 from sqlglot import exp
 
 from metricsctl.compiler.query import MetricQuery
+from metricsctl.compiler.render import SqlCompiler
 from tests.conftest import month, seed
 
 
@@ -134,3 +137,72 @@ def test_scans_of_several_models_are_stacked_and_grouped_not_joined(shop):
                                                  "metric_time__quarter,order__channel"))
     assert "group_keys" not in {cte.alias for cte in compiled.expression.find_all(exp.CTE)}
     assert not compiled.expression.args.get("joins")
+
+
+# --- a dimension two hops away: the chain joined once over the middle model (chains.py) ---------------
+
+def test_a_two_hop_chain_is_joined_once_over_the_middle_model_and_shared_by_the_scans(shop):
+    # revenue by the order's customer region: orders joined to customers once (460 orders), and that map
+    # joined to each order line on its order, instead of both joins per order line; the plain sum and the
+    # 7-day window's rows read the same map
+    compiled = shop.compile_query(MetricQuery.of("revenue,revenue_7d", "metric_time__day,order__customer__region",
+                                                 "{{ Dimension('order__customer__segment') }} = 'consumer'"))
+    steps = {cte.alias: cte.this for cte in compiled.expression.find_all(exp.CTE)}
+    chain = steps["order_dims"]
+    assert chain.args["from_"].this.name == "orders"
+    assert [j.this.name for j in chain.args["joins"]] == ["customers"]
+    assert sorted(p.alias for p in chain.expressions) == ["customer__region", "customer__segment", "order_id"]
+    for scan in ("order_lines_agg", "order_lines_rows"):
+        joins = steps[scan].args["joins"]
+        assert [(j.this.name, j.this.alias) for j in joins] == [("order_dims", "j_order")]
+        assert joins[0].args["on"].sql() == "src.order_id = j_order.order_id"
+        assert "j_order.customer__segment" in steps[scan].sql()  # filtered on here or after the daily sums
+    reads = Counter(t.name for t in compiled.expression.find_all(exp.Table) if t.name not in steps)
+    assert reads == Counter({"order_lines": 2, "orders": 1, "customers": 1, "metricflow_time_spine": 1})
+
+
+def test_a_one_hop_dimension_is_joined_as_it_is(shop):
+    steps = ctes(shop, "revenue", "metric_time__month,order__channel")
+    assert "order_dims" not in steps
+    assert [j.this.name for j in steps["order_lines_agg"].args["joins"]] == ["orders"]
+
+
+def test_a_chain_joined_once_keeps_null_and_unmatched_keys_as_the_hops_do(shop):
+    """Lines without an order, with an order that is not there, whose order has no customer or an unknown
+    one, and a customer without a region: each line counts once, under a NULL region where a hop misses."""
+    con = duckdb.connect()
+    con.execute("""create table lines as select * from (values
+        (1, 10, 1, date '2024-01-03', 2, 5.0), (2, 10, 1, date '2024-01-03', 1, 7.0),
+        (3, 11, 1, date '2024-01-04', 1, 3.0), (4, 12, 1, date '2024-01-05', 4, 1.0),
+        (5, 13, 1, date '2024-01-05', 1, 2.0), (6, null, 1, date '2024-01-06', 1, 11.0),
+        (7, 99, 1, date '2024-02-01', 3, 2.0), (8, 14, 1, date '2024-02-02', 1, 13.0)
+        ) t(order_line_id, order_id, product_id, ordered_at, quantity, unit_price)""")
+    con.execute("""create table orders as select * from (values
+        (10, 1, 1, date '2024-01-03', 'online', false, 17.0), (11, 2, 1, date '2024-01-04', 'store', false, 3.0),
+        (12, null, 1, date '2024-01-05', 'online', true, 4.0), (13, 77, 1, date '2024-01-05', 'store', false, 2.0),
+        (14, 3, 1, date '2024-02-02', 'online', false, 13.0)
+        ) t(order_id, customer_id, store_id, ordered_at, channel, is_promo, amount)""")
+    con.execute("""create table customers as select * from (values
+        (1, 'north', 'consumer', date '2023-01-01'), (2, 'south', 'business', date '2023-01-01'),
+        (3, null, 'consumer', date '2023-01-01')) t(customer_id, region, segment, signup_date)""")
+    compiler = SqlCompiler(shop.spec, "duckdb", relations={
+        '"shop"."main"."order_lines"': "lines", '"shop"."main"."orders"': "orders",
+        '"shop"."main"."customers"': "customers"})
+    sql = compiler.compile(MetricQuery.of("revenue,line_count", "metric_time__month,order__customer__region")).sql()
+    assert "order_dims" in sql
+    got = con.execute(sql).df().fillna({"order__customer__region": "<null>"})
+    lines, orders, customers = (con.execute(f"select * from {t}").df() for t in ("lines", "orders", "customers"))
+    rows = lines.merge(orders[["order_id", "customer_id"]], on="order_id", how="left").merge(
+        customers, on="customer_id", how="left")
+    rows["month"] = month(pd.to_datetime(rows.ordered_at))
+    rows["revenue"] = rows.quantity * rows.unit_price
+    expected = rows.fillna({"region": "<null>"}).groupby(["month", "region"]).agg(
+        revenue=("revenue", "sum"), line_count=("order_line_id", "count"))
+    # January: north 17 (2 lines), south 3, no customer or an unknown one or no order 4 + 2 + 11;
+    # February: an order that is not there 6, a customer without a region 13
+    assert expected.loc[(pd.Timestamp("2024-01-01"), "<null>"), "revenue"] == 17.0
+    assert expected.loc[(pd.Timestamp("2024-02-01"), "<null>"), "revenue"] == 19.0
+    got = got.set_index([pd.to_datetime(got.metric_time__month), "order__customer__region"]).sort_index()
+    assert list(got.index) == list(expected.index)
+    assert got["revenue"].tolist() == expected["revenue"].tolist()
+    assert got["line_count"].tolist() == expected["line_count"].tolist()
