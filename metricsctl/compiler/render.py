@@ -1331,7 +1331,8 @@ class _QueryBuilder:
         conditions = self.bind_filters(instance.filters, bind) + self.time_constraint(base_time)
         base = base_source.from_(new_select(*projections), conditions)  # after binding: filters may add joins
         base_name = self.add_cte(f"{base_model.name}_base_events", base)
-        base_name = self.one_base_event_per_day(base_name, len(conversion.constant_properties))
+        base_name = self.one_base_event_per_day(base_name, len(conversion.constant_properties), base_model.name,
+                                                conversion.entity)
         # conversion events
         conv_source = self.source(conv_model)
         conv_time = self.c.measure_time(instance.measure, conv_model)
@@ -1390,12 +1391,14 @@ class _QueryBuilder:
             outer = outer.group_by(*[column(i.column_name(), matched_name) for i in self.items], copy=False)
         return self.add_cte(f"{conv_model.name}_conversions", outer)
 
-    def one_base_event_per_day(self, base_name: str, properties: int) -> str:
+    def one_base_event_per_day(self, base_name: str, properties: int, base_model: str, entity: str) -> str:
         """Ties, broken the same way on every engine: of an entity's base events on one day, the one whose
-        group-by values sort first (NULLs last) is the conversion's latest base event."""
+        group-by values sort first (NULLs last) is the conversion's latest base event. When the day and
+        the entity decide every group-by value (metric_time; the entity's dimensions, as a customer's
+        segment), tied events are interchangeable and are not ranked."""
         ties = [i for i in self.items if not i.is_metric_time]
-        if not ties:
-            return base_name  # the day decides every group-by value: tied events are interchangeable
+        if all(self.c.graph.decided_by(base_model, entity, i) for i in ties):
+            return base_name
         keys = [DAY, "__entity", *(f"__property_{n}" for n in range(properties))]
         rank = exp.Window(this=exp.RowNumber(), partition_by=[column(k, base_name) for k in keys],
                           order=exp.Order(expressions=[exp.Ordered(this=column(i.column_name(), base_name),
