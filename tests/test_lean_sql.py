@@ -253,3 +253,32 @@ def test_unranked_base_events_give_the_conversions_of_the_latest_visit(shop):
     # order 3 is 26 days after customer 1's last visit; customer 4 (visit 8) is not a known customer
     assert got == {("2024-01", "north"): (2, pytest.approx(2 / 3)), ("2024-01", "south"): (1, pytest.approx(1 / 2)),
                    ("2024-02", "south"): (1, pytest.approx(1.0)), ("2024-02", None): (1, pytest.approx(1 / 2))}
+
+
+# --- semi-additive rows grouped on the raw date, each period derived per group ---------------------
+
+def test_semi_additive_rows_are_grouped_on_the_raw_date_and_the_periods_derived_per_group(shop):
+    steps = ctes(shop, "stock_on_hand,opening_stock", "metric_time__month,product__category")
+    days = steps["inventory_days"]
+    assert sorted(g.sql() for g in days.args["group"].expressions) == ["j_product.category", "src.balance_date"]
+    assert "DATE_TRUNC" not in days.sql()  # no truncation per row
+    assert "DATE_TRUNC('MONTH', __time_1)" in steps["inventory_by_day"].sql()
+    assert steps["inventory_by_day"].args["from_"].this.name == "inventory_days"
+
+
+def test_semi_additive_rows_grouped_on_the_raw_date_keep_the_last_day_of_each_month(shop):
+    """Stock counted twice a day (at 08:00 and 18:00 on some days): the month's closing stock is every count
+    of its last counted day, whichever hour; per product, each product's own last day."""
+    con, compiler = scratch(shop, {"inventory_balances": ("stock", """
+        (1, timestamp '2024-01-30 08:00', 5), (1, timestamp '2024-01-31 08:00', 7),
+        (1, timestamp '2024-01-31 18:00', 2), (2, timestamp '2024-01-20 08:00', 4),
+        (2, timestamp '2024-01-29 18:00', 9), (1, timestamp '2024-02-10 08:00', 1),
+        (2, timestamp '2024-02-11 08:00', 3), (2, timestamp '2024-02-11 18:00', 6)
+        ) t(product_id, balance_date, on_hand""")})
+    sql = compiler.compile(MetricQuery.of("stock_on_hand,opening_stock,latest_stock_per_product",
+                                          "metric_time__month")).sql()
+    assert "inventory_days" in sql
+    got = {str(m)[:7]: (close, open_, per_product) for m, close, open_, per_product in con.execute(sql).fetchall()}
+    # January: last day the 31st (7 + 2), first the 20th (4); per product 1 on the 31st (9), 2 on the 29th (9)
+    # February: last day the 11th (3 + 6), first the 10th (1); per product 1 on the 10th (1), 2 on the 11th (9)
+    assert got == {"2024-01": (9, 4, 18), "2024-02": (9, 1, 10)}

@@ -32,7 +32,7 @@ from metricsctl.compiler.plan import (
     as_metric_time,
     primary_entity,
 )
-from metricsctl.compiler.preaggregate import grouped_first
+from metricsctl.compiler.preaggregate import grouped_first, grouped_on_raw_days
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.errors import QueryError
 from metricsctl.graph import (
@@ -1289,7 +1289,12 @@ class _QueryBuilder:
         # rolled up: one row per day and group before the window, as a daily balance table has many per day
         rows = source.from_(new_select(*projections), conditions,  # after binding: filters may add joins
                             [k.copy() for k in keys] if rolled_up else None)
-        if rolled_up:
+        split = None if not rolled_up or self.c.groups_rows_first(first.model) else \
+            grouped_on_raw_days(rows, *self.c.time_columns(first.model))
+        if split is not None:  # grouped on the raw days, each period and window day derived per group
+            rows_name = self.add_cte(f"{first.model}_by_day", split.outer(self.add_cte(f"{first.model}_days",
+                                                                                        split.inner)))
+        elif rolled_up:
             rows_name = self.grouped_scan(first.model, rows, f"{first.model}_by_day")
         else:
             rows_name = self.add_cte(f"{first.model}_rows", rows)

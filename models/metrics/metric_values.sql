@@ -220,16 +220,21 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.balance_date)
-  ), inventory_balances_by_day AS (
+  ), inventory_balances_days AS (
     SELECT
-      DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+      src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
-      DATE_TRUNC('DAY', src.balance_date),
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+      src.balance_date
+  ), inventory_balances_by_day AS (
+    SELECT
+      DATE_TRUNC('DAY', __time_1) AS metric_time__day,
+      CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+      inventory_value AS inventory_value,
+      inventory_units AS inventory_units
+    FROM inventory_balances_days
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -1241,16 +1246,21 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.balance_date)
-  ), inventory_balances_by_day AS (
+  ), inventory_balances_days AS (
     SELECT
-      DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+      src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
-      DATE_TRUNC('WEEK', src.balance_date),
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+      src.balance_date
+  ), inventory_balances_by_day AS (
+    SELECT
+      DATE_TRUNC('WEEK', __time_1) AS metric_time__week,
+      CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+      inventory_value AS inventory_value,
+      inventory_units AS inventory_units
+    FROM inventory_balances_days
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -2339,16 +2349,21 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.balance_date)
-  ), inventory_balances_by_day AS (
+  ), inventory_balances_days AS (
     SELECT
-      DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+      src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
-      DATE_TRUNC('MONTH', src.balance_date),
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+      src.balance_date
+  ), inventory_balances_by_day AS (
+    SELECT
+      DATE_TRUNC('MONTH', __time_1) AS metric_time__month,
+      CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+      inventory_value AS inventory_value,
+      inventory_units AS inventory_units
+    FROM inventory_balances_days
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -3958,16 +3973,21 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.balance_date)
-  ), inventory_balances_by_day AS (
+  ), inventory_balances_days AS (
     SELECT
-      DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+      src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
-      DATE_TRUNC('DAY', src.balance_date),
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+      src.balance_date
+  ), inventory_balances_by_day AS (
+    SELECT
+      DATE_TRUNC('DAY', __time_1) AS metric_time__day,
+      CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+      inventory_value AS inventory_value,
+      inventory_units AS inventory_units
+    FROM inventory_balances_days
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -4985,16 +5005,21 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.balance_date)
-  ), inventory_balances_by_day AS (
+  ), inventory_balances_days AS (
     SELECT
-      DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+      src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
-      DATE_TRUNC('WEEK', src.balance_date),
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+      src.balance_date
+  ), inventory_balances_by_day AS (
+    SELECT
+      DATE_TRUNC('WEEK', __time_1) AS metric_time__week,
+      CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+      inventory_value AS inventory_value,
+      inventory_units AS inventory_units
+    FROM inventory_balances_days
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -6089,16 +6114,21 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.balance_date)
-  ), inventory_balances_by_day AS (
+  ), inventory_balances_days AS (
     SELECT
-      DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+      src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     GROUP BY
-      DATE_TRUNC('MONTH', src.balance_date),
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+      src.balance_date
+  ), inventory_balances_by_day AS (
+    SELECT
+      DATE_TRUNC('MONTH', __time_1) AS metric_time__month,
+      CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+      inventory_value AS inventory_value,
+      inventory_units AS inventory_units
+    FROM inventory_balances_days
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -9432,16 +9462,21 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_inventory_balances') }} AS src
   GROUP BY
     DATE_TRUNC('DAY', src.balance_date)
-), inventory_balances_by_day AS (
+), inventory_balances_days AS (
   SELECT
-    DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+    src.balance_date AS __time_1,
     SUM(src.inventory_value) AS inventory_value,
     SUM(src.on_hand_units) AS inventory_units
   FROM {{ ref('stg_inventory_balances') }} AS src
   GROUP BY
-    DATE_TRUNC('DAY', src.balance_date),
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+    src.balance_date
+), inventory_balances_by_day AS (
+  SELECT
+    DATE_TRUNC('DAY', __time_1) AS metric_time__day,
+    CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+    inventory_value AS inventory_value,
+    inventory_units AS inventory_units
+  FROM inventory_balances_days
 ), inventory_balances_window AS (
   SELECT
     *,
@@ -10458,16 +10493,21 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_inventory_balances') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.balance_date)
-), inventory_balances_by_day_2 AS (
+), inventory_balances_days_2 AS (
   SELECT
-    DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+    src.balance_date AS __time_1,
     SUM(src.inventory_value) AS inventory_value,
     SUM(src.on_hand_units) AS inventory_units
   FROM {{ ref('stg_inventory_balances') }} AS src
   GROUP BY
-    DATE_TRUNC('WEEK', src.balance_date),
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+    src.balance_date
+), inventory_balances_by_day_2 AS (
+  SELECT
+    DATE_TRUNC('WEEK', __time_1) AS metric_time__week,
+    CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+    inventory_value AS inventory_value,
+    inventory_units AS inventory_units
+  FROM inventory_balances_days_2
 ), inventory_balances_window_2 AS (
   SELECT
     *,
@@ -11561,16 +11601,21 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_inventory_balances') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.balance_date)
-), inventory_balances_by_day_3 AS (
+), inventory_balances_days_3 AS (
   SELECT
-    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+    src.balance_date AS __time_1,
     SUM(src.inventory_value) AS inventory_value,
     SUM(src.on_hand_units) AS inventory_units
   FROM {{ ref('stg_inventory_balances') }} AS src
   GROUP BY
-    DATE_TRUNC('MONTH', src.balance_date),
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+    src.balance_date
+), inventory_balances_by_day_3 AS (
+  SELECT
+    DATE_TRUNC('MONTH', __time_1) AS metric_time__month,
+    CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+    inventory_value AS inventory_value,
+    inventory_units AS inventory_units
+  FROM inventory_balances_days_3
 ), inventory_balances_window_3 AS (
   SELECT
     *,
