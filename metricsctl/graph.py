@@ -223,6 +223,18 @@ class SemanticGraph:
         assert error is not None
         raise error
 
+    def decided_by(self, model_name: str, entity: str, item: ItemName) -> bool:
+        """Whether `item`, read from `model_name`'s rows, is the same on every row with the same `entity`:
+        the entity itself, a dimension of a model where it is primary-like (the model's own, or joined
+        through it, hop after hop), but not through a join that also matches a partition of the row or
+        a validity window on its time."""
+        resolved = self.resolve(model_name, item)
+        if not resolved.joins:  # the model's own column: the entity itself, or any when it keys the rows
+            return (resolved.kind == "entity" and item.element == entity) or \
+                entity_type(self.models[model_name], entity) in PRIMARY_LIKE
+        first = resolved.joins[0]
+        return first.entity == entity and not first.partitions and all(s.validity is None for s in resolved.joins)
+
     # --- what can be asked for -----------------------------------------------------------------
     def available(self, model_name: str) -> list[str]:
         """Every group-by name reachable from a semantic model (for suggestions)."""

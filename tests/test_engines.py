@@ -31,10 +31,15 @@ QUERIES = [
     ("visitors_all_time,visitors_mtd,visits", "metric_time__week,customer__region"),
     ("visit_to_order_rate,visit_to_order_conversions,same_channel_conversion_rate", "metric_time__month"),
     ("visit_to_order_rate,visit_to_order_conversions", "metric_time__week,visit__source"),
+    # a dimension of the entity: base events of one customer and day are interchangeable, not ranked
+    ("visit_to_order_rate,visit_to_order_conversions", "metric_time__month,customer__region"),
     ("revenue,orders", "metric_time__extract_dow,metric_time__fiscal_quarter"),
     ("revenue,revenue_per_order", ""),
     # partitions, SCD validity windows, multi-hop model choice, offsets and windows along the spine
     ("sessions,page_views", "customer__region,customer__plan__plan_name"),
+    # a chain of two hops joined once, read by a plain sum and a window's rows, filtered through it too
+    ("revenue,revenue_7d,line_count", "metric_time__week,order__customer__region",
+     "{{ Dimension('order__customer__segment') }} = 'retail'"),
     ("orders", "store__manager,metric_time__month"),
     ("revenue_at_month_start,revenue", "metric_time__week,metric_time__month"),
     ("revenue_7d,revenue_all_time", "order_line__ordered_at__week"),

@@ -28,6 +28,8 @@ QUERIES = {
     "conversion": MetricQuery.of("visit_to_order_rate,same_channel_conversion_rate", "metric_time__month"),
     # a dimension of the base event: tied base events (one entity, one day) resolve by its value
     "conversion_ties_by_source": MetricQuery.of("visit_to_order_rate", "metric_time__month,visit__source"),
+    # a dimension of the entity: every base event of one entity and day has it, so none is ranked
+    "conversion_by_entity_dimension": MetricQuery.of("visit_to_order_rate", "metric_time__month,customer__region"),
     # a metric filter is a query of its own, inside a subquery: Spark lifts its CTEs, names must not clash
     "metric_filter_subquery": MetricQuery.of("orders_from_big_spenders,store_order_total", "metric_time__month"),
     "semi_additive": MetricQuery.of("stock_on_hand,latest_stock_per_product", "metric_time__month"),

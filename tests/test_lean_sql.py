@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 
+import duckdb
+import pandas as pd
 import pytest
 from sqlglot import exp
 
 from metricsctl.compiler.query import MetricQuery
+from metricsctl.compiler.render import SqlCompiler
 from tests.conftest import month, seed
 
 
@@ -134,3 +137,148 @@ def test_scans_of_several_models_are_stacked_and_grouped_not_joined(shop):
                                                  "metric_time__quarter,order__channel"))
     assert "group_keys" not in {cte.alias for cte in compiled.expression.find_all(exp.CTE)}
     assert not compiled.expression.args.get("joins")
+
+
+# three customers, the third without a region
+CUSTOMERS = """(1, 'north', 'consumer', date '2023-01-01'), (2, 'south', 'business', date '2023-01-01'),
+    (3, null, 'consumer', date '2023-01-01')) t(customer_id, region, segment, signup_date"""
+
+
+def scratch(shop, tables: dict[str, tuple[str, str]]) -> tuple[duckdb.DuckDBPyConnection, SqlCompiler]:
+    """An in-memory warehouse of a few hand-written rows (relation -> (table, `VALUES ... ) t(columns`)),
+    and a compiler of the shop's metrics that reads those tables for the shop's relations."""
+    con = duckdb.connect()
+    for table, values in tables.values():
+        con.execute(f"create table {table} as select * from (values {values})")
+    return con, SqlCompiler(shop.spec, "duckdb", relations={
+        f'"shop"."main"."{relation}"': table for relation, (table, _) in tables.items()})
+
+
+# --- a dimension two hops away: the chain joined once over the middle model (chains.py) ---------------
+
+def test_a_two_hop_chain_is_joined_once_over_the_middle_model_and_shared_by_the_scans(shop):
+    # revenue by the order's customer region: orders joined to customers once (460 orders), and that map
+    # joined to each order line on its order, instead of both joins per order line; the plain sum and the
+    # 7-day window's rows read the same map
+    compiled = shop.compile_query(MetricQuery.of("revenue,revenue_7d", "metric_time__day,order__customer__region",
+                                                 "{{ Dimension('order__customer__segment') }} = 'retail'"))
+    steps = {cte.alias: cte.this for cte in compiled.expression.find_all(exp.CTE)}
+    chain = steps["order_dims"]
+    assert chain.args["from_"].this.name == "orders"
+    assert [j.this.name for j in chain.args["joins"]] == ["customers"]
+    assert sorted(p.alias for p in chain.expressions) == ["customer__region", "customer__segment", "order_id"]
+    for scan in ("order_lines_agg", "order_lines_rows"):
+        joins = steps[scan].args["joins"]
+        assert [(j.this.name, j.this.alias) for j in joins] == [("order_dims", "j_order")]
+        assert joins[0].args["on"].sql() == "src.order_id = j_order.order_id"
+        assert "j_order.customer__segment" in steps[scan].sql()  # filtered on here or after the daily sums
+    reads = Counter(t.name for t in compiled.expression.find_all(exp.Table) if t.name not in steps)
+    assert reads == Counter({"order_lines": 2, "orders": 1, "customers": 1, "metricflow_time_spine": 1})
+
+
+def test_a_one_hop_dimension_is_joined_as_it_is(shop):
+    steps = ctes(shop, "revenue", "metric_time__month,order__channel")
+    assert "order_dims" not in steps
+    assert [j.this.name for j in steps["order_lines_agg"].args["joins"]] == ["orders"]
+
+
+def test_a_chain_joined_once_keeps_null_and_unmatched_keys_as_the_hops_do(shop):
+    """Lines without an order, with an order that is not there, whose order has no customer or an unknown
+    one, and a customer without a region: each line counts once, under a NULL region where a hop misses."""
+    con, compiler = scratch(shop, {
+        "order_lines": ("lines", """(1, 10, 1, date '2024-01-03', 2, 5.0), (2, 10, 1, date '2024-01-03', 1, 7.0),
+            (3, 11, 1, date '2024-01-04', 1, 3.0), (4, 12, 1, date '2024-01-05', 4, 1.0),
+            (5, 13, 1, date '2024-01-05', 1, 2.0), (6, null, 1, date '2024-01-06', 1, 11.0),
+            (7, 99, 1, date '2024-02-01', 3, 2.0), (8, 14, 1, date '2024-02-02', 1, 13.0)
+            ) t(order_line_id, order_id, product_id, ordered_at, quantity, unit_price"""),
+        "orders": ("orders", """(10, 1, 1, date '2024-01-03', 'online', false, 17.0),
+            (11, 2, 1, date '2024-01-04', 'store', false, 3.0), (12, null, 1, date '2024-01-05', 'online', true, 4.0),
+            (13, 77, 1, date '2024-01-05', 'store', false, 2.0), (14, 3, 1, date '2024-02-02', 'online', false, 13.0)
+            ) t(order_id, customer_id, store_id, ordered_at, channel, is_promo, amount"""),
+        "customers": ("customers", CUSTOMERS)})
+    sql = compiler.compile(MetricQuery.of("revenue,line_count", "metric_time__month,order__customer__region")).sql()
+    assert "order_dims" in sql
+    got = con.execute(sql).df().fillna({"order__customer__region": "<null>"})
+    lines, orders, customers = (con.execute(f"select * from {t}").df() for t in ("lines", "orders", "customers"))
+    rows = lines.merge(orders[["order_id", "customer_id"]], on="order_id", how="left").merge(
+        customers, on="customer_id", how="left")
+    rows["month"] = month(pd.to_datetime(rows.ordered_at))
+    rows["revenue"] = rows.quantity * rows.unit_price
+    expected = rows.fillna({"region": "<null>"}).groupby(["month", "region"]).agg(
+        revenue=("revenue", "sum"), line_count=("order_line_id", "count"))
+    # January: north 17 (2 lines), south 3, no customer or an unknown one or no order 4 + 2 + 11;
+    # February: an order that is not there 6, a customer without a region 13
+    assert expected.loc[(pd.Timestamp("2024-01-01"), "<null>"), "revenue"] == 17.0
+    assert expected.loc[(pd.Timestamp("2024-02-01"), "<null>"), "revenue"] == 19.0
+    got = got.set_index([pd.to_datetime(got.metric_time__month), "order__customer__region"]).sort_index()
+    assert list(got.index) == list(expected.index)
+    assert got["revenue"].tolist() == expected["revenue"].tolist()
+    assert got["line_count"].tolist() == expected["line_count"].tolist()
+
+
+# --- conversions: base events ranked only where the pick between them changes the answer -------------
+
+def test_base_events_are_not_ranked_when_the_entity_and_day_decide_every_group_by_value(shop):
+    # a customer's region is the same on all of that customer's visits of a day: any of them is the latest
+    by_region = ctes(shop, "visit_to_order_rate", "metric_time__month,customer__region")
+    assert not [name for name in by_region if name.endswith(("_ranked", "_first"))]
+    assert "ROW_NUMBER" not in shop.compile_query(
+        MetricQuery.of("visit_to_order_rate", "metric_time__month,customer__region")).sql("duckdb")
+    # a visit's source differs between a customer's visits of one day: the tie is broken by its value
+    by_source = ctes(shop, "visit_to_order_rate", "metric_time__month,visit__source")
+    assert "visits_base_events_ranked" in by_source
+    both = ctes(shop, "visit_to_order_rate", "metric_time__month,customer__region,visit__source")
+    assert "visits_base_events_ranked" in both
+
+
+def test_unranked_base_events_give_the_conversions_of_the_latest_visit(shop):
+    """A worked example with tied visits: customer 1 visits twice on 10 January and orders on the 12th;
+    customer 2 twice on 31 January and orders on 2 February. Either visit of a tie is the latest, and
+    both are of the same customer, region and month, so the order counts there whichever is picked."""
+    con, compiler = scratch(shop, {
+        "visits": ("visits", """(1, 1, date '2024-01-10', 'web'), (2, 1, date '2024-01-10', 'store'),
+            (3, 1, date '2024-01-20', 'web'), (4, 2, date '2024-01-31', 'store'), (5, 2, date '2024-01-31', 'web'),
+            (6, 2, date '2024-02-05', 'web'), (7, 3, date '2024-02-10', 'web'), (8, 4, date '2024-02-11', 'web')
+            ) t(visit_id, customer_id, visited_at, source"""),
+        "orders": ("orders", """(1, 1, 1, date '2024-01-12', 'web', false, 1.0),
+            (2, 1, 1, date '2024-01-25', 'web', false, 1.0), (3, 1, 1, date '2024-02-15', 'web', false, 1.0),
+            (4, 2, 1, date '2024-02-02', 'web', false, 1.0), (5, 2, 1, date '2024-02-05', 'web', false, 1.0),
+            (6, 3, 1, date '2024-02-12', 'web', false, 1.0)
+            ) t(order_id, customer_id, store_id, ordered_at, channel, is_promo, amount"""),
+        "customers": ("customers", CUSTOMERS)})
+    sql = compiler.compile(MetricQuery.of("visit_to_order_conversions,visit_to_order_rate",
+                                          "metric_time__month,customer__region")).sql()
+    assert "ROW_NUMBER" not in sql
+    got = {(str(m)[:7], r): (c, rate) for m, r, c, rate in con.execute(sql).fetchall()}
+    # order 3 is 26 days after customer 1's last visit; customer 4 (visit 8) is not a known customer
+    assert got == {("2024-01", "north"): (2, pytest.approx(2 / 3)), ("2024-01", "south"): (1, pytest.approx(1 / 2)),
+                   ("2024-02", "south"): (1, pytest.approx(1.0)), ("2024-02", None): (1, pytest.approx(1 / 2))}
+
+
+# --- semi-additive rows grouped on the raw date, each period derived per group ---------------------
+
+def test_semi_additive_rows_are_grouped_on_the_raw_date_and_the_periods_derived_per_group(shop):
+    steps = ctes(shop, "stock_on_hand,opening_stock", "metric_time__month,product__category")
+    days = steps["inventory_days"]
+    assert sorted(g.sql() for g in days.args["group"].expressions) == ["j_product.category", "src.balance_date"]
+    assert "DATE_TRUNC" not in days.sql()  # no truncation per row
+    assert "DATE_TRUNC('MONTH', __time_1)" in steps["inventory_by_day"].sql()
+    assert steps["inventory_by_day"].args["from_"].this.name == "inventory_days"
+
+
+def test_semi_additive_rows_grouped_on_the_raw_date_keep_the_last_day_of_each_month(shop):
+    """Stock counted twice a day (at 08:00 and 18:00 on some days): the month's closing stock is every count
+    of its last counted day, whichever hour; per product, each product's own last day."""
+    con, compiler = scratch(shop, {"inventory_balances": ("stock", """
+        (1, timestamp '2024-01-30 08:00', 5), (1, timestamp '2024-01-31 08:00', 7),
+        (1, timestamp '2024-01-31 18:00', 2), (2, timestamp '2024-01-20 08:00', 4),
+        (2, timestamp '2024-01-29 18:00', 9), (1, timestamp '2024-02-10 08:00', 1),
+        (2, timestamp '2024-02-11 08:00', 3), (2, timestamp '2024-02-11 18:00', 6)
+        ) t(product_id, balance_date, on_hand""")})
+    sql = compiler.compile(MetricQuery.of("stock_on_hand,opening_stock,latest_stock_per_product",
+                                          "metric_time__month")).sql()
+    assert "inventory_days" in sql
+    got = {str(m)[:7]: (close, open_, per_product) for m, close, open_, per_product in con.execute(sql).fetchall()}
+    # January: last day the 31st (7 + 2), first the 20th (4); per product 1 on the 31st (9), 2 on the 29th (9)
+    # February: last day the 11th (3 + 6), first the 10th (1); per product 1 on the 10th (1), 2 on the 11th (9)
+    assert got == {"2024-01": (9, 4, 18), "2024-02": (9, 1, 10)}

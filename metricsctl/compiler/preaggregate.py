@@ -222,3 +222,75 @@ def grouped_first(select: exp.Select, time_atoms: list[exp.Expr], fine_columns: 
     projections: list[exp.Expr] = [rolled.get(p.alias_or_name, p) for p in select.expressions]
     where = exp.and_(*outer_where, copy=False) if outer_where else None
     return Grouped(inner, projections, joins, where, group, source)
+
+
+@dataclass(frozen=True)
+class OnRawDays:
+    """`inner` groups the joined rows on the raw time columns; `outer(name)` derives the periods per group."""
+
+    inner: exp.Select
+    derived: list[tuple[str, exp.Expr]]  # (output name, expression over `inner`'s columns), in order
+
+    def outer(self, name: str) -> exp.Select:
+        return exp.select(*[exp.alias_(value, alias, quoted=False, copy=False) for alias, value in self.derived],
+                          copy=False).from_(exp.Table(this=exp.to_identifier(name)), copy=False)
+
+
+def grouped_on_raw_days(select: exp.Select, time_atoms: list[exp.Expr], fine_columns: set[str],
+                        source: str = "src") -> OnRawDays | None:
+    """A grouped scan whose keys truncate or cast the model's time columns (`DATE_TRUNC('MONTH', src.day)`,
+    `CAST(DATE_TRUNC('DAY', src.day) AS DATE)`) split in two: the rows grouped on the time columns as they
+    are and the other keys, then each derived key computed once per group instead of once per row. A key
+    is a function of what it reads, so every group of the inner select falls into one group of the scan's
+    keys; the outer select keeps the inner's groups (a period over several days is several rows, which the
+    scan's consumer sums or picks from as it did the scan's). None when no key derives from a time column,
+    a key mixes one with another column, or a finer time column is read."""
+    if select.args.get("distinct") or select.args.get("having") or not select.args.get("group"):
+        return None
+    keys: list[exp.Alias] = []
+    aggregates: list[exp.Alias] = []
+    for projection in select.expressions:
+        if not isinstance(projection, exp.Alias):
+            return None
+        (aggregates if projection.this.find(exp.AggFunc, exp.Window) is not None else keys).append(projection)
+    atom_names: list[tuple[exp.Expr, str]] = []
+    derived: list[tuple[str, exp.Expr]] = []
+    plain: list[exp.Alias] = []
+    def atom_of(node: exp.Expr) -> exp.Expr | None:
+        return next((a for a in time_atoms if type(a) is type(node) and a == node), None)
+
+    for key in keys:
+        if any(c.table == source and c.name in fine_columns for c in key.this.find_all(exp.Column)):
+            return None
+        if not any(atom_of(n) is not None for n in key.this.walk()):
+            plain.append(key)
+            continue
+        value = key.this.copy()
+        for node in list(value.walk()):
+            atom = atom_of(node)
+            if atom is None:
+                continue
+            name = next((n for a, n in atom_names if a == atom), None)
+            if name is None:
+                name = f"__time_{len(atom_names) + 1}"
+                atom_names.append((atom, name))
+            fresh = exp.column(name, quoted=False)
+            if node is value:
+                value = fresh
+            else:
+                node.replace(fresh)
+        if any(c.table for c in value.find_all(exp.Column)):
+            return None  # reads another column besides the time columns
+        derived.append((key.alias, value))
+    if not derived:
+        return None
+    inner = exp.select(*[exp.alias_(atom.copy(), name, quoted=False, copy=False) for atom, name in atom_names],
+                       *[k.copy() for k in plain], *[a.copy() for a in aggregates], copy=False)
+    for arg in ("from_", "joins", "where"):
+        if select.args.get(arg) is not None:
+            inner.set(arg, select.args[arg])
+    inner = inner.group_by(*[atom.copy() for atom, _ in atom_names], *[k.this.copy() for k in plain], copy=False)
+    names = dict(derived)
+    ordered = [(p.alias, names[p.alias] if p.alias in names else exp.column(p.alias, quoted=False))
+               for p in select.expressions]
+    return OnRawDays(inner, ordered)

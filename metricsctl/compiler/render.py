@@ -14,6 +14,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from metricsctl.compiler.chains import Chain, chains, projections, read_through, rewrite
 from metricsctl.compiler.dialects import date_part, percentile, to_sql
 from metricsctl.compiler.filters import MetricCall, ParsedFilter, parse_filter
 from metricsctl.compiler.items import ItemResolver
@@ -31,7 +32,7 @@ from metricsctl.compiler.plan import (
     as_metric_time,
     primary_entity,
 )
-from metricsctl.compiler.preaggregate import grouped_first
+from metricsctl.compiler.preaggregate import grouped_first, grouped_on_raw_days
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.errors import QueryError
 from metricsctl.graph import (
@@ -181,6 +182,8 @@ class ScanSource:
     spine_joins: dict[str, tuple[str, exp.Expr]] = field(default_factory=dict)
     metric_joins: dict[MetricCall, tuple[str, exp.Expr, exp.Expr]] = field(default_factory=dict)
     time: exp.Expr | None = None  # the row's time, for joins on an SCD model's validity window
+    # stores a chain of hops joined once (chains.py) as a CTE, and names it; None: joined hop by hop
+    add_chain: Callable[[str, exp.Select], str] | None = None
 
     def qualify(self, sql: str, table: str) -> exp.Expr:
         return self.compiler.qualify(sql, table)
@@ -245,19 +248,50 @@ class ScanSource:
                                                     exp.Is(this=end_value.copy(), expression=exp.Null()))))
         return exp.and_(*conditions, copy=False) if len(conditions) > 1 else conditions[0]
 
-    def from_(self, select: exp.Select) -> exp.Select:
+    def from_(self, select: exp.Select, conditions: list[exp.Expr] | None = None,
+              group_by: list[exp.Expr] | None = None) -> exp.Select:
+        """`select` FROM the model's rows with the joins its items need, WHERE `conditions`, GROUP BY
+        `group_by`; called once everything is bound, since binding adds joins."""
         select = select.from_(self.compiler.relation(self.model.node_relation.relation_name, "src"), copy=False)
+        where = and_all(conditions or [])
+        if where is not None:
+            select = select.where(where, copy=False)
+        if group_by:
+            select = select.group_by(*group_by, copy=False)
+        found = chains(list(self.joins.values()), "src") if self.add_chain is not None else []
+        chained = {h.alias for c in found for h in c.hops}
+        by_root = {c.root.alias: c for c in found}
+        placed: list[tuple[Chain, exp.Table]] = []
         for step in self.joins.values():
+            if step.alias in chained:
+                continue
             table = self.compiler.relation(step.relation, step.alias)
-            select = select.join(joined("LEFT", table),
-                                 on=self.join_condition(step), copy=False)
+            if step.alias in by_root:  # named once the whole select shows what it reads of the chain
+                table = exp.Table(this=exp.to_identifier(step.alias),
+                                  alias=exp.TableAlias(this=exp.to_identifier(step.alias)))
+                placed.append((by_root[step.alias], table))
+            select = select.join(joined("LEFT", table), on=self.join_condition(step), copy=False)
         for spine_alias, day in self.spine_joins.values():
             on = exp.EQ(this=column(self.compiler.spine.day_column, spine_alias), expression=day)
             spine = self.compiler.relation(self.compiler.spine.relation, spine_alias)
             select = select.join(joined("LEFT", spine), on=on, copy=False)
         for _, subquery, metric_on in self.metric_joins.values():
             select = select.join(joined("LEFT", subquery), on=metric_on, copy=False)
+        for chain, table in placed:
+            names = read_through(select, chain)
+            table.set("this", exp.to_identifier(self.chain_cte(chain, names)))
+            rewrite(select, chain, names)
         return select
+
+    def chain_cte(self, chain: Chain, names: dict[tuple[str, str], exp.Identifier]) -> str:
+        """The chain's hops joined over its first hop's model, projecting the columns read of it."""
+        body = new_select(*projections(names)).from_(
+            self.compiler.relation(chain.root.relation, chain.root.alias), copy=False)
+        for hop in chain.hops:
+            body = body.join(joined("LEFT", self.compiler.relation(hop.relation, hop.alias)),
+                             on=self.join_condition(hop), copy=False)
+        assert self.add_chain is not None
+        return self.add_chain(chain.name, body)
 
 
 @dataclass(frozen=True)
@@ -463,6 +497,7 @@ class _QueryBuilder:
         self.query = query
         self.ctes: list[tuple[str, exp.Expr]] = []
         self.cte_names: set[str] = set()  # the names in `ctes`
+        self.shared: dict[str, str] = {}  # a shared CTE's SQL -> its name
         self.staged: dict[tuple[Any, ...], tuple[str, bool]] = {}
         self.staged_scans: dict[tuple[Any, ...], tuple[str, list[ItemName]]] = {}
         self.time_items = [i for i in items if i.is_metric_time]
@@ -483,6 +518,17 @@ class _QueryBuilder:
         self.ctes.append((name, body))
         self.cte_names.add(name)
         return name
+
+    def add_shared_cte(self, base: str, body: exp.Select) -> str:
+        """A CTE that scans reading the same columns of it share: stored once."""
+        key = body.sql()
+        if key not in self.shared:
+            self.shared[key] = self.add_cte(base, body)
+        return self.shared[key]
+
+    def source(self, model: Any) -> ScanSource:
+        """A scan of `model`'s rows; its multi-hop dimension chains are joined once (chains.py)."""
+        return ScanSource(self.c, model, add_chain=self.add_shared_cte)
 
     # --- the time spine ------------------------------------------------------------------------
     def spine_for(self, instance: MeasureInstance | None = None) -> TimeSpine:
@@ -667,7 +713,7 @@ class _QueryBuilder:
         if any(i.is_metric_time for i in self.filter_items(other_filters)) or (time_filters and not self.time_items):
             raise QueryError("a filter on metric_time needs a metric, or metric_time in the group-by (and a filter "
                              "of its own, apart from the other items)")
-        source = ScanSource(self.c, model)
+        source = self.source(model)
 
         def bind(item: Ref) -> exp.Expr:
             if isinstance(item, MetricCall):
@@ -676,9 +722,7 @@ class _QueryBuilder:
 
         projections = [alias(bind(item), item.column_name()) for item in self.other_items]
         conditions = self.bind_filters(other_filters, bind)
-        select = source.from_(new_select(*projections).distinct(copy=False))
-        if conditions:
-            select = select.where(and_all(conditions), copy=False)
+        select = source.from_(new_select(*projections).distinct(copy=False), conditions)
         values = self.add_cte(f"{model.name}_values", select)
         if not self.time_items:
             return self.combine([(values, [])])
@@ -697,7 +741,7 @@ class _QueryBuilder:
         """
         first = groups[0][0]
         model = self.c.graph.models[first.model]
-        source = ScanSource(self.c, model)
+        source = self.source(model)
         time = self.c.measure_time(first.measure, model)
         bind = self.row_binder(source, time)
         common = [f for f in groups[0][0].filters if all(f in g[0].filters for g in groups)]
@@ -721,13 +765,7 @@ class _QueryBuilder:
         if all(c is not None for c in own_conditions):
             any_own = exp.or_(*[c.copy() for c in own_conditions if c is not None], copy=False)
             conditions.append(exp.paren(any_own, copy=False))
-        select = source.from_(new_select(*projections))
-        where = and_all(conditions)
-        if where is not None:
-            select = select.where(where, copy=False)
-        if self.items:
-            select = select.group_by(*[bind(item) for item in self.items], copy=False)
-        return select
+        return source.from_(new_select(*projections), conditions, [bind(item) for item in self.items])
 
     def scan(self, group: list[MeasureInstance]) -> str:
         first = group[0]
@@ -760,7 +798,7 @@ class _QueryBuilder:
         """One aggregation over a model's rows; `filters` overrides the instances' own filters."""
         first = group[0]
         model = self.c.graph.models[first.model]
-        source = ScanSource(self.c, model)
+        source = self.source(model)
         time = self.c.measure_time(first.measure, model)
         bind = self.row_binder(source, time)
         projections = [alias(bind(item), item.column_name()) for item in self.items]
@@ -770,14 +808,7 @@ class _QueryBuilder:
         conditions = self.bind_filters(first.filters if filters is None else filters, bind)
         if apply_time:
             conditions += self.time_constraint(time)
-        select = new_select(*projections)
-        select = source.from_(select)
-        where = and_all(conditions)
-        if where is not None:
-            select = select.where(where, copy=False)
-        if self.items:
-            select = select.group_by(*[bind(item) for item in self.items], copy=False)
-        return select
+        return source.from_(new_select(*projections), conditions, [bind(item) for item in self.items])
 
     def plain_scan(self, group: list[MeasureInstance]) -> str:
         return self.add_cte(f"{group[0].model}_agg", self.plain_select(group))
@@ -823,7 +854,7 @@ class _QueryBuilder:
         """A model's rows with each needed item as a named column, plus its day and measure values."""
         first = group[0]
         model = self.c.graph.models[first.model]
-        source = ScanSource(self.c, model)
+        source = self.source(model)
         time = self.c.measure_time(first.measure, model)
         bind = self.row_binder(source, time)
         wanted: list[ItemName] = []
@@ -839,9 +870,7 @@ class _QueryBuilder:
         for instance in group:
             projections.append(alias(self.c.measure_value(instance), self.plan.instances[instance]))
         conditions = (self.bind_filters(first.filters, bind) + self.time_constraint(time)) if apply_filters else []
-        select = source.from_(new_select(*projections))  # after binding: filters may add joins
-        if conditions:
-            select = select.where(and_all(conditions), copy=False)
+        select = source.from_(new_select(*projections), conditions)  # after binding: filters may add joins
         return self.add_cte(f"{first.model}_rows", select), wanted
 
     @staticmethod
@@ -1241,7 +1270,7 @@ class _QueryBuilder:
         if nad_dim is None:
             raise QueryError(f"measure '{first.measure}': non_additive_dimension '{nad.name}' is not a "
                              f"dimension of '{model.name}'")
-        source = ScanSource(self.c, model)
+        source = self.source(model)
         time = self.c.measure_time(first.measure, model)
         bind = self.row_binder(source, time)
         projections = [alias(bind(item), item.column_name()) for item in self.items]
@@ -1257,13 +1286,16 @@ class _QueryBuilder:
             projections.append(alias(self.c.aggregate(instance, value) if rolled_up else value,
                                      self.plan.instances[instance]))
         conditions = self.bind_filters(first.filters, bind) + self.time_constraint(time)
-        rows = source.from_(new_select(*projections))  # after binding: filters may add joins
-        if conditions:
-            rows = rows.where(and_all(conditions), copy=False)
-        if rolled_up:
-            # one row per day and group before the window: a daily balance table has many rows per day
-            rows_name = self.grouped_scan(first.model, rows.group_by(*[k.copy() for k in keys], copy=False),
-                                          f"{first.model}_by_day")
+        # rolled up: one row per day and group before the window, as a daily balance table has many per day
+        rows = source.from_(new_select(*projections), conditions,  # after binding: filters may add joins
+                            [k.copy() for k in keys] if rolled_up else None)
+        split = None if not rolled_up or self.c.groups_rows_first(first.model) else \
+            grouped_on_raw_days(rows, *self.c.time_columns(first.model))
+        if split is not None:  # grouped on the raw days, each period and window day derived per group
+            rows_name = self.add_cte(f"{first.model}_by_day", split.outer(self.add_cte(f"{first.model}_days",
+                                                                                        split.inner)))
+        elif rolled_up:
+            rows_name = self.grouped_scan(first.model, rows, f"{first.model}_by_day")
         else:
             rows_name = self.add_cte(f"{first.model}_rows", rows)
         partition = [column(i.column_name(), rows_name) for i in self.time_items]
@@ -1292,7 +1324,7 @@ class _QueryBuilder:
         base_model = self.c.graph.models[conversion.base_model]
         conv_model = self.c.graph.models[instance.model]
         # base events: the query's items, entity and constant properties, filtered like the base measure
-        base_source = ScanSource(self.c, base_model)
+        base_source = self.source(base_model)
         base_time = self.c.measure_time(conversion.base_measure, base_model)
         bind = self.row_binder(base_source, base_time)
         projections = [alias(as_date(trunc("day", base_time)), DAY),
@@ -1302,13 +1334,12 @@ class _QueryBuilder:
             projections.append(alias(bind(parse_item_name(self._local_name(base_model, base_prop))),
                                      f"__property_{n}"))
         conditions = self.bind_filters(instance.filters, bind) + self.time_constraint(base_time)
-        base = base_source.from_(new_select(*projections))  # after binding: filters may add joins
-        if conditions:
-            base = base.where(and_all(conditions), copy=False)
+        base = base_source.from_(new_select(*projections), conditions)  # after binding: filters may add joins
         base_name = self.add_cte(f"{base_model.name}_base_events", base)
-        base_name = self.one_base_event_per_day(base_name, len(conversion.constant_properties))
+        base_name = self.one_base_event_per_day(base_name, len(conversion.constant_properties), base_model.name,
+                                                conversion.entity)
         # conversion events
-        conv_source = ScanSource(self.c, conv_model)
+        conv_source = self.source(conv_model)
         conv_time = self.c.measure_time(instance.measure, conv_model)
         conv_bind = self.row_binder(conv_source, conv_time)
         conv_day = as_date(trunc("day", conv_time))
@@ -1323,9 +1354,7 @@ class _QueryBuilder:
             conv_projections.append(alias(conv_bind(parse_item_name(self._local_name(conv_model, conv_prop))),
                                           f"__property_{n}"))
         conv_conditions = self.bind_filters(conversion.conversion_filters, conv_bind)
-        conv = conv_source.from_(new_select(*conv_projections))
-        if conv_conditions:
-            conv = conv.where(and_all(conv_conditions), copy=False)
+        conv = conv_source.from_(new_select(*conv_projections), conv_conditions)
         conv_name = self.add_cte(f"{conv_model.name}_conversion_events", conv)
         # attribution
         on: list[exp.Expr] = [
@@ -1367,12 +1396,14 @@ class _QueryBuilder:
             outer = outer.group_by(*[column(i.column_name(), matched_name) for i in self.items], copy=False)
         return self.add_cte(f"{conv_model.name}_conversions", outer)
 
-    def one_base_event_per_day(self, base_name: str, properties: int) -> str:
+    def one_base_event_per_day(self, base_name: str, properties: int, base_model: str, entity: str) -> str:
         """Ties, broken the same way on every engine: of an entity's base events on one day, the one whose
-        group-by values sort first (NULLs last) is the conversion's latest base event."""
+        group-by values sort first (NULLs last) is the conversion's latest base event. When the day and
+        the entity decide every group-by value (metric_time; the entity's dimensions, as a customer's
+        segment), tied events are interchangeable and are not ranked."""
         ties = [i for i in self.items if not i.is_metric_time]
-        if not ties:
-            return base_name  # the day decides every group-by value: tied events are interchangeable
+        if all(self.c.graph.decided_by(base_model, entity, i) for i in ties):
+            return base_name
         keys = [DAY, "__entity", *(f"__property_{n}" for n in range(properties))]
         rank = exp.Window(this=exp.RowNumber(), partition_by=[column(k, base_name) for k in keys],
                           order=exp.Order(expressions=[exp.Ordered(this=column(i.column_name(), base_name),

@@ -76,10 +76,9 @@ WITH order_lines_agg AS (
     )
   GROUP BY
     DATE_TRUNC('MONTH', src.run_date)
-), inventory_balances_by_day AS (
+), inventory_balances_days AS (
   SELECT
-    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+    src.balance_date AS __time_1,
     SUM(src.inventory_value) AS inventory_value
   FROM {{ ref('stg_inventory_balances') }} AS src
   WHERE
@@ -87,8 +86,13 @@ WITH order_lines_agg AS (
       DATE_TRUNC('MONTH', src.balance_date) BETWEEN '2024-01-01' AND '2025-06-01'
     )
   GROUP BY
-    DATE_TRUNC('MONTH', src.balance_date),
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+    src.balance_date
+), inventory_balances_by_day AS (
+  SELECT
+    DATE_TRUNC('MONTH', __time_1) AS metric_time__month,
+    CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+    inventory_value AS inventory_value
+  FROM inventory_balances_days
 ), inventory_balances_window AS (
   SELECT
     *,
@@ -511,10 +515,9 @@ WITH order_lines_agg AS (
     )
   GROUP BY
     DATE_TRUNC('MONTH', src.run_date)
-), inventory_balances_by_day AS (
+), inventory_balances_days AS (
   SELECT
-    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+    src.balance_date AS __time_1,
     SUM(src.inventory_value) AS inventory_value
   FROM {{ ref('stg_inventory_balances') }} AS src
   WHERE
@@ -522,8 +525,13 @@ WITH order_lines_agg AS (
       DATE_TRUNC('MONTH', src.balance_date) BETWEEN '2024-01-01' AND '2025-06-01'
     )
   GROUP BY
-    DATE_TRUNC('MONTH', src.balance_date),
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+    src.balance_date
+), inventory_balances_by_day AS (
+  SELECT
+    DATE_TRUNC('MONTH', __time_1) AS metric_time__month,
+    CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+    inventory_value AS inventory_value
+  FROM inventory_balances_days
 ), inventory_balances_window AS (
   SELECT
     *,
@@ -790,10 +798,9 @@ WITH order_lines_agg AS (
     )
   GROUP BY
     DATE_TRUNC('MONTH', src.run_date)
-), inventory_balances_by_day AS (
+), inventory_balances_days AS (
   SELECT
-    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+    src.balance_date AS __time_1,
     SUM(src.inventory_value) AS inventory_value
   FROM {{ ref('stg_inventory_balances') }} AS src
   WHERE
@@ -801,8 +808,13 @@ WITH order_lines_agg AS (
       DATE_TRUNC('MONTH', src.balance_date) BETWEEN '2024-01-01' AND '2025-06-01'
     )
   GROUP BY
-    DATE_TRUNC('MONTH', src.balance_date),
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+    src.balance_date
+), inventory_balances_by_day AS (
+  SELECT
+    DATE_TRUNC('MONTH', __time_1) AS metric_time__month,
+    CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+    inventory_value AS inventory_value
+  FROM inventory_balances_days
 ), inventory_balances_window AS (
   SELECT
     *,

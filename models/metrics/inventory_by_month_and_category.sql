@@ -11,11 +11,10 @@ WHERE
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
-WITH inventory_balances_by_day AS (
+WITH inventory_balances_days AS (
   SELECT
-    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
+    src.balance_date AS __time_1,
     j_product.category AS product__category,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
     SUM(src.on_hand_units) AS inventory_units,
     SUM(src.inventory_value) AS inventory_value
   FROM {{ ref('stg_inventory_balances') }} AS src
@@ -24,9 +23,16 @@ WITH inventory_balances_by_day AS (
   WHERE
     src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
-    DATE_TRUNC('MONTH', src.balance_date),
-    j_product.category,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+    src.balance_date,
+    j_product.category
+), inventory_balances_by_day AS (
+  SELECT
+    DATE_TRUNC('MONTH', __time_1) AS metric_time__month,
+    product__category AS product__category,
+    CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+    inventory_units AS inventory_units,
+    inventory_value AS inventory_value
+  FROM inventory_balances_days
 ), inventory_balances_window AS (
   SELECT
     *,
@@ -149,11 +155,10 @@ WHERE
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
-WITH inventory_balances_by_day AS (
+WITH inventory_balances_days AS (
   SELECT
-    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
+    src.balance_date AS __time_1,
     j_product.category AS product__category,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
     SUM(src.on_hand_units) AS inventory_units,
     SUM(src.inventory_value) AS inventory_value
   FROM {{ ref('stg_inventory_balances') }} AS src
@@ -162,9 +167,16 @@ WITH inventory_balances_by_day AS (
   WHERE
     src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
-    DATE_TRUNC('MONTH', src.balance_date),
-    j_product.category,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+    src.balance_date,
+    j_product.category
+), inventory_balances_by_day AS (
+  SELECT
+    DATE_TRUNC('MONTH', __time_1) AS metric_time__month,
+    product__category AS product__category,
+    CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+    inventory_units AS inventory_units,
+    inventory_value AS inventory_value
+  FROM inventory_balances_days
 ), inventory_balances_window AS (
   SELECT
     *,
@@ -272,11 +284,10 @@ WHERE
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
-WITH inventory_balances_by_day AS (
+WITH inventory_balances_days AS (
   SELECT
-    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
+    src.balance_date AS __time_1,
     j_product.category AS product__category,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
     SUM(src.on_hand_units) AS inventory_units,
     SUM(src.inventory_value) AS inventory_value
   FROM {{ ref('stg_inventory_balances') }} AS src
@@ -285,9 +296,16 @@ WITH inventory_balances_by_day AS (
   WHERE
     src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
-    DATE_TRUNC('MONTH', src.balance_date),
-    j_product.category,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+    src.balance_date,
+    j_product.category
+), inventory_balances_by_day AS (
+  SELECT
+    DATE_TRUNC('MONTH', __time_1) AS metric_time__month,
+    product__category AS product__category,
+    CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+    inventory_units AS inventory_units,
+    inventory_value AS inventory_value
+  FROM inventory_balances_days
 ), inventory_balances_window AS (
   SELECT
     *,

@@ -711,18 +711,23 @@ WITH metrics_by_day AS (
       src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.balance_date)
-  ), inventory_balances_by_day AS (
+  ), inventory_balances_days AS (
     SELECT
-      DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+      src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
       src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
-      DATE_TRUNC('DAY', src.balance_date),
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+      src.balance_date
+  ), inventory_balances_by_day AS (
+    SELECT
+      DATE_TRUNC('DAY', __time_1) AS metric_time__day,
+      CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+      inventory_value AS inventory_value,
+      inventory_units AS inventory_units
+    FROM inventory_balances_days
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -2034,18 +2039,23 @@ WITH metrics_by_day AS (
       src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.balance_date)
-  ), inventory_balances_by_day AS (
+  ), inventory_balances_days AS (
     SELECT
-      DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+      src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
       src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      DATE_TRUNC('WEEK', src.balance_date),
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+      src.balance_date
+  ), inventory_balances_by_day AS (
+    SELECT
+      DATE_TRUNC('WEEK', __time_1) AS metric_time__week,
+      CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+      inventory_value AS inventory_value,
+      inventory_units AS inventory_units
+    FROM inventory_balances_days
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -3423,18 +3433,23 @@ WITH metrics_by_day AS (
       src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.balance_date)
-  ), inventory_balances_by_day AS (
+  ), inventory_balances_days AS (
     SELECT
-      DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+      src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
       src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      DATE_TRUNC('MONTH', src.balance_date),
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+      src.balance_date
+  ), inventory_balances_by_day AS (
+    SELECT
+      DATE_TRUNC('MONTH', __time_1) AS metric_time__month,
+      CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+      inventory_value AS inventory_value,
+      inventory_units AS inventory_units
+    FROM inventory_balances_days
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -5277,18 +5292,23 @@ WITH metrics_by_day AS (
       src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.balance_date)
-  ), inventory_balances_by_day AS (
+  ), inventory_balances_days AS (
     SELECT
-      DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+      src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
       src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
-      DATE_TRUNC('DAY', src.balance_date),
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+      src.balance_date
+  ), inventory_balances_by_day AS (
+    SELECT
+      DATE_TRUNC('DAY', __time_1) AS metric_time__day,
+      CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+      inventory_value AS inventory_value,
+      inventory_units AS inventory_units
+    FROM inventory_balances_days
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -6377,18 +6397,23 @@ WITH metrics_by_day AS (
       src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.balance_date)
-  ), inventory_balances_by_day AS (
+  ), inventory_balances_days AS (
     SELECT
-      DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+      src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
       src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      DATE_TRUNC('WEEK', src.balance_date),
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+      src.balance_date
+  ), inventory_balances_by_day AS (
+    SELECT
+      DATE_TRUNC('WEEK', __time_1) AS metric_time__week,
+      CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+      inventory_value AS inventory_value,
+      inventory_units AS inventory_units
+    FROM inventory_balances_days
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -7543,18 +7568,23 @@ WITH metrics_by_day AS (
       src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.balance_date)
-  ), inventory_balances_by_day AS (
+  ), inventory_balances_days AS (
     SELECT
-      DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+      src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
       src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      DATE_TRUNC('MONTH', src.balance_date),
-      CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+      src.balance_date
+  ), inventory_balances_by_day AS (
+    SELECT
+      DATE_TRUNC('MONTH', __time_1) AS metric_time__month,
+      CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+      inventory_value AS inventory_value,
+      inventory_units AS inventory_units
+    FROM inventory_balances_days
   ), inventory_balances_window AS (
     SELECT
       *,
@@ -10802,16 +10832,21 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_inventory_balances') }} AS src
   GROUP BY
     DATE_TRUNC('DAY', src.balance_date)
-), inventory_balances_by_day AS (
+), inventory_balances_days AS (
   SELECT
-    DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+    src.balance_date AS __time_1,
     SUM(src.inventory_value) AS inventory_value,
     SUM(src.on_hand_units) AS inventory_units
   FROM {{ ref('stg_inventory_balances') }} AS src
   GROUP BY
-    DATE_TRUNC('DAY', src.balance_date),
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+    src.balance_date
+), inventory_balances_by_day AS (
+  SELECT
+    DATE_TRUNC('DAY', __time_1) AS metric_time__day,
+    CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+    inventory_value AS inventory_value,
+    inventory_units AS inventory_units
+  FROM inventory_balances_days
 ), inventory_balances_window AS (
   SELECT
     *,
@@ -11828,16 +11863,21 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_inventory_balances') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.balance_date)
-), inventory_balances_by_day_2 AS (
+), inventory_balances_days_2 AS (
   SELECT
-    DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+    src.balance_date AS __time_1,
     SUM(src.inventory_value) AS inventory_value,
     SUM(src.on_hand_units) AS inventory_units
   FROM {{ ref('stg_inventory_balances') }} AS src
   GROUP BY
-    DATE_TRUNC('WEEK', src.balance_date),
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+    src.balance_date
+), inventory_balances_by_day_2 AS (
+  SELECT
+    DATE_TRUNC('WEEK', __time_1) AS metric_time__week,
+    CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+    inventory_value AS inventory_value,
+    inventory_units AS inventory_units
+  FROM inventory_balances_days_2
 ), inventory_balances_window_2 AS (
   SELECT
     *,
@@ -12931,16 +12971,21 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('stg_inventory_balances') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.balance_date)
-), inventory_balances_by_day_3 AS (
+), inventory_balances_days_3 AS (
   SELECT
-    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+    src.balance_date AS __time_1,
     SUM(src.inventory_value) AS inventory_value,
     SUM(src.on_hand_units) AS inventory_units
   FROM {{ ref('stg_inventory_balances') }} AS src
   GROUP BY
-    DATE_TRUNC('MONTH', src.balance_date),
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+    src.balance_date
+), inventory_balances_by_day_3 AS (
+  SELECT
+    DATE_TRUNC('MONTH', __time_1) AS metric_time__month,
+    CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+    inventory_value AS inventory_value,
+    inventory_units AS inventory_units
+  FROM inventory_balances_days_3
 ), inventory_balances_window_3 AS (
   SELECT
     *,

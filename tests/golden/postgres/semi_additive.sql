@@ -1,12 +1,16 @@
-WITH inventory_by_day AS (
+WITH inventory_days AS (
   SELECT
-    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+    src.balance_date AS __time_1,
     SUM(src.on_hand) AS stock_on_hand
   FROM "shop"."main"."inventory_balances" AS src
   GROUP BY
-    DATE_TRUNC('MONTH', src.balance_date),
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE)
+    src.balance_date
+), inventory_by_day AS (
+  SELECT
+    DATE_TRUNC('MONTH', __time_1) AS metric_time__month,
+    CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+    stock_on_hand AS stock_on_hand
+  FROM inventory_days
 ), inventory_window AS (
   SELECT
     *,
@@ -21,17 +25,22 @@ WITH inventory_by_day AS (
     inventory_window.__window_day = inventory_window.__window_pick
   GROUP BY
     inventory_window.metric_time__month
-), inventory_by_day_2 AS (
+), inventory_days_2 AS (
   SELECT
-    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE) AS __window_day,
+    src.balance_date AS __time_1,
     src.product_id AS __window_product,
     SUM(src.on_hand) AS latest_stock_per_product
   FROM "shop"."main"."inventory_balances" AS src
   GROUP BY
-    DATE_TRUNC('MONTH', src.balance_date),
-    CAST(DATE_TRUNC('DAY', src.balance_date) AS DATE),
+    src.balance_date,
     src.product_id
+), inventory_by_day_2 AS (
+  SELECT
+    DATE_TRUNC('MONTH', __time_1) AS metric_time__month,
+    CAST(DATE_TRUNC('DAY', __time_1) AS DATE) AS __window_day,
+    __window_product AS __window_product,
+    latest_stock_per_product AS latest_stock_per_product
+  FROM inventory_days_2
 ), inventory_window_2 AS (
   SELECT
     *,

@@ -1,21 +1,26 @@
-WITH order_lines_agg AS (
+WITH order_dims AS (
   SELECT
-    j_order__customer.region AS order__customer__region,
+    j_order.order_id AS order_id,
+    j_order__customer.region AS customer__region
+  FROM "shop"."main"."orders" AS j_order
+  LEFT JOIN "shop"."main"."customers" AS j_order__customer
+    ON j_order.customer_id = j_order__customer.customer_id
+), order_lines_agg AS (
+  SELECT
+    j_order.customer__region AS order__customer__region,
     j_product.category AS product__category,
     SUM(src.quantity * src.unit_price) AS revenue,
     COUNT(src.order_line_id) AS line_count,
     SUM(
-      CASE WHEN j_order__customer.region = 'north' THEN src.quantity * src.unit_price END
+      CASE WHEN j_order.customer__region = 'north' THEN src.quantity * src.unit_price END
     ) AS revenue__2
   FROM "shop"."main"."order_lines" AS src
-  LEFT JOIN "shop"."main"."orders" AS j_order
+  LEFT JOIN order_dims AS j_order
     ON src.order_id = j_order.order_id
-  LEFT JOIN "shop"."main"."customers" AS j_order__customer
-    ON j_order.customer_id = j_order__customer.customer_id
   LEFT JOIN "shop"."main"."products" AS j_product
     ON src.product_id = j_product.product_id
   GROUP BY
-    j_order__customer.region,
+    j_order.customer__region,
     j_product.category
 )
 SELECT

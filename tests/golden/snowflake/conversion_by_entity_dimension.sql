@@ -1,0 +1,82 @@
+WITH visits_agg AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month,
+    j_customer.region AS customer__region,
+    COUNT(src.visit_id) AS visits
+  FROM "shop"."main"."visits" AS src
+  LEFT JOIN "shop"."main"."customers" AS j_customer
+    ON src.customer_id = j_customer.customer_id
+  GROUP BY
+    DATE_TRUNC('MONTH', src.visited_at),
+    j_customer.region
+), visits_base_events AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.visited_at) AS DATE) AS __day,
+    src.customer_id AS __entity,
+    DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month,
+    j_customer.region AS customer__region
+  FROM "shop"."main"."visits" AS src
+  LEFT JOIN "shop"."main"."customers" AS j_customer
+    ON src.customer_id = j_customer.customer_id
+), orders_conversion_events AS (
+  SELECT
+    ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+    src.customer_id AS __entity,
+    src.order_id AS __value
+  FROM "shop"."main"."orders" AS src
+), orders_attributed AS (
+  SELECT
+    visits_base_events.metric_time__month,
+    visits_base_events.customer__region,
+    orders_conversion_events.__value,
+    ROW_NUMBER() OVER (
+      PARTITION BY orders_conversion_events.__conversion_id
+      ORDER BY visits_base_events.__day DESC NULLS LAST
+    ) AS __attribution_rank
+  FROM orders_conversion_events
+  INNER JOIN visits_base_events
+    ON visits_base_events.__entity = orders_conversion_events.__entity
+    AND visits_base_events.__day <= orders_conversion_events.__day
+    AND visits_base_events.__day > orders_conversion_events.__day - INTERVAL '7 DAY'
+), orders_conversions AS (
+  SELECT
+    orders_attributed.metric_time__month,
+    orders_attributed.customer__region,
+    COUNT(orders_attributed.__value) AS order_count
+  FROM orders_attributed
+  WHERE
+    orders_attributed.__attribution_rank = 1
+  GROUP BY
+    orders_attributed.metric_time__month,
+    orders_attributed.customer__region
+), combined AS (
+  SELECT
+    metric_time__month,
+    customer__region,
+    MAX(visits) AS visits,
+    MAX(order_count) AS order_count
+  FROM (
+    SELECT
+      visits_agg.metric_time__month,
+      visits_agg.customer__region,
+      visits_agg.visits,
+      NULL AS order_count
+    FROM visits_agg
+    UNION ALL
+    SELECT
+      orders_conversions.metric_time__month,
+      orders_conversions.customer__region,
+      NULL AS visits,
+      orders_conversions.order_count
+    FROM orders_conversions
+  ) AS stacked
+  GROUP BY
+    metric_time__month,
+    customer__region
+)
+SELECT
+  combined.metric_time__month AS metric_time__month,
+  combined.customer__region AS customer__region,
+  CAST(combined.order_count AS DOUBLE) / CAST(NULLIF(combined.visits, 0) AS DOUBLE) AS visit_to_order_rate
+FROM combined
