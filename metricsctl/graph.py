@@ -116,6 +116,7 @@ class SemanticGraph:
     def __init__(self, spec: Spec) -> None:
         self.spec = spec
         self.models = {m.name: m for m in spec.semantic_models}
+        self._resolved: dict[tuple[str, ItemName], ResolvedItem] = {}  # the spec is frozen: resolved once
 
     # --- the building blocks -------------------------------------------------------------------
     def _targets(self, entity: str, exclude: str) -> list[Any]:
@@ -161,12 +162,17 @@ class SemanticGraph:
     # --- resolution ----------------------------------------------------------------------------
     def resolve(self, model_name: str, item: ItemName) -> ResolvedItem:
         """Bind `item` as seen from the semantic model `model_name`, or say why it cannot be."""
+        key = (model_name, item)
+        found = self._resolved.get(key)
+        if found is not None:
+            return found
         try:
-            return self._resolve(model_name, item)
+            found = self._resolved[key] = self._resolve(model_name, item)
         except QueryError as exc:
             hint = suggest(item.column_name(), self.available(model_name))
             raise QueryError(f"'{item}' is not available for semantic model '{model_name}': {exc}"
                              f"{hint}") from None
+        return found
 
     def _resolve(self, model_name: str, item: ItemName) -> ResolvedItem:
         model = self.models[model_name]

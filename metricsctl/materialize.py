@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
@@ -52,6 +53,7 @@ SINCE = "__metricsctl_since__"
 THIS = "__metricsctl_this__"
 REF = "__metricsctl_ref_{}__"
 MODEL_REF = "__metricsctl_model_{}__"  # a placeholder table name that renders as {{ ref('<name>') }}
+_REF_PLACEHOLDER = re.compile(REF.format(r"(\d+)"))
 DEFAULT_LOOKBACK_DAYS = 3
 FULL_SINCE = "1900-01-01"  # the bound of a full build: every period
 TABLE = "{{ config(materialized='table') }}"
@@ -135,11 +137,12 @@ class Materializer:
         self.source_dialect = source_dialect or self.dialect
         self.manifest: dict[str, Any] = project.manifest()
         self.refs = self._relation_refs()
+        self._ref_calls = list(self.refs.values())  # the `ref()` call of each placeholder, by its number
         self.compiler = SqlCompiler(spec, self.dialect, self.source_dialect,
                                     {rel: REF.format(i) for i, rel in enumerate(self.refs)})
 
-    @property
-    def folder(self) -> str:
+    @cached_property
+    def folder(self) -> str:  # read once: each reading of dbt_project.yml copies its settings
         return f"{self.project.paths('model-paths')[0]}/metrics"
 
     def _relation_refs(self) -> dict[str, str]:
@@ -157,10 +160,13 @@ class Materializer:
     def _render(self, expression: exp.Expr) -> str:
         # rendered once, never reused; text from the spec (labels, filter literals) must never run as Jinja
         sql = escape_jinja(to_sql(expression, self.dialect, pretty=True, copy=False))
-        for i, ref in enumerate(self.refs.values()):
-            sql = sql.replace(REF.format(i), ref)
+        sql = _REF_PLACEHOLDER.sub(self._ref_call, sql)  # one pass, however many relations the project has
         sql = re.sub(MODEL_REF.format("([A-Za-z0-9_]+)"), lambda m: "{{ ref('" + m.group(1) + "') }}", sql)
         return sql.replace(SINCE, "{{ metricsctl_since }}").replace(THIS, "{{ this }}")
+
+    def _ref_call(self, placeholder: re.Match[str]) -> str:
+        number = int(placeholder.group(1))
+        return self._ref_calls[number] if number < len(self._ref_calls) else placeholder.group(0)
 
     # --- exports -------------------------------------------------------------------------------
     def models(self) -> list[GeneratedModel]:
@@ -519,10 +525,10 @@ class Materializer:
         # breaks BI tools and unions
         typed = [alias(cast(column(c, "definitions"), "VARCHAR"), c) for c in columns]
         select = exp.select(*typed, *[column(c, "managed") for c in extra]
-                            ).from_(values).join(exp.Subquery(this=managed, alias=exp.TableAlias(
+                            ).from_(values, copy=False).join(exp.Subquery(this=managed, alias=exp.TableAlias(
                                 this=exp.to_identifier("managed"))), on=exp.EQ(
                                 this=column("metric_name", "definitions"), expression=column("metric_name", "managed")),
-                                join_type="LEFT")
+                                join_type="LEFT", copy=False)  # a fresh tree: no copy of its thousand rows
         header = f"{MARKER} from every metric in the project. Do not edit: run `metricsctl compile`."
         return GeneratedModel("metric_catalog", f"{self.folder}/metric_catalog.sql", header, TABLE,
                               self._render(select))

@@ -4,8 +4,10 @@ Compiling a model allocates hundreds of thousands of small objects (sqlglot node
 parent), and most of them live until the model's SQL is written. With the collector on, those objects
 are traversed again at every collection of the older generations while the tree grows: a quarter of
 compiling a large project (bench/compile_bench.py, BENCHMARKS.md section 3). Held off for one model, the
-objects are traversed once, by the first collection after it; what the model left behind is freed then,
-so memory grows by one model's garbage at most.
+objects are traversed once, by a collection of the youngest generation alone at the end of the block;
+what the model left behind is freed then, so memory grows by one model's garbage at most. An automatic
+collection at that point could take the older generations too (every eleventh time), traversing the loaded
+spec, dbt's manifest and every earlier model's survivors again: 0.05-0.1 s at 1,000 metrics.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from contextlib import contextmanager
 
 @contextmanager
 def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside the block; nested blocks, and a collector someone else turned
-    off, are left as they are."""
+    """No cyclic garbage collection inside the block, then one of the youngest generation; nested blocks, and
+    a collector someone else turned off, are left as they are."""
     if not gc.isenabled():
         yield
         return
@@ -26,4 +28,5 @@ def collector_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        gc.collect(0)
         gc.enable()

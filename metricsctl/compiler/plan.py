@@ -106,17 +106,18 @@ class Plan:
     # (entity, time dimension) names that mean metric_time for every instance: a measure's own
     # aggregation time, named through its model's primary entity (`order__ordered_at`)
     time_aliases: frozenset[tuple[str, str]] = frozenset()
+    names: set[str] = field(default_factory=set)  # the instances' column names
 
     def add_instance(self, instance: MeasureInstance) -> None:
         if instance in self.instances:
             return
-        taken = set(self.instances.values())
         name = instance.measure
         n = 1
-        while name in taken:
+        while name in self.names:
             n += 1
             name = f"{instance.measure}__{n}"
         self.instances[instance] = name
+        self.names.add(name)
 
     def scans(self) -> list[list[MeasureInstance]]:
         """Instances grouped by scan key, in first-seen order."""

@@ -321,9 +321,12 @@ class SqlCompiler:
         self.custom_grains = spec.custom_grains
         self._filters: dict[str, ParsedFilter] = {}
         self._parsed: dict[str, exp.Expr] = {}  # model expressions, parsed once
+        self.derived: dict[str, exp.Expr] = {}  # derived metrics' expressions, parsed and divisions rewritten
         self._time_columns: dict[str, tuple[list[exp.Expr], set[str]]] = {}
         self._tables: dict[str, exp.Table] = {}  # relations, parsed once
         self._qualified: dict[tuple[str, str], exp.Expr] = {}  # (expression, table alias) -> qualified
+        # (expression, table alias) -> the names and quoting of a qualified plain column (None: not one)
+        self._plain_columns: dict[tuple[str, str], list[tuple[str, bool]] | None] = {}
         self._plans: dict[tuple[tuple[str, ...], tuple[str, ...]], Plan] = {}  # (metrics, filters) -> plan
 
     # --- shared helpers ------------------------------------------------------------------------
@@ -357,14 +360,16 @@ class SqlCompiler:
             if isinstance(value, exp.Column) and not value.table:
                 value.set("table", exp.to_identifier(table))
             self._qualified[key] = value
-        qualified = self._qualified[key]
-        parts = [qualified.args.get("this"), qualified.args.get("table")]
-        if isinstance(qualified, exp.Column) and set(qualified.args) <= {"this", "table"} and all(
-                isinstance(i, exp.Identifier) and set(i.args) <= {"this", "quoted"} for i in parts):
-            # a plain column, the common case: built afresh, cheaper than a deep copy
-            this, table_id = [exp.Identifier(this=i.this, quoted=i.quoted) for i in parts if i is not None]
-            return exp.Column(this=this, table=table_id)
-        return qualified.copy()
+            parts = [value.args.get("this"), value.args.get("table")]
+            plain = isinstance(value, exp.Column) and set(value.args) <= {"this", "table"} and all(
+                isinstance(i, exp.Identifier) and set(i.args) <= {"this", "quoted"} for i in parts)
+            self._plain_columns[key] = [(i.this, i.quoted) for i in parts if i is not None] if plain else None
+        plain_parts = self._plain_columns[key]
+        if plain_parts is not None:  # a plain column, the common case: built afresh, cheaper than a deep copy
+            (name, quoted), (table_name, table_quoted) = plain_parts
+            return exp.Column(this=exp.Identifier(this=name, quoted=quoted),
+                              table=exp.Identifier(this=table_name, quoted=table_quoted))
+        return self._qualified[key].copy()
 
     def parsed(self, sql: str, what: str) -> exp.Expr:
         """A model's or a derived metric's SQL expression, parsed once per compiler; a copy to rewrite."""
@@ -1490,7 +1495,6 @@ class _QueryBuilder:
                                       expression=exp.Literal.number(0)), "DOUBLE")
             return exp.Div(this=num, expression=den)
         assert isinstance(node, Derived)
-        parsed = self.c.parsed(node.expr, "derived expression")
         inputs = dict(node.inputs)
 
         def float_division(n: exp.Expr) -> exp.Expr:
@@ -1501,7 +1505,10 @@ class _QueryBuilder:
                     this=n.expression, expression=exp.Literal.number(0)))
             return n
 
-        parsed = parsed.transform(float_division, copy=False)
+        if node.expr not in self.c.derived:  # rewritten once per compiler, copied for each use
+            self.c.derived[node.expr] = self.c.parsed(node.expr, "derived expression").transform(float_division,
+                                                                                                copy=False)
+        parsed = self.c.derived[node.expr].copy()
 
         def replace(n: exp.Expr) -> exp.Expr:
             if isinstance(n, exp.Column) and not n.table and n.name in inputs:
