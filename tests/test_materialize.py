@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -196,7 +197,10 @@ def test_an_incremental_run_equals_a_full_refresh_and_rebuilds_only_recent_perio
     compiled = max(incremental.project.target_dir.glob("**/compiled/*/models/metrics/daily_channel_sales.sql"),
                    key=lambda path: path.stat().st_mtime)  # PostgreSQL and Spark compile beside their candidate
     # the bound was read before the query ran: the latest day held (2024-06-30) minus the 3-day lookback
-    assert "src.ordered_at >= CAST('2024-06-27' AS DATE)" in compiled.read_text()
+    sql = compiled.read_text()
+    assert "src.ordered_at >= CAST('2024-06-27' AS DATE)" in sql
+    # and the trailing 7 days of the first day rebuilt reach back a week: only those rows are read
+    assert "src.ordered_at >= CAST(CAST('2024-06-27' AS DATE) - INTERVAL '7" in sql
 
     full = engine_project(tmp_path, "refreshed", target)  # "full" is an SQL keyword
     append_day(full.project.project_dir, "2024-07-01", late_day="2024-06-29")
@@ -276,7 +280,13 @@ def test_metric_values_after_a_late_order_equal_a_full_refresh(tmp_path: Path, t
         compiled = max(incremental.project.target_dir.glob("**/compiled/*/models/metrics/metric_values.sql"),
                        key=lambda path: path.stat().st_mtime)
         # the latest day with data held (2024-06-30) minus the 5-day lookback, read before the query ran
-        assert "src.ordered_at >= CAST('2024-06-25' AS DATE)" in compiled.read_text()
+        sql = compiled.read_text()
+        assert "src.ordered_at >= CAST('2024-06-25' AS DATE)" in sql
+        # offsets read the rows from the bound's offset day on (a month and a week earlier), not all history
+        for distance in ("1 MONTH", "7 DAY"):
+            count, unit = distance.split()
+            assert re.search(r"src\.ordered_at >= CAST\(DATE_TRUNC\('DAY', CAST\('2024-06-25' AS DATE\) - "
+                             rf"INTERVAL '{count}'? ?{unit}", sql, re.IGNORECASE), distance
 
     full = with_lookback(engine_project(tmp_path, "refreshed", target), 5)
     append_day(full.project.project_dir, "2024-07-01", late_day="2024-06-29")

@@ -799,8 +799,9 @@ class _QueryBuilder:
                              "the group-by; add --group-by metric_time__day (or another grain)")
 
     def plain_select(self, group: list[MeasureInstance], filters: tuple[str, ...] | None = None,
-                     apply_time: bool = True) -> exp.Select:
-        """One aggregation over a model's rows; `filters` overrides the instances' own filters."""
+                     apply_time: bool = True, start: exp.Expr | None = None) -> exp.Select:
+        """One aggregation over a model's rows; `filters` overrides the instances' own filters; `start`: the
+        first day of rows it reads, when the query's own time constraint is not applied."""
         first = group[0]
         model = self.c.graph.models[first.model]
         source = self.source(model)
@@ -813,6 +814,8 @@ class _QueryBuilder:
         conditions = self.bind_filters(first.filters if filters is None else filters, bind)
         if apply_time:
             conditions += self.time_constraint(time)
+        elif start is not None:
+            conditions.append(exp.GTE(this=time.copy(), expression=start))
         return source.from_(new_select(*projections), conditions, [bind(item) for item in self.items])
 
     def plain_scan(self, group: list[MeasureInstance]) -> str:
@@ -875,8 +878,41 @@ class _QueryBuilder:
         for instance in group:
             projections.append(alias(self.c.measure_value(instance), self.plan.instances[instance]))
         conditions = (self.bind_filters(first.filters, bind) + self.time_constraint(time)) if apply_filters else []
+        start = None if apply_filters else self.history_start(group)
+        if start is not None:  # the spine's days start at `since`: their windows and offsets reach back to here
+            conditions.append(exp.GTE(this=time.copy(), expression=start))
         select = source.from_(new_select(*projections), conditions)  # after binding: filters may add joins
         return self.add_cte(f"{first.model}_rows", select), wanted
+
+    def history_start(self, group: list[MeasureInstance]) -> exp.Expr | None:
+        """With `since`, the first day of rows the spine's days from `since` on read: a window reaches back
+        its length, an offset its distance, a grain_to_date to the start of the period holding `since`. None
+        without `since`, or when an instance reads all history (accumulated since the first row) or steps by
+        custom periods."""
+        if self.since is None:
+            return None
+        starts: dict[str, exp.Expr] = {}
+        for instance in group:
+            start: exp.Expr = self.since.copy()
+            offset, cumulative = instance.offset, instance.cumulative
+            if offset is not None:
+                if offset.window is not None and offset.window.grain in STEPPED_GRAINS:
+                    start = exp.Sub(this=start, expression=interval(offset.window))
+                elif offset.to_grain in STEPPED_GRAINS:
+                    start = trunc(str(offset.to_grain), start)
+                else:
+                    return None
+            if cumulative is not None:
+                if cumulative.window is not None and cumulative.window.grain in STEPPED_GRAINS:
+                    start = exp.Sub(this=start, expression=interval(cumulative.window))
+                elif cumulative.window is None and cumulative.grain_to_date in STEPPED_GRAINS:
+                    start = trunc(str(cumulative.grain_to_date), start)
+                else:
+                    return None
+            start = as_date(start)
+            starts.setdefault(start.sql(), start)
+        values = list(starts.values())
+        return values[0] if len(values) == 1 else exp.Least(this=values[0], expressions=values[1:])
 
     @staticmethod
     def item_column(item: Ref) -> str:
@@ -1130,16 +1166,22 @@ class _QueryBuilder:
         # filters on metric_time apply to the shifted periods; the others to the rows
         row_filters = tuple(t for t in group[0].filters
                             if not any(i.is_metric_time for i in self.filter_items((t,))))
-        inner = self.plain_select(group, filters=row_filters, apply_time=False)
+        window, to_grain = offset.window, offset.to_grain
+
+        def shift(period: exp.Expr) -> exp.Expr:
+            if window is not None:
+                return exp.Sub(this=period, expression=interval(window))
+            assert to_grain is not None
+            return trunc(to_grain, period)
+
+        # with `since` (a period start), the periods from it on read the periods from its shifted one on
+        start = None if self.since is None else as_date(trunc(str(time_item.grain), shift(self.since.copy())))
+        inner = self.plain_select(group, filters=row_filters, apply_time=False, start=start)
         aggregated = self.add_cte(f"{group[0].model}_by_period", inner)
         periods = exp.Subquery(this=self.spine_periods(self.time_items), alias=exp.TableAlias(
             this=exp.to_identifier("periods")))
         period = column(time_item.column_name(), "periods")
-        if offset.window is not None:
-            shifted: exp.Expr = exp.Sub(this=period, expression=interval(offset.window))
-        else:
-            assert offset.to_grain is not None
-            shifted = trunc(offset.to_grain, period)
+        shifted = shift(period)
         projections: list[exp.Expr] = []
         for item in self.items:
             table = "periods" if item.is_metric_time else aggregated

@@ -748,6 +748,8 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
       SUM(src.spend_eur) AS marketing_spend__2
     FROM {{ ref('stg_campaign_spend') }} AS src
+    WHERE
+      src.spend_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.spend_date)
   ), campaign_spend_offset AS (
@@ -768,6 +770,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
     FROM {{ ref('stg_campaign_spend') }} AS src
+    WHERE
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -801,6 +805,8 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
     FROM {{ ref('stg_production_runs') }} AS src
+    WHERE
+      src.run_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.run_date)
   ), production_runs_offset AS (
@@ -825,6 +831,8 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       COUNT(src.order_id) AS orders__2
     FROM {{ ref('stg_orders') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), orders_offset AS (
@@ -855,6 +863,8 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
     FROM {{ ref('stg_order_lines') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_offset AS (
@@ -909,6 +919,8 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
     FROM {{ ref('stg_order_lines') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_offset_2 AS (
@@ -946,6 +958,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
     FROM {{ ref('stg_store_traffic') }} AS src
+    WHERE
+      src.traffic_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7' DAY AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -975,6 +989,8 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
       SUM(src.footfall) AS footfall__4
     FROM {{ ref('stg_store_traffic') }} AS src
+    WHERE
+      src.traffic_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.traffic_date)
   ), store_traffic_offset AS (
@@ -995,6 +1011,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
     FROM {{ ref('stg_production_runs') }} AS src
+    WHERE
+      src.run_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7' DAY AS DATE)
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
@@ -2076,6 +2094,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
       SUM(src.spend_eur) AS marketing_spend__2
     FROM {{ ref('stg_campaign_spend') }} AS src
+    WHERE
+      src.spend_date >= CAST(DATE_TRUNC(
+        'WEEK',
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.spend_date)
   ), campaign_spend_offset AS (
@@ -2096,6 +2119,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
     FROM {{ ref('stg_campaign_spend') }} AS src
+    WHERE
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -2140,6 +2165,11 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
     FROM {{ ref('stg_production_runs') }} AS src
+    WHERE
+      src.run_date >= CAST(DATE_TRUNC(
+        'WEEK',
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.run_date)
   ), production_runs_offset AS (
@@ -2164,6 +2194,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       COUNT(src.order_id) AS orders__2
     FROM {{ ref('stg_orders') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC(
+        'WEEK',
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), orders_offset AS (
@@ -2194,6 +2229,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
     FROM {{ ref('stg_order_lines') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC(
+        'WEEK',
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_offset AS (
@@ -2270,6 +2310,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
     FROM {{ ref('stg_order_lines') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC(
+        'WEEK',
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_offset_2 AS (
@@ -2318,6 +2363,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
     FROM {{ ref('stg_store_traffic') }} AS src
+    WHERE
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -2358,6 +2405,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
       SUM(src.footfall) AS footfall__4
     FROM {{ ref('stg_store_traffic') }} AS src
+    WHERE
+      src.traffic_date >= CAST(DATE_TRUNC(
+        'WEEK',
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.traffic_date)
   ), store_traffic_offset AS (
@@ -2378,6 +2430,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
     FROM {{ ref('stg_production_runs') }} AS src
+    WHERE
+      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
@@ -3470,6 +3524,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
       SUM(src.spend_eur) AS marketing_spend__2
     FROM {{ ref('stg_campaign_spend') }} AS src
+    WHERE
+      src.spend_date >= CAST(DATE_TRUNC(
+        'MONTH',
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.spend_date)
   ), campaign_spend_offset AS (
@@ -3490,6 +3549,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
     FROM {{ ref('stg_campaign_spend') }} AS src
+    WHERE
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -3534,6 +3595,11 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
     FROM {{ ref('stg_production_runs') }} AS src
+    WHERE
+      src.run_date >= CAST(DATE_TRUNC(
+        'MONTH',
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.run_date)
   ), production_runs_offset AS (
@@ -3558,6 +3624,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       COUNT(src.order_id) AS orders__2
     FROM {{ ref('stg_orders') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC(
+        'MONTH',
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), orders_offset AS (
@@ -3588,6 +3659,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
     FROM {{ ref('stg_order_lines') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC(
+        'MONTH',
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_offset AS (
@@ -3664,6 +3740,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
     FROM {{ ref('stg_order_lines') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC(
+        'MONTH',
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_offset_2 AS (
@@ -3712,6 +3793,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
     FROM {{ ref('stg_store_traffic') }} AS src
+    WHERE
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -3752,6 +3835,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
       SUM(src.footfall) AS footfall__4
     FROM {{ ref('stg_store_traffic') }} AS src
+    WHERE
+      src.traffic_date >= CAST(DATE_TRUNC(
+        'MONTH',
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.traffic_date)
   ), store_traffic_offset AS (
@@ -3772,6 +3860,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
     FROM {{ ref('stg_production_runs') }} AS src
+    WHERE
+      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
@@ -5329,6 +5419,8 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
       SUM(src.spend_eur) AS marketing_spend__2
     FROM {{ ref('stg_campaign_spend') }} AS src
+    WHERE
+      src.spend_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.spend_date)
   ), campaign_spend_offset AS (
@@ -5349,6 +5441,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
     FROM {{ ref('stg_campaign_spend') }} AS src
+    WHERE
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -5382,6 +5476,8 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
     FROM {{ ref('stg_production_runs') }} AS src
+    WHERE
+      src.run_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.run_date)
   ), production_runs_offset AS (
@@ -5406,6 +5502,8 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       COUNT(src.order_id) AS orders__2
     FROM {{ ref('stg_orders') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), orders_offset AS (
@@ -5436,6 +5534,8 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
     FROM {{ ref('stg_order_lines') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_offset AS (
@@ -5490,6 +5590,8 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
     FROM {{ ref('stg_order_lines') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_offset_2 AS (
@@ -5527,6 +5629,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
     FROM {{ ref('stg_store_traffic') }} AS src
+    WHERE
+      src.traffic_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -5556,6 +5660,8 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
       SUM(src.footfall) AS footfall__4
     FROM {{ ref('stg_store_traffic') }} AS src
+    WHERE
+      src.traffic_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.traffic_date)
   ), store_traffic_offset AS (
@@ -5576,6 +5682,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
     FROM {{ ref('stg_production_runs') }} AS src
+    WHERE
+      src.run_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
@@ -6434,6 +6542,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
       SUM(src.spend_eur) AS marketing_spend__2
     FROM {{ ref('stg_campaign_spend') }} AS src
+    WHERE
+      src.spend_date >= CAST(DATE_TRUNC(
+        'WEEK',
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.spend_date)
   ), campaign_spend_offset AS (
@@ -6454,6 +6567,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
     FROM {{ ref('stg_campaign_spend') }} AS src
+    WHERE
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -6498,6 +6613,11 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
     FROM {{ ref('stg_production_runs') }} AS src
+    WHERE
+      src.run_date >= CAST(DATE_TRUNC(
+        'WEEK',
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.run_date)
   ), production_runs_offset AS (
@@ -6522,6 +6642,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       COUNT(src.order_id) AS orders__2
     FROM {{ ref('stg_orders') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC(
+        'WEEK',
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), orders_offset AS (
@@ -6552,6 +6677,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
     FROM {{ ref('stg_order_lines') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC(
+        'WEEK',
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_offset AS (
@@ -6628,6 +6758,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
     FROM {{ ref('stg_order_lines') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC(
+        'WEEK',
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_offset_2 AS (
@@ -6676,6 +6811,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
     FROM {{ ref('stg_store_traffic') }} AS src
+    WHERE
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -6716,6 +6853,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
       SUM(src.footfall) AS footfall__4
     FROM {{ ref('stg_store_traffic') }} AS src
+    WHERE
+      src.traffic_date >= CAST(DATE_TRUNC(
+        'WEEK',
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.traffic_date)
   ), store_traffic_offset AS (
@@ -6736,6 +6878,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
     FROM {{ ref('stg_production_runs') }} AS src
+    WHERE
+      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
@@ -7605,6 +7749,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
       SUM(src.spend_eur) AS marketing_spend__2
     FROM {{ ref('stg_campaign_spend') }} AS src
+    WHERE
+      src.spend_date >= CAST(DATE_TRUNC(
+        'MONTH',
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.spend_date)
   ), campaign_spend_offset AS (
@@ -7625,6 +7774,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
     FROM {{ ref('stg_campaign_spend') }} AS src
+    WHERE
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -7669,6 +7820,11 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
     FROM {{ ref('stg_production_runs') }} AS src
+    WHERE
+      src.run_date >= CAST(DATE_TRUNC(
+        'MONTH',
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.run_date)
   ), production_runs_offset AS (
@@ -7693,6 +7849,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       COUNT(src.order_id) AS orders__2
     FROM {{ ref('stg_orders') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC(
+        'MONTH',
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), orders_offset AS (
@@ -7723,6 +7884,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
     FROM {{ ref('stg_order_lines') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC(
+        'MONTH',
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_offset AS (
@@ -7799,6 +7965,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
     FROM {{ ref('stg_order_lines') }} AS src
+    WHERE
+      src.ordered_at >= CAST(DATE_TRUNC(
+        'MONTH',
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_offset_2 AS (
@@ -7847,6 +8018,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
     FROM {{ ref('stg_store_traffic') }} AS src
+    WHERE
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -7887,6 +8060,11 @@ WITH metrics_by_day AS (
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
       SUM(src.footfall) AS footfall__4
     FROM {{ ref('stg_store_traffic') }} AS src
+    WHERE
+      src.traffic_date >= CAST(DATE_TRUNC(
+        'MONTH',
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+      ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.traffic_date)
   ), store_traffic_offset AS (
@@ -7907,6 +8085,8 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
     FROM {{ ref('stg_production_runs') }} AS src
+    WHERE
+      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
