@@ -51,12 +51,17 @@ WHERE
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 WITH metrics_by_day AS (
-  WITH employee_movements_agg AS (
+  WITH employee_movements_read AS MATERIALIZED (
+    SELECT
+      src.movement_date,
+      src.movement
+    FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.movement_date) AS metric_time__day,
       SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
       SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.movement_date)
   ), headcount_by_day AS (
@@ -99,11 +104,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_campaign_spend') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.spend_date)
+  ), customers_read AS MATERIALIZED (
+    SELECT
+      src.signup_date,
+      src.customer_id
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.signup_date) AS metric_time__day,
       COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.signup_date)
   ), customers_spine AS (
@@ -121,7 +131,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
@@ -155,7 +165,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
       src.customer_id AS new_customers__2
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
@@ -196,11 +206,17 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_date)
+  ), sales_visits_read AS MATERIALIZED (
+    SELECT
+      src.visit_date,
+      src.visit_id,
+      src.customer_id
+    FROM {{ ref('stg_sales_visits') }} AS src
   ), sales_visits_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.visit_date) AS metric_time__day,
       COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.visit_date)
   ), sales_visits_base_events AS (
@@ -208,7 +224,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
       DATE_TRUNC('DAY', src.visit_date) AS metric_time__day
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
   ), orders_conversion_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
@@ -563,13 +579,20 @@ WITH metrics_by_day AS (
     combined.tasks_due AS tasks_due
   FROM combined
 ), recent_metrics_by_day AS (
-  WITH campaign_spend_agg AS (
+  WITH campaign_spend_read AS MATERIALIZED (
+    SELECT
+      src.spend_date,
+      src.clicks,
+      src.impressions,
+      src.spend_eur
+    FROM {{ ref('stg_campaign_spend') }} AS src
+  ), campaign_spend_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
       SUM(src.clicks) AS clicks,
       SUM(src.impressions) AS impressions,
       SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
@@ -585,6 +608,17 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
+  ), production_runs_read AS MATERIALIZED (
+    SELECT
+      src.run_date,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.units_produced,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id
+    FROM {{ ref('stg_production_runs') }} AS src
   ), production_runs_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
@@ -595,11 +629,20 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units,
       SUM(src.ideal_run_minutes) AS ideal_run_minutes,
       COUNT(src.run_id) AS production_runs
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.run_date)
+  ), order_lines_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.quantity,
+      src.net_unit_price,
+      src.unit_cost,
+      src.discount_per_unit,
+      src.on_promotion
+    FROM {{ ref('stg_order_lines') }} AS src
   ), order_lines_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -608,11 +651,19 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.discount_per_unit) AS discount_amount,
       SUM(src.quantity) AS units_sold,
       SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
+  ), orders_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.order_id,
+      src.customer_id,
+      src.on_promotion,
+      src.is_repeat_order
+    FROM {{ ref('stg_orders') }} AS src
   ), orders_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -626,7 +677,7 @@ WITH metrics_by_day AS (
         WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
         THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
       END AS ordering_customers__3
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
@@ -640,7 +691,7 @@ WITH metrics_by_day AS (
       src.quantity * src.net_unit_price AS revenue__4,
       src.quantity * src.net_unit_price AS revenue__5,
       src.quantity * src.net_unit_price AS revenue__7
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
   ), order_lines_daily AS (
     SELECT
       order_lines_rows.__day,
@@ -671,7 +722,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
   ), orders_first_seen AS (
     SELECT
       orders_rows.ordering_customers AS ordering_customers,
@@ -702,13 +753,19 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', orders_cumulative.__day) AS metric_time__day,
       orders_cumulative.ordering_customers AS ordering_customers
     FROM orders_cumulative
+  ), inventory_balances_read AS MATERIALIZED (
+    SELECT
+      src.balance_date,
+      src.inventory_value,
+      src.on_hand_units
+    FROM {{ ref('stg_inventory_balances') }} AS src
+    WHERE
+      src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
       COUNT(DISTINCT src.balance_date) AS inventory_days
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.balance_date)
   ), inventory_balances_days AS (
@@ -716,9 +773,7 @@ WITH metrics_by_day AS (
       src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       src.balance_date
   ), inventory_balances_by_day AS (
@@ -747,7 +802,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
       SUM(src.spend_eur) AS marketing_spend__2
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.spend_date)
   ), campaign_spend_offset AS (
@@ -767,7 +822,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -800,7 +855,7 @@ WITH metrics_by_day AS (
       SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.run_date)
   ), production_runs_offset AS (
@@ -824,7 +879,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       COUNT(src.order_id) AS orders__2
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), orders_offset AS (
@@ -840,12 +895,18 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
+  ), store_traffic_read AS MATERIALIZED (
+    SELECT
+      src.traffic_date,
+      src.footfall,
+      src.on_promotion
+    FROM {{ ref('stg_store_traffic') }} AS src
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
       SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
       SUM(src.footfall) AS footfall__2
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
@@ -854,7 +915,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_offset AS (
@@ -908,7 +969,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_offset_2 AS (
@@ -945,7 +1006,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -974,7 +1035,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
       SUM(src.footfall) AS footfall__4
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.traffic_date)
   ), store_traffic_offset AS (
@@ -994,7 +1055,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
@@ -1335,12 +1396,17 @@ WITH metrics_by_day AS (
   LEFT JOIN production_runs_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_cumulative_by_day.metric_time__day
 ), metrics_by_week AS (
-  WITH employee_movements_agg AS (
+  WITH employee_movements_read AS MATERIALIZED (
+    SELECT
+      src.movement_date,
+      src.movement
+    FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.movement_date) AS metric_time__week,
       SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
       SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.movement_date)
   ), headcount_by_day AS (
@@ -1383,11 +1449,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_campaign_spend') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.spend_date)
+  ), customers_read AS MATERIALIZED (
+    SELECT
+      src.signup_date,
+      src.customer_id
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
       COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.signup_date)
   ), customers_spine AS (
@@ -1405,7 +1476,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
@@ -1450,7 +1521,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
       src.customer_id AS new_customers__2
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
@@ -1502,11 +1573,17 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_date)
+  ), sales_visits_read AS MATERIALIZED (
+    SELECT
+      src.visit_date,
+      src.visit_id,
+      src.customer_id
+    FROM {{ ref('stg_sales_visits') }} AS src
   ), sales_visits_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week,
       COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.visit_date)
   ), sales_visits_base_events AS (
@@ -1514,7 +1591,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
       DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
   ), orders_conversion_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
@@ -1869,13 +1946,20 @@ WITH metrics_by_day AS (
     combined.tasks_due AS tasks_due
   FROM combined
 ), recent_metrics_by_week AS (
-  WITH campaign_spend_agg AS (
+  WITH campaign_spend_read AS MATERIALIZED (
+    SELECT
+      src.spend_date,
+      src.clicks,
+      src.impressions,
+      src.spend_eur
+    FROM {{ ref('stg_campaign_spend') }} AS src
+  ), campaign_spend_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
       SUM(src.clicks) AS clicks,
       SUM(src.impressions) AS impressions,
       SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -1891,6 +1975,17 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
+  ), production_runs_read AS MATERIALIZED (
+    SELECT
+      src.run_date,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.units_produced,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id
+    FROM {{ ref('stg_production_runs') }} AS src
   ), production_runs_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
@@ -1901,11 +1996,20 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units,
       SUM(src.ideal_run_minutes) AS ideal_run_minutes,
       COUNT(src.run_id) AS production_runs
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.run_date)
+  ), order_lines_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.quantity,
+      src.net_unit_price,
+      src.unit_cost,
+      src.discount_per_unit,
+      src.on_promotion
+    FROM {{ ref('stg_order_lines') }} AS src
   ), order_lines_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -1914,11 +2018,19 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.discount_per_unit) AS discount_amount,
       SUM(src.quantity) AS units_sold,
       SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
+  ), orders_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.order_id,
+      src.customer_id,
+      src.on_promotion,
+      src.is_repeat_order
+    FROM {{ ref('stg_orders') }} AS src
   ), orders_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -1932,7 +2044,7 @@ WITH metrics_by_day AS (
         WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
         THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
       END AS ordering_customers__3
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -1946,7 +2058,7 @@ WITH metrics_by_day AS (
       src.quantity * src.net_unit_price AS revenue__4,
       src.quantity * src.net_unit_price AS revenue__5,
       src.quantity * src.net_unit_price AS revenue__7
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
   ), order_lines_daily AS (
     SELECT
       order_lines_rows.__day,
@@ -1988,7 +2100,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
   ), orders_first_seen AS (
     SELECT
       orders_rows.ordering_customers AS ordering_customers,
@@ -2030,13 +2142,19 @@ WITH metrics_by_day AS (
     FROM orders_cumulative_ranked
     WHERE
       orders_cumulative_ranked.__period_rank = 1
+  ), inventory_balances_read AS MATERIALIZED (
+    SELECT
+      src.balance_date,
+      src.inventory_value,
+      src.on_hand_units
+    FROM {{ ref('stg_inventory_balances') }} AS src
+    WHERE
+      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
       COUNT(DISTINCT src.balance_date) AS inventory_days
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.balance_date)
   ), inventory_balances_days AS (
@@ -2044,9 +2162,7 @@ WITH metrics_by_day AS (
       src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       src.balance_date
   ), inventory_balances_by_day AS (
@@ -2075,7 +2191,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
       SUM(src.spend_eur) AS marketing_spend__2
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.spend_date)
   ), campaign_spend_offset AS (
@@ -2095,7 +2211,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -2139,7 +2255,7 @@ WITH metrics_by_day AS (
       SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.run_date)
   ), production_runs_offset AS (
@@ -2163,7 +2279,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       COUNT(src.order_id) AS orders__2
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), orders_offset AS (
@@ -2179,12 +2295,18 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
+  ), store_traffic_read AS MATERIALIZED (
+    SELECT
+      src.traffic_date,
+      src.footfall,
+      src.on_promotion
+    FROM {{ ref('stg_store_traffic') }} AS src
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
       SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
       SUM(src.footfall) AS footfall__2
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -2193,7 +2315,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_offset AS (
@@ -2269,7 +2391,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_offset_2 AS (
@@ -2317,7 +2439,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -2357,7 +2479,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
       SUM(src.footfall) AS footfall__4
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.traffic_date)
   ), store_traffic_offset AS (
@@ -2377,7 +2499,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
@@ -2729,12 +2851,17 @@ WITH metrics_by_day AS (
   LEFT JOIN production_runs_cumulative_first
     ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
 ), metrics_by_month AS (
-  WITH employee_movements_agg AS (
+  WITH employee_movements_read AS MATERIALIZED (
+    SELECT
+      src.movement_date,
+      src.movement
+    FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.movement_date) AS metric_time__month,
       SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
       SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.movement_date)
   ), headcount_by_day AS (
@@ -2777,11 +2904,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_campaign_spend') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.spend_date)
+  ), customers_read AS MATERIALIZED (
+    SELECT
+      src.signup_date,
+      src.customer_id
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
       COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.signup_date)
   ), customers_spine AS (
@@ -2799,7 +2931,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
@@ -2844,7 +2976,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
       src.customer_id AS new_customers__2
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
@@ -2896,11 +3028,17 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_date)
+  ), sales_visits_read AS MATERIALIZED (
+    SELECT
+      src.visit_date,
+      src.visit_id,
+      src.customer_id
+    FROM {{ ref('stg_sales_visits') }} AS src
   ), sales_visits_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
       COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.visit_date)
   ), sales_visits_base_events AS (
@@ -2908,7 +3046,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
       DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
   ), orders_conversion_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
@@ -3263,13 +3401,20 @@ WITH metrics_by_day AS (
     combined.tasks_due AS tasks_due
   FROM combined
 ), recent_metrics_by_month AS (
-  WITH campaign_spend_agg AS (
+  WITH campaign_spend_read AS MATERIALIZED (
+    SELECT
+      src.spend_date,
+      src.clicks,
+      src.impressions,
+      src.spend_eur
+    FROM {{ ref('stg_campaign_spend') }} AS src
+  ), campaign_spend_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
       SUM(src.clicks) AS clicks,
       SUM(src.impressions) AS impressions,
       SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -3285,6 +3430,17 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
+  ), production_runs_read AS MATERIALIZED (
+    SELECT
+      src.run_date,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.units_produced,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id
+    FROM {{ ref('stg_production_runs') }} AS src
   ), production_runs_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
@@ -3295,11 +3451,20 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units,
       SUM(src.ideal_run_minutes) AS ideal_run_minutes,
       COUNT(src.run_id) AS production_runs
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.run_date)
+  ), order_lines_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.quantity,
+      src.net_unit_price,
+      src.unit_cost,
+      src.discount_per_unit,
+      src.on_promotion
+    FROM {{ ref('stg_order_lines') }} AS src
   ), order_lines_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -3308,11 +3473,19 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.discount_per_unit) AS discount_amount,
       SUM(src.quantity) AS units_sold,
       SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
+  ), orders_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.order_id,
+      src.customer_id,
+      src.on_promotion,
+      src.is_repeat_order
+    FROM {{ ref('stg_orders') }} AS src
   ), orders_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -3326,7 +3499,7 @@ WITH metrics_by_day AS (
         WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
         THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
       END AS ordering_customers__3
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -3340,7 +3513,7 @@ WITH metrics_by_day AS (
       src.quantity * src.net_unit_price AS revenue__4,
       src.quantity * src.net_unit_price AS revenue__5,
       src.quantity * src.net_unit_price AS revenue__7
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
   ), order_lines_daily AS (
     SELECT
       order_lines_rows.__day,
@@ -3382,7 +3555,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
   ), orders_first_seen AS (
     SELECT
       orders_rows.ordering_customers AS ordering_customers,
@@ -3424,13 +3597,19 @@ WITH metrics_by_day AS (
     FROM orders_cumulative_ranked
     WHERE
       orders_cumulative_ranked.__period_rank = 1
+  ), inventory_balances_read AS MATERIALIZED (
+    SELECT
+      src.balance_date,
+      src.inventory_value,
+      src.on_hand_units
+    FROM {{ ref('stg_inventory_balances') }} AS src
+    WHERE
+      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
       COUNT(DISTINCT src.balance_date) AS inventory_days
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.balance_date)
   ), inventory_balances_days AS (
@@ -3438,9 +3617,7 @@ WITH metrics_by_day AS (
       src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       src.balance_date
   ), inventory_balances_by_day AS (
@@ -3469,7 +3646,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
       SUM(src.spend_eur) AS marketing_spend__2
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.spend_date)
   ), campaign_spend_offset AS (
@@ -3489,7 +3666,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -3533,7 +3710,7 @@ WITH metrics_by_day AS (
       SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.run_date)
   ), production_runs_offset AS (
@@ -3557,7 +3734,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       COUNT(src.order_id) AS orders__2
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), orders_offset AS (
@@ -3573,12 +3750,18 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
+  ), store_traffic_read AS MATERIALIZED (
+    SELECT
+      src.traffic_date,
+      src.footfall,
+      src.on_promotion
+    FROM {{ ref('stg_store_traffic') }} AS src
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
       SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
       SUM(src.footfall) AS footfall__2
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -3587,7 +3770,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_offset AS (
@@ -3663,7 +3846,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_offset_2 AS (
@@ -3711,7 +3894,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -3751,7 +3934,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
       SUM(src.footfall) AS footfall__4
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.traffic_date)
   ), store_traffic_offset AS (
@@ -3771,7 +3954,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
@@ -4855,12 +5038,17 @@ WHERE
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 WITH metrics_by_day AS (
-  WITH employee_movements_agg AS (
+  WITH employee_movements_read AS MATERIALIZED (
+    SELECT
+      src.movement_date,
+      src.movement
+    FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.movement_date) AS metric_time__day,
       SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
       SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.movement_date)
   ), headcount_by_day AS (
@@ -4903,11 +5091,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_campaign_spend') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.spend_date)
+  ), customers_read AS MATERIALIZED (
+    SELECT
+      src.signup_date,
+      src.customer_id
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.signup_date) AS metric_time__day,
       COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.signup_date)
   ), customers_spine AS (
@@ -4925,7 +5118,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
@@ -4959,7 +5152,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
       src.customer_id AS new_customers__2
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
@@ -5000,11 +5193,17 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_date)
+  ), sales_visits_read AS MATERIALIZED (
+    SELECT
+      src.visit_date,
+      src.visit_id,
+      src.customer_id
+    FROM {{ ref('stg_sales_visits') }} AS src
   ), sales_visits_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.visit_date) AS metric_time__day,
       COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.visit_date)
   ), sales_visits_base_events AS (
@@ -5012,7 +5211,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
       DATE_TRUNC('DAY', src.visit_date) AS metric_time__day
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
   ), orders_conversion_events AS (
     SELECT
       ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
@@ -5144,13 +5343,20 @@ WITH metrics_by_day AS (
   LEFT JOIN orders_conversions
     ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_conversions.metric_time__day
 ), recent_metrics_by_day AS (
-  WITH campaign_spend_agg AS (
+  WITH campaign_spend_read AS MATERIALIZED (
+    SELECT
+      src.spend_date,
+      src.clicks,
+      src.impressions,
+      src.spend_eur
+    FROM {{ ref('stg_campaign_spend') }} AS src
+  ), campaign_spend_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
       SUM(src.clicks) AS clicks,
       SUM(src.impressions) AS impressions,
       SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
@@ -5166,6 +5372,17 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
+  ), production_runs_read AS MATERIALIZED (
+    SELECT
+      src.run_date,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.units_produced,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id
+    FROM {{ ref('stg_production_runs') }} AS src
   ), production_runs_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
@@ -5176,11 +5393,20 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units,
       SUM(src.ideal_run_minutes) AS ideal_run_minutes,
       COUNT(src.run_id) AS production_runs
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.run_date)
+  ), order_lines_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.quantity,
+      src.net_unit_price,
+      src.unit_cost,
+      src.discount_per_unit,
+      src.on_promotion
+    FROM {{ ref('stg_order_lines') }} AS src
   ), order_lines_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -5189,11 +5415,19 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.discount_per_unit) AS discount_amount,
       SUM(src.quantity) AS units_sold,
       SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
+  ), orders_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.order_id,
+      src.customer_id,
+      src.on_promotion,
+      src.is_repeat_order
+    FROM {{ ref('stg_orders') }} AS src
   ), orders_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -5207,7 +5441,7 @@ WITH metrics_by_day AS (
         WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
         THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
       END AS ordering_customers__3
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
@@ -5221,7 +5455,7 @@ WITH metrics_by_day AS (
       src.quantity * src.net_unit_price AS revenue__4,
       src.quantity * src.net_unit_price AS revenue__5,
       src.quantity * src.net_unit_price AS revenue__7
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
   ), order_lines_daily AS (
     SELECT
       order_lines_rows.__day,
@@ -5252,7 +5486,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
   ), orders_first_seen AS (
     SELECT
       orders_rows.ordering_customers AS ordering_customers,
@@ -5283,13 +5517,19 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', orders_cumulative.__day) AS metric_time__day,
       orders_cumulative.ordering_customers AS ordering_customers
     FROM orders_cumulative
+  ), inventory_balances_read AS MATERIALIZED (
+    SELECT
+      src.balance_date,
+      src.inventory_value,
+      src.on_hand_units
+    FROM {{ ref('stg_inventory_balances') }} AS src
+    WHERE
+      src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
       COUNT(DISTINCT src.balance_date) AS inventory_days
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.balance_date)
   ), inventory_balances_days AS (
@@ -5297,9 +5537,7 @@ WITH metrics_by_day AS (
       src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       src.balance_date
   ), inventory_balances_by_day AS (
@@ -5328,7 +5566,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
       SUM(src.spend_eur) AS marketing_spend__2
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.spend_date)
   ), campaign_spend_offset AS (
@@ -5348,7 +5586,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -5381,7 +5619,7 @@ WITH metrics_by_day AS (
       SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.run_date)
   ), production_runs_offset AS (
@@ -5405,7 +5643,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       COUNT(src.order_id) AS orders__2
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), orders_offset AS (
@@ -5421,12 +5659,18 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 YEAR'
+  ), store_traffic_read AS MATERIALIZED (
+    SELECT
+      src.traffic_date,
+      src.footfall,
+      src.on_promotion
+    FROM {{ ref('stg_store_traffic') }} AS src
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
       SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
       SUM(src.footfall) AS footfall__2
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
@@ -5435,7 +5679,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_offset AS (
@@ -5489,7 +5733,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_offset_2 AS (
@@ -5526,7 +5770,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -5555,7 +5799,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
       SUM(src.footfall) AS footfall__4
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.traffic_date)
   ), store_traffic_offset AS (
@@ -5575,7 +5819,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
@@ -5916,12 +6160,17 @@ WITH metrics_by_day AS (
   LEFT JOIN production_runs_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_cumulative_by_day.metric_time__day
 ), metrics_by_week AS (
-  WITH employee_movements_agg AS (
+  WITH employee_movements_read AS MATERIALIZED (
+    SELECT
+      src.movement_date,
+      src.movement
+    FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.movement_date) AS metric_time__week,
       SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
       SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.movement_date)
   ), headcount_by_day AS (
@@ -5964,11 +6213,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_campaign_spend') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.spend_date)
+  ), customers_read AS MATERIALIZED (
+    SELECT
+      src.signup_date,
+      src.customer_id
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
       COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.signup_date)
   ), customers_spine AS (
@@ -5986,7 +6240,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
@@ -6031,7 +6285,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
       src.customer_id AS new_customers__2
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
@@ -6083,11 +6337,17 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_date)
+  ), sales_visits_read AS MATERIALIZED (
+    SELECT
+      src.visit_date,
+      src.visit_id,
+      src.customer_id
+    FROM {{ ref('stg_sales_visits') }} AS src
   ), sales_visits_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week,
       COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.visit_date)
   ), sales_visits_base_events AS (
@@ -6095,7 +6355,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
       DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
   ), orders_conversion_events AS (
     SELECT
       ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
@@ -6227,13 +6487,20 @@ WITH metrics_by_day AS (
   LEFT JOIN orders_conversions
     ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_conversions.metric_time__week
 ), recent_metrics_by_week AS (
-  WITH campaign_spend_agg AS (
+  WITH campaign_spend_read AS MATERIALIZED (
+    SELECT
+      src.spend_date,
+      src.clicks,
+      src.impressions,
+      src.spend_eur
+    FROM {{ ref('stg_campaign_spend') }} AS src
+  ), campaign_spend_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
       SUM(src.clicks) AS clicks,
       SUM(src.impressions) AS impressions,
       SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -6249,6 +6516,17 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
+  ), production_runs_read AS MATERIALIZED (
+    SELECT
+      src.run_date,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.units_produced,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id
+    FROM {{ ref('stg_production_runs') }} AS src
   ), production_runs_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
@@ -6259,11 +6537,20 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units,
       SUM(src.ideal_run_minutes) AS ideal_run_minutes,
       COUNT(src.run_id) AS production_runs
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.run_date)
+  ), order_lines_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.quantity,
+      src.net_unit_price,
+      src.unit_cost,
+      src.discount_per_unit,
+      src.on_promotion
+    FROM {{ ref('stg_order_lines') }} AS src
   ), order_lines_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -6272,11 +6559,19 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.discount_per_unit) AS discount_amount,
       SUM(src.quantity) AS units_sold,
       SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
+  ), orders_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.order_id,
+      src.customer_id,
+      src.on_promotion,
+      src.is_repeat_order
+    FROM {{ ref('stg_orders') }} AS src
   ), orders_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -6290,7 +6585,7 @@ WITH metrics_by_day AS (
         WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
         THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
       END AS ordering_customers__3
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -6304,7 +6599,7 @@ WITH metrics_by_day AS (
       src.quantity * src.net_unit_price AS revenue__4,
       src.quantity * src.net_unit_price AS revenue__5,
       src.quantity * src.net_unit_price AS revenue__7
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
   ), order_lines_daily AS (
     SELECT
       order_lines_rows.__day,
@@ -6346,7 +6641,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
   ), orders_first_seen AS (
     SELECT
       orders_rows.ordering_customers AS ordering_customers,
@@ -6388,13 +6683,19 @@ WITH metrics_by_day AS (
     FROM orders_cumulative_ranked
     WHERE
       orders_cumulative_ranked.__period_rank = 1
+  ), inventory_balances_read AS MATERIALIZED (
+    SELECT
+      src.balance_date,
+      src.inventory_value,
+      src.on_hand_units
+    FROM {{ ref('stg_inventory_balances') }} AS src
+    WHERE
+      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
       COUNT(DISTINCT src.balance_date) AS inventory_days
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.balance_date)
   ), inventory_balances_days AS (
@@ -6402,9 +6703,7 @@ WITH metrics_by_day AS (
       src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       src.balance_date
   ), inventory_balances_by_day AS (
@@ -6433,7 +6732,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
       SUM(src.spend_eur) AS marketing_spend__2
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.spend_date)
   ), campaign_spend_offset AS (
@@ -6453,7 +6752,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -6497,7 +6796,7 @@ WITH metrics_by_day AS (
       SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.run_date)
   ), production_runs_offset AS (
@@ -6521,7 +6820,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       COUNT(src.order_id) AS orders__2
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), orders_offset AS (
@@ -6537,12 +6836,18 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 YEAR'
+  ), store_traffic_read AS MATERIALIZED (
+    SELECT
+      src.traffic_date,
+      src.footfall,
+      src.on_promotion
+    FROM {{ ref('stg_store_traffic') }} AS src
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
       SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
       SUM(src.footfall) AS footfall__2
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -6551,7 +6856,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_offset AS (
@@ -6627,7 +6932,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_offset_2 AS (
@@ -6675,7 +6980,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -6715,7 +7020,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
       SUM(src.footfall) AS footfall__4
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.traffic_date)
   ), store_traffic_offset AS (
@@ -6735,7 +7040,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
@@ -7087,12 +7392,17 @@ WITH metrics_by_day AS (
   LEFT JOIN production_runs_cumulative_first
     ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
 ), metrics_by_month AS (
-  WITH employee_movements_agg AS (
+  WITH employee_movements_read AS MATERIALIZED (
+    SELECT
+      src.movement_date,
+      src.movement
+    FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.movement_date) AS metric_time__month,
       SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
       SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.movement_date)
   ), headcount_by_day AS (
@@ -7135,11 +7445,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_campaign_spend') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.spend_date)
+  ), customers_read AS MATERIALIZED (
+    SELECT
+      src.signup_date,
+      src.customer_id
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
       COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.signup_date)
   ), customers_spine AS (
@@ -7157,7 +7472,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
@@ -7202,7 +7517,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
       src.customer_id AS new_customers__2
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
@@ -7254,11 +7569,17 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_date)
+  ), sales_visits_read AS MATERIALIZED (
+    SELECT
+      src.visit_date,
+      src.visit_id,
+      src.customer_id
+    FROM {{ ref('stg_sales_visits') }} AS src
   ), sales_visits_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
       COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.visit_date)
   ), sales_visits_base_events AS (
@@ -7266,7 +7587,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
       DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
   ), orders_conversion_events AS (
     SELECT
       ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
@@ -7398,13 +7719,20 @@ WITH metrics_by_day AS (
   LEFT JOIN orders_conversions
     ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_conversions.metric_time__month
 ), recent_metrics_by_month AS (
-  WITH campaign_spend_agg AS (
+  WITH campaign_spend_read AS MATERIALIZED (
+    SELECT
+      src.spend_date,
+      src.clicks,
+      src.impressions,
+      src.spend_eur
+    FROM {{ ref('stg_campaign_spend') }} AS src
+  ), campaign_spend_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
       SUM(src.clicks) AS clicks,
       SUM(src.impressions) AS impressions,
       SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -7420,6 +7748,17 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
+  ), production_runs_read AS MATERIALIZED (
+    SELECT
+      src.run_date,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.units_produced,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id
+    FROM {{ ref('stg_production_runs') }} AS src
   ), production_runs_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
@@ -7430,11 +7769,20 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units,
       SUM(src.ideal_run_minutes) AS ideal_run_minutes,
       COUNT(src.run_id) AS production_runs
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.run_date)
+  ), order_lines_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.quantity,
+      src.net_unit_price,
+      src.unit_cost,
+      src.discount_per_unit,
+      src.on_promotion
+    FROM {{ ref('stg_order_lines') }} AS src
   ), order_lines_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -7443,11 +7791,19 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.discount_per_unit) AS discount_amount,
       SUM(src.quantity) AS units_sold,
       SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
+  ), orders_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.order_id,
+      src.customer_id,
+      src.on_promotion,
+      src.is_repeat_order
+    FROM {{ ref('stg_orders') }} AS src
   ), orders_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -7461,7 +7817,7 @@ WITH metrics_by_day AS (
         WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
         THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
       END AS ordering_customers__3
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -7475,7 +7831,7 @@ WITH metrics_by_day AS (
       src.quantity * src.net_unit_price AS revenue__4,
       src.quantity * src.net_unit_price AS revenue__5,
       src.quantity * src.net_unit_price AS revenue__7
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
   ), order_lines_daily AS (
     SELECT
       order_lines_rows.__day,
@@ -7517,7 +7873,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
   ), orders_first_seen AS (
     SELECT
       orders_rows.ordering_customers AS ordering_customers,
@@ -7559,13 +7915,19 @@ WITH metrics_by_day AS (
     FROM orders_cumulative_ranked
     WHERE
       orders_cumulative_ranked.__period_rank = 1
+  ), inventory_balances_read AS MATERIALIZED (
+    SELECT
+      src.balance_date,
+      src.inventory_value,
+      src.on_hand_units
+    FROM {{ ref('stg_inventory_balances') }} AS src
+    WHERE
+      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
       COUNT(DISTINCT src.balance_date) AS inventory_days
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.balance_date)
   ), inventory_balances_days AS (
@@ -7573,9 +7935,7 @@ WITH metrics_by_day AS (
       src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       src.balance_date
   ), inventory_balances_by_day AS (
@@ -7604,7 +7964,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
       SUM(src.spend_eur) AS marketing_spend__2
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.spend_date)
   ), campaign_spend_offset AS (
@@ -7624,7 +7984,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -7668,7 +8028,7 @@ WITH metrics_by_day AS (
       SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.run_date)
   ), production_runs_offset AS (
@@ -7692,7 +8052,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       COUNT(src.order_id) AS orders__2
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), orders_offset AS (
@@ -7708,12 +8068,18 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 YEAR'
+  ), store_traffic_read AS MATERIALIZED (
+    SELECT
+      src.traffic_date,
+      src.footfall,
+      src.on_promotion
+    FROM {{ ref('stg_store_traffic') }} AS src
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
       SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
       SUM(src.footfall) AS footfall__2
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -7722,7 +8088,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_offset AS (
@@ -7798,7 +8164,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_offset_2 AS (
@@ -7846,7 +8212,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -7886,7 +8252,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
       SUM(src.footfall) AS footfall__4
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.traffic_date)
   ), store_traffic_offset AS (
@@ -7906,7 +8272,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
