@@ -334,6 +334,13 @@ def test_a_filter_every_scan_applies_is_applied_once_as_the_rows_are_read(shop):
     assert steps["visits_base_events"].args.get("where") is None
     assert steps["orders_read"].args.get("where") is None
     assert "ordered_at" in steps["orders_agg"].args["where"].sql()
+    # a filter on a joined dimension is known only once the scan joins it: it stays in each scan
+    compiled = shop.compile_query(MetricQuery.of(FUNNEL, "metric_time__month",
+                                                 "{{ Dimension('customer__region') }} = 'north'"))
+    steps = {cte.alias: cte.this for cte in compiled.expression.find_all(exp.CTE)}
+    assert steps["visits_read"].args.get("where") is None and not steps["visits_read"].args.get("joins")
+    for scan in ("visits_agg", "visits_base_events"):
+        assert steps[scan].args["where"].this.sql() == "j_customer.region = 'north'"
 
 
 def test_scans_sharing_one_read_give_the_answers_of_hand_counted_visits_and_orders(shop):
