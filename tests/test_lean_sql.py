@@ -7,10 +7,12 @@ from collections import Counter
 import duckdb
 import pandas as pd
 import pytest
+import sqlglot
 from sqlglot import exp
 
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import SqlCompiler
+from metricsctl.compiler.shared import share_scans
 from tests.conftest import month, seed
 
 
@@ -360,3 +362,23 @@ def test_scans_sharing_one_read_give_the_answers_of_hand_counted_visits_and_orde
     assert "visits_read AS MATERIALIZED" in sql
     assert [list(r) for r in con.execute(sql).fetchall()] == [[pd.Timestamp("2024-02-01"), 3, 4, 2,
                                                                 pytest.approx(2 / 3)]]
+
+
+def test_only_scans_whose_every_column_is_named_share_a_read():
+    """shared.py on hand-written scans: two scans of `t` share `t_read`, the bound both apply read once; a
+    scan with a bare column (which relation it reads is not written) or a path into a nested value keeps
+    reading `t` itself."""
+    def shared(sql: str) -> str:
+        query = sqlglot.parse_one(sql, read="duckdb")
+        share_scans(query.args["with_"], lambda table: f"{table.name}_read", lambda base: base)
+        return query.sql("duckdb")
+
+    got = shared("WITH a AS (SELECT SUM(src.x) AS x FROM t AS src WHERE src.d >= 1), "
+                 "b AS (SELECT COUNT(src.y) AS y FROM t AS src WHERE src.d >= 1 AND src.y > 2) "
+                 "SELECT * FROM a CROSS JOIN b")
+    assert got == ("WITH t_read AS MATERIALIZED (SELECT src.x, src.d, src.y FROM t AS src WHERE src.d >= 1), "
+                   "a AS (SELECT SUM(src.x) AS x FROM t_read AS src), "
+                   "b AS (SELECT COUNT(src.y) AS y FROM t_read AS src WHERE src.y > 2) SELECT * FROM a CROSS JOIN b")
+    for other in ("SELECT COUNT(y) AS y FROM t AS src", "SELECT COUNT(src.s.y) AS y FROM t AS src"):
+        sql = f"WITH a AS (SELECT SUM(src.x) AS x FROM t AS src), b AS ({other}) SELECT * FROM a CROSS JOIN b"
+        assert shared(sql) == sqlglot.parse_one(sql).sql("duckdb")

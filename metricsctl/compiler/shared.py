@@ -85,8 +85,9 @@ def _scanned(body: exp.Expr, local: set[str]) -> exp.Table | None:
         return None
     if any(node is not body for node in body.find_all(exp.Select)) or body.find(exp.Star) is not None:
         return None
-    if any(not col.table for col in body.find_all(exp.Column)):
-        return None
+    aliases = {SOURCE, *(join.alias_or_name for join in body.args.get("joins") or [])}
+    if any(col.table not in aliases or col.args.get("db") is not None for col in body.find_all(exp.Column)):
+        return None  # a bare column, or a path into a nested value: not every column read is named
     return table
 
 
