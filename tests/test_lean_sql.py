@@ -7,10 +7,12 @@ from collections import Counter
 import duckdb
 import pandas as pd
 import pytest
+import sqlglot
 from sqlglot import exp
 
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import SqlCompiler
+from metricsctl.compiler.shared import share_scans
 from tests.conftest import month, seed
 
 
@@ -173,7 +175,10 @@ def test_a_two_hop_chain_is_joined_once_over_the_middle_model_and_shared_by_the_
         assert joins[0].args["on"].sql() == "src.order_id = j_order.order_id"
         assert "j_order.customer__segment" in steps[scan].sql()  # filtered on here or after the daily sums
     reads = Counter(t.name for t in compiled.expression.find_all(exp.Table) if t.name not in steps)
-    assert reads == Counter({"order_lines": 2, "orders": 1, "customers": 1, "metricflow_time_spine": 1})
+    # both scans read the order lines from one read of them (shared.py)
+    assert reads == Counter({"order_lines": 1, "orders": 1, "customers": 1, "metricflow_time_spine": 1})
+    assert {steps[scan].args["from_"].this.name for scan in ("order_lines_agg", "order_lines_rows")} == {
+        "order_lines_read"}
 
 
 def test_a_one_hop_dimension_is_joined_as_it_is(shop):
@@ -282,3 +287,98 @@ def test_semi_additive_rows_grouped_on_the_raw_date_keep_the_last_day_of_each_mo
     # January: last day the 31st (7 + 2), first the 20th (4); per product 1 on the 31st (9), 2 on the 29th (9)
     # February: last day the 11th (3 + 6), first the 10th (1); per product 1 on the 10th (1), 2 on the 11th (9)
     assert got == {"2024-01": (9, 4, 18), "2024-02": (9, 1, 10)}
+
+
+# --- one read of a semantic model per query, shared by its scans (shared.py) ---------------------------
+
+VISITS = """(1, 1, date '2024-01-10', 'web'), (2, 1, date '2024-01-10', 'store'), (3, 1, date '2024-01-20', 'web'),
+    (4, 2, date '2024-01-31', 'store'), (5, 2, date '2024-01-31', 'web'), (6, 2, date '2024-02-05', 'web'),
+    (7, 3, date '2024-02-10', 'web'), (8, 4, date '2024-02-11', 'web')) t(visit_id, customer_id, visited_at, source"""
+ORDERS = """(1, 1, 1, date '2024-01-12', 'web', false, 1.0), (2, 1, 1, date '2024-01-25', 'web', false, 1.0),
+    (3, 1, 1, date '2024-02-15', 'web', false, 1.0), (4, 2, 1, date '2024-02-02', 'web', false, 1.0),
+    (5, 2, 1, date '2024-02-05', 'web', false, 1.0), (6, 3, 1, date '2024-02-12', 'web', false, 1.0)
+    ) t(order_id, customer_id, store_id, ordered_at, channel, is_promo, amount"""
+FUNNEL = "visits,order_count,visit_to_order_conversions,visit_to_order_rate"
+
+
+def test_scans_of_one_model_read_it_once_into_a_materialized_cte(shop):
+    # visits: counted, and the conversion's base events; orders: counted, and the conversion events
+    compiled = shop.compile_query(MetricQuery.of(FUNNEL, "metric_time__month"))
+    steps = {cte.alias: cte for cte in compiled.expression.find_all(exp.CTE)}
+    reads = Counter(t.name for t in compiled.expression.find_all(exp.Table) if t.name not in steps)
+    assert reads == Counter({"visits": 1, "orders": 1})
+    for model, scans in (("visits", ("visits_agg", "visits_base_events")),
+                         ("orders", ("orders_agg", "orders_conversion_events"))):
+        read = steps[f"{model}_read"]
+        assert read.args["materialized"] is True
+        assert read.this.args["from_"].this.name == model
+        assert all(p.table == "src" for p in read.this.expressions)  # the relation's columns, as they are
+        for scan in scans:
+            assert steps[scan].this.args["from_"].this.sql() == f"{model}_read AS src"
+    assert "visits_read AS MATERIALIZED (" in compiled.sql("duckdb")
+    # PostgreSQL 12+ computes a MATERIALIZED CTE once too; Spark inlines CTEs, so each scan reads the table
+    query = MetricQuery.of(FUNNEL, "metric_time__month")
+    assert "visits_read AS MATERIALIZED (" in SqlCompiler(shop.spec, "postgres").compile(query).sql()
+    spark = SqlCompiler(shop.spec, "spark").compile(query)
+    assert "_read" not in spark.sql() and "MATERIALIZED" not in spark.sql()
+
+
+def test_a_filter_every_scan_applies_is_applied_once_as_the_rows_are_read(shop):
+    # the period bound applies to both scans of the visits: once, in the read; the conversion events read
+    # every order (an order after the period can convert a visit in it), so the orders' read keeps them all
+    steps = ctes(shop, FUNNEL, "metric_time__month")
+    assert "orders_read" in steps
+    compiled = shop.compile_query(MetricQuery.of(FUNNEL, "metric_time__month", start_time="2024-02-01",
+                                                 end_time="2024-02-29"))
+    steps = {cte.alias: cte.this for cte in compiled.expression.find_all(exp.CTE)}
+    assert "visited_at" in steps["visits_read"].args["where"].sql()
+    assert steps["visits_agg"].args.get("where") is None
+    assert steps["visits_base_events"].args.get("where") is None
+    assert steps["orders_read"].args.get("where") is None
+    assert "ordered_at" in steps["orders_agg"].args["where"].sql()
+    # a filter on a joined dimension is known only once the scan joins it: it stays in each scan
+    compiled = shop.compile_query(MetricQuery.of(FUNNEL, "metric_time__month",
+                                                 "{{ Dimension('customer__region') }} = 'north'"))
+    steps = {cte.alias: cte.this for cte in compiled.expression.find_all(exp.CTE)}
+    assert steps["visits_read"].args.get("where") is None and not steps["visits_read"].args.get("joins")
+    for scan in ("visits_agg", "visits_base_events"):
+        assert steps[scan].args["where"].this.sql() == "j_customer.region = 'north'"
+
+
+def test_scans_sharing_one_read_give_the_answers_of_hand_counted_visits_and_orders(shop):
+    """A worked example: 8 visits and 6 orders (the conversions test above). Orders convert the latest visit
+    of the customer up to 7 days before: in January orders 1, 2 (customer 1's visits of the 10th and 20th)
+    and order 4 of 2 February (customer 2's visit of 31 January); in February orders 5 and 6. Order 3 is 26
+    days after customer 1's last visit."""
+    con, compiler = scratch(shop, {"visits": ("visits", VISITS), "orders": ("orders", ORDERS)})
+    sql = compiler.compile(MetricQuery.of(FUNNEL, "metric_time__month")).sql()
+    assert "visits_read AS MATERIALIZED" in sql and "orders_read AS MATERIALIZED" in sql
+    got = {str(m)[:7]: rest for m, *rest in con.execute(sql).fetchall()}
+    assert got == {"2024-01": [5, 2, 3, pytest.approx(3 / 5)], "2024-02": [3, 4, 2, pytest.approx(2 / 3)]}
+    # February alone: its 3 visits are the only base events, so order 4 (2 February) converts none of them
+    # (customer 2's last visit, 31 January, is outside the period); every order is a conversion event
+    sql = compiler.compile(MetricQuery.of(FUNNEL, "metric_time__month", start_time="2024-02-01",
+                                          end_time="2024-02-29")).sql()
+    assert "visits_read AS MATERIALIZED" in sql
+    assert [list(r) for r in con.execute(sql).fetchall()] == [[pd.Timestamp("2024-02-01"), 3, 4, 2,
+                                                                pytest.approx(2 / 3)]]
+
+
+def test_only_scans_whose_every_column_is_named_share_a_read():
+    """shared.py on hand-written scans: two scans of `t` share `t_read`, the bound both apply read once; a
+    scan with a bare column (which relation it reads is not written) or a path into a nested value keeps
+    reading `t` itself."""
+    def shared(sql: str) -> str:
+        query = sqlglot.parse_one(sql, read="duckdb")
+        share_scans(query.args["with_"], lambda table: f"{table.name}_read", lambda base: base)
+        return query.sql("duckdb")
+
+    got = shared("WITH a AS (SELECT SUM(src.x) AS x FROM t AS src WHERE src.d >= 1), "
+                 "b AS (SELECT COUNT(src.y) AS y FROM t AS src WHERE src.d >= 1 AND src.y > 2) "
+                 "SELECT * FROM a CROSS JOIN b")
+    assert got == ("WITH t_read AS MATERIALIZED (SELECT src.x, src.d, src.y FROM t AS src WHERE src.d >= 1), "
+                   "a AS (SELECT SUM(src.x) AS x FROM t_read AS src), "
+                   "b AS (SELECT COUNT(src.y) AS y FROM t_read AS src WHERE src.y > 2) SELECT * FROM a CROSS JOIN b")
+    for other in ("SELECT COUNT(y) AS y FROM t AS src", "SELECT COUNT(src.s.y) AS y FROM t AS src"):
+        sql = f"WITH a AS (SELECT SUM(src.x) AS x FROM t AS src), b AS ({other}) SELECT * FROM a CROSS JOIN b"
+        assert shared(sql) == sqlglot.parse_one(sql).sql("duckdb")

@@ -34,6 +34,7 @@ from metricsctl.compiler.plan import (
 )
 from metricsctl.compiler.preaggregate import grouped_first, grouped_on_raw_days
 from metricsctl.compiler.query import MetricQuery
+from metricsctl.compiler.shared import share_scans
 from metricsctl.errors import QueryError
 from metricsctl.graph import (
     JoinStep,
@@ -159,6 +160,9 @@ STACKED_CELLS = 400  # scans x measure columns up to which scans are combined by
 # where a column of NULLs takes the type of the other rows it is stacked with; PostgreSQL types two NULLs
 # stacked first as text, and BigQuery a NULL as INT64, before they meet the typed rows
 STACKED_DIALECTS = frozenset({"duckdb", "spark", "databricks", "snowflake", "trino"})
+# engines where `WITH x AS MATERIALIZED (...)` computes x once for all its readers (shared.py); Spark and
+# others inline a CTE into each reader, so there each scan keeps reading its relation itself
+MATERIALIZED_DIALECTS = frozenset({"duckdb", "postgres"})
 
 
 @dataclass(frozen=True)
@@ -1521,9 +1525,23 @@ class _QueryBuilder:
             projections.append(alias(self.metric_expression(node, where_from), metric))
         select = select.select(*projections, copy=False)
         select = with_ctes(select, self.ctes)
+        if self.c.dialect in MATERIALIZED_DIALECTS and select.args.get("with_") is not None:
+            share_scans(select.args["with_"], self.rows_name, self.reserve_name)
         select = self.order_and_limit(select)
         output = tuple([*self.columns, *self.plan.metrics])
         return Compiled(select, output, self.c.dialect)
+
+    def rows_name(self, relation: exp.Table) -> str | None:
+        """The name of the rows CTE of the semantic model whose relation (without alias) `relation` is."""
+        for model in self.c.graph.models.values():
+            if self.c.relation(model.node_relation.relation_name).sql() == relation.sql():
+                return f"{model.name}_read"
+        return None
+
+    def reserve_name(self, base: str) -> str:
+        name = self.cte_name(base)
+        self.cte_names.add(name)
+        return name
 
     def metric_expression(self, node: Node, where_from: dict[MeasureInstance, str]) -> exp.Expr:
         if isinstance(node, Leaf):

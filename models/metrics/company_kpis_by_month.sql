@@ -13,11 +13,17 @@ WITH order_lines_agg AS (
     )
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at)
+), orders_read AS MATERIALIZED (
+  SELECT
+    src.ordered_at,
+    src.order_id,
+    src.customer_id
+  FROM {{ ref('stg_orders') }} AS src
 ), orders_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
     COUNT(src.order_id) AS orders
-  FROM {{ ref('stg_orders') }} AS src
+  FROM orders_read AS src
   WHERE
     (
       DATE_TRUNC('MONTH', src.ordered_at) BETWEEN '2024-01-01' AND '2025-06-01'
@@ -76,15 +82,20 @@ WITH order_lines_agg AS (
     )
   GROUP BY
     DATE_TRUNC('MONTH', src.run_date)
-), inventory_balances_days AS (
+), inventory_balances_read AS MATERIALIZED (
   SELECT
-    src.balance_date AS __time_1,
-    SUM(src.inventory_value) AS inventory_value
+    src.balance_date,
+    src.inventory_value
   FROM {{ ref('stg_inventory_balances') }} AS src
   WHERE
     (
       DATE_TRUNC('MONTH', src.balance_date) BETWEEN '2024-01-01' AND '2025-06-01'
     )
+), inventory_balances_days AS (
+  SELECT
+    src.balance_date AS __time_1,
+    SUM(src.inventory_value) AS inventory_value
+  FROM inventory_balances_read AS src
   GROUP BY
     src.balance_date
 ), inventory_balances_by_day AS (
@@ -111,11 +122,7 @@ WITH order_lines_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
     COUNT(DISTINCT src.balance_date) AS inventory_days
-  FROM {{ ref('stg_inventory_balances') }} AS src
-  WHERE
-    (
-      DATE_TRUNC('MONTH', src.balance_date) BETWEEN '2024-01-01' AND '2025-06-01'
-    )
+  FROM inventory_balances_read AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.balance_date)
 ), tasks_agg AS (
@@ -130,15 +137,21 @@ WITH order_lines_agg AS (
     )
   GROUP BY
     DATE_TRUNC('MONTH', src.due_date)
-), sales_visits_agg AS (
+), sales_visits_read AS MATERIALIZED (
   SELECT
-    DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
-    COUNT(src.visit_id) AS sales_visits
+    src.visit_date,
+    src.visit_id,
+    src.customer_id
   FROM {{ ref('stg_sales_visits') }} AS src
   WHERE
     (
       DATE_TRUNC('MONTH', src.visit_date) BETWEEN '2024-01-01' AND '2025-06-01'
     )
+), sales_visits_agg AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
+    COUNT(src.visit_id) AS sales_visits
+  FROM sales_visits_read AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.visit_date)
 ), sales_visits_base_events AS (
@@ -146,17 +159,13 @@ WITH order_lines_agg AS (
     CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
     src.customer_id AS __entity,
     DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month
-  FROM {{ ref('stg_sales_visits') }} AS src
-  WHERE
-    (
-      DATE_TRUNC('MONTH', src.visit_date) BETWEEN '2024-01-01' AND '2025-06-01'
-    )
+  FROM sales_visits_read AS src
 ), orders_conversion_events AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.customer_id AS __entity,
     src.order_id AS __value
-  FROM {{ ref('stg_orders') }} AS src
+  FROM orders_read AS src
 ), orders_attributed AS (
   SELECT
     sales_visits_base_events.metric_time__month,
@@ -452,11 +461,17 @@ WITH order_lines_agg AS (
     )
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at)
+), orders_read AS MATERIALIZED (
+  SELECT
+    src.ordered_at,
+    src.order_id,
+    src.customer_id
+  FROM {{ ref('stg_orders') }} AS src
 ), orders_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
     COUNT(src.order_id) AS orders
-  FROM {{ ref('stg_orders') }} AS src
+  FROM orders_read AS src
   WHERE
     (
       DATE_TRUNC('MONTH', src.ordered_at) BETWEEN '2024-01-01' AND '2025-06-01'
@@ -515,15 +530,20 @@ WITH order_lines_agg AS (
     )
   GROUP BY
     DATE_TRUNC('MONTH', src.run_date)
-), inventory_balances_days AS (
+), inventory_balances_read AS MATERIALIZED (
   SELECT
-    src.balance_date AS __time_1,
-    SUM(src.inventory_value) AS inventory_value
+    src.balance_date,
+    src.inventory_value
   FROM {{ ref('stg_inventory_balances') }} AS src
   WHERE
     (
       DATE_TRUNC('MONTH', src.balance_date) BETWEEN '2024-01-01' AND '2025-06-01'
     )
+), inventory_balances_days AS (
+  SELECT
+    src.balance_date AS __time_1,
+    SUM(src.inventory_value) AS inventory_value
+  FROM inventory_balances_read AS src
   GROUP BY
     src.balance_date
 ), inventory_balances_by_day AS (
@@ -550,11 +570,7 @@ WITH order_lines_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
     COUNT(DISTINCT src.balance_date) AS inventory_days
-  FROM {{ ref('stg_inventory_balances') }} AS src
-  WHERE
-    (
-      DATE_TRUNC('MONTH', src.balance_date) BETWEEN '2024-01-01' AND '2025-06-01'
-    )
+  FROM inventory_balances_read AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.balance_date)
 ), tasks_agg AS (
@@ -569,15 +585,21 @@ WITH order_lines_agg AS (
     )
   GROUP BY
     DATE_TRUNC('MONTH', src.due_date)
-), sales_visits_agg AS (
+), sales_visits_read AS MATERIALIZED (
   SELECT
-    DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
-    COUNT(src.visit_id) AS sales_visits
+    src.visit_date,
+    src.visit_id,
+    src.customer_id
   FROM {{ ref('stg_sales_visits') }} AS src
   WHERE
     (
       DATE_TRUNC('MONTH', src.visit_date) BETWEEN '2024-01-01' AND '2025-06-01'
     )
+), sales_visits_agg AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
+    COUNT(src.visit_id) AS sales_visits
+  FROM sales_visits_read AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.visit_date)
 ), sales_visits_base_events AS (
@@ -585,18 +607,14 @@ WITH order_lines_agg AS (
     CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
     src.customer_id AS __entity,
     DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month
-  FROM {{ ref('stg_sales_visits') }} AS src
-  WHERE
-    (
-      DATE_TRUNC('MONTH', src.visit_date) BETWEEN '2024-01-01' AND '2025-06-01'
-    )
+  FROM sales_visits_read AS src
 ), orders_conversion_events AS (
   SELECT
     ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.customer_id AS __entity,
     src.order_id AS __value
-  FROM {{ ref('stg_orders') }} AS src
+  FROM orders_read AS src
 ), orders_attributed AS (
   SELECT
     sales_visits_base_events.metric_time__month,

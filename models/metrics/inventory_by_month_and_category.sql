@@ -11,17 +11,24 @@ WHERE
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
-WITH inventory_balances_days AS (
+WITH inventory_balances_read AS MATERIALIZED (
+  SELECT
+    src.balance_date,
+    src.on_hand_units,
+    src.inventory_value,
+    src.product_id
+  FROM {{ ref('stg_inventory_balances') }} AS src
+  WHERE
+    src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
+), inventory_balances_days AS (
   SELECT
     src.balance_date AS __time_1,
     j_product.category AS product__category,
     SUM(src.on_hand_units) AS inventory_units,
     SUM(src.inventory_value) AS inventory_value
-  FROM {{ ref('stg_inventory_balances') }} AS src
+  FROM inventory_balances_read AS src
   LEFT JOIN {{ ref('stg_products') }} AS j_product
     ON src.product_id = j_product.product_id
-  WHERE
-    src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
     src.balance_date,
     j_product.category
@@ -77,11 +84,9 @@ WITH inventory_balances_days AS (
     DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
     j_product.category AS product__category,
     COUNT(DISTINCT src.balance_date) AS inventory_days
-  FROM {{ ref('stg_inventory_balances') }} AS src
+  FROM inventory_balances_read AS src
   LEFT JOIN {{ ref('stg_products') }} AS j_product
     ON src.product_id = j_product.product_id
-  WHERE
-    src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
     DATE_TRUNC('MONTH', src.balance_date),
     j_product.category
@@ -155,17 +160,24 @@ WHERE
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
-WITH inventory_balances_days AS (
+WITH inventory_balances_read AS MATERIALIZED (
+  SELECT
+    src.balance_date,
+    src.on_hand_units,
+    src.inventory_value,
+    src.product_id
+  FROM {{ ref('stg_inventory_balances') }} AS src
+  WHERE
+    src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
+), inventory_balances_days AS (
   SELECT
     src.balance_date AS __time_1,
     j_product.category AS product__category,
     SUM(src.on_hand_units) AS inventory_units,
     SUM(src.inventory_value) AS inventory_value
-  FROM {{ ref('stg_inventory_balances') }} AS src
+  FROM inventory_balances_read AS src
   LEFT JOIN {{ ref('stg_products') }} AS j_product
     ON src.product_id = j_product.product_id
-  WHERE
-    src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
     src.balance_date,
     j_product.category
@@ -221,11 +233,9 @@ WITH inventory_balances_days AS (
     DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
     j_product.category AS product__category,
     COUNT(DISTINCT src.balance_date) AS inventory_days
-  FROM {{ ref('stg_inventory_balances') }} AS src
+  FROM inventory_balances_read AS src
   LEFT JOIN {{ ref('stg_products') }} AS j_product
     ON src.product_id = j_product.product_id
-  WHERE
-    src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
     DATE_TRUNC('MONTH', src.balance_date),
     j_product.category

@@ -51,12 +51,17 @@ WHERE
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 WITH metrics_by_day AS (
-  WITH employee_movements_agg AS (
+  WITH employee_movements_read AS MATERIALIZED (
+    SELECT
+      src.movement_date,
+      src.movement
+    FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.movement_date) AS metric_time__day,
       SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
       SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.movement_date)
   ), headcount_by_day AS (
@@ -99,11 +104,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_campaign_spend') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.spend_date)
+  ), customers_read AS MATERIALIZED (
+    SELECT
+      src.signup_date,
+      src.customer_id
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.signup_date) AS metric_time__day,
       COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.signup_date)
   ), customers_spine AS (
@@ -121,7 +131,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
@@ -155,7 +165,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
       src.customer_id AS new_customers__2
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
@@ -196,11 +206,17 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_date)
+  ), sales_visits_read AS MATERIALIZED (
+    SELECT
+      src.visit_date,
+      src.visit_id,
+      src.customer_id
+    FROM {{ ref('stg_sales_visits') }} AS src
   ), sales_visits_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.visit_date) AS metric_time__day,
       COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.visit_date)
   ), sales_visits_base_events AS (
@@ -208,7 +224,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
       DATE_TRUNC('DAY', src.visit_date) AS metric_time__day
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
   ), orders_conversion_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
@@ -563,13 +579,20 @@ WITH metrics_by_day AS (
     combined.tasks_due AS tasks_due
   FROM combined
 ), recent_metrics_by_day AS (
-  WITH campaign_spend_agg AS (
+  WITH campaign_spend_read AS MATERIALIZED (
+    SELECT
+      src.spend_date,
+      src.clicks,
+      src.impressions,
+      src.spend_eur
+    FROM {{ ref('stg_campaign_spend') }} AS src
+  ), campaign_spend_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
       SUM(src.clicks) AS clicks,
       SUM(src.impressions) AS impressions,
       SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
@@ -585,6 +608,17 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
+  ), production_runs_read AS MATERIALIZED (
+    SELECT
+      src.run_date,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.units_produced,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id
+    FROM {{ ref('stg_production_runs') }} AS src
   ), production_runs_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
@@ -595,11 +629,20 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units,
       SUM(src.ideal_run_minutes) AS ideal_run_minutes,
       COUNT(src.run_id) AS production_runs
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.run_date)
+  ), order_lines_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.quantity,
+      src.net_unit_price,
+      src.unit_cost,
+      src.discount_per_unit,
+      src.on_promotion
+    FROM {{ ref('stg_order_lines') }} AS src
   ), order_lines_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -608,11 +651,19 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.discount_per_unit) AS discount_amount,
       SUM(src.quantity) AS units_sold,
       SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
+  ), orders_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.order_id,
+      src.customer_id,
+      src.on_promotion,
+      src.is_repeat_order
+    FROM {{ ref('stg_orders') }} AS src
   ), orders_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -626,7 +677,7 @@ WITH metrics_by_day AS (
         WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
         THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
       END AS ordering_customers__3
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
@@ -640,7 +691,7 @@ WITH metrics_by_day AS (
       src.quantity * src.net_unit_price AS revenue__4,
       src.quantity * src.net_unit_price AS revenue__5,
       src.quantity * src.net_unit_price AS revenue__7
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
   ), order_lines_daily AS (
     SELECT
       order_lines_rows.__day,
@@ -671,7 +722,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
   ), orders_first_seen AS (
     SELECT
       orders_rows.ordering_customers AS ordering_customers,
@@ -702,13 +753,19 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', orders_cumulative.__day) AS metric_time__day,
       orders_cumulative.ordering_customers AS ordering_customers
     FROM orders_cumulative
+  ), inventory_balances_read AS MATERIALIZED (
+    SELECT
+      src.balance_date,
+      src.inventory_value,
+      src.on_hand_units
+    FROM {{ ref('stg_inventory_balances') }} AS src
+    WHERE
+      src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
       COUNT(DISTINCT src.balance_date) AS inventory_days
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.balance_date)
   ), inventory_balances_days AS (
@@ -716,9 +773,7 @@ WITH metrics_by_day AS (
       src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       src.balance_date
   ), inventory_balances_by_day AS (
@@ -747,7 +802,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
       SUM(src.spend_eur) AS marketing_spend__2
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
     GROUP BY
@@ -769,7 +824,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
@@ -804,7 +859,7 @@ WITH metrics_by_day AS (
       SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
     GROUP BY
@@ -830,7 +885,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       COUNT(src.order_id) AS orders__2
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
     GROUP BY
@@ -848,12 +903,18 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
+  ), store_traffic_read AS MATERIALIZED (
+    SELECT
+      src.traffic_date,
+      src.footfall,
+      src.on_promotion
+    FROM {{ ref('stg_store_traffic') }} AS src
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
       SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
       SUM(src.footfall) AS footfall__2
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
@@ -862,7 +923,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
     GROUP BY
@@ -918,7 +979,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
     GROUP BY
@@ -957,7 +1018,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7' DAY AS DATE)
   ), store_traffic_daily AS (
@@ -988,7 +1049,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
       SUM(src.footfall) AS footfall__4
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
     GROUP BY
@@ -1010,7 +1071,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7' DAY AS DATE)
   ), production_runs_daily AS (
@@ -1353,12 +1414,17 @@ WITH metrics_by_day AS (
   LEFT JOIN production_runs_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_cumulative_by_day.metric_time__day
 ), metrics_by_week AS (
-  WITH employee_movements_agg AS (
+  WITH employee_movements_read AS MATERIALIZED (
+    SELECT
+      src.movement_date,
+      src.movement
+    FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.movement_date) AS metric_time__week,
       SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
       SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.movement_date)
   ), headcount_by_day AS (
@@ -1401,11 +1467,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_campaign_spend') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.spend_date)
+  ), customers_read AS MATERIALIZED (
+    SELECT
+      src.signup_date,
+      src.customer_id
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
       COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.signup_date)
   ), customers_spine AS (
@@ -1423,7 +1494,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
@@ -1468,7 +1539,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
       src.customer_id AS new_customers__2
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
@@ -1520,11 +1591,17 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_date)
+  ), sales_visits_read AS MATERIALIZED (
+    SELECT
+      src.visit_date,
+      src.visit_id,
+      src.customer_id
+    FROM {{ ref('stg_sales_visits') }} AS src
   ), sales_visits_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week,
       COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.visit_date)
   ), sales_visits_base_events AS (
@@ -1532,7 +1609,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
       DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
   ), orders_conversion_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
@@ -1887,13 +1964,20 @@ WITH metrics_by_day AS (
     combined.tasks_due AS tasks_due
   FROM combined
 ), recent_metrics_by_week AS (
-  WITH campaign_spend_agg AS (
+  WITH campaign_spend_read AS MATERIALIZED (
+    SELECT
+      src.spend_date,
+      src.clicks,
+      src.impressions,
+      src.spend_eur
+    FROM {{ ref('stg_campaign_spend') }} AS src
+  ), campaign_spend_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
       SUM(src.clicks) AS clicks,
       SUM(src.impressions) AS impressions,
       SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -1909,6 +1993,17 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
+  ), production_runs_read AS MATERIALIZED (
+    SELECT
+      src.run_date,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.units_produced,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id
+    FROM {{ ref('stg_production_runs') }} AS src
   ), production_runs_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
@@ -1919,11 +2014,20 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units,
       SUM(src.ideal_run_minutes) AS ideal_run_minutes,
       COUNT(src.run_id) AS production_runs
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.run_date)
+  ), order_lines_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.quantity,
+      src.net_unit_price,
+      src.unit_cost,
+      src.discount_per_unit,
+      src.on_promotion
+    FROM {{ ref('stg_order_lines') }} AS src
   ), order_lines_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -1932,11 +2036,19 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.discount_per_unit) AS discount_amount,
       SUM(src.quantity) AS units_sold,
       SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
+  ), orders_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.order_id,
+      src.customer_id,
+      src.on_promotion,
+      src.is_repeat_order
+    FROM {{ ref('stg_orders') }} AS src
   ), orders_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -1950,7 +2062,7 @@ WITH metrics_by_day AS (
         WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
         THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
       END AS ordering_customers__3
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -1964,7 +2076,7 @@ WITH metrics_by_day AS (
       src.quantity * src.net_unit_price AS revenue__4,
       src.quantity * src.net_unit_price AS revenue__5,
       src.quantity * src.net_unit_price AS revenue__7
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
   ), order_lines_daily AS (
     SELECT
       order_lines_rows.__day,
@@ -2006,7 +2118,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
   ), orders_first_seen AS (
     SELECT
       orders_rows.ordering_customers AS ordering_customers,
@@ -2048,13 +2160,19 @@ WITH metrics_by_day AS (
     FROM orders_cumulative_ranked
     WHERE
       orders_cumulative_ranked.__period_rank = 1
+  ), inventory_balances_read AS MATERIALIZED (
+    SELECT
+      src.balance_date,
+      src.inventory_value,
+      src.on_hand_units
+    FROM {{ ref('stg_inventory_balances') }} AS src
+    WHERE
+      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
       COUNT(DISTINCT src.balance_date) AS inventory_days
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.balance_date)
   ), inventory_balances_days AS (
@@ -2062,9 +2180,7 @@ WITH metrics_by_day AS (
       src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       src.balance_date
   ), inventory_balances_by_day AS (
@@ -2093,7 +2209,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
       SUM(src.spend_eur) AS marketing_spend__2
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC(
         'WEEK',
@@ -2118,7 +2234,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
@@ -2164,7 +2280,7 @@ WITH metrics_by_day AS (
       SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(DATE_TRUNC(
         'WEEK',
@@ -2193,7 +2309,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       COUNT(src.order_id) AS orders__2
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
@@ -2214,12 +2330,18 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
+  ), store_traffic_read AS MATERIALIZED (
+    SELECT
+      src.traffic_date,
+      src.footfall,
+      src.on_promotion
+    FROM {{ ref('stg_store_traffic') }} AS src
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
       SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
       SUM(src.footfall) AS footfall__2
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -2228,7 +2350,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
@@ -2309,7 +2431,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
@@ -2362,7 +2484,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), store_traffic_daily AS (
@@ -2404,7 +2526,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
       SUM(src.footfall) AS footfall__4
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC(
         'WEEK',
@@ -2429,7 +2551,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), production_runs_daily AS (
@@ -2783,12 +2905,17 @@ WITH metrics_by_day AS (
   LEFT JOIN production_runs_cumulative_first
     ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
 ), metrics_by_month AS (
-  WITH employee_movements_agg AS (
+  WITH employee_movements_read AS MATERIALIZED (
+    SELECT
+      src.movement_date,
+      src.movement
+    FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.movement_date) AS metric_time__month,
       SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
       SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.movement_date)
   ), headcount_by_day AS (
@@ -2831,11 +2958,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_campaign_spend') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.spend_date)
+  ), customers_read AS MATERIALIZED (
+    SELECT
+      src.signup_date,
+      src.customer_id
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
       COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.signup_date)
   ), customers_spine AS (
@@ -2853,7 +2985,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
@@ -2898,7 +3030,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
       src.customer_id AS new_customers__2
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
@@ -2950,11 +3082,17 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_date)
+  ), sales_visits_read AS MATERIALIZED (
+    SELECT
+      src.visit_date,
+      src.visit_id,
+      src.customer_id
+    FROM {{ ref('stg_sales_visits') }} AS src
   ), sales_visits_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
       COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.visit_date)
   ), sales_visits_base_events AS (
@@ -2962,7 +3100,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
       DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
   ), orders_conversion_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
@@ -3317,13 +3455,20 @@ WITH metrics_by_day AS (
     combined.tasks_due AS tasks_due
   FROM combined
 ), recent_metrics_by_month AS (
-  WITH campaign_spend_agg AS (
+  WITH campaign_spend_read AS MATERIALIZED (
+    SELECT
+      src.spend_date,
+      src.clicks,
+      src.impressions,
+      src.spend_eur
+    FROM {{ ref('stg_campaign_spend') }} AS src
+  ), campaign_spend_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
       SUM(src.clicks) AS clicks,
       SUM(src.impressions) AS impressions,
       SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -3339,6 +3484,17 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
+  ), production_runs_read AS MATERIALIZED (
+    SELECT
+      src.run_date,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.units_produced,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id
+    FROM {{ ref('stg_production_runs') }} AS src
   ), production_runs_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
@@ -3349,11 +3505,20 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units,
       SUM(src.ideal_run_minutes) AS ideal_run_minutes,
       COUNT(src.run_id) AS production_runs
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.run_date)
+  ), order_lines_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.quantity,
+      src.net_unit_price,
+      src.unit_cost,
+      src.discount_per_unit,
+      src.on_promotion
+    FROM {{ ref('stg_order_lines') }} AS src
   ), order_lines_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -3362,11 +3527,19 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.discount_per_unit) AS discount_amount,
       SUM(src.quantity) AS units_sold,
       SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
+  ), orders_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.order_id,
+      src.customer_id,
+      src.on_promotion,
+      src.is_repeat_order
+    FROM {{ ref('stg_orders') }} AS src
   ), orders_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -3380,7 +3553,7 @@ WITH metrics_by_day AS (
         WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
         THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
       END AS ordering_customers__3
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -3394,7 +3567,7 @@ WITH metrics_by_day AS (
       src.quantity * src.net_unit_price AS revenue__4,
       src.quantity * src.net_unit_price AS revenue__5,
       src.quantity * src.net_unit_price AS revenue__7
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
   ), order_lines_daily AS (
     SELECT
       order_lines_rows.__day,
@@ -3436,7 +3609,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
   ), orders_first_seen AS (
     SELECT
       orders_rows.ordering_customers AS ordering_customers,
@@ -3478,13 +3651,19 @@ WITH metrics_by_day AS (
     FROM orders_cumulative_ranked
     WHERE
       orders_cumulative_ranked.__period_rank = 1
+  ), inventory_balances_read AS MATERIALIZED (
+    SELECT
+      src.balance_date,
+      src.inventory_value,
+      src.on_hand_units
+    FROM {{ ref('stg_inventory_balances') }} AS src
+    WHERE
+      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
       COUNT(DISTINCT src.balance_date) AS inventory_days
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.balance_date)
   ), inventory_balances_days AS (
@@ -3492,9 +3671,7 @@ WITH metrics_by_day AS (
       src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       src.balance_date
   ), inventory_balances_by_day AS (
@@ -3523,7 +3700,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
       SUM(src.spend_eur) AS marketing_spend__2
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC(
         'MONTH',
@@ -3548,7 +3725,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
@@ -3594,7 +3771,7 @@ WITH metrics_by_day AS (
       SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(DATE_TRUNC(
         'MONTH',
@@ -3623,7 +3800,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       COUNT(src.order_id) AS orders__2
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
@@ -3644,12 +3821,18 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
+  ), store_traffic_read AS MATERIALIZED (
+    SELECT
+      src.traffic_date,
+      src.footfall,
+      src.on_promotion
+    FROM {{ ref('stg_store_traffic') }} AS src
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
       SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
       SUM(src.footfall) AS footfall__2
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -3658,7 +3841,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
@@ -3739,7 +3922,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
@@ -3792,7 +3975,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), store_traffic_daily AS (
@@ -3834,7 +4017,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
       SUM(src.footfall) AS footfall__4
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC(
         'MONTH',
@@ -3859,7 +4042,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), production_runs_daily AS (
@@ -4945,12 +5128,17 @@ WHERE
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 WITH metrics_by_day AS (
-  WITH employee_movements_agg AS (
+  WITH employee_movements_read AS MATERIALIZED (
+    SELECT
+      src.movement_date,
+      src.movement
+    FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.movement_date) AS metric_time__day,
       SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
       SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.movement_date)
   ), headcount_by_day AS (
@@ -4993,11 +5181,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_campaign_spend') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.spend_date)
+  ), customers_read AS MATERIALIZED (
+    SELECT
+      src.signup_date,
+      src.customer_id
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.signup_date) AS metric_time__day,
       COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.signup_date)
   ), customers_spine AS (
@@ -5015,7 +5208,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
@@ -5049,7 +5242,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
       src.customer_id AS new_customers__2
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
@@ -5090,11 +5283,17 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_date)
+  ), sales_visits_read AS MATERIALIZED (
+    SELECT
+      src.visit_date,
+      src.visit_id,
+      src.customer_id
+    FROM {{ ref('stg_sales_visits') }} AS src
   ), sales_visits_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.visit_date) AS metric_time__day,
       COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.visit_date)
   ), sales_visits_base_events AS (
@@ -5102,7 +5301,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
       DATE_TRUNC('DAY', src.visit_date) AS metric_time__day
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
   ), orders_conversion_events AS (
     SELECT
       ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
@@ -5234,13 +5433,20 @@ WITH metrics_by_day AS (
   LEFT JOIN orders_conversions
     ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_conversions.metric_time__day
 ), recent_metrics_by_day AS (
-  WITH campaign_spend_agg AS (
+  WITH campaign_spend_read AS MATERIALIZED (
+    SELECT
+      src.spend_date,
+      src.clicks,
+      src.impressions,
+      src.spend_eur
+    FROM {{ ref('stg_campaign_spend') }} AS src
+  ), campaign_spend_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
       SUM(src.clicks) AS clicks,
       SUM(src.impressions) AS impressions,
       SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
@@ -5256,6 +5462,17 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
+  ), production_runs_read AS MATERIALIZED (
+    SELECT
+      src.run_date,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.units_produced,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id
+    FROM {{ ref('stg_production_runs') }} AS src
   ), production_runs_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
@@ -5266,11 +5483,20 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units,
       SUM(src.ideal_run_minutes) AS ideal_run_minutes,
       COUNT(src.run_id) AS production_runs
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.run_date)
+  ), order_lines_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.quantity,
+      src.net_unit_price,
+      src.unit_cost,
+      src.discount_per_unit,
+      src.on_promotion
+    FROM {{ ref('stg_order_lines') }} AS src
   ), order_lines_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -5279,11 +5505,19 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.discount_per_unit) AS discount_amount,
       SUM(src.quantity) AS units_sold,
       SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
+  ), orders_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.order_id,
+      src.customer_id,
+      src.on_promotion,
+      src.is_repeat_order
+    FROM {{ ref('stg_orders') }} AS src
   ), orders_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -5297,7 +5531,7 @@ WITH metrics_by_day AS (
         WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
         THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
       END AS ordering_customers__3
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
@@ -5311,7 +5545,7 @@ WITH metrics_by_day AS (
       src.quantity * src.net_unit_price AS revenue__4,
       src.quantity * src.net_unit_price AS revenue__5,
       src.quantity * src.net_unit_price AS revenue__7
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
   ), order_lines_daily AS (
     SELECT
       order_lines_rows.__day,
@@ -5342,7 +5576,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
   ), orders_first_seen AS (
     SELECT
       orders_rows.ordering_customers AS ordering_customers,
@@ -5373,13 +5607,19 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', orders_cumulative.__day) AS metric_time__day,
       orders_cumulative.ordering_customers AS ordering_customers
     FROM orders_cumulative
+  ), inventory_balances_read AS MATERIALIZED (
+    SELECT
+      src.balance_date,
+      src.inventory_value,
+      src.on_hand_units
+    FROM {{ ref('stg_inventory_balances') }} AS src
+    WHERE
+      src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
       COUNT(DISTINCT src.balance_date) AS inventory_days
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       DATE_TRUNC('DAY', src.balance_date)
   ), inventory_balances_days AS (
@@ -5387,9 +5627,7 @@ WITH metrics_by_day AS (
       src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       src.balance_date
   ), inventory_balances_by_day AS (
@@ -5418,7 +5656,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
       SUM(src.spend_eur) AS marketing_spend__2
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
     GROUP BY
@@ -5440,7 +5678,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
@@ -5475,7 +5713,7 @@ WITH metrics_by_day AS (
       SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
     GROUP BY
@@ -5501,7 +5739,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       COUNT(src.order_id) AS orders__2
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
     GROUP BY
@@ -5519,12 +5757,18 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 YEAR'
+  ), store_traffic_read AS MATERIALIZED (
+    SELECT
+      src.traffic_date,
+      src.footfall,
+      src.on_promotion
+    FROM {{ ref('stg_store_traffic') }} AS src
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
       SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
       SUM(src.footfall) AS footfall__2
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
@@ -5533,7 +5777,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
     GROUP BY
@@ -5589,7 +5833,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
     GROUP BY
@@ -5628,7 +5872,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), store_traffic_daily AS (
@@ -5659,7 +5903,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
       SUM(src.footfall) AS footfall__4
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
     GROUP BY
@@ -5681,7 +5925,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), production_runs_daily AS (
@@ -6024,12 +6268,17 @@ WITH metrics_by_day AS (
   LEFT JOIN production_runs_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_cumulative_by_day.metric_time__day
 ), metrics_by_week AS (
-  WITH employee_movements_agg AS (
+  WITH employee_movements_read AS MATERIALIZED (
+    SELECT
+      src.movement_date,
+      src.movement
+    FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.movement_date) AS metric_time__week,
       SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
       SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.movement_date)
   ), headcount_by_day AS (
@@ -6072,11 +6321,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_campaign_spend') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.spend_date)
+  ), customers_read AS MATERIALIZED (
+    SELECT
+      src.signup_date,
+      src.customer_id
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
       COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.signup_date)
   ), customers_spine AS (
@@ -6094,7 +6348,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
@@ -6139,7 +6393,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
       src.customer_id AS new_customers__2
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
@@ -6191,11 +6445,17 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_date)
+  ), sales_visits_read AS MATERIALIZED (
+    SELECT
+      src.visit_date,
+      src.visit_id,
+      src.customer_id
+    FROM {{ ref('stg_sales_visits') }} AS src
   ), sales_visits_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week,
       COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.visit_date)
   ), sales_visits_base_events AS (
@@ -6203,7 +6463,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
       DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
   ), orders_conversion_events AS (
     SELECT
       ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
@@ -6335,13 +6595,20 @@ WITH metrics_by_day AS (
   LEFT JOIN orders_conversions
     ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_conversions.metric_time__week
 ), recent_metrics_by_week AS (
-  WITH campaign_spend_agg AS (
+  WITH campaign_spend_read AS MATERIALIZED (
+    SELECT
+      src.spend_date,
+      src.clicks,
+      src.impressions,
+      src.spend_eur
+    FROM {{ ref('stg_campaign_spend') }} AS src
+  ), campaign_spend_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
       SUM(src.clicks) AS clicks,
       SUM(src.impressions) AS impressions,
       SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -6357,6 +6624,17 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
+  ), production_runs_read AS MATERIALIZED (
+    SELECT
+      src.run_date,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.units_produced,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id
+    FROM {{ ref('stg_production_runs') }} AS src
   ), production_runs_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
@@ -6367,11 +6645,20 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units,
       SUM(src.ideal_run_minutes) AS ideal_run_minutes,
       COUNT(src.run_id) AS production_runs
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.run_date)
+  ), order_lines_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.quantity,
+      src.net_unit_price,
+      src.unit_cost,
+      src.discount_per_unit,
+      src.on_promotion
+    FROM {{ ref('stg_order_lines') }} AS src
   ), order_lines_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -6380,11 +6667,19 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.discount_per_unit) AS discount_amount,
       SUM(src.quantity) AS units_sold,
       SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
+  ), orders_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.order_id,
+      src.customer_id,
+      src.on_promotion,
+      src.is_repeat_order
+    FROM {{ ref('stg_orders') }} AS src
   ), orders_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -6398,7 +6693,7 @@ WITH metrics_by_day AS (
         WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
         THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
       END AS ordering_customers__3
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -6412,7 +6707,7 @@ WITH metrics_by_day AS (
       src.quantity * src.net_unit_price AS revenue__4,
       src.quantity * src.net_unit_price AS revenue__5,
       src.quantity * src.net_unit_price AS revenue__7
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
   ), order_lines_daily AS (
     SELECT
       order_lines_rows.__day,
@@ -6454,7 +6749,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
   ), orders_first_seen AS (
     SELECT
       orders_rows.ordering_customers AS ordering_customers,
@@ -6496,13 +6791,19 @@ WITH metrics_by_day AS (
     FROM orders_cumulative_ranked
     WHERE
       orders_cumulative_ranked.__period_rank = 1
+  ), inventory_balances_read AS MATERIALIZED (
+    SELECT
+      src.balance_date,
+      src.inventory_value,
+      src.on_hand_units
+    FROM {{ ref('stg_inventory_balances') }} AS src
+    WHERE
+      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
       COUNT(DISTINCT src.balance_date) AS inventory_days
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.balance_date)
   ), inventory_balances_days AS (
@@ -6510,9 +6811,7 @@ WITH metrics_by_day AS (
       src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       src.balance_date
   ), inventory_balances_by_day AS (
@@ -6541,7 +6840,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
       SUM(src.spend_eur) AS marketing_spend__2
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC(
         'WEEK',
@@ -6566,7 +6865,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
@@ -6612,7 +6911,7 @@ WITH metrics_by_day AS (
       SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(DATE_TRUNC(
         'WEEK',
@@ -6641,7 +6940,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       COUNT(src.order_id) AS orders__2
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
@@ -6662,12 +6961,18 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 YEAR'
+  ), store_traffic_read AS MATERIALIZED (
+    SELECT
+      src.traffic_date,
+      src.footfall,
+      src.on_promotion
+    FROM {{ ref('stg_store_traffic') }} AS src
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
       SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
       SUM(src.footfall) AS footfall__2
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -6676,7 +6981,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
@@ -6757,7 +7062,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
@@ -6810,7 +7115,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), store_traffic_daily AS (
@@ -6852,7 +7157,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
       SUM(src.footfall) AS footfall__4
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC(
         'WEEK',
@@ -6877,7 +7182,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), production_runs_daily AS (
@@ -7231,12 +7536,17 @@ WITH metrics_by_day AS (
   LEFT JOIN production_runs_cumulative_first
     ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
 ), metrics_by_month AS (
-  WITH employee_movements_agg AS (
+  WITH employee_movements_read AS MATERIALIZED (
+    SELECT
+      src.movement_date,
+      src.movement
+    FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.movement_date) AS metric_time__month,
       SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
       SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.movement_date)
   ), headcount_by_day AS (
@@ -7279,11 +7589,16 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_campaign_spend') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.spend_date)
+  ), customers_read AS MATERIALIZED (
+    SELECT
+      src.signup_date,
+      src.customer_id
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
       COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.signup_date)
   ), customers_spine AS (
@@ -7301,7 +7616,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM {{ ref('fct_employee_movements') }} AS src
+    FROM employee_movements_read AS src
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
@@ -7346,7 +7661,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
       src.customer_id AS new_customers__2
-    FROM {{ ref('stg_customers') }} AS src
+    FROM customers_read AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
@@ -7398,11 +7713,17 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_date)
+  ), sales_visits_read AS MATERIALIZED (
+    SELECT
+      src.visit_date,
+      src.visit_id,
+      src.customer_id
+    FROM {{ ref('stg_sales_visits') }} AS src
   ), sales_visits_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
       COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.visit_date)
   ), sales_visits_base_events AS (
@@ -7410,7 +7731,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
       DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month
-    FROM {{ ref('stg_sales_visits') }} AS src
+    FROM sales_visits_read AS src
   ), orders_conversion_events AS (
     SELECT
       ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
@@ -7542,13 +7863,20 @@ WITH metrics_by_day AS (
   LEFT JOIN orders_conversions
     ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_conversions.metric_time__month
 ), recent_metrics_by_month AS (
-  WITH campaign_spend_agg AS (
+  WITH campaign_spend_read AS MATERIALIZED (
+    SELECT
+      src.spend_date,
+      src.clicks,
+      src.impressions,
+      src.spend_eur
+    FROM {{ ref('stg_campaign_spend') }} AS src
+  ), campaign_spend_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
       SUM(src.clicks) AS clicks,
       SUM(src.impressions) AS impressions,
       SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -7564,6 +7892,17 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
+  ), production_runs_read AS MATERIALIZED (
+    SELECT
+      src.run_date,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.units_produced,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id
+    FROM {{ ref('stg_production_runs') }} AS src
   ), production_runs_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
@@ -7574,11 +7913,20 @@ WITH metrics_by_day AS (
       SUM(src.good_units) AS good_units,
       SUM(src.ideal_run_minutes) AS ideal_run_minutes,
       COUNT(src.run_id) AS production_runs
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.run_date)
+  ), order_lines_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.quantity,
+      src.net_unit_price,
+      src.unit_cost,
+      src.discount_per_unit,
+      src.on_promotion
+    FROM {{ ref('stg_order_lines') }} AS src
   ), order_lines_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -7587,11 +7935,19 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.discount_per_unit) AS discount_amount,
       SUM(src.quantity) AS units_sold,
       SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
+  ), orders_read AS MATERIALIZED (
+    SELECT
+      src.ordered_at,
+      src.order_id,
+      src.customer_id,
+      src.on_promotion,
+      src.is_repeat_order
+    FROM {{ ref('stg_orders') }} AS src
   ), orders_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -7605,7 +7961,7 @@ WITH metrics_by_day AS (
         WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
         THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
       END AS ordering_customers__3
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -7619,7 +7975,7 @@ WITH metrics_by_day AS (
       src.quantity * src.net_unit_price AS revenue__4,
       src.quantity * src.net_unit_price AS revenue__5,
       src.quantity * src.net_unit_price AS revenue__7
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
   ), order_lines_daily AS (
     SELECT
       order_lines_rows.__day,
@@ -7661,7 +8017,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS ordering_customers
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
   ), orders_first_seen AS (
     SELECT
       orders_rows.ordering_customers AS ordering_customers,
@@ -7703,13 +8059,19 @@ WITH metrics_by_day AS (
     FROM orders_cumulative_ranked
     WHERE
       orders_cumulative_ranked.__period_rank = 1
+  ), inventory_balances_read AS MATERIALIZED (
+    SELECT
+      src.balance_date,
+      src.inventory_value,
+      src.on_hand_units
+    FROM {{ ref('stg_inventory_balances') }} AS src
+    WHERE
+      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
       COUNT(DISTINCT src.balance_date) AS inventory_days
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.balance_date)
   ), inventory_balances_days AS (
@@ -7717,9 +8079,7 @@ WITH metrics_by_day AS (
       src.balance_date AS __time_1,
       SUM(src.inventory_value) AS inventory_value,
       SUM(src.on_hand_units) AS inventory_units
-    FROM {{ ref('stg_inventory_balances') }} AS src
-    WHERE
-      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    FROM inventory_balances_read AS src
     GROUP BY
       src.balance_date
   ), inventory_balances_by_day AS (
@@ -7748,7 +8108,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
       SUM(src.spend_eur) AS marketing_spend__2
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC(
         'MONTH',
@@ -7773,7 +8133,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3
-    FROM {{ ref('stg_campaign_spend') }} AS src
+    FROM campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
@@ -7819,7 +8179,7 @@ WITH metrics_by_day AS (
       SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(DATE_TRUNC(
         'MONTH',
@@ -7848,7 +8208,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       COUNT(src.order_id) AS orders__2
-    FROM {{ ref('stg_orders') }} AS src
+    FROM orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
@@ -7869,12 +8229,18 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 YEAR'
+  ), store_traffic_read AS MATERIALIZED (
+    SELECT
+      src.traffic_date,
+      src.footfall,
+      src.on_promotion
+    FROM {{ ref('stg_store_traffic') }} AS src
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
       SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
       SUM(src.footfall) AS footfall__2
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
@@ -7883,7 +8249,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
@@ -7964,7 +8330,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
-    FROM {{ ref('stg_order_lines') }} AS src
+    FROM order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
@@ -8017,7 +8383,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), store_traffic_daily AS (
@@ -8059,7 +8425,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
       SUM(src.footfall) AS footfall__4
-    FROM {{ ref('stg_store_traffic') }} AS src
+    FROM store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC(
         'MONTH',
@@ -8084,7 +8450,7 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3
-    FROM {{ ref('stg_production_runs') }} AS src
+    FROM production_runs_read AS src
     WHERE
       src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), production_runs_daily AS (

@@ -1,9 +1,16 @@
-WITH visits_agg AS (
+WITH visits_read AS MATERIALIZED (
+  SELECT
+    src.source,
+    src.visited_at,
+    src.visit_id,
+    src.customer_id
+  FROM "shop"."main"."visits" AS src
+), visits_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month,
     src.source AS visit__source,
     COUNT(src.visit_id) AS visits
-  FROM "shop"."main"."visits" AS src
+  FROM visits_read AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.visited_at),
     src.source
@@ -13,7 +20,7 @@ WITH visits_agg AS (
     src.customer_id AS __entity,
     DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month,
     src.source AS visit__source
-  FROM "shop"."main"."visits" AS src
+  FROM visits_read AS src
 ), visits_base_events_ranked AS (
   SELECT
     *,

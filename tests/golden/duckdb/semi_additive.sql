@@ -1,8 +1,14 @@
-WITH inventory_days AS (
+WITH inventory_read AS MATERIALIZED (
+  SELECT
+    src.balance_date,
+    src.on_hand,
+    src.product_id
+  FROM "shop"."main"."inventory_balances" AS src
+), inventory_days AS (
   SELECT
     src.balance_date AS __time_1,
     SUM(src.on_hand) AS stock_on_hand
-  FROM "shop"."main"."inventory_balances" AS src
+  FROM inventory_read AS src
   GROUP BY
     src.balance_date
 ), inventory_by_day AS (
@@ -30,7 +36,7 @@ WITH inventory_days AS (
     src.balance_date AS __time_1,
     src.product_id AS __window_product,
     SUM(src.on_hand) AS latest_stock_per_product
-  FROM "shop"."main"."inventory_balances" AS src
+  FROM inventory_read AS src
   GROUP BY
     src.balance_date,
     src.product_id

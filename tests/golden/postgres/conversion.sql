@@ -1,8 +1,15 @@
-WITH visits_agg AS (
+WITH visits_read AS MATERIALIZED (
+  SELECT
+    src.visited_at,
+    src.visit_id,
+    src.customer_id,
+    src.source
+  FROM "shop"."main"."visits" AS src
+), visits_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month,
     COUNT(src.visit_id) AS visits
-  FROM "shop"."main"."visits" AS src
+  FROM visits_read AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.visited_at)
 ), visits_base_events AS (
@@ -10,14 +17,21 @@ WITH visits_agg AS (
     CAST(DATE_TRUNC('DAY', src.visited_at) AS DATE) AS __day,
     src.customer_id AS __entity,
     DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month
-  FROM "shop"."main"."visits" AS src
+  FROM visits_read AS src
+), orders_read AS MATERIALIZED (
+  SELECT
+    src.customer_id,
+    src.order_id,
+    src.ordered_at,
+    src.channel
+  FROM "shop"."main"."orders" AS src
 ), orders_conversion_events AS (
   SELECT
     ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.customer_id AS __entity,
     src.order_id AS __value
-  FROM "shop"."main"."orders" AS src
+  FROM orders_read AS src
 ), orders_attributed AS (
   SELECT
     visits_base_events.metric_time__month,
@@ -46,7 +60,7 @@ WITH visits_agg AS (
     src.customer_id AS __entity,
     DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month,
     src.source AS __property_0
-  FROM "shop"."main"."visits" AS src
+  FROM visits_read AS src
 ), orders_conversion_events_2 AS (
   SELECT
     ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
@@ -54,7 +68,7 @@ WITH visits_agg AS (
     src.customer_id AS __entity,
     src.order_id AS __value,
     src.channel AS __property_0
-  FROM "shop"."main"."orders" AS src
+  FROM orders_read AS src
 ), orders_attributed_2 AS (
   SELECT
     visits_base_events_2.metric_time__month,

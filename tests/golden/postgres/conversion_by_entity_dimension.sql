@@ -1,9 +1,15 @@
-WITH visits_agg AS (
+WITH visits_read AS MATERIALIZED (
+  SELECT
+    src.visited_at,
+    src.visit_id,
+    src.customer_id
+  FROM "shop"."main"."visits" AS src
+), visits_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month,
     j_customer.region AS customer__region,
     COUNT(src.visit_id) AS visits
-  FROM "shop"."main"."visits" AS src
+  FROM visits_read AS src
   LEFT JOIN "shop"."main"."customers" AS j_customer
     ON src.customer_id = j_customer.customer_id
   GROUP BY
@@ -15,7 +21,7 @@ WITH visits_agg AS (
     src.customer_id AS __entity,
     DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month,
     j_customer.region AS customer__region
-  FROM "shop"."main"."visits" AS src
+  FROM visits_read AS src
   LEFT JOIN "shop"."main"."customers" AS j_customer
     ON src.customer_id = j_customer.customer_id
 ), orders_conversion_events AS (

@@ -1,15 +1,21 @@
-WITH order_lines_agg AS (
+WITH order_lines_read AS MATERIALIZED (
+  SELECT
+    src.ordered_at,
+    src.quantity,
+    src.unit_price
+  FROM "shop"."main"."order_lines" AS src
+), order_lines_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
     SUM(src.quantity * src.unit_price) AS revenue
-  FROM "shop"."main"."order_lines" AS src
+  FROM order_lines_read AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at)
 ), order_lines_by_period AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
     SUM(src.quantity * src.unit_price) AS revenue__2
-  FROM "shop"."main"."order_lines" AS src
+  FROM order_lines_read AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at)
 ), order_lines_offset AS (
@@ -27,7 +33,7 @@ WITH order_lines_agg AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
     src.quantity * src.unit_price AS revenue__3
-  FROM "shop"."main"."order_lines" AS src
+  FROM order_lines_read AS src
 ), order_lines_daily AS (
   SELECT
     order_lines_rows.__day,

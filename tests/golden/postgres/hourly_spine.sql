@@ -1,8 +1,13 @@
-WITH sessions_rows AS (
+WITH sessions_read AS MATERIALIZED (
+  SELECT
+    src.session_id,
+    src.started_at
+  FROM "shop"."main"."sessions" AS src
+), sessions_rows AS (
   SELECT
     CAST(DATE_TRUNC('HOUR', DATE_TRUNC('HOUR', src.started_at)) AS TIMESTAMP) AS __day,
     src.session_id AS hourly_sessions
-  FROM "shop"."main"."sessions" AS src
+  FROM sessions_read AS src
 ), sessions_daily AS (
   SELECT
     sessions_rows.__day,
@@ -29,7 +34,7 @@ WITH sessions_rows AS (
   SELECT
     DATE_TRUNC('HOUR', DATE_TRUNC('HOUR', src.started_at)) AS metric_time__hour,
     COUNT(src.session_id) AS hourly_sessions__2
-  FROM "shop"."main"."sessions" AS src
+  FROM sessions_read AS src
   GROUP BY
     DATE_TRUNC('HOUR', DATE_TRUNC('HOUR', src.started_at))
 ), sessions_offset AS (
@@ -47,7 +52,7 @@ WITH sessions_rows AS (
   SELECT
     DATE_TRUNC('HOUR', src.started_at) AS metric_time__hour,
     COUNT(src.session_id) AS sessions
-  FROM "shop"."main"."sessions" AS src
+  FROM sessions_read AS src
   GROUP BY
     DATE_TRUNC('HOUR', src.started_at)
 ), sessions_spine AS (

@@ -1,9 +1,15 @@
-WITH orders_agg AS (
+WITH orders_read AS MATERIALIZED (
+  SELECT
+    src.ordered_at,
+    src.customer_id,
+    src.is_promo
+  FROM "shop"."main"."orders" AS src
+), orders_agg AS (
   SELECT
     time_spine_1.fiscal_quarter AS metric_time__fiscal_quarter,
     EXTRACT(ISODOW FROM src.ordered_at) AS metric_time__extract_dow,
     SUM(CASE WHEN src.is_promo THEN 1 ELSE 0 END) AS promo_orders
-  FROM "shop"."main"."orders" AS src
+  FROM orders_read AS src
   LEFT JOIN "shop"."main"."customers" AS j_customer
     ON src.customer_id = j_customer.customer_id
   LEFT JOIN "shop"."main"."metricflow_time_spine" AS time_spine_1
@@ -34,7 +40,7 @@ WITH orders_agg AS (
     src.ordered_at AS ordered_at,
     src.customer_id AS customer_id,
     SUM(1) AS orders
-  FROM "shop"."main"."orders" AS src
+  FROM orders_read AS src
   GROUP BY
     src.ordered_at,
     src.customer_id

@@ -1,0 +1,119 @@
+"""One read of a semantic model per query: scans of the same relation share a rows CTE.
+
+When two scans of one query (a plain aggregate and a conversion's events, a balance's rows and a count of
+its days, ...) read the same relation, each would read it, and a staging view would re-run its own query
+(a deduplication window, a repair of mistyped dates) for each. Instead the relation is read once into
+`<model>_read AS MATERIALIZED (SELECT <every column either reads> FROM relation AS src WHERE <the conditions
+every scan applies>)`, and each scan reads that CTE under the same alias, keeping its own joins and its own
+remaining filters. The rows each scan sees are the rows it saw before, so no answer changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlglot import exp
+
+SOURCE = "src"  # the alias every scan gives its model's relation
+
+
+def share_scans(with_: exp.With, name_for: Callable[[exp.Table], str | None],
+                new_name: Callable[[str], str]) -> None:
+    """Rewrite `with_` in place: the scans (CTEs) reading one relation as `src` read one rows CTE instead.
+
+    `name_for` names the rows CTE of a relation (None: leave its scans alone); `new_name` makes a CTE name
+    unique. The rows CTE is placed before its first reader and marked MATERIALIZED."""
+    ctes: list[exp.CTE] = list(with_.expressions)
+    local = {cte.alias_or_name for cte in ctes}
+    readers: dict[str, list[exp.CTE]] = {}
+    relations: dict[str, exp.Table] = {}
+    for cte in ctes:
+        table = _scanned(cte.this, local)
+        if table is not None:
+            key = _relation_key(table)
+            readers.setdefault(key, []).append(cte)
+            relations.setdefault(key, table)
+    placed: dict[int, exp.CTE] = {}
+    for key, scans in readers.items():
+        bare = relations[key].copy()
+        bare.set("alias", None)
+        base = name_for(bare) if len(scans) > 1 else None
+        if base is None:
+            continue
+        rows_name = new_name(base)
+        common = _common_conditions([cte.this for cte in scans])
+        columns: dict[str, exp.Identifier] = {}
+        for cte in scans:
+            for col in cte.this.find_all(exp.Column):
+                if col.table == SOURCE:
+                    ident = col.this
+                    columns.setdefault(ident.name if ident.quoted else ident.name.lower(), ident)
+        body = exp.Select(expressions=[exp.Column(this=ident.copy(), table=exp.to_identifier(SOURCE))
+                                       for ident in columns.values()]).from_(relations[key].copy(), copy=False)
+        if common:
+            body = body.where(*[c.copy() for c in common.values()], copy=False)
+        for cte in scans:
+            select = cte.this
+            from_table = select.args["from_"].this
+            from_table.set("this", exp.to_identifier(rows_name))
+            from_table.set("db", None)
+            from_table.set("catalog", None)
+            if common:
+                kept = [c for c in _conjuncts(select.args.get("where")) if c.sql() not in common]
+                select.set("where", None)
+                if kept:
+                    select.where(*kept, copy=False)
+        rows = exp.CTE(this=body, alias=exp.TableAlias(this=exp.to_identifier(rows_name)), materialized=True)
+        placed[id(scans[0])] = rows
+    if placed:
+        ordered: list[exp.CTE] = []
+        for cte in ctes:
+            if id(cte) in placed:
+                ordered.append(placed[id(cte)])
+            ordered.append(cte)
+        with_.set("expressions", ordered)
+
+
+def _scanned(body: exp.Expr, local: set[str]) -> exp.Table | None:
+    """The relation a scan reads as `src`, when it reads it in one plain SELECT whose every column is
+    qualified (so every column it reads of the relation is named), without nested queries."""
+    if not isinstance(body, exp.Select) or body.args.get("with_") is not None:
+        return None
+    from_ = body.args.get("from_")
+    table = from_.this if from_ is not None else None
+    if not isinstance(table, exp.Table) or table.alias != SOURCE or (not table.db and table.name in local):
+        return None
+    if any(node is not body for node in body.find_all(exp.Select)) or body.find(exp.Star) is not None:
+        return None
+    aliases = {SOURCE, *(join.alias_or_name for join in body.args.get("joins") or [])}
+    if any(col.table not in aliases or col.args.get("db") is not None for col in body.find_all(exp.Column)):
+        return None  # a bare column, or a path into a nested value: not every column read is named
+    return table
+
+
+def _relation_key(table: exp.Table) -> str:
+    bare = table.copy()
+    bare.set("alias", None)
+    return bare.sql()
+
+
+def _conjuncts(where: exp.Where | None) -> list[exp.Expr]:
+    if where is None:
+        return []
+    return list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
+
+
+def _common_conditions(selects: list[exp.Expr]) -> dict[str, exp.Expr]:
+    """The conditions of WHERE that every scan applies and that read the relation's own columns only:
+    applied once, as the shared rows are read."""
+    found: dict[str, exp.Expr] | None = None
+    for select in selects:
+        own = {c.sql(): c for c in _conjuncts(select.args.get("where")) if _own_columns_only(c)}
+        found = own if found is None else {k: v for k, v in found.items() if k in own}
+    return found or {}
+
+
+def _own_columns_only(condition: exp.Expr) -> bool:
+    columns = list(condition.find_all(exp.Column))
+    return bool(columns) and all(col.table == SOURCE for col in columns) and condition.find(
+        exp.AggFunc, exp.Window) is None
