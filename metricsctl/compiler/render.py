@@ -328,6 +328,7 @@ class SqlCompiler:
         self.derived: dict[str, exp.Expr] = {}  # derived metrics' expressions, parsed and divisions rewritten
         self._time_columns: dict[str, tuple[list[exp.Expr], set[str]]] = {}
         self._tables: dict[str, exp.Table] = {}  # relations, parsed once
+        self._read_names: dict[str, str] | None = None  # a model's relation (as SQL) -> its shared read's name
         self._qualified: dict[tuple[str, str], exp.Expr] = {}  # (expression, table alias) -> qualified
         # (expression, table alias) -> the names and quoting of a qualified plain column (None: not one)
         self._plain_columns: dict[tuple[str, str], list[tuple[str, bool]] | None] = {}
@@ -337,6 +338,16 @@ class SqlCompiler:
     @property
     def spine(self) -> Any:
         return self.spec.time_spine
+
+    def read_name(self, relation: exp.Table) -> str | None:
+        """The name of the shared read (`<model>_read`) of the semantic model whose relation (without alias)
+        `relation` is; None for a relation no semantic model reads."""
+        if self._read_names is None:
+            self._read_names = {}
+            for model in self.graph.models.values():
+                self._read_names.setdefault(self.relation(model.node_relation.relation_name).sql(),
+                                            f"{model.name}_read")
+        return self._read_names.get(relation.sql())
 
     def relation(self, relation_name: str, table_alias: str | None = None) -> exp.Table:
         """A warehouse relation (its text parsed once per compiler), `AS table_alias` when given."""
@@ -1533,10 +1544,7 @@ class _QueryBuilder:
 
     def rows_name(self, relation: exp.Table) -> str | None:
         """The name of the rows CTE of the semantic model whose relation (without alias) `relation` is."""
-        for model in self.c.graph.models.values():
-            if self.c.relation(model.node_relation.relation_name).sql() == relation.sql():
-                return f"{model.name}_read"
-        return None
+        return self.c.read_name(relation)
 
     def reserve_name(self, base: str) -> str:
         name = self.cte_name(base)

@@ -25,16 +25,18 @@ def share_scans(with_: exp.With, name_for: Callable[[exp.Table], str | None],
     unique. The rows CTE is placed before its first reader and marked MATERIALIZED."""
     ctes: list[exp.CTE] = list(with_.expressions)
     local = {cte.alias_or_name for cte in ctes}
-    readers: dict[str, list[exp.CTE]] = {}
-    relations: dict[str, exp.Table] = {}
+    readers: dict[tuple[tuple[str, bool], ...], list[exp.CTE]] = {}
+    relations: dict[tuple[tuple[str, bool], ...], exp.Table] = {}
     for cte in ctes:
-        table = _scanned(cte.this, local)
+        table = _read_as_source(cte.this, local)
         if table is not None:
             key = _relation_key(table)
             readers.setdefault(key, []).append(cte)
             relations.setdefault(key, table)
     placed: dict[int, exp.CTE] = {}
-    for key, scans in readers.items():
+    for key, candidates in readers.items():
+        # the full walk of each scan only where a relation has two readers at least
+        scans = [cte for cte in candidates if _names_every_column(cte.this)] if len(candidates) > 1 else []
         bare = relations[key].copy()
         bare.set("alias", None)
         base = name_for(bare) if len(scans) > 1 else None
@@ -74,27 +76,34 @@ def share_scans(with_: exp.With, name_for: Callable[[exp.Table], str | None],
         with_.set("expressions", ordered)
 
 
-def _scanned(body: exp.Expr, local: set[str]) -> exp.Table | None:
-    """The relation a scan reads as `src`, when it reads it in one plain SELECT whose every column is
-    qualified (so every column it reads of the relation is named), without nested queries."""
+def _read_as_source(body: exp.Expr, local: set[str]) -> exp.Table | None:
+    """The relation a scan reads as `src` in a plain SELECT of its own (not one of the query's CTEs)."""
     if not isinstance(body, exp.Select) or body.args.get("with_") is not None:
         return None
     from_ = body.args.get("from_")
     table = from_.this if from_ is not None else None
     if not isinstance(table, exp.Table) or table.alias != SOURCE or (not table.db and table.name in local):
         return None
-    if any(node is not body for node in body.find_all(exp.Select)) or body.find(exp.Star) is not None:
-        return None
-    aliases = {SOURCE, *(join.alias_or_name for join in body.args.get("joins") or [])}
-    if any(col.table not in aliases or col.args.get("db") is not None for col in body.find_all(exp.Column)):
-        return None  # a bare column, or a path into a nested value: not every column read is named
     return table
 
 
-def _relation_key(table: exp.Table) -> str:
-    bare = table.copy()
-    bare.set("alias", None)
-    return bare.sql()
+def _names_every_column(body: exp.Select) -> bool:
+    """Whether every column the scan reads is named and qualified (so every column it reads of its
+    relation is known), with no nested query and no `*`: one walk of its tree."""
+    aliases = {SOURCE, *(join.alias_or_name for join in body.args.get("joins") or [])}
+    for node in body.walk():
+        if isinstance(node, exp.Select) and node is not body or isinstance(node, exp.Star):
+            return False
+        if isinstance(node, exp.Column) and (node.table not in aliases or node.args.get("db") is not None):
+            return False  # a bare column, or a path into a nested value: not every column read is named
+    return True
+
+
+def _relation_key(table: exp.Table) -> tuple[tuple[str, bool], ...]:
+    """The relation's name parts (catalog, schema, name), each with whether it is quoted."""
+    parts = [table.args.get(part) for part in ("catalog", "db", "this")]
+    return tuple((part.name, bool(part.quoted)) if isinstance(part, exp.Identifier) else (part.sql(), False)
+                 for part in parts if part is not None)
 
 
 def _conjuncts(where: exp.Where | None) -> list[exp.Expr]:
