@@ -341,7 +341,8 @@ def test_a_filter_every_scan_applies_is_applied_once_as_the_rows_are_read(shop):
                                                  "{{ Dimension('customer__region') }} = 'north'"))
     steps = {cte.alias: cte.this for cte in compiled.expression.find_all(exp.CTE)}
     assert steps["visits_read"].args.get("where") is None and not steps["visits_read"].args.get("joins")
-    for scan in ("visits_agg", "visits_base_events"):
+    # the visits and orders counted by month are stacked on the customer and joined to it once (stacking.py)
+    for scan in ("combined_by_key", "visits_base_events"):
         assert steps[scan].args["where"].this.sql() == "j_customer.region = 'north'"
 
 
@@ -382,3 +383,88 @@ def test_only_scans_whose_every_column_is_named_share_a_read():
     for other in ("SELECT COUNT(y) AS y FROM t AS src", "SELECT COUNT(src.s.y) AS y FROM t AS src"):
         sql = f"WITH a AS (SELECT SUM(src.x) AS x FROM t AS src), b AS ({other}) SELECT * FROM a CROSS JOIN b"
         assert shared(sql) == sqlglot.parse_one(sql).sql("duckdb")
+
+
+# --- scans stacked on the keys of the dimensions they join, the dimensions joined once (stacking.py) ------
+
+def test_scans_by_one_dimension_are_stacked_on_its_key_and_join_it_once(shop):
+    compiled = shop.compile_query(MetricQuery.of("visits,orders,order_count,order_total,max_order_amount",
+                                                 "metric_time__day,customer__region"))
+    steps = {cte.alias: cte.this for cte in compiled.expression.find_all(exp.CTE)}
+    combined = steps["combined_by_key"]
+    assert combined.args["from_"].this.name == "stacked_by_key"
+    assert [j.this.alias for j in combined.args["joins"]] == ["j_customer"]
+    assert [name for name, step in steps.items() if step.args.get("joins")] == ["combined_by_key"]
+    # orders are grouped first (the model asks for it) on the day as it is, visits stacked row by row; the
+    # day is truncated once per stacked row, not per order
+    assert [g.sql() for g in steps["orders_grouped"].args["group"].expressions] == [
+        "src.ordered_at", "src.customer_id"]
+    assert steps["visits_rows"].args.get("group") is None
+    assert "DATE_TRUNC" not in steps["orders_grouped"].sql() + steps["visits_rows"].sql()
+    assert [g.sql() for g in combined.args["group"].expressions] == [
+        "DATE_TRUNC('DAY', src.__key_1)", "j_customer.region"]
+    # elsewhere each scan joins its dimension as before
+    for dialect in ("postgres", "spark"):
+        assert "stacked_by_key" not in SqlCompiler(shop.spec, dialect).compile(
+            MetricQuery.of("visits,orders", "metric_time__day,customer__region")).sql()
+
+
+def test_a_scan_of_aggregates_that_do_not_combine_keeps_grouping_by_the_dimension(shop):
+    # a distinct count and a median cannot be summed from groups per customer: the orders keep their scan
+    steps = ctes(shop, "visits,orders,ordering_customers,median_order_amount", "metric_time__month,customer__region")
+    assert "combined_by_key" not in steps
+    assert [j.this.alias for j in steps["orders_agg"].args["joins"]] == ["j_customer"]
+    assert "visitors" not in steps and "combined_by_key" not in ctes(shop, "visitors,orders", "customer__region")
+
+
+KEYED_CUSTOMERS = """(1, 'north', 'consumer', date '2023-01-01'), (2, 'south', 'business', date '2023-01-01'),
+    (3, null, 'consumer', date '2023-01-01'), (4, 'north', 'business', date '2023-01-01')
+    ) t(customer_id, region, segment, signup_date"""
+KEYED_VISITS = """(1, 1, date '2024-01-10', 'web'), (2, 4, date '2024-01-10', 'store'),
+    (3, 1, date '2024-01-20', 'web'), (4, 2, date '2024-01-31', 'store'), (5, 3, date '2024-01-31', 'web'),
+    (6, 9, date '2024-02-05', 'web'),
+    (7, null, date '2024-02-10', 'web'), (8, 2, date '2024-02-11', 'web'), (9, 4, date '2024-01-10', 'web')
+    ) t(visit_id, customer_id, visited_at, source"""
+KEYED_ORDERS = """(1, 1, 1, date '2024-01-10', 'web', false, 2.5), (2, 4, 1, date '2024-01-10', 'web', false, 4.0),
+    (3, 4, 1, date '2024-01-10', 'web', true, 1.0), (4, 2, 1, date '2024-01-12', 'web', false, 7.0),
+    (5, 9, 1, date '2024-02-05', 'web', false, 3.0), (6, null, 1, date '2024-02-05', 'web', false, 6.0),
+    (7, 3, 1, date '2024-02-11', 'web', false, null)
+    ) t(order_id, customer_id, store_id, ordered_at, channel, is_promo, amount"""
+
+
+def test_scans_stacked_on_their_keys_give_the_answers_of_each_scan_joined_row_by_row(shop):
+    """Two customers share the region north (their days sum both), customer 3 has no region, customer 9 is
+    not there and two rows have no customer (NULL regions); an order without an amount counts as an order.
+    The expected rows are hand-written SQL joining each model's rows to the customers, one model at a time."""
+    con, compiler = scratch(shop, {"visits": ("visits", KEYED_VISITS), "orders": ("orders", KEYED_ORDERS),
+                                   "customers": ("customers", KEYED_CUSTOMERS)})
+    metrics = "visits,orders,order_count,order_total,max_order_amount,min_order_amount,promo_orders"
+    sql = compiler.compile(MetricQuery.of(metrics, "metric_time__day,customer__region")).sql()
+    assert "stacked_by_key" in sql
+    got = con.execute(sql).df()
+    by_visits = """select date_trunc('day', v.visited_at) as metric_time__day, c.region as customer__region,
+        count(v.visit_id) as visits from visits v left join customers c on v.customer_id = c.customer_id
+        group by all"""
+    by_orders = """select date_trunc('day', o.ordered_at) as metric_time__day, c.region as customer__region,
+        sum(1) as orders, count(o.order_id) as order_count, sum(o.amount) as order_total,
+        max(o.amount) as max_order_amount, min(o.amount) as min_order_amount,
+        sum(case when o.is_promo then 1 else 0 end) as promo_orders
+        from orders o left join customers c on o.customer_id = c.customer_id group by all"""
+    visits, orders = con.execute(by_visits).df(), con.execute(by_orders).df()
+    keys = ["metric_time__day", "customer__region"]
+    expected = visits.merge(orders, on=keys, how="outer").fillna({"customer__region": "<null>"})
+    expected = expected.set_index(keys).sort_index()
+    got = got.fillna({"customer__region": "<null>"}).set_index(keys).sort_index()
+    assert list(got.index) == list(expected.index)
+    assert expected.loc[(pd.Timestamp("2024-01-10"), "north"), "visits"] == 3  # customers 1 and 4
+    assert expected.loc[(pd.Timestamp("2024-02-05"), "<null>"), "orders"] == 2  # unknown and no customer
+    for col in expected.columns:
+        assert got[col].fillna(-1).tolist() == pytest.approx(expected[col].fillna(-1).tolist()), col
+
+    def types(query: str) -> dict[str, str]:
+        return dict(con.execute(f"select column_name, column_type from (describe ({query}))").fetchall())
+
+    # each column typed as the scan joined row by row types it (a count a BIGINT, the day a TIMESTAMP)
+    compiled = types(sql)
+    for hand in (by_visits, by_orders):
+        assert {c: compiled[c] for c in types(hand)} == types(hand)

@@ -116,15 +116,25 @@ def _walk(node: exp.Expr) -> list[exp.Expr]:
     return found
 
 
-def _coarsest(atoms: list[exp.Expr], parts: list[exp.Expr]) -> list[exp.Expr]:
+def _by_day(node: exp.Expr) -> bool:
+    """A truncation to the day."""
+    unit = node.args.get("unit")
+    return isinstance(node, TRUNCATIONS) and isinstance(unit, (exp.Var, exp.Literal)) and unit.name.upper() == "DAY"
+
+
+def _coarsest(atoms: list[exp.Expr], parts: list[exp.Expr], raw_days: bool = False) -> list[exp.Expr]:
     """Each time atom, or the one truncation of it that every read of it goes through: a scan by month
-    reads `DATE_TRUNC('MONTH', src.day)` only, and grouping on that leaves a group per month, not per day."""
+    reads `DATE_TRUNC('MONTH', src.day)` only, and grouping on that leaves a group per month, not per day.
+    With `raw_days`, a truncation to the day is not grouped on: the atom is a time at day grain or coarser,
+    so its values are days already, and `DATE_TRUNC('DAY', d)` computed per row (a TIMESTAMP key made of
+    each DATE) is then computed once per group instead."""
     nodes = [node for part in parts for node in _walk(part)]
     coarsest: list[exp.Expr] = []
     for atom in atoms:
         parents = [n.parent for n in nodes if type(n) is type(atom) and n == atom]
         first = parents[0] if parents else None
-        if isinstance(first, TRUNCATIONS) and all(type(p) is type(first) and p == first for p in parents):
+        if isinstance(first, TRUNCATIONS) and all(type(p) is type(first) and p == first for p in parents) \
+                and not (raw_days and _by_day(first)):
             coarsest.append(first.copy())
         else:
             coarsest.append(atom)
@@ -132,13 +142,14 @@ def _coarsest(atoms: list[exp.Expr], parts: list[exp.Expr]) -> list[exp.Expr]:
 
 
 def grouped_first(select: exp.Select, time_atoms: list[exp.Expr], fine_columns: set[str],
-                  source: str = "src") -> Grouped | None:
+                  source: str = "src", raw_days: bool = False) -> Grouped | None:
     """The scan split into an aggregate of the source's rows and the scan over it; None when it does not
     split (nothing is joined, an aggregate does not combine, or a finer time column is read). The scan's
     nodes move into the result: on success `select` is not to be used again.
 
     `time_atoms`: the model's time dimensions at day grain or coarser, as the scan qualifies them;
-    `fine_columns`: the model's columns that a finer time dimension reads."""
+    `fine_columns`: the model's columns that a finer time dimension reads; `raw_days`: a time read at day
+    grain is grouped on as it is, and truncated per group."""
     joins = list(select.args.get("joins") or [])
     if not joins or select.args.get("distinct") or select.args.get("having"):
         return None
@@ -173,7 +184,7 @@ def grouped_first(select: exp.Select, time_atoms: list[exp.Expr], fine_columns: 
     # that all its reads share), and other columns
     found: dict[int, exp.Expr] = {}
     columns: dict[str, exp.Column] = {}
-    time_atoms = _coarsest(time_atoms, [*items, *ons, *outer_where, *group])
+    time_atoms = _coarsest(time_atoms, [*items, *ons, *outer_where, *group], raw_days)
     for part in [*items, *ons, *outer_where, *group]:
         _reads(part, source, time_atoms, found, columns)
     if any(name in fine_columns for name in columns):

@@ -35,6 +35,7 @@ from metricsctl.compiler.plan import (
 from metricsctl.compiler.preaggregate import grouped_first, grouped_on_raw_days
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.shared import share_scans
+from metricsctl.compiler.stacking import KEYED_DIALECTS, RAW_DAY_DIALECTS, stack_on_keys
 from metricsctl.errors import QueryError
 from metricsctl.graph import (
     JoinStep,
@@ -698,7 +699,7 @@ class _QueryBuilder:
         if not self.c.groups_rows_first(model_name):
             return self.add_cte(name, select)
         atoms, fine = self.c.time_columns(model_name)
-        grouped = grouped_first(select, atoms, fine)
+        grouped = grouped_first(select, atoms, fine, raw_days=self.c.dialect in RAW_DAY_DIALECTS)
         if grouped is None:
             return self.add_cte(name, select)
         return self.add_cte(name, grouped.outer(self.add_cte(f"{model_name}_grouped", grouped.inner)))
@@ -1488,6 +1489,10 @@ class _QueryBuilder:
 
     # --- combining -----------------------------------------------------------------------------
     def combine(self, outputs: list[tuple[str, list[MeasureInstance]]]) -> Compiled:
+        if self.items and len(outputs) > 1 and self.c.dialect in KEYED_DIALECTS and \
+                len(outputs) * len(self.plan.instances) <= STACKED_CELLS:
+            outputs = stack_on_keys(outputs, self.ctes, self.c.time_columns, self.add_cte,  # stacking.py
+                                    self.c.dialect in RAW_DAY_DIALECTS)
         where_from = {inst: name for name, group in outputs for inst in group}
         names = [self.plan.instances[inst] for _, group in outputs for inst in group]
         if len(outputs) == 1:

@@ -102,18 +102,6 @@ WITH metric_directions AS (
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at),
       src.store_id
-  ), order_lines_agg AS (
-    SELECT
-      src.__time_1 AS metric_time__month,
-      j_store.store_name AS store__store_name,
-      SUM(src.revenue) AS revenue,
-      SUM(src.cost_of_goods) AS cost_of_goods
-    FROM order_lines_grouped AS src
-    LEFT JOIN {{ ref('stg_stores') }} AS j_store
-      ON src.store_id = j_store.store_id
-    GROUP BY
-      src.__time_1,
-      j_store.store_name
   ), orders_grouped AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
@@ -123,88 +111,74 @@ WITH metric_directions AS (
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at),
       src.store_id
-  ), orders_agg AS (
+  ), store_traffic_rows AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.traffic_date) AS __time_1,
+      src.store_id AS store_id,
+      src.footfall AS footfall
+    FROM {{ ref('stg_store_traffic') }} AS src
+  ), stacked_by_key AS (
+    SELECT
+      __time_1,
+      store_id,
+      revenue,
+      cost_of_goods,
+      NULL AS orders,
+      NULL AS footfall
+    FROM order_lines_grouped
+    UNION ALL
+    SELECT
+      __time_1,
+      store_id,
+      NULL AS revenue,
+      NULL AS cost_of_goods,
+      orders,
+      NULL AS footfall
+    FROM orders_grouped
+    UNION ALL
+    SELECT
+      __time_1,
+      store_id,
+      NULL AS revenue,
+      NULL AS cost_of_goods,
+      NULL AS orders,
+      footfall
+    FROM store_traffic_rows
+  ), combined_by_key AS (
     SELECT
       src.__time_1 AS metric_time__month,
       j_store.store_name AS store__store_name,
-      CAST(SUM(src.orders) AS BIGINT) AS orders
-    FROM orders_grouped AS src
+      SUM(src.revenue) AS revenue,
+      SUM(src.cost_of_goods) AS cost_of_goods,
+      CAST(SUM(src.orders) AS BIGINT) AS orders,
+      SUM(src.footfall) AS footfall
+    FROM stacked_by_key AS src
     LEFT JOIN {{ ref('stg_stores') }} AS j_store
       ON src.store_id = j_store.store_id
     GROUP BY
       src.__time_1,
       j_store.store_name
-  ), store_traffic_agg AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
-      j_store.store_name AS store__store_name,
-      SUM(src.footfall) AS footfall
-    FROM {{ ref('stg_store_traffic') }} AS src
-    LEFT JOIN {{ ref('stg_stores') }} AS j_store
-      ON src.store_id = j_store.store_id
-    GROUP BY
-      DATE_TRUNC('MONTH', src.traffic_date),
-      j_store.store_name
-  ), combined AS (
-    SELECT
-      metric_time__month,
-      store__store_name,
-      MAX(revenue) AS revenue,
-      MAX(cost_of_goods) AS cost_of_goods,
-      MAX(orders) AS orders,
-      MAX(footfall) AS footfall
-    FROM (
-      SELECT
-        order_lines_agg.metric_time__month,
-        order_lines_agg.store__store_name,
-        order_lines_agg.revenue,
-        order_lines_agg.cost_of_goods,
-        NULL AS orders,
-        NULL AS footfall
-      FROM order_lines_agg
-      UNION ALL
-      SELECT
-        orders_agg.metric_time__month,
-        orders_agg.store__store_name,
-        NULL AS revenue,
-        NULL AS cost_of_goods,
-        orders_agg.orders,
-        NULL AS footfall
-      FROM orders_agg
-      UNION ALL
-      SELECT
-        store_traffic_agg.metric_time__month,
-        store_traffic_agg.store__store_name,
-        NULL AS revenue,
-        NULL AS cost_of_goods,
-        NULL AS orders,
-        store_traffic_agg.footfall
-      FROM store_traffic_agg
-    ) AS stacked
-    GROUP BY
-      metric_time__month,
-      store__store_name
   )
   SELECT
-    combined.metric_time__month AS metric_time__month,
-    combined.store__store_name AS store__store_name,
-    CAST(combined.revenue AS DOUBLE) / CAST(NULLIF(combined.orders, 0) AS DOUBLE) AS average_order_value,
+    combined_by_key.metric_time__month AS metric_time__month,
+    combined_by_key.store__store_name AS store__store_name,
+    CAST(combined_by_key.revenue AS DOUBLE) / CAST(NULLIF(combined_by_key.orders, 0) AS DOUBLE) AS average_order_value,
     (
       CAST(100 * (
         (
           (
-            combined.revenue
+            combined_by_key.revenue
           ) - (
-            combined.cost_of_goods
+            combined_by_key.cost_of_goods
           )
         )
       ) AS DOUBLE) / NULLIF((
-        combined.revenue
+        combined_by_key.revenue
       ), 0)
     ) AS gross_margin_pct,
-    combined.revenue AS revenue,
-    CAST(combined.orders AS DOUBLE) / CAST(NULLIF(combined.footfall, 0) AS DOUBLE) AS store_conversion_rate
-  FROM combined
+    combined_by_key.revenue AS revenue,
+    CAST(combined_by_key.orders AS DOUBLE) / CAST(NULLIF(combined_by_key.footfall, 0) AS DOUBLE) AS store_conversion_rate
+  FROM combined_by_key
 ), actuals_channel_month AS (
   WITH attributed_orders_grouped AS (
     SELECT
@@ -215,17 +189,6 @@ WITH metric_directions AS (
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at),
       src.channel_id
-  ), attributed_orders_agg AS (
-    SELECT
-      src.__time_1 AS metric_time__month,
-      j_channel.channel_name AS channel__channel_name,
-      SUM(src.attributed_gross_profit) AS attributed_gross_profit
-    FROM attributed_orders_grouped AS src
-    LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
-      ON src.channel_id = j_channel.channel_id
-    GROUP BY
-      src.__time_1,
-      j_channel.channel_name
   ), campaign_spend_grouped AS (
     SELECT
       DATE_TRUNC('MONTH', src.spend_date) AS __time_1,
@@ -235,48 +198,39 @@ WITH metric_directions AS (
     GROUP BY
       DATE_TRUNC('MONTH', src.spend_date),
       src.channel_id
-  ), campaign_spend_agg AS (
+  ), stacked_by_key AS (
+    SELECT
+      __time_1,
+      channel_id,
+      attributed_gross_profit,
+      NULL AS marketing_spend
+    FROM attributed_orders_grouped
+    UNION ALL
+    SELECT
+      __time_1,
+      channel_id,
+      NULL AS attributed_gross_profit,
+      marketing_spend
+    FROM campaign_spend_grouped
+  ), combined_by_key AS (
     SELECT
       src.__time_1 AS metric_time__month,
       j_channel.channel_name AS channel__channel_name,
+      SUM(src.attributed_gross_profit) AS attributed_gross_profit,
       SUM(src.marketing_spend) AS marketing_spend
-    FROM campaign_spend_grouped AS src
+    FROM stacked_by_key AS src
     LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
       ON src.channel_id = j_channel.channel_id
     GROUP BY
       src.__time_1,
       j_channel.channel_name
-  ), combined AS (
-    SELECT
-      metric_time__month,
-      channel__channel_name,
-      MAX(attributed_gross_profit) AS attributed_gross_profit,
-      MAX(marketing_spend) AS marketing_spend
-    FROM (
-      SELECT
-        attributed_orders_agg.metric_time__month,
-        attributed_orders_agg.channel__channel_name,
-        attributed_orders_agg.attributed_gross_profit,
-        NULL AS marketing_spend
-      FROM attributed_orders_agg
-      UNION ALL
-      SELECT
-        campaign_spend_agg.metric_time__month,
-        campaign_spend_agg.channel__channel_name,
-        NULL AS attributed_gross_profit,
-        campaign_spend_agg.marketing_spend
-      FROM campaign_spend_agg
-    ) AS stacked
-    GROUP BY
-      metric_time__month,
-      channel__channel_name
   )
   SELECT
-    combined.metric_time__month AS metric_time__month,
-    combined.channel__channel_name AS channel__channel_name,
-    CAST(combined.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(combined.marketing_spend, 0) AS DOUBLE) AS channel_roi,
-    combined.marketing_spend AS marketing_spend
-  FROM combined
+    combined_by_key.metric_time__month AS metric_time__month,
+    combined_by_key.channel__channel_name AS channel__channel_name,
+    CAST(combined_by_key.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(combined_by_key.marketing_spend, 0) AS DOUBLE) AS channel_roi,
+    combined_by_key.marketing_spend AS marketing_spend
+  FROM combined_by_key
 ), actuals_production_line_month AS (
   WITH production_runs_agg AS (
     SELECT

@@ -46,38 +46,63 @@ WITH headcount_grouped AS (
   GROUP BY
     headcount_window.metric_time__month,
     headcount_window.department__division
-), employee_movements_agg AS (
+), employee_movements_rows AS (
   SELECT
-    DATE_TRUNC('MONTH', src.movement_date) AS metric_time__month,
-    j_department.division AS department__division,
-    SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires,
-    SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers
+    DATE_TRUNC('MONTH', src.movement_date) AS __time_1,
+    src.department_id AS department_id,
+    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires,
+    CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers
   FROM {{ ref('fct_employee_movements') }} AS src
-  LEFT JOIN {{ ref('dim_departments') }} AS j_department
-    ON src.department_id = j_department.department_id
   WHERE
     (
       DATE_TRUNC('MONTH', src.movement_date) >= '2024-01-01'
     )
-  GROUP BY
-    DATE_TRUNC('MONTH', src.movement_date),
-    j_department.division
-), tasks_agg AS (
+), tasks_rows AS (
   SELECT
-    DATE_TRUNC('MONTH', src.due_date) AS metric_time__month,
-    j_department.division AS department__division,
-    COUNT(src.task_id) AS tasks_due,
-    SUM(CASE WHEN src.is_completed THEN 1 ELSE 0 END) AS tasks_completed,
-    SUM(CASE WHEN src.is_completed_on_time THEN 1 ELSE 0 END) AS tasks_completed_on_time
+    DATE_TRUNC('MONTH', src.due_date) AS __time_1,
+    src.department_id AS department_id,
+    CASE WHEN NOT src.task_id IS NULL THEN 1 ELSE 0 END AS tasks_due,
+    CASE WHEN src.is_completed THEN 1 ELSE 0 END AS tasks_completed,
+    CASE WHEN src.is_completed_on_time THEN 1 ELSE 0 END AS tasks_completed_on_time
   FROM {{ ref('stg_tasks') }} AS src
-  LEFT JOIN {{ ref('dim_departments') }} AS j_department
-    ON src.department_id = j_department.department_id
   WHERE
     (
       DATE_TRUNC('MONTH', src.due_date) >= '2024-01-01'
     )
+), stacked_by_key AS (
+  SELECT
+    __time_1,
+    department_id,
+    hires,
+    leavers,
+    NULL AS tasks_due,
+    NULL AS tasks_completed,
+    NULL AS tasks_completed_on_time
+  FROM employee_movements_rows
+  UNION ALL
+  SELECT
+    __time_1,
+    department_id,
+    NULL AS hires,
+    NULL AS leavers,
+    tasks_due,
+    tasks_completed,
+    tasks_completed_on_time
+  FROM tasks_rows
+), combined_by_key AS (
+  SELECT
+    src.__time_1 AS metric_time__month,
+    j_department.division AS department__division,
+    SUM(src.hires) AS hires,
+    SUM(src.leavers) AS leavers,
+    CAST(SUM(src.tasks_due) AS BIGINT) AS tasks_due,
+    SUM(src.tasks_completed) AS tasks_completed,
+    SUM(src.tasks_completed_on_time) AS tasks_completed_on_time
+  FROM stacked_by_key AS src
+  LEFT JOIN {{ ref('dim_departments') }} AS j_department
+    ON src.department_id = j_department.department_id
   GROUP BY
-    DATE_TRUNC('MONTH', src.due_date),
+    src.__time_1,
     j_department.division
 ), combined AS (
   SELECT
@@ -104,28 +129,16 @@ WITH headcount_grouped AS (
     FROM headcount_agg
     UNION ALL
     SELECT
-      employee_movements_agg.metric_time__month,
-      employee_movements_agg.department__division,
+      combined_by_key.metric_time__month,
+      combined_by_key.department__division,
       NULL AS headcount,
       NULL AS fte,
-      employee_movements_agg.hires,
-      employee_movements_agg.leavers,
-      NULL AS tasks_due,
-      NULL AS tasks_completed,
-      NULL AS tasks_completed_on_time
-    FROM employee_movements_agg
-    UNION ALL
-    SELECT
-      tasks_agg.metric_time__month,
-      tasks_agg.department__division,
-      NULL AS headcount,
-      NULL AS fte,
-      NULL AS hires,
-      NULL AS leavers,
-      tasks_agg.tasks_due,
-      tasks_agg.tasks_completed,
-      tasks_agg.tasks_completed_on_time
-    FROM tasks_agg
+      combined_by_key.hires,
+      combined_by_key.leavers,
+      combined_by_key.tasks_due,
+      combined_by_key.tasks_completed,
+      combined_by_key.tasks_completed_on_time
+    FROM combined_by_key
   ) AS stacked
   GROUP BY
     metric_time__month,

@@ -21,18 +21,6 @@ WITH order_lines_grouped AS (
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at),
     src.store_id
-), order_lines_agg AS (
-  SELECT
-    src.__time_1 AS metric_time__month,
-    j_store.store_name AS store__store_name,
-    SUM(src.revenue) AS revenue,
-    SUM(src.cost_of_goods) AS cost_of_goods
-  FROM order_lines_grouped AS src
-  LEFT JOIN {{ ref('stg_stores') }} AS j_store
-    ON src.store_id = j_store.store_id
-  GROUP BY
-    src.__time_1,
-    j_store.store_name
 ), orders_grouped AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
@@ -44,65 +32,56 @@ WITH order_lines_grouped AS (
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at),
     src.store_id
-), orders_agg AS (
+), stacked_by_key AS (
+  SELECT
+    __time_1,
+    store_id,
+    revenue,
+    cost_of_goods,
+    NULL AS orders
+  FROM order_lines_grouped
+  UNION ALL
+  SELECT
+    __time_1,
+    store_id,
+    NULL AS revenue,
+    NULL AS cost_of_goods,
+    orders
+  FROM orders_grouped
+), combined_by_key AS (
   SELECT
     src.__time_1 AS metric_time__month,
     j_store.store_name AS store__store_name,
+    SUM(src.revenue) AS revenue,
+    SUM(src.cost_of_goods) AS cost_of_goods,
     CAST(SUM(src.orders) AS BIGINT) AS orders
-  FROM orders_grouped AS src
+  FROM stacked_by_key AS src
   LEFT JOIN {{ ref('stg_stores') }} AS j_store
     ON src.store_id = j_store.store_id
   GROUP BY
     src.__time_1,
     j_store.store_name
-), combined AS (
-  SELECT
-    metric_time__month,
-    store__store_name,
-    MAX(revenue) AS revenue,
-    MAX(cost_of_goods) AS cost_of_goods,
-    MAX(orders) AS orders
-  FROM (
-    SELECT
-      order_lines_agg.metric_time__month,
-      order_lines_agg.store__store_name,
-      order_lines_agg.revenue,
-      order_lines_agg.cost_of_goods,
-      NULL AS orders
-    FROM order_lines_agg
-    UNION ALL
-    SELECT
-      orders_agg.metric_time__month,
-      orders_agg.store__store_name,
-      NULL AS revenue,
-      NULL AS cost_of_goods,
-      orders_agg.orders
-    FROM orders_agg
-  ) AS stacked
-  GROUP BY
-    metric_time__month,
-    store__store_name
 )
 SELECT
-  combined.metric_time__month AS metric_time__month,
-  combined.store__store_name AS store__store_name,
-  combined.revenue AS revenue,
-  combined.orders AS orders,
-  CAST(combined.revenue AS DOUBLE) / CAST(NULLIF(combined.orders, 0) AS DOUBLE) AS average_order_value,
+  combined_by_key.metric_time__month AS metric_time__month,
+  combined_by_key.store__store_name AS store__store_name,
+  combined_by_key.revenue AS revenue,
+  combined_by_key.orders AS orders,
+  CAST(combined_by_key.revenue AS DOUBLE) / CAST(NULLIF(combined_by_key.orders, 0) AS DOUBLE) AS average_order_value,
   (
     CAST(100 * (
       (
         (
-          combined.revenue
+          combined_by_key.revenue
         ) - (
-          combined.cost_of_goods
+          combined_by_key.cost_of_goods
         )
       )
     ) AS DOUBLE) / NULLIF((
-      combined.revenue
+      combined_by_key.revenue
     ), 0)
   ) AS gross_margin_pct
-FROM combined
+FROM combined_by_key
 ORDER BY
   metric_time__month ASC,
   store__store_name ASC

@@ -13,108 +13,83 @@ WHERE
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
-WITH store_traffic_agg AS (
+WITH orders_grouped AS (
   SELECT
-    DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
-    j_store.store_name AS store__store_name,
-    SUM(src.footfall) AS footfall
-  FROM {{ ref('stg_store_traffic') }} AS src
-  LEFT JOIN {{ ref('stg_stores') }} AS j_store
-    ON src.store_id = j_store.store_id
-  WHERE
-    src.traffic_date >= CAST('{{ metricsctl_since }}' AS DATE)
-  GROUP BY
-    DATE_TRUNC('DAY', src.traffic_date),
-    j_store.store_name
-), orders_grouped AS (
-  SELECT
-    DATE_TRUNC('DAY', src.ordered_at) AS __time_1,
+    src.ordered_at AS ordered_at,
     src.store_id AS store_id,
     COUNT(src.order_id) AS orders
   FROM {{ ref('stg_orders') }} AS src
   WHERE
     src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
-    DATE_TRUNC('DAY', src.ordered_at),
+    src.ordered_at,
     src.store_id
-), orders_agg AS (
-  SELECT
-    src.__time_1 AS metric_time__day,
-    j_store.store_name AS store__store_name,
-    CAST(SUM(src.orders) AS BIGINT) AS orders
-  FROM orders_grouped AS src
-  LEFT JOIN {{ ref('stg_stores') }} AS j_store
-    ON src.store_id = j_store.store_id
-  GROUP BY
-    src.__time_1,
-    j_store.store_name
 ), order_lines_grouped AS (
   SELECT
-    DATE_TRUNC('DAY', src.ordered_at) AS __time_1,
+    src.ordered_at AS ordered_at,
     src.store_id AS store_id,
     SUM(src.quantity * src.net_unit_price) AS revenue
   FROM {{ ref('stg_order_lines') }} AS src
   WHERE
     src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
-    DATE_TRUNC('DAY', src.ordered_at),
+    src.ordered_at,
     src.store_id
-), order_lines_agg AS (
+), store_traffic_rows AS (
   SELECT
-    src.__time_1 AS metric_time__day,
+    src.traffic_date AS traffic_date,
+    src.store_id AS store_id,
+    src.footfall AS footfall
+  FROM {{ ref('stg_store_traffic') }} AS src
+  WHERE
+    src.traffic_date >= CAST('{{ metricsctl_since }}' AS DATE)
+), stacked_by_key AS (
+  SELECT
+    traffic_date AS __key_1,
+    store_id,
+    footfall,
+    NULL AS orders,
+    NULL AS revenue
+  FROM store_traffic_rows
+  UNION ALL
+  SELECT
+    ordered_at AS __key_1,
+    store_id,
+    NULL AS footfall,
+    orders,
+    NULL AS revenue
+  FROM orders_grouped
+  UNION ALL
+  SELECT
+    ordered_at AS __key_1,
+    store_id,
+    NULL AS footfall,
+    NULL AS orders,
+    revenue
+  FROM order_lines_grouped
+), combined_by_key AS (
+  SELECT
+    DATE_TRUNC('DAY', src.__key_1) AS metric_time__day,
     j_store.store_name AS store__store_name,
+    SUM(src.footfall) AS footfall,
+    CAST(SUM(src.orders) AS BIGINT) AS orders,
     SUM(src.revenue) AS revenue
-  FROM order_lines_grouped AS src
+  FROM stacked_by_key AS src
   LEFT JOIN {{ ref('stg_stores') }} AS j_store
     ON src.store_id = j_store.store_id
   GROUP BY
-    src.__time_1,
+    DATE_TRUNC('DAY', src.__key_1),
     j_store.store_name
-), combined AS (
-  SELECT
-    metric_time__day,
-    store__store_name,
-    MAX(footfall) AS footfall,
-    MAX(orders) AS orders,
-    MAX(revenue) AS revenue
-  FROM (
-    SELECT
-      store_traffic_agg.metric_time__day,
-      store_traffic_agg.store__store_name,
-      store_traffic_agg.footfall,
-      NULL AS orders,
-      NULL AS revenue
-    FROM store_traffic_agg
-    UNION ALL
-    SELECT
-      orders_agg.metric_time__day,
-      orders_agg.store__store_name,
-      NULL AS footfall,
-      orders_agg.orders,
-      NULL AS revenue
-    FROM orders_agg
-    UNION ALL
-    SELECT
-      order_lines_agg.metric_time__day,
-      order_lines_agg.store__store_name,
-      NULL AS footfall,
-      NULL AS orders,
-      order_lines_agg.revenue
-    FROM order_lines_agg
-  ) AS stacked
-  GROUP BY
-    metric_time__day,
-    store__store_name
 )
 SELECT
-  combined.metric_time__day AS metric_time__day,
-  combined.store__store_name AS store__store_name,
-  combined.footfall AS store_footfall,
-  combined.orders AS orders,
-  CAST(combined.orders AS DOUBLE) / CAST(NULLIF(combined.footfall, 0) AS DOUBLE) AS store_conversion_rate,
-  combined.revenue AS revenue,
-  CAST(combined.revenue AS DOUBLE) / CAST(NULLIF(combined.footfall, 0) AS DOUBLE) AS revenue_per_visitor
-FROM combined
+  combined_by_key.metric_time__day AS metric_time__day,
+  combined_by_key.store__store_name AS store__store_name,
+  combined_by_key.footfall AS store_footfall,
+  combined_by_key.orders AS orders,
+  CAST(combined_by_key.orders AS DOUBLE) / CAST(NULLIF(combined_by_key.footfall, 0) AS DOUBLE) AS store_conversion_rate,
+  combined_by_key.revenue AS revenue,
+  CAST(combined_by_key.revenue AS DOUBLE) / CAST(NULLIF(combined_by_key.footfall, 0) AS DOUBLE) AS revenue_per_visitor
+FROM combined_by_key
 ORDER BY
   metric_time__day ASC,
   store__store_name ASC
