@@ -307,18 +307,19 @@ def test_scans_of_one_model_read_it_once_into_a_materialized_cte(shop):
     steps = {cte.alias: cte for cte in compiled.expression.find_all(exp.CTE)}
     reads = Counter(t.name for t in compiled.expression.find_all(exp.Table) if t.name not in steps)
     assert reads == Counter({"visits": 1, "orders": 1})
-    for model, scans in (("visits", ("visits_agg", "visits_base_events")),
-                         ("orders", ("orders_agg", "orders_conversion_events"))):
-        read = steps[f"{model}_read"]
-        assert read.args["materialized"] is True
-        assert read.this.args["from_"].this.name == model
-        assert all(p.table == "src" for p in read.this.expressions)  # the relation's columns, as they are
-        for scan in scans:
-            assert steps[scan].this.args["from_"].this.sql() == f"{model}_read AS src"
-    assert "visits_read AS MATERIALIZED (" in compiled.sql("duckdb")
+    read = steps["orders_read"]
+    assert read.args["materialized"] is True
+    assert read.this.args["from_"].this.name == "orders"
+    assert all(p.table == "src" for p in read.this.expressions)  # the relation's columns, as they are
+    for scan in ("orders_agg", "orders_conversion_events"):
+        assert steps[scan].this.args["from_"].this.sql() == "orders_read AS src"
+    # the visits counted are the conversion's base events (same filters, same bound): counted from them
+    assert "visits_read" not in steps
+    assert steps["visits_agg"].this.args["from_"].this.sql() == "visits_base_events"
+    assert "orders_read AS MATERIALIZED (" in compiled.sql("duckdb")
     # PostgreSQL 12+ computes a MATERIALIZED CTE once too; Spark inlines CTEs, so each scan reads the table
     query = MetricQuery.of(FUNNEL, "metric_time__month")
-    assert "visits_read AS MATERIALIZED (" in SqlCompiler(shop.spec, "postgres").compile(query).sql()
+    assert "orders_read AS MATERIALIZED (" in SqlCompiler(shop.spec, "postgres").compile(query).sql()
     spark = SqlCompiler(shop.spec, "spark").compile(query)
     assert "_read" not in spark.sql() and "MATERIALIZED" not in spark.sql()
 
@@ -331,18 +332,16 @@ def test_a_filter_every_scan_applies_is_applied_once_as_the_rows_are_read(shop):
     compiled = shop.compile_query(MetricQuery.of(FUNNEL, "metric_time__month", start_time="2024-02-01",
                                                  end_time="2024-02-29"))
     steps = {cte.alias: cte.this for cte in compiled.expression.find_all(exp.CTE)}
-    assert "visited_at" in steps["visits_read"].args["where"].sql()
+    assert "visited_at" in steps["visits_base_events"].args["where"].sql()  # read once: the visits counted too
     assert steps["visits_agg"].args.get("where") is None
-    assert steps["visits_base_events"].args.get("where") is None
     assert steps["orders_read"].args.get("where") is None
     assert "ordered_at" in steps["orders_agg"].args["where"].sql()
     # a filter on a joined dimension is known only once the scan joins it: it stays in each scan
     compiled = shop.compile_query(MetricQuery.of(FUNNEL, "metric_time__month",
                                                  "{{ Dimension('customer__region') }} = 'north'"))
     steps = {cte.alias: cte.this for cte in compiled.expression.find_all(exp.CTE)}
-    assert steps["visits_read"].args.get("where") is None and not steps["visits_read"].args.get("joins")
-    # the visits and orders counted by month are stacked on the customer and joined to it once (stacking.py)
-    for scan in ("combined_by_key", "visits_base_events"):
+    assert steps["orders_read"].args.get("where") is None and not steps["orders_read"].args.get("joins")
+    for scan in ("orders_agg", "visits_base_events"):
         assert steps[scan].args["where"].this.sql() == "j_customer.region = 'north'"
 
 
@@ -353,14 +352,14 @@ def test_scans_sharing_one_read_give_the_answers_of_hand_counted_visits_and_orde
     days after customer 1's last visit."""
     con, compiler = scratch(shop, {"visits": ("visits", VISITS), "orders": ("orders", ORDERS)})
     sql = compiler.compile(MetricQuery.of(FUNNEL, "metric_time__month")).sql()
-    assert "visits_read AS MATERIALIZED" in sql and "orders_read AS MATERIALIZED" in sql
+    assert "visits_read" not in sql and "orders_read AS MATERIALIZED" in sql
     got = {str(m)[:7]: rest for m, *rest in con.execute(sql).fetchall()}
     assert got == {"2024-01": [5, 2, 3, pytest.approx(3 / 5)], "2024-02": [3, 4, 2, pytest.approx(2 / 3)]}
     # February alone: its 3 visits are the only base events, so order 4 (2 February) converts none of them
     # (customer 2's last visit, 31 January, is outside the period); every order is a conversion event
     sql = compiler.compile(MetricQuery.of(FUNNEL, "metric_time__month", start_time="2024-02-01",
                                           end_time="2024-02-29")).sql()
-    assert "visits_read AS MATERIALIZED" in sql
+    assert "FROM visits_base_events" in sql
     assert [list(r) for r in con.execute(sql).fetchall()] == [[pd.Timestamp("2024-02-01"), 3, 4, 2,
                                                                 pytest.approx(2 / 3)]]
 

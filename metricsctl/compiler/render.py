@@ -525,6 +525,8 @@ class _QueryBuilder:
         self.spines: dict[str, TimeSpine] = {}  # by the grain a scan needs
         self.other_items = [i for i in items if not i.is_metric_time]
         self.columns = [i.column_name() for i in items]
+        # (model, filters, time dimension) -> a conversion's base events over those rows (conversion_scan)
+        self.base_events: dict[tuple[str, tuple[str, ...], str], str] = {}
 
     # --- naming --------------------------------------------------------------------------------
     def cte_name(self, base: str) -> str:
@@ -691,7 +693,36 @@ class _QueryBuilder:
                 name = self.grouped_scan(key[0], self.plain_select(groups[0]) if len(groups) == 1
                                          else self.conditional_select(groups), f"{key[0]}_agg")
                 outputs.append((name, [i for g in groups for i in g]))
+        for name, group in outputs:
+            self.from_base_events(name, group)
         return self.combine(outputs)
+
+    def from_base_events(self, name: str, group: list[MeasureInstance]) -> None:
+        """A plain scan of a conversion's base model, with the base measure's filters, aggregated from the
+        conversion's base events, which are those rows (same filters, same time bound, same joins) with the
+        query's items: the model's rows are read once for both, where a CTE read twice is computed once. The
+        scan's CTE `name` is rewritten in place."""
+        first = group[0]
+        events = self.base_events.get((first.model, first.filters, first.agg_time_dimension))
+        if events is None or self.c.dialect not in MATERIALIZED_DIALECTS or self.c.groups_rows_first(first.model) \
+                or not all(
+                i.is_plain and i.filters == first.filters and i.agg_time_dimension == first.agg_time_dimension
+                for i in group):
+            return
+        bodies = dict(self.ctes)
+        base = bodies[events]
+        assert isinstance(base, exp.Select)
+        aggregates: list[exp.Expr] = []
+        for n, instance in enumerate(group):
+            value = f"__base_measure_{n}"
+            base.select(alias(self.c.measure_value(instance), value), append=True, copy=False)
+            aggregates.append(alias(self.c.aggregate(instance, column(value, events)), self.plan.instances[instance]))
+        keys = [column(c, events) for c in self.columns]
+        select = new_select(*[k.copy() for k in keys], *aggregates).from_(named_table(events), copy=False)
+        if keys:
+            select = select.group_by(*keys, copy=False)
+        del self.ctes[[n for n, _ in self.ctes].index(name)]  # and placed after the events it reads
+        self.ctes.insert([n for n, _ in self.ctes].index(events) + 1, (name, select))
 
     def grouped_scan(self, model_name: str, select: exp.Select, name: str) -> str:
         """`select` as the CTE `name`, over the model's rows grouped first when that gives the same answer
@@ -1399,6 +1430,8 @@ class _QueryBuilder:
         conditions = self.bind_filters(instance.filters, bind) + self.time_constraint(base_time)
         base = base_source.from_(new_select(*projections), conditions)  # after binding: filters may add joins
         base_name = self.add_cte(f"{base_model.name}_base_events", base)
+        self.base_events.setdefault((base_model.name, instance.filters, self.c.spec.measure(
+            conversion.base_measure).agg_time_dimension), base_name)
         base_name = self.one_base_event_per_day(base_name, len(conversion.constant_properties), base_model.name,
                                                 conversion.entity)
         # conversion events

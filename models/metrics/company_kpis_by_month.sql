@@ -137,11 +137,12 @@ WITH order_lines_agg AS (
     )
   GROUP BY
     DATE_TRUNC('MONTH', src.due_date)
-), sales_visits_read AS MATERIALIZED (
+), sales_visits_base_events AS (
   SELECT
-    src.visit_date,
-    src.visit_id,
-    src.customer_id
+    CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
+    src.customer_id AS __entity,
+    DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
+    src.visit_id AS __base_measure_0
   FROM {{ ref('stg_sales_visits') }} AS src
   WHERE
     (
@@ -149,17 +150,11 @@ WITH order_lines_agg AS (
     )
 ), sales_visits_agg AS (
   SELECT
-    DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
-    COUNT(src.visit_id) AS sales_visits
-  FROM sales_visits_read AS src
+    sales_visits_base_events.metric_time__month,
+    COUNT(sales_visits_base_events.__base_measure_0) AS sales_visits
+  FROM sales_visits_base_events
   GROUP BY
-    DATE_TRUNC('MONTH', src.visit_date)
-), sales_visits_base_events AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
-    src.customer_id AS __entity,
-    DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month
-  FROM sales_visits_read AS src
+    sales_visits_base_events.metric_time__month
 ), orders_conversion_events AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
@@ -585,11 +580,12 @@ WITH order_lines_agg AS (
     )
   GROUP BY
     DATE_TRUNC('MONTH', src.due_date)
-), sales_visits_read AS MATERIALIZED (
+), sales_visits_base_events AS (
   SELECT
-    src.visit_date,
-    src.visit_id,
-    src.customer_id
+    CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
+    src.customer_id AS __entity,
+    DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
+    src.visit_id AS __base_measure_0
   FROM {{ ref('stg_sales_visits') }} AS src
   WHERE
     (
@@ -597,17 +593,11 @@ WITH order_lines_agg AS (
     )
 ), sales_visits_agg AS (
   SELECT
-    DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
-    COUNT(src.visit_id) AS sales_visits
-  FROM sales_visits_read AS src
+    sales_visits_base_events.metric_time__month,
+    COUNT(sales_visits_base_events.__base_measure_0) AS sales_visits
+  FROM sales_visits_base_events
   GROUP BY
-    DATE_TRUNC('MONTH', src.visit_date)
-), sales_visits_base_events AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
-    src.customer_id AS __entity,
-    DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month
-  FROM sales_visits_read AS src
+    sales_visits_base_events.metric_time__month
 ), orders_conversion_events AS (
   SELECT
     ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,

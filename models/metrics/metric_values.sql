@@ -206,25 +206,20 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_date)
-  ), sales_visits_read AS MATERIALIZED (
-    SELECT
-      src.visit_date,
-      src.visit_id,
-      src.customer_id
-    FROM {{ ref('stg_sales_visits') }} AS src
-  ), sales_visits_agg AS (
-    SELECT
-      DATE_TRUNC('DAY', src.visit_date) AS metric_time__day,
-      COUNT(src.visit_id) AS sales_visits
-    FROM sales_visits_read AS src
-    GROUP BY
-      DATE_TRUNC('DAY', src.visit_date)
   ), sales_visits_base_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
-      DATE_TRUNC('DAY', src.visit_date) AS metric_time__day
-    FROM sales_visits_read AS src
+      DATE_TRUNC('DAY', src.visit_date) AS metric_time__day,
+      src.visit_id AS __base_measure_0
+    FROM {{ ref('stg_sales_visits') }} AS src
+  ), sales_visits_agg AS (
+    SELECT
+      sales_visits_base_events.metric_time__day,
+      COUNT(sales_visits_base_events.__base_measure_0) AS sales_visits
+    FROM sales_visits_base_events
+    GROUP BY
+      sales_visits_base_events.metric_time__day
   ), orders_conversion_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
@@ -1591,25 +1586,20 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_date)
-  ), sales_visits_read AS MATERIALIZED (
-    SELECT
-      src.visit_date,
-      src.visit_id,
-      src.customer_id
-    FROM {{ ref('stg_sales_visits') }} AS src
-  ), sales_visits_agg AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week,
-      COUNT(src.visit_id) AS sales_visits
-    FROM sales_visits_read AS src
-    GROUP BY
-      DATE_TRUNC('WEEK', src.visit_date)
   ), sales_visits_base_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
-      DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week
-    FROM sales_visits_read AS src
+      DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week,
+      src.visit_id AS __base_measure_0
+    FROM {{ ref('stg_sales_visits') }} AS src
+  ), sales_visits_agg AS (
+    SELECT
+      sales_visits_base_events.metric_time__week,
+      COUNT(sales_visits_base_events.__base_measure_0) AS sales_visits
+    FROM sales_visits_base_events
+    GROUP BY
+      sales_visits_base_events.metric_time__week
   ), orders_conversion_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
@@ -3082,25 +3072,20 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_date)
-  ), sales_visits_read AS MATERIALIZED (
-    SELECT
-      src.visit_date,
-      src.visit_id,
-      src.customer_id
-    FROM {{ ref('stg_sales_visits') }} AS src
-  ), sales_visits_agg AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
-      COUNT(src.visit_id) AS sales_visits
-    FROM sales_visits_read AS src
-    GROUP BY
-      DATE_TRUNC('MONTH', src.visit_date)
   ), sales_visits_base_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
-      DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month
-    FROM sales_visits_read AS src
+      DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
+      src.visit_id AS __base_measure_0
+    FROM {{ ref('stg_sales_visits') }} AS src
+  ), sales_visits_agg AS (
+    SELECT
+      sales_visits_base_events.metric_time__month,
+      COUNT(sales_visits_base_events.__base_measure_0) AS sales_visits
+    FROM sales_visits_base_events
+    GROUP BY
+      sales_visits_base_events.metric_time__month
   ), orders_conversion_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
@@ -5283,25 +5268,20 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_date)
-  ), sales_visits_read AS MATERIALIZED (
-    SELECT
-      src.visit_date,
-      src.visit_id,
-      src.customer_id
-    FROM {{ ref('stg_sales_visits') }} AS src
-  ), sales_visits_agg AS (
-    SELECT
-      DATE_TRUNC('DAY', src.visit_date) AS metric_time__day,
-      COUNT(src.visit_id) AS sales_visits
-    FROM sales_visits_read AS src
-    GROUP BY
-      DATE_TRUNC('DAY', src.visit_date)
   ), sales_visits_base_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
-      DATE_TRUNC('DAY', src.visit_date) AS metric_time__day
-    FROM sales_visits_read AS src
+      DATE_TRUNC('DAY', src.visit_date) AS metric_time__day,
+      src.visit_id AS __base_measure_0
+    FROM {{ ref('stg_sales_visits') }} AS src
+  ), sales_visits_agg AS (
+    SELECT
+      sales_visits_base_events.metric_time__day,
+      COUNT(sales_visits_base_events.__base_measure_0) AS sales_visits
+    FROM sales_visits_base_events
+    GROUP BY
+      sales_visits_base_events.metric_time__day
   ), orders_conversion_events AS (
     SELECT
       ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
@@ -6445,25 +6425,20 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_date)
-  ), sales_visits_read AS MATERIALIZED (
-    SELECT
-      src.visit_date,
-      src.visit_id,
-      src.customer_id
-    FROM {{ ref('stg_sales_visits') }} AS src
-  ), sales_visits_agg AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week,
-      COUNT(src.visit_id) AS sales_visits
-    FROM sales_visits_read AS src
-    GROUP BY
-      DATE_TRUNC('WEEK', src.visit_date)
   ), sales_visits_base_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
-      DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week
-    FROM sales_visits_read AS src
+      DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week,
+      src.visit_id AS __base_measure_0
+    FROM {{ ref('stg_sales_visits') }} AS src
+  ), sales_visits_agg AS (
+    SELECT
+      sales_visits_base_events.metric_time__week,
+      COUNT(sales_visits_base_events.__base_measure_0) AS sales_visits
+    FROM sales_visits_base_events
+    GROUP BY
+      sales_visits_base_events.metric_time__week
   ), orders_conversion_events AS (
     SELECT
       ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
@@ -7713,25 +7688,20 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_purchase_orders') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_date)
-  ), sales_visits_read AS MATERIALIZED (
-    SELECT
-      src.visit_date,
-      src.visit_id,
-      src.customer_id
-    FROM {{ ref('stg_sales_visits') }} AS src
-  ), sales_visits_agg AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
-      COUNT(src.visit_id) AS sales_visits
-    FROM sales_visits_read AS src
-    GROUP BY
-      DATE_TRUNC('MONTH', src.visit_date)
   ), sales_visits_base_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
-      DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month
-    FROM sales_visits_read AS src
+      DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
+      src.visit_id AS __base_measure_0
+    FROM {{ ref('stg_sales_visits') }} AS src
+  ), sales_visits_agg AS (
+    SELECT
+      sales_visits_base_events.metric_time__month,
+      COUNT(sales_visits_base_events.__base_measure_0) AS sales_visits
+    FROM sales_visits_base_events
+    GROUP BY
+      sales_visits_base_events.metric_time__month
   ), orders_conversion_events AS (
     SELECT
       ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,

@@ -1,26 +1,20 @@
-WITH visits_read AS MATERIALIZED (
-  SELECT
-    src.source,
-    src.visited_at,
-    src.visit_id,
-    src.customer_id
-  FROM "shop"."main"."visits" AS src
-), visits_agg AS (
-  SELECT
-    DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month,
-    src.source AS visit__source,
-    COUNT(src.visit_id) AS visits
-  FROM visits_read AS src
-  GROUP BY
-    DATE_TRUNC('MONTH', src.visited_at),
-    src.source
-), visits_base_events AS (
+WITH visits_base_events AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.visited_at) AS DATE) AS __day,
     src.customer_id AS __entity,
     DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month,
-    src.source AS visit__source
-  FROM visits_read AS src
+    src.source AS visit__source,
+    src.visit_id AS __base_measure_0
+  FROM "shop"."main"."visits" AS src
+), visits_agg AS (
+  SELECT
+    visits_base_events.metric_time__month,
+    visits_base_events.visit__source,
+    COUNT(visits_base_events.__base_measure_0) AS visits
+  FROM visits_base_events
+  GROUP BY
+    visits_base_events.metric_time__month,
+    visits_base_events.visit__source
 ), visits_base_events_ranked AS (
   SELECT
     *,

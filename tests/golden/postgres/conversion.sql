@@ -1,23 +1,24 @@
 WITH visits_read AS MATERIALIZED (
   SELECT
-    src.visited_at,
-    src.visit_id,
     src.customer_id,
+    src.visit_id,
+    src.visited_at,
     src.source
   FROM "shop"."main"."visits" AS src
-), visits_agg AS (
-  SELECT
-    DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month,
-    COUNT(src.visit_id) AS visits
-  FROM visits_read AS src
-  GROUP BY
-    DATE_TRUNC('MONTH', src.visited_at)
 ), visits_base_events AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.visited_at) AS DATE) AS __day,
     src.customer_id AS __entity,
-    DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month
+    DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month,
+    src.visit_id AS __base_measure_0
   FROM visits_read AS src
+), visits_agg AS (
+  SELECT
+    visits_base_events.metric_time__month,
+    COUNT(visits_base_events.__base_measure_0) AS visits
+  FROM visits_base_events
+  GROUP BY
+    visits_base_events.metric_time__month
 ), orders_read AS MATERIALIZED (
   SELECT
     src.customer_id,

@@ -1,29 +1,22 @@
-WITH visits_read AS MATERIALIZED (
-  SELECT
-    src.visited_at,
-    src.visit_id,
-    src.customer_id
-  FROM "shop"."main"."visits" AS src
-), visits_agg AS (
-  SELECT
-    DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month,
-    j_customer.region AS customer__region,
-    COUNT(src.visit_id) AS visits
-  FROM visits_read AS src
-  LEFT JOIN "shop"."main"."customers" AS j_customer
-    ON src.customer_id = j_customer.customer_id
-  GROUP BY
-    DATE_TRUNC('MONTH', src.visited_at),
-    j_customer.region
-), visits_base_events AS (
+WITH visits_base_events AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.visited_at) AS DATE) AS __day,
     src.customer_id AS __entity,
     DATE_TRUNC('MONTH', src.visited_at) AS metric_time__month,
-    j_customer.region AS customer__region
-  FROM visits_read AS src
+    j_customer.region AS customer__region,
+    src.visit_id AS __base_measure_0
+  FROM "shop"."main"."visits" AS src
   LEFT JOIN "shop"."main"."customers" AS j_customer
     ON src.customer_id = j_customer.customer_id
+), visits_agg AS (
+  SELECT
+    visits_base_events.metric_time__month,
+    visits_base_events.customer__region,
+    COUNT(visits_base_events.__base_measure_0) AS visits
+  FROM visits_base_events
+  GROUP BY
+    visits_base_events.metric_time__month,
+    visits_base_events.customer__region
 ), orders_conversion_events AS (
   SELECT
     ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
