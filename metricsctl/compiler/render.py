@@ -14,6 +14,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from metricsctl.compiler import windows
 from metricsctl.compiler.chains import Chain, chains, projections, read_through, rewrite
 from metricsctl.compiler.dialects import date_part, percentile, to_sql
 from metricsctl.compiler.filters import MetricCall, ParsedFilter, parse_filter
@@ -524,6 +525,7 @@ class _QueryBuilder:
         self.spines: dict[str, TimeSpine] = {}  # by the grain a scan needs
         self.other_items = [i for i in items if not i.is_metric_time]
         self.columns = [i.column_name() for i in items]
+        self.on_daily: frozenset[MeasureInstance] = frozenset()  # plain instances read from daily sums
 
     # --- naming --------------------------------------------------------------------------------
     def cte_name(self, base: str) -> str:
@@ -676,13 +678,16 @@ class _QueryBuilder:
         outputs: list[tuple[str, list[MeasureInstance]]] = []
         plain: dict[tuple[str, str], list[list[MeasureInstance]]] = {}
         scans = self.scans()
+        self.on_daily = windows.plain_on_daily(self, scans)
         for group in scans:
-            if self.is_plain(group[0]):
+            if self.is_plain(group[0]) and group[0] not in self.on_daily:
                 plain.setdefault((group[0].model, group[0].agg_time_dimension), []).append(group)
         done: set[tuple[str, str]] = set()
         for group in scans:
             key = (group[0].model, group[0].agg_time_dimension)
-            if not self.is_plain(group[0]):
+            if group[0] in self.on_daily:
+                outputs.append((windows.regrouped(self, group), group))
+            elif not self.is_plain(group[0]):
                 outputs.append((self.scan(group), group))
             elif key not in done:
                 done.add(key)
@@ -908,6 +913,8 @@ class _QueryBuilder:
             return None
         starts: dict[str, exp.Expr] = {}
         for instance in group:
+            if instance in self.on_daily:  # from `since` on: no later than the staged instances it is read with
+                continue
             start: exp.Expr = self.since.copy()
             offset, cumulative = instance.offset, instance.cumulative
             if offset is not None:
@@ -956,6 +963,8 @@ class _QueryBuilder:
         if key not in self.staged_scans:
             members = [i for i in self.plan.instances if self.is_staged(i)
                        and (i.model, i.filters, i.agg_time_dimension) == key]
+            members += [i for i in self.plan.instances if i in self.on_daily
+                        and (i.model, i.filters, i.agg_time_dimension) == key]
             self.staged_scans[key] = self.rows_cte(members, [], with_time_items=False, apply_filters=False)
         rows, wanted = self.staged_scans[key]
         if self.counted_once(first):
@@ -964,7 +973,8 @@ class _QueryBuilder:
                 self.staged[variant] = (self.first_seen_daily(first, rows), True)
             return self.staged[variant]
         if key not in self.staged:
-            members = [i for i in self.plan.instances if self.is_staged(i) and not self.counted_once(i)
+            members = [i for i in self.plan.instances if (self.is_staged(i) and not self.counted_once(i)
+                                                          or i in self.on_daily)
                        and (i.model, i.filters, i.agg_time_dimension) == key]
             rolled = all(self.rollup_kind(i) is not None for i in members)
             if rolled:

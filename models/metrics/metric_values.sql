@@ -51,19 +51,30 @@ WHERE
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 WITH metrics_by_day AS (
-  WITH employee_movements_read AS MATERIALIZED (
+  WITH employee_movements_rows AS (
     SELECT
-      src.movement_date,
-      src.movement
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
-      DATE_TRUNC('DAY', src.movement_date) AS metric_time__day,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-      SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM employee_movements_read AS src
+      DATE_TRUNC('DAY', employee_movements_daily.__day) AS metric_time__day,
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
+    FROM employee_movements_daily
     GROUP BY
-      DATE_TRUNC('DAY', src.movement_date)
+      DATE_TRUNC('DAY', employee_movements_daily.__day)
   ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
@@ -127,18 +138,6 @@ WITH metrics_by_day AS (
     ) AS periods
     LEFT JOIN customers_agg
       ON periods.metric_time__day = customers_agg.metric_time__day
-  ), employee_movements_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM employee_movements_read AS src
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
   ), employee_movements_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -581,22 +580,42 @@ WITH metrics_by_day AS (
 ), recent_metrics_by_day AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
-      src.spend_date,
+      src.spend_eur,
       src.clicks,
       src.impressions,
-      src.spend_eur
+      src.spend_date
     FROM {{ ref('stg_campaign_spend') }} AS src
-  ), campaign_spend_agg AS (
+  ), campaign_spend_rows AS (
     SELECT
-      DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
-      SUM(src.clicks) AS clicks,
-      SUM(src.impressions) AS impressions,
-      SUM(src.spend_eur) AS marketing_spend
+      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+      src.spend_eur AS marketing_spend__3,
+      src.clicks AS clicks,
+      src.impressions AS impressions,
+      src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+  ), campaign_spend_daily AS (
+    SELECT
+      campaign_spend_rows.__day,
+      SUM(campaign_spend_rows.clicks) AS clicks,
+      SUM(campaign_spend_rows.impressions) AS impressions,
+      SUM(campaign_spend_rows.marketing_spend) AS marketing_spend,
+      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
+    FROM campaign_spend_rows
     GROUP BY
-      DATE_TRUNC('DAY', src.spend_date)
+      campaign_spend_rows.__day
+  ), campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', campaign_spend_daily.__day) AS metric_time__day,
+      SUM(campaign_spend_daily.clicks) AS clicks,
+      SUM(campaign_spend_daily.impressions) AS impressions,
+      SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
+    FROM campaign_spend_daily
+    WHERE
+      campaign_spend_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -610,52 +629,107 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', src.ordered_at)
   ), production_runs_read AS MATERIALIZED (
     SELECT
-      src.run_date,
+      src.units_produced,
       src.run_minutes,
       src.planned_minutes,
       src.units_defective,
-      src.units_produced,
       src.good_units,
       src.ideal_run_minutes,
-      src.run_id
+      src.run_id,
+      src.run_date
     FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_agg AS (
+  ), production_runs_rows AS (
     SELECT
-      DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
-      SUM(src.run_minutes) AS run_minutes,
-      SUM(src.planned_minutes) AS planned_minutes,
-      SUM(src.units_defective) AS units_defective,
-      SUM(src.units_produced) AS units_produced,
-      SUM(src.good_units) AS good_units,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(src.run_id) AS production_runs
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.run_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7' DAY AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
     GROUP BY
-      DATE_TRUNC('DAY', src.run_date)
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', production_runs_daily.__day) AS metric_time__day,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
-      src.ordered_at,
       src.quantity,
       src.net_unit_price,
       src.unit_cost,
       src.discount_per_unit,
+      src.ordered_at,
       src.on_promotion
     FROM {{ ref('stg_order_lines') }} AS src
+  ), order_lines_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+      src.quantity * (
+        src.net_unit_price - src.unit_cost
+      ) AS line_gross_profit,
+      src.quantity * src.net_unit_price AS revenue__4,
+      src.quantity * src.net_unit_price AS revenue__5,
+      src.quantity * src.net_unit_price AS revenue__7,
+      src.quantity * src.net_unit_price AS revenue,
+      src.quantity * src.unit_cost AS cost_of_goods,
+      src.quantity * src.discount_per_unit AS discount_amount,
+      src.quantity AS units_sold
+    FROM order_lines_read AS src
+  ), order_lines_daily AS (
+    SELECT
+      order_lines_rows.__day,
+      SUM(order_lines_rows.revenue) AS revenue,
+      SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
+      SUM(order_lines_rows.discount_amount) AS discount_amount,
+      SUM(order_lines_rows.revenue__4) AS revenue__4,
+      SUM(order_lines_rows.revenue__5) AS revenue__5,
+      SUM(order_lines_rows.revenue__7) AS revenue__7,
+      SUM(order_lines_rows.units_sold) AS units_sold
+    FROM order_lines_rows
+    GROUP BY
+      order_lines_rows.__day
   ), order_lines_agg AS (
     SELECT
-      DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
-      SUM(src.quantity * src.net_unit_price) AS revenue,
-      SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-      SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-      SUM(src.quantity) AS units_sold,
-      SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM order_lines_read AS src
+      DATE_TRUNC('DAY', order_lines_daily.__day) AS metric_time__day,
+      SUM(order_lines_daily.revenue) AS revenue,
+      SUM(order_lines_daily.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_daily.discount_amount) AS discount_amount,
+      SUM(order_lines_daily.units_sold) AS units_sold
+    FROM order_lines_daily
     WHERE
-      src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+      order_lines_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
-      DATE_TRUNC('DAY', src.ordered_at)
+      DATE_TRUNC('DAY', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
     SELECT
       src.ordered_at,
@@ -682,26 +756,6 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
-  ), order_lines_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.quantity * (
-        src.net_unit_price - src.unit_cost
-      ) AS line_gross_profit,
-      src.quantity * src.net_unit_price AS revenue__4,
-      src.quantity * src.net_unit_price AS revenue__5,
-      src.quantity * src.net_unit_price AS revenue__7
-    FROM order_lines_read AS src
-  ), order_lines_daily AS (
-    SELECT
-      order_lines_rows.__day,
-      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-      SUM(order_lines_rows.revenue__4) AS revenue__4,
-      SUM(order_lines_rows.revenue__5) AS revenue__5,
-      SUM(order_lines_rows.revenue__7) AS revenue__7
-    FROM order_lines_rows
-    GROUP BY
-      order_lines_rows.__day
   ), order_lines_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -820,20 +874,6 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' MONTH
-  ), campaign_spend_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-      src.spend_eur AS marketing_spend__3
-    FROM campaign_spend_read AS src
-    WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  ), campaign_spend_daily AS (
-    SELECT
-      campaign_spend_rows.__day,
-      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
-    FROM campaign_spend_rows
-    GROUP BY
-      campaign_spend_rows.__day
   ), campaign_spend_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -912,13 +952,21 @@ WITH metrics_by_day AS (
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
-      SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-      SUM(src.footfall) AS footfall__2
+      SUM(src.footfall) AS footfall
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.on_promotion AND src.traffic_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.traffic_date)
+  ), order_lines_agg_2 AS (
+    SELECT
+      DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
+      SUM(src.quantity * src.net_unit_price) AS revenue__2
+    FROM order_lines_read AS src
+    WHERE
+      src.on_promotion AND src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_by_period AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -958,6 +1006,31 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', order_lines_cumulative_2.__day) AS metric_time__day,
       order_lines_cumulative_2.revenue__4 AS revenue__4
     FROM order_lines_cumulative_2
+  ), store_traffic_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+      src.footfall AS footfall__3,
+      src.footfall AS footfall__2
+    FROM store_traffic_read AS src
+    WHERE
+      src.traffic_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7' DAY AS DATE)
+  ), store_traffic_daily AS (
+    SELECT
+      store_traffic_rows.__day,
+      SUM(store_traffic_rows.footfall__2) AS footfall__2,
+      SUM(store_traffic_rows.footfall__3) AS footfall__3
+    FROM store_traffic_rows
+    GROUP BY
+      store_traffic_rows.__day
+  ), store_traffic_agg_2 AS (
+    SELECT
+      DATE_TRUNC('DAY', store_traffic_daily.__day) AS metric_time__day,
+      SUM(store_traffic_daily.footfall__2) AS footfall__2
+    FROM store_traffic_daily
+    WHERE
+      store_traffic_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', store_traffic_daily.__day)
   ), order_lines_cumulative_3 AS (
     SELECT
       time_spine.date_day AS __day,
@@ -1014,20 +1087,6 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', order_lines_cumulative_4.__day) AS metric_time__day,
       order_lines_cumulative_4.revenue__7 AS revenue__7
     FROM order_lines_cumulative_4
-  ), store_traffic_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-      src.footfall AS footfall__3
-    FROM store_traffic_read AS src
-    WHERE
-      src.traffic_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7' DAY AS DATE)
-  ), store_traffic_daily AS (
-    SELECT
-      store_traffic_rows.__day,
-      SUM(store_traffic_rows.footfall__3) AS footfall__3
-    FROM store_traffic_rows
-    GROUP BY
-      store_traffic_rows.__day
   ), store_traffic_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -1067,20 +1126,6 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
-  ), production_runs_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7' DAY AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
   ), production_runs_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -1157,11 +1202,19 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__day
+    FROM order_lines_agg_2
+    UNION
+    SELECT
+      metric_time__day
     FROM order_lines_offset
     UNION
     SELECT
       metric_time__day
     FROM order_lines_cumulative_by_day_2
+    UNION
+    SELECT
+      metric_time__day
+    FROM store_traffic_agg_2
     UNION
     SELECT
       metric_time__day
@@ -1317,7 +1370,7 @@ WITH metrics_by_day AS (
     production_runs_agg.production_runs AS production_runs,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS promotion_order_share,
-    order_lines_agg.revenue__2 AS promotion_revenue,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
     CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS quality,
     orders_agg.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
@@ -1335,7 +1388,7 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS revenue_mom_growth_pct,
     order_lines_cumulative_by_day_2.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
+    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
     order_lines_cumulative_by_day_3.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
@@ -1350,13 +1403,13 @@ WITH metrics_by_day AS (
     ) AS revenue_yoy_growth_pct,
     order_lines_cumulative_by_day_4.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
-    store_traffic_agg.footfall__2 AS store_footfall,
+    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_by_day.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg.footfall__2
+          store_traffic_agg_2.footfall__2
         ) - (
           store_traffic_offset.footfall__4
         )
@@ -1397,10 +1450,14 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_offset.metric_time__day
   LEFT JOIN store_traffic_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg.metric_time__day
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_agg_2.metric_time__day
   LEFT JOIN order_lines_offset
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_offset.metric_time__day
   LEFT JOIN order_lines_cumulative_by_day_2
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_2.metric_time__day
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__day
   LEFT JOIN order_lines_cumulative_by_day_3
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_3.metric_time__day
   LEFT JOIN order_lines_offset_2
@@ -1414,19 +1471,30 @@ WITH metrics_by_day AS (
   LEFT JOIN production_runs_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_cumulative_by_day.metric_time__day
 ), metrics_by_week AS (
-  WITH employee_movements_read AS MATERIALIZED (
+  WITH employee_movements_rows AS (
     SELECT
-      src.movement_date,
-      src.movement
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
-      DATE_TRUNC('WEEK', src.movement_date) AS metric_time__week,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-      SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM employee_movements_read AS src
+      DATE_TRUNC('WEEK', employee_movements_daily.__day) AS metric_time__week,
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
+    FROM employee_movements_daily
     GROUP BY
-      DATE_TRUNC('WEEK', src.movement_date)
+      DATE_TRUNC('WEEK', employee_movements_daily.__day)
   ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
@@ -1490,18 +1558,6 @@ WITH metrics_by_day AS (
     ) AS periods
     LEFT JOIN customers_agg
       ON periods.metric_time__week = customers_agg.metric_time__week
-  ), employee_movements_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM employee_movements_read AS src
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
   ), employee_movements_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -1966,22 +2022,42 @@ WITH metrics_by_day AS (
 ), recent_metrics_by_week AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
-      src.spend_date,
+      src.spend_eur,
       src.clicks,
       src.impressions,
-      src.spend_eur
+      src.spend_date
     FROM {{ ref('stg_campaign_spend') }} AS src
-  ), campaign_spend_agg AS (
+  ), campaign_spend_rows AS (
     SELECT
-      DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
-      SUM(src.clicks) AS clicks,
-      SUM(src.impressions) AS impressions,
-      SUM(src.spend_eur) AS marketing_spend
+      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+      src.spend_eur AS marketing_spend__3,
+      src.clicks AS clicks,
+      src.impressions AS impressions,
+      src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
+  ), campaign_spend_daily AS (
+    SELECT
+      campaign_spend_rows.__day,
+      SUM(campaign_spend_rows.clicks) AS clicks,
+      SUM(campaign_spend_rows.impressions) AS impressions,
+      SUM(campaign_spend_rows.marketing_spend) AS marketing_spend,
+      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
+    FROM campaign_spend_rows
     GROUP BY
-      DATE_TRUNC('WEEK', src.spend_date)
+      campaign_spend_rows.__day
+  ), campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', campaign_spend_daily.__day) AS metric_time__week,
+      SUM(campaign_spend_daily.clicks) AS clicks,
+      SUM(campaign_spend_daily.impressions) AS impressions,
+      SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
+    FROM campaign_spend_daily
+    WHERE
+      campaign_spend_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -1995,52 +2071,107 @@ WITH metrics_by_day AS (
       DATE_TRUNC('WEEK', src.ordered_at)
   ), production_runs_read AS MATERIALIZED (
     SELECT
-      src.run_date,
+      src.units_produced,
       src.run_minutes,
       src.planned_minutes,
       src.units_defective,
-      src.units_produced,
       src.good_units,
       src.ideal_run_minutes,
-      src.run_id
+      src.run_id,
+      src.run_date
     FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_agg AS (
+  ), production_runs_rows AS (
     SELECT
-      DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
-      SUM(src.run_minutes) AS run_minutes,
-      SUM(src.planned_minutes) AS planned_minutes,
-      SUM(src.units_defective) AS units_defective,
-      SUM(src.units_produced) AS units_produced,
-      SUM(src.good_units) AS good_units,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(src.run_id) AS production_runs
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
     GROUP BY
-      DATE_TRUNC('WEEK', src.run_date)
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', production_runs_daily.__day) AS metric_time__week,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
-      src.ordered_at,
       src.quantity,
       src.net_unit_price,
       src.unit_cost,
       src.discount_per_unit,
+      src.ordered_at,
       src.on_promotion
     FROM {{ ref('stg_order_lines') }} AS src
+  ), order_lines_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+      src.quantity * (
+        src.net_unit_price - src.unit_cost
+      ) AS line_gross_profit,
+      src.quantity * src.net_unit_price AS revenue__4,
+      src.quantity * src.net_unit_price AS revenue__5,
+      src.quantity * src.net_unit_price AS revenue__7,
+      src.quantity * src.net_unit_price AS revenue,
+      src.quantity * src.unit_cost AS cost_of_goods,
+      src.quantity * src.discount_per_unit AS discount_amount,
+      src.quantity AS units_sold
+    FROM order_lines_read AS src
+  ), order_lines_daily AS (
+    SELECT
+      order_lines_rows.__day,
+      SUM(order_lines_rows.revenue) AS revenue,
+      SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
+      SUM(order_lines_rows.discount_amount) AS discount_amount,
+      SUM(order_lines_rows.revenue__4) AS revenue__4,
+      SUM(order_lines_rows.revenue__5) AS revenue__5,
+      SUM(order_lines_rows.revenue__7) AS revenue__7,
+      SUM(order_lines_rows.units_sold) AS units_sold
+    FROM order_lines_rows
+    GROUP BY
+      order_lines_rows.__day
   ), order_lines_agg AS (
     SELECT
-      DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
-      SUM(src.quantity * src.net_unit_price) AS revenue,
-      SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-      SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-      SUM(src.quantity) AS units_sold,
-      SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM order_lines_read AS src
+      DATE_TRUNC('WEEK', order_lines_daily.__day) AS metric_time__week,
+      SUM(order_lines_daily.revenue) AS revenue,
+      SUM(order_lines_daily.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_daily.discount_amount) AS discount_amount,
+      SUM(order_lines_daily.units_sold) AS units_sold
+    FROM order_lines_daily
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      order_lines_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      DATE_TRUNC('WEEK', src.ordered_at)
+      DATE_TRUNC('WEEK', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
     SELECT
       src.ordered_at,
@@ -2067,26 +2198,6 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
-  ), order_lines_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.quantity * (
-        src.net_unit_price - src.unit_cost
-      ) AS line_gross_profit,
-      src.quantity * src.net_unit_price AS revenue__4,
-      src.quantity * src.net_unit_price AS revenue__5,
-      src.quantity * src.net_unit_price AS revenue__7
-    FROM order_lines_read AS src
-  ), order_lines_daily AS (
-    SELECT
-      order_lines_rows.__day,
-      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-      SUM(order_lines_rows.revenue__4) AS revenue__4,
-      SUM(order_lines_rows.revenue__5) AS revenue__5,
-      SUM(order_lines_rows.revenue__7) AS revenue__7
-    FROM order_lines_rows
-    GROUP BY
-      order_lines_rows.__day
   ), order_lines_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -2230,20 +2341,6 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
-  ), campaign_spend_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-      src.spend_eur AS marketing_spend__3
-    FROM campaign_spend_read AS src
-    WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
-  ), campaign_spend_daily AS (
-    SELECT
-      campaign_spend_rows.__day,
-      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
-    FROM campaign_spend_rows
-    GROUP BY
-      campaign_spend_rows.__day
   ), campaign_spend_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -2339,13 +2436,23 @@ WITH metrics_by_day AS (
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
-      SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-      SUM(src.footfall) AS footfall__2
+      SUM(src.footfall) AS footfall
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.on_promotion
+      AND src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.traffic_date)
+  ), order_lines_agg_2 AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
+      SUM(src.quantity * src.net_unit_price) AS revenue__2
+    FROM order_lines_read AS src
+    WHERE
+      src.on_promotion
+      AND src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_by_period AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -2399,6 +2506,31 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked_2
     WHERE
       order_lines_cumulative_ranked_2.__period_rank = 1
+  ), store_traffic_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+      src.footfall AS footfall__3,
+      src.footfall AS footfall__2
+    FROM store_traffic_read AS src
+    WHERE
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
+  ), store_traffic_daily AS (
+    SELECT
+      store_traffic_rows.__day,
+      SUM(store_traffic_rows.footfall__2) AS footfall__2,
+      SUM(store_traffic_rows.footfall__3) AS footfall__3
+    FROM store_traffic_rows
+    GROUP BY
+      store_traffic_rows.__day
+  ), store_traffic_agg_2 AS (
+    SELECT
+      DATE_TRUNC('WEEK', store_traffic_daily.__day) AS metric_time__week,
+      SUM(store_traffic_daily.footfall__2) AS footfall__2
+    FROM store_traffic_daily
+    WHERE
+      store_traffic_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', store_traffic_daily.__day)
   ), order_lines_cumulative_3 AS (
     SELECT
       time_spine.date_day AS __day,
@@ -2480,20 +2612,6 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked_4
     WHERE
       order_lines_cumulative_ranked_4.__period_rank = 1
-  ), store_traffic_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-      src.footfall AS footfall__3
-    FROM store_traffic_read AS src
-    WHERE
-      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
-  ), store_traffic_daily AS (
-    SELECT
-      store_traffic_rows.__day,
-      SUM(store_traffic_rows.footfall__3) AS footfall__3
-    FROM store_traffic_rows
-    GROUP BY
-      store_traffic_rows.__day
   ), store_traffic_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -2547,20 +2665,6 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
-  ), production_runs_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
   ), production_runs_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -2648,11 +2752,19 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__week
+    FROM order_lines_agg_2
+    UNION
+    SELECT
+      metric_time__week
     FROM order_lines_offset
     UNION
     SELECT
       metric_time__week
     FROM order_lines_cumulative_last
+    UNION
+    SELECT
+      metric_time__week
+    FROM store_traffic_agg_2
     UNION
     SELECT
       metric_time__week
@@ -2808,7 +2920,7 @@ WITH metrics_by_day AS (
     production_runs_agg.production_runs AS production_runs,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS promotion_order_share,
-    order_lines_agg.revenue__2 AS promotion_revenue,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
     CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS quality,
     orders_agg.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
@@ -2826,7 +2938,7 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS revenue_mom_growth_pct,
     order_lines_cumulative_last.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
+    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
     order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
@@ -2841,13 +2953,13 @@ WITH metrics_by_day AS (
     ) AS revenue_yoy_growth_pct,
     order_lines_cumulative_last_2.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
-    store_traffic_agg.footfall__2 AS store_footfall,
+    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg.footfall__2
+          store_traffic_agg_2.footfall__2
         ) - (
           store_traffic_offset.footfall__4
         )
@@ -2888,10 +3000,14 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_offset.metric_time__week
   LEFT JOIN store_traffic_agg
     ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_agg.metric_time__week
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_agg_2.metric_time__week
   LEFT JOIN order_lines_offset
     ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_offset.metric_time__week
   LEFT JOIN order_lines_cumulative_last
     ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__week
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__week
   LEFT JOIN order_lines_cumulative_first_2
     ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__week
   LEFT JOIN order_lines_offset_2
@@ -2905,19 +3021,30 @@ WITH metrics_by_day AS (
   LEFT JOIN production_runs_cumulative_first
     ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
 ), metrics_by_month AS (
-  WITH employee_movements_read AS MATERIALIZED (
+  WITH employee_movements_rows AS (
     SELECT
-      src.movement_date,
-      src.movement
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
-      DATE_TRUNC('MONTH', src.movement_date) AS metric_time__month,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-      SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM employee_movements_read AS src
+      DATE_TRUNC('MONTH', employee_movements_daily.__day) AS metric_time__month,
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
+    FROM employee_movements_daily
     GROUP BY
-      DATE_TRUNC('MONTH', src.movement_date)
+      DATE_TRUNC('MONTH', employee_movements_daily.__day)
   ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
@@ -2981,18 +3108,6 @@ WITH metrics_by_day AS (
     ) AS periods
     LEFT JOIN customers_agg
       ON periods.metric_time__month = customers_agg.metric_time__month
-  ), employee_movements_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM employee_movements_read AS src
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
   ), employee_movements_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -3457,22 +3572,42 @@ WITH metrics_by_day AS (
 ), recent_metrics_by_month AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
-      src.spend_date,
+      src.spend_eur,
       src.clicks,
       src.impressions,
-      src.spend_eur
+      src.spend_date
     FROM {{ ref('stg_campaign_spend') }} AS src
-  ), campaign_spend_agg AS (
+  ), campaign_spend_rows AS (
     SELECT
-      DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
-      SUM(src.clicks) AS clicks,
-      SUM(src.impressions) AS impressions,
-      SUM(src.spend_eur) AS marketing_spend
+      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+      src.spend_eur AS marketing_spend__3,
+      src.clicks AS clicks,
+      src.impressions AS impressions,
+      src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
+  ), campaign_spend_daily AS (
+    SELECT
+      campaign_spend_rows.__day,
+      SUM(campaign_spend_rows.clicks) AS clicks,
+      SUM(campaign_spend_rows.impressions) AS impressions,
+      SUM(campaign_spend_rows.marketing_spend) AS marketing_spend,
+      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
+    FROM campaign_spend_rows
     GROUP BY
-      DATE_TRUNC('MONTH', src.spend_date)
+      campaign_spend_rows.__day
+  ), campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', campaign_spend_daily.__day) AS metric_time__month,
+      SUM(campaign_spend_daily.clicks) AS clicks,
+      SUM(campaign_spend_daily.impressions) AS impressions,
+      SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
+    FROM campaign_spend_daily
+    WHERE
+      campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -3486,52 +3621,107 @@ WITH metrics_by_day AS (
       DATE_TRUNC('MONTH', src.ordered_at)
   ), production_runs_read AS MATERIALIZED (
     SELECT
-      src.run_date,
+      src.units_produced,
       src.run_minutes,
       src.planned_minutes,
       src.units_defective,
-      src.units_produced,
       src.good_units,
       src.ideal_run_minutes,
-      src.run_id
+      src.run_id,
+      src.run_date
     FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_agg AS (
+  ), production_runs_rows AS (
     SELECT
-      DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
-      SUM(src.run_minutes) AS run_minutes,
-      SUM(src.planned_minutes) AS planned_minutes,
-      SUM(src.units_defective) AS units_defective,
-      SUM(src.units_produced) AS units_produced,
-      SUM(src.good_units) AS good_units,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(src.run_id) AS production_runs
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
     GROUP BY
-      DATE_TRUNC('MONTH', src.run_date)
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', production_runs_daily.__day) AS metric_time__month,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
-      src.ordered_at,
       src.quantity,
       src.net_unit_price,
       src.unit_cost,
       src.discount_per_unit,
+      src.ordered_at,
       src.on_promotion
     FROM {{ ref('stg_order_lines') }} AS src
+  ), order_lines_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+      src.quantity * (
+        src.net_unit_price - src.unit_cost
+      ) AS line_gross_profit,
+      src.quantity * src.net_unit_price AS revenue__4,
+      src.quantity * src.net_unit_price AS revenue__5,
+      src.quantity * src.net_unit_price AS revenue__7,
+      src.quantity * src.net_unit_price AS revenue,
+      src.quantity * src.unit_cost AS cost_of_goods,
+      src.quantity * src.discount_per_unit AS discount_amount,
+      src.quantity AS units_sold
+    FROM order_lines_read AS src
+  ), order_lines_daily AS (
+    SELECT
+      order_lines_rows.__day,
+      SUM(order_lines_rows.revenue) AS revenue,
+      SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
+      SUM(order_lines_rows.discount_amount) AS discount_amount,
+      SUM(order_lines_rows.revenue__4) AS revenue__4,
+      SUM(order_lines_rows.revenue__5) AS revenue__5,
+      SUM(order_lines_rows.revenue__7) AS revenue__7,
+      SUM(order_lines_rows.units_sold) AS units_sold
+    FROM order_lines_rows
+    GROUP BY
+      order_lines_rows.__day
   ), order_lines_agg AS (
     SELECT
-      DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-      SUM(src.quantity * src.net_unit_price) AS revenue,
-      SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-      SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-      SUM(src.quantity) AS units_sold,
-      SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM order_lines_read AS src
+      DATE_TRUNC('MONTH', order_lines_daily.__day) AS metric_time__month,
+      SUM(order_lines_daily.revenue) AS revenue,
+      SUM(order_lines_daily.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_daily.discount_amount) AS discount_amount,
+      SUM(order_lines_daily.units_sold) AS units_sold
+    FROM order_lines_daily
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      DATE_TRUNC('MONTH', src.ordered_at)
+      DATE_TRUNC('MONTH', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
     SELECT
       src.ordered_at,
@@ -3558,26 +3748,6 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
-  ), order_lines_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.quantity * (
-        src.net_unit_price - src.unit_cost
-      ) AS line_gross_profit,
-      src.quantity * src.net_unit_price AS revenue__4,
-      src.quantity * src.net_unit_price AS revenue__5,
-      src.quantity * src.net_unit_price AS revenue__7
-    FROM order_lines_read AS src
-  ), order_lines_daily AS (
-    SELECT
-      order_lines_rows.__day,
-      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-      SUM(order_lines_rows.revenue__4) AS revenue__4,
-      SUM(order_lines_rows.revenue__5) AS revenue__5,
-      SUM(order_lines_rows.revenue__7) AS revenue__7
-    FROM order_lines_rows
-    GROUP BY
-      order_lines_rows.__day
   ), order_lines_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -3721,20 +3891,6 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
-  ), campaign_spend_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-      src.spend_eur AS marketing_spend__3
-    FROM campaign_spend_read AS src
-    WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
-  ), campaign_spend_daily AS (
-    SELECT
-      campaign_spend_rows.__day,
-      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
-    FROM campaign_spend_rows
-    GROUP BY
-      campaign_spend_rows.__day
   ), campaign_spend_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -3830,13 +3986,23 @@ WITH metrics_by_day AS (
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
-      SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-      SUM(src.footfall) AS footfall__2
+      SUM(src.footfall) AS footfall
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.on_promotion
+      AND src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.traffic_date)
+  ), order_lines_agg_2 AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
+      SUM(src.quantity * src.net_unit_price) AS revenue__2
+    FROM order_lines_read AS src
+    WHERE
+      src.on_promotion
+      AND src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_by_period AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -3890,6 +4056,31 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked_2
     WHERE
       order_lines_cumulative_ranked_2.__period_rank = 1
+  ), store_traffic_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+      src.footfall AS footfall__3,
+      src.footfall AS footfall__2
+    FROM store_traffic_read AS src
+    WHERE
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
+  ), store_traffic_daily AS (
+    SELECT
+      store_traffic_rows.__day,
+      SUM(store_traffic_rows.footfall__2) AS footfall__2,
+      SUM(store_traffic_rows.footfall__3) AS footfall__3
+    FROM store_traffic_rows
+    GROUP BY
+      store_traffic_rows.__day
+  ), store_traffic_agg_2 AS (
+    SELECT
+      DATE_TRUNC('MONTH', store_traffic_daily.__day) AS metric_time__month,
+      SUM(store_traffic_daily.footfall__2) AS footfall__2
+    FROM store_traffic_daily
+    WHERE
+      store_traffic_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', store_traffic_daily.__day)
   ), order_lines_cumulative_3 AS (
     SELECT
       time_spine.date_day AS __day,
@@ -3971,20 +4162,6 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked_4
     WHERE
       order_lines_cumulative_ranked_4.__period_rank = 1
-  ), store_traffic_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-      src.footfall AS footfall__3
-    FROM store_traffic_read AS src
-    WHERE
-      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
-  ), store_traffic_daily AS (
-    SELECT
-      store_traffic_rows.__day,
-      SUM(store_traffic_rows.footfall__3) AS footfall__3
-    FROM store_traffic_rows
-    GROUP BY
-      store_traffic_rows.__day
   ), store_traffic_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -4038,20 +4215,6 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
-  ), production_runs_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
   ), production_runs_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -4139,11 +4302,19 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
+    FROM order_lines_agg_2
+    UNION
+    SELECT
+      metric_time__month
     FROM order_lines_offset
     UNION
     SELECT
       metric_time__month
     FROM order_lines_cumulative_last
+    UNION
+    SELECT
+      metric_time__month
+    FROM store_traffic_agg_2
     UNION
     SELECT
       metric_time__month
@@ -4299,7 +4470,7 @@ WITH metrics_by_day AS (
     production_runs_agg.production_runs AS production_runs,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS promotion_order_share,
-    order_lines_agg.revenue__2 AS promotion_revenue,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
     CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS quality,
     orders_agg.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
@@ -4317,7 +4488,7 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS revenue_mom_growth_pct,
     order_lines_cumulative_last.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
+    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
     order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
@@ -4332,13 +4503,13 @@ WITH metrics_by_day AS (
     ) AS revenue_yoy_growth_pct,
     order_lines_cumulative_last_2.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
-    store_traffic_agg.footfall__2 AS store_footfall,
+    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg.footfall__2
+          store_traffic_agg_2.footfall__2
         ) - (
           store_traffic_offset.footfall__4
         )
@@ -4379,10 +4550,14 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_offset.metric_time__month
   LEFT JOIN store_traffic_agg
     ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg.metric_time__month
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg_2.metric_time__month
   LEFT JOIN order_lines_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset.metric_time__month
   LEFT JOIN order_lines_cumulative_last
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__month
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__month
   LEFT JOIN order_lines_cumulative_first_2
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__month
   LEFT JOIN order_lines_offset_2
@@ -5128,19 +5303,30 @@ WHERE
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 WITH metrics_by_day AS (
-  WITH employee_movements_read AS MATERIALIZED (
+  WITH employee_movements_rows AS (
     SELECT
-      src.movement_date,
-      src.movement
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
-      DATE_TRUNC('DAY', src.movement_date) AS metric_time__day,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-      SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM employee_movements_read AS src
+      DATE_TRUNC('DAY', employee_movements_daily.__day) AS metric_time__day,
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
+    FROM employee_movements_daily
     GROUP BY
-      DATE_TRUNC('DAY', src.movement_date)
+      DATE_TRUNC('DAY', employee_movements_daily.__day)
   ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
@@ -5204,18 +5390,6 @@ WITH metrics_by_day AS (
     ) AS periods
     LEFT JOIN customers_agg
       ON periods.metric_time__day = customers_agg.metric_time__day
-  ), employee_movements_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM employee_movements_read AS src
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
   ), employee_movements_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -5435,22 +5609,42 @@ WITH metrics_by_day AS (
 ), recent_metrics_by_day AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
-      src.spend_date,
+      src.spend_eur,
       src.clicks,
       src.impressions,
-      src.spend_eur
+      src.spend_date
     FROM {{ ref('stg_campaign_spend') }} AS src
-  ), campaign_spend_agg AS (
+  ), campaign_spend_rows AS (
     SELECT
-      DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
-      SUM(src.clicks) AS clicks,
-      SUM(src.impressions) AS impressions,
-      SUM(src.spend_eur) AS marketing_spend
+      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+      src.spend_eur AS marketing_spend__3,
+      src.clicks AS clicks,
+      src.impressions AS impressions,
+      src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+  ), campaign_spend_daily AS (
+    SELECT
+      campaign_spend_rows.__day,
+      SUM(campaign_spend_rows.clicks) AS clicks,
+      SUM(campaign_spend_rows.impressions) AS impressions,
+      SUM(campaign_spend_rows.marketing_spend) AS marketing_spend,
+      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
+    FROM campaign_spend_rows
     GROUP BY
-      DATE_TRUNC('DAY', src.spend_date)
+      campaign_spend_rows.__day
+  ), campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', campaign_spend_daily.__day) AS metric_time__day,
+      SUM(campaign_spend_daily.clicks) AS clicks,
+      SUM(campaign_spend_daily.impressions) AS impressions,
+      SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
+    FROM campaign_spend_daily
+    WHERE
+      campaign_spend_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -5464,52 +5658,107 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', src.ordered_at)
   ), production_runs_read AS MATERIALIZED (
     SELECT
-      src.run_date,
+      src.units_produced,
       src.run_minutes,
       src.planned_minutes,
       src.units_defective,
-      src.units_produced,
       src.good_units,
       src.ideal_run_minutes,
-      src.run_id
+      src.run_id,
+      src.run_date
     FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_agg AS (
+  ), production_runs_rows AS (
     SELECT
-      DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
-      SUM(src.run_minutes) AS run_minutes,
-      SUM(src.planned_minutes) AS planned_minutes,
-      SUM(src.units_defective) AS units_defective,
-      SUM(src.units_produced) AS units_produced,
-      SUM(src.good_units) AS good_units,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(src.run_id) AS production_runs
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.run_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
     GROUP BY
-      DATE_TRUNC('DAY', src.run_date)
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', production_runs_daily.__day) AS metric_time__day,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
-      src.ordered_at,
       src.quantity,
       src.net_unit_price,
       src.unit_cost,
       src.discount_per_unit,
+      src.ordered_at,
       src.on_promotion
     FROM {{ ref('stg_order_lines') }} AS src
+  ), order_lines_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+      src.quantity * (
+        src.net_unit_price - src.unit_cost
+      ) AS line_gross_profit,
+      src.quantity * src.net_unit_price AS revenue__4,
+      src.quantity * src.net_unit_price AS revenue__5,
+      src.quantity * src.net_unit_price AS revenue__7,
+      src.quantity * src.net_unit_price AS revenue,
+      src.quantity * src.unit_cost AS cost_of_goods,
+      src.quantity * src.discount_per_unit AS discount_amount,
+      src.quantity AS units_sold
+    FROM order_lines_read AS src
+  ), order_lines_daily AS (
+    SELECT
+      order_lines_rows.__day,
+      SUM(order_lines_rows.revenue) AS revenue,
+      SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
+      SUM(order_lines_rows.discount_amount) AS discount_amount,
+      SUM(order_lines_rows.revenue__4) AS revenue__4,
+      SUM(order_lines_rows.revenue__5) AS revenue__5,
+      SUM(order_lines_rows.revenue__7) AS revenue__7,
+      SUM(order_lines_rows.units_sold) AS units_sold
+    FROM order_lines_rows
+    GROUP BY
+      order_lines_rows.__day
   ), order_lines_agg AS (
     SELECT
-      DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
-      SUM(src.quantity * src.net_unit_price) AS revenue,
-      SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-      SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-      SUM(src.quantity) AS units_sold,
-      SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM order_lines_read AS src
+      DATE_TRUNC('DAY', order_lines_daily.__day) AS metric_time__day,
+      SUM(order_lines_daily.revenue) AS revenue,
+      SUM(order_lines_daily.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_daily.discount_amount) AS discount_amount,
+      SUM(order_lines_daily.units_sold) AS units_sold
+    FROM order_lines_daily
     WHERE
-      src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+      order_lines_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
-      DATE_TRUNC('DAY', src.ordered_at)
+      DATE_TRUNC('DAY', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
     SELECT
       src.ordered_at,
@@ -5536,26 +5785,6 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
-  ), order_lines_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.quantity * (
-        src.net_unit_price - src.unit_cost
-      ) AS line_gross_profit,
-      src.quantity * src.net_unit_price AS revenue__4,
-      src.quantity * src.net_unit_price AS revenue__5,
-      src.quantity * src.net_unit_price AS revenue__7
-    FROM order_lines_read AS src
-  ), order_lines_daily AS (
-    SELECT
-      order_lines_rows.__day,
-      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-      SUM(order_lines_rows.revenue__4) AS revenue__4,
-      SUM(order_lines_rows.revenue__5) AS revenue__5,
-      SUM(order_lines_rows.revenue__7) AS revenue__7
-    FROM order_lines_rows
-    GROUP BY
-      order_lines_rows.__day
   ), order_lines_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -5674,20 +5903,6 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 MONTH'
-  ), campaign_spend_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-      src.spend_eur AS marketing_spend__3
-    FROM campaign_spend_read AS src
-    WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  ), campaign_spend_daily AS (
-    SELECT
-      campaign_spend_rows.__day,
-      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
-    FROM campaign_spend_rows
-    GROUP BY
-      campaign_spend_rows.__day
   ), campaign_spend_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -5766,13 +5981,21 @@ WITH metrics_by_day AS (
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
-      SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-      SUM(src.footfall) AS footfall__2
+      SUM(src.footfall) AS footfall
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.on_promotion AND src.traffic_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.traffic_date)
+  ), order_lines_agg_2 AS (
+    SELECT
+      DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
+      SUM(src.quantity * src.net_unit_price) AS revenue__2
+    FROM order_lines_read AS src
+    WHERE
+      src.on_promotion AND src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_by_period AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -5812,6 +6035,31 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', order_lines_cumulative_2.__day) AS metric_time__day,
       order_lines_cumulative_2.revenue__4 AS revenue__4
     FROM order_lines_cumulative_2
+  ), store_traffic_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+      src.footfall AS footfall__3,
+      src.footfall AS footfall__2
+    FROM store_traffic_read AS src
+    WHERE
+      src.traffic_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
+  ), store_traffic_daily AS (
+    SELECT
+      store_traffic_rows.__day,
+      SUM(store_traffic_rows.footfall__2) AS footfall__2,
+      SUM(store_traffic_rows.footfall__3) AS footfall__3
+    FROM store_traffic_rows
+    GROUP BY
+      store_traffic_rows.__day
+  ), store_traffic_agg_2 AS (
+    SELECT
+      DATE_TRUNC('DAY', store_traffic_daily.__day) AS metric_time__day,
+      SUM(store_traffic_daily.footfall__2) AS footfall__2
+    FROM store_traffic_daily
+    WHERE
+      store_traffic_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', store_traffic_daily.__day)
   ), order_lines_cumulative_3 AS (
     SELECT
       time_spine.date_day AS __day,
@@ -5868,20 +6116,6 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', order_lines_cumulative_4.__day) AS metric_time__day,
       order_lines_cumulative_4.revenue__7 AS revenue__7
     FROM order_lines_cumulative_4
-  ), store_traffic_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-      src.footfall AS footfall__3
-    FROM store_traffic_read AS src
-    WHERE
-      src.traffic_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
-  ), store_traffic_daily AS (
-    SELECT
-      store_traffic_rows.__day,
-      SUM(store_traffic_rows.footfall__3) AS footfall__3
-    FROM store_traffic_rows
-    GROUP BY
-      store_traffic_rows.__day
   ), store_traffic_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -5921,20 +6155,6 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 YEAR'
-  ), production_runs_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
   ), production_runs_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -6011,11 +6231,19 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__day
+    FROM order_lines_agg_2
+    UNION
+    SELECT
+      metric_time__day
     FROM order_lines_offset
     UNION
     SELECT
       metric_time__day
     FROM order_lines_cumulative_by_day_2
+    UNION
+    SELECT
+      metric_time__day
+    FROM store_traffic_agg_2
     UNION
     SELECT
       metric_time__day
@@ -6171,7 +6399,7 @@ WITH metrics_by_day AS (
     production_runs_agg.production_runs AS production_runs,
     CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE PRECISION) AS promotion_conversion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS promotion_order_share,
-    order_lines_agg.revenue__2 AS promotion_revenue,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
     CAST(production_runs_agg.good_units AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE PRECISION) AS quality,
     orders_agg.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg.ordering_customers__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE PRECISION) AS repurchase_rate,
@@ -6189,7 +6417,7 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS revenue_mom_growth_pct,
     order_lines_cumulative_by_day_2.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
+    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
     order_lines_cumulative_by_day_3.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
@@ -6204,13 +6432,13 @@ WITH metrics_by_day AS (
     ) AS revenue_yoy_growth_pct,
     order_lines_cumulative_by_day_4.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
-    store_traffic_agg.footfall__2 AS store_footfall,
+    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_by_day.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg.footfall__2
+          store_traffic_agg_2.footfall__2
         ) - (
           store_traffic_offset.footfall__4
         )
@@ -6251,10 +6479,14 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_offset.metric_time__day
   LEFT JOIN store_traffic_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg.metric_time__day
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_agg_2.metric_time__day
   LEFT JOIN order_lines_offset
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_offset.metric_time__day
   LEFT JOIN order_lines_cumulative_by_day_2
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_2.metric_time__day
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__day
   LEFT JOIN order_lines_cumulative_by_day_3
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_3.metric_time__day
   LEFT JOIN order_lines_offset_2
@@ -6268,19 +6500,30 @@ WITH metrics_by_day AS (
   LEFT JOIN production_runs_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_cumulative_by_day.metric_time__day
 ), metrics_by_week AS (
-  WITH employee_movements_read AS MATERIALIZED (
+  WITH employee_movements_rows AS (
     SELECT
-      src.movement_date,
-      src.movement
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
-      DATE_TRUNC('WEEK', src.movement_date) AS metric_time__week,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-      SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM employee_movements_read AS src
+      DATE_TRUNC('WEEK', employee_movements_daily.__day) AS metric_time__week,
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
+    FROM employee_movements_daily
     GROUP BY
-      DATE_TRUNC('WEEK', src.movement_date)
+      DATE_TRUNC('WEEK', employee_movements_daily.__day)
   ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
@@ -6344,18 +6587,6 @@ WITH metrics_by_day AS (
     ) AS periods
     LEFT JOIN customers_agg
       ON periods.metric_time__week = customers_agg.metric_time__week
-  ), employee_movements_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM employee_movements_read AS src
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
   ), employee_movements_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -6597,22 +6828,42 @@ WITH metrics_by_day AS (
 ), recent_metrics_by_week AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
-      src.spend_date,
+      src.spend_eur,
       src.clicks,
       src.impressions,
-      src.spend_eur
+      src.spend_date
     FROM {{ ref('stg_campaign_spend') }} AS src
-  ), campaign_spend_agg AS (
+  ), campaign_spend_rows AS (
     SELECT
-      DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
-      SUM(src.clicks) AS clicks,
-      SUM(src.impressions) AS impressions,
-      SUM(src.spend_eur) AS marketing_spend
+      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+      src.spend_eur AS marketing_spend__3,
+      src.clicks AS clicks,
+      src.impressions AS impressions,
+      src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
+  ), campaign_spend_daily AS (
+    SELECT
+      campaign_spend_rows.__day,
+      SUM(campaign_spend_rows.clicks) AS clicks,
+      SUM(campaign_spend_rows.impressions) AS impressions,
+      SUM(campaign_spend_rows.marketing_spend) AS marketing_spend,
+      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
+    FROM campaign_spend_rows
     GROUP BY
-      DATE_TRUNC('WEEK', src.spend_date)
+      campaign_spend_rows.__day
+  ), campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', campaign_spend_daily.__day) AS metric_time__week,
+      SUM(campaign_spend_daily.clicks) AS clicks,
+      SUM(campaign_spend_daily.impressions) AS impressions,
+      SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
+    FROM campaign_spend_daily
+    WHERE
+      campaign_spend_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -6626,52 +6877,107 @@ WITH metrics_by_day AS (
       DATE_TRUNC('WEEK', src.ordered_at)
   ), production_runs_read AS MATERIALIZED (
     SELECT
-      src.run_date,
+      src.units_produced,
       src.run_minutes,
       src.planned_minutes,
       src.units_defective,
-      src.units_produced,
       src.good_units,
       src.ideal_run_minutes,
-      src.run_id
+      src.run_id,
+      src.run_date
     FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_agg AS (
+  ), production_runs_rows AS (
     SELECT
-      DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
-      SUM(src.run_minutes) AS run_minutes,
-      SUM(src.planned_minutes) AS planned_minutes,
-      SUM(src.units_defective) AS units_defective,
-      SUM(src.units_produced) AS units_produced,
-      SUM(src.good_units) AS good_units,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(src.run_id) AS production_runs
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
     GROUP BY
-      DATE_TRUNC('WEEK', src.run_date)
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', production_runs_daily.__day) AS metric_time__week,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
-      src.ordered_at,
       src.quantity,
       src.net_unit_price,
       src.unit_cost,
       src.discount_per_unit,
+      src.ordered_at,
       src.on_promotion
     FROM {{ ref('stg_order_lines') }} AS src
+  ), order_lines_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+      src.quantity * (
+        src.net_unit_price - src.unit_cost
+      ) AS line_gross_profit,
+      src.quantity * src.net_unit_price AS revenue__4,
+      src.quantity * src.net_unit_price AS revenue__5,
+      src.quantity * src.net_unit_price AS revenue__7,
+      src.quantity * src.net_unit_price AS revenue,
+      src.quantity * src.unit_cost AS cost_of_goods,
+      src.quantity * src.discount_per_unit AS discount_amount,
+      src.quantity AS units_sold
+    FROM order_lines_read AS src
+  ), order_lines_daily AS (
+    SELECT
+      order_lines_rows.__day,
+      SUM(order_lines_rows.revenue) AS revenue,
+      SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
+      SUM(order_lines_rows.discount_amount) AS discount_amount,
+      SUM(order_lines_rows.revenue__4) AS revenue__4,
+      SUM(order_lines_rows.revenue__5) AS revenue__5,
+      SUM(order_lines_rows.revenue__7) AS revenue__7,
+      SUM(order_lines_rows.units_sold) AS units_sold
+    FROM order_lines_rows
+    GROUP BY
+      order_lines_rows.__day
   ), order_lines_agg AS (
     SELECT
-      DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
-      SUM(src.quantity * src.net_unit_price) AS revenue,
-      SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-      SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-      SUM(src.quantity) AS units_sold,
-      SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM order_lines_read AS src
+      DATE_TRUNC('WEEK', order_lines_daily.__day) AS metric_time__week,
+      SUM(order_lines_daily.revenue) AS revenue,
+      SUM(order_lines_daily.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_daily.discount_amount) AS discount_amount,
+      SUM(order_lines_daily.units_sold) AS units_sold
+    FROM order_lines_daily
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      order_lines_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      DATE_TRUNC('WEEK', src.ordered_at)
+      DATE_TRUNC('WEEK', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
     SELECT
       src.ordered_at,
@@ -6698,26 +7004,6 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
-  ), order_lines_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.quantity * (
-        src.net_unit_price - src.unit_cost
-      ) AS line_gross_profit,
-      src.quantity * src.net_unit_price AS revenue__4,
-      src.quantity * src.net_unit_price AS revenue__5,
-      src.quantity * src.net_unit_price AS revenue__7
-    FROM order_lines_read AS src
-  ), order_lines_daily AS (
-    SELECT
-      order_lines_rows.__day,
-      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-      SUM(order_lines_rows.revenue__4) AS revenue__4,
-      SUM(order_lines_rows.revenue__5) AS revenue__5,
-      SUM(order_lines_rows.revenue__7) AS revenue__7
-    FROM order_lines_rows
-    GROUP BY
-      order_lines_rows.__day
   ), order_lines_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -6861,20 +7147,6 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 MONTH'
-  ), campaign_spend_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-      src.spend_eur AS marketing_spend__3
-    FROM campaign_spend_read AS src
-    WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
-  ), campaign_spend_daily AS (
-    SELECT
-      campaign_spend_rows.__day,
-      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
-    FROM campaign_spend_rows
-    GROUP BY
-      campaign_spend_rows.__day
   ), campaign_spend_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -6970,13 +7242,23 @@ WITH metrics_by_day AS (
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
-      SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-      SUM(src.footfall) AS footfall__2
+      SUM(src.footfall) AS footfall
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.on_promotion
+      AND src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.traffic_date)
+  ), order_lines_agg_2 AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
+      SUM(src.quantity * src.net_unit_price) AS revenue__2
+    FROM order_lines_read AS src
+    WHERE
+      src.on_promotion
+      AND src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_by_period AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -7030,6 +7312,31 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked_2
     WHERE
       order_lines_cumulative_ranked_2.__period_rank = 1
+  ), store_traffic_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+      src.footfall AS footfall__3,
+      src.footfall AS footfall__2
+    FROM store_traffic_read AS src
+    WHERE
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
+  ), store_traffic_daily AS (
+    SELECT
+      store_traffic_rows.__day,
+      SUM(store_traffic_rows.footfall__2) AS footfall__2,
+      SUM(store_traffic_rows.footfall__3) AS footfall__3
+    FROM store_traffic_rows
+    GROUP BY
+      store_traffic_rows.__day
+  ), store_traffic_agg_2 AS (
+    SELECT
+      DATE_TRUNC('WEEK', store_traffic_daily.__day) AS metric_time__week,
+      SUM(store_traffic_daily.footfall__2) AS footfall__2
+    FROM store_traffic_daily
+    WHERE
+      store_traffic_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', store_traffic_daily.__day)
   ), order_lines_cumulative_3 AS (
     SELECT
       time_spine.date_day AS __day,
@@ -7111,20 +7418,6 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked_4
     WHERE
       order_lines_cumulative_ranked_4.__period_rank = 1
-  ), store_traffic_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-      src.footfall AS footfall__3
-    FROM store_traffic_read AS src
-    WHERE
-      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
-  ), store_traffic_daily AS (
-    SELECT
-      store_traffic_rows.__day,
-      SUM(store_traffic_rows.footfall__3) AS footfall__3
-    FROM store_traffic_rows
-    GROUP BY
-      store_traffic_rows.__day
   ), store_traffic_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -7178,20 +7471,6 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 YEAR'
-  ), production_runs_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
   ), production_runs_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -7279,11 +7558,19 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__week
+    FROM order_lines_agg_2
+    UNION
+    SELECT
+      metric_time__week
     FROM order_lines_offset
     UNION
     SELECT
       metric_time__week
     FROM order_lines_cumulative_last
+    UNION
+    SELECT
+      metric_time__week
+    FROM store_traffic_agg_2
     UNION
     SELECT
       metric_time__week
@@ -7439,7 +7726,7 @@ WITH metrics_by_day AS (
     production_runs_agg.production_runs AS production_runs,
     CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE PRECISION) AS promotion_conversion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS promotion_order_share,
-    order_lines_agg.revenue__2 AS promotion_revenue,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
     CAST(production_runs_agg.good_units AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE PRECISION) AS quality,
     orders_agg.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg.ordering_customers__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE PRECISION) AS repurchase_rate,
@@ -7457,7 +7744,7 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS revenue_mom_growth_pct,
     order_lines_cumulative_last.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
+    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
     order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
@@ -7472,13 +7759,13 @@ WITH metrics_by_day AS (
     ) AS revenue_yoy_growth_pct,
     order_lines_cumulative_last_2.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
-    store_traffic_agg.footfall__2 AS store_footfall,
+    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg.footfall__2
+          store_traffic_agg_2.footfall__2
         ) - (
           store_traffic_offset.footfall__4
         )
@@ -7519,10 +7806,14 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_offset.metric_time__week
   LEFT JOIN store_traffic_agg
     ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_agg.metric_time__week
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_agg_2.metric_time__week
   LEFT JOIN order_lines_offset
     ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_offset.metric_time__week
   LEFT JOIN order_lines_cumulative_last
     ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__week
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__week
   LEFT JOIN order_lines_cumulative_first_2
     ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__week
   LEFT JOIN order_lines_offset_2
@@ -7536,19 +7827,30 @@ WITH metrics_by_day AS (
   LEFT JOIN production_runs_cumulative_first
     ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
 ), metrics_by_month AS (
-  WITH employee_movements_read AS MATERIALIZED (
+  WITH employee_movements_rows AS (
     SELECT
-      src.movement_date,
-      src.movement
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
-      DATE_TRUNC('MONTH', src.movement_date) AS metric_time__month,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-      SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM employee_movements_read AS src
+      DATE_TRUNC('MONTH', employee_movements_daily.__day) AS metric_time__month,
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
+    FROM employee_movements_daily
     GROUP BY
-      DATE_TRUNC('MONTH', src.movement_date)
+      DATE_TRUNC('MONTH', employee_movements_daily.__day)
   ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
@@ -7612,18 +7914,6 @@ WITH metrics_by_day AS (
     ) AS periods
     LEFT JOIN customers_agg
       ON periods.metric_time__month = customers_agg.metric_time__month
-  ), employee_movements_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM employee_movements_read AS src
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
   ), employee_movements_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -7865,22 +8155,42 @@ WITH metrics_by_day AS (
 ), recent_metrics_by_month AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
-      src.spend_date,
+      src.spend_eur,
       src.clicks,
       src.impressions,
-      src.spend_eur
+      src.spend_date
     FROM {{ ref('stg_campaign_spend') }} AS src
-  ), campaign_spend_agg AS (
+  ), campaign_spend_rows AS (
     SELECT
-      DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
-      SUM(src.clicks) AS clicks,
-      SUM(src.impressions) AS impressions,
-      SUM(src.spend_eur) AS marketing_spend
+      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+      src.spend_eur AS marketing_spend__3,
+      src.clicks AS clicks,
+      src.impressions AS impressions,
+      src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
+  ), campaign_spend_daily AS (
+    SELECT
+      campaign_spend_rows.__day,
+      SUM(campaign_spend_rows.clicks) AS clicks,
+      SUM(campaign_spend_rows.impressions) AS impressions,
+      SUM(campaign_spend_rows.marketing_spend) AS marketing_spend,
+      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
+    FROM campaign_spend_rows
     GROUP BY
-      DATE_TRUNC('MONTH', src.spend_date)
+      campaign_spend_rows.__day
+  ), campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', campaign_spend_daily.__day) AS metric_time__month,
+      SUM(campaign_spend_daily.clicks) AS clicks,
+      SUM(campaign_spend_daily.impressions) AS impressions,
+      SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
+    FROM campaign_spend_daily
+    WHERE
+      campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -7894,52 +8204,107 @@ WITH metrics_by_day AS (
       DATE_TRUNC('MONTH', src.ordered_at)
   ), production_runs_read AS MATERIALIZED (
     SELECT
-      src.run_date,
+      src.units_produced,
       src.run_minutes,
       src.planned_minutes,
       src.units_defective,
-      src.units_produced,
       src.good_units,
       src.ideal_run_minutes,
-      src.run_id
+      src.run_id,
+      src.run_date
     FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_agg AS (
+  ), production_runs_rows AS (
     SELECT
-      DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
-      SUM(src.run_minutes) AS run_minutes,
-      SUM(src.planned_minutes) AS planned_minutes,
-      SUM(src.units_defective) AS units_defective,
-      SUM(src.units_produced) AS units_produced,
-      SUM(src.good_units) AS good_units,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(src.run_id) AS production_runs
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
     GROUP BY
-      DATE_TRUNC('MONTH', src.run_date)
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', production_runs_daily.__day) AS metric_time__month,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
-      src.ordered_at,
       src.quantity,
       src.net_unit_price,
       src.unit_cost,
       src.discount_per_unit,
+      src.ordered_at,
       src.on_promotion
     FROM {{ ref('stg_order_lines') }} AS src
+  ), order_lines_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+      src.quantity * (
+        src.net_unit_price - src.unit_cost
+      ) AS line_gross_profit,
+      src.quantity * src.net_unit_price AS revenue__4,
+      src.quantity * src.net_unit_price AS revenue__5,
+      src.quantity * src.net_unit_price AS revenue__7,
+      src.quantity * src.net_unit_price AS revenue,
+      src.quantity * src.unit_cost AS cost_of_goods,
+      src.quantity * src.discount_per_unit AS discount_amount,
+      src.quantity AS units_sold
+    FROM order_lines_read AS src
+  ), order_lines_daily AS (
+    SELECT
+      order_lines_rows.__day,
+      SUM(order_lines_rows.revenue) AS revenue,
+      SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
+      SUM(order_lines_rows.discount_amount) AS discount_amount,
+      SUM(order_lines_rows.revenue__4) AS revenue__4,
+      SUM(order_lines_rows.revenue__5) AS revenue__5,
+      SUM(order_lines_rows.revenue__7) AS revenue__7,
+      SUM(order_lines_rows.units_sold) AS units_sold
+    FROM order_lines_rows
+    GROUP BY
+      order_lines_rows.__day
   ), order_lines_agg AS (
     SELECT
-      DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-      SUM(src.quantity * src.net_unit_price) AS revenue,
-      SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-      SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-      SUM(src.quantity) AS units_sold,
-      SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM order_lines_read AS src
+      DATE_TRUNC('MONTH', order_lines_daily.__day) AS metric_time__month,
+      SUM(order_lines_daily.revenue) AS revenue,
+      SUM(order_lines_daily.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_daily.discount_amount) AS discount_amount,
+      SUM(order_lines_daily.units_sold) AS units_sold
+    FROM order_lines_daily
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      DATE_TRUNC('MONTH', src.ordered_at)
+      DATE_TRUNC('MONTH', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
     SELECT
       src.ordered_at,
@@ -7966,26 +8331,6 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
-  ), order_lines_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.quantity * (
-        src.net_unit_price - src.unit_cost
-      ) AS line_gross_profit,
-      src.quantity * src.net_unit_price AS revenue__4,
-      src.quantity * src.net_unit_price AS revenue__5,
-      src.quantity * src.net_unit_price AS revenue__7
-    FROM order_lines_read AS src
-  ), order_lines_daily AS (
-    SELECT
-      order_lines_rows.__day,
-      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-      SUM(order_lines_rows.revenue__4) AS revenue__4,
-      SUM(order_lines_rows.revenue__5) AS revenue__5,
-      SUM(order_lines_rows.revenue__7) AS revenue__7
-    FROM order_lines_rows
-    GROUP BY
-      order_lines_rows.__day
   ), order_lines_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -8129,20 +8474,6 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 MONTH'
-  ), campaign_spend_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-      src.spend_eur AS marketing_spend__3
-    FROM campaign_spend_read AS src
-    WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
-  ), campaign_spend_daily AS (
-    SELECT
-      campaign_spend_rows.__day,
-      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
-    FROM campaign_spend_rows
-    GROUP BY
-      campaign_spend_rows.__day
   ), campaign_spend_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -8238,13 +8569,23 @@ WITH metrics_by_day AS (
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
-      SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-      SUM(src.footfall) AS footfall__2
+      SUM(src.footfall) AS footfall
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.on_promotion
+      AND src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.traffic_date)
+  ), order_lines_agg_2 AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
+      SUM(src.quantity * src.net_unit_price) AS revenue__2
+    FROM order_lines_read AS src
+    WHERE
+      src.on_promotion
+      AND src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_by_period AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -8298,6 +8639,31 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked_2
     WHERE
       order_lines_cumulative_ranked_2.__period_rank = 1
+  ), store_traffic_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+      src.footfall AS footfall__3,
+      src.footfall AS footfall__2
+    FROM store_traffic_read AS src
+    WHERE
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
+  ), store_traffic_daily AS (
+    SELECT
+      store_traffic_rows.__day,
+      SUM(store_traffic_rows.footfall__2) AS footfall__2,
+      SUM(store_traffic_rows.footfall__3) AS footfall__3
+    FROM store_traffic_rows
+    GROUP BY
+      store_traffic_rows.__day
+  ), store_traffic_agg_2 AS (
+    SELECT
+      DATE_TRUNC('MONTH', store_traffic_daily.__day) AS metric_time__month,
+      SUM(store_traffic_daily.footfall__2) AS footfall__2
+    FROM store_traffic_daily
+    WHERE
+      store_traffic_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', store_traffic_daily.__day)
   ), order_lines_cumulative_3 AS (
     SELECT
       time_spine.date_day AS __day,
@@ -8379,20 +8745,6 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked_4
     WHERE
       order_lines_cumulative_ranked_4.__period_rank = 1
-  ), store_traffic_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-      src.footfall AS footfall__3
-    FROM store_traffic_read AS src
-    WHERE
-      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
-  ), store_traffic_daily AS (
-    SELECT
-      store_traffic_rows.__day,
-      SUM(store_traffic_rows.footfall__3) AS footfall__3
-    FROM store_traffic_rows
-    GROUP BY
-      store_traffic_rows.__day
   ), store_traffic_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -8446,20 +8798,6 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 YEAR'
-  ), production_runs_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
   ), production_runs_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -8547,11 +8885,19 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
+    FROM order_lines_agg_2
+    UNION
+    SELECT
+      metric_time__month
     FROM order_lines_offset
     UNION
     SELECT
       metric_time__month
     FROM order_lines_cumulative_last
+    UNION
+    SELECT
+      metric_time__month
+    FROM store_traffic_agg_2
     UNION
     SELECT
       metric_time__month
@@ -8707,7 +9053,7 @@ WITH metrics_by_day AS (
     production_runs_agg.production_runs AS production_runs,
     CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE PRECISION) AS promotion_conversion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS promotion_order_share,
-    order_lines_agg.revenue__2 AS promotion_revenue,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
     CAST(production_runs_agg.good_units AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE PRECISION) AS quality,
     orders_agg.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg.ordering_customers__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE PRECISION) AS repurchase_rate,
@@ -8725,7 +9071,7 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS revenue_mom_growth_pct,
     order_lines_cumulative_last.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
+    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
     order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
@@ -8740,13 +9086,13 @@ WITH metrics_by_day AS (
     ) AS revenue_yoy_growth_pct,
     order_lines_cumulative_last_2.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
-    store_traffic_agg.footfall__2 AS store_footfall,
+    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg.footfall__2
+          store_traffic_agg_2.footfall__2
         ) - (
           store_traffic_offset.footfall__4
         )
@@ -8787,10 +9133,14 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_offset.metric_time__month
   LEFT JOIN store_traffic_agg
     ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg.metric_time__month
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg_2.metric_time__month
   LEFT JOIN order_lines_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset.metric_time__month
   LEFT JOIN order_lines_cumulative_last
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__month
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__month
   LEFT JOIN order_lines_cumulative_first_2
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__month
   LEFT JOIN order_lines_offset_2
@@ -11160,15 +11510,33 @@ WHERE
   )
 {% endif %}
 {% elif target.type == 'spark' %}
-WITH campaign_spend_agg AS (
+WITH campaign_spend_rows AS (
   SELECT
-    DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
-    SUM(src.clicks) AS clicks,
-    SUM(src.impressions) AS impressions,
-    SUM(src.spend_eur) AS marketing_spend
+    CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+    src.spend_eur AS marketing_spend__3,
+    src.clicks AS clicks,
+    src.impressions AS impressions,
+    src.spend_eur AS marketing_spend
   FROM {{ ref('stg_campaign_spend') }} AS src
+), campaign_spend_daily AS (
+  SELECT
+    campaign_spend_rows.__day,
+    SUM(campaign_spend_rows.clicks) AS clicks,
+    SUM(campaign_spend_rows.impressions) AS impressions,
+    SUM(campaign_spend_rows.marketing_spend) AS marketing_spend,
+    SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
+  FROM campaign_spend_rows
   GROUP BY
-    DATE_TRUNC('DAY', src.spend_date)
+    campaign_spend_rows.__day
+), campaign_spend_agg AS (
+  SELECT
+    DATE_TRUNC('DAY', campaign_spend_daily.__day) AS metric_time__day,
+    SUM(campaign_spend_daily.clicks) AS clicks,
+    SUM(campaign_spend_daily.impressions) AS impressions,
+    SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
+  FROM campaign_spend_daily
+  GROUP BY
+    DATE_TRUNC('DAY', campaign_spend_daily.__day)
 ), attributed_orders_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -11178,14 +11546,30 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('fct_attributed_orders') }} AS src
   GROUP BY
     DATE_TRUNC('DAY', src.ordered_at)
+), employee_movements_rows AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+    CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
+  FROM {{ ref('fct_employee_movements') }} AS src
+), employee_movements_daily AS (
+  SELECT
+    employee_movements_rows.__day,
+    SUM(employee_movements_rows.leavers) AS leavers,
+    SUM(employee_movements_rows.hires) AS hires,
+    SUM(employee_movements_rows.hires__2) AS hires__2
+  FROM employee_movements_rows
+  GROUP BY
+    employee_movements_rows.__day
 ), employee_movements_agg AS (
   SELECT
-    DATE_TRUNC('DAY', src.movement_date) AS metric_time__day,
-    SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-    SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-  FROM {{ ref('fct_employee_movements') }} AS src
+    DATE_TRUNC('DAY', employee_movements_daily.__day) AS metric_time__day,
+    SUM(employee_movements_daily.leavers) AS leavers,
+    SUM(employee_movements_daily.hires) AS hires
+  FROM employee_movements_daily
   GROUP BY
-    DATE_TRUNC('DAY', src.movement_date)
+    DATE_TRUNC('DAY', employee_movements_daily.__day)
 ), headcount_by_day AS (
   SELECT
     DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
@@ -11211,30 +11595,83 @@ WITH campaign_spend_agg AS (
     headcount_window.__window_day = headcount_window.__window_pick
   GROUP BY
     headcount_window.metric_time__day
+), production_runs_rows AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+    src.units_produced AS units_produced__3,
+    src.run_minutes AS run_minutes,
+    src.planned_minutes AS planned_minutes,
+    src.units_defective AS units_defective,
+    src.units_produced AS units_produced,
+    src.good_units AS good_units,
+    src.ideal_run_minutes AS ideal_run_minutes,
+    src.run_id AS production_runs
+  FROM {{ ref('stg_production_runs') }} AS src
+), production_runs_daily AS (
+  SELECT
+    production_runs_rows.__day,
+    SUM(production_runs_rows.run_minutes) AS run_minutes,
+    SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+    SUM(production_runs_rows.units_defective) AS units_defective,
+    SUM(production_runs_rows.units_produced) AS units_produced,
+    SUM(production_runs_rows.good_units) AS good_units,
+    SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+    COUNT(production_runs_rows.production_runs) AS production_runs,
+    SUM(production_runs_rows.units_produced__3) AS units_produced__3
+  FROM production_runs_rows
+  GROUP BY
+    production_runs_rows.__day
 ), production_runs_agg AS (
   SELECT
-    DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
-    SUM(src.run_minutes) AS run_minutes,
-    SUM(src.planned_minutes) AS planned_minutes,
-    SUM(src.units_defective) AS units_defective,
-    SUM(src.units_produced) AS units_produced,
-    SUM(src.good_units) AS good_units,
-    SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-    COUNT(src.run_id) AS production_runs
-  FROM {{ ref('stg_production_runs') }} AS src
+    DATE_TRUNC('DAY', production_runs_daily.__day) AS metric_time__day,
+    SUM(production_runs_daily.run_minutes) AS run_minutes,
+    SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+    SUM(production_runs_daily.units_defective) AS units_defective,
+    SUM(production_runs_daily.units_produced) AS units_produced,
+    SUM(production_runs_daily.good_units) AS good_units,
+    SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+    CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+  FROM production_runs_daily
   GROUP BY
-    DATE_TRUNC('DAY', src.run_date)
+    DATE_TRUNC('DAY', production_runs_daily.__day)
+), order_lines_rows AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+    src.quantity * (
+      src.net_unit_price - src.unit_cost
+    ) AS line_gross_profit,
+    src.quantity * src.net_unit_price AS revenue__4,
+    src.quantity * src.net_unit_price AS revenue__5,
+    src.quantity * src.net_unit_price AS revenue__7,
+    src.quantity * src.net_unit_price AS revenue,
+    src.quantity * src.unit_cost AS cost_of_goods,
+    src.quantity * src.discount_per_unit AS discount_amount,
+    src.quantity AS units_sold
+  FROM {{ ref('stg_order_lines') }} AS src
+), order_lines_daily AS (
+  SELECT
+    order_lines_rows.__day,
+    SUM(order_lines_rows.revenue) AS revenue,
+    SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
+    SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
+    SUM(order_lines_rows.discount_amount) AS discount_amount,
+    SUM(order_lines_rows.revenue__4) AS revenue__4,
+    SUM(order_lines_rows.revenue__5) AS revenue__5,
+    SUM(order_lines_rows.revenue__7) AS revenue__7,
+    SUM(order_lines_rows.units_sold) AS units_sold
+  FROM order_lines_rows
+  GROUP BY
+    order_lines_rows.__day
 ), order_lines_agg AS (
   SELECT
-    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
-    SUM(src.quantity * src.net_unit_price) AS revenue,
-    SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-    SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-    SUM(src.quantity) AS units_sold,
-    SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-  FROM {{ ref('stg_order_lines') }} AS src
+    DATE_TRUNC('DAY', order_lines_daily.__day) AS metric_time__day,
+    SUM(order_lines_daily.revenue) AS revenue,
+    SUM(order_lines_daily.cost_of_goods) AS cost_of_goods,
+    SUM(order_lines_daily.discount_amount) AS discount_amount,
+    SUM(order_lines_daily.units_sold) AS units_sold
+  FROM order_lines_daily
   GROUP BY
-    DATE_TRUNC('DAY', src.ordered_at)
+    DATE_TRUNC('DAY', order_lines_daily.__day)
 ), orders_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -11277,26 +11714,6 @@ WITH campaign_spend_agg AS (
   ) AS periods
   LEFT JOIN customers_agg
     ON periods.metric_time__day = customers_agg.metric_time__day
-), order_lines_rows AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-    src.quantity * (
-      src.net_unit_price - src.unit_cost
-    ) AS line_gross_profit,
-    src.quantity * src.net_unit_price AS revenue__4,
-    src.quantity * src.net_unit_price AS revenue__5,
-    src.quantity * src.net_unit_price AS revenue__7
-  FROM {{ ref('stg_order_lines') }} AS src
-), order_lines_daily AS (
-  SELECT
-    order_lines_rows.__day,
-    SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-    SUM(order_lines_rows.revenue__4) AS revenue__4,
-    SUM(order_lines_rows.revenue__5) AS revenue__5,
-    SUM(order_lines_rows.revenue__7) AS revenue__7
-  FROM order_lines_rows
-  GROUP BY
-    order_lines_rows.__day
 ), order_lines_cumulative AS (
   SELECT
     time_spine.date_day AS __day,
@@ -11344,18 +11761,6 @@ WITH campaign_spend_agg AS (
     DATE_TRUNC('DAY', orders_cumulative.__day) AS metric_time__day,
     orders_cumulative.ordering_customers AS ordering_customers
   FROM orders_cumulative
-), employee_movements_rows AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-  FROM {{ ref('fct_employee_movements') }} AS src
-), employee_movements_daily AS (
-  SELECT
-    employee_movements_rows.__day,
-    SUM(employee_movements_rows.hires__2) AS hires__2
-  FROM employee_movements_rows
-  GROUP BY
-    employee_movements_rows.__day
 ), employee_movements_cumulative AS (
   SELECT
     time_spine.date_day AS __day,
@@ -11433,18 +11838,6 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN campaign_spend_by_period
     ON campaign_spend_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' MONTH
-), campaign_spend_rows AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-    src.spend_eur AS marketing_spend__3
-  FROM {{ ref('stg_campaign_spend') }} AS src
-), campaign_spend_daily AS (
-  SELECT
-    campaign_spend_rows.__day,
-    SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
-  FROM campaign_spend_rows
-  GROUP BY
-    campaign_spend_rows.__day
 ), campaign_spend_cumulative AS (
   SELECT
     time_spine.date_day AS __day,
@@ -11543,11 +11936,21 @@ WITH campaign_spend_agg AS (
 ), store_traffic_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
-    SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-    SUM(src.footfall) AS footfall__2
+    SUM(src.footfall) AS footfall
   FROM {{ ref('stg_store_traffic') }} AS src
+  WHERE
+    src.on_promotion
   GROUP BY
     DATE_TRUNC('DAY', src.traffic_date)
+), order_lines_agg_2 AS (
+  SELECT
+    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
+    SUM(src.quantity * src.net_unit_price) AS revenue__2
+  FROM {{ ref('stg_order_lines') }} AS src
+  WHERE
+    src.on_promotion
+  GROUP BY
+    DATE_TRUNC('DAY', src.ordered_at)
 ), purchase_orders_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.ordered_date) AS metric_time__day,
@@ -11590,6 +11993,27 @@ WITH campaign_spend_agg AS (
     DATE_TRUNC('DAY', order_lines_cumulative_2.__day) AS metric_time__day,
     order_lines_cumulative_2.revenue__4 AS revenue__4
   FROM order_lines_cumulative_2
+), store_traffic_rows AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+    src.footfall AS footfall__3,
+    src.footfall AS footfall__2
+  FROM {{ ref('stg_store_traffic') }} AS src
+), store_traffic_daily AS (
+  SELECT
+    store_traffic_rows.__day,
+    SUM(store_traffic_rows.footfall__2) AS footfall__2,
+    SUM(store_traffic_rows.footfall__3) AS footfall__3
+  FROM store_traffic_rows
+  GROUP BY
+    store_traffic_rows.__day
+), store_traffic_agg_2 AS (
+  SELECT
+    DATE_TRUNC('DAY', store_traffic_daily.__day) AS metric_time__day,
+    SUM(store_traffic_daily.footfall__2) AS footfall__2
+  FROM store_traffic_daily
+  GROUP BY
+    DATE_TRUNC('DAY', store_traffic_daily.__day)
 ), order_lines_cumulative_3 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -11680,18 +12104,6 @@ WITH campaign_spend_agg AS (
     orders_attributed.__attribution_rank = 1
   GROUP BY
     orders_attributed.metric_time__day
-), store_traffic_rows AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-    src.footfall AS footfall__3
-  FROM {{ ref('stg_store_traffic') }} AS src
-), store_traffic_daily AS (
-  SELECT
-    store_traffic_rows.__day,
-    SUM(store_traffic_rows.footfall__3) AS footfall__3
-  FROM store_traffic_rows
-  GROUP BY
-    store_traffic_rows.__day
 ), store_traffic_cumulative AS (
   SELECT
     time_spine.date_day AS __day,
@@ -11725,18 +12137,6 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN store_traffic_by_period
     ON store_traffic_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
-), production_runs_rows AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-    src.units_produced AS units_produced__3
-  FROM {{ ref('stg_production_runs') }} AS src
-), production_runs_daily AS (
-  SELECT
-    production_runs_rows.__day,
-    SUM(production_runs_rows.units_produced__3) AS units_produced__3
-  FROM production_runs_rows
-  GROUP BY
-    production_runs_rows.__day
 ), production_runs_cumulative AS (
   SELECT
     time_spine.date_day AS __day,
@@ -11843,6 +12243,10 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__day
+  FROM order_lines_agg_2
+  UNION
+  SELECT
+    metric_time__day
   FROM purchase_orders_agg
   UNION
   SELECT
@@ -11852,6 +12256,10 @@ WITH campaign_spend_agg AS (
   SELECT
     metric_time__day
   FROM order_lines_cumulative_by_day_2
+  UNION
+  SELECT
+    metric_time__day
+  FROM store_traffic_agg_2
   UNION
   SELECT
     metric_time__day
@@ -12030,7 +12438,7 @@ WITH campaign_spend_agg AS (
     CAST(tasks_agg.tasks_completed AS DOUBLE) / CAST(NULLIF(tasks_agg.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS promotion_order_share,
-    order_lines_agg.revenue__2 AS promotion_revenue,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
     purchase_orders_agg.purchase_orders AS purchase_orders,
     purchase_orders_agg.purchase_orders_on_time AS purchase_orders_on_time,
     purchase_orders_agg.purchase_spend AS purchase_spend,
@@ -12051,7 +12459,7 @@ WITH campaign_spend_agg AS (
       ), 0)
     ) AS revenue_mom_growth_pct,
     order_lines_cumulative_by_day_2.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
+    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
     order_lines_cumulative_by_day_3.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
@@ -12069,13 +12477,13 @@ WITH campaign_spend_agg AS (
     CAST(orders_conversions.orders__4 AS DOUBLE) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
     orders_conversions.orders__4 AS sales_visit_conversions,
     sales_visits_agg.sales_visits AS sales_visits,
-    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
-    store_traffic_agg.footfall__2 AS store_footfall,
+    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_by_day.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg.footfall__2
+          store_traffic_agg_2.footfall__2
         ) - (
           store_traffic_offset.footfall__4
         )
@@ -12136,12 +12544,16 @@ WITH campaign_spend_agg AS (
     ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_offset.metric_time__day
   LEFT JOIN store_traffic_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg.metric_time__day
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_agg_2.metric_time__day
   LEFT JOIN purchase_orders_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM purchase_orders_agg.metric_time__day
   LEFT JOIN order_lines_offset
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_offset.metric_time__day
   LEFT JOIN order_lines_cumulative_by_day_2
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_2.metric_time__day
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__day
   LEFT JOIN order_lines_cumulative_by_day_3
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_3.metric_time__day
   LEFT JOIN order_lines_offset_2
@@ -12158,15 +12570,33 @@ WITH campaign_spend_agg AS (
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_offset.metric_time__day
   LEFT JOIN production_runs_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_cumulative_by_day.metric_time__day
+), campaign_spend_rows_2 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+    src.spend_eur AS marketing_spend__3,
+    src.clicks AS clicks,
+    src.impressions AS impressions,
+    src.spend_eur AS marketing_spend
+  FROM {{ ref('stg_campaign_spend') }} AS src
+), campaign_spend_daily_2 AS (
+  SELECT
+    campaign_spend_rows_2.__day,
+    SUM(campaign_spend_rows_2.clicks) AS clicks,
+    SUM(campaign_spend_rows_2.impressions) AS impressions,
+    SUM(campaign_spend_rows_2.marketing_spend) AS marketing_spend,
+    SUM(campaign_spend_rows_2.marketing_spend__3) AS marketing_spend__3
+  FROM campaign_spend_rows_2
+  GROUP BY
+    campaign_spend_rows_2.__day
 ), campaign_spend_agg_2 AS (
   SELECT
-    DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
-    SUM(src.clicks) AS clicks,
-    SUM(src.impressions) AS impressions,
-    SUM(src.spend_eur) AS marketing_spend
-  FROM {{ ref('stg_campaign_spend') }} AS src
+    DATE_TRUNC('WEEK', campaign_spend_daily_2.__day) AS metric_time__week,
+    SUM(campaign_spend_daily_2.clicks) AS clicks,
+    SUM(campaign_spend_daily_2.impressions) AS impressions,
+    SUM(campaign_spend_daily_2.marketing_spend) AS marketing_spend
+  FROM campaign_spend_daily_2
   GROUP BY
-    DATE_TRUNC('WEEK', src.spend_date)
+    DATE_TRUNC('WEEK', campaign_spend_daily_2.__day)
 ), attributed_orders_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -12176,14 +12606,30 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('fct_attributed_orders') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.ordered_at)
+), employee_movements_rows_2 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+    CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
+  FROM {{ ref('fct_employee_movements') }} AS src
+), employee_movements_daily_2 AS (
+  SELECT
+    employee_movements_rows_2.__day,
+    SUM(employee_movements_rows_2.leavers) AS leavers,
+    SUM(employee_movements_rows_2.hires) AS hires,
+    SUM(employee_movements_rows_2.hires__2) AS hires__2
+  FROM employee_movements_rows_2
+  GROUP BY
+    employee_movements_rows_2.__day
 ), employee_movements_agg_2 AS (
   SELECT
-    DATE_TRUNC('WEEK', src.movement_date) AS metric_time__week,
-    SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-    SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-  FROM {{ ref('fct_employee_movements') }} AS src
+    DATE_TRUNC('WEEK', employee_movements_daily_2.__day) AS metric_time__week,
+    SUM(employee_movements_daily_2.leavers) AS leavers,
+    SUM(employee_movements_daily_2.hires) AS hires
+  FROM employee_movements_daily_2
   GROUP BY
-    DATE_TRUNC('WEEK', src.movement_date)
+    DATE_TRUNC('WEEK', employee_movements_daily_2.__day)
 ), headcount_by_day_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
@@ -12209,30 +12655,83 @@ WITH campaign_spend_agg AS (
     headcount_window_2.__window_day = headcount_window_2.__window_pick
   GROUP BY
     headcount_window_2.metric_time__week
+), production_runs_rows_2 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+    src.units_produced AS units_produced__3,
+    src.run_minutes AS run_minutes,
+    src.planned_minutes AS planned_minutes,
+    src.units_defective AS units_defective,
+    src.units_produced AS units_produced,
+    src.good_units AS good_units,
+    src.ideal_run_minutes AS ideal_run_minutes,
+    src.run_id AS production_runs
+  FROM {{ ref('stg_production_runs') }} AS src
+), production_runs_daily_2 AS (
+  SELECT
+    production_runs_rows_2.__day,
+    SUM(production_runs_rows_2.run_minutes) AS run_minutes,
+    SUM(production_runs_rows_2.planned_minutes) AS planned_minutes,
+    SUM(production_runs_rows_2.units_defective) AS units_defective,
+    SUM(production_runs_rows_2.units_produced) AS units_produced,
+    SUM(production_runs_rows_2.good_units) AS good_units,
+    SUM(production_runs_rows_2.ideal_run_minutes) AS ideal_run_minutes,
+    COUNT(production_runs_rows_2.production_runs) AS production_runs,
+    SUM(production_runs_rows_2.units_produced__3) AS units_produced__3
+  FROM production_runs_rows_2
+  GROUP BY
+    production_runs_rows_2.__day
 ), production_runs_agg_2 AS (
   SELECT
-    DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
-    SUM(src.run_minutes) AS run_minutes,
-    SUM(src.planned_minutes) AS planned_minutes,
-    SUM(src.units_defective) AS units_defective,
-    SUM(src.units_produced) AS units_produced,
-    SUM(src.good_units) AS good_units,
-    SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-    COUNT(src.run_id) AS production_runs
-  FROM {{ ref('stg_production_runs') }} AS src
+    DATE_TRUNC('WEEK', production_runs_daily_2.__day) AS metric_time__week,
+    SUM(production_runs_daily_2.run_minutes) AS run_minutes,
+    SUM(production_runs_daily_2.planned_minutes) AS planned_minutes,
+    SUM(production_runs_daily_2.units_defective) AS units_defective,
+    SUM(production_runs_daily_2.units_produced) AS units_produced,
+    SUM(production_runs_daily_2.good_units) AS good_units,
+    SUM(production_runs_daily_2.ideal_run_minutes) AS ideal_run_minutes,
+    CAST(SUM(production_runs_daily_2.production_runs) AS BIGINT) AS production_runs
+  FROM production_runs_daily_2
   GROUP BY
-    DATE_TRUNC('WEEK', src.run_date)
-), order_lines_agg_2 AS (
+    DATE_TRUNC('WEEK', production_runs_daily_2.__day)
+), order_lines_rows_2 AS (
   SELECT
-    DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
-    SUM(src.quantity * src.net_unit_price) AS revenue,
-    SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-    SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-    SUM(src.quantity) AS units_sold,
-    SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+    src.quantity * (
+      src.net_unit_price - src.unit_cost
+    ) AS line_gross_profit,
+    src.quantity * src.net_unit_price AS revenue__4,
+    src.quantity * src.net_unit_price AS revenue__5,
+    src.quantity * src.net_unit_price AS revenue__7,
+    src.quantity * src.net_unit_price AS revenue,
+    src.quantity * src.unit_cost AS cost_of_goods,
+    src.quantity * src.discount_per_unit AS discount_amount,
+    src.quantity AS units_sold
   FROM {{ ref('stg_order_lines') }} AS src
+), order_lines_daily_2 AS (
+  SELECT
+    order_lines_rows_2.__day,
+    SUM(order_lines_rows_2.revenue) AS revenue,
+    SUM(order_lines_rows_2.cost_of_goods) AS cost_of_goods,
+    SUM(order_lines_rows_2.line_gross_profit) AS line_gross_profit,
+    SUM(order_lines_rows_2.discount_amount) AS discount_amount,
+    SUM(order_lines_rows_2.revenue__4) AS revenue__4,
+    SUM(order_lines_rows_2.revenue__5) AS revenue__5,
+    SUM(order_lines_rows_2.revenue__7) AS revenue__7,
+    SUM(order_lines_rows_2.units_sold) AS units_sold
+  FROM order_lines_rows_2
   GROUP BY
-    DATE_TRUNC('WEEK', src.ordered_at)
+    order_lines_rows_2.__day
+), order_lines_agg_3 AS (
+  SELECT
+    DATE_TRUNC('WEEK', order_lines_daily_2.__day) AS metric_time__week,
+    SUM(order_lines_daily_2.revenue) AS revenue,
+    SUM(order_lines_daily_2.cost_of_goods) AS cost_of_goods,
+    SUM(order_lines_daily_2.discount_amount) AS discount_amount,
+    SUM(order_lines_daily_2.units_sold) AS units_sold
+  FROM order_lines_daily_2
+  GROUP BY
+    DATE_TRUNC('WEEK', order_lines_daily_2.__day)
 ), orders_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -12275,26 +12774,6 @@ WITH campaign_spend_agg AS (
   ) AS periods
   LEFT JOIN customers_agg_2
     ON periods.metric_time__week = customers_agg_2.metric_time__week
-), order_lines_rows_2 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-    src.quantity * (
-      src.net_unit_price - src.unit_cost
-    ) AS line_gross_profit,
-    src.quantity * src.net_unit_price AS revenue__4,
-    src.quantity * src.net_unit_price AS revenue__5,
-    src.quantity * src.net_unit_price AS revenue__7
-  FROM {{ ref('stg_order_lines') }} AS src
-), order_lines_daily_2 AS (
-  SELECT
-    order_lines_rows_2.__day,
-    SUM(order_lines_rows_2.line_gross_profit) AS line_gross_profit,
-    SUM(order_lines_rows_2.revenue__4) AS revenue__4,
-    SUM(order_lines_rows_2.revenue__5) AS revenue__5,
-    SUM(order_lines_rows_2.revenue__7) AS revenue__7
-  FROM order_lines_rows_2
-  GROUP BY
-    order_lines_rows_2.__day
 ), order_lines_cumulative_5 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -12364,18 +12843,6 @@ WITH campaign_spend_agg AS (
   FROM orders_cumulative_ranked
   WHERE
     orders_cumulative_ranked.__period_rank = 1
-), employee_movements_rows_2 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-  FROM {{ ref('fct_employee_movements') }} AS src
-), employee_movements_daily_2 AS (
-  SELECT
-    employee_movements_rows_2.__day,
-    SUM(employee_movements_rows_2.hires__2) AS hires__2
-  FROM employee_movements_rows_2
-  GROUP BY
-    employee_movements_rows_2.__day
 ), employee_movements_cumulative_2 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -12464,18 +12931,6 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN campaign_spend_by_period_2
     ON campaign_spend_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
-), campaign_spend_rows_2 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-    src.spend_eur AS marketing_spend__3
-  FROM {{ ref('stg_campaign_spend') }} AS src
-), campaign_spend_daily_2 AS (
-  SELECT
-    campaign_spend_rows_2.__day,
-    SUM(campaign_spend_rows_2.marketing_spend__3) AS marketing_spend__3
-  FROM campaign_spend_rows_2
-  GROUP BY
-    campaign_spend_rows_2.__day
 ), campaign_spend_cumulative_2 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -12593,14 +13048,24 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN orders_by_period_2
     ON orders_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
-), store_traffic_agg_2 AS (
+), store_traffic_agg_3 AS (
   SELECT
     DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
-    SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-    SUM(src.footfall) AS footfall__2
+    SUM(src.footfall) AS footfall
   FROM {{ ref('stg_store_traffic') }} AS src
+  WHERE
+    src.on_promotion
   GROUP BY
     DATE_TRUNC('WEEK', src.traffic_date)
+), order_lines_agg_2_2 AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
+    SUM(src.quantity * src.net_unit_price) AS revenue__2
+  FROM {{ ref('stg_order_lines') }} AS src
+  WHERE
+    src.on_promotion
+  GROUP BY
+    DATE_TRUNC('WEEK', src.ordered_at)
 ), purchase_orders_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.ordered_date) AS metric_time__week,
@@ -12654,6 +13119,27 @@ WITH campaign_spend_agg AS (
   FROM order_lines_cumulative_ranked_2
   WHERE
     order_lines_cumulative_ranked_2.__period_rank = 1
+), store_traffic_rows_2 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+    src.footfall AS footfall__3,
+    src.footfall AS footfall__2
+  FROM {{ ref('stg_store_traffic') }} AS src
+), store_traffic_daily_2 AS (
+  SELECT
+    store_traffic_rows_2.__day,
+    SUM(store_traffic_rows_2.footfall__2) AS footfall__2,
+    SUM(store_traffic_rows_2.footfall__3) AS footfall__3
+  FROM store_traffic_rows_2
+  GROUP BY
+    store_traffic_rows_2.__day
+), store_traffic_agg_2_2 AS (
+  SELECT
+    DATE_TRUNC('WEEK', store_traffic_daily_2.__day) AS metric_time__week,
+    SUM(store_traffic_daily_2.footfall__2) AS footfall__2
+  FROM store_traffic_daily_2
+  GROUP BY
+    DATE_TRUNC('WEEK', store_traffic_daily_2.__day)
 ), order_lines_cumulative_3_2 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -12766,18 +13252,6 @@ WITH campaign_spend_agg AS (
     orders_attributed_2.__attribution_rank = 1
   GROUP BY
     orders_attributed_2.metric_time__week
-), store_traffic_rows_2 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-    src.footfall AS footfall__3
-  FROM {{ ref('stg_store_traffic') }} AS src
-), store_traffic_daily_2 AS (
-  SELECT
-    store_traffic_rows_2.__day,
-    SUM(store_traffic_rows_2.footfall__3) AS footfall__3
-  FROM store_traffic_rows_2
-  GROUP BY
-    store_traffic_rows_2.__day
 ), store_traffic_cumulative_2 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -12822,18 +13296,6 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN store_traffic_by_period_2
     ON store_traffic_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
-), production_runs_rows_2 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-    src.units_produced AS units_produced__3
-  FROM {{ ref('stg_production_runs') }} AS src
-), production_runs_daily_2 AS (
-  SELECT
-    production_runs_rows_2.__day,
-    SUM(production_runs_rows_2.units_produced__3) AS units_produced__3
-  FROM production_runs_rows_2
-  GROUP BY
-    production_runs_rows_2.__day
 ), production_runs_cumulative_2 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -12883,7 +13345,7 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__week
-  FROM order_lines_agg_2
+  FROM order_lines_agg_3
   UNION
   SELECT
     metric_time__week
@@ -12947,7 +13409,11 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__week
-  FROM store_traffic_agg_2
+  FROM store_traffic_agg_3
+  UNION
+  SELECT
+    metric_time__week
+  FROM order_lines_agg_2_2
   UNION
   SELECT
     metric_time__week
@@ -12960,6 +13426,10 @@ WITH campaign_spend_agg AS (
   SELECT
     metric_time__week
   FROM order_lines_cumulative_last
+  UNION
+  SELECT
+    metric_time__week
+  FROM store_traffic_agg_2_2
   UNION
   SELECT
     metric_time__week
@@ -13002,11 +13472,11 @@ WITH campaign_spend_agg AS (
     attributed_orders_agg_2.attributed_revenue AS attributed_revenue,
     CAST(employee_movements_agg_2.leavers AS DOUBLE) / CAST(NULLIF(headcount_agg_2.headcount, 0) AS DOUBLE) AS attrition_rate,
     CAST(production_runs_agg_2.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.planned_minutes, 0) AS DOUBLE) AS availability,
-    CAST(order_lines_agg_2.revenue AS DOUBLE) / CAST(NULLIF(orders_agg_2.orders, 0) AS DOUBLE) AS average_order_value,
+    CAST(order_lines_agg_3.revenue AS DOUBLE) / CAST(NULLIF(orders_agg_2.orders, 0) AS DOUBLE) AS average_order_value,
     CAST(attributed_orders_agg_2.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.marketing_spend, 0) AS DOUBLE) AS channel_roi,
     CAST(campaign_spend_agg_2.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.impressions, 0) AS DOUBLE) AS click_through_rate,
     leads_agg_2.converted_leads AS converted_leads,
-    order_lines_agg_2.cost_of_goods AS cost_of_goods,
+    order_lines_agg_3.cost_of_goods AS cost_of_goods,
     CAST(campaign_spend_agg_2.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.clicks, 0) AS DOUBLE) AS cost_per_click,
     CAST(campaign_spend_agg_2.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(customers_spine_2.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
     (
@@ -13018,27 +13488,27 @@ WITH campaign_spend_agg AS (
     ) AS customer_lifetime_value,
     orders_cumulative_first.ordering_customers AS customers_to_date,
     CAST(production_runs_agg_2.units_defective AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.units_produced, 0) AS DOUBLE) AS defect_rate,
-    order_lines_agg_2.discount_amount AS discounts,
+    order_lines_agg_3.discount_amount AS discounts,
     headcount_agg_2.fte AS fte,
     production_runs_agg_2.good_units AS good_units,
     (
       CAST(100 * (
         (
           (
-            order_lines_agg_2.revenue
+            order_lines_agg_3.revenue
           ) - (
-            order_lines_agg_2.cost_of_goods
+            order_lines_agg_3.cost_of_goods
           )
         )
       ) AS DOUBLE) / NULLIF((
-        order_lines_agg_2.revenue
+        order_lines_agg_3.revenue
       ), 0)
     ) AS gross_margin_pct,
     (
       (
-        order_lines_agg_2.revenue
+        order_lines_agg_3.revenue
       ) - (
-        order_lines_agg_2.cost_of_goods
+        order_lines_agg_3.cost_of_goods
       )
     ) AS gross_profit,
     order_lines_cumulative_first.line_gross_profit AS gross_profit_to_date,
@@ -13053,7 +13523,7 @@ WITH campaign_spend_agg AS (
       ) * (
         inventory_balances_agg_3.inventory_days
       ) AS DOUBLE) / NULLIF((
-        order_lines_agg_2.cost_of_goods
+        order_lines_agg_3.cost_of_goods
       ), 0)
     ) AS inventory_turnover_days,
     inventory_balances_agg_2_2.inventory_units AS inventory_units,
@@ -13136,9 +13606,9 @@ WITH campaign_spend_agg AS (
     ) AS production_cycle_time,
     production_runs_agg_2.production_runs AS production_runs,
     CAST(tasks_agg_2.tasks_completed AS DOUBLE) / CAST(NULLIF(tasks_agg_2.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
-    CAST(orders_agg_2.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
+    CAST(orders_agg_2.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg_3.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
     CAST(orders_agg_2.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg_2.orders, 0) AS DOUBLE) AS promotion_order_share,
-    order_lines_agg_2.revenue__2 AS promotion_revenue,
+    order_lines_agg_2_2.revenue__2 AS promotion_revenue,
     purchase_orders_agg_2.purchase_orders AS purchase_orders,
     purchase_orders_agg_2.purchase_orders_on_time AS purchase_orders_on_time,
     purchase_orders_agg_2.purchase_spend AS purchase_spend,
@@ -13146,11 +13616,11 @@ WITH campaign_spend_agg AS (
     orders_agg_2.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg_2.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg_2.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
     CAST(attributed_orders_agg_2.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
-    order_lines_agg_2.revenue AS revenue,
+    order_lines_agg_3.revenue AS revenue,
     (
       CAST(100 * (
         (
-          order_lines_agg_2.revenue
+          order_lines_agg_3.revenue
         ) - (
           order_lines_offset_3.revenue__3
         )
@@ -13159,12 +13629,12 @@ WITH campaign_spend_agg AS (
       ), 0)
     ) AS revenue_mom_growth_pct,
     order_lines_cumulative_last.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg_2.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
+    CAST(order_lines_agg_3.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
     order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
         (
-          order_lines_agg_2.revenue
+          order_lines_agg_3.revenue
         ) - (
           order_lines_offset_2_2.revenue__6
         )
@@ -13177,13 +13647,13 @@ WITH campaign_spend_agg AS (
     CAST(orders_conversions_2.orders__4 AS DOUBLE) / CAST(NULLIF(sales_visits_agg_2.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
     orders_conversions_2.orders__4 AS sales_visit_conversions,
     sales_visits_agg_2.sales_visits AS sales_visits,
-    CAST(orders_agg_2.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
-    store_traffic_agg_2.footfall__2 AS store_footfall,
+    CAST(orders_agg_2.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
+    store_traffic_agg_2_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg_2.footfall__2
+          store_traffic_agg_2_2.footfall__2
         ) - (
           store_traffic_offset_2.footfall__4
         )
@@ -13198,7 +13668,7 @@ WITH campaign_spend_agg AS (
     production_runs_agg_2.units_defective AS units_defective,
     production_runs_agg_2.units_produced AS units_produced,
     production_runs_cumulative_first.units_produced__3 AS units_produced_rolling_7d,
-    order_lines_agg_2.units_sold AS units_sold
+    order_lines_agg_3.units_sold AS units_sold
   FROM group_keys_2
   LEFT JOIN campaign_spend_agg_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM campaign_spend_agg_2.metric_time__week
@@ -13210,8 +13680,8 @@ WITH campaign_spend_agg AS (
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM headcount_agg_2.metric_time__week
   LEFT JOIN production_runs_agg_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM production_runs_agg_2.metric_time__week
-  LEFT JOIN order_lines_agg_2
-    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_agg_2.metric_time__week
+  LEFT JOIN order_lines_agg_3
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_agg_3.metric_time__week
   LEFT JOIN orders_agg_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM orders_agg_2.metric_time__week
   LEFT JOIN leads_agg_2
@@ -13242,14 +13712,18 @@ WITH campaign_spend_agg AS (
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM tasks_agg_2.metric_time__week
   LEFT JOIN orders_offset_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM orders_offset_2.metric_time__week
-  LEFT JOIN store_traffic_agg_2
-    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__week
+  LEFT JOIN store_traffic_agg_3
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM store_traffic_agg_3.metric_time__week
+  LEFT JOIN order_lines_agg_2_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_agg_2_2.metric_time__week
   LEFT JOIN purchase_orders_agg_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM purchase_orders_agg_2.metric_time__week
   LEFT JOIN order_lines_offset_3
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_offset_3.metric_time__week
   LEFT JOIN order_lines_cumulative_last
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__week
+  LEFT JOIN store_traffic_agg_2_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM store_traffic_agg_2_2.metric_time__week
   LEFT JOIN order_lines_cumulative_first_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__week
   LEFT JOIN order_lines_offset_2_2
@@ -13266,15 +13740,33 @@ WITH campaign_spend_agg AS (
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM store_traffic_offset_2.metric_time__week
   LEFT JOIN production_runs_cumulative_first
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
+), campaign_spend_rows_3 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+    src.spend_eur AS marketing_spend__3,
+    src.clicks AS clicks,
+    src.impressions AS impressions,
+    src.spend_eur AS marketing_spend
+  FROM {{ ref('stg_campaign_spend') }} AS src
+), campaign_spend_daily_3 AS (
+  SELECT
+    campaign_spend_rows_3.__day,
+    SUM(campaign_spend_rows_3.clicks) AS clicks,
+    SUM(campaign_spend_rows_3.impressions) AS impressions,
+    SUM(campaign_spend_rows_3.marketing_spend) AS marketing_spend,
+    SUM(campaign_spend_rows_3.marketing_spend__3) AS marketing_spend__3
+  FROM campaign_spend_rows_3
+  GROUP BY
+    campaign_spend_rows_3.__day
 ), campaign_spend_agg_3 AS (
   SELECT
-    DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
-    SUM(src.clicks) AS clicks,
-    SUM(src.impressions) AS impressions,
-    SUM(src.spend_eur) AS marketing_spend
-  FROM {{ ref('stg_campaign_spend') }} AS src
+    DATE_TRUNC('MONTH', campaign_spend_daily_3.__day) AS metric_time__month,
+    SUM(campaign_spend_daily_3.clicks) AS clicks,
+    SUM(campaign_spend_daily_3.impressions) AS impressions,
+    SUM(campaign_spend_daily_3.marketing_spend) AS marketing_spend
+  FROM campaign_spend_daily_3
   GROUP BY
-    DATE_TRUNC('MONTH', src.spend_date)
+    DATE_TRUNC('MONTH', campaign_spend_daily_3.__day)
 ), attributed_orders_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -13284,14 +13776,30 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('fct_attributed_orders') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at)
+), employee_movements_rows_3 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+    CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
+  FROM {{ ref('fct_employee_movements') }} AS src
+), employee_movements_daily_3 AS (
+  SELECT
+    employee_movements_rows_3.__day,
+    SUM(employee_movements_rows_3.leavers) AS leavers,
+    SUM(employee_movements_rows_3.hires) AS hires,
+    SUM(employee_movements_rows_3.hires__2) AS hires__2
+  FROM employee_movements_rows_3
+  GROUP BY
+    employee_movements_rows_3.__day
 ), employee_movements_agg_3 AS (
   SELECT
-    DATE_TRUNC('MONTH', src.movement_date) AS metric_time__month,
-    SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-    SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-  FROM {{ ref('fct_employee_movements') }} AS src
+    DATE_TRUNC('MONTH', employee_movements_daily_3.__day) AS metric_time__month,
+    SUM(employee_movements_daily_3.leavers) AS leavers,
+    SUM(employee_movements_daily_3.hires) AS hires
+  FROM employee_movements_daily_3
   GROUP BY
-    DATE_TRUNC('MONTH', src.movement_date)
+    DATE_TRUNC('MONTH', employee_movements_daily_3.__day)
 ), headcount_by_day_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
@@ -13317,30 +13825,83 @@ WITH campaign_spend_agg AS (
     headcount_window_3.__window_day = headcount_window_3.__window_pick
   GROUP BY
     headcount_window_3.metric_time__month
+), production_runs_rows_3 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+    src.units_produced AS units_produced__3,
+    src.run_minutes AS run_minutes,
+    src.planned_minutes AS planned_minutes,
+    src.units_defective AS units_defective,
+    src.units_produced AS units_produced,
+    src.good_units AS good_units,
+    src.ideal_run_minutes AS ideal_run_minutes,
+    src.run_id AS production_runs
+  FROM {{ ref('stg_production_runs') }} AS src
+), production_runs_daily_3 AS (
+  SELECT
+    production_runs_rows_3.__day,
+    SUM(production_runs_rows_3.run_minutes) AS run_minutes,
+    SUM(production_runs_rows_3.planned_minutes) AS planned_minutes,
+    SUM(production_runs_rows_3.units_defective) AS units_defective,
+    SUM(production_runs_rows_3.units_produced) AS units_produced,
+    SUM(production_runs_rows_3.good_units) AS good_units,
+    SUM(production_runs_rows_3.ideal_run_minutes) AS ideal_run_minutes,
+    COUNT(production_runs_rows_3.production_runs) AS production_runs,
+    SUM(production_runs_rows_3.units_produced__3) AS units_produced__3
+  FROM production_runs_rows_3
+  GROUP BY
+    production_runs_rows_3.__day
 ), production_runs_agg_3 AS (
   SELECT
-    DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
-    SUM(src.run_minutes) AS run_minutes,
-    SUM(src.planned_minutes) AS planned_minutes,
-    SUM(src.units_defective) AS units_defective,
-    SUM(src.units_produced) AS units_produced,
-    SUM(src.good_units) AS good_units,
-    SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-    COUNT(src.run_id) AS production_runs
-  FROM {{ ref('stg_production_runs') }} AS src
+    DATE_TRUNC('MONTH', production_runs_daily_3.__day) AS metric_time__month,
+    SUM(production_runs_daily_3.run_minutes) AS run_minutes,
+    SUM(production_runs_daily_3.planned_minutes) AS planned_minutes,
+    SUM(production_runs_daily_3.units_defective) AS units_defective,
+    SUM(production_runs_daily_3.units_produced) AS units_produced,
+    SUM(production_runs_daily_3.good_units) AS good_units,
+    SUM(production_runs_daily_3.ideal_run_minutes) AS ideal_run_minutes,
+    CAST(SUM(production_runs_daily_3.production_runs) AS BIGINT) AS production_runs
+  FROM production_runs_daily_3
   GROUP BY
-    DATE_TRUNC('MONTH', src.run_date)
-), order_lines_agg_3 AS (
+    DATE_TRUNC('MONTH', production_runs_daily_3.__day)
+), order_lines_rows_3 AS (
   SELECT
-    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-    SUM(src.quantity * src.net_unit_price) AS revenue,
-    SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-    SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-    SUM(src.quantity) AS units_sold,
-    SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+    src.quantity * (
+      src.net_unit_price - src.unit_cost
+    ) AS line_gross_profit,
+    src.quantity * src.net_unit_price AS revenue__4,
+    src.quantity * src.net_unit_price AS revenue__5,
+    src.quantity * src.net_unit_price AS revenue__7,
+    src.quantity * src.net_unit_price AS revenue,
+    src.quantity * src.unit_cost AS cost_of_goods,
+    src.quantity * src.discount_per_unit AS discount_amount,
+    src.quantity AS units_sold
   FROM {{ ref('stg_order_lines') }} AS src
+), order_lines_daily_3 AS (
+  SELECT
+    order_lines_rows_3.__day,
+    SUM(order_lines_rows_3.revenue) AS revenue,
+    SUM(order_lines_rows_3.cost_of_goods) AS cost_of_goods,
+    SUM(order_lines_rows_3.line_gross_profit) AS line_gross_profit,
+    SUM(order_lines_rows_3.discount_amount) AS discount_amount,
+    SUM(order_lines_rows_3.revenue__4) AS revenue__4,
+    SUM(order_lines_rows_3.revenue__5) AS revenue__5,
+    SUM(order_lines_rows_3.revenue__7) AS revenue__7,
+    SUM(order_lines_rows_3.units_sold) AS units_sold
+  FROM order_lines_rows_3
   GROUP BY
-    DATE_TRUNC('MONTH', src.ordered_at)
+    order_lines_rows_3.__day
+), order_lines_agg_4 AS (
+  SELECT
+    DATE_TRUNC('MONTH', order_lines_daily_3.__day) AS metric_time__month,
+    SUM(order_lines_daily_3.revenue) AS revenue,
+    SUM(order_lines_daily_3.cost_of_goods) AS cost_of_goods,
+    SUM(order_lines_daily_3.discount_amount) AS discount_amount,
+    SUM(order_lines_daily_3.units_sold) AS units_sold
+  FROM order_lines_daily_3
+  GROUP BY
+    DATE_TRUNC('MONTH', order_lines_daily_3.__day)
 ), orders_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -13383,26 +13944,6 @@ WITH campaign_spend_agg AS (
   ) AS periods
   LEFT JOIN customers_agg_3
     ON periods.metric_time__month = customers_agg_3.metric_time__month
-), order_lines_rows_3 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-    src.quantity * (
-      src.net_unit_price - src.unit_cost
-    ) AS line_gross_profit,
-    src.quantity * src.net_unit_price AS revenue__4,
-    src.quantity * src.net_unit_price AS revenue__5,
-    src.quantity * src.net_unit_price AS revenue__7
-  FROM {{ ref('stg_order_lines') }} AS src
-), order_lines_daily_3 AS (
-  SELECT
-    order_lines_rows_3.__day,
-    SUM(order_lines_rows_3.line_gross_profit) AS line_gross_profit,
-    SUM(order_lines_rows_3.revenue__4) AS revenue__4,
-    SUM(order_lines_rows_3.revenue__5) AS revenue__5,
-    SUM(order_lines_rows_3.revenue__7) AS revenue__7
-  FROM order_lines_rows_3
-  GROUP BY
-    order_lines_rows_3.__day
 ), order_lines_cumulative_6 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -13472,18 +14013,6 @@ WITH campaign_spend_agg AS (
   FROM orders_cumulative_ranked_2
   WHERE
     orders_cumulative_ranked_2.__period_rank = 1
-), employee_movements_rows_3 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-  FROM {{ ref('fct_employee_movements') }} AS src
-), employee_movements_daily_3 AS (
-  SELECT
-    employee_movements_rows_3.__day,
-    SUM(employee_movements_rows_3.hires__2) AS hires__2
-  FROM employee_movements_rows_3
-  GROUP BY
-    employee_movements_rows_3.__day
 ), employee_movements_cumulative_3 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -13572,18 +14101,6 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN campaign_spend_by_period_3
     ON campaign_spend_by_period_3.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
-), campaign_spend_rows_3 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-    src.spend_eur AS marketing_spend__3
-  FROM {{ ref('stg_campaign_spend') }} AS src
-), campaign_spend_daily_3 AS (
-  SELECT
-    campaign_spend_rows_3.__day,
-    SUM(campaign_spend_rows_3.marketing_spend__3) AS marketing_spend__3
-  FROM campaign_spend_rows_3
-  GROUP BY
-    campaign_spend_rows_3.__day
 ), campaign_spend_cumulative_3 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -13701,14 +14218,24 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN orders_by_period_3
     ON orders_by_period_3.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
-), store_traffic_agg_3 AS (
+), store_traffic_agg_4 AS (
   SELECT
     DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
-    SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-    SUM(src.footfall) AS footfall__2
+    SUM(src.footfall) AS footfall
   FROM {{ ref('stg_store_traffic') }} AS src
+  WHERE
+    src.on_promotion
   GROUP BY
     DATE_TRUNC('MONTH', src.traffic_date)
+), order_lines_agg_2_3 AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
+    SUM(src.quantity * src.net_unit_price) AS revenue__2
+  FROM {{ ref('stg_order_lines') }} AS src
+  WHERE
+    src.on_promotion
+  GROUP BY
+    DATE_TRUNC('MONTH', src.ordered_at)
 ), purchase_orders_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_date) AS metric_time__month,
@@ -13762,6 +14289,27 @@ WITH campaign_spend_agg AS (
   FROM order_lines_cumulative_ranked_2_2
   WHERE
     order_lines_cumulative_ranked_2_2.__period_rank = 1
+), store_traffic_rows_3 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+    src.footfall AS footfall__3,
+    src.footfall AS footfall__2
+  FROM {{ ref('stg_store_traffic') }} AS src
+), store_traffic_daily_3 AS (
+  SELECT
+    store_traffic_rows_3.__day,
+    SUM(store_traffic_rows_3.footfall__2) AS footfall__2,
+    SUM(store_traffic_rows_3.footfall__3) AS footfall__3
+  FROM store_traffic_rows_3
+  GROUP BY
+    store_traffic_rows_3.__day
+), store_traffic_agg_2_3 AS (
+  SELECT
+    DATE_TRUNC('MONTH', store_traffic_daily_3.__day) AS metric_time__month,
+    SUM(store_traffic_daily_3.footfall__2) AS footfall__2
+  FROM store_traffic_daily_3
+  GROUP BY
+    DATE_TRUNC('MONTH', store_traffic_daily_3.__day)
 ), order_lines_cumulative_3_3 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -13874,18 +14422,6 @@ WITH campaign_spend_agg AS (
     orders_attributed_3.__attribution_rank = 1
   GROUP BY
     orders_attributed_3.metric_time__month
-), store_traffic_rows_3 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-    src.footfall AS footfall__3
-  FROM {{ ref('stg_store_traffic') }} AS src
-), store_traffic_daily_3 AS (
-  SELECT
-    store_traffic_rows_3.__day,
-    SUM(store_traffic_rows_3.footfall__3) AS footfall__3
-  FROM store_traffic_rows_3
-  GROUP BY
-    store_traffic_rows_3.__day
 ), store_traffic_cumulative_3 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -13930,18 +14466,6 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN store_traffic_by_period_3
     ON store_traffic_by_period_3.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
-), production_runs_rows_3 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-    src.units_produced AS units_produced__3
-  FROM {{ ref('stg_production_runs') }} AS src
-), production_runs_daily_3 AS (
-  SELECT
-    production_runs_rows_3.__day,
-    SUM(production_runs_rows_3.units_produced__3) AS units_produced__3
-  FROM production_runs_rows_3
-  GROUP BY
-    production_runs_rows_3.__day
 ), production_runs_cumulative_3 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -13991,7 +14515,7 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__month
-  FROM order_lines_agg_3
+  FROM order_lines_agg_4
   UNION
   SELECT
     metric_time__month
@@ -14055,7 +14579,11 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__month
-  FROM store_traffic_agg_3
+  FROM store_traffic_agg_4
+  UNION
+  SELECT
+    metric_time__month
+  FROM order_lines_agg_2_3
   UNION
   SELECT
     metric_time__month
@@ -14068,6 +14596,10 @@ WITH campaign_spend_agg AS (
   SELECT
     metric_time__month
   FROM order_lines_cumulative_last_3
+  UNION
+  SELECT
+    metric_time__month
+  FROM store_traffic_agg_2_3
   UNION
   SELECT
     metric_time__month
@@ -14110,11 +14642,11 @@ WITH campaign_spend_agg AS (
     attributed_orders_agg_3.attributed_revenue AS attributed_revenue,
     CAST(employee_movements_agg_3.leavers AS DOUBLE) / CAST(NULLIF(headcount_agg_3.headcount, 0) AS DOUBLE) AS attrition_rate,
     CAST(production_runs_agg_3.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.planned_minutes, 0) AS DOUBLE) AS availability,
-    CAST(order_lines_agg_3.revenue AS DOUBLE) / CAST(NULLIF(orders_agg_3.orders, 0) AS DOUBLE) AS average_order_value,
+    CAST(order_lines_agg_4.revenue AS DOUBLE) / CAST(NULLIF(orders_agg_3.orders, 0) AS DOUBLE) AS average_order_value,
     CAST(attributed_orders_agg_3.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.marketing_spend, 0) AS DOUBLE) AS channel_roi,
     CAST(campaign_spend_agg_3.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.impressions, 0) AS DOUBLE) AS click_through_rate,
     leads_agg_3.converted_leads AS converted_leads,
-    order_lines_agg_3.cost_of_goods AS cost_of_goods,
+    order_lines_agg_4.cost_of_goods AS cost_of_goods,
     CAST(campaign_spend_agg_3.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.clicks, 0) AS DOUBLE) AS cost_per_click,
     CAST(campaign_spend_agg_3.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(customers_spine_3.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
     (
@@ -14126,27 +14658,27 @@ WITH campaign_spend_agg AS (
     ) AS customer_lifetime_value,
     orders_cumulative_first_2.ordering_customers AS customers_to_date,
     CAST(production_runs_agg_3.units_defective AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.units_produced, 0) AS DOUBLE) AS defect_rate,
-    order_lines_agg_3.discount_amount AS discounts,
+    order_lines_agg_4.discount_amount AS discounts,
     headcount_agg_3.fte AS fte,
     production_runs_agg_3.good_units AS good_units,
     (
       CAST(100 * (
         (
           (
-            order_lines_agg_3.revenue
+            order_lines_agg_4.revenue
           ) - (
-            order_lines_agg_3.cost_of_goods
+            order_lines_agg_4.cost_of_goods
           )
         )
       ) AS DOUBLE) / NULLIF((
-        order_lines_agg_3.revenue
+        order_lines_agg_4.revenue
       ), 0)
     ) AS gross_margin_pct,
     (
       (
-        order_lines_agg_3.revenue
+        order_lines_agg_4.revenue
       ) - (
-        order_lines_agg_3.cost_of_goods
+        order_lines_agg_4.cost_of_goods
       )
     ) AS gross_profit,
     order_lines_cumulative_first_3.line_gross_profit AS gross_profit_to_date,
@@ -14161,7 +14693,7 @@ WITH campaign_spend_agg AS (
       ) * (
         inventory_balances_agg_4.inventory_days
       ) AS DOUBLE) / NULLIF((
-        order_lines_agg_3.cost_of_goods
+        order_lines_agg_4.cost_of_goods
       ), 0)
     ) AS inventory_turnover_days,
     inventory_balances_agg_2_3.inventory_units AS inventory_units,
@@ -14244,9 +14776,9 @@ WITH campaign_spend_agg AS (
     ) AS production_cycle_time,
     production_runs_agg_3.production_runs AS production_runs,
     CAST(tasks_agg_3.tasks_completed AS DOUBLE) / CAST(NULLIF(tasks_agg_3.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
-    CAST(orders_agg_3.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg_3.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
+    CAST(orders_agg_3.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg_4.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
     CAST(orders_agg_3.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg_3.orders, 0) AS DOUBLE) AS promotion_order_share,
-    order_lines_agg_3.revenue__2 AS promotion_revenue,
+    order_lines_agg_2_3.revenue__2 AS promotion_revenue,
     purchase_orders_agg_3.purchase_orders AS purchase_orders,
     purchase_orders_agg_3.purchase_orders_on_time AS purchase_orders_on_time,
     purchase_orders_agg_3.purchase_spend AS purchase_spend,
@@ -14254,11 +14786,11 @@ WITH campaign_spend_agg AS (
     orders_agg_3.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg_3.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg_3.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
     CAST(attributed_orders_agg_3.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
-    order_lines_agg_3.revenue AS revenue,
+    order_lines_agg_4.revenue AS revenue,
     (
       CAST(100 * (
         (
-          order_lines_agg_3.revenue
+          order_lines_agg_4.revenue
         ) - (
           order_lines_offset_4.revenue__3
         )
@@ -14267,12 +14799,12 @@ WITH campaign_spend_agg AS (
       ), 0)
     ) AS revenue_mom_growth_pct,
     order_lines_cumulative_last_3.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg_3.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_3.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
+    CAST(order_lines_agg_4.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2_3.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
     order_lines_cumulative_first_2_2.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
         (
-          order_lines_agg_3.revenue
+          order_lines_agg_4.revenue
         ) - (
           order_lines_offset_2_3.revenue__6
         )
@@ -14285,13 +14817,13 @@ WITH campaign_spend_agg AS (
     CAST(orders_conversions_3.orders__4 AS DOUBLE) / CAST(NULLIF(sales_visits_agg_3.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
     orders_conversions_3.orders__4 AS sales_visit_conversions,
     sales_visits_agg_3.sales_visits AS sales_visits,
-    CAST(orders_agg_3.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_3.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
-    store_traffic_agg_3.footfall__2 AS store_footfall,
+    CAST(orders_agg_3.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2_3.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
+    store_traffic_agg_2_3.footfall__2 AS store_footfall,
     store_traffic_cumulative_first_2.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg_3.footfall__2
+          store_traffic_agg_2_3.footfall__2
         ) - (
           store_traffic_offset_3.footfall__4
         )
@@ -14306,7 +14838,7 @@ WITH campaign_spend_agg AS (
     production_runs_agg_3.units_defective AS units_defective,
     production_runs_agg_3.units_produced AS units_produced,
     production_runs_cumulative_first_2.units_produced__3 AS units_produced_rolling_7d,
-    order_lines_agg_3.units_sold AS units_sold
+    order_lines_agg_4.units_sold AS units_sold
   FROM group_keys_3
   LEFT JOIN campaign_spend_agg_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg_3.metric_time__month
@@ -14318,8 +14850,8 @@ WITH campaign_spend_agg AS (
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM headcount_agg_3.metric_time__month
   LEFT JOIN production_runs_agg_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM production_runs_agg_3.metric_time__month
-  LEFT JOIN order_lines_agg_3
-    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_agg_3.metric_time__month
+  LEFT JOIN order_lines_agg_4
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_agg_4.metric_time__month
   LEFT JOIN orders_agg_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM orders_agg_3.metric_time__month
   LEFT JOIN leads_agg_3
@@ -14350,14 +14882,18 @@ WITH campaign_spend_agg AS (
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM tasks_agg_3.metric_time__month
   LEFT JOIN orders_offset_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM orders_offset_3.metric_time__month
-  LEFT JOIN store_traffic_agg_3
-    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_3.metric_time__month
+  LEFT JOIN store_traffic_agg_4
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_4.metric_time__month
+  LEFT JOIN order_lines_agg_2_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_agg_2_3.metric_time__month
   LEFT JOIN purchase_orders_agg_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM purchase_orders_agg_3.metric_time__month
   LEFT JOIN order_lines_offset_4
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_offset_4.metric_time__month
   LEFT JOIN order_lines_cumulative_last_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last_3.metric_time__month
+  LEFT JOIN store_traffic_agg_2_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_2_3.metric_time__month
   LEFT JOIN order_lines_cumulative_first_2_2
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_2_2.metric_time__month
   LEFT JOIN order_lines_offset_2_3
