@@ -1296,7 +1296,10 @@ class _QueryBuilder:
                                                                                         grain_to_date)))
             return exp.and_(*conditions, copy=False)
 
-        daily = self.spine_joined(group, on, "cumulative")
+        by_period = windows.to_date_by_period(self, group)
+        if by_period is not None:
+            return by_period
+        daily = windows.rolling_days(self, group) or self.spine_joined(group, on, "cumulative")
         return self.period_aggregate(daily, group, cumulative)
 
     def is_custom(self, item: ItemName) -> bool:

@@ -172,16 +172,40 @@ WITH metrics_by_day AS (
     FROM customers_rows
     GROUP BY
       customers_rows.__day
+  ), customers_window_bounds AS (
+    SELECT
+      MIN(customers_daily.__day) AS __first,
+      MAX(customers_daily.__day) AS __last
+    FROM customers_daily
   ), customers_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(customers_daily.new_customers__2) AS new_customers__2
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN customers_daily
-      ON customers_daily.__day <= time_spine.date_day
-      AND customers_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-    GROUP BY
-      time_spine.date_day
+      framed.__day AS __day,
+      framed.new_customers__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS new_customers__2,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          customers_daily.__day,
+          customers_daily.new_customers__2,
+          1 AS __data
+        FROM customers_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS new_customers__2,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN customers_window_bounds
+          ON time_spine.date_day >= customers_window_bounds.__first
+          AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6' DAY
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
   ), customers_cumulative_by_day AS (
     SELECT
       DATE_TRUNC('DAY', customers_cumulative.__day) AS metric_time__day,
@@ -1031,18 +1055,42 @@ WITH metrics_by_day AS (
       store_traffic_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', store_traffic_daily.__day)
+  ), order_lines_window_bounds AS (
+    SELECT
+      MIN(order_lines_daily.__day) AS __first,
+      MAX(order_lines_daily.__day) AS __last
+    FROM order_lines_daily
   ), order_lines_cumulative_3 AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__5) AS revenue__5
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+      framed.__day AS __day,
+      framed.revenue__5
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__5) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS revenue__5,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__5,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS revenue__5,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN order_lines_window_bounds
+          ON time_spine.date_day >= order_lines_window_bounds.__first
+          AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), order_lines_cumulative_by_day_3 AS (
     SELECT
       DATE_TRUNC('DAY', order_lines_cumulative_3.__day) AS metric_time__day,
@@ -1087,18 +1135,42 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', order_lines_cumulative_4.__day) AS metric_time__day,
       order_lines_cumulative_4.revenue__7 AS revenue__7
     FROM order_lines_cumulative_4
+  ), store_traffic_window_bounds AS (
+    SELECT
+      MIN(store_traffic_daily.__day) AS __first,
+      MAX(store_traffic_daily.__day) AS __last
+    FROM store_traffic_daily
   ), store_traffic_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(store_traffic_daily.footfall__3) AS footfall__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN store_traffic_daily
-      ON store_traffic_daily.__day <= time_spine.date_day
-      AND store_traffic_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+      framed.__day AS __day,
+      framed.footfall__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS footfall__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          store_traffic_daily.__day,
+          store_traffic_daily.footfall__3,
+          1 AS __data
+        FROM store_traffic_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS footfall__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN store_traffic_window_bounds
+          ON time_spine.date_day >= store_traffic_window_bounds.__first
+          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), store_traffic_cumulative_by_day AS (
     SELECT
       DATE_TRUNC('DAY', store_traffic_cumulative.__day) AS metric_time__day,
@@ -1126,18 +1198,42 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
+  ), production_runs_window_bounds AS (
+    SELECT
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
   ), production_runs_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(production_runs_daily.units_produced__3) AS units_produced__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN production_runs_daily
-      ON production_runs_daily.__day <= time_spine.date_day
-      AND production_runs_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), production_runs_cumulative_by_day AS (
     SELECT
       DATE_TRUNC('DAY', production_runs_cumulative.__day) AS metric_time__day,
@@ -1603,16 +1699,40 @@ WITH metrics_by_day AS (
     FROM customers_rows
     GROUP BY
       customers_rows.__day
+  ), customers_window_bounds AS (
+    SELECT
+      MIN(customers_daily.__day) AS __first,
+      MAX(customers_daily.__day) AS __last
+    FROM customers_daily
   ), customers_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(customers_daily.new_customers__2) AS new_customers__2
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN customers_daily
-      ON customers_daily.__day <= time_spine.date_day
-      AND customers_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-    GROUP BY
-      time_spine.date_day
+      framed.__day AS __day,
+      framed.new_customers__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS new_customers__2,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          customers_daily.__day,
+          customers_daily.new_customers__2,
+          1 AS __data
+        FROM customers_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS new_customers__2,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN customers_window_bounds
+          ON time_spine.date_day >= customers_window_bounds.__first
+          AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6' DAY
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
   ), customers_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('WEEK', customers_cumulative.__day) AS metric_time__week,
@@ -2531,18 +2651,42 @@ WITH metrics_by_day AS (
       store_traffic_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', store_traffic_daily.__day)
+  ), order_lines_window_bounds AS (
+    SELECT
+      MIN(order_lines_daily.__day) AS __first,
+      MAX(order_lines_daily.__day) AS __last
+    FROM order_lines_daily
   ), order_lines_cumulative_3 AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__5) AS revenue__5
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+      framed.__day AS __day,
+      framed.revenue__5
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__5) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS revenue__5,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__5,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS revenue__5,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN order_lines_window_bounds
+          ON time_spine.date_day >= order_lines_window_bounds.__first
+          AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), order_lines_cumulative_ranked_3 AS (
     SELECT
       DATE_TRUNC('WEEK', order_lines_cumulative_3.__day) AS metric_time__week,
@@ -2612,18 +2756,42 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked_4
     WHERE
       order_lines_cumulative_ranked_4.__period_rank = 1
+  ), store_traffic_window_bounds AS (
+    SELECT
+      MIN(store_traffic_daily.__day) AS __first,
+      MAX(store_traffic_daily.__day) AS __last
+    FROM store_traffic_daily
   ), store_traffic_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(store_traffic_daily.footfall__3) AS footfall__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN store_traffic_daily
-      ON store_traffic_daily.__day <= time_spine.date_day
-      AND store_traffic_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+      framed.__day AS __day,
+      framed.footfall__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS footfall__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          store_traffic_daily.__day,
+          store_traffic_daily.footfall__3,
+          1 AS __data
+        FROM store_traffic_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS footfall__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN store_traffic_window_bounds
+          ON time_spine.date_day >= store_traffic_window_bounds.__first
+          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), store_traffic_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('WEEK', store_traffic_cumulative.__day) AS metric_time__week,
@@ -2665,18 +2833,42 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
+  ), production_runs_window_bounds AS (
+    SELECT
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
   ), production_runs_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(production_runs_daily.units_produced__3) AS units_produced__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN production_runs_daily
-      ON production_runs_daily.__day <= time_spine.date_day
-      AND production_runs_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), production_runs_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('WEEK', production_runs_cumulative.__day) AS metric_time__week,
@@ -3108,32 +3300,52 @@ WITH metrics_by_day AS (
     ) AS periods
     LEFT JOIN customers_agg
       ON periods.metric_time__month = customers_agg.metric_time__month
-  ), employee_movements_cumulative AS (
+  ), employee_movements_period_ends AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(employee_movements_daily.hires__2) AS hires__2
+      MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN employee_movements_daily
-      ON employee_movements_daily.__day <= time_spine.date_day
-      AND employee_movements_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     GROUP BY
-      time_spine.date_day
-  ), employee_movements_cumulative_ranked AS (
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), employee_movements_to_date_keys AS (
+    SELECT DISTINCT
+      DATE_TRUNC('YEAR', employee_movements_daily.__day) AS __to_date
+    FROM employee_movements_daily
+  ), employee_movements_to_date AS (
     SELECT
-      DATE_TRUNC('MONTH', employee_movements_cumulative.__day) AS metric_time__month,
-      employee_movements_cumulative.hires__2 AS hires__2,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', employee_movements_cumulative.__day)
-        ORDER BY employee_movements_cumulative.__day DESC
-      ) AS __period_rank
-    FROM employee_movements_cumulative
-  ), employee_movements_cumulative_last AS (
-    SELECT
-      employee_movements_cumulative_ranked.metric_time__month,
-      employee_movements_cumulative_ranked.hires__2
-    FROM employee_movements_cumulative_ranked
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.hires__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(hires__2) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS hires__2,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          employee_movements_daily.__day,
+          employee_movements_daily.hires__2,
+          1 AS __data
+        FROM employee_movements_daily
+        UNION ALL
+        SELECT
+          employee_movements_period_ends.__day,
+          NULL AS hires__2,
+          NULL AS __data
+        FROM employee_movements_period_ends
+        INNER JOIN employee_movements_to_date_keys
+          ON DATE_TRUNC('YEAR', employee_movements_period_ends.__day) = employee_movements_to_date_keys.__to_date
+      ) AS stacked
+    ) AS framed
     WHERE
-      employee_movements_cumulative_ranked.__period_rank = 1
+      framed.__data IS NULL AND framed.__rows > 0
   ), kpi_targets_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.period_start) AS metric_time__month,
@@ -3153,16 +3365,40 @@ WITH metrics_by_day AS (
     FROM customers_rows
     GROUP BY
       customers_rows.__day
+  ), customers_window_bounds AS (
+    SELECT
+      MIN(customers_daily.__day) AS __first,
+      MAX(customers_daily.__day) AS __last
+    FROM customers_daily
   ), customers_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(customers_daily.new_customers__2) AS new_customers__2
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN customers_daily
-      ON customers_daily.__day <= time_spine.date_day
-      AND customers_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-    GROUP BY
-      time_spine.date_day
+      framed.__day AS __day,
+      framed.new_customers__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS new_customers__2,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          customers_daily.__day,
+          customers_daily.new_customers__2,
+          1 AS __data
+        FROM customers_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS new_customers__2,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN customers_window_bounds
+          ON time_spine.date_day >= customers_window_bounds.__first
+          AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6' DAY
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
   ), customers_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('MONTH', customers_cumulative.__day) AS metric_time__month,
@@ -3378,7 +3614,7 @@ WITH metrics_by_day AS (
       FROM customers_spine
       UNION ALL
       SELECT
-        employee_movements_cumulative_last.metric_time__month,
+        employee_movements_to_date.metric_time__month,
         NULL AS leavers,
         NULL AS hires,
         NULL AS headcount,
@@ -3387,7 +3623,7 @@ WITH metrics_by_day AS (
         NULL AS leads,
         NULL AS marketing_spend,
         NULL AS new_customers,
-        employee_movements_cumulative_last.hires__2,
+        employee_movements_to_date.hires__2,
         NULL AS target_value,
         NULL AS new_customers__2,
         NULL AS tasks_completed_on_time,
@@ -3398,7 +3634,7 @@ WITH metrics_by_day AS (
         NULL AS purchase_spend,
         NULL AS sales_visits,
         NULL AS orders
-      FROM employee_movements_cumulative_last
+      FROM employee_movements_to_date
       UNION ALL
       SELECT
         kpi_targets_agg.metric_time__month,
@@ -3891,34 +4127,54 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
-  ), campaign_spend_cumulative AS (
+  ), campaign_spend_period_ends AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(campaign_spend_daily.marketing_spend__3) AS marketing_spend__3
+      MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN campaign_spend_daily
-      ON campaign_spend_daily.__day <= time_spine.date_day
-      AND campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
       time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      time_spine.date_day
-  ), campaign_spend_cumulative_ranked AS (
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), campaign_spend_to_date_keys AS (
+    SELECT DISTINCT
+      DATE_TRUNC('MONTH', campaign_spend_daily.__day) AS __to_date
+    FROM campaign_spend_daily
+  ), campaign_spend_to_date AS (
     SELECT
-      DATE_TRUNC('MONTH', campaign_spend_cumulative.__day) AS metric_time__month,
-      campaign_spend_cumulative.marketing_spend__3 AS marketing_spend__3,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', campaign_spend_cumulative.__day)
-        ORDER BY campaign_spend_cumulative.__day DESC
-      ) AS __period_rank
-    FROM campaign_spend_cumulative
-  ), campaign_spend_cumulative_last AS (
-    SELECT
-      campaign_spend_cumulative_ranked.metric_time__month,
-      campaign_spend_cumulative_ranked.marketing_spend__3
-    FROM campaign_spend_cumulative_ranked
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.marketing_spend__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(marketing_spend__3) OVER (
+          PARTITION BY DATE_TRUNC('MONTH', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS marketing_spend__3,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('MONTH', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          campaign_spend_daily.__day,
+          campaign_spend_daily.marketing_spend__3,
+          1 AS __data
+        FROM campaign_spend_daily
+        UNION ALL
+        SELECT
+          campaign_spend_period_ends.__day,
+          NULL AS marketing_spend__3,
+          NULL AS __data
+        FROM campaign_spend_period_ends
+        INNER JOIN campaign_spend_to_date_keys
+          ON DATE_TRUNC('MONTH', campaign_spend_period_ends.__day) = campaign_spend_to_date_keys.__to_date
+      ) AS stacked
+    ) AS framed
     WHERE
-      campaign_spend_cumulative_ranked.__period_rank = 1
+      framed.__data IS NULL AND framed.__rows > 0
   ), production_runs_by_period AS (
     SELECT
       DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
@@ -4028,34 +4284,54 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN order_lines_by_period
       ON order_lines_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
-  ), order_lines_cumulative_2 AS (
+  ), order_lines_period_ends AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__4) AS revenue__4
+      MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
       time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      time_spine.date_day
-  ), order_lines_cumulative_ranked_2 AS (
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), order_lines_to_date_keys AS (
+    SELECT DISTINCT
+      DATE_TRUNC('MONTH', order_lines_daily.__day) AS __to_date
+    FROM order_lines_daily
+  ), order_lines_to_date AS (
     SELECT
-      DATE_TRUNC('MONTH', order_lines_cumulative_2.__day) AS metric_time__month,
-      order_lines_cumulative_2.revenue__4 AS revenue__4,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_2.__day)
-        ORDER BY order_lines_cumulative_2.__day DESC
-      ) AS __period_rank
-    FROM order_lines_cumulative_2
-  ), order_lines_cumulative_last AS (
-    SELECT
-      order_lines_cumulative_ranked_2.metric_time__month,
-      order_lines_cumulative_ranked_2.revenue__4
-    FROM order_lines_cumulative_ranked_2
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.revenue__4
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__4) OVER (
+          PARTITION BY DATE_TRUNC('MONTH', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS revenue__4,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('MONTH', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__4,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          order_lines_period_ends.__day,
+          NULL AS revenue__4,
+          NULL AS __data
+        FROM order_lines_period_ends
+        INNER JOIN order_lines_to_date_keys
+          ON DATE_TRUNC('MONTH', order_lines_period_ends.__day) = order_lines_to_date_keys.__to_date
+      ) AS stacked
+    ) AS framed
     WHERE
-      order_lines_cumulative_ranked_2.__period_rank = 1
+      framed.__data IS NULL AND framed.__rows > 0
   ), store_traffic_rows AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
@@ -4081,34 +4357,58 @@ WITH metrics_by_day AS (
       store_traffic_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', store_traffic_daily.__day)
-  ), order_lines_cumulative_3 AS (
+  ), order_lines_window_bounds AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__5) AS revenue__5
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+      MIN(order_lines_daily.__day) AS __first,
+      MAX(order_lines_daily.__day) AS __last
+    FROM order_lines_daily
+  ), order_lines_cumulative_2 AS (
+    SELECT
+      framed.__day AS __day,
+      framed.revenue__5
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__5) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS revenue__5,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__5,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS revenue__5,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN order_lines_window_bounds
+          ON time_spine.date_day >= order_lines_window_bounds.__first
+          AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
-  ), order_lines_cumulative_ranked_3 AS (
+      framed.__data IS NULL AND framed.__rows > 0
+  ), order_lines_cumulative_ranked_2 AS (
     SELECT
-      DATE_TRUNC('MONTH', order_lines_cumulative_3.__day) AS metric_time__month,
-      order_lines_cumulative_3.revenue__5 AS revenue__5,
+      DATE_TRUNC('MONTH', order_lines_cumulative_2.__day) AS metric_time__month,
+      order_lines_cumulative_2.revenue__5 AS revenue__5,
       ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_3.__day)
-        ORDER BY order_lines_cumulative_3.__day ASC
+        PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_2.__day)
+        ORDER BY order_lines_cumulative_2.__day ASC
       ) AS __period_rank
-    FROM order_lines_cumulative_3
+    FROM order_lines_cumulative_2
   ), order_lines_cumulative_first_2 AS (
     SELECT
-      order_lines_cumulative_ranked_3.metric_time__month,
-      order_lines_cumulative_ranked_3.revenue__5
-    FROM order_lines_cumulative_ranked_3
+      order_lines_cumulative_ranked_2.metric_time__month,
+      order_lines_cumulative_ranked_2.revenue__5
+    FROM order_lines_cumulative_ranked_2
     WHERE
-      order_lines_cumulative_ranked_3.__period_rank = 1
+      order_lines_cumulative_ranked_2.__period_rank = 1
   ), order_lines_by_period_2 AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -4134,46 +4434,90 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN order_lines_by_period_2
       ON order_lines_by_period_2.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
-  ), order_lines_cumulative_4 AS (
+  ), order_lines_period_ends_2 AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__7) AS revenue__7
+      MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     WHERE
       time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      time_spine.date_day
-  ), order_lines_cumulative_ranked_4 AS (
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), order_lines_to_date_keys_2 AS (
+    SELECT DISTINCT
+      DATE_TRUNC('YEAR', order_lines_daily.__day) AS __to_date
+    FROM order_lines_daily
+  ), order_lines_to_date_2 AS (
     SELECT
-      DATE_TRUNC('MONTH', order_lines_cumulative_4.__day) AS metric_time__month,
-      order_lines_cumulative_4.revenue__7 AS revenue__7,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_4.__day)
-        ORDER BY order_lines_cumulative_4.__day DESC
-      ) AS __period_rank
-    FROM order_lines_cumulative_4
-  ), order_lines_cumulative_last_2 AS (
-    SELECT
-      order_lines_cumulative_ranked_4.metric_time__month,
-      order_lines_cumulative_ranked_4.revenue__7
-    FROM order_lines_cumulative_ranked_4
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.revenue__7
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__7) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS revenue__7,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__7,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          order_lines_period_ends_2.__day,
+          NULL AS revenue__7,
+          NULL AS __data
+        FROM order_lines_period_ends_2
+        INNER JOIN order_lines_to_date_keys_2
+          ON DATE_TRUNC('YEAR', order_lines_period_ends_2.__day) = order_lines_to_date_keys_2.__to_date
+      ) AS stacked
+    ) AS framed
     WHERE
-      order_lines_cumulative_ranked_4.__period_rank = 1
+      framed.__data IS NULL AND framed.__rows > 0
+  ), store_traffic_window_bounds AS (
+    SELECT
+      MIN(store_traffic_daily.__day) AS __first,
+      MAX(store_traffic_daily.__day) AS __last
+    FROM store_traffic_daily
   ), store_traffic_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(store_traffic_daily.footfall__3) AS footfall__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN store_traffic_daily
-      ON store_traffic_daily.__day <= time_spine.date_day
-      AND store_traffic_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+      framed.__day AS __day,
+      framed.footfall__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS footfall__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          store_traffic_daily.__day,
+          store_traffic_daily.footfall__3,
+          1 AS __data
+        FROM store_traffic_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS footfall__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN store_traffic_window_bounds
+          ON time_spine.date_day >= store_traffic_window_bounds.__first
+          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), store_traffic_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('MONTH', store_traffic_cumulative.__day) AS metric_time__month,
@@ -4215,18 +4559,42 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
+  ), production_runs_window_bounds AS (
+    SELECT
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
   ), production_runs_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(production_runs_daily.units_produced__3) AS units_produced__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN production_runs_daily
-      ON production_runs_daily.__day <= time_spine.date_day
-      AND production_runs_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), production_runs_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('MONTH', production_runs_cumulative.__day) AS metric_time__month,
@@ -4286,7 +4654,7 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
-    FROM campaign_spend_cumulative_last
+    FROM campaign_spend_to_date
     UNION
     SELECT
       metric_time__month
@@ -4310,7 +4678,7 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
-    FROM order_lines_cumulative_last
+    FROM order_lines_to_date
     UNION
     SELECT
       metric_time__month
@@ -4326,7 +4694,7 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
-    FROM order_lines_cumulative_last_2
+    FROM order_lines_to_date_2
     UNION
     SELECT
       metric_time__month
@@ -4410,7 +4778,7 @@ WITH metrics_by_day AS (
         campaign_spend_offset.marketing_spend__2
       ), 0)
     ) AS marketing_spend_mom_growth_pct,
-    campaign_spend_cumulative_last.marketing_spend__3 AS marketing_spend_mtd,
+    campaign_spend_to_date.marketing_spend__3 AS marketing_spend_mtd,
     (
       (
         CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE)
@@ -4487,7 +4855,7 @@ WITH metrics_by_day AS (
         order_lines_offset.revenue__3
       ), 0)
     ) AS revenue_mom_growth_pct,
-    order_lines_cumulative_last.revenue__4 AS revenue_mtd,
+    order_lines_to_date.revenue__4 AS revenue_mtd,
     CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
     order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
     (
@@ -4501,7 +4869,7 @@ WITH metrics_by_day AS (
         order_lines_offset_2.revenue__6
       ), 0)
     ) AS revenue_yoy_growth_pct,
-    order_lines_cumulative_last_2.revenue__7 AS revenue_ytd,
+    order_lines_to_date_2.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
     CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
     store_traffic_agg_2.footfall__2 AS store_footfall,
@@ -4542,8 +4910,8 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__month
   LEFT JOIN campaign_spend_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_offset.metric_time__month
-  LEFT JOIN campaign_spend_cumulative_last
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_cumulative_last.metric_time__month
+  LEFT JOIN campaign_spend_to_date
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_to_date.metric_time__month
   LEFT JOIN production_runs_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM production_runs_offset.metric_time__month
   LEFT JOIN orders_offset
@@ -4554,16 +4922,16 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg_2.metric_time__month
   LEFT JOIN order_lines_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset.metric_time__month
-  LEFT JOIN order_lines_cumulative_last
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__month
+  LEFT JOIN order_lines_to_date
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_to_date.metric_time__month
   LEFT JOIN store_traffic_agg_2
     ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__month
   LEFT JOIN order_lines_cumulative_first_2
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__month
   LEFT JOIN order_lines_offset_2
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset_2.metric_time__month
-  LEFT JOIN order_lines_cumulative_last_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last_2.metric_time__month
+  LEFT JOIN order_lines_to_date_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_to_date_2.metric_time__month
   LEFT JOIN store_traffic_cumulative_first
     ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__month
   LEFT JOIN store_traffic_offset
