@@ -59,7 +59,7 @@ def unpivots(dialect: str) -> bool:
 
 # dialects where cumulative metrics over daily sums are window functions over the days (windows.py), run
 # and checked against the range join of the spine to the days there; elsewhere the range join stays
-DAY_WINDOW_DIALECTS = frozenset({"duckdb"})
+DAY_WINDOW_DIALECTS = frozenset({"duckdb", "postgres", "spark"})
 
 
 def day_window(value: exp.Expr, partition: list[exp.Expr], day: exp.Expr, days_before: int | None,

@@ -5792,16 +5792,40 @@ WITH metrics_by_day AS (
     FROM customers_rows
     GROUP BY
       customers_rows.__day
+  ), customers_window_bounds AS (
+    SELECT
+      MIN(customers_daily.__day) AS __first,
+      MAX(customers_daily.__day) AS __last
+    FROM customers_daily
   ), customers_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(customers_daily.new_customers__2) AS new_customers__2
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN customers_daily
-      ON customers_daily.__day <= time_spine.date_day
-      AND customers_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
-    GROUP BY
-      time_spine.date_day
+      framed.__day AS __day,
+      framed.new_customers__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS new_customers__2,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          customers_daily.__day,
+          customers_daily.new_customers__2,
+          1 AS __data
+        FROM customers_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS new_customers__2,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN customers_window_bounds
+          ON time_spine.date_day >= customers_window_bounds.__first
+          AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6 DAY'
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
   ), customers_cumulative_by_day AS (
     SELECT
       DATE_TRUNC('DAY', customers_cumulative.__day) AS metric_time__day,
@@ -6428,18 +6452,42 @@ WITH metrics_by_day AS (
       store_traffic_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', store_traffic_daily.__day)
+  ), order_lines_window_bounds AS (
+    SELECT
+      MIN(order_lines_daily.__day) AS __first,
+      MAX(order_lines_daily.__day) AS __last
+    FROM order_lines_daily
   ), order_lines_cumulative_3 AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__5) AS revenue__5
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
+      framed.__day AS __day,
+      framed.revenue__5
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__5) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS revenue__5,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__5,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS revenue__5,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN order_lines_window_bounds
+          ON time_spine.date_day >= order_lines_window_bounds.__first
+          AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), order_lines_cumulative_by_day_3 AS (
     SELECT
       DATE_TRUNC('DAY', order_lines_cumulative_3.__day) AS metric_time__day,
@@ -6484,18 +6532,42 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', order_lines_cumulative_4.__day) AS metric_time__day,
       order_lines_cumulative_4.revenue__7 AS revenue__7
     FROM order_lines_cumulative_4
+  ), store_traffic_window_bounds AS (
+    SELECT
+      MIN(store_traffic_daily.__day) AS __first,
+      MAX(store_traffic_daily.__day) AS __last
+    FROM store_traffic_daily
   ), store_traffic_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(store_traffic_daily.footfall__3) AS footfall__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN store_traffic_daily
-      ON store_traffic_daily.__day <= time_spine.date_day
-      AND store_traffic_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
+      framed.__day AS __day,
+      framed.footfall__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS footfall__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          store_traffic_daily.__day,
+          store_traffic_daily.footfall__3,
+          1 AS __data
+        FROM store_traffic_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS footfall__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN store_traffic_window_bounds
+          ON time_spine.date_day >= store_traffic_window_bounds.__first
+          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), store_traffic_cumulative_by_day AS (
     SELECT
       DATE_TRUNC('DAY', store_traffic_cumulative.__day) AS metric_time__day,
@@ -6523,18 +6595,42 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 YEAR'
+  ), production_runs_window_bounds AS (
+    SELECT
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
   ), production_runs_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(production_runs_daily.units_produced__3) AS units_produced__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN production_runs_daily
-      ON production_runs_daily.__day <= time_spine.date_day
-      AND production_runs_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), production_runs_cumulative_by_day AS (
     SELECT
       DATE_TRUNC('DAY', production_runs_cumulative.__day) AS metric_time__day,
@@ -7000,16 +7096,40 @@ WITH metrics_by_day AS (
     FROM customers_rows
     GROUP BY
       customers_rows.__day
+  ), customers_window_bounds AS (
+    SELECT
+      MIN(customers_daily.__day) AS __first,
+      MAX(customers_daily.__day) AS __last
+    FROM customers_daily
   ), customers_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(customers_daily.new_customers__2) AS new_customers__2
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN customers_daily
-      ON customers_daily.__day <= time_spine.date_day
-      AND customers_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
-    GROUP BY
-      time_spine.date_day
+      framed.__day AS __day,
+      framed.new_customers__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS new_customers__2,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          customers_daily.__day,
+          customers_daily.new_customers__2,
+          1 AS __data
+        FROM customers_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS new_customers__2,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN customers_window_bounds
+          ON time_spine.date_day >= customers_window_bounds.__first
+          AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6 DAY'
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
   ), customers_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('WEEK', customers_cumulative.__day) AS metric_time__week,
@@ -7705,18 +7825,42 @@ WITH metrics_by_day AS (
       store_traffic_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', store_traffic_daily.__day)
+  ), order_lines_window_bounds AS (
+    SELECT
+      MIN(order_lines_daily.__day) AS __first,
+      MAX(order_lines_daily.__day) AS __last
+    FROM order_lines_daily
   ), order_lines_cumulative_3 AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__5) AS revenue__5
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
+      framed.__day AS __day,
+      framed.revenue__5
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__5) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS revenue__5,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__5,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS revenue__5,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN order_lines_window_bounds
+          ON time_spine.date_day >= order_lines_window_bounds.__first
+          AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), order_lines_cumulative_ranked_3 AS (
     SELECT
       DATE_TRUNC('WEEK', order_lines_cumulative_3.__day) AS metric_time__week,
@@ -7786,18 +7930,42 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked_4
     WHERE
       order_lines_cumulative_ranked_4.__period_rank = 1
+  ), store_traffic_window_bounds AS (
+    SELECT
+      MIN(store_traffic_daily.__day) AS __first,
+      MAX(store_traffic_daily.__day) AS __last
+    FROM store_traffic_daily
   ), store_traffic_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(store_traffic_daily.footfall__3) AS footfall__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN store_traffic_daily
-      ON store_traffic_daily.__day <= time_spine.date_day
-      AND store_traffic_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
+      framed.__day AS __day,
+      framed.footfall__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS footfall__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          store_traffic_daily.__day,
+          store_traffic_daily.footfall__3,
+          1 AS __data
+        FROM store_traffic_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS footfall__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN store_traffic_window_bounds
+          ON time_spine.date_day >= store_traffic_window_bounds.__first
+          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), store_traffic_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('WEEK', store_traffic_cumulative.__day) AS metric_time__week,
@@ -7839,18 +8007,42 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 YEAR'
+  ), production_runs_window_bounds AS (
+    SELECT
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
   ), production_runs_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(production_runs_daily.units_produced__3) AS units_produced__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN production_runs_daily
-      ON production_runs_daily.__day <= time_spine.date_day
-      AND production_runs_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), production_runs_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('WEEK', production_runs_cumulative.__day) AS metric_time__week,
@@ -8282,32 +8474,52 @@ WITH metrics_by_day AS (
     ) AS periods
     LEFT JOIN customers_agg
       ON periods.metric_time__month = customers_agg.metric_time__month
-  ), employee_movements_cumulative AS (
+  ), employee_movements_period_ends AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(employee_movements_daily.hires__2) AS hires__2
+      MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN employee_movements_daily
-      ON employee_movements_daily.__day <= time_spine.date_day
-      AND employee_movements_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     GROUP BY
-      time_spine.date_day
-  ), employee_movements_cumulative_ranked AS (
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), employee_movements_to_date_keys AS (
+    SELECT DISTINCT
+      DATE_TRUNC('YEAR', employee_movements_daily.__day) AS __to_date
+    FROM employee_movements_daily
+  ), employee_movements_to_date AS (
     SELECT
-      DATE_TRUNC('MONTH', employee_movements_cumulative.__day) AS metric_time__month,
-      employee_movements_cumulative.hires__2 AS hires__2,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', employee_movements_cumulative.__day)
-        ORDER BY employee_movements_cumulative.__day DESC NULLS LAST
-      ) AS __period_rank
-    FROM employee_movements_cumulative
-  ), employee_movements_cumulative_last AS (
-    SELECT
-      employee_movements_cumulative_ranked.metric_time__month,
-      employee_movements_cumulative_ranked.hires__2
-    FROM employee_movements_cumulative_ranked
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.hires__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(hires__2) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS hires__2,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          employee_movements_daily.__day,
+          employee_movements_daily.hires__2,
+          1 AS __data
+        FROM employee_movements_daily
+        UNION ALL
+        SELECT
+          employee_movements_period_ends.__day,
+          NULL AS hires__2,
+          NULL AS __data
+        FROM employee_movements_period_ends
+        INNER JOIN employee_movements_to_date_keys
+          ON DATE_TRUNC('YEAR', employee_movements_period_ends.__day) = employee_movements_to_date_keys.__to_date
+      ) AS stacked
+    ) AS framed
     WHERE
-      employee_movements_cumulative_ranked.__period_rank = 1
+      framed.__data IS NULL AND framed.__rows > 0
   ), kpi_targets_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.period_start) AS metric_time__month,
@@ -8327,16 +8539,40 @@ WITH metrics_by_day AS (
     FROM customers_rows
     GROUP BY
       customers_rows.__day
+  ), customers_window_bounds AS (
+    SELECT
+      MIN(customers_daily.__day) AS __first,
+      MAX(customers_daily.__day) AS __last
+    FROM customers_daily
   ), customers_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(customers_daily.new_customers__2) AS new_customers__2
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN customers_daily
-      ON customers_daily.__day <= time_spine.date_day
-      AND customers_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
-    GROUP BY
-      time_spine.date_day
+      framed.__day AS __day,
+      framed.new_customers__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS new_customers__2,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          customers_daily.__day,
+          customers_daily.new_customers__2,
+          1 AS __data
+        FROM customers_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS new_customers__2,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN customers_window_bounds
+          ON time_spine.date_day >= customers_window_bounds.__first
+          AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6 DAY'
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
   ), customers_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('MONTH', customers_cumulative.__day) AS metric_time__month,
@@ -8442,7 +8678,7 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
-    FROM employee_movements_cumulative_last
+    FROM employee_movements_to_date
     UNION
     SELECT
       metric_time__month
@@ -8476,7 +8712,7 @@ WITH metrics_by_day AS (
     headcount_agg.fte AS fte,
     headcount_agg.headcount AS headcount,
     employee_movements_agg.hires AS hires,
-    employee_movements_cumulative_last.hires__2 AS hires_ytd,
+    employee_movements_to_date.hires__2 AS hires_ytd,
     kpi_targets_agg.target_value AS kpi_target,
     CAST(leads_agg.converted_leads AS DOUBLE PRECISION) / CAST(NULLIF(leads_agg.leads, 0) AS DOUBLE PRECISION) AS lead_conversion_rate,
     leads_agg.leads AS leads,
@@ -8506,8 +8742,8 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg.metric_time__month
   LEFT JOIN customers_spine
     ON group_keys.metric_time__month IS NOT DISTINCT FROM customers_spine.metric_time__month
-  LEFT JOIN employee_movements_cumulative_last
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM employee_movements_cumulative_last.metric_time__month
+  LEFT JOIN employee_movements_to_date
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM employee_movements_to_date.metric_time__month
   LEFT JOIN kpi_targets_agg
     ON group_keys.metric_time__month IS NOT DISTINCT FROM kpi_targets_agg.metric_time__month
   LEFT JOIN customers_cumulative_first
@@ -8842,34 +9078,54 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 MONTH'
-  ), campaign_spend_cumulative AS (
+  ), campaign_spend_period_ends AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(campaign_spend_daily.marketing_spend__3) AS marketing_spend__3
+      MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN campaign_spend_daily
-      ON campaign_spend_daily.__day <= time_spine.date_day
-      AND campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
       time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      time_spine.date_day
-  ), campaign_spend_cumulative_ranked AS (
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), campaign_spend_to_date_keys AS (
+    SELECT DISTINCT
+      DATE_TRUNC('MONTH', campaign_spend_daily.__day) AS __to_date
+    FROM campaign_spend_daily
+  ), campaign_spend_to_date AS (
     SELECT
-      DATE_TRUNC('MONTH', campaign_spend_cumulative.__day) AS metric_time__month,
-      campaign_spend_cumulative.marketing_spend__3 AS marketing_spend__3,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', campaign_spend_cumulative.__day)
-        ORDER BY campaign_spend_cumulative.__day DESC NULLS LAST
-      ) AS __period_rank
-    FROM campaign_spend_cumulative
-  ), campaign_spend_cumulative_last AS (
-    SELECT
-      campaign_spend_cumulative_ranked.metric_time__month,
-      campaign_spend_cumulative_ranked.marketing_spend__3
-    FROM campaign_spend_cumulative_ranked
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.marketing_spend__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(marketing_spend__3) OVER (
+          PARTITION BY DATE_TRUNC('MONTH', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS marketing_spend__3,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('MONTH', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          campaign_spend_daily.__day,
+          campaign_spend_daily.marketing_spend__3,
+          1 AS __data
+        FROM campaign_spend_daily
+        UNION ALL
+        SELECT
+          campaign_spend_period_ends.__day,
+          NULL AS marketing_spend__3,
+          NULL AS __data
+        FROM campaign_spend_period_ends
+        INNER JOIN campaign_spend_to_date_keys
+          ON DATE_TRUNC('MONTH', campaign_spend_period_ends.__day) = campaign_spend_to_date_keys.__to_date
+      ) AS stacked
+    ) AS framed
     WHERE
-      campaign_spend_cumulative_ranked.__period_rank = 1
+      framed.__data IS NULL AND framed.__rows > 0
   ), production_runs_by_period AS (
     SELECT
       DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
@@ -8979,34 +9235,54 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN order_lines_by_period
       ON order_lines_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 MONTH'
-  ), order_lines_cumulative_2 AS (
+  ), order_lines_period_ends AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__4) AS revenue__4
+      MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
       time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      time_spine.date_day
-  ), order_lines_cumulative_ranked_2 AS (
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), order_lines_to_date_keys AS (
+    SELECT DISTINCT
+      DATE_TRUNC('MONTH', order_lines_daily.__day) AS __to_date
+    FROM order_lines_daily
+  ), order_lines_to_date AS (
     SELECT
-      DATE_TRUNC('MONTH', order_lines_cumulative_2.__day) AS metric_time__month,
-      order_lines_cumulative_2.revenue__4 AS revenue__4,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_2.__day)
-        ORDER BY order_lines_cumulative_2.__day DESC NULLS LAST
-      ) AS __period_rank
-    FROM order_lines_cumulative_2
-  ), order_lines_cumulative_last AS (
-    SELECT
-      order_lines_cumulative_ranked_2.metric_time__month,
-      order_lines_cumulative_ranked_2.revenue__4
-    FROM order_lines_cumulative_ranked_2
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.revenue__4
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__4) OVER (
+          PARTITION BY DATE_TRUNC('MONTH', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS revenue__4,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('MONTH', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__4,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          order_lines_period_ends.__day,
+          NULL AS revenue__4,
+          NULL AS __data
+        FROM order_lines_period_ends
+        INNER JOIN order_lines_to_date_keys
+          ON DATE_TRUNC('MONTH', order_lines_period_ends.__day) = order_lines_to_date_keys.__to_date
+      ) AS stacked
+    ) AS framed
     WHERE
-      order_lines_cumulative_ranked_2.__period_rank = 1
+      framed.__data IS NULL AND framed.__rows > 0
   ), store_traffic_rows AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
@@ -9032,34 +9308,58 @@ WITH metrics_by_day AS (
       store_traffic_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', store_traffic_daily.__day)
-  ), order_lines_cumulative_3 AS (
+  ), order_lines_window_bounds AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__5) AS revenue__5
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
+      MIN(order_lines_daily.__day) AS __first,
+      MAX(order_lines_daily.__day) AS __last
+    FROM order_lines_daily
+  ), order_lines_cumulative_2 AS (
+    SELECT
+      framed.__day AS __day,
+      framed.revenue__5
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__5) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS revenue__5,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__5,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS revenue__5,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN order_lines_window_bounds
+          ON time_spine.date_day >= order_lines_window_bounds.__first
+          AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
-  ), order_lines_cumulative_ranked_3 AS (
+      framed.__data IS NULL AND framed.__rows > 0
+  ), order_lines_cumulative_ranked_2 AS (
     SELECT
-      DATE_TRUNC('MONTH', order_lines_cumulative_3.__day) AS metric_time__month,
-      order_lines_cumulative_3.revenue__5 AS revenue__5,
+      DATE_TRUNC('MONTH', order_lines_cumulative_2.__day) AS metric_time__month,
+      order_lines_cumulative_2.revenue__5 AS revenue__5,
       ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_3.__day)
-        ORDER BY order_lines_cumulative_3.__day ASC
+        PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_2.__day)
+        ORDER BY order_lines_cumulative_2.__day ASC
       ) AS __period_rank
-    FROM order_lines_cumulative_3
+    FROM order_lines_cumulative_2
   ), order_lines_cumulative_first_2 AS (
     SELECT
-      order_lines_cumulative_ranked_3.metric_time__month,
-      order_lines_cumulative_ranked_3.revenue__5
-    FROM order_lines_cumulative_ranked_3
+      order_lines_cumulative_ranked_2.metric_time__month,
+      order_lines_cumulative_ranked_2.revenue__5
+    FROM order_lines_cumulative_ranked_2
     WHERE
-      order_lines_cumulative_ranked_3.__period_rank = 1
+      order_lines_cumulative_ranked_2.__period_rank = 1
   ), order_lines_by_period_2 AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -9085,46 +9385,90 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN order_lines_by_period_2
       ON order_lines_by_period_2.metric_time__month = periods.metric_time__month - INTERVAL '1 YEAR'
-  ), order_lines_cumulative_4 AS (
+  ), order_lines_period_ends_2 AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__7) AS revenue__7
+      MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     WHERE
       time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      time_spine.date_day
-  ), order_lines_cumulative_ranked_4 AS (
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), order_lines_to_date_keys_2 AS (
+    SELECT DISTINCT
+      DATE_TRUNC('YEAR', order_lines_daily.__day) AS __to_date
+    FROM order_lines_daily
+  ), order_lines_to_date_2 AS (
     SELECT
-      DATE_TRUNC('MONTH', order_lines_cumulative_4.__day) AS metric_time__month,
-      order_lines_cumulative_4.revenue__7 AS revenue__7,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_4.__day)
-        ORDER BY order_lines_cumulative_4.__day DESC NULLS LAST
-      ) AS __period_rank
-    FROM order_lines_cumulative_4
-  ), order_lines_cumulative_last_2 AS (
-    SELECT
-      order_lines_cumulative_ranked_4.metric_time__month,
-      order_lines_cumulative_ranked_4.revenue__7
-    FROM order_lines_cumulative_ranked_4
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.revenue__7
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__7) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS revenue__7,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__7,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          order_lines_period_ends_2.__day,
+          NULL AS revenue__7,
+          NULL AS __data
+        FROM order_lines_period_ends_2
+        INNER JOIN order_lines_to_date_keys_2
+          ON DATE_TRUNC('YEAR', order_lines_period_ends_2.__day) = order_lines_to_date_keys_2.__to_date
+      ) AS stacked
+    ) AS framed
     WHERE
-      order_lines_cumulative_ranked_4.__period_rank = 1
+      framed.__data IS NULL AND framed.__rows > 0
+  ), store_traffic_window_bounds AS (
+    SELECT
+      MIN(store_traffic_daily.__day) AS __first,
+      MAX(store_traffic_daily.__day) AS __last
+    FROM store_traffic_daily
   ), store_traffic_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(store_traffic_daily.footfall__3) AS footfall__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN store_traffic_daily
-      ON store_traffic_daily.__day <= time_spine.date_day
-      AND store_traffic_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
+      framed.__day AS __day,
+      framed.footfall__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS footfall__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          store_traffic_daily.__day,
+          store_traffic_daily.footfall__3,
+          1 AS __data
+        FROM store_traffic_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS footfall__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN store_traffic_window_bounds
+          ON time_spine.date_day >= store_traffic_window_bounds.__first
+          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), store_traffic_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('MONTH', store_traffic_cumulative.__day) AS metric_time__month,
@@ -9166,18 +9510,42 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 YEAR'
+  ), production_runs_window_bounds AS (
+    SELECT
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
   ), production_runs_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(production_runs_daily.units_produced__3) AS units_produced__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN production_runs_daily
-      ON production_runs_daily.__day <= time_spine.date_day
-      AND production_runs_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), production_runs_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('MONTH', production_runs_cumulative.__day) AS metric_time__month,
@@ -9237,7 +9605,7 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
-    FROM campaign_spend_cumulative_last
+    FROM campaign_spend_to_date
     UNION
     SELECT
       metric_time__month
@@ -9261,7 +9629,7 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
-    FROM order_lines_cumulative_last
+    FROM order_lines_to_date
     UNION
     SELECT
       metric_time__month
@@ -9277,7 +9645,7 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
-    FROM order_lines_cumulative_last_2
+    FROM order_lines_to_date_2
     UNION
     SELECT
       metric_time__month
@@ -9361,7 +9729,7 @@ WITH metrics_by_day AS (
         campaign_spend_offset.marketing_spend__2
       ), 0)
     ) AS marketing_spend_mom_growth_pct,
-    campaign_spend_cumulative_last.marketing_spend__3 AS marketing_spend_mtd,
+    campaign_spend_to_date.marketing_spend__3 AS marketing_spend_mtd,
     (
       (
         CAST(production_runs_agg.run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE PRECISION)
@@ -9438,7 +9806,7 @@ WITH metrics_by_day AS (
         order_lines_offset.revenue__3
       ), 0)
     ) AS revenue_mom_growth_pct,
-    order_lines_cumulative_last.revenue__4 AS revenue_mtd,
+    order_lines_to_date.revenue__4 AS revenue_mtd,
     CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
     order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
     (
@@ -9452,7 +9820,7 @@ WITH metrics_by_day AS (
         order_lines_offset_2.revenue__6
       ), 0)
     ) AS revenue_yoy_growth_pct,
-    order_lines_cumulative_last_2.revenue__7 AS revenue_ytd,
+    order_lines_to_date_2.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
     CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
     store_traffic_agg_2.footfall__2 AS store_footfall,
@@ -9493,8 +9861,8 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__month
   LEFT JOIN campaign_spend_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_offset.metric_time__month
-  LEFT JOIN campaign_spend_cumulative_last
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_cumulative_last.metric_time__month
+  LEFT JOIN campaign_spend_to_date
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_to_date.metric_time__month
   LEFT JOIN production_runs_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM production_runs_offset.metric_time__month
   LEFT JOIN orders_offset
@@ -9505,16 +9873,16 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg_2.metric_time__month
   LEFT JOIN order_lines_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset.metric_time__month
-  LEFT JOIN order_lines_cumulative_last
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__month
+  LEFT JOIN order_lines_to_date
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_to_date.metric_time__month
   LEFT JOIN store_traffic_agg_2
     ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__month
   LEFT JOIN order_lines_cumulative_first_2
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__month
   LEFT JOIN order_lines_offset_2
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset_2.metric_time__month
-  LEFT JOIN order_lines_cumulative_last_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last_2.metric_time__month
+  LEFT JOIN order_lines_to_date_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_to_date_2.metric_time__month
   LEFT JOIN store_traffic_cumulative_first
     ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__month
   LEFT JOIN store_traffic_offset
@@ -12233,16 +12601,46 @@ WITH campaign_spend_rows AS (
   FROM customers_rows
   GROUP BY
     customers_rows.__day
+), customers_window_bounds AS (
+  SELECT
+    MIN(customers_daily.__day) AS __first,
+    MAX(customers_daily.__day) AS __last
+  FROM customers_daily
 ), customers_cumulative AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(customers_daily.new_customers__2) AS new_customers__2
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN customers_daily
-    ON customers_daily.__day <= time_spine.date_day
-    AND customers_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.new_customers__2
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(new_customers__2) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS new_customers__2,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        customers_daily.__day,
+        customers_daily.new_customers__2,
+        1 AS __data
+      FROM customers_daily
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS new_customers__2,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN customers_window_bounds
+        ON time_spine.date_day >= customers_window_bounds.__first
+        AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), customers_cumulative_by_day AS (
   SELECT
     DATE_TRUNC('DAY', customers_cumulative.__day) AS metric_time__day,
@@ -12382,16 +12780,46 @@ WITH campaign_spend_rows AS (
   FROM store_traffic_daily
   GROUP BY
     DATE_TRUNC('DAY', store_traffic_daily.__day)
+), order_lines_window_bounds AS (
+  SELECT
+    MIN(order_lines_daily.__day) AS __first,
+    MAX(order_lines_daily.__day) AS __last
+  FROM order_lines_daily
 ), order_lines_cumulative_3 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(order_lines_daily.revenue__5) AS revenue__5
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily
-    ON order_lines_daily.__day <= time_spine.date_day
-    AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.revenue__5
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(revenue__5) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS revenue__5,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        order_lines_daily.__day,
+        order_lines_daily.revenue__5,
+        1 AS __data
+      FROM order_lines_daily
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS revenue__5,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN order_lines_window_bounds
+        ON time_spine.date_day >= order_lines_window_bounds.__first
+        AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), order_lines_cumulative_by_day_3 AS (
   SELECT
     DATE_TRUNC('DAY', order_lines_cumulative_3.__day) AS metric_time__day,
@@ -12472,16 +12900,46 @@ WITH campaign_spend_rows AS (
     orders_attributed.__attribution_rank = 1
   GROUP BY
     orders_attributed.metric_time__day
+), store_traffic_window_bounds AS (
+  SELECT
+    MIN(store_traffic_daily.__day) AS __first,
+    MAX(store_traffic_daily.__day) AS __last
+  FROM store_traffic_daily
 ), store_traffic_cumulative AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(store_traffic_daily.footfall__3) AS footfall__3
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN store_traffic_daily
-    ON store_traffic_daily.__day <= time_spine.date_day
-    AND store_traffic_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.footfall__3
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(footfall__3) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS footfall__3,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        store_traffic_daily.__day,
+        store_traffic_daily.footfall__3,
+        1 AS __data
+      FROM store_traffic_daily
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS footfall__3,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN store_traffic_window_bounds
+        ON time_spine.date_day >= store_traffic_window_bounds.__first
+        AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), store_traffic_cumulative_by_day AS (
   SELECT
     DATE_TRUNC('DAY', store_traffic_cumulative.__day) AS metric_time__day,
@@ -12505,16 +12963,46 @@ WITH campaign_spend_rows AS (
   ) AS periods
   INNER JOIN store_traffic_by_period
     ON store_traffic_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
+), production_runs_window_bounds AS (
+  SELECT
+    MIN(production_runs_daily.__day) AS __first,
+    MAX(production_runs_daily.__day) AS __last
+  FROM production_runs_daily
 ), production_runs_cumulative AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(production_runs_daily.units_produced__3) AS units_produced__3
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN production_runs_daily
-    ON production_runs_daily.__day <= time_spine.date_day
-    AND production_runs_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.units_produced__3
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(units_produced__3) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS units_produced__3,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        production_runs_daily.__day,
+        production_runs_daily.units_produced__3,
+        1 AS __data
+      FROM production_runs_daily
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS units_produced__3,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN production_runs_window_bounds
+        ON time_spine.date_day >= production_runs_window_bounds.__first
+        AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), production_runs_cumulative_by_day AS (
   SELECT
     DATE_TRUNC('DAY', production_runs_cumulative.__day) AS metric_time__day,
@@ -13337,16 +13825,46 @@ WITH campaign_spend_rows AS (
   FROM customers_rows_2
   GROUP BY
     customers_rows_2.__day
+), customers_window_bounds_2 AS (
+  SELECT
+    MIN(customers_daily_2.__day) AS __first,
+    MAX(customers_daily_2.__day) AS __last
+  FROM customers_daily_2
 ), customers_cumulative_2 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(customers_daily_2.new_customers__2) AS new_customers__2
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN customers_daily_2
-    ON customers_daily_2.__day <= time_spine.date_day
-    AND customers_daily_2.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.new_customers__2
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(new_customers__2) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS new_customers__2,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        customers_daily_2.__day,
+        customers_daily_2.new_customers__2,
+        1 AS __data
+      FROM customers_daily_2
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS new_customers__2,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN customers_window_bounds_2
+        ON time_spine.date_day >= customers_window_bounds_2.__first
+        AND time_spine.date_day <= customers_window_bounds_2.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), customers_cumulative_ranked AS (
   SELECT
     DATE_TRUNC('WEEK', customers_cumulative_2.__day) AS metric_time__week,
@@ -13508,16 +14026,46 @@ WITH campaign_spend_rows AS (
   FROM store_traffic_daily_2
   GROUP BY
     DATE_TRUNC('WEEK', store_traffic_daily_2.__day)
+), order_lines_window_bounds_2 AS (
+  SELECT
+    MIN(order_lines_daily_2.__day) AS __first,
+    MAX(order_lines_daily_2.__day) AS __last
+  FROM order_lines_daily_2
 ), order_lines_cumulative_3_2 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(order_lines_daily_2.revenue__5) AS revenue__5
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily_2
-    ON order_lines_daily_2.__day <= time_spine.date_day
-    AND order_lines_daily_2.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.revenue__5
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(revenue__5) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS revenue__5,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        order_lines_daily_2.__day,
+        order_lines_daily_2.revenue__5,
+        1 AS __data
+      FROM order_lines_daily_2
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS revenue__5,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN order_lines_window_bounds_2
+        ON time_spine.date_day >= order_lines_window_bounds_2.__first
+        AND time_spine.date_day <= order_lines_window_bounds_2.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), order_lines_cumulative_ranked_3 AS (
   SELECT
     DATE_TRUNC('WEEK', order_lines_cumulative_3_2.__day) AS metric_time__week,
@@ -13620,16 +14168,46 @@ WITH campaign_spend_rows AS (
     orders_attributed_2.__attribution_rank = 1
   GROUP BY
     orders_attributed_2.metric_time__week
+), store_traffic_window_bounds_2 AS (
+  SELECT
+    MIN(store_traffic_daily_2.__day) AS __first,
+    MAX(store_traffic_daily_2.__day) AS __last
+  FROM store_traffic_daily_2
 ), store_traffic_cumulative_2 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(store_traffic_daily_2.footfall__3) AS footfall__3
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN store_traffic_daily_2
-    ON store_traffic_daily_2.__day <= time_spine.date_day
-    AND store_traffic_daily_2.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.footfall__3
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(footfall__3) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS footfall__3,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        store_traffic_daily_2.__day,
+        store_traffic_daily_2.footfall__3,
+        1 AS __data
+      FROM store_traffic_daily_2
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS footfall__3,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN store_traffic_window_bounds_2
+        ON time_spine.date_day >= store_traffic_window_bounds_2.__first
+        AND time_spine.date_day <= store_traffic_window_bounds_2.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), store_traffic_cumulative_ranked AS (
   SELECT
     DATE_TRUNC('WEEK', store_traffic_cumulative_2.__day) AS metric_time__week,
@@ -13664,16 +14242,46 @@ WITH campaign_spend_rows AS (
   ) AS periods
   INNER JOIN store_traffic_by_period_2
     ON store_traffic_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
+), production_runs_window_bounds_2 AS (
+  SELECT
+    MIN(production_runs_daily_2.__day) AS __first,
+    MAX(production_runs_daily_2.__day) AS __last
+  FROM production_runs_daily_2
 ), production_runs_cumulative_2 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(production_runs_daily_2.units_produced__3) AS units_produced__3
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN production_runs_daily_2
-    ON production_runs_daily_2.__day <= time_spine.date_day
-    AND production_runs_daily_2.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.units_produced__3
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(units_produced__3) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS units_produced__3,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        production_runs_daily_2.__day,
+        production_runs_daily_2.units_produced__3,
+        1 AS __data
+      FROM production_runs_daily_2
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS units_produced__3,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN production_runs_window_bounds_2
+        ON time_spine.date_day >= production_runs_window_bounds_2.__first
+        AND time_spine.date_day <= production_runs_window_bounds_2.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), production_runs_cumulative_ranked AS (
   SELECT
     DATE_TRUNC('WEEK', production_runs_cumulative_2.__day) AS metric_time__week,
@@ -14381,32 +14989,52 @@ WITH campaign_spend_rows AS (
   FROM orders_cumulative_ranked_2
   WHERE
     orders_cumulative_ranked_2.__period_rank = 1
-), employee_movements_cumulative_3 AS (
+), employee_movements_period_ends AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(employee_movements_daily_3.hires__2) AS hires__2
+    MAX(time_spine.date_day) AS __day
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN employee_movements_daily_3
-    ON employee_movements_daily_3.__day <= time_spine.date_day
-    AND employee_movements_daily_3.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
   GROUP BY
-    time_spine.date_day
-), employee_movements_cumulative_ranked_2 AS (
+    DATE_TRUNC('MONTH', time_spine.date_day)
+), employee_movements_to_date_keys AS (
+  SELECT DISTINCT
+    DATE_TRUNC('YEAR', employee_movements_daily_3.__day) AS __to_date
+  FROM employee_movements_daily_3
+), employee_movements_to_date AS (
   SELECT
-    DATE_TRUNC('MONTH', employee_movements_cumulative_3.__day) AS metric_time__month,
-    employee_movements_cumulative_3.hires__2 AS hires__2,
-    ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', employee_movements_cumulative_3.__day)
-      ORDER BY employee_movements_cumulative_3.__day DESC
-    ) AS __period_rank
-  FROM employee_movements_cumulative_3
-), employee_movements_cumulative_last_2 AS (
-  SELECT
-    employee_movements_cumulative_ranked_2.metric_time__month,
-    employee_movements_cumulative_ranked_2.hires__2
-  FROM employee_movements_cumulative_ranked_2
+    DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+    framed.hires__2
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(hires__2) OVER (
+        PARTITION BY DATE_TRUNC('YEAR', __day)
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS hires__2,
+      COUNT(__data) OVER (
+        PARTITION BY DATE_TRUNC('YEAR', __day)
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        employee_movements_daily_3.__day,
+        employee_movements_daily_3.hires__2,
+        1 AS __data
+      FROM employee_movements_daily_3
+      UNION ALL
+      SELECT
+        employee_movements_period_ends.__day,
+        NULL AS hires__2,
+        NULL AS __data
+      FROM employee_movements_period_ends
+      INNER JOIN employee_movements_to_date_keys
+        ON DATE_TRUNC('YEAR', employee_movements_period_ends.__day) = employee_movements_to_date_keys.__to_date
+    ) AS stacked
+  ) AS framed
   WHERE
-    employee_movements_cumulative_ranked_2.__period_rank = 1
+    framed.__data IS NULL AND framed.__rows > 0
 ), inventory_balances_agg_4 AS (
   SELECT
     DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
@@ -14469,32 +15097,52 @@ WITH campaign_spend_rows AS (
   ) AS periods
   INNER JOIN campaign_spend_by_period_3
     ON campaign_spend_by_period_3.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
-), campaign_spend_cumulative_3 AS (
+), campaign_spend_period_ends AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(campaign_spend_daily_3.marketing_spend__3) AS marketing_spend__3
+    MAX(time_spine.date_day) AS __day
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN campaign_spend_daily_3
-    ON campaign_spend_daily_3.__day <= time_spine.date_day
-    AND campaign_spend_daily_3.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
   GROUP BY
-    time_spine.date_day
-), campaign_spend_cumulative_ranked_2 AS (
+    DATE_TRUNC('MONTH', time_spine.date_day)
+), campaign_spend_to_date_keys AS (
+  SELECT DISTINCT
+    DATE_TRUNC('MONTH', campaign_spend_daily_3.__day) AS __to_date
+  FROM campaign_spend_daily_3
+), campaign_spend_to_date AS (
   SELECT
-    DATE_TRUNC('MONTH', campaign_spend_cumulative_3.__day) AS metric_time__month,
-    campaign_spend_cumulative_3.marketing_spend__3 AS marketing_spend__3,
-    ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', campaign_spend_cumulative_3.__day)
-      ORDER BY campaign_spend_cumulative_3.__day DESC
-    ) AS __period_rank
-  FROM campaign_spend_cumulative_3
-), campaign_spend_cumulative_last_2 AS (
-  SELECT
-    campaign_spend_cumulative_ranked_2.metric_time__month,
-    campaign_spend_cumulative_ranked_2.marketing_spend__3
-  FROM campaign_spend_cumulative_ranked_2
+    DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+    framed.marketing_spend__3
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(marketing_spend__3) OVER (
+        PARTITION BY DATE_TRUNC('MONTH', __day)
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS marketing_spend__3,
+      COUNT(__data) OVER (
+        PARTITION BY DATE_TRUNC('MONTH', __day)
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        campaign_spend_daily_3.__day,
+        campaign_spend_daily_3.marketing_spend__3,
+        1 AS __data
+      FROM campaign_spend_daily_3
+      UNION ALL
+      SELECT
+        campaign_spend_period_ends.__day,
+        NULL AS marketing_spend__3,
+        NULL AS __data
+      FROM campaign_spend_period_ends
+      INNER JOIN campaign_spend_to_date_keys
+        ON DATE_TRUNC('MONTH', campaign_spend_period_ends.__day) = campaign_spend_to_date_keys.__to_date
+    ) AS stacked
+  ) AS framed
   WHERE
-    campaign_spend_cumulative_ranked_2.__period_rank = 1
+    framed.__data IS NULL AND framed.__rows > 0
 ), customers_rows_3 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
@@ -14507,16 +15155,46 @@ WITH campaign_spend_rows AS (
   FROM customers_rows_3
   GROUP BY
     customers_rows_3.__day
+), customers_window_bounds_3 AS (
+  SELECT
+    MIN(customers_daily_3.__day) AS __first,
+    MAX(customers_daily_3.__day) AS __last
+  FROM customers_daily_3
 ), customers_cumulative_3 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(customers_daily_3.new_customers__2) AS new_customers__2
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN customers_daily_3
-    ON customers_daily_3.__day <= time_spine.date_day
-    AND customers_daily_3.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.new_customers__2
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(new_customers__2) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS new_customers__2,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        customers_daily_3.__day,
+        customers_daily_3.new_customers__2,
+        1 AS __data
+      FROM customers_daily_3
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS new_customers__2,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN customers_window_bounds_3
+        ON time_spine.date_day >= customers_window_bounds_3.__first
+        AND time_spine.date_day <= customers_window_bounds_3.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), customers_cumulative_ranked_2 AS (
   SELECT
     DATE_TRUNC('MONTH', customers_cumulative_3.__day) AS metric_time__month,
@@ -14631,32 +15309,52 @@ WITH campaign_spend_rows AS (
   ) AS periods
   INNER JOIN order_lines_by_period_4
     ON order_lines_by_period_4.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
-), order_lines_cumulative_2_3 AS (
+), order_lines_period_ends AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(order_lines_daily_3.revenue__4) AS revenue__4
+    MAX(time_spine.date_day) AS __day
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily_3
-    ON order_lines_daily_3.__day <= time_spine.date_day
-    AND order_lines_daily_3.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
   GROUP BY
-    time_spine.date_day
-), order_lines_cumulative_ranked_2_2 AS (
+    DATE_TRUNC('MONTH', time_spine.date_day)
+), order_lines_to_date_keys AS (
+  SELECT DISTINCT
+    DATE_TRUNC('MONTH', order_lines_daily_3.__day) AS __to_date
+  FROM order_lines_daily_3
+), order_lines_to_date AS (
   SELECT
-    DATE_TRUNC('MONTH', order_lines_cumulative_2_3.__day) AS metric_time__month,
-    order_lines_cumulative_2_3.revenue__4 AS revenue__4,
-    ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_2_3.__day)
-      ORDER BY order_lines_cumulative_2_3.__day DESC
-    ) AS __period_rank
-  FROM order_lines_cumulative_2_3
-), order_lines_cumulative_last_3 AS (
-  SELECT
-    order_lines_cumulative_ranked_2_2.metric_time__month,
-    order_lines_cumulative_ranked_2_2.revenue__4
-  FROM order_lines_cumulative_ranked_2_2
+    DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+    framed.revenue__4
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(revenue__4) OVER (
+        PARTITION BY DATE_TRUNC('MONTH', __day)
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS revenue__4,
+      COUNT(__data) OVER (
+        PARTITION BY DATE_TRUNC('MONTH', __day)
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        order_lines_daily_3.__day,
+        order_lines_daily_3.revenue__4,
+        1 AS __data
+      FROM order_lines_daily_3
+      UNION ALL
+      SELECT
+        order_lines_period_ends.__day,
+        NULL AS revenue__4,
+        NULL AS __data
+      FROM order_lines_period_ends
+      INNER JOIN order_lines_to_date_keys
+        ON DATE_TRUNC('MONTH', order_lines_period_ends.__day) = order_lines_to_date_keys.__to_date
+    ) AS stacked
+  ) AS framed
   WHERE
-    order_lines_cumulative_ranked_2_2.__period_rank = 1
+    framed.__data IS NULL AND framed.__rows > 0
 ), store_traffic_rows_3 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
@@ -14678,32 +15376,62 @@ WITH campaign_spend_rows AS (
   FROM store_traffic_daily_3
   GROUP BY
     DATE_TRUNC('MONTH', store_traffic_daily_3.__day)
-), order_lines_cumulative_3_3 AS (
+), order_lines_window_bounds_3 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(order_lines_daily_3.revenue__5) AS revenue__5
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily_3
-    ON order_lines_daily_3.__day <= time_spine.date_day
-    AND order_lines_daily_3.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
-), order_lines_cumulative_ranked_3_2 AS (
+    MIN(order_lines_daily_3.__day) AS __first,
+    MAX(order_lines_daily_3.__day) AS __last
+  FROM order_lines_daily_3
+), order_lines_cumulative_2_3 AS (
   SELECT
-    DATE_TRUNC('MONTH', order_lines_cumulative_3_3.__day) AS metric_time__month,
-    order_lines_cumulative_3_3.revenue__5 AS revenue__5,
+    framed.__day AS __day,
+    framed.revenue__5
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(revenue__5) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS revenue__5,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        order_lines_daily_3.__day,
+        order_lines_daily_3.revenue__5,
+        1 AS __data
+      FROM order_lines_daily_3
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS revenue__5,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN order_lines_window_bounds_3
+        ON time_spine.date_day >= order_lines_window_bounds_3.__first
+        AND time_spine.date_day <= order_lines_window_bounds_3.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
+), order_lines_cumulative_ranked_2_2 AS (
+  SELECT
+    DATE_TRUNC('MONTH', order_lines_cumulative_2_3.__day) AS metric_time__month,
+    order_lines_cumulative_2_3.revenue__5 AS revenue__5,
     ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_3_3.__day)
-      ORDER BY order_lines_cumulative_3_3.__day ASC NULLS LAST
+      PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_2_3.__day)
+      ORDER BY order_lines_cumulative_2_3.__day ASC NULLS LAST
     ) AS __period_rank
-  FROM order_lines_cumulative_3_3
+  FROM order_lines_cumulative_2_3
 ), order_lines_cumulative_first_2_2 AS (
   SELECT
-    order_lines_cumulative_ranked_3_2.metric_time__month,
-    order_lines_cumulative_ranked_3_2.revenue__5
-  FROM order_lines_cumulative_ranked_3_2
+    order_lines_cumulative_ranked_2_2.metric_time__month,
+    order_lines_cumulative_ranked_2_2.revenue__5
+  FROM order_lines_cumulative_ranked_2_2
   WHERE
-    order_lines_cumulative_ranked_3_2.__period_rank = 1
+    order_lines_cumulative_ranked_2_2.__period_rank = 1
 ), order_lines_by_period_2_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -14722,32 +15450,52 @@ WITH campaign_spend_rows AS (
   ) AS periods
   INNER JOIN order_lines_by_period_2_3
     ON order_lines_by_period_2_3.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
-), order_lines_cumulative_4_3 AS (
+), order_lines_period_ends_2 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(order_lines_daily_3.revenue__7) AS revenue__7
+    MAX(time_spine.date_day) AS __day
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily_3
-    ON order_lines_daily_3.__day <= time_spine.date_day
-    AND order_lines_daily_3.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
   GROUP BY
-    time_spine.date_day
-), order_lines_cumulative_ranked_4_2 AS (
+    DATE_TRUNC('MONTH', time_spine.date_day)
+), order_lines_to_date_keys_2 AS (
+  SELECT DISTINCT
+    DATE_TRUNC('YEAR', order_lines_daily_3.__day) AS __to_date
+  FROM order_lines_daily_3
+), order_lines_to_date_2 AS (
   SELECT
-    DATE_TRUNC('MONTH', order_lines_cumulative_4_3.__day) AS metric_time__month,
-    order_lines_cumulative_4_3.revenue__7 AS revenue__7,
-    ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_4_3.__day)
-      ORDER BY order_lines_cumulative_4_3.__day DESC
-    ) AS __period_rank
-  FROM order_lines_cumulative_4_3
-), order_lines_cumulative_last_2_2 AS (
-  SELECT
-    order_lines_cumulative_ranked_4_2.metric_time__month,
-    order_lines_cumulative_ranked_4_2.revenue__7
-  FROM order_lines_cumulative_ranked_4_2
+    DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+    framed.revenue__7
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(revenue__7) OVER (
+        PARTITION BY DATE_TRUNC('YEAR', __day)
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS revenue__7,
+      COUNT(__data) OVER (
+        PARTITION BY DATE_TRUNC('YEAR', __day)
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        order_lines_daily_3.__day,
+        order_lines_daily_3.revenue__7,
+        1 AS __data
+      FROM order_lines_daily_3
+      UNION ALL
+      SELECT
+        order_lines_period_ends_2.__day,
+        NULL AS revenue__7,
+        NULL AS __data
+      FROM order_lines_period_ends_2
+      INNER JOIN order_lines_to_date_keys_2
+        ON DATE_TRUNC('YEAR', order_lines_period_ends_2.__day) = order_lines_to_date_keys_2.__to_date
+    ) AS stacked
+  ) AS framed
   WHERE
-    order_lines_cumulative_ranked_4_2.__period_rank = 1
+    framed.__data IS NULL AND framed.__rows > 0
 ), sales_visits_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
@@ -14790,16 +15538,46 @@ WITH campaign_spend_rows AS (
     orders_attributed_3.__attribution_rank = 1
   GROUP BY
     orders_attributed_3.metric_time__month
+), store_traffic_window_bounds_3 AS (
+  SELECT
+    MIN(store_traffic_daily_3.__day) AS __first,
+    MAX(store_traffic_daily_3.__day) AS __last
+  FROM store_traffic_daily_3
 ), store_traffic_cumulative_3 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(store_traffic_daily_3.footfall__3) AS footfall__3
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN store_traffic_daily_3
-    ON store_traffic_daily_3.__day <= time_spine.date_day
-    AND store_traffic_daily_3.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.footfall__3
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(footfall__3) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS footfall__3,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        store_traffic_daily_3.__day,
+        store_traffic_daily_3.footfall__3,
+        1 AS __data
+      FROM store_traffic_daily_3
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS footfall__3,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN store_traffic_window_bounds_3
+        ON time_spine.date_day >= store_traffic_window_bounds_3.__first
+        AND time_spine.date_day <= store_traffic_window_bounds_3.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), store_traffic_cumulative_ranked_2 AS (
   SELECT
     DATE_TRUNC('MONTH', store_traffic_cumulative_3.__day) AS metric_time__month,
@@ -14834,16 +15612,46 @@ WITH campaign_spend_rows AS (
   ) AS periods
   INNER JOIN store_traffic_by_period_3
     ON store_traffic_by_period_3.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
+), production_runs_window_bounds_3 AS (
+  SELECT
+    MIN(production_runs_daily_3.__day) AS __first,
+    MAX(production_runs_daily_3.__day) AS __last
+  FROM production_runs_daily_3
 ), production_runs_cumulative_3 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(production_runs_daily_3.units_produced__3) AS units_produced__3
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN production_runs_daily_3
-    ON production_runs_daily_3.__day <= time_spine.date_day
-    AND production_runs_daily_3.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.units_produced__3
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(units_produced__3) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS units_produced__3,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        production_runs_daily_3.__day,
+        production_runs_daily_3.units_produced__3,
+        1 AS __data
+      FROM production_runs_daily_3
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS units_produced__3,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN production_runs_window_bounds_3
+        ON time_spine.date_day >= production_runs_window_bounds_3.__first
+        AND time_spine.date_day <= production_runs_window_bounds_3.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), production_runs_cumulative_ranked_2 AS (
   SELECT
     DATE_TRUNC('MONTH', production_runs_cumulative_3.__day) AS metric_time__month,
@@ -14907,7 +15715,7 @@ WITH campaign_spend_rows AS (
   UNION
   SELECT
     metric_time__month
-  FROM employee_movements_cumulative_last_2
+  FROM employee_movements_to_date
   UNION
   SELECT
     metric_time__month
@@ -14927,7 +15735,7 @@ WITH campaign_spend_rows AS (
   UNION
   SELECT
     metric_time__month
-  FROM campaign_spend_cumulative_last_2
+  FROM campaign_spend_to_date
   UNION
   SELECT
     metric_time__month
@@ -14963,7 +15771,7 @@ WITH campaign_spend_rows AS (
   UNION
   SELECT
     metric_time__month
-  FROM order_lines_cumulative_last_3
+  FROM order_lines_to_date
   UNION
   SELECT
     metric_time__month
@@ -14979,7 +15787,7 @@ WITH campaign_spend_rows AS (
   UNION
   SELECT
     metric_time__month
-  FROM order_lines_cumulative_last_2_2
+  FROM order_lines_to_date_2
   UNION
   SELECT
     metric_time__month
@@ -15052,7 +15860,7 @@ WITH campaign_spend_rows AS (
     order_lines_cumulative_first_3.line_gross_profit AS gross_profit_to_date,
     headcount_agg_3.headcount AS headcount,
     employee_movements_agg_3.hires AS hires,
-    employee_movements_cumulative_last_2.hires__2 AS hires_ytd,
+    employee_movements_to_date.hires__2 AS hires_ytd,
     production_runs_agg_3.ideal_run_minutes AS ideal_production_minutes,
     inventory_balances_agg_4.inventory_days AS inventory_days_in_period,
     (
@@ -15082,7 +15890,7 @@ WITH campaign_spend_rows AS (
         campaign_spend_offset_3.marketing_spend__2
       ), 0)
     ) AS marketing_spend_mom_growth_pct,
-    campaign_spend_cumulative_last_2.marketing_spend__3 AS marketing_spend_mtd,
+    campaign_spend_to_date.marketing_spend__3 AS marketing_spend_mtd,
     COALESCE(customers_spine_3.new_customers, 0) AS new_customers,
     customers_cumulative_first_2.new_customers__2 AS new_customers_rolling_7d,
     (
@@ -15166,7 +15974,7 @@ WITH campaign_spend_rows AS (
         order_lines_offset_4.revenue__3
       ), 0)
     ) AS revenue_mom_growth_pct,
-    order_lines_cumulative_last_3.revenue__4 AS revenue_mtd,
+    order_lines_to_date.revenue__4 AS revenue_mtd,
     CAST(order_lines_agg_4.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2_3.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
     order_lines_cumulative_first_2_2.revenue__5 AS revenue_rolling_7d,
     (
@@ -15180,7 +15988,7 @@ WITH campaign_spend_rows AS (
         order_lines_offset_2_3.revenue__6
       ), 0)
     ) AS revenue_yoy_growth_pct,
-    order_lines_cumulative_last_2_2.revenue__7 AS revenue_ytd,
+    order_lines_to_date_2.revenue__7 AS revenue_ytd,
     production_runs_agg_3.run_minutes AS run_time_minutes,
     CAST(orders_conversions_3.orders__4 AS DOUBLE) / CAST(NULLIF(sales_visits_agg_3.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
     orders_conversions_3.orders__4 AS sales_visit_conversions,
@@ -15230,8 +16038,8 @@ WITH campaign_spend_rows AS (
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_3.metric_time__month
   LEFT JOIN orders_cumulative_first_2
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM orders_cumulative_first_2.metric_time__month
-  LEFT JOIN employee_movements_cumulative_last_2
-    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM employee_movements_cumulative_last_2.metric_time__month
+  LEFT JOIN employee_movements_to_date
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM employee_movements_to_date.metric_time__month
   LEFT JOIN inventory_balances_agg_4
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg_4.metric_time__month
   LEFT JOIN inventory_balances_agg_2_3
@@ -15240,8 +16048,8 @@ WITH campaign_spend_rows AS (
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM kpi_targets_agg_3.metric_time__month
   LEFT JOIN campaign_spend_offset_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM campaign_spend_offset_3.metric_time__month
-  LEFT JOIN campaign_spend_cumulative_last_2
-    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM campaign_spend_cumulative_last_2.metric_time__month
+  LEFT JOIN campaign_spend_to_date
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM campaign_spend_to_date.metric_time__month
   LEFT JOIN customers_cumulative_first_2
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM customers_cumulative_first_2.metric_time__month
   LEFT JOIN production_runs_offset_3
@@ -15258,16 +16066,16 @@ WITH campaign_spend_rows AS (
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM purchase_orders_agg_3.metric_time__month
   LEFT JOIN order_lines_offset_4
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_offset_4.metric_time__month
-  LEFT JOIN order_lines_cumulative_last_3
-    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last_3.metric_time__month
+  LEFT JOIN order_lines_to_date
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_to_date.metric_time__month
   LEFT JOIN store_traffic_agg_2_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_2_3.metric_time__month
   LEFT JOIN order_lines_cumulative_first_2_2
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_2_2.metric_time__month
   LEFT JOIN order_lines_offset_2_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_offset_2_3.metric_time__month
-  LEFT JOIN order_lines_cumulative_last_2_2
-    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last_2_2.metric_time__month
+  LEFT JOIN order_lines_to_date_2
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_to_date_2.metric_time__month
   LEFT JOIN sales_visits_agg_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM sales_visits_agg_3.metric_time__month
   LEFT JOIN orders_conversions_3
