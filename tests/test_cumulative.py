@@ -74,6 +74,24 @@ def test_distinct_count_over_a_window_is_not_summed(answer):
     assert_series(got, "metric_time__day", "visitors_7d", expected)
 
 
+def test_plain_sums_beside_a_window_keep_their_rows_and_periods(answer):
+    # revenue and line_count are summed from the daily sums revenue_7d reads (windows.py): a month cut
+    # by a filter on metric_time sums only its days from the 3rd on, while the window of its first day
+    # still reads the rows before it (the filter picks days, not rows)
+    lines = seed("order_lines")
+    lines["revenue"] = lines.quantity * lines.unit_price
+    where = "{{ TimeDimension('metric_time', 'day') }} >= CAST('2024-03-03' AS DATE)"
+    got = answer("revenue,line_count,revenue_7d", "metric_time__month", where=where)
+    kept = lines[lines.ordered_at >= "2024-03-03"]
+    by_month = kept.groupby(month(kept.ordered_at))
+    assert_series(got.dropna(subset=["revenue"]), "metric_time__month", "revenue", by_month.revenue.sum())
+    assert_series(got.dropna(subset=["line_count"]), "metric_time__month", "line_count",
+                  by_month.order_line_id.count())
+    seven = cumulative(lines[["ordered_at", "revenue"]], "revenue", lambda d: d - pd.Timedelta(days=6))
+    assert_series(got, "metric_time__month", "revenue_7d", per_month(seven[seven.index >= "2024-03-03"], "first"))
+    assert got.metric_time__month.min() == pd.Timestamp("2024-03-01")
+
+
 # --- distinct counts since a fixed start: each value counts from the first day it appears ----------
 ALL_TIME = pd.Timestamp("1900-01-01")
 

@@ -160,8 +160,8 @@ def scratch(shop, tables: dict[str, tuple[str, str]]) -> tuple[duckdb.DuckDBPyCo
 
 def test_a_two_hop_chain_is_joined_once_over_the_middle_model_and_shared_by_the_scans(shop):
     # revenue by the order's customer region: orders joined to customers once (460 orders), and that map
-    # joined to each order line on its order, instead of both joins per order line; the plain sum and the
-    # 7-day window's rows read the same map
+    # joined to each order line on its order, instead of both joins per order line; the plain sum is
+    # summed with the 7-day window's daily sums (windows.py), from one scan of the rows through that map
     compiled = shop.compile_query(MetricQuery.of("revenue,revenue_7d", "metric_time__day,order__customer__region",
                                                  "{{ Dimension('order__customer__segment') }} = 'retail'"))
     steps = {cte.alias: cte.this for cte in compiled.expression.find_all(exp.CTE)}
@@ -169,16 +169,32 @@ def test_a_two_hop_chain_is_joined_once_over_the_middle_model_and_shared_by_the_
     assert chain.args["from_"].this.name == "orders"
     assert [j.this.name for j in chain.args["joins"]] == ["customers"]
     assert sorted(p.alias for p in chain.expressions) == ["customer__region", "customer__segment", "order_id"]
-    for scan in ("order_lines_agg", "order_lines_rows"):
-        joins = steps[scan].args["joins"]
-        assert [(j.this.name, j.this.alias) for j in joins] == [("order_dims", "j_order")]
-        assert joins[0].args["on"].sql() == "src.order_id = j_order.order_id"
-        assert "j_order.customer__segment" in steps[scan].sql()  # filtered on here or after the daily sums
+    joins = steps["order_lines_rows"].args["joins"]
+    assert [(j.this.name, j.this.alias) for j in joins] == [("order_dims", "j_order")]
+    assert joins[0].args["on"].sql() == "src.order_id = j_order.order_id"
+    assert "j_order.customer__segment" in steps["order_lines_rows"].sql()  # filtered on after the daily sums
     reads = Counter(t.name for t in compiled.expression.find_all(exp.Table) if t.name not in steps)
-    # both scans read the order lines from one read of them (shared.py)
     assert reads == Counter({"order_lines": 1, "orders": 1, "customers": 1, "metricflow_time_spine": 1})
-    assert {steps[scan].args["from_"].this.name for scan in ("order_lines_agg", "order_lines_rows")} == {
-        "order_lines_read"}
+    assert steps["order_lines_agg"].args["from_"].this.name == "order_lines_daily"
+
+
+def test_a_plain_sum_beside_a_window_is_summed_from_its_daily_sums(shop):
+    # revenue and revenue_7d of the order lines: one scan of the rows, summed per day and channel; the plain
+    # sum re-grouped to the month from there (windows.py), not a second scan of the lines and their joins
+    compiled = shop.compile_query(MetricQuery.of("revenue,revenue_7d,line_count", "metric_time__month,order__channel"))
+    steps = {cte.alias: cte.this for cte in compiled.expression.find_all(exp.CTE)}
+    reads = Counter(t.name for t in compiled.expression.find_all(exp.Table) if t.name not in steps)
+    assert reads["order_lines"] == 1 and "order_lines_read" not in steps
+    agg = steps["order_lines_agg"]
+    assert agg.args["from_"].this.name == "order_lines_daily" and not agg.args.get("joins")
+    assert agg.sql() == (
+        "SELECT DATE_TRUNC('MONTH', order_lines_daily.__day) AS metric_time__month, order_lines_daily.order__channel "
+        "AS order__channel, SUM(order_lines_daily.revenue) AS revenue, CAST(SUM(order_lines_daily.line_count) AS "
+        "BIGINT) AS line_count FROM order_lines_daily GROUP BY DATE_TRUNC('MONTH', order_lines_daily.__day), "
+        "order_lines_daily.order__channel")
+    # a distinct count does not roll up: it keeps its own scan of the rows
+    steps = ctes(shop, "visits,visitors,visitors_7d", "metric_time__month")
+    assert steps["visits_agg"].args["from_"].this.name in ("visits", "visits_read")
 
 
 def test_a_one_hop_dimension_is_joined_as_it_is(shop):

@@ -57,6 +57,24 @@ def unpivots(dialect: str) -> bool:
     return dialect in UNPIVOT_DIALECTS
 
 
+# dialects where cumulative metrics over daily sums are window functions over the days (windows.py), run
+# and checked against the range join of the spine to the days there; elsewhere the range join stays
+DAY_WINDOW_DIALECTS = frozenset({"duckdb", "postgres", "spark"})
+
+
+def day_window(value: exp.Expr, partition: list[exp.Expr], day: exp.Expr, days_before: int | None,
+               dialect: str) -> exp.Window:
+    """`value` over the rows of a partition whose day is up to `days_before` days before the row's own
+    (None: any day before), its own day included: a RANGE frame over the day."""
+    if days_before is None:
+        start: exp.Expr | str = "UNBOUNDED"
+    else:
+        start = exp.Interval(this=exp.Literal.string(str(days_before)), unit=exp.Var(this="DAY"))
+    return exp.Window(this=value, partition_by=partition or None, order=exp.Order(
+        expressions=[exp.Ordered(this=day, nulls_first=False)]), spec=exp.WindowSpec(
+        kind="RANGE", start=start, start_side="PRECEDING", end="CURRENT ROW"))
+
+
 def adapter_types(dialect: str) -> tuple[str, ...]:
     """The dbt adapter types (`target.type`) whose warehouse speaks `dialect`."""
     return tuple(sorted(a for a, d in ADAPTER_DIALECTS.items() if d == dialect)) or (dialect,)

@@ -14,6 +14,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from metricsctl.compiler import windows
 from metricsctl.compiler.chains import Chain, chains, projections, read_through, rewrite
 from metricsctl.compiler.dialects import date_part, percentile, to_sql
 from metricsctl.compiler.filters import MetricCall, ParsedFilter, parse_filter
@@ -527,6 +528,7 @@ class _QueryBuilder:
         self.columns = [i.column_name() for i in items]
         # (model, filters, time dimension) -> a conversion's base events over those rows (conversion_scan)
         self.base_events: dict[tuple[str, tuple[str, ...], str], str] = {}
+        self.on_daily: frozenset[MeasureInstance] = frozenset()  # plain instances read from daily sums
 
     # --- naming --------------------------------------------------------------------------------
     def cte_name(self, base: str) -> str:
@@ -679,13 +681,16 @@ class _QueryBuilder:
         outputs: list[tuple[str, list[MeasureInstance]]] = []
         plain: dict[tuple[str, str], list[list[MeasureInstance]]] = {}
         scans = self.scans()
+        self.on_daily = windows.plain_on_daily(self, scans)
         for group in scans:
-            if self.is_plain(group[0]):
+            if self.is_plain(group[0]) and group[0] not in self.on_daily:
                 plain.setdefault((group[0].model, group[0].agg_time_dimension), []).append(group)
         done: set[tuple[str, str]] = set()
         for group in scans:
             key = (group[0].model, group[0].agg_time_dimension)
-            if not self.is_plain(group[0]):
+            if group[0] in self.on_daily:
+                outputs.append((windows.regrouped(self, group), group))
+            elif not self.is_plain(group[0]):
                 outputs.append((self.scan(group), group))
             elif key not in done:
                 done.add(key)
@@ -694,7 +699,8 @@ class _QueryBuilder:
                                          else self.conditional_select(groups), f"{key[0]}_agg")
                 outputs.append((name, [i for g in groups for i in g]))
         for name, group in outputs:
-            self.from_base_events(name, group)
+            if group[0] not in self.on_daily:  # those are read from the daily sums already
+                self.from_base_events(name, group)
         return self.combine(outputs)
 
     def from_base_events(self, name: str, group: list[MeasureInstance]) -> None:
@@ -940,6 +946,8 @@ class _QueryBuilder:
             return None
         starts: dict[str, exp.Expr] = {}
         for instance in group:
+            if instance in self.on_daily:  # from `since` on: no later than the staged instances it is read with
+                continue
             start: exp.Expr = self.since.copy()
             offset, cumulative = instance.offset, instance.cumulative
             if offset is not None:
@@ -988,6 +996,8 @@ class _QueryBuilder:
         if key not in self.staged_scans:
             members = [i for i in self.plan.instances if self.is_staged(i)
                        and (i.model, i.filters, i.agg_time_dimension) == key]
+            members += [i for i in self.plan.instances if i in self.on_daily
+                        and (i.model, i.filters, i.agg_time_dimension) == key]
             self.staged_scans[key] = self.rows_cte(members, [], with_time_items=False, apply_filters=False)
         rows, wanted = self.staged_scans[key]
         if self.counted_once(first):
@@ -996,7 +1006,8 @@ class _QueryBuilder:
                 self.staged[variant] = (self.first_seen_daily(first, rows), True)
             return self.staged[variant]
         if key not in self.staged:
-            members = [i for i in self.plan.instances if self.is_staged(i) and not self.counted_once(i)
+            members = [i for i in self.plan.instances if (self.is_staged(i) and not self.counted_once(i)
+                                                          or i in self.on_daily)
                        and (i.model, i.filters, i.agg_time_dimension) == key]
             rolled = all(self.rollup_kind(i) is not None for i in members)
             if rolled:
@@ -1318,7 +1329,10 @@ class _QueryBuilder:
                                                                                         grain_to_date)))
             return exp.and_(*conditions, copy=False)
 
-        daily = self.spine_joined(group, on, "cumulative")
+        by_period = windows.to_date_by_period(self, group)
+        if by_period is not None:
+            return by_period
+        daily = windows.rolling_days(self, group) or self.spine_joined(group, on, "cumulative")
         return self.period_aggregate(daily, group, cumulative)
 
     def is_custom(self, item: ItemName) -> bool:

@@ -51,19 +51,30 @@ WHERE
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 WITH metrics_by_day AS (
-  WITH employee_movements_read AS MATERIALIZED (
+  WITH employee_movements_rows AS (
     SELECT
-      src.movement_date,
-      src.movement
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
-      DATE_TRUNC('DAY', src.movement_date) AS metric_time__day,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-      SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM employee_movements_read AS src
+      DATE_TRUNC('DAY', employee_movements_daily.__day) AS metric_time__day,
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
+    FROM employee_movements_daily
     GROUP BY
-      DATE_TRUNC('DAY', src.movement_date)
+      DATE_TRUNC('DAY', employee_movements_daily.__day)
   ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
@@ -127,18 +138,6 @@ WITH metrics_by_day AS (
     ) AS periods
     LEFT JOIN customers_agg
       ON periods.metric_time__day = customers_agg.metric_time__day
-  ), employee_movements_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM employee_movements_read AS src
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
   ), employee_movements_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -173,16 +172,40 @@ WITH metrics_by_day AS (
     FROM customers_rows
     GROUP BY
       customers_rows.__day
+  ), customers_window_bounds AS (
+    SELECT
+      MIN(customers_daily.__day) AS __first,
+      MAX(customers_daily.__day) AS __last
+    FROM customers_daily
   ), customers_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(customers_daily.new_customers__2) AS new_customers__2
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN customers_daily
-      ON customers_daily.__day <= time_spine.date_day
-      AND customers_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-    GROUP BY
-      time_spine.date_day
+      framed.__day AS __day,
+      framed.new_customers__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS new_customers__2,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          customers_daily.__day,
+          customers_daily.new_customers__2,
+          1 AS __data
+        FROM customers_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS new_customers__2,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN customers_window_bounds
+          ON time_spine.date_day >= customers_window_bounds.__first
+          AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6' DAY
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
   ), customers_cumulative_by_day AS (
     SELECT
       DATE_TRUNC('DAY', customers_cumulative.__day) AS metric_time__day,
@@ -576,22 +599,42 @@ WITH metrics_by_day AS (
 ), recent_metrics_by_day AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
-      src.spend_date,
+      src.spend_eur,
       src.clicks,
       src.impressions,
-      src.spend_eur
+      src.spend_date
     FROM {{ ref('stg_campaign_spend') }} AS src
-  ), campaign_spend_agg AS (
+  ), campaign_spend_rows AS (
     SELECT
-      DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
-      SUM(src.clicks) AS clicks,
-      SUM(src.impressions) AS impressions,
-      SUM(src.spend_eur) AS marketing_spend
+      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+      src.spend_eur AS marketing_spend__3,
+      src.clicks AS clicks,
+      src.impressions AS impressions,
+      src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+  ), campaign_spend_daily AS (
+    SELECT
+      campaign_spend_rows.__day,
+      SUM(campaign_spend_rows.clicks) AS clicks,
+      SUM(campaign_spend_rows.impressions) AS impressions,
+      SUM(campaign_spend_rows.marketing_spend) AS marketing_spend,
+      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
+    FROM campaign_spend_rows
     GROUP BY
-      DATE_TRUNC('DAY', src.spend_date)
+      campaign_spend_rows.__day
+  ), campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', campaign_spend_daily.__day) AS metric_time__day,
+      SUM(campaign_spend_daily.clicks) AS clicks,
+      SUM(campaign_spend_daily.impressions) AS impressions,
+      SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
+    FROM campaign_spend_daily
+    WHERE
+      campaign_spend_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -605,52 +648,107 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', src.ordered_at)
   ), production_runs_read AS MATERIALIZED (
     SELECT
-      src.run_date,
+      src.units_produced,
       src.run_minutes,
       src.planned_minutes,
       src.units_defective,
-      src.units_produced,
       src.good_units,
       src.ideal_run_minutes,
-      src.run_id
+      src.run_id,
+      src.run_date
     FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_agg AS (
+  ), production_runs_rows AS (
     SELECT
-      DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
-      SUM(src.run_minutes) AS run_minutes,
-      SUM(src.planned_minutes) AS planned_minutes,
-      SUM(src.units_defective) AS units_defective,
-      SUM(src.units_produced) AS units_produced,
-      SUM(src.good_units) AS good_units,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(src.run_id) AS production_runs
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.run_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7' DAY AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
     GROUP BY
-      DATE_TRUNC('DAY', src.run_date)
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', production_runs_daily.__day) AS metric_time__day,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
-      src.ordered_at,
       src.quantity,
       src.net_unit_price,
       src.unit_cost,
       src.discount_per_unit,
+      src.ordered_at,
       src.on_promotion
     FROM {{ ref('stg_order_lines') }} AS src
+  ), order_lines_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+      src.quantity * (
+        src.net_unit_price - src.unit_cost
+      ) AS line_gross_profit,
+      src.quantity * src.net_unit_price AS revenue__4,
+      src.quantity * src.net_unit_price AS revenue__5,
+      src.quantity * src.net_unit_price AS revenue__7,
+      src.quantity * src.net_unit_price AS revenue,
+      src.quantity * src.unit_cost AS cost_of_goods,
+      src.quantity * src.discount_per_unit AS discount_amount,
+      src.quantity AS units_sold
+    FROM order_lines_read AS src
+  ), order_lines_daily AS (
+    SELECT
+      order_lines_rows.__day,
+      SUM(order_lines_rows.revenue) AS revenue,
+      SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
+      SUM(order_lines_rows.discount_amount) AS discount_amount,
+      SUM(order_lines_rows.revenue__4) AS revenue__4,
+      SUM(order_lines_rows.revenue__5) AS revenue__5,
+      SUM(order_lines_rows.revenue__7) AS revenue__7,
+      SUM(order_lines_rows.units_sold) AS units_sold
+    FROM order_lines_rows
+    GROUP BY
+      order_lines_rows.__day
   ), order_lines_agg AS (
     SELECT
-      DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
-      SUM(src.quantity * src.net_unit_price) AS revenue,
-      SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-      SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-      SUM(src.quantity) AS units_sold,
-      SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM order_lines_read AS src
+      DATE_TRUNC('DAY', order_lines_daily.__day) AS metric_time__day,
+      SUM(order_lines_daily.revenue) AS revenue,
+      SUM(order_lines_daily.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_daily.discount_amount) AS discount_amount,
+      SUM(order_lines_daily.units_sold) AS units_sold
+    FROM order_lines_daily
     WHERE
-      src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+      order_lines_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
-      DATE_TRUNC('DAY', src.ordered_at)
+      DATE_TRUNC('DAY', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
     SELECT
       src.ordered_at,
@@ -677,26 +775,6 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
-  ), order_lines_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.quantity * (
-        src.net_unit_price - src.unit_cost
-      ) AS line_gross_profit,
-      src.quantity * src.net_unit_price AS revenue__4,
-      src.quantity * src.net_unit_price AS revenue__5,
-      src.quantity * src.net_unit_price AS revenue__7
-    FROM order_lines_read AS src
-  ), order_lines_daily AS (
-    SELECT
-      order_lines_rows.__day,
-      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-      SUM(order_lines_rows.revenue__4) AS revenue__4,
-      SUM(order_lines_rows.revenue__5) AS revenue__5,
-      SUM(order_lines_rows.revenue__7) AS revenue__7
-    FROM order_lines_rows
-    GROUP BY
-      order_lines_rows.__day
   ), order_lines_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -815,20 +893,6 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' MONTH
-  ), campaign_spend_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-      src.spend_eur AS marketing_spend__3
-    FROM campaign_spend_read AS src
-    WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  ), campaign_spend_daily AS (
-    SELECT
-      campaign_spend_rows.__day,
-      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
-    FROM campaign_spend_rows
-    GROUP BY
-      campaign_spend_rows.__day
   ), campaign_spend_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -907,13 +971,21 @@ WITH metrics_by_day AS (
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
-      SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-      SUM(src.footfall) AS footfall__2
+      SUM(src.footfall) AS footfall
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.on_promotion AND src.traffic_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.traffic_date)
+  ), order_lines_agg_2 AS (
+    SELECT
+      DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
+      SUM(src.quantity * src.net_unit_price) AS revenue__2
+    FROM order_lines_read AS src
+    WHERE
+      src.on_promotion AND src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_by_period AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -953,18 +1025,67 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', order_lines_cumulative_2.__day) AS metric_time__day,
       order_lines_cumulative_2.revenue__4 AS revenue__4
     FROM order_lines_cumulative_2
+  ), store_traffic_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+      src.footfall AS footfall__3,
+      src.footfall AS footfall__2
+    FROM store_traffic_read AS src
+    WHERE
+      src.traffic_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7' DAY AS DATE)
+  ), store_traffic_daily AS (
+    SELECT
+      store_traffic_rows.__day,
+      SUM(store_traffic_rows.footfall__2) AS footfall__2,
+      SUM(store_traffic_rows.footfall__3) AS footfall__3
+    FROM store_traffic_rows
+    GROUP BY
+      store_traffic_rows.__day
+  ), store_traffic_agg_2 AS (
+    SELECT
+      DATE_TRUNC('DAY', store_traffic_daily.__day) AS metric_time__day,
+      SUM(store_traffic_daily.footfall__2) AS footfall__2
+    FROM store_traffic_daily
+    WHERE
+      store_traffic_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', store_traffic_daily.__day)
+  ), order_lines_window_bounds AS (
+    SELECT
+      MIN(order_lines_daily.__day) AS __first,
+      MAX(order_lines_daily.__day) AS __last
+    FROM order_lines_daily
   ), order_lines_cumulative_3 AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__5) AS revenue__5
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+      framed.__day AS __day,
+      framed.revenue__5
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__5) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS revenue__5,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__5,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS revenue__5,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN order_lines_window_bounds
+          ON time_spine.date_day >= order_lines_window_bounds.__first
+          AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), order_lines_cumulative_by_day_3 AS (
     SELECT
       DATE_TRUNC('DAY', order_lines_cumulative_3.__day) AS metric_time__day,
@@ -1009,32 +1130,42 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', order_lines_cumulative_4.__day) AS metric_time__day,
       order_lines_cumulative_4.revenue__7 AS revenue__7
     FROM order_lines_cumulative_4
-  ), store_traffic_rows AS (
+  ), store_traffic_window_bounds AS (
     SELECT
-      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-      src.footfall AS footfall__3
-    FROM store_traffic_read AS src
-    WHERE
-      src.traffic_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7' DAY AS DATE)
-  ), store_traffic_daily AS (
-    SELECT
-      store_traffic_rows.__day,
-      SUM(store_traffic_rows.footfall__3) AS footfall__3
-    FROM store_traffic_rows
-    GROUP BY
-      store_traffic_rows.__day
+      MIN(store_traffic_daily.__day) AS __first,
+      MAX(store_traffic_daily.__day) AS __last
+    FROM store_traffic_daily
   ), store_traffic_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(store_traffic_daily.footfall__3) AS footfall__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN store_traffic_daily
-      ON store_traffic_daily.__day <= time_spine.date_day
-      AND store_traffic_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+      framed.__day AS __day,
+      framed.footfall__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS footfall__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          store_traffic_daily.__day,
+          store_traffic_daily.footfall__3,
+          1 AS __data
+        FROM store_traffic_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS footfall__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN store_traffic_window_bounds
+          ON time_spine.date_day >= store_traffic_window_bounds.__first
+          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), store_traffic_cumulative_by_day AS (
     SELECT
       DATE_TRUNC('DAY', store_traffic_cumulative.__day) AS metric_time__day,
@@ -1062,32 +1193,42 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
-  ), production_runs_rows AS (
+  ), production_runs_window_bounds AS (
     SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7' DAY AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
   ), production_runs_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(production_runs_daily.units_produced__3) AS units_produced__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN production_runs_daily
-      ON production_runs_daily.__day <= time_spine.date_day
-      AND production_runs_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), production_runs_cumulative_by_day AS (
     SELECT
       DATE_TRUNC('DAY', production_runs_cumulative.__day) AS metric_time__day,
@@ -1152,11 +1293,19 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__day
+    FROM order_lines_agg_2
+    UNION
+    SELECT
+      metric_time__day
     FROM order_lines_offset
     UNION
     SELECT
       metric_time__day
     FROM order_lines_cumulative_by_day_2
+    UNION
+    SELECT
+      metric_time__day
+    FROM store_traffic_agg_2
     UNION
     SELECT
       metric_time__day
@@ -1312,7 +1461,7 @@ WITH metrics_by_day AS (
     production_runs_agg.production_runs AS production_runs,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS promotion_order_share,
-    order_lines_agg.revenue__2 AS promotion_revenue,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
     CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS quality,
     orders_agg.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
@@ -1330,7 +1479,7 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS revenue_mom_growth_pct,
     order_lines_cumulative_by_day_2.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
+    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
     order_lines_cumulative_by_day_3.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
@@ -1345,13 +1494,13 @@ WITH metrics_by_day AS (
     ) AS revenue_yoy_growth_pct,
     order_lines_cumulative_by_day_4.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
-    store_traffic_agg.footfall__2 AS store_footfall,
+    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_by_day.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg.footfall__2
+          store_traffic_agg_2.footfall__2
         ) - (
           store_traffic_offset.footfall__4
         )
@@ -1392,10 +1541,14 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_offset.metric_time__day
   LEFT JOIN store_traffic_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg.metric_time__day
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_agg_2.metric_time__day
   LEFT JOIN order_lines_offset
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_offset.metric_time__day
   LEFT JOIN order_lines_cumulative_by_day_2
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_2.metric_time__day
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__day
   LEFT JOIN order_lines_cumulative_by_day_3
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_3.metric_time__day
   LEFT JOIN order_lines_offset_2
@@ -1409,19 +1562,30 @@ WITH metrics_by_day AS (
   LEFT JOIN production_runs_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_cumulative_by_day.metric_time__day
 ), metrics_by_week AS (
-  WITH employee_movements_read AS MATERIALIZED (
+  WITH employee_movements_rows AS (
     SELECT
-      src.movement_date,
-      src.movement
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
-      DATE_TRUNC('WEEK', src.movement_date) AS metric_time__week,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-      SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM employee_movements_read AS src
+      DATE_TRUNC('WEEK', employee_movements_daily.__day) AS metric_time__week,
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
+    FROM employee_movements_daily
     GROUP BY
-      DATE_TRUNC('WEEK', src.movement_date)
+      DATE_TRUNC('WEEK', employee_movements_daily.__day)
   ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
@@ -1485,18 +1649,6 @@ WITH metrics_by_day AS (
     ) AS periods
     LEFT JOIN customers_agg
       ON periods.metric_time__week = customers_agg.metric_time__week
-  ), employee_movements_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM employee_movements_read AS src
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
   ), employee_movements_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -1542,16 +1694,40 @@ WITH metrics_by_day AS (
     FROM customers_rows
     GROUP BY
       customers_rows.__day
+  ), customers_window_bounds AS (
+    SELECT
+      MIN(customers_daily.__day) AS __first,
+      MAX(customers_daily.__day) AS __last
+    FROM customers_daily
   ), customers_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(customers_daily.new_customers__2) AS new_customers__2
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN customers_daily
-      ON customers_daily.__day <= time_spine.date_day
-      AND customers_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-    GROUP BY
-      time_spine.date_day
+      framed.__day AS __day,
+      framed.new_customers__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS new_customers__2,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          customers_daily.__day,
+          customers_daily.new_customers__2,
+          1 AS __data
+        FROM customers_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS new_customers__2,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN customers_window_bounds
+          ON time_spine.date_day >= customers_window_bounds.__first
+          AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6' DAY
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
   ), customers_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('WEEK', customers_cumulative.__day) AS metric_time__week,
@@ -1956,22 +2132,42 @@ WITH metrics_by_day AS (
 ), recent_metrics_by_week AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
-      src.spend_date,
+      src.spend_eur,
       src.clicks,
       src.impressions,
-      src.spend_eur
+      src.spend_date
     FROM {{ ref('stg_campaign_spend') }} AS src
-  ), campaign_spend_agg AS (
+  ), campaign_spend_rows AS (
     SELECT
-      DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
-      SUM(src.clicks) AS clicks,
-      SUM(src.impressions) AS impressions,
-      SUM(src.spend_eur) AS marketing_spend
+      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+      src.spend_eur AS marketing_spend__3,
+      src.clicks AS clicks,
+      src.impressions AS impressions,
+      src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
+  ), campaign_spend_daily AS (
+    SELECT
+      campaign_spend_rows.__day,
+      SUM(campaign_spend_rows.clicks) AS clicks,
+      SUM(campaign_spend_rows.impressions) AS impressions,
+      SUM(campaign_spend_rows.marketing_spend) AS marketing_spend,
+      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
+    FROM campaign_spend_rows
     GROUP BY
-      DATE_TRUNC('WEEK', src.spend_date)
+      campaign_spend_rows.__day
+  ), campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', campaign_spend_daily.__day) AS metric_time__week,
+      SUM(campaign_spend_daily.clicks) AS clicks,
+      SUM(campaign_spend_daily.impressions) AS impressions,
+      SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
+    FROM campaign_spend_daily
+    WHERE
+      campaign_spend_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -1985,52 +2181,107 @@ WITH metrics_by_day AS (
       DATE_TRUNC('WEEK', src.ordered_at)
   ), production_runs_read AS MATERIALIZED (
     SELECT
-      src.run_date,
+      src.units_produced,
       src.run_minutes,
       src.planned_minutes,
       src.units_defective,
-      src.units_produced,
       src.good_units,
       src.ideal_run_minutes,
-      src.run_id
+      src.run_id,
+      src.run_date
     FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_agg AS (
+  ), production_runs_rows AS (
     SELECT
-      DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
-      SUM(src.run_minutes) AS run_minutes,
-      SUM(src.planned_minutes) AS planned_minutes,
-      SUM(src.units_defective) AS units_defective,
-      SUM(src.units_produced) AS units_produced,
-      SUM(src.good_units) AS good_units,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(src.run_id) AS production_runs
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
     GROUP BY
-      DATE_TRUNC('WEEK', src.run_date)
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', production_runs_daily.__day) AS metric_time__week,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
-      src.ordered_at,
       src.quantity,
       src.net_unit_price,
       src.unit_cost,
       src.discount_per_unit,
+      src.ordered_at,
       src.on_promotion
     FROM {{ ref('stg_order_lines') }} AS src
+  ), order_lines_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+      src.quantity * (
+        src.net_unit_price - src.unit_cost
+      ) AS line_gross_profit,
+      src.quantity * src.net_unit_price AS revenue__4,
+      src.quantity * src.net_unit_price AS revenue__5,
+      src.quantity * src.net_unit_price AS revenue__7,
+      src.quantity * src.net_unit_price AS revenue,
+      src.quantity * src.unit_cost AS cost_of_goods,
+      src.quantity * src.discount_per_unit AS discount_amount,
+      src.quantity AS units_sold
+    FROM order_lines_read AS src
+  ), order_lines_daily AS (
+    SELECT
+      order_lines_rows.__day,
+      SUM(order_lines_rows.revenue) AS revenue,
+      SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
+      SUM(order_lines_rows.discount_amount) AS discount_amount,
+      SUM(order_lines_rows.revenue__4) AS revenue__4,
+      SUM(order_lines_rows.revenue__5) AS revenue__5,
+      SUM(order_lines_rows.revenue__7) AS revenue__7,
+      SUM(order_lines_rows.units_sold) AS units_sold
+    FROM order_lines_rows
+    GROUP BY
+      order_lines_rows.__day
   ), order_lines_agg AS (
     SELECT
-      DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
-      SUM(src.quantity * src.net_unit_price) AS revenue,
-      SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-      SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-      SUM(src.quantity) AS units_sold,
-      SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM order_lines_read AS src
+      DATE_TRUNC('WEEK', order_lines_daily.__day) AS metric_time__week,
+      SUM(order_lines_daily.revenue) AS revenue,
+      SUM(order_lines_daily.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_daily.discount_amount) AS discount_amount,
+      SUM(order_lines_daily.units_sold) AS units_sold
+    FROM order_lines_daily
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      order_lines_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      DATE_TRUNC('WEEK', src.ordered_at)
+      DATE_TRUNC('WEEK', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
     SELECT
       src.ordered_at,
@@ -2057,26 +2308,6 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
-  ), order_lines_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.quantity * (
-        src.net_unit_price - src.unit_cost
-      ) AS line_gross_profit,
-      src.quantity * src.net_unit_price AS revenue__4,
-      src.quantity * src.net_unit_price AS revenue__5,
-      src.quantity * src.net_unit_price AS revenue__7
-    FROM order_lines_read AS src
-  ), order_lines_daily AS (
-    SELECT
-      order_lines_rows.__day,
-      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-      SUM(order_lines_rows.revenue__4) AS revenue__4,
-      SUM(order_lines_rows.revenue__5) AS revenue__5,
-      SUM(order_lines_rows.revenue__7) AS revenue__7
-    FROM order_lines_rows
-    GROUP BY
-      order_lines_rows.__day
   ), order_lines_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -2220,20 +2451,6 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
-  ), campaign_spend_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-      src.spend_eur AS marketing_spend__3
-    FROM campaign_spend_read AS src
-    WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
-  ), campaign_spend_daily AS (
-    SELECT
-      campaign_spend_rows.__day,
-      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
-    FROM campaign_spend_rows
-    GROUP BY
-      campaign_spend_rows.__day
   ), campaign_spend_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -2329,13 +2546,23 @@ WITH metrics_by_day AS (
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
-      SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-      SUM(src.footfall) AS footfall__2
+      SUM(src.footfall) AS footfall
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.on_promotion
+      AND src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.traffic_date)
+  ), order_lines_agg_2 AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
+      SUM(src.quantity * src.net_unit_price) AS revenue__2
+    FROM order_lines_read AS src
+    WHERE
+      src.on_promotion
+      AND src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_by_period AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -2389,18 +2616,67 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked_2
     WHERE
       order_lines_cumulative_ranked_2.__period_rank = 1
+  ), store_traffic_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+      src.footfall AS footfall__3,
+      src.footfall AS footfall__2
+    FROM store_traffic_read AS src
+    WHERE
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
+  ), store_traffic_daily AS (
+    SELECT
+      store_traffic_rows.__day,
+      SUM(store_traffic_rows.footfall__2) AS footfall__2,
+      SUM(store_traffic_rows.footfall__3) AS footfall__3
+    FROM store_traffic_rows
+    GROUP BY
+      store_traffic_rows.__day
+  ), store_traffic_agg_2 AS (
+    SELECT
+      DATE_TRUNC('WEEK', store_traffic_daily.__day) AS metric_time__week,
+      SUM(store_traffic_daily.footfall__2) AS footfall__2
+    FROM store_traffic_daily
+    WHERE
+      store_traffic_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', store_traffic_daily.__day)
+  ), order_lines_window_bounds AS (
+    SELECT
+      MIN(order_lines_daily.__day) AS __first,
+      MAX(order_lines_daily.__day) AS __last
+    FROM order_lines_daily
   ), order_lines_cumulative_3 AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__5) AS revenue__5
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+      framed.__day AS __day,
+      framed.revenue__5
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__5) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS revenue__5,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__5,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS revenue__5,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN order_lines_window_bounds
+          ON time_spine.date_day >= order_lines_window_bounds.__first
+          AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), order_lines_cumulative_ranked_3 AS (
     SELECT
       DATE_TRUNC('WEEK', order_lines_cumulative_3.__day) AS metric_time__week,
@@ -2470,32 +2746,42 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked_4
     WHERE
       order_lines_cumulative_ranked_4.__period_rank = 1
-  ), store_traffic_rows AS (
+  ), store_traffic_window_bounds AS (
     SELECT
-      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-      src.footfall AS footfall__3
-    FROM store_traffic_read AS src
-    WHERE
-      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
-  ), store_traffic_daily AS (
-    SELECT
-      store_traffic_rows.__day,
-      SUM(store_traffic_rows.footfall__3) AS footfall__3
-    FROM store_traffic_rows
-    GROUP BY
-      store_traffic_rows.__day
+      MIN(store_traffic_daily.__day) AS __first,
+      MAX(store_traffic_daily.__day) AS __last
+    FROM store_traffic_daily
   ), store_traffic_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(store_traffic_daily.footfall__3) AS footfall__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN store_traffic_daily
-      ON store_traffic_daily.__day <= time_spine.date_day
-      AND store_traffic_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+      framed.__day AS __day,
+      framed.footfall__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS footfall__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          store_traffic_daily.__day,
+          store_traffic_daily.footfall__3,
+          1 AS __data
+        FROM store_traffic_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS footfall__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN store_traffic_window_bounds
+          ON time_spine.date_day >= store_traffic_window_bounds.__first
+          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), store_traffic_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('WEEK', store_traffic_cumulative.__day) AS metric_time__week,
@@ -2537,32 +2823,42 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
-  ), production_runs_rows AS (
+  ), production_runs_window_bounds AS (
     SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
   ), production_runs_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(production_runs_daily.units_produced__3) AS units_produced__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN production_runs_daily
-      ON production_runs_daily.__day <= time_spine.date_day
-      AND production_runs_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), production_runs_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('WEEK', production_runs_cumulative.__day) AS metric_time__week,
@@ -2638,11 +2934,19 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__week
+    FROM order_lines_agg_2
+    UNION
+    SELECT
+      metric_time__week
     FROM order_lines_offset
     UNION
     SELECT
       metric_time__week
     FROM order_lines_cumulative_last
+    UNION
+    SELECT
+      metric_time__week
+    FROM store_traffic_agg_2
     UNION
     SELECT
       metric_time__week
@@ -2798,7 +3102,7 @@ WITH metrics_by_day AS (
     production_runs_agg.production_runs AS production_runs,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS promotion_order_share,
-    order_lines_agg.revenue__2 AS promotion_revenue,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
     CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS quality,
     orders_agg.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
@@ -2816,7 +3120,7 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS revenue_mom_growth_pct,
     order_lines_cumulative_last.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
+    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
     order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
@@ -2831,13 +3135,13 @@ WITH metrics_by_day AS (
     ) AS revenue_yoy_growth_pct,
     order_lines_cumulative_last_2.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
-    store_traffic_agg.footfall__2 AS store_footfall,
+    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg.footfall__2
+          store_traffic_agg_2.footfall__2
         ) - (
           store_traffic_offset.footfall__4
         )
@@ -2878,10 +3182,14 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_offset.metric_time__week
   LEFT JOIN store_traffic_agg
     ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_agg.metric_time__week
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_agg_2.metric_time__week
   LEFT JOIN order_lines_offset
     ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_offset.metric_time__week
   LEFT JOIN order_lines_cumulative_last
     ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__week
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__week
   LEFT JOIN order_lines_cumulative_first_2
     ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__week
   LEFT JOIN order_lines_offset_2
@@ -2895,19 +3203,30 @@ WITH metrics_by_day AS (
   LEFT JOIN production_runs_cumulative_first
     ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
 ), metrics_by_month AS (
-  WITH employee_movements_read AS MATERIALIZED (
+  WITH employee_movements_rows AS (
     SELECT
-      src.movement_date,
-      src.movement
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
-      DATE_TRUNC('MONTH', src.movement_date) AS metric_time__month,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-      SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM employee_movements_read AS src
+      DATE_TRUNC('MONTH', employee_movements_daily.__day) AS metric_time__month,
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
+    FROM employee_movements_daily
     GROUP BY
-      DATE_TRUNC('MONTH', src.movement_date)
+      DATE_TRUNC('MONTH', employee_movements_daily.__day)
   ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
@@ -2971,44 +3290,52 @@ WITH metrics_by_day AS (
     ) AS periods
     LEFT JOIN customers_agg
       ON periods.metric_time__month = customers_agg.metric_time__month
-  ), employee_movements_rows AS (
+  ), employee_movements_period_ends AS (
     SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM employee_movements_read AS src
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
-  ), employee_movements_cumulative AS (
-    SELECT
-      time_spine.date_day AS __day,
-      SUM(employee_movements_daily.hires__2) AS hires__2
+      MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN employee_movements_daily
-      ON employee_movements_daily.__day <= time_spine.date_day
-      AND employee_movements_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     GROUP BY
-      time_spine.date_day
-  ), employee_movements_cumulative_ranked AS (
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), employee_movements_to_date_keys AS (
+    SELECT DISTINCT
+      DATE_TRUNC('YEAR', employee_movements_daily.__day) AS __to_date
+    FROM employee_movements_daily
+  ), employee_movements_to_date AS (
     SELECT
-      DATE_TRUNC('MONTH', employee_movements_cumulative.__day) AS metric_time__month,
-      employee_movements_cumulative.hires__2 AS hires__2,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', employee_movements_cumulative.__day)
-        ORDER BY employee_movements_cumulative.__day DESC
-      ) AS __period_rank
-    FROM employee_movements_cumulative
-  ), employee_movements_cumulative_last AS (
-    SELECT
-      employee_movements_cumulative_ranked.metric_time__month,
-      employee_movements_cumulative_ranked.hires__2
-    FROM employee_movements_cumulative_ranked
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.hires__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(hires__2) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS hires__2,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          employee_movements_daily.__day,
+          employee_movements_daily.hires__2,
+          1 AS __data
+        FROM employee_movements_daily
+        UNION ALL
+        SELECT
+          employee_movements_period_ends.__day,
+          NULL AS hires__2,
+          NULL AS __data
+        FROM employee_movements_period_ends
+        INNER JOIN employee_movements_to_date_keys
+          ON DATE_TRUNC('YEAR', employee_movements_period_ends.__day) = employee_movements_to_date_keys.__to_date
+      ) AS stacked
+    ) AS framed
     WHERE
-      employee_movements_cumulative_ranked.__period_rank = 1
+      framed.__data IS NULL AND framed.__rows > 0
   ), kpi_targets_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.period_start) AS metric_time__month,
@@ -3028,16 +3355,40 @@ WITH metrics_by_day AS (
     FROM customers_rows
     GROUP BY
       customers_rows.__day
+  ), customers_window_bounds AS (
+    SELECT
+      MIN(customers_daily.__day) AS __first,
+      MAX(customers_daily.__day) AS __last
+    FROM customers_daily
   ), customers_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(customers_daily.new_customers__2) AS new_customers__2
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN customers_daily
-      ON customers_daily.__day <= time_spine.date_day
-      AND customers_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-    GROUP BY
-      time_spine.date_day
+      framed.__day AS __day,
+      framed.new_customers__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS new_customers__2,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          customers_daily.__day,
+          customers_daily.new_customers__2,
+          1 AS __data
+        FROM customers_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS new_customers__2,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN customers_window_bounds
+          ON time_spine.date_day >= customers_window_bounds.__first
+          AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6' DAY
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
   ), customers_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('MONTH', customers_cumulative.__day) AS metric_time__month,
@@ -3248,7 +3599,7 @@ WITH metrics_by_day AS (
       FROM customers_spine
       UNION ALL
       SELECT
-        employee_movements_cumulative_last.metric_time__month,
+        employee_movements_to_date.metric_time__month,
         NULL AS leavers,
         NULL AS hires,
         NULL AS headcount,
@@ -3257,7 +3608,7 @@ WITH metrics_by_day AS (
         NULL AS leads,
         NULL AS marketing_spend,
         NULL AS new_customers,
-        employee_movements_cumulative_last.hires__2,
+        employee_movements_to_date.hires__2,
         NULL AS target_value,
         NULL AS new_customers__2,
         NULL AS tasks_completed_on_time,
@@ -3268,7 +3619,7 @@ WITH metrics_by_day AS (
         NULL AS purchase_spend,
         NULL AS sales_visits,
         NULL AS orders
-      FROM employee_movements_cumulative_last
+      FROM employee_movements_to_date
       UNION ALL
       SELECT
         kpi_targets_agg.metric_time__month,
@@ -3442,22 +3793,42 @@ WITH metrics_by_day AS (
 ), recent_metrics_by_month AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
-      src.spend_date,
+      src.spend_eur,
       src.clicks,
       src.impressions,
-      src.spend_eur
+      src.spend_date
     FROM {{ ref('stg_campaign_spend') }} AS src
-  ), campaign_spend_agg AS (
+  ), campaign_spend_rows AS (
     SELECT
-      DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
-      SUM(src.clicks) AS clicks,
-      SUM(src.impressions) AS impressions,
-      SUM(src.spend_eur) AS marketing_spend
+      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+      src.spend_eur AS marketing_spend__3,
+      src.clicks AS clicks,
+      src.impressions AS impressions,
+      src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
+  ), campaign_spend_daily AS (
+    SELECT
+      campaign_spend_rows.__day,
+      SUM(campaign_spend_rows.clicks) AS clicks,
+      SUM(campaign_spend_rows.impressions) AS impressions,
+      SUM(campaign_spend_rows.marketing_spend) AS marketing_spend,
+      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
+    FROM campaign_spend_rows
     GROUP BY
-      DATE_TRUNC('MONTH', src.spend_date)
+      campaign_spend_rows.__day
+  ), campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', campaign_spend_daily.__day) AS metric_time__month,
+      SUM(campaign_spend_daily.clicks) AS clicks,
+      SUM(campaign_spend_daily.impressions) AS impressions,
+      SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
+    FROM campaign_spend_daily
+    WHERE
+      campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -3471,52 +3842,107 @@ WITH metrics_by_day AS (
       DATE_TRUNC('MONTH', src.ordered_at)
   ), production_runs_read AS MATERIALIZED (
     SELECT
-      src.run_date,
+      src.units_produced,
       src.run_minutes,
       src.planned_minutes,
       src.units_defective,
-      src.units_produced,
       src.good_units,
       src.ideal_run_minutes,
-      src.run_id
+      src.run_id,
+      src.run_date
     FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_agg AS (
+  ), production_runs_rows AS (
     SELECT
-      DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
-      SUM(src.run_minutes) AS run_minutes,
-      SUM(src.planned_minutes) AS planned_minutes,
-      SUM(src.units_defective) AS units_defective,
-      SUM(src.units_produced) AS units_produced,
-      SUM(src.good_units) AS good_units,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(src.run_id) AS production_runs
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
     GROUP BY
-      DATE_TRUNC('MONTH', src.run_date)
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', production_runs_daily.__day) AS metric_time__month,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
-      src.ordered_at,
       src.quantity,
       src.net_unit_price,
       src.unit_cost,
       src.discount_per_unit,
+      src.ordered_at,
       src.on_promotion
     FROM {{ ref('stg_order_lines') }} AS src
+  ), order_lines_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+      src.quantity * (
+        src.net_unit_price - src.unit_cost
+      ) AS line_gross_profit,
+      src.quantity * src.net_unit_price AS revenue__4,
+      src.quantity * src.net_unit_price AS revenue__5,
+      src.quantity * src.net_unit_price AS revenue__7,
+      src.quantity * src.net_unit_price AS revenue,
+      src.quantity * src.unit_cost AS cost_of_goods,
+      src.quantity * src.discount_per_unit AS discount_amount,
+      src.quantity AS units_sold
+    FROM order_lines_read AS src
+  ), order_lines_daily AS (
+    SELECT
+      order_lines_rows.__day,
+      SUM(order_lines_rows.revenue) AS revenue,
+      SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
+      SUM(order_lines_rows.discount_amount) AS discount_amount,
+      SUM(order_lines_rows.revenue__4) AS revenue__4,
+      SUM(order_lines_rows.revenue__5) AS revenue__5,
+      SUM(order_lines_rows.revenue__7) AS revenue__7,
+      SUM(order_lines_rows.units_sold) AS units_sold
+    FROM order_lines_rows
+    GROUP BY
+      order_lines_rows.__day
   ), order_lines_agg AS (
     SELECT
-      DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-      SUM(src.quantity * src.net_unit_price) AS revenue,
-      SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-      SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-      SUM(src.quantity) AS units_sold,
-      SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM order_lines_read AS src
+      DATE_TRUNC('MONTH', order_lines_daily.__day) AS metric_time__month,
+      SUM(order_lines_daily.revenue) AS revenue,
+      SUM(order_lines_daily.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_daily.discount_amount) AS discount_amount,
+      SUM(order_lines_daily.units_sold) AS units_sold
+    FROM order_lines_daily
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      DATE_TRUNC('MONTH', src.ordered_at)
+      DATE_TRUNC('MONTH', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
     SELECT
       src.ordered_at,
@@ -3543,26 +3969,6 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
-  ), order_lines_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.quantity * (
-        src.net_unit_price - src.unit_cost
-      ) AS line_gross_profit,
-      src.quantity * src.net_unit_price AS revenue__4,
-      src.quantity * src.net_unit_price AS revenue__5,
-      src.quantity * src.net_unit_price AS revenue__7
-    FROM order_lines_read AS src
-  ), order_lines_daily AS (
-    SELECT
-      order_lines_rows.__day,
-      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-      SUM(order_lines_rows.revenue__4) AS revenue__4,
-      SUM(order_lines_rows.revenue__5) AS revenue__5,
-      SUM(order_lines_rows.revenue__7) AS revenue__7
-    FROM order_lines_rows
-    GROUP BY
-      order_lines_rows.__day
   ), order_lines_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -3706,48 +4112,54 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
-  ), campaign_spend_rows AS (
+  ), campaign_spend_period_ends AS (
     SELECT
-      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-      src.spend_eur AS marketing_spend__3
-    FROM campaign_spend_read AS src
-    WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
-  ), campaign_spend_daily AS (
-    SELECT
-      campaign_spend_rows.__day,
-      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
-    FROM campaign_spend_rows
-    GROUP BY
-      campaign_spend_rows.__day
-  ), campaign_spend_cumulative AS (
-    SELECT
-      time_spine.date_day AS __day,
-      SUM(campaign_spend_daily.marketing_spend__3) AS marketing_spend__3
+      MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN campaign_spend_daily
-      ON campaign_spend_daily.__day <= time_spine.date_day
-      AND campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
       time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      time_spine.date_day
-  ), campaign_spend_cumulative_ranked AS (
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), campaign_spend_to_date_keys AS (
+    SELECT DISTINCT
+      DATE_TRUNC('MONTH', campaign_spend_daily.__day) AS __to_date
+    FROM campaign_spend_daily
+  ), campaign_spend_to_date AS (
     SELECT
-      DATE_TRUNC('MONTH', campaign_spend_cumulative.__day) AS metric_time__month,
-      campaign_spend_cumulative.marketing_spend__3 AS marketing_spend__3,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', campaign_spend_cumulative.__day)
-        ORDER BY campaign_spend_cumulative.__day DESC
-      ) AS __period_rank
-    FROM campaign_spend_cumulative
-  ), campaign_spend_cumulative_last AS (
-    SELECT
-      campaign_spend_cumulative_ranked.metric_time__month,
-      campaign_spend_cumulative_ranked.marketing_spend__3
-    FROM campaign_spend_cumulative_ranked
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.marketing_spend__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(marketing_spend__3) OVER (
+          PARTITION BY DATE_TRUNC('MONTH', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS marketing_spend__3,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('MONTH', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          campaign_spend_daily.__day,
+          campaign_spend_daily.marketing_spend__3,
+          1 AS __data
+        FROM campaign_spend_daily
+        UNION ALL
+        SELECT
+          campaign_spend_period_ends.__day,
+          NULL AS marketing_spend__3,
+          NULL AS __data
+        FROM campaign_spend_period_ends
+        INNER JOIN campaign_spend_to_date_keys
+          ON DATE_TRUNC('MONTH', campaign_spend_period_ends.__day) = campaign_spend_to_date_keys.__to_date
+      ) AS stacked
+    ) AS framed
     WHERE
-      campaign_spend_cumulative_ranked.__period_rank = 1
+      framed.__data IS NULL AND framed.__rows > 0
   ), production_runs_by_period AS (
     SELECT
       DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
@@ -3815,13 +4227,23 @@ WITH metrics_by_day AS (
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
-      SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-      SUM(src.footfall) AS footfall__2
+      SUM(src.footfall) AS footfall
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.on_promotion
+      AND src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.traffic_date)
+  ), order_lines_agg_2 AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
+      SUM(src.quantity * src.net_unit_price) AS revenue__2
+    FROM order_lines_read AS src
+    WHERE
+      src.on_promotion
+      AND src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_by_period AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -3847,62 +4269,131 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN order_lines_by_period
       ON order_lines_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
-  ), order_lines_cumulative_2 AS (
+  ), order_lines_period_ends AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__4) AS revenue__4
+      MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
       time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      time_spine.date_day
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), order_lines_to_date_keys AS (
+    SELECT DISTINCT
+      DATE_TRUNC('MONTH', order_lines_daily.__day) AS __to_date
+    FROM order_lines_daily
+  ), order_lines_to_date AS (
+    SELECT
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.revenue__4
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__4) OVER (
+          PARTITION BY DATE_TRUNC('MONTH', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS revenue__4,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('MONTH', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__4,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          order_lines_period_ends.__day,
+          NULL AS revenue__4,
+          NULL AS __data
+        FROM order_lines_period_ends
+        INNER JOIN order_lines_to_date_keys
+          ON DATE_TRUNC('MONTH', order_lines_period_ends.__day) = order_lines_to_date_keys.__to_date
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
+  ), store_traffic_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+      src.footfall AS footfall__3,
+      src.footfall AS footfall__2
+    FROM store_traffic_read AS src
+    WHERE
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
+  ), store_traffic_daily AS (
+    SELECT
+      store_traffic_rows.__day,
+      SUM(store_traffic_rows.footfall__2) AS footfall__2,
+      SUM(store_traffic_rows.footfall__3) AS footfall__3
+    FROM store_traffic_rows
+    GROUP BY
+      store_traffic_rows.__day
+  ), store_traffic_agg_2 AS (
+    SELECT
+      DATE_TRUNC('MONTH', store_traffic_daily.__day) AS metric_time__month,
+      SUM(store_traffic_daily.footfall__2) AS footfall__2
+    FROM store_traffic_daily
+    WHERE
+      store_traffic_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', store_traffic_daily.__day)
+  ), order_lines_window_bounds AS (
+    SELECT
+      MIN(order_lines_daily.__day) AS __first,
+      MAX(order_lines_daily.__day) AS __last
+    FROM order_lines_daily
+  ), order_lines_cumulative_2 AS (
+    SELECT
+      framed.__day AS __day,
+      framed.revenue__5
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__5) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS revenue__5,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__5,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS revenue__5,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN order_lines_window_bounds
+          ON time_spine.date_day >= order_lines_window_bounds.__first
+          AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
   ), order_lines_cumulative_ranked_2 AS (
     SELECT
       DATE_TRUNC('MONTH', order_lines_cumulative_2.__day) AS metric_time__month,
-      order_lines_cumulative_2.revenue__4 AS revenue__4,
+      order_lines_cumulative_2.revenue__5 AS revenue__5,
       ROW_NUMBER() OVER (
         PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_2.__day)
-        ORDER BY order_lines_cumulative_2.__day DESC
+        ORDER BY order_lines_cumulative_2.__day ASC
       ) AS __period_rank
     FROM order_lines_cumulative_2
-  ), order_lines_cumulative_last AS (
+  ), order_lines_cumulative_first_2 AS (
     SELECT
       order_lines_cumulative_ranked_2.metric_time__month,
-      order_lines_cumulative_ranked_2.revenue__4
+      order_lines_cumulative_ranked_2.revenue__5
     FROM order_lines_cumulative_ranked_2
     WHERE
       order_lines_cumulative_ranked_2.__period_rank = 1
-  ), order_lines_cumulative_3 AS (
-    SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__5) AS revenue__5
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
-  ), order_lines_cumulative_ranked_3 AS (
-    SELECT
-      DATE_TRUNC('MONTH', order_lines_cumulative_3.__day) AS metric_time__month,
-      order_lines_cumulative_3.revenue__5 AS revenue__5,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_3.__day)
-        ORDER BY order_lines_cumulative_3.__day ASC
-      ) AS __period_rank
-    FROM order_lines_cumulative_3
-  ), order_lines_cumulative_first_2 AS (
-    SELECT
-      order_lines_cumulative_ranked_3.metric_time__month,
-      order_lines_cumulative_ranked_3.revenue__5
-    FROM order_lines_cumulative_ranked_3
-    WHERE
-      order_lines_cumulative_ranked_3.__period_rank = 1
   ), order_lines_by_period_2 AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -3928,60 +4419,90 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN order_lines_by_period_2
       ON order_lines_by_period_2.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
-  ), order_lines_cumulative_4 AS (
+  ), order_lines_period_ends_2 AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__7) AS revenue__7
+      MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     WHERE
       time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      time_spine.date_day
-  ), order_lines_cumulative_ranked_4 AS (
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), order_lines_to_date_keys_2 AS (
+    SELECT DISTINCT
+      DATE_TRUNC('YEAR', order_lines_daily.__day) AS __to_date
+    FROM order_lines_daily
+  ), order_lines_to_date_2 AS (
     SELECT
-      DATE_TRUNC('MONTH', order_lines_cumulative_4.__day) AS metric_time__month,
-      order_lines_cumulative_4.revenue__7 AS revenue__7,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_4.__day)
-        ORDER BY order_lines_cumulative_4.__day DESC
-      ) AS __period_rank
-    FROM order_lines_cumulative_4
-  ), order_lines_cumulative_last_2 AS (
-    SELECT
-      order_lines_cumulative_ranked_4.metric_time__month,
-      order_lines_cumulative_ranked_4.revenue__7
-    FROM order_lines_cumulative_ranked_4
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.revenue__7
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__7) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS revenue__7,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__7,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          order_lines_period_ends_2.__day,
+          NULL AS revenue__7,
+          NULL AS __data
+        FROM order_lines_period_ends_2
+        INNER JOIN order_lines_to_date_keys_2
+          ON DATE_TRUNC('YEAR', order_lines_period_ends_2.__day) = order_lines_to_date_keys_2.__to_date
+      ) AS stacked
+    ) AS framed
     WHERE
-      order_lines_cumulative_ranked_4.__period_rank = 1
-  ), store_traffic_rows AS (
+      framed.__data IS NULL AND framed.__rows > 0
+  ), store_traffic_window_bounds AS (
     SELECT
-      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-      src.footfall AS footfall__3
-    FROM store_traffic_read AS src
-    WHERE
-      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
-  ), store_traffic_daily AS (
-    SELECT
-      store_traffic_rows.__day,
-      SUM(store_traffic_rows.footfall__3) AS footfall__3
-    FROM store_traffic_rows
-    GROUP BY
-      store_traffic_rows.__day
+      MIN(store_traffic_daily.__day) AS __first,
+      MAX(store_traffic_daily.__day) AS __last
+    FROM store_traffic_daily
   ), store_traffic_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(store_traffic_daily.footfall__3) AS footfall__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN store_traffic_daily
-      ON store_traffic_daily.__day <= time_spine.date_day
-      AND store_traffic_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+      framed.__day AS __day,
+      framed.footfall__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS footfall__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          store_traffic_daily.__day,
+          store_traffic_daily.footfall__3,
+          1 AS __data
+        FROM store_traffic_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS footfall__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN store_traffic_window_bounds
+          ON time_spine.date_day >= store_traffic_window_bounds.__first
+          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), store_traffic_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('MONTH', store_traffic_cumulative.__day) AS metric_time__month,
@@ -4023,32 +4544,42 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
-  ), production_runs_rows AS (
+  ), production_runs_window_bounds AS (
     SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
   ), production_runs_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(production_runs_daily.units_produced__3) AS units_produced__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN production_runs_daily
-      ON production_runs_daily.__day <= time_spine.date_day
-      AND production_runs_daily.__day > time_spine.date_day - INTERVAL '7' DAY
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), production_runs_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('MONTH', production_runs_cumulative.__day) AS metric_time__month,
@@ -4108,7 +4639,7 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
-    FROM campaign_spend_cumulative_last
+    FROM campaign_spend_to_date
     UNION
     SELECT
       metric_time__month
@@ -4124,11 +4655,19 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
+    FROM order_lines_agg_2
+    UNION
+    SELECT
+      metric_time__month
     FROM order_lines_offset
     UNION
     SELECT
       metric_time__month
-    FROM order_lines_cumulative_last
+    FROM order_lines_to_date
+    UNION
+    SELECT
+      metric_time__month
+    FROM store_traffic_agg_2
     UNION
     SELECT
       metric_time__month
@@ -4140,7 +4679,7 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
-    FROM order_lines_cumulative_last_2
+    FROM order_lines_to_date_2
     UNION
     SELECT
       metric_time__month
@@ -4224,7 +4763,7 @@ WITH metrics_by_day AS (
         campaign_spend_offset.marketing_spend__2
       ), 0)
     ) AS marketing_spend_mom_growth_pct,
-    campaign_spend_cumulative_last.marketing_spend__3 AS marketing_spend_mtd,
+    campaign_spend_to_date.marketing_spend__3 AS marketing_spend_mtd,
     (
       (
         CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE)
@@ -4284,7 +4823,7 @@ WITH metrics_by_day AS (
     production_runs_agg.production_runs AS production_runs,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS promotion_order_share,
-    order_lines_agg.revenue__2 AS promotion_revenue,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
     CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS quality,
     orders_agg.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
@@ -4301,8 +4840,8 @@ WITH metrics_by_day AS (
         order_lines_offset.revenue__3
       ), 0)
     ) AS revenue_mom_growth_pct,
-    order_lines_cumulative_last.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
+    order_lines_to_date.revenue__4 AS revenue_mtd,
+    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
     order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
@@ -4315,15 +4854,15 @@ WITH metrics_by_day AS (
         order_lines_offset_2.revenue__6
       ), 0)
     ) AS revenue_yoy_growth_pct,
-    order_lines_cumulative_last_2.revenue__7 AS revenue_ytd,
+    order_lines_to_date_2.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
-    store_traffic_agg.footfall__2 AS store_footfall,
+    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg.footfall__2
+          store_traffic_agg_2.footfall__2
         ) - (
           store_traffic_offset.footfall__4
         )
@@ -4356,24 +4895,28 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__month
   LEFT JOIN campaign_spend_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_offset.metric_time__month
-  LEFT JOIN campaign_spend_cumulative_last
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_cumulative_last.metric_time__month
+  LEFT JOIN campaign_spend_to_date
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_to_date.metric_time__month
   LEFT JOIN production_runs_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM production_runs_offset.metric_time__month
   LEFT JOIN orders_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_offset.metric_time__month
   LEFT JOIN store_traffic_agg
     ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg.metric_time__month
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg_2.metric_time__month
   LEFT JOIN order_lines_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset.metric_time__month
-  LEFT JOIN order_lines_cumulative_last
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__month
+  LEFT JOIN order_lines_to_date
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_to_date.metric_time__month
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__month
   LEFT JOIN order_lines_cumulative_first_2
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__month
   LEFT JOIN order_lines_offset_2
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset_2.metric_time__month
-  LEFT JOIN order_lines_cumulative_last_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last_2.metric_time__month
+  LEFT JOIN order_lines_to_date_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_to_date_2.metric_time__month
   LEFT JOIN store_traffic_cumulative_first
     ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__month
   LEFT JOIN store_traffic_offset
@@ -5113,19 +5656,30 @@ WHERE
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 WITH metrics_by_day AS (
-  WITH employee_movements_read AS MATERIALIZED (
+  WITH employee_movements_rows AS (
     SELECT
-      src.movement_date,
-      src.movement
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
-      DATE_TRUNC('DAY', src.movement_date) AS metric_time__day,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-      SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM employee_movements_read AS src
+      DATE_TRUNC('DAY', employee_movements_daily.__day) AS metric_time__day,
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
+    FROM employee_movements_daily
     GROUP BY
-      DATE_TRUNC('DAY', src.movement_date)
+      DATE_TRUNC('DAY', employee_movements_daily.__day)
   ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
@@ -5189,18 +5743,6 @@ WITH metrics_by_day AS (
     ) AS periods
     LEFT JOIN customers_agg
       ON periods.metric_time__day = customers_agg.metric_time__day
-  ), employee_movements_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM employee_movements_read AS src
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
   ), employee_movements_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -5235,16 +5777,40 @@ WITH metrics_by_day AS (
     FROM customers_rows
     GROUP BY
       customers_rows.__day
+  ), customers_window_bounds AS (
+    SELECT
+      MIN(customers_daily.__day) AS __first,
+      MAX(customers_daily.__day) AS __last
+    FROM customers_daily
   ), customers_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(customers_daily.new_customers__2) AS new_customers__2
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN customers_daily
-      ON customers_daily.__day <= time_spine.date_day
-      AND customers_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
-    GROUP BY
-      time_spine.date_day
+      framed.__day AS __day,
+      framed.new_customers__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS new_customers__2,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          customers_daily.__day,
+          customers_daily.new_customers__2,
+          1 AS __data
+        FROM customers_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS new_customers__2,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN customers_window_bounds
+          ON time_spine.date_day >= customers_window_bounds.__first
+          AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6 DAY'
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
   ), customers_cumulative_by_day AS (
     SELECT
       DATE_TRUNC('DAY', customers_cumulative.__day) AS metric_time__day,
@@ -5415,22 +5981,42 @@ WITH metrics_by_day AS (
 ), recent_metrics_by_day AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
-      src.spend_date,
+      src.spend_eur,
       src.clicks,
       src.impressions,
-      src.spend_eur
+      src.spend_date
     FROM {{ ref('stg_campaign_spend') }} AS src
-  ), campaign_spend_agg AS (
+  ), campaign_spend_rows AS (
     SELECT
-      DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
-      SUM(src.clicks) AS clicks,
-      SUM(src.impressions) AS impressions,
-      SUM(src.spend_eur) AS marketing_spend
+      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+      src.spend_eur AS marketing_spend__3,
+      src.clicks AS clicks,
+      src.impressions AS impressions,
+      src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+  ), campaign_spend_daily AS (
+    SELECT
+      campaign_spend_rows.__day,
+      SUM(campaign_spend_rows.clicks) AS clicks,
+      SUM(campaign_spend_rows.impressions) AS impressions,
+      SUM(campaign_spend_rows.marketing_spend) AS marketing_spend,
+      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
+    FROM campaign_spend_rows
     GROUP BY
-      DATE_TRUNC('DAY', src.spend_date)
+      campaign_spend_rows.__day
+  ), campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', campaign_spend_daily.__day) AS metric_time__day,
+      SUM(campaign_spend_daily.clicks) AS clicks,
+      SUM(campaign_spend_daily.impressions) AS impressions,
+      SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
+    FROM campaign_spend_daily
+    WHERE
+      campaign_spend_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -5444,52 +6030,107 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', src.ordered_at)
   ), production_runs_read AS MATERIALIZED (
     SELECT
-      src.run_date,
+      src.units_produced,
       src.run_minutes,
       src.planned_minutes,
       src.units_defective,
-      src.units_produced,
       src.good_units,
       src.ideal_run_minutes,
-      src.run_id
+      src.run_id,
+      src.run_date
     FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_agg AS (
+  ), production_runs_rows AS (
     SELECT
-      DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
-      SUM(src.run_minutes) AS run_minutes,
-      SUM(src.planned_minutes) AS planned_minutes,
-      SUM(src.units_defective) AS units_defective,
-      SUM(src.units_produced) AS units_produced,
-      SUM(src.good_units) AS good_units,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(src.run_id) AS production_runs
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.run_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
     GROUP BY
-      DATE_TRUNC('DAY', src.run_date)
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', production_runs_daily.__day) AS metric_time__day,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
-      src.ordered_at,
       src.quantity,
       src.net_unit_price,
       src.unit_cost,
       src.discount_per_unit,
+      src.ordered_at,
       src.on_promotion
     FROM {{ ref('stg_order_lines') }} AS src
+  ), order_lines_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+      src.quantity * (
+        src.net_unit_price - src.unit_cost
+      ) AS line_gross_profit,
+      src.quantity * src.net_unit_price AS revenue__4,
+      src.quantity * src.net_unit_price AS revenue__5,
+      src.quantity * src.net_unit_price AS revenue__7,
+      src.quantity * src.net_unit_price AS revenue,
+      src.quantity * src.unit_cost AS cost_of_goods,
+      src.quantity * src.discount_per_unit AS discount_amount,
+      src.quantity AS units_sold
+    FROM order_lines_read AS src
+  ), order_lines_daily AS (
+    SELECT
+      order_lines_rows.__day,
+      SUM(order_lines_rows.revenue) AS revenue,
+      SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
+      SUM(order_lines_rows.discount_amount) AS discount_amount,
+      SUM(order_lines_rows.revenue__4) AS revenue__4,
+      SUM(order_lines_rows.revenue__5) AS revenue__5,
+      SUM(order_lines_rows.revenue__7) AS revenue__7,
+      SUM(order_lines_rows.units_sold) AS units_sold
+    FROM order_lines_rows
+    GROUP BY
+      order_lines_rows.__day
   ), order_lines_agg AS (
     SELECT
-      DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
-      SUM(src.quantity * src.net_unit_price) AS revenue,
-      SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-      SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-      SUM(src.quantity) AS units_sold,
-      SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM order_lines_read AS src
+      DATE_TRUNC('DAY', order_lines_daily.__day) AS metric_time__day,
+      SUM(order_lines_daily.revenue) AS revenue,
+      SUM(order_lines_daily.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_daily.discount_amount) AS discount_amount,
+      SUM(order_lines_daily.units_sold) AS units_sold
+    FROM order_lines_daily
     WHERE
-      src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+      order_lines_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
-      DATE_TRUNC('DAY', src.ordered_at)
+      DATE_TRUNC('DAY', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
     SELECT
       src.ordered_at,
@@ -5516,26 +6157,6 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
-  ), order_lines_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.quantity * (
-        src.net_unit_price - src.unit_cost
-      ) AS line_gross_profit,
-      src.quantity * src.net_unit_price AS revenue__4,
-      src.quantity * src.net_unit_price AS revenue__5,
-      src.quantity * src.net_unit_price AS revenue__7
-    FROM order_lines_read AS src
-  ), order_lines_daily AS (
-    SELECT
-      order_lines_rows.__day,
-      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-      SUM(order_lines_rows.revenue__4) AS revenue__4,
-      SUM(order_lines_rows.revenue__5) AS revenue__5,
-      SUM(order_lines_rows.revenue__7) AS revenue__7
-    FROM order_lines_rows
-    GROUP BY
-      order_lines_rows.__day
   ), order_lines_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -5654,20 +6275,6 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 MONTH'
-  ), campaign_spend_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-      src.spend_eur AS marketing_spend__3
-    FROM campaign_spend_read AS src
-    WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  ), campaign_spend_daily AS (
-    SELECT
-      campaign_spend_rows.__day,
-      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
-    FROM campaign_spend_rows
-    GROUP BY
-      campaign_spend_rows.__day
   ), campaign_spend_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -5746,13 +6353,21 @@ WITH metrics_by_day AS (
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
-      SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-      SUM(src.footfall) AS footfall__2
+      SUM(src.footfall) AS footfall
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.on_promotion AND src.traffic_date >= CAST('{{ metricsctl_since }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.traffic_date)
+  ), order_lines_agg_2 AS (
+    SELECT
+      DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
+      SUM(src.quantity * src.net_unit_price) AS revenue__2
+    FROM order_lines_read AS src
+    WHERE
+      src.on_promotion AND src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_by_period AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -5792,18 +6407,67 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', order_lines_cumulative_2.__day) AS metric_time__day,
       order_lines_cumulative_2.revenue__4 AS revenue__4
     FROM order_lines_cumulative_2
+  ), store_traffic_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+      src.footfall AS footfall__3,
+      src.footfall AS footfall__2
+    FROM store_traffic_read AS src
+    WHERE
+      src.traffic_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
+  ), store_traffic_daily AS (
+    SELECT
+      store_traffic_rows.__day,
+      SUM(store_traffic_rows.footfall__2) AS footfall__2,
+      SUM(store_traffic_rows.footfall__3) AS footfall__3
+    FROM store_traffic_rows
+    GROUP BY
+      store_traffic_rows.__day
+  ), store_traffic_agg_2 AS (
+    SELECT
+      DATE_TRUNC('DAY', store_traffic_daily.__day) AS metric_time__day,
+      SUM(store_traffic_daily.footfall__2) AS footfall__2
+    FROM store_traffic_daily
+    WHERE
+      store_traffic_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', store_traffic_daily.__day)
+  ), order_lines_window_bounds AS (
+    SELECT
+      MIN(order_lines_daily.__day) AS __first,
+      MAX(order_lines_daily.__day) AS __last
+    FROM order_lines_daily
   ), order_lines_cumulative_3 AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__5) AS revenue__5
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
+      framed.__day AS __day,
+      framed.revenue__5
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__5) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS revenue__5,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__5,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS revenue__5,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN order_lines_window_bounds
+          ON time_spine.date_day >= order_lines_window_bounds.__first
+          AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), order_lines_cumulative_by_day_3 AS (
     SELECT
       DATE_TRUNC('DAY', order_lines_cumulative_3.__day) AS metric_time__day,
@@ -5848,32 +6512,42 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', order_lines_cumulative_4.__day) AS metric_time__day,
       order_lines_cumulative_4.revenue__7 AS revenue__7
     FROM order_lines_cumulative_4
-  ), store_traffic_rows AS (
+  ), store_traffic_window_bounds AS (
     SELECT
-      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-      src.footfall AS footfall__3
-    FROM store_traffic_read AS src
-    WHERE
-      src.traffic_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
-  ), store_traffic_daily AS (
-    SELECT
-      store_traffic_rows.__day,
-      SUM(store_traffic_rows.footfall__3) AS footfall__3
-    FROM store_traffic_rows
-    GROUP BY
-      store_traffic_rows.__day
+      MIN(store_traffic_daily.__day) AS __first,
+      MAX(store_traffic_daily.__day) AS __last
+    FROM store_traffic_daily
   ), store_traffic_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(store_traffic_daily.footfall__3) AS footfall__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN store_traffic_daily
-      ON store_traffic_daily.__day <= time_spine.date_day
-      AND store_traffic_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
+      framed.__day AS __day,
+      framed.footfall__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS footfall__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          store_traffic_daily.__day,
+          store_traffic_daily.footfall__3,
+          1 AS __data
+        FROM store_traffic_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS footfall__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN store_traffic_window_bounds
+          ON time_spine.date_day >= store_traffic_window_bounds.__first
+          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), store_traffic_cumulative_by_day AS (
     SELECT
       DATE_TRUNC('DAY', store_traffic_cumulative.__day) AS metric_time__day,
@@ -5901,32 +6575,42 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 YEAR'
-  ), production_runs_rows AS (
+  ), production_runs_window_bounds AS (
     SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
   ), production_runs_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(production_runs_daily.units_produced__3) AS units_produced__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN production_runs_daily
-      ON production_runs_daily.__day <= time_spine.date_day
-      AND production_runs_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), production_runs_cumulative_by_day AS (
     SELECT
       DATE_TRUNC('DAY', production_runs_cumulative.__day) AS metric_time__day,
@@ -5991,11 +6675,19 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__day
+    FROM order_lines_agg_2
+    UNION
+    SELECT
+      metric_time__day
     FROM order_lines_offset
     UNION
     SELECT
       metric_time__day
     FROM order_lines_cumulative_by_day_2
+    UNION
+    SELECT
+      metric_time__day
+    FROM store_traffic_agg_2
     UNION
     SELECT
       metric_time__day
@@ -6151,7 +6843,7 @@ WITH metrics_by_day AS (
     production_runs_agg.production_runs AS production_runs,
     CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE PRECISION) AS promotion_conversion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS promotion_order_share,
-    order_lines_agg.revenue__2 AS promotion_revenue,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
     CAST(production_runs_agg.good_units AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE PRECISION) AS quality,
     orders_agg.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg.ordering_customers__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE PRECISION) AS repurchase_rate,
@@ -6169,7 +6861,7 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS revenue_mom_growth_pct,
     order_lines_cumulative_by_day_2.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
+    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
     order_lines_cumulative_by_day_3.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
@@ -6184,13 +6876,13 @@ WITH metrics_by_day AS (
     ) AS revenue_yoy_growth_pct,
     order_lines_cumulative_by_day_4.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
-    store_traffic_agg.footfall__2 AS store_footfall,
+    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_by_day.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg.footfall__2
+          store_traffic_agg_2.footfall__2
         ) - (
           store_traffic_offset.footfall__4
         )
@@ -6231,10 +6923,14 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_offset.metric_time__day
   LEFT JOIN store_traffic_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg.metric_time__day
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_agg_2.metric_time__day
   LEFT JOIN order_lines_offset
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_offset.metric_time__day
   LEFT JOIN order_lines_cumulative_by_day_2
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_2.metric_time__day
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__day
   LEFT JOIN order_lines_cumulative_by_day_3
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_3.metric_time__day
   LEFT JOIN order_lines_offset_2
@@ -6248,19 +6944,30 @@ WITH metrics_by_day AS (
   LEFT JOIN production_runs_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_cumulative_by_day.metric_time__day
 ), metrics_by_week AS (
-  WITH employee_movements_read AS MATERIALIZED (
+  WITH employee_movements_rows AS (
     SELECT
-      src.movement_date,
-      src.movement
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
-      DATE_TRUNC('WEEK', src.movement_date) AS metric_time__week,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-      SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM employee_movements_read AS src
+      DATE_TRUNC('WEEK', employee_movements_daily.__day) AS metric_time__week,
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
+    FROM employee_movements_daily
     GROUP BY
-      DATE_TRUNC('WEEK', src.movement_date)
+      DATE_TRUNC('WEEK', employee_movements_daily.__day)
   ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
@@ -6324,18 +7031,6 @@ WITH metrics_by_day AS (
     ) AS periods
     LEFT JOIN customers_agg
       ON periods.metric_time__week = customers_agg.metric_time__week
-  ), employee_movements_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM employee_movements_read AS src
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
   ), employee_movements_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -6381,16 +7076,40 @@ WITH metrics_by_day AS (
     FROM customers_rows
     GROUP BY
       customers_rows.__day
+  ), customers_window_bounds AS (
+    SELECT
+      MIN(customers_daily.__day) AS __first,
+      MAX(customers_daily.__day) AS __last
+    FROM customers_daily
   ), customers_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(customers_daily.new_customers__2) AS new_customers__2
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN customers_daily
-      ON customers_daily.__day <= time_spine.date_day
-      AND customers_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
-    GROUP BY
-      time_spine.date_day
+      framed.__day AS __day,
+      framed.new_customers__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS new_customers__2,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          customers_daily.__day,
+          customers_daily.new_customers__2,
+          1 AS __data
+        FROM customers_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS new_customers__2,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN customers_window_bounds
+          ON time_spine.date_day >= customers_window_bounds.__first
+          AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6 DAY'
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
   ), customers_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('WEEK', customers_cumulative.__day) AS metric_time__week,
@@ -6572,22 +7291,42 @@ WITH metrics_by_day AS (
 ), recent_metrics_by_week AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
-      src.spend_date,
+      src.spend_eur,
       src.clicks,
       src.impressions,
-      src.spend_eur
+      src.spend_date
     FROM {{ ref('stg_campaign_spend') }} AS src
-  ), campaign_spend_agg AS (
+  ), campaign_spend_rows AS (
     SELECT
-      DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
-      SUM(src.clicks) AS clicks,
-      SUM(src.impressions) AS impressions,
-      SUM(src.spend_eur) AS marketing_spend
+      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+      src.spend_eur AS marketing_spend__3,
+      src.clicks AS clicks,
+      src.impressions AS impressions,
+      src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
+  ), campaign_spend_daily AS (
+    SELECT
+      campaign_spend_rows.__day,
+      SUM(campaign_spend_rows.clicks) AS clicks,
+      SUM(campaign_spend_rows.impressions) AS impressions,
+      SUM(campaign_spend_rows.marketing_spend) AS marketing_spend,
+      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
+    FROM campaign_spend_rows
     GROUP BY
-      DATE_TRUNC('WEEK', src.spend_date)
+      campaign_spend_rows.__day
+  ), campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', campaign_spend_daily.__day) AS metric_time__week,
+      SUM(campaign_spend_daily.clicks) AS clicks,
+      SUM(campaign_spend_daily.impressions) AS impressions,
+      SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
+    FROM campaign_spend_daily
+    WHERE
+      campaign_spend_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -6601,52 +7340,107 @@ WITH metrics_by_day AS (
       DATE_TRUNC('WEEK', src.ordered_at)
   ), production_runs_read AS MATERIALIZED (
     SELECT
-      src.run_date,
+      src.units_produced,
       src.run_minutes,
       src.planned_minutes,
       src.units_defective,
-      src.units_produced,
       src.good_units,
       src.ideal_run_minutes,
-      src.run_id
+      src.run_id,
+      src.run_date
     FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_agg AS (
+  ), production_runs_rows AS (
     SELECT
-      DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
-      SUM(src.run_minutes) AS run_minutes,
-      SUM(src.planned_minutes) AS planned_minutes,
-      SUM(src.units_defective) AS units_defective,
-      SUM(src.units_produced) AS units_produced,
-      SUM(src.good_units) AS good_units,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(src.run_id) AS production_runs
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
     GROUP BY
-      DATE_TRUNC('WEEK', src.run_date)
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', production_runs_daily.__day) AS metric_time__week,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
-      src.ordered_at,
       src.quantity,
       src.net_unit_price,
       src.unit_cost,
       src.discount_per_unit,
+      src.ordered_at,
       src.on_promotion
     FROM {{ ref('stg_order_lines') }} AS src
+  ), order_lines_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+      src.quantity * (
+        src.net_unit_price - src.unit_cost
+      ) AS line_gross_profit,
+      src.quantity * src.net_unit_price AS revenue__4,
+      src.quantity * src.net_unit_price AS revenue__5,
+      src.quantity * src.net_unit_price AS revenue__7,
+      src.quantity * src.net_unit_price AS revenue,
+      src.quantity * src.unit_cost AS cost_of_goods,
+      src.quantity * src.discount_per_unit AS discount_amount,
+      src.quantity AS units_sold
+    FROM order_lines_read AS src
+  ), order_lines_daily AS (
+    SELECT
+      order_lines_rows.__day,
+      SUM(order_lines_rows.revenue) AS revenue,
+      SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
+      SUM(order_lines_rows.discount_amount) AS discount_amount,
+      SUM(order_lines_rows.revenue__4) AS revenue__4,
+      SUM(order_lines_rows.revenue__5) AS revenue__5,
+      SUM(order_lines_rows.revenue__7) AS revenue__7,
+      SUM(order_lines_rows.units_sold) AS units_sold
+    FROM order_lines_rows
+    GROUP BY
+      order_lines_rows.__day
   ), order_lines_agg AS (
     SELECT
-      DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
-      SUM(src.quantity * src.net_unit_price) AS revenue,
-      SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-      SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-      SUM(src.quantity) AS units_sold,
-      SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM order_lines_read AS src
+      DATE_TRUNC('WEEK', order_lines_daily.__day) AS metric_time__week,
+      SUM(order_lines_daily.revenue) AS revenue,
+      SUM(order_lines_daily.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_daily.discount_amount) AS discount_amount,
+      SUM(order_lines_daily.units_sold) AS units_sold
+    FROM order_lines_daily
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      order_lines_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      DATE_TRUNC('WEEK', src.ordered_at)
+      DATE_TRUNC('WEEK', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
     SELECT
       src.ordered_at,
@@ -6673,26 +7467,6 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
-  ), order_lines_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.quantity * (
-        src.net_unit_price - src.unit_cost
-      ) AS line_gross_profit,
-      src.quantity * src.net_unit_price AS revenue__4,
-      src.quantity * src.net_unit_price AS revenue__5,
-      src.quantity * src.net_unit_price AS revenue__7
-    FROM order_lines_read AS src
-  ), order_lines_daily AS (
-    SELECT
-      order_lines_rows.__day,
-      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-      SUM(order_lines_rows.revenue__4) AS revenue__4,
-      SUM(order_lines_rows.revenue__5) AS revenue__5,
-      SUM(order_lines_rows.revenue__7) AS revenue__7
-    FROM order_lines_rows
-    GROUP BY
-      order_lines_rows.__day
   ), order_lines_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -6836,20 +7610,6 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 MONTH'
-  ), campaign_spend_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-      src.spend_eur AS marketing_spend__3
-    FROM campaign_spend_read AS src
-    WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
-  ), campaign_spend_daily AS (
-    SELECT
-      campaign_spend_rows.__day,
-      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
-    FROM campaign_spend_rows
-    GROUP BY
-      campaign_spend_rows.__day
   ), campaign_spend_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -6945,13 +7705,23 @@ WITH metrics_by_day AS (
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
-      SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-      SUM(src.footfall) AS footfall__2
+      SUM(src.footfall) AS footfall
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.on_promotion
+      AND src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.traffic_date)
+  ), order_lines_agg_2 AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
+      SUM(src.quantity * src.net_unit_price) AS revenue__2
+    FROM order_lines_read AS src
+    WHERE
+      src.on_promotion
+      AND src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_by_period AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -7005,18 +7775,67 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked_2
     WHERE
       order_lines_cumulative_ranked_2.__period_rank = 1
+  ), store_traffic_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+      src.footfall AS footfall__3,
+      src.footfall AS footfall__2
+    FROM store_traffic_read AS src
+    WHERE
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
+  ), store_traffic_daily AS (
+    SELECT
+      store_traffic_rows.__day,
+      SUM(store_traffic_rows.footfall__2) AS footfall__2,
+      SUM(store_traffic_rows.footfall__3) AS footfall__3
+    FROM store_traffic_rows
+    GROUP BY
+      store_traffic_rows.__day
+  ), store_traffic_agg_2 AS (
+    SELECT
+      DATE_TRUNC('WEEK', store_traffic_daily.__day) AS metric_time__week,
+      SUM(store_traffic_daily.footfall__2) AS footfall__2
+    FROM store_traffic_daily
+    WHERE
+      store_traffic_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', store_traffic_daily.__day)
+  ), order_lines_window_bounds AS (
+    SELECT
+      MIN(order_lines_daily.__day) AS __first,
+      MAX(order_lines_daily.__day) AS __last
+    FROM order_lines_daily
   ), order_lines_cumulative_3 AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__5) AS revenue__5
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
+      framed.__day AS __day,
+      framed.revenue__5
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__5) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS revenue__5,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__5,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS revenue__5,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN order_lines_window_bounds
+          ON time_spine.date_day >= order_lines_window_bounds.__first
+          AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), order_lines_cumulative_ranked_3 AS (
     SELECT
       DATE_TRUNC('WEEK', order_lines_cumulative_3.__day) AS metric_time__week,
@@ -7086,32 +7905,42 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked_4
     WHERE
       order_lines_cumulative_ranked_4.__period_rank = 1
-  ), store_traffic_rows AS (
+  ), store_traffic_window_bounds AS (
     SELECT
-      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-      src.footfall AS footfall__3
-    FROM store_traffic_read AS src
-    WHERE
-      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
-  ), store_traffic_daily AS (
-    SELECT
-      store_traffic_rows.__day,
-      SUM(store_traffic_rows.footfall__3) AS footfall__3
-    FROM store_traffic_rows
-    GROUP BY
-      store_traffic_rows.__day
+      MIN(store_traffic_daily.__day) AS __first,
+      MAX(store_traffic_daily.__day) AS __last
+    FROM store_traffic_daily
   ), store_traffic_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(store_traffic_daily.footfall__3) AS footfall__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN store_traffic_daily
-      ON store_traffic_daily.__day <= time_spine.date_day
-      AND store_traffic_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
+      framed.__day AS __day,
+      framed.footfall__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS footfall__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          store_traffic_daily.__day,
+          store_traffic_daily.footfall__3,
+          1 AS __data
+        FROM store_traffic_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS footfall__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN store_traffic_window_bounds
+          ON time_spine.date_day >= store_traffic_window_bounds.__first
+          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), store_traffic_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('WEEK', store_traffic_cumulative.__day) AS metric_time__week,
@@ -7153,32 +7982,42 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 YEAR'
-  ), production_runs_rows AS (
+  ), production_runs_window_bounds AS (
     SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
   ), production_runs_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(production_runs_daily.units_produced__3) AS units_produced__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN production_runs_daily
-      ON production_runs_daily.__day <= time_spine.date_day
-      AND production_runs_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), production_runs_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('WEEK', production_runs_cumulative.__day) AS metric_time__week,
@@ -7254,11 +8093,19 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__week
+    FROM order_lines_agg_2
+    UNION
+    SELECT
+      metric_time__week
     FROM order_lines_offset
     UNION
     SELECT
       metric_time__week
     FROM order_lines_cumulative_last
+    UNION
+    SELECT
+      metric_time__week
+    FROM store_traffic_agg_2
     UNION
     SELECT
       metric_time__week
@@ -7414,7 +8261,7 @@ WITH metrics_by_day AS (
     production_runs_agg.production_runs AS production_runs,
     CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE PRECISION) AS promotion_conversion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS promotion_order_share,
-    order_lines_agg.revenue__2 AS promotion_revenue,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
     CAST(production_runs_agg.good_units AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE PRECISION) AS quality,
     orders_agg.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg.ordering_customers__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE PRECISION) AS repurchase_rate,
@@ -7432,7 +8279,7 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS revenue_mom_growth_pct,
     order_lines_cumulative_last.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
+    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
     order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
@@ -7447,13 +8294,13 @@ WITH metrics_by_day AS (
     ) AS revenue_yoy_growth_pct,
     order_lines_cumulative_last_2.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
-    store_traffic_agg.footfall__2 AS store_footfall,
+    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg.footfall__2
+          store_traffic_agg_2.footfall__2
         ) - (
           store_traffic_offset.footfall__4
         )
@@ -7494,10 +8341,14 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_offset.metric_time__week
   LEFT JOIN store_traffic_agg
     ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_agg.metric_time__week
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_agg_2.metric_time__week
   LEFT JOIN order_lines_offset
     ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_offset.metric_time__week
   LEFT JOIN order_lines_cumulative_last
     ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__week
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__week
   LEFT JOIN order_lines_cumulative_first_2
     ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__week
   LEFT JOIN order_lines_offset_2
@@ -7511,19 +8362,30 @@ WITH metrics_by_day AS (
   LEFT JOIN production_runs_cumulative_first
     ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
 ), metrics_by_month AS (
-  WITH employee_movements_read AS MATERIALIZED (
+  WITH employee_movements_rows AS (
     SELECT
-      src.movement_date,
-      src.movement
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
-      DATE_TRUNC('MONTH', src.movement_date) AS metric_time__month,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-      SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-    FROM employee_movements_read AS src
+      DATE_TRUNC('MONTH', employee_movements_daily.__day) AS metric_time__month,
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
+    FROM employee_movements_daily
     GROUP BY
-      DATE_TRUNC('MONTH', src.movement_date)
+      DATE_TRUNC('MONTH', employee_movements_daily.__day)
   ), headcount_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
@@ -7587,44 +8449,52 @@ WITH metrics_by_day AS (
     ) AS periods
     LEFT JOIN customers_agg
       ON periods.metric_time__month = customers_agg.metric_time__month
-  ), employee_movements_rows AS (
+  ), employee_movements_period_ends AS (
     SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-    FROM employee_movements_read AS src
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
-  ), employee_movements_cumulative AS (
-    SELECT
-      time_spine.date_day AS __day,
-      SUM(employee_movements_daily.hires__2) AS hires__2
+      MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN employee_movements_daily
-      ON employee_movements_daily.__day <= time_spine.date_day
-      AND employee_movements_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     GROUP BY
-      time_spine.date_day
-  ), employee_movements_cumulative_ranked AS (
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), employee_movements_to_date_keys AS (
+    SELECT DISTINCT
+      DATE_TRUNC('YEAR', employee_movements_daily.__day) AS __to_date
+    FROM employee_movements_daily
+  ), employee_movements_to_date AS (
     SELECT
-      DATE_TRUNC('MONTH', employee_movements_cumulative.__day) AS metric_time__month,
-      employee_movements_cumulative.hires__2 AS hires__2,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', employee_movements_cumulative.__day)
-        ORDER BY employee_movements_cumulative.__day DESC NULLS LAST
-      ) AS __period_rank
-    FROM employee_movements_cumulative
-  ), employee_movements_cumulative_last AS (
-    SELECT
-      employee_movements_cumulative_ranked.metric_time__month,
-      employee_movements_cumulative_ranked.hires__2
-    FROM employee_movements_cumulative_ranked
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.hires__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(hires__2) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS hires__2,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          employee_movements_daily.__day,
+          employee_movements_daily.hires__2,
+          1 AS __data
+        FROM employee_movements_daily
+        UNION ALL
+        SELECT
+          employee_movements_period_ends.__day,
+          NULL AS hires__2,
+          NULL AS __data
+        FROM employee_movements_period_ends
+        INNER JOIN employee_movements_to_date_keys
+          ON DATE_TRUNC('YEAR', employee_movements_period_ends.__day) = employee_movements_to_date_keys.__to_date
+      ) AS stacked
+    ) AS framed
     WHERE
-      employee_movements_cumulative_ranked.__period_rank = 1
+      framed.__data IS NULL AND framed.__rows > 0
   ), kpi_targets_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.period_start) AS metric_time__month,
@@ -7644,16 +8514,40 @@ WITH metrics_by_day AS (
     FROM customers_rows
     GROUP BY
       customers_rows.__day
+  ), customers_window_bounds AS (
+    SELECT
+      MIN(customers_daily.__day) AS __first,
+      MAX(customers_daily.__day) AS __last
+    FROM customers_daily
   ), customers_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(customers_daily.new_customers__2) AS new_customers__2
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN customers_daily
-      ON customers_daily.__day <= time_spine.date_day
-      AND customers_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
-    GROUP BY
-      time_spine.date_day
+      framed.__day AS __day,
+      framed.new_customers__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS new_customers__2,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          customers_daily.__day,
+          customers_daily.new_customers__2,
+          1 AS __data
+        FROM customers_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS new_customers__2,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN customers_window_bounds
+          ON time_spine.date_day >= customers_window_bounds.__first
+          AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6 DAY'
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
   ), customers_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('MONTH', customers_cumulative.__day) AS metric_time__month,
@@ -7754,7 +8648,7 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
-    FROM employee_movements_cumulative_last
+    FROM employee_movements_to_date
     UNION
     SELECT
       metric_time__month
@@ -7788,7 +8682,7 @@ WITH metrics_by_day AS (
     headcount_agg.fte AS fte,
     headcount_agg.headcount AS headcount,
     employee_movements_agg.hires AS hires,
-    employee_movements_cumulative_last.hires__2 AS hires_ytd,
+    employee_movements_to_date.hires__2 AS hires_ytd,
     kpi_targets_agg.target_value AS kpi_target,
     CAST(leads_agg.converted_leads AS DOUBLE PRECISION) / CAST(NULLIF(leads_agg.leads, 0) AS DOUBLE PRECISION) AS lead_conversion_rate,
     leads_agg.leads AS leads,
@@ -7818,8 +8712,8 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg.metric_time__month
   LEFT JOIN customers_spine
     ON group_keys.metric_time__month IS NOT DISTINCT FROM customers_spine.metric_time__month
-  LEFT JOIN employee_movements_cumulative_last
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM employee_movements_cumulative_last.metric_time__month
+  LEFT JOIN employee_movements_to_date
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM employee_movements_to_date.metric_time__month
   LEFT JOIN kpi_targets_agg
     ON group_keys.metric_time__month IS NOT DISTINCT FROM kpi_targets_agg.metric_time__month
   LEFT JOIN customers_cumulative_first
@@ -7835,22 +8729,42 @@ WITH metrics_by_day AS (
 ), recent_metrics_by_month AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
-      src.spend_date,
+      src.spend_eur,
       src.clicks,
       src.impressions,
-      src.spend_eur
+      src.spend_date
     FROM {{ ref('stg_campaign_spend') }} AS src
-  ), campaign_spend_agg AS (
+  ), campaign_spend_rows AS (
     SELECT
-      DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
-      SUM(src.clicks) AS clicks,
-      SUM(src.impressions) AS impressions,
-      SUM(src.spend_eur) AS marketing_spend
+      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+      src.spend_eur AS marketing_spend__3,
+      src.clicks AS clicks,
+      src.impressions AS impressions,
+      src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
+  ), campaign_spend_daily AS (
+    SELECT
+      campaign_spend_rows.__day,
+      SUM(campaign_spend_rows.clicks) AS clicks,
+      SUM(campaign_spend_rows.impressions) AS impressions,
+      SUM(campaign_spend_rows.marketing_spend) AS marketing_spend,
+      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
+    FROM campaign_spend_rows
     GROUP BY
-      DATE_TRUNC('MONTH', src.spend_date)
+      campaign_spend_rows.__day
+  ), campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', campaign_spend_daily.__day) AS metric_time__month,
+      SUM(campaign_spend_daily.clicks) AS clicks,
+      SUM(campaign_spend_daily.impressions) AS impressions,
+      SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
+    FROM campaign_spend_daily
+    WHERE
+      campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -7864,52 +8778,107 @@ WITH metrics_by_day AS (
       DATE_TRUNC('MONTH', src.ordered_at)
   ), production_runs_read AS MATERIALIZED (
     SELECT
-      src.run_date,
+      src.units_produced,
       src.run_minutes,
       src.planned_minutes,
       src.units_defective,
-      src.units_produced,
       src.good_units,
       src.ideal_run_minutes,
-      src.run_id
+      src.run_id,
+      src.run_date
     FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_agg AS (
+  ), production_runs_rows AS (
     SELECT
-      DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
-      SUM(src.run_minutes) AS run_minutes,
-      SUM(src.planned_minutes) AS planned_minutes,
-      SUM(src.units_defective) AS units_defective,
-      SUM(src.units_produced) AS units_produced,
-      SUM(src.good_units) AS good_units,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(src.run_id) AS production_runs
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
     GROUP BY
-      DATE_TRUNC('MONTH', src.run_date)
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', production_runs_daily.__day) AS metric_time__month,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
-      src.ordered_at,
       src.quantity,
       src.net_unit_price,
       src.unit_cost,
       src.discount_per_unit,
+      src.ordered_at,
       src.on_promotion
     FROM {{ ref('stg_order_lines') }} AS src
+  ), order_lines_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+      src.quantity * (
+        src.net_unit_price - src.unit_cost
+      ) AS line_gross_profit,
+      src.quantity * src.net_unit_price AS revenue__4,
+      src.quantity * src.net_unit_price AS revenue__5,
+      src.quantity * src.net_unit_price AS revenue__7,
+      src.quantity * src.net_unit_price AS revenue,
+      src.quantity * src.unit_cost AS cost_of_goods,
+      src.quantity * src.discount_per_unit AS discount_amount,
+      src.quantity AS units_sold
+    FROM order_lines_read AS src
+  ), order_lines_daily AS (
+    SELECT
+      order_lines_rows.__day,
+      SUM(order_lines_rows.revenue) AS revenue,
+      SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
+      SUM(order_lines_rows.discount_amount) AS discount_amount,
+      SUM(order_lines_rows.revenue__4) AS revenue__4,
+      SUM(order_lines_rows.revenue__5) AS revenue__5,
+      SUM(order_lines_rows.revenue__7) AS revenue__7,
+      SUM(order_lines_rows.units_sold) AS units_sold
+    FROM order_lines_rows
+    GROUP BY
+      order_lines_rows.__day
   ), order_lines_agg AS (
     SELECT
-      DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-      SUM(src.quantity * src.net_unit_price) AS revenue,
-      SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-      SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-      SUM(src.quantity) AS units_sold,
-      SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-    FROM order_lines_read AS src
+      DATE_TRUNC('MONTH', order_lines_daily.__day) AS metric_time__month,
+      SUM(order_lines_daily.revenue) AS revenue,
+      SUM(order_lines_daily.cost_of_goods) AS cost_of_goods,
+      SUM(order_lines_daily.discount_amount) AS discount_amount,
+      SUM(order_lines_daily.units_sold) AS units_sold
+    FROM order_lines_daily
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      DATE_TRUNC('MONTH', src.ordered_at)
+      DATE_TRUNC('MONTH', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
     SELECT
       src.ordered_at,
@@ -7936,26 +8905,6 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
-  ), order_lines_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.quantity * (
-        src.net_unit_price - src.unit_cost
-      ) AS line_gross_profit,
-      src.quantity * src.net_unit_price AS revenue__4,
-      src.quantity * src.net_unit_price AS revenue__5,
-      src.quantity * src.net_unit_price AS revenue__7
-    FROM order_lines_read AS src
-  ), order_lines_daily AS (
-    SELECT
-      order_lines_rows.__day,
-      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-      SUM(order_lines_rows.revenue__4) AS revenue__4,
-      SUM(order_lines_rows.revenue__5) AS revenue__5,
-      SUM(order_lines_rows.revenue__7) AS revenue__7
-    FROM order_lines_rows
-    GROUP BY
-      order_lines_rows.__day
   ), order_lines_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -8099,48 +9048,54 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 MONTH'
-  ), campaign_spend_rows AS (
+  ), campaign_spend_period_ends AS (
     SELECT
-      CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-      src.spend_eur AS marketing_spend__3
-    FROM campaign_spend_read AS src
-    WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
-  ), campaign_spend_daily AS (
-    SELECT
-      campaign_spend_rows.__day,
-      SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
-    FROM campaign_spend_rows
-    GROUP BY
-      campaign_spend_rows.__day
-  ), campaign_spend_cumulative AS (
-    SELECT
-      time_spine.date_day AS __day,
-      SUM(campaign_spend_daily.marketing_spend__3) AS marketing_spend__3
+      MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN campaign_spend_daily
-      ON campaign_spend_daily.__day <= time_spine.date_day
-      AND campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
       time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      time_spine.date_day
-  ), campaign_spend_cumulative_ranked AS (
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), campaign_spend_to_date_keys AS (
+    SELECT DISTINCT
+      DATE_TRUNC('MONTH', campaign_spend_daily.__day) AS __to_date
+    FROM campaign_spend_daily
+  ), campaign_spend_to_date AS (
     SELECT
-      DATE_TRUNC('MONTH', campaign_spend_cumulative.__day) AS metric_time__month,
-      campaign_spend_cumulative.marketing_spend__3 AS marketing_spend__3,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', campaign_spend_cumulative.__day)
-        ORDER BY campaign_spend_cumulative.__day DESC NULLS LAST
-      ) AS __period_rank
-    FROM campaign_spend_cumulative
-  ), campaign_spend_cumulative_last AS (
-    SELECT
-      campaign_spend_cumulative_ranked.metric_time__month,
-      campaign_spend_cumulative_ranked.marketing_spend__3
-    FROM campaign_spend_cumulative_ranked
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.marketing_spend__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(marketing_spend__3) OVER (
+          PARTITION BY DATE_TRUNC('MONTH', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS marketing_spend__3,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('MONTH', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          campaign_spend_daily.__day,
+          campaign_spend_daily.marketing_spend__3,
+          1 AS __data
+        FROM campaign_spend_daily
+        UNION ALL
+        SELECT
+          campaign_spend_period_ends.__day,
+          NULL AS marketing_spend__3,
+          NULL AS __data
+        FROM campaign_spend_period_ends
+        INNER JOIN campaign_spend_to_date_keys
+          ON DATE_TRUNC('MONTH', campaign_spend_period_ends.__day) = campaign_spend_to_date_keys.__to_date
+      ) AS stacked
+    ) AS framed
     WHERE
-      campaign_spend_cumulative_ranked.__period_rank = 1
+      framed.__data IS NULL AND framed.__rows > 0
   ), production_runs_by_period AS (
     SELECT
       DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
@@ -8208,13 +9163,23 @@ WITH metrics_by_day AS (
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
-      SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-      SUM(src.footfall) AS footfall__2
+      SUM(src.footfall) AS footfall
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.on_promotion
+      AND src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.traffic_date)
+  ), order_lines_agg_2 AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
+      SUM(src.quantity * src.net_unit_price) AS revenue__2
+    FROM order_lines_read AS src
+    WHERE
+      src.on_promotion
+      AND src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_by_period AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -8240,62 +9205,131 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN order_lines_by_period
       ON order_lines_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 MONTH'
-  ), order_lines_cumulative_2 AS (
+  ), order_lines_period_ends AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__4) AS revenue__4
+      MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
       time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      time_spine.date_day
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), order_lines_to_date_keys AS (
+    SELECT DISTINCT
+      DATE_TRUNC('MONTH', order_lines_daily.__day) AS __to_date
+    FROM order_lines_daily
+  ), order_lines_to_date AS (
+    SELECT
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.revenue__4
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__4) OVER (
+          PARTITION BY DATE_TRUNC('MONTH', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS revenue__4,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('MONTH', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__4,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          order_lines_period_ends.__day,
+          NULL AS revenue__4,
+          NULL AS __data
+        FROM order_lines_period_ends
+        INNER JOIN order_lines_to_date_keys
+          ON DATE_TRUNC('MONTH', order_lines_period_ends.__day) = order_lines_to_date_keys.__to_date
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
+  ), store_traffic_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+      src.footfall AS footfall__3,
+      src.footfall AS footfall__2
+    FROM store_traffic_read AS src
+    WHERE
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
+  ), store_traffic_daily AS (
+    SELECT
+      store_traffic_rows.__day,
+      SUM(store_traffic_rows.footfall__2) AS footfall__2,
+      SUM(store_traffic_rows.footfall__3) AS footfall__3
+    FROM store_traffic_rows
+    GROUP BY
+      store_traffic_rows.__day
+  ), store_traffic_agg_2 AS (
+    SELECT
+      DATE_TRUNC('MONTH', store_traffic_daily.__day) AS metric_time__month,
+      SUM(store_traffic_daily.footfall__2) AS footfall__2
+    FROM store_traffic_daily
+    WHERE
+      store_traffic_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', store_traffic_daily.__day)
+  ), order_lines_window_bounds AS (
+    SELECT
+      MIN(order_lines_daily.__day) AS __first,
+      MAX(order_lines_daily.__day) AS __last
+    FROM order_lines_daily
+  ), order_lines_cumulative_2 AS (
+    SELECT
+      framed.__day AS __day,
+      framed.revenue__5
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__5) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS revenue__5,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__5,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS revenue__5,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN order_lines_window_bounds
+          ON time_spine.date_day >= order_lines_window_bounds.__first
+          AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
   ), order_lines_cumulative_ranked_2 AS (
     SELECT
       DATE_TRUNC('MONTH', order_lines_cumulative_2.__day) AS metric_time__month,
-      order_lines_cumulative_2.revenue__4 AS revenue__4,
+      order_lines_cumulative_2.revenue__5 AS revenue__5,
       ROW_NUMBER() OVER (
         PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_2.__day)
-        ORDER BY order_lines_cumulative_2.__day DESC NULLS LAST
+        ORDER BY order_lines_cumulative_2.__day ASC
       ) AS __period_rank
     FROM order_lines_cumulative_2
-  ), order_lines_cumulative_last AS (
+  ), order_lines_cumulative_first_2 AS (
     SELECT
       order_lines_cumulative_ranked_2.metric_time__month,
-      order_lines_cumulative_ranked_2.revenue__4
+      order_lines_cumulative_ranked_2.revenue__5
     FROM order_lines_cumulative_ranked_2
     WHERE
       order_lines_cumulative_ranked_2.__period_rank = 1
-  ), order_lines_cumulative_3 AS (
-    SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__5) AS revenue__5
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
-  ), order_lines_cumulative_ranked_3 AS (
-    SELECT
-      DATE_TRUNC('MONTH', order_lines_cumulative_3.__day) AS metric_time__month,
-      order_lines_cumulative_3.revenue__5 AS revenue__5,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_3.__day)
-        ORDER BY order_lines_cumulative_3.__day ASC
-      ) AS __period_rank
-    FROM order_lines_cumulative_3
-  ), order_lines_cumulative_first_2 AS (
-    SELECT
-      order_lines_cumulative_ranked_3.metric_time__month,
-      order_lines_cumulative_ranked_3.revenue__5
-    FROM order_lines_cumulative_ranked_3
-    WHERE
-      order_lines_cumulative_ranked_3.__period_rank = 1
   ), order_lines_by_period_2 AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -8321,60 +9355,90 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN order_lines_by_period_2
       ON order_lines_by_period_2.metric_time__month = periods.metric_time__month - INTERVAL '1 YEAR'
-  ), order_lines_cumulative_4 AS (
+  ), order_lines_period_ends_2 AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(order_lines_daily.revenue__7) AS revenue__7
+      MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
-      ON order_lines_daily.__day <= time_spine.date_day
-      AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     WHERE
       time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
     GROUP BY
-      time_spine.date_day
-  ), order_lines_cumulative_ranked_4 AS (
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), order_lines_to_date_keys_2 AS (
+    SELECT DISTINCT
+      DATE_TRUNC('YEAR', order_lines_daily.__day) AS __to_date
+    FROM order_lines_daily
+  ), order_lines_to_date_2 AS (
     SELECT
-      DATE_TRUNC('MONTH', order_lines_cumulative_4.__day) AS metric_time__month,
-      order_lines_cumulative_4.revenue__7 AS revenue__7,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_4.__day)
-        ORDER BY order_lines_cumulative_4.__day DESC NULLS LAST
-      ) AS __period_rank
-    FROM order_lines_cumulative_4
-  ), order_lines_cumulative_last_2 AS (
-    SELECT
-      order_lines_cumulative_ranked_4.metric_time__month,
-      order_lines_cumulative_ranked_4.revenue__7
-    FROM order_lines_cumulative_ranked_4
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.revenue__7
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(revenue__7) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS revenue__7,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          order_lines_daily.__day,
+          order_lines_daily.revenue__7,
+          1 AS __data
+        FROM order_lines_daily
+        UNION ALL
+        SELECT
+          order_lines_period_ends_2.__day,
+          NULL AS revenue__7,
+          NULL AS __data
+        FROM order_lines_period_ends_2
+        INNER JOIN order_lines_to_date_keys_2
+          ON DATE_TRUNC('YEAR', order_lines_period_ends_2.__day) = order_lines_to_date_keys_2.__to_date
+      ) AS stacked
+    ) AS framed
     WHERE
-      order_lines_cumulative_ranked_4.__period_rank = 1
-  ), store_traffic_rows AS (
+      framed.__data IS NULL AND framed.__rows > 0
+  ), store_traffic_window_bounds AS (
     SELECT
-      CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-      src.footfall AS footfall__3
-    FROM store_traffic_read AS src
-    WHERE
-      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
-  ), store_traffic_daily AS (
-    SELECT
-      store_traffic_rows.__day,
-      SUM(store_traffic_rows.footfall__3) AS footfall__3
-    FROM store_traffic_rows
-    GROUP BY
-      store_traffic_rows.__day
+      MIN(store_traffic_daily.__day) AS __first,
+      MAX(store_traffic_daily.__day) AS __last
+    FROM store_traffic_daily
   ), store_traffic_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(store_traffic_daily.footfall__3) AS footfall__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN store_traffic_daily
-      ON store_traffic_daily.__day <= time_spine.date_day
-      AND store_traffic_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
+      framed.__day AS __day,
+      framed.footfall__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS footfall__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          store_traffic_daily.__day,
+          store_traffic_daily.footfall__3,
+          1 AS __data
+        FROM store_traffic_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS footfall__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN store_traffic_window_bounds
+          ON time_spine.date_day >= store_traffic_window_bounds.__first
+          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), store_traffic_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('MONTH', store_traffic_cumulative.__day) AS metric_time__month,
@@ -8416,32 +9480,42 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 YEAR'
-  ), production_runs_rows AS (
+  ), production_runs_window_bounds AS (
     SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
   ), production_runs_cumulative AS (
     SELECT
-      time_spine.date_day AS __day,
-      SUM(production_runs_daily.units_produced__3) AS units_produced__3
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN production_runs_daily
-      ON production_runs_daily.__day <= time_spine.date_day
-      AND production_runs_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
+      framed.__data IS NULL AND framed.__rows > 0
   ), production_runs_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('MONTH', production_runs_cumulative.__day) AS metric_time__month,
@@ -8501,7 +9575,7 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
-    FROM campaign_spend_cumulative_last
+    FROM campaign_spend_to_date
     UNION
     SELECT
       metric_time__month
@@ -8517,11 +9591,19 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
+    FROM order_lines_agg_2
+    UNION
+    SELECT
+      metric_time__month
     FROM order_lines_offset
     UNION
     SELECT
       metric_time__month
-    FROM order_lines_cumulative_last
+    FROM order_lines_to_date
+    UNION
+    SELECT
+      metric_time__month
+    FROM store_traffic_agg_2
     UNION
     SELECT
       metric_time__month
@@ -8533,7 +9615,7 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
-    FROM order_lines_cumulative_last_2
+    FROM order_lines_to_date_2
     UNION
     SELECT
       metric_time__month
@@ -8617,7 +9699,7 @@ WITH metrics_by_day AS (
         campaign_spend_offset.marketing_spend__2
       ), 0)
     ) AS marketing_spend_mom_growth_pct,
-    campaign_spend_cumulative_last.marketing_spend__3 AS marketing_spend_mtd,
+    campaign_spend_to_date.marketing_spend__3 AS marketing_spend_mtd,
     (
       (
         CAST(production_runs_agg.run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE PRECISION)
@@ -8677,7 +9759,7 @@ WITH metrics_by_day AS (
     production_runs_agg.production_runs AS production_runs,
     CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE PRECISION) AS promotion_conversion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS promotion_order_share,
-    order_lines_agg.revenue__2 AS promotion_revenue,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
     CAST(production_runs_agg.good_units AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE PRECISION) AS quality,
     orders_agg.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg.ordering_customers__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE PRECISION) AS repurchase_rate,
@@ -8694,8 +9776,8 @@ WITH metrics_by_day AS (
         order_lines_offset.revenue__3
       ), 0)
     ) AS revenue_mom_growth_pct,
-    order_lines_cumulative_last.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
+    order_lines_to_date.revenue__4 AS revenue_mtd,
+    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
     order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
@@ -8708,15 +9790,15 @@ WITH metrics_by_day AS (
         order_lines_offset_2.revenue__6
       ), 0)
     ) AS revenue_yoy_growth_pct,
-    order_lines_cumulative_last_2.revenue__7 AS revenue_ytd,
+    order_lines_to_date_2.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
-    store_traffic_agg.footfall__2 AS store_footfall,
+    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg.footfall__2
+          store_traffic_agg_2.footfall__2
         ) - (
           store_traffic_offset.footfall__4
         )
@@ -8749,24 +9831,28 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__month
   LEFT JOIN campaign_spend_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_offset.metric_time__month
-  LEFT JOIN campaign_spend_cumulative_last
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_cumulative_last.metric_time__month
+  LEFT JOIN campaign_spend_to_date
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_to_date.metric_time__month
   LEFT JOIN production_runs_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM production_runs_offset.metric_time__month
   LEFT JOIN orders_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_offset.metric_time__month
   LEFT JOIN store_traffic_agg
     ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg.metric_time__month
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg_2.metric_time__month
   LEFT JOIN order_lines_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset.metric_time__month
-  LEFT JOIN order_lines_cumulative_last
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__month
+  LEFT JOIN order_lines_to_date
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_to_date.metric_time__month
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__month
   LEFT JOIN order_lines_cumulative_first_2
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__month
   LEFT JOIN order_lines_offset_2
     ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset_2.metric_time__month
-  LEFT JOIN order_lines_cumulative_last_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last_2.metric_time__month
+  LEFT JOIN order_lines_to_date_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_to_date_2.metric_time__month
   LEFT JOIN store_traffic_cumulative_first
     ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__month
   LEFT JOIN store_traffic_offset
@@ -11130,15 +12216,33 @@ WHERE
   )
 {% endif %}
 {% elif target.type == 'spark' %}
-WITH campaign_spend_agg AS (
+WITH campaign_spend_rows AS (
   SELECT
-    DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
-    SUM(src.clicks) AS clicks,
-    SUM(src.impressions) AS impressions,
-    SUM(src.spend_eur) AS marketing_spend
+    CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+    src.spend_eur AS marketing_spend__3,
+    src.clicks AS clicks,
+    src.impressions AS impressions,
+    src.spend_eur AS marketing_spend
   FROM {{ ref('stg_campaign_spend') }} AS src
+), campaign_spend_daily AS (
+  SELECT
+    campaign_spend_rows.__day,
+    SUM(campaign_spend_rows.clicks) AS clicks,
+    SUM(campaign_spend_rows.impressions) AS impressions,
+    SUM(campaign_spend_rows.marketing_spend) AS marketing_spend,
+    SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
+  FROM campaign_spend_rows
   GROUP BY
-    DATE_TRUNC('DAY', src.spend_date)
+    campaign_spend_rows.__day
+), campaign_spend_agg AS (
+  SELECT
+    DATE_TRUNC('DAY', campaign_spend_daily.__day) AS metric_time__day,
+    SUM(campaign_spend_daily.clicks) AS clicks,
+    SUM(campaign_spend_daily.impressions) AS impressions,
+    SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
+  FROM campaign_spend_daily
+  GROUP BY
+    DATE_TRUNC('DAY', campaign_spend_daily.__day)
 ), attributed_orders_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -11148,14 +12252,30 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('fct_attributed_orders') }} AS src
   GROUP BY
     DATE_TRUNC('DAY', src.ordered_at)
+), employee_movements_rows AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+    CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
+  FROM {{ ref('fct_employee_movements') }} AS src
+), employee_movements_daily AS (
+  SELECT
+    employee_movements_rows.__day,
+    SUM(employee_movements_rows.leavers) AS leavers,
+    SUM(employee_movements_rows.hires) AS hires,
+    SUM(employee_movements_rows.hires__2) AS hires__2
+  FROM employee_movements_rows
+  GROUP BY
+    employee_movements_rows.__day
 ), employee_movements_agg AS (
   SELECT
-    DATE_TRUNC('DAY', src.movement_date) AS metric_time__day,
-    SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-    SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-  FROM {{ ref('fct_employee_movements') }} AS src
+    DATE_TRUNC('DAY', employee_movements_daily.__day) AS metric_time__day,
+    SUM(employee_movements_daily.leavers) AS leavers,
+    SUM(employee_movements_daily.hires) AS hires
+  FROM employee_movements_daily
   GROUP BY
-    DATE_TRUNC('DAY', src.movement_date)
+    DATE_TRUNC('DAY', employee_movements_daily.__day)
 ), headcount_by_day AS (
   SELECT
     DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
@@ -11181,30 +12301,83 @@ WITH campaign_spend_agg AS (
     headcount_window.__window_day = headcount_window.__window_pick
   GROUP BY
     headcount_window.metric_time__day
+), production_runs_rows AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+    src.units_produced AS units_produced__3,
+    src.run_minutes AS run_minutes,
+    src.planned_minutes AS planned_minutes,
+    src.units_defective AS units_defective,
+    src.units_produced AS units_produced,
+    src.good_units AS good_units,
+    src.ideal_run_minutes AS ideal_run_minutes,
+    src.run_id AS production_runs
+  FROM {{ ref('stg_production_runs') }} AS src
+), production_runs_daily AS (
+  SELECT
+    production_runs_rows.__day,
+    SUM(production_runs_rows.run_minutes) AS run_minutes,
+    SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+    SUM(production_runs_rows.units_defective) AS units_defective,
+    SUM(production_runs_rows.units_produced) AS units_produced,
+    SUM(production_runs_rows.good_units) AS good_units,
+    SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+    COUNT(production_runs_rows.production_runs) AS production_runs,
+    SUM(production_runs_rows.units_produced__3) AS units_produced__3
+  FROM production_runs_rows
+  GROUP BY
+    production_runs_rows.__day
 ), production_runs_agg AS (
   SELECT
-    DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
-    SUM(src.run_minutes) AS run_minutes,
-    SUM(src.planned_minutes) AS planned_minutes,
-    SUM(src.units_defective) AS units_defective,
-    SUM(src.units_produced) AS units_produced,
-    SUM(src.good_units) AS good_units,
-    SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-    COUNT(src.run_id) AS production_runs
-  FROM {{ ref('stg_production_runs') }} AS src
+    DATE_TRUNC('DAY', production_runs_daily.__day) AS metric_time__day,
+    SUM(production_runs_daily.run_minutes) AS run_minutes,
+    SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+    SUM(production_runs_daily.units_defective) AS units_defective,
+    SUM(production_runs_daily.units_produced) AS units_produced,
+    SUM(production_runs_daily.good_units) AS good_units,
+    SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+    CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+  FROM production_runs_daily
   GROUP BY
-    DATE_TRUNC('DAY', src.run_date)
+    DATE_TRUNC('DAY', production_runs_daily.__day)
+), order_lines_rows AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+    src.quantity * (
+      src.net_unit_price - src.unit_cost
+    ) AS line_gross_profit,
+    src.quantity * src.net_unit_price AS revenue__4,
+    src.quantity * src.net_unit_price AS revenue__5,
+    src.quantity * src.net_unit_price AS revenue__7,
+    src.quantity * src.net_unit_price AS revenue,
+    src.quantity * src.unit_cost AS cost_of_goods,
+    src.quantity * src.discount_per_unit AS discount_amount,
+    src.quantity AS units_sold
+  FROM {{ ref('stg_order_lines') }} AS src
+), order_lines_daily AS (
+  SELECT
+    order_lines_rows.__day,
+    SUM(order_lines_rows.revenue) AS revenue,
+    SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
+    SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
+    SUM(order_lines_rows.discount_amount) AS discount_amount,
+    SUM(order_lines_rows.revenue__4) AS revenue__4,
+    SUM(order_lines_rows.revenue__5) AS revenue__5,
+    SUM(order_lines_rows.revenue__7) AS revenue__7,
+    SUM(order_lines_rows.units_sold) AS units_sold
+  FROM order_lines_rows
+  GROUP BY
+    order_lines_rows.__day
 ), order_lines_agg AS (
   SELECT
-    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
-    SUM(src.quantity * src.net_unit_price) AS revenue,
-    SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-    SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-    SUM(src.quantity) AS units_sold,
-    SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
-  FROM {{ ref('stg_order_lines') }} AS src
+    DATE_TRUNC('DAY', order_lines_daily.__day) AS metric_time__day,
+    SUM(order_lines_daily.revenue) AS revenue,
+    SUM(order_lines_daily.cost_of_goods) AS cost_of_goods,
+    SUM(order_lines_daily.discount_amount) AS discount_amount,
+    SUM(order_lines_daily.units_sold) AS units_sold
+  FROM order_lines_daily
   GROUP BY
-    DATE_TRUNC('DAY', src.ordered_at)
+    DATE_TRUNC('DAY', order_lines_daily.__day)
 ), orders_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -11247,26 +12420,6 @@ WITH campaign_spend_agg AS (
   ) AS periods
   LEFT JOIN customers_agg
     ON periods.metric_time__day = customers_agg.metric_time__day
-), order_lines_rows AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-    src.quantity * (
-      src.net_unit_price - src.unit_cost
-    ) AS line_gross_profit,
-    src.quantity * src.net_unit_price AS revenue__4,
-    src.quantity * src.net_unit_price AS revenue__5,
-    src.quantity * src.net_unit_price AS revenue__7
-  FROM {{ ref('stg_order_lines') }} AS src
-), order_lines_daily AS (
-  SELECT
-    order_lines_rows.__day,
-    SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-    SUM(order_lines_rows.revenue__4) AS revenue__4,
-    SUM(order_lines_rows.revenue__5) AS revenue__5,
-    SUM(order_lines_rows.revenue__7) AS revenue__7
-  FROM order_lines_rows
-  GROUP BY
-    order_lines_rows.__day
 ), order_lines_cumulative AS (
   SELECT
     time_spine.date_day AS __day,
@@ -11314,18 +12467,6 @@ WITH campaign_spend_agg AS (
     DATE_TRUNC('DAY', orders_cumulative.__day) AS metric_time__day,
     orders_cumulative.ordering_customers AS ordering_customers
   FROM orders_cumulative
-), employee_movements_rows AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-  FROM {{ ref('fct_employee_movements') }} AS src
-), employee_movements_daily AS (
-  SELECT
-    employee_movements_rows.__day,
-    SUM(employee_movements_rows.hires__2) AS hires__2
-  FROM employee_movements_rows
-  GROUP BY
-    employee_movements_rows.__day
 ), employee_movements_cumulative AS (
   SELECT
     time_spine.date_day AS __day,
@@ -11403,18 +12544,6 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN campaign_spend_by_period
     ON campaign_spend_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' MONTH
-), campaign_spend_rows AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-    src.spend_eur AS marketing_spend__3
-  FROM {{ ref('stg_campaign_spend') }} AS src
-), campaign_spend_daily AS (
-  SELECT
-    campaign_spend_rows.__day,
-    SUM(campaign_spend_rows.marketing_spend__3) AS marketing_spend__3
-  FROM campaign_spend_rows
-  GROUP BY
-    campaign_spend_rows.__day
 ), campaign_spend_cumulative AS (
   SELECT
     time_spine.date_day AS __day,
@@ -11442,16 +12571,46 @@ WITH campaign_spend_agg AS (
   FROM customers_rows
   GROUP BY
     customers_rows.__day
+), customers_window_bounds AS (
+  SELECT
+    MIN(customers_daily.__day) AS __first,
+    MAX(customers_daily.__day) AS __last
+  FROM customers_daily
 ), customers_cumulative AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(customers_daily.new_customers__2) AS new_customers__2
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN customers_daily
-    ON customers_daily.__day <= time_spine.date_day
-    AND customers_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.new_customers__2
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(new_customers__2) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS new_customers__2,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        customers_daily.__day,
+        customers_daily.new_customers__2,
+        1 AS __data
+      FROM customers_daily
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS new_customers__2,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN customers_window_bounds
+        ON time_spine.date_day >= customers_window_bounds.__first
+        AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), customers_cumulative_by_day AS (
   SELECT
     DATE_TRUNC('DAY', customers_cumulative.__day) AS metric_time__day,
@@ -11513,11 +12672,21 @@ WITH campaign_spend_agg AS (
 ), store_traffic_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
-    SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-    SUM(src.footfall) AS footfall__2
+    SUM(src.footfall) AS footfall
   FROM {{ ref('stg_store_traffic') }} AS src
+  WHERE
+    src.on_promotion
   GROUP BY
     DATE_TRUNC('DAY', src.traffic_date)
+), order_lines_agg_2 AS (
+  SELECT
+    DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
+    SUM(src.quantity * src.net_unit_price) AS revenue__2
+  FROM {{ ref('stg_order_lines') }} AS src
+  WHERE
+    src.on_promotion
+  GROUP BY
+    DATE_TRUNC('DAY', src.ordered_at)
 ), purchase_orders_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.ordered_date) AS metric_time__day,
@@ -11560,16 +12729,67 @@ WITH campaign_spend_agg AS (
     DATE_TRUNC('DAY', order_lines_cumulative_2.__day) AS metric_time__day,
     order_lines_cumulative_2.revenue__4 AS revenue__4
   FROM order_lines_cumulative_2
+), store_traffic_rows AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+    src.footfall AS footfall__3,
+    src.footfall AS footfall__2
+  FROM {{ ref('stg_store_traffic') }} AS src
+), store_traffic_daily AS (
+  SELECT
+    store_traffic_rows.__day,
+    SUM(store_traffic_rows.footfall__2) AS footfall__2,
+    SUM(store_traffic_rows.footfall__3) AS footfall__3
+  FROM store_traffic_rows
+  GROUP BY
+    store_traffic_rows.__day
+), store_traffic_agg_2 AS (
+  SELECT
+    DATE_TRUNC('DAY', store_traffic_daily.__day) AS metric_time__day,
+    SUM(store_traffic_daily.footfall__2) AS footfall__2
+  FROM store_traffic_daily
+  GROUP BY
+    DATE_TRUNC('DAY', store_traffic_daily.__day)
+), order_lines_window_bounds AS (
+  SELECT
+    MIN(order_lines_daily.__day) AS __first,
+    MAX(order_lines_daily.__day) AS __last
+  FROM order_lines_daily
 ), order_lines_cumulative_3 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(order_lines_daily.revenue__5) AS revenue__5
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily
-    ON order_lines_daily.__day <= time_spine.date_day
-    AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.revenue__5
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(revenue__5) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS revenue__5,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        order_lines_daily.__day,
+        order_lines_daily.revenue__5,
+        1 AS __data
+      FROM order_lines_daily
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS revenue__5,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN order_lines_window_bounds
+        ON time_spine.date_day >= order_lines_window_bounds.__first
+        AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), order_lines_cumulative_by_day_3 AS (
   SELECT
     DATE_TRUNC('DAY', order_lines_cumulative_3.__day) AS metric_time__day,
@@ -11650,28 +12870,46 @@ WITH campaign_spend_agg AS (
     orders_attributed.__attribution_rank = 1
   GROUP BY
     orders_attributed.metric_time__day
-), store_traffic_rows AS (
+), store_traffic_window_bounds AS (
   SELECT
-    CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-    src.footfall AS footfall__3
-  FROM {{ ref('stg_store_traffic') }} AS src
-), store_traffic_daily AS (
-  SELECT
-    store_traffic_rows.__day,
-    SUM(store_traffic_rows.footfall__3) AS footfall__3
-  FROM store_traffic_rows
-  GROUP BY
-    store_traffic_rows.__day
+    MIN(store_traffic_daily.__day) AS __first,
+    MAX(store_traffic_daily.__day) AS __last
+  FROM store_traffic_daily
 ), store_traffic_cumulative AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(store_traffic_daily.footfall__3) AS footfall__3
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN store_traffic_daily
-    ON store_traffic_daily.__day <= time_spine.date_day
-    AND store_traffic_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.footfall__3
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(footfall__3) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS footfall__3,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        store_traffic_daily.__day,
+        store_traffic_daily.footfall__3,
+        1 AS __data
+      FROM store_traffic_daily
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS footfall__3,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN store_traffic_window_bounds
+        ON time_spine.date_day >= store_traffic_window_bounds.__first
+        AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), store_traffic_cumulative_by_day AS (
   SELECT
     DATE_TRUNC('DAY', store_traffic_cumulative.__day) AS metric_time__day,
@@ -11695,28 +12933,46 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN store_traffic_by_period
     ON store_traffic_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
-), production_runs_rows AS (
+), production_runs_window_bounds AS (
   SELECT
-    CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-    src.units_produced AS units_produced__3
-  FROM {{ ref('stg_production_runs') }} AS src
-), production_runs_daily AS (
-  SELECT
-    production_runs_rows.__day,
-    SUM(production_runs_rows.units_produced__3) AS units_produced__3
-  FROM production_runs_rows
-  GROUP BY
-    production_runs_rows.__day
+    MIN(production_runs_daily.__day) AS __first,
+    MAX(production_runs_daily.__day) AS __last
+  FROM production_runs_daily
 ), production_runs_cumulative AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(production_runs_daily.units_produced__3) AS units_produced__3
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN production_runs_daily
-    ON production_runs_daily.__day <= time_spine.date_day
-    AND production_runs_daily.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.units_produced__3
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(units_produced__3) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS units_produced__3,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        production_runs_daily.__day,
+        production_runs_daily.units_produced__3,
+        1 AS __data
+      FROM production_runs_daily
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS units_produced__3,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN production_runs_window_bounds
+        ON time_spine.date_day >= production_runs_window_bounds.__first
+        AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), production_runs_cumulative_by_day AS (
   SELECT
     DATE_TRUNC('DAY', production_runs_cumulative.__day) AS metric_time__day,
@@ -11813,6 +13069,10 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__day
+  FROM order_lines_agg_2
+  UNION
+  SELECT
+    metric_time__day
   FROM purchase_orders_agg
   UNION
   SELECT
@@ -11822,6 +13082,10 @@ WITH campaign_spend_agg AS (
   SELECT
     metric_time__day
   FROM order_lines_cumulative_by_day_2
+  UNION
+  SELECT
+    metric_time__day
+  FROM store_traffic_agg_2
   UNION
   SELECT
     metric_time__day
@@ -12000,7 +13264,7 @@ WITH campaign_spend_agg AS (
     CAST(tasks_agg.tasks_completed AS DOUBLE) / CAST(NULLIF(tasks_agg.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
     CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS promotion_order_share,
-    order_lines_agg.revenue__2 AS promotion_revenue,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
     purchase_orders_agg.purchase_orders AS purchase_orders,
     purchase_orders_agg.purchase_orders_on_time AS purchase_orders_on_time,
     purchase_orders_agg.purchase_spend AS purchase_spend,
@@ -12021,7 +13285,7 @@ WITH campaign_spend_agg AS (
       ), 0)
     ) AS revenue_mom_growth_pct,
     order_lines_cumulative_by_day_2.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
+    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
     order_lines_cumulative_by_day_3.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
@@ -12039,13 +13303,13 @@ WITH campaign_spend_agg AS (
     CAST(orders_conversions.orders__4 AS DOUBLE) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
     orders_conversions.orders__4 AS sales_visit_conversions,
     sales_visits_agg.sales_visits AS sales_visits,
-    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
-    store_traffic_agg.footfall__2 AS store_footfall,
+    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_by_day.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg.footfall__2
+          store_traffic_agg_2.footfall__2
         ) - (
           store_traffic_offset.footfall__4
         )
@@ -12106,12 +13370,16 @@ WITH campaign_spend_agg AS (
     ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_offset.metric_time__day
   LEFT JOIN store_traffic_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg.metric_time__day
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_agg_2.metric_time__day
   LEFT JOIN purchase_orders_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM purchase_orders_agg.metric_time__day
   LEFT JOIN order_lines_offset
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_offset.metric_time__day
   LEFT JOIN order_lines_cumulative_by_day_2
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_2.metric_time__day
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__day
   LEFT JOIN order_lines_cumulative_by_day_3
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_3.metric_time__day
   LEFT JOIN order_lines_offset_2
@@ -12128,15 +13396,33 @@ WITH campaign_spend_agg AS (
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_offset.metric_time__day
   LEFT JOIN production_runs_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_cumulative_by_day.metric_time__day
+), campaign_spend_rows_2 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+    src.spend_eur AS marketing_spend__3,
+    src.clicks AS clicks,
+    src.impressions AS impressions,
+    src.spend_eur AS marketing_spend
+  FROM {{ ref('stg_campaign_spend') }} AS src
+), campaign_spend_daily_2 AS (
+  SELECT
+    campaign_spend_rows_2.__day,
+    SUM(campaign_spend_rows_2.clicks) AS clicks,
+    SUM(campaign_spend_rows_2.impressions) AS impressions,
+    SUM(campaign_spend_rows_2.marketing_spend) AS marketing_spend,
+    SUM(campaign_spend_rows_2.marketing_spend__3) AS marketing_spend__3
+  FROM campaign_spend_rows_2
+  GROUP BY
+    campaign_spend_rows_2.__day
 ), campaign_spend_agg_2 AS (
   SELECT
-    DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
-    SUM(src.clicks) AS clicks,
-    SUM(src.impressions) AS impressions,
-    SUM(src.spend_eur) AS marketing_spend
-  FROM {{ ref('stg_campaign_spend') }} AS src
+    DATE_TRUNC('WEEK', campaign_spend_daily_2.__day) AS metric_time__week,
+    SUM(campaign_spend_daily_2.clicks) AS clicks,
+    SUM(campaign_spend_daily_2.impressions) AS impressions,
+    SUM(campaign_spend_daily_2.marketing_spend) AS marketing_spend
+  FROM campaign_spend_daily_2
   GROUP BY
-    DATE_TRUNC('WEEK', src.spend_date)
+    DATE_TRUNC('WEEK', campaign_spend_daily_2.__day)
 ), attributed_orders_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -12146,14 +13432,30 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('fct_attributed_orders') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.ordered_at)
+), employee_movements_rows_2 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+    CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
+  FROM {{ ref('fct_employee_movements') }} AS src
+), employee_movements_daily_2 AS (
+  SELECT
+    employee_movements_rows_2.__day,
+    SUM(employee_movements_rows_2.leavers) AS leavers,
+    SUM(employee_movements_rows_2.hires) AS hires,
+    SUM(employee_movements_rows_2.hires__2) AS hires__2
+  FROM employee_movements_rows_2
+  GROUP BY
+    employee_movements_rows_2.__day
 ), employee_movements_agg_2 AS (
   SELECT
-    DATE_TRUNC('WEEK', src.movement_date) AS metric_time__week,
-    SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-    SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-  FROM {{ ref('fct_employee_movements') }} AS src
+    DATE_TRUNC('WEEK', employee_movements_daily_2.__day) AS metric_time__week,
+    SUM(employee_movements_daily_2.leavers) AS leavers,
+    SUM(employee_movements_daily_2.hires) AS hires
+  FROM employee_movements_daily_2
   GROUP BY
-    DATE_TRUNC('WEEK', src.movement_date)
+    DATE_TRUNC('WEEK', employee_movements_daily_2.__day)
 ), headcount_by_day_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
@@ -12179,30 +13481,83 @@ WITH campaign_spend_agg AS (
     headcount_window_2.__window_day = headcount_window_2.__window_pick
   GROUP BY
     headcount_window_2.metric_time__week
+), production_runs_rows_2 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+    src.units_produced AS units_produced__3,
+    src.run_minutes AS run_minutes,
+    src.planned_minutes AS planned_minutes,
+    src.units_defective AS units_defective,
+    src.units_produced AS units_produced,
+    src.good_units AS good_units,
+    src.ideal_run_minutes AS ideal_run_minutes,
+    src.run_id AS production_runs
+  FROM {{ ref('stg_production_runs') }} AS src
+), production_runs_daily_2 AS (
+  SELECT
+    production_runs_rows_2.__day,
+    SUM(production_runs_rows_2.run_minutes) AS run_minutes,
+    SUM(production_runs_rows_2.planned_minutes) AS planned_minutes,
+    SUM(production_runs_rows_2.units_defective) AS units_defective,
+    SUM(production_runs_rows_2.units_produced) AS units_produced,
+    SUM(production_runs_rows_2.good_units) AS good_units,
+    SUM(production_runs_rows_2.ideal_run_minutes) AS ideal_run_minutes,
+    COUNT(production_runs_rows_2.production_runs) AS production_runs,
+    SUM(production_runs_rows_2.units_produced__3) AS units_produced__3
+  FROM production_runs_rows_2
+  GROUP BY
+    production_runs_rows_2.__day
 ), production_runs_agg_2 AS (
   SELECT
-    DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
-    SUM(src.run_minutes) AS run_minutes,
-    SUM(src.planned_minutes) AS planned_minutes,
-    SUM(src.units_defective) AS units_defective,
-    SUM(src.units_produced) AS units_produced,
-    SUM(src.good_units) AS good_units,
-    SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-    COUNT(src.run_id) AS production_runs
-  FROM {{ ref('stg_production_runs') }} AS src
+    DATE_TRUNC('WEEK', production_runs_daily_2.__day) AS metric_time__week,
+    SUM(production_runs_daily_2.run_minutes) AS run_minutes,
+    SUM(production_runs_daily_2.planned_minutes) AS planned_minutes,
+    SUM(production_runs_daily_2.units_defective) AS units_defective,
+    SUM(production_runs_daily_2.units_produced) AS units_produced,
+    SUM(production_runs_daily_2.good_units) AS good_units,
+    SUM(production_runs_daily_2.ideal_run_minutes) AS ideal_run_minutes,
+    CAST(SUM(production_runs_daily_2.production_runs) AS BIGINT) AS production_runs
+  FROM production_runs_daily_2
   GROUP BY
-    DATE_TRUNC('WEEK', src.run_date)
-), order_lines_agg_2 AS (
+    DATE_TRUNC('WEEK', production_runs_daily_2.__day)
+), order_lines_rows_2 AS (
   SELECT
-    DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
-    SUM(src.quantity * src.net_unit_price) AS revenue,
-    SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-    SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-    SUM(src.quantity) AS units_sold,
-    SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+    src.quantity * (
+      src.net_unit_price - src.unit_cost
+    ) AS line_gross_profit,
+    src.quantity * src.net_unit_price AS revenue__4,
+    src.quantity * src.net_unit_price AS revenue__5,
+    src.quantity * src.net_unit_price AS revenue__7,
+    src.quantity * src.net_unit_price AS revenue,
+    src.quantity * src.unit_cost AS cost_of_goods,
+    src.quantity * src.discount_per_unit AS discount_amount,
+    src.quantity AS units_sold
   FROM {{ ref('stg_order_lines') }} AS src
+), order_lines_daily_2 AS (
+  SELECT
+    order_lines_rows_2.__day,
+    SUM(order_lines_rows_2.revenue) AS revenue,
+    SUM(order_lines_rows_2.cost_of_goods) AS cost_of_goods,
+    SUM(order_lines_rows_2.line_gross_profit) AS line_gross_profit,
+    SUM(order_lines_rows_2.discount_amount) AS discount_amount,
+    SUM(order_lines_rows_2.revenue__4) AS revenue__4,
+    SUM(order_lines_rows_2.revenue__5) AS revenue__5,
+    SUM(order_lines_rows_2.revenue__7) AS revenue__7,
+    SUM(order_lines_rows_2.units_sold) AS units_sold
+  FROM order_lines_rows_2
   GROUP BY
-    DATE_TRUNC('WEEK', src.ordered_at)
+    order_lines_rows_2.__day
+), order_lines_agg_3 AS (
+  SELECT
+    DATE_TRUNC('WEEK', order_lines_daily_2.__day) AS metric_time__week,
+    SUM(order_lines_daily_2.revenue) AS revenue,
+    SUM(order_lines_daily_2.cost_of_goods) AS cost_of_goods,
+    SUM(order_lines_daily_2.discount_amount) AS discount_amount,
+    SUM(order_lines_daily_2.units_sold) AS units_sold
+  FROM order_lines_daily_2
+  GROUP BY
+    DATE_TRUNC('WEEK', order_lines_daily_2.__day)
 ), orders_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -12245,26 +13600,6 @@ WITH campaign_spend_agg AS (
   ) AS periods
   LEFT JOIN customers_agg_2
     ON periods.metric_time__week = customers_agg_2.metric_time__week
-), order_lines_rows_2 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-    src.quantity * (
-      src.net_unit_price - src.unit_cost
-    ) AS line_gross_profit,
-    src.quantity * src.net_unit_price AS revenue__4,
-    src.quantity * src.net_unit_price AS revenue__5,
-    src.quantity * src.net_unit_price AS revenue__7
-  FROM {{ ref('stg_order_lines') }} AS src
-), order_lines_daily_2 AS (
-  SELECT
-    order_lines_rows_2.__day,
-    SUM(order_lines_rows_2.line_gross_profit) AS line_gross_profit,
-    SUM(order_lines_rows_2.revenue__4) AS revenue__4,
-    SUM(order_lines_rows_2.revenue__5) AS revenue__5,
-    SUM(order_lines_rows_2.revenue__7) AS revenue__7
-  FROM order_lines_rows_2
-  GROUP BY
-    order_lines_rows_2.__day
 ), order_lines_cumulative_5 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -12334,18 +13669,6 @@ WITH campaign_spend_agg AS (
   FROM orders_cumulative_ranked
   WHERE
     orders_cumulative_ranked.__period_rank = 1
-), employee_movements_rows_2 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-  FROM {{ ref('fct_employee_movements') }} AS src
-), employee_movements_daily_2 AS (
-  SELECT
-    employee_movements_rows_2.__day,
-    SUM(employee_movements_rows_2.hires__2) AS hires__2
-  FROM employee_movements_rows_2
-  GROUP BY
-    employee_movements_rows_2.__day
 ), employee_movements_cumulative_2 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -12434,18 +13757,6 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN campaign_spend_by_period_2
     ON campaign_spend_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
-), campaign_spend_rows_2 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-    src.spend_eur AS marketing_spend__3
-  FROM {{ ref('stg_campaign_spend') }} AS src
-), campaign_spend_daily_2 AS (
-  SELECT
-    campaign_spend_rows_2.__day,
-    SUM(campaign_spend_rows_2.marketing_spend__3) AS marketing_spend__3
-  FROM campaign_spend_rows_2
-  GROUP BY
-    campaign_spend_rows_2.__day
 ), campaign_spend_cumulative_2 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -12484,16 +13795,46 @@ WITH campaign_spend_agg AS (
   FROM customers_rows_2
   GROUP BY
     customers_rows_2.__day
+), customers_window_bounds_2 AS (
+  SELECT
+    MIN(customers_daily_2.__day) AS __first,
+    MAX(customers_daily_2.__day) AS __last
+  FROM customers_daily_2
 ), customers_cumulative_2 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(customers_daily_2.new_customers__2) AS new_customers__2
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN customers_daily_2
-    ON customers_daily_2.__day <= time_spine.date_day
-    AND customers_daily_2.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.new_customers__2
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(new_customers__2) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS new_customers__2,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        customers_daily_2.__day,
+        customers_daily_2.new_customers__2,
+        1 AS __data
+      FROM customers_daily_2
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS new_customers__2,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN customers_window_bounds_2
+        ON time_spine.date_day >= customers_window_bounds_2.__first
+        AND time_spine.date_day <= customers_window_bounds_2.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), customers_cumulative_ranked AS (
   SELECT
     DATE_TRUNC('WEEK', customers_cumulative_2.__day) AS metric_time__week,
@@ -12563,14 +13904,24 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN orders_by_period_2
     ON orders_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
-), store_traffic_agg_2 AS (
+), store_traffic_agg_3 AS (
   SELECT
     DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
-    SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-    SUM(src.footfall) AS footfall__2
+    SUM(src.footfall) AS footfall
   FROM {{ ref('stg_store_traffic') }} AS src
+  WHERE
+    src.on_promotion
   GROUP BY
     DATE_TRUNC('WEEK', src.traffic_date)
+), order_lines_agg_2_2 AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
+    SUM(src.quantity * src.net_unit_price) AS revenue__2
+  FROM {{ ref('stg_order_lines') }} AS src
+  WHERE
+    src.on_promotion
+  GROUP BY
+    DATE_TRUNC('WEEK', src.ordered_at)
 ), purchase_orders_agg_2 AS (
   SELECT
     DATE_TRUNC('WEEK', src.ordered_date) AS metric_time__week,
@@ -12624,16 +13975,67 @@ WITH campaign_spend_agg AS (
   FROM order_lines_cumulative_ranked_2
   WHERE
     order_lines_cumulative_ranked_2.__period_rank = 1
+), store_traffic_rows_2 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+    src.footfall AS footfall__3,
+    src.footfall AS footfall__2
+  FROM {{ ref('stg_store_traffic') }} AS src
+), store_traffic_daily_2 AS (
+  SELECT
+    store_traffic_rows_2.__day,
+    SUM(store_traffic_rows_2.footfall__2) AS footfall__2,
+    SUM(store_traffic_rows_2.footfall__3) AS footfall__3
+  FROM store_traffic_rows_2
+  GROUP BY
+    store_traffic_rows_2.__day
+), store_traffic_agg_2_2 AS (
+  SELECT
+    DATE_TRUNC('WEEK', store_traffic_daily_2.__day) AS metric_time__week,
+    SUM(store_traffic_daily_2.footfall__2) AS footfall__2
+  FROM store_traffic_daily_2
+  GROUP BY
+    DATE_TRUNC('WEEK', store_traffic_daily_2.__day)
+), order_lines_window_bounds_2 AS (
+  SELECT
+    MIN(order_lines_daily_2.__day) AS __first,
+    MAX(order_lines_daily_2.__day) AS __last
+  FROM order_lines_daily_2
 ), order_lines_cumulative_3_2 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(order_lines_daily_2.revenue__5) AS revenue__5
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily_2
-    ON order_lines_daily_2.__day <= time_spine.date_day
-    AND order_lines_daily_2.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.revenue__5
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(revenue__5) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS revenue__5,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        order_lines_daily_2.__day,
+        order_lines_daily_2.revenue__5,
+        1 AS __data
+      FROM order_lines_daily_2
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS revenue__5,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN order_lines_window_bounds_2
+        ON time_spine.date_day >= order_lines_window_bounds_2.__first
+        AND time_spine.date_day <= order_lines_window_bounds_2.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), order_lines_cumulative_ranked_3 AS (
   SELECT
     DATE_TRUNC('WEEK', order_lines_cumulative_3_2.__day) AS metric_time__week,
@@ -12736,28 +14138,46 @@ WITH campaign_spend_agg AS (
     orders_attributed_2.__attribution_rank = 1
   GROUP BY
     orders_attributed_2.metric_time__week
-), store_traffic_rows_2 AS (
+), store_traffic_window_bounds_2 AS (
   SELECT
-    CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-    src.footfall AS footfall__3
-  FROM {{ ref('stg_store_traffic') }} AS src
-), store_traffic_daily_2 AS (
-  SELECT
-    store_traffic_rows_2.__day,
-    SUM(store_traffic_rows_2.footfall__3) AS footfall__3
-  FROM store_traffic_rows_2
-  GROUP BY
-    store_traffic_rows_2.__day
+    MIN(store_traffic_daily_2.__day) AS __first,
+    MAX(store_traffic_daily_2.__day) AS __last
+  FROM store_traffic_daily_2
 ), store_traffic_cumulative_2 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(store_traffic_daily_2.footfall__3) AS footfall__3
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN store_traffic_daily_2
-    ON store_traffic_daily_2.__day <= time_spine.date_day
-    AND store_traffic_daily_2.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.footfall__3
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(footfall__3) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS footfall__3,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        store_traffic_daily_2.__day,
+        store_traffic_daily_2.footfall__3,
+        1 AS __data
+      FROM store_traffic_daily_2
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS footfall__3,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN store_traffic_window_bounds_2
+        ON time_spine.date_day >= store_traffic_window_bounds_2.__first
+        AND time_spine.date_day <= store_traffic_window_bounds_2.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), store_traffic_cumulative_ranked AS (
   SELECT
     DATE_TRUNC('WEEK', store_traffic_cumulative_2.__day) AS metric_time__week,
@@ -12792,28 +14212,46 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN store_traffic_by_period_2
     ON store_traffic_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
-), production_runs_rows_2 AS (
+), production_runs_window_bounds_2 AS (
   SELECT
-    CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-    src.units_produced AS units_produced__3
-  FROM {{ ref('stg_production_runs') }} AS src
-), production_runs_daily_2 AS (
-  SELECT
-    production_runs_rows_2.__day,
-    SUM(production_runs_rows_2.units_produced__3) AS units_produced__3
-  FROM production_runs_rows_2
-  GROUP BY
-    production_runs_rows_2.__day
+    MIN(production_runs_daily_2.__day) AS __first,
+    MAX(production_runs_daily_2.__day) AS __last
+  FROM production_runs_daily_2
 ), production_runs_cumulative_2 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(production_runs_daily_2.units_produced__3) AS units_produced__3
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN production_runs_daily_2
-    ON production_runs_daily_2.__day <= time_spine.date_day
-    AND production_runs_daily_2.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.units_produced__3
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(units_produced__3) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS units_produced__3,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        production_runs_daily_2.__day,
+        production_runs_daily_2.units_produced__3,
+        1 AS __data
+      FROM production_runs_daily_2
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS units_produced__3,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN production_runs_window_bounds_2
+        ON time_spine.date_day >= production_runs_window_bounds_2.__first
+        AND time_spine.date_day <= production_runs_window_bounds_2.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), production_runs_cumulative_ranked AS (
   SELECT
     DATE_TRUNC('WEEK', production_runs_cumulative_2.__day) AS metric_time__week,
@@ -12853,7 +14291,7 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__week
-  FROM order_lines_agg_2
+  FROM order_lines_agg_3
   UNION
   SELECT
     metric_time__week
@@ -12917,7 +14355,11 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__week
-  FROM store_traffic_agg_2
+  FROM store_traffic_agg_3
+  UNION
+  SELECT
+    metric_time__week
+  FROM order_lines_agg_2_2
   UNION
   SELECT
     metric_time__week
@@ -12930,6 +14372,10 @@ WITH campaign_spend_agg AS (
   SELECT
     metric_time__week
   FROM order_lines_cumulative_last
+  UNION
+  SELECT
+    metric_time__week
+  FROM store_traffic_agg_2_2
   UNION
   SELECT
     metric_time__week
@@ -12972,11 +14418,11 @@ WITH campaign_spend_agg AS (
     attributed_orders_agg_2.attributed_revenue AS attributed_revenue,
     CAST(employee_movements_agg_2.leavers AS DOUBLE) / CAST(NULLIF(headcount_agg_2.headcount, 0) AS DOUBLE) AS attrition_rate,
     CAST(production_runs_agg_2.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.planned_minutes, 0) AS DOUBLE) AS availability,
-    CAST(order_lines_agg_2.revenue AS DOUBLE) / CAST(NULLIF(orders_agg_2.orders, 0) AS DOUBLE) AS average_order_value,
+    CAST(order_lines_agg_3.revenue AS DOUBLE) / CAST(NULLIF(orders_agg_2.orders, 0) AS DOUBLE) AS average_order_value,
     CAST(attributed_orders_agg_2.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.marketing_spend, 0) AS DOUBLE) AS channel_roi,
     CAST(campaign_spend_agg_2.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.impressions, 0) AS DOUBLE) AS click_through_rate,
     leads_agg_2.converted_leads AS converted_leads,
-    order_lines_agg_2.cost_of_goods AS cost_of_goods,
+    order_lines_agg_3.cost_of_goods AS cost_of_goods,
     CAST(campaign_spend_agg_2.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.clicks, 0) AS DOUBLE) AS cost_per_click,
     CAST(campaign_spend_agg_2.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(customers_spine_2.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
     (
@@ -12988,27 +14434,27 @@ WITH campaign_spend_agg AS (
     ) AS customer_lifetime_value,
     orders_cumulative_first.ordering_customers AS customers_to_date,
     CAST(production_runs_agg_2.units_defective AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.units_produced, 0) AS DOUBLE) AS defect_rate,
-    order_lines_agg_2.discount_amount AS discounts,
+    order_lines_agg_3.discount_amount AS discounts,
     headcount_agg_2.fte AS fte,
     production_runs_agg_2.good_units AS good_units,
     (
       CAST(100 * (
         (
           (
-            order_lines_agg_2.revenue
+            order_lines_agg_3.revenue
           ) - (
-            order_lines_agg_2.cost_of_goods
+            order_lines_agg_3.cost_of_goods
           )
         )
       ) AS DOUBLE) / NULLIF((
-        order_lines_agg_2.revenue
+        order_lines_agg_3.revenue
       ), 0)
     ) AS gross_margin_pct,
     (
       (
-        order_lines_agg_2.revenue
+        order_lines_agg_3.revenue
       ) - (
-        order_lines_agg_2.cost_of_goods
+        order_lines_agg_3.cost_of_goods
       )
     ) AS gross_profit,
     order_lines_cumulative_first.line_gross_profit AS gross_profit_to_date,
@@ -13023,7 +14469,7 @@ WITH campaign_spend_agg AS (
       ) * (
         inventory_balances_agg_3.inventory_days
       ) AS DOUBLE) / NULLIF((
-        order_lines_agg_2.cost_of_goods
+        order_lines_agg_3.cost_of_goods
       ), 0)
     ) AS inventory_turnover_days,
     inventory_balances_agg_2_2.inventory_units AS inventory_units,
@@ -13106,9 +14552,9 @@ WITH campaign_spend_agg AS (
     ) AS production_cycle_time,
     production_runs_agg_2.production_runs AS production_runs,
     CAST(tasks_agg_2.tasks_completed AS DOUBLE) / CAST(NULLIF(tasks_agg_2.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
-    CAST(orders_agg_2.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
+    CAST(orders_agg_2.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg_3.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
     CAST(orders_agg_2.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg_2.orders, 0) AS DOUBLE) AS promotion_order_share,
-    order_lines_agg_2.revenue__2 AS promotion_revenue,
+    order_lines_agg_2_2.revenue__2 AS promotion_revenue,
     purchase_orders_agg_2.purchase_orders AS purchase_orders,
     purchase_orders_agg_2.purchase_orders_on_time AS purchase_orders_on_time,
     purchase_orders_agg_2.purchase_spend AS purchase_spend,
@@ -13116,11 +14562,11 @@ WITH campaign_spend_agg AS (
     orders_agg_2.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg_2.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg_2.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
     CAST(attributed_orders_agg_2.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
-    order_lines_agg_2.revenue AS revenue,
+    order_lines_agg_3.revenue AS revenue,
     (
       CAST(100 * (
         (
-          order_lines_agg_2.revenue
+          order_lines_agg_3.revenue
         ) - (
           order_lines_offset_3.revenue__3
         )
@@ -13129,12 +14575,12 @@ WITH campaign_spend_agg AS (
       ), 0)
     ) AS revenue_mom_growth_pct,
     order_lines_cumulative_last.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg_2.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
+    CAST(order_lines_agg_3.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
     order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
         (
-          order_lines_agg_2.revenue
+          order_lines_agg_3.revenue
         ) - (
           order_lines_offset_2_2.revenue__6
         )
@@ -13147,13 +14593,13 @@ WITH campaign_spend_agg AS (
     CAST(orders_conversions_2.orders__4 AS DOUBLE) / CAST(NULLIF(sales_visits_agg_2.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
     orders_conversions_2.orders__4 AS sales_visit_conversions,
     sales_visits_agg_2.sales_visits AS sales_visits,
-    CAST(orders_agg_2.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
-    store_traffic_agg_2.footfall__2 AS store_footfall,
+    CAST(orders_agg_2.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
+    store_traffic_agg_2_2.footfall__2 AS store_footfall,
     store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg_2.footfall__2
+          store_traffic_agg_2_2.footfall__2
         ) - (
           store_traffic_offset_2.footfall__4
         )
@@ -13168,7 +14614,7 @@ WITH campaign_spend_agg AS (
     production_runs_agg_2.units_defective AS units_defective,
     production_runs_agg_2.units_produced AS units_produced,
     production_runs_cumulative_first.units_produced__3 AS units_produced_rolling_7d,
-    order_lines_agg_2.units_sold AS units_sold
+    order_lines_agg_3.units_sold AS units_sold
   FROM group_keys_2
   LEFT JOIN campaign_spend_agg_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM campaign_spend_agg_2.metric_time__week
@@ -13180,8 +14626,8 @@ WITH campaign_spend_agg AS (
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM headcount_agg_2.metric_time__week
   LEFT JOIN production_runs_agg_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM production_runs_agg_2.metric_time__week
-  LEFT JOIN order_lines_agg_2
-    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_agg_2.metric_time__week
+  LEFT JOIN order_lines_agg_3
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_agg_3.metric_time__week
   LEFT JOIN orders_agg_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM orders_agg_2.metric_time__week
   LEFT JOIN leads_agg_2
@@ -13212,14 +14658,18 @@ WITH campaign_spend_agg AS (
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM tasks_agg_2.metric_time__week
   LEFT JOIN orders_offset_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM orders_offset_2.metric_time__week
-  LEFT JOIN store_traffic_agg_2
-    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__week
+  LEFT JOIN store_traffic_agg_3
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM store_traffic_agg_3.metric_time__week
+  LEFT JOIN order_lines_agg_2_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_agg_2_2.metric_time__week
   LEFT JOIN purchase_orders_agg_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM purchase_orders_agg_2.metric_time__week
   LEFT JOIN order_lines_offset_3
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_offset_3.metric_time__week
   LEFT JOIN order_lines_cumulative_last
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__week
+  LEFT JOIN store_traffic_agg_2_2
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM store_traffic_agg_2_2.metric_time__week
   LEFT JOIN order_lines_cumulative_first_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__week
   LEFT JOIN order_lines_offset_2_2
@@ -13236,15 +14686,33 @@ WITH campaign_spend_agg AS (
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM store_traffic_offset_2.metric_time__week
   LEFT JOIN production_runs_cumulative_first
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
+), campaign_spend_rows_3 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
+    src.spend_eur AS marketing_spend__3,
+    src.clicks AS clicks,
+    src.impressions AS impressions,
+    src.spend_eur AS marketing_spend
+  FROM {{ ref('stg_campaign_spend') }} AS src
+), campaign_spend_daily_3 AS (
+  SELECT
+    campaign_spend_rows_3.__day,
+    SUM(campaign_spend_rows_3.clicks) AS clicks,
+    SUM(campaign_spend_rows_3.impressions) AS impressions,
+    SUM(campaign_spend_rows_3.marketing_spend) AS marketing_spend,
+    SUM(campaign_spend_rows_3.marketing_spend__3) AS marketing_spend__3
+  FROM campaign_spend_rows_3
+  GROUP BY
+    campaign_spend_rows_3.__day
 ), campaign_spend_agg_3 AS (
   SELECT
-    DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
-    SUM(src.clicks) AS clicks,
-    SUM(src.impressions) AS impressions,
-    SUM(src.spend_eur) AS marketing_spend
-  FROM {{ ref('stg_campaign_spend') }} AS src
+    DATE_TRUNC('MONTH', campaign_spend_daily_3.__day) AS metric_time__month,
+    SUM(campaign_spend_daily_3.clicks) AS clicks,
+    SUM(campaign_spend_daily_3.impressions) AS impressions,
+    SUM(campaign_spend_daily_3.marketing_spend) AS marketing_spend
+  FROM campaign_spend_daily_3
   GROUP BY
-    DATE_TRUNC('MONTH', src.spend_date)
+    DATE_TRUNC('MONTH', campaign_spend_daily_3.__day)
 ), attributed_orders_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -13254,14 +14722,30 @@ WITH campaign_spend_agg AS (
   FROM {{ ref('fct_attributed_orders') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.ordered_at)
+), employee_movements_rows_3 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+    CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
+  FROM {{ ref('fct_employee_movements') }} AS src
+), employee_movements_daily_3 AS (
+  SELECT
+    employee_movements_rows_3.__day,
+    SUM(employee_movements_rows_3.leavers) AS leavers,
+    SUM(employee_movements_rows_3.hires) AS hires,
+    SUM(employee_movements_rows_3.hires__2) AS hires__2
+  FROM employee_movements_rows_3
+  GROUP BY
+    employee_movements_rows_3.__day
 ), employee_movements_agg_3 AS (
   SELECT
-    DATE_TRUNC('MONTH', src.movement_date) AS metric_time__month,
-    SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers,
-    SUM(CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END) AS hires
-  FROM {{ ref('fct_employee_movements') }} AS src
+    DATE_TRUNC('MONTH', employee_movements_daily_3.__day) AS metric_time__month,
+    SUM(employee_movements_daily_3.leavers) AS leavers,
+    SUM(employee_movements_daily_3.hires) AS hires
+  FROM employee_movements_daily_3
   GROUP BY
-    DATE_TRUNC('MONTH', src.movement_date)
+    DATE_TRUNC('MONTH', employee_movements_daily_3.__day)
 ), headcount_by_day_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
@@ -13287,30 +14771,83 @@ WITH campaign_spend_agg AS (
     headcount_window_3.__window_day = headcount_window_3.__window_pick
   GROUP BY
     headcount_window_3.metric_time__month
+), production_runs_rows_3 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+    src.units_produced AS units_produced__3,
+    src.run_minutes AS run_minutes,
+    src.planned_minutes AS planned_minutes,
+    src.units_defective AS units_defective,
+    src.units_produced AS units_produced,
+    src.good_units AS good_units,
+    src.ideal_run_minutes AS ideal_run_minutes,
+    src.run_id AS production_runs
+  FROM {{ ref('stg_production_runs') }} AS src
+), production_runs_daily_3 AS (
+  SELECT
+    production_runs_rows_3.__day,
+    SUM(production_runs_rows_3.run_minutes) AS run_minutes,
+    SUM(production_runs_rows_3.planned_minutes) AS planned_minutes,
+    SUM(production_runs_rows_3.units_defective) AS units_defective,
+    SUM(production_runs_rows_3.units_produced) AS units_produced,
+    SUM(production_runs_rows_3.good_units) AS good_units,
+    SUM(production_runs_rows_3.ideal_run_minutes) AS ideal_run_minutes,
+    COUNT(production_runs_rows_3.production_runs) AS production_runs,
+    SUM(production_runs_rows_3.units_produced__3) AS units_produced__3
+  FROM production_runs_rows_3
+  GROUP BY
+    production_runs_rows_3.__day
 ), production_runs_agg_3 AS (
   SELECT
-    DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
-    SUM(src.run_minutes) AS run_minutes,
-    SUM(src.planned_minutes) AS planned_minutes,
-    SUM(src.units_defective) AS units_defective,
-    SUM(src.units_produced) AS units_produced,
-    SUM(src.good_units) AS good_units,
-    SUM(src.ideal_run_minutes) AS ideal_run_minutes,
-    COUNT(src.run_id) AS production_runs
-  FROM {{ ref('stg_production_runs') }} AS src
+    DATE_TRUNC('MONTH', production_runs_daily_3.__day) AS metric_time__month,
+    SUM(production_runs_daily_3.run_minutes) AS run_minutes,
+    SUM(production_runs_daily_3.planned_minutes) AS planned_minutes,
+    SUM(production_runs_daily_3.units_defective) AS units_defective,
+    SUM(production_runs_daily_3.units_produced) AS units_produced,
+    SUM(production_runs_daily_3.good_units) AS good_units,
+    SUM(production_runs_daily_3.ideal_run_minutes) AS ideal_run_minutes,
+    CAST(SUM(production_runs_daily_3.production_runs) AS BIGINT) AS production_runs
+  FROM production_runs_daily_3
   GROUP BY
-    DATE_TRUNC('MONTH', src.run_date)
-), order_lines_agg_3 AS (
+    DATE_TRUNC('MONTH', production_runs_daily_3.__day)
+), order_lines_rows_3 AS (
   SELECT
-    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-    SUM(src.quantity * src.net_unit_price) AS revenue,
-    SUM(src.quantity * src.unit_cost) AS cost_of_goods,
-    SUM(src.quantity * src.discount_per_unit) AS discount_amount,
-    SUM(src.quantity) AS units_sold,
-    SUM(CASE WHEN src.on_promotion THEN src.quantity * src.net_unit_price END) AS revenue__2
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+    src.quantity * (
+      src.net_unit_price - src.unit_cost
+    ) AS line_gross_profit,
+    src.quantity * src.net_unit_price AS revenue__4,
+    src.quantity * src.net_unit_price AS revenue__5,
+    src.quantity * src.net_unit_price AS revenue__7,
+    src.quantity * src.net_unit_price AS revenue,
+    src.quantity * src.unit_cost AS cost_of_goods,
+    src.quantity * src.discount_per_unit AS discount_amount,
+    src.quantity AS units_sold
   FROM {{ ref('stg_order_lines') }} AS src
+), order_lines_daily_3 AS (
+  SELECT
+    order_lines_rows_3.__day,
+    SUM(order_lines_rows_3.revenue) AS revenue,
+    SUM(order_lines_rows_3.cost_of_goods) AS cost_of_goods,
+    SUM(order_lines_rows_3.line_gross_profit) AS line_gross_profit,
+    SUM(order_lines_rows_3.discount_amount) AS discount_amount,
+    SUM(order_lines_rows_3.revenue__4) AS revenue__4,
+    SUM(order_lines_rows_3.revenue__5) AS revenue__5,
+    SUM(order_lines_rows_3.revenue__7) AS revenue__7,
+    SUM(order_lines_rows_3.units_sold) AS units_sold
+  FROM order_lines_rows_3
   GROUP BY
-    DATE_TRUNC('MONTH', src.ordered_at)
+    order_lines_rows_3.__day
+), order_lines_agg_4 AS (
+  SELECT
+    DATE_TRUNC('MONTH', order_lines_daily_3.__day) AS metric_time__month,
+    SUM(order_lines_daily_3.revenue) AS revenue,
+    SUM(order_lines_daily_3.cost_of_goods) AS cost_of_goods,
+    SUM(order_lines_daily_3.discount_amount) AS discount_amount,
+    SUM(order_lines_daily_3.units_sold) AS units_sold
+  FROM order_lines_daily_3
+  GROUP BY
+    DATE_TRUNC('MONTH', order_lines_daily_3.__day)
 ), orders_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -13353,26 +14890,6 @@ WITH campaign_spend_agg AS (
   ) AS periods
   LEFT JOIN customers_agg_3
     ON periods.metric_time__month = customers_agg_3.metric_time__month
-), order_lines_rows_3 AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-    src.quantity * (
-      src.net_unit_price - src.unit_cost
-    ) AS line_gross_profit,
-    src.quantity * src.net_unit_price AS revenue__4,
-    src.quantity * src.net_unit_price AS revenue__5,
-    src.quantity * src.net_unit_price AS revenue__7
-  FROM {{ ref('stg_order_lines') }} AS src
-), order_lines_daily_3 AS (
-  SELECT
-    order_lines_rows_3.__day,
-    SUM(order_lines_rows_3.line_gross_profit) AS line_gross_profit,
-    SUM(order_lines_rows_3.revenue__4) AS revenue__4,
-    SUM(order_lines_rows_3.revenue__5) AS revenue__5,
-    SUM(order_lines_rows_3.revenue__7) AS revenue__7
-  FROM order_lines_rows_3
-  GROUP BY
-    order_lines_rows_3.__day
 ), order_lines_cumulative_6 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -13442,44 +14959,52 @@ WITH campaign_spend_agg AS (
   FROM orders_cumulative_ranked_2
   WHERE
     orders_cumulative_ranked_2.__period_rank = 1
-), employee_movements_rows_3 AS (
+), employee_movements_period_ends AS (
   SELECT
-    CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-    CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2
-  FROM {{ ref('fct_employee_movements') }} AS src
-), employee_movements_daily_3 AS (
-  SELECT
-    employee_movements_rows_3.__day,
-    SUM(employee_movements_rows_3.hires__2) AS hires__2
-  FROM employee_movements_rows_3
-  GROUP BY
-    employee_movements_rows_3.__day
-), employee_movements_cumulative_3 AS (
-  SELECT
-    time_spine.date_day AS __day,
-    SUM(employee_movements_daily_3.hires__2) AS hires__2
+    MAX(time_spine.date_day) AS __day
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN employee_movements_daily_3
-    ON employee_movements_daily_3.__day <= time_spine.date_day
-    AND employee_movements_daily_3.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
   GROUP BY
-    time_spine.date_day
-), employee_movements_cumulative_ranked_2 AS (
+    DATE_TRUNC('MONTH', time_spine.date_day)
+), employee_movements_to_date_keys AS (
+  SELECT DISTINCT
+    DATE_TRUNC('YEAR', employee_movements_daily_3.__day) AS __to_date
+  FROM employee_movements_daily_3
+), employee_movements_to_date AS (
   SELECT
-    DATE_TRUNC('MONTH', employee_movements_cumulative_3.__day) AS metric_time__month,
-    employee_movements_cumulative_3.hires__2 AS hires__2,
-    ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', employee_movements_cumulative_3.__day)
-      ORDER BY employee_movements_cumulative_3.__day DESC
-    ) AS __period_rank
-  FROM employee_movements_cumulative_3
-), employee_movements_cumulative_last_2 AS (
-  SELECT
-    employee_movements_cumulative_ranked_2.metric_time__month,
-    employee_movements_cumulative_ranked_2.hires__2
-  FROM employee_movements_cumulative_ranked_2
+    DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+    framed.hires__2
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(hires__2) OVER (
+        PARTITION BY DATE_TRUNC('YEAR', __day)
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS hires__2,
+      COUNT(__data) OVER (
+        PARTITION BY DATE_TRUNC('YEAR', __day)
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        employee_movements_daily_3.__day,
+        employee_movements_daily_3.hires__2,
+        1 AS __data
+      FROM employee_movements_daily_3
+      UNION ALL
+      SELECT
+        employee_movements_period_ends.__day,
+        NULL AS hires__2,
+        NULL AS __data
+      FROM employee_movements_period_ends
+      INNER JOIN employee_movements_to_date_keys
+        ON DATE_TRUNC('YEAR', employee_movements_period_ends.__day) = employee_movements_to_date_keys.__to_date
+    ) AS stacked
+  ) AS framed
   WHERE
-    employee_movements_cumulative_ranked_2.__period_rank = 1
+    framed.__data IS NULL AND framed.__rows > 0
 ), inventory_balances_agg_4 AS (
   SELECT
     DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
@@ -13542,44 +15067,52 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN campaign_spend_by_period_3
     ON campaign_spend_by_period_3.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
-), campaign_spend_rows_3 AS (
+), campaign_spend_period_ends AS (
   SELECT
-    CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
-    src.spend_eur AS marketing_spend__3
-  FROM {{ ref('stg_campaign_spend') }} AS src
-), campaign_spend_daily_3 AS (
-  SELECT
-    campaign_spend_rows_3.__day,
-    SUM(campaign_spend_rows_3.marketing_spend__3) AS marketing_spend__3
-  FROM campaign_spend_rows_3
-  GROUP BY
-    campaign_spend_rows_3.__day
-), campaign_spend_cumulative_3 AS (
-  SELECT
-    time_spine.date_day AS __day,
-    SUM(campaign_spend_daily_3.marketing_spend__3) AS marketing_spend__3
+    MAX(time_spine.date_day) AS __day
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN campaign_spend_daily_3
-    ON campaign_spend_daily_3.__day <= time_spine.date_day
-    AND campaign_spend_daily_3.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
   GROUP BY
-    time_spine.date_day
-), campaign_spend_cumulative_ranked_2 AS (
+    DATE_TRUNC('MONTH', time_spine.date_day)
+), campaign_spend_to_date_keys AS (
+  SELECT DISTINCT
+    DATE_TRUNC('MONTH', campaign_spend_daily_3.__day) AS __to_date
+  FROM campaign_spend_daily_3
+), campaign_spend_to_date AS (
   SELECT
-    DATE_TRUNC('MONTH', campaign_spend_cumulative_3.__day) AS metric_time__month,
-    campaign_spend_cumulative_3.marketing_spend__3 AS marketing_spend__3,
-    ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', campaign_spend_cumulative_3.__day)
-      ORDER BY campaign_spend_cumulative_3.__day DESC
-    ) AS __period_rank
-  FROM campaign_spend_cumulative_3
-), campaign_spend_cumulative_last_2 AS (
-  SELECT
-    campaign_spend_cumulative_ranked_2.metric_time__month,
-    campaign_spend_cumulative_ranked_2.marketing_spend__3
-  FROM campaign_spend_cumulative_ranked_2
+    DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+    framed.marketing_spend__3
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(marketing_spend__3) OVER (
+        PARTITION BY DATE_TRUNC('MONTH', __day)
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS marketing_spend__3,
+      COUNT(__data) OVER (
+        PARTITION BY DATE_TRUNC('MONTH', __day)
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        campaign_spend_daily_3.__day,
+        campaign_spend_daily_3.marketing_spend__3,
+        1 AS __data
+      FROM campaign_spend_daily_3
+      UNION ALL
+      SELECT
+        campaign_spend_period_ends.__day,
+        NULL AS marketing_spend__3,
+        NULL AS __data
+      FROM campaign_spend_period_ends
+      INNER JOIN campaign_spend_to_date_keys
+        ON DATE_TRUNC('MONTH', campaign_spend_period_ends.__day) = campaign_spend_to_date_keys.__to_date
+    ) AS stacked
+  ) AS framed
   WHERE
-    campaign_spend_cumulative_ranked_2.__period_rank = 1
+    framed.__data IS NULL AND framed.__rows > 0
 ), customers_rows_3 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
@@ -13592,16 +15125,46 @@ WITH campaign_spend_agg AS (
   FROM customers_rows_3
   GROUP BY
     customers_rows_3.__day
+), customers_window_bounds_3 AS (
+  SELECT
+    MIN(customers_daily_3.__day) AS __first,
+    MAX(customers_daily_3.__day) AS __last
+  FROM customers_daily_3
 ), customers_cumulative_3 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(customers_daily_3.new_customers__2) AS new_customers__2
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN customers_daily_3
-    ON customers_daily_3.__day <= time_spine.date_day
-    AND customers_daily_3.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.new_customers__2
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(new_customers__2) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS new_customers__2,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        customers_daily_3.__day,
+        customers_daily_3.new_customers__2,
+        1 AS __data
+      FROM customers_daily_3
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS new_customers__2,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN customers_window_bounds_3
+        ON time_spine.date_day >= customers_window_bounds_3.__first
+        AND time_spine.date_day <= customers_window_bounds_3.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), customers_cumulative_ranked_2 AS (
   SELECT
     DATE_TRUNC('MONTH', customers_cumulative_3.__day) AS metric_time__month,
@@ -13671,14 +15234,24 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN orders_by_period_3
     ON orders_by_period_3.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
-), store_traffic_agg_3 AS (
+), store_traffic_agg_4 AS (
   SELECT
     DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
-    SUM(CASE WHEN src.on_promotion THEN src.footfall END) AS footfall,
-    SUM(src.footfall) AS footfall__2
+    SUM(src.footfall) AS footfall
   FROM {{ ref('stg_store_traffic') }} AS src
+  WHERE
+    src.on_promotion
   GROUP BY
     DATE_TRUNC('MONTH', src.traffic_date)
+), order_lines_agg_2_3 AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
+    SUM(src.quantity * src.net_unit_price) AS revenue__2
+  FROM {{ ref('stg_order_lines') }} AS src
+  WHERE
+    src.on_promotion
+  GROUP BY
+    DATE_TRUNC('MONTH', src.ordered_at)
 ), purchase_orders_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_date) AS metric_time__month,
@@ -13706,58 +15279,129 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN order_lines_by_period_4
     ON order_lines_by_period_4.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
+), order_lines_period_ends AS (
+  SELECT
+    MAX(time_spine.date_day) AS __day
+  FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  GROUP BY
+    DATE_TRUNC('MONTH', time_spine.date_day)
+), order_lines_to_date_keys AS (
+  SELECT DISTINCT
+    DATE_TRUNC('MONTH', order_lines_daily_3.__day) AS __to_date
+  FROM order_lines_daily_3
+), order_lines_to_date AS (
+  SELECT
+    DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+    framed.revenue__4
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(revenue__4) OVER (
+        PARTITION BY DATE_TRUNC('MONTH', __day)
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS revenue__4,
+      COUNT(__data) OVER (
+        PARTITION BY DATE_TRUNC('MONTH', __day)
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        order_lines_daily_3.__day,
+        order_lines_daily_3.revenue__4,
+        1 AS __data
+      FROM order_lines_daily_3
+      UNION ALL
+      SELECT
+        order_lines_period_ends.__day,
+        NULL AS revenue__4,
+        NULL AS __data
+      FROM order_lines_period_ends
+      INNER JOIN order_lines_to_date_keys
+        ON DATE_TRUNC('MONTH', order_lines_period_ends.__day) = order_lines_to_date_keys.__to_date
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
+), store_traffic_rows_3 AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
+    src.footfall AS footfall__3,
+    src.footfall AS footfall__2
+  FROM {{ ref('stg_store_traffic') }} AS src
+), store_traffic_daily_3 AS (
+  SELECT
+    store_traffic_rows_3.__day,
+    SUM(store_traffic_rows_3.footfall__2) AS footfall__2,
+    SUM(store_traffic_rows_3.footfall__3) AS footfall__3
+  FROM store_traffic_rows_3
+  GROUP BY
+    store_traffic_rows_3.__day
+), store_traffic_agg_2_3 AS (
+  SELECT
+    DATE_TRUNC('MONTH', store_traffic_daily_3.__day) AS metric_time__month,
+    SUM(store_traffic_daily_3.footfall__2) AS footfall__2
+  FROM store_traffic_daily_3
+  GROUP BY
+    DATE_TRUNC('MONTH', store_traffic_daily_3.__day)
+), order_lines_window_bounds_3 AS (
+  SELECT
+    MIN(order_lines_daily_3.__day) AS __first,
+    MAX(order_lines_daily_3.__day) AS __last
+  FROM order_lines_daily_3
 ), order_lines_cumulative_2_3 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(order_lines_daily_3.revenue__4) AS revenue__4
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily_3
-    ON order_lines_daily_3.__day <= time_spine.date_day
-    AND order_lines_daily_3.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.revenue__5
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(revenue__5) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS revenue__5,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        order_lines_daily_3.__day,
+        order_lines_daily_3.revenue__5,
+        1 AS __data
+      FROM order_lines_daily_3
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS revenue__5,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN order_lines_window_bounds_3
+        ON time_spine.date_day >= order_lines_window_bounds_3.__first
+        AND time_spine.date_day <= order_lines_window_bounds_3.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), order_lines_cumulative_ranked_2_2 AS (
   SELECT
     DATE_TRUNC('MONTH', order_lines_cumulative_2_3.__day) AS metric_time__month,
-    order_lines_cumulative_2_3.revenue__4 AS revenue__4,
+    order_lines_cumulative_2_3.revenue__5 AS revenue__5,
     ROW_NUMBER() OVER (
       PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_2_3.__day)
-      ORDER BY order_lines_cumulative_2_3.__day DESC
+      ORDER BY order_lines_cumulative_2_3.__day ASC NULLS LAST
     ) AS __period_rank
   FROM order_lines_cumulative_2_3
-), order_lines_cumulative_last_3 AS (
+), order_lines_cumulative_first_2_2 AS (
   SELECT
     order_lines_cumulative_ranked_2_2.metric_time__month,
-    order_lines_cumulative_ranked_2_2.revenue__4
+    order_lines_cumulative_ranked_2_2.revenue__5
   FROM order_lines_cumulative_ranked_2_2
   WHERE
     order_lines_cumulative_ranked_2_2.__period_rank = 1
-), order_lines_cumulative_3_3 AS (
-  SELECT
-    time_spine.date_day AS __day,
-    SUM(order_lines_daily_3.revenue__5) AS revenue__5
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily_3
-    ON order_lines_daily_3.__day <= time_spine.date_day
-    AND order_lines_daily_3.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
-), order_lines_cumulative_ranked_3_2 AS (
-  SELECT
-    DATE_TRUNC('MONTH', order_lines_cumulative_3_3.__day) AS metric_time__month,
-    order_lines_cumulative_3_3.revenue__5 AS revenue__5,
-    ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_3_3.__day)
-      ORDER BY order_lines_cumulative_3_3.__day ASC NULLS LAST
-    ) AS __period_rank
-  FROM order_lines_cumulative_3_3
-), order_lines_cumulative_first_2_2 AS (
-  SELECT
-    order_lines_cumulative_ranked_3_2.metric_time__month,
-    order_lines_cumulative_ranked_3_2.revenue__5
-  FROM order_lines_cumulative_ranked_3_2
-  WHERE
-    order_lines_cumulative_ranked_3_2.__period_rank = 1
 ), order_lines_by_period_2_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -13776,32 +15420,52 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN order_lines_by_period_2_3
     ON order_lines_by_period_2_3.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
-), order_lines_cumulative_4_3 AS (
+), order_lines_period_ends_2 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(order_lines_daily_3.revenue__7) AS revenue__7
+    MAX(time_spine.date_day) AS __day
   FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN order_lines_daily_3
-    ON order_lines_daily_3.__day <= time_spine.date_day
-    AND order_lines_daily_3.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
   GROUP BY
-    time_spine.date_day
-), order_lines_cumulative_ranked_4_2 AS (
+    DATE_TRUNC('MONTH', time_spine.date_day)
+), order_lines_to_date_keys_2 AS (
+  SELECT DISTINCT
+    DATE_TRUNC('YEAR', order_lines_daily_3.__day) AS __to_date
+  FROM order_lines_daily_3
+), order_lines_to_date_2 AS (
   SELECT
-    DATE_TRUNC('MONTH', order_lines_cumulative_4_3.__day) AS metric_time__month,
-    order_lines_cumulative_4_3.revenue__7 AS revenue__7,
-    ROW_NUMBER() OVER (
-      PARTITION BY DATE_TRUNC('MONTH', order_lines_cumulative_4_3.__day)
-      ORDER BY order_lines_cumulative_4_3.__day DESC
-    ) AS __period_rank
-  FROM order_lines_cumulative_4_3
-), order_lines_cumulative_last_2_2 AS (
-  SELECT
-    order_lines_cumulative_ranked_4_2.metric_time__month,
-    order_lines_cumulative_ranked_4_2.revenue__7
-  FROM order_lines_cumulative_ranked_4_2
+    DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+    framed.revenue__7
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(revenue__7) OVER (
+        PARTITION BY DATE_TRUNC('YEAR', __day)
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS revenue__7,
+      COUNT(__data) OVER (
+        PARTITION BY DATE_TRUNC('YEAR', __day)
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        order_lines_daily_3.__day,
+        order_lines_daily_3.revenue__7,
+        1 AS __data
+      FROM order_lines_daily_3
+      UNION ALL
+      SELECT
+        order_lines_period_ends_2.__day,
+        NULL AS revenue__7,
+        NULL AS __data
+      FROM order_lines_period_ends_2
+      INNER JOIN order_lines_to_date_keys_2
+        ON DATE_TRUNC('YEAR', order_lines_period_ends_2.__day) = order_lines_to_date_keys_2.__to_date
+    ) AS stacked
+  ) AS framed
   WHERE
-    order_lines_cumulative_ranked_4_2.__period_rank = 1
+    framed.__data IS NULL AND framed.__rows > 0
 ), sales_visits_agg_3 AS (
   SELECT
     DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
@@ -13844,28 +15508,46 @@ WITH campaign_spend_agg AS (
     orders_attributed_3.__attribution_rank = 1
   GROUP BY
     orders_attributed_3.metric_time__month
-), store_traffic_rows_3 AS (
+), store_traffic_window_bounds_3 AS (
   SELECT
-    CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
-    src.footfall AS footfall__3
-  FROM {{ ref('stg_store_traffic') }} AS src
-), store_traffic_daily_3 AS (
-  SELECT
-    store_traffic_rows_3.__day,
-    SUM(store_traffic_rows_3.footfall__3) AS footfall__3
-  FROM store_traffic_rows_3
-  GROUP BY
-    store_traffic_rows_3.__day
+    MIN(store_traffic_daily_3.__day) AS __first,
+    MAX(store_traffic_daily_3.__day) AS __last
+  FROM store_traffic_daily_3
 ), store_traffic_cumulative_3 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(store_traffic_daily_3.footfall__3) AS footfall__3
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN store_traffic_daily_3
-    ON store_traffic_daily_3.__day <= time_spine.date_day
-    AND store_traffic_daily_3.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.footfall__3
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(footfall__3) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS footfall__3,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        store_traffic_daily_3.__day,
+        store_traffic_daily_3.footfall__3,
+        1 AS __data
+      FROM store_traffic_daily_3
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS footfall__3,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN store_traffic_window_bounds_3
+        ON time_spine.date_day >= store_traffic_window_bounds_3.__first
+        AND time_spine.date_day <= store_traffic_window_bounds_3.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), store_traffic_cumulative_ranked_2 AS (
   SELECT
     DATE_TRUNC('MONTH', store_traffic_cumulative_3.__day) AS metric_time__month,
@@ -13900,28 +15582,46 @@ WITH campaign_spend_agg AS (
   ) AS periods
   INNER JOIN store_traffic_by_period_3
     ON store_traffic_by_period_3.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
-), production_runs_rows_3 AS (
+), production_runs_window_bounds_3 AS (
   SELECT
-    CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-    src.units_produced AS units_produced__3
-  FROM {{ ref('stg_production_runs') }} AS src
-), production_runs_daily_3 AS (
-  SELECT
-    production_runs_rows_3.__day,
-    SUM(production_runs_rows_3.units_produced__3) AS units_produced__3
-  FROM production_runs_rows_3
-  GROUP BY
-    production_runs_rows_3.__day
+    MIN(production_runs_daily_3.__day) AS __first,
+    MAX(production_runs_daily_3.__day) AS __last
+  FROM production_runs_daily_3
 ), production_runs_cumulative_3 AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(production_runs_daily_3.units_produced__3) AS units_produced__3
-  FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  INNER JOIN production_runs_daily_3
-    ON production_runs_daily_3.__day <= time_spine.date_day
-    AND production_runs_daily_3.__day > time_spine.date_day - INTERVAL '7' DAY
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.units_produced__3
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(units_produced__3) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS units_produced__3,
+      COUNT(__data) OVER (
+        ORDER BY __day NULLS LAST
+        RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
+      ) AS __rows
+    FROM (
+      SELECT
+        production_runs_daily_3.__day,
+        production_runs_daily_3.units_produced__3,
+        1 AS __data
+      FROM production_runs_daily_3
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS units_produced__3,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN production_runs_window_bounds_3
+        ON time_spine.date_day >= production_runs_window_bounds_3.__first
+        AND time_spine.date_day <= production_runs_window_bounds_3.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), production_runs_cumulative_ranked_2 AS (
   SELECT
     DATE_TRUNC('MONTH', production_runs_cumulative_3.__day) AS metric_time__month,
@@ -13961,7 +15661,7 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__month
-  FROM order_lines_agg_3
+  FROM order_lines_agg_4
   UNION
   SELECT
     metric_time__month
@@ -13985,7 +15685,7 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__month
-  FROM employee_movements_cumulative_last_2
+  FROM employee_movements_to_date
   UNION
   SELECT
     metric_time__month
@@ -14005,7 +15705,7 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__month
-  FROM campaign_spend_cumulative_last_2
+  FROM campaign_spend_to_date
   UNION
   SELECT
     metric_time__month
@@ -14025,7 +15725,11 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__month
-  FROM store_traffic_agg_3
+  FROM store_traffic_agg_4
+  UNION
+  SELECT
+    metric_time__month
+  FROM order_lines_agg_2_3
   UNION
   SELECT
     metric_time__month
@@ -14037,7 +15741,11 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__month
-  FROM order_lines_cumulative_last_3
+  FROM order_lines_to_date
+  UNION
+  SELECT
+    metric_time__month
+  FROM store_traffic_agg_2_3
   UNION
   SELECT
     metric_time__month
@@ -14049,7 +15757,7 @@ WITH campaign_spend_agg AS (
   UNION
   SELECT
     metric_time__month
-  FROM order_lines_cumulative_last_2_2
+  FROM order_lines_to_date_2
   UNION
   SELECT
     metric_time__month
@@ -14080,11 +15788,11 @@ WITH campaign_spend_agg AS (
     attributed_orders_agg_3.attributed_revenue AS attributed_revenue,
     CAST(employee_movements_agg_3.leavers AS DOUBLE) / CAST(NULLIF(headcount_agg_3.headcount, 0) AS DOUBLE) AS attrition_rate,
     CAST(production_runs_agg_3.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.planned_minutes, 0) AS DOUBLE) AS availability,
-    CAST(order_lines_agg_3.revenue AS DOUBLE) / CAST(NULLIF(orders_agg_3.orders, 0) AS DOUBLE) AS average_order_value,
+    CAST(order_lines_agg_4.revenue AS DOUBLE) / CAST(NULLIF(orders_agg_3.orders, 0) AS DOUBLE) AS average_order_value,
     CAST(attributed_orders_agg_3.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.marketing_spend, 0) AS DOUBLE) AS channel_roi,
     CAST(campaign_spend_agg_3.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.impressions, 0) AS DOUBLE) AS click_through_rate,
     leads_agg_3.converted_leads AS converted_leads,
-    order_lines_agg_3.cost_of_goods AS cost_of_goods,
+    order_lines_agg_4.cost_of_goods AS cost_of_goods,
     CAST(campaign_spend_agg_3.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.clicks, 0) AS DOUBLE) AS cost_per_click,
     CAST(campaign_spend_agg_3.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(customers_spine_3.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
     (
@@ -14096,33 +15804,33 @@ WITH campaign_spend_agg AS (
     ) AS customer_lifetime_value,
     orders_cumulative_first_2.ordering_customers AS customers_to_date,
     CAST(production_runs_agg_3.units_defective AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.units_produced, 0) AS DOUBLE) AS defect_rate,
-    order_lines_agg_3.discount_amount AS discounts,
+    order_lines_agg_4.discount_amount AS discounts,
     headcount_agg_3.fte AS fte,
     production_runs_agg_3.good_units AS good_units,
     (
       CAST(100 * (
         (
           (
-            order_lines_agg_3.revenue
+            order_lines_agg_4.revenue
           ) - (
-            order_lines_agg_3.cost_of_goods
+            order_lines_agg_4.cost_of_goods
           )
         )
       ) AS DOUBLE) / NULLIF((
-        order_lines_agg_3.revenue
+        order_lines_agg_4.revenue
       ), 0)
     ) AS gross_margin_pct,
     (
       (
-        order_lines_agg_3.revenue
+        order_lines_agg_4.revenue
       ) - (
-        order_lines_agg_3.cost_of_goods
+        order_lines_agg_4.cost_of_goods
       )
     ) AS gross_profit,
     order_lines_cumulative_first_3.line_gross_profit AS gross_profit_to_date,
     headcount_agg_3.headcount AS headcount,
     employee_movements_agg_3.hires AS hires,
-    employee_movements_cumulative_last_2.hires__2 AS hires_ytd,
+    employee_movements_to_date.hires__2 AS hires_ytd,
     production_runs_agg_3.ideal_run_minutes AS ideal_production_minutes,
     inventory_balances_agg_4.inventory_days AS inventory_days_in_period,
     (
@@ -14131,7 +15839,7 @@ WITH campaign_spend_agg AS (
       ) * (
         inventory_balances_agg_4.inventory_days
       ) AS DOUBLE) / NULLIF((
-        order_lines_agg_3.cost_of_goods
+        order_lines_agg_4.cost_of_goods
       ), 0)
     ) AS inventory_turnover_days,
     inventory_balances_agg_2_3.inventory_units AS inventory_units,
@@ -14152,7 +15860,7 @@ WITH campaign_spend_agg AS (
         campaign_spend_offset_3.marketing_spend__2
       ), 0)
     ) AS marketing_spend_mom_growth_pct,
-    campaign_spend_cumulative_last_2.marketing_spend__3 AS marketing_spend_mtd,
+    campaign_spend_to_date.marketing_spend__3 AS marketing_spend_mtd,
     COALESCE(customers_spine_3.new_customers, 0) AS new_customers,
     customers_cumulative_first_2.new_customers__2 AS new_customers_rolling_7d,
     (
@@ -14214,9 +15922,9 @@ WITH campaign_spend_agg AS (
     ) AS production_cycle_time,
     production_runs_agg_3.production_runs AS production_runs,
     CAST(tasks_agg_3.tasks_completed AS DOUBLE) / CAST(NULLIF(tasks_agg_3.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
-    CAST(orders_agg_3.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg_3.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
+    CAST(orders_agg_3.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg_4.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
     CAST(orders_agg_3.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg_3.orders, 0) AS DOUBLE) AS promotion_order_share,
-    order_lines_agg_3.revenue__2 AS promotion_revenue,
+    order_lines_agg_2_3.revenue__2 AS promotion_revenue,
     purchase_orders_agg_3.purchase_orders AS purchase_orders,
     purchase_orders_agg_3.purchase_orders_on_time AS purchase_orders_on_time,
     purchase_orders_agg_3.purchase_spend AS purchase_spend,
@@ -14224,11 +15932,11 @@ WITH campaign_spend_agg AS (
     orders_agg_3.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg_3.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg_3.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
     CAST(attributed_orders_agg_3.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
-    order_lines_agg_3.revenue AS revenue,
+    order_lines_agg_4.revenue AS revenue,
     (
       CAST(100 * (
         (
-          order_lines_agg_3.revenue
+          order_lines_agg_4.revenue
         ) - (
           order_lines_offset_4.revenue__3
         )
@@ -14236,13 +15944,13 @@ WITH campaign_spend_agg AS (
         order_lines_offset_4.revenue__3
       ), 0)
     ) AS revenue_mom_growth_pct,
-    order_lines_cumulative_last_3.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg_3.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_3.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
+    order_lines_to_date.revenue__4 AS revenue_mtd,
+    CAST(order_lines_agg_4.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2_3.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
     order_lines_cumulative_first_2_2.revenue__5 AS revenue_rolling_7d,
     (
       CAST(100 * (
         (
-          order_lines_agg_3.revenue
+          order_lines_agg_4.revenue
         ) - (
           order_lines_offset_2_3.revenue__6
         )
@@ -14250,18 +15958,18 @@ WITH campaign_spend_agg AS (
         order_lines_offset_2_3.revenue__6
       ), 0)
     ) AS revenue_yoy_growth_pct,
-    order_lines_cumulative_last_2_2.revenue__7 AS revenue_ytd,
+    order_lines_to_date_2.revenue__7 AS revenue_ytd,
     production_runs_agg_3.run_minutes AS run_time_minutes,
     CAST(orders_conversions_3.orders__4 AS DOUBLE) / CAST(NULLIF(sales_visits_agg_3.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
     orders_conversions_3.orders__4 AS sales_visit_conversions,
     sales_visits_agg_3.sales_visits AS sales_visits,
-    CAST(orders_agg_3.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_3.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
-    store_traffic_agg_3.footfall__2 AS store_footfall,
+    CAST(orders_agg_3.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2_3.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
+    store_traffic_agg_2_3.footfall__2 AS store_footfall,
     store_traffic_cumulative_first_2.footfall__3 AS store_footfall_rolling_7d,
     (
       CAST(100 * (
         (
-          store_traffic_agg_3.footfall__2
+          store_traffic_agg_2_3.footfall__2
         ) - (
           store_traffic_offset_3.footfall__4
         )
@@ -14276,7 +15984,7 @@ WITH campaign_spend_agg AS (
     production_runs_agg_3.units_defective AS units_defective,
     production_runs_agg_3.units_produced AS units_produced,
     production_runs_cumulative_first_2.units_produced__3 AS units_produced_rolling_7d,
-    order_lines_agg_3.units_sold AS units_sold
+    order_lines_agg_4.units_sold AS units_sold
   FROM group_keys_3
   LEFT JOIN campaign_spend_agg_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg_3.metric_time__month
@@ -14288,8 +15996,8 @@ WITH campaign_spend_agg AS (
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM headcount_agg_3.metric_time__month
   LEFT JOIN production_runs_agg_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM production_runs_agg_3.metric_time__month
-  LEFT JOIN order_lines_agg_3
-    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_agg_3.metric_time__month
+  LEFT JOIN order_lines_agg_4
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_agg_4.metric_time__month
   LEFT JOIN orders_agg_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM orders_agg_3.metric_time__month
   LEFT JOIN leads_agg_3
@@ -14300,8 +16008,8 @@ WITH campaign_spend_agg AS (
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_3.metric_time__month
   LEFT JOIN orders_cumulative_first_2
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM orders_cumulative_first_2.metric_time__month
-  LEFT JOIN employee_movements_cumulative_last_2
-    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM employee_movements_cumulative_last_2.metric_time__month
+  LEFT JOIN employee_movements_to_date
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM employee_movements_to_date.metric_time__month
   LEFT JOIN inventory_balances_agg_4
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg_4.metric_time__month
   LEFT JOIN inventory_balances_agg_2_3
@@ -14310,8 +16018,8 @@ WITH campaign_spend_agg AS (
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM kpi_targets_agg_3.metric_time__month
   LEFT JOIN campaign_spend_offset_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM campaign_spend_offset_3.metric_time__month
-  LEFT JOIN campaign_spend_cumulative_last_2
-    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM campaign_spend_cumulative_last_2.metric_time__month
+  LEFT JOIN campaign_spend_to_date
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM campaign_spend_to_date.metric_time__month
   LEFT JOIN customers_cumulative_first_2
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM customers_cumulative_first_2.metric_time__month
   LEFT JOIN production_runs_offset_3
@@ -14320,20 +16028,24 @@ WITH campaign_spend_agg AS (
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM tasks_agg_3.metric_time__month
   LEFT JOIN orders_offset_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM orders_offset_3.metric_time__month
-  LEFT JOIN store_traffic_agg_3
-    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_3.metric_time__month
+  LEFT JOIN store_traffic_agg_4
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_4.metric_time__month
+  LEFT JOIN order_lines_agg_2_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_agg_2_3.metric_time__month
   LEFT JOIN purchase_orders_agg_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM purchase_orders_agg_3.metric_time__month
   LEFT JOIN order_lines_offset_4
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_offset_4.metric_time__month
-  LEFT JOIN order_lines_cumulative_last_3
-    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last_3.metric_time__month
+  LEFT JOIN order_lines_to_date
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_to_date.metric_time__month
+  LEFT JOIN store_traffic_agg_2_3
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_2_3.metric_time__month
   LEFT JOIN order_lines_cumulative_first_2_2
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_2_2.metric_time__month
   LEFT JOIN order_lines_offset_2_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_offset_2_3.metric_time__month
-  LEFT JOIN order_lines_cumulative_last_2_2
-    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_last_2_2.metric_time__month
+  LEFT JOIN order_lines_to_date_2
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_to_date_2.metric_time__month
   LEFT JOIN sales_visits_agg_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM sales_visits_agg_3.metric_time__month
   LEFT JOIN orders_conversions_3

@@ -10,16 +10,40 @@ WITH order_lines_rows AS (
   FROM order_lines_rows
   GROUP BY
     order_lines_rows.__day
+), order_lines_window_bounds AS (
+  SELECT
+    MIN(order_lines_daily.__day) AS __first,
+    MAX(order_lines_daily.__day) AS __last
+  FROM order_lines_daily
 ), order_lines_cumulative AS (
   SELECT
-    time_spine.date_day AS __day,
-    SUM(order_lines_daily.revenue) AS revenue
-  FROM "shop"."main"."metricflow_time_spine" AS time_spine
-  INNER JOIN order_lines_daily
-    ON order_lines_daily.__day <= time_spine.date_day
-    AND order_lines_daily.__day > time_spine.date_day - INTERVAL '7 DAY'
-  GROUP BY
-    time_spine.date_day
+    framed.__day AS __day,
+    framed.revenue
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(revenue) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS revenue,
+      COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+    FROM (
+      SELECT
+        order_lines_daily.__day,
+        order_lines_daily.revenue,
+        1 AS __data
+      FROM order_lines_daily
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS revenue,
+        NULL AS __data
+      FROM "shop"."main"."metricflow_time_spine" AS time_spine
+      INNER JOIN order_lines_window_bounds
+        ON time_spine.date_day >= order_lines_window_bounds.__first
+        AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6 DAY'
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
 ), order_lines_cumulative_ranked AS (
   SELECT
     DATE_TRUNC('MONTH', order_lines_cumulative.__day) AS order_line__ordered_at__month,

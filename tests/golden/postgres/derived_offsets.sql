@@ -1,16 +1,30 @@
 WITH order_lines_read AS MATERIALIZED (
   SELECT
-    src.ordered_at,
     src.quantity,
-    src.unit_price
+    src.unit_price,
+    src.ordered_at
   FROM "shop"."main"."order_lines" AS src
+), order_lines_rows AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+    src.quantity * src.unit_price AS revenue__3,
+    src.quantity * src.unit_price AS revenue
+  FROM order_lines_read AS src
+), order_lines_daily AS (
+  SELECT
+    order_lines_rows.__day,
+    SUM(order_lines_rows.revenue) AS revenue,
+    SUM(order_lines_rows.revenue__3) AS revenue__3
+  FROM order_lines_rows
+  GROUP BY
+    order_lines_rows.__day
 ), order_lines_agg AS (
   SELECT
-    DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
-    SUM(src.quantity * src.unit_price) AS revenue
-  FROM order_lines_read AS src
+    DATE_TRUNC('MONTH', order_lines_daily.__day) AS metric_time__month,
+    SUM(order_lines_daily.revenue) AS revenue
+  FROM order_lines_daily
   GROUP BY
-    DATE_TRUNC('MONTH', src.ordered_at)
+    DATE_TRUNC('MONTH', order_lines_daily.__day)
 ), order_lines_by_period AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -29,18 +43,6 @@ WITH order_lines_read AS MATERIALIZED (
   ) AS periods
   INNER JOIN order_lines_by_period
     ON order_lines_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 MONTH'
-), order_lines_rows AS (
-  SELECT
-    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-    src.quantity * src.unit_price AS revenue__3
-  FROM order_lines_read AS src
-), order_lines_daily AS (
-  SELECT
-    order_lines_rows.__day,
-    SUM(order_lines_rows.revenue__3) AS revenue__3
-  FROM order_lines_rows
-  GROUP BY
-    order_lines_rows.__day
 ), order_lines_offset_2 AS (
   SELECT
     DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month,
