@@ -62,8 +62,7 @@ def unpivots(dialect: str) -> bool:
 DAY_WINDOW_DIALECTS = frozenset({"duckdb", "postgres", "spark"})
 
 
-def day_window(value: exp.Expr, partition: list[exp.Expr], day: exp.Expr, days_before: int | None,
-               dialect: str) -> exp.Window:
+def day_window(value: exp.Expr, partition: list[exp.Expr], day: exp.Expr, days_before: int | None) -> exp.Window:
     """`value` over the rows of a partition whose day is up to `days_before` days before the row's own
     (None: any day before), its own day included: a RANGE frame over the day."""
     if days_before is None:

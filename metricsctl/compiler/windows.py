@@ -105,9 +105,9 @@ ROWS = "__rows"  # the daily rows in a frame
 
 def _daily_sums(b: _QueryBuilder, group: list[MeasureInstance]) -> tuple[str, list[str], list[exp.Expr]] | None:
     """The daily sums a window reads, the query's other items' columns and the conditions that pick the
-    daily rows (the filters that read no metric_time); None where windows would not give the range
-    join's answer: a spine finer than a day, a custom grain, an offset, a measure that does not roll
-    up, or a filter that reads metric_time and another item at once."""
+    daily rows (the filters that read no metric_time); None in a dialect not in DAY_WINDOW_DIALECTS, and
+    where windows would not give the range join's answer: a spine finer than a day, a custom grain, an
+    offset, a measure that does not roll up, or a filter that reads metric_time and another item at once."""
     first = group[0]
     if b.c.dialect not in DAY_WINDOW_DIALECTS or first.offset is not None or b.counted_once(first):
         return None
@@ -153,10 +153,10 @@ def _windowed(b: _QueryBuilder, group: list[MeasureInstance], stacked: exp.Query
     inner = r.new_select(day, *[r.column(k) for k in keys], r.column(DATA))
     for instance in group:
         value = b.rollup(instance, r.column(b.plan.instances[instance]))
-        inner = inner.select(r.alias(day_window(value, [p.copy() for p in partition], day.copy(), days_before,
-                                                b.c.dialect), b.plan.instances[instance]), copy=False)
+        inner = inner.select(r.alias(day_window(value, [p.copy() for p in partition], day.copy(), days_before),
+                                     b.plan.instances[instance]), copy=False)
     inner = inner.select(r.alias(day_window(exp.Count(this=r.column(DATA)), [p.copy() for p in partition],
-                                            day.copy(), days_before, b.c.dialect), ROWS), copy=False)
+                                            day.copy(), days_before), ROWS), copy=False)
     inner = inner.from_(exp.Subquery(this=stacked, alias=exp.TableAlias(this=exp.to_identifier("stacked"))),
                         copy=False)
     framed = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("framed")))
