@@ -10,12 +10,13 @@ one is that text. A node whose text could depend on more than its key holds (com
 parametrized type, a column or table with more than names, a dialect that writes such nodes its own way)
 is always written by sqlglot.
 
-With sqlglot's compiled build (the `fast` extra) the generator classes cannot be subclassed from Python and
-write these nodes fast anyway: `to_sql` then uses them unchanged.
+With sqlglot's compiled build (the `fast` extra) a generator class cannot be subclassed from Python, and
+writes these nodes fast anyway: `write` then uses the dialect's generator unchanged.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -48,9 +49,18 @@ def _names_key(expression: exp.Expr, parts: frozenset[str]) -> tuple[Any, ...] |
     return tuple(key)
 
 
+def _compiled(base: type[Generator]) -> bool:
+    """Whether `base` comes from sqlglot's compiled build: a Python subclass of it can be defined, but not
+    instantiated ("interpreted classes cannot inherit from compiled")."""
+    return any(not (getattr(sys.modules.get(cls.__module__), "__file__", None) or ".py").endswith(".py")
+               for cls in base.__mro__ if cls is not object)
+
+
 def _remembering(base: type[Generator]) -> type[Generator] | None:
     """`base` with the text of identifiers, plain columns, plain tables and plain types remembered; None where
-    sqlglot is compiled (no Python subclass of its generators)."""
+    sqlglot is compiled."""
+    if _compiled(base):
+        return None
     texts: dict[tuple[Any, ...], str] = {}
     overrides: dict[str, Callable[..., str]] = {}
 
@@ -120,10 +130,7 @@ def _remembering(base: type[Generator]) -> type[Generator] | None:
         return text
 
     overrides["datatype_sql"] = datatype_sql
-    try:
-        return type(base.__name__, (base,), overrides)
-    except TypeError:  # "interpreted classes cannot inherit from compiled": sqlglot's compiled build
-        return None
+    return type(base.__name__, (base,), overrides)
 
 
 def write(expression: exp.Expr, dialect: str, pretty: bool, copy: bool) -> str:
