@@ -55,3 +55,14 @@ def test_a_remembered_name_is_not_reused_where_its_text_differs() -> None:
     assert write(bare, "bigquery", pretty=False, copy=True) == "orders.value"
     assert write(quoted, "bigquery", pretty=False, copy=True) == "`orders`.`value`"
     assert write(exp.to_identifier("order"), "duckdb", pretty=False, copy=True) == '"order"'  # a reserved word
+
+
+def test_remembered_texts_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from metricsctl.compiler import writer
+
+    monkeypatch.setattr(writer, "_MOST_TEXTS", 5)
+    for n in range(20):
+        query = parse_one(f"SELECT c{n}, d{n} FROM t{n}")
+        assert write(query, "trino", pretty=False, copy=True) == query.sql(dialect="trino")
+    if writer._CLASSES["trino"] is not None:  # sqlglot in pure Python: the writer remembers
+        assert 0 < len(writer._TEXTS["trino"]) <= 5 + 6  # cleared past the bound, then one statement's texts

@@ -24,8 +24,11 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.generator import Generator
 
-# dialect (as named to `write`) -> its generator with remembered texts, None where sqlglot is compiled
+# dialect (as named to `write`) -> its generator with remembered texts, None where sqlglot is compiled, and
+# the texts it remembers; forgotten past a bound, for a long-running process that writes many queries
 _CLASSES: dict[str, type[Generator] | None] = {}
+_TEXTS: dict[str, dict[tuple[Any, ...], str]] = {}
+_MOST_TEXTS = 200_000
 _COLUMN_PARTS = frozenset({"catalog", "db", "table", "this"})
 _TABLE_PARTS = frozenset({"catalog", "db", "this", "alias"})
 _ALIAS_PARTS = frozenset({"this"})
@@ -56,12 +59,11 @@ def _compiled(base: type[Generator]) -> bool:
                for cls in base.__mro__ if cls is not object)
 
 
-def _remembering(base: type[Generator]) -> type[Generator] | None:
-    """`base` with the text of identifiers, plain columns, plain tables and plain types remembered; None where
-    sqlglot is compiled."""
+def _remembering(base: type[Generator], texts: dict[tuple[Any, ...], str]) -> type[Generator] | None:
+    """`base` with the text of identifiers, plain columns, plain tables and plain types remembered in `texts`;
+    None where sqlglot is compiled."""
     if _compiled(base):
         return None
-    texts: dict[tuple[Any, ...], str] = {}
     overrides: dict[str, Callable[..., str]] = {}
 
     if base.identifier_sql is Generator.identifier_sql:
@@ -137,8 +139,12 @@ def write(expression: exp.Expr, dialect: str, pretty: bool, copy: bool) -> str:
     """The SQL text of `expression` in `dialect`, exactly as `expression.sql(dialect, pretty=..., copy=...)`."""
     language = Dialect.get_or_raise(dialect)
     if dialect not in _CLASSES:  # one memory per dialect as named: a name may carry settings of its own
-        _CLASSES[dialect] = _remembering(language.generator_class)
+        _TEXTS[dialect] = {}
+        _CLASSES[dialect] = _remembering(language.generator_class, _TEXTS[dialect])
     remembering = _CLASSES[dialect]
     if remembering is None:
         return language.generate(expression, copy=copy, pretty=pretty)
+    texts = _TEXTS[dialect]
+    if len(texts) > _MOST_TEXTS:
+        texts.clear()
     return remembering(dialect=language, pretty=pretty).generate(expression, copy=copy)
