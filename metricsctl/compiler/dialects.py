@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from metricsctl.compiler.writer import write
+
 DIALECTS: tuple[str, ...] = ("duckdb", "postgres", "snowflake", "bigquery", "spark", "databricks", "trino")
 
 # dbt adapter type -> sqlglot dialect
@@ -150,7 +152,7 @@ def to_sql(expression: exp.Expr, dialect: str, pretty: bool = False, copy: bool 
         for rule in rules:
             expression = rule(expression)
         copy = False
-    return expression.sql(dialect=dialect, pretty=pretty, copy=copy)
+    return write(expression, dialect, pretty=pretty, copy=copy)
 
 
 def check_dialect(dialect: str) -> str:
