@@ -62,6 +62,7 @@ OLD_BY_DATE = {"stg_store_traffic": ("store_day_id", "1-20240105"),
                "stg_campaign_spend": ("campaign_day_id", "1-20240105"),
                "stg_inventory_balances": ("inventory_balance_id", "1-main-20240105")}
 SENTINEL = "select loaded_at from stg_orders where order_id = 17"  # an old order of a customer the load leaves alone
+OLD_ATTRIBUTION = "select loaded_at from stg_attributed_orders where order_id = 1"  # the same, of an attribution
 # rows no run needs to rebuild: a headcount day of an employee nobody corrected, a day of units sold long past
 # (metric_attainment reads months)
 OLD_HEADCOUNT = "headcount_day_id = '1-20240105'"
@@ -148,6 +149,8 @@ def test_a_nightly_build_after_one_days_load_gives_a_full_builds_rows(demo_built
     with duckdb.connect(str(warehouse)) as con:  # marks on rows no run needs to read or write again
         kept = con.execute(SENTINEL).fetchone()
         con.execute("update stg_orders set loaded_at = timestamp '2000-01-01' where order_id = 17")
+        attributed = con.execute(OLD_ATTRIBUTION).fetchone()
+        con.execute("update stg_attributed_orders set loaded_at = timestamp '2000-01-01' where order_id = 1")
         con.execute(f"update fct_headcount_daily set headcount_day_id = 'kept' where {OLD_HEADCOUNT}")
         units = con.execute(f"select value from metric_values where {OLD_VALUE}").fetchone()
         con.execute(f"update metric_values set value = -1 where {OLD_VALUE}")
@@ -163,6 +166,7 @@ def test_a_nightly_build_after_one_days_load_gives_a_full_builds_rows(demo_built
     assert result.success, [(n.unique_id, n.message) for n in result.failed] or result.stale_metrics
     # the staging of the large facts was incremental: a row no load touched was not rebuilt
     assert str(one(warehouse, SENTINEL)) == "2000-01-01 00:00:00"
+    assert str(one(warehouse, OLD_ATTRIBUTION)) == "2000-01-01 00:00:00"
     # and so were fct_headcount_daily (from the earliest corrected date on) and metric_values (recent periods)
     assert one(warehouse, "select count(*) from fct_headcount_daily where headcount_day_id = 'kept'") == 1
     assert one(warehouse, f"select value from metric_values where {OLD_VALUE}") == -1
@@ -173,6 +177,8 @@ def test_a_nightly_build_after_one_days_load_gives_a_full_builds_rows(demo_built
         for table, (key, value) in OLD_BY_DATE.items():
             con.execute(f"update {table} set {key} = ? where {key} = 'kept'", [value])
         con.execute("update stg_orders set loaded_at = ? where order_id = 17", [kept[0] if kept else None])
+        con.execute("update stg_attributed_orders set loaded_at = ? where order_id = 1",
+                    [attributed[0] if attributed else None])
         con.execute("update fct_headcount_daily set headcount_day_id = '1-20240105' where headcount_day_id = 'kept'")
         con.execute(f"update metric_values set value = ? where {OLD_VALUE}", [units[0] if units else None])
 
@@ -186,6 +192,8 @@ def test_a_nightly_build_after_one_days_load_gives_a_full_builds_rows(demo_built
     assert str(one(warehouse, "select run_date from stg_production_runs where run_id = 1706")) == "2025-06-29"
     assert one(warehouse, "select count(*) from stg_order_lines where order_id in (9001, 9002)") == 3
     assert one(warehouse, "select count(*) from fct_attributed_orders where order_id = 9001") == 1
+    assert str(one(warehouse, "select loaded_at from stg_attributed_orders where order_id = 9001")) == \
+        "2025-07-08 05:00:00"
     assert one(warehouse, "select footfall from stg_store_traffic where store_day_id = '2-20250627'") == 61
     assert one(warehouse, "select clicks from stg_campaign_spend where campaign_day_id = '13-20250629'") == 31
     assert one(warehouse, "select on_hand_units from stg_inventory_balances "

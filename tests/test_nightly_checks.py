@@ -231,11 +231,14 @@ BAD_LOAD = {  # the morning of 2025-07-08, after every row of the demo
     # a late day of the online shop, sent again with a negative footfall: store traffic carries no load time,
     # and a run rebuilds its last 10 days (from 2025-06-20), which its checks read
     "store_traffic": [["2025-06-25", 5, -3]],
+    "attributed_orders": [[9001, 999, 2, "last_click"]],  # attributed to no campaign
 }
 CAUGHT_TESTS = {"unique_stg_order_lines_order_line_id", "not_null_stg_production_runs_product_id",
-                "unique_stg_store_traffic_store_day_id"}
+                "unique_stg_store_traffic_store_day_id",
+                "relationships_stg_attributed_orders_campaign_id__campaign_id__ref_stg_campaigns_"}
 CAUGHT_EXPECTATIONS = {("stg_order_lines", "expect_column_values_to_be_unique", 2),
                        ("stg_production_runs", "expect_column_values_to_not_be_null", 1),
+                       ("stg_attributed_orders", "expect_column_values_to_be_in_relation", 1),
                        ("stg_store_traffic", "expect_column_values_to_be_unique", 2),
                        ("stg_store_traffic", "expect_column_values_to_be_between", 1)}
 TRAFFIC_DAYS = "\"traffic_date\" >= cast('2025-06-20' as date)"  # the latest day, 2025-06-30, minus 10
