@@ -10,7 +10,8 @@ What it does, in a fresh folder:
    that day's orders and, the morning after, its production runs, with the late rows of earlier days that
    land in between (orders 2-9 days late, runs 3-12); rows loaded later are left out of every build.
    Order lines and attributions go with their order; store traffic, campaign spend and inventory
-   balances of the last day are that day's load;
+   balances of the last day are that day's load, with the rows of one store, campaign or product in 50
+   (its id a multiple of 50) for the five days before it, sent late;
 3. `metricsctl build` of the state before (the first build: everything from scratch), then the day's
    load is appended and two builds are timed on the same data: the nightly `metricsctl build`, and
    `metricsctl build --full-refresh` (each in a process of its own, from the state before: the warehouse
@@ -53,7 +54,9 @@ OWN_TABLES = ("expectation_results", "metricsctl_")  # what a build records abou
 # (table, how a row's load is told): the load time of the row or of its order, or the row's own date
 BY_LOAD_TIME = ("orders", "production_runs")
 BY_ORDER = ("order_lines", "attributed_orders")
-BY_DATE = {"store_traffic": "traffic_date", "campaign_spend": "spend_date", "inventory_balances": "balance_date"}
+BY_DATE = {"store_traffic": ("traffic_date", "store_id"), "campaign_spend": ("spend_date", "campaign_id"),
+           "inventory_balances": ("balance_date", "product_id")}
+LATE_DAYS, LATE_ONE_IN = 5, 50  # the rows of one id in 50, for the 5 days before the last, land with the day's load
 
 
 def split_loads(db: Path) -> dict[str, Any]:
@@ -78,12 +81,15 @@ def split_loads(db: Path) -> dict[str, Any]:
         con.execute(f"delete from raw.{table} where order_id not in (select order_id from raw.orders)")
         row = con.execute(f"select count(*) from raw.bench_load_{table}").fetchone()
         counts[table] = {"rows": row[0] if row else 0}
-    for table, day in BY_DATE.items():
-        con.execute(f"create or replace table raw.bench_load_{table} as select * from raw.{table} "
-                    f"where cast({day} as date) >= date '{LAST_DAY}'")
-        con.execute(f"delete from raw.{table} where cast({day} as date) >= date '{LAST_DAY}'")
-        row = con.execute(f"select count(*) from raw.bench_load_{table}").fetchone()
-        counts[table] = {"rows": row[0] if row else 0}
+    for table, (day, key) in BY_DATE.items():
+        loaded = (f"(cast({day} as date) >= date '{LAST_DAY}' or (cast({day} as date) >= date '{LAST_DAY}' - "
+                  f"{LATE_DAYS} and {key} % {LATE_ONE_IN} = 0))")
+        con.execute(f"create or replace table raw.bench_load_{table} as select * from raw.{table} where {loaded}")
+        con.execute(f"delete from raw.{table} where {loaded}")
+        late = con.execute(f"select count(*), count(*) filter (where cast({day} as date) < date '{LAST_DAY}'), "
+                           f"min({day}) from raw.bench_load_{table}").fetchone()
+        assert late is not None
+        counts[table] = {"rows": late[0], "late_rows": late[1], "earliest_day": str(late[2])}
     con.close()
     return counts
 

@@ -62,3 +62,42 @@
 {% macro loaded_since_last_run(column='loaded_at') -%}
     cast({{ column }} as timestamp) >= (select max(loaded_at) from {{ this }})
 {%- endmacro %}
+
+{#- The staging of a source that carries only its date (no load time): an incremental table by date whose
+    runs rebuild the days from the latest day it holds minus `lookback_days`, its model config's
+    `meta: {metricsctl: {lookback_column: <date column>, lookback_days: N}}`. The pre-hook deletes those
+    days (`lookback_delete()`), the model's query selects them again (`lookback_rebuilt(<source date>)`), both
+    from one bound read before either runs; metricsctl reads the same bound before a nightly build for the
+    model's checks (metricsctl/since_last_build.py). The rows equal a full refresh's as long as a load changes
+    no earlier day. -#}
+{% macro lookback_since() -%}
+    {%- set settings = (config.get('meta') or {}).get('metricsctl') or {} -%}
+    {%- set column, days = settings.get('lookback_column'), settings.get('lookback_days') -%}
+    {%- if column is not string or not modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', column)
+           or days is not number or days != days | int or days < 0 -%}
+        {{ exceptions.raise_compiler_error(model.name ~ ": an incremental table by date needs "
+            ~ "config(meta={'metricsctl': {'lookback_column': '<its date column>', 'lookback_days': <days>}})") }}
+    {%- endif -%}
+    {%- if not execute -%}{{ return('1900-01-01') }}{%- endif -%}
+    {%- set query -%}
+        select cast({{ dbt.dateadd('day', -(days | int), 'max(' ~ adapter.quote(column) ~ ')') }} as date) from {{ this }}
+    {%- endset -%}
+    {%- set found = run_query(query).rows[0][0] -%}
+    {%- set since = '1900-01-01' if found is none else (found | string)[:10] -%}
+    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', since) -%}
+        {{ exceptions.raise_compiler_error(model.name ~ ": the latest " ~ column ~ " minus " ~ days
+            ~ " days is no date: " ~ since) }}
+    {%- endif -%}
+    {{ return(since) }}
+{%- endmacro %}
+
+{#- In an incremental run of such a model: the source rows of the days it rebuilds (`value`: their date). -#}
+{% macro lookback_rebuilt(value) -%}
+    {{ value }} >= cast('{{ lookback_since() }}' as date)
+{%- endmacro %}
+
+{#- The pre-hook of such a model's incremental runs: delete the days the run rebuilds. -#}
+{% macro lookback_delete() -%}
+    {%- set column = config.get('meta')['metricsctl']['lookback_column'] -%}
+    delete from {{ this }} where {{ lookback_rebuilt(adapter.quote(column)) }}
+{%- endmacro %}

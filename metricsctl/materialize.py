@@ -289,7 +289,7 @@ class Materializer:
         scans, instead of truncating every row's time and comparing it with a subquery. Since the bound
         starts a period, `time >= bound` keeps exactly the rows of the periods `DATE_TRUNC(grain, time) >=
         bound` keeps. `has_data`: the table's rows that tell where the data ends. A full build, or a table
-        without data yet, starts at 1900-01-01.
+        without data yet, starts at 1900-01-01; anything but an ISO date stops the run before it reaches the SQL.
         """
         latest = cast(exp.Max(this=column(time_column)), "TIMESTAMP")
         start = as_date(trunc(grain, exp.Sub(this=latest, expression=exp.Interval(
@@ -302,7 +302,11 @@ class Materializer:
             "{% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}",
             "{% set metricsctl_since = (" + found + " | string)[:10] if metricsctl_found is not none and " + found
             + " is not none else '" + FULL_SINCE + "' %}",
-            "{% else %}{% set metricsctl_since = '" + FULL_SINCE + "' %}{% endif %}"])
+            "{% else %}{% set metricsctl_since = '" + FULL_SINCE + "' %}{% endif %}",
+            # it becomes a literal in the SQL: a date, or the run stops
+            "{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}"
+            "{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: '"
+            " ~ metricsctl_since) }}{% endif %}"])
 
     def _bears_data(self, name: str) -> bool:
         """A metric that has a value only for periods with source rows."""

@@ -12,6 +12,11 @@ rows at or after the bound, which are the rows the build brings:
   those rows, its uniqueness expectations on the rows sharing a key with them, and its table-level and
   aggregate expectations (row count, freshness, mean, ...) on the whole table (expectations/batches.py).
 
+A model stored by date whose source carries no load time (`config(meta={'metricsctl': {'lookback_column':
+'traffic_date', 'lookback_days': 10}})`, the demo's staging of store traffic, campaign spend and inventory
+balances) rebuilds its days from the latest one it holds minus its lookback (macros/portable.sql): the bound
+of that column is that day, so its checks see every day the build rewrote, late rows included.
+
 A relation that is not incremental on this target (a view, a table rebuilt in full, Spark's staging), an
 empty or missing one (a first build), `--full-refresh`, and `dbt test` or `metricsctl check` run by hand
 check the whole table. The bounds reach dbt's tests through one environment variable that the project's
@@ -166,10 +171,48 @@ def read_bounds(requests: Iterable[Request], manifest: Mapping[str, Any],
             row = warehouse.execute(query.sql(warehouse.dialect)).rows[0]
         except WarehouseError:
             continue  # a first build: the relation is not there yet
-        found = {c: Bound(c, _value(v, unique_id, c)) for c, v in zip(columns, row) if v is not None}
+        back = lookback(manifest, unique_id)
+        found: dict[str, Bound] = {}
+        for column, value in zip(columns, row):
+            if back is not None and column != back[0]:
+                raise SinceLastBuildError([SpecIssue(
+                    f"a check of {unique_id} asks for the rows since the last build by '{column}', but its runs "
+                    f"rebuild the days of '{back[0]}' from the latest minus {back[1]}: name '{back[0]}'")])
+            if value is not None:
+                found[column] = Bound(column, _back(_value(value, unique_id, column), back[1]) if back
+                                      else _value(value, unique_id, column))
         if found:
             bounds[unique_id] = found
     return bounds
+
+
+def lookback(manifest: Mapping[str, Any], unique_id: str) -> tuple[str, int] | None:
+    """(date column, days) of a model whose runs rebuild the days from the latest it holds minus `days`.
+
+    Its config's `meta: {metricsctl: {lookback_column: traffic_date, lookback_days: 10}}`, which the model's
+    own runs read too (macros/portable.sql); a malformed one raises."""
+    node = (manifest.get("nodes") or {}).get(unique_id) or {}
+    settings = (((node.get("config") or {}).get("meta") or {}).get("metricsctl") or {})
+    if not isinstance(settings, Mapping) or ("lookback_column" not in settings and "lookback_days" not in settings):
+        return None
+    column, days = settings.get("lookback_column"), settings.get("lookback_days")
+    if not (isinstance(column, str) and IDENTIFIER.match(column)) or isinstance(days, bool) \
+            or not isinstance(days, int) or days < 0:
+        raise SinceLastBuildError([SpecIssue(
+            f"{unique_id}: meta.metricsctl needs `lookback_column` (the date column its runs rebuild by) and "
+            f"`lookback_days` (a whole number of days), e.g. {{lookback_column: traffic_date, lookback_days: 10}}; "
+            f"found {dict(settings)}", node.get("original_file_path") or None)])
+    return column, days
+
+
+def _back(value: Value, days: int) -> Value:
+    """The first day a run that rebuilds `days` days back from `value`, the latest it holds, rewrites."""
+    if isinstance(value, dt.datetime):  # the model casts its bound to a date: the rows from that midnight
+        return (value - dt.timedelta(days=days)).date()
+    if isinstance(value, dt.date):
+        return value - dt.timedelta(days=days)
+    raise SinceLastBuildError([SpecIssue(f"a lookback of {days} days is for a date or timestamp column, not a "
+                                         f"number ({value})")])
 
 
 def _value(value: Any, unique_id: str, column: str) -> Value:

@@ -317,6 +317,33 @@ def test_a_lookback_that_is_not_a_number_of_days_is_named_with_its_file(tmp_path
     assert "Traceback" not in result.output
 
 
+def test_the_first_day_an_incremental_export_rebuilds_reaches_its_sql_only_as_a_date(built: Path):
+    """`metricsctl_since` is read from the export's table and written into its SQL as a literal: the model's
+    own Jinja lets through an ISO date and stops on anything else, before the SQL runs."""
+    import jinja2
+
+    class Stop(Exception):
+        pass
+
+    def stop(message: str) -> None:
+        raise Stop(message)
+
+    text = next(p for p in sorted((built / "models" / "metrics").glob("*.sql"))
+                if "metricsctl_since" in p.read_text()).read_text()
+    check = next(line for line in text.splitlines() if line.startswith("{% if not modules.re.match("))
+    template = jinja2.Environment().from_string(check)
+    context = {"modules": {"re": re}, "exceptions": {"raise_compiler_error": stop}, "this": "main.export"}
+    assert template.render(metricsctl_since="2025-06-16", **context) == ""
+    assert template.render(metricsctl_since="1900-01-01", **context) == ""
+    for bad in ("2025-06-16' or 1 = 1 --", "10000-01-0", "", "2025-6-16"):
+        with pytest.raises(Stop, match="the first day to rebuild, read from main.export, is no date"):
+            template.render(metricsctl_since=bad, **context)
+    # every incremental export and metric_values carry the check right after the bound is set
+    for path in (built / "models" / "metrics").glob("*.sql"):
+        model = path.read_text()
+        assert model.count(check) == model.count("{% else %}{% set metricsctl_since = "), path.name
+
+
 def test_a_failed_build_leaves_the_previous_tables_intact(tmp_path: Path):
     root = make_project(tmp_path)
     assert Metricsctl(root).build().success

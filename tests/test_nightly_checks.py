@@ -187,6 +187,39 @@ def test_bounds_are_read_for_incremental_relations_that_hold_rows(orders: Path) 
         warehouse.close()
 
 
+def test_the_bound_of_a_table_by_date_is_its_latest_day_minus_its_lookback(tmp_path: Path) -> None:
+    """A model whose runs rebuild the days from the latest it holds minus `lookback_days` (macros/portable.sql):
+    its checks see every day the run rewrote, late rows included."""
+    from metricsctl.since_last_build import Request
+
+    path = tmp_path / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create table traffic as select date '2025-06-01' + cast(i as integer) as traffic_date, "
+                    "timestamp '2025-06-02 06:30:00' + to_days(cast(i as integer)) as sent_at from range(30) r(i)")
+    settings = {"lookback_column": "traffic_date", "lookback_days": 10}
+    node = {"unique_id": "model.shop.traffic", "name": "traffic", "resource_type": "model", "package_name": "shop",
+            "alias": "traffic", "original_file_path": "models/traffic.sql",
+            "config": {"materialized": "incremental", "meta": {"metricsctl": settings}}}
+    manifest = {**MANIFEST, "nodes": {"model.shop.traffic": node}}
+    warehouse = DuckDBWarehouse(str(path))
+    try:  # the latest day is 2025-06-30: a run rebuilds from 2025-06-20
+        assert read_bounds([Request("model.shop.traffic", "traffic_date")], manifest, warehouse) == {
+            "model.shop.traffic": {"traffic_date": Bound("traffic_date", dt.date(2025, 6, 20))}}
+        settings.update(lookback_column="sent_at", lookback_days=0)  # a timestamp: from the midnight of its day
+        assert read_bounds([Request("model.shop.traffic", "sent_at")], manifest, warehouse) == {
+            "model.shop.traffic": {"sent_at": Bound("sent_at", dt.date(2025, 7, 1))}}
+        # a check by another column than the one the runs rebuild by would miss rewritten rows
+        with pytest.raises(SinceLastBuildError, match="rebuild the days of 'sent_at' from the latest minus 0: "
+                                                      "name 'sent_at'"):
+            read_bounds([Request("model.shop.traffic", "traffic_date")], manifest, warehouse)
+        settings.update(lookback_days="10")
+        with pytest.raises(SinceLastBuildError, match=r"^models/traffic.sql: model.shop.traffic: meta.metricsctl "
+                                                      r"needs `lookback_column` .* and `lookback_days`"):
+            read_bounds([Request("model.shop.traffic", "sent_at")], manifest, warehouse)
+    finally:
+        warehouse.close()
+
+
 # --- the demo ---------------------------------------------------------------------------------------------
 AS_OF = dt.date(2025, 7, 1)
 BAD_LOAD = {  # the morning of 2025-07-08, after every row of the demo
@@ -195,10 +228,20 @@ BAD_LOAD = {  # the morning of 2025-07-08, after every row of the demo
     # deletes by order_id, so the old line stays: only a check of every line sharing the id finds the pair
     "order_lines": [[20001, 9001, 9, 2, 69.0, 0.0], [17, 9001, 4, 1, 79.0, 0.0]],
     "production_runs": [[1801, 3, "", "2025-06-30", 1, 320, 290, 1800, 9, 1, "2025-07-08 06:15:00"]],  # no product
+    # a late day of the online shop, sent again with a negative footfall: store traffic carries no load time,
+    # and a run rebuilds its last 10 days (from 2025-06-20), which its checks read
+    "store_traffic": [["2025-06-25", 5, -3]],
+    "attributed_orders": [[9001, 999, 2, "last_click"]],  # attributed to no campaign
 }
-CAUGHT_TESTS = {"unique_stg_order_lines_order_line_id", "not_null_stg_production_runs_product_id"}
+CAUGHT_TESTS = {"unique_stg_order_lines_order_line_id", "not_null_stg_production_runs_product_id",
+                "unique_stg_store_traffic_store_day_id",
+                "relationships_stg_attributed_orders_campaign_id__campaign_id__ref_stg_campaigns_"}
 CAUGHT_EXPECTATIONS = {("stg_order_lines", "expect_column_values_to_be_unique", 2),
-                       ("stg_production_runs", "expect_column_values_to_not_be_null", 1)}
+                       ("stg_production_runs", "expect_column_values_to_not_be_null", 1),
+                       ("stg_attributed_orders", "expect_column_values_to_be_in_relation", 1),
+                       ("stg_store_traffic", "expect_column_values_to_be_unique", 2),
+                       ("stg_store_traffic", "expect_column_values_to_be_between", 1)}
+TRAFFIC_DAYS = "\"traffic_date\" >= cast('2025-06-20' as date)"  # the latest day, 2025-06-30, minus 10
 
 
 def land(root: Path, load: dict[str, list[list[Any]]]) -> None:
@@ -241,10 +284,14 @@ def test_a_nightly_build_stops_a_bad_row_of_the_days_load(demo_built: Path, tmp_
     assert f"\"loaded_at\" >= cast('{bound}' as timestamp)" in unique
     assert "\"order_line_id\" in (select \"order_line_id\"" in unique
     assert {s.suite: s.rows_since for s in result.expectations.suites}["stg_order_lines"] == f"loaded_at >= {bound}"
+    assert TRAFFIC_DAYS in compiled_test(app, "unique_stg_store_traffic_store_day_id")
+    assert {s.suite: s.rows_since for s in result.expectations.suites}["stg_store_traffic"] == \
+        "traffic_date >= 2025-06-20"
     # the failed relations keep their published rows: the bad rows never reach a reader
     with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from stg_order_lines where order_line_id = 17").fetchone() == (1,)
         assert con.execute("select count(*) from stg_production_runs where run_id = 1801").fetchone() == (0,)
+        assert con.execute("select count(*) from stg_store_traffic where footfall < 0").fetchone() == (0,)
 
 
 @pytest.mark.slow
@@ -291,6 +338,7 @@ def test_a_nightly_build_on_postgres_stops_a_bad_row_of_the_days_load(postgres_e
     assert caught(result) == (CAUGHT_TESTS, CAUGHT_EXPECTATIONS)
     unique = compiled_test(app, "unique_stg_order_lines_order_line_id")
     assert f"\"loaded_at\" >= cast('{bound}' as timestamp)" in unique
+    assert TRAFFIC_DAYS in compiled_test(app, "unique_stg_store_traffic_store_day_id")
     warehouse = app.warehouse()
     try:  # the published rows stay as they were
         assert warehouse.execute("select count(*) from nightchecks.stg_production_runs where run_id = 1801"

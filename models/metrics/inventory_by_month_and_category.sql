@@ -11,6 +11,7 @@ WHERE
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
 WITH inventory_balances_read AS MATERIALIZED (
   SELECT
     src.balance_date,
@@ -160,6 +161,7 @@ WHERE
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
 WITH inventory_balances_read AS MATERIALIZED (
   SELECT
     src.balance_date,
@@ -294,6 +296,7 @@ WHERE
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
 WITH inventory_balances_days AS (
   SELECT
     src.balance_date AS __time_1,

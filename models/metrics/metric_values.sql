@@ -50,6 +50,7 @@ WHERE
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
 WITH metrics_by_day AS (
   WITH employee_movements_rows AS (
     SELECT
@@ -5655,6 +5656,7 @@ WHERE
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
 WITH metrics_by_day AS (
   WITH employee_movements_rows AS (
     SELECT

@@ -9,6 +9,7 @@ WHERE
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
 WITH order_lines_grouped AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
@@ -94,6 +95,7 @@ WHERE
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
 WITH order_lines_grouped AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
@@ -189,6 +191,7 @@ WHERE
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
 WITH order_lines_grouped AS (
   SELECT
     DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,

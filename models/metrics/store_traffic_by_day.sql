@@ -13,6 +13,7 @@ WHERE
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
 WITH orders_grouped AS (
   SELECT
     src.ordered_at AS ordered_at,
@@ -106,6 +107,7 @@ WHERE
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
 WITH store_traffic_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
@@ -213,6 +215,7 @@ WHERE
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
 WITH store_traffic_agg AS (
   SELECT
     DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
