@@ -12,7 +12,7 @@ import pytest
 from sqlglot import exp, parse_one
 
 from metricsctl.compiler.dialects import DIALECTS
-from metricsctl.compiler.writer import write
+from metricsctl.compiler.writer import text, write
 
 STATEMENTS = [
     # one name bare, quoted, with a comment, as a reserved word and starting with a digit
@@ -26,6 +26,11 @@ STATEMENTS = [
     "CAST(d AS STRUCT<x DOUBLE, y VARCHAR>), CAST(e AS TIMESTAMP), CAST(f AS TIMESTAMPTZ), CAST(g AS TIME) FROM t",
     # catalog and schema parts, a star, a qualified star
     "SELECT c.s.t.x, s.t.x, t.*, * FROM c.s.t AS t, s.t",
+    # queries nested in CTEs, subqueries and set operations: each level indents the text below it again
+    "WITH a AS (WITH b AS (SELECT x, y FROM t WHERE x > 1 AND y < 2) SELECT b.x, SUM(b.y) AS s FROM b GROUP BY b.x), "
+    "c AS (SELECT 1 AS x UNION ALL SELECT 2) SELECT a.x, CASE WHEN a.s > 0 THEN 'p' ELSE 'n' END AS sign, "
+    "(SELECT MAX(x) FROM c) AS m, ROW_NUMBER() OVER (PARTITION BY a.x ORDER BY a.s DESC) AS r FROM a "
+    "LEFT JOIN (SELECT x FROM c) AS d ON a.x = d.x WHERE a.x IN (SELECT x FROM c) AND a.x NOT IN (1, 2)",
 ]
 
 
@@ -66,3 +71,33 @@ def test_remembered_texts_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         assert write(query, "trino", pretty=False, copy=True) == query.sql(dialect="trino")
     if writer._CLASSES["trino"] is not None:  # sqlglot in pure Python: the writer remembers
         assert 0 < len(writer._TEXTS["trino"]) <= 5 + 6  # cleared past the bound, then one statement's texts
+
+
+@pytest.mark.parametrize("statement", STATEMENTS)
+def test_text_is_sqlglots_own_text(statement: str) -> None:
+    tree = parse_one(statement, read="duckdb")
+    for _ in range(2):  # the second time from remembered texts
+        assert text(tree) == tree.sql()
+    assert text(tree.copy(), copy=False) == tree.sql()
+
+
+def test_indentation_is_sqlglots() -> None:
+    from sqlglot.dialects.dialect import Dialect
+    from sqlglot.generator import Generator
+
+    from metricsctl.compiler import writer
+
+    write(exp.column("x"), "duckdb", pretty=True, copy=True)
+    remembering = writer._CLASSES["duckdb"]
+    if remembering is None:  # sqlglot compiled: its own generator, unchanged
+        pytest.skip("sqlglot is compiled")
+    language = Dialect.get_or_raise("duckdb")
+    ours, theirs = remembering(dialect=language, pretty=True), language.generator_class(dialect=language, pretty=True)
+    assert type(ours).indent is not Generator.indent
+    for sql in ["", "a", "a\nb", "a\n\nb\n", "\n", "a\nb\nc"]:
+        for level in (0, 1, 2):
+            for pad in (None, 0, 3):
+                for skip_first in (False, True):
+                    for skip_last in (False, True):
+                        assert ours.indent(sql, level, pad, skip_first, skip_last) == theirs.indent(
+                            sql, level, pad, skip_first, skip_last), (sql, level, pad, skip_first, skip_last)

@@ -35,6 +35,7 @@ from sqlglot import exp
 TRUNCATIONS = (exp.DateTrunc, exp.TimestampTrunc)
 ROLLUPS: dict[type[exp.Expr], type[exp.Expr]] = {exp.Sum: exp.Sum, exp.Count: exp.Sum, exp.Min: exp.Min,
                                                  exp.Max: exp.Max}
+_BIGINT = dict(exp.DataType.build("BIGINT").args)  # the type's plain arguments: building it from text parses it
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def _rollup(aggregate: exp.Expr, partial: exp.Expr, grouped: bool) -> exp.Expr:
     if not isinstance(aggregate, exp.Count):
         return rolled
     # a count stays a BIGINT (a sum of BIGINTs is wider on DuckDB and PostgreSQL), and over no rows it is 0
-    counted: exp.Expr = exp.Cast(this=rolled, to=exp.DataType.build("BIGINT"))
+    counted: exp.Expr = exp.Cast(this=rolled, to=exp.DataType(**_BIGINT))
     return counted if grouped else exp.Coalesce(this=counted, expressions=[exp.Literal.number(0)])
 
 
@@ -141,17 +142,11 @@ def _coarsest(atoms: list[exp.Expr], parts: list[exp.Expr], raw_days: bool = Fal
     return coarsest
 
 
-def grouped_first(select: exp.Select, time_atoms: list[exp.Expr], fine_columns: set[str],
-                  source: str = "src", raw_days: bool = False) -> Grouped | None:
-    """The scan split into an aggregate of the source's rows and the scan over it; None when it does not
-    split (nothing is joined, an aggregate does not combine, or a finer time column is read). The scan's
-    nodes move into the result: on success `select` is not to be used again.
-
-    `time_atoms`: the model's time dimensions at day grain or coarser, as the scan qualifies them;
-    `fine_columns`: the model's columns that a finer time dimension reads; `raw_days`: a time read at day
-    grain is grouped on as it is, and truncated per group."""
-    joins = list(select.args.get("joins") or [])
-    if not joins or select.args.get("distinct") or select.args.get("having"):
+def _projections(select: exp.Select, source: str) -> tuple[list[exp.Alias], list[tuple[str, exp.Expr]]] | None:
+    """The scan's items and its aggregates (by alias), when its shape can be grouped first: joins, the source
+    as a plain table, every projection named, and every aggregate one that combines from partial aggregates
+    over the source's own columns; None otherwise. Reads the scan, changes nothing."""
+    if not select.args.get("joins") or select.args.get("distinct") or select.args.get("having"):
         return None
     from_ = select.args.get("from_")
     if from_ is None or not isinstance(from_.this, exp.Table) or from_.this.alias_or_name != source:
@@ -170,8 +165,29 @@ def grouped_first(select: exp.Select, time_atoms: list[exp.Expr], fine_columns: 
                 or any(a is not value for a in value.find_all(exp.AggFunc, exp.Window)):
             return None
         aggregates.append((projection.alias, value))
-    if not aggregates:
+    return (items, aggregates) if aggregates else None
+
+
+def may_group_first(select: exp.Select, source: str = "src") -> bool:
+    """Whether `grouped_first` may split the scan, checked without copying it: False means it returns None."""
+    return _projections(select, source) is not None
+
+
+def grouped_first(select: exp.Select, time_atoms: list[exp.Expr], fine_columns: set[str],
+                  source: str = "src", raw_days: bool = False) -> Grouped | None:
+    """The scan split into an aggregate of the source's rows and the scan over it; None when it does not
+    split (nothing is joined, an aggregate does not combine, or a finer time column is read). The scan's
+    nodes move into the result: on success `select` is not to be used again.
+
+    `time_atoms`: the model's time dimensions at day grain or coarser, as the scan qualifies them;
+    `fine_columns`: the model's columns that a finer time dimension reads; `raw_days`: a time read at day
+    grain is grouped on as it is, and truncated per group."""
+    parts = _projections(select, source)
+    if parts is None:
         return None
+    items, aggregates = parts
+    joins = list(select.args["joins"])
+    from_ = select.args["from_"]
     # the filters and groups are copied: a compiled tree may share a node between two places (a period's
     # truncation in the projection and in a bound), and each place's reads are replaced apart below
     conjuncts = [c.copy() for c in _conjuncts(select.args.get("where"))]

@@ -37,6 +37,7 @@ from metricsctl.compiler.preaggregate import grouped_first, grouped_on_raw_days
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.shared import share_scans
 from metricsctl.compiler.stacking import KEYED_DIALECTS, RAW_DAY_DIALECTS, stack_on_keys
+from metricsctl.compiler.writer import text
 from metricsctl.errors import QueryError
 from metricsctl.graph import (
     JoinStep,
@@ -230,7 +231,7 @@ class ScanSource:
 
     def custom_grain(self, grain: str, value: exp.Expr) -> exp.Expr:
         """Custom granularities live in the time spine: join it on the day and read its column."""
-        key = as_date(trunc("day", value)).sql()
+        key = text(as_date(trunc("day", value)))
         if key not in self.spine_joins:
             self.spine_joins[key] = (f"{SPINE}_{len(self.spine_joins) + 1}", as_date(trunc("day", value)))
         spine_alias = self.spine_joins[key][0]
@@ -347,9 +348,9 @@ class SqlCompiler:
         if self._read_names is None:
             self._read_names = {}
             for model in self.graph.models.values():
-                self._read_names.setdefault(self.relation(model.node_relation.relation_name).sql(),
+                self._read_names.setdefault(text(self.relation(model.node_relation.relation_name)),
                                             f"{model.name}_read")
-        return self._read_names.get(relation.sql())
+        return self._read_names.get(text(relation))
 
     def relation(self, relation_name: str, table_alias: str | None = None) -> exp.Table:
         """A warehouse relation (its text parsed once per compiler), `AS table_alias` when given."""
@@ -546,7 +547,7 @@ class _QueryBuilder:
 
     def add_shared_cte(self, base: str, body: exp.Select) -> str:
         """A CTE that scans reading the same columns of it share: stored once."""
-        key = body.sql()
+        key = text(body)
         if key not in self.shared:
             self.shared[key] = self.add_cte(base, body)
         return self.shared[key]
@@ -965,7 +966,7 @@ class _QueryBuilder:
                 else:
                     return None
             start = as_date(start)
-            starts.setdefault(start.sql(), start)
+            starts.setdefault(text(start), start)
         values = list(starts.values())
         return values[0] if len(values) == 1 else exp.Least(this=values[0], expressions=values[1:])
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from metricsctl.compiler.writer import text
+
 SOURCE = "src"  # the alias every scan gives its model's relation
 
 
@@ -61,7 +63,7 @@ def share_scans(with_: exp.With, name_for: Callable[[exp.Table], str | None],
             from_table.set("db", None)
             from_table.set("catalog", None)
             if common:
-                kept = [c for c in _conjuncts(select.args.get("where")) if c.sql() not in common]
+                kept = [c for c in _conjuncts(select.args.get("where")) if text(c) not in common]
                 select.set("where", None)
                 if kept:
                     select.where(*kept, copy=False)
@@ -102,7 +104,7 @@ def _names_every_column(body: exp.Select) -> bool:
 def _relation_key(table: exp.Table) -> tuple[tuple[str, bool], ...]:
     """The relation's name parts (catalog, schema, name), each with whether it is quoted."""
     parts = [table.args.get(part) for part in ("catalog", "db", "this")]
-    return tuple((part.name, bool(part.quoted)) if isinstance(part, exp.Identifier) else (part.sql(), False)
+    return tuple((part.name, bool(part.quoted)) if isinstance(part, exp.Identifier) else (text(part), False)
                  for part in parts if part is not None)
 
 
@@ -117,7 +119,7 @@ def _common_conditions(selects: list[exp.Expr]) -> dict[str, exp.Expr]:
     applied once, as the shared rows are read."""
     found: dict[str, exp.Expr] | None = None
     for select in selects:
-        own = {c.sql(): c for c in _conjuncts(select.args.get("where")) if _own_columns_only(c)}
+        own = {text(c): c for c in _conjuncts(select.args.get("where")) if _own_columns_only(c)}
         found = own if found is None else {k: v for k, v in found.items() if k in own}
     return found or {}
 

@@ -33,13 +33,15 @@ the result as before.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlglot import exp
 
 from metricsctl.compiler.plan import MeasureInstance
-from metricsctl.compiler.preaggregate import grouped_first
+from metricsctl.compiler.preaggregate import grouped_first, may_group_first
+from metricsctl.compiler.writer import text
 
 # where the stacked shape gives the same rows and is measured to pay (BENCHMARKS.md section 6): a column of
 # NULLs stacked first takes the type of the rows it meets (as for stacking, render.py); measured on DuckDB
@@ -125,6 +127,8 @@ def _split(output: Output, bodies: Mapping[str, exp.Expr], time_columns: TimeCol
     if isinstance(grouped_body, exp.Select) and read is not None and read != name:
         inner, inner_name, outer = grouped_body, read, body  # the model's rows are grouped first already
     else:
+        if not may_group_first(body):  # before copying the scan, which splitting it takes
+            return None
         atoms, fine = time_columns(group[0].model)
         split = grouped_first(body.copy(), atoms, fine, raw_days=raw_days)
         if split is None:
@@ -144,8 +148,17 @@ def _split(output: Output, bodies: Mapping[str, exp.Expr], time_columns: TimeCol
     if any(r not in columns or r in measures for r in reads):
         return None
     positions = {r: f"__key_{n}" for n, r in enumerate(reads, 1)}
-    signature = " ".join(_renamed(p, positions).sql() for p in _key_parts(outer))
+    signature = " ".join(text(_renamed(p, positions), copy=False) for p in _key_parts(outer))
     return _Keyed(output, inner, inner_name, outer, reads, measures, signature)
+
+
+def _joined(body: exp.Expr | None) -> tuple[tuple[str, str], ...] | None:
+    """The relations a scan joins (name and alias, in order), which scans that stack share, since their
+    joins are written alike; None for a scan that does not stack (no join, no GROUP BY). Only scans sharing
+    them are split, each on a copy of its tree: most of a query's scans share them with no other."""
+    if not isinstance(body, exp.Select) or not body.args.get("joins") or not body.args.get("group"):
+        return None
+    return tuple((join.this.name, join.this.alias_or_name) for join in body.args["joins"])
 
 
 def _stacked_names(members: list[_Keyed]) -> list[str]:
@@ -164,9 +177,12 @@ def stack_on_keys(outputs: list[Output], ctes: list[tuple[str, exp.Expr]], time_
     """`outputs` with the scans that stack on their keys replaced by one scan of them all; `ctes` loses the
     scans replaced and gains the stacked rows and their aggregate (through `add_cte`)."""
     bodies = dict(ctes)
+    joined = {name: _joined(bodies.get(name)) for name, _ in outputs}
+    sharing = Counter(joined.values())
     classes: dict[str, list[_Keyed]] = {}
     for output in outputs:
-        keyed = _split(output, bodies, time_columns, raw_days)
+        joins = joined[output[0]]
+        keyed = _split(output, bodies, time_columns, raw_days) if joins is not None and sharing[joins] > 1 else None
         if keyed is not None:
             classes.setdefault(keyed.signature, []).append(keyed)
     merged = {m.output[0]: members for members in classes.values() if len(members) > 1 for m in members}
