@@ -220,18 +220,24 @@ class Materializer:
                 if problem:
                     raise MetricsctlError(problem)
 
-    def _saved_query_config(self, name: str) -> dict[str, Any]:
+    @cached_property
+    def _saved_query_nodes(self) -> dict[str, list[dict[str, Any]]]:
+        """dbt's saved query nodes by name, in the manifest's order: looked up once per export."""
+        nodes: dict[str, list[dict[str, Any]]] = {}
         for node in self.manifest.get("saved_queries", {}).values():
-            if node.get("name") == name:
-                meta = (node.get("config") or {}).get("meta") or {}
-                options = meta.get("metricsctl") or {}
-                return options if isinstance(options, dict) else {}
-        return {}
+            nodes.setdefault(node.get("name"), []).append(node)
+        return nodes
+
+    def _saved_query_config(self, name: str) -> dict[str, Any]:
+        nodes = self._saved_query_nodes.get(name)
+        if not nodes:
+            return {}
+        meta = (nodes[0].get("config") or {}).get("meta") or {}
+        options = meta.get("metricsctl") or {}
+        return options if isinstance(options, dict) else {}
 
     def _export_schema(self, saved_name: str, export_name: str) -> str | None:
-        for node in self.manifest.get("saved_queries", {}).values():
-            if node.get("name") != saved_name:
-                continue
+        for node in self._saved_query_nodes.get(saved_name, []):
             for export in node.get("exports", []):
                 if export.get("name") == export_name:
                     schema = (export.get("unrendered_config") or {}).get("schema")

@@ -38,17 +38,20 @@ def share_scans(with_: exp.With, name_for: Callable[[exp.Table], str | None],
     placed: dict[int, exp.CTE] = {}
     for key, candidates in readers.items():
         # the full walk of each scan only where a relation has two readers at least
-        scans = [cte for cte in candidates if _names_every_column(cte.this)] if len(candidates) > 1 else []
+        read = {id(cte): _read_columns(cte.this) for cte in candidates} if len(candidates) > 1 else {}
+        scans = [cte for cte in candidates if read.get(id(cte)) is not None]
+        if len(scans) < 2:
+            continue
         bare = relations[key].copy()
         bare.set("alias", None)
-        base = name_for(bare) if len(scans) > 1 else None
+        base = name_for(bare)
         if base is None:
             continue
         rows_name = new_name(base)
         common = _common_conditions([cte.this for cte in scans])
         columns: dict[str, exp.Identifier] = {}
         for cte in scans:
-            for col in cte.this.find_all(exp.Column):
+            for col in read[id(cte)] or []:
                 if col.table == SOURCE:
                     ident = col.this
                     columns.setdefault(ident.name if ident.quoted else ident.name.lower(), ident)
@@ -89,16 +92,19 @@ def _read_as_source(body: exp.Expr, local: set[str]) -> exp.Table | None:
     return table
 
 
-def _names_every_column(body: exp.Select) -> bool:
-    """Whether every column the scan reads is named and qualified (so every column it reads of its
-    relation is known), with no nested query and no `*`: one walk of its tree."""
+def _read_columns(body: exp.Select) -> list[exp.Column] | None:
+    """The columns the scan reads, in the order of a walk of its tree, when every one is named and qualified
+    (so every column it reads of its relation is known), with no nested query and no `*`; else None."""
     aliases = {SOURCE, *(join.alias_or_name for join in body.args.get("joins") or [])}
+    columns: list[exp.Column] = []
     for node in body.walk():
         if isinstance(node, exp.Select) and node is not body or isinstance(node, exp.Star):
-            return False
-        if isinstance(node, exp.Column) and (node.table not in aliases or node.args.get("db") is not None):
-            return False  # a bare column, or a path into a nested value: not every column read is named
-    return True
+            return None
+        if isinstance(node, exp.Column):
+            if node.table not in aliases or node.args.get("db") is not None:
+                return None  # a bare column, or a path into a nested value: not every column read is named
+            columns.append(node)
+    return columns
 
 
 def _relation_key(table: exp.Table) -> tuple[tuple[str, bool], ...]:
