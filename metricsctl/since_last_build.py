@@ -266,7 +266,7 @@ def dbt_tests_see(bounds: dict[str, dict[str, Bound]]) -> Iterator[None]:
     try:
         yield
     finally:
-        _LISTENING.remove(bounds)
+        _LISTENING.pop()
         if before is None:
             os.environ.pop(ENV, None)
         else:
