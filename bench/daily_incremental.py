@@ -16,6 +16,8 @@ What it does, in a fresh folder:
    load is appended and two builds are timed on the same data: the nightly `metricsctl build`, and
    `metricsctl build --full-refresh` (each in a process of its own, from the state before: the warehouse
    file is copied back in between);
+   A second nightly build follows the first with nothing loaded in between: what a nightly build costs
+   before it reads any data (dbt's and Great Expectations' fixed costs, and the checks of whole tables);
 4. every table and view the two builds leave (the raw tables, staging, marts, exports, metric_values,
    scorecards) is compared row for row: the same rows, value for value (metricsctl's own run tables,
    expectation results and alert state, are left out: they record the run);
@@ -213,6 +215,9 @@ def main() -> int:
     exports = incremental_exports(project)
     nightly_sql = compiled_exports(project, exports)
 
+    say("a second nightly build with nothing loaded since the first: what a nightly build costs before any data")
+    results["idle_nightly"] = build("idle_nightly")
+
     say("full refresh after the day's load")
     shutil.copyfile(before, db)
     results["full_refresh"] = build("full_refresh", "--full-refresh")
@@ -266,6 +271,11 @@ def summary(r: dict[str, Any]) -> str:
         a, b = nightly["node_seconds_by_kind"].get(kind, 0.0), full["node_seconds_by_kind"][kind]
         out.append(f"| dbt nodes: {kind} (sum) | {a:.1f} s | {b:.1f} s | {ratio(b, a):.1f}x |")
     out.append(f"\nFirst build (before the load, from scratch): {first['wall_seconds']:.1f} s.")
+    idle = r.get("idle_nightly")
+    if idle:
+        out.append(f"A nightly build with nothing loaded since the last: {idle['wall_seconds']:.1f} s (phases "
+                   + ", ".join(f"{k} {v:.1f} s" for k, v in (idle.get("phases") or {}).items())
+                   + f"); slowest nodes {idle['slowest_nodes'][:6]}.")
     out.append(f"Slowest nodes, nightly: {nightly['slowest_nodes']}")
     out.append(f"Slowest nodes, full refresh: {full['slowest_nodes']}")
     same = r["same"]

@@ -59,3 +59,18 @@
         {%- do return(relation) -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- Said by an incremental model's run whose rewritten rows no bound read before the build can tell (a run
+    that rebuilds rows chosen by comparing the table with its sources, such as fct_headcount_daily): every row
+    it deleted or inserted has `column` >= `first_value` (a date, 'YYYY-MM-DD'). `metricsctl build` hears it
+    while dbt runs and the model's tests that ask for `rows_since_last_build(<column>)` check those rows
+    (metricsctl/since_last_build.py); without it (a full refresh, a first build, `dbt build` by hand) they
+    check the whole table. The model declares it in its config: meta={'metricsctl': {'rewritten_column': ...}}.
+-#}
+{% macro announce_rewritten(column, first_value) -%}
+    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', first_value | string) -%}
+        {{ exceptions.raise_compiler_error(model.name ~ ": the first day a run rewrote is no date: " ~ first_value) }}
+    {%- endif -%}
+    {%- do log('metricsctl_rewritten ' ~ tojson({'unique_id': model.unique_id, 'column': column,
+                                                 'value': first_value | string})) -%}
+{%- endmacro %}

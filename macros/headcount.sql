@@ -109,7 +109,20 @@
     {{- "(" ~ (parts | join(" or ")) ~ ")" if parts else "1 = 0" -}}
 {%- endmacro %}
 
-{#- The pre-hook of fct_headcount_daily's incremental runs: delete the rows the run rebuilds. -#}
+{#- The earliest day whose rows `plan` rewrites ('YYYY-MM-DD'): the table's last day (the new days come after
+    it) or an earlier first day of a corrected employee. -#}
+{% macro headcount_first_rebuilt(plan) -%}
+    {%- set days = [plan.after] + (plan.employees | map(attribute=1) | list) -%}
+    {%- if plan.get('from') -%}
+        {%- do days.append((plan['from'] | string)[:10]) -%}
+    {%- endif -%}
+    {{- return(days | min) -}}
+{%- endmacro %}
+
+{#- The pre-hook of fct_headcount_daily's incremental runs: delete the rows the run rebuilds, and say from which
+    day it rewrites them, so that its tests check those days (announce_rewritten, macros/checks.sql). -#}
 {% macro headcount_delete_rebuilt() -%}
-    delete from {{ this }} where {{ headcount_rebuilt(headcount_rebuild_plan(), 'date_day', 'employee_id') }}
+    {%- set plan = headcount_rebuild_plan() -%}
+    {%- if execute -%}{%- do announce_rewritten('date_day', headcount_first_rebuilt(plan)) -%}{%- endif -%}
+    delete from {{ this }} where {{ headcount_rebuilt(plan, 'date_day', 'employee_id') }}
 {%- endmacro %}

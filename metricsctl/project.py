@@ -24,8 +24,10 @@ from metricsctl.errors import DbtError, SpecError, SpecIssue
 from metricsctl.locations import LocationIndex, index_yaml_files, yaml_error_issue
 
 FINGERPRINT_FILE = "metricsctl_parse_fingerprint.json"
-# environment variables dbt reads that do not change what it parses (metricsctl sets the first itself)
-PARSE_NEUTRAL = frozenset({"DBT_SEND_ANONYMOUS_USAGE_STATS", "DBT_QUIET", "DBT_LOG_LEVEL", "DBT_NO_PRINT"})
+# environment variables dbt reads that do not change what it parses (metricsctl sets the first itself;
+# METRICSCTL_SINCE_LAST_BUILD, a nightly build's bounds, is read by macros/checks.sql only when tests run)
+PARSE_NEUTRAL = frozenset({"DBT_SEND_ANONYMOUS_USAGE_STATS", "DBT_QUIET", "DBT_LOG_LEVEL", "DBT_NO_PRINT",
+                           "METRICSCTL_SINCE_LAST_BUILD"})
 DEFAULT_PATHS = {
     "model-paths": ["models"],
     "seed-paths": ["seeds"],

@@ -244,7 +244,7 @@ def staged(project: DbtProject, target: Target, select: Sequence[str] = (), excl
         profiles = _candidate_profile(project, target, candidate)
         stage = Stage(dataclasses.replace(project, profiles_dir=profiles, target=target.name),
                       Target(target.profile, target.name, {**target.config, "path": str(candidate)}), live,
-                      candidate)
+                      candidate, manifest=parsed_manifest(project))
         try:
             yield stage
         except BaseException:
@@ -254,6 +254,20 @@ def staged(project: DbtProject, target: Target, select: Sequence[str] = (), excl
     finally:
         shutil.rmtree(project.target_dir / PROFILE_DIR, ignore_errors=True)
         lock.release()
+
+
+def parsed_manifest(project: DbtProject) -> Any:
+    """dbt's parsed Manifest of the project, for the candidate's dbt runs to start from.
+
+    dbt parses the project again whenever the profile differs from the one of its last parse, and the
+    candidate's profile differs from the project's in its `path`: each `dbt build` of the candidate would
+    parse the whole project, and the next `dbt parse` with the project's profile would do it again. The
+    candidate's file has the warehouse's file name, so the catalog, schemas and relation names dbt resolves
+    are the same with either profile: the candidate is built from the manifest of a `dbt parse` with the
+    project's own profile, which dbt parses partially (only what changed since its last parse)."""
+    from metricsctl.publish_schemas import parse
+
+    return parse(project)
 
 
 def _discard(candidate: Path, wal: Path) -> None:

@@ -175,7 +175,7 @@ def _catalog(target: Target) -> Catalog:
 def _stage(project: DbtProject, target: Target, catalog: Catalog, select: Sequence[str],
            exclude: Sequence[str]) -> SchemaStage:
     """The parsed manifest with every relation the build selects pointed at its candidate schema."""
-    manifest = _parse(project)
+    manifest = parse(project)
     selected = _selected(project, manifest, select, exclude)
     stage = SchemaStage(project, target, manifest=manifest, catalog=catalog, live_project=project,
                         dbt_target_path=project.target_dir / "metricsctl_candidate")
@@ -203,7 +203,7 @@ def _renamed(relation_name: str, schema: str, candidate: str, engine: str) -> st
     return relation_name.replace(schema + ".", candidate + ".", 1)
 
 
-def _parse(project: DbtProject) -> Any:
+def parse(project: DbtProject) -> Any:
     """dbt's parsed Manifest of the project (target/manifest.json is written as usual)."""
     quiet_dbt_environment()
     project.activate()

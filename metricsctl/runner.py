@@ -61,6 +61,8 @@ def run_dbt(project: DbtProject, command: list[str],
     project.activate()
     from dbt.cli.main import dbtRunner
 
+    from metricsctl.since_last_build import hear
+
     errors: list[str] = []
     raised: list[BaseException] = []
 
@@ -69,6 +71,8 @@ def run_dbt(project: DbtProject, command: list[str],
             if event.info.name == "NodeFinished" and on_node is not None:
                 info = event.data.node_info
                 on_node(str(info.unique_id), str(info.node_status))
+            elif event.info.name in ("JinjaLogDebug", "JinjaLogInfo"):
+                hear(str(event.info.msg))  # a model may say which rows it rewrote (since_last_build.py)
             elif event.info.level == "error" and event.info.msg:
                 errors.append(str(event.info.msg))
         except BaseException as exc:  # noqa: BLE001 - raised once dbt returns: in its worker threads it hangs dbt

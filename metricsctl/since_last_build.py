@@ -17,6 +17,12 @@ A model stored by date whose source carries no load time (`config(meta={'metrics
 balances) rebuilds its days from the latest one it holds minus its lookback (macros/portable.sql): the bound
 of that column is that day, so its checks see every day the build rewrote, late rows included.
 
+A model whose runs choose the rows they rewrite by comparing the table with its sources (the demo's
+`fct_headcount_daily`: the new days, and a corrected employee's days from the first that changed) has no
+bound before the build: its config's `meta: {metricsctl: {rewritten_column: date_day}}` says so, and its run
+says from which day it rewrote rows (`announce_rewritten`, macros/checks.sql, a line of dbt's log that
+`metricsctl build` hears while dbt runs, before the model's tests start): that day is its bound.
+
 A relation that is not incremental on this target (a view, a table rebuilt in full, Spark's staging), an
 empty or missing one (a first build), `--full-refresh`, and `dbt test` or `metricsctl check` run by hand
 check the whole table. The bounds reach dbt's tests through one environment variable that the project's
@@ -30,7 +36,7 @@ import datetime as dt
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +51,8 @@ if TYPE_CHECKING:
     from metricsctl.warehouse import Warehouse
 
 ENV = "METRICSCTL_SINCE_LAST_BUILD"
+#: how a model's run says the first value of a column it rewrote (macros/checks.sql: announce_rewritten)
+ANNOUNCED = "metricsctl_rewritten "
 #: `rows_since_last_build(column)` and `keys_since_last_build(key, column)` in a dbt test's `where`
 TOKEN = re.compile(r"\b(rows|keys)_since_last_build\s*\(([^()]*)\)")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -158,7 +166,7 @@ def read_bounds(requests: Iterable[Request], manifest: Mapping[str, Any],
 
     wanted: dict[str, list[str]] = {}
     for request in requests:
-        if incremental(manifest, request.unique_id):
+        if incremental(manifest, request.unique_id) and not rewritten_column(manifest, request.unique_id):
             columns = wanted.setdefault(request.unique_id, [])
             if request.column not in columns:
                 columns.append(request.column)
@@ -184,6 +192,22 @@ def read_bounds(requests: Iterable[Request], manifest: Mapping[str, Any],
         if found:
             bounds[unique_id] = found
     return bounds
+
+
+def rewritten_column(manifest: Mapping[str, Any], unique_id: str) -> str | None:
+    """The column by which a model's runs say which rows they rewrote (its bound comes from the run, not
+    from the table before the build), or None."""
+    node = (manifest.get("nodes") or {}).get(unique_id) or {}
+    settings = ((node.get("config") or {}).get("meta") or {}).get("metricsctl") or {}
+    column = settings.get("rewritten_column") if isinstance(settings, Mapping) else None
+    if column is None:
+        return None
+    if not (isinstance(column, str) and IDENTIFIER.match(column)):
+        raise SinceLastBuildError([SpecIssue(
+            f"{unique_id}: meta.metricsctl.rewritten_column names the date column by which its runs say which "
+            f"rows they rewrote, e.g. {{rewritten_column: date_day}}; found {column!r}",
+            node.get("original_file_path") or None)])
+    return column
 
 
 def lookback(manifest: Mapping[str, Any], unique_id: str) -> tuple[str, int] | None:
@@ -229,18 +253,56 @@ def encode(bounds: Mapping[str, Mapping[str, Bound]]) -> str:
                       sort_keys=True)
 
 
+_LISTENING: list[dict[str, dict[str, Bound]]] = []  # the bounds of the build whose dbt runs are heard
+
+
 @contextlib.contextmanager
-def dbt_tests_see(bounds: Mapping[str, Mapping[str, Bound]]) -> Iterator[None]:
-    """While the block runs, dbt's tests (run in this process) check the rows since these bounds."""
+def dbt_tests_see(bounds: dict[str, dict[str, Bound]]) -> Iterator[None]:
+    """While the block runs, dbt's tests (run in this process) check the rows since these bounds, and the
+    bounds a model's run announces (`hear`) are added to them."""
     before = os.environ.get(ENV)
     os.environ[ENV] = encode(bounds)
+    _LISTENING.append(bounds)
     try:
         yield
     finally:
+        _LISTENING.pop()
         if before is None:
             os.environ.pop(ENV, None)
         else:
             os.environ[ENV] = before
+
+
+def hear(message: str) -> None:
+    """A line of dbt's log: when it is a model's `announce_rewritten`, its bound is added to the build's
+    bounds (and to what dbt's tests read) before the model's tests run. Outside a build it is ignored."""
+    if not message.startswith(ANNOUNCED) or not _LISTENING:
+        return
+    try:
+        said = json.loads(message[len(ANNOUNCED):])
+        unique_id, column = str(said["unique_id"]), str(said["column"])
+        value = dt.date.fromisoformat(str(said["value"]))
+    except (ValueError, KeyError, TypeError):
+        raise SinceLastBuildError([SpecIssue(f"a model said which rows it rewrote in a form metricsctl does not "
+                                             f"read: {message!r}")]) from None
+    bounds = _LISTENING[-1]
+    bounds.setdefault(unique_id, {})[column] = Bound(column, value)
+    _tell_dbt(encode(bounds))
+
+
+def _tell_dbt(encoded: str) -> None:
+    """Hand new bounds to the dbt run under way. dbt's `env_var()` reads the environment as it was when the
+    run started (its invocation context, shared by its threads), so that copy is updated too; where it cannot
+    be, the tests check the whole table, as `dbt test` run by hand does."""
+    os.environ[ENV] = encoded
+    try:
+        from dbt_common.context import get_invocation_context
+
+        env = get_invocation_context().env
+    except (ImportError, LookupError):
+        return
+    if isinstance(env, MutableMapping):
+        env[ENV] = encoded
 
 
 def bounds_before_build(manifest: Mapping[str, Any], project_dir: Path, suites: Iterable[Suite],

@@ -187,6 +187,46 @@ def test_bounds_are_read_for_incremental_relations_that_hold_rows(orders: Path) 
         warehouse.close()
 
 
+def test_a_model_that_says_which_rows_it_rewrote_gets_its_bound_from_its_run(orders: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """fct_headcount_daily's runs choose the rows they rewrite: no bound is read before the build (the table's
+    newest day would leave out a corrected employee's older days); the day its run announces is the bound."""
+    import json
+    import os
+
+    from metricsctl.since_last_build import ENV, Request, dbt_tests_see, hear
+
+    node = MANIFEST["nodes"]["model.shop.orders"]
+    manifest = {**MANIFEST, "nodes": {"model.shop.orders": {
+        **node, "config": {**node["config"], "meta": {"metricsctl": {"rewritten_column": "loaded_at"}}}}}}
+    warehouse = DuckDBWarehouse(str(orders))
+    try:
+        assert read_bounds([Request("model.shop.orders", "loaded_at")], manifest, warehouse) == {}
+    finally:
+        warehouse.close()
+    said = 'metricsctl_rewritten {"unique_id": "model.shop.orders", "column": "loaded_at", "value": "2024-02-03"}'
+    monkeypatch.delenv(ENV, raising=False)
+    hear(said)  # outside a build: nothing listens
+    assert ENV not in os.environ
+    bounds: dict[str, dict[str, Bound]] = {"model.shop.customers": {"customer_id": Bound("customer_id", 3)}}
+    with dbt_tests_see(bounds):
+        hear("some other line of dbt's log")
+        hear(said)
+        assert bounds["model.shop.orders"] == {"loaded_at": Bound("loaded_at", dt.date(2024, 2, 3))}
+        assert json.loads(os.environ[ENV]) == {"model.shop.customers": {"customer_id": ["integer", "3"]},
+                                               "model.shop.orders": {"loaded_at": ["date", "2024-02-03"]}}
+        with pytest.raises(SinceLastBuildError, match="in a form metricsctl does not read"):
+            hear('metricsctl_rewritten {"unique_id": "model.shop.orders", "column": "loaded_at", "value": "soon"}')
+    assert ENV not in os.environ
+    manifest["nodes"]["model.shop.orders"]["config"]["meta"]["metricsctl"]["rewritten_column"] = "date day"
+    warehouse = DuckDBWarehouse(str(orders))
+    try:
+        with pytest.raises(SinceLastBuildError, match="rewritten_column names the date column"):
+            read_bounds([Request("model.shop.orders", "loaded_at")], manifest, warehouse)
+    finally:
+        warehouse.close()
+
+
 def test_the_bound_of_a_table_by_date_is_its_latest_day_minus_its_lookback(tmp_path: Path) -> None:
     """A model whose runs rebuild the days from the latest it holds minus `lookback_days` (macros/portable.sql):
     its checks see every day the run rewrote, late rows included."""

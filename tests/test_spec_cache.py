@@ -170,5 +170,8 @@ def test_dbt_settings_that_do_not_change_the_parse_do_not_make_the_project_parse
     monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "True")
     monkeypatch.setenv("DBT_QUIET", "1")
     assert DbtProject.at(project).fingerprint() == before
+    # a nightly build's bounds, which dbt's tests read only when they run (macros/checks.sql)
+    monkeypatch.setenv("METRICSCTL_SINCE_LAST_BUILD", '{"model.shop.orders": {"loaded_at": ["date", "2024-01-01"]}}')
+    assert DbtProject.at(project).fingerprint() == before
     monkeypatch.setenv("DBT_TARGET_PATH", "elsewhere")
     assert DbtProject.at(project).fingerprint() != before
