@@ -35,6 +35,7 @@ from metricsctl.compiler.plan import (
 )
 from metricsctl.compiler.preaggregate import grouped_first, grouped_on_raw_days
 from metricsctl.compiler.query import MetricQuery
+from metricsctl.compiler.regroup import count_from_groups
 from metricsctl.compiler.shared import share_scans
 from metricsctl.compiler.stacking import KEYED_DIALECTS, RAW_DAY_DIALECTS, stack_on_keys
 from metricsctl.errors import QueryError
@@ -1589,6 +1590,7 @@ class _QueryBuilder:
         select = select.select(*projections, copy=False)
         select = with_ctes(select, self.ctes)
         if self.c.dialect in MATERIALIZED_DIALECTS and select.args.get("with_") is not None:
+            count_from_groups(select.args["with_"])  # regroup.py: before the rows are shared
             share_scans(select.args["with_"], self.rows_name, self.reserve_name)
         select = self.order_and_limit(select)
         output = tuple([*self.columns, *self.plan.metrics])
