@@ -1467,6 +1467,12 @@ class _QueryBuilder:
         conv_conditions = self.bind_filters(conversion.conversion_filters, conv_bind)
         conv = conv_source.from_(new_select(*conv_projections), conv_conditions)
         conv_name = self.add_cte(f"{conv_model.name}_conversion_events", conv)
+        if self.c.dialect == "duckdb":  # of an entity with no base event none is attributed: left out before
+            # the ASOF JOIN sorts them (orders of customers never visited, in the demo's company KPIs)
+            conv_name = self.add_cte(f"{conv_model.name}_converting", new_select(exp.Star()).from_(
+                named_table(conv_name), copy=False).where(exp.In(this=column("__entity", conv_name), query=exp.Subquery(
+                    this=new_select(column("__entity", base_name)).from_(named_table(base_name), copy=False))),
+                copy=False))
         # attribution
         on: list[exp.Expr] = [
             exp.EQ(this=column("__entity", base_name), expression=column("__entity", conv_name)),

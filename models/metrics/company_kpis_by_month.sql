@@ -156,16 +156,26 @@ WITH order_lines_agg AS (
     src.customer_id AS __entity,
     src.order_id AS __value
   FROM orders_read AS src
+), orders_converting AS (
+  SELECT
+    *
+  FROM orders_conversion_events
+  WHERE
+    orders_conversion_events.__entity IN (
+      SELECT
+        sales_visits_base_events.__entity
+      FROM sales_visits_base_events
+    )
 ), orders_attributed AS (
   SELECT
     sales_visits_base_events.metric_time__month,
-    orders_conversion_events.__value
-  FROM orders_conversion_events
+    orders_converting.__value
+  FROM orders_converting
   ASOF JOIN sales_visits_base_events
-    ON sales_visits_base_events.__entity = orders_conversion_events.__entity
-    AND sales_visits_base_events.__day <= orders_conversion_events.__day
+    ON sales_visits_base_events.__entity = orders_converting.__entity
+    AND sales_visits_base_events.__day <= orders_converting.__day
   WHERE
-    sales_visits_base_events.__day > orders_conversion_events.__day - INTERVAL '14' DAY
+    sales_visits_base_events.__day > orders_converting.__day - INTERVAL '14' DAY
 ), orders_conversions AS (
   SELECT
     orders_attributed.metric_time__month,
