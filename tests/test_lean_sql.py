@@ -407,7 +407,14 @@ def test_scans_by_one_dimension_are_stacked_on_its_key_and_join_it_once(shop):
                                                  "metric_time__day,customer__region"))
     steps = {cte.alias: cte.this for cte in compiled.expression.find_all(exp.CTE)}
     combined = steps["combined_by_key"]
-    assert combined.args["from_"].this.name == "stacked_by_key"
+    # the stacked rows are grouped on their keys first, so the GROUP BY by region holds a row a key and day
+    assert combined.args["from_"].this.name == "grouped_by_key"
+    grouped = steps["grouped_by_key"]
+    assert grouped.args["from_"].this.name == "stacked_by_key"
+    assert [g.sql() for g in grouped.args["group"].expressions] == ["__key_1", "customer_id"]
+    assert [p.sql() for p in grouped.expressions if p.find(exp.AggFunc)] == [
+        "SUM(visits) AS visits", "SUM(orders) AS orders", "SUM(order_count) AS order_count",
+        "SUM(order_total) AS order_total", "MAX(max_order_amount) AS max_order_amount"]
     assert [j.this.alias for j in combined.args["joins"]] == ["j_customer"]
     assert [name for name, step in steps.items() if step.args.get("joins")] == ["combined_by_key"]
     # orders are grouped first (the model asks for it) on the day as it is, visits stacked row by row; the
