@@ -45,10 +45,12 @@ def _shape(select: exp.Select) -> str | None:
 
 def _counts_keys_only(select: exp.Select) -> bool:
     """Whether every aggregate of the scan is a distinct count, a MIN or a MAX (the same over groups)."""
-    aggregates = list(select.find_all(exp.AggFunc))
-    return bool(aggregates) and select.args.get("group") is not None and all(
+    if select.args.get("group") is None:
+        return False
+    aggregates = [a for p in select.expressions for a in p.find_all(exp.AggFunc, exp.Window)]
+    return bool(aggregates) and all(
         isinstance(a, (exp.Min, exp.Max)) or isinstance(a, exp.Count) and isinstance(a.this, exp.Distinct)
-        for a in aggregates) and select.find(exp.Window) is None
+        for a in aggregates)
 
 
 def _keys(select: exp.Select) -> dict[exp.Expr, str] | None:
