@@ -20,6 +20,8 @@ QUERIES = [
     ("revenue,line_count", "order__store__store_region,product__category"),
     ("stock_on_hand,opening_stock,latest_stock_per_product", "metric_time__week"),
     ("stock_on_hand", "metric_time__month,product__category"),
+    # the days counted from the closing stock's groups by day and category (DuckDB, PostgreSQL: regroup.py)
+    ("stock_on_hand,days_counted,latest_stock_per_product", "metric_time__month,product__category"),
     ("revenue_per_order,online_order_share", "metric_time__month"),
     ("online_order_share,orders", "metric_time__quarter,customer__region"),
     ("avg_line_value,revenue_minus_order_total,revenue_mom_growth,online_share_of_revenue_pct", "metric_time__month"),

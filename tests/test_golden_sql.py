@@ -33,6 +33,9 @@ QUERIES = {
     # a metric filter is a query of its own, inside a subquery: Spark lifts its CTEs, names must not clash
     "metric_filter_subquery": MetricQuery.of("orders_from_big_spenders,store_order_total", "metric_time__month"),
     "semi_additive": MetricQuery.of("stock_on_hand,latest_stock_per_product", "metric_time__month"),
+    # the days counted from the closing stock's groups of the same rows (DuckDB, PostgreSQL: regroup.py)
+    "semi_additive_and_days_counted": MetricQuery.of("stock_on_hand,days_counted",
+                                                     "metric_time__month,product__category"),
     "spine_fill_custom_grain_and_filters": MetricQuery.of(
         "promo_orders_filled,orders", "metric_time__fiscal_quarter,metric_time__extract_dow",
         "{{ Dimension('customer__region') }} <> 'south'", order_by="-orders", limit=10),

@@ -35,6 +35,7 @@ from metricsctl.compiler.plan import (
 )
 from metricsctl.compiler.preaggregate import grouped_first, grouped_on_raw_days
 from metricsctl.compiler.query import MetricQuery
+from metricsctl.compiler.regroup import count_from_groups
 from metricsctl.compiler.shared import share_scans
 from metricsctl.compiler.stacking import KEYED_DIALECTS, RAW_DAY_DIALECTS, stack_on_keys
 from metricsctl.compiler.writer import text
@@ -1467,6 +1468,12 @@ class _QueryBuilder:
         conv_conditions = self.bind_filters(conversion.conversion_filters, conv_bind)
         conv = conv_source.from_(new_select(*conv_projections), conv_conditions)
         conv_name = self.add_cte(f"{conv_model.name}_conversion_events", conv)
+        if self.c.dialect == "duckdb":  # of an entity with no base event none is attributed: left out before
+            # the ASOF JOIN sorts them (orders of customers never visited, in the demo's company KPIs)
+            conv_name = self.add_cte(f"{conv_model.name}_converting", new_select(exp.Star()).from_(
+                named_table(conv_name), copy=False).where(exp.In(this=column("__entity", conv_name), query=exp.Subquery(
+                    this=new_select(column("__entity", base_name)).from_(named_table(base_name), copy=False))),
+                copy=False))
         # attribution
         on: list[exp.Expr] = [
             exp.EQ(this=column("__entity", base_name), expression=column("__entity", conv_name)),
@@ -1590,6 +1597,7 @@ class _QueryBuilder:
         select = select.select(*projections, copy=False)
         select = with_ctes(select, self.ctes)
         if self.c.dialect in MATERIALIZED_DIALECTS and select.args.get("with_") is not None:
+            count_from_groups(select.args["with_"])  # regroup.py: before the rows are shared
             share_scans(select.args["with_"], self.rows_name, self.reserve_name)
         select = self.order_and_limit(select)
         output = tuple([*self.columns, *self.plan.metrics])

@@ -57,6 +57,18 @@ WITH campaign_spend_grouped AS (
     attributed_revenue,
     attributed_gross_profit
   FROM attributed_orders_grouped
+), grouped_by_key AS (
+  SELECT
+    __time_1,
+    channel_id,
+    SUM(marketing_spend) AS marketing_spend,
+    SUM(attributed_orders) AS attributed_orders,
+    SUM(attributed_revenue) AS attributed_revenue,
+    SUM(attributed_gross_profit) AS attributed_gross_profit
+  FROM stacked_by_key
+  GROUP BY
+    __time_1,
+    channel_id
 ), combined_by_key AS (
   SELECT
     src.__time_1 AS metric_time__week,
@@ -65,7 +77,7 @@ WITH campaign_spend_grouped AS (
     CAST(SUM(src.attributed_orders) AS BIGINT) AS attributed_orders,
     SUM(src.attributed_revenue) AS attributed_revenue,
     SUM(src.attributed_gross_profit) AS attributed_gross_profit
-  FROM stacked_by_key AS src
+  FROM grouped_by_key AS src
   LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
     ON src.channel_id = j_channel.channel_id
   GROUP BY

@@ -82,20 +82,15 @@ WITH order_lines_agg AS (
     )
   GROUP BY
     DATE_TRUNC('MONTH', src.run_date)
-), inventory_balances_read AS MATERIALIZED (
+), inventory_balances_days AS (
   SELECT
-    src.balance_date,
-    src.inventory_value
+    src.balance_date AS __time_1,
+    SUM(src.inventory_value) AS inventory_value
   FROM {{ ref('stg_inventory_balances') }} AS src
   WHERE
     (
       DATE_TRUNC('MONTH', src.balance_date) BETWEEN '2024-01-01' AND '2025-06-01'
     )
-), inventory_balances_days AS (
-  SELECT
-    src.balance_date AS __time_1,
-    SUM(src.inventory_value) AS inventory_value
-  FROM inventory_balances_read AS src
   GROUP BY
     src.balance_date
 ), inventory_balances_by_day AS (
@@ -120,11 +115,11 @@ WITH order_lines_agg AS (
     inventory_balances_window.metric_time__month
 ), inventory_balances_agg_2 AS (
   SELECT
-    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
-    COUNT(DISTINCT src.balance_date) AS inventory_days
-  FROM inventory_balances_read AS src
+    DATE_TRUNC('MONTH', src.__time_1) AS metric_time__month,
+    COUNT(DISTINCT src.__time_1) AS inventory_days
+  FROM inventory_balances_days AS src
   GROUP BY
-    DATE_TRUNC('MONTH', src.balance_date)
+    DATE_TRUNC('MONTH', src.__time_1)
 ), tasks_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.due_date) AS metric_time__month,
@@ -161,16 +156,26 @@ WITH order_lines_agg AS (
     src.customer_id AS __entity,
     src.order_id AS __value
   FROM orders_read AS src
+), orders_converting AS (
+  SELECT
+    *
+  FROM orders_conversion_events
+  WHERE
+    orders_conversion_events.__entity IN (
+      SELECT
+        sales_visits_base_events.__entity
+      FROM sales_visits_base_events
+    )
 ), orders_attributed AS (
   SELECT
     sales_visits_base_events.metric_time__month,
-    orders_conversion_events.__value
-  FROM orders_conversion_events
+    orders_converting.__value
+  FROM orders_converting
   ASOF JOIN sales_visits_base_events
-    ON sales_visits_base_events.__entity = orders_conversion_events.__entity
-    AND sales_visits_base_events.__day <= orders_conversion_events.__day
+    ON sales_visits_base_events.__entity = orders_converting.__entity
+    AND sales_visits_base_events.__day <= orders_converting.__day
   WHERE
-    sales_visits_base_events.__day > orders_conversion_events.__day - INTERVAL '14' DAY
+    sales_visits_base_events.__day > orders_converting.__day - INTERVAL '14' DAY
 ), orders_conversions AS (
   SELECT
     orders_attributed.metric_time__month,
@@ -525,20 +530,15 @@ WITH order_lines_agg AS (
     )
   GROUP BY
     DATE_TRUNC('MONTH', src.run_date)
-), inventory_balances_read AS MATERIALIZED (
+), inventory_balances_days AS (
   SELECT
-    src.balance_date,
-    src.inventory_value
+    src.balance_date AS __time_1,
+    SUM(src.inventory_value) AS inventory_value
   FROM {{ ref('stg_inventory_balances') }} AS src
   WHERE
     (
       DATE_TRUNC('MONTH', src.balance_date) BETWEEN '2024-01-01' AND '2025-06-01'
     )
-), inventory_balances_days AS (
-  SELECT
-    src.balance_date AS __time_1,
-    SUM(src.inventory_value) AS inventory_value
-  FROM inventory_balances_read AS src
   GROUP BY
     src.balance_date
 ), inventory_balances_by_day AS (
@@ -563,11 +563,11 @@ WITH order_lines_agg AS (
     inventory_balances_window.metric_time__month
 ), inventory_balances_agg_2 AS (
   SELECT
-    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
-    COUNT(DISTINCT src.balance_date) AS inventory_days
-  FROM inventory_balances_read AS src
+    DATE_TRUNC('MONTH', src.__time_1) AS metric_time__month,
+    COUNT(DISTINCT src.__time_1) AS inventory_days
+  FROM inventory_balances_days AS src
   GROUP BY
-    DATE_TRUNC('MONTH', src.balance_date)
+    DATE_TRUNC('MONTH', src.__time_1)
 ), tasks_agg AS (
   SELECT
     DATE_TRUNC('MONTH', src.due_date) AS metric_time__month,

@@ -12,24 +12,17 @@ WHERE
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
-WITH inventory_balances_read AS MATERIALIZED (
-  SELECT
-    src.balance_date,
-    src.on_hand_units,
-    src.inventory_value,
-    src.product_id
-  FROM {{ ref('stg_inventory_balances') }} AS src
-  WHERE
-    src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
-), inventory_balances_days AS (
+WITH inventory_balances_days AS (
   SELECT
     src.balance_date AS __time_1,
     j_product.category AS product__category,
     SUM(src.on_hand_units) AS inventory_units,
     SUM(src.inventory_value) AS inventory_value
-  FROM inventory_balances_read AS src
+  FROM {{ ref('stg_inventory_balances') }} AS src
   LEFT JOIN {{ ref('stg_products') }} AS j_product
     ON src.product_id = j_product.product_id
+  WHERE
+    src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
     src.balance_date,
     j_product.category
@@ -82,15 +75,13 @@ WITH inventory_balances_read AS MATERIALIZED (
     j_product.category
 ), inventory_balances_agg_2 AS (
   SELECT
-    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
-    j_product.category AS product__category,
-    COUNT(DISTINCT src.balance_date) AS inventory_days
-  FROM inventory_balances_read AS src
-  LEFT JOIN {{ ref('stg_products') }} AS j_product
-    ON src.product_id = j_product.product_id
+    DATE_TRUNC('MONTH', src.__time_1) AS metric_time__month,
+    src.product__category AS product__category,
+    COUNT(DISTINCT src.__time_1) AS inventory_days
+  FROM inventory_balances_days AS src
   GROUP BY
-    DATE_TRUNC('MONTH', src.balance_date),
-    j_product.category
+    DATE_TRUNC('MONTH', src.__time_1),
+    src.product__category
 ), combined AS (
   SELECT
     metric_time__month,
@@ -162,24 +153,17 @@ WHERE
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
-WITH inventory_balances_read AS MATERIALIZED (
-  SELECT
-    src.balance_date,
-    src.on_hand_units,
-    src.inventory_value,
-    src.product_id
-  FROM {{ ref('stg_inventory_balances') }} AS src
-  WHERE
-    src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
-), inventory_balances_days AS (
+WITH inventory_balances_days AS (
   SELECT
     src.balance_date AS __time_1,
     j_product.category AS product__category,
     SUM(src.on_hand_units) AS inventory_units,
     SUM(src.inventory_value) AS inventory_value
-  FROM inventory_balances_read AS src
+  FROM {{ ref('stg_inventory_balances') }} AS src
   LEFT JOIN {{ ref('stg_products') }} AS j_product
     ON src.product_id = j_product.product_id
+  WHERE
+    src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
     src.balance_date,
     j_product.category
@@ -232,15 +216,13 @@ WITH inventory_balances_read AS MATERIALIZED (
     j_product.category
 ), inventory_balances_agg_2 AS (
   SELECT
-    DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
-    j_product.category AS product__category,
-    COUNT(DISTINCT src.balance_date) AS inventory_days
-  FROM inventory_balances_read AS src
-  LEFT JOIN {{ ref('stg_products') }} AS j_product
-    ON src.product_id = j_product.product_id
+    DATE_TRUNC('MONTH', src.__time_1) AS metric_time__month,
+    src.product__category AS product__category,
+    COUNT(DISTINCT src.__time_1) AS inventory_days
+  FROM inventory_balances_days AS src
   GROUP BY
-    DATE_TRUNC('MONTH', src.balance_date),
-    j_product.category
+    DATE_TRUNC('MONTH', src.__time_1),
+    src.product__category
 ), group_keys AS (
   SELECT
     metric_time__month,

@@ -144,6 +144,18 @@ WITH metric_directions AS (
       NULL AS orders,
       footfall
     FROM store_traffic_rows
+  ), grouped_by_key AS (
+    SELECT
+      __time_1,
+      store_id,
+      SUM(revenue) AS revenue,
+      SUM(cost_of_goods) AS cost_of_goods,
+      SUM(orders) AS orders,
+      SUM(footfall) AS footfall
+    FROM stacked_by_key
+    GROUP BY
+      __time_1,
+      store_id
   ), combined_by_key AS (
     SELECT
       src.__time_1 AS metric_time__month,
@@ -152,7 +164,7 @@ WITH metric_directions AS (
       SUM(src.cost_of_goods) AS cost_of_goods,
       CAST(SUM(src.orders) AS BIGINT) AS orders,
       SUM(src.footfall) AS footfall
-    FROM stacked_by_key AS src
+    FROM grouped_by_key AS src
     LEFT JOIN {{ ref('stg_stores') }} AS j_store
       ON src.store_id = j_store.store_id
     GROUP BY
@@ -212,13 +224,23 @@ WITH metric_directions AS (
       NULL AS attributed_gross_profit,
       marketing_spend
     FROM campaign_spend_grouped
+  ), grouped_by_key AS (
+    SELECT
+      __time_1,
+      channel_id,
+      SUM(attributed_gross_profit) AS attributed_gross_profit,
+      SUM(marketing_spend) AS marketing_spend
+    FROM stacked_by_key
+    GROUP BY
+      __time_1,
+      channel_id
   ), combined_by_key AS (
     SELECT
       src.__time_1 AS metric_time__month,
       j_channel.channel_name AS channel__channel_name,
       SUM(src.attributed_gross_profit) AS attributed_gross_profit,
       SUM(src.marketing_spend) AS marketing_spend
-    FROM stacked_by_key AS src
+    FROM grouped_by_key AS src
     LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
       ON src.channel_id = j_channel.channel_id
     GROUP BY

@@ -250,16 +250,26 @@ WITH metrics_by_day AS (
       src.customer_id AS __entity,
       src.order_id AS __value
     FROM {{ ref('stg_orders') }} AS src
+  ), orders_converting AS (
+    SELECT
+      *
+    FROM orders_conversion_events
+    WHERE
+      orders_conversion_events.__entity IN (
+        SELECT
+          sales_visits_base_events.__entity
+        FROM sales_visits_base_events
+      )
   ), orders_attributed AS (
     SELECT
       sales_visits_base_events.metric_time__day,
-      orders_conversion_events.__value
-    FROM orders_conversion_events
+      orders_converting.__value
+    FROM orders_converting
     ASOF JOIN sales_visits_base_events
-      ON sales_visits_base_events.__entity = orders_conversion_events.__entity
-      AND sales_visits_base_events.__day <= orders_conversion_events.__day
+      ON sales_visits_base_events.__entity = orders_converting.__entity
+      AND sales_visits_base_events.__day <= orders_converting.__day
     WHERE
-      sales_visits_base_events.__day > orders_conversion_events.__day - INTERVAL '14' DAY
+      sales_visits_base_events.__day > orders_converting.__day - INTERVAL '14' DAY
   ), orders_conversions AS (
     SELECT
       orders_attributed.metric_time__day,
@@ -1783,16 +1793,26 @@ WITH metrics_by_day AS (
       src.customer_id AS __entity,
       src.order_id AS __value
     FROM {{ ref('stg_orders') }} AS src
+  ), orders_converting AS (
+    SELECT
+      *
+    FROM orders_conversion_events
+    WHERE
+      orders_conversion_events.__entity IN (
+        SELECT
+          sales_visits_base_events.__entity
+        FROM sales_visits_base_events
+      )
   ), orders_attributed AS (
     SELECT
       sales_visits_base_events.metric_time__week,
-      orders_conversion_events.__value
-    FROM orders_conversion_events
+      orders_converting.__value
+    FROM orders_converting
     ASOF JOIN sales_visits_base_events
-      ON sales_visits_base_events.__entity = orders_conversion_events.__entity
-      AND sales_visits_base_events.__day <= orders_conversion_events.__day
+      ON sales_visits_base_events.__entity = orders_converting.__entity
+      AND sales_visits_base_events.__day <= orders_converting.__day
     WHERE
-      sales_visits_base_events.__day > orders_conversion_events.__day - INTERVAL '14' DAY
+      sales_visits_base_events.__day > orders_converting.__day - INTERVAL '14' DAY
   ), orders_conversions AS (
     SELECT
       orders_attributed.metric_time__week,
@@ -3444,16 +3464,26 @@ WITH metrics_by_day AS (
       src.customer_id AS __entity,
       src.order_id AS __value
     FROM {{ ref('stg_orders') }} AS src
+  ), orders_converting AS (
+    SELECT
+      *
+    FROM orders_conversion_events
+    WHERE
+      orders_conversion_events.__entity IN (
+        SELECT
+          sales_visits_base_events.__entity
+        FROM sales_visits_base_events
+      )
   ), orders_attributed AS (
     SELECT
       sales_visits_base_events.metric_time__month,
-      orders_conversion_events.__value
-    FROM orders_conversion_events
+      orders_converting.__value
+    FROM orders_converting
     ASOF JOIN sales_visits_base_events
-      ON sales_visits_base_events.__entity = orders_conversion_events.__entity
-      AND sales_visits_base_events.__day <= orders_conversion_events.__day
+      ON sales_visits_base_events.__entity = orders_converting.__entity
+      AND sales_visits_base_events.__day <= orders_converting.__day
     WHERE
-      sales_visits_base_events.__day > orders_conversion_events.__day - INTERVAL '14' DAY
+      sales_visits_base_events.__day > orders_converting.__day - INTERVAL '14' DAY
   ), orders_conversions AS (
     SELECT
       orders_attributed.metric_time__month,

@@ -89,6 +89,19 @@ WITH headcount_grouped AS (
     tasks_completed,
     tasks_completed_on_time
   FROM tasks_rows
+), grouped_by_key AS (
+  SELECT
+    __time_1,
+    department_id,
+    SUM(hires) AS hires,
+    SUM(leavers) AS leavers,
+    SUM(tasks_due) AS tasks_due,
+    SUM(tasks_completed) AS tasks_completed,
+    SUM(tasks_completed_on_time) AS tasks_completed_on_time
+  FROM stacked_by_key
+  GROUP BY
+    __time_1,
+    department_id
 ), combined_by_key AS (
   SELECT
     src.__time_1 AS metric_time__month,
@@ -98,7 +111,7 @@ WITH headcount_grouped AS (
     CAST(SUM(src.tasks_due) AS BIGINT) AS tasks_due,
     SUM(src.tasks_completed) AS tasks_completed,
     SUM(src.tasks_completed_on_time) AS tasks_completed_on_time
-  FROM stacked_by_key AS src
+  FROM grouped_by_key AS src
   LEFT JOIN {{ ref('dim_departments') }} AS j_department
     ON src.department_id = j_department.department_id
   GROUP BY

@@ -49,6 +49,17 @@ WITH order_lines_grouped AS (
     NULL AS cost_of_goods,
     orders
   FROM orders_grouped
+), grouped_by_key AS (
+  SELECT
+    __time_1,
+    store_id,
+    SUM(revenue) AS revenue,
+    SUM(cost_of_goods) AS cost_of_goods,
+    SUM(orders) AS orders
+  FROM stacked_by_key
+  GROUP BY
+    __time_1,
+    store_id
 ), combined_by_key AS (
   SELECT
     src.__time_1 AS metric_time__month,
@@ -56,7 +67,7 @@ WITH order_lines_grouped AS (
     SUM(src.revenue) AS revenue,
     SUM(src.cost_of_goods) AS cost_of_goods,
     CAST(SUM(src.orders) AS BIGINT) AS orders
-  FROM stacked_by_key AS src
+  FROM grouped_by_key AS src
   LEFT JOIN {{ ref('stg_stores') }} AS j_store
     ON src.store_id = j_store.store_id
   GROUP BY

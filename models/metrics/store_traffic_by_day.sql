@@ -68,6 +68,17 @@ WITH orders_grouped AS (
     NULL AS orders,
     revenue
   FROM order_lines_grouped
+), grouped_by_key AS (
+  SELECT
+    __key_1,
+    store_id,
+    SUM(footfall) AS footfall,
+    SUM(orders) AS orders,
+    SUM(revenue) AS revenue
+  FROM stacked_by_key
+  GROUP BY
+    __key_1,
+    store_id
 ), combined_by_key AS (
   SELECT
     DATE_TRUNC('DAY', src.__key_1) AS metric_time__day,
@@ -75,7 +86,7 @@ WITH orders_grouped AS (
     SUM(src.footfall) AS footfall,
     CAST(SUM(src.orders) AS BIGINT) AS orders,
     SUM(src.revenue) AS revenue
-  FROM stacked_by_key AS src
+  FROM grouped_by_key AS src
   LEFT JOIN {{ ref('stg_stores') }} AS j_store
     ON src.store_id = j_store.store_id
   GROUP BY

@@ -32,16 +32,26 @@ WITH visits_read AS MATERIALIZED (
     src.customer_id AS __entity,
     src.order_id AS __value
   FROM orders_read AS src
+), orders_converting AS (
+  SELECT
+    *
+  FROM orders_conversion_events
+  WHERE
+    orders_conversion_events.__entity IN (
+      SELECT
+        visits_base_events.__entity
+      FROM visits_base_events
+    )
 ), orders_attributed AS (
   SELECT
     visits_base_events.metric_time__month,
-    orders_conversion_events.__value
-  FROM orders_conversion_events
+    orders_converting.__value
+  FROM orders_converting
   ASOF JOIN visits_base_events
-    ON visits_base_events.__entity = orders_conversion_events.__entity
-    AND visits_base_events.__day <= orders_conversion_events.__day
+    ON visits_base_events.__entity = orders_converting.__entity
+    AND visits_base_events.__day <= orders_converting.__day
   WHERE
-    visits_base_events.__day > orders_conversion_events.__day - INTERVAL '7' DAY
+    visits_base_events.__day > orders_converting.__day - INTERVAL '7' DAY
 ), orders_conversions AS (
   SELECT
     orders_attributed.metric_time__month,
@@ -63,15 +73,25 @@ WITH visits_read AS MATERIALIZED (
     src.order_id AS __value,
     src.channel AS __property_0
   FROM orders_read AS src
+), orders_converting_2 AS (
+  SELECT
+    *
+  FROM orders_conversion_events_2
+  WHERE
+    orders_conversion_events_2.__entity IN (
+      SELECT
+        visits_base_events_2.__entity
+      FROM visits_base_events_2
+    )
 ), orders_attributed_2 AS (
   SELECT
     visits_base_events_2.metric_time__month,
-    orders_conversion_events_2.__value
-  FROM orders_conversion_events_2
+    orders_converting_2.__value
+  FROM orders_converting_2
   ASOF JOIN visits_base_events_2
-    ON visits_base_events_2.__entity = orders_conversion_events_2.__entity
-    AND visits_base_events_2.__day <= orders_conversion_events_2.__day
-    AND visits_base_events_2.__property_0 = orders_conversion_events_2.__property_0
+    ON visits_base_events_2.__entity = orders_converting_2.__entity
+    AND visits_base_events_2.__day <= orders_converting_2.__day
+    AND visits_base_events_2.__property_0 = orders_converting_2.__property_0
 ), orders_conversions_2 AS (
   SELECT
     orders_attributed_2.metric_time__month,

@@ -23,17 +23,27 @@ WITH visits_base_events AS (
     src.customer_id AS __entity,
     src.order_id AS __value
   FROM "shop"."main"."orders" AS src
+), orders_converting AS (
+  SELECT
+    *
+  FROM orders_conversion_events
+  WHERE
+    orders_conversion_events.__entity IN (
+      SELECT
+        visits_base_events.__entity
+      FROM visits_base_events
+    )
 ), orders_attributed AS (
   SELECT
     visits_base_events.metric_time__month,
     visits_base_events.customer__region,
-    orders_conversion_events.__value
-  FROM orders_conversion_events
+    orders_converting.__value
+  FROM orders_converting
   ASOF JOIN visits_base_events
-    ON visits_base_events.__entity = orders_conversion_events.__entity
-    AND visits_base_events.__day <= orders_conversion_events.__day
+    ON visits_base_events.__entity = orders_converting.__entity
+    AND visits_base_events.__day <= orders_converting.__day
   WHERE
-    visits_base_events.__day > orders_conversion_events.__day - INTERVAL '7' DAY
+    visits_base_events.__day > orders_converting.__day - INTERVAL '7' DAY
 ), orders_conversions AS (
   SELECT
     orders_attributed.metric_time__month,

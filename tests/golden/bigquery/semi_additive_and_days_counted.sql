@@ -1,0 +1,68 @@
+WITH inventory_days AS (
+  SELECT
+    src.balance_date AS __time_1,
+    j_product.category AS product__category,
+    SUM(src.on_hand) AS stock_on_hand
+  FROM `shop`.`main`.`inventory_balances` AS src
+  LEFT JOIN `shop`.`main`.`products` AS j_product
+    ON src.product_id = j_product.product_id
+  GROUP BY
+    src.balance_date,
+    j_product.category
+), inventory_by_day AS (
+  SELECT
+    DATE_TRUNC(__time_1, MONTH) AS metric_time__month,
+    product__category AS product__category,
+    CAST(DATE_TRUNC(__time_1, DAY) AS DATE) AS __window_day,
+    stock_on_hand AS stock_on_hand
+  FROM inventory_days
+), inventory_window AS (
+  SELECT
+    *,
+    MAX(inventory_by_day.__window_day) OVER (PARTITION BY inventory_by_day.metric_time__month) AS __window_pick
+  FROM inventory_by_day
+), inventory_agg AS (
+  SELECT
+    inventory_window.metric_time__month,
+    inventory_window.product__category,
+    SUM(inventory_window.stock_on_hand) AS stock_on_hand
+  FROM inventory_window
+  WHERE
+    inventory_window.__window_day = inventory_window.__window_pick
+  GROUP BY
+    inventory_window.metric_time__month,
+    inventory_window.product__category
+), inventory_agg_2 AS (
+  SELECT
+    DATE_TRUNC(src.balance_date, MONTH) AS metric_time__month,
+    j_product.category AS product__category,
+    COUNT(DISTINCT src.balance_date) AS counted_days
+  FROM `shop`.`main`.`inventory_balances` AS src
+  LEFT JOIN `shop`.`main`.`products` AS j_product
+    ON src.product_id = j_product.product_id
+  GROUP BY
+    DATE_TRUNC(src.balance_date, MONTH),
+    j_product.category
+), group_keys AS (
+  SELECT
+    metric_time__month,
+    product__category
+  FROM inventory_agg
+  UNION DISTINCT
+  SELECT
+    metric_time__month,
+    product__category
+  FROM inventory_agg_2
+)
+SELECT
+  group_keys.metric_time__month AS metric_time__month,
+  group_keys.product__category AS product__category,
+  inventory_agg.stock_on_hand AS stock_on_hand,
+  inventory_agg_2.counted_days AS days_counted
+FROM group_keys
+LEFT JOIN inventory_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_agg.metric_time__month
+  AND group_keys.product__category IS NOT DISTINCT FROM inventory_agg.product__category
+LEFT JOIN inventory_agg_2
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_agg_2.metric_time__month
+  AND group_keys.product__category IS NOT DISTINCT FROM inventory_agg_2.product__category
