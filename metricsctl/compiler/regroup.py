@@ -27,30 +27,42 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from metricsctl.compiler.writer import text
+
 SOURCE = "src"  # the alias every scan gives its model's relation
 
 
-def _shape(select: exp.Select) -> str | None:
-    """The relation, joins and filter a scan reads its rows through (None: not a plain scan of a relation)."""
+def _relation(select: exp.Select) -> tuple[str, int] | None:
+    """The relation's name and the number of joins of a plain scan (None: not a plain scan of a relation): a
+    cheap first test, so that the full text of `_shape` is written only where a counting scan may match."""
     from_ = select.args.get("from_")
     table = from_.this if from_ is not None else None
     if not isinstance(table, exp.Table) or table.alias != SOURCE:
         return None
     if any(select.args.get(arg) for arg in ("having", "qualify", "distinct", "limit", "windows", "with_")):
         return None
+    return table.name, len(select.args.get("joins") or [])
+
+
+def _shape(select: exp.Select) -> str:
+    """The relation, joins and filter a plain scan reads its rows through, as text."""
     where = select.args.get("where")
-    return " ".join([table.sql(), *(j.sql() for j in select.args.get("joins") or []),
-                     where.sql() if where is not None else ""])
+    return " ".join([text(select.args["from_"].this), *(text(j) for j in select.args.get("joins") or []),
+                     text(where) if where is not None else ""])
 
 
 def _counts_keys_only(select: exp.Select) -> bool:
     """Whether every aggregate of the scan is a distinct count, a MIN or a MAX (the same over groups)."""
     if select.args.get("group") is None:
         return False
-    aggregates = [a for p in select.expressions for a in p.find_all(exp.AggFunc, exp.Window)]
-    return bool(aggregates) and all(
-        isinstance(a, (exp.Min, exp.Max)) or isinstance(a, exp.Count) and isinstance(a.this, exp.Distinct)
-        for a in aggregates)
+    found = False
+    for projection in select.expressions:
+        for aggregate in projection.find_all(exp.AggFunc, exp.Window):
+            if not (isinstance(aggregate, (exp.Min, exp.Max))
+                    or isinstance(aggregate, exp.Count) and isinstance(aggregate.this, exp.Distinct)):
+                return False  # the first other aggregate ends the search (most scans sum)
+            found = True
+    return found
 
 
 def _keys(select: exp.Select) -> dict[exp.Expr, str] | None:
@@ -70,16 +82,20 @@ def count_from_groups(with_: exp.With) -> None:
     counting = {id(cte) for cte in ctes if isinstance(cte.this, exp.Select) and _counts_keys_only(cte.this)}
     if not counting:
         return
+    relations = {_relation(cte.this) for cte in ctes if id(cte) in counting} - {None}
     grouping: dict[str, tuple[exp.CTE, dict[exp.Expr, str]]] = {}
     for cte in ctes:
         select = cte.this
-        if isinstance(select, exp.Select) and id(cte) not in counting:
-            shape, keys = _shape(select), _keys(select)
-            if shape is not None and keys is not None:
+        relation = _relation(select) if isinstance(select, exp.Select) else None
+        if relation not in relations:
+            continue
+        shape = _shape(select)
+        if id(cte) not in counting:
+            keys = _keys(select)
+            if keys is not None:
                 grouping.setdefault(shape, (cte, keys))
             continue
-        shape = _shape(select) if isinstance(select, exp.Select) else None
-        if shape is None or shape not in grouping:
+        if shape not in grouping:
             continue
         source, keys = grouping[shape]
         rewritten = _from_groups(select, source.alias_or_name, keys)
