@@ -31,6 +31,9 @@ from metricsctl.diff import DiffResult, diff, exit_code, render_json, render_mar
 from metricsctl.facade import Metricsctl
 from tests.conftest import SHOP, month, seed
 
+# where the shop's metric `online_revenue` is defined (the diff names the line of its `- name:`)
+ONLINE_REVENUE_LINE = 1 + (SHOP / "metrics" / "metrics.yml").read_text().splitlines().index("  - name: online_revenue")
+
 GITIGNORE = "target/\nlogs/\n*.duckdb\n*.duckdb.wal\n"
 
 ALERTS = """alert_channels:
@@ -144,7 +147,7 @@ def test_metrics_added_removed_and_changed_field_by_field(result: DiffResult):
     online = next(c for c in result.semantic.metrics if c.name == "online_revenue")
     assert online.fields[0].base == "{{ Dimension('order__channel') }} = 'online'"
     assert online.fields[0].head == "{{ Dimension('order__channel') }} = 'store'"
-    assert online.path == "metrics/metrics.yml:31"
+    assert online.path == f"metrics/metrics.yml:{ONLINE_REVENUE_LINE}"
 
 
 def test_a_measure_expression_change_is_found_in_its_semantic_model(result: DiffResult):
@@ -283,7 +286,8 @@ def test_markdown_for_a_pull_request_comment(result: DiffResult):
                     "### Generated SQL", "### Values by month"):
         assert f"\n{heading}\n" in f"\n{text}", heading
     assert "> ❌ **4 breaking changes**" in text
-    assert "| metric | `online_revenue` | filter changed | **yes** | `metrics/metrics.yml:31` |" in text
+    assert (f"| metric | `online_revenue` | filter changed | **yes** | `metrics/metrics.yml:{ONLINE_REVENUE_LINE}` |"
+            in text)
     assert "| metric | `quantity` | label changed |  | `metrics/metrics.yml:4` |" in text
     assert "- filter: {{ Dimension('order__channel') }} = 'online'" in text
     assert "+ filter: {{ Dimension('order__channel') }} = 'store'" in text
