@@ -239,7 +239,8 @@ def _grouped_on_keys(stacked: str, keys: list[str], outer: exp.Select) -> exp.Se
     GROUP BY by its names then holds one row a key, not a hash table of names over every stacked row (store
     traffic: 6M stacked rows, 2M keys; 1.1 GB of memory against 0.75 GB, BENCHMARKS.md section 6). Each
     measure is rolled up as the outer select rolls it up (SUM, MIN, MAX), so the values are those of the rows;
-    None where an outer aggregate is anything else or reads more than a measure."""
+    None where an outer aggregate is anything else, reads more than a measure, or rolls up a measure that
+    another aggregate rolls up another way."""
     rollups: dict[str, exp.Expr] = {}
     for projection in outer.expressions:
         if not _is_aggregate(projection):
@@ -249,6 +250,9 @@ def _grouped_on_keys(stacked: str, keys: list[str], outer: exp.Select) -> exp.Se
         if not isinstance(aggregate, (exp.Sum, exp.Min, exp.Max)) or not isinstance(value, exp.Column) or \
                 value.table != SOURCE or value.name in keys or len(list(projection.find_all(exp.AggFunc))) != 1:
             return None
+        earlier = rollups.get(value.name)
+        if earlier is not None and not isinstance(earlier, aggregate.__class__):
+            return None  # one column rolled up two ways (SUM and MAX of it) cannot be grouped once
         rollups[value.name] = aggregate.__class__(this=exp.column(value.name, quoted=False))
     return exp.select(*[exp.column(k, quoted=False) for k in keys],
                       *[exp.alias_(r, m, quoted=False) for m, r in rollups.items()], copy=False).from_(
