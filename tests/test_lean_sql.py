@@ -243,7 +243,7 @@ def test_base_events_are_not_ranked_when_the_entity_and_day_decide_every_group_b
     # a customer's region is the same on all of that customer's visits of a day: any of them is the latest
     by_region = ctes(shop, "visit_to_order_rate", "metric_time__month,customer__region")
     assert not [name for name in by_region if name.endswith(("_ranked", "_first"))]
-    assert "ROW_NUMBER" not in shop.compile_query(
+    assert "__tie_rank" not in shop.compile_query(
         MetricQuery.of("visit_to_order_rate", "metric_time__month,customer__region")).sql("duckdb")
     # a visit's source differs between a customer's visits of one day: the tie is broken by its value
     by_source = ctes(shop, "visit_to_order_rate", "metric_time__month,visit__source")
@@ -269,7 +269,7 @@ def test_unranked_base_events_give_the_conversions_of_the_latest_visit(shop):
         "customers": ("customers", CUSTOMERS)})
     sql = compiler.compile(MetricQuery.of("visit_to_order_conversions,visit_to_order_rate",
                                           "metric_time__month,customer__region")).sql()
-    assert "ROW_NUMBER" not in sql
+    assert "__tie_rank" not in sql
     got = {(str(m)[:7], r): (c, rate) for m, r, c, rate in con.execute(sql).fetchall()}
     # order 3 is 26 days after customer 1's last visit; customer 4 (visit 8) is not a known customer
     assert got == {("2024-01", "north"): (2, pytest.approx(2 / 3)), ("2024-01", "south"): (1, pytest.approx(1 / 2)),
@@ -561,19 +561,22 @@ def test_only_a_count_of_group_keys_over_the_same_rows_is_counted_from_groups():
         assert regrouped(sql) == sqlglot.parse_one(sql).sql("duckdb")
 
 
-def test_conversion_events_of_an_entity_with_no_base_event_are_left_out_before_the_asof_join(shop):
+def test_conversion_events_of_an_entity_with_no_base_event_are_left_out_before_they_are_paired(shop):
     """The worked example above with two more January orders: one of customer 5, who never visited, and one
     of no customer. Neither converts a visit; both are counted as orders. On DuckDB they are left out of the
-    conversion events before the ASOF JOIN (a third of the orders of the demo's company KPIs are of visited
-    customers); the other engines pair the events by an inner join, which leaves them out too."""
+    conversion events before those are numbered and paired with the base events of their window's buckets
+    (a third of the orders of the demo's company KPIs are of visited customers); the other engines pair the
+    events by an inner join, which leaves them out too."""
     steps = ctes(shop, FUNNEL, "metric_time__month")
     converting = steps["orders_converting"]
     assert converting.args["from_"].this.name == "orders_conversion_events"
     assert converting.args["where"].this.sql() == (
         "orders_conversion_events.__entity IN (SELECT visits_base_events.__entity FROM visits_base_events)")
+    keyed = steps["orders_keyed"]
+    assert keyed.args["from_"].this.this.args["from_"].this.name == "orders_converting"
     attributed = steps["orders_attributed"]
-    assert attributed.args["from_"].this.name == "orders_converting"
-    assert attributed.args["joins"][0].args["method"] == "ASOF"
+    assert attributed.args["from_"].this.name == "orders_keyed"
+    assert attributed.args["joins"][0].args["kind"] == "INNER"
     more = ORDERS.replace("(6, 3, 1,", "(7, 5, 1, date '2024-01-12', 'web', false, 1.0), "
                                        "(8, NULL, 1, date '2024-01-13', 'web', false, 1.0), (6, 3, 1,")
     con, compiler = scratch(shop, {"visits": ("visits", VISITS), "orders": ("orders", more)})

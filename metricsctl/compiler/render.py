@@ -14,7 +14,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from metricsctl.compiler import windows
+from metricsctl.compiler import conversions, windows
 from metricsctl.compiler.chains import Chain, chains, projections, read_through, rewrite
 from metricsctl.compiler.dialects import date_part, percentile, to_sql
 from metricsctl.compiler.filters import MetricCall, ParsedFilter, parse_filter
@@ -1469,7 +1469,8 @@ class _QueryBuilder:
         conv = conv_source.from_(new_select(*conv_projections), conv_conditions)
         conv_name = self.add_cte(f"{conv_model.name}_conversion_events", conv)
         if self.c.dialect == "duckdb":  # of an entity with no base event none is attributed: left out before
-            # the ASOF JOIN sorts them (orders of customers never visited, in the demo's company KPIs)
+            # they are numbered and paired, or sorted by the ASOF JOIN (orders of customers never visited, in the
+            # demo's company KPIs)
             conv_name = self.add_cte(f"{conv_model.name}_converting", new_select(exp.Star()).from_(
                 named_table(conv_name), copy=False).where(exp.In(this=column("__entity", conv_name), query=exp.Subquery(
                     this=new_select(column("__entity", base_name)).from_(named_table(base_name), copy=False))),
@@ -1484,7 +1485,18 @@ class _QueryBuilder:
         for n in range(len(conversion.constant_properties)):
             on.append(exp.EQ(this=column(f"__property_{n}", base_name),
                              expression=column(f"__property_{n}", conv_name)))
-        if self.c.dialect == "duckdb":
+        days = conversions.window_days(conversion.window)
+        if self.c.dialect == "duckdb" and days is not None:
+            # a hash join on the entity and the window's bucket of days: no sort of every event (conversions.py)
+            keyed_name = self.add_cte(f"{conv_model.name}_keyed", conversions.keyed(conv_name, days))
+            renamed = [c.transform(lambda n: column(n.name, keyed_name) if isinstance(n, exp.Column) and n.table
+                                   == conv_name else n) for c in on]
+            matched = conversions.attributed(
+                keyed_name, base_name, [*[column(i.column_name(), base_name) for i in self.items],
+                                        column("__value", keyed_name)],
+                [c for c in renamed if isinstance(c, exp.EQ)], exp.and_(
+                    *[c for c in renamed if not isinstance(c, exp.EQ)], copy=False), days)
+        elif self.c.dialect == "duckdb":
             # ASOF JOIN finds each conversion's latest base event without pairing every base event
             # with every later conversion of the same entity; the window is checked afterwards
             asof = [c for c in on if not isinstance(c, exp.GT)]
@@ -1494,10 +1506,6 @@ class _QueryBuilder:
                 joined("ASOF", base_name), on=exp.and_(*asof, copy=False), copy=False)
             if window:
                 matched = matched.where(and_all(window), copy=False)
-            matched_name = self.add_cte(f"{conv_model.name}_attributed", matched)
-            outer = new_select(*[column(i.column_name(), matched_name) for i in self.items],
-                               alias(self.c.aggregate(instance, column("__value", matched_name)),
-                                     self.plan.instances[instance])).from_(named_table(matched_name), copy=False)
         else:
             rank = exp.Window(this=exp.RowNumber(), partition_by=[column("__conversion_id", conv_name)],
                               order=exp.Order(expressions=[exp.Ordered(this=column(DAY, base_name), desc=True)]))
@@ -1505,11 +1513,13 @@ class _QueryBuilder:
                                  column("__value", conv_name), alias(rank, "__attribution_rank")).from_(
                 named_table(conv_name), copy=False).join(joined("INNER", base_name), on=exp.and_(*on, copy=False),
                                                          copy=False)
-            matched_name = self.add_cte(f"{conv_model.name}_attributed", matched)
-            outer = new_select(*[column(i.column_name(), matched_name) for i in self.items],
-                               alias(self.c.aggregate(instance, column("__value", matched_name)),
-                                     self.plan.instances[instance])).from_(named_table(matched_name), copy=False).where(
-                exp.EQ(this=column("__attribution_rank", matched_name), expression=exp.Literal.number(1)), copy=False)
+        matched_name = self.add_cte(f"{conv_model.name}_attributed", matched)
+        outer = new_select(*[column(i.column_name(), matched_name) for i in self.items],
+                           alias(self.c.aggregate(instance, column("__value", matched_name)),
+                                 self.plan.instances[instance])).from_(named_table(matched_name), copy=False)
+        if self.c.dialect != "duckdb":  # one base event per conversion: the first of its rank
+            outer = outer.where(exp.EQ(this=column("__attribution_rank", matched_name),
+                                       expression=exp.Literal.number(1)), copy=False)
         if self.items:
             outer = outer.group_by(*[column(i.column_name(), matched_name) for i in self.items], copy=False)
         return self.add_cte(f"{conv_model.name}_conversions", outer)

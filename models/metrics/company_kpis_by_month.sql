@@ -166,16 +166,35 @@ WITH order_lines_agg AS (
         sales_visits_base_events.__entity
       FROM sales_visits_base_events
     )
+), orders_keyed AS (
+  SELECT
+    c.*,
+    DATE_DIFF('DAY', CAST('1970-01-01' AS DATE), c.__day) // 14 - s.__shift AS __bucket
+  FROM (
+    SELECT
+      *,
+      ROW_NUMBER() OVER () AS __conversion_id
+    FROM orders_converting
+  ) AS c
+  CROSS JOIN (VALUES
+    (0),
+    (1)) AS s(__shift)
 ), orders_attributed AS (
   SELECT
     sales_visits_base_events.metric_time__month,
-    orders_converting.__value
-  FROM orders_converting
-  ASOF JOIN sales_visits_base_events
-    ON sales_visits_base_events.__entity = orders_converting.__entity
-    AND sales_visits_base_events.__day <= orders_converting.__day
+    orders_keyed.__value
+  FROM orders_keyed
+  INNER JOIN sales_visits_base_events
+    ON sales_visits_base_events.__entity = orders_keyed.__entity
+    AND DATE_DIFF('DAY', CAST('1970-01-01' AS DATE), sales_visits_base_events.__day) // 14 = orders_keyed.__bucket
   WHERE
-    sales_visits_base_events.__day > orders_converting.__day - INTERVAL '14' DAY
+    sales_visits_base_events.__day <= orders_keyed.__day
+    AND sales_visits_base_events.__day > orders_keyed.__day - INTERVAL '14' DAY
+  QUALIFY
+    ROW_NUMBER() OVER (
+      PARTITION BY orders_keyed.__conversion_id
+      ORDER BY sales_visits_base_events.__day DESC
+    ) = 1
 ), orders_conversions AS (
   SELECT
     orders_attributed.metric_time__month,

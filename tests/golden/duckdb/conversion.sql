@@ -42,16 +42,32 @@ WITH visits_read AS MATERIALIZED (
         visits_base_events.__entity
       FROM visits_base_events
     )
+), orders_keyed AS (
+  SELECT
+    c.*,
+    DATE_DIFF('DAY', CAST('1970-01-01' AS DATE), c.__day) // 7 - s.__shift AS __bucket
+  FROM (
+    SELECT
+      *,
+      ROW_NUMBER() OVER () AS __conversion_id
+    FROM orders_converting
+  ) AS c
+  CROSS JOIN (VALUES
+    (0),
+    (1)) AS s(__shift)
 ), orders_attributed AS (
   SELECT
     visits_base_events.metric_time__month,
-    orders_converting.__value
-  FROM orders_converting
-  ASOF JOIN visits_base_events
-    ON visits_base_events.__entity = orders_converting.__entity
-    AND visits_base_events.__day <= orders_converting.__day
+    orders_keyed.__value
+  FROM orders_keyed
+  INNER JOIN visits_base_events
+    ON visits_base_events.__entity = orders_keyed.__entity
+    AND DATE_DIFF('DAY', CAST('1970-01-01' AS DATE), visits_base_events.__day) // 7 = orders_keyed.__bucket
   WHERE
-    visits_base_events.__day > orders_converting.__day - INTERVAL '7' DAY
+    visits_base_events.__day <= orders_keyed.__day
+    AND visits_base_events.__day > orders_keyed.__day - INTERVAL '7' DAY
+  QUALIFY
+    ROW_NUMBER() OVER (PARTITION BY orders_keyed.__conversion_id ORDER BY visits_base_events.__day DESC) = 1
 ), orders_conversions AS (
   SELECT
     orders_attributed.metric_time__month,

@@ -48,17 +48,36 @@ WITH visits_base_events AS (
         visits_base_events_first.__entity
       FROM visits_base_events_first
     )
+), orders_keyed AS (
+  SELECT
+    c.*,
+    DATE_DIFF('DAY', CAST('1970-01-01' AS DATE), c.__day) // 7 - s.__shift AS __bucket
+  FROM (
+    SELECT
+      *,
+      ROW_NUMBER() OVER () AS __conversion_id
+    FROM orders_converting
+  ) AS c
+  CROSS JOIN (VALUES
+    (0),
+    (1)) AS s(__shift)
 ), orders_attributed AS (
   SELECT
     visits_base_events_first.metric_time__month,
     visits_base_events_first.visit__source,
-    orders_converting.__value
-  FROM orders_converting
-  ASOF JOIN visits_base_events_first
-    ON visits_base_events_first.__entity = orders_converting.__entity
-    AND visits_base_events_first.__day <= orders_converting.__day
+    orders_keyed.__value
+  FROM orders_keyed
+  INNER JOIN visits_base_events_first
+    ON visits_base_events_first.__entity = orders_keyed.__entity
+    AND DATE_DIFF('DAY', CAST('1970-01-01' AS DATE), visits_base_events_first.__day) // 7 = orders_keyed.__bucket
   WHERE
-    visits_base_events_first.__day > orders_converting.__day - INTERVAL '7' DAY
+    visits_base_events_first.__day <= orders_keyed.__day
+    AND visits_base_events_first.__day > orders_keyed.__day - INTERVAL '7' DAY
+  QUALIFY
+    ROW_NUMBER() OVER (
+      PARTITION BY orders_keyed.__conversion_id
+      ORDER BY visits_base_events_first.__day DESC
+    ) = 1
 ), orders_conversions AS (
   SELECT
     orders_attributed.metric_time__month,
