@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from metricsctl.compiler.collector import collector_paused
+from metricsctl.compiler.collector import collector_paused, older_objects_frozen
 from metricsctl.compiler.dialects import (
     NO_ROW_UPDATES,
     adapter_types,
@@ -177,6 +177,10 @@ class Materializer:
     # --- exports -------------------------------------------------------------------------------
     def models(self) -> list[GeneratedModel]:
         """Every generated model, each with one branch per dialect when there are several."""
+        with older_objects_frozen():
+            return self._models()
+
+    def _models(self) -> list[GeneratedModel]:
         if len(self.dialects) == 1:
             models = self.dialect_models()
         else:
