@@ -9,8 +9,9 @@ Each export and `metric_values` is stored with a digest (sha256) of everything i
 - the spec it reads: every semantic model and the project configuration (time spines), which any query may
   join or step along; for an export its saved query (with its location, written in the model's header, and
   the `meta.metricsctl` options and schema of its dbt node) and every metric it reaches, its own and their
-  inputs, transitively (any name a metric or a saved query mentions counts as reached, and a filter that
-  calls `Metric(...)` reaches every metric); for `metric_values` every metric.
+  inputs, transitively (any name a metric or a saved query mentions counts as reached, and any text with
+  the word `Metric`, as a filter calling `Metric(...)` has, reaches every metric); for `metric_values`
+  every metric.
 A metric's `label` and `description` are left out: the compiler of queries never reads them (only
 `metric_catalog` does, which is compiled every time, with the scorecards). A model is served from the
 cache only when its digest is the one stored with it; anything else, or a damaged file, compiles it again.
@@ -23,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -33,6 +35,7 @@ import metricsctl
 MODELS_CACHE_FILE = "metricsctl_models.json"
 FORMAT = "1"  # raise when the stored entries' shape changes
 DISPLAY_ONLY = ("label", "description")  # fields of a metric that only metric_catalog reads
+_METRIC_CALL = re.compile(r"\bMetric\b")  # the word alone, however the call is spaced
 
 
 def _digest(*parts: str) -> str:
@@ -106,9 +109,10 @@ class ModelDigests:
         self.base = _digest(code_digest(), _json(common), _json(used_refs), _json(models), _json(configuration))
 
     def _mentions(self, plain: Any) -> tuple[list[str], bool]:
-        """The metrics `plain` names, and whether a filter in it calls `Metric(...)` (which may name any)."""
+        """The metrics `plain` names, and whether a text in it has the word `Metric` (a filter's
+        `Metric(...)` call, which may name any)."""
         texts = _strings(plain, [])
-        return [t for t in texts if t in self._metrics], any("Metric(" in t for t in texts)
+        return [t for t in texts if t in self._metrics], any(_METRIC_CALL.search(t) for t in texts)
 
     def _closure(self, names: list[str], calls_metric: bool) -> list[str]:
         if calls_metric:
