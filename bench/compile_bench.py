@@ -16,7 +16,9 @@ Timed separately:
   date: load and validate the semantic manifest (Spec.load), render the generated models
   (Materializer.models(): the 200 exports, metric_values, metric_catalog) and write them; then, apart,
   the metric-by-metric check it adds only when a model fails to compile (validation.check_compiles);
-- `metricsctl compile` end to end (a new process: imports, manifest freshness check, compile, write);
+- `metricsctl compile` end to end (a new process: imports, manifest freshness check, compile, write),
+  once parsing the project first, then with the manifest up to date (that run reads back the models the
+  first kept under target/, metricsctl/model_cache.py);
 - with --mf: MetricFlow's query compilation of the same saved queries through its Python API
   (MetricFlowEngine.explain, SQL rendered, no warehouse), in MetricFlow's own interpreter
   (bench/mf_explain_time.py); engine set-up is timed apart from the queries.

@@ -347,8 +347,11 @@ class Metricsctl:
 
     def materializer(self) -> Materializer:
         from metricsctl.materialize import Materializer
+        from metricsctl.model_cache import MODELS_CACHE_FILE
 
-        return Materializer(self.spec, self.project, self.model_dialects)
+        # models are kept beside the spec cache, for the project's own manifest only
+        cache = self.project.target_dir / MODELS_CACHE_FILE if self.semantic_manifest_path is None else None
+        return Materializer(self.spec, self.project, self.model_dialects, cache=cache)
 
     def compile(self, check: bool = False) -> CheckResult:
         """Write the generated models (or, with `check`, only report which are out of date)."""

@@ -20,13 +20,15 @@ line naming the spec it came from; `metricsctl compile --check` fails when a fil
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
-from metricsctl.compiler.collector import collector_paused
+from metricsctl.compiler.collector import collector_paused, older_objects_frozen
 from metricsctl.compiler.dialects import (
     NO_ROW_UPDATES,
     adapter_types,
@@ -39,6 +41,7 @@ from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import SqlCompiler, alias, as_date, cast, column, named_table, trunc
 from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
 from metricsctl.guards import escape_jinja, identifier_problem, inside
+from metricsctl.model_cache import ModelDigests, ModelStore
 from metricsctl.names import METRIC_TIME, STANDARD_GRAINS, parse_item_name
 from metricsctl.project import DbtProject
 from metricsctl.saved_queries import saved_query_to_query
@@ -128,9 +131,12 @@ class Materializer:
     """Renders the generated dbt models of a project."""
 
     def __init__(self, spec: Spec, project: DbtProject, dialect: str | tuple[str, ...],
-                 source_dialect: str | None = None) -> None:
-        """`dialect`: the dialects the models must build on; the first also reads the spec's SQL."""
+                 source_dialect: str | None = None, cache: Path | ModelStore | None = None) -> None:
+        """`dialect`: the dialects the models must build on; the first also reads the spec's SQL. `cache`: a
+        file under target/ where compiled exports and `metric_values` are kept with the digest of what each
+        was compiled from, and read back when nothing it reads changed (metricsctl/model_cache.py)."""
         self.spec = spec
+        self.store = ModelStore(cache) if isinstance(cache, Path) else cache
         self.project = project
         self.dialects = (dialect,) if isinstance(dialect, str) else tuple(dialect)
         self.dialect = self.dialects[0]
@@ -171,13 +177,40 @@ class Materializer:
     # --- exports -------------------------------------------------------------------------------
     def models(self) -> list[GeneratedModel]:
         """Every generated model, each with one branch per dialect when there are several."""
+        with older_objects_frozen():
+            return self._models()
+
+    def _models(self) -> list[GeneratedModel]:
         if len(self.dialects) == 1:
-            return self.dialect_models()
-        per_dialect = [(self.dialect, self.dialect_models())]
-        for dialect in self.dialects[1:]:
-            other = Materializer(self.spec, self.project, dialect, self.source_dialect)
-            per_dialect.append((dialect, other.dialect_models()))
-        return [for_targets([(d, models[i]) for d, models in per_dialect]) for i in range(len(per_dialect[0][1]))]
+            models = self.dialect_models()
+        else:
+            per_dialect = [(self.dialect, self.dialect_models())]
+            for dialect in self.dialects[1:]:
+                other = Materializer(self.spec, self.project, dialect, self.source_dialect, self.store)
+                per_dialect.append((dialect, other.dialect_models()))
+            models = [for_targets([(d, found[i]) for d, found in per_dialect]) for i in range(len(per_dialect[0][1]))]
+        if self.store is not None:
+            self.store.write()
+        return models
+
+    @cached_property
+    def _digests(self) -> ModelDigests:
+        return ModelDigests(self.spec, {"dialect": self.dialect, "source_dialect": self.source_dialect,
+                                        "folder": self.folder}, self.refs)
+
+    def _kept(self, name: str, digest: str | None, build: Callable[[], GeneratedModel]) -> GeneratedModel:
+        """The model stored with this digest, or `build()`'s (then stored); collected after, as every model."""
+        if self.store is None or digest is None:
+            with collector_paused():
+                return build()
+        key = f"{self.dialect}/{name}"
+        found = self.store.get(key, digest)
+        if found is not None:
+            return GeneratedModel(name, *found)
+        with collector_paused():
+            model = build()
+        self.store.put(key, digest, (model.path, model.header, model.config, model.body))
+        return model
 
     def dialect_models(self) -> list[GeneratedModel]:
         models: list[GeneratedModel] = []
@@ -186,8 +219,8 @@ class Materializer:
             for export in saved.exports:
                 try:
                     self._check_names(saved, export)
-                    with collector_paused():
-                        models.append(self._export(saved, export))
+                    models.append(self._kept(export.name, self._export_digest(saved, export),
+                                             lambda: self._export(saved, export)))  # noqa: B023 - called here
                 except MetricsctlError as exc:
                     where = self.spec.locations.find("saved_queries", saved.name)
                     issues.append(SpecIssue(f"export '{export.name}' of saved query '{saved.name}': {exc}",
@@ -195,8 +228,8 @@ class Materializer:
         if issues:
             raise SpecError(issues)
         if self.spec.manifest.metrics:
-            with collector_paused():
-                models.append(self._metric_values())
+            models.append(self._kept("metric_values", self._digests.metric_values() if self.store else None,
+                                     self._metric_values))
             scorecard = self._scorecard_config()
             if scorecard is not None:
                 with collector_paused():
@@ -209,6 +242,15 @@ class Materializer:
             raise SpecError([SpecIssue(f"two exports are named '{n}'; export names become model names and "
                                        "must be unique") for n in duplicates])
         return models
+
+    def _export_digest(self, saved: Any, export: Any) -> str | None:
+        """What the export's compile reads besides the spec's objects: its header's location, dbt's options."""
+        if self.store is None:
+            return None
+        where = self.spec.locations.find("saved_queries", saved.name)
+        return self._digests.export(saved, export.name, {
+            "where": [where.path, where.line] if where else None, "options": self._saved_query_config(saved.name),
+            "schema": self._export_schema(saved.name, export.name)})
 
     def _check_names(self, saved: Any, export: Any) -> None:
         """The export's name, alias and schema become a file and a relation: plain identifiers only."""

@@ -30,3 +30,20 @@ def collector_paused() -> Iterator[None]:
     finally:
         gc.collect(0)
         gc.enable()
+
+
+@contextmanager
+def older_objects_frozen() -> Iterator[None]:
+    """Every object alive when the block starts is left out of the collections inside it (`gc.freeze`), then
+    handed back to the oldest generation. A render allocates enough to trigger full collections now and then,
+    and each walked everything the process held before it (after an edit, in the same process, dbt's parse:
+    about 0.2 s at 1,000 metrics) though none of it becomes garbage during the render. Left as it is when the
+    collector is off or someone else froze objects."""
+    if not gc.isenabled() or gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
