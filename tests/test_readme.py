@@ -120,7 +120,8 @@ def git(cwd: Path, *args: str) -> None:
 
 
 @pytest.mark.slow
-def test_every_readme_command_runs(tmp_path: Path):
+def test_every_readme_command_runs(tmp_path: Path, postgres_env: dict[str, str]):
+    """`postgres_env`: the session's PostgreSQL server, in the environment `--target postgres` reads."""
     demo = tmp_path / "demo"
     shutil.copytree(ROOT, demo, ignore=shutil.ignore_patterns(
         ".git", ".venv", "target", "logs", "*.duckdb", "*.duckdb.wal", "bench", "*.egg-info", ".*_cache"))
