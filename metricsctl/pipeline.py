@@ -112,6 +112,7 @@ def _build_checked(app: Metricsctl, stage: Stage, suites: list[Suite], bounds: d
                    select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool, phases: Phases,
                    as_of: dt.date | None) -> BuildResult:
     from metricsctl.expectations import gate
+    from metricsctl.expectations.runner import import_in_background
     from metricsctl.publish import relations_of
     from metricsctl.since_last_build import suite_bounds
 
@@ -123,12 +124,18 @@ def _build_checked(app: Metricsctl, stage: Stage, suites: list[Suite], bounds: d
                                           *(["--exclude", *exclude] if exclude else []), *common], phases.node))
         return result
     metrics_path = f"path:{app.materializer().folder}"
-    with phases.phase("sources and staging"):
-        first = stage.dbt(["build", *_selection(select, None), "--exclude", metrics_path, *exclude, *common],
-                          phases.node)
+    importing = import_in_background()  # Great Expectations, while dbt builds the staging
+    try:
+        with phases.phase("sources and staging"):
+            first = stage.dbt(["build", *_selection(select, None), "--exclude", metrics_path, *exclude, *common],
+                              phases.node)
+    except BaseException:
+        importing.join()
+        raise
     result.runs.append(first)
     release_duckdb()
     with phases.phase("expectations", len(suites)):
+        importing.join()
         result.expectations = app.run_suites(stage.audited(suites), as_of, stage.target, on_suite=phases.item,
                                              since=suite_bounds(suites, bounds))
         phases.summary(result.expectations.headline())

@@ -21,7 +21,7 @@ import yaml
 from metricsctl import validated
 from metricsctl.compiler.collector import collector_paused
 from metricsctl.errors import DbtError, SpecError, SpecIssue
-from metricsctl.locations import LocationIndex, index_yaml_files, yaml_error_issue
+from metricsctl.locations import YAML_LOADER, LocationIndex, index_yaml_files, yaml_error_issue
 
 FINGERPRINT_FILE = "metricsctl_parse_fingerprint.json"
 # environment variables dbt reads that do not change what it parses (metricsctl sets the first itself;
@@ -38,7 +38,6 @@ DEFAULT_PATHS = {
 }
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _CONFIGS: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
 
 
@@ -101,7 +100,7 @@ class DbtProject:
         if cached is not None and cached[0] == stamp:
             return copy.deepcopy(cached[1])
         try:
-            loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER) or {}
+            loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}
         except yaml.YAMLError as exc:
             raise DbtError(str(yaml_error_issue(exc, str(path)))) from exc
         if not isinstance(loaded, dict):

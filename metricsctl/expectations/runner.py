@@ -20,6 +20,7 @@ import difflib
 import logging
 import os
 import re
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -68,6 +69,7 @@ def import_gx() -> Any:
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
         import great_expectations as gx
+        import great_expectations.expectations  # noqa: F401  (the ~300 classes `_plan` looks up; pyspark's warnings)
         from great_expectations.execution_engine import sqlalchemy_execution_engine as engine_module
     # GX logs its internals at INFO and WARNING ("Created temporary directory ...", "unexpected
     # table_selectable type"); what matters reaches the results. Quiet it unless someone configured it.
@@ -85,6 +87,27 @@ def import_gx() -> Any:
     return gx
 
 
+def import_in_background() -> threading.Thread:
+    """Start importing Great Expectations (3-5 s: pandas, scipy, hundreds of expectation classes) in a thread.
+
+    A build starts it before dbt builds the staging, which mostly waits on the warehouse, so the import is
+    done by the time the suites run. A failed import is only logged here: `run_suites` imports again and
+    reports it. Join the thread before the process may exit (an interpreter that exits mid-import can hang).
+    The import quiets its deprecation warnings with `warnings.catch_warnings`, which acts on the whole
+    process: a warning another thread raises meanwhile may go unshown, nothing else.
+    """
+    def work() -> None:
+        try:
+            import_gx()
+        except Exception:  # reported by run_suites, which imports again
+            logging.getLogger(__name__).debug("importing Great Expectations in the background failed",
+                                              exc_info=True)
+
+    thread = threading.Thread(target=work, name="metricsctl-import-gx", daemon=True)
+    thread.start()
+    return thread
+
+
 def persist_duckdb_connections(engine_module: Any) -> None:
     """Make GX keep one connection open for duckdb, as it does for sqlite (see the module docstring)."""
     dialects = getattr(engine_module, "_PERSISTED_CONNECTION_DIALECTS", None)
@@ -93,6 +116,15 @@ def persist_duckdb_connections(engine_module: Any) -> None:
                              "metricsctl needs to run expectations on DuckDB; install great-expectations 1.24")
     if "duckdb" not in [str(getattr(d, "value", d)) for d in dialects]:
         engine_module._PERSISTED_CONNECTION_DIALECTS = (*dialects, _DialectName("duckdb"))
+
+
+def _unsaved() -> None:
+    """Stands in for the ephemeral context's `_save_project_config`.
+
+    An ephemeral GX context has no file to save to, yet on every data asset added or deleted it serializes
+    its whole configuration to YAML in memory (about a fifth of a nightly's validation time at 1M rows).
+    Nothing reads that text: the context lives for one run.
+    """
 
 
 @dataclass
@@ -139,6 +171,7 @@ def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = Non
     if spark is None:
         ensure_duckdb_free(url, connect_args)
     context = gx.get_context(mode="ephemeral")
+    context._save_project_config = _unsaved
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
@@ -325,20 +358,28 @@ class _SuiteRunner:
             groups.setdefault((batch, key_of(item.spec) if batch == "keys" else None), []).append(item)
         for part, ((batch, key), items) in enumerate(sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] or ""))):
             query = batch_query(suite.relation, batch, bound, self.dialect, key)
-            data = self._batch(f"suite_{number}_{part}", query)
-            summary = [p for p in items if not p.rows_query]
-            if summary:
-                outcomes.update(self._validate_isolating_errors(data, suite, summary, {
-                    "result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}))
-            for item in (p for p in items if p.rows_query):
-                # one at a time: each is a query of its own that may fail on its own; COMPLETE returns the
-                # orphan rows themselves (at most 200), for the sample
-                outcomes.update(self._validate_isolating_errors(data, suite, [item], "COMPLETE"))
+            name = f"suite_{number}_{part}"
+            data = self._batch(name, query)
+            try:
+                summary = [p for p in items if not p.rows_query]
+                if summary:
+                    outcomes.update(self._validate_isolating_errors(data, suite, summary, {
+                        "result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_SIZE}))
+                for item in (p for p in items if p.rows_query):
+                    # one at a time: each is a query of its own that may fail on its own; COMPLETE returns the
+                    # orphan rows themselves (at most 200), for the sample
+                    outcomes.update(self._validate_isolating_errors(data, suite, [item], "COMPLETE"))
+            finally:
+                self._drop(name)
         return outcomes
 
     def _batch(self, name: str, query: str) -> Any:
         asset = self.source.add_query_asset(name=name, query=query)
         return asset.add_batch_definition_whole_table("whole").get_batch()
+
+    def _drop(self, name: str) -> None:
+        """Forget a validated batch's asset: GX rebuilds every asset of the source each time one is added."""
+        self.source.delete_asset(name)
 
     def _column_problem(self, suite: Suite, spec: ExpectationSpec, columns: list[str]) -> str | None:
         problems = [_missing_column(c, columns, str(suite.relation)) for c in spec.columns()]

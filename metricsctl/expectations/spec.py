@@ -48,7 +48,7 @@ from metricsctl.expectations.catalog import (
     required_args,
 )
 from metricsctl.expectations.relations import Relation, RelationResolver
-from metricsctl.locations import yaml_error_issue
+from metricsctl.locations import YAML_LOADER, yaml_error_issue
 
 Severity = Literal["error", "warn"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warn")
@@ -144,8 +144,10 @@ def suites_from_yaml(text: str, path: str = "<string>", manifest: Mapping[str, A
 
 def parse_suites(text: str, path: str, resolver: RelationResolver) -> tuple[list[Suite], list[SpecIssue]]:
     """The suites of one file and the problems found in it (none raised)."""
+    if SECTION not in text:
+        return [], []  # no suites here: skip parsing the file at all
     try:
-        doc = yaml.compose(text)
+        doc = yaml.compose(text, Loader=YAML_LOADER)
     except yaml.YAMLError as exc:
         if not re.search(rf"^{SECTION}\s*:", text, re.MULTILINE):
             return [], []  # not ours: dbt reports its own broken YAML

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from metricsctl.errors import SpecError, SpecIssue
-from metricsctl.locations import yaml_files
+from metricsctl.locations import YAML_LOADER, yaml_files
 
 
 def _mapping_item(node: yaml.Node, key: str) -> tuple[yaml.Node, yaml.Node] | None:
@@ -34,7 +34,7 @@ def find_config(project_dir: str | Path, folders: Iterable[str], key: str) -> tu
             text = path.read_text(encoding="utf-8")
             if key not in text:
                 continue
-            node = yaml.compose(text)
+            node = yaml.compose(text, Loader=YAML_LOADER)
         except (yaml.YAMLError, UnicodeDecodeError):
             continue  # dbt reports broken YAML itself
         item = _mapping_item(node, key) if node is not None else None
