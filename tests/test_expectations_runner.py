@@ -361,3 +361,27 @@ def test_the_summary_is_json(run: ExpectationRun) -> None:
     suite_line = lines.index("  - suite: stale") + 1
     assert lines[suite_line + 8 - 1].strip().startswith("- expect_column_max_to_be_between: {column: order_date")
     assert failing[0]["where"] == f"models/staging/orders.yml:{suite_line + 8}"
+
+
+def test_a_build_imports_great_expectations_in_the_background_and_a_failed_import_stops_nothing(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """`metricsctl build` imports Great Expectations while dbt builds the staging; the suites use that import."""
+    import logging
+    import sys
+
+    from metricsctl.expectations import runner
+
+    runner.import_in_background().join()
+    assert "great_expectations.expectations" in sys.modules  # what `_plan` looks its classes up in
+
+    def broken() -> None:
+        raise ImportError("No module named 'scipy'")
+
+    monkeypatch.setattr(runner, "import_gx", broken)
+    with caplog.at_level(logging.DEBUG, logger=runner.__name__):
+        thread = runner.import_in_background()
+        thread.join()
+    assert not thread.is_alive()
+    # only logged: run_suites imports again and reports the failure to the user
+    assert "importing Great Expectations in the background failed" in caplog.text
+    assert "No module named 'scipy'" in caplog.text
