@@ -69,7 +69,7 @@ def main() -> int:
     project = DbtProject.at(args.workdir / "project")
     spec = Spec.load(project.semantic_manifest_path, project.locations())
     names = sorted(m.name for m in spec.manifest.metrics)
-    bounded, lookback = Materializer(spec, project, "duckdb")._bounded_metrics(names)
+    bounded, lookback, _ = Materializer(spec, project, "duckdb")._bounded_metrics(names)
     compiler = SqlCompiler(spec, "duckdb")
     # the nightly warehouse under the name the project's relations carry
     con = duckdb.connect(":memory:")

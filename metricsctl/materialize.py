@@ -58,6 +58,7 @@ REF = "__metricsctl_ref_{}__"
 MODEL_REF = "__metricsctl_model_{}__"  # a placeholder table name that renders as {{ ref('<name>') }}
 _REF_PLACEHOLDER = re.compile(REF.format(r"(\d+)"))
 DEFAULT_LOOKBACK_DAYS = 3
+RECORD_COLUMN = "first_day"  # the column of a `rewritten_record` model: a day its table was rewritten from
 FULL_SINCE = "1900-01-01"  # the bound of a full build: every period
 TABLE = "{{ config(materialized='table') }}"
 
@@ -328,7 +329,8 @@ class Materializer:
         lines.append(self._render(compiled.expression))
         return GeneratedModel(export.name, f"{self.folder}/{export.name}.sql", header, config_line, "\n".join(lines))
 
-    def _since_prelude(self, time_column: str, grain: str, lookback: int, has_data: exp.Expr) -> str:
+    def _since_prelude(self, time_column: str, grain: str, lookback: int, has_data: exp.Expr,
+                       records: tuple[str, ...] = ()) -> str:
         """Jinja that sets `metricsctl_since`, the first day an incremental run rebuilds, before the query runs.
 
         The start of the period (at the export's grain) holding the latest one with data, minus the lookback,
@@ -338,6 +340,8 @@ class Materializer:
         starts a period, `time >= bound` keeps exactly the rows of the periods `DATE_TRUNC(grain, time) >=
         bound` keeps. `has_data`: the table's rows that tell where the data ends. A full build, or a table
         without data yet, starts at 1900-01-01; anything but an ISO date stops the run before it reaches the SQL.
+        `records`: models holding the first days their semantic models' tables were rewritten from (see
+        `_rewritten_record`); an earlier day there moves the bound back to it.
         """
         latest = cast(exp.Max(this=column(time_column)), "TIMESTAMP")
         start = as_date(trunc(grain, exp.Sub(this=latest, expression=exp.Interval(
@@ -351,10 +355,23 @@ class Materializer:
             "{% set metricsctl_since = (" + found + " | string)[:10] if metricsctl_found is not none and " + found
             + " is not none else '" + FULL_SINCE + "' %}",
             "{% else %}{% set metricsctl_since = '" + FULL_SINCE + "' %}{% endif %}",
+            *[self._record_prelude(record) for record in records],
             # it becomes a literal in the SQL: a date, or the run stops
             "{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}"
             "{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: '"
             " ~ metricsctl_since) }}{% endif %}"])
+
+    def _record_prelude(self, record: str) -> str:
+        """Jinja that moves `metricsctl_since` back to the earliest day the record `record` holds, if earlier."""
+        earliest = exp.select(cast(exp.Min(this=column(RECORD_COLUMN)), "DATE")).from_(
+            exp.to_table(MODEL_REF.format(record)))
+        found = "metricsctl_record.rows[0][0]"
+        return "\n".join([
+            "{% if is_incremental() %}{% set metricsctl_earliest %}" + self._render(earliest) + "{% endset %}",
+            "{% set metricsctl_record = run_query(metricsctl_earliest) if execute else none %}",
+            "{% if metricsctl_record is not none and " + found + " is not none and (" + found
+            + " | string)[:10] < metricsctl_since %}{% set metricsctl_since = (" + found
+            + " | string)[:10] %}{% endif %}{% endif %}"])
 
     def _bears_data(self, name: str) -> bool:
         """A metric that has a value only for periods with source rows."""
@@ -400,10 +417,10 @@ class Materializer:
         a full refresh; the table is small, its cost is computing the metrics.
         """
         names = sorted(m.name for m in self.spec.manifest.metrics)  # stable whatever order dbt parsed in
-        bounded, lookback = self._bounded_metrics(names)
+        bounded, lookback, records = self._bounded_metrics(names)
         bearing = [n for n in bounded if self._bears_data(n)]
         if not bearing:
-            bounded = []
+            bounded, records = [], ()
         # where tables take no DELETE the table is rebuilt in full: one query per grain, as without lookbacks
         recent = bounded if updates_rows(self.dialect) else []
         everything = [n for n in names if n not in recent]
@@ -433,7 +450,8 @@ class Materializer:
                                   self._render(select))
         # each grain's rows replaced by the run's (unique_key: the grain); rebuilt where tables take no DELETE
         config = "{{ config(materialized=" + by_row_updates("'incremental'", "'table'") + \
-            ", unique_key='grain', incremental_strategy='delete+insert', on_schema_change='fail') }}"
+            ", unique_key='grain', incremental_strategy='delete+insert', on_schema_change='fail'" + \
+            self._emptied(records) + ") }}"
         if not recent:
             return GeneratedModel("metric_values", f"{self.folder}/metric_values.sql", header, config,
                                   self._render(select))
@@ -445,9 +463,22 @@ class Materializer:
                          this=column("period_start"),
                          expression=day_since.copy() if g == "day" else as_date(trunc(g, day_since.copy()))))
                                for g in VALUE_GRAINS])))
-        body = "\n".join([self._since_prelude("period_start", "day", lookback, has_data), self._render(select),
+        body = "\n".join([self._since_prelude("period_start", "day", lookback, has_data, records),
+                          self._render(select),
                           "{% if is_incremental() %}", "UNION ALL", self._render(kept), "{% endif %}"])
         return GeneratedModel("metric_values", f"{self.folder}/metric_values.sql", header, config, body)
+
+    @staticmethod
+    def _emptied(records: tuple[str, ...]) -> str:
+        """The post-hooks that empty each record once `metric_values` holds what it recorded (where tables take
+        DELETE), in the transaction that writes `metric_values`' rows: a build that does not write them leaves
+        the record for the next."""
+        if not records:
+            return ""
+        types = tuple(sorted(t for d in NO_ROW_UPDATES for t in adapter_types(d)))
+        hooks = ["{% if target.type not in " + repr(types) + " %}delete from {{ ref('" + record + "') }}{% endif %}"
+                 for record in records]
+        return ", post_hook=" + repr(hooks)
 
     def _long_form(self, cte: str, grain: str, time_column: str, names: list[str]) -> list[exp.Query]:
         """The metrics of `cte` (one column each) as rows of metric_values, NULLs dropped."""
@@ -461,21 +492,26 @@ class Materializer:
         ).from_(named_table(cte), copy=False).where(
             exp.Not(this=exp.Is(this=column(name), expression=exp.Null())), copy=False) for name in names]
 
-    def _bounded_metrics(self, names: list[str]) -> tuple[list[str], int]:
-        """The metrics a load changes only in recent periods, and how many days back those periods start.
+    def _bounded_metrics(self, names: list[str]) -> tuple[list[str], int, tuple[str, ...]]:
+        """The metrics a load changes only in recent periods, how many days back those periods start, and the
+        records of rewritten days they read (`_rewritten_record`).
 
         A metric qualifies when every semantic model it reads (its measures' and those its filters join)
         declares `config: {meta: {metricsctl: {lookback_days: N}}}`: a load changes that model's rows only
         from N days before the latest day with data. A late row changes its own day's values and later ones
         (windows, cumulatives, offsets look back, never ahead), a conversion its base event's up to the
         window earlier; a conversion without a window, or a filter on another metric, can change any period.
+        A semantic model that names a `rewritten_record` instead qualifies too: its rows change only from the
+        days that record holds.
         """
         from metricsctl.compiler.plan import Planner
 
         bounded: list[str] = []
         longest = 0
-        if all(self._lookback_days(model) is None for model in self.compiler.graph.models):
-            return bounded, longest
+        records: set[str] = set()
+        if all(self._lookback_days(model) is None and self._rewritten_record(model) is None
+               for model in self.compiler.graph.models):
+            return bounded, longest, ()
         for name in names:
             instances = Planner(self.spec).plan((name,), ()).instances
             try:
@@ -503,12 +539,14 @@ class Materializer:
                             continue
                         models.add(resolved.model)
                         models.update(step.model for step in resolved.joins)
-            lookbacks = [self._lookback_days(m) for m in models]
-            if reads_metrics or any(days_back is None for days_back in lookbacks):
+            lookbacks = {m: self._lookback_days(m) for m in models}
+            read = {m: self._rewritten_record(m) for m in models if lookbacks[m] is None}
+            if reads_metrics or any(record is None for record in read.values()):
                 continue
             bounded.append(name)
-            longest = max(longest, days + max((d for d in lookbacks if d is not None), default=0))
-        return bounded, longest
+            records.update(r for r in read.values() if r is not None)
+            longest = max(longest, days + max((d for d in lookbacks.values() if d is not None), default=0))
+        return bounded, longest, tuple(sorted(records))
 
     def _lookback_days(self, model_name: str) -> int | None:
         """How far back a load changes a semantic model's rows (`meta.metricsctl.lookback_days`), if it says."""
@@ -520,6 +558,31 @@ class Materializer:
         where = self.spec.locations.find("semantic_models", model_name)
         raise SpecError([SpecIssue(f"semantic model '{model_name}': lookback_days must be a whole number of days "
                                    f"(0 or more), not {days!r}", where.path if where else None,
+                                   where.line if where else None)])
+
+    def _rewritten_record(self, model_name: str) -> str | None:
+        """The model recording the days a semantic model's table was rewritten from, if it names one.
+
+        `meta.metricsctl.rewritten_record` on a semantic model whose table's runs rewrite rows no lookback
+        bounds (the demo's headcount: a corrected hire date rewrites an employee's days from 2024): a model of
+        the project with a DATE column `first_day`, to which each run of the table adds the first day it rewrote
+        (1900-01-01 when it rebuilds everything). `metric_values` recomputes that semantic model's metrics from
+        the earliest day recorded and empties the record in the same transaction as it writes its rows.
+        """
+        config = getattr(self.compiler.graph.models[model_name], "config", None)
+        settings = ((getattr(config, "meta", None) or {}).get("metricsctl") or {}) if config is not None else {}
+        record = settings.get("rewritten_record") if isinstance(settings, dict) else None
+        if record is None:
+            return None
+        own = self.manifest.get("metadata", {}).get("project_name")
+        if isinstance(record, str) and identifier_problem(record, 'rewritten_record') is None and any(
+                node.get("resource_type") == "model" and node.get("name") == record and node.get("package_name") == own
+                for node in self.manifest.get("nodes", {}).values()):
+            return record
+        where = self.spec.locations.find("semantic_models", model_name)
+        raise SpecError([SpecIssue(f"semantic model '{model_name}': rewritten_record must name a model of this "
+                                   f"project with a date column {RECORD_COLUMN} (e.g. rewritten_record: "
+                                   f"fct_headcount_daily_rewrites), not {record!r}", where.path if where else None,
                                    where.line if where else None)])
 
     @staticmethod

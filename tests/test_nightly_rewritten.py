@@ -38,6 +38,18 @@ def compiled_test(app: Metricsctl, name: str) -> str:
     return max(found, key=lambda p: p.stat().st_mtime).read_text()
 
 
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _write(path: Path, rows: list[dict[str, str]]) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def test_a_nightly_build_of_an_unchanged_project_parses_it_once_and_partially(
         demo_built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from dbt.parser import manifest as dbt_manifest
@@ -79,15 +91,11 @@ def test_the_headcount_keys_are_checked_on_the_days_the_run_rewrote(demo_built: 
     assert first is not None
     # the HR system corrects employee 80's hire date (later): the run rebuilds their days from the first held
     employees = root / "seeds" / "employees.csv"
-    with employees.open(newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = _read(employees)
     for row in rows:
         if row["employee_id"] == "80":
             row["hire_date"] = "2024-02-10"
-    with employees.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    _write(employees, rows)
     # and the model writes each of employee 80's rows twice (a defect of the kind the test is there for)
     model = root / "models" / "marts" / "fct_headcount_daily.sql"
     text = model.read_text()
@@ -114,3 +122,64 @@ def test_the_headcount_keys_are_checked_on_the_days_the_run_rewrote(demo_built: 
     assert "(1 = 1)" in compiled_test(app, UNIQUE)
     assert f"Got {days} results" in {n.unique_id.split(".")[2]: n.message
                                                       for n in refreshed.failed}[UNIQUE]
+
+
+def employed_on(employees_csv: Path, day: dt.date) -> int:
+    """Employees on the payroll on `day`, counted from the HR seed by hand (hired on or before it, not yet left)."""
+    with employees_csv.open(newline="") as f:
+        return sum(1 for row in csv.DictReader(f)
+                   if dt.date.fromisoformat(row["hire_date"]) <= day
+                   and (not row["termination_date"] or dt.date.fromisoformat(row["termination_date"]) > day))
+
+
+def test_metric_values_recomputes_the_headcount_from_the_rewritten_days_even_after_a_build_that_left_it_out(
+        demo_built: Path, tmp_path: Path) -> None:
+    """fct_headcount_daily's runs record the first day they rewrote (fct_headcount_daily_rewrites); metric_values
+    recomputes the headcount metrics from the earliest recorded day, keeps its earlier periods, and empties the
+    record. A build whose gate leaves metric_values out leaves the day recorded for the next build."""
+    root = copy_of(demo_built, tmp_path / "demo")
+    warehouse = root / "warehouse.duckdb"
+    record = "select cast(first_day as varchar) from fct_headcount_daily_rewrites order by 1"
+    day = dt.date(2024, 11, 5)
+    headcount = f"select value from metric_values where metric_name = 'headcount' and grain = 'day' " \
+                f"and period_start = date '{day.isoformat()}'"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(record).fetchall() == []  # the demo's build emptied it
+        before = con.execute(headcount).fetchone()
+    employees = root / "seeds" / "employees.csv"
+    assert before == (employed_on(employees, day),)
+
+    # the HR system moves employee 13's leaving date from 2024-11-22 to 2024-10-31 (their last day: the 30th),
+    # and a sales visit lands with an impossible duration: its suite fails, and the gate leaves metric_values out
+    rows = _read(employees)
+    for row in rows:
+        if row["employee_id"] == "13":
+            assert row["termination_date"] == "2024-11-22"
+            row["termination_date"] = "2024-10-31"
+    _write(employees, rows)
+    visits = root / "seeds" / "sales_visits.csv"
+    good = _read(visits)
+    bad = [dict(row) for row in good]
+    bad[0]["duration_minutes"] = "999"
+    _write(visits, bad)
+    held = Metricsctl(root).build(as_of=AS_OF)
+    assert not held.success and "metric_values" in " ".join(held.gate.blocked), held.gate
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        # fct_headcount_daily was published with the correction, metric_values was not rebuilt: the day stays
+        assert con.execute("select max(date_day) from fct_headcount_daily where employee_id = 13").fetchone() \
+            == (dt.date(2024, 10, 30),)
+        assert con.execute(record).fetchall()[0] == ("2024-10-30",)
+        assert con.execute(headcount).fetchone() == before  # stale until the next build
+    assert employed_on(employees, day) == before[0] - 1
+
+    # the visit is fixed; a mark on a period before the recorded day shows what the next build keeps
+    _write(visits, good)
+    old = "metric_name = 'units_sold' and grain = 'day' and period_start = date '2024-03-05'"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"update metric_values set value = -1 where {old}")
+    fixed = Metricsctl(root).build(as_of=AS_OF)
+    assert fixed.success, [(n.unique_id, n.message) for n in fixed.failed] or fixed.gate
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(headcount).fetchone() == (employed_on(employees, day),)  # employee 13 is gone
+        assert con.execute(record).fetchall() == []  # carried into metric_values: emptied
+        assert con.execute(f"select value from metric_values where {old}").fetchone() == (-1,)  # kept

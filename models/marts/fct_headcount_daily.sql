@@ -1,10 +1,12 @@
 -- One row per employee and day employed, over the days the source systems cover (the order history).
 -- Incremental: a run adds the new days, and rebuilds an employee's days from the first one that changes (a
 -- corrected hire or leaving date, a transfer: macros/headcount.sql), deleting them first (the pre-hook).
--- Its runs say from which day they rewrite rows (the pre-hook), and its tests check those days.
+-- Its runs say from which day they rewrite rows (the pre-hook), and its tests check those days; each run also
+-- adds that day to fct_headcount_daily_rewrites, from which metric_values recomputes the headcount metrics.
+-- depends_on: {{ ref('fct_headcount_daily_rewrites') }}
 {{ config(materialized=keyed_incremental(), incremental_strategy='append',
           meta={'metricsctl': {'rewritten_column': 'date_day'}},
-          pre_hook="{% if is_incremental() %}{{ headcount_delete_rebuilt() }}{% endif %}") }}
+          pre_hook="{% if is_incremental() %}{{ headcount_delete_rebuilt() }}{% else %}{{ headcount_record_rewritten('1900-01-01') }}{% endif %}") }}
 {% set plan = headcount_rebuild_plan() if is_incremental() else none %}
 with days as (
     select date_day
