@@ -317,6 +317,21 @@ def test_a_lookback_that_is_not_a_number_of_days_is_named_with_its_file(tmp_path
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("record", ["\"x; drop table orders --\"", "no_such_model", "[orders]"])
+def test_a_rewritten_record_that_is_not_a_model_of_the_project_is_named_with_its_file(tmp_path: Path, record: str):
+    """The record's name becomes a `ref()` in metric_values' SQL: only a model of the project gets there."""
+    root = make_project(tmp_path)
+    path = root / "metrics" / "semantic_models.yml"
+    path.write_text(path.read_text().replace("metricsctl: {group_rows_first: true}",
+                                             f"metricsctl: {{group_rows_first: true, rewritten_record: {record}}}"))
+    result = CliRunner().invoke(main, ["compile", "--project-dir", str(root)])
+    assert result.exit_code == 2, result.output
+    assert "metrics/semantic_models.yml:2: semantic model 'orders': rewritten_record must name a model of this " \
+           "project" in result.output
+    assert "Traceback" not in result.output
+    assert not (root / "models" / "metrics" / "metric_values.sql").exists()
+
+
 def test_the_first_day_an_incremental_export_rebuilds_reaches_its_sql_only_as_a_date(built: Path):
     """`metricsctl_since` is read from the export's table and written into its SQL as a literal: the model's
     own Jinja lets through an ISO date and stops on anything else, before the SQL runs."""
