@@ -124,17 +124,6 @@
 {% macro headcount_delete_rebuilt() -%}
     {%- set plan = headcount_rebuild_plan() -%}
     {%- if execute -%}{%- do announce_rewritten('date_day', headcount_first_rebuilt(plan)) -%}{%- endif -%}
-    {{ headcount_record_rewritten(headcount_first_rebuilt(plan)) }}
+    {{ record_rewritten('fct_headcount_daily_rewrites', headcount_first_rebuilt(plan)) }}
     delete from {{ this }} where {{ headcount_rebuilt(plan, 'date_day', 'employee_id') }}
-{%- endmacro %}
-
-{#- Add the first day a run rewrites ('YYYY-MM-DD') to fct_headcount_daily_rewrites, where metric_values finds it
-    (nothing where tables are rebuilt whole: there metric_values is too). -#}
-{% macro headcount_record_rewritten(first_day) -%}
-    {%- if keyed_incremental() == 'incremental' -%}
-        {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', first_day | string) -%}
-            {{ exceptions.raise_compiler_error(model.name ~ ": the first day a run rewrote is no date: " ~ first_day) }}
-        {%- endif -%}
-        insert into {{ ref('fct_headcount_daily_rewrites') }} (first_day) values (cast('{{ first_day }}' as date));
-    {%- endif -%}
 {%- endmacro %}

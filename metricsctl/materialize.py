@@ -362,12 +362,16 @@ class Materializer:
             " ~ metricsctl_since) }}{% endif %}"])
 
     def _record_prelude(self, record: str) -> str:
-        """Jinja that moves `metricsctl_since` back to the earliest day the record `record` holds, if earlier."""
+        """Jinja that moves `metricsctl_since` back to the earliest day the record `record` holds, if earlier.
+
+        A record not built yet holds no day: the runs that write it create it first.
+        """
         earliest = exp.select(cast(exp.Min(this=column(RECORD_COLUMN)), "DATE")).from_(
             exp.to_table(MODEL_REF.format(record)))
         found = "metricsctl_record.rows[0][0]"
         return "\n".join([
-            "{% if is_incremental() %}{% set metricsctl_earliest %}" + self._render(earliest) + "{% endset %}",
+            "{% if is_incremental() and load_relation(ref('" + record + "')) is not none %}"
+            "{% set metricsctl_earliest %}" + self._render(earliest) + "{% endset %}",
             "{% set metricsctl_record = run_query(metricsctl_earliest) if execute else none %}",
             "{% if metricsctl_record is not none and " + found + " is not none and (" + found
             + " | string)[:10] < metricsctl_since %}{% set metricsctl_since = (" + found
@@ -472,12 +476,12 @@ class Materializer:
     def _emptied(records: tuple[str, ...]) -> str:
         """The post-hooks that empty each record once `metric_values` holds what it recorded (where tables take
         DELETE), in the transaction that writes `metric_values`' rows: a build that does not write them leaves
-        the record for the next."""
+        the record for the next. A record not built yet is left alone."""
         if not records:
             return ""
         types = tuple(sorted(t for d in NO_ROW_UPDATES for t in adapter_types(d)))
-        hooks = ["{% if target.type not in " + repr(types) + " %}delete from {{ ref('" + record + "') }}{% endif %}"
-                 for record in records]
+        hooks = ["{% if target.type not in " + repr(types) + " and load_relation(ref('" + record + "')) is not none"
+                 " %}delete from {{ ref('" + record + "') }}{% endif %}" for record in records]
         return ", post_hook=" + repr(hooks)
 
     def _long_form(self, cte: str, grain: str, time_column: str, names: list[str]) -> list[exp.Query]:

@@ -132,14 +132,22 @@ def employed_on(employees_csv: Path, day: dt.date) -> int:
                    and (not row["termination_date"] or dt.date.fromisoformat(row["termination_date"]) > day))
 
 
+def leaving_in(employees_csv: Path, month: dt.date) -> int:
+    """Employees whose leaving date falls in `month`, counted from the HR seed by hand."""
+    with employees_csv.open(newline="") as f:
+        return sum(1 for row in csv.DictReader(f) if row["termination_date"].startswith(month.isoformat()[:7]))
+
+
 def test_metric_values_recomputes_the_headcount_from_the_rewritten_days_even_after_a_build_that_left_it_out(
         demo_built: Path, tmp_path: Path) -> None:
-    """fct_headcount_daily's runs record the first day they rewrote (fct_headcount_daily_rewrites); metric_values
-    recomputes the headcount metrics from the earliest recorded day, keeps its earlier periods, and empties the
-    record. A build whose gate leaves metric_values out leaves the day recorded for the next build."""
+    """fct_headcount_daily's runs record the first day they rewrote (fct_headcount_daily_rewrites), and
+    fct_employee_movements' the earliest day of the movements they changed; metric_values recomputes the
+    headcount and movement metrics from the earliest recorded day, keeps its earlier periods, and empties the
+    records. A build whose gate leaves metric_values out leaves the days recorded for the next build."""
     root = copy_of(demo_built, tmp_path / "demo")
     warehouse = root / "warehouse.duckdb"
     record = "select cast(first_day as varchar) from fct_headcount_daily_rewrites order by 1"
+    moved = "select cast(first_day as varchar) from fct_employee_movements_rewrites order by 1"
     day = dt.date(2024, 11, 5)
     headcount = f"select value from metric_values where metric_name = 'headcount' and grain = 'day' " \
                 f"and period_start = date '{day.isoformat()}'"
@@ -170,6 +178,8 @@ def test_metric_values_recomputes_the_headcount_from_the_rewritten_days_even_aft
             == (dt.date(2024, 10, 30),)
         assert con.execute(record).fetchall()[0] == ("2024-10-30",)
         assert con.execute(headcount).fetchone() == before  # stale until the next build
+        # fct_employee_movements, rebuilt whole, recorded the earlier of the exit's two days
+        assert con.execute(moved).fetchall() == [("2024-10-31",)]
     assert employed_on(employees, day) == before[0] - 1
 
     # the visit is fixed; a mark on a period before the recorded day shows what the next build keeps
@@ -182,4 +192,45 @@ def test_metric_values_recomputes_the_headcount_from_the_rewritten_days_even_aft
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute(headcount).fetchone() == (employed_on(employees, day),)  # employee 13 is gone
         assert con.execute(record).fetchall() == []  # carried into metric_values: emptied
+        assert con.execute(moved).fetchall() == []
+        for month in (dt.date(2024, 10, 1), dt.date(2024, 11, 1)):  # the exit moved from November to October
+            value = con.execute(f"select value from metric_values where metric_name = 'leavers' and grain = "
+                                f"'month' and period_start = date '{month.isoformat()}'").fetchone()
+            assert (value or (0,))[0] == leaving_in(employees, month)
         assert con.execute(f"select value from metric_values where {old}").fetchone() == (-1,)  # kept
+
+
+def test_a_build_that_selects_the_headcount_without_its_record_creates_the_record(
+        demo_built: Path, tmp_path: Path) -> None:
+    """A warehouse built before fct_headcount_daily_rewrites existed, or a selection that leaves it out: the
+    headcount's run creates the record before it writes the day, and metric_values reads no record that is not
+    there."""
+    root = copy_of(demo_built, tmp_path / "demo")
+    warehouse = root / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("drop table fct_headcount_daily_rewrites")
+        con.execute("drop table fct_employee_movements_rewrites")
+    app = Metricsctl(root)
+    alone = app.build(select=("metric_values",), as_of=AS_OF)
+    assert alone.success, [(n.unique_id, n.message) for n in alone.failed] or alone.gate
+
+    # employee 13 leaves earlier (2024-10-31, was 2024-11-22); the records are left out of the selection
+    employees = root / "seeds" / "employees.csv"
+    rows = _read(employees)
+    for row in rows:
+        if row["employee_id"] == "13":
+            row["termination_date"] = "2024-10-31"
+    _write(employees, rows)
+    day = dt.date(2024, 11, 5)
+    result = app.build(select=("+fct_headcount_daily", "+fct_employee_movements", "metric_values"),
+                       exclude=("fct_headcount_daily_rewrites", "fct_employee_movements_rewrites"), as_of=AS_OF)
+    assert result.success, [(n.unique_id, n.message) for n in result.failed] or result.gate
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for record in ("fct_headcount_daily_rewrites", "fct_employee_movements_rewrites"):
+            assert con.execute(f"select count(*) from {record}").fetchone() == (0,)  # created, carried over
+        assert con.execute(
+            "select value from metric_values where metric_name = 'headcount' and grain = 'day' "
+            f"and period_start = date '{day.isoformat()}'").fetchone() == (employed_on(employees, day),)
+        assert con.execute(
+            "select value from metric_values where metric_name = 'leavers' and grain = 'month' "
+            "and period_start = date '2024-10-01'").fetchone() == (leaving_in(employees, dt.date(2024, 10, 1)),)

@@ -1,19 +1,7 @@
--- Hires and exits, one row per movement.
-select
-    cast(employee_id as {{ dbt.type_string() }}) || '-hire' as movement_id,
-    employee_id,
-    department_id,
-    hire_date as movement_date,
-    'hire' as movement
-from {{ ref('stg_employees') }}
-
-union all
-
-select
-    cast(employee_id as {{ dbt.type_string() }}) || '-exit' as movement_id,
-    employee_id,
-    department_id,
-    termination_date as movement_date,
-    'exit' as movement
-from {{ ref('stg_employees') }}
-where termination_date is not null
+-- Hires and exits, one row per movement (macros/people.sql). Rebuilt whole by each run; the run first adds the
+-- earliest day of the movements it adds, removes or changes to fct_employee_movements_rewrites, from which
+-- metric_values recomputes the hires, leavers and attrition rate.
+-- depends_on: {{ ref('fct_employee_movements_rewrites') }}
+{{ config(pre_hook="{{ record_changed_rows('fct_employee_movements_rewrites', employee_movements(), 'movement_id',
+                                            'movement_date', ['employee_id', 'department_id', 'movement']) }}") }}
+{{ employee_movements() }}

@@ -6,7 +6,7 @@
 -- depends_on: {{ ref('fct_headcount_daily_rewrites') }}
 {{ config(materialized=keyed_incremental(), incremental_strategy='append',
           meta={'metricsctl': {'rewritten_column': 'date_day'}},
-          pre_hook="{% if is_incremental() %}{{ headcount_delete_rebuilt() }}{% else %}{{ headcount_record_rewritten('1900-01-01') }}{% endif %}") }}
+          pre_hook="{% if is_incremental() %}{{ headcount_delete_rebuilt() }}{% else %}{{ record_rewritten('fct_headcount_daily_rewrites', '1900-01-01') }}{% endif %}") }}
 {% set plan = headcount_rebuild_plan() if is_incremental() else none %}
 with days as (
     select date_day

@@ -85,7 +85,7 @@ FROM (VALUES
     'ratio',
     'leavers / headcount',
     'leavers, headcount',
-    'metrics/people.yml:124'
+    'metrics/people.yml:127'
   ),
   (
     'availability',
@@ -228,7 +228,7 @@ FROM (VALUES
     'fte',
     'sum(fte) over headcount',
     'fte',
-    'metrics/people.yml:100'
+    'metrics/people.yml:103'
   ),
   (
     'good_units',
@@ -283,7 +283,7 @@ FROM (VALUES
     'employees',
     'sum(1) over headcount',
     'headcount',
-    'metrics/people.yml:94'
+    'metrics/people.yml:97'
   ),
   (
     'hires',
@@ -294,7 +294,7 @@ FROM (VALUES
     'employees',
     'sum(case when movement = ''hire'' then 1 else 0 end) over employee_movements',
     'hires',
-    'metrics/people.yml:106'
+    'metrics/people.yml:109'
   ),
   (
     'hires_ytd',
@@ -305,7 +305,7 @@ FROM (VALUES
     'employees',
     'sum(case when movement = ''hire'' then 1 else 0 end) over employee_movements, year to date',
     'hires',
-    'metrics/people.yml:112'
+    'metrics/people.yml:115'
   ),
   (
     'ideal_production_minutes',
@@ -404,7 +404,7 @@ FROM (VALUES
     'employees',
     'sum(case when movement = ''exit'' then 1 else 0 end) over employee_movements',
     'leavers',
-    'metrics/people.yml:118'
+    'metrics/people.yml:121'
   ),
   (
     'marketing_spend',
@@ -492,7 +492,7 @@ FROM (VALUES
     'ratio',
     'tasks_completed_on_time / tasks_due',
     'tasks_completed_on_time, tasks_due',
-    'metrics/people.yml:154'
+    'metrics/people.yml:157'
   ),
   (
     'ordering_customers',
@@ -580,7 +580,7 @@ FROM (VALUES
     'ratio',
     'tasks_completed / tasks_due',
     'tasks_completed, tasks_due',
-    'metrics/people.yml:148'
+    'metrics/people.yml:151'
   ),
   (
     'promotion_conversion_rate',
@@ -877,7 +877,7 @@ FROM (VALUES
     'tasks',
     'sum_boolean(is_completed) over tasks',
     'tasks_completed',
-    'metrics/people.yml:136'
+    'metrics/people.yml:139'
   ),
   (
     'tasks_completed_on_time',
@@ -888,7 +888,7 @@ FROM (VALUES
     'tasks',
     'sum_boolean(is_completed_on_time) over tasks',
     'tasks_completed_on_time',
-    'metrics/people.yml:142'
+    'metrics/people.yml:145'
   ),
   (
     'tasks_due',
@@ -899,7 +899,7 @@ FROM (VALUES
     'tasks',
     'count(task_id) over tasks',
     'tasks_due',
-    'metrics/people.yml:130'
+    'metrics/people.yml:133'
   ),
   (
     'units_defective',
@@ -1842,7 +1842,7 @@ FROM (VALUES
     'ratio',
     'leavers / headcount',
     'leavers, headcount',
-    'metrics/people.yml:124'
+    'metrics/people.yml:127'
   ),
   (
     'availability',
@@ -1985,7 +1985,7 @@ FROM (VALUES
     'fte',
     'sum(fte) over headcount',
     'fte',
-    'metrics/people.yml:100'
+    'metrics/people.yml:103'
   ),
   (
     'good_units',
@@ -2040,7 +2040,7 @@ FROM (VALUES
     'employees',
     'sum(1) over headcount',
     'headcount',
-    'metrics/people.yml:94'
+    'metrics/people.yml:97'
   ),
   (
     'hires',
@@ -2051,7 +2051,7 @@ FROM (VALUES
     'employees',
     'sum(case when movement = ''hire'' then 1 else 0 end) over employee_movements',
     'hires',
-    'metrics/people.yml:106'
+    'metrics/people.yml:109'
   ),
   (
     'hires_ytd',
@@ -2062,7 +2062,7 @@ FROM (VALUES
     'employees',
     'sum(case when movement = ''hire'' then 1 else 0 end) over employee_movements, year to date',
     'hires',
-    'metrics/people.yml:112'
+    'metrics/people.yml:115'
   ),
   (
     'ideal_production_minutes',
@@ -2161,7 +2161,7 @@ FROM (VALUES
     'employees',
     'sum(case when movement = ''exit'' then 1 else 0 end) over employee_movements',
     'leavers',
-    'metrics/people.yml:118'
+    'metrics/people.yml:121'
   ),
   (
     'marketing_spend',
@@ -2249,7 +2249,7 @@ FROM (VALUES
     'ratio',
     'tasks_completed_on_time / tasks_due',
     'tasks_completed_on_time, tasks_due',
-    'metrics/people.yml:154'
+    'metrics/people.yml:157'
   ),
   (
     'ordering_customers',
@@ -2337,7 +2337,7 @@ FROM (VALUES
     'ratio',
     'tasks_completed / tasks_due',
     'tasks_completed, tasks_due',
-    'metrics/people.yml:148'
+    'metrics/people.yml:151'
   ),
   (
     'promotion_conversion_rate',
@@ -2634,7 +2634,7 @@ FROM (VALUES
     'tasks',
     'sum_boolean(is_completed) over tasks',
     'tasks_completed',
-    'metrics/people.yml:136'
+    'metrics/people.yml:139'
   ),
   (
     'tasks_completed_on_time',
@@ -2645,7 +2645,7 @@ FROM (VALUES
     'tasks',
     'sum_boolean(is_completed_on_time) over tasks',
     'tasks_completed_on_time',
-    'metrics/people.yml:142'
+    'metrics/people.yml:145'
   ),
   (
     'tasks_due',
@@ -2656,7 +2656,7 @@ FROM (VALUES
     'tasks',
     'count(task_id) over tasks',
     'tasks_due',
-    'metrics/people.yml:130'
+    'metrics/people.yml:133'
   ),
   (
     'units_defective',
@@ -4385,7 +4385,7 @@ FROM VALUES
     'ratio',
     'leavers / headcount',
     'leavers, headcount',
-    'metrics/people.yml:124'
+    'metrics/people.yml:127'
   ),
   (
     'availability',
@@ -4528,7 +4528,7 @@ FROM VALUES
     'fte',
     'sum(fte) over headcount',
     'fte',
-    'metrics/people.yml:100'
+    'metrics/people.yml:103'
   ),
   (
     'good_units',
@@ -4583,7 +4583,7 @@ FROM VALUES
     'employees',
     'sum(1) over headcount',
     'headcount',
-    'metrics/people.yml:94'
+    'metrics/people.yml:97'
   ),
   (
     'hires',
@@ -4594,7 +4594,7 @@ FROM VALUES
     'employees',
     'sum(case when movement = \'hire\' then 1 else 0 end) over employee_movements',
     'hires',
-    'metrics/people.yml:106'
+    'metrics/people.yml:109'
   ),
   (
     'hires_ytd',
@@ -4605,7 +4605,7 @@ FROM VALUES
     'employees',
     'sum(case when movement = \'hire\' then 1 else 0 end) over employee_movements, year to date',
     'hires',
-    'metrics/people.yml:112'
+    'metrics/people.yml:115'
   ),
   (
     'ideal_production_minutes',
@@ -4704,7 +4704,7 @@ FROM VALUES
     'employees',
     'sum(case when movement = \'exit\' then 1 else 0 end) over employee_movements',
     'leavers',
-    'metrics/people.yml:118'
+    'metrics/people.yml:121'
   ),
   (
     'marketing_spend',
@@ -4792,7 +4792,7 @@ FROM VALUES
     'ratio',
     'tasks_completed_on_time / tasks_due',
     'tasks_completed_on_time, tasks_due',
-    'metrics/people.yml:154'
+    'metrics/people.yml:157'
   ),
   (
     'ordering_customers',
@@ -4880,7 +4880,7 @@ FROM VALUES
     'ratio',
     'tasks_completed / tasks_due',
     'tasks_completed, tasks_due',
-    'metrics/people.yml:148'
+    'metrics/people.yml:151'
   ),
   (
     'promotion_conversion_rate',
@@ -5177,7 +5177,7 @@ FROM VALUES
     'tasks',
     'sum_boolean(is_completed) over tasks',
     'tasks_completed',
-    'metrics/people.yml:136'
+    'metrics/people.yml:139'
   ),
   (
     'tasks_completed_on_time',
@@ -5188,7 +5188,7 @@ FROM VALUES
     'tasks',
     'sum_boolean(is_completed_on_time) over tasks',
     'tasks_completed_on_time',
-    'metrics/people.yml:142'
+    'metrics/people.yml:145'
   ),
   (
     'tasks_due',
@@ -5199,7 +5199,7 @@ FROM VALUES
     'tasks',
     'count(task_id) over tasks',
     'tasks_due',
-    'metrics/people.yml:130'
+    'metrics/people.yml:133'
   ),
   (
     'units_defective',
