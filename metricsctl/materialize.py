@@ -411,7 +411,7 @@ class Materializer:
 
     # --- the standard tables -------------------------------------------------------------------
     def _metric_values(self) -> GeneratedModel:
-        """Every metric by day, week and month, in long form.
+        """Every metric by day, week and month, in long form: each metric's rows those of a query of it alone.
 
         Incremental (except where tables take no DELETE) when some metrics read only semantic models that
         declare `lookback_days`: a run recomputes those metrics from the period holding the latest day with
@@ -431,11 +431,15 @@ class Materializer:
         parts: list[exp.Query] = []
         with_: list[tuple[str, exp.Expr]] = []
         day_since = cast(exp.Literal.string(SINCE), "DATE")
+        filled = self._filled_metrics(names)
         for grain in VALUE_GRAINS:
             time_column = f"{METRIC_TIME}__{grain}"
             since = day_since if grain == "day" else as_date(trunc(grain, day_since.copy()))
-            for cte, group, bound in ((f"metrics_by_{grain}", everything, None),
-                                      (f"recent_metrics_by_{grain}", recent, since)):
+            queries = [(f"{prefix}metrics_by_{grain}{suffix}", group, bound)
+                       for prefix, names_in, bound in (("", everything, None), ("recent_", recent, since))
+                       for suffix, group in ([("", [n for n in names_in if n not in filled])]
+                                             + [(f"__{n}", [n]) for n in names_in if n in filled])]
+            for cte, group, bound in queries:
                 if not group:
                     continue
                 compiled = self.compiler.compile(MetricQuery(tuple(group), (time_column,)), bound)
@@ -471,6 +475,22 @@ class Materializer:
                           self._render(select),
                           "{% if is_incremental() %}", "UNION ALL", self._render(kept), "{% endif %}"])
         return GeneratedModel("metric_values", f"{self.folder}/metric_values.sql", header, config, body)
+
+    def _filled_metrics(self, names: list[str]) -> set[str]:
+        """The metrics that fill NULLs (`fill_nulls_with`, in themselves or an input): each is queried alone for
+        `metric_values`, since in a query with other metrics it would be filled on their periods too, where a
+        query of it alone has no row."""
+        from metricsctl.compiler.plan import Leaf, Node, Planner, Ratio
+
+        def fills(node: Node) -> bool:
+            if isinstance(node, Leaf):
+                return node.fill_nulls_with is not None
+            if isinstance(node, Ratio):
+                return fills(node.numerator) or fills(node.denominator)
+            return any(fills(child) for _, child in node.inputs)
+
+        plan = Planner(self.spec).plan(tuple(names), ())
+        return {name for name in names if fills(plan.metrics[name])}
 
     @staticmethod
     def _emptied(records: tuple[str, ...]) -> str:

@@ -110,6 +110,21 @@ def test_metric_values_hold_every_metric_by_day_week_and_month(built: Path):
                   expected)
 
 
+def test_metric_values_fill_a_metric_only_where_a_query_of_it_alone_has_rows(built: Path):
+    """`fill_nulls_with` fills the periods of the metric's own rows (and, with `join_to_timespine`, the time
+    spine's), not the periods where only other metrics of the table have data."""
+    values = table(built, "select * from metric_values where grain = 'day'")
+    values = values.assign(period_start=pd.to_datetime(values.period_start))
+    customers = seed("customers")
+    signups = customers.groupby(pd.to_datetime(customers.signup_date)).size()
+    assert_series(values[values.metric_name == "new_customers_zero"], "period_start", "value", signups)
+    orders = seed("orders")
+    promo = orders[orders.is_promo].groupby(pd.to_datetime(orders.ordered_at).dt.normalize()).size()
+    spine = pd.date_range("2023-10-01", "2024-12-31", freq="D")  # the shop's metricflow_time_spine
+    assert_series(values[values.metric_name == "promo_orders_filled"], "period_start", "value",
+                  promo.reindex(spine, fill_value=0))
+
+
 def test_metric_catalog_describes_every_metric(built: Path):
     catalog = table(built, "select * from metric_catalog").set_index("metric_name")
     assert set(catalog.index) == set(Metricsctl(built).spec.metric_names())

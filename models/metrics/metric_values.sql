@@ -75,36 +75,6 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_leads') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.created_date)
-  ), campaign_spend_agg AS (
-    SELECT
-      DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
-      SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
-    GROUP BY
-      DATE_TRUNC('DAY', src.spend_date)
-  ), customers_read AS MATERIALIZED (
-    SELECT
-      src.signup_date,
-      src.customer_id
-    FROM {{ ref('stg_customers') }} AS src
-  ), customers_agg AS (
-    SELECT
-      DATE_TRUNC('DAY', src.signup_date) AS metric_time__day,
-      COUNT(src.customer_id) AS new_customers
-    FROM customers_read AS src
-    GROUP BY
-      DATE_TRUNC('DAY', src.signup_date)
-  ), customers_spine AS (
-    SELECT
-      periods.metric_time__day AS metric_time__day,
-      customers_agg.new_customers AS new_customers
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    ) AS periods
-    LEFT JOIN customers_agg
-      ON periods.metric_time__day = customers_agg.metric_time__day
   ), kpi_targets_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.period_start) AS metric_time__day,
@@ -115,12 +85,12 @@ WITH metrics_by_day AS (
   ), customers_rows AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
-      src.customer_id AS new_customers__2
-    FROM customers_read AS src
+      src.customer_id AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
-      COUNT(customers_rows.new_customers__2) AS new_customers__2
+      COUNT(customers_rows.new_customers) AS new_customers
     FROM customers_rows
     GROUP BY
       customers_rows.__day
@@ -132,23 +102,23 @@ WITH metrics_by_day AS (
   ), customers_cumulative AS (
     SELECT
       framed.__day AS __day,
-      framed.new_customers__2
+      framed.new_customers
     FROM (
       SELECT
         __day,
         __data,
-        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS new_customers__2,
+        SUM(new_customers) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS new_customers,
         COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
       FROM (
         SELECT
           customers_daily.__day,
-          customers_daily.new_customers__2,
+          customers_daily.new_customers,
           1 AS __data
         FROM customers_daily
         UNION ALL
         SELECT
           time_spine.date_day AS __day,
-          NULL AS new_customers__2,
+          NULL AS new_customers,
           NULL AS __data
         FROM {{ ref('metricflow_time_spine') }} AS time_spine
         INNER JOIN customers_window_bounds
@@ -161,7 +131,7 @@ WITH metrics_by_day AS (
   ), customers_cumulative_by_day AS (
     SELECT
       DATE_TRUNC('DAY', customers_cumulative.__day) AS metric_time__day,
-      customers_cumulative.new_customers__2 AS new_customers__2
+      customers_cumulative.new_customers AS new_customers
     FROM customers_cumulative
   ), tasks_agg AS (
     SELECT
@@ -252,10 +222,8 @@ WITH metrics_by_day AS (
       metric_time__day,
       MAX(converted_leads) AS converted_leads,
       MAX(leads) AS leads,
-      MAX(marketing_spend) AS marketing_spend,
-      MAX(new_customers) AS new_customers,
       MAX(target_value) AS target_value,
-      MAX(new_customers__2) AS new_customers__2,
+      MAX(new_customers) AS new_customers,
       MAX(tasks_completed_on_time) AS tasks_completed_on_time,
       MAX(tasks_due) AS tasks_due,
       MAX(tasks_completed) AS tasks_completed,
@@ -269,10 +237,8 @@ WITH metrics_by_day AS (
         leads_agg.metric_time__day,
         leads_agg.converted_leads,
         leads_agg.leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -284,49 +250,11 @@ WITH metrics_by_day AS (
       FROM leads_agg
       UNION ALL
       SELECT
-        campaign_spend_agg.metric_time__day,
-        NULL AS converted_leads,
-        NULL AS leads,
-        campaign_spend_agg.marketing_spend,
-        NULL AS new_customers,
-        NULL AS target_value,
-        NULL AS new_customers__2,
-        NULL AS tasks_completed_on_time,
-        NULL AS tasks_due,
-        NULL AS tasks_completed,
-        NULL AS purchase_orders,
-        NULL AS purchase_orders_on_time,
-        NULL AS purchase_spend,
-        NULL AS sales_visits,
-        NULL AS orders
-      FROM campaign_spend_agg
-      UNION ALL
-      SELECT
-        customers_spine.metric_time__day,
-        NULL AS converted_leads,
-        NULL AS leads,
-        NULL AS marketing_spend,
-        customers_spine.new_customers,
-        NULL AS target_value,
-        NULL AS new_customers__2,
-        NULL AS tasks_completed_on_time,
-        NULL AS tasks_due,
-        NULL AS tasks_completed,
-        NULL AS purchase_orders,
-        NULL AS purchase_orders_on_time,
-        NULL AS purchase_spend,
-        NULL AS sales_visits,
-        NULL AS orders
-      FROM customers_spine
-      UNION ALL
-      SELECT
         kpi_targets_agg.metric_time__day,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         kpi_targets_agg.target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -341,10 +269,8 @@ WITH metrics_by_day AS (
         customers_cumulative_by_day.metric_time__day,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        customers_cumulative_by_day.new_customers__2,
+        customers_cumulative_by_day.new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -359,10 +285,8 @@ WITH metrics_by_day AS (
         tasks_agg.metric_time__day,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         tasks_agg.tasks_completed_on_time,
         tasks_agg.tasks_due,
         tasks_agg.tasks_completed,
@@ -377,10 +301,8 @@ WITH metrics_by_day AS (
         purchase_orders_agg.metric_time__day,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -395,10 +317,8 @@ WITH metrics_by_day AS (
         sales_visits_agg.metric_time__day,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -413,10 +333,8 @@ WITH metrics_by_day AS (
         orders_conversions.metric_time__day,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -433,12 +351,10 @@ WITH metrics_by_day AS (
   SELECT
     combined.metric_time__day AS metric_time__day,
     combined.converted_leads AS converted_leads,
-    CAST(combined.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(combined.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
     combined.target_value AS kpi_target,
     CAST(combined.converted_leads AS DOUBLE) / CAST(NULLIF(combined.leads, 0) AS DOUBLE) AS lead_conversion_rate,
     combined.leads AS leads,
-    COALESCE(combined.new_customers, 0) AS new_customers,
-    combined.new_customers__2 AS new_customers_rolling_7d,
+    combined.new_customers AS new_customers_rolling_7d,
     CAST(combined.tasks_completed_on_time AS DOUBLE) / CAST(NULLIF(combined.tasks_due, 0) AS DOUBLE) AS on_time_task_rate,
     CAST(combined.tasks_completed AS DOUBLE) / CAST(NULLIF(combined.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
     combined.purchase_orders AS purchase_orders,
@@ -452,6 +368,81 @@ WITH metrics_by_day AS (
     combined.tasks_completed_on_time AS tasks_completed_on_time,
     combined.tasks_due AS tasks_due
   FROM combined
+), metrics_by_day__customer_acquisition_cost AS (
+  WITH campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
+      SUM(src.spend_eur) AS marketing_spend
+    FROM {{ ref('stg_campaign_spend') }} AS src
+    GROUP BY
+      DATE_TRUNC('DAY', src.spend_date)
+  ), customers_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', src.signup_date) AS metric_time__day,
+      COUNT(src.customer_id) AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
+    GROUP BY
+      DATE_TRUNC('DAY', src.signup_date)
+  ), customers_spine AS (
+    SELECT
+      periods.metric_time__day AS metric_time__day,
+      customers_agg.new_customers AS new_customers
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    ) AS periods
+    LEFT JOIN customers_agg
+      ON periods.metric_time__day = customers_agg.metric_time__day
+  ), combined AS (
+    SELECT
+      metric_time__day,
+      MAX(marketing_spend) AS marketing_spend,
+      MAX(new_customers) AS new_customers
+    FROM (
+      SELECT
+        campaign_spend_agg.metric_time__day,
+        campaign_spend_agg.marketing_spend,
+        NULL AS new_customers
+      FROM campaign_spend_agg
+      UNION ALL
+      SELECT
+        customers_spine.metric_time__day,
+        NULL AS marketing_spend,
+        customers_spine.new_customers
+      FROM customers_spine
+    ) AS stacked
+    GROUP BY
+      metric_time__day
+  )
+  SELECT
+    combined.metric_time__day AS metric_time__day,
+    CAST(combined.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(combined.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost
+  FROM combined
+), metrics_by_day__new_customers AS (
+  WITH customers_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', src.signup_date) AS metric_time__day,
+      COUNT(src.customer_id) AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
+    GROUP BY
+      DATE_TRUNC('DAY', src.signup_date)
+  ), customers_spine AS (
+    SELECT
+      periods.metric_time__day AS metric_time__day,
+      customers_agg.new_customers AS new_customers
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    ) AS periods
+    LEFT JOIN customers_agg
+      ON periods.metric_time__day = customers_agg.metric_time__day
+  )
+  SELECT
+    customers_spine.metric_time__day AS metric_time__day,
+    COALESCE(customers_spine.new_customers, 0) AS new_customers
+  FROM customers_spine
 ), recent_metrics_by_day AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
@@ -1522,36 +1513,6 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_leads') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.created_date)
-  ), campaign_spend_agg AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
-      SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
-    GROUP BY
-      DATE_TRUNC('WEEK', src.spend_date)
-  ), customers_read AS MATERIALIZED (
-    SELECT
-      src.signup_date,
-      src.customer_id
-    FROM {{ ref('stg_customers') }} AS src
-  ), customers_agg AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
-      COUNT(src.customer_id) AS new_customers
-    FROM customers_read AS src
-    GROUP BY
-      DATE_TRUNC('WEEK', src.signup_date)
-  ), customers_spine AS (
-    SELECT
-      periods.metric_time__week AS metric_time__week,
-      customers_agg.new_customers AS new_customers
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    ) AS periods
-    LEFT JOIN customers_agg
-      ON periods.metric_time__week = customers_agg.metric_time__week
   ), kpi_targets_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.period_start) AS metric_time__week,
@@ -1562,12 +1523,12 @@ WITH metrics_by_day AS (
   ), customers_rows AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
-      src.customer_id AS new_customers__2
-    FROM customers_read AS src
+      src.customer_id AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
-      COUNT(customers_rows.new_customers__2) AS new_customers__2
+      COUNT(customers_rows.new_customers) AS new_customers
     FROM customers_rows
     GROUP BY
       customers_rows.__day
@@ -1579,23 +1540,23 @@ WITH metrics_by_day AS (
   ), customers_cumulative AS (
     SELECT
       framed.__day AS __day,
-      framed.new_customers__2
+      framed.new_customers
     FROM (
       SELECT
         __day,
         __data,
-        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS new_customers__2,
+        SUM(new_customers) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS new_customers,
         COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
       FROM (
         SELECT
           customers_daily.__day,
-          customers_daily.new_customers__2,
+          customers_daily.new_customers,
           1 AS __data
         FROM customers_daily
         UNION ALL
         SELECT
           time_spine.date_day AS __day,
-          NULL AS new_customers__2,
+          NULL AS new_customers,
           NULL AS __data
         FROM {{ ref('metricflow_time_spine') }} AS time_spine
         INNER JOIN customers_window_bounds
@@ -1608,7 +1569,7 @@ WITH metrics_by_day AS (
   ), customers_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('WEEK', customers_cumulative.__day) AS metric_time__week,
-      customers_cumulative.new_customers__2 AS new_customers__2,
+      customers_cumulative.new_customers AS new_customers,
       ROW_NUMBER() OVER (
         PARTITION BY DATE_TRUNC('WEEK', customers_cumulative.__day)
         ORDER BY customers_cumulative.__day ASC
@@ -1617,7 +1578,7 @@ WITH metrics_by_day AS (
   ), customers_cumulative_first AS (
     SELECT
       customers_cumulative_ranked.metric_time__week,
-      customers_cumulative_ranked.new_customers__2
+      customers_cumulative_ranked.new_customers
     FROM customers_cumulative_ranked
     WHERE
       customers_cumulative_ranked.__period_rank = 1
@@ -1710,10 +1671,8 @@ WITH metrics_by_day AS (
       metric_time__week,
       MAX(converted_leads) AS converted_leads,
       MAX(leads) AS leads,
-      MAX(marketing_spend) AS marketing_spend,
-      MAX(new_customers) AS new_customers,
       MAX(target_value) AS target_value,
-      MAX(new_customers__2) AS new_customers__2,
+      MAX(new_customers) AS new_customers,
       MAX(tasks_completed_on_time) AS tasks_completed_on_time,
       MAX(tasks_due) AS tasks_due,
       MAX(tasks_completed) AS tasks_completed,
@@ -1727,10 +1686,8 @@ WITH metrics_by_day AS (
         leads_agg.metric_time__week,
         leads_agg.converted_leads,
         leads_agg.leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -1742,49 +1699,11 @@ WITH metrics_by_day AS (
       FROM leads_agg
       UNION ALL
       SELECT
-        campaign_spend_agg.metric_time__week,
-        NULL AS converted_leads,
-        NULL AS leads,
-        campaign_spend_agg.marketing_spend,
-        NULL AS new_customers,
-        NULL AS target_value,
-        NULL AS new_customers__2,
-        NULL AS tasks_completed_on_time,
-        NULL AS tasks_due,
-        NULL AS tasks_completed,
-        NULL AS purchase_orders,
-        NULL AS purchase_orders_on_time,
-        NULL AS purchase_spend,
-        NULL AS sales_visits,
-        NULL AS orders
-      FROM campaign_spend_agg
-      UNION ALL
-      SELECT
-        customers_spine.metric_time__week,
-        NULL AS converted_leads,
-        NULL AS leads,
-        NULL AS marketing_spend,
-        customers_spine.new_customers,
-        NULL AS target_value,
-        NULL AS new_customers__2,
-        NULL AS tasks_completed_on_time,
-        NULL AS tasks_due,
-        NULL AS tasks_completed,
-        NULL AS purchase_orders,
-        NULL AS purchase_orders_on_time,
-        NULL AS purchase_spend,
-        NULL AS sales_visits,
-        NULL AS orders
-      FROM customers_spine
-      UNION ALL
-      SELECT
         kpi_targets_agg.metric_time__week,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         kpi_targets_agg.target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -1799,10 +1718,8 @@ WITH metrics_by_day AS (
         customers_cumulative_first.metric_time__week,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        customers_cumulative_first.new_customers__2,
+        customers_cumulative_first.new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -1817,10 +1734,8 @@ WITH metrics_by_day AS (
         tasks_agg.metric_time__week,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         tasks_agg.tasks_completed_on_time,
         tasks_agg.tasks_due,
         tasks_agg.tasks_completed,
@@ -1835,10 +1750,8 @@ WITH metrics_by_day AS (
         purchase_orders_agg.metric_time__week,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -1853,10 +1766,8 @@ WITH metrics_by_day AS (
         sales_visits_agg.metric_time__week,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -1871,10 +1782,8 @@ WITH metrics_by_day AS (
         orders_conversions.metric_time__week,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -1891,12 +1800,10 @@ WITH metrics_by_day AS (
   SELECT
     combined.metric_time__week AS metric_time__week,
     combined.converted_leads AS converted_leads,
-    CAST(combined.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(combined.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
     combined.target_value AS kpi_target,
     CAST(combined.converted_leads AS DOUBLE) / CAST(NULLIF(combined.leads, 0) AS DOUBLE) AS lead_conversion_rate,
     combined.leads AS leads,
-    COALESCE(combined.new_customers, 0) AS new_customers,
-    combined.new_customers__2 AS new_customers_rolling_7d,
+    combined.new_customers AS new_customers_rolling_7d,
     CAST(combined.tasks_completed_on_time AS DOUBLE) / CAST(NULLIF(combined.tasks_due, 0) AS DOUBLE) AS on_time_task_rate,
     CAST(combined.tasks_completed AS DOUBLE) / CAST(NULLIF(combined.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
     combined.purchase_orders AS purchase_orders,
@@ -1910,6 +1817,81 @@ WITH metrics_by_day AS (
     combined.tasks_completed_on_time AS tasks_completed_on_time,
     combined.tasks_due AS tasks_due
   FROM combined
+), metrics_by_week__customer_acquisition_cost AS (
+  WITH campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
+      SUM(src.spend_eur) AS marketing_spend
+    FROM {{ ref('stg_campaign_spend') }} AS src
+    GROUP BY
+      DATE_TRUNC('WEEK', src.spend_date)
+  ), customers_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
+      COUNT(src.customer_id) AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
+    GROUP BY
+      DATE_TRUNC('WEEK', src.signup_date)
+  ), customers_spine AS (
+    SELECT
+      periods.metric_time__week AS metric_time__week,
+      customers_agg.new_customers AS new_customers
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    ) AS periods
+    LEFT JOIN customers_agg
+      ON periods.metric_time__week = customers_agg.metric_time__week
+  ), combined AS (
+    SELECT
+      metric_time__week,
+      MAX(marketing_spend) AS marketing_spend,
+      MAX(new_customers) AS new_customers
+    FROM (
+      SELECT
+        campaign_spend_agg.metric_time__week,
+        campaign_spend_agg.marketing_spend,
+        NULL AS new_customers
+      FROM campaign_spend_agg
+      UNION ALL
+      SELECT
+        customers_spine.metric_time__week,
+        NULL AS marketing_spend,
+        customers_spine.new_customers
+      FROM customers_spine
+    ) AS stacked
+    GROUP BY
+      metric_time__week
+  )
+  SELECT
+    combined.metric_time__week AS metric_time__week,
+    CAST(combined.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(combined.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost
+  FROM combined
+), metrics_by_week__new_customers AS (
+  WITH customers_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
+      COUNT(src.customer_id) AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
+    GROUP BY
+      DATE_TRUNC('WEEK', src.signup_date)
+  ), customers_spine AS (
+    SELECT
+      periods.metric_time__week AS metric_time__week,
+      customers_agg.new_customers AS new_customers
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    ) AS periods
+    LEFT JOIN customers_agg
+      ON periods.metric_time__week = customers_agg.metric_time__week
+  )
+  SELECT
+    customers_spine.metric_time__week AS metric_time__week,
+    COALESCE(customers_spine.new_customers, 0) AS new_customers
+  FROM customers_spine
 ), recent_metrics_by_week AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
@@ -3099,36 +3081,6 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_leads') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.created_date)
-  ), campaign_spend_agg AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
-      SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
-    GROUP BY
-      DATE_TRUNC('MONTH', src.spend_date)
-  ), customers_read AS MATERIALIZED (
-    SELECT
-      src.signup_date,
-      src.customer_id
-    FROM {{ ref('stg_customers') }} AS src
-  ), customers_agg AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
-      COUNT(src.customer_id) AS new_customers
-    FROM customers_read AS src
-    GROUP BY
-      DATE_TRUNC('MONTH', src.signup_date)
-  ), customers_spine AS (
-    SELECT
-      periods.metric_time__month AS metric_time__month,
-      customers_agg.new_customers AS new_customers
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    ) AS periods
-    LEFT JOIN customers_agg
-      ON periods.metric_time__month = customers_agg.metric_time__month
   ), kpi_targets_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.period_start) AS metric_time__month,
@@ -3139,12 +3091,12 @@ WITH metrics_by_day AS (
   ), customers_rows AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
-      src.customer_id AS new_customers__2
-    FROM customers_read AS src
+      src.customer_id AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
-      COUNT(customers_rows.new_customers__2) AS new_customers__2
+      COUNT(customers_rows.new_customers) AS new_customers
     FROM customers_rows
     GROUP BY
       customers_rows.__day
@@ -3156,23 +3108,23 @@ WITH metrics_by_day AS (
   ), customers_cumulative AS (
     SELECT
       framed.__day AS __day,
-      framed.new_customers__2
+      framed.new_customers
     FROM (
       SELECT
         __day,
         __data,
-        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS new_customers__2,
+        SUM(new_customers) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS new_customers,
         COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
       FROM (
         SELECT
           customers_daily.__day,
-          customers_daily.new_customers__2,
+          customers_daily.new_customers,
           1 AS __data
         FROM customers_daily
         UNION ALL
         SELECT
           time_spine.date_day AS __day,
-          NULL AS new_customers__2,
+          NULL AS new_customers,
           NULL AS __data
         FROM {{ ref('metricflow_time_spine') }} AS time_spine
         INNER JOIN customers_window_bounds
@@ -3185,7 +3137,7 @@ WITH metrics_by_day AS (
   ), customers_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('MONTH', customers_cumulative.__day) AS metric_time__month,
-      customers_cumulative.new_customers__2 AS new_customers__2,
+      customers_cumulative.new_customers AS new_customers,
       ROW_NUMBER() OVER (
         PARTITION BY DATE_TRUNC('MONTH', customers_cumulative.__day)
         ORDER BY customers_cumulative.__day ASC
@@ -3194,7 +3146,7 @@ WITH metrics_by_day AS (
   ), customers_cumulative_first AS (
     SELECT
       customers_cumulative_ranked.metric_time__month,
-      customers_cumulative_ranked.new_customers__2
+      customers_cumulative_ranked.new_customers
     FROM customers_cumulative_ranked
     WHERE
       customers_cumulative_ranked.__period_rank = 1
@@ -3287,10 +3239,8 @@ WITH metrics_by_day AS (
       metric_time__month,
       MAX(converted_leads) AS converted_leads,
       MAX(leads) AS leads,
-      MAX(marketing_spend) AS marketing_spend,
-      MAX(new_customers) AS new_customers,
       MAX(target_value) AS target_value,
-      MAX(new_customers__2) AS new_customers__2,
+      MAX(new_customers) AS new_customers,
       MAX(tasks_completed_on_time) AS tasks_completed_on_time,
       MAX(tasks_due) AS tasks_due,
       MAX(tasks_completed) AS tasks_completed,
@@ -3304,10 +3254,8 @@ WITH metrics_by_day AS (
         leads_agg.metric_time__month,
         leads_agg.converted_leads,
         leads_agg.leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -3319,49 +3267,11 @@ WITH metrics_by_day AS (
       FROM leads_agg
       UNION ALL
       SELECT
-        campaign_spend_agg.metric_time__month,
-        NULL AS converted_leads,
-        NULL AS leads,
-        campaign_spend_agg.marketing_spend,
-        NULL AS new_customers,
-        NULL AS target_value,
-        NULL AS new_customers__2,
-        NULL AS tasks_completed_on_time,
-        NULL AS tasks_due,
-        NULL AS tasks_completed,
-        NULL AS purchase_orders,
-        NULL AS purchase_orders_on_time,
-        NULL AS purchase_spend,
-        NULL AS sales_visits,
-        NULL AS orders
-      FROM campaign_spend_agg
-      UNION ALL
-      SELECT
-        customers_spine.metric_time__month,
-        NULL AS converted_leads,
-        NULL AS leads,
-        NULL AS marketing_spend,
-        customers_spine.new_customers,
-        NULL AS target_value,
-        NULL AS new_customers__2,
-        NULL AS tasks_completed_on_time,
-        NULL AS tasks_due,
-        NULL AS tasks_completed,
-        NULL AS purchase_orders,
-        NULL AS purchase_orders_on_time,
-        NULL AS purchase_spend,
-        NULL AS sales_visits,
-        NULL AS orders
-      FROM customers_spine
-      UNION ALL
-      SELECT
         kpi_targets_agg.metric_time__month,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         kpi_targets_agg.target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -3376,10 +3286,8 @@ WITH metrics_by_day AS (
         customers_cumulative_first.metric_time__month,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        customers_cumulative_first.new_customers__2,
+        customers_cumulative_first.new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -3394,10 +3302,8 @@ WITH metrics_by_day AS (
         tasks_agg.metric_time__month,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         tasks_agg.tasks_completed_on_time,
         tasks_agg.tasks_due,
         tasks_agg.tasks_completed,
@@ -3412,10 +3318,8 @@ WITH metrics_by_day AS (
         purchase_orders_agg.metric_time__month,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -3430,10 +3334,8 @@ WITH metrics_by_day AS (
         sales_visits_agg.metric_time__month,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -3448,10 +3350,8 @@ WITH metrics_by_day AS (
         orders_conversions.metric_time__month,
         NULL AS converted_leads,
         NULL AS leads,
-        NULL AS marketing_spend,
-        NULL AS new_customers,
         NULL AS target_value,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS tasks_completed_on_time,
         NULL AS tasks_due,
         NULL AS tasks_completed,
@@ -3468,12 +3368,10 @@ WITH metrics_by_day AS (
   SELECT
     combined.metric_time__month AS metric_time__month,
     combined.converted_leads AS converted_leads,
-    CAST(combined.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(combined.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
     combined.target_value AS kpi_target,
     CAST(combined.converted_leads AS DOUBLE) / CAST(NULLIF(combined.leads, 0) AS DOUBLE) AS lead_conversion_rate,
     combined.leads AS leads,
-    COALESCE(combined.new_customers, 0) AS new_customers,
-    combined.new_customers__2 AS new_customers_rolling_7d,
+    combined.new_customers AS new_customers_rolling_7d,
     CAST(combined.tasks_completed_on_time AS DOUBLE) / CAST(NULLIF(combined.tasks_due, 0) AS DOUBLE) AS on_time_task_rate,
     CAST(combined.tasks_completed AS DOUBLE) / CAST(NULLIF(combined.tasks_due, 0) AS DOUBLE) AS project_completion_rate,
     combined.purchase_orders AS purchase_orders,
@@ -3487,6 +3385,81 @@ WITH metrics_by_day AS (
     combined.tasks_completed_on_time AS tasks_completed_on_time,
     combined.tasks_due AS tasks_due
   FROM combined
+), metrics_by_month__customer_acquisition_cost AS (
+  WITH campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
+      SUM(src.spend_eur) AS marketing_spend
+    FROM {{ ref('stg_campaign_spend') }} AS src
+    GROUP BY
+      DATE_TRUNC('MONTH', src.spend_date)
+  ), customers_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
+      COUNT(src.customer_id) AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
+    GROUP BY
+      DATE_TRUNC('MONTH', src.signup_date)
+  ), customers_spine AS (
+    SELECT
+      periods.metric_time__month AS metric_time__month,
+      customers_agg.new_customers AS new_customers
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    ) AS periods
+    LEFT JOIN customers_agg
+      ON periods.metric_time__month = customers_agg.metric_time__month
+  ), combined AS (
+    SELECT
+      metric_time__month,
+      MAX(marketing_spend) AS marketing_spend,
+      MAX(new_customers) AS new_customers
+    FROM (
+      SELECT
+        campaign_spend_agg.metric_time__month,
+        campaign_spend_agg.marketing_spend,
+        NULL AS new_customers
+      FROM campaign_spend_agg
+      UNION ALL
+      SELECT
+        customers_spine.metric_time__month,
+        NULL AS marketing_spend,
+        customers_spine.new_customers
+      FROM customers_spine
+    ) AS stacked
+    GROUP BY
+      metric_time__month
+  )
+  SELECT
+    combined.metric_time__month AS metric_time__month,
+    CAST(combined.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(combined.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost
+  FROM combined
+), metrics_by_month__new_customers AS (
+  WITH customers_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
+      COUNT(src.customer_id) AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
+    GROUP BY
+      DATE_TRUNC('MONTH', src.signup_date)
+  ), customers_spine AS (
+    SELECT
+      periods.metric_time__month AS metric_time__month,
+      customers_agg.new_customers AS new_customers
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    ) AS periods
+    LEFT JOIN customers_agg
+      ON periods.metric_time__month = customers_agg.metric_time__month
+  )
+  SELECT
+    customers_spine.metric_time__month AS metric_time__month,
+    COALESCE(customers_spine.new_customers, 0) AS new_customers
+  FROM customers_spine
 ), recent_metrics_by_month AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
@@ -4760,11 +4733,9 @@ FROM (
     SELECT
       metric_time__day,
       CAST(converted_leads AS DOUBLE) AS converted_leads,
-      CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost,
       CAST(kpi_target AS DOUBLE) AS kpi_target,
       CAST(lead_conversion_rate AS DOUBLE) AS lead_conversion_rate,
       CAST(leads AS DOUBLE) AS leads,
-      CAST(new_customers AS DOUBLE) AS new_customers,
       CAST(new_customers_rolling_7d AS DOUBLE) AS new_customers_rolling_7d,
       CAST(on_time_task_rate AS DOUBLE) AS on_time_task_rate,
       CAST(project_completion_rate AS DOUBLE) AS project_completion_rate,
@@ -4783,11 +4754,9 @@ FROM (
   UNPIVOT(value FOR 
     metric_name IN (
       converted_leads,
-      customer_acquisition_cost,
       kpi_target,
       lead_conversion_rate,
       leads,
-      new_customers,
       new_customers_rolling_7d,
       on_time_task_rate,
       project_completion_rate,
@@ -4803,6 +4772,32 @@ FROM (
       tasks_due
     )
   )
+  UNION ALL
+  SELECT
+    metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__day,
+      CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost
+    FROM metrics_by_day__customer_acquisition_cost
+  ) AS metrics_by_day__customer_acquisition_cost_wide
+  UNPIVOT(value FOR metric_name IN (customer_acquisition_cost))
+  UNION ALL
+  SELECT
+    metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__day,
+      CAST(new_customers AS DOUBLE) AS new_customers
+    FROM metrics_by_day__new_customers
+  ) AS metrics_by_day__new_customers_wide
+  UNPIVOT(value FOR metric_name IN (new_customers))
   UNION ALL
   SELECT
     metric_name,
@@ -4958,11 +4953,9 @@ FROM (
     SELECT
       metric_time__week,
       CAST(converted_leads AS DOUBLE) AS converted_leads,
-      CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost,
       CAST(kpi_target AS DOUBLE) AS kpi_target,
       CAST(lead_conversion_rate AS DOUBLE) AS lead_conversion_rate,
       CAST(leads AS DOUBLE) AS leads,
-      CAST(new_customers AS DOUBLE) AS new_customers,
       CAST(new_customers_rolling_7d AS DOUBLE) AS new_customers_rolling_7d,
       CAST(on_time_task_rate AS DOUBLE) AS on_time_task_rate,
       CAST(project_completion_rate AS DOUBLE) AS project_completion_rate,
@@ -4981,11 +4974,9 @@ FROM (
   UNPIVOT(value FOR 
     metric_name IN (
       converted_leads,
-      customer_acquisition_cost,
       kpi_target,
       lead_conversion_rate,
       leads,
-      new_customers,
       new_customers_rolling_7d,
       on_time_task_rate,
       project_completion_rate,
@@ -5001,6 +4992,32 @@ FROM (
       tasks_due
     )
   )
+  UNION ALL
+  SELECT
+    metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__week,
+      CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost
+    FROM metrics_by_week__customer_acquisition_cost
+  ) AS metrics_by_week__customer_acquisition_cost_wide
+  UNPIVOT(value FOR metric_name IN (customer_acquisition_cost))
+  UNION ALL
+  SELECT
+    metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__week,
+      CAST(new_customers AS DOUBLE) AS new_customers
+    FROM metrics_by_week__new_customers
+  ) AS metrics_by_week__new_customers_wide
+  UNPIVOT(value FOR metric_name IN (new_customers))
   UNION ALL
   SELECT
     metric_name,
@@ -5156,11 +5173,9 @@ FROM (
     SELECT
       metric_time__month,
       CAST(converted_leads AS DOUBLE) AS converted_leads,
-      CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost,
       CAST(kpi_target AS DOUBLE) AS kpi_target,
       CAST(lead_conversion_rate AS DOUBLE) AS lead_conversion_rate,
       CAST(leads AS DOUBLE) AS leads,
-      CAST(new_customers AS DOUBLE) AS new_customers,
       CAST(new_customers_rolling_7d AS DOUBLE) AS new_customers_rolling_7d,
       CAST(on_time_task_rate AS DOUBLE) AS on_time_task_rate,
       CAST(project_completion_rate AS DOUBLE) AS project_completion_rate,
@@ -5179,11 +5194,9 @@ FROM (
   UNPIVOT(value FOR 
     metric_name IN (
       converted_leads,
-      customer_acquisition_cost,
       kpi_target,
       lead_conversion_rate,
       leads,
-      new_customers,
       new_customers_rolling_7d,
       on_time_task_rate,
       project_completion_rate,
@@ -5199,6 +5212,32 @@ FROM (
       tasks_due
     )
   )
+  UNION ALL
+  SELECT
+    metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__month,
+      CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost
+    FROM metrics_by_month__customer_acquisition_cost
+  ) AS metrics_by_month__customer_acquisition_cost_wide
+  UNPIVOT(value FOR metric_name IN (customer_acquisition_cost))
+  UNION ALL
+  SELECT
+    metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__month,
+      CAST(new_customers AS DOUBLE) AS new_customers
+    FROM metrics_by_month__new_customers
+  ) AS metrics_by_month__new_customers_wide
+  UNPIVOT(value FOR metric_name IN (new_customers))
   UNION ALL
   SELECT
     metric_name,
@@ -5510,36 +5549,6 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_leads') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.created_date)
-  ), campaign_spend_agg AS (
-    SELECT
-      DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
-      SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
-    GROUP BY
-      DATE_TRUNC('DAY', src.spend_date)
-  ), customers_read AS MATERIALIZED (
-    SELECT
-      src.signup_date,
-      src.customer_id
-    FROM {{ ref('stg_customers') }} AS src
-  ), customers_agg AS (
-    SELECT
-      DATE_TRUNC('DAY', src.signup_date) AS metric_time__day,
-      COUNT(src.customer_id) AS new_customers
-    FROM customers_read AS src
-    GROUP BY
-      DATE_TRUNC('DAY', src.signup_date)
-  ), customers_spine AS (
-    SELECT
-      periods.metric_time__day AS metric_time__day,
-      customers_agg.new_customers AS new_customers
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    ) AS periods
-    LEFT JOIN customers_agg
-      ON periods.metric_time__day = customers_agg.metric_time__day
   ), kpi_targets_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.period_start) AS metric_time__day,
@@ -5550,12 +5559,12 @@ WITH metrics_by_day AS (
   ), customers_rows AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
-      src.customer_id AS new_customers__2
-    FROM customers_read AS src
+      src.customer_id AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
-      COUNT(customers_rows.new_customers__2) AS new_customers__2
+      COUNT(customers_rows.new_customers) AS new_customers
     FROM customers_rows
     GROUP BY
       customers_rows.__day
@@ -5567,23 +5576,23 @@ WITH metrics_by_day AS (
   ), customers_cumulative AS (
     SELECT
       framed.__day AS __day,
-      framed.new_customers__2
+      framed.new_customers
     FROM (
       SELECT
         __day,
         __data,
-        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS new_customers__2,
+        SUM(new_customers) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS new_customers,
         COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
       FROM (
         SELECT
           customers_daily.__day,
-          customers_daily.new_customers__2,
+          customers_daily.new_customers,
           1 AS __data
         FROM customers_daily
         UNION ALL
         SELECT
           time_spine.date_day AS __day,
-          NULL AS new_customers__2,
+          NULL AS new_customers,
           NULL AS __data
         FROM {{ ref('metricflow_time_spine') }} AS time_spine
         INNER JOIN customers_window_bounds
@@ -5596,7 +5605,7 @@ WITH metrics_by_day AS (
   ), customers_cumulative_by_day AS (
     SELECT
       DATE_TRUNC('DAY', customers_cumulative.__day) AS metric_time__day,
-      customers_cumulative.new_customers__2 AS new_customers__2
+      customers_cumulative.new_customers AS new_customers
     FROM customers_cumulative
   ), tasks_agg AS (
     SELECT
@@ -5666,14 +5675,6 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__day
-    FROM campaign_spend_agg
-    UNION
-    SELECT
-      metric_time__day
-    FROM customers_spine
-    UNION
-    SELECT
-      metric_time__day
     FROM kpi_targets_agg
     UNION
     SELECT
@@ -5699,12 +5700,10 @@ WITH metrics_by_day AS (
   SELECT
     group_keys.metric_time__day AS metric_time__day,
     leads_agg.converted_leads AS converted_leads,
-    CAST(campaign_spend_agg.marketing_spend AS DOUBLE PRECISION) / CAST(NULLIF(COALESCE(customers_spine.new_customers, 0), 0) AS DOUBLE PRECISION) AS customer_acquisition_cost,
     kpi_targets_agg.target_value AS kpi_target,
     CAST(leads_agg.converted_leads AS DOUBLE PRECISION) / CAST(NULLIF(leads_agg.leads, 0) AS DOUBLE PRECISION) AS lead_conversion_rate,
     leads_agg.leads AS leads,
-    COALESCE(customers_spine.new_customers, 0) AS new_customers,
-    customers_cumulative_by_day.new_customers__2 AS new_customers_rolling_7d,
+    customers_cumulative_by_day.new_customers AS new_customers_rolling_7d,
     CAST(tasks_agg.tasks_completed_on_time AS DOUBLE PRECISION) / CAST(NULLIF(tasks_agg.tasks_due, 0) AS DOUBLE PRECISION) AS on_time_task_rate,
     CAST(tasks_agg.tasks_completed AS DOUBLE PRECISION) / CAST(NULLIF(tasks_agg.tasks_due, 0) AS DOUBLE PRECISION) AS project_completion_rate,
     purchase_orders_agg.purchase_orders AS purchase_orders,
@@ -5720,10 +5719,6 @@ WITH metrics_by_day AS (
   FROM group_keys
   LEFT JOIN leads_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM leads_agg.metric_time__day
-  LEFT JOIN campaign_spend_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_agg.metric_time__day
-  LEFT JOIN customers_spine
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM customers_spine.metric_time__day
   LEFT JOIN kpi_targets_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM kpi_targets_agg.metric_time__day
   LEFT JOIN customers_cumulative_by_day
@@ -5736,6 +5731,73 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__day IS NOT DISTINCT FROM sales_visits_agg.metric_time__day
   LEFT JOIN orders_conversions
     ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_conversions.metric_time__day
+), metrics_by_day__customer_acquisition_cost AS (
+  WITH campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
+      SUM(src.spend_eur) AS marketing_spend
+    FROM {{ ref('stg_campaign_spend') }} AS src
+    GROUP BY
+      DATE_TRUNC('DAY', src.spend_date)
+  ), customers_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', src.signup_date) AS metric_time__day,
+      COUNT(src.customer_id) AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
+    GROUP BY
+      DATE_TRUNC('DAY', src.signup_date)
+  ), customers_spine AS (
+    SELECT
+      periods.metric_time__day AS metric_time__day,
+      customers_agg.new_customers AS new_customers
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    ) AS periods
+    LEFT JOIN customers_agg
+      ON periods.metric_time__day = customers_agg.metric_time__day
+  ), group_keys AS (
+    SELECT
+      metric_time__day
+    FROM campaign_spend_agg
+    UNION
+    SELECT
+      metric_time__day
+    FROM customers_spine
+  )
+  SELECT
+    group_keys.metric_time__day AS metric_time__day,
+    CAST(campaign_spend_agg.marketing_spend AS DOUBLE PRECISION) / CAST(NULLIF(COALESCE(customers_spine.new_customers, 0), 0) AS DOUBLE PRECISION) AS customer_acquisition_cost
+  FROM group_keys
+  LEFT JOIN campaign_spend_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_agg.metric_time__day
+  LEFT JOIN customers_spine
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM customers_spine.metric_time__day
+), metrics_by_day__new_customers AS (
+  WITH customers_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', src.signup_date) AS metric_time__day,
+      COUNT(src.customer_id) AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
+    GROUP BY
+      DATE_TRUNC('DAY', src.signup_date)
+  ), customers_spine AS (
+    SELECT
+      periods.metric_time__day AS metric_time__day,
+      customers_agg.new_customers AS new_customers
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    ) AS periods
+    LEFT JOIN customers_agg
+      ON periods.metric_time__day = customers_agg.metric_time__day
+  )
+  SELECT
+    customers_spine.metric_time__day AS metric_time__day,
+    COALESCE(customers_spine.new_customers, 0) AS new_customers
+  FROM customers_spine
 ), recent_metrics_by_day AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
@@ -6806,36 +6868,6 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_leads') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.created_date)
-  ), campaign_spend_agg AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
-      SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
-    GROUP BY
-      DATE_TRUNC('WEEK', src.spend_date)
-  ), customers_read AS MATERIALIZED (
-    SELECT
-      src.signup_date,
-      src.customer_id
-    FROM {{ ref('stg_customers') }} AS src
-  ), customers_agg AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
-      COUNT(src.customer_id) AS new_customers
-    FROM customers_read AS src
-    GROUP BY
-      DATE_TRUNC('WEEK', src.signup_date)
-  ), customers_spine AS (
-    SELECT
-      periods.metric_time__week AS metric_time__week,
-      customers_agg.new_customers AS new_customers
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    ) AS periods
-    LEFT JOIN customers_agg
-      ON periods.metric_time__week = customers_agg.metric_time__week
   ), kpi_targets_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.period_start) AS metric_time__week,
@@ -6846,12 +6878,12 @@ WITH metrics_by_day AS (
   ), customers_rows AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
-      src.customer_id AS new_customers__2
-    FROM customers_read AS src
+      src.customer_id AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
-      COUNT(customers_rows.new_customers__2) AS new_customers__2
+      COUNT(customers_rows.new_customers) AS new_customers
     FROM customers_rows
     GROUP BY
       customers_rows.__day
@@ -6863,23 +6895,23 @@ WITH metrics_by_day AS (
   ), customers_cumulative AS (
     SELECT
       framed.__day AS __day,
-      framed.new_customers__2
+      framed.new_customers
     FROM (
       SELECT
         __day,
         __data,
-        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS new_customers__2,
+        SUM(new_customers) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS new_customers,
         COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
       FROM (
         SELECT
           customers_daily.__day,
-          customers_daily.new_customers__2,
+          customers_daily.new_customers,
           1 AS __data
         FROM customers_daily
         UNION ALL
         SELECT
           time_spine.date_day AS __day,
-          NULL AS new_customers__2,
+          NULL AS new_customers,
           NULL AS __data
         FROM {{ ref('metricflow_time_spine') }} AS time_spine
         INNER JOIN customers_window_bounds
@@ -6892,7 +6924,7 @@ WITH metrics_by_day AS (
   ), customers_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('WEEK', customers_cumulative.__day) AS metric_time__week,
-      customers_cumulative.new_customers__2 AS new_customers__2,
+      customers_cumulative.new_customers AS new_customers,
       ROW_NUMBER() OVER (
         PARTITION BY DATE_TRUNC('WEEK', customers_cumulative.__day)
         ORDER BY customers_cumulative.__day ASC
@@ -6901,7 +6933,7 @@ WITH metrics_by_day AS (
   ), customers_cumulative_first AS (
     SELECT
       customers_cumulative_ranked.metric_time__week,
-      customers_cumulative_ranked.new_customers__2
+      customers_cumulative_ranked.new_customers
     FROM customers_cumulative_ranked
     WHERE
       customers_cumulative_ranked.__period_rank = 1
@@ -6973,14 +7005,6 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__week
-    FROM campaign_spend_agg
-    UNION
-    SELECT
-      metric_time__week
-    FROM customers_spine
-    UNION
-    SELECT
-      metric_time__week
     FROM kpi_targets_agg
     UNION
     SELECT
@@ -7006,12 +7030,10 @@ WITH metrics_by_day AS (
   SELECT
     group_keys.metric_time__week AS metric_time__week,
     leads_agg.converted_leads AS converted_leads,
-    CAST(campaign_spend_agg.marketing_spend AS DOUBLE PRECISION) / CAST(NULLIF(COALESCE(customers_spine.new_customers, 0), 0) AS DOUBLE PRECISION) AS customer_acquisition_cost,
     kpi_targets_agg.target_value AS kpi_target,
     CAST(leads_agg.converted_leads AS DOUBLE PRECISION) / CAST(NULLIF(leads_agg.leads, 0) AS DOUBLE PRECISION) AS lead_conversion_rate,
     leads_agg.leads AS leads,
-    COALESCE(customers_spine.new_customers, 0) AS new_customers,
-    customers_cumulative_first.new_customers__2 AS new_customers_rolling_7d,
+    customers_cumulative_first.new_customers AS new_customers_rolling_7d,
     CAST(tasks_agg.tasks_completed_on_time AS DOUBLE PRECISION) / CAST(NULLIF(tasks_agg.tasks_due, 0) AS DOUBLE PRECISION) AS on_time_task_rate,
     CAST(tasks_agg.tasks_completed AS DOUBLE PRECISION) / CAST(NULLIF(tasks_agg.tasks_due, 0) AS DOUBLE PRECISION) AS project_completion_rate,
     purchase_orders_agg.purchase_orders AS purchase_orders,
@@ -7027,10 +7049,6 @@ WITH metrics_by_day AS (
   FROM group_keys
   LEFT JOIN leads_agg
     ON group_keys.metric_time__week IS NOT DISTINCT FROM leads_agg.metric_time__week
-  LEFT JOIN campaign_spend_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_agg.metric_time__week
-  LEFT JOIN customers_spine
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM customers_spine.metric_time__week
   LEFT JOIN kpi_targets_agg
     ON group_keys.metric_time__week IS NOT DISTINCT FROM kpi_targets_agg.metric_time__week
   LEFT JOIN customers_cumulative_first
@@ -7043,6 +7061,73 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__week IS NOT DISTINCT FROM sales_visits_agg.metric_time__week
   LEFT JOIN orders_conversions
     ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_conversions.metric_time__week
+), metrics_by_week__customer_acquisition_cost AS (
+  WITH campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
+      SUM(src.spend_eur) AS marketing_spend
+    FROM {{ ref('stg_campaign_spend') }} AS src
+    GROUP BY
+      DATE_TRUNC('WEEK', src.spend_date)
+  ), customers_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
+      COUNT(src.customer_id) AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
+    GROUP BY
+      DATE_TRUNC('WEEK', src.signup_date)
+  ), customers_spine AS (
+    SELECT
+      periods.metric_time__week AS metric_time__week,
+      customers_agg.new_customers AS new_customers
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    ) AS periods
+    LEFT JOIN customers_agg
+      ON periods.metric_time__week = customers_agg.metric_time__week
+  ), group_keys AS (
+    SELECT
+      metric_time__week
+    FROM campaign_spend_agg
+    UNION
+    SELECT
+      metric_time__week
+    FROM customers_spine
+  )
+  SELECT
+    group_keys.metric_time__week AS metric_time__week,
+    CAST(campaign_spend_agg.marketing_spend AS DOUBLE PRECISION) / CAST(NULLIF(COALESCE(customers_spine.new_customers, 0), 0) AS DOUBLE PRECISION) AS customer_acquisition_cost
+  FROM group_keys
+  LEFT JOIN campaign_spend_agg
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_agg.metric_time__week
+  LEFT JOIN customers_spine
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM customers_spine.metric_time__week
+), metrics_by_week__new_customers AS (
+  WITH customers_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
+      COUNT(src.customer_id) AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
+    GROUP BY
+      DATE_TRUNC('WEEK', src.signup_date)
+  ), customers_spine AS (
+    SELECT
+      periods.metric_time__week AS metric_time__week,
+      customers_agg.new_customers AS new_customers
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    ) AS periods
+    LEFT JOIN customers_agg
+      ON periods.metric_time__week = customers_agg.metric_time__week
+  )
+  SELECT
+    customers_spine.metric_time__week AS metric_time__week,
+    COALESCE(customers_spine.new_customers, 0) AS new_customers
+  FROM customers_spine
 ), recent_metrics_by_week AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
@@ -8232,36 +8317,6 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_leads') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.created_date)
-  ), campaign_spend_agg AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
-      SUM(src.spend_eur) AS marketing_spend
-    FROM {{ ref('stg_campaign_spend') }} AS src
-    GROUP BY
-      DATE_TRUNC('MONTH', src.spend_date)
-  ), customers_read AS MATERIALIZED (
-    SELECT
-      src.signup_date,
-      src.customer_id
-    FROM {{ ref('stg_customers') }} AS src
-  ), customers_agg AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
-      COUNT(src.customer_id) AS new_customers
-    FROM customers_read AS src
-    GROUP BY
-      DATE_TRUNC('MONTH', src.signup_date)
-  ), customers_spine AS (
-    SELECT
-      periods.metric_time__month AS metric_time__month,
-      customers_agg.new_customers AS new_customers
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    ) AS periods
-    LEFT JOIN customers_agg
-      ON periods.metric_time__month = customers_agg.metric_time__month
   ), kpi_targets_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.period_start) AS metric_time__month,
@@ -8272,12 +8327,12 @@ WITH metrics_by_day AS (
   ), customers_rows AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
-      src.customer_id AS new_customers__2
-    FROM customers_read AS src
+      src.customer_id AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
   ), customers_daily AS (
     SELECT
       customers_rows.__day,
-      COUNT(customers_rows.new_customers__2) AS new_customers__2
+      COUNT(customers_rows.new_customers) AS new_customers
     FROM customers_rows
     GROUP BY
       customers_rows.__day
@@ -8289,23 +8344,23 @@ WITH metrics_by_day AS (
   ), customers_cumulative AS (
     SELECT
       framed.__day AS __day,
-      framed.new_customers__2
+      framed.new_customers
     FROM (
       SELECT
         __day,
         __data,
-        SUM(new_customers__2) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS new_customers__2,
+        SUM(new_customers) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS new_customers,
         COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
       FROM (
         SELECT
           customers_daily.__day,
-          customers_daily.new_customers__2,
+          customers_daily.new_customers,
           1 AS __data
         FROM customers_daily
         UNION ALL
         SELECT
           time_spine.date_day AS __day,
-          NULL AS new_customers__2,
+          NULL AS new_customers,
           NULL AS __data
         FROM {{ ref('metricflow_time_spine') }} AS time_spine
         INNER JOIN customers_window_bounds
@@ -8318,7 +8373,7 @@ WITH metrics_by_day AS (
   ), customers_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('MONTH', customers_cumulative.__day) AS metric_time__month,
-      customers_cumulative.new_customers__2 AS new_customers__2,
+      customers_cumulative.new_customers AS new_customers,
       ROW_NUMBER() OVER (
         PARTITION BY DATE_TRUNC('MONTH', customers_cumulative.__day)
         ORDER BY customers_cumulative.__day ASC
@@ -8327,7 +8382,7 @@ WITH metrics_by_day AS (
   ), customers_cumulative_first AS (
     SELECT
       customers_cumulative_ranked.metric_time__month,
-      customers_cumulative_ranked.new_customers__2
+      customers_cumulative_ranked.new_customers
     FROM customers_cumulative_ranked
     WHERE
       customers_cumulative_ranked.__period_rank = 1
@@ -8399,14 +8454,6 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
-    FROM campaign_spend_agg
-    UNION
-    SELECT
-      metric_time__month
-    FROM customers_spine
-    UNION
-    SELECT
-      metric_time__month
     FROM kpi_targets_agg
     UNION
     SELECT
@@ -8432,12 +8479,10 @@ WITH metrics_by_day AS (
   SELECT
     group_keys.metric_time__month AS metric_time__month,
     leads_agg.converted_leads AS converted_leads,
-    CAST(campaign_spend_agg.marketing_spend AS DOUBLE PRECISION) / CAST(NULLIF(COALESCE(customers_spine.new_customers, 0), 0) AS DOUBLE PRECISION) AS customer_acquisition_cost,
     kpi_targets_agg.target_value AS kpi_target,
     CAST(leads_agg.converted_leads AS DOUBLE PRECISION) / CAST(NULLIF(leads_agg.leads, 0) AS DOUBLE PRECISION) AS lead_conversion_rate,
     leads_agg.leads AS leads,
-    COALESCE(customers_spine.new_customers, 0) AS new_customers,
-    customers_cumulative_first.new_customers__2 AS new_customers_rolling_7d,
+    customers_cumulative_first.new_customers AS new_customers_rolling_7d,
     CAST(tasks_agg.tasks_completed_on_time AS DOUBLE PRECISION) / CAST(NULLIF(tasks_agg.tasks_due, 0) AS DOUBLE PRECISION) AS on_time_task_rate,
     CAST(tasks_agg.tasks_completed AS DOUBLE PRECISION) / CAST(NULLIF(tasks_agg.tasks_due, 0) AS DOUBLE PRECISION) AS project_completion_rate,
     purchase_orders_agg.purchase_orders AS purchase_orders,
@@ -8453,10 +8498,6 @@ WITH metrics_by_day AS (
   FROM group_keys
   LEFT JOIN leads_agg
     ON group_keys.metric_time__month IS NOT DISTINCT FROM leads_agg.metric_time__month
-  LEFT JOIN campaign_spend_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg.metric_time__month
-  LEFT JOIN customers_spine
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM customers_spine.metric_time__month
   LEFT JOIN kpi_targets_agg
     ON group_keys.metric_time__month IS NOT DISTINCT FROM kpi_targets_agg.metric_time__month
   LEFT JOIN customers_cumulative_first
@@ -8469,6 +8510,73 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__month IS NOT DISTINCT FROM sales_visits_agg.metric_time__month
   LEFT JOIN orders_conversions
     ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_conversions.metric_time__month
+), metrics_by_month__customer_acquisition_cost AS (
+  WITH campaign_spend_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
+      SUM(src.spend_eur) AS marketing_spend
+    FROM {{ ref('stg_campaign_spend') }} AS src
+    GROUP BY
+      DATE_TRUNC('MONTH', src.spend_date)
+  ), customers_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
+      COUNT(src.customer_id) AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
+    GROUP BY
+      DATE_TRUNC('MONTH', src.signup_date)
+  ), customers_spine AS (
+    SELECT
+      periods.metric_time__month AS metric_time__month,
+      customers_agg.new_customers AS new_customers
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    ) AS periods
+    LEFT JOIN customers_agg
+      ON periods.metric_time__month = customers_agg.metric_time__month
+  ), group_keys AS (
+    SELECT
+      metric_time__month
+    FROM campaign_spend_agg
+    UNION
+    SELECT
+      metric_time__month
+    FROM customers_spine
+  )
+  SELECT
+    group_keys.metric_time__month AS metric_time__month,
+    CAST(campaign_spend_agg.marketing_spend AS DOUBLE PRECISION) / CAST(NULLIF(COALESCE(customers_spine.new_customers, 0), 0) AS DOUBLE PRECISION) AS customer_acquisition_cost
+  FROM group_keys
+  LEFT JOIN campaign_spend_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg.metric_time__month
+  LEFT JOIN customers_spine
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM customers_spine.metric_time__month
+), metrics_by_month__new_customers AS (
+  WITH customers_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
+      COUNT(src.customer_id) AS new_customers
+    FROM {{ ref('stg_customers') }} AS src
+    GROUP BY
+      DATE_TRUNC('MONTH', src.signup_date)
+  ), customers_spine AS (
+    SELECT
+      periods.metric_time__month AS metric_time__month,
+      customers_agg.new_customers AS new_customers
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    ) AS periods
+    LEFT JOIN customers_agg
+      ON periods.metric_time__month = customers_agg.metric_time__month
+  )
+  SELECT
+    customers_spine.metric_time__month AS metric_time__month,
+    COALESCE(customers_spine.new_customers, 0) AS new_customers
+  FROM customers_spine
 ), recent_metrics_by_month AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
@@ -9743,15 +9851,6 @@ FROM (
     NOT converted_leads IS NULL
   UNION ALL
   SELECT
-    'customer_acquisition_cost' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(customer_acquisition_cost AS DOUBLE PRECISION) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT customer_acquisition_cost IS NULL
-  UNION ALL
-  SELECT
     'kpi_target' AS metric_name,
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
@@ -9777,15 +9876,6 @@ FROM (
   FROM metrics_by_day
   WHERE
     NOT leads IS NULL
-  UNION ALL
-  SELECT
-    'new_customers' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(new_customers AS DOUBLE PRECISION) AS value
-  FROM metrics_by_day
-  WHERE
-    NOT new_customers IS NULL
   UNION ALL
   SELECT
     'new_customers_rolling_7d' AS metric_name,
@@ -9903,6 +9993,24 @@ FROM (
   FROM metrics_by_day
   WHERE
     NOT tasks_due IS NULL
+  UNION ALL
+  SELECT
+    'customer_acquisition_cost' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(customer_acquisition_cost AS DOUBLE PRECISION) AS value
+  FROM metrics_by_day__customer_acquisition_cost
+  WHERE
+    NOT customer_acquisition_cost IS NULL
+  UNION ALL
+  SELECT
+    'new_customers' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(new_customers AS DOUBLE PRECISION) AS value
+  FROM metrics_by_day__new_customers
+  WHERE
+    NOT new_customers IS NULL
   UNION ALL
   SELECT
     'ad_clicks' AS metric_name,
@@ -10499,15 +10607,6 @@ FROM (
     NOT converted_leads IS NULL
   UNION ALL
   SELECT
-    'customer_acquisition_cost' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(customer_acquisition_cost AS DOUBLE PRECISION) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT customer_acquisition_cost IS NULL
-  UNION ALL
-  SELECT
     'kpi_target' AS metric_name,
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
@@ -10533,15 +10632,6 @@ FROM (
   FROM metrics_by_week
   WHERE
     NOT leads IS NULL
-  UNION ALL
-  SELECT
-    'new_customers' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(new_customers AS DOUBLE PRECISION) AS value
-  FROM metrics_by_week
-  WHERE
-    NOT new_customers IS NULL
   UNION ALL
   SELECT
     'new_customers_rolling_7d' AS metric_name,
@@ -10659,6 +10749,24 @@ FROM (
   FROM metrics_by_week
   WHERE
     NOT tasks_due IS NULL
+  UNION ALL
+  SELECT
+    'customer_acquisition_cost' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(customer_acquisition_cost AS DOUBLE PRECISION) AS value
+  FROM metrics_by_week__customer_acquisition_cost
+  WHERE
+    NOT customer_acquisition_cost IS NULL
+  UNION ALL
+  SELECT
+    'new_customers' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(new_customers AS DOUBLE PRECISION) AS value
+  FROM metrics_by_week__new_customers
+  WHERE
+    NOT new_customers IS NULL
   UNION ALL
   SELECT
     'ad_clicks' AS metric_name,
@@ -11255,15 +11363,6 @@ FROM (
     NOT converted_leads IS NULL
   UNION ALL
   SELECT
-    'customer_acquisition_cost' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(customer_acquisition_cost AS DOUBLE PRECISION) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT customer_acquisition_cost IS NULL
-  UNION ALL
-  SELECT
     'kpi_target' AS metric_name,
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
@@ -11289,15 +11388,6 @@ FROM (
   FROM metrics_by_month
   WHERE
     NOT leads IS NULL
-  UNION ALL
-  SELECT
-    'new_customers' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(new_customers AS DOUBLE PRECISION) AS value
-  FROM metrics_by_month
-  WHERE
-    NOT new_customers IS NULL
   UNION ALL
   SELECT
     'new_customers_rolling_7d' AS metric_name,
@@ -11415,6 +11505,24 @@ FROM (
   FROM metrics_by_month
   WHERE
     NOT tasks_due IS NULL
+  UNION ALL
+  SELECT
+    'customer_acquisition_cost' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(customer_acquisition_cost AS DOUBLE PRECISION) AS value
+  FROM metrics_by_month__customer_acquisition_cost
+  WHERE
+    NOT customer_acquisition_cost IS NULL
+  UNION ALL
+  SELECT
+    'new_customers' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(new_customers AS DOUBLE PRECISION) AS value
+  FROM metrics_by_month__new_customers
+  WHERE
+    NOT new_customers IS NULL
   UNION ALL
   SELECT
     'ad_clicks' AS metric_name,
@@ -12278,24 +12386,6 @@ WITH campaign_spend_rows AS (
   FROM {{ ref('stg_leads') }} AS src
   GROUP BY
     DATE_TRUNC('DAY', src.created_date)
-), customers_agg AS (
-  SELECT
-    DATE_TRUNC('DAY', src.signup_date) AS metric_time__day,
-    COUNT(src.customer_id) AS new_customers
-  FROM {{ ref('stg_customers') }} AS src
-  GROUP BY
-    DATE_TRUNC('DAY', src.signup_date)
-), customers_spine AS (
-  SELECT
-    periods.metric_time__day AS metric_time__day,
-    customers_agg.new_customers AS new_customers
-  FROM (
-    SELECT DISTINCT
-      DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  ) AS periods
-  LEFT JOIN customers_agg
-    ON periods.metric_time__day = customers_agg.metric_time__day
 ), order_lines_cumulative AS (
   SELECT
     time_spine.date_day AS __day,
@@ -12438,12 +12528,12 @@ WITH campaign_spend_rows AS (
 ), customers_rows AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
-    src.customer_id AS new_customers__2
+    src.customer_id AS new_customers
   FROM {{ ref('stg_customers') }} AS src
 ), customers_daily AS (
   SELECT
     customers_rows.__day,
-    COUNT(customers_rows.new_customers__2) AS new_customers__2
+    COUNT(customers_rows.new_customers) AS new_customers
   FROM customers_rows
   GROUP BY
     customers_rows.__day
@@ -12455,15 +12545,15 @@ WITH campaign_spend_rows AS (
 ), customers_cumulative AS (
   SELECT
     framed.__day AS __day,
-    framed.new_customers__2
+    framed.new_customers
   FROM (
     SELECT
       __day,
       __data,
-      SUM(new_customers__2) OVER (
+      SUM(new_customers) OVER (
         ORDER BY __day NULLS LAST
         RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
-      ) AS new_customers__2,
+      ) AS new_customers,
       COUNT(__data) OVER (
         ORDER BY __day NULLS LAST
         RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
@@ -12471,13 +12561,13 @@ WITH campaign_spend_rows AS (
     FROM (
       SELECT
         customers_daily.__day,
-        customers_daily.new_customers__2,
+        customers_daily.new_customers,
         1 AS __data
       FROM customers_daily
       UNION ALL
       SELECT
         time_spine.date_day AS __day,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS __data
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       INNER JOIN customers_window_bounds
@@ -12490,7 +12580,7 @@ WITH campaign_spend_rows AS (
 ), customers_cumulative_by_day AS (
   SELECT
     DATE_TRUNC('DAY', customers_cumulative.__day) AS metric_time__day,
-    customers_cumulative.new_customers__2 AS new_customers__2
+    customers_cumulative.new_customers AS new_customers
   FROM customers_cumulative
 ), production_runs_by_period AS (
   SELECT
@@ -12889,10 +12979,6 @@ WITH campaign_spend_rows AS (
   UNION
   SELECT
     metric_time__day
-  FROM customers_spine
-  UNION
-  SELECT
-    metric_time__day
   FROM order_lines_cumulative_by_day
   UNION
   SELECT
@@ -13010,7 +13096,6 @@ WITH campaign_spend_rows AS (
     leads_agg.converted_leads AS converted_leads,
     order_lines_agg.cost_of_goods AS cost_of_goods,
     CAST(campaign_spend_agg.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.clicks, 0) AS DOUBLE) AS cost_per_click,
-    CAST(campaign_spend_agg.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(customers_spine.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
     (
       CAST((
         order_lines_cumulative_by_day.line_gross_profit
@@ -13077,8 +13162,7 @@ WITH campaign_spend_rows AS (
       ), 0)
     ) AS marketing_spend_mom_growth_pct,
     campaign_spend_cumulative_by_day.marketing_spend__3 AS marketing_spend_mtd,
-    COALESCE(customers_spine.new_customers, 0) AS new_customers,
-    customers_cumulative_by_day.new_customers__2 AS new_customers_rolling_7d,
+    customers_cumulative_by_day.new_customers AS new_customers_rolling_7d,
     (
       (
         CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE)
@@ -13218,8 +13302,6 @@ WITH campaign_spend_rows AS (
     ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_agg.metric_time__day
   LEFT JOIN leads_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM leads_agg.metric_time__day
-  LEFT JOIN customers_spine
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM customers_spine.metric_time__day
   LEFT JOIN order_lines_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day.metric_time__day
   LEFT JOIN orders_cumulative_by_day
@@ -13272,6 +13354,79 @@ WITH campaign_spend_rows AS (
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_offset.metric_time__day
   LEFT JOIN production_runs_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_cumulative_by_day.metric_time__day
+), campaign_spend_agg_2 AS (
+  SELECT
+    DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
+    SUM(src.spend_eur) AS marketing_spend
+  FROM {{ ref('stg_campaign_spend') }} AS src
+  GROUP BY
+    DATE_TRUNC('DAY', src.spend_date)
+), customers_agg AS (
+  SELECT
+    DATE_TRUNC('DAY', src.signup_date) AS metric_time__day,
+    COUNT(src.customer_id) AS new_customers
+  FROM {{ ref('stg_customers') }} AS src
+  GROUP BY
+    DATE_TRUNC('DAY', src.signup_date)
+), customers_spine AS (
+  SELECT
+    periods.metric_time__day AS metric_time__day,
+    customers_agg.new_customers AS new_customers
+  FROM (
+    SELECT DISTINCT
+      DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  ) AS periods
+  LEFT JOIN customers_agg
+    ON periods.metric_time__day = customers_agg.metric_time__day
+), combined AS (
+  SELECT
+    metric_time__day,
+    MAX(marketing_spend) AS marketing_spend,
+    MAX(new_customers) AS new_customers
+  FROM (
+    SELECT
+      campaign_spend_agg_2.metric_time__day,
+      campaign_spend_agg_2.marketing_spend,
+      NULL AS new_customers
+    FROM campaign_spend_agg_2
+    UNION ALL
+    SELECT
+      customers_spine.metric_time__day,
+      NULL AS marketing_spend,
+      customers_spine.new_customers
+    FROM customers_spine
+  ) AS stacked
+  GROUP BY
+    metric_time__day
+), metrics_by_day__customer_acquisition_cost AS (
+  SELECT
+    combined.metric_time__day AS metric_time__day,
+    CAST(combined.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(combined.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost
+  FROM combined
+), customers_agg_2 AS (
+  SELECT
+    DATE_TRUNC('DAY', src.signup_date) AS metric_time__day,
+    COUNT(src.customer_id) AS new_customers
+  FROM {{ ref('stg_customers') }} AS src
+  GROUP BY
+    DATE_TRUNC('DAY', src.signup_date)
+), customers_spine_2 AS (
+  SELECT
+    periods.metric_time__day AS metric_time__day,
+    customers_agg_2.new_customers AS new_customers
+  FROM (
+    SELECT DISTINCT
+      DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  ) AS periods
+  LEFT JOIN customers_agg_2
+    ON periods.metric_time__day = customers_agg_2.metric_time__day
+), metrics_by_day__new_customers AS (
+  SELECT
+    customers_spine_2.metric_time__day AS metric_time__day,
+    COALESCE(customers_spine_2.new_customers, 0) AS new_customers
+  FROM customers_spine_2
 ), campaign_spend_rows_2 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
@@ -13290,7 +13445,7 @@ WITH campaign_spend_rows AS (
   FROM campaign_spend_rows_2
   GROUP BY
     campaign_spend_rows_2.__day
-), campaign_spend_agg_2 AS (
+), campaign_spend_agg_3 AS (
   SELECT
     DATE_TRUNC('WEEK', campaign_spend_daily_2.__day) AS metric_time__week,
     SUM(campaign_spend_daily_2.clicks) AS clicks,
@@ -13458,24 +13613,6 @@ WITH campaign_spend_rows AS (
   FROM {{ ref('stg_leads') }} AS src
   GROUP BY
     DATE_TRUNC('WEEK', src.created_date)
-), customers_agg_2 AS (
-  SELECT
-    DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
-    COUNT(src.customer_id) AS new_customers
-  FROM {{ ref('stg_customers') }} AS src
-  GROUP BY
-    DATE_TRUNC('WEEK', src.signup_date)
-), customers_spine_2 AS (
-  SELECT
-    periods.metric_time__week AS metric_time__week,
-    customers_agg_2.new_customers AS new_customers
-  FROM (
-    SELECT DISTINCT
-      DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  ) AS periods
-  LEFT JOIN customers_agg_2
-    ON periods.metric_time__week = customers_agg_2.metric_time__week
 ), order_lines_cumulative_5 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -13662,12 +13799,12 @@ WITH campaign_spend_rows AS (
 ), customers_rows_2 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
-    src.customer_id AS new_customers__2
+    src.customer_id AS new_customers
   FROM {{ ref('stg_customers') }} AS src
 ), customers_daily_2 AS (
   SELECT
     customers_rows_2.__day,
-    COUNT(customers_rows_2.new_customers__2) AS new_customers__2
+    COUNT(customers_rows_2.new_customers) AS new_customers
   FROM customers_rows_2
   GROUP BY
     customers_rows_2.__day
@@ -13679,15 +13816,15 @@ WITH campaign_spend_rows AS (
 ), customers_cumulative_2 AS (
   SELECT
     framed.__day AS __day,
-    framed.new_customers__2
+    framed.new_customers
   FROM (
     SELECT
       __day,
       __data,
-      SUM(new_customers__2) OVER (
+      SUM(new_customers) OVER (
         ORDER BY __day NULLS LAST
         RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
-      ) AS new_customers__2,
+      ) AS new_customers,
       COUNT(__data) OVER (
         ORDER BY __day NULLS LAST
         RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
@@ -13695,13 +13832,13 @@ WITH campaign_spend_rows AS (
     FROM (
       SELECT
         customers_daily_2.__day,
-        customers_daily_2.new_customers__2,
+        customers_daily_2.new_customers,
         1 AS __data
       FROM customers_daily_2
       UNION ALL
       SELECT
         time_spine.date_day AS __day,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS __data
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       INNER JOIN customers_window_bounds_2
@@ -13714,7 +13851,7 @@ WITH campaign_spend_rows AS (
 ), customers_cumulative_ranked AS (
   SELECT
     DATE_TRUNC('WEEK', customers_cumulative_2.__day) AS metric_time__week,
-    customers_cumulative_2.new_customers__2 AS new_customers__2,
+    customers_cumulative_2.new_customers AS new_customers,
     ROW_NUMBER() OVER (
       PARTITION BY DATE_TRUNC('WEEK', customers_cumulative_2.__day)
       ORDER BY customers_cumulative_2.__day ASC NULLS LAST
@@ -13723,7 +13860,7 @@ WITH campaign_spend_rows AS (
 ), customers_cumulative_first AS (
   SELECT
     customers_cumulative_ranked.metric_time__week,
-    customers_cumulative_ranked.new_customers__2
+    customers_cumulative_ranked.new_customers
   FROM customers_cumulative_ranked
   WHERE
     customers_cumulative_ranked.__period_rank = 1
@@ -14147,7 +14284,7 @@ WITH campaign_spend_rows AS (
 ), group_keys_2 AS (
   SELECT
     metric_time__week
-  FROM campaign_spend_agg_2
+  FROM campaign_spend_agg_3
   UNION
   SELECT
     metric_time__week
@@ -14176,10 +14313,6 @@ WITH campaign_spend_rows AS (
   SELECT
     metric_time__week
   FROM leads_agg_2
-  UNION
-  SELECT
-    metric_time__week
-  FROM customers_spine_2
   UNION
   SELECT
     metric_time__week
@@ -14287,20 +14420,19 @@ WITH campaign_spend_rows AS (
 ), metrics_by_week AS (
   SELECT
     group_keys_2.metric_time__week AS metric_time__week,
-    campaign_spend_agg_2.clicks AS ad_clicks,
-    campaign_spend_agg_2.impressions AS ad_impressions,
+    campaign_spend_agg_3.clicks AS ad_clicks,
+    campaign_spend_agg_3.impressions AS ad_impressions,
     attributed_orders_agg_2.attributed_gross_profit AS attributed_gross_profit,
     attributed_orders_agg_2.attributed_orders AS attributed_orders,
     attributed_orders_agg_2.attributed_revenue AS attributed_revenue,
     CAST(employee_movements_agg_2.leavers AS DOUBLE) / CAST(NULLIF(headcount_agg_2.headcount, 0) AS DOUBLE) AS attrition_rate,
     CAST(production_runs_agg_2.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.planned_minutes, 0) AS DOUBLE) AS availability,
     CAST(order_lines_agg_3.revenue AS DOUBLE) / CAST(NULLIF(orders_agg_2.orders, 0) AS DOUBLE) AS average_order_value,
-    CAST(attributed_orders_agg_2.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.marketing_spend, 0) AS DOUBLE) AS channel_roi,
-    CAST(campaign_spend_agg_2.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.impressions, 0) AS DOUBLE) AS click_through_rate,
+    CAST(attributed_orders_agg_2.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.marketing_spend, 0) AS DOUBLE) AS channel_roi,
+    CAST(campaign_spend_agg_3.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.impressions, 0) AS DOUBLE) AS click_through_rate,
     leads_agg_2.converted_leads AS converted_leads,
     order_lines_agg_3.cost_of_goods AS cost_of_goods,
-    CAST(campaign_spend_agg_2.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.clicks, 0) AS DOUBLE) AS cost_per_click,
-    CAST(campaign_spend_agg_2.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(customers_spine_2.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
+    CAST(campaign_spend_agg_3.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.clicks, 0) AS DOUBLE) AS cost_per_click,
     (
       CAST((
         order_lines_cumulative_first.line_gross_profit
@@ -14354,11 +14486,11 @@ WITH campaign_spend_rows AS (
     CAST(leads_agg_2.converted_leads AS DOUBLE) / CAST(NULLIF(leads_agg_2.leads, 0) AS DOUBLE) AS lead_conversion_rate,
     leads_agg_2.leads AS leads,
     employee_movements_agg_2.leavers AS leavers,
-    campaign_spend_agg_2.marketing_spend AS marketing_spend,
+    campaign_spend_agg_3.marketing_spend AS marketing_spend,
     (
       CAST(100 * (
         (
-          campaign_spend_agg_2.marketing_spend
+          campaign_spend_agg_3.marketing_spend
         ) - (
           campaign_spend_offset_2.marketing_spend__2
         )
@@ -14367,8 +14499,7 @@ WITH campaign_spend_rows AS (
       ), 0)
     ) AS marketing_spend_mom_growth_pct,
     campaign_spend_cumulative_last.marketing_spend__3 AS marketing_spend_mtd,
-    COALESCE(customers_spine_2.new_customers, 0) AS new_customers,
-    customers_cumulative_first.new_customers__2 AS new_customers_rolling_7d,
+    customers_cumulative_first.new_customers AS new_customers_rolling_7d,
     (
       (
         CAST(production_runs_agg_2.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.planned_minutes, 0) AS DOUBLE)
@@ -14437,7 +14568,7 @@ WITH campaign_spend_rows AS (
     CAST(production_runs_agg_2.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg_2.units_produced, 0) AS DOUBLE) AS quality,
     orders_agg_2.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg_2.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg_2.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
-    CAST(attributed_orders_agg_2.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_2.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
+    CAST(attributed_orders_agg_2.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
     order_lines_agg_3.revenue AS revenue,
     (
       CAST(100 * (
@@ -14492,8 +14623,8 @@ WITH campaign_spend_rows AS (
     production_runs_cumulative_first.units_produced__3 AS units_produced_rolling_7d,
     order_lines_agg_3.units_sold AS units_sold
   FROM group_keys_2
-  LEFT JOIN campaign_spend_agg_2
-    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM campaign_spend_agg_2.metric_time__week
+  LEFT JOIN campaign_spend_agg_3
+    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM campaign_spend_agg_3.metric_time__week
   LEFT JOIN attributed_orders_agg_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM attributed_orders_agg_2.metric_time__week
   LEFT JOIN employee_movements_agg_2
@@ -14508,8 +14639,6 @@ WITH campaign_spend_rows AS (
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM orders_agg_2.metric_time__week
   LEFT JOIN leads_agg_2
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM leads_agg_2.metric_time__week
-  LEFT JOIN customers_spine_2
-    ON group_keys_2.metric_time__week IS NOT DISTINCT FROM customers_spine_2.metric_time__week
   LEFT JOIN order_lines_cumulative_first
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first.metric_time__week
   LEFT JOIN orders_cumulative_first
@@ -14562,6 +14691,79 @@ WITH campaign_spend_rows AS (
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM store_traffic_offset_2.metric_time__week
   LEFT JOIN production_runs_cumulative_first
     ON group_keys_2.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
+), campaign_spend_agg_4 AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
+    SUM(src.spend_eur) AS marketing_spend
+  FROM {{ ref('stg_campaign_spend') }} AS src
+  GROUP BY
+    DATE_TRUNC('WEEK', src.spend_date)
+), customers_agg_3 AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
+    COUNT(src.customer_id) AS new_customers
+  FROM {{ ref('stg_customers') }} AS src
+  GROUP BY
+    DATE_TRUNC('WEEK', src.signup_date)
+), customers_spine_3 AS (
+  SELECT
+    periods.metric_time__week AS metric_time__week,
+    customers_agg_3.new_customers AS new_customers
+  FROM (
+    SELECT DISTINCT
+      DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  ) AS periods
+  LEFT JOIN customers_agg_3
+    ON periods.metric_time__week = customers_agg_3.metric_time__week
+), combined_2 AS (
+  SELECT
+    metric_time__week,
+    MAX(marketing_spend) AS marketing_spend,
+    MAX(new_customers) AS new_customers
+  FROM (
+    SELECT
+      campaign_spend_agg_4.metric_time__week,
+      campaign_spend_agg_4.marketing_spend,
+      NULL AS new_customers
+    FROM campaign_spend_agg_4
+    UNION ALL
+    SELECT
+      customers_spine_3.metric_time__week,
+      NULL AS marketing_spend,
+      customers_spine_3.new_customers
+    FROM customers_spine_3
+  ) AS stacked
+  GROUP BY
+    metric_time__week
+), metrics_by_week__customer_acquisition_cost AS (
+  SELECT
+    combined_2.metric_time__week AS metric_time__week,
+    CAST(combined_2.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(combined_2.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost
+  FROM combined_2
+), customers_agg_4 AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
+    COUNT(src.customer_id) AS new_customers
+  FROM {{ ref('stg_customers') }} AS src
+  GROUP BY
+    DATE_TRUNC('WEEK', src.signup_date)
+), customers_spine_4 AS (
+  SELECT
+    periods.metric_time__week AS metric_time__week,
+    customers_agg_4.new_customers AS new_customers
+  FROM (
+    SELECT DISTINCT
+      DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  ) AS periods
+  LEFT JOIN customers_agg_4
+    ON periods.metric_time__week = customers_agg_4.metric_time__week
+), metrics_by_week__new_customers AS (
+  SELECT
+    customers_spine_4.metric_time__week AS metric_time__week,
+    COALESCE(customers_spine_4.new_customers, 0) AS new_customers
+  FROM customers_spine_4
 ), campaign_spend_rows_3 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
@@ -14580,7 +14782,7 @@ WITH campaign_spend_rows AS (
   FROM campaign_spend_rows_3
   GROUP BY
     campaign_spend_rows_3.__day
-), campaign_spend_agg_3 AS (
+), campaign_spend_agg_5 AS (
   SELECT
     DATE_TRUNC('MONTH', campaign_spend_daily_3.__day) AS metric_time__month,
     SUM(campaign_spend_daily_3.clicks) AS clicks,
@@ -14748,24 +14950,6 @@ WITH campaign_spend_rows AS (
   FROM {{ ref('stg_leads') }} AS src
   GROUP BY
     DATE_TRUNC('MONTH', src.created_date)
-), customers_agg_3 AS (
-  SELECT
-    DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
-    COUNT(src.customer_id) AS new_customers
-  FROM {{ ref('stg_customers') }} AS src
-  GROUP BY
-    DATE_TRUNC('MONTH', src.signup_date)
-), customers_spine_3 AS (
-  SELECT
-    periods.metric_time__month AS metric_time__month,
-    customers_agg_3.new_customers AS new_customers
-  FROM (
-    SELECT DISTINCT
-      DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-  ) AS periods
-  LEFT JOIN customers_agg_3
-    ON periods.metric_time__month = customers_agg_3.metric_time__month
 ), order_lines_cumulative_6 AS (
   SELECT
     time_spine.date_day AS __day,
@@ -14992,12 +15176,12 @@ WITH campaign_spend_rows AS (
 ), customers_rows_3 AS (
   SELECT
     CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
-    src.customer_id AS new_customers__2
+    src.customer_id AS new_customers
   FROM {{ ref('stg_customers') }} AS src
 ), customers_daily_3 AS (
   SELECT
     customers_rows_3.__day,
-    COUNT(customers_rows_3.new_customers__2) AS new_customers__2
+    COUNT(customers_rows_3.new_customers) AS new_customers
   FROM customers_rows_3
   GROUP BY
     customers_rows_3.__day
@@ -15009,15 +15193,15 @@ WITH campaign_spend_rows AS (
 ), customers_cumulative_3 AS (
   SELECT
     framed.__day AS __day,
-    framed.new_customers__2
+    framed.new_customers
   FROM (
     SELECT
       __day,
       __data,
-      SUM(new_customers__2) OVER (
+      SUM(new_customers) OVER (
         ORDER BY __day NULLS LAST
         RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
-      ) AS new_customers__2,
+      ) AS new_customers,
       COUNT(__data) OVER (
         ORDER BY __day NULLS LAST
         RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW
@@ -15025,13 +15209,13 @@ WITH campaign_spend_rows AS (
     FROM (
       SELECT
         customers_daily_3.__day,
-        customers_daily_3.new_customers__2,
+        customers_daily_3.new_customers,
         1 AS __data
       FROM customers_daily_3
       UNION ALL
       SELECT
         time_spine.date_day AS __day,
-        NULL AS new_customers__2,
+        NULL AS new_customers,
         NULL AS __data
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       INNER JOIN customers_window_bounds_3
@@ -15044,7 +15228,7 @@ WITH campaign_spend_rows AS (
 ), customers_cumulative_ranked_2 AS (
   SELECT
     DATE_TRUNC('MONTH', customers_cumulative_3.__day) AS metric_time__month,
-    customers_cumulative_3.new_customers__2 AS new_customers__2,
+    customers_cumulative_3.new_customers AS new_customers,
     ROW_NUMBER() OVER (
       PARTITION BY DATE_TRUNC('MONTH', customers_cumulative_3.__day)
       ORDER BY customers_cumulative_3.__day ASC NULLS LAST
@@ -15053,7 +15237,7 @@ WITH campaign_spend_rows AS (
 ), customers_cumulative_first_2 AS (
   SELECT
     customers_cumulative_ranked_2.metric_time__month,
-    customers_cumulative_ranked_2.new_customers__2
+    customers_cumulative_ranked_2.new_customers
   FROM customers_cumulative_ranked_2
   WHERE
     customers_cumulative_ranked_2.__period_rank = 1
@@ -15517,7 +15701,7 @@ WITH campaign_spend_rows AS (
 ), group_keys_3 AS (
   SELECT
     metric_time__month
-  FROM campaign_spend_agg_3
+  FROM campaign_spend_agg_5
   UNION
   SELECT
     metric_time__month
@@ -15546,10 +15730,6 @@ WITH campaign_spend_rows AS (
   SELECT
     metric_time__month
   FROM leads_agg_3
-  UNION
-  SELECT
-    metric_time__month
-  FROM customers_spine_3
   UNION
   SELECT
     metric_time__month
@@ -15657,20 +15837,19 @@ WITH campaign_spend_rows AS (
 ), metrics_by_month AS (
   SELECT
     group_keys_3.metric_time__month AS metric_time__month,
-    campaign_spend_agg_3.clicks AS ad_clicks,
-    campaign_spend_agg_3.impressions AS ad_impressions,
+    campaign_spend_agg_5.clicks AS ad_clicks,
+    campaign_spend_agg_5.impressions AS ad_impressions,
     attributed_orders_agg_3.attributed_gross_profit AS attributed_gross_profit,
     attributed_orders_agg_3.attributed_orders AS attributed_orders,
     attributed_orders_agg_3.attributed_revenue AS attributed_revenue,
     CAST(employee_movements_agg_3.leavers AS DOUBLE) / CAST(NULLIF(headcount_agg_3.headcount, 0) AS DOUBLE) AS attrition_rate,
     CAST(production_runs_agg_3.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.planned_minutes, 0) AS DOUBLE) AS availability,
     CAST(order_lines_agg_4.revenue AS DOUBLE) / CAST(NULLIF(orders_agg_3.orders, 0) AS DOUBLE) AS average_order_value,
-    CAST(attributed_orders_agg_3.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.marketing_spend, 0) AS DOUBLE) AS channel_roi,
-    CAST(campaign_spend_agg_3.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.impressions, 0) AS DOUBLE) AS click_through_rate,
+    CAST(attributed_orders_agg_3.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_5.marketing_spend, 0) AS DOUBLE) AS channel_roi,
+    CAST(campaign_spend_agg_5.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_5.impressions, 0) AS DOUBLE) AS click_through_rate,
     leads_agg_3.converted_leads AS converted_leads,
     order_lines_agg_4.cost_of_goods AS cost_of_goods,
-    CAST(campaign_spend_agg_3.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.clicks, 0) AS DOUBLE) AS cost_per_click,
-    CAST(campaign_spend_agg_3.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(customers_spine_3.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost,
+    CAST(campaign_spend_agg_5.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_5.clicks, 0) AS DOUBLE) AS cost_per_click,
     (
       CAST((
         order_lines_cumulative_first_3.line_gross_profit
@@ -15724,11 +15903,11 @@ WITH campaign_spend_rows AS (
     CAST(leads_agg_3.converted_leads AS DOUBLE) / CAST(NULLIF(leads_agg_3.leads, 0) AS DOUBLE) AS lead_conversion_rate,
     leads_agg_3.leads AS leads,
     employee_movements_agg_3.leavers AS leavers,
-    campaign_spend_agg_3.marketing_spend AS marketing_spend,
+    campaign_spend_agg_5.marketing_spend AS marketing_spend,
     (
       CAST(100 * (
         (
-          campaign_spend_agg_3.marketing_spend
+          campaign_spend_agg_5.marketing_spend
         ) - (
           campaign_spend_offset_3.marketing_spend__2
         )
@@ -15737,8 +15916,7 @@ WITH campaign_spend_rows AS (
       ), 0)
     ) AS marketing_spend_mom_growth_pct,
     campaign_spend_to_date.marketing_spend__3 AS marketing_spend_mtd,
-    COALESCE(customers_spine_3.new_customers, 0) AS new_customers,
-    customers_cumulative_first_2.new_customers__2 AS new_customers_rolling_7d,
+    customers_cumulative_first_2.new_customers AS new_customers_rolling_7d,
     (
       (
         CAST(production_runs_agg_3.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.planned_minutes, 0) AS DOUBLE)
@@ -15807,7 +15985,7 @@ WITH campaign_spend_rows AS (
     CAST(production_runs_agg_3.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg_3.units_produced, 0) AS DOUBLE) AS quality,
     orders_agg_3.ordering_customers__3 AS repeat_customers,
     CAST(orders_agg_3.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg_3.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
-    CAST(attributed_orders_agg_3.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_3.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
+    CAST(attributed_orders_agg_3.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg_5.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
     order_lines_agg_4.revenue AS revenue,
     (
       CAST(100 * (
@@ -15862,8 +16040,8 @@ WITH campaign_spend_rows AS (
     production_runs_cumulative_first_2.units_produced__3 AS units_produced_rolling_7d,
     order_lines_agg_4.units_sold AS units_sold
   FROM group_keys_3
-  LEFT JOIN campaign_spend_agg_3
-    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg_3.metric_time__month
+  LEFT JOIN campaign_spend_agg_5
+    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg_5.metric_time__month
   LEFT JOIN attributed_orders_agg_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM attributed_orders_agg_3.metric_time__month
   LEFT JOIN employee_movements_agg_3
@@ -15878,8 +16056,6 @@ WITH campaign_spend_rows AS (
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM orders_agg_3.metric_time__month
   LEFT JOIN leads_agg_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM leads_agg_3.metric_time__month
-  LEFT JOIN customers_spine_3
-    ON group_keys_3.metric_time__month IS NOT DISTINCT FROM customers_spine_3.metric_time__month
   LEFT JOIN order_lines_cumulative_first_3
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_3.metric_time__month
   LEFT JOIN orders_cumulative_first_2
@@ -15932,6 +16108,79 @@ WITH campaign_spend_rows AS (
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM store_traffic_offset_3.metric_time__month
   LEFT JOIN production_runs_cumulative_first_2
     ON group_keys_3.metric_time__month IS NOT DISTINCT FROM production_runs_cumulative_first_2.metric_time__month
+), campaign_spend_agg_6 AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
+    SUM(src.spend_eur) AS marketing_spend
+  FROM {{ ref('stg_campaign_spend') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.spend_date)
+), customers_agg_5 AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
+    COUNT(src.customer_id) AS new_customers
+  FROM {{ ref('stg_customers') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.signup_date)
+), customers_spine_5 AS (
+  SELECT
+    periods.metric_time__month AS metric_time__month,
+    customers_agg_5.new_customers AS new_customers
+  FROM (
+    SELECT DISTINCT
+      DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  ) AS periods
+  LEFT JOIN customers_agg_5
+    ON periods.metric_time__month = customers_agg_5.metric_time__month
+), combined_3 AS (
+  SELECT
+    metric_time__month,
+    MAX(marketing_spend) AS marketing_spend,
+    MAX(new_customers) AS new_customers
+  FROM (
+    SELECT
+      campaign_spend_agg_6.metric_time__month,
+      campaign_spend_agg_6.marketing_spend,
+      NULL AS new_customers
+    FROM campaign_spend_agg_6
+    UNION ALL
+    SELECT
+      customers_spine_5.metric_time__month,
+      NULL AS marketing_spend,
+      customers_spine_5.new_customers
+    FROM customers_spine_5
+  ) AS stacked
+  GROUP BY
+    metric_time__month
+), metrics_by_month__customer_acquisition_cost AS (
+  SELECT
+    combined_3.metric_time__month AS metric_time__month,
+    CAST(combined_3.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(combined_3.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost
+  FROM combined_3
+), customers_agg_6 AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
+    COUNT(src.customer_id) AS new_customers
+  FROM {{ ref('stg_customers') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.signup_date)
+), customers_spine_6 AS (
+  SELECT
+    periods.metric_time__month AS metric_time__month,
+    customers_agg_6.new_customers AS new_customers
+  FROM (
+    SELECT DISTINCT
+      DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  ) AS periods
+  LEFT JOIN customers_agg_6
+    ON periods.metric_time__month = customers_agg_6.metric_time__month
+), metrics_by_month__new_customers AS (
+  SELECT
+    customers_spine_6.metric_time__month AS metric_time__month,
+    COALESCE(customers_spine_6.new_customers, 0) AS new_customers
+  FROM customers_spine_6
 )
 SELECT
   *
@@ -15957,7 +16206,6 @@ FROM (
       CAST(converted_leads AS DOUBLE) AS converted_leads,
       CAST(cost_of_goods AS DOUBLE) AS cost_of_goods,
       CAST(cost_per_click AS DOUBLE) AS cost_per_click,
-      CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost,
       CAST(customer_lifetime_value AS DOUBLE) AS customer_lifetime_value,
       CAST(customers_to_date AS DOUBLE) AS customers_to_date,
       CAST(defect_rate AS DOUBLE) AS defect_rate,
@@ -15982,7 +16230,6 @@ FROM (
       CAST(marketing_spend AS DOUBLE) AS marketing_spend,
       CAST(marketing_spend_mom_growth_pct AS DOUBLE) AS marketing_spend_mom_growth_pct,
       CAST(marketing_spend_mtd AS DOUBLE) AS marketing_spend_mtd,
-      CAST(new_customers AS DOUBLE) AS new_customers,
       CAST(new_customers_rolling_7d AS DOUBLE) AS new_customers_rolling_7d,
       CAST(oee AS DOUBLE) AS oee,
       CAST(oee_mom_change_pts AS DOUBLE) AS oee_mom_change_pts,
@@ -16045,7 +16292,6 @@ FROM (
       converted_leads,
       cost_of_goods,
       cost_per_click,
-      customer_acquisition_cost,
       customer_lifetime_value,
       customers_to_date,
       defect_rate,
@@ -16070,7 +16316,6 @@ FROM (
       marketing_spend,
       marketing_spend_mom_growth_pct,
       marketing_spend_mtd,
-      new_customers,
       new_customers_rolling_7d,
       oee,
       oee_mom_change_pts,
@@ -16121,6 +16366,32 @@ FROM (
   UNION ALL
   SELECT
     metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__day,
+      CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost
+    FROM metrics_by_day__customer_acquisition_cost
+  ) AS metrics_by_day__customer_acquisition_cost_wide
+  UNPIVOT(value FOR metric_name IN (customer_acquisition_cost))
+  UNION ALL
+  SELECT
+    metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__day,
+      CAST(new_customers AS DOUBLE) AS new_customers
+    FROM metrics_by_day__new_customers
+  ) AS metrics_by_day__new_customers_wide
+  UNPIVOT(value FOR metric_name IN (new_customers))
+  UNION ALL
+  SELECT
+    metric_name,
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     value
@@ -16140,7 +16411,6 @@ FROM (
       CAST(converted_leads AS DOUBLE) AS converted_leads,
       CAST(cost_of_goods AS DOUBLE) AS cost_of_goods,
       CAST(cost_per_click AS DOUBLE) AS cost_per_click,
-      CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost,
       CAST(customer_lifetime_value AS DOUBLE) AS customer_lifetime_value,
       CAST(customers_to_date AS DOUBLE) AS customers_to_date,
       CAST(defect_rate AS DOUBLE) AS defect_rate,
@@ -16165,7 +16435,6 @@ FROM (
       CAST(marketing_spend AS DOUBLE) AS marketing_spend,
       CAST(marketing_spend_mom_growth_pct AS DOUBLE) AS marketing_spend_mom_growth_pct,
       CAST(marketing_spend_mtd AS DOUBLE) AS marketing_spend_mtd,
-      CAST(new_customers AS DOUBLE) AS new_customers,
       CAST(new_customers_rolling_7d AS DOUBLE) AS new_customers_rolling_7d,
       CAST(oee AS DOUBLE) AS oee,
       CAST(oee_mom_change_pts AS DOUBLE) AS oee_mom_change_pts,
@@ -16228,7 +16497,6 @@ FROM (
       converted_leads,
       cost_of_goods,
       cost_per_click,
-      customer_acquisition_cost,
       customer_lifetime_value,
       customers_to_date,
       defect_rate,
@@ -16253,7 +16521,6 @@ FROM (
       marketing_spend,
       marketing_spend_mom_growth_pct,
       marketing_spend_mtd,
-      new_customers,
       new_customers_rolling_7d,
       oee,
       oee_mom_change_pts,
@@ -16304,6 +16571,32 @@ FROM (
   UNION ALL
   SELECT
     metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__week,
+      CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost
+    FROM metrics_by_week__customer_acquisition_cost
+  ) AS metrics_by_week__customer_acquisition_cost_wide
+  UNPIVOT(value FOR metric_name IN (customer_acquisition_cost))
+  UNION ALL
+  SELECT
+    metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__week,
+      CAST(new_customers AS DOUBLE) AS new_customers
+    FROM metrics_by_week__new_customers
+  ) AS metrics_by_week__new_customers_wide
+  UNPIVOT(value FOR metric_name IN (new_customers))
+  UNION ALL
+  SELECT
+    metric_name,
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     value
@@ -16323,7 +16616,6 @@ FROM (
       CAST(converted_leads AS DOUBLE) AS converted_leads,
       CAST(cost_of_goods AS DOUBLE) AS cost_of_goods,
       CAST(cost_per_click AS DOUBLE) AS cost_per_click,
-      CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost,
       CAST(customer_lifetime_value AS DOUBLE) AS customer_lifetime_value,
       CAST(customers_to_date AS DOUBLE) AS customers_to_date,
       CAST(defect_rate AS DOUBLE) AS defect_rate,
@@ -16348,7 +16640,6 @@ FROM (
       CAST(marketing_spend AS DOUBLE) AS marketing_spend,
       CAST(marketing_spend_mom_growth_pct AS DOUBLE) AS marketing_spend_mom_growth_pct,
       CAST(marketing_spend_mtd AS DOUBLE) AS marketing_spend_mtd,
-      CAST(new_customers AS DOUBLE) AS new_customers,
       CAST(new_customers_rolling_7d AS DOUBLE) AS new_customers_rolling_7d,
       CAST(oee AS DOUBLE) AS oee,
       CAST(oee_mom_change_pts AS DOUBLE) AS oee_mom_change_pts,
@@ -16411,7 +16702,6 @@ FROM (
       converted_leads,
       cost_of_goods,
       cost_per_click,
-      customer_acquisition_cost,
       customer_lifetime_value,
       customers_to_date,
       defect_rate,
@@ -16436,7 +16726,6 @@ FROM (
       marketing_spend,
       marketing_spend_mom_growth_pct,
       marketing_spend_mtd,
-      new_customers,
       new_customers_rolling_7d,
       oee,
       oee_mom_change_pts,
@@ -16484,5 +16773,31 @@ FROM (
       units_sold
     )
   )
+  UNION ALL
+  SELECT
+    metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__month,
+      CAST(customer_acquisition_cost AS DOUBLE) AS customer_acquisition_cost
+    FROM metrics_by_month__customer_acquisition_cost
+  ) AS metrics_by_month__customer_acquisition_cost_wide
+  UNPIVOT(value FOR metric_name IN (customer_acquisition_cost))
+  UNION ALL
+  SELECT
+    metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__month,
+      CAST(new_customers AS DOUBLE) AS new_customers
+    FROM metrics_by_month__new_customers
+  ) AS metrics_by_month__new_customers_wide
+  UNPIVOT(value FOR metric_name IN (new_customers))
 ) AS metric_values
 {% else %}{{ exceptions.raise_compiler_error("metricsctl compiled this model for duckdb, postgres, spark only: add '" ~ target.type ~ "' to vars.metricsctl_dialects in dbt_project.yml and run `metricsctl compile`") }}{% endif %}
