@@ -526,7 +526,8 @@ class Materializer:
         (windows, cumulatives, offsets look back, never ahead), a conversion its base event's up to the
         window earlier; a conversion without a window, or a filter on another metric, can change any period.
         A semantic model that names a `rewritten_record` instead qualifies too: its rows change only from the
-        days that record holds.
+        days that record holds (but as a conversion's conversion events: a rewritten one changes its base
+        events' periods up to a window before the day recorded, so such a conversion is recomputed in full).
         """
         from metricsctl.compiler.plan import Planner
 
@@ -567,6 +568,8 @@ class Materializer:
             read = {m: self._rewritten_record(m) for m in models if lookbacks[m] is None}
             if reads_metrics or any(record is None for record in read.values()):
                 continue
+            if any(i.conversion is not None and read.get(i.model) for i in instances):
+                continue  # a rewritten conversion event moves base events up to a window before the recorded day
             bounded.append(name)
             records.update(r for r in read.values() if r is not None)
             longest = max(longest, days + max((d for d in lookbacks.values() if d is not None), default=0))

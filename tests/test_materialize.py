@@ -347,6 +347,40 @@ def test_a_rewritten_record_that_is_not_a_model_of_the_project_is_named_with_its
     assert not (root / "models" / "metrics" / "metric_values.sql").exists()
 
 
+def recomputed_in_full(root: Path) -> set[str]:
+    """The metrics metric_values computes in its full query (not from the first day a run rebuilds)."""
+    sql = (root / "models" / "metrics" / "metric_values.sql").read_text()
+    wide = re.findall(r"SELECT\s+metric_time__day,((?:\s*CAST\(\w+ AS DOUBLE\) AS \w+,?)+)\s+FROM (\w+)", sql)
+    assert wide
+    return {name for names, cte in wide if cte.startswith("metrics_by_day")
+            for name in re.findall(r"AS DOUBLE\) AS (\w+)", names)}
+
+
+@pytest.mark.parametrize(("recorded", "in_full"), [("visits", False), ("orders", True)])
+def test_a_conversion_whose_conversion_events_are_rewritten_is_recomputed_in_full(
+        tmp_path: Path, recorded: str, in_full: bool):
+    """A rewritten visit (the base event) changes its own day's conversions: the conversion is recomputed from the
+    day recorded. A rewritten order (the conversion event) changes those of visits up to the window (7 days)
+    before it, which a bound at the recorded day would leave stale: the conversion is recomputed in full."""
+    root = make_project(tmp_path)
+    (root / "models" / "rewrites.sql").write_text("select cast(null as date) as first_day where 1 = 0\n")
+    path = root / "metrics" / "semantic_models.yml"
+    text = path.read_text()
+    settings = {"orders": "lookback_days: 5", "visits": "lookback_days: 5"}
+    settings[recorded] = "rewritten_record: rewrites"
+    text = text.replace("metricsctl: {group_rows_first: true}",
+                        f"metricsctl: {{group_rows_first: true, {settings['orders']}}}")
+    text = text.replace("    model: ref('visits')\n",
+                        f"    model: ref('visits')\n    config: {{meta: {{metricsctl: {{{settings['visits']}}}}}}}\n")
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["compile", "--project-dir", str(root)])
+    assert result.exit_code == 0, result.output
+    full = recomputed_in_full(root)
+    assert "order_count" not in full  # orders' own metrics start at the bound either way
+    assert ({"visit_to_order_rate", "visit_to_order_conversions"} <= full) is in_full
+    assert not {"visit_to_order_rate", "visit_to_order_conversions"} & full or in_full
+
+
 def test_the_first_day_an_incremental_export_rebuilds_reaches_its_sql_only_as_a_date(built: Path):
     """`metricsctl_since` is read from the export's table and written into its SQL as a literal: the model's
     own Jinja lets through an ISO date and stops on anything else, before the SQL runs."""

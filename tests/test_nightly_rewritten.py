@@ -234,3 +234,61 @@ def test_a_build_that_selects_the_headcount_without_its_record_creates_the_recor
         assert con.execute(
             "select value from metric_values where metric_name = 'leavers' and grain = 'month' "
             "and period_start = date '2024-10-01'").fetchone() == (leaving_in(employees, dt.date(2024, 10, 1)),)
+
+
+def visits_in(visits_csv: Path, month: dt.date) -> int:
+    """Visits in `month`, counted from the CRM seed by hand: ISO dates, day/month/year, and ISO dates whose day
+    and month were swapped (a 13th month)."""
+    def day_of(text: str) -> dt.date:
+        if "/" in text:
+            d, m, y = text.split("/")
+            return dt.date(int(y), int(m), int(d))
+        y, m, d = text.split("-")
+        return dt.date(int(y), int(m), int(d)) if int(m) <= 12 else dt.date(int(y), int(d), int(m))
+
+    with visits_csv.open(newline="") as f:
+        return sum(1 for row in csv.DictReader(f) if day_of(row["visit_date"].strip()).replace(day=1) == month)
+
+
+def test_metric_values_recomputes_the_visits_from_the_earliest_visit_a_run_changed(
+        demo_built: Path, tmp_path: Path) -> None:
+    """stg_sales_visits is rebuilt whole by each run; its pre-hook records the earliest day of the visits it adds,
+    removes or changes (stg_sales_visits_rewrites), comparing the columns the metrics read: a new duration
+    records nothing. metric_values recomputes the visit metrics from the recorded day, keeps the periods before
+    it as the table holds them, and empties the record."""
+    root = copy_of(demo_built, tmp_path / "demo")
+    warehouse = root / "warehouse.duckdb"
+    record = "select cast(first_day as varchar) from stg_sales_visits_rewrites order by 1"
+    visits = root / "seeds" / "sales_visits.csv"
+    app = Metricsctl(root)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(record).fetchall() == []  # the demo's build emptied it
+
+    rows = _read(visits)
+    rows[1]["duration_minutes"] = "60" if rows[1]["duration_minutes"] != "60" else "45"
+    _write(visits, rows)
+    assert app.build(select=("+stg_sales_visits",), as_of=AS_OF).success
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(record).fetchall() == []  # no metric reads the duration
+
+    # a visit of September 2024 was typed in the wrong month: it took place on 20 August
+    moved = next(row for row in rows if row["visit_date"].startswith("2024-09-1"))
+    moved["visit_date"] = "2024-08-20"
+    _write(visits, rows)
+    assert app.build(select=("+stg_sales_visits",), as_of=AS_OF).success
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(record).fetchall() == [("2024-08-20",)]  # the earlier of its two days
+
+    # a mark on a period before the recorded day shows what the next build keeps
+    old = "metric_name = 'sales_visits' and grain = 'month' and period_start = date '2024-03-01'"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(f"update metric_values set value = -1 where {old}")
+    built = app.build(as_of=AS_OF)
+    assert built.success, [(n.unique_id, n.message) for n in built.failed] or built.gate
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        assert con.execute(record).fetchall() == []  # carried into metric_values: emptied
+        for month in (dt.date(2024, 8, 1), dt.date(2024, 9, 1)):
+            assert con.execute("select value from metric_values where metric_name = 'sales_visits' and grain = "
+                               f"'month' and period_start = date '{month.isoformat()}'").fetchone() \
+                == (visits_in(visits, month),)
+        assert con.execute(f"select value from metric_values where {old}").fetchone() == (-1,)  # kept

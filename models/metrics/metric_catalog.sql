@@ -140,7 +140,7 @@ FROM (VALUES
     'leads',
     'sum_boolean(is_converted) over leads',
     'converted_leads',
-    'metrics/crm.yml:83'
+    'metrics/crm.yml:86'
   ),
   (
     'cost_of_goods',
@@ -382,7 +382,7 @@ FROM (VALUES
     'ratio',
     'converted_leads / leads',
     'converted_leads, leads',
-    'metrics/crm.yml:89'
+    'metrics/crm.yml:92'
   ),
   (
     'leads',
@@ -393,7 +393,7 @@ FROM (VALUES
     'leads',
     'count(lead_id) over leads',
     'leads',
-    'metrics/crm.yml:77'
+    'metrics/crm.yml:80'
   ),
   (
     'leavers',
@@ -789,7 +789,7 @@ FROM (VALUES
     'ratio',
     'conversion_rate: orders after sales_visits by the same customer within 14 day',
     'sales_visits, orders',
-    'metrics/crm.yml:53'
+    'metrics/crm.yml:56'
   ),
   (
     'sales_visit_conversions',
@@ -800,7 +800,7 @@ FROM (VALUES
     'visits',
     'conversions: orders after sales_visits by the same customer within 14 day',
     'sales_visits, orders',
-    'metrics/crm.yml:65'
+    'metrics/crm.yml:68'
   ),
   (
     'sales_visits',
@@ -811,7 +811,7 @@ FROM (VALUES
     'visits',
     'count(visit_id) over sales_visits',
     'sales_visits',
-    'metrics/crm.yml:47'
+    'metrics/crm.yml:50'
   ),
   (
     'store_conversion_rate',
@@ -1897,7 +1897,7 @@ FROM (VALUES
     'leads',
     'sum_boolean(is_converted) over leads',
     'converted_leads',
-    'metrics/crm.yml:83'
+    'metrics/crm.yml:86'
   ),
   (
     'cost_of_goods',
@@ -2139,7 +2139,7 @@ FROM (VALUES
     'ratio',
     'converted_leads / leads',
     'converted_leads, leads',
-    'metrics/crm.yml:89'
+    'metrics/crm.yml:92'
   ),
   (
     'leads',
@@ -2150,7 +2150,7 @@ FROM (VALUES
     'leads',
     'count(lead_id) over leads',
     'leads',
-    'metrics/crm.yml:77'
+    'metrics/crm.yml:80'
   ),
   (
     'leavers',
@@ -2546,7 +2546,7 @@ FROM (VALUES
     'ratio',
     'conversion_rate: orders after sales_visits by the same customer within 14 day',
     'sales_visits, orders',
-    'metrics/crm.yml:53'
+    'metrics/crm.yml:56'
   ),
   (
     'sales_visit_conversions',
@@ -2557,7 +2557,7 @@ FROM (VALUES
     'visits',
     'conversions: orders after sales_visits by the same customer within 14 day',
     'sales_visits, orders',
-    'metrics/crm.yml:65'
+    'metrics/crm.yml:68'
   ),
   (
     'sales_visits',
@@ -2568,7 +2568,7 @@ FROM (VALUES
     'visits',
     'count(visit_id) over sales_visits',
     'sales_visits',
-    'metrics/crm.yml:47'
+    'metrics/crm.yml:50'
   ),
   (
     'store_conversion_rate',
@@ -4440,7 +4440,7 @@ FROM VALUES
     'leads',
     'sum_boolean(is_converted) over leads',
     'converted_leads',
-    'metrics/crm.yml:83'
+    'metrics/crm.yml:86'
   ),
   (
     'cost_of_goods',
@@ -4682,7 +4682,7 @@ FROM VALUES
     'ratio',
     'converted_leads / leads',
     'converted_leads, leads',
-    'metrics/crm.yml:89'
+    'metrics/crm.yml:92'
   ),
   (
     'leads',
@@ -4693,7 +4693,7 @@ FROM VALUES
     'leads',
     'count(lead_id) over leads',
     'leads',
-    'metrics/crm.yml:77'
+    'metrics/crm.yml:80'
   ),
   (
     'leavers',
@@ -5089,7 +5089,7 @@ FROM VALUES
     'ratio',
     'conversion_rate: orders after sales_visits by the same customer within 14 day',
     'sales_visits, orders',
-    'metrics/crm.yml:53'
+    'metrics/crm.yml:56'
   ),
   (
     'sales_visit_conversions',
@@ -5100,7 +5100,7 @@ FROM VALUES
     'visits',
     'conversions: orders after sales_visits by the same customer within 14 day',
     'sales_visits, orders',
-    'metrics/crm.yml:65'
+    'metrics/crm.yml:68'
   ),
   (
     'sales_visits',
@@ -5111,7 +5111,7 @@ FROM VALUES
     'visits',
     'count(visit_id) over sales_visits',
     'sales_visits',
-    'metrics/crm.yml:47'
+    'metrics/crm.yml:50'
   ),
   (
     'store_conversion_rate',
