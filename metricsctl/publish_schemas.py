@@ -232,15 +232,33 @@ def _selected(project: DbtProject, manifest: Any, select: Sequence[str], exclude
 
 
 def _copy_incremental(stage: SchemaStage, catalog: Catalog) -> None:
-    """Incremental models and snapshots build on their published rows: copy them into the candidate."""
+    """Incremental models and snapshots build on their published rows: copy them into the candidate. So does a
+    table behind a semantic model that keeps a `rewritten_record`, where `metric_values` reads records (tables
+    take DELETE): its run compares its new rows with the table as it stands to record the days it rewrites
+    (the demo's `record_changed_rows`), which in the candidate would otherwise be no table at all."""
+    from metricsctl.compiler.dialects import updates_rows
+
     assert stage.manifest is not None
+    recorded = _recorded_tables(stage.manifest) if updates_rows(stage.target.type) else set()
     for uid, (schema, name) in sorted(stage.nodes.items()):
         node = stage.manifest.nodes[uid]
-        if node.resource_type.value != "snapshot" and getattr(node.config, "materialized", None) != "incremental":
+        if node.resource_type.value != "snapshot" and getattr(node.config, "materialized", None) != "incremental" \
+                and uid not in recorded:
             continue
         if _kind(catalog.kinds(schema), name) == "table":
             catalog.copy_table((schema, name), (stage.candidates[schema], name))
 
+
+
+def _recorded_tables(manifest: Any) -> set[str]:
+    """The unique_ids of the models behind semantic models that name a `rewritten_record`."""
+    found: set[str] = set()
+    for semantic_model in manifest.semantic_models.values():
+        meta = getattr(semantic_model.config, "meta", None) or {}
+        settings = meta.get("metricsctl") if isinstance(meta, dict) else None
+        if isinstance(settings, dict) and settings.get("rewritten_record"):
+            found.update(semantic_model.depends_on.nodes)
+    return found
 
 # --- the build lock ------------------------------------------------------------------------------------
 @contextlib.contextmanager

@@ -223,3 +223,17 @@ def test_a_nightly_build_on_postgres_gives_a_full_builds_numbers(full_build: Met
         assert warehouse.execute("select count(*) from nightly.stg_order_lines where order_id = 9002").rows[0][0] == 1
     finally:
         warehouse.close()
+
+    # a table rebuilt whole that keeps a record compares its new rows with those published (the build copies
+    # them into its candidate schema first): visit 674 moved from 2024-09-10 to 2024-08-20 records 2024-08-20
+    # (with nothing to compare with, it would record 1900-01-01: everything recomputed)
+    rewrite(app.project.project_dir / "seeds" / "sales_visits.csv",
+            lambda row: {"visit_date": "2024-08-20"} if row["visit_id"] == "674" else {})
+    moved = app.build(select=("+stg_sales_visits",), as_of=AS_OF)
+    assert moved.success, [(n.unique_id, n.message) for n in moved.failed]
+    warehouse = app.warehouse()
+    try:
+        assert warehouse.execute("select cast(first_day as varchar) from nightly.stg_sales_visits_rewrites").rows \
+            == [("2024-08-20",)]
+    finally:
+        warehouse.close()
