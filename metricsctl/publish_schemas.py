@@ -249,7 +249,6 @@ def _copy_incremental(stage: SchemaStage, catalog: Catalog) -> None:
             catalog.copy_table((schema, name), (stage.candidates[schema], name))
 
 
-
 def _recorded_tables(manifest: Any) -> set[str]:
     """The unique_ids of the models behind semantic models that name a `rewritten_record`."""
     found: set[str] = set()
@@ -259,6 +258,7 @@ def _recorded_tables(manifest: Any) -> set[str]:
         if isinstance(settings, dict) and settings.get("rewritten_record"):
             found.update(semantic_model.depends_on.nodes)
     return found
+
 
 # --- the build lock ------------------------------------------------------------------------------------
 @contextlib.contextmanager
