@@ -233,15 +233,17 @@ def test_an_incremental_run_equals_a_full_refresh_and_rebuilds_only_recent_perio
     assert ("2024-07-01", "store") in got
 
 
-def with_lookback(app: Metricsctl, days: int) -> Metricsctl:
+def with_lookback(app: Metricsctl, days: int, visit_days: int | None = None) -> Metricsctl:
     """The project, saying that a load changes orders and order lines only from `days` days before the latest
-    data on."""
+    data on (and visits from `visit_days` before it, if given)."""
     path = app.project.project_dir / "metrics" / "semantic_models.yml"
     text = path.read_text()
     setting = f"lookback_days: {days}"
     text = text.replace("metricsctl: {group_rows_first: true}", f"metricsctl: {{group_rows_first: true, {setting}}}")
-    text = text.replace("    model: ref('order_lines')\n",
-                        f"    model: ref('order_lines')\n    config: {{meta: {{metricsctl: {{{setting}}}}}}}\n")
+    for model, model_days in (("order_lines", days), ("visits", visit_days)):
+        if model_days is not None:
+            text = text.replace(f"    model: ref('{model}')\n", f"    model: ref('{model}')\n    config: {{meta: "
+                                f"{{metricsctl: {{lookback_days: {model_days}}}}}}}\n")
     path.write_text(text)
     return Metricsctl(app.project.project_dir, target=app.target_name)
 
@@ -280,39 +282,48 @@ def write(app: Metricsctl, env: dict[str, str], sql: str) -> None:
 @pytest.mark.parametrize("target", ENGINES)
 def test_metric_values_after_a_late_order_equal_a_full_refresh(tmp_path: Path, target: str,
                                                                 request: pytest.FixtureRequest):
+    """Orders change only in their last 5 days, visits in their last 14: each metric is recomputed from its own
+    first day (the orders' metrics from 5 days back, the visits' from 14, visit-to-order conversions from 14
+    plus their 7-day window), and keeps its earlier periods as the table holds them."""
     env = request.getfixturevalue(f"{target}_env") if target != "dev" else {}
     only = ("+metric_values",)
     schema = "main" if target == "dev" else "incremental"
-    incremental = with_lookback(engine_project(tmp_path, "incremental", target), 5)
+    incremental = with_lookback(engine_project(tmp_path, "incremental", target), 5, visit_days=14)
     succeeded(incremental.build(select=only))
-    old = "metric_name = 'revenue' and grain = 'day' and period_start = date '2024-01-05'"
+    # an old period no run needs to recompute, and one only the visits' longer lookback reaches
+    marks = [("revenue", "2024-01-05"), ("orders", "2024-06-20")]
     sentinel = updates_rows(incremental.target.type)  # elsewhere metric_values is rebuilt in full
-    if sentinel:  # an old period no run needs to recompute: the run keeps it as the table holds it
-        write(incremental, env, f"update {schema}.metric_values set value = -1 where {old}")
+    if sentinel:  # the run keeps them as the table holds them
+        for name, day in marks:
+            write(incremental, env, f"update {schema}.metric_values set value = -1 where metric_name = '{name}' "
+                                    f"and grain = 'day' and period_start = date '{day}'")
     append_day(incremental.project.project_dir, "2024-07-01", late_day="2024-06-29")
     succeeded(incremental.build(select=only))
     if sentinel:
         compiled = max(incremental.project.target_dir.glob("**/compiled/*/models/metrics/metric_values.sql"),
                        key=lambda path: path.stat().st_mtime)
-        # the latest day with data held (2024-06-30) minus the 5-day lookback, read before the query ran
+        # the latest day with data held (2024-06-30) minus each lookback, read before the query ran
         sql = compiled.read_text()
         assert "src.ordered_at >= CAST('2024-06-25' AS DATE)" in sql
+        assert "src.visited_at >= CAST('2024-06-16' AS DATE)" in sql
+        assert "src.visited_at >= CAST('2024-06-09' AS DATE)" in sql  # and its 7-day window: the conversions
+        assert "src.ordered_at >= CAST('2024-06-16' AS DATE)" not in sql
         # offsets read the rows from the bound's offset day on (a month and a week earlier), not all history
         for distance in ("1 MONTH", "7 DAY"):
             count, unit = distance.split()
             assert re.search(r"src\.ordered_at >= CAST\(DATE_TRUNC\('DAY', CAST\('2024-06-25' AS DATE\) - "
                              rf"INTERVAL '{count}'? ?{unit}", sql, re.IGNORECASE), distance
 
-    full = with_lookback(engine_project(tmp_path, "refreshed", target), 5)
+    full = with_lookback(engine_project(tmp_path, "refreshed", target), 5, visit_days=14)
     append_day(full.project.project_dir, "2024-07-01", late_day="2024-06-29")
     succeeded(full.build(select=only))
 
     got = metric_values(incremental, schema)
     expected = metric_values(full, "main" if target == "dev" else "refreshed")
-    key = ("revenue", "day", "2024-01-05")
     if sentinel:
-        assert got.pop(key)["value"] == -1
-        expected.pop(key)
+        for name, day in marks:
+            assert got.pop((name, "day", day))["value"] == -1
+            expected.pop((name, "day", day))
     assert not differences(expected, got)
     # the late order and the new day reached the table (so the comparison saw them)
     orders = seed("orders")
@@ -402,10 +413,16 @@ def test_the_first_day_an_incremental_export_rebuilds_reaches_its_sql_only_as_a_
     for bad in ("2025-06-16' or 1 = 1 --", "10000-01-0", "", "2025-6-16"):
         with pytest.raises(Stop, match="the first day to rebuild, read from main.export, is no date"):
             template.render(metricsctl_since=bad, **context)
-    # every incremental export and metric_values carry the check right after the bound is set
-    for path in (built / "models" / "metrics").glob("*.sql"):
+    # every incremental export and metric_values (the demo's sets several bounds) carry the check of each bound
+    checked = 0
+    demo = Path(__file__).resolve().parents[1] / "models" / "metrics"
+    for path in [*(built / "models" / "metrics").glob("*.sql"), *demo.glob("*.sql")]:
         model = path.read_text()
-        assert model.count(check) == model.count("{% else %}{% set metricsctl_since = "), path.name
+        for variable in set(re.findall(r"\{% set (metricsctl_since(?:_\d+)?) = '1900-01-01' %\}", model)):
+            assert model.count(check.replace("metricsctl_since", variable)) == model.count(
+                "{% set " + variable + " = '1900-01-01' %}"), (path.name, variable)
+            checked += 1
+    assert checked > 7
 
 
 def test_a_failed_build_leaves_the_previous_tables_intact(tmp_path: Path):

@@ -182,11 +182,14 @@ def test_metric_values_recomputes_the_headcount_from_the_rewritten_days_even_aft
         assert con.execute(moved).fetchall() == [("2024-10-31",)]
     assert employed_on(employees, day) == before[0] - 1
 
-    # the visit is fixed; a mark on a period before the recorded day shows what the next build keeps
+    # the visit is fixed; marks on periods before the recorded day show what the next build keeps: the HR
+    # metrics' earlier days, and the sales metrics' days after it too (their first day is their own lookback's)
     _write(visits, good)
-    old = "metric_name = 'units_sold' and grain = 'day' and period_start = date '2024-03-05'"
+    old = "metric_name = 'headcount' and grain = 'day' and period_start = date '2024-03-05'"
+    sales = "metric_name = 'units_sold' and grain = 'day' and period_start = date '2025-01-15'"
     with duckdb.connect(str(warehouse)) as con:
-        con.execute(f"update metric_values set value = -1 where {old}")
+        for mark in (old, sales):
+            con.execute(f"update metric_values set value = -1 where {mark}")
     fixed = Metricsctl(root).build(as_of=AS_OF)
     assert fixed.success, [(n.unique_id, n.message) for n in fixed.failed] or fixed.gate
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -197,7 +200,8 @@ def test_metric_values_recomputes_the_headcount_from_the_rewritten_days_even_aft
             value = con.execute(f"select value from metric_values where metric_name = 'leavers' and grain = "
                                 f"'month' and period_start = date '{month.isoformat()}'").fetchone()
             assert (value or (0,))[0] == leaving_in(employees, month)
-        assert con.execute(f"select value from metric_values where {old}").fetchone() == (-1,)  # kept
+        for mark in (old, sales):
+            assert con.execute(f"select value from metric_values where {mark}").fetchone() == (-1,)  # kept
 
 
 def test_a_build_that_selects_the_headcount_without_its_record_creates_the_record(
@@ -279,10 +283,13 @@ def test_metric_values_recomputes_the_visits_from_the_earliest_visit_a_run_chang
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute(record).fetchall() == [("2024-08-20",)]  # the earlier of its two days
 
-    # a mark on a period before the recorded day shows what the next build keeps
+    # marks on periods before the recorded day show what the next build keeps: the visits' earlier months, and
+    # the headcount's days after it too (its first day is its own record's)
     old = "metric_name = 'sales_visits' and grain = 'month' and period_start = date '2024-03-01'"
+    headcount = "metric_name = 'headcount' and grain = 'day' and period_start = date '2024-12-02'"
     with duckdb.connect(str(warehouse)) as con:
-        con.execute(f"update metric_values set value = -1 where {old}")
+        for mark in (old, headcount):
+            con.execute(f"update metric_values set value = -1 where {mark}")
     built = app.build(as_of=AS_OF)
     assert built.success, [(n.unique_id, n.message) for n in built.failed] or built.gate
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -291,4 +298,5 @@ def test_metric_values_recomputes_the_visits_from_the_earliest_visit_a_run_chang
             assert con.execute("select value from metric_values where metric_name = 'sales_visits' and grain = "
                                f"'month' and period_start = date '{month.isoformat()}'").fetchone() \
                 == (visits_in(visits, month),)
-        assert con.execute(f"select value from metric_values where {old}").fetchone() == (-1,)  # kept
+        for mark in (old, headcount):
+            assert con.execute(f"select value from metric_values where {mark}").fetchone() == (-1,)  # kept

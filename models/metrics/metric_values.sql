@@ -2,6 +2,12 @@
 {{ config(materialized=('table' if target.type in ('hive', 'spark') else 'incremental'), unique_key='grain', incremental_strategy='delete+insert', on_schema_change='fail', post_hook=["{% if target.type not in ('hive', 'spark') and load_relation(ref('fct_employee_movements_rewrites')) is not none %}delete from {{ ref('fct_employee_movements_rewrites') }}{% endif %}", "{% if target.type not in ('hive', 'spark') and load_relation(ref('fct_headcount_daily_rewrites')) is not none %}delete from {{ ref('fct_headcount_daily_rewrites') }}{% endif %}", "{% if target.type not in ('hive', 'spark') and load_relation(ref('stg_sales_visits_rewrites')) is not none %}delete from {{ ref('stg_sales_visits_rewrites') }}{% endif %}"]) }}
 {% if target.type == 'duckdb' %}
 {% if is_incremental() %}{% set metricsctl_bound %}SELECT
+  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '0' DAY) AS DATE),
+  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '0' DAY) AS DATE),
+  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '0' DAY) AS DATE),
+  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '0' DAY) AS DATE),
+  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '10' DAY) AS DATE),
+  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '14' DAY) AS DATE),
   CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '24' DAY) AS DATE)
 FROM {{ this }}
 WHERE
@@ -54,24 +60,36 @@ WHERE
     'units_sold'
   ){% endset %}
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
-{% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
-{% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
+{% set metricsctl_since_1 = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
+{% set metricsctl_since_2 = (metricsctl_found.rows[0][1] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][1] is not none else '1900-01-01' %}
+{% set metricsctl_since_3 = (metricsctl_found.rows[0][2] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][2] is not none else '1900-01-01' %}
+{% set metricsctl_since_4 = (metricsctl_found.rows[0][3] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][3] is not none else '1900-01-01' %}
+{% set metricsctl_since_5 = (metricsctl_found.rows[0][4] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][4] is not none else '1900-01-01' %}
+{% set metricsctl_since_6 = (metricsctl_found.rows[0][5] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][5] is not none else '1900-01-01' %}
+{% set metricsctl_since_7 = (metricsctl_found.rows[0][6] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][6] is not none else '1900-01-01' %}
+{% else %}{% set metricsctl_since_1 = '1900-01-01' %}{% set metricsctl_since_2 = '1900-01-01' %}{% set metricsctl_since_3 = '1900-01-01' %}{% set metricsctl_since_4 = '1900-01-01' %}{% set metricsctl_since_5 = '1900-01-01' %}{% set metricsctl_since_6 = '1900-01-01' %}{% set metricsctl_since_7 = '1900-01-01' %}{% endif %}
 {% if is_incremental() and load_relation(ref('fct_employee_movements_rewrites')) is not none %}{% set metricsctl_earliest %}SELECT
   CAST(MIN(first_day) AS DATE)
 FROM {{ ref('fct_employee_movements_rewrites') }}{% endset %}
 {% set metricsctl_record = run_query(metricsctl_earliest) if execute else none %}
-{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none and (metricsctl_record.rows[0][0] | string)[:10] < metricsctl_since %}{% set metricsctl_since = (metricsctl_record.rows[0][0] | string)[:10] %}{% endif %}{% endif %}
+{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_1 %}{% set metricsctl_since_1 = metricsctl_day %}{% endif %}{% if metricsctl_day < metricsctl_since_2 %}{% set metricsctl_since_2 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
 {% if is_incremental() and load_relation(ref('fct_headcount_daily_rewrites')) is not none %}{% set metricsctl_earliest %}SELECT
   CAST(MIN(first_day) AS DATE)
 FROM {{ ref('fct_headcount_daily_rewrites') }}{% endset %}
 {% set metricsctl_record = run_query(metricsctl_earliest) if execute else none %}
-{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none and (metricsctl_record.rows[0][0] | string)[:10] < metricsctl_since %}{% set metricsctl_since = (metricsctl_record.rows[0][0] | string)[:10] %}{% endif %}{% endif %}
+{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_2 %}{% set metricsctl_since_2 = metricsctl_day %}{% endif %}{% if metricsctl_day < metricsctl_since_3 %}{% set metricsctl_since_3 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
 {% if is_incremental() and load_relation(ref('stg_sales_visits_rewrites')) is not none %}{% set metricsctl_earliest %}SELECT
   CAST(MIN(first_day) AS DATE)
 FROM {{ ref('stg_sales_visits_rewrites') }}{% endset %}
 {% set metricsctl_record = run_query(metricsctl_earliest) if execute else none %}
-{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none and (metricsctl_record.rows[0][0] | string)[:10] < metricsctl_since %}{% set metricsctl_since = (metricsctl_record.rows[0][0] | string)[:10] %}{% endif %}{% endif %}
-{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
+{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_4 %}{% set metricsctl_since_4 = metricsctl_day %}{% endif %}{% if metricsctl_day < metricsctl_since_7 %}{% set metricsctl_since_7 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_1) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_1) }}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_2) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_2) }}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_3) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_3) }}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_4) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_4) }}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_5) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_5) }}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_6) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_6) }}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_7) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_7) }}{% endif %}
 WITH metrics_by_day AS (
   WITH leads_agg AS (
     SELECT
@@ -336,7 +354,192 @@ WITH metrics_by_day AS (
     customers_spine.metric_time__day AS metric_time__day,
     COALESCE(customers_spine.new_customers, 0) AS new_customers
   FROM customers_spine
-), recent_metrics_by_day AS (
+), recent_1_metrics_by_day AS (
+  WITH employee_movements_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers
+    FROM {{ ref('fct_employee_movements') }} AS src
+    WHERE
+      src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2,
+      SUM(employee_movements_rows.leavers) AS leavers
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
+  ), employee_movements_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', employee_movements_daily.__day) AS metric_time__day,
+      SUM(employee_movements_daily.hires) AS hires,
+      SUM(employee_movements_daily.leavers) AS leavers
+    FROM employee_movements_daily
+    WHERE
+      employee_movements_daily.__day >= CAST('{{ metricsctl_since_1 }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', employee_movements_daily.__day)
+  ), employee_movements_cumulative AS (
+    SELECT
+      time_spine.date_day AS __day,
+      SUM(employee_movements_daily.hires__2) AS hires__2
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    INNER JOIN employee_movements_daily
+      ON employee_movements_daily.__day <= time_spine.date_day
+      AND employee_movements_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
+    WHERE
+      time_spine.date_day >= CAST('{{ metricsctl_since_1 }}' AS DATE)
+    GROUP BY
+      time_spine.date_day
+  ), employee_movements_cumulative_by_day AS (
+    SELECT
+      DATE_TRUNC('DAY', employee_movements_cumulative.__day) AS metric_time__day,
+      employee_movements_cumulative.hires__2 AS hires__2
+    FROM employee_movements_cumulative
+  ), combined AS (
+    SELECT
+      metric_time__day,
+      MAX(hires) AS hires,
+      MAX(leavers) AS leavers,
+      MAX(hires__2) AS hires__2
+    FROM (
+      SELECT
+        employee_movements_agg.metric_time__day,
+        employee_movements_agg.hires,
+        employee_movements_agg.leavers,
+        NULL AS hires__2
+      FROM employee_movements_agg
+      UNION ALL
+      SELECT
+        employee_movements_cumulative_by_day.metric_time__day,
+        NULL AS hires,
+        NULL AS leavers,
+        employee_movements_cumulative_by_day.hires__2
+      FROM employee_movements_cumulative_by_day
+    ) AS stacked
+    GROUP BY
+      metric_time__day
+  )
+  SELECT
+    combined.metric_time__day AS metric_time__day,
+    combined.hires AS hires,
+    combined.hires__2 AS hires_ytd,
+    combined.leavers AS leavers
+  FROM combined
+), recent_2_metrics_by_day AS (
+  WITH employee_movements_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', src.movement_date) AS metric_time__day,
+      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers
+    FROM {{ ref('fct_employee_movements') }} AS src
+    WHERE
+      src.movement_date >= CAST('{{ metricsctl_since_2 }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', src.movement_date)
+  ), headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(1) AS headcount
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__day) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__day,
+      SUM(headcount_window.headcount) AS headcount
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__day
+  ), combined AS (
+    SELECT
+      metric_time__day,
+      MAX(leavers) AS leavers,
+      MAX(headcount) AS headcount
+    FROM (
+      SELECT
+        employee_movements_agg.metric_time__day,
+        employee_movements_agg.leavers,
+        NULL AS headcount
+      FROM employee_movements_agg
+      UNION ALL
+      SELECT
+        headcount_agg.metric_time__day,
+        NULL AS leavers,
+        headcount_agg.headcount
+      FROM headcount_agg
+    ) AS stacked
+    GROUP BY
+      metric_time__day
+  )
+  SELECT
+    combined.metric_time__day AS metric_time__day,
+    CAST(combined.leavers AS DOUBLE) / CAST(NULLIF(combined.headcount, 0) AS DOUBLE) AS attrition_rate
+  FROM combined
+), recent_3_metrics_by_day AS (
+  WITH headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(src.fte) AS fte,
+      SUM(1) AS headcount
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST('{{ metricsctl_since_3 }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__day) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__day,
+      SUM(headcount_window.fte) AS fte,
+      SUM(headcount_window.headcount) AS headcount
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__day
+  )
+  SELECT
+    headcount_agg.metric_time__day AS metric_time__day,
+    headcount_agg.fte AS fte,
+    headcount_agg.headcount AS headcount
+  FROM headcount_agg
+), recent_4_metrics_by_day AS (
+  WITH sales_visits_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', src.visit_date) AS metric_time__day,
+      COUNT(src.visit_id) AS sales_visits
+    FROM {{ ref('stg_sales_visits') }} AS src
+    WHERE
+      src.visit_date >= CAST('{{ metricsctl_since_4 }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', src.visit_date)
+  )
+  SELECT
+    sales_visits_agg.metric_time__day AS metric_time__day,
+    sales_visits_agg.sales_visits AS sales_visits
+  FROM sales_visits_agg
+), recent_5_metrics_by_day AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
       src.spend_eur,
@@ -353,7 +556,7 @@ WITH metrics_by_day AS (
       src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -372,7 +575,7 @@ WITH metrics_by_day AS (
       SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
     FROM campaign_spend_daily
     WHERE
-      campaign_spend_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+      campaign_spend_daily.__day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
@@ -383,118 +586,9 @@ WITH metrics_by_day AS (
       SUM(src.attributed_revenue) AS attributed_revenue
     FROM {{ ref('fct_attributed_orders') }} AS src
     WHERE
-      src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.ordered_at >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
-  ), employee_movements_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
-      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
-    WHERE
-      src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.leavers) AS leavers,
-      SUM(employee_movements_rows.hires) AS hires,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
-  ), employee_movements_agg AS (
-    SELECT
-      DATE_TRUNC('DAY', employee_movements_daily.__day) AS metric_time__day,
-      SUM(employee_movements_daily.leavers) AS leavers,
-      SUM(employee_movements_daily.hires) AS hires
-    FROM employee_movements_daily
-    WHERE
-      employee_movements_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      DATE_TRUNC('DAY', employee_movements_daily.__day)
-  ), headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(1) AS headcount,
-      SUM(src.fte) AS fte
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      DATE_TRUNC('DAY', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__day) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__day,
-      SUM(headcount_window.headcount) AS headcount,
-      SUM(headcount_window.fte) AS fte
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__day
-  ), production_runs_read AS MATERIALIZED (
-    SELECT
-      src.units_produced,
-      src.run_minutes,
-      src.planned_minutes,
-      src.units_defective,
-      src.good_units,
-      src.ideal_run_minutes,
-      src.run_id,
-      src.run_date
-    FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3,
-      src.run_minutes AS run_minutes,
-      src.planned_minutes AS planned_minutes,
-      src.units_defective AS units_defective,
-      src.units_produced AS units_produced,
-      src.good_units AS good_units,
-      src.ideal_run_minutes AS ideal_run_minutes,
-      src.run_id AS production_runs
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7' DAY AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.run_minutes) AS run_minutes,
-      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
-      SUM(production_runs_rows.units_defective) AS units_defective,
-      SUM(production_runs_rows.units_produced) AS units_produced,
-      SUM(production_runs_rows.good_units) AS good_units,
-      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(production_runs_rows.production_runs) AS production_runs,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
-  ), production_runs_agg AS (
-    SELECT
-      DATE_TRUNC('DAY', production_runs_daily.__day) AS metric_time__day,
-      SUM(production_runs_daily.run_minutes) AS run_minutes,
-      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
-      SUM(production_runs_daily.units_defective) AS units_defective,
-      SUM(production_runs_daily.units_produced) AS units_produced,
-      SUM(production_runs_daily.good_units) AS good_units,
-      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
-      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
-    FROM production_runs_daily
-    WHERE
-      production_runs_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      DATE_TRUNC('DAY', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
       src.quantity,
@@ -541,7 +635,7 @@ WITH metrics_by_day AS (
       SUM(order_lines_daily.units_sold) AS units_sold
     FROM order_lines_daily
     WHERE
-      order_lines_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+      order_lines_daily.__day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
@@ -567,7 +661,7 @@ WITH metrics_by_day AS (
       END AS ordering_customers__3
     FROM orders_read AS src
     WHERE
-      src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.ordered_at >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_cumulative AS (
@@ -578,7 +672,7 @@ WITH metrics_by_day AS (
     INNER JOIN order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_by_day AS (
@@ -613,7 +707,7 @@ WITH metrics_by_day AS (
     INNER JOIN orders_first_seen_daily
       ON orders_first_seen_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_by_day AS (
@@ -621,23 +715,6 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', orders_cumulative.__day) AS metric_time__day,
       orders_cumulative.ordering_customers AS ordering_customers
     FROM orders_cumulative
-  ), employee_movements_cumulative AS (
-    SELECT
-      time_spine.date_day AS __day,
-      SUM(employee_movements_daily.hires__2) AS hires__2
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN employee_movements_daily
-      ON employee_movements_daily.__day <= time_spine.date_day
-      AND employee_movements_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
-    WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      time_spine.date_day
-  ), employee_movements_cumulative_by_day AS (
-    SELECT
-      DATE_TRUNC('DAY', employee_movements_cumulative.__day) AS metric_time__day,
-      employee_movements_cumulative.hires__2 AS hires__2
-    FROM employee_movements_cumulative
   ), inventory_balances_read AS MATERIALIZED (
     SELECT
       src.balance_date,
@@ -645,7 +722,7 @@ WITH metrics_by_day AS (
       src.on_hand_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
-      src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.balance_date >= CAST('{{ metricsctl_since_5 }}' AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
@@ -689,7 +766,7 @@ WITH metrics_by_day AS (
       SUM(src.spend_eur) AS marketing_spend__2
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.spend_date)
   ), campaign_spend_offset AS (
@@ -701,7 +778,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' MONTH
@@ -714,7 +791,7 @@ WITH metrics_by_day AS (
       ON campaign_spend_daily.__day <= time_spine.date_day
       AND campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), campaign_spend_cumulative_by_day AS (
@@ -722,43 +799,13 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', campaign_spend_cumulative.__day) AS metric_time__day,
       campaign_spend_cumulative.marketing_spend__3 AS marketing_spend__3
     FROM campaign_spend_cumulative
-  ), production_runs_by_period AS (
-    SELECT
-      DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
-      SUM(src.run_minutes) AS run_minutes__2,
-      SUM(src.planned_minutes) AS planned_minutes__2,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
-      SUM(src.good_units) AS good_units__2,
-      SUM(src.units_produced) AS units_produced__2
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
-    GROUP BY
-      DATE_TRUNC('DAY', src.run_date)
-  ), production_runs_offset AS (
-    SELECT
-      periods.metric_time__day AS metric_time__day,
-      production_runs_by_period.run_minutes__2 AS run_minutes__2,
-      production_runs_by_period.planned_minutes__2 AS planned_minutes__2,
-      production_runs_by_period.ideal_run_minutes__2 AS ideal_run_minutes__2,
-      production_runs_by_period.good_units__2 AS good_units__2,
-      production_runs_by_period.units_produced__2 AS units_produced__2
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-      WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    ) AS periods
-    INNER JOIN production_runs_by_period
-      ON production_runs_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' MONTH
   ), orders_by_period AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       COUNT(src.order_id) AS orders__2
     FROM orders_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), orders_offset AS (
@@ -770,7 +817,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
@@ -786,7 +833,7 @@ WITH metrics_by_day AS (
       SUM(src.footfall) AS footfall
     FROM store_traffic_read AS src
     WHERE
-      src.on_promotion AND src.traffic_date >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.on_promotion AND src.traffic_date >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.traffic_date)
   ), order_lines_agg_2 AS (
@@ -795,7 +842,7 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.net_unit_price) AS revenue__2
     FROM order_lines_read AS src
     WHERE
-      src.on_promotion AND src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.on_promotion AND src.ordered_at >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_by_period AS (
@@ -804,7 +851,7 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.net_unit_price) AS revenue__3
     FROM order_lines_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_offset AS (
@@ -816,7 +863,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period
       ON order_lines_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' MONTH
@@ -829,7 +876,7 @@ WITH metrics_by_day AS (
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_by_day_2 AS (
@@ -844,7 +891,7 @@ WITH metrics_by_day AS (
       src.footfall AS footfall__2
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7' DAY AS DATE)
+      src.traffic_date >= CAST(CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '7' DAY AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -859,7 +906,7 @@ WITH metrics_by_day AS (
       SUM(store_traffic_daily.footfall__2) AS footfall__2
     FROM store_traffic_daily
     WHERE
-      store_traffic_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+      store_traffic_daily.__day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', store_traffic_daily.__day)
   ), order_lines_window_bounds AS (
@@ -893,7 +940,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= order_lines_window_bounds.__first
           AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6' DAY
         WHERE
-          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+          time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -909,7 +956,7 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.net_unit_price) AS revenue__6
     FROM order_lines_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_offset_2 AS (
@@ -921,7 +968,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period_2
       ON order_lines_by_period_2.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
@@ -934,7 +981,7 @@ WITH metrics_by_day AS (
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_by_day_4 AS (
@@ -942,7 +989,580 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', order_lines_cumulative_4.__day) AS metric_time__day,
       order_lines_cumulative_4.revenue__7 AS revenue__7
     FROM order_lines_cumulative_4
-  ), sales_visits_base_events AS (
+  ), store_traffic_window_bounds AS (
+    SELECT
+      MIN(store_traffic_daily.__day) AS __first,
+      MAX(store_traffic_daily.__day) AS __last
+    FROM store_traffic_daily
+  ), store_traffic_cumulative AS (
+    SELECT
+      framed.__day AS __day,
+      framed.footfall__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS footfall__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          store_traffic_daily.__day,
+          store_traffic_daily.footfall__3,
+          1 AS __data
+        FROM store_traffic_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS footfall__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN store_traffic_window_bounds
+          ON time_spine.date_day >= store_traffic_window_bounds.__first
+          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
+  ), store_traffic_cumulative_by_day AS (
+    SELECT
+      DATE_TRUNC('DAY', store_traffic_cumulative.__day) AS metric_time__day,
+      store_traffic_cumulative.footfall__3 AS footfall__3
+    FROM store_traffic_cumulative
+  ), store_traffic_by_period AS (
+    SELECT
+      DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
+      SUM(src.footfall) AS footfall__4
+    FROM store_traffic_read AS src
+    WHERE
+      src.traffic_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', src.traffic_date)
+  ), store_traffic_offset AS (
+    SELECT
+      periods.metric_time__day AS metric_time__day,
+      store_traffic_by_period.footfall__4 AS footfall__4
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      WHERE
+        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+    ) AS periods
+    INNER JOIN store_traffic_by_period
+      ON store_traffic_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
+  ), group_keys AS (
+    SELECT
+      metric_time__day
+    FROM campaign_spend_agg
+    UNION
+    SELECT
+      metric_time__day
+    FROM attributed_orders_agg
+    UNION
+    SELECT
+      metric_time__day
+    FROM order_lines_agg
+    UNION
+    SELECT
+      metric_time__day
+    FROM orders_agg
+    UNION
+    SELECT
+      metric_time__day
+    FROM order_lines_cumulative_by_day
+    UNION
+    SELECT
+      metric_time__day
+    FROM orders_cumulative_by_day
+    UNION
+    SELECT
+      metric_time__day
+    FROM inventory_balances_agg
+    UNION
+    SELECT
+      metric_time__day
+    FROM inventory_balances_agg_2
+    UNION
+    SELECT
+      metric_time__day
+    FROM campaign_spend_offset
+    UNION
+    SELECT
+      metric_time__day
+    FROM campaign_spend_cumulative_by_day
+    UNION
+    SELECT
+      metric_time__day
+    FROM orders_offset
+    UNION
+    SELECT
+      metric_time__day
+    FROM store_traffic_agg
+    UNION
+    SELECT
+      metric_time__day
+    FROM order_lines_agg_2
+    UNION
+    SELECT
+      metric_time__day
+    FROM order_lines_offset
+    UNION
+    SELECT
+      metric_time__day
+    FROM order_lines_cumulative_by_day_2
+    UNION
+    SELECT
+      metric_time__day
+    FROM store_traffic_agg_2
+    UNION
+    SELECT
+      metric_time__day
+    FROM order_lines_cumulative_by_day_3
+    UNION
+    SELECT
+      metric_time__day
+    FROM order_lines_offset_2
+    UNION
+    SELECT
+      metric_time__day
+    FROM order_lines_cumulative_by_day_4
+    UNION
+    SELECT
+      metric_time__day
+    FROM store_traffic_cumulative_by_day
+    UNION
+    SELECT
+      metric_time__day
+    FROM store_traffic_offset
+  )
+  SELECT
+    group_keys.metric_time__day AS metric_time__day,
+    campaign_spend_agg.clicks AS ad_clicks,
+    campaign_spend_agg.impressions AS ad_impressions,
+    attributed_orders_agg.attributed_gross_profit AS attributed_gross_profit,
+    attributed_orders_agg.attributed_orders AS attributed_orders,
+    attributed_orders_agg.attributed_revenue AS attributed_revenue,
+    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS average_order_value,
+    CAST(attributed_orders_agg.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS channel_roi,
+    CAST(campaign_spend_agg.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.impressions, 0) AS DOUBLE) AS click_through_rate,
+    order_lines_agg.cost_of_goods AS cost_of_goods,
+    CAST(campaign_spend_agg.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.clicks, 0) AS DOUBLE) AS cost_per_click,
+    (
+      CAST((
+        order_lines_cumulative_by_day.line_gross_profit
+      ) AS DOUBLE) / NULLIF((
+        orders_cumulative_by_day.ordering_customers
+      ), 0)
+    ) AS customer_lifetime_value,
+    orders_cumulative_by_day.ordering_customers AS customers_to_date,
+    order_lines_agg.discount_amount AS discounts,
+    (
+      CAST(100 * (
+        (
+          (
+            order_lines_agg.revenue
+          ) - (
+            order_lines_agg.cost_of_goods
+          )
+        )
+      ) AS DOUBLE) / NULLIF((
+        order_lines_agg.revenue
+      ), 0)
+    ) AS gross_margin_pct,
+    (
+      (
+        order_lines_agg.revenue
+      ) - (
+        order_lines_agg.cost_of_goods
+      )
+    ) AS gross_profit,
+    order_lines_cumulative_by_day.line_gross_profit AS gross_profit_to_date,
+    inventory_balances_agg.inventory_days AS inventory_days_in_period,
+    (
+      CAST((
+        inventory_balances_agg_2.inventory_value
+      ) * (
+        inventory_balances_agg.inventory_days
+      ) AS DOUBLE) / NULLIF((
+        order_lines_agg.cost_of_goods
+      ), 0)
+    ) AS inventory_turnover_days,
+    inventory_balances_agg_2.inventory_units AS inventory_units,
+    inventory_balances_agg_2.inventory_value AS inventory_value,
+    campaign_spend_agg.marketing_spend AS marketing_spend,
+    (
+      CAST(100 * (
+        (
+          campaign_spend_agg.marketing_spend
+        ) - (
+          campaign_spend_offset.marketing_spend__2
+        )
+      ) AS DOUBLE) / NULLIF((
+        campaign_spend_offset.marketing_spend__2
+      ), 0)
+    ) AS marketing_spend_mom_growth_pct,
+    campaign_spend_cumulative_by_day.marketing_spend__3 AS marketing_spend_mtd,
+    orders_agg.ordering_customers__2 AS ordering_customers,
+    orders_agg.orders AS orders,
+    (
+      CAST(100 * (
+        (
+          orders_agg.orders
+        ) - (
+          orders_offset.orders__2
+        )
+      ) AS DOUBLE) / NULLIF((
+        orders_offset.orders__2
+      ), 0)
+    ) AS orders_yoy_growth_pct,
+    CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
+    CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS promotion_order_share,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
+    orders_agg.ordering_customers__3 AS repeat_customers,
+    CAST(orders_agg.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
+    CAST(attributed_orders_agg.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
+    order_lines_agg.revenue AS revenue,
+    (
+      CAST(100 * (
+        (
+          order_lines_agg.revenue
+        ) - (
+          order_lines_offset.revenue__3
+        )
+      ) AS DOUBLE) / NULLIF((
+        order_lines_offset.revenue__3
+      ), 0)
+    ) AS revenue_mom_growth_pct,
+    order_lines_cumulative_by_day_2.revenue__4 AS revenue_mtd,
+    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
+    order_lines_cumulative_by_day_3.revenue__5 AS revenue_rolling_7d,
+    (
+      CAST(100 * (
+        (
+          order_lines_agg.revenue
+        ) - (
+          order_lines_offset_2.revenue__6
+        )
+      ) AS DOUBLE) / NULLIF((
+        order_lines_offset_2.revenue__6
+      ), 0)
+    ) AS revenue_yoy_growth_pct,
+    order_lines_cumulative_by_day_4.revenue__7 AS revenue_ytd,
+    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
+    store_traffic_cumulative_by_day.footfall__3 AS store_footfall_rolling_7d,
+    (
+      CAST(100 * (
+        (
+          store_traffic_agg_2.footfall__2
+        ) - (
+          store_traffic_offset.footfall__4
+        )
+      ) AS DOUBLE) / NULLIF((
+        store_traffic_offset.footfall__4
+      ), 0)
+    ) AS store_footfall_yoy_growth_pct,
+    order_lines_agg.units_sold AS units_sold
+  FROM group_keys
+  LEFT JOIN campaign_spend_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_agg.metric_time__day
+  LEFT JOIN attributed_orders_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM attributed_orders_agg.metric_time__day
+  LEFT JOIN order_lines_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_agg.metric_time__day
+  LEFT JOIN orders_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_agg.metric_time__day
+  LEFT JOIN order_lines_cumulative_by_day
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day.metric_time__day
+  LEFT JOIN orders_cumulative_by_day
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_cumulative_by_day.metric_time__day
+  LEFT JOIN inventory_balances_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM inventory_balances_agg.metric_time__day
+  LEFT JOIN inventory_balances_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__day
+  LEFT JOIN campaign_spend_offset
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_offset.metric_time__day
+  LEFT JOIN campaign_spend_cumulative_by_day
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_cumulative_by_day.metric_time__day
+  LEFT JOIN orders_offset
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_offset.metric_time__day
+  LEFT JOIN store_traffic_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg.metric_time__day
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_agg_2.metric_time__day
+  LEFT JOIN order_lines_offset
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_offset.metric_time__day
+  LEFT JOIN order_lines_cumulative_by_day_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_2.metric_time__day
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__day
+  LEFT JOIN order_lines_cumulative_by_day_3
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_3.metric_time__day
+  LEFT JOIN order_lines_offset_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_offset_2.metric_time__day
+  LEFT JOIN order_lines_cumulative_by_day_4
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_4.metric_time__day
+  LEFT JOIN store_traffic_cumulative_by_day
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_cumulative_by_day.metric_time__day
+  LEFT JOIN store_traffic_offset
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_offset.metric_time__day
+), recent_6_metrics_by_day AS (
+  WITH production_runs_read AS MATERIALIZED (
+    SELECT
+      src.units_produced,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id,
+      src.run_date
+    FROM {{ ref('stg_production_runs') }} AS src
+  ), production_runs_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
+    FROM production_runs_read AS src
+    WHERE
+      src.run_date >= CAST(CAST('{{ metricsctl_since_6 }}' AS DATE) - INTERVAL '7' DAY AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
+    GROUP BY
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', production_runs_daily.__day) AS metric_time__day,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST('{{ metricsctl_since_6 }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', production_runs_daily.__day)
+  ), production_runs_by_period AS (
+    SELECT
+      DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
+      SUM(src.run_minutes) AS run_minutes__2,
+      SUM(src.planned_minutes) AS planned_minutes__2,
+      SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
+      SUM(src.good_units) AS good_units__2,
+      SUM(src.units_produced) AS units_produced__2
+    FROM production_runs_read AS src
+    WHERE
+      src.run_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_6 }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', src.run_date)
+  ), production_runs_offset AS (
+    SELECT
+      periods.metric_time__day AS metric_time__day,
+      production_runs_by_period.run_minutes__2 AS run_minutes__2,
+      production_runs_by_period.planned_minutes__2 AS planned_minutes__2,
+      production_runs_by_period.ideal_run_minutes__2 AS ideal_run_minutes__2,
+      production_runs_by_period.good_units__2 AS good_units__2,
+      production_runs_by_period.units_produced__2 AS units_produced__2
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      WHERE
+        time_spine.date_day >= CAST('{{ metricsctl_since_6 }}' AS DATE)
+    ) AS periods
+    INNER JOIN production_runs_by_period
+      ON production_runs_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' MONTH
+  ), production_runs_window_bounds AS (
+    SELECT
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
+  ), production_runs_cumulative AS (
+    SELECT
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST('{{ metricsctl_since_6 }}' AS DATE)
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
+  ), production_runs_cumulative_by_day AS (
+    SELECT
+      DATE_TRUNC('DAY', production_runs_cumulative.__day) AS metric_time__day,
+      production_runs_cumulative.units_produced__3 AS units_produced__3
+    FROM production_runs_cumulative
+  ), combined AS (
+    SELECT
+      metric_time__day,
+      MAX(run_minutes) AS run_minutes,
+      MAX(planned_minutes) AS planned_minutes,
+      MAX(units_defective) AS units_defective,
+      MAX(units_produced) AS units_produced,
+      MAX(good_units) AS good_units,
+      MAX(ideal_run_minutes) AS ideal_run_minutes,
+      MAX(production_runs) AS production_runs,
+      MAX(run_minutes__2) AS run_minutes__2,
+      MAX(planned_minutes__2) AS planned_minutes__2,
+      MAX(ideal_run_minutes__2) AS ideal_run_minutes__2,
+      MAX(good_units__2) AS good_units__2,
+      MAX(units_produced__2) AS units_produced__2,
+      MAX(units_produced__3) AS units_produced__3
+    FROM (
+      SELECT
+        production_runs_agg.metric_time__day,
+        production_runs_agg.run_minutes,
+        production_runs_agg.planned_minutes,
+        production_runs_agg.units_defective,
+        production_runs_agg.units_produced,
+        production_runs_agg.good_units,
+        production_runs_agg.ideal_run_minutes,
+        production_runs_agg.production_runs,
+        NULL AS run_minutes__2,
+        NULL AS planned_minutes__2,
+        NULL AS ideal_run_minutes__2,
+        NULL AS good_units__2,
+        NULL AS units_produced__2,
+        NULL AS units_produced__3
+      FROM production_runs_agg
+      UNION ALL
+      SELECT
+        production_runs_offset.metric_time__day,
+        NULL AS run_minutes,
+        NULL AS planned_minutes,
+        NULL AS units_defective,
+        NULL AS units_produced,
+        NULL AS good_units,
+        NULL AS ideal_run_minutes,
+        NULL AS production_runs,
+        production_runs_offset.run_minutes__2,
+        production_runs_offset.planned_minutes__2,
+        production_runs_offset.ideal_run_minutes__2,
+        production_runs_offset.good_units__2,
+        production_runs_offset.units_produced__2,
+        NULL AS units_produced__3
+      FROM production_runs_offset
+      UNION ALL
+      SELECT
+        production_runs_cumulative_by_day.metric_time__day,
+        NULL AS run_minutes,
+        NULL AS planned_minutes,
+        NULL AS units_defective,
+        NULL AS units_produced,
+        NULL AS good_units,
+        NULL AS ideal_run_minutes,
+        NULL AS production_runs,
+        NULL AS run_minutes__2,
+        NULL AS planned_minutes__2,
+        NULL AS ideal_run_minutes__2,
+        NULL AS good_units__2,
+        NULL AS units_produced__2,
+        production_runs_cumulative_by_day.units_produced__3
+      FROM production_runs_cumulative_by_day
+    ) AS stacked
+    GROUP BY
+      metric_time__day
+  )
+  SELECT
+    combined.metric_time__day AS metric_time__day,
+    CAST(combined.run_minutes AS DOUBLE) / CAST(NULLIF(combined.planned_minutes, 0) AS DOUBLE) AS availability,
+    CAST(combined.units_defective AS DOUBLE) / CAST(NULLIF(combined.units_produced, 0) AS DOUBLE) AS defect_rate,
+    combined.good_units AS good_units,
+    combined.ideal_run_minutes AS ideal_production_minutes,
+    (
+      (
+        CAST(combined.run_minutes AS DOUBLE) / CAST(NULLIF(combined.planned_minutes, 0) AS DOUBLE)
+      ) * (
+        CAST(combined.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(combined.run_minutes, 0) AS DOUBLE)
+      ) * (
+        CAST(combined.good_units AS DOUBLE) / CAST(NULLIF(combined.units_produced, 0) AS DOUBLE)
+      )
+    ) AS oee,
+    (
+      100 * (
+        (
+          (
+            (
+              CAST(combined.run_minutes AS DOUBLE) / CAST(NULLIF(combined.planned_minutes, 0) AS DOUBLE)
+            ) * (
+              CAST(combined.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(combined.run_minutes, 0) AS DOUBLE)
+            ) * (
+              CAST(combined.good_units AS DOUBLE) / CAST(NULLIF(combined.units_produced, 0) AS DOUBLE)
+            )
+          )
+        ) - (
+          (
+            (
+              CAST(combined.run_minutes__2 AS DOUBLE) / CAST(NULLIF(combined.planned_minutes__2, 0) AS DOUBLE)
+            ) * (
+              CAST(combined.ideal_run_minutes__2 AS DOUBLE) / CAST(NULLIF(combined.run_minutes__2, 0) AS DOUBLE)
+            ) * (
+              CAST(combined.good_units__2 AS DOUBLE) / CAST(NULLIF(combined.units_produced__2, 0) AS DOUBLE)
+            )
+          )
+        )
+      )
+    ) AS oee_mom_change_pts,
+    CAST(combined.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(combined.run_minutes, 0) AS DOUBLE) AS performance,
+    combined.planned_minutes AS planned_production_minutes,
+    (
+      CAST(60 * (
+        combined.run_minutes
+      ) AS DOUBLE) / NULLIF((
+        combined.units_produced
+      ), 0)
+    ) AS production_cycle_time,
+    combined.production_runs AS production_runs,
+    CAST(combined.good_units AS DOUBLE) / CAST(NULLIF(combined.units_produced, 0) AS DOUBLE) AS quality,
+    combined.run_minutes AS run_time_minutes,
+    combined.units_defective AS units_defective,
+    combined.units_produced AS units_produced,
+    combined.units_produced__3 AS units_produced_rolling_7d
+  FROM combined
+), recent_7_metrics_by_day AS (
+  WITH sales_visits_base_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
@@ -950,7 +1570,7 @@ WITH metrics_by_day AS (
       src.visit_id AS __base_measure_0
     FROM {{ ref('stg_sales_visits') }} AS src
     WHERE
-      src.visit_date >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.visit_date >= CAST('{{ metricsctl_since_7 }}' AS DATE)
   ), sales_visits_agg AS (
     SELECT
       sales_visits_base_events.metric_time__day,
@@ -963,7 +1583,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS __entity,
       src.order_id AS __value
-    FROM orders_read AS src
+    FROM {{ ref('stg_orders') }} AS src
   ), orders_converting AS (
     SELECT
       *
@@ -1006,480 +1626,36 @@ WITH metrics_by_day AS (
   ), orders_conversions AS (
     SELECT
       orders_attributed.metric_time__day,
-      COUNT(orders_attributed.__value) AS orders__4
+      COUNT(orders_attributed.__value) AS orders
     FROM orders_attributed
     GROUP BY
       orders_attributed.metric_time__day
-  ), store_traffic_window_bounds AS (
+  ), combined AS (
     SELECT
-      MIN(store_traffic_daily.__day) AS __first,
-      MAX(store_traffic_daily.__day) AS __last
-    FROM store_traffic_daily
-  ), store_traffic_cumulative AS (
-    SELECT
-      framed.__day AS __day,
-      framed.footfall__3
+      metric_time__day,
+      MAX(sales_visits) AS sales_visits,
+      MAX(orders) AS orders
     FROM (
       SELECT
-        __day,
-        __data,
-        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS footfall__3,
-        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
-      FROM (
-        SELECT
-          store_traffic_daily.__day,
-          store_traffic_daily.footfall__3,
-          1 AS __data
-        FROM store_traffic_daily
-        UNION ALL
-        SELECT
-          time_spine.date_day AS __day,
-          NULL AS footfall__3,
-          NULL AS __data
-        FROM {{ ref('metricflow_time_spine') }} AS time_spine
-        INNER JOIN store_traffic_window_bounds
-          ON time_spine.date_day >= store_traffic_window_bounds.__first
-          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6' DAY
-        WHERE
-          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-      ) AS stacked
-    ) AS framed
-    WHERE
-      framed.__data IS NULL AND framed.__rows > 0
-  ), store_traffic_cumulative_by_day AS (
-    SELECT
-      DATE_TRUNC('DAY', store_traffic_cumulative.__day) AS metric_time__day,
-      store_traffic_cumulative.footfall__3 AS footfall__3
-    FROM store_traffic_cumulative
-  ), store_traffic_by_period AS (
-    SELECT
-      DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
-      SUM(src.footfall) AS footfall__4
-    FROM store_traffic_read AS src
-    WHERE
-      src.traffic_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
+        sales_visits_agg.metric_time__day,
+        sales_visits_agg.sales_visits,
+        NULL AS orders
+      FROM sales_visits_agg
+      UNION ALL
+      SELECT
+        orders_conversions.metric_time__day,
+        NULL AS sales_visits,
+        orders_conversions.orders
+      FROM orders_conversions
+    ) AS stacked
     GROUP BY
-      DATE_TRUNC('DAY', src.traffic_date)
-  ), store_traffic_offset AS (
-    SELECT
-      periods.metric_time__day AS metric_time__day,
-      store_traffic_by_period.footfall__4 AS footfall__4
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-      WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    ) AS periods
-    INNER JOIN store_traffic_by_period
-      ON store_traffic_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
-  ), production_runs_window_bounds AS (
-    SELECT
-      MIN(production_runs_daily.__day) AS __first,
-      MAX(production_runs_daily.__day) AS __last
-    FROM production_runs_daily
-  ), production_runs_cumulative AS (
-    SELECT
-      framed.__day AS __day,
-      framed.units_produced__3
-    FROM (
-      SELECT
-        __day,
-        __data,
-        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS units_produced__3,
-        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
-      FROM (
-        SELECT
-          production_runs_daily.__day,
-          production_runs_daily.units_produced__3,
-          1 AS __data
-        FROM production_runs_daily
-        UNION ALL
-        SELECT
-          time_spine.date_day AS __day,
-          NULL AS units_produced__3,
-          NULL AS __data
-        FROM {{ ref('metricflow_time_spine') }} AS time_spine
-        INNER JOIN production_runs_window_bounds
-          ON time_spine.date_day >= production_runs_window_bounds.__first
-          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6' DAY
-        WHERE
-          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-      ) AS stacked
-    ) AS framed
-    WHERE
-      framed.__data IS NULL AND framed.__rows > 0
-  ), production_runs_cumulative_by_day AS (
-    SELECT
-      DATE_TRUNC('DAY', production_runs_cumulative.__day) AS metric_time__day,
-      production_runs_cumulative.units_produced__3 AS units_produced__3
-    FROM production_runs_cumulative
-  ), group_keys AS (
-    SELECT
       metric_time__day
-    FROM campaign_spend_agg
-    UNION
-    SELECT
-      metric_time__day
-    FROM attributed_orders_agg
-    UNION
-    SELECT
-      metric_time__day
-    FROM employee_movements_agg
-    UNION
-    SELECT
-      metric_time__day
-    FROM headcount_agg
-    UNION
-    SELECT
-      metric_time__day
-    FROM production_runs_agg
-    UNION
-    SELECT
-      metric_time__day
-    FROM order_lines_agg
-    UNION
-    SELECT
-      metric_time__day
-    FROM orders_agg
-    UNION
-    SELECT
-      metric_time__day
-    FROM order_lines_cumulative_by_day
-    UNION
-    SELECT
-      metric_time__day
-    FROM orders_cumulative_by_day
-    UNION
-    SELECT
-      metric_time__day
-    FROM employee_movements_cumulative_by_day
-    UNION
-    SELECT
-      metric_time__day
-    FROM inventory_balances_agg
-    UNION
-    SELECT
-      metric_time__day
-    FROM inventory_balances_agg_2
-    UNION
-    SELECT
-      metric_time__day
-    FROM campaign_spend_offset
-    UNION
-    SELECT
-      metric_time__day
-    FROM campaign_spend_cumulative_by_day
-    UNION
-    SELECT
-      metric_time__day
-    FROM production_runs_offset
-    UNION
-    SELECT
-      metric_time__day
-    FROM orders_offset
-    UNION
-    SELECT
-      metric_time__day
-    FROM store_traffic_agg
-    UNION
-    SELECT
-      metric_time__day
-    FROM order_lines_agg_2
-    UNION
-    SELECT
-      metric_time__day
-    FROM order_lines_offset
-    UNION
-    SELECT
-      metric_time__day
-    FROM order_lines_cumulative_by_day_2
-    UNION
-    SELECT
-      metric_time__day
-    FROM store_traffic_agg_2
-    UNION
-    SELECT
-      metric_time__day
-    FROM order_lines_cumulative_by_day_3
-    UNION
-    SELECT
-      metric_time__day
-    FROM order_lines_offset_2
-    UNION
-    SELECT
-      metric_time__day
-    FROM order_lines_cumulative_by_day_4
-    UNION
-    SELECT
-      metric_time__day
-    FROM sales_visits_agg
-    UNION
-    SELECT
-      metric_time__day
-    FROM orders_conversions
-    UNION
-    SELECT
-      metric_time__day
-    FROM store_traffic_cumulative_by_day
-    UNION
-    SELECT
-      metric_time__day
-    FROM store_traffic_offset
-    UNION
-    SELECT
-      metric_time__day
-    FROM production_runs_cumulative_by_day
   )
   SELECT
-    group_keys.metric_time__day AS metric_time__day,
-    campaign_spend_agg.clicks AS ad_clicks,
-    campaign_spend_agg.impressions AS ad_impressions,
-    attributed_orders_agg.attributed_gross_profit AS attributed_gross_profit,
-    attributed_orders_agg.attributed_orders AS attributed_orders,
-    attributed_orders_agg.attributed_revenue AS attributed_revenue,
-    CAST(employee_movements_agg.leavers AS DOUBLE) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE) AS attrition_rate,
-    CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE) AS availability,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS average_order_value,
-    CAST(attributed_orders_agg.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS channel_roi,
-    CAST(campaign_spend_agg.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.impressions, 0) AS DOUBLE) AS click_through_rate,
-    order_lines_agg.cost_of_goods AS cost_of_goods,
-    CAST(campaign_spend_agg.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.clicks, 0) AS DOUBLE) AS cost_per_click,
-    (
-      CAST((
-        order_lines_cumulative_by_day.line_gross_profit
-      ) AS DOUBLE) / NULLIF((
-        orders_cumulative_by_day.ordering_customers
-      ), 0)
-    ) AS customer_lifetime_value,
-    orders_cumulative_by_day.ordering_customers AS customers_to_date,
-    CAST(production_runs_agg.units_defective AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS defect_rate,
-    order_lines_agg.discount_amount AS discounts,
-    headcount_agg.fte AS fte,
-    production_runs_agg.good_units AS good_units,
-    (
-      CAST(100 * (
-        (
-          (
-            order_lines_agg.revenue
-          ) - (
-            order_lines_agg.cost_of_goods
-          )
-        )
-      ) AS DOUBLE) / NULLIF((
-        order_lines_agg.revenue
-      ), 0)
-    ) AS gross_margin_pct,
-    (
-      (
-        order_lines_agg.revenue
-      ) - (
-        order_lines_agg.cost_of_goods
-      )
-    ) AS gross_profit,
-    order_lines_cumulative_by_day.line_gross_profit AS gross_profit_to_date,
-    headcount_agg.headcount AS headcount,
-    employee_movements_agg.hires AS hires,
-    employee_movements_cumulative_by_day.hires__2 AS hires_ytd,
-    production_runs_agg.ideal_run_minutes AS ideal_production_minutes,
-    inventory_balances_agg.inventory_days AS inventory_days_in_period,
-    (
-      CAST((
-        inventory_balances_agg_2.inventory_value
-      ) * (
-        inventory_balances_agg.inventory_days
-      ) AS DOUBLE) / NULLIF((
-        order_lines_agg.cost_of_goods
-      ), 0)
-    ) AS inventory_turnover_days,
-    inventory_balances_agg_2.inventory_units AS inventory_units,
-    inventory_balances_agg_2.inventory_value AS inventory_value,
-    employee_movements_agg.leavers AS leavers,
-    campaign_spend_agg.marketing_spend AS marketing_spend,
-    (
-      CAST(100 * (
-        (
-          campaign_spend_agg.marketing_spend
-        ) - (
-          campaign_spend_offset.marketing_spend__2
-        )
-      ) AS DOUBLE) / NULLIF((
-        campaign_spend_offset.marketing_spend__2
-      ), 0)
-    ) AS marketing_spend_mom_growth_pct,
-    campaign_spend_cumulative_by_day.marketing_spend__3 AS marketing_spend_mtd,
-    (
-      (
-        CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE)
-      ) * (
-        CAST(production_runs_agg.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE)
-      ) * (
-        CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE)
-      )
-    ) AS oee,
-    (
-      100 * (
-        (
-          (
-            (
-              CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE)
-            ) * (
-              CAST(production_runs_agg.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE)
-            ) * (
-              CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE)
-            )
-          )
-        ) - (
-          (
-            (
-              CAST(production_runs_offset.run_minutes__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset.planned_minutes__2, 0) AS DOUBLE)
-            ) * (
-              CAST(production_runs_offset.ideal_run_minutes__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset.run_minutes__2, 0) AS DOUBLE)
-            ) * (
-              CAST(production_runs_offset.good_units__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset.units_produced__2, 0) AS DOUBLE)
-            )
-          )
-        )
-      )
-    ) AS oee_mom_change_pts,
-    orders_agg.ordering_customers__2 AS ordering_customers,
-    orders_agg.orders AS orders,
-    (
-      CAST(100 * (
-        (
-          orders_agg.orders
-        ) - (
-          orders_offset.orders__2
-        )
-      ) AS DOUBLE) / NULLIF((
-        orders_offset.orders__2
-      ), 0)
-    ) AS orders_yoy_growth_pct,
-    CAST(production_runs_agg.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE) AS performance,
-    production_runs_agg.planned_minutes AS planned_production_minutes,
-    (
-      CAST(60 * (
-        production_runs_agg.run_minutes
-      ) AS DOUBLE) / NULLIF((
-        production_runs_agg.units_produced
-      ), 0)
-    ) AS production_cycle_time,
-    production_runs_agg.production_runs AS production_runs,
-    CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
-    CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS promotion_order_share,
-    order_lines_agg_2.revenue__2 AS promotion_revenue,
-    CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS quality,
-    orders_agg.ordering_customers__3 AS repeat_customers,
-    CAST(orders_agg.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
-    CAST(attributed_orders_agg.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
-    order_lines_agg.revenue AS revenue,
-    (
-      CAST(100 * (
-        (
-          order_lines_agg.revenue
-        ) - (
-          order_lines_offset.revenue__3
-        )
-      ) AS DOUBLE) / NULLIF((
-        order_lines_offset.revenue__3
-      ), 0)
-    ) AS revenue_mom_growth_pct,
-    order_lines_cumulative_by_day_2.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
-    order_lines_cumulative_by_day_3.revenue__5 AS revenue_rolling_7d,
-    (
-      CAST(100 * (
-        (
-          order_lines_agg.revenue
-        ) - (
-          order_lines_offset_2.revenue__6
-        )
-      ) AS DOUBLE) / NULLIF((
-        order_lines_offset_2.revenue__6
-      ), 0)
-    ) AS revenue_yoy_growth_pct,
-    order_lines_cumulative_by_day_4.revenue__7 AS revenue_ytd,
-    production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_conversions.orders__4 AS DOUBLE) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
-    orders_conversions.orders__4 AS sales_visit_conversions,
-    sales_visits_agg.sales_visits AS sales_visits,
-    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
-    store_traffic_agg_2.footfall__2 AS store_footfall,
-    store_traffic_cumulative_by_day.footfall__3 AS store_footfall_rolling_7d,
-    (
-      CAST(100 * (
-        (
-          store_traffic_agg_2.footfall__2
-        ) - (
-          store_traffic_offset.footfall__4
-        )
-      ) AS DOUBLE) / NULLIF((
-        store_traffic_offset.footfall__4
-      ), 0)
-    ) AS store_footfall_yoy_growth_pct,
-    production_runs_agg.units_defective AS units_defective,
-    production_runs_agg.units_produced AS units_produced,
-    production_runs_cumulative_by_day.units_produced__3 AS units_produced_rolling_7d,
-    order_lines_agg.units_sold AS units_sold
-  FROM group_keys
-  LEFT JOIN campaign_spend_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_agg.metric_time__day
-  LEFT JOIN attributed_orders_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM attributed_orders_agg.metric_time__day
-  LEFT JOIN employee_movements_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM employee_movements_agg.metric_time__day
-  LEFT JOIN headcount_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM headcount_agg.metric_time__day
-  LEFT JOIN production_runs_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_agg.metric_time__day
-  LEFT JOIN order_lines_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_agg.metric_time__day
-  LEFT JOIN orders_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_agg.metric_time__day
-  LEFT JOIN order_lines_cumulative_by_day
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day.metric_time__day
-  LEFT JOIN orders_cumulative_by_day
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_cumulative_by_day.metric_time__day
-  LEFT JOIN employee_movements_cumulative_by_day
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM employee_movements_cumulative_by_day.metric_time__day
-  LEFT JOIN inventory_balances_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM inventory_balances_agg.metric_time__day
-  LEFT JOIN inventory_balances_agg_2
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__day
-  LEFT JOIN campaign_spend_offset
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_offset.metric_time__day
-  LEFT JOIN campaign_spend_cumulative_by_day
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_cumulative_by_day.metric_time__day
-  LEFT JOIN production_runs_offset
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_offset.metric_time__day
-  LEFT JOIN orders_offset
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_offset.metric_time__day
-  LEFT JOIN store_traffic_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg.metric_time__day
-  LEFT JOIN order_lines_agg_2
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_agg_2.metric_time__day
-  LEFT JOIN order_lines_offset
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_offset.metric_time__day
-  LEFT JOIN order_lines_cumulative_by_day_2
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_2.metric_time__day
-  LEFT JOIN store_traffic_agg_2
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__day
-  LEFT JOIN order_lines_cumulative_by_day_3
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_3.metric_time__day
-  LEFT JOIN order_lines_offset_2
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_offset_2.metric_time__day
-  LEFT JOIN order_lines_cumulative_by_day_4
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_4.metric_time__day
-  LEFT JOIN sales_visits_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM sales_visits_agg.metric_time__day
-  LEFT JOIN orders_conversions
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_conversions.metric_time__day
-  LEFT JOIN store_traffic_cumulative_by_day
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_cumulative_by_day.metric_time__day
-  LEFT JOIN store_traffic_offset
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_offset.metric_time__day
-  LEFT JOIN production_runs_cumulative_by_day
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_cumulative_by_day.metric_time__day
+    combined.metric_time__day AS metric_time__day,
+    CAST(combined.orders AS DOUBLE) / CAST(NULLIF(combined.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
+    combined.orders AS sales_visit_conversions
+  FROM combined
 ), metrics_by_week AS (
   WITH leads_agg AS (
     SELECT
@@ -1755,7 +1931,203 @@ WITH metrics_by_day AS (
     customers_spine.metric_time__week AS metric_time__week,
     COALESCE(customers_spine.new_customers, 0) AS new_customers
   FROM customers_spine
-), recent_metrics_by_week AS (
+), recent_1_metrics_by_week AS (
+  WITH employee_movements_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers
+    FROM {{ ref('fct_employee_movements') }} AS src
+    WHERE
+      src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)) AS DATE)
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2,
+      SUM(employee_movements_rows.leavers) AS leavers
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
+  ), employee_movements_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', employee_movements_daily.__day) AS metric_time__week,
+      SUM(employee_movements_daily.hires) AS hires,
+      SUM(employee_movements_daily.leavers) AS leavers
+    FROM employee_movements_daily
+    WHERE
+      employee_movements_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', employee_movements_daily.__day)
+  ), employee_movements_cumulative AS (
+    SELECT
+      time_spine.date_day AS __day,
+      SUM(employee_movements_daily.hires__2) AS hires__2
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    INNER JOIN employee_movements_daily
+      ON employee_movements_daily.__day <= time_spine.date_day
+      AND employee_movements_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
+    WHERE
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+    GROUP BY
+      time_spine.date_day
+  ), employee_movements_cumulative_ranked AS (
+    SELECT
+      DATE_TRUNC('WEEK', employee_movements_cumulative.__day) AS metric_time__week,
+      employee_movements_cumulative.hires__2 AS hires__2,
+      ROW_NUMBER() OVER (
+        PARTITION BY DATE_TRUNC('WEEK', employee_movements_cumulative.__day)
+        ORDER BY employee_movements_cumulative.__day DESC
+      ) AS __period_rank
+    FROM employee_movements_cumulative
+  ), employee_movements_cumulative_last AS (
+    SELECT
+      employee_movements_cumulative_ranked.metric_time__week,
+      employee_movements_cumulative_ranked.hires__2
+    FROM employee_movements_cumulative_ranked
+    WHERE
+      employee_movements_cumulative_ranked.__period_rank = 1
+  ), combined AS (
+    SELECT
+      metric_time__week,
+      MAX(hires) AS hires,
+      MAX(leavers) AS leavers,
+      MAX(hires__2) AS hires__2
+    FROM (
+      SELECT
+        employee_movements_agg.metric_time__week,
+        employee_movements_agg.hires,
+        employee_movements_agg.leavers,
+        NULL AS hires__2
+      FROM employee_movements_agg
+      UNION ALL
+      SELECT
+        employee_movements_cumulative_last.metric_time__week,
+        NULL AS hires,
+        NULL AS leavers,
+        employee_movements_cumulative_last.hires__2
+      FROM employee_movements_cumulative_last
+    ) AS stacked
+    GROUP BY
+      metric_time__week
+  )
+  SELECT
+    combined.metric_time__week AS metric_time__week,
+    combined.hires AS hires,
+    combined.hires__2 AS hires_ytd,
+    combined.leavers AS leavers
+  FROM combined
+), recent_2_metrics_by_week AS (
+  WITH employee_movements_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.movement_date) AS metric_time__week,
+      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers
+    FROM {{ ref('fct_employee_movements') }} AS src
+    WHERE
+      src.movement_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', src.movement_date)
+  ), headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(1) AS headcount
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__week) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__week,
+      SUM(headcount_window.headcount) AS headcount
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__week
+  ), combined AS (
+    SELECT
+      metric_time__week,
+      MAX(leavers) AS leavers,
+      MAX(headcount) AS headcount
+    FROM (
+      SELECT
+        employee_movements_agg.metric_time__week,
+        employee_movements_agg.leavers,
+        NULL AS headcount
+      FROM employee_movements_agg
+      UNION ALL
+      SELECT
+        headcount_agg.metric_time__week,
+        NULL AS leavers,
+        headcount_agg.headcount
+      FROM headcount_agg
+    ) AS stacked
+    GROUP BY
+      metric_time__week
+  )
+  SELECT
+    combined.metric_time__week AS metric_time__week,
+    CAST(combined.leavers AS DOUBLE) / CAST(NULLIF(combined.headcount, 0) AS DOUBLE) AS attrition_rate
+  FROM combined
+), recent_3_metrics_by_week AS (
+  WITH headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(src.fte) AS fte,
+      SUM(1) AS headcount
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__week) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__week,
+      SUM(headcount_window.fte) AS fte,
+      SUM(headcount_window.headcount) AS headcount
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__week
+  )
+  SELECT
+    headcount_agg.metric_time__week AS metric_time__week,
+    headcount_agg.fte AS fte,
+    headcount_agg.headcount AS headcount
+  FROM headcount_agg
+), recent_4_metrics_by_week AS (
+  WITH sales_visits_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week,
+      COUNT(src.visit_id) AS sales_visits
+    FROM {{ ref('stg_sales_visits') }} AS src
+    WHERE
+      src.visit_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', src.visit_date)
+  )
+  SELECT
+    sales_visits_agg.metric_time__week AS metric_time__week,
+    sales_visits_agg.sales_visits AS sales_visits
+  FROM sales_visits_agg
+), recent_5_metrics_by_week AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
       src.spend_eur,
@@ -1772,7 +2144,7 @@ WITH metrics_by_day AS (
       src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -1791,7 +2163,7 @@ WITH metrics_by_day AS (
       SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
     FROM campaign_spend_daily
     WHERE
-      campaign_spend_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      campaign_spend_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
@@ -1802,118 +2174,9 @@ WITH metrics_by_day AS (
       SUM(src.attributed_revenue) AS attributed_revenue
     FROM {{ ref('fct_attributed_orders') }} AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
-  ), employee_movements_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
-      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
-    WHERE
-      src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.leavers) AS leavers,
-      SUM(employee_movements_rows.hires) AS hires,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
-  ), employee_movements_agg AS (
-    SELECT
-      DATE_TRUNC('WEEK', employee_movements_daily.__day) AS metric_time__week,
-      SUM(employee_movements_daily.leavers) AS leavers,
-      SUM(employee_movements_daily.hires) AS hires
-    FROM employee_movements_daily
-    WHERE
-      employee_movements_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('WEEK', employee_movements_daily.__day)
-  ), headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(1) AS headcount,
-      SUM(src.fte) AS fte
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('WEEK', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__week) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__week,
-      SUM(headcount_window.headcount) AS headcount,
-      SUM(headcount_window.fte) AS fte
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__week
-  ), production_runs_read AS MATERIALIZED (
-    SELECT
-      src.units_produced,
-      src.run_minutes,
-      src.planned_minutes,
-      src.units_defective,
-      src.good_units,
-      src.ideal_run_minutes,
-      src.run_id,
-      src.run_date
-    FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3,
-      src.run_minutes AS run_minutes,
-      src.planned_minutes AS planned_minutes,
-      src.units_defective AS units_defective,
-      src.units_produced AS units_produced,
-      src.good_units AS good_units,
-      src.ideal_run_minutes AS ideal_run_minutes,
-      src.run_id AS production_runs
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.run_minutes) AS run_minutes,
-      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
-      SUM(production_runs_rows.units_defective) AS units_defective,
-      SUM(production_runs_rows.units_produced) AS units_produced,
-      SUM(production_runs_rows.good_units) AS good_units,
-      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(production_runs_rows.production_runs) AS production_runs,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
-  ), production_runs_agg AS (
-    SELECT
-      DATE_TRUNC('WEEK', production_runs_daily.__day) AS metric_time__week,
-      SUM(production_runs_daily.run_minutes) AS run_minutes,
-      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
-      SUM(production_runs_daily.units_defective) AS units_defective,
-      SUM(production_runs_daily.units_produced) AS units_produced,
-      SUM(production_runs_daily.good_units) AS good_units,
-      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
-      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
-    FROM production_runs_daily
-    WHERE
-      production_runs_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('WEEK', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
       src.quantity,
@@ -1960,7 +2223,7 @@ WITH metrics_by_day AS (
       SUM(order_lines_daily.units_sold) AS units_sold
     FROM order_lines_daily
     WHERE
-      order_lines_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      order_lines_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
@@ -1986,7 +2249,7 @@ WITH metrics_by_day AS (
       END AS ordering_customers__3
     FROM orders_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_cumulative AS (
@@ -1997,7 +2260,7 @@ WITH metrics_by_day AS (
     INNER JOIN order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_ranked AS (
@@ -2043,7 +2306,7 @@ WITH metrics_by_day AS (
     INNER JOIN orders_first_seen_daily
       ON orders_first_seen_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_ranked AS (
@@ -2062,34 +2325,6 @@ WITH metrics_by_day AS (
     FROM orders_cumulative_ranked
     WHERE
       orders_cumulative_ranked.__period_rank = 1
-  ), employee_movements_cumulative AS (
-    SELECT
-      time_spine.date_day AS __day,
-      SUM(employee_movements_daily.hires__2) AS hires__2
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN employee_movements_daily
-      ON employee_movements_daily.__day <= time_spine.date_day
-      AND employee_movements_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
-  ), employee_movements_cumulative_ranked AS (
-    SELECT
-      DATE_TRUNC('WEEK', employee_movements_cumulative.__day) AS metric_time__week,
-      employee_movements_cumulative.hires__2 AS hires__2,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('WEEK', employee_movements_cumulative.__day)
-        ORDER BY employee_movements_cumulative.__day DESC
-      ) AS __period_rank
-    FROM employee_movements_cumulative
-  ), employee_movements_cumulative_last AS (
-    SELECT
-      employee_movements_cumulative_ranked.metric_time__week,
-      employee_movements_cumulative_ranked.hires__2
-    FROM employee_movements_cumulative_ranked
-    WHERE
-      employee_movements_cumulative_ranked.__period_rank = 1
   ), inventory_balances_read AS MATERIALIZED (
     SELECT
       src.balance_date,
@@ -2097,7 +2332,7 @@ WITH metrics_by_day AS (
       src.on_hand_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
-      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
@@ -2143,7 +2378,7 @@ WITH metrics_by_day AS (
     WHERE
       src.spend_date >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.spend_date)
@@ -2156,7 +2391,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
@@ -2169,7 +2404,7 @@ WITH metrics_by_day AS (
       ON campaign_spend_daily.__day <= time_spine.date_day
       AND campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), campaign_spend_cumulative_ranked AS (
@@ -2188,39 +2423,6 @@ WITH metrics_by_day AS (
     FROM campaign_spend_cumulative_ranked
     WHERE
       campaign_spend_cumulative_ranked.__period_rank = 1
-  ), production_runs_by_period AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
-      SUM(src.run_minutes) AS run_minutes__2,
-      SUM(src.planned_minutes) AS planned_minutes__2,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
-      SUM(src.good_units) AS good_units__2,
-      SUM(src.units_produced) AS units_produced__2
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(DATE_TRUNC(
-        'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
-      ) AS DATE)
-    GROUP BY
-      DATE_TRUNC('WEEK', src.run_date)
-  ), production_runs_offset AS (
-    SELECT
-      periods.metric_time__week AS metric_time__week,
-      production_runs_by_period.run_minutes__2 AS run_minutes__2,
-      production_runs_by_period.planned_minutes__2 AS planned_minutes__2,
-      production_runs_by_period.ideal_run_minutes__2 AS ideal_run_minutes__2,
-      production_runs_by_period.good_units__2 AS good_units__2,
-      production_runs_by_period.units_produced__2 AS units_produced__2
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-      WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    ) AS periods
-    INNER JOIN production_runs_by_period
-      ON production_runs_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
   ), orders_by_period AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -2229,7 +2431,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
@@ -2242,7 +2444,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
@@ -2259,7 +2461,7 @@ WITH metrics_by_day AS (
     FROM store_traffic_read AS src
     WHERE
       src.on_promotion
-      AND src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      AND src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.traffic_date)
   ), order_lines_agg_2 AS (
@@ -2269,7 +2471,7 @@ WITH metrics_by_day AS (
     FROM order_lines_read AS src
     WHERE
       src.on_promotion
-      AND src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      AND src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_by_period AS (
@@ -2280,7 +2482,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
@@ -2293,7 +2495,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period
       ON order_lines_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
@@ -2306,7 +2508,7 @@ WITH metrics_by_day AS (
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_ranked_2 AS (
@@ -2332,7 +2534,7 @@ WITH metrics_by_day AS (
       src.footfall AS footfall__2
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -2347,7 +2549,7 @@ WITH metrics_by_day AS (
       SUM(store_traffic_daily.footfall__2) AS footfall__2
     FROM store_traffic_daily
     WHERE
-      store_traffic_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      store_traffic_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', store_traffic_daily.__day)
   ), order_lines_window_bounds AS (
@@ -2381,7 +2583,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= order_lines_window_bounds.__first
           AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6' DAY
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -2410,7 +2612,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
@@ -2423,7 +2625,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period_2
       ON order_lines_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
@@ -2436,7 +2638,7 @@ WITH metrics_by_day AS (
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_ranked_4 AS (
@@ -2455,7 +2657,608 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked_4
     WHERE
       order_lines_cumulative_ranked_4.__period_rank = 1
-  ), sales_visits_base_events AS (
+  ), store_traffic_window_bounds AS (
+    SELECT
+      MIN(store_traffic_daily.__day) AS __first,
+      MAX(store_traffic_daily.__day) AS __last
+    FROM store_traffic_daily
+  ), store_traffic_cumulative AS (
+    SELECT
+      framed.__day AS __day,
+      framed.footfall__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS footfall__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          store_traffic_daily.__day,
+          store_traffic_daily.footfall__3,
+          1 AS __data
+        FROM store_traffic_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS footfall__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN store_traffic_window_bounds
+          ON time_spine.date_day >= store_traffic_window_bounds.__first
+          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
+  ), store_traffic_cumulative_ranked AS (
+    SELECT
+      DATE_TRUNC('WEEK', store_traffic_cumulative.__day) AS metric_time__week,
+      store_traffic_cumulative.footfall__3 AS footfall__3,
+      ROW_NUMBER() OVER (
+        PARTITION BY DATE_TRUNC('WEEK', store_traffic_cumulative.__day)
+        ORDER BY store_traffic_cumulative.__day ASC
+      ) AS __period_rank
+    FROM store_traffic_cumulative
+  ), store_traffic_cumulative_first AS (
+    SELECT
+      store_traffic_cumulative_ranked.metric_time__week,
+      store_traffic_cumulative_ranked.footfall__3
+    FROM store_traffic_cumulative_ranked
+    WHERE
+      store_traffic_cumulative_ranked.__period_rank = 1
+  ), store_traffic_by_period AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
+      SUM(src.footfall) AS footfall__4
+    FROM store_traffic_read AS src
+    WHERE
+      src.traffic_date >= CAST(DATE_TRUNC(
+        'WEEK',
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+      ) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', src.traffic_date)
+  ), store_traffic_offset AS (
+    SELECT
+      periods.metric_time__week AS metric_time__week,
+      store_traffic_by_period.footfall__4 AS footfall__4
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      WHERE
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+    ) AS periods
+    INNER JOIN store_traffic_by_period
+      ON store_traffic_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
+  ), group_keys AS (
+    SELECT
+      metric_time__week
+    FROM campaign_spend_agg
+    UNION
+    SELECT
+      metric_time__week
+    FROM attributed_orders_agg
+    UNION
+    SELECT
+      metric_time__week
+    FROM order_lines_agg
+    UNION
+    SELECT
+      metric_time__week
+    FROM orders_agg
+    UNION
+    SELECT
+      metric_time__week
+    FROM order_lines_cumulative_first
+    UNION
+    SELECT
+      metric_time__week
+    FROM orders_cumulative_first
+    UNION
+    SELECT
+      metric_time__week
+    FROM inventory_balances_agg
+    UNION
+    SELECT
+      metric_time__week
+    FROM inventory_balances_agg_2
+    UNION
+    SELECT
+      metric_time__week
+    FROM campaign_spend_offset
+    UNION
+    SELECT
+      metric_time__week
+    FROM campaign_spend_cumulative_last
+    UNION
+    SELECT
+      metric_time__week
+    FROM orders_offset
+    UNION
+    SELECT
+      metric_time__week
+    FROM store_traffic_agg
+    UNION
+    SELECT
+      metric_time__week
+    FROM order_lines_agg_2
+    UNION
+    SELECT
+      metric_time__week
+    FROM order_lines_offset
+    UNION
+    SELECT
+      metric_time__week
+    FROM order_lines_cumulative_last
+    UNION
+    SELECT
+      metric_time__week
+    FROM store_traffic_agg_2
+    UNION
+    SELECT
+      metric_time__week
+    FROM order_lines_cumulative_first_2
+    UNION
+    SELECT
+      metric_time__week
+    FROM order_lines_offset_2
+    UNION
+    SELECT
+      metric_time__week
+    FROM order_lines_cumulative_last_2
+    UNION
+    SELECT
+      metric_time__week
+    FROM store_traffic_cumulative_first
+    UNION
+    SELECT
+      metric_time__week
+    FROM store_traffic_offset
+  )
+  SELECT
+    group_keys.metric_time__week AS metric_time__week,
+    campaign_spend_agg.clicks AS ad_clicks,
+    campaign_spend_agg.impressions AS ad_impressions,
+    attributed_orders_agg.attributed_gross_profit AS attributed_gross_profit,
+    attributed_orders_agg.attributed_orders AS attributed_orders,
+    attributed_orders_agg.attributed_revenue AS attributed_revenue,
+    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS average_order_value,
+    CAST(attributed_orders_agg.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS channel_roi,
+    CAST(campaign_spend_agg.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.impressions, 0) AS DOUBLE) AS click_through_rate,
+    order_lines_agg.cost_of_goods AS cost_of_goods,
+    CAST(campaign_spend_agg.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.clicks, 0) AS DOUBLE) AS cost_per_click,
+    (
+      CAST((
+        order_lines_cumulative_first.line_gross_profit
+      ) AS DOUBLE) / NULLIF((
+        orders_cumulative_first.ordering_customers
+      ), 0)
+    ) AS customer_lifetime_value,
+    orders_cumulative_first.ordering_customers AS customers_to_date,
+    order_lines_agg.discount_amount AS discounts,
+    (
+      CAST(100 * (
+        (
+          (
+            order_lines_agg.revenue
+          ) - (
+            order_lines_agg.cost_of_goods
+          )
+        )
+      ) AS DOUBLE) / NULLIF((
+        order_lines_agg.revenue
+      ), 0)
+    ) AS gross_margin_pct,
+    (
+      (
+        order_lines_agg.revenue
+      ) - (
+        order_lines_agg.cost_of_goods
+      )
+    ) AS gross_profit,
+    order_lines_cumulative_first.line_gross_profit AS gross_profit_to_date,
+    inventory_balances_agg.inventory_days AS inventory_days_in_period,
+    (
+      CAST((
+        inventory_balances_agg_2.inventory_value
+      ) * (
+        inventory_balances_agg.inventory_days
+      ) AS DOUBLE) / NULLIF((
+        order_lines_agg.cost_of_goods
+      ), 0)
+    ) AS inventory_turnover_days,
+    inventory_balances_agg_2.inventory_units AS inventory_units,
+    inventory_balances_agg_2.inventory_value AS inventory_value,
+    campaign_spend_agg.marketing_spend AS marketing_spend,
+    (
+      CAST(100 * (
+        (
+          campaign_spend_agg.marketing_spend
+        ) - (
+          campaign_spend_offset.marketing_spend__2
+        )
+      ) AS DOUBLE) / NULLIF((
+        campaign_spend_offset.marketing_spend__2
+      ), 0)
+    ) AS marketing_spend_mom_growth_pct,
+    campaign_spend_cumulative_last.marketing_spend__3 AS marketing_spend_mtd,
+    orders_agg.ordering_customers__2 AS ordering_customers,
+    orders_agg.orders AS orders,
+    (
+      CAST(100 * (
+        (
+          orders_agg.orders
+        ) - (
+          orders_offset.orders__2
+        )
+      ) AS DOUBLE) / NULLIF((
+        orders_offset.orders__2
+      ), 0)
+    ) AS orders_yoy_growth_pct,
+    CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
+    CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS promotion_order_share,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
+    orders_agg.ordering_customers__3 AS repeat_customers,
+    CAST(orders_agg.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
+    CAST(attributed_orders_agg.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
+    order_lines_agg.revenue AS revenue,
+    (
+      CAST(100 * (
+        (
+          order_lines_agg.revenue
+        ) - (
+          order_lines_offset.revenue__3
+        )
+      ) AS DOUBLE) / NULLIF((
+        order_lines_offset.revenue__3
+      ), 0)
+    ) AS revenue_mom_growth_pct,
+    order_lines_cumulative_last.revenue__4 AS revenue_mtd,
+    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
+    order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
+    (
+      CAST(100 * (
+        (
+          order_lines_agg.revenue
+        ) - (
+          order_lines_offset_2.revenue__6
+        )
+      ) AS DOUBLE) / NULLIF((
+        order_lines_offset_2.revenue__6
+      ), 0)
+    ) AS revenue_yoy_growth_pct,
+    order_lines_cumulative_last_2.revenue__7 AS revenue_ytd,
+    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
+    store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
+    (
+      CAST(100 * (
+        (
+          store_traffic_agg_2.footfall__2
+        ) - (
+          store_traffic_offset.footfall__4
+        )
+      ) AS DOUBLE) / NULLIF((
+        store_traffic_offset.footfall__4
+      ), 0)
+    ) AS store_footfall_yoy_growth_pct,
+    order_lines_agg.units_sold AS units_sold
+  FROM group_keys
+  LEFT JOIN campaign_spend_agg
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_agg.metric_time__week
+  LEFT JOIN attributed_orders_agg
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM attributed_orders_agg.metric_time__week
+  LEFT JOIN order_lines_agg
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_agg.metric_time__week
+  LEFT JOIN orders_agg
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_agg.metric_time__week
+  LEFT JOIN order_lines_cumulative_first
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first.metric_time__week
+  LEFT JOIN orders_cumulative_first
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_cumulative_first.metric_time__week
+  LEFT JOIN inventory_balances_agg
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM inventory_balances_agg.metric_time__week
+  LEFT JOIN inventory_balances_agg_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__week
+  LEFT JOIN campaign_spend_offset
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_offset.metric_time__week
+  LEFT JOIN campaign_spend_cumulative_last
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_cumulative_last.metric_time__week
+  LEFT JOIN orders_offset
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_offset.metric_time__week
+  LEFT JOIN store_traffic_agg
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_agg.metric_time__week
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_agg_2.metric_time__week
+  LEFT JOIN order_lines_offset
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_offset.metric_time__week
+  LEFT JOIN order_lines_cumulative_last
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__week
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__week
+  LEFT JOIN order_lines_cumulative_first_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__week
+  LEFT JOIN order_lines_offset_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_offset_2.metric_time__week
+  LEFT JOIN order_lines_cumulative_last_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last_2.metric_time__week
+  LEFT JOIN store_traffic_cumulative_first
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__week
+  LEFT JOIN store_traffic_offset
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_offset.metric_time__week
+), recent_6_metrics_by_week AS (
+  WITH production_runs_read AS MATERIALIZED (
+    SELECT
+      src.units_produced,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id,
+      src.run_date
+    FROM {{ ref('stg_production_runs') }} AS src
+  ), production_runs_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
+    FROM production_runs_read AS src
+    WHERE
+      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
+    GROUP BY
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', production_runs_daily.__day) AS metric_time__week,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', production_runs_daily.__day)
+  ), production_runs_by_period AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
+      SUM(src.run_minutes) AS run_minutes__2,
+      SUM(src.planned_minutes) AS planned_minutes__2,
+      SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
+      SUM(src.good_units) AS good_units__2,
+      SUM(src.units_produced) AS units_produced__2
+    FROM production_runs_read AS src
+    WHERE
+      src.run_date >= CAST(DATE_TRUNC(
+        'WEEK',
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+      ) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', src.run_date)
+  ), production_runs_offset AS (
+    SELECT
+      periods.metric_time__week AS metric_time__week,
+      production_runs_by_period.run_minutes__2 AS run_minutes__2,
+      production_runs_by_period.planned_minutes__2 AS planned_minutes__2,
+      production_runs_by_period.ideal_run_minutes__2 AS ideal_run_minutes__2,
+      production_runs_by_period.good_units__2 AS good_units__2,
+      production_runs_by_period.units_produced__2 AS units_produced__2
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      WHERE
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+    ) AS periods
+    INNER JOIN production_runs_by_period
+      ON production_runs_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
+  ), production_runs_window_bounds AS (
+    SELECT
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
+  ), production_runs_cumulative AS (
+    SELECT
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
+  ), production_runs_cumulative_ranked AS (
+    SELECT
+      DATE_TRUNC('WEEK', production_runs_cumulative.__day) AS metric_time__week,
+      production_runs_cumulative.units_produced__3 AS units_produced__3,
+      ROW_NUMBER() OVER (
+        PARTITION BY DATE_TRUNC('WEEK', production_runs_cumulative.__day)
+        ORDER BY production_runs_cumulative.__day ASC
+      ) AS __period_rank
+    FROM production_runs_cumulative
+  ), production_runs_cumulative_first AS (
+    SELECT
+      production_runs_cumulative_ranked.metric_time__week,
+      production_runs_cumulative_ranked.units_produced__3
+    FROM production_runs_cumulative_ranked
+    WHERE
+      production_runs_cumulative_ranked.__period_rank = 1
+  ), combined AS (
+    SELECT
+      metric_time__week,
+      MAX(run_minutes) AS run_minutes,
+      MAX(planned_minutes) AS planned_minutes,
+      MAX(units_defective) AS units_defective,
+      MAX(units_produced) AS units_produced,
+      MAX(good_units) AS good_units,
+      MAX(ideal_run_minutes) AS ideal_run_minutes,
+      MAX(production_runs) AS production_runs,
+      MAX(run_minutes__2) AS run_minutes__2,
+      MAX(planned_minutes__2) AS planned_minutes__2,
+      MAX(ideal_run_minutes__2) AS ideal_run_minutes__2,
+      MAX(good_units__2) AS good_units__2,
+      MAX(units_produced__2) AS units_produced__2,
+      MAX(units_produced__3) AS units_produced__3
+    FROM (
+      SELECT
+        production_runs_agg.metric_time__week,
+        production_runs_agg.run_minutes,
+        production_runs_agg.planned_minutes,
+        production_runs_agg.units_defective,
+        production_runs_agg.units_produced,
+        production_runs_agg.good_units,
+        production_runs_agg.ideal_run_minutes,
+        production_runs_agg.production_runs,
+        NULL AS run_minutes__2,
+        NULL AS planned_minutes__2,
+        NULL AS ideal_run_minutes__2,
+        NULL AS good_units__2,
+        NULL AS units_produced__2,
+        NULL AS units_produced__3
+      FROM production_runs_agg
+      UNION ALL
+      SELECT
+        production_runs_offset.metric_time__week,
+        NULL AS run_minutes,
+        NULL AS planned_minutes,
+        NULL AS units_defective,
+        NULL AS units_produced,
+        NULL AS good_units,
+        NULL AS ideal_run_minutes,
+        NULL AS production_runs,
+        production_runs_offset.run_minutes__2,
+        production_runs_offset.planned_minutes__2,
+        production_runs_offset.ideal_run_minutes__2,
+        production_runs_offset.good_units__2,
+        production_runs_offset.units_produced__2,
+        NULL AS units_produced__3
+      FROM production_runs_offset
+      UNION ALL
+      SELECT
+        production_runs_cumulative_first.metric_time__week,
+        NULL AS run_minutes,
+        NULL AS planned_minutes,
+        NULL AS units_defective,
+        NULL AS units_produced,
+        NULL AS good_units,
+        NULL AS ideal_run_minutes,
+        NULL AS production_runs,
+        NULL AS run_minutes__2,
+        NULL AS planned_minutes__2,
+        NULL AS ideal_run_minutes__2,
+        NULL AS good_units__2,
+        NULL AS units_produced__2,
+        production_runs_cumulative_first.units_produced__3
+      FROM production_runs_cumulative_first
+    ) AS stacked
+    GROUP BY
+      metric_time__week
+  )
+  SELECT
+    combined.metric_time__week AS metric_time__week,
+    CAST(combined.run_minutes AS DOUBLE) / CAST(NULLIF(combined.planned_minutes, 0) AS DOUBLE) AS availability,
+    CAST(combined.units_defective AS DOUBLE) / CAST(NULLIF(combined.units_produced, 0) AS DOUBLE) AS defect_rate,
+    combined.good_units AS good_units,
+    combined.ideal_run_minutes AS ideal_production_minutes,
+    (
+      (
+        CAST(combined.run_minutes AS DOUBLE) / CAST(NULLIF(combined.planned_minutes, 0) AS DOUBLE)
+      ) * (
+        CAST(combined.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(combined.run_minutes, 0) AS DOUBLE)
+      ) * (
+        CAST(combined.good_units AS DOUBLE) / CAST(NULLIF(combined.units_produced, 0) AS DOUBLE)
+      )
+    ) AS oee,
+    (
+      100 * (
+        (
+          (
+            (
+              CAST(combined.run_minutes AS DOUBLE) / CAST(NULLIF(combined.planned_minutes, 0) AS DOUBLE)
+            ) * (
+              CAST(combined.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(combined.run_minutes, 0) AS DOUBLE)
+            ) * (
+              CAST(combined.good_units AS DOUBLE) / CAST(NULLIF(combined.units_produced, 0) AS DOUBLE)
+            )
+          )
+        ) - (
+          (
+            (
+              CAST(combined.run_minutes__2 AS DOUBLE) / CAST(NULLIF(combined.planned_minutes__2, 0) AS DOUBLE)
+            ) * (
+              CAST(combined.ideal_run_minutes__2 AS DOUBLE) / CAST(NULLIF(combined.run_minutes__2, 0) AS DOUBLE)
+            ) * (
+              CAST(combined.good_units__2 AS DOUBLE) / CAST(NULLIF(combined.units_produced__2, 0) AS DOUBLE)
+            )
+          )
+        )
+      )
+    ) AS oee_mom_change_pts,
+    CAST(combined.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(combined.run_minutes, 0) AS DOUBLE) AS performance,
+    combined.planned_minutes AS planned_production_minutes,
+    (
+      CAST(60 * (
+        combined.run_minutes
+      ) AS DOUBLE) / NULLIF((
+        combined.units_produced
+      ), 0)
+    ) AS production_cycle_time,
+    combined.production_runs AS production_runs,
+    CAST(combined.good_units AS DOUBLE) / CAST(NULLIF(combined.units_produced, 0) AS DOUBLE) AS quality,
+    combined.run_minutes AS run_time_minutes,
+    combined.units_defective AS units_defective,
+    combined.units_produced AS units_produced,
+    combined.units_produced__3 AS units_produced_rolling_7d
+  FROM combined
+), recent_7_metrics_by_week AS (
+  WITH sales_visits_base_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
@@ -2463,7 +3266,7 @@ WITH metrics_by_day AS (
       src.visit_id AS __base_measure_0
     FROM {{ ref('stg_sales_visits') }} AS src
     WHERE
-      src.visit_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.visit_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_7 }}' AS DATE)) AS DATE)
   ), sales_visits_agg AS (
     SELECT
       sales_visits_base_events.metric_time__week,
@@ -2476,7 +3279,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS __entity,
       src.order_id AS __value
-    FROM orders_read AS src
+    FROM {{ ref('stg_orders') }} AS src
   ), orders_converting AS (
     SELECT
       *
@@ -2519,505 +3322,36 @@ WITH metrics_by_day AS (
   ), orders_conversions AS (
     SELECT
       orders_attributed.metric_time__week,
-      COUNT(orders_attributed.__value) AS orders__4
+      COUNT(orders_attributed.__value) AS orders
     FROM orders_attributed
     GROUP BY
       orders_attributed.metric_time__week
-  ), store_traffic_window_bounds AS (
+  ), combined AS (
     SELECT
-      MIN(store_traffic_daily.__day) AS __first,
-      MAX(store_traffic_daily.__day) AS __last
-    FROM store_traffic_daily
-  ), store_traffic_cumulative AS (
-    SELECT
-      framed.__day AS __day,
-      framed.footfall__3
+      metric_time__week,
+      MAX(sales_visits) AS sales_visits,
+      MAX(orders) AS orders
     FROM (
       SELECT
-        __day,
-        __data,
-        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS footfall__3,
-        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
-      FROM (
-        SELECT
-          store_traffic_daily.__day,
-          store_traffic_daily.footfall__3,
-          1 AS __data
-        FROM store_traffic_daily
-        UNION ALL
-        SELECT
-          time_spine.date_day AS __day,
-          NULL AS footfall__3,
-          NULL AS __data
-        FROM {{ ref('metricflow_time_spine') }} AS time_spine
-        INNER JOIN store_traffic_window_bounds
-          ON time_spine.date_day >= store_traffic_window_bounds.__first
-          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6' DAY
-        WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-      ) AS stacked
-    ) AS framed
-    WHERE
-      framed.__data IS NULL AND framed.__rows > 0
-  ), store_traffic_cumulative_ranked AS (
-    SELECT
-      DATE_TRUNC('WEEK', store_traffic_cumulative.__day) AS metric_time__week,
-      store_traffic_cumulative.footfall__3 AS footfall__3,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('WEEK', store_traffic_cumulative.__day)
-        ORDER BY store_traffic_cumulative.__day ASC
-      ) AS __period_rank
-    FROM store_traffic_cumulative
-  ), store_traffic_cumulative_first AS (
-    SELECT
-      store_traffic_cumulative_ranked.metric_time__week,
-      store_traffic_cumulative_ranked.footfall__3
-    FROM store_traffic_cumulative_ranked
-    WHERE
-      store_traffic_cumulative_ranked.__period_rank = 1
-  ), store_traffic_by_period AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
-      SUM(src.footfall) AS footfall__4
-    FROM store_traffic_read AS src
-    WHERE
-      src.traffic_date >= CAST(DATE_TRUNC(
-        'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
-      ) AS DATE)
+        sales_visits_agg.metric_time__week,
+        sales_visits_agg.sales_visits,
+        NULL AS orders
+      FROM sales_visits_agg
+      UNION ALL
+      SELECT
+        orders_conversions.metric_time__week,
+        NULL AS sales_visits,
+        orders_conversions.orders
+      FROM orders_conversions
+    ) AS stacked
     GROUP BY
-      DATE_TRUNC('WEEK', src.traffic_date)
-  ), store_traffic_offset AS (
-    SELECT
-      periods.metric_time__week AS metric_time__week,
-      store_traffic_by_period.footfall__4 AS footfall__4
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-      WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    ) AS periods
-    INNER JOIN store_traffic_by_period
-      ON store_traffic_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
-  ), production_runs_window_bounds AS (
-    SELECT
-      MIN(production_runs_daily.__day) AS __first,
-      MAX(production_runs_daily.__day) AS __last
-    FROM production_runs_daily
-  ), production_runs_cumulative AS (
-    SELECT
-      framed.__day AS __day,
-      framed.units_produced__3
-    FROM (
-      SELECT
-        __day,
-        __data,
-        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS units_produced__3,
-        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
-      FROM (
-        SELECT
-          production_runs_daily.__day,
-          production_runs_daily.units_produced__3,
-          1 AS __data
-        FROM production_runs_daily
-        UNION ALL
-        SELECT
-          time_spine.date_day AS __day,
-          NULL AS units_produced__3,
-          NULL AS __data
-        FROM {{ ref('metricflow_time_spine') }} AS time_spine
-        INNER JOIN production_runs_window_bounds
-          ON time_spine.date_day >= production_runs_window_bounds.__first
-          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6' DAY
-        WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-      ) AS stacked
-    ) AS framed
-    WHERE
-      framed.__data IS NULL AND framed.__rows > 0
-  ), production_runs_cumulative_ranked AS (
-    SELECT
-      DATE_TRUNC('WEEK', production_runs_cumulative.__day) AS metric_time__week,
-      production_runs_cumulative.units_produced__3 AS units_produced__3,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('WEEK', production_runs_cumulative.__day)
-        ORDER BY production_runs_cumulative.__day ASC
-      ) AS __period_rank
-    FROM production_runs_cumulative
-  ), production_runs_cumulative_first AS (
-    SELECT
-      production_runs_cumulative_ranked.metric_time__week,
-      production_runs_cumulative_ranked.units_produced__3
-    FROM production_runs_cumulative_ranked
-    WHERE
-      production_runs_cumulative_ranked.__period_rank = 1
-  ), group_keys AS (
-    SELECT
       metric_time__week
-    FROM campaign_spend_agg
-    UNION
-    SELECT
-      metric_time__week
-    FROM attributed_orders_agg
-    UNION
-    SELECT
-      metric_time__week
-    FROM employee_movements_agg
-    UNION
-    SELECT
-      metric_time__week
-    FROM headcount_agg
-    UNION
-    SELECT
-      metric_time__week
-    FROM production_runs_agg
-    UNION
-    SELECT
-      metric_time__week
-    FROM order_lines_agg
-    UNION
-    SELECT
-      metric_time__week
-    FROM orders_agg
-    UNION
-    SELECT
-      metric_time__week
-    FROM order_lines_cumulative_first
-    UNION
-    SELECT
-      metric_time__week
-    FROM orders_cumulative_first
-    UNION
-    SELECT
-      metric_time__week
-    FROM employee_movements_cumulative_last
-    UNION
-    SELECT
-      metric_time__week
-    FROM inventory_balances_agg
-    UNION
-    SELECT
-      metric_time__week
-    FROM inventory_balances_agg_2
-    UNION
-    SELECT
-      metric_time__week
-    FROM campaign_spend_offset
-    UNION
-    SELECT
-      metric_time__week
-    FROM campaign_spend_cumulative_last
-    UNION
-    SELECT
-      metric_time__week
-    FROM production_runs_offset
-    UNION
-    SELECT
-      metric_time__week
-    FROM orders_offset
-    UNION
-    SELECT
-      metric_time__week
-    FROM store_traffic_agg
-    UNION
-    SELECT
-      metric_time__week
-    FROM order_lines_agg_2
-    UNION
-    SELECT
-      metric_time__week
-    FROM order_lines_offset
-    UNION
-    SELECT
-      metric_time__week
-    FROM order_lines_cumulative_last
-    UNION
-    SELECT
-      metric_time__week
-    FROM store_traffic_agg_2
-    UNION
-    SELECT
-      metric_time__week
-    FROM order_lines_cumulative_first_2
-    UNION
-    SELECT
-      metric_time__week
-    FROM order_lines_offset_2
-    UNION
-    SELECT
-      metric_time__week
-    FROM order_lines_cumulative_last_2
-    UNION
-    SELECT
-      metric_time__week
-    FROM sales_visits_agg
-    UNION
-    SELECT
-      metric_time__week
-    FROM orders_conversions
-    UNION
-    SELECT
-      metric_time__week
-    FROM store_traffic_cumulative_first
-    UNION
-    SELECT
-      metric_time__week
-    FROM store_traffic_offset
-    UNION
-    SELECT
-      metric_time__week
-    FROM production_runs_cumulative_first
   )
   SELECT
-    group_keys.metric_time__week AS metric_time__week,
-    campaign_spend_agg.clicks AS ad_clicks,
-    campaign_spend_agg.impressions AS ad_impressions,
-    attributed_orders_agg.attributed_gross_profit AS attributed_gross_profit,
-    attributed_orders_agg.attributed_orders AS attributed_orders,
-    attributed_orders_agg.attributed_revenue AS attributed_revenue,
-    CAST(employee_movements_agg.leavers AS DOUBLE) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE) AS attrition_rate,
-    CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE) AS availability,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS average_order_value,
-    CAST(attributed_orders_agg.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS channel_roi,
-    CAST(campaign_spend_agg.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.impressions, 0) AS DOUBLE) AS click_through_rate,
-    order_lines_agg.cost_of_goods AS cost_of_goods,
-    CAST(campaign_spend_agg.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.clicks, 0) AS DOUBLE) AS cost_per_click,
-    (
-      CAST((
-        order_lines_cumulative_first.line_gross_profit
-      ) AS DOUBLE) / NULLIF((
-        orders_cumulative_first.ordering_customers
-      ), 0)
-    ) AS customer_lifetime_value,
-    orders_cumulative_first.ordering_customers AS customers_to_date,
-    CAST(production_runs_agg.units_defective AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS defect_rate,
-    order_lines_agg.discount_amount AS discounts,
-    headcount_agg.fte AS fte,
-    production_runs_agg.good_units AS good_units,
-    (
-      CAST(100 * (
-        (
-          (
-            order_lines_agg.revenue
-          ) - (
-            order_lines_agg.cost_of_goods
-          )
-        )
-      ) AS DOUBLE) / NULLIF((
-        order_lines_agg.revenue
-      ), 0)
-    ) AS gross_margin_pct,
-    (
-      (
-        order_lines_agg.revenue
-      ) - (
-        order_lines_agg.cost_of_goods
-      )
-    ) AS gross_profit,
-    order_lines_cumulative_first.line_gross_profit AS gross_profit_to_date,
-    headcount_agg.headcount AS headcount,
-    employee_movements_agg.hires AS hires,
-    employee_movements_cumulative_last.hires__2 AS hires_ytd,
-    production_runs_agg.ideal_run_minutes AS ideal_production_minutes,
-    inventory_balances_agg.inventory_days AS inventory_days_in_period,
-    (
-      CAST((
-        inventory_balances_agg_2.inventory_value
-      ) * (
-        inventory_balances_agg.inventory_days
-      ) AS DOUBLE) / NULLIF((
-        order_lines_agg.cost_of_goods
-      ), 0)
-    ) AS inventory_turnover_days,
-    inventory_balances_agg_2.inventory_units AS inventory_units,
-    inventory_balances_agg_2.inventory_value AS inventory_value,
-    employee_movements_agg.leavers AS leavers,
-    campaign_spend_agg.marketing_spend AS marketing_spend,
-    (
-      CAST(100 * (
-        (
-          campaign_spend_agg.marketing_spend
-        ) - (
-          campaign_spend_offset.marketing_spend__2
-        )
-      ) AS DOUBLE) / NULLIF((
-        campaign_spend_offset.marketing_spend__2
-      ), 0)
-    ) AS marketing_spend_mom_growth_pct,
-    campaign_spend_cumulative_last.marketing_spend__3 AS marketing_spend_mtd,
-    (
-      (
-        CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE)
-      ) * (
-        CAST(production_runs_agg.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE)
-      ) * (
-        CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE)
-      )
-    ) AS oee,
-    (
-      100 * (
-        (
-          (
-            (
-              CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE)
-            ) * (
-              CAST(production_runs_agg.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE)
-            ) * (
-              CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE)
-            )
-          )
-        ) - (
-          (
-            (
-              CAST(production_runs_offset.run_minutes__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset.planned_minutes__2, 0) AS DOUBLE)
-            ) * (
-              CAST(production_runs_offset.ideal_run_minutes__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset.run_minutes__2, 0) AS DOUBLE)
-            ) * (
-              CAST(production_runs_offset.good_units__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset.units_produced__2, 0) AS DOUBLE)
-            )
-          )
-        )
-      )
-    ) AS oee_mom_change_pts,
-    orders_agg.ordering_customers__2 AS ordering_customers,
-    orders_agg.orders AS orders,
-    (
-      CAST(100 * (
-        (
-          orders_agg.orders
-        ) - (
-          orders_offset.orders__2
-        )
-      ) AS DOUBLE) / NULLIF((
-        orders_offset.orders__2
-      ), 0)
-    ) AS orders_yoy_growth_pct,
-    CAST(production_runs_agg.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE) AS performance,
-    production_runs_agg.planned_minutes AS planned_production_minutes,
-    (
-      CAST(60 * (
-        production_runs_agg.run_minutes
-      ) AS DOUBLE) / NULLIF((
-        production_runs_agg.units_produced
-      ), 0)
-    ) AS production_cycle_time,
-    production_runs_agg.production_runs AS production_runs,
-    CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
-    CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS promotion_order_share,
-    order_lines_agg_2.revenue__2 AS promotion_revenue,
-    CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS quality,
-    orders_agg.ordering_customers__3 AS repeat_customers,
-    CAST(orders_agg.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
-    CAST(attributed_orders_agg.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
-    order_lines_agg.revenue AS revenue,
-    (
-      CAST(100 * (
-        (
-          order_lines_agg.revenue
-        ) - (
-          order_lines_offset.revenue__3
-        )
-      ) AS DOUBLE) / NULLIF((
-        order_lines_offset.revenue__3
-      ), 0)
-    ) AS revenue_mom_growth_pct,
-    order_lines_cumulative_last.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
-    order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
-    (
-      CAST(100 * (
-        (
-          order_lines_agg.revenue
-        ) - (
-          order_lines_offset_2.revenue__6
-        )
-      ) AS DOUBLE) / NULLIF((
-        order_lines_offset_2.revenue__6
-      ), 0)
-    ) AS revenue_yoy_growth_pct,
-    order_lines_cumulative_last_2.revenue__7 AS revenue_ytd,
-    production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_conversions.orders__4 AS DOUBLE) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
-    orders_conversions.orders__4 AS sales_visit_conversions,
-    sales_visits_agg.sales_visits AS sales_visits,
-    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
-    store_traffic_agg_2.footfall__2 AS store_footfall,
-    store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
-    (
-      CAST(100 * (
-        (
-          store_traffic_agg_2.footfall__2
-        ) - (
-          store_traffic_offset.footfall__4
-        )
-      ) AS DOUBLE) / NULLIF((
-        store_traffic_offset.footfall__4
-      ), 0)
-    ) AS store_footfall_yoy_growth_pct,
-    production_runs_agg.units_defective AS units_defective,
-    production_runs_agg.units_produced AS units_produced,
-    production_runs_cumulative_first.units_produced__3 AS units_produced_rolling_7d,
-    order_lines_agg.units_sold AS units_sold
-  FROM group_keys
-  LEFT JOIN campaign_spend_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_agg.metric_time__week
-  LEFT JOIN attributed_orders_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM attributed_orders_agg.metric_time__week
-  LEFT JOIN employee_movements_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM employee_movements_agg.metric_time__week
-  LEFT JOIN headcount_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM headcount_agg.metric_time__week
-  LEFT JOIN production_runs_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_agg.metric_time__week
-  LEFT JOIN order_lines_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_agg.metric_time__week
-  LEFT JOIN orders_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_agg.metric_time__week
-  LEFT JOIN order_lines_cumulative_first
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first.metric_time__week
-  LEFT JOIN orders_cumulative_first
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_cumulative_first.metric_time__week
-  LEFT JOIN employee_movements_cumulative_last
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM employee_movements_cumulative_last.metric_time__week
-  LEFT JOIN inventory_balances_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM inventory_balances_agg.metric_time__week
-  LEFT JOIN inventory_balances_agg_2
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__week
-  LEFT JOIN campaign_spend_offset
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_offset.metric_time__week
-  LEFT JOIN campaign_spend_cumulative_last
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_cumulative_last.metric_time__week
-  LEFT JOIN production_runs_offset
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_offset.metric_time__week
-  LEFT JOIN orders_offset
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_offset.metric_time__week
-  LEFT JOIN store_traffic_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_agg.metric_time__week
-  LEFT JOIN order_lines_agg_2
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_agg_2.metric_time__week
-  LEFT JOIN order_lines_offset
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_offset.metric_time__week
-  LEFT JOIN order_lines_cumulative_last
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__week
-  LEFT JOIN store_traffic_agg_2
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__week
-  LEFT JOIN order_lines_cumulative_first_2
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__week
-  LEFT JOIN order_lines_offset_2
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_offset_2.metric_time__week
-  LEFT JOIN order_lines_cumulative_last_2
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last_2.metric_time__week
-  LEFT JOIN sales_visits_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM sales_visits_agg.metric_time__week
-  LEFT JOIN orders_conversions
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_conversions.metric_time__week
-  LEFT JOIN store_traffic_cumulative_first
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__week
-  LEFT JOIN store_traffic_offset
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_offset.metric_time__week
-  LEFT JOIN production_runs_cumulative_first
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
+    combined.metric_time__week AS metric_time__week,
+    CAST(combined.orders AS DOUBLE) / CAST(NULLIF(combined.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
+    combined.orders AS sales_visit_conversions
+  FROM combined
 ), metrics_by_month AS (
   WITH leads_agg AS (
     SELECT
@@ -3293,7 +3627,223 @@ WITH metrics_by_day AS (
     customers_spine.metric_time__month AS metric_time__month,
     COALESCE(customers_spine.new_customers, 0) AS new_customers
   FROM customers_spine
-), recent_metrics_by_month AS (
+), recent_1_metrics_by_month AS (
+  WITH employee_movements_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers
+    FROM {{ ref('fct_employee_movements') }} AS src
+    WHERE
+      src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)) AS DATE)
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2,
+      SUM(employee_movements_rows.leavers) AS leavers
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
+  ), employee_movements_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', employee_movements_daily.__day) AS metric_time__month,
+      SUM(employee_movements_daily.hires) AS hires,
+      SUM(employee_movements_daily.leavers) AS leavers
+    FROM employee_movements_daily
+    WHERE
+      employee_movements_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', employee_movements_daily.__day)
+  ), employee_movements_period_ends AS (
+    SELECT
+      MAX(time_spine.date_day) AS __day
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    WHERE
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), employee_movements_to_date_keys AS (
+    SELECT DISTINCT
+      DATE_TRUNC('YEAR', employee_movements_daily.__day) AS __to_date
+    FROM employee_movements_daily
+  ), employee_movements_to_date AS (
+    SELECT
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.hires__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(hires__2) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS hires__2,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          employee_movements_daily.__day,
+          employee_movements_daily.hires__2,
+          1 AS __data
+        FROM employee_movements_daily
+        UNION ALL
+        SELECT
+          employee_movements_period_ends.__day,
+          NULL AS hires__2,
+          NULL AS __data
+        FROM employee_movements_period_ends
+        INNER JOIN employee_movements_to_date_keys
+          ON DATE_TRUNC('YEAR', employee_movements_period_ends.__day) = employee_movements_to_date_keys.__to_date
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
+  ), combined AS (
+    SELECT
+      metric_time__month,
+      MAX(hires) AS hires,
+      MAX(leavers) AS leavers,
+      MAX(hires__2) AS hires__2
+    FROM (
+      SELECT
+        employee_movements_agg.metric_time__month,
+        employee_movements_agg.hires,
+        employee_movements_agg.leavers,
+        NULL AS hires__2
+      FROM employee_movements_agg
+      UNION ALL
+      SELECT
+        employee_movements_to_date.metric_time__month,
+        NULL AS hires,
+        NULL AS leavers,
+        employee_movements_to_date.hires__2
+      FROM employee_movements_to_date
+    ) AS stacked
+    GROUP BY
+      metric_time__month
+  )
+  SELECT
+    combined.metric_time__month AS metric_time__month,
+    combined.hires AS hires,
+    combined.hires__2 AS hires_ytd,
+    combined.leavers AS leavers
+  FROM combined
+), recent_2_metrics_by_month AS (
+  WITH employee_movements_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.movement_date) AS metric_time__month,
+      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers
+    FROM {{ ref('fct_employee_movements') }} AS src
+    WHERE
+      src.movement_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', src.movement_date)
+  ), headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(1) AS headcount
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__month) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__month,
+      SUM(headcount_window.headcount) AS headcount
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__month
+  ), combined AS (
+    SELECT
+      metric_time__month,
+      MAX(leavers) AS leavers,
+      MAX(headcount) AS headcount
+    FROM (
+      SELECT
+        employee_movements_agg.metric_time__month,
+        employee_movements_agg.leavers,
+        NULL AS headcount
+      FROM employee_movements_agg
+      UNION ALL
+      SELECT
+        headcount_agg.metric_time__month,
+        NULL AS leavers,
+        headcount_agg.headcount
+      FROM headcount_agg
+    ) AS stacked
+    GROUP BY
+      metric_time__month
+  )
+  SELECT
+    combined.metric_time__month AS metric_time__month,
+    CAST(combined.leavers AS DOUBLE) / CAST(NULLIF(combined.headcount, 0) AS DOUBLE) AS attrition_rate
+  FROM combined
+), recent_3_metrics_by_month AS (
+  WITH headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(src.fte) AS fte,
+      SUM(1) AS headcount
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__month) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__month,
+      SUM(headcount_window.fte) AS fte,
+      SUM(headcount_window.headcount) AS headcount
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__month
+  )
+  SELECT
+    headcount_agg.metric_time__month AS metric_time__month,
+    headcount_agg.fte AS fte,
+    headcount_agg.headcount AS headcount
+  FROM headcount_agg
+), recent_4_metrics_by_month AS (
+  WITH sales_visits_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
+      COUNT(src.visit_id) AS sales_visits
+    FROM {{ ref('stg_sales_visits') }} AS src
+    WHERE
+      src.visit_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', src.visit_date)
+  )
+  SELECT
+    sales_visits_agg.metric_time__month AS metric_time__month,
+    sales_visits_agg.sales_visits AS sales_visits
+  FROM sales_visits_agg
+), recent_5_metrics_by_month AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
       src.spend_eur,
@@ -3310,7 +3860,7 @@ WITH metrics_by_day AS (
       src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -3329,7 +3879,7 @@ WITH metrics_by_day AS (
       SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
     FROM campaign_spend_daily
     WHERE
-      campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
@@ -3340,118 +3890,9 @@ WITH metrics_by_day AS (
       SUM(src.attributed_revenue) AS attributed_revenue
     FROM {{ ref('fct_attributed_orders') }} AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
-  ), employee_movements_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
-      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
-    WHERE
-      src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.leavers) AS leavers,
-      SUM(employee_movements_rows.hires) AS hires,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
-  ), employee_movements_agg AS (
-    SELECT
-      DATE_TRUNC('MONTH', employee_movements_daily.__day) AS metric_time__month,
-      SUM(employee_movements_daily.leavers) AS leavers,
-      SUM(employee_movements_daily.hires) AS hires
-    FROM employee_movements_daily
-    WHERE
-      employee_movements_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', employee_movements_daily.__day)
-  ), headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(1) AS headcount,
-      SUM(src.fte) AS fte
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__month) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__month,
-      SUM(headcount_window.headcount) AS headcount,
-      SUM(headcount_window.fte) AS fte
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__month
-  ), production_runs_read AS MATERIALIZED (
-    SELECT
-      src.units_produced,
-      src.run_minutes,
-      src.planned_minutes,
-      src.units_defective,
-      src.good_units,
-      src.ideal_run_minutes,
-      src.run_id,
-      src.run_date
-    FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3,
-      src.run_minutes AS run_minutes,
-      src.planned_minutes AS planned_minutes,
-      src.units_defective AS units_defective,
-      src.units_produced AS units_produced,
-      src.good_units AS good_units,
-      src.ideal_run_minutes AS ideal_run_minutes,
-      src.run_id AS production_runs
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.run_minutes) AS run_minutes,
-      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
-      SUM(production_runs_rows.units_defective) AS units_defective,
-      SUM(production_runs_rows.units_produced) AS units_produced,
-      SUM(production_runs_rows.good_units) AS good_units,
-      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(production_runs_rows.production_runs) AS production_runs,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
-  ), production_runs_agg AS (
-    SELECT
-      DATE_TRUNC('MONTH', production_runs_daily.__day) AS metric_time__month,
-      SUM(production_runs_daily.run_minutes) AS run_minutes,
-      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
-      SUM(production_runs_daily.units_defective) AS units_defective,
-      SUM(production_runs_daily.units_produced) AS units_produced,
-      SUM(production_runs_daily.good_units) AS good_units,
-      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
-      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
-    FROM production_runs_daily
-    WHERE
-      production_runs_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
       src.quantity,
@@ -3498,7 +3939,7 @@ WITH metrics_by_day AS (
       SUM(order_lines_daily.units_sold) AS units_sold
     FROM order_lines_daily
     WHERE
-      order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
@@ -3524,7 +3965,7 @@ WITH metrics_by_day AS (
       END AS ordering_customers__3
     FROM orders_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_cumulative AS (
@@ -3535,7 +3976,7 @@ WITH metrics_by_day AS (
     INNER JOIN order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_ranked AS (
@@ -3581,7 +4022,7 @@ WITH metrics_by_day AS (
     INNER JOIN orders_first_seen_daily
       ON orders_first_seen_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_ranked AS (
@@ -3600,54 +4041,6 @@ WITH metrics_by_day AS (
     FROM orders_cumulative_ranked
     WHERE
       orders_cumulative_ranked.__period_rank = 1
-  ), employee_movements_period_ends AS (
-    SELECT
-      MAX(time_spine.date_day) AS __day
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', time_spine.date_day)
-  ), employee_movements_to_date_keys AS (
-    SELECT DISTINCT
-      DATE_TRUNC('YEAR', employee_movements_daily.__day) AS __to_date
-    FROM employee_movements_daily
-  ), employee_movements_to_date AS (
-    SELECT
-      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
-      framed.hires__2
-    FROM (
-      SELECT
-        __day,
-        __data,
-        SUM(hires__2) OVER (
-          PARTITION BY DATE_TRUNC('YEAR', __day)
-          ORDER BY __day
-          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-        ) AS hires__2,
-        COUNT(__data) OVER (
-          PARTITION BY DATE_TRUNC('YEAR', __day)
-          ORDER BY __day
-          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-        ) AS __rows
-      FROM (
-        SELECT
-          employee_movements_daily.__day,
-          employee_movements_daily.hires__2,
-          1 AS __data
-        FROM employee_movements_daily
-        UNION ALL
-        SELECT
-          employee_movements_period_ends.__day,
-          NULL AS hires__2,
-          NULL AS __data
-        FROM employee_movements_period_ends
-        INNER JOIN employee_movements_to_date_keys
-          ON DATE_TRUNC('YEAR', employee_movements_period_ends.__day) = employee_movements_to_date_keys.__to_date
-      ) AS stacked
-    ) AS framed
-    WHERE
-      framed.__data IS NULL AND framed.__rows > 0
   ), inventory_balances_read AS MATERIALIZED (
     SELECT
       src.balance_date,
@@ -3655,7 +4048,7 @@ WITH metrics_by_day AS (
       src.on_hand_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
-      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
@@ -3701,7 +4094,7 @@ WITH metrics_by_day AS (
     WHERE
       src.spend_date >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.spend_date)
@@ -3714,7 +4107,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
@@ -3723,7 +4116,7 @@ WITH metrics_by_day AS (
       MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', time_spine.date_day)
   ), campaign_spend_to_date_keys AS (
@@ -3766,39 +4159,6 @@ WITH metrics_by_day AS (
     ) AS framed
     WHERE
       framed.__data IS NULL AND framed.__rows > 0
-  ), production_runs_by_period AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
-      SUM(src.run_minutes) AS run_minutes__2,
-      SUM(src.planned_minutes) AS planned_minutes__2,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
-      SUM(src.good_units) AS good_units__2,
-      SUM(src.units_produced) AS units_produced__2
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(DATE_TRUNC(
-        'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
-      ) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', src.run_date)
-  ), production_runs_offset AS (
-    SELECT
-      periods.metric_time__month AS metric_time__month,
-      production_runs_by_period.run_minutes__2 AS run_minutes__2,
-      production_runs_by_period.planned_minutes__2 AS planned_minutes__2,
-      production_runs_by_period.ideal_run_minutes__2 AS ideal_run_minutes__2,
-      production_runs_by_period.good_units__2 AS good_units__2,
-      production_runs_by_period.units_produced__2 AS units_produced__2
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-      WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    ) AS periods
-    INNER JOIN production_runs_by_period
-      ON production_runs_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
   ), orders_by_period AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -3807,7 +4167,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
@@ -3820,7 +4180,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
@@ -3837,7 +4197,7 @@ WITH metrics_by_day AS (
     FROM store_traffic_read AS src
     WHERE
       src.on_promotion
-      AND src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      AND src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.traffic_date)
   ), order_lines_agg_2 AS (
@@ -3847,7 +4207,7 @@ WITH metrics_by_day AS (
     FROM order_lines_read AS src
     WHERE
       src.on_promotion
-      AND src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      AND src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_by_period AS (
@@ -3858,7 +4218,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
@@ -3871,7 +4231,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period
       ON order_lines_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
@@ -3880,7 +4240,7 @@ WITH metrics_by_day AS (
       MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', time_spine.date_day)
   ), order_lines_to_date_keys AS (
@@ -3930,7 +4290,7 @@ WITH metrics_by_day AS (
       src.footfall AS footfall__2
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -3945,7 +4305,7 @@ WITH metrics_by_day AS (
       SUM(store_traffic_daily.footfall__2) AS footfall__2
     FROM store_traffic_daily
     WHERE
-      store_traffic_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      store_traffic_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', store_traffic_daily.__day)
   ), order_lines_window_bounds AS (
@@ -3979,7 +4339,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= order_lines_window_bounds.__first
           AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6' DAY
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -4008,7 +4368,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
@@ -4021,7 +4381,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period_2
       ON order_lines_by_period_2.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
@@ -4030,7 +4390,7 @@ WITH metrics_by_day AS (
       MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', time_spine.date_day)
   ), order_lines_to_date_keys_2 AS (
@@ -4073,7 +4433,608 @@ WITH metrics_by_day AS (
     ) AS framed
     WHERE
       framed.__data IS NULL AND framed.__rows > 0
-  ), sales_visits_base_events AS (
+  ), store_traffic_window_bounds AS (
+    SELECT
+      MIN(store_traffic_daily.__day) AS __first,
+      MAX(store_traffic_daily.__day) AS __last
+    FROM store_traffic_daily
+  ), store_traffic_cumulative AS (
+    SELECT
+      framed.__day AS __day,
+      framed.footfall__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS footfall__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          store_traffic_daily.__day,
+          store_traffic_daily.footfall__3,
+          1 AS __data
+        FROM store_traffic_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS footfall__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN store_traffic_window_bounds
+          ON time_spine.date_day >= store_traffic_window_bounds.__first
+          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
+  ), store_traffic_cumulative_ranked AS (
+    SELECT
+      DATE_TRUNC('MONTH', store_traffic_cumulative.__day) AS metric_time__month,
+      store_traffic_cumulative.footfall__3 AS footfall__3,
+      ROW_NUMBER() OVER (
+        PARTITION BY DATE_TRUNC('MONTH', store_traffic_cumulative.__day)
+        ORDER BY store_traffic_cumulative.__day ASC
+      ) AS __period_rank
+    FROM store_traffic_cumulative
+  ), store_traffic_cumulative_first AS (
+    SELECT
+      store_traffic_cumulative_ranked.metric_time__month,
+      store_traffic_cumulative_ranked.footfall__3
+    FROM store_traffic_cumulative_ranked
+    WHERE
+      store_traffic_cumulative_ranked.__period_rank = 1
+  ), store_traffic_by_period AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
+      SUM(src.footfall) AS footfall__4
+    FROM store_traffic_read AS src
+    WHERE
+      src.traffic_date >= CAST(DATE_TRUNC(
+        'MONTH',
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+      ) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', src.traffic_date)
+  ), store_traffic_offset AS (
+    SELECT
+      periods.metric_time__month AS metric_time__month,
+      store_traffic_by_period.footfall__4 AS footfall__4
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      WHERE
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+    ) AS periods
+    INNER JOIN store_traffic_by_period
+      ON store_traffic_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
+  ), group_keys AS (
+    SELECT
+      metric_time__month
+    FROM campaign_spend_agg
+    UNION
+    SELECT
+      metric_time__month
+    FROM attributed_orders_agg
+    UNION
+    SELECT
+      metric_time__month
+    FROM order_lines_agg
+    UNION
+    SELECT
+      metric_time__month
+    FROM orders_agg
+    UNION
+    SELECT
+      metric_time__month
+    FROM order_lines_cumulative_first
+    UNION
+    SELECT
+      metric_time__month
+    FROM orders_cumulative_first
+    UNION
+    SELECT
+      metric_time__month
+    FROM inventory_balances_agg
+    UNION
+    SELECT
+      metric_time__month
+    FROM inventory_balances_agg_2
+    UNION
+    SELECT
+      metric_time__month
+    FROM campaign_spend_offset
+    UNION
+    SELECT
+      metric_time__month
+    FROM campaign_spend_to_date
+    UNION
+    SELECT
+      metric_time__month
+    FROM orders_offset
+    UNION
+    SELECT
+      metric_time__month
+    FROM store_traffic_agg
+    UNION
+    SELECT
+      metric_time__month
+    FROM order_lines_agg_2
+    UNION
+    SELECT
+      metric_time__month
+    FROM order_lines_offset
+    UNION
+    SELECT
+      metric_time__month
+    FROM order_lines_to_date
+    UNION
+    SELECT
+      metric_time__month
+    FROM store_traffic_agg_2
+    UNION
+    SELECT
+      metric_time__month
+    FROM order_lines_cumulative_first_2
+    UNION
+    SELECT
+      metric_time__month
+    FROM order_lines_offset_2
+    UNION
+    SELECT
+      metric_time__month
+    FROM order_lines_to_date_2
+    UNION
+    SELECT
+      metric_time__month
+    FROM store_traffic_cumulative_first
+    UNION
+    SELECT
+      metric_time__month
+    FROM store_traffic_offset
+  )
+  SELECT
+    group_keys.metric_time__month AS metric_time__month,
+    campaign_spend_agg.clicks AS ad_clicks,
+    campaign_spend_agg.impressions AS ad_impressions,
+    attributed_orders_agg.attributed_gross_profit AS attributed_gross_profit,
+    attributed_orders_agg.attributed_orders AS attributed_orders,
+    attributed_orders_agg.attributed_revenue AS attributed_revenue,
+    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS average_order_value,
+    CAST(attributed_orders_agg.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS channel_roi,
+    CAST(campaign_spend_agg.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.impressions, 0) AS DOUBLE) AS click_through_rate,
+    order_lines_agg.cost_of_goods AS cost_of_goods,
+    CAST(campaign_spend_agg.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.clicks, 0) AS DOUBLE) AS cost_per_click,
+    (
+      CAST((
+        order_lines_cumulative_first.line_gross_profit
+      ) AS DOUBLE) / NULLIF((
+        orders_cumulative_first.ordering_customers
+      ), 0)
+    ) AS customer_lifetime_value,
+    orders_cumulative_first.ordering_customers AS customers_to_date,
+    order_lines_agg.discount_amount AS discounts,
+    (
+      CAST(100 * (
+        (
+          (
+            order_lines_agg.revenue
+          ) - (
+            order_lines_agg.cost_of_goods
+          )
+        )
+      ) AS DOUBLE) / NULLIF((
+        order_lines_agg.revenue
+      ), 0)
+    ) AS gross_margin_pct,
+    (
+      (
+        order_lines_agg.revenue
+      ) - (
+        order_lines_agg.cost_of_goods
+      )
+    ) AS gross_profit,
+    order_lines_cumulative_first.line_gross_profit AS gross_profit_to_date,
+    inventory_balances_agg.inventory_days AS inventory_days_in_period,
+    (
+      CAST((
+        inventory_balances_agg_2.inventory_value
+      ) * (
+        inventory_balances_agg.inventory_days
+      ) AS DOUBLE) / NULLIF((
+        order_lines_agg.cost_of_goods
+      ), 0)
+    ) AS inventory_turnover_days,
+    inventory_balances_agg_2.inventory_units AS inventory_units,
+    inventory_balances_agg_2.inventory_value AS inventory_value,
+    campaign_spend_agg.marketing_spend AS marketing_spend,
+    (
+      CAST(100 * (
+        (
+          campaign_spend_agg.marketing_spend
+        ) - (
+          campaign_spend_offset.marketing_spend__2
+        )
+      ) AS DOUBLE) / NULLIF((
+        campaign_spend_offset.marketing_spend__2
+      ), 0)
+    ) AS marketing_spend_mom_growth_pct,
+    campaign_spend_to_date.marketing_spend__3 AS marketing_spend_mtd,
+    orders_agg.ordering_customers__2 AS ordering_customers,
+    orders_agg.orders AS orders,
+    (
+      CAST(100 * (
+        (
+          orders_agg.orders
+        ) - (
+          orders_offset.orders__2
+        )
+      ) AS DOUBLE) / NULLIF((
+        orders_offset.orders__2
+      ), 0)
+    ) AS orders_yoy_growth_pct,
+    CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
+    CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS promotion_order_share,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
+    orders_agg.ordering_customers__3 AS repeat_customers,
+    CAST(orders_agg.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
+    CAST(attributed_orders_agg.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
+    order_lines_agg.revenue AS revenue,
+    (
+      CAST(100 * (
+        (
+          order_lines_agg.revenue
+        ) - (
+          order_lines_offset.revenue__3
+        )
+      ) AS DOUBLE) / NULLIF((
+        order_lines_offset.revenue__3
+      ), 0)
+    ) AS revenue_mom_growth_pct,
+    order_lines_to_date.revenue__4 AS revenue_mtd,
+    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
+    order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
+    (
+      CAST(100 * (
+        (
+          order_lines_agg.revenue
+        ) - (
+          order_lines_offset_2.revenue__6
+        )
+      ) AS DOUBLE) / NULLIF((
+        order_lines_offset_2.revenue__6
+      ), 0)
+    ) AS revenue_yoy_growth_pct,
+    order_lines_to_date_2.revenue__7 AS revenue_ytd,
+    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
+    store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
+    (
+      CAST(100 * (
+        (
+          store_traffic_agg_2.footfall__2
+        ) - (
+          store_traffic_offset.footfall__4
+        )
+      ) AS DOUBLE) / NULLIF((
+        store_traffic_offset.footfall__4
+      ), 0)
+    ) AS store_footfall_yoy_growth_pct,
+    order_lines_agg.units_sold AS units_sold
+  FROM group_keys
+  LEFT JOIN campaign_spend_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg.metric_time__month
+  LEFT JOIN attributed_orders_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM attributed_orders_agg.metric_time__month
+  LEFT JOIN order_lines_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg.metric_time__month
+  LEFT JOIN orders_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_agg.metric_time__month
+  LEFT JOIN order_lines_cumulative_first
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first.metric_time__month
+  LEFT JOIN orders_cumulative_first
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_cumulative_first.metric_time__month
+  LEFT JOIN inventory_balances_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg.metric_time__month
+  LEFT JOIN inventory_balances_agg_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__month
+  LEFT JOIN campaign_spend_offset
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_offset.metric_time__month
+  LEFT JOIN campaign_spend_to_date
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_to_date.metric_time__month
+  LEFT JOIN orders_offset
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_offset.metric_time__month
+  LEFT JOIN store_traffic_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg.metric_time__month
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg_2.metric_time__month
+  LEFT JOIN order_lines_offset
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset.metric_time__month
+  LEFT JOIN order_lines_to_date
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_to_date.metric_time__month
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__month
+  LEFT JOIN order_lines_cumulative_first_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__month
+  LEFT JOIN order_lines_offset_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset_2.metric_time__month
+  LEFT JOIN order_lines_to_date_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_to_date_2.metric_time__month
+  LEFT JOIN store_traffic_cumulative_first
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__month
+  LEFT JOIN store_traffic_offset
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_offset.metric_time__month
+), recent_6_metrics_by_month AS (
+  WITH production_runs_read AS MATERIALIZED (
+    SELECT
+      src.units_produced,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id,
+      src.run_date
+    FROM {{ ref('stg_production_runs') }} AS src
+  ), production_runs_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
+    FROM production_runs_read AS src
+    WHERE
+      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
+    GROUP BY
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', production_runs_daily.__day) AS metric_time__month,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', production_runs_daily.__day)
+  ), production_runs_by_period AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
+      SUM(src.run_minutes) AS run_minutes__2,
+      SUM(src.planned_minutes) AS planned_minutes__2,
+      SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
+      SUM(src.good_units) AS good_units__2,
+      SUM(src.units_produced) AS units_produced__2
+    FROM production_runs_read AS src
+    WHERE
+      src.run_date >= CAST(DATE_TRUNC(
+        'MONTH',
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+      ) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', src.run_date)
+  ), production_runs_offset AS (
+    SELECT
+      periods.metric_time__month AS metric_time__month,
+      production_runs_by_period.run_minutes__2 AS run_minutes__2,
+      production_runs_by_period.planned_minutes__2 AS planned_minutes__2,
+      production_runs_by_period.ideal_run_minutes__2 AS ideal_run_minutes__2,
+      production_runs_by_period.good_units__2 AS good_units__2,
+      production_runs_by_period.units_produced__2 AS units_produced__2
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      WHERE
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+    ) AS periods
+    INNER JOIN production_runs_by_period
+      ON production_runs_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
+  ), production_runs_window_bounds AS (
+    SELECT
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
+  ), production_runs_cumulative AS (
+    SELECT
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6' DAY
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
+  ), production_runs_cumulative_ranked AS (
+    SELECT
+      DATE_TRUNC('MONTH', production_runs_cumulative.__day) AS metric_time__month,
+      production_runs_cumulative.units_produced__3 AS units_produced__3,
+      ROW_NUMBER() OVER (
+        PARTITION BY DATE_TRUNC('MONTH', production_runs_cumulative.__day)
+        ORDER BY production_runs_cumulative.__day ASC
+      ) AS __period_rank
+    FROM production_runs_cumulative
+  ), production_runs_cumulative_first AS (
+    SELECT
+      production_runs_cumulative_ranked.metric_time__month,
+      production_runs_cumulative_ranked.units_produced__3
+    FROM production_runs_cumulative_ranked
+    WHERE
+      production_runs_cumulative_ranked.__period_rank = 1
+  ), combined AS (
+    SELECT
+      metric_time__month,
+      MAX(run_minutes) AS run_minutes,
+      MAX(planned_minutes) AS planned_minutes,
+      MAX(units_defective) AS units_defective,
+      MAX(units_produced) AS units_produced,
+      MAX(good_units) AS good_units,
+      MAX(ideal_run_minutes) AS ideal_run_minutes,
+      MAX(production_runs) AS production_runs,
+      MAX(run_minutes__2) AS run_minutes__2,
+      MAX(planned_minutes__2) AS planned_minutes__2,
+      MAX(ideal_run_minutes__2) AS ideal_run_minutes__2,
+      MAX(good_units__2) AS good_units__2,
+      MAX(units_produced__2) AS units_produced__2,
+      MAX(units_produced__3) AS units_produced__3
+    FROM (
+      SELECT
+        production_runs_agg.metric_time__month,
+        production_runs_agg.run_minutes,
+        production_runs_agg.planned_minutes,
+        production_runs_agg.units_defective,
+        production_runs_agg.units_produced,
+        production_runs_agg.good_units,
+        production_runs_agg.ideal_run_minutes,
+        production_runs_agg.production_runs,
+        NULL AS run_minutes__2,
+        NULL AS planned_minutes__2,
+        NULL AS ideal_run_minutes__2,
+        NULL AS good_units__2,
+        NULL AS units_produced__2,
+        NULL AS units_produced__3
+      FROM production_runs_agg
+      UNION ALL
+      SELECT
+        production_runs_offset.metric_time__month,
+        NULL AS run_minutes,
+        NULL AS planned_minutes,
+        NULL AS units_defective,
+        NULL AS units_produced,
+        NULL AS good_units,
+        NULL AS ideal_run_minutes,
+        NULL AS production_runs,
+        production_runs_offset.run_minutes__2,
+        production_runs_offset.planned_minutes__2,
+        production_runs_offset.ideal_run_minutes__2,
+        production_runs_offset.good_units__2,
+        production_runs_offset.units_produced__2,
+        NULL AS units_produced__3
+      FROM production_runs_offset
+      UNION ALL
+      SELECT
+        production_runs_cumulative_first.metric_time__month,
+        NULL AS run_minutes,
+        NULL AS planned_minutes,
+        NULL AS units_defective,
+        NULL AS units_produced,
+        NULL AS good_units,
+        NULL AS ideal_run_minutes,
+        NULL AS production_runs,
+        NULL AS run_minutes__2,
+        NULL AS planned_minutes__2,
+        NULL AS ideal_run_minutes__2,
+        NULL AS good_units__2,
+        NULL AS units_produced__2,
+        production_runs_cumulative_first.units_produced__3
+      FROM production_runs_cumulative_first
+    ) AS stacked
+    GROUP BY
+      metric_time__month
+  )
+  SELECT
+    combined.metric_time__month AS metric_time__month,
+    CAST(combined.run_minutes AS DOUBLE) / CAST(NULLIF(combined.planned_minutes, 0) AS DOUBLE) AS availability,
+    CAST(combined.units_defective AS DOUBLE) / CAST(NULLIF(combined.units_produced, 0) AS DOUBLE) AS defect_rate,
+    combined.good_units AS good_units,
+    combined.ideal_run_minutes AS ideal_production_minutes,
+    (
+      (
+        CAST(combined.run_minutes AS DOUBLE) / CAST(NULLIF(combined.planned_minutes, 0) AS DOUBLE)
+      ) * (
+        CAST(combined.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(combined.run_minutes, 0) AS DOUBLE)
+      ) * (
+        CAST(combined.good_units AS DOUBLE) / CAST(NULLIF(combined.units_produced, 0) AS DOUBLE)
+      )
+    ) AS oee,
+    (
+      100 * (
+        (
+          (
+            (
+              CAST(combined.run_minutes AS DOUBLE) / CAST(NULLIF(combined.planned_minutes, 0) AS DOUBLE)
+            ) * (
+              CAST(combined.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(combined.run_minutes, 0) AS DOUBLE)
+            ) * (
+              CAST(combined.good_units AS DOUBLE) / CAST(NULLIF(combined.units_produced, 0) AS DOUBLE)
+            )
+          )
+        ) - (
+          (
+            (
+              CAST(combined.run_minutes__2 AS DOUBLE) / CAST(NULLIF(combined.planned_minutes__2, 0) AS DOUBLE)
+            ) * (
+              CAST(combined.ideal_run_minutes__2 AS DOUBLE) / CAST(NULLIF(combined.run_minutes__2, 0) AS DOUBLE)
+            ) * (
+              CAST(combined.good_units__2 AS DOUBLE) / CAST(NULLIF(combined.units_produced__2, 0) AS DOUBLE)
+            )
+          )
+        )
+      )
+    ) AS oee_mom_change_pts,
+    CAST(combined.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(combined.run_minutes, 0) AS DOUBLE) AS performance,
+    combined.planned_minutes AS planned_production_minutes,
+    (
+      CAST(60 * (
+        combined.run_minutes
+      ) AS DOUBLE) / NULLIF((
+        combined.units_produced
+      ), 0)
+    ) AS production_cycle_time,
+    combined.production_runs AS production_runs,
+    CAST(combined.good_units AS DOUBLE) / CAST(NULLIF(combined.units_produced, 0) AS DOUBLE) AS quality,
+    combined.run_minutes AS run_time_minutes,
+    combined.units_defective AS units_defective,
+    combined.units_produced AS units_produced,
+    combined.units_produced__3 AS units_produced_rolling_7d
+  FROM combined
+), recent_7_metrics_by_month AS (
+  WITH sales_visits_base_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
       src.customer_id AS __entity,
@@ -4081,7 +5042,7 @@ WITH metrics_by_day AS (
       src.visit_id AS __base_measure_0
     FROM {{ ref('stg_sales_visits') }} AS src
     WHERE
-      src.visit_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.visit_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_7 }}' AS DATE)) AS DATE)
   ), sales_visits_agg AS (
     SELECT
       sales_visits_base_events.metric_time__month,
@@ -4094,7 +5055,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
       src.customer_id AS __entity,
       src.order_id AS __value
-    FROM orders_read AS src
+    FROM {{ ref('stg_orders') }} AS src
   ), orders_converting AS (
     SELECT
       *
@@ -4137,505 +5098,36 @@ WITH metrics_by_day AS (
   ), orders_conversions AS (
     SELECT
       orders_attributed.metric_time__month,
-      COUNT(orders_attributed.__value) AS orders__4
+      COUNT(orders_attributed.__value) AS orders
     FROM orders_attributed
     GROUP BY
       orders_attributed.metric_time__month
-  ), store_traffic_window_bounds AS (
+  ), combined AS (
     SELECT
-      MIN(store_traffic_daily.__day) AS __first,
-      MAX(store_traffic_daily.__day) AS __last
-    FROM store_traffic_daily
-  ), store_traffic_cumulative AS (
-    SELECT
-      framed.__day AS __day,
-      framed.footfall__3
+      metric_time__month,
+      MAX(sales_visits) AS sales_visits,
+      MAX(orders) AS orders
     FROM (
       SELECT
-        __day,
-        __data,
-        SUM(footfall__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS footfall__3,
-        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
-      FROM (
-        SELECT
-          store_traffic_daily.__day,
-          store_traffic_daily.footfall__3,
-          1 AS __data
-        FROM store_traffic_daily
-        UNION ALL
-        SELECT
-          time_spine.date_day AS __day,
-          NULL AS footfall__3,
-          NULL AS __data
-        FROM {{ ref('metricflow_time_spine') }} AS time_spine
-        INNER JOIN store_traffic_window_bounds
-          ON time_spine.date_day >= store_traffic_window_bounds.__first
-          AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6' DAY
-        WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-      ) AS stacked
-    ) AS framed
-    WHERE
-      framed.__data IS NULL AND framed.__rows > 0
-  ), store_traffic_cumulative_ranked AS (
-    SELECT
-      DATE_TRUNC('MONTH', store_traffic_cumulative.__day) AS metric_time__month,
-      store_traffic_cumulative.footfall__3 AS footfall__3,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', store_traffic_cumulative.__day)
-        ORDER BY store_traffic_cumulative.__day ASC
-      ) AS __period_rank
-    FROM store_traffic_cumulative
-  ), store_traffic_cumulative_first AS (
-    SELECT
-      store_traffic_cumulative_ranked.metric_time__month,
-      store_traffic_cumulative_ranked.footfall__3
-    FROM store_traffic_cumulative_ranked
-    WHERE
-      store_traffic_cumulative_ranked.__period_rank = 1
-  ), store_traffic_by_period AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
-      SUM(src.footfall) AS footfall__4
-    FROM store_traffic_read AS src
-    WHERE
-      src.traffic_date >= CAST(DATE_TRUNC(
-        'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
-      ) AS DATE)
+        sales_visits_agg.metric_time__month,
+        sales_visits_agg.sales_visits,
+        NULL AS orders
+      FROM sales_visits_agg
+      UNION ALL
+      SELECT
+        orders_conversions.metric_time__month,
+        NULL AS sales_visits,
+        orders_conversions.orders
+      FROM orders_conversions
+    ) AS stacked
     GROUP BY
-      DATE_TRUNC('MONTH', src.traffic_date)
-  ), store_traffic_offset AS (
-    SELECT
-      periods.metric_time__month AS metric_time__month,
-      store_traffic_by_period.footfall__4 AS footfall__4
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-      WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    ) AS periods
-    INNER JOIN store_traffic_by_period
-      ON store_traffic_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
-  ), production_runs_window_bounds AS (
-    SELECT
-      MIN(production_runs_daily.__day) AS __first,
-      MAX(production_runs_daily.__day) AS __last
-    FROM production_runs_daily
-  ), production_runs_cumulative AS (
-    SELECT
-      framed.__day AS __day,
-      framed.units_produced__3
-    FROM (
-      SELECT
-        __day,
-        __data,
-        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS units_produced__3,
-        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
-      FROM (
-        SELECT
-          production_runs_daily.__day,
-          production_runs_daily.units_produced__3,
-          1 AS __data
-        FROM production_runs_daily
-        UNION ALL
-        SELECT
-          time_spine.date_day AS __day,
-          NULL AS units_produced__3,
-          NULL AS __data
-        FROM {{ ref('metricflow_time_spine') }} AS time_spine
-        INNER JOIN production_runs_window_bounds
-          ON time_spine.date_day >= production_runs_window_bounds.__first
-          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6' DAY
-        WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-      ) AS stacked
-    ) AS framed
-    WHERE
-      framed.__data IS NULL AND framed.__rows > 0
-  ), production_runs_cumulative_ranked AS (
-    SELECT
-      DATE_TRUNC('MONTH', production_runs_cumulative.__day) AS metric_time__month,
-      production_runs_cumulative.units_produced__3 AS units_produced__3,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', production_runs_cumulative.__day)
-        ORDER BY production_runs_cumulative.__day ASC
-      ) AS __period_rank
-    FROM production_runs_cumulative
-  ), production_runs_cumulative_first AS (
-    SELECT
-      production_runs_cumulative_ranked.metric_time__month,
-      production_runs_cumulative_ranked.units_produced__3
-    FROM production_runs_cumulative_ranked
-    WHERE
-      production_runs_cumulative_ranked.__period_rank = 1
-  ), group_keys AS (
-    SELECT
       metric_time__month
-    FROM campaign_spend_agg
-    UNION
-    SELECT
-      metric_time__month
-    FROM attributed_orders_agg
-    UNION
-    SELECT
-      metric_time__month
-    FROM employee_movements_agg
-    UNION
-    SELECT
-      metric_time__month
-    FROM headcount_agg
-    UNION
-    SELECT
-      metric_time__month
-    FROM production_runs_agg
-    UNION
-    SELECT
-      metric_time__month
-    FROM order_lines_agg
-    UNION
-    SELECT
-      metric_time__month
-    FROM orders_agg
-    UNION
-    SELECT
-      metric_time__month
-    FROM order_lines_cumulative_first
-    UNION
-    SELECT
-      metric_time__month
-    FROM orders_cumulative_first
-    UNION
-    SELECT
-      metric_time__month
-    FROM employee_movements_to_date
-    UNION
-    SELECT
-      metric_time__month
-    FROM inventory_balances_agg
-    UNION
-    SELECT
-      metric_time__month
-    FROM inventory_balances_agg_2
-    UNION
-    SELECT
-      metric_time__month
-    FROM campaign_spend_offset
-    UNION
-    SELECT
-      metric_time__month
-    FROM campaign_spend_to_date
-    UNION
-    SELECT
-      metric_time__month
-    FROM production_runs_offset
-    UNION
-    SELECT
-      metric_time__month
-    FROM orders_offset
-    UNION
-    SELECT
-      metric_time__month
-    FROM store_traffic_agg
-    UNION
-    SELECT
-      metric_time__month
-    FROM order_lines_agg_2
-    UNION
-    SELECT
-      metric_time__month
-    FROM order_lines_offset
-    UNION
-    SELECT
-      metric_time__month
-    FROM order_lines_to_date
-    UNION
-    SELECT
-      metric_time__month
-    FROM store_traffic_agg_2
-    UNION
-    SELECT
-      metric_time__month
-    FROM order_lines_cumulative_first_2
-    UNION
-    SELECT
-      metric_time__month
-    FROM order_lines_offset_2
-    UNION
-    SELECT
-      metric_time__month
-    FROM order_lines_to_date_2
-    UNION
-    SELECT
-      metric_time__month
-    FROM sales_visits_agg
-    UNION
-    SELECT
-      metric_time__month
-    FROM orders_conversions
-    UNION
-    SELECT
-      metric_time__month
-    FROM store_traffic_cumulative_first
-    UNION
-    SELECT
-      metric_time__month
-    FROM store_traffic_offset
-    UNION
-    SELECT
-      metric_time__month
-    FROM production_runs_cumulative_first
   )
   SELECT
-    group_keys.metric_time__month AS metric_time__month,
-    campaign_spend_agg.clicks AS ad_clicks,
-    campaign_spend_agg.impressions AS ad_impressions,
-    attributed_orders_agg.attributed_gross_profit AS attributed_gross_profit,
-    attributed_orders_agg.attributed_orders AS attributed_orders,
-    attributed_orders_agg.attributed_revenue AS attributed_revenue,
-    CAST(employee_movements_agg.leavers AS DOUBLE) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE) AS attrition_rate,
-    CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE) AS availability,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS average_order_value,
-    CAST(attributed_orders_agg.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS channel_roi,
-    CAST(campaign_spend_agg.clicks AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.impressions, 0) AS DOUBLE) AS click_through_rate,
-    order_lines_agg.cost_of_goods AS cost_of_goods,
-    CAST(campaign_spend_agg.marketing_spend AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.clicks, 0) AS DOUBLE) AS cost_per_click,
-    (
-      CAST((
-        order_lines_cumulative_first.line_gross_profit
-      ) AS DOUBLE) / NULLIF((
-        orders_cumulative_first.ordering_customers
-      ), 0)
-    ) AS customer_lifetime_value,
-    orders_cumulative_first.ordering_customers AS customers_to_date,
-    CAST(production_runs_agg.units_defective AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS defect_rate,
-    order_lines_agg.discount_amount AS discounts,
-    headcount_agg.fte AS fte,
-    production_runs_agg.good_units AS good_units,
-    (
-      CAST(100 * (
-        (
-          (
-            order_lines_agg.revenue
-          ) - (
-            order_lines_agg.cost_of_goods
-          )
-        )
-      ) AS DOUBLE) / NULLIF((
-        order_lines_agg.revenue
-      ), 0)
-    ) AS gross_margin_pct,
-    (
-      (
-        order_lines_agg.revenue
-      ) - (
-        order_lines_agg.cost_of_goods
-      )
-    ) AS gross_profit,
-    order_lines_cumulative_first.line_gross_profit AS gross_profit_to_date,
-    headcount_agg.headcount AS headcount,
-    employee_movements_agg.hires AS hires,
-    employee_movements_to_date.hires__2 AS hires_ytd,
-    production_runs_agg.ideal_run_minutes AS ideal_production_minutes,
-    inventory_balances_agg.inventory_days AS inventory_days_in_period,
-    (
-      CAST((
-        inventory_balances_agg_2.inventory_value
-      ) * (
-        inventory_balances_agg.inventory_days
-      ) AS DOUBLE) / NULLIF((
-        order_lines_agg.cost_of_goods
-      ), 0)
-    ) AS inventory_turnover_days,
-    inventory_balances_agg_2.inventory_units AS inventory_units,
-    inventory_balances_agg_2.inventory_value AS inventory_value,
-    employee_movements_agg.leavers AS leavers,
-    campaign_spend_agg.marketing_spend AS marketing_spend,
-    (
-      CAST(100 * (
-        (
-          campaign_spend_agg.marketing_spend
-        ) - (
-          campaign_spend_offset.marketing_spend__2
-        )
-      ) AS DOUBLE) / NULLIF((
-        campaign_spend_offset.marketing_spend__2
-      ), 0)
-    ) AS marketing_spend_mom_growth_pct,
-    campaign_spend_to_date.marketing_spend__3 AS marketing_spend_mtd,
-    (
-      (
-        CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE)
-      ) * (
-        CAST(production_runs_agg.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE)
-      ) * (
-        CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE)
-      )
-    ) AS oee,
-    (
-      100 * (
-        (
-          (
-            (
-              CAST(production_runs_agg.run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE)
-            ) * (
-              CAST(production_runs_agg.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE)
-            ) * (
-              CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE)
-            )
-          )
-        ) - (
-          (
-            (
-              CAST(production_runs_offset.run_minutes__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset.planned_minutes__2, 0) AS DOUBLE)
-            ) * (
-              CAST(production_runs_offset.ideal_run_minutes__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset.run_minutes__2, 0) AS DOUBLE)
-            ) * (
-              CAST(production_runs_offset.good_units__2 AS DOUBLE) / CAST(NULLIF(production_runs_offset.units_produced__2, 0) AS DOUBLE)
-            )
-          )
-        )
-      )
-    ) AS oee_mom_change_pts,
-    orders_agg.ordering_customers__2 AS ordering_customers,
-    orders_agg.orders AS orders,
-    (
-      CAST(100 * (
-        (
-          orders_agg.orders
-        ) - (
-          orders_offset.orders__2
-        )
-      ) AS DOUBLE) / NULLIF((
-        orders_offset.orders__2
-      ), 0)
-    ) AS orders_yoy_growth_pct,
-    CAST(production_runs_agg.ideal_run_minutes AS DOUBLE) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE) AS performance,
-    production_runs_agg.planned_minutes AS planned_production_minutes,
-    (
-      CAST(60 * (
-        production_runs_agg.run_minutes
-      ) AS DOUBLE) / NULLIF((
-        production_runs_agg.units_produced
-      ), 0)
-    ) AS production_cycle_time,
-    production_runs_agg.production_runs AS production_runs,
-    CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE) AS promotion_conversion_rate,
-    CAST(orders_agg.orders__3 AS DOUBLE) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE) AS promotion_order_share,
-    order_lines_agg_2.revenue__2 AS promotion_revenue,
-    CAST(production_runs_agg.good_units AS DOUBLE) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE) AS quality,
-    orders_agg.ordering_customers__3 AS repeat_customers,
-    CAST(orders_agg.ordering_customers__3 AS DOUBLE) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE) AS repurchase_rate,
-    CAST(attributed_orders_agg.attributed_revenue AS DOUBLE) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend,
-    order_lines_agg.revenue AS revenue,
-    (
-      CAST(100 * (
-        (
-          order_lines_agg.revenue
-        ) - (
-          order_lines_offset.revenue__3
-        )
-      ) AS DOUBLE) / NULLIF((
-        order_lines_offset.revenue__3
-      ), 0)
-    ) AS revenue_mom_growth_pct,
-    order_lines_to_date.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS revenue_per_visitor,
-    order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
-    (
-      CAST(100 * (
-        (
-          order_lines_agg.revenue
-        ) - (
-          order_lines_offset_2.revenue__6
-        )
-      ) AS DOUBLE) / NULLIF((
-        order_lines_offset_2.revenue__6
-      ), 0)
-    ) AS revenue_yoy_growth_pct,
-    order_lines_to_date_2.revenue__7 AS revenue_ytd,
-    production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_conversions.orders__4 AS DOUBLE) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
-    orders_conversions.orders__4 AS sales_visit_conversions,
-    sales_visits_agg.sales_visits AS sales_visits,
-    CAST(orders_agg.orders AS DOUBLE) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE) AS store_conversion_rate,
-    store_traffic_agg_2.footfall__2 AS store_footfall,
-    store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
-    (
-      CAST(100 * (
-        (
-          store_traffic_agg_2.footfall__2
-        ) - (
-          store_traffic_offset.footfall__4
-        )
-      ) AS DOUBLE) / NULLIF((
-        store_traffic_offset.footfall__4
-      ), 0)
-    ) AS store_footfall_yoy_growth_pct,
-    production_runs_agg.units_defective AS units_defective,
-    production_runs_agg.units_produced AS units_produced,
-    production_runs_cumulative_first.units_produced__3 AS units_produced_rolling_7d,
-    order_lines_agg.units_sold AS units_sold
-  FROM group_keys
-  LEFT JOIN campaign_spend_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg.metric_time__month
-  LEFT JOIN attributed_orders_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM attributed_orders_agg.metric_time__month
-  LEFT JOIN employee_movements_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM employee_movements_agg.metric_time__month
-  LEFT JOIN headcount_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM headcount_agg.metric_time__month
-  LEFT JOIN production_runs_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM production_runs_agg.metric_time__month
-  LEFT JOIN order_lines_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg.metric_time__month
-  LEFT JOIN orders_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_agg.metric_time__month
-  LEFT JOIN order_lines_cumulative_first
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first.metric_time__month
-  LEFT JOIN orders_cumulative_first
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_cumulative_first.metric_time__month
-  LEFT JOIN employee_movements_to_date
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM employee_movements_to_date.metric_time__month
-  LEFT JOIN inventory_balances_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg.metric_time__month
-  LEFT JOIN inventory_balances_agg_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__month
-  LEFT JOIN campaign_spend_offset
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_offset.metric_time__month
-  LEFT JOIN campaign_spend_to_date
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_to_date.metric_time__month
-  LEFT JOIN production_runs_offset
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM production_runs_offset.metric_time__month
-  LEFT JOIN orders_offset
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_offset.metric_time__month
-  LEFT JOIN store_traffic_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg.metric_time__month
-  LEFT JOIN order_lines_agg_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg_2.metric_time__month
-  LEFT JOIN order_lines_offset
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset.metric_time__month
-  LEFT JOIN order_lines_to_date
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_to_date.metric_time__month
-  LEFT JOIN store_traffic_agg_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__month
-  LEFT JOIN order_lines_cumulative_first_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__month
-  LEFT JOIN order_lines_offset_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset_2.metric_time__month
-  LEFT JOIN order_lines_to_date_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_to_date_2.metric_time__month
-  LEFT JOIN sales_visits_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM sales_visits_agg.metric_time__month
-  LEFT JOIN orders_conversions
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_conversions.metric_time__month
-  LEFT JOIN store_traffic_cumulative_first
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__month
-  LEFT JOIN store_traffic_offset
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_offset.metric_time__month
-  LEFT JOIN production_runs_cumulative_first
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__month
+    combined.metric_time__month AS metric_time__month,
+    CAST(combined.orders AS DOUBLE) / CAST(NULLIF(combined.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
+    combined.orders AS sales_visit_conversions
+  FROM combined
 )
 SELECT
   *
@@ -4717,13 +5209,66 @@ FROM (
   FROM (
     SELECT
       metric_time__day,
+      CAST(hires AS DOUBLE) AS hires,
+      CAST(hires_ytd AS DOUBLE) AS hires_ytd,
+      CAST(leavers AS DOUBLE) AS leavers
+    FROM recent_1_metrics_by_day
+  ) AS recent_1_metrics_by_day_wide
+  UNPIVOT(value FOR metric_name IN (hires, hires_ytd, leavers))
+  UNION ALL
+  SELECT
+    metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__day,
+      CAST(attrition_rate AS DOUBLE) AS attrition_rate
+    FROM recent_2_metrics_by_day
+  ) AS recent_2_metrics_by_day_wide
+  UNPIVOT(value FOR metric_name IN (attrition_rate))
+  UNION ALL
+  SELECT
+    metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__day,
+      CAST(fte AS DOUBLE) AS fte,
+      CAST(headcount AS DOUBLE) AS headcount
+    FROM recent_3_metrics_by_day
+  ) AS recent_3_metrics_by_day_wide
+  UNPIVOT(value FOR metric_name IN (fte, headcount))
+  UNION ALL
+  SELECT
+    metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__day,
+      CAST(sales_visits AS DOUBLE) AS sales_visits
+    FROM recent_4_metrics_by_day
+  ) AS recent_4_metrics_by_day_wide
+  UNPIVOT(value FOR metric_name IN (sales_visits))
+  UNION ALL
+  SELECT
+    metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__day,
       CAST(ad_clicks AS DOUBLE) AS ad_clicks,
       CAST(ad_impressions AS DOUBLE) AS ad_impressions,
       CAST(attributed_gross_profit AS DOUBLE) AS attributed_gross_profit,
       CAST(attributed_orders AS DOUBLE) AS attributed_orders,
       CAST(attributed_revenue AS DOUBLE) AS attributed_revenue,
-      CAST(attrition_rate AS DOUBLE) AS attrition_rate,
-      CAST(availability AS DOUBLE) AS availability,
       CAST(average_order_value AS DOUBLE) AS average_order_value,
       CAST(channel_roi AS DOUBLE) AS channel_roi,
       CAST(click_through_rate AS DOUBLE) AS click_through_rate,
@@ -4731,38 +5276,23 @@ FROM (
       CAST(cost_per_click AS DOUBLE) AS cost_per_click,
       CAST(customer_lifetime_value AS DOUBLE) AS customer_lifetime_value,
       CAST(customers_to_date AS DOUBLE) AS customers_to_date,
-      CAST(defect_rate AS DOUBLE) AS defect_rate,
       CAST(discounts AS DOUBLE) AS discounts,
-      CAST(fte AS DOUBLE) AS fte,
-      CAST(good_units AS DOUBLE) AS good_units,
       CAST(gross_margin_pct AS DOUBLE) AS gross_margin_pct,
       CAST(gross_profit AS DOUBLE) AS gross_profit,
       CAST(gross_profit_to_date AS DOUBLE) AS gross_profit_to_date,
-      CAST(headcount AS DOUBLE) AS headcount,
-      CAST(hires AS DOUBLE) AS hires,
-      CAST(hires_ytd AS DOUBLE) AS hires_ytd,
-      CAST(ideal_production_minutes AS DOUBLE) AS ideal_production_minutes,
       CAST(inventory_days_in_period AS DOUBLE) AS inventory_days_in_period,
       CAST(inventory_turnover_days AS DOUBLE) AS inventory_turnover_days,
       CAST(inventory_units AS DOUBLE) AS inventory_units,
       CAST(inventory_value AS DOUBLE) AS inventory_value,
-      CAST(leavers AS DOUBLE) AS leavers,
       CAST(marketing_spend AS DOUBLE) AS marketing_spend,
       CAST(marketing_spend_mom_growth_pct AS DOUBLE) AS marketing_spend_mom_growth_pct,
       CAST(marketing_spend_mtd AS DOUBLE) AS marketing_spend_mtd,
-      CAST(oee AS DOUBLE) AS oee,
-      CAST(oee_mom_change_pts AS DOUBLE) AS oee_mom_change_pts,
       CAST(ordering_customers AS DOUBLE) AS ordering_customers,
       CAST(orders AS DOUBLE) AS orders,
       CAST(orders_yoy_growth_pct AS DOUBLE) AS orders_yoy_growth_pct,
-      CAST(performance AS DOUBLE) AS performance,
-      CAST(planned_production_minutes AS DOUBLE) AS planned_production_minutes,
-      CAST(production_cycle_time AS DOUBLE) AS production_cycle_time,
-      CAST(production_runs AS DOUBLE) AS production_runs,
       CAST(promotion_conversion_rate AS DOUBLE) AS promotion_conversion_rate,
       CAST(promotion_order_share AS DOUBLE) AS promotion_order_share,
       CAST(promotion_revenue AS DOUBLE) AS promotion_revenue,
-      CAST(quality AS DOUBLE) AS quality,
       CAST(repeat_customers AS DOUBLE) AS repeat_customers,
       CAST(repurchase_rate AS DOUBLE) AS repurchase_rate,
       CAST(return_on_ad_spend AS DOUBLE) AS return_on_ad_spend,
@@ -4773,20 +5303,13 @@ FROM (
       CAST(revenue_rolling_7d AS DOUBLE) AS revenue_rolling_7d,
       CAST(revenue_yoy_growth_pct AS DOUBLE) AS revenue_yoy_growth_pct,
       CAST(revenue_ytd AS DOUBLE) AS revenue_ytd,
-      CAST(run_time_minutes AS DOUBLE) AS run_time_minutes,
-      CAST(sales_visit_conversion_rate AS DOUBLE) AS sales_visit_conversion_rate,
-      CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions,
-      CAST(sales_visits AS DOUBLE) AS sales_visits,
       CAST(store_conversion_rate AS DOUBLE) AS store_conversion_rate,
       CAST(store_footfall AS DOUBLE) AS store_footfall,
       CAST(store_footfall_rolling_7d AS DOUBLE) AS store_footfall_rolling_7d,
       CAST(store_footfall_yoy_growth_pct AS DOUBLE) AS store_footfall_yoy_growth_pct,
-      CAST(units_defective AS DOUBLE) AS units_defective,
-      CAST(units_produced AS DOUBLE) AS units_produced,
-      CAST(units_produced_rolling_7d AS DOUBLE) AS units_produced_rolling_7d,
       CAST(units_sold AS DOUBLE) AS units_sold
-    FROM recent_metrics_by_day
-  ) AS recent_metrics_by_day_wide
+    FROM recent_5_metrics_by_day
+  ) AS recent_5_metrics_by_day_wide
   UNPIVOT(value FOR 
     metric_name IN (
       ad_clicks,
@@ -4794,8 +5317,6 @@ FROM (
       attributed_gross_profit,
       attributed_orders,
       attributed_revenue,
-      attrition_rate,
-      availability,
       average_order_value,
       channel_roi,
       click_through_rate,
@@ -4803,38 +5324,23 @@ FROM (
       cost_per_click,
       customer_lifetime_value,
       customers_to_date,
-      defect_rate,
       discounts,
-      fte,
-      good_units,
       gross_margin_pct,
       gross_profit,
       gross_profit_to_date,
-      headcount,
-      hires,
-      hires_ytd,
-      ideal_production_minutes,
       inventory_days_in_period,
       inventory_turnover_days,
       inventory_units,
       inventory_value,
-      leavers,
       marketing_spend,
       marketing_spend_mom_growth_pct,
       marketing_spend_mtd,
-      oee,
-      oee_mom_change_pts,
       ordering_customers,
       orders,
       orders_yoy_growth_pct,
-      performance,
-      planned_production_minutes,
-      production_cycle_time,
-      production_runs,
       promotion_conversion_rate,
       promotion_order_share,
       promotion_revenue,
-      quality,
       repeat_customers,
       repurchase_rate,
       return_on_ad_spend,
@@ -4845,20 +5351,72 @@ FROM (
       revenue_rolling_7d,
       revenue_yoy_growth_pct,
       revenue_ytd,
-      run_time_minutes,
-      sales_visit_conversion_rate,
-      sales_visit_conversions,
-      sales_visits,
       store_conversion_rate,
       store_footfall,
       store_footfall_rolling_7d,
       store_footfall_yoy_growth_pct,
-      units_defective,
-      units_produced,
-      units_produced_rolling_7d,
       units_sold
     )
   )
+  UNION ALL
+  SELECT
+    metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__day,
+      CAST(availability AS DOUBLE) AS availability,
+      CAST(defect_rate AS DOUBLE) AS defect_rate,
+      CAST(good_units AS DOUBLE) AS good_units,
+      CAST(ideal_production_minutes AS DOUBLE) AS ideal_production_minutes,
+      CAST(oee AS DOUBLE) AS oee,
+      CAST(oee_mom_change_pts AS DOUBLE) AS oee_mom_change_pts,
+      CAST(performance AS DOUBLE) AS performance,
+      CAST(planned_production_minutes AS DOUBLE) AS planned_production_minutes,
+      CAST(production_cycle_time AS DOUBLE) AS production_cycle_time,
+      CAST(production_runs AS DOUBLE) AS production_runs,
+      CAST(quality AS DOUBLE) AS quality,
+      CAST(run_time_minutes AS DOUBLE) AS run_time_minutes,
+      CAST(units_defective AS DOUBLE) AS units_defective,
+      CAST(units_produced AS DOUBLE) AS units_produced,
+      CAST(units_produced_rolling_7d AS DOUBLE) AS units_produced_rolling_7d
+    FROM recent_6_metrics_by_day
+  ) AS recent_6_metrics_by_day_wide
+  UNPIVOT(value FOR 
+    metric_name IN (
+      availability,
+      defect_rate,
+      good_units,
+      ideal_production_minutes,
+      oee,
+      oee_mom_change_pts,
+      performance,
+      planned_production_minutes,
+      production_cycle_time,
+      production_runs,
+      quality,
+      run_time_minutes,
+      units_defective,
+      units_produced,
+      units_produced_rolling_7d
+    )
+  )
+  UNION ALL
+  SELECT
+    metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__day,
+      CAST(sales_visit_conversion_rate AS DOUBLE) AS sales_visit_conversion_rate,
+      CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions
+    FROM recent_7_metrics_by_day
+  ) AS recent_7_metrics_by_day_wide
+  UNPIVOT(value FOR metric_name IN (sales_visit_conversion_rate, sales_visit_conversions))
   UNION ALL
   SELECT
     metric_name,
@@ -4937,13 +5495,66 @@ FROM (
   FROM (
     SELECT
       metric_time__week,
+      CAST(hires AS DOUBLE) AS hires,
+      CAST(hires_ytd AS DOUBLE) AS hires_ytd,
+      CAST(leavers AS DOUBLE) AS leavers
+    FROM recent_1_metrics_by_week
+  ) AS recent_1_metrics_by_week_wide
+  UNPIVOT(value FOR metric_name IN (hires, hires_ytd, leavers))
+  UNION ALL
+  SELECT
+    metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__week,
+      CAST(attrition_rate AS DOUBLE) AS attrition_rate
+    FROM recent_2_metrics_by_week
+  ) AS recent_2_metrics_by_week_wide
+  UNPIVOT(value FOR metric_name IN (attrition_rate))
+  UNION ALL
+  SELECT
+    metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__week,
+      CAST(fte AS DOUBLE) AS fte,
+      CAST(headcount AS DOUBLE) AS headcount
+    FROM recent_3_metrics_by_week
+  ) AS recent_3_metrics_by_week_wide
+  UNPIVOT(value FOR metric_name IN (fte, headcount))
+  UNION ALL
+  SELECT
+    metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__week,
+      CAST(sales_visits AS DOUBLE) AS sales_visits
+    FROM recent_4_metrics_by_week
+  ) AS recent_4_metrics_by_week_wide
+  UNPIVOT(value FOR metric_name IN (sales_visits))
+  UNION ALL
+  SELECT
+    metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__week,
       CAST(ad_clicks AS DOUBLE) AS ad_clicks,
       CAST(ad_impressions AS DOUBLE) AS ad_impressions,
       CAST(attributed_gross_profit AS DOUBLE) AS attributed_gross_profit,
       CAST(attributed_orders AS DOUBLE) AS attributed_orders,
       CAST(attributed_revenue AS DOUBLE) AS attributed_revenue,
-      CAST(attrition_rate AS DOUBLE) AS attrition_rate,
-      CAST(availability AS DOUBLE) AS availability,
       CAST(average_order_value AS DOUBLE) AS average_order_value,
       CAST(channel_roi AS DOUBLE) AS channel_roi,
       CAST(click_through_rate AS DOUBLE) AS click_through_rate,
@@ -4951,38 +5562,23 @@ FROM (
       CAST(cost_per_click AS DOUBLE) AS cost_per_click,
       CAST(customer_lifetime_value AS DOUBLE) AS customer_lifetime_value,
       CAST(customers_to_date AS DOUBLE) AS customers_to_date,
-      CAST(defect_rate AS DOUBLE) AS defect_rate,
       CAST(discounts AS DOUBLE) AS discounts,
-      CAST(fte AS DOUBLE) AS fte,
-      CAST(good_units AS DOUBLE) AS good_units,
       CAST(gross_margin_pct AS DOUBLE) AS gross_margin_pct,
       CAST(gross_profit AS DOUBLE) AS gross_profit,
       CAST(gross_profit_to_date AS DOUBLE) AS gross_profit_to_date,
-      CAST(headcount AS DOUBLE) AS headcount,
-      CAST(hires AS DOUBLE) AS hires,
-      CAST(hires_ytd AS DOUBLE) AS hires_ytd,
-      CAST(ideal_production_minutes AS DOUBLE) AS ideal_production_minutes,
       CAST(inventory_days_in_period AS DOUBLE) AS inventory_days_in_period,
       CAST(inventory_turnover_days AS DOUBLE) AS inventory_turnover_days,
       CAST(inventory_units AS DOUBLE) AS inventory_units,
       CAST(inventory_value AS DOUBLE) AS inventory_value,
-      CAST(leavers AS DOUBLE) AS leavers,
       CAST(marketing_spend AS DOUBLE) AS marketing_spend,
       CAST(marketing_spend_mom_growth_pct AS DOUBLE) AS marketing_spend_mom_growth_pct,
       CAST(marketing_spend_mtd AS DOUBLE) AS marketing_spend_mtd,
-      CAST(oee AS DOUBLE) AS oee,
-      CAST(oee_mom_change_pts AS DOUBLE) AS oee_mom_change_pts,
       CAST(ordering_customers AS DOUBLE) AS ordering_customers,
       CAST(orders AS DOUBLE) AS orders,
       CAST(orders_yoy_growth_pct AS DOUBLE) AS orders_yoy_growth_pct,
-      CAST(performance AS DOUBLE) AS performance,
-      CAST(planned_production_minutes AS DOUBLE) AS planned_production_minutes,
-      CAST(production_cycle_time AS DOUBLE) AS production_cycle_time,
-      CAST(production_runs AS DOUBLE) AS production_runs,
       CAST(promotion_conversion_rate AS DOUBLE) AS promotion_conversion_rate,
       CAST(promotion_order_share AS DOUBLE) AS promotion_order_share,
       CAST(promotion_revenue AS DOUBLE) AS promotion_revenue,
-      CAST(quality AS DOUBLE) AS quality,
       CAST(repeat_customers AS DOUBLE) AS repeat_customers,
       CAST(repurchase_rate AS DOUBLE) AS repurchase_rate,
       CAST(return_on_ad_spend AS DOUBLE) AS return_on_ad_spend,
@@ -4993,20 +5589,13 @@ FROM (
       CAST(revenue_rolling_7d AS DOUBLE) AS revenue_rolling_7d,
       CAST(revenue_yoy_growth_pct AS DOUBLE) AS revenue_yoy_growth_pct,
       CAST(revenue_ytd AS DOUBLE) AS revenue_ytd,
-      CAST(run_time_minutes AS DOUBLE) AS run_time_minutes,
-      CAST(sales_visit_conversion_rate AS DOUBLE) AS sales_visit_conversion_rate,
-      CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions,
-      CAST(sales_visits AS DOUBLE) AS sales_visits,
       CAST(store_conversion_rate AS DOUBLE) AS store_conversion_rate,
       CAST(store_footfall AS DOUBLE) AS store_footfall,
       CAST(store_footfall_rolling_7d AS DOUBLE) AS store_footfall_rolling_7d,
       CAST(store_footfall_yoy_growth_pct AS DOUBLE) AS store_footfall_yoy_growth_pct,
-      CAST(units_defective AS DOUBLE) AS units_defective,
-      CAST(units_produced AS DOUBLE) AS units_produced,
-      CAST(units_produced_rolling_7d AS DOUBLE) AS units_produced_rolling_7d,
       CAST(units_sold AS DOUBLE) AS units_sold
-    FROM recent_metrics_by_week
-  ) AS recent_metrics_by_week_wide
+    FROM recent_5_metrics_by_week
+  ) AS recent_5_metrics_by_week_wide
   UNPIVOT(value FOR 
     metric_name IN (
       ad_clicks,
@@ -5014,8 +5603,6 @@ FROM (
       attributed_gross_profit,
       attributed_orders,
       attributed_revenue,
-      attrition_rate,
-      availability,
       average_order_value,
       channel_roi,
       click_through_rate,
@@ -5023,38 +5610,23 @@ FROM (
       cost_per_click,
       customer_lifetime_value,
       customers_to_date,
-      defect_rate,
       discounts,
-      fte,
-      good_units,
       gross_margin_pct,
       gross_profit,
       gross_profit_to_date,
-      headcount,
-      hires,
-      hires_ytd,
-      ideal_production_minutes,
       inventory_days_in_period,
       inventory_turnover_days,
       inventory_units,
       inventory_value,
-      leavers,
       marketing_spend,
       marketing_spend_mom_growth_pct,
       marketing_spend_mtd,
-      oee,
-      oee_mom_change_pts,
       ordering_customers,
       orders,
       orders_yoy_growth_pct,
-      performance,
-      planned_production_minutes,
-      production_cycle_time,
-      production_runs,
       promotion_conversion_rate,
       promotion_order_share,
       promotion_revenue,
-      quality,
       repeat_customers,
       repurchase_rate,
       return_on_ad_spend,
@@ -5065,20 +5637,72 @@ FROM (
       revenue_rolling_7d,
       revenue_yoy_growth_pct,
       revenue_ytd,
-      run_time_minutes,
-      sales_visit_conversion_rate,
-      sales_visit_conversions,
-      sales_visits,
       store_conversion_rate,
       store_footfall,
       store_footfall_rolling_7d,
       store_footfall_yoy_growth_pct,
-      units_defective,
-      units_produced,
-      units_produced_rolling_7d,
       units_sold
     )
   )
+  UNION ALL
+  SELECT
+    metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__week,
+      CAST(availability AS DOUBLE) AS availability,
+      CAST(defect_rate AS DOUBLE) AS defect_rate,
+      CAST(good_units AS DOUBLE) AS good_units,
+      CAST(ideal_production_minutes AS DOUBLE) AS ideal_production_minutes,
+      CAST(oee AS DOUBLE) AS oee,
+      CAST(oee_mom_change_pts AS DOUBLE) AS oee_mom_change_pts,
+      CAST(performance AS DOUBLE) AS performance,
+      CAST(planned_production_minutes AS DOUBLE) AS planned_production_minutes,
+      CAST(production_cycle_time AS DOUBLE) AS production_cycle_time,
+      CAST(production_runs AS DOUBLE) AS production_runs,
+      CAST(quality AS DOUBLE) AS quality,
+      CAST(run_time_minutes AS DOUBLE) AS run_time_minutes,
+      CAST(units_defective AS DOUBLE) AS units_defective,
+      CAST(units_produced AS DOUBLE) AS units_produced,
+      CAST(units_produced_rolling_7d AS DOUBLE) AS units_produced_rolling_7d
+    FROM recent_6_metrics_by_week
+  ) AS recent_6_metrics_by_week_wide
+  UNPIVOT(value FOR 
+    metric_name IN (
+      availability,
+      defect_rate,
+      good_units,
+      ideal_production_minutes,
+      oee,
+      oee_mom_change_pts,
+      performance,
+      planned_production_minutes,
+      production_cycle_time,
+      production_runs,
+      quality,
+      run_time_minutes,
+      units_defective,
+      units_produced,
+      units_produced_rolling_7d
+    )
+  )
+  UNION ALL
+  SELECT
+    metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__week,
+      CAST(sales_visit_conversion_rate AS DOUBLE) AS sales_visit_conversion_rate,
+      CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions
+    FROM recent_7_metrics_by_week
+  ) AS recent_7_metrics_by_week_wide
+  UNPIVOT(value FOR metric_name IN (sales_visit_conversion_rate, sales_visit_conversions))
   UNION ALL
   SELECT
     metric_name,
@@ -5157,13 +5781,66 @@ FROM (
   FROM (
     SELECT
       metric_time__month,
+      CAST(hires AS DOUBLE) AS hires,
+      CAST(hires_ytd AS DOUBLE) AS hires_ytd,
+      CAST(leavers AS DOUBLE) AS leavers
+    FROM recent_1_metrics_by_month
+  ) AS recent_1_metrics_by_month_wide
+  UNPIVOT(value FOR metric_name IN (hires, hires_ytd, leavers))
+  UNION ALL
+  SELECT
+    metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__month,
+      CAST(attrition_rate AS DOUBLE) AS attrition_rate
+    FROM recent_2_metrics_by_month
+  ) AS recent_2_metrics_by_month_wide
+  UNPIVOT(value FOR metric_name IN (attrition_rate))
+  UNION ALL
+  SELECT
+    metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__month,
+      CAST(fte AS DOUBLE) AS fte,
+      CAST(headcount AS DOUBLE) AS headcount
+    FROM recent_3_metrics_by_month
+  ) AS recent_3_metrics_by_month_wide
+  UNPIVOT(value FOR metric_name IN (fte, headcount))
+  UNION ALL
+  SELECT
+    metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__month,
+      CAST(sales_visits AS DOUBLE) AS sales_visits
+    FROM recent_4_metrics_by_month
+  ) AS recent_4_metrics_by_month_wide
+  UNPIVOT(value FOR metric_name IN (sales_visits))
+  UNION ALL
+  SELECT
+    metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__month,
       CAST(ad_clicks AS DOUBLE) AS ad_clicks,
       CAST(ad_impressions AS DOUBLE) AS ad_impressions,
       CAST(attributed_gross_profit AS DOUBLE) AS attributed_gross_profit,
       CAST(attributed_orders AS DOUBLE) AS attributed_orders,
       CAST(attributed_revenue AS DOUBLE) AS attributed_revenue,
-      CAST(attrition_rate AS DOUBLE) AS attrition_rate,
-      CAST(availability AS DOUBLE) AS availability,
       CAST(average_order_value AS DOUBLE) AS average_order_value,
       CAST(channel_roi AS DOUBLE) AS channel_roi,
       CAST(click_through_rate AS DOUBLE) AS click_through_rate,
@@ -5171,38 +5848,23 @@ FROM (
       CAST(cost_per_click AS DOUBLE) AS cost_per_click,
       CAST(customer_lifetime_value AS DOUBLE) AS customer_lifetime_value,
       CAST(customers_to_date AS DOUBLE) AS customers_to_date,
-      CAST(defect_rate AS DOUBLE) AS defect_rate,
       CAST(discounts AS DOUBLE) AS discounts,
-      CAST(fte AS DOUBLE) AS fte,
-      CAST(good_units AS DOUBLE) AS good_units,
       CAST(gross_margin_pct AS DOUBLE) AS gross_margin_pct,
       CAST(gross_profit AS DOUBLE) AS gross_profit,
       CAST(gross_profit_to_date AS DOUBLE) AS gross_profit_to_date,
-      CAST(headcount AS DOUBLE) AS headcount,
-      CAST(hires AS DOUBLE) AS hires,
-      CAST(hires_ytd AS DOUBLE) AS hires_ytd,
-      CAST(ideal_production_minutes AS DOUBLE) AS ideal_production_minutes,
       CAST(inventory_days_in_period AS DOUBLE) AS inventory_days_in_period,
       CAST(inventory_turnover_days AS DOUBLE) AS inventory_turnover_days,
       CAST(inventory_units AS DOUBLE) AS inventory_units,
       CAST(inventory_value AS DOUBLE) AS inventory_value,
-      CAST(leavers AS DOUBLE) AS leavers,
       CAST(marketing_spend AS DOUBLE) AS marketing_spend,
       CAST(marketing_spend_mom_growth_pct AS DOUBLE) AS marketing_spend_mom_growth_pct,
       CAST(marketing_spend_mtd AS DOUBLE) AS marketing_spend_mtd,
-      CAST(oee AS DOUBLE) AS oee,
-      CAST(oee_mom_change_pts AS DOUBLE) AS oee_mom_change_pts,
       CAST(ordering_customers AS DOUBLE) AS ordering_customers,
       CAST(orders AS DOUBLE) AS orders,
       CAST(orders_yoy_growth_pct AS DOUBLE) AS orders_yoy_growth_pct,
-      CAST(performance AS DOUBLE) AS performance,
-      CAST(planned_production_minutes AS DOUBLE) AS planned_production_minutes,
-      CAST(production_cycle_time AS DOUBLE) AS production_cycle_time,
-      CAST(production_runs AS DOUBLE) AS production_runs,
       CAST(promotion_conversion_rate AS DOUBLE) AS promotion_conversion_rate,
       CAST(promotion_order_share AS DOUBLE) AS promotion_order_share,
       CAST(promotion_revenue AS DOUBLE) AS promotion_revenue,
-      CAST(quality AS DOUBLE) AS quality,
       CAST(repeat_customers AS DOUBLE) AS repeat_customers,
       CAST(repurchase_rate AS DOUBLE) AS repurchase_rate,
       CAST(return_on_ad_spend AS DOUBLE) AS return_on_ad_spend,
@@ -5213,20 +5875,13 @@ FROM (
       CAST(revenue_rolling_7d AS DOUBLE) AS revenue_rolling_7d,
       CAST(revenue_yoy_growth_pct AS DOUBLE) AS revenue_yoy_growth_pct,
       CAST(revenue_ytd AS DOUBLE) AS revenue_ytd,
-      CAST(run_time_minutes AS DOUBLE) AS run_time_minutes,
-      CAST(sales_visit_conversion_rate AS DOUBLE) AS sales_visit_conversion_rate,
-      CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions,
-      CAST(sales_visits AS DOUBLE) AS sales_visits,
       CAST(store_conversion_rate AS DOUBLE) AS store_conversion_rate,
       CAST(store_footfall AS DOUBLE) AS store_footfall,
       CAST(store_footfall_rolling_7d AS DOUBLE) AS store_footfall_rolling_7d,
       CAST(store_footfall_yoy_growth_pct AS DOUBLE) AS store_footfall_yoy_growth_pct,
-      CAST(units_defective AS DOUBLE) AS units_defective,
-      CAST(units_produced AS DOUBLE) AS units_produced,
-      CAST(units_produced_rolling_7d AS DOUBLE) AS units_produced_rolling_7d,
       CAST(units_sold AS DOUBLE) AS units_sold
-    FROM recent_metrics_by_month
-  ) AS recent_metrics_by_month_wide
+    FROM recent_5_metrics_by_month
+  ) AS recent_5_metrics_by_month_wide
   UNPIVOT(value FOR 
     metric_name IN (
       ad_clicks,
@@ -5234,8 +5889,6 @@ FROM (
       attributed_gross_profit,
       attributed_orders,
       attributed_revenue,
-      attrition_rate,
-      availability,
       average_order_value,
       channel_roi,
       click_through_rate,
@@ -5243,38 +5896,23 @@ FROM (
       cost_per_click,
       customer_lifetime_value,
       customers_to_date,
-      defect_rate,
       discounts,
-      fte,
-      good_units,
       gross_margin_pct,
       gross_profit,
       gross_profit_to_date,
-      headcount,
-      hires,
-      hires_ytd,
-      ideal_production_minutes,
       inventory_days_in_period,
       inventory_turnover_days,
       inventory_units,
       inventory_value,
-      leavers,
       marketing_spend,
       marketing_spend_mom_growth_pct,
       marketing_spend_mtd,
-      oee,
-      oee_mom_change_pts,
       ordering_customers,
       orders,
       orders_yoy_growth_pct,
-      performance,
-      planned_production_minutes,
-      production_cycle_time,
-      production_runs,
       promotion_conversion_rate,
       promotion_order_share,
       promotion_revenue,
-      quality,
       repeat_customers,
       repurchase_rate,
       return_on_ad_spend,
@@ -5285,20 +5923,72 @@ FROM (
       revenue_rolling_7d,
       revenue_yoy_growth_pct,
       revenue_ytd,
-      run_time_minutes,
-      sales_visit_conversion_rate,
-      sales_visit_conversions,
-      sales_visits,
       store_conversion_rate,
       store_footfall,
       store_footfall_rolling_7d,
       store_footfall_yoy_growth_pct,
-      units_defective,
-      units_produced,
-      units_produced_rolling_7d,
       units_sold
     )
   )
+  UNION ALL
+  SELECT
+    metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__month,
+      CAST(availability AS DOUBLE) AS availability,
+      CAST(defect_rate AS DOUBLE) AS defect_rate,
+      CAST(good_units AS DOUBLE) AS good_units,
+      CAST(ideal_production_minutes AS DOUBLE) AS ideal_production_minutes,
+      CAST(oee AS DOUBLE) AS oee,
+      CAST(oee_mom_change_pts AS DOUBLE) AS oee_mom_change_pts,
+      CAST(performance AS DOUBLE) AS performance,
+      CAST(planned_production_minutes AS DOUBLE) AS planned_production_minutes,
+      CAST(production_cycle_time AS DOUBLE) AS production_cycle_time,
+      CAST(production_runs AS DOUBLE) AS production_runs,
+      CAST(quality AS DOUBLE) AS quality,
+      CAST(run_time_minutes AS DOUBLE) AS run_time_minutes,
+      CAST(units_defective AS DOUBLE) AS units_defective,
+      CAST(units_produced AS DOUBLE) AS units_produced,
+      CAST(units_produced_rolling_7d AS DOUBLE) AS units_produced_rolling_7d
+    FROM recent_6_metrics_by_month
+  ) AS recent_6_metrics_by_month_wide
+  UNPIVOT(value FOR 
+    metric_name IN (
+      availability,
+      defect_rate,
+      good_units,
+      ideal_production_minutes,
+      oee,
+      oee_mom_change_pts,
+      performance,
+      planned_production_minutes,
+      production_cycle_time,
+      production_runs,
+      quality,
+      run_time_minutes,
+      units_defective,
+      units_produced,
+      units_produced_rolling_7d
+    )
+  )
+  UNION ALL
+  SELECT
+    metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    value
+  FROM (
+    SELECT
+      metric_time__month,
+      CAST(sales_visit_conversion_rate AS DOUBLE) AS sales_visit_conversion_rate,
+      CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions
+    FROM recent_7_metrics_by_month
+  ) AS recent_7_metrics_by_month_wide
+  UNPIVOT(value FOR metric_name IN (sales_visit_conversion_rate, sales_visit_conversions))
 ) AS metric_values
 {% if is_incremental() %}
 UNION ALL
@@ -5309,92 +5999,188 @@ SELECT
   value
 FROM {{ this }}
 WHERE
-  metric_name IN (
-    'ad_clicks',
-    'ad_impressions',
-    'attributed_gross_profit',
-    'attributed_orders',
-    'attributed_revenue',
-    'attrition_rate',
-    'availability',
-    'average_order_value',
-    'channel_roi',
-    'click_through_rate',
-    'cost_of_goods',
-    'cost_per_click',
-    'customer_lifetime_value',
-    'customers_to_date',
-    'defect_rate',
-    'discounts',
-    'fte',
-    'good_units',
-    'gross_margin_pct',
-    'gross_profit',
-    'gross_profit_to_date',
-    'headcount',
-    'hires',
-    'hires_ytd',
-    'ideal_production_minutes',
-    'inventory_days_in_period',
-    'inventory_turnover_days',
-    'inventory_units',
-    'inventory_value',
-    'leavers',
-    'marketing_spend',
-    'marketing_spend_mom_growth_pct',
-    'marketing_spend_mtd',
-    'oee',
-    'oee_mom_change_pts',
-    'ordering_customers',
-    'orders',
-    'orders_yoy_growth_pct',
-    'performance',
-    'planned_production_minutes',
-    'production_cycle_time',
-    'production_runs',
-    'promotion_conversion_rate',
-    'promotion_order_share',
-    'promotion_revenue',
-    'quality',
-    'repeat_customers',
-    'repurchase_rate',
-    'return_on_ad_spend',
-    'revenue',
-    'revenue_mom_growth_pct',
-    'revenue_mtd',
-    'revenue_per_visitor',
-    'revenue_rolling_7d',
-    'revenue_yoy_growth_pct',
-    'revenue_ytd',
-    'run_time_minutes',
-    'sales_visit_conversion_rate',
-    'sales_visit_conversions',
-    'sales_visits',
-    'store_conversion_rate',
-    'store_footfall',
-    'store_footfall_rolling_7d',
-    'store_footfall_yoy_growth_pct',
-    'units_defective',
-    'units_produced',
-    'units_produced_rolling_7d',
-    'units_sold'
+  (
+    metric_name IN ('hires', 'hires_ytd', 'leavers')
+    AND (
+      (
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_1 }}' AS DATE)
+      )
+      OR (
+        grain = 'week'
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+      )
+      OR (
+        grain = 'month'
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+      )
+    )
   )
-  AND (
-    (
-      grain = 'day' AND period_start < CAST('{{ metricsctl_since }}' AS DATE)
+  OR (
+    metric_name IN ('attrition_rate')
+    AND (
+      (
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_2 }}' AS DATE)
+      )
+      OR (
+        grain = 'week'
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
+      )
+      OR (
+        grain = 'month'
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
+      )
     )
-    OR (
-      grain = 'week'
-      AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+  )
+  OR (
+    metric_name IN ('fte', 'headcount')
+    AND (
+      (
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_3 }}' AS DATE)
+      )
+      OR (
+        grain = 'week'
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
+      )
+      OR (
+        grain = 'month'
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
+      )
     )
-    OR (
-      grain = 'month'
-      AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+  )
+  OR (
+    metric_name IN ('sales_visits')
+    AND (
+      (
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_4 }}' AS DATE)
+      )
+      OR (
+        grain = 'week'
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
+      )
+      OR (
+        grain = 'month'
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
+      )
+    )
+  )
+  OR (
+    metric_name IN (
+      'ad_clicks',
+      'ad_impressions',
+      'attributed_gross_profit',
+      'attributed_orders',
+      'attributed_revenue',
+      'average_order_value',
+      'channel_roi',
+      'click_through_rate',
+      'cost_of_goods',
+      'cost_per_click',
+      'customer_lifetime_value',
+      'customers_to_date',
+      'discounts',
+      'gross_margin_pct',
+      'gross_profit',
+      'gross_profit_to_date',
+      'inventory_days_in_period',
+      'inventory_turnover_days',
+      'inventory_units',
+      'inventory_value',
+      'marketing_spend',
+      'marketing_spend_mom_growth_pct',
+      'marketing_spend_mtd',
+      'ordering_customers',
+      'orders',
+      'orders_yoy_growth_pct',
+      'promotion_conversion_rate',
+      'promotion_order_share',
+      'promotion_revenue',
+      'repeat_customers',
+      'repurchase_rate',
+      'return_on_ad_spend',
+      'revenue',
+      'revenue_mom_growth_pct',
+      'revenue_mtd',
+      'revenue_per_visitor',
+      'revenue_rolling_7d',
+      'revenue_yoy_growth_pct',
+      'revenue_ytd',
+      'store_conversion_rate',
+      'store_footfall',
+      'store_footfall_rolling_7d',
+      'store_footfall_yoy_growth_pct',
+      'units_sold'
+    )
+    AND (
+      (
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_5 }}' AS DATE)
+      )
+      OR (
+        grain = 'week'
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      )
+      OR (
+        grain = 'month'
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      )
+    )
+  )
+  OR (
+    metric_name IN (
+      'availability',
+      'defect_rate',
+      'good_units',
+      'ideal_production_minutes',
+      'oee',
+      'oee_mom_change_pts',
+      'performance',
+      'planned_production_minutes',
+      'production_cycle_time',
+      'production_runs',
+      'quality',
+      'run_time_minutes',
+      'units_defective',
+      'units_produced',
+      'units_produced_rolling_7d'
+    )
+    AND (
+      (
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_6 }}' AS DATE)
+      )
+      OR (
+        grain = 'week'
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+      )
+      OR (
+        grain = 'month'
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+      )
+    )
+  )
+  OR (
+    metric_name IN ('sales_visit_conversion_rate', 'sales_visit_conversions')
+    AND (
+      (
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_7 }}' AS DATE)
+      )
+      OR (
+        grain = 'week'
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_7 }}' AS DATE)) AS DATE)
+      )
+      OR (
+        grain = 'month'
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_7 }}' AS DATE)) AS DATE)
+      )
     )
   )
 {% endif %}
 {% elif target.type == 'postgres' %}
 {% if is_incremental() %}{% set metricsctl_bound %}SELECT
+  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '0 DAY') AS DATE),
+  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '0 DAY') AS DATE),
+  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '0 DAY') AS DATE),
+  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '0 DAY') AS DATE),
+  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '10 DAY') AS DATE),
+  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '14 DAY') AS DATE),
   CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '24 DAY') AS DATE)
 FROM {{ this }}
 WHERE
@@ -5447,24 +6233,36 @@ WHERE
     'units_sold'
   ){% endset %}
 {% set metricsctl_found = run_query(metricsctl_bound) if execute else none %}
-{% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
-{% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
+{% set metricsctl_since_1 = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
+{% set metricsctl_since_2 = (metricsctl_found.rows[0][1] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][1] is not none else '1900-01-01' %}
+{% set metricsctl_since_3 = (metricsctl_found.rows[0][2] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][2] is not none else '1900-01-01' %}
+{% set metricsctl_since_4 = (metricsctl_found.rows[0][3] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][3] is not none else '1900-01-01' %}
+{% set metricsctl_since_5 = (metricsctl_found.rows[0][4] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][4] is not none else '1900-01-01' %}
+{% set metricsctl_since_6 = (metricsctl_found.rows[0][5] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][5] is not none else '1900-01-01' %}
+{% set metricsctl_since_7 = (metricsctl_found.rows[0][6] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][6] is not none else '1900-01-01' %}
+{% else %}{% set metricsctl_since_1 = '1900-01-01' %}{% set metricsctl_since_2 = '1900-01-01' %}{% set metricsctl_since_3 = '1900-01-01' %}{% set metricsctl_since_4 = '1900-01-01' %}{% set metricsctl_since_5 = '1900-01-01' %}{% set metricsctl_since_6 = '1900-01-01' %}{% set metricsctl_since_7 = '1900-01-01' %}{% endif %}
 {% if is_incremental() and load_relation(ref('fct_employee_movements_rewrites')) is not none %}{% set metricsctl_earliest %}SELECT
   CAST(MIN(first_day) AS DATE)
 FROM {{ ref('fct_employee_movements_rewrites') }}{% endset %}
 {% set metricsctl_record = run_query(metricsctl_earliest) if execute else none %}
-{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none and (metricsctl_record.rows[0][0] | string)[:10] < metricsctl_since %}{% set metricsctl_since = (metricsctl_record.rows[0][0] | string)[:10] %}{% endif %}{% endif %}
+{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_1 %}{% set metricsctl_since_1 = metricsctl_day %}{% endif %}{% if metricsctl_day < metricsctl_since_2 %}{% set metricsctl_since_2 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
 {% if is_incremental() and load_relation(ref('fct_headcount_daily_rewrites')) is not none %}{% set metricsctl_earliest %}SELECT
   CAST(MIN(first_day) AS DATE)
 FROM {{ ref('fct_headcount_daily_rewrites') }}{% endset %}
 {% set metricsctl_record = run_query(metricsctl_earliest) if execute else none %}
-{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none and (metricsctl_record.rows[0][0] | string)[:10] < metricsctl_since %}{% set metricsctl_since = (metricsctl_record.rows[0][0] | string)[:10] %}{% endif %}{% endif %}
+{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_2 %}{% set metricsctl_since_2 = metricsctl_day %}{% endif %}{% if metricsctl_day < metricsctl_since_3 %}{% set metricsctl_since_3 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
 {% if is_incremental() and load_relation(ref('stg_sales_visits_rewrites')) is not none %}{% set metricsctl_earliest %}SELECT
   CAST(MIN(first_day) AS DATE)
 FROM {{ ref('stg_sales_visits_rewrites') }}{% endset %}
 {% set metricsctl_record = run_query(metricsctl_earliest) if execute else none %}
-{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none and (metricsctl_record.rows[0][0] | string)[:10] < metricsctl_since %}{% set metricsctl_since = (metricsctl_record.rows[0][0] | string)[:10] %}{% endif %}{% endif %}
-{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
+{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_4 %}{% set metricsctl_since_4 = metricsctl_day %}{% endif %}{% if metricsctl_day < metricsctl_since_7 %}{% set metricsctl_since_7 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_1) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_1) }}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_2) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_2) }}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_3) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_3) }}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_4) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_4) }}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_5) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_5) }}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_6) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_6) }}{% endif %}
+{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_7) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_7) }}{% endif %}
 WITH metrics_by_day AS (
   WITH leads_agg AS (
     SELECT
@@ -5665,7 +6463,173 @@ WITH metrics_by_day AS (
     customers_spine.metric_time__day AS metric_time__day,
     COALESCE(customers_spine.new_customers, 0) AS new_customers
   FROM customers_spine
-), recent_metrics_by_day AS (
+), recent_1_metrics_by_day AS (
+  WITH employee_movements_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers
+    FROM {{ ref('fct_employee_movements') }} AS src
+    WHERE
+      src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2,
+      SUM(employee_movements_rows.leavers) AS leavers
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
+  ), employee_movements_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', employee_movements_daily.__day) AS metric_time__day,
+      SUM(employee_movements_daily.hires) AS hires,
+      SUM(employee_movements_daily.leavers) AS leavers
+    FROM employee_movements_daily
+    WHERE
+      employee_movements_daily.__day >= CAST('{{ metricsctl_since_1 }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', employee_movements_daily.__day)
+  ), employee_movements_cumulative AS (
+    SELECT
+      time_spine.date_day AS __day,
+      SUM(employee_movements_daily.hires__2) AS hires__2
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    INNER JOIN employee_movements_daily
+      ON employee_movements_daily.__day <= time_spine.date_day
+      AND employee_movements_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
+    WHERE
+      time_spine.date_day >= CAST('{{ metricsctl_since_1 }}' AS DATE)
+    GROUP BY
+      time_spine.date_day
+  ), employee_movements_cumulative_by_day AS (
+    SELECT
+      DATE_TRUNC('DAY', employee_movements_cumulative.__day) AS metric_time__day,
+      employee_movements_cumulative.hires__2 AS hires__2
+    FROM employee_movements_cumulative
+  ), group_keys AS (
+    SELECT
+      metric_time__day
+    FROM employee_movements_agg
+    UNION
+    SELECT
+      metric_time__day
+    FROM employee_movements_cumulative_by_day
+  )
+  SELECT
+    group_keys.metric_time__day AS metric_time__day,
+    employee_movements_agg.hires AS hires,
+    employee_movements_cumulative_by_day.hires__2 AS hires_ytd,
+    employee_movements_agg.leavers AS leavers
+  FROM group_keys
+  LEFT JOIN employee_movements_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM employee_movements_agg.metric_time__day
+  LEFT JOIN employee_movements_cumulative_by_day
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM employee_movements_cumulative_by_day.metric_time__day
+), recent_2_metrics_by_day AS (
+  WITH employee_movements_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', src.movement_date) AS metric_time__day,
+      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers
+    FROM {{ ref('fct_employee_movements') }} AS src
+    WHERE
+      src.movement_date >= CAST('{{ metricsctl_since_2 }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', src.movement_date)
+  ), headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(1) AS headcount
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__day) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__day,
+      SUM(headcount_window.headcount) AS headcount
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__day
+  ), group_keys AS (
+    SELECT
+      metric_time__day
+    FROM employee_movements_agg
+    UNION
+    SELECT
+      metric_time__day
+    FROM headcount_agg
+  )
+  SELECT
+    group_keys.metric_time__day AS metric_time__day,
+    CAST(employee_movements_agg.leavers AS DOUBLE PRECISION) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE PRECISION) AS attrition_rate
+  FROM group_keys
+  LEFT JOIN employee_movements_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM employee_movements_agg.metric_time__day
+  LEFT JOIN headcount_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM headcount_agg.metric_time__day
+), recent_3_metrics_by_day AS (
+  WITH headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(src.fte) AS fte,
+      SUM(1) AS headcount
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST('{{ metricsctl_since_3 }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__day) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__day,
+      SUM(headcount_window.fte) AS fte,
+      SUM(headcount_window.headcount) AS headcount
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__day
+  )
+  SELECT
+    headcount_agg.metric_time__day AS metric_time__day,
+    headcount_agg.fte AS fte,
+    headcount_agg.headcount AS headcount
+  FROM headcount_agg
+), recent_4_metrics_by_day AS (
+  WITH sales_visits_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', src.visit_date) AS metric_time__day,
+      COUNT(src.visit_id) AS sales_visits
+    FROM {{ ref('stg_sales_visits') }} AS src
+    WHERE
+      src.visit_date >= CAST('{{ metricsctl_since_4 }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', src.visit_date)
+  )
+  SELECT
+    sales_visits_agg.metric_time__day AS metric_time__day,
+    sales_visits_agg.sales_visits AS sales_visits
+  FROM sales_visits_agg
+), recent_5_metrics_by_day AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
       src.spend_eur,
@@ -5682,7 +6646,7 @@ WITH metrics_by_day AS (
       src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -5701,7 +6665,7 @@ WITH metrics_by_day AS (
       SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
     FROM campaign_spend_daily
     WHERE
-      campaign_spend_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+      campaign_spend_daily.__day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
@@ -5712,118 +6676,9 @@ WITH metrics_by_day AS (
       SUM(src.attributed_revenue) AS attributed_revenue
     FROM {{ ref('fct_attributed_orders') }} AS src
     WHERE
-      src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.ordered_at >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
-  ), employee_movements_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
-      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
-    WHERE
-      src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.leavers) AS leavers,
-      SUM(employee_movements_rows.hires) AS hires,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
-  ), employee_movements_agg AS (
-    SELECT
-      DATE_TRUNC('DAY', employee_movements_daily.__day) AS metric_time__day,
-      SUM(employee_movements_daily.leavers) AS leavers,
-      SUM(employee_movements_daily.hires) AS hires
-    FROM employee_movements_daily
-    WHERE
-      employee_movements_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      DATE_TRUNC('DAY', employee_movements_daily.__day)
-  ), headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(1) AS headcount,
-      SUM(src.fte) AS fte
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      DATE_TRUNC('DAY', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__day) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__day,
-      SUM(headcount_window.headcount) AS headcount,
-      SUM(headcount_window.fte) AS fte
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__day
-  ), production_runs_read AS MATERIALIZED (
-    SELECT
-      src.units_produced,
-      src.run_minutes,
-      src.planned_minutes,
-      src.units_defective,
-      src.good_units,
-      src.ideal_run_minutes,
-      src.run_id,
-      src.run_date
-    FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3,
-      src.run_minutes AS run_minutes,
-      src.planned_minutes AS planned_minutes,
-      src.units_defective AS units_defective,
-      src.units_produced AS units_produced,
-      src.good_units AS good_units,
-      src.ideal_run_minutes AS ideal_run_minutes,
-      src.run_id AS production_runs
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.run_minutes) AS run_minutes,
-      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
-      SUM(production_runs_rows.units_defective) AS units_defective,
-      SUM(production_runs_rows.units_produced) AS units_produced,
-      SUM(production_runs_rows.good_units) AS good_units,
-      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(production_runs_rows.production_runs) AS production_runs,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
-  ), production_runs_agg AS (
-    SELECT
-      DATE_TRUNC('DAY', production_runs_daily.__day) AS metric_time__day,
-      SUM(production_runs_daily.run_minutes) AS run_minutes,
-      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
-      SUM(production_runs_daily.units_defective) AS units_defective,
-      SUM(production_runs_daily.units_produced) AS units_produced,
-      SUM(production_runs_daily.good_units) AS good_units,
-      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
-      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
-    FROM production_runs_daily
-    WHERE
-      production_runs_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      DATE_TRUNC('DAY', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
       src.quantity,
@@ -5870,7 +6725,7 @@ WITH metrics_by_day AS (
       SUM(order_lines_daily.units_sold) AS units_sold
     FROM order_lines_daily
     WHERE
-      order_lines_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+      order_lines_daily.__day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
@@ -5896,7 +6751,7 @@ WITH metrics_by_day AS (
       END AS ordering_customers__3
     FROM orders_read AS src
     WHERE
-      src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.ordered_at >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_cumulative AS (
@@ -5907,7 +6762,7 @@ WITH metrics_by_day AS (
     INNER JOIN order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_by_day AS (
@@ -5942,7 +6797,7 @@ WITH metrics_by_day AS (
     INNER JOIN orders_first_seen_daily
       ON orders_first_seen_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_by_day AS (
@@ -5950,23 +6805,6 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', orders_cumulative.__day) AS metric_time__day,
       orders_cumulative.ordering_customers AS ordering_customers
     FROM orders_cumulative
-  ), employee_movements_cumulative AS (
-    SELECT
-      time_spine.date_day AS __day,
-      SUM(employee_movements_daily.hires__2) AS hires__2
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN employee_movements_daily
-      ON employee_movements_daily.__day <= time_spine.date_day
-      AND employee_movements_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
-    WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    GROUP BY
-      time_spine.date_day
-  ), employee_movements_cumulative_by_day AS (
-    SELECT
-      DATE_TRUNC('DAY', employee_movements_cumulative.__day) AS metric_time__day,
-      employee_movements_cumulative.hires__2 AS hires__2
-    FROM employee_movements_cumulative
   ), inventory_balances_read AS MATERIALIZED (
     SELECT
       src.balance_date,
@@ -5974,7 +6812,7 @@ WITH metrics_by_day AS (
       src.on_hand_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
-      src.balance_date >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.balance_date >= CAST('{{ metricsctl_since_5 }}' AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
@@ -6018,7 +6856,7 @@ WITH metrics_by_day AS (
       SUM(src.spend_eur) AS marketing_spend__2
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.spend_date)
   ), campaign_spend_offset AS (
@@ -6030,7 +6868,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 MONTH'
@@ -6043,7 +6881,7 @@ WITH metrics_by_day AS (
       ON campaign_spend_daily.__day <= time_spine.date_day
       AND campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), campaign_spend_cumulative_by_day AS (
@@ -6051,43 +6889,13 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', campaign_spend_cumulative.__day) AS metric_time__day,
       campaign_spend_cumulative.marketing_spend__3 AS marketing_spend__3
     FROM campaign_spend_cumulative
-  ), production_runs_by_period AS (
-    SELECT
-      DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
-      SUM(src.run_minutes) AS run_minutes__2,
-      SUM(src.planned_minutes) AS planned_minutes__2,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
-      SUM(src.good_units) AS good_units__2,
-      SUM(src.units_produced) AS units_produced__2
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
-    GROUP BY
-      DATE_TRUNC('DAY', src.run_date)
-  ), production_runs_offset AS (
-    SELECT
-      periods.metric_time__day AS metric_time__day,
-      production_runs_by_period.run_minutes__2 AS run_minutes__2,
-      production_runs_by_period.planned_minutes__2 AS planned_minutes__2,
-      production_runs_by_period.ideal_run_minutes__2 AS ideal_run_minutes__2,
-      production_runs_by_period.good_units__2 AS good_units__2,
-      production_runs_by_period.units_produced__2 AS units_produced__2
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-      WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-    ) AS periods
-    INNER JOIN production_runs_by_period
-      ON production_runs_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 MONTH'
   ), orders_by_period AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       COUNT(src.order_id) AS orders__2
     FROM orders_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), orders_offset AS (
@@ -6099,7 +6907,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 YEAR'
@@ -6115,7 +6923,7 @@ WITH metrics_by_day AS (
       SUM(src.footfall) AS footfall
     FROM store_traffic_read AS src
     WHERE
-      src.on_promotion AND src.traffic_date >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.on_promotion AND src.traffic_date >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.traffic_date)
   ), order_lines_agg_2 AS (
@@ -6124,7 +6932,7 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.net_unit_price) AS revenue__2
     FROM order_lines_read AS src
     WHERE
-      src.on_promotion AND src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+      src.on_promotion AND src.ordered_at >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_by_period AS (
@@ -6133,7 +6941,7 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.net_unit_price) AS revenue__3
     FROM order_lines_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_offset AS (
@@ -6145,7 +6953,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period
       ON order_lines_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 MONTH'
@@ -6158,7 +6966,7 @@ WITH metrics_by_day AS (
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_by_day_2 AS (
@@ -6173,7 +6981,7 @@ WITH metrics_by_day AS (
       src.footfall AS footfall__2
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
+      src.traffic_date >= CAST(CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -6188,7 +6996,7 @@ WITH metrics_by_day AS (
       SUM(store_traffic_daily.footfall__2) AS footfall__2
     FROM store_traffic_daily
     WHERE
-      store_traffic_daily.__day >= CAST('{{ metricsctl_since }}' AS DATE)
+      store_traffic_daily.__day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', store_traffic_daily.__day)
   ), order_lines_window_bounds AS (
@@ -6222,7 +7030,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= order_lines_window_bounds.__first
           AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6 DAY'
         WHERE
-          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+          time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -6238,7 +7046,7 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.net_unit_price) AS revenue__6
     FROM order_lines_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_offset_2 AS (
@@ -6250,7 +7058,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period_2
       ON order_lines_by_period_2.metric_time__day = periods.metric_time__day - INTERVAL '1 YEAR'
@@ -6263,7 +7071,7 @@ WITH metrics_by_day AS (
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_by_day_4 AS (
@@ -6271,51 +7079,6 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', order_lines_cumulative_4.__day) AS metric_time__day,
       order_lines_cumulative_4.revenue__7 AS revenue__7
     FROM order_lines_cumulative_4
-  ), sales_visits_base_events AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
-      src.customer_id AS __entity,
-      DATE_TRUNC('DAY', src.visit_date) AS metric_time__day,
-      src.visit_id AS __base_measure_0
-    FROM {{ ref('stg_sales_visits') }} AS src
-    WHERE
-      src.visit_date >= CAST('{{ metricsctl_since }}' AS DATE)
-  ), sales_visits_agg AS (
-    SELECT
-      sales_visits_base_events.metric_time__day,
-      COUNT(sales_visits_base_events.__base_measure_0) AS sales_visits
-    FROM sales_visits_base_events
-    GROUP BY
-      sales_visits_base_events.metric_time__day
-  ), orders_conversion_events AS (
-    SELECT
-      ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.customer_id AS __entity,
-      src.order_id AS __value
-    FROM orders_read AS src
-  ), orders_attributed AS (
-    SELECT
-      sales_visits_base_events.metric_time__day,
-      orders_conversion_events.__value,
-      ROW_NUMBER() OVER (
-        PARTITION BY orders_conversion_events.__conversion_id
-        ORDER BY sales_visits_base_events.__day DESC NULLS LAST
-      ) AS __attribution_rank
-    FROM orders_conversion_events
-    INNER JOIN sales_visits_base_events
-      ON sales_visits_base_events.__entity = orders_conversion_events.__entity
-      AND sales_visits_base_events.__day <= orders_conversion_events.__day
-      AND sales_visits_base_events.__day > orders_conversion_events.__day - INTERVAL '14 DAY'
-  ), orders_conversions AS (
-    SELECT
-      orders_attributed.metric_time__day,
-      COUNT(orders_attributed.__value) AS orders__4
-    FROM orders_attributed
-    WHERE
-      orders_attributed.__attribution_rank = 1
-    GROUP BY
-      orders_attributed.metric_time__day
   ), store_traffic_window_bounds AS (
     SELECT
       MIN(store_traffic_daily.__day) AS __first,
@@ -6347,7 +7110,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= store_traffic_window_bounds.__first
           AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6 DAY'
         WHERE
-          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+          time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -6363,7 +7126,7 @@ WITH metrics_by_day AS (
       SUM(src.footfall) AS footfall__4
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
+      src.traffic_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.traffic_date)
   ), store_traffic_offset AS (
@@ -6375,51 +7138,10 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 YEAR'
-  ), production_runs_window_bounds AS (
-    SELECT
-      MIN(production_runs_daily.__day) AS __first,
-      MAX(production_runs_daily.__day) AS __last
-    FROM production_runs_daily
-  ), production_runs_cumulative AS (
-    SELECT
-      framed.__day AS __day,
-      framed.units_produced__3
-    FROM (
-      SELECT
-        __day,
-        __data,
-        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS units_produced__3,
-        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
-      FROM (
-        SELECT
-          production_runs_daily.__day,
-          production_runs_daily.units_produced__3,
-          1 AS __data
-        FROM production_runs_daily
-        UNION ALL
-        SELECT
-          time_spine.date_day AS __day,
-          NULL AS units_produced__3,
-          NULL AS __data
-        FROM {{ ref('metricflow_time_spine') }} AS time_spine
-        INNER JOIN production_runs_window_bounds
-          ON time_spine.date_day >= production_runs_window_bounds.__first
-          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6 DAY'
-        WHERE
-          time_spine.date_day >= CAST('{{ metricsctl_since }}' AS DATE)
-      ) AS stacked
-    ) AS framed
-    WHERE
-      framed.__data IS NULL AND framed.__rows > 0
-  ), production_runs_cumulative_by_day AS (
-    SELECT
-      DATE_TRUNC('DAY', production_runs_cumulative.__day) AS metric_time__day,
-      production_runs_cumulative.units_produced__3 AS units_produced__3
-    FROM production_runs_cumulative
   ), group_keys AS (
     SELECT
       metric_time__day
@@ -6428,18 +7150,6 @@ WITH metrics_by_day AS (
     SELECT
       metric_time__day
     FROM attributed_orders_agg
-    UNION
-    SELECT
-      metric_time__day
-    FROM employee_movements_agg
-    UNION
-    SELECT
-      metric_time__day
-    FROM headcount_agg
-    UNION
-    SELECT
-      metric_time__day
-    FROM production_runs_agg
     UNION
     SELECT
       metric_time__day
@@ -6459,10 +7169,6 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__day
-    FROM employee_movements_cumulative_by_day
-    UNION
-    SELECT
-      metric_time__day
     FROM inventory_balances_agg
     UNION
     SELECT
@@ -6476,10 +7182,6 @@ WITH metrics_by_day AS (
     SELECT
       metric_time__day
     FROM campaign_spend_cumulative_by_day
-    UNION
-    SELECT
-      metric_time__day
-    FROM production_runs_offset
     UNION
     SELECT
       metric_time__day
@@ -6519,23 +7221,11 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__day
-    FROM sales_visits_agg
-    UNION
-    SELECT
-      metric_time__day
-    FROM orders_conversions
-    UNION
-    SELECT
-      metric_time__day
     FROM store_traffic_cumulative_by_day
     UNION
     SELECT
       metric_time__day
     FROM store_traffic_offset
-    UNION
-    SELECT
-      metric_time__day
-    FROM production_runs_cumulative_by_day
   )
   SELECT
     group_keys.metric_time__day AS metric_time__day,
@@ -6544,8 +7234,6 @@ WITH metrics_by_day AS (
     attributed_orders_agg.attributed_gross_profit AS attributed_gross_profit,
     attributed_orders_agg.attributed_orders AS attributed_orders,
     attributed_orders_agg.attributed_revenue AS attributed_revenue,
-    CAST(employee_movements_agg.leavers AS DOUBLE PRECISION) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE PRECISION) AS attrition_rate,
-    CAST(production_runs_agg.run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE PRECISION) AS availability,
     CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS average_order_value,
     CAST(attributed_orders_agg.attributed_gross_profit AS DOUBLE PRECISION) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE PRECISION) AS channel_roi,
     CAST(campaign_spend_agg.clicks AS DOUBLE PRECISION) / CAST(NULLIF(campaign_spend_agg.impressions, 0) AS DOUBLE PRECISION) AS click_through_rate,
@@ -6559,10 +7247,7 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS customer_lifetime_value,
     orders_cumulative_by_day.ordering_customers AS customers_to_date,
-    CAST(production_runs_agg.units_defective AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE PRECISION) AS defect_rate,
     order_lines_agg.discount_amount AS discounts,
-    headcount_agg.fte AS fte,
-    production_runs_agg.good_units AS good_units,
     (
       CAST(100 * (
         (
@@ -6584,10 +7269,6 @@ WITH metrics_by_day AS (
       )
     ) AS gross_profit,
     order_lines_cumulative_by_day.line_gross_profit AS gross_profit_to_date,
-    headcount_agg.headcount AS headcount,
-    employee_movements_agg.hires AS hires,
-    employee_movements_cumulative_by_day.hires__2 AS hires_ytd,
-    production_runs_agg.ideal_run_minutes AS ideal_production_minutes,
     inventory_balances_agg.inventory_days AS inventory_days_in_period,
     (
       CAST((
@@ -6600,7 +7281,6 @@ WITH metrics_by_day AS (
     ) AS inventory_turnover_days,
     inventory_balances_agg_2.inventory_units AS inventory_units,
     inventory_balances_agg_2.inventory_value AS inventory_value,
-    employee_movements_agg.leavers AS leavers,
     campaign_spend_agg.marketing_spend AS marketing_spend,
     (
       CAST(100 * (
@@ -6614,6 +7294,255 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS marketing_spend_mom_growth_pct,
     campaign_spend_cumulative_by_day.marketing_spend__3 AS marketing_spend_mtd,
+    orders_agg.ordering_customers__2 AS ordering_customers,
+    orders_agg.orders AS orders,
+    (
+      CAST(100 * (
+        (
+          orders_agg.orders
+        ) - (
+          orders_offset.orders__2
+        )
+      ) AS DOUBLE PRECISION) / NULLIF((
+        orders_offset.orders__2
+      ), 0)
+    ) AS orders_yoy_growth_pct,
+    CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE PRECISION) AS promotion_conversion_rate,
+    CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS promotion_order_share,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
+    orders_agg.ordering_customers__3 AS repeat_customers,
+    CAST(orders_agg.ordering_customers__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE PRECISION) AS repurchase_rate,
+    CAST(attributed_orders_agg.attributed_revenue AS DOUBLE PRECISION) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE PRECISION) AS return_on_ad_spend,
+    order_lines_agg.revenue AS revenue,
+    (
+      CAST(100 * (
+        (
+          order_lines_agg.revenue
+        ) - (
+          order_lines_offset.revenue__3
+        )
+      ) AS DOUBLE PRECISION) / NULLIF((
+        order_lines_offset.revenue__3
+      ), 0)
+    ) AS revenue_mom_growth_pct,
+    order_lines_cumulative_by_day_2.revenue__4 AS revenue_mtd,
+    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
+    order_lines_cumulative_by_day_3.revenue__5 AS revenue_rolling_7d,
+    (
+      CAST(100 * (
+        (
+          order_lines_agg.revenue
+        ) - (
+          order_lines_offset_2.revenue__6
+        )
+      ) AS DOUBLE PRECISION) / NULLIF((
+        order_lines_offset_2.revenue__6
+      ), 0)
+    ) AS revenue_yoy_growth_pct,
+    order_lines_cumulative_by_day_4.revenue__7 AS revenue_ytd,
+    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
+    store_traffic_cumulative_by_day.footfall__3 AS store_footfall_rolling_7d,
+    (
+      CAST(100 * (
+        (
+          store_traffic_agg_2.footfall__2
+        ) - (
+          store_traffic_offset.footfall__4
+        )
+      ) AS DOUBLE PRECISION) / NULLIF((
+        store_traffic_offset.footfall__4
+      ), 0)
+    ) AS store_footfall_yoy_growth_pct,
+    order_lines_agg.units_sold AS units_sold
+  FROM group_keys
+  LEFT JOIN campaign_spend_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_agg.metric_time__day
+  LEFT JOIN attributed_orders_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM attributed_orders_agg.metric_time__day
+  LEFT JOIN order_lines_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_agg.metric_time__day
+  LEFT JOIN orders_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_agg.metric_time__day
+  LEFT JOIN order_lines_cumulative_by_day
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day.metric_time__day
+  LEFT JOIN orders_cumulative_by_day
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_cumulative_by_day.metric_time__day
+  LEFT JOIN inventory_balances_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM inventory_balances_agg.metric_time__day
+  LEFT JOIN inventory_balances_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__day
+  LEFT JOIN campaign_spend_offset
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_offset.metric_time__day
+  LEFT JOIN campaign_spend_cumulative_by_day
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_cumulative_by_day.metric_time__day
+  LEFT JOIN orders_offset
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_offset.metric_time__day
+  LEFT JOIN store_traffic_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg.metric_time__day
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_agg_2.metric_time__day
+  LEFT JOIN order_lines_offset
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_offset.metric_time__day
+  LEFT JOIN order_lines_cumulative_by_day_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_2.metric_time__day
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__day
+  LEFT JOIN order_lines_cumulative_by_day_3
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_3.metric_time__day
+  LEFT JOIN order_lines_offset_2
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_offset_2.metric_time__day
+  LEFT JOIN order_lines_cumulative_by_day_4
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_4.metric_time__day
+  LEFT JOIN store_traffic_cumulative_by_day
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_cumulative_by_day.metric_time__day
+  LEFT JOIN store_traffic_offset
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_offset.metric_time__day
+), recent_6_metrics_by_day AS (
+  WITH production_runs_read AS MATERIALIZED (
+    SELECT
+      src.units_produced,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id,
+      src.run_date
+    FROM {{ ref('stg_production_runs') }} AS src
+  ), production_runs_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
+    FROM production_runs_read AS src
+    WHERE
+      src.run_date >= CAST(CAST('{{ metricsctl_since_6 }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
+    GROUP BY
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('DAY', production_runs_daily.__day) AS metric_time__day,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST('{{ metricsctl_since_6 }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', production_runs_daily.__day)
+  ), production_runs_by_period AS (
+    SELECT
+      DATE_TRUNC('DAY', src.run_date) AS metric_time__day,
+      SUM(src.run_minutes) AS run_minutes__2,
+      SUM(src.planned_minutes) AS planned_minutes__2,
+      SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
+      SUM(src.good_units) AS good_units__2,
+      SUM(src.units_produced) AS units_produced__2
+    FROM production_runs_read AS src
+    WHERE
+      src.run_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_6 }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', src.run_date)
+  ), production_runs_offset AS (
+    SELECT
+      periods.metric_time__day AS metric_time__day,
+      production_runs_by_period.run_minutes__2 AS run_minutes__2,
+      production_runs_by_period.planned_minutes__2 AS planned_minutes__2,
+      production_runs_by_period.ideal_run_minutes__2 AS ideal_run_minutes__2,
+      production_runs_by_period.good_units__2 AS good_units__2,
+      production_runs_by_period.units_produced__2 AS units_produced__2
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      WHERE
+        time_spine.date_day >= CAST('{{ metricsctl_since_6 }}' AS DATE)
+    ) AS periods
+    INNER JOIN production_runs_by_period
+      ON production_runs_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 MONTH'
+  ), production_runs_window_bounds AS (
+    SELECT
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
+  ), production_runs_cumulative AS (
+    SELECT
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST('{{ metricsctl_since_6 }}' AS DATE)
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
+  ), production_runs_cumulative_by_day AS (
+    SELECT
+      DATE_TRUNC('DAY', production_runs_cumulative.__day) AS metric_time__day,
+      production_runs_cumulative.units_produced__3 AS units_produced__3
+    FROM production_runs_cumulative
+  ), group_keys AS (
+    SELECT
+      metric_time__day
+    FROM production_runs_agg
+    UNION
+    SELECT
+      metric_time__day
+    FROM production_runs_offset
+    UNION
+    SELECT
+      metric_time__day
+    FROM production_runs_cumulative_by_day
+  )
+  SELECT
+    group_keys.metric_time__day AS metric_time__day,
+    CAST(production_runs_agg.run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE PRECISION) AS availability,
+    CAST(production_runs_agg.units_defective AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE PRECISION) AS defect_rate,
+    production_runs_agg.good_units AS good_units,
+    production_runs_agg.ideal_run_minutes AS ideal_production_minutes,
     (
       (
         CAST(production_runs_agg.run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE PRECISION)
@@ -6648,19 +7577,6 @@ WITH metrics_by_day AS (
         )
       )
     ) AS oee_mom_change_pts,
-    orders_agg.ordering_customers__2 AS ordering_customers,
-    orders_agg.orders AS orders,
-    (
-      CAST(100 * (
-        (
-          orders_agg.orders
-        ) - (
-          orders_offset.orders__2
-        )
-      ) AS DOUBLE PRECISION) / NULLIF((
-        orders_offset.orders__2
-      ), 0)
-    ) AS orders_yoy_growth_pct,
     CAST(production_runs_agg.ideal_run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE PRECISION) AS performance,
     production_runs_agg.planned_minutes AS planned_production_minutes,
     (
@@ -6671,121 +7587,82 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS production_cycle_time,
     production_runs_agg.production_runs AS production_runs,
-    CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE PRECISION) AS promotion_conversion_rate,
-    CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS promotion_order_share,
-    order_lines_agg_2.revenue__2 AS promotion_revenue,
     CAST(production_runs_agg.good_units AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE PRECISION) AS quality,
-    orders_agg.ordering_customers__3 AS repeat_customers,
-    CAST(orders_agg.ordering_customers__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE PRECISION) AS repurchase_rate,
-    CAST(attributed_orders_agg.attributed_revenue AS DOUBLE PRECISION) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE PRECISION) AS return_on_ad_spend,
-    order_lines_agg.revenue AS revenue,
-    (
-      CAST(100 * (
-        (
-          order_lines_agg.revenue
-        ) - (
-          order_lines_offset.revenue__3
-        )
-      ) AS DOUBLE PRECISION) / NULLIF((
-        order_lines_offset.revenue__3
-      ), 0)
-    ) AS revenue_mom_growth_pct,
-    order_lines_cumulative_by_day_2.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
-    order_lines_cumulative_by_day_3.revenue__5 AS revenue_rolling_7d,
-    (
-      CAST(100 * (
-        (
-          order_lines_agg.revenue
-        ) - (
-          order_lines_offset_2.revenue__6
-        )
-      ) AS DOUBLE PRECISION) / NULLIF((
-        order_lines_offset_2.revenue__6
-      ), 0)
-    ) AS revenue_yoy_growth_pct,
-    order_lines_cumulative_by_day_4.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_conversions.orders__4 AS DOUBLE PRECISION) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE PRECISION) AS sales_visit_conversion_rate,
-    orders_conversions.orders__4 AS sales_visit_conversions,
-    sales_visits_agg.sales_visits AS sales_visits,
-    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
-    store_traffic_agg_2.footfall__2 AS store_footfall,
-    store_traffic_cumulative_by_day.footfall__3 AS store_footfall_rolling_7d,
-    (
-      CAST(100 * (
-        (
-          store_traffic_agg_2.footfall__2
-        ) - (
-          store_traffic_offset.footfall__4
-        )
-      ) AS DOUBLE PRECISION) / NULLIF((
-        store_traffic_offset.footfall__4
-      ), 0)
-    ) AS store_footfall_yoy_growth_pct,
     production_runs_agg.units_defective AS units_defective,
     production_runs_agg.units_produced AS units_produced,
-    production_runs_cumulative_by_day.units_produced__3 AS units_produced_rolling_7d,
-    order_lines_agg.units_sold AS units_sold
+    production_runs_cumulative_by_day.units_produced__3 AS units_produced_rolling_7d
   FROM group_keys
-  LEFT JOIN campaign_spend_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_agg.metric_time__day
-  LEFT JOIN attributed_orders_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM attributed_orders_agg.metric_time__day
-  LEFT JOIN employee_movements_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM employee_movements_agg.metric_time__day
-  LEFT JOIN headcount_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM headcount_agg.metric_time__day
   LEFT JOIN production_runs_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_agg.metric_time__day
-  LEFT JOIN order_lines_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_agg.metric_time__day
-  LEFT JOIN orders_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_agg.metric_time__day
-  LEFT JOIN order_lines_cumulative_by_day
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day.metric_time__day
-  LEFT JOIN orders_cumulative_by_day
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_cumulative_by_day.metric_time__day
-  LEFT JOIN employee_movements_cumulative_by_day
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM employee_movements_cumulative_by_day.metric_time__day
-  LEFT JOIN inventory_balances_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM inventory_balances_agg.metric_time__day
-  LEFT JOIN inventory_balances_agg_2
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__day
-  LEFT JOIN campaign_spend_offset
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_offset.metric_time__day
-  LEFT JOIN campaign_spend_cumulative_by_day
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM campaign_spend_cumulative_by_day.metric_time__day
   LEFT JOIN production_runs_offset
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_offset.metric_time__day
-  LEFT JOIN orders_offset
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_offset.metric_time__day
-  LEFT JOIN store_traffic_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg.metric_time__day
-  LEFT JOIN order_lines_agg_2
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_agg_2.metric_time__day
-  LEFT JOIN order_lines_offset
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_offset.metric_time__day
-  LEFT JOIN order_lines_cumulative_by_day_2
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_2.metric_time__day
-  LEFT JOIN store_traffic_agg_2
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__day
-  LEFT JOIN order_lines_cumulative_by_day_3
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_3.metric_time__day
-  LEFT JOIN order_lines_offset_2
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_offset_2.metric_time__day
-  LEFT JOIN order_lines_cumulative_by_day_4
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM order_lines_cumulative_by_day_4.metric_time__day
+  LEFT JOIN production_runs_cumulative_by_day
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_cumulative_by_day.metric_time__day
+), recent_7_metrics_by_day AS (
+  WITH sales_visits_base_events AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
+      src.customer_id AS __entity,
+      DATE_TRUNC('DAY', src.visit_date) AS metric_time__day,
+      src.visit_id AS __base_measure_0
+    FROM {{ ref('stg_sales_visits') }} AS src
+    WHERE
+      src.visit_date >= CAST('{{ metricsctl_since_7 }}' AS DATE)
+  ), sales_visits_agg AS (
+    SELECT
+      sales_visits_base_events.metric_time__day,
+      COUNT(sales_visits_base_events.__base_measure_0) AS sales_visits
+    FROM sales_visits_base_events
+    GROUP BY
+      sales_visits_base_events.metric_time__day
+  ), orders_conversion_events AS (
+    SELECT
+      ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
+      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+      src.customer_id AS __entity,
+      src.order_id AS __value
+    FROM {{ ref('stg_orders') }} AS src
+  ), orders_attributed AS (
+    SELECT
+      sales_visits_base_events.metric_time__day,
+      orders_conversion_events.__value,
+      ROW_NUMBER() OVER (
+        PARTITION BY orders_conversion_events.__conversion_id
+        ORDER BY sales_visits_base_events.__day DESC NULLS LAST
+      ) AS __attribution_rank
+    FROM orders_conversion_events
+    INNER JOIN sales_visits_base_events
+      ON sales_visits_base_events.__entity = orders_conversion_events.__entity
+      AND sales_visits_base_events.__day <= orders_conversion_events.__day
+      AND sales_visits_base_events.__day > orders_conversion_events.__day - INTERVAL '14 DAY'
+  ), orders_conversions AS (
+    SELECT
+      orders_attributed.metric_time__day,
+      COUNT(orders_attributed.__value) AS orders
+    FROM orders_attributed
+    WHERE
+      orders_attributed.__attribution_rank = 1
+    GROUP BY
+      orders_attributed.metric_time__day
+  ), group_keys AS (
+    SELECT
+      metric_time__day
+    FROM sales_visits_agg
+    UNION
+    SELECT
+      metric_time__day
+    FROM orders_conversions
+  )
+  SELECT
+    group_keys.metric_time__day AS metric_time__day,
+    CAST(orders_conversions.orders AS DOUBLE PRECISION) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE PRECISION) AS sales_visit_conversion_rate,
+    orders_conversions.orders AS sales_visit_conversions
+  FROM group_keys
   LEFT JOIN sales_visits_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM sales_visits_agg.metric_time__day
   LEFT JOIN orders_conversions
     ON group_keys.metric_time__day IS NOT DISTINCT FROM orders_conversions.metric_time__day
-  LEFT JOIN store_traffic_cumulative_by_day
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_cumulative_by_day.metric_time__day
-  LEFT JOIN store_traffic_offset
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_offset.metric_time__day
-  LEFT JOIN production_runs_cumulative_by_day
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_cumulative_by_day.metric_time__day
 ), metrics_by_week AS (
   WITH leads_agg AS (
     SELECT
@@ -6997,7 +7874,184 @@ WITH metrics_by_day AS (
     customers_spine.metric_time__week AS metric_time__week,
     COALESCE(customers_spine.new_customers, 0) AS new_customers
   FROM customers_spine
-), recent_metrics_by_week AS (
+), recent_1_metrics_by_week AS (
+  WITH employee_movements_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers
+    FROM {{ ref('fct_employee_movements') }} AS src
+    WHERE
+      src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)) AS DATE)
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2,
+      SUM(employee_movements_rows.leavers) AS leavers
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
+  ), employee_movements_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', employee_movements_daily.__day) AS metric_time__week,
+      SUM(employee_movements_daily.hires) AS hires,
+      SUM(employee_movements_daily.leavers) AS leavers
+    FROM employee_movements_daily
+    WHERE
+      employee_movements_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', employee_movements_daily.__day)
+  ), employee_movements_cumulative AS (
+    SELECT
+      time_spine.date_day AS __day,
+      SUM(employee_movements_daily.hires__2) AS hires__2
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    INNER JOIN employee_movements_daily
+      ON employee_movements_daily.__day <= time_spine.date_day
+      AND employee_movements_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
+    WHERE
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+    GROUP BY
+      time_spine.date_day
+  ), employee_movements_cumulative_ranked AS (
+    SELECT
+      DATE_TRUNC('WEEK', employee_movements_cumulative.__day) AS metric_time__week,
+      employee_movements_cumulative.hires__2 AS hires__2,
+      ROW_NUMBER() OVER (
+        PARTITION BY DATE_TRUNC('WEEK', employee_movements_cumulative.__day)
+        ORDER BY employee_movements_cumulative.__day DESC NULLS LAST
+      ) AS __period_rank
+    FROM employee_movements_cumulative
+  ), employee_movements_cumulative_last AS (
+    SELECT
+      employee_movements_cumulative_ranked.metric_time__week,
+      employee_movements_cumulative_ranked.hires__2
+    FROM employee_movements_cumulative_ranked
+    WHERE
+      employee_movements_cumulative_ranked.__period_rank = 1
+  ), group_keys AS (
+    SELECT
+      metric_time__week
+    FROM employee_movements_agg
+    UNION
+    SELECT
+      metric_time__week
+    FROM employee_movements_cumulative_last
+  )
+  SELECT
+    group_keys.metric_time__week AS metric_time__week,
+    employee_movements_agg.hires AS hires,
+    employee_movements_cumulative_last.hires__2 AS hires_ytd,
+    employee_movements_agg.leavers AS leavers
+  FROM group_keys
+  LEFT JOIN employee_movements_agg
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM employee_movements_agg.metric_time__week
+  LEFT JOIN employee_movements_cumulative_last
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM employee_movements_cumulative_last.metric_time__week
+), recent_2_metrics_by_week AS (
+  WITH employee_movements_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.movement_date) AS metric_time__week,
+      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers
+    FROM {{ ref('fct_employee_movements') }} AS src
+    WHERE
+      src.movement_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', src.movement_date)
+  ), headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(1) AS headcount
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__week) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__week,
+      SUM(headcount_window.headcount) AS headcount
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__week
+  ), group_keys AS (
+    SELECT
+      metric_time__week
+    FROM employee_movements_agg
+    UNION
+    SELECT
+      metric_time__week
+    FROM headcount_agg
+  )
+  SELECT
+    group_keys.metric_time__week AS metric_time__week,
+    CAST(employee_movements_agg.leavers AS DOUBLE PRECISION) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE PRECISION) AS attrition_rate
+  FROM group_keys
+  LEFT JOIN employee_movements_agg
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM employee_movements_agg.metric_time__week
+  LEFT JOIN headcount_agg
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM headcount_agg.metric_time__week
+), recent_3_metrics_by_week AS (
+  WITH headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(src.fte) AS fte,
+      SUM(1) AS headcount
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__week) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__week,
+      SUM(headcount_window.fte) AS fte,
+      SUM(headcount_window.headcount) AS headcount
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__week
+  )
+  SELECT
+    headcount_agg.metric_time__week AS metric_time__week,
+    headcount_agg.fte AS fte,
+    headcount_agg.headcount AS headcount
+  FROM headcount_agg
+), recent_4_metrics_by_week AS (
+  WITH sales_visits_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week,
+      COUNT(src.visit_id) AS sales_visits
+    FROM {{ ref('stg_sales_visits') }} AS src
+    WHERE
+      src.visit_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', src.visit_date)
+  )
+  SELECT
+    sales_visits_agg.metric_time__week AS metric_time__week,
+    sales_visits_agg.sales_visits AS sales_visits
+  FROM sales_visits_agg
+), recent_5_metrics_by_week AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
       src.spend_eur,
@@ -7014,7 +8068,7 @@ WITH metrics_by_day AS (
       src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -7033,7 +8087,7 @@ WITH metrics_by_day AS (
       SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
     FROM campaign_spend_daily
     WHERE
-      campaign_spend_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      campaign_spend_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
@@ -7044,118 +8098,9 @@ WITH metrics_by_day AS (
       SUM(src.attributed_revenue) AS attributed_revenue
     FROM {{ ref('fct_attributed_orders') }} AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
-  ), employee_movements_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
-      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
-    WHERE
-      src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.leavers) AS leavers,
-      SUM(employee_movements_rows.hires) AS hires,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
-  ), employee_movements_agg AS (
-    SELECT
-      DATE_TRUNC('WEEK', employee_movements_daily.__day) AS metric_time__week,
-      SUM(employee_movements_daily.leavers) AS leavers,
-      SUM(employee_movements_daily.hires) AS hires
-    FROM employee_movements_daily
-    WHERE
-      employee_movements_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('WEEK', employee_movements_daily.__day)
-  ), headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(1) AS headcount,
-      SUM(src.fte) AS fte
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('WEEK', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__week) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__week,
-      SUM(headcount_window.headcount) AS headcount,
-      SUM(headcount_window.fte) AS fte
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__week
-  ), production_runs_read AS MATERIALIZED (
-    SELECT
-      src.units_produced,
-      src.run_minutes,
-      src.planned_minutes,
-      src.units_defective,
-      src.good_units,
-      src.ideal_run_minutes,
-      src.run_id,
-      src.run_date
-    FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3,
-      src.run_minutes AS run_minutes,
-      src.planned_minutes AS planned_minutes,
-      src.units_defective AS units_defective,
-      src.units_produced AS units_produced,
-      src.good_units AS good_units,
-      src.ideal_run_minutes AS ideal_run_minutes,
-      src.run_id AS production_runs
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.run_minutes) AS run_minutes,
-      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
-      SUM(production_runs_rows.units_defective) AS units_defective,
-      SUM(production_runs_rows.units_produced) AS units_produced,
-      SUM(production_runs_rows.good_units) AS good_units,
-      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(production_runs_rows.production_runs) AS production_runs,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
-  ), production_runs_agg AS (
-    SELECT
-      DATE_TRUNC('WEEK', production_runs_daily.__day) AS metric_time__week,
-      SUM(production_runs_daily.run_minutes) AS run_minutes,
-      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
-      SUM(production_runs_daily.units_defective) AS units_defective,
-      SUM(production_runs_daily.units_produced) AS units_produced,
-      SUM(production_runs_daily.good_units) AS good_units,
-      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
-      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
-    FROM production_runs_daily
-    WHERE
-      production_runs_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('WEEK', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
       src.quantity,
@@ -7202,7 +8147,7 @@ WITH metrics_by_day AS (
       SUM(order_lines_daily.units_sold) AS units_sold
     FROM order_lines_daily
     WHERE
-      order_lines_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      order_lines_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
@@ -7228,7 +8173,7 @@ WITH metrics_by_day AS (
       END AS ordering_customers__3
     FROM orders_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_cumulative AS (
@@ -7239,7 +8184,7 @@ WITH metrics_by_day AS (
     INNER JOIN order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_ranked AS (
@@ -7285,7 +8230,7 @@ WITH metrics_by_day AS (
     INNER JOIN orders_first_seen_daily
       ON orders_first_seen_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_ranked AS (
@@ -7304,34 +8249,6 @@ WITH metrics_by_day AS (
     FROM orders_cumulative_ranked
     WHERE
       orders_cumulative_ranked.__period_rank = 1
-  ), employee_movements_cumulative AS (
-    SELECT
-      time_spine.date_day AS __day,
-      SUM(employee_movements_daily.hires__2) AS hires__2
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN employee_movements_daily
-      ON employee_movements_daily.__day <= time_spine.date_day
-      AND employee_movements_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      time_spine.date_day
-  ), employee_movements_cumulative_ranked AS (
-    SELECT
-      DATE_TRUNC('WEEK', employee_movements_cumulative.__day) AS metric_time__week,
-      employee_movements_cumulative.hires__2 AS hires__2,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('WEEK', employee_movements_cumulative.__day)
-        ORDER BY employee_movements_cumulative.__day DESC NULLS LAST
-      ) AS __period_rank
-    FROM employee_movements_cumulative
-  ), employee_movements_cumulative_last AS (
-    SELECT
-      employee_movements_cumulative_ranked.metric_time__week,
-      employee_movements_cumulative_ranked.hires__2
-    FROM employee_movements_cumulative_ranked
-    WHERE
-      employee_movements_cumulative_ranked.__period_rank = 1
   ), inventory_balances_read AS MATERIALIZED (
     SELECT
       src.balance_date,
@@ -7339,7 +8256,7 @@ WITH metrics_by_day AS (
       src.on_hand_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
-      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
@@ -7385,7 +8302,7 @@ WITH metrics_by_day AS (
     WHERE
       src.spend_date >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.spend_date)
@@ -7398,7 +8315,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 MONTH'
@@ -7411,7 +8328,7 @@ WITH metrics_by_day AS (
       ON campaign_spend_daily.__day <= time_spine.date_day
       AND campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), campaign_spend_cumulative_ranked AS (
@@ -7430,39 +8347,6 @@ WITH metrics_by_day AS (
     FROM campaign_spend_cumulative_ranked
     WHERE
       campaign_spend_cumulative_ranked.__period_rank = 1
-  ), production_runs_by_period AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
-      SUM(src.run_minutes) AS run_minutes__2,
-      SUM(src.planned_minutes) AS planned_minutes__2,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
-      SUM(src.good_units) AS good_units__2,
-      SUM(src.units_produced) AS units_produced__2
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(DATE_TRUNC(
-        'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
-      ) AS DATE)
-    GROUP BY
-      DATE_TRUNC('WEEK', src.run_date)
-  ), production_runs_offset AS (
-    SELECT
-      periods.metric_time__week AS metric_time__week,
-      production_runs_by_period.run_minutes__2 AS run_minutes__2,
-      production_runs_by_period.planned_minutes__2 AS planned_minutes__2,
-      production_runs_by_period.ideal_run_minutes__2 AS ideal_run_minutes__2,
-      production_runs_by_period.good_units__2 AS good_units__2,
-      production_runs_by_period.units_produced__2 AS units_produced__2
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-      WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    ) AS periods
-    INNER JOIN production_runs_by_period
-      ON production_runs_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 MONTH'
   ), orders_by_period AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -7471,7 +8355,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
@@ -7484,7 +8368,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 YEAR'
@@ -7501,7 +8385,7 @@ WITH metrics_by_day AS (
     FROM store_traffic_read AS src
     WHERE
       src.on_promotion
-      AND src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      AND src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.traffic_date)
   ), order_lines_agg_2 AS (
@@ -7511,7 +8395,7 @@ WITH metrics_by_day AS (
     FROM order_lines_read AS src
     WHERE
       src.on_promotion
-      AND src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      AND src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_by_period AS (
@@ -7522,7 +8406,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
@@ -7535,7 +8419,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period
       ON order_lines_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 MONTH'
@@ -7548,7 +8432,7 @@ WITH metrics_by_day AS (
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_ranked_2 AS (
@@ -7574,7 +8458,7 @@ WITH metrics_by_day AS (
       src.footfall AS footfall__2
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -7589,7 +8473,7 @@ WITH metrics_by_day AS (
       SUM(store_traffic_daily.footfall__2) AS footfall__2
     FROM store_traffic_daily
     WHERE
-      store_traffic_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      store_traffic_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', store_traffic_daily.__day)
   ), order_lines_window_bounds AS (
@@ -7623,7 +8507,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= order_lines_window_bounds.__first
           AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6 DAY'
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -7652,7 +8536,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
@@ -7665,7 +8549,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period_2
       ON order_lines_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1 YEAR'
@@ -7678,7 +8562,7 @@ WITH metrics_by_day AS (
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_ranked_4 AS (
@@ -7697,51 +8581,6 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked_4
     WHERE
       order_lines_cumulative_ranked_4.__period_rank = 1
-  ), sales_visits_base_events AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
-      src.customer_id AS __entity,
-      DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week,
-      src.visit_id AS __base_measure_0
-    FROM {{ ref('stg_sales_visits') }} AS src
-    WHERE
-      src.visit_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  ), sales_visits_agg AS (
-    SELECT
-      sales_visits_base_events.metric_time__week,
-      COUNT(sales_visits_base_events.__base_measure_0) AS sales_visits
-    FROM sales_visits_base_events
-    GROUP BY
-      sales_visits_base_events.metric_time__week
-  ), orders_conversion_events AS (
-    SELECT
-      ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.customer_id AS __entity,
-      src.order_id AS __value
-    FROM orders_read AS src
-  ), orders_attributed AS (
-    SELECT
-      sales_visits_base_events.metric_time__week,
-      orders_conversion_events.__value,
-      ROW_NUMBER() OVER (
-        PARTITION BY orders_conversion_events.__conversion_id
-        ORDER BY sales_visits_base_events.__day DESC NULLS LAST
-      ) AS __attribution_rank
-    FROM orders_conversion_events
-    INNER JOIN sales_visits_base_events
-      ON sales_visits_base_events.__entity = orders_conversion_events.__entity
-      AND sales_visits_base_events.__day <= orders_conversion_events.__day
-      AND sales_visits_base_events.__day > orders_conversion_events.__day - INTERVAL '14 DAY'
-  ), orders_conversions AS (
-    SELECT
-      orders_attributed.metric_time__week,
-      COUNT(orders_attributed.__value) AS orders__4
-    FROM orders_attributed
-    WHERE
-      orders_attributed.__attribution_rank = 1
-    GROUP BY
-      orders_attributed.metric_time__week
   ), store_traffic_window_bounds AS (
     SELECT
       MIN(store_traffic_daily.__day) AS __first,
@@ -7773,7 +8612,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= store_traffic_window_bounds.__first
           AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6 DAY'
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -7802,7 +8641,7 @@ WITH metrics_by_day AS (
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.traffic_date)
@@ -7815,62 +8654,10 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 YEAR'
-  ), production_runs_window_bounds AS (
-    SELECT
-      MIN(production_runs_daily.__day) AS __first,
-      MAX(production_runs_daily.__day) AS __last
-    FROM production_runs_daily
-  ), production_runs_cumulative AS (
-    SELECT
-      framed.__day AS __day,
-      framed.units_produced__3
-    FROM (
-      SELECT
-        __day,
-        __data,
-        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS units_produced__3,
-        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
-      FROM (
-        SELECT
-          production_runs_daily.__day,
-          production_runs_daily.units_produced__3,
-          1 AS __data
-        FROM production_runs_daily
-        UNION ALL
-        SELECT
-          time_spine.date_day AS __day,
-          NULL AS units_produced__3,
-          NULL AS __data
-        FROM {{ ref('metricflow_time_spine') }} AS time_spine
-        INNER JOIN production_runs_window_bounds
-          ON time_spine.date_day >= production_runs_window_bounds.__first
-          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6 DAY'
-        WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-      ) AS stacked
-    ) AS framed
-    WHERE
-      framed.__data IS NULL AND framed.__rows > 0
-  ), production_runs_cumulative_ranked AS (
-    SELECT
-      DATE_TRUNC('WEEK', production_runs_cumulative.__day) AS metric_time__week,
-      production_runs_cumulative.units_produced__3 AS units_produced__3,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('WEEK', production_runs_cumulative.__day)
-        ORDER BY production_runs_cumulative.__day ASC
-      ) AS __period_rank
-    FROM production_runs_cumulative
-  ), production_runs_cumulative_first AS (
-    SELECT
-      production_runs_cumulative_ranked.metric_time__week,
-      production_runs_cumulative_ranked.units_produced__3
-    FROM production_runs_cumulative_ranked
-    WHERE
-      production_runs_cumulative_ranked.__period_rank = 1
   ), group_keys AS (
     SELECT
       metric_time__week
@@ -7879,18 +8666,6 @@ WITH metrics_by_day AS (
     SELECT
       metric_time__week
     FROM attributed_orders_agg
-    UNION
-    SELECT
-      metric_time__week
-    FROM employee_movements_agg
-    UNION
-    SELECT
-      metric_time__week
-    FROM headcount_agg
-    UNION
-    SELECT
-      metric_time__week
-    FROM production_runs_agg
     UNION
     SELECT
       metric_time__week
@@ -7910,10 +8685,6 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__week
-    FROM employee_movements_cumulative_last
-    UNION
-    SELECT
-      metric_time__week
     FROM inventory_balances_agg
     UNION
     SELECT
@@ -7927,10 +8698,6 @@ WITH metrics_by_day AS (
     SELECT
       metric_time__week
     FROM campaign_spend_cumulative_last
-    UNION
-    SELECT
-      metric_time__week
-    FROM production_runs_offset
     UNION
     SELECT
       metric_time__week
@@ -7970,23 +8737,11 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__week
-    FROM sales_visits_agg
-    UNION
-    SELECT
-      metric_time__week
-    FROM orders_conversions
-    UNION
-    SELECT
-      metric_time__week
     FROM store_traffic_cumulative_first
     UNION
     SELECT
       metric_time__week
     FROM store_traffic_offset
-    UNION
-    SELECT
-      metric_time__week
-    FROM production_runs_cumulative_first
   )
   SELECT
     group_keys.metric_time__week AS metric_time__week,
@@ -7995,8 +8750,6 @@ WITH metrics_by_day AS (
     attributed_orders_agg.attributed_gross_profit AS attributed_gross_profit,
     attributed_orders_agg.attributed_orders AS attributed_orders,
     attributed_orders_agg.attributed_revenue AS attributed_revenue,
-    CAST(employee_movements_agg.leavers AS DOUBLE PRECISION) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE PRECISION) AS attrition_rate,
-    CAST(production_runs_agg.run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE PRECISION) AS availability,
     CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS average_order_value,
     CAST(attributed_orders_agg.attributed_gross_profit AS DOUBLE PRECISION) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE PRECISION) AS channel_roi,
     CAST(campaign_spend_agg.clicks AS DOUBLE PRECISION) / CAST(NULLIF(campaign_spend_agg.impressions, 0) AS DOUBLE PRECISION) AS click_through_rate,
@@ -8010,10 +8763,7 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS customer_lifetime_value,
     orders_cumulative_first.ordering_customers AS customers_to_date,
-    CAST(production_runs_agg.units_defective AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE PRECISION) AS defect_rate,
     order_lines_agg.discount_amount AS discounts,
-    headcount_agg.fte AS fte,
-    production_runs_agg.good_units AS good_units,
     (
       CAST(100 * (
         (
@@ -8035,10 +8785,6 @@ WITH metrics_by_day AS (
       )
     ) AS gross_profit,
     order_lines_cumulative_first.line_gross_profit AS gross_profit_to_date,
-    headcount_agg.headcount AS headcount,
-    employee_movements_agg.hires AS hires,
-    employee_movements_cumulative_last.hires__2 AS hires_ytd,
-    production_runs_agg.ideal_run_minutes AS ideal_production_minutes,
     inventory_balances_agg.inventory_days AS inventory_days_in_period,
     (
       CAST((
@@ -8051,7 +8797,6 @@ WITH metrics_by_day AS (
     ) AS inventory_turnover_days,
     inventory_balances_agg_2.inventory_units AS inventory_units,
     inventory_balances_agg_2.inventory_value AS inventory_value,
-    employee_movements_agg.leavers AS leavers,
     campaign_spend_agg.marketing_spend AS marketing_spend,
     (
       CAST(100 * (
@@ -8065,6 +8810,269 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS marketing_spend_mom_growth_pct,
     campaign_spend_cumulative_last.marketing_spend__3 AS marketing_spend_mtd,
+    orders_agg.ordering_customers__2 AS ordering_customers,
+    orders_agg.orders AS orders,
+    (
+      CAST(100 * (
+        (
+          orders_agg.orders
+        ) - (
+          orders_offset.orders__2
+        )
+      ) AS DOUBLE PRECISION) / NULLIF((
+        orders_offset.orders__2
+      ), 0)
+    ) AS orders_yoy_growth_pct,
+    CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE PRECISION) AS promotion_conversion_rate,
+    CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS promotion_order_share,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
+    orders_agg.ordering_customers__3 AS repeat_customers,
+    CAST(orders_agg.ordering_customers__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE PRECISION) AS repurchase_rate,
+    CAST(attributed_orders_agg.attributed_revenue AS DOUBLE PRECISION) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE PRECISION) AS return_on_ad_spend,
+    order_lines_agg.revenue AS revenue,
+    (
+      CAST(100 * (
+        (
+          order_lines_agg.revenue
+        ) - (
+          order_lines_offset.revenue__3
+        )
+      ) AS DOUBLE PRECISION) / NULLIF((
+        order_lines_offset.revenue__3
+      ), 0)
+    ) AS revenue_mom_growth_pct,
+    order_lines_cumulative_last.revenue__4 AS revenue_mtd,
+    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
+    order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
+    (
+      CAST(100 * (
+        (
+          order_lines_agg.revenue
+        ) - (
+          order_lines_offset_2.revenue__6
+        )
+      ) AS DOUBLE PRECISION) / NULLIF((
+        order_lines_offset_2.revenue__6
+      ), 0)
+    ) AS revenue_yoy_growth_pct,
+    order_lines_cumulative_last_2.revenue__7 AS revenue_ytd,
+    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
+    store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
+    (
+      CAST(100 * (
+        (
+          store_traffic_agg_2.footfall__2
+        ) - (
+          store_traffic_offset.footfall__4
+        )
+      ) AS DOUBLE PRECISION) / NULLIF((
+        store_traffic_offset.footfall__4
+      ), 0)
+    ) AS store_footfall_yoy_growth_pct,
+    order_lines_agg.units_sold AS units_sold
+  FROM group_keys
+  LEFT JOIN campaign_spend_agg
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_agg.metric_time__week
+  LEFT JOIN attributed_orders_agg
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM attributed_orders_agg.metric_time__week
+  LEFT JOIN order_lines_agg
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_agg.metric_time__week
+  LEFT JOIN orders_agg
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_agg.metric_time__week
+  LEFT JOIN order_lines_cumulative_first
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first.metric_time__week
+  LEFT JOIN orders_cumulative_first
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_cumulative_first.metric_time__week
+  LEFT JOIN inventory_balances_agg
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM inventory_balances_agg.metric_time__week
+  LEFT JOIN inventory_balances_agg_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__week
+  LEFT JOIN campaign_spend_offset
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_offset.metric_time__week
+  LEFT JOIN campaign_spend_cumulative_last
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_cumulative_last.metric_time__week
+  LEFT JOIN orders_offset
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_offset.metric_time__week
+  LEFT JOIN store_traffic_agg
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_agg.metric_time__week
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_agg_2.metric_time__week
+  LEFT JOIN order_lines_offset
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_offset.metric_time__week
+  LEFT JOIN order_lines_cumulative_last
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__week
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__week
+  LEFT JOIN order_lines_cumulative_first_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__week
+  LEFT JOIN order_lines_offset_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_offset_2.metric_time__week
+  LEFT JOIN order_lines_cumulative_last_2
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last_2.metric_time__week
+  LEFT JOIN store_traffic_cumulative_first
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__week
+  LEFT JOIN store_traffic_offset
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_offset.metric_time__week
+), recent_6_metrics_by_week AS (
+  WITH production_runs_read AS MATERIALIZED (
+    SELECT
+      src.units_produced,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id,
+      src.run_date
+    FROM {{ ref('stg_production_runs') }} AS src
+  ), production_runs_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
+    FROM production_runs_read AS src
+    WHERE
+      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
+    GROUP BY
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('WEEK', production_runs_daily.__day) AS metric_time__week,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', production_runs_daily.__day)
+  ), production_runs_by_period AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.run_date) AS metric_time__week,
+      SUM(src.run_minutes) AS run_minutes__2,
+      SUM(src.planned_minutes) AS planned_minutes__2,
+      SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
+      SUM(src.good_units) AS good_units__2,
+      SUM(src.units_produced) AS units_produced__2
+    FROM production_runs_read AS src
+    WHERE
+      src.run_date >= CAST(DATE_TRUNC(
+        'WEEK',
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+      ) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', src.run_date)
+  ), production_runs_offset AS (
+    SELECT
+      periods.metric_time__week AS metric_time__week,
+      production_runs_by_period.run_minutes__2 AS run_minutes__2,
+      production_runs_by_period.planned_minutes__2 AS planned_minutes__2,
+      production_runs_by_period.ideal_run_minutes__2 AS ideal_run_minutes__2,
+      production_runs_by_period.good_units__2 AS good_units__2,
+      production_runs_by_period.units_produced__2 AS units_produced__2
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      WHERE
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+    ) AS periods
+    INNER JOIN production_runs_by_period
+      ON production_runs_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 MONTH'
+  ), production_runs_window_bounds AS (
+    SELECT
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
+  ), production_runs_cumulative AS (
+    SELECT
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
+  ), production_runs_cumulative_ranked AS (
+    SELECT
+      DATE_TRUNC('WEEK', production_runs_cumulative.__day) AS metric_time__week,
+      production_runs_cumulative.units_produced__3 AS units_produced__3,
+      ROW_NUMBER() OVER (
+        PARTITION BY DATE_TRUNC('WEEK', production_runs_cumulative.__day)
+        ORDER BY production_runs_cumulative.__day ASC
+      ) AS __period_rank
+    FROM production_runs_cumulative
+  ), production_runs_cumulative_first AS (
+    SELECT
+      production_runs_cumulative_ranked.metric_time__week,
+      production_runs_cumulative_ranked.units_produced__3
+    FROM production_runs_cumulative_ranked
+    WHERE
+      production_runs_cumulative_ranked.__period_rank = 1
+  ), group_keys AS (
+    SELECT
+      metric_time__week
+    FROM production_runs_agg
+    UNION
+    SELECT
+      metric_time__week
+    FROM production_runs_offset
+    UNION
+    SELECT
+      metric_time__week
+    FROM production_runs_cumulative_first
+  )
+  SELECT
+    group_keys.metric_time__week AS metric_time__week,
+    CAST(production_runs_agg.run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE PRECISION) AS availability,
+    CAST(production_runs_agg.units_defective AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE PRECISION) AS defect_rate,
+    production_runs_agg.good_units AS good_units,
+    production_runs_agg.ideal_run_minutes AS ideal_production_minutes,
     (
       (
         CAST(production_runs_agg.run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE PRECISION)
@@ -8099,19 +9107,6 @@ WITH metrics_by_day AS (
         )
       )
     ) AS oee_mom_change_pts,
-    orders_agg.ordering_customers__2 AS ordering_customers,
-    orders_agg.orders AS orders,
-    (
-      CAST(100 * (
-        (
-          orders_agg.orders
-        ) - (
-          orders_offset.orders__2
-        )
-      ) AS DOUBLE PRECISION) / NULLIF((
-        orders_offset.orders__2
-      ), 0)
-    ) AS orders_yoy_growth_pct,
     CAST(production_runs_agg.ideal_run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE PRECISION) AS performance,
     production_runs_agg.planned_minutes AS planned_production_minutes,
     (
@@ -8122,121 +9117,82 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS production_cycle_time,
     production_runs_agg.production_runs AS production_runs,
-    CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE PRECISION) AS promotion_conversion_rate,
-    CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS promotion_order_share,
-    order_lines_agg_2.revenue__2 AS promotion_revenue,
     CAST(production_runs_agg.good_units AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE PRECISION) AS quality,
-    orders_agg.ordering_customers__3 AS repeat_customers,
-    CAST(orders_agg.ordering_customers__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE PRECISION) AS repurchase_rate,
-    CAST(attributed_orders_agg.attributed_revenue AS DOUBLE PRECISION) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE PRECISION) AS return_on_ad_spend,
-    order_lines_agg.revenue AS revenue,
-    (
-      CAST(100 * (
-        (
-          order_lines_agg.revenue
-        ) - (
-          order_lines_offset.revenue__3
-        )
-      ) AS DOUBLE PRECISION) / NULLIF((
-        order_lines_offset.revenue__3
-      ), 0)
-    ) AS revenue_mom_growth_pct,
-    order_lines_cumulative_last.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
-    order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
-    (
-      CAST(100 * (
-        (
-          order_lines_agg.revenue
-        ) - (
-          order_lines_offset_2.revenue__6
-        )
-      ) AS DOUBLE PRECISION) / NULLIF((
-        order_lines_offset_2.revenue__6
-      ), 0)
-    ) AS revenue_yoy_growth_pct,
-    order_lines_cumulative_last_2.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_conversions.orders__4 AS DOUBLE PRECISION) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE PRECISION) AS sales_visit_conversion_rate,
-    orders_conversions.orders__4 AS sales_visit_conversions,
-    sales_visits_agg.sales_visits AS sales_visits,
-    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
-    store_traffic_agg_2.footfall__2 AS store_footfall,
-    store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
-    (
-      CAST(100 * (
-        (
-          store_traffic_agg_2.footfall__2
-        ) - (
-          store_traffic_offset.footfall__4
-        )
-      ) AS DOUBLE PRECISION) / NULLIF((
-        store_traffic_offset.footfall__4
-      ), 0)
-    ) AS store_footfall_yoy_growth_pct,
     production_runs_agg.units_defective AS units_defective,
     production_runs_agg.units_produced AS units_produced,
-    production_runs_cumulative_first.units_produced__3 AS units_produced_rolling_7d,
-    order_lines_agg.units_sold AS units_sold
+    production_runs_cumulative_first.units_produced__3 AS units_produced_rolling_7d
   FROM group_keys
-  LEFT JOIN campaign_spend_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_agg.metric_time__week
-  LEFT JOIN attributed_orders_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM attributed_orders_agg.metric_time__week
-  LEFT JOIN employee_movements_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM employee_movements_agg.metric_time__week
-  LEFT JOIN headcount_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM headcount_agg.metric_time__week
   LEFT JOIN production_runs_agg
     ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_agg.metric_time__week
-  LEFT JOIN order_lines_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_agg.metric_time__week
-  LEFT JOIN orders_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_agg.metric_time__week
-  LEFT JOIN order_lines_cumulative_first
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first.metric_time__week
-  LEFT JOIN orders_cumulative_first
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_cumulative_first.metric_time__week
-  LEFT JOIN employee_movements_cumulative_last
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM employee_movements_cumulative_last.metric_time__week
-  LEFT JOIN inventory_balances_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM inventory_balances_agg.metric_time__week
-  LEFT JOIN inventory_balances_agg_2
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__week
-  LEFT JOIN campaign_spend_offset
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_offset.metric_time__week
-  LEFT JOIN campaign_spend_cumulative_last
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_cumulative_last.metric_time__week
   LEFT JOIN production_runs_offset
     ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_offset.metric_time__week
-  LEFT JOIN orders_offset
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_offset.metric_time__week
-  LEFT JOIN store_traffic_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_agg.metric_time__week
-  LEFT JOIN order_lines_agg_2
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_agg_2.metric_time__week
-  LEFT JOIN order_lines_offset
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_offset.metric_time__week
-  LEFT JOIN order_lines_cumulative_last
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last.metric_time__week
-  LEFT JOIN store_traffic_agg_2
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__week
-  LEFT JOIN order_lines_cumulative_first_2
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__week
-  LEFT JOIN order_lines_offset_2
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_offset_2.metric_time__week
-  LEFT JOIN order_lines_cumulative_last_2
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM order_lines_cumulative_last_2.metric_time__week
+  LEFT JOIN production_runs_cumulative_first
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
+), recent_7_metrics_by_week AS (
+  WITH sales_visits_base_events AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
+      src.customer_id AS __entity,
+      DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week,
+      src.visit_id AS __base_measure_0
+    FROM {{ ref('stg_sales_visits') }} AS src
+    WHERE
+      src.visit_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_7 }}' AS DATE)) AS DATE)
+  ), sales_visits_agg AS (
+    SELECT
+      sales_visits_base_events.metric_time__week,
+      COUNT(sales_visits_base_events.__base_measure_0) AS sales_visits
+    FROM sales_visits_base_events
+    GROUP BY
+      sales_visits_base_events.metric_time__week
+  ), orders_conversion_events AS (
+    SELECT
+      ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
+      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+      src.customer_id AS __entity,
+      src.order_id AS __value
+    FROM {{ ref('stg_orders') }} AS src
+  ), orders_attributed AS (
+    SELECT
+      sales_visits_base_events.metric_time__week,
+      orders_conversion_events.__value,
+      ROW_NUMBER() OVER (
+        PARTITION BY orders_conversion_events.__conversion_id
+        ORDER BY sales_visits_base_events.__day DESC NULLS LAST
+      ) AS __attribution_rank
+    FROM orders_conversion_events
+    INNER JOIN sales_visits_base_events
+      ON sales_visits_base_events.__entity = orders_conversion_events.__entity
+      AND sales_visits_base_events.__day <= orders_conversion_events.__day
+      AND sales_visits_base_events.__day > orders_conversion_events.__day - INTERVAL '14 DAY'
+  ), orders_conversions AS (
+    SELECT
+      orders_attributed.metric_time__week,
+      COUNT(orders_attributed.__value) AS orders
+    FROM orders_attributed
+    WHERE
+      orders_attributed.__attribution_rank = 1
+    GROUP BY
+      orders_attributed.metric_time__week
+  ), group_keys AS (
+    SELECT
+      metric_time__week
+    FROM sales_visits_agg
+    UNION
+    SELECT
+      metric_time__week
+    FROM orders_conversions
+  )
+  SELECT
+    group_keys.metric_time__week AS metric_time__week,
+    CAST(orders_conversions.orders AS DOUBLE PRECISION) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE PRECISION) AS sales_visit_conversion_rate,
+    orders_conversions.orders AS sales_visit_conversions
+  FROM group_keys
   LEFT JOIN sales_visits_agg
     ON group_keys.metric_time__week IS NOT DISTINCT FROM sales_visits_agg.metric_time__week
   LEFT JOIN orders_conversions
     ON group_keys.metric_time__week IS NOT DISTINCT FROM orders_conversions.metric_time__week
-  LEFT JOIN store_traffic_cumulative_first
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__week
-  LEFT JOIN store_traffic_offset
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_offset.metric_time__week
-  LEFT JOIN production_runs_cumulative_first
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
 ), metrics_by_month AS (
   WITH leads_agg AS (
     SELECT
@@ -8448,7 +9404,204 @@ WITH metrics_by_day AS (
     customers_spine.metric_time__month AS metric_time__month,
     COALESCE(customers_spine.new_customers, 0) AS new_customers
   FROM customers_spine
-), recent_metrics_by_month AS (
+), recent_1_metrics_by_month AS (
+  WITH employee_movements_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires,
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers
+    FROM {{ ref('fct_employee_movements') }} AS src
+    WHERE
+      src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)) AS DATE)
+  ), employee_movements_daily AS (
+    SELECT
+      employee_movements_rows.__day,
+      SUM(employee_movements_rows.hires) AS hires,
+      SUM(employee_movements_rows.hires__2) AS hires__2,
+      SUM(employee_movements_rows.leavers) AS leavers
+    FROM employee_movements_rows
+    GROUP BY
+      employee_movements_rows.__day
+  ), employee_movements_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', employee_movements_daily.__day) AS metric_time__month,
+      SUM(employee_movements_daily.hires) AS hires,
+      SUM(employee_movements_daily.leavers) AS leavers
+    FROM employee_movements_daily
+    WHERE
+      employee_movements_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', employee_movements_daily.__day)
+  ), employee_movements_period_ends AS (
+    SELECT
+      MAX(time_spine.date_day) AS __day
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+    WHERE
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', time_spine.date_day)
+  ), employee_movements_to_date_keys AS (
+    SELECT DISTINCT
+      DATE_TRUNC('YEAR', employee_movements_daily.__day) AS __to_date
+    FROM employee_movements_daily
+  ), employee_movements_to_date AS (
+    SELECT
+      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
+      framed.hires__2
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(hires__2) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS hires__2,
+        COUNT(__data) OVER (
+          PARTITION BY DATE_TRUNC('YEAR', __day)
+          ORDER BY __day
+          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+        ) AS __rows
+      FROM (
+        SELECT
+          employee_movements_daily.__day,
+          employee_movements_daily.hires__2,
+          1 AS __data
+        FROM employee_movements_daily
+        UNION ALL
+        SELECT
+          employee_movements_period_ends.__day,
+          NULL AS hires__2,
+          NULL AS __data
+        FROM employee_movements_period_ends
+        INNER JOIN employee_movements_to_date_keys
+          ON DATE_TRUNC('YEAR', employee_movements_period_ends.__day) = employee_movements_to_date_keys.__to_date
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
+  ), group_keys AS (
+    SELECT
+      metric_time__month
+    FROM employee_movements_agg
+    UNION
+    SELECT
+      metric_time__month
+    FROM employee_movements_to_date
+  )
+  SELECT
+    group_keys.metric_time__month AS metric_time__month,
+    employee_movements_agg.hires AS hires,
+    employee_movements_to_date.hires__2 AS hires_ytd,
+    employee_movements_agg.leavers AS leavers
+  FROM group_keys
+  LEFT JOIN employee_movements_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM employee_movements_agg.metric_time__month
+  LEFT JOIN employee_movements_to_date
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM employee_movements_to_date.metric_time__month
+), recent_2_metrics_by_month AS (
+  WITH employee_movements_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.movement_date) AS metric_time__month,
+      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers
+    FROM {{ ref('fct_employee_movements') }} AS src
+    WHERE
+      src.movement_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', src.movement_date)
+  ), headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(1) AS headcount
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__month) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__month,
+      SUM(headcount_window.headcount) AS headcount
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__month
+  ), group_keys AS (
+    SELECT
+      metric_time__month
+    FROM employee_movements_agg
+    UNION
+    SELECT
+      metric_time__month
+    FROM headcount_agg
+  )
+  SELECT
+    group_keys.metric_time__month AS metric_time__month,
+    CAST(employee_movements_agg.leavers AS DOUBLE PRECISION) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE PRECISION) AS attrition_rate
+  FROM group_keys
+  LEFT JOIN employee_movements_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM employee_movements_agg.metric_time__month
+  LEFT JOIN headcount_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM headcount_agg.metric_time__month
+), recent_3_metrics_by_month AS (
+  WITH headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(src.fte) AS fte,
+      SUM(1) AS headcount
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__month) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__month,
+      SUM(headcount_window.fte) AS fte,
+      SUM(headcount_window.headcount) AS headcount
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__month
+  )
+  SELECT
+    headcount_agg.metric_time__month AS metric_time__month,
+    headcount_agg.fte AS fte,
+    headcount_agg.headcount AS headcount
+  FROM headcount_agg
+), recent_4_metrics_by_month AS (
+  WITH sales_visits_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
+      COUNT(src.visit_id) AS sales_visits
+    FROM {{ ref('stg_sales_visits') }} AS src
+    WHERE
+      src.visit_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', src.visit_date)
+  )
+  SELECT
+    sales_visits_agg.metric_time__month AS metric_time__month,
+    sales_visits_agg.sales_visits AS sales_visits
+  FROM sales_visits_agg
+), recent_5_metrics_by_month AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
       src.spend_eur,
@@ -8465,7 +9618,7 @@ WITH metrics_by_day AS (
       src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -8484,7 +9637,7 @@ WITH metrics_by_day AS (
       SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
     FROM campaign_spend_daily
     WHERE
-      campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
@@ -8495,118 +9648,9 @@ WITH metrics_by_day AS (
       SUM(src.attributed_revenue) AS attributed_revenue
     FROM {{ ref('fct_attributed_orders') }} AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
-  ), employee_movements_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
-      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
-    FROM {{ ref('fct_employee_movements') }} AS src
-    WHERE
-      src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)) AS DATE)
-  ), employee_movements_daily AS (
-    SELECT
-      employee_movements_rows.__day,
-      SUM(employee_movements_rows.leavers) AS leavers,
-      SUM(employee_movements_rows.hires) AS hires,
-      SUM(employee_movements_rows.hires__2) AS hires__2
-    FROM employee_movements_rows
-    GROUP BY
-      employee_movements_rows.__day
-  ), employee_movements_agg AS (
-    SELECT
-      DATE_TRUNC('MONTH', employee_movements_daily.__day) AS metric_time__month,
-      SUM(employee_movements_daily.leavers) AS leavers,
-      SUM(employee_movements_daily.hires) AS hires
-    FROM employee_movements_daily
-    WHERE
-      employee_movements_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', employee_movements_daily.__day)
-  ), headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(1) AS headcount,
-      SUM(src.fte) AS fte
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__month) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__month,
-      SUM(headcount_window.headcount) AS headcount,
-      SUM(headcount_window.fte) AS fte
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__month
-  ), production_runs_read AS MATERIALIZED (
-    SELECT
-      src.units_produced,
-      src.run_minutes,
-      src.planned_minutes,
-      src.units_defective,
-      src.good_units,
-      src.ideal_run_minutes,
-      src.run_id,
-      src.run_date
-    FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
-      src.units_produced AS units_produced__3,
-      src.run_minutes AS run_minutes,
-      src.planned_minutes AS planned_minutes,
-      src.units_defective AS units_defective,
-      src.units_produced AS units_produced,
-      src.good_units AS good_units,
-      src.ideal_run_minutes AS ideal_run_minutes,
-      src.run_id AS production_runs
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
-  ), production_runs_daily AS (
-    SELECT
-      production_runs_rows.__day,
-      SUM(production_runs_rows.run_minutes) AS run_minutes,
-      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
-      SUM(production_runs_rows.units_defective) AS units_defective,
-      SUM(production_runs_rows.units_produced) AS units_produced,
-      SUM(production_runs_rows.good_units) AS good_units,
-      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
-      COUNT(production_runs_rows.production_runs) AS production_runs,
-      SUM(production_runs_rows.units_produced__3) AS units_produced__3
-    FROM production_runs_rows
-    GROUP BY
-      production_runs_rows.__day
-  ), production_runs_agg AS (
-    SELECT
-      DATE_TRUNC('MONTH', production_runs_daily.__day) AS metric_time__month,
-      SUM(production_runs_daily.run_minutes) AS run_minutes,
-      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
-      SUM(production_runs_daily.units_defective) AS units_defective,
-      SUM(production_runs_daily.units_produced) AS units_produced,
-      SUM(production_runs_daily.good_units) AS good_units,
-      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
-      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
-    FROM production_runs_daily
-    WHERE
-      production_runs_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', production_runs_daily.__day)
   ), order_lines_read AS MATERIALIZED (
     SELECT
       src.quantity,
@@ -8653,7 +9697,7 @@ WITH metrics_by_day AS (
       SUM(order_lines_daily.units_sold) AS units_sold
     FROM order_lines_daily
     WHERE
-      order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
@@ -8679,7 +9723,7 @@ WITH metrics_by_day AS (
       END AS ordering_customers__3
     FROM orders_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_cumulative AS (
@@ -8690,7 +9734,7 @@ WITH metrics_by_day AS (
     INNER JOIN order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_ranked AS (
@@ -8736,7 +9780,7 @@ WITH metrics_by_day AS (
     INNER JOIN orders_first_seen_daily
       ON orders_first_seen_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_ranked AS (
@@ -8755,54 +9799,6 @@ WITH metrics_by_day AS (
     FROM orders_cumulative_ranked
     WHERE
       orders_cumulative_ranked.__period_rank = 1
-  ), employee_movements_period_ends AS (
-    SELECT
-      MAX(time_spine.date_day) AS __day
-    FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', time_spine.date_day)
-  ), employee_movements_to_date_keys AS (
-    SELECT DISTINCT
-      DATE_TRUNC('YEAR', employee_movements_daily.__day) AS __to_date
-    FROM employee_movements_daily
-  ), employee_movements_to_date AS (
-    SELECT
-      DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
-      framed.hires__2
-    FROM (
-      SELECT
-        __day,
-        __data,
-        SUM(hires__2) OVER (
-          PARTITION BY DATE_TRUNC('YEAR', __day)
-          ORDER BY __day
-          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-        ) AS hires__2,
-        COUNT(__data) OVER (
-          PARTITION BY DATE_TRUNC('YEAR', __day)
-          ORDER BY __day
-          RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
-        ) AS __rows
-      FROM (
-        SELECT
-          employee_movements_daily.__day,
-          employee_movements_daily.hires__2,
-          1 AS __data
-        FROM employee_movements_daily
-        UNION ALL
-        SELECT
-          employee_movements_period_ends.__day,
-          NULL AS hires__2,
-          NULL AS __data
-        FROM employee_movements_period_ends
-        INNER JOIN employee_movements_to_date_keys
-          ON DATE_TRUNC('YEAR', employee_movements_period_ends.__day) = employee_movements_to_date_keys.__to_date
-      ) AS stacked
-    ) AS framed
-    WHERE
-      framed.__data IS NULL AND framed.__rows > 0
   ), inventory_balances_read AS MATERIALIZED (
     SELECT
       src.balance_date,
@@ -8810,7 +9806,7 @@ WITH metrics_by_day AS (
       src.on_hand_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
-      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
@@ -8856,7 +9852,7 @@ WITH metrics_by_day AS (
     WHERE
       src.spend_date >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.spend_date)
@@ -8869,7 +9865,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 MONTH'
@@ -8878,7 +9874,7 @@ WITH metrics_by_day AS (
       MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', time_spine.date_day)
   ), campaign_spend_to_date_keys AS (
@@ -8921,39 +9917,6 @@ WITH metrics_by_day AS (
     ) AS framed
     WHERE
       framed.__data IS NULL AND framed.__rows > 0
-  ), production_runs_by_period AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
-      SUM(src.run_minutes) AS run_minutes__2,
-      SUM(src.planned_minutes) AS planned_minutes__2,
-      SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
-      SUM(src.good_units) AS good_units__2,
-      SUM(src.units_produced) AS units_produced__2
-    FROM production_runs_read AS src
-    WHERE
-      src.run_date >= CAST(DATE_TRUNC(
-        'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
-      ) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', src.run_date)
-  ), production_runs_offset AS (
-    SELECT
-      periods.metric_time__month AS metric_time__month,
-      production_runs_by_period.run_minutes__2 AS run_minutes__2,
-      production_runs_by_period.planned_minutes__2 AS planned_minutes__2,
-      production_runs_by_period.ideal_run_minutes__2 AS ideal_run_minutes__2,
-      production_runs_by_period.good_units__2 AS good_units__2,
-      production_runs_by_period.units_produced__2 AS units_produced__2
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-      WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-    ) AS periods
-    INNER JOIN production_runs_by_period
-      ON production_runs_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 MONTH'
   ), orders_by_period AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -8962,7 +9925,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
@@ -8975,7 +9938,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 YEAR'
@@ -8992,7 +9955,7 @@ WITH metrics_by_day AS (
     FROM store_traffic_read AS src
     WHERE
       src.on_promotion
-      AND src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      AND src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.traffic_date)
   ), order_lines_agg_2 AS (
@@ -9002,7 +9965,7 @@ WITH metrics_by_day AS (
     FROM order_lines_read AS src
     WHERE
       src.on_promotion
-      AND src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      AND src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_by_period AS (
@@ -9013,7 +9976,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
@@ -9026,7 +9989,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period
       ON order_lines_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 MONTH'
@@ -9035,7 +9998,7 @@ WITH metrics_by_day AS (
       MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', time_spine.date_day)
   ), order_lines_to_date_keys AS (
@@ -9085,7 +10048,7 @@ WITH metrics_by_day AS (
       src.footfall AS footfall__2
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -9100,7 +10063,7 @@ WITH metrics_by_day AS (
       SUM(store_traffic_daily.footfall__2) AS footfall__2
     FROM store_traffic_daily
     WHERE
-      store_traffic_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      store_traffic_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', store_traffic_daily.__day)
   ), order_lines_window_bounds AS (
@@ -9134,7 +10097,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= order_lines_window_bounds.__first
           AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6 DAY'
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -9163,7 +10126,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
@@ -9176,7 +10139,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period_2
       ON order_lines_by_period_2.metric_time__month = periods.metric_time__month - INTERVAL '1 YEAR'
@@ -9185,7 +10148,7 @@ WITH metrics_by_day AS (
       MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', time_spine.date_day)
   ), order_lines_to_date_keys_2 AS (
@@ -9228,51 +10191,6 @@ WITH metrics_by_day AS (
     ) AS framed
     WHERE
       framed.__data IS NULL AND framed.__rows > 0
-  ), sales_visits_base_events AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
-      src.customer_id AS __entity,
-      DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
-      src.visit_id AS __base_measure_0
-    FROM {{ ref('stg_sales_visits') }} AS src
-    WHERE
-      src.visit_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-  ), sales_visits_agg AS (
-    SELECT
-      sales_visits_base_events.metric_time__month,
-      COUNT(sales_visits_base_events.__base_measure_0) AS sales_visits
-    FROM sales_visits_base_events
-    GROUP BY
-      sales_visits_base_events.metric_time__month
-  ), orders_conversion_events AS (
-    SELECT
-      ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.customer_id AS __entity,
-      src.order_id AS __value
-    FROM orders_read AS src
-  ), orders_attributed AS (
-    SELECT
-      sales_visits_base_events.metric_time__month,
-      orders_conversion_events.__value,
-      ROW_NUMBER() OVER (
-        PARTITION BY orders_conversion_events.__conversion_id
-        ORDER BY sales_visits_base_events.__day DESC NULLS LAST
-      ) AS __attribution_rank
-    FROM orders_conversion_events
-    INNER JOIN sales_visits_base_events
-      ON sales_visits_base_events.__entity = orders_conversion_events.__entity
-      AND sales_visits_base_events.__day <= orders_conversion_events.__day
-      AND sales_visits_base_events.__day > orders_conversion_events.__day - INTERVAL '14 DAY'
-  ), orders_conversions AS (
-    SELECT
-      orders_attributed.metric_time__month,
-      COUNT(orders_attributed.__value) AS orders__4
-    FROM orders_attributed
-    WHERE
-      orders_attributed.__attribution_rank = 1
-    GROUP BY
-      orders_attributed.metric_time__month
   ), store_traffic_window_bounds AS (
     SELECT
       MIN(store_traffic_daily.__day) AS __first,
@@ -9304,7 +10222,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= store_traffic_window_bounds.__first
           AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6 DAY'
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -9333,7 +10251,7 @@ WITH metrics_by_day AS (
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.traffic_date)
@@ -9346,62 +10264,10 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 YEAR'
-  ), production_runs_window_bounds AS (
-    SELECT
-      MIN(production_runs_daily.__day) AS __first,
-      MAX(production_runs_daily.__day) AS __last
-    FROM production_runs_daily
-  ), production_runs_cumulative AS (
-    SELECT
-      framed.__day AS __day,
-      framed.units_produced__3
-    FROM (
-      SELECT
-        __day,
-        __data,
-        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS units_produced__3,
-        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
-      FROM (
-        SELECT
-          production_runs_daily.__day,
-          production_runs_daily.units_produced__3,
-          1 AS __data
-        FROM production_runs_daily
-        UNION ALL
-        SELECT
-          time_spine.date_day AS __day,
-          NULL AS units_produced__3,
-          NULL AS __data
-        FROM {{ ref('metricflow_time_spine') }} AS time_spine
-        INNER JOIN production_runs_window_bounds
-          ON time_spine.date_day >= production_runs_window_bounds.__first
-          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6 DAY'
-        WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
-      ) AS stacked
-    ) AS framed
-    WHERE
-      framed.__data IS NULL AND framed.__rows > 0
-  ), production_runs_cumulative_ranked AS (
-    SELECT
-      DATE_TRUNC('MONTH', production_runs_cumulative.__day) AS metric_time__month,
-      production_runs_cumulative.units_produced__3 AS units_produced__3,
-      ROW_NUMBER() OVER (
-        PARTITION BY DATE_TRUNC('MONTH', production_runs_cumulative.__day)
-        ORDER BY production_runs_cumulative.__day ASC
-      ) AS __period_rank
-    FROM production_runs_cumulative
-  ), production_runs_cumulative_first AS (
-    SELECT
-      production_runs_cumulative_ranked.metric_time__month,
-      production_runs_cumulative_ranked.units_produced__3
-    FROM production_runs_cumulative_ranked
-    WHERE
-      production_runs_cumulative_ranked.__period_rank = 1
   ), group_keys AS (
     SELECT
       metric_time__month
@@ -9410,18 +10276,6 @@ WITH metrics_by_day AS (
     SELECT
       metric_time__month
     FROM attributed_orders_agg
-    UNION
-    SELECT
-      metric_time__month
-    FROM employee_movements_agg
-    UNION
-    SELECT
-      metric_time__month
-    FROM headcount_agg
-    UNION
-    SELECT
-      metric_time__month
-    FROM production_runs_agg
     UNION
     SELECT
       metric_time__month
@@ -9441,10 +10295,6 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
-    FROM employee_movements_to_date
-    UNION
-    SELECT
-      metric_time__month
     FROM inventory_balances_agg
     UNION
     SELECT
@@ -9458,10 +10308,6 @@ WITH metrics_by_day AS (
     SELECT
       metric_time__month
     FROM campaign_spend_to_date
-    UNION
-    SELECT
-      metric_time__month
-    FROM production_runs_offset
     UNION
     SELECT
       metric_time__month
@@ -9501,23 +10347,11 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
-    FROM sales_visits_agg
-    UNION
-    SELECT
-      metric_time__month
-    FROM orders_conversions
-    UNION
-    SELECT
-      metric_time__month
     FROM store_traffic_cumulative_first
     UNION
     SELECT
       metric_time__month
     FROM store_traffic_offset
-    UNION
-    SELECT
-      metric_time__month
-    FROM production_runs_cumulative_first
   )
   SELECT
     group_keys.metric_time__month AS metric_time__month,
@@ -9526,8 +10360,6 @@ WITH metrics_by_day AS (
     attributed_orders_agg.attributed_gross_profit AS attributed_gross_profit,
     attributed_orders_agg.attributed_orders AS attributed_orders,
     attributed_orders_agg.attributed_revenue AS attributed_revenue,
-    CAST(employee_movements_agg.leavers AS DOUBLE PRECISION) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE PRECISION) AS attrition_rate,
-    CAST(production_runs_agg.run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE PRECISION) AS availability,
     CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS average_order_value,
     CAST(attributed_orders_agg.attributed_gross_profit AS DOUBLE PRECISION) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE PRECISION) AS channel_roi,
     CAST(campaign_spend_agg.clicks AS DOUBLE PRECISION) / CAST(NULLIF(campaign_spend_agg.impressions, 0) AS DOUBLE PRECISION) AS click_through_rate,
@@ -9541,10 +10373,7 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS customer_lifetime_value,
     orders_cumulative_first.ordering_customers AS customers_to_date,
-    CAST(production_runs_agg.units_defective AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE PRECISION) AS defect_rate,
     order_lines_agg.discount_amount AS discounts,
-    headcount_agg.fte AS fte,
-    production_runs_agg.good_units AS good_units,
     (
       CAST(100 * (
         (
@@ -9566,10 +10395,6 @@ WITH metrics_by_day AS (
       )
     ) AS gross_profit,
     order_lines_cumulative_first.line_gross_profit AS gross_profit_to_date,
-    headcount_agg.headcount AS headcount,
-    employee_movements_agg.hires AS hires,
-    employee_movements_to_date.hires__2 AS hires_ytd,
-    production_runs_agg.ideal_run_minutes AS ideal_production_minutes,
     inventory_balances_agg.inventory_days AS inventory_days_in_period,
     (
       CAST((
@@ -9582,7 +10407,6 @@ WITH metrics_by_day AS (
     ) AS inventory_turnover_days,
     inventory_balances_agg_2.inventory_units AS inventory_units,
     inventory_balances_agg_2.inventory_value AS inventory_value,
-    employee_movements_agg.leavers AS leavers,
     campaign_spend_agg.marketing_spend AS marketing_spend,
     (
       CAST(100 * (
@@ -9596,6 +10420,269 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS marketing_spend_mom_growth_pct,
     campaign_spend_to_date.marketing_spend__3 AS marketing_spend_mtd,
+    orders_agg.ordering_customers__2 AS ordering_customers,
+    orders_agg.orders AS orders,
+    (
+      CAST(100 * (
+        (
+          orders_agg.orders
+        ) - (
+          orders_offset.orders__2
+        )
+      ) AS DOUBLE PRECISION) / NULLIF((
+        orders_offset.orders__2
+      ), 0)
+    ) AS orders_yoy_growth_pct,
+    CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE PRECISION) AS promotion_conversion_rate,
+    CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS promotion_order_share,
+    order_lines_agg_2.revenue__2 AS promotion_revenue,
+    orders_agg.ordering_customers__3 AS repeat_customers,
+    CAST(orders_agg.ordering_customers__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE PRECISION) AS repurchase_rate,
+    CAST(attributed_orders_agg.attributed_revenue AS DOUBLE PRECISION) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE PRECISION) AS return_on_ad_spend,
+    order_lines_agg.revenue AS revenue,
+    (
+      CAST(100 * (
+        (
+          order_lines_agg.revenue
+        ) - (
+          order_lines_offset.revenue__3
+        )
+      ) AS DOUBLE PRECISION) / NULLIF((
+        order_lines_offset.revenue__3
+      ), 0)
+    ) AS revenue_mom_growth_pct,
+    order_lines_to_date.revenue__4 AS revenue_mtd,
+    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
+    order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
+    (
+      CAST(100 * (
+        (
+          order_lines_agg.revenue
+        ) - (
+          order_lines_offset_2.revenue__6
+        )
+      ) AS DOUBLE PRECISION) / NULLIF((
+        order_lines_offset_2.revenue__6
+      ), 0)
+    ) AS revenue_yoy_growth_pct,
+    order_lines_to_date_2.revenue__7 AS revenue_ytd,
+    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
+    store_traffic_agg_2.footfall__2 AS store_footfall,
+    store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
+    (
+      CAST(100 * (
+        (
+          store_traffic_agg_2.footfall__2
+        ) - (
+          store_traffic_offset.footfall__4
+        )
+      ) AS DOUBLE PRECISION) / NULLIF((
+        store_traffic_offset.footfall__4
+      ), 0)
+    ) AS store_footfall_yoy_growth_pct,
+    order_lines_agg.units_sold AS units_sold
+  FROM group_keys
+  LEFT JOIN campaign_spend_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg.metric_time__month
+  LEFT JOIN attributed_orders_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM attributed_orders_agg.metric_time__month
+  LEFT JOIN order_lines_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg.metric_time__month
+  LEFT JOIN orders_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_agg.metric_time__month
+  LEFT JOIN order_lines_cumulative_first
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first.metric_time__month
+  LEFT JOIN orders_cumulative_first
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_cumulative_first.metric_time__month
+  LEFT JOIN inventory_balances_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg.metric_time__month
+  LEFT JOIN inventory_balances_agg_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__month
+  LEFT JOIN campaign_spend_offset
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_offset.metric_time__month
+  LEFT JOIN campaign_spend_to_date
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_to_date.metric_time__month
+  LEFT JOIN orders_offset
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_offset.metric_time__month
+  LEFT JOIN store_traffic_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg.metric_time__month
+  LEFT JOIN order_lines_agg_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg_2.metric_time__month
+  LEFT JOIN order_lines_offset
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset.metric_time__month
+  LEFT JOIN order_lines_to_date
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_to_date.metric_time__month
+  LEFT JOIN store_traffic_agg_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__month
+  LEFT JOIN order_lines_cumulative_first_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__month
+  LEFT JOIN order_lines_offset_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset_2.metric_time__month
+  LEFT JOIN order_lines_to_date_2
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_to_date_2.metric_time__month
+  LEFT JOIN store_traffic_cumulative_first
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__month
+  LEFT JOIN store_traffic_offset
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_offset.metric_time__month
+), recent_6_metrics_by_month AS (
+  WITH production_runs_read AS MATERIALIZED (
+    SELECT
+      src.units_produced,
+      src.run_minutes,
+      src.planned_minutes,
+      src.units_defective,
+      src.good_units,
+      src.ideal_run_minutes,
+      src.run_id,
+      src.run_date
+    FROM {{ ref('stg_production_runs') }} AS src
+  ), production_runs_rows AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
+      src.units_produced AS units_produced__3,
+      src.run_minutes AS run_minutes,
+      src.planned_minutes AS planned_minutes,
+      src.units_defective AS units_defective,
+      src.units_produced AS units_produced,
+      src.good_units AS good_units,
+      src.ideal_run_minutes AS ideal_run_minutes,
+      src.run_id AS production_runs
+    FROM production_runs_read AS src
+    WHERE
+      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
+  ), production_runs_daily AS (
+    SELECT
+      production_runs_rows.__day,
+      SUM(production_runs_rows.run_minutes) AS run_minutes,
+      SUM(production_runs_rows.planned_minutes) AS planned_minutes,
+      SUM(production_runs_rows.units_defective) AS units_defective,
+      SUM(production_runs_rows.units_produced) AS units_produced,
+      SUM(production_runs_rows.good_units) AS good_units,
+      SUM(production_runs_rows.ideal_run_minutes) AS ideal_run_minutes,
+      COUNT(production_runs_rows.production_runs) AS production_runs,
+      SUM(production_runs_rows.units_produced__3) AS units_produced__3
+    FROM production_runs_rows
+    GROUP BY
+      production_runs_rows.__day
+  ), production_runs_agg AS (
+    SELECT
+      DATE_TRUNC('MONTH', production_runs_daily.__day) AS metric_time__month,
+      SUM(production_runs_daily.run_minutes) AS run_minutes,
+      SUM(production_runs_daily.planned_minutes) AS planned_minutes,
+      SUM(production_runs_daily.units_defective) AS units_defective,
+      SUM(production_runs_daily.units_produced) AS units_produced,
+      SUM(production_runs_daily.good_units) AS good_units,
+      SUM(production_runs_daily.ideal_run_minutes) AS ideal_run_minutes,
+      CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
+    FROM production_runs_daily
+    WHERE
+      production_runs_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', production_runs_daily.__day)
+  ), production_runs_by_period AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.run_date) AS metric_time__month,
+      SUM(src.run_minutes) AS run_minutes__2,
+      SUM(src.planned_minutes) AS planned_minutes__2,
+      SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
+      SUM(src.good_units) AS good_units__2,
+      SUM(src.units_produced) AS units_produced__2
+    FROM production_runs_read AS src
+    WHERE
+      src.run_date >= CAST(DATE_TRUNC(
+        'MONTH',
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+      ) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', src.run_date)
+  ), production_runs_offset AS (
+    SELECT
+      periods.metric_time__month AS metric_time__month,
+      production_runs_by_period.run_minutes__2 AS run_minutes__2,
+      production_runs_by_period.planned_minutes__2 AS planned_minutes__2,
+      production_runs_by_period.ideal_run_minutes__2 AS ideal_run_minutes__2,
+      production_runs_by_period.good_units__2 AS good_units__2,
+      production_runs_by_period.units_produced__2 AS units_produced__2
+    FROM (
+      SELECT DISTINCT
+        DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      WHERE
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+    ) AS periods
+    INNER JOIN production_runs_by_period
+      ON production_runs_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 MONTH'
+  ), production_runs_window_bounds AS (
+    SELECT
+      MIN(production_runs_daily.__day) AS __first,
+      MAX(production_runs_daily.__day) AS __last
+    FROM production_runs_daily
+  ), production_runs_cumulative AS (
+    SELECT
+      framed.__day AS __day,
+      framed.units_produced__3
+    FROM (
+      SELECT
+        __day,
+        __data,
+        SUM(units_produced__3) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS units_produced__3,
+        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6 DAY' PRECEDING AND CURRENT ROW) AS __rows
+      FROM (
+        SELECT
+          production_runs_daily.__day,
+          production_runs_daily.units_produced__3,
+          1 AS __data
+        FROM production_runs_daily
+        UNION ALL
+        SELECT
+          time_spine.date_day AS __day,
+          NULL AS units_produced__3,
+          NULL AS __data
+        FROM {{ ref('metricflow_time_spine') }} AS time_spine
+        INNER JOIN production_runs_window_bounds
+          ON time_spine.date_day >= production_runs_window_bounds.__first
+          AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6 DAY'
+        WHERE
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+      ) AS stacked
+    ) AS framed
+    WHERE
+      framed.__data IS NULL AND framed.__rows > 0
+  ), production_runs_cumulative_ranked AS (
+    SELECT
+      DATE_TRUNC('MONTH', production_runs_cumulative.__day) AS metric_time__month,
+      production_runs_cumulative.units_produced__3 AS units_produced__3,
+      ROW_NUMBER() OVER (
+        PARTITION BY DATE_TRUNC('MONTH', production_runs_cumulative.__day)
+        ORDER BY production_runs_cumulative.__day ASC
+      ) AS __period_rank
+    FROM production_runs_cumulative
+  ), production_runs_cumulative_first AS (
+    SELECT
+      production_runs_cumulative_ranked.metric_time__month,
+      production_runs_cumulative_ranked.units_produced__3
+    FROM production_runs_cumulative_ranked
+    WHERE
+      production_runs_cumulative_ranked.__period_rank = 1
+  ), group_keys AS (
+    SELECT
+      metric_time__month
+    FROM production_runs_agg
+    UNION
+    SELECT
+      metric_time__month
+    FROM production_runs_offset
+    UNION
+    SELECT
+      metric_time__month
+    FROM production_runs_cumulative_first
+  )
+  SELECT
+    group_keys.metric_time__month AS metric_time__month,
+    CAST(production_runs_agg.run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE PRECISION) AS availability,
+    CAST(production_runs_agg.units_defective AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE PRECISION) AS defect_rate,
+    production_runs_agg.good_units AS good_units,
+    production_runs_agg.ideal_run_minutes AS ideal_production_minutes,
     (
       (
         CAST(production_runs_agg.run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.planned_minutes, 0) AS DOUBLE PRECISION)
@@ -9630,19 +10717,6 @@ WITH metrics_by_day AS (
         )
       )
     ) AS oee_mom_change_pts,
-    orders_agg.ordering_customers__2 AS ordering_customers,
-    orders_agg.orders AS orders,
-    (
-      CAST(100 * (
-        (
-          orders_agg.orders
-        ) - (
-          orders_offset.orders__2
-        )
-      ) AS DOUBLE PRECISION) / NULLIF((
-        orders_offset.orders__2
-      ), 0)
-    ) AS orders_yoy_growth_pct,
     CAST(production_runs_agg.ideal_run_minutes AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.run_minutes, 0) AS DOUBLE PRECISION) AS performance,
     production_runs_agg.planned_minutes AS planned_production_minutes,
     (
@@ -9653,121 +10727,82 @@ WITH metrics_by_day AS (
       ), 0)
     ) AS production_cycle_time,
     production_runs_agg.production_runs AS production_runs,
-    CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg.footfall, 0) AS DOUBLE PRECISION) AS promotion_conversion_rate,
-    CAST(orders_agg.orders__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS promotion_order_share,
-    order_lines_agg_2.revenue__2 AS promotion_revenue,
     CAST(production_runs_agg.good_units AS DOUBLE PRECISION) / CAST(NULLIF(production_runs_agg.units_produced, 0) AS DOUBLE PRECISION) AS quality,
-    orders_agg.ordering_customers__3 AS repeat_customers,
-    CAST(orders_agg.ordering_customers__3 AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.ordering_customers__2, 0) AS DOUBLE PRECISION) AS repurchase_rate,
-    CAST(attributed_orders_agg.attributed_revenue AS DOUBLE PRECISION) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE PRECISION) AS return_on_ad_spend,
-    order_lines_agg.revenue AS revenue,
-    (
-      CAST(100 * (
-        (
-          order_lines_agg.revenue
-        ) - (
-          order_lines_offset.revenue__3
-        )
-      ) AS DOUBLE PRECISION) / NULLIF((
-        order_lines_offset.revenue__3
-      ), 0)
-    ) AS revenue_mom_growth_pct,
-    order_lines_to_date.revenue__4 AS revenue_mtd,
-    CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS revenue_per_visitor,
-    order_lines_cumulative_first_2.revenue__5 AS revenue_rolling_7d,
-    (
-      CAST(100 * (
-        (
-          order_lines_agg.revenue
-        ) - (
-          order_lines_offset_2.revenue__6
-        )
-      ) AS DOUBLE PRECISION) / NULLIF((
-        order_lines_offset_2.revenue__6
-      ), 0)
-    ) AS revenue_yoy_growth_pct,
-    order_lines_to_date_2.revenue__7 AS revenue_ytd,
     production_runs_agg.run_minutes AS run_time_minutes,
-    CAST(orders_conversions.orders__4 AS DOUBLE PRECISION) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE PRECISION) AS sales_visit_conversion_rate,
-    orders_conversions.orders__4 AS sales_visit_conversions,
-    sales_visits_agg.sales_visits AS sales_visits,
-    CAST(orders_agg.orders AS DOUBLE PRECISION) / CAST(NULLIF(store_traffic_agg_2.footfall__2, 0) AS DOUBLE PRECISION) AS store_conversion_rate,
-    store_traffic_agg_2.footfall__2 AS store_footfall,
-    store_traffic_cumulative_first.footfall__3 AS store_footfall_rolling_7d,
-    (
-      CAST(100 * (
-        (
-          store_traffic_agg_2.footfall__2
-        ) - (
-          store_traffic_offset.footfall__4
-        )
-      ) AS DOUBLE PRECISION) / NULLIF((
-        store_traffic_offset.footfall__4
-      ), 0)
-    ) AS store_footfall_yoy_growth_pct,
     production_runs_agg.units_defective AS units_defective,
     production_runs_agg.units_produced AS units_produced,
-    production_runs_cumulative_first.units_produced__3 AS units_produced_rolling_7d,
-    order_lines_agg.units_sold AS units_sold
+    production_runs_cumulative_first.units_produced__3 AS units_produced_rolling_7d
   FROM group_keys
-  LEFT JOIN campaign_spend_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_agg.metric_time__month
-  LEFT JOIN attributed_orders_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM attributed_orders_agg.metric_time__month
-  LEFT JOIN employee_movements_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM employee_movements_agg.metric_time__month
-  LEFT JOIN headcount_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM headcount_agg.metric_time__month
   LEFT JOIN production_runs_agg
     ON group_keys.metric_time__month IS NOT DISTINCT FROM production_runs_agg.metric_time__month
-  LEFT JOIN order_lines_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg.metric_time__month
-  LEFT JOIN orders_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_agg.metric_time__month
-  LEFT JOIN order_lines_cumulative_first
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first.metric_time__month
-  LEFT JOIN orders_cumulative_first
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_cumulative_first.metric_time__month
-  LEFT JOIN employee_movements_to_date
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM employee_movements_to_date.metric_time__month
-  LEFT JOIN inventory_balances_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg.metric_time__month
-  LEFT JOIN inventory_balances_agg_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM inventory_balances_agg_2.metric_time__month
-  LEFT JOIN campaign_spend_offset
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_offset.metric_time__month
-  LEFT JOIN campaign_spend_to_date
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM campaign_spend_to_date.metric_time__month
   LEFT JOIN production_runs_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM production_runs_offset.metric_time__month
-  LEFT JOIN orders_offset
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_offset.metric_time__month
-  LEFT JOIN store_traffic_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg.metric_time__month
-  LEFT JOIN order_lines_agg_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg_2.metric_time__month
-  LEFT JOIN order_lines_offset
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset.metric_time__month
-  LEFT JOIN order_lines_to_date
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_to_date.metric_time__month
-  LEFT JOIN store_traffic_agg_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_agg_2.metric_time__month
-  LEFT JOIN order_lines_cumulative_first_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_cumulative_first_2.metric_time__month
-  LEFT JOIN order_lines_offset_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_offset_2.metric_time__month
-  LEFT JOIN order_lines_to_date_2
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_to_date_2.metric_time__month
+  LEFT JOIN production_runs_cumulative_first
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__month
+), recent_7_metrics_by_month AS (
+  WITH sales_visits_base_events AS (
+    SELECT
+      CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
+      src.customer_id AS __entity,
+      DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
+      src.visit_id AS __base_measure_0
+    FROM {{ ref('stg_sales_visits') }} AS src
+    WHERE
+      src.visit_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_7 }}' AS DATE)) AS DATE)
+  ), sales_visits_agg AS (
+    SELECT
+      sales_visits_base_events.metric_time__month,
+      COUNT(sales_visits_base_events.__base_measure_0) AS sales_visits
+    FROM sales_visits_base_events
+    GROUP BY
+      sales_visits_base_events.metric_time__month
+  ), orders_conversion_events AS (
+    SELECT
+      ROW_NUMBER() OVER (ORDER BY CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE)) AS __conversion_id,
+      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+      src.customer_id AS __entity,
+      src.order_id AS __value
+    FROM {{ ref('stg_orders') }} AS src
+  ), orders_attributed AS (
+    SELECT
+      sales_visits_base_events.metric_time__month,
+      orders_conversion_events.__value,
+      ROW_NUMBER() OVER (
+        PARTITION BY orders_conversion_events.__conversion_id
+        ORDER BY sales_visits_base_events.__day DESC NULLS LAST
+      ) AS __attribution_rank
+    FROM orders_conversion_events
+    INNER JOIN sales_visits_base_events
+      ON sales_visits_base_events.__entity = orders_conversion_events.__entity
+      AND sales_visits_base_events.__day <= orders_conversion_events.__day
+      AND sales_visits_base_events.__day > orders_conversion_events.__day - INTERVAL '14 DAY'
+  ), orders_conversions AS (
+    SELECT
+      orders_attributed.metric_time__month,
+      COUNT(orders_attributed.__value) AS orders
+    FROM orders_attributed
+    WHERE
+      orders_attributed.__attribution_rank = 1
+    GROUP BY
+      orders_attributed.metric_time__month
+  ), group_keys AS (
+    SELECT
+      metric_time__month
+    FROM sales_visits_agg
+    UNION
+    SELECT
+      metric_time__month
+    FROM orders_conversions
+  )
+  SELECT
+    group_keys.metric_time__month AS metric_time__month,
+    CAST(orders_conversions.orders AS DOUBLE PRECISION) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE PRECISION) AS sales_visit_conversion_rate,
+    orders_conversions.orders AS sales_visit_conversions
+  FROM group_keys
   LEFT JOIN sales_visits_agg
     ON group_keys.metric_time__month IS NOT DISTINCT FROM sales_visits_agg.metric_time__month
   LEFT JOIN orders_conversions
     ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_conversions.metric_time__month
-  LEFT JOIN store_traffic_cumulative_first
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__month
-  LEFT JOIN store_traffic_offset
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_offset.metric_time__month
-  LEFT JOIN production_runs_cumulative_first
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__month
 )
 SELECT
   *
@@ -9917,209 +10952,11 @@ FROM (
     NOT new_customers IS NULL
   UNION ALL
   SELECT
-    'ad_clicks' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(ad_clicks AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT ad_clicks IS NULL
-  UNION ALL
-  SELECT
-    'ad_impressions' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(ad_impressions AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT ad_impressions IS NULL
-  UNION ALL
-  SELECT
-    'attributed_gross_profit' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(attributed_gross_profit AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT attributed_gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'attributed_orders' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(attributed_orders AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT attributed_orders IS NULL
-  UNION ALL
-  SELECT
-    'attributed_revenue' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(attributed_revenue AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT attributed_revenue IS NULL
-  UNION ALL
-  SELECT
-    'attrition_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(attrition_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT attrition_rate IS NULL
-  UNION ALL
-  SELECT
-    'availability' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(availability AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT availability IS NULL
-  UNION ALL
-  SELECT
-    'average_order_value' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(average_order_value AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT average_order_value IS NULL
-  UNION ALL
-  SELECT
-    'channel_roi' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(channel_roi AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT channel_roi IS NULL
-  UNION ALL
-  SELECT
-    'click_through_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(click_through_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT click_through_rate IS NULL
-  UNION ALL
-  SELECT
-    'cost_of_goods' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(cost_of_goods AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT cost_of_goods IS NULL
-  UNION ALL
-  SELECT
-    'cost_per_click' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(cost_per_click AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT cost_per_click IS NULL
-  UNION ALL
-  SELECT
-    'customer_lifetime_value' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(customer_lifetime_value AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT customer_lifetime_value IS NULL
-  UNION ALL
-  SELECT
-    'customers_to_date' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(customers_to_date AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT customers_to_date IS NULL
-  UNION ALL
-  SELECT
-    'defect_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(defect_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT defect_rate IS NULL
-  UNION ALL
-  SELECT
-    'discounts' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(discounts AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT discounts IS NULL
-  UNION ALL
-  SELECT
-    'fte' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(fte AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT fte IS NULL
-  UNION ALL
-  SELECT
-    'good_units' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(good_units AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT good_units IS NULL
-  UNION ALL
-  SELECT
-    'gross_margin_pct' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(gross_margin_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT gross_margin_pct IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(gross_profit AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit_to_date' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(gross_profit_to_date AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT gross_profit_to_date IS NULL
-  UNION ALL
-  SELECT
-    'headcount' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(headcount AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT headcount IS NULL
-  UNION ALL
-  SELECT
     'hires' AS metric_name,
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(hires AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_1_metrics_by_day
   WHERE
     NOT hires IS NULL
   UNION ALL
@@ -10128,25 +10965,205 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(hires_ytd AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_1_metrics_by_day
   WHERE
     NOT hires_ytd IS NULL
   UNION ALL
   SELECT
-    'ideal_production_minutes' AS metric_name,
+    'leavers' AS metric_name,
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
-    CAST(ideal_production_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+    CAST(leavers AS DOUBLE PRECISION) AS value
+  FROM recent_1_metrics_by_day
   WHERE
-    NOT ideal_production_minutes IS NULL
+    NOT leavers IS NULL
+  UNION ALL
+  SELECT
+    'attrition_rate' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(attrition_rate AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT attrition_rate IS NULL
+  UNION ALL
+  SELECT
+    'fte' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(fte AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_day
+  WHERE
+    NOT fte IS NULL
+  UNION ALL
+  SELECT
+    'headcount' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(headcount AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_day
+  WHERE
+    NOT headcount IS NULL
+  UNION ALL
+  SELECT
+    'sales_visits' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(sales_visits AS DOUBLE PRECISION) AS value
+  FROM recent_4_metrics_by_day
+  WHERE
+    NOT sales_visits IS NULL
+  UNION ALL
+  SELECT
+    'ad_clicks' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(ad_clicks AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_day
+  WHERE
+    NOT ad_clicks IS NULL
+  UNION ALL
+  SELECT
+    'ad_impressions' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(ad_impressions AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_day
+  WHERE
+    NOT ad_impressions IS NULL
+  UNION ALL
+  SELECT
+    'attributed_gross_profit' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(attributed_gross_profit AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_day
+  WHERE
+    NOT attributed_gross_profit IS NULL
+  UNION ALL
+  SELECT
+    'attributed_orders' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(attributed_orders AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_day
+  WHERE
+    NOT attributed_orders IS NULL
+  UNION ALL
+  SELECT
+    'attributed_revenue' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(attributed_revenue AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_day
+  WHERE
+    NOT attributed_revenue IS NULL
+  UNION ALL
+  SELECT
+    'average_order_value' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(average_order_value AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_day
+  WHERE
+    NOT average_order_value IS NULL
+  UNION ALL
+  SELECT
+    'channel_roi' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(channel_roi AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_day
+  WHERE
+    NOT channel_roi IS NULL
+  UNION ALL
+  SELECT
+    'click_through_rate' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(click_through_rate AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_day
+  WHERE
+    NOT click_through_rate IS NULL
+  UNION ALL
+  SELECT
+    'cost_of_goods' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(cost_of_goods AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_day
+  WHERE
+    NOT cost_of_goods IS NULL
+  UNION ALL
+  SELECT
+    'cost_per_click' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(cost_per_click AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_day
+  WHERE
+    NOT cost_per_click IS NULL
+  UNION ALL
+  SELECT
+    'customer_lifetime_value' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(customer_lifetime_value AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_day
+  WHERE
+    NOT customer_lifetime_value IS NULL
+  UNION ALL
+  SELECT
+    'customers_to_date' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(customers_to_date AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_day
+  WHERE
+    NOT customers_to_date IS NULL
+  UNION ALL
+  SELECT
+    'discounts' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(discounts AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_day
+  WHERE
+    NOT discounts IS NULL
+  UNION ALL
+  SELECT
+    'gross_margin_pct' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(gross_margin_pct AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_day
+  WHERE
+    NOT gross_margin_pct IS NULL
+  UNION ALL
+  SELECT
+    'gross_profit' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(gross_profit AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_day
+  WHERE
+    NOT gross_profit IS NULL
+  UNION ALL
+  SELECT
+    'gross_profit_to_date' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(gross_profit_to_date AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_day
+  WHERE
+    NOT gross_profit_to_date IS NULL
   UNION ALL
   SELECT
     'inventory_days_in_period' AS metric_name,
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(inventory_days_in_period AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT inventory_days_in_period IS NULL
   UNION ALL
@@ -10155,7 +11172,7 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(inventory_turnover_days AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT inventory_turnover_days IS NULL
   UNION ALL
@@ -10164,7 +11181,7 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(inventory_units AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT inventory_units IS NULL
   UNION ALL
@@ -10173,25 +11190,16 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(inventory_value AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT inventory_value IS NULL
-  UNION ALL
-  SELECT
-    'leavers' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(leavers AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT leavers IS NULL
   UNION ALL
   SELECT
     'marketing_spend' AS metric_name,
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(marketing_spend AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT marketing_spend IS NULL
   UNION ALL
@@ -10200,7 +11208,7 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(marketing_spend_mom_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT marketing_spend_mom_growth_pct IS NULL
   UNION ALL
@@ -10209,34 +11217,16 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(marketing_spend_mtd AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT marketing_spend_mtd IS NULL
-  UNION ALL
-  SELECT
-    'oee' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(oee AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT oee IS NULL
-  UNION ALL
-  SELECT
-    'oee_mom_change_pts' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(oee_mom_change_pts AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT oee_mom_change_pts IS NULL
   UNION ALL
   SELECT
     'ordering_customers' AS metric_name,
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(ordering_customers AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT ordering_customers IS NULL
   UNION ALL
@@ -10245,7 +11235,7 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(orders AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT orders IS NULL
   UNION ALL
@@ -10254,52 +11244,16 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(orders_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT orders_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'performance' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(performance AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT performance IS NULL
-  UNION ALL
-  SELECT
-    'planned_production_minutes' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(planned_production_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT planned_production_minutes IS NULL
-  UNION ALL
-  SELECT
-    'production_cycle_time' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(production_cycle_time AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT production_cycle_time IS NULL
-  UNION ALL
-  SELECT
-    'production_runs' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(production_runs AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT production_runs IS NULL
   UNION ALL
   SELECT
     'promotion_conversion_rate' AS metric_name,
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(promotion_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT promotion_conversion_rate IS NULL
   UNION ALL
@@ -10308,7 +11262,7 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(promotion_order_share AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT promotion_order_share IS NULL
   UNION ALL
@@ -10317,25 +11271,16 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(promotion_revenue AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT promotion_revenue IS NULL
-  UNION ALL
-  SELECT
-    'quality' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(quality AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT quality IS NULL
   UNION ALL
   SELECT
     'repeat_customers' AS metric_name,
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(repeat_customers AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT repeat_customers IS NULL
   UNION ALL
@@ -10344,7 +11289,7 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(repurchase_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT repurchase_rate IS NULL
   UNION ALL
@@ -10353,7 +11298,7 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(return_on_ad_spend AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT return_on_ad_spend IS NULL
   UNION ALL
@@ -10362,7 +11307,7 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(revenue AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT revenue IS NULL
   UNION ALL
@@ -10371,7 +11316,7 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(revenue_mom_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT revenue_mom_growth_pct IS NULL
   UNION ALL
@@ -10380,7 +11325,7 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(revenue_mtd AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT revenue_mtd IS NULL
   UNION ALL
@@ -10389,7 +11334,7 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(revenue_per_visitor AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT revenue_per_visitor IS NULL
   UNION ALL
@@ -10398,7 +11343,7 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(revenue_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT revenue_rolling_7d IS NULL
   UNION ALL
@@ -10407,7 +11352,7 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(revenue_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT revenue_yoy_growth_pct IS NULL
   UNION ALL
@@ -10416,52 +11361,16 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(revenue_ytd AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT revenue_ytd IS NULL
-  UNION ALL
-  SELECT
-    'run_time_minutes' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(run_time_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT run_time_minutes IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversion_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(sales_visit_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT sales_visit_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversions' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(sales_visit_conversions AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT sales_visit_conversions IS NULL
-  UNION ALL
-  SELECT
-    'sales_visits' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(sales_visits AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
-  WHERE
-    NOT sales_visits IS NULL
   UNION ALL
   SELECT
     'store_conversion_rate' AS metric_name,
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(store_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT store_conversion_rate IS NULL
   UNION ALL
@@ -10470,7 +11379,7 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(store_footfall AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT store_footfall IS NULL
   UNION ALL
@@ -10479,7 +11388,7 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(store_footfall_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT store_footfall_rolling_7d IS NULL
   UNION ALL
@@ -10488,16 +11397,133 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(store_footfall_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_5_metrics_by_day
   WHERE
     NOT store_footfall_yoy_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'units_sold' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(units_sold AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_day
+  WHERE
+    NOT units_sold IS NULL
+  UNION ALL
+  SELECT
+    'availability' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(availability AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_day
+  WHERE
+    NOT availability IS NULL
+  UNION ALL
+  SELECT
+    'defect_rate' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(defect_rate AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_day
+  WHERE
+    NOT defect_rate IS NULL
+  UNION ALL
+  SELECT
+    'good_units' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(good_units AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_day
+  WHERE
+    NOT good_units IS NULL
+  UNION ALL
+  SELECT
+    'ideal_production_minutes' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(ideal_production_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_day
+  WHERE
+    NOT ideal_production_minutes IS NULL
+  UNION ALL
+  SELECT
+    'oee' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(oee AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_day
+  WHERE
+    NOT oee IS NULL
+  UNION ALL
+  SELECT
+    'oee_mom_change_pts' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(oee_mom_change_pts AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_day
+  WHERE
+    NOT oee_mom_change_pts IS NULL
+  UNION ALL
+  SELECT
+    'performance' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(performance AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_day
+  WHERE
+    NOT performance IS NULL
+  UNION ALL
+  SELECT
+    'planned_production_minutes' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(planned_production_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_day
+  WHERE
+    NOT planned_production_minutes IS NULL
+  UNION ALL
+  SELECT
+    'production_cycle_time' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(production_cycle_time AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_day
+  WHERE
+    NOT production_cycle_time IS NULL
+  UNION ALL
+  SELECT
+    'production_runs' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(production_runs AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_day
+  WHERE
+    NOT production_runs IS NULL
+  UNION ALL
+  SELECT
+    'quality' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(quality AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_day
+  WHERE
+    NOT quality IS NULL
+  UNION ALL
+  SELECT
+    'run_time_minutes' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(run_time_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_day
+  WHERE
+    NOT run_time_minutes IS NULL
   UNION ALL
   SELECT
     'units_defective' AS metric_name,
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(units_defective AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_6_metrics_by_day
   WHERE
     NOT units_defective IS NULL
   UNION ALL
@@ -10506,7 +11532,7 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(units_produced AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_6_metrics_by_day
   WHERE
     NOT units_produced IS NULL
   UNION ALL
@@ -10515,18 +11541,27 @@ FROM (
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
     CAST(units_produced_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+  FROM recent_6_metrics_by_day
   WHERE
     NOT units_produced_rolling_7d IS NULL
   UNION ALL
   SELECT
-    'units_sold' AS metric_name,
+    'sales_visit_conversion_rate' AS metric_name,
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
-    CAST(units_sold AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_day
+    CAST(sales_visit_conversion_rate AS DOUBLE PRECISION) AS value
+  FROM recent_7_metrics_by_day
   WHERE
-    NOT units_sold IS NULL
+    NOT sales_visit_conversion_rate IS NULL
+  UNION ALL
+  SELECT
+    'sales_visit_conversions' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(sales_visit_conversions AS DOUBLE PRECISION) AS value
+  FROM recent_7_metrics_by_day
+  WHERE
+    NOT sales_visit_conversions IS NULL
   UNION ALL
   SELECT
     'converted_leads' AS metric_name,
@@ -10673,209 +11708,11 @@ FROM (
     NOT new_customers IS NULL
   UNION ALL
   SELECT
-    'ad_clicks' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(ad_clicks AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT ad_clicks IS NULL
-  UNION ALL
-  SELECT
-    'ad_impressions' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(ad_impressions AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT ad_impressions IS NULL
-  UNION ALL
-  SELECT
-    'attributed_gross_profit' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(attributed_gross_profit AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT attributed_gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'attributed_orders' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(attributed_orders AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT attributed_orders IS NULL
-  UNION ALL
-  SELECT
-    'attributed_revenue' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(attributed_revenue AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT attributed_revenue IS NULL
-  UNION ALL
-  SELECT
-    'attrition_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(attrition_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT attrition_rate IS NULL
-  UNION ALL
-  SELECT
-    'availability' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(availability AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT availability IS NULL
-  UNION ALL
-  SELECT
-    'average_order_value' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(average_order_value AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT average_order_value IS NULL
-  UNION ALL
-  SELECT
-    'channel_roi' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(channel_roi AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT channel_roi IS NULL
-  UNION ALL
-  SELECT
-    'click_through_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(click_through_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT click_through_rate IS NULL
-  UNION ALL
-  SELECT
-    'cost_of_goods' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(cost_of_goods AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT cost_of_goods IS NULL
-  UNION ALL
-  SELECT
-    'cost_per_click' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(cost_per_click AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT cost_per_click IS NULL
-  UNION ALL
-  SELECT
-    'customer_lifetime_value' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(customer_lifetime_value AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT customer_lifetime_value IS NULL
-  UNION ALL
-  SELECT
-    'customers_to_date' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(customers_to_date AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT customers_to_date IS NULL
-  UNION ALL
-  SELECT
-    'defect_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(defect_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT defect_rate IS NULL
-  UNION ALL
-  SELECT
-    'discounts' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(discounts AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT discounts IS NULL
-  UNION ALL
-  SELECT
-    'fte' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(fte AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT fte IS NULL
-  UNION ALL
-  SELECT
-    'good_units' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(good_units AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT good_units IS NULL
-  UNION ALL
-  SELECT
-    'gross_margin_pct' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(gross_margin_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT gross_margin_pct IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(gross_profit AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit_to_date' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(gross_profit_to_date AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT gross_profit_to_date IS NULL
-  UNION ALL
-  SELECT
-    'headcount' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(headcount AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT headcount IS NULL
-  UNION ALL
-  SELECT
     'hires' AS metric_name,
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(hires AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_1_metrics_by_week
   WHERE
     NOT hires IS NULL
   UNION ALL
@@ -10884,25 +11721,205 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(hires_ytd AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_1_metrics_by_week
   WHERE
     NOT hires_ytd IS NULL
   UNION ALL
   SELECT
-    'ideal_production_minutes' AS metric_name,
+    'leavers' AS metric_name,
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
-    CAST(ideal_production_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+    CAST(leavers AS DOUBLE PRECISION) AS value
+  FROM recent_1_metrics_by_week
   WHERE
-    NOT ideal_production_minutes IS NULL
+    NOT leavers IS NULL
+  UNION ALL
+  SELECT
+    'attrition_rate' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(attrition_rate AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT attrition_rate IS NULL
+  UNION ALL
+  SELECT
+    'fte' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(fte AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_week
+  WHERE
+    NOT fte IS NULL
+  UNION ALL
+  SELECT
+    'headcount' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(headcount AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_week
+  WHERE
+    NOT headcount IS NULL
+  UNION ALL
+  SELECT
+    'sales_visits' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(sales_visits AS DOUBLE PRECISION) AS value
+  FROM recent_4_metrics_by_week
+  WHERE
+    NOT sales_visits IS NULL
+  UNION ALL
+  SELECT
+    'ad_clicks' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(ad_clicks AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_week
+  WHERE
+    NOT ad_clicks IS NULL
+  UNION ALL
+  SELECT
+    'ad_impressions' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(ad_impressions AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_week
+  WHERE
+    NOT ad_impressions IS NULL
+  UNION ALL
+  SELECT
+    'attributed_gross_profit' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(attributed_gross_profit AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_week
+  WHERE
+    NOT attributed_gross_profit IS NULL
+  UNION ALL
+  SELECT
+    'attributed_orders' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(attributed_orders AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_week
+  WHERE
+    NOT attributed_orders IS NULL
+  UNION ALL
+  SELECT
+    'attributed_revenue' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(attributed_revenue AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_week
+  WHERE
+    NOT attributed_revenue IS NULL
+  UNION ALL
+  SELECT
+    'average_order_value' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(average_order_value AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_week
+  WHERE
+    NOT average_order_value IS NULL
+  UNION ALL
+  SELECT
+    'channel_roi' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(channel_roi AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_week
+  WHERE
+    NOT channel_roi IS NULL
+  UNION ALL
+  SELECT
+    'click_through_rate' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(click_through_rate AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_week
+  WHERE
+    NOT click_through_rate IS NULL
+  UNION ALL
+  SELECT
+    'cost_of_goods' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(cost_of_goods AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_week
+  WHERE
+    NOT cost_of_goods IS NULL
+  UNION ALL
+  SELECT
+    'cost_per_click' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(cost_per_click AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_week
+  WHERE
+    NOT cost_per_click IS NULL
+  UNION ALL
+  SELECT
+    'customer_lifetime_value' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(customer_lifetime_value AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_week
+  WHERE
+    NOT customer_lifetime_value IS NULL
+  UNION ALL
+  SELECT
+    'customers_to_date' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(customers_to_date AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_week
+  WHERE
+    NOT customers_to_date IS NULL
+  UNION ALL
+  SELECT
+    'discounts' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(discounts AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_week
+  WHERE
+    NOT discounts IS NULL
+  UNION ALL
+  SELECT
+    'gross_margin_pct' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(gross_margin_pct AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_week
+  WHERE
+    NOT gross_margin_pct IS NULL
+  UNION ALL
+  SELECT
+    'gross_profit' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(gross_profit AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_week
+  WHERE
+    NOT gross_profit IS NULL
+  UNION ALL
+  SELECT
+    'gross_profit_to_date' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(gross_profit_to_date AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_week
+  WHERE
+    NOT gross_profit_to_date IS NULL
   UNION ALL
   SELECT
     'inventory_days_in_period' AS metric_name,
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(inventory_days_in_period AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT inventory_days_in_period IS NULL
   UNION ALL
@@ -10911,7 +11928,7 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(inventory_turnover_days AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT inventory_turnover_days IS NULL
   UNION ALL
@@ -10920,7 +11937,7 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(inventory_units AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT inventory_units IS NULL
   UNION ALL
@@ -10929,25 +11946,16 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(inventory_value AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT inventory_value IS NULL
-  UNION ALL
-  SELECT
-    'leavers' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(leavers AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT leavers IS NULL
   UNION ALL
   SELECT
     'marketing_spend' AS metric_name,
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(marketing_spend AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT marketing_spend IS NULL
   UNION ALL
@@ -10956,7 +11964,7 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(marketing_spend_mom_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT marketing_spend_mom_growth_pct IS NULL
   UNION ALL
@@ -10965,34 +11973,16 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(marketing_spend_mtd AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT marketing_spend_mtd IS NULL
-  UNION ALL
-  SELECT
-    'oee' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(oee AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT oee IS NULL
-  UNION ALL
-  SELECT
-    'oee_mom_change_pts' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(oee_mom_change_pts AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT oee_mom_change_pts IS NULL
   UNION ALL
   SELECT
     'ordering_customers' AS metric_name,
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(ordering_customers AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT ordering_customers IS NULL
   UNION ALL
@@ -11001,7 +11991,7 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(orders AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT orders IS NULL
   UNION ALL
@@ -11010,52 +12000,16 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(orders_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT orders_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'performance' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(performance AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT performance IS NULL
-  UNION ALL
-  SELECT
-    'planned_production_minutes' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(planned_production_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT planned_production_minutes IS NULL
-  UNION ALL
-  SELECT
-    'production_cycle_time' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(production_cycle_time AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT production_cycle_time IS NULL
-  UNION ALL
-  SELECT
-    'production_runs' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(production_runs AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT production_runs IS NULL
   UNION ALL
   SELECT
     'promotion_conversion_rate' AS metric_name,
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(promotion_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT promotion_conversion_rate IS NULL
   UNION ALL
@@ -11064,7 +12018,7 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(promotion_order_share AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT promotion_order_share IS NULL
   UNION ALL
@@ -11073,25 +12027,16 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(promotion_revenue AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT promotion_revenue IS NULL
-  UNION ALL
-  SELECT
-    'quality' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(quality AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT quality IS NULL
   UNION ALL
   SELECT
     'repeat_customers' AS metric_name,
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(repeat_customers AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT repeat_customers IS NULL
   UNION ALL
@@ -11100,7 +12045,7 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(repurchase_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT repurchase_rate IS NULL
   UNION ALL
@@ -11109,7 +12054,7 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(return_on_ad_spend AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT return_on_ad_spend IS NULL
   UNION ALL
@@ -11118,7 +12063,7 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(revenue AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT revenue IS NULL
   UNION ALL
@@ -11127,7 +12072,7 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(revenue_mom_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT revenue_mom_growth_pct IS NULL
   UNION ALL
@@ -11136,7 +12081,7 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(revenue_mtd AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT revenue_mtd IS NULL
   UNION ALL
@@ -11145,7 +12090,7 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(revenue_per_visitor AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT revenue_per_visitor IS NULL
   UNION ALL
@@ -11154,7 +12099,7 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(revenue_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT revenue_rolling_7d IS NULL
   UNION ALL
@@ -11163,7 +12108,7 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(revenue_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT revenue_yoy_growth_pct IS NULL
   UNION ALL
@@ -11172,52 +12117,16 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(revenue_ytd AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT revenue_ytd IS NULL
-  UNION ALL
-  SELECT
-    'run_time_minutes' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(run_time_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT run_time_minutes IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversion_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(sales_visit_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT sales_visit_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversions' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(sales_visit_conversions AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT sales_visit_conversions IS NULL
-  UNION ALL
-  SELECT
-    'sales_visits' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(sales_visits AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
-  WHERE
-    NOT sales_visits IS NULL
   UNION ALL
   SELECT
     'store_conversion_rate' AS metric_name,
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(store_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT store_conversion_rate IS NULL
   UNION ALL
@@ -11226,7 +12135,7 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(store_footfall AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT store_footfall IS NULL
   UNION ALL
@@ -11235,7 +12144,7 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(store_footfall_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT store_footfall_rolling_7d IS NULL
   UNION ALL
@@ -11244,16 +12153,133 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(store_footfall_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_5_metrics_by_week
   WHERE
     NOT store_footfall_yoy_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'units_sold' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(units_sold AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_week
+  WHERE
+    NOT units_sold IS NULL
+  UNION ALL
+  SELECT
+    'availability' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(availability AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_week
+  WHERE
+    NOT availability IS NULL
+  UNION ALL
+  SELECT
+    'defect_rate' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(defect_rate AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_week
+  WHERE
+    NOT defect_rate IS NULL
+  UNION ALL
+  SELECT
+    'good_units' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(good_units AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_week
+  WHERE
+    NOT good_units IS NULL
+  UNION ALL
+  SELECT
+    'ideal_production_minutes' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(ideal_production_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_week
+  WHERE
+    NOT ideal_production_minutes IS NULL
+  UNION ALL
+  SELECT
+    'oee' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(oee AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_week
+  WHERE
+    NOT oee IS NULL
+  UNION ALL
+  SELECT
+    'oee_mom_change_pts' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(oee_mom_change_pts AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_week
+  WHERE
+    NOT oee_mom_change_pts IS NULL
+  UNION ALL
+  SELECT
+    'performance' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(performance AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_week
+  WHERE
+    NOT performance IS NULL
+  UNION ALL
+  SELECT
+    'planned_production_minutes' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(planned_production_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_week
+  WHERE
+    NOT planned_production_minutes IS NULL
+  UNION ALL
+  SELECT
+    'production_cycle_time' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(production_cycle_time AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_week
+  WHERE
+    NOT production_cycle_time IS NULL
+  UNION ALL
+  SELECT
+    'production_runs' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(production_runs AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_week
+  WHERE
+    NOT production_runs IS NULL
+  UNION ALL
+  SELECT
+    'quality' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(quality AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_week
+  WHERE
+    NOT quality IS NULL
+  UNION ALL
+  SELECT
+    'run_time_minutes' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(run_time_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_week
+  WHERE
+    NOT run_time_minutes IS NULL
   UNION ALL
   SELECT
     'units_defective' AS metric_name,
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(units_defective AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_6_metrics_by_week
   WHERE
     NOT units_defective IS NULL
   UNION ALL
@@ -11262,7 +12288,7 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(units_produced AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_6_metrics_by_week
   WHERE
     NOT units_produced IS NULL
   UNION ALL
@@ -11271,18 +12297,27 @@ FROM (
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
     CAST(units_produced_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+  FROM recent_6_metrics_by_week
   WHERE
     NOT units_produced_rolling_7d IS NULL
   UNION ALL
   SELECT
-    'units_sold' AS metric_name,
+    'sales_visit_conversion_rate' AS metric_name,
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
-    CAST(units_sold AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_week
+    CAST(sales_visit_conversion_rate AS DOUBLE PRECISION) AS value
+  FROM recent_7_metrics_by_week
   WHERE
-    NOT units_sold IS NULL
+    NOT sales_visit_conversion_rate IS NULL
+  UNION ALL
+  SELECT
+    'sales_visit_conversions' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(sales_visit_conversions AS DOUBLE PRECISION) AS value
+  FROM recent_7_metrics_by_week
+  WHERE
+    NOT sales_visit_conversions IS NULL
   UNION ALL
   SELECT
     'converted_leads' AS metric_name,
@@ -11429,209 +12464,11 @@ FROM (
     NOT new_customers IS NULL
   UNION ALL
   SELECT
-    'ad_clicks' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(ad_clicks AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT ad_clicks IS NULL
-  UNION ALL
-  SELECT
-    'ad_impressions' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(ad_impressions AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT ad_impressions IS NULL
-  UNION ALL
-  SELECT
-    'attributed_gross_profit' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(attributed_gross_profit AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT attributed_gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'attributed_orders' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(attributed_orders AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT attributed_orders IS NULL
-  UNION ALL
-  SELECT
-    'attributed_revenue' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(attributed_revenue AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT attributed_revenue IS NULL
-  UNION ALL
-  SELECT
-    'attrition_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(attrition_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT attrition_rate IS NULL
-  UNION ALL
-  SELECT
-    'availability' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(availability AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT availability IS NULL
-  UNION ALL
-  SELECT
-    'average_order_value' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(average_order_value AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT average_order_value IS NULL
-  UNION ALL
-  SELECT
-    'channel_roi' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(channel_roi AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT channel_roi IS NULL
-  UNION ALL
-  SELECT
-    'click_through_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(click_through_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT click_through_rate IS NULL
-  UNION ALL
-  SELECT
-    'cost_of_goods' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(cost_of_goods AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT cost_of_goods IS NULL
-  UNION ALL
-  SELECT
-    'cost_per_click' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(cost_per_click AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT cost_per_click IS NULL
-  UNION ALL
-  SELECT
-    'customer_lifetime_value' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(customer_lifetime_value AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT customer_lifetime_value IS NULL
-  UNION ALL
-  SELECT
-    'customers_to_date' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(customers_to_date AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT customers_to_date IS NULL
-  UNION ALL
-  SELECT
-    'defect_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(defect_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT defect_rate IS NULL
-  UNION ALL
-  SELECT
-    'discounts' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(discounts AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT discounts IS NULL
-  UNION ALL
-  SELECT
-    'fte' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(fte AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT fte IS NULL
-  UNION ALL
-  SELECT
-    'good_units' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(good_units AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT good_units IS NULL
-  UNION ALL
-  SELECT
-    'gross_margin_pct' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(gross_margin_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT gross_margin_pct IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(gross_profit AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit_to_date' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(gross_profit_to_date AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT gross_profit_to_date IS NULL
-  UNION ALL
-  SELECT
-    'headcount' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(headcount AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT headcount IS NULL
-  UNION ALL
-  SELECT
     'hires' AS metric_name,
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(hires AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_1_metrics_by_month
   WHERE
     NOT hires IS NULL
   UNION ALL
@@ -11640,25 +12477,205 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(hires_ytd AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_1_metrics_by_month
   WHERE
     NOT hires_ytd IS NULL
   UNION ALL
   SELECT
-    'ideal_production_minutes' AS metric_name,
+    'leavers' AS metric_name,
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
-    CAST(ideal_production_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+    CAST(leavers AS DOUBLE PRECISION) AS value
+  FROM recent_1_metrics_by_month
   WHERE
-    NOT ideal_production_minutes IS NULL
+    NOT leavers IS NULL
+  UNION ALL
+  SELECT
+    'attrition_rate' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(attrition_rate AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT attrition_rate IS NULL
+  UNION ALL
+  SELECT
+    'fte' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(fte AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_month
+  WHERE
+    NOT fte IS NULL
+  UNION ALL
+  SELECT
+    'headcount' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(headcount AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_month
+  WHERE
+    NOT headcount IS NULL
+  UNION ALL
+  SELECT
+    'sales_visits' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(sales_visits AS DOUBLE PRECISION) AS value
+  FROM recent_4_metrics_by_month
+  WHERE
+    NOT sales_visits IS NULL
+  UNION ALL
+  SELECT
+    'ad_clicks' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(ad_clicks AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_month
+  WHERE
+    NOT ad_clicks IS NULL
+  UNION ALL
+  SELECT
+    'ad_impressions' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(ad_impressions AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_month
+  WHERE
+    NOT ad_impressions IS NULL
+  UNION ALL
+  SELECT
+    'attributed_gross_profit' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(attributed_gross_profit AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_month
+  WHERE
+    NOT attributed_gross_profit IS NULL
+  UNION ALL
+  SELECT
+    'attributed_orders' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(attributed_orders AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_month
+  WHERE
+    NOT attributed_orders IS NULL
+  UNION ALL
+  SELECT
+    'attributed_revenue' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(attributed_revenue AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_month
+  WHERE
+    NOT attributed_revenue IS NULL
+  UNION ALL
+  SELECT
+    'average_order_value' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(average_order_value AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_month
+  WHERE
+    NOT average_order_value IS NULL
+  UNION ALL
+  SELECT
+    'channel_roi' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(channel_roi AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_month
+  WHERE
+    NOT channel_roi IS NULL
+  UNION ALL
+  SELECT
+    'click_through_rate' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(click_through_rate AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_month
+  WHERE
+    NOT click_through_rate IS NULL
+  UNION ALL
+  SELECT
+    'cost_of_goods' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(cost_of_goods AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_month
+  WHERE
+    NOT cost_of_goods IS NULL
+  UNION ALL
+  SELECT
+    'cost_per_click' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(cost_per_click AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_month
+  WHERE
+    NOT cost_per_click IS NULL
+  UNION ALL
+  SELECT
+    'customer_lifetime_value' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(customer_lifetime_value AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_month
+  WHERE
+    NOT customer_lifetime_value IS NULL
+  UNION ALL
+  SELECT
+    'customers_to_date' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(customers_to_date AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_month
+  WHERE
+    NOT customers_to_date IS NULL
+  UNION ALL
+  SELECT
+    'discounts' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(discounts AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_month
+  WHERE
+    NOT discounts IS NULL
+  UNION ALL
+  SELECT
+    'gross_margin_pct' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(gross_margin_pct AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_month
+  WHERE
+    NOT gross_margin_pct IS NULL
+  UNION ALL
+  SELECT
+    'gross_profit' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(gross_profit AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_month
+  WHERE
+    NOT gross_profit IS NULL
+  UNION ALL
+  SELECT
+    'gross_profit_to_date' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(gross_profit_to_date AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_month
+  WHERE
+    NOT gross_profit_to_date IS NULL
   UNION ALL
   SELECT
     'inventory_days_in_period' AS metric_name,
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(inventory_days_in_period AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT inventory_days_in_period IS NULL
   UNION ALL
@@ -11667,7 +12684,7 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(inventory_turnover_days AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT inventory_turnover_days IS NULL
   UNION ALL
@@ -11676,7 +12693,7 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(inventory_units AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT inventory_units IS NULL
   UNION ALL
@@ -11685,25 +12702,16 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(inventory_value AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT inventory_value IS NULL
-  UNION ALL
-  SELECT
-    'leavers' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(leavers AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT leavers IS NULL
   UNION ALL
   SELECT
     'marketing_spend' AS metric_name,
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(marketing_spend AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT marketing_spend IS NULL
   UNION ALL
@@ -11712,7 +12720,7 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(marketing_spend_mom_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT marketing_spend_mom_growth_pct IS NULL
   UNION ALL
@@ -11721,34 +12729,16 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(marketing_spend_mtd AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT marketing_spend_mtd IS NULL
-  UNION ALL
-  SELECT
-    'oee' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(oee AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT oee IS NULL
-  UNION ALL
-  SELECT
-    'oee_mom_change_pts' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(oee_mom_change_pts AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT oee_mom_change_pts IS NULL
   UNION ALL
   SELECT
     'ordering_customers' AS metric_name,
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(ordering_customers AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT ordering_customers IS NULL
   UNION ALL
@@ -11757,7 +12747,7 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(orders AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT orders IS NULL
   UNION ALL
@@ -11766,52 +12756,16 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(orders_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT orders_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'performance' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(performance AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT performance IS NULL
-  UNION ALL
-  SELECT
-    'planned_production_minutes' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(planned_production_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT planned_production_minutes IS NULL
-  UNION ALL
-  SELECT
-    'production_cycle_time' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(production_cycle_time AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT production_cycle_time IS NULL
-  UNION ALL
-  SELECT
-    'production_runs' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(production_runs AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT production_runs IS NULL
   UNION ALL
   SELECT
     'promotion_conversion_rate' AS metric_name,
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(promotion_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT promotion_conversion_rate IS NULL
   UNION ALL
@@ -11820,7 +12774,7 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(promotion_order_share AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT promotion_order_share IS NULL
   UNION ALL
@@ -11829,25 +12783,16 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(promotion_revenue AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT promotion_revenue IS NULL
-  UNION ALL
-  SELECT
-    'quality' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(quality AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT quality IS NULL
   UNION ALL
   SELECT
     'repeat_customers' AS metric_name,
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(repeat_customers AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT repeat_customers IS NULL
   UNION ALL
@@ -11856,7 +12801,7 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(repurchase_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT repurchase_rate IS NULL
   UNION ALL
@@ -11865,7 +12810,7 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(return_on_ad_spend AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT return_on_ad_spend IS NULL
   UNION ALL
@@ -11874,7 +12819,7 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(revenue AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT revenue IS NULL
   UNION ALL
@@ -11883,7 +12828,7 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(revenue_mom_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT revenue_mom_growth_pct IS NULL
   UNION ALL
@@ -11892,7 +12837,7 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(revenue_mtd AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT revenue_mtd IS NULL
   UNION ALL
@@ -11901,7 +12846,7 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(revenue_per_visitor AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT revenue_per_visitor IS NULL
   UNION ALL
@@ -11910,7 +12855,7 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(revenue_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT revenue_rolling_7d IS NULL
   UNION ALL
@@ -11919,7 +12864,7 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(revenue_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT revenue_yoy_growth_pct IS NULL
   UNION ALL
@@ -11928,52 +12873,16 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(revenue_ytd AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT revenue_ytd IS NULL
-  UNION ALL
-  SELECT
-    'run_time_minutes' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(run_time_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT run_time_minutes IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversion_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(sales_visit_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT sales_visit_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversions' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(sales_visit_conversions AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT sales_visit_conversions IS NULL
-  UNION ALL
-  SELECT
-    'sales_visits' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(sales_visits AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
-  WHERE
-    NOT sales_visits IS NULL
   UNION ALL
   SELECT
     'store_conversion_rate' AS metric_name,
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(store_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT store_conversion_rate IS NULL
   UNION ALL
@@ -11982,7 +12891,7 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(store_footfall AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT store_footfall IS NULL
   UNION ALL
@@ -11991,7 +12900,7 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(store_footfall_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT store_footfall_rolling_7d IS NULL
   UNION ALL
@@ -12000,16 +12909,133 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(store_footfall_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_5_metrics_by_month
   WHERE
     NOT store_footfall_yoy_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'units_sold' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(units_sold AS DOUBLE PRECISION) AS value
+  FROM recent_5_metrics_by_month
+  WHERE
+    NOT units_sold IS NULL
+  UNION ALL
+  SELECT
+    'availability' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(availability AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_month
+  WHERE
+    NOT availability IS NULL
+  UNION ALL
+  SELECT
+    'defect_rate' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(defect_rate AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_month
+  WHERE
+    NOT defect_rate IS NULL
+  UNION ALL
+  SELECT
+    'good_units' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(good_units AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_month
+  WHERE
+    NOT good_units IS NULL
+  UNION ALL
+  SELECT
+    'ideal_production_minutes' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(ideal_production_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_month
+  WHERE
+    NOT ideal_production_minutes IS NULL
+  UNION ALL
+  SELECT
+    'oee' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(oee AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_month
+  WHERE
+    NOT oee IS NULL
+  UNION ALL
+  SELECT
+    'oee_mom_change_pts' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(oee_mom_change_pts AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_month
+  WHERE
+    NOT oee_mom_change_pts IS NULL
+  UNION ALL
+  SELECT
+    'performance' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(performance AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_month
+  WHERE
+    NOT performance IS NULL
+  UNION ALL
+  SELECT
+    'planned_production_minutes' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(planned_production_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_month
+  WHERE
+    NOT planned_production_minutes IS NULL
+  UNION ALL
+  SELECT
+    'production_cycle_time' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(production_cycle_time AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_month
+  WHERE
+    NOT production_cycle_time IS NULL
+  UNION ALL
+  SELECT
+    'production_runs' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(production_runs AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_month
+  WHERE
+    NOT production_runs IS NULL
+  UNION ALL
+  SELECT
+    'quality' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(quality AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_month
+  WHERE
+    NOT quality IS NULL
+  UNION ALL
+  SELECT
+    'run_time_minutes' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(run_time_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_6_metrics_by_month
+  WHERE
+    NOT run_time_minutes IS NULL
   UNION ALL
   SELECT
     'units_defective' AS metric_name,
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(units_defective AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_6_metrics_by_month
   WHERE
     NOT units_defective IS NULL
   UNION ALL
@@ -12018,7 +13044,7 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(units_produced AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_6_metrics_by_month
   WHERE
     NOT units_produced IS NULL
   UNION ALL
@@ -12027,18 +13053,27 @@ FROM (
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
     CAST(units_produced_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+  FROM recent_6_metrics_by_month
   WHERE
     NOT units_produced_rolling_7d IS NULL
   UNION ALL
   SELECT
-    'units_sold' AS metric_name,
+    'sales_visit_conversion_rate' AS metric_name,
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
-    CAST(units_sold AS DOUBLE PRECISION) AS value
-  FROM recent_metrics_by_month
+    CAST(sales_visit_conversion_rate AS DOUBLE PRECISION) AS value
+  FROM recent_7_metrics_by_month
   WHERE
-    NOT units_sold IS NULL
+    NOT sales_visit_conversion_rate IS NULL
+  UNION ALL
+  SELECT
+    'sales_visit_conversions' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(sales_visit_conversions AS DOUBLE PRECISION) AS value
+  FROM recent_7_metrics_by_month
+  WHERE
+    NOT sales_visit_conversions IS NULL
 ) AS metric_values
 {% if is_incremental() %}
 UNION ALL
@@ -12049,87 +13084,177 @@ SELECT
   value
 FROM {{ this }}
 WHERE
-  metric_name IN (
-    'ad_clicks',
-    'ad_impressions',
-    'attributed_gross_profit',
-    'attributed_orders',
-    'attributed_revenue',
-    'attrition_rate',
-    'availability',
-    'average_order_value',
-    'channel_roi',
-    'click_through_rate',
-    'cost_of_goods',
-    'cost_per_click',
-    'customer_lifetime_value',
-    'customers_to_date',
-    'defect_rate',
-    'discounts',
-    'fte',
-    'good_units',
-    'gross_margin_pct',
-    'gross_profit',
-    'gross_profit_to_date',
-    'headcount',
-    'hires',
-    'hires_ytd',
-    'ideal_production_minutes',
-    'inventory_days_in_period',
-    'inventory_turnover_days',
-    'inventory_units',
-    'inventory_value',
-    'leavers',
-    'marketing_spend',
-    'marketing_spend_mom_growth_pct',
-    'marketing_spend_mtd',
-    'oee',
-    'oee_mom_change_pts',
-    'ordering_customers',
-    'orders',
-    'orders_yoy_growth_pct',
-    'performance',
-    'planned_production_minutes',
-    'production_cycle_time',
-    'production_runs',
-    'promotion_conversion_rate',
-    'promotion_order_share',
-    'promotion_revenue',
-    'quality',
-    'repeat_customers',
-    'repurchase_rate',
-    'return_on_ad_spend',
-    'revenue',
-    'revenue_mom_growth_pct',
-    'revenue_mtd',
-    'revenue_per_visitor',
-    'revenue_rolling_7d',
-    'revenue_yoy_growth_pct',
-    'revenue_ytd',
-    'run_time_minutes',
-    'sales_visit_conversion_rate',
-    'sales_visit_conversions',
-    'sales_visits',
-    'store_conversion_rate',
-    'store_footfall',
-    'store_footfall_rolling_7d',
-    'store_footfall_yoy_growth_pct',
-    'units_defective',
-    'units_produced',
-    'units_produced_rolling_7d',
-    'units_sold'
+  (
+    metric_name IN ('hires', 'hires_ytd', 'leavers')
+    AND (
+      (
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_1 }}' AS DATE)
+      )
+      OR (
+        grain = 'week'
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+      )
+      OR (
+        grain = 'month'
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+      )
+    )
   )
-  AND (
-    (
-      grain = 'day' AND period_start < CAST('{{ metricsctl_since }}' AS DATE)
+  OR (
+    metric_name IN ('attrition_rate')
+    AND (
+      (
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_2 }}' AS DATE)
+      )
+      OR (
+        grain = 'week'
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
+      )
+      OR (
+        grain = 'month'
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
+      )
     )
-    OR (
-      grain = 'week'
-      AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+  )
+  OR (
+    metric_name IN ('fte', 'headcount')
+    AND (
+      (
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_3 }}' AS DATE)
+      )
+      OR (
+        grain = 'week'
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
+      )
+      OR (
+        grain = 'month'
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
+      )
     )
-    OR (
-      grain = 'month'
-      AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since }}' AS DATE)) AS DATE)
+  )
+  OR (
+    metric_name IN ('sales_visits')
+    AND (
+      (
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_4 }}' AS DATE)
+      )
+      OR (
+        grain = 'week'
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
+      )
+      OR (
+        grain = 'month'
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
+      )
+    )
+  )
+  OR (
+    metric_name IN (
+      'ad_clicks',
+      'ad_impressions',
+      'attributed_gross_profit',
+      'attributed_orders',
+      'attributed_revenue',
+      'average_order_value',
+      'channel_roi',
+      'click_through_rate',
+      'cost_of_goods',
+      'cost_per_click',
+      'customer_lifetime_value',
+      'customers_to_date',
+      'discounts',
+      'gross_margin_pct',
+      'gross_profit',
+      'gross_profit_to_date',
+      'inventory_days_in_period',
+      'inventory_turnover_days',
+      'inventory_units',
+      'inventory_value',
+      'marketing_spend',
+      'marketing_spend_mom_growth_pct',
+      'marketing_spend_mtd',
+      'ordering_customers',
+      'orders',
+      'orders_yoy_growth_pct',
+      'promotion_conversion_rate',
+      'promotion_order_share',
+      'promotion_revenue',
+      'repeat_customers',
+      'repurchase_rate',
+      'return_on_ad_spend',
+      'revenue',
+      'revenue_mom_growth_pct',
+      'revenue_mtd',
+      'revenue_per_visitor',
+      'revenue_rolling_7d',
+      'revenue_yoy_growth_pct',
+      'revenue_ytd',
+      'store_conversion_rate',
+      'store_footfall',
+      'store_footfall_rolling_7d',
+      'store_footfall_yoy_growth_pct',
+      'units_sold'
+    )
+    AND (
+      (
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_5 }}' AS DATE)
+      )
+      OR (
+        grain = 'week'
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      )
+      OR (
+        grain = 'month'
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      )
+    )
+  )
+  OR (
+    metric_name IN (
+      'availability',
+      'defect_rate',
+      'good_units',
+      'ideal_production_minutes',
+      'oee',
+      'oee_mom_change_pts',
+      'performance',
+      'planned_production_minutes',
+      'production_cycle_time',
+      'production_runs',
+      'quality',
+      'run_time_minutes',
+      'units_defective',
+      'units_produced',
+      'units_produced_rolling_7d'
+    )
+    AND (
+      (
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_6 }}' AS DATE)
+      )
+      OR (
+        grain = 'week'
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+      )
+      OR (
+        grain = 'month'
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+      )
+    )
+  )
+  OR (
+    metric_name IN ('sales_visit_conversion_rate', 'sales_visit_conversions')
+    AND (
+      (
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_7 }}' AS DATE)
+      )
+      OR (
+        grain = 'week'
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_7 }}' AS DATE)) AS DATE)
+      )
+      OR (
+        grain = 'month'
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_7 }}' AS DATE)) AS DATE)
+      )
     )
   )
 {% endif %}
