@@ -440,13 +440,14 @@ class Materializer:
         rebuild at each grain, keeps their earlier periods as the table holds them, and recomputes every other
         metric in full. Metrics that look back as far and read the same records share a first day: the period
         holding the latest day with data minus their lookback (and conversion window), moved back to the
-        earliest day their records hold. So a correction in one source, or a long conversion window, moves back
-        only the metrics that read it. The run writes the whole table (replacing each grain's rows), so periods
+        earliest day their records hold; metrics that read a record share one first day with every metric that
+        reads it (`_shared_records`). So a correction in one source, or a long conversion window, moves back only
+        the metrics that read it. The run writes the whole table (replacing each grain's rows), so periods
         that lost all their values disappear as in a full refresh; the table is small, its cost is computing
         the metrics.
         """
         names = sorted(m.name for m in self.spec.manifest.metrics)  # stable whatever order dbt parsed in
-        bounded = self._bounded_metrics(names)
+        bounded = self._shared_records(self._bounded_metrics(names))
         bearing = [n for n in bounded if self._bears_data(n)]
         if not bearing:
             bounded = {}
@@ -504,6 +505,23 @@ class Materializer:
                           self._render(select),
                           "{% if is_incremental() %}", "UNION ALL", self._render(kept), "{% endif %}"])
         return GeneratedModel("metric_values", f"{self.folder}/metric_values.sql", header, config, body)
+
+    @staticmethod
+    def _shared_records(bounded: dict[str, tuple[int, tuple[str, ...]]]) -> dict[str, tuple[int, tuple[str, ...]]]:
+        """Each bounded metric's first day as `metric_values` computes it: metrics that read records (and so the
+        tables behind them) are recomputed together from the longest lookback and every record of the metrics
+        they share a record with, so that a full build reads each recorded table once; the others from their
+        own lookback."""
+        components: list[set[str]] = []
+        for _, records in bounded.values():
+            touching = [c for c in components if c & set(records)]
+            if records:
+                components = [c for c in components if c not in touching] + [set(records).union(*touching)]
+        shared: dict[str, tuple[int, tuple[str, ...]]] = {}  # each record's group
+        for component in components:
+            days = max(d for d, records in bounded.values() if set(records) & component)
+            shared.update((record, (days, tuple(sorted(component)))) for record in component)
+        return {name: shared[records[0]] if records else (days, records) for name, (days, records) in bounded.items()}
 
     def _filled_metrics(self, names: list[str]) -> set[str]:
         """The metrics that fill NULLs (`fill_nulls_with`, in themselves or an input): each is queried alone for

@@ -331,6 +331,26 @@ def test_metric_values_after_a_late_order_equal_a_full_refresh(tmp_path: Path, t
     assert ("revenue", "month", "2024-07-01") in got
 
 
+def test_metrics_that_read_a_record_share_their_first_day_with_every_metric_reading_it():
+    """The first day of each bounded metric in metric_values, as (days back, records): the attrition rate reads
+    both HR records, so the headcount and the hires join it; the visits join their conversions' 24 days; the
+    revenue, reading no record, keeps its own 10 days."""
+    from metricsctl.materialize import Materializer
+
+    bounded = {"headcount": (0, ("headcount_rewrites",)),
+               "attrition_rate": (0, ("headcount_rewrites", "movements_rewrites")),
+               "hires": (0, ("movements_rewrites",)),
+               "visits": (0, ("visits_rewrites",)),
+               "visit_conversions": (24, ("visits_rewrites",)),
+               "revenue": (10, ()),
+               "defect_rate": (14, ())}
+    hr = (0, ("headcount_rewrites", "movements_rewrites"))
+    assert Materializer._shared_records(bounded) == {
+        "headcount": hr, "attrition_rate": hr, "hires": hr,
+        "visits": (24, ("visits_rewrites",)), "visit_conversions": (24, ("visits_rewrites",)),
+        "revenue": (10, ()), "defect_rate": (14, ())}
+
+
 def test_a_lookback_that_is_not_a_number_of_days_is_named_with_its_file(tmp_path: Path):
     root = make_project(tmp_path)
     path = root / "metrics" / "semantic_models.yml"

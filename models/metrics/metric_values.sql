@@ -3,9 +3,6 @@
 {% if target.type == 'duckdb' %}
 {% if is_incremental() %}{% set metricsctl_bound %}SELECT
   CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '0' DAY) AS DATE),
-  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '0' DAY) AS DATE),
-  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '0' DAY) AS DATE),
-  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '0' DAY) AS DATE),
   CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '10' DAY) AS DATE),
   CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '14' DAY) AS DATE),
   CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '24' DAY) AS DATE)
@@ -64,32 +61,26 @@ WHERE
 {% set metricsctl_since_2 = (metricsctl_found.rows[0][1] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][1] is not none else '1900-01-01' %}
 {% set metricsctl_since_3 = (metricsctl_found.rows[0][2] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][2] is not none else '1900-01-01' %}
 {% set metricsctl_since_4 = (metricsctl_found.rows[0][3] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][3] is not none else '1900-01-01' %}
-{% set metricsctl_since_5 = (metricsctl_found.rows[0][4] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][4] is not none else '1900-01-01' %}
-{% set metricsctl_since_6 = (metricsctl_found.rows[0][5] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][5] is not none else '1900-01-01' %}
-{% set metricsctl_since_7 = (metricsctl_found.rows[0][6] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][6] is not none else '1900-01-01' %}
-{% else %}{% set metricsctl_since_1 = '1900-01-01' %}{% set metricsctl_since_2 = '1900-01-01' %}{% set metricsctl_since_3 = '1900-01-01' %}{% set metricsctl_since_4 = '1900-01-01' %}{% set metricsctl_since_5 = '1900-01-01' %}{% set metricsctl_since_6 = '1900-01-01' %}{% set metricsctl_since_7 = '1900-01-01' %}{% endif %}
+{% else %}{% set metricsctl_since_1 = '1900-01-01' %}{% set metricsctl_since_2 = '1900-01-01' %}{% set metricsctl_since_3 = '1900-01-01' %}{% set metricsctl_since_4 = '1900-01-01' %}{% endif %}
 {% if is_incremental() and load_relation(ref('fct_employee_movements_rewrites')) is not none %}{% set metricsctl_earliest %}SELECT
   CAST(MIN(first_day) AS DATE)
 FROM {{ ref('fct_employee_movements_rewrites') }}{% endset %}
 {% set metricsctl_record = run_query(metricsctl_earliest) if execute else none %}
-{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_1 %}{% set metricsctl_since_1 = metricsctl_day %}{% endif %}{% if metricsctl_day < metricsctl_since_2 %}{% set metricsctl_since_2 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
+{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_1 %}{% set metricsctl_since_1 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
 {% if is_incremental() and load_relation(ref('fct_headcount_daily_rewrites')) is not none %}{% set metricsctl_earliest %}SELECT
   CAST(MIN(first_day) AS DATE)
 FROM {{ ref('fct_headcount_daily_rewrites') }}{% endset %}
 {% set metricsctl_record = run_query(metricsctl_earliest) if execute else none %}
-{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_2 %}{% set metricsctl_since_2 = metricsctl_day %}{% endif %}{% if metricsctl_day < metricsctl_since_3 %}{% set metricsctl_since_3 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
+{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_1 %}{% set metricsctl_since_1 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
 {% if is_incremental() and load_relation(ref('stg_sales_visits_rewrites')) is not none %}{% set metricsctl_earliest %}SELECT
   CAST(MIN(first_day) AS DATE)
 FROM {{ ref('stg_sales_visits_rewrites') }}{% endset %}
 {% set metricsctl_record = run_query(metricsctl_earliest) if execute else none %}
-{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_4 %}{% set metricsctl_since_4 = metricsctl_day %}{% endif %}{% if metricsctl_day < metricsctl_since_7 %}{% set metricsctl_since_7 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
+{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_4 %}{% set metricsctl_since_4 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_1) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_1) }}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_2) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_2) }}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_3) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_3) }}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_4) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_4) }}{% endif %}
-{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_5) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_5) }}{% endif %}
-{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_6) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_6) }}{% endif %}
-{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_7) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_7) }}{% endif %}
 WITH metrics_by_day AS (
   WITH leads_agg AS (
     SELECT
@@ -359,30 +350,57 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires,
-      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
     WHERE
       src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
       SUM(employee_movements_rows.hires) AS hires,
-      SUM(employee_movements_rows.hires__2) AS hires__2,
-      SUM(employee_movements_rows.leavers) AS leavers
+      SUM(employee_movements_rows.hires__2) AS hires__2
     FROM employee_movements_rows
     GROUP BY
       employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('DAY', employee_movements_daily.__day) AS metric_time__day,
-      SUM(employee_movements_daily.hires) AS hires,
-      SUM(employee_movements_daily.leavers) AS leavers
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
     FROM employee_movements_daily
     WHERE
       employee_movements_daily.__day >= CAST('{{ metricsctl_since_1 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', employee_movements_daily.__day)
+  ), headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(1) AS headcount,
+      SUM(src.fte) AS fte
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST('{{ metricsctl_since_1 }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__day) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__day,
+      SUM(headcount_window.headcount) AS headcount,
+      SUM(headcount_window.fte) AS fte
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__day
   ), employee_movements_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -403,21 +421,36 @@ WITH metrics_by_day AS (
   ), combined AS (
     SELECT
       metric_time__day,
-      MAX(hires) AS hires,
       MAX(leavers) AS leavers,
+      MAX(hires) AS hires,
+      MAX(headcount) AS headcount,
+      MAX(fte) AS fte,
       MAX(hires__2) AS hires__2
     FROM (
       SELECT
         employee_movements_agg.metric_time__day,
-        employee_movements_agg.hires,
         employee_movements_agg.leavers,
+        employee_movements_agg.hires,
+        NULL AS headcount,
+        NULL AS fte,
         NULL AS hires__2
       FROM employee_movements_agg
       UNION ALL
       SELECT
-        employee_movements_cumulative_by_day.metric_time__day,
-        NULL AS hires,
+        headcount_agg.metric_time__day,
         NULL AS leavers,
+        NULL AS hires,
+        headcount_agg.headcount,
+        headcount_agg.fte,
+        NULL AS hires__2
+      FROM headcount_agg
+      UNION ALL
+      SELECT
+        employee_movements_cumulative_by_day.metric_time__day,
+        NULL AS leavers,
+        NULL AS hires,
+        NULL AS headcount,
+        NULL AS fte,
         employee_movements_cumulative_by_day.hires__2
       FROM employee_movements_cumulative_by_day
     ) AS stacked
@@ -426,120 +459,14 @@ WITH metrics_by_day AS (
   )
   SELECT
     combined.metric_time__day AS metric_time__day,
+    CAST(combined.leavers AS DOUBLE) / CAST(NULLIF(combined.headcount, 0) AS DOUBLE) AS attrition_rate,
+    combined.fte AS fte,
+    combined.headcount AS headcount,
     combined.hires AS hires,
     combined.hires__2 AS hires_ytd,
     combined.leavers AS leavers
   FROM combined
 ), recent_2_metrics_by_day AS (
-  WITH employee_movements_agg AS (
-    SELECT
-      DATE_TRUNC('DAY', src.movement_date) AS metric_time__day,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers
-    FROM {{ ref('fct_employee_movements') }} AS src
-    WHERE
-      src.movement_date >= CAST('{{ metricsctl_since_2 }}' AS DATE)
-    GROUP BY
-      DATE_TRUNC('DAY', src.movement_date)
-  ), headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(1) AS headcount
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
-    GROUP BY
-      DATE_TRUNC('DAY', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__day) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__day,
-      SUM(headcount_window.headcount) AS headcount
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__day
-  ), combined AS (
-    SELECT
-      metric_time__day,
-      MAX(leavers) AS leavers,
-      MAX(headcount) AS headcount
-    FROM (
-      SELECT
-        employee_movements_agg.metric_time__day,
-        employee_movements_agg.leavers,
-        NULL AS headcount
-      FROM employee_movements_agg
-      UNION ALL
-      SELECT
-        headcount_agg.metric_time__day,
-        NULL AS leavers,
-        headcount_agg.headcount
-      FROM headcount_agg
-    ) AS stacked
-    GROUP BY
-      metric_time__day
-  )
-  SELECT
-    combined.metric_time__day AS metric_time__day,
-    CAST(combined.leavers AS DOUBLE) / CAST(NULLIF(combined.headcount, 0) AS DOUBLE) AS attrition_rate
-  FROM combined
-), recent_3_metrics_by_day AS (
-  WITH headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(src.fte) AS fte,
-      SUM(1) AS headcount
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST('{{ metricsctl_since_3 }}' AS DATE)
-    GROUP BY
-      DATE_TRUNC('DAY', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__day) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__day,
-      SUM(headcount_window.fte) AS fte,
-      SUM(headcount_window.headcount) AS headcount
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__day
-  )
-  SELECT
-    headcount_agg.metric_time__day AS metric_time__day,
-    headcount_agg.fte AS fte,
-    headcount_agg.headcount AS headcount
-  FROM headcount_agg
-), recent_4_metrics_by_day AS (
-  WITH sales_visits_agg AS (
-    SELECT
-      DATE_TRUNC('DAY', src.visit_date) AS metric_time__day,
-      COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
-    WHERE
-      src.visit_date >= CAST('{{ metricsctl_since_4 }}' AS DATE)
-    GROUP BY
-      DATE_TRUNC('DAY', src.visit_date)
-  )
-  SELECT
-    sales_visits_agg.metric_time__day AS metric_time__day,
-    sales_visits_agg.sales_visits AS sales_visits
-  FROM sales_visits_agg
-), recent_5_metrics_by_day AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
       src.spend_eur,
@@ -556,7 +483,7 @@ WITH metrics_by_day AS (
       src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -575,7 +502,7 @@ WITH metrics_by_day AS (
       SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
     FROM campaign_spend_daily
     WHERE
-      campaign_spend_daily.__day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      campaign_spend_daily.__day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
@@ -586,7 +513,7 @@ WITH metrics_by_day AS (
       SUM(src.attributed_revenue) AS attributed_revenue
     FROM {{ ref('fct_attributed_orders') }} AS src
     WHERE
-      src.ordered_at >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      src.ordered_at >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_read AS MATERIALIZED (
@@ -635,7 +562,7 @@ WITH metrics_by_day AS (
       SUM(order_lines_daily.units_sold) AS units_sold
     FROM order_lines_daily
     WHERE
-      order_lines_daily.__day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      order_lines_daily.__day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
@@ -661,7 +588,7 @@ WITH metrics_by_day AS (
       END AS ordering_customers__3
     FROM orders_read AS src
     WHERE
-      src.ordered_at >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      src.ordered_at >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_cumulative AS (
@@ -672,7 +599,7 @@ WITH metrics_by_day AS (
     INNER JOIN order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_by_day AS (
@@ -707,7 +634,7 @@ WITH metrics_by_day AS (
     INNER JOIN orders_first_seen_daily
       ON orders_first_seen_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_by_day AS (
@@ -722,7 +649,7 @@ WITH metrics_by_day AS (
       src.on_hand_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
-      src.balance_date >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      src.balance_date >= CAST('{{ metricsctl_since_2 }}' AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
@@ -766,7 +693,7 @@ WITH metrics_by_day AS (
       SUM(src.spend_eur) AS marketing_spend__2
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.spend_date)
   ), campaign_spend_offset AS (
@@ -778,7 +705,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' MONTH
@@ -791,7 +718,7 @@ WITH metrics_by_day AS (
       ON campaign_spend_daily.__day <= time_spine.date_day
       AND campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), campaign_spend_cumulative_by_day AS (
@@ -805,7 +732,7 @@ WITH metrics_by_day AS (
       COUNT(src.order_id) AS orders__2
     FROM orders_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), orders_offset AS (
@@ -817,7 +744,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
@@ -833,7 +760,7 @@ WITH metrics_by_day AS (
       SUM(src.footfall) AS footfall
     FROM store_traffic_read AS src
     WHERE
-      src.on_promotion AND src.traffic_date >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      src.on_promotion AND src.traffic_date >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.traffic_date)
   ), order_lines_agg_2 AS (
@@ -842,7 +769,7 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.net_unit_price) AS revenue__2
     FROM order_lines_read AS src
     WHERE
-      src.on_promotion AND src.ordered_at >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      src.on_promotion AND src.ordered_at >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_by_period AS (
@@ -851,7 +778,7 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.net_unit_price) AS revenue__3
     FROM order_lines_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_offset AS (
@@ -863,7 +790,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period
       ON order_lines_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' MONTH
@@ -876,7 +803,7 @@ WITH metrics_by_day AS (
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_by_day_2 AS (
@@ -891,7 +818,7 @@ WITH metrics_by_day AS (
       src.footfall AS footfall__2
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '7' DAY AS DATE)
+      src.traffic_date >= CAST(CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '7' DAY AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -906,7 +833,7 @@ WITH metrics_by_day AS (
       SUM(store_traffic_daily.footfall__2) AS footfall__2
     FROM store_traffic_daily
     WHERE
-      store_traffic_daily.__day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      store_traffic_daily.__day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', store_traffic_daily.__day)
   ), order_lines_window_bounds AS (
@@ -940,7 +867,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= order_lines_window_bounds.__first
           AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6' DAY
         WHERE
-          time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+          time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -956,7 +883,7 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.net_unit_price) AS revenue__6
     FROM order_lines_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_offset_2 AS (
@@ -968,7 +895,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period_2
       ON order_lines_by_period_2.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
@@ -981,7 +908,7 @@ WITH metrics_by_day AS (
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_by_day_4 AS (
@@ -1020,7 +947,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= store_traffic_window_bounds.__first
           AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6' DAY
         WHERE
-          time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+          time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -1036,7 +963,7 @@ WITH metrics_by_day AS (
       SUM(src.footfall) AS footfall__4
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
+      src.traffic_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.traffic_date)
   ), store_traffic_offset AS (
@@ -1048,7 +975,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
@@ -1308,7 +1235,7 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_cumulative_by_day.metric_time__day
   LEFT JOIN store_traffic_offset
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_offset.metric_time__day
-), recent_6_metrics_by_day AS (
+), recent_3_metrics_by_day AS (
   WITH production_runs_read AS MATERIALIZED (
     SELECT
       src.units_produced,
@@ -1333,7 +1260,7 @@ WITH metrics_by_day AS (
       src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST(CAST('{{ metricsctl_since_6 }}' AS DATE) - INTERVAL '7' DAY AS DATE)
+      src.run_date >= CAST(CAST('{{ metricsctl_since_3 }}' AS DATE) - INTERVAL '7' DAY AS DATE)
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
@@ -1360,7 +1287,7 @@ WITH metrics_by_day AS (
       CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
     FROM production_runs_daily
     WHERE
-      production_runs_daily.__day >= CAST('{{ metricsctl_since_6 }}' AS DATE)
+      production_runs_daily.__day >= CAST('{{ metricsctl_since_3 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', production_runs_daily.__day)
   ), production_runs_by_period AS (
@@ -1373,7 +1300,7 @@ WITH metrics_by_day AS (
       SUM(src.units_produced) AS units_produced__2
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_6 }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
+      src.run_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_3 }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.run_date)
   ), production_runs_offset AS (
@@ -1389,7 +1316,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since_6 }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_3 }}' AS DATE)
     ) AS periods
     INNER JOIN production_runs_by_period
       ON production_runs_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' MONTH
@@ -1424,7 +1351,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= production_runs_window_bounds.__first
           AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6' DAY
         WHERE
-          time_spine.date_day >= CAST('{{ metricsctl_since_6 }}' AS DATE)
+          time_spine.date_day >= CAST('{{ metricsctl_since_3 }}' AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -1561,7 +1488,7 @@ WITH metrics_by_day AS (
     combined.units_produced AS units_produced,
     combined.units_produced__3 AS units_produced_rolling_7d
   FROM combined
-), recent_7_metrics_by_day AS (
+), recent_4_metrics_by_day AS (
   WITH sales_visits_base_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
@@ -1570,7 +1497,7 @@ WITH metrics_by_day AS (
       src.visit_id AS __base_measure_0
     FROM {{ ref('stg_sales_visits') }} AS src
     WHERE
-      src.visit_date >= CAST('{{ metricsctl_since_7 }}' AS DATE)
+      src.visit_date >= CAST('{{ metricsctl_since_4 }}' AS DATE)
   ), sales_visits_agg AS (
     SELECT
       sales_visits_base_events.metric_time__day,
@@ -1654,7 +1581,8 @@ WITH metrics_by_day AS (
   SELECT
     combined.metric_time__day AS metric_time__day,
     CAST(combined.orders AS DOUBLE) / CAST(NULLIF(combined.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
-    combined.orders AS sales_visit_conversions
+    combined.orders AS sales_visit_conversions,
+    combined.sales_visits AS sales_visits
   FROM combined
 ), metrics_by_week AS (
   WITH leads_agg AS (
@@ -1936,30 +1864,57 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires,
-      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
     WHERE
       src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)) AS DATE)
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
       SUM(employee_movements_rows.hires) AS hires,
-      SUM(employee_movements_rows.hires__2) AS hires__2,
-      SUM(employee_movements_rows.leavers) AS leavers
+      SUM(employee_movements_rows.hires__2) AS hires__2
     FROM employee_movements_rows
     GROUP BY
       employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('WEEK', employee_movements_daily.__day) AS metric_time__week,
-      SUM(employee_movements_daily.hires) AS hires,
-      SUM(employee_movements_daily.leavers) AS leavers
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
     FROM employee_movements_daily
     WHERE
       employee_movements_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', employee_movements_daily.__day)
+  ), headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(1) AS headcount,
+      SUM(src.fte) AS fte
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__week) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__week,
+      SUM(headcount_window.headcount) AS headcount,
+      SUM(headcount_window.fte) AS fte
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__week
   ), employee_movements_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -1991,21 +1946,36 @@ WITH metrics_by_day AS (
   ), combined AS (
     SELECT
       metric_time__week,
-      MAX(hires) AS hires,
       MAX(leavers) AS leavers,
+      MAX(hires) AS hires,
+      MAX(headcount) AS headcount,
+      MAX(fte) AS fte,
       MAX(hires__2) AS hires__2
     FROM (
       SELECT
         employee_movements_agg.metric_time__week,
-        employee_movements_agg.hires,
         employee_movements_agg.leavers,
+        employee_movements_agg.hires,
+        NULL AS headcount,
+        NULL AS fte,
         NULL AS hires__2
       FROM employee_movements_agg
       UNION ALL
       SELECT
-        employee_movements_cumulative_last.metric_time__week,
-        NULL AS hires,
+        headcount_agg.metric_time__week,
         NULL AS leavers,
+        NULL AS hires,
+        headcount_agg.headcount,
+        headcount_agg.fte,
+        NULL AS hires__2
+      FROM headcount_agg
+      UNION ALL
+      SELECT
+        employee_movements_cumulative_last.metric_time__week,
+        NULL AS leavers,
+        NULL AS hires,
+        NULL AS headcount,
+        NULL AS fte,
         employee_movements_cumulative_last.hires__2
       FROM employee_movements_cumulative_last
     ) AS stacked
@@ -2014,120 +1984,14 @@ WITH metrics_by_day AS (
   )
   SELECT
     combined.metric_time__week AS metric_time__week,
+    CAST(combined.leavers AS DOUBLE) / CAST(NULLIF(combined.headcount, 0) AS DOUBLE) AS attrition_rate,
+    combined.fte AS fte,
+    combined.headcount AS headcount,
     combined.hires AS hires,
     combined.hires__2 AS hires_ytd,
     combined.leavers AS leavers
   FROM combined
 ), recent_2_metrics_by_week AS (
-  WITH employee_movements_agg AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.movement_date) AS metric_time__week,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers
-    FROM {{ ref('fct_employee_movements') }} AS src
-    WHERE
-      src.movement_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('WEEK', src.movement_date)
-  ), headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(1) AS headcount
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('WEEK', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__week) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__week,
-      SUM(headcount_window.headcount) AS headcount
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__week
-  ), combined AS (
-    SELECT
-      metric_time__week,
-      MAX(leavers) AS leavers,
-      MAX(headcount) AS headcount
-    FROM (
-      SELECT
-        employee_movements_agg.metric_time__week,
-        employee_movements_agg.leavers,
-        NULL AS headcount
-      FROM employee_movements_agg
-      UNION ALL
-      SELECT
-        headcount_agg.metric_time__week,
-        NULL AS leavers,
-        headcount_agg.headcount
-      FROM headcount_agg
-    ) AS stacked
-    GROUP BY
-      metric_time__week
-  )
-  SELECT
-    combined.metric_time__week AS metric_time__week,
-    CAST(combined.leavers AS DOUBLE) / CAST(NULLIF(combined.headcount, 0) AS DOUBLE) AS attrition_rate
-  FROM combined
-), recent_3_metrics_by_week AS (
-  WITH headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(src.fte) AS fte,
-      SUM(1) AS headcount
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('WEEK', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__week) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__week,
-      SUM(headcount_window.fte) AS fte,
-      SUM(headcount_window.headcount) AS headcount
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__week
-  )
-  SELECT
-    headcount_agg.metric_time__week AS metric_time__week,
-    headcount_agg.fte AS fte,
-    headcount_agg.headcount AS headcount
-  FROM headcount_agg
-), recent_4_metrics_by_week AS (
-  WITH sales_visits_agg AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week,
-      COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
-    WHERE
-      src.visit_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('WEEK', src.visit_date)
-  )
-  SELECT
-    sales_visits_agg.metric_time__week AS metric_time__week,
-    sales_visits_agg.sales_visits AS sales_visits
-  FROM sales_visits_agg
-), recent_5_metrics_by_week AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
       src.spend_eur,
@@ -2144,7 +2008,7 @@ WITH metrics_by_day AS (
       src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -2163,7 +2027,7 @@ WITH metrics_by_day AS (
       SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
     FROM campaign_spend_daily
     WHERE
-      campaign_spend_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      campaign_spend_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
@@ -2174,7 +2038,7 @@ WITH metrics_by_day AS (
       SUM(src.attributed_revenue) AS attributed_revenue
     FROM {{ ref('fct_attributed_orders') }} AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_read AS MATERIALIZED (
@@ -2223,7 +2087,7 @@ WITH metrics_by_day AS (
       SUM(order_lines_daily.units_sold) AS units_sold
     FROM order_lines_daily
     WHERE
-      order_lines_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      order_lines_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
@@ -2249,7 +2113,7 @@ WITH metrics_by_day AS (
       END AS ordering_customers__3
     FROM orders_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_cumulative AS (
@@ -2260,7 +2124,7 @@ WITH metrics_by_day AS (
     INNER JOIN order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_ranked AS (
@@ -2306,7 +2170,7 @@ WITH metrics_by_day AS (
     INNER JOIN orders_first_seen_daily
       ON orders_first_seen_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_ranked AS (
@@ -2332,7 +2196,7 @@ WITH metrics_by_day AS (
       src.on_hand_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
-      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
@@ -2378,7 +2242,7 @@ WITH metrics_by_day AS (
     WHERE
       src.spend_date >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.spend_date)
@@ -2391,7 +2255,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
@@ -2404,7 +2268,7 @@ WITH metrics_by_day AS (
       ON campaign_spend_daily.__day <= time_spine.date_day
       AND campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), campaign_spend_cumulative_ranked AS (
@@ -2431,7 +2295,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
@@ -2444,7 +2308,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
@@ -2461,7 +2325,7 @@ WITH metrics_by_day AS (
     FROM store_traffic_read AS src
     WHERE
       src.on_promotion
-      AND src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      AND src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.traffic_date)
   ), order_lines_agg_2 AS (
@@ -2471,7 +2335,7 @@ WITH metrics_by_day AS (
     FROM order_lines_read AS src
     WHERE
       src.on_promotion
-      AND src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      AND src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_by_period AS (
@@ -2482,7 +2346,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
@@ -2495,7 +2359,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period
       ON order_lines_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
@@ -2508,7 +2372,7 @@ WITH metrics_by_day AS (
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_ranked_2 AS (
@@ -2534,7 +2398,7 @@ WITH metrics_by_day AS (
       src.footfall AS footfall__2
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -2549,7 +2413,7 @@ WITH metrics_by_day AS (
       SUM(store_traffic_daily.footfall__2) AS footfall__2
     FROM store_traffic_daily
     WHERE
-      store_traffic_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      store_traffic_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', store_traffic_daily.__day)
   ), order_lines_window_bounds AS (
@@ -2583,7 +2447,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= order_lines_window_bounds.__first
           AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6' DAY
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -2612,7 +2476,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
@@ -2625,7 +2489,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period_2
       ON order_lines_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
@@ -2638,7 +2502,7 @@ WITH metrics_by_day AS (
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_ranked_4 AS (
@@ -2688,7 +2552,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= store_traffic_window_bounds.__first
           AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6' DAY
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -2717,7 +2581,7 @@ WITH metrics_by_day AS (
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.traffic_date)
@@ -2730,7 +2594,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
@@ -2990,7 +2854,7 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__week
   LEFT JOIN store_traffic_offset
     ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_offset.metric_time__week
-), recent_6_metrics_by_week AS (
+), recent_3_metrics_by_week AS (
   WITH production_runs_read AS MATERIALIZED (
     SELECT
       src.units_produced,
@@ -3015,7 +2879,7 @@ WITH metrics_by_day AS (
       src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
+      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
@@ -3042,7 +2906,7 @@ WITH metrics_by_day AS (
       CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
     FROM production_runs_daily
     WHERE
-      production_runs_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+      production_runs_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', production_runs_daily.__day)
   ), production_runs_by_period AS (
@@ -3057,7 +2921,7 @@ WITH metrics_by_day AS (
     WHERE
       src.run_date >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.run_date)
@@ -3074,7 +2938,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN production_runs_by_period
       ON production_runs_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' MONTH
@@ -3109,7 +2973,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= production_runs_window_bounds.__first
           AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6' DAY
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -3257,7 +3121,7 @@ WITH metrics_by_day AS (
     combined.units_produced AS units_produced,
     combined.units_produced__3 AS units_produced_rolling_7d
   FROM combined
-), recent_7_metrics_by_week AS (
+), recent_4_metrics_by_week AS (
   WITH sales_visits_base_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
@@ -3266,7 +3130,7 @@ WITH metrics_by_day AS (
       src.visit_id AS __base_measure_0
     FROM {{ ref('stg_sales_visits') }} AS src
     WHERE
-      src.visit_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_7 }}' AS DATE)) AS DATE)
+      src.visit_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
   ), sales_visits_agg AS (
     SELECT
       sales_visits_base_events.metric_time__week,
@@ -3350,7 +3214,8 @@ WITH metrics_by_day AS (
   SELECT
     combined.metric_time__week AS metric_time__week,
     CAST(combined.orders AS DOUBLE) / CAST(NULLIF(combined.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
-    combined.orders AS sales_visit_conversions
+    combined.orders AS sales_visit_conversions,
+    combined.sales_visits AS sales_visits
   FROM combined
 ), metrics_by_month AS (
   WITH leads_agg AS (
@@ -3632,30 +3497,57 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires,
-      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
     WHERE
       src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)) AS DATE)
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
       SUM(employee_movements_rows.hires) AS hires,
-      SUM(employee_movements_rows.hires__2) AS hires__2,
-      SUM(employee_movements_rows.leavers) AS leavers
+      SUM(employee_movements_rows.hires__2) AS hires__2
     FROM employee_movements_rows
     GROUP BY
       employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('MONTH', employee_movements_daily.__day) AS metric_time__month,
-      SUM(employee_movements_daily.hires) AS hires,
-      SUM(employee_movements_daily.leavers) AS leavers
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
     FROM employee_movements_daily
     WHERE
       employee_movements_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', employee_movements_daily.__day)
+  ), headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(1) AS headcount,
+      SUM(src.fte) AS fte
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__month) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__month,
+      SUM(headcount_window.headcount) AS headcount,
+      SUM(headcount_window.fte) AS fte
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__month
   ), employee_movements_period_ends AS (
     SELECT
       MAX(time_spine.date_day) AS __day
@@ -3707,21 +3599,36 @@ WITH metrics_by_day AS (
   ), combined AS (
     SELECT
       metric_time__month,
-      MAX(hires) AS hires,
       MAX(leavers) AS leavers,
+      MAX(hires) AS hires,
+      MAX(headcount) AS headcount,
+      MAX(fte) AS fte,
       MAX(hires__2) AS hires__2
     FROM (
       SELECT
         employee_movements_agg.metric_time__month,
-        employee_movements_agg.hires,
         employee_movements_agg.leavers,
+        employee_movements_agg.hires,
+        NULL AS headcount,
+        NULL AS fte,
         NULL AS hires__2
       FROM employee_movements_agg
       UNION ALL
       SELECT
-        employee_movements_to_date.metric_time__month,
-        NULL AS hires,
+        headcount_agg.metric_time__month,
         NULL AS leavers,
+        NULL AS hires,
+        headcount_agg.headcount,
+        headcount_agg.fte,
+        NULL AS hires__2
+      FROM headcount_agg
+      UNION ALL
+      SELECT
+        employee_movements_to_date.metric_time__month,
+        NULL AS leavers,
+        NULL AS hires,
+        NULL AS headcount,
+        NULL AS fte,
         employee_movements_to_date.hires__2
       FROM employee_movements_to_date
     ) AS stacked
@@ -3730,120 +3637,14 @@ WITH metrics_by_day AS (
   )
   SELECT
     combined.metric_time__month AS metric_time__month,
+    CAST(combined.leavers AS DOUBLE) / CAST(NULLIF(combined.headcount, 0) AS DOUBLE) AS attrition_rate,
+    combined.fte AS fte,
+    combined.headcount AS headcount,
     combined.hires AS hires,
     combined.hires__2 AS hires_ytd,
     combined.leavers AS leavers
   FROM combined
 ), recent_2_metrics_by_month AS (
-  WITH employee_movements_agg AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.movement_date) AS metric_time__month,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers
-    FROM {{ ref('fct_employee_movements') }} AS src
-    WHERE
-      src.movement_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', src.movement_date)
-  ), headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(1) AS headcount
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__month) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__month,
-      SUM(headcount_window.headcount) AS headcount
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__month
-  ), combined AS (
-    SELECT
-      metric_time__month,
-      MAX(leavers) AS leavers,
-      MAX(headcount) AS headcount
-    FROM (
-      SELECT
-        employee_movements_agg.metric_time__month,
-        employee_movements_agg.leavers,
-        NULL AS headcount
-      FROM employee_movements_agg
-      UNION ALL
-      SELECT
-        headcount_agg.metric_time__month,
-        NULL AS leavers,
-        headcount_agg.headcount
-      FROM headcount_agg
-    ) AS stacked
-    GROUP BY
-      metric_time__month
-  )
-  SELECT
-    combined.metric_time__month AS metric_time__month,
-    CAST(combined.leavers AS DOUBLE) / CAST(NULLIF(combined.headcount, 0) AS DOUBLE) AS attrition_rate
-  FROM combined
-), recent_3_metrics_by_month AS (
-  WITH headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(src.fte) AS fte,
-      SUM(1) AS headcount
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__month) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__month,
-      SUM(headcount_window.fte) AS fte,
-      SUM(headcount_window.headcount) AS headcount
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__month
-  )
-  SELECT
-    headcount_agg.metric_time__month AS metric_time__month,
-    headcount_agg.fte AS fte,
-    headcount_agg.headcount AS headcount
-  FROM headcount_agg
-), recent_4_metrics_by_month AS (
-  WITH sales_visits_agg AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
-      COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
-    WHERE
-      src.visit_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', src.visit_date)
-  )
-  SELECT
-    sales_visits_agg.metric_time__month AS metric_time__month,
-    sales_visits_agg.sales_visits AS sales_visits
-  FROM sales_visits_agg
-), recent_5_metrics_by_month AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
       src.spend_eur,
@@ -3860,7 +3661,7 @@ WITH metrics_by_day AS (
       src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -3879,7 +3680,7 @@ WITH metrics_by_day AS (
       SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
     FROM campaign_spend_daily
     WHERE
-      campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
@@ -3890,7 +3691,7 @@ WITH metrics_by_day AS (
       SUM(src.attributed_revenue) AS attributed_revenue
     FROM {{ ref('fct_attributed_orders') }} AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_read AS MATERIALIZED (
@@ -3939,7 +3740,7 @@ WITH metrics_by_day AS (
       SUM(order_lines_daily.units_sold) AS units_sold
     FROM order_lines_daily
     WHERE
-      order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
@@ -3965,7 +3766,7 @@ WITH metrics_by_day AS (
       END AS ordering_customers__3
     FROM orders_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_cumulative AS (
@@ -3976,7 +3777,7 @@ WITH metrics_by_day AS (
     INNER JOIN order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_ranked AS (
@@ -4022,7 +3823,7 @@ WITH metrics_by_day AS (
     INNER JOIN orders_first_seen_daily
       ON orders_first_seen_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_ranked AS (
@@ -4048,7 +3849,7 @@ WITH metrics_by_day AS (
       src.on_hand_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
-      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
@@ -4094,7 +3895,7 @@ WITH metrics_by_day AS (
     WHERE
       src.spend_date >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.spend_date)
@@ -4107,7 +3908,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
@@ -4116,7 +3917,7 @@ WITH metrics_by_day AS (
       MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', time_spine.date_day)
   ), campaign_spend_to_date_keys AS (
@@ -4167,7 +3968,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
@@ -4180,7 +3981,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
@@ -4197,7 +3998,7 @@ WITH metrics_by_day AS (
     FROM store_traffic_read AS src
     WHERE
       src.on_promotion
-      AND src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      AND src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.traffic_date)
   ), order_lines_agg_2 AS (
@@ -4207,7 +4008,7 @@ WITH metrics_by_day AS (
     FROM order_lines_read AS src
     WHERE
       src.on_promotion
-      AND src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      AND src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_by_period AS (
@@ -4218,7 +4019,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
@@ -4231,7 +4032,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period
       ON order_lines_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
@@ -4240,7 +4041,7 @@ WITH metrics_by_day AS (
       MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', time_spine.date_day)
   ), order_lines_to_date_keys AS (
@@ -4290,7 +4091,7 @@ WITH metrics_by_day AS (
       src.footfall AS footfall__2
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -4305,7 +4106,7 @@ WITH metrics_by_day AS (
       SUM(store_traffic_daily.footfall__2) AS footfall__2
     FROM store_traffic_daily
     WHERE
-      store_traffic_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      store_traffic_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', store_traffic_daily.__day)
   ), order_lines_window_bounds AS (
@@ -4339,7 +4140,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= order_lines_window_bounds.__first
           AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6' DAY
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -4368,7 +4169,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
@@ -4381,7 +4182,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period_2
       ON order_lines_by_period_2.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
@@ -4390,7 +4191,7 @@ WITH metrics_by_day AS (
       MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', time_spine.date_day)
   ), order_lines_to_date_keys_2 AS (
@@ -4464,7 +4265,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= store_traffic_window_bounds.__first
           AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6' DAY
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -4493,7 +4294,7 @@ WITH metrics_by_day AS (
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1' YEAR
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.traffic_date)
@@ -4506,7 +4307,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
@@ -4766,7 +4567,7 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__month
   LEFT JOIN store_traffic_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_offset.metric_time__month
-), recent_6_metrics_by_month AS (
+), recent_3_metrics_by_month AS (
   WITH production_runs_read AS MATERIALIZED (
     SELECT
       src.units_produced,
@@ -4791,7 +4592,7 @@ WITH metrics_by_day AS (
       src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
+      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
@@ -4818,7 +4619,7 @@ WITH metrics_by_day AS (
       CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
     FROM production_runs_daily
     WHERE
-      production_runs_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+      production_runs_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', production_runs_daily.__day)
   ), production_runs_by_period AS (
@@ -4833,7 +4634,7 @@ WITH metrics_by_day AS (
     WHERE
       src.run_date >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE) - INTERVAL '1' MONTH
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.run_date)
@@ -4850,7 +4651,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN production_runs_by_period
       ON production_runs_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' MONTH
@@ -4885,7 +4686,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= production_runs_window_bounds.__first
           AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6' DAY
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -5033,7 +4834,7 @@ WITH metrics_by_day AS (
     combined.units_produced AS units_produced,
     combined.units_produced__3 AS units_produced_rolling_7d
   FROM combined
-), recent_7_metrics_by_month AS (
+), recent_4_metrics_by_month AS (
   WITH sales_visits_base_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
@@ -5042,7 +4843,7 @@ WITH metrics_by_day AS (
       src.visit_id AS __base_measure_0
     FROM {{ ref('stg_sales_visits') }} AS src
     WHERE
-      src.visit_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_7 }}' AS DATE)) AS DATE)
+      src.visit_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
   ), sales_visits_agg AS (
     SELECT
       sales_visits_base_events.metric_time__month,
@@ -5126,7 +4927,8 @@ WITH metrics_by_day AS (
   SELECT
     combined.metric_time__month AS metric_time__month,
     CAST(combined.orders AS DOUBLE) / CAST(NULLIF(combined.sales_visits, 0) AS DOUBLE) AS sales_visit_conversion_rate,
-    combined.orders AS sales_visit_conversions
+    combined.orders AS sales_visit_conversions,
+    combined.sales_visits AS sales_visits
   FROM combined
 )
 SELECT
@@ -5209,52 +5011,15 @@ FROM (
   FROM (
     SELECT
       metric_time__day,
+      CAST(attrition_rate AS DOUBLE) AS attrition_rate,
+      CAST(fte AS DOUBLE) AS fte,
+      CAST(headcount AS DOUBLE) AS headcount,
       CAST(hires AS DOUBLE) AS hires,
       CAST(hires_ytd AS DOUBLE) AS hires_ytd,
       CAST(leavers AS DOUBLE) AS leavers
     FROM recent_1_metrics_by_day
   ) AS recent_1_metrics_by_day_wide
-  UNPIVOT(value FOR metric_name IN (hires, hires_ytd, leavers))
-  UNION ALL
-  SELECT
-    metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    value
-  FROM (
-    SELECT
-      metric_time__day,
-      CAST(attrition_rate AS DOUBLE) AS attrition_rate
-    FROM recent_2_metrics_by_day
-  ) AS recent_2_metrics_by_day_wide
-  UNPIVOT(value FOR metric_name IN (attrition_rate))
-  UNION ALL
-  SELECT
-    metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    value
-  FROM (
-    SELECT
-      metric_time__day,
-      CAST(fte AS DOUBLE) AS fte,
-      CAST(headcount AS DOUBLE) AS headcount
-    FROM recent_3_metrics_by_day
-  ) AS recent_3_metrics_by_day_wide
-  UNPIVOT(value FOR metric_name IN (fte, headcount))
-  UNION ALL
-  SELECT
-    metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    value
-  FROM (
-    SELECT
-      metric_time__day,
-      CAST(sales_visits AS DOUBLE) AS sales_visits
-    FROM recent_4_metrics_by_day
-  ) AS recent_4_metrics_by_day_wide
-  UNPIVOT(value FOR metric_name IN (sales_visits))
+  UNPIVOT(value FOR metric_name IN (attrition_rate, fte, headcount, hires, hires_ytd, leavers))
   UNION ALL
   SELECT
     metric_name,
@@ -5308,8 +5073,8 @@ FROM (
       CAST(store_footfall_rolling_7d AS DOUBLE) AS store_footfall_rolling_7d,
       CAST(store_footfall_yoy_growth_pct AS DOUBLE) AS store_footfall_yoy_growth_pct,
       CAST(units_sold AS DOUBLE) AS units_sold
-    FROM recent_5_metrics_by_day
-  ) AS recent_5_metrics_by_day_wide
+    FROM recent_2_metrics_by_day
+  ) AS recent_2_metrics_by_day_wide
   UNPIVOT(value FOR 
     metric_name IN (
       ad_clicks,
@@ -5382,8 +5147,8 @@ FROM (
       CAST(units_defective AS DOUBLE) AS units_defective,
       CAST(units_produced AS DOUBLE) AS units_produced,
       CAST(units_produced_rolling_7d AS DOUBLE) AS units_produced_rolling_7d
-    FROM recent_6_metrics_by_day
-  ) AS recent_6_metrics_by_day_wide
+    FROM recent_3_metrics_by_day
+  ) AS recent_3_metrics_by_day_wide
   UNPIVOT(value FOR 
     metric_name IN (
       availability,
@@ -5413,10 +5178,13 @@ FROM (
     SELECT
       metric_time__day,
       CAST(sales_visit_conversion_rate AS DOUBLE) AS sales_visit_conversion_rate,
-      CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions
-    FROM recent_7_metrics_by_day
-  ) AS recent_7_metrics_by_day_wide
-  UNPIVOT(value FOR metric_name IN (sales_visit_conversion_rate, sales_visit_conversions))
+      CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions,
+      CAST(sales_visits AS DOUBLE) AS sales_visits
+    FROM recent_4_metrics_by_day
+  ) AS recent_4_metrics_by_day_wide
+  UNPIVOT(value FOR 
+    metric_name IN (sales_visit_conversion_rate, sales_visit_conversions, sales_visits)
+  )
   UNION ALL
   SELECT
     metric_name,
@@ -5495,52 +5263,15 @@ FROM (
   FROM (
     SELECT
       metric_time__week,
+      CAST(attrition_rate AS DOUBLE) AS attrition_rate,
+      CAST(fte AS DOUBLE) AS fte,
+      CAST(headcount AS DOUBLE) AS headcount,
       CAST(hires AS DOUBLE) AS hires,
       CAST(hires_ytd AS DOUBLE) AS hires_ytd,
       CAST(leavers AS DOUBLE) AS leavers
     FROM recent_1_metrics_by_week
   ) AS recent_1_metrics_by_week_wide
-  UNPIVOT(value FOR metric_name IN (hires, hires_ytd, leavers))
-  UNION ALL
-  SELECT
-    metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    value
-  FROM (
-    SELECT
-      metric_time__week,
-      CAST(attrition_rate AS DOUBLE) AS attrition_rate
-    FROM recent_2_metrics_by_week
-  ) AS recent_2_metrics_by_week_wide
-  UNPIVOT(value FOR metric_name IN (attrition_rate))
-  UNION ALL
-  SELECT
-    metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    value
-  FROM (
-    SELECT
-      metric_time__week,
-      CAST(fte AS DOUBLE) AS fte,
-      CAST(headcount AS DOUBLE) AS headcount
-    FROM recent_3_metrics_by_week
-  ) AS recent_3_metrics_by_week_wide
-  UNPIVOT(value FOR metric_name IN (fte, headcount))
-  UNION ALL
-  SELECT
-    metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    value
-  FROM (
-    SELECT
-      metric_time__week,
-      CAST(sales_visits AS DOUBLE) AS sales_visits
-    FROM recent_4_metrics_by_week
-  ) AS recent_4_metrics_by_week_wide
-  UNPIVOT(value FOR metric_name IN (sales_visits))
+  UNPIVOT(value FOR metric_name IN (attrition_rate, fte, headcount, hires, hires_ytd, leavers))
   UNION ALL
   SELECT
     metric_name,
@@ -5594,8 +5325,8 @@ FROM (
       CAST(store_footfall_rolling_7d AS DOUBLE) AS store_footfall_rolling_7d,
       CAST(store_footfall_yoy_growth_pct AS DOUBLE) AS store_footfall_yoy_growth_pct,
       CAST(units_sold AS DOUBLE) AS units_sold
-    FROM recent_5_metrics_by_week
-  ) AS recent_5_metrics_by_week_wide
+    FROM recent_2_metrics_by_week
+  ) AS recent_2_metrics_by_week_wide
   UNPIVOT(value FOR 
     metric_name IN (
       ad_clicks,
@@ -5668,8 +5399,8 @@ FROM (
       CAST(units_defective AS DOUBLE) AS units_defective,
       CAST(units_produced AS DOUBLE) AS units_produced,
       CAST(units_produced_rolling_7d AS DOUBLE) AS units_produced_rolling_7d
-    FROM recent_6_metrics_by_week
-  ) AS recent_6_metrics_by_week_wide
+    FROM recent_3_metrics_by_week
+  ) AS recent_3_metrics_by_week_wide
   UNPIVOT(value FOR 
     metric_name IN (
       availability,
@@ -5699,10 +5430,13 @@ FROM (
     SELECT
       metric_time__week,
       CAST(sales_visit_conversion_rate AS DOUBLE) AS sales_visit_conversion_rate,
-      CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions
-    FROM recent_7_metrics_by_week
-  ) AS recent_7_metrics_by_week_wide
-  UNPIVOT(value FOR metric_name IN (sales_visit_conversion_rate, sales_visit_conversions))
+      CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions,
+      CAST(sales_visits AS DOUBLE) AS sales_visits
+    FROM recent_4_metrics_by_week
+  ) AS recent_4_metrics_by_week_wide
+  UNPIVOT(value FOR 
+    metric_name IN (sales_visit_conversion_rate, sales_visit_conversions, sales_visits)
+  )
   UNION ALL
   SELECT
     metric_name,
@@ -5781,52 +5515,15 @@ FROM (
   FROM (
     SELECT
       metric_time__month,
+      CAST(attrition_rate AS DOUBLE) AS attrition_rate,
+      CAST(fte AS DOUBLE) AS fte,
+      CAST(headcount AS DOUBLE) AS headcount,
       CAST(hires AS DOUBLE) AS hires,
       CAST(hires_ytd AS DOUBLE) AS hires_ytd,
       CAST(leavers AS DOUBLE) AS leavers
     FROM recent_1_metrics_by_month
   ) AS recent_1_metrics_by_month_wide
-  UNPIVOT(value FOR metric_name IN (hires, hires_ytd, leavers))
-  UNION ALL
-  SELECT
-    metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    value
-  FROM (
-    SELECT
-      metric_time__month,
-      CAST(attrition_rate AS DOUBLE) AS attrition_rate
-    FROM recent_2_metrics_by_month
-  ) AS recent_2_metrics_by_month_wide
-  UNPIVOT(value FOR metric_name IN (attrition_rate))
-  UNION ALL
-  SELECT
-    metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    value
-  FROM (
-    SELECT
-      metric_time__month,
-      CAST(fte AS DOUBLE) AS fte,
-      CAST(headcount AS DOUBLE) AS headcount
-    FROM recent_3_metrics_by_month
-  ) AS recent_3_metrics_by_month_wide
-  UNPIVOT(value FOR metric_name IN (fte, headcount))
-  UNION ALL
-  SELECT
-    metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    value
-  FROM (
-    SELECT
-      metric_time__month,
-      CAST(sales_visits AS DOUBLE) AS sales_visits
-    FROM recent_4_metrics_by_month
-  ) AS recent_4_metrics_by_month_wide
-  UNPIVOT(value FOR metric_name IN (sales_visits))
+  UNPIVOT(value FOR metric_name IN (attrition_rate, fte, headcount, hires, hires_ytd, leavers))
   UNION ALL
   SELECT
     metric_name,
@@ -5880,8 +5577,8 @@ FROM (
       CAST(store_footfall_rolling_7d AS DOUBLE) AS store_footfall_rolling_7d,
       CAST(store_footfall_yoy_growth_pct AS DOUBLE) AS store_footfall_yoy_growth_pct,
       CAST(units_sold AS DOUBLE) AS units_sold
-    FROM recent_5_metrics_by_month
-  ) AS recent_5_metrics_by_month_wide
+    FROM recent_2_metrics_by_month
+  ) AS recent_2_metrics_by_month_wide
   UNPIVOT(value FOR 
     metric_name IN (
       ad_clicks,
@@ -5954,8 +5651,8 @@ FROM (
       CAST(units_defective AS DOUBLE) AS units_defective,
       CAST(units_produced AS DOUBLE) AS units_produced,
       CAST(units_produced_rolling_7d AS DOUBLE) AS units_produced_rolling_7d
-    FROM recent_6_metrics_by_month
-  ) AS recent_6_metrics_by_month_wide
+    FROM recent_3_metrics_by_month
+  ) AS recent_3_metrics_by_month_wide
   UNPIVOT(value FOR 
     metric_name IN (
       availability,
@@ -5985,10 +5682,13 @@ FROM (
     SELECT
       metric_time__month,
       CAST(sales_visit_conversion_rate AS DOUBLE) AS sales_visit_conversion_rate,
-      CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions
-    FROM recent_7_metrics_by_month
-  ) AS recent_7_metrics_by_month_wide
-  UNPIVOT(value FOR metric_name IN (sales_visit_conversion_rate, sales_visit_conversions))
+      CAST(sales_visit_conversions AS DOUBLE) AS sales_visit_conversions,
+      CAST(sales_visits AS DOUBLE) AS sales_visits
+    FROM recent_4_metrics_by_month
+  ) AS recent_4_metrics_by_month_wide
+  UNPIVOT(value FOR 
+    metric_name IN (sales_visit_conversion_rate, sales_visit_conversions, sales_visits)
+  )
 ) AS metric_values
 {% if is_incremental() %}
 UNION ALL
@@ -6000,7 +5700,7 @@ SELECT
 FROM {{ this }}
 WHERE
   (
-    metric_name IN ('hires', 'hires_ytd', 'leavers')
+    metric_name IN ('attrition_rate', 'fte', 'headcount', 'hires', 'hires_ytd', 'leavers')
     AND (
       (
         grain = 'day' AND period_start < CAST('{{ metricsctl_since_1 }}' AS DATE)
@@ -6012,54 +5712,6 @@ WHERE
       OR (
         grain = 'month'
         AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
-      )
-    )
-  )
-  OR (
-    metric_name IN ('attrition_rate')
-    AND (
-      (
-        grain = 'day' AND period_start < CAST('{{ metricsctl_since_2 }}' AS DATE)
-      )
-      OR (
-        grain = 'week'
-        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
-      )
-      OR (
-        grain = 'month'
-        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
-      )
-    )
-  )
-  OR (
-    metric_name IN ('fte', 'headcount')
-    AND (
-      (
-        grain = 'day' AND period_start < CAST('{{ metricsctl_since_3 }}' AS DATE)
-      )
-      OR (
-        grain = 'week'
-        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
-      )
-      OR (
-        grain = 'month'
-        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
-      )
-    )
-  )
-  OR (
-    metric_name IN ('sales_visits')
-    AND (
-      (
-        grain = 'day' AND period_start < CAST('{{ metricsctl_since_4 }}' AS DATE)
-      )
-      OR (
-        grain = 'week'
-        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
-      )
-      OR (
-        grain = 'month'
-        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
       )
     )
   )
@@ -6112,15 +5764,15 @@ WHERE
     )
     AND (
       (
-        grain = 'day' AND period_start < CAST('{{ metricsctl_since_5 }}' AS DATE)
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_2 }}' AS DATE)
       )
       OR (
         grain = 'week'
-        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
       )
       OR (
         grain = 'month'
-        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
       )
     )
   )
@@ -6144,40 +5796,37 @@ WHERE
     )
     AND (
       (
-        grain = 'day' AND period_start < CAST('{{ metricsctl_since_6 }}' AS DATE)
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_3 }}' AS DATE)
       )
       OR (
         grain = 'week'
-        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
       )
       OR (
         grain = 'month'
-        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
       )
     )
   )
   OR (
-    metric_name IN ('sales_visit_conversion_rate', 'sales_visit_conversions')
+    metric_name IN ('sales_visit_conversion_rate', 'sales_visit_conversions', 'sales_visits')
     AND (
       (
-        grain = 'day' AND period_start < CAST('{{ metricsctl_since_7 }}' AS DATE)
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_4 }}' AS DATE)
       )
       OR (
         grain = 'week'
-        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_7 }}' AS DATE)) AS DATE)
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
       )
       OR (
         grain = 'month'
-        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_7 }}' AS DATE)) AS DATE)
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
       )
     )
   )
 {% endif %}
 {% elif target.type == 'postgres' %}
 {% if is_incremental() %}{% set metricsctl_bound %}SELECT
-  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '0 DAY') AS DATE),
-  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '0 DAY') AS DATE),
-  CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '0 DAY') AS DATE),
   CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '0 DAY') AS DATE),
   CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '10 DAY') AS DATE),
   CAST(DATE_TRUNC('DAY', CAST(MAX(period_start) AS TIMESTAMP) - INTERVAL '14 DAY') AS DATE),
@@ -6237,32 +5886,26 @@ WHERE
 {% set metricsctl_since_2 = (metricsctl_found.rows[0][1] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][1] is not none else '1900-01-01' %}
 {% set metricsctl_since_3 = (metricsctl_found.rows[0][2] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][2] is not none else '1900-01-01' %}
 {% set metricsctl_since_4 = (metricsctl_found.rows[0][3] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][3] is not none else '1900-01-01' %}
-{% set metricsctl_since_5 = (metricsctl_found.rows[0][4] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][4] is not none else '1900-01-01' %}
-{% set metricsctl_since_6 = (metricsctl_found.rows[0][5] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][5] is not none else '1900-01-01' %}
-{% set metricsctl_since_7 = (metricsctl_found.rows[0][6] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][6] is not none else '1900-01-01' %}
-{% else %}{% set metricsctl_since_1 = '1900-01-01' %}{% set metricsctl_since_2 = '1900-01-01' %}{% set metricsctl_since_3 = '1900-01-01' %}{% set metricsctl_since_4 = '1900-01-01' %}{% set metricsctl_since_5 = '1900-01-01' %}{% set metricsctl_since_6 = '1900-01-01' %}{% set metricsctl_since_7 = '1900-01-01' %}{% endif %}
+{% else %}{% set metricsctl_since_1 = '1900-01-01' %}{% set metricsctl_since_2 = '1900-01-01' %}{% set metricsctl_since_3 = '1900-01-01' %}{% set metricsctl_since_4 = '1900-01-01' %}{% endif %}
 {% if is_incremental() and load_relation(ref('fct_employee_movements_rewrites')) is not none %}{% set metricsctl_earliest %}SELECT
   CAST(MIN(first_day) AS DATE)
 FROM {{ ref('fct_employee_movements_rewrites') }}{% endset %}
 {% set metricsctl_record = run_query(metricsctl_earliest) if execute else none %}
-{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_1 %}{% set metricsctl_since_1 = metricsctl_day %}{% endif %}{% if metricsctl_day < metricsctl_since_2 %}{% set metricsctl_since_2 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
+{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_1 %}{% set metricsctl_since_1 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
 {% if is_incremental() and load_relation(ref('fct_headcount_daily_rewrites')) is not none %}{% set metricsctl_earliest %}SELECT
   CAST(MIN(first_day) AS DATE)
 FROM {{ ref('fct_headcount_daily_rewrites') }}{% endset %}
 {% set metricsctl_record = run_query(metricsctl_earliest) if execute else none %}
-{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_2 %}{% set metricsctl_since_2 = metricsctl_day %}{% endif %}{% if metricsctl_day < metricsctl_since_3 %}{% set metricsctl_since_3 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
+{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_1 %}{% set metricsctl_since_1 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
 {% if is_incremental() and load_relation(ref('stg_sales_visits_rewrites')) is not none %}{% set metricsctl_earliest %}SELECT
   CAST(MIN(first_day) AS DATE)
 FROM {{ ref('stg_sales_visits_rewrites') }}{% endset %}
 {% set metricsctl_record = run_query(metricsctl_earliest) if execute else none %}
-{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_4 %}{% set metricsctl_since_4 = metricsctl_day %}{% endif %}{% if metricsctl_day < metricsctl_since_7 %}{% set metricsctl_since_7 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
+{% if metricsctl_record is not none and metricsctl_record.rows[0][0] is not none %}{% set metricsctl_day = (metricsctl_record.rows[0][0] | string)[:10] %}{% if metricsctl_day < metricsctl_since_4 %}{% set metricsctl_since_4 = metricsctl_day %}{% endif %}{% endif %}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_1) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_1) }}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_2) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_2) }}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_3) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_3) }}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_4) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_4) }}{% endif %}
-{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_5) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_5) }}{% endif %}
-{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_6) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_6) }}{% endif %}
-{% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_7) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_7) }}{% endif %}
 WITH metrics_by_day AS (
   WITH leads_agg AS (
     SELECT
@@ -6468,30 +6111,57 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires,
-      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
     WHERE
       src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
       SUM(employee_movements_rows.hires) AS hires,
-      SUM(employee_movements_rows.hires__2) AS hires__2,
-      SUM(employee_movements_rows.leavers) AS leavers
+      SUM(employee_movements_rows.hires__2) AS hires__2
     FROM employee_movements_rows
     GROUP BY
       employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('DAY', employee_movements_daily.__day) AS metric_time__day,
-      SUM(employee_movements_daily.hires) AS hires,
-      SUM(employee_movements_daily.leavers) AS leavers
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
     FROM employee_movements_daily
     WHERE
       employee_movements_daily.__day >= CAST('{{ metricsctl_since_1 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', employee_movements_daily.__day)
+  ), headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(1) AS headcount,
+      SUM(src.fte) AS fte
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST('{{ metricsctl_since_1 }}' AS DATE)
+    GROUP BY
+      DATE_TRUNC('DAY', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__day) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__day,
+      SUM(headcount_window.headcount) AS headcount,
+      SUM(headcount_window.fte) AS fte
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__day
   ), employee_movements_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -6516,120 +6186,28 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__day
+    FROM headcount_agg
+    UNION
+    SELECT
+      metric_time__day
     FROM employee_movements_cumulative_by_day
   )
   SELECT
     group_keys.metric_time__day AS metric_time__day,
+    CAST(employee_movements_agg.leavers AS DOUBLE PRECISION) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE PRECISION) AS attrition_rate,
+    headcount_agg.fte AS fte,
+    headcount_agg.headcount AS headcount,
     employee_movements_agg.hires AS hires,
     employee_movements_cumulative_by_day.hires__2 AS hires_ytd,
     employee_movements_agg.leavers AS leavers
   FROM group_keys
   LEFT JOIN employee_movements_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM employee_movements_agg.metric_time__day
+  LEFT JOIN headcount_agg
+    ON group_keys.metric_time__day IS NOT DISTINCT FROM headcount_agg.metric_time__day
   LEFT JOIN employee_movements_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM employee_movements_cumulative_by_day.metric_time__day
 ), recent_2_metrics_by_day AS (
-  WITH employee_movements_agg AS (
-    SELECT
-      DATE_TRUNC('DAY', src.movement_date) AS metric_time__day,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers
-    FROM {{ ref('fct_employee_movements') }} AS src
-    WHERE
-      src.movement_date >= CAST('{{ metricsctl_since_2 }}' AS DATE)
-    GROUP BY
-      DATE_TRUNC('DAY', src.movement_date)
-  ), headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(1) AS headcount
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
-    GROUP BY
-      DATE_TRUNC('DAY', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__day) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__day,
-      SUM(headcount_window.headcount) AS headcount
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__day
-  ), group_keys AS (
-    SELECT
-      metric_time__day
-    FROM employee_movements_agg
-    UNION
-    SELECT
-      metric_time__day
-    FROM headcount_agg
-  )
-  SELECT
-    group_keys.metric_time__day AS metric_time__day,
-    CAST(employee_movements_agg.leavers AS DOUBLE PRECISION) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE PRECISION) AS attrition_rate
-  FROM group_keys
-  LEFT JOIN employee_movements_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM employee_movements_agg.metric_time__day
-  LEFT JOIN headcount_agg
-    ON group_keys.metric_time__day IS NOT DISTINCT FROM headcount_agg.metric_time__day
-), recent_3_metrics_by_day AS (
-  WITH headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('DAY', src.date_day) AS metric_time__day,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(src.fte) AS fte,
-      SUM(1) AS headcount
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST('{{ metricsctl_since_3 }}' AS DATE)
-    GROUP BY
-      DATE_TRUNC('DAY', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__day) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__day,
-      SUM(headcount_window.fte) AS fte,
-      SUM(headcount_window.headcount) AS headcount
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__day
-  )
-  SELECT
-    headcount_agg.metric_time__day AS metric_time__day,
-    headcount_agg.fte AS fte,
-    headcount_agg.headcount AS headcount
-  FROM headcount_agg
-), recent_4_metrics_by_day AS (
-  WITH sales_visits_agg AS (
-    SELECT
-      DATE_TRUNC('DAY', src.visit_date) AS metric_time__day,
-      COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
-    WHERE
-      src.visit_date >= CAST('{{ metricsctl_since_4 }}' AS DATE)
-    GROUP BY
-      DATE_TRUNC('DAY', src.visit_date)
-  )
-  SELECT
-    sales_visits_agg.metric_time__day AS metric_time__day,
-    sales_visits_agg.sales_visits AS sales_visits
-  FROM sales_visits_agg
-), recent_5_metrics_by_day AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
       src.spend_eur,
@@ -6646,7 +6224,7 @@ WITH metrics_by_day AS (
       src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -6665,7 +6243,7 @@ WITH metrics_by_day AS (
       SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
     FROM campaign_spend_daily
     WHERE
-      campaign_spend_daily.__day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      campaign_spend_daily.__day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
@@ -6676,7 +6254,7 @@ WITH metrics_by_day AS (
       SUM(src.attributed_revenue) AS attributed_revenue
     FROM {{ ref('fct_attributed_orders') }} AS src
     WHERE
-      src.ordered_at >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      src.ordered_at >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_read AS MATERIALIZED (
@@ -6725,7 +6303,7 @@ WITH metrics_by_day AS (
       SUM(order_lines_daily.units_sold) AS units_sold
     FROM order_lines_daily
     WHERE
-      order_lines_daily.__day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      order_lines_daily.__day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
@@ -6751,7 +6329,7 @@ WITH metrics_by_day AS (
       END AS ordering_customers__3
     FROM orders_read AS src
     WHERE
-      src.ordered_at >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      src.ordered_at >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_cumulative AS (
@@ -6762,7 +6340,7 @@ WITH metrics_by_day AS (
     INNER JOIN order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_by_day AS (
@@ -6797,7 +6375,7 @@ WITH metrics_by_day AS (
     INNER JOIN orders_first_seen_daily
       ON orders_first_seen_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_by_day AS (
@@ -6812,7 +6390,7 @@ WITH metrics_by_day AS (
       src.on_hand_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
-      src.balance_date >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      src.balance_date >= CAST('{{ metricsctl_since_2 }}' AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.balance_date) AS metric_time__day,
@@ -6856,7 +6434,7 @@ WITH metrics_by_day AS (
       SUM(src.spend_eur) AS marketing_spend__2
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.spend_date)
   ), campaign_spend_offset AS (
@@ -6868,7 +6446,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 MONTH'
@@ -6881,7 +6459,7 @@ WITH metrics_by_day AS (
       ON campaign_spend_daily.__day <= time_spine.date_day
       AND campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), campaign_spend_cumulative_by_day AS (
@@ -6895,7 +6473,7 @@ WITH metrics_by_day AS (
       COUNT(src.order_id) AS orders__2
     FROM orders_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), orders_offset AS (
@@ -6907,7 +6485,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 YEAR'
@@ -6923,7 +6501,7 @@ WITH metrics_by_day AS (
       SUM(src.footfall) AS footfall
     FROM store_traffic_read AS src
     WHERE
-      src.on_promotion AND src.traffic_date >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      src.on_promotion AND src.traffic_date >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.traffic_date)
   ), order_lines_agg_2 AS (
@@ -6932,7 +6510,7 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.net_unit_price) AS revenue__2
     FROM order_lines_read AS src
     WHERE
-      src.on_promotion AND src.ordered_at >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      src.on_promotion AND src.ordered_at >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_by_period AS (
@@ -6941,7 +6519,7 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.net_unit_price) AS revenue__3
     FROM order_lines_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_offset AS (
@@ -6953,7 +6531,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period
       ON order_lines_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 MONTH'
@@ -6966,7 +6544,7 @@ WITH metrics_by_day AS (
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_by_day_2 AS (
@@ -6981,7 +6559,7 @@ WITH metrics_by_day AS (
       src.footfall AS footfall__2
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
+      src.traffic_date >= CAST(CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -6996,7 +6574,7 @@ WITH metrics_by_day AS (
       SUM(store_traffic_daily.footfall__2) AS footfall__2
     FROM store_traffic_daily
     WHERE
-      store_traffic_daily.__day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      store_traffic_daily.__day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', store_traffic_daily.__day)
   ), order_lines_window_bounds AS (
@@ -7030,7 +6608,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= order_lines_window_bounds.__first
           AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6 DAY'
         WHERE
-          time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+          time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -7046,7 +6624,7 @@ WITH metrics_by_day AS (
       SUM(src.quantity * src.net_unit_price) AS revenue__6
     FROM order_lines_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
   ), order_lines_offset_2 AS (
@@ -7058,7 +6636,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period_2
       ON order_lines_by_period_2.metric_time__day = periods.metric_time__day - INTERVAL '1 YEAR'
@@ -7071,7 +6649,7 @@ WITH metrics_by_day AS (
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+      time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_by_day_4 AS (
@@ -7110,7 +6688,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= store_traffic_window_bounds.__first
           AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6 DAY'
         WHERE
-          time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+          time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -7126,7 +6704,7 @@ WITH metrics_by_day AS (
       SUM(src.footfall) AS footfall__4
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_5 }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
+      src.traffic_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '1 YEAR') AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.traffic_date)
   ), store_traffic_offset AS (
@@ -7138,7 +6716,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since_5 }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 YEAR'
@@ -7398,7 +6976,7 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_cumulative_by_day.metric_time__day
   LEFT JOIN store_traffic_offset
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_offset.metric_time__day
-), recent_6_metrics_by_day AS (
+), recent_3_metrics_by_day AS (
   WITH production_runs_read AS MATERIALIZED (
     SELECT
       src.units_produced,
@@ -7423,7 +7001,7 @@ WITH metrics_by_day AS (
       src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST(CAST('{{ metricsctl_since_6 }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
+      src.run_date >= CAST(CAST('{{ metricsctl_since_3 }}' AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
@@ -7450,7 +7028,7 @@ WITH metrics_by_day AS (
       CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
     FROM production_runs_daily
     WHERE
-      production_runs_daily.__day >= CAST('{{ metricsctl_since_6 }}' AS DATE)
+      production_runs_daily.__day >= CAST('{{ metricsctl_since_3 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', production_runs_daily.__day)
   ), production_runs_by_period AS (
@@ -7463,7 +7041,7 @@ WITH metrics_by_day AS (
       SUM(src.units_produced) AS units_produced__2
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_6 }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
+      src.run_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_3 }}' AS DATE) - INTERVAL '1 MONTH') AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.run_date)
   ), production_runs_offset AS (
@@ -7479,7 +7057,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST('{{ metricsctl_since_6 }}' AS DATE)
+        time_spine.date_day >= CAST('{{ metricsctl_since_3 }}' AS DATE)
     ) AS periods
     INNER JOIN production_runs_by_period
       ON production_runs_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1 MONTH'
@@ -7514,7 +7092,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= production_runs_window_bounds.__first
           AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6 DAY'
         WHERE
-          time_spine.date_day >= CAST('{{ metricsctl_since_6 }}' AS DATE)
+          time_spine.date_day >= CAST('{{ metricsctl_since_3 }}' AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -7599,7 +7177,7 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_offset.metric_time__day
   LEFT JOIN production_runs_cumulative_by_day
     ON group_keys.metric_time__day IS NOT DISTINCT FROM production_runs_cumulative_by_day.metric_time__day
-), recent_7_metrics_by_day AS (
+), recent_4_metrics_by_day AS (
   WITH sales_visits_base_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
@@ -7608,7 +7186,7 @@ WITH metrics_by_day AS (
       src.visit_id AS __base_measure_0
     FROM {{ ref('stg_sales_visits') }} AS src
     WHERE
-      src.visit_date >= CAST('{{ metricsctl_since_7 }}' AS DATE)
+      src.visit_date >= CAST('{{ metricsctl_since_4 }}' AS DATE)
   ), sales_visits_agg AS (
     SELECT
       sales_visits_base_events.metric_time__day,
@@ -7657,7 +7235,8 @@ WITH metrics_by_day AS (
   SELECT
     group_keys.metric_time__day AS metric_time__day,
     CAST(orders_conversions.orders AS DOUBLE PRECISION) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE PRECISION) AS sales_visit_conversion_rate,
-    orders_conversions.orders AS sales_visit_conversions
+    orders_conversions.orders AS sales_visit_conversions,
+    sales_visits_agg.sales_visits AS sales_visits
   FROM group_keys
   LEFT JOIN sales_visits_agg
     ON group_keys.metric_time__day IS NOT DISTINCT FROM sales_visits_agg.metric_time__day
@@ -7879,30 +7458,57 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires,
-      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
     WHERE
       src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)) AS DATE)
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
       SUM(employee_movements_rows.hires) AS hires,
-      SUM(employee_movements_rows.hires__2) AS hires__2,
-      SUM(employee_movements_rows.leavers) AS leavers
+      SUM(employee_movements_rows.hires__2) AS hires__2
     FROM employee_movements_rows
     GROUP BY
       employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('WEEK', employee_movements_daily.__day) AS metric_time__week,
-      SUM(employee_movements_daily.hires) AS hires,
-      SUM(employee_movements_daily.leavers) AS leavers
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
     FROM employee_movements_daily
     WHERE
       employee_movements_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', employee_movements_daily.__day)
+  ), headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(1) AS headcount,
+      SUM(src.fte) AS fte
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('WEEK', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__week) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__week,
+      SUM(headcount_window.headcount) AS headcount,
+      SUM(headcount_window.fte) AS fte
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__week
   ), employee_movements_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
@@ -7938,120 +7544,28 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__week
+    FROM headcount_agg
+    UNION
+    SELECT
+      metric_time__week
     FROM employee_movements_cumulative_last
   )
   SELECT
     group_keys.metric_time__week AS metric_time__week,
+    CAST(employee_movements_agg.leavers AS DOUBLE PRECISION) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE PRECISION) AS attrition_rate,
+    headcount_agg.fte AS fte,
+    headcount_agg.headcount AS headcount,
     employee_movements_agg.hires AS hires,
     employee_movements_cumulative_last.hires__2 AS hires_ytd,
     employee_movements_agg.leavers AS leavers
   FROM group_keys
   LEFT JOIN employee_movements_agg
     ON group_keys.metric_time__week IS NOT DISTINCT FROM employee_movements_agg.metric_time__week
+  LEFT JOIN headcount_agg
+    ON group_keys.metric_time__week IS NOT DISTINCT FROM headcount_agg.metric_time__week
   LEFT JOIN employee_movements_cumulative_last
     ON group_keys.metric_time__week IS NOT DISTINCT FROM employee_movements_cumulative_last.metric_time__week
 ), recent_2_metrics_by_week AS (
-  WITH employee_movements_agg AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.movement_date) AS metric_time__week,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers
-    FROM {{ ref('fct_employee_movements') }} AS src
-    WHERE
-      src.movement_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('WEEK', src.movement_date)
-  ), headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(1) AS headcount
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('WEEK', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__week) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__week,
-      SUM(headcount_window.headcount) AS headcount
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__week
-  ), group_keys AS (
-    SELECT
-      metric_time__week
-    FROM employee_movements_agg
-    UNION
-    SELECT
-      metric_time__week
-    FROM headcount_agg
-  )
-  SELECT
-    group_keys.metric_time__week AS metric_time__week,
-    CAST(employee_movements_agg.leavers AS DOUBLE PRECISION) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE PRECISION) AS attrition_rate
-  FROM group_keys
-  LEFT JOIN employee_movements_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM employee_movements_agg.metric_time__week
-  LEFT JOIN headcount_agg
-    ON group_keys.metric_time__week IS NOT DISTINCT FROM headcount_agg.metric_time__week
-), recent_3_metrics_by_week AS (
-  WITH headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.date_day) AS metric_time__week,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(src.fte) AS fte,
-      SUM(1) AS headcount
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('WEEK', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__week) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__week,
-      SUM(headcount_window.fte) AS fte,
-      SUM(headcount_window.headcount) AS headcount
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__week
-  )
-  SELECT
-    headcount_agg.metric_time__week AS metric_time__week,
-    headcount_agg.fte AS fte,
-    headcount_agg.headcount AS headcount
-  FROM headcount_agg
-), recent_4_metrics_by_week AS (
-  WITH sales_visits_agg AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.visit_date) AS metric_time__week,
-      COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
-    WHERE
-      src.visit_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('WEEK', src.visit_date)
-  )
-  SELECT
-    sales_visits_agg.metric_time__week AS metric_time__week,
-    sales_visits_agg.sales_visits AS sales_visits
-  FROM sales_visits_agg
-), recent_5_metrics_by_week AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
       src.spend_eur,
@@ -8068,7 +7582,7 @@ WITH metrics_by_day AS (
       src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -8087,7 +7601,7 @@ WITH metrics_by_day AS (
       SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
     FROM campaign_spend_daily
     WHERE
-      campaign_spend_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      campaign_spend_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
@@ -8098,7 +7612,7 @@ WITH metrics_by_day AS (
       SUM(src.attributed_revenue) AS attributed_revenue
     FROM {{ ref('fct_attributed_orders') }} AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_read AS MATERIALIZED (
@@ -8147,7 +7661,7 @@ WITH metrics_by_day AS (
       SUM(order_lines_daily.units_sold) AS units_sold
     FROM order_lines_daily
     WHERE
-      order_lines_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      order_lines_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
@@ -8173,7 +7687,7 @@ WITH metrics_by_day AS (
       END AS ordering_customers__3
     FROM orders_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_cumulative AS (
@@ -8184,7 +7698,7 @@ WITH metrics_by_day AS (
     INNER JOIN order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_ranked AS (
@@ -8230,7 +7744,7 @@ WITH metrics_by_day AS (
     INNER JOIN orders_first_seen_daily
       ON orders_first_seen_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_ranked AS (
@@ -8256,7 +7770,7 @@ WITH metrics_by_day AS (
       src.on_hand_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
-      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      src.balance_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.balance_date) AS metric_time__week,
@@ -8302,7 +7816,7 @@ WITH metrics_by_day AS (
     WHERE
       src.spend_date >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.spend_date)
@@ -8315,7 +7829,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 MONTH'
@@ -8328,7 +7842,7 @@ WITH metrics_by_day AS (
       ON campaign_spend_daily.__day <= time_spine.date_day
       AND campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), campaign_spend_cumulative_ranked AS (
@@ -8355,7 +7869,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
@@ -8368,7 +7882,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 YEAR'
@@ -8385,7 +7899,7 @@ WITH metrics_by_day AS (
     FROM store_traffic_read AS src
     WHERE
       src.on_promotion
-      AND src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      AND src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.traffic_date)
   ), order_lines_agg_2 AS (
@@ -8395,7 +7909,7 @@ WITH metrics_by_day AS (
     FROM order_lines_read AS src
     WHERE
       src.on_promotion
-      AND src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      AND src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
   ), order_lines_by_period AS (
@@ -8406,7 +7920,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
@@ -8419,7 +7933,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period
       ON order_lines_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 MONTH'
@@ -8432,7 +7946,7 @@ WITH metrics_by_day AS (
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_ranked_2 AS (
@@ -8458,7 +7972,7 @@ WITH metrics_by_day AS (
       src.footfall AS footfall__2
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -8473,7 +7987,7 @@ WITH metrics_by_day AS (
       SUM(store_traffic_daily.footfall__2) AS footfall__2
     FROM store_traffic_daily
     WHERE
-      store_traffic_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      store_traffic_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', store_traffic_daily.__day)
   ), order_lines_window_bounds AS (
@@ -8507,7 +8021,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= order_lines_window_bounds.__first
           AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6 DAY'
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -8536,7 +8050,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
@@ -8549,7 +8063,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period_2
       ON order_lines_by_period_2.metric_time__week = periods.metric_time__week - INTERVAL '1 YEAR'
@@ -8562,7 +8076,7 @@ WITH metrics_by_day AS (
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_ranked_4 AS (
@@ -8612,7 +8126,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= store_traffic_window_bounds.__first
           AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6 DAY'
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -8641,7 +8155,7 @@ WITH metrics_by_day AS (
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.traffic_date)
@@ -8654,7 +8168,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 YEAR'
@@ -8914,7 +8428,7 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__week
   LEFT JOIN store_traffic_offset
     ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_offset.metric_time__week
-), recent_6_metrics_by_week AS (
+), recent_3_metrics_by_week AS (
   WITH production_runs_read AS MATERIALIZED (
     SELECT
       src.units_produced,
@@ -8939,7 +8453,7 @@ WITH metrics_by_day AS (
       src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
+      src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
@@ -8966,7 +8480,7 @@ WITH metrics_by_day AS (
       CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
     FROM production_runs_daily
     WHERE
-      production_runs_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+      production_runs_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', production_runs_daily.__day)
   ), production_runs_by_period AS (
@@ -8981,7 +8495,7 @@ WITH metrics_by_day AS (
     WHERE
       src.run_date >= CAST(DATE_TRUNC(
         'WEEK',
-        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+        CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.run_date)
@@ -8998,7 +8512,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN production_runs_by_period
       ON production_runs_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1 MONTH'
@@ -9033,7 +8547,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= production_runs_window_bounds.__first
           AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6 DAY'
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -9129,7 +8643,7 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_offset.metric_time__week
   LEFT JOIN production_runs_cumulative_first
     ON group_keys.metric_time__week IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__week
-), recent_7_metrics_by_week AS (
+), recent_4_metrics_by_week AS (
   WITH sales_visits_base_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
@@ -9138,7 +8652,7 @@ WITH metrics_by_day AS (
       src.visit_id AS __base_measure_0
     FROM {{ ref('stg_sales_visits') }} AS src
     WHERE
-      src.visit_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_7 }}' AS DATE)) AS DATE)
+      src.visit_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
   ), sales_visits_agg AS (
     SELECT
       sales_visits_base_events.metric_time__week,
@@ -9187,7 +8701,8 @@ WITH metrics_by_day AS (
   SELECT
     group_keys.metric_time__week AS metric_time__week,
     CAST(orders_conversions.orders AS DOUBLE PRECISION) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE PRECISION) AS sales_visit_conversion_rate,
-    orders_conversions.orders AS sales_visit_conversions
+    orders_conversions.orders AS sales_visit_conversions,
+    sales_visits_agg.sales_visits AS sales_visits
   FROM group_keys
   LEFT JOIN sales_visits_agg
     ON group_keys.metric_time__week IS NOT DISTINCT FROM sales_visits_agg.metric_time__week
@@ -9409,30 +8924,57 @@ WITH metrics_by_day AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.movement_date) AS DATE) AS __day,
       CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires__2,
-      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires,
-      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers
+      CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END AS leavers,
+      CASE WHEN src.movement = 'hire' THEN 1 ELSE 0 END AS hires
     FROM {{ ref('fct_employee_movements') }} AS src
     WHERE
       src.movement_date >= CAST(DATE_TRUNC('YEAR', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)) AS DATE)
   ), employee_movements_daily AS (
     SELECT
       employee_movements_rows.__day,
+      SUM(employee_movements_rows.leavers) AS leavers,
       SUM(employee_movements_rows.hires) AS hires,
-      SUM(employee_movements_rows.hires__2) AS hires__2,
-      SUM(employee_movements_rows.leavers) AS leavers
+      SUM(employee_movements_rows.hires__2) AS hires__2
     FROM employee_movements_rows
     GROUP BY
       employee_movements_rows.__day
   ), employee_movements_agg AS (
     SELECT
       DATE_TRUNC('MONTH', employee_movements_daily.__day) AS metric_time__month,
-      SUM(employee_movements_daily.hires) AS hires,
-      SUM(employee_movements_daily.leavers) AS leavers
+      SUM(employee_movements_daily.leavers) AS leavers,
+      SUM(employee_movements_daily.hires) AS hires
     FROM employee_movements_daily
     WHERE
       employee_movements_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', employee_movements_daily.__day)
+  ), headcount_by_day AS (
+    SELECT
+      DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
+      SUM(1) AS headcount,
+      SUM(src.fte) AS fte
+    FROM {{ ref('fct_headcount_daily') }} AS src
+    WHERE
+      src.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
+    GROUP BY
+      DATE_TRUNC('MONTH', src.date_day),
+      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
+  ), headcount_window AS (
+    SELECT
+      *,
+      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__month) AS __window_pick
+    FROM headcount_by_day
+  ), headcount_agg AS (
+    SELECT
+      headcount_window.metric_time__month,
+      SUM(headcount_window.headcount) AS headcount,
+      SUM(headcount_window.fte) AS fte
+    FROM headcount_window
+    WHERE
+      headcount_window.__window_day = headcount_window.__window_pick
+    GROUP BY
+      headcount_window.metric_time__month
   ), employee_movements_period_ends AS (
     SELECT
       MAX(time_spine.date_day) AS __day
@@ -9488,120 +9030,28 @@ WITH metrics_by_day AS (
     UNION
     SELECT
       metric_time__month
+    FROM headcount_agg
+    UNION
+    SELECT
+      metric_time__month
     FROM employee_movements_to_date
   )
   SELECT
     group_keys.metric_time__month AS metric_time__month,
+    CAST(employee_movements_agg.leavers AS DOUBLE PRECISION) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE PRECISION) AS attrition_rate,
+    headcount_agg.fte AS fte,
+    headcount_agg.headcount AS headcount,
     employee_movements_agg.hires AS hires,
     employee_movements_to_date.hires__2 AS hires_ytd,
     employee_movements_agg.leavers AS leavers
   FROM group_keys
   LEFT JOIN employee_movements_agg
     ON group_keys.metric_time__month IS NOT DISTINCT FROM employee_movements_agg.metric_time__month
+  LEFT JOIN headcount_agg
+    ON group_keys.metric_time__month IS NOT DISTINCT FROM headcount_agg.metric_time__month
   LEFT JOIN employee_movements_to_date
     ON group_keys.metric_time__month IS NOT DISTINCT FROM employee_movements_to_date.metric_time__month
 ), recent_2_metrics_by_month AS (
-  WITH employee_movements_agg AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.movement_date) AS metric_time__month,
-      SUM(CASE WHEN src.movement = 'exit' THEN 1 ELSE 0 END) AS leavers
-    FROM {{ ref('fct_employee_movements') }} AS src
-    WHERE
-      src.movement_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', src.movement_date)
-  ), headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(1) AS headcount
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__month) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__month,
-      SUM(headcount_window.headcount) AS headcount
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__month
-  ), group_keys AS (
-    SELECT
-      metric_time__month
-    FROM employee_movements_agg
-    UNION
-    SELECT
-      metric_time__month
-    FROM headcount_agg
-  )
-  SELECT
-    group_keys.metric_time__month AS metric_time__month,
-    CAST(employee_movements_agg.leavers AS DOUBLE PRECISION) / CAST(NULLIF(headcount_agg.headcount, 0) AS DOUBLE PRECISION) AS attrition_rate
-  FROM group_keys
-  LEFT JOIN employee_movements_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM employee_movements_agg.metric_time__month
-  LEFT JOIN headcount_agg
-    ON group_keys.metric_time__month IS NOT DISTINCT FROM headcount_agg.metric_time__month
-), recent_3_metrics_by_month AS (
-  WITH headcount_by_day AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.date_day) AS metric_time__month,
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE) AS __window_day,
-      SUM(src.fte) AS fte,
-      SUM(1) AS headcount
-    FROM {{ ref('fct_headcount_daily') }} AS src
-    WHERE
-      src.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', src.date_day),
-      CAST(DATE_TRUNC('DAY', src.date_day) AS DATE)
-  ), headcount_window AS (
-    SELECT
-      *,
-      MAX(headcount_by_day.__window_day) OVER (PARTITION BY headcount_by_day.metric_time__month) AS __window_pick
-    FROM headcount_by_day
-  ), headcount_agg AS (
-    SELECT
-      headcount_window.metric_time__month,
-      SUM(headcount_window.fte) AS fte,
-      SUM(headcount_window.headcount) AS headcount
-    FROM headcount_window
-    WHERE
-      headcount_window.__window_day = headcount_window.__window_pick
-    GROUP BY
-      headcount_window.metric_time__month
-  )
-  SELECT
-    headcount_agg.metric_time__month AS metric_time__month,
-    headcount_agg.fte AS fte,
-    headcount_agg.headcount AS headcount
-  FROM headcount_agg
-), recent_4_metrics_by_month AS (
-  WITH sales_visits_agg AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.visit_date) AS metric_time__month,
-      COUNT(src.visit_id) AS sales_visits
-    FROM {{ ref('stg_sales_visits') }} AS src
-    WHERE
-      src.visit_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
-    GROUP BY
-      DATE_TRUNC('MONTH', src.visit_date)
-  )
-  SELECT
-    sales_visits_agg.metric_time__month AS metric_time__month,
-    sales_visits_agg.sales_visits AS sales_visits
-  FROM sales_visits_agg
-), recent_5_metrics_by_month AS (
   WITH campaign_spend_read AS MATERIALIZED (
     SELECT
       src.spend_eur,
@@ -9618,7 +9068,7 @@ WITH metrics_by_day AS (
       src.spend_eur AS marketing_spend
     FROM campaign_spend_read AS src
     WHERE
-      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)) AS DATE)
+      src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
     SELECT
       campaign_spend_rows.__day,
@@ -9637,7 +9087,7 @@ WITH metrics_by_day AS (
       SUM(campaign_spend_daily.marketing_spend) AS marketing_spend
     FROM campaign_spend_daily
     WHERE
-      campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      campaign_spend_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', campaign_spend_daily.__day)
   ), attributed_orders_agg AS (
@@ -9648,7 +9098,7 @@ WITH metrics_by_day AS (
       SUM(src.attributed_revenue) AS attributed_revenue
     FROM {{ ref('fct_attributed_orders') }} AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_read AS MATERIALIZED (
@@ -9697,7 +9147,7 @@ WITH metrics_by_day AS (
       SUM(order_lines_daily.units_sold) AS units_sold
     FROM order_lines_daily
     WHERE
-      order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', order_lines_daily.__day)
   ), orders_read AS MATERIALIZED (
@@ -9723,7 +9173,7 @@ WITH metrics_by_day AS (
       END AS ordering_customers__3
     FROM orders_read AS src
     WHERE
-      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_cumulative AS (
@@ -9734,7 +9184,7 @@ WITH metrics_by_day AS (
     INNER JOIN order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), order_lines_cumulative_ranked AS (
@@ -9780,7 +9230,7 @@ WITH metrics_by_day AS (
     INNER JOIN orders_first_seen_daily
       ON orders_first_seen_daily.__day <= time_spine.date_day
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       time_spine.date_day
   ), orders_cumulative_ranked AS (
@@ -9806,7 +9256,7 @@ WITH metrics_by_day AS (
       src.on_hand_units
     FROM {{ ref('stg_inventory_balances') }} AS src
     WHERE
-      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      src.balance_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
   ), inventory_balances_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.balance_date) AS metric_time__month,
@@ -9852,7 +9302,7 @@ WITH metrics_by_day AS (
     WHERE
       src.spend_date >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.spend_date)
@@ -9865,7 +9315,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN campaign_spend_by_period
       ON campaign_spend_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 MONTH'
@@ -9874,7 +9324,7 @@ WITH metrics_by_day AS (
       MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', time_spine.date_day)
   ), campaign_spend_to_date_keys AS (
@@ -9925,7 +9375,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
@@ -9938,7 +9388,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 YEAR'
@@ -9955,7 +9405,7 @@ WITH metrics_by_day AS (
     FROM store_traffic_read AS src
     WHERE
       src.on_promotion
-      AND src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      AND src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.traffic_date)
   ), order_lines_agg_2 AS (
@@ -9965,7 +9415,7 @@ WITH metrics_by_day AS (
     FROM order_lines_read AS src
     WHERE
       src.on_promotion
-      AND src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      AND src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
   ), order_lines_by_period AS (
@@ -9976,7 +9426,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
@@ -9989,7 +9439,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period
       ON order_lines_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 MONTH'
@@ -9998,7 +9448,7 @@ WITH metrics_by_day AS (
       MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', time_spine.date_day)
   ), order_lines_to_date_keys AS (
@@ -10048,7 +9498,7 @@ WITH metrics_by_day AS (
       src.footfall AS footfall__2
     FROM store_traffic_read AS src
     WHERE
-      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
+      src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), store_traffic_daily AS (
     SELECT
       store_traffic_rows.__day,
@@ -10063,7 +9513,7 @@ WITH metrics_by_day AS (
       SUM(store_traffic_daily.footfall__2) AS footfall__2
     FROM store_traffic_daily
     WHERE
-      store_traffic_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      store_traffic_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', store_traffic_daily.__day)
   ), order_lines_window_bounds AS (
@@ -10097,7 +9547,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= order_lines_window_bounds.__first
           AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6 DAY'
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -10126,7 +9576,7 @@ WITH metrics_by_day AS (
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
@@ -10139,7 +9589,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN order_lines_by_period_2
       ON order_lines_by_period_2.metric_time__month = periods.metric_time__month - INTERVAL '1 YEAR'
@@ -10148,7 +9598,7 @@ WITH metrics_by_day AS (
       MAX(time_spine.date_day) AS __day
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
     WHERE
-      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+      time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', time_spine.date_day)
   ), order_lines_to_date_keys_2 AS (
@@ -10222,7 +9672,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= store_traffic_window_bounds.__first
           AND time_spine.date_day <= store_traffic_window_bounds.__last + INTERVAL '6 DAY'
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -10251,7 +9701,7 @@ WITH metrics_by_day AS (
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '1 YEAR'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.traffic_date)
@@ -10264,7 +9714,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN store_traffic_by_period
       ON store_traffic_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 YEAR'
@@ -10524,7 +9974,7 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_cumulative_first.metric_time__month
   LEFT JOIN store_traffic_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_offset.metric_time__month
-), recent_6_metrics_by_month AS (
+), recent_3_metrics_by_month AS (
   WITH production_runs_read AS MATERIALIZED (
     SELECT
       src.units_produced,
@@ -10549,7 +9999,7 @@ WITH metrics_by_day AS (
       src.run_id AS production_runs
     FROM production_runs_read AS src
     WHERE
-      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
+      src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE) - INTERVAL '7 DAY' AS DATE)
   ), production_runs_daily AS (
     SELECT
       production_runs_rows.__day,
@@ -10576,7 +10026,7 @@ WITH metrics_by_day AS (
       CAST(SUM(production_runs_daily.production_runs) AS BIGINT) AS production_runs
     FROM production_runs_daily
     WHERE
-      production_runs_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+      production_runs_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', production_runs_daily.__day)
   ), production_runs_by_period AS (
@@ -10591,7 +10041,7 @@ WITH metrics_by_day AS (
     WHERE
       src.run_date >= CAST(DATE_TRUNC(
         'MONTH',
-        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
+        CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE) - INTERVAL '1 MONTH'
       ) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.run_date)
@@ -10608,7 +10058,7 @@ WITH metrics_by_day AS (
         DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
       FROM {{ ref('metricflow_time_spine') }} AS time_spine
       WHERE
-        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+        time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
     ) AS periods
     INNER JOIN production_runs_by_period
       ON production_runs_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1 MONTH'
@@ -10643,7 +10093,7 @@ WITH metrics_by_day AS (
           ON time_spine.date_day >= production_runs_window_bounds.__first
           AND time_spine.date_day <= production_runs_window_bounds.__last + INTERVAL '6 DAY'
         WHERE
-          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+          time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
       ) AS stacked
     ) AS framed
     WHERE
@@ -10739,7 +10189,7 @@ WITH metrics_by_day AS (
     ON group_keys.metric_time__month IS NOT DISTINCT FROM production_runs_offset.metric_time__month
   LEFT JOIN production_runs_cumulative_first
     ON group_keys.metric_time__month IS NOT DISTINCT FROM production_runs_cumulative_first.metric_time__month
-), recent_7_metrics_by_month AS (
+), recent_4_metrics_by_month AS (
   WITH sales_visits_base_events AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.visit_date) AS DATE) AS __day,
@@ -10748,7 +10198,7 @@ WITH metrics_by_day AS (
       src.visit_id AS __base_measure_0
     FROM {{ ref('stg_sales_visits') }} AS src
     WHERE
-      src.visit_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_7 }}' AS DATE)) AS DATE)
+      src.visit_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
   ), sales_visits_agg AS (
     SELECT
       sales_visits_base_events.metric_time__month,
@@ -10797,7 +10247,8 @@ WITH metrics_by_day AS (
   SELECT
     group_keys.metric_time__month AS metric_time__month,
     CAST(orders_conversions.orders AS DOUBLE PRECISION) / CAST(NULLIF(sales_visits_agg.sales_visits, 0) AS DOUBLE PRECISION) AS sales_visit_conversion_rate,
-    orders_conversions.orders AS sales_visit_conversions
+    orders_conversions.orders AS sales_visit_conversions,
+    sales_visits_agg.sales_visits AS sales_visits
   FROM group_keys
   LEFT JOIN sales_visits_agg
     ON group_keys.metric_time__month IS NOT DISTINCT FROM sales_visits_agg.metric_time__month
@@ -10952,6 +10403,33 @@ FROM (
     NOT new_customers IS NULL
   UNION ALL
   SELECT
+    'attrition_rate' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(attrition_rate AS DOUBLE PRECISION) AS value
+  FROM recent_1_metrics_by_day
+  WHERE
+    NOT attrition_rate IS NULL
+  UNION ALL
+  SELECT
+    'fte' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(fte AS DOUBLE PRECISION) AS value
+  FROM recent_1_metrics_by_day
+  WHERE
+    NOT fte IS NULL
+  UNION ALL
+  SELECT
+    'headcount' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(headcount AS DOUBLE PRECISION) AS value
+  FROM recent_1_metrics_by_day
+  WHERE
+    NOT headcount IS NULL
+  UNION ALL
+  SELECT
     'hires' AS metric_name,
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
@@ -10979,31 +10457,553 @@ FROM (
     NOT leavers IS NULL
   UNION ALL
   SELECT
-    'attrition_rate' AS metric_name,
+    'ad_clicks' AS metric_name,
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
-    CAST(attrition_rate AS DOUBLE PRECISION) AS value
+    CAST(ad_clicks AS DOUBLE PRECISION) AS value
   FROM recent_2_metrics_by_day
   WHERE
-    NOT attrition_rate IS NULL
+    NOT ad_clicks IS NULL
   UNION ALL
   SELECT
-    'fte' AS metric_name,
+    'ad_impressions' AS metric_name,
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
-    CAST(fte AS DOUBLE PRECISION) AS value
-  FROM recent_3_metrics_by_day
+    CAST(ad_impressions AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
   WHERE
-    NOT fte IS NULL
+    NOT ad_impressions IS NULL
   UNION ALL
   SELECT
-    'headcount' AS metric_name,
+    'attributed_gross_profit' AS metric_name,
     'day' AS grain,
     CAST(metric_time__day AS DATE) AS period_start,
-    CAST(headcount AS DOUBLE PRECISION) AS value
+    CAST(attributed_gross_profit AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT attributed_gross_profit IS NULL
+  UNION ALL
+  SELECT
+    'attributed_orders' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(attributed_orders AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT attributed_orders IS NULL
+  UNION ALL
+  SELECT
+    'attributed_revenue' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(attributed_revenue AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT attributed_revenue IS NULL
+  UNION ALL
+  SELECT
+    'average_order_value' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(average_order_value AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT average_order_value IS NULL
+  UNION ALL
+  SELECT
+    'channel_roi' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(channel_roi AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT channel_roi IS NULL
+  UNION ALL
+  SELECT
+    'click_through_rate' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(click_through_rate AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT click_through_rate IS NULL
+  UNION ALL
+  SELECT
+    'cost_of_goods' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(cost_of_goods AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT cost_of_goods IS NULL
+  UNION ALL
+  SELECT
+    'cost_per_click' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(cost_per_click AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT cost_per_click IS NULL
+  UNION ALL
+  SELECT
+    'customer_lifetime_value' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(customer_lifetime_value AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT customer_lifetime_value IS NULL
+  UNION ALL
+  SELECT
+    'customers_to_date' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(customers_to_date AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT customers_to_date IS NULL
+  UNION ALL
+  SELECT
+    'discounts' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(discounts AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT discounts IS NULL
+  UNION ALL
+  SELECT
+    'gross_margin_pct' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(gross_margin_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT gross_margin_pct IS NULL
+  UNION ALL
+  SELECT
+    'gross_profit' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(gross_profit AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT gross_profit IS NULL
+  UNION ALL
+  SELECT
+    'gross_profit_to_date' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(gross_profit_to_date AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT gross_profit_to_date IS NULL
+  UNION ALL
+  SELECT
+    'inventory_days_in_period' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(inventory_days_in_period AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT inventory_days_in_period IS NULL
+  UNION ALL
+  SELECT
+    'inventory_turnover_days' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(inventory_turnover_days AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT inventory_turnover_days IS NULL
+  UNION ALL
+  SELECT
+    'inventory_units' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(inventory_units AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT inventory_units IS NULL
+  UNION ALL
+  SELECT
+    'inventory_value' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(inventory_value AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT inventory_value IS NULL
+  UNION ALL
+  SELECT
+    'marketing_spend' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(marketing_spend AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT marketing_spend IS NULL
+  UNION ALL
+  SELECT
+    'marketing_spend_mom_growth_pct' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(marketing_spend_mom_growth_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT marketing_spend_mom_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'marketing_spend_mtd' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(marketing_spend_mtd AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT marketing_spend_mtd IS NULL
+  UNION ALL
+  SELECT
+    'ordering_customers' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(ordering_customers AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT ordering_customers IS NULL
+  UNION ALL
+  SELECT
+    'orders' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(orders AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT orders IS NULL
+  UNION ALL
+  SELECT
+    'orders_yoy_growth_pct' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(orders_yoy_growth_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT orders_yoy_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'promotion_conversion_rate' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(promotion_conversion_rate AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT promotion_conversion_rate IS NULL
+  UNION ALL
+  SELECT
+    'promotion_order_share' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(promotion_order_share AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT promotion_order_share IS NULL
+  UNION ALL
+  SELECT
+    'promotion_revenue' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(promotion_revenue AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT promotion_revenue IS NULL
+  UNION ALL
+  SELECT
+    'repeat_customers' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(repeat_customers AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT repeat_customers IS NULL
+  UNION ALL
+  SELECT
+    'repurchase_rate' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(repurchase_rate AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT repurchase_rate IS NULL
+  UNION ALL
+  SELECT
+    'return_on_ad_spend' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(return_on_ad_spend AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT return_on_ad_spend IS NULL
+  UNION ALL
+  SELECT
+    'revenue' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(revenue AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT revenue IS NULL
+  UNION ALL
+  SELECT
+    'revenue_mom_growth_pct' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(revenue_mom_growth_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT revenue_mom_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'revenue_mtd' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(revenue_mtd AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT revenue_mtd IS NULL
+  UNION ALL
+  SELECT
+    'revenue_per_visitor' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(revenue_per_visitor AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT revenue_per_visitor IS NULL
+  UNION ALL
+  SELECT
+    'revenue_rolling_7d' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(revenue_rolling_7d AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT revenue_rolling_7d IS NULL
+  UNION ALL
+  SELECT
+    'revenue_yoy_growth_pct' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(revenue_yoy_growth_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT revenue_yoy_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'revenue_ytd' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(revenue_ytd AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT revenue_ytd IS NULL
+  UNION ALL
+  SELECT
+    'store_conversion_rate' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(store_conversion_rate AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT store_conversion_rate IS NULL
+  UNION ALL
+  SELECT
+    'store_footfall' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(store_footfall AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT store_footfall IS NULL
+  UNION ALL
+  SELECT
+    'store_footfall_rolling_7d' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(store_footfall_rolling_7d AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT store_footfall_rolling_7d IS NULL
+  UNION ALL
+  SELECT
+    'store_footfall_yoy_growth_pct' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(store_footfall_yoy_growth_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT store_footfall_yoy_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'units_sold' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(units_sold AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_day
+  WHERE
+    NOT units_sold IS NULL
+  UNION ALL
+  SELECT
+    'availability' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(availability AS DOUBLE PRECISION) AS value
   FROM recent_3_metrics_by_day
   WHERE
-    NOT headcount IS NULL
+    NOT availability IS NULL
+  UNION ALL
+  SELECT
+    'defect_rate' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(defect_rate AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_day
+  WHERE
+    NOT defect_rate IS NULL
+  UNION ALL
+  SELECT
+    'good_units' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(good_units AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_day
+  WHERE
+    NOT good_units IS NULL
+  UNION ALL
+  SELECT
+    'ideal_production_minutes' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(ideal_production_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_day
+  WHERE
+    NOT ideal_production_minutes IS NULL
+  UNION ALL
+  SELECT
+    'oee' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(oee AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_day
+  WHERE
+    NOT oee IS NULL
+  UNION ALL
+  SELECT
+    'oee_mom_change_pts' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(oee_mom_change_pts AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_day
+  WHERE
+    NOT oee_mom_change_pts IS NULL
+  UNION ALL
+  SELECT
+    'performance' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(performance AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_day
+  WHERE
+    NOT performance IS NULL
+  UNION ALL
+  SELECT
+    'planned_production_minutes' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(planned_production_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_day
+  WHERE
+    NOT planned_production_minutes IS NULL
+  UNION ALL
+  SELECT
+    'production_cycle_time' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(production_cycle_time AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_day
+  WHERE
+    NOT production_cycle_time IS NULL
+  UNION ALL
+  SELECT
+    'production_runs' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(production_runs AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_day
+  WHERE
+    NOT production_runs IS NULL
+  UNION ALL
+  SELECT
+    'quality' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(quality AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_day
+  WHERE
+    NOT quality IS NULL
+  UNION ALL
+  SELECT
+    'run_time_minutes' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(run_time_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_day
+  WHERE
+    NOT run_time_minutes IS NULL
+  UNION ALL
+  SELECT
+    'units_defective' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(units_defective AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_day
+  WHERE
+    NOT units_defective IS NULL
+  UNION ALL
+  SELECT
+    'units_produced' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(units_produced AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_day
+  WHERE
+    NOT units_produced IS NULL
+  UNION ALL
+  SELECT
+    'units_produced_rolling_7d' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(units_produced_rolling_7d AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_day
+  WHERE
+    NOT units_produced_rolling_7d IS NULL
+  UNION ALL
+  SELECT
+    'sales_visit_conversion_rate' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(sales_visit_conversion_rate AS DOUBLE PRECISION) AS value
+  FROM recent_4_metrics_by_day
+  WHERE
+    NOT sales_visit_conversion_rate IS NULL
+  UNION ALL
+  SELECT
+    'sales_visit_conversions' AS metric_name,
+    'day' AS grain,
+    CAST(metric_time__day AS DATE) AS period_start,
+    CAST(sales_visit_conversions AS DOUBLE PRECISION) AS value
+  FROM recent_4_metrics_by_day
+  WHERE
+    NOT sales_visit_conversions IS NULL
   UNION ALL
   SELECT
     'sales_visits' AS metric_name,
@@ -11013,555 +11013,6 @@ FROM (
   FROM recent_4_metrics_by_day
   WHERE
     NOT sales_visits IS NULL
-  UNION ALL
-  SELECT
-    'ad_clicks' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(ad_clicks AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT ad_clicks IS NULL
-  UNION ALL
-  SELECT
-    'ad_impressions' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(ad_impressions AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT ad_impressions IS NULL
-  UNION ALL
-  SELECT
-    'attributed_gross_profit' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(attributed_gross_profit AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT attributed_gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'attributed_orders' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(attributed_orders AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT attributed_orders IS NULL
-  UNION ALL
-  SELECT
-    'attributed_revenue' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(attributed_revenue AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT attributed_revenue IS NULL
-  UNION ALL
-  SELECT
-    'average_order_value' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(average_order_value AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT average_order_value IS NULL
-  UNION ALL
-  SELECT
-    'channel_roi' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(channel_roi AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT channel_roi IS NULL
-  UNION ALL
-  SELECT
-    'click_through_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(click_through_rate AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT click_through_rate IS NULL
-  UNION ALL
-  SELECT
-    'cost_of_goods' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(cost_of_goods AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT cost_of_goods IS NULL
-  UNION ALL
-  SELECT
-    'cost_per_click' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(cost_per_click AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT cost_per_click IS NULL
-  UNION ALL
-  SELECT
-    'customer_lifetime_value' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(customer_lifetime_value AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT customer_lifetime_value IS NULL
-  UNION ALL
-  SELECT
-    'customers_to_date' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(customers_to_date AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT customers_to_date IS NULL
-  UNION ALL
-  SELECT
-    'discounts' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(discounts AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT discounts IS NULL
-  UNION ALL
-  SELECT
-    'gross_margin_pct' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(gross_margin_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT gross_margin_pct IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(gross_profit AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit_to_date' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(gross_profit_to_date AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT gross_profit_to_date IS NULL
-  UNION ALL
-  SELECT
-    'inventory_days_in_period' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(inventory_days_in_period AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT inventory_days_in_period IS NULL
-  UNION ALL
-  SELECT
-    'inventory_turnover_days' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(inventory_turnover_days AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT inventory_turnover_days IS NULL
-  UNION ALL
-  SELECT
-    'inventory_units' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(inventory_units AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT inventory_units IS NULL
-  UNION ALL
-  SELECT
-    'inventory_value' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(inventory_value AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT inventory_value IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(marketing_spend AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT marketing_spend IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend_mom_growth_pct' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(marketing_spend_mom_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT marketing_spend_mom_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend_mtd' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(marketing_spend_mtd AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT marketing_spend_mtd IS NULL
-  UNION ALL
-  SELECT
-    'ordering_customers' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(ordering_customers AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT ordering_customers IS NULL
-  UNION ALL
-  SELECT
-    'orders' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(orders AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT orders IS NULL
-  UNION ALL
-  SELECT
-    'orders_yoy_growth_pct' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(orders_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT orders_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'promotion_conversion_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(promotion_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT promotion_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'promotion_order_share' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(promotion_order_share AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT promotion_order_share IS NULL
-  UNION ALL
-  SELECT
-    'promotion_revenue' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(promotion_revenue AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT promotion_revenue IS NULL
-  UNION ALL
-  SELECT
-    'repeat_customers' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(repeat_customers AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT repeat_customers IS NULL
-  UNION ALL
-  SELECT
-    'repurchase_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(repurchase_rate AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT repurchase_rate IS NULL
-  UNION ALL
-  SELECT
-    'return_on_ad_spend' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(return_on_ad_spend AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT return_on_ad_spend IS NULL
-  UNION ALL
-  SELECT
-    'revenue' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(revenue AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT revenue IS NULL
-  UNION ALL
-  SELECT
-    'revenue_mom_growth_pct' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(revenue_mom_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT revenue_mom_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'revenue_mtd' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(revenue_mtd AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT revenue_mtd IS NULL
-  UNION ALL
-  SELECT
-    'revenue_per_visitor' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(revenue_per_visitor AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT revenue_per_visitor IS NULL
-  UNION ALL
-  SELECT
-    'revenue_rolling_7d' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(revenue_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT revenue_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'revenue_yoy_growth_pct' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(revenue_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT revenue_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'revenue_ytd' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(revenue_ytd AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT revenue_ytd IS NULL
-  UNION ALL
-  SELECT
-    'store_conversion_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(store_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT store_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(store_footfall AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT store_footfall IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall_rolling_7d' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(store_footfall_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT store_footfall_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall_yoy_growth_pct' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(store_footfall_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT store_footfall_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'units_sold' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(units_sold AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_day
-  WHERE
-    NOT units_sold IS NULL
-  UNION ALL
-  SELECT
-    'availability' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(availability AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_day
-  WHERE
-    NOT availability IS NULL
-  UNION ALL
-  SELECT
-    'defect_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(defect_rate AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_day
-  WHERE
-    NOT defect_rate IS NULL
-  UNION ALL
-  SELECT
-    'good_units' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(good_units AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_day
-  WHERE
-    NOT good_units IS NULL
-  UNION ALL
-  SELECT
-    'ideal_production_minutes' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(ideal_production_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_day
-  WHERE
-    NOT ideal_production_minutes IS NULL
-  UNION ALL
-  SELECT
-    'oee' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(oee AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_day
-  WHERE
-    NOT oee IS NULL
-  UNION ALL
-  SELECT
-    'oee_mom_change_pts' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(oee_mom_change_pts AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_day
-  WHERE
-    NOT oee_mom_change_pts IS NULL
-  UNION ALL
-  SELECT
-    'performance' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(performance AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_day
-  WHERE
-    NOT performance IS NULL
-  UNION ALL
-  SELECT
-    'planned_production_minutes' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(planned_production_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_day
-  WHERE
-    NOT planned_production_minutes IS NULL
-  UNION ALL
-  SELECT
-    'production_cycle_time' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(production_cycle_time AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_day
-  WHERE
-    NOT production_cycle_time IS NULL
-  UNION ALL
-  SELECT
-    'production_runs' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(production_runs AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_day
-  WHERE
-    NOT production_runs IS NULL
-  UNION ALL
-  SELECT
-    'quality' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(quality AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_day
-  WHERE
-    NOT quality IS NULL
-  UNION ALL
-  SELECT
-    'run_time_minutes' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(run_time_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_day
-  WHERE
-    NOT run_time_minutes IS NULL
-  UNION ALL
-  SELECT
-    'units_defective' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(units_defective AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_day
-  WHERE
-    NOT units_defective IS NULL
-  UNION ALL
-  SELECT
-    'units_produced' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(units_produced AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_day
-  WHERE
-    NOT units_produced IS NULL
-  UNION ALL
-  SELECT
-    'units_produced_rolling_7d' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(units_produced_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_day
-  WHERE
-    NOT units_produced_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversion_rate' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(sales_visit_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_7_metrics_by_day
-  WHERE
-    NOT sales_visit_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversions' AS metric_name,
-    'day' AS grain,
-    CAST(metric_time__day AS DATE) AS period_start,
-    CAST(sales_visit_conversions AS DOUBLE PRECISION) AS value
-  FROM recent_7_metrics_by_day
-  WHERE
-    NOT sales_visit_conversions IS NULL
   UNION ALL
   SELECT
     'converted_leads' AS metric_name,
@@ -11708,6 +11159,33 @@ FROM (
     NOT new_customers IS NULL
   UNION ALL
   SELECT
+    'attrition_rate' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(attrition_rate AS DOUBLE PRECISION) AS value
+  FROM recent_1_metrics_by_week
+  WHERE
+    NOT attrition_rate IS NULL
+  UNION ALL
+  SELECT
+    'fte' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(fte AS DOUBLE PRECISION) AS value
+  FROM recent_1_metrics_by_week
+  WHERE
+    NOT fte IS NULL
+  UNION ALL
+  SELECT
+    'headcount' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(headcount AS DOUBLE PRECISION) AS value
+  FROM recent_1_metrics_by_week
+  WHERE
+    NOT headcount IS NULL
+  UNION ALL
+  SELECT
     'hires' AS metric_name,
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
@@ -11735,31 +11213,553 @@ FROM (
     NOT leavers IS NULL
   UNION ALL
   SELECT
-    'attrition_rate' AS metric_name,
+    'ad_clicks' AS metric_name,
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
-    CAST(attrition_rate AS DOUBLE PRECISION) AS value
+    CAST(ad_clicks AS DOUBLE PRECISION) AS value
   FROM recent_2_metrics_by_week
   WHERE
-    NOT attrition_rate IS NULL
+    NOT ad_clicks IS NULL
   UNION ALL
   SELECT
-    'fte' AS metric_name,
+    'ad_impressions' AS metric_name,
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
-    CAST(fte AS DOUBLE PRECISION) AS value
-  FROM recent_3_metrics_by_week
+    CAST(ad_impressions AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
   WHERE
-    NOT fte IS NULL
+    NOT ad_impressions IS NULL
   UNION ALL
   SELECT
-    'headcount' AS metric_name,
+    'attributed_gross_profit' AS metric_name,
     'week' AS grain,
     CAST(metric_time__week AS DATE) AS period_start,
-    CAST(headcount AS DOUBLE PRECISION) AS value
+    CAST(attributed_gross_profit AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT attributed_gross_profit IS NULL
+  UNION ALL
+  SELECT
+    'attributed_orders' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(attributed_orders AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT attributed_orders IS NULL
+  UNION ALL
+  SELECT
+    'attributed_revenue' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(attributed_revenue AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT attributed_revenue IS NULL
+  UNION ALL
+  SELECT
+    'average_order_value' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(average_order_value AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT average_order_value IS NULL
+  UNION ALL
+  SELECT
+    'channel_roi' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(channel_roi AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT channel_roi IS NULL
+  UNION ALL
+  SELECT
+    'click_through_rate' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(click_through_rate AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT click_through_rate IS NULL
+  UNION ALL
+  SELECT
+    'cost_of_goods' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(cost_of_goods AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT cost_of_goods IS NULL
+  UNION ALL
+  SELECT
+    'cost_per_click' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(cost_per_click AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT cost_per_click IS NULL
+  UNION ALL
+  SELECT
+    'customer_lifetime_value' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(customer_lifetime_value AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT customer_lifetime_value IS NULL
+  UNION ALL
+  SELECT
+    'customers_to_date' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(customers_to_date AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT customers_to_date IS NULL
+  UNION ALL
+  SELECT
+    'discounts' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(discounts AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT discounts IS NULL
+  UNION ALL
+  SELECT
+    'gross_margin_pct' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(gross_margin_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT gross_margin_pct IS NULL
+  UNION ALL
+  SELECT
+    'gross_profit' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(gross_profit AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT gross_profit IS NULL
+  UNION ALL
+  SELECT
+    'gross_profit_to_date' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(gross_profit_to_date AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT gross_profit_to_date IS NULL
+  UNION ALL
+  SELECT
+    'inventory_days_in_period' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(inventory_days_in_period AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT inventory_days_in_period IS NULL
+  UNION ALL
+  SELECT
+    'inventory_turnover_days' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(inventory_turnover_days AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT inventory_turnover_days IS NULL
+  UNION ALL
+  SELECT
+    'inventory_units' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(inventory_units AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT inventory_units IS NULL
+  UNION ALL
+  SELECT
+    'inventory_value' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(inventory_value AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT inventory_value IS NULL
+  UNION ALL
+  SELECT
+    'marketing_spend' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(marketing_spend AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT marketing_spend IS NULL
+  UNION ALL
+  SELECT
+    'marketing_spend_mom_growth_pct' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(marketing_spend_mom_growth_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT marketing_spend_mom_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'marketing_spend_mtd' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(marketing_spend_mtd AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT marketing_spend_mtd IS NULL
+  UNION ALL
+  SELECT
+    'ordering_customers' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(ordering_customers AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT ordering_customers IS NULL
+  UNION ALL
+  SELECT
+    'orders' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(orders AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT orders IS NULL
+  UNION ALL
+  SELECT
+    'orders_yoy_growth_pct' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(orders_yoy_growth_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT orders_yoy_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'promotion_conversion_rate' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(promotion_conversion_rate AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT promotion_conversion_rate IS NULL
+  UNION ALL
+  SELECT
+    'promotion_order_share' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(promotion_order_share AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT promotion_order_share IS NULL
+  UNION ALL
+  SELECT
+    'promotion_revenue' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(promotion_revenue AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT promotion_revenue IS NULL
+  UNION ALL
+  SELECT
+    'repeat_customers' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(repeat_customers AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT repeat_customers IS NULL
+  UNION ALL
+  SELECT
+    'repurchase_rate' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(repurchase_rate AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT repurchase_rate IS NULL
+  UNION ALL
+  SELECT
+    'return_on_ad_spend' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(return_on_ad_spend AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT return_on_ad_spend IS NULL
+  UNION ALL
+  SELECT
+    'revenue' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(revenue AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT revenue IS NULL
+  UNION ALL
+  SELECT
+    'revenue_mom_growth_pct' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(revenue_mom_growth_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT revenue_mom_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'revenue_mtd' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(revenue_mtd AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT revenue_mtd IS NULL
+  UNION ALL
+  SELECT
+    'revenue_per_visitor' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(revenue_per_visitor AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT revenue_per_visitor IS NULL
+  UNION ALL
+  SELECT
+    'revenue_rolling_7d' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(revenue_rolling_7d AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT revenue_rolling_7d IS NULL
+  UNION ALL
+  SELECT
+    'revenue_yoy_growth_pct' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(revenue_yoy_growth_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT revenue_yoy_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'revenue_ytd' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(revenue_ytd AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT revenue_ytd IS NULL
+  UNION ALL
+  SELECT
+    'store_conversion_rate' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(store_conversion_rate AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT store_conversion_rate IS NULL
+  UNION ALL
+  SELECT
+    'store_footfall' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(store_footfall AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT store_footfall IS NULL
+  UNION ALL
+  SELECT
+    'store_footfall_rolling_7d' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(store_footfall_rolling_7d AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT store_footfall_rolling_7d IS NULL
+  UNION ALL
+  SELECT
+    'store_footfall_yoy_growth_pct' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(store_footfall_yoy_growth_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT store_footfall_yoy_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'units_sold' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(units_sold AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_week
+  WHERE
+    NOT units_sold IS NULL
+  UNION ALL
+  SELECT
+    'availability' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(availability AS DOUBLE PRECISION) AS value
   FROM recent_3_metrics_by_week
   WHERE
-    NOT headcount IS NULL
+    NOT availability IS NULL
+  UNION ALL
+  SELECT
+    'defect_rate' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(defect_rate AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_week
+  WHERE
+    NOT defect_rate IS NULL
+  UNION ALL
+  SELECT
+    'good_units' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(good_units AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_week
+  WHERE
+    NOT good_units IS NULL
+  UNION ALL
+  SELECT
+    'ideal_production_minutes' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(ideal_production_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_week
+  WHERE
+    NOT ideal_production_minutes IS NULL
+  UNION ALL
+  SELECT
+    'oee' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(oee AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_week
+  WHERE
+    NOT oee IS NULL
+  UNION ALL
+  SELECT
+    'oee_mom_change_pts' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(oee_mom_change_pts AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_week
+  WHERE
+    NOT oee_mom_change_pts IS NULL
+  UNION ALL
+  SELECT
+    'performance' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(performance AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_week
+  WHERE
+    NOT performance IS NULL
+  UNION ALL
+  SELECT
+    'planned_production_minutes' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(planned_production_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_week
+  WHERE
+    NOT planned_production_minutes IS NULL
+  UNION ALL
+  SELECT
+    'production_cycle_time' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(production_cycle_time AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_week
+  WHERE
+    NOT production_cycle_time IS NULL
+  UNION ALL
+  SELECT
+    'production_runs' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(production_runs AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_week
+  WHERE
+    NOT production_runs IS NULL
+  UNION ALL
+  SELECT
+    'quality' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(quality AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_week
+  WHERE
+    NOT quality IS NULL
+  UNION ALL
+  SELECT
+    'run_time_minutes' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(run_time_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_week
+  WHERE
+    NOT run_time_minutes IS NULL
+  UNION ALL
+  SELECT
+    'units_defective' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(units_defective AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_week
+  WHERE
+    NOT units_defective IS NULL
+  UNION ALL
+  SELECT
+    'units_produced' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(units_produced AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_week
+  WHERE
+    NOT units_produced IS NULL
+  UNION ALL
+  SELECT
+    'units_produced_rolling_7d' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(units_produced_rolling_7d AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_week
+  WHERE
+    NOT units_produced_rolling_7d IS NULL
+  UNION ALL
+  SELECT
+    'sales_visit_conversion_rate' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(sales_visit_conversion_rate AS DOUBLE PRECISION) AS value
+  FROM recent_4_metrics_by_week
+  WHERE
+    NOT sales_visit_conversion_rate IS NULL
+  UNION ALL
+  SELECT
+    'sales_visit_conversions' AS metric_name,
+    'week' AS grain,
+    CAST(metric_time__week AS DATE) AS period_start,
+    CAST(sales_visit_conversions AS DOUBLE PRECISION) AS value
+  FROM recent_4_metrics_by_week
+  WHERE
+    NOT sales_visit_conversions IS NULL
   UNION ALL
   SELECT
     'sales_visits' AS metric_name,
@@ -11769,555 +11769,6 @@ FROM (
   FROM recent_4_metrics_by_week
   WHERE
     NOT sales_visits IS NULL
-  UNION ALL
-  SELECT
-    'ad_clicks' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(ad_clicks AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT ad_clicks IS NULL
-  UNION ALL
-  SELECT
-    'ad_impressions' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(ad_impressions AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT ad_impressions IS NULL
-  UNION ALL
-  SELECT
-    'attributed_gross_profit' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(attributed_gross_profit AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT attributed_gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'attributed_orders' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(attributed_orders AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT attributed_orders IS NULL
-  UNION ALL
-  SELECT
-    'attributed_revenue' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(attributed_revenue AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT attributed_revenue IS NULL
-  UNION ALL
-  SELECT
-    'average_order_value' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(average_order_value AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT average_order_value IS NULL
-  UNION ALL
-  SELECT
-    'channel_roi' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(channel_roi AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT channel_roi IS NULL
-  UNION ALL
-  SELECT
-    'click_through_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(click_through_rate AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT click_through_rate IS NULL
-  UNION ALL
-  SELECT
-    'cost_of_goods' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(cost_of_goods AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT cost_of_goods IS NULL
-  UNION ALL
-  SELECT
-    'cost_per_click' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(cost_per_click AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT cost_per_click IS NULL
-  UNION ALL
-  SELECT
-    'customer_lifetime_value' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(customer_lifetime_value AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT customer_lifetime_value IS NULL
-  UNION ALL
-  SELECT
-    'customers_to_date' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(customers_to_date AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT customers_to_date IS NULL
-  UNION ALL
-  SELECT
-    'discounts' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(discounts AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT discounts IS NULL
-  UNION ALL
-  SELECT
-    'gross_margin_pct' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(gross_margin_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT gross_margin_pct IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(gross_profit AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit_to_date' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(gross_profit_to_date AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT gross_profit_to_date IS NULL
-  UNION ALL
-  SELECT
-    'inventory_days_in_period' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(inventory_days_in_period AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT inventory_days_in_period IS NULL
-  UNION ALL
-  SELECT
-    'inventory_turnover_days' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(inventory_turnover_days AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT inventory_turnover_days IS NULL
-  UNION ALL
-  SELECT
-    'inventory_units' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(inventory_units AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT inventory_units IS NULL
-  UNION ALL
-  SELECT
-    'inventory_value' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(inventory_value AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT inventory_value IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(marketing_spend AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT marketing_spend IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend_mom_growth_pct' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(marketing_spend_mom_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT marketing_spend_mom_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend_mtd' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(marketing_spend_mtd AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT marketing_spend_mtd IS NULL
-  UNION ALL
-  SELECT
-    'ordering_customers' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(ordering_customers AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT ordering_customers IS NULL
-  UNION ALL
-  SELECT
-    'orders' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(orders AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT orders IS NULL
-  UNION ALL
-  SELECT
-    'orders_yoy_growth_pct' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(orders_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT orders_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'promotion_conversion_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(promotion_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT promotion_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'promotion_order_share' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(promotion_order_share AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT promotion_order_share IS NULL
-  UNION ALL
-  SELECT
-    'promotion_revenue' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(promotion_revenue AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT promotion_revenue IS NULL
-  UNION ALL
-  SELECT
-    'repeat_customers' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(repeat_customers AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT repeat_customers IS NULL
-  UNION ALL
-  SELECT
-    'repurchase_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(repurchase_rate AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT repurchase_rate IS NULL
-  UNION ALL
-  SELECT
-    'return_on_ad_spend' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(return_on_ad_spend AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT return_on_ad_spend IS NULL
-  UNION ALL
-  SELECT
-    'revenue' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(revenue AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT revenue IS NULL
-  UNION ALL
-  SELECT
-    'revenue_mom_growth_pct' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(revenue_mom_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT revenue_mom_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'revenue_mtd' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(revenue_mtd AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT revenue_mtd IS NULL
-  UNION ALL
-  SELECT
-    'revenue_per_visitor' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(revenue_per_visitor AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT revenue_per_visitor IS NULL
-  UNION ALL
-  SELECT
-    'revenue_rolling_7d' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(revenue_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT revenue_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'revenue_yoy_growth_pct' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(revenue_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT revenue_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'revenue_ytd' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(revenue_ytd AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT revenue_ytd IS NULL
-  UNION ALL
-  SELECT
-    'store_conversion_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(store_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT store_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(store_footfall AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT store_footfall IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall_rolling_7d' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(store_footfall_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT store_footfall_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall_yoy_growth_pct' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(store_footfall_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT store_footfall_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'units_sold' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(units_sold AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_week
-  WHERE
-    NOT units_sold IS NULL
-  UNION ALL
-  SELECT
-    'availability' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(availability AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_week
-  WHERE
-    NOT availability IS NULL
-  UNION ALL
-  SELECT
-    'defect_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(defect_rate AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_week
-  WHERE
-    NOT defect_rate IS NULL
-  UNION ALL
-  SELECT
-    'good_units' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(good_units AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_week
-  WHERE
-    NOT good_units IS NULL
-  UNION ALL
-  SELECT
-    'ideal_production_minutes' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(ideal_production_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_week
-  WHERE
-    NOT ideal_production_minutes IS NULL
-  UNION ALL
-  SELECT
-    'oee' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(oee AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_week
-  WHERE
-    NOT oee IS NULL
-  UNION ALL
-  SELECT
-    'oee_mom_change_pts' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(oee_mom_change_pts AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_week
-  WHERE
-    NOT oee_mom_change_pts IS NULL
-  UNION ALL
-  SELECT
-    'performance' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(performance AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_week
-  WHERE
-    NOT performance IS NULL
-  UNION ALL
-  SELECT
-    'planned_production_minutes' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(planned_production_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_week
-  WHERE
-    NOT planned_production_minutes IS NULL
-  UNION ALL
-  SELECT
-    'production_cycle_time' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(production_cycle_time AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_week
-  WHERE
-    NOT production_cycle_time IS NULL
-  UNION ALL
-  SELECT
-    'production_runs' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(production_runs AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_week
-  WHERE
-    NOT production_runs IS NULL
-  UNION ALL
-  SELECT
-    'quality' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(quality AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_week
-  WHERE
-    NOT quality IS NULL
-  UNION ALL
-  SELECT
-    'run_time_minutes' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(run_time_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_week
-  WHERE
-    NOT run_time_minutes IS NULL
-  UNION ALL
-  SELECT
-    'units_defective' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(units_defective AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_week
-  WHERE
-    NOT units_defective IS NULL
-  UNION ALL
-  SELECT
-    'units_produced' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(units_produced AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_week
-  WHERE
-    NOT units_produced IS NULL
-  UNION ALL
-  SELECT
-    'units_produced_rolling_7d' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(units_produced_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_week
-  WHERE
-    NOT units_produced_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversion_rate' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(sales_visit_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_7_metrics_by_week
-  WHERE
-    NOT sales_visit_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversions' AS metric_name,
-    'week' AS grain,
-    CAST(metric_time__week AS DATE) AS period_start,
-    CAST(sales_visit_conversions AS DOUBLE PRECISION) AS value
-  FROM recent_7_metrics_by_week
-  WHERE
-    NOT sales_visit_conversions IS NULL
   UNION ALL
   SELECT
     'converted_leads' AS metric_name,
@@ -12464,6 +11915,33 @@ FROM (
     NOT new_customers IS NULL
   UNION ALL
   SELECT
+    'attrition_rate' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(attrition_rate AS DOUBLE PRECISION) AS value
+  FROM recent_1_metrics_by_month
+  WHERE
+    NOT attrition_rate IS NULL
+  UNION ALL
+  SELECT
+    'fte' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(fte AS DOUBLE PRECISION) AS value
+  FROM recent_1_metrics_by_month
+  WHERE
+    NOT fte IS NULL
+  UNION ALL
+  SELECT
+    'headcount' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(headcount AS DOUBLE PRECISION) AS value
+  FROM recent_1_metrics_by_month
+  WHERE
+    NOT headcount IS NULL
+  UNION ALL
+  SELECT
     'hires' AS metric_name,
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
@@ -12491,31 +11969,553 @@ FROM (
     NOT leavers IS NULL
   UNION ALL
   SELECT
-    'attrition_rate' AS metric_name,
+    'ad_clicks' AS metric_name,
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
-    CAST(attrition_rate AS DOUBLE PRECISION) AS value
+    CAST(ad_clicks AS DOUBLE PRECISION) AS value
   FROM recent_2_metrics_by_month
   WHERE
-    NOT attrition_rate IS NULL
+    NOT ad_clicks IS NULL
   UNION ALL
   SELECT
-    'fte' AS metric_name,
+    'ad_impressions' AS metric_name,
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
-    CAST(fte AS DOUBLE PRECISION) AS value
-  FROM recent_3_metrics_by_month
+    CAST(ad_impressions AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
   WHERE
-    NOT fte IS NULL
+    NOT ad_impressions IS NULL
   UNION ALL
   SELECT
-    'headcount' AS metric_name,
+    'attributed_gross_profit' AS metric_name,
     'month' AS grain,
     CAST(metric_time__month AS DATE) AS period_start,
-    CAST(headcount AS DOUBLE PRECISION) AS value
+    CAST(attributed_gross_profit AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT attributed_gross_profit IS NULL
+  UNION ALL
+  SELECT
+    'attributed_orders' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(attributed_orders AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT attributed_orders IS NULL
+  UNION ALL
+  SELECT
+    'attributed_revenue' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(attributed_revenue AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT attributed_revenue IS NULL
+  UNION ALL
+  SELECT
+    'average_order_value' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(average_order_value AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT average_order_value IS NULL
+  UNION ALL
+  SELECT
+    'channel_roi' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(channel_roi AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT channel_roi IS NULL
+  UNION ALL
+  SELECT
+    'click_through_rate' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(click_through_rate AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT click_through_rate IS NULL
+  UNION ALL
+  SELECT
+    'cost_of_goods' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(cost_of_goods AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT cost_of_goods IS NULL
+  UNION ALL
+  SELECT
+    'cost_per_click' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(cost_per_click AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT cost_per_click IS NULL
+  UNION ALL
+  SELECT
+    'customer_lifetime_value' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(customer_lifetime_value AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT customer_lifetime_value IS NULL
+  UNION ALL
+  SELECT
+    'customers_to_date' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(customers_to_date AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT customers_to_date IS NULL
+  UNION ALL
+  SELECT
+    'discounts' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(discounts AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT discounts IS NULL
+  UNION ALL
+  SELECT
+    'gross_margin_pct' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(gross_margin_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT gross_margin_pct IS NULL
+  UNION ALL
+  SELECT
+    'gross_profit' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(gross_profit AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT gross_profit IS NULL
+  UNION ALL
+  SELECT
+    'gross_profit_to_date' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(gross_profit_to_date AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT gross_profit_to_date IS NULL
+  UNION ALL
+  SELECT
+    'inventory_days_in_period' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(inventory_days_in_period AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT inventory_days_in_period IS NULL
+  UNION ALL
+  SELECT
+    'inventory_turnover_days' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(inventory_turnover_days AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT inventory_turnover_days IS NULL
+  UNION ALL
+  SELECT
+    'inventory_units' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(inventory_units AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT inventory_units IS NULL
+  UNION ALL
+  SELECT
+    'inventory_value' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(inventory_value AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT inventory_value IS NULL
+  UNION ALL
+  SELECT
+    'marketing_spend' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(marketing_spend AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT marketing_spend IS NULL
+  UNION ALL
+  SELECT
+    'marketing_spend_mom_growth_pct' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(marketing_spend_mom_growth_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT marketing_spend_mom_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'marketing_spend_mtd' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(marketing_spend_mtd AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT marketing_spend_mtd IS NULL
+  UNION ALL
+  SELECT
+    'ordering_customers' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(ordering_customers AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT ordering_customers IS NULL
+  UNION ALL
+  SELECT
+    'orders' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(orders AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT orders IS NULL
+  UNION ALL
+  SELECT
+    'orders_yoy_growth_pct' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(orders_yoy_growth_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT orders_yoy_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'promotion_conversion_rate' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(promotion_conversion_rate AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT promotion_conversion_rate IS NULL
+  UNION ALL
+  SELECT
+    'promotion_order_share' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(promotion_order_share AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT promotion_order_share IS NULL
+  UNION ALL
+  SELECT
+    'promotion_revenue' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(promotion_revenue AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT promotion_revenue IS NULL
+  UNION ALL
+  SELECT
+    'repeat_customers' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(repeat_customers AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT repeat_customers IS NULL
+  UNION ALL
+  SELECT
+    'repurchase_rate' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(repurchase_rate AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT repurchase_rate IS NULL
+  UNION ALL
+  SELECT
+    'return_on_ad_spend' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(return_on_ad_spend AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT return_on_ad_spend IS NULL
+  UNION ALL
+  SELECT
+    'revenue' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(revenue AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT revenue IS NULL
+  UNION ALL
+  SELECT
+    'revenue_mom_growth_pct' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(revenue_mom_growth_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT revenue_mom_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'revenue_mtd' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(revenue_mtd AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT revenue_mtd IS NULL
+  UNION ALL
+  SELECT
+    'revenue_per_visitor' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(revenue_per_visitor AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT revenue_per_visitor IS NULL
+  UNION ALL
+  SELECT
+    'revenue_rolling_7d' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(revenue_rolling_7d AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT revenue_rolling_7d IS NULL
+  UNION ALL
+  SELECT
+    'revenue_yoy_growth_pct' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(revenue_yoy_growth_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT revenue_yoy_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'revenue_ytd' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(revenue_ytd AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT revenue_ytd IS NULL
+  UNION ALL
+  SELECT
+    'store_conversion_rate' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(store_conversion_rate AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT store_conversion_rate IS NULL
+  UNION ALL
+  SELECT
+    'store_footfall' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(store_footfall AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT store_footfall IS NULL
+  UNION ALL
+  SELECT
+    'store_footfall_rolling_7d' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(store_footfall_rolling_7d AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT store_footfall_rolling_7d IS NULL
+  UNION ALL
+  SELECT
+    'store_footfall_yoy_growth_pct' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(store_footfall_yoy_growth_pct AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT store_footfall_yoy_growth_pct IS NULL
+  UNION ALL
+  SELECT
+    'units_sold' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(units_sold AS DOUBLE PRECISION) AS value
+  FROM recent_2_metrics_by_month
+  WHERE
+    NOT units_sold IS NULL
+  UNION ALL
+  SELECT
+    'availability' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(availability AS DOUBLE PRECISION) AS value
   FROM recent_3_metrics_by_month
   WHERE
-    NOT headcount IS NULL
+    NOT availability IS NULL
+  UNION ALL
+  SELECT
+    'defect_rate' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(defect_rate AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_month
+  WHERE
+    NOT defect_rate IS NULL
+  UNION ALL
+  SELECT
+    'good_units' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(good_units AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_month
+  WHERE
+    NOT good_units IS NULL
+  UNION ALL
+  SELECT
+    'ideal_production_minutes' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(ideal_production_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_month
+  WHERE
+    NOT ideal_production_minutes IS NULL
+  UNION ALL
+  SELECT
+    'oee' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(oee AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_month
+  WHERE
+    NOT oee IS NULL
+  UNION ALL
+  SELECT
+    'oee_mom_change_pts' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(oee_mom_change_pts AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_month
+  WHERE
+    NOT oee_mom_change_pts IS NULL
+  UNION ALL
+  SELECT
+    'performance' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(performance AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_month
+  WHERE
+    NOT performance IS NULL
+  UNION ALL
+  SELECT
+    'planned_production_minutes' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(planned_production_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_month
+  WHERE
+    NOT planned_production_minutes IS NULL
+  UNION ALL
+  SELECT
+    'production_cycle_time' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(production_cycle_time AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_month
+  WHERE
+    NOT production_cycle_time IS NULL
+  UNION ALL
+  SELECT
+    'production_runs' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(production_runs AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_month
+  WHERE
+    NOT production_runs IS NULL
+  UNION ALL
+  SELECT
+    'quality' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(quality AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_month
+  WHERE
+    NOT quality IS NULL
+  UNION ALL
+  SELECT
+    'run_time_minutes' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(run_time_minutes AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_month
+  WHERE
+    NOT run_time_minutes IS NULL
+  UNION ALL
+  SELECT
+    'units_defective' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(units_defective AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_month
+  WHERE
+    NOT units_defective IS NULL
+  UNION ALL
+  SELECT
+    'units_produced' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(units_produced AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_month
+  WHERE
+    NOT units_produced IS NULL
+  UNION ALL
+  SELECT
+    'units_produced_rolling_7d' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(units_produced_rolling_7d AS DOUBLE PRECISION) AS value
+  FROM recent_3_metrics_by_month
+  WHERE
+    NOT units_produced_rolling_7d IS NULL
+  UNION ALL
+  SELECT
+    'sales_visit_conversion_rate' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(sales_visit_conversion_rate AS DOUBLE PRECISION) AS value
+  FROM recent_4_metrics_by_month
+  WHERE
+    NOT sales_visit_conversion_rate IS NULL
+  UNION ALL
+  SELECT
+    'sales_visit_conversions' AS metric_name,
+    'month' AS grain,
+    CAST(metric_time__month AS DATE) AS period_start,
+    CAST(sales_visit_conversions AS DOUBLE PRECISION) AS value
+  FROM recent_4_metrics_by_month
+  WHERE
+    NOT sales_visit_conversions IS NULL
   UNION ALL
   SELECT
     'sales_visits' AS metric_name,
@@ -12525,555 +12525,6 @@ FROM (
   FROM recent_4_metrics_by_month
   WHERE
     NOT sales_visits IS NULL
-  UNION ALL
-  SELECT
-    'ad_clicks' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(ad_clicks AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT ad_clicks IS NULL
-  UNION ALL
-  SELECT
-    'ad_impressions' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(ad_impressions AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT ad_impressions IS NULL
-  UNION ALL
-  SELECT
-    'attributed_gross_profit' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(attributed_gross_profit AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT attributed_gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'attributed_orders' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(attributed_orders AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT attributed_orders IS NULL
-  UNION ALL
-  SELECT
-    'attributed_revenue' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(attributed_revenue AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT attributed_revenue IS NULL
-  UNION ALL
-  SELECT
-    'average_order_value' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(average_order_value AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT average_order_value IS NULL
-  UNION ALL
-  SELECT
-    'channel_roi' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(channel_roi AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT channel_roi IS NULL
-  UNION ALL
-  SELECT
-    'click_through_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(click_through_rate AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT click_through_rate IS NULL
-  UNION ALL
-  SELECT
-    'cost_of_goods' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(cost_of_goods AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT cost_of_goods IS NULL
-  UNION ALL
-  SELECT
-    'cost_per_click' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(cost_per_click AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT cost_per_click IS NULL
-  UNION ALL
-  SELECT
-    'customer_lifetime_value' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(customer_lifetime_value AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT customer_lifetime_value IS NULL
-  UNION ALL
-  SELECT
-    'customers_to_date' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(customers_to_date AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT customers_to_date IS NULL
-  UNION ALL
-  SELECT
-    'discounts' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(discounts AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT discounts IS NULL
-  UNION ALL
-  SELECT
-    'gross_margin_pct' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(gross_margin_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT gross_margin_pct IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(gross_profit AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT gross_profit IS NULL
-  UNION ALL
-  SELECT
-    'gross_profit_to_date' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(gross_profit_to_date AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT gross_profit_to_date IS NULL
-  UNION ALL
-  SELECT
-    'inventory_days_in_period' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(inventory_days_in_period AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT inventory_days_in_period IS NULL
-  UNION ALL
-  SELECT
-    'inventory_turnover_days' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(inventory_turnover_days AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT inventory_turnover_days IS NULL
-  UNION ALL
-  SELECT
-    'inventory_units' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(inventory_units AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT inventory_units IS NULL
-  UNION ALL
-  SELECT
-    'inventory_value' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(inventory_value AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT inventory_value IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(marketing_spend AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT marketing_spend IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend_mom_growth_pct' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(marketing_spend_mom_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT marketing_spend_mom_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'marketing_spend_mtd' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(marketing_spend_mtd AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT marketing_spend_mtd IS NULL
-  UNION ALL
-  SELECT
-    'ordering_customers' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(ordering_customers AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT ordering_customers IS NULL
-  UNION ALL
-  SELECT
-    'orders' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(orders AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT orders IS NULL
-  UNION ALL
-  SELECT
-    'orders_yoy_growth_pct' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(orders_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT orders_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'promotion_conversion_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(promotion_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT promotion_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'promotion_order_share' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(promotion_order_share AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT promotion_order_share IS NULL
-  UNION ALL
-  SELECT
-    'promotion_revenue' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(promotion_revenue AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT promotion_revenue IS NULL
-  UNION ALL
-  SELECT
-    'repeat_customers' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(repeat_customers AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT repeat_customers IS NULL
-  UNION ALL
-  SELECT
-    'repurchase_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(repurchase_rate AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT repurchase_rate IS NULL
-  UNION ALL
-  SELECT
-    'return_on_ad_spend' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(return_on_ad_spend AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT return_on_ad_spend IS NULL
-  UNION ALL
-  SELECT
-    'revenue' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(revenue AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT revenue IS NULL
-  UNION ALL
-  SELECT
-    'revenue_mom_growth_pct' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(revenue_mom_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT revenue_mom_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'revenue_mtd' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(revenue_mtd AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT revenue_mtd IS NULL
-  UNION ALL
-  SELECT
-    'revenue_per_visitor' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(revenue_per_visitor AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT revenue_per_visitor IS NULL
-  UNION ALL
-  SELECT
-    'revenue_rolling_7d' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(revenue_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT revenue_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'revenue_yoy_growth_pct' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(revenue_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT revenue_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'revenue_ytd' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(revenue_ytd AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT revenue_ytd IS NULL
-  UNION ALL
-  SELECT
-    'store_conversion_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(store_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT store_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(store_footfall AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT store_footfall IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall_rolling_7d' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(store_footfall_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT store_footfall_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'store_footfall_yoy_growth_pct' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(store_footfall_yoy_growth_pct AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT store_footfall_yoy_growth_pct IS NULL
-  UNION ALL
-  SELECT
-    'units_sold' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(units_sold AS DOUBLE PRECISION) AS value
-  FROM recent_5_metrics_by_month
-  WHERE
-    NOT units_sold IS NULL
-  UNION ALL
-  SELECT
-    'availability' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(availability AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_month
-  WHERE
-    NOT availability IS NULL
-  UNION ALL
-  SELECT
-    'defect_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(defect_rate AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_month
-  WHERE
-    NOT defect_rate IS NULL
-  UNION ALL
-  SELECT
-    'good_units' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(good_units AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_month
-  WHERE
-    NOT good_units IS NULL
-  UNION ALL
-  SELECT
-    'ideal_production_minutes' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(ideal_production_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_month
-  WHERE
-    NOT ideal_production_minutes IS NULL
-  UNION ALL
-  SELECT
-    'oee' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(oee AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_month
-  WHERE
-    NOT oee IS NULL
-  UNION ALL
-  SELECT
-    'oee_mom_change_pts' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(oee_mom_change_pts AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_month
-  WHERE
-    NOT oee_mom_change_pts IS NULL
-  UNION ALL
-  SELECT
-    'performance' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(performance AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_month
-  WHERE
-    NOT performance IS NULL
-  UNION ALL
-  SELECT
-    'planned_production_minutes' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(planned_production_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_month
-  WHERE
-    NOT planned_production_minutes IS NULL
-  UNION ALL
-  SELECT
-    'production_cycle_time' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(production_cycle_time AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_month
-  WHERE
-    NOT production_cycle_time IS NULL
-  UNION ALL
-  SELECT
-    'production_runs' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(production_runs AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_month
-  WHERE
-    NOT production_runs IS NULL
-  UNION ALL
-  SELECT
-    'quality' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(quality AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_month
-  WHERE
-    NOT quality IS NULL
-  UNION ALL
-  SELECT
-    'run_time_minutes' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(run_time_minutes AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_month
-  WHERE
-    NOT run_time_minutes IS NULL
-  UNION ALL
-  SELECT
-    'units_defective' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(units_defective AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_month
-  WHERE
-    NOT units_defective IS NULL
-  UNION ALL
-  SELECT
-    'units_produced' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(units_produced AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_month
-  WHERE
-    NOT units_produced IS NULL
-  UNION ALL
-  SELECT
-    'units_produced_rolling_7d' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(units_produced_rolling_7d AS DOUBLE PRECISION) AS value
-  FROM recent_6_metrics_by_month
-  WHERE
-    NOT units_produced_rolling_7d IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversion_rate' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(sales_visit_conversion_rate AS DOUBLE PRECISION) AS value
-  FROM recent_7_metrics_by_month
-  WHERE
-    NOT sales_visit_conversion_rate IS NULL
-  UNION ALL
-  SELECT
-    'sales_visit_conversions' AS metric_name,
-    'month' AS grain,
-    CAST(metric_time__month AS DATE) AS period_start,
-    CAST(sales_visit_conversions AS DOUBLE PRECISION) AS value
-  FROM recent_7_metrics_by_month
-  WHERE
-    NOT sales_visit_conversions IS NULL
 ) AS metric_values
 {% if is_incremental() %}
 UNION ALL
@@ -13085,7 +12536,7 @@ SELECT
 FROM {{ this }}
 WHERE
   (
-    metric_name IN ('hires', 'hires_ytd', 'leavers')
+    metric_name IN ('attrition_rate', 'fte', 'headcount', 'hires', 'hires_ytd', 'leavers')
     AND (
       (
         grain = 'day' AND period_start < CAST('{{ metricsctl_since_1 }}' AS DATE)
@@ -13097,54 +12548,6 @@ WHERE
       OR (
         grain = 'month'
         AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_1 }}' AS DATE)) AS DATE)
-      )
-    )
-  )
-  OR (
-    metric_name IN ('attrition_rate')
-    AND (
-      (
-        grain = 'day' AND period_start < CAST('{{ metricsctl_since_2 }}' AS DATE)
-      )
-      OR (
-        grain = 'week'
-        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
-      )
-      OR (
-        grain = 'month'
-        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
-      )
-    )
-  )
-  OR (
-    metric_name IN ('fte', 'headcount')
-    AND (
-      (
-        grain = 'day' AND period_start < CAST('{{ metricsctl_since_3 }}' AS DATE)
-      )
-      OR (
-        grain = 'week'
-        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
-      )
-      OR (
-        grain = 'month'
-        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
-      )
-    )
-  )
-  OR (
-    metric_name IN ('sales_visits')
-    AND (
-      (
-        grain = 'day' AND period_start < CAST('{{ metricsctl_since_4 }}' AS DATE)
-      )
-      OR (
-        grain = 'week'
-        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
-      )
-      OR (
-        grain = 'month'
-        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
       )
     )
   )
@@ -13197,15 +12600,15 @@ WHERE
     )
     AND (
       (
-        grain = 'day' AND period_start < CAST('{{ metricsctl_since_5 }}' AS DATE)
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_2 }}' AS DATE)
       )
       OR (
         grain = 'week'
-        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
       )
       OR (
         grain = 'month'
-        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_5 }}' AS DATE)) AS DATE)
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
       )
     )
   )
@@ -13229,31 +12632,31 @@ WHERE
     )
     AND (
       (
-        grain = 'day' AND period_start < CAST('{{ metricsctl_since_6 }}' AS DATE)
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_3 }}' AS DATE)
       )
       OR (
         grain = 'week'
-        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
       )
       OR (
         grain = 'month'
-        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_6 }}' AS DATE)) AS DATE)
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE)
       )
     )
   )
   OR (
-    metric_name IN ('sales_visit_conversion_rate', 'sales_visit_conversions')
+    metric_name IN ('sales_visit_conversion_rate', 'sales_visit_conversions', 'sales_visits')
     AND (
       (
-        grain = 'day' AND period_start < CAST('{{ metricsctl_since_7 }}' AS DATE)
+        grain = 'day' AND period_start < CAST('{{ metricsctl_since_4 }}' AS DATE)
       )
       OR (
         grain = 'week'
-        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_7 }}' AS DATE)) AS DATE)
+        AND period_start < CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
       )
       OR (
         grain = 'month'
-        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_7 }}' AS DATE)) AS DATE)
+        AND period_start < CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_4 }}' AS DATE)) AS DATE)
       )
     )
   )
