@@ -402,7 +402,8 @@ def compile_(check: bool, project_dir: str, profiles_dir: str | None, target: st
 @main.command()
 @click.option("--select", "-s", multiple=True, help="dbt node selection (repeatable), as in dbt.")
 @click.option("--exclude", multiple=True, help="dbt nodes to leave out (repeatable), as in dbt.")
-@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+@click.option("--full-refresh", is_flag=True,
+              help="Rebuild incremental models from scratch, and build and check what did not change.")
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="The date freshness checks and alerts judge against (default: today).")
 @click.option("--alerts", "with_alerts", is_flag=True, help="Evaluate the alert rules after the build.")
@@ -415,7 +416,8 @@ def build(select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
     """Validate and compile the metrics, build sources and staging, check them, then build the metrics.
 
     Expectation suites run after sources and staging are built: a failed `error` suite keeps every metric
-    model downstream of it at its last good table and reports the metrics as stale. The run result is
+    model downstream of it at its last good table and reports the metrics as stale. A model or seed whose
+    code and inputs are those of the last build is left as it is, with its checks. The run result is
     written to target/metricsctl_run.json. Exit code 1 when a model, test or expectation failed (or,
     with --alerts, an alert at or above --fail-on is open), 2 on an error.
 

@@ -304,8 +304,10 @@ def print_build(result: Any) -> None:
     parts = ", ".join(plural(count, kind) for kind, count in sorted(kinds.items()))
     verdict = "[bold green]OK[/]" if result.success else "[bold red]FAILED[/]"
     phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.phases.items())
+    unchanged = getattr(result, "unchanged", None)
     console.print(f"{verdict} built {parts or 'nothing'} in {result.seconds:.1f} s"
-                  + (f" ({phases})" if phases else ""))
+                  + (f" ({phases})" if phases else "")
+                  + (f"; {len(unchanged)} unchanged since the last build, left as they are" if unchanged else ""))
 
 
 def print_alert_run(run: Any) -> None:

@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from metricsctl.alerts.engine import AlertRun
     from metricsctl.expectations import ExpectationRun, Gate, Suite
     from metricsctl.facade import Metricsctl
+    from metricsctl.profiles import Target
     from metricsctl.publish import Stage
     from metricsctl.since_last_build import Bound
+    from metricsctl.unchanged import State, Unchanged
 
 
 @dataclass
@@ -37,6 +39,7 @@ class BuildResult:
     stale_metrics: dict[str, str] = field(default_factory=dict)  # metric -> why it was not refreshed
     alerts: AlertRun | None = None
     restored: list[str] = field(default_factory=list)  # relations put back to their published rows
+    unchanged: list[str] = field(default_factory=list)  # models and seeds left as the last build left them
     phases: dict[str, float] = field(default_factory=dict)  # phase -> seconds
     wall_seconds: float | None = None  # the whole build, as a clock on the wall measures it
 
@@ -73,6 +76,7 @@ class BuildResult:
             "stale_metrics": self.stale_metrics,
             "blocked_models": list(self.gate.metric_models) if self.gate else [],
             "restored_relations": self.restored,
+            "unchanged": self.unchanged,
             "alerts": self.alerts.summary() if self.alerts else None,
         }
 
@@ -87,12 +91,58 @@ def _selection(select: tuple[str, ...], scope: str | None) -> list[str]:
 def build(app: Metricsctl, select: tuple[str, ...] = (), exclude: tuple[str, ...] = (), full_refresh: bool = False,
           progress: Phases | None = None, as_of: dt.date | None = None) -> BuildResult:
     """Build into a candidate, audit it, put failed relations back to their published rows, then publish."""
+    from metricsctl.expectations import project_suites
     from metricsctl.publish import staged
+    from metricsctl.unchanged import look
 
     phases = progress or Phases()
-    with staged(app.project, app.target, select, exclude, full_refresh) as stage:
-        result = _build(app, stage, select, exclude, full_refresh, phases, as_of)
+
+    def unchanged(target: Target) -> Unchanged:  # a full refresh builds and checks everything
+        return look(target, app.project.project_dir, app.project.manifest(), app.project.config,
+                    project_suites(app.project), not full_refresh)
+
+    with staged(app.project, app.target, select, exclude, full_refresh, unchanged) as stage:
+        result = _build(app, stage, select, (*exclude, *_skipped(stage)), full_refresh, phases, as_of)
+        result.unchanged = sorted(stage.unchanged.skipped) if stage.unchanged is not None else []
+        stage.state = _state_after(app, stage, result)
     return result
+
+
+def _skipped(stage: Stage) -> tuple[str, ...]:
+    return stage.unchanged.selectors if stage.unchanged is not None else ()
+
+
+def _state_after(app: Metricsctl, stage: Stage, result: BuildResult) -> State | None:
+    """The state to record: every node built or left as it is, but for those that failed, were restored, or were
+    not built because something upstream failed; a warning of a dbt test or an expectation is marked."""
+    if stage.unchanged is None or not stage.unchanged.keys:
+        return None
+    nodes = app.project.manifest().get("nodes", {})
+    from metricsctl.unchanged import suite_id
+
+    built: list[str] = []
+    warned: set[str] = set()
+    bad: set[str] = set()
+    for node in result.nodes:
+        if node.status in ("success", "pass"):
+            built.append(node.unique_id)
+        elif node.unique_id.startswith("test.") and node.status == "warn":
+            built.append(node.unique_id)
+            warned.add(node.unique_id)
+        elif node.unique_id.startswith("test."):
+            bad.update([node.unique_id, *nodes.get(node.unique_id, {}).get("depends_on", {}).get("nodes", [])])
+        else:
+            bad.add(node.unique_id)
+    for suite in result.expectations.suites if result.expectations is not None else []:
+        built.append(suite_id(suite.suite))
+        if suite.failures("warn"):
+            warned.add(suite_id(suite.suite))
+        if suite.failures("error"):
+            bad.update([suite_id(suite.suite), suite.unique_id or ""])
+    if result.gate is not None:
+        bad.update(result.gate.failed)
+        bad.update(result.gate.blocked)
+    return stage.unchanged.state_after(built, warned, bad)
 
 
 def _build(app: Metricsctl, stage: Stage, select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
@@ -101,6 +151,8 @@ def _build(app: Metricsctl, stage: Stage, select: tuple[str, ...], exclude: tupl
     from metricsctl.since_last_build import bounds_before_build, dbt_tests_see
 
     suites = project_suites(app.project)
+    if stage.unchanged is not None:
+        suites = stage.unchanged.suites(suites)  # not those of what the build leaves as it is
     # a nightly build checks the rows it writes: the bounds are read before dbt writes anything
     bounds = {} if full_refresh else bounds_before_build(app.project.manifest(), app.project.project_dir, suites,
                                                           stage.target)

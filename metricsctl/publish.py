@@ -36,6 +36,9 @@ from metricsctl.project import DbtProject
 if TYPE_CHECKING:
     from metricsctl.expectations import Suite
     from metricsctl.runner import DbtRun
+    from metricsctl.unchanged import State, Unchanged
+
+    FindUnchanged = Callable[[Target], Unchanged]
 
 CANDIDATE_DIR = ".metricsctl-candidate"
 PROFILE_DIR = "metricsctl_candidate_profile"
@@ -52,6 +55,8 @@ class Stage:
     restored: list[str] = field(default_factory=list)  # relations put back to their published rows
     manifest: Any = None  # a parsed dbt Manifest whose nodes point at candidate relations (candidate schemas)
     dbt_target_path: Path | None = None  # where dbt writes when it runs from that manifest
+    unchanged: Unchanged | None = None  # what the build leaves as it is (metricsctl/unchanged.py)
+    state: State | None = None  # the build's state, recorded with what it publishes
 
     def dbt(self, command: list[str], on_node: Callable[[str, str], None] | None = None) -> DbtRun:
         """`dbt <command>`, writing where this stage writes."""
@@ -215,19 +220,27 @@ def _remove(*paths: Path) -> None:
 
 @contextlib.contextmanager
 def staged(project: DbtProject, target: Target, select: Sequence[str] = (), exclude: Sequence[str] = (),
-           full_refresh: bool = False) -> Iterator[Stage]:
+           full_refresh: bool = False, unchanged: FindUnchanged | None = None) -> Iterator[Stage]:
     """Build into a candidate and publish it when the block ends normally; discard it on an error.
 
-    `select`, `exclude` and `full_refresh` are the build's: a candidate schema holds what they select."""
+    `select`, `exclude` and `full_refresh` are the build's: a candidate schema holds what they select.
+    `unchanged`, given the target to read, says what the build leaves as it is (`stage.unchanged`); the
+    block's `stage.state` is recorded with what it publishes."""
+    from metricsctl.unchanged import record
+
     live = duckdb_file(target)
     if live is None:
         from metricsctl.publish_schemas import ENGINES, staged_in_schemas
 
         if target.type in ENGINES:
-            with staged_in_schemas(project, target, select, exclude, full_refresh) as stage:
+            with staged_in_schemas(project, target, select, exclude, full_refresh, unchanged) as stage:
                 yield stage
+            record(target, project.project_dir, stage.state)  # once the candidates are published
             return
-        yield Stage(project, target)
+        stage = Stage(project, target)
+        stage.unchanged = unchanged(target) if unchanged is not None else None
+        yield stage
+        record(target, project.project_dir, stage.state)
         return
     lock = BuildLock(live)
     lock.acquire()
@@ -246,7 +259,9 @@ def staged(project: DbtProject, target: Target, select: Sequence[str] = (), excl
                       Target(target.profile, target.name, {**target.config, "path": str(candidate)}), live,
                       candidate, manifest=parsed_manifest(project))
         try:
+            stage.unchanged = unchanged(stage.target) if unchanged is not None else None
             yield stage
+            record(stage.target, project.project_dir, stage.state)  # in the candidate: published with it
         except BaseException:
             _discard(candidate, wal)
             raise

@@ -39,6 +39,7 @@ from metricsctl.warehouse import first_line, quote_identifier
 
 if TYPE_CHECKING:
     from metricsctl.expectations import Relation, Suite
+    from metricsctl.publish import FindUnchanged
     from metricsctl.runner import DbtRun
 
 ENGINES = ("postgres", "spark")
@@ -138,12 +139,13 @@ def _kind(kinds: dict[str, str], name: str) -> str | None:
 # --- the stage ----------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def staged_in_schemas(project: DbtProject, target: Target, select: Sequence[str] = (), exclude: Sequence[str] = (),
-                      full_refresh: bool = False) -> Iterator[Stage]:
-    """Build into candidate schemas and publish them when the block ends normally; drop them on an error."""
+                      full_refresh: bool = False, unchanged: FindUnchanged | None = None) -> Iterator[Stage]:
+    """Build into candidate schemas and publish them when the block ends normally; drop them on an error.
+    What `unchanged` finds the build leaves as it is gets no candidate: it is read where it is published."""
     with build_lock(target):
         catalog = _catalog(target)
         try:
-            stage = _stage(project, target, catalog, select, exclude)
+            stage = _stage(project, target, catalog, select, exclude, unchanged)
             for schema in sorted(set(stage.candidates.values())):
                 catalog.drop_schema(schema)  # what a killed build left behind
             catalog.prepare(stage)
@@ -173,12 +175,13 @@ def _catalog(target: Target) -> Catalog:
 
 
 def _stage(project: DbtProject, target: Target, catalog: Catalog, select: Sequence[str],
-           exclude: Sequence[str]) -> SchemaStage:
+           exclude: Sequence[str], unchanged: FindUnchanged | None = None) -> SchemaStage:
     """The parsed manifest with every relation the build selects pointed at its candidate schema."""
     manifest = parse(project)
-    selected = _selected(project, manifest, select, exclude)
+    found = unchanged(target) if unchanged is not None else None
+    selected = _selected(project, manifest, select, [*exclude, *(found.selectors if found else ())])
     stage = SchemaStage(project, target, manifest=manifest, catalog=catalog, live_project=project,
-                        dbt_target_path=project.target_dir / "metricsctl_candidate")
+                        dbt_target_path=project.target_dir / "metricsctl_candidate", unchanged=found)
     for uid in selected:
         node = manifest.nodes.get(uid)
         if node is None or node.resource_type.value not in RELATION_TYPES or not node.schema:
