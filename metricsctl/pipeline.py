@@ -115,11 +115,11 @@ def _skipped(stage: Stage) -> tuple[str, ...]:
 def _state_after(app: Metricsctl, stage: Stage, result: BuildResult) -> State | None:
     """The state to record: every node built or left as it is, but for those that failed, were restored, or were
     not built because something upstream failed; a warning of a dbt test or an expectation is marked."""
+    from metricsctl.unchanged import suite_id
+
     if stage.unchanged is None or not stage.unchanged.keys:
         return None
     nodes = app.project.manifest().get("nodes", {})
-    from metricsctl.unchanged import suite_id
-
     built: list[str] = []
     warned: set[str] = set()
     bad: set[str] = set()
