@@ -1,7 +1,8 @@
-"""What a nightly build can leave as it is: the relations whose definition and inputs are those of the last build.
+"""What a build can leave as it is: the relations whose definition and inputs are those of the last build.
 
-A build of the whole project records, in the warehouse table `metricsctl_build_state`, a *state key* for each
-model and seed it built and audited without a failure or a warning. A node's key is a digest of:
+Each build records, in the warehouse table `metricsctl_build_state`, a *state key* for each model, seed, dbt
+test and expectation suite it built or ran without a failure (marked when it warned). A node's key is a digest
+of:
 
 - the node itself: dbt's checksum of its file, its config and the relation it writes;
 - what every node shares: the dbt version, the target, the project's `vars`, the `DBT_` and `METRICSCTL_`
@@ -9,24 +10,26 @@ model and seed it built and audited without a failure or a warning. A node's key
 - the keys of its parents, down to the seeds and sources, whose key also holds their rows: the count and the
   sum of a hash of every row (one query for all of them before the build).
 
-The next nightly `metricsctl build` computes the keys again. A model or seed whose key is the one recorded is
-left out of both dbt runs, and so are its dbt tests and its expectation suite: rebuilt from the same inputs by
-the same code it would hold the same rows, and its checks would say what they said. A node stays in the build
-when:
+A suite's key digests its expectations and the keys of the relations they read.
 
-- a test of it reads a node that changed (a `relationships` test from new orders to unchanged customers runs,
-  so the customers are built too: dbt leaves out the tests of a node it leaves out);
+The next `metricsctl build` computes the keys again. A model or seed whose key is the one recorded, and which
+passed then, is left out of both dbt runs with its dbt tests: rebuilt from the same inputs by the same code it
+would hold the same rows, and its checks would say what they said. A node stays in the build when:
+
+- a test of it is new, changed, warned last time or reads a node that changed (a `relationships` test from new
+  orders to unchanged customers runs, so the customers are built too: dbt leaves out the tests of a node it
+  leaves out);
 - it or a macro it calls reads the clock (`run_started_at`, `current_date`, `now()`, ...), or is a snapshot,
   or says `meta: {metricsctl: {always_build: true}}`; so does everything built from it;
-- one of its suites checks freshness against the run's `as_of` date, or reads another relation that changed;
-- its relation is missing from the warehouse, or the last build did not record it (a first build, a failure,
-  a warning, a restore: the next build checks it again);
-- the build is a `--full-refresh` or has a `--select` (a build of a part runs what it names).
+- its relation is missing from the warehouse (then everything is built), or the last build did not record it
+  (a first build, a failure, a restore);
+- the build is a `--full-refresh`.
 
-A seed dbt loads is recorded once loaded, so a seed whose file and table are unchanged is not loaded again.
-The state is written with the warehouse it describes: into the candidate DuckDB file before it is published,
-and on PostgreSQL and Spark once the candidate schemas are published (a build killed in between leaves no
-state, and the next build builds everything).
+A suite runs unless its key is the one recorded and it passed then; one that checks freshness runs every time
+(it moves with the run's `as_of` date). A seed dbt loads is recorded once loaded, so a seed whose file and
+table are unchanged is not loaded again. The state is written with the warehouse it describes: into the
+candidate DuckDB file before it is published, and on PostgreSQL and Spark once the candidate schemas are
+published (a build killed in between leaves no state, and the next build builds everything).
 """
 
 from __future__ import annotations
@@ -52,8 +55,8 @@ if TYPE_CHECKING:
 STATE_TABLE = "metricsctl_build_state"
 BUILDABLE = ("model", "seed")
 #: what makes a model's rows depend on when it runs, in its code or a macro it calls
-CLOCK = re.compile(r"\b(run_started_at|invocation_id|current_date|current_timestamp|localtimestamp|now\s*\(|"
-                   r"getdate\s*\(|sysdate|modules\.datetime|modules\.time)\b", re.IGNORECASE)
+CLOCK = re.compile(r"\b(?:run_started_at|invocation_id|current_date|current_timestamp|localtimestamp|sysdate|"
+                   r"modules\.datetime|modules\.time)\b|\b(?:now|getdate)\s*\(", re.IGNORECASE)
 #: environment variables that say how dbt talks, not what it builds
 NEUTRAL_ENV = frozenset({"DBT_SEND_ANONYMOUS_USAGE_STATS", "DBT_QUIET", "DBT_LOG_LEVEL", "DBT_NO_PRINT",
                          "METRICSCTL_SINCE_LAST_BUILD", "METRICSCTL_PROJECT_DIR", "DBT_PROFILES_DIR"})

@@ -111,7 +111,7 @@ def node(name: str, *parents: str, code: str = "select 1", macros: tuple[str, ..
 def test_a_state_key_follows_the_rows_of_the_inputs_and_nothing_reading_the_clock_has_one():
     """stg reads raw_orders; mart reads stg; today reads the clock through a macro, and its child has no key
     either; a comment naming current_date reads no clock; always_build opts a model out."""
-    macros = {"macro.p.today": {"macro_sql": "{% macro today() %}current_date{% endmacro %}",
+    macros = {"macro.p.today": {"macro_sql": "{% macro today() %}cast(now() as date){% endmacro %}",
                                 "depends_on": {"macros": []}},
               "macro.p.quiet": {"macro_sql": "{# not current_date #} {% macro quiet() %}1{% endmacro %}",
                                 "depends_on": {"macros": []}}}
