@@ -531,5 +531,42 @@ def docs_serve(host: str, port: int, project_dir: str, profiles_dir: str | None,
         server.server_close()
 
 
+def run() -> None:
+    """The `metricsctl` command: `main`, then an exit that leaves freeing memory to the operating system.
+
+    An interpreter that exits normally frees every object one by one: after a build, dbt's manifest and Great
+    Expectations' modules take over a second. Once the command is done, the exit handlers have run and every
+    stream is flushed, nothing is left for that work to do. When another thread is still running the exit
+    is the normal one, which waits for it.
+    """
+    try:
+        main()
+        code: int = 0
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else 0 if done.code is None else _exit_message(done.code)
+    import threading
+
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.exit(code)
+    import atexit
+    import logging
+    import os
+
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe, a closed stream: nothing left to write to
+            pass
+    os._exit(code)
+
+
+def _exit_message(message: object) -> int:
+    """`sys.exit("message")`: print it to stderr, exit 1."""
+    print(message, file=sys.stderr)
+    return 1
+
+
 if __name__ == "__main__":
-    main()
+    run()

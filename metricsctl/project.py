@@ -174,12 +174,17 @@ class DbtProject:
         digest.update(json.dumps([self.target, env]).encode())
         return digest.hexdigest()
 
+    def parsed_as_is(self, fingerprint: str | None = None) -> bool:
+        """Whether target/ holds whole the manifests of a parse of the project as it is now."""
+        stamp = self.target_dir / FINGERPRINT_FILE
+        return (stamp.is_file() and stamp.read_text() == (fingerprint or self.fingerprint())
+                and _written_whole(self.semantic_manifest_path) and _written_whole(self.manifest_path))
+
     def semantic_manifest(self, force: bool = False) -> Path:
         """The path of an up-to-date target/semantic_manifest.json, running `dbt parse` if needed."""
         stamp = self.target_dir / FINGERPRINT_FILE
         current = self.fingerprint()
-        if (not force and stamp.is_file() and stamp.read_text() == current
-                and _written_whole(self.semantic_manifest_path) and _written_whole(self.manifest_path)):
+        if not force and self.parsed_as_is(current):
             return self.semantic_manifest_path
         self.parse()
         if not self.semantic_manifest_path.is_file():

@@ -18,15 +18,16 @@ would hold the same rows, and its checks would say what they said. A node stays 
 
 - a test of it is new, changed, warned last time or reads a node that changed (a `relationships` test from new
   orders to unchanged customers runs, so the customers are built too: dbt leaves out the tests of a node it
-  leaves out);
+  leaves out; the customers' own tests, which passed on the same rows, are left out by name);
 - it or a macro it calls reads the clock (`run_started_at`, `current_date`, `now()`, ...), or is a snapshot,
   or says `meta: {metricsctl: {always_build: true}}`; so does everything built from it;
 - its relation is missing from the warehouse (then everything is built), or the last build did not record it
   (a first build, a failure, a restore);
 - the build is a `--full-refresh`.
 
-A suite runs unless its key is the one recorded and it passed then; one that checks freshness runs every time
-(it moves with the run's `as_of` date). A seed dbt loads is recorded once loaded, so a seed whose file and
+A suite runs whole unless its key is the one recorded and it passed then; of such a suite only the freshness
+checks run (`max_age_days`: they move with the run's `as_of` date), and nothing when it has none. A warning
+makes the whole suite run again at the next build. A seed dbt loads is recorded once loaded, so a seed whose file and
 table are unchanged is not loaded again. The state is written with the warehouse it describes: into the
 candidate DuckDB file before it is published, and on PostgreSQL and Spark once the candidate schemas are
 published (a build killed in between leaves no state, and the next build builds everything).
@@ -34,6 +35,7 @@ published (a build killed in between leaves no state, and the next build builds 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -48,7 +50,7 @@ from sqlglot import exp
 from metricsctl.errors import WarehouseError
 
 if TYPE_CHECKING:
-    from metricsctl.expectations import Suite
+    from metricsctl.expectations import ExpectationSpec, Suite
     from metricsctl.profiles import Target
     from metricsctl.warehouse import Warehouse
 
@@ -76,7 +78,7 @@ class Unchanged:
     recorded: dict[str, str] = field(default_factory=dict)  # unique_id -> state key the last build recorded
     passed: frozenset[str] = frozenset()  # recorded nodes whose checks all passed (no warning)
     skipped: frozenset[str] = frozenset()  # models and seeds left out of the build
-    selectors: tuple[str, ...] = ()  # `dbt build --exclude` arguments for them
+    selectors: tuple[str, ...] = ()  # `dbt build --exclude` arguments for them, and for the tests left out
 
     def same(self, uid: str | None) -> bool:
         """Whether the node holds the rows of its inputs and code now (its key is the one recorded)."""
@@ -87,12 +89,18 @@ class Unchanged:
         return self.same(uid) and uid in self.passed
 
     def suites(self, suites: Sequence[Suite]) -> list[Suite]:
-        """The suites the build still runs: every one but those that passed last time on the same rows, as they
-        read them now, and check no freshness (which moves with the run's as_of date)."""
-        from metricsctl.expectations.catalog import FRESHNESS
-
-        return [s for s in suites
-                if not self.passing(suite_id(s.name)) or any(e.name == FRESHNESS for e in s.expectations)]
+        """The suites the build runs, each with the expectations it runs: the whole suite, but for one that
+        passed last time on the same rows, as it reads them now. Of that one only the freshness checks run
+        (`max_age_days`, which moves with the run's as_of date), and nothing when it has none."""
+        kept: list[Suite] = []
+        for suite in suites:
+            if not self.passing(suite_id(suite.name)):
+                kept.append(suite)
+                continue
+            fresh = tuple(e for e in suite.expectations if moves_with_the_day(e))
+            if fresh:
+                kept.append(dataclasses.replace(suite, expectations=fresh))
+        return kept
 
     def state_after(self, built: Iterable[str], warned: Iterable[str], bad: Iterable[str]) -> State:
         """The state to record after the build: the key now of each node, test or suite it built, ran or
@@ -131,7 +139,10 @@ def find_unchanged(manifest: Mapping[str, Any], warehouse: Warehouse, dialect: s
             candidates.difference_update((test.get("depends_on") or {}).get("nodes") or [])  # failed or warned)
     if candidates and not _exists_all(warehouse, dialect, [nodes[uid] for uid in sorted(candidates)]):
         return found  # a relation the state speaks of is gone: build everything
-    selectors = tuple(sorted("fqn:" + ".".join(nodes[uid]["fqn"]) for uid in candidates))
+    # a test that passed on the same rows, of a node built only for another test's sake, is left out too
+    checked = {uid for uid, test in nodes.items() if test.get("resource_type") == "test" and found.passing(uid)
+               and not set((test.get("depends_on") or {}).get("nodes") or []) <= candidates}
+    selectors = tuple(sorted("fqn:" + ".".join(nodes[uid]["fqn"]) for uid in candidates | checked))
     return Unchanged(keys, recorded, passed, frozenset(candidates), selectors)
 
 
@@ -185,6 +196,13 @@ def state_keys(manifest: Mapping[str, Any], fingerprints: Mapping[str, str | Non
     for uid in nodes:
         key(uid)
     return {uid: k for uid, k in keys.items() if k is not None}
+
+
+def moves_with_the_day(expectation: ExpectationSpec) -> bool:
+    """Whether the expectation's outcome depends on the run's as_of date, not only on the rows: freshness."""
+    from metricsctl.expectations.catalog import FRESHNESS, FRESHNESS_ARG
+
+    return expectation.name == FRESHNESS and FRESHNESS_ARG in expectation.kwargs
 
 
 def suite_id(name: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -133,3 +135,18 @@ def test_without_order_by_rows_come_in_group_by_order_so_limit_is_stable(shop_di
     explained = run("query", "--project-dir", str(shop_dir), "--metrics", "orders",
                     "--group-by", "metric_time__month", "--limit", "3", "--explain")
     assert "ORDER BY" in explained.output and "LIMIT 3" in explained.output
+
+
+def test_the_installed_command_keeps_its_exit_code_and_writes_all_its_output(shop_dir: Path, tmp_path: Path):
+    """The command exits without freeing its memory object by object (metricsctl.cli.run): what it printed
+    still reaches the pipe, whole, and the exit code is the command's."""
+    command = [sys.executable, "-m", "metricsctl.cli"]
+    rows = subprocess.run([*command, "query", "--project-dir", str(shop_dir), "--metrics", "orders",
+                           "--group-by", "metric_time__day", "--json"], capture_output=True, text=True, check=False)
+    assert rows.returncode == 0, rows.stderr
+    assert len(json.loads(rows.stdout)) == seed("orders").ordered_at.dt.date.nunique() > 100
+    missing = subprocess.run([*command, "query", "--project-dir", str(tmp_path), "--metrics", "x"],
+                             capture_output=True, text=True, check=False)
+    assert missing.returncode == 2 and "no dbt_project.yml" in missing.stderr
+    unknown = subprocess.run([*command, "no-such-command"], capture_output=True, text=True, check=False)
+    assert unknown.returncode == 2 and "No such command" in unknown.stderr

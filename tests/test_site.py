@@ -31,9 +31,11 @@ import pytest
 from click.testing import CliRunner
 
 from metricsctl.cli import main
+from metricsctl.expectations.results import ExpectationResult, ExpectationRun, SuiteResult, store_results
 from metricsctl.facade import Metricsctl
-from metricsctl.site.extract import value_lost
+from metricsctl.site.extract import Reader, read_quality, value_lost
 from metricsctl.site.server import SiteServer
+from metricsctl.warehouse import DuckDBWarehouse
 
 pytestmark = pytest.mark.slow
 
@@ -329,6 +331,31 @@ def test_value_lost_at_each_step_by_a_worked_example():
     assert value_lost([100, 40, 0], 50.0) == [0.0, 2000.0]
     assert value_lost([100, 0, 0], 50.0) == [None, 0.0]  # nobody got a quote: what one was worth is unknown
     assert value_lost([100, None], 50.0) == [None] and value_lost([100, 40], None) == [None]
+
+
+def test_the_quality_page_shows_each_expectations_latest_result_of_those_the_project_has_now():
+    """A nightly build whose suite's relation did not change runs only its freshness check: the page then
+    shows that check from the nightly and the suite's other checks from the build before; a check removed
+    from the project since it ran is not shown."""
+    def result(expectation: str, success: bool, **kwargs: Any) -> ExpectationResult:
+        return ExpectationResult("stg_orders", "stg_orders", expectation, kwargs, "error", success)
+
+    unique = result("expect_column_values_to_be_unique", False, column="order_id")
+    fresh = result("expect_column_max_to_be_between", True, column="ordered_at", max_age_days=2)
+    removed = result("expect_column_values_to_not_be_null", True, column="store_id")
+    stale = result("expect_column_max_to_be_between", False, column="ordered_at", max_age_days=2)
+
+    def run(day: int, *results: ExpectationResult) -> ExpectationRun:
+        suite = SuiteResult("stg_orders", "stg_orders", "w.main.stg_orders", None, "error", results)
+        return ExpectationRun(f"run-{day}", datetime.datetime(2025, 7, day), datetime.date(2025, 7, day), (suite,))
+
+    warehouse = DuckDBWarehouse(":memory:")
+    store_results(warehouse, run(1, unique, fresh, removed))
+    store_results(warehouse, run(2, stale))  # the nightly: the orders did not change, only freshness ran
+    current = {("stg_orders", r.describe()) for r in (unique, fresh)}
+    shown = read_quality(Reader(warehouse.execute, "duckdb"), current)
+    assert [(row["expectation"], row["success"], str(row["run_at"])[:10]) for row in shown] == [
+        (stale.describe(), False, "2025-07-02"), (unique.describe(), False, "2025-07-01")]
 
 
 def test_scorecards_rank_the_org_units_by_their_score(site: Path, browser: Any):

@@ -24,6 +24,12 @@ from metricsctl.unchanged import STATE_TABLE, state_keys
 NEW_VISIT = "9001,5,2024-06-30,online\r\n"  # customer 5 visits online on the last day
 
 
+def recorded_keys(project: Path) -> dict[str, str]:
+    """unique_id -> the state key the last build recorded."""
+    with duckdb.connect(str(project / "warehouse.duckdb"), read_only=True) as con:
+        return dict(con.execute(f"select unique_id, state_key from {STATE_TABLE}").fetchall())
+
+
 def ran(result: BuildResult) -> set[str]:
     """The names of the models and seeds dbt built."""
     return {n.unique_id.split(".")[-1] for n in result.nodes if n.unique_id.startswith(("model.", "seed."))}
@@ -35,12 +41,13 @@ def test_a_new_visit_rebuilds_only_what_reads_visits_and_the_result_equals_a_ful
     if target != "dev":
         request.getfixturevalue(f"{target}_env")  # its server or session folder
     only = ("+metric_values", "+daily_channel_sales", "+conversion_by_source")
-    nightly = engine_project(tmp_path, "nightly", target)
+    # schemas of their own: the demo's nightly test builds the schema `nightly` in the same server
+    nightly = engine_project(tmp_path, "unchanged", target)
     succeeded(nightly.build(select=only))  # loads the seeds
     second = nightly.build(select=only)  # the seeds' rows are known now: every node's state is recorded
     succeeded(second)
     assert {"orders", "visits", "metric_values", "daily_channel_sales"} <= ran(second)
-    schema, exports = ("main", "exports") if target == "dev" else ("nightly", "nightly_exports")
+    schema, exports = ("main", "exports") if target == "dev" else ("unchanged", "unchanged_exports")
     before = conversions(nightly, schema)
 
     with (nightly.project.project_dir / "seeds" / "visits.csv").open("a") as f:
@@ -51,11 +58,11 @@ def test_a_new_visit_rebuilds_only_what_reads_visits_and_the_result_equals_a_ful
     assert {"visits", "conversion_by_source", "metric_values"} <= ran(third)
     assert not ran(third) & {"orders", "order_lines", "customers", "daily_channel_sales"}
 
-    full = engine_project(tmp_path, "refreshed", target)
+    full = engine_project(tmp_path, "unchanged_full", target)
     with (full.project.project_dir / "seeds" / "visits.csv").open("a") as f:
         f.write(NEW_VISIT)
     succeeded(full.build(select=only, full_refresh=True))
-    other, other_exports = ("main", "exports") if target == "dev" else ("refreshed", "refreshed_exports")
+    other, other_exports = ("main", "exports") if target == "dev" else ("unchanged_full", "unchanged_full_exports")
     assert not differences(metric_values(full, other), metric_values(nightly, schema))
     assert not differences(export_rows(full, other_exports), export_rows(nightly, exports))
     assert conversions(nightly, schema) == conversions(full, other) != before  # the new visit reached it
@@ -132,15 +139,29 @@ def test_the_demos_nightly_leaves_what_the_load_did_not_reach_and_equals_a_full_
     """The demo's day of load (tests/test_demo_nightly.py: late and reloaded orders and runs, restated traffic,
     spend and balances, corrected hire and leaving dates) after a build that recorded every node's state: the
     leads, targets and visits, which the load does not reach, are left as they are, and so are the suites that
-    read only what did not change and check no freshness; every relation holds a full build's rows."""
+    read only what did not change (of those that check freshness, only that check runs); every relation holds
+    a full build's rows."""
     nightly = tmp_path / "nightly"
     shutil.copytree(demo_built, nightly, ignore=shutil.ignore_patterns(".metricsctl-candidate", "*.lock"))
     app = Metricsctl(nightly)
     recorded = app.build(as_of=AS_OF)  # the seeds are loaded: this build records every node's state
     assert recorded.success, [(n.unique_id, n.message) for n in recorded.failed] or recorded.stale_metrics
+    keys_before = recorded_keys(nightly)
     land(nightly)
     result = app.build(as_of=AS_OF)
     assert result.success, [(n.unique_id, n.message) for n in result.failed] or result.stale_metrics
+    keys_after = recorded_keys(nightly)
+    parents = {uid: set(node["depends_on"].get("nodes", [])) for uid, node in app.project.manifest()["nodes"].items()}
+    # changed: a new key, or none (it reads the clock, or is built from something that does)
+    changed = {uid for uid in set().union(*parents.values(), parents)
+               if keys_after.get(uid) is None or keys_before.get(uid) != keys_after[uid]}
+    tests = {n.unique_id for n in result.nodes if n.unique_id.startswith("test.")}
+    assert tests and all(parents[t] & changed for t in tests)  # every test that ran reads something that changed
+    # the customers did not change, yet a test of new orders reads them: they are built, their own tests are not
+    customers = "model.metricsctl_demo.stg_customers"
+    assert customers not in changed and "stg_customers" in ran(result)
+    assert any(customers in parents[t] and parents[t] & changed for t in tests)
+    assert not any(parents[t] == {customers} for t in tests)
     unchanged = {uid.split(".")[-1] for uid in result.unchanged}
     assert {"stg_leads", "stg_targets", "stg_sales_visits", "leads"} <= unchanged
     assert {"orders", "stg_orders", "stg_employees", "fct_headcount_daily", "metric_values"} <= ran(result)
@@ -148,5 +169,11 @@ def test_the_demos_nightly_leaves_what_the_load_did_not_reach_and_equals_a_full_
     checked = {suite.suite for suite in result.expectations.suites}
     assert "stg_promotions" not in checked  # unchanged, and its suite reads nothing else and no clock
     assert {"stg_orders", "stg_projects"} <= checked  # the projects' suite reads the corrected employees
+    whole = {suite.suite: len(suite.results) for suite in recorded.expectations.suites}
+    runs = {suite.suite: [r.describe() for r in suite.results] for suite in result.expectations.suites}
+    assert len(runs["stg_orders"]) == whole["stg_orders"]  # its rows changed: every check of it runs
+    # the leads did not change: of their suite only the freshness check runs, whose answer moves with the day
+    assert runs["stg_leads"] == ["expect_column_max_to_be_between(column=created_date, max_age_days=7)"]
+    assert whole["stg_leads"] > 1
     assert len(checked) < len(recorded.expectations.suites)
     assert not differing_relations(nightly / "warehouse.duckdb", full_build.project.project_dir / "warehouse.duckdb")

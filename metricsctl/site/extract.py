@@ -16,7 +16,7 @@ import datetime
 import decimal
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -510,20 +510,24 @@ def _chain(chains: Iterable[list[str]]) -> list[list[str]]:
 
 
 # --- data quality and alerts -------------------------------------------------------------------
-def read_quality(reader: Reader) -> list[dict[str, Any]]:
-    """The last result of every expectation: the rows of each suite's newest run."""
+def read_quality(reader: Reader, current: Collection[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+    """The last result of every expectation (a build whose suite's relation did not change checks only its
+    freshness, so results of one suite may come from different runs). `current` ((suite, expectation as
+    `ExpectationSpec.describe()` writes it) pairs: the project's expectations now) leaves out the results of
+    expectations removed since they ran."""
     if not reader.has_table(RESULTS_TABLE):
         return []
-    latest = (exp.select(_col("suite"), exp.alias_(exp.Max(this=_col("run_at")), "last_run_at"))
-              .from_(RESULTS_TABLE).group_by(_col("suite")).subquery("l"))
+    keys = ("suite", "expectation")
+    latest = (exp.select(*[_col(k) for k in keys], exp.alias_(exp.Max(this=_col("run_at")), "last_run_at"))
+              .from_(RESULTS_TABLE).group_by(*[_col(k) for k in keys]).subquery("l"))
     query = (exp.select(*[_col(c, "r") for c in ("run_at", "suite", "relation", "expectation", "success",
                                                  "unexpected_count", "unexpected_sample", "error", "severity",
                                                  "kwargs", "observed_value")])
              .from_(exp.alias_(exp.to_table(RESULTS_TABLE), "r", table=True))
-             .join(latest, on=exp.and_(_col("suite", "r").eq(_col("suite", "l")),
+             .join(latest, on=exp.and_(*[_col(k, "r").eq(_col(k, "l")) for k in keys],
                                        _col("run_at", "r").eq(_col("last_run_at", "l"))))
              .order_by(_col("suite", "r"), _col("expectation", "r")))
-    rows = reader.rows(query)
+    rows = [row for row in reader.rows(query) if current is None or (row["suite"], row["expectation"]) in current]
     for row in rows:
         for key in ("kwargs", "observed_value", "unexpected_sample"):
             if isinstance(row.get(key), str):

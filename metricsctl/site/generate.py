@@ -67,11 +67,13 @@ def stale_metrics(app: Metricsctl) -> dict[str, str]:
 def site_data(app: Metricsctl, lang: str = "en", as_of: datetime.date | None = None,
               daily_days: int = extract.DAILY_DAYS) -> dict[str, Any]:
     """Everything the site shows, as one JSON-able document."""
+    from metricsctl.expectations import project_suites
     from metricsctl.lineage import build_graph
     from metricsctl.management.targets import load_scorecard_config
 
     spec = app.spec  # parses the project when it changed
     scorecard = load_scorecard_config(app.project.project_dir, app.project.paths("model-paths"))
+    expectations = {(suite.name, e.describe()) for suite in project_suites(app.project) for e in suite.expectations}
     warehouse = app.warehouse()
     try:
         reader = extract.Reader(warehouse.execute, app.dialect)
@@ -81,7 +83,7 @@ def site_data(app: Metricsctl, lang: str = "en", as_of: datetime.date | None = N
         catalog = extract.read_catalog(reader)
         targets = extract.read_company_targets(reader, window) if scorecard is not None else {}
         scorecards = extract.read_scorecards(reader, window) if scorecard is not None else {"scores": [], "kpis": []}
-        quality = extract.read_quality(reader)
+        quality = extract.read_quality(reader, expectations)
         alerts = extract.read_alerts(reader, app.dialect)
         manifest = app.project.manifest()
         breakdowns = extract.breakdowns(app, reader, manifest, window)
