@@ -446,6 +446,7 @@ class _SparkSuiteRunner(_SuiteRunner):
     def __init__(self, gx: Any, source: Any, dialect: str, spark: Any) -> None:
         super().__init__(gx, source, dialect)
         self.spark = spark
+        self._frames: dict[str, Any] = {}  # batch name -> its DataFrame, which GX caches in the session
 
     def columns(self, relation: Relation) -> list[str] | str:
         key = str(relation)
@@ -460,8 +461,17 @@ class _SparkSuiteRunner(_SuiteRunner):
 
     def _batch(self, name: str, query: str) -> Any:
         asset = self.source.add_dataframe_asset(name=name)
+        self._frames[name] = self.spark.sql(query)
         return asset.add_batch_definition_whole_dataframe("whole").get_batch(
-            batch_parameters={"dataframe": self.spark.sql(query)})
+            batch_parameters={"dataframe": self._frames[name]})
+
+    def _drop(self, name: str) -> None:
+        """Forget the batch, and free what GX cached of it: GX persists each DataFrame it validates and never
+        releases it, so a session that runs many suites would fill its memory with them."""
+        super()._drop(name)
+        frame = self._frames.pop(name, None)
+        if frame is not None:
+            frame.unpersist()
 
     def _rollback(self) -> None:
         pass  # no transaction to end
