@@ -1,16 +1,20 @@
-{#- Which rows of fct_headcount_daily an incremental run rebuilds: {'after': the last day the table holds
-    (every later day is new, for every employee), 'employees': [(employee_id, first day to rebuild), ...]}.
+{#- The relation holding which rows of fct_headcount_daily an incremental run rebuilds: a temporary table of the
+    run's connection, one row (kind 0, from_day: the last day the table holds, or NULL when it is empty: every
+    later day is new, for every employee) and one row per employee whose days are rebuilt from `from_day` (kind 1).
 
     The table is one row per employee and day employed over the order history's days, so an employee's rows
     up to the table's last day are fixed by their first and last day there, their department and their FTE.
     An employee whose rows disagree with what stg_employees and the span say now (a corrected hire or leaving
     date, a transfer, an FTE change, an employee added or removed) is rebuilt from the earliest day either
-    side has for them, or, when only the last day moved, from the earlier of the two last days. Past
-    `max_employees` such employees, every employee is rebuilt from the earliest of those days. The same query
-    runs before the model's query and again in its pre-hook (the delete): both read the table as it stands. -#}
-{% macro headcount_rebuild_plan(max_employees=200) -%}
-    {%- if not execute -%}{{ return({'after': none, 'employees': []}) }}{%- endif -%}
+    side has for them, or, when only the last day moved, from the earlier of the two last days. The pre-hook
+    writes it (`headcount_write_plan`), reading the table as it stands; the delete and the model's query read it. -#}
+{% macro headcount_plan() -%}
+    {{- this.identifier ~ '__rebuild_plan' -}}
+{%- endmacro %}
+
+{% macro headcount_write_plan() -%}
     {%- set query -%}
+        create temporary table {{ headcount_plan() }} as
         with span as (
             select cast(min(ordered_at) as date) as first_day, cast(max(ordered_at) as date) as last_day
             from {{ ref('stg_orders') }}
@@ -75,55 +79,41 @@
         select 0 as kind, cast(null as integer) as employee_id, last_day as from_day from held_span
         union all
         select 1 as kind, employee_id, from_day from changed where from_day is not null
-        order by 1, 2
     {%- endset -%}
-    {%- set rows = run_query(query).rows -%}
-    {%- set after = rows[0][2] -%}
-    {%- if after is none -%}  {#- an empty table: every day is new -#}
-        {{ return({'after': '1900-01-01', 'employees': []}) }}
+    {%- set temporary = {'duckdb': 'temp.main.', 'postgres': 'pg_temp.'}.get(target.type) -%}
+    {%- if temporary -%}  {#- one left by an earlier run on this connection; never a table of the same name -#}
+        {%- do run_query('drop table if exists ' ~ temporary ~ headcount_plan()) -%}
     {%- endif -%}
-    {%- set employees = [] -%}
-    {%- for row in rows[1:] -%}
-        {%- do employees.append((row[1] | int, (row[2] | string)[:10])) -%}
-    {%- endfor -%}
-    {%- if employees | length > max_employees -%}
-        {%- set earliest = employees | map(attribute=1) | min -%}
-        {{ return({'after': (after | string)[:10], 'employees': [], 'from': earliest}) }}
-    {%- endif -%}
-    {{ return({'after': (after | string)[:10], 'employees': employees}) }}
+    {%- do run_query(query) -%}
 {%- endmacro %}
 
-{#- A condition on a row (its `day` and `employee` columns) that holds for the rows `plan` rebuilds; `new_days=false`
-    leaves out the days after the table's last day. -#}
-{% macro headcount_rebuilt(plan, day, employee, new_days=true) -%}
-    {%- set parts = [] -%}
-    {%- if new_days -%}
-        {%- do parts.append(day ~ " > cast('" ~ plan.after ~ "' as date)") -%}
-    {%- endif -%}
-    {%- if plan.get('from') -%}
-        {%- do parts.append(day ~ " >= cast('" ~ plan['from'] ~ "' as date)") -%}
-    {%- endif -%}
-    {%- for employee_id, first_day in plan.employees -%}
-        {%- do parts.append("(" ~ employee ~ " = " ~ employee_id ~ " and " ~ day ~ " >= cast('" ~ first_day ~ "' as date))") -%}
-    {%- endfor -%}
-    {{- "(" ~ (parts | join(" or ")) ~ ")" if parts else "1 = 0" -}}
+{#- What the plan holds, as literals: {'after': the table's last day ('1900-01-01' when it is empty),
+    'first': the earliest day a corrected employee is rebuilt from (none when nobody is)}. -#}
+{% macro headcount_plan_bounds() -%}
+    {%- set row = run_query('select max(case when kind = 0 then from_day end), min(case when kind = 1 then from_day end) '
+                            ~ 'from ' ~ headcount_plan()).rows[0] -%}
+    {{- return({'after': '1900-01-01' if row[0] is none else (row[0] | string)[:10],
+                'first': none if row[1] is none else (row[1] | string)[:10]}) -}}
 {%- endmacro %}
 
-{#- The earliest day whose rows `plan` rewrites ('YYYY-MM-DD'): the table's last day (the new days come after
-    it) or an earlier first day of a corrected employee. -#}
-{% macro headcount_first_rebuilt(plan) -%}
-    {%- set days = [plan.after] + (plan.employees | map(attribute=1) | list) -%}
-    {%- if plan.get('from') -%}
-        {%- do days.append((plan['from'] | string)[:10]) -%}
-    {%- endif -%}
-    {{- return(days | min) -}}
-{%- endmacro %}
-
-{#- The pre-hook of fct_headcount_daily's incremental runs: delete the rows the run rebuilds, and say from which
-    day it rewrites them, so that its tests check those days (announce_rewritten, macros/checks.sql). -#}
+{#- The pre-hook of fct_headcount_daily's incremental runs: write the plan, delete the rows the run rebuilds, and
+    say from which day it rewrites them, so that its tests check those days (announce_rewritten, macros/checks.sql).
+    The delete names its days as literals, so that the warehouse skips the blocks of older days. -#}
 {% macro headcount_delete_rebuilt() -%}
-    {%- set plan = headcount_rebuild_plan() -%}
-    {%- if execute -%}{%- do announce_rewritten('date_day', headcount_first_rebuilt(plan)) -%}{%- endif -%}
-    {{ record_rewritten('fct_headcount_daily_rewrites', headcount_first_rebuilt(plan)) }}
-    delete from {{ this }} where {{ headcount_rebuilt(plan, 'date_day', 'employee_id') }}
+    {%- if execute -%}
+        {%- do headcount_write_plan() -%}
+        {%- set bounds = headcount_plan_bounds() -%}
+    {%- else -%}
+        {%- set bounds = {'after': '1900-01-01', 'first': none} -%}
+    {%- endif -%}
+    {%- set first = [bounds.after, bounds.first] | reject('none') | min -%}
+    {%- if execute -%}{%- do announce_rewritten('date_day', first) -%}{%- endif -%}
+    {{ record_rewritten('fct_headcount_daily_rewrites', first) }}
+    delete from {{ this }} as held
+    where held.date_day > cast('{{ bounds.after }}' as date)
+    {%- if bounds.first is not none %}
+        or (held.date_day >= cast('{{ bounds.first }}' as date) and exists (
+            select 1 from {{ headcount_plan() }} as p
+            where p.kind = 1 and p.employee_id = held.employee_id and held.date_day >= p.from_day))
+    {%- endif %}
 {%- endmacro %}

@@ -32,11 +32,13 @@ from metricsctl.compiler.collector import collector_paused, older_objects_frozen
 from metricsctl.compiler.dialects import (
     NO_ROW_UPDATES,
     adapter_types,
+    hoists,
     incremental_config,
     to_sql,
     unpivots,
     updates_rows,
 )
+from metricsctl.compiler.hoisting import hoisted
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import SqlCompiler, alias, as_date, cast, column, named_table, trunc
 from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
@@ -329,7 +331,7 @@ class Materializer:
                                       "year in its group-by")
             time_column = time_item.column_name()
             lookback = int(options.get("lookback_days", DEFAULT_LOOKBACK_DAYS)) + self._attribution_days(query)
-            config.update(materialized="incremental", unique_key=[time_column], on_schema_change="fail")
+            config.update(materialized="incremental", unique_key=time_column, on_schema_change="fail")
             extra.append(incremental_config(time_column))  # delete+insert, or what the adapter has instead
             # where the data ended at the last run: cumulative and offset metrics run on past it
             bearing = [m for m in query.metrics if self._bears_data(m)]
@@ -480,8 +482,11 @@ class Materializer:
             union = exp.union(union, part, distinct=False, copy=False)
         select = exp.select("*").from_(exp.Subquery(this=union, alias=exp.TableAlias(
             this=exp.to_identifier("metric_values"))))
-        for cte, query in with_:
-            select = select.with_(cte, as_=query, copy=False)
+        # what the queries of several grains compute alike (a cumulative metric's days over all history) once
+        ctes = hoisted(with_, taken={"metric_values"}, copy=False) if hoists(self.dialect) else \
+            [(cte, query, False) for cte, query in with_]
+        for cte, query, materialized in ctes:
+            select = select.with_(cte, as_=query, materialized=materialized or None, copy=False)
         header = f"{MARKER} from every metric in the project. Do not edit: run `metricsctl compile`."
         if not bounded:
             return GeneratedModel("metric_values", f"{self.folder}/metric_values.sql", header, TABLE,

@@ -59,6 +59,16 @@ def unpivots(dialect: str) -> bool:
     return dialect in UNPIVOT_DIALECTS
 
 
+# dialects whose metric_values defines once what its queries at several grains compute alike (hoisting.py):
+# DuckDB computes a CTE where it is defined, so each grain read the same rows again; Spark inlines every CTE
+# into each reference, and on PostgreSQL a CTE read more than once is materialized, which is not measured
+HOISTING_DIALECTS = frozenset({"duckdb"})
+
+
+def hoists(dialect: str) -> bool:
+    return dialect in HOISTING_DIALECTS
+
+
 # dialects where cumulative metrics over daily sums are window functions over the days (windows.py), run
 # and checked against the range join of the spine to the days there; elsewhere the range join stays
 DAY_WINDOW_DIALECTS = frozenset({"duckdb", "postgres", "spark"})

@@ -7,7 +7,6 @@
 {{ config(materialized=keyed_incremental(), incremental_strategy='append',
           meta={'metricsctl': {'rewritten_column': 'date_day'}},
           pre_hook="{% if is_incremental() %}{{ headcount_delete_rebuilt() }}{% else %}{{ record_rewritten('fct_headcount_daily_rewrites', '1900-01-01') }}{% endif %}") }}
-{% set plan = headcount_rebuild_plan() if is_incremental() else none %}
 with days as (
     select date_day
     from {{ ref('metricflow_time_spine') }}
@@ -20,16 +19,19 @@ employed as (
     from days as d
     join {{ ref('stg_employees') }} as e
         on e.hire_date <= d.date_day and (e.termination_date is null or e.termination_date > d.date_day)
-    {% if plan is not none %}
-    {#- the new days for everyone, apart from the corrected employees' earlier days: each join is then small -#}
-    where d.date_day > cast('{{ plan.after }}' as date)
+    {% if is_incremental() %}
+    {#- the new days for everyone, then the corrected employees' earlier days, each from its first rebuilt day:
+        the plan the pre-hook wrote (macros/headcount.sql) before this query runs -#}
+    where d.date_day > (select coalesce(from_day, cast('1900-01-01' as date)) from {{ headcount_plan() }} where kind = 0)
     union all
     select d.date_day, e.employee_id, e.department_id, e.fte
-    from days as d
-    join {{ ref('stg_employees') }} as e
-        on e.hire_date <= d.date_day and (e.termination_date is null or e.termination_date > d.date_day)
-    where d.date_day <= cast('{{ plan.after }}' as date)
-        and {{ headcount_rebuilt(plan, 'd.date_day', 'e.employee_id', new_days=false) }}
+    from {{ headcount_plan() }} as p
+    join {{ ref('stg_employees') }} as e on e.employee_id = p.employee_id
+    join days as d
+        on d.date_day >= p.from_day
+        and e.hire_date <= d.date_day and (e.termination_date is null or e.termination_date > d.date_day)
+    where p.kind = 1
+        and d.date_day <= (select coalesce(from_day, cast('1900-01-01' as date)) from {{ headcount_plan() }} where kind = 0)
     {% endif %}
 )
 

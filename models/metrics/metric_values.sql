@@ -81,7 +81,206 @@ FROM {{ ref('stg_sales_visits_rewrites') }}{% endset %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_2) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_2) }}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_3) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_3) }}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since_4) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since_4) }}{% endif %}
-WITH metrics_by_day AS (
+WITH shared_customers_rows AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
+    src.customer_id AS new_customers
+  FROM {{ ref('stg_customers') }} AS src
+), shared_customers_daily AS (
+  SELECT
+    customers_rows.__day,
+    COUNT(customers_rows.new_customers) AS new_customers
+  FROM shared_customers_rows AS customers_rows
+  GROUP BY
+    customers_rows.__day
+), shared_customers_window_bounds AS (
+  SELECT
+    MIN(customers_daily.__day) AS __first,
+    MAX(customers_daily.__day) AS __last
+  FROM shared_customers_daily AS customers_daily
+), shared_customers_cumulative AS (
+  SELECT
+    framed.__day AS __day,
+    framed.new_customers
+  FROM (
+    SELECT
+      __day,
+      __data,
+      SUM(new_customers) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS new_customers,
+      COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
+    FROM (
+      SELECT
+        customers_daily.__day,
+        customers_daily.new_customers,
+        1 AS __data
+      FROM shared_customers_daily AS customers_daily
+      UNION ALL
+      SELECT
+        time_spine.date_day AS __day,
+        NULL AS new_customers,
+        NULL AS __data
+      FROM {{ ref('metricflow_time_spine') }} AS time_spine
+      INNER JOIN shared_customers_window_bounds AS customers_window_bounds
+        ON time_spine.date_day >= customers_window_bounds.__first
+        AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6' DAY
+    ) AS stacked
+  ) AS framed
+  WHERE
+    framed.__data IS NULL AND framed.__rows > 0
+), shared_customers_agg AS (
+  SELECT
+    DATE_TRUNC('DAY', src.signup_date) AS metric_time__day,
+    COUNT(src.customer_id) AS new_customers
+  FROM {{ ref('stg_customers') }} AS src
+  GROUP BY
+    DATE_TRUNC('DAY', src.signup_date)
+), shared_customers_spine AS (
+  SELECT
+    periods.metric_time__day AS metric_time__day,
+    customers_agg.new_customers AS new_customers
+  FROM (
+    SELECT DISTINCT
+      DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  ) AS periods
+  LEFT JOIN shared_customers_agg AS customers_agg
+    ON periods.metric_time__day = customers_agg.metric_time__day
+), shared_campaign_spend_read AS MATERIALIZED (
+  SELECT
+    src.spend_eur,
+    src.clicks,
+    src.impressions,
+    src.spend_date
+  FROM {{ ref('stg_campaign_spend') }} AS src
+), shared_order_lines_read AS MATERIALIZED (
+  SELECT
+    src.quantity,
+    src.net_unit_price,
+    src.unit_cost,
+    src.discount_per_unit,
+    src.ordered_at,
+    src.on_promotion
+  FROM {{ ref('stg_order_lines') }} AS src
+), shared_order_lines_rows AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+    src.quantity * (
+      src.net_unit_price - src.unit_cost
+    ) AS line_gross_profit,
+    src.quantity * src.net_unit_price AS revenue__4,
+    src.quantity * src.net_unit_price AS revenue__5,
+    src.quantity * src.net_unit_price AS revenue__7,
+    src.quantity * src.net_unit_price AS revenue,
+    src.quantity * src.unit_cost AS cost_of_goods,
+    src.quantity * src.discount_per_unit AS discount_amount,
+    src.quantity AS units_sold
+  FROM shared_order_lines_read AS src
+), shared_order_lines_daily AS (
+  SELECT
+    order_lines_rows.__day,
+    SUM(order_lines_rows.revenue) AS revenue,
+    SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
+    SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
+    SUM(order_lines_rows.discount_amount) AS discount_amount,
+    SUM(order_lines_rows.revenue__4) AS revenue__4,
+    SUM(order_lines_rows.revenue__5) AS revenue__5,
+    SUM(order_lines_rows.revenue__7) AS revenue__7,
+    SUM(order_lines_rows.units_sold) AS units_sold
+  FROM shared_order_lines_rows AS order_lines_rows
+  GROUP BY
+    order_lines_rows.__day
+), shared_orders_read AS MATERIALIZED (
+  SELECT
+    src.ordered_at,
+    src.order_id,
+    src.customer_id,
+    src.on_promotion,
+    src.is_repeat_order
+  FROM {{ ref('stg_orders') }} AS src
+), shared_orders_rows AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+    src.customer_id AS ordering_customers
+  FROM shared_orders_read AS src
+), shared_orders_first_seen AS (
+  SELECT
+    orders_rows.ordering_customers AS ordering_customers,
+    MIN(orders_rows.__day) AS __day
+  FROM shared_orders_rows AS orders_rows
+  GROUP BY
+    orders_rows.ordering_customers
+), shared_orders_first_seen_daily AS (
+  SELECT
+    orders_first_seen.__day,
+    COUNT(orders_first_seen.ordering_customers) AS ordering_customers
+  FROM shared_orders_first_seen AS orders_first_seen
+  GROUP BY
+    orders_first_seen.__day
+), shared_store_traffic_read AS MATERIALIZED (
+  SELECT
+    src.traffic_date,
+    src.footfall,
+    src.on_promotion
+  FROM {{ ref('stg_store_traffic') }} AS src
+), shared_order_lines_window_bounds AS (
+  SELECT
+    MIN(order_lines_daily.__day) AS __first,
+    MAX(order_lines_daily.__day) AS __last
+  FROM shared_order_lines_daily AS order_lines_daily
+), shared_production_runs_read AS MATERIALIZED (
+  SELECT
+    src.units_produced,
+    src.run_minutes,
+    src.planned_minutes,
+    src.units_defective,
+    src.good_units,
+    src.ideal_run_minutes,
+    src.run_id,
+    src.run_date
+  FROM {{ ref('stg_production_runs') }} AS src
+), shared_orders_conversion_events AS (
+  SELECT
+    CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
+    src.customer_id AS __entity,
+    src.order_id AS __value
+  FROM {{ ref('stg_orders') }} AS src
+), shared_customers_agg_2 AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
+    COUNT(src.customer_id) AS new_customers
+  FROM {{ ref('stg_customers') }} AS src
+  GROUP BY
+    DATE_TRUNC('WEEK', src.signup_date)
+), shared_customers_spine_2 AS (
+  SELECT
+    periods.metric_time__week AS metric_time__week,
+    customers_agg.new_customers AS new_customers
+  FROM (
+    SELECT DISTINCT
+      DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  ) AS periods
+  LEFT JOIN shared_customers_agg_2 AS customers_agg
+    ON periods.metric_time__week = customers_agg.metric_time__week
+), shared_customers_agg_3 AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
+    COUNT(src.customer_id) AS new_customers
+  FROM {{ ref('stg_customers') }} AS src
+  GROUP BY
+    DATE_TRUNC('MONTH', src.signup_date)
+), shared_customers_spine_3 AS (
+  SELECT
+    periods.metric_time__month AS metric_time__month,
+    customers_agg.new_customers AS new_customers
+  FROM (
+    SELECT DISTINCT
+      DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
+    FROM {{ ref('metricflow_time_spine') }} AS time_spine
+  ) AS periods
+  LEFT JOIN shared_customers_agg_3 AS customers_agg
+    ON periods.metric_time__month = customers_agg.metric_time__month
+), metrics_by_day AS (
   WITH leads_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.created_date) AS metric_time__day,
@@ -97,57 +296,11 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_targets') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.period_start)
-  ), customers_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
-      src.customer_id AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
-  ), customers_daily AS (
-    SELECT
-      customers_rows.__day,
-      COUNT(customers_rows.new_customers) AS new_customers
-    FROM customers_rows
-    GROUP BY
-      customers_rows.__day
-  ), customers_window_bounds AS (
-    SELECT
-      MIN(customers_daily.__day) AS __first,
-      MAX(customers_daily.__day) AS __last
-    FROM customers_daily
-  ), customers_cumulative AS (
-    SELECT
-      framed.__day AS __day,
-      framed.new_customers
-    FROM (
-      SELECT
-        __day,
-        __data,
-        SUM(new_customers) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS new_customers,
-        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
-      FROM (
-        SELECT
-          customers_daily.__day,
-          customers_daily.new_customers,
-          1 AS __data
-        FROM customers_daily
-        UNION ALL
-        SELECT
-          time_spine.date_day AS __day,
-          NULL AS new_customers,
-          NULL AS __data
-        FROM {{ ref('metricflow_time_spine') }} AS time_spine
-        INNER JOIN customers_window_bounds
-          ON time_spine.date_day >= customers_window_bounds.__first
-          AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6' DAY
-      ) AS stacked
-    ) AS framed
-    WHERE
-      framed.__data IS NULL AND framed.__rows > 0
   ), customers_cumulative_by_day AS (
     SELECT
       DATE_TRUNC('DAY', customers_cumulative.__day) AS metric_time__day,
       customers_cumulative.new_customers AS new_customers
-    FROM customers_cumulative
+    FROM shared_customers_cumulative AS customers_cumulative
   ), tasks_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.due_date) AS metric_time__day,
@@ -278,24 +431,6 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_campaign_spend') }} AS src
     GROUP BY
       DATE_TRUNC('DAY', src.spend_date)
-  ), customers_agg AS (
-    SELECT
-      DATE_TRUNC('DAY', src.signup_date) AS metric_time__day,
-      COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
-    GROUP BY
-      DATE_TRUNC('DAY', src.signup_date)
-  ), customers_spine AS (
-    SELECT
-      periods.metric_time__day AS metric_time__day,
-      customers_agg.new_customers AS new_customers
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    ) AS periods
-    LEFT JOIN customers_agg
-      ON periods.metric_time__day = customers_agg.metric_time__day
   ), combined AS (
     SELECT
       metric_time__day,
@@ -312,7 +447,7 @@ WITH metrics_by_day AS (
         customers_spine.metric_time__day,
         NULL AS marketing_spend,
         customers_spine.new_customers
-      FROM customers_spine
+      FROM shared_customers_spine AS customers_spine
     ) AS stacked
     GROUP BY
       metric_time__day
@@ -322,29 +457,10 @@ WITH metrics_by_day AS (
     CAST(combined.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(combined.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost
   FROM combined
 ), metrics_by_day__new_customers AS (
-  WITH customers_agg AS (
-    SELECT
-      DATE_TRUNC('DAY', src.signup_date) AS metric_time__day,
-      COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
-    GROUP BY
-      DATE_TRUNC('DAY', src.signup_date)
-  ), customers_spine AS (
-    SELECT
-      periods.metric_time__day AS metric_time__day,
-      customers_agg.new_customers AS new_customers
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('DAY', time_spine.date_day) AS metric_time__day
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    ) AS periods
-    LEFT JOIN customers_agg
-      ON periods.metric_time__day = customers_agg.metric_time__day
-  )
   SELECT
     customers_spine.metric_time__day AS metric_time__day,
     COALESCE(customers_spine.new_customers, 0) AS new_customers
-  FROM customers_spine
+  FROM shared_customers_spine AS customers_spine
 ), recent_1_metrics_by_day AS (
   WITH employee_movements_rows AS (
     SELECT
@@ -467,21 +583,14 @@ WITH metrics_by_day AS (
     combined.leavers AS leavers
   FROM combined
 ), recent_2_metrics_by_day AS (
-  WITH campaign_spend_read AS MATERIALIZED (
-    SELECT
-      src.spend_eur,
-      src.clicks,
-      src.impressions,
-      src.spend_date
-    FROM {{ ref('stg_campaign_spend') }} AS src
-  ), campaign_spend_rows AS (
+  WITH campaign_spend_rows AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3,
       src.clicks AS clicks,
       src.impressions AS impressions,
       src.spend_eur AS marketing_spend
-    FROM campaign_spend_read AS src
+    FROM shared_campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
@@ -516,43 +625,6 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', src.ordered_at)
-  ), order_lines_read AS MATERIALIZED (
-    SELECT
-      src.quantity,
-      src.net_unit_price,
-      src.unit_cost,
-      src.discount_per_unit,
-      src.ordered_at,
-      src.on_promotion
-    FROM {{ ref('stg_order_lines') }} AS src
-  ), order_lines_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.quantity * (
-        src.net_unit_price - src.unit_cost
-      ) AS line_gross_profit,
-      src.quantity * src.net_unit_price AS revenue__4,
-      src.quantity * src.net_unit_price AS revenue__5,
-      src.quantity * src.net_unit_price AS revenue__7,
-      src.quantity * src.net_unit_price AS revenue,
-      src.quantity * src.unit_cost AS cost_of_goods,
-      src.quantity * src.discount_per_unit AS discount_amount,
-      src.quantity AS units_sold
-    FROM order_lines_read AS src
-  ), order_lines_daily AS (
-    SELECT
-      order_lines_rows.__day,
-      SUM(order_lines_rows.revenue) AS revenue,
-      SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
-      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-      SUM(order_lines_rows.discount_amount) AS discount_amount,
-      SUM(order_lines_rows.revenue__4) AS revenue__4,
-      SUM(order_lines_rows.revenue__5) AS revenue__5,
-      SUM(order_lines_rows.revenue__7) AS revenue__7,
-      SUM(order_lines_rows.units_sold) AS units_sold
-    FROM order_lines_rows
-    GROUP BY
-      order_lines_rows.__day
   ), order_lines_agg AS (
     SELECT
       DATE_TRUNC('DAY', order_lines_daily.__day) AS metric_time__day,
@@ -560,19 +632,11 @@ WITH metrics_by_day AS (
       SUM(order_lines_daily.cost_of_goods) AS cost_of_goods,
       SUM(order_lines_daily.discount_amount) AS discount_amount,
       SUM(order_lines_daily.units_sold) AS units_sold
-    FROM order_lines_daily
+    FROM shared_order_lines_daily AS order_lines_daily
     WHERE
       order_lines_daily.__day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', order_lines_daily.__day)
-  ), orders_read AS MATERIALIZED (
-    SELECT
-      src.ordered_at,
-      src.order_id,
-      src.customer_id,
-      src.on_promotion,
-      src.is_repeat_order
-    FROM {{ ref('stg_orders') }} AS src
   ), orders_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
@@ -586,7 +650,7 @@ WITH metrics_by_day AS (
         WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
         THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
       END AS ordering_customers__3
-    FROM orders_read AS src
+    FROM shared_orders_read AS src
     WHERE
       src.ordered_at >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
@@ -596,7 +660,7 @@ WITH metrics_by_day AS (
       time_spine.date_day AS __day,
       SUM(order_lines_daily.line_gross_profit) AS line_gross_profit
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
+    INNER JOIN shared_order_lines_daily AS order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
     WHERE
       time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
@@ -607,31 +671,12 @@ WITH metrics_by_day AS (
       DATE_TRUNC('DAY', order_lines_cumulative.__day) AS metric_time__day,
       order_lines_cumulative.line_gross_profit AS line_gross_profit
     FROM order_lines_cumulative
-  ), orders_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.customer_id AS ordering_customers
-    FROM orders_read AS src
-  ), orders_first_seen AS (
-    SELECT
-      orders_rows.ordering_customers AS ordering_customers,
-      MIN(orders_rows.__day) AS __day
-    FROM orders_rows
-    GROUP BY
-      orders_rows.ordering_customers
-  ), orders_first_seen_daily AS (
-    SELECT
-      orders_first_seen.__day,
-      COUNT(orders_first_seen.ordering_customers) AS ordering_customers
-    FROM orders_first_seen
-    GROUP BY
-      orders_first_seen.__day
   ), orders_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
       CAST(SUM(orders_first_seen_daily.ordering_customers) AS BIGINT) AS ordering_customers
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN orders_first_seen_daily
+    INNER JOIN shared_orders_first_seen_daily AS orders_first_seen_daily
       ON orders_first_seen_daily.__day <= time_spine.date_day
     WHERE
       time_spine.date_day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
@@ -691,7 +736,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.spend_date) AS metric_time__day,
       SUM(src.spend_eur) AS marketing_spend__2
-    FROM campaign_spend_read AS src
+    FROM shared_campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
     GROUP BY
@@ -730,7 +775,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       COUNT(src.order_id) AS orders__2
-    FROM orders_read AS src
+    FROM shared_orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
     GROUP BY
@@ -748,17 +793,11 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__day = periods.metric_time__day - INTERVAL '1' YEAR
-  ), store_traffic_read AS MATERIALIZED (
-    SELECT
-      src.traffic_date,
-      src.footfall,
-      src.on_promotion
-    FROM {{ ref('stg_store_traffic') }} AS src
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
       SUM(src.footfall) AS footfall
-    FROM store_traffic_read AS src
+    FROM shared_store_traffic_read AS src
     WHERE
       src.on_promotion AND src.traffic_date >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
@@ -767,7 +806,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       SUM(src.quantity * src.net_unit_price) AS revenue__2
-    FROM order_lines_read AS src
+    FROM shared_order_lines_read AS src
     WHERE
       src.on_promotion AND src.ordered_at >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
@@ -776,7 +815,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
-    FROM order_lines_read AS src
+    FROM shared_order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
     GROUP BY
@@ -799,7 +838,7 @@ WITH metrics_by_day AS (
       time_spine.date_day AS __day,
       SUM(order_lines_daily.revenue__4) AS revenue__4
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
+    INNER JOIN shared_order_lines_daily AS order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
@@ -816,7 +855,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3,
       src.footfall AS footfall__2
-    FROM store_traffic_read AS src
+    FROM shared_store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '7' DAY AS DATE)
   ), store_traffic_daily AS (
@@ -836,11 +875,6 @@ WITH metrics_by_day AS (
       store_traffic_daily.__day >= CAST('{{ metricsctl_since_2 }}' AS DATE)
     GROUP BY
       DATE_TRUNC('DAY', store_traffic_daily.__day)
-  ), order_lines_window_bounds AS (
-    SELECT
-      MIN(order_lines_daily.__day) AS __first,
-      MAX(order_lines_daily.__day) AS __last
-    FROM order_lines_daily
   ), order_lines_cumulative_3 AS (
     SELECT
       framed.__day AS __day,
@@ -856,14 +890,14 @@ WITH metrics_by_day AS (
           order_lines_daily.__day,
           order_lines_daily.revenue__5,
           1 AS __data
-        FROM order_lines_daily
+        FROM shared_order_lines_daily AS order_lines_daily
         UNION ALL
         SELECT
           time_spine.date_day AS __day,
           NULL AS revenue__5,
           NULL AS __data
         FROM {{ ref('metricflow_time_spine') }} AS time_spine
-        INNER JOIN order_lines_window_bounds
+        INNER JOIN shared_order_lines_window_bounds AS order_lines_window_bounds
           ON time_spine.date_day >= order_lines_window_bounds.__first
           AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6' DAY
         WHERE
@@ -881,7 +915,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.ordered_at) AS metric_time__day,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
-    FROM order_lines_read AS src
+    FROM shared_order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
     GROUP BY
@@ -904,7 +938,7 @@ WITH metrics_by_day AS (
       time_spine.date_day AS __day,
       SUM(order_lines_daily.revenue__7) AS revenue__7
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
+    INNER JOIN shared_order_lines_daily AS order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     WHERE
@@ -961,7 +995,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('DAY', src.traffic_date) AS metric_time__day,
       SUM(src.footfall) AS footfall__4
-    FROM store_traffic_read AS src
+    FROM shared_store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_2 }}' AS DATE) - INTERVAL '1' YEAR) AS DATE)
     GROUP BY
@@ -1236,18 +1270,7 @@ WITH metrics_by_day AS (
   LEFT JOIN store_traffic_offset
     ON group_keys.metric_time__day IS NOT DISTINCT FROM store_traffic_offset.metric_time__day
 ), recent_3_metrics_by_day AS (
-  WITH production_runs_read AS MATERIALIZED (
-    SELECT
-      src.units_produced,
-      src.run_minutes,
-      src.planned_minutes,
-      src.units_defective,
-      src.good_units,
-      src.ideal_run_minutes,
-      src.run_id,
-      src.run_date
-    FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_rows AS (
+  WITH production_runs_rows AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3,
@@ -1258,7 +1281,7 @@ WITH metrics_by_day AS (
       src.good_units AS good_units,
       src.ideal_run_minutes AS ideal_run_minutes,
       src.run_id AS production_runs
-    FROM production_runs_read AS src
+    FROM shared_production_runs_read AS src
     WHERE
       src.run_date >= CAST(CAST('{{ metricsctl_since_3 }}' AS DATE) - INTERVAL '7' DAY AS DATE)
   ), production_runs_daily AS (
@@ -1298,7 +1321,7 @@ WITH metrics_by_day AS (
       SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
-    FROM production_runs_read AS src
+    FROM shared_production_runs_read AS src
     WHERE
       src.run_date >= CAST(DATE_TRUNC('DAY', CAST('{{ metricsctl_since_3 }}' AS DATE) - INTERVAL '1' MONTH) AS DATE)
     GROUP BY
@@ -1505,16 +1528,10 @@ WITH metrics_by_day AS (
     FROM sales_visits_base_events
     GROUP BY
       sales_visits_base_events.metric_time__day
-  ), orders_conversion_events AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.customer_id AS __entity,
-      src.order_id AS __value
-    FROM {{ ref('stg_orders') }} AS src
   ), orders_converting AS (
     SELECT
       *
-    FROM orders_conversion_events
+    FROM shared_orders_conversion_events AS orders_conversion_events
     WHERE
       orders_conversion_events.__entity IN (
         SELECT
@@ -1600,52 +1617,6 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_targets') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.period_start)
-  ), customers_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
-      src.customer_id AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
-  ), customers_daily AS (
-    SELECT
-      customers_rows.__day,
-      COUNT(customers_rows.new_customers) AS new_customers
-    FROM customers_rows
-    GROUP BY
-      customers_rows.__day
-  ), customers_window_bounds AS (
-    SELECT
-      MIN(customers_daily.__day) AS __first,
-      MAX(customers_daily.__day) AS __last
-    FROM customers_daily
-  ), customers_cumulative AS (
-    SELECT
-      framed.__day AS __day,
-      framed.new_customers
-    FROM (
-      SELECT
-        __day,
-        __data,
-        SUM(new_customers) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS new_customers,
-        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
-      FROM (
-        SELECT
-          customers_daily.__day,
-          customers_daily.new_customers,
-          1 AS __data
-        FROM customers_daily
-        UNION ALL
-        SELECT
-          time_spine.date_day AS __day,
-          NULL AS new_customers,
-          NULL AS __data
-        FROM {{ ref('metricflow_time_spine') }} AS time_spine
-        INNER JOIN customers_window_bounds
-          ON time_spine.date_day >= customers_window_bounds.__first
-          AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6' DAY
-      ) AS stacked
-    ) AS framed
-    WHERE
-      framed.__data IS NULL AND framed.__rows > 0
   ), customers_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('WEEK', customers_cumulative.__day) AS metric_time__week,
@@ -1654,7 +1625,7 @@ WITH metrics_by_day AS (
         PARTITION BY DATE_TRUNC('WEEK', customers_cumulative.__day)
         ORDER BY customers_cumulative.__day ASC
       ) AS __period_rank
-    FROM customers_cumulative
+    FROM shared_customers_cumulative AS customers_cumulative
   ), customers_cumulative_first AS (
     SELECT
       customers_cumulative_ranked.metric_time__week,
@@ -1792,24 +1763,6 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_campaign_spend') }} AS src
     GROUP BY
       DATE_TRUNC('WEEK', src.spend_date)
-  ), customers_agg AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
-      COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
-    GROUP BY
-      DATE_TRUNC('WEEK', src.signup_date)
-  ), customers_spine AS (
-    SELECT
-      periods.metric_time__week AS metric_time__week,
-      customers_agg.new_customers AS new_customers
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    ) AS periods
-    LEFT JOIN customers_agg
-      ON periods.metric_time__week = customers_agg.metric_time__week
   ), combined AS (
     SELECT
       metric_time__week,
@@ -1826,7 +1779,7 @@ WITH metrics_by_day AS (
         customers_spine.metric_time__week,
         NULL AS marketing_spend,
         customers_spine.new_customers
-      FROM customers_spine
+      FROM shared_customers_spine_2 AS customers_spine
     ) AS stacked
     GROUP BY
       metric_time__week
@@ -1836,29 +1789,10 @@ WITH metrics_by_day AS (
     CAST(combined.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(combined.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost
   FROM combined
 ), metrics_by_week__new_customers AS (
-  WITH customers_agg AS (
-    SELECT
-      DATE_TRUNC('WEEK', src.signup_date) AS metric_time__week,
-      COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
-    GROUP BY
-      DATE_TRUNC('WEEK', src.signup_date)
-  ), customers_spine AS (
-    SELECT
-      periods.metric_time__week AS metric_time__week,
-      customers_agg.new_customers AS new_customers
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('WEEK', time_spine.date_day) AS metric_time__week
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    ) AS periods
-    LEFT JOIN customers_agg
-      ON periods.metric_time__week = customers_agg.metric_time__week
-  )
   SELECT
     customers_spine.metric_time__week AS metric_time__week,
     COALESCE(customers_spine.new_customers, 0) AS new_customers
-  FROM customers_spine
+  FROM shared_customers_spine_2 AS customers_spine
 ), recent_1_metrics_by_week AS (
   WITH employee_movements_rows AS (
     SELECT
@@ -1992,21 +1926,14 @@ WITH metrics_by_day AS (
     combined.leavers AS leavers
   FROM combined
 ), recent_2_metrics_by_week AS (
-  WITH campaign_spend_read AS MATERIALIZED (
-    SELECT
-      src.spend_eur,
-      src.clicks,
-      src.impressions,
-      src.spend_date
-    FROM {{ ref('stg_campaign_spend') }} AS src
-  ), campaign_spend_rows AS (
+  WITH campaign_spend_rows AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3,
       src.clicks AS clicks,
       src.impressions AS impressions,
       src.spend_eur AS marketing_spend
-    FROM campaign_spend_read AS src
+    FROM shared_campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
@@ -2041,43 +1968,6 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', src.ordered_at)
-  ), order_lines_read AS MATERIALIZED (
-    SELECT
-      src.quantity,
-      src.net_unit_price,
-      src.unit_cost,
-      src.discount_per_unit,
-      src.ordered_at,
-      src.on_promotion
-    FROM {{ ref('stg_order_lines') }} AS src
-  ), order_lines_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.quantity * (
-        src.net_unit_price - src.unit_cost
-      ) AS line_gross_profit,
-      src.quantity * src.net_unit_price AS revenue__4,
-      src.quantity * src.net_unit_price AS revenue__5,
-      src.quantity * src.net_unit_price AS revenue__7,
-      src.quantity * src.net_unit_price AS revenue,
-      src.quantity * src.unit_cost AS cost_of_goods,
-      src.quantity * src.discount_per_unit AS discount_amount,
-      src.quantity AS units_sold
-    FROM order_lines_read AS src
-  ), order_lines_daily AS (
-    SELECT
-      order_lines_rows.__day,
-      SUM(order_lines_rows.revenue) AS revenue,
-      SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
-      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-      SUM(order_lines_rows.discount_amount) AS discount_amount,
-      SUM(order_lines_rows.revenue__4) AS revenue__4,
-      SUM(order_lines_rows.revenue__5) AS revenue__5,
-      SUM(order_lines_rows.revenue__7) AS revenue__7,
-      SUM(order_lines_rows.units_sold) AS units_sold
-    FROM order_lines_rows
-    GROUP BY
-      order_lines_rows.__day
   ), order_lines_agg AS (
     SELECT
       DATE_TRUNC('WEEK', order_lines_daily.__day) AS metric_time__week,
@@ -2085,19 +1975,11 @@ WITH metrics_by_day AS (
       SUM(order_lines_daily.cost_of_goods) AS cost_of_goods,
       SUM(order_lines_daily.discount_amount) AS discount_amount,
       SUM(order_lines_daily.units_sold) AS units_sold
-    FROM order_lines_daily
+    FROM shared_order_lines_daily AS order_lines_daily
     WHERE
       order_lines_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', order_lines_daily.__day)
-  ), orders_read AS MATERIALIZED (
-    SELECT
-      src.ordered_at,
-      src.order_id,
-      src.customer_id,
-      src.on_promotion,
-      src.is_repeat_order
-    FROM {{ ref('stg_orders') }} AS src
   ), orders_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
@@ -2111,7 +1993,7 @@ WITH metrics_by_day AS (
         WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
         THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
       END AS ordering_customers__3
-    FROM orders_read AS src
+    FROM shared_orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
@@ -2121,7 +2003,7 @@ WITH metrics_by_day AS (
       time_spine.date_day AS __day,
       SUM(order_lines_daily.line_gross_profit) AS line_gross_profit
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
+    INNER JOIN shared_order_lines_daily AS order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
     WHERE
       time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
@@ -2143,31 +2025,12 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked
     WHERE
       order_lines_cumulative_ranked.__period_rank = 1
-  ), orders_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.customer_id AS ordering_customers
-    FROM orders_read AS src
-  ), orders_first_seen AS (
-    SELECT
-      orders_rows.ordering_customers AS ordering_customers,
-      MIN(orders_rows.__day) AS __day
-    FROM orders_rows
-    GROUP BY
-      orders_rows.ordering_customers
-  ), orders_first_seen_daily AS (
-    SELECT
-      orders_first_seen.__day,
-      COUNT(orders_first_seen.ordering_customers) AS ordering_customers
-    FROM orders_first_seen
-    GROUP BY
-      orders_first_seen.__day
   ), orders_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
       CAST(SUM(orders_first_seen_daily.ordering_customers) AS BIGINT) AS ordering_customers
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN orders_first_seen_daily
+    INNER JOIN shared_orders_first_seen_daily AS orders_first_seen_daily
       ON orders_first_seen_daily.__day <= time_spine.date_day
     WHERE
       time_spine.date_day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
@@ -2238,7 +2101,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.spend_date) AS metric_time__week,
       SUM(src.spend_eur) AS marketing_spend__2
-    FROM campaign_spend_read AS src
+    FROM shared_campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC(
         'WEEK',
@@ -2291,7 +2154,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       COUNT(src.order_id) AS orders__2
-    FROM orders_read AS src
+    FROM shared_orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
@@ -2312,17 +2175,11 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__week = periods.metric_time__week - INTERVAL '1' YEAR
-  ), store_traffic_read AS MATERIALIZED (
-    SELECT
-      src.traffic_date,
-      src.footfall,
-      src.on_promotion
-    FROM {{ ref('stg_store_traffic') }} AS src
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
       SUM(src.footfall) AS footfall
-    FROM store_traffic_read AS src
+    FROM shared_store_traffic_read AS src
     WHERE
       src.on_promotion
       AND src.traffic_date >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
@@ -2332,7 +2189,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       SUM(src.quantity * src.net_unit_price) AS revenue__2
-    FROM order_lines_read AS src
+    FROM shared_order_lines_read AS src
     WHERE
       src.on_promotion
       AND src.ordered_at >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
@@ -2342,7 +2199,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
-    FROM order_lines_read AS src
+    FROM shared_order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
@@ -2368,7 +2225,7 @@ WITH metrics_by_day AS (
       time_spine.date_day AS __day,
       SUM(order_lines_daily.revenue__4) AS revenue__4
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
+    INNER JOIN shared_order_lines_daily AS order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', time_spine.date_day) AS DATE)
     WHERE
@@ -2396,7 +2253,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3,
       src.footfall AS footfall__2
-    FROM store_traffic_read AS src
+    FROM shared_store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), store_traffic_daily AS (
@@ -2416,11 +2273,6 @@ WITH metrics_by_day AS (
       store_traffic_daily.__day >= CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('WEEK', store_traffic_daily.__day)
-  ), order_lines_window_bounds AS (
-    SELECT
-      MIN(order_lines_daily.__day) AS __first,
-      MAX(order_lines_daily.__day) AS __last
-    FROM order_lines_daily
   ), order_lines_cumulative_3 AS (
     SELECT
       framed.__day AS __day,
@@ -2436,14 +2288,14 @@ WITH metrics_by_day AS (
           order_lines_daily.__day,
           order_lines_daily.revenue__5,
           1 AS __data
-        FROM order_lines_daily
+        FROM shared_order_lines_daily AS order_lines_daily
         UNION ALL
         SELECT
           time_spine.date_day AS __day,
           NULL AS revenue__5,
           NULL AS __data
         FROM {{ ref('metricflow_time_spine') }} AS time_spine
-        INNER JOIN order_lines_window_bounds
+        INNER JOIN shared_order_lines_window_bounds AS order_lines_window_bounds
           ON time_spine.date_day >= order_lines_window_bounds.__first
           AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6' DAY
         WHERE
@@ -2472,7 +2324,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.ordered_at) AS metric_time__week,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
-    FROM order_lines_read AS src
+    FROM shared_order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'WEEK',
@@ -2498,7 +2350,7 @@ WITH metrics_by_day AS (
       time_spine.date_day AS __day,
       SUM(order_lines_daily.revenue__7) AS revenue__7
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
+    INNER JOIN shared_order_lines_daily AS order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
       AND order_lines_daily.__day >= CAST(DATE_TRUNC('YEAR', time_spine.date_day) AS DATE)
     WHERE
@@ -2577,7 +2429,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('WEEK', src.traffic_date) AS metric_time__week,
       SUM(src.footfall) AS footfall__4
-    FROM store_traffic_read AS src
+    FROM shared_store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC(
         'WEEK',
@@ -2855,18 +2707,7 @@ WITH metrics_by_day AS (
   LEFT JOIN store_traffic_offset
     ON group_keys.metric_time__week IS NOT DISTINCT FROM store_traffic_offset.metric_time__week
 ), recent_3_metrics_by_week AS (
-  WITH production_runs_read AS MATERIALIZED (
-    SELECT
-      src.units_produced,
-      src.run_minutes,
-      src.planned_minutes,
-      src.units_defective,
-      src.good_units,
-      src.ideal_run_minutes,
-      src.run_id,
-      src.run_date
-    FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_rows AS (
+  WITH production_runs_rows AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3,
@@ -2877,7 +2718,7 @@ WITH metrics_by_day AS (
       src.good_units AS good_units,
       src.ideal_run_minutes AS ideal_run_minutes,
       src.run_id AS production_runs
-    FROM production_runs_read AS src
+    FROM shared_production_runs_read AS src
     WHERE
       src.run_date >= CAST(CAST(DATE_TRUNC('WEEK', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), production_runs_daily AS (
@@ -2917,7 +2758,7 @@ WITH metrics_by_day AS (
       SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
-    FROM production_runs_read AS src
+    FROM shared_production_runs_read AS src
     WHERE
       src.run_date >= CAST(DATE_TRUNC(
         'WEEK',
@@ -3138,16 +2979,10 @@ WITH metrics_by_day AS (
     FROM sales_visits_base_events
     GROUP BY
       sales_visits_base_events.metric_time__week
-  ), orders_conversion_events AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.customer_id AS __entity,
-      src.order_id AS __value
-    FROM {{ ref('stg_orders') }} AS src
   ), orders_converting AS (
     SELECT
       *
-    FROM orders_conversion_events
+    FROM shared_orders_conversion_events AS orders_conversion_events
     WHERE
       orders_conversion_events.__entity IN (
         SELECT
@@ -3233,52 +3068,6 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_targets') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.period_start)
-  ), customers_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.signup_date) AS DATE) AS __day,
-      src.customer_id AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
-  ), customers_daily AS (
-    SELECT
-      customers_rows.__day,
-      COUNT(customers_rows.new_customers) AS new_customers
-    FROM customers_rows
-    GROUP BY
-      customers_rows.__day
-  ), customers_window_bounds AS (
-    SELECT
-      MIN(customers_daily.__day) AS __first,
-      MAX(customers_daily.__day) AS __last
-    FROM customers_daily
-  ), customers_cumulative AS (
-    SELECT
-      framed.__day AS __day,
-      framed.new_customers
-    FROM (
-      SELECT
-        __day,
-        __data,
-        SUM(new_customers) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS new_customers,
-        COUNT(__data) OVER (ORDER BY __day RANGE BETWEEN INTERVAL '6' DAY PRECEDING AND CURRENT ROW) AS __rows
-      FROM (
-        SELECT
-          customers_daily.__day,
-          customers_daily.new_customers,
-          1 AS __data
-        FROM customers_daily
-        UNION ALL
-        SELECT
-          time_spine.date_day AS __day,
-          NULL AS new_customers,
-          NULL AS __data
-        FROM {{ ref('metricflow_time_spine') }} AS time_spine
-        INNER JOIN customers_window_bounds
-          ON time_spine.date_day >= customers_window_bounds.__first
-          AND time_spine.date_day <= customers_window_bounds.__last + INTERVAL '6' DAY
-      ) AS stacked
-    ) AS framed
-    WHERE
-      framed.__data IS NULL AND framed.__rows > 0
   ), customers_cumulative_ranked AS (
     SELECT
       DATE_TRUNC('MONTH', customers_cumulative.__day) AS metric_time__month,
@@ -3287,7 +3076,7 @@ WITH metrics_by_day AS (
         PARTITION BY DATE_TRUNC('MONTH', customers_cumulative.__day)
         ORDER BY customers_cumulative.__day ASC
       ) AS __period_rank
-    FROM customers_cumulative
+    FROM shared_customers_cumulative AS customers_cumulative
   ), customers_cumulative_first AS (
     SELECT
       customers_cumulative_ranked.metric_time__month,
@@ -3425,24 +3214,6 @@ WITH metrics_by_day AS (
     FROM {{ ref('stg_campaign_spend') }} AS src
     GROUP BY
       DATE_TRUNC('MONTH', src.spend_date)
-  ), customers_agg AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
-      COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
-    GROUP BY
-      DATE_TRUNC('MONTH', src.signup_date)
-  ), customers_spine AS (
-    SELECT
-      periods.metric_time__month AS metric_time__month,
-      customers_agg.new_customers AS new_customers
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    ) AS periods
-    LEFT JOIN customers_agg
-      ON periods.metric_time__month = customers_agg.metric_time__month
   ), combined AS (
     SELECT
       metric_time__month,
@@ -3459,7 +3230,7 @@ WITH metrics_by_day AS (
         customers_spine.metric_time__month,
         NULL AS marketing_spend,
         customers_spine.new_customers
-      FROM customers_spine
+      FROM shared_customers_spine_3 AS customers_spine
     ) AS stacked
     GROUP BY
       metric_time__month
@@ -3469,29 +3240,10 @@ WITH metrics_by_day AS (
     CAST(combined.marketing_spend AS DOUBLE) / CAST(NULLIF(COALESCE(combined.new_customers, 0), 0) AS DOUBLE) AS customer_acquisition_cost
   FROM combined
 ), metrics_by_month__new_customers AS (
-  WITH customers_agg AS (
-    SELECT
-      DATE_TRUNC('MONTH', src.signup_date) AS metric_time__month,
-      COUNT(src.customer_id) AS new_customers
-    FROM {{ ref('stg_customers') }} AS src
-    GROUP BY
-      DATE_TRUNC('MONTH', src.signup_date)
-  ), customers_spine AS (
-    SELECT
-      periods.metric_time__month AS metric_time__month,
-      customers_agg.new_customers AS new_customers
-    FROM (
-      SELECT DISTINCT
-        DATE_TRUNC('MONTH', time_spine.date_day) AS metric_time__month
-      FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    ) AS periods
-    LEFT JOIN customers_agg
-      ON periods.metric_time__month = customers_agg.metric_time__month
-  )
   SELECT
     customers_spine.metric_time__month AS metric_time__month,
     COALESCE(customers_spine.new_customers, 0) AS new_customers
-  FROM customers_spine
+  FROM shared_customers_spine_3 AS customers_spine
 ), recent_1_metrics_by_month AS (
   WITH employee_movements_rows AS (
     SELECT
@@ -3645,21 +3397,14 @@ WITH metrics_by_day AS (
     combined.leavers AS leavers
   FROM combined
 ), recent_2_metrics_by_month AS (
-  WITH campaign_spend_read AS MATERIALIZED (
-    SELECT
-      src.spend_eur,
-      src.clicks,
-      src.impressions,
-      src.spend_date
-    FROM {{ ref('stg_campaign_spend') }} AS src
-  ), campaign_spend_rows AS (
+  WITH campaign_spend_rows AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.spend_date) AS DATE) AS __day,
       src.spend_eur AS marketing_spend__3,
       src.clicks AS clicks,
       src.impressions AS impressions,
       src.spend_eur AS marketing_spend
-    FROM campaign_spend_read AS src
+    FROM shared_campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC('MONTH', CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)) AS DATE)
   ), campaign_spend_daily AS (
@@ -3694,43 +3439,6 @@ WITH metrics_by_day AS (
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', src.ordered_at)
-  ), order_lines_read AS MATERIALIZED (
-    SELECT
-      src.quantity,
-      src.net_unit_price,
-      src.unit_cost,
-      src.discount_per_unit,
-      src.ordered_at,
-      src.on_promotion
-    FROM {{ ref('stg_order_lines') }} AS src
-  ), order_lines_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.quantity * (
-        src.net_unit_price - src.unit_cost
-      ) AS line_gross_profit,
-      src.quantity * src.net_unit_price AS revenue__4,
-      src.quantity * src.net_unit_price AS revenue__5,
-      src.quantity * src.net_unit_price AS revenue__7,
-      src.quantity * src.net_unit_price AS revenue,
-      src.quantity * src.unit_cost AS cost_of_goods,
-      src.quantity * src.discount_per_unit AS discount_amount,
-      src.quantity AS units_sold
-    FROM order_lines_read AS src
-  ), order_lines_daily AS (
-    SELECT
-      order_lines_rows.__day,
-      SUM(order_lines_rows.revenue) AS revenue,
-      SUM(order_lines_rows.cost_of_goods) AS cost_of_goods,
-      SUM(order_lines_rows.line_gross_profit) AS line_gross_profit,
-      SUM(order_lines_rows.discount_amount) AS discount_amount,
-      SUM(order_lines_rows.revenue__4) AS revenue__4,
-      SUM(order_lines_rows.revenue__5) AS revenue__5,
-      SUM(order_lines_rows.revenue__7) AS revenue__7,
-      SUM(order_lines_rows.units_sold) AS units_sold
-    FROM order_lines_rows
-    GROUP BY
-      order_lines_rows.__day
   ), order_lines_agg AS (
     SELECT
       DATE_TRUNC('MONTH', order_lines_daily.__day) AS metric_time__month,
@@ -3738,19 +3446,11 @@ WITH metrics_by_day AS (
       SUM(order_lines_daily.cost_of_goods) AS cost_of_goods,
       SUM(order_lines_daily.discount_amount) AS discount_amount,
       SUM(order_lines_daily.units_sold) AS units_sold
-    FROM order_lines_daily
+    FROM shared_order_lines_daily AS order_lines_daily
     WHERE
       order_lines_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', order_lines_daily.__day)
-  ), orders_read AS MATERIALIZED (
-    SELECT
-      src.ordered_at,
-      src.order_id,
-      src.customer_id,
-      src.on_promotion,
-      src.is_repeat_order
-    FROM {{ ref('stg_orders') }} AS src
   ), orders_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
@@ -3764,7 +3464,7 @@ WITH metrics_by_day AS (
         WHEN COUNT(CASE WHEN src.is_repeat_order THEN 1 END) > 0
         THEN COUNT(DISTINCT CASE WHEN src.is_repeat_order THEN src.customer_id END)
       END AS ordering_customers__3
-    FROM orders_read AS src
+    FROM shared_orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
@@ -3774,7 +3474,7 @@ WITH metrics_by_day AS (
       time_spine.date_day AS __day,
       SUM(order_lines_daily.line_gross_profit) AS line_gross_profit
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN order_lines_daily
+    INNER JOIN shared_order_lines_daily AS order_lines_daily
       ON order_lines_daily.__day <= time_spine.date_day
     WHERE
       time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
@@ -3796,31 +3496,12 @@ WITH metrics_by_day AS (
     FROM order_lines_cumulative_ranked
     WHERE
       order_lines_cumulative_ranked.__period_rank = 1
-  ), orders_rows AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.customer_id AS ordering_customers
-    FROM orders_read AS src
-  ), orders_first_seen AS (
-    SELECT
-      orders_rows.ordering_customers AS ordering_customers,
-      MIN(orders_rows.__day) AS __day
-    FROM orders_rows
-    GROUP BY
-      orders_rows.ordering_customers
-  ), orders_first_seen_daily AS (
-    SELECT
-      orders_first_seen.__day,
-      COUNT(orders_first_seen.ordering_customers) AS ordering_customers
-    FROM orders_first_seen
-    GROUP BY
-      orders_first_seen.__day
   ), orders_cumulative AS (
     SELECT
       time_spine.date_day AS __day,
       CAST(SUM(orders_first_seen_daily.ordering_customers) AS BIGINT) AS ordering_customers
     FROM {{ ref('metricflow_time_spine') }} AS time_spine
-    INNER JOIN orders_first_seen_daily
+    INNER JOIN shared_orders_first_seen_daily AS orders_first_seen_daily
       ON orders_first_seen_daily.__day <= time_spine.date_day
     WHERE
       time_spine.date_day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
@@ -3891,7 +3572,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.spend_date) AS metric_time__month,
       SUM(src.spend_eur) AS marketing_spend__2
-    FROM campaign_spend_read AS src
+    FROM shared_campaign_spend_read AS src
     WHERE
       src.spend_date >= CAST(DATE_TRUNC(
         'MONTH',
@@ -3964,7 +3645,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       COUNT(src.order_id) AS orders__2
-    FROM orders_read AS src
+    FROM shared_orders_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
@@ -3985,17 +3666,11 @@ WITH metrics_by_day AS (
     ) AS periods
     INNER JOIN orders_by_period
       ON orders_by_period.metric_time__month = periods.metric_time__month - INTERVAL '1' YEAR
-  ), store_traffic_read AS MATERIALIZED (
-    SELECT
-      src.traffic_date,
-      src.footfall,
-      src.on_promotion
-    FROM {{ ref('stg_store_traffic') }} AS src
   ), store_traffic_agg AS (
     SELECT
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
       SUM(src.footfall) AS footfall
-    FROM store_traffic_read AS src
+    FROM shared_store_traffic_read AS src
     WHERE
       src.on_promotion
       AND src.traffic_date >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
@@ -4005,7 +3680,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       SUM(src.quantity * src.net_unit_price) AS revenue__2
-    FROM order_lines_read AS src
+    FROM shared_order_lines_read AS src
     WHERE
       src.on_promotion
       AND src.ordered_at >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
@@ -4015,7 +3690,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       SUM(src.quantity * src.net_unit_price) AS revenue__3
-    FROM order_lines_read AS src
+    FROM shared_order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
@@ -4047,7 +3722,7 @@ WITH metrics_by_day AS (
   ), order_lines_to_date_keys AS (
     SELECT DISTINCT
       DATE_TRUNC('MONTH', order_lines_daily.__day) AS __to_date
-    FROM order_lines_daily
+    FROM shared_order_lines_daily AS order_lines_daily
   ), order_lines_to_date AS (
     SELECT
       DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
@@ -4071,7 +3746,7 @@ WITH metrics_by_day AS (
           order_lines_daily.__day,
           order_lines_daily.revenue__4,
           1 AS __data
-        FROM order_lines_daily
+        FROM shared_order_lines_daily AS order_lines_daily
         UNION ALL
         SELECT
           order_lines_period_ends.__day,
@@ -4089,7 +3764,7 @@ WITH metrics_by_day AS (
       CAST(DATE_TRUNC('DAY', src.traffic_date) AS DATE) AS __day,
       src.footfall AS footfall__3,
       src.footfall AS footfall__2
-    FROM store_traffic_read AS src
+    FROM shared_store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), store_traffic_daily AS (
@@ -4109,11 +3784,6 @@ WITH metrics_by_day AS (
       store_traffic_daily.__day >= CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_2 }}' AS DATE)) AS DATE)
     GROUP BY
       DATE_TRUNC('MONTH', store_traffic_daily.__day)
-  ), order_lines_window_bounds AS (
-    SELECT
-      MIN(order_lines_daily.__day) AS __first,
-      MAX(order_lines_daily.__day) AS __last
-    FROM order_lines_daily
   ), order_lines_cumulative_2 AS (
     SELECT
       framed.__day AS __day,
@@ -4129,14 +3799,14 @@ WITH metrics_by_day AS (
           order_lines_daily.__day,
           order_lines_daily.revenue__5,
           1 AS __data
-        FROM order_lines_daily
+        FROM shared_order_lines_daily AS order_lines_daily
         UNION ALL
         SELECT
           time_spine.date_day AS __day,
           NULL AS revenue__5,
           NULL AS __data
         FROM {{ ref('metricflow_time_spine') }} AS time_spine
-        INNER JOIN order_lines_window_bounds
+        INNER JOIN shared_order_lines_window_bounds AS order_lines_window_bounds
           ON time_spine.date_day >= order_lines_window_bounds.__first
           AND time_spine.date_day <= order_lines_window_bounds.__last + INTERVAL '6' DAY
         WHERE
@@ -4165,7 +3835,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.ordered_at) AS metric_time__month,
       SUM(src.quantity * src.net_unit_price) AS revenue__6
-    FROM order_lines_read AS src
+    FROM shared_order_lines_read AS src
     WHERE
       src.ordered_at >= CAST(DATE_TRUNC(
         'MONTH',
@@ -4197,7 +3867,7 @@ WITH metrics_by_day AS (
   ), order_lines_to_date_keys_2 AS (
     SELECT DISTINCT
       DATE_TRUNC('YEAR', order_lines_daily.__day) AS __to_date
-    FROM order_lines_daily
+    FROM shared_order_lines_daily AS order_lines_daily
   ), order_lines_to_date_2 AS (
     SELECT
       DATE_TRUNC('MONTH', framed.__day) AS metric_time__month,
@@ -4221,7 +3891,7 @@ WITH metrics_by_day AS (
           order_lines_daily.__day,
           order_lines_daily.revenue__7,
           1 AS __data
-        FROM order_lines_daily
+        FROM shared_order_lines_daily AS order_lines_daily
         UNION ALL
         SELECT
           order_lines_period_ends_2.__day,
@@ -4290,7 +3960,7 @@ WITH metrics_by_day AS (
     SELECT
       DATE_TRUNC('MONTH', src.traffic_date) AS metric_time__month,
       SUM(src.footfall) AS footfall__4
-    FROM store_traffic_read AS src
+    FROM shared_store_traffic_read AS src
     WHERE
       src.traffic_date >= CAST(DATE_TRUNC(
         'MONTH',
@@ -4568,18 +4238,7 @@ WITH metrics_by_day AS (
   LEFT JOIN store_traffic_offset
     ON group_keys.metric_time__month IS NOT DISTINCT FROM store_traffic_offset.metric_time__month
 ), recent_3_metrics_by_month AS (
-  WITH production_runs_read AS MATERIALIZED (
-    SELECT
-      src.units_produced,
-      src.run_minutes,
-      src.planned_minutes,
-      src.units_defective,
-      src.good_units,
-      src.ideal_run_minutes,
-      src.run_id,
-      src.run_date
-    FROM {{ ref('stg_production_runs') }} AS src
-  ), production_runs_rows AS (
+  WITH production_runs_rows AS (
     SELECT
       CAST(DATE_TRUNC('DAY', src.run_date) AS DATE) AS __day,
       src.units_produced AS units_produced__3,
@@ -4590,7 +4249,7 @@ WITH metrics_by_day AS (
       src.good_units AS good_units,
       src.ideal_run_minutes AS ideal_run_minutes,
       src.run_id AS production_runs
-    FROM production_runs_read AS src
+    FROM shared_production_runs_read AS src
     WHERE
       src.run_date >= CAST(CAST(DATE_TRUNC('MONTH', CAST('{{ metricsctl_since_3 }}' AS DATE)) AS DATE) - INTERVAL '7' DAY AS DATE)
   ), production_runs_daily AS (
@@ -4630,7 +4289,7 @@ WITH metrics_by_day AS (
       SUM(src.ideal_run_minutes) AS ideal_run_minutes__2,
       SUM(src.good_units) AS good_units__2,
       SUM(src.units_produced) AS units_produced__2
-    FROM production_runs_read AS src
+    FROM shared_production_runs_read AS src
     WHERE
       src.run_date >= CAST(DATE_TRUNC(
         'MONTH',
@@ -4851,16 +4510,10 @@ WITH metrics_by_day AS (
     FROM sales_visits_base_events
     GROUP BY
       sales_visits_base_events.metric_time__month
-  ), orders_conversion_events AS (
-    SELECT
-      CAST(DATE_TRUNC('DAY', src.ordered_at) AS DATE) AS __day,
-      src.customer_id AS __entity,
-      src.order_id AS __value
-    FROM {{ ref('stg_orders') }} AS src
   ), orders_converting AS (
     SELECT
       *
-    FROM orders_conversion_events
+    FROM shared_orders_conversion_events AS orders_conversion_events
     WHERE
       orders_conversion_events.__entity IN (
         SELECT
