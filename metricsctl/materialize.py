@@ -483,7 +483,7 @@ class Materializer:
         select = exp.select("*").from_(exp.Subquery(this=union, alias=exp.TableAlias(
             this=exp.to_identifier("metric_values"))))
         # what the queries of several grains compute alike (a cumulative metric's days over all history) once
-        ctes = hoisted(with_, taken={"metric_values"}, copy=False) if hoists(self.dialect) else \
+        ctes = hoisted(with_, taken={"metric_values"}) if hoists(self.dialect) else \
             [(cte, query, False) for cte, query in with_]
         for cte, query, materialized in ctes:
             select = select.with_(cte, as_=query, materialized=materialized or None, copy=False)

@@ -64,7 +64,8 @@ def test_ctes_two_queries_define_alike_are_defined_once_and_the_rows_stay_the_sa
 def test_queries_with_nothing_alike_are_left_as_they_are():
     queries = [(name, sqlglot.parse_one(sql, read="duckdb"))
                for name, sql in [("by_day", BY_DAY), ("other", OTHER_ROWS)]]
-    assert [(name, body.sql()) for name, body, _ in hoisted(queries)] == [(name, q.sql()) for name, q in queries]
+    before = [(name, q.sql()) for name, q in queries]
+    assert [(name, body.sql()) for name, body, _ in hoisted(queries)] == before
 
 
 def test_a_shared_name_never_takes_one_the_statement_uses():
@@ -81,6 +82,7 @@ def test_a_cte_whose_name_a_nested_with_defines_again_stays_in_its_query():
                             "(WITH rows AS (SELECT DATE '2024-01-01' AS day) SELECT day FROM rows)")
     queries = [(name, sqlglot.parse_one(sql, read="duckdb"))
                for name, sql in [("by_day", nested), ("by_month", BY_MONTH)]]
+    before = [q.sql() for _, q in queries]
     parts = hoisted(queries)
     assert [name for name, _, _ in parts] == ["by_day", "by_month"]  # `daily` reads `rows`: it stays too
-    assert [body.sql() for _, body, _ in parts] == [q.sql() for _, q in queries]
+    assert [body.sql() for _, body, _ in parts] == before
