@@ -62,9 +62,11 @@ class Metricsctl:
     def spec(self) -> Spec:
         if self.semantic_manifest_path is not None:
             return Spec.load(self.semantic_manifest_path)
-        return Spec.load(self.project.semantic_manifest(), self.project.locations(),
-                         validated_stamp=self.project.validated_stamp,
-                         cache=self.project.target_dir / CACHE_FILE)
+        project = self.project
+        return project.reparsed_when_cut(
+            lambda: Spec.load(project.semantic_manifest(), project.locations(), validated_stamp=project.validated_stamp,
+                              cache=project.target_dir / CACHE_FILE),
+            project.semantic_manifest_path)
 
     @cached_property
     def target(self) -> Target:

@@ -12,9 +12,10 @@ import errno
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -58,13 +59,27 @@ def read_manifest(target_dir: str | Path) -> dict[str, Any]:
 
 def _written_whole(path: Path) -> bool:
     """Whether dbt finished writing the JSON file at `path`: a dbt stopped while it wrote one (killed,
-    out of disk) leaves it cut short, without its closing brace. Reads one byte, not the file."""
+    out of disk) leaves it cut short, without its closing brace. Reads one byte, not the file; a file cut
+    just after a brace (`{{ ref(..) }}` in a model's code) passes, and `DbtProject.reparsed_when_cut`
+    catches it when the file is read."""
     try:
         with path.open("rb") as f:
             f.seek(-1, os.SEEK_END)
             return f.read(1) == b"}"
     except OSError:  # missing, or empty (seeking before the start)
         return False
+
+
+def _valid_json(path: Path) -> bool:
+    try:
+        with collector_paused():
+            json.loads(path.read_bytes())
+    except (OSError, ValueError):  # ValueError: JSONDecodeError and UnicodeDecodeError
+        return False
+    return True
+
+
+Read = TypeVar("Read")
 
 
 def quiet_dbt_environment() -> None:
@@ -197,7 +212,19 @@ class DbtProject:
     def manifest(self) -> dict[str, Any]:
         """dbt's target/manifest.json of the project as it is now (parsed again when anything changed)."""
         self.semantic_manifest()
-        return read_manifest(self.target_dir)
+        return self.reparsed_when_cut(lambda: read_manifest(self.target_dir), self.manifest_path)
+
+    def reparsed_when_cut(self, read: Callable[[], Read], path: Path) -> Read:
+        """`read()` of a file dbt wrote under target/; when it fails because `path` is not whole JSON (a dbt
+        killed while writing it, cut where the one-byte check of `parsed_as_is` cannot tell), the project
+        is parsed again and read once more. A failure with `path` whole is the reader's to report."""
+        try:
+            return read()
+        except (DbtError, SpecError):
+            if not path.is_file() or _valid_json(path):
+                raise
+        self.semantic_manifest(force=True)
+        return read()
 
     def parse(self) -> None:
         """Run `dbt parse`; a failure becomes a SpecError listing every problem with file and line."""

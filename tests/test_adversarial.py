@@ -362,6 +362,12 @@ def test_a_dbt_file_cut_short_by_a_killed_build_is_parsed_again(gated: Path, wri
     assert json.loads(path.read_text(encoding="utf-8"))["metrics"]  # written whole again
     path.write_bytes(whole[: len(whole) // 3])
     assert Metricsctl(gated).lineage("revenue", "up")
+    # cut just after a closing brace (of an object, or of `{{ ref(...) }}` in a model's code): the file
+    # ends as a whole one does, and only reading it shows it is not
+    whole = path.read_bytes()
+    path.write_bytes(whole[: whole.index(b"}", len(whole) // 2) + 1])
+    assert Metricsctl(gated).lineage("revenue", "up")
+    assert json.loads(path.read_text(encoding="utf-8"))["metrics"]
 
 
 def test_a_crash_just_before_the_publish_leaves_the_published_warehouse_and_the_next_build_works(
