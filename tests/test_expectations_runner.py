@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -385,3 +387,15 @@ def test_a_build_imports_great_expectations_in_the_background_and_a_failed_impor
     # only logged: run_suites imports again and reports the failure to the user
     assert "importing Great Expectations in the background failed" in caplog.text
     assert "No module named 'scipy'" in caplog.text
+
+
+def test_great_expectations_imports_in_a_process_whose_main_has_no_file():
+    """`python -c`, a pytest-xdist worker, an embedded interpreter: PySpark's Spark Connect (which GX imports when
+    PySpark is installed) takes such a process for its doctests and, without grpcio, calls sys.exit(0). The
+    import must go on: the process would otherwise stop mid-build, with success."""
+    code = ("from metricsctl.expectations.runner import import_gx\n"
+            "gx = import_gx()\n"
+            "print('imported', gx.__name__)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert (done.returncode, done.stdout.strip()) == (0, "imported great_expectations"), done.stderr[-2000:]
+    assert "Skipping doctests" not in done.stderr

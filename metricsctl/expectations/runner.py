@@ -15,11 +15,14 @@ makes that result an error, never a pass.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
+import io
 import logging
 import os
 import re
+import sys
 import threading
 import time
 import warnings
@@ -65,6 +68,7 @@ class _DialectName(str):
 def import_gx() -> Any:
     """great_expectations, imported quietly (no analytics, no deprecation noise) and fixed for DuckDB."""
     os.environ["GX_ANALYTICS_ENABLED"] = "false"
+    _spark_connect_without_exit()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", FutureWarning)
@@ -85,6 +89,28 @@ def import_gx() -> Any:
         logger.addHandler(logging.NullHandler())
     persist_duckdb_connections(engine_module)
     return gx
+
+
+def _spark_connect_without_exit() -> None:
+    """Import `pyspark.sql.connect` (GX imports it when PySpark is installed) so that it cannot end the process.
+
+    In a process whose `__main__` has no file (`python -c`, a pytest-xdist worker, an embedded interpreter) it
+    takes itself for PySpark's doctests and, without Spark Connect's packages (grpcio), calls `sys.exit(0)`: the
+    process would stop with success, mid-build. Then it is marked absent, and GX goes on without Spark Connect,
+    as it does when the import fails with an ImportError (Spark Connect needs those packages anyway)."""
+    main = sys.modules.get("__main__")
+    if "pyspark.sql.connect" in sys.modules or getattr(main, "__spec__", None) is not None \
+            or hasattr(main, "__file__") or hasattr(sys, "ps1"):
+        return
+    try:
+        # what it prints before it exits ("Skipping doctests: ...") and PySpark's warnings are no news here
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            import pyspark.sql.connect  # noqa: F401
+    except ImportError:  # no PySpark, or Spark Connect's packages missing: GX handles the same ImportError
+        return
+    except SystemExit:
+        sys.modules["pyspark.sql.connect"] = None  # type: ignore[assignment]  # later imports raise ImportError
 
 
 def import_in_background() -> threading.Thread:
