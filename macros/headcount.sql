@@ -7,14 +7,29 @@
     An employee whose rows disagree with what stg_employees and the span say now (a corrected hire or leaving
     date, a transfer, an FTE change, an employee added or removed) is rebuilt from the earliest day either
     side has for them, or, when only the last day moved, from the earlier of the two last days. The pre-hook
-    writes it (`headcount_write_plan`), reading the table as it stands; the delete and the model's query read it. -#}
+    writes it (`headcount_write_plan`), reading the table as it stands; the delete and the model's query read it.
+    Outside a run (`dbt compile`, `dbt show`: no pre-hook ran) the model's query reads the plan's query instead. -#}
 {% macro headcount_plan() -%}
+    {%- if flags.WHICH in ('run', 'build', 'retry') -%}
+        {{- headcount_plan_table() -}}
+    {%- else -%}
+        ({{ headcount_plan_query() }})
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro headcount_plan_table() -%}
     {{- this.identifier ~ '__rebuild_plan' -}}
 {%- endmacro %}
 
 {% macro headcount_write_plan() -%}
-    {%- set query -%}
-        create temporary table {{ headcount_plan() }} as
+    {%- set temporary = {'duckdb': 'temp.main.', 'postgres': 'pg_temp.'}.get(target.type) -%}
+    {%- if temporary -%}  {#- one left by an earlier run on this connection; never a table of the same name -#}
+        {%- do run_query('drop table if exists ' ~ temporary ~ headcount_plan_table()) -%}
+    {%- endif -%}
+    {%- do run_query('create temporary table ' ~ headcount_plan_table() ~ ' as ' ~ headcount_plan_query()) -%}
+{%- endmacro %}
+
+{% macro headcount_plan_query() -%}
         with span as (
             select cast(min(ordered_at) as date) as first_day, cast(max(ordered_at) as date) as last_day
             from {{ ref('stg_orders') }}
@@ -79,19 +94,13 @@
         select 0 as kind, cast(null as integer) as employee_id, last_day as from_day from held_span
         union all
         select 1 as kind, employee_id, from_day from changed where from_day is not null
-    {%- endset -%}
-    {%- set temporary = {'duckdb': 'temp.main.', 'postgres': 'pg_temp.'}.get(target.type) -%}
-    {%- if temporary -%}  {#- one left by an earlier run on this connection; never a table of the same name -#}
-        {%- do run_query('drop table if exists ' ~ temporary ~ headcount_plan()) -%}
-    {%- endif -%}
-    {%- do run_query(query) -%}
 {%- endmacro %}
 
 {#- What the plan holds, as literals: {'after': the table's last day ('1900-01-01' when it is empty),
     'first': the earliest day a corrected employee is rebuilt from (none when nobody is)}. -#}
 {% macro headcount_plan_bounds() -%}
     {%- set row = run_query('select max(case when kind = 0 then from_day end), min(case when kind = 1 then from_day end) '
-                            ~ 'from ' ~ headcount_plan()).rows[0] -%}
+                            ~ 'from ' ~ headcount_plan_table()).rows[0] -%}
     {{- return({'after': '1900-01-01' if row[0] is none else (row[0] | string)[:10],
                 'first': none if row[1] is none else (row[1] | string)[:10]}) -}}
 {%- endmacro %}
@@ -113,7 +122,7 @@
     where held.date_day > cast('{{ bounds.after }}' as date)
     {%- if bounds.first is not none %}
         or (held.date_day >= cast('{{ bounds.first }}' as date) and exists (
-            select 1 from {{ headcount_plan() }} as p
+            select 1 from {{ headcount_plan_table() }} as p
             where p.kind = 1 and p.employee_id = held.employee_id and held.date_day >= p.from_day))
     {%- endif %}
 {%- endmacro %}

@@ -300,3 +300,31 @@ def test_metric_values_recomputes_the_visits_from_the_earliest_visit_a_run_chang
                 == (visits_in(visits, month),)
         for mark in (old, headcount):
             assert con.execute(f"select value from metric_values where {mark}").fetchone() == (-1,)  # kept
+
+
+def test_dbt_show_of_the_headcount_outside_a_run_shows_the_rows_a_run_would_write(
+        demo_built: Path, tmp_path: Path) -> None:
+    """`dbt show` and `dbt compile` run no pre-hook, so no plan table exists there: the model's query reads
+    the plan's query instead, and shows the rows an incremental run would write."""
+    from dbt.cli.main import dbtRunner
+
+    root = copy_of(demo_built, tmp_path / "demo")
+    employees = root / "seeds" / "employees.csv"
+    rows = _read(employees)
+    for row in rows:
+        if row["employee_id"] == "80":  # a corrected hire date: their days are rebuilt from the first held
+            row["hire_date"] = "2024-02-10"
+    _write(employees, rows)
+    project = DbtProject.at(root)
+    project.activate()
+    loaded = dbtRunner().invoke(project.dbt_args(["build", "--select", "employees", "stg_employees",
+                                                  "--exclude", "test_type:data"]))
+    assert loaded.success, loaded.exception
+    shown = dbtRunner().invoke(project.dbt_args(["show", "--select", "fct_headcount_daily", "--limit", "-1"]))
+    assert shown.success, shown.exception
+    table = shown.result.results[0].agate_table
+    days = sorted(row["date_day"] for row in table.rows)
+    assert {row["employee_id"] for row in table.rows} == {80}  # no new day: only the corrected employee
+    # from the corrected hire date to the day before they left (2024-08-12), counted by hand
+    assert (days[0], days[-1], len(days)) == (dt.date(2024, 2, 10), dt.date(2024, 8, 11),
+                                              (dt.date(2024, 8, 12) - dt.date(2024, 2, 10)).days)

@@ -22,7 +22,7 @@ employed as (
     {% if is_incremental() %}
     {#- the new days for everyone, then the corrected employees' earlier days, each from its first rebuilt day:
         the plan the pre-hook wrote (macros/headcount.sql) before this query runs -#}
-    where d.date_day > (select coalesce(from_day, cast('1900-01-01' as date)) from {{ headcount_plan() }} where kind = 0)
+    where d.date_day > (select coalesce(from_day, cast('1900-01-01' as date)) from {{ headcount_plan() }} as last_held where kind = 0)
     union all
     select d.date_day, e.employee_id, e.department_id, e.fte
     from {{ headcount_plan() }} as p
@@ -31,7 +31,7 @@ employed as (
         on d.date_day >= p.from_day
         and e.hire_date <= d.date_day and (e.termination_date is null or e.termination_date > d.date_day)
     where p.kind = 1
-        and d.date_day <= (select coalesce(from_day, cast('1900-01-01' as date)) from {{ headcount_plan() }} where kind = 0)
+        and d.date_day <= (select coalesce(from_day, cast('1900-01-01' as date)) from {{ headcount_plan() }} as last_held where kind = 0)
     {% endif %}
 )
 
