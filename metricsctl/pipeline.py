@@ -115,7 +115,7 @@ def _skipped(stage: Stage) -> tuple[str, ...]:
 def _state_after(app: Metricsctl, stage: Stage, result: BuildResult) -> State | None:
     """The state to record: every node built or left as it is, but for those that failed, were restored, or were
     not built because something upstream failed; a warning of a dbt test or an expectation is marked."""
-    from metricsctl.unchanged import suite_id
+    from metricsctl.unchanged import expectation_id, suite_id
 
     if stage.unchanged is None or not stage.unchanged.keys:
         return None
@@ -137,6 +137,7 @@ def _state_after(app: Metricsctl, stage: Stage, result: BuildResult) -> State | 
         built.append(suite_id(suite.suite))
         if suite.failures("warn"):
             warned.add(suite_id(suite.suite))
+            warned.update(expectation_id(suite.suite, r.expectation, r.kwargs) for r in suite.failures("warn"))
         if suite.failures("error"):
             bad.update([suite_id(suite.suite), suite.unique_id or ""])
     if result.gate is not None:

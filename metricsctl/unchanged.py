@@ -25,12 +25,15 @@ would hold the same rows, and its checks would say what they said. A node stays 
   (a first build, a failure, a restore);
 - the build is a `--full-refresh`.
 
-A suite runs whole unless its key is the one recorded and it passed then; of such a suite only the freshness
-checks run (`max_age_days`: they move with the run's `as_of` date), and nothing when it has none. A warning
-makes the whole suite run again at the next build. A seed dbt loads is recorded once loaded, so a seed whose file and
-table are unchanged is not loaded again. The state is written with the warehouse it describes: into the
-candidate DuckDB file before it is published, and on PostgreSQL and Spark once the candidate schemas are
-published (a build killed in between leaves no state, and the next build builds everything).
+A suite runs whole unless its key is the one recorded; of such a suite only the freshness checks run
+(`max_age_days`: they move with the run's `as_of` date), and those that warned last time (each recorded apart:
+`suite:<name>#<digest of the expectation>`), nothing when there are none. An expectation that passed on the same
+rows passes again; one that warned is run again, so that the build reports it.
+
+A seed dbt loads is recorded once loaded, so a seed whose file and table are unchanged is not loaded again.
+The state is written with the warehouse it describes: into the candidate DuckDB file before it is published,
+and on PostgreSQL and Spark once the candidate schemas are published (a build killed in between leaves no
+state, and the next build builds everything).
 """
 
 from __future__ import annotations
@@ -89,30 +92,46 @@ class Unchanged:
         return self.same(uid) and uid in self.passed
 
     def suites(self, suites: Sequence[Suite]) -> list[Suite]:
-        """The suites the build runs, each with the expectations it runs: the whole suite, but for one that
-        passed last time on the same rows, as it reads them now. Of that one only the freshness checks run
-        (`max_age_days`, which moves with the run's as_of date), and nothing when it has none."""
+        """The suites the build runs, each with the expectations it runs: the whole suite, but for one run last
+        time on the same rows, as it reads them now. Of that one only the freshness checks run (`max_age_days`,
+        which moves with the run's as_of date) and the expectations that warned then, nothing when there are
+        none. (A suite that warned before its expectations were recorded apart runs whole.)"""
         kept: list[Suite] = []
         for suite in suites:
-            if not self.passing(suite_id(suite.name)):
+            uid = suite_id(suite.name)
+            if self.passing(uid):
+                again: set[str] = set()
+            elif self.same(uid) and any(r.startswith(uid + "#") for r in self.recorded):
+                again = {r for r in self.recorded if r.startswith(uid + "#") and r not in self.passed}
+            else:
                 kept.append(suite)
                 continue
-            fresh = tuple(e for e in suite.expectations if moves_with_the_day(e))
-            if fresh:
-                kept.append(dataclasses.replace(suite, expectations=fresh))
+            run = tuple(e for e in suite.expectations if moves_with_the_day(e)
+                        or expectation_id(suite.name, e.name, e.kwargs) in again)
+            if run:
+                kept.append(dataclasses.replace(suite, expectations=run))
         return kept
 
     def state_after(self, built: Iterable[str], warned: Iterable[str], bad: Iterable[str]) -> State:
         """The state to record after the build: the key now of each node, test or suite it built, ran or
         skipped, but for those with a failure (`bad`: their rows are not those of their key), marked when it
-        warned; every other one keeps what the last build recorded."""
-        state = {uid: (key, uid in self.passed) for uid, key in self.recorded.items()}
+        warned; every other one keeps what the last build recorded. `warned` may name expectations of a suite
+        (`expectation_id`): each is recorded, under the suite's key, as warned; the expectations a suite that
+        ran recorded before are dropped (those it ran again and that warned again are in `warned`)."""
         warnings = set(warned)
+        ran = {uid for uid in built if uid in self.keys}
+        state = {uid: (key, uid in self.passed) for uid, key in self.recorded.items()
+                 if uid.partition("#")[0] not in ran or "#" not in uid}
         for uid in [*built, *self.skipped]:
             if uid in self.keys:
                 state[uid] = (self.keys[uid], uid not in warnings)
+        for uid in warnings:
+            suite, mark, _ = uid.partition("#")
+            if mark and suite in ran:
+                state[uid] = (self.keys[suite], False)
         for uid in bad:
-            state.pop(uid, None)
+            for recorded in [r for r in state if r == uid or r.partition("#")[0] == uid]:
+                state.pop(recorded, None)
         return state
 
 
@@ -208,6 +227,11 @@ def moves_with_the_day(expectation: ExpectationSpec) -> bool:
 def suite_id(name: str) -> str:
     """How the state names a suite."""
     return f"suite:{name}"
+
+
+def expectation_id(suite: str, name: str, kwargs: Mapping[str, Any]) -> str:
+    """How the state names an expectation of a suite: by what it checks (its name and arguments as written)."""
+    return f"{suite_id(suite)}#{_digest([name, dict(kwargs)])[:16]}"
 
 
 def suite_keys(suites: Sequence[Suite], keys: Mapping[str, str]) -> dict[str, str]:

@@ -177,3 +177,38 @@ def test_the_demos_nightly_leaves_what_the_load_did_not_reach_and_equals_a_full_
     assert whole["stg_leads"] > 1
     assert len(checked) < len(recorded.expectations.suites)
     assert not differing_relations(nightly / "warehouse.duckdb", full_build.project.project_dir / "warehouse.duckdb")
+
+
+def test_a_suite_that_warned_on_the_same_rows_runs_again_only_what_warned_and_what_moves_with_the_day(
+        demo_built: Path, tmp_path: Path):
+    """An expectation that passed on the same rows passes again: of a suite that warned last time, and whose rows
+    did not change, only the expectations that warned run again (so that the build still reports them), with
+    the freshness checks; each warned expectation is recorded apart, under the suite's key."""
+    root = tmp_path / "demo"
+    shutil.copytree(demo_built, root, ignore=shutil.ignore_patterns(".metricsctl-candidate", "*.lock"))
+    suites = root / "models" / "staging" / "expectations.yml"
+    text = suites.read_text()
+    reps = "      - expect_table_row_count_to_be_between: {min_value: 3, severity: warn}  # demo: 8\n"
+    assert reps in text  # a soft check that warns on the demo's 8 sales reps, beside the suite's others
+    suites.write_text(text.replace(reps, reps + "      - expect_table_row_count_to_be_between: "
+                                                "{max_value: 5, severity: warn}\n"))
+    app = Metricsctl(root)
+    first = app.build(as_of=AS_OF)
+    again = app.build(as_of=AS_OF)  # nothing changed
+    assert first.expectations is not None and again.expectations is not None
+    before = {suite.suite: suite for suite in first.expectations.suites}
+    after = {suite.suite: suite for suite in again.expectations.suites}
+    assert len(before["stg_sales_reps"].results) == 7  # the whole suite, the new check among its warnings
+    assert [(r.expectation, r.kwargs, r.success) for r in before["stg_sales_reps"].failures("warn")] == [
+        ("expect_table_row_count_to_be_between", {"max_value": 5}, False)]
+    # the same rows: the warned check runs again (and warns again), the six that passed do not
+    assert [(r.expectation, r.kwargs, r.success) for r in after["stg_sales_reps"].results] == [
+        ("expect_table_row_count_to_be_between", {"max_value": 5}, False)]
+    assert again.expectations.failures("warn") and again.success
+    with duckdb.connect(str(root / "warehouse.duckdb"), read_only=True) as con:
+        warned = con.execute(f"select unique_id, passed from {STATE_TABLE} "
+                             "where unique_id like 'suite:stg_sales_reps%' order by 1").fetchall()
+    assert [passed for _, passed in warned] == [False, False] and warned[1][0].startswith("suite:stg_sales_reps#")
+    # suites that passed whole run only their freshness checks, those without one not at all
+    assert "stg_promotions" not in after
+    assert sum(len(s.results) for s in after.values()) < sum(len(s.results) for s in before.values()) / 5
