@@ -35,13 +35,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 SHOP = FIXTURES / "shop"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """For a run split over processes (`pytest -n 2 --dist loadfile`, as .ci/run does, each test file whole in
-    one process): the files with Spark tests first, the longest part of the suite, so that the other files fill
-    the other process meanwhile rather than wait for them at the end."""
+@pytest.hookimpl(wrapper=True)  # around every other implementation: before pytest-xdist's reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> Iterator[None]:
+    """For a run split over processes (`pytest -n 2 --dist loadgroup`, as .ci/run does): a test file runs whole
+    in one process (its module fixtures are built once), and the tests marked `spark` run together in one
+    process, first: they are the longest part of the suite, and a second Spark session beside the first would
+    only share the same two cores with it while the other process waits for work."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        spark = {item.path for item in items if item.get_closest_marker("spark") is not None}
-        items.sort(key=lambda item: item.path not in spark)  # stable: the rest keep their order
+        for item in items:
+            spark = item.get_closest_marker("spark") is not None
+            item.add_marker(pytest.mark.xdist_group("spark" if spark else item.nodeid.split("::")[0]))
+        items.sort(key=lambda item: item.get_closest_marker("spark") is None)  # stable: the rest keep their order
+    return (yield)
 
 
 @pytest.fixture(scope="session")
