@@ -99,11 +99,11 @@ class Unchanged:
         kept: list[Suite] = []
         for suite in suites:
             uid = suite_id(suite.name)
+            # the expectations that warned (recorded only when the suite warned, never as passed)
+            again = {r for r in self.recorded if r.partition("#")[0] == uid and "#" in r}
             if self.passing(uid):
-                again: set[str] = set()
-            elif self.same(uid) and any(r.startswith(uid + "#") for r in self.recorded):
-                again = {r for r in self.recorded if r.startswith(uid + "#") and r not in self.passed}
-            else:
+                again = set()
+            elif not (self.same(uid) and again):
                 kept.append(suite)
                 continue
             run = tuple(e for e in suite.expectations if moves_with_the_day(e)
