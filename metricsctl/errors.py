@@ -39,6 +39,9 @@ class IssuesError(MetricsctlError):
         head = f"{len(issues)} problems in {self.subject}:"
         super().__init__("\n".join([head, *(f"  {issue}" for issue in issues)]))
 
+    def __reduce__(self) -> tuple[type[IssuesError], tuple[list[SpecIssue]]]:
+        return type(self), (self.issues,)  # pickled with its issues (the suites' own process sends them)
+
 
 class SpecError(IssuesError):
     """The project's semantic spec is invalid."""

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from metricsctl.alerts.rules import Rule as AlertRule
     from metricsctl.diff import DiffResult
     from metricsctl.expectations import ExpectationRun, Suite
+    from metricsctl.expectations.worker import SuiteProcess
     from metricsctl.lineage import Attachment, Lineage
     from metricsctl.management.explain import Explanation
     from metricsctl.management.lint import LintIssue
@@ -445,10 +446,11 @@ class Metricsctl:
 
     def run_suites(self, suites: list[Suite], as_of: date | None = None, target: Target | None = None,
                    on_suite: Callable[[str, str, str], None] | None = None,
-                   since: Mapping[str, Bound] | None = None) -> ExpectationRun:
+                   since: Mapping[str, Bound] | None = None, process: SuiteProcess | None = None) -> ExpectationRun:
         """Run expectation suites in the target's warehouse (or the candidate a build writes): through
         SQLAlchemy, or Spark's own session. `on_suite` hears each suite as it finishes; `since` (suite name ->
-        bound) narrows a nightly build's suites to the rows it wrote (metricsctl/since_last_build.py)."""
+        bound) narrows a nightly build's suites to the rows it wrote (metricsctl/since_last_build.py);
+        `process`, a build's, runs them (metricsctl/expectations/worker.py)."""
         from metricsctl.expectations import run_suites
         from metricsctl.expectations.connection import connection_url
         from metricsctl.runner import release_duckdb
@@ -460,6 +462,8 @@ class Metricsctl:
 
             return run_suites(suites, f"spark target '{where.name}'", as_of=as_of,
                               spark=SparkWarehouse(where.config).session, on_suite=on_suite, since=since)
+        if process is not None:
+            return process.run(suites, connection_url(where), as_of=as_of, on_suite=on_suite, since=since)
         return run_suites(suites, connection_url(where), as_of=as_of, on_suite=on_suite, since=since)
 
     def store_expectation_results(self, run: ExpectationRun, target: Target | None = None) -> None:

@@ -24,6 +24,7 @@ from metricsctl.runner import DbtRun, release_duckdb
 if TYPE_CHECKING:
     from metricsctl.alerts.engine import AlertRun
     from metricsctl.expectations import ExpectationRun, Gate, Suite
+    from metricsctl.expectations.worker import SuiteProcess
     from metricsctl.facade import Metricsctl
     from metricsctl.profiles import Target
     from metricsctl.publish import Stage
@@ -92,17 +93,22 @@ def build(app: Metricsctl, select: tuple[str, ...] = (), exclude: tuple[str, ...
           progress: Phases | None = None, as_of: dt.date | None = None) -> BuildResult:
     """Build into a candidate, audit it, put failed relations back to their published rows, then publish."""
     from metricsctl.expectations import project_suites
+    from metricsctl.expectations.worker import suites_process
     from metricsctl.publish import staged
     from metricsctl.unchanged import look
 
     phases = progress or Phases()
+    suites = project_suites(app.project)
 
     def unchanged(target: Target) -> Unchanged:  # a full refresh builds and checks everything
-        return look(target, app.project.project_dir, app.project.manifest(), app.project.config,
-                    project_suites(app.project), not full_refresh)
+        return look(target, app.project.project_dir, app.project.manifest(), app.project.config, suites,
+                    not full_refresh)
 
-    with staged(app.project, app.target, select, exclude, full_refresh, unchanged) as stage:
-        result = _build(app, stage, select, (*exclude, *_skipped(stage)), full_refresh, phases, as_of)
+    # the suites' process imports Great Expectations while this one parses and builds the staging
+    with suites_process(app.target.type, bool(suites)) as process, \
+            staged(app.project, app.target, select, exclude, full_refresh, unchanged) as stage:
+        result = _build(app, stage, suites, select, (*exclude, *_skipped(stage)), full_refresh, phases, as_of,
+                        process)
         result.unchanged = sorted(stage.unchanged.skipped) if stage.unchanged is not None else []
         stage.state = _state_after(app, stage, result)
     return result
@@ -146,24 +152,22 @@ def _state_after(app: Metricsctl, stage: Stage, result: BuildResult) -> State | 
     return stage.unchanged.state_after(built, warned, bad)
 
 
-def _build(app: Metricsctl, stage: Stage, select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
-           phases: Phases, as_of: dt.date | None) -> BuildResult:
-    from metricsctl.expectations import project_suites
+def _build(app: Metricsctl, stage: Stage, suites: list[Suite], select: tuple[str, ...], exclude: tuple[str, ...],
+           full_refresh: bool, phases: Phases, as_of: dt.date | None, process: SuiteProcess | None) -> BuildResult:
     from metricsctl.since_last_build import bounds_before_build, dbt_tests_see
 
-    suites = project_suites(app.project)
     if stage.unchanged is not None:
         suites = stage.unchanged.suites(suites)  # not those of what the build leaves as it is
     # a nightly build checks the rows it writes: the bounds are read before dbt writes anything
     bounds = {} if full_refresh else bounds_before_build(app.project.manifest(), app.project.project_dir, suites,
                                                           stage.target)
     with dbt_tests_see(bounds):
-        return _build_checked(app, stage, suites, bounds, select, exclude, full_refresh, phases, as_of)
+        return _build_checked(app, stage, suites, bounds, select, exclude, full_refresh, phases, as_of, process)
 
 
 def _build_checked(app: Metricsctl, stage: Stage, suites: list[Suite], bounds: dict[str, dict[str, Bound]],
                    select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool, phases: Phases,
-                   as_of: dt.date | None) -> BuildResult:
+                   as_of: dt.date | None, process: SuiteProcess | None) -> BuildResult:
     from metricsctl.expectations import gate
     from metricsctl.expectations.runner import import_in_background
     from metricsctl.publish import relations_of
@@ -177,20 +181,23 @@ def _build_checked(app: Metricsctl, stage: Stage, suites: list[Suite], bounds: d
                                           *(["--exclude", *exclude] if exclude else []), *common], phases.node))
         return result
     metrics_path = f"path:{app.materializer().folder}"
-    importing = import_in_background()  # Great Expectations, while dbt builds the staging
+    # Great Expectations, while dbt builds the staging, in this process when the suites run in it
+    importing = import_in_background() if process is None else None
     try:
         with phases.phase("sources and staging"):
             first = stage.dbt(["build", *_selection(select, None), "--exclude", metrics_path, *exclude, *common],
                               phases.node)
     except BaseException:
-        importing.join()
+        if importing is not None:
+            importing.join()
         raise
     result.runs.append(first)
     release_duckdb()
     with phases.phase("expectations", len(suites)):
-        importing.join()
+        if importing is not None:
+            importing.join()
         result.expectations = app.run_suites(stage.audited(suites), as_of, stage.target, on_suite=phases.item,
-                                             since=suite_bounds(suites, bounds))
+                                             since=suite_bounds(suites, bounds), process=process)
         phases.summary(result.expectations.headline())
     app.store_expectation_results(result.expectations, stage.target)
     manifest = app.project.manifest()

@@ -116,9 +116,10 @@ def _spark_connect_without_exit() -> None:
 def import_in_background() -> threading.Thread:
     """Start importing Great Expectations (3-5 s: pandas, scipy, hundreds of expectation classes) in a thread.
 
-    A build starts it before dbt builds the staging, which mostly waits on the warehouse, so the import is
-    done by the time the suites run. A failed import is only logged here: `run_suites` imports again and
-    reports it. Join the thread before the process may exit (an interpreter that exits mid-import can hang).
+    A build whose suites run in its own process (on Spark, or once Great Expectations is imported: see
+    worker.py) starts it before dbt builds the staging, so the import is mostly done by the time the suites
+    run. A failed import is only logged here: `run_suites` imports again and reports it. Join the thread
+    before the process may exit (an interpreter that exits mid-import can hang).
     The import quiets its deprecation warnings with `warnings.catch_warnings`, which acts on the whole
     process: a warning another thread raises meanwhile may go unshown, nothing else.
     """

@@ -1,0 +1,146 @@
+"""The suites of a build in a process of their own, which imports Great Expectations while dbt builds.
+
+First the process alone, on the DuckDB warehouse of tests/test_expectations_runner.py: it finds each defect with
+the counts worked out there by hand, reports each suite as it finishes, raises a spec error with its file and
+line, hands the suites back to the caller's process when it has ended, and is stopped at once when no job comes.
+Then builds of the shop project with two suites: on DuckDB and PostgreSQL their suites run in the process, on
+Spark in the build's own process (they read its Spark session); and a `metricsctl build` never imports Great
+Expectations itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from metricsctl.expectations import ExpectationRun, ExpectationSpecError, suites_from_yaml
+from metricsctl.expectations import worker as worker_module
+from metricsctl.expectations.worker import SuiteProcess, suites_process
+from metricsctl.facade import Metricsctl
+from tests.test_build_gating import SUITES
+from tests.test_expectations_runner import AS_OF, DEFECTS, SUITE, build_warehouse, key, suites
+from tests.test_materialize import ENGINES, make_project
+from tests.test_publish_engines import shop_on
+
+
+def shop_with_suites(folder: Path, target: str) -> Metricsctl:
+    """The shop project with the two suites of tests/test_build_gating.py, in a schema of its own on `target`."""
+    if target != "dev":
+        return shop_on(folder / "shop", target, f"process_{target}")
+    root = make_project(folder)
+    (root / "models" / "expectations.yml").write_text(SUITES)
+    return Metricsctl(root)
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("process") / "warehouse.duckdb"
+    build_warehouse(path)
+    return path
+
+
+def test_the_process_finds_each_defect_and_reports_each_suite_as_it_finishes(warehouse: Path) -> None:
+    heard: list[tuple[str, str, str]] = []
+    process = SuiteProcess()
+    try:
+        run = process.run(suites("".join(SUITE.format(variant=v) for v in ["clean", *DEFECTS])),
+                          f"duckdb:///{warehouse}", as_of=AS_OF, on_suite=lambda *told: heard.append(told))
+    finally:
+        process.close()
+    assert isinstance(run, ExpectationRun) and run.as_of == AS_OF
+    assert process.process.returncode == 0
+    by_suite = {s.suite: s for s in run.suites}
+    assert [r.expectation for r in by_suite["clean"].results if not r.success] == []
+    for variant, (_sql, broken, count, sample, _observed) in DEFECTS.items():
+        [failed] = [r for r in by_suite[variant].results if not r.success]
+        assert (key(failed.expectation, failed.kwargs), failed.unexpected_count) == (broken, count), variant
+        assert set(failed.unexpected_sample) == sample
+    assert [name for name, _status, _detail in heard] == ["clean", *DEFECTS]
+    assert heard[0][1] == "pass" and all(status == "fail" for _name, status, _detail in heard[1:])
+
+
+def test_arguments_gx_rejects_come_back_as_a_spec_error_with_file_and_line() -> None:
+    process = SuiteProcess()
+    with pytest.raises(ExpectationSpecError) as raised:
+        process.run(suites_from_yaml("""
+expectations:
+  - relation: raw.orders
+    expectations:
+      - expect_table_row_count_to_be_between: {min_value: lots}
+""", "models/x.yml"), "duckdb:////nowhere/warehouse.duckdb", as_of=AS_OF)
+    [issue] = raised.value.issues
+    assert (issue.path, issue.line) == ("models/x.yml", 5) and "min_value" in issue.message
+
+
+def test_suites_the_process_cannot_run_run_in_the_callers_process(warehouse: Path) -> None:
+    process = SuiteProcess()
+    process.process.kill()
+    process.process.wait()
+    run = process.run(suites(SUITE.format(variant="duplicate")), f"duckdb:///{warehouse}", as_of=AS_OF)
+    [failed] = [r for r in run.suites[0].results if not r.success]
+    assert (key(failed.expectation, failed.kwargs), failed.unexpected_count) == DEFECTS["duplicate"][1:3]
+
+
+def test_a_process_given_no_job_is_stopped_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build that needs no suite does not wait for the import (2.5-5 s) to end."""
+    monkeypatch.setattr(worker_module, "worth_a_process", lambda kind: True)
+    started = time.perf_counter()
+    with suites_process("duckdb") as process:
+        assert process is not None
+    assert process.process.returncode is not None and process.process.returncode < 0  # stopped, not finished
+    assert time.perf_counter() - started < 2
+
+
+def test_a_build_without_suites_or_on_spark_starts_no_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(sys.modules, "great_expectations", raising=False)
+    for target, wanted in (("duckdb", False), ("spark", True)):
+        with suites_process(target, wanted) as process:
+            assert process is None
+
+
+@pytest.mark.parametrize("target", ENGINES)
+def test_a_build_runs_its_suites_in_a_process_of_their_own_but_on_spark(
+        target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Great Expectations is imported in this test process already, which alone keeps the suites here; the
+    test lets the build choose as a fresh process would."""
+    if target != "dev":
+        request.getfixturevalue(f"{target}_env")  # its server or session folder
+    monkeypatch.setattr(worker_module, "worth_a_process", lambda kind: kind in ("duckdb", "postgres"))
+    runs: list[int] = []
+    served = SuiteProcess.run
+
+    def spy(self: SuiteProcess, *args: Any, **kwargs: Any) -> ExpectationRun:
+        runs.append(self.process.pid)
+        return served(self, *args, **kwargs)
+
+    monkeypatch.setattr(SuiteProcess, "run", spy)
+    app = shop_with_suites(tmp_path, target)
+    result = app.build(as_of=dt.date(2024, 7, 2), select=("visits", "orders", "customers"))  # the seeds the suites read
+    assert result.success, result.to_dict()
+    assert result.expectations is not None
+    # the two suites of tests/test_build_gating.py: 4 expectations on the visits, 1 on the orders, all holding
+    assert sorted((s.suite, len(s.results), s.success) for s in result.expectations.suites) == [
+        ("orders", 1, True), ("visits", 4, True)]
+    assert all(r.status == "pass" for r in result.expectations.results)
+    assert len(runs) == (0 if target == "spark" else 1)
+
+
+def test_metricsctl_build_leaves_great_expectations_to_the_suites_process(tmp_path: Path) -> None:
+    """The build's process never imports it: its suites ran, and passed, in their own."""
+    root = shop_with_suites(tmp_path, "dev").project.project_dir
+    driver = ("import atexit, runpy, sys\n"
+              "atexit.register(lambda: print('imported:', 'great_expectations' in sys.modules))\n"
+              "sys.argv = ['metricsctl', 'build', '--project-dir', sys.argv[1], '--as-of', '2024-07-02']\n"
+              "runpy.run_module('metricsctl.cli', run_name='__main__')\n")
+    (tmp_path / "driver.py").write_text(driver)
+    done = subprocess.run([sys.executable, str(tmp_path / "driver.py"), str(root)], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "5 expectations: 5 passed" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "imported: False"
