@@ -69,7 +69,9 @@ def main() -> int:
     project = DbtProject.at(args.workdir / "project")
     spec = Spec.load(project.semantic_manifest_path, project.locations())
     names = sorted(m.name for m in spec.manifest.metrics)
-    bounded, lookback, _ = Materializer(spec, project, "duckdb")._bounded_metrics(names)
+    # metric -> (days back, records read); a metric reading a record is timed from `--since` too
+    bounded = Materializer(spec, project, "duckdb")._bounded_metrics(names)
+    lookback = max((days for days, _records in bounded.values()), default=0)
     compiler = SqlCompiler(spec, "duckdb")
     # the nightly warehouse under the name the project's relations carry
     con = duckdb.connect(":memory:")

@@ -53,7 +53,10 @@ def run_dbt(project: DbtProject, command: list[str],
     """`dbt <command>` on the project, silent; `on_node(unique_id, status)` hears each finished node.
 
     With `manifest` (a parsed dbt Manifest) dbt runs from it instead of parsing the project, and
-    `target_path` keeps what it writes (its manifest, compiled SQL) out of the project's target/.
+    `target_path` keeps what it writes (compiled SQL, run_results.json) out of the project's target/. Such a
+    run leaves manifest.json and semantic_manifest.json as the parse wrote them: dbt would write both again
+    after every run (a second or more of a nightly build's Python for the demo's two runs), only adding the
+    compiled code of the nodes it ran, which readers of the manifest render themselves (lineage/columns.py).
     Node results are returned; an error of dbt itself is raised as DbtError, a locked warehouse as
     WarehouseError.
     """
@@ -81,8 +84,12 @@ def run_dbt(project: DbtProject, command: list[str],
     started = time.perf_counter()
     try:
         extra = ["--target-path", str(target_path)] if target_path is not None else []
+        if manifest is not None:
+            extra.append("--no-write-json")  # run_results.json is written below, the manifests are the parse's
         result = dbtRunner(manifest=manifest, callbacks=[collect]).invoke(
             project.dbt_args([*command, *extra, "--log-level", "none"]))
+        if manifest is not None and hasattr(result.result, "write"):
+            result.result.write(str((target_path or project.target_dir) / "run_results.json"))
     finally:
         release_duckdb()
     if raised:
