@@ -158,6 +158,8 @@ def _build(app: Metricsctl, stage: Stage, suites: list[Suite], select: tuple[str
 
     if stage.unchanged is not None:
         suites = stage.unchanged.suites(suites)  # not those of what the build leaves as it is
+    if not suites and process is not None:
+        process.close()  # nothing for it to run: stopped now, not left importing beside dbt
     # a nightly build checks the rows it writes: the bounds are read before dbt writes anything
     bounds = {} if full_refresh else bounds_before_build(app.project.manifest(), app.project.project_dir, suites,
                                                           stage.target)

@@ -144,3 +144,40 @@ def test_metricsctl_build_leaves_great_expectations_to_the_suites_process(tmp_pa
     assert done.returncode == 0, done.stdout + done.stderr
     assert "5 expectations: 5 passed" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "imported: False"
+
+
+def test_a_build_with_no_suite_left_to_run_stops_its_process_before_dbt_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the same rows a suite that passed, with no freshness check, has nothing to run again."""
+    from metricsctl.publish import Stage
+
+    monkeypatch.setattr(worker_module, "worth_a_process", lambda kind: True)
+    started: list[SuiteProcess] = []
+    create = SuiteProcess.__init__
+
+    def spy(self: SuiteProcess) -> None:
+        create(self)
+        started.append(self)
+
+    monkeypatch.setattr(SuiteProcess, "__init__", spy)
+    running_when_dbt_ran: list[bool] = []
+    run_dbt = Stage.dbt
+
+    def dbt(self: Stage, *args: Any, **kwargs: Any) -> Any:
+        running_when_dbt_ran.append(started[-1].process.poll() is None)
+        return run_dbt(self, *args, **kwargs)
+
+    monkeypatch.setattr(Stage, "dbt", dbt)
+    root = make_project(tmp_path)
+    (root / "models" / "expectations.yml").write_text(SUITES.split("  - relation: orders")[0])  # visits alone
+    app = Metricsctl(root)
+    only = ("visits", "customers")
+    for _ in range(2):  # the seeds are loaded, then their rows are known: the second build records the suite
+        first = app.build(as_of=dt.date(2024, 7, 2), select=only)
+        assert first.success and first.expectations is not None and len(first.expectations.results) == 4
+    assert [p.process.returncode for p in started] == [0, 0]  # each ran the suite, answered and exited
+    running_when_dbt_ran.clear()
+    again = app.build(as_of=dt.date(2024, 7, 2), select=only)
+    assert again.success and again.expectations is None  # no suite ran
+    assert len(started) == 3 and running_when_dbt_ran == [False]
+    assert started[2].process.returncode is not None and started[2].process.returncode < 0
