@@ -24,7 +24,7 @@ def test_a_build_leaves_the_parsed_manifests_and_writes_its_run_results(
         target: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     if target != "dev":
         request.getfixturevalue(f"{target}_env")  # its server or session folder
-    app = shop_with_suites(tmp_path, target)
+    app = shop_with_suites(tmp_path, target, "artifacts")
     only = ("+sales_by_month", "visits", "customers")  # one export, and the seeds the suites read
     assert app.build(as_of=dt.date(2024, 7, 2), select=only).success
     append(app.project.project_dir, "orders", NEW_ORDER)  # a new order: the export is built again

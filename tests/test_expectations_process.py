@@ -29,10 +29,11 @@ from tests.test_materialize import ENGINES, make_project
 from tests.test_publish_engines import shop_on
 
 
-def shop_with_suites(folder: Path, target: str) -> Metricsctl:
-    """The shop project with the two suites of tests/test_build_gating.py, in a schema of its own on `target`."""
+def shop_with_suites(folder: Path, target: str, schema: str = "process") -> Metricsctl:
+    """The shop project with the two suites of tests/test_build_gating.py, in the schema `<schema>_<target>` of
+    `target` (a test's own: the PostgreSQL server and the Spark warehouse serve the whole session)."""
     if target != "dev":
-        return shop_on(folder / "shop", target, f"process_{target}")
+        return shop_on(folder / "shop", target, f"{schema}_{target}")
     root = make_project(folder)
     (root / "models" / "expectations.yml").write_text(SUITES)
     return Metricsctl(root)
