@@ -10,6 +10,7 @@ Expectations itself.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import subprocess
 import sys
@@ -130,6 +131,28 @@ def test_a_build_runs_its_suites_in_a_process_of_their_own_but_on_spark(
         ("orders", 1, True), ("visits", 4, True)]
     assert all(r.status == "pass" for r in result.expectations.results)
     assert len(runs) == (0 if target == "spark" else 1)
+
+
+@pytest.mark.parametrize("target", ENGINES)
+def test_orphan_visits_fail_their_suite_with_their_count_and_values_on_every_engine(
+        target: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Three new visits of customers 997 and 998, whom the customers seed does not hold: the visits suite's
+    referential expectation fails on each engine with 3 rows and the values 997 and 998; the rest holds."""
+    if target != "dev":
+        request.getfixturevalue(f"{target}_env")
+    app = shop_with_suites(tmp_path, target, "orphans")
+    visits = app.project.project_dir / "seeds" / "visits.csv"
+    rows = list(csv.reader(visits.open()))
+    first = max(int(row[0]) for row in rows[1:]) + 1
+    rows += [[str(first + i), customer, "2024-06-30", "online"] for i, customer in enumerate(("997", "998", "998"))]
+    with visits.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    result = app.build(as_of=dt.date(2024, 7, 2), select=("visits", "orders", "customers"))
+    assert result.expectations is not None
+    failed = [(r.suite, r.expectation, r.unexpected_count, sorted(int(v) for v in r.unexpected_sample))
+              for r in result.expectations.results if not r.success]
+    assert failed == [("visits", "expect_column_values_to_be_in_relation", 3, [997, 998])]
+    assert all(r.error is None for r in result.expectations.results)
 
 
 def test_metricsctl_build_leaves_great_expectations_to_the_suites_process(tmp_path: Path) -> None:

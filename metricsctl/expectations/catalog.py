@@ -83,7 +83,8 @@ FRESHNESS = "expect_column_max_to_be_between"
 FRESHNESS_ARG = "max_age_days"
 
 #: referential integrity: every non-null `column` value is present in `field` of the relation `to`
-#: (dbt's `relationships` test); run as GX's UnexpectedRowsExpectation with a generated orphan-rows query
+#: (dbt's `relationships` test); run as a subclass of GX's UnexpectedRowsExpectation that reads its generated
+#: orphan-rows query once (runner.in_relation_class)
 REFERENTIAL = "expect_column_values_to_be_in_relation"
 
 #: ours, accepted on every expectation: overrides the suite's severity for this one expectation
