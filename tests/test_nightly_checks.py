@@ -102,6 +102,29 @@ def test_a_bound_narrows_row_checks_to_the_new_rows_and_uniqueness_to_their_keys
     assert everything.suites[0].rows_since is None
 
 
+def test_the_rows_sharing_a_key_with_new_rows_are_read_from_the_table_once(
+        orders: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GX computes each metric of the uniqueness batch with a query of its own (row count, non-null count,
+    unexpected count, values, column types); on DuckDB the batch's rows are written to a temporary table once,
+    and the count is the same: order 50's two rows."""
+    import duckdb_engine
+
+    statements: list[str] = []
+    execute = duckdb_engine.CursorWrapper.execute
+
+    def recorded(self: Any, statement: str, *args: Any, **kwargs: Any) -> Any:
+        statements.append(statement)
+        return execute(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(duckdb_engine.CursorWrapper, "execute", recorded)
+    suites = suites_from_yaml(SUITE, "models/expectations.yml")
+    run = run_suites(suites, f"duckdb:///{orders}", since={"orders": BOUND})
+    assert unexpected(run)["expect_column_values_to_be_unique"] == 2
+    keyed = [s for s in statements if '"order_id" IN (SELECT "order_id"' in s]
+    assert len(keyed) == 1 and keyed[0].startswith("CREATE OR REPLACE TEMPORARY TABLE")
+    assert any(s.startswith('DROP TABLE IF EXISTS temp.main."suite_') for s in statements)
+
+
 def test_a_bound_after_every_row_leaves_row_checks_nothing_to_fail(orders: Path) -> None:
     suites = suites_from_yaml(SUITE.replace("{min_value: 100}", "{min_value: 106}"), "models/expectations.yml")
     run = run_suites(suites, f"duckdb:///{orders}", since={"orders": Bound("loaded_at", dt.datetime(2025, 1, 1))})

@@ -374,6 +374,7 @@ class _SuiteRunner:
         self.source = source
         self.dialect = dialect
         self._columns: dict[str, list[str] | str] = {}
+        self._temporary: dict[str, str] = {}  # batch name -> the temporary table holding its rows
 
     def columns(self, relation: Relation) -> list[str] | str:
         """The relation's column names, or why it cannot be read."""
@@ -430,7 +431,7 @@ class _SuiteRunner:
         for part, ((batch, key), items) in enumerate(sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] or ""))):
             query = batch_query(suite.relation, batch, bound, self.dialect, key)
             name = f"suite_{number}_{part}"
-            data = self._batch(name, query)
+            data = self._batch(name, query, reread=batch == "keys")
             try:
                 summary = [p for p in items if not p.rows_query]
                 if summary:
@@ -444,13 +445,38 @@ class _SuiteRunner:
                 self._drop(name)
         return outcomes
 
-    def _batch(self, name: str, query: str) -> Any:
+    def _batch(self, name: str, query: str, reread: bool = False) -> Any:
+        """The batch of the rows `query` selects. GX runs a query asset's query again for each metric it computes
+        (a uniqueness expectation: row count, non-null count, unexpected count, unexpected values, column types);
+        on DuckDB a batch that costs a scan of its whole relation (`reread`: the rows sharing a key with the
+        rewritten rows) is written once to a temporary table, which the metrics read instead."""
+        if reread and self.dialect == "duckdb":
+            query = self._written(name, query)
         asset = self.source.add_query_asset(name=name, query=query)
         return asset.add_batch_definition_whole_table("whole").get_batch()
 
+    def _written(self, name: str, query: str) -> str:
+        """Write `query`'s rows to the temporary table `<name>_rows` on GX's one DuckDB connection, committed (a
+        rollback after a failed expectation keeps it); the query that reads them."""
+        import sqlalchemy
+
+        rows = exp.to_identifier(f"{name}_rows", quoted=True)
+        table = exp.table_(rows, db="main", catalog="temp")
+        self.source.get_execution_engine().execute_query_in_transaction(
+            sqlalchemy.text(f"CREATE OR REPLACE TEMPORARY TABLE {rows.sql('duckdb')} AS {query}"))
+        self._temporary[name] = table.sql("duckdb")
+        return exp.select("*").from_(table).sql("duckdb")
+
     def _drop(self, name: str) -> None:
-        """Forget a validated batch's asset: GX rebuilds every asset of the source each time one is added."""
+        """Forget a validated batch's asset (GX rebuilds every asset of the source each time one is added), and
+        its temporary table."""
         self.source.delete_asset(name)
+        table = self._temporary.pop(name, None)
+        if table is not None:
+            import sqlalchemy
+
+            self.source.get_execution_engine().execute_query_in_transaction(
+                sqlalchemy.text(f"DROP TABLE IF EXISTS {table}"))
 
     def _column_problem(self, suite: Suite, spec: ExpectationSpec, columns: list[str]) -> str | None:
         problems = [_missing_column(c, columns, str(suite.relation)) for c in spec.columns()]
@@ -530,8 +556,8 @@ class _SparkSuiteRunner(_SuiteRunner):
                                       "is it built (dbt build) and does the manifest match the warehouse?")
         return self._columns[key]
 
-    def _batch(self, name: str, query: str) -> Any:
-        asset = self.source.add_dataframe_asset(name=name)
+    def _batch(self, name: str, query: str, reread: bool = False) -> Any:
+        asset = self.source.add_dataframe_asset(name=name)  # GX persists the DataFrame: its rows are read once
         self._frames[name] = self.spark.sql(query)
         return asset.add_batch_definition_whole_dataframe("whole").get_batch(
             batch_parameters={"dataframe": self._frames[name]})
