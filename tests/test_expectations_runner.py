@@ -227,23 +227,10 @@ def test_unknown_columns_and_sql_errors_are_errors_never_passes(run: Expectation
     assert all(not r.success for r in results[:4])
 
 
-def test_orphan_rows_are_counted_in_full_with_one_query_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """GX's own row-query expectation runs its query twice (count, then rows); ours runs it once.
-
-    600 orders point at the 300 missing customers 1001-1300 (2 orders each): more orphan values than the 200
-    rows GX fetches for a sample, and the count is still all 600 rows. The same orphans behind a key column
-    named like the count's own column are counted the same.
-    """
+def recorded_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement Great Expectations sends to DuckDB from now on, in order."""
     import duckdb_engine
 
-    path = tmp_path / "warehouse.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("CREATE SCHEMA raw")
-    con.execute("CREATE TABLE main.customers AS SELECT i AS customer_id FROM range(1, 11) r(i)")
-    con.execute("CREATE TABLE raw.orders_clean AS SELECT i AS order_id, CASE WHEN i <= 600 THEN 1001 + i % 300 "
-                "ELSE 1 + i % 10 END AS customer_id, CASE WHEN i <= 600 THEN 1001 + i % 300 ELSE 1 + i % 10 END "
-                "AS metricsctl_orphan_rows FROM range(1, 801) r(i)")
-    con.close()
     statements: list[str] = []
     execute = duckdb_engine.CursorWrapper.execute
 
@@ -252,6 +239,25 @@ def test_orphan_rows_are_counted_in_full_with_one_query_each(tmp_path: Path, mon
         return execute(self, statement, *args, **kwargs)
 
     monkeypatch.setattr(duckdb_engine.CursorWrapper, "execute", recorded)
+    return statements
+
+
+def test_orphan_rows_are_counted_in_full_with_one_query_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GX's own row-query expectation runs its query twice (count, then rows); ours runs it once.
+
+    600 orders point at the 300 missing customers 1001-1300 (2 orders each): more orphan values than the 200
+    rows GX fetches for a sample, and the count is still all 600 rows. The same orphans behind a key column
+    named like the count's own column are counted the same.
+    """
+    path = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA raw")
+    con.execute("CREATE TABLE main.customers AS SELECT i AS customer_id FROM range(1, 11) r(i)")
+    con.execute("CREATE TABLE raw.orders_clean AS SELECT i AS order_id, CASE WHEN i <= 600 THEN 1001 + i % 300 "
+                "ELSE 1 + i % 10 END AS customer_id, CASE WHEN i <= 600 THEN 1001 + i % 300 ELSE 1 + i % 10 END "
+                "AS metricsctl_orphan_rows FROM range(1, 801) r(i)")
+    con.close()
+    statements = recorded_statements(monkeypatch)
     checked = run_suites(suites("""
   - relation: orders_clean
     expectations:

@@ -107,16 +107,9 @@ def test_the_rows_sharing_a_key_with_new_rows_are_read_from_the_table_once(
     """GX computes each metric of the uniqueness batch with a query of its own (row count, non-null count,
     unexpected count, values, column types); on DuckDB the batch's rows are written to a temporary table once,
     and the count is the same: order 50's two rows."""
-    import duckdb_engine
+    from tests.test_expectations_runner import recorded_statements
 
-    statements: list[str] = []
-    execute = duckdb_engine.CursorWrapper.execute
-
-    def recorded(self: Any, statement: str, *args: Any, **kwargs: Any) -> Any:
-        statements.append(statement)
-        return execute(self, statement, *args, **kwargs)
-
-    monkeypatch.setattr(duckdb_engine.CursorWrapper, "execute", recorded)
+    statements = recorded_statements(monkeypatch)
     suites = suites_from_yaml(SUITE, "models/expectations.yml")
     run = run_suites(suites, f"duckdb:///{orders}", since={"orders": BOUND})
     assert unexpected(run)["expect_column_values_to_be_unique"] == 2
