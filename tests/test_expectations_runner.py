@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -442,3 +443,65 @@ def test_great_expectations_imports_in_a_process_whose_main_has_no_file():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert (done.returncode, done.stdout.strip()) == (0, "imported great_expectations"), done.stderr[-2000:]
     assert "Skipping doctests" not in done.stderr
+
+
+def outcomes(checked: ExpectationRun) -> list[tuple[str, str, str, int | None, Any, str | None]]:
+    """What each expectation of a run found, suite by suite, in order; of an error, what the warehouse said, not
+    the statement it quotes (GX computes a row query's count or its rows first, in either order)."""
+    return [(s.suite, r.expectation, r.status, r.unexpected_count, r.observed_value,
+             None if r.error is None else r.error.split(" LINE ")[0]) for s in checked.suites for r in s.results]
+
+
+def test_suites_run_two_at_a_time_and_find_what_one_at_a_time_finds(warehouse: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a SQL warehouse two suites are validated side by side, each on a connection of its own: while one waits
+    for the warehouse, the other runs Great Expectations' Python. The results are those of one suite at a time,
+    in the suites' order, and every suite is reported once.
+
+    The two lanes are shown to overlap: the first suite each lane takes waits at a barrier for the other one,
+    which one lane alone never reaches (the barrier then breaks after 30 s and the run raises).
+    """
+    from metricsctl.expectations import runner
+
+    one_at_a_time = run_suites(suites(ALL_SUITES), f"duckdb:///{warehouse}", as_of=AS_OF, lanes=1)
+    barrier = threading.Barrier(2, timeout=30)
+    real = runner._SuiteRunner.run
+    lanes_used: set[str] = set()
+
+    def meeting(self: Any, number: int, suite: Suite, planned: Any, bound: Any = None) -> Any:
+        lanes_used.add(threading.current_thread().name)
+        if number < 2:
+            barrier.wait()
+        return real(self, number, suite, planned, bound)
+
+    monkeypatch.setattr(runner._SuiteRunner, "run", meeting)
+    heard: list[str] = []
+    two_at_a_time = run_suites(suites(ALL_SUITES), f"duckdb:///{warehouse}", as_of=AS_OF,
+                               on_suite=lambda suite, status, detail: heard.append(suite))
+    assert len(lanes_used) == 2
+    assert outcomes(two_at_a_time) == outcomes(one_at_a_time)
+    assert [s.suite for s in two_at_a_time.suites] == [s.name for s in suites(ALL_SUITES)]
+    assert sorted(heard) == sorted(s.suite for s in two_at_a_time.suites)
+    duckdb.connect(str(warehouse)).close()  # both lanes' connections are closed
+
+
+def test_an_error_of_the_warehouse_in_one_lane_ends_the_run(warehouse: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lane that cannot read the warehouse stops the run: the other lane takes no further suite, and the error
+    reaches the caller with both connections closed."""
+    from metricsctl.expectations import runner
+
+    real = runner._SuiteRunner.run
+    started: list[str] = []
+
+    def lost(self: Any, number: int, suite: Suite, planned: Any, bound: Any = None) -> Any:
+        started.append(suite.name)
+        if suite.name == "duplicate":
+            raise WarehouseError("the warehouse went away")
+        return real(self, number, suite, planned, bound)
+
+    monkeypatch.setattr(runner._SuiteRunner, "run", lost)
+    with pytest.raises(WarehouseError, match="went away"):
+        run_suites(suites(ALL_SUITES), f"duckdb:///{warehouse}", as_of=AS_OF)
+    assert len(started) < len(suites(ALL_SUITES)) - 2
+    duckdb.connect(str(warehouse)).close()

@@ -46,12 +46,13 @@ if TYPE_CHECKING:
 
 def run_suites(suites: list[Suite], url: str, *, as_of: dt.date | None = None, run_id: str | None = None,
                spark: Any = None, on_suite: Callable[[str, str, str], None] | None = None,
-               since: Mapping[str, Bound] | None = None) -> ExpectationRun:
+               since: Mapping[str, Bound] | None = None, lanes: int | None = None) -> ExpectationRun:
     """Run the suites in the warehouse at `url`, or in a Spark session (see runner.run_suites); imports GX on
-    first use. `since` (suite name -> bound): a nightly build's suites validate the rows it wrote."""
+    first use. `since` (suite name -> bound): a nightly build's suites validate the rows it wrote; `lanes`: how
+    many suites are validated at a time on a SQL warehouse."""
     from metricsctl.expectations.runner import run_suites as run
 
-    return run(suites, url, as_of=as_of, run_id=run_id, spark=spark, on_suite=on_suite, since=since)
+    return run(suites, url, as_of=as_of, run_id=run_id, spark=spark, on_suite=on_suite, since=since, lanes=lanes)
 
 
 def project_suites(project: DbtProject) -> list[Suite]:

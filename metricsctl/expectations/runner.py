@@ -57,6 +57,8 @@ META_KEY = "metricsctl_index"
 BATCH_PLACEHOLDER = "__metricsctl_batch__"
 ORPHANS_COLUMN = "metricsctl_orphan_rows"
 ROW_QUERY_EXPECTATIONS = (REFERENTIAL, "unexpected_rows_expectation")
+#: suites validated side by side on a SQL warehouse (see run_suites)
+SQL_LANES = 2
 
 
 class _DialectName(str):
@@ -167,7 +169,7 @@ class _Planned:
 def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = None,
                run_id: str | None = None, spark: Any = None,
                on_suite: Callable[[str, str, str], None] | None = None,
-               since: Mapping[str, Bound] | None = None) -> ExpectationRun:
+               since: Mapping[str, Bound] | None = None, lanes: int | None = None) -> ExpectationRun:
     """Run every suite in the warehouse at `url` (a SQLAlchemy URL, see connection_url) and collect results.
 
     On Spark, pass the SparkSession as `spark` (`url` is then only a label): each relation is read as a
@@ -178,6 +180,13 @@ def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = Non
     closed again before this returns. Arguments GX rejects raise SpecError (file:line) before any query.
     `on_suite(suite, status, detail)` hears each suite as it finishes (status: pass, warn, fail).
     `since` (suite name -> bound) narrows a nightly build's suites to the rows it wrote (see batches.py).
+
+    On DuckDB and PostgreSQL the suites are validated `lanes` (default SQL_LANES) at a time, each lane in a GX
+    context of its own with a connection of its own: Great Expectations spends about as long in its own Python
+    (building metrics, results) as the warehouse spends on the queries, and one lane's Python runs while the
+    other's query does. Suites that read their whole relation (no bound in `since`) are taken first, so that the
+    longest is not the last. The results come back in the suites' order, as one lane gives them. On Spark the
+    suites run one at a time in the build's Spark session.
     """
     since = since or {}
     started = time.perf_counter()
@@ -199,24 +208,43 @@ def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = Non
     connect_args: dict[str, Any] = {"read_only": True} if path is not None else {}
     if spark is None:
         ensure_duckdb_free(url, connect_args)
+    if spark is not None:
+        on_spark = _SparkSuiteRunner(gx, _context(gx).data_sources.add_spark(name=f"metricsctl_{run_id}"), dialect,
+                                     spark)
+        done_suites = []
+        for i, (suite, planned) in enumerate(zip(suites, plans)):
+            done_suites.append(on_spark.run(i, suite, planned, since.get(suite.name)))
+            _report(on_suite, suite, done_suites[-1])
+        return ExpectationRun(run_id, run_at, as_of, tuple(done_suites), time.perf_counter() - started)
+    runners: list[_SuiteRunner] = []
+    try:
+        for n in range(max(1, min(lanes or SQL_LANES, len(suites)))):
+            runners.append(_SuiteRunner(gx, _sql_source(gx, f"metricsctl_{run_id}_{n}", url, path, connect_args),
+                                        dialect))
+        results = _in_lanes(runners, suites, plans, since, on_suite)
+    finally:
+        for runner in runners:
+            _close(runner.source)
+    return ExpectationRun(run_id, run_at, as_of, tuple(results), time.perf_counter() - started)
+
+
+def _context(gx: Any) -> Any:
+    """An ephemeral GX context that saves nothing and draws no progress bars."""
     context = gx.get_context(mode="ephemeral")
     context._save_project_config = _unsaved
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    if spark is not None:
-        runner: _SuiteRunner = _SparkSuiteRunner(gx, context.data_sources.add_spark(name=f"metricsctl_{run_id}"),
-                                                 dialect, spark)
-        done_suites = []
-        for i, (suite, planned) in enumerate(zip(suites, plans)):
-            done_suites.append(runner.run(i, suite, planned, since.get(suite.name)))
-            _report(on_suite, suite, done_suites[-1])
-        return ExpectationRun(run_id, run_at, as_of, tuple(done_suites), time.perf_counter() - started)
+    return context
+
+
+def _sql_source(gx: Any, name: str, url: str, path: str | None, connect_args: dict[str, Any]) -> Any:
+    """A GX SQL data source on `url`, in a context of its own (one per lane: GX keeps one connection each)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "a more specific PostgresDatasource may be more appropriate"
-            source = context.data_sources.add_sql(name=f"metricsctl_{run_id}", connection_string=url,
-                                                  kwargs={"connect_args": connect_args} if connect_args else {})
+            return _context(gx).data_sources.add_sql(name=name, connection_string=url,
+                                                     kwargs={"connect_args": connect_args} if connect_args else {})
     except Exception as exc:  # GX tests the connection here
         if path is not None:
             raise describe_duckdb_error(path, exc) from None
@@ -226,16 +254,48 @@ def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = Non
                                  f"{missing.group(1)} is not installed (for postgres: pip install "
                                  "psycopg2-binary, which dbt-postgres brings along)") from None
         raise WarehouseError(f"cannot connect to {_safe_url(url)}: {_clean_error(str(exc))}") from None
+
+
+def _in_lanes(runners: list[_SuiteRunner], suites: Sequence[Suite], plans: list[list[_Planned]],
+              since: Mapping[str, Bound], on_suite: Callable[[str, str, str], None] | None) -> list[SuiteResult]:
+    """Run the suites with `runners` side by side, each taking the next suite when it is done with one; the first
+    error of one (the warehouse is gone, the caller stopped hearing) stops them all and is raised."""
+    lock = threading.Lock()
+    # taken from the end: the suites reading their whole relation first, then the others, each in their order
+    waiting = sorted(range(len(suites)), key=lambda i: (since.get(suites[i].name) is not None, i), reverse=True)
+    results: dict[int, SuiteResult] = {}
+    failed: list[BaseException] = []
+    stop = threading.Event()
+
+    def work(runner: _SuiteRunner) -> None:
+        while True:
+            with lock:
+                if not waiting or stop.is_set():
+                    return
+                i = waiting.pop()
+            try:
+                done = runner.run(i, suites[i], plans[i], since.get(suites[i].name))
+                with lock:
+                    results[i] = done
+                    _report(on_suite, suites[i], done)
+            except BaseException as exc:
+                failed.append(exc)
+                stop.set()
+                return
+
+    threads = [threading.Thread(target=work, args=(runner,), name=f"metricsctl-suites-{n}", daemon=True)
+               for n, runner in enumerate(runners[1:], 1)]
+    for thread in threads:
+        thread.start()
     try:
-        runner = _SuiteRunner(gx, source, dialect)
-        results = []
-        for i, (suite, planned) in enumerate(zip(suites, plans)):
-            done = runner.run(i, suite, planned, since.get(suite.name))
-            results.append(done)
-            _report(on_suite, suite, done)
+        work(runners[0])
     finally:
-        _close(source)
-    return ExpectationRun(run_id, run_at, as_of, tuple(results), time.perf_counter() - started)
+        stop.set()  # this thread is done, or interrupted: the others take no further suite
+        for thread in threads:
+            thread.join()
+    if failed:
+        raise failed[0]
+    return [results[i] for i in range(len(suites))]
 
 
 def _report(on_suite: Callable[[str, str, str], None] | None, suite: Suite, done: Any) -> None:
