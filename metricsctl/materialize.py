@@ -251,10 +251,12 @@ class Materializer:
                                      self._metric_values))
             scorecard = self._scorecard_config()
             if scorecard is not None:
-                with collector_paused():
-                    models += self._scorecards(scorecard)
-            with collector_paused():
-                models.append(self._metric_catalog(scorecard is not None))
+                digest = self._digests.scorecards(scorecard) if self.store else None
+                models.append(self._kept("metric_attainment", digest, lambda: self._attainment(scorecard)))
+                models.append(self._kept("scorecards", digest, lambda: self._scorecard(scorecard)))
+            with_attainment = scorecard is not None
+            models.append(self._kept("metric_catalog", self._digests.metric_catalog(with_attainment)
+                                     if self.store else None, lambda: self._metric_catalog(with_attainment)))
         names = [m.name for m in models]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
@@ -678,20 +680,27 @@ class Materializer:
 
         return load_scorecard_config(self.project.project_dir, self.project.paths("model-paths"))
 
-    def _scorecards(self, config: ScorecardConfig) -> list[GeneratedModel]:
-        """Attainment against the finance team's targets, and the weighted scorecard of each org unit."""
+    def _attainment(self, config: ScorecardConfig) -> GeneratedModel:
+        """Attainment against the finance team's targets, by org unit and period."""
         from dataclasses import replace
 
-        from metricsctl.management.targets import attainment_sql, scorecard_sql
+        from metricsctl.management.targets import attainment_sql
 
-        where = f" ({config.source})" if config.source else ""
-        header = f"{MARKER} from metricsctl_scorecard{where}. Do not edit: run `metricsctl compile`."
         refs = replace(config, metric_values=MODEL_REF.format("metric_values"),
                        targets=MODEL_REF.format(config.targets))
-        attainment = attainment_sql(self.spec, refs, self.compiler)
-        scorecard = scorecard_sql(MODEL_REF.format("metric_attainment"), cap=config.cap)
-        return [GeneratedModel(name, f"{self.folder}/{name}.sql", header, TABLE, self._render(body))
-                for name, body in (("metric_attainment", attainment), ("scorecards", scorecard))]
+        return self._scorecard_model(config, "metric_attainment", attainment_sql(self.spec, refs, self.compiler))
+
+    def _scorecard(self, config: ScorecardConfig) -> GeneratedModel:
+        """The weighted scorecard of each org unit, from the attainment."""
+        from metricsctl.management.targets import scorecard_sql
+
+        return self._scorecard_model(config, "scorecards",
+                                     scorecard_sql(MODEL_REF.format("metric_attainment"), cap=config.cap))
+
+    def _scorecard_model(self, config: ScorecardConfig, name: str, body: exp.Query) -> GeneratedModel:
+        where = f" ({config.source})" if config.source else ""
+        header = f"{MARKER} from metricsctl_scorecard{where}. Do not edit: run `metricsctl compile`."
+        return GeneratedModel(name, f"{self.folder}/{name}.sql", header, TABLE, self._render(body))
 
     def _metric_catalog(self, with_attainment: bool = False) -> GeneratedModel:
         """One row per metric: what it is, who owns it, how it is computed, where it stands."""

@@ -21,6 +21,7 @@ The file is JSON (data, never code), written through a temporary file and `os.re
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -100,6 +101,7 @@ class ModelDigests:
             if calls:
                 self._calls_metric.add(name)
         self._plain = _plain
+        self._spec = spec
         models = [_plain(m) for m in manifest.semantic_models]
         configuration = _plain(manifest.project_configuration)
         # the relations a query reads are the semantic models' and the time spines': only their ref() calls
@@ -139,6 +141,22 @@ class ModelDigests:
 
     def metric_values(self) -> str:
         return _digest(self.base, "metric_values", *[self._metric_json[n] for n in sorted(self._metric_json)])
+
+    def scorecards(self, config: Any) -> str:
+        """metric_attainment's and scorecards' digest: the scorecard's configuration (a dataclass, with the file
+        and line it was read from) and every metric but its display fields."""
+        return _digest(self.base, "scorecards", _json(dataclasses.asdict(config)),
+                       *[self._metric_json[n] for n in sorted(self._metric_json)])
+
+    def metric_catalog(self, with_attainment: bool) -> str:
+        """metric_catalog's digest: every metric whole (labels and descriptions too) and where each is defined."""
+        shown: dict[str, list[Any]] = {}
+        for metric in self._spec.manifest.metrics:
+            found = self._spec.locations.find("metrics", metric.name)
+            shown[metric.name] = [[getattr(metric, f, None) for f in DISPLAY_ONLY],
+                                  [found.path, found.line] if found else None]
+        return _digest(self.base, "metric_catalog", _json(with_attainment), _json(shown),
+                       *[self._metric_json[n] for n in sorted(self._metric_json)])
 
 
 class ModelStore:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import copy
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,19 +37,16 @@ def project(shop_dir: Path, tmp_path: Path) -> Path:
 def compiled(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """The names of the models compiled (not read back from the cache), in order."""
     names: list[str] = []
-    export, values = Materializer._export, Materializer._metric_values
 
-    def recording_export(self: Materializer, saved: object, exported: object) -> GeneratedModel:
-        model = export(self, saved, exported)
-        names.append(model.name)
-        return model
+    def recording(method: Callable[..., GeneratedModel]) -> Callable[..., GeneratedModel]:
+        def compiling(self: Materializer, *args: Any) -> GeneratedModel:
+            model = method(self, *args)
+            names.append(model.name)
+            return model
+        return compiling
 
-    def recording_values(self: Materializer) -> GeneratedModel:
-        names.append("metric_values")
-        return values(self)
-
-    monkeypatch.setattr(Materializer, "_export", recording_export)
-    monkeypatch.setattr(Materializer, "_metric_values", recording_values)
+    for method in ("_export", "_metric_values", "_metric_catalog", "_attainment", "_scorecard"):
+        monkeypatch.setattr(Materializer, method, recording(getattr(Materializer, method)))
     yield names
 
 
@@ -72,21 +70,22 @@ def compile_and_compare(root: Path, compiled: list[str]) -> dict[str, str]:
     return written
 
 
-def test_the_cache_holds_every_export_and_metric_values(project: Path, compiled: list[str]):
+def test_the_cache_holds_every_generated_model(project: Path, compiled: list[str]):
     stored = json.loads((project / "target" / model_cache.MODELS_CACHE_FILE).read_text())["models"]
-    assert {key.split("/", 1)[1] for key in stored} == EXPORTS | {"metric_values"}
+    assert {key.split("/", 1)[1] for key in stored} == EXPORTS | {"metric_values", "metric_catalog"}
     compile_and_compare(project, compiled)
     assert compiled == []  # nothing changed: every model read back
 
 
 def test_an_edited_metric_recompiles_exactly_the_models_that_read_it(project: Path, compiled: list[str]):
     before = {Path(p).stem: t for p, t in Metricsctl(project).materializer().generated_on_disk().items()}
-    # `visits` counts visitors now: only conversion_by_source (which lists it) and metric_values read it
+    # `visits` counts visitors now: only conversion_by_source (which lists it), metric_values and the catalog
+    # (every metric's formula) read it
     edit(project / "metrics" / "metrics.yml",
          "- {name: visits, label: Visits, type: simple, type_params: {measure: visits}}",
          "- {name: visits, label: Visits, type: simple, type_params: {measure: visitors}}")
     after = compile_and_compare(project, compiled)
-    assert compiled == ["conversion_by_source", "metric_values"]
+    assert compiled == ["conversion_by_source", "metric_catalog", "metric_values"]
     assert after["conversion_by_source"] != before["conversion_by_source"]  # the stale text was not served
     assert after["metric_values"] != before["metric_values"]
     assert after["sales_by_month"] == before["sales_by_month"]
@@ -98,13 +97,13 @@ def test_a_metric_read_through_another_is_recompiled(project: Path, compiled: li
          "- {name: orders, label: Orders, type: simple, type_params: {measure: orders}}",
          "- {name: orders, label: Orders, type: simple, type_params: {measure: order_count}}")
     compile_and_compare(project, compiled)
-    assert compiled == ["daily_channel_sales", "metric_values", "sales_by_month"]
+    assert compiled == ["daily_channel_sales", "metric_catalog", "metric_values", "sales_by_month"]
 
 
 def test_a_label_is_read_by_the_catalog_alone(project: Path, compiled: list[str]):
     edit(project / "metrics" / "metrics.yml", "{name: revenue, label: Revenue,", "{name: revenue, label: Turnover,")
     after = compile_and_compare(project, compiled)
-    assert compiled == []
+    assert compiled == ["metric_catalog"]
     assert "'Turnover'" in after["metric_catalog"]
 
 
@@ -120,7 +119,7 @@ def test_a_semantic_model_or_a_saved_query_option_recompiles_what_reads_it(proje
     assert "agg: sum" in text
     semantic_models.write_text(text.replace("description:", "description: Edited.", 1))
     compile_and_compare(project, compiled)
-    assert compiled == sorted(EXPORTS | {"metric_values"})
+    assert compiled == sorted(EXPORTS | {"metric_values", "metric_catalog"})
 
 
 def test_a_cache_from_other_code_or_damaged_is_not_served(project: Path, compiled: list[str],
@@ -139,7 +138,7 @@ def test_a_cache_from_other_code_or_damaged_is_not_served(project: Path, compile
     real = model_cache.code_digest()
     monkeypatch.setattr(model_cache, "code_digest", lambda: real + "-changed")
     compile_and_compare(project, compiled)
-    assert compiled == sorted(EXPORTS | {"metric_values"})
+    assert compiled == sorted(EXPORTS | {"metric_values", "metric_catalog"})
     assert "-- planted" not in cache.read_text()  # rewritten with this build's digests
 
     compiled.clear()
@@ -148,7 +147,7 @@ def test_a_cache_from_other_code_or_damaged_is_not_served(project: Path, compile
                    json.dumps({"format": model_cache.FORMAT, "models": cut})):
         cache.write_text(damage)
         compile_and_compare(project, compiled)
-        assert compiled == sorted(EXPORTS | {"metric_values"})
+        assert compiled == sorted(EXPORTS | {"metric_values", "metric_catalog"})
         compiled.clear()
 
 
@@ -167,3 +166,24 @@ def test_a_metric_filter_reaches_every_metric(shop: Metricsctl):
     assert other.export(saved, "x", {}) != filtered  # revenue is in no list of this query, but the filter may read it
     original = spec.saved_query("conversion_by_source")
     assert other.export(original, "x", {}) == plain  # without the filter, revenue is not read
+
+
+def test_the_scorecard_models_are_kept_until_their_configuration_or_a_metric_changes(demo_built: Path,
+                                                                                    tmp_path: Path,
+                                                                                    compiled: list[str]):
+    """The demo's scorecard (metrics/finance.yml): metric_attainment and scorecards are read back after a label's
+    edit, which only the catalog shows, and compiled again when the scorecard's configuration changes."""
+    root = tmp_path / "demo"
+    shutil.copytree(demo_built, root, ignore=shutil.ignore_patterns("*.duckdb", "*.duckdb.wal", "*.lock", "logs",
+                                                                    ".metricsctl-candidate"))
+    Metricsctl(root).compile()  # the cache as this copy's paths give it
+    compiled.clear()
+    edit(root / "metrics" / "sales.yml", "label: Customer lifetime value", "label: Lifetime value per customer")
+    after = compile_and_compare(root, compiled)
+    assert compiled == ["metric_catalog"]
+    assert "'Lifetime value per customer'" in after["metric_catalog"]
+    compiled.clear()
+    edit(root / "metrics" / "finance.yml", "  cap: 1.5\n", "  cap: 2\n")
+    after = compile_and_compare(root, compiled)
+    assert compiled == ["metric_attainment", "scorecards"]
+    assert "attainment > 2" in after["scorecards"] and "attainment > 1.5" not in after["scorecards"]
