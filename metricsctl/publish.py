@@ -236,6 +236,50 @@ def _written_in_background(*paths: Path) -> threading.Thread:
     return thread
 
 
+class _Background:
+    """`work()` in a thread of its own, started at once; `result()` waits for it and returns or raises what it
+    did."""
+
+    def __init__(self, work: Callable[[], Any], name: str, started: list[_Background]) -> None:
+        started.append(self)
+        self._outcome: list[Any] = []
+        self._failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                self._outcome.append(work())
+            except BaseException as exc:  # noqa: BLE001 - raised again by result(), in the caller's thread
+                self._failure.append(exc)
+
+        self._thread = threading.Thread(target=run, name=name, daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._failure:
+            raise self._failure[0]
+        return self._outcome[0]
+
+
+def _copied(live: Path, candidate: Path, wal: Path, written: list[threading.Thread]) -> None:
+    """Copy the published warehouse (and its WAL) to the candidate, and start writing the copy to disk (the
+    thread is added to `written`)."""
+    if not live.exists():
+        return
+    shutil.copyfile(live, candidate)
+    if Path(f"{live}.wal").exists():
+        shutil.copyfile(f"{live}.wal", wal)
+    written.append(_written_in_background(candidate, wal))
+
+
+def _joined(threads: Sequence[threading.Thread | _Background]) -> None:
+    for thread in threads:
+        thread.join()
+
+
 @contextlib.contextmanager
 def staged(project: DbtProject, target: Target, select: Sequence[str] = (), exclude: Sequence[str] = (),
            full_refresh: bool = False, unchanged: FindUnchanged | None = None) -> Iterator[Stage]:
@@ -265,34 +309,35 @@ def staged(project: DbtProject, target: Target, select: Sequence[str] = (), excl
     folder = live.parent / CANDIDATE_DIR
     candidate = folder / live.name
     wal = Path(f"{candidate}.wal")
-    written: threading.Thread | None = None
+    background: list[_Background] = []
+    written: list[threading.Thread] = []  # the thread writing the copy to disk
     try:
         folder.mkdir(exist_ok=True)
         _remove(candidate, wal)
-        if live.exists():
-            shutil.copyfile(live, candidate)
-            if Path(f"{live}.wal").exists():
-                shutil.copyfile(f"{live}.wal", wal)
-            written = _written_in_background(candidate, wal)
+        # while this thread imports dbt and parses the project, one copies the warehouse to the candidate and
+        # another reads the state keys from the published file, which the lock keeps equal to the copy
+        copied = _Background(lambda: _copied(live, candidate, wal, written), "metricsctl-candidate-copy", background)
+        looked = (_Background(lambda: unchanged(target), "metricsctl-unchanged", background)
+                  if unchanged is not None else None)
         profiles = _candidate_profile(project, target, candidate)
+        manifest = parsed_manifest(project)
+        copied.result()
         stage = Stage(dataclasses.replace(project, profiles_dir=profiles, target=target.name),
                       Target(target.profile, target.name, {**target.config, "path": str(candidate)}), live,
-                      candidate, manifest=parsed_manifest(project))
+                      candidate, manifest=manifest)
         try:
-            stage.unchanged = unchanged(stage.target) if unchanged is not None else None
+            stage.unchanged = looked.result() if looked is not None else None
             yield stage
             record(stage.target, project.project_dir, stage.state)  # in the candidate: published with it
         except BaseException:
-            if written is not None:
-                written.join()
+            _joined(written)
             _discard(candidate, wal)
             raise
-        if written is not None:
-            written.join()
+        _joined(written)
         _publish(candidate, live)
     finally:
-        if written is not None:
-            written.join()
+        _joined(background)  # none is left touching the files once the lock is released
+        _joined(written)
         shutil.rmtree(project.target_dir / PROFILE_DIR, ignore_errors=True)
         lock.release()
 

@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -27,7 +28,7 @@ from metricsctl.alerts.channels import DeliveryError, WebhookNotifier
 from metricsctl.alerts.rules import Channel
 from metricsctl.cli import main
 from metricsctl.compiler.filters import parse_filter
-from metricsctl.errors import MetricsctlError, QueryError
+from metricsctl.errors import DbtError, MetricsctlError, QueryError
 from metricsctl.facade import Metricsctl
 from metricsctl.guards import escape_jinja, identifier_problem, mask
 from metricsctl.publish import BuildLock
@@ -451,3 +452,31 @@ def test_a_build_whose_reader_goes_away_still_builds_and_publishes(gated: Path):
     assert all(first), first
     assert build.returncode == 0, build.stderr.read() if build.stderr else ""
     assert int(table(gated, "select count(*) as n from visits").n[0]) == before + 2
+
+
+def test_a_parse_that_fails_while_the_warehouse_is_copied_leaves_no_work_behind(gated: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch):
+    """dbt parses the project while one thread copies the warehouse and another reads what is unchanged in it. When
+    the parse fails, the build waits for both before it lets the warehouse go: the error is the parse's, the
+    published tables are as they were, no thread of the build is left, and the next build runs."""
+    before = table(gated, "select * from sales_by_month order by all")
+    copying = threading.Event()
+    copy = shutil.copyfile
+
+    def slow_copy(source: object, destination: object) -> object:
+        copying.set()
+        time.sleep(0.5)  # the parse fails while the copy is still under way
+        return copy(source, destination)
+
+    def failed_parse(project: object) -> None:
+        assert copying.wait(10)
+        raise DbtError("dbt parse failed: a model has a syntax error")
+
+    monkeypatch.setattr("metricsctl.publish.shutil.copyfile", slow_copy)
+    monkeypatch.setattr("metricsctl.publish.parsed_manifest", failed_parse)
+    with pytest.raises(DbtError, match="syntax error"):
+        Metricsctl(gated).build(as_of=dt.date(2024, 7, 2))
+    assert not [t.name for t in threading.enumerate() if t.name.startswith("metricsctl-")]
+    pd.testing.assert_frame_equal(table(gated, "select * from sales_by_month order by all"), before)
+    monkeypatch.undo()
+    assert Metricsctl(gated).build(as_of=dt.date(2024, 7, 2)).success
