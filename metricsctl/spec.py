@@ -181,7 +181,10 @@ def _validate(manifest: Any, locations: LocationIndex) -> None:
         SemanticManifestValidator,
     )
 
-    results = SemanticManifestValidator[PydanticSemanticManifest]().validate_semantic_manifest(manifest)
+    from metricsctl.filter_parses import parsed_once
+
+    with parsed_once():  # each filter's text parsed once, not once per rule that reads it
+        results = SemanticManifestValidator[PydanticSemanticManifest]().validate_semantic_manifest(manifest)
     issues = []
     for error in results.errors:
         context = getattr(error, "context", None)

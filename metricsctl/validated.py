@@ -55,6 +55,8 @@ def dbt_validations() -> Iterator[list[Any]]:
     from dbt_semantic_interfaces.validations.semantic_manifest_validator import SemanticManifestValidator
     from dbt_semantic_interfaces.validations.validator_helpers import SemanticManifestValidationResults
 
+    from metricsctl.filter_parses import parsed_once
+
     passed: list[Any] = []
     if dbt_semantic.SemanticManifestValidator is not SemanticManifestValidator:
         yield passed  # not the validator metricsctl runs (dbt changed, or another hook): nothing is known
@@ -63,7 +65,8 @@ def dbt_validations() -> Iterator[list[Any]]:
     class Recording(SemanticManifestValidator[SemanticManifestT]):  # type: ignore[misc]
         def validate_semantic_manifest(self, semantic_manifest: SemanticManifestT,
                                        multi_process: bool = False) -> SemanticManifestValidationResults:
-            results = super().validate_semantic_manifest(semantic_manifest, multi_process)
+            with parsed_once():
+                results = super().validate_semantic_manifest(semantic_manifest, multi_process)
             if not results.errors and self._rules is SemanticManifestValidator.DEFAULT_RULES:
                 passed.append(semantic_manifest)
             return results

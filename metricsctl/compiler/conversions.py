@@ -64,7 +64,7 @@ def keyed(events: str, days: int) -> exp.Select:
     return exp.Select(expressions=[exp.Column(this=exp.Star(), table=exp.to_identifier("c")),
                                    exp.alias_(event_bucket, "__bucket")]).from_(
         exp.Subquery(this=numbered, alias=exp.TableAlias(this=exp.to_identifier("c"))), copy=False).join(
-        shifts, join_type="CROSS", copy=False)
+        exp.Join(this=shifts, kind="CROSS"), copy=False)  # a Join as such: a join type as text is parsed each time
 
 
 def attributed(events: str, base: str, projections: list[exp.Expr], on: list[exp.Expr], window: exp.Expr,
@@ -75,6 +75,6 @@ def attributed(events: str, base: str, projections: list[exp.Expr], on: list[exp
     latest = exp.Window(this=exp.RowNumber(), partition_by=[exp.column("__conversion_id", events)],
                         order=exp.Order(expressions=[exp.Ordered(this=exp.column("__day", base), desc=True)]))
     return exp.Select(expressions=projections).from_(exp.Table(this=exp.to_identifier(events)), copy=False).join(
-        exp.Table(this=exp.to_identifier(base)), on=exp.and_(*on, same_bucket, copy=False), join_type="INNER",
-        copy=False).where(window, copy=False).qualify(exp.EQ(this=latest, expression=exp.Literal.number(1)),
-                                                      copy=False)
+        exp.Join(this=exp.Table(this=exp.to_identifier(base)), on=exp.and_(*on, same_bucket, copy=False),
+                 kind="INNER"), copy=False).where(window, copy=False).qualify(
+        exp.EQ(this=latest, expression=exp.Literal.number(1)), copy=False)

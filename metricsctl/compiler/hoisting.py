@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 
 from sqlglot import exp
 
+from metricsctl.compiler.nodes import find_all
+
 
 def _with(query: exp.Expr) -> exp.With | None:
     found = query.args.get("with_")
@@ -44,7 +46,7 @@ def _fresh(name: str, taken: set[str]) -> str:
 def _references(node: exp.Expr, inner: set[str]) -> list[exp.Table]:
     """The unqualified table references in `node`; the names a WITH inside it defines go to `inner`."""
     found: list[exp.Table] = []
-    for child in node.find_all(exp.Table, exp.With):
+    for child in find_all(node, exp.Table, exp.With):
         if isinstance(child, exp.With):
             inner.update(cte.alias for cte in child.expressions)
         elif isinstance(child, exp.Table) and not child.args.get("db") and not child.args.get("catalog"):

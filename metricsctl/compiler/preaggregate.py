@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from metricsctl.compiler.nodes import find_all, walk
+
 TRUNCATIONS = (exp.DateTrunc, exp.TimestampTrunc)
 ROLLUPS: dict[type[exp.Expr], type[exp.Expr]] = {exp.Sum: exp.Sum, exp.Count: exp.Sum, exp.Min: exp.Min,
                                                  exp.Max: exp.Max}
@@ -82,7 +84,7 @@ def _own(node: exp.Expr, source: str) -> bool:
     """Reads the source's columns only (no other table, no subquery)."""
     if node.find(exp.Subquery, exp.Select) is not None:
         return False
-    return all(c.table == source for c in node.find_all(exp.Column))
+    return all(c.table == source for c in find_all(node, exp.Column))
 
 
 def _reads(node: exp.Expr, source: str, atoms: list[exp.Expr], found: dict[int, exp.Expr],
@@ -162,7 +164,7 @@ def _projections(select: exp.Select, source: str) -> tuple[list[exp.Alias], list
             continue
         rollup = ROLLUPS.get(type(value))
         if rollup is None or isinstance(value.this, exp.Distinct) or not _own(value, source) \
-                or any(a is not value for a in value.find_all(exp.AggFunc, exp.Window)):
+                or any(a is not value for a in find_all(value, exp.AggFunc, exp.Window)):
             return None
         aggregates.append((projection.alias, value))
     return (items, aggregates) if aggregates else None
@@ -223,7 +225,7 @@ def grouped_first(select: exp.Select, time_atoms: list[exp.Expr], fine_columns: 
 
     def placed(part: exp.Expr) -> exp.Expr:
         """`part` reading the grouped columns: each time atom it reads replaced by the atom's column."""
-        for node in list(part.walk()):
+        for node in walk(part):
             matched = found.get(id(node))
             if matched is not None and not isinstance(matched, exp.Column):
                 fresh = exp.column(placeholders[id(matched)], table=source, quoted=False)
@@ -287,13 +289,13 @@ def grouped_on_raw_days(select: exp.Select, time_atoms: list[exp.Expr], fine_col
         return next((a for a in time_atoms if type(a) is type(node) and a == node), None)
 
     for key in keys:
-        if any(c.table == source and c.name in fine_columns for c in key.this.find_all(exp.Column)):
+        if any(c.table == source and c.name in fine_columns for c in find_all(key.this, exp.Column)):
             return None
-        if not any(atom_of(n) is not None for n in key.this.walk()):
+        if not any(atom_of(n) is not None for n in walk(key.this)):
             plain.append(key)
             continue
         value = key.this.copy()
-        for node in list(value.walk()):
+        for node in walk(value):
             atom = atom_of(node)
             if atom is None:
                 continue
@@ -306,7 +308,7 @@ def grouped_on_raw_days(select: exp.Select, time_atoms: list[exp.Expr], fine_col
                 value = fresh
             else:
                 node.replace(fresh)
-        if any(c.table for c in value.find_all(exp.Column)):
+        if any(c.table for c in find_all(value, exp.Column)):
             return None  # reads another column besides the time columns
         derived.append((key.alias, value))
     if not derived:

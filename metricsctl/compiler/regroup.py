@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from metricsctl.compiler.nodes import find_all
 from metricsctl.compiler.writer import text
 
 SOURCE = "src"  # the alias every scan gives its model's relation
@@ -57,7 +58,7 @@ def _counts_keys_only(select: exp.Select) -> bool:
         return False
     found = False
     for projection in select.expressions:
-        for aggregate in projection.find_all(exp.AggFunc, exp.Window):
+        for aggregate in find_all(projection, exp.AggFunc, exp.Window):
             if not (isinstance(aggregate, (exp.Min, exp.Max))
                     or isinstance(aggregate, exp.Count) and isinstance(aggregate.this, exp.Distinct)):
                 return False  # the first other aggregate ends the search (most scans sum)
@@ -117,7 +118,7 @@ def _from_groups(select: exp.Select, groups: str, keys: dict[exp.Expr, str]) -> 
 
     projections = [p.copy().transform(to_key, copy=False) for p in select.expressions]
     group = [g.copy().transform(to_key, copy=False) for g in select.args["group"].expressions]
-    if any(id(col) not in made for node in [*projections, *group] for col in node.find_all(exp.Column)):
+    if any(id(col) not in made for node in [*projections, *group] for col in find_all(node, exp.Column)):
         return None  # it reads a column of the rows that is no group key
     return exp.select(*projections, copy=False).from_(
         exp.alias_(exp.Table(this=exp.to_identifier(groups)), SOURCE, table=True), copy=False).group_by(

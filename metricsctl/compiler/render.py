@@ -19,6 +19,7 @@ from metricsctl.compiler.chains import Chain, chains, projections, read_through,
 from metricsctl.compiler.dialects import date_part, percentile, to_sql
 from metricsctl.compiler.filters import MetricCall, ParsedFilter, parse_filter
 from metricsctl.compiler.items import ItemResolver
+from metricsctl.compiler.nodes import find_all
 from metricsctl.compiler.plan import (
     Cumulative,
     Derived,
@@ -373,7 +374,7 @@ class SqlCompiler:
         key = (sql, table)
         if key not in self._qualified:
             value = self.parsed(sql, "expression")
-            for col in list(value.find_all(exp.Column)):
+            for col in find_all(value, exp.Column):
                 if not col.table:
                     col.set("table", exp.to_identifier(table))
             if isinstance(value, exp.Column) and not value.table:
@@ -440,7 +441,7 @@ class SqlCompiler:
                     continue
                 value = self.qualify(str(dim.expr or dim.name), "src")
                 if dimension_grain(dim) in SUBDAILY_GRAINS:
-                    fine |= {c.name for c in value.find_all(exp.Column)}
+                    fine |= {c.name for c in find_all(value, exp.Column)}
                 elif value not in atoms:
                     atoms.append(value)
             self._time_columns[model_name] = (atoms, fine)

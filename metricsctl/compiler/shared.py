@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from metricsctl.compiler.nodes import find_all, walk
 from metricsctl.compiler.writer import text
 
 SOURCE = "src"  # the alias every scan gives its model's relation
@@ -97,7 +98,7 @@ def _read_columns(body: exp.Select) -> list[exp.Column] | None:
     (so every column it reads of its relation is known), with no nested query and no `*`; else None."""
     aliases = {SOURCE, *(join.alias_or_name for join in body.args.get("joins") or [])}
     columns: list[exp.Column] = []
-    for node in body.walk():
+    for node in walk(body):
         if isinstance(node, exp.Select) and node is not body or isinstance(node, exp.Star):
             return None
         if isinstance(node, exp.Column):
@@ -131,6 +132,6 @@ def _common_conditions(selects: list[exp.Expr]) -> dict[str, exp.Expr]:
 
 
 def _own_columns_only(condition: exp.Expr) -> bool:
-    columns = list(condition.find_all(exp.Column))
+    columns = find_all(condition, exp.Column)
     return bool(columns) and all(col.table == SOURCE for col in columns) and condition.find(
         exp.AggFunc, exp.Window) is None

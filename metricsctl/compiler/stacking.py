@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from metricsctl.compiler.nodes import find_all
 from metricsctl.compiler.plan import MeasureInstance
 from metricsctl.compiler.preaggregate import grouped_first, may_group_first
 from metricsctl.compiler.writer import text
@@ -86,7 +87,7 @@ def _key_parts(outer: exp.Select) -> list[exp.Expr]:
 def _renamed(node: exp.Expr, names: Mapping[str, str]) -> exp.Expr:
     """A copy of `node` whose source columns are renamed by `names`."""
     copied = node.copy()
-    for col in copied.find_all(exp.Column):
+    for col in find_all(copied, exp.Column):
         if col.table == SOURCE and col.name in names:
             col.set("this", exp.to_identifier(names[col.name]))
     return copied
@@ -142,7 +143,7 @@ def _split(output: Output, bodies: Mapping[str, exp.Expr], time_columns: TimeCol
     columns = {p.alias_or_name for p in inner.expressions}
     reads: list[str] = []
     for part in _key_parts(outer):
-        for col in part.find_all(exp.Column):
+        for col in find_all(part, exp.Column):
             if col.table == SOURCE and col.name not in reads:
                 reads.append(col.name)
     if any(r not in columns or r in measures for r in reads):
@@ -248,7 +249,7 @@ def _grouped_on_keys(stacked: str, keys: list[str], outer: exp.Select) -> exp.Se
         aggregate = projection.find(exp.AggFunc)
         value = aggregate.this if aggregate is not None else None
         if not isinstance(aggregate, (exp.Sum, exp.Min, exp.Max)) or not isinstance(value, exp.Column) or \
-                value.table != SOURCE or value.name in keys or len(list(projection.find_all(exp.AggFunc))) != 1:
+                value.table != SOURCE or value.name in keys or len(find_all(projection, exp.AggFunc)) != 1:
             return None
         earlier = rollups.get(value.name)
         if earlier is not None and not isinstance(earlier, aggregate.__class__):
