@@ -2,6 +2,7 @@
 
     python bench/compile_steps.py /path/to/project    # a project compile_bench.py wrote (its synth/ folder)
     python bench/compile_steps.py /path/to/project --after-edit
+    python bench/compile_steps.py /path/to/project --after-edit --cold
 
 
 Prints one JSON line: the imports, loading and validating the semantic manifest (`Spec.load` with
@@ -20,6 +21,11 @@ for the new manifest unless the parse stamped it) and renders with the models ke
 run before (a model whose inputs the edit did not touch is read back, metricsctl/model_cache.py), as the
 CLI does. Metricsctl's own check after the parse (`stamp_check`, that the manifest dbt validated is the one
 it wrote) counts in the total. The first such run on a project fills the cache; time the runs after it.
+
+`--cold` (with `--after-edit`) times a project's first `metricsctl compile`: as above, but with nothing of
+metricsctl's kept under target/ (the generated models, the spec, the YAML location index are removed before
+the parse), so every model is compiled. dbt's parse, run by metricsctl, validates the manifest, as it does
+whenever it parses anything.
 """
 
 from __future__ import annotations
@@ -88,6 +94,9 @@ def main() -> int:
         else:
             validated.stamp_if_dbt_validated = timed("stamp_check", validated.stamp_if_dbt_validated)  # type: ignore[method-assign]
         edit_first_label(project)
+        if "--cold" in sys.argv[2:]:
+            for kept in ("metricsctl_models.json", "metricsctl_spec.pickle", "metricsctl_locations.json"):
+                (project.target_dir / kept).unlink(missing_ok=True)
         begun = time.process_time()
         project.semantic_manifest()  # runs dbt parse, as `metricsctl compile` does
         parsed["dbt_parse"] = time.process_time() - begun - spent["stamp_check"]
