@@ -341,13 +341,43 @@ class Materializer:
                 raise MetricsctlError("an incremental export needs a simple or ratio metric without "
                                       "fill_nulls_with, to tell where its data ends")
             has_data = exp.or_(*[exp.Not(this=exp.Is(this=column(m), expression=exp.Null())) for m in bearing])
-            lines.append(self._since_prelude(time_column, str(time_item.grain), [(lookback, ())], has_data))
+            prelude = self._since_prelude(time_column, str(time_item.grain), [(lookback, ())], has_data)
+            lines += ["{{ config(pre_hook=" + repr([self._periods_emptied(prelude, time_column)]) + ") }}", prelude]
             since = cast(exp.Literal.string(since_placeholder(0, 1)), "DATE")
         arguments = [f"{k}={v!r}" for k, v in config.items()] + extra
         config_line = "{{ config(" + ", ".join(arguments) + ") }}"
         compiled = self.compiler.compile(query, since)
         lines.append(self._render(compiled.expression))
         return GeneratedModel(export.name, f"{self.folder}/{export.name}.sql", header, config_line, "\n".join(lines))
+
+    def _periods_emptied(self, prelude: str, time_column: str) -> str:
+        """A pre-hook of an incremental export (in this dialect's branch): every period from the first day it
+        rebuilds on is emptied before its rows are written again. The adapter's own strategy replaces only the
+        periods the new rows hold (delete+insert by the period, partitions overwritten), so a period whose
+        rows were all withdrawn since the last run would keep its old row, where a full refresh has none. The
+        hook reads the first day to rebuild with the model's own prelude, before the model writes anything:
+        the same day the model's query reads from. Tables that take DELETE lose the periods' rows; on Spark,
+        whose tables here keep their partitions in their folders, not in the metastore, each period's partition
+        is overwritten with no rows."""
+        since = "cast('{{ " + since_variable(0, 1) + " }}' as date)"
+        if updates_rows(self.dialect):
+            emptied = "delete from {{ this }} where " + time_column + " >= " + since
+        else:
+            # DROP PARTITION is refused where partitions are not in the metastore: one overwrite a period, run
+            # while the hook renders (which leaves it no statement of its own); the period as text, which Spark
+            # reads as the partition column's type (a DATE, or the TIMESTAMP its DATE_TRUNC gives)
+            periods = ("{% set metricsctl_periods_sql %}select distinct " + time_column + " from {{ this }} where "
+                       + time_column + " >= " + since + "{% endset %}"
+                       "{% set metricsctl_columns = adapter.get_columns_in_relation(this) | rejectattr('name', "
+                       "'equalto', '" + time_column + "') | list %}")
+            overwrite = ("{% for row in run_query(metricsctl_periods_sql).rows %}{% set metricsctl_empty %}"
+                         "insert overwrite table {{ this }} partition (" + time_column + " = '{{ row[0] }}') "
+                         "select {% for c in metricsctl_columns %}cast(null as {{ c.dtype }})"
+                         "{{ ', ' if not loop.last }}{% endfor %} from (select 1) as metricsctl_none where 1 = 0"
+                         "{% endset %}"
+                         "{% do run_query(metricsctl_empty) %}{% endfor %}")
+            emptied = periods + overwrite
+        return prelude + "\n{% if is_incremental() %}" + emptied + "{% endif %}"
 
     def _since_prelude(self, time_column: str, grain: str, bounds: list[tuple[int, tuple[str, ...]]],
                        has_data: exp.Expr) -> str:

@@ -177,10 +177,11 @@ def engine_project(tmp_path: Path, name: str, target: str) -> Metricsctl:
     return Metricsctl(shop_for_engines(tmp_path / name, name), target=target)
 
 
-def export_rows(app: Metricsctl, schema: str) -> dict[tuple[object, ...], dict[str, object]]:
-    """daily_channel_sales by day and channel, as every engine's client agrees on its values."""
+def export_rows(app: Metricsctl, schema: str, windows: bool = True) -> dict[tuple[object, ...], dict[str, object]]:
+    """daily_channel_sales by day and channel, as every engine's client agrees on its values (`windows`: with
+    its trailing 7 days)."""
     columns = ["metric_time__day", "order__channel", "revenue", "order_total", "orders", "avg_order_amount",
-               "revenue_7d"]
+               *(["revenue_7d"] if windows else [])]
     warehouse = app.warehouse()
     try:
         result = warehouse.execute(f"select {', '.join(columns)} from {schema}.daily_channel_sales")
@@ -231,6 +232,51 @@ def test_an_incremental_run_equals_a_full_refresh_and_rebuilds_only_recent_perio
     late_day = ((orders.ordered_at == "2024-06-29") & (orders.channel == "store")).sum()
     assert got[("2024-06-29", "store")]["orders"] == 1 + late_day
     assert ("2024-07-01", "store") in got
+
+
+def without_windows_and_without_day(root: Path, lost_day: str) -> None:
+    """daily_channel_sales without its trailing 7 days (which give a day a row of its own with no order), and
+    every order and order line of `lost_day` withdrawn, as a correction of the source would."""
+    saved = root / "metrics" / "saved_queries.yml"
+    saved.write_text(saved.read_text().replace("avg_order_amount, revenue_7d]", "avg_order_amount]"))
+    for name, column in (("orders", 3), ("order_lines", 3)):
+        path = root / "seeds" / f"{name}.csv"
+        rows = list(csv.reader(path.open()))
+        kept = [rows[0]] + [r for r in rows[1:] if r[column] != lost_day]
+        assert len(kept) < len(rows)
+        with path.open("w", newline="") as f:
+            csv.writer(f).writerows(kept)
+
+
+@pytest.mark.parametrize("target", ENGINES)
+def test_a_period_that_lost_all_its_rows_is_gone_after_an_incremental_run_as_after_a_full_refresh(
+        tmp_path: Path, target: str, request: pytest.FixtureRequest):
+    """An incremental run rebuilds every period from its first day to rebuild on, including one whose rows were
+    all withdrawn since the last run: the table holds no row for it, as a full refresh holds none."""
+    request.getfixturevalue(f"{target}_env") if target != "dev" else None
+    only = ("+daily_channel_sales",)
+    incremental = engine_project(tmp_path, "withdrawn", target)
+    schema = "exports" if target == "dev" else "withdrawn_exports"
+    saved = incremental.project.project_dir / "metrics" / "saved_queries.yml"
+    saved.write_text(saved.read_text().replace("avg_order_amount, revenue_7d]", "avg_order_amount]"))
+    assert incremental.build(select=only).success
+    before = export_rows(incremental, schema, windows=False)
+    assert {day for day, _ in before} >= {"2024-06-29", "2024-06-30"}
+    # the next load withdraws 2024-06-29 (within the 3-day lookback of 2024-06-30) and lands 2024-07-01
+    without_windows_and_without_day(incremental.project.project_dir, "2024-06-29")
+    append_day(incremental.project.project_dir, "2024-07-01", late_day="2024-06-30")
+    assert incremental.build(select=only).success
+
+    full = engine_project(tmp_path, "refilled", target)
+    without_windows_and_without_day(full.project.project_dir, "2024-06-29")
+    append_day(full.project.project_dir, "2024-07-01", late_day="2024-06-30")
+    assert full.build(select=only).success
+
+    got = export_rows(incremental, schema, windows=False)
+    expected = export_rows(full, "exports" if target == "dev" else "refilled_exports", windows=False)
+    assert not {day for day, _ in expected} & {"2024-06-29"}
+    assert not differences(expected, got)
+    assert ("2024-07-01", "store") in got and ("2024-06-28", "store") in got
 
 
 def with_lookback(app: Metricsctl, days: int, visit_days: int | None = None) -> Metricsctl:
