@@ -333,8 +333,8 @@ class Materializer:
                                       "year in its group-by")
             time_column = time_item.column_name()
             lookback = int(options.get("lookback_days", DEFAULT_LOOKBACK_DAYS)) + self._attribution_days(query)
-            config.update(materialized="incremental", unique_key=time_column, on_schema_change="fail")
-            extra.append(incremental_config(time_column))  # delete+insert, or what the adapter has instead
+            config.update(materialized="incremental", on_schema_change="fail")
+            extra.append(incremental_config(time_column))  # appended after the pre-hook, or partitions overwritten
             # where the data ended at the last run: cumulative and offset metrics run on past it
             bearing = [m for m in query.metrics if self._bears_data(m)]
             if not bearing:
@@ -352,9 +352,10 @@ class Materializer:
 
     def _periods_emptied(self, prelude: str, time_column: str) -> str:
         """A pre-hook of an incremental export (in this dialect's branch): every period from the first day it
-        rebuilds on is emptied before its rows are written again. The adapter's own strategy replaces only the
-        periods the new rows hold (delete+insert by the period, partitions overwritten), so a period whose
-        rows were all withdrawn since the last run would keep its old row, where a full refresh has none. The
+        rebuilds on is emptied before its rows are written again (then appended, or their partitions
+        overwritten: `incremental_config`). Replacing only the periods the new rows hold (delete+insert by the
+        period) would leave a period whose rows were all withdrawn since the last run with its old row, where
+        a full refresh has none. The
         hook reads the first day to rebuild with the model's own prelude, before the model writes anything:
         the same day the model's query reads from. Tables that take DELETE lose the periods' rows; on Spark,
         whose tables here keep their partitions in their folders, not in the metastore, each period's partition

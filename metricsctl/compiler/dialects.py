@@ -33,14 +33,17 @@ def updates_rows(dialect: str) -> bool:
     return dialect not in NO_ROW_UPDATES
 
 
-# dbt adapters whose incremental models lack delete+insert: the strategy that replaces whole periods
-# instead, partitioned by the period column (Spark's insert_overwrite replaces the partitions it writes)
+# dbt adapters whose tables take no DELETE: the strategy that replaces whole periods instead, partitioned by
+# the period column (Spark's insert_overwrite replaces the partitions it writes)
 PERIOD_REPLACING = {"spark": "insert_overwrite"}
 
 
 def incremental_config(period_column: str) -> str:
-    """dbt config arguments (Jinja) for an incremental model that replaces its periods on any adapter."""
-    strategy = "delete+insert"
+    """dbt config arguments (Jinja) for an incremental export whose pre-hook has emptied every period it
+    rebuilds (`Materializer._periods_emptied`): its new rows are appended where tables take DELETE (the
+    adapter's delete+insert would only delete the same periods again), and overwrite their partitions on
+    adapters whose tables take none."""
+    strategy = "append"
     partition = "none"
     for adapter, other in sorted(PERIOD_REPLACING.items(), reverse=True):
         test = f"target.type == {adapter!r}"
