@@ -1,6 +1,8 @@
 -- Orders attributed to marketing (last click), with the order's revenue and gross profit, for ROI by channel.
 -- Incremental: attributions land with their order, so a run replaces those of the orders loaded since the
--- last run (by order_id); loaded_at is the order's load.
+-- last run (by order_id); loaded_at is the order's load. Written in the order's time order: an incremental
+-- export reads only its last weeks (`ordered_at >= <first day>`), and DuckDB then skips the row groups before
+-- them (a run appends its orders, all recent, after them).
 -- depends_on: {{ ref('orders') }}
 {{ config(materialized=keyed_incremental(), unique_key='order_id', incremental_strategy='delete+insert') }}
 with
@@ -40,3 +42,4 @@ left join order_totals as t on t.order_id = a.order_id
 {% if is_incremental() %}
 where a.order_id in (select order_id from loaded)
 {% endif %}
+order by o.ordered_at
