@@ -27,7 +27,10 @@ What it does, in a fresh folder:
    timed against its full-refresh SQL, interleaved, `--repeats` times, on the warehouse after the load;
    with them, the nightly SQL with its bounds moved past the data's end (`nothing`): it reads no row, so its
    time is what the engine spends on such a query before any data (planning, the scans' setup, writing the
-   table), which no bound removes.
+   table), which no bound removes; and the nightly SQL with its bounds where a record of the last day the
+   data reached would put them (`last_day_known`: that day minus the export's lookback, at the start of its
+   period, where a monthly table tells only the latest month), with the query that would record that day
+   (`recording`: the latest time in each source the SQL reads, from the same bound).
 
 Seeds are not loaded (`--exclude resource_type:seed`): the raw tables are datagen's. Figures go to
 bench/results/daily-<scale>.json and a Markdown summary to stdout.
@@ -36,6 +39,7 @@ bench/results/daily-<scale>.json and a Markdown summary to stdout.
 from __future__ import annotations
 
 import argparse
+import datetime
 import glob
 import json
 import os
@@ -144,6 +148,55 @@ def past_the_data(sql: str) -> str:
     if not bounds:
         raise SystemExit(f"no bound found in a nightly export's SQL:\n{sql[:2000]}")
     return re.sub("|".join(sorted(bounds)), NO_DATA_SINCE, sql)
+
+
+def bounded_reads(sql: str) -> list[tuple[str, str, str]]:
+    """(table, time column, bound) of each source a nightly export's SQL reads by a bound
+    (`FROM <table> AS src ... src.<time> >= CAST('<day>' AS DATE)`)."""
+    reads = sorted({(re.findall(r"FROM (\S+) AS src\b", sql[:bounded.start()])[-1], bounded.group(1), bounded.group(2))
+                    for bounded in re.finditer(r"src\.(\w+) >= CAST\('(\d{4}-\d{2}-\d{2})' AS DATE\)", sql)})
+    if not reads:
+        raise SystemExit(f"no bounded read found in a nightly export's SQL:\n{sql[:2000]}")
+    return reads
+
+
+def recorded_day(db: Path, sql: str) -> str:
+    """The day a record would hold: the latest day in the sources the export reads, as the last run left them
+    (`db`, the state before the nightly build)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{db}' AS warehouse (READ_ONLY)")  # the catalog the compiled SQL names
+        query = " UNION ALL ".join(f"SELECT MAX(CAST({time} AS DATE)) FROM {table}"
+                                   for table, time, _ in bounded_reads(sql))
+        days = [row[0] for row in con.execute(query).fetchall() if row[0] is not None]
+    finally:
+        con.close()
+    return max(days).isoformat()
+
+
+def last_day_known(sql: str, model: str, day: str) -> str:
+    """A nightly export's SQL with its bounds where a record of the last day its data reached at the last run
+    (`day`) would put them: that day minus the export's lookback (as its model's bound query has it,
+    attribution windows included), at the start of its period. The model itself reads only the start of the
+    latest period holding data, minus the lookback."""
+    found = re.search(r"DATE_TRUNC\('(\w+)', CAST\(MAX\(\w+\) AS TIMESTAMP\) - INTERVAL '(\d+)' DAY\)", model)
+    if not found:
+        raise SystemExit(f"no bound query found in an incremental export's model:\n{model[:2000]}")
+    grain, days = found.group(1).lower(), int(found.group(2))
+    first = datetime.date.fromisoformat(day) - datetime.timedelta(days=days)
+    start = {"day": first, "week": first - datetime.timedelta(days=first.weekday()), "month": first.replace(day=1),
+             "quarter": first.replace(month=(first.month - 1) // 3 * 3 + 1, day=1),
+             "year": first.replace(month=1, day=1)}[grain]
+    return re.sub("|".join(sorted({bound for _, _, bound in bounded_reads(sql)})), start.isoformat(), sql)
+
+
+def recording(sql: str) -> str:
+    """The query a record of an export's last day would run after it: the latest day in each source its
+    nightly SQL reads, from the same bound."""
+    return " UNION ALL ".join(f"SELECT MAX({time}) FROM {table} WHERE {time} >= CAST('{bound}' AS DATE)"
+                              for table, time, bound in bounded_reads(sql))
 
 
 def incremental_exports(project: Path) -> list[str]:
@@ -259,8 +312,12 @@ def main() -> int:
     say(f"the SQL of {len(exports)} incremental exports, nightly vs full refresh, {args.repeats} runs each")
     sql_file = work / "export_sql.json"
     nothing_sql = {name: past_the_data(sql) for name, sql in nightly_sql.items()}
+    known_sql = {name: last_day_known(sql, (project / "models" / "metrics" / f"{name}.sql").read_text(),
+                                      recorded_day(before, sql)) for name, sql in nightly_sql.items()}
+    recording_sql = {name: recording(sql) for name, sql in known_sql.items()}
     sql_file.write_text(json.dumps({"variants": {"nightly": nightly_sql, "full_refresh": full_sql,
-                                                 "nothing": nothing_sql}}, indent=2))
+                                                 "nothing": nothing_sql, "last_day_known": known_sql,
+                                                 "recording": recording_sql}}, indent=2))
     timed_file = work / "export_timed.json"
     run_child([py, str(BENCH / "steps.py"), "time", "--db", str(db), "--sql", str(sql_file), "--repeats",
                str(args.repeats), "--warmup", "--out", str(timed_file)], logs / "export_time.log")
@@ -326,8 +383,9 @@ def summary(r: dict[str, Any]) -> str:
                f"relations, {exact} of them to the last bit; floating-point values within 1e-9 relative"
                f"{'; ' + '; '.join(problems) if problems else ''}).")
     out.append("\n| incremental export | nightly SQL | full-refresh SQL | ratio (median) | rows | the nightly SQL "
-               "reading nothing | ratio above that |")
-    out.append("|---|---|---|---|---|---|---|")
+               "reading nothing | ratio above that | the data's last day known: SQL | ratio | rows | recording "
+               "that day |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for export, x in sorted(r["export_sql"].items()):
         med, low, rows = x["median"], x["min"], x["rows"]
         nightly_s, full_s, none_s = (med.get(v, 0.0) for v in ("nightly", "full_refresh", "nothing"))
@@ -336,7 +394,10 @@ def summary(r: dict[str, Any]) -> str:
                    f"{full_s:.3f} s ({low.get('full_refresh', 0):.3f}) | "
                    f"**{ratio(full_s, nightly_s):.1f}x** | "
                    f"{rows.get('nightly', 0):,} / {rows.get('full_refresh', 0):,} | "
-                   + (f"{none_s:.3f} s ({low.get('nothing', 0):.3f}) | {above:.1f}x |" if none_s else "- | - |"))
+                   + (f"{none_s:.3f} s ({low.get('nothing', 0):.3f}) | {above:.1f}x |" if none_s else "- | - |")
+                   + (f" {med['last_day_known']:.3f} s | {ratio(full_s, med['last_day_known']):.1f}x | "
+                      f"{rows.get('last_day_known', 0):,} | {med.get('recording', 0.0):.4f} s |"
+                      if med.get("last_day_known") else " - | - | - | - |"))
     return "\n".join(out)
 
 
