@@ -359,6 +359,7 @@ class Metricsctl:
     def compile(self, check: bool = False) -> CheckResult:
         """Write the generated models (or, with `check`, only report which are out of date)."""
         materializer = self.materializer()
+        materializer.check_settings()  # located as they are: not a failing metric to find
         try:
             models = materializer.models()  # compiles every metric (metric_values) and every export
         except (MetricsctlError, RecursionError):

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from metricsctl import settings
 from metricsctl.compiler.collector import collector_paused, older_objects_frozen
 from metricsctl.compiler.dialects import (
     NO_ROW_UPDATES,
@@ -43,6 +44,7 @@ from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import SqlCompiler, alias, as_date, cast, column, named_table, trunc
 from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
 from metricsctl.guards import escape_jinja, identifier_problem, inside
+from metricsctl.locations import Location
 from metricsctl.model_cache import ModelDigests, ModelStore
 from metricsctl.names import METRIC_TIME, STANDARD_GRAINS, parse_item_name
 from metricsctl.project import DbtProject
@@ -200,6 +202,7 @@ class Materializer:
             return self._models()
 
     def _models(self) -> list[GeneratedModel]:
+        self.check_settings()
         if len(self.dialects) == 1:
             models = self.dialect_models()
         else:
@@ -211,6 +214,52 @@ class Materializer:
         if self.store is not None:
             self.store.write()
         return models
+
+    def check_settings(self) -> None:
+        """Raise SpecError with every `meta.metricsctl` of the project's semantic models, saved queries and dbt
+        models that says what metricsctl does not read (metricsctl/settings.py), each with its file and line."""
+        issues: list[SpecIssue] = []
+
+        def add(what: str, messages: list[str], where: Location | None, path: str | None = None) -> None:
+            issues.extend(SpecIssue(f"{what}: {message}", where.path if where else path,
+                                    where.line if where else None) for message in messages)
+
+        for model in self.spec.semantic_models:
+            config = getattr(model, "config", None)
+            add(f"semantic model '{model.name}'",
+                settings.problems(getattr(config, "meta", None) if config is not None else None,
+                                  settings.SEMANTIC_MODEL_KEYS),
+                self._location("semantic_models", model.name))
+        for name, nodes in self._saved_query_nodes.items():
+            add(f"saved query '{name}'", settings.problems((nodes[0].get("config") or {}).get("meta"),
+                                                           settings.SAVED_QUERY_KEYS),
+                self._location("saved_queries", str(name)))
+        for node in self.manifest.get("nodes", {}).values():
+            if node.get("resource_type") in ("model", "seed", "snapshot"):
+                for key, message in settings.keyed_problems((node.get("config") or {}).get("meta"),
+                                                            settings.MODEL_KEYS):
+                    issues.append(self._node_issue(node, key, message))
+        if issues:
+            raise SpecError(issues)
+
+    def _node_issue(self, node: dict[str, Any], key: str, message: str) -> SpecIssue:
+        """A problem with a dbt node's settings, at the first place the key is written: the node's own file, its
+        properties file, dbt_project.yml (files of other packages are named, not searched)."""
+        what = f"{node['resource_type']} '{node.get('name')}': {message}"
+        own = node.get("package_name") == self.manifest.get("metadata", {}).get("project_name")
+        patch = str(node.get("patch_path") or "").split("://", 1)[-1]
+        for relative in (node.get("original_file_path"), patch, "dbt_project.yml"):
+            path = self.project.project_dir / str(relative or "")
+            if own and relative and inside(path, self.project.project_dir):
+                line = settings.line_in(path, key)
+                if line is not None:
+                    return SpecIssue(what, str(relative), line)
+        return SpecIssue(what, node.get("original_file_path") or None, None)
+
+    def _location(self, section: str, name: str) -> Location | None:
+        """Where an element's `meta.metricsctl` is written, else the element."""
+        return (self.spec.locations.find(section, name, "meta", "metricsctl")
+                or self.spec.locations.find(section, name))
 
     @cached_property
     def _digests(self) -> ModelDigests:
@@ -295,9 +344,7 @@ class Materializer:
         nodes = self._saved_query_nodes.get(name)
         if not nodes:
             return {}
-        meta = (nodes[0].get("config") or {}).get("meta") or {}
-        options = meta.get("metricsctl") or {}
-        return options if isinstance(options, dict) else {}
+        return dict(settings.read((nodes[0].get("config") or {}).get("meta")))
 
     def _export_schema(self, saved_name: str, export_name: str) -> str | None:
         for node in self._saved_query_nodes.get(saved_name, []):
@@ -659,9 +706,7 @@ class Materializer:
 
     def _lookback_days(self, model_name: str) -> int | None:
         """How far back a load changes a semantic model's rows (`meta.metricsctl.lookback_days`), if it says."""
-        config = getattr(self.compiler.graph.models[model_name], "config", None)
-        settings = ((getattr(config, "meta", None) or {}).get("metricsctl") or {}) if config is not None else {}
-        days = settings.get("lookback_days") if isinstance(settings, dict) else None
+        days = settings.of_object(getattr(self.compiler.graph.models[model_name], "config", None)).get("lookback_days")
         if days is None or (isinstance(days, int) and not isinstance(days, bool) and days >= 0):
             return days
         where = self.spec.locations.find("semantic_models", model_name)
@@ -678,9 +723,8 @@ class Materializer:
         (1900-01-01 when it rebuilds everything). `metric_values` recomputes that semantic model's metrics from
         the earliest day recorded and empties the record in the same transaction as it writes its rows.
         """
-        config = getattr(self.compiler.graph.models[model_name], "config", None)
-        settings = ((getattr(config, "meta", None) or {}).get("metricsctl") or {}) if config is not None else {}
-        record = settings.get("rewritten_record") if isinstance(settings, dict) else None
+        record = settings.of_object(getattr(self.compiler.graph.models[model_name], "config", None)).get(
+            "rewritten_record")
         if record is None:
             return None
         own = self.manifest.get("metadata", {}).get("project_name")

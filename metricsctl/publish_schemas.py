@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from metricsctl import settings
 from metricsctl.errors import DbtError, WarehouseError
 from metricsctl.profiles import Target
 from metricsctl.project import DbtProject, quiet_dbt_environment
@@ -258,9 +259,7 @@ def _recorded_tables(manifest: Any) -> set[str]:
     """The unique_ids of the models behind semantic models that name a `rewritten_record`."""
     found: set[str] = set()
     for semantic_model in manifest.semantic_models.values():
-        meta = getattr(semantic_model.config, "meta", None) or {}
-        settings = meta.get("metricsctl") if isinstance(meta, dict) else None
-        if isinstance(settings, dict) and settings.get("rewritten_record"):
+        if settings.of_object(semantic_model.config).get("rewritten_record"):
             found.update(semantic_model.depends_on.nodes)
     return found
 

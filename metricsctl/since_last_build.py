@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from metricsctl import settings
 from metricsctl.errors import IssuesError, SpecIssue, WarehouseError
 
 if TYPE_CHECKING:
@@ -198,8 +199,7 @@ def rewritten_column(manifest: Mapping[str, Any], unique_id: str) -> str | None:
     """The column by which a model's runs say which rows they rewrote (its bound comes from the run, not
     from the table before the build), or None."""
     node = (manifest.get("nodes") or {}).get(unique_id) or {}
-    settings = ((node.get("config") or {}).get("meta") or {}).get("metricsctl") or {}
-    column = settings.get("rewritten_column") if isinstance(settings, Mapping) else None
+    column = settings.of_node(node).get("rewritten_column")
     if column is None:
         return None
     if not (isinstance(column, str) and IDENTIFIER.match(column)):
@@ -216,16 +216,16 @@ def lookback(manifest: Mapping[str, Any], unique_id: str) -> tuple[str, int] | N
     Its config's `meta: {metricsctl: {lookback_column: traffic_date, lookback_days: 10}}`, which the model's
     own runs read too (macros/portable.sql); a malformed one raises."""
     node = (manifest.get("nodes") or {}).get(unique_id) or {}
-    settings = (((node.get("config") or {}).get("meta") or {}).get("metricsctl") or {})
-    if not isinstance(settings, Mapping) or ("lookback_column" not in settings and "lookback_days" not in settings):
+    found = settings.of_node(node)
+    if "lookback_column" not in found and "lookback_days" not in found:
         return None
-    column, days = settings.get("lookback_column"), settings.get("lookback_days")
+    column, days = found.get("lookback_column"), found.get("lookback_days")
     if not (isinstance(column, str) and IDENTIFIER.match(column)) or isinstance(days, bool) \
             or not isinstance(days, int) or days < 0:
         raise SinceLastBuildError([SpecIssue(
             f"{unique_id}: meta.metricsctl needs `lookback_column` (the date column its runs rebuild by) and "
             f"`lookback_days` (a whole number of days), e.g. {{lookback_column: traffic_date, lookback_days: 10}}; "
-            f"found {dict(settings)}", node.get("original_file_path") or None)])
+            f"found {dict(found)}", node.get("original_file_path") or None)])
     return column, days
 
 

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlglot import exp
 
+from metricsctl import settings
 from metricsctl.errors import WarehouseError
 
 if TYPE_CHECKING:
@@ -249,9 +250,7 @@ def suite_keys(suites: Sequence[Suite], keys: Mapping[str, str]) -> dict[str, st
 
 
 def _always_built(node: Mapping[str, Any], macros: Mapping[str, Any]) -> bool:
-    config = node.get("config") or {}
-    settings = (config.get("meta") or {}).get("metricsctl") if isinstance(config.get("meta"), dict) else None
-    if isinstance(settings, dict) and settings.get("always_build"):
+    if settings.of_node(node).get("always_build"):
         return True
     if _reads_clock(node.get("raw_code")):
         return True

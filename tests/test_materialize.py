@@ -404,8 +404,9 @@ def test_a_lookback_that_is_not_a_number_of_days_is_named_with_its_file(tmp_path
                                              "metricsctl: {group_rows_first: true, lookback_days: a week}"))
     result = CliRunner().invoke(main, ["compile", "--project-dir", str(root)])
     assert result.exit_code == 2
-    assert "metrics/semantic_models.yml:2: semantic model 'orders': lookback_days must be a whole number of days" \
-        in result.output
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1) if "lookback_days: a week" in text)
+    assert f"metrics/semantic_models.yml:{line}: semantic model 'orders': meta.metricsctl.lookback_days must be a " \
+        "whole number of days (0 or more), not 'a week'" in result.output
     assert "Traceback" not in result.output
 
 

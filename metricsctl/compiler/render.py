@@ -14,6 +14,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from metricsctl import settings
 from metricsctl.compiler import conversions, windows
 from metricsctl.compiler.chains import Chain, chains, projections, read_through, rewrite
 from metricsctl.compiler.dialects import date_part, percentile, to_sql
@@ -427,8 +428,7 @@ class SqlCompiler:
         (`config: {meta: {metricsctl: {group_rows_first: true}}}`): a gain where many rows share a day and
         a key, as in a daily snapshot per employee, and a loss where they hardly do."""
         config = getattr(self.graph.models[model_name], "config", None)
-        settings = ((getattr(config, "meta", None) or {}).get("metricsctl") or {}) if config is not None else {}
-        return isinstance(settings, dict) and settings.get("group_rows_first") is True
+        return settings.of_object(config).get("group_rows_first") is True
 
     def time_columns(self, model_name: str) -> tuple[list[exp.Expr], set[str]]:
         """A model's time dimensions at day grain or coarser, qualified on `src`, and the columns that its
