@@ -99,6 +99,48 @@ def test_a_process_given_no_job_is_stopped_at_once(monkeypatch: pytest.MonkeyPat
     assert time.perf_counter() - started < 2
 
 
+BUILD_KILLED_AFTER_ITS_JOB = """
+import pickle, sys, time
+from metricsctl.expectations.worker import SuiteProcess
+from tests.test_expectations_runner import AS_OF, SUITE, suites
+process = SuiteProcess()
+print(process.process.pid, flush=True)
+job = {"suites": suites(SUITE.format(variant="duplicate")), "url": "duckdb:///" + sys.argv[1], "as_of": AS_OF,
+       "since": {}}
+pickle.dump(job, process.process.stdin)
+process.process.stdin.close()
+print("sent", flush=True)
+time.sleep(120)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether the process runs (a zombie no longer does: its parent died, and nothing may reap it here)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's parent-death signal is Linux's")
+def test_a_killed_builds_suites_process_dies_with_it_before_it_opens_the_warehouse(warehouse: Path) -> None:
+    """A build killed by its scheduler right after it sent its job: the process, still importing Great
+    Expectations (2.5-5 s), would then run that job on the file its path names, which the next build has
+    replaced with its own candidate, and hold it locked. It dies with the build instead."""
+    build = subprocess.Popen([sys.executable, "-c", BUILD_KILLED_AFTER_ITS_JOB, str(warehouse)],
+                             stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1])
+    assert build.stdout is not None
+    pid = int(build.stdout.readline())
+    assert build.stdout.readline().strip() == "sent"
+    build.kill()
+    build.wait()
+    deadline = time.monotonic() + 1.5
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(pid)
+
+
 def test_a_build_without_suites_or_on_spark_starts_no_process(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "great_expectations", raising=False)
     for target, wanted in (("duckdb", False), ("spark", True)):

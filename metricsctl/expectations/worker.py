@@ -46,7 +46,7 @@ class SuiteProcess:
     def __init__(self) -> None:
         read, write = os.pipe()
         try:
-            self.process = subprocess.Popen([sys.executable, "-m", __name__, str(write), PACKAGE],
+            self.process = subprocess.Popen([sys.executable, "-m", __name__, str(write), PACKAGE, str(os.getpid())],
                                             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, pass_fds=(write,),
                                             close_fds=True)
         except BaseException:
@@ -159,11 +159,34 @@ def _picklable(exc: BaseException) -> BaseException:
         return WarehouseError(f"{type(exc).__name__}: {exc}")
 
 
+def _ends_with_its_build(build: int) -> None:
+    """A build killed by its scheduler must leave nothing that reads its warehouse: the job it sent names the
+    candidate file by its path, where the next build copies its own candidate, which this process would then
+    hold locked (dbt's runs of that build fail: "the warehouse is in use"). On Linux the kernel kills this
+    process the moment the build's process dies (prctl PR_SET_PDEATHSIG: the build starts it from the thread
+    that waits for it); everywhere, the job is not run once the build is gone, nor any suite after it."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+            import signal
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    _stop_unless_built_by(build)  # the build may have died before the kernel was told
+
+
+def _stop_unless_built_by(build: int) -> None:
+    if os.getppid() != build:
+        os._exit(0)  # reparented: nothing to answer, nothing of the warehouse to touch
+
+
 def main(argv: Sequence[str]) -> int:
     """The process: import Great Expectations, read the job, run it, answer on the pipe, exit."""
     out = os.fdopen(int(argv[0]), "wb")
+    build = int(argv[2]) if len(argv) > 2 else os.getppid()
+    _ends_with_its_build(build)
 
     def send(*message: Any) -> None:
+        _stop_unless_built_by(build)
         pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
         out.flush()
 
@@ -180,6 +203,7 @@ def main(argv: Sequence[str]) -> int:
         job = pickle.load(sys.stdin.buffer)
     except EOFError:  # the build needed no suites
         return 0
+    _stop_unless_built_by(build)
     try:
         run = run_suites(job["suites"], job["url"], as_of=job["as_of"], since=job["since"],
                          on_suite=lambda suite, status, detail: send("suite", suite, status, detail))
