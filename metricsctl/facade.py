@@ -22,6 +22,7 @@ from metricsctl.profiles import Target, load_target
 from metricsctl.progress import Phases
 from metricsctl.project import DbtProject
 from metricsctl.saved_queries import saved_query_to_query
+from metricsctl.settings import SettingsError
 from metricsctl.spec import Spec
 from metricsctl.spec_cache import CACHE_FILE
 from metricsctl.warehouse import Result, Warehouse, connect, ensure_adapter, ensure_reachable, release_duckdb_if_loaded
@@ -359,9 +360,10 @@ class Metricsctl:
     def compile(self, check: bool = False) -> CheckResult:
         """Write the generated models (or, with `check`, only report which are out of date)."""
         materializer = self.materializer()
-        materializer.check_settings()  # located as they are: not a failing metric to find
         try:
             models = materializer.models()  # compiles every metric (metric_values) and every export
+        except SettingsError:
+            raise  # located as they are: no failing metric to find
         except (MetricsctlError, RecursionError):
             self.validate()  # locate each failing metric at its file and line
             raise

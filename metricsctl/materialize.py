@@ -216,7 +216,7 @@ class Materializer:
         return models
 
     def check_settings(self) -> None:
-        """Raise SpecError with every `meta.metricsctl` of the project's semantic models, saved queries and dbt
+        """Raise SettingsError with every `meta.metricsctl` of the project's semantic models, saved queries and dbt
         models that says what metricsctl does not read (metricsctl/settings.py), each with its file and line."""
         issues: list[SpecIssue] = []
 
@@ -240,7 +240,7 @@ class Materializer:
                                                             settings.MODEL_KEYS):
                     issues.append(self._node_issue(node, key, message))
         if issues:
-            raise SpecError(issues)
+            raise settings.SettingsError(issues)
 
     def _node_issue(self, node: dict[str, Any], key: str, message: str) -> SpecIssue:
         """A problem with a dbt node's settings, at the first place the key is written: the node's own file, its

@@ -15,7 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from metricsctl.errors import SpecError
 from metricsctl.spec import suggest
+
+
+class SettingsError(SpecError):
+    """Settings metricsctl does not read, each already located at its file and line."""
+
 
 DAYS = "a whole number of days (0 or more)"
 FLAG = "true or false"

@@ -96,3 +96,18 @@ def test_a_models_setting_in_its_properties_file_is_reported_at_its_line(tmp_pat
     assert (issue.path, issue.line) == ("models/time_spine.yml", line_of(properties, "lookback_day: 3"))
     assert issue.message.startswith("model 'metricflow_time_spine': meta.metricsctl: unknown key 'lookback_day'; ")
     assert issue.message.endswith("did you mean 'lookback_days', 'lookback_column'?")
+
+
+def test_an_unknown_setting_is_not_searched_for_metric_by_metric(tmp_path: Path, shop_dir: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch):
+    """Compiling every metric alone to locate a failure (seconds in a large project) is for failing metrics; a
+    setting's problem is located already."""
+    root = project_copy(tmp_path, shop_dir)
+    edit(root / "metrics" / "saved_queries.yml", "lookback_days: 3", "lookback: 3")
+
+    def located_metric_by_metric(self: Metricsctl) -> None:
+        raise AssertionError("validate() ran")
+
+    monkeypatch.setattr(Metricsctl, "validate", located_metric_by_metric)
+    with pytest.raises(settings.SettingsError):
+        Metricsctl(root).compile()
