@@ -5,6 +5,7 @@ leave a nightly bound at its default, a misspelt `always_build` a model that rea
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -13,6 +14,7 @@ from metricsctl import settings
 from metricsctl.cli import main
 from metricsctl.errors import SpecError
 from metricsctl.facade import Metricsctl
+from metricsctl.materialize import Materializer
 from tests.test_spec_errors import edit, line_of, project_copy
 
 
@@ -111,3 +113,25 @@ def test_an_unknown_setting_is_not_searched_for_metric_by_metric(tmp_path: Path,
     monkeypatch.setattr(Metricsctl, "validate", located_metric_by_metric)
     with pytest.raises(settings.SettingsError):
         Metricsctl(root).compile()
+
+
+@pytest.mark.parametrize("outside", ["../elsewhere/orders.sql", "{elsewhere}/orders.sql", "models/linked.sql"])
+def test_a_nodes_file_outside_the_project_is_named_but_never_read(tmp_path: Path, outside: str):
+    """The manifest says where a node's file is; a path that leaves the project (`..`, an absolute path, a symlink
+    inside it pointing out) is named in the message as the manifest gives it, but not opened to find the line."""
+    root, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    (root / "models").mkdir(parents=True)
+    elsewhere.mkdir()
+    (root / "dbt_project.yml").write_text("name: shop\n")
+    (elsewhere / "orders.sql").write_text("-- secret\n{{ config(meta={'metricsctl': {'lookbak_days': 3}}) }}\n")
+    (root / "models" / "linked.sql").symlink_to(elsewhere / "orders.sql")
+    relative = outside.format(elsewhere=elsewhere)
+    node = {"resource_type": "model", "name": "orders", "package_name": "shop", "original_file_path": relative,
+            "patch_path": f"shop://{relative}"}
+    materializer = SimpleNamespace(manifest={"metadata": {"project_name": "shop"}},
+                                   project=SimpleNamespace(project_dir=root))
+    issue = Materializer._node_issue(materializer, node, "lookbak_days", "unknown key")  # type: ignore[arg-type]
+    assert (issue.path, issue.line, issue.message) == (relative, None, "model 'orders': unknown key")
+    inside = dict(node, original_file_path="models/orders.sql", patch_path=None)
+    (root / "models" / "orders.sql").write_text((elsewhere / "orders.sql").read_text())
+    assert Materializer._node_issue(materializer, inside, "lookbak_days", "unknown key").line == 2  # type: ignore[arg-type]
