@@ -19,25 +19,10 @@ from metricsctl.errors import MetricsctlError, SpecIssue
 from metricsctl.locations import yaml_error_issue, yaml_files
 from metricsctl.names import ItemName
 from metricsctl.spec import Spec, suggest
+from metricsctl.yaml_lines import line as line_of
+from metricsctl.yaml_lines import load, without_lines
 
 METRIC_TYPES = ("simple", "ratio", "derived", "cumulative", "conversion")
-LINE = "__line__"
-KEY_LINES = "__key_lines__"
-
-
-class _LineLoader(yaml.SafeLoader):
-    """Keeps the line of every mapping under `__line__`, and of each of its keys under `__key_lines__`."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    mapping = loader.construct_mapping(node, deep=True)
-    mapping[LINE] = node.start_mark.line + 1
-    mapping[KEY_LINES] = {str(key.value): key.start_mark.line + 1 for key, _ in node.value
-                          if isinstance(key, yaml.ScalarNode)}
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def _name(value: Any) -> str | None:
@@ -47,16 +32,6 @@ def _name(value: Any) -> str | None:
     if isinstance(value, dict) and isinstance(value.get("name"), str):
         return str(value["name"])
     return None
-
-
-def _line(value: Any, default: int) -> int:
-    return int(value[LINE]) if isinstance(value, dict) and LINE in value else default
-
-
-def _key_line(mapping: Any, key: str, default: int) -> int:
-    """The line where `key` is written in `mapping`."""
-    lines = mapping.get(KEY_LINES) if isinstance(mapping, dict) else None
-    return int(lines[key]) if isinstance(lines, dict) and key in lines else default
 
 
 class _Collector:
@@ -92,7 +67,7 @@ def _read_sections(out: _Collector, project_dir: Path, folders: Iterable[str]) -
         rel = str(file.relative_to(project_dir))
         data = file.read_bytes()
         try:
-            doc = yaml.load(data.decode("utf-8"), Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+            doc = load(data.decode("utf-8"))
         except UnicodeDecodeError as exc:
             out.add(rel, data[:exc.start].count(b"\n") + 1, f"byte 0x{data[exc.start]:02x} is not UTF-8 text; "
                     "save the file as UTF-8")
@@ -107,13 +82,13 @@ def _read_sections(out: _Collector, project_dir: Path, folders: Iterable[str]) -
             if section is None:
                 continue
             if not isinstance(section, list):
-                out.add(rel, _key_line(doc, key, 1), f"`{key}:` must be a list (each entry starting with `- name:`)")
+                out.add(rel, line_of(doc, key, 1), f"`{key}:` must be a list (each entry starting with `- name:`)")
                 continue
             for item in section:
                 if isinstance(item, dict):
                     bucket.append((rel, item))
                 else:
-                    out.add(rel, _key_line(doc, key, 1), f"an entry of `{key}:` is {item!r}, not a mapping with "
+                    out.add(rel, line_of(doc, key, 1), f"an entry of `{key}:` is {item!r}, not a mapping with "
                             "a name")
         grains |= _custom_grains(doc)
     return models, metrics, saved, grains
@@ -134,14 +109,14 @@ def check_yaml(project_dir: Path, folders: Iterable[str]) -> list[SpecIssue]:
     for path, model in models:
         name = str(model.get("name"))
         if name in seen_models:
-            out.add(path, _line(model, 1), f"semantic model '{name}' is defined twice; rename one")
+            out.add(path, line_of(model, default=1), f"semantic model '{name}' is defined twice; rename one")
         seen_models.add(name)
         for measure in _list(model.get("measures")):
             if not isinstance(measure, dict):
                 continue
             mname = str(measure.get("name"))
             if mname in measures:
-                out.add(path, _line(measure, 1), f"measure '{mname}' is defined in two semantic models; "
+                out.add(path, line_of(measure, default=1), f"measure '{mname}' is defined in two semantic models; "
                         "measure names must be unique across the project")
             measures[mname] = {"model": model, **measure}
     seen_metrics: set[str] = set()
@@ -151,21 +126,12 @@ def check_yaml(project_dir: Path, folders: Iterable[str]) -> list[SpecIssue]:
         params = _dict(query.get("query_params"))
         for name in _list(params.get("metrics")):
             if name not in metric_names:
-                out.add(path, _line(params, _line(query, 1)),
+                out.add(path, line_of(params, default=line_of(query, default=1)),
                         f"saved query '{query.get('name')}' asks for unknown metric '{name}'"
                         f"{suggest(str(name), sorted(set(metric_names)))}")
     _check_cycles(out, metrics)
     _ItemChecker(out, [m for _, m in models], metric_names, frozenset(grains)).check(metrics, saved)
     return out.issues
-
-
-def _without_lines(value: Any) -> Any:
-    """The YAML as dbt reads it: without the line marks this module adds."""
-    if isinstance(value, dict):
-        return {k: _without_lines(v) for k, v in value.items() if k not in (LINE, KEY_LINES)}
-    if isinstance(value, list):
-        return [_without_lines(v) for v in value]
-    return value
 
 
 def _check_schemas(out: _Collector, sections: Iterable[tuple[str, Items]]) -> set[int]:
@@ -185,7 +151,7 @@ def _check_schemas(out: _Collector, sections: Iterable[tuple[str, Items]]) -> se
         what, schema = schemas[section]
         for path, item in items:
             try:
-                schema.validate(_without_lines(item))
+                schema.validate(without_lines(item))
             except ValidationError as exc:
                 instance = getattr(exc, "instance", None)
                 if isinstance(instance, str) and ("{{" in instance or "{%" in instance):
@@ -200,7 +166,7 @@ def _check_schemas(out: _Collector, sections: Iterable[tuple[str, Items]]) -> se
                     at = inner
                 field = ".".join(str(p) for p in getattr(exc, "relative_path", ()) or ())
                 message = " ".join(str(getattr(exc, "message", exc)).split())
-                out.add(path, _line(at, _line(item, 1)),
+                out.add(path, line_of(at, default=line_of(item, default=1)),
                         f"{what} '{item.get('name')}': {field + ': ' if field else ''}{message}")
     return invalid
 
@@ -226,7 +192,8 @@ def _check_cycles(out: _Collector, metrics: list[tuple[str, dict[str, Any]]]) ->
                     cycle = frozenset(trail)
                     if cycle not in reported:
                         reported.add(cycle)
-                        out.add(path, _line(metric, 1), f"metric '{start}' reaches itself through its inputs: "
+                        out.add(path, line_of(metric, default=1),
+                                f"metric '{start}' reaches itself through its inputs: "
                                 f"{' -> '.join([*trail, start])}; a metric cannot be computed from itself")
                 elif nxt not in seen:
                     seen.add(nxt)
@@ -274,15 +241,15 @@ class _ItemChecker:
             for ref in refs:
                 if isinstance(ref, dict):
                     for text in _texts(ref.get("filter")):
-                        self.filter(path, _key_line(ref, "filter", _line(metric, 1)), what, text)
+                        self.filter(path, line_of(ref, "filter", line_of(metric, default=1)), what, text)
         for path, query in saved:
             what = f"saved query '{query.get('name')}'"
             params = _dict(query.get("query_params"))
-            line = _line(params, _line(query, 1))
+            line = line_of(params, default=line_of(query, default=1))
             for text in _texts(params.get("where")):
-                self.filter(path, _key_line(params, "where", line), what, text)
+                self.filter(path, line_of(params, "where", line), what, text)
             for text in _texts(params.get("group_by")):
-                self.group_by(path, _key_line(params, "group_by", line), what, text)
+                self.group_by(path, line_of(params, "group_by", line), what, text)
 
     def filter(self, path: str, line: int, what: str, text: str) -> None:
         from metricsctl.compiler.filters import parse_filter
@@ -335,7 +302,7 @@ def _texts(value: Any) -> list[str]:
 def _check_metric(out: _Collector, path: str, metric: dict[str, Any], measures: dict[str, Any],
                   metric_names: list[str], seen: set[str]) -> None:
     name = str(metric.get("name"))
-    line = _line(metric, 1)
+    line = line_of(metric, default=1)
     if name in seen:
         out.add(path, line, f"metric '{name}' is defined twice; rename one")
     seen.add(name)
@@ -349,18 +316,19 @@ def _check_metric(out: _Collector, path: str, metric: dict[str, Any], measures: 
     def measure(ref: Any, role: str) -> None:
         measure_name = _name(ref)
         if measure_name is None:
-            out.add(path, _line(params, line), f"metric '{name}' needs a {role} (type_params)")
+            out.add(path, line_of(params, default=line), f"metric '{name}' needs a {role} (type_params)")
         elif measure_name not in measures:
-            out.add(path, _line(ref, _line(params, line)), f"metric '{name}' references unknown {role} "
-                    f"'{measure_name}'{suggest(measure_name, sorted(measures))}")
+            out.add(path, line_of(ref, default=line_of(params, default=line)),
+                    f"metric '{name}' references unknown {role} '{measure_name}'"
+                    f"{suggest(measure_name, sorted(measures))}")
 
     def metric_ref(ref: Any, role: str) -> None:
         ref_name = _name(ref)
         if ref_name is None:
-            out.add(path, _line(params, line), f"metric '{name}' needs a {role} metric (type_params)")
+            out.add(path, line_of(params, default=line), f"metric '{name}' needs a {role} metric (type_params)")
         elif ref_name not in metric_names:
-            out.add(path, _line(ref, _line(params, line)), f"metric '{name}' references unknown metric "
-                    f"'{ref_name}' as {role}{suggest(ref_name, sorted(set(metric_names)))}")
+            out.add(path, line_of(ref, default=line_of(params, default=line)), f"metric '{name}' references unknown "
+                    f"metric '{ref_name}' as {role}{suggest(ref_name, sorted(set(metric_names)))}")
 
     if kind in ("simple", "cumulative"):
         measure(params.get("measure"), "measure")
@@ -376,7 +344,7 @@ def _check_metric(out: _Collector, path: str, metric: dict[str, Any], measures: 
                 names.add(str(inp.get("alias") or inp.get("name")))
             elif isinstance(inp, str):
                 names.add(inp)
-        _check_expression(out, path, _line(params, line), name, str(params.get("expr", "")), names)
+        _check_expression(out, path, line_of(params, default=line), name, str(params.get("expr", "")), names)
     elif kind == "conversion":
         conv = _dict(params.get("conversion_type_params"))
         measure(conv.get("base_measure"), "base measure")
@@ -388,7 +356,7 @@ def _check_metric(out: _Collector, path: str, metric: dict[str, Any], measures: 
                 continue
             entities = [e.get("name") for e in _list(ref["model"].get("entities")) if isinstance(e, dict)]
             if entity not in entities:
-                out.add(path, _line(conv, line), f"metric '{name}': entity '{entity}' is not an entity of "
+                out.add(path, line_of(conv, default=line), f"metric '{name}': entity '{entity}' is not an entity of "
                         f"semantic model '{ref['model'].get('name')}' (of its {role.replace('_', ' ')})")
 
 

@@ -93,6 +93,8 @@ from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
 from metricsctl.guards import name_problem
 from metricsctl.locations import yaml_error_issue, yaml_files
 from metricsctl.spec import Spec, suggest
+from metricsctl.yaml_lines import fields, load
+from metricsctl.yaml_lines import line as line_of
 
 if TYPE_CHECKING:
     from metricsctl.lineage.graph import Attachment
@@ -241,29 +243,6 @@ class AlertConfig:
         raise MetricsctlError(f"unknown alert rule '{name}'{suggest(name, [r.name for r in self.rules])}")
 
 
-# --- YAML with lines ----------------------------------------------------------------------------
-LINE = "__line__"
-KEY_LINES = "__key_lines__"
-
-
-class _LineLoader(yaml.SafeLoader):
-    """Keeps the line of every mapping, and of each of its keys."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    mapping = loader.construct_mapping(node, deep=True)
-    mapping[LINE] = node.start_mark.line + 1
-    mapping[KEY_LINES] = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k, yaml.ScalarNode)}
-    return mapping
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _fields(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if k not in (LINE, KEY_LINES)}
-
-
 def parse_duration(value: Any) -> timedelta | None:
     """`30m`, `6h`, `1d`, `2w` or `0`; None when it is not a duration."""
     if value == 0 or value == "0":
@@ -284,19 +263,11 @@ class _Reader:
     def add(self, line: int | None, message: str) -> None:
         self.issues.append(SpecIssue(message, self.path, line))
 
-    @staticmethod
-    def line(item: Any, key: str | None = None, default: int | None = None) -> int | None:
-        if not isinstance(item, dict):
-            return default
-        if key is not None and key in item.get(KEY_LINES, {}):
-            return int(item[KEY_LINES][key])
-        return int(item[LINE]) if LINE in item else default
-
     def unknown_keys(self, item: dict[str, Any], allowed: Iterable[str], what: str) -> None:
         known = list(allowed)
-        for key in _fields(item):
+        for key in fields(item):
             if key not in known:
-                self.add(self.line(item, str(key)), f"{what}: unknown key '{key}'{suggest(str(key), known)}; "
+                self.add(line_of(item, str(key)), f"{what}: unknown key '{key}'{suggest(str(key), known)}; "
                          f"allowed keys: {', '.join(known)}")
 
     def number(self, item: dict[str, Any], key: str, what: str, default: float | None = None,
@@ -305,17 +276,17 @@ class _Reader:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            self.add(self.line(item, key), f"{what}: '{key}' must be a number, not {value!r}")
+            self.add(line_of(item, key), f"{what}: '{key}' must be a number, not {value!r}")
             return default
         if minimum is not None and value < minimum:
-            self.add(self.line(item, key), f"{what}: '{key}' must be at least {minimum}, not {value}")
+            self.add(line_of(item, key), f"{what}: '{key}' must be at least {minimum}, not {value}")
             return default
         return float(value)
 
     def integer(self, item: dict[str, Any], key: str, what: str, default: int, minimum: int) -> int:
         value = item.get(key, default)
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            self.add(self.line(item, key), f"{what}: '{key}' must be a whole number of at least {minimum}, "
+            self.add(line_of(item, key), f"{what}: '{key}' must be a whole number of at least {minimum}, "
                      f"not {value!r}")
             return default
         return int(value)
@@ -323,7 +294,7 @@ class _Reader:
     def choice(self, item: dict[str, Any], key: str, what: str, choices: tuple[str, ...], default: str) -> str:
         value = item.get(key, default)
         if value not in choices:
-            self.add(self.line(item, key), f"{what}: '{key}' is {value!r}; use one of {', '.join(choices)}"
+            self.add(line_of(item, key), f"{what}: '{key}' is {value!r}; use one of {', '.join(choices)}"
                      f"{suggest(str(value), list(choices))}")
             return default
         return str(value)
@@ -333,7 +304,7 @@ class _Reader:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            self.add(self.line(item, key), f"{what}: '{key}' must be a list of names")
+            self.add(line_of(item, key), f"{what}: '{key}' must be a list of names")
             return ()
         return tuple(value)
 
@@ -383,7 +354,7 @@ def parse_alert_config(documents: Iterable[tuple[str, str]], spec: Spec,
     raw = _Raw()
     for path, text in documents:
         try:
-            doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+            doc = load(text)
         except yaml.YAMLError as exc:
             issues.append(yaml_error_issue(exc, path))
             continue
@@ -395,7 +366,7 @@ def parse_alert_config(documents: Iterable[tuple[str, str]], spec: Spec,
             if items is None:
                 continue
             if not isinstance(items, list):
-                reader.add(reader.line(doc, section), f"'{section}' must be a list")
+                reader.add(line_of(doc, section), f"'{section}' must be a list")
                 continue
             bucket.extend((path, item) for item in items)
         for section, dict_bucket in (("alert_defaults", raw.defaults), ("alert_owners", raw.owners)):
@@ -403,7 +374,7 @@ def parse_alert_config(documents: Iterable[tuple[str, str]], spec: Spec,
             if value is None:
                 continue
             if not isinstance(value, dict):
-                reader.add(reader.line(doc, section), f"'{section}' must be a mapping")
+                reader.add(line_of(doc, section), f"'{section}' must be a mapping")
                 continue
             dict_bucket.append((path, value))
     config = _Builder(spec, issues, scorecard).build(raw)
@@ -428,14 +399,14 @@ class _Builder:
             if "cooldown" in item:
                 parsed = parse_duration(item["cooldown"])
                 if parsed is None:
-                    r.add(r.line(item, "cooldown"), f"alert_defaults: cooldown {item['cooldown']!r} is not a "
+                    r.add(line_of(item, "cooldown"), f"alert_defaults: cooldown {item['cooldown']!r} is not a "
                           "duration; write e.g. 30m, 6h, 1d or 2w")
                 else:
                     cooldown = parsed
             if "targets_table" in item:
                 targets_table = self.table_name(r, item, "alert_defaults") or targets_table
             default_channels = r.names(item, "channels", "alert_defaults") or default_channels
-            channel_refs += [(r, r.line(item, "channels"), c, "alert_defaults") for c in default_channels]
+            channel_refs += [(r, line_of(item, "channels"), c, "alert_defaults") for c in default_channels]
 
         channels: dict[str, Channel] = {}
         for path, item in raw.channels:
@@ -446,8 +417,8 @@ class _Builder:
         owners: dict[str, tuple[str, ...]] = {}
         for path, mapping in raw.owners:
             r = _Reader(self.issues, path)
-            for owner, value in _fields(mapping).items():
-                line = r.line(mapping, str(owner))
+            for owner, value in fields(mapping).items():
+                line = line_of(mapping, str(owner))
                 if owner in owners:
                     r.add(line, f"alert owner '{owner}' is declared twice; keep one")
                 names = [value] if isinstance(value, str) else value
@@ -474,73 +445,73 @@ class _Builder:
     def table_name(self, r: _Reader, item: dict[str, Any], what: str) -> str | None:
         value = item.get("targets_table")
         if not isinstance(value, str) or not _TABLE_NAME.match(value):
-            r.add(r.line(item, "targets_table"), f"{what}: targets_table {value!r} is not a table name; write "
+            r.add(line_of(item, "targets_table"), f"{what}: targets_table {value!r} is not a table name; write "
                   "`table`, `schema.table` or `database.schema.table`")
             return None
         return value
 
     def channel(self, r: _Reader, item: Any, known: dict[str, Channel]) -> Channel | None:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            r.add(r.line(item), "each alert channel needs a `name` (and a `type`)")
+            r.add(line_of(item), "each alert channel needs a `name` (and a `type`)")
             return None
         name = str(item["name"])
         what = f"alert channel '{name}'"
         problem = name_problem(name, "alert channel")
         if problem:
-            r.add(r.line(item, "name"), problem)
+            r.add(line_of(item, "name"), problem)
         if name in known:
-            r.add(r.line(item), f"{what} is declared twice; keep one")
+            r.add(line_of(item), f"{what} is declared twice; keep one")
         kind = item.get("type")
         if kind not in CHANNEL_TYPES:
-            r.add(r.line(item, "type"), f"{what}: type is {kind!r}; use one of {', '.join(CHANNEL_TYPES)}"
+            r.add(line_of(item, "type"), f"{what}: type is {kind!r}; use one of {', '.join(CHANNEL_TYPES)}"
                   f"{suggest(str(kind), list(CHANNEL_TYPES))}")
             return None
         r.unknown_keys({k: v for k, v in item.items() if k not in ("url", "password")},
                        ("name", "type", *CHANNEL_KEYS[kind]), what)
         for key in REQUIRED_CHANNEL_KEYS[kind]:
             if item.get(key) in (None, "", []):
-                r.add(r.line(item), f"{what}: a {kind} channel needs `{key}`")
+                r.add(line_of(item), f"{what}: a {kind} channel needs `{key}`")
         for key in ("url_env", "username_env", "password_env"):
             if key in item and not (isinstance(item[key], str) and _ENV_NAME.match(item[key])):
-                r.add(r.line(item, key), f"{what}: '{key}' names an environment variable (e.g. "
+                r.add(line_of(item, key), f"{what}: '{key}' names an environment variable (e.g. "
                       f"{key.replace('_env', '').upper()}_SECRET); secrets are never written in the YAML")
         for key in ("url", "password"):
             if key in item:
-                r.add(r.line(item, key), f"{what}: write the secret's environment variable name as '{key}_env', "
+                r.add(line_of(item, key), f"{what}: write the secret's environment variable name as '{key}_env', "
                       f"never the secret itself")
         if kind == "jsonl" and isinstance(item.get("path"), str):
             from pathlib import PurePath
 
             path = PurePath(item["path"])
             if path.is_absolute() or ".." in path.parts:
-                r.add(r.line(item, "path"), f"{what}: path {item['path']!r} must be relative and inside the "
+                r.add(line_of(item, "path"), f"{what}: path {item['path']!r} must be relative and inside the "
                       "project (e.g. target/alerts.jsonl); metricsctl writes nowhere else")
         if kind == "webhook" and item.get("format", "slack") not in ("slack", "json"):
-            r.add(r.line(item, "format"), f"{what}: format is {item.get('format')!r}; use slack or json")
+            r.add(line_of(item, "format"), f"{what}: format is {item.get('format')!r}; use slack or json")
         if kind == "email":
             to = item.get("to")
             if isinstance(to, str):
                 item = {**item, "to": [to]}
             elif to is not None and not (isinstance(to, list) and all(isinstance(t, str) for t in to)):
-                r.add(r.line(item, "to"), f"{what}: 'to' must be an address or a list of addresses")
+                r.add(line_of(item, "to"), f"{what}: 'to' must be an address or a list of addresses")
             if "port" in item and (isinstance(item["port"], bool) or not isinstance(item["port"], int)):
-                r.add(r.line(item, "port"), f"{what}: port must be a number")
-        settings = tuple((str(k), tuple(v) if isinstance(v, list) else v) for k, v in _fields(item).items()
+                r.add(line_of(item, "port"), f"{what}: port must be a number")
+        settings = tuple((str(k), tuple(v) if isinstance(v, list) else v) for k, v in fields(item).items()
                          if k not in ("name", "type"))
-        return Channel(name, str(kind), settings, r.path, r.line(item))
+        return Channel(name, str(kind), settings, r.path, line_of(item))
 
     def rule(self, r: _Reader, item: Any, channels: dict[str, Channel], owners: dict[str, tuple[str, ...]],
              default_channels: tuple[str, ...], cooldown: timedelta, targets_table: str,
              seen: set[str]) -> Rule | None:
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            r.add(r.line(item), "each alert rule needs a `name`")
+            r.add(line_of(item), "each alert rule needs a `name`")
             return None
         name = str(item["name"])
         what = f"alert '{name}'"
-        line = r.line(item)
+        line = line_of(item)
         problem = name_problem(name, "alert rule")
         if problem:
-            r.add(r.line(item, "name"), problem)
+            r.add(line_of(item, "name"), problem)
         if name in seen:
             r.add(line, f"{what} is declared twice; rule names must be unique")
         seen.add(name)
@@ -548,7 +519,7 @@ class _Builder:
 
         kind = item.get("kind")
         if kind not in KINDS:
-            r.add(r.line(item, "kind"), f"{what}: kind is {kind!r}; use one of {', '.join(KINDS)}"
+            r.add(line_of(item, "kind"), f"{what}: kind is {kind!r}; use one of {', '.join(KINDS)}"
                   f"{suggest(str(kind), list(KINDS))}")
             kind = None
         r.unknown_keys(item, (*COMMON_KEYS, *(KIND_KEYS[kind] if kind else
@@ -558,7 +529,7 @@ class _Builder:
         if not isinstance(metric_name, str):
             r.add(line, f"{what} needs `metric: <metric name>`")
         elif metric_name not in self.spec.metric_names():
-            r.add(r.line(item, "metric"), f"{what} watches unknown metric '{metric_name}'"
+            r.add(line_of(item, "metric"), f"{what} watches unknown metric '{metric_name}'"
                   f"{suggest(metric_name, self.spec.metric_names())}")
         else:
             metric = self.spec.metric(metric_name)
@@ -567,11 +538,11 @@ class _Builder:
         dimensions = r.names(item, "dimensions", what)
         for dim in dimensions:
             if dim.startswith("metric_time"):
-                r.add(r.line(item, "dimensions"), f"{what}: '{dim}' is the time axis; set `grain:` instead")
+                r.add(line_of(item, "dimensions"), f"{what}: '{dim}' is the time axis; set `grain:` instead")
         filters = item.get("filter") or ()
         filters = (filters,) if isinstance(filters, str) else filters
         if not isinstance(filters, (list, tuple)) or not all(isinstance(f, str) for f in filters):
-            r.add(r.line(item, "filter"), f"{what}: filter must be a where template or a list of them")
+            r.add(line_of(item, "filter"), f"{what}: filter must be a where template or a list of them")
             filters = ()
         meta = dict(getattr(getattr(metric, "config", None), "meta", None) or {}) if metric is not None else {}
         owner = item.get("owner", meta.get("owner"))
@@ -579,7 +550,7 @@ class _Builder:
         own_channels = r.names(item, "channels", what)
         for channel in own_channels:
             if channel not in channels:
-                r.add(r.line(item, "channels"), f"{what} names unknown channel '{channel}'"
+                r.add(line_of(item, "channels"), f"{what} names unknown channel '{channel}'"
                       f"{suggest(channel, sorted(channels))}; declare it under alert_channels")
         route = tuple(dict.fromkeys([*owners.get(owner or "", ()), *own_channels])) or default_channels
         if not route and (metric is not None or owner is not None):
@@ -590,7 +561,7 @@ class _Builder:
         if "cooldown" in item:
             parsed = parse_duration(item["cooldown"])
             if parsed is None:
-                r.add(r.line(item, "cooldown"), f"{what}: cooldown {item['cooldown']!r} is not a duration; "
+                r.add(line_of(item, "cooldown"), f"{what}: cooldown {item['cooldown']!r} is not a duration; "
                       "write e.g. 30m, 6h, 1d or 2w")
             else:
                 rule_cooldown = parsed
@@ -610,12 +581,12 @@ class _Builder:
         if kind == "threshold":
             above, below = r.number(item, "above", what), r.number(item, "below", what)
             if above is None and below is None:
-                r.add(r.line(item), f"{what}: a threshold rule needs `above:` and/or `below:`")
+                r.add(line_of(item), f"{what}: a threshold rule needs `above:` and/or `below:`")
             return Threshold(above, below)
         if kind == "change":
             above, below = r.number(item, "above", what), r.number(item, "below", what)
             if above is None and below is None:
-                r.add(r.line(item), f"{what}: a change rule needs `above:` (a rise) and/or `below:` (a fall, "
+                r.add(line_of(item), f"{what}: a change rule needs `above:` (a rise) and/or `below:` (a fall, "
                       "negative)")
             return Change(r.choice(item, "compare_to", what, ("previous_period", "same_period_last_year"),
                                    "previous_period"),
@@ -624,12 +595,12 @@ class _Builder:
             seasonality = r.choice(item, "seasonality", what, ("weekday", "none"),
                                    "weekday" if grain == "day" else "none")
             if seasonality == "weekday" and grain != "day":
-                r.add(r.line(item, "seasonality"), f"{what}: weekday seasonality needs grain: day")
+                r.add(line_of(item, "seasonality"), f"{what}: weekday seasonality needs grain: day")
             default_training = {"day": 8 if seasonality == "weekday" else 28, "week": 12, "month": 12}[grain]
             training = r.integer(item, "training_periods", what, default_training, 2)
             min_training = r.integer(item, "min_training", what, max(3, (training + 1) // 2), 2)
             if min_training > training:
-                r.add(r.line(item, "min_training"), f"{what}: min_training ({min_training}) is more than "
+                r.add(line_of(item, "min_training"), f"{what}: min_training ({min_training}) is more than "
                       f"training_periods ({training})")
             return Anomaly(method=r.choice(item, "method", what, ("zscore", "mad"), "zscore"),
                            threshold=r.number(item, "threshold", what, 3.0, 0.0) or 3.0,
@@ -641,9 +612,9 @@ class _Builder:
         if kind == "target":
             mode = r.choice(item, "mode", what, ("end", "pace"), "end")
             if mode == "pace" and grain == "day":
-                r.add(r.line(item, "mode"), f"{what}: pace to target needs grain: week or month")
+                r.add(line_of(item, "mode"), f"{what}: pace to target needs grain: week or month")
             if len(dimensions) > 1:
-                r.add(r.line(item, "dimensions"), f"{what}: targets are set per org_unit, so a target rule "
+                r.add(line_of(item, "dimensions"), f"{what}: targets are set per org_unit, so a target rule "
                       "takes at most one dimension (the one whose values are the org units)")
             table = self.table_name(r, item, what) if "targets_table" in item else targets_table
             direction = str(meta.get("direction", "higher")).lower()
@@ -654,7 +625,7 @@ class _Builder:
                                              where.path if where else None, where.line if where else None))
             target_metric = item.get("target_metric", metric_name)
             if not isinstance(target_metric, str):
-                r.add(r.line(item, "target_metric"), f"{what}: target_metric must be a name")
+                r.add(line_of(item, "target_metric"), f"{what}: target_metric must be a name")
             card = self.scorecard
             kinds = {by: kind for kind, by in card.org_units.items()} if card and card.kind_column else {}
             return Target(mode, table or targets_table, str(target_metric),
@@ -664,7 +635,7 @@ class _Builder:
         if kind == "freshness":
             max_age = parse_duration(item.get("max_age"))
             if max_age is None:
-                r.add(r.line(item, "max_age") or r.line(item), f"{what}: a freshness rule needs `max_age:` as a "
+                r.add(line_of(item, "max_age") or line_of(item), f"{what}: a freshness rule needs `max_age:` as a "
                       "duration, e.g. 36h or 2d")
                 return None
             return Freshness(max_age)
@@ -680,7 +651,7 @@ class _Builder:
             SqlCompiler(self.spec).compile(MetricQuery.of(metric, [f"metric_time__{grain}", *dimensions], filters))
         except MetricsctlError as exc:
             key = "dimensions" if dimensions else "filter" if filters else "metric"
-            r.add(r.line(item, key), f"{what}: cannot query {metric} by {', '.join(dimensions) or grain}: {exc}")
+            r.add(line_of(item, key), f"{what}: cannot query {metric} by {', '.join(dimensions) or grain}: {exc}")
         except RecursionError:
-            r.add(r.line(item, "filter") or r.line(item), f"{what}: its filter nests too deeply to compile; "
+            r.add(line_of(item, "filter") or line_of(item), f"{what}: its filter nests too deeply to compile; "
                   "simplify it")
