@@ -49,6 +49,11 @@ class SpecError(IssuesError):
     subject = "the semantic spec"
 
 
+class LocatedSpecError(SpecError):
+    """Problems of the project's configuration, each located already: compiling every metric alone to find
+    the failing ones would add nothing."""
+
+
 class QueryError(MetricsctlError):
     """A metric query that cannot be answered: unknown names, fan-out joins, unsafe SQL."""
 

@@ -15,14 +15,13 @@ from typing import TYPE_CHECKING
 from metricsctl.compiler.dialects import ADAPTER_DIALECTS, DIALECTS, check_dialect
 from metricsctl.compiler.query import MetricQuery, too_deep
 from metricsctl.compiler.render import Compiled, SqlCompiler
-from metricsctl.errors import DbtError, IssuesError, MetricsctlError, QueryError, SpecError
+from metricsctl.errors import DbtError, IssuesError, LocatedSpecError, MetricsctlError, QueryError, SpecError
 from metricsctl.guards import mask
 from metricsctl.jsonable import dumps
 from metricsctl.profiles import Target, load_target
 from metricsctl.progress import Phases
 from metricsctl.project import DbtProject
 from metricsctl.saved_queries import saved_query_to_query
-from metricsctl.settings import SettingsError
 from metricsctl.spec import Spec
 from metricsctl.spec_cache import CACHE_FILE
 from metricsctl.warehouse import Result, Warehouse, connect, ensure_adapter, ensure_reachable, release_duckdb_if_loaded
@@ -362,7 +361,7 @@ class Metricsctl:
         materializer = self.materializer()
         try:
             models = materializer.models()  # compiles every metric (metric_values) and every export
-        except SettingsError:
+        except LocatedSpecError:
             raise  # located as they are: no failing metric to find
         except (MetricsctlError, RecursionError):
             self.validate()  # locate each failing metric at its file and line

@@ -21,13 +21,13 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}")
 
 
-def identifier_problem(name: object, what: str) -> str | None:
+def identifier_problem(name: object, what: str, becomes: str = "a file and a table name") -> str | None:
     """Why `name` cannot name a file, relation or column, or None when it can."""
     text = str(name) if name is not None else ""
     if IDENTIFIER.fullmatch(text):
         return None
     return (f"{what} {_shown(text)!r} is not a valid name: use letters, digits and underscores, starting with a "
-            f"letter or underscore, at most 63 characters (it becomes a file and a table name)")
+            f"letter or underscore, at most 63 characters (it becomes {becomes})")
 
 
 def name_problem(name: object, what: str) -> str | None:

@@ -106,7 +106,7 @@ def yaml_files(project_dir: Path, folders: Iterable[str]) -> list[Path]:
     return files
 
 
-INDEX_VERSION = "2"  # what an index holds (2: the keys of config.meta); a new version ignores older caches
+INDEX_VERSION = "3"  # what an index holds (2: config.meta keys; 3: time spine columns); newer ignores older caches
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser: same marks, ten times faster
 
 
@@ -156,7 +156,23 @@ def _index(project_dir: Path, files: list[Path]) -> LocationIndex:
                             if isinstance(key_node, yaml.ScalarNode):
                                 index.items[(section, name, "meta", str(key_node.value))] = Location(
                                     rel, key_node.start_mark.line + 1)
+        for name, item in _named_items(_mapping_get(doc, "models") if doc else None):
+            _index_time_spine(index, rel, name, _mapping_get(item, "time_spine"))
     return index
+
+
+def _index_time_spine(index: LocationIndex, rel: str, model: str, spine: yaml.Node | None) -> None:
+    """("time_spines", model, "column", name) -> where a time spine names each of its columns."""
+    if not isinstance(spine, yaml.MappingNode):
+        return
+    named = [_mapping_get(spine, "standard_granularity_column")]
+    grains = _mapping_get(spine, "custom_granularities")
+    for grain in grains.value if isinstance(grains, yaml.SequenceNode) else []:
+        named.append(_mapping_get(grain, "column_name") or _mapping_get(grain, "name"))
+    for node in named:
+        if isinstance(node, yaml.ScalarNode):
+            index.items.setdefault(("time_spines", model, "column", str(node.value)),
+                                   Location(rel, node.start_mark.line + 1))
 
 
 def _read_cache(cache: Path, key: str) -> LocationIndex | None:

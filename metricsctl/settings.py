@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from metricsctl.errors import SpecError
+from metricsctl.errors import LocatedSpecError
 from metricsctl.spec import suggest
 
 
-class SettingsError(SpecError):
+class SettingsError(LocatedSpecError):
     """Settings metricsctl does not read, each already located at its file and line."""
 
 

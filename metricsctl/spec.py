@@ -14,7 +14,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from metricsctl.errors import QueryError, SpecError, SpecIssue
+from metricsctl.errors import LocatedSpecError, QueryError, SpecError, SpecIssue
+from metricsctl.guards import identifier_problem
 from metricsctl.locations import LocationIndex
 
 Manifest = Any  # spec_cache.Node trees of dbt_semantic_interfaces' models, read through attributes (untyped)
@@ -145,7 +146,27 @@ class Spec:
             grain = str(getattr(legacy.grain, "value", legacy.grain)).lower()
             spines.setdefault(grain, TimeSpine(relation=legacy.location, day_column=legacy.column_name,
                                                custom_grains={}, grain=grain))
+        self._check_spine_columns(config)
         return spines
+
+    def _check_spine_columns(self, config: Any) -> None:
+        """A time spine's columns become column names in every query that steps along it: plain identifiers."""
+        issues = []
+        for spine in config.time_spines:
+            model = str(spine.node_relation.alias)
+            columns = [spine.primary_column.name, *(c.column_name or c.name for c in spine.custom_granularities)]
+            for column in columns:
+                problem = identifier_problem(column, f"time spine '{model}': column", "a column name in SQL")
+                if problem:
+                    where = self.locations.find("time_spines", model, "column", str(column))
+                    issues.append(SpecIssue(problem, where.path if where else None, where.line if where else None))
+        for legacy in config.time_spine_table_configurations:
+            problem = identifier_problem(legacy.column_name, f"time spine {legacy.location}: column",
+                                         "a column name in SQL")
+            if problem:
+                issues.append(SpecIssue(problem))
+        if issues:
+            raise LocatedSpecError(issues)
 
     @property
     def time_spine(self) -> TimeSpine:

@@ -424,3 +424,25 @@ def test_the_full_refresh_hint_shows_only_when_a_seeds_columns_changed(tmp_path:
     assert new_column.exit_code == 1
     assert "hint: when a seed's columns changed since the last load, reload it with `metricsctl build " \
            "--full-refresh`" in new_column.output
+
+
+@pytest.mark.parametrize(("key", "column"), [
+    ("column_name", "fiscal_quarter"),
+    ("standard_granularity_column", "date_day"),
+])
+def test_a_time_spine_column_that_is_not_a_name_is_refused_at_its_line(tmp_path: Path, key: str, column: str):
+    """A time spine's columns become column names in the SQL of every query that steps along it: text that is
+    not a plain name would run as SQL."""
+    root = project_copy(tmp_path)
+    spine = root / "models" / "time_spine.yml"
+    injected = "date_day::varchar || (select content from read_text('/etc/hostname'))"
+    text = spine.read_text()
+    assert f"{key}: {column}\n" in text and f"      - name: {column}\n" in text
+    head, tail = text.replace(f"{key}: {column}\n", f'{key}: "{injected}"\n', 1).split("    columns:\n", 1)
+    spine.write_text(head + "    columns:\n" + tail.replace(f"- name: {column}\n", f'- name: "{injected}"\n', 1))
+    for command in (["compile"], ["query", "--metrics", "revenue", "--group-by", "metric_time__fiscal_quarter"]):
+        line = one_error_line(cli(*command, "--project-dir", str(root)))
+        assert line.startswith(f"error: models/time_spine.yml:{line_of(spine, key + ':')}: time spine "
+                               "'metricflow_time_spine': column "), line
+        assert "is not a valid name" in line and "(it becomes a column name in SQL)" in line
+    assert not (root / "models" / "metrics").exists()
