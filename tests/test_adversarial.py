@@ -480,3 +480,78 @@ def test_a_parse_that_fails_while_the_warehouse_is_copied_leaves_no_work_behind(
     pd.testing.assert_frame_equal(table(gated, "select * from sales_by_month order by all"), before)
     monkeypatch.undo()
     assert Metricsctl(gated).build(as_of=dt.date(2024, 7, 2)).success
+
+
+# --- an expectation's own SQL reads tables, never files ------------------------------------------------
+ROW_QUERY_ESCAPES = [
+    "SELECT content FROM read_text('/etc/hostname')",
+    "SELECT * FROM '/etc/hostname'",
+    'SELECT * FROM "/etc/hostname"',
+    "SELECT * FROM {batch} WHERE amount > (SELECT COUNT(*) FROM read_csv('/etc/passwd'))",
+    "SELECT pg_read_file('/etc/passwd')",
+    "SELECT getenv('HOME') FROM {batch}",
+    "SELECT * FROM {batch} WHERE 1 = (SELECT COUNT(*) FROM duckdb_settings())",
+    "SELECT * FROM {batch}; DROP TABLE orders",
+    "DELETE FROM orders",
+    "COPY (SELECT 1) TO '/tmp/x.csv'",
+    "",
+]
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "spark"])
+def test_an_unexpected_rows_query_is_one_select_over_named_tables(dialect: str):
+    from metricsctl.expectations.row_queries import row_query_problem
+
+    for query in ROW_QUERY_ESCAPES:
+        assert row_query_problem(query, dialect), query
+    assert row_query_problem("SELECT * FROM text.`/etc/passwd`", "spark")
+    for query in ["SELECT * FROM {batch} WHERE amount < 0",
+                  "SELECT o.* FROM {batch} AS o LEFT JOIN main.customers AS c ON o.customer_id = c.customer_id "
+                  "WHERE c.customer_id IS NULL",
+                  "SELECT order_date, COUNT(*) FROM {batch} GROUP BY order_date HAVING COUNT(*) > 1",
+                  "WITH x AS (SELECT order_id, amount, LAG(amount) OVER (PARTITION BY customer_id ORDER BY order_id) "
+                  "AS previous FROM {batch}) SELECT * FROM x WHERE previous > amount * 10"]:
+        assert row_query_problem(query, dialect) is None, query
+
+
+def test_an_unexpected_rows_query_that_reads_a_file_is_refused_at_its_line(tmp_path: Path):
+    """The query never reaches the warehouse: the suite is refused with the file and line of the expectation.
+    Were it to get there, the suites' DuckDB connection allows no file access either."""
+    from metricsctl.expectations import ExpectationSpecError, run_suites, suites_from_yaml
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the-secret-value")
+    warehouse = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(warehouse)).execute("CREATE TABLE orders AS SELECT 1 AS order_id").close()
+    yaml_text = ("expectations:\n  - relation: main.orders\n    expectations:\n"
+                 f"      - unexpected_rows_expectation:\n          unexpected_rows_query: "
+                 f"\"SELECT content FROM read_text('{secret}')\"\n")
+    with pytest.raises(ExpectationSpecError) as raised:
+        run_suites(suites_from_yaml(yaml_text, "models/expectations.yml"), f"duckdb:///{warehouse}",
+                   as_of=dt.date(2024, 1, 1))
+    [issue] = raised.value.issues
+    assert (issue.path, issue.line) == ("models/expectations.yml", 4)
+    assert "`unexpected_rows_query` reads `READ_TEXT(" in issue.message and "the-secret-value" not in issue.message
+    allowed = yaml_text.replace(f"SELECT content FROM read_text('{secret}')",
+                                "SELECT * FROM {batch} WHERE order_id < 0")
+    run = run_suites(suites_from_yaml(allowed, "models/expectations.yml"), f"duckdb:///{warehouse}",
+                     as_of=dt.date(2024, 1, 1))
+    assert [r.status for s in run.suites for r in s.results] == ["pass"]
+
+
+def test_the_suites_duckdb_connection_reads_no_file_even_if_a_query_got_past_the_check(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from metricsctl.expectations import run_suites, runner, suites_from_yaml
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the-secret-value")
+    warehouse = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(warehouse)).execute("CREATE TABLE orders AS SELECT 1 AS order_id").close()
+    monkeypatch.setattr(runner, "row_query_problem", lambda query, dialect: None)
+    run = run_suites(suites_from_yaml(
+        "expectations:\n  - relation: main.orders\n    expectations:\n      - unexpected_rows_expectation:\n"
+        f"          unexpected_rows_query: \"SELECT content FROM read_text('{secret}')\"\n", "models/x.yml"),
+        f"duckdb:///{warehouse}", as_of=dt.date(2024, 1, 1))
+    [result] = [r for s in run.suites for r in s.results]
+    assert result.status == "error" and "file system operations are disabled" in (result.error or "")
+    assert "the-secret-value" not in json.dumps([r.__dict__ for s in run.suites for r in s.results], default=str)

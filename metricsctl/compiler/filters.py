@@ -22,7 +22,7 @@ PLACEHOLDER = "__mctl_item_{}"
 # The node types a filter may contain: comparisons, boolean logic, arithmetic, literals, casts and the
 # plain scalar functions of dates and text. Anything else (subqueries, statements, table functions that
 # read files such as read_csv or read_text, unknown functions, variables) is refused.
-_ALLOWED: tuple[type[exp.Expr], ...] = (
+SCALAR_NODES: tuple[type[exp.Expr], ...] = (
     exp.Column, exp.Identifier, exp.Literal, exp.Boolean, exp.Null, exp.Paren, exp.Tuple, exp.Not, exp.And,
     exp.Or, exp.Xor, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.NullSafeEQ, exp.NullSafeNEQ, exp.Is,
     exp.In, exp.Between, exp.Like, exp.ILike, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.IntDiv, exp.Mod, exp.Neg,
@@ -138,7 +138,7 @@ def parse_filter(template: str, dialect: str, custom_grains: frozenset[str] = fr
         raise QueryError(f"filter {quote(template)} must be exactly one SQL boolean expression, "
                          f"found {len(statements)} statements")
     expression = statements[0]
-    refused = next((n for n in expression.walk() if not isinstance(n, _ALLOWED)), None)
+    refused = next((n for n in expression.walk() if not isinstance(n, SCALAR_NODES)), None)
     if refused is not None:
         raise QueryError(f"filter {quote(template)} may only compare items and values with operators, casts and "
                          f"date or text functions; `{refused.sql(dialect)[:60]}` is not allowed (subqueries, "

@@ -50,13 +50,15 @@ from metricsctl.expectations.results import (
     SuiteResult,
     new_run_id,
 )
+from metricsctl.expectations.row_queries import row_query_problem
 from metricsctl.expectations.spec import ExpectationSpec, ExpectationSpecError, Suite
 from metricsctl.since_last_build import Bound
 
 META_KEY = "metricsctl_index"
 BATCH_PLACEHOLDER = "__metricsctl_batch__"
 ORPHANS_COLUMN = "metricsctl_orphan_rows"
-ROW_QUERY_EXPECTATIONS = (REFERENTIAL, "unexpected_rows_expectation")
+ROW_QUERY = "unexpected_rows_expectation"  # a query of the suite's own, held to row_queries.row_query_problem
+ROW_QUERY_EXPECTATIONS = (REFERENTIAL, ROW_QUERY)
 #: suites validated side by side on a SQL warehouse (see run_suites)
 SQL_LANES = 2
 
@@ -205,7 +207,9 @@ def run_suites(suites: Sequence[Suite], url: str, *, as_of: dt.date | None = Non
     if issues:
         raise ExpectationSpecError(issues)
     path = None if spark is not None else duckdb_path(url)
-    connect_args: dict[str, Any] = {"read_only": True} if path is not None else {}
+    # no file on the server is read through the suites' connection, whatever a query asks (row_queries.py)
+    connect_args: dict[str, Any] = {"read_only": True, "config": {"enable_external_access": False}} \
+        if path is not None else {}
     if spark is None:
         ensure_duckdb_free(url, connect_args)
     if spark is not None:
@@ -325,6 +329,11 @@ def _plan(suite: Suite, as_of: dt.date, dialect: str) -> tuple[list[_Planned], l
                 expectation = in_relation_class()(
                     unexpected_rows_query=query, meta=meta, description=kwargs.get("description"))
             else:
+                problem = row_query_problem(kwargs.get("unexpected_rows_query"), dialect) \
+                    if spec.name == ROW_QUERY else None
+                if problem:
+                    issues.append(SpecIssue(f"`{spec.name}`: {problem}", spec.path, spec.line))
+                    continue
                 if spec.name == FRESHNESS and FRESHNESS_ARG in kwargs:
                     kwargs["min_value"] = as_of - dt.timedelta(days=int(kwargs.pop(FRESHNESS_ARG)))
                 expectation = classes[spec.name](**kwargs, meta=meta)
