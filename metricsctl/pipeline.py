@@ -156,7 +156,7 @@ def _build(app: Metricsctl, stage: Stage, suites: list[Suite], select: tuple[str
            full_refresh: bool, phases: Phases, as_of: dt.date | None, process: SuiteProcess | None) -> BuildResult:
     from metricsctl.since_last_build import bounds_before_build, dbt_tests_see
 
-    if stage.unchanged is not None:
+    if stage.unchanged is not None and not full_refresh:  # a full refresh checks everything too
         suites = stage.unchanged.suites(suites)  # not those of what the build leaves as it is
     if not suites and process is not None:
         process.close()  # nothing for it to run: stopped now, not left importing beside dbt

@@ -7,6 +7,7 @@ equal a build of everything.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import duckdb
 import pytest
 from engines import differences
+from test_build_gating import SUITES
 from test_demo_nightly import AS_OF, differing_relations, full_build, land  # noqa: F401 - full_build: a fixture
 from test_materialize import ENGINES, engine_project, export_rows, make_project, metric_values, succeeded
 
@@ -21,6 +23,7 @@ from metricsctl.facade import Metricsctl
 from metricsctl.pipeline import BuildResult
 from metricsctl.unchanged import STATE_TABLE, state_keys
 
+GATING_AS_OF = dt.date(2024, 7, 2)  # the suites' freshness check passes on this day
 NEW_VISIT = "9001,5,2024-06-30,online\r\n"  # customer 5 visits online on the last day
 
 
@@ -93,11 +96,23 @@ def test_a_build_with_nothing_changed_builds_nothing_and_a_dropped_table_is_buil
     assert {"customers", "orders", "metric_values", "sales_by_month"} <= ran(rebuilt)
 
 
-def test_a_full_refresh_builds_everything(tmp_path: Path):
-    app = Metricsctl(make_project(tmp_path))
-    succeeded(app.build())
-    succeeded(app.build())
-    assert {"orders", "metric_values"} <= ran(app.build(full_refresh=True))
+def test_a_full_refresh_builds_and_checks_everything(tmp_path: Path):
+    root = make_project(tmp_path)
+    (root / "models" / "expectations.yml").write_text(SUITES)
+    app = Metricsctl(root)
+    first = app.build(as_of=GATING_AS_OF)
+    succeeded(first)
+    succeeded(app.build(as_of=GATING_AS_OF))
+    again = app.build(as_of=GATING_AS_OF)
+    succeeded(again)
+    full = app.build(full_refresh=True, as_of=GATING_AS_OF)
+    assert {"orders", "metric_values"} <= ran(full)
+    assert first.expectations is not None and full.expectations is not None
+    checked = [(s.suite, r.expectation, r.kwargs) for s in first.expectations.suites for r in s.results]
+    assert len(checked) == 5
+    # with nothing changed a build runs only what moves with the day; a full refresh, every expectation
+    assert again.expectations is None or sum(len(s.results) for s in again.expectations.suites) < len(checked)
+    assert [(s.suite, r.expectation, r.kwargs) for s in full.expectations.suites for r in s.results] == checked
 
 
 def manifest(*nodes: dict[str, Any], macros: dict[str, Any] | None = None) -> dict[str, Any]:
