@@ -19,6 +19,7 @@ from metricsctl.compiler.collector import collector_paused
 from metricsctl.errors import SpecIssue
 
 SECTIONS = ("semantic_models", "metrics", "saved_queries")
+DUPLICATE = "duplicate"  # (DUPLICATE, section, name, n): where an element is defined again
 CHILD_SECTIONS = ("measures", "dimensions", "entities", "exports")
 
 
@@ -40,6 +41,17 @@ class LocationIndex:
 
     def names(self, section: str) -> list[str]:
         return [k[1] for k in self.items if len(k) == 2 and k[0] == section]
+
+    def duplicates(self) -> list[SpecIssue]:
+        """A semantic model, metric or saved query defined again after its first definition, at each repeat."""
+        kinds = {"semantic_models": "semantic model", "metrics": "metric", "saved_queries": "saved query"}
+        issues = []
+        for key, where in self.items.items():
+            if key[0] == DUPLICATE:
+                first = self.items[(key[1], key[2])]
+                issues.append(SpecIssue(f"{kinds[key[1]]} '{key[2]}' is defined twice (first at {first.path}:"
+                                        f"{first.line}); rename or remove one", where.path, where.line))
+        return issues
 
     def locate_message(self, message: str) -> Location | None:
         """Best guess of the element a free-text message (e.g. from dbt's validator) is about."""
@@ -106,7 +118,7 @@ def yaml_files(project_dir: Path, folders: Iterable[str]) -> list[Path]:
     return files
 
 
-INDEX_VERSION = "3"  # what an index holds (2: config.meta keys; 3: time spine columns); newer ignores older caches
+INDEX_VERSION = "4"  # what an index holds (2: config.meta keys; 3: time spine columns; 4: repeats)
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser: same marks, ten times faster
 
 
@@ -144,6 +156,10 @@ def _index(project_dir: Path, files: list[Path]) -> LocationIndex:
         rel = str(path.relative_to(project_dir))
         for section in SECTIONS:
             for name, item in _named_items(_mapping_get(doc, section) if doc else None):
+                if (section, name) in index.items:  # dbt keeps one of them silently when both are in one file
+                    index.items[(DUPLICATE, section, name, str(len(index.items)))] = Location(
+                        rel, item.start_mark.line + 1)
+                    continue
                 index.items[(section, name)] = Location(rel, item.start_mark.line + 1)
                 for child in CHILD_SECTIONS:
                     for child_name, child_item in _named_items(_mapping_get(item, child)):

@@ -16,7 +16,7 @@ import yaml
 from sqlglot import exp
 
 from metricsctl.errors import MetricsctlError, SpecIssue
-from metricsctl.locations import yaml_error_issue, yaml_files
+from metricsctl.locations import index_yaml_files, yaml_error_issue, yaml_files
 from metricsctl.names import ItemName
 from metricsctl.spec import Spec, suggest
 from metricsctl.yaml_lines import line as line_of
@@ -105,12 +105,8 @@ def check_yaml(project_dir: Path, folders: Iterable[str]) -> list[SpecIssue]:
     metrics = [(path, m) for path, m in metrics if id(m) not in invalid]
     saved = [(path, q) for path, q in saved if id(q) not in invalid]
     measures: dict[str, dict[str, Any]] = {}
-    seen_models: set[str] = set()
+    out.issues.extend(index_yaml_files(project_dir, folders).duplicates())
     for path, model in models:
-        name = str(model.get("name"))
-        if name in seen_models:
-            out.add(path, line_of(model, default=1), f"semantic model '{name}' is defined twice; rename one")
-        seen_models.add(name)
         for measure in _list(model.get("measures")):
             if not isinstance(measure, dict):
                 continue
@@ -119,9 +115,8 @@ def check_yaml(project_dir: Path, folders: Iterable[str]) -> list[SpecIssue]:
                 out.add(path, line_of(measure, default=1), f"measure '{mname}' is defined in two semantic models; "
                         "measure names must be unique across the project")
             measures[mname] = {"model": model, **measure}
-    seen_metrics: set[str] = set()
     for path, metric in metrics:
-        _check_metric(out, path, metric, measures, metric_names, seen_metrics)
+        _check_metric(out, path, metric, measures, metric_names)
     for path, query in saved:
         params = _dict(query.get("query_params"))
         for name in _list(params.get("metrics")):
@@ -300,12 +295,9 @@ def _texts(value: Any) -> list[str]:
 
 
 def _check_metric(out: _Collector, path: str, metric: dict[str, Any], measures: dict[str, Any],
-                  metric_names: list[str], seen: set[str]) -> None:
+                  metric_names: list[str]) -> None:
     name = str(metric.get("name"))
     line = line_of(metric, default=1)
-    if name in seen:
-        out.add(path, line, f"metric '{name}' is defined twice; rename one")
-    seen.add(name)
     kind = str(metric.get("type", "")).lower()
     if kind not in METRIC_TYPES:
         out.add(path, line, f"metric '{name}' has type '{metric.get('type')}'; use one of "

@@ -446,3 +446,33 @@ def test_a_time_spine_column_that_is_not_a_name_is_refused_at_its_line(tmp_path:
                                "'metricflow_time_spine': column "), line
         assert "is not a valid name" in line and "(it becomes a column name in SQL)" in line
     assert not (root / "models" / "metrics").exists()
+
+
+@pytest.mark.parametrize("repeated", [("metric",), ("saved query",), ("metric", "saved query")])
+def test_a_metric_or_saved_query_defined_twice_in_one_file_is_refused_at_the_repeat(tmp_path: Path,
+                                                                                     repeated: tuple[str, ...]):
+    """dbt keeps one of two same-named elements of one file without a word (a metric), or stops at the first
+    (a saved query); whichever it keeps, queries and exports would silently answer with the other's definition."""
+    root = project_copy(tmp_path)
+    metrics, saved = root / "metrics" / "metrics.yml", root / "metrics" / "saved_queries.yml"
+    text = saved.read_text()
+    if "metric" in repeated:
+        append_metrics(root, "  - {name: revenue, label: Revenue too, type: simple, "
+                             "type_params: {measure: quantity}}\n")
+    if "saved query" in repeated:
+        query = text[text.index("  - name: sales_by_month\n"):text.index("  - name: daily_channel")]
+        saved.write_text(text + query.replace("      - name: sales_by_month\n", "      - name: sales_by_month_2\n"))
+    expected = {
+        "metric": f"metrics/metrics.yml:{line_of(metrics, 'label: Revenue too') if 'metric' in repeated else 0}: "
+                  "metric 'revenue' is defined twice (first at "
+                  f"metrics/metrics.yml:{line_of(metrics, '{name: revenue,')}); rename or remove one",
+        "saved query": f"metrics/saved_queries.yml:{len(text.splitlines()) + 1}: saved query 'sales_by_month' is "
+                       f"defined twice (first at metrics/saved_queries.yml:{line_of(saved, '- name: sales_by_month')})"
+                       "; rename or remove one",
+    }
+    for command in (["compile"], ["query", "--metrics", "revenue", "--group-by", "metric_time__month"]):
+        result = cli(*command, "--project-dir", str(root))
+        assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+        for what in repeated:
+            assert expected[what] in result.output
+    assert not (root / "models" / "metrics").exists()
