@@ -409,6 +409,26 @@ def test_jinja_in_a_description_lands_in_the_catalog_as_text(tmp_path: Path, mon
     assert list(described.description) == [meant]
 
 
+def test_text_shaped_like_metricsctls_own_placeholders_lands_in_the_catalog_as_text(tmp_path: Path):
+    """The generated SQL holds placeholders for dbt's `ref()`, `this` and a nightly's first day until it is
+    written. A description that names one (as they were once spelt, or as another process spells them) stays
+    text: it must not become a dependency on another model, the model's own relation name or a Jinja variable."""
+    from metricsctl import materialize
+
+    other = "0123456789" if materialize.THIS != "__0123456789_this__" else "9876543210"
+    root = make_project(tmp_path)
+    metrics = root / "metrics" / "metrics.yml"
+    text = "Revenue of order lines whose order was placed online (a filter through a join)."
+    meant = (f"see __metricsctl_model_no_such_model__, __metricsctl_this__, __metricsctl_ref_0__, "
+             f"__metricsctl_since__, __{other}_model_customers__, __{other}_this__, __{other}_since__")
+    source = metrics.read_text()
+    assert text in source
+    metrics.write_text(source.replace(text, '"' + meant + '"'))
+    assert Metricsctl(root).build().success
+    described = table(root, "select description from metric_catalog where description like 'see %'")
+    assert list(described.description) == [meant]
+
+
 def test_an_expectation_row_condition_is_never_evaluated_as_code(tmp_path: Path):
     from metricsctl.errors import SpecError
     from metricsctl.expectations import load_suites
