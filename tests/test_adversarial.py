@@ -575,3 +575,33 @@ def test_the_suites_duckdb_connection_reads_no_file_even_if_a_query_got_past_the
     [result] = [r for s in run.suites for r in s.results]
     assert result.status == "error" and "file system operations are disabled" in (result.error or "")
     assert "the-secret-value" not in json.dumps([r.__dict__ for s in run.suites for r in s.results], default=str)
+
+
+def test_a_secret_in_a_failing_row_is_masked_in_the_results_and_their_table(tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch):
+    """A row may hold a value that is also a secret this process read (a token pasted into a notes column, or a
+    query that reads one): the samples of failing values, in the build's output, the results table and the
+    metric center, show it masked."""
+    from metricsctl import guards
+    from metricsctl.expectations import run_suites, suites_from_yaml, write_results
+
+    monkeypatch.setattr(guards, "_SECRETS", set())
+    guards.register_secret("AKIAsupersecretS3keyvalue")
+    warehouse = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(warehouse)).execute(
+        "CREATE TABLE orders AS SELECT * FROM (VALUES (1, 'paid'), (2, 'AKIAsupersecretS3keyvalue')) t(id, status)"
+    ).close()
+    run = run_suites(suites_from_yaml(
+        "expectations:\n  - relation: main.orders\n    expectations:\n"
+        "      - expect_column_values_to_be_in_set: {column: status, value_set: [paid]}\n"
+        "      - unexpected_rows_expectation:\n"
+        "          unexpected_rows_query: \"SELECT id, status FROM {batch} WHERE status <> 'paid'\"\n",
+        "models/x.yml"), f"duckdb:///{warehouse}", as_of=dt.date(2024, 1, 1))
+    in_set, rows = run.results
+    assert in_set.unexpected_sample == ("***",)
+    assert rows.unexpected_count == 1 and rows.unexpected_sample == ({"id": 2, "status": "***"},)
+    results = tmp_path / "results.duckdb"
+    assert write_results(str(results), run) == 2
+    with duckdb.connect(str(results), read_only=True) as con:
+        stored = json.dumps(con.execute("SELECT * FROM expectation_results").fetchall(), default=str)
+    assert "AKIA" not in stored and "***" in stored

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlglot import exp
 
 from metricsctl.expectations.spec import Severity, short_value
+from metricsctl.guards import mask
 from metricsctl.jsonable import jsonable as to_json
 
 if TYPE_CHECKING:
@@ -125,6 +127,13 @@ class ExpectationRun:
     @property
     def results(self) -> list[ExpectationResult]:
         return [r for s in self.suites for r in s.results]
+
+    def masked(self) -> ExpectationRun:
+        """The run with every secret read in this process masked in what came from the warehouse: samples of
+        failing values, observed values and errors (a query may read a row holding one)."""
+        return dataclasses.replace(self, suites=tuple(
+            dataclasses.replace(suite, results=tuple(_masked(result) for result in suite.results))
+            for suite in self.suites))
 
     @property
     def ok(self) -> bool:
@@ -268,3 +277,17 @@ def store_results(warehouse: Warehouse, run: ExpectationRun, schema: str | None 
             exp.to_identifier(name) for name, _ in RESULT_COLUMNS]), expression=exp.Values(expressions=values))
         warehouse.execute(insert.sql(warehouse.dialect))
     return len(rows)
+
+
+def _masked(result: ExpectationResult) -> ExpectationResult:
+    def hidden(value: Any) -> Any:
+        if isinstance(value, str):
+            return mask(value)
+        if isinstance(value, dict):  # a row of an unexpected rows query
+            return {k: hidden(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(hidden(v) for v in value)
+        return value
+
+    return dataclasses.replace(result, unexpected_sample=tuple(hidden(v) for v in result.unexpected_sample),
+                               observed_value=hidden(result.observed_value), error=hidden(result.error))

@@ -72,7 +72,7 @@ class SuiteProcess:
 
         outcome = self._served(job, hear)
         if outcome is not None:
-            return outcome
+            return outcome.masked()  # the secrets this process read, which that one never knew
         # the process ended without an answer: the suites it did not report run here, all of them again
         log.debug("the expectations process could not serve (exit code %s); running the suites here",
                   self.process.returncode)
