@@ -69,3 +69,23 @@ def load_target(profiles_dir: Path, profile: str, target: str | None) -> Target:
         raise DbtError(f"{path}: profile '{profile}' has no target '{name}'; "
                        f"targets: {', '.join(sorted(outputs)) or 'none'}")
     return Target(profile, str(name), _render(outputs[name], env))
+
+
+def write_profile_with_path(profiles_dir: Path, target: Target, path: str, folder: Path) -> Path:
+    """`folder`/profiles.yml: the project's profile with only `target`'s `path` changed (and `target` as its
+    default). No value is rendered: env_var() calls stay as written, so no secret is written to disk."""
+    source = profiles_dir / "profiles.yml"
+    try:
+        profiles = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise DbtError(f"{source}: cannot read the profile: {exc}") from None
+    entry = dict(profiles[target.profile])
+    outputs = dict(entry.get("outputs") or {})
+    outputs[target.name] = {**outputs[target.name], "path": path}
+    entry["outputs"] = outputs
+    entry["target"] = target.name
+    folder.mkdir(parents=True, exist_ok=True)
+    written = folder / "profiles.yml"
+    written.write_text(yaml.safe_dump({target.profile: entry}, sort_keys=False), encoding="utf-8")
+    written.chmod(0o600)
+    return folder

@@ -28,10 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-import yaml
-
-from metricsctl.errors import DbtError, WarehouseError
-from metricsctl.profiles import Target
+from metricsctl.errors import WarehouseError
+from metricsctl.profiles import Target, write_profile_with_path
 from metricsctl.project import DbtProject
 
 if TYPE_CHECKING:
@@ -195,23 +193,9 @@ def writer_lock(target: Target) -> Iterator[None]:
 
 # --- the candidate ----------------------------------------------------------------------------------
 def _candidate_profile(project: DbtProject, target: Target, candidate: Path) -> Path:
-    """A profiles.yml that is the project's with only the target's `path` changed; no value is rendered
-    (env_var() calls stay as written, so no secret is written to disk)."""
-    source = project.resolved_profiles_dir() / "profiles.yml"
-    try:
-        profiles = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise DbtError(f"{source}: cannot read the profile: {exc}") from None
-    entry = dict(profiles[target.profile])
-    outputs = dict(entry.get("outputs") or {})
-    outputs[target.name] = {**outputs[target.name], "path": str(candidate)}
-    entry["outputs"] = outputs
-    folder = project.target_dir / PROFILE_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "profiles.yml"
-    path.write_text(yaml.safe_dump({target.profile: entry}, sort_keys=False), encoding="utf-8")
-    path.chmod(0o600)
-    return folder
+    """The project's profile with only the target's `path` changed (profiles.write_profile_with_path)."""
+    return write_profile_with_path(project.resolved_profiles_dir(), target, str(candidate),
+                                   project.target_dir / PROFILE_DIR)
 
 
 def _remove(*paths: Path) -> None:

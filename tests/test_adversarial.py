@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from metricsctl.alerts.channels import DeliveryError, WebhookNotifier
@@ -605,3 +606,23 @@ def test_a_secret_in_a_failing_row_is_masked_in_the_results_and_their_table(tmp_
     with duckdb.connect(str(results), read_only=True) as con:
         stored = json.dumps(con.execute("SELECT * FROM expectation_results").fetchall(), default=str)
     assert "AKIA" not in stored and "***" in stored
+
+
+def test_the_profile_a_diff_builds_with_holds_no_rendered_secret(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """`metricsctl diff` builds each side in a copy with a profile of its own: the user's, with only the
+    warehouse path changed, its env_var() calls as written."""
+    from metricsctl.diff.snapshot import _profile
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "dbt_project.yml").write_text("name: shop\nprofile: shop\n")
+    (project / "profiles.yml").write_text(
+        "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: shop.duckdb\n"
+        "      api_key: \"{{ env_var('DBT_ENV_SECRET_S3KEY') }}\"\n")
+    monkeypatch.setenv("DBT_ENV_SECRET_S3KEY", "AKIAsupersecretS3keyvalue")
+    folder, target, warehouse = _profile(project, project, tmp_path / "work", None, None)
+    written = folder / "profiles.yml"
+    assert target == "dev" and warehouse == tmp_path / "work" / "shop.duckdb"
+    output = yaml.safe_load(written.read_text())["shop"]["outputs"]["dev"]
+    assert "AKIA" not in written.read_text() and output["api_key"] == "{{ env_var('DBT_ENV_SECRET_S3KEY') }}"
+    assert output["path"] == str(warehouse) and written.stat().st_mode & 0o077 == 0

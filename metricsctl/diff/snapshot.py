@@ -6,7 +6,6 @@ temp dir, so parsing and building a side never touches the user's warehouse, tar
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -172,7 +171,7 @@ def _profile(project: Path, user_project: Path, workdir: Path, profiles_dir: str
     Returns the profiles dir, the target name and the warehouse file (None when the target is not DuckDB:
     it is then only parsed, never built).
     """
-    from metricsctl.profiles import load_target
+    from metricsctl.profiles import load_target, write_profile_with_path
 
     source = _profiles_source(project, user_project, profiles_dir)
     dbt_project = DbtProject(project)
@@ -186,12 +185,7 @@ def _profile(project: Path, user_project: Path, workdir: Path, profiles_dir: str
     original = str(loaded.config.get("path") or "")
     stem = Path(original).stem if original and ":" not in original else "warehouse"
     warehouse = workdir / f"{stem}.duckdb"
-    config = {**loaded.config, "path": str(warehouse)}
-    folder = workdir / "profiles"
-    folder.mkdir(parents=True, exist_ok=True)
-    document = {str(profile): {"target": loaded.name, "outputs": {loaded.name: config}}}
-    (folder / "profiles.yml").write_text(yaml.safe_dump(json.loads(json.dumps(document, default=str))),
-                                         encoding="utf-8")
+    folder = write_profile_with_path(source, loaded, str(warehouse), workdir / "profiles")
     return folder, loaded.name, warehouse
 
 
