@@ -75,8 +75,9 @@ class Metricsctl:
         if not profile:
             raise DbtError(f"{self.project.project_dir / 'dbt_project.yml'}: no `profile:` set")
         self.project.activate()
-        target = load_target(self.project.resolved_profiles_dir(), str(profile), self.target_name)
-        ensure_adapter(target)
+        profiles = self.project.resolved_profiles_dir()
+        target = load_target(profiles, str(profile), self.target_name)
+        ensure_adapter(target, profiles / "profiles.yml")
         return target
 
     @property

@@ -173,21 +173,50 @@ class DuckDBWarehouse:
         self.connection.close()
 
 
-def ensure_adapter(target: Target) -> None:
-    """A target whose dbt adapter (or engine client) is not installed: one line naming the pip extra."""
+#: dbt adapters published by dbt Labs or their warehouse's vendor: a `type:` outside this list is not sent to pip,
+#: since a misspelt one could name a package anyone may publish
+KNOWN_ADAPTERS = ("athena", "bigquery", "databricks", "duckdb", "fabric", "postgres", "redshift", "snowflake",
+                  "spark", "sqlserver", "trino")
+
+
+def ensure_adapter(target: Target, profiles: Path | None = None) -> None:
+    """A target whose dbt adapter (or engine client) is not installed: one line naming the pip extra, or, for a
+    type no known adapter has, the installed ones and the closest."""
+    import difflib
     import importlib.util
 
-    needs = {"postgres": ("dbt.adapters.postgres", "dbt-postgres"), "spark": ("dbt.adapters.spark", "dbt-spark")}
-    module, package = needs.get(target.type, (f"dbt.adapters.{target.type}", f"dbt-{target.type}"))
+    module = f"dbt.adapters.{target.type}"
     try:
         found = importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
+    except (ModuleNotFoundError, ValueError):
         found = False
+    if not found and target.type not in KNOWN_ADAPTERS:
+        installed = installed_adapters()
+        close = difflib.get_close_matches(target.type, [*installed, *KNOWN_ADAPTERS], n=1)
+        where = f"{profiles}: " if profiles is not None else ""
+        raise WarehouseError(f"{where}target '{target.name}' has type {target.type!r}, which no dbt adapter "
+                             f"provides{f'; did you mean {close[0]!r}?' if close else ''} (installed: "
+                             f"{', '.join(installed) or 'none'})")
     if not found:
-        raise missing_adapter(target.type, package)
+        raise missing_adapter(target.type, f"dbt-{target.type}")
     if target.type == "spark" and str(target.config.get("method", "session")) == "session" \
             and importlib.util.find_spec("pyspark") is None:
         raise missing_adapter("spark", "pyspark")
+
+
+def installed_adapters() -> list[str]:
+    """The dbt adapters installed here: the packages under `dbt.adapters` with a `__version__` of their own (dbt's
+    own base packages have none)."""
+    import importlib.util
+    import pkgutil
+
+    try:
+        spec = importlib.util.find_spec("dbt.adapters")
+    except ModuleNotFoundError:
+        return []
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    return sorted(m.name for m in pkgutil.iter_modules(folders)
+                  if m.ispkg and any((Path(f) / m.name / "__version__.py").is_file() for f in folders))
 
 
 def release_duckdb_if_loaded() -> None:

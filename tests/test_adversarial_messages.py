@@ -476,3 +476,15 @@ def test_a_metric_or_saved_query_defined_twice_in_one_file_is_refused_at_the_rep
         for what in repeated:
             assert expected[what] in result.output
     assert not (root / "models" / "metrics").exists()
+
+
+def test_a_misspelt_warehouse_type_names_the_profile_and_the_installed_adapters_not_a_package_to_install(
+        tmp_path: Path):
+    """`pip install dbt-duckbd` would install whatever anyone published under that name."""
+    root = project_copy(tmp_path)
+    profiles = root / "profiles.yml"
+    profiles.write_text(profiles.read_text().replace("type: duckdb", "type: duckbd", 1))
+    line = one_error_line(cli("query", "--project-dir", str(root), "--metrics", "revenue", "--explain"))
+    assert line.startswith(f"error: {profiles}: target 'dev' has type 'duckbd', which no dbt adapter provides; "
+                           "did you mean 'duckdb'? (installed: duckdb")  # then postgres and spark, with their extras
+    assert "pip install" not in line
