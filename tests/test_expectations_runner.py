@@ -505,3 +505,10 @@ def test_an_error_of_the_warehouse_in_one_lane_ends_the_run(warehouse: Path,
         run_suites(suites(ALL_SUITES), f"duckdb:///{warehouse}", as_of=AS_OF)
     assert len(started) < len(suites(ALL_SUITES)) - 2
     duckdb.connect(str(warehouse)).close()
+
+
+def test_the_headline_counts_each_expectation_once(run: ExpectationRun) -> None:
+    """An expectation that could not run is counted as such, not also as failed: the parts add up to the total."""
+    errors = ExpectationRun("r", run.run_at, run.as_of, (suite(run, "unknown_columns"),))
+    assert errors.headline() == "5 expectations: 1 passed, 4 could not run"
+    assert errors.counts()["failed_error_severity"] == 4  # for the gate, an error is a failure still

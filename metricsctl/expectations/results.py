@@ -160,13 +160,14 @@ class ExpectationRun:
 
     def headline(self) -> str:
         """`234 expectations: 221 passed, 13 failed (warn)` in a few words."""
-        counts = self.counts()
-        parts = [f"{counts['passed']} passed"]
-        for key, text in (("failed_error_severity", "failed (error)"), ("failed_warn_severity", "failed (warn)"),
-                          ("errors", "could not run")):
-            if counts[key]:
-                parts.append(f"{counts[key]} {text}")
-        return f"{counts['expectations']} expectations: {', '.join(parts)}"
+        results = self.results
+        parts = [f"{sum(r.status == 'pass' for r in results)} passed"]
+        for count, text in ((sum(r.status == "fail" and r.severity == "error" for r in results), "failed (error)"),
+                            (sum(r.status == "fail" and r.severity == "warn" for r in results), "failed (warn)"),
+                            (sum(r.status == "error" for r in results), "could not run")):
+            if count:
+                parts.append(f"{count} {text}")  # each expectation counted once: the parts add up to the total
+        return f"{len(results)} expectations: {', '.join(parts)}"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able summary of the run."""
