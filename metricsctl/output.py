@@ -268,7 +268,8 @@ def print_build(result: Any) -> None:
     from rich.console import Console
 
     console = Console(stderr=False, highlight=False, soft_wrap=True)
-    kinds: dict[str, int] = {}
+    kinds: dict[str, int] = {}  # built, passed or warned
+    failed_kinds: dict[str, int] = {}
     failed_nodes = [n for run in result.runs for n in run.failed]
     skipped: list[str] = []
     for node in result.nodes:
@@ -278,7 +279,10 @@ def print_build(result: Any) -> None:
         if node.status == "skipped":
             skipped.append(node.unique_id.split(".", 2)[-1])
             continue
-        kinds[kind] = kinds.get(kind, 0) + 1
+        if node.status in ("error", "fail", "runtime error"):
+            failed_kinds[kind] = failed_kinds.get(kind, 0) + 1
+        else:
+            kinds[kind] = kinds.get(kind, 0) + 1
         if node.status not in ("success", "pass"):
             color = "yellow" if node.status == "warn" else "bold red"
             console.print(f"[{color}]{node.status.upper()}[/] " + escape(f"{node.unique_id}: "
@@ -302,6 +306,9 @@ def print_build(result: Any) -> None:
     for metric, why in sorted(result.stale_metrics.items()):
         console.print(f"[yellow]STALE[/] metric {escape(metric)}: {escape(why)}")
     parts = ", ".join(plural(count, kind) for kind, count in sorted(kinds.items()))
+    if failed_kinds:
+        parts = (parts or "nothing") + " (" + ", ".join(plural(count, kind) for kind, count in
+                                                       sorted(failed_kinds.items())) + " failed)"
     verdict = "[bold green]OK[/]" if result.success else "[bold red]FAILED[/]"
     phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.phases.items())
     unchanged = getattr(result, "unchanged", None)

@@ -62,7 +62,7 @@ def test_a_failed_builds_summary_reads_as_english(capsys: pytest.CaptureFixture[
     assert "ERROR model.shop.stg_orders: (no message)" in text
     assert "SKIPPED 2 nodes downstream of a failure: sales_by_month, unique_orders_order_id" in text
     assert not [line for line in text.splitlines() if line.strip() in ("SKIPPED", "SKIPPED:")]
-    assert text.splitlines()[-1] == "FAILED built 1 model, 1 seed in 3.0 s"
+    assert text.splitlines()[-1] == "FAILED built 1 seed (1 model failed) in 3.0 s"
     assert output.plural(4, "saved_query") == "4 saved queries" and output.plural(1, "unit_test") == "1 unit test"
 
 
