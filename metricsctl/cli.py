@@ -434,6 +434,9 @@ def build(select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
     progress = output.build_progress(started=click.get_current_context().obj.get("started"))
     result = app.build(select, exclude, full_refresh, progress, day, with_alerts)
     output.print_build(result)
+    if select and not result.nodes and not result.unchanged:  # dbt says only "Nothing to do", in its log
+        output.warn(f"--select {' '.join(select)} matches no model, seed, snapshot or test of the project: "
+                    "nothing was built (dbt's node selection syntax: a name, path:..., tag:..., +name)")
     code = 0 if result.success else 1
     if result.alerts is not None:
         output.print_alert_run(result.alerts)

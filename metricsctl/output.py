@@ -317,6 +317,13 @@ def print_build(result: Any) -> None:
                   + (f"; {len(unchanged)} unchanged since the last build, left as they are" if unchanged else ""))
 
 
+def warn(message: str) -> None:
+    """One warning line, as the build prints its other warnings."""
+    from rich.console import Console
+
+    Console(highlight=False, soft_wrap=True).print("[yellow]WARN[/] " + escape(message))
+
+
 def print_alert_run(run: Any) -> None:
     """One line on the run, the alerts still open that a console channel did not just print, then what
     failed (on stderr)."""

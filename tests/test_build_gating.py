@@ -124,3 +124,14 @@ def test_a_defect_blocks_exactly_the_metric_models_downstream(project: Path):
     sales_after = table(project, "select * from sales_by_month order by all")
     june = sales_after.metric_time__month == pd.Timestamp("2024-06-01")
     assert sales_after[june].orders.iloc[0] == sales_before[june].orders.iloc[0] + 1
+
+
+def test_a_selection_that_matches_nothing_says_so(tmp_path: Path):
+    """dbt only logs "Nothing to do": a misspelt --select in a scheduler's command would pass for a build."""
+    root = make_project(tmp_path)
+    result = CliRunner().invoke(main, ["build", "--project-dir", str(root), "--select", "sales_by_mnth"])
+    assert result.exit_code == 0, result.output  # as dbt: not an error
+    assert ("WARN --select sales_by_mnth matches no model, seed, snapshot or test of the project: nothing was "
+            "built") in result.output
+    selected = CliRunner().invoke(main, ["build", "--project-dir", str(root), "--select", "orders"])
+    assert selected.exit_code == 0 and "matches no model" not in selected.output, selected.output
