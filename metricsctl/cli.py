@@ -181,6 +181,7 @@ def lineage(node: str, direction: str, depth: int | None, columns: bool, fmt: st
 
 
 SEVERITIES = ("info", "warning", "critical")
+INTERRUPTED = 130  # a build stopped by Ctrl-C (SIGINT), as a shell reports it: 128 + the signal's number
 
 
 @main.command()
@@ -432,7 +433,12 @@ def build(select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
     app = Metricsctl(project_dir, profiles_dir, target)
     day = as_of.date() if as_of else None
     progress = output.build_progress(started=click.get_current_context().obj.get("started"))
-    result = app.build(select, exclude, full_refresh, progress, day, with_alerts)
+    try:
+        result = app.build(select, exclude, full_refresh, progress, day, with_alerts)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted; what the build had not published is discarded, and the warehouse keeps "
+                   "its last published tables", err=True)
+        sys.exit(INTERRUPTED)
     output.print_build(result)
     if select and not result.nodes and not result.unchanged:  # dbt says only "Nothing to do", in its log
         output.warn(f"--select {' '.join(select)} matches no model, seed, snapshot or test of the project: "

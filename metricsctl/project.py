@@ -246,6 +246,8 @@ class DbtProject:
             # dbt validated the semantic manifest it wrote: metricsctl need not validate the same bytes again
             validated.stamp_if_dbt_validated(passed, self.semantic_manifest_path, self.validated_stamp)
             return
+        if isinstance(result.exception, KeyboardInterrupt):
+            raise KeyboardInterrupt  # the user stopped the command: no problem of the project's to report
         if isinstance(result.exception, OSError):
             raise DbtError(_os_error_message(result.exception, self.project_dir)) from result.exception
         from metricsctl.seeds import ensure_seeds_load

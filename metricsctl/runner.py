@@ -95,6 +95,8 @@ def run_dbt(project: DbtProject, command: list[str],
     if raised:
         raise raised[0]
     seconds = time.perf_counter() - started
+    if isinstance(result.exception, KeyboardInterrupt):
+        raise KeyboardInterrupt  # dbt caught it and cancelled its queries: the user stopped the command
     if result.exception is not None:
         text = str(result.exception)
         if "lock" in text.lower():

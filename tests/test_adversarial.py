@@ -353,6 +353,39 @@ def test_a_build_killed_at_any_point_leaves_the_published_warehouse_intact(gated
     assert Metricsctl(gated).build(as_of=dt.date(2024, 7, 2)).success
 
 
+def test_ctrl_c_at_any_point_of_a_build_is_one_line_exit_130_and_the_published_warehouse(gated: Path):
+    """Ctrl-C reaches the terminal's whole process group: the build and its suites' process alike. Wherever it
+    lands (dbt's parse, its runs, the suites), the build says so in one line, exits 130, and readers see the
+    published warehouse, old or new, never a mix."""
+    import signal
+
+    before = table(gated, "select * from sales_by_month order by all")
+    orders = gated / "seeds" / "orders.csv"
+    with orders.open("a", newline="") as f:
+        csv.writer(f).writerow([99999, 3, 1, "2024-06-30", "store", "false", 100.0])
+    interrupted = 0
+    for delay in (1.0, 3.0, 5.0):
+        build = subprocess.Popen([sys.executable, "-m", "metricsctl.cli", "build", "--project-dir", str(gated)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        time.sleep(delay)
+        os.killpg(build.pid, signal.SIGINT)
+        out, err = build.communicate(timeout=120)
+        if build.returncode == 0:
+            continue  # it had finished
+        interrupted += 1
+        assert build.returncode == 130, (out, err)
+        assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err, (out, err)
+        assert err.strip().splitlines()[-1] == ("error: interrupted; what the build had not published is discarded, "
+                                                "and the warehouse keeps its last published tables"), err
+        after = table(gated, "select * from sales_by_month order by all")
+        june = pd.Timestamp("2024-06-01")
+        if after[after.metric_time__month == june].orders.iloc[0] == before[
+                before.metric_time__month == june].orders.iloc[0]:
+            pd.testing.assert_frame_equal(after, before)
+    assert interrupted  # a build takes seconds here: one second in, it is parsing or importing dbt
+    assert Metricsctl(gated).build(as_of=dt.date(2024, 7, 2)).success
+
+
 @pytest.mark.parametrize("written", ["manifest.json", "semantic_manifest.json"])
 def test_a_dbt_file_cut_short_by_a_killed_build_is_parsed_again(gated: Path, written: str):
     """A build killed while dbt writes target/*.json leaves the file cut short; the next command must

@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 import os
 import pickle
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -168,7 +169,6 @@ def _ends_with_its_build(build: int) -> None:
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             import ctypes
-            import signal
 
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
     _stop_unless_built_by(build)  # the build may have died before the kernel was told
@@ -184,6 +184,8 @@ def main(argv: Sequence[str]) -> int:
     out = os.fdopen(int(argv[0]), "wb")
     build = int(argv[2]) if len(argv) > 2 else os.getppid()
     _ends_with_its_build(build)
+    # Ctrl-C reaches the terminal's whole process group: the build answers it, and this process ends with it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def send(*message: Any) -> None:
         _stop_unless_built_by(build)
