@@ -20,6 +20,7 @@ from metricsctl.errors import SpecIssue
 
 SECTIONS = ("semantic_models", "metrics", "saved_queries")
 DUPLICATE = "duplicate"  # (DUPLICATE, section, name, n): where an element is defined again
+MISPLACED_META = "misplaced meta"  # (MISPLACED_META, "metrics", name): a metric's `meta:` outside `config:`
 CHILD_SECTIONS = ("measures", "dimensions", "entities", "exports")
 
 
@@ -42,8 +43,9 @@ class LocationIndex:
     def names(self, section: str) -> list[str]:
         return [k[1] for k in self.items if len(k) == 2 and k[0] == section]
 
-    def duplicates(self) -> list[SpecIssue]:
-        """A semantic model, metric or saved query defined again after its first definition, at each repeat."""
+    def problems(self) -> list[SpecIssue]:
+        """What dbt reads without a word but not as written: a semantic model, metric or saved query defined
+        again after its first definition (at each repeat), and a metric's `meta:` outside its `config:`."""
         kinds = {"semantic_models": "semantic model", "metrics": "metric", "saved_queries": "saved query"}
         issues = []
         for key, where in self.items.items():
@@ -51,6 +53,10 @@ class LocationIndex:
                 first = self.items[(key[1], key[2])]
                 issues.append(SpecIssue(f"{kinds[key[1]]} '{key[2]}' is defined twice (first at {first.path}:"
                                         f"{first.line}); rename or remove one", where.path, where.line))
+            elif key[0] == MISPLACED_META:
+                issues.append(SpecIssue(f"{kinds[key[1]]} '{key[2]}': `meta:` beside `type:` is left out of the "
+                                        "Semantic Layer (owner, unit, kpi, target and alerts would be lost); move it "
+                                        "under `config:` (config: {meta: {...}})", where.path, where.line))
         return issues
 
     def locate_message(self, message: str) -> Location | None:
@@ -118,7 +124,7 @@ def yaml_files(project_dir: Path, folders: Iterable[str]) -> list[Path]:
     return files
 
 
-INDEX_VERSION = "4"  # what an index holds (2: config.meta keys; 3: time spine columns; 4: repeats)
+INDEX_VERSION = "5"  # what an index holds (2: config.meta keys; 3: time spines; 4: repeats; 5: meta)
 YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser: same marks, ten times faster
 
 
@@ -166,6 +172,11 @@ def _index(project_dir: Path, files: list[Path]) -> LocationIndex:
                         key_ = (section, name, child, child_name)
                         index.items[key_] = Location(rel, child_item.start_mark.line + 1)
                 config = _mapping_get(item, "config")
+                if section == "metrics":
+                    for key_node, value in item.value if isinstance(item, yaml.MappingNode) else []:
+                        if isinstance(key_node, yaml.ScalarNode) and key_node.value == "meta" \
+                                and isinstance(value, yaml.MappingNode):
+                            index.items[(MISPLACED_META, section, name)] = Location(rel, key_node.start_mark.line + 1)
                 for meta in (_mapping_get(item, "meta"), _mapping_get(config, "meta") if config else None):
                     if isinstance(meta, yaml.MappingNode):
                         for key_node, _ in meta.value:

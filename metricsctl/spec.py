@@ -67,7 +67,7 @@ class Spec:
         if not path.is_file():
             raise SpecError([SpecIssue("semantic manifest not found; run `dbt parse` or pass "
                                        "--project-dir", str(path))])
-        repeated = locations.duplicates() if locations is not None else []
+        repeated = locations.problems() if locations is not None else []
         if repeated:  # the manifest holds one of them: whichever it is, the other's numbers would be lost
             raise LocatedSpecError(repeated)
         data = path.read_bytes()

@@ -105,7 +105,7 @@ def check_yaml(project_dir: Path, folders: Iterable[str]) -> list[SpecIssue]:
     metrics = [(path, m) for path, m in metrics if id(m) not in invalid]
     saved = [(path, q) for path, q in saved if id(q) not in invalid]
     measures: dict[str, dict[str, Any]] = {}
-    out.issues.extend(index_yaml_files(project_dir, folders).duplicates())
+    out.issues.extend(index_yaml_files(project_dir, folders).problems())
     for path, model in models:
         for measure in _list(model.get("measures")):
             if not isinstance(measure, dict):

@@ -488,3 +488,18 @@ def test_a_misspelt_warehouse_type_names_the_profile_and_the_installed_adapters_
     assert line.startswith(f"error: {profiles}: target 'dev' has type 'duckbd', which no dbt adapter provides; "
                            "did you mean 'duckdb'? (installed: duckdb")  # then postgres and spark, with their extras
     assert "pip install" not in line
+
+
+def test_a_metrics_meta_outside_its_config_is_refused_at_its_line(tmp_path: Path):
+    """dbt keeps a metric's `meta:` beside `type:` on its own node but not in the Semantic Layer: the owner, unit
+    and KPI flag would be lost without a word (the catalog blank, the lint passing)."""
+    root = project_copy(tmp_path)
+    metrics = append_metrics(root, "  - name: revenue_owned\n    label: Owned\n    type: simple\n"
+                                   "    type_params: {measure: revenue}\n    meta: {owner: sales, unit: EUR}\n")
+    line = one_error_line(cli("query", "--project-dir", str(root), "--metrics", "revenue_owned", "--explain"))
+    assert line == (f"error: metrics/metrics.yml:{line_of(metrics, 'meta: {owner: sales')}: metric 'revenue_owned': "
+                    "`meta:` beside `type:` is left out of the Semantic Layer (owner, unit, kpi, target and alerts "
+                    "would be lost); move it under `config:` (config: {meta: {...}})")
+    metrics.write_text(metrics.read_text().replace("    meta: {owner: sales", "    config: {meta: {owner: sales")
+                       .replace("unit: EUR}\n", "unit: EUR}}\n"))
+    assert cli("query", "--project-dir", str(root), "--metrics", "revenue_owned", "--explain").exit_code == 0
