@@ -174,7 +174,7 @@ class Materializer:
 
     @cached_property
     def folder(self) -> str:  # read once: each reading of dbt_project.yml copies its settings
-        return f"{self.project.paths('model-paths')[0]}/metrics"
+        return self.project.generated_folder
 
     def _relation_refs(self) -> dict[str, str]:
         """Warehouse relation name -> the `ref()` call that reads it."""

@@ -12,7 +12,8 @@ import errno
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -226,28 +227,70 @@ class DbtProject:
         self.semantic_manifest(force=True)
         return read()
 
+    @property
+    def generated_folder(self) -> str:
+        """Where metricsctl writes its models: `metrics/` in the first of the model paths."""
+        return f"{self.paths('model-paths')[0]}/metrics"
+
+    @contextmanager
+    def _generated_models_set_aside(self) -> Iterator[list[Path]]:
+        """The models metricsctl generated (their first line says so) moved under target/ for the block, then
+        put back as they were."""
+        from metricsctl.materialize import MARKER
+
+        folder = self.project_dir / self.generated_folder
+        aside = self.target_dir / "metricsctl_generated_set_aside"
+        moved: list[Path] = []
+        for left in sorted(aside.glob("*.sql")) if aside.is_dir() else []:  # a command killed in the block
+            if not (folder / left.name).exists():
+                os.replace(left, folder / left.name)
+        try:
+            for path in sorted(folder.glob("*.sql")) if folder.is_dir() else []:
+                with path.open(encoding="utf-8", errors="replace") as file:
+                    if not file.readline().startswith(MARKER):
+                        continue
+                aside.mkdir(parents=True, exist_ok=True)
+                os.replace(path, aside / path.name)
+                moved.append(path)
+            yield moved
+        finally:
+            for path in moved:
+                os.replace(aside / path.name, path)
+
     def parse(self) -> None:
         """Run `dbt parse`; a failure becomes a SpecError listing every problem with file and line."""
         quiet_dbt_environment()
         self.activate()
         from dbt.cli.main import dbtRunner
 
-        messages: list[tuple[str, str, str]] = []
+        def parsed() -> tuple[Any, list[tuple[str, str, str]]]:
+            messages: list[tuple[str, str, str]] = []
 
-        def collect(event: Any) -> None:
-            name = event.info.name
-            if name == "SemanticValidationFailure" or event.info.level == "error":
-                messages.append((str(name), str(event.info.level), str(event.info.msg)))
+            def collect(event: Any) -> None:
+                name = event.info.name
+                if name == "SemanticValidationFailure" or event.info.level == "error":
+                    messages.append((str(name), str(event.info.level), str(event.info.msg)))
 
-        with validated.dbt_validations() as passed:
-            result = dbtRunner(callbacks=[collect]).invoke(
-                self.dbt_args(["parse", "--quiet", "--log-level", "none"]))
+            with validated.dbt_validations() as passed:
+                result = dbtRunner(callbacks=[collect]).invoke(
+                    self.dbt_args(["parse", "--quiet", "--log-level", "none"]))
+            if result.success:
+                # dbt validated the semantic manifest it wrote: metricsctl need not validate the same bytes again
+                validated.stamp_if_dbt_validated(passed, self.semantic_manifest_path, self.validated_stamp)
+            if isinstance(result.exception, KeyboardInterrupt):
+                raise KeyboardInterrupt  # the user stopped the command: no problem of the project's to report
+            return result, messages
+
+        result, messages = parsed()
         if result.success:
-            # dbt validated the semantic manifest it wrote: metricsctl need not validate the same bytes again
-            validated.stamp_if_dbt_validated(passed, self.semantic_manifest_path, self.validated_stamp)
             return
-        if isinstance(result.exception, KeyboardInterrupt):
-            raise KeyboardInterrupt  # the user stopped the command: no problem of the project's to report
+        # metricsctl's own models may be what fails: one deleted (another refers to it), or a time spine renamed
+        # that they read. The project without them is what the next compile reads, and it rewrites them all.
+        said = " ".join([str(result.exception or ""), *(message for _, _, message in messages)])
+        if f"{self.generated_folder}/" in said:
+            with self._generated_models_set_aside() as moved:
+                if moved and parsed()[0].success:
+                    return
         if isinstance(result.exception, OSError):
             raise DbtError(_os_error_message(result.exception, self.project_dir)) from result.exception
         from metricsctl.seeds import ensure_seeds_load

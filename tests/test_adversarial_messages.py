@@ -503,3 +503,26 @@ def test_a_metrics_meta_outside_its_config_is_refused_at_its_line(tmp_path: Path
     metrics.write_text(metrics.read_text().replace("    meta: {owner: sales", "    config: {meta: {owner: sales")
                        .replace("unit: EUR}\n", "unit: EUR}}\n"))
     assert cli("query", "--project-dir", str(root), "--metrics", "revenue_owned", "--explain").exit_code == 0
+
+
+def test_a_deleted_generated_model_or_a_renamed_time_spine_is_compiled_anew(tmp_path: Path):
+    """dbt parses metricsctl's own models with the project; one deleted (another refers to it) or a time spine
+    renamed (they read it) failed the parse that `metricsctl compile` needs to write them again."""
+    root = project_copy(tmp_path)
+    assert cli("compile", "--project-dir", str(root)).exit_code == 0
+    generated = root / "models" / "metrics"
+    catalog = (generated / "metric_catalog.sql").read_text()
+    assert "ref('metric_values')" in catalog
+    (generated / "metric_values.sql").unlink()
+    result = cli("compile", "--project-dir", str(root))
+    assert result.exit_code == 0, result.output
+    assert (generated / "metric_values.sql").is_file() and (generated / "metric_catalog.sql").read_text() == catalog
+    for name in ("time_spine.yml", "metricflow_time_spine.sql", "metricflow_time_spine_hour.sql"):
+        path = root / "models" / name
+        path.write_text(path.read_text().replace("name: metricflow_time_spine\n", "name: my_spine\n")
+                        .replace("ref('metricflow_time_spine')", "ref('my_spine')"))
+    (root / "models" / "metricflow_time_spine.sql").rename(root / "models" / "my_spine.sql")
+    result = cli("compile", "--project-dir", str(root))
+    assert result.exit_code == 0, result.output
+    assert "ref('my_spine')" in (generated / "metric_values.sql").read_text()
+    assert not list((root / "target").glob("metricsctl_generated_set_aside/*"))
