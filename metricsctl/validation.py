@@ -107,13 +107,17 @@ def check_yaml(project_dir: Path, folders: Iterable[str]) -> list[SpecIssue]:
     measures: dict[str, dict[str, Any]] = {}
     out.issues.extend(index_yaml_files(project_dir, folders).problems())
     for path, model in models:
+        _check_kinds(out, path, model)
         for measure in _list(model.get("measures")):
             if not isinstance(measure, dict):
                 continue
             mname = str(measure.get("name"))
             if mname in measures:
-                out.add(path, line_of(measure, default=1), f"measure '{mname}' is defined in two semantic models; "
-                        "measure names must be unique across the project")
+                first = measures[mname]["model"]
+                where = (f"twice in semantic model '{model.get('name')}'" if first is model else
+                         f"in two semantic models ('{first.get('name')}' and '{model.get('name')}')")
+                out.add(path, line_of(measure, default=1), f"measure '{mname}' is defined {where}; measure names "
+                        "must be unique across the project")
             measures[mname] = {"model": model, **measure}
     for path, metric in metrics:
         _check_metric(out, path, metric, measures, metric_names)
@@ -164,6 +168,23 @@ def _check_schemas(out: _Collector, sections: Iterable[tuple[str, Items]]) -> se
                 out.add(path, line_of(at, default=line_of(item, default=1)),
                         f"{what} '{item.get('name')}': {field + ': ' if field else ''}{message}")
     return invalid
+
+
+def _check_kinds(out: _Collector, path: str, model: dict[str, Any]) -> None:
+    """The `agg` of each measure and the `type` of each dimension and entity is one dbt knows (dbt stops at the
+    first other one, naming neither the file nor the line)."""
+    from dbt_semantic_interfaces.type_enums import AggregationType, DimensionType, EntityType
+
+    for section, what, key, kinds in (("measures", "measure", "agg", AggregationType),
+                                      ("dimensions", "dimension", "type", DimensionType),
+                                      ("entities", "entity", "type", EntityType)):
+        known = [kind.value for kind in kinds]
+        for element in _list(model.get(section)):
+            value = element.get(key) if isinstance(element, dict) else None
+            if value is not None and str(value).lower() not in known:
+                out.add(path, line_of(element, key, default=1),
+                        f"semantic model '{model.get('name')}': {what} '{element.get('name')}': {key} {value!r} is "
+                        f"not one of {', '.join(known)}{suggest(str(value).lower(), known)}")
 
 
 def _metric_inputs(metric: dict[str, Any]) -> list[str]:

@@ -526,3 +526,27 @@ def test_a_deleted_generated_model_or_a_renamed_time_spine_is_compiled_anew(tmp_
     assert result.exit_code == 0, result.output
     assert "ref('my_spine')" in (generated / "metric_values.sql").read_text()
     assert not list((root / "target").glob("metricsctl_generated_set_aside/*"))
+
+
+def test_a_misspelt_aggregation_or_type_is_named_at_its_line_with_the_fix(tmp_path: Path):
+    """dbt stops at the first enum it cannot read, in its own words and at no line: every one is named here."""
+    root = project_copy(tmp_path)
+    models = root / "metrics" / "semantic_models.yml"
+    text = models.read_text()
+    text = text.replace("      - name: orders\n        agg: sum\n", "      - name: orders\n        agg: summ\n", 1)
+    text = text.replace("      - name: channel\n        type: categorical\n",
+                        "      - name: channel\n        type: categorial\n", 1)
+    text = text.replace("      - name: order\n        type: primary\n",
+                        "      - name: order\n        type: primery\n", 1)
+    models.write_text(text)
+    result = cli("compile", "--project-dir", str(root))
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+    assert (f"metrics/semantic_models.yml:{line_of(models, 'agg: summ')}: semantic model 'orders': measure 'orders': "
+            "agg 'summ' is not one of sum, min, max, count_distinct, sum_boolean, average, percentile, median, "
+            "count; did you mean 'sum'") in result.output
+    assert (f"metrics/semantic_models.yml:{line_of(models, 'type: categorial')}: semantic model 'orders': dimension "
+            "'channel': type 'categorial' is not one of categorical, time; did you mean 'categorical'?"
+            ) in result.output
+    assert (f"metrics/semantic_models.yml:{line_of(models, 'type: primery')}: semantic model 'orders': entity 'order': "
+            "type 'primery' is not one of foreign, natural, primary, unique; did you mean 'primary'?") in result.output
+    assert "dbt_project.yml" not in result.output
