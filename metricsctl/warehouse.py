@@ -151,7 +151,7 @@ class DuckDBWarehouse:
         try:
             if path != ":memory:" and read_only and not Path(path).exists():
                 raise WarehouseError(f"{path}: the DuckDB warehouse does not exist yet; build it first "
-                                     "(`dbt build`, or `metricsctl build` on the demo)")
+                                     "(`metricsctl build`)")
             self.connection = duckdb.connect(path, read_only=read_only and path != ":memory:")
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():

@@ -90,7 +90,7 @@ def describe_duckdb_error(path: str, exc: BaseException) -> WarehouseError:
                               "configuration (dbt-duckdb keeps it open after a run, or a query connection is "
                               "still open); close that connection first (metricsctl.runner.release_duckdb())")
     if "does not exist" in lowered:
-        return WarehouseError(f"{path}: the DuckDB warehouse does not exist yet; build it first (`dbt build`)")
+        return WarehouseError(f"{path}: the DuckDB warehouse does not exist yet; build it first (`metricsctl build`)")
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return WarehouseError(f"{path}: cannot open the DuckDB warehouse: {first}")
 
