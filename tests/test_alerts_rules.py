@@ -111,6 +111,7 @@ def test_every_mistake_is_reported_at_once_with_file_and_line(spec: Spec, tmp_pa
         assert any(p == "metrics/alerts.yml" and n == line and text in m for p, n, m in found), (line, text, found)
     assert len(found) == len(expected), found
     assert "metrics/alerts.yml:9: alert 'typo_metric' watches unknown metric 'revenu'" in str(raised.value)
+    assert str(raised.value).startswith(f"{len(expected)} problems in the alert rules:")
 
 
 def test_a_rule_with_nowhere_to_go_is_an_error(spec: Spec):

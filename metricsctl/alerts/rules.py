@@ -243,6 +243,11 @@ class AlertConfig:
         raise MetricsctlError(f"unknown alert rule '{name}'{suggest(name, [r.name for r in self.rules])}")
 
 
+class AlertSpecError(SpecError):
+    """Problems in the project's alert rules and channels (a SpecError: every issue, with file and line)."""
+
+    subject = "the alert rules"
+
 def parse_duration(value: Any) -> timedelta | None:
     """`30m`, `6h`, `1d`, `2w` or `0`; None when it is not a duration."""
     if value == 0 or value == "0":
@@ -379,7 +384,7 @@ def parse_alert_config(documents: Iterable[tuple[str, str]], spec: Spec,
             dict_bucket.append((path, value))
     config = _Builder(spec, issues, scorecard).build(raw)
     if issues:
-        raise SpecError(issues)
+        raise AlertSpecError(issues)
     return config
 
 
