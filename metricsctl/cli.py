@@ -430,10 +430,10 @@ def build(select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
     from metricsctl.alerts import exit_code
     from metricsctl.facade import Metricsctl
 
-    app = Metricsctl(project_dir, profiles_dir, target)
-    day = as_of.date() if as_of else None
-    progress = output.build_progress(started=click.get_current_context().obj.get("started"))
     try:
+        app = Metricsctl(project_dir, profiles_dir, target)
+        day = as_of.date() if as_of else None
+        progress = output.build_progress(started=click.get_current_context().obj.get("started"))
         result = app.build(select, exclude, full_refresh, progress, day, with_alerts)
     except KeyboardInterrupt:
         click.echo("error: interrupted; what the build had not published is discarded, and the warehouse keeps "

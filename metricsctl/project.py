@@ -277,8 +277,7 @@ class DbtProject:
             if result.success:
                 # dbt validated the semantic manifest it wrote: metricsctl need not validate the same bytes again
                 validated.stamp_if_dbt_validated(passed, self.semantic_manifest_path, self.validated_stamp)
-            if isinstance(result.exception, KeyboardInterrupt):
-                raise KeyboardInterrupt  # the user stopped the command: no problem of the project's to report
+            raise_if_interrupted(result)
             return result, messages
 
         result, messages = parsed()
@@ -316,6 +315,13 @@ class DbtProject:
         if not issues:
             issues.append(_dbt_failure(result.exception, index))
         raise SpecError(sorted(issues, key=lambda i: (i.path or "", i.line or 0)))
+
+
+def raise_if_interrupted(result: Any) -> None:
+    """dbt's runner catches Ctrl-C and returns it as its result's exception: raise it again, since the user
+    stopped the command and no problem of the project's is to be reported."""
+    if isinstance(getattr(result, "exception", None), KeyboardInterrupt):
+        raise KeyboardInterrupt
 
 
 def _os_error_message(exc: OSError, project_dir: Path) -> str:

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from metricsctl import settings
 from metricsctl.errors import DbtError, WarehouseError
 from metricsctl.profiles import Target
-from metricsctl.project import DbtProject, quiet_dbt_environment
+from metricsctl.project import DbtProject, quiet_dbt_environment, raise_if_interrupted
 from metricsctl.publish import BuildLock, Stage
 from metricsctl.warehouse import first_line, quote_identifier
 
@@ -216,6 +216,7 @@ def parse(project: DbtProject) -> Any:
 
     written = ["--no-write-json"] if project.parsed_as_is() else []
     result = dbtRunner().invoke(project.dbt_args(["parse", "--log-level", "none", *written]))
+    raise_if_interrupted(result)
     if result.exception is not None or not result.success or result.result is None:
         raise DbtError(f"dbt parse failed: {first_line(result.exception or ValueError('no manifest'))}")
     return result.result
@@ -232,6 +233,7 @@ def _selected(project: DbtProject, manifest: Any, select: Sequence[str], exclude
     if exclude:
         args += ["--exclude", *exclude]
     result = dbtRunner(manifest=manifest).invoke(project.dbt_args(args))
+    raise_if_interrupted(result)
     if result.exception is not None or not result.success:
         raise DbtError(f"dbt ls failed: {first_line(result.exception or ValueError('no nodes'))}")
     return [str(json.loads(line)["unique_id"]) for line in result.result or []]

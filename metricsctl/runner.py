@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from metricsctl.errors import DbtError, WarehouseError
-from metricsctl.project import DbtProject, quiet_dbt_environment
+from metricsctl.project import DbtProject, quiet_dbt_environment, raise_if_interrupted
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,7 @@ def run_dbt(project: DbtProject, command: list[str],
     if raised:
         raise raised[0]
     seconds = time.perf_counter() - started
-    if isinstance(result.exception, KeyboardInterrupt):
-        raise KeyboardInterrupt  # dbt caught it and cancelled its queries: the user stopped the command
+    raise_if_interrupted(result)  # dbt cancelled its queries
     if result.exception is not None:
         text = str(result.exception)
         if "lock" in text.lower():
