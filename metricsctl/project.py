@@ -12,6 +12,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import yaml
 from metricsctl import validated
 from metricsctl.compiler.collector import collector_paused
 from metricsctl.errors import DbtError, SpecError, SpecIssue
-from metricsctl.locations import YAML_LOADER, LocationIndex, index_yaml_files, yaml_error_issue
+from metricsctl.locations import YAML_LOADER, Location, LocationIndex, index_yaml_files, yaml_error_issue
 
 FINGERPRINT_FILE = "metricsctl_parse_fingerprint.json"
 # environment variables dbt reads that do not change what it parses (metricsctl sets the first itself;
@@ -302,6 +303,7 @@ class DbtProject:
         # which it does not check) are different problems: both are reported.
         issues = check_yaml(self.project_dir, self.paths("model-paths"))
         index = self.locations()
+        told: dict[str, int] = {}  # a message dbt repeats for each place it is about: the nth, at the nth place
         for name, level, message in messages:
             text = _first_paragraph(message.strip())
             if level != "error" or not text:
@@ -311,10 +313,32 @@ class DbtProject:
             if issues and name != "SemanticValidationFailure":
                 continue
             where = index.locate_message(text)
+            if where is None:  # a value the message quotes, found where it is written
+                places = self._places_of_quoted(text)
+                where = places[min(told.get(text, 0), len(places) - 1)] if places else None
+            told[text] = told.get(text, 0) + 1
             issues.append(SpecIssue(text, where.path if where else None, where.line if where else None))
         if not issues:
             issues.append(_dbt_failure(result.exception, index))
         raise SpecError(sorted(issues, key=lambda i: (i.path or "", i.line or 0)))
+
+
+    def _places_of_quoted(self, message: str) -> list[Location]:
+        """Where the longest value quoted in a message ('7 dayz') is written in the project's YAML, in order."""
+        from metricsctl.locations import yaml_files
+
+        for value in sorted(set(re.findall(r"'([^'\n]{3,80})'", message)), key=len, reverse=True):
+            places = []
+            for path in yaml_files(self.project_dir, self.paths("model-paths")):
+                try:
+                    lines = path.read_text(encoding="utf-8").splitlines()
+                except (OSError, UnicodeDecodeError):
+                    continue
+                rel = str(path.relative_to(self.project_dir))
+                places += [Location(rel, n) for n, line in enumerate(lines, 1) if value in line]
+            if places:
+                return places
+        return []
 
 
 def raise_if_interrupted(result: Any) -> None:

@@ -550,3 +550,16 @@ def test_a_misspelt_aggregation_or_type_is_named_at_its_line_with_the_fix(tmp_pa
     assert (f"metrics/semantic_models.yml:{line_of(models, 'type: primery')}: semantic model 'orders': entity 'order': "
             "type 'primery' is not one of foreign, natural, primary, unique; did you mean 'primary'?") in result.output
     assert "dbt_project.yml" not in result.output
+
+
+def test_a_dbt_message_without_a_place_is_located_by_the_value_it_quotes(tmp_path: Path):
+    """dbt reports a window it cannot read once per place, naming neither: each is located where it is written."""
+    root = project_copy(tmp_path)
+    metrics = root / "metrics" / "metrics.yml"
+    metrics.write_text(metrics.read_text().replace("offset_window: 7 days,", "offset_window: 7 dayz,"))
+    places = [n for n, line in enumerate(metrics.read_text().splitlines(), 1) if "7 dayz" in line]
+    assert len(places) == 2
+    result = cli("compile", "--project-dir", str(root))
+    assert result.exit_code == 2 and "<semantic manifest>" not in result.output, result.output
+    for line in places:
+        assert f"metrics/metrics.yml:{line}: Invalid time granularity 'dayz' in window: '7 dayz'" in result.output
