@@ -162,6 +162,8 @@ def _index(project_dir: Path, files: list[Path]) -> LocationIndex:
         rel = str(path.relative_to(project_dir))
         for section in SECTIONS:
             for name, item in _named_items(_mapping_get(doc, section) if doc else None):
+                if _disabled(item):
+                    continue  # not in the manifest: neither a first definition nor a repeat
                 if (section, name) in index.items:  # dbt keeps one of them silently when both are in one file
                     index.items[(DUPLICATE, section, name, str(len(index.items)))] = Location(
                         rel, item.start_mark.line + 1)
@@ -186,6 +188,11 @@ def _index(project_dir: Path, files: list[Path]) -> LocationIndex:
         for name, item in _named_items(_mapping_get(doc, "models") if doc else None):
             _index_time_spine(index, rel, name, _mapping_get(item, "time_spine"))
     return index
+
+
+def _disabled(item: yaml.Node) -> bool:
+    enabled = _mapping_get(_mapping_get(item, "config") or yaml.MappingNode("", []), "enabled")
+    return isinstance(enabled, yaml.ScalarNode) and enabled.value.lower() == "false"
 
 
 def _index_time_spine(index: LocationIndex, rel: str, model: str, spine: yaml.Node | None) -> None:

@@ -322,7 +322,6 @@ class DbtProject:
             issues.append(_dbt_failure(result.exception, index))
         raise SpecError(sorted(issues, key=lambda i: (i.path or "", i.line or 0)))
 
-
     def _places_of_quoted(self, message: str) -> list[Location]:
         """Where the longest value quoted in a message ('7 dayz') is written in the project's YAML, in order."""
         from metricsctl.locations import yaml_files

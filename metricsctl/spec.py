@@ -67,9 +67,9 @@ class Spec:
         if not path.is_file():
             raise SpecError([SpecIssue("semantic manifest not found; run `dbt parse` or pass "
                                        "--project-dir", str(path))])
-        repeated = locations.problems() if locations is not None else []
-        if repeated:  # the manifest holds one of them: whichever it is, the other's numbers would be lost
-            raise LocatedSpecError(repeated)
+        problems = locations.problems() if locations is not None else []
+        if problems:  # what dbt read without a word but not as written (LocationIndex.problems)
+            raise LocatedSpecError(problems)
         data = path.read_bytes()
         kept = validated.take_dbt_manifest(data) if validate and validated_stamp is not None else None
         key = spec_cache.cache_key(data) if cache is not None and validate else None

@@ -563,3 +563,10 @@ def test_a_dbt_message_without_a_place_is_located_by_the_value_it_quotes(tmp_pat
     assert result.exit_code == 2 and "<semantic manifest>" not in result.output, result.output
     for line in places:
         assert f"metrics/metrics.yml:{line}: Invalid time granularity 'dayz' in window: '7 dayz'" in result.output
+
+
+def test_a_disabled_definition_beside_an_enabled_one_is_not_a_repeat(tmp_path: Path):
+    root = project_copy(tmp_path)
+    append_metrics(root, "  - {name: revenue, label: Old revenue, type: simple, type_params: {measure: quantity}, "
+                         "config: {enabled: false}}\n")
+    assert cli("query", "--project-dir", str(root), "--metrics", "revenue", "--explain").exit_code == 0
