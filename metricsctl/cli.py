@@ -70,6 +70,19 @@ def reports_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _by_ctrl_c(exc: BaseException) -> bool:
+    """Whether Ctrl-C raised `exc`, or the error it became (Python wraps one raised while a class is created,
+    in an import, as a RuntimeError)."""
+    seen: set[int] = set()
+    found: BaseException | None = exc
+    while found is not None and id(found) not in seen:
+        if isinstance(found, KeyboardInterrupt):
+            return True
+        seen.add(id(found))
+        found = found.__cause__ or found.__context__
+    return False
+
+
 def _fail(ctx: click.Context, message: str, code: int) -> None:
     import traceback
 
@@ -426,19 +439,27 @@ def build(select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
 
         metricsctl build --alerts --fail-on warning
     """
+    try:
+        sys.exit(_build(select, exclude, full_refresh, as_of, with_alerts, fail_on, project_dir, profiles_dir, target))
+    except BaseException as exc:
+        if not _by_ctrl_c(exc):
+            raise
+        click.echo("error: interrupted; what the build had not published is discarded, and the warehouse keeps "
+                   "its last published tables", err=True)
+        sys.exit(INTERRUPTED)
+
+
+def _build(select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool, as_of: Any, with_alerts: bool,
+           fail_on: str, project_dir: str, profiles_dir: str | None, target: str | None) -> int:
+    """`metricsctl build`, reported; returns the exit code."""
     from metricsctl import output
     from metricsctl.alerts import exit_code
     from metricsctl.facade import Metricsctl
 
-    try:
-        app = Metricsctl(project_dir, profiles_dir, target)
-        day = as_of.date() if as_of else None
-        progress = output.build_progress(started=click.get_current_context().obj.get("started"))
-        result = app.build(select, exclude, full_refresh, progress, day, with_alerts)
-    except KeyboardInterrupt:
-        click.echo("error: interrupted; what the build had not published is discarded, and the warehouse keeps "
-                   "its last published tables", err=True)
-        sys.exit(INTERRUPTED)
+    app = Metricsctl(project_dir, profiles_dir, target)
+    day = as_of.date() if as_of else None
+    progress = output.build_progress(started=click.get_current_context().obj.get("started"))
+    result = app.build(select, exclude, full_refresh, progress, day, with_alerts)
     output.print_build(result)
     if select and not result.nodes and not result.unchanged:  # dbt says only "Nothing to do", in its log
         output.warn(f"--select {' '.join(select)} matches no model, seed, snapshot or test of the project: "
@@ -447,7 +468,7 @@ def build(select: tuple[str, ...], exclude: tuple[str, ...], full_refresh: bool,
     if result.alerts is not None:
         output.print_alert_run(result.alerts)
         code = max(code, exit_code(result.alerts, fail_on))
-    sys.exit(code)
+    return code
 
 
 @main.command()
