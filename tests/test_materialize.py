@@ -279,6 +279,86 @@ def test_a_period_that_lost_all_its_rows_is_gone_after_an_incremental_run_as_aft
     assert ("2024-07-01", "store") in got and ("2024-06-28", "store") in got
 
 
+MONTHLY = """
+  - name: monthly_channel_sales
+    description: Monthly sales per channel, rebuilt incrementally from its daily sums.
+    query_params:
+      metrics: [revenue, orders, revenue_per_order]
+      group_by: ["TimeDimension('metric_time', 'month')", "Dimension('order__channel')"]
+    config:
+      meta:
+        metricsctl: {incremental: true, lookback_days: 3}
+    exports:
+      - name: monthly_channel_sales
+        config: {export_as: table, schema: exports}
+"""
+
+
+def with_monthly_export(app: Metricsctl) -> Metricsctl:
+    """The project with an incremental export by month whose measures all roll up from days."""
+    path = app.project.project_dir / "metrics" / "saved_queries.yml"
+    path.write_text(path.read_text() + MONTHLY)
+    return Metricsctl(app.project.project_dir, target=app.target_name)
+
+
+def monthly_rows(app: Metricsctl, schema: str) -> dict[tuple[object, ...], dict[str, object]]:
+    columns = ["metric_time__month", "order__channel", "revenue", "orders", "revenue_per_order"]
+    warehouse = app.warehouse()
+    try:
+        result = warehouse.execute(f"select {', '.join(columns)} from {schema}.monthly_channel_sales")
+    finally:
+        warehouse.close()
+    return keyed(tuple(columns), result.rows, columns[:2])
+
+
+@pytest.mark.parametrize("target", ENGINES)
+def test_a_monthly_incremental_export_rolls_its_months_up_from_daily_sums_as_a_full_refresh_would(
+        tmp_path: Path, target: str, request: pytest.FixtureRequest):
+    """An incremental export by month whose measures roll up (sums and counts) keeps them by day in
+    `<export>_daily_sums`: a nightly run reads only the lookback's days of rows into it, and the export rolls its
+    months up from those days. The months hold what a full refresh gives, and what pandas counts from the seeds."""
+    env = request.getfixturevalue(f"{target}_env") if target != "dev" else {}
+    only = ("+monthly_channel_sales",)
+    incremental = with_monthly_export(engine_project(tmp_path, "monthly", target))
+    schema = "exports" if target == "dev" else "monthly_exports"
+    assert incremental.build(select=only).success
+    sentinel_key = ("2024-01-01", "store")
+    sentinel = updates_rows(incremental.target.type)
+    if sentinel:  # an old month an incremental run must not rebuild
+        write(incremental, env, f"update {schema}.monthly_channel_sales set revenue = -1 "
+                                "where metric_time__month = '2024-01-01' and order__channel = 'store'")
+    append_day(incremental.project.project_dir, "2024-07-01", late_day="2024-06-29")
+    assert incremental.build(select=only).success
+
+    def compiled(name: str) -> str:
+        return max(incremental.project.target_dir.glob(f"**/compiled/*/models/metrics/{name}.sql"),
+                   key=lambda path: path.stat().st_mtime).read_text()
+
+    # the daily sums read the rows from the latest day held (2024-06-30) minus the 3-day lookback
+    assert "src.ordered_at >= CAST('2024-06-27' AS DATE)" in compiled("monthly_channel_sales_daily_sums")
+    # the export reads no source rows: the days of the months it rebuilds (June's start minus 3 days: from May)
+    export_sql = compiled("monthly_channel_sales")
+    assert "metric_time__day >= CAST('2024-05-01' AS DATE)" in export_sql
+    assert "src." not in export_sql and "monthly_channel_sales_daily_sums" in export_sql
+
+    full = with_monthly_export(engine_project(tmp_path, "refreshed", target))
+    append_day(full.project.project_dir, "2024-07-01", late_day="2024-06-29")
+    assert full.build(select=only).success
+    got = monthly_rows(incremental, schema)
+    expected = monthly_rows(full, "exports" if target == "dev" else "refreshed_exports")
+    if sentinel:
+        assert got.pop(sentinel_key)["revenue"] == -1
+        expected.pop(sentinel_key)
+    assert not differences(expected, got)
+
+    # orders per month and channel, counted by pandas from the seeds and the day's load
+    orders = pd.read_csv(incremental.project.project_dir / "seeds" / "orders.csv")
+    counted = orders.groupby([orders.ordered_at.str[:7] + "-01", orders.channel]).size()
+    assert {key: row["orders"] for key, row in got.items()} == {
+        key: n for key, n in counted.items() if key != sentinel_key or not sentinel}
+    assert got[("2024-07-01", "store")]["orders"] == 1
+
+
 def with_lookback(app: Metricsctl, days: int, visit_days: int | None = None) -> Metricsctl:
     """The project, saying that a load changes orders and order lines only from `days` days before the latest
     data on (and visits from `visit_days` before it, if given)."""
