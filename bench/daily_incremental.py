@@ -57,8 +57,6 @@ from datagen import parse_count  # noqa: E402
 from run_all import copy_project, dbt_env, machine, ratio, run_child  # noqa: E402
 from steps import compare_catalogs  # noqa: E402
 
-from metricsctl.materialize import SUMS_SUFFIX  # noqa: E402
-
 LAST_DAY = "2025-06-30"  # the last day of datagen's data
 LOAD_START = "2025-06-30 06:30:00"  # the morning the day's load starts: the runs of the 29th have landed
 LOAD_END = "2025-07-01 06:30:00"  # the next morning: the 30th's orders (that evening) and runs (06:15) are in
@@ -155,8 +153,11 @@ def past_the_data(sql: str) -> str:
 def bounded_reads(sql: str) -> list[tuple[str, str, str]]:
     """(table, time column, bound) of each source a nightly export's SQL reads by a bound
     (`FROM <table> AS src ... src.<time> >= CAST('<day>' AS DATE)`)."""
-    return sorted({(re.findall(r"FROM (\S+) AS src\b", sql[:bounded.start()])[-1], bounded.group(1), bounded.group(2))
-                   for bounded in re.finditer(r"src\.(\w+) >= CAST\('(\d{4}-\d{2}-\d{2})' AS DATE\)", sql)})
+    reads = sorted({(re.findall(r"FROM (\S+) AS src\b", sql[:bounded.start()])[-1], bounded.group(1), bounded.group(2))
+                    for bounded in re.finditer(r"src\.(\w+) >= CAST\('(\d{4}-\d{2}-\d{2})' AS DATE\)", sql)})
+    if not reads:
+        raise SystemExit(f"no bounded read found in a nightly export's SQL:\n{sql[:2000]}")
+    return reads
 
 
 def recorded_day(db: Path, sql: str) -> str:
@@ -311,10 +312,8 @@ def main() -> int:
     say(f"the SQL of {len(exports)} incremental exports, nightly vs full refresh, {args.repeats} runs each")
     sql_file = work / "export_sql.json"
     nothing_sql = {name: past_the_data(sql) for name, sql in nightly_sql.items()}
-    # an export rolled up from its daily sums reads no source rows: its days are those of its daily sums
     known_sql = {name: last_day_known(sql, (project / "models" / "metrics" / f"{name}.sql").read_text(),
-                                      recorded_day(before, sql)) for name, sql in nightly_sql.items()
-                 if bounded_reads(sql)}
+                                      recorded_day(before, sql)) for name, sql in nightly_sql.items()}
     recording_sql = {name: recording(sql) for name, sql in known_sql.items()}
     sql_file.write_text(json.dumps({"variants": {"nightly": nightly_sql, "full_refresh": full_sql,
                                                  "nothing": nothing_sql, "last_day_known": known_sql,
@@ -399,15 +398,6 @@ def summary(r: dict[str, Any]) -> str:
                    + (f" {med['last_day_known']:.3f} s | {ratio(full_s, med['last_day_known']):.1f}x | "
                       f"{rows.get('last_day_known', 0):,} | {med.get('recording', 0.0):.4f} s |"
                       if med.get("last_day_known") else " - | - | - | - |"))
-    sums = {e.removesuffix(SUMS_SUFFIX) for e in r["export_sql"] if e.endswith(SUMS_SUFFIX)}
-    if sums:
-        out.append("\nAn export rolled up from its daily sums, with them (the SQL of both models, medians added):\n")
-        out.append("| incremental export and its daily sums | nightly SQL | full-refresh SQL | ratio |")
-        out.append("|---|---|---|---|")
-        for export in sorted(sums & set(r["export_sql"])):
-            both = [r["export_sql"][export]["median"], r["export_sql"][export + SUMS_SUFFIX]["median"]]
-            nightly_s, full_s = (sum(x.get(v, 0.0) for x in both) for v in ("nightly", "full_refresh"))
-            out.append(f"| {export} | {nightly_s:.3f} s | {full_s:.3f} s | **{ratio(full_s, nightly_s):.1f}x** |")
     return "\n".join(out)
 
 

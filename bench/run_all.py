@@ -40,8 +40,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from metricsctl.materialize import SUMS_SUFFIX
-
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "models", "metrics", "macros", "seeds")
@@ -144,20 +142,6 @@ def compiled_sql(project: Path, model: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.startswith("--")).strip()
 
 
-def with_daily_sums(project: Path, export: str) -> str:
-    """An export's compiled SQL as one query: where the export rolls its periods up from its daily sums (a model of
-    their own, `<export>_daily_sums`), that model's SQL in place of its table, so the query does the whole work."""
-    sql = compiled_sql(project, export)
-    sums = export + SUMS_SUFFIX
-    if not (project / "models" / "metrics" / f"{sums}.sql").exists():
-        return sql
-    inlined, found = re.subn(r'(?:"[^"]+"\.)*"' + sums + '"', lambda _: f"({compiled_sql(project, sums)}) AS {sums}",
-                             sql)
-    if found != 1:
-        raise SystemExit(f"{export}: expected one read of {sums} in its compiled SQL, found {found}")
-    return inlined
-
-
 def saved_queries(project: Path) -> dict[str, list[str]]:
     """saved query -> its export names, from dbt's semantic manifest."""
     manifest = json.loads((project / "target" / "semantic_manifest.json").read_text())
@@ -250,7 +234,6 @@ def main() -> int:
     exports_of = saved_queries(project)
     exports = sorted(e for es in exports_of.values() for e in es)
     generated = sorted(p.stem for p in (project / "models" / "metrics").glob("*.sql"))
-    exports += [g for g in generated if g.removesuffix(SUMS_SUFFIX) in exports and g.endswith(SUMS_SUFFIX)]
     others = [g for g in generated if g not in exports]
     dbt = str(Path(py).parent / "dbt")
     say("dbt build: staging, marts and their tests")
@@ -268,8 +251,7 @@ def main() -> int:
     }
 
     # 3. the three variants of every export
-    exports = [e for e in exports if not e.endswith(SUMS_SUFFIX)]  # timed within their exports from here on
-    variants: dict[str, dict[str, str]] = {"metricsctl": {e: with_daily_sums(project, e) for e in exports},
+    variants: dict[str, dict[str, str]] = {"metricsctl": {e: compiled_sql(project, e) for e in exports},
                                            "floor": {}}
     for e in exports:
         floor = BENCH / "floor" / f"{e}.sql"

@@ -8,8 +8,7 @@ line naming the spec it came from; `metricsctl compile --check` fails when a fil
   incrementally when the saved query's `config.meta.metricsctl` says `incremental: true`: a run then
   rebuilds only the periods from the latest one it holds minus `lookback_days`, and deletes and
   re-inserts those periods (on Spark: overwrites their partitions), which gives the same rows as a full
-  refresh. An incremental export by week or longer whose measures roll up from days reads them from
-  `<export>_daily_sums`, a model of its own incremental by day (`Materializer._daily_sums`).
+  refresh.
 - With several dialects (`vars.metricsctl_dialects`), each model holds one SQL branch per dialect,
   chosen by `target.type` when dbt renders it (`for_targets`).
 - `metric_values`: every metric by day, week and month in long form (metric_name, grain,
@@ -71,8 +70,6 @@ DEFAULT_LOOKBACK_DAYS = 3
 RECORD_COLUMN = "first_day"  # the column of a `rewritten_record` model: a day its table was rewritten from
 FULL_SINCE = "1900-01-01"  # the bound of a full build: every period
 TABLE = "{{ config(materialized='table') }}"
-SUMS_SUFFIX = "_daily_sums"  # an incremental export's measures by day (`Materializer._daily_sums`)
-SUMS_DAY = f"{METRIC_TIME}__day"  # their day's column
 
 
 def since_variable(index: int, count: int) -> str:
@@ -295,10 +292,6 @@ class Materializer:
             for export in saved.exports:
                 try:
                     self._check_names(saved, export)
-                    sums = self._daily_sums(saved, export)
-                    if sums is not None:
-                        models.append(self._kept(sums[0], self._export_digest(saved, export, sums[0]),
-                                                 lambda: self._daily_sums_model(saved, export)))  # noqa: B023
                     models.append(self._kept(export.name, self._export_digest(saved, export),
                                              lambda: self._export(saved, export)))  # noqa: B023 - called here
                 except MetricsctlError as exc:
@@ -325,15 +318,14 @@ class Materializer:
                                        "must be unique") for n in duplicates])
         return models
 
-    def _export_digest(self, saved: Any, export: Any, part: str | None = None) -> str | None:
-        """What the export's compile reads besides the spec's objects: its header's location, dbt's options.
-        `part`: the name of a model the export reads (its daily sums), compiled from the same."""
+    def _export_digest(self, saved: Any, export: Any) -> str | None:
+        """What the export's compile reads besides the spec's objects: its header's location, dbt's options."""
         if self.store is None:
             return None
         where = self.spec.locations.find("saved_queries", saved.name)
         return self._digests.export(saved, export.name, {
             "where": [where.path, where.line] if where else None, "options": self._saved_query_config(saved.name),
-            "schema": self._export_schema(saved.name, export.name), "part": part})
+            "schema": self._export_schema(saved.name, export.name)})
 
     def _check_names(self, saved: Any, export: Any) -> None:
         """The export's name, alias and schema become a file and a relation: plain identifiers only."""
@@ -386,8 +378,13 @@ class Materializer:
         since: exp.Expr | None = None
         extra: list[str] = []
         if options.get("incremental"):
-            time_item = self._incremental_time(query)
+            time_columns = [g for g in query.group_by if parse_item_name(g).is_metric_time]
+            time_item = parse_item_name(time_columns[0]) if time_columns else None
+            if time_item is None or time_item.grain not in STANDARD_GRAINS:
+                raise MetricsctlError("an incremental export needs metric_time at day, week, month, quarter or "
+                                      "year in its group-by")
             time_column = time_item.column_name()
+            lookback = int(options.get("lookback_days", DEFAULT_LOOKBACK_DAYS)) + self._attribution_days(query)
             config.update(materialized="incremental", on_schema_change="fail")
             extra.append(incremental_config(time_column))  # appended after the pre-hook, or partitions overwritten
             # where the data ended at the last run: cumulative and offset metrics run on past it
@@ -396,86 +393,14 @@ class Materializer:
                 raise MetricsctlError("an incremental export needs a simple or ratio metric without "
                                       "fill_nulls_with, to tell where its data ends")
             has_data = exp.or_(*[exp.Not(this=exp.Is(this=column(m), expression=exp.Null())) for m in bearing])
-            prelude = self._since_prelude(time_column, str(time_item.grain), [(self._lookback(query, options), ())],
-                                          has_data)
+            prelude = self._since_prelude(time_column, str(time_item.grain), [(lookback, ())], has_data)
             lines += ["{{ config(pre_hook=" + repr([self._periods_emptied(prelude, time_column)]) + ") }}", prelude]
             since = cast(exp.Literal.string(since_placeholder(0, 1)), "DATE")
         arguments = [f"{k}={v!r}" for k, v in config.items()] + extra
         config_line = "{{ config(" + ", ".join(arguments) + ") }}"
-        sums = self._daily_sums(saved, export)
-        if sums is not None and since is not None:
-            compiled = self.compiler.compile_from_sums(query, exp.to_table(MODEL_REF.format(sums[0])), SUMS_DAY, since)
-        else:
-            compiled = self.compiler.compile(query, since)
+        compiled = self.compiler.compile(query, since)
         lines.append(self._render(compiled.expression))
         return GeneratedModel(export.name, f"{self.folder}/{export.name}.sql", header, config_line, "\n".join(lines))
-
-    @staticmethod
-    def _incremental_time(query: MetricQuery) -> Any:
-        """The metric_time item an incremental export is rebuilt by: its first one."""
-        time_columns = [g for g in query.group_by if parse_item_name(g).is_metric_time]
-        time_item = parse_item_name(time_columns[0]) if time_columns else None
-        if time_item is None or time_item.grain not in STANDARD_GRAINS:
-            raise MetricsctlError("an incremental export needs metric_time at day, week, month, quarter or "
-                                  "year in its group-by")
-        return time_item
-
-    def _lookback(self, query: MetricQuery, options: dict[str, Any]) -> int:
-        """How many days back from the latest day with data an incremental run rebuilds."""
-        return int(options.get("lookback_days", DEFAULT_LOOKBACK_DAYS)) + self._attribution_days(query)
-
-    def _daily_sums(self, saved: Any, export: Any) -> tuple[str, MetricQuery] | None:
-        """The model of an incremental export's daily sums and the query it holds, where the export has one.
-
-        An incremental export by a week, month, quarter or year must rebuild whole periods: a month's value
-        needs every day of it, so a nightly run would read a month or two of rows again to add one day. Where
-        every measure the export reads rolls up from days (a sum, count, min or max aggregated straight from its
-        rows: no distinct count, percentile, window, offset, conversion or semi-additive balance), the measures
-        are kept by day in a model of their own (`<export>_daily_sums`, the same query by metric_time's day,
-        itself incremental by day with the export's lookback), and the export rolls its periods up from those
-        days: a nightly run reads the lookback's days of rows, and the export the days of the periods it
-        rebuilds from that model. The same rows a full refresh gives, since those measures' values over a
-        period are those of its days combined."""
-        if not self._saved_query_config(saved.name).get("incremental"):
-            return None
-        query = saved_query_to_query(saved, self.spec.custom_grains)
-        times = [parse_item_name(g) for g in query.group_by]
-        times = [t for t in times if t.is_metric_time]
-        name = f"{export.name}{SUMS_SUFFIX}"
-        if not times or query.limit is not None or identifier_problem(name, "model") is not None or any(
-                t.date_part or t.grain not in STANDARD_GRAINS for t in times) or all(t.grain == "day" for t in times):
-            return None
-        if not all(i.is_plain and self.compiler.rolls_up(i) for i in self.compiler.plan(query).instances):
-            return None
-        group_by: list[str] = []
-        for text in query.group_by:
-            item = SUMS_DAY if parse_item_name(text).is_metric_time else text
-            if item not in group_by:
-                group_by.append(item)
-        return name, MetricQuery(query.metrics, tuple(group_by), query.where)
-
-    def _daily_sums_model(self, saved: Any, export: Any) -> GeneratedModel:
-        """`_daily_sums`' model: incremental by day, each run from the latest day it holds minus the lookback."""
-        found = self._daily_sums(saved, export)
-        assert found is not None
-        name, query = found
-        config: dict[str, Any] = {"materialized": "incremental", "on_schema_change": "fail"}
-        schema = self._export_schema(saved.name, export.name)
-        if schema:
-            config["schema"] = schema
-        names = list(self.compiler.plan(query).instances.values())
-        has_data = exp.or_(*[exp.Not(this=exp.Is(this=column(n), expression=exp.Null())) for n in names])
-        prelude = self._since_prelude(SUMS_DAY, "day", [(self._lookback(query, self._saved_query_config(
-            saved.name)), ())], has_data)
-        arguments = [f"{k}={v!r}" for k, v in config.items()] + [incremental_config(SUMS_DAY)]
-        compiled = self.compiler.compile(query, cast(exp.Literal.string(since_placeholder(0, 1)), "DATE"),
-                                         partial_sums=True)
-        header = self._header(f"saved query '{saved.name}', export '{export.name}' (its measures by day, which the "
-                              "export's incremental runs roll up)", "saved_queries", saved.name)
-        lines = ["{{ config(pre_hook=" + repr([self._periods_emptied(prelude, SUMS_DAY)]) + ") }}", prelude,
-                 self._render(compiled.expression)]
-        return GeneratedModel(name, f"{self.folder}/{name}.sql", header, "{{ config(" + ", ".join(arguments) + ") }}",
-                              "\n".join(lines))
 
     def _periods_emptied(self, prelude: str, time_column: str) -> str:
         """A pre-hook of an incremental export (in this dialect's branch): every period from the first day it

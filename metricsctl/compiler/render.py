@@ -494,40 +494,20 @@ class SqlCompiler:
         return self.qualify(str(measure.expr or measure.name), table)
 
     # --- the query -----------------------------------------------------------------------------
-    def compile(self, query: MetricQuery, since: exp.Expr | None = None, partial_sums: bool = False) -> Compiled:
+    def compile(self, query: MetricQuery, since: exp.Expr | None = None) -> Compiled:
         """`since`: the start of the first period to compute, at the grain of the query's metric_time (a
-        constant, so that each source's time is compared with it as it is), instead of the query's start_time.
-        `partial_sums`: the measures' aggregates by the query's items (named as `plan(...).instances` names them)
-        instead of the metrics, unordered: what `compile_from_sums` reads back."""
+        constant, so that each source's time is compared with it as it is), instead of the query's start_time."""
         if not query.metrics and not query.group_by:
             raise QueryError("no metrics given and nothing to group by; pass --metrics a,b or --group-by a,b")
-        plan = self.plan(query)
-        items = self.items.group_by_items(query, plan)
-        builder = _QueryBuilder(self, plan, items, query, since)
-        if not query.metrics:
-            return builder.values(self.items.values_model(items))
-        return builder.build(partial_sums)
-
-    def compile_from_sums(self, query: MetricQuery, sums: exp.Table, day: str, since: exp.Expr) -> Compiled:
-        """The query's metrics from `sums`, a relation holding what `compile(..., partial_sums=True)` gives for the
-        same query grouped by metric_time at the day (column `day`) in place of its metric_time items: the
-        measures' daily aggregates rolled up to the query's items (each measure must roll up:
-        `rolls_up`), from the day `since` on."""
-        plan = self.plan(query)
-        builder = _QueryBuilder(self, plan, self.items.group_by_items(query, plan), query, since)
-        return builder.from_sums(sums, day)
-
-    def plan(self, query: MetricQuery) -> Plan:
         key = (query.metrics, query.where)
         plan = self._plans.get(key)
         if plan is None:  # read only from here on: a query by another grain of the same metrics reuses it
             plan = self._plans[key] = Planner(self.spec).plan(query.metrics, query.where)
-        return plan
-
-    def rolls_up(self, instance: MeasureInstance) -> str | None:
-        """How daily aggregates of the measure combine into a longer period, if they can."""
-        agg = str(self.spec.measure(instance.measure).measure.agg.value)
-        return {"sum": "sum", "count": "sum", "sum_boolean": "sum", "min": "min", "max": "max"}.get(agg)
+        items = self.items.group_by_items(query, plan)
+        builder = _QueryBuilder(self, plan, items, query, since)
+        if not query.metrics:
+            return builder.values(self.items.values_model(items))
+        return builder.build()
 
 
 class _QueryBuilder:
@@ -700,7 +680,7 @@ class _QueryBuilder:
         return bind
 
     # --- scans ---------------------------------------------------------------------------------
-    def build(self, partial_sums: bool = False) -> Compiled:
+    def build(self) -> Compiled:
         outputs: list[tuple[str, list[MeasureInstance]]] = []
         plain: dict[tuple[str, str], list[list[MeasureInstance]]] = {}
         scans = self.scans()
@@ -724,25 +704,7 @@ class _QueryBuilder:
         for name, group in outputs:
             if group[0] not in self.on_daily:  # those are read from the daily sums already
                 self.from_base_events(name, group)
-        return self.combine(outputs, partial_sums)
-
-    def from_sums(self, sums: exp.Table, day: str) -> Compiled:
-        """`compile_from_sums`: the daily aggregates rolled up to the query's items in one CTE, from `since` on."""
-        day_value = column(day)
-
-        def bind(item: ItemName) -> exp.Expr:
-            return self.c.time_value(item, day_value.copy(), None) if item.is_metric_time else column(
-                item.column_name())
-
-        projections = [alias(bind(item), item.column_name()) for item in self.items]
-        projections += [alias(self.rolled_up(instance, column(name)), name)
-                        for instance, name in self.plan.instances.items()]
-        select = new_select(*projections).from_(sums, copy=False)
-        if self.since is not None:
-            select = select.where(exp.GTE(this=day_value.copy(), expression=self.since.copy()), copy=False)
-        if self.items:
-            select = select.group_by(*[bind(item) for item in self.items], copy=False)
-        return self.combine([(self.add_cte("rolled_up", select), list(self.plan.instances))])
+        return self.combine(outputs)
 
     def from_base_events(self, name: str, group: list[MeasureInstance]) -> None:
         """A plain scan of a conversion's base model, with the base measure's filters, aggregated from the
@@ -1098,18 +1060,12 @@ class _QueryBuilder:
 
     def rollup_kind(self, instance: MeasureInstance) -> str | None:
         """How daily aggregates of the measure combine into a longer period, if they can."""
-        return self.c.rolls_up(instance)
+        agg = str(self.c.spec.measure(instance.measure).measure.agg.value)
+        return {"sum": "sum", "count": "sum", "sum_boolean": "sum", "min": "min", "max": "max"}.get(agg)
 
     def rollup(self, instance: MeasureInstance, value: exp.Expr) -> exp.Expr:
         kind = self.rollup_kind(instance)
         return exp.Min(this=value) if kind == "min" else exp.Max(this=value) if kind == "max" else exp.Sum(this=value)
-
-    def rolled_up(self, instance: MeasureInstance, value: exp.Expr) -> exp.Expr:
-        """`rollup`, a sum of counts typed as the count it stands for."""
-        rolled = self.rollup(instance, value)
-        if self.c.spec.measure(instance.measure).measure.agg.value == "count":
-            rolled = cast(rolled, "BIGINT")
-        return rolled
 
     def spine_joined(self, group: list[MeasureInstance], on: Callable[[exp.Expr, exp.Expr],
                                                                      exp.Expr],
@@ -1598,7 +1554,7 @@ class _QueryBuilder:
         return f"{primary}__{dimension_name}"
 
     # --- combining -----------------------------------------------------------------------------
-    def combine(self, outputs: list[tuple[str, list[MeasureInstance]]], partial_sums: bool = False) -> Compiled:
+    def combine(self, outputs: list[tuple[str, list[MeasureInstance]]]) -> Compiled:
         if self.items and len(outputs) > 1 and self.c.dialect in KEYED_DIALECTS and \
                 len(outputs) * len(self.plan.instances) <= STACKED_CELLS:
             outputs = stack_on_keys(outputs, self.ctes, self.c.time_columns, self.add_cte,  # stacking.py
@@ -1647,20 +1603,15 @@ class _QueryBuilder:
             for name, _ in outputs[1:]:
                 select = select.join(joined("CROSS", named_table(name)), copy=False)
         projections: list[exp.Expr] = [alias(column(c, key_source), c) for c in self.columns]
-        values: list[tuple[str, exp.Expr]]
-        if partial_sums:
-            values = [(name, column(name, where_from[instance])) for instance, name in self.plan.instances.items()]
-        else:
-            values = [(metric, self.metric_expression(node, where_from)) for metric, node in self.plan.metrics.items()]
-        projections += [alias(value, name) for name, value in values]
+        for metric, node in self.plan.metrics.items():
+            projections.append(alias(self.metric_expression(node, where_from), metric))
         select = select.select(*projections, copy=False)
         select = with_ctes(select, self.ctes)
         if self.c.dialect in MATERIALIZED_DIALECTS and select.args.get("with_") is not None:
             count_from_groups(select.args["with_"])  # regroup.py: before the rows are shared
             share_scans(select.args["with_"], self.rows_name, self.reserve_name)
-        if not partial_sums:
-            select = self.order_and_limit(select)
-        output = tuple([*self.columns, *(name for name, _ in values)])
+        select = self.order_and_limit(select)
+        output = tuple([*self.columns, *self.plan.metrics])
         return Compiled(select, output, self.c.dialect)
 
     def rows_name(self, relation: exp.Table) -> str | None:

@@ -83,8 +83,10 @@ def regrouped(b: _QueryBuilder, group: list[MeasureInstance]) -> str:
 
     projections = [r.alias(bind(item), item.column_name()) for item in b.items]
     for instance in group:
-        projections.append(r.alias(b.rolled_up(instance, r.column(b.plan.instances[instance], daily)),
-                                   b.plan.instances[instance]))
+        value = b.rollup(instance, r.column(b.plan.instances[instance], daily))
+        if b.c.spec.measure(instance.measure).measure.agg.value == "count":
+            value = r.cast(value, "BIGINT")  # a sum of counts, typed as the count it stands for
+        projections.append(r.alias(value, b.plan.instances[instance]))
     select = r.new_select(*projections).from_(r.named_table(daily), copy=False)
     conditions = b.bind_filters(group[0].filters, bind) + b.time_constraint(day.copy())
     if conditions:

@@ -16,31 +16,85 @@ WHERE
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
-WITH rolled_up AS (
+WITH campaign_spend_grouped AS (
   SELECT
-    DATE_TRUNC('WEEK', metric_time__day) AS metric_time__week,
-    channel__channel_name AS channel__channel_name,
+    DATE_TRUNC('WEEK', src.spend_date) AS __time_1,
+    src.channel_id AS channel_id,
+    SUM(src.spend_eur) AS marketing_spend
+  FROM {{ ref('stg_campaign_spend') }} AS src
+  WHERE
+    src.spend_date >= CAST('{{ metricsctl_since }}' AS DATE)
+  GROUP BY
+    DATE_TRUNC('WEEK', src.spend_date),
+    src.channel_id
+), attributed_orders_grouped AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.ordered_at) AS __time_1,
+    src.channel_id AS channel_id,
+    COUNT(src.order_id) AS attributed_orders,
+    SUM(src.attributed_revenue) AS attributed_revenue,
+    SUM(src.attributed_gross_profit) AS attributed_gross_profit
+  FROM {{ ref('fct_attributed_orders') }} AS src
+  WHERE
+    src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+  GROUP BY
+    DATE_TRUNC('WEEK', src.ordered_at),
+    src.channel_id
+), stacked_by_key AS (
+  SELECT
+    __time_1,
+    channel_id,
+    marketing_spend,
+    NULL AS attributed_orders,
+    NULL AS attributed_revenue,
+    NULL AS attributed_gross_profit
+  FROM campaign_spend_grouped
+  UNION ALL
+  SELECT
+    __time_1,
+    channel_id,
+    NULL AS marketing_spend,
+    attributed_orders,
+    attributed_revenue,
+    attributed_gross_profit
+  FROM attributed_orders_grouped
+), grouped_by_key AS (
+  SELECT
+    __time_1,
+    channel_id,
     SUM(marketing_spend) AS marketing_spend,
-    CAST(SUM(attributed_orders) AS BIGINT) AS attributed_orders,
+    SUM(attributed_orders) AS attributed_orders,
     SUM(attributed_revenue) AS attributed_revenue,
     SUM(attributed_gross_profit) AS attributed_gross_profit
-  FROM {{ ref('channel_roi_by_week_daily_sums') }}
-  WHERE
-    metric_time__day >= CAST('{{ metricsctl_since }}' AS DATE)
+  FROM stacked_by_key
   GROUP BY
-    DATE_TRUNC('WEEK', metric_time__day),
-    channel__channel_name
+    __time_1,
+    channel_id
+), combined_by_key AS (
+  SELECT
+    src.__time_1 AS metric_time__week,
+    j_channel.channel_name AS channel__channel_name,
+    SUM(src.marketing_spend) AS marketing_spend,
+    CAST(SUM(src.attributed_orders) AS BIGINT) AS attributed_orders,
+    SUM(src.attributed_revenue) AS attributed_revenue,
+    SUM(src.attributed_gross_profit) AS attributed_gross_profit
+  FROM grouped_by_key AS src
+  LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
+    ON src.channel_id = j_channel.channel_id
+  GROUP BY
+    src.__time_1,
+    j_channel.channel_name
 )
 SELECT
-  rolled_up.metric_time__week AS metric_time__week,
-  rolled_up.channel__channel_name AS channel__channel_name,
-  rolled_up.marketing_spend AS marketing_spend,
-  rolled_up.attributed_orders AS attributed_orders,
-  rolled_up.attributed_revenue AS attributed_revenue,
-  rolled_up.attributed_gross_profit AS attributed_gross_profit,
-  CAST(rolled_up.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(rolled_up.marketing_spend, 0) AS DOUBLE) AS channel_roi,
-  CAST(rolled_up.attributed_revenue AS DOUBLE) / CAST(NULLIF(rolled_up.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend
-FROM rolled_up
+  combined_by_key.metric_time__week AS metric_time__week,
+  combined_by_key.channel__channel_name AS channel__channel_name,
+  combined_by_key.marketing_spend AS marketing_spend,
+  combined_by_key.attributed_orders AS attributed_orders,
+  combined_by_key.attributed_revenue AS attributed_revenue,
+  combined_by_key.attributed_gross_profit AS attributed_gross_profit,
+  CAST(combined_by_key.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(combined_by_key.marketing_spend, 0) AS DOUBLE) AS channel_roi,
+  CAST(combined_by_key.attributed_revenue AS DOUBLE) / CAST(NULLIF(combined_by_key.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend
+FROM combined_by_key
 ORDER BY
   metric_time__week ASC,
   channel__channel_name ASC
@@ -60,31 +114,81 @@ WHERE
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
-WITH rolled_up AS (
+WITH campaign_spend_grouped AS (
   SELECT
-    DATE_TRUNC('WEEK', metric_time__day) AS metric_time__week,
-    channel__channel_name AS channel__channel_name,
-    SUM(marketing_spend) AS marketing_spend,
-    CAST(SUM(attributed_orders) AS BIGINT) AS attributed_orders,
-    SUM(attributed_revenue) AS attributed_revenue,
-    SUM(attributed_gross_profit) AS attributed_gross_profit
-  FROM {{ ref('channel_roi_by_week_daily_sums') }}
+    DATE_TRUNC('WEEK', src.spend_date) AS __time_1,
+    src.channel_id AS channel_id,
+    SUM(src.spend_eur) AS marketing_spend
+  FROM {{ ref('stg_campaign_spend') }} AS src
   WHERE
-    metric_time__day >= CAST('{{ metricsctl_since }}' AS DATE)
+    src.spend_date >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
-    DATE_TRUNC('WEEK', metric_time__day),
+    DATE_TRUNC('WEEK', src.spend_date),
+    src.channel_id
+), campaign_spend_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__week,
+    j_channel.channel_name AS channel__channel_name,
+    SUM(src.marketing_spend) AS marketing_spend
+  FROM campaign_spend_grouped AS src
+  LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
+    ON src.channel_id = j_channel.channel_id
+  GROUP BY
+    src.__time_1,
+    j_channel.channel_name
+), attributed_orders_grouped AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.ordered_at) AS __time_1,
+    src.channel_id AS channel_id,
+    COUNT(src.order_id) AS attributed_orders,
+    SUM(src.attributed_revenue) AS attributed_revenue,
+    SUM(src.attributed_gross_profit) AS attributed_gross_profit
+  FROM {{ ref('fct_attributed_orders') }} AS src
+  WHERE
+    src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+  GROUP BY
+    DATE_TRUNC('WEEK', src.ordered_at),
+    src.channel_id
+), attributed_orders_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__week,
+    j_channel.channel_name AS channel__channel_name,
+    CAST(SUM(src.attributed_orders) AS BIGINT) AS attributed_orders,
+    SUM(src.attributed_revenue) AS attributed_revenue,
+    SUM(src.attributed_gross_profit) AS attributed_gross_profit
+  FROM attributed_orders_grouped AS src
+  LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
+    ON src.channel_id = j_channel.channel_id
+  GROUP BY
+    src.__time_1,
+    j_channel.channel_name
+), group_keys AS (
+  SELECT
+    metric_time__week,
     channel__channel_name
+  FROM campaign_spend_agg
+  UNION
+  SELECT
+    metric_time__week,
+    channel__channel_name
+  FROM attributed_orders_agg
 )
 SELECT
-  rolled_up.metric_time__week AS metric_time__week,
-  rolled_up.channel__channel_name AS channel__channel_name,
-  rolled_up.marketing_spend AS marketing_spend,
-  rolled_up.attributed_orders AS attributed_orders,
-  rolled_up.attributed_revenue AS attributed_revenue,
-  rolled_up.attributed_gross_profit AS attributed_gross_profit,
-  CAST(rolled_up.attributed_gross_profit AS DOUBLE PRECISION) / CAST(NULLIF(rolled_up.marketing_spend, 0) AS DOUBLE PRECISION) AS channel_roi,
-  CAST(rolled_up.attributed_revenue AS DOUBLE PRECISION) / CAST(NULLIF(rolled_up.marketing_spend, 0) AS DOUBLE PRECISION) AS return_on_ad_spend
-FROM rolled_up
+  group_keys.metric_time__week AS metric_time__week,
+  group_keys.channel__channel_name AS channel__channel_name,
+  campaign_spend_agg.marketing_spend AS marketing_spend,
+  attributed_orders_agg.attributed_orders AS attributed_orders,
+  attributed_orders_agg.attributed_revenue AS attributed_revenue,
+  attributed_orders_agg.attributed_gross_profit AS attributed_gross_profit,
+  CAST(attributed_orders_agg.attributed_gross_profit AS DOUBLE PRECISION) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE PRECISION) AS channel_roi,
+  CAST(attributed_orders_agg.attributed_revenue AS DOUBLE PRECISION) / CAST(NULLIF(campaign_spend_agg.marketing_spend, 0) AS DOUBLE PRECISION) AS return_on_ad_spend
+FROM group_keys
+LEFT JOIN campaign_spend_agg
+  ON group_keys.metric_time__week IS NOT DISTINCT FROM campaign_spend_agg.metric_time__week
+  AND group_keys.channel__channel_name IS NOT DISTINCT FROM campaign_spend_agg.channel__channel_name
+LEFT JOIN attributed_orders_agg
+  ON group_keys.metric_time__week IS NOT DISTINCT FROM attributed_orders_agg.metric_time__week
+  AND group_keys.channel__channel_name IS NOT DISTINCT FROM attributed_orders_agg.channel__channel_name
 ORDER BY
   metric_time__week ASC,
   channel__channel_name ASC
@@ -104,31 +208,95 @@ WHERE
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
-WITH rolled_up AS (
+WITH campaign_spend_grouped AS (
   SELECT
-    DATE_TRUNC('WEEK', metric_time__day) AS metric_time__week,
-    channel__channel_name AS channel__channel_name,
-    SUM(marketing_spend) AS marketing_spend,
-    CAST(SUM(attributed_orders) AS BIGINT) AS attributed_orders,
-    SUM(attributed_revenue) AS attributed_revenue,
-    SUM(attributed_gross_profit) AS attributed_gross_profit
-  FROM {{ ref('channel_roi_by_week_daily_sums') }}
+    DATE_TRUNC('WEEK', src.spend_date) AS __time_1,
+    src.channel_id AS channel_id,
+    SUM(src.spend_eur) AS marketing_spend
+  FROM {{ ref('stg_campaign_spend') }} AS src
   WHERE
-    metric_time__day >= CAST('{{ metricsctl_since }}' AS DATE)
+    src.spend_date >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
-    DATE_TRUNC('WEEK', metric_time__day),
+    DATE_TRUNC('WEEK', src.spend_date),
+    src.channel_id
+), campaign_spend_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__week,
+    j_channel.channel_name AS channel__channel_name,
+    SUM(src.marketing_spend) AS marketing_spend
+  FROM campaign_spend_grouped AS src
+  LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
+    ON src.channel_id = j_channel.channel_id
+  GROUP BY
+    src.__time_1,
+    j_channel.channel_name
+), attributed_orders_grouped AS (
+  SELECT
+    DATE_TRUNC('WEEK', src.ordered_at) AS __time_1,
+    src.channel_id AS channel_id,
+    COUNT(src.order_id) AS attributed_orders,
+    SUM(src.attributed_revenue) AS attributed_revenue,
+    SUM(src.attributed_gross_profit) AS attributed_gross_profit
+  FROM {{ ref('fct_attributed_orders') }} AS src
+  WHERE
+    src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+  GROUP BY
+    DATE_TRUNC('WEEK', src.ordered_at),
+    src.channel_id
+), attributed_orders_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__week,
+    j_channel.channel_name AS channel__channel_name,
+    CAST(SUM(src.attributed_orders) AS BIGINT) AS attributed_orders,
+    SUM(src.attributed_revenue) AS attributed_revenue,
+    SUM(src.attributed_gross_profit) AS attributed_gross_profit
+  FROM attributed_orders_grouped AS src
+  LEFT JOIN {{ ref('stg_marketing_channels') }} AS j_channel
+    ON src.channel_id = j_channel.channel_id
+  GROUP BY
+    src.__time_1,
+    j_channel.channel_name
+), combined AS (
+  SELECT
+    metric_time__week,
+    channel__channel_name,
+    MAX(marketing_spend) AS marketing_spend,
+    MAX(attributed_orders) AS attributed_orders,
+    MAX(attributed_revenue) AS attributed_revenue,
+    MAX(attributed_gross_profit) AS attributed_gross_profit
+  FROM (
+    SELECT
+      campaign_spend_agg.metric_time__week,
+      campaign_spend_agg.channel__channel_name,
+      campaign_spend_agg.marketing_spend,
+      NULL AS attributed_orders,
+      NULL AS attributed_revenue,
+      NULL AS attributed_gross_profit
+    FROM campaign_spend_agg
+    UNION ALL
+    SELECT
+      attributed_orders_agg.metric_time__week,
+      attributed_orders_agg.channel__channel_name,
+      NULL AS marketing_spend,
+      attributed_orders_agg.attributed_orders,
+      attributed_orders_agg.attributed_revenue,
+      attributed_orders_agg.attributed_gross_profit
+    FROM attributed_orders_agg
+  ) AS stacked
+  GROUP BY
+    metric_time__week,
     channel__channel_name
 )
 SELECT
-  rolled_up.metric_time__week AS metric_time__week,
-  rolled_up.channel__channel_name AS channel__channel_name,
-  rolled_up.marketing_spend AS marketing_spend,
-  rolled_up.attributed_orders AS attributed_orders,
-  rolled_up.attributed_revenue AS attributed_revenue,
-  rolled_up.attributed_gross_profit AS attributed_gross_profit,
-  CAST(rolled_up.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(rolled_up.marketing_spend, 0) AS DOUBLE) AS channel_roi,
-  CAST(rolled_up.attributed_revenue AS DOUBLE) / CAST(NULLIF(rolled_up.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend
-FROM rolled_up
+  combined.metric_time__week AS metric_time__week,
+  combined.channel__channel_name AS channel__channel_name,
+  combined.marketing_spend AS marketing_spend,
+  combined.attributed_orders AS attributed_orders,
+  combined.attributed_revenue AS attributed_revenue,
+  combined.attributed_gross_profit AS attributed_gross_profit,
+  CAST(combined.attributed_gross_profit AS DOUBLE) / CAST(NULLIF(combined.marketing_spend, 0) AS DOUBLE) AS channel_roi,
+  CAST(combined.attributed_revenue AS DOUBLE) / CAST(NULLIF(combined.marketing_spend, 0) AS DOUBLE) AS return_on_ad_spend
+FROM combined
 ORDER BY
   metric_time__week ASC NULLS LAST,
   channel__channel_name ASC NULLS LAST

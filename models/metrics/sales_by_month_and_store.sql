@@ -11,40 +11,90 @@ WHERE
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
-WITH rolled_up AS (
+WITH order_lines_grouped AS (
   SELECT
-    DATE_TRUNC('MONTH', metric_time__day) AS metric_time__month,
-    store__store_name AS store__store_name,
-    SUM(revenue) AS revenue,
-    CAST(SUM(orders) AS BIGINT) AS orders,
-    SUM(cost_of_goods) AS cost_of_goods
-  FROM {{ ref('sales_by_month_and_store_daily_sums') }}
+    DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+    src.store_id AS store_id,
+    SUM(src.quantity * src.net_unit_price) AS revenue,
+    SUM(src.quantity * src.unit_cost) AS cost_of_goods
+  FROM {{ ref('stg_order_lines') }} AS src
   WHERE
-    metric_time__day >= CAST('{{ metricsctl_since }}' AS DATE)
+    src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
-    DATE_TRUNC('MONTH', metric_time__day),
-    store__store_name
+    DATE_TRUNC('MONTH', src.ordered_at),
+    src.store_id
+), orders_grouped AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+    src.store_id AS store_id,
+    COUNT(src.order_id) AS orders
+  FROM {{ ref('stg_orders') }} AS src
+  WHERE
+    src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+  GROUP BY
+    DATE_TRUNC('MONTH', src.ordered_at),
+    src.store_id
+), stacked_by_key AS (
+  SELECT
+    __time_1,
+    store_id,
+    revenue,
+    cost_of_goods,
+    NULL AS orders
+  FROM order_lines_grouped
+  UNION ALL
+  SELECT
+    __time_1,
+    store_id,
+    NULL AS revenue,
+    NULL AS cost_of_goods,
+    orders
+  FROM orders_grouped
+), grouped_by_key AS (
+  SELECT
+    __time_1,
+    store_id,
+    SUM(revenue) AS revenue,
+    SUM(cost_of_goods) AS cost_of_goods,
+    SUM(orders) AS orders
+  FROM stacked_by_key
+  GROUP BY
+    __time_1,
+    store_id
+), combined_by_key AS (
+  SELECT
+    src.__time_1 AS metric_time__month,
+    j_store.store_name AS store__store_name,
+    SUM(src.revenue) AS revenue,
+    SUM(src.cost_of_goods) AS cost_of_goods,
+    CAST(SUM(src.orders) AS BIGINT) AS orders
+  FROM grouped_by_key AS src
+  LEFT JOIN {{ ref('stg_stores') }} AS j_store
+    ON src.store_id = j_store.store_id
+  GROUP BY
+    src.__time_1,
+    j_store.store_name
 )
 SELECT
-  rolled_up.metric_time__month AS metric_time__month,
-  rolled_up.store__store_name AS store__store_name,
-  rolled_up.revenue AS revenue,
-  rolled_up.orders AS orders,
-  CAST(rolled_up.revenue AS DOUBLE) / CAST(NULLIF(rolled_up.orders, 0) AS DOUBLE) AS average_order_value,
+  combined_by_key.metric_time__month AS metric_time__month,
+  combined_by_key.store__store_name AS store__store_name,
+  combined_by_key.revenue AS revenue,
+  combined_by_key.orders AS orders,
+  CAST(combined_by_key.revenue AS DOUBLE) / CAST(NULLIF(combined_by_key.orders, 0) AS DOUBLE) AS average_order_value,
   (
     CAST(100 * (
       (
         (
-          rolled_up.revenue
+          combined_by_key.revenue
         ) - (
-          rolled_up.cost_of_goods
+          combined_by_key.cost_of_goods
         )
       )
     ) AS DOUBLE) / NULLIF((
-      rolled_up.revenue
+      combined_by_key.revenue
     ), 0)
   ) AS gross_margin_pct
-FROM rolled_up
+FROM combined_by_key
 ORDER BY
   metric_time__month ASC,
   store__store_name ASC
@@ -59,40 +109,89 @@ WHERE
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
-WITH rolled_up AS (
+WITH order_lines_grouped AS (
   SELECT
-    DATE_TRUNC('MONTH', metric_time__day) AS metric_time__month,
-    store__store_name AS store__store_name,
-    SUM(revenue) AS revenue,
-    CAST(SUM(orders) AS BIGINT) AS orders,
-    SUM(cost_of_goods) AS cost_of_goods
-  FROM {{ ref('sales_by_month_and_store_daily_sums') }}
+    DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+    src.store_id AS store_id,
+    SUM(src.quantity * src.net_unit_price) AS revenue,
+    SUM(src.quantity * src.unit_cost) AS cost_of_goods
+  FROM {{ ref('stg_order_lines') }} AS src
   WHERE
-    metric_time__day >= CAST('{{ metricsctl_since }}' AS DATE)
+    src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
-    DATE_TRUNC('MONTH', metric_time__day),
+    DATE_TRUNC('MONTH', src.ordered_at),
+    src.store_id
+), order_lines_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__month,
+    j_store.store_name AS store__store_name,
+    SUM(src.revenue) AS revenue,
+    SUM(src.cost_of_goods) AS cost_of_goods
+  FROM order_lines_grouped AS src
+  LEFT JOIN {{ ref('stg_stores') }} AS j_store
+    ON src.store_id = j_store.store_id
+  GROUP BY
+    src.__time_1,
+    j_store.store_name
+), orders_grouped AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+    src.store_id AS store_id,
+    COUNT(src.order_id) AS orders
+  FROM {{ ref('stg_orders') }} AS src
+  WHERE
+    src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+  GROUP BY
+    DATE_TRUNC('MONTH', src.ordered_at),
+    src.store_id
+), orders_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__month,
+    j_store.store_name AS store__store_name,
+    CAST(SUM(src.orders) AS BIGINT) AS orders
+  FROM orders_grouped AS src
+  LEFT JOIN {{ ref('stg_stores') }} AS j_store
+    ON src.store_id = j_store.store_id
+  GROUP BY
+    src.__time_1,
+    j_store.store_name
+), group_keys AS (
+  SELECT
+    metric_time__month,
     store__store_name
+  FROM order_lines_agg
+  UNION
+  SELECT
+    metric_time__month,
+    store__store_name
+  FROM orders_agg
 )
 SELECT
-  rolled_up.metric_time__month AS metric_time__month,
-  rolled_up.store__store_name AS store__store_name,
-  rolled_up.revenue AS revenue,
-  rolled_up.orders AS orders,
-  CAST(rolled_up.revenue AS DOUBLE PRECISION) / CAST(NULLIF(rolled_up.orders, 0) AS DOUBLE PRECISION) AS average_order_value,
+  group_keys.metric_time__month AS metric_time__month,
+  group_keys.store__store_name AS store__store_name,
+  order_lines_agg.revenue AS revenue,
+  orders_agg.orders AS orders,
+  CAST(order_lines_agg.revenue AS DOUBLE PRECISION) / CAST(NULLIF(orders_agg.orders, 0) AS DOUBLE PRECISION) AS average_order_value,
   (
     CAST(100 * (
       (
         (
-          rolled_up.revenue
+          order_lines_agg.revenue
         ) - (
-          rolled_up.cost_of_goods
+          order_lines_agg.cost_of_goods
         )
       )
     ) AS DOUBLE PRECISION) / NULLIF((
-      rolled_up.revenue
+      order_lines_agg.revenue
     ), 0)
   ) AS gross_margin_pct
-FROM rolled_up
+FROM group_keys
+LEFT JOIN order_lines_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM order_lines_agg.metric_time__month
+  AND group_keys.store__store_name IS NOT DISTINCT FROM order_lines_agg.store__store_name
+LEFT JOIN orders_agg
+  ON group_keys.metric_time__month IS NOT DISTINCT FROM orders_agg.metric_time__month
+  AND group_keys.store__store_name IS NOT DISTINCT FROM orders_agg.store__store_name
 ORDER BY
   metric_time__month ASC,
   store__store_name ASC
@@ -107,40 +206,100 @@ WHERE
 {% set metricsctl_since = (metricsctl_found.rows[0][0] | string)[:10] if metricsctl_found is not none and metricsctl_found.rows[0][0] is not none else '1900-01-01' %}
 {% else %}{% set metricsctl_since = '1900-01-01' %}{% endif %}
 {% if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', metricsctl_since) %}{{ exceptions.raise_compiler_error('the first day to rebuild, read from ' ~ this ~ ', is no date: ' ~ metricsctl_since) }}{% endif %}
-WITH rolled_up AS (
+WITH order_lines_grouped AS (
   SELECT
-    DATE_TRUNC('MONTH', metric_time__day) AS metric_time__month,
-    store__store_name AS store__store_name,
-    SUM(revenue) AS revenue,
-    CAST(SUM(orders) AS BIGINT) AS orders,
-    SUM(cost_of_goods) AS cost_of_goods
-  FROM {{ ref('sales_by_month_and_store_daily_sums') }}
+    DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+    src.store_id AS store_id,
+    SUM(src.quantity * src.net_unit_price) AS revenue,
+    SUM(src.quantity * src.unit_cost) AS cost_of_goods
+  FROM {{ ref('stg_order_lines') }} AS src
   WHERE
-    metric_time__day >= CAST('{{ metricsctl_since }}' AS DATE)
+    src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
   GROUP BY
-    DATE_TRUNC('MONTH', metric_time__day),
+    DATE_TRUNC('MONTH', src.ordered_at),
+    src.store_id
+), order_lines_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__month,
+    j_store.store_name AS store__store_name,
+    SUM(src.revenue) AS revenue,
+    SUM(src.cost_of_goods) AS cost_of_goods
+  FROM order_lines_grouped AS src
+  LEFT JOIN {{ ref('stg_stores') }} AS j_store
+    ON src.store_id = j_store.store_id
+  GROUP BY
+    src.__time_1,
+    j_store.store_name
+), orders_grouped AS (
+  SELECT
+    DATE_TRUNC('MONTH', src.ordered_at) AS __time_1,
+    src.store_id AS store_id,
+    COUNT(src.order_id) AS orders
+  FROM {{ ref('stg_orders') }} AS src
+  WHERE
+    src.ordered_at >= CAST('{{ metricsctl_since }}' AS DATE)
+  GROUP BY
+    DATE_TRUNC('MONTH', src.ordered_at),
+    src.store_id
+), orders_agg AS (
+  SELECT
+    src.__time_1 AS metric_time__month,
+    j_store.store_name AS store__store_name,
+    CAST(SUM(src.orders) AS BIGINT) AS orders
+  FROM orders_grouped AS src
+  LEFT JOIN {{ ref('stg_stores') }} AS j_store
+    ON src.store_id = j_store.store_id
+  GROUP BY
+    src.__time_1,
+    j_store.store_name
+), combined AS (
+  SELECT
+    metric_time__month,
+    store__store_name,
+    MAX(revenue) AS revenue,
+    MAX(cost_of_goods) AS cost_of_goods,
+    MAX(orders) AS orders
+  FROM (
+    SELECT
+      order_lines_agg.metric_time__month,
+      order_lines_agg.store__store_name,
+      order_lines_agg.revenue,
+      order_lines_agg.cost_of_goods,
+      NULL AS orders
+    FROM order_lines_agg
+    UNION ALL
+    SELECT
+      orders_agg.metric_time__month,
+      orders_agg.store__store_name,
+      NULL AS revenue,
+      NULL AS cost_of_goods,
+      orders_agg.orders
+    FROM orders_agg
+  ) AS stacked
+  GROUP BY
+    metric_time__month,
     store__store_name
 )
 SELECT
-  rolled_up.metric_time__month AS metric_time__month,
-  rolled_up.store__store_name AS store__store_name,
-  rolled_up.revenue AS revenue,
-  rolled_up.orders AS orders,
-  CAST(rolled_up.revenue AS DOUBLE) / CAST(NULLIF(rolled_up.orders, 0) AS DOUBLE) AS average_order_value,
+  combined.metric_time__month AS metric_time__month,
+  combined.store__store_name AS store__store_name,
+  combined.revenue AS revenue,
+  combined.orders AS orders,
+  CAST(combined.revenue AS DOUBLE) / CAST(NULLIF(combined.orders, 0) AS DOUBLE) AS average_order_value,
   (
     CAST(100 * (
       (
         (
-          rolled_up.revenue
+          combined.revenue
         ) - (
-          rolled_up.cost_of_goods
+          combined.cost_of_goods
         )
       )
     ) AS DOUBLE) / NULLIF((
-      rolled_up.revenue
+      combined.revenue
     ), 0)
   ) AS gross_margin_pct
-FROM rolled_up
+FROM combined
 ORDER BY
   metric_time__month ASC NULLS LAST,
   store__store_name ASC NULLS LAST
