@@ -535,7 +535,8 @@ def docs_generate(lang: str, as_of: Any, out: str | None, project_dir: str, prof
 
 
 @docs.command(name="serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. On a loopback address only requests to localhost are answered.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port to listen on.")
 @project_options
 @reports_errors

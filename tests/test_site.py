@@ -469,11 +469,12 @@ def server(site: Path) -> Iterator[SiteServer]:
     served.server_close()
 
 
-def get(server: SiteServer, path: str, method: str = "GET") -> tuple[int, str]:
+def get(server: SiteServer, path: str, method: str = "GET", host_header: str | None = None) -> tuple[int, str]:
     host, port = server.server_address[:2]
     con = http.client.HTTPConnection(str(host), int(port), timeout=30)
     try:
-        con.request(method, path)  # the path goes out as written: no client-side normalisation
+        # the path goes out as written: no client-side normalisation
+        con.request(method, path, headers={"Host": host_header} if host_header is not None else {})
         response = con.getresponse()
         return response.status, response.read().decode("utf-8")
     finally:
@@ -550,6 +551,48 @@ def test_the_server_has_no_write_endpoint(server: SiteServer):
     for method in ("POST", "PUT", "DELETE", "PATCH"):
         status, body = get(server, "/api/query?metrics=revenue", method)
         assert status == 405 and "read-only" in json.loads(body)["error"]
+
+
+@pytest.mark.parametrize("host_header", ["evil.example", "evil.example:8080", "127.0.0.1.evil.example",
+                                         "localhost.evil.example:80", "10.0.0.5:8080", "[::1"])
+def test_the_server_on_localhost_answers_no_request_addressed_to_another_name(server: SiteServer, host_header: str):
+    """A page of another site whose name was rebound to 127.0.0.1 (DNS rebinding) sends its own name as Host: it
+    reads neither the API nor the site, and writes nothing."""
+    for path, method in (("/api/query?metrics=revenue", "GET"), ("/api/metrics", "GET"), ("/", "GET"),
+                         ("/", "HEAD"), ("/api/query?metrics=revenue", "POST")):
+        status, body = get(server, path, method, host_header)
+        assert status == 403, (path, method)
+        if method != "HEAD":
+            assert "localhost only" in json.loads(body)["error"]
+
+
+@pytest.mark.parametrize("name", ["localhost", "127.0.0.1", "[::1]", "app.localhost"])
+def test_the_server_answers_requests_to_this_machine_by_any_of_its_loopback_names(server: SiteServer, name: str):
+    port = server.server_address[1]
+    for host_header in (name, f"{name}:{port}"):
+        status, body = get(server, "/api/metrics", host_header=host_header)
+        assert status == 200 and json.loads(body), host_header
+
+
+def test_a_server_listening_on_another_address_answers_any_name():
+    from metricsctl.site.server import host_allowed
+
+    assert host_allowed("metrics.internal:8080", "0.0.0.0")
+    assert host_allowed("10.0.0.5", "10.0.0.5")
+    assert not host_allowed("metrics.internal:8080", "127.0.0.1")
+    assert not host_allowed("metrics.internal", "::1")
+    assert host_allowed(None, "127.0.0.1")  # no Host header: HTTP/1.0, never a browser
+
+
+def test_an_error_the_api_answers_masks_the_secrets_metricsctl_read(server: SiteServer,
+                                                                    monkeypatch: pytest.MonkeyPatch):
+    from metricsctl import guards
+
+    secret = "s3cr3t_warehouse_token_42"
+    monkeypatch.setattr(guards, "_SECRETS", {secret})
+    status, body = get(server, f"/api/query?metrics={secret}")
+    assert status == 400
+    assert secret not in body and "***" in json.loads(body)["error"]
 
 
 def test_every_page_opens_through_docs_serve_without_errors_and_draws_its_charts(server: SiteServer, browser: Any):

@@ -7,10 +7,16 @@
 
 A bad request (unknown parameter, bad metric, a `where` that is not one boolean over metric items)
 answers 400 with `{"error": "..."}` before anything runs; an unknown path 404; any other method 405.
+
+Served on a loopback address (the default), the server answers only requests addressed to a loopback name
+(`Host: localhost:8080`, `127.0.0.1:8080`, `[::1]:8080`), and 403 to any other: a web page whose own name
+was rebound to 127.0.0.1 (DNS rebinding) would otherwise read the warehouse through the API from the
+user's browser. Messages in answers are masked like every other (`guards.mask`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import mimetypes
 import os
@@ -23,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from metricsctl.errors import MetricsctlError, WarehouseError
+from metricsctl.guards import mask
 from metricsctl.site.generate import SITE_FOLDER
 
 if TYPE_CHECKING:
@@ -73,6 +80,31 @@ def catalog_json(app: Metricsctl) -> str:
     return json.dumps(rows, indent=2) + "\n"
 
 
+def is_loopback(host: str | None) -> bool:
+    """A name or address that reaches this machine only: localhost (and *.localhost), 127.0.0.0/8, ::1."""
+    if not host:
+        return False
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def host_allowed(header: str | None, listening_on: str) -> bool:
+    """Whether a request whose Host header is `header` may be answered by a server listening on `listening_on`:
+    on a loopback address only a loopback name (a request without the header comes from no browser)."""
+    if not is_loopback(listening_on) or header is None:
+        return True
+    try:
+        hostname = urlsplit(f"//{header}").hostname
+    except ValueError:
+        return False
+    return is_loopback(hostname)
+
+
 class SiteServer(ThreadingHTTPServer):
     """Serves `folder` (default: target/metrics-site/) and the API over `app`."""
 
@@ -120,17 +152,28 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, text.encode("utf-8"), "application/json; charset=utf-8")
 
     def _error(self, status: HTTPStatus, message: str) -> None:
-        self._json(status, json.dumps({"error": message}) + "\n")
+        self._json(status, json.dumps({"error": mask(message)}) + "\n")
+
+    def _addressed_here(self) -> bool:
+        """False, after answering 403, for a request addressed to another name than this machine's loopback."""
+        if host_allowed(self.headers.get("Host"), str(self.server.server_address[0])):
+            return True
+        self._error(HTTPStatus.FORBIDDEN, "the metric center answers requests to localhost only; to serve it under "
+                                          "another name, start it with `metricsctl docs serve --host <address>`")
+        return False
 
     # --- methods -------------------------------------------------------------------------------
     def do_GET(self) -> None:  # noqa: N802 (the base class names it so)
-        self._get(head=False)
+        if self._addressed_here():
+            self._get(head=False)
 
     def do_HEAD(self) -> None:  # noqa: N802
-        self._get(head=True)
+        if self._addressed_here():
+            self._get(head=True)
 
     def _refuse(self) -> None:
-        self._error(HTTPStatus.METHOD_NOT_ALLOWED, "the metric center is read-only: only GET and HEAD")
+        if self._addressed_here():
+            self._error(HTTPStatus.METHOD_NOT_ALLOWED, "the metric center is read-only: only GET and HEAD")
 
     do_POST = do_PUT = do_PATCH = do_DELETE = _refuse  # noqa: N815
 
