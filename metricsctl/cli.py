@@ -121,7 +121,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--saved-query", default=None, help="Run a saved query of the project.")
 @click.option("--explain", is_flag=True, help="Print the SQL and run nothing.")
 @click.option("--dialect", default=None, help="With --explain: render for this dialect.")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Write CSV here.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
+              help="Write CSV here (with --json, print the JSON too).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON records.")
 @click.option("--semantic-manifest", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Query this semantic_manifest.json instead of parsing the project.")
@@ -147,6 +148,8 @@ def query(metrics: str, group_by: str, where: tuple[str, ...], order_by: str, li
     request = app.request(metrics, group_by, where, order_by, limit, start_time, end_time,
                           saved_query).with_default_order()
     if explain:
+        if csv_path or as_json:
+            raise QueryError("--explain prints the SQL and runs nothing; drop --csv and --json, or --explain")
         compiled = app.compile_query(request, dialect)
         click.echo(compiled.sql())
         return
@@ -155,12 +158,12 @@ def query(metrics: str, group_by: str, where: tuple[str, ...], order_by: str, li
     from metricsctl import output  # the table printer, only for an answer
 
     result = app.query(request)
-    if csv_path:
+    if csv_path:  # and the JSON on stdout too when both are asked for
         output.write_csv(result, Path(csv_path))
         click.echo(f"wrote {len(result.rows)} rows to {csv_path}", err=True)
-    elif as_json:
+    if as_json:
         output.write_json(result, sys.stdout)
-    else:
+    elif not csv_path:
         output.print_table(result)
 
 
@@ -374,7 +377,10 @@ def init(folder: str, name: str | None) -> None:
     for path in result.kept:
         click.echo(f"kept as it was: {path}")
     where = "" if Path(folder).resolve() == Path.cwd() else f"cd {folder} && "
-    if result.existing_project:
+    if result.existing_project and not result.created:
+        click.echo(f"nothing to add: the dbt project has metricsctl's files already; `{where}metricsctl build` "
+                   "builds it")
+    elif result.existing_project:
         click.echo("added metricsctl to the dbt project: define semantic models and metrics under the model "
                    f"paths, then `{where}metricsctl build`")
     else:

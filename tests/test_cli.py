@@ -51,6 +51,25 @@ def test_query_csv(shop_dir: Path, tmp_path: Path):
     assert {r["order__channel"]: int(r["orders"]) for r in rows} == counts.to_dict()
 
 
+def test_query_csv_and_json_writes_the_csv_and_prints_the_json(shop_dir: Path, tmp_path: Path):
+    target = tmp_path / "out.csv"
+    result = CliRunner().invoke(main, ["query", "--project-dir", str(shop_dir), "--metrics", "orders", "--group-by",
+                                       "order__channel", "--csv", str(target), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    counts = seed("orders").channel.value_counts().to_dict()
+    assert {r["order__channel"]: int(r["orders"]) for r in csv.DictReader(target.open())} == counts
+    assert {r["order__channel"]: r["orders"] for r in json.loads(result.stdout)} == counts
+
+
+@pytest.mark.parametrize("output", [["--json"], ["--csv", "out.csv"]])
+def test_explain_with_an_output_says_it_runs_nothing(shop_dir: Path, tmp_path: Path, output: list[str]):
+    result = run("query", "--project-dir", str(shop_dir), "--metrics", "revenue", "--explain",
+                 *[str(tmp_path / o) if o.endswith(".csv") else o for o in output])
+    assert result.exit_code == 2
+    assert "--explain prints the SQL and runs nothing" in result.output
+    assert not (tmp_path / "out.csv").exists()
+
+
 def test_explain_prints_sql_and_runs_nothing(shop_dir: Path):
     result = run("query", "--project-dir", str(shop_dir), "--metrics", "revenue",
                  "--group-by", "metric_time__month", "--explain", "--dialect", "postgres")

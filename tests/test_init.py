@@ -58,6 +58,7 @@ def test_init_never_overwrites_a_file(tmp_path: Path):
     assert again.exit_code == 0
     # now a dbt project: metricsctl's files are there already, the rest is the user's
     assert "kept as it was: metrics/expectations.yml" in again.output and "created:" not in again.output
+    assert "nothing to add" in again.output and "added metricsctl" not in again.output
     assert (tmp_path / "metrics" / "orders.yml").read_text() == "# mine\n"
 
 
