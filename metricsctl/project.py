@@ -24,6 +24,7 @@ import yaml
 from metricsctl import validated
 from metricsctl.compiler.collector import collector_paused
 from metricsctl.errors import DbtError, SpecError, SpecIssue
+from metricsctl.guards import inside
 from metricsctl.locations import YAML_LOADER, Location, LocationIndex, index_yaml_files, yaml_error_issue
 
 FINGERPRINT_FILE = "metricsctl_parse_fingerprint.json"
@@ -319,8 +320,41 @@ class DbtProject:
             told[text] = told.get(text, 0) + 1
             issues.append(SpecIssue(text, where.path if where else None, where.line if where else None))
         if not issues:
-            issues.append(_dbt_failure(result.exception, index))
+            issues.append(self._profile_issue(result.exception) or _dbt_failure(result.exception, index))
         raise SpecError(sorted(issues, key=lambda i: (i.path or "", i.line or 0)))
+
+    def _profile_issue(self, exc: BaseException | None) -> SpecIssue | None:
+        """A problem dbt found in the profile (`threads: two`), at its line in profiles.yml: the key dbt's
+        message names (`at path ['threads']`) in the target's output, else the target's output, else the file."""
+        from dbt.exceptions import DbtProfileError
+
+        from metricsctl import yaml_lines
+
+        if not isinstance(exc, DbtProfileError):
+            return None
+        path = self.resolved_profiles_dir() / "profiles.yml"
+        detail = " ".join(_first_paragraph(str(exc)).replace("Runtime Error", "", 1).split())
+        shown = str(path.relative_to(self.project_dir)) if inside(path, self.project_dir) else str(path)
+        try:
+            profiles = yaml_lines.load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return SpecIssue(f"the profile: {detail}", shown)
+        profile = profiles.get(str(self.config.get("profile", ""))) if isinstance(profiles, dict) else None
+        outputs = profile.get("outputs") if isinstance(profile, dict) else None
+        target = self.target or (profile.get("target") if isinstance(profile, dict) else None)
+        output = outputs.get(str(target)) if isinstance(outputs, dict) else None
+        at = re.search(r"at path \[([^\]]*)\]", detail)
+        keys = re.findall(r"'([^']+)'", at.group(1)) if at else []
+        if not keys and isinstance(output, dict):  # the key holding a value the message quotes
+            quoted = set(re.findall(r"'([^'\n]+)'", detail))
+            keys = [next((k for k, v in yaml_lines.fields(output).items()
+                          if quoted & {str(x) for x in (v if isinstance(v, list) else [v])}), "")]
+        item, line = output, yaml_lines.line(output) or yaml_lines.line(profile)
+        for key in keys:  # as deep as the path is written
+            if not isinstance(item, dict) or key not in item:
+                break
+            line, item = yaml_lines.line(item, key), item[key]
+        return SpecIssue(f"the profile, target '{target}': {detail}", shown, line)
 
     def _places_of_quoted(self, message: str) -> list[Location]:
         """Where the longest value quoted in a message ('7 dayz') is written in the project's YAML, in order."""

@@ -570,3 +570,18 @@ def test_a_disabled_definition_beside_an_enabled_one_is_not_a_repeat(tmp_path: P
     append_metrics(root, "  - {name: revenue, label: Old revenue, type: simple, type_params: {measure: quantity}, "
                          "config: {enabled: false}}\n")
     assert cli("query", "--project-dir", str(root), "--metrics", "revenue", "--explain").exit_code == 0
+
+
+@pytest.mark.parametrize(("setting", "said"), [
+    ("threads: two", "at path ['threads']: 'two' is not of type 'integer'"),
+    ("threads: 1\n      extensions: parquet", "'parquet' is not valid"),
+])
+def test_a_bad_profile_setting_is_named_at_its_line_in_profiles_yml(tmp_path: Path, setting: str, said: str):
+    """dbt reports the profile's problems without a file: they are profiles.yml's, not dbt_project.yml's."""
+    root = project_copy(tmp_path)
+    profiles = root / "profiles.yml"
+    profiles.write_text(profiles.read_text().replace("threads: 1", setting, 1))
+    key = setting.split("\n")[-1].strip().split(":")[0]
+    line = one_error_line(cli("compile", "--project-dir", str(root), "--profiles-dir", str(root)))
+    assert line.startswith(f"error: profiles.yml:{line_of(profiles, key + ':')}: the profile, target 'dev': "), line
+    assert said in line and "dbt_project.yml" not in line
