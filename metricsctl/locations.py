@@ -81,12 +81,24 @@ class LocationIndex:
                     if at is not None:
                         return at
                 return found
+        for child_kind, child in children:  # "for measure orders": measure names are unique in a project
+            child_key = {"entity": "entities"}.get(child_kind, child_kind + "s")
+            found = next((at for key, at in self.items.items() if len(key) == 4 and key[0] == "semantic_models"
+                          and key[2] == child_key and key[3] == child), None)
+            if found is not None and child_kind == "measure":
+                return found
         quoted = set(re.findall(r"[`'\"]([A-Za-z_][A-Za-z0-9_]*)[`'\"]", message))
         for section in ("metrics", "saved_queries", "semantic_models"):
             for name in self.names(section):
                 if name in quoted:
                     return self.items[(section, name)]
         return None
+
+
+def what_is_wrong(message: str) -> str:
+    """A validation message without dbt-semantic-interfaces' wrapping of a failed check ("An error occurred while
+    checking aggregation time dimension for a semantic model - AssertionError: ..."): what is wrong."""
+    return re.sub(r"^An error occurred while [^\n]*? - [A-Za-z]*Error: ", "", message)
 
 
 def yaml_error_issue(exc: Exception, path: str) -> SpecIssue:

@@ -25,7 +25,14 @@ from metricsctl import validated
 from metricsctl.compiler.collector import collector_paused
 from metricsctl.errors import DbtError, SpecError, SpecIssue
 from metricsctl.guards import inside
-from metricsctl.locations import YAML_LOADER, Location, LocationIndex, index_yaml_files, yaml_error_issue
+from metricsctl.locations import (
+    YAML_LOADER,
+    Location,
+    LocationIndex,
+    index_yaml_files,
+    what_is_wrong,
+    yaml_error_issue,
+)
 
 FINGERPRINT_FILE = "metricsctl_parse_fingerprint.json"
 # environment variables dbt reads that do not change what it parses (metricsctl sets the first itself;
@@ -318,7 +325,7 @@ class DbtProject:
                 places = self._places_of_quoted(text)
                 where = places[min(told.get(text, 0), len(places) - 1)] if places else None
             told[text] = told.get(text, 0) + 1
-            issues.append(SpecIssue(text, where.path if where else None, where.line if where else None))
+            issues.append(SpecIssue(what_is_wrong(text), where.path if where else None, where.line if where else None))
         if not issues:
             issues.append(self._profile_issue(result.exception) or _dbt_failure(result.exception, index))
         raise SpecError(sorted(issues, key=lambda i: (i.path or "", i.line or 0)))

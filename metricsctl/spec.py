@@ -16,7 +16,7 @@ from typing import Any
 
 from metricsctl.errors import LocatedSpecError, QueryError, SpecError, SpecIssue
 from metricsctl.guards import identifier_problem
-from metricsctl.locations import LocationIndex
+from metricsctl.locations import LocationIndex, what_is_wrong
 
 Manifest = Any  # spec_cache.Node trees of dbt_semantic_interfaces' models, read through attributes (untyped)
 
@@ -218,7 +218,8 @@ def _validate(manifest: Any, locations: LocationIndex) -> None:
                    "saved query": "saved_queries"}.get(str(kind).lower().replace("_", " "), "")
         where = locations.find(section, str(name)) if name else None
         where = where or locations.locate_message(error.message)
-        issues.append(SpecIssue(error.message, where.path if where else None, where.line if where else None))
+        issues.append(SpecIssue(what_is_wrong(error.message), where.path if where else None,
+                                where.line if where else None))
     if issues:
         raise SpecError(issues)
 

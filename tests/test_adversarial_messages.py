@@ -585,3 +585,20 @@ def test_a_bad_profile_setting_is_named_at_its_line_in_profiles_yml(tmp_path: Pa
     line = one_error_line(cli("compile", "--project-dir", str(root), "--profiles-dir", str(root)))
     assert line.startswith(f"error: profiles.yml:{line_of(profiles, key + ':')}: the profile, target 'dev': "), line
     assert said in line and "dbt_project.yml" not in line
+
+
+def test_a_measure_without_an_aggregation_time_dimension_is_named_at_its_line(tmp_path: Path):
+    """A semantic model's `defaults: agg_time_dimension` removed: the measures left without one are named at their
+    line, with what to set, without the validator's wrapping (`AssertionError`)."""
+    root = project_copy(tmp_path)
+    path = root / "metrics" / "semantic_models.yml"
+    text = path.read_text()
+    path.write_text(text.replace("    defaults:\n      agg_time_dimension: ordered_at\n", "", 1))
+    assert path.read_text() != text
+    lines = path.read_text().splitlines()
+    measure = next(n for n, text in enumerate(lines, 1) if text.strip() == "- name: orders"
+                   and n > lines.index("    measures:"))  # the measure, not its semantic model of the same name
+    line = one_error_line(cli("compile", "--project-dir", str(root), "--profiles-dir", str(root)))
+    assert line.startswith(f"error: metrics/semantic_models.yml:{measure}: "
+                           "Aggregation time dimension for measure orders is not set"), line
+    assert "AssertionError" not in line and "An error occurred" not in line
