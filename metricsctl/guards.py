@@ -21,6 +21,21 @@ IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,62}")
 
 
+def is_loopback(host: str | None) -> bool:
+    """A name or address that reaches this machine only: localhost (and *.localhost), 127.0.0.0/8, ::1."""
+    import ipaddress
+
+    if not host:
+        return False
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 def identifier_problem(name: object, what: str, becomes: str = "a file and a table name") -> str | None:
     """Why `name` cannot name a file, relation or column, or None when it can."""
     text = str(name) if name is not None else ""

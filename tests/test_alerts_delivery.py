@@ -168,6 +168,7 @@ class Hook:
     def __init__(self, statuses: list[int]) -> None:
         self.statuses = statuses
         self.received: list[tuple[int, dict[str, Any]]] = []
+        self.fetched: list[str] = []  # the paths of GET requests (what a followed redirect sends)
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -176,6 +177,13 @@ class Hook:
                 status = hook.statuses.pop(0) if hook.statuses else 200
                 hook.received.append((status, body))
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", "/elsewhere")
+                self.end_headers()
+
+            def do_GET(self) -> None:  # noqa: N802
+                hook.fetched.append(self.path)
+                self.send_response(200)
                 self.end_headers()
 
             def log_message(self, *args: Any) -> None:
@@ -226,6 +234,82 @@ def test_a_channel_down_for_one_run_delivers_the_pending_event_exactly_once(spec
     delivered = [alert for status, body in hook.received if status == 200 for alert in body["alerts"]]
     assert [(a["event"], a["series_key"], a["at"]) for a in delivered] == [
         ("opened", "store__store_name=Mill", "2024-03-04 00:00:00")]
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_webhook_that_redirects_is_not_followed_and_not_counted_as_delivered(spec: Spec, warehouse: Any,
+                                                                                 status: int):
+    """Followed, a redirect turns the POST into a GET without the alerts (or sends them to another host), and
+    the alert counts as delivered though nobody got it."""
+    cfg = config(spec, "  - {name: hook, type: webhook, url_env: HOOK_URL}", "sales-team: [hook]")
+    with Hook([status] * 3) as hook:
+        run = run_alerts(spec, cfg, connection_executor(warehouse), as_of=datetime(2024, 3, 4),
+                         environ={"HOOK_URL": hook.url}, retry=NO_WAIT)
+    assert run.delivered == {} and hook.fetched == []
+    assert f"HTTP {status} (a redirect, not followed" in run.failures[0].error
+
+
+class Captured:
+    """smtplib's clients, replaced: what each was asked to do, and the TLS context each got."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import smtplib
+
+        self.contexts: list[Any] = []
+        self.logins: list[str] = []
+        captured = self
+
+        class Client:
+            def __init__(self, host: str, port: int, timeout: float = 0, context: Any = None) -> None:
+                if context is not None:
+                    captured.contexts.append(context)
+
+            def __enter__(self) -> Client:
+                return self
+
+            def __exit__(self, *args: Any) -> None:
+                pass
+
+            def starttls(self, context: Any = None) -> None:
+                captured.contexts.append(context)
+
+            def login(self, user: str, password: str) -> None:
+                captured.logins.append(user)
+
+            def send_message(self, message: Any) -> None:
+                pass
+
+        monkeypatch.setattr(smtplib, "SMTP", Client)
+        monkeypatch.setattr(smtplib, "SMTP_SSL", Client)
+
+
+@pytest.mark.parametrize("tls", ["ssl: true", "starttls: true"])
+def test_an_email_over_tls_checks_the_servers_certificate_and_name(spec: Spec, warehouse: Any, tls: str,
+                                                                   monkeypatch: pytest.MonkeyPatch):
+    """Python's SMTP clients take any certificate unless given a context that checks it: the password would go
+    to whoever answers."""
+    import ssl
+
+    captured = Captured(monkeypatch)
+    cfg = config(spec, "  - {name: mail, type: email, host: smtp.example.com, " + tls + ", username_env: U, "
+                       "password_env: P, from: metrics@example.com, to: [sales@example.com]}", "sales-team: [mail]")
+    run = run_alerts(spec, cfg, connection_executor(warehouse), as_of=datetime(2024, 3, 4),
+                     environ={"U": "alerts", "P": "s3cret-pass"}, retry=NO_WAIT)
+    assert run.delivered == {"mail": 1}, run.failures
+    (context,) = captured.contexts
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert captured.logins == ["alerts"]
+
+
+def test_a_password_never_goes_to_another_host_without_tls(spec: Spec, warehouse: Any,
+                                                           monkeypatch: pytest.MonkeyPatch):
+    captured = Captured(monkeypatch)
+    cfg = config(spec, "  - {name: mail, type: email, host: smtp.example.com, username_env: U, password_env: P, "
+                       "from: metrics@example.com, to: [sales@example.com]}", "sales-team: [mail]")
+    run = run_alerts(spec, cfg, connection_executor(warehouse), as_of=datetime(2024, 3, 4),
+                     environ={"U": "alerts", "P": "s3cret-pass"}, retry=NO_WAIT)
+    assert run.delivered == {} and captured.logins == []
+    assert "a password goes to smtp.example.com only over TLS" in run.failures[0].error
 
 
 def free_port() -> int:

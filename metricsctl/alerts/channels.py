@@ -19,10 +19,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
+from ssl import create_default_context as default_tls
 from typing import IO, Any, Protocol
 
 from metricsctl.alerts.rules import Channel
-from metricsctl.guards import inside, mask, register_secret
+from metricsctl.guards import inside, is_loopback, mask, register_secret
 
 Event = dict[str, Any]  # an event payload, as stored in the outbox
 SEVERITY_MARKS = {"critical": "CRITICAL", "warning": "WARNING", "info": "INFO"}
@@ -122,6 +123,17 @@ class ConsoleNotifier:
         Console(file=self.stream or sys.stdout, width=160, highlight=False).print(table)
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer of its own (urllib raises it as an HTTPError): a webhook's POST would otherwise
+    become a GET without its body, to whatever host the answer names, and count as delivered."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
+
+
 class WebhookNotifier:
     def __init__(self, channel: Channel, environ: Mapping[str, str]) -> None:
         self.channel = channel
@@ -142,10 +154,14 @@ class WebhookNotifier:
                                          headers={"Content-Type": "application/json",
                                                   "User-Agent": "metricsctl-alerts"})
         try:
-            with urllib.request.urlopen(request, timeout=float(self.channel.get("timeout", 10))) as response:
-                response.read()
+            # the status is the answer: the body is not read, so a server that sends it slowly holds no run
+            with _NO_REDIRECTS.open(request, timeout=float(self.channel.get("timeout", 10))):
+                pass
         except urllib.error.HTTPError as exc:
-            raise DeliveryError(f"channel '{self.channel.name}': the webhook answered HTTP {exc.code}") from None
+            moved = " (a redirect, not followed: the POST would reach another URL, or none; set the URL it " \
+                    "points to)" if 300 <= exc.code < 400 else ""
+            raise DeliveryError(f"channel '{self.channel.name}': the webhook answered HTTP {exc.code}{moved}") \
+                from None
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             raise DeliveryError(self.secrets.scrub(f"channel '{self.channel.name}': the webhook could not be "
@@ -177,11 +193,16 @@ class EmailNotifier:
         username = self.channel.get("username") or self.secrets.get(self.channel, "username_env")
         password = self.secrets.get(self.channel, "password_env")
         timeout = float(self.channel.get("timeout", 10))
+        if password is not None and not (ssl or starttls) and not is_loopback(host):
+            raise DeliveryError(f"channel '{self.channel.name}': a password goes to {host} only over TLS; set "
+                                "ssl: true (port 465) or starttls: true (port 587)")
+        verified = default_tls()  # the server's certificate and name checked, as a browser checks them
         try:
-            smtp = smtplib.SMTP_SSL(host, port, timeout=timeout) if ssl else smtplib.SMTP(host, port, timeout=timeout)
+            smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=verified) if ssl else smtplib.SMTP(
+                host, port, timeout=timeout)
             with smtp:
                 if starttls:
-                    smtp.starttls()
+                    smtp.starttls(context=verified)
                 if password is not None:
                     smtp.login(str(username or ""), password)
                 smtp.send_message(self.message(events))

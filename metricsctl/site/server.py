@@ -16,7 +16,6 @@ user's browser. Messages in answers are masked like every other (`guards.mask`).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import mimetypes
 import os
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from metricsctl.errors import MetricsctlError, WarehouseError
-from metricsctl.guards import mask
+from metricsctl.guards import is_loopback, mask
 from metricsctl.site.generate import SITE_FOLDER
 
 if TYPE_CHECKING:
@@ -78,19 +77,6 @@ def catalog_json(app: Metricsctl) -> str:
     finally:
         warehouse.close()
     return json.dumps(rows, indent=2) + "\n"
-
-
-def is_loopback(host: str | None) -> bool:
-    """A name or address that reaches this machine only: localhost (and *.localhost), 127.0.0.0/8, ::1."""
-    if not host:
-        return False
-    name = host.strip("[]").rstrip(".").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 def host_allowed(header: str | None, listening_on: str) -> bool:
