@@ -11,13 +11,15 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from metricsctl.errors import MetricsctlError
+from metricsctl.guards import inside
 
-NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+NAME = re.compile(r"[a-z_][a-z0-9_]*")  # whole: fullmatch
 SAMPLE_START = dt.date(2025, 1, 1)
 SAMPLE_DAYS = 120
 
@@ -227,7 +229,7 @@ def init_project(project_dir: str | Path, name: str | None = None) -> InitResult
         name = name or re.sub(r"[^a-z0-9_]", "_", root.name.lower()).strip("_") or "metrics"
         if name[0].isdigit():
             name = f"metrics_{name}"
-        if not NAME.match(name):
+        if not NAME.fullmatch(name):
             raise MetricsctlError(f"project name '{name}' must be lower-case letters, digits and _, starting "
                                   "with a letter (dbt's rule); pass --name")
         files = {
@@ -241,13 +243,24 @@ def init_project(project_dir: str | Path, name: str | None = None) -> InitResult
             "metrics/alerts.yml": ALERTS,
             ".gitignore": "target/\nlogs/\n*.duckdb\n*.duckdb.wal\n",
         }
+    # where each file lands, links followed: inside the folder, or nothing is written (a cloned folder may hold a
+    # link, dangling or to a folder, that points elsewhere)
+    targets = {relative: (root / relative).resolve() for relative in files}
+    outside = [relative for relative, target in targets.items() if not inside(target, root)]
+    if outside:
+        raise MetricsctlError(f"{root / outside[0]}: a link to {targets[outside[0]]}, outside {root}; metricsctl "
+                              "init writes no file through a link that leaves the folder: remove the link, or init "
+                              "elsewhere")
     for relative, text in files.items():
-        path = root / relative
-        if path.exists():
+        target = targets[relative]
+        if target.exists() or (root / relative).exists():
             result.kept.append(relative)
             continue
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # created, never opened through a link put there since the check, nor over a file that appeared
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(text)
         result.created.append(relative)
     return result
 

@@ -78,3 +78,32 @@ def test_a_project_name_dbt_would_refuse_is_refused(tmp_path: Path):
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "project name 'Shop-Metrics' must be lower-case letters, digits and _" in result.output
     assert not (tmp_path / "dbt_project.yml").exists()
+
+
+@pytest.mark.parametrize("link", ["profiles.yml", "models"])
+def test_init_writes_nothing_through_a_link_that_leaves_the_folder(tmp_path: Path, link: str):
+    """A cloned folder may hold a link, dangling (to a file init would create) or to a folder, pointing elsewhere:
+    init refuses before it writes anything, there or in the folder."""
+    folder, outside = tmp_path / "project", tmp_path / "outside"
+    folder.mkdir()
+    outside.mkdir()
+    (folder / link).symlink_to(outside / ("written_by_init.yml" if link == "profiles.yml" else ""))
+    result = CliRunner().invoke(main, ["init", str(folder), "--name", "shop"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "writes no file through a link that leaves the folder" in result.output
+    assert list(outside.iterdir()) == []
+    assert sorted(p.name for p in folder.iterdir()) == [link]
+
+
+def test_init_writes_through_a_link_that_stays_in_the_folder(tmp_path: Path):
+    folder = tmp_path / "project"
+    (folder / "dbt_models").mkdir(parents=True)
+    (folder / "models").symlink_to(folder / "dbt_models")
+    assert run("init", str(folder), "--name", "shop").exit_code == 0
+    assert (folder / "dbt_models" / "time_spine.yml").is_file()
+
+
+def test_a_project_name_with_a_line_break_is_refused(tmp_path: Path):
+    result = CliRunner().invoke(main, ["init", str(tmp_path), "--name", "shop\n"])
+    assert result.exit_code == 2 and "must be lower-case letters" in result.output
+    assert not (tmp_path / "dbt_project.yml").exists()
