@@ -183,3 +183,36 @@ def test_a_committed_generated_model_edited_on_its_own_is_shown(tmp_path: Path):
     text = render_markdown(result)
     assert "No metric, semantic model, saved query, model or seed changed" not in text
     assert "`models/metrics/sales_by_month.sql` changed in the committed file only" in text
+
+
+def test_a_compared_revision_never_chooses_the_profile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A profile says which adapter and plugins dbt loads: a branch under review, whose copy holds its own
+    profiles.yml, must not choose them. The user's (working tree, else ~/.dbt) is used."""
+    from metricsctl.diff.snapshot import _profiles_source
+
+    monkeypatch.delenv("DBT_PROFILES_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    user, revision = tmp_path / "user", tmp_path / "revision"
+    user.mkdir()
+    revision.mkdir()
+    (revision / "profiles.yml").write_text("shop: {target: dev, outputs: {dev: {type: duckdb, plugins: []}}}\n")
+    assert _profiles_source(user, None) == Path.home() / ".dbt"
+    (user / "profiles.yml").write_text("shop: {}\n")
+    assert _profiles_source(user, None) == user
+
+
+def test_a_revisions_packages_folder_outside_its_project_is_neither_read_nor_written(tmp_path: Path):
+    """`packages-install-path: ../pk` in the revision would copy the folder beside the user's project (read
+    outside it) to the folder beside the revision's copy (written outside it)."""
+    from metricsctl.diff.snapshot import _copy_packages
+
+    user, revision = tmp_path / "user", tmp_path / "work" / "revision"
+    for folder in (user, revision):
+        folder.mkdir(parents=True)
+        (folder / "packages.yml").write_text("packages: []\n")
+    (tmp_path / "pk").mkdir()
+    (tmp_path / "pk" / "key.txt").write_text("k\n")
+    (revision / "dbt_project.yml").write_text("name: shop\nprofile: shop\npackages-install-path: ../pk\n")
+    _copy_packages(user, revision)
+    assert not (tmp_path / "work" / "pk").exists()
+    assert sorted(p.name for p in revision.iterdir()) == ["dbt_project.yml", "packages.yml"]

@@ -21,6 +21,7 @@ from metricsctl.diff.impact import lineage_graph
 from metricsctl.diff.semantic import Side, side
 from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
 from metricsctl.facade import Metricsctl
+from metricsctl.guards import inside
 from metricsctl.lineage.graph import Attachment, LineageGraph
 from metricsctl.materialize import GeneratedModel
 from metricsctl.project import DbtProject
@@ -148,19 +149,21 @@ def _copy_packages(user_project: Path, project: Path) -> None:
         return
     folder = str(DbtProject(project).config.get("packages-install-path", "dbt_packages"))
     installed = user_project / folder
+    if not (inside(installed, user_project) and inside(project / folder, project)):
+        return  # the revision names a folder outside the project: nothing is copied from or to there
     if installed.is_dir() and not (project / folder).exists():
         shutil.copytree(installed, project / folder, symlinks=True)
 
 
-def _profiles_source(project: Path, user_project: Path, profiles_dir: str | Path | None) -> Path:
-    """Where dbt would find profiles.yml for the user's project, looking in the copy first."""
+def _profiles_source(user_project: Path, profiles_dir: str | Path | None) -> Path:
+    """Where dbt finds profiles.yml for the user's project. Never the compared revision's own: a profile says
+    which adapter and plugins dbt loads, and a branch under review must not choose them."""
     if profiles_dir:
         return Path(profiles_dir).resolve()
     if os.environ.get("DBT_PROFILES_DIR"):
         return Path(os.environ["DBT_PROFILES_DIR"]).resolve()
-    for folder in (project, user_project):
-        if (folder / "profiles.yml").is_file():
-            return folder
+    if (user_project / "profiles.yml").is_file():
+        return user_project
     return Path.home() / ".dbt"
 
 
@@ -173,7 +176,7 @@ def _profile(project: Path, user_project: Path, workdir: Path, profiles_dir: str
     """
     from metricsctl.profiles import load_target, write_profile_with_path
 
-    source = _profiles_source(project, user_project, profiles_dir)
+    source = _profiles_source(user_project, profiles_dir)
     dbt_project = DbtProject(project)
     profile = dbt_project.config.get("profile")
     if not profile:
