@@ -81,11 +81,11 @@ class LocationIndex:
                     if at is not None:
                         return at
                 return found
-        for child_kind, child in children:  # "for measure orders": measure names are unique in a project
-            child_key = {"entity": "entities"}.get(child_kind, child_kind + "s")
+        for child in (child for child_kind, child in children if child_kind == "measure"):
+            # "for measure orders": measure names are unique in a project (dimension and entity names are not)
             found = next((at for key, at in self.items.items() if len(key) == 4 and key[0] == "semantic_models"
-                          and key[2] == child_key and key[3] == child), None)
-            if found is not None and child_kind == "measure":
+                          and key[2] == "measures" and key[3] == child), None)
+            if found is not None:
                 return found
         quoted = set(re.findall(r"[`'\"]([A-Za-z_][A-Za-z0-9_]*)[`'\"]", message))
         for section in ("metrics", "saved_queries", "semantic_models"):

@@ -8,6 +8,8 @@ with a sample or a column list.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from sqlglot import exp, parse_one
 
@@ -60,6 +62,30 @@ def test_a_remembered_name_is_not_reused_where_its_text_differs() -> None:
     assert write(bare, "bigquery", pretty=False, copy=True) == "orders.value"
     assert write(quoted, "bigquery", pretty=False, copy=True) == "`orders`.`value`"
     assert write(exp.to_identifier("order"), "duckdb", pretty=False, copy=True) == '"order"'  # a reserved word
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("pretty", [True, False])
+def test_names_kept_as_text_are_written_as_unquoted_identifiers(dialect: str, pretty: bool) -> None:
+    """The compiler keeps the names of the columns and aliases it builds as text (`render.column`,
+    `render.alias`): a node fewer each. Their SQL is that of the same nodes with unquoted identifiers, a name in
+    mixed case and a keyword (`day`) included."""
+    from metricsctl.compiler.render import alias, column
+
+    def statement(col: Callable[[str, str | None], exp.Expr], named: Callable[[exp.Expr, str], exp.Expr]) -> exp.Expr:
+        return exp.select(named(col("amount", "src"), "f1_amount"), col("Region", "j_customer"), col("day", None),
+                          named(exp.Sum(this=col("amount", "src")), "total"), named(exp.Null(), "nothing")
+                          ).from_("orders").group_by(col("day", None))
+
+    as_text = statement(column, alias)
+    as_identifiers = statement(lambda name, table: exp.column(name, table, quoted=False),
+                               lambda value, name: exp.alias_(value, name, quoted=False))
+    assert isinstance(as_text.selects[0].args["alias"], str)  # the shape this test is about
+    expected = as_identifiers.sql(dialect=dialect, pretty=pretty)
+    for _ in range(2):  # the second time from remembered texts
+        assert write(as_text, dialect, pretty=pretty, copy=True) == expected
+        assert write(as_identifiers, dialect, pretty=pretty, copy=True) == expected
+    assert as_text.sql(dialect=dialect, pretty=pretty) == expected
 
 
 def test_remembered_texts_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from metricsctl.compiler.nodes import quoted
 from metricsctl.graph import JoinStep
 
 SEP = "__"
@@ -94,7 +95,7 @@ def read_through(select: exp.Select, chain: Chain) -> dict[tuple[str, str], exp.
             n += 1
             out = f"{wanted}_{n}"
         taken.add(out.lower())
-        names[(table, name)] = exp.Identifier(this=out, quoted=bool(col.this.args.get("quoted")))
+        names[(table, name)] = exp.Identifier(this=out, quoted=quoted(col.this))
     return names
 
 

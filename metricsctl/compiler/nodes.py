@@ -29,6 +29,12 @@ def walk(root: exp.Expr) -> list[exp.Expr]:
     return found
 
 
+def quoted(part: object) -> bool:
+    """Whether a name part of a node (a column's name or table, an alias) is a quoted identifier; a part kept as
+    text is written as it is, unquoted (`render.column`)."""
+    return isinstance(part, exp.Identifier) and bool(part.args.get("quoted"))
+
+
 def find_all(root: exp.Expr, *types: type[E]) -> list[E]:
     """The nodes of `walk(root)` that are of one of `types`, in its order, as `list(root.find_all(*types))`."""
     return [node for node in walk(root) if isinstance(node, types)]  # type: ignore[misc]

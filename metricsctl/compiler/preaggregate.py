@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from metricsctl.compiler.nodes import find_all, walk
+from metricsctl.compiler.nodes import find_all, quoted, walk
 
 TRUNCATIONS = (exp.DateTrunc, exp.TimestampTrunc)
 ROLLUPS: dict[type[exp.Expr], type[exp.Expr]] = {exp.Sum: exp.Sum, exp.Count: exp.Sum, exp.Min: exp.Min,
@@ -216,7 +216,7 @@ def grouped_first(select: exp.Select, time_atoms: list[exp.Expr], fine_columns: 
     for name, col in columns.items():
         if name in names:
             return None  # a column named like a time atom's placeholder
-        names[name] = exp.column(name, table=source, quoted=col.this.quoted)
+        names[name] = exp.column(name, table=source, quoted=quoted(col.this))
     if any(alias in names for alias, _ in aggregates):
         return None
 

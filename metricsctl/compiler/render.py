@@ -123,9 +123,10 @@ def with_ctes(select: exp.Select, ctes: list[tuple[str, exp.Expr]]) -> exp.Selec
 
 
 def column(name: str, table: str | None = None) -> exp.Column:
-    """`table.name`, both unquoted (as `exp.column(name, table=table, quoted=False)` builds it)."""
-    return exp.Column(this=exp.Identifier(this=name, quoted=False),
-                      table=None if table is None else exp.Identifier(this=table, quoted=False), db=None, catalog=None)
+    """`table.name`, both unquoted, written as `exp.column(name, table=table, quoted=False)` writes it: the
+    names are kept as text, not as identifier nodes (sqlglot writes a text part as it is, as it writes an
+    unquoted identifier), which spares two of a column's three nodes (BENCHMARKS.md, section 3)."""
+    return exp.Column(this=name, table=table)
 
 
 def trunc(grain: str, value: exp.Expr) -> exp.Expr:
@@ -155,11 +156,10 @@ def and_all(conditions: list[exp.Expr]) -> exp.Expr | None:
 
 def alias(value: exp.Expr, name: str) -> exp.Expr:
     """`value AS name`, unquoted, as `exp.alias_(value, name, quoted=False, copy=False)` builds it."""
-    identifier = exp.Identifier(this=name, quoted=False)
     if "alias" in value.arg_types and not isinstance(value, exp.Window):
-        value.set("alias", identifier)
+        value.set("alias", exp.Identifier(this=name, quoted=False))
         return value
-    return exp.Alias(this=value, alias=identifier)
+    return exp.Alias(this=value, alias=name)  # the name as text, as in `column`
 
 
 STACKED_CELLS = 400  # scans x measure columns up to which scans are combined by stacking them
@@ -388,8 +388,8 @@ class SqlCompiler:
         plain_parts = self._plain_columns[key]
         if plain_parts is not None:  # a plain column, the common case: built afresh, cheaper than a deep copy
             (name, quoted), (table_name, table_quoted) = plain_parts
-            return exp.Column(this=exp.Identifier(this=name, quoted=quoted),
-                              table=exp.Identifier(this=table_name, quoted=table_quoted))
+            return exp.Column(this=exp.Identifier(this=name, quoted=True) if quoted else name,
+                              table=exp.Identifier(this=table_name, quoted=True) if table_quoted else table_name)
         return self._qualified[key].copy()
 
     def parsed(self, sql: str, what: str) -> exp.Expr:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from metricsctl.compiler.nodes import find_all, walk
+from metricsctl.compiler.nodes import find_all, quoted, walk
 from metricsctl.compiler.writer import text
 
 SOURCE = "src"  # the alias every scan gives its model's relation
@@ -50,13 +50,13 @@ def share_scans(with_: exp.With, name_for: Callable[[exp.Table], str | None],
             continue
         rows_name = new_name(base)
         common = _common_conditions([cte.this for cte in scans])
-        columns: dict[str, exp.Identifier] = {}
+        columns: dict[str, exp.Identifier | str] = {}  # a name as text: unquoted (render.column)
         for cte in scans:
             for col in read[id(cte)] or []:
                 if col.table == SOURCE:
                     ident = col.this
-                    columns.setdefault(ident.name if ident.quoted else ident.name.lower(), ident)
-        body = exp.Select(expressions=[exp.Column(this=ident.copy(), table=exp.to_identifier(SOURCE))
+                    columns.setdefault(col.name if quoted(ident) else col.name.lower(), ident)
+        body = exp.Select(expressions=[exp.Column(this=ident if isinstance(ident, str) else ident.copy(), table=SOURCE)
                                        for ident in columns.values()]).from_(relations[key].copy(), copy=False)
         if common:
             body = body.where(*[c.copy() for c in common.values()], copy=False)
@@ -111,7 +111,8 @@ def _read_columns(body: exp.Select) -> list[exp.Column] | None:
 def _relation_key(table: exp.Table) -> tuple[tuple[str, bool], ...]:
     """The relation's name parts (catalog, schema, name), each with whether it is quoted."""
     parts = [table.args.get(part) for part in ("catalog", "db", "this")]
-    return tuple((part.name, bool(part.quoted)) if isinstance(part, exp.Identifier) else (text(part), False)
+    return tuple((part, False) if isinstance(part, str) else (part.name, bool(part.quoted))
+                 if isinstance(part, exp.Identifier) else (text(part), False)
                  for part in parts if part is not None)
 
 

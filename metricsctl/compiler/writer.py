@@ -33,6 +33,7 @@ _MOST_TEXTS = 200_000
 _COLUMN_PARTS = frozenset({"catalog", "db", "table", "this"})
 _TABLE_PARTS = frozenset({"catalog", "db", "this", "alias"})
 _ALIAS_PARTS = frozenset({"this"})
+_TEXT = "text"  # in a column's key, a name part kept as text, which no identifier's `quoted` equals
 
 
 def _names_key(expression: exp.Expr, parts: frozenset[str]) -> tuple[Any, ...] | None:
@@ -58,8 +59,11 @@ def _column_key(expression: exp.Expr) -> tuple[Any, ...] | None:
     schema or catalog): its four parts, which no key of `_names_key` (three values per part) can equal."""
     args = expression.args
     this, table = args.get("this"), args.get("table")
-    if (len(args) <= 4 and args.keys() <= _COLUMN_PARTS and not args.get("db") and not args.get("catalog")
-            and type(this) is exp.Identifier and not this.comments
+    if len(args) > 4 or not args.keys() <= _COLUMN_PARTS or args.get("db") or args.get("catalog"):
+        return _names_key(expression, _COLUMN_PARTS)
+    if type(this) is str and (table is None or type(table) is str):  # names kept as text (render.column)
+        return this, _TEXT, table, _TEXT
+    if (type(this) is exp.Identifier and not this.comments
             and (table is None or type(table) is exp.Identifier and not table.comments)):
         names = this.args
         if table is None:
