@@ -12,6 +12,7 @@ import json
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from email import message_from_bytes
@@ -260,9 +261,12 @@ class Captured:
         captured = self
 
         class Client:
-            def __init__(self, host: str, port: int, timeout: float = 0, context: Any = None) -> None:
+            def __init__(self, host: str = "", port: int = 0, timeout: float = 0, context: Any = None) -> None:
                 if context is not None:
                     captured.contexts.append(context)
+
+            def connect(self, host: str, port: int) -> None:
+                pass
 
             def __enter__(self) -> Client:
                 return self
@@ -310,6 +314,69 @@ def test_a_password_never_goes_to_another_host_without_tls(spec: Spec, warehouse
                      environ={"U": "alerts", "P": "s3cret-pass"}, retry=NO_WAIT)
     assert run.delivered == {} and captured.logins == []
     assert "a password goes to smtp.example.com only over TLS" in run.failures[0].error
+
+
+class Drip:
+    """A server on 127.0.0.1 that reads what it is sent, then answers `first` and one byte more every 0.2 s, each
+    within a read's timeout, for 30 s: a channel's timeout per read never runs out."""
+
+    def __init__(self, first: bytes, reads_first: bool) -> None:
+        self.first, self.reads_first = first, reads_first
+        self.stop = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self.listener.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}/hook"
+
+    def serve(self) -> None:
+        self.listener.settimeout(0.1)
+        while not self.stop.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self.drip, args=(client,), daemon=True).start()
+
+    def drip(self, client: socket.socket) -> None:
+        with client:
+            try:
+                if self.reads_first:
+                    client.recv(65536)
+                client.sendall(self.first)
+                for _ in range(150):
+                    if self.stop.wait(0.2):
+                        return
+                    client.sendall(b"a")
+            except OSError:
+                return  # the client hung up
+
+    def __enter__(self) -> Drip:
+        threading.Thread(target=self.serve, daemon=True).start()
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        self.stop.set()
+        self.listener.close()
+
+
+@pytest.mark.parametrize("channel", ["webhook", "email"])
+def test_a_server_that_answers_a_byte_at_a_time_holds_the_run_no_longer_than_the_channels_timeout(
+        spec: Spec, warehouse: Any, channel: str):
+    """Each read gets the channel's timeout, and each byte comes within it: without a deadline for the whole
+    exchange the run (and the scheduler's next one) would wait as long as the server likes. The event stays
+    pending for the next run."""
+    webhook = channel == "webhook"
+    with Drip(b"HTTP/1.1 200 OK\r\nX-Slow: " if webhook else b"220 ", reads_first=webhook) as drip:
+        line = ("{name: out, type: webhook, url_env: HOOK_URL, timeout: 1}" if webhook else
+                "{name: out, type: email, host: 127.0.0.1, port: " + str(drip.port) + ", timeout: 1, "
+                "from: metrics@example.com, to: [sales@example.com]}")
+        cfg = config(spec, "  - " + line, "sales-team: [out]")
+        started = time.monotonic()
+        run = run_alerts(spec, cfg, connection_executor(warehouse), as_of=datetime(2024, 3, 4),
+                         environ={"HOOK_URL": drip.url}, retry=RetryPolicy(attempts=1))
+        waited = time.monotonic() - started
+    assert run.delivered == {} and [(f.channel, f.pending) for f in run.failures] == [("out", 1)]
+    assert "gave no answer within the channel's timeout (1 s)" in run.failures[0].error
+    assert waited < 15  # the server drips for 30 s; the deadline is 1 s
 
 
 def free_port() -> int:

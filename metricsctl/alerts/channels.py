@@ -11,11 +11,14 @@ from __future__ import annotations
 import http.client
 import json
 import smtplib
+import socket
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
@@ -131,7 +134,66 @@ class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
+class _KeptConnections:
+    """An HTTP(S) handler that keeps the connections it opens, for `_deadline` to shut."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections: list[http.client.HTTPConnection] = []
+
+    def do_open(self, http_class: Any, req: urllib.request.Request, **kwargs: Any) -> http.client.HTTPResponse:
+        def connection(host: str, **options: Any) -> http.client.HTTPConnection:
+            made: http.client.HTTPConnection = http_class(host, **options)
+            self.connections.append(made)
+            return made
+
+        return super().do_open(connection, req, **kwargs)  # type: ignore[misc, no-any-return]
+
+
+class _KeptHTTP(_KeptConnections, urllib.request.HTTPHandler):
+    pass
+
+
+class _KeptHTTPS(_KeptConnections, urllib.request.HTTPSHandler):
+    pass
+
+
+class _Late(Exception):
+    """The exchange outlasted the channel's timeout and was cut (`_deadline`)."""
+
+
+@contextmanager
+def _deadline(seconds: float, sockets: Callable[[], Iterable[socket.socket | None]]) -> Iterator[None]:
+    """Once `seconds` have passed, every socket `sockets()` gives (then, or later in the block) is shut, so that a
+    read fails at once, and the block raises `_Late` instead of whatever the cut exchange raised or seemed to
+    answer (a header cut short reads as the last one). A channel's `timeout` bounds each read, and a server that
+    answers a byte at a time, each within it, would otherwise hold the run (and the scheduler's next one) for as
+    long as it likes."""
+    done, expired = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        if done.wait(seconds):
+            return
+        expired.set()
+        while True:  # a socket opened after the deadline (a slow name lookup) is shut as soon as it exists
+            for sock in sockets():
+                if sock is not None:
+                    try:  # the plain socket's shutdown: a TLS socket's own would unwrap it under its reader
+                        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+            if done.wait(0.05):
+                return
+
+    watcher = threading.Thread(target=watch, name="metricsctl-alert-deadline", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        if expired.is_set():
+            raise _Late
 
 
 class WebhookNotifier:
@@ -153,10 +215,17 @@ class WebhookNotifier:
         request = urllib.request.Request(url, data=json.dumps(self.body(events)).encode("utf-8"), method="POST",
                                          headers={"Content-Type": "application/json",
                                                   "User-Agent": "metricsctl-alerts"})
+        timeout = float(self.channel.get("timeout", 10))
+        handlers = (_KeptHTTP(), _KeptHTTPS())
         try:
-            # the status is the answer: the body is not read, so a server that sends it slowly holds no run
-            with _NO_REDIRECTS.open(request, timeout=float(self.channel.get("timeout", 10))):
+            # the status is the answer: the body is not read, so a server that sends it slowly holds no run; the
+            # whole exchange (connecting, the status line, the headers) within the timeout
+            with _deadline(timeout, lambda: [c.sock for h in handlers for c in h.connections]), \
+                    urllib.request.build_opener(_RefuseRedirects, *handlers).open(request, timeout=timeout):
                 pass
+        except _Late:
+            raise DeliveryError(f"channel '{self.channel.name}': the webhook gave no answer within the channel's "
+                                f"timeout ({timeout:g} s)") from None
         except urllib.error.HTTPError as exc:
             moved = " (a redirect, not followed: the POST would reach another URL, or none; set the URL it " \
                     "points to)" if 300 <= exc.code < 400 else ""
@@ -197,16 +266,22 @@ class EmailNotifier:
             raise DeliveryError(f"channel '{self.channel.name}': a password goes to {host} only over TLS; set "
                                 "ssl: true (port 465) or starttls: true (port 587)")
         verified = default_tls()  # the server's certificate and name checked, as a browser checks them
+        # made unconnected, so that the deadline covers the greeting too: the whole conversation within the timeout
+        smtp = smtplib.SMTP_SSL(timeout=timeout, context=verified) if ssl else smtplib.SMTP(timeout=timeout)
+        # the name TLS checks the certificate against, as the constructor sets it when it connects
+        smtp._host = host  # type: ignore[attr-defined]
         try:
-            smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=verified) if ssl else smtplib.SMTP(
-                host, port, timeout=timeout)
-            with smtp:
+            with _deadline(timeout, lambda: [getattr(smtp, "sock", None)]), smtp:
+                smtp.connect(host, port)
                 if starttls:
                     smtp.starttls(context=verified)
                 if password is not None:
                     smtp.login(str(username or ""), password)
                 smtp.send_message(self.message(events))
-        except (smtplib.SMTPException, OSError) as exc:
+        except _Late:
+            raise DeliveryError(f"channel '{self.channel.name}': SMTP {host}:{port} gave no answer within the "
+                                f"channel's timeout ({timeout:g} s)") from None
+        except (smtplib.SMTPException, OSError, ValueError) as exc:
             raise DeliveryError(self.secrets.scrub(f"channel '{self.channel.name}': SMTP {host}:{port} failed: "
                                                    f"{type(exc).__name__}: {exc}")) from None
 
