@@ -111,8 +111,7 @@ def _read_columns(body: exp.Select) -> list[exp.Column] | None:
 def _relation_key(table: exp.Table) -> tuple[tuple[str, bool], ...]:
     """The relation's name parts (catalog, schema, name), each with whether it is quoted."""
     parts = [table.args.get(part) for part in ("catalog", "db", "this")]
-    return tuple((part, False) if isinstance(part, str) else (part.name, bool(part.quoted))
-                 if isinstance(part, exp.Identifier) else (text(part), False)
+    return tuple((part.name, bool(part.quoted)) if isinstance(part, exp.Identifier) else (text(part), False)
                  for part in parts if part is not None)
 
 
