@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
+from sqlglot import exp
 
 from metricsctl.alerts.channels import DeliveryError, WebhookNotifier
 from metricsctl.alerts.rules import Channel
@@ -89,6 +90,36 @@ def test_a_template_escape_is_refused_and_runs_nothing(template: str, tmp_path: 
 def test_sql_beyond_one_boolean_over_items_is_refused(template: str):
     with pytest.raises(QueryError):
         parse_filter(template, "duckdb")
+
+
+# sqlglot reads the quoted unit of a date function and an interval's text as SQL words, which Spark, Snowflake
+# and BigQuery write unquoted: a "unit" holding SQL ran there (reading a table no metric reads), and an interval's
+# text beyond its amount and unit was dropped without a word
+DAY = "{{ TimeDimension('metric_time', 'day') }}"
+TEXTS_READ_AS_WORDS = [
+    f"date_diff('day, current_date, current_date) = 0 and (select max(salary) from hr.payroll) > 100000 or "
+    f"date_diff(day', {DAY}, {DAY}) = 0",
+    f"date_trunc('month) or 1 = 1 or date_trunc(month', {DAY}) = {DAY}",
+    f"{DAY} >= current_date - interval '7 days; drop table orders'",
+    f"{DAY} - interval '1 day) or (select 1' > current_date",
+]
+
+
+@pytest.mark.parametrize("template", TEXTS_READ_AS_WORDS)
+def test_a_quoted_unit_or_interval_that_holds_more_is_refused(template: str):
+    with pytest.raises(QueryError) as caught:
+        parse_filter(template, "duckdb")
+    assert "write a unit ('day')" in str(caught.value) or "write one word there" in str(caught.value)
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "spark", "snowflake", "bigquery", "trino"])
+def test_date_units_and_intervals_still_read_and_stay_words_in_every_dialect(dialect: str):
+    parsed = parse_filter(f"date_diff('day', {DAY}, current_date) <= 30 AND date_trunc('month', {DAY}) >= "
+                          f"date '2024-01-01' AND {DAY} >= current_date - interval '7 days' AND "
+                          f"extract(year from {DAY}) = 2024", "duckdb")
+    written = parsed.expression.sql(dialect)
+    assert "SELECT" not in written.upper() and ";" not in written
+    assert {var.name for var in parsed.expression.find_all(exp.Var)} == {"DAY", "MONTH", "DAYS", "YEAR"}
 
 
 def test_plain_filters_still_read_as_metricflow_writes_them():

@@ -34,7 +34,7 @@ from metricsctl.cli import main
 from metricsctl.expectations.results import ExpectationResult, ExpectationRun, SuiteResult, store_results
 from metricsctl.facade import Metricsctl
 from metricsctl.site.extract import Reader, read_quality, value_lost
-from metricsctl.site.server import SiteServer
+from metricsctl.site.server import SiteServer, resolve_file
 from metricsctl.warehouse import DuckDBWarehouse
 
 pytestmark = pytest.mark.slow
@@ -545,6 +545,23 @@ def test_the_server_serves_nothing_outside_the_site(server: SiteServer, path: st
     status, body = get(server, path)
     assert status == 404
     assert "error" in json.loads(body)
+
+
+def test_a_folders_index_that_links_outside_the_site_is_not_served(tmp_path: Path):
+    """A folder's address serves its index.html, which is checked like any file: a link there to a file outside
+    the site is not followed (a link named directly never was)."""
+    site = tmp_path / "site"
+    (site / "sub").mkdir(parents=True)
+    (site / "other").mkdir()
+    (tmp_path / "secret.txt").write_text("s3cret")
+    (site / "index.html").write_text("home")
+    (site / "other" / "index.html").write_text("other")
+    (site / "sub" / "index.html").symlink_to(tmp_path / "secret.txt")
+    root = Path(os.path.realpath(site))
+    assert resolve_file(root, "/sub/") is None and resolve_file(root, "/sub") is None
+    assert resolve_file(root, "/sub/index.html") is None
+    assert resolve_file(root, "/other/") == root / "other" / "index.html"
+    assert resolve_file(root, "/") == root / "index.html"
 
 
 def test_the_server_has_no_write_endpoint(server: SiteServer):

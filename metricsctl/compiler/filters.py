@@ -7,6 +7,7 @@ column that is not a referenced item. The placeholders are bound to real columns
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,11 @@ from metricsctl.errors import QueryError
 from metricsctl.names import SEP, ItemName, parse_item_name
 
 PLACEHOLDER = "__mctl_item_{}"
+# sqlglot reads some quoted texts as SQL words, written unquoted in every dialect or cut: a date function's unit
+# (`date_trunc('month', ...)` -> MONTH) and an interval's (`interval '7 days'` -> '7' DAYS). Such a text must be a
+# word, or a number and a word; anything more would reach the warehouse as SQL, or be dropped without a word.
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_AMOUNT = re.compile(r"\s*-?\s*[0-9]+(\.[0-9]+)?\s*[A-Za-z_]+\s*")
 
 # The node types a filter may contain: comparisons, boolean logic, arithmetic, literals, casts and the
 # plain scalar functions of dates and text. Anything else (subqueries, statements, table functions that
@@ -143,6 +149,7 @@ def parse_filter(template: str, dialect: str, custom_grains: frozenset[str] = fr
         raise QueryError(f"filter {quote(template)} may only compare items and values with operators, casts and "
                          f"date or text functions; `{refused.sql(dialect)[:60]}` is not allowed (subqueries, "
                          "statements and table or file functions never are)")
+    _check_texts_read_as_words(template, rendered, expression, dialect)
     known = set(registry.items) | set(registry.metrics)
     for column in expression.find_all(exp.Column):
         if column.table or column.name not in known:
@@ -151,6 +158,23 @@ def parse_filter(template: str, dialect: str, custom_grains: frozenset[str] = fr
                 "as {{ Dimension('entity__name') }}, {{ TimeDimension('metric_time', 'day') }} or "
                 "{{ Entity('name') }}")
     return ParsedFilter(template, expression, tuple(registry.items.items()), tuple(registry.metrics.items()))
+
+
+def _check_texts_read_as_words(template: str, rendered: str, expression: exp.Expr, dialect: str) -> None:
+    """Refuse a quoted text that sqlglot took for SQL words (a unit, an interval) when it is more than a unit or
+    an amount and a unit: written unquoted it would run as SQL on some engines (Spark, Snowflake, BigQuery), and
+    cut it would change the filter's meaning."""
+    for var in expression.find_all(exp.Var):
+        if not _WORD.fullmatch(var.name):
+            raise QueryError(f"filter {quote(template)}: `{var.name[:60]}` stands where SQL takes one word (a unit "
+                             "such as 'day' or 'month'); write one word there")
+    kept = {node.this for node in expression.find_all(exp.Literal) if node.is_string}
+    for token in sqlglot.tokenize(rendered, read=dialect):
+        if token.token_type.name.endswith("STRING") and token.text not in kept \
+                and not (_WORD.fullmatch(token.text) or _AMOUNT.fullmatch(token.text)):
+            raise QueryError(f"filter {quote(template)}: the text '{token.text[:60]}' is read as a unit or an "
+                             "interval there, and it is neither; write a unit ('day') or an amount and a unit "
+                             "('7 days')")
 
 
 def item_key(item: ItemName) -> str:

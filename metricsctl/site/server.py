@@ -203,8 +203,8 @@ def resolve_file(folder: Path, url_path: str) -> Path | None:
     if "\x00" in relative:
         return None
     candidate = Path(os.path.realpath(folder / relative)) if relative else folder
+    if candidate.is_dir():  # its index.html, itself resolved: a link there may point anywhere
+        candidate = Path(os.path.realpath(candidate / "index.html"))
     if candidate != folder and folder not in candidate.parents:
         return None
-    if candidate.is_dir():
-        candidate = candidate / "index.html"
     return candidate if candidate.is_file() else None
