@@ -305,3 +305,20 @@ def test_json_loads_and_says_breaking(result: DiffResult):
         "large_orders", "january_orders", "online_revenue", "quantity"}
     online = next(v for v in loaded["values"]["diffs"] if v["name"] == "online_revenue")
     assert online["differing"] == 6 and len(online["rows"]) == 3
+
+
+@pytest.mark.parametrize("value", ["plain", "a ` b", "``", "```", "x\n````\ny", "  ````", "`````", "```diff\n+ ok"])
+def test_a_value_from_the_revision_never_leaves_its_code(value: str):
+    """A description of the compared revision lands in the comment's diff blocks and a name in inline code: with
+    a fence of three or four backticks a line of five (or one indented) closed the block, and the rest of the
+    text was the comment's own markdown."""
+    from markdown_it import MarkdownIt
+
+    from metricsctl.diff.render import _code, _fence
+
+    markdown = MarkdownIt("commonmark")
+    block = markdown.parse("\n".join(_fence("+ description: " + value)))
+    assert [t.type for t in block] == ["fence"] and block[0].content == "+ description: " + value + "\n"
+    if "\n" not in value:
+        (paragraph,) = [t for t in markdown.parse(_code(value)) if t.type == "inline"]
+        assert [(c.type, c.content) for c in paragraph.children or []] == [("code_inline", value)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from metricsctl.diff.errors import DiffError
@@ -37,9 +38,14 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", "<br>")
 
 
+def _longest_backticks(text: str) -> int:
+    return max((len(run) for run in re.findall("`+", text)), default=0)
+
+
 def _code(text: str) -> str:
-    ticks = "``" if "`" in text else "`"
-    pad = " " if ticks == "``" else ""
+    """`text` as inline code, with more backticks around it than any run in it: a name or value can't end it."""
+    ticks = "`" * (_longest_backticks(text) + 1)
+    pad = " " if "`" in text else ""
     return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
@@ -52,7 +58,9 @@ def _table(header: list[str], rows: Iterable[list[str]], right: Iterable[int] = 
 
 
 def _fence(body: str, language: str = "diff") -> list[str]:
-    fence = "````" if "```" in body else "```"
+    """`body` as a fenced block whose fence is longer than any run of backticks in it: a line of the body (a
+    description of the compared revision, say) can't close it and write markdown of its own into the review."""
+    fence = "`" * max(3, _longest_backticks(body) + 1)
     return [f"{fence}{language}", body, fence]
 
 
