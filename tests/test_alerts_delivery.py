@@ -214,6 +214,21 @@ def test_a_webhook_gets_a_slack_payload(spec: Spec, warehouse: Any):
     assert "WARNING revenue [store__store_name=Mill] was 50 for the day of 2024-03-03: below 90" in body["text"]
 
 
+def test_a_value_in_a_slack_message_cannot_mention_the_channel_or_hide_a_link(spec: Spec, warehouse: Any):
+    # A store renamed in the source system: Slack reads `<!channel>` as a mention of everyone in the channel and
+    # `<url|words>` as a link shown as its words, unless `&`, `<` and `>` are escaped.
+    warehouse.execute("UPDATE stores SET store_name = '<!channel> Mill & <https://evil.example|Dashboard>' "
+                      "WHERE store_name = 'Mill'")
+    cfg = config(spec, "  - {name: hook, type: webhook, url_env: HOOK_URL}", "sales-team: [hook]")
+    with Hook([]) as hook:
+        run_alerts(spec, cfg, connection_executor(warehouse), as_of=datetime(2024, 3, 4),
+                   environ={"HOOK_URL": hook.url})
+    ((_, body),) = hook.received
+    assert "[store__store_name=&lt;!channel&gt; Mill &amp; &lt;https://evil.example|Dashboard&gt;] was 50" \
+        in body["text"]
+    assert "<" not in body["text"] and ">" not in body["text"]
+
+
 def test_a_channel_down_for_one_run_delivers_the_pending_event_exactly_once(spec: Spec, warehouse: Any):
     cfg = config(spec, "  - {name: hook, type: webhook, url_env: HOOK_URL, format: json}", "sales-team: [hook]")
     execute: Execute = connection_executor(warehouse)

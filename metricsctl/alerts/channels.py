@@ -78,6 +78,13 @@ def plain_text(events: Sequence[Event]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def slack_text(text: str) -> str:
+    """`text` as Slack shows it verbatim: `&`, `<` and `>` escaped as Slack's formatting reference asks, so that a
+    value in an alert (a store's name, an owner) cannot mention `<!channel>` or a user, or show a link under
+    other words (`<https://...|text>`)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 class _Secrets:
     """Environment lookups that remember what they returned, to scrub it from any message."""
 
@@ -203,7 +210,7 @@ class WebhookNotifier:
 
     def body(self, events: Sequence[Event]) -> dict[str, Any]:
         if self.channel.get("format", "slack") == "slack":
-            return {"text": plain_text(events)}
+            return {"text": slack_text(plain_text(events))}
         return {"summary": summary(events), "alerts": list(events)}
 
     def send(self, events: Sequence[Event]) -> None:
