@@ -278,6 +278,7 @@ class Metricsctl:
     def org_unit_filter(self, org_unit: str) -> tuple[tuple[str, str], str]:
         """`store=Riverside` -> ((kind, name), the where filter that narrows a metric to it), through the
         scorecard's `org_units` (kind -> the dimension holding its names)."""
+        from metricsctl.compiler.filters import equality_filter
         from metricsctl.management.targets import load_scorecard_config
         from metricsctl.spec import suggest
 
@@ -293,8 +294,7 @@ class Metricsctl:
         if kind not in kinds:
             raise QueryError(f"unknown org unit kind '{kind}'{suggest(kind, sorted(kinds))}; the kinds are "
                              f"{', '.join(sorted(kinds))}")
-        literal = name.replace("'", "''")
-        return (kind, name), "{{ Dimension('" + kinds[kind] + "') }} = '" + literal + "'"
+        return (kind, name), equality_filter(kinds[kind], name, self.dialect)
 
     def tree(self, metric: str, period: str | None = None, previous: str | None = None, depth: int | None = None,
              org_unit: str | None = None) -> ValuedNode:

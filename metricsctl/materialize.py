@@ -107,6 +107,38 @@ class GeneratedModel:
         return cls(name, path, header, config, body)
 
 
+def _clashes(generated: list[str], relations: list[tuple[str, str | None, str]]) -> list[tuple[int, str]]:
+    """(index in `relations`, why) for each export that would be one file or one relation with another model:
+    the same name, names equal but for case (one file on a case-insensitive file system, one table in
+    warehouses that fold case, and in DuckDB whether quoted or not), or its alias in the schema of another
+    model's relation.
+    `generated` are the models metricsctl generates besides the exports, each in the target's schema under its
+    own name; `relations` holds each export's (name, schema, relation name)."""
+    clashes: list[tuple[int, str]] = []
+    files: dict[str, str] = {}
+    tables: dict[tuple[str, str], str] = {}
+    ours: list[tuple[str, str | None, str]] = [(n, None, n) for n in generated]
+    for index, (name, schema, relation) in enumerate(ours + relations, -len(ours)):  # an export clashes, not ours
+        first = files.get(name.lower())
+        if first is not None:
+            if first != name:
+                why = (f"'{name}' and '{first}' differ only in case; model names become files and relations, which "
+                       "must differ in more than case")
+            elif first not in generated:
+                why = f"two exports are named '{name}'; export names become model names and must be unique"
+            else:
+                why = f"'{name}' is the name of a model metricsctl generates; give the export another name"
+            clashes.append((index, why))
+            continue
+        files[name.lower()] = name
+        owner = tables.setdefault(((schema or "").lower(), relation.lower()), name)
+        if owner != name:
+            where = f"in schema '{schema}'" if schema else "in the target's schema"
+            clashes.append((index, f"'{name}' and '{owner}' would both build the relation '{relation}' {where}; "
+                                  "give the export another name or alias"))
+    return clashes
+
+
 def for_targets(variants: list[tuple[str, GeneratedModel]]) -> GeneratedModel:
     """One model that builds on every dialect's targets: a branch per dialect, chosen by `target.type`.
 
@@ -288,10 +320,15 @@ class Materializer:
     def dialect_models(self) -> list[GeneratedModel]:
         models: list[GeneratedModel] = []
         issues: list[SpecIssue] = []
+        relations: list[tuple[str, str | None, str]] = []  # each export's (name, schema, relation)
+        saved_of: list[str] = []  # each export's saved query
         for saved in self.spec.manifest.saved_queries:
             for export in saved.exports:
                 try:
                     self._check_names(saved, export)
+                    relations.append((export.name, self._export_schema(saved.name, export.name),
+                                      export.config.alias or export.name))
+                    saved_of.append(saved.name)
                     models.append(self._kept(export.name, self._export_digest(saved, export),
                                              lambda: self._export(saved, export)))  # noqa: B023 - called here
                 except MetricsctlError as exc:
@@ -311,11 +348,11 @@ class Materializer:
             with_attainment = scorecard is not None
             models.append(self._kept("metric_catalog", self._digests.metric_catalog(with_attainment)
                                      if self.store else None, lambda: self._metric_catalog(with_attainment)))
-        names = [m.name for m in models]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise SpecError([SpecIssue(f"two exports are named '{n}'; export names become model names and "
-                                       "must be unique") for n in duplicates])
+        clashes = _clashes([m.name for m in models[len(relations):]], relations)
+        if clashes:
+            places = [self.spec.locations.find("saved_queries", saved_of[index]) for index, _ in clashes]
+            raise SpecError([SpecIssue(message, where.path if where else None, where.line if where else None)
+                             for (_, message), where in zip(clashes, places)])
         return models
 
     def _export_digest(self, saved: Any, export: Any) -> str | None:

@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -29,7 +30,7 @@ from sqlglot import exp
 from metricsctl.alerts.channels import DeliveryError, WebhookNotifier
 from metricsctl.alerts.rules import Channel
 from metricsctl.cli import main
-from metricsctl.compiler.filters import parse_filter
+from metricsctl.compiler.filters import equality_filter, parse_filter
 from metricsctl.errors import DbtError, MetricsctlError, QueryError
 from metricsctl.facade import Metricsctl
 from metricsctl.guards import escape_jinja, identifier_problem, mask
@@ -122,6 +123,26 @@ def test_date_units_and_intervals_still_read_and_stay_words_in_every_dialect(dia
     assert {var.name for var in parsed.expression.find_all(exp.Var)} == {"DAY", "MONTH", "DAYS", "YEAR"}
 
 
+# `tree --org-unit store=NAME` narrows the metric to NAME by a filter written in the target's dialect: on Spark,
+# BigQuery and Snowflake a backslash escapes inside a string, so doubling the quotes alone let a name end it
+ORG_UNIT_NAMES = ["\\' OR 1=1 --", "O'Hare", "back\\", "x' or '1'='1", "{ not an item }"]
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "postgres", "spark", "snowflake", "bigquery", "trino"])
+@pytest.mark.parametrize("name", ORG_UNIT_NAMES)
+def test_an_org_unit_name_stays_one_string_in_every_dialect(dialect: str, name: str):
+    parsed = parse_filter(equality_filter("store__store_name", name, dialect), dialect)
+    assert isinstance(parsed.expression, exp.EQ)
+    literal = parsed.expression.expression
+    assert isinstance(literal, exp.Literal) and literal.is_string and literal.this == name
+    assert [str(item) for _, item in parsed.items] == ["store__store_name"]
+
+
+def test_an_org_unit_name_that_a_filter_would_read_as_an_item_is_refused():
+    with pytest.raises(QueryError, match="reads as an item or a statement even inside quotes"):
+        equality_filter("store__store_name", "{{ Dimension('customer__segment') }}", "duckdb")
+
+
 def test_plain_filters_still_read_as_metricflow_writes_them():
     parsed = parse_filter("{{ TimeDimension('metric_time', 'month') }} >= '2024-01-01' AND "
                           "{{ Dimension('order__channel') }} IN ('online', 'store') AND "
@@ -198,6 +219,42 @@ def test_an_export_name_cannot_reach_outside_the_project(tmp_path: Path, field: 
     after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.sql"))
     assert after == before
     assert not (tmp_path.parent / "escaped_export.sql").exists()
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    # DuckDB folds the case of names, quoted or not, and so does a case-insensitive file system
+    ("{name: Metric_Values, config: {export_as: table}}",
+     "saved_queries.yml:2: 'Metric_Values' and 'metric_values' differ only in case"),
+    ("{name: sales_monthly, config: {export_as: table, alias: metric_values}}",
+     "saved_queries.yml:2: 'sales_monthly' and 'metric_values' would both build the relation 'metric_values' in "
+     "the target's schema"),
+    # the export reported is the later one, at its saved query's line
+    ("{name: conversion_copy, config: {export_as: table, alias: CONVERSION_BY_SOURCE}}",
+     "saved_queries.yml:24: 'conversion_by_source' and 'conversion_copy' would both build the relation "
+     "'conversion_by_source'"),
+    ("{name: sales_by_month, config: {export_as: view}}", "saved_queries.yml:2: two exports are named "
+                                                          "'sales_by_month'"),
+])
+def test_an_export_cannot_build_over_another_model(tmp_path: Path, config: str, message: str):
+    result = compile_with_export(tmp_path, config)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not list(tmp_path.rglob("Metric_Values.sql"))
+
+
+def test_an_export_may_share_a_name_with_a_relation_of_another_schema(tmp_path: Path):
+    result = compile_with_export(tmp_path, "{name: sales_monthly, config: {export_as: table, alias: metric_values, "
+                                           "schema: exports}}")
+    assert result.exit_code == 0, result.output
+
+
+def compile_with_export(tmp_path: Path, config: str) -> Any:
+    """`metricsctl compile` of the shop project with one more export, of its saved query `sales_by_month`."""
+    root = make_project(tmp_path)
+    spec = root / "metrics" / "saved_queries.yml"
+    target = "      - name: sales_by_month\n        config: {export_as: table}\n"
+    spec.write_text(spec.read_text().replace(target, target + f"      - {config}\n"))
+    return CliRunner().invoke(main, ["compile", "--project-dir", str(root)])
 
 
 def test_alert_rule_and_channel_names_are_identifiers(tmp_path: Path):

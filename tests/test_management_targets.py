@@ -200,3 +200,18 @@ def test_a_bad_scorecard_configuration_is_reported_at_once():
     text = str(error.value)
     assert "models/kpi.yml:3" in text and "unknown key 'org_unit'" in text and "did you mean 'org_units'" in text
     assert "grains must be" in text and "cap is 'high'" in text
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    # the kind column stood in the attainment's SQL as written: this one closed the CAST and added a UNION
+    ("kind_column", "org_unit_type AS TEXT) AS org_unit_kind, (SELECT 1) AS x FROM stg_targets UNION ALL "
+                    "SELECT 1,2,3,4,5,6,7,CAST(NULL", "kind_column 'org_unit_type AS TEXT)"),
+    ("targets", "finance.targets", "targets 'finance.targets' is not a valid name"),
+    ("metric_values", "mv; drop table x", "metric_values 'mv; drop table x' is not a valid name"),
+    ("org_units", {"north-east": "store__region"}, "org unit kind 'north-east' is not a valid name"),
+    ("org_units", {"store": "store__store_name') }} or {{ Dimension('x"}, "which is not a group-by name"),
+])
+def test_names_in_the_scorecard_configuration_are_names(key: str, value: object, message: str):
+    with pytest.raises(SpecError) as error:
+        parse_scorecard_config({key: value}, "models/kpi.yml:3")
+    assert message in str(error.value) and "models/kpi.yml:3" in str(error.value)

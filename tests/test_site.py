@@ -283,6 +283,24 @@ def test_without_as_of_the_site_ends_where_the_data_ends(project: Path, tmp_path
     assert (meta["as_of"], meta["latest_month"]) == ("2025-07-01", LATEST)
 
 
+def test_the_site_is_written_only_where_it_overwrites_nothing_of_someone_else(project: Path, tmp_path: Path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "index.html").write_text("my own page")
+    result = run("docs", "generate", "--project-dir", str(project), "--out", str(mine))
+    assert result.exit_code != 0 and "holds files metricsctl did not write" in result.output
+    assert [p.name for p in mine.iterdir()] == ["index.html"] and (mine / "index.html").read_text() == "my own page"
+    # a site metricsctl wrote is written again, but not through a link planted among its files
+    site = tmp_path / "site"
+    assert run("docs", "generate", "--project-dir", str(project), "--out", str(site)).exit_code == 0
+    assert run("docs", "generate", "--project-dir", str(project), "--out", str(site)).exit_code == 0
+    (site / "app.js").unlink()
+    (site / "app.js").symlink_to(mine / "index.html")
+    result = run("docs", "generate", "--project-dir", str(project), "--out", str(site))
+    assert result.exit_code != 0 and "is not a plain file" in result.output
+    assert (mine / "index.html").read_text() == "my own page"
+
+
 def test_funnels_step_from_a_whole_to_the_part_that_converted(site: Path):
     data = json.loads((site / "data.js").read_text(encoding="utf-8").split(" = ", 1)[1].rstrip(";\n"))
     funnels = {tuple(f["steps"]): f for f in data["funnels"]}
@@ -518,6 +536,7 @@ def test_api_query_runs_a_saved_query_as_metricsctl_query_does(server: SiteServe
     ("metrics=revenue&where=%7B%7B%20Dimension('customer__segment')%20%7D%7D%20in%20(select%20password%20from%20x)",
      "`(SELECT password FROM x)` is not allowed"),
     ("metrics=revenue&limit=-1", "limit"),
+    ("metrics=revenue&limit=%C2%B2", "limit must be a whole number"),  # '²', a digit to Python's isdigit
     ("metrics=revenue&drop=1", "unknown parameter drop"),
     ("", "no metrics"),
 ])

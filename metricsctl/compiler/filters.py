@@ -160,6 +160,17 @@ def parse_filter(template: str, dialect: str, custom_grains: frozenset[str] = fr
     return ParsedFilter(template, expression, tuple(registry.items.items()), tuple(registry.metrics.items()))
 
 
+def equality_filter(group_by: str, value: str, dialect: str) -> str:
+    """A filter keeping the rows whose `group_by` item is `value`, the value written as a string literal of
+    `dialect` (the dialect filters are read in): quotes doubled in most, backslashes escaped too where a backslash
+    escapes (Spark, BigQuery, Snowflake). A value holding `{{`, `{%` or `{#` is refused: in a filter that is an
+    item or a statement, wherever it stands, as in MetricFlow's."""
+    if re.search(r"\{[{%#]", value):
+        raise QueryError(f"'{value[:60]}' holds '{{{{', '{{%' or '{{#', which a filter reads as an item or a "
+                         "statement even inside quotes; it cannot be compared with")
+    return "{{ Dimension('" + group_by + "') }} = " + exp.Literal.string(value).sql(dialect)
+
+
 def _check_texts_read_as_words(template: str, rendered: str, expression: exp.Expr, dialect: str) -> None:
     """Refuse a quoted text that sqlglot took for SQL words (a unit, an interval) when it is more than a unit or
     an amount and a unit: written unquoted it would run as SQL on some engines (Spark, Snowflake, BigQuery), and

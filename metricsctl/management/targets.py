@@ -26,6 +26,7 @@ kind (`{'store': 'store__store_name'}`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +153,7 @@ class ScorecardConfig:
 
 
 CONFIG_KEY = "metricsctl_scorecard"
+_GROUP_BY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a dimension's group-by name: entity path, name, grain
 _CONFIG_KEYS = ("targets", "metric_values", "kind_column", "grains", "org_units", "sliced_metrics", "metrics", "cap")
 
 
@@ -167,6 +169,7 @@ def parse_scorecard_config(value: Any, where: str = "") -> ScorecardConfig:
           sliced_metrics: {store: [revenue, orders]}     # optional
     """
     from metricsctl.errors import SpecError, SpecIssue
+    from metricsctl.guards import identifier_problem
     from metricsctl.management.config import split_where
     from metricsctl.names import STANDARD_GRAINS
     from metricsctl.spec import suggest
@@ -206,6 +209,20 @@ def parse_scorecard_config(value: Any, where: str = "") -> ScorecardConfig:
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, (int, float))):
         issue(f"cap is {cap!r}; use a number such as 1.5")
         cap = None
+    names = [(value.get(key), key, becomes) for key, becomes in (
+        ("targets", "the name of the model or seed the targets are read from"),
+        ("metric_values", "the name of the model the actuals are read from"),
+        ("kind_column", "a column name in SQL"))
+        if value.get(key) is not None]
+    names += [(kind, "org unit kind", "part of a name in SQL") for kind in org_units]
+    for name, what, becomes in names:
+        problem = identifier_problem(name, what, becomes)
+        if problem:
+            issue(problem)
+    for kind, group_by in org_units.items():
+        if not _GROUP_BY.fullmatch(group_by):
+            issue(f"org unit kind '{kind}' maps to {group_by!r}, which is not a group-by name; name a dimension "
+                  "as queries do, e.g. store__store_name")
     if issues:
         raise SpecError(issues)
     return ScorecardConfig(

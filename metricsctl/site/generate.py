@@ -159,8 +159,33 @@ def index_html(lang: str, title: str) -> str:
 """
 
 
+def check_site_folder(folder: Path) -> None:
+    """Refuse a folder the site would be written into that holds files of someone else's: it must be new, empty
+    or a site metricsctl wrote (its `data.js` says so), and none of the site's files in it a link or a folder."""
+    from metricsctl.errors import MetricsctlError
+
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise MetricsctlError(f"{folder}: exists and is not a folder; choose a new folder for the site")
+    data = folder / "data.js"
+    ours = False
+    if data.is_file() and not data.is_symlink():
+        with data.open("rb") as file:
+            ours = file.read(64).startswith(f"window.{DATA_GLOBAL} = ".encode())
+    if not ours and any(folder.iterdir()):
+        raise MetricsctlError(f"{folder}: holds files metricsctl did not write, which the site would overwrite "
+                              "(index.html, ...); choose a new or empty folder with --out")
+    for name in (*ASSETS, "data.js", "index.html"):
+        path = folder / name
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise MetricsctlError(f"{path}: exists and is not a plain file; refusing to write the site over it")
+
+
 def write_site(document: dict[str, Any], folder: Path) -> int:
-    """Write the site into `folder` (replacing what an earlier run wrote); the total size in bytes."""
+    """Write the site into `folder` (replacing what an earlier run wrote: `check_site_folder`); the total size
+    in bytes."""
+    check_site_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
     assets = resources.files("metricsctl.site") / "assets"
     for name in ASSETS:
@@ -177,7 +202,8 @@ def generate(app: Metricsctl, out: Path | None = None, lang: str = "en", as_of: 
     """Build the site's data from the warehouse and the project and write the site."""
     started = time.perf_counter()
     words(lang)  # a bad language fails before any work
-    document = site_data(app, lang, as_of, daily_days)
     folder = out if out is not None else app.project.target_dir / SITE_FOLDER
+    check_site_folder(folder)  # before the warehouse is read
+    document = site_data(app, lang, as_of, daily_days)
     size = write_site(document, folder)
     return SiteResult(folder, len(document["metrics"]), size, time.perf_counter() - started)

@@ -60,7 +60,7 @@ def query_json(app: Metricsctl, params: dict[str, list[str]]) -> str:
     limit_text = one("limit")
     limit = None
     if limit_text is not None:
-        if not limit_text.isdigit():
+        if not (limit_text.isascii() and limit_text.isdigit()):  # '²' is a digit to str.isdigit, not to int()
             raise BadRequest(f"limit must be a whole number of rows, not '{limit_text}'")
         limit = int(limit_text)
     request = app.request(one("metrics") or "", one("group_by") or "", tuple(params.get("where", [])),
