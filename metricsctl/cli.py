@@ -190,10 +190,11 @@ def lineage(node: str, direction: str, depth: int | None, columns: bool, fmt: st
         metricsctl lineage revenue_mom_growth_pct --up --format mermaid
     """
     from metricsctl.facade import Metricsctl
+    from metricsctl.guards import mask
     from metricsctl.lineage import render
 
     result = Metricsctl(project_dir, profiles_dir, target).lineage(node, direction, depth, columns)
-    click.echo(render(result, fmt))
+    click.echo(mask(render(result, fmt)))  # a column's expression may hold a value a profile holds as secret
 
 
 SEVERITIES = ("info", "warning", "critical")
@@ -349,7 +350,9 @@ def diff(base: str, head: str | None, fmt: str, no_values: bool, max_rows: int, 
     result = Metricsctl(project_dir, profiles_dir, target).diff(
         base, head, values=not no_values, max_rows=max_rows, grain=grain, merge_base=not no_merge_base,
         on_step=lambda step: click.echo(step, err=True))
-    click.echo(render(result, fmt))
+    from metricsctl.guards import mask
+
+    click.echo(mask(render(result, fmt)))  # a side's build error may quote a secret
     sys.exit(exit_code(result, allow_breaking))
 
 

@@ -97,7 +97,8 @@ def _secret_parts(secret: str) -> tuple[str, list[str]]:
     if parts.scheme and parts.netloc:
         tail = secret[len(f"{parts.scheme}://{parts.netloc}"):]
         userinfo = parts.netloc.rpartition("@")[0]
-        return secret, [p for p in (tail, userinfo) if len(p) >= 4]
+        password = userinfo.partition(":")[2]  # alone too: a message may quote it without the user's name
+        return secret, [p for p in (tail, userinfo, password) if len(p) >= 4]
     return secret, [secret]
 
 

@@ -14,6 +14,7 @@ from typing import IO, Any
 from rich.markup import escape
 
 from metricsctl.errors import MetricsctlError
+from metricsctl.guards import mask
 from metricsctl.jsonable import dumps
 from metricsctl.progress import Phases
 from metricsctl.warehouse import Result
@@ -285,8 +286,8 @@ def print_build(result: Any) -> None:
             kinds[kind] = kinds.get(kind, 0) + 1
         if node.status not in ("success", "pass"):
             color = "yellow" if node.status == "warn" else "bold red"
-            console.print(f"[{color}]{node.status.upper()}[/] " + escape(f"{node.unique_id}: "
-                                                                             f"{node.message or '(no message)'}"))
+            message = mask(node.message or "(no message)")  # dbt's message may quote a secret
+            console.print(f"[{color}]{node.status.upper()}[/] " + escape(f"{node.unique_id}: {message}"))
     if skipped:
         shown = ", ".join(skipped[:8]) + (f" and {len(skipped) - 8} more" if len(skipped) > 8 else "")
         console.print(f"[yellow]SKIPPED[/] {plural(len(skipped), 'node')} downstream of a failure: {escape(shown)}")

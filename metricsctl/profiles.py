@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import jinja2
 import jinja2.sandbox
@@ -28,11 +29,17 @@ class Target:
 
 
 def _env_var(name: str, default: str | None = None) -> str:
+    """The variable's value (or the default); a variable named as a secret (`MOTHERDUCK_TOKEN`, dbt's
+    `DBT_ENV_SECRET_...`) gives a secret wherever in the profile it is used (a token in a DuckDB `path`)."""
     if name in os.environ:
-        return os.environ[name]
-    if default is None:
+        value = os.environ[name]
+    elif default is None:
         raise DbtError(f"env_var('{name}') is not set and has no default in profiles.yml")
-    return default
+    else:
+        value = default
+    if SECRET_KEYS.search(name) or name.startswith("DBT_ENV_SECRET"):
+        register_secret(value)
+    return value
 
 
 def _render(value: Any, env: jinja2.Environment, key: str = "") -> Any:
@@ -45,6 +52,9 @@ def _render(value: Any, env: jinja2.Environment, key: str = "") -> Any:
         return [_render(v, env, key) for v in value]
     if SECRET_KEYS.search(key) and isinstance(value, str):
         register_secret(value)
+    elif key == "path" and isinstance(value, str) and "?" in value:  # md:db?motherduck_token=...
+        for _, setting in parse_qsl(value.partition("?")[2]):
+            register_secret(setting)
     return value
 
 

@@ -339,6 +339,38 @@ def test_a_profile_password_never_reaches_an_error_message(tmp_path: Path):
     assert secret not in result.stdout + result.stderr.split("Traceback")[0]
 
 
+@pytest.mark.parametrize("path", ["md:analytics?motherduck_token={{ env_var('SHOP_TOKEN') }}",
+                                  "{{ env_var('SHOP_DB_PATH') }}?motherduck_token=Zq81secretvalue"])
+def test_a_token_in_a_duckdb_path_never_reaches_an_error_message(tmp_path: Path, path: str):
+    # MotherDuck's form of a DuckDB path holds a token: by a secret-named variable, or written in the query string
+    root = make_project(tmp_path)
+    (root / "profiles.yml").write_text(
+        f"shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: \"{path}\"\n")
+    result = subprocess.run([sys.executable, "-m", "metricsctl.cli", "query", "--project-dir", str(root),
+                             "--metrics", "revenue"], capture_output=True, text=True,
+                            env={**os.environ, "SHOP_TOKEN": "Zq81secretvalue", "SHOP_DB_PATH": "md:analytics"})
+    assert result.returncode != 0 and "does not exist yet" in result.stderr
+    assert "Zq81secretvalue" not in result.stdout + result.stderr and "***" in result.stderr
+
+
+def test_a_short_password_of_a_webhook_url_is_masked_where_a_message_quotes_it_alone():
+    secret = "https://ops:pw7Xq@hooks.example.invalid/services/T0"
+    message = "the webhook could not be reached: nonnumeric port: 'pw7Xq@hooks.example.invalid'"
+    assert mask(message, {secret}) == "the webhook could not be reached: nonnumeric port: '***@hooks.example.invalid'"
+
+
+def test_column_lineage_never_renders_a_secret_variable(tmp_path: Path):
+    # metricsctl renders a model's SQL itself for column lineage: a branch dbt's parse skips still runs there
+    root = make_project(tmp_path)
+    (root / "models" / "leak_probe.sql").write_text(
+        "select '{% if model is not defined %}{{ env_var(\"DBT_ENV_SECRET_PG_PASSWORD\") }}{% endif %}' as note, "
+        "'{{ env_var(\"SHOP_REGION\", \"eu\") }}' as region")
+    env = {**os.environ, "DBT_ENV_SECRET_PG_PASSWORD": "Sup3rS3cretDbtValue", "SHOP_REGION": "north"}
+    result = subprocess.run([sys.executable, "-m", "metricsctl.cli", "lineage", "model:leak_probe", "--columns",
+                             "--project-dir", str(root)], capture_output=True, text=True, env=env)
+    assert "Sup3rS3cretDbtValue" not in result.stdout + result.stderr
+
+
 # --- write, audit, publish -------------------------------------------------------------------------
 @pytest.fixture()
 def gated(tmp_path: Path) -> Path:

@@ -66,6 +66,22 @@ def test_a_failed_builds_summary_reads_as_english(capsys: pytest.CaptureFixture[
     assert output.plural(4, "saved_query") == "4 saved queries" and output.plural(1, "unit_test") == "1 unit test"
 
 
+def test_a_failed_nodes_message_is_printed_with_the_secrets_masked(capsys: pytest.CaptureFixture[str]):
+    # dbt quotes the value it could not convert: here a password a profile's variable gave
+    from dataclasses import replace
+
+    from metricsctl.guards import register_secret
+
+    register_secret("Hunter2SuperSecretPw")
+    result = build_result({"model.shop.m": "error"})
+    run = result.runs[0]
+    run.nodes[0] = replace(run.nodes[0], message="Conversion Error: Could not convert string "
+                                                 "'Hunter2SuperSecretPw' to INT32")
+    output.print_build(result)
+    text = capsys.readouterr().out
+    assert "Hunter2SuperSecretPw" not in text and "Could not convert string '***' to INT32" in text
+
+
 def test_the_summary_time_is_the_wall_time_with_each_phase(capsys: pytest.CaptureFixture[str]):
     result = build_result({"model.shop.a": "success"}, {"parse": 9.1, "sources and staging": 12.0,
                                                          "expectations": 17.3}, wall=43.6)

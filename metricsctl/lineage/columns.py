@@ -23,6 +23,7 @@ from sqlglot.lineage import Node as SqlNode
 from sqlglot.lineage import lineage as sql_lineage
 
 from metricsctl.errors import QueryError
+from metricsctl.guards import SECRET_KEYS
 from metricsctl.lineage.graph import Edge, Lineage, LineageGraph, Node
 
 SEMANTIC_KINDS = ("metric", "measure", "dimension")
@@ -326,6 +327,8 @@ def render_raw_sql(manifest: Mapping[str, Any], item: Mapping[str, Any]) -> str:
         return default
 
     def env_var(name: str, default: str | None = None) -> str:
+        if name.startswith("DBT_ENV_SECRET") or SECRET_KEYS.search(name):  # dbt refuses these in models too
+            raise ValueError(f"env_var('{name}') names a secret, which a model's SQL does not hold")
         value = os.environ.get(name, default)
         if value is None:
             raise ValueError(f"env_var('{name}') is not set")
