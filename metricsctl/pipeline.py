@@ -172,7 +172,6 @@ def _build_checked(app: Metricsctl, stage: Stage, suites: list[Suite], bounds: d
                    as_of: dt.date | None, process: SuiteProcess | None) -> BuildResult:
     from metricsctl.expectations import gate
     from metricsctl.expectations.runner import import_in_background
-    from metricsctl.publish import relations_of
     from metricsctl.since_last_build import suite_bounds
 
     common = ["--full-refresh"] if full_refresh else []
@@ -181,6 +180,9 @@ def _build_checked(app: Metricsctl, stage: Stage, suites: list[Suite], bounds: d
         with phases.phase("dbt build"):
             result.runs.append(stage.dbt(["build", *_selection(select, None),
                                           *(["--exclude", *exclude] if exclude else []), *common], phases.node))
+        bad = _failed_nodes(app.project.manifest(), result.runs[-1])
+        if bad:
+            _keep_published(app, stage, result, bad)
         return result
     metrics_path = f"path:{app.materializer().folder}"
     # Great Expectations, while dbt builds the staging, in this process when the suites run in it
@@ -204,24 +206,45 @@ def _build_checked(app: Metricsctl, stage: Stage, suites: list[Suite], bounds: d
     app.store_expectation_results(result.expectations, stage.target)
     manifest = app.project.manifest()
     failed: dict[str, list[str]] = {k: list(v) for k, v in result.expectations.failed_relations("error").items()}
-    for node in first.failed:  # a failed model or test upstream stops its metric models too
-        info = manifest.get("nodes", {}).get(node.unique_id, {})
-        parents = info.get("depends_on", {}).get("nodes", []) if node.unique_id.startswith("test.") else [
-            node.unique_id]
-        for parent in parents:
-            failed.setdefault(parent, []).append(f"{node.unique_id.split('.')[-1]} ({node.status})")
+    for parent, why in _failed_nodes(manifest, first).items():  # a failed model or test stops its metric models
+        failed.setdefault(parent, []).extend(why)
     result.gate = gate(manifest, failed, app.materializer().folder)
     excluded = [*exclude, *result.gate.selectors]
     with phases.phase("metric models"):
         second = stage.dbt(["build", *_selection(select, metrics_path),
                             *(["--exclude", *excluded] if excluded else []), *common], phases.node)
     result.runs.append(second)
-    result.stale_metrics = stale_metrics(app, manifest, result.gate)
-    if result.gate:
-        # readers only ever see audited rows: what failed, and every view or table built from it, goes back
-        # to the rows the published warehouse holds
-        result.restored = stage.restore(relations_of(manifest, [*result.gate.failed, *result.gate.blocked]))
+    for parent, why in _failed_nodes(manifest, second).items():  # a test of an export failed, say
+        failed.setdefault(parent, []).extend(why)
+    if failed:
+        _keep_published(app, stage, result, failed)
     return result
+
+
+def _failed_nodes(manifest: dict[str, Any], run: DbtRun) -> dict[str, list[str]]:
+    """Each relation a dbt run found bad -> why: a failed model, seed or snapshot itself, and the relations a
+    failed test checks."""
+    failed: dict[str, list[str]] = {}
+    for node in run.failed:
+        info = manifest.get("nodes", {}).get(node.unique_id, {})
+        parents = info.get("depends_on", {}).get("nodes", []) if node.unique_id.startswith(("test.", "unit_test.")) \
+            else [node.unique_id]
+        for parent in parents:
+            failed.setdefault(parent, []).append(f"{node.unique_id.split('.')[-1]} ({node.status})")
+    return failed
+
+
+def _keep_published(app: Metricsctl, stage: Stage, result: BuildResult, failed: dict[str, list[str]]) -> None:
+    """Readers only ever see audited rows: what failed, and every view or table built from it, goes back to the
+    rows the published warehouse holds (or is not published), whichever run found it bad."""
+    from metricsctl.expectations import gate
+    from metricsctl.publish import relations_of
+
+    manifest = app.project.manifest()
+    result.gate = gate(manifest, failed, app.materializer().folder)
+    result.stale_metrics = stale_metrics(app, manifest, result.gate)
+    built = [uid for uid in [*result.gate.failed, *result.gate.blocked] if not uid.startswith("source.")]
+    result.restored = stage.restore(relations_of(manifest, built))  # a source is not the build's to write
 
 
 def stale_metrics(app: Metricsctl, manifest: dict[str, Any], blocked: Gate) -> dict[str, str]:

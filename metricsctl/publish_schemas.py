@@ -181,6 +181,11 @@ def _stage(project: DbtProject, target: Target, catalog: Catalog, select: Sequen
     manifest = parse(project)
     found = unchanged(target) if unchanged is not None else None
     selected = _selected(project, manifest, select, [*exclude, *(found.selectors if found else ())])
+    records = _records_written(manifest, selected)
+    if records:
+        selected += records
+        if found is not None:  # built, so that what their hooks write is published with the rest
+            found = found.building({uid: "fqn:" + ".".join(manifest.nodes[uid].fqn) for uid in records})
     stage = SchemaStage(project, target, manifest=manifest, catalog=catalog, live_project=project,
                         dbt_target_path=project.target_dir / "metricsctl_candidate", unchanged=found)
     for uid in selected:
@@ -255,6 +260,26 @@ def _copy_incremental(stage: SchemaStage, catalog: Catalog) -> None:
             continue
         if _kind(catalog.kinds(schema), name) == "table":
             catalog.copy_table((schema, name), (stage.candidates[schema], name))
+
+
+def _records_written(manifest: Any, selected: Sequence[str]) -> list[str]:
+    """The `rewritten_record` models the build leaves out (nothing of theirs changed) that a selected model
+    writes: `metric_values` empties them in its post-hook, a recorded table's run adds its days in its
+    pre-hook. Their writes must land in their candidates, published with the rest or not at all: in the
+    published tables they would stay when the build is stopped, and `metric_values` would never recompute
+    the days it emptied."""
+    names: set[str] = set()
+    for semantic_model in manifest.semantic_models.values():
+        record = settings.of_object(semantic_model.config).get("rewritten_record")
+        if isinstance(record, str):
+            names.add(record)
+    project = manifest.metadata.project_name
+    records = {uid for uid, node in manifest.nodes.items() if node.resource_type.value == "model"
+               and node.name in names and node.package_name == project}
+    chosen = set(selected)
+    writers = chosen & ({uid for uid, node in manifest.nodes.items()
+                         if records & set(getattr(node.depends_on, "nodes", ()))} | _recorded_tables(manifest))
+    return sorted(records - chosen) if writers else []
 
 
 def _recorded_tables(manifest: Any) -> set[str]:

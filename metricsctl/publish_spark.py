@@ -87,8 +87,17 @@ class SparkCatalog:
                 for r in self._run(f"SHOW TABLES IN {_spark(schema)}") if not r[2]}
 
     def prepare(self, stage: SchemaStage) -> None:
-        """Point every relation of the build at a folder of this build's own (dbt's `location_root`)."""
+        """Put back a table a killed build left renamed (`_swap`), then point every relation of the build at a
+        folder of this build's own (dbt's `location_root`)."""
         assert stage.manifest is not None
+        for schema in sorted(stage.candidates):
+            kinds = self.kinds(schema)
+            for hidden in sorted(k for k, kind in kinds.items() if kind == "table" and k.endswith(OLD)):
+                name = hidden.removesuffix(OLD)
+                if not _has(kinds, name):  # killed between `_swap`'s two renames: readers found no table
+                    self._run(f"ALTER TABLE {_spark(schema, hidden)} RENAME TO {_spark(schema, name)}")
+            for hidden in sorted(k for k, kind in kinds.items() if kind == "table" and k.endswith(NEW)):
+                self._run(f"DROP TABLE IF EXISTS {_spark(schema, hidden)}")  # its files go with its table's sweep
         build = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
         databases: dict[str, str] = {}
         for uid, (schema, name) in sorted(stage.nodes.items()):
@@ -184,7 +193,7 @@ class SparkCatalog:
 
     def _swap(self, schema: str, name: str, candidate: str, kind: str, new: Table) -> None:
         """A new published table over `new`'s files, put in place by two renames."""
-        hidden, old = name + "__metricsctl_new", name + "__metricsctl_old"
+        hidden, old = name + NEW, name + OLD
         self._run(f"DROP TABLE IF EXISTS {_spark(schema, hidden)}")
         self._create(_spark(schema, hidden), _spark(candidate, name), new)
         if kind == "view":
@@ -263,6 +272,10 @@ class SparkCatalog:
 
     def close(self) -> None:
         self.warehouse.close()
+
+
+OLD = "__metricsctl_old"  # a published table's name while `_swap` puts a new one in its place
+NEW = "__metricsctl_new"  # the new one's before it
 
 
 def _spark(*parts: str) -> str:

@@ -84,6 +84,12 @@ class Unchanged:
     skipped: frozenset[str] = frozenset()  # models and seeds left out of the build
     selectors: tuple[str, ...] = ()  # `dbt build --exclude` arguments for them, and for the tests left out
 
+    def building(self, selectors: Mapping[str, str]) -> Unchanged:
+        """The same, but for the nodes of `selectors` (unique_id -> its `fqn:` selector), which the build builds."""
+        left_out = set(selectors.values())
+        return dataclasses.replace(self, skipped=self.skipped - set(selectors),
+                                   selectors=tuple(s for s in self.selectors if s not in left_out))
+
     def same(self, uid: str | None) -> bool:
         """Whether the node holds the rows of its inputs and code now (its key is the one recorded)."""
         return uid is not None and uid in self.keys and self.recorded.get(uid) == self.keys[uid]

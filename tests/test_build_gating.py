@@ -135,3 +135,41 @@ def test_a_selection_that_matches_nothing_says_so(tmp_path: Path):
             "built") in result.output
     selected = CliRunner().invoke(main, ["build", "--project-dir", str(root), "--select", "orders"])
     assert selected.exit_code == 0 and "matches no model" not in selected.output, selected.output
+
+
+SEED_TESTS = """
+seeds:
+  - name: visits
+    columns:
+      - name: source
+        data_tests:
+          - accepted_values:
+              arguments: {values: [online, store]}
+"""
+
+
+def test_without_suites_a_failed_dbt_test_keeps_what_it_checks_and_what_reads_it_as_published(tmp_path: Path):
+    # no expectation suites, only a dbt test on the visits seed: one `dbt build` runs everything
+    root = make_project(tmp_path)
+    (root / "seeds" / "tests.yml").write_text(SEED_TESTS)
+    assert Metricsctl(root).build(as_of=dt.date(2024, 7, 2)).success
+    visits_before = table(root, "select * from visits order by all")
+    conversion_before = table(root, "select * from conversion_by_source order by all")
+    values_before = table(root, "select * from metric_values where metric_name = 'visits' order by all")
+    sales_before = table(root, "select * from sales_by_month order by all")
+    with (root / "seeds" / "visits.csv").open("a", newline="") as f:
+        csv.writer(f).writerow([99999, 3, "2024-06-30", "phone"])  # a source the test does not accept
+    with (root / "seeds" / "orders.csv").open("a", newline="") as f:
+        csv.writer(f).writerow([99999, 3, 1, "2024-06-30", "store", "false", 100.0])
+
+    result = CliRunner().invoke(main, ["build", "--project-dir", str(root), "--as-of", "2024-07-02"])
+    assert result.exit_code == 1, result.output
+    assert "KEPT AS PUBLISHED" in result.output
+    pd.testing.assert_frame_equal(table(root, "select * from visits order by all"), visits_before)
+    pd.testing.assert_frame_equal(table(root, "select * from conversion_by_source order by all"), conversion_before)
+    pd.testing.assert_frame_equal(
+        table(root, "select * from metric_values where metric_name = 'visits' order by all"), values_before)
+    # what does not read visits shows the new order
+    sales_after = table(root, "select * from sales_by_month order by all")
+    june = sales_after.metric_time__month == pd.Timestamp("2024-06-01")
+    assert sales_after[june].orders.iloc[0] == sales_before[june].orders.iloc[0] + 1

@@ -96,3 +96,37 @@ def test_postgres_answers_every_metric_type_as_duckdb(shop: Metricsctl, shop_pos
 @pytest.mark.spark
 def test_spark_answers_every_metric_type_as_duckdb(shop: Metricsctl, shop_spark: Metricsctl) -> None:
     compare(shop, shop_spark)
+
+
+@pytest.mark.spark
+def test_spark_an_alert_table_rewrite_that_fails_part_way_keeps_every_row(shop_spark: Metricsctl,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Spark's tables take no UPDATE: a change to the alert history rewrites it whole, in statements of CHUNK rows
+    from metricsctl.alerts import state
+    from metricsctl.errors import WarehouseError
+
+    warehouse = shop_spark.warehouse()
+    try:
+        store = state.StateStore(warehouse.execute, "alert_rewrite", "spark")
+        store.ensure()
+        store.insert(state.HISTORY, [{"alert_id": f"a{i}", "rule": "r", "severity": "warning"} for i in range(5)])
+        monkeypatch.setattr(state, "CHUNK", 2)
+        written: list[str] = []
+
+        def fails_at_the_second_insert(sql: str) -> object:
+            if sql.startswith("INSERT"):
+                written.append(sql)
+                if len(written) == 2:
+                    raise WarehouseError("the executor went away")
+            return warehouse.execute(sql)
+
+        with pytest.raises(WarehouseError):
+            state.StateStore(fails_at_the_second_insert, "alert_rewrite", "spark").update(
+                state.HISTORY, "alert_id", [{"alert_id": "a0", "severity": "critical"}])
+        assert sorted((r["alert_id"], r["severity"]) for r in store.history()) == [
+            (f"a{i}", "warning") for i in range(5)]
+        store.update(state.HISTORY, "alert_id", [{"alert_id": "a0", "severity": "critical"}])  # and once it runs
+        assert sorted((r["alert_id"], r["severity"]) for r in store.history()) == [
+            ("a0", "critical"), *[(f"a{i}", "warning") for i in range(1, 5)]]
+    finally:
+        warehouse.close()

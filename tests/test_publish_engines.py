@@ -182,31 +182,57 @@ def test_postgres_readers_see_only_audited_rows_during_and_after_a_failed_build(
     assert one(app, f"select count(distinct run_id) from {SCHEMA}.expectation_results") == 3
 
 
+def stopped_before_commit(app: Metricsctl, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build of `app` on PostgreSQL whose process dies once every relation has moved, before the commit."""
+    from metricsctl.publish_postgres import PostgresCatalog
+
+    def die(*args: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(PostgresCatalog, "_project_relations", die)
+        with pytest.raises(KeyboardInterrupt):
+            app.build(as_of=dt.date(2024, 7, 2))
+
+
+RECORD = """{{ config(materialized='incremental', incremental_strategy='append') }}
+select cast(null as date) as first_day
+where 1 = 0
+"""
+
+
 @pytest.mark.postgres
 @pytest.mark.slow
 def test_postgres_a_build_stopped_before_its_commit_leaves_every_published_relation_as_it_was(
         postgres_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from metricsctl.publish_postgres import PostgresCatalog
+    import psycopg2
 
     root = tmp_path / "shop"
     app = shop_on(root, "postgres", schema="stopped")
+    # the visits with a record of rewritten days, which metric_values empties once it holds what it says
+    (root / "models" / "visits_rewrites.sql").write_text(RECORD)
+    models = root / "metrics" / "semantic_models.yml"
+    models.write_text(models.read_text().replace(
+        "    model: ref('visits')\n",
+        "    model: ref('visits')\n    config: {meta: {metricsctl: {rewritten_record: visits_rewrites}}}\n"))
     assert app.build(as_of=dt.date(2024, 7, 2)).success
     exports = ["stopped.sales_by_month", "stopped.orders", "stopped.conversion_by_source",
                "stopped_exports.daily_channel_sales"]
     before = {r: rows(app, r) for r in exports}
     june = one(app, SALES_JUNE.replace(f"{SCHEMA}.", "stopped."))
-    append(root, "orders", NEW_ORDER)
+    with psycopg2.connect(host=postgres_env["METRICSCTL_PG_HOST"], port=postgres_env["METRICSCTL_PG_PORT"],
+                          user=postgres_env["METRICSCTL_PG_USER"],
+                          dbname=postgres_env["METRICSCTL_PG_DATABASE"]) as connection:
+        connection.cursor().execute("insert into stopped.visits_rewrites values ('2024-03-01')")  # a rewrite
+    append(root, "orders", NEW_ORDER)  # the visits are as they were: their record is left out of the build
 
-    def die(*args: object) -> None:
-        raise KeyboardInterrupt  # as if the process died once every relation had moved, before the commit
-
-    monkeypatch.setattr(PostgresCatalog, "_project_relations", die)
-    with pytest.raises(KeyboardInterrupt):
-        app.build(as_of=dt.date(2024, 7, 2))
+    stopped_before_commit(app, monkeypatch)
     assert {r: rows(app, r) for r in exports} == before
-    monkeypatch.undo()
+    # not emptied: a build that is not published leaves the record for the next, or that one skips its days
+    assert one(app, "select count(*) from stopped.visits_rewrites") == 1
     assert app.build(as_of=dt.date(2024, 7, 2)).success  # it drops the candidates the stopped build left
     assert one(app, SALES_JUNE.replace(f"{SCHEMA}.", "stopped.")) == june + 1
+    assert one(app, "select count(*) from stopped.visits_rewrites") == 0  # published: its days recomputed
     assert not {"stopped__candidate", "stopped_exports__candidate", "stopped__retired"} & schemas(app)
 
 
@@ -338,9 +364,10 @@ def test_spark_switches_a_table_with_the_same_columns_by_one_location_change_and
     run = SparkCatalog._run
     monkeypatch.setattr(SparkCatalog, "_run", lambda self, sql: statements.append(sql) or run(self, sql))
 
-    def build(plain: str, partitioned: str, managed: bool = False) -> None:
+    def build(plain: str, partitioned: str, managed: bool = False, publish: bool = True) -> None:
         """Publish `swapped.plain` and `swapped.daily` (partitioned by day) with the rows of these queries;
-        `managed`: plain is written where Spark puts it, not into the folder metricsctl chose."""
+        `managed`: plain is written where Spark puts it, not into the folder metricsctl chose; without
+        `publish`, only what a build does before dbt runs."""
         catalog = SparkCatalog(target)
         nodes = {"model.p.plain": ("swapped", "plain"), "model.p.daily": ("swapped", "daily")}
         stage = SchemaStage(None, target, catalog=catalog, nodes=nodes, candidates={"swapped": "swapped__candidate"},
@@ -348,6 +375,8 @@ def test_spark_switches_a_table_with_the_same_columns_by_one_location_change_and
         stage.manifest = SimpleNamespace(nodes={uid: SimpleNamespace(config={}) for uid in nodes})
         catalog.drop_schema("swapped__candidate")
         catalog.prepare(stage)
+        if not publish:
+            return
         catalog._run("CREATE DATABASE swapped__candidate")  # what dbt writes, into the folders it is told
         folder = catalog.folders[("swapped__candidate", "plain")]
         location = "" if managed else f"LOCATION '{folder}'"
@@ -384,3 +413,22 @@ def test_spark_switches_a_table_with_the_same_columns_by_one_location_change_and
     # only the previous build's are kept, and the managed table's rows were copied into a folder of this build
     assert len(third) == 2 and not first & third and second & third
     assert [r[:2] for r in read("SHOW TABLES IN swapped") if not r[2]] == [("swapped", "daily"), ("swapped", "plain")]
+
+    # a build killed between the two renames of a swap left no table `plain`: the next build puts it back first
+    def killed(self: SparkCatalog, sql: str) -> list[tuple[Any, ...]]:
+        if "`plain__metricsctl_new` RENAME TO" in sql:
+            raise KeyboardInterrupt
+        return run(self, sql)
+
+    monkeypatch.setattr(SparkCatalog, "_run", killed)
+    with pytest.raises(KeyboardInterrupt):
+        build("SELECT 5 AS id", "SELECT 5 AS orders, DATE'2024-06-05' AS day")  # other columns: a swap
+    monkeypatch.setattr(SparkCatalog, "_run", run)
+    assert [r[1] for r in read("SHOW TABLES IN swapped") if not r[2]] == [
+        "daily", "plain__metricsctl_new", "plain__metricsctl_old"]
+    build("", "", publish=False)
+    assert read("SELECT * FROM swapped.plain") == [(4.0, "d", 1.5)]  # its published rows, before dbt runs
+    assert [r[1] for r in read("SHOW TABLES IN swapped") if not r[2]] == ["daily", "plain"]
+    build("SELECT 6 AS id", "SELECT 6 AS orders, DATE'2024-06-06' AS day")
+    assert [r[:2] for r in read("SHOW TABLES IN swapped") if not r[2]] == [("swapped", "daily"), ("swapped", "plain")]
+    assert read("SELECT * FROM swapped.plain") == [(6.0,)]

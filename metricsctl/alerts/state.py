@@ -196,17 +196,24 @@ class StateStore:
             self.run(exp.insert(values, self.table(name), columns=columns))
 
     def rewrite(self, name: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-        """Where rows cannot be updated: read the table, change each row, write the table back whole."""
+        """Where rows cannot be updated: read the table, change each row, write the table back whole. The rows
+        are written to a table of their own first, a statement at a time, then over the table in one statement:
+        a write that fails part way leaves the table as it was."""
         result = self.execute(exp.select("*").from_(self.table(name)).sql(dialect=self.dialect))
         rows = [change(dict(zip(result.columns, row))) for row in result.rows]
-        columns = [c for c, _ in (HISTORY_COLUMNS if name == HISTORY else OUTBOX_COLUMNS)]
-        for start in range(0, max(len(rows), 1), CHUNK):
-            chunk = rows[start:start + CHUNK]
-            if not chunk:  # an empty table stays empty
-                return
-            values = exp.values([exp.Tuple(expressions=[literal(row.get(c), TYPES[c]) for c in columns])
-                                 for row in chunk])
-            self.run(exp.Insert(this=self.table(name), expression=values, overwrite=start == 0))
+        if not rows:  # an empty table stays empty
+            return
+        columns = HISTORY_COLUMNS if name == HISTORY else OUTBOX_COLUMNS
+        staged = self.table(f"{name}__rewritten")
+        self.run(exp.Drop(tables=[staged.copy()], kind="TABLE", exists=True))  # left by a rewrite that failed
+        self.run(exp.Create(this=exp.Schema(this=staged.copy(), expressions=[
+            exp.ColumnDef(this=exp.to_identifier(c), kind=exp.DataType.build(t)) for c, t in columns]), kind="TABLE"))
+        for start in range(0, len(rows), CHUNK):
+            values = exp.values([exp.Tuple(expressions=[literal(row.get(c), TYPES[c]) for c, _ in columns])
+                                 for row in rows[start:start + CHUNK]])
+            self.run(exp.Insert(this=staged.copy(), expression=values))
+        self.run(exp.Insert(this=self.table(name), expression=exp.select("*").from_(staged.copy()), overwrite=True))
+        self.run(exp.Drop(tables=[staged], kind="TABLE", exists=True))
 
     def update(self, name: str, key: str, rows: Sequence[dict[str, Any]],
                increments: Iterable[str] = ()) -> None:
