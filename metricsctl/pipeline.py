@@ -226,7 +226,7 @@ def _failed_nodes(manifest: dict[str, Any], run: DbtRun) -> dict[str, list[str]]
     failed test checks."""
     failed: dict[str, list[str]] = {}
     for node in run.failed:
-        info = manifest.get("nodes", {}).get(node.unique_id, {})
+        info = manifest.get("nodes", {}).get(node.unique_id) or manifest.get("unit_tests", {}).get(node.unique_id) or {}
         parents = info.get("depends_on", {}).get("nodes", []) if node.unique_id.startswith(("test.", "unit_test.")) \
             else [node.unique_id]
         for parent in parents:
