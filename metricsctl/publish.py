@@ -280,8 +280,7 @@ def staged(project: DbtProject, target: Target, select: Sequence[str] = (), excl
 
         if target.type in ENGINES:
             with staged_in_schemas(project, target, select, exclude, full_refresh, unchanged) as stage:
-                yield stage
-            record(target, project.project_dir, stage.state)  # once the candidates are published
+                yield stage  # its state is recorded once the candidates are published, under the build's lock
             return
         stage = Stage(project, target)
         stage.unchanged = unchanged(target) if unchanged is not None else None

@@ -36,6 +36,7 @@ from metricsctl.errors import DbtError, WarehouseError
 from metricsctl.profiles import Target
 from metricsctl.project import DbtProject, quiet_dbt_environment, raise_if_interrupted
 from metricsctl.publish import BuildLock, Stage
+from metricsctl.unchanged import record
 from metricsctl.warehouse import first_line, quote_identifier
 
 if TYPE_CHECKING:
@@ -161,6 +162,9 @@ def staged_in_schemas(project: DbtProject, target: Target, select: Sequence[str]
                     catalog.discard(stage)
                 raise
             catalog.publish(stage)
+            # the state of what was published, before the lock goes: no build between the two reads a state
+            # older than the tables
+            record(target, project.project_dir, stage.state)
         finally:
             catalog.close()
 

@@ -230,7 +230,15 @@ def test_postgres_a_build_stopped_before_its_commit_leaves_every_published_relat
     assert {r: rows(app, r) for r in exports} == before
     # not emptied: a build that is not published leaves the record for the next, or that one skips its days
     assert one(app, "select count(*) from stopped.visits_rewrites") == 1
+    # the state of the published tables is recorded while the build still holds its lock
+    from metricsctl import publish_schemas
+
+    locks: list[float] = []
+    record = publish_schemas.record
+    monkeypatch.setattr(publish_schemas, "record", lambda *args: locks.append(one(
+        app, "select count(*) from pg_locks where locktype = 'advisory' and granted")) or record(*args))
     assert app.build(as_of=dt.date(2024, 7, 2)).success  # it drops the candidates the stopped build left
+    assert locks == [1.0]
     assert one(app, SALES_JUNE.replace(f"{SCHEMA}.", "stopped.")) == june + 1
     assert one(app, "select count(*) from stopped.visits_rewrites") == 0  # published: its days recomputed
     assert not {"stopped__candidate", "stopped_exports__candidate", "stopped__retired"} & schemas(app)
