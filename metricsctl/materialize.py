@@ -23,7 +23,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,7 @@ from metricsctl.compiler.hoisting import hoisted
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.render import SqlCompiler, alias, as_date, cast, column, named_table, trunc
 from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
+from metricsctl.forked import processes, run_forked
 from metricsctl.guards import escape_jinja, identifier_problem, inside
 from metricsctl.locations import Location
 from metricsctl.model_cache import ModelDigests, ModelStore
@@ -105,6 +106,20 @@ class GeneratedModel:
         header, _, rest = text.removesuffix("\n").partition("\n")
         config, _, body = rest.partition("\n")
         return cls(name, path, header, config, body)
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    """A model to compile, or to read back from the store when its digest is the one kept with it."""
+    name: str
+    key: str  # its key in the store
+    digest: str | None  # None: not kept (no store)
+    build: Callable[[], GeneratedModel]
+    export: tuple[Any, Any] | None = None  # an export's saved query and export: its failure is an issue there
+
+
+def _raised(error: MetricsctlError) -> GeneratedModel:
+    raise error
 
 
 def _clashes(generated: list[str], relations: list[tuple[str, str | None, str]]) -> list[tuple[int, str]]:
@@ -303,23 +318,50 @@ class Materializer:
         return ModelDigests(self.spec, {"dialect": self.dialect, "source_dialect": self.source_dialect,
                                         "folder": self.folder}, self.refs)
 
-    def _kept(self, name: str, digest: str | None, build: Callable[[], GeneratedModel]) -> GeneratedModel:
-        """The model stored with this digest, or `build()`'s (then stored); collected after, as every model."""
-        if self.store is None or digest is None:
-            with collector_paused():
-                return build()
-        key = f"{self.dialect}/{name}"
-        found = self.store.get(key, digest)
-        if found is not None:
-            return GeneratedModel(name, *found)
-        with collector_paused():
-            model = build()
-        self.store.put(key, digest, (model.path, model.header, model.config, model.body))
-        return model
+    def _built(self, wanted: list[_Wanted]) -> list[GeneratedModel]:
+        """Each wanted model: the one stored with its digest, else compiled (then stored), in forked processes
+        when there are many to compile and cores to share them (metricsctl/forked.py), each collected after as
+        every model. A model that failed in a worker is compiled here, so that it fails as it would alone; an
+        export's failure becomes an issue at its saved query, reported with the others'."""
+        found: list[GeneratedModel | None] = []
+        for want in wanted:
+            stored = self.store.get(want.key, want.digest) if self.store is not None and want.digest else None
+            found.append(GeneratedModel(want.name, *stored) if stored is not None else None)
+        missing = [i for i, model in enumerate(found) if model is None]
+        count = processes(len(missing))
+        if count > 1:  # the longest first: metric_values, then the exports in the spec's order
+            order = sorted(missing, key=lambda i: wanted[i].export is not None)
+            for index, model in zip(order, run_forked([wanted[i].build for i in order], count)):
+                found[index] = model
+        issues: list[SpecIssue] = []
+        for index in missing:
+            want = wanted[index]
+            if want.export is None and issues:
+                raise SpecError(issues)  # the exports' issues, before any other model's
+            if found[index] is None:
+                try:
+                    with collector_paused():
+                        found[index] = want.build()
+                except MetricsctlError as exc:
+                    if want.export is None:
+                        raise
+                    issues.append(self._export_issue(*want.export, exc))
+                    continue
+            if self.store is not None and want.digest:
+                model = found[index]
+                assert model is not None
+                self.store.put(want.key, want.digest, (model.path, model.header, model.config, model.body))
+        if issues:
+            raise SpecError(issues)
+        return [model for model in found if model is not None]
+
+    def _export_issue(self, saved: Any, export: Any, exc: MetricsctlError) -> SpecIssue:
+        where = self.spec.locations.find("saved_queries", saved.name)
+        return SpecIssue(f"export '{export.name}' of saved query '{saved.name}': {exc}",
+                         where.path if where else None, where.line if where else None)
 
     def dialect_models(self) -> list[GeneratedModel]:
-        models: list[GeneratedModel] = []
-        issues: list[SpecIssue] = []
+        wanted: list[_Wanted] = []
         relations: list[tuple[str, str | None, str]] = []  # each export's (name, schema, relation)
         saved_of: list[str] = []  # each export's saved query
         for saved in self.spec.manifest.saved_queries:
@@ -329,31 +371,32 @@ class Materializer:
                     relations.append((export.name, self._export_schema(saved.name, export.name),
                                       export.config.alias or export.name))
                     saved_of.append(saved.name)
-                    models.append(self._kept(export.name, self._export_digest(saved, export),
-                                             lambda: self._export(saved, export)))  # noqa: B023 - called here
-                except MetricsctlError as exc:
-                    where = self.spec.locations.find("saved_queries", saved.name)
-                    issues.append(SpecIssue(f"export '{export.name}' of saved query '{saved.name}': {exc}",
-                                            where.path if where else None, where.line if where else None))
-        if issues:
-            raise SpecError(issues)
+                    wanted.append(self._wanted(export.name, self._export_digest(saved, export),
+                                               partial(self._export, saved, export), (saved, export)))
+                except MetricsctlError as exc:  # reported in its place among the exports' issues
+                    wanted.append(self._wanted(export.name, None, partial(_raised, exc), (saved, export)))
         if self.spec.manifest.metrics:
-            models.append(self._kept("metric_values", self._digests.metric_values() if self.store else None,
-                                     self._metric_values))
+            wanted.append(self._wanted("metric_values", self._digests.metric_values() if self.store else None,
+                                       self._metric_values))
             scorecard = self._scorecard_config()
             if scorecard is not None:
                 digest = self._digests.scorecards(scorecard) if self.store else None
-                models.append(self._kept("metric_attainment", digest, lambda: self._attainment(scorecard)))
-                models.append(self._kept("scorecards", digest, lambda: self._scorecard(scorecard)))
+                wanted.append(self._wanted("metric_attainment", digest, partial(self._attainment, scorecard)))
+                wanted.append(self._wanted("scorecards", digest, partial(self._scorecard, scorecard)))
             with_attainment = scorecard is not None
-            models.append(self._kept("metric_catalog", self._digests.metric_catalog(with_attainment)
-                                     if self.store else None, lambda: self._metric_catalog(with_attainment)))
-        clashes = _clashes([m.name for m in models[len(relations):]], relations)
+            wanted.append(self._wanted("metric_catalog", self._digests.metric_catalog(with_attainment)
+                                       if self.store else None, partial(self._metric_catalog, with_attainment)))
+        models = self._built(wanted)
+        clashes = _clashes([w.name for w in wanted if w.export is None], relations)
         if clashes:
             places = [self.spec.locations.find("saved_queries", saved_of[index]) for index, _ in clashes]
             raise SpecError([SpecIssue(message, where.path if where else None, where.line if where else None)
                              for (_, message), where in zip(clashes, places)])
         return models
+
+    def _wanted(self, name: str, digest: str | None, build: Callable[[], GeneratedModel],
+                export: tuple[Any, Any] | None = None) -> _Wanted:
+        return _Wanted(name, f"{self.dialect}/{name}", digest, build, export)
 
     def _export_digest(self, saved: Any, export: Any) -> str | None:
         """What the export's compile reads besides the spec's objects: its header's location, dbt's options."""

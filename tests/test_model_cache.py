@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from metricsctl import model_cache
+from metricsctl import forked, model_cache
 from metricsctl.facade import Metricsctl
 from metricsctl.materialize import GeneratedModel, Materializer
 
@@ -35,7 +35,9 @@ def project(shop_dir: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def compiled(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The names of the models compiled (not read back from the cache), in order."""
+    """The names of the models compiled (not read back from the cache), in order: compiled in this process,
+    where they are recorded (tests/test_forked.py compares what forked processes compile)."""
+    monkeypatch.setenv(forked.SETTING, "1")
     names: list[str] = []
 
     def recording(method: Callable[..., GeneratedModel]) -> Callable[..., GeneratedModel]:

@@ -1,0 +1,88 @@
+"""Independent pieces of work run side by side in forked processes, when the machine has cores to spare.
+
+Compiling a large project is CPU-bound Python (sqlglot builds and writes each model's SQL), and the models do
+not depend on one another: with two cores the 200 exports and `metric_values` of a 1,000-metric project take
+about half the time (bench/compile_steps.py, BENCHMARKS.md section 3). Each worker is forked from this process,
+so it holds the loaded spec as it is, with nothing pickled on the way in; only the results come back.
+
+Processes are used only where forking is safe and pays:
+- on Linux (macOS system libraries do not survive a fork; Windows has none);
+- when this process runs no other thread: a lock another thread holds at the fork stays held in the child
+  for ever (a scheduler or a test runner that imported metricsctl in a threaded process gets one process);
+- with at least two tasks and two usable cores, or as many processes as `METRICSCTL_COMPILE_PROCESSES` says
+  (`1`: never fork).
+
+A task that fails in a worker, and every task of a worker that dies, gives `None`: the caller runs those
+again in its own process, where an error is raised as it would be without workers, with its own type and
+message. So workers change how long a compile takes, never what it gives or how it fails.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
+
+from metricsctl.compiler.collector import collector_paused
+from metricsctl.errors import MetricsctlError
+
+T = TypeVar("T")
+SETTING = "METRICSCTL_COMPILE_PROCESSES"
+MOST = 8  # beyond this, forking and sending results back cost more than the models left to each process
+_TASKS: Sequence[Callable[[], object]] = ()  # what the forked workers run, by index: inherited, never pickled
+
+
+def processes(tasks: int) -> int:
+    """How many processes to run `tasks` pieces of work in: 1 unless forking is safe here and there are
+    cores (or the setting) for more. A setting that is not a whole number from 1 is refused."""
+    setting = os.environ.get(SETTING, "").strip()
+    if setting:
+        if not (setting.isascii() and setting.isdigit() and int(setting) >= 1):
+            raise MetricsctlError(f"{SETTING}={setting!r} is not a number of processes: give a whole number "
+                                  "from 1 (1 compiles in this process alone)")
+        wanted = int(setting)
+    else:
+        wanted = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, MOST)
+    if wanted < 2 or tasks < 2 or not _forking_is_safe():
+        return 1
+    return min(wanted, tasks)
+
+
+def _forking_is_safe() -> bool:
+    return (sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
+            and threading.active_count() == 1)
+
+
+def _run(index: int) -> object:
+    try:
+        with collector_paused():
+            return _TASKS[index]()
+    except Exception:  # noqa: BLE001 - run again by the caller, which raises it as it would alone
+        return None
+
+
+def run_forked(tasks: Sequence[Callable[[], T]], count: int) -> list[T | None]:
+    """Each task's result, the tasks run by `count` forked processes in the order given (put the longest
+    first); `None` for a task that raised or was lost with its worker. This process only waits."""
+    global _TASKS
+    results: list[T | None] = [None] * len(tasks)
+    _TASKS = tasks
+    futures: dict[Future[object], int] = {}
+    try:
+        with ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("fork")) as pool:
+            for index in range(len(tasks)):
+                futures[pool.submit(_run, index)] = index
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()  # type: ignore[assignment]
+    except BrokenProcessPool:  # a worker died (killed, out of memory): what was sent back is kept
+        for future, index in futures.items():
+            if future.done() and not future.cancelled() and future.exception() is None:
+                results[index] = future.result()  # type: ignore[assignment]
+    finally:
+        _TASKS = ()
+    return results
