@@ -7,8 +7,9 @@ so it holds the loaded spec as it is, with nothing pickled on the way in; only t
 
 Processes are used only where forking is safe and pays:
 - on Linux (macOS system libraries do not survive a fork; Windows has none);
-- when this process runs no other thread: a lock another thread holds at the fork stays held in the child
-  for ever (a scheduler or a test runner that imported metricsctl in a threaded process gets one process);
+- when this process runs no other thread, Python's or a library's own (as the operating system counts them): a
+  lock another thread holds at the fork stays held in the child for ever (a scheduler that imported metricsctl
+  in a threaded process, or a build whose warehouse client runs a pool of threads, compiles in one process);
 - with at least two tasks and two usable cores, or as many processes as `METRICSCTL_COMPILE_PROCESSES` says
   (`1`: never fork).
 
@@ -55,7 +56,20 @@ def processes(tasks: int) -> int:
 
 def _forking_is_safe() -> bool:
     return (sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
-            and threading.active_count() == 1)
+            and threading.active_count() == 1 and _threads() == 1)
+
+
+def _threads() -> int:
+    """The threads of this process as the operating system counts them: a library's own (a warehouse client's
+    pool) as well as Python's."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Threads:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return threading.active_count()
 
 
 def _run(index: int) -> object:

@@ -153,6 +153,24 @@ def test_no_worker_is_forked_while_another_thread_runs(monkeypatch: pytest.Monke
         thread.join()
 
 
+def test_no_worker_is_forked_while_a_library_runs_threads_of_its_own(tmp_path: Path):
+    """DuckDB's threads are not Python's: the operating system's count of the process's threads tells."""
+    result = run_python("""
+        import json, threading, duckdb
+        from metricsctl import forked
+
+        before = forked._threads()
+        con = duckdb.connect()
+        con.execute("SET threads = 4")
+        con.execute("SELECT sum(i) FROM range(10000000) t(i)").fetchall()
+        print(json.dumps({"before": before, "python": threading.active_count(), "os": forked._threads(),
+                          "processes": forked.processes(10)}))
+    """, tmp_path, processes=2)
+    assert result["before"] == 1 and result["python"] == 1
+    assert result["os"] > 1
+    assert result["processes"] == 1
+
+
 @pytest.mark.parametrize("setting", ["0", "two", "-1", "1.5", "²"])
 def test_a_setting_that_is_not_a_number_of_processes_is_refused(monkeypatch: pytest.MonkeyPatch, setting: str):
     monkeypatch.setenv(forked.SETTING, setting)
