@@ -20,17 +20,17 @@ message. So workers change how long a compile takes, never what it gives or how 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from metricsctl.compiler.collector import collector_paused
 from metricsctl.errors import MetricsctlError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 T = TypeVar("T")
 SETTING = "METRICSCTL_COMPILE_PROCESSES"
@@ -55,8 +55,8 @@ def processes(tasks: int) -> int:
 
 
 def _forking_is_safe() -> bool:
-    return (sys.platform.startswith("linux") and "fork" in multiprocessing.get_all_start_methods()
-            and threading.active_count() == 1 and _threads() == 1)
+    return (sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
+            and _threads() == 1)
 
 
 def _threads() -> int:
@@ -83,6 +83,10 @@ def _run(index: int) -> object:
 def run_forked(tasks: Sequence[Callable[[], T]], count: int) -> list[T | None]:
     """Each task's result, the tasks run by `count` forked processes in the order given (put the longest
     first); `None` for a task that raised or was lost with its worker. This process only waits."""
+    import multiprocessing  # here: a compile with no worker, and every other verb, does without them
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
     global _TASKS
     results: list[T | None] = [None] * len(tasks)
     _TASKS = tasks
