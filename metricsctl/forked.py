@@ -34,7 +34,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 SETTING = "METRICSCTL_COMPILE_PROCESSES"
-MOST = 8  # beyond this, forking and sending results back cost more than the models left to each process
+MOST = 8  # each worker holds its own models' garbage: memory grows with the processes
+_PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent ends
 _TASKS: Sequence[Callable[[], object]] = ()  # what the forked workers run, by index: inherited, never pickled
 
 
@@ -72,6 +73,21 @@ def _threads() -> int:
     return threading.active_count()
 
 
+def _started(parent: int) -> None:
+    """In each worker: Ctrl-C is the compiling process's to handle, and the worker dies with that process
+    however it ends (a scheduler's SIGKILL included), so that no worker outlives it."""
+    import ctypes
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # no prctl: the check below still covers a parent gone before here
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _run(index: int) -> object:
     try:
         with collector_paused():
@@ -82,7 +98,8 @@ def _run(index: int) -> object:
 
 def run_forked(tasks: Sequence[Callable[[], T]], count: int) -> list[T | None]:
     """Each task's result, the tasks run by `count` forked processes in the order given (put the longest
-    first); `None` for a task that raised or was lost with its worker. This process only waits."""
+    first); `None` for a task that raised or was lost with its worker. This process only waits; interrupted
+    (Ctrl-C), it stops its workers and lets the interruption go on."""
     import multiprocessing  # here: a compile with no worker, and every other verb, does without them
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
@@ -91,16 +108,23 @@ def run_forked(tasks: Sequence[Callable[[], T]], count: int) -> list[T | None]:
     results: list[T | None] = [None] * len(tasks)
     _TASKS = tasks
     futures: dict[Future[object], int] = {}
+    pool = ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("fork"),
+                               initializer=_started, initargs=(os.getpid(),))
     try:
-        with ProcessPoolExecutor(max_workers=count, mp_context=multiprocessing.get_context("fork")) as pool:
-            for index in range(len(tasks)):
-                futures[pool.submit(_run, index)] = index
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()  # type: ignore[assignment]
+        for index in range(len(tasks)):
+            futures[pool.submit(_run, index)] = index
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()  # type: ignore[assignment]
     except BrokenProcessPool:  # a worker died (killed, out of memory): what was sent back is kept
         for future, index in futures.items():
             if future.done() and not future.cancelled() and future.exception() is None:
                 results[index] = future.result()  # type: ignore[assignment]
+    except BaseException:  # the executor keeps its processes by pid; none may go on compiling
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.kill()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
     finally:
         _TASKS = ()
+    pool.shutdown(wait=True)
     return results

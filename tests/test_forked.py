@@ -141,6 +141,58 @@ def test_a_task_that_fails_or_a_worker_that_dies_gives_none_and_the_others_their
     assert all(p is None or p != result["parent"] for p in result["killed"])
 
 
+SLOW_TASKS = """
+    import os, sys, time
+    from pathlib import Path
+    from metricsctl import forked
+
+    def slow():
+        Path(sys.argv[1], str(os.getpid())).touch()
+        time.sleep(300)
+
+    forked.run_forked([slow] * 4, 2)
+"""
+
+
+def gone(pid: int) -> bool:
+    """The process ended (a zombie left for its new parent to reap counts as ended)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGINT"])
+def test_no_worker_outlives_a_compile_killed_or_interrupted(tmp_path: Path, signal_name: str):
+    """A scheduler's SIGKILL of the compiling process, or a Ctrl-C, ends its workers in the middle of their
+    models."""
+    import signal
+    import time
+
+    started = tmp_path / "started"
+    started.mkdir()
+    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(SLOW_TASKS), str(started)], cwd=tmp_path,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(started.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = [int(p.name) for p in started.iterdir()]
+        assert len(workers) == 2
+        process.send_signal(getattr(signal, signal_name))
+        _, stderr = process.communicate(timeout=30)  # not the 300 s the tasks sleep
+        if signal_name == "SIGINT":
+            assert "KeyboardInterrupt" in stderr
+        deadline = time.monotonic() + 10
+        while not all(gone(pid) for pid in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(gone(pid) for pid in workers)
+        assert len(list(started.iterdir())) == 2  # no task was started after the signal
+    finally:
+        process.kill()
+        process.wait()
+
+
 def test_no_worker_is_forked_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv(forked.SETTING, "2")
     stop = threading.Event()
