@@ -115,7 +115,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--where", multiple=True, help="A filter in MetricFlow's Jinja form (repeatable).")
 @click.option("--order-by", "--order", "order_by", default="",
               help="Columns to sort by, comma-separated; a leading '-' sorts descending.")
-@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many rows.")
+@click.option("--limit", type=click.IntRange(min=0, max=10**18 - 1), default=None, help="At most this many rows.")
 @click.option("--start-time", default=None, help="Earliest metric_time (ISO date), inclusive.")
 @click.option("--end-time", default=None, help="Latest metric_time (ISO date), inclusive.")
 @click.option("--saved-query", default=None, help="Run a saved query of the project.")

@@ -108,6 +108,35 @@ def yaml_error_issue(exc: Exception, path: str) -> SpecIssue:
     return SpecIssue(f"not valid YAML: {problem}", path, mark.line + 1 if mark is not None else None)
 
 
+MOST_VALUES = 100_000  # keys and values of one section of metricsctl's own YAML, aliases counted where used
+
+
+class TooManyValues(yaml.MarkedYAMLError):
+    """YAML that holds more values than metricsctl reads, once its aliases are written out in full."""
+
+
+def check_size(node: yaml.Node | None) -> None:
+    """Raise TooManyValues (at the node's line) when `node`, its aliases counted at each place they are used,
+    holds more than MOST_VALUES keys and values. An alias of an alias of ... (nine levels of a few bytes) would
+    otherwise grow into billions of values when metricsctl reads or quotes it; the walk stops at the limit."""
+    if node is None:
+        return
+    pending: list[yaml.Node] = [node]
+    seen = 0
+    while pending:
+        current = pending.pop()
+        seen += 1
+        if seen > MOST_VALUES:
+            raise TooManyValues(problem=f"more than {MOST_VALUES:,} keys and values once its aliases are written "
+                                        "out (aliases of aliases); write the values out, or split the file",
+                                problem_mark=node.start_mark)
+        if isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                pending += (key, value)
+        elif isinstance(current, yaml.SequenceNode):
+            pending += current.value
+
+
 def _mapping_get(node: yaml.Node, key: str) -> yaml.Node | None:
     if not isinstance(node, yaml.MappingNode):
         return None

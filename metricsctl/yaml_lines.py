@@ -10,6 +10,8 @@ from typing import Any, overload
 
 import yaml
 
+from metricsctl.locations import check_size
+
 LINE = "__line__"
 KEY_LINES = "__key_lines__"
 
@@ -30,8 +32,17 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 
 
 def load(text: str) -> Any:
-    """The YAML document in `text`, its mappings marked with their lines; raises yaml.YAMLError."""
-    return yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    """The YAML document in `text`, its mappings marked with their lines; raises yaml.YAMLError, also for a
+    document nested deeper than Python reads, or holding more values than metricsctl reads (check_size)."""
+    loader = _LineLoader(text)
+    try:
+        node = loader.get_single_node()
+        check_size(node)
+        return loader.construct_document(node) if node is not None else None
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply to read; flatten the most deeply nested value") from None
+    finally:
+        loader.dispose()
 
 
 @overload

@@ -95,6 +95,7 @@ def test_saved_query_from_a_semantic_manifest(shop_dir: Path):
     (["--metrics", "revenue_7d"], "needs metric_time"),
     (["--metrics", "orders", "--group-by", "metric_time__fortnight"], "unknown time granularity"),
     (["--metrics", "orders", "--group-by", "metric_time__hour"], "finer than the data"),
+    (["--metrics", "orders", "--limit", "1" + "0" * 30], "is not in the range"),  # no warehouse takes it
 ])
 def test_bad_queries_exit_2_with_one_line(shop_dir: Path, args: list[str], message: str):
     result = CliRunner().invoke(main, ["query", "--project-dir", str(shop_dir), *args])

@@ -537,6 +537,7 @@ def test_api_query_runs_a_saved_query_as_metricsctl_query_does(server: SiteServe
      "`(SELECT password FROM x)` is not allowed"),
     ("metrics=revenue&limit=-1", "limit"),
     ("metrics=revenue&limit=%C2%B2", "limit must be a whole number"),  # '²', a digit to Python's isdigit
+    ("metrics=revenue&limit=1" + "0" * 5000, "below 10^18"),  # int() refuses more than 4,300 digits
     ("metrics=revenue&drop=1", "unknown parameter drop"),
     ("", "no metrics"),
 ])

@@ -23,7 +23,7 @@ PLACEHOLDER = "__mctl_item_{}"
 # (`date_trunc('month', ...)` -> MONTH) and an interval's (`interval '7 days'` -> '7' DAYS). Such a text must be a
 # word, or a number and a word; anything more would reach the warehouse as SQL, or be dropped without a word.
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_AMOUNT = re.compile(r"\s*-?\s*[0-9]+(\.[0-9]+)?\s*[A-Za-z_]+\s*")
+_AMOUNT = re.compile(r"\s*(?:-\s*)?[0-9]+(\.[0-9]+)?\s*[A-Za-z_]+\s*")  # no two ways to read a space
 
 # The node types a filter may contain: comparisons, boolean logic, arithmetic, literals, casts and the
 # plain scalar functions of dates and text. Anything else (subqueries, statements, table functions that

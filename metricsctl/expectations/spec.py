@@ -48,7 +48,7 @@ from metricsctl.expectations.catalog import (
     required_args,
 )
 from metricsctl.expectations.relations import Relation, RelationResolver
-from metricsctl.locations import YAML_LOADER, yaml_error_issue
+from metricsctl.locations import YAML_LOADER, TooManyValues, check_size, yaml_error_issue
 
 Severity = Literal["error", "warn"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warn")
@@ -155,6 +155,10 @@ def parse_suites(text: str, path: str, resolver: RelationResolver) -> tuple[list
     section = _get(doc, SECTION)
     if section is None:
         return [], []
+    try:
+        check_size(section)
+    except TooManyValues as exc:
+        return [], [yaml_error_issue(exc, path)]
     parser = _Parser(path, resolver)
     if not isinstance(section, yaml.SequenceNode):
         parser.issue(section, f"`{SECTION}:` must be a list of suites (each with `relation:` and `expectations:`)")

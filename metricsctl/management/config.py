@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from metricsctl.errors import SpecError, SpecIssue
-from metricsctl.locations import YAML_LOADER, yaml_files
+from metricsctl.locations import YAML_LOADER, TooManyValues, check_size, yaml_files
 
 
 def _mapping_item(node: yaml.Node, key: str) -> tuple[yaml.Node, yaml.Node] | None:
@@ -41,6 +41,11 @@ def find_config(project_dir: str | Path, folders: Iterable[str], key: str) -> tu
         if item is None:
             continue
         key_node, value_node = item
+        try:
+            check_size(value_node)
+        except TooManyValues as exc:
+            raise SpecError([SpecIssue(f"{key}: {exc.problem}", str(path.relative_to(root)),
+                                       key_node.start_mark.line + 1)]) from None
         found.append((f"{path.relative_to(root)}:{key_node.start_mark.line + 1}",
                       yaml.safe_load(yaml.serialize(value_node))))
     if not found:

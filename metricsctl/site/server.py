@@ -60,8 +60,9 @@ def query_json(app: Metricsctl, params: dict[str, list[str]]) -> str:
     limit_text = one("limit")
     limit = None
     if limit_text is not None:
-        if not (limit_text.isascii() and limit_text.isdigit()):  # '²' is a digit to str.isdigit, not to int()
-            raise BadRequest(f"limit must be a whole number of rows, not '{limit_text}'")
+        # '²' is a digit to str.isdigit, not to int(); past 18 digits no warehouse takes it
+        if not (limit_text.isascii() and limit_text.isdigit() and len(limit_text) <= 18):
+            raise BadRequest(f"limit must be a whole number of rows below 10^18, not '{limit_text[:40]}'")
         limit = int(limit_text)
     request = app.request(one("metrics") or "", one("group_by") or "", tuple(params.get("where", [])),
                           one("order_by") or "", limit, one("start_time"), one("end_time"), one("saved_query"))
