@@ -216,3 +216,48 @@ def test_a_revisions_packages_folder_outside_its_project_is_neither_read_nor_wri
     _copy_packages(user, revision)
     assert not (tmp_path / "work" / "pk").exists()
     assert sorted(p.name for p in revision.iterdir()) == ["dbt_project.yml", "packages.yml"]
+
+
+@pytest.fixture
+def committed(tmp_path: Path) -> Path:
+    """The shop project at the root of a repository of its own, committed once."""
+    root = init(tmp_path / "repo")
+    shutil.copytree(SHOP, root, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"), dirs_exist_ok=True)
+    (root / ".gitignore").write_text(GITIGNORE)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "shop")
+    return root
+
+
+def test_a_link_of_the_working_tree_that_leads_outside_the_project_is_refused(committed: Path, tmp_path: Path):
+    """A `target` that is a link (`target/` in .gitignore matches folders only) would have the diff's parse
+    write the compared side's manifest and spec into the folder it points to."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (committed / "target").symlink_to(outside)
+    with pytest.raises(DiffError, match=r"'target' in the working tree is a link to .*elsewhere, outside the "
+                                        r"project.*add 'target' to .gitignore"):
+        diff(committed, "HEAD")
+    assert list(outside.iterdir()) == []
+
+
+def test_a_committed_link_outside_the_project_is_one_line(committed: Path):
+    (committed / "models" / "etc").symlink_to("/etc")
+    git(committed, "add", "-A")
+    git(committed, "commit", "-q", "-m", "a link out")
+    with pytest.raises(DiffError, match=r"models/etc.*is a link to an absolute path.*remove the link"):
+        diff(committed, "HEAD~1", "HEAD", merge_base=False)
+
+
+def test_files_the_revisions_gitattributes_leave_out_of_the_archive_are_refused(committed: Path):
+    """`export-ignore` would hide a metric from the review of the revision that adds it."""
+    metrics = committed / "metrics" / "metrics.yml"
+    (committed / "metrics" / "hidden.yml").write_text(
+        "metrics:\n  - {name: hidden_metric, label: Hidden, type: simple, type_params: {measure: orders}}\n")
+    (committed / ".gitattributes").write_text("metrics/hidden.yml export-ignore\n")
+    git(committed, "add", "-A")
+    git(committed, "commit", "-q", "-m", "hide a metric")
+    assert metrics.exists()
+    with pytest.raises(DiffError, match=r"'metrics/hidden.yml' of commit \w+ is left out or rewritten by the "
+                                        r"revision's .gitattributes"):
+        diff(committed, "HEAD~1", "HEAD", merge_base=False)

@@ -140,20 +140,46 @@ def export_revision(repo: Repo, revision: Revision, dest: Path) -> Path:
 
 
 def _extract(repo: Repo, sha: str, dest: Path) -> None:
-    """`git archive <sha> -- <project>` unpacked into `dest`."""
+    """`git archive <sha> -- <project>` unpacked into `dest`, then checked against the commit's own list of
+    files: the revision's `.gitattributes` (export-ignore, export-subst) must not leave out or rewrite what
+    the diff reads."""
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
     command = ["git", "archive", "--format=tar", sha, "--", str(repo.project)]
     with subprocess.Popen(command, cwd=repo.root, env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE) as proc:
         assert proc.stdout is not None and proc.stderr is not None
-        with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
-            if hasattr(tarfile, "data_filter"):
-                archive.extractall(dest, filter="data")
-            else:  # pragma: no cover - Python < 3.10.12
-                archive.extractall(dest)  # noqa: S202 - git's own archive of a commit
+        try:
+            with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
+                if hasattr(tarfile, "data_filter"):
+                    archive.extractall(dest, filter="data")
+                else:  # pragma: no cover - Python < 3.10.12
+                    archive.extractall(dest)  # noqa: S202 - git's own archive of a commit
+        except getattr(tarfile, "FilterError", tarfile.TarError) as exc:
+            proc.kill()
+            raise DiffError(f"{exc} in commit {sha[:8]}: a file of the project that leads outside it is not "
+                            "compared; remove the link, or compare another revision") from None
         errors = proc.stderr.read().decode(errors="replace").strip()
     if proc.returncode != 0:
         raise DiffError(f"git archive {sha[:8]} failed: {errors}")
+    _check_extracted(repo, sha, dest)
+
+
+def _check_extracted(repo: Repo, sha: str, dest: Path) -> None:
+    listed = repo.run("ls-tree", "-r", "-l", "-z", sha, "--", str(repo.project)).stdout
+    for entry in filter(None, listed.split("\0")):
+        meta, _, name = entry.partition("\t")
+        mode, kind, _, size = meta.split()
+        path = dest / name
+        if kind != "blob":
+            continue  # a submodule: not part of the project's files
+        if mode == "120000":
+            same = path.is_symlink()
+        else:
+            same = path.is_file() and not path.is_symlink() and path.stat().st_size == int(size)
+        if not same:
+            raise DiffError(f"'{name}' of commit {sha[:8]} is left out or rewritten by the revision's "
+                            ".gitattributes (export-ignore or export-subst); metricsctl diff compares every "
+                            "file as committed: remove those attributes from the project's files")
 
 
 def _copy_working_tree(repo: Repo, dest: Path) -> None:
@@ -165,5 +191,17 @@ def _copy_working_tree(repo: Repo, dest: Path) -> None:
         if not source.exists() and not source.is_symlink():
             continue  # deleted but not yet committed
         target = dest / name
+        if source.is_symlink():
+            _check_link(name, os.readlink(source))
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target, follow_symlinks=False)
+
+
+def _check_link(name: str, link: str) -> None:
+    """A link of the working tree is copied only when it leads to a file of the copy, as a commit's are: the
+    parse and build of the copy write into `target/` and `logs/`, which must not be the user's (or any other)
+    folders."""
+    where = os.path.normpath(os.path.join(os.path.dirname(name), link))
+    if os.path.isabs(link) or where == ".." or where.startswith("../"):
+        raise DiffError(f"'{name}' in the working tree is a link to {link}, outside the project: metricsctl diff "
+                        f"compares the project's own files; remove the link, or add '{name}' to .gitignore")
