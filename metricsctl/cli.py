@@ -350,9 +350,10 @@ def diff(base: str, head: str | None, fmt: str, no_values: bool, max_rows: int, 
     result = Metricsctl(project_dir, profiles_dir, target).diff(
         base, head, values=not no_values, max_rows=max_rows, grain=grain, merge_base=not no_merge_base,
         on_step=lambda step: click.echo(step, err=True))
-    from metricsctl.guards import mask
+    from metricsctl.guards import mask, printable
 
-    click.echo(mask(render(result, fmt)))  # a side's build error may quote a secret
+    # a side's build error may quote a secret; a compared revision's text may hold terminal escapes
+    click.echo(printable(mask(render(result, fmt))))
     sys.exit(exit_code(result, allow_breaking))
 
 

@@ -58,6 +58,17 @@ def _shown(text: str) -> str:
     return text if len(text) <= 80 else text[:80] + "..."
 
 
+# --- text for a terminal ---------------------------------------------------------------------------
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline: C0, DEL and C1
+
+
+def printable(text: str) -> str:
+    """`text` with every control character but tab and newline shown as `\\xNN`: a value from the data or a
+    compared revision cannot clear the screen, recolour it, move the cursor or hide a link (ESC ... sequences)
+    on the terminal that prints it, nor in a file read there later."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
 # --- generated dbt SQL -----------------------------------------------------------------------------
 _JINJA_OPEN = re.compile(r"\{[{%#]")
 

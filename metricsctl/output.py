@@ -11,13 +11,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from rich.markup import escape
+from rich.markup import escape as escape_markup
 
 from metricsctl.errors import MetricsctlError
-from metricsctl.guards import mask
+from metricsctl.guards import mask, printable
 from metricsctl.jsonable import dumps
 from metricsctl.progress import Phases
 from metricsctl.warehouse import Result
+
+
+def escape(text: str) -> str:
+    """Text printed within rich's markup: its brackets stay text, its control characters are shown."""
+    return escape_markup(printable(text))
 
 # What the warehouse says when a seed's CSV has other columns than its table from the last load.
 COLUMNS_CHANGED = re.compile(r"number of columns|has \d+ columns but|does not have a column", re.IGNORECASE)
@@ -117,17 +122,18 @@ def _number(value: Any, decimals: int | None) -> str:
 def print_table(result: Result) -> None:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     columns = [[row[i] for row in result.rows] for i in range(len(result.columns))]
     places = [_decimals(values) for values in columns]
-    cells = [[_number(v, places[i]) for i, v in enumerate(row)] for row in result.rows]
+    cells = [[printable(_number(v, places[i])) for i, v in enumerate(row)] for row in result.rows]
     widths = [max([len(name), *(len(row[i]) for row in cells)]) for i, name in enumerate(result.columns)]
     table = Table(show_edge=False, header_style="bold")
     for name, values in zip(result.columns, columns):
         numeric = any(isinstance(v, (int, float, decimal.Decimal)) and not isinstance(v, bool) for v in values)
         table.add_column(name, justify="right" if numeric else "left", no_wrap=True)
     for row in cells:
-        table.add_row(*(escape(cell) for cell in row))
+        table.add_row(*(Text(cell) for cell in row))  # text, never markup
     # never squeeze numbers into ellipses: the table is as wide as its content
     Console(width=max(80, sum(widths) + 3 * len(widths) + 2)).print(table)
     if not result.rows:
@@ -344,6 +350,7 @@ def print_open_alerts(alerts: Sequence[Any], title: str | None = None) -> None:
     """The alerts open after a run, most severe first."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     if not alerts:
         return
@@ -357,5 +364,5 @@ def print_open_alerts(alerts: Sequence[Any], title: str | None = None) -> None:
     for alert in sorted(alerts, key=lambda a: (rank.get(a.severity, 3), a.rule, a.series_key)):
         cells = (alert.severity, alert.rule, alert.series_key or "(all)",
                  alert.period.isoformat() if alert.period else "", _cell(alert.value), alert.owner or "", alert.message)
-        table.add_row(*(escape(str(cell)) for cell in cells))  # `[store=Riverside]` is text, not markup
+        table.add_row(*(Text(printable(str(cell))) for cell in cells))  # `[store=Riverside]` is text, not markup
     Console(width=160).print(table)

@@ -261,3 +261,16 @@ def test_files_the_revisions_gitattributes_leave_out_of_the_archive_are_refused(
     with pytest.raises(DiffError, match=r"'metrics/hidden.yml' of commit \w+ is left out or rewritten by the "
                                         r"revision's .gitattributes"):
         diff(committed, "HEAD~1", "HEAD", merge_base=False)
+
+
+def test_terminal_escapes_in_the_compared_text_are_shown_not_sent(committed: Path):
+    """A description that would clear the reviewer's screen or hide a link in the diff's output."""
+    from click.testing import CliRunner
+
+    from metricsctl.cli import main
+
+    edit(committed / "metrics" / "metrics.yml", "label: Orders,", "label: \"Orders\\e[2J\\e]8;;http://evil\\e\\\\x\",")
+    result = CliRunner().invoke(main, ["diff", "--base", "HEAD", "--no-values", "--project-dir", str(committed),
+                                       "--format", "markdown"])
+    assert "\x1b" not in result.output
+    assert "Orders\\x1b[2J\\x1b]8;;http://evil\\x1b\\x" in result.output

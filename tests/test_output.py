@@ -194,3 +194,30 @@ def test_expectations_that_could_not_run_for_one_reason_are_one_line(capsys: pyt
     assert lines[0] == f"ERROR stg_stores: 3 expectations could not run: {cast} (models/expectations.yml:180-182)"
     assert lines[1].startswith("FAIL stg_orders expect_column_values_to_be_unique(column=order_id): 2 unexpected")
     assert len(lines) == 3  # and the counts
+
+
+HOSTILE = "\x1b[2J\x1b[31mRED\x1b]8;;http://evil.example\x1b\\link\x1b]8;;\x1b\\ [bold]x[/bold]"
+
+
+def test_control_characters_in_values_are_shown_not_sent_to_the_terminal(capsys: pytest.CaptureFixture[str]):
+    """A value from the data that clears the screen, recolours it or hides a link behind other words: each
+    escape is printed as `\\x1b`, markup as written, and a trailing backslash once."""
+    output.print_table(Result(("channel", "path"), [(HOSTILE, "C:\\dir\\")]))
+    text = capsys.readouterr().out
+    assert "\x1b" not in text
+    assert "\\x1b[2J\\x1b[31mRED\\x1b]8;;http://evil.example\\x1b\\link" in text
+    assert "[bold]x[/bold]" in text
+    assert "C:\\dir\\ " in text and "C:\\dir\\\\" not in text
+
+
+def test_control_characters_in_build_and_alert_messages_are_shown(capsys: pytest.CaptureFixture[str]):
+    from types import SimpleNamespace
+
+    output.warn(f"store {HOSTILE} is late")
+    alert = SimpleNamespace(severity="warning", rule="r", period=None, series_key=f"store={HOSTILE}", value=1.0,
+                            owner="", message="m")
+    output.print_open_alerts([alert])
+    captured = capsys.readouterr()
+    assert "\x1b" not in captured.out + captured.err
+    assert "WARN store \\x1b[2J\\x1b[31mRED" in captured.out
+    assert captured.out.count("\\x1b") > 6  # the alert's series too, folded over lines

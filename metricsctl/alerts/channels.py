@@ -118,8 +118,9 @@ class ConsoleNotifier:
 
     def send(self, events: Sequence[Event]) -> None:
         from rich.console import Console
-        from rich.markup import escape
         from rich.table import Table
+
+        from metricsctl.output import escape
 
         table = Table(title=summary(events), show_edge=False, header_style="bold", title_justify="left")
         for name in ("event", "severity", "rule", "series", "message"):
