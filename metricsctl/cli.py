@@ -144,7 +144,7 @@ def query(metrics: str, group_by: str, where: tuple[str, ...], order_by: str, li
     if csv_path:  # checked before anything runs: an output never overwrites an input
         from metricsctl.output import check_output_path
 
-        check_output_path(Path(csv_path), ".csv", app.protected_paths())
+        check_output_path(Path(csv_path), ".csv", app.protected_paths(), app.input_folders())
     request = app.request(metrics, group_by, where, order_by, limit, start_time, end_time,
                           saved_query).with_default_order()
     if explain:

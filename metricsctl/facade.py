@@ -154,6 +154,12 @@ class Metricsctl:
             return []
         return [Path(os.path.abspath(str(path))), Path(os.path.abspath(str(path)) + ".wal")]
 
+    def input_folders(self) -> list[Path]:
+        """Folders no output may write into: the project's seeds (none without a dbt project)."""
+        if not (self.project_dir / "dbt_project.yml").is_file():
+            return []
+        return [self.project_dir / folder for folder in self.project.paths("seed-paths")]
+
     def warehouse(self, read_only: bool = True) -> Warehouse:
         """The target's warehouse, through its own client; close it when done."""
         if not read_only:

@@ -14,7 +14,7 @@ from typing import IO, Any
 from rich.markup import escape as escape_markup
 
 from metricsctl.errors import MetricsctlError
-from metricsctl.guards import mask, printable
+from metricsctl.guards import inside, mask, printable
 from metricsctl.jsonable import dumps
 from metricsctl.progress import Phases
 from metricsctl.warehouse import Result
@@ -41,11 +41,13 @@ def records(result: Result) -> list[dict[str, Any]]:
     return [{c: plain(v) for c, v in zip(result.columns, row)} for row in result.rows]
 
 
-def check_output_path(path: Path, suffix: str, protected: Sequence[Path] = ()) -> Path:
+def check_output_path(path: Path, suffix: str, protected: Sequence[Path] = (),
+                      input_folders: Sequence[Path] = ()) -> Path:
     """Refuse, with one line, an output path that would destroy an input or cannot be written.
 
-    The path must end in `suffix`, lie in a folder that exists, and be either new or an existing text
-    file of that kind: never the warehouse, a folder, a link or a binary file.
+    The path must end in `suffix`, lie in a folder that exists and outside `input_folders` (the project's
+    seeds), and be either new or an existing text file of that kind: never the warehouse, a folder, a link
+    or a binary file.
     """
     shown = str(path)
     if path.suffix.lower() != suffix:
@@ -54,6 +56,10 @@ def check_output_path(path: Path, suffix: str, protected: Sequence[Path] = ()) -
         raise MetricsctlError(f"{shown}: the folder {path.parent} does not exist; create it first")
     if any(path.resolve() == p.resolve() for p in protected):
         raise MetricsctlError(f"{shown}: refusing to overwrite the warehouse")
+    for folder in input_folders:
+        if inside(path.resolve(), folder.resolve()):
+            raise MetricsctlError(f"{shown}: {folder} holds the project's seeds, which builds load; write the "
+                                  "results outside it")
     if path.is_symlink() or (path.exists() and not path.is_file()):
         raise MetricsctlError(f"{shown}: exists and is not a plain file; refusing to overwrite it")
     if path.exists():
@@ -70,16 +76,32 @@ def write_csv(result: Result, path: Path) -> None:
     import os
     import tempfile
 
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise MetricsctlError(f"{path}: cannot write in {path.parent} ({exc.strerror}); choose a folder you can "
+                              "write to") from None
+    try:
+        # the file's mode as it was, or as a new file's would be (mkstemp makes it readable by its owner alone)
+        os.chmod(temporary, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_umask())
         with os.fdopen(handle, "w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f)
             writer.writerow(result.columns)
             writer.writerows([["" if v is None else plain(v) for v in row] for row in result.rows])
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as exc:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise MetricsctlError(f"{path}: could not be written ({exc.strerror}); nothing was changed") from None
         raise
+
+
+def _umask() -> int:
+    import os
+
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
 
 
 def write_json(result: Result, stream: IO[str]) -> None:

@@ -305,6 +305,42 @@ def test_csv_output_renamed_to_csv_still_cannot_be_the_warehouse(tmp_path: Path)
         check_output_path(link, ".csv")
 
 
+def test_csv_output_never_writes_over_the_projects_seeds(shop_dir: Path):
+    seeds = sorted((shop_dir / "seeds").glob("*.csv"))
+    before = {path: path.read_bytes() for path in seeds}
+    for path in (seeds[0], shop_dir / "seeds" / "new_results.csv"):
+        result = CliRunner().invoke(main, ["query", "--project-dir", str(shop_dir), "--metrics", "revenue",
+                                           "--csv", str(path)])
+        assert result.exit_code == 2, result.output
+        assert "holds the project's seeds, which builds load; write the results outside it" in result.output
+    assert {path: path.read_bytes() for path in seeds} == before
+    assert not (shop_dir / "seeds" / "new_results.csv").exists()
+
+
+def test_csv_output_keeps_the_files_mode_and_names_a_folder_it_cannot_write(tmp_path: Path):
+    import os
+
+    from metricsctl.output import write_csv
+    from metricsctl.warehouse import Result
+
+    rows = Result(("a",), [(1,)])
+    kept = tmp_path / "shared.csv"
+    kept.write_text("old\n")
+    kept.chmod(0o644)
+    write_csv(rows, kept)
+    assert kept.read_text() == "a\n1\n" and kept.stat().st_mode & 0o777 == 0o644
+    new = tmp_path / "new.csv"
+    old_umask = os.umask(0o027)
+    try:
+        write_csv(rows, new)
+    finally:
+        os.umask(old_umask)
+    assert new.stat().st_mode & 0o777 == 0o640  # as any new file, not readable by its owner alone
+    with pytest.raises(MetricsctlError, match=r"/proc/out.csv: cannot write in /proc \(.+\); choose a folder you "
+                                              r"can write to"):
+        write_csv(rows, Path("/proc/out.csv"))  # a folder no one writes files into, root included
+
+
 # --- secrets never leave ---------------------------------------------------------------------------
 def test_a_secret_is_masked_whole_and_in_pieces():
     secret = "https://hooks.example.com/services/T000/B000/XXXXsecretTOKEN"
