@@ -8,6 +8,7 @@ module itself imports only click and metricsctl's errors (bench/query_latency.py
 
 from __future__ import annotations
 
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -37,6 +38,9 @@ def _enable_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> N
         ctx.ensure_object(dict)["debug"] = True
 
 
+INTERRUPTED = 130  # a command stopped by Ctrl-C (SIGINT), as a shell reports it: 128 + the signal's number
+
+
 def reports_errors(func: F) -> F:
     """Every error becomes one line and exit code 2; `--debug` (before or after the command) shows the traceback.
 
@@ -58,6 +62,9 @@ def reports_errors(func: F) -> F:
             sys.exit(141)
         except MetricsctlError as exc:
             _fail(ctx, f"error: {exc}", exc.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C: as a shell reports it, never the exit code of a finding
+            click.echo("error: interrupted", err=True)
+            sys.exit(INTERRUPTED)
         except RecursionError:
             _fail(ctx, "error: the input is nested too deeply to process (Python's recursion limit was reached); "
                   "simplify the most deeply nested filter or expression", 2)
@@ -198,7 +205,6 @@ def lineage(node: str, direction: str, depth: int | None, columns: bool, fmt: st
 
 
 SEVERITIES = ("info", "warning", "critical")
-INTERRUPTED = 130  # a build stopped by Ctrl-C (SIGINT), as a shell reports it: 128 + the signal's number
 
 
 @main.command()
@@ -380,7 +386,7 @@ def init(folder: str, name: str | None) -> None:
         click.echo(f"created: {path}")
     for path in result.kept:
         click.echo(f"kept as it was: {path}")
-    where = "" if Path(folder).resolve() == Path.cwd() else f"cd {folder} && "
+    where = "" if Path(folder).resolve() == Path.cwd() else f"cd {shlex.quote(folder)} && "
     if result.existing_project and not result.created:
         click.echo(f"nothing to add: the dbt project has metricsctl's files already; `{where}metricsctl build` "
                    "builds it")

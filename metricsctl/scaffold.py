@@ -251,6 +251,11 @@ def init_project(project_dir: str | Path, name: str | None = None) -> InitResult
         raise MetricsctlError(f"{root / outside[0]}: a link to {targets[outside[0]]}, outside {root}; metricsctl "
                               "init writes no file through a link that leaves the folder: remove the link, or init "
                               "elsewhere")
+    for relative, target in targets.items():  # a folder a file goes into must be a folder, or nothing is written
+        parent = next((p for p in target.parents if inside(p, root) and p.exists() and not p.is_dir()), None)
+        if parent is not None:
+            raise MetricsctlError(f"{parent}: a file where metricsctl init puts the folder of {relative}; move it "
+                                  "away, or init elsewhere")
     for relative, text in files.items():
         target = targets[relative]
         if target.exists() or (root / relative).exists():

@@ -170,3 +170,16 @@ def test_the_installed_command_keeps_its_exit_code_and_writes_all_its_output(sho
     assert missing.returncode == 2 and "no dbt_project.yml" in missing.stderr
     unknown = subprocess.run([*command, "no-such-command"], capture_output=True, text=True, check=False)
     assert unknown.returncode == 2 and "No such command" in unknown.stderr
+
+
+def test_ctrl_c_in_any_command_is_one_line_and_exit_130(shop_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    """Exit 1 means a finding for `diff` (a breaking change) and `alerts`; an interruption must not read as one."""
+    from metricsctl.facade import Metricsctl
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Metricsctl, "diff", interrupted)
+    result = CliRunner().invoke(main, ["diff", "--base", "HEAD", "--project-dir", str(shop_dir)])
+    assert result.exit_code == 130
+    assert result.output.strip() == "error: interrupted"

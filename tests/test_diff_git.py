@@ -274,3 +274,17 @@ def test_terminal_escapes_in_the_compared_text_are_shown_not_sent(committed: Pat
                                        "--format", "markdown"])
     assert "\x1b" not in result.output
     assert "Orders\\x1b[2J\\x1b]8;;http://evil\\x1b\\x" in result.output
+
+
+def test_html_in_a_note_cannot_close_the_notes_or_add_an_image(committed: Path):
+    """A note quotes the compared revision's text (here an alert rule's refused name); the pull-request comment
+    shows it as text."""
+    (committed / "metrics" / "alerts.yml").write_text(
+        'alerts:\n  - name: "x</details> <img src=https://evil.example/p.png>"\n    metric: revenue\n'
+        "    threshold: {below: 1}\n")
+    result = diff(committed, "HEAD")
+    from metricsctl.diff import render
+
+    text = render(result, "markdown")
+    assert any("&lt;img src=https://evil.example/p.png&gt;" in line for line in text.splitlines())
+    assert "<img" not in text and text.count("</details>") == text.count("<details>")

@@ -107,3 +107,20 @@ def test_a_project_name_with_a_line_break_is_refused(tmp_path: Path):
     result = CliRunner().invoke(main, ["init", str(tmp_path), "--name", "shop\n"])
     assert result.exit_code == 2 and "must be lower-case letters" in result.output
     assert not (tmp_path / "dbt_project.yml").exists()
+
+
+def test_a_file_where_init_puts_a_folder_is_named_before_anything_is_written(tmp_path: Path):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "models").write_text("not a folder\n")
+    result = CliRunner().invoke(main, ["init", str(folder), "--name", "shop"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "models: a file where metricsctl init puts the folder of models/" in result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["models"]
+
+
+def test_the_next_command_init_suggests_runs_as_shown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["init", "my metrics", "--name", "shop"])
+    assert result.exit_code == 0, result.output
+    assert "next: `cd 'my metrics' && metricsctl build`" in result.output

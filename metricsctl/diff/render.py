@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterable
 
@@ -260,7 +261,7 @@ def _values(result: DiffResult) -> list[str]:
 
 
 def _footer(result: DiffResult) -> list[str]:
-    lines = [f"- {note}" for note in result.notes]
+    lines = [f"- {html.escape(note, quote=False)}" for note in result.notes]  # a name cannot close <details>
     total = result.seconds.get("total")
     if lines:
         lines = ["<details>", "<summary>Notes</summary>", "", *lines, "", "</details>", ""]
