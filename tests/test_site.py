@@ -530,6 +530,22 @@ def test_api_query_runs_a_saved_query_as_metricsctl_query_does(server: SiteServe
     assert same_answer(body, cli.stdout)
 
 
+def test_a_client_that_stays_silent_is_dropped(server: SiteServer, monkeypatch: pytest.MonkeyPatch):
+    """A connection opened and fed half a request, then nothing, holds one of the server's threads: it is closed
+    after the handler's timeout (30 s; a second here)."""
+    from metricsctl.site.server import Handler
+
+    assert Handler.timeout == 30
+    monkeypatch.setattr(Handler, "timeout", 1)
+    host, port = server.server_address[:2]
+    with socket.create_connection((str(host), int(port)), timeout=20) as client:
+        client.sendall(b"GET /api/metrics HTTP/1.1\r\n")  # no end of headers
+        started = time.monotonic()
+        assert client.recv(1024) == b""  # closed by the server
+        assert time.monotonic() - started < 10
+    assert get(server, "/api/metrics")[0] == 200  # and it serves the next client
+
+
 @pytest.mark.parametrize(("query", "message"), [
     ("metrics=revenu", "revenu"),
     ("metrics=revenue&where=1%3D1%3B%20drop%20table%20metric_values", "exactly one SQL boolean expression"),

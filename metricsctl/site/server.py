@@ -119,6 +119,7 @@ class SiteServer(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: SiteServer
     server_version = "metricsctl"
+    timeout = 30  # seconds a client may stay silent: a connection left open (or fed a byte a minute) holds a thread
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class names it so)
         if not self.server.quiet:
