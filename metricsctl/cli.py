@@ -77,6 +77,19 @@ def reports_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _terminated_cleanly() -> None:
+    """SIGTERM ends the command as an exit does (SystemExit, code 143 as a shell reports it), so that what it set
+    up is taken down on the way out; by default the process would end where it stands."""
+    import signal
+    import threading
+
+    def stop(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is threading.main_thread():  # only the main thread sets signal handlers
+        signal.signal(signal.SIGTERM, stop)
+
+
 def _by_ctrl_c(exc: BaseException) -> bool:
     """Whether Ctrl-C raised `exc`, or the error it became (Python wraps one raised while a class is created,
     in an import, as a RuntimeError)."""
@@ -353,6 +366,7 @@ def diff(base: str, head: str | None, fmt: str, no_values: bool, max_rows: int, 
     from metricsctl.diff import exit_code, render
     from metricsctl.facade import Metricsctl
 
+    _terminated_cleanly()  # a scheduler's or CI's SIGTERM still removes the throw-away copies and warehouses
     result = Metricsctl(project_dir, profiles_dir, target).diff(
         base, head, values=not no_values, max_rows=max_rows, grain=grain, merge_base=not no_merge_base,
         on_step=lambda step: click.echo(step, err=True))

@@ -288,3 +288,31 @@ def test_html_in_a_note_cannot_close_the_notes_or_add_an_image(committed: Path):
     text = render(result, "markdown")
     assert any("&lt;img src=https://evil.example/p.png&gt;" in line for line in text.splitlines())
     assert "<img" not in text and text.count("</details>") == text.count("<details>")
+
+
+def test_a_diff_stopped_with_sigterm_removes_its_throw_away_copies(committed: Path, tmp_path: Path):
+    """A CI job cancelled, or a scheduler's timeout, sends SIGTERM: the copies of both sides (and their profile)
+    go with the process."""
+    import os
+    import signal
+    import sys
+    import time
+
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    edit(committed / "metrics" / "metrics.yml", "label: Orders,", "label: Orders placed,")
+    process = subprocess.Popen([sys.executable, "-c", "from metricsctl.cli import main; main()", "diff", "--base",
+                                "HEAD", "--no-values", "--project-dir", str(committed)],
+                               env={**os.environ, "TMPDIR": str(temporary)}, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(temporary.glob("metricsctl-diff-*/*")) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert list(temporary.glob("metricsctl-diff-*")), "the diff made no copy"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 143
+    finally:
+        process.kill()
+        process.wait()
+    assert list(temporary.glob("metricsctl-diff-*")) == []
