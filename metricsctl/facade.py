@@ -16,6 +16,7 @@ from metricsctl.compiler.dialects import ADAPTER_DIALECTS, DIALECTS, check_diale
 from metricsctl.compiler.query import MetricQuery, too_deep
 from metricsctl.compiler.render import Compiled, SqlCompiler
 from metricsctl.errors import DbtError, IssuesError, LocatedSpecError, MetricsctlError, QueryError, SpecError
+from metricsctl.forked import SettingError
 from metricsctl.guards import mask
 from metricsctl.jsonable import dumps
 from metricsctl.profiles import Target, load_target
@@ -368,8 +369,8 @@ class Metricsctl:
         materializer = self.materializer()
         try:
             models = materializer.models()  # compiles every metric (metric_values) and every export
-        except LocatedSpecError:
-            raise  # located as they are: no failing metric to find
+        except (LocatedSpecError, SettingError):
+            raise  # located as they are, or the environment's: no failing metric to find
         except (MetricsctlError, RecursionError):
             self.validate()  # locate each failing metric at its file and line
             raise

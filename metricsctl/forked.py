@@ -7,9 +7,12 @@ so it holds the loaded spec as it is, with nothing pickled on the way in; only t
 
 Processes are used only where forking is safe and pays:
 - on Linux (macOS system libraries do not survive a fork; Windows has none);
-- when this process runs no other thread, Python's or a library's own (as the operating system counts them): a
-  lock another thread holds at the fork stays held in the child for ever (a scheduler that imported metricsctl
-  in a threaded process, or a build whose warehouse client runs a pool of threads, compiles in one process);
+- when this process runs no other Python thread: a lock another thread holds at the fork (the logging
+  module's, an import's) stays held in the child for ever, so a scheduler that imported metricsctl in a
+  threaded process, `docs serve` or a build's live display compiles in one process. Threads a library runs
+  natively (dbt's parser keeps a pool of them after a parse, DuckDB one per open database) are left behind
+  in the child: it runs only Python (metricsctl's compiler and sqlglot) and glibc's malloc, which a fork
+  keeps usable, never those libraries, and it ends with `os._exit`, finalizing nothing of theirs;
 - with at least two tasks and two usable cores, or as many processes as `METRICSCTL_COMPILE_PROCESSES` says
   (`1`: never fork).
 
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 SETTING = "METRICSCTL_COMPILE_PROCESSES"
 MOST = 8  # each worker holds its own models' garbage: memory grows with the processes
+CPU_QUOTAS = (("/sys/fs/cgroup/cpu.max", None),  # cgroup v2: "<quota> <period>" or "max <period>"
+              ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us"))  # v1
 _PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent ends
 _TASKS: Sequence[Callable[[], object]] = ()  # what the forked workers run, by index: inherited, never pickled
 
@@ -45,32 +50,43 @@ def processes(tasks: int) -> int:
     setting = os.environ.get(SETTING, "").strip()
     if setting:
         if not (setting.isascii() and setting.isdigit() and int(setting) >= 1):
-            raise MetricsctlError(f"{SETTING}={setting!r} is not a number of processes: give a whole number "
-                                  "from 1 (1 compiles in this process alone)")
+            raise SettingError(f"{SETTING}={setting[:40]!r} is not a number of processes: give a whole number "
+                               "from 1 (1 compiles in this process alone)")
         wanted = int(setting)
     else:
-        wanted = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, MOST)
+        wanted = min(_cores(), MOST)
     if wanted < 2 or tasks < 2 or not _forking_is_safe():
         return 1
     return min(wanted, tasks)
 
 
+class SettingError(MetricsctlError):
+    """The environment asks for something that is not a number of processes: the environment's mistake, not
+    the project's."""
+
+
+def _cores() -> int:
+    """The cores this process may use: those it may run on, within the CPU quota of its container (cgroup v2's
+    `cpu.max`, or v1's `cpu.cfs_quota_us`), which a machine's core count does not show."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    for quota_file, period_file in CPU_QUOTAS:
+        try:
+            with open(quota_file, encoding="ascii") as f:
+                fields = f.read().split()
+            if period_file is not None:
+                with open(period_file, encoding="ascii") as f:
+                    fields += f.read().split()
+            quota, period = int(fields[0]), int(fields[1])  # "max" (no quota) or -1 leave the cores as they are
+        except (OSError, ValueError, IndexError):
+            continue
+        if quota > 0 and period > 0:
+            cores = min(cores, max(1, -(-quota // period)))
+        break
+    return cores
+
+
 def _forking_is_safe() -> bool:
-    return (sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
-            and _threads() == 1)
-
-
-def _threads() -> int:
-    """The threads of this process as the operating system counts them: a library's own (a warehouse client's
-    pool) as well as Python's."""
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith("Threads:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return threading.active_count()
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
 
 
 def _started(parent: int) -> None:
@@ -80,6 +96,7 @@ def _started(parent: int) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a command's own handler (cli.py) is the compiling process's
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # no prctl: the check below still covers a parent gone before here
@@ -122,7 +139,7 @@ def run_forked(tasks: Sequence[Callable[[], T]], count: int) -> list[T | None]:
     except BaseException:  # the executor keeps its processes by pid; none may go on compiling
         for process in list((getattr(pool, "_processes", None) or {}).values()):
             process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=True, cancel_futures=True)  # at once: its workers are gone, its thread ends with them
         raise
     finally:
         _TASKS = ()

@@ -150,8 +150,36 @@ SLOW_TASKS = """
         Path(sys.argv[1], str(os.getpid())).touch()
         time.sleep(300)
 
-    forked.run_forked([slow] * 4, 2)
+    try:
+        forked.run_forked([slow] * 20, 2)
+    except KeyboardInterrupt:  # as the CLI does: one line, exit 130
+        print("error: interrupted", file=sys.stderr)
+        time.sleep(1)  # what else a command does on its way out: nothing of the pool may be left running
+        sys.exit(130)
 """
+
+
+def with_two_workers_busy(code: str, cwd: Path, tmp_path: Path) -> tuple[subprocess.Popen[str], list[int], Path]:
+    """`code` started in a session of its own with two compile processes, once both are in the middle of a
+    task (each writes its pid into the folder returned): the process, the workers' pids, that folder."""
+    import time
+
+    started = tmp_path / "started"
+    started.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != forked.SETTING}
+    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), str(started)], cwd=cwd,
+                               env={**env, forked.SETTING: "2"}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(list(started.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = [int(p.name) for p in started.iterdir()]
+    if len(workers) != 2:
+        process.kill()
+        process.wait()
+    assert len(workers) == 2
+    time.sleep(0.3)  # the executor's thread waiting on its workers, as in the middle of a compile
+    return process, workers, started
 
 
 def gone(pid: int) -> bool:
@@ -169,20 +197,15 @@ def test_no_worker_outlives_a_compile_killed_or_interrupted(tmp_path: Path, sign
     import signal
     import time
 
-    started = tmp_path / "started"
-    started.mkdir()
-    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(SLOW_TASKS), str(started)], cwd=tmp_path,
-                               stderr=subprocess.PIPE, text=True)
+    process, workers, started = with_two_workers_busy(SLOW_TASKS, tmp_path, tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while len(list(started.iterdir())) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        workers = [int(p.name) for p in started.iterdir()]
-        assert len(workers) == 2
-        process.send_signal(getattr(signal, signal_name))
+        if signal_name == "SIGINT":  # as a terminal sends it: to the whole group, workers included
+            os.killpg(process.pid, signal.SIGINT)
+        else:  # as a scheduler sends it: to the process it started
+            process.send_signal(signal.SIGKILL)
         _, stderr = process.communicate(timeout=30)  # not the 300 s the tasks sleep
         if signal_name == "SIGINT":
-            assert "KeyboardInterrupt" in stderr
+            assert (process.returncode, stderr) == (130, "error: interrupted\n")  # and nothing after it
         deadline = time.monotonic() + 10
         while not all(gone(pid) for pid in workers) and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -205,24 +228,6 @@ def test_no_worker_is_forked_while_another_thread_runs(monkeypatch: pytest.Monke
         thread.join()
 
 
-def test_no_worker_is_forked_while_a_library_runs_threads_of_its_own(tmp_path: Path):
-    """DuckDB's threads are not Python's: the operating system's count of the process's threads tells."""
-    result = run_python("""
-        import json, threading, duckdb
-        from metricsctl import forked
-
-        before = forked._threads()
-        con = duckdb.connect()
-        con.execute("SET threads = 4")
-        con.execute("SELECT sum(i) FROM range(10000000) t(i)").fetchall()
-        print(json.dumps({"before": before, "python": threading.active_count(), "os": forked._threads(),
-                          "processes": forked.processes(10)}))
-    """, tmp_path, processes=2)
-    assert result["before"] == 1 and result["python"] == 1
-    assert result["os"] > 1
-    assert result["processes"] == 1
-
-
 @pytest.mark.parametrize("setting", ["0", "two", "-1", "1.5", "²"])
 def test_a_setting_that_is_not_a_number_of_processes_is_refused(monkeypatch: pytest.MonkeyPatch, setting: str):
     monkeypatch.setenv(forked.SETTING, setting)
@@ -239,3 +244,82 @@ def test_one_process_when_the_setting_says_so_or_there_is_one_task(monkeypatch: 
     assert forked.processes(1) == 1
     assert forked.processes(3) == 3
     assert forked.processes(10) == 4
+
+
+def test_the_cores_are_those_of_the_containers_cpu_quota(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A container allowed 1.5 CPUs on a machine of many cores compiles in 2 processes, not one per core."""
+    v2 = tmp_path / "cpu.max"
+    monkeypatch.setattr(forked.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    monkeypatch.setattr(forked, "CPU_QUOTAS", ((str(v2), None),))
+    v2.write_text("150000 100000\n")
+    assert forked._cores() == 2
+    v2.write_text("max 100000\n")
+    assert forked._cores() == 64
+    quota, period = tmp_path / "cfs_quota_us", tmp_path / "cfs_period_us"
+    quota.write_text("300000\n")
+    period.write_text("100000\n")
+    monkeypatch.setattr(forked, "CPU_QUOTAS", ((str(tmp_path / "absent"), None), (str(quota), str(period))))
+    assert forked._cores() == 3
+    monkeypatch.delenv(forked.SETTING, raising=False)
+    monkeypatch.setattr(forked, "_forking_is_safe", lambda: True)
+    assert forked.processes(100) == 3
+
+
+def test_a_bad_setting_is_the_environments_error_not_a_failing_metric(project: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch):
+    """Reported at once, as it is: the compile does not first look for a metric that fails to compile."""
+    from metricsctl.facade import Metricsctl
+
+    monkeypatch.setenv(forked.SETTING, "all")
+    (project / "target" / "metricsctl_models.json").unlink(missing_ok=True)
+    app = Metricsctl(project)
+    located = []
+    monkeypatch.setattr(Metricsctl, "validate", lambda self: located.append(1))
+    with pytest.raises(forked.SettingError, match="METRICSCTL_COMPILE_PROCESSES='all' is not a number"):
+        app.compile()
+    assert located == []
+
+
+INTERRUPTED_COMPILE = """
+    import os, sys, time
+    from pathlib import Path
+    import metricsctl.materialize as materialize
+
+    compiling, started = os.getpid(), sys.argv[1]
+    built = materialize.Materializer._built
+
+    def slowly(self, wanted):
+        def slow(want):
+            def build():
+                if os.getpid() != compiling:
+                    Path(started, str(os.getpid())).touch()
+                    time.sleep(300)
+                return want.build()
+            return build
+        return built(self, [materialize._Wanted(w.name, w.key, w.digest, slow(w), w.export) for w in wanted])
+
+    materialize.Materializer._built = slowly
+    from metricsctl.cli import run
+
+    sys.argv = ["metricsctl", "compile", "--project-dir", "."]
+    run()
+"""
+
+
+def test_ctrl_c_in_a_compile_with_workers_is_one_line_and_exit_130(project: Path, tmp_path: Path):
+    """`metricsctl compile` of a project dbt parses in full first (its parser keeps a pool of native threads
+    after), interrupted as a terminal does, in the whole group: the compile says one line, leaves nothing behind,
+    and the executor's own machinery writes nothing more on the way out."""
+    import signal
+
+    for kept in ("metricsctl_models.json", "partial_parse.msgpack", "manifest.json"):
+        (project / "target" / kept).unlink(missing_ok=True)
+    process, workers, _ = with_two_workers_busy(INTERRUPTED_COMPILE, project, tmp_path)
+    try:
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert (process.returncode, stderr) == (130, "error: interrupted\n")
+    assert all(gone(pid) for pid in workers)

@@ -21,6 +21,7 @@ from metricsctl.diff.impact import lineage_graph
 from metricsctl.diff.semantic import Side, side
 from metricsctl.errors import MetricsctlError, SpecError, SpecIssue
 from metricsctl.facade import Metricsctl
+from metricsctl.forked import SettingError
 from metricsctl.guards import inside
 from metricsctl.lineage.graph import Attachment, LineageGraph
 from metricsctl.materialize import GeneratedModel
@@ -100,6 +101,8 @@ def checkout(repo: Repo, revision: Revision, name: str, workdir: Path, user_proj
                      for path, content in materializer.generated_on_disk().items()]
     except SpecError as exc:
         raise RefSpecError(name, snapshot_where, _relocate(exc.issues, project)) from None
+    except SettingError:
+        raise  # the environment's, not the revision's
     except MetricsctlError as exc:
         raise DiffError(f"the project at {name} {snapshot_where} cannot be read: "
                         f"{_strip(str(exc), project)}") from None
