@@ -462,6 +462,56 @@ def test_a_target_rule_matches_org_units_by_kind_as_well_as_name(spec: Spec, pro
     assert got["Mill"].firing == (month_actual("Mill", "2024-02-01", "2024-03-01") < 6000)
 
 
+def test_the_tolerance_of_a_negative_target_is_a_share_of_its_size(spec: Spec, project: Path, tmp_path: Path):
+    """A budgeted loss of -100 with 5 % tolerance is met down to -105 (a share of -100 itself would be -95,
+    firing on an actual of -99 that beat the target)."""
+    import duckdb
+
+    copy = tmp_path / "tiny.duckdb"
+    shutil.copy(project / "tiny.duckdb", copy)
+    con = duckdb.connect(str(copy))
+    con.execute("create table targets_negative as select * from main.targets where false")
+    con.execute("insert into targets_negative values ('revenue', 'month', '2024-02-01', 'company', -100, 1.0), "
+                "('costs', 'month', '2024-02-01', 'company', -100, 1.0)")
+    con.close()
+    counting = Counting(copy)
+    try:  # revenue: higher is better, a floor; costs: lower is better (config.meta.direction), a ceiling
+        for metric, bound, limit in (("revenue", "low", -105), ("costs", "high", -95)):
+            text = (f"alerts:\n  - {{name: t, metric: {metric}, kind: target, grain: month, "
+                    "targets_table: main.targets_negative, tolerance: 5}\n")
+            (rule,) = rules(spec, text).rules
+            (e,) = evaluate_rule(spec, rule, counting, AS_OF)
+            assert getattr(e, bound) == pytest.approx(limit), metric
+    finally:
+        counting.warehouse.close()
+
+
+def test_a_value_that_is_no_number_is_no_value_and_stops_nothing(spec: Spec):
+    """NaN and infinity (a ratio whose denominator is zero, on DuckDB) become no value: the message, the state
+    tables' SQL and the JSON payloads all take it (each of them stopped the whole run before)."""
+    import dataclasses
+    import json
+    import math
+
+    from metricsctl.alerts.engine import describe
+    from metricsctl.alerts.evaluate import evaluations, series_value
+    from metricsctl.alerts.state import literal
+
+    (rule,) = rules(spec, THRESHOLD).rules
+    columns = ("k0", "period", "status", "value", "expected", "low", "high", "score", "n", "weight")
+    rows = [(store, date(2024, 3, 3), "firing", value, None, 90.0, 1005.0, value, 7, None)
+            for store, value in (("Harbor", math.nan), ("Mill", math.inf), ("Dock", -math.inf))]
+    judged = evaluations(rule, ("store__store_name",), Result(columns, rows))
+    assert [(e.value, e.score) for e in judged] == [(None, None)] * 3
+    for e in judged:
+        assert "was - for the day of 2024-03-03" in describe(rule, e)
+        json.dumps(dataclasses.asdict(e), allow_nan=False, default=str)  # strict JSON: no NaN token
+    assert literal(math.nan, "DOUBLE").sql() == "CAST(NULL AS DOUBLE)"
+    assert literal(math.inf, "DOUBLE").sql() == "CAST(NULL AS DOUBLE)"
+    assert series_value(None) != series_value("null")  # a NULL store and a store named 'null' are two series
+    assert series_value("a, b=c") == '"a, b=c"' and series_value("Harbor") == "Harbor"
+
+
 def test_company_target_and_a_metric_where_lower_is_better(spec: Spec, execute: Counting):
     company = judge(spec, execute, "alerts:\n  - {name: t, metric: revenue, kind: target, grain: month}\n")[""]
     assert company.value == pytest.approx(month_actual(None, "2024-02-01", "2024-03-01"))

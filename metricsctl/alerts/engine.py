@@ -13,6 +13,7 @@ raises a `stale_data` alert instead, which resolves once the inputs pass again.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import uuid
@@ -163,8 +164,8 @@ def connection_executor(connection: Any) -> Execute:
 
 # --- messages ----------------------------------------------------------------------------------
 def fmt(value: float | None) -> str:
-    if value is None:
-        return "-"
+    if value is None or not math.isfinite(value):
+        return "-" if value is None else str(value)
     if value == int(value) and abs(value) < 1e15:
         return f"{int(value):,}"
     return f"{value:,.2f}"

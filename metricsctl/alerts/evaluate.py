@@ -14,6 +14,8 @@ period in progress with the data of the days before `as_of`.
 from __future__ import annotations
 
 import calendar
+import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -86,7 +88,7 @@ class Evaluation:
     def series_key(self) -> str:
         if self.reason == "stale_data":
             return "stale_data"
-        return ", ".join(f"{k}={'null' if v is None else v}" for k, v in self.series)
+        return ", ".join(f"{k}={series_value(v)}" for k, v in self.series)
 
     @property
     def firing(self) -> bool:
@@ -98,6 +100,16 @@ def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=False)
 
 
+def series_value(value: str | None) -> str:
+    """A dimension's value in a series key: as it is, `null` for NULL, and quoted (JSON) where it could be read
+    otherwise: the text 'null', or text holding the key's own separators, so that no two series share a key."""
+    if value is None:
+        return "null"
+    if value == "null" or ", " in value or "=" in value or value != value.strip() or value.startswith('"'):
+        return json.dumps(value, ensure_ascii=False)
+    return value
+
+
 def day_literal(value: date) -> exp.Expr:
     return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
 
@@ -107,7 +119,7 @@ def timestamp_literal(value: datetime) -> exp.Expr:
 
 
 def num(value: float | None) -> exp.Expr:
-    return exp.null() if value is None else exp.convert(float(value))
+    return exp.null() if value is None or not math.isfinite(float(value)) else exp.convert(float(value))
 
 
 def text(value: str) -> exp.Expr:
@@ -353,11 +365,13 @@ def target_query(rule: Rule, params: Target, source: Source, as_of: datetime, ta
     expected = col("target", "t") * num(share)
     value = col("value", "a")
     tolerance = num(params.tolerance / 100)
+    # the tolerance is a share of the target's size: a budgeted loss of -100 is met down to -105 at 5 %
+    margin = exp.Abs(this=expected.copy()) * tolerance
     if params.higher_is_better:
-        low, high = expected.copy() * exp.paren(exp.Literal.number(1) - tolerance), None
+        low, high = expected.copy() - margin, None
         missed: exp.Expr = value.copy() < low.copy()
     else:
-        low, high = None, expected.copy() * exp.paren(exp.Literal.number(1) + tolerance)
+        low, high = None, expected.copy() + margin
         missed = value.copy() > high.copy()
     score = exp.case().when(expected.copy().neq(0), value.copy() / expected.copy())
     status = status_case((exp.or_(value.copy().is_(exp.null()), missed), "firing"))
@@ -448,8 +462,8 @@ def evaluations(rule: Rule, dimensions: tuple[str, ...], result: Result) -> list
     def get(row: tuple[Any, ...], name: str) -> Any:
         return row[index[name]]
 
-    def number(value: Any) -> float | None:
-        return None if value is None else float(value)
+    def number(value: Any) -> float | None:  # NaN and infinity (a division by zero on DuckDB) are no value
+        return None if value is None or not math.isfinite(float(value)) else float(value)
 
     out = []
     for row in result.rows:

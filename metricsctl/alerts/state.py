@@ -15,6 +15,7 @@ whole (`INSERT OVERWRITE`), and a run's writes are not atomic (compiler/dialects
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -88,6 +89,8 @@ def literal(value: Any, kind: str) -> exp.Expr:
         return exp.cast(exp.Literal.string(value.isoformat(sep=" ")), "TIMESTAMP")
     if kind == "DATE":
         return exp.cast(exp.Literal.string(value.isoformat()), "DATE")
+    if kind == "DOUBLE" and not math.isfinite(float(value)):
+        return exp.cast(exp.null(), kind)  # no value, as in JSON; sqlglot would write `inf` as a column name
     if kind in ("DOUBLE", "INTEGER"):
         return exp.cast(exp.convert(float(value) if kind == "DOUBLE" else int(value)), kind)
     return exp.Literal.string(str(value))
