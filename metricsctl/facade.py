@@ -244,12 +244,14 @@ class Metricsctl:
                 warehouse.close()
 
     def _refuse_rewriting_alerts(self, as_of: datetime) -> None:
-        """Alerts judged as of a date before the recorded alert state would rewrite it: refuse up front."""
-        from metricsctl.alerts.engine import refuse_rewriting
+        """Alerts judged as of a date before the recorded alert state would rewrite it, and alerts dated in the
+        future would stop every run until then: refuse both up front."""
+        from metricsctl.alerts.engine import refuse_future, refuse_rewriting
         from metricsctl.alerts.state import StateStore
         from metricsctl.runner import release_duckdb
         from metricsctl.warehouse import DuckDBWarehouse
 
+        refuse_future(as_of)
         path = str(self.target.config.get("path", ":memory:")) if self.target.type == "duckdb" else ":memory:"
         if path == ":memory:" or not os.path.exists(path):
             return

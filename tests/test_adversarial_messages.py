@@ -387,6 +387,24 @@ def test_a_real_run_dated_before_the_recorded_state_is_refused(spec: Any, wareho
     assert [a.series_key for a in again.open_alerts] == [MILL]
 
 
+def test_a_real_run_dated_in_the_future_is_refused(spec: Any, warehouse: Any, tmp_path: Path):
+    """It would record state that stops every run until that date; a dry run may look ahead."""
+    from datetime import timedelta
+
+    from metricsctl.alerts.engine import refuse_future
+
+    execute = connection_executor(warehouse)
+    cfg = config(spec, LOG)
+    later = datetime.now() + timedelta(days=30)
+    with pytest.raises(MetricsctlError, match=r"a run as of .* is in the future .*: the alert state it records "
+                                              r"would stop every run before that date; add --dry-run"):
+        run_alerts(spec, cfg, execute, as_of=later, base_dir=tmp_path)
+    assert run_alerts(spec, cfg, execute, as_of=later, dry_run=True, base_dir=tmp_path).dry_run
+    refuse_future(datetime(2024, 3, 5, 12), now=datetime(2024, 3, 5))  # a clock hours ahead is no future
+    again = run_alerts(spec, cfg, execute, as_of=datetime(2024, 3, 5), base_dir=tmp_path)  # nothing was recorded
+    assert [a.series_key for a in again.open_alerts] == [MILL]
+
+
 def test_a_build_whose_alerts_would_rewrite_recorded_state_is_refused_before_building(tmp_path: Path):
     from tests.test_alerts import built_project
 

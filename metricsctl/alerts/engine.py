@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -246,6 +246,7 @@ def run_alerts(spec: Spec, config: AlertConfig, execute: Execute, *, as_of: date
     run = AlertRun(as_of, dry_run)
     store = StateStore(execute, schema, dialect)
     if not dry_run:
+        refuse_future(as_of)
         store.ensure()
         refuse_rewriting(store.recorded_until(), as_of)
     judged: dict[str, tuple[Rule, list[Evaluation], bool]] = {}
@@ -296,6 +297,19 @@ def run_alerts(spec: Spec, config: AlertConfig, execute: Execute, *, as_of: date
     _deliver(store, config, run, retry or RetryPolicy(), dict(os.environ) if environ is None else environ,
              stream, base_dir, sleep)
     return run
+
+
+FUTURE_SLACK = timedelta(days=1)  # a scheduler's clock a little ahead, or a timezone apart, is not the future
+
+
+def refuse_future(as_of: datetime, now: datetime | None = None) -> None:
+    """A run that records alert state must not be dated in the future: every run until that date would be
+    refused (`refuse_rewriting`), leaving the alerts stuck."""
+    now = now or datetime.now()
+    if as_of > now + FUTURE_SLACK:
+        raise MetricsctlError(
+            f"a run as of {as_of.isoformat(sep=' ')} is in the future (now {now:%Y-%m-%d %H:%M}): the alert state it "
+            "records would stop every run before that date; add --dry-run to see what the alerts would say")
 
 
 def refuse_rewriting(recorded: datetime | None, as_of: datetime) -> None:
