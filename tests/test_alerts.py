@@ -486,6 +486,29 @@ def test_the_tolerance_of_a_negative_target_is_a_share_of_its_size(spec: Spec, p
         counting.warehouse.close()
 
 
+def test_a_targets_table_of_store_numbers_is_read_as_the_scorecards_read_it(spec: Spec, project: Path,
+                                                                            tmp_path: Path):
+    """A spreadsheet holding only store numbers lands with an integer org_unit: the company rule finds no company
+    row there, as the scorecards do, instead of failing on the comparison with 'company'."""
+    import duckdb
+
+    copy = tmp_path / "tiny.duckdb"
+    shutil.copy(project / "tiny.duckdb", copy)
+    con = duckdb.connect(str(copy))
+    con.execute("create table targets_numbered (metric_name varchar, period_grain varchar, period_start date, "
+                "org_unit integer, target_value double, weight double)")
+    con.execute("insert into targets_numbered values ('revenue', 'month', '2024-02-01', 1, 4000, 1)")
+    con.close()
+    counting = Counting(copy)
+    try:
+        text = ("alerts:\n  - {name: t, metric: revenue, kind: target, grain: month, "
+                "targets_table: main.targets_numbered}\n")
+        (rule,) = rules(spec, text).rules
+        assert evaluate_rule(spec, rule, counting, AS_OF) == []  # no target for the company: nothing to judge
+    finally:
+        counting.warehouse.close()
+
+
 def test_a_value_that_is_no_number_is_no_value_and_stops_nothing(spec: Spec):
     """NaN and infinity (a ratio whose denominator is zero, on DuckDB) become no value: the message, the state
     tables' SQL and the JSON payloads all take it (each of them stopped the whole run before)."""

@@ -349,17 +349,19 @@ def target_query(rule: Rule, params: Target, source: Source, as_of: datetime, ta
     """Actual against the targets table's row for the period and org unit ('company' without dimension)."""
     period, share = target_period(rule, params, as_of)
     n = len(source.keys)
-    org_unit = col("org_unit")
+    # read as the scorecards and `tree` read the table: the grain as written, the org unit as text (a
+    # spreadsheet of store numbers lands as integers)
+    org_unit = exp.cast(col("org_unit"), "VARCHAR")
     conditions = [col("metric_name").eq(text(params.target_metric)),
-                  exp.Lower(this=exp.cast(col("period_grain"), "VARCHAR")).eq(text(rule.grain)),
+                  exp.cast(col("period_grain"), "VARCHAR").eq(text(rule.grain)),
                   exp.cast(col("period_start"), "DATE").eq(day_literal(period)),
                   org_unit.eq(text("company")) if n == 0 else org_unit.neq(text("company"))]
     if n and params.kind_column and params.org_unit_kind:
         conditions.append(exp.cast(col(params.kind_column), "VARCHAR").eq(text(params.org_unit_kind)))
-    wanted = exp.select(alias(exp.cast(org_unit.copy(), "VARCHAR"), "org_unit"),
+    wanted = exp.select(alias(org_unit.copy(), "org_unit"),
                         alias(exp.Max(this=exp.cast(col("target_value"), "DOUBLE")), "target"),
                         alias(exp.Max(this=exp.cast(col("weight"), "DOUBLE")), "weight")).from_(
-        targets).where(exp.and_(*conditions)).group_by(exp.cast(org_unit.copy(), "VARCHAR"))
+        targets).where(exp.and_(*conditions)).group_by(org_unit.copy())
     actual = exp.select(alias(exp.cast(col("k0"), "VARCHAR") if n else text("company"), "org_unit"), col("value"))
     actual = actual.from_("series")
     expected = col("target", "t") * num(share)
