@@ -49,9 +49,9 @@ def processes(tasks: int) -> int:
     cores (or the setting) for more. A setting that is not a whole number from 1 is refused."""
     setting = os.environ.get(SETTING, "").strip()
     if setting:
-        if not (setting.isascii() and setting.isdigit() and int(setting) >= 1):
+        if not (setting.isascii() and setting.isdigit() and len(setting) <= 3 and int(setting) >= 1):
             raise SettingError(f"{SETTING}={setting[:40]!r} is not a number of processes: give a whole number "
-                               "from 1 (1 compiles in this process alone)")
+                               "from 1 to 999 (1 compiles in this process alone)")
         wanted = int(setting)
     else:
         wanted = min(_cores(), MOST)

@@ -228,7 +228,7 @@ def test_no_worker_is_forked_while_another_thread_runs(monkeypatch: pytest.Monke
         thread.join()
 
 
-@pytest.mark.parametrize("setting", ["0", "two", "-1", "1.5", "²"])
+@pytest.mark.parametrize("setting", ["0", "two", "-1", "1.5", "²", "1" * 5000])
 def test_a_setting_that_is_not_a_number_of_processes_is_refused(monkeypatch: pytest.MonkeyPatch, setting: str):
     monkeypatch.setenv(forked.SETTING, setting)
     with pytest.raises(MetricsctlError, match=f"{forked.SETTING}=.* is not a number of processes: give a whole "
