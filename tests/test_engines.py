@@ -68,6 +68,13 @@ QUERIES = [
     # of the visits apply applied once as they are read
     ("visits,order_count,visit_to_order_rate,visit_to_order_conversions,stock_on_hand,latest_stock_per_product",
      "metric_time__month", "{{ TimeDimension('metric_time', 'day') }} >= CAST('2024-02-01' AS DATE)"),
+    # a filter on metric_time from mid-month keeps that month of an offset: the spine's days are filtered first
+    ("revenue,revenue_mom_growth,revenue_at_month_start", "metric_time__month,order__channel",
+     "{{ TimeDimension('metric_time', 'day') }} >= CAST('2024-03-15' AS DATE)"),
+    # a filter on metric_time and another dimension keeps an offset input's rows, before they are shifted
+    ("revenue_mom_growth", "metric_time__month,order__channel",
+     "{{ TimeDimension('metric_time', 'day') }} >= CAST('2024-03-15' AS DATE) "
+     "OR {{ Dimension('order__channel') }} = 'online'"),
 ]
 
 

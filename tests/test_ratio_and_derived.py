@@ -74,3 +74,40 @@ def test_offset_to_grain(answer):
     first_days = pd.Series(spine.to_period("M").to_timestamp(), index=spine)
     expected = first_days.map(daily).dropna()
     assert_series(got, "metric_time__day", "revenue_at_month_start", expected)
+
+
+def test_a_filter_from_mid_month_keeps_that_month_of_an_offset_read_from_the_whole_month_before(answer):
+    # As MetricFlow answers it: a filter on metric_time keeps the time spine's days it matches, at its own
+    # grain, and a month is reported when one of its days is kept. The offset input is read from every row of
+    # the month before; the plain revenue from the rows the filter keeps.
+    where = "{{ TimeDimension('metric_time', 'day') }} >= '2024-03-15'"
+    got = answer("revenue,revenue_mom_growth,revenue_at_month_start", "metric_time__month", where)
+    lines = seed("order_lines")
+    lines["revenue"] = lines.quantity * lines.unit_price
+    lines["month"] = month(lines.ordered_at)
+    whole = lines.groupby("month").revenue.sum()
+    kept = lines[lines.ordered_at >= "2024-03-15"].groupby("month").revenue.sum()
+    assert got.metric_time__month.min() == pd.Timestamp("2024-03-01")
+    assert_series(got, "metric_time__month", "revenue", kept.reindex(got.metric_time__month))
+    before = whole.shift(1, freq="MS")
+    growth = (kept - before) / before
+    assert_series(got, "metric_time__month", "revenue_mom_growth", growth.reindex(got.metric_time__month))
+    assert_series(got, "metric_time__month", "revenue_at_month_start", whole.reindex(got.metric_time__month))
+
+
+def test_a_filter_on_metric_time_and_another_dimension_applies_to_an_offset_inputs_rows(answer):
+    # As MetricFlow answers it: a filter that reads another dimension besides metric_time is not a choice of
+    # periods; it keeps the rows it matches, and last month's value is read from last month's kept rows.
+    where = ("{{ TimeDimension('metric_time', 'day') }} >= '2024-03-15' "
+             "or {{ Dimension('order__channel') }} = 'online'")
+    got = answer("revenue_mom_growth", "metric_time__month,order__channel", where)
+    lines = seed("order_lines").merge(seed("orders")[["order_id", "channel"]], on="order_id")
+    lines["revenue"] = lines.quantity * lines.unit_price
+    lines["month"] = month(lines.ordered_at)
+    kept = lines[(lines.ordered_at >= "2024-03-15") | (lines.channel == "online")]
+    by_channel = kept.groupby(["month", "channel"]).revenue.sum()
+    before = by_channel.rename(index=lambda m: m + pd.DateOffset(months=1), level=0)
+    growth = ((by_channel - before) / before).dropna()
+    growth.index.names = ["metric_time__month", "order__channel"]
+    assert_series(got.dropna(subset=["revenue_mom_growth"]), ["metric_time__month", "order__channel"],
+                  "revenue_mom_growth", growth)

@@ -888,14 +888,17 @@ class _QueryBuilder:
         projections = [alias(self.c.time_value(i, day, None, SPINE), i.column_name()) for i in grain_items]
         select = new_select(*projections).distinct(copy=False).from_(
             self.c.relation(spine.relation, SPINE), copy=False)
-        time_only = tuple(t for t in filters if not self.filter_metrics((t,))
-                          and all(i.is_metric_time for i in self.filter_items((t,))))
         conditions = self.time_constraint(day) + self.bind_filters(
-            time_only, lambda item: self.c.time_value(item, day, None, SPINE) if isinstance(item, ItemName)
-            else exp.Null())
+            self.time_only(filters),
+            lambda item: self.c.time_value(item, day, None, SPINE) if isinstance(item, ItemName) else exp.Null())
         if conditions:
             select = select.where(and_all(conditions), copy=False)
         return select
+
+    def time_only(self, filters: tuple[str, ...]) -> tuple[str, ...]:
+        """The filters that read metric_time alone (no other dimension, no metric)."""
+        return tuple(t for t in filters if not self.filter_metrics((t,))
+                     and all(i.is_metric_time for i in self.filter_items((t,))))
 
     def spine_fill(self, aggregated: str, group: list[MeasureInstance]) -> str:
         """join_to_timespine: every spine period appears, with NULL (or the fill value) where no data."""
@@ -1224,9 +1227,11 @@ class _QueryBuilder:
         assert offset is not None
         time_item = self.smallest_time_item()
         assert time_item is not None
-        # filters on metric_time apply to the shifted periods; the others to the rows
-        row_filters = tuple(t for t in group[0].filters
-                            if not any(i.is_metric_time for i in self.filter_items((t,))))
+        # as MetricFlow: filters on metric_time alone keep the spine's days they match, at their own grain, and
+        # a period is reported when one of its days is kept (a filter from 2024-03-15 keeps March); the others,
+        # a filter on metric_time and another dimension too, apply to the rows before they are shifted
+        time_filters = self.time_only(group[0].filters)
+        row_filters = tuple(t for t in group[0].filters if t not in time_filters)
         window, to_grain = offset.window, offset.to_grain
 
         def shift(period: exp.Expr) -> exp.Expr:
@@ -1239,7 +1244,7 @@ class _QueryBuilder:
         start = None if self.since is None else as_date(trunc(str(time_item.grain), shift(self.since.copy())))
         inner = self.plain_select(group, filters=row_filters, apply_time=False, start=start)
         aggregated = self.add_cte(f"{group[0].model}_by_period", inner)
-        periods = exp.Subquery(this=self.spine_periods(self.time_items), alias=exp.TableAlias(
+        periods = exp.Subquery(this=self.spine_periods(self.time_items, time_filters), alias=exp.TableAlias(
             this=exp.to_identifier("periods")))
         period = column(time_item.column_name(), "periods")
         shifted = shift(period)
@@ -1251,12 +1256,6 @@ class _QueryBuilder:
         select = new_select(*projections).from_(periods, copy=False).join(
             joined("INNER", aggregated), copy=False,
             on=exp.EQ(this=column(time_item.column_name(), aggregated), expression=shifted))
-        time_filters = [t for t in group[0].filters if t not in row_filters]
-        conditions = self.bind_filters(tuple(time_filters), lambda item: self.c.time_value(
-            item, period, None) if isinstance(item, ItemName) and item.is_metric_time
-            else column(self.item_column(item), aggregated))
-        if conditions:
-            select = select.where(and_all(conditions), copy=False)
         return self.add_cte(f"{group[0].model}_offset", select)
 
     def custom_offset_period_scan(self, group: list[MeasureInstance]) -> str:
