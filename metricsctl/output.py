@@ -292,6 +292,15 @@ def print_expectations(run: Any) -> None:
     console.print(escape(run.headline()))
 
 
+def node_message(message: str | None) -> str:
+    """dbt's message of a node, on the lines after its name: a failed unit test's diff comes in lines ending
+    in CRLF after blank lines, each line indented here under the node."""
+    lines = [line.rstrip() for line in (message or "").replace("\r\n", "\n").strip().splitlines()]
+    if not lines:
+        return "(no message)"
+    return lines[0] + "".join(f"\n  {line}" if line else "\n" for line in lines[1:])
+
+
 def print_build(result: Any) -> None:
     """One line per node that did not simply pass, data quality, stale metrics, then the totals."""
     from rich.console import Console
@@ -314,7 +323,7 @@ def print_build(result: Any) -> None:
             kinds[kind] = kinds.get(kind, 0) + 1
         if node.status not in ("success", "pass"):
             color = "yellow" if node.status == "warn" else "bold red"
-            message = mask(node.message or "(no message)")  # dbt's message may quote a secret
+            message = mask(node_message(node.message))  # dbt's message may quote a secret
             console.print(f"[{color}]{node.status.upper()}[/] " + escape(f"{node.unique_id}: {message}"))
     if skipped:
         shown = ", ".join(skipped[:8]) + (f" and {len(skipped) - 8} more" if len(skipped) > 8 else "")

@@ -84,6 +84,7 @@ def run_dbt(project: DbtProject, command: list[str],
     started = time.perf_counter()
     try:
         extra = ["--target-path", str(target_path)] if target_path is not None else []
+        extra.append("--no-use-colors")  # a failed unit test's diff comes as text, not terminal escapes
         if manifest is not None:
             extra.append("--no-write-json")  # run_results.json is written below, the manifests are the parse's
         result = dbtRunner(manifest=manifest, callbacks=[collect]).invoke(

@@ -173,3 +173,31 @@ def test_without_suites_a_failed_dbt_test_keeps_what_it_checks_and_what_reads_it
     sales_after = table(root, "select * from sales_by_month order by all")
     june = sales_after.metric_time__month == pd.Timestamp("2024-06-01")
     assert sales_after[june].orders.iloc[0] == sales_before[june].orders.iloc[0] + 1
+
+
+UNIT_TEST = """
+unit_tests:
+  - name: channels_are_upper_case
+    model: order_channels
+    given:
+      - input: ref('orders')
+        rows: [{order_id: 1, channel: online}]
+    expect:
+      rows: [{channel: ONLINE}]
+"""
+
+
+def test_a_failed_unit_test_shows_its_diff_as_plain_lines_under_its_name(tmp_path: Path):
+    root = make_project(tmp_path)
+    (root / "models" / "order_channels.sql").write_text("select channel from {{ ref('orders') }}\n")
+    (root / "models" / "unit_tests.yml").write_text(UNIT_TEST)
+    run = CliRunner().invoke(main, ["build", "--project-dir", str(root), "--as-of", "2024-07-02"])
+    assert run.exit_code == 1, run.output
+    lines = run.output.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("FAIL unit_test."))
+    assert lines[at].endswith("channels_are_upper_case: actual differs from expected:")
+    diff = [line for line in lines[at + 1:] if line][:3]
+    # dbt's diff, indented under the test: the header, the row it got (+++) and the row expected (---);
+    # no terminal escapes, no carriage returns
+    assert diff == ["  @@ ,channel", "  +++,online", "  ---,ONLINE"], run.output
+    assert "\x1b" not in run.output and "\\x1b" not in run.output and "\\x0d" not in run.output
