@@ -23,6 +23,8 @@ QUERIES = [
     # the days counted from the closing stock's groups by day and category (DuckDB, PostgreSQL: regroup.py)
     ("stock_on_hand,days_counted,latest_stock_per_product", "metric_time__month,product__category"),
     ("revenue_per_order,online_order_share", "metric_time__month"),
+    # a zero-filled measure offset, accumulated and semi-additive: every spine period appears
+    ("promo_orders_filled_week_ago,promo_orders_filled_7d,stock_on_hand_filled", "metric_time__day"),
     ("online_order_share,orders", "metric_time__quarter,customer__region"),
     ("avg_line_value,revenue_minus_order_total,revenue_mom_growth,online_share_of_revenue_pct", "metric_time__month"),
     ("revenue_week_ago,revenue_at_month_start", "metric_time__day"),

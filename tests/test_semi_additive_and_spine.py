@@ -54,6 +54,22 @@ def test_join_to_timespine_fills_every_spine_period(answer):
     assert_series(got, "metric_time__month", "promo_orders_filled", expected.rename_axis("metric_time__month"))
 
 
+def test_a_filled_measure_offset_accumulated_or_semi_additive_still_fills_every_spine_day(answer):
+    # As MetricFlow answers it: join_to_timespine holds for the measure whatever reads it, so each of the
+    # spine's 458 days appears, with 0 where the offset day, the 7 days or the day itself have no rows.
+    got = answer("promo_orders_filled_week_ago,promo_orders_filled_7d,stock_on_hand_filled", "metric_time__day")
+    spine_days = pd.date_range("2023-10-01", "2024-12-31", freq="D")
+    orders = seed("orders")
+    promo = orders.groupby(orders.ordered_at.dt.normalize()).is_promo.sum().reindex(spine_days).fillna(0)
+    week_ago = promo.shift(7).fillna(0)
+    seven_days = promo.rolling(7, min_periods=1).sum()
+    stock = balances().groupby("balance_date").on_hand.sum().reindex(spine_days).fillna(0)
+    for column, expected in [("promo_orders_filled_week_ago", week_ago), ("promo_orders_filled_7d", seven_days),
+                             ("stock_on_hand_filled", stock)]:
+        assert_series(got, "metric_time__day", column, expected.rename_axis("metric_time__day"))
+    assert len(got) == 458 and (got.stock_on_hand_filled == 0).any() and (got.promo_orders_filled_7d == 0).any()
+
+
 def test_fill_nulls_with_replaces_nulls_from_the_outer_join(answer):
     got = answer("new_customers_zero,visits", "metric_time__month")
     customers = seed("customers")

@@ -833,6 +833,13 @@ class _QueryBuilder:
         self.check_units(first)
         if first.conversion is not None:
             return self.conversion_scan(group)
+        name = self.measure_scan(group)
+        if first.join_to_timespine and self.time_items:  # as MetricFlow: every period, offset or accumulated too
+            return self.spine_fill(name, group)
+        return name
+
+    def measure_scan(self, group: list[MeasureInstance]) -> str:
+        first = group[0]
         if first.cumulative is not None:
             return self.cumulative_scan(group)
         if first.offset is not None:
@@ -844,10 +851,7 @@ class _QueryBuilder:
             return self.offset_day_scan(group)
         if first.semi_additive is not None:
             return self.semi_additive_scan(group)
-        name = self.plain_scan(group)
-        if first.join_to_timespine and self.time_items:
-            return self.spine_fill(name, group)
-        return name
+        return self.plain_scan(group)
 
     def require_metric_time(self, instance: MeasureInstance, what: str) -> None:
         if not self.time_items:
