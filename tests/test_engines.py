@@ -1,7 +1,10 @@
-"""The same numbers on every engine: the shop project's queries of every metric type, answered by DuckDB,
-PostgreSQL and Spark through each target's own connection, rows matched on their keys."""
+"""The same numbers on every engine: the shop project's queries of every metric type, and the 272 queries that
+MetricFlow answers alike, answered by DuckDB, PostgreSQL and Spark through each target's own connection, rows
+matched on their keys."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 from engines import differences, keyed
@@ -80,6 +83,20 @@ QUERIES = [
 ]
 
 
+PARITY_CASES = Path(__file__).resolve().parents[1] / "bench" / "metricflow_cases.txt"
+
+
+def parity_queries() -> list[tuple[str, ...]]:
+    """The queries that MetricFlow answers as DuckDB does (`bench/compare_metricflow.py`): every engine must
+    answer them alike too."""
+    queries = []
+    for line in PARITY_CASES.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            metrics, group_by, *where = [part.strip() for part in line.split("|")]
+            queries.append((metrics, group_by, *[w for w in where if w]))
+    return queries
+
+
 def answers(app: Metricsctl, metrics: str, group_by: str, where: str = "",
             ) -> dict[tuple[object, ...], dict[str, object]]:
     query = MetricQuery.of(metrics, group_by, (where,) if where else ())
@@ -90,7 +107,7 @@ def answers(app: Metricsctl, metrics: str, group_by: str, where: str = "",
 
 def compare(reference: Metricsctl, other: Metricsctl) -> None:
     failures = []
-    for metrics, group_by, *where in QUERIES:
+    for metrics, group_by, *where in [*QUERIES, *parity_queries()]:
         problems = differences(answers(reference, metrics, group_by, *where), answers(other, metrics, group_by, *where))
         if problems:
             failures.append(f"{metrics} by {group_by or '(nothing)'}:\n  " + "\n  ".join(problems))
