@@ -139,10 +139,11 @@ def test_a_dimension_expression_reaches_the_metrics_that_filter_on_it_without_br
 
     semantic, reached, breaking = compare(base, edit)
     assert fields(semantic) == {"dimension:orders.channel": ["expr"]}
-    # filters on order__channel: a metric filter, a measure filter, a ratio's numerator filter; the derived
-    # metric over the first; and the conversion metric that matches a visit's source to the order's channel
+    # filters on order__channel: a metric filter, a measure filter, a ratio's numerator filter, a zero-filled
+    # metric's filter; the derived metrics over the first and the last; and the conversion metric that matches a
+    # visit's source to the order's channel
     assert set(reached) == {"online_revenue", "store_order_total", "online_order_share", "online_share_of_revenue_pct",
-                            "same_channel_conversion_rate"}
+                            "online_orders_zero", "new_customers_and_online_orders", "same_channel_conversion_rate"}
     assert breaking == []
 
 
@@ -153,7 +154,7 @@ def test_the_time_dimension_of_a_model_reaches_every_measure_it_dates(base: tupl
     semantic, reached, breaking = compare(base, edit)
     assert fields(semantic) == {"dimension:customers.signup_date": ["expr"],
                                 "measure:customers.new_customers": ["agg_time_dimension"]}
-    assert set(reached) == {"new_customers", "new_customers_zero"}
+    assert set(reached) == {"new_customers", "new_customers_zero", "new_customers_and_online_orders"}
     assert breaking == ["measure `customers.new_customers`: agg_time_dimension changed, which changes the metrics "
                         "`new_customers`, `new_customers_zero`"]
 

@@ -1,4 +1,4 @@
-"""The same numbers on every engine: the shop project's queries of every metric type, and the 272 queries that
+"""The same numbers on every engine: the shop project's queries of every metric type, and the 278 queries that
 MetricFlow answers alike, answered by DuckDB, PostgreSQL and Spark through each target's own connection, rows
 matched on their keys."""
 

@@ -79,6 +79,23 @@ def test_fill_nulls_with_replaces_nulls_from_the_outer_join(answer):
     assert (got.new_customers_zero == 0).any()
 
 
+def test_a_derived_metric_fills_its_inputs_on_its_own_rows_only(answer):
+    # As MetricFlow answers it: a derived metric is computed over the rows its inputs have (a new customer or an
+    # online order that day), its filled inputs 0 where one of them has no row. A day with store orders alone is
+    # a row of `orders` only: the derived metric is NULL there, not 0 + 0.
+    got = answer("new_customers_and_online_orders,orders", "metric_time__day")
+    orders, customers = seed("orders"), seed("customers")
+    per_day = orders.groupby(orders.ordered_at.dt.normalize()).size()
+    online = orders[orders.channel == "online"].groupby(orders.ordered_at.dt.normalize()).size()
+    new = customers.groupby(customers.signup_date.dt.normalize()).size()
+    own_days = online.index.union(new.index)
+    days = per_day.index.union(own_days)
+    derived = (new.reindex(own_days).fillna(0) + online.reindex(own_days).fillna(0)).reindex(days)
+    assert_series(got, "metric_time__day", "new_customers_and_online_orders", derived.rename_axis("metric_time__day"))
+    assert_series(got, "metric_time__day", "orders", per_day.reindex(days).rename_axis("metric_time__day"))
+    assert got.new_customers_and_online_orders.isna().sum() == len(per_day.index.difference(own_days)) > 0
+
+
 def fiscal_quarter(day: pd.Timestamp) -> pd.Timestamp:
     """Fiscal years start on 1 February."""
     shifted = day - pd.DateOffset(months=1)

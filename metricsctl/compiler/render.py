@@ -36,6 +36,7 @@ from metricsctl.compiler.plan import (
     primary_entity,
 )
 from metricsctl.compiler.preaggregate import grouped_first, grouped_on_raw_days
+from metricsctl.compiler.presence import presence
 from metricsctl.compiler.query import MetricQuery
 from metricsctl.compiler.regroup import count_from_groups
 from metricsctl.compiler.shared import share_scans
@@ -532,6 +533,8 @@ class _QueryBuilder:
         # (model, filters, time dimension) -> a conversion's base events over those rows (conversion_scan)
         self.base_events: dict[tuple[str, tuple[str, ...], str], str] = {}
         self.on_daily: frozenset[MeasureInstance] = frozenset()  # plain instances read from daily sums
+        # derived and ratio metrics whose filled inputs are filled only on their inputs' rows (presence.py)
+        self.presence = presence(plan, bool(items))
 
     # --- naming --------------------------------------------------------------------------------
     def cte_name(self, base: str) -> str:
@@ -682,15 +685,15 @@ class _QueryBuilder:
     # --- scans ---------------------------------------------------------------------------------
     def build(self) -> Compiled:
         outputs: list[tuple[str, list[MeasureInstance]]] = []
-        plain: dict[tuple[str, str], list[list[MeasureInstance]]] = {}
+        plain: dict[tuple[Any, ...], list[list[MeasureInstance]]] = {}
         scans = self.scans()
         self.on_daily = windows.plain_on_daily(self, scans)
         for group in scans:
             if self.is_plain(group[0]) and group[0] not in self.on_daily:
-                plain.setdefault((group[0].model, group[0].agg_time_dimension), []).append(group)
-        done: set[tuple[str, str]] = set()
+                plain.setdefault(self.plain_key(group), []).append(group)
+        done: set[tuple[Any, ...]] = set()
         for group in scans:
-            key = (group[0].model, group[0].agg_time_dimension)
+            key = self.plain_key(group)
             if group[0] in self.on_daily:
                 outputs.append((windows.regrouped(self, group), group))
             elif not self.is_plain(group[0]):
@@ -705,6 +708,12 @@ class _QueryBuilder:
             if group[0] not in self.on_daily:  # those are read from the daily sums already
                 self.from_base_events(name, group)
         return self.combine(outputs)
+
+    def plain_key(self, group: list[MeasureInstance]) -> tuple[Any, ...]:
+        """Plain groups of one key share a scan; a group whose rows are checked has a scan of its own."""
+        first = group[0]
+        own = first.scan_key if self.presence.isolated.intersection(group) else None
+        return (first.model, first.agg_time_dimension, own)
 
     def from_base_events(self, name: str, group: list[MeasureInstance]) -> None:
         """A plain scan of a conversion's base model, with the base measure's filters, aggregated from the
@@ -1558,12 +1567,18 @@ class _QueryBuilder:
 
     # --- combining -----------------------------------------------------------------------------
     def combine(self, outputs: list[tuple[str, list[MeasureInstance]]]) -> Compiled:
+        checked = self.presence.isolated
         if self.items and len(outputs) > 1 and self.c.dialect in KEYED_DIALECTS and \
                 len(outputs) * len(self.plan.instances) <= STACKED_CELLS:
-            outputs = stack_on_keys(outputs, self.ctes, self.c.time_columns, self.add_cte,  # stacking.py
-                                    self.c.dialect in RAW_DAY_DIALECTS)
+            apart = [o for o in outputs if checked.intersection(o[1])]  # their rows are told apart below
+            outputs = stack_on_keys([o for o in outputs if o not in apart], self.ctes, self.c.time_columns,
+                                    self.add_cte, self.c.dialect in RAW_DAY_DIALECTS) + apart  # stacking.py
         where_from = {inst: name for name, group in outputs for inst in group}
         names = [self.plan.instances[inst] for _, group in outputs for inst in group]
+        # a scan whose rows a filled input is checked against marks them (presence.py)
+        markers = {name: f"__rows_{n}" for n, (name, group) in enumerate(outputs, 1)
+                   if len(outputs) > 1 and checked.intersection(group)}
+        present: dict[MeasureInstance, exp.Expr] = {}
         if len(outputs) == 1:
             base = outputs[0][0]
             key_source = base
@@ -1575,15 +1590,18 @@ class _QueryBuilder:
             for name, group in outputs:
                 own = {self.plan.instances[inst] for inst in group}
                 part = new_select(*[column(c, name) for c in self.columns], *[
-                    column(n, name) if n in own else alias(exp.Null(), n) for n in names]).from_(
-                    named_table(name), copy=False)
+                    column(n, name) if n in own else alias(exp.Null(), n) for n in names], *[
+                    alias(exp.Literal.number(1) if scan == name else exp.Null(), marker)
+                    for scan, marker in markers.items()]).from_(named_table(name), copy=False)
                 stacked = part if stacked is None else exp.union(stacked, part, distinct=False, copy=False)
             assert stacked is not None
             grouped = new_select(*[column(c) for c in self.columns],
-                                 *[alias(exp.Max(this=column(n)), n) for n in names]).from_(
+                                 *[alias(exp.Max(this=column(n)), n) for n in [*names, *markers.values()]]).from_(
                 exp.Subquery(this=stacked, alias=exp.TableAlias(this=exp.to_identifier("stacked"))),
                 copy=False).group_by(*[column(c) for c in self.columns], copy=False)
             key_source = self.add_cte("combined", grouped)
+            present = {inst: column(markers[name], key_source) for name, group in outputs if name in markers
+                       for inst in group}
             where_from = dict.fromkeys(where_from, key_source)
             select = new_select().from_(named_table(key_source), copy=False)
         elif self.items:
@@ -1597,9 +1615,14 @@ class _QueryBuilder:
             assert keys is not None
             key_source = self.add_cte("group_keys", keys)
             select = new_select().from_(named_table(key_source), copy=False)
-            for name, _ in outputs:
+            for name, group in outputs:
                 on = and_all([null_safe_eq(column(c, key_source), column(c, name)) for c in self.columns])
-                select = select.join(joined("LEFT", named_table(name)), on=on, copy=False)
+                scan: exp.Expr = named_table(name)
+                if name in markers:
+                    scan = exp.Subquery(this=new_select(exp.Star(), alias(exp.Literal.number(1), markers[name])).from_(
+                        named_table(name), copy=False), alias=exp.TableAlias(this=exp.to_identifier(name)))
+                    present.update({inst: column(markers[name], name) for inst in group})
+                select = select.join(joined("LEFT", scan), on=on, copy=False)
         else:
             key_source = outputs[0][0]
             select = new_select().from_(named_table(key_source), copy=False)
@@ -1607,7 +1630,7 @@ class _QueryBuilder:
                 select = select.join(joined("CROSS", named_table(name)), copy=False)
         projections: list[exp.Expr] = [alias(column(c, key_source), c) for c in self.columns]
         for metric, node in self.plan.metrics.items():
-            projections.append(alias(self.metric_expression(node, where_from), metric))
+            projections.append(alias(self.metric_expression(node, where_from, present), metric))
         select = select.select(*projections, copy=False)
         select = with_ctes(select, self.ctes)
         if self.c.dialect in MATERIALIZED_DIALECTS and select.args.get("with_") is not None:
@@ -1626,15 +1649,24 @@ class _QueryBuilder:
         self.cte_names.add(name)
         return name
 
-    def metric_expression(self, node: Node, where_from: dict[MeasureInstance, str]) -> exp.Expr:
+    def metric_expression(self, node: Node, where_from: dict[MeasureInstance, str],
+                          present: dict[MeasureInstance, exp.Expr], parent: Node | None = None) -> exp.Expr:
+        """`node` over the combined scans; `present`: per instance, the marker of its scan's rows, where a
+        filled input of `parent` is filled only on the rows of `parent`'s inputs (presence.py)."""
         if isinstance(node, Leaf):
             value: exp.Expr = column(self.plan.instances[node.instance], where_from[node.instance])
             if node.fill_nulls_with is not None:
                 value = exp.Coalesce(this=value, expressions=[exp.Literal.number(node.fill_nulls_with)])
+                scope = self.presence.scopes.get(parent) if parent is not None else None
+                if scope and all(inst in present for inst in scope):
+                    markers = {text(present[inst]): present[inst] for inst in scope}
+                    rows = exp.or_(*[exp.Not(this=exp.Is(this=m.copy(), expression=exp.Null()))
+                                     for m in markers.values()], copy=False)
+                    value = exp.Case(ifs=[exp.If(this=rows, true=value)])
             return value
         if isinstance(node, Ratio):
-            num = cast(self.metric_expression(node.numerator, where_from), "DOUBLE")
-            den = cast(exp.Nullif(this=self.metric_expression(node.denominator, where_from),
+            num = cast(self.metric_expression(node.numerator, where_from, present, node), "DOUBLE")
+            den = cast(exp.Nullif(this=self.metric_expression(node.denominator, where_from, present, node),
                                       expression=exp.Literal.number(0)), "DOUBLE")
             return exp.Div(this=num, expression=den)
         assert isinstance(node, Derived)
@@ -1655,7 +1687,7 @@ class _QueryBuilder:
 
         def replace(n: exp.Expr) -> exp.Expr:
             if isinstance(n, exp.Column) and not n.table and n.name in inputs:
-                return exp.paren(self.metric_expression(inputs[n.name], where_from), copy=False)
+                return exp.paren(self.metric_expression(inputs[n.name], where_from, present, node), copy=False)
             return n
 
         return exp.paren(parsed.transform(replace, copy=False), copy=False)
