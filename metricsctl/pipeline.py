@@ -24,6 +24,7 @@ from metricsctl.runner import DbtRun, release_duckdb
 if TYPE_CHECKING:
     from metricsctl.alerts.engine import AlertRun
     from metricsctl.expectations import ExpectationRun, Gate, Suite
+    from metricsctl.expectations.results import SuiteResult
     from metricsctl.expectations.worker import SuiteProcess
     from metricsctl.facade import Metricsctl
     from metricsctl.profiles import Target
@@ -197,11 +198,13 @@ def _build_checked(app: Metricsctl, stage: Stage, suites: list[Suite], bounds: d
         raise
     result.runs.append(first)
     release_duckdb()
+    unbuilt = _not_built(first)
     with phases.phase("expectations", len(suites)):
         if importing is not None:
             importing.join()
-        result.expectations = app.run_suites(stage.audited(suites), as_of, stage.target, on_suite=phases.item,
-                                             since=suite_bounds(suites, bounds), process=process)
+        result.expectations = _unbuilt_said(app.run_suites(
+            stage.audited(suites), as_of, stage.target, on_suite=phases.item, since=suite_bounds(suites, bounds),
+            process=process), unbuilt)
         phases.summary(result.expectations.headline())
     app.store_expectation_results(result.expectations, stage.target)
     manifest = app.project.manifest()
@@ -219,6 +222,33 @@ def _build_checked(app: Metricsctl, stage: Stage, suites: list[Suite], bounds: d
     if failed:
         _keep_published(app, stage, result, failed)
     return result
+
+
+def _not_built(run: DbtRun) -> dict[str, str]:
+    """The models, seeds and snapshots a dbt run did not write -> why, in the words of a suite's result."""
+    why = {"skipped": "dbt skipped it after a failure upstream"}
+    return {node.unique_id: "not checked: the build did not write this relation "
+                            f"({why.get(node.status, 'its dbt build failed')})"
+            for node in run.nodes if node.status in ("skipped", "error", "runtime error")
+            and node.unique_id.startswith(("model.", "seed.", "snapshot."))}
+
+
+def _unbuilt_said(run: ExpectationRun, unbuilt: dict[str, str]) -> ExpectationRun:
+    """`run` with the suites that could not read a relation dbt did not write in this build (a first build, say,
+    whose unit test failed) saying so, in place of the warehouse's error on the missing table."""
+    import dataclasses
+
+    from metricsctl.expectations.results import UNREADABLE
+
+    def said(suite: SuiteResult) -> SuiteResult:
+        why = unbuilt.get(suite.unique_id or "")
+        if why is None:
+            return suite
+        return dataclasses.replace(suite, results=tuple(
+            dataclasses.replace(r, error=why) if r.error is not None and r.error.startswith(UNREADABLE) else r
+            for r in suite.results))
+
+    return dataclasses.replace(run, suites=tuple(said(s) for s in run.suites))
 
 
 def _failed_nodes(manifest: dict[str, Any], run: DbtRun) -> dict[str, list[str]]:

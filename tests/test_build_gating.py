@@ -175,6 +175,14 @@ def test_without_suites_a_failed_dbt_test_keeps_what_it_checks_and_what_reads_it
     assert sales_after[june].orders.iloc[0] == sales_before[june].orders.iloc[0] + 1
 
 
+UNIT_TEST_SUITE = """
+expectations:
+  - relation: order_channels
+    severity: error
+    expectations:
+      - expect_column_values_to_not_be_null: {column: channel}
+"""
+
 UNIT_TEST = """
 unit_tests:
   - name: channels_are_upper_case
@@ -187,17 +195,32 @@ unit_tests:
 """
 
 
-def test_a_failed_unit_test_shows_its_diff_as_plain_lines_under_its_name(tmp_path: Path):
-    root = make_project(tmp_path)
+@pytest.fixture(scope="module")
+def failed_unit_test(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The output of a first build whose unit test fails, with a suite on the model dbt then skips."""
+    root = make_project(tmp_path_factory.mktemp("unit_test"))
     (root / "models" / "order_channels.sql").write_text("select channel from {{ ref('orders') }}\n")
     (root / "models" / "unit_tests.yml").write_text(UNIT_TEST)
+    (root / "models" / "expectations.yml").write_text(UNIT_TEST_SUITE)
     run = CliRunner().invoke(main, ["build", "--project-dir", str(root), "--as-of", "2024-07-02"])
     assert run.exit_code == 1, run.output
-    lines = run.output.splitlines()
+    return run.output
+
+
+def test_a_failed_unit_test_shows_its_diff_as_plain_lines_under_its_name(failed_unit_test: str):
+    lines = failed_unit_test.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("FAIL unit_test."))
     assert lines[at].endswith("channels_are_upper_case: actual differs from expected:")
     diff = [line for line in lines[at + 1:] if line][:3]
     # dbt's diff, indented under the test: the header, the row it got (+++) and the row expected (---);
     # no terminal escapes, no carriage returns
-    assert diff == ["  @@ ,channel", "  +++,online", "  ---,ONLINE"], run.output
-    assert "\x1b" not in run.output and "\\x1b" not in run.output and "\\x0d" not in run.output
+    assert diff == ["  @@ ,channel", "  +++,online", "  ---,ONLINE"], failed_unit_test
+    assert "\x1b" not in failed_unit_test and "\\x1b" not in failed_unit_test and "\\x0d" not in failed_unit_test
+
+
+def test_a_suite_on_a_model_dbt_skipped_says_why_it_could_not_check_it(failed_unit_test: str):
+    # the model was never built: its suite says why it could not check it, not the warehouse's missing-table error
+    assert ("ERROR order_channels expect_column_values_to_not_be_null(column=channel): not checked: the build did "
+            "not write this relation (dbt skipped it after a failure upstream) (models/expectations.yml:6)"
+            ) in failed_unit_test.splitlines()
+    assert "Catalog Error" not in failed_unit_test and "does not exist" not in failed_unit_test

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 Status = Literal["pass", "fail", "error"]
 RESULTS_TABLE = "expectation_results"
 SAMPLE_SIZE = 10
+UNREADABLE = "cannot read relation"  # how the error of an expectation whose relation cannot be read begins
 INSERT_CHUNK = 500
 
 #: the columns of the results table, in order

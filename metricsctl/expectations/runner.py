@@ -45,6 +45,7 @@ from metricsctl.expectations.connection import (
 from metricsctl.expectations.relations import Relation
 from metricsctl.expectations.results import (
     SAMPLE_SIZE,
+    UNREADABLE,
     ExpectationResult,
     ExpectationRun,
     SuiteResult,
@@ -466,7 +467,7 @@ class _SuiteRunner:
                 path = duckdb_path(str(self.source.connection_string))
                 if path is not None and re.search(r"lock|different configuration", str(exc), re.IGNORECASE):
                     raise describe_duckdb_error(path, exc.orig or exc) from None
-                self._columns[key] = (f"cannot read relation {key}: {_clean_error(str(exc.orig or exc))}; "
+                self._columns[key] = (f"{UNREADABLE} {key}: {_clean_error(str(exc.orig or exc))}; "
                                       "is it built (dbt build) and does the manifest match the warehouse?")
         return self._columns[key]
 
@@ -628,7 +629,7 @@ class _SparkSuiteRunner(_SuiteRunner):
             try:
                 self._columns[key] = list(self.spark.sql(sql).columns)
             except Exception as exc:  # pyspark's AnalysisException: the relation is not there
-                self._columns[key] = (f"cannot read relation {key}: {_first_lines(str(exc), 1)}; "
+                self._columns[key] = (f"{UNREADABLE} {key}: {_first_lines(str(exc), 1)}; "
                                       "is it built (dbt build) and does the manifest match the warehouse?")
         return self._columns[key]
 
