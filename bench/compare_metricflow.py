@@ -84,7 +84,7 @@ def main() -> int:
             continue
         with open(out) as f:
             header, *mf_rows = list(csv.reader(f))
-        result = app.query(MetricQuery.of(metrics, group_by, (where,) if where else ()))
+        result = app.query(MetricQuery.of(metrics, group_by, (where,) if where else (), shorter_paths=True))
         index = [result.columns.index(h) for h in header]
         theirs = sorted((tuple(normalise(v) for v in row) for row in mf_rows), key=str)
         ours = sorted((tuple(normalise(row[i]) for i in index) for row in result.rows), key=str)

@@ -128,11 +128,11 @@ class Metricsctl:
             base = self.saved_query(saved_query)
             return MetricQuery(base.metrics, base.group_by, base.where + where,
                                tuple(order_by.split(",")) if order_by else base.order_by,
-                               limit if limit is not None else base.limit, start_time, end_time)
+                               limit if limit is not None else base.limit, start_time, end_time, shorter_paths=True)
         if not metrics and not group_by:
             raise QueryError("no metrics given and nothing to group by; pass --metrics a,b, --group-by a,b "
                              "(their distinct values) or --saved-query NAME")
-        return MetricQuery.of(metrics, group_by, where, order_by, limit, start_time, end_time)
+        return MetricQuery.of(metrics, group_by, where, order_by, limit, start_time, end_time, shorter_paths=True)
 
     def compile_query(self, query: MetricQuery, dialect: str | None = None) -> Compiled:
         """The SQL that answers `query`, in `dialect` (default: the target's)."""

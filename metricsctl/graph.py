@@ -174,6 +174,38 @@ class SemanticGraph:
                              f"{hint}") from None
         return found
 
+    def fitting(self, model_name: str, item: ItemName) -> ItemName:
+        """`item` as `model_name` reaches it, as MetricFlow reads a shorter entity path: as named where it
+        resolves; else the one shortest path from the model that ends with the one named (`customer__region`
+        for order lines, which reach customers through orders, is `order__customer__region`). Refused when
+        none fits (the error of the name as given) or when two paths of one length do."""
+        try:
+            self.resolve(model_name, item)
+            return item
+        except QueryError as exc:
+            if item.is_metric_time or not item.entity_path:
+                raise
+            error = exc
+        size = len(item.entity_path)
+        fits: dict[int, list[ItemName]] = {}
+        for name in self.available(model_name):
+            *path, element = name.split(SEP)
+            if element != item.element or len(path) <= size or tuple(path[-size:]) != item.entity_path:
+                continue
+            candidate = ItemName(item.element, tuple(path), item.grain, item.date_part)
+            try:
+                self.resolve(model_name, candidate)
+            except QueryError:
+                continue
+            fits.setdefault(len(path), []).append(candidate)
+        if not fits:
+            raise error
+        shortest = fits[min(fits)]
+        if len(shortest) > 1:
+            raise QueryError(f"'{item}' is reached from semantic model '{model_name}' by more than one path: "
+                             f"{', '.join(str(c) for c in shortest)}; group by one of them")
+        return shortest[0]
+
     def _resolve(self, model_name: str, item: ItemName) -> ResolvedItem:
         model = self.models[model_name]
         if item.is_metric_time:

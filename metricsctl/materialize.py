@@ -773,7 +773,8 @@ class Materializer:
                         if item.is_metric_time:
                             continue
                         try:
-                            resolved = self.compiler.graph.resolve(instance.model, item)
+                            graph = self.compiler.graph
+                            resolved = graph.resolve(instance.model, graph.fitting(instance.model, item))
                         except MetricsctlError:
                             reads_metrics = True  # the measure's own time under its own name, or unknown
                             continue

@@ -39,4 +39,5 @@ def saved_query_to_query(saved: Any, custom_grains: frozenset[str] = frozenset()
         where=where,
         order_by=tuple(group_by_name(o, custom_grains) for o in order_by),
         limit=getattr(params, "limit", None),
+        shorter_paths=True,  # as dbt's exports read it
     )

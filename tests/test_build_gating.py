@@ -118,7 +118,8 @@ def test_a_defect_blocks_exactly_the_metric_models_downstream(project: Path):
                                             "online_visitors_all_time", "store_visitors_all_time",
                                             "visit_to_order_rate",
                                             "visit_to_order_conversions", "same_channel_conversion_rate",
-                                            "same_customer_conversion_rate"}
+                                            "same_customer_conversion_rate", "visit_conversions_zero",
+                                            "conversions_and_new_customers"}
     assert "STALE metric visit_to_order_rate" in result.output
     pd.testing.assert_frame_equal(table(project, "select * from metric_values order by all"), before)
     sales_after = table(project, "select * from sales_by_month order by all")

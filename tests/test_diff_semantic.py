@@ -124,12 +124,14 @@ def test_a_measure_aggregation_reaches_every_metric_through_every_kind_of_input(
 
     semantic, reached, breaking = compare(base, edit)
     assert fields(semantic) == {"measure:orders.order_count": ["agg"]}
-    # order_count is read by its simple metric and, as the conversion measure, by four conversion metrics
+    # order_count is read by its simple metric and, as the conversion measure, by five conversion metrics, one
+    # of them an input of a derived metric
     assert set(reached) == {"order_count", "visit_to_order_rate", "visit_to_order_conversions",
-                            "same_channel_conversion_rate", "same_customer_conversion_rate"}
+                            "same_channel_conversion_rate", "same_customer_conversion_rate", "visit_conversions_zero",
+                            "conversions_and_new_customers"}
     assert breaking == ["measure `orders.order_count`: agg changed, which changes the metrics `order_count`, "
                         "`same_channel_conversion_rate`, `same_customer_conversion_rate`, "
-                        "`visit_to_order_conversions`, `visit_to_order_rate`"]
+                        "`visit_conversions_zero`, `visit_to_order_conversions`, `visit_to_order_rate`"]
 
 
 def test_a_dimension_expression_reaches_the_metrics_that_filter_on_it_without_breaking(
@@ -154,9 +156,10 @@ def test_the_time_dimension_of_a_model_reaches_every_measure_it_dates(base: tupl
     semantic, reached, breaking = compare(base, edit)
     assert fields(semantic) == {"dimension:customers.signup_date": ["expr"],
                                 "measure:customers.new_customers": ["agg_time_dimension"]}
-    assert set(reached) == {"new_customers", "new_customers_zero", "new_customers_and_online_orders"}
+    assert set(reached) == {"new_customers", "new_customers_zero", "new_customers_and_online_orders",
+                            "new_customers_7d_zero", "new_customers_plus_one", "conversions_and_new_customers"}
     assert breaking == ["measure `customers.new_customers`: agg_time_dimension changed, which changes the metrics "
-                        "`new_customers`, `new_customers_zero`"]
+                        "`new_customers`, `new_customers_7d_zero`, `new_customers_zero`"]
 
 
 def test_an_entity_or_a_model_ref_reaches_everything_reading_the_model(base: tuple[Side, dict[str, Any]]):
@@ -170,7 +173,7 @@ def test_an_entity_or_a_model_ref_reaches_everything_reading_the_model(base: tup
     assert set(reached) == {"visits", "visitors", "visitors_7d", "visitors_all_time", "visitors_mtd",
                             "online_visitors_all_time", "store_visitors_all_time", "visit_to_order_rate",
                             "visit_to_order_conversions", "same_channel_conversion_rate",
-                            "same_customer_conversion_rate"}
+                            "same_customer_conversion_rate", "visit_conversions_zero", "conversions_and_new_customers"}
     assert breaking == []
     moved = replace(before, model_refs={**before.model_refs, "visits": "ref('stg_visits')"})
     ref = diff_specs(before, moved)

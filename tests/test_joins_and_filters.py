@@ -83,6 +83,37 @@ def test_start_and_end_time(answer):
     assert_series(got, "metric_time__month", "orders", by_month.loc["2024-02-01":"2024-03-01"])
 
 
+def test_a_shorter_entity_path_is_read_through_the_one_path_that_fits_as_mf_query_reads_it(shop, answer):
+    # order lines reach customers through orders: asked as `metricsctl query` (and `mf query`) ask, `customer__region`
+    # is `order__customer__region`, and the column is named by that path, as `mf query` names it
+    query = shop.request(metrics="revenue", group_by="customer__region", order_by="-customer__region")
+    assert query.shorter_paths
+    result = shop.query(query)
+    got = pd.DataFrame(result.rows, columns=list(result.columns))
+    assert list(got.columns) == ["order__customer__region", "revenue"]
+    assert list(got.order__customer__region[:3]) == ["west", "south", "north"]  # ordered by the name asked for
+    expected = lines_with_orders().groupby("region", dropna=False).revenue.sum()
+    got = got.fillna({"order__customer__region": "<null>"})
+    assert_series(got, "order__customer__region", "revenue", expected.rename(lambda k: "<null>" if pd.isna(k) else k))
+    # a time dimension, and a filter, by a shorter path too
+    by_signup = answer("revenue", "customer__signup_date__month", shorter_paths=True)
+    lines = lines_with_orders()
+    assert_series(by_signup, "order__customer__signup_date__month", "revenue",
+                  lines.groupby(month(lines.signup_date)).revenue.sum())
+    north = answer("revenue", "metric_time__month", "{{ Dimension('customer__region') }} = 'north'",
+                   shorter_paths=True)
+    assert_series(north, "metric_time__month", "revenue",
+                  lines[lines.region == "north"].groupby("month").revenue.sum().rename_axis("metric_time__month"))
+
+
+def test_a_shorter_path_naming_different_items_for_the_querys_models_is_refused(shop):
+    # as MetricFlow refuses it: revenue reaches the customer through its order, orders directly
+    with pytest.raises(QueryError, match="'customer__region' names a different item for the semantic models of the "
+                                         "query's metrics: order__customer__region for order_lines; customer__region "
+                                         "for orders"):
+        shop.compile_query(MetricQuery.of("revenue,orders", "customer__region", shorter_paths=True))
+
+
 def test_fan_out_join_is_refused(shop):
     # orders -> visits on `customer` would match many visits per order
     with pytest.raises(QueryError, match="fan out"):
@@ -94,7 +125,7 @@ def test_unknown_names_get_suggestions(shop):
         shop.compile_query(MetricQuery.of("revenu"))
     with pytest.raises(QueryError, match="did you mean 'order__customer__region'"):
         shop.compile_query(MetricQuery.of("revenue", "order__customer__regoin"))
-    with pytest.raises(QueryError, match="not available for semantic model 'order_lines'"):
+    with pytest.raises(QueryError, match="not available for semantic model 'order_lines'"):  # names as given
         shop.compile_query(MetricQuery.of("revenue", "customer__region"))
 
 

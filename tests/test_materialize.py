@@ -24,6 +24,7 @@ from engines import differences, keyed
 
 from metricsctl.cli import main
 from metricsctl.compiler.dialects import updates_rows
+from metricsctl.compiler.query import MetricQuery
 from metricsctl.facade import Metricsctl
 from metricsctl.pipeline import BuildResult
 from tests.conftest import SHOP, assert_series, month, seed, shop_for_engines
@@ -92,6 +93,53 @@ def test_exported_values_match_an_independent_computation(built: Path):
     previous = revenue.shift(1, freq="MS")
     assert_series(data, "metric_time__month", "revenue_mom_growth",
                   ((revenue - previous) / previous).reindex(revenue.index))
+
+
+def test_an_export_grouped_by_a_shorter_entity_path_names_its_column_by_the_path_it_reads(tmp_path: Path):
+    # as dbt's exports read a saved query: order lines reach customers through orders, so `customer__region`
+    # is read as `order__customer__region`, and the table's column is named so
+    root = make_project(tmp_path)
+    path = root / "metrics" / "saved_queries.yml"
+    path.write_text(path.read_text() + """
+  - name: revenue_by_region
+    query_params:
+      metrics: [revenue]
+      group_by: ["Dimension('customer__region')"]
+    exports:
+      - name: revenue_by_region
+        config: {export_as: table}
+""")
+    run = Metricsctl(root).build()
+    assert run.success, run.failed
+    got = table(root, "select * from revenue_by_region")
+    assert list(got.columns) == ["order__customer__region", "revenue"]
+    lines = seed("order_lines").merge(seed("orders")[["order_id", "customer_id"]], on="order_id")
+    lines = lines.merge(seed("customers")[["customer_id", "region"]], on="customer_id", how="left")
+    expected = (lines.quantity * lines.unit_price).groupby(lines.region.fillna("<null>")).sum()
+    assert_series(got.fillna({"order__customer__region": "<null>"}), "order__customer__region", "revenue", expected)
+
+
+def test_a_metric_filter_on_a_shorter_entity_path_reads_the_one_path_that_fits(tmp_path: Path):
+    # north_revenue's filter without its entity path: order lines reach customers through orders only, so the
+    # filter reads the customer's region there, in every model that holds the metric and in a query
+    root = make_project(tmp_path)
+    path = root / "metrics" / "metrics.yml"
+    written = "{{ Dimension('customer__region', entity_path=['order']) }} = 'north'"
+    assert written in path.read_text()
+    path.write_text(path.read_text().replace(written, "{{ Dimension('customer__region') }} = 'north'"))
+    app = Metricsctl(root)
+    assert app.build().success
+    lines = seed("order_lines").merge(seed("orders")[["order_id", "customer_id"]], on="order_id")
+    lines = lines.merge(seed("customers")[["customer_id", "region"]], on="customer_id", how="left")
+    north = lines[lines.region == "north"]
+    expected = (north.quantity * north.unit_price).groupby(month(north.ordered_at)).sum()
+    result = app.query(MetricQuery.of("north_revenue", "metric_time__month"))
+    got = pd.DataFrame(result.rows, columns=list(result.columns))
+    got["metric_time__month"] = pd.to_datetime(got.metric_time__month)
+    assert_series(got, "metric_time__month", "north_revenue", expected)
+    stored = table(root, "select period_start, value from metric_values "
+                         "where metric_name = 'north_revenue' and grain = 'month'")
+    assert_series(stored.assign(period_start=pd.to_datetime(stored.period_start)), "period_start", "value", expected)
 
 
 def test_metric_values_hold_every_metric_by_day_week_and_month(built: Path):

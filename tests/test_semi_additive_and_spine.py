@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from tests.conftest import assert_series, month, seed
+from tests.test_conversion import attributed
 
 
 def balances() -> pd.DataFrame:
@@ -94,6 +95,27 @@ def test_a_derived_metric_fills_its_inputs_on_its_own_rows_only(answer):
     assert_series(got, "metric_time__day", "new_customers_and_online_orders", derived.rename_axis("metric_time__day"))
     assert_series(got, "metric_time__day", "orders", per_day.reindex(days).rename_axis("metric_time__day"))
     assert got.new_customers_and_online_orders.isna().sum() == len(per_day.index.difference(own_days)) > 0
+
+
+def test_cumulative_conversion_and_coalescing_metrics_are_answered_on_their_own_rows_only(answer):
+    # As MetricFlow answers them: a filled cumulative metric has the days its 7-day window holds a sign-up, a
+    # filled conversion count the days with visits (0 where none converted), a derived metric whose expression
+    # makes a value of NULL the days with sign-ups; on a day only another metric of the query has, each is NULL.
+    got = answer("new_customers_7d_zero,new_customers_plus_one,visit_conversions_zero,orders", "metric_time__day")
+    orders, customers, visits = seed("orders"), seed("customers"), seed("visits")
+    per_day = orders.groupby(orders.ordered_at.dt.normalize()).size()
+    signups = customers.groupby(customers.signup_date.dt.normalize()).size()
+    calendar = pd.date_range(signups.index.min(), signups.index.max() + pd.Timedelta(days=6), freq="D")
+    rolling = signups.reindex(calendar).fillna(0).rolling(7, min_periods=1).sum()
+    window_days = rolling[rolling > 0]
+    visit_days = visits.groupby(visits.visited_at.dt.normalize()).size().index
+    converted = attributed(7)
+    conversions = converted.groupby(converted.visited_at.dt.normalize()).size().reindex(visit_days).fillna(0)
+    days = per_day.index.union(window_days.index).union(signups.index).union(visit_days)
+    for column, expected in [("new_customers_7d_zero", window_days), ("new_customers_plus_one", signups + 1),
+                             ("visit_conversions_zero", conversions), ("orders", per_day)]:
+        assert_series(got, "metric_time__day", column, expected.reindex(days).rename_axis("metric_time__day"))
+    assert got.visit_conversions_zero.eq(0).any() and got.new_customers_plus_one.isna().any()
 
 
 def fiscal_quarter(day: pd.Timestamp) -> pd.Timestamp:

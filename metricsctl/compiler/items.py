@@ -63,6 +63,8 @@ class ItemResolver:
                 raise QueryError(f"unknown time granularity '{item.element}' in '{text}'"
                                  f"{suggest(item.element, grains)}; use one of {', '.join(grains)}, "
                                  "or extract_<part>")
+            if query.shorter_paths and query.metrics and not item.is_metric_time:
+                item = self._fitting(item, plan, text)
             if item.is_metric_time and item.grain is None and item.date_part is None:
                 item = item.with_grain(self._default_grain(plan))
             elif item.is_metric_time and item.grain in SUBDAILY_GRAINS:
@@ -74,6 +76,22 @@ class ItemResolver:
                 raise QueryError(f"group-by item '{text}' is given twice")
             items.append(item)
         return items
+
+    def _fitting(self, item: ItemName, plan: Plan, text: str) -> ItemName:
+        """A group-by item named by a shorter entity path, as `mf query` reads it: the path every model the query
+        groups reaches it by (graph.fitting), which names its column; refused when the models differ."""
+        models = list(dict.fromkeys(i.conversion.base_model if i.conversion else i.model for i in plan.instances))
+        fits: dict[ItemName, list[str]] = {}
+        for model in models:
+            try:
+                fits.setdefault(self.graph.fitting(model, item), []).append(model)
+            except QueryError:
+                return item  # reported where the item is bound, with that model's suggestions
+        if len(fits) > 1:
+            found = "; ".join(f"{fit} for {', '.join(names)}" for fit, names in fits.items())
+            raise QueryError(f"'{text}' names a different item for the semantic models of the query's metrics: "
+                             f"{found}; group by one of them by its full name, with metrics that reach it")
+        return next(iter(fits), item)
 
     def _as_metric_time(self, item: ItemName, plan: Plan, text: str) -> ItemName:
         """A measure's own time dimension is its metric_time; refused where that differs by metric."""

@@ -17,6 +17,9 @@ class MetricQuery:
     limit: int | None = None
     start_time: str | None = None
     end_time: str | None = None
+    # as `mf query` reads a query: a dimension named by a shorter entity path than its join takes is read through
+    # the one path that fits, and its column named by that path (`customer__region` -> `order__customer__region`)
+    shorter_paths: bool = False
 
     def __post_init__(self) -> None:
         start = parse_time(self.start_time, "--start-time")
@@ -29,10 +32,10 @@ class MetricQuery:
     def of(cls, metrics: str | list[str] | tuple[str, ...], group_by: str | list[str] | tuple[str, ...] = (),
            where: str | list[str] | tuple[str, ...] = (), order_by: str | list[str] | tuple[str, ...] = (),
            limit: int | None = None, start_time: str | None = None, end_time: str | None = None,
-           ) -> MetricQuery:
+           shorter_paths: bool = False) -> MetricQuery:
         return cls(split_list(metrics), split_list(group_by),
                    (where,) if isinstance(where, str) else tuple(where),
-                   split_list(order_by), limit, start_time, end_time)
+                   split_list(order_by), limit, start_time, end_time, shorter_paths)
 
     def with_default_order(self) -> MetricQuery:
         """Sorted by its group-by items, in their order, when it names no order: a `--limit` then keeps

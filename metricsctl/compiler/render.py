@@ -393,14 +393,15 @@ class SqlCompiler:
                               table=exp.Identifier(this=table_name, quoted=True) if table_quoted else table_name)
         return self._qualified[key].copy()
 
-    def parsed(self, sql: str, what: str) -> exp.Expr:
-        """A model's or a derived metric's SQL expression, parsed once per compiler; a copy to rewrite."""
+    def parsed(self, sql: str, what: str, copy: bool = True) -> exp.Expr:
+        """A model's or a derived metric's SQL expression, parsed once per compiler; a copy to rewrite (or, with
+        `copy=False`, the one kept, to read only)."""
         if sql not in self._parsed:
             try:
                 self._parsed[sql] = sqlglot.parse_one(sql, read=self.source_dialect)
             except sqlglot.errors.ParseError as exc:
                 raise QueryError(f"{what} {sql!r} is not valid SQL: {exc.errors[0]['description']}") from None
-        return self._parsed[sql].copy()
+        return self._parsed[sql].copy() if copy else self._parsed[sql]
 
     def filter(self, template: str) -> ParsedFilter:
         if template not in self._filters:
@@ -534,7 +535,7 @@ class _QueryBuilder:
         self.base_events: dict[tuple[str, tuple[str, ...], str], str] = {}
         self.on_daily: frozenset[MeasureInstance] = frozenset()  # plain instances read from daily sums
         # derived and ratio metrics whose filled inputs are filled only on their inputs' rows (presence.py)
-        self.presence = presence(plan, bool(items))
+        self.presence = presence(plan, bool(items), lambda sql: compiler.parsed(sql, "derived expression", copy=False))
 
     # --- naming --------------------------------------------------------------------------------
     def cte_name(self, base: str) -> str:
@@ -667,6 +668,10 @@ class _QueryBuilder:
 
     # --- resolution ----------------------------------------------------------------------------
     def resolve(self, model: Any, item: ItemName) -> ResolvedItem:
+        # a filter's item by a shorter entity path is read through the one path that fits, as MetricFlow reads it;
+        # a group-by item only where the query reads names so (it names its column by that path: items.py)
+        if self.query.shorter_paths or item not in self.items:
+            item = self.c.graph.fitting(model.name, item)
         return self.c.graph.resolve(model.name, item)
 
     def row_binder(self, source: ScanSource, time: exp.Expr) -> Callable[[Ref], exp.Expr]:
@@ -1650,23 +1655,28 @@ class _QueryBuilder:
         return name
 
     def metric_expression(self, node: Node, where_from: dict[MeasureInstance, str],
-                          present: dict[MeasureInstance, exp.Expr], parent: Node | None = None) -> exp.Expr:
-        """`node` over the combined scans; `present`: per instance, the marker of its scan's rows, where a
-        filled input of `parent` is filled only on the rows of `parent`'s inputs (presence.py)."""
+                          present: dict[MeasureInstance, exp.Expr]) -> exp.Expr:
+        """`node` over the combined scans; `present`: per instance, the marker of its scan's rows, where a metric
+        is answered only on its own rows (presence.py)."""
+        value = self.metric_value(node, where_from, present)
+        scope = self.presence.scopes.get(node)
+        if scope and all(inst in present for inst in scope):
+            markers = {text(present[inst]): present[inst] for inst in scope}
+            rows = exp.or_(*[exp.Not(this=exp.Is(this=m.copy(), expression=exp.Null())) for m in markers.values()],
+                           copy=False)
+            value = exp.Case(ifs=[exp.If(this=rows, true=value)])
+        return value
+
+    def metric_value(self, node: Node, where_from: dict[MeasureInstance, str],
+                     present: dict[MeasureInstance, exp.Expr]) -> exp.Expr:
         if isinstance(node, Leaf):
             value: exp.Expr = column(self.plan.instances[node.instance], where_from[node.instance])
             if node.fill_nulls_with is not None:
                 value = exp.Coalesce(this=value, expressions=[exp.Literal.number(node.fill_nulls_with)])
-                scope = self.presence.scopes.get(parent) if parent is not None else None
-                if scope and all(inst in present for inst in scope):
-                    markers = {text(present[inst]): present[inst] for inst in scope}
-                    rows = exp.or_(*[exp.Not(this=exp.Is(this=m.copy(), expression=exp.Null()))
-                                     for m in markers.values()], copy=False)
-                    value = exp.Case(ifs=[exp.If(this=rows, true=value)])
             return value
         if isinstance(node, Ratio):
-            num = cast(self.metric_expression(node.numerator, where_from, present, node), "DOUBLE")
-            den = cast(exp.Nullif(this=self.metric_expression(node.denominator, where_from, present, node),
+            num = cast(self.metric_expression(node.numerator, where_from, present), "DOUBLE")
+            den = cast(exp.Nullif(this=self.metric_expression(node.denominator, where_from, present),
                                       expression=exp.Literal.number(0)), "DOUBLE")
             return exp.Div(this=num, expression=den)
         assert isinstance(node, Derived)
@@ -1687,7 +1697,7 @@ class _QueryBuilder:
 
         def replace(n: exp.Expr) -> exp.Expr:
             if isinstance(n, exp.Column) and not n.table and n.name in inputs:
-                return exp.paren(self.metric_expression(inputs[n.name], where_from, present, node), copy=False)
+                return exp.paren(self.metric_expression(inputs[n.name], where_from, present), copy=False)
             return n
 
         return exp.paren(parsed.transform(replace, copy=False), copy=False)
@@ -1703,6 +1713,8 @@ class _QueryBuilder:
                 grains = {*STANDARD_GRAINS, *SUBDAILY_GRAINS, *self.c.custom_grains}
                 name = next((c for c in self.columns if c.startswith(f"{name}{SEP}")
                              and c[len(name) + len(SEP):] in grains), name)
+            if name not in names and self.query.shorter_paths:  # by the shorter path it was asked for
+                name = next(iter(c for c in self.columns if c.endswith(f"{SEP}{name}")), name)
             if name not in names:
                 raise QueryError(f"cannot order by '{name}': it is not a metric or group-by item of the "
                                  f"query{suggest(name, sorted(names))}")
