@@ -117,6 +117,7 @@ class SemanticGraph:
         self.spec = spec
         self.models = {m.name: m for m in spec.semantic_models}
         self._resolved: dict[tuple[str, ItemName], ResolvedItem] = {}  # the spec is frozen: resolved once
+        self._fitting: dict[tuple[str, ItemName], ItemName] = {}  # a shorter path's full one, found once
 
     # --- the building blocks -------------------------------------------------------------------
     def _targets(self, entity: str, exclude: str) -> list[Any]:
@@ -179,6 +180,9 @@ class SemanticGraph:
         resolves; else the one shortest path from the model that ends with the one named (`customer__region`
         for order lines, which reach customers through orders, is `order__customer__region`). Refused when
         none fits (the error of the name as given) or when two paths of one length do."""
+        found = self._fitting.get((model_name, item))
+        if found is not None:
+            return found
         try:
             self.resolve(model_name, item)
             return item
@@ -204,6 +208,7 @@ class SemanticGraph:
         if len(shortest) > 1:
             raise QueryError(f"'{item}' is reached from semantic model '{model_name}' by more than one path: "
                              f"{', '.join(str(c) for c in shortest)}; group by one of them")
+        self._fitting[(model_name, item)] = shortest[0]
         return shortest[0]
 
     def _resolve(self, model_name: str, item: ItemName) -> ResolvedItem:

@@ -534,7 +534,7 @@ class _QueryBuilder:
         # (model, filters, time dimension) -> a conversion's base events over those rows (conversion_scan)
         self.base_events: dict[tuple[str, tuple[str, ...], str], str] = {}
         self.on_daily: frozenset[MeasureInstance] = frozenset()  # plain instances read from daily sums
-        # derived and ratio metrics whose filled inputs are filled only on their inputs' rows (presence.py)
+        # the metrics answered only on their own rows, as MetricFlow answers them (presence.py)
         self.presence = presence(plan, bool(items), lambda sql: compiler.parsed(sql, "derived expression", copy=False))
 
     # --- naming --------------------------------------------------------------------------------
@@ -1580,7 +1580,7 @@ class _QueryBuilder:
                                     self.add_cte, self.c.dialect in RAW_DAY_DIALECTS) + apart  # stacking.py
         where_from = {inst: name for name, group in outputs for inst in group}
         names = [self.plan.instances[inst] for _, group in outputs for inst in group]
-        # a scan whose rows a filled input is checked against marks them (presence.py)
+        # a scan whose rows a metric is answered on marks them (presence.py)
         markers = {name: f"__rows_{n}" for n, (name, group) in enumerate(outputs, 1)
                    if len(outputs) > 1 and checked.intersection(group)}
         present: dict[MeasureInstance, exp.Expr] = {}
@@ -1621,13 +1621,14 @@ class _QueryBuilder:
             key_source = self.add_cte("group_keys", keys)
             select = new_select().from_(named_table(key_source), copy=False)
             for name, group in outputs:
+                if name in markers:  # the scan's rows, marked
+                    marker = markers[name]
+                    name = self.add_cte(f"{name}_marked", new_select(
+                        exp.Star(), alias(exp.Literal.number(1), marker)).from_(named_table(name), copy=False))
+                    where_from.update(dict.fromkeys(group, name))
+                    present.update({inst: column(marker, name) for inst in group})
                 on = and_all([null_safe_eq(column(c, key_source), column(c, name)) for c in self.columns])
-                scan: exp.Expr = named_table(name)
-                if name in markers:
-                    scan = exp.Subquery(this=new_select(exp.Star(), alias(exp.Literal.number(1), markers[name])).from_(
-                        named_table(name), copy=False), alias=exp.TableAlias(this=exp.to_identifier(name)))
-                    present.update({inst: column(markers[name], name) for inst in group})
-                select = select.join(joined("LEFT", scan), on=on, copy=False)
+                select = select.join(joined("LEFT", named_table(name)), on=on, copy=False)
         else:
             key_source = outputs[0][0]
             select = new_select().from_(named_table(key_source), copy=False)
